@@ -1,0 +1,37 @@
+"""The Gaussian-mixture engine of gmm_apps.
+
+It knows nothing of pipelines: arrays in, fitted models out.
+
+>>> import numpy as np
+>>> from gmm_apps.core import GaussianMixture, select_model, save_model, load_model
+"""
+
+from ._covariance import COVARIANCE_TYPES, n_parameters
+from ._stats import SufficientStats, chunk_statistics, m_step
+from .init import INIT_METHODS
+from .mixture import GaussianMixture
+from .monitor import ConvergenceMonitor
+from .ordering import align_components, bhattacharyya_distances, order_components, permute_components
+from .persistence import load_model, read_header, save_model
+from .selection import SelectionResult, select_model, variational_mixture
+
+__all__ = [
+    "COVARIANCE_TYPES",
+    "INIT_METHODS",
+    "ConvergenceMonitor",
+    "GaussianMixture",
+    "SelectionResult",
+    "SufficientStats",
+    "align_components",
+    "bhattacharyya_distances",
+    "chunk_statistics",
+    "load_model",
+    "m_step",
+    "n_parameters",
+    "order_components",
+    "permute_components",
+    "read_header",
+    "save_model",
+    "select_model",
+    "variational_mixture",
+]

@@ -1,0 +1,76 @@
+"""Initialisation of mixture parameters.
+
+Each method yields initial responsibilities, from which the first parameters
+are estimated exactly as scikit-learn's ``GaussianMixture`` does, so that the
+same ``random_state`` gives the same start.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def initial_responsibilities(X, n_components, *, method, sample_weight, random_state):
+    """Initial responsibilities for EM.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_components : int
+    method : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+        'kmeans' runs one k-means (Lloyd) from k-means++ seeds and takes its
+        hard labels; 'k-means++' uses the k-means++ seeds alone; 'random'
+        draws uniform responsibilities; 'random_from_data' picks
+        ``n_components`` distinct rows (with probability proportional to
+        ``sample_weight``) as one-point components.
+    sample_weight : ndarray of shape (n_samples,) or None
+    random_state : numpy.random.RandomState
+        The one source of randomness, passed down from the estimator.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_components), dtype of ``X``
+    """
+    n_samples = X.shape[0]
+    if method == "kmeans":
+        from sklearn.cluster import KMeans
+        from sklearn.exceptions import ConvergenceWarning
+
+        resp = np.zeros((n_samples, n_components), dtype=X.dtype)
+        with warnings.catch_warnings():
+            # duplicated rows make k-means find fewer clusters than asked; EM
+            # then re-seeds the empty components itself, with its own warning
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            label = (
+                KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
+                .fit(X, sample_weight=sample_weight)
+                .labels_
+            )
+        resp[np.arange(n_samples), label] = 1
+        return resp
+    if method == "random":
+        resp = random_state.uniform(size=(n_samples, n_components)).astype(X.dtype)
+        resp /= resp.sum(axis=1)[:, None]
+        return resp
+    if method == "random_from_data":
+        p = None
+        if sample_weight is not None:
+            p = sample_weight / sample_weight.sum()
+        indices = random_state.choice(n_samples, size=n_components, replace=False, p=p)
+        resp = np.zeros((n_samples, n_components), dtype=X.dtype)
+        resp[indices, np.arange(n_components)] = 1
+        return resp
+    if method == "k-means++":
+        from sklearn.cluster import kmeans_plusplus
+
+        resp = np.zeros((n_samples, n_components), dtype=X.dtype)
+        _, indices = kmeans_plusplus(
+            X, n_components, sample_weight=sample_weight, random_state=random_state
+        )
+        resp[indices, np.arange(n_components)] = 1
+        return resp
+    raise ValueError(f"init_params must be one of {INIT_METHODS}, got {method!r}")

@@ -1,0 +1,723 @@
+"""The Gaussian mixture estimator: one EM loop for all covariance types."""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..errors import DegenerateComponentWarning, DegenerateDataError
+from . import _covariance as cov
+from ._stats import SufficientStats, chunk_statistics, logsumexp_rows, m_step, weighted_log_prob
+from .init import INIT_METHODS, initial_responsibilities
+from .monitor import ConvergenceMonitor
+
+logger = logging.getLogger("gmm_apps.core")
+
+#: working-set target of one chunk, in bytes (the largest temporary is rows x K x d)
+_CHUNK_BYTES = 4 * 2**20
+
+
+def _chunk_rows(n_samples, n_components, n_features, itemsize, chunk_size=None):
+    if chunk_size is not None:
+        return max(1, int(chunk_size))
+    per_row = max(1, n_components * (n_features + 4)) * itemsize * 3
+    return int(min(max(n_samples, 1), max(256, _CHUNK_BYTES // per_row)))
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture model fitted by expectation-maximisation.
+
+    The EM loop streams the data in row chunks: each chunk's E-step (log
+    densities on the Cholesky factors of the precisions, log-sum-exp,
+    responsibilities) and its contribution to the M-step's sufficient
+    statistics are computed in one pass, so memory beyond the data stays at a
+    chunk's working set.  Parameters follow scikit-learn's ``GaussianMixture``
+    and the fitted attributes are interchangeable with it.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component its own covariance matrix; 'tied': one shared
+        matrix; 'diag': each its own diagonal; 'spherical': each its own variance.
+    tol : float, default=1e-3
+        EM stops when the per-sample mean log-likelihood gains less than this.
+    reg_covar : float, default=1e-6
+        Added to the covariance diagonals so they stay positive definite.
+    max_iter : int, default=100
+        EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the one with the highest lower bound is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How initial responsibilities are drawn.
+    weights_init : array-like of shape (K,), default=None
+    means_init : array-like of shape (K, d), default=None
+    precisions_init : array-like, default=None
+        Initial precisions, shaped by ``covariance_type`` as ``covariances_``.
+    random_state : int, RandomState or None, default=None
+        The single source of randomness (initialisation and ``sample``).
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution (``n_init`` is then 1).
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        Precision of the whole EM.  float32 halves the memory; statistics are
+        still summed in float64.
+    verbose : int, default=0
+        Log per-iteration progress (logger ``gmm_apps.core``) when > 0.
+    order_by : {None, 'weight', 'mean'}, int or callable, default=None
+        Sort components after fitting: 'weight' by decreasing weight, 'mean'
+        by increasing mean of the first feature, an int by increasing mean of
+        that feature, a callable ``f(model) -> keys`` of shape (K,) by
+        increasing key.  Gives labels a stable meaning across refits.
+    chunk_size : int, default=None
+        Rows per chunk; by default sized so that a chunk's work fits in cache.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (K,)
+    means_ : ndarray of shape (K, d)
+    covariances_ : ndarray
+        (K, d, d) 'full', (d, d) 'tied', (K, d) 'diag', (K,) 'spherical'.
+    precisions_ : ndarray, shaped as ``covariances_``
+    precisions_cholesky_ : ndarray, shaped as ``covariances_``
+    converged_ : bool
+    n_iter_ : int
+        EM iterations of the best initialisation.
+    lower_bound_ : float
+        Per-sample (weighted) mean log-likelihood of the best initialisation.
+    lower_bounds_ : list of float
+        Its lower bound after every iteration.
+    monitor_ : ConvergenceMonitor
+        The convergence monitor of the best initialisation.
+    n_features_in_ : int
+    n_reseeds_ : int
+        Components re-seeded because they collapsed (0 on healthy data).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gmm_apps.core import GaussianMixture
+    >>> X = np.r_[np.random.default_rng(0).normal(0, 1, (200, 2)),
+    ...           np.random.default_rng(1).normal(6, 1, (200, 2))]
+    >>> gm = GaussianMixture(2, random_state=0, order_by="mean").fit(X)
+    >>> gm.means_.round(0)[:, 0].tolist()
+    [0.0, 6.0]
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        dtype=np.float64,
+        verbose=0,
+        order_by=None,
+        chunk_size=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.dtype = dtype
+        self.verbose = verbose
+        self.order_by = order_by
+        self.chunk_size = chunk_size
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self, n_features):
+        def _int(name, low):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+
+        _int("n_components", 1)
+        _int("max_iter", 0)
+        _int("n_init", 1)
+        for name in ("tol", "reg_covar"):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not v >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+        if self.covariance_type not in cov.COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {cov.COVARIANCE_TYPES}, got {self.covariance_type!r}"
+            )
+        if self.init_params not in INIT_METHODS:
+            raise ValueError(f"init_params must be one of {INIT_METHODS}, got {self.init_params!r}")
+        if np.dtype(self.dtype) not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {self.dtype!r}")
+        o = self.order_by
+        if not (
+            o is None
+            or callable(o)
+            or o in ("weight", "mean")
+            or (isinstance(o, numbers.Integral) and not isinstance(o, bool))
+        ):
+            raise ValueError(
+                f"order_by must be None, 'weight', 'mean', a feature index or a callable, got {o!r}"
+            )
+        if isinstance(o, numbers.Integral) and not isinstance(o, bool) and not -n_features <= o < n_features:
+            raise ValueError(f"order_by={o} is not a feature index for {n_features} features")
+        K, d, ct = self.n_components, n_features, self.covariance_type
+        dt = np.dtype(self.dtype)
+        out = {}
+        if self.weights_init is not None:
+            w = np.asarray(self.weights_init, dtype=np.float64)
+            if w.shape != (K,):
+                raise ValueError(f"weights_init must have shape ({K},), got {w.shape}")
+            if np.any(w < 0) or np.any(w > 1) or not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+                raise ValueError(
+                    f"weights_init must be in [0, 1] and sum to 1, got sum {w.sum():.6g}"
+                )
+            out["weights"] = w
+        if self.means_init is not None:
+            m = np.asarray(self.means_init, dtype=np.float64)
+            if m.shape != (K, d):
+                raise ValueError(f"means_init must have shape ({K}, {d}), got {m.shape}")
+            out["means"] = m
+        if self.precisions_init is not None:
+            p = np.asarray(self.precisions_init, dtype=np.float64)
+            shape = cov.covariance_shape(ct, K, d)
+            if p.shape != shape:
+                raise ValueError(f"precisions_init must have shape {shape} for '{ct}', got {p.shape}")
+            if ct in ("full", "tied"):
+                mats = p if ct == "full" else p[None]
+                if not np.allclose(mats, np.swapaxes(mats, 1, 2)):
+                    raise ValueError("precisions_init must be symmetric")
+            try:
+                out["precisions_cholesky"] = cov.precision_cholesky_from_precisions(p, ct)
+            except np.linalg.LinAlgError:
+                raise ValueError(f"precisions_init must be positive definite ('{ct}')") from None
+            out["covariances"] = cov.covariances_from_precisions(p, ct)
+        return out, dt
+
+    def _validate_X(self, X, *, reset):
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2 if reset else 1,
+        )
+        return np.asarray(X, dtype=np.dtype(self.dtype))
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight acts as that many copies
+            of the row.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        X = self._validate_X(X, reset=True)
+        n_samples, n_features = X.shape
+        init, dtype = self._check_params(n_features)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+            n_support = int(np.count_nonzero(sample_weight))
+        else:
+            n_support = n_samples
+        if n_support < self.n_components:
+            raise DegenerateDataError(
+                f"n_components={self.n_components} is more than the {n_support} rows with "
+                f"positive weight; use n_components <= {n_support}"
+            )
+        self._fit(X, sample_weight, init, dtype)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then label the same rows with the fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def _fit(self, X, sample_weight, init, dtype):
+        n_samples, n_features = X.shape
+        ct = self.covariance_type
+        eps = float(np.finfo(dtype).eps)
+        rng = check_random_state(self.random_state)
+        chunk = _chunk_rows(n_samples, self.n_components, n_features, dtype.itemsize, self.chunk_size)
+        self._chunk = chunk
+        shift, global_cov = self._global_moments(X, sample_weight, chunk)
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        best = None
+        for i_init in range(n_init):
+            if do_init:
+                params = self._initial_parameters(X, sample_weight, init, rng, shift, eps)
+            else:
+                params = self._get_params_tuple()
+            monitor = ConvergenceMonitor(
+                self.tol,
+                self.max_iter,
+                verbose=self.verbose,
+                start=-math.inf if do_init else self.lower_bound_,
+            )
+            reseeds = 0
+            lower_bound = -math.inf if do_init else self.lower_bound_
+            while monitor.iter < self.max_iter:
+                stats = self._map_reduce(X, sample_weight, params, shift, chunk)
+                lower_bound = stats.loglik / stats.weight
+                params, n_new = self._m_step(stats, params, shift, global_cov, X, rng, eps)
+                reseeds += n_new
+                if reseeds > 3 * self.n_components + 10:
+                    self._raise_degenerate(X, sample_weight)
+                monitor.report(lower_bound)
+                if monitor.converged and not n_new:
+                    break
+            if self.verbose:
+                logger.info(
+                    "init %d/%d: lower bound %.8g after %d iterations (converged: %s)",
+                    i_init + 1, n_init, lower_bound, monitor.iter, monitor.converged,
+                )
+            if best is None or lower_bound > best[0]:
+                best = (lower_bound, params, monitor, reseeds)
+
+        lower_bound, params, monitor, reseeds = best
+        self._set_params_tuple(params, dtype)
+        self.converged_ = bool(monitor.converged)
+        self.n_iter_ = monitor.iter
+        self.lower_bound_ = float(lower_bound)
+        self.lower_bounds_ = list(monitor.history)
+        self.monitor_ = monitor
+        self.n_reseeds_ = int(reseeds)
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                f"EM did not converge in max_iter={self.max_iter} iterations "
+                f"(last change {monitor.change:.3g} >= tol={self.tol}); "
+                "increase max_iter or tol, or check for degenerate data",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if self.order_by is not None:
+            from .ordering import order_components
+
+            order_components(self, self.order_by)
+
+    def _global_moments(self, X, sample_weight, chunk):
+        """Weighted mean (the statistics' shift) and covariance of the data, in float64."""
+        w_total = 0.0
+        s = np.zeros(X.shape[1])
+        for start in range(0, X.shape[0], chunk):
+            xc = X[start : start + chunk].astype(np.float64)
+            if sample_weight is None:
+                s += xc.sum(axis=0)
+                w_total += xc.shape[0]
+            else:
+                wc = sample_weight[start : start + chunk].astype(np.float64)
+                s += wc @ xc
+                w_total += wc.sum()
+        mean = s / w_total
+        c2 = np.zeros((X.shape[1], X.shape[1]))
+        for start in range(0, X.shape[0], chunk):
+            xc = X[start : start + chunk].astype(np.float64) - mean
+            if sample_weight is None:
+                c2 += xc.T @ xc
+            else:
+                c2 += xc.T @ (xc * sample_weight[start : start + chunk, None])
+        return mean, c2 / w_total
+
+    def _initial_parameters(self, X, sample_weight, init, rng, shift, eps):
+        ct = self.covariance_type
+        if {"weights", "means", "precisions_cholesky"} <= init.keys():
+            return (init["weights"], init["means"], init["covariances"], init["precisions_cholesky"])
+        resp = initial_responsibilities(
+            X, self.n_components, method=self.init_params, sample_weight=sample_weight, random_state=rng
+        )
+        wr = resp if sample_weight is None else resp * sample_weight[:, None]
+        xc = X.astype(np.float64) - shift
+        nk = wr.sum(axis=0, dtype=np.float64)
+        s1 = wr.T.astype(np.float64) @ xc
+        if ct == "full":
+            s2 = np.stack([xc.T @ (xc * wr[:, k, None]) for k in range(self.n_components)])
+        elif ct == "tied":
+            s2 = xc.T @ (xc if sample_weight is None else xc * sample_weight[:, None])
+        else:
+            s2 = wr.T.astype(np.float64) @ (xc * xc)
+        stats = SufficientStats(nk, s1, s2, 0.0, float(nk.sum()))
+        means0 = np.tile(shift, (self.n_components, 1))
+        weights, means, covariances, _ = m_step(
+            stats, shift=shift, means=means0, covariance_type=ct, reg_covar=self.reg_covar, eps=eps
+        )
+        # as scikit-learn: initial weights are counts over n (not renormalised)
+        weights = (nk + 10 * eps) / (sample_weight.sum() if sample_weight is not None else X.shape[0])
+        weights = init.get("weights", weights)
+        means = init.get("means", means)
+        if "precisions_cholesky" in init:
+            return (weights, means, init["covariances"], init["precisions_cholesky"])
+        try:
+            pc = cov.compute_precision_cholesky(covariances, ct)
+        except cov.IllDefinedCovarianceError:
+            raise DegenerateDataError(
+                "the initial covariances are not positive definite; increase reg_covar "
+                f"(now {self.reg_covar}), use fewer components or scale the data"
+            ) from None
+        return (weights, means, covariances, pc)
+
+    def _map_reduce(self, X, sample_weight, params, shift, chunk):
+        weights, means, _, pc = params
+        dt = X.dtype
+        w_, m_, pc_, sh_ = (
+            np.asarray(weights, dtype=dt),
+            np.asarray(means, dtype=dt),
+            np.asarray(pc, dtype=dt),
+            np.asarray(shift, dtype=dt),
+        )
+        total = None
+        for start in range(0, X.shape[0], chunk):
+            sw = None if sample_weight is None else sample_weight[start : start + chunk]
+            st = chunk_statistics(
+                X[start : start + chunk], sw, w_, m_, pc_, self.covariance_type, sh_, offset=start
+            )
+            total = st if total is None else total + st
+        return total
+
+    def _m_step(self, stats, params, shift, global_cov, X, rng, eps):
+        ct = self.covariance_type
+        K = self.n_components
+        weights, means, covariances, nk = m_step(
+            stats,
+            shift=shift,
+            means=np.asarray(params[1], dtype=np.float64),
+            covariance_type=ct,
+            reg_covar=self.reg_covar,
+            eps=eps,
+        )
+        unit = stats.weight / max(1, X.shape[0])
+        dead = set(np.flatnonzero(nk < 1e-6 * unit).tolist()) if K > 1 else set()
+        try:
+            pc = cov.compute_precision_cholesky(covariances, ct)
+        except cov.IllDefinedCovarianceError as exc:
+            if ct == "tied" or K == 1:
+                self._raise_degenerate(X, None, ill_defined=True)
+            dead |= set(exc.components)
+            pc = None
+        if not dead:
+            return (weights, means, covariances, pc), 0
+        # re-seed collapsed components at the worst-explained rows
+        dead = sorted(dead)
+        rows = [stats.worst_index] + list(rng.randint(0, X.shape[0], size=len(dead) - 1))
+        gvar = np.diag(global_cov) + self.reg_covar
+        for k, row in zip(dead, rows):
+            means[k] = X[row]
+            if ct == "full":
+                covariances[k] = global_cov + self.reg_covar * np.eye(X.shape[1])
+            elif ct == "diag":
+                covariances[k] = gvar
+            elif ct == "spherical":
+                covariances[k] = gvar.mean()
+            weights[k] = 1.0 / K
+        weights = weights / weights.sum()
+        warnings.warn(
+            f"mixture component(s) {dead} collapsed (no data or a singular covariance) and "
+            "were re-seeded; if this repeats, use fewer components, a larger reg_covar or scale the data",
+            DegenerateComponentWarning,
+            stacklevel=4,
+        )
+        try:
+            pc = cov.compute_precision_cholesky(covariances, ct)
+        except cov.IllDefinedCovarianceError:
+            self._raise_degenerate(X, None, ill_defined=True)
+        return (weights, means, covariances, pc), len(dead)
+
+    def _raise_degenerate(self, X, sample_weight, ill_defined=False):
+        n_distinct = len(np.unique(X, axis=0)) if X.shape[0] <= 2_000_000 else None
+        what = f"the data has {n_distinct} distinct rows" if n_distinct is not None else "the data"
+        if ill_defined:
+            raise DegenerateDataError(
+                f"the covariance became singular ({what}); increase reg_covar "
+                f"(now {self.reg_covar}), use fewer components or scale the data"
+            )
+        raise DegenerateDataError(
+            f"mixture components keep collapsing: n_components={self.n_components} but {what}; "
+            "use fewer components, a larger reg_covar or scale the data"
+        )
+
+    def _get_params_tuple(self):
+        return (
+            self.weights_.astype(np.float64),
+            self.means_.astype(np.float64),
+            self.covariances_.astype(np.float64),
+            self.precisions_cholesky_.astype(np.float64),
+        )
+
+    def _set_params_tuple(self, params, dtype):
+        weights, means, covariances, pc = params
+        self.weights_ = np.asarray(weights, dtype=dtype)
+        self.means_ = np.asarray(means, dtype=dtype)
+        self.covariances_ = np.asarray(covariances, dtype=dtype)
+        self.precisions_cholesky_ = np.asarray(pc, dtype=dtype)
+        self.precisions_ = cov.precisions_from_cholesky(self.precisions_cholesky_, self.covariance_type)
+
+    # ---------------------------------------------------------------- predict
+    def _weighted_log_prob(self, X):
+        """``log pi_k + log N(x | k)`` for all rows, shape (n_samples, K)."""
+        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        chunk = _chunk_rows(X.shape[0], self.n_components, X.shape[1], X.dtype.itemsize, self.chunk_size)
+        shift = self.means_.mean(axis=0)
+        for start in range(0, X.shape[0], chunk):
+            out[start : start + chunk] = weighted_log_prob(
+                X[start : start + chunk],
+                self.weights_,
+                self.means_,
+                self.precisions_cholesky_,
+                self.covariance_type,
+                shift,
+            )[0]
+        return out
+
+    def score_samples(self, X):
+        """Log density of each sample under the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return logsumexp_rows(self._weighted_log_prob(X))
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean (optionally weighted) log-likelihood per sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        ll = self.score_samples(X).astype(np.float64)
+        if sample_weight is None:
+            return float(ll.mean())
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        return float(np.dot(ll, sw) / sw.sum())
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Rows sum to one.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        wlp = self._weighted_log_prob(X)
+        with np.errstate(under="ignore"):
+            return np.exp(wlp - logsumexp_rows(wlp)[:, None])
+
+    def predict(self, X):
+        """Most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int64
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self._weighted_log_prob(X).argmax(axis=1).astype(np.int64)
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each sample.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+        rng = check_random_state(self.random_state)
+        d = self.means_.shape[1]
+        counts = rng.multinomial(n_samples, self.weights_.astype(np.float64) / self.weights_.sum())
+        ct = self.covariance_type
+        parts = []
+        for k, c in enumerate(counts):
+            z = rng.standard_normal(size=(c, d))
+            if ct in ("full", "tied"):
+                cv = self.covariances_[k] if ct == "full" else self.covariances_
+                parts.append(self.means_[k] + z @ np.linalg.cholesky(cv).T)
+            else:
+                parts.append(self.means_[k] + z * np.sqrt(self.covariances_[k]))
+        X = np.vstack(parts)
+        y = np.repeat(np.arange(self.n_components), counts)
+        return X, y
+
+    # ------------------------------------------------------ information criteria
+    def n_parameters(self):
+        """Number of free parameters.
+
+        Returns
+        -------
+        n : int
+        """
+        check_is_fitted(self)
+        return cov.n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
+
+    def _n_total(self, X, sample_weight):
+        return X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion ``-2 log L + p log n`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights count as repeated rows (``n`` is their sum).
+
+        Returns
+        -------
+        bic : float
+        """
+        X = np.asarray(X)
+        n = self._n_total(X, sample_weight)
+        return -2 * self.score(X, sample_weight=sample_weight) * n + self.n_parameters() * math.log(n)
+
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion ``-2 log L + 2 p`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        aic : float
+        """
+        X = np.asarray(X)
+        n = self._n_total(X, sample_weight)
+        return -2 * self.score(X, sample_weight=sample_weight) * n + 2 * self.n_parameters()
+
+    def icl(self, X, sample_weight=None):
+        """Integrated completed likelihood: BIC plus twice the assignment entropy.
+
+        Penalises overlapping components, so it favours well-separated clusters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        icl : float
+            Lower is better, on the BIC scale.
+        """
+        resp = self.predict_proba(X).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ent_rows = -np.where(resp > 0, resp * np.log(resp), 0.0).sum(axis=1)
+        ent = ent_rows.sum() if sample_weight is None else float(np.dot(ent_rows, sample_weight))
+        return self.bic(X, sample_weight=sample_weight) + 2.0 * ent
+
+    # ----------------------------------------------------------- construction
+    @classmethod
+    def from_parameters(cls, weights, means, covariances, *, covariance_type="full", **params):
+        """Build a fitted model from parameters (no EM is run).
+
+        Parameters
+        ----------
+        weights : array-like of shape (K,)
+        means : array-like of shape (K, d)
+        covariances : array-like, shaped by ``covariance_type``
+        covariance_type : str, default='full'
+        **params
+            Other constructor parameters (e.g. ``dtype``).
+
+        Returns
+        -------
+        model : GaussianMixture
+        """
+        weights = np.asarray(weights, dtype=np.float64)
+        means = np.atleast_2d(np.asarray(means, dtype=np.float64))
+        covariances = np.asarray(covariances, dtype=np.float64)
+        model = cls(n_components=len(weights), covariance_type=covariance_type, **params)
+        if covariance_type not in cov.COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {cov.COVARIANCE_TYPES}")
+        K, d = means.shape
+        if covariances.shape != cov.covariance_shape(covariance_type, K, d):
+            raise ValueError(
+                f"covariances must have shape {cov.covariance_shape(covariance_type, K, d)} "
+                f"for '{covariance_type}', got {covariances.shape}"
+            )
+        pc = cov.compute_precision_cholesky(covariances, covariance_type)
+        model._set_params_tuple((weights, means, covariances, pc), np.dtype(model.dtype))
+        model.n_features_in_ = d
+        model.converged_ = True
+        model.n_iter_ = 0
+        model.lower_bound_ = -math.inf
+        model.lower_bounds_ = []
+        model.monitor_ = ConvergenceMonitor(model.tol, model.max_iter)
+        model.n_reseeds_ = 0
+        return model
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,152 @@
+"""Stable component order: sort a fitted model's components, align refits."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ._covariance import precisions_from_cholesky
+
+
+def permute_components(model, order):
+    """Reorder a fitted model's components in place.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted model.
+    order : array-like of shape (K,)
+        ``order[i]`` is the old index of the component that becomes component i.
+
+    Returns
+    -------
+    model : GaussianMixture
+        The same object.
+    """
+    order = np.asarray(order, dtype=np.int64)
+    K = model.weights_.shape[0]
+    if sorted(order.tolist()) != list(range(K)):
+        raise ValueError(f"order must be a permutation of range({K}), got {order.tolist()}")
+    model.weights_ = model.weights_[order]
+    model.means_ = model.means_[order]
+    if model.covariance_type != "tied":
+        model.covariances_ = model.covariances_[order]
+        model.precisions_cholesky_ = model.precisions_cholesky_[order]
+        model.precisions_ = precisions_from_cholesky(model.precisions_cholesky_, model.covariance_type)
+    return model
+
+
+def component_order(model, order_by):
+    """The permutation that sorts components by ``order_by``.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+    order_by : {'weight', 'mean'}, int or callable
+        'weight': decreasing weight; 'mean': increasing mean of feature 0;
+        int i: increasing mean of feature i; callable ``f(model)`` returning
+        K keys: increasing key.  Ties keep the fitted order.
+
+    Returns
+    -------
+    order : ndarray of shape (K,)
+    """
+    if order_by == "weight":
+        keys = -np.asarray(model.weights_, dtype=np.float64)
+    elif order_by == "mean":
+        keys = model.means_[:, 0]
+    elif isinstance(order_by, numbers.Integral) and not isinstance(order_by, bool):
+        keys = model.means_[:, order_by]
+    elif callable(order_by):
+        keys = np.asarray(order_by(model), dtype=np.float64)
+        if keys.shape != model.weights_.shape:
+            raise ValueError(
+                f"order_by callable must return {model.weights_.shape[0]} keys, got shape {keys.shape}"
+            )
+    else:
+        raise ValueError(f"unknown order_by {order_by!r}")
+    return np.argsort(keys, kind="stable")
+
+
+def order_components(model, order_by):
+    """Sort a fitted model's components in place by ``order_by`` (see :func:`component_order`).
+
+    Returns
+    -------
+    model : GaussianMixture
+    """
+    return permute_components(model, component_order(model, order_by))
+
+
+def _full_covariances(model):
+    K, d = model.means_.shape
+    c = np.asarray(model.covariances_, dtype=np.float64)
+    if model.covariance_type == "full":
+        return c
+    if model.covariance_type == "tied":
+        return np.broadcast_to(c, (K, d, d))
+    if model.covariance_type == "diag":
+        return np.stack([np.diag(v) for v in c])
+    return np.stack([np.eye(d) * v for v in c])
+
+
+def bhattacharyya_distances(model_a, model_b):
+    """Bhattacharyya distance between every component of two models.
+
+    Parameters
+    ----------
+    model_a, model_b : GaussianMixture
+        Fitted on the same features.
+
+    Returns
+    -------
+    D : ndarray of shape (K_a, K_b)
+    """
+    ma, mb = model_a.means_.astype(np.float64), model_b.means_.astype(np.float64)
+    ca, cb = _full_covariances(model_a), _full_covariances(model_b)
+    if ma.shape[1] != mb.shape[1]:
+        raise ValueError(f"models have {ma.shape[1]} and {mb.shape[1]} features")
+    logdet_a = np.linalg.slogdet(ca)[1]
+    logdet_b = np.linalg.slogdet(cb)[1]
+    D = np.empty((len(ma), len(mb)))
+    for i in range(len(ma)):
+        for j in range(len(mb)):
+            s = 0.5 * (ca[i] + cb[j])
+            diff = ma[i] - mb[j]
+            D[i, j] = 0.125 * diff @ np.linalg.solve(s, diff) + 0.5 * (
+                np.linalg.slogdet(s)[1] - 0.5 * (logdet_a[i] + logdet_b[j])
+            )
+    return D
+
+
+def align_components(model, reference):
+    """Permute ``model``'s components to best match ``reference``'s, in place.
+
+    Components are matched one-to-one by minimum total Bhattacharyya distance
+    (Hungarian algorithm), so a refit keeps the meaning of each label.  When
+    the models have different K, unmatched components of ``model`` go last in
+    their current order.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        The new fit.
+    reference : GaussianMixture
+        The model whose labels to keep.
+
+    Returns
+    -------
+    order : ndarray of shape (K,)
+        The permutation applied (``order[i]`` is the old index now at i).
+    """
+    D = bhattacharyya_distances(reference, model)
+    rows, cols = linear_sum_assignment(D)
+    K = model.weights_.shape[0]
+    matched = dict(zip(rows.tolist(), cols.tolist()))
+    order = [matched[r] for r in sorted(matched)]
+    order += [k for k in range(K) if k not in set(order)]
+    order = np.asarray(order, dtype=np.int64)
+    permute_components(model, order)
+    return order

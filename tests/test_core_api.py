@@ -1,0 +1,222 @@
+"""Ordering, alignment, model selection, persistence and scikit-learn compatibility."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from gmm_apps.core import (
+    GaussianMixture,
+    align_components,
+    load_model,
+    order_components,
+    permute_components,
+    read_header,
+    save_model,
+    select_model,
+    variational_mixture,
+)
+from gmm_apps.errors import ModelFileError
+
+
+def blobs(n=1500, seed=0, centres=((0, 0), (6, 0), (0, 7), (8, 8))):
+    rng = np.random.default_rng(seed)
+    c = np.asarray(centres, dtype=float)
+    z = rng.integers(0, len(c), size=n)
+    return c[z] + rng.normal(0, 0.8, size=(n, 2)), z
+
+
+def _expected_failures(estimator):
+    if estimator.n_components == 1:
+        return {}  # the default estimator passes every check
+    # With K > 1 the k-means start draws different random numbers for 15 weighted
+    # rows than for their repetitions; EM itself is exactly weight-equivalent
+    # given the same start (test_integer_sample_weight_equals_repeated_rows).
+    return {
+        "check_sample_weight_equivalence_on_dense_data": "k-means initialisation is random, not EM"
+    }
+
+
+@parametrize_with_checks(
+    [GaussianMixture(), GaussianMixture(2, covariance_type="diag", random_state=0)],
+    expected_failed_checks=_expected_failures,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_drops_into_sklearn_pipeline_gridsearch_and_clone():
+    X, _ = blobs()
+    pipe = make_pipeline(StandardScaler(), GaussianMixture(random_state=0))
+    gs = GridSearchCV(pipe, {"gaussianmixture__n_components": [1, 2, 4]}, cv=3).fit(X)
+    assert gs.best_params_["gaussianmixture__n_components"] == 4
+    c = clone(GaussianMixture(3, covariance_type="tied", order_by="weight"))
+    assert c.get_params()["order_by"] == "weight" and not hasattr(c, "means_")
+
+
+@pytest.mark.parametrize("order_by", ["weight", "mean", 1, lambda m: -m.means_[:, 1]])
+def test_order_by_gives_the_same_labels_whatever_the_seed(order_by):
+    X, _ = blobs()
+    labels = [GaussianMixture(4, random_state=s, order_by=order_by).fit_predict(X) for s in range(4)]
+    for lab in labels[1:]:
+        assert np.array_equal(lab, labels[0])
+    gm = GaussianMixture(4, random_state=0, order_by=order_by).fit(X)
+    if order_by == "weight":
+        assert np.all(np.diff(gm.weights_) <= 0)
+    elif order_by == "mean":
+        assert np.all(np.diff(gm.means_[:, 0]) >= 0)
+    elif order_by == 1:
+        assert np.all(np.diff(gm.means_[:, 1]) >= 0)
+    else:
+        assert np.all(np.diff(gm.means_[:, 1]) <= 0)
+
+
+@pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
+def test_permute_components_relabels_consistently(ct):
+    X, _ = blobs()
+    gm = GaussianMixture(4, covariance_type=ct, random_state=0).fit(X)
+    before_p, before_s = gm.predict_proba(X), gm.score_samples(X)
+    perm = np.array([2, 0, 3, 1])
+    permute_components(gm, perm)
+    np.testing.assert_allclose(gm.predict_proba(X), before_p[:, perm], atol=1e-12)
+    np.testing.assert_allclose(gm.score_samples(X), before_s, rtol=1e-12)
+    with pytest.raises(ValueError, match="permutation"):
+        permute_components(gm, [0, 0, 1, 2])
+
+
+def test_align_components_recovers_a_refit_permutation():
+    X, _ = blobs()
+    ref = GaussianMixture(4, random_state=0).fit(X)
+    X2, _ = blobs(seed=9)
+    new = GaussianMixture(4, random_state=5).fit(X2)
+    shuffle = np.array([3, 1, 0, 2])
+    permute_components(new, shuffle)
+    align_components(new, ref)
+    np.testing.assert_allclose(new.means_, ref.means_, atol=0.2)
+    # labels mean the same thing: agreement on the reference data
+    assert (new.predict(X) == ref.predict(X)).mean() > 0.99
+
+
+def test_order_components_function_matches_parameter():
+    X, _ = blobs()
+    a = GaussianMixture(4, random_state=1).fit(X)
+    order_components(a, "mean")
+    b = GaussianMixture(4, random_state=1, order_by="mean").fit(X)
+    np.testing.assert_array_equal(a.means_, b.means_)
+
+
+@pytest.mark.parametrize("criterion", ["bic", "aic", "icl", "cv"])
+def test_select_model_finds_the_true_k(criterion):
+    X, _ = blobs()
+    res = select_model(X, n_components=range(1, 7), covariance_types=("full", "spherical"), criterion=criterion, random_state=0)
+    t = res.table
+    assert len(t) == 12
+    assert set(t.columns) >= {"n_components", "covariance_type", "log_likelihood", "n_parameters", "bic", "aic", "icl", "cv_log_likelihood"}
+    assert res.best_model.n_components == 4
+    assert res.best["n_components"] == 4
+    row = t.iloc[res.best_index]
+    assert row["bic"] == pytest.approx(res.best_model.bic(X))
+    if criterion == "cv":
+        assert t["cv_log_likelihood"].notna().all()
+    else:
+        assert t["cv_log_likelihood"].isna().all()
+    full4 = t[(t.n_components == 4) & (t.covariance_type == "full")].iloc[0]
+    assert full4["n_parameters"] == 4 * 3 + 4 * 2 + 3
+
+
+def test_select_model_is_reproducible_and_reports_progress():
+    X, _ = blobs()
+    calls = []
+    a = select_model(X, n_components=[2, 4], covariance_types=["diag"], random_state=3, progress=lambda i, n: calls.append((i, n)))
+    b = select_model(X, n_components=[2, 4], covariance_types=["diag"], random_state=3)
+    assert a.table.equals(b.table)
+    assert calls == [(1, 2), (2, 2)]
+    with pytest.raises(ValueError, match="criterion"):
+        select_model(X, criterion="likelihood")
+
+
+def test_dirichlet_process_chooses_k():
+    X, _ = blobs()
+    m = variational_mixture(X, max_components=10, random_state=0)
+    assert m.n_components == 4
+    res = select_model(X, n_components=[10], covariance_types=["full", "diag"], criterion="dp", random_state=0)
+    assert res.best_model.n_components == 4
+
+
+@pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
+def test_save_load_round_trip_predicts_identically(tmp_path, ct):
+    X, _ = blobs()
+    gm = GaussianMixture(4, covariance_type=ct, random_state=0, dtype=np.float32).fit(X)
+    path = save_model(gm, tmp_path / "m.npz", extra={"features": ["a", "b"]}, arrays={"scale": np.array([1.0, 2.0])})
+    back, extra = load_model(path, with_extra=True)
+    assert back.covariance_type == ct and back.dtype == np.float32
+    np.testing.assert_array_equal(back.predict_proba(X), gm.predict_proba(X))
+    np.testing.assert_array_equal(back.score_samples(X), gm.score_samples(X))
+    assert extra["meta"] == {"features": ["a", "b"]}
+    np.testing.assert_array_equal(extra["arrays"]["scale"], [1.0, 2.0])
+    h = read_header(path)
+    assert h["format_version"] == 1 and h["params"]["n_components"] == 4
+
+
+def test_model_file_is_plain_npz_without_pickle(tmp_path):
+    gm = GaussianMixture(2, random_state=0).fit(blobs()[0])
+    path = save_model(gm, tmp_path / "m.npz")
+    with np.load(path, allow_pickle=False) as z:
+        header = json.loads(z["__header__"].tobytes())
+    assert header["format"] == "gmm_apps.GaussianMixture"
+
+
+def test_truncated_model_file_is_rejected(tmp_path):
+    path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz")
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ModelFileError, match="truncated"):
+        load_model(path)
+
+
+def _rewrite(path, mutate):
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(arrays["__header__"].tobytes())
+    mutate(arrays, header)
+    arrays["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def test_tampered_model_file_is_rejected(tmp_path):
+    path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz")
+
+    def mutate(arrays, header):
+        arrays["means_"] = arrays["means_"] + 1.0
+
+    _rewrite(path, mutate)
+    with pytest.raises(ModelFileError, match="altered"):
+        load_model(path)
+
+
+def test_newer_format_version_is_rejected(tmp_path):
+    path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz")
+    _rewrite(path, lambda a, h: h.update(format_version=99))
+    with pytest.raises(ModelFileError, match="newer"):
+        load_model(path)
+
+
+def test_pickled_object_arrays_are_never_loaded(tmp_path):
+    path = tmp_path / "evil.npz"
+    header = np.frombuffer(json.dumps({"format": "gmm_apps.GaussianMixture", "format_version": 1, "arrays": {}}).encode(), dtype=np.uint8)
+    np.savez(path, __header__=header, means_=np.array([object()], dtype=object))
+    with pytest.raises(ModelFileError):
+        load_model(path)
+    (tmp_path / "junk.npz").write_text("not a zip")
+    with pytest.raises(ModelFileError, match="cannot read"):
+        load_model(tmp_path / "junk.npz")
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "absent.npz")
+    assert zipfile.is_zipfile(path)
