@@ -1,0 +1,123 @@
+"""Command line: ``gmm-apps`` / ``python -m gmm_apps``.
+
+The only module that prints.  A user mistake prints one ``error: ...`` line
+and exits with status 2; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+
+from . import __version__
+from .errors import UserError
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog="gmm-apps",
+        description="Gaussian-mixture applications: regimes, customers, images, speakers, anomalies.",
+    )
+    p.add_argument("--version", action="version", version=f"gmm_apps {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="fit a pipeline from a YAML config and write a run folder")
+    r.add_argument("config", help="YAML config file")
+    r.add_argument("--out", help="run folder to write (default runs/<pipeline>-<timestamp>)")
+    r.add_argument("--seed", type=int, help="random seed (overrides model.random_state)")
+    r.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key by its dotted path, e.g. --set data.path=prices.csv")
+    r.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
+
+    a = sub.add_parser("apply", help="use a finished run's saved model on new data")
+    a.add_argument("run_dir", help="folder written by 'run'")
+    a.add_argument("input", help="new data: file, folder or glob")
+    a.add_argument("--out", help="folder to write (default runs/<pipeline>-apply-<timestamp>)")
+    a.add_argument("--quiet", action="store_true")
+
+    v = sub.add_parser("validate", help="check a config without running it")
+    v.add_argument("config")
+    v.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+
+    sub.add_parser("list", help="list the registered pipelines")
+    return p
+
+
+def _setup_logging(quiet, debug):
+    level = logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s" if not debug else "%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    for name in ("gmm_apps", "py.warnings"):
+        lg = logging.getLogger(name)
+        lg.addHandler(handler)
+        lg.setLevel(logging.DEBUG)
+        lg.propagate = False
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+    return handler
+
+
+def main(argv=None):
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    handler = _setup_logging(getattr(args, "quiet", False), args.debug)
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        if args.debug:
+            raise
+        msg = str(exc).replace("\n", " ")
+        print(f"error: {msg}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so in one line, traceback with --debug
+        if args.debug:
+            raise
+        print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with --debug for the traceback "
+              "and report it", file=sys.stderr)
+        return 1
+    finally:
+        for name in ("gmm_apps", "py.warnings"):
+            logging.getLogger(name).removeHandler(handler)
+        logging.captureWarnings(False)
+
+
+def _dispatch(args):
+    from . import registry, run
+
+    if args.command == "list":
+        for name, desc in registry.describe():
+            print(f"{name:12s} {desc}")
+        return 0
+    if args.command == "validate":
+        pipeline, config = run.prepare(args.config, sets=args.sets)
+        print(f"{args.config}: valid {config.pipeline} config")
+        return 0
+    if args.command == "run":
+        run_dir, summary = run.execute_run(args.config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet)
+        headline = summary.get("headline")
+        if headline:
+            print(headline)
+        print(f"wrote {run_dir}")
+        return 0
+    if args.command == "apply":
+        out_dir, summary = run.execute_apply(args.run_dir, args.input, out=args.out, quiet=args.quiet)
+        headline = summary.get("headline")
+        if headline:
+            print(headline)
+        print(f"wrote {out_dir}")
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""YAML configs read into typed models, validated before any work starts.
+
+Every config has the same top-level sections: ``pipeline`` (its name),
+``data``, ``features``, ``model`` and ``report``.  Each pipeline subclasses the
+section models below; unknown keys, wrong types and missing files are reported
+as one line naming the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+from pathlib import Path
+from typing import Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSection(Section):
+    """Where the input comes from.  ``path`` is a file, a folder or a glob."""
+
+    path: str | None = None
+
+
+class ReportSection(Section):
+    """Report options shared by every pipeline."""
+
+    title: str | None = None
+    uncertain_below: float = Field(0.6, gt=0, le=1, description="top probability below which an assignment is uncertain")
+    silhouette_sample: int = Field(5000, ge=100, description="rows sampled for the silhouette score")
+    plots: bool = True
+
+
+class ModelSection(Section):
+    """Engine options shared by every pipeline.
+
+    ``n_components`` is a fixed K, a list of candidates, or ``{min, max}``;
+    with more than one candidate, ``criterion`` chooses.
+    """
+
+    n_components: Union[int, list[int], dict[str, int]] = 3
+    criterion: Literal["bic", "aic", "icl", "cv"] = "bic"
+    covariance_type: Union[Literal["full", "tied", "diag", "spherical"], list[Literal["full", "tied", "diag", "spherical"]]] = "full"
+    n_init: int = Field(5, ge=1)
+    random_state: int = 0
+    tol: float = Field(1e-4, gt=0)
+    max_iter: int = Field(300, ge=1)
+    reg_covar: float = Field(1e-6, ge=0)
+
+    @field_validator("n_components")
+    @classmethod
+    def _check_k(cls, v):
+        if isinstance(v, bool):
+            raise ValueError("expected an integer, a list of integers or {min: .., max: ..}")
+        if isinstance(v, int):
+            if v < 1:
+                raise ValueError(f"must be >= 1, got {v}")
+        elif isinstance(v, list):
+            if not v or any(k < 1 for k in v):
+                raise ValueError(f"candidates must be integers >= 1, got {v}")
+        else:
+            if set(v) != {"min", "max"} or not 1 <= v["min"] <= v["max"]:
+                raise ValueError(f"expected {{min: K1, max: K2}} with 1 <= K1 <= K2, got {v}")
+        return v
+
+    def candidates(self):
+        """Candidate K values, sorted."""
+        v = self.n_components
+        if isinstance(v, int):
+            return [v]
+        if isinstance(v, list):
+            return sorted(set(v))
+        return list(range(v["min"], v["max"] + 1))
+
+    def covariance_types(self):
+        """Candidate covariance types."""
+        c = self.covariance_type
+        return [c] if isinstance(c, str) else list(dict.fromkeys(c))
+
+
+class PipelineConfig(Section):
+    """The whole config of one run.  Pipelines narrow the section types."""
+
+    pipeline: str
+    data: DataSection = DataSection()
+    features: Section = Section()
+    model: ModelSection = ModelSection()
+    report: ReportSection = ReportSection()
+
+
+# --------------------------------------------------------------------------- reading
+def read_yaml(path):
+    """Read a YAML config file into a dict.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    raw : dict
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (expected UTF-8 YAML)") from None
+    if raw is None:
+        raise ConfigError(f"{path}: config file is empty; expected sections pipeline, data, features, model, report")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def parse_override(text):
+    """Split ``a.b.c=value`` into the key path and the YAML-parsed value.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    keys : list of str
+    value : object
+    """
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set data.path=prices.csv")
+    key, _, value = text.partition("=")
+    keys = [k for k in key.strip().split(".")]
+    if not all(keys):
+        raise ConfigError(f"--set {text!r}: empty key segment in {key!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return keys, parsed
+
+
+def apply_overrides(raw, overrides):
+    """Return a copy of ``raw`` with ``--set`` overrides applied.
+
+    Parameters
+    ----------
+    raw : dict
+    overrides : list of str
+        ``KEY=VALUE`` with a dotted key.
+
+    Returns
+    -------
+    raw : dict
+    """
+    raw = copy.deepcopy(raw)
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        node = raw
+        for i, k in enumerate(keys[:-1]):
+            nxt = node.get(k)
+            if nxt is None:
+                nxt = node[k] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {text!r}: {'.'.join(keys[: i + 1])} is not a section")
+            node = nxt
+        node[keys[-1]] = value
+    return raw
+
+
+def _format_validation_error(exc, source):
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    typ = err["type"]
+    if typ == "extra_forbidden":
+        return f"{source}: unknown key {loc!r}; check the spelling (see the pipeline's example config)"
+    if typ == "missing":
+        return f"{source}: missing required key {loc!r}"
+    got = err.get("input")
+    got_s = repr(got) if not isinstance(got, (dict, list)) or len(repr(got)) < 60 else type(got).__name__
+    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    return f"{source}: {loc}: {err['msg']}, got {got_s}{more}"
+
+
+def validate_config(raw, model_cls, *, source):
+    """Validate a raw dict into ``model_cls``, raising :class:`ConfigError` in one line.
+
+    Parameters
+    ----------
+    raw : dict
+    model_cls : type[PipelineConfig]
+    source : str
+        The config file's name, used in messages.
+
+    Returns
+    -------
+    config : PipelineConfig
+    """
+    try:
+        return model_cls.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
+    """Expand ``data.path`` (file, folder or glob) into a sorted list of files.
+
+    Parameters
+    ----------
+    pattern : str
+    key : str
+        Dotted key for messages (e.g. ``data.path``).
+    source : str
+        Config file name for messages.
+    suffixes : iterable of str, optional
+        Accepted file endings (lower case, with the dot) when listing a folder.
+    allow_dir : bool, default=True
+
+    Returns
+    -------
+    files : list of Path
+    """
+    p = Path(pattern).expanduser()
+    if p.is_file():
+        return [p]
+    if p.is_dir() and allow_dir:
+        files = sorted(f for f in p.rglob("*") if f.is_file() and (suffixes is None or f.suffix.lower() in suffixes))
+        if not files:
+            want = ", ".join(sorted(suffixes)) if suffixes else "files"
+            raise ConfigError(f"{source}: {key}: folder {pattern} holds no {want}")
+        return files
+    if any(ch in pattern for ch in "*?["):
+        files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
+        if suffixes is not None:
+            files = [f for f in files if f.suffix.lower() in suffixes]
+        if not files:
+            raise ConfigError(f"{source}: {key}: the pattern {pattern!r} matches no files")
+        return files
+    raise ConfigError(f"{source}: {key}: file not found: {pattern}")
+
+
+def dump_config(config):
+    """The resolved config as YAML text.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+
+    Returns
+    -------
+    text : str
+    """
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def load_config(path, model_for, *, overrides=None, seed=None):
+    """Read, override and validate a config.
+
+    Parameters
+    ----------
+    path : str or Path
+    model_for : callable
+        ``model_for(pipeline_name, source) -> type[PipelineConfig]`` (the registry's lookup).
+    overrides : list of str, optional
+        ``--set`` values.
+    seed : int, optional
+        Overrides ``model.random_state``.
+
+    Returns
+    -------
+    config : PipelineConfig
+    raw : dict
+        The raw mapping after overrides.
+    """
+    source = str(path)
+    raw = apply_overrides(read_yaml(path), overrides)
+    if seed is not None:
+        raw.setdefault("model", {})
+        if not isinstance(raw["model"], dict):
+            raise ConfigError(f"{source}: model: expected a section")
+        raw["model"]["random_state"] = int(seed)
+    name = raw.get("pipeline")
+    if not isinstance(name, str):
+        raise ConfigError(f"{source}: missing required key 'pipeline' (the pipeline's name, e.g. regimes)")
+    cls = model_for(name, source)
+    return validate_config(raw, cls, source=source), raw
+

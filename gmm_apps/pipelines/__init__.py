@@ -1,0 +1,1 @@
+"""Built-in pipelines, one package each."""

@@ -1,0 +1,293 @@
+"""Price loaders: the S&P 500 bundled with ``arch``, CSV/Parquet files, Yahoo Finance.
+
+Every loader returns a :class:`PriceData`: a date-indexed DataFrame with a
+``price`` column per ticker and optionally ``volume``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...errors import DataError
+
+logger = logging.getLogger("gmm_apps.regimes")
+
+
+@dataclass
+class PriceData:
+    """Prices by date.
+
+    Attributes
+    ----------
+    prices : pandas.DataFrame
+        Index: sorted unique dates; one column per ticker (positive prices).
+    volume : pandas.DataFrame or None
+        Same index; one column per ticker.
+    source : str
+        A description of where the data came from.
+    """
+
+    prices: pd.DataFrame
+    volume: pd.DataFrame | None
+    source: str
+
+    @property
+    def primary(self):
+        """Name of the first ticker (used for returns, volatility and drawdowns)."""
+        return self.prices.columns[0]
+
+
+def _pick(columns, wanted, candidates, what, source):
+    cols = list(columns)
+    if wanted is not None:
+        if wanted in cols:
+            return wanted
+        low = {str(c).lower(): c for c in cols}
+        if str(wanted).lower() in low:
+            return low[str(wanted).lower()]
+        raise DataError(
+            f"{source}: column {wanted!r} ({what}) not found; columns are {', '.join(map(str, cols))}"
+        )
+    low = {str(c).lower(): c for c in cols}
+    for c in candidates:
+        if c.lower() in low:
+            return low[c.lower()]
+    return None
+
+
+def _check_series(values, column, source, *, positive):
+    s = pd.to_numeric(values, errors="coerce")
+    bad = s.isna() & values.notna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{source}: column {column!r} has a non-numeric value {values.iloc[i]!r} at data row {i + 1}; "
+            "fix or remove that row"
+        )
+    arr = s.to_numpy(dtype=float)
+    nonfinite = ~np.isfinite(arr)
+    if nonfinite.any():
+        i = int(np.flatnonzero(nonfinite)[0])
+        raise DataError(
+            f"{source}: column {column!r} has a missing or infinite value at data row {i + 1} "
+            f"(date {s.index[i]}); fill or remove such rows"
+        )
+    if positive and (arr <= 0).any():
+        i = int(np.flatnonzero(arr <= 0)[0])
+        raise DataError(f"{source}: column {column!r} must hold positive prices, got {arr[i]} at data row {i + 1}")
+    return pd.Series(arr, index=s.index)
+
+
+def _check_dates(index, column, source):
+    if index.has_duplicates:
+        d = index[index.duplicated()][0]
+        n = int((index == d).sum())
+        raise DataError(
+            f"{source}: column {column!r} has duplicated dates ({d.date()} appears {n} times); keep one row per date"
+        )
+    if not index.is_monotonic_increasing:
+        pos = int(np.flatnonzero(np.diff(index.asi8) < 0)[0])
+        raise DataError(
+            f"{source}: dates in column {column!r} are not in increasing order "
+            f"({index[pos + 1].date()} follows {index[pos].date()} at data row {pos + 2}); sort the file by date"
+        )
+
+
+def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_column=None, ticker="price"):
+    """Turn a table (a date column plus a price column, or OHLCV) into :class:`PriceData`.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Raw table; the dates may be a column or the index.
+    source : str
+        File name for messages.
+    date_column, price_column, volume_column : str, optional
+        Column names; found automatically when not given (``Date``; ``Adj Close``,
+        ``Close`` or ``price``; ``Volume``).
+    ticker : str
+        Name of the price column in the result.
+
+    Returns
+    -------
+    data : PriceData
+    """
+    if df.shape[0] == 0:
+        raise DataError(f"{source}: no data rows (only a header?); expected dates and prices")
+    if isinstance(df.index, pd.DatetimeIndex) and date_column is None:
+        dates = df.index
+        dcol = df.index.name or "index"
+    else:
+        df = df.reset_index(drop=not (df.index.name or isinstance(df.index, pd.DatetimeIndex)))
+        dcol = _pick(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
+        if dcol is None:
+            dcol = df.columns[0]
+        try:
+            dates = pd.to_datetime(df[dcol], errors="raise", format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{source}: column {dcol!r} does not hold dates ({exc}); set data.date_column") from None
+        dates = pd.DatetimeIndex(dates)
+        df = df.drop(columns=[dcol])
+    if getattr(dates, "tz", None) is not None:
+        dates = dates.tz_localize(None)
+    dates = pd.DatetimeIndex(dates).normalize()
+    pcol = _pick(df.columns, price_column, ["Adj Close", "Adj_Close", "adj_close", "Close", "close", "price", "Price"], "prices", source)
+    if pcol is None:
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+        if len(numeric) != 1:
+            raise DataError(
+                f"{source}: cannot tell which column holds prices (columns: {', '.join(map(str, df.columns))}); "
+                "set data.price_column"
+            )
+        pcol = numeric[0]
+    vcol = _pick(df.columns, volume_column, ["Volume", "volume"], "volume", source)
+    values = pd.Series(df[pcol].to_numpy(), index=dates)
+    _check_dates(dates, dcol, source)
+    prices = _check_series(values, pcol, source, positive=True).to_frame(ticker)
+    volume = None
+    if vcol is not None:
+        vol = _check_series(pd.Series(df[vcol].to_numpy(), index=dates), vcol, source, positive=False)
+        volume = vol.to_frame(ticker)
+    if len(prices) < 2:
+        raise DataError(f"{source}: only {len(prices)} price row(s); need a price history")
+    return PriceData(prices, volume, source)
+
+
+def load_arch(name="sp500"):
+    """Daily prices bundled with the ``arch`` package (offline).
+
+    Parameters
+    ----------
+    name : {'sp500', 'nasdaq'}
+
+    Returns
+    -------
+    data : PriceData
+    """
+    import importlib
+
+    mod = importlib.import_module(f"arch.data.{name}")
+    df = mod.load()
+    ticker = {"sp500": "S&P 500", "nasdaq": "NASDAQ"}[name]
+    return frame_to_prices(df, source=f"arch.data.{name}", ticker=ticker)
+
+
+def load_file(path, *, date_column=None, price_column=None, volume_column=None):
+    """Prices from a CSV or Parquet file.
+
+    Parameters
+    ----------
+    path : str or Path
+    date_column, price_column, volume_column : str, optional
+
+    Returns
+    -------
+    data : PriceData
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (data.path)")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty; expected a header and rows of dates and prices")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, sep=None, engine="python")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} ({str(exc).splitlines()[0]})") from None
+    return frame_to_prices(
+        df, source=str(path), date_column=date_column, price_column=price_column, volume_column=volume_column,
+        ticker=path.stem,
+    )
+
+
+def load_yfinance(tickers, *, start=None, end=None, interval="1d", cache_dir=".gmm_apps_cache", download=None):
+    """Prices from Yahoo Finance through ``yfinance``, cached on disk.
+
+    Parameters
+    ----------
+    tickers : list of str
+    start, end : date, optional
+    interval : str
+    cache_dir : str or Path
+        Responses are cached as Parquet keyed by the request.
+    download : callable, optional
+        Replacement for ``yfinance.download`` (tests pass recorded responses).
+
+    Returns
+    -------
+    data : PriceData
+    """
+    key = json.dumps({"t": list(tickers), "s": str(start), "e": str(end), "i": interval}, sort_keys=True)
+    cache = Path(cache_dir) / f"yfinance-{hashlib.sha256(key.encode()).hexdigest()[:16]}.parquet"
+    if cache.is_file():
+        logger.info("reading cached Yahoo Finance prices %s", cache)
+        raw = pd.read_parquet(cache)
+    else:
+        if download is None:
+            try:
+                import yfinance
+            except ImportError:
+                raise DataError(
+                    "data.source is 'yfinance' but the yfinance package is not installed; "
+                    "pip install yfinance, or use data.path with a CSV of prices"
+                ) from None
+            download = yfinance.download
+        logger.info("downloading %s from Yahoo Finance", ", ".join(tickers))
+        try:
+            raw = download(
+                list(tickers), start=None if start is None else str(start), end=None if end is None else str(end),
+                interval=interval, auto_adjust=False, progress=False, group_by="column", threads=False,
+            )
+        except Exception as exc:  # network errors come in many types
+            raise DataError(
+                f"Yahoo Finance download of {', '.join(tickers)} failed ({type(exc).__name__}: {exc}); "
+                "check the network, or use data.path with a CSV of prices"
+            ) from None
+        if raw is None or len(raw) == 0:
+            raise DataError(
+                f"Yahoo Finance returned no prices for {', '.join(tickers)} ({start} to {end}); "
+                "check the ticker symbols and dates, and the network"
+            )
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        raw.to_parquet(cache)
+    return yfinance_frame_to_prices(raw, tickers)
+
+
+def yfinance_frame_to_prices(raw, tickers):
+    """Convert ``yfinance.download`` output (flat or two-level columns) to :class:`PriceData`."""
+    source = f"Yahoo Finance ({', '.join(tickers)})"
+    prices, volumes = {}, {}
+    for t in tickers:
+        if isinstance(raw.columns, pd.MultiIndex):
+            lv = raw.columns.get_level_values(1)
+            if t not in set(lv):
+                raise DataError(f"{source}: no prices for ticker {t!r}; check the symbol")
+            sub = raw.xs(t, axis=1, level=1)
+        else:
+            sub = raw
+        sub = sub.dropna(how="all")
+        if len(sub) == 0 or sub.drop(columns=[c for c in sub.columns if str(c).lower() == "volume"]).isna().all().all():
+            raise DataError(f"{source}: no prices for ticker {t!r}; check the symbol")
+        d = frame_to_prices(sub.dropna(subset=[_price_col(sub)]), source=f"{source} {t}", ticker=t)
+        prices[t] = d.prices[t]
+        if d.volume is not None:
+            volumes[t] = d.volume[t]
+    P = pd.DataFrame(prices).dropna()
+    V = pd.DataFrame(volumes).reindex(P.index) if volumes else None
+    return PriceData(P, V, source)
+
+
+def _price_col(df):
+    for c in ("Adj Close", "Close"):
+        if c in df.columns:
+            return c
+    return df.columns[0]

@@ -1,0 +1,189 @@
+"""Market features as pure functions: arrays in, arrays out, keyword-only options.
+
+Every feature at date t uses prices up to t only.  The first values of a
+windowed feature are NaN until the window is full.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...errors import DataError
+
+TRADING_DAYS = 252
+
+
+def log_returns(prices):
+    """Daily log returns ``log(p_t / p_{t-1})``; the first value is NaN.
+
+    Parameters
+    ----------
+    prices : ndarray of shape (T,)
+
+    Returns
+    -------
+    r : ndarray of shape (T,)
+    """
+    p = np.asarray(prices, dtype=np.float64)
+    r = np.full(p.shape, np.nan)
+    r[1:] = np.diff(np.log(p))
+    return r
+
+
+def realized_volatility(returns, *, window=21, annualise=True):
+    """Rolling standard deviation of returns over ``window`` days (ddof=1).
+
+    Parameters
+    ----------
+    returns : ndarray of shape (T,)
+    window : int
+    annualise : bool
+        Multiply by ``sqrt(252)``.
+
+    Returns
+    -------
+    vol : ndarray of shape (T,)
+    """
+    v = pd.Series(np.asarray(returns, dtype=np.float64)).rolling(window, min_periods=window).std().to_numpy()
+    return v * np.sqrt(TRADING_DAYS) if annualise else v
+
+
+def drawdown(prices):
+    """Fall from the running maximum, ``p_t / max_{s<=t} p_s - 1`` (0 at new highs).
+
+    Parameters
+    ----------
+    prices : ndarray of shape (T,)
+
+    Returns
+    -------
+    dd : ndarray of shape (T,), values in (-1, 0]
+    """
+    p = np.asarray(prices, dtype=np.float64)
+    return p / np.maximum.accumulate(p) - 1.0
+
+
+def momentum(prices, *, window=63):
+    """Log price change over ``window`` days, ``log(p_t / p_{t-window})``.
+
+    Parameters
+    ----------
+    prices : ndarray of shape (T,)
+    window : int
+
+    Returns
+    -------
+    m : ndarray of shape (T,)
+    """
+    lp = np.log(np.asarray(prices, dtype=np.float64))
+    m = np.full(lp.shape, np.nan)
+    m[window:] = lp[window:] - lp[:-window]
+    return m
+
+
+def volume_zscore(volume, *, window=63):
+    """z-score of log volume against its trailing ``window``-day mean and deviation.
+
+    Parameters
+    ----------
+    volume : ndarray of shape (T,)
+    window : int
+
+    Returns
+    -------
+    z : ndarray of shape (T,)
+    """
+    lv = pd.Series(np.log1p(np.asarray(volume, dtype=np.float64)))
+    mu = lv.rolling(window, min_periods=window).mean()
+    sd = lv.rolling(window, min_periods=window).std()
+    z = (lv - mu) / sd.replace(0.0, np.nan)
+    return z.to_numpy()
+
+
+def feature_name(spec, ticker=None):
+    base = spec.kind if spec.window is None else f"{spec.kind}_{spec.window}"
+    return base if ticker is None else f"{base}[{ticker}]"
+
+
+def build_features(data, specs):
+    """Feature table from price data.
+
+    Parameters
+    ----------
+    data : PriceData
+    specs : list of FeatureSpec
+
+    Returns
+    -------
+    features : pandas.DataFrame
+        Date-indexed, one column per feature (and ticker, when several);
+        rows before every window is full are dropped.
+    returns : pandas.Series
+        Daily log returns of the primary ticker on the same dates.
+    """
+    cols = {}
+    multi = data.prices.shape[1] > 1
+    for t in data.prices.columns:
+        p = data.prices[t].to_numpy()
+        r = log_returns(p)
+        for s in specs:
+            name = feature_name(s, t if multi else None)
+            if s.kind == "log_return":
+                cols[name] = r
+            elif s.kind == "realized_vol":
+                cols[name] = realized_volatility(r, window=s.window)
+            elif s.kind == "drawdown":
+                cols[name] = drawdown(p)
+            elif s.kind == "momentum":
+                cols[name] = momentum(p, window=s.window)
+            elif s.kind == "volume_z":
+                if data.volume is None or t not in data.volume:
+                    raise DataError(
+                        f"{data.source}: feature volume_z needs a volume column, and the data has none; "
+                        "remove volume_z from features.use or set data.volume_column"
+                    )
+                cols[name] = volume_zscore(data.volume[t].to_numpy(), window=s.window)
+    F = pd.DataFrame(cols, index=data.prices.index)
+    rets = pd.Series(log_returns(data.prices[data.primary].to_numpy()), index=data.prices.index, name="log_return")
+    F = F.replace([np.inf, -np.inf], np.nan)
+    keep = F.notna().all(axis=1).to_numpy()
+    if keep.sum() == 0:
+        raise DataError(
+            f"{data.source}: {len(F)} dates are too few for the feature windows "
+            f"(longest {max((s.window or 1) for s in specs)} days); use more data or shorter windows"
+        )
+    first = int(np.argmax(keep))
+    if not keep[first:].all():
+        bad = F.index[first:][~keep[first:]][0]
+        raise DataError(f"{data.source}: a feature is undefined on {bad.date()} (e.g. zero volume spread); check the data there")
+    return F.iloc[first:], rets.iloc[first:]
+
+
+class Standardiser:
+    """Centre and scale features with statistics of the training window only.
+
+    Parameters
+    ----------
+    mean, scale : ndarray of shape (d,)
+    """
+
+    def __init__(self, mean, scale):
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+
+    @classmethod
+    def fit(cls, X, *, names=None):
+        X = np.asarray(X, dtype=np.float64)
+        sd = X.std(axis=0, ddof=0)
+        if np.any(sd == 0):
+            i = int(np.flatnonzero(sd == 0)[0])
+            col = names[i] if names is not None else i
+            raise DataError(f"feature {col!r} is constant over the training window; drop it from features.use")
+        return cls(X.mean(axis=0), sd)
+
+    def transform(self, X):
+        return (np.asarray(X, dtype=np.float64) - self.mean) / self.scale
+
+    def inverse_means(self, means):
+        return np.asarray(means) * self.scale + self.mean

@@ -1,0 +1,464 @@
+"""Regime models: the core GMM, and Gaussian / GMM hidden Markov models seeded from it.
+
+Every model is held in one form, :class:`RegimeModel`: emission Gaussians (a
+core :class:`~gmm_apps.core.GaussianMixture` whose components each belong to a
+state, with within-state mixture weights), a start distribution and a
+transition matrix.  A plain GMM is the special case whose transition rows all
+equal its weights, so filtering, smoothing and scoring are one code path.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ...core import GaussianMixture, load_model, n_parameters, save_model
+from ...core.ordering import bhattacharyya_distances
+from ...errors import DataError
+from .features import TRADING_DAYS, Standardiser
+
+logger = logging.getLogger("gmm_apps.regimes")
+
+NAMES = {
+    1: ["all"],
+    2: ["calm", "stress"],
+    3: ["calm", "normal", "stress"],
+    4: ["calm", "normal", "volatile", "stress"],
+    5: ["calm", "quiet", "normal", "volatile", "stress"],
+    6: ["calm", "quiet", "normal", "nervous", "volatile", "stress"],
+}
+
+
+def regime_names(k):
+    """Readable names for K regimes ordered from calmest to most volatile."""
+    return list(NAMES.get(k, [f"regime {i}" for i in range(k)]))
+
+
+class RegimeModel:
+    """A fitted regime model on standardised features.
+
+    Parameters
+    ----------
+    emission : gmm_apps.core.GaussianMixture
+        All emission Gaussians (C components).
+    state_of : ndarray of shape (C,)
+        State of each emission component.
+    mix_weights : ndarray of shape (C,)
+        Weight of each component within its state (they sum to 1 per state).
+    startprob : ndarray of shape (K,)
+    transmat : ndarray of shape (K, K)
+    kind : {'hmm', 'gmm_hmm', 'gmm'}
+    covariance_type : str
+        The covariance type the model was fitted with (for parameter counts).
+    n_mix : int
+    converged : bool
+    n_iter : int
+    """
+
+    def __init__(self, emission, state_of, mix_weights, startprob, transmat, *, kind, covariance_type, n_mix=1, converged=True, n_iter=0):
+        self.emission = emission
+        self.state_of = np.asarray(state_of, dtype=np.int64)
+        self.mix_weights = np.asarray(mix_weights, dtype=np.float64)
+        self.startprob = np.asarray(startprob, dtype=np.float64)
+        self.transmat = np.asarray(transmat, dtype=np.float64)
+        self.kind = kind
+        self.covariance_type = covariance_type
+        self.n_mix = n_mix
+        self.converged = bool(converged)
+        self.n_iter = int(n_iter)
+
+    @property
+    def n_states(self):
+        return self.startprob.shape[0]
+
+    @property
+    def n_features(self):
+        return self.emission.means_.shape[1]
+
+    # ------------------------------------------------------------ inference
+    def log_emission(self, X):
+        """``log p(x_t | state k)``, shape (T, K)."""
+        X = np.asarray(X, dtype=np.float64)
+        comp = self.emission._weighted_log_prob(X) - np.log(self.emission.weights_)[None, :]
+        comp = comp + np.log(self.mix_weights)[None, :]
+        K = self.n_states
+        out = np.empty((X.shape[0], K))
+        for k in range(K):
+            c = comp[:, self.state_of == k]
+            m = c.max(axis=1)
+            out[:, k] = m + np.log(np.exp(c - m[:, None]).sum(axis=1))
+        return out
+
+    def _forward(self, logB):
+        T, K = logB.shape
+        m = logB.max(axis=1)
+        B = np.exp(logB - m[:, None])
+        A = self.transmat
+        alpha = np.empty((T, K))
+        cs = np.empty(T)
+        pred = self.startprob
+        tiny = np.finfo(float).tiny
+        for t in range(T):
+            a = pred * B[t]
+            c = a.sum()
+            if c < tiny:
+                a = np.full(K, 1.0 / K)
+                c = tiny
+            else:
+                a = a / c
+            alpha[t] = a
+            cs[t] = c
+            pred = a @ A
+        return alpha, cs, m
+
+    def filter(self, X):
+        """Filtered probabilities and one-step predictive log-likelihoods.
+
+        Parameters
+        ----------
+        X : ndarray of shape (T, d)
+            Standardised features in date order.
+
+        Returns
+        -------
+        filtered : ndarray of shape (T, K)
+            ``P(state_t | x_1..x_t)``: uses data up to t only.
+        log_pred : ndarray of shape (T,)
+            ``log p(x_t | x_1..x_{t-1})``; their sum is the sequence log-likelihood.
+        """
+        alpha, cs, m = self._forward(self.log_emission(X))
+        return alpha, np.log(cs) + m
+
+    def smooth(self, X):
+        """Smoothed probabilities ``P(state_t | x_1..x_T)`` (forward-backward), shape (T, K)."""
+        logB = self.log_emission(X)
+        alpha, cs, m = self._forward(logB)
+        B = np.exp(logB - m[:, None])
+        T, K = alpha.shape
+        beta = np.ones((T, K))
+        A = self.transmat
+        for t in range(T - 2, -1, -1):
+            beta[t] = A @ (B[t + 1] * beta[t + 1]) / cs[t + 1]
+        g = alpha * beta
+        return g / g.sum(axis=1, keepdims=True)
+
+    def log_likelihood(self, X):
+        """Log-likelihood of the whole sequence."""
+        return float(self.filter(X)[1].sum())
+
+    def n_parameters(self):
+        """Free parameters: start, transitions (none for 'gmm') and emissions."""
+        K, d = self.n_states, self.n_features
+        if self.kind == "gmm":
+            return n_parameters(K, d, self.covariance_type)
+        C = self.state_of.shape[0]
+        emis = n_parameters(C, d, self.covariance_type) - (C - 1) + K * (self.n_mix - 1)
+        if self.covariance_type == "tied" and self.kind == "gmm_hmm":
+            emis += (K - 1) * d * (d + 1) // 2
+        return int((K - 1) + K * (K - 1) + emis)
+
+    def bic(self, X):
+        return -2 * self.log_likelihood(X) + self.n_parameters() * math.log(len(X))
+
+    def aic(self, X):
+        return -2 * self.log_likelihood(X) + 2 * self.n_parameters()
+
+    # ----------------------------------------------------------- structure
+    def state_moments(self):
+        """Mean (K, d) and covariance (K, d, d) of each state's emission distribution."""
+        em = self.emission
+        covs = _full_covs(em)
+        K, d = self.n_states, self.n_features
+        means = np.zeros((K, d))
+        cov = np.zeros((K, d, d))
+        for k in range(K):
+            idx = np.flatnonzero(self.state_of == k)
+            w = self.mix_weights[idx]
+            mu = w @ em.means_[idx]
+            means[k] = mu
+            for j, c in zip(idx, w):
+                diff = em.means_[j] - mu
+                cov[k] += c * (covs[j] + np.outer(diff, diff))
+        return means, cov
+
+    def permute(self, order):
+        """Reorder states in place: new state i is old state ``order[i]``."""
+        order = np.asarray(order, dtype=np.int64)
+        inv = np.empty_like(order)
+        inv[order] = np.arange(len(order))
+        self.state_of = inv[self.state_of]
+        comp_order = np.argsort(self.state_of, kind="stable")
+        from ...core import permute_components
+
+        permute_components(self.emission, comp_order)
+        self.state_of = self.state_of[comp_order]
+        self.mix_weights = self.mix_weights[comp_order]
+        self.startprob = self.startprob[order]
+        self.transmat = self.transmat[np.ix_(order, order)]
+        return self
+
+    # ---------------------------------------------------------- persistence
+    def save(self, path, *, standardiser, meta):
+        arrays = {
+            "state_of": self.state_of,
+            "mix_weights": self.mix_weights,
+            "startprob": self.startprob,
+            "transmat": self.transmat,
+            "scaler_mean": standardiser.mean,
+            "scaler_scale": standardiser.scale,
+        }
+        meta = dict(meta, kind=self.kind, regime_covariance_type=self.covariance_type, n_mix=self.n_mix,
+                    converged=self.converged, n_iter=self.n_iter)
+        return save_model(self.emission, path, extra=meta, arrays=arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Load a saved model; returns ``(model, standardiser, meta)``."""
+        emission, extra = load_model(path, with_extra=True)
+        a, meta = extra["arrays"], extra["meta"]
+        for key in ("state_of", "mix_weights", "startprob", "transmat", "scaler_mean", "scaler_scale"):
+            if key not in a:
+                raise DataError(f"{path}: not a regimes model (array {key!r} missing)")
+        model = cls(
+            emission, a["state_of"], a["mix_weights"], a["startprob"], a["transmat"],
+            kind=meta["kind"], covariance_type=meta["regime_covariance_type"], n_mix=meta.get("n_mix", 1),
+            converged=meta.get("converged", True), n_iter=meta.get("n_iter", 0),
+        )
+        return model, Standardiser(a["scaler_mean"], a["scaler_scale"]), meta
+
+
+def _full_covs(gm):
+    c = np.asarray(gm.covariances_, dtype=np.float64)
+    K, d = gm.means_.shape
+    if gm.covariance_type == "full":
+        return c
+    if gm.covariance_type == "tied":
+        return np.broadcast_to(c, (K, d, d)).copy()
+    if gm.covariance_type == "diag":
+        return np.stack([np.diag(v) for v in c])
+    return np.stack([np.eye(d) * v for v in c])
+
+
+def _to_type(full, ct):
+    """Full (…, d, d) covariances to hmmlearn's shapes for ``ct`` (per state)."""
+    if ct == "full":
+        return full
+    if ct == "diag":
+        return np.diagonal(full, axis1=-2, axis2=-1).copy()
+    if ct == "spherical":
+        return np.diagonal(full, axis1=-2, axis2=-1).mean(axis=-1)
+    raise AssertionError(ct)
+
+
+def _sticky_transmat(K, stay=0.95):
+    if K == 1:
+        return np.ones((1, 1))
+    A = np.full((K, K), (1 - stay) / (K - 1))
+    np.fill_diagonal(A, stay)
+    return A
+
+
+def fit_regime_model(X, returns, *, kind="hmm", n_components=3, covariance_type="full", n_init=10, random_state=0,
+                     stickiness=100.0, n_mix=2, hmm_iter=200, tol=1e-4, max_iter=300, reg_covar=1e-6):
+    """Fit a regime model and order its states from calmest to most volatile.
+
+    Parameters
+    ----------
+    X : ndarray of shape (T, d)
+        Standardised training features in date order.
+    returns : ndarray of shape (T,)
+        Daily log returns on the same dates (used to order states by volatility).
+    kind : {'hmm', 'gmm_hmm', 'gmm'}
+    n_components : int
+    covariance_type : str
+    n_init : int
+        Restarts of the core GMM that seeds the HMM.
+    random_state : int
+    stickiness : float
+        Dirichlet pseudo-counts on staying in a state (HMM kinds).
+    n_mix : int
+        Gaussians per state ('gmm_hmm').
+    hmm_iter : int
+    tol, max_iter, reg_covar : float, int, float
+        Core GMM options.
+
+    Returns
+    -------
+    model : RegimeModel
+    """
+    X = np.asarray(X, dtype=np.float64)
+    K = int(n_components)
+    if X.shape[0] < 5 * K:
+        raise DataError(f"only {X.shape[0]} training days for {K} regimes; use more data or fewer regimes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gmm = GaussianMixture(
+            K, covariance_type=covariance_type, n_init=n_init, random_state=random_state,
+            tol=tol, max_iter=max_iter, reg_covar=reg_covar,
+        ).fit(X)
+    if kind == "gmm":
+        model = RegimeModel(
+            gmm, np.arange(K), np.ones(K), gmm.weights_, np.tile(gmm.weights_, (K, 1)),
+            kind="gmm", covariance_type=covariance_type, converged=gmm.converged_, n_iter=gmm.n_iter_,
+        )
+    elif kind == "hmm":
+        model = _fit_hmm(X, gmm, K, covariance_type, stickiness, hmm_iter, random_state, reg_covar)
+    elif kind == "gmm_hmm":
+        model = _fit_gmm_hmm(X, gmm, K, covariance_type, stickiness, n_mix, hmm_iter, random_state, reg_covar, n_init)
+    else:
+        raise ValueError(f"unknown model kind {kind!r}")
+    order_by_volatility(model, X, returns)
+    return model
+
+
+def _hmm_common(K, stickiness):
+    prior = np.ones((K, K)) + stickiness * np.eye(K)
+    return prior
+
+
+class _quiet_hmmlearn:
+    """hmmlearn logs a warning whenever MAP-EM (with a transition prior) lowers the
+    likelihood by rounding; send those to our debug log instead of the terminal."""
+
+    def __enter__(self):
+        self.lg = logging.getLogger("hmmlearn")
+        self.level, self.prop = self.lg.level, self.lg.propagate
+        self.lg.setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        self.lg.setLevel(self.level)
+        return False
+
+
+def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar):
+    from hmmlearn.hmm import GaussianHMM
+
+    hmm = GaussianHMM(
+        K, covariance_type=ct, n_iter=hmm_iter, tol=1e-4, init_params="", params="stmc",
+        transmat_prior=_hmm_common(K, stickiness), random_state=random_state, min_covar=max(reg_covar, 1e-6),
+        implementation="scaling",
+    )
+    hmm.startprob_ = gmm.weights_.astype(np.float64)
+    hmm.transmat_ = _sticky_transmat(K)
+    hmm.means_ = gmm.means_.astype(np.float64)
+    full = _full_covs(gmm)
+    hmm.covars_ = {"full": full, "tied": np.asarray(gmm.covariances_), "diag": _to_type(full, "diag"),
+                   "spherical": _to_type(full, "spherical")}[ct]
+    with warnings.catch_warnings(), _quiet_hmmlearn():
+        warnings.simplefilter("ignore")
+        hmm.fit(X)
+    logger.debug("hmm K=%d: %d iterations, converged %s", K, hmm.monitor_.iter, hmm.monitor_.converged)
+    emission = GaussianMixture.from_parameters(np.full(K, 1.0 / K), hmm.means_, hmm.covars_, covariance_type="full")
+    return RegimeModel(
+        emission, np.arange(K), np.ones(K), hmm.startprob_, hmm.transmat_,
+        kind="hmm", covariance_type=ct, converged=hmm.monitor_.converged, n_iter=hmm.monitor_.iter,
+    )
+
+
+def _fit_gmm_hmm(X, gmm, K, ct, stickiness, n_mix, hmm_iter, random_state, reg_covar, n_init):
+    from hmmlearn.hmm import GMMHMM
+
+    labels = gmm.predict(X)
+    d = X.shape[1]
+    means = np.zeros((K, n_mix, d))
+    covs = np.zeros((K, n_mix, d, d))
+    weights = np.zeros((K, n_mix))
+    for k in range(K):
+        Xk = X[labels == k]
+        m = min(n_mix, max(1, len(Xk) // (d + 2)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            sub = GaussianMixture(m, random_state=random_state, n_init=n_init, reg_covar=1e-4).fit(Xk)
+        for j in range(n_mix):
+            jj = j % m
+            means[k, j] = sub.means_[jj] + 1e-3 * j
+            covs[k, j] = sub.covariances_[jj]
+            weights[k, j] = sub.weights_[jj]
+        weights[k] /= weights[k].sum()
+    hmm = GMMHMM(
+        K, n_mix=n_mix, covariance_type=ct, n_iter=hmm_iter, tol=1e-4, init_params="", params="stmcw",
+        transmat_prior=_hmm_common(K, stickiness), random_state=random_state, min_covar=max(reg_covar, 1e-6),
+        implementation="scaling",
+    )
+    hmm.startprob_ = gmm.weights_.astype(np.float64)
+    hmm.transmat_ = _sticky_transmat(K)
+    hmm.means_ = means
+    hmm.weights_ = weights
+    hmm.covars_ = {"full": covs, "tied": covs.mean(axis=1), "diag": _to_type(covs, "diag"),
+                   "spherical": _to_type(covs, "spherical")}[ct]
+    with warnings.catch_warnings(), _quiet_hmmlearn():
+        warnings.simplefilter("ignore")
+        hmm.fit(X)
+    c = np.asarray(hmm.covars_)
+    full = {"full": lambda: c,
+            "tied": lambda: np.broadcast_to(c[:, None], (K, n_mix, d, d)),
+            "diag": lambda: c[..., :, None] * np.eye(d),
+            "spherical": lambda: c[..., None, None] * np.eye(d)}[ct]()
+    emission = GaussianMixture.from_parameters(
+        np.full(K * n_mix, 1.0 / (K * n_mix)), hmm.means_.reshape(K * n_mix, d),
+        np.asarray(full).reshape(K * n_mix, d, d), covariance_type="full",
+    )
+    return RegimeModel(
+        emission, np.repeat(np.arange(K), n_mix), hmm.weights_.reshape(-1), hmm.startprob_, hmm.transmat_,
+        kind="gmm_hmm", covariance_type=ct, n_mix=n_mix, converged=hmm.monitor_.converged, n_iter=hmm.monitor_.iter,
+    )
+
+
+def state_volatility(probs, returns):
+    """Annualised volatility of daily returns within each state (probability-weighted).
+
+    Parameters
+    ----------
+    probs : ndarray of shape (T, K)
+    returns : ndarray of shape (T,)
+
+    Returns
+    -------
+    vol : ndarray of shape (K,)
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    w = probs / np.maximum(probs.sum(axis=0, keepdims=True), 1e-300)
+    mu = w.T @ r
+    var = (w * (r[:, None] - mu[None, :]) ** 2).sum(axis=0)
+    return np.sqrt(var * TRADING_DAYS)
+
+
+def order_by_volatility(model, X, returns):
+    """Sort states in place from the lowest return volatility to the highest."""
+    probs = model.smooth(X)
+    vol = state_volatility(probs, returns)
+    order = np.argsort(vol, kind="stable")
+    model.permute(order)
+    return order
+
+
+def align_states(model, reference, standardiser, ref_standardiser):
+    """Permute ``model``'s states to best match ``reference``'s (walk-forward refits).
+
+    States are compared in raw feature units (each model has its own
+    standardisation) by the Bhattacharyya distance of their moment-matched
+    Gaussians, and matched one-to-one (Hungarian algorithm).
+
+    Returns
+    -------
+    order : ndarray of shape (K,)
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    def raw(m, s):
+        mu, cov = m.state_moments()
+        mu = mu * s.scale + s.mean
+        cov = cov * np.outer(s.scale, s.scale)
+        K = len(mu)
+        return GaussianMixture.from_parameters(np.full(K, 1.0 / K), mu, cov, covariance_type="full")
+
+    D = bhattacharyya_distances(raw(reference, ref_standardiser), raw(model, standardiser))
+    rows, cols = linear_sum_assignment(D)
+    order = np.asarray([c for _, c in sorted(zip(rows, cols))], dtype=np.int64)
+    model.permute(order)
+    return order

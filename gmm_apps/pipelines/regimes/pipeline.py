@@ -1,0 +1,342 @@
+"""The regimes pipeline: prices -> features -> regime model -> dated labels, report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+
+from ...errors import ConfigError, DataError
+from ...registry import Pipeline
+from . import data as data_mod
+from .config import RegimesConfig
+from .features import TRADING_DAYS, Standardiser, build_features
+from .model import RegimeModel, align_states, fit_regime_model, regime_names, state_volatility
+
+logger = logging.getLogger("gmm_apps.regimes")
+
+
+# ------------------------------------------------------------------ statistics
+def run_lengths(labels):
+    """Lengths of consecutive runs of equal labels, with each run's label.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (T,)
+
+    Returns
+    -------
+    lengths : ndarray of shape (R,)
+    run_labels : ndarray of shape (R,)
+    """
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=labels.dtype)
+    change = np.flatnonzero(np.diff(labels) != 0) + 1
+    starts = np.r_[0, change]
+    ends = np.r_[change, labels.size]
+    return ends - starts, labels[starts]
+
+
+def max_drawdown(returns):
+    """Largest peak-to-trough fall of the equity curve ``exp(cumsum(returns))`` (a negative number)."""
+    if len(returns) == 0:
+        return float("nan")
+    eq = np.exp(np.cumsum(np.r_[0.0, returns]))
+    return float((eq / np.maximum.accumulate(eq) - 1).min())
+
+
+def regime_statistics(labels, returns, names):
+    """Per-regime table: annualised return, volatility, Sharpe, max drawdown, time share, durations.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (T,)
+    returns : ndarray of shape (T,)
+        Daily log returns.
+    names : list of str
+
+    Returns
+    -------
+    stats : pandas.DataFrame
+    """
+    lengths, run_lab = run_lengths(labels)
+    rows = []
+    for k, name in enumerate(names):
+        r = returns[labels == k]
+        n = len(r)
+        ann_ret = float(r.mean() * TRADING_DAYS) if n else float("nan")
+        ann_vol = float(r.std(ddof=1) * np.sqrt(TRADING_DAYS)) if n > 1 else float("nan")
+        runs = lengths[run_lab == k]
+        rows.append({
+            "regime": k,
+            "name": name,
+            "days": n,
+            "share_of_time": n / max(1, len(labels)),
+            "annual_return": ann_ret,
+            "annual_volatility": ann_vol,
+            "sharpe": ann_ret / ann_vol if n > 1 and ann_vol > 0 else float("nan"),
+            "max_drawdown": max_drawdown(r),
+            "episodes": int(len(runs)),
+            "mean_duration_days": float(runs.mean()) if len(runs) else float("nan"),
+        })
+    return pd.DataFrame(rows)
+
+
+def transition_table(model, names):
+    A = model.transmat
+    df = pd.DataFrame(A, index=names, columns=names)
+    stay = np.diag(A)
+    with np.errstate(divide="ignore"):
+        df["expected_duration_days"] = np.where(stay < 1, 1.0 / (1.0 - stay), np.inf)
+    df.index.name = "from \\ to"
+    return df
+
+
+# --------------------------------------------------------------------- loading
+def load_prices(cfg, source):
+    d = cfg.data
+    src = d.source
+    if src == "auto":
+        src = "file" if d.path else "arch"
+    if src == "arch":
+        data = data_mod.load_arch(d.arch_dataset)
+    elif src == "file":
+        if not d.path:
+            raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
+        data = data_mod.load_file(d.path, date_column=d.date_column, price_column=d.price_column,
+                                  volume_column=d.volume_column)
+    else:
+        data = data_mod.load_yfinance(d.tickers, start=d.start, end=d.end, interval=d.interval, cache_dir=d.cache_dir)
+    if d.start is not None or d.end is not None:
+        idx = data.prices.index
+        keep = np.ones(len(idx), dtype=bool)
+        if d.start is not None:
+            keep &= idx >= pd.Timestamp(d.start)
+        if d.end is not None:
+            keep &= idx <= pd.Timestamp(d.end)
+        if keep.sum() < 2:
+            raise DataError(f"{data.source}: no prices between data.start={d.start} and data.end={d.end}")
+        data = data_mod.PriceData(data.prices[keep], None if data.volume is None else data.volume[keep], data.source)
+    return data
+
+
+class RegimesPipeline(Pipeline):
+    name = "regimes"
+    description = "market regimes from prices: dated labels with filtered and smoothed probabilities"
+    config_model = RegimesConfig
+
+    def check(self, config, source):
+        d = config.data
+        if d.source == "file" and not d.path:
+            raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
+        if d.path and d.source in ("auto", "file") and not Path(d.path).is_file():
+            raise ConfigError(f"{source}: data.path: file not found: {d.path}")
+        if config.model.criterion not in ("bic", "aic"):
+            raise ConfigError(
+                f"{source}: model.criterion: the regimes pipeline chooses K by 'bic' or 'aic', got {config.model.criterion!r}"
+            )
+        if config.model.kind == "gmm_hmm" and "tied" in config.model.covariance_types():
+            raise ConfigError(f"{source}: model.covariance_type: 'tied' is not available with kind 'gmm_hmm'")
+
+    # ----------------------------------------------------------------- fit
+    def _fit(self, cfg, X, r, k, ct, seed):
+        m = cfg.model
+        return fit_regime_model(
+            X, r, kind=m.kind, n_components=k, covariance_type=ct, n_init=m.n_init, random_state=seed,
+            stickiness=m.stickiness, n_mix=m.n_mix, hmm_iter=m.hmm_iter, tol=m.tol, max_iter=m.max_iter,
+            reg_covar=m.reg_covar,
+        )
+
+    def run(self, cfg, ctx):
+        from . import report as rep
+
+        data = load_prices(cfg, "config")
+        specs = cfg.features.specs()
+        F, rets = build_features(data, specs)
+        dates = F.index
+        hs = cfg.split.holdout_start
+        train = np.ones(len(F), dtype=bool) if hs is None else (dates < pd.Timestamp(hs))
+        n_train = int(train.sum())
+        if n_train < 50:
+            raise DataError(
+                f"{data.source}: only {n_train} feature days before split.holdout_start={hs} "
+                f"(data {dates[0].date()} to {dates[-1].date()}); move split.holdout_start later or set it to null"
+            )
+        logger.info("%s: %d days (%s to %s), %d for training", data.source, len(F), dates[0].date(), dates[-1].date(), n_train)
+        scaler = Standardiser.fit(F.values[train], names=list(F.columns))
+        X = scaler.transform(F.values)
+        r = rets.to_numpy()
+        Xtr, rtr = X[train], r[train]
+        seed = cfg.model.random_state
+
+        # ---- model selection (and the BIC curve for the report)
+        ks = cfg.model.candidates()
+        cts = cfg.model.covariance_types()
+        curve_ks = sorted(set(ks) | set(cfg.report.bic_candidates)) if cfg.report.plots else ks
+        jobs = [(k, ct) for ct in cts for k in ks]
+        jobs += [(k, cts[0]) for k in curve_ks if (k, cts[0]) not in jobs]
+        jobs = [(k, ct) for k, ct in jobs if 5 * k <= n_train]
+        rows, fitted = [], {}
+        for k, ct in ctx.progress(jobs, desc="fitting candidates"):
+            mdl = self._fit(cfg, Xtr, rtr, k, ct, seed)
+            ll = mdl.log_likelihood(Xtr)
+            rows.append({"n_components": k, "covariance_type": ct, "log_likelihood": ll,
+                         "n_parameters": mdl.n_parameters(), "bic": mdl.bic(Xtr), "aic": mdl.aic(Xtr),
+                         "candidate": (k in ks and ct in cts)})
+            fitted[(k, ct)] = mdl
+        table = pd.DataFrame(rows)
+        cand = table[table["candidate"]]
+        if cand.empty:
+            raise DataError(f"{data.source}: too few training days ({n_train}) for n_components {ks}")
+        best_row = cand.iloc[int(cand[cfg.model.criterion].to_numpy().argmin())]
+        K, ct = int(best_row.n_components), best_row.covariance_type
+        model = fitted[(K, ct)]
+        names = regime_names(K)
+        logger.info("model: %s, K=%d, %s covariance", cfg.model.kind, K, ct)
+
+        # ---- probabilities and labels
+        wf = None
+        if cfg.walk_forward.enabled:
+            wf = self._walk_forward(cfg, F, r, K, ct, seed, ctx)
+            filtered, log_pred, refit_dates, (model, scaler) = wf
+            smoothed = None
+            labels = filtered.argmax(axis=1)
+            w0 = cfg.walk_forward.min_train
+            dates, r, X, train = dates[w0:], r[w0:], X[w0:], np.zeros(len(labels), dtype=bool)
+        else:
+            filtered, log_pred = model.filter(X)
+            smoothed = model.smooth(X)
+            src = smoothed if cfg.report.labels_from == "smoothed" else filtered
+            labels = src.argmax(axis=1)
+
+        # ---- stability across seeds
+        seeds = [seed + i for i in range(cfg.report.stability_seeds)]
+        aris = []
+        if len(seeds) > 1 and not cfg.walk_forward.enabled:
+            for s in ctx.progress(seeds[1:], desc="stability seeds"):
+                other = self._fit(cfg, Xtr, rtr, K, ct, s)
+                o = other.smooth(X) if cfg.report.labels_from == "smoothed" else other.filter(X)[0]
+                aris.append(float(adjusted_rand_score(labels, o.argmax(axis=1))))
+
+        # ---- outputs
+        trained_to = str(refit_dates[-1]) if wf is not None else str(dates[train][-1].date())
+        out = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "regime": labels,
+                            "name": [names[i] for i in labels]})
+        for k, nm in enumerate(names):
+            out[f"p_filtered_{nm}"] = filtered[:, k]
+        if smoothed is not None:
+            for k, nm in enumerate(names):
+                out[f"p_smoothed_{nm}"] = smoothed[:, k]
+        out["in_sample"] = train
+        if wf is not None:
+            out["model_fitted_on_data_to"] = refit_dates
+        ctx.write_table("regimes.csv", out)
+        stats = regime_statistics(labels, r, names)
+        ctx.write_table("regime_stats.csv", stats)
+        trans = transition_table(model, names)
+        ctx.write_table("transitions.csv", trans, index=True)
+        ctx.write_table("model_selection.csv", table)
+        model.save(ctx.path("model.npz"), standardiser=scaler, meta={
+            "pipeline": "regimes", "feature_names": list(F.columns), "names": names,
+            "features": [s.model_dump() for s in specs], "trained_to": trained_to,
+        })
+
+        lengths, _ = run_lengths(labels)
+        years = len(labels) / TRADING_DAYS
+        vol_regime = state_volatility(np.eye(K)[labels], r)
+        oos = float(log_pred[~train].mean()) if (~train).any() else None
+        today = {"date": dates[-1].strftime("%Y-%m-%d"), "regime": int(labels[-1]), "name": names[labels[-1]],
+                 "probability_filtered": float(filtered[-1, labels[-1]])}
+        if smoothed is not None:
+            today["probability_smoothed"] = float(smoothed[-1, labels[-1]])
+        summary = {
+            "headline": f"{today['date']}: {today['name']} regime (filtered probability {today['probability_filtered']:.2f})",
+            "data_source": data.source,
+            "first_date": dates[0].strftime("%Y-%m-%d"),
+            "last_date": today["date"],
+            "n_days": len(labels),
+            "n_train_days": n_train,
+            "model_kind": cfg.model.kind,
+            "n_components": K,
+            "covariance_type": ct,
+            "regime_names": names,
+            "today": today,
+            "switches_per_year": float((len(lengths) - 1) / years),
+            "mean_regime_length_days": float(lengths.mean()),
+            "volatility_per_regime": dict(zip(names, vol_regime.tolist())),
+            "label_agreement_ari": {"seeds": seeds, "ari_vs_first": aris,
+                                    "min": min(aris) if aris else None,
+                                    "identical": bool(all(a == 1.0 for a in aris)) if aris else None},
+            "oos_loglik_per_day": oos,
+            "train_loglik_per_day": float(log_pred[train].mean()) if train.any() else None,
+            "bic": float(best_row.bic),
+            "aic": float(best_row.aic),
+            "converged": model.converged,
+            "n_iter": model.n_iter,
+            "walk_forward": bool(cfg.walk_forward.enabled),
+            "trained_to": trained_to,
+        }
+        rep.build_report(ctx, cfg, summary=summary, prices=data.prices[data.primary].reindex(dates), dates=dates,
+                         labels=labels, filtered=filtered, smoothed=smoothed, names=names, stats=stats, trans=trans,
+                         table=table, chosen=(K, ct), model=model, X=X, train=train, ticker=str(data.primary),
+                         feature_names=list(F.columns))
+        return summary
+
+    # -------------------------------------------------------- walk-forward
+    def _walk_forward(self, cfg, F, r, K, ct, seed, ctx):
+        wfc = cfg.walk_forward
+        T = len(F)
+        if wfc.min_train >= T:
+            raise DataError(f"walk_forward.min_train={wfc.min_train} is not below the {T} feature days")
+        filtered = np.full((T, K), np.nan)
+        log_pred = np.full(T, np.nan)
+        fitted_to = np.empty(T, dtype=object)
+        prev = None
+        starts = list(range(wfc.min_train, T, wfc.refit_every))
+        for t0 in ctx.progress(starts, desc="walk-forward refits"):
+            sc = Standardiser.fit(F.values[:t0], names=list(F.columns))
+            X = sc.transform(F.values[: min(T, t0 + wfc.refit_every)])
+            m = self._fit(cfg, X[:t0], r[:t0], K, ct, seed)
+            if prev is not None:
+                align_states(m, prev[0], sc, prev[1])
+            f, lp = m.filter(X)
+            sl = slice(t0, min(T, t0 + wfc.refit_every))
+            filtered[sl] = f[sl]
+            log_pred[sl] = lp[sl]
+            fitted_to[sl] = F.index[t0 - 1].strftime("%Y-%m-%d")
+            prev = (m, sc)
+        # dates before the first training window end get no label: any label
+        # there would use later data
+        return filtered[wfc.min_train :], log_pred[wfc.min_train :], fitted_to[wfc.min_train :], prev
+
+    # ---------------------------------------------------------------- apply
+    def apply(self, run_dir, input, config, ctx):
+        model, scaler, meta = RegimeModel.load(Path(run_dir) / "model.npz")
+        data = data_mod.load_file(input, date_column=config.data.date_column, price_column=config.data.price_column,
+                                  volume_column=config.data.volume_column)
+        F, rets = build_features(data, config.features.specs())
+        if list(F.columns) != meta["feature_names"]:
+            F.columns = meta["feature_names"] if len(F.columns) == len(meta["feature_names"]) else F.columns
+        X = scaler.transform(F.values)
+        filtered, log_pred = model.filter(X)
+        smoothed = model.smooth(X)
+        names = meta["names"]
+        labels = filtered.argmax(axis=1)
+        out = pd.DataFrame({"date": F.index.strftime("%Y-%m-%d"), "regime": labels, "name": [names[i] for i in labels]})
+        for k, nm in enumerate(names):
+            out[f"p_filtered_{nm}"] = filtered[:, k]
+        for k, nm in enumerate(names):
+            out[f"p_smoothed_{nm}"] = smoothed[:, k]
+        ctx.write_table("regimes.csv", out)
+        today = out.iloc[-1]
+        return {
+            "headline": f"{today['date']}: {today['name']} regime (filtered probability {filtered[-1, labels[-1]]:.2f})",
+            "n_days": len(out),
+            "labels_from": "filtered",
+            "loglik_per_day": float(log_pred.mean()),
+            "regime_counts": {nm: int((labels == k).sum()) for k, nm in enumerate(names)},
+        }

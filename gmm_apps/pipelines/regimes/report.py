@@ -1,0 +1,174 @@
+"""The regimes report: price shaded by regime, probabilities, per-regime table, transitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...core import GaussianMixture
+from ...report import (
+    PALETTE,
+    Report,
+    add_model_evaluation,
+    figure,
+    model_evaluation,
+    plot_confidence_histogram,
+    plot_criterion_curve,
+    plot_ellipses,
+)
+
+REGIME_COLOURS = {
+    "calm": "#55a868", "quiet": "#8cc084", "normal": "#4c72b0", "nervous": "#ccb974",
+    "volatile": "#dd8452", "stress": "#c44e52",
+}
+
+
+def colours(names):
+    return [REGIME_COLOURS.get(n, PALETTE[i % 10]) for i, n in enumerate(names)]
+
+
+def _spans(labels):
+    change = np.flatnonzero(np.diff(labels) != 0) + 1
+    starts = np.r_[0, change]
+    ends = np.r_[change, len(labels)]
+    return zip(starts, ends, labels[starts])
+
+
+def plot_price_regimes(dates, prices, labels, names, *, ticker="price", holdout_start=None):
+    """Price on a log scale with the background shaded by regime."""
+    fig = figure(11, 4.2)
+    ax = fig.add_subplot()
+    cols = colours(names)
+    d = dates.to_numpy()
+    for s, e, k in _spans(labels):
+        ax.axvspan(d[s], d[min(e, len(d) - 1)], color=cols[k], alpha=0.25, lw=0)
+    ax.plot(d, prices, color="k", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_ylabel(f"{ticker} (log scale)")
+    if holdout_start is not None:
+        ax.axvline(pd.Timestamp(holdout_start), color="k", ls="--", lw=1)
+        ax.text(pd.Timestamp(holdout_start), ax.get_ylim()[1], " out of sample →", va="top", fontsize=8)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=c, alpha=0.4, label=n) for c, n in zip(cols, names)], loc="upper left", fontsize=8)
+    ax.set_title("Price shaded by regime")
+    return fig
+
+
+def plot_stacked_probabilities(dates, probs, names, *, title):
+    fig = figure(11, 3.0)
+    ax = fig.add_subplot()
+    ax.stackplot(dates.to_numpy(), probs.T, colors=colours(names), labels=names, alpha=0.85, lw=0)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8, ncol=len(names))
+    return fig
+
+
+def plot_transition_matrix(trans, names):
+    A = trans[names].to_numpy()
+    fig = figure(4.6, 3.8)
+    ax = fig.add_subplot()
+    im = ax.imshow(A, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{A[i, j]:.3f}", ha="center", va="center", color="white" if A[i, j] > 0.5 else "k", fontsize=9)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("to")
+    ax.set_ylabel("from")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title("Daily transition probabilities")
+    return fig
+
+
+def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed, names, stats, trans, table,
+                 chosen, model, X, train, ticker, feature_names):
+    """Write ``report.html`` and the plots of a regimes run."""
+    K = len(names)
+    title = cfg.report.title or f"Market regimes — {ticker}"
+    rep = Report(title, subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} trading days; "
+                 f"model: {summary['model_kind']}, {K} regimes, {summary['covariance_type']} covariance")
+    t = summary["today"]
+    rep.headline(f"Today ({t['date']}): {t['name']} regime, filtered probability {t['probability_filtered']:.2f}"
+                 + (f" (smoothed {t['probability_smoothed']:.2f})" if "probability_smoothed" in t else ""))
+    kv = {
+        "mean regime length (trading days)": summary["mean_regime_length_days"],
+        "regime switches per year": summary["switches_per_year"],
+        "out-of-sample log-likelihood per day (filtered)": summary["oos_loglik_per_day"] if summary["oos_loglik_per_day"] is not None else "–",
+        "training days": summary["n_train_days"],
+    }
+    ari = summary["label_agreement_ari"]
+    if ari["ari_vs_first"]:
+        kv[f"label agreement across {len(ari['seeds'])} seeds (min ARI)"] = ari["min"]
+    rep.kv(kv)
+
+    plots = cfg.report.plots
+    hs = cfg.split.holdout_start if not cfg.walk_forward.enabled else None
+    if plots:
+        f = plot_price_regimes(dates, prices.to_numpy(), labels, names, ticker=ticker, holdout_start=hs)
+        rep.image(ctx.save_figure(f, "price_regimes.png"), caption="Background colour: regime label of each day.")
+        if smoothed is not None:
+            f = plot_stacked_probabilities(dates, smoothed, names, title="Smoothed regime probabilities (uses the whole sample)")
+            rep.image(ctx.save_figure(f, "probabilities_smoothed.png"))
+        f = plot_stacked_probabilities(dates, filtered, names, title="Filtered regime probabilities (data up to each day only)")
+        rep.image(ctx.save_figure(f, "probabilities_filtered.png"))
+
+    rep.section("Regimes")
+    show = stats.drop(columns=["regime"]).rename(columns={
+        "share_of_time": "share of time", "annual_return": "annual return", "annual_volatility": "annual volatility",
+        "max_drawdown": "max drawdown", "mean_duration_days": "mean duration (days)",
+    })
+    pct = lambda v: f"{100 * v:.1f}%" if np.isfinite(v) else "–"  # noqa: E731
+    rep.table(show, formats={"share of time": pct, "annual return": pct, "annual volatility": pct, "max drawdown": pct})
+    rep.text("Returns are daily log returns, annualised over 252 days; Sharpe ratio without a risk-free rate; "
+             "max drawdown of the days spent in the regime chained together.", cls="note")
+
+    rep.section("Transitions")
+    rep.table(trans.reset_index(), formats={"expected_duration_days": lambda v: f"{v:.1f}" if np.isfinite(v) else "∞"})
+    if plots and model.kind != "gmm":
+        rep.image(ctx.save_figure(plot_transition_matrix(trans, names), "transitions.png"))
+    if model.kind == "gmm":
+        rep.text("The plain GMM has no dynamics: each day is labelled on its own, so the matrix rows equal the weights.", cls="note")
+
+    rep.section("Model selection")
+    shown = table.copy()
+    rep.table(shown.drop(columns=["candidate"]))
+    if plots and table["n_components"].nunique() > 1:
+        rep.image(ctx.save_figure(plot_criterion_curve(table, chosen=chosen, title="BIC / AIC on the training window"), "bic.png"))
+
+    # the shared evaluation block, on the state Gaussians in model space
+    means, covs = model.state_moments()
+    w = np.bincount(labels, minlength=K) / len(labels)
+    w = np.clip(w, 1e-6, None)
+    gm = GaussianMixture.from_parameters(w / w.sum(), means, covs, covariance_type="full")
+    gm.converged_, gm.n_iter_ = model.converged, model.n_iter
+    probs = smoothed if smoothed is not None else filtered
+    ev = model_evaluation(gm, X, proba=probs, uncertain_below=cfg.report.uncertain_below,
+                          silhouette_sample=cfg.report.silhouette_sample, random_state=cfg.model.random_state)
+    ev["log_likelihood"] = float(summary["train_loglik_per_day"] or 0) * summary["n_train_days"]
+    ev["log_likelihood_per_row"] = summary["train_loglik_per_day"] or float("nan")
+    ev["bic"], ev["aic"] = summary["bic"], summary["aic"]
+    add_model_evaluation(rep, ev, uncertain_below=cfg.report.uncertain_below, names=names,
+                         extra={"model kind": model.kind, "parameters": model.n_parameters()})
+    rep.text("Log-likelihood, BIC and AIC are of the sequence model on the training window; silhouette and "
+             "uncertain assignments use the regime probabilities of every day.", cls="note")
+    if plots:
+        rep.image(ctx.save_figure(plot_confidence_histogram(probs.max(axis=1), threshold=cfg.report.uncertain_below), "confidence.png"))
+        if X.shape[1] >= 2:
+            from ...report import projection_2d
+
+            X2, m2, c2 = projection_2d(gm, X)
+            fn = feature_names
+            f = plot_ellipses(X2, labels, m2, c2, names=names, colors=colours(names), xlabel=f"{fn[0]} (standardised)",
+                              ylabel=f"{fn[1]} (standardised)", title="Regimes in feature space (1-3 sigma)")
+            rep.image(ctx.save_figure(f, "feature_space.png"))
+    rep.section("Caveats")
+    rep.caveats([
+        "Smoothed probabilities use the whole sample, including later days; trade on the filtered ones.",
+        "Regimes are ordered by volatility, so labels keep their meaning across seeds and refits; "
+        "the names describe volatility, not direction.",
+        f"Features are standardised with training-window statistics only (to {summary.get('trained_to', '')}).".replace(" (to )", ""),
+    ])
+    rep.write(ctx.path("report.html"))

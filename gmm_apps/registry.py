@@ -1,0 +1,117 @@
+"""Pipeline registry and the contract every pipeline fulfils.
+
+Built-in pipelines are listed in :data:`BUILTIN` (name -> ``module:attribute``,
+imported only when used).  Third-party packages add pipelines through the
+entry-point group ``gmm_apps.pipelines``::
+
+    [project.entry-points."gmm_apps.pipelines"]
+    churn = "my_package.churn:ChurnPipeline"
+
+A pipeline is a class with:
+
+``name``
+    The value of the config's ``pipeline`` key.
+``description``
+    One line for ``gmm-apps list``.
+``config_model``
+    A :class:`gmm_apps.config.PipelineConfig` subclass.
+``check(config, source)``
+    Cheap checks before any work (input files exist ...); raise ``ConfigError``.
+``run(config, ctx) -> dict``
+    Load, build features, fit with the core engine, write outputs through the
+    :class:`gmm_apps.run.RunContext`; return the key figures for ``summary.json``.
+``apply(run_dir, input, config, ctx) -> dict``
+    Use a finished run's saved model on new data.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from .errors import ConfigError
+
+ENTRY_POINT_GROUP = "gmm_apps.pipelines"
+
+BUILTIN = {
+    "regimes": "gmm_apps.pipelines.regimes:RegimesPipeline",
+}
+
+
+class Pipeline:
+    """Base class of pipelines (see the module docstring for the contract)."""
+
+    name = ""
+    description = ""
+    config_model = None
+
+    def check(self, config, source):  # pragma: no cover - default does nothing
+        """Validate inputs cheaply before any work; raise ConfigError."""
+
+    def run(self, config, ctx):
+        raise NotImplementedError
+
+    def apply(self, run_dir, input, config, ctx):
+        raise ConfigError(f"pipeline {self.name!r} does not support apply")
+
+
+def _load(target):
+    module, _, attr = target.partition(":")
+    obj = getattr(importlib.import_module(module), attr)
+    return obj() if isinstance(obj, type) else obj
+
+
+def _entry_points():
+    try:
+        return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    except Exception:  # pragma: no cover - broken metadata of another package
+        return {}
+
+
+def available():
+    """Names of all registered pipelines, sorted.
+
+    Returns
+    -------
+    names : list of str
+    """
+    return sorted(set(BUILTIN) | set(_entry_points()))
+
+
+def get_pipeline(name, *, source=None):
+    """The pipeline object registered under ``name``.
+
+    Parameters
+    ----------
+    name : str
+    source : str, optional
+        Config file, for the error message.
+
+    Returns
+    -------
+    pipeline : Pipeline
+    """
+    if name in BUILTIN:
+        return _load(BUILTIN[name])
+    eps = _entry_points()
+    if name in eps:
+        obj = eps[name].load()
+        return obj() if isinstance(obj, type) else obj
+    where = f"{source}: " if source else ""
+    raise ConfigError(f"{where}pipeline: unknown pipeline {name!r}; available: {', '.join(available())}")
+
+
+def describe():
+    """``(name, description)`` of every pipeline.
+
+    Returns
+    -------
+    rows : list of tuple(str, str)
+    """
+    rows = []
+    for n in available():
+        try:
+            rows.append((n, get_pipeline(n).description))
+        except Exception as exc:  # a broken third-party plugin must not break `list`
+            rows.append((n, f"(cannot load: {exc})"))
+    return rows

@@ -1,0 +1,226 @@
+"""The shared framework: config validation, overrides, registry, run folders, CLI errors, reports."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmm_apps import cli, registry
+from gmm_apps.config import ModelSection, apply_overrides, parse_override, resolve_inputs
+from gmm_apps.errors import ConfigError
+from gmm_apps.report import Report, model_evaluation, plot_confidence_histogram
+from gmm_apps.run import RunContext
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, text, name="c.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def run_cli(args, capsys):
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def small_prices(tmp_path, n=400, name="prices.csv"):
+    from arch.data import sp500
+
+    df = sp500.load()["Adj Close"].iloc[:n].rename("Close").to_frame()
+    df.index.name = "Date"
+    p = tmp_path / name
+    df.to_csv(p)
+    return p
+
+
+FAST = ["--set", "report.stability_seeds=2", "--set", "report.bic_candidates=[2]", "--set", "model.n_init=2",
+        "--set", "split.holdout_start=null", "--set", "report.plots=false"]
+
+
+# ------------------------------------------------------------------ config
+def test_parse_override_reads_yaml_values():
+    assert parse_override("model.n_components=4") == (["model", "n_components"], 4)
+    assert parse_override("data.path=prices.csv") == (["data", "path"], "prices.csv")
+    assert parse_override("model.n_components=[2, 3]") == (["model", "n_components"], [2, 3])
+    assert parse_override("split.holdout_start=null") == (["split", "holdout_start"], None)
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_override("model.n_components")
+
+
+def test_apply_overrides_creates_sections_and_refuses_scalars():
+    raw = {"pipeline": "regimes", "model": {"n_init": 2}}
+    out = apply_overrides(raw, ["model.n_init=5", "data.path=x.csv"])
+    assert out == {"pipeline": "regimes", "model": {"n_init": 5}, "data": {"path": "x.csv"}}
+    assert raw["model"]["n_init"] == 2  # the input is not modified
+    with pytest.raises(ConfigError, match="pipeline is not a section"):
+        apply_overrides(raw, ["pipeline.x=1"])
+
+
+def test_model_section_candidates():
+    assert ModelSection(n_components=3).candidates() == [3]
+    assert ModelSection(n_components=[4, 2, 2]).candidates() == [2, 4]
+    assert ModelSection(n_components={"min": 2, "max": 4}).candidates() == [2, 3, 4]
+    with pytest.raises(Exception):
+        ModelSection(n_components={"min": 3, "max": 1})
+
+
+def test_resolve_inputs_file_folder_glob(tmp_path):
+    for n in ("a.png", "b.png", "c.txt"):
+        (tmp_path / n).write_text("x")
+    assert [p.name for p in resolve_inputs(str(tmp_path), key="data.path", source="c.yaml", suffixes={".png"})] == ["a.png", "b.png"]
+    assert [p.name for p in resolve_inputs(str(tmp_path / "*.txt"), key="data.path", source="c.yaml")] == ["c.txt"]
+    with pytest.raises(ConfigError, match="c.yaml: data.path: file not found"):
+        resolve_inputs(str(tmp_path / "nope.csv"), key="data.path", source="c.yaml")
+    with pytest.raises(ConfigError, match="matches no files"):
+        resolve_inputs(str(tmp_path / "*.wav"), key="data.path", source="c.yaml")
+
+
+# -------------------------------------------------------------- registry
+def test_registry_lists_builtins_and_rejects_unknown():
+    assert "regimes" in registry.available()
+    assert registry.get_pipeline("regimes").name == "regimes"
+    with pytest.raises(ConfigError, match="unknown pipeline 'nope'; available: .*regimes"):
+        registry.get_pipeline("nope")
+
+
+def test_registry_reads_entry_points(monkeypatch):
+    class FakeEP:
+        name = "thirdparty"
+
+        def load(self):
+            class P(registry.Pipeline):
+                name = "thirdparty"
+                description = "from a plugin"
+
+            return P
+
+    monkeypatch.setattr(registry, "_entry_points", lambda: {"thirdparty": FakeEP()})
+    assert "thirdparty" in registry.available()
+    assert registry.get_pipeline("thirdparty").description == "from a plugin"
+    assert ("thirdparty", "from a plugin") in registry.describe()
+
+
+# ----------------------------------------------------------- CLI errors
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("pipeline: regimes\nmodel: [1, 2\n", "malformed YAML at line"),
+        ("pipeline: regimes\nmodel:\n  n_componentz: 3\n", "unknown key 'model.n_componentz'"),
+        ("pipeline: regimes\nmodel:\n  n_components: many\n", "model.n_components"),
+        ("pipeline: regimes\nmodel:\n  n_init: -1\n", "model.n_init: Input should be greater than or equal to 1"),
+        ("pipeline: nope\n", "unknown pipeline 'nope'; available:"),
+        ("data: {}\n", "missing required key 'pipeline'"),
+        ("", "config file is empty"),
+        ("pipeline: regimes\ndata:\n  path: /no/such/prices.csv\n", "data.path: file not found: /no/such/prices.csv"),
+        ("pipeline: regimes\nfeatures:\n  use: [log_return, wobble]\n", "features.use"),
+    ],
+)
+def test_bad_configs_give_one_line_and_status_2(tmp_path, capsys, text, message):
+    cfg = write(tmp_path, text)
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(["run", cfg, "--out", out_dir], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert message in lines[0]
+    assert str(cfg) in lines[0] or "unknown pipeline" in lines[0]
+    assert "Traceback" not in err
+    assert not out_dir.exists()
+    assert not any(p.name.startswith(".out") for p in tmp_path.iterdir())
+    code, _, err = run_cli(["validate", cfg], capsys)
+    assert code == 2 and message in err
+
+
+def test_missing_config_file(tmp_path, capsys):
+    code, _, err = run_cli(["run", tmp_path / "absent.yaml"], capsys)
+    assert code == 2 and "absent.yaml: config file not found" in err
+
+
+def test_validate_and_list(capsys):
+    code, out, _ = run_cli(["validate", REPO / "configs" / "regimes.yaml"], capsys)
+    assert code == 0 and "valid regimes config" in out
+    code, out, _ = run_cli(["list"], capsys)
+    assert code == 0 and out.startswith("regimes")
+
+
+def test_failed_run_leaves_earlier_run_intact(tmp_path, capsys):
+    prices = small_prices(tmp_path)
+    out_dir = tmp_path / "run"
+    code, out, err = run_cli(["run", REPO / "configs" / "regimes.yaml", "--out", out_dir, "--quiet",
+                              "--set", f"data.path={prices}", *FAST], capsys)
+    assert code == 0, err
+    before = (out_dir / "regimes.csv").read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Date,Close\n2020-01-02,100\n2020-01-03,abc\n")
+    code, out, err = run_cli(["run", REPO / "configs" / "regimes.yaml", "--out", out_dir, "--quiet",
+                              "--set", f"data.path={bad}", *FAST], capsys)
+    assert code == 2 and "column 'Close' has a non-numeric value 'abc'" in err
+    assert (out_dir / "regimes.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "prices.csv", "run"]
+
+
+def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from gmm_apps.pipelines.regimes import pipeline as rp
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rp, "regime_statistics", boom)
+    prices = small_prices(tmp_path)
+    code, _, err = run_cli(["run", REPO / "configs" / "regimes.yaml", "--out", tmp_path / "run", "--quiet",
+                            "--set", f"data.path={prices}", *FAST], capsys)
+    assert code == 130 and "interrupted" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prices.csv"]
+
+
+def test_run_context_commit_and_abort(tmp_path):
+    ctx = RunContext(tmp_path / "r", seed=1)
+    ctx.write_json("summary.json", {"x": np.float64(1.5), "nan": float("nan"), "arr": np.arange(2)})
+    assert not (tmp_path / "r").exists()
+    ctx.commit()
+    assert json.loads((tmp_path / "r" / "summary.json").read_text()) == {"x": 1.5, "nan": None, "arr": [0, 1]}
+    ctx2 = RunContext(tmp_path / "r2")
+    ctx2.write_text("a.txt", "x")
+    ctx2.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_module_entry_point_runs_as_a_process(tmp_path):
+    cfg = write(tmp_path, "pipeline: regimes\nmodel:\n  n_componentz: 3\n")
+    p = subprocess.run([sys.executable, "-m", "gmm_apps", "validate", str(cfg)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert p.returncode == 2
+    assert p.stderr.strip().startswith("error: ") and "n_componentz" in p.stderr and "Traceback" not in p.stderr
+
+
+# ---------------------------------------------------------------- report
+def test_report_is_self_contained_html(tmp_path):
+    r = Report("T <&>", subtitle="sub")
+    r.section("S").text("a < b").kv({"k": 1.23456}).table(pd.DataFrame({"a": [1, 2], "b": [0.5, np.nan]}))
+    r.image(plot_confidence_histogram(np.array([0.5, 0.9, 1.0])), caption="c")
+    html = r.render()
+    assert "T &lt;&amp;&gt;" in html and "a &lt; b" in html
+    assert "data:image/png;base64," in html
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_model_evaluation_block_values():
+    from gmm_apps.core import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (300, 2)), rng.normal(8, 1, (300, 2))]
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    ev = model_evaluation(gm, X)
+    assert ev["bic"] == pytest.approx(gm.bic(X))
+    assert ev["log_likelihood"] == pytest.approx(gm.score_samples(X).sum())
+    assert ev["silhouette"] > 0.7
+    assert ev["n_uncertain"] == int((gm.predict_proba(X).max(1) < 0.6).sum())
+    assert ev["min_mean_distance"] == pytest.approx(np.linalg.norm(gm.means_[0] - gm.means_[1]))
