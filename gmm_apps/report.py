@@ -137,7 +137,7 @@ class Report:
         formats : dict of column -> callable, optional
         """
         formats = formats or {}
-        d = df.reset_index() if index else df
+        d = df.reset_index().rename(columns={"index": ""}) if index else df
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in d.columns)
         rows = []
         for _, r in d.iterrows():

@@ -126,15 +126,29 @@ def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed
              "max drawdown of the days spent in the regime chained together.", cls="note")
 
     rep.section("Transitions")
-    rep.table(trans.reset_index(), formats={"expected_duration_days": lambda v: f"{v:.1f}" if np.isfinite(v) else "∞"})
+    tshow = trans.reset_index().rename(columns={"expected_duration_days": "expected duration (days)"})
+    prob = lambda v: f"{v:.3f}"  # noqa: E731
+    rep.table(tshow, formats={**{n: prob for n in names},
+                              "expected duration (days)": lambda v: f"{v:.1f}" if np.isfinite(v) else "∞"})
     if plots and model.kind != "gmm":
         rep.image(ctx.save_figure(plot_transition_matrix(trans, names), "transitions.png"))
     if model.kind == "gmm":
         rep.text("The plain GMM has no dynamics: each day is labelled on its own, so the matrix rows equal the weights.", cls="note")
 
     rep.section("Model selection")
-    shown = table.copy()
-    rep.table(shown.drop(columns=["candidate"]))
+    shown = table.sort_values(["covariance_type", "n_components"]).drop(columns=["candidate"])
+    rep.table(shown)
+    cands = table[table["candidate"]]
+    crit = cfg.model.criterion
+    best_any = table.loc[table[crit].idxmin()]
+    if len(cands) == 1:
+        msg = f"K={chosen[0]} is fixed in the config (model.n_components)."
+        if int(best_any.n_components) != chosen[0]:
+            msg += (f" {crit.upper()} alone would pick K={int(best_any.n_components)}: on daily returns more states "
+                    "always fit better, but they are shorter-lived and harder to act on.")
+        rep.text(msg, cls="note")
+    else:
+        rep.text(f"Chosen by {crit.upper()} among the candidates: K={chosen[0]}, {chosen[1]} covariance.", cls="note")
     if plots and table["n_components"].nunique() > 1:
         rep.image(ctx.save_figure(plot_criterion_curve(table, chosen=chosen, title="BIC / AIC on the training window"), "bic.png"))
 
