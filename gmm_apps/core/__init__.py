@@ -7,7 +7,7 @@ It knows nothing of pipelines: arrays in, fitted models out.
 """
 
 from ._covariance import COVARIANCE_TYPES, n_parameters
-from ._stats import SufficientStats, chunk_statistics, m_step
+from ._stats import SufficientStats, chunk_statistics, m_step, map_reduce, prepare
 from .init import INIT_METHODS
 from .mixture import GaussianMixture
 from .monitor import ConvergenceMonitor
@@ -27,6 +27,8 @@ __all__ = [
     "chunk_statistics",
     "load_model",
     "m_step",
+    "map_reduce",
+    "prepare",
     "n_parameters",
     "order_components",
     "permute_components",

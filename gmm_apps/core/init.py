@@ -14,7 +14,7 @@ import numpy as np
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
-def initial_responsibilities(X, n_components, *, method, sample_weight, random_state):
+def initial_responsibilities(X, n_components, *, method, sample_weight, random_state, kmeans_n_init=1):
     """Initial responsibilities for EM.
 
     Parameters
@@ -30,6 +30,8 @@ def initial_responsibilities(X, n_components, *, method, sample_weight, random_s
     sample_weight : ndarray of shape (n_samples,) or None
     random_state : numpy.random.RandomState
         The one source of randomness, passed down from the estimator.
+    kmeans_n_init : int, default=1
+        k-means runs for 'kmeans' (the lowest inertia wins).
 
     Returns
     -------
@@ -46,7 +48,7 @@ def initial_responsibilities(X, n_components, *, method, sample_weight, random_s
             # then re-seeds the empty components itself, with its own warning
             warnings.simplefilter("ignore", ConvergenceWarning)
             label = (
-                KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
+                KMeans(n_clusters=n_components, n_init=kmeans_n_init, random_state=random_state)
                 .fit(X, sample_weight=sample_weight)
                 .labels_
             )

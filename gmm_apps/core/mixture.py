@@ -15,21 +15,44 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ..errors import DegenerateComponentWarning, DegenerateDataError
 from . import _covariance as cov
-from ._stats import SufficientStats, chunk_statistics, logsumexp_rows, m_step, weighted_log_prob
+from ._stats import (
+    SufficientStats,
+    features_T,
+    logsumexp_rows,
+    m_step,
+    map_reduce,
+    moments_only,
+    parallel_map,
+    prepare,
+    worker_pool,
+    resp_statistics,
+    weighted_log_prob,
+)
 from .init import INIT_METHODS, initial_responsibilities
 from .monitor import ConvergenceMonitor
 
 logger = logging.getLogger("gmm_apps.core")
 
-#: working-set target of one chunk, in bytes (the largest temporary is rows x K x d)
-_CHUNK_BYTES = 4 * 2**20
+#: working-set target of one chunk, in bytes (per row: d + d(d+1)/2 + 2K values)
+_CHUNK_BYTES = 6 * 2**20
 
 
 def _chunk_rows(n_samples, n_components, n_features, itemsize, chunk_size=None):
     if chunk_size is not None:
         return max(1, int(chunk_size))
-    per_row = max(1, n_components * (n_features + 4)) * itemsize * 3
-    return int(min(max(n_samples, 1), max(256, _CHUNK_BYTES // per_row)))
+    d = n_features
+    per_row = (2 * d + d * (d + 1) // 2 + 3 * n_components) * itemsize
+    return int(min(max(n_samples, 1), max(512, _CHUNK_BYTES // per_row)))
+
+
+def _n_jobs(n_jobs):
+    import os
+
+    if n_jobs is None:
+        return max(1, min(os.cpu_count() or 1, 8))
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return int(n_jobs)
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -79,6 +102,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         increasing key.  Gives labels a stable meaning across refits.
     chunk_size : int, default=None
         Rows per chunk; by default sized so that a chunk's work fits in cache.
+    init_sample_size : int or None, default=20_000
+        With more rows than this, the initialisation (k-means, k-means++,
+        random, random_from_data) runs on a random sample of this many rows
+        drawn with ``random_state``, as k-means|| does (for 'kmeans' the best
+        of three runs on the sample); EM then uses all rows.  None initialises
+        on all rows, exactly as scikit-learn does.
+    n_jobs : int, default=None
+        Threads that process chunks in parallel (BLAS then runs one thread
+        each).  None uses every core; -1 too; 1 runs in the calling thread.
+        Results do not depend on it.
 
     Attributes
     ----------
@@ -131,6 +164,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose=0,
         order_by=None,
         chunk_size=None,
+        init_sample_size=20_000,
+        n_jobs=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -148,6 +183,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.order_by = order_by
         self.chunk_size = chunk_size
+        self.init_sample_size = init_sample_size
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ checks
     def _check_params(self, n_features):
@@ -159,6 +196,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         _int("n_components", 1)
         _int("max_iter", 0)
         _int("n_init", 1)
+        iss = self.init_sample_size
+        if iss is not None and (not isinstance(iss, numbers.Integral) or isinstance(iss, bool) or iss < self.n_components):
+            raise ValueError(f"init_sample_size must be None or an integer >= n_components, got {iss!r}")
+        if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral) or self.n_jobs == 0):
+            raise ValueError(f"n_jobs must be None or a non-zero integer, got {self.n_jobs!r}")
         for name in ("tol", "reg_covar"):
             v = getattr(self, name)
             if not isinstance(v, numbers.Real) or isinstance(v, bool) or not v >= 0:
@@ -280,6 +322,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         chunk = _chunk_rows(n_samples, self.n_components, n_features, dtype.itemsize, self.chunk_size)
         self._chunk = chunk
+        self._jobs = _n_jobs(self.n_jobs) if X.shape[0] > chunk else 1
+        with worker_pool(self._jobs) as pool:
+            self._pool = pool
+            try:
+                best = self._fit_loop(X, sample_weight, init, dtype, rng, chunk, eps)
+            finally:
+                self._pool = None
+        self._finish_fit(best, dtype)
+
+    def _fit_loop(self, X, sample_weight, init, dtype, rng, chunk, eps):
         shift, global_cov = self._global_moments(X, sample_weight, chunk)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -315,7 +367,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 )
             if best is None or lower_bound > best[0]:
                 best = (lower_bound, params, monitor, reseeds)
+        return best
 
+    def _finish_fit(self, best, dtype):
         lower_bound, params, monitor, reseeds = best
         self._set_params_tuple(params, dtype)
         self.converged_ = bool(monitor.converged)
@@ -338,50 +392,58 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             order_components(self, self.order_by)
 
     def _global_moments(self, X, sample_weight, chunk):
-        """Weighted mean (the statistics' shift) and covariance of the data, in float64."""
-        w_total = 0.0
-        s = np.zeros(X.shape[1])
-        for start in range(0, X.shape[0], chunk):
-            xc = X[start : start + chunk].astype(np.float64)
+        """Weighted mean (the statistics' centre) and covariance of the data, in float64.
+
+        One pass: moments about the first row (so that large offsets do not
+        cancel), combined across chunks.
+        """
+        ref = X[0].astype(np.float64)
+
+        def one(start):
+            xc = X[start : start + chunk] - ref
             if sample_weight is None:
-                s += xc.sum(axis=0)
-                w_total += xc.shape[0]
-            else:
-                wc = sample_weight[start : start + chunk].astype(np.float64)
-                s += wc @ xc
-                w_total += wc.sum()
-        mean = s / w_total
-        c2 = np.zeros((X.shape[1], X.shape[1]))
-        for start in range(0, X.shape[0], chunk):
-            xc = X[start : start + chunk].astype(np.float64) - mean
-            if sample_weight is None:
-                c2 += xc.T @ xc
-            else:
-                c2 += xc.T @ (xc * sample_weight[start : start + chunk, None])
-        return mean, c2 / w_total
+                return xc.sum(axis=0, dtype=np.float64), (xc.T @ xc).astype(np.float64), float(xc.shape[0])
+            wc = sample_weight[start : start + chunk]
+            return (wc @ xc).astype(np.float64), (xc.T @ (xc * wc[:, None])).astype(np.float64), float(wc.sum(dtype=np.float64))
+
+        parts = parallel_map(one, range(0, X.shape[0], chunk), self._jobs, executor=self._pool)
+        s1 = sum(p[0] for p in parts)
+        s2 = sum(p[1] for p in parts)
+        w = sum(p[2] for p in parts)
+        m = s1 / w
+        return ref + m, s2 / w - np.outer(m, m)
 
     def _initial_parameters(self, X, sample_weight, init, rng, shift, eps):
         ct = self.covariance_type
         if {"weights", "means", "precisions_cholesky"} <= init.keys():
             return (init["weights"], init["means"], init["covariances"], init["precisions_cholesky"])
+        n = X.shape[0]
+        runs = 1
+        if self.init_sample_size is not None and n > self.init_sample_size:
+            idx = np.sort(rng.choice(n, self.init_sample_size, replace=False))
+            X = X[idx]
+            sample_weight = None if sample_weight is None else sample_weight[idx]
+            runs = 3  # a sample is cheap: take the best of three k-means starts
         resp = initial_responsibilities(
-            X, self.n_components, method=self.init_params, sample_weight=sample_weight, random_state=rng
+            X, self.n_components, method=self.init_params, sample_weight=sample_weight, random_state=rng,
+            kmeans_n_init=runs,
         )
-        wr = resp if sample_weight is None else resp * sample_weight[:, None]
-        xc = X.astype(np.float64) - shift
-        nk = wr.sum(axis=0, dtype=np.float64)
-        s1 = wr.T.astype(np.float64) @ xc
-        if ct == "full":
-            s2 = np.stack([xc.T @ (xc * wr[:, k, None]) for k in range(self.n_components)])
-        elif ct == "tied":
-            s2 = xc.T @ (xc if sample_weight is None else xc * sample_weight[:, None])
-        else:
-            s2 = wr.T.astype(np.float64) @ (xc * xc)
-        stats = SufficientStats(nk, s1, s2, 0.0, float(nk.sum()))
-        means0 = np.tile(shift, (self.n_components, 1))
-        weights, means, covariances, _ = m_step(
-            stats, shift=shift, means=means0, covariance_type=ct, reg_covar=self.reg_covar, eps=eps
-        )
+        # moments about the global centre (the quadratic-form layout)
+        prep = moments_only(shift, self.n_components, ct, X.dtype)
+
+        def one(start):
+            sl = slice(start, start + self._chunk)
+            XT, Q = features_T(X[sl], prep)
+            R = resp[sl].T if sample_weight is None else resp[sl].T * sample_weight[sl]
+            nk, s1, s2, centre = resp_statistics(XT, Q, R, None if sample_weight is None else sample_weight[sl], prep)
+            return SufficientStats(nk, s1, s2, 0.0, 0.0, centre)
+
+        parts = parallel_map(one, range(0, X.shape[0], self._chunk), self._jobs, executor=self._pool)
+        stats = parts[0]
+        for p in parts[1:]:
+            stats = stats + p
+        nk = stats.nk
+        weights, means, covariances, _ = m_step(stats, covariance_type=ct, reg_covar=self.reg_covar, eps=eps)
         # as scikit-learn: initial weights are counts over n (not renormalised)
         weights = (nk + 10 * eps) / (sample_weight.sum() if sample_weight is not None else X.shape[0])
         weights = init.get("weights", weights)
@@ -399,33 +461,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _map_reduce(self, X, sample_weight, params, shift, chunk):
         weights, means, _, pc = params
-        dt = X.dtype
-        w_, m_, pc_, sh_ = (
-            np.asarray(weights, dtype=dt),
-            np.asarray(means, dtype=dt),
-            np.asarray(pc, dtype=dt),
-            np.asarray(shift, dtype=dt),
-        )
-        total = None
-        for start in range(0, X.shape[0], chunk):
-            sw = None if sample_weight is None else sample_weight[start : start + chunk]
-            st = chunk_statistics(
-                X[start : start + chunk], sw, w_, m_, pc_, self.covariance_type, sh_, offset=start
-            )
-            total = st if total is None else total + st
-        return total
+        prep = prepare(weights, means, pc, self.covariance_type, shift, X.dtype)
+        return map_reduce(X, sample_weight, prep, chunk_rows=chunk, n_jobs=self._jobs, executor=self._pool)
 
     def _m_step(self, stats, params, shift, global_cov, X, rng, eps):
         ct = self.covariance_type
         K = self.n_components
-        weights, means, covariances, nk = m_step(
-            stats,
-            shift=shift,
-            means=np.asarray(params[1], dtype=np.float64),
-            covariance_type=ct,
-            reg_covar=self.reg_covar,
-            eps=eps,
-        )
+        weights, means, covariances, nk = m_step(stats, covariance_type=ct, reg_covar=self.reg_covar, eps=eps)
         unit = stats.weight / max(1, X.shape[0])
         dead = set(np.flatnonzero(nk < 1e-6 * unit).tolist()) if K > 1 else set()
         try:
@@ -497,16 +539,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """``log pi_k + log N(x | k)`` for all rows, shape (n_samples, K)."""
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
         chunk = _chunk_rows(X.shape[0], self.n_components, X.shape[1], X.dtype.itemsize, self.chunk_size)
-        shift = self.means_.mean(axis=0)
-        for start in range(0, X.shape[0], chunk):
-            out[start : start + chunk] = weighted_log_prob(
-                X[start : start + chunk],
-                self.weights_,
-                self.means_,
-                self.precisions_cholesky_,
-                self.covariance_type,
-                shift,
-            )[0]
+        w = self.weights_.astype(np.float64)
+        prep = prepare(w, self.means_, self.precisions_cholesky_, self.covariance_type,
+                       w @ self.means_.astype(np.float64) / w.sum(), X.dtype)
+
+        def one(start):
+            out[start : start + chunk] = weighted_log_prob(X[start : start + chunk], prep)
+
+        parallel_map(one, range(0, X.shape[0], chunk), _n_jobs(getattr(self, "n_jobs", None)))
         return out
 
     def score_samples(self, X):

@@ -35,7 +35,7 @@ _ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precis
 _SCALARS = ("converged_", "n_iter_", "lower_bound_", "n_features_in_", "n_reseeds_")
 _PARAMS = (
     "n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init",
-    "init_params", "random_state", "warm_start", "verbose", "chunk_size",
+    "init_params", "random_state", "warm_start", "verbose", "chunk_size", "init_sample_size", "n_jobs",
 )
 
 
