@@ -35,6 +35,7 @@ ENTRY_POINT_GROUP = "gmm_apps.pipelines"
 
 BUILTIN = {
     "regimes": "gmm_apps.pipelines.regimes:RegimesPipeline",
+    "customers": "gmm_apps.pipelines.customers:CustomersPipeline",
 }
 
 

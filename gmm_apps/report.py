@@ -63,6 +63,11 @@ def _fmt(v):
     return str(v)
 
 
+def _align(v):
+    """Left-align text cells; numbers stay right-aligned."""
+    return ' style="text-align:left"' if isinstance(v, str) else ""
+
+
 def figure(width=8.0, height=4.0):
     """A new Agg figure of the given size in inches."""
     return Figure(figsize=(width, height), layout="constrained")
@@ -142,7 +147,7 @@ class Report:
         rows = []
         for _, r in d.iterrows():
             cells = "".join(
-                f"<td>{html.escape(formats[c](v) if c in formats else _fmt(v))}</td>" for c, v in r.items()
+                f"<td{_align(v)}>{html.escape(formats[c](v) if c in formats else _fmt(v))}</td>" for c, v in r.items()
             )
             rows.append(f"<tr>{cells}</tr>")
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""

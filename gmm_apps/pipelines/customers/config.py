@@ -1,0 +1,93 @@
+"""Config of the customers pipeline."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal, Union
+
+from pydantic import Field
+
+from ...config import DataSection, ModelSection, PipelineConfig, ReportSection, Section
+
+MODEL_FEATURES = ("recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "recent_spend", "total_spend")
+
+
+class CustomersData(DataSection):
+    """A transaction log: CSV or Parquet with named columns, or the CDNOW text format.
+
+    ``format``: 'auto' reads ``.txt``/``.dat`` files as CDNOW (whitespace-separated id,
+    YYYYMMDD date, quantity, amount) and anything else as a table.
+    """
+
+    path: str = "datasets/cdnow_sample.txt"
+    format: Literal["auto", "table", "cdnow"] = "auto"
+    id_column: str = "customer_id"
+    date_column: str = "date"
+    amount_column: str = "amount"
+    quantity_column: str | None = None
+    date_format: str | None = Field(None, description="e.g. %Y%m%d; default: inferred")
+
+
+class CustomersFeatures(Section):
+    """Per-customer features.
+
+    ``rfm_convention``: 'repeat' counts frequency as repeat purchases and monetary
+    as the mean value of repeat purchases (Fader-Hardie, without the first
+    purchase); 'all' counts every purchase.  Recency is days from the last
+    purchase to the end of the calibration period.  Same-day transactions are
+    merged.  ``model`` lists the features the GMM sees (log1p, then standardised).
+    ``one_time_buyers``: 'model' lets the GMM give them segments of their own
+    (they sit at frequency 0); 'separate' puts all of them in one fixed segment
+    outside the GMM.
+    """
+
+    rfm_convention: Literal["repeat", "all"] = "repeat"
+    model: list[Literal["recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "recent_spend", "total_spend"]] = Field(
+        default_factory=lambda: ["recency", "frequency", "aov", "recent_spend"]
+    )
+    recent_weeks: int = Field(26, ge=1, le=520)
+    one_time_buyers: Literal["model", "separate"] = "model"
+    weight_by: Literal["none", "spend", "sqrt_spend"] = "none"
+
+
+class Split(Section):
+    """Calibration / holdout split by date (Fader, Hardie and Lee 2005: 39 + 39 weeks).
+
+    The calibration period starts at ``start`` (default: the first transaction).
+    ``enabled: false`` uses all transactions for the segmentation, with no holdout.
+    """
+
+    enabled: bool = True
+    start: date | None = None
+    calibration_weeks: int = Field(39, ge=1)
+    holdout_weeks: int = Field(39, ge=1)
+
+
+class CustomersModel(ModelSection):
+    """Model options.  Each candidate is fitted from ``n_init`` starts run to the loose
+    ``explore_tol``; the chosen one is then converged to ``tol``, so that seeds
+    which find the same optimum give identical segments."""
+
+    n_components: Union[int, list[int], dict[str, int]] = Field(default_factory=lambda: {"min": 2, "max": 8})
+    covariance_type: Union[Literal["full", "tied", "diag", "spherical"], list[Literal["full", "tied", "diag", "spherical"]]] = "full"
+    n_init: int = Field(10, ge=1)
+    explore_tol: float = Field(1e-2, gt=0)
+    tol: float = Field(1e-8, gt=0)
+    max_iter: int = Field(2000, ge=1)
+    reg_covar: float = Field(0.1, ge=0, description="variance floor in standardised units: keeps components off the integer lattice of counts")
+
+
+class CustomersReport(ReportSection):
+    boundary_below: float = Field(0.6, gt=0, le=1, description="top probability below which a customer is a boundary customer")
+    top_share: float = Field(0.2, gt=0, lt=1, description="share of customers targeted in the holdout comparison")
+    stability_seeds: int = Field(3, ge=1, le=50)
+    bootstrap: int = Field(3, ge=0, le=100, description="bootstrap refits for segment stability")
+
+
+class CustomersConfig(PipelineConfig):
+    pipeline: Literal["customers"] = "customers"
+    data: CustomersData = CustomersData()
+    features: CustomersFeatures = CustomersFeatures()
+    model: CustomersModel = CustomersModel()
+    split: Split = Split()
+    report: CustomersReport = CustomersReport()

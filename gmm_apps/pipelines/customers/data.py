@@ -1,0 +1,108 @@
+"""Transaction readers: CSV/Parquet tables with named columns, and the CDNOW text format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...errors import DataError
+
+COLUMNS = ["customer_id", "date", "quantity", "amount"]
+
+
+def read_cdnow(path):
+    """Read the CDNOW format: a header line, then whitespace-separated id, YYYYMMDD, quantity, amount.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    tx : pandas.DataFrame
+        Columns ``customer_id`` (str), ``date`` (datetime64), ``quantity``, ``amount``.
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, sep=r"\s+", header=None, skiprows=1, names=COLUMNS, dtype=str, engine="python")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read as CDNOW text ({str(exc).splitlines()[0]}); expected id, YYYYMMDD, quantity, amount") from None
+    if raw.empty:
+        raise DataError(f"{path}: no transactions (only a header?)")
+    if raw.isna().any().any():
+        i = int(np.flatnonzero(raw.isna().any(axis=1).to_numpy())[0])
+        raise DataError(f"{path}: line {i + 2} has fewer than 4 fields; expected id, YYYYMMDD date, quantity, amount")
+    return _typed(raw, path, date_format="%Y%m%d", names={"customer_id": "id", "date": "date", "quantity": "quantity", "amount": "amount"})
+
+
+def read_table(path, *, id_column, date_column, amount_column, quantity_column=None, date_format=None):
+    """Read a CSV or Parquet transactions table with configurable column names.
+
+    Returns
+    -------
+    tx : pandas.DataFrame
+        Columns ``customer_id``, ``date``, ``quantity`` (1 when not given), ``amount``.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, dtype={id_column: str})
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read ({str(exc).splitlines()[0]})") from None
+    if df.empty:
+        raise DataError(f"{path}: no transactions (only a header?)")
+    wanted = {"customer_id": id_column, "date": date_column, "amount": amount_column}
+    if quantity_column:
+        wanted["quantity"] = quantity_column
+    missing = [f"{v!r} (data.{k if k != 'customer_id' else 'id'}_column)" for k, v in wanted.items() if v not in df.columns]
+    if missing:
+        raise DataError(f"{path}: column {', '.join(missing)} not found; columns are {', '.join(map(str, df.columns))}")
+    raw = pd.DataFrame({k: df[v] for k, v in wanted.items()})
+    if "quantity" not in raw:
+        raw["quantity"] = 1
+    names = {"customer_id": id_column, "date": date_column, "amount": amount_column, "quantity": quantity_column or "quantity"}
+    return _typed(raw, path, date_format=date_format, names=names)
+
+
+def _typed(raw, path, *, date_format, names):
+    out = pd.DataFrame({"customer_id": raw["customer_id"].astype(str).str.strip()})
+    if (out["customer_id"] == "").any() or raw["customer_id"].isna().any():
+        i = int(np.flatnonzero((out["customer_id"] == "").to_numpy() | raw["customer_id"].isna().to_numpy())[0])
+        raise DataError(f"{path}: column {names['customer_id']!r} is empty at data row {i + 1}")
+    try:
+        out["date"] = pd.to_datetime(raw["date"].astype(str), format=date_format, errors="raise") if date_format else pd.to_datetime(raw["date"], errors="raise", format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{path}: column {names['date']!r} does not hold dates ({str(exc).splitlines()[0]}); set data.date_format") from None
+    for col in ("quantity", "amount"):
+        v = pd.to_numeric(raw[col], errors="coerce")
+        bad = v.isna() | ~np.isfinite(v.astype(float))
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{path}: column {names[col]!r} has a non-numeric or missing value {raw[col].iloc[i]!r} at data row {i + 1}")
+        out[col] = v.astype(float)
+    if (out["amount"] < 0).any():
+        i = int(np.flatnonzero((out["amount"] < 0).to_numpy())[0])
+        raise DataError(f"{path}: column {names['amount']!r} has a negative amount {out['amount'].iloc[i]} at data row {i + 1}; "
+                        "remove refunds or net them per day first")
+    return out
+
+
+def read_transactions(cfg_data, path=None):
+    """Read transactions as the config says (``path`` overrides ``data.path``)."""
+    p = Path(path or cfg_data.path)
+    if not p.is_file():
+        raise DataError(f"{p}: file not found (data.path)")
+    if p.stat().st_size == 0:
+        raise DataError(f"{p}: file is empty; expected transactions")
+    fmt = cfg_data.format
+    if fmt == "auto":
+        fmt = "cdnow" if p.suffix.lower() in (".txt", ".dat") else "table"
+    if fmt == "cdnow":
+        return read_cdnow(p)
+    return read_table(p, id_column=cfg_data.id_column, date_column=cfg_data.date_column,
+                      amount_column=cfg_data.amount_column, quantity_column=cfg_data.quantity_column,
+                      date_format=cfg_data.date_format)

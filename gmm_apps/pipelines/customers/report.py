@@ -1,0 +1,160 @@
+"""The customers report: segment table with actions, profiles, validation on the future, stability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...report import (
+    PALETTE,
+    Report,
+    add_model_evaluation,
+    figure,
+    model_evaluation,
+    plot_confidence_histogram,
+    plot_criterion_curve,
+    plot_ellipses,
+    projection_2d,
+)
+from .features import capture_curve
+
+PROFILE_COLUMNS = ["recency", "frequency", "monetary", "aov", "tenure", "recent_spend", "total_spend"]
+
+
+def plot_profile_heatmap(feats, P, names):
+    """Each segment's mean feature relative to the population mean (log2 ratio)."""
+    w = P / np.maximum(P.sum(axis=0, keepdims=True), 1e-300)
+    cols = [c for c in PROFILE_COLUMNS if c in feats]
+    pop = feats[cols].mean().to_numpy()
+    seg = w.T @ feats[cols].fillna(0).to_numpy()
+    ratio = np.clip(np.log2(np.maximum(seg, 1e-9) / np.maximum(pop, 1e-9)), -3, 3)
+    fig = figure(1.2 * len(cols) + 3, 0.45 * len(names) + 1.6)
+    ax = fig.add_subplot()
+    lim = 3.0
+    im = ax.imshow(ratio, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(len(names)):
+        for j in range(len(cols)):
+            ax.text(j, i, f"{seg[i, j]:.0f}" if seg[i, j] >= 10 else f"{seg[i, j]:.1f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    fig.colorbar(im, ax=ax, label="log2(segment mean / population mean), clipped at ±3")
+    ax.set_title("Segment profiles (numbers: segment means)")
+    return fig
+
+
+def plot_capture(curves, outcome, top_share):
+    fig = figure(6.5, 4.5)
+    ax = fig.add_subplot()
+    for i, (name, val) in enumerate(curves.items()):
+        if isinstance(val, tuple):
+            x, y = capture_curve(val[0], outcome, tie_break=val[1])
+        else:
+            x, y = capture_curve(val, outcome)
+        ax.plot(100 * x, 100 * y, color=PALETTE[i], lw=2 if name == "segments" else 1.2, label=name)
+    ax.plot([0, 100], [0, 100], color="grey", ls=":", lw=1, label="random")
+    ax.axvline(100 * top_share, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("customers targeted, best first (%)")
+    ax.set_ylabel("holdout revenue captured (%)")
+    ax.set_title("Who to target: holdout revenue captured")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validation, stability, holdout):
+    names = seg.names
+    rep = Report(cfg.report.title or "Customer segments",
+                 subtitle=f"{summary['customers']:,} customers, {summary['transactions']:,} transactions; calibration "
+                          f"{summary['calibration']['start']} to {summary['calibration']['end']}")
+    if validation:
+        rep.headline(f"{seg.n_segments} segments. Targeting the top {int(100 * validation['top_share'])}% of customers by "
+                     f"segment value captures {100 * validation['capture_segments']:.1f}% of the next "
+                     f"{validation['holdout_weeks']} weeks' revenue; RFM quintile scores capture "
+                     f"{100 * validation['capture_rfm']:.1f}%.")
+    else:
+        rep.headline(f"{seg.n_segments} segments of {summary['customers']:,} customers.")
+
+    rep.section("Segments")
+    pct = lambda v: f"{100 * v:.1f}%" if np.isfinite(v) else "–"  # noqa: E731
+    money = lambda v: f"${v:,.2f}" if np.isfinite(v) else "–"  # noqa: E731
+    show = table.rename(columns={
+        "revenue_share": "revenue share", "mean_recency_days": "mean recency (days)", "mean_frequency": "mean frequency",
+        "mean_monetary": "mean monetary", "mean_aov": "AOV", "repeat_rate": "repeat rate", "value": "value (calibration spend)",
+        "holdout_purchases_per_customer": "holdout purchases / customer", "holdout_spend_per_customer": "holdout spend / customer",
+        "holdout_revenue_share": "holdout revenue share",
+    })
+    actions = show[["segment", "name", "action"]]
+    show = show.drop(columns=["action"])
+    rep.table(show, formats={"share": pct, "revenue share": pct, "repeat rate": pct, "holdout revenue share": pct,
+                             "mean monetary": money, "AOV": money, "value (calibration spend)": money,
+                             "holdout spend / customer": money})
+    rep.text(f"Segments are numbered by value: the probability-weighted mean calibration spend of their customers. "
+             f"Frequency counts {'repeat purchases (the first purchase excluded)' if cfg.features.rfm_convention == 'repeat' else 'all purchases'}; "
+             "recency is days since the last purchase at the end of calibration; purchases on the same day are merged.", cls="note")
+    rep.table(actions, caption="Suggested action per segment")
+    n_b = summary["boundary_customers"]
+    rep.text(f"{n_b:,} boundary customers (top segment probability below {cfg.report.boundary_below:g}) are flagged in "
+             "customers.csv (column boundary): candidates for special campaigns between two segments.")
+    if cfg.report.plots:
+        rep.image(ctx.save_figure(plot_profile_heatmap(feats, P, names), "profiles.png"))
+
+    if validation:
+        rep.section("Validation on the future")
+        rows = pd.DataFrame([
+            {"ranking": "segments (this model)", "captured": validation["capture_segments"]},
+            {"ranking": "RFM quintile score (R+F+M, ties by RFM cell)", "captured": validation["capture_rfm"]},
+            {"ranking": "k-means on the same features (same K)", "captured": validation["capture_kmeans"]},
+            {"ranking": "calibration spend", "captured": validation["capture_calibration_spend"]},
+        ])
+        rep.table(rows.rename(columns={"captured": f"holdout revenue captured by the top {int(100 * validation['top_share'])}%"}),
+                  formats={f"holdout revenue captured by the top {int(100 * validation['top_share'])}%": pct})
+        rep.text(f"The model was fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']} "
+                 f"weeks (to {validation['holdout_end']}), ${validation['holdout_revenue']:,.0f} of revenue.", cls="note")
+        if cfg.report.plots:
+            rep.image(ctx.save_figure(plot_capture(validation["_curves"], validation["_outcome"], validation["top_share"]), "capture.png"))
+
+    rep.section("Stability")
+    st = stability
+    kv = {}
+    if st["seeds"]:
+        kv[f"label agreement across {len(st['seeds']) + 1} seeds (min ARI)"] = st["seed_ari_min"]
+        kv["labels identical across seeds"] = "yes" if st["labels_identical_across_seeds"] else "no"
+    if st["bootstrap"]:
+        kv[f"bootstrap refits ({len(st['bootstrap'])}): mean ARI"] = st["bootstrap_ari_mean"]
+        kv["bootstrap refits: min ARI"] = st["bootstrap_ari_min"]
+    rep.kv(kv or {"stability": "not measured (report.stability_seeds and report.bootstrap are off)"})
+    rep.text("ARI compares every customer's segment between the main fit and a refit (1 = identical partition). "
+             "Bootstrap refits resample customers, so they show how much the segments depend on who is in the data.", cls="note")
+
+    rep.section("Model selection")
+    rep.table(selection.table.drop(columns=["cv_log_likelihood"]))
+    if cfg.report.plots and selection.table["n_components"].nunique() > 1:
+        best = selection.best
+        rep.image(ctx.save_figure(plot_criterion_curve(selection.table, chosen=(best["n_components"], best["covariance_type"])), "bic.png"))
+
+    separate = seg.separate
+    modeled = (feats["n_purchases"] > 1).to_numpy() if separate else np.ones(len(feats), bool)
+    Z = seg.standardise(feats[modeled])
+    comp_names = [n for n in names if n != "one-timers"] if separate else names
+    ev = model_evaluation(seg.model, Z, uncertain_below=cfg.report.uncertain_below,
+                          silhouette_sample=cfg.report.silhouette_sample, random_state=cfg.model.random_state)
+    add_model_evaluation(rep, ev, uncertain_below=cfg.report.uncertain_below, names=comp_names)
+    if cfg.report.plots:
+        rep.image(ctx.save_figure(plot_confidence_histogram(P.max(axis=1), threshold=cfg.report.boundary_below), "confidence.png"))
+        if Z.shape[1] >= 2:
+            X2, m2, c2 = projection_2d(seg.model, Z)
+            f = plot_ellipses(X2, seg.model.predict(Z), m2, c2, names=comp_names,
+                              xlabel=f"log {seg.features[0]} (standardised)", ylabel=f"log {seg.features[1]} (standardised)",
+                              title="Segments in feature space (1-3 sigma)", random_state=cfg.model.random_state)
+            rep.image(ctx.save_figure(f, "feature_space.png"))
+
+    rep.section("Caveats")
+    rep.caveats([
+        "Segments describe past behaviour in the calibration window; the holdout check shows how well that carries forward, not why.",
+        f"The GMM sees log1p of {', '.join(seg.features)}, standardised; customers with few purchases sit on discrete "
+        f"values, so a variance floor (model.reg_covar = {cfg.model.reg_covar:g}) keeps components from collapsing onto them.",
+        "One-time buyers are " + ("one fixed segment outside the model." if separate else
+                                  "modelled with everyone else; segments made mostly of them are named new / lapsed one-timers."),
+        "Names come from simple rules on each segment's mean frequency, recency and spend relative to the repeat buyers; "
+        "check the profile table before acting on a name.",
+    ])
+    rep.write(ctx.path("report.html"))

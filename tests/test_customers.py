@@ -1,0 +1,187 @@
+"""The customers pipeline: readers, features by hand, RFM, capture curves, the end-to-end run."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmm_apps import cli
+from gmm_apps.errors import DataError
+from gmm_apps.pipelines.customers.data import read_cdnow, read_table
+from gmm_apps.pipelines.customers.features import (
+    capture_curve,
+    captured_at,
+    customer_features,
+    holdout_outcomes,
+    merge_same_day,
+    rfm_scores,
+)
+from gmm_apps.pipelines.customers.segments import name_segments, profile
+
+REPO = Path(__file__).resolve().parents[1]
+MASTER = REPO.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
+
+
+def tx(rows):
+    return pd.DataFrame(rows, columns=["customer_id", "date", "quantity", "amount"]).assign(
+        date=lambda d: pd.to_datetime(d["date"]))
+
+
+LOG = tx([
+    ("a", "2020-01-01", 1, 10.0), ("a", "2020-01-01", 2, 5.0),   # same day: one purchase of 15
+    ("a", "2020-01-11", 1, 30.0), ("a", "2020-01-31", 1, 20.0),
+    ("b", "2020-01-20", 1, 40.0),
+    ("c", "2020-01-05", 1, 8.0), ("c", "2020-02-05", 1, 12.0),   # after the cut-off
+])
+
+
+def test_features_by_hand():
+    p = merge_same_day(LOG)
+    assert len(p) == 6 and p.loc[p.customer_id == "a", "amount"].tolist() == [15.0, 30.0, 20.0]
+    f = customer_features(p, as_of=pd.Timestamp("2020-02-01"), convention="repeat", recent_weeks=2)
+    a, b, c = f.loc["a"], f.loc["b"], f.loc["c"]
+    assert a.n_purchases == 3 and a.frequency == 2 and b.frequency == 0 and c.n_purchases == 1
+    assert a.recency == 0 and b.recency == 11 and c.recency == 26  # days to 2020-01-31
+    assert a.tenure == 30 and c.tenure == 26
+    assert a.monetary == pytest.approx(25.0)  # repeat purchases only: (30 + 20) / 2
+    assert b.monetary == pytest.approx(40.0)  # a one-time buyer's only purchase
+    assert a.aov == pytest.approx(65 / 3)
+    assert a.interpurchase_days == pytest.approx(15.0) and np.isnan(b.interpurchase_days)
+    assert a.recent_spend == pytest.approx(20.0) and b.recent_spend == pytest.approx(40.0)  # from 2020-01-18
+    assert a.total_spend == pytest.approx(65.0)
+    g = customer_features(p, as_of=pd.Timestamp("2020-02-01"), convention="all")
+    assert g.loc["a"].frequency == 3 and g.loc["a"].monetary == pytest.approx(65 / 3)
+    h = holdout_outcomes(p, start=pd.Timestamp("2020-02-01"), end=pd.Timestamp("2020-03-01"), index=f.index)
+    assert h.loc["c"].tolist() == [1, 12.0] and h.loc["a"].tolist() == [0, 0.0]
+
+
+def test_rfm_quintiles_by_hand():
+    f = pd.DataFrame({"recency": np.arange(10)[::-1], "n_purchases": np.arange(1, 11), "total_spend": np.arange(10.0)},
+                     index=[f"c{i}" for i in range(10)])
+    s = rfm_scores(f)
+    # 10 customers: two per quintile; the most recent (recency 0) is the last row
+    assert s["rfm_R"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert s["rfm_F"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert s.loc["c9", "rfm_score"] == 15 and s.loc["c9", "rfm_cell"] == 555
+
+
+def test_capture_curve_by_hand():
+    value = np.array([3.0, 1.0, 2.0, 2.0])
+    outcome = np.array([10.0, 0.0, 5.0, 5.0])
+    x, y = capture_curve(value, outcome)
+    np.testing.assert_allclose(x, [0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(y, [0, 0.5, 0.75, 1.0, 1.0])
+    assert captured_at(value, outcome, 0.25) == pytest.approx(0.5)
+    # ties broken by the secondary key, then by input order
+    x, y = capture_curve(np.array([1.0, 1.0]), np.array([0.0, 1.0]), tie_break=np.array([0, 1]))
+    np.testing.assert_allclose(y, [0, 1, 1])
+
+
+def test_cdnow_reader_and_table_reader(tmp_path):
+    p = tmp_path / "cd.txt"
+    p.write_text("customer_id  date number_of_cds  dollar_value\r\n00001 19970101  1   11.77\r\n00002 19970112  5   77.00\r\n")
+    t = read_cdnow(p)
+    assert t["customer_id"].tolist() == ["00001", "00002"] and t["amount"].tolist() == [11.77, 77.0]
+    assert t["date"].iloc[1] == pd.Timestamp("1997-01-12")
+    q = tmp_path / "t.csv"
+    q.write_text("cust,when,spend\nx,2020-01-01,5\ny,2020-01-02,7.5\n")
+    t = read_table(q, id_column="cust", date_column="when", amount_column="spend")
+    assert t["quantity"].tolist() == [1, 1] and t["amount"].tolist() == [5.0, 7.5]
+
+
+@pytest.mark.parametrize(
+    "text, kwargs, message",
+    [
+        ("cust,when,spend\n", {}, "no transactions"),
+        ("cust,when,spend\nx,2020-01-01,5\n", {"amount_column": "amount"}, "column 'amount' (data.amount_column) not found"),
+        ("cust,when,spend\nx,2020-01-01,abc\n", {}, "non-numeric or missing value 'abc' at data row 1"),
+        ("cust,when,spend\nx,2020-01-01,inf\n", {}, "non-numeric or missing value"),
+        ("cust,when,spend\nx,someday,5\n", {}, "does not hold dates"),
+        ("cust,when,spend\nx,2020-01-01,-5\n", {}, "negative amount"),
+    ],
+)
+def test_table_reader_errors_name_the_column(tmp_path, text, kwargs, message):
+    q = tmp_path / "t.csv"
+    q.write_text(text)
+    kw = dict(id_column="cust", date_column="when", amount_column="spend")
+    kw.update(kwargs)
+    with pytest.raises(DataError) as ei:
+        read_table(q, **kw)
+    assert message in str(ei.value) and str(q) in str(ei.value)
+
+
+def test_segment_names_follow_profiles():
+    rng = np.random.default_rng(0)
+    n = 400
+    pop = pd.DataFrame({"n_purchases": rng.integers(1, 10, n), "recency": rng.integers(0, 300, n),
+                        "total_spend": rng.uniform(10, 500, n)})
+    prof = pd.DataFrame({
+        "n_purchases": [12.0, 12.0, 1.0, 1.0], "recency": [5.0, 250.0, 10.0, 280.0],
+        "total_spend": [900.0, 800.0, 20.0, 15.0], "one_timer_share": [0.0, 0.0, 1.0, 1.0],
+    })
+    assert name_segments(prof, pop) == ["champions", "at risk", "new one-timers", "lapsed one-timers"]
+    P = np.eye(4)[rng.integers(0, 4, n)]
+    pr = profile(pop, P)
+    assert pr["customers"].sum() == pytest.approx(n)
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "customers"
+    assert cli.main(["run", str(REPO / "configs" / "customers.yaml"), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_default_run_outputs(default_run):
+    names = {p.name for p in default_run.iterdir()}
+    assert {"customers.csv", "segments.csv", "model.npz", "summary.json", "report.html", "model_selection.csv"} <= names
+    c = pd.read_csv(default_run / "customers.csv", dtype={"customer_id": str})
+    s = json.loads((default_run / "summary.json").read_text())
+    assert len(c) == 2357 == s["customers"]
+    seg_names = [x["name"] for x in s["segments"]]
+    assert len(set(seg_names)) == len(seg_names)
+    pcols = [f"p_{n}" for n in seg_names]
+    np.testing.assert_allclose(c[pcols].sum(axis=1), 1.0, atol=1e-9)
+    assert (c["segment_name"] == [seg_names[i] for i in c["segment"]]).all()
+    np.testing.assert_array_equal(c["boundary"], c[pcols].max(axis=1) < 0.6)
+    values = [x["value"] for x in s["segments"]]
+    assert values == sorted(values, reverse=True)  # segments ordered by value
+    assert {"rfm_R", "rfm_F", "rfm_M", "rfm_score", "holdout_spend", "recency", "frequency", "monetary"} <= set(c.columns)
+    v = s["validation"]
+    assert 0 < v["capture_segments"] <= 1 and 0 < v["capture_rfm"] <= 1
+    # the reported capture is recomputed from the written table
+    assert captured_at(c["value"].to_numpy(), c["holdout_spend"].to_numpy(), 0.2) == pytest.approx(v["capture_segments"])
+    html = (default_run / "report.html").read_text()
+    assert "Validation on the future" in html and "Suggested action" in html and "Stability" in html
+
+
+def test_default_run_labels_identical_across_seeds(default_run):
+    s = json.loads((default_run / "summary.json").read_text())
+    st = s["stability"]
+    assert st["labels_identical_across_seeds"] is True and st["seed_ari_min"] == 1.0
+    assert st["bootstrap_ari_mean"] > 0.8
+
+
+def test_same_seed_same_bytes_and_apply(tmp_path, default_run):
+    out = tmp_path / "again"
+    assert cli.main(["run", str(REPO / "configs" / "customers.yaml"), "--out", str(out), "--quiet"]) == 0
+    for name in ("customers.csv", "segments.csv", "model.npz"):
+        assert (out / name).read_bytes() == (default_run / name).read_bytes(), name
+    # apply: the same customers at a later date (all transactions, including the holdout period)
+    applied = tmp_path / "applied"
+    assert cli.main(["apply", str(default_run), str(REPO / "datasets" / "cdnow_sample.txt"), "--out", str(applied), "--quiet"]) == 0
+    a = pd.read_csv(applied / "customers.csv", dtype={"customer_id": str})
+    assert len(a) == 2357
+    s = json.loads((default_run / "summary.json").read_text())
+    assert set(a["segment_name"]) <= {x["name"] for x in s["segments"]}
+    later = a.set_index("customer_id")
+    assert (later["recency"] >= 0).all() and later["tenure"].max() > 500  # features as of 1998-06-30
+
+
+@pytest.mark.skipif(not MASTER.is_file(), reason="../shared/datasets/cdnow not present")
+def test_full_cdnow_reader_counts():
+    t = read_cdnow(MASTER)
+    assert len(t) == 69659 and t["customer_id"].nunique() == 23570
+    assert t["date"].min() == pd.Timestamp("1997-01-01") and t["date"].max() == pd.Timestamp("1998-06-30")
