@@ -36,6 +36,7 @@ ENTRY_POINT_GROUP = "gmm_apps.pipelines"
 BUILTIN = {
     "regimes": "gmm_apps.pipelines.regimes:RegimesPipeline",
     "customers": "gmm_apps.pipelines.customers:CustomersPipeline",
+    "speakers": "gmm_apps.pipelines.speakers:SpeakersPipeline",
 }
 
 

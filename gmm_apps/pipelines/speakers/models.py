@@ -1,0 +1,208 @@
+"""Speaker models: a universal background model, MAP-adapted speaker models, scoring, EER."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ...core import GaussianMixture, load_model, save_model
+from ...errors import DataError
+
+
+def map_adapt_means(ubm, X, *, relevance_factor=16.0):
+    """MAP adaptation of a UBM's means to one speaker's frames (Reynolds et al. 2000).
+
+    ``mu_k' = a_k E_k[x] + (1 - a_k) mu_k`` with ``a_k = n_k / (n_k + r)``, where
+    ``n_k`` is the soft count of frames in component k and ``E_k[x]`` their mean.
+
+    Parameters
+    ----------
+    ubm : gmm_apps.core.GaussianMixture
+    X : ndarray of shape (n_frames, d)
+    relevance_factor : float
+        ``r``: how many frames a component needs before its data outweighs the UBM.
+
+    Returns
+    -------
+    means : ndarray of shape (K, d)
+    """
+    gamma = ubm.predict_proba(X).astype(np.float64)
+    n = gamma.sum(axis=0)
+    Ex = (gamma.T @ X.astype(np.float64)) / np.maximum(n, 1e-10)[:, None]
+    a = (n / (n + relevance_factor))[:, None]
+    return a * Ex + (1 - a) * ubm.means_.astype(np.float64)
+
+
+def _adapted(ubm, means):
+    return GaussianMixture.from_parameters(ubm.weights_, means, ubm.covariances_, covariance_type=ubm.covariance_type)
+
+
+class SpeakerModels:
+    """Enrolled speakers.
+
+    Parameters
+    ----------
+    ubm : gmm_apps.core.GaussianMixture
+        The universal background model.
+    kind : {'ubm_map', 'independent'}
+    relevance_factor : float
+    """
+
+    def __init__(self, ubm, *, kind="ubm_map", relevance_factor=16.0):
+        self.ubm = ubm
+        self.kind = kind
+        self.relevance_factor = relevance_factor
+        self.speakers = []
+        self._models = {}
+        self.threshold = None
+
+    def enrol(self, speaker, X, *, n_components=16, random_state=0, reg_covar=1e-3):
+        """Add (or replace) one speaker; the other speakers' models are untouched.
+
+        Parameters
+        ----------
+        speaker : str
+        X : ndarray of shape (n_frames, d)
+            The speaker's speech frames.
+        """
+        if X.shape[0] < 2:
+            raise DataError(f"speaker {speaker!r} has only {X.shape[0]} speech frame(s); enrol longer recordings")
+        if self.kind == "ubm_map":
+            model = _adapted(self.ubm, map_adapt_means(self.ubm, X, relevance_factor=self.relevance_factor))
+        else:
+            k = min(n_components, X.shape[0])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model = GaussianMixture(k, covariance_type="diag", random_state=random_state, reg_covar=reg_covar).fit(X)
+        if speaker not in self._models:
+            self.speakers.append(speaker)
+        self._models[speaker] = model
+        return self
+
+    def model(self, speaker):
+        return self._models[speaker]
+
+    def frame_llr(self, X):
+        """Per-frame log-likelihood ratio of every speaker against the UBM, shape (n_frames, S)."""
+        base = self.ubm.score_samples(X).astype(np.float64)
+        return np.stack([self._models[s].score_samples(X).astype(np.float64) - base for s in self.speakers], axis=1)
+
+    def score(self, frames_list):
+        """Average frame log-likelihood ratio of each recording for each speaker.
+
+        Parameters
+        ----------
+        frames_list : list of ndarray (n_frames_i, d)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_recordings, S)
+        """
+        if not frames_list:
+            return np.zeros((0, len(self.speakers)))
+        lengths = np.array([len(f) for f in frames_list])
+        X = np.vstack(frames_list)
+        llr = self.frame_llr(X)
+        starts = np.r_[0, np.cumsum(lengths)[:-1]]
+        return np.add.reduceat(llr, starts, axis=0) / lengths[:, None]
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path, *, meta):
+        arrays = {}
+        if self.kind == "ubm_map":
+            arrays["speaker_means"] = np.stack([self._models[s].means_ for s in self.speakers])
+        else:
+            for i, s in enumerate(self.speakers):
+                m = self._models[s]
+                arrays[f"spk{i}_weights"] = m.weights_
+                arrays[f"spk{i}_means"] = m.means_
+                arrays[f"spk{i}_covariances"] = m.covariances_
+        meta = dict(meta, speakers=self.speakers, kind=self.kind, relevance_factor=self.relevance_factor,
+                    threshold=self.threshold)
+        return save_model(self.ubm, path, extra=meta, arrays=arrays)
+
+    @classmethod
+    def load(cls, path):
+        ubm, extra = load_model(path, with_extra=True)
+        meta, a = extra["meta"], extra["arrays"]
+        m = cls(ubm, kind=meta["kind"], relevance_factor=meta["relevance_factor"])
+        m.threshold = meta.get("threshold")
+        for i, s in enumerate(meta["speakers"]):
+            if m.kind == "ubm_map":
+                model = _adapted(ubm, a["speaker_means"][i])
+            else:
+                model = GaussianMixture.from_parameters(a[f"spk{i}_weights"], a[f"spk{i}_means"], a[f"spk{i}_covariances"],
+                                                        covariance_type="diag")
+            m.speakers.append(s)
+            m._models[s] = model
+        return m, meta
+
+
+def train_ubm(frames, *, n_components, covariance_type="diag", random_state=0, n_init=1, max_iter=200, tol=1e-3,
+              reg_covar=1e-3):
+    """The universal background model on all enrolment speech frames."""
+    X = np.vstack(frames)
+    k = min(n_components, X.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(k, covariance_type=covariance_type, random_state=random_state, n_init=n_init,
+                               max_iter=max_iter, tol=tol, reg_covar=reg_covar).fit(X)
+
+
+def equal_error_rate(target_scores, impostor_scores):
+    """Equal error rate and its threshold.
+
+    Parameters
+    ----------
+    target_scores, impostor_scores : ndarray
+
+    Returns
+    -------
+    eer : float
+    threshold : float
+    """
+    t = np.sort(np.asarray(target_scores, dtype=float))
+    i = np.sort(np.asarray(impostor_scores, dtype=float))
+    cands = np.unique(np.r_[t, i])
+    frr = np.searchsorted(t, cands, side="left") / max(1, len(t))       # targets below the threshold
+    far = 1 - np.searchsorted(i, cands, side="left") / max(1, len(i))   # impostors at or above it
+    j = int(np.argmin(np.abs(frr - far)))
+    return float((frr[j] + far[j]) / 2), float(cands[j])
+
+
+def det_curve(target_scores, impostor_scores):
+    """False-acceptance and false-rejection rates over all thresholds.
+
+    Returns
+    -------
+    far, frr, thresholds : ndarrays
+    """
+    t = np.sort(np.asarray(target_scores, dtype=float))
+    i = np.sort(np.asarray(impostor_scores, dtype=float))
+    th = np.unique(np.r_[t, i])
+    frr = np.searchsorted(t, th, side="left") / max(1, len(t))
+    far = 1 - np.searchsorted(i, th, side="left") / max(1, len(i))
+    return far, frr, th
+
+
+def calibrate_threshold(best_impostor_scores, *, target_far):
+    """Threshold above which at most ``target_far`` of unknown speakers would be accepted.
+
+    Parameters
+    ----------
+    best_impostor_scores : ndarray
+        For held-out recordings, the best score among the *other* speakers (as
+        if their own speaker were unknown).
+    target_far : float
+
+    Returns
+    -------
+    threshold : float
+    """
+    s = np.sort(np.asarray(best_impostor_scores, dtype=float))
+    if s.size == 0:
+        raise DataError("no recordings to calibrate the unknown-speaker threshold; enrol more recordings per speaker")
+    k = int(np.ceil((1 - target_far) * s.size)) - 1
+    return float(s[min(max(k, 0), s.size - 1)]) + 1e-9

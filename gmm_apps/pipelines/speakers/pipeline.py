@@ -1,0 +1,216 @@
+"""The speakers pipeline: recordings -> MFCC frames -> UBM + speaker models -> who spoke."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...config import resolve_inputs
+from ...errors import DataError
+from ...registry import Pipeline
+from .config import SpeakersConfig
+from .features import AUDIO_SUFFIXES, label_of, load_audio, recording_features
+from .models import SpeakerModels, calibrate_threshold, det_curve, equal_error_rate, train_ubm
+
+logger = logging.getLogger("gmm_apps.speakers")
+
+
+def extract(files, cfg, ctx, desc):
+    """Feature frames and durations (seconds) of every file, in order."""
+    f = cfg.features
+    sr = cfg.data.sample_rate
+
+    def one(path):
+        y = load_audio(path, sample_rate=sr)
+        F = recording_features(y, sample_rate=sr, n_mfcc=f.n_mfcc, n_mels=f.n_mels, window_ms=f.window_ms,
+                               hop_ms=f.hop_ms, deltas=f.deltas, use_cmvn=f.cmvn, vad_db=f.vad_db)
+        return F, y.size / sr
+
+    with ThreadPoolExecutor(2) as ex:
+        out = list(ctx.progress(ex.map(one, files), total=len(files), desc=desc))
+    return [o[0] for o in out], np.array([o[1] for o in out])
+
+
+def labelled(files, cfg, key, *, required):
+    labels = [label_of(p, label_from=cfg.data.label_from, pattern=cfg.data.pattern) for p in files]
+    if required:
+        missing = [p for p, lab in zip(files, labels) if lab is None]
+        if missing:
+            raise DataError(
+                f"{missing[0]}: the file name does not match data.pattern {cfg.data.pattern!r} "
+                f"({len(missing)} file(s) in {key}); fix the pattern or use data.label_from: folder"
+            )
+    return labels
+
+
+def build_models(frames, labels, cfg, seed):
+    m = cfg.model
+    ubm = train_ubm(frames, n_components=m.candidates()[0], covariance_type=m.covariance_types()[0],
+                    random_state=seed, n_init=m.n_init, max_iter=m.max_iter, tol=m.tol, reg_covar=m.reg_covar)
+    models = SpeakerModels(ubm, kind=m.kind, relevance_factor=m.relevance_factor)
+    for spk in sorted(set(labels)):
+        X = np.vstack([f for f, lab in zip(frames, labels) if lab == spk])
+        models.enrol(spk, X, n_components=m.speaker_components, random_state=seed, reg_covar=m.reg_covar)
+    return models
+
+
+def calibration_split(labels, share, seed):
+    """Indices of each speaker's files held out for threshold calibration (at least one kept for enrolment)."""
+    rng = np.random.default_rng(seed)
+    held = []
+    for spk in sorted(set(labels)):
+        idx = np.flatnonzero(np.array(labels) == spk)
+        n = int(np.floor(share * len(idx)))
+        if len(idx) >= 2 and n >= 1:
+            held.extend(rng.permutation(idx)[: min(n, len(idx) - 1)].tolist())
+    return sorted(held)
+
+
+def identify(models, frames, files, threshold, true=None):
+    """Identification table: best speaker, score, runner-up, margin, unknown decision."""
+    S = models.score(frames)
+    order = np.argsort(-S, axis=1)
+    best = S[np.arange(len(S)), order[:, 0]]
+    second = S[np.arange(len(S)), order[:, 1]] if S.shape[1] > 1 else np.full(len(S), -np.inf)
+    df = pd.DataFrame({
+        "file": [str(f) for f in files],
+        "predicted": [models.speakers[i] for i in order[:, 0]],
+        "score": best,
+        "runner_up": [models.speakers[i] for i in order[:, 1]] if S.shape[1] > 1 else None,
+        "margin": best - second,
+        "unknown": best < threshold,
+    })
+    if true is not None and any(t is not None for t in true):
+        df["true"] = true
+    return df, S
+
+
+def identify_files(models, files, cfg, ctx, key):
+    """Features, identification and the two output tables for a set of recordings."""
+    true = labelled(files, cfg, key, required=False)
+    frames, dur = extract(files, cfg, ctx, f"{key} features")
+    ident, S = identify(models, frames, files, models.threshold, true)
+    ident["duration_s"] = dur
+    ctx.write_table("identifications.csv", ident)
+    sc = pd.DataFrame(S, columns=models.speakers)
+    sc.insert(0, "file", ident["file"])
+    ctx.write_table("scores.csv", sc)
+    return ident, S, true
+
+
+class SpeakersPipeline(Pipeline):
+    name = "speakers"
+    description = "speaker identification and verification: UBM + MAP-adapted GMMs on MFCCs"
+    config_model = SpeakersConfig
+
+    def check(self, config, source):
+        resolve_inputs(config.data.enrol, key="data.enrol", source=source, suffixes=AUDIO_SUFFIXES)
+        if config.data.test:
+            resolve_inputs(config.data.test, key="data.test", source=source, suffixes=AUDIO_SUFFIXES)
+
+    def run(self, cfg, ctx):
+        from . import report as rep
+
+        seed = cfg.model.random_state
+        enrol_files = resolve_inputs(cfg.data.enrol, key="data.enrol", source="config", suffixes=AUDIO_SUFFIXES)
+        enrol_labels = labelled(enrol_files, cfg, "data.enrol", required=True)
+        speakers = sorted(set(enrol_labels))
+        if len(speakers) < 2:
+            raise DataError(f"data.enrol: found only speaker(s) {speakers}; identification needs at least two speakers")
+        enrol_frames, enrol_dur = extract(enrol_files, cfg, ctx, "enrolment features")
+        logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(enrol_files), len(speakers),
+                    sum(len(f) for f in enrol_frames))
+
+        # ---- threshold for 'unknown': held-out enrolment recordings, other speakers as impostors
+        threshold = cfg.decision.threshold
+        calib = None
+        if threshold is None:
+            held = calibration_split(enrol_labels, cfg.decision.calibration_share, seed)
+            if not held:
+                raise DataError("data.enrol: too few recordings per speaker to calibrate the unknown-speaker threshold; "
+                                "add recordings or set decision.threshold")
+            keep = [i for i in range(len(enrol_files)) if i not in set(held)]
+            cal_models = build_models([enrol_frames[i] for i in keep], [enrol_labels[i] for i in keep], cfg, seed)
+            S = cal_models.score([enrol_frames[i] for i in held])
+            own = np.array([cal_models.speakers.index(enrol_labels[i]) for i in held])
+            others = S.copy()
+            others[np.arange(len(held)), own] = -np.inf
+            best_imp = others.max(axis=1)
+            threshold = calibrate_threshold(best_imp, target_far=cfg.decision.target_far)
+            calib = {"held_out": len(held), "target_far": cfg.decision.target_far,
+                     "false_rejection_at_threshold": float((S[np.arange(len(held)), own] < threshold).mean())}
+
+        models = build_models(enrol_frames, enrol_labels, cfg, seed)
+        models.threshold = threshold
+        models.save(ctx.path("model.npz"), meta={"pipeline": "speakers", "features": cfg.features.model_dump(),
+                                                  "sample_rate": cfg.data.sample_rate})
+
+        summary = {"speakers": speakers, "enrolment_recordings": len(enrol_files), "threshold": threshold,
+                   "threshold_calibration": calib, "model_kind": cfg.model.kind,
+                   "ubm_components": int(models.ubm.n_components)}
+        if not cfg.data.test:
+            summary["headline"] = f"enrolled {len(speakers)} speakers from {len(enrol_files)} recordings"
+            rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})
+            return summary
+
+        test_files = resolve_inputs(cfg.data.test, key="data.test", source="config", suffixes=AUDIO_SUFFIXES)
+        ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test")
+
+        metrics = self._metrics(ident, S, models, true)
+        curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
+        summary.update({"test_recordings": len(test_files), **metrics})
+        if "confusion" in metrics:
+            ctx.write_table("confusion.csv", pd.DataFrame(metrics["confusion"]["matrix"], index=metrics["confusion"]["labels"],
+                                                          columns=models.speakers), index=True)
+        acc = metrics.get("accuracy")
+        summary["headline"] = (f"identified {len(test_files)} recordings of {len(speakers)} enrolled speakers"
+                               + (f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%" if acc is not None else ""))
+        rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves)
+        return summary
+
+    @staticmethod
+    def _metrics(ident, S, models, true):
+        if true is None or all(t is None for t in true):
+            return {"unknown_rate": float(ident["unknown"].mean())}
+        known = np.array([t in models.speakers for t in true])
+        y = np.array([models.speakers.index(t) if t in models.speakers else -1 for t in true])
+        pred = S.argmax(axis=1)
+        out = {"accuracy": float((pred[known] == y[known]).mean()) if known.any() else None,
+               "errors": int((pred[known] != y[known]).sum()),
+               "unknown_rate_enrolled": float(ident["unknown"][known].mean()) if known.any() else None,
+               "open_set_accuracy": float(((pred[known] == y[known]) & ~ident["unknown"][known].to_numpy()).mean()) if known.any() else None}
+        if (~known).any():
+            out["unknown_speakers_rejected"] = float(ident["unknown"][~known].mean())
+        if known.any():
+            tgt = S[np.flatnonzero(known), y[known]]
+            mask = np.ones_like(S, dtype=bool)
+            mask[np.flatnonzero(known), y[known]] = False
+            imp = S[mask]
+            eer, eer_th = equal_error_rate(tgt, imp)
+            out.update({"eer": eer, "eer_threshold": eer_th})
+            labels_true = sorted({t for t in true if t is not None})
+            M = np.zeros((len(labels_true), len(models.speakers)), dtype=int)
+            for t, p in zip(true, pred):
+                if t is not None:
+                    M[labels_true.index(t), p] += 1
+            out["confusion"] = {"labels": labels_true, "matrix": M.tolist()}
+            far, frr, _ = det_curve(tgt, imp)
+            out["_det"] = (far, frr)
+            out["_target"], out["_impostor"] = tgt, imp
+        return out
+
+    def apply(self, run_dir, input, config, ctx):
+        models, meta = SpeakerModels.load(Path(run_dir) / "model.npz")
+        files = resolve_inputs(input, key="input", source="apply", suffixes=AUDIO_SUFFIXES)
+        ident, S, true = identify_files(models, files, config, ctx, "input")
+        m = self._metrics(ident, S, models, true)
+        counts = ident["predicted"].where(~ident["unknown"], "unknown").value_counts().to_dict()
+        head = f"identified {len(files)} recording(s)"
+        if m.get("accuracy") is not None:
+            head += f": accuracy {100 * m['accuracy']:.1f}%"
+        return {"headline": head, "recordings": len(files), "predicted_counts": counts,
+                **{k: v for k, v in m.items() if not k.startswith("_") and k != "confusion"}}

@@ -1,0 +1,117 @@
+"""The speakers report: accuracy, confusion matrix, score distributions, DET curve, accuracy by duration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from ...report import PALETTE, Report, figure
+
+
+def plot_confusion(matrix, true_labels, speakers):
+    M = np.asarray(matrix)
+    fig = figure(0.7 * len(speakers) + 3, 0.6 * len(true_labels) + 2)
+    ax = fig.add_subplot()
+    ax.imshow(M, cmap="Blues")
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            ax.text(j, i, str(M[i, j]), ha="center", va="center", color="white" if M[i, j] > M.max() / 2 else "k")
+    ax.set_xticks(range(len(speakers)), speakers, rotation=30, ha="right")
+    ax.set_yticks(range(len(true_labels)), true_labels)
+    ax.set_xlabel("identified as")
+    ax.set_ylabel("true speaker")
+    ax.set_title("Confusion matrix")
+    return fig
+
+
+def plot_scores(target, impostor, threshold):
+    fig = figure(6.5, 3.4)
+    ax = fig.add_subplot()
+    bins = np.linspace(min(target.min(), impostor.min()), max(target.max(), impostor.max()), 50)
+    ax.hist(impostor, bins=bins, alpha=0.6, color=PALETTE[2], label="impostors (other speakers)", density=True)
+    ax.hist(target, bins=bins, alpha=0.6, color=PALETTE[1], label="targets (true speaker)", density=True)
+    ax.axvline(threshold, color="k", ls="--", label="unknown threshold")
+    ax.set_xlabel("average frame log-likelihood ratio against the UBM")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    ax.set_title("Score distributions")
+    return fig
+
+
+def plot_det(far, frr, eer):
+    fig = figure(4.8, 4.6)
+    ax = fig.add_subplot()
+    eps = 1e-4
+    x, y = norm.ppf(np.clip(far, eps, 1 - eps)), norm.ppf(np.clip(frr, eps, 1 - eps))
+    ax.plot(x, y, color=PALETTE[0])
+    ticks = [0.001, 0.01, 0.05, 0.2, 0.5]
+    ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}%" for t in ticks])
+    ax.set_yticks(norm.ppf(ticks), [f"{100 * t:g}%" for t in ticks])
+    lim = norm.ppf([5e-4, 0.6])
+    ax.set_xlim(*lim)
+    ax.set_ylim(*lim)
+    ax.plot(lim, lim, color="grey", ls=":", lw=1)
+    ax.set_xlabel("false acceptance rate")
+    ax.set_ylabel("false rejection rate")
+    ax.set_title(f"DET curve (EER {100 * eer:.2f}%)")
+    return fig
+
+
+def accuracy_by_duration(ident):
+    d = ident.dropna(subset=["true"]).copy()
+    d["correct"] = d["predicted"] == d["true"]
+    edges = np.unique(np.quantile(d["duration_s"], [0, 0.25, 0.5, 0.75, 1.0]))
+    if len(edges) < 2:
+        edges = np.array([d["duration_s"].min(), d["duration_s"].max() + 1e-9])
+    d["bin"] = pd.cut(d["duration_s"], edges, include_lowest=True)
+    g = d.groupby("bin", observed=True)
+    return pd.DataFrame({"duration (s)": [f"{iv.left:.2f}-{iv.right:.2f}" for iv in g.groups],
+                         "recordings": g.size().to_numpy(), "accuracy": g["correct"].mean().to_numpy()})
+
+
+def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
+    rep = Report(cfg.report.title or "Speaker identification",
+                 subtitle=f"{len(summary['speakers'])} enrolled speakers, {summary['enrolment_recordings']} enrolment recordings; "
+                          f"model: {summary['model_kind']} with a {summary['ubm_components']}-component UBM")
+    rep.headline(summary["headline"])
+    kv = {"enrolled speakers": ", ".join(summary["speakers"]),
+          "unknown-speaker threshold (score)": summary["threshold"]}
+    cal = summary.get("threshold_calibration")
+    if cal:
+        kv["threshold calibration"] = (f"{cal['held_out']} held-out enrolment recordings, target false acceptance "
+                                       f"{100 * cal['target_far']:g}%, false rejection there {100 * cal['false_rejection_at_threshold']:.1f}%")
+    for key, label in (("accuracy", "identification accuracy (closed set)"), ("open_set_accuracy", "accuracy with the unknown decision"),
+                       ("eer", "equal error rate (verification)"), ("unknown_speakers_rejected", "unknown speakers rejected")):
+        if summary.get(key) is not None:
+            kv[label] = f"{100 * summary[key]:.2f}%"
+    rep.kv(kv)
+    if ident is not None:
+        if "confusion" in summary and cfg.report.plots:
+            c = summary["confusion"]
+            rep.section("Confusion matrix")
+            rep.image(ctx.save_figure(plot_confusion(c["matrix"], c["labels"], models.speakers), "confusion.png"))
+        if "_target" in curves and cfg.report.plots:
+            rep.section("Verification")
+            rep.image(ctx.save_figure(plot_scores(curves["_target"], curves["_impostor"], summary["threshold"]), "scores.png"))
+            rep.image(ctx.save_figure(plot_det(*curves["_det"], summary["eer"]), "det.png"))
+            rep.text("A claimed speaker is accepted when the recording's score for that speaker reaches the threshold. "
+                     "The DET curve shows every trade-off between false acceptance and false rejection.", cls="note")
+        if "true" in ident:
+            rep.section("Accuracy by recording length")
+            rep.table(accuracy_by_duration(ident), formats={"accuracy": lambda v: f"{100 * v:.1f}%"})
+        rep.section("Least certain identifications")
+        worst = ident.sort_values("margin").head(10).drop(columns=["unknown"])
+        worst["file"] = worst["file"].map(lambda f: f.rsplit("/", 1)[-1])
+        rep.table(worst)
+    rep.section("Method")
+    rep.text(f"Features: {cfg.features.n_mfcc} MFCCs from {cfg.features.n_mels} mel bands, {cfg.features.window_ms:g} ms windows "
+             f"every {cfg.features.hop_ms:g} ms at {cfg.data.sample_rate} Hz"
+             + (", with deltas" if cfg.features.deltas else "")
+             + (f"; frames more than {cfg.features.vad_db:g} dB below the loudest dropped as silence" if cfg.features.vad_db else "")
+             + ("; cepstral mean and variance normalised per recording." if cfg.features.cmvn else "."))
+    rep.text("Scores are the average frame log-likelihood ratio of a speaker's model against the universal background "
+             "model; " + ("speaker models are the UBM with MAP-adapted means (relevance factor "
+                          f"{cfg.model.relevance_factor:g})." if cfg.model.kind == "ubm_map" else
+                          f"speaker models are independent {cfg.model.speaker_components}-component GMMs."))
+    rep.write(ctx.path("report.html"))

@@ -1,0 +1,166 @@
+"""The speakers pipeline: framing, MAP adaptation, scoring, EER, calibration, end to end."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmm_apps import cli
+from gmm_apps.core import GaussianMixture
+from gmm_apps.errors import DataError
+from gmm_apps.pipelines.speakers.features import (
+    add_deltas,
+    cmvn,
+    frame_lengths,
+    label_of,
+    load_audio,
+    recording_features,
+    voice_activity,
+)
+from gmm_apps.pipelines.speakers.models import (
+    SpeakerModels,
+    calibrate_threshold,
+    equal_error_rate,
+    map_adapt_means,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+FSDD = REPO.parent / "shared" / "datasets" / "fsdd" / "recordings"
+
+
+def test_framing_suits_the_sample_rate():
+    assert frame_lengths(8000) == (200, 80, 256)
+    assert frame_lengths(16000) == (400, 160, 512)
+    assert frame_lengths(44100, window_ms=25, hop_ms=10) == (1102, 441, 2048)
+
+
+def test_mfcc_features_shape_vad_and_cmvn():
+    sr = 8000
+    t = np.arange(sr) / sr
+    y = np.r_[np.zeros(sr // 2), 0.5 * np.sin(2 * np.pi * 440 * t), np.zeros(sr // 2)].astype(np.float32)
+    y += 1e-4 * np.random.default_rng(0).normal(size=y.size).astype(np.float32)
+    F = recording_features(y, sample_rate=sr, n_mfcc=13, deltas=1, vad_db=30)
+    n_all = 1 + y.size // 80
+    assert F.shape[1] == 26 and 90 < F.shape[0] < n_all  # silence dropped, the tone kept
+    np.testing.assert_allclose(F.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(F[:, :13].std(axis=0)[1:], 1, atol=1e-3)
+    assert voice_activity(np.array([0.0, -10, -40, -60]), below_max_db=30).tolist() == [True, True, False, False]
+    assert add_deltas(np.ones((2, 3)), order=1).shape == (2, 6)
+    np.testing.assert_allclose(cmvn(np.array([[1.0, 2], [3, 6]])), [[-1, -1], [1, 1]])
+
+
+def test_labels_from_pattern_or_folder():
+    pat = r"^(?P<digit>\d+)_(?P<speaker>[^_]+)_(?P<take>\d+)$"
+    assert label_of(Path("x/3_theo_12.wav"), pattern=pat) == "theo"
+    assert label_of(Path("x/readme.wav"), pattern=pat) is None
+    assert label_of(Path("alice/clip1.flac"), label_from="folder") == "alice"
+
+
+def test_map_adaptation_by_hand():
+    rng = np.random.default_rng(0)
+    ubm = GaussianMixture.from_parameters([0.5, 0.5], [[0.0, 0.0], [10.0, 10.0]], [[1.0, 1.0], [1.0, 1.0]], covariance_type="diag")
+    X = rng.normal([1.0, 1.0], 0.1, size=(48, 2))  # all frames near component 0
+    m = map_adapt_means(ubm, X, relevance_factor=16)
+    a = 48 / (48 + 16)
+    np.testing.assert_allclose(m[0], a * X.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(m[1], [10.0, 10.0], atol=1e-6)  # no frames: stays at the UBM mean
+
+
+def test_scores_are_average_llr_and_enrolment_is_incremental():
+    rng = np.random.default_rng(1)
+    ubm = GaussianMixture(4, covariance_type="diag", random_state=0).fit(rng.normal(size=(2000, 3)))
+    sm = SpeakerModels(ubm)
+    A, B = rng.normal(0.5, 1, (300, 3)), rng.normal(-0.5, 1, (300, 3))
+    sm.enrol("a", A).enrol("b", B)
+    before = sm.model("a").means_.copy()
+    sm.enrol("c", rng.normal([1, -1, 0], 1, (300, 3)))
+    np.testing.assert_array_equal(sm.model("a").means_, before)  # adding a speaker leaves others alone
+    T = rng.normal(0.5, 1, (50, 3))
+    s = sm.score([T, T[:10]])
+    want = sm.model("a").score_samples(T) - ubm.score_samples(T)
+    assert s[0, 0] == pytest.approx(want.mean(), rel=1e-9)
+    assert s.shape == (2, 3) and s[0].argmax() == 0
+
+
+def test_equal_error_rate_and_threshold_by_hand():
+    eer, th = equal_error_rate(np.array([1.0, 2, 3, 4]), np.array([0.0, 0.5, 1.5, 5]))
+    assert eer == pytest.approx(0.25) and 1.0 < th <= 2.0
+    assert equal_error_rate(np.array([5.0, 6]), np.array([0.0, 1]))[0] == 0.0
+    th = calibrate_threshold(np.arange(100.0), target_far=0.05)
+    assert (np.arange(100.0) >= th).mean() <= 0.05
+
+
+def test_corrupt_and_empty_audio_are_clear_errors(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00not really a wav")
+    with pytest.raises(DataError, match="bad.wav: cannot read audio"):
+        load_audio(bad, sample_rate=8000)
+    import soundfile as sf
+
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, dtype=np.float32), 8000)
+    with pytest.raises(DataError, match="empty.wav: .*empty"):
+        load_audio(empty, sample_rate=8000)
+
+
+def test_stereo_and_other_rates_are_mixed_and_resampled(tmp_path):
+    import soundfile as sf
+
+    t = np.arange(22050) / 22050
+    stereo = np.c_[np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 300 * t)].astype(np.float32)
+    p = tmp_path / "s.flac"
+    sf.write(p, stereo, 22050)
+    y = load_audio(p, sample_rate=8000)
+    assert y.ndim == 1 and abs(y.size - 8000) <= 1
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "speakers"
+    assert cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_default_run_identifies_the_sample(default_run):
+    ident = pd.read_csv(default_run / "identifications.csv")
+    assert list(ident.columns[:7]) == ["file", "predicted", "score", "runner_up", "margin", "unknown", "true"]
+    assert len(ident) == 180
+    s = json.loads((default_run / "summary.json").read_text())
+    assert s["accuracy"] == pytest.approx((ident["predicted"] == ident["true"]).mean())
+    assert s["accuracy"] >= 0.97 and s["eer"] <= 0.03  # 4 enrolment takes per digit only
+    assert (ident["margin"] >= 0).all()
+    conf = pd.read_csv(default_run / "confusion.csv", index_col=0)
+    assert conf.to_numpy().sum() == 180 and np.trace(conf.to_numpy()) == round(180 * s["accuracy"])
+    html = (default_run / "report.html").read_text()
+    assert "DET curve" in html and "Confusion matrix" in html
+
+
+def test_apply_identifies_new_recordings(tmp_path, default_run):
+    files = sorted((REPO / "datasets" / "fsdd_sample" / "test").glob("*_theo_*.wav"))[:5]
+    out = tmp_path / "applied"
+    assert cli.main(["apply", str(default_run), str(files[0]), "--out", str(out), "--quiet"]) == 0
+    ident = pd.read_csv(out / "identifications.csv")
+    assert ident["file"].iloc[0].endswith(files[0].name) and ident["predicted"].iloc[0] == "theo"
+
+
+def test_unmatched_file_names_are_reported(tmp_path, capsys):
+    (tmp_path / "enrol").mkdir()
+    import soundfile as sf
+
+    sf.write(tmp_path / "enrol" / "hello.wav", np.zeros(800, dtype=np.float32), 8000)
+    code = cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(tmp_path / "r"), "--quiet",
+                     "--set", f"data.enrol={tmp_path / 'enrol'}", "--set", "data.test=null"])
+    err = capsys.readouterr().err
+    assert code == 2 and "hello.wav: the file name does not match data.pattern" in err
+
+
+@pytest.mark.skipif(not FSDD.is_dir(), reason="../shared/datasets/fsdd not present")
+def test_full_fsdd_takes_protocol_meets_the_target(tmp_path):
+    """Issue 6's target on held-out takes: enrol takes 10-49, test takes 5-9 (300 recordings)."""
+    _, s = __import__("gmm_apps.run", fromlist=["execute_run"]).execute_run(
+        REPO / "configs" / "speakers.yaml", out=tmp_path / "r", quiet=True,
+        sets=[f"data.enrol={FSDD}/*_[1-4][0-9].wav", f"data.test={FSDD}/*_[5-9].wav", "report.plots=false"])
+    assert s["test_recordings"] == 300
+    assert s["accuracy"] >= 0.995 and s["eer"] <= 0.01
