@@ -137,6 +137,33 @@ def test_default_run_identifies_the_sample(default_run):
     assert "DET curve" in html and "Confusion matrix" in html
 
 
+def test_verifications_accept_true_claims(default_run):
+    ver = pd.read_csv(default_run / "verifications.csv")
+    ident = pd.read_csv(default_run / "identifications.csv")
+    assert len(ver) == 180 and (ver["claimed"] == ident["true"]).all()
+    s = json.loads((default_run / "summary.json").read_text())
+    np.testing.assert_array_equal(ver["accepted"], ver["score"] >= s["threshold"])
+    assert ver["accepted"].mean() > 0.75  # a 1%-FAR threshold rejects some true claims on 4 enrolment takes
+
+
+def test_explicit_claims_and_independent_models(tmp_path):
+    test_dir = REPO / "datasets" / "fsdd_sample" / "test"
+    files = sorted(test_dir.glob("0_*_5.wav"))
+    claims = tmp_path / "claims.csv"
+    # every file claims to be 'theo': only theo's own recording should be accepted
+    pd.DataFrame({"file": [f.name for f in files], "speaker": "theo"}).to_csv(claims, index=False)
+    out = tmp_path / "r"
+    assert cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet",
+                     "--set", "model.kind=independent", "--set", f"data.claims={claims}",
+                     "--set", f"data.test={test_dir}/0_*_5.wav", "--set", "report.plots=false"]) == 0
+    ver = pd.read_csv(out / "verifications.csv")
+    assert len(ver) == 6 and (ver["claimed"] == "theo").all()
+    acc = dict(zip(ver["file"].map(lambda f: Path(f).name.split("_")[1]), ver["accepted"]))
+    assert acc["theo"] and sum(acc.values()) <= 2
+    s = json.loads((out / "summary.json").read_text())
+    assert s["model_kind"] == "independent" and s["accuracy"] >= 5 / 6
+
+
 def test_apply_identifies_new_recordings(tmp_path, default_run):
     files = sorted((REPO / "datasets" / "fsdd_sample" / "test").glob("*_theo_*.wav"))[:5]
     out = tmp_path / "applied"

@@ -27,6 +27,7 @@ class SpeakersData(DataSection):
     label_from: Literal["pattern", "folder"] = "pattern"
     pattern: str = FSDD_PATTERN
     sample_rate: int = Field(8000, ge=4000, le=96000)
+    claims: str | None = Field(None, description="CSV with columns file, speaker: claims to verify; default: the labels in the test file names")
 
     @field_validator("pattern")
     @classmethod

@@ -89,8 +89,38 @@ def identify(models, frames, files, threshold, true=None):
     return df, S
 
 
+def read_claims(path, files):
+    """Claimed speaker per file from a CSV (columns ``file``, ``speaker``; files matched by name)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: claims file not found (data.claims)")
+    try:
+        df = pd.read_csv(p, dtype=str)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: cannot read the claims CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in ("file", "speaker") if c not in df.columns]
+    if missing:
+        raise DataError(f"{p}: column {missing[0]!r} not found; the claims CSV needs columns file, speaker")
+    by_name = dict(zip(df["file"].map(lambda f: Path(f).name), df["speaker"]))
+    return [by_name.get(Path(f).name) for f in files]
+
+
+def verify(models, S, files, claims):
+    """Accept or reject each claim: the claimed speaker's score against the threshold."""
+    rows = []
+    for i, (f, c) in enumerate(zip(files, claims)):
+        if c is None:
+            continue
+        if c not in models.speakers:
+            rows.append({"file": str(f), "claimed": c, "score": np.nan, "accepted": False, "note": "speaker not enrolled"})
+            continue
+        sc = float(S[i, models.speakers.index(c)])
+        rows.append({"file": str(f), "claimed": c, "score": sc, "accepted": sc >= models.threshold, "note": ""})
+    return pd.DataFrame(rows, columns=["file", "claimed", "score", "accepted", "note"])
+
+
 def identify_files(models, files, cfg, ctx, key):
-    """Features, identification and the two output tables for a set of recordings."""
+    """Features, identification, verification of claims and the output tables for a set of recordings."""
     true = labelled(files, cfg, key, required=False)
     frames, dur = extract(files, cfg, ctx, f"{key} features")
     ident, S = identify(models, frames, files, models.threshold, true)
@@ -99,6 +129,10 @@ def identify_files(models, files, cfg, ctx, key):
     sc = pd.DataFrame(S, columns=models.speakers)
     sc.insert(0, "file", ident["file"])
     ctx.write_table("scores.csv", sc)
+    claims = read_claims(cfg.data.claims, files) if cfg.data.claims else true
+    ver = verify(models, S, files, claims)
+    if len(ver):
+        ctx.write_table("verifications.csv", ver)
     return ident, S, true
 
 
@@ -108,6 +142,10 @@ class SpeakersPipeline(Pipeline):
     config_model = SpeakersConfig
 
     def check(self, config, source):
+        if config.data.claims and not Path(config.data.claims).is_file():
+            from ...errors import ConfigError
+
+            raise ConfigError(f"{source}: data.claims: file not found: {config.data.claims}")
         resolve_inputs(config.data.enrol, key="data.enrol", source=source, suffixes=AUDIO_SUFFIXES)
         if config.data.test:
             resolve_inputs(config.data.test, key="data.test", source=source, suffixes=AUDIO_SUFFIXES)
