@@ -37,6 +37,7 @@ BUILTIN = {
     "regimes": "gmm_apps.pipelines.regimes:RegimesPipeline",
     "customers": "gmm_apps.pipelines.customers:CustomersPipeline",
     "speakers": "gmm_apps.pipelines.speakers:SpeakersPipeline",
+    "anomaly": "gmm_apps.pipelines.anomaly:AnomalyPipeline",
 }
 
 

@@ -1,0 +1,69 @@
+"""Config of the anomaly pipeline."""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import Field
+
+from ...config import DataSection, ModelSection, PipelineConfig, ReportSection, Section
+
+
+class AnomalyData(DataSection):
+    """Records to learn from (``path``) and, optionally, records to score (``score``;
+    by default the ``path`` records themselves).  CSV, Parquet, or ODDS ``.mat``
+    (arrays ``X`` and ``y``)."""
+
+    path: str = "datasets/cardio_reference.csv"
+    score: str | None = "datasets/cardio_new.csv"
+    id_column: str | None = "id"
+    label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")
+    columns: list[str] | None = Field(None, description="feature columns; default: every other column")
+    categorical: Literal["onehot", "reject"] = "onehot"
+    max_categories: int = Field(20, ge=2)
+    chunk_rows: int = Field(200_000, ge=1000, description="rows per chunk when scoring large files")
+
+
+class AnomalyModel(ModelSection):
+    """An ensemble of core GMMs on robustly scaled features (median / IQR).
+
+    Members: every K in ``n_components`` with each covariance type, plus
+    ``bags`` GMMs (full covariance, K in ``bag_components``) on random halves to
+    all of the features.  Each member's negative log-density is standardised by
+    its own training median and IQR; the score is their mean.  ``trim``: refit
+    once without the highest-scoring share of the training data (robust to
+    contaminated references)."""
+
+    n_components: Union[int, list[int], dict[str, int]] = Field(default_factory=lambda: [1, 2, 4, 8, 16])
+    covariance_type: Union[Literal["full", "tied", "diag", "spherical"], list[Literal["full", "tied", "diag", "spherical"]]] = "diag"
+    reg_covar: float = Field(0.5, ge=0, description="variance floor in robust-scaled units")
+    bags: int = Field(10, ge=0, le=200)
+    bag_components: list[int] = Field(default_factory=lambda: [1, 3, 6])
+    bag_reg_covar: float = Field(1.0, ge=0)
+    trim: float = Field(0.0, ge=0, lt=0.5)
+    n_init: int = Field(1, ge=1)
+    max_iter: int = Field(100, ge=1)
+
+
+class Threshold(Section):
+    """Which records are flagged: by expected ``contamination`` (share of the
+    training records), by a target false-positive rate ``fpr`` on the training
+    records, or a ``fixed`` score."""
+
+    method: Literal["contamination", "fpr", "fixed"] = "contamination"
+    contamination: float = Field(0.1, gt=0, lt=0.5)
+    fpr: float = Field(0.01, gt=0, lt=0.5)
+    value: float | None = None
+
+
+class AnomalyReport(ReportSection):
+    top: int = Field(20, ge=1, le=1000, description="anomalies listed with explanations")
+    explain: int = Field(3, ge=1, le=20, description="contributing features named per flagged record")
+
+
+class AnomalyConfig(PipelineConfig):
+    pipeline: Literal["anomaly"] = "anomaly"
+    data: AnomalyData = AnomalyData()
+    model: AnomalyModel = AnomalyModel()
+    threshold: Threshold = Threshold()
+    report: AnomalyReport = AnomalyReport()

@@ -1,0 +1,128 @@
+"""The anomaly pipeline: reference records -> GMM ensemble -> scores, flags and explanations."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...errors import ConfigError, DataError
+from ...registry import Pipeline
+from .config import AnomalyConfig
+from .data import Schema, read_frame
+from .detector import GMMDetector
+
+logger = logging.getLogger("gmm_apps.anomaly")
+
+
+def make_detector(cfg):
+    m = cfg.model
+    return GMMDetector(n_components=m.candidates(), covariance_types=m.covariance_types(), reg_covar=m.reg_covar,
+                       bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
+                       contamination=cfg.threshold.contamination, random_state=m.random_state, max_iter=m.max_iter,
+                       n_init=m.n_init)
+
+
+def apply_threshold(det, cfg):
+    t = cfg.threshold
+    if t.method == "fixed":
+        if t.value is None:
+            raise ConfigError("threshold.value: required when threshold.method is 'fixed'")
+        det.set_threshold(value=t.value)
+    elif t.method == "fpr":
+        det.set_threshold(fpr=t.fpr)
+    else:
+        det.set_threshold(contamination=t.contamination)
+
+
+def score_table(det, rec, names, explain):
+    s = det.decision_function(rec.X)
+    flag = s > det.threshold_
+    df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": det.predict_proba(rec.X)[:, 1]})
+    why = [""] * len(s)
+    idx = np.flatnonzero(flag)
+    if idx.size:
+        for i, e in zip(idx, det.explain(rec.X[idx], top=explain, names=names)):
+            why[i] = "; ".join(e)
+    df["top_features"] = why
+    if rec.labels is not None:
+        df["label"] = rec.labels
+    return df
+
+
+def evaluation(labels, scores):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if labels is None or len(np.unique(labels)) < 2:
+        return None
+    return {"roc_auc": float(roc_auc_score(labels, scores)), "average_precision": float(average_precision_score(labels, scores)),
+            "outlier_share": float(np.mean(labels))}
+
+
+class AnomalyPipeline(Pipeline):
+    name = "anomaly"
+    description = "anomaly scores for records, with thresholds and per-record explanations"
+    config_model = AnomalyConfig
+
+    def check(self, config, source):
+        for key in ("path", "score"):
+            v = getattr(config.data, key)
+            if v and not Path(v).is_file():
+                raise ConfigError(f"{source}: data.{key}: file not found: {v}")
+        if config.threshold.method == "fixed" and config.threshold.value is None:
+            raise ConfigError(f"{source}: threshold.value: required when threshold.method is 'fixed'")
+
+    def run(self, cfg, ctx):
+        from . import report as rep
+
+        ref = read_frame(cfg.data.path)
+        schema = Schema.learn(ref, cfg.data, cfg.data.path)
+        train = schema.records(ref, cfg.data.path)
+        logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
+        det = make_detector(cfg).fit(train.X)
+        apply_threshold(det, cfg)
+        det.save(ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features})
+
+        target = cfg.data.score or cfg.data.path
+        if cfg.data.score:
+            frame = read_frame(cfg.data.score)
+            rec = schema.records(frame, cfg.data.score)
+        else:
+            rec = train
+        out = score_table(det, rec, schema.features, cfg.report.explain)
+        ctx.write_table("scores.csv", out)
+        ev = evaluation(rec.labels, out["score"].to_numpy())
+        ev_train = evaluation(train.labels, det.decision_scores_) if cfg.data.score else None
+        summary = {
+            "headline": f"{int(out['flag'].sum()):,} of {len(out):,} records flagged in {Path(target).name}"
+                        + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
+            "reference_records": len(train.X), "scored_records": len(out), "features": schema.features,
+            "members": len(det.members_), "threshold": det.threshold_, "threshold_method": cfg.threshold.method,
+            "flagged": int(out["flag"].sum()), "evaluation": ev, "evaluation_reference": ev_train,
+        }
+        rep.build_report(ctx, cfg, summary=summary, scores=out, det=det, rec=rec, names=schema.features)
+        return summary
+
+    def apply(self, run_dir, input, config, ctx):
+        det, meta = GMMDetector.load(Path(run_dir) / "model")
+        schema = Schema.from_dict(meta["schema"])
+        out_path = ctx.path("scores.csv")
+        n = flagged = 0
+        labels, scores = [], []
+        chunks = read_frame(input, chunksize=config.data.chunk_rows)
+        for i, frame in enumerate(ctx.progress(chunks, desc="scoring chunks")):
+            rec = schema.records(frame, input, offset=n)
+            t = score_table(det, rec, schema.features, config.report.explain)
+            t.to_csv(out_path, mode="a", header=(i == 0), index=False, float_format="%.10g", lineterminator="\n")
+            n += len(t)
+            flagged += int(t["flag"].sum())
+            scores.append(t["score"].to_numpy())
+            if rec.labels is not None:
+                labels.append(rec.labels)
+        if n == 0:
+            raise DataError(f"{input}: no records to score")
+        ev = evaluation(np.concatenate(labels) if labels else None, np.concatenate(scores))
+        return {"headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
+                "scored_records": n, "flagged": flagged, "threshold": det.threshold_, "evaluation": ev}

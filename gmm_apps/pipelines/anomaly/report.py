@@ -1,0 +1,100 @@
+"""The anomaly report: score histogram and threshold, top anomalies explained, projection, ROC/PR."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...report import PALETTE, Report, figure
+
+
+def plot_histogram(scores, threshold, labels=None):
+    fig = figure(7, 3.4)
+    ax = fig.add_subplot()
+    bins = np.linspace(scores.min(), np.quantile(scores, 0.995), 60)
+    if labels is not None:
+        ax.hist(scores[labels == 0], bins=bins, color=PALETTE[0], alpha=0.7, label="labelled normal")
+        ax.hist(scores[labels == 1], bins=bins, color=PALETTE[2], alpha=0.7, label="labelled outlier")
+    else:
+        ax.hist(scores, bins=bins, color=PALETTE[0])
+    ax.axvline(threshold, color="k", ls="--", label="threshold")
+    ax.set_xlabel("anomaly score (higher is more unusual)")
+    ax.set_ylabel("records")
+    ax.legend(fontsize=8)
+    ax.set_title("Score distribution")
+    return fig
+
+
+def plot_projection(Z, scores, threshold):
+    """First two principal components of the robust-scaled records, coloured by score."""
+    Zc = Z - Z.mean(axis=0)
+    _, _, vt = np.linalg.svd(Zc[: min(len(Zc), 20000)], full_matrices=False)
+    P = Zc @ vt[:2].T
+    fig = figure(6, 4.8)
+    ax = fig.add_subplot()
+    order = np.argsort(scores)
+    sc = ax.scatter(P[order, 0], P[order, 1], c=np.minimum(scores[order], np.quantile(scores, 0.99)), s=7, cmap="viridis")
+    flag = scores > threshold
+    ax.scatter(P[flag, 0], P[flag, 1], s=30, facecolors="none", edgecolors=PALETTE[2], lw=0.8, label="flagged")
+    fig.colorbar(sc, ax=ax, label="anomaly score")
+    ax.set_xlabel("principal component 1")
+    ax.set_ylabel("principal component 2")
+    ax.legend(fontsize=8)
+    ax.set_title("Records in two dimensions")
+    return fig
+
+
+def plot_roc_pr(labels, scores):
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    fig = figure(9, 3.8)
+    a, b = fig.subplots(1, 2)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    a.plot(fpr, tpr, color=PALETTE[0])
+    a.plot([0, 1], [0, 1], color="grey", ls=":")
+    a.set_xlabel("false positive rate")
+    a.set_ylabel("true positive rate")
+    a.set_title(f"ROC (AUC {roc_auc_score(labels, scores):.3f})")
+    p, r, _ = precision_recall_curve(labels, scores)
+    b.plot(r, p, color=PALETTE[1])
+    b.axhline(labels.mean(), color="grey", ls=":")
+    b.set_xlabel("recall")
+    b.set_ylabel("precision")
+    b.set_title(f"Precision-recall (AP {average_precision_score(labels, scores):.3f})")
+    return fig
+
+
+def build_report(ctx, cfg, *, summary, scores, det, rec, names):
+    rep = Report(cfg.report.title or "Anomaly detection",
+                 subtitle=f"learned from {summary['reference_records']:,} records of {cfg.data.path}; "
+                          f"{len(names)} features; {summary['members']} GMMs in the ensemble")
+    rep.headline(summary["headline"])
+    kv = {"threshold": summary["threshold"], "threshold set by": {
+        "contamination": f"expected contamination {cfg.threshold.contamination:g} of the reference records",
+        "fpr": f"a {cfg.threshold.fpr:g} false-positive rate on the reference records",
+        "fixed": "a fixed score"}[cfg.threshold.method]}
+    if summary["evaluation"]:
+        ev = summary["evaluation"]
+        kv.update({"ROC-AUC (labels used only here)": ev["roc_auc"], "average precision": ev["average_precision"],
+                   "labelled outlier share": f"{100 * ev['outlier_share']:.1f}%"})
+    rep.kv(kv)
+    s = scores["score"].to_numpy()
+    labels = scores["label"].to_numpy() if "label" in scores else None
+    if cfg.report.plots:
+        rep.image(ctx.save_figure(plot_histogram(s, det.threshold_, labels), "scores.png"))
+    rep.section(f"Top {cfg.report.top} anomalies")
+    top = scores.sort_values("score", ascending=False).head(cfg.report.top)
+    rep.table(top[[c for c in ("id", "score", "probability", "flag", "top_features", "label") if c in top]])
+    rep.text("top_features: the features farthest from the record's most likely cluster, in robust standard "
+             "deviations (z); high / low says in which direction.", cls="note")
+    if cfg.report.plots:
+        rep.image(ctx.save_figure(plot_projection(det.scaler_.transform(rec.X), s, det.threshold_), "projection.png"))
+        if labels is not None and len(np.unique(labels)) == 2:
+            rep.section("Against the labels")
+            rep.image(ctx.save_figure(plot_roc_pr(labels, s), "roc_pr.png"))
+    rep.section("Method")
+    m = cfg.model
+    rep.text(f"Features are centred on their median and scaled by their interquartile range (robust to the outliers "
+             f"themselves). The score averages {summary['members']} Gaussian mixtures ({', '.join(m.covariance_types())} "
+             f"covariance with K in {m.candidates()}, and {m.bags} full-covariance mixtures on random feature subsets), "
+             "each member's negative log-density standardised by its median and IQR on the reference records.")
+    rep.write(ctx.path("report.html"))

@@ -1,0 +1,140 @@
+"""The anomaly pipeline: schema and encoding, the detector's PyOD contract, explanations, streaming apply."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from gmm_apps import cli
+from gmm_apps.errors import DataError, ModelFileError
+from gmm_apps.pipelines.anomaly.config import AnomalyData
+from gmm_apps.pipelines.anomaly.data import Schema, read_frame
+from gmm_apps.pipelines.anomaly.detector import GMMDetector, RobustScaler
+
+REPO = Path(__file__).resolve().parents[1]
+ODDS = REPO.parent / "shared" / "datasets" / "odds"
+
+
+def planted(n=2000, d=5, n_out=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.r_[rng.normal(0, 1, (n // 2, d)), rng.normal(6, 1, (n // 2, d))]
+    out = rng.uniform(-8, 14, (n_out, d))
+    out = out[np.min([np.linalg.norm(out - c, axis=1) for c in (0, 6)], axis=0) > 5]
+    y = np.r_[np.zeros(len(X)), np.ones(len(out))].astype(int)
+    return np.r_[X, out], y
+
+
+def test_robust_scaler_by_hand():
+    X = np.array([[1.0, 5], [2, 5], [3, 5], [4, 5], [100, 5]])
+    s = RobustScaler().fit(X)
+    assert s.center.tolist() == [3.0, 5.0]
+    assert s.scale[0] == pytest.approx(2 / 1.349) and s.scale[1] == 1.0  # constant column: unit scale
+
+
+def test_detector_finds_planted_outliers_and_follows_the_pyod_contract():
+    X, y = planted()
+    det = GMMDetector(contamination=0.02, random_state=0, bags=3).fit(X)
+    assert roc_auc_score(y, det.decision_scores_) > 0.99
+    assert det.labels_.mean() == pytest.approx(0.02, abs=0.002)
+    np.testing.assert_array_equal(det.predict(X), det.labels_)
+    np.testing.assert_allclose(det.decision_function(X), det.decision_scores_)
+    p = det.predict_proba(X)
+    assert p.shape == (len(X), 2) and np.allclose(p.sum(1), 1) and p[y == 1, 1].mean() > p[y == 0, 1].mean()
+    det.set_threshold(fpr=0.01)
+    assert (det.decision_scores_[y == 0] > det.threshold_).mean() <= 0.012
+    det.set_threshold(value=3.0)
+    assert det.threshold_ == 3.0
+
+
+def test_robust_fit_survives_contaminated_reference():
+    X, y = planted(n_out=400, seed=1)
+    plain = GMMDetector(random_state=0, bags=0).fit(X)
+    trimmed = GMMDetector(random_state=0, bags=0, trim=0.1).fit(X)
+    assert roc_auc_score(y, trimmed.decision_scores_) >= roc_auc_score(y, plain.decision_scores_) - 1e-3
+
+
+def test_explanations_name_the_deviating_feature():
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (1000, 4))
+    det = GMMDetector(random_state=0, bags=0, n_components=[1, 2]).fit(X)
+    odd = np.array([[0.0, 0.0, -9.0, 0.0]])
+    why = det.explain(odd, top=2, names=["a", "b", "c", "d"])[0]
+    assert why[0].startswith("c low")
+
+
+def test_schema_one_hot_and_errors(tmp_path):
+    df = pd.DataFrame({"id": ["r1", "r2", "r3"], "amt": [1.0, 2.0, 3.0], "kind": ["x", "y", "x"], "y": [0, 1, 0]})
+    cfg = AnomalyData(path="unused", score=None, id_column="id", label_column="y")
+    sch = Schema.learn(df, cfg, "t.csv")
+    assert sch.features == ["amt", "kind=x", "kind=y"]
+    rec = sch.records(df, "t.csv")
+    np.testing.assert_array_equal(rec.X, [[1, 1, 0], [2, 0, 1], [3, 1, 0]])
+    assert rec.labels.tolist() == [0, 1, 0] and rec.ids.tolist() == ["r1", "r2", "r3"]
+    with pytest.raises(DataError, match="column 'kind' is not numeric"):
+        Schema.learn(df, cfg.model_copy(update={"categorical": "reject"}), "t.csv")
+    bad = df.assign(amt=[1.0, np.inf, 3.0])
+    with pytest.raises(DataError, match="t.csv: column 'amt' has a missing, infinite or non-numeric value"):
+        sch.records(bad, "t.csv")
+    with pytest.raises(DataError, match="column 'kind' \\(used by the model\\) not found"):
+        sch.records(df.drop(columns=["kind"]), "new.csv")
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "anomaly"
+    assert cli.main(["run", str(REPO / "configs" / "anomaly.yaml"), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_default_run_scores_new_records(default_run):
+    sc = pd.read_csv(default_run / "scores.csv")
+    assert list(sc.columns) == ["id", "score", "flag", "probability", "top_features", "label"]
+    assert len(sc) == 733 and sc["id"].str.startswith("ctg").all()
+    s = json.loads((default_run / "summary.json").read_text())
+    assert (sc["flag"] == (sc["score"] > s["threshold"])).all()
+    assert (sc.loc[sc["flag"], "top_features"].str.count(";") == 2).all()
+    assert s["evaluation"]["roc_auc"] == pytest.approx(roc_auc_score(sc["label"], sc["score"]))
+    assert s["evaluation"]["roc_auc"] > 0.85
+    html = (default_run / "report.html").read_text()
+    assert "Top 20 anomalies" in html and "ROC" in html
+
+
+def test_apply_streams_in_chunks_and_matches_run(tmp_path, default_run):
+    out = tmp_path / "applied"
+    assert cli.main(["apply", str(default_run), str(REPO / "datasets" / "cardio_new.csv"), "--out", str(out), "--quiet"]) == 0
+    a = pd.read_csv(out / "scores.csv")
+    r = pd.read_csv(default_run / "scores.csv")
+    np.testing.assert_allclose(a["score"], r["score"], rtol=1e-9)
+    # many small chunks give the same scores (streaming a file larger than memory)
+    cfgp = tmp_path / "run_copy"
+    import shutil
+
+    shutil.copytree(default_run, cfgp)
+    text = (cfgp / "config.yaml").read_text().replace("chunk_rows: 200000", "chunk_rows: 1000")
+    (cfgp / "config.yaml").write_text(text)
+    big = pd.concat([pd.read_csv(REPO / "datasets" / "cardio_new.csv")] * 3, ignore_index=True)
+    big.to_parquet(tmp_path / "big.parquet")
+    out2 = tmp_path / "applied2"
+    assert cli.main(["apply", str(cfgp), str(tmp_path / "big.parquet"), "--out", str(out2), "--quiet"]) == 0
+    b = pd.read_csv(out2 / "scores.csv")
+    assert len(b) == 3 * len(r)
+    np.testing.assert_allclose(b["score"].to_numpy()[: len(r)], r["score"], rtol=1e-9)
+
+
+def test_tampered_detector_is_refused(tmp_path, default_run):
+    import shutil
+
+    bad = tmp_path / "run"
+    shutil.copytree(default_run, bad)
+    (bad / "model" / "detector.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        GMMDetector.load(bad / "model")
+
+
+@pytest.mark.skipif(not ODDS.is_dir(), reason="../shared/datasets/odds not present")
+def test_odds_mat_reader():
+    df = read_frame(ODDS / "wbc.mat")
+    assert df.shape == (378, 32) and df["outlier"].sum() == 21
