@@ -138,3 +138,11 @@ def test_tampered_detector_is_refused(tmp_path, default_run):
 def test_odds_mat_reader():
     df = read_frame(ODDS / "wbc.mat")
     assert df.shape == (378, 32) and df["outlier"].sum() == 21
+
+
+def test_same_seed_same_bytes(tmp_path, default_run):
+    out = tmp_path / "again"
+    assert cli.main(["run", str(REPO / "configs" / "anomaly.yaml"), "--out", str(out), "--quiet"]) == 0
+    assert (out / "scores.csv").read_bytes() == (default_run / "scores.csv").read_bytes()
+    for f in sorted((default_run / "model").iterdir()):
+        assert (out / "model" / f.name).read_bytes() == f.read_bytes(), f.name

@@ -224,3 +224,25 @@ def test_model_evaluation_block_values():
     assert ev["silhouette"] > 0.7
     assert ev["n_uncertain"] == int((gm.predict_proba(X).max(1) < 0.6).sum())
     assert ev["min_mean_distance"] == pytest.approx(np.linalg.norm(gm.means_[0] - gm.means_[1]))
+
+
+def test_sigint_during_a_run_leaves_nothing(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    # walk-forward refits keep the process busy for many seconds
+    p = subprocess.Popen(
+        [sys.executable, "-m", "gmm_apps", "run", str(REPO / "configs" / "regimes.yaml"), "--out", str(out),
+         "--set", "walk_forward.enabled=true", "--set", "walk_forward.refit_every=21", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(x.name.startswith(".run.tmp") for x in tmp_path.iterdir()):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "interrupted; nothing was written" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

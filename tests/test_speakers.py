@@ -192,3 +192,10 @@ def test_full_fsdd_takes_protocol_meets_the_target(tmp_path):
         sets=[f"data.enrol={FSDD}/*_[1-4][0-9].wav", f"data.test={FSDD}/*_[5-9].wav", "report.plots=false"])
     assert s["test_recordings"] == 300
     assert s["accuracy"] >= 0.995 and s["eer"] <= 0.01
+
+
+def test_same_seed_same_bytes(tmp_path, default_run):
+    out = tmp_path / "again"
+    assert cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet"]) == 0
+    for name in ("identifications.csv", "scores.csv", "verifications.csv", "confusion.csv", "model.npz"):
+        assert (out / name).read_bytes() == (default_run / name).read_bytes(), name
