@@ -9,7 +9,8 @@ from pydantic import Field
 
 from ...config import DataSection, ModelSection, PipelineConfig, ReportSection, Section
 
-MODEL_FEATURES = ("recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "recent_spend", "total_spend")
+MODEL_FEATURES = ("recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "gaps_since_last",
+                  "recent_spend", "total_spend")
 
 
 class CustomersData(DataSection):
@@ -36,17 +37,19 @@ class CustomersFeatures(Section):
     purchase); 'all' counts every purchase.  Recency is days from the last
     purchase to the end of the calibration period.  Same-day transactions are
     merged.  ``model`` lists the features the GMM sees (log1p, then standardised).
-    ``one_time_buyers``: 'model' lets the GMM give them segments of their own
-    (they sit at frequency 0); 'separate' puts all of them in one fixed segment
-    outside the GMM.
+    ``one_time_buyers``: 'separate' (default) puts all of them in one fixed
+    segment outside the GMM (features such as ``gaps_since_last`` are undefined
+    for them); 'model' lets the GMM give them segments of their own (they sit at
+    frequency 0).
     """
 
     rfm_convention: Literal["repeat", "all"] = "repeat"
-    model: list[Literal["recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "recent_spend", "total_spend"]] = Field(
-        default_factory=lambda: ["recency", "frequency", "aov", "recent_spend"]
+    model: list[Literal["recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "gaps_since_last",
+                        "recent_spend", "total_spend"]] = Field(
+        default_factory=lambda: ["gaps_since_last", "frequency", "aov"]
     )
     recent_weeks: int = Field(26, ge=1, le=520)
-    one_time_buyers: Literal["model", "separate"] = "model"
+    one_time_buyers: Literal["model", "separate"] = "separate"
     weight_by: Literal["none", "spend", "sqrt_spend"] = "none"
 
 

@@ -10,7 +10,9 @@ Conventions (stated in the report too):
 - ``monetary``: mean value of the repeat purchases ('repeat'; the first purchase's value
   for one-time buyers) or of all purchases ('all');
 - ``aov``: total spend / purchases; ``interpurchase_days``: mean days between purchases
-  (NaN for one-time buyers); ``recent_spend``: spend in the last ``recent_weeks`` weeks.
+  (NaN for one-time buyers); ``gaps_since_last``: recency in units of the customer's own
+  inter-purchase time (how many usual gaps have passed without a purchase; NaN for one-time
+  buyers); ``recent_spend``: spend in the last ``recent_weeks`` weeks.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pandas as pd
 from ...errors import DataError
 
 FEATURE_COLUMNS = ["n_purchases", "frequency", "recency", "tenure", "monetary", "aov",
-                   "interpurchase_days", "total_spend", "recent_spend"]
+                   "interpurchase_days", "gaps_since_last", "total_spend", "recent_spend"]
 
 
 def merge_same_day(tx):
@@ -82,6 +84,7 @@ def customer_features(purchases, *, as_of, convention="repeat", recent_weeks=26)
     f["aov"] = total / n
     span = (last - first).dt.days
     f["interpurchase_days"] = np.where(n > 1, span / (n - 1).clip(lower=1), np.nan)
+    f["gaps_since_last"] = f["recency"] / f["interpurchase_days"].clip(lower=1)
     f["total_spend"] = total
     f["recent_spend"] = recent
     return f

@@ -199,9 +199,10 @@ class CustomersPipeline(Pipeline):
             raise ConfigError(f"{source}: data.path: file not found: {config.data.path}")
         if len(set(config.features.model)) != len(config.features.model):
             raise ConfigError(f"{source}: features.model: a feature is listed twice: {config.features.model}")
-        if config.features.one_time_buyers == "model" and "interpurchase_days" in config.features.model:
+        undefined = {"interpurchase_days", "gaps_since_last"} & set(config.features.model)
+        if config.features.one_time_buyers == "model" and undefined:
             raise ConfigError(
-                f"{source}: features.model: 'interpurchase_days' is undefined for one-time buyers; "
+                f"{source}: features.model: {sorted(undefined)[0]!r} is undefined for one-time buyers; "
                 "set features.one_time_buyers: separate or drop it"
             )
 

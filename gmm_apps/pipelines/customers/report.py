@@ -18,7 +18,7 @@ from ...report import (
 )
 from .features import capture_curve
 
-PROFILE_COLUMNS = ["recency", "frequency", "monetary", "aov", "tenure", "recent_spend", "total_spend"]
+PROFILE_COLUMNS = ["recency", "gaps_since_last", "frequency", "monetary", "aov", "tenure", "recent_spend", "total_spend"]
 
 
 def plot_profile_heatmap(feats, P, names):
