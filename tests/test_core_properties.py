@@ -3,8 +3,7 @@
 import warnings
 
 import numpy as np
-import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
@@ -58,11 +57,11 @@ def test_log_likelihood_never_decreases(case):
             gm = GaussianMixture(K, covariance_type=ct, random_state=seed % 1000, reg_covar=0.0, max_iter=40, tol=0.0,
                                  init_params="random").fit(X)
         except ValueError:
-            pytest.skip("a component became singular without regularisation")
+            assume(False)  # a component became singular without regularisation: discard the example
     h = np.asarray(gm.monitor_.history)
     note(f"ct={ct} K={K} n={len(X)} d={X.shape[1]} reseeds={gm.n_reseeds_} diffs={np.diff(h).min()} h={h[:5]}")
-    if gm.n_reseeds_ == 0:  # a re-seeded collapse may lower the bound once, by design
-        assert np.all(np.diff(h) >= -1e-9 * np.maximum(1.0, np.abs(h[1:])))
+    assume(gm.n_reseeds_ == 0)  # a re-seeded collapse may lower the bound once, by design
+    assert np.all(np.diff(h) >= -1e-9 * np.maximum(1.0, np.abs(h[1:])))
 
 
 @SETTINGS
@@ -95,9 +94,13 @@ def test_scaling_the_features_scales_means_and_covariances(case, c):
             a.fit(X)
             b.fit(c * X)
         except ValueError:
-            pytest.skip("a component became singular without regularisation")
+            assume(False)  # a component became singular without regularisation
     note(f"ct={ct} K={K} n={len(X)} d={X.shape[1]} reseeds={a.n_reseeds_},{b.n_reseeds_} "
          f"iters={a.n_iter_},{b.n_iter_} weights={a.weights_}")
+    if a.n_reseeds_ or b.n_reseeds_:
+        # a collapsed component is a discontinuity: without regularisation its covariance is a
+        # cancellation near zero whose sign may differ between the scales
+        assume(False)
     np.testing.assert_allclose(b.means_, c * a.means_, rtol=1e-6, atol=1e-9 * c)
     np.testing.assert_allclose(b.covariances_, c**2 * a.covariances_, rtol=1e-5, atol=1e-12 * c**2)
     np.testing.assert_allclose(b.weights_, a.weights_, rtol=1e-6, atol=1e-12)

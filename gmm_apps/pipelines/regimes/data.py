@@ -77,7 +77,7 @@ def _check_series(values, column, source, *, positive):
         i = int(np.flatnonzero(nonfinite)[0])
         raise DataError(
             f"{source}: column {column!r} has a missing or infinite value at data row {i + 1} "
-            f"(date {s.index[i]}); fill or remove such rows"
+            f"(date {pd.Timestamp(s.index[i]).date()}); fill or remove such rows"
         )
     if positive and (arr <= 0).any():
         i = int(np.flatnonzero(arr <= 0)[0])
@@ -237,7 +237,7 @@ def load_yfinance(tickers, *, start=None, end=None, interval="1d", cache_dir=".g
                 import yfinance
             except ImportError:
                 raise DataError(
-                    "data.source is 'yfinance' but the yfinance package is not installed; "
+                    f"data.source is 'yfinance' ({', '.join(tickers)}) but the yfinance package is not installed; "
                     "pip install yfinance, or use data.path with a CSV of prices"
                 ) from None
             download = yfinance.download

@@ -1,0 +1,168 @@
+"""A corpus of bad inputs, run through the CLI against every pipeline.
+
+Each case must end with exit status 2, exactly one line on stderr that starts with
+``error:`` and names the file, key or column, no traceback, no run folder left behind,
+and an earlier run at the same place intact.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmm_apps import cli
+
+REPO = Path(__file__).resolve().parents[1]
+CFG = {name: REPO / "configs" / f"{name}.yaml" for name in ("regimes", "customers", "speakers", "anomaly")}
+FAST = {
+    "regimes": ["--set", "report.stability_seeds=1", "--set", "report.bic_candidates=[3]", "--set", "report.plots=false",
+                "--set", "model.n_init=2", "--set", "split.holdout_start=null"],
+    "customers": ["--set", "report.stability_seeds=1", "--set", "report.bootstrap=0", "--set", "report.plots=false",
+                  "--set", "model.n_components=3"],
+    "speakers": ["--set", "report.plots=false", "--set", "model.n_components=16"],
+    "anomaly": ["--set", "report.plots=false", "--set", "model.bags=0"],
+}
+
+
+def make(tmp, name, content):
+    p = tmp / name
+    if isinstance(content, bytes):
+        p.write_bytes(content)
+    else:
+        p.write_text(content)
+    return p
+
+
+def prices_csv(tmp, name="prices.csv", n=120, mutate=None):
+    from arch.data import sp500
+
+    df = sp500.load()["Adj Close"].iloc[:n].rename("Close").to_frame()
+    df.index.name = "Date"
+    df = df.reset_index()
+    if mutate:
+        df = mutate(df)
+    p = tmp / name
+    df.to_csv(p, index=False)
+    return p
+
+
+def wav(path, seconds=0.5, sr=8000, freq=220.0):
+    import soundfile as sf
+
+    t = np.arange(int(seconds * sr)) / sr
+    sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
+    return path
+
+
+def anomaly_csv(tmp, name="ref.csv", mutate=None):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    df.insert(0, "id", [f"r{i}" for i in range(200)])
+    if mutate:
+        df = mutate(df)
+    p = tmp / name
+    df.to_csv(p, index=False)
+    return p
+
+
+TINY_LOG = "customer_id,date,amount\n" + "".join(
+    f"{c},2020-01-{d:02d},{5 + d}\n" for c, days in (("x", (1, 5)), ("y", (2, 9, 20)), ("z", (3, 4, 12, 25))) for d in days)
+
+
+def _set(df, col, i, v):
+    df = df.copy()
+    df[col] = df[col].astype(object)
+    df.loc[i, col] = v
+    return df
+
+
+# each case: (id, pipeline, builder(tmp) -> list of CLI overrides, or a config text via "config:")
+CASES = [
+    # the config itself
+    ("malformed-yaml", "regimes", lambda t: {"config": "pipeline: regimes\nmodel: {n_init: 3\n"}, "malformed YAML"),
+    ("unknown-key", "customers", lambda t: {"config": "pipeline: customers\nmodel:\n  n_compnents: 3\n"}, "unknown key 'model.n_compnents'"),
+    ("wrong-type", "anomaly", lambda t: {"config": "pipeline: anomaly\nmodel:\n  bags: many\n"}, "model.bags"),
+    ("missing-file", "regimes", lambda t: ["--set", "data.path=/nonexistent/prices.csv"], "data.path: file not found"),
+    ("missing-file", "customers", lambda t: ["--set", "data.path=/nonexistent/tx.csv"], "data.path: file not found"),
+    ("missing-file", "speakers", lambda t: ["--set", "data.enrol=/nonexistent/enrol"], "data.enrol: file not found"),
+    ("missing-file", "anomaly", lambda t: ["--set", "data.path=/nonexistent/ref.csv"], "data.path: file not found"),
+    # empty, header-only, unreadable
+    ("empty-file", "regimes", lambda t: ["--set", f"data.path={make(t, 'e.csv', '')}"], "e.csv: file is empty"),
+    ("empty-file", "customers", lambda t: ["--set", f"data.path={make(t, 'e.csv', '')}"], "e.csv: file is empty"),
+    ("empty-file", "anomaly", lambda t: ["--set", f"data.path={make(t, 'e.csv', '')}", "--set", "data.score=null"], "e.csv: file is empty"),
+    ("header-only", "regimes", lambda t: ["--set", f"data.path={make(t, 'h.csv', 'Date,Close' + chr(10))}"], "h.csv: no data rows"),
+    ("header-only", "customers", lambda t: ["--set", f"data.path={make(t, 'h.csv', 'customer_id,date,amount' + chr(10))}"], "h.csv: no transactions"),
+    ("header-only", "anomaly", lambda t: ["--set", f"data.path={make(t, 'h.csv', 'id,a,b' + chr(10))}", "--set", "data.score=null"], "h.csv: no records"),
+    ("binary-file", "customers", lambda t: ["--set", f"data.path={make(t, 'b.csv', bytes(range(256)) * 4)}"], "b.csv: cannot read"),
+    # columns
+    ("misspelled-column", "regimes", lambda t: ["--set", f"data.path={prices_csv(t)}", "--set", "data.price_column=Clsoe"], "column 'Clsoe' (prices) not found"),
+    ("misspelled-column", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', 'cust,date,amount' + chr(10) + 'x,2020-01-01,5' + chr(10))}"], "column 'customer_id' (data.id_column) not found"),
+    ("misspelled-column", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t)}", "--set", "data.score=null", "--set", "data.columns=[a, bb]"], "column 'bb' (data.columns) not found"),
+    # values
+    ("non-numeric", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 50, 'abc'))}"], "column 'Close' has a non-numeric value 'abc'"),
+    ("non-numeric", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: _set(d, 'b', 5, 'oops'))}", "--set", "data.score=null", "--set", "data.categorical=reject"], "column 'b' has a non-numeric value 'oops'"),
+    ("nan", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 50, float('nan')))}"], "missing or infinite value"),
+    ("nan", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: _set(d, 'a', 7, float('nan')))}", "--set", "data.score=null"], "column 'a' has a missing, infinite or non-numeric value"),
+    ("infinity", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 50, float('inf')))}"], "missing or infinite value"),
+    ("infinity", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', 'customer_id,date,amount' + chr(10) + 'x,2020-01-01,inf' + chr(10))}"], "non-numeric or missing value"),
+    ("duplicated-dates", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: pd.concat([d.iloc[:60], d.iloc[59:]]))}"], "duplicated dates"),
+    ("unsorted-dates", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.iloc[::-1])}"], "not in increasing order"),
+    ("single-row", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, n=1)}"], "only 1 price row"),
+    ("single-row", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: d.iloc[:1])}", "--set", "data.score=null"], "only 1 reference records"),
+    ("constant-feature", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.assign(Close=100.0))}"], "feature 'log_return' is constant"),
+    ("more-components-than-rows", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', TINY_LOG)}", "--set", "model.n_components=5", "--set", "split.enabled=false"], "fewer than every model.n_components"),
+    # audio
+    ("corrupt-wav", "speakers", lambda t: (shutil.copytree(REPO / "datasets" / "fsdd_sample" / "enrol", t / "enrol"), make(t / "enrol", "3_theo_99.wav", b"RIFF....WAVEjunk"), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_99.wav: cannot read audio"),
+    ("zero-length-recording", "speakers", lambda t: (shutil.copytree(REPO / "datasets" / "fsdd_sample" / "enrol", t / "enrol"), wav(t / "enrol" / "3_theo_98.wav", seconds=0), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_98.wav: the recording is empty"),
+    ("one-speaker", "speakers", lambda t: ((t / "e").mkdir(), wav(t / "e" / "0_ann_1.wav"), ["--set", f"data.enrol={t / 'e'}", "--set", "data.test=null"])[-1], "identification needs at least two speakers"),
+    # live data with no network
+    ("unreachable-market-data", "regimes", lambda t: ["--set", "data.source=yfinance", "--set", "data.tickers=[SPY]", "--set", f"data.cache_dir={t / 'cache'}"], "SPY"),
+]
+
+
+@pytest.mark.parametrize("case, pipeline, build, message", CASES, ids=[f"{c[1]}-{c[0]}" for c in CASES])
+def test_bad_input_ends_cleanly(tmp_path, capsys, case, pipeline, build, message):
+    data = tmp_path / "data"
+    data.mkdir()
+    spec = build(data)
+    out = tmp_path / "runs" / "run"
+    # an earlier run at the same place must survive
+    out.mkdir(parents=True)
+    (out / "summary.json").write_text('{"earlier": true}')
+    if isinstance(spec, dict):
+        cfg = make(data, "config.yaml", spec["config"])
+        args = ["run", str(cfg), "--out", str(out)]
+    else:
+        args = ["run", str(CFG[pipeline]), "--out", str(out), "--quiet", *FAST[pipeline], *spec]
+    code = cli.main(args)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in err
+    assert (out / "summary.json").read_text() == '{"earlier": true}'
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["run"]
+
+
+def test_corpus_covers_every_pipeline():
+    assert {c[1] for c in CASES} == set(CFG)
+
+
+@pytest.mark.parametrize("pipeline", ["regimes", "customers", "speakers", "anomaly"])
+def test_tampered_model_file_is_refused_by_apply(tmp_path, capsys, pipeline):
+    run_dir = tmp_path / "run"
+    assert cli.main(["run", str(CFG[pipeline]), "--out", str(run_dir), "--quiet", *FAST[pipeline]]) == 0
+    model = run_dir / "model.npz" if (run_dir / "model.npz").exists() else run_dir / "model" / "member_000.npz"
+    raw = model.read_bytes()
+    model.write_bytes(raw[: len(raw) // 2])  # truncated
+    new = {"regimes": prices_csv(tmp_path), "customers": REPO / "datasets" / "cdnow_sample.txt",
+           "speakers": REPO / "datasets" / "fsdd_sample" / "test", "anomaly": REPO / "datasets" / "cardio_new.csv"}[pipeline]
+    code = cli.main(["apply", str(run_dir), str(new), "--out", str(tmp_path / "applied"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "truncated" in err and "Traceback" not in err
+    assert not (tmp_path / "applied").exists()
