@@ -19,6 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 
 
+#: ``n_components``: a fixed K, a list of candidates, or ``{min: .., max: ..}``
+NComponents = Union[int, list[int], dict[str, int]]
+CovarianceType = Literal["full", "tied", "diag", "spherical"]
+#: ``covariance_type``: one type or a list of candidates
+CovarianceTypes = Union[CovarianceType, list[CovarianceType]]
+
+
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors."""
 
@@ -47,9 +54,9 @@ class ModelSection(Section):
     with more than one candidate, ``criterion`` chooses.
     """
 
-    n_components: Union[int, list[int], dict[str, int]] = 3
+    n_components: NComponents = 3
     criterion: Literal["bic", "aic", "icl", "cv"] = "bic"
-    covariance_type: Union[Literal["full", "tied", "diag", "spherical"], list[Literal["full", "tied", "diag", "spherical"]]] = "full"
+    covariance_type: CovarianceTypes = "full"
     n_init: int = Field(5, ge=1)
     random_state: int = 0
     tol: float = Field(1e-4, gt=0)

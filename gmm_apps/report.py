@@ -307,18 +307,12 @@ def projection_2d(model, X, *, features=(0, 1)):
     -------
     X2, means2, covs2
     """
+    from .core._covariance import full_covariances
+
     i, j = features
     K, d = model.means_.shape
-    c = np.asarray(model.covariances_, dtype=np.float64)
-    ct = model.covariance_type
-    full = {
-        "full": lambda: c,
-        "tied": lambda: np.broadcast_to(c, (K, d, d)),
-        "diag": lambda: np.stack([np.diag(v) for v in c]),
-        "spherical": lambda: np.stack([np.eye(d) * v for v in c]),
-    }[ct]()
-    sel = np.ix_([i, j], [i, j])
-    return X[:, [i, j]], model.means_[:, [i, j]], np.stack([f[sel] for f in full])
+    full = full_covariances(model.covariances_, model.covariance_type, K, d)
+    return X[:, [i, j]], model.means_[:, [i, j]], full[:, [i, j]][:, :, [i, j]]
 
 
 # ------------------------------------------------------------ model evaluation

@@ -197,56 +197,29 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     return n_features * np.log(pc)
 
 
-def log_gaussian_prob(X, means, precisions_cholesky, covariance_type, *, shift=None):
-    """Log density of each row of ``X`` under each Gaussian component.
+def full_covariances(covariances, covariance_type, n_components, n_features):
+    """Covariances of any type as ``(K, d, d)`` full matrices (a new float64 array).
 
     Parameters
     ----------
-    X : ndarray of shape (n, d)
-        Data rows, already shifted by ``shift`` when one is given.
-    means : ndarray of shape (K, d)
-        Component means (not shifted).
-    precisions_cholesky : ndarray
+    covariances : ndarray
         Shaped by ``covariance_type``.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
-    shift : ndarray of shape (d,), optional
-        A constant subtracted from ``X`` beforehand (for numerical accuracy);
-        it is subtracted from the means here.
+    n_components, n_features : int
 
     Returns
     -------
-    log_prob : ndarray of shape (n, K)
+    full : ndarray of shape (K, d, d)
     """
-    n_features = X.shape[1]
-    means = means if shift is None else means - shift
-    log_det = log_det_cholesky(precisions_cholesky, covariance_type, n_features)
-    maha = _mahalanobis_sq(X, means, precisions_cholesky, covariance_type)
-    return -0.5 * (n_features * LOG_2PI + maha) + log_det
-
-
-def _mahalanobis_sq(X, means, pc, covariance_type, diffs=None):
-    """Squared Mahalanobis distances, shape (n, K).  ``diffs`` (K, n, d) may be given for 'full'."""
+    c = np.asarray(covariances, dtype=np.float64)
+    K, d = n_components, n_features
     if covariance_type == "full":
-        if diffs is None:
-            diffs = X[None, :, :] - means[:, None, :]
-        y = np.matmul(diffs, pc)
-        return np.einsum("knd,knd->nk", y, y, optimize=False)
+        return c.copy()
     if covariance_type == "tied":
-        y = (X @ pc)[:, None, :] - (means @ pc)[None, :, :]
-        return np.einsum("nkd,nkd->nk", y, y, optimize=False)
+        return np.broadcast_to(c, (K, d, d)).copy()
     if covariance_type == "diag":
-        prec = pc**2
-        return (
-            np.sum(means**2 * prec, axis=1)[None, :]
-            - 2.0 * (X @ (means * prec).T)
-            + (X * X) @ prec.T
-        )
-    prec = pc**2
-    return (
-        np.sum(means**2, axis=1)[None, :] * prec[None, :]
-        - 2.0 * (X @ means.T) * prec[None, :]
-        + np.einsum("nd,nd->n", X, X)[:, None] * prec[None, :]
-    )
+        return c[:, :, None] * np.eye(d)
+    return c[:, None, None] * np.eye(d)
 
 
 def n_parameters(n_components, n_features, covariance_type):

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._covariance import precisions_from_cholesky
+from ._covariance import full_covariances, precisions_from_cholesky
 
 
 def permute_components(model, order):
@@ -82,14 +82,7 @@ def order_components(model, order_by):
 
 def _full_covariances(model):
     K, d = model.means_.shape
-    c = np.asarray(model.covariances_, dtype=np.float64)
-    if model.covariance_type == "full":
-        return c
-    if model.covariance_type == "tied":
-        return np.broadcast_to(c, (K, d, d))
-    if model.covariance_type == "diag":
-        return np.stack([np.diag(v) for v in c])
-    return np.stack([np.eye(d) * v for v in c])
+    return full_covariances(model.covariances_, model.covariance_type, K, d)
 
 
 def bhattacharyya_distances(model_a, model_b):

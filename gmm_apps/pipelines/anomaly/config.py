@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import Field
 
-from ...config import DataSection, ModelSection, PipelineConfig, ReportSection, Section
+from ...config import CovarianceTypes, DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
 
 
 class AnomalyData(DataSection):
@@ -34,8 +34,8 @@ class AnomalyModel(ModelSection):
     once without the highest-scoring share of the training data (robust to
     contaminated references)."""
 
-    n_components: Union[int, list[int], dict[str, int]] = Field(default_factory=lambda: [1, 2, 4, 8, 16])
-    covariance_type: Union[Literal["full", "tied", "diag", "spherical"], list[Literal["full", "tied", "diag", "spherical"]]] = "diag"
+    n_components: NComponents = Field(default_factory=lambda: [1, 2, 4, 8, 16])
+    covariance_type: CovarianceTypes = "diag"
     reg_covar: float = Field(0.5, ge=0, description="variance floor in robust-scaled units")
     bags: int = Field(10, ge=0, le=200)
     bag_components: list[int] = Field(default_factory=lambda: [1, 3, 6])

@@ -127,6 +127,8 @@ class GMMDetector:
             self.members_ = self._fit_members(Z[keep], specs)
             self._standardise(self._raw(Z[keep]))
         self.decision_scores_ = self.decision_function(X)
+        self.score_mean_ = float(self.decision_scores_.mean())
+        self.score_std_ = float(self.decision_scores_.std()) or 1.0
         self.set_threshold(contamination=self.contamination)
         return self
 
@@ -160,9 +162,11 @@ class GMMDetector:
     def predict_proba(self, X):
         """Probability of being an outlier, PyOD's 'unify' method: the Gaussian CDF of the
         score standardised by the training scores' mean and deviation.  Shape (n, 2)."""
-        s = self.decision_function(X)
-        mu, sd = self.decision_scores_.mean(), self.decision_scores_.std() or 1.0
-        p = np.clip(erf((s - mu) / (sd * np.sqrt(2))), 0, 1)
+        return self.proba_from_scores(self.decision_function(X))
+
+    def proba_from_scores(self, scores):
+        """:meth:`predict_proba` from scores already computed by :meth:`decision_function`."""
+        p = np.clip(erf((np.asarray(scores) - self.score_mean_) / (self.score_std_ * np.sqrt(2))), 0, 1)
         return np.c_[1 - p, p]
 
     def explain(self, X, *, top=3, names=None):
@@ -203,7 +207,7 @@ class GMMDetector:
         head = {"format": "gmm_apps.GMMDetector", "format_version": 1, "n_members": len(self.members_),
                 "scaler_center": self.scaler_.center.tolist(), "scaler_scale": self.scaler_.scale.tolist(),
                 "med": self.med_.tolist(), "iqr": self.iqr_.tolist(), "threshold": self.threshold_,
-                "train_score_mean": float(self.decision_scores_.mean()), "train_score_std": float(self.decision_scores_.std()),
+                "train_score_mean": self.score_mean_, "train_score_std": self.score_std_,
                 "meta": meta}
         (folder / "detector.json").write_text(json.dumps(head, indent=1))
 
@@ -227,7 +231,5 @@ class GMMDetector:
         det.scaler_ = RobustScaler(np.array(head["scaler_center"]), np.array(head["scaler_scale"]))
         det.med_, det.iqr_ = np.array(head["med"]), np.array(head["iqr"])
         det.threshold_ = head["threshold"]
-        # predict_proba needs the training score distribution's moments only
-        det.decision_scores_ = np.array([head["train_score_mean"] - head["train_score_std"],
-                                         head["train_score_mean"] + head["train_score_std"]])
+        det.score_mean_, det.score_std_ = head["train_score_mean"], head["train_score_std"]
         return det, head["meta"]

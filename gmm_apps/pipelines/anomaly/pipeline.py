@@ -40,7 +40,7 @@ def apply_threshold(det, cfg):
 def score_table(det, rec, names, explain):
     s = det.decision_function(rec.X)
     flag = s > det.threshold_
-    df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": det.predict_proba(rec.X)[:, 1]})
+    df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": det.proba_from_scores(s)[:, 1]})
     why = [""] * len(s)
     idx = np.flatnonzero(flag)
     if idx.size:

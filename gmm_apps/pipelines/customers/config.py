@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import Field
 
-from ...config import DataSection, ModelSection, PipelineConfig, ReportSection, Section
+from ...config import CovarianceTypes, DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
 
 MODEL_FEATURES = ("recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "gaps_since_last",
                   "recent_spend", "total_spend")
@@ -71,8 +71,8 @@ class CustomersModel(ModelSection):
     ``explore_tol``; the chosen one is then converged to ``tol``, so that seeds
     which find the same optimum give identical segments."""
 
-    n_components: Union[int, list[int], dict[str, int]] = Field(default_factory=lambda: {"min": 2, "max": 8})
-    covariance_type: Union[Literal["full", "tied", "diag", "spherical"], list[Literal["full", "tied", "diag", "spherical"]]] = "full"
+    n_components: NComponents = Field(default_factory=lambda: {"min": 2, "max": 8})
+    covariance_type: CovarianceTypes = "full"
     n_init: int = Field(10, ge=1)
     explore_tol: float = Field(1e-2, gt=0)
     tol: float = Field(1e-8, gt=0)

@@ -7,7 +7,7 @@ from typing import Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from ...config import DataSection, ModelSection, PipelineConfig, ReportSection, Section
+from ...config import DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
 
 FEATURE_KINDS = ("log_return", "realized_vol", "drawdown", "momentum", "volume_z")
 
@@ -90,7 +90,7 @@ class RegimesModel(ModelSection):
     """
 
     kind: Literal["hmm", "gmm_hmm", "gmm"] = "hmm"
-    n_components: Union[int, list[int], dict[str, int]] = 3
+    n_components: NComponents = 3
     n_mix: int = Field(2, ge=1, le=10, description="Gaussians per state for gmm_hmm")
     stickiness: float = Field(100.0, ge=0)
     hmm_iter: int = Field(200, ge=1)

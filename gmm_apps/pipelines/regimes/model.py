@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ...core import GaussianMixture, load_model, n_parameters, save_model
+from ...core._covariance import full_covariances
 from ...core.ordering import bhattacharyya_distances
 from ...errors import DataError
 from .features import TRADING_DAYS, Standardiser
@@ -135,6 +136,17 @@ class RegimeModel:
 
     def smooth(self, X):
         """Smoothed probabilities ``P(state_t | x_1..x_T)`` (forward-backward), shape (T, K)."""
+        return self.posteriors(X)[2]
+
+    def posteriors(self, X):
+        """Filtered, one-step predictive and smoothed quantities from one forward-backward pass.
+
+        Returns
+        -------
+        filtered : ndarray of shape (T, K)
+        log_pred : ndarray of shape (T,)
+        smoothed : ndarray of shape (T, K)
+        """
         logB = self.log_emission(X)
         alpha, cs, m = self._forward(logB)
         B = np.exp(logB - m[:, None])
@@ -144,7 +156,7 @@ class RegimeModel:
         for t in range(T - 2, -1, -1):
             beta[t] = A @ (B[t + 1] * beta[t + 1]) / cs[t + 1]
         g = alpha * beta
-        return g / g.sum(axis=1, keepdims=True)
+        return alpha, np.log(cs) + m, g / g.sum(axis=1, keepdims=True)
 
     def log_likelihood(self, X):
         """Log-likelihood of the whole sequence."""
@@ -232,15 +244,8 @@ class RegimeModel:
 
 
 def _full_covs(gm):
-    c = np.asarray(gm.covariances_, dtype=np.float64)
     K, d = gm.means_.shape
-    if gm.covariance_type == "full":
-        return c
-    if gm.covariance_type == "tied":
-        return np.broadcast_to(c, (K, d, d)).copy()
-    if gm.covariance_type == "diag":
-        return np.stack([np.diag(v) for v in c])
-    return np.stack([np.eye(d) * v for v in c])
+    return full_covariances(gm.covariances_, gm.covariance_type, K, d)
 
 
 def _to_type(full, ct):

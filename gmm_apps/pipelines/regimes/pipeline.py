@@ -208,8 +208,7 @@ class RegimesPipeline(Pipeline):
             w0 = cfg.walk_forward.min_train
             dates, r, X, train = dates[w0:], r[w0:], X[w0:], np.zeros(len(labels), dtype=bool)
         else:
-            filtered, log_pred = model.filter(X)
-            smoothed = model.smooth(X)
+            filtered, log_pred, smoothed = model.posteriors(X)
             src = smoothed if cfg.report.labels_from == "smoothed" else filtered
             labels = src.argmax(axis=1)
 
@@ -319,11 +318,11 @@ class RegimesPipeline(Pipeline):
         data = data_mod.load_file(input, date_column=config.data.date_column, price_column=config.data.price_column,
                                   volume_column=config.data.volume_column)
         F, rets = build_features(data, config.features.specs())
-        if list(F.columns) != meta["feature_names"]:
-            F.columns = meta["feature_names"] if len(F.columns) == len(meta["feature_names"]) else F.columns
+        if F.shape[1] != len(meta["feature_names"]):
+            raise DataError(f"{input}: gives {F.shape[1]} features, the saved model expects {len(meta['feature_names'])} "
+                            f"({', '.join(meta['feature_names'])}); use a file with one price series")
         X = scaler.transform(F.values)
-        filtered, log_pred = model.filter(X)
-        smoothed = model.smooth(X)
+        filtered, log_pred, smoothed = model.posteriors(X)
         names = meta["names"]
         labels = filtered.argmax(axis=1)
         out = pd.DataFrame({"date": F.index.strftime("%Y-%m-%d"), "regime": labels, "name": [names[i] for i in labels]})

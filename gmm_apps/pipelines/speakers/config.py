@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ...config import DataSection, ModelSection, PipelineConfig, ReportSection, Section
+from ...config import CovarianceTypes, DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
 
 FSDD_PATTERN = r"^(?P<digit>\d+)_(?P<speaker>[^_]+)_(?P<take>\d+)$"
 
@@ -59,8 +59,8 @@ class SpeakersModel(ModelSection):
     ``n_components`` (diagonal covariance); independent models ``speaker_components``."""
 
     kind: Literal["ubm_map", "independent"] = "ubm_map"
-    n_components: Union[int, list[int], dict[str, int]] = 128
-    covariance_type: Union[Literal["full", "tied", "diag", "spherical"], list[Literal["full", "tied", "diag", "spherical"]]] = "diag"
+    n_components: NComponents = 128
+    covariance_type: CovarianceTypes = "diag"
     relevance_factor: float = Field(16.0, gt=0)
     speaker_components: int = Field(16, ge=1)
     n_init: int = Field(1, ge=1)
