@@ -38,6 +38,7 @@ BUILTIN = {
     "customers": "gmm_apps.pipelines.customers:CustomersPipeline",
     "speakers": "gmm_apps.pipelines.speakers:SpeakersPipeline",
     "anomaly": "gmm_apps.pipelines.anomaly:AnomalyPipeline",
+    "images": "gmm_apps.pipelines.images:ImagesPipeline",
 }
 
 

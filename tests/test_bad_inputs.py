@@ -17,7 +17,7 @@ import pytest
 from gmm_apps import cli
 
 REPO = Path(__file__).resolve().parents[1]
-CFG = {name: REPO / "configs" / f"{name}.yaml" for name in ("regimes", "customers", "speakers", "anomaly")}
+CFG = {name: REPO / "configs" / f"{name}.yaml" for name in ("regimes", "customers", "speakers", "anomaly", "images")}
 FAST = {
     "regimes": ["--set", "report.stability_seeds=1", "--set", "report.bic_candidates=[3]", "--set", "report.plots=false",
                 "--set", "model.n_init=2", "--set", "split.holdout_start=null"],
@@ -25,6 +25,7 @@ FAST = {
                   "--set", "model.n_components=3"],
     "speakers": ["--set", "report.plots=false", "--set", "model.n_components=16"],
     "anomaly": ["--set", "report.plots=false", "--set", "model.bags=0"],
+    "images": ["--set", "report.plots=false", "--set", "run.n_jobs=1"],
 }
 
 
@@ -55,6 +56,13 @@ def wav(path, seconds=0.5, sr=8000, freq=220.0):
 
     t = np.arange(int(seconds * sr)) / sr
     sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), sr)
+    return path
+
+
+def png(path, array):
+    from PIL import Image
+
+    Image.fromarray(array).save(path)
     return path
 
 
@@ -119,6 +127,14 @@ CASES = [
     ("corrupt-wav", "speakers", lambda t: (shutil.copytree(REPO / "datasets" / "fsdd_sample" / "enrol", t / "enrol"), make(t / "enrol", "3_theo_99.wav", b"RIFF....WAVEjunk"), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_99.wav: cannot read audio"),
     ("zero-length-recording", "speakers", lambda t: (shutil.copytree(REPO / "datasets" / "fsdd_sample" / "enrol", t / "enrol"), wav(t / "enrol" / "3_theo_98.wav", seconds=0), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_98.wav: the recording is empty"),
     ("one-speaker", "speakers", lambda t: ((t / "e").mkdir(), wav(t / "e" / "0_ann_1.wav"), ["--set", f"data.enrol={t / 'e'}", "--set", "data.test=null"])[-1], "identification needs at least two speakers"),
+    # images
+    ("missing-file", "images", lambda t: ["--set", "data.path=/nonexistent/photo.jpg"], "data.path: file not found"),
+    ("unknown-sample", "images", lambda t: ["--set", "data.path=skimage:lena"], "'skimage:lena' is not a bundled sample"),
+    ("empty-folder", "images", lambda t: ((t / "photos").mkdir(), ["--set", f"data.path={t / 'photos'}"])[-1], "holds no"),
+    ("empty-file", "images", lambda t: ["--set", f"data.path={make(t, 'e.png', b'')}"], "e.png: file is empty"),
+    ("not-an-image", "images", lambda t: ["--set", f"data.path={make(t, 'notes.jpg', 'these are not pixels' * 50)}"], "notes.jpg: not a readable image"),
+    ("one-pixel-image", "images", lambda t: ["--set", f"data.path={png(t / 'dot.png', np.zeros((1, 1, 3), np.uint8))}"], "dot.png: image is 1x1 pixels"),
+    ("wrong-type", "images", lambda t: ["--set", "spatial.sigma=wide"], "spatial.sigma"),
     # live data with no network
     ("unreachable-market-data", "regimes", lambda t: ["--set", "data.source=yfinance", "--set", "data.tickers=[SPY]", "--set", f"data.cache_dir={t / 'cache'}"], "SPY"),
 ]
@@ -153,15 +169,17 @@ def test_corpus_covers_every_pipeline():
     assert {c[1] for c in CASES} == set(CFG)
 
 
-@pytest.mark.parametrize("pipeline", ["regimes", "customers", "speakers", "anomaly"])
+@pytest.mark.parametrize("pipeline", ["regimes", "customers", "speakers", "anomaly", "images"])
 def test_tampered_model_file_is_refused_by_apply(tmp_path, capsys, pipeline):
     run_dir = tmp_path / "run"
     assert cli.main(["run", str(CFG[pipeline]), "--out", str(run_dir), "--quiet", *FAST[pipeline]]) == 0
-    model = run_dir / "model.npz" if (run_dir / "model.npz").exists() else run_dir / "model" / "member_000.npz"
+    model = next(p for p in (run_dir / "model.npz", run_dir / "model" / "member_000.npz", run_dir / "model" / "palette.npz")
+                 if p.exists())
     raw = model.read_bytes()
     model.write_bytes(raw[: len(raw) // 2])  # truncated
     new = {"regimes": prices_csv(tmp_path), "customers": REPO / "datasets" / "cdnow_sample.txt",
-           "speakers": REPO / "datasets" / "fsdd_sample" / "test", "anomaly": REPO / "datasets" / "cardio_new.csv"}[pipeline]
+           "speakers": REPO / "datasets" / "fsdd_sample" / "test", "anomaly": REPO / "datasets" / "cardio_new.csv",
+           "images": png(tmp_path / "new.png", np.full((40, 60, 3), 90, np.uint8))}[pipeline]
     code = cli.main(["apply", str(run_dir), str(new), "--out", str(tmp_path / "applied"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "truncated" in err and "Traceback" not in err

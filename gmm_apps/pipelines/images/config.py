@@ -1,0 +1,85 @@
+"""Config of the images pipeline."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from ...config import CovarianceType, DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
+
+
+class ImagesData(DataSection):
+    """Images to segment: files, folders, globs, or ``skimage:NAME`` for a sample
+    bundled with scikit-image (astronaut, chelsea, coffee, rocket,
+    immunohistochemistry, camera, retina).  JPEG, PNG, TIFF, BMP; grey, RGBA
+    (composited on white) and 16-bit are read as they are."""
+
+    path: str | list[str] = Field(default_factory=lambda: ["skimage:astronaut", "skimage:coffee", "skimage:chelsea"])
+
+    @field_validator("path")
+    @classmethod
+    def _non_empty(cls, v):
+        if isinstance(v, list) and not v:
+            raise ValueError("give at least one image, folder or glob")
+        return v
+
+
+class ImagesFeatures(Section):
+    """Per-pixel features.  Spatial sizes are pixels of a 500-pixel image and grow with larger ones."""
+
+    color_space: Literal["lab", "rgb"] = "lab"
+    blur: float = Field(1.0, ge=0, le=20, description="Gaussian pre-smoothing of colours")
+    position_weight: float = Field(0.5, ge=0, le=10, description="weight of (row, col), longer side = 100 units; 0: colour only")
+    texture_weight: float = Field(0.0, ge=0, le=10, description="weight of local lightness contrast; 0: none")
+
+
+class ImagesModel(ModelSection):
+    """A core GMM per image, fitted on a pixel sample (or on quantised colours
+    with their counts as ``sample_weight``), predicted at full resolution.
+    ``n_components``: a fixed K, or candidates chosen per image by
+    ``criterion`` (bic or icl)."""
+
+    n_components: NComponents = 8
+    criterion: Literal["bic", "aic", "icl"] = "bic"
+    covariance_type: CovarianceType = "full"
+    n_init: int = Field(1, ge=1)
+    tol: float = Field(1e-3, gt=0)
+    max_iter: int = Field(200, ge=1)
+    reg_covar: float = Field(1e-3, ge=0, description="variance floor, in feature units (Lab: 0..100)")
+    sample_size: int = Field(6000, ge=100, le=10_000_000, description="pixels (or distinct colours) the model is fitted on")
+    fit_on: Literal["pixels", "colours"] = Field("pixels", description="colours: unique quantised feature vectors weighted by count")
+    quantise: float = Field(2.0, gt=0, description="grid step for fit_on: colours")
+    shared: bool = Field(False, description="one model for every image (one palette) instead of one per image")
+
+
+class Spatial(Section):
+    """Turning per-pixel classes into regions."""
+
+    sigma: float = Field(2.0, ge=0, le=50, description="Gaussian smoothing of the posterior maps before the argmax")
+    min_region: float = Field(0.025, ge=0, lt=0.5, description="regions smaller than this share of the image join a neighbour")
+    edge_threshold: float = Field(16.0, ge=0, description="merge neighbours whose shared boundary's mean colour gradient is below this; 0: off")
+
+
+class ImagesOutput(Section):
+    overlay: bool = True
+    soft_maps: bool = Field(False, description="also save each image's smoothed posterior maps (npz, float16)")
+
+
+class ImagesReport(ReportSection):
+    thumbnails: int = Field(48, ge=1, le=1000, description="images shown in the report grid")
+
+
+class ImagesRun(Section):
+    n_jobs: int = Field(2, ge=1, le=256, description="images segmented in parallel (processes)")
+
+
+class ImagesConfig(PipelineConfig):
+    pipeline: Literal["images"] = "images"
+    data: ImagesData = ImagesData()
+    features: ImagesFeatures = ImagesFeatures()
+    model: ImagesModel = ImagesModel()
+    spatial: Spatial = Spatial()
+    output: ImagesOutput = ImagesOutput()
+    report: ImagesReport = ImagesReport()
+    run: ImagesRun = ImagesRun()

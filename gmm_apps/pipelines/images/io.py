@@ -1,0 +1,164 @@
+"""Reading images (JPEG, PNG, TIFF; grey, RGBA, 16-bit) and the bundled scikit-image samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...config import resolve_inputs
+from ...errors import ConfigError, DataError
+
+SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
+#: ``skimage:NAME`` entries of ``data.path``: colour images shipped inside scikit-image
+SKIMAGE_PREFIX = "skimage:"
+SKIMAGE_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera", "retina")
+
+
+def to_rgb(image, *, name="image"):
+    """Any image array as float RGB in [0, 1].
+
+    Grey images are repeated into three channels; an alpha channel is
+    composited onto white; integer images are scaled by their type's range
+    (so 16-bit images keep their full precision); float images must already
+    lie in [0, 1].
+
+    Parameters
+    ----------
+    image : ndarray of shape (h, w), (h, w, 1), (h, w, 2), (h, w, 3) or (h, w, 4)
+    name : str
+        For messages.
+
+    Returns
+    -------
+    rgb : ndarray of shape (h, w, 3), float64
+    """
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 2, 3, 4):
+        raise DataError(f"{name}: expected a grey, RGB or RGBA image, got an array of shape {a.shape}")
+    if a.dtype == bool:
+        f = a.astype(np.float64)
+    elif np.issubdtype(a.dtype, np.integer):
+        info = np.iinfo(a.dtype)
+        f = (a.astype(np.float64) - min(info.min, 0)) / (info.max - min(info.min, 0))
+    elif np.issubdtype(a.dtype, np.floating):
+        f = a.astype(np.float64)
+        if not np.all(np.isfinite(f)):
+            raise DataError(f"{name}: image holds NaN or infinite values")
+        if f.min() < -1e-6 or f.max() > 1 + 1e-6:
+            raise DataError(f"{name}: float image values must lie in [0, 1], got [{f.min():.3g}, {f.max():.3g}]")
+        f = np.clip(f, 0.0, 1.0)
+    else:
+        raise DataError(f"{name}: unsupported pixel type {a.dtype}")
+    c = f.shape[-1]
+    if c in (2, 4):
+        alpha = f[..., -1:]
+        f = f[..., :-1] * alpha + (1.0 - alpha)
+    if f.shape[-1] == 1:
+        f = np.repeat(f, 3, axis=-1)
+    return np.ascontiguousarray(f)
+
+
+def read_image(path):
+    """Read an image file as float RGB in [0, 1].
+
+    Parameters
+    ----------
+    path : str or Path, or ``skimage:NAME`` for a scikit-image sample
+
+    Returns
+    -------
+    rgb : ndarray of shape (h, w, 3), float64
+
+    Raises
+    ------
+    DataError
+        If the file is not a readable image.
+    """
+    spath = str(path)
+    if spath.startswith(SKIMAGE_PREFIX):
+        return to_rgb(_skimage_sample(spath[len(SKIMAGE_PREFIX):]), name=spath)
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: file not found")
+    if p.stat().st_size == 0:
+        raise DataError(f"{p}: file is empty")
+    try:
+        if p.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            arr = tifffile.imread(p)
+            if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 2, 3, 4):
+                arr = np.moveaxis(arr, 0, -1)
+        else:
+            with Image.open(p) as im:
+                im.load()
+                if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+                    im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+                elif im.mode in ("I", "I;16", "I;16B", "I;16L"):
+                    arr = np.asarray(im)
+                    return to_rgb(arr.astype(np.uint16) if arr.max() <= 65535 else arr, name=str(p))
+                arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{p}: not a readable image (JPEG, PNG or TIFF expected): {exc}") from None
+    if arr.ndim == 3 and arr.shape[-1] > 4:
+        raise DataError(f"{p}: expected a grey, RGB or RGBA image, got {arr.shape[-1]} channels")
+    return to_rgb(arr, name=str(p))
+
+
+def _skimage_sample(name):
+    import skimage.data
+
+    if name not in SKIMAGE_SAMPLES:
+        raise DataError(f"skimage:{name}: not a bundled sample; choose from {', '.join(SKIMAGE_SAMPLES)}")
+    return getattr(skimage.data, name)()
+
+
+def image_stem(path):
+    """The output name of an input: file name without extension (``skimage:coffee`` -> ``coffee``)."""
+    s = str(path)
+    if s.startswith(SKIMAGE_PREFIX):
+        return s[len(SKIMAGE_PREFIX):]
+    return Path(s).stem
+
+
+def resolve_images(entries, *, key="data.path", source="config"):
+    """Expand ``data.path`` entries (files, folders, globs, ``skimage:NAME``) into image inputs.
+
+    Parameters
+    ----------
+    entries : str or list of str
+    key, source : str
+        For messages.
+
+    Returns
+    -------
+    inputs : list of str
+        In the order given; folders and globs sorted.  Output names
+        (:func:`image_stem`) must be unique.
+    """
+    entries = [entries] if isinstance(entries, str) else list(entries)
+    if not entries:
+        raise ConfigError(f"{source}: {key}: no images given")
+    out = []
+    for e in entries:
+        if str(e).startswith(SKIMAGE_PREFIX):
+            name = str(e)[len(SKIMAGE_PREFIX):]
+            if name not in SKIMAGE_SAMPLES:
+                raise ConfigError(f"{source}: {key}: {e!r} is not a bundled sample; choose from "
+                                  f"{', '.join(SKIMAGE_PREFIX + s for s in SKIMAGE_SAMPLES)}")
+            out.append(str(e))
+        else:
+            out.extend(str(f) for f in resolve_inputs(str(e), key=key, source=source, suffixes=SUFFIXES))
+    seen = {}
+    for f in out:
+        stem = image_stem(f)
+        if stem in seen and seen[stem] != f:
+            raise ConfigError(f"{source}: {key}: two inputs share the output name {stem!r}: {seen[stem]} and {f}; "
+                              "rename one or segment them in separate runs")
+        seen[stem] = f
+    return list(dict.fromkeys(out))

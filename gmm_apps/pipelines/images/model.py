@@ -1,0 +1,186 @@
+"""One image's segmentation: features, a core GMM fitted on a pixel sample, spatial clean-up."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...core import GaussianMixture
+from ...core.selection import select_model
+from ...errors import DataError
+from . import segment as seg
+
+MIN_SIDE = 4
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides a segmentation (built from the config)."""
+
+    color_space: str = "lab"
+    blur: float = 1.0
+    position_weight: float = 0.5
+    texture_weight: float = 0.0
+    n_components: tuple = (8,)
+    criterion: str = "bic"
+    covariance_type: str = "full"
+    reg_covar: float = 1e-3
+    tol: float = 1e-3
+    max_iter: int = 200
+    n_init: int = 1
+    sample_size: int = 6000
+    fit_on: str = "pixels"
+    quantise: float = 2.0
+    sigma: float = 2.0
+    min_region: float = 0.025
+    edge_threshold: float = 16.0
+    soft_maps: bool = False
+    random_state: int = 0
+
+
+@dataclass
+class Segmentation:
+    """What segmenting one image produced.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (h, w), int
+        Final region ids (per-image model) or shared-palette classes (shared model).
+    classes : ndarray of shape (h, w), int
+        The GMM component of each pixel after posterior smoothing.
+    model : GaussianMixture
+    n_components : int
+    colours : ndarray of shape (n_labels, 3)
+        Mean RGB of each label, in [0, 1].
+    shares : ndarray of shape (n_labels,)
+    selection : pandas.DataFrame or None
+        Candidate table when K was chosen by a criterion.
+    maps : ndarray of shape (h, w, K) or None
+        Smoothed posterior maps (``soft_maps``).
+    seconds : float
+    """
+
+    labels: np.ndarray
+    classes: np.ndarray
+    model: GaussianMixture
+    n_components: int
+    colours: np.ndarray
+    shares: np.ndarray
+    selection: object = None
+    maps: np.ndarray | None = None
+    seconds: float = 0.0
+
+
+def check_size(rgb, name):
+    """Refuse images too small to segment."""
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise DataError(f"{name}: image is {w}x{h} pixels; need at least {MIN_SIDE}x{MIN_SIDE} to segment")
+
+
+def fit_rows(features, settings, rng):
+    """Rows (and weights) the mixture is fitted on: a pixel sample, or quantised unique values with counts.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_pixels, d)
+    settings : Settings
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    X : ndarray of shape (m, d)
+    weights : ndarray of shape (m,) or None
+    """
+    n = features.shape[0]
+    if settings.fit_on == "colours":
+        q = np.round(features / settings.quantise).astype(np.int32)
+        uniq, counts = np.unique(q, axis=0, return_counts=True)
+        X = uniq.astype(np.float64) * settings.quantise
+        w = counts.astype(np.float64)
+        if X.shape[0] > settings.sample_size:
+            # keep the most frequent values; their counts carry the rest of the mass
+            keep = np.sort(np.argsort(-w, kind="stable")[: settings.sample_size])
+            X, w = X[keep], w[keep]
+        return X, w
+    if n <= settings.sample_size:
+        return features.astype(np.float64), None
+    idx = np.sort(rng.choice(n, settings.sample_size, replace=False))
+    return features[idx].astype(np.float64), None
+
+
+def fit_model(X, weights, settings):
+    """The core GMM on the fitting rows, K fixed or chosen by ``settings.criterion``.
+
+    Returns
+    -------
+    model : GaussianMixture
+    table : pandas.DataFrame or None
+    """
+    ks = [k for k in settings.n_components if k <= X.shape[0]]
+    if not ks:
+        raise DataError(f"too few distinct pixels ({X.shape[0]}) for n_components {list(settings.n_components)}")
+    params = dict(reg_covar=settings.reg_covar, tol=settings.tol, max_iter=settings.max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        if len(ks) == 1:
+            gm = GaussianMixture(ks[0], covariance_type=settings.covariance_type, n_init=settings.n_init,
+                                 random_state=settings.random_state, **params)
+            return gm.fit(X, sample_weight=weights), None
+        res = select_model(X, n_components=ks, covariance_types=[settings.covariance_type],
+                           criterion=settings.criterion, n_init=settings.n_init,
+                           random_state=settings.random_state, sample_weight=weights, **params)
+    return res.best_model, res.table
+
+
+def segment_image(rgb, settings, *, model=None, name="image"):
+    """Segment one RGB image.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (h, w, 3), float in [0, 1]
+    settings : Settings
+    model : GaussianMixture, optional
+        A fitted (shared) model; labels are then its components, cleaned
+        spatially, so one palette holds across images.  Without it a model is
+        fitted to this image and labels are its regions.
+    name : str
+        For messages.
+
+    Returns
+    -------
+    result : Segmentation
+    """
+    started = time.perf_counter()
+    check_size(rgb, name)
+    h, w = rgb.shape[:2]
+    feats, colour = seg.pixel_features(rgb, color_space=settings.color_space, blur=settings.blur,
+                                       position_weight=settings.position_weight,
+                                       texture_weight=settings.texture_weight)
+    table = None
+    shared = model is not None
+    if model is None:
+        rng = np.random.default_rng(settings.random_state)
+        X, wts = fit_rows(feats.reshape(-1, feats.shape[-1]), settings, rng)
+        model, table = fit_model(X, wts, settings)
+    elif model.means_.shape[1] != feats.shape[-1]:
+        raise DataError(f"{name}: the model expects {model.means_.shape[1]} features per pixel, the settings give "
+                        f"{feats.shape[-1]}; use the settings the model was fitted with")
+    out = seg.posterior_labels(model, feats, sigma=settings.sigma, return_maps=settings.soft_maps)
+    classes, maps = out if settings.soft_maps else (out, None)
+    regions = seg.connected_regions(classes)
+    edges = seg.edge_strength(colour)
+    min_size = int(round(settings.min_region * h * w))
+    regions = seg.merge_regions(regions, edges, min_size=min_size, edge_threshold=settings.edge_threshold)
+    if shared:
+        labels = seg.dominant_class(regions, classes, model.n_components)
+        colours, shares = seg.palette(labels, rgb, n_labels=model.n_components)
+    else:
+        labels = regions
+        colours, shares = seg.palette(labels, rgb)
+    return Segmentation(labels=labels, classes=classes, model=model, n_components=model.n_components,
+                        colours=colours, shares=shares, selection=table, maps=maps,
+                        seconds=time.perf_counter() - started)

@@ -1,0 +1,251 @@
+"""The images pipeline: photos -> pixel features -> core GMM -> spatially clean regions -> label maps, overlays, palettes."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...core.persistence import load_model, save_model
+from ...errors import DataError
+from ...registry import Pipeline
+from . import segment as seg
+from .config import ImagesConfig
+from .io import image_stem, read_image, resolve_images
+from .model import Settings, fit_model, fit_rows, segment_image
+
+logger = logging.getLogger("gmm_apps.images")
+MODEL_FILE = "model/palette.npz"
+POOL_ROWS_MIN = 300
+
+
+def settings_from(cfg):
+    """The :class:`Settings` of a config."""
+    f, m, s = cfg.features, cfg.model, cfg.spatial
+    return Settings(color_space=f.color_space, blur=f.blur, position_weight=f.position_weight,
+                    texture_weight=f.texture_weight, n_components=tuple(m.candidates()), criterion=m.criterion,
+                    covariance_type=m.covariance_type, reg_covar=m.reg_covar, tol=m.tol, max_iter=m.max_iter,
+                    n_init=m.n_init, sample_size=m.sample_size, fit_on=m.fit_on, quantise=m.quantise,
+                    sigma=s.sigma, min_region=s.min_region, edge_threshold=s.edge_threshold,
+                    soft_maps=cfg.output.soft_maps, random_state=m.random_state)
+
+
+def write_label_png(path, labels):
+    """A label map as a lossless PNG: 8-bit when labels fit, else 16-bit."""
+    from PIL import Image
+
+    top = int(labels.max()) if labels.size else 0
+    if top < 256:
+        Image.fromarray(labels.astype(np.uint8), mode="L").save(path, optimize=False)
+    elif top < 65536:
+        Image.fromarray(labels.astype(np.uint16)).save(path)
+    else:
+        raise DataError(f"{path}: {top + 1} labels do not fit a 16-bit PNG")
+
+
+def read_label_png(path):
+    """Read a label PNG written by :func:`write_label_png`."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im).astype(np.int64)
+
+
+def overlay(rgb, labels):
+    """The photo with region boundaries drawn in yellow.
+
+    Returns
+    -------
+    image : ndarray of shape (h, w, 3), uint8
+    """
+    from skimage.segmentation import find_boundaries
+
+    out = np.asarray(rgb, dtype=np.float64).copy()
+    edge = find_boundaries(labels, mode="inner")
+    out[edge] = (1.0, 0.9, 0.0)
+    return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _pool_sample(feats2d, n_rows, seed):
+    n = feats2d.shape[0]
+    if n <= n_rows:
+        return feats2d.astype(np.float32)
+    idx = np.sort(np.random.default_rng(seed).choice(n, n_rows, replace=False))
+    return feats2d[idx].astype(np.float32)
+
+
+def process_image(job):
+    """Segment (or only sample) one image and write its outputs; runs in a worker process.
+
+    Parameters
+    ----------
+    job : dict
+        ``input``, ``settings``, ``out`` (run folder or None), ``model`` (a
+        shared GaussianMixture or None), ``pool_rows`` (rows to return for the
+        shared model), ``sample_only``, ``overlay``.
+
+    Returns
+    -------
+    result : dict
+    """
+    settings = job["settings"]
+    name = job["input"]
+    stem = image_stem(name)
+    rgb = read_image(name)
+    h, w = rgb.shape[:2]
+    row = {"image": stem, "input": str(name), "width": w, "height": h}
+    pool = None
+    if job["pool_rows"] or job["sample_only"]:
+        from .model import check_size
+
+        check_size(rgb, name)
+        feats, _ = seg.pixel_features(rgb, color_space=settings.color_space, blur=settings.blur,
+                                      position_weight=settings.position_weight,
+                                      texture_weight=settings.texture_weight)
+        pool = _pool_sample(feats.reshape(-1, feats.shape[-1]), job["pool_rows"], settings.random_state)
+    if job["sample_only"]:
+        return {"row": row, "pool": pool}
+    res = segment_image(rgb, settings, model=job["model"], name=name)
+    out = Path(job["out"])
+    write_label_png(out / "labels" / f"{stem}.png", res.labels)
+    if job["overlay"]:
+        from PIL import Image
+
+        Image.fromarray(overlay(rgb, res.labels)).save(out / "overlays" / f"{stem}.png")
+    if res.maps is not None:
+        np.savez_compressed(out / "maps" / f"{stem}.npz", maps=res.maps.astype(np.float16))
+    present = np.flatnonzero(res.shares > 0)
+    row.update({"n_components": res.n_components, "n_segments": int(present.size), "seconds": round(res.seconds, 3)})
+    palette = pd.DataFrame({"image": stem, "segment": present, "share": res.shares[present],
+                            "r": np.round(res.colours[present, 0] * 255).astype(int),
+                            "g": np.round(res.colours[present, 1] * 255).astype(int),
+                            "b": np.round(res.colours[present, 2] * 255).astype(int)})
+    palette["hex"] = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(palette.r, palette.g, palette.b)]
+    sel = None
+    if res.selection is not None:
+        sel = res.selection.assign(image=stem)
+    return {"row": row, "palette": palette, "selection": sel, "pool": pool}
+
+
+def run_jobs(jobs, n_jobs, progress):
+    """Run :func:`process_image` over ``jobs``, in worker processes when there are several; results in order."""
+    workers = min(n_jobs, len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        return [process_image(j) for j in progress(jobs, total=len(jobs), desc="images")]
+    # not "fork": a forked child inherits OpenMP / BLAS thread pools mid-state and can deadlock in k-means
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(workers, mp_context=ctx) as ex:
+        return list(progress(ex.map(process_image, jobs), total=len(jobs), desc="images"))
+
+
+def palette_rgb(model, color_space):
+    """RGB colour of each component's mean, in [0, 1]."""
+    means = np.asarray(model.means_[:, :3], dtype=np.float64)
+    if color_space == "lab":
+        from skimage.color import lab2rgb
+
+        return np.clip(lab2rgb(means[None, :, :])[0], 0, 1)
+    return np.clip(means / 100.0, 0, 1)
+
+
+def fit_shared(pools, settings):
+    """The shared (palette) model fitted on the pooled pixel samples of every image."""
+    X = np.concatenate(pools).astype(np.float64)
+    Xf, wts = fit_rows(X, settings, np.random.default_rng(settings.random_state))
+    model, table = fit_model(Xf, wts, settings)
+    return model, table
+
+
+def _make_folders(ctx, cfg):
+    for d in ("labels", "overlays") if cfg.output.overlay else ("labels",):
+        ctx.path(d).mkdir(exist_ok=True)
+    if cfg.output.soft_maps:
+        ctx.path("maps").mkdir(exist_ok=True)
+
+
+def _write_tables(ctx, results):
+    images = pd.DataFrame([r["row"] for r in results])
+    palettes = pd.concat([r["palette"] for r in results], ignore_index=True)
+    ctx.write_table("images.csv", images)
+    ctx.write_table("palettes.csv", palettes)
+    return images, palettes
+
+
+class ImagesPipeline(Pipeline):
+    name = "images"
+    description = "colour segmentation of photos into regions: label maps, overlays, palettes"
+    config_model = ImagesConfig
+
+    def check(self, config, source):
+        resolve_images(config.data.path, key="data.path", source=source)
+
+    def _jobs(self, inputs, settings, ctx, *, model, pool_rows, sample_only, overlay_on):
+        return [{"input": i, "settings": settings, "out": str(ctx.dir), "model": model, "pool_rows": pool_rows,
+                 "sample_only": sample_only, "overlay": overlay_on} for i in inputs]
+
+    def run(self, cfg, ctx):
+        from . import report as rep
+
+        inputs = resolve_images(cfg.data.path, key="data.path", source="config")
+        settings = settings_from(cfg)
+        _make_folders(ctx, cfg)
+        pool_rows = max(POOL_ROWS_MIN, settings.sample_size // len(inputs))
+        logger.info("%d images; features %s; K %s", len(inputs), settings.color_space, list(settings.n_components))
+        n_jobs = cfg.run.n_jobs
+        if cfg.model.shared:
+            sampled = run_jobs(self._jobs(inputs, settings, ctx, model=None, pool_rows=pool_rows, sample_only=True,
+                                          overlay_on=False), n_jobs, ctx.progress)
+            shared, table = fit_shared([r["pool"] for r in sampled], settings)
+            results = run_jobs(self._jobs(inputs, settings, ctx, model=shared, pool_rows=0, sample_only=False,
+                                          overlay_on=cfg.output.overlay), n_jobs, ctx.progress)
+        else:
+            results = run_jobs(self._jobs(inputs, settings, ctx, model=None, pool_rows=pool_rows, sample_only=False,
+                                          overlay_on=cfg.output.overlay), n_jobs, ctx.progress)
+            shared, table = fit_shared([r["pool"] for r in results], settings)
+        save_model(shared, ctx.path(MODEL_FILE), extra={"pipeline": "images", "settings": settings.__dict__},
+                   arrays={"palette_rgb": palette_rgb(shared, settings.color_space)})
+        images, palettes = _write_tables(ctx, results)
+        sels = [r["selection"] for r in results if r["selection"] is not None]
+        if sels:
+            ctx.write_table("selection.csv", pd.concat(sels, ignore_index=True))
+        summary = {
+            "headline": f"{len(images)} image{'s' if len(images) != 1 else ''} segmented: "
+                        f"{images['n_segments'].mean():.1f} segments on average, "
+                        f"{images['seconds'].mean():.2f} s per image",
+            "images": len(images), "mean_segments": float(images["n_segments"].mean()),
+            "mean_seconds": float(images["seconds"].mean()),
+            "n_components": {r["image"]: int(r["n_components"]) for r in images.to_dict("records")},
+            "shared_model": MODEL_FILE, "shared": cfg.model.shared,
+        }
+        rep.build_report(ctx, cfg, summary=summary, images=images, palettes=palettes, selection=sels,
+                         shared=shared, shared_table=table)
+        return summary
+
+    def apply(self, run_dir, input, config, ctx):
+        from . import report as rep
+
+        model = load_model(Path(run_dir) / MODEL_FILE)
+        inputs = resolve_images(input, key="input", source="apply")
+        settings = settings_from(config)
+        _make_folders(ctx, config)
+        results = run_jobs(self._jobs(inputs, settings, ctx, model=model, pool_rows=0, sample_only=False,
+                                      overlay_on=config.output.overlay), config.run.n_jobs, ctx.progress)
+        images, palettes = _write_tables(ctx, results)
+        summary = {"headline": f"{len(images)} image{'s' if len(images) != 1 else ''} segmented with the shared "
+                               f"{model.n_components}-colour palette of {run_dir}",
+                   "images": len(images), "mean_segments": float(images["n_segments"].mean()),
+                   "mean_seconds": float(images["seconds"].mean())}
+        rep.build_report(ctx, config, summary=summary, images=images, palettes=palettes, selection=[],
+                         shared=model, shared_table=None, applied=True)
+        return summary
+
+
+__all__ = ["ImagesPipeline"]

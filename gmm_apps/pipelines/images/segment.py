@@ -1,0 +1,342 @@
+"""Colour segmentation steps as pure functions: arrays in, arrays out.
+
+The pipeline chains them::
+
+    rgb --pixel_features--> X (h, w, d)  --GMM on a sample--> posteriors (h, w, K)
+        --smooth_posteriors + argmax--> class map --connected_regions--> regions
+        --merge_regions (small first, then weak boundaries)--> final regions
+
+Spatial sizes (``blur``, ``sigma``) are given in pixels of a 500-pixel image
+and grow with the image (:func:`size_scale`), so a 4000-pixel photo is
+treated like its 500-pixel thumbnail would be.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+from scipy import ndimage as ndi
+
+__all__ = [
+    "size_scale",
+    "to_lab",
+    "pixel_features",
+    "edge_strength",
+    "posterior_labels",
+    "connected_regions",
+    "merge_regions",
+    "dominant_class",
+    "palette",
+]
+
+
+def size_scale(shape, *, reference=500):
+    """Factor by which spatial sizes grow for an image of ``shape``.
+
+    Parameters
+    ----------
+    shape : tuple
+        ``(h, w, ...)``.
+    reference : int, default=500
+        Longer side at which sizes are taken as given.
+
+    Returns
+    -------
+    scale : float >= 1
+    """
+    return max(1.0, max(shape[:2]) / float(reference))
+
+
+def to_lab(rgb):
+    """CIELAB (D65) of an RGB image in [0, 1].
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (h, w, 3)
+
+    Returns
+    -------
+    lab : ndarray of shape (h, w, 3), float32
+        L in [0, 100], a and b roughly in [-100, 100].
+    """
+    from skimage.color import rgb2lab
+
+    return rgb2lab(rgb).astype(np.float32)
+
+
+def pixel_features(rgb, *, color_space="lab", blur=1.0, position_weight=0.5, texture_weight=0.0, texture_sigma=4.0):
+    """Per-pixel feature vectors for the mixture.
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (h, w, 3), float in [0, 1]
+    color_space : {'lab', 'rgb'}, default='lab'
+        'rgb' is scaled to [0, 100] so that weights mean the same in both.
+    blur : float, default=1.0
+        Gaussian pre-smoothing of the colours (pixels of a 500-pixel image).
+    position_weight : float, default=0.5
+        Weight of the pixel's (row, column) scaled so the longer side spans
+        100 units, i.e. as many as the lightness axis; 0 leaves position out.
+    texture_weight : float, default=0.0
+        Weight of local lightness contrast (standard deviation of L in a
+        Gaussian window of ``texture_sigma``); 0 leaves texture out.
+    texture_sigma : float, default=4.0
+
+    Returns
+    -------
+    features : ndarray of shape (h, w, d), float32
+        Colour first (3 columns), then texture, then position.
+    colour : ndarray of shape (h, w, 3), float32
+        The smoothed colour channels alone (for edges and palettes).
+    """
+    h, w = rgb.shape[:2]
+    s = size_scale(rgb.shape)
+    if color_space == "lab":
+        colour = to_lab(rgb)
+    elif color_space == "rgb":
+        colour = (np.asarray(rgb, dtype=np.float32) * 100.0)
+    else:
+        raise ValueError(f"color_space must be 'lab' or 'rgb', got {color_space!r}")
+    if blur > 0:
+        colour = ndi.gaussian_filter(colour, (blur * s, blur * s, 0))
+    parts = [colour]
+    if texture_weight > 0:
+        light = colour[..., 0]
+        mean = ndi.gaussian_filter(light, texture_sigma * s)
+        sd = np.sqrt(np.maximum(ndi.gaussian_filter((light - mean) ** 2, texture_sigma * s), 0.0))
+        parts.append((sd * texture_weight)[..., None])
+    if position_weight > 0:
+        unit = 100.0 / max(h, w) * position_weight
+        rows = np.broadcast_to((np.arange(h, dtype=np.float32) * unit)[:, None], (h, w))
+        cols = np.broadcast_to((np.arange(w, dtype=np.float32) * unit)[None, :], (h, w))
+        parts.append(np.stack([rows, cols], axis=-1))
+    return np.concatenate(parts, axis=-1).astype(np.float32, copy=False), colour
+
+
+def edge_strength(colour):
+    """Colour gradient magnitude (Sobel, summed over channels).
+
+    Parameters
+    ----------
+    colour : ndarray of shape (h, w, c)
+
+    Returns
+    -------
+    edges : ndarray of shape (h, w), float32
+    """
+    c = np.asarray(colour, dtype=np.float32)
+    sq = np.zeros(c.shape[:2], dtype=np.float32)
+    for ch in range(c.shape[-1]):
+        for axis in (0, 1):
+            sq += ndi.sobel(c[..., ch], axis=axis) ** 2
+    return np.sqrt(sq)
+
+
+def posterior_labels(model, features, *, sigma=2.0, chunk_rows=262_144, return_maps=False):
+    """Most probable component per pixel after smoothing the posterior maps.
+
+    Parameters
+    ----------
+    model : fitted GaussianMixture
+    features : ndarray of shape (h, w, d)
+    sigma : float, default=2.0
+        Gaussian smoothing of each component's probability map (pixels of a
+        500-pixel image); 0 for the plain per-pixel argmax.
+    chunk_rows : int
+        Pixels scored at a time.
+    return_maps : bool, default=False
+        Also return the smoothed maps.
+
+    Returns
+    -------
+    labels : ndarray of shape (h, w), int
+    maps : ndarray of shape (h, w, K), float32
+        Only with ``return_maps``; rows sum to 1.
+    """
+    h, w, d = features.shape
+    X = features.reshape(-1, d)
+    k = model.n_components
+    maps = np.empty((h * w, k), dtype=np.float32)
+    for start in range(0, h * w, chunk_rows):
+        maps[start:start + chunk_rows] = model.predict_proba(X[start:start + chunk_rows])
+    maps = maps.reshape(h, w, k)
+    if sigma > 0:
+        s = sigma * size_scale(features.shape)
+        for j in range(k):
+            maps[..., j] = ndi.gaussian_filter(maps[..., j], s)
+    labels = maps.argmax(axis=-1)
+    if return_maps:
+        maps /= np.maximum(maps.sum(axis=-1, keepdims=True), np.finfo(np.float32).tiny)
+        return labels, maps
+    return labels
+
+
+def connected_regions(labels):
+    """Split a class map into 4-connected regions.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (h, w), int
+
+    Returns
+    -------
+    regions : ndarray of shape (h, w), int64
+        Region ids 0 .. R-1 in raster order of first appearance.
+    """
+    from skimage.measure import label
+
+    return label(np.asarray(labels), connectivity=1, background=-1).astype(np.int64) - 1
+
+
+def _boundaries(regions, edges):
+    """Adjacent region pairs with their shared boundary length and summed edge strength."""
+    r = regions
+    a = np.concatenate([r[:, :-1].ravel(), r[:-1, :].ravel()])
+    b = np.concatenate([r[:, 1:].ravel(), r[1:, :].ravel()])
+    e = np.concatenate([np.maximum(edges[:, :-1], edges[:, 1:]).ravel(),
+                        np.maximum(edges[:-1, :], edges[1:, :]).ravel()])
+    cut = a != b
+    a, b, e = a[cut], b[cut], e[cut].astype(np.float64)
+    n = int(r.max()) + 1
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    keys, inverse = np.unique(key, return_inverse=True)
+    length = np.bincount(inverse).astype(np.float64)
+    strength = np.bincount(inverse, weights=e)
+    return keys // n, keys % n, length, strength
+
+
+def merge_regions(regions, edges, *, min_size=0, edge_threshold=0.0):
+    """Merge regions greedily across their weakest boundaries.
+
+    First every region smaller than ``min_size`` pixels joins the neighbour
+    across its weakest boundary (smallest regions' weakest boundaries first);
+    then neighbouring regions whose shared boundary has a mean edge strength
+    below ``edge_threshold`` merge, weakest boundary first, with boundary
+    statistics updated after every merge.
+
+    Parameters
+    ----------
+    regions : ndarray of shape (h, w), int
+        Region ids 0 .. R-1.
+    edges : ndarray of shape (h, w)
+        Edge strength per pixel (e.g. :func:`edge_strength`).
+    min_size : int, default=0
+    edge_threshold : float, default=0.0
+
+    Returns
+    -------
+    merged : ndarray of shape (h, w), int64
+        Region ids 0 .. R'-1, numbered in raster order of first appearance.
+    """
+    regions = np.asarray(regions, dtype=np.int64)
+    n = int(regions.max()) + 1
+    size = np.bincount(regions.ravel(), minlength=n).astype(np.float64)
+    if n > 1:
+        lo, hi, length, strength = _boundaries(regions, np.asarray(edges, dtype=np.float32))
+    else:
+        lo = hi = length = strength = np.zeros(0)
+    neighbours = [dict() for _ in range(n)]
+    for i, j, ln, st in zip(lo.tolist(), hi.tolist(), length.tolist(), strength.tolist()):
+        edge = [ln, st]
+        neighbours[i][j] = edge
+        neighbours[j][i] = edge
+    parent = np.arange(n)
+    version = [0] * n
+    heap = []
+
+    def push(i, j):
+        ln, st = neighbours[i][j]
+        small = 0 if min(size[i], size[j]) < min_size else 1
+        # boundaries of small regions first, then the rest; weakest first; ids break ties
+        heapq.heappush(heap, (small, st / ln, min(i, j), max(i, j), version[i], version[j]))
+
+    for i in range(n):
+        for j in neighbours[i]:
+            if i < j:
+                push(i, j)
+    while heap:
+        small, cost, i, j, vi, vj = heapq.heappop(heap)
+        if vi != version[i] or vj != version[j] or parent[i] != i or parent[j] != j:
+            continue
+        if small == 1 and cost >= edge_threshold:
+            break
+        if size[j] > size[i] or (size[j] == size[i] and j < i):
+            i, j = j, i
+        size[i] += size[j]
+        parent[j] = i
+        version[i] += 1
+        version[j] += 1
+        del neighbours[i][j]
+        del neighbours[j][i]
+        for q, (ln, st) in neighbours[j].items():
+            del neighbours[q][j]
+            if q in neighbours[i]:
+                neighbours[i][q][0] += ln
+                neighbours[i][q][1] += st
+            else:
+                edge = [ln, st]
+                neighbours[i][q] = edge
+                neighbours[q][i] = edge
+        neighbours[j] = {}
+        for q in neighbours[i]:
+            push(i, q)
+    while True:
+        up = parent[parent]
+        if np.array_equal(up, parent):
+            break
+        parent = up
+    roots = parent[regions]
+    return _raster_order(roots)
+
+
+def _raster_order(labels):
+    flat = labels.ravel()
+    uniq, first = np.unique(flat, return_index=True)
+    rank = np.empty(uniq.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(uniq.size)
+    return rank[np.searchsorted(uniq, flat)].reshape(labels.shape)
+
+
+def dominant_class(regions, classes, n_classes):
+    """Each region's most frequent class, painted over the region.
+
+    Parameters
+    ----------
+    regions : ndarray of shape (h, w), int
+    classes : ndarray of shape (h, w), int in [0, n_classes)
+    n_classes : int
+
+    Returns
+    -------
+    labels : ndarray of shape (h, w), int64
+    """
+    r = regions.ravel()
+    n = int(r.max()) + 1
+    table = np.bincount(r * n_classes + classes.ravel(), minlength=n * n_classes).reshape(n, n_classes)
+    return table.argmax(axis=1)[regions]
+
+
+def palette(labels, rgb, *, n_labels=None):
+    """Mean colour and area share of every label.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (h, w), int
+    rgb : ndarray of shape (h, w, 3), float in [0, 1]
+    n_labels : int, optional
+        Labels 0 .. n_labels-1 (absent ones get share 0 and NaN colour).
+
+    Returns
+    -------
+    colours : ndarray of shape (n_labels, 3), float in [0, 1]
+    shares : ndarray of shape (n_labels,)
+    """
+    flat = labels.ravel()
+    n = int(flat.max()) + 1 if n_labels is None else int(n_labels)
+    counts = np.bincount(flat, minlength=n).astype(np.float64)
+    pix = np.asarray(rgb, dtype=np.float64).reshape(-1, 3)
+    sums = np.stack([np.bincount(flat, weights=pix[:, c], minlength=n) for c in range(3)], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        colours = sums / counts[:, None]
+    return colours, counts / counts.sum()

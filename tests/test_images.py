@@ -1,0 +1,296 @@
+"""The images pipeline: metrics against brute force, reading odd images, segmentation, the CLI run and apply."""
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gmm_apps import cli
+from gmm_apps.errors import DataError
+from gmm_apps.pipelines.images import segment as seg
+from gmm_apps.pipelines.images.io import read_image, resolve_images, to_rgb
+from gmm_apps.pipelines.images.metrics import (compare, contingency, probabilistic_rand_index, rand_index,
+                                               variation_of_information)
+from gmm_apps.pipelines.images.model import Settings, fit_rows, segment_image
+from gmm_apps.pipelines.images.pipeline import read_label_png
+
+REPO = Path(__file__).resolve().parents[1]
+BSDS = REPO.parent / "shared" / "datasets" / "bsds500"
+
+
+# ------------------------------------------------------------------ metrics
+def brute_rand(a, b):
+    a, b = np.ravel(a), np.ravel(b)
+    agree = total = 0
+    for i, j in itertools.combinations(range(a.size), 2):
+        total += 1
+        agree += (a[i] == a[j]) == (b[i] == b[j])
+    return agree / total
+
+
+def brute_voi(a, b):
+    a, b = np.ravel(a), np.ravel(b)
+    n = a.size
+    h = 0.0
+    for x in np.unique(a):
+        for y in np.unique(b):
+            pxy = np.sum((a == x) & (b == y)) / n
+            if pxy > 0:
+                px, py = np.mean(a == x), np.mean(b == y)
+                h -= pxy * (np.log2(pxy / px) + np.log2(pxy / py))
+    return h
+
+
+@pytest.mark.parametrize("seed, shape, ka, kb", [(0, (5, 6), 3, 4), (1, (7, 7), 2, 6), (2, (4, 9), 5, 1), (3, (6, 6), 9, 9)])
+def test_rand_index_and_voi_match_brute_force(seed, shape, ka, kb):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, ka, shape)
+    b = rng.integers(0, kb, shape)
+    assert rand_index(a, b) == pytest.approx(brute_rand(a, b), abs=1e-12)
+    assert variation_of_information(a, b) == pytest.approx(brute_voi(a, b), abs=1e-12)
+
+
+def test_metrics_against_scikit_learn_and_scipy():
+    from scipy.stats import entropy
+    from sklearn.metrics import mutual_info_score, rand_score
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 4, (30, 40))
+    b = (a + (rng.random(a.shape) < 0.2)) % 5
+    assert rand_index(a, b) == pytest.approx(rand_score(a.ravel(), b.ravel()), abs=1e-12)
+    ha = entropy(np.bincount(a.ravel()), base=2)
+    hb = entropy(np.bincount(b.ravel()), base=2)
+    mi = mutual_info_score(a.ravel(), b.ravel()) / np.log(2)
+    assert variation_of_information(a, b) == pytest.approx(ha + hb - 2 * mi, abs=1e-10)
+
+
+def test_metric_extremes_and_label_invariance():
+    a = np.repeat(np.arange(4), 6).reshape(4, 6)
+    assert rand_index(a, a + 10) == 1.0 and variation_of_information(a, 7 - a) == 0.0
+    one = np.zeros_like(a)
+    # everything in one region against 4 equal regions: H = 2 bits
+    assert variation_of_information(one, a) == pytest.approx(2.0)
+    s = compare(a, [a, one])
+    assert s["pri"] == pytest.approx((1.0 + rand_index(a, one)) / 2)
+    assert s["voi"] == pytest.approx(1.0)
+    assert probabilistic_rand_index(a, [a, one]) == pytest.approx(s["pri"])
+    assert contingency(a, one).shape == (4, 1)
+    with pytest.raises(DataError, match="differ in size"):
+        rand_index(a, a[:2])
+
+
+# ------------------------------------------------------------------ reading
+def test_to_rgb_grey_rgba_16bit():
+    grey = np.array([[0, 255]], np.uint8)
+    assert np.allclose(to_rgb(grey), [[[0, 0, 0], [1, 1, 1]]])
+    rgba = np.array([[[255, 0, 0, 0], [255, 0, 0, 255]]], np.uint8)  # transparent red -> white
+    assert np.allclose(to_rgb(rgba), [[[1, 1, 1], [1, 0, 0]]])
+    deep = np.array([[1000, 1001, 65535]], np.uint16)
+    out = to_rgb(deep)
+    assert out[0, 0, 0] != out[0, 1, 0] and out[0, 2, 0] == 1.0  # 16-bit precision kept
+    with pytest.raises(DataError, match=r"must lie in \[0, 1\]"):
+        to_rgb(np.full((2, 2, 3), 2.0))
+    with pytest.raises(DataError, match="grey, RGB or RGBA"):
+        to_rgb(np.zeros((2, 2, 5)))
+
+
+def test_read_image_formats(tmp_path):
+    import tifffile
+
+    rgb = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    yy, xx = np.mgrid[0:20, 0:30]
+    smooth = np.dstack([yy * 12, xx * 8, 255 - xx * 8]).astype(np.uint8)
+    Image.fromarray(smooth).save(tmp_path / "a.jpg", quality=95)
+    Image.fromarray(np.dstack([rgb, np.full((20, 30), 255, np.uint8)])).save(tmp_path / "rgba.png")
+    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(tmp_path / "deep.png")
+    tifffile.imwrite(tmp_path / "t.tif", rgb.astype(np.uint16) * 257)
+    assert np.allclose(read_image(tmp_path / "a.png") * 255, rgb)
+    assert np.abs(read_image(tmp_path / "a.jpg") * 255 - smooth).mean() < 4
+    assert np.allclose(read_image(tmp_path / "rgba.png") * 255, rgb)
+    assert np.allclose(read_image(tmp_path / "deep.png")[..., 0] * 255, rgb[..., 0])
+    assert np.allclose(read_image(tmp_path / "t.tif") * 255, rgb)
+    (tmp_path / "x.png").write_text("not an image")
+    with pytest.raises(DataError, match="x.png: not a readable image"):
+        read_image(tmp_path / "x.png")
+    assert read_image("skimage:chelsea").shape == (300, 451, 3)
+
+
+def test_resolve_images_rejects_clashing_names(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / d / "same.png")
+    with pytest.raises(Exception, match="share the output name 'same'"):
+        resolve_images([str(tmp_path / "a"), str(tmp_path / "b")])
+
+
+# ------------------------------------------------------------------ segmentation
+def blocks(h=60, w=90, noise=0.03, seed=0):
+    """Three connected colour blocks with noise, and their true labels."""
+    truth = np.zeros((h, w), int)
+    truth[:, w // 3:] = 1
+    truth[h // 2:, 2 * w // 3:] = 2
+    colours = np.array([[0.8, 0.1, 0.1], [0.1, 0.6, 0.2], [0.2, 0.3, 0.9]])
+    rgb = colours[truth] + np.random.default_rng(seed).normal(0, noise, (h, w, 3))
+    return np.clip(rgb, 0, 1), truth
+
+
+def test_segment_recovers_blocks():
+    from sklearn.metrics import adjusted_rand_score
+
+    rgb, truth = blocks()
+    res = segment_image(rgb, Settings(n_components=(3,), position_weight=0.0))
+    assert adjusted_rand_score(truth.ravel(), res.labels.ravel()) > 0.99
+    assert res.shares.sum() == pytest.approx(1.0)
+    # the palette holds the blocks' colours
+    got = sorted(map(tuple, np.round(res.colours, 1)))
+    assert got == sorted(map(tuple, np.round(np.array([[0.8, 0.1, 0.1], [0.1, 0.6, 0.2], [0.2, 0.3, 0.9]]), 1)))
+
+
+def test_bic_choice_and_colour_counts():
+    rgb, truth = blocks(noise=0.01)
+    res = segment_image(rgb, Settings(n_components=(1, 2, 3, 4, 5), position_weight=0.0, fit_on="colours",
+                                      quantise=1.0, blur=0.0, min_region=0.0, edge_threshold=0.0))
+    assert res.n_components == 3
+    assert list(res.selection["n_components"]) == [1, 2, 3, 4, 5]
+    X, w = fit_rows(np.repeat(np.eye(3), [5, 7, 9], axis=0), Settings(fit_on="colours", quantise=0.5),
+                    np.random.default_rng(0))
+    assert sorted(w) == [5, 7, 9] and X.shape == (3, 3)
+
+
+def test_merge_regions_small_then_weak_boundaries():
+    # four regions: a big left half, a big right half, a 4-pixel speck in the left, a strip in the right
+    regions = np.zeros((20, 20), int)
+    regions[:, 10:] = 1
+    regions[5:7, 3:5] = 2
+    regions[:, 18:] = 3
+    edges = np.zeros((20, 20), np.float32)
+    edges[:, 9:11] = 50.0  # strong boundary between the halves
+    merged = seg.merge_regions(regions, edges, min_size=10, edge_threshold=5.0)
+    assert len(np.unique(merged)) == 2  # speck joined the left, strip (weak boundary) joined the right
+    assert np.array_equal(merged, (np.arange(20) >= 10)[None, :].repeat(20, 0).astype(int))
+    kept = seg.merge_regions(regions, edges, min_size=0, edge_threshold=0.0)
+    assert len(np.unique(kept)) == 4
+    everything = seg.merge_regions(regions, edges, min_size=0, edge_threshold=100.0)
+    assert np.unique(everything).tolist() == [0]
+
+
+def test_spatial_smoothing_removes_speckle():
+    rgb, truth = blocks(noise=0.3, seed=3)
+    rough = segment_image(rgb, Settings(n_components=(3,), position_weight=0.0, blur=0.0, sigma=0.0, min_region=0.0,
+                                        edge_threshold=0.0))
+    smooth = segment_image(rgb, Settings(n_components=(3,), position_weight=0.0, blur=0.0))
+    assert len(np.unique(smooth.labels)) <= 4 < len(np.unique(rough.labels))
+    assert compare(smooth.labels, [truth])["voi"] < compare(rough.labels, [truth])["voi"]
+
+
+def test_sizes_scale_with_image():
+    assert seg.size_scale((300, 500)) == 1.0 and seg.size_scale((1000, 4000, 3)) == 8.0
+
+
+def test_too_small_image_is_refused():
+    with pytest.raises(DataError, match="1x1 pixels"):
+        segment_image(np.zeros((1, 1, 3)), Settings())
+
+
+# ------------------------------------------------------------------ the pipeline through the CLI
+def photo_folder(tmp):
+    d = tmp / "photos"
+    d.mkdir()
+    rgb, _ = blocks(80, 120)
+    Image.fromarray((rgb * 255).astype(np.uint8)).save(d / "blocks.png")
+    rgba = np.dstack([(rgb[::-1] * 255).astype(np.uint8), np.full(rgb.shape[:2], 200, np.uint8)])
+    Image.fromarray(rgba).save(d / "rgba.png")
+    Image.fromarray((rgb[..., 1] * 65535).astype(np.uint16)).save(d / "deep.png")
+    return d
+
+
+def run_cli(args):
+    return cli.main([*args, "--quiet"])
+
+
+def test_run_and_apply(tmp_path):
+    photos = photo_folder(tmp_path)
+    common = ["--set", f"data.path={photos}", "--set", "run.n_jobs=2", "--set", "model.n_components=[2,3,4]"]
+    out = tmp_path / "run"
+    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), *common]) == 0
+    for stem, shape in (("blocks", (80, 120)), ("rgba", (80, 120)), ("deep", (80, 120))):
+        labels = read_label_png(out / "labels" / f"{stem}.png")
+        assert labels.shape == shape
+        assert (out / "overlays" / f"{stem}.png").is_file()
+    images = (out / "images.csv").read_text().splitlines()
+    assert len(images) == 4 and (out / "selection.csv").is_file() and (out / "report.html").is_file()
+    import pandas as pd
+
+    pal = pd.read_csv(out / "palettes.csv")
+    assert np.allclose(pal.groupby("image")["share"].sum(), 1.0)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images"] == 3 and set(summary["n_components"]) == {"blocks", "rgba", "deep"}
+    # the same config twice: byte-identical label maps (parallel or not)
+    out2 = tmp_path / "run2"
+    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out2), *common[:2],
+                    "--set", "run.n_jobs=1", *common[4:]]) == 0
+    for f in sorted((out / "labels").iterdir()):
+        assert f.read_bytes() == (out2 / "labels" / f.name).read_bytes()
+    assert (out / "palettes.csv").read_bytes() == (out2 / "palettes.csv").read_bytes()
+    # apply: the shared palette on a new photo; labels are its components
+    new = tmp_path / "new"
+    new.mkdir()
+    rgb, truth = blocks(50, 75, seed=9)
+    Image.fromarray((rgb * 255).astype(np.uint8)).save(new / "fresh.jpg")
+    applied = tmp_path / "applied"
+    assert run_cli(["apply", str(out), str(new), "--out", str(applied)]) == 0
+    from gmm_apps.core.persistence import load_model
+
+    k = load_model(out / "model" / "palette.npz").n_components
+    lab = read_label_png(applied / "labels" / "fresh.png")
+    assert lab.shape == (50, 75) and lab.max() < k
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(truth.ravel(), lab.ravel()) > 0.75
+
+
+def test_shared_model_run_uses_one_palette(tmp_path):
+    photos = photo_folder(tmp_path)
+    out = tmp_path / "run"
+    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), "--set", f"data.path={photos}",
+                    "--set", "model.shared=true", "--set", "model.n_components=4", "--set", "report.plots=false"]) == 0
+    import pandas as pd
+
+    pal = pd.read_csv(out / "palettes.csv")
+    assert pal["segment"].max() < 4
+    # the same segment id has the same mean colour wherever its colour class appears in similar images
+    assert (pal.groupby("image")["segment"].nunique() <= 4).all()
+
+
+def test_default_config_runs_on_bundled_images(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), "--set", "report.plots=false"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images"] == 3
+    assert 3 <= summary["mean_segments"] <= 30
+
+
+# ------------------------------------------------------------------ real data
+@pytest.mark.skipif(not BSDS.is_dir(), reason="BSDS500 not beside the checkout (../shared/datasets/bsds500)")
+def test_bsds_beats_kmeans_by_hand():
+    import scipy.io as sio
+    from skimage import io
+    from skimage.color import rgb2lab
+    from skimage.util import img_as_float
+    from sklearn.cluster import KMeans
+
+    ours, base = [], []
+    for f in sorted((BSDS / "images").glob("*.jpg"))[:6]:
+        img = io.imread(f)
+        gt = sio.loadmat(BSDS / "groundTruth" / f"{f.stem}.mat")["groundTruth"]
+        truths = [gt[0, i]["Segmentation"][0, 0] for i in range(gt.shape[1])]
+        ours.append(compare(segment_image(img_as_float(img), Settings()).labels, truths))
+        X = rgb2lab(img).reshape(-1, 3)
+        base.append(compare(KMeans(6, n_init=1, random_state=0).fit(X).labels_.reshape(img.shape[:2]), truths))
+    assert np.mean([s["pri"] for s in ours]) > np.mean([s["pri"] for s in base]) + 0.03
+    assert np.mean([s["voi"] for s in ours]) < np.mean([s["voi"] for s in base]) - 0.5
