@@ -94,6 +94,18 @@ class ModelSection(Section):
         return [c] if isinstance(c, str) else list(dict.fromkeys(c))
 
 
+class EngineSection(Section):
+    """Where the heavy work runs: ``local`` (this process and its threads) or ``dask``
+    (a ``dask.distributed`` cluster: the scheduler at ``address``, or a LocalCluster of
+    ``n_workers`` processes when no address is given)."""
+
+    kind: Literal["local", "dask"] = "local"
+    address: str | None = Field(None, description="e.g. tcp://10.0.0.5:8786; empty: start a LocalCluster")
+    n_workers: int = Field(2, ge=1, le=1024, description="LocalCluster worker processes")
+    chunk_rows: int = Field(1_000_000, ge=1000, description="rows per Dask block / partition")
+    memory_limit: str = Field("auto", description="per LocalCluster worker, e.g. 2GB")
+
+
 class PipelineConfig(Section):
     """The whole config of one run.  Pipelines narrow the section types."""
 
@@ -102,6 +114,7 @@ class PipelineConfig(Section):
     features: Section = Section()
     model: ModelSection = ModelSection()
     report: ReportSection = ReportSection()
+    engine: EngineSection = EngineSection()
 
 
 # --------------------------------------------------------------------------- reading

@@ -234,9 +234,10 @@ def test_run_and_apply(tmp_path):
     out2 = tmp_path / "run2"
     assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out2), *common[:2],
                     "--set", "run.n_jobs=1", *common[4:]]) == 0
-    for f in sorted((out / "labels").iterdir()):
-        assert f.read_bytes() == (out2 / "labels" / f.name).read_bytes()
-    assert (out / "palettes.csv").read_bytes() == (out2 / "palettes.csv").read_bytes()
+    for f in sorted([*(out / "labels").iterdir(), *(out / "overlays").iterdir()]):
+        assert f.read_bytes() == (out2 / f.parent.name / f.name).read_bytes(), f
+    for name in ("palettes.csv", "selection.csv", "model/palette.npz"):
+        assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
     # apply: the shared palette on a new photo; labels are its components
     new = tmp_path / "new"
     new.mkdir()

@@ -424,6 +424,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             X = X[idx]
             sample_weight = None if sample_weight is None else sample_weight[idx]
             runs = 3  # a sample is cheap: take the best of three k-means starts
+        return self._init_from_rows(X, sample_weight, init, rng, shift, eps, runs)
+
+    def _init_from_rows(self, X, sample_weight, init, rng, shift, eps, runs):
+        """Initial parameters from in-memory rows (all the data or a sample of it)."""
+        ct = self.covariance_type
         resp = initial_responsibilities(
             X, self.n_components, method=self.init_params, sample_weight=sample_weight, random_state=rng,
             kmeans_n_init=runs,

@@ -63,6 +63,31 @@ def read_frame(path, *, chunksize=None):
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
 
 
+def dask_partitions(path, *, chunk_rows):
+    """A CSV or Parquet file as Dask partitions (lazy pandas frames), read by the workers themselves.
+
+    Returns
+    -------
+    parts : list of dask.delayed.Delayed
+        In file order; None for formats Dask does not read (``.mat``).
+    """
+    import dask.dataframe as dd
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".mat":
+        return None
+    if suffix in (".parquet", ".pq"):
+        ddf = dd.read_parquet(str(p))
+    else:
+        # blocks of about chunk_rows rows, judged from the file's mean line length
+        with open(p, "rb") as fh:
+            head = fh.read(1 << 20)
+        line = max(1, len(head) // max(1, head.count(b"\n")))
+        ddf = dd.read_csv(str(p), blocksize=max(1 << 20, line * chunk_rows), dtype=object)
+    return list(ddf.to_delayed())
+
+
 class Schema:
     """Which columns are features, how categorical columns are one-hot encoded.
 

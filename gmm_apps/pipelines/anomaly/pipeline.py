@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...engine import dask_client
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import AnomalyConfig
-from .data import Schema, read_frame
+from .data import Schema, dask_partitions, read_frame
 from .detector import GMMDetector
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -111,18 +112,52 @@ class AnomalyPipeline(Pipeline):
         out_path = ctx.path("scores.csv")
         n = flagged = 0
         labels, scores = [], []
-        chunks = read_frame(input, chunksize=config.data.chunk_rows)
-        for i, frame in enumerate(ctx.progress(chunks, desc="scoring chunks")):
-            rec = schema.records(frame, input, offset=n)
-            t = score_table(det, rec, schema.features, config.report.explain)
-            t.to_csv(out_path, mode="a", header=(i == 0), index=False, float_format="%.10g", lineterminator="\n")
-            n += len(t)
-            flagged += int(t["flag"].sum())
-            scores.append(t["score"].to_numpy())
-            if rec.labels is not None:
-                labels.append(rec.labels)
+        with dask_client(config.engine) as client:
+            parts = None if client is None else dask_partitions(input, chunk_rows=config.engine.chunk_rows)
+            if parts is None:
+                frames = read_frame(input, chunksize=config.data.chunk_rows)
+                tables = (score_chunk(frame, det, schema, input, config.report.explain, offset)
+                          for frame, offset in _with_offsets(frames))
+            else:
+                tables = _score_on_dask(client, parts, det, schema, input, config.report.explain)
+            for i, t in enumerate(ctx.progress(tables, desc="scoring chunks")):
+                t.to_csv(out_path, mode="a", header=(i == 0), index=False, float_format="%.10g", lineterminator="\n")
+                n += len(t)
+                flagged += int(t["flag"].sum())
+                scores.append(t["score"].to_numpy())
+                if "label" in t:
+                    labels.append(t["label"].to_numpy())
         if n == 0:
             raise DataError(f"{input}: no records to score")
         ev = evaluation(np.concatenate(labels) if labels else None, np.concatenate(scores))
         return {"headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
                 "scored_records": n, "flagged": flagged, "threshold": det.threshold_, "evaluation": ev}
+
+
+def score_chunk(frame, det, schema, source, explain, offset):
+    """Scores of one chunk of records (runs locally or on a Dask worker)."""
+    return score_table(det, schema.records(frame, source, offset=offset), schema.features, explain)
+
+
+def _with_offsets(frames):
+    offset = 0
+    for frame in frames:
+        yield frame, offset
+        offset += len(frame)
+
+
+def _score_on_dask(client, parts, det, schema, source, explain):
+    """Score partitions on the workers, a few at a time, yielding the tables in file order."""
+    import dask
+
+    lengths = client.compute([dask.delayed(len)(p) for p in parts], sync=True)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+    det_f = client.scatter(det, broadcast=True)
+    window = 2 * max(1, len(client.scheduler_info()["workers"])) + 1
+    pending = []
+    for part, offset in zip(parts, offsets):
+        pending.append(client.compute(dask.delayed(score_chunk)(part, det_f, schema, source, explain, int(offset))))
+        if len(pending) >= window:
+            yield pending.pop(0).result()
+    for f in pending:
+        yield f.result()

@@ -106,3 +106,68 @@ def read_transactions(cfg_data, path=None):
     return read_table(p, id_column=cfg_data.id_column, date_column=cfg_data.date_column,
                       amount_column=cfg_data.amount_column, quantity_column=cfg_data.quantity_column,
                       date_format=cfg_data.date_format)
+
+
+def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
+    """Per customer-day purchases aggregated on a Dask cluster from a CSV or Parquet log.
+
+    The workers read their own blocks of the file, type them and sum each
+    customer's day; only the (much smaller) customer-day table comes back.
+    The CDNOW text format is read locally (it is small by nature).
+
+    Returns
+    -------
+    purchases : pandas.DataFrame
+        As :func:`~gmm_apps.pipelines.customers.features.merge_same_day`
+        returns.
+    n_transactions : int
+        Rows of the log.
+
+    Or None when the input must be read locally.
+    """
+    import dask.dataframe as dd
+
+    p = Path(path or cfg_data.path)
+    if not p.is_file():
+        raise DataError(f"{p}: file not found (data.path)")
+    fmt = cfg_data.format
+    if fmt == "auto":
+        fmt = "cdnow" if p.suffix.lower() in (".txt", ".dat") else "table"
+    if fmt == "cdnow":
+        return None
+    wanted = {"customer_id": cfg_data.id_column, "date": cfg_data.date_column, "amount": cfg_data.amount_column}
+    if cfg_data.quantity_column:
+        wanted["quantity"] = cfg_data.quantity_column
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            ddf = dd.read_parquet(str(p))
+        else:
+            with open(p, "rb") as fh:
+                head = fh.read(1 << 20)
+            line = max(1, len(head) // max(1, head.count(b"\n")))
+            ddf = dd.read_csv(str(p), dtype=object, blocksize=max(1 << 20, line * chunk_rows))
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
+    missing = [f"{v!r} (data.{k if k != 'customer_id' else 'id'}_column)" for k, v in wanted.items() if v not in ddf.columns]
+    if missing:
+        raise DataError(f"{p}: column {', '.join(missing)} not found; columns are {', '.join(map(str, ddf.columns))}")
+    names = {"customer_id": cfg_data.id_column, "date": cfg_data.date_column, "amount": cfg_data.amount_column,
+             "quantity": cfg_data.quantity_column or "quantity"}
+
+    def typed(part):
+        raw = pd.DataFrame({k: part[v] for k, v in wanted.items()})
+        if "quantity" not in raw:
+            raw["quantity"] = 1
+        out = _typed(raw, p, date_format=cfg_data.date_format, names=names)
+        out["date"] = out["date"].dt.normalize()
+        return out.groupby(["customer_id", "date"], as_index=False, sort=False)[["quantity", "amount"]].sum()
+
+    meta = pd.DataFrame({"customer_id": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]"),
+                         "quantity": pd.Series(dtype=float), "amount": pd.Series(dtype=float)})
+    daily = ddf.map_partitions(typed, meta=meta).groupby(["customer_id", "date"])[["quantity", "amount"]].sum()
+    out, n_transactions = client.compute([daily, ddf.map_partitions(len).sum()], sync=True)
+    out = out.reset_index()
+    if out.empty:
+        raise DataError(f"{p}: no transactions (only a header?)")
+    out["customer_id"] = out["customer_id"].astype(str)
+    return out.sort_values(["customer_id", "date"], kind="mergesort").reset_index(drop=True), int(n_transactions)

@@ -12,10 +12,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 
 from ...core import GaussianMixture, load_model, permute_components, save_model, select_model
+from ...engine import dask_client
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import CustomersConfig
-from .data import read_transactions
+from .data import dask_purchases, read_transactions
 from .features import (
     captured_at,
     customer_features,
@@ -209,8 +210,14 @@ class CustomersPipeline(Pipeline):
     def run(self, cfg, ctx):
         from . import report as rep
 
-        tx = read_transactions(cfg.data)
-        purchases = merge_same_day(tx)
+        got = None
+        with dask_client(cfg.engine) as client:
+            if client is not None:
+                got = dask_purchases(cfg.data, client, chunk_rows=cfg.engine.chunk_rows)
+        if got is None:
+            tx = read_transactions(cfg.data)
+            got = merge_same_day(tx), len(tx)
+        purchases, n_transactions = got
         first, last = purchases["date"].min(), purchases["date"].max()
         sp = cfg.split
         if sp.enabled:
@@ -225,7 +232,7 @@ class CustomersPipeline(Pipeline):
         purchases = purchases[purchases["date"] >= start]
         feats = customer_features(purchases, as_of=cal_end, convention=cfg.features.rfm_convention,
                                   recent_weeks=cfg.features.recent_weeks)
-        logger.info("%s: %d transactions, %d customers in calibration (%s to %s)", cfg.data.path, len(tx), len(feats),
+        logger.info("%s: %d transactions, %d customers in calibration (%s to %s)", cfg.data.path, n_transactions, len(feats),
                     start.date(), (cal_end - pd.Timedelta(days=1)).date())
         seed = cfg.model.random_state
         bar = ctx.progress(total=len(cfg.model.candidates()) * len(cfg.model.covariance_types()), desc="fitting candidates")
@@ -294,7 +301,7 @@ class CustomersPipeline(Pipeline):
                            f"{100 * validation['capture_segments']:.1f}% of holdout revenue "
                            f"(RFM: {100 * validation['capture_rfm']:.1f}%)" if validation else ""),
             "customers": len(feats),
-            "transactions": len(tx),
+            "transactions": n_transactions,
             "calibration": {"start": str(start.date()), "end": str((cal_end - pd.Timedelta(days=1)).date())},
             "n_segments": seg.n_segments,
             "n_components": int(seg.model.n_components),

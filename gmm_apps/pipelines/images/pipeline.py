@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing as mp
 import os
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ...core.persistence import load_model, save_model
+from ...engine import dask_client
 from ...errors import DataError
 from ...registry import Pipeline
 from . import segment as seg
@@ -35,17 +37,23 @@ def settings_from(cfg):
                     soft_maps=cfg.output.soft_maps, random_state=m.random_state)
 
 
-def write_label_png(path, labels):
-    """A label map as a lossless PNG: 8-bit when labels fit, else 16-bit."""
+def _png_bytes(array, *, labels=False):
+    """PNG bytes of an RGB image, or of a label map (lossless: 8-bit when labels fit, else 16-bit)."""
     from PIL import Image
 
-    top = int(labels.max()) if labels.size else 0
-    if top < 256:
-        Image.fromarray(labels.astype(np.uint8), mode="L").save(path, optimize=False)
-    elif top < 65536:
-        Image.fromarray(labels.astype(np.uint16)).save(path)
-    else:
-        raise DataError(f"{path}: {top + 1} labels do not fit a 16-bit PNG")
+    if labels:
+        top = int(array.max()) if array.size else 0
+        if top >= 65536:
+            raise DataError(f"{top + 1} labels do not fit a 16-bit PNG; lower spatial.edge_threshold less or raise min_region")
+        array = array.astype(np.uint8 if top < 256 else np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_label_png(path, labels):
+    """Write a label map as a lossless PNG: 8-bit when labels fit, else 16-bit."""
+    Path(path).write_bytes(_png_bytes(labels, labels=True))
 
 
 def read_label_png(path):
@@ -80,18 +88,20 @@ def _pool_sample(feats2d, n_rows, seed):
 
 
 def process_image(job):
-    """Segment (or only sample) one image and write its outputs; runs in a worker process.
+    """Segment (or only sample) one image; runs in a worker process or on a Dask worker.
 
     Parameters
     ----------
     job : dict
-        ``input``, ``settings``, ``out`` (run folder or None), ``model`` (a
-        shared GaussianMixture or None), ``pool_rows`` (rows to return for the
-        shared model), ``sample_only``, ``overlay``.
+        ``input``, ``settings``, ``model`` (a shared GaussianMixture or
+        None), ``pool_rows`` (rows to return for the shared model),
+        ``sample_only``, ``overlay``.
 
     Returns
     -------
     result : dict
+        ``row`` (images.csv), ``palette``, ``selection``, ``pool`` (sampled
+        feature rows) and ``files`` (output path -> bytes).
     """
     settings = job["settings"]
     name = job["input"]
@@ -111,14 +121,14 @@ def process_image(job):
     if job["sample_only"]:
         return {"row": row, "pool": pool}
     res = segment_image(rgb, settings, model=job["model"], name=name)
-    out = Path(job["out"])
-    write_label_png(out / "labels" / f"{stem}.png", res.labels)
+    # files travel back as bytes, so workers need no access to the run folder (remote Dask workers)
+    files = {f"labels/{stem}.png": _png_bytes(res.labels, labels=True)}
     if job["overlay"]:
-        from PIL import Image
-
-        Image.fromarray(overlay(rgb, res.labels)).save(out / "overlays" / f"{stem}.png")
+        files[f"overlays/{stem}.png"] = _png_bytes(overlay(rgb, res.labels))
     if res.maps is not None:
-        np.savez_compressed(out / "maps" / f"{stem}.npz", maps=res.maps.astype(np.float16))
+        buf = io.BytesIO()
+        np.savez_compressed(buf, maps=res.maps.astype(np.float16))
+        files[f"maps/{stem}.npz"] = buf.getvalue()
     present = np.flatnonzero(res.shares > 0)
     row.update({"n_components": res.n_components, "n_segments": int(present.size), "seconds": round(res.seconds, 3)})
     palette = pd.DataFrame({"image": stem, "segment": present, "share": res.shares[present],
@@ -129,21 +139,36 @@ def process_image(job):
     sel = None
     if res.selection is not None:
         sel = res.selection.assign(image=stem)
-    return {"row": row, "palette": palette, "selection": sel, "pool": pool}
+    return {"row": row, "palette": palette, "selection": sel, "pool": pool, "files": files}
 
 
-def run_jobs(jobs, n_jobs, progress):
-    """Run :func:`process_image` over ``jobs``, in worker processes when there are several; results in order."""
+def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
+    """Run :func:`process_image` over ``jobs`` (on a Dask client, in worker processes, or here); results in order.
+
+    Files the jobs return are written under ``out`` as each result arrives.
+    """
+    def written(results):
+        for r in results:
+            for name, data in r.pop("files", {}).items():
+                (Path(out) / name).write_bytes(data)
+            yield r
+
+    if client is not None:
+        futures = client.map(process_image, jobs, pure=False)
+        try:
+            return list(written(progress((f.result() for f in futures), total=len(jobs), desc="images")))
+        finally:
+            client.cancel(futures)
     workers = min(n_jobs, len(jobs), os.cpu_count() or 1)
     if workers <= 1:
-        return [process_image(j) for j in progress(jobs, total=len(jobs), desc="images")]
+        return list(written(progress((process_image(j) for j in jobs), total=len(jobs), desc="images")))
     # not "fork": a forked child inherits OpenMP / BLAS thread pools mid-state and can deadlock in k-means
     method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(workers, mp_context=ctx) as ex:
-        return list(progress(ex.map(process_image, jobs), total=len(jobs), desc="images"))
+        return list(written(progress(ex.map(process_image, jobs), total=len(jobs), desc="images")))
 
 
 def palette_rgb(model, color_space):
@@ -187,8 +212,8 @@ class ImagesPipeline(Pipeline):
     def check(self, config, source):
         resolve_images(config.data.path, key="data.path", source=source)
 
-    def _jobs(self, inputs, settings, ctx, *, model, pool_rows, sample_only, overlay_on):
-        return [{"input": i, "settings": settings, "out": str(ctx.dir), "model": model, "pool_rows": pool_rows,
+    def _jobs(self, inputs, settings, *, model, pool_rows, sample_only, overlay_on):
+        return [{"input": i, "settings": settings, "model": model, "pool_rows": pool_rows,
                  "sample_only": sample_only, "overlay": overlay_on} for i in inputs]
 
     def run(self, cfg, ctx):
@@ -199,17 +224,18 @@ class ImagesPipeline(Pipeline):
         _make_folders(ctx, cfg)
         pool_rows = max(POOL_ROWS_MIN, settings.sample_size // len(inputs))
         logger.info("%d images; features %s; K %s", len(inputs), settings.color_space, list(settings.n_components))
-        n_jobs = cfg.run.n_jobs
-        if cfg.model.shared:
-            sampled = run_jobs(self._jobs(inputs, settings, ctx, model=None, pool_rows=pool_rows, sample_only=True,
-                                          overlay_on=False), n_jobs, ctx.progress)
-            shared, table = fit_shared([r["pool"] for r in sampled], settings)
-            results = run_jobs(self._jobs(inputs, settings, ctx, model=shared, pool_rows=0, sample_only=False,
-                                          overlay_on=cfg.output.overlay), n_jobs, ctx.progress)
-        else:
-            results = run_jobs(self._jobs(inputs, settings, ctx, model=None, pool_rows=pool_rows, sample_only=False,
-                                          overlay_on=cfg.output.overlay), n_jobs, ctx.progress)
-            shared, table = fit_shared([r["pool"] for r in results], settings)
+        with dask_client(cfg.engine) as client:
+            def go(**kw):
+                return run_jobs(self._jobs(inputs, settings, **kw), cfg.run.n_jobs, ctx.progress, client=client,
+                                out=ctx.dir)
+
+            if cfg.model.shared:
+                sampled = go(model=None, pool_rows=pool_rows, sample_only=True, overlay_on=False)
+                shared, table = fit_shared([r["pool"] for r in sampled], settings)
+                results = go(model=shared, pool_rows=0, sample_only=False, overlay_on=cfg.output.overlay)
+            else:
+                results = go(model=None, pool_rows=pool_rows, sample_only=False, overlay_on=cfg.output.overlay)
+                shared, table = fit_shared([r["pool"] for r in results], settings)
         save_model(shared, ctx.path(MODEL_FILE), extra={"pipeline": "images", "settings": settings.__dict__},
                    arrays={"palette_rgb": palette_rgb(shared, settings.color_space)})
         images, palettes = _write_tables(ctx, results)
@@ -236,8 +262,10 @@ class ImagesPipeline(Pipeline):
         inputs = resolve_images(input, key="input", source="apply")
         settings = settings_from(config)
         _make_folders(ctx, config)
-        results = run_jobs(self._jobs(inputs, settings, ctx, model=model, pool_rows=0, sample_only=False,
-                                      overlay_on=config.output.overlay), config.run.n_jobs, ctx.progress)
+        with dask_client(config.engine) as client:
+            results = run_jobs(self._jobs(inputs, settings, model=model, pool_rows=0, sample_only=False,
+                                          overlay_on=config.output.overlay), config.run.n_jobs, ctx.progress,
+                               client=client, out=ctx.dir)
         images, palettes = _write_tables(ctx, results)
         summary = {"headline": f"{len(images)} image{'s' if len(images) != 1 else ''} segmented with the shared "
                                f"{model.n_components}-colour palette of {run_dir}",
