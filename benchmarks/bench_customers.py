@@ -1,6 +1,6 @@
 """Customers: the segmentation against the marketer's RFM quintiles on the full CDNOW file.
 
-    python benchmarks/bench_customers.py [path/to/CDNOW_master.txt]
+    python benchmarks/bench_customers.py [path/to/CDNOW_master.txt] [KEY=VALUE ...]   # config overrides
 
 Runs the default config on the master file (23,570 customers; calibration = first 39
 weeks, holdout = next 39) and prints the share of holdout revenue captured by the top
@@ -27,13 +27,16 @@ from gmm_apps.run import execute_run  # noqa: E402
 
 
 def main():
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
+    args = sys.argv[1:]
+    overrides = [a for a in args if "=" in a]
+    paths = [a for a in args if "=" not in a]
+    src = Path(paths[0]) if paths else ROOT.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
     if not src.is_file():
         sys.exit(f"{src}: not found; pass the CDNOW master file")
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         out, s = execute_run(ROOT / "configs" / "customers.yaml", out=Path(tmp) / "run", quiet=True,
-                             sets=[f"data.path={src}", "report.stability_seeds=5"])
+                             sets=[f"data.path={src}", "report.stability_seeds=5", *overrides])
         elapsed = time.perf_counter() - t
         cust = pd.read_csv(out / "customers.csv")
     hs = cust["holdout_spend"].to_numpy()

@@ -220,3 +220,22 @@ def test_pickled_object_arrays_are_never_loaded(tmp_path):
     with pytest.raises(ModelFileError, match="not found"):
         load_model(tmp_path / "absent.npz")
     assert zipfile.is_zipfile(path)
+
+
+def test_hierarchical_init_is_ward_and_seed_free():
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    from gmm_apps.core.init import initial_responsibilities
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (150, 2)), rng.normal(7, 1, (120, 2)), rng.normal((0, 9), 1, (90, 2))]
+    resp = initial_responsibilities(X, 3, method="hierarchical", sample_weight=None, random_state=np.random.RandomState(0))
+    ward = fcluster(linkage(X, "ward"), 3, criterion="maxclust") - 1
+    assert np.array_equal(resp.argmax(axis=1), ward)
+    fits = [GaussianMixture(3, init_params="hierarchical", random_state=s).fit(X) for s in (0, 1, 2)]
+    for f in fits[1:]:
+        assert np.array_equal(f.means_, fits[0].means_)
+    # beyond HIERARCHICAL_ROWS an evenly spaced subset is clustered, the rest go to the nearest group mean
+    big = np.repeat(X, 20, axis=0)
+    r = initial_responsibilities(big, 3, method="hierarchical", sample_weight=None, random_state=None)
+    assert r.sum(axis=0).min() > 1000 and np.allclose(r.sum(axis=1), 1)

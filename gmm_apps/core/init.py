@@ -11,7 +11,26 @@ import warnings
 
 import numpy as np
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
+#: rows Ward clustering runs on for ``init_params="hierarchical"`` (an evenly spaced subset beyond this)
+HIERARCHICAL_ROWS = 4000
+
+
+_WARD_CACHE = {}
+
+
+def _ward(sub):
+    """Ward linkage of ``sub``, remembered for the last few arrays (model selection cuts one tree at many K)."""
+    import hashlib
+
+    from scipy.cluster.hierarchy import linkage
+
+    key = (sub.shape, hashlib.sha1(np.ascontiguousarray(sub).view(np.uint8)).hexdigest())
+    if key not in _WARD_CACHE:
+        if len(_WARD_CACHE) >= 4:
+            _WARD_CACHE.pop(next(iter(_WARD_CACHE)))
+        _WARD_CACHE[key] = linkage(sub, method="ward")
+    return _WARD_CACHE[key]
 
 
 def initial_responsibilities(X, n_components, *, method, sample_weight, random_state, kmeans_n_init=1):
@@ -26,7 +45,12 @@ def initial_responsibilities(X, n_components, *, method, sample_weight, random_s
         hard labels; 'k-means++' uses the k-means++ seeds alone; 'random'
         draws uniform responsibilities; 'random_from_data' picks
         ``n_components`` distinct rows (with probability proportional to
-        ``sample_weight``) as one-point components.
+        ``sample_weight``) as one-point components; 'hierarchical' cuts a
+        Ward agglomerative clustering into ``n_components`` groups (as
+        mclust initialises): no randomness at all, so every seed starts
+        from the same place.  Beyond :data:`HIERARCHICAL_ROWS` rows it
+        clusters an evenly spaced subset and gives every other row the
+        group of its nearest group mean.
     sample_weight : ndarray of shape (n_samples,) or None
     random_state : numpy.random.RandomState
         The one source of randomness, passed down from the estimator.
@@ -74,5 +98,19 @@ def initial_responsibilities(X, n_components, *, method, sample_weight, random_s
             X, n_components, sample_weight=sample_weight, random_state=random_state
         )
         resp[indices, np.arange(n_components)] = 1
+        return resp
+    if method == "hierarchical":
+        from scipy.cluster.hierarchy import fcluster
+
+        rows = np.unique(np.linspace(0, n_samples - 1, min(n_samples, HIERARCHICAL_ROWS)).round().astype(int))
+        sub = np.asarray(X[rows], dtype=np.float64)
+        groups = fcluster(_ward(sub), t=n_components, criterion="maxclust") - 1
+        found = groups.max() + 1
+        means = np.stack([sub[groups == g].mean(axis=0) for g in range(found)])
+        d2 = ((np.asarray(X, dtype=np.float64)[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
+        label = d2.argmin(axis=1)
+        label[rows] = groups
+        resp = np.zeros((n_samples, n_components), dtype=X.dtype)
+        resp[np.arange(n_samples), label] = 1
         return resp
     raise ValueError(f"init_params must be one of {INIT_METHODS}, got {method!r}")

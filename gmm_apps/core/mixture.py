@@ -80,7 +80,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         EM iterations per initialisation.
     n_init : int, default=1
         Number of initialisations; the one with the highest lower bound is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hierarchical'}, default='kmeans'
         How initial responsibilities are drawn.
     weights_init : array-like of shape (K,), default=None
     means_init : array-like of shape (K, d), default=None
@@ -419,7 +419,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return (init["weights"], init["means"], init["covariances"], init["precisions_cholesky"])
         n = X.shape[0]
         runs = 1
-        if self.init_sample_size is not None and n > self.init_sample_size:
+        if self.init_sample_size is not None and n > self.init_sample_size and self.init_params != "hierarchical":
             idx = np.sort(rng.choice(n, self.init_sample_size, replace=False))
             X = X[idx]
             sample_weight = None if sample_weight is None else sample_weight[idx]

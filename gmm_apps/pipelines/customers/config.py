@@ -74,6 +74,7 @@ class CustomersModel(ModelSection):
     n_components: NComponents = Field(default_factory=lambda: {"min": 2, "max": 8})
     covariance_type: CovarianceTypes = "full"
     n_init: int = Field(10, ge=1)
+    init: Literal["kmeans", "hierarchical"] = Field("hierarchical", description="hierarchical: Ward clustering, the same start for every seed")
     explore_tol: float = Field(1e-2, gt=0)
     tol: float = Field(1e-8, gt=0)
     max_iter: int = Field(2000, ge=1)

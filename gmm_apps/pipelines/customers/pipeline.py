@@ -125,7 +125,8 @@ def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=No
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = select_model(
             Z, n_components=ks, covariance_types=covariance_types or m.covariance_types(), criterion=m.criterion,
-            n_init=m.n_init, random_state=random_state, sample_weight=w, tol=m.explore_tol, max_iter=m.max_iter,
+            n_init=1 if m.init == "hierarchical" else m.n_init, random_state=random_state, sample_weight=w,
+            tol=m.explore_tol, max_iter=m.max_iter, init_params=m.init,
             reg_covar=m.reg_covar, progress=progress,
         )
     model = polish(res.best_model, Z, w, tol=m.tol, max_iter=m.max_iter)
