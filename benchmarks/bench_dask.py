@@ -87,6 +87,7 @@ def main(argv=None):
     ap.add_argument("--dir", default="/tmp/gmm_apps_bench_parquet")
     ap.add_argument("--memory-limit", default="1.5GB", help="per Dask worker")
     ap.add_argument("--spark", action="store_true", help="also Spark MLlib's GaussianMixture in local[2] mode (needs Java + pyspark)")
+    ap.add_argument("--spark-only", action="store_true", help="only the Spark run (on the same dataset)")
     args = ap.parse_args(argv)
 
     import pyarrow.parquet as pq
@@ -97,6 +98,8 @@ def main(argv=None):
     t0 = time.perf_counter()
     root = make_dataset(args.dir, args.rows, args.features, args.k)
     print(f"dataset: {args.rows:,} rows x {args.features} float32 in {root} ({time.perf_counter() - t0:.0f} s to prepare)")
+    if args.spark_only:
+        return spark_run(root, args)
 
     # in-memory reference on the first rows, and the shared starting point
     first = sorted(Path(root).glob("*.parquet"))
