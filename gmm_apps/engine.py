@@ -42,3 +42,32 @@ def dask_client(engine):
         client.close()
         if engine.address is None and cluster is not None:
             cluster.close()
+
+
+def dask_frame(path, *, chunk_rows):
+    """A CSV or Parquet file as a Dask DataFrame, in partitions of about ``chunk_rows`` rows.
+
+    CSV columns are read as text (``object``): typing is the pipeline's job,
+    with its own error messages, and blocks cannot disagree on inferred types.
+
+    Parameters
+    ----------
+    path : str or Path
+    chunk_rows : int
+
+    Returns
+    -------
+    frame : dask.dataframe.DataFrame
+    """
+    from pathlib import Path
+
+    import dask.dataframe as dd
+
+    p = Path(path)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        return dd.read_parquet(str(p))
+    # block size from the mean line length of the first MiB
+    with open(p, "rb") as fh:
+        head = fh.read(1 << 20)
+    line = max(1, len(head) // max(1, head.count(b"\n")))
+    return dd.read_csv(str(p), dtype=object, blocksize=max(1 << 20, line * chunk_rows))

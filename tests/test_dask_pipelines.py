@@ -84,3 +84,29 @@ def test_unreachable_scheduler_is_a_clean_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: engine.address") and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_anomaly_apply_on_dask_names_the_global_row_of_a_bad_value(tmp_path, capsys):
+    cfg = str(REPO / "configs" / "anomaly.yaml")
+    assert run(["run", cfg, "--out", str(tmp_path / "fit"), "--set", "model.bags=0", "--set", "report.plots=false"]) == 0
+    new = pd.read_csv(REPO / "datasets" / "cardio_new.csv")
+    big = pd.concat([new] * 40, ignore_index=True)
+    big["id"] = np.arange(len(big))
+    big.loc[20_000, "ASTV"] = np.nan  # far beyond the first partition
+    path = tmp_path / "bad.csv"
+    big.to_csv(path, index=False)
+    capsys.readouterr()
+    assert cli.main(["apply", str(tmp_path / "fit"), str(path), "--out", str(tmp_path / "local"), "--quiet"]) == 2
+    local_err = capsys.readouterr().err
+    import yaml
+
+    c = yaml.safe_load((tmp_path / "fit" / "config.yaml").read_text())
+    c["engine"] = {"kind": "dask", "n_workers": 2, "chunk_rows": 5000}
+    (tmp_path / "fit" / "config.yaml").write_text(yaml.safe_dump(c))
+    assert cli.main(["apply", str(tmp_path / "fit"), str(path), "--out", str(tmp_path / "dask"), "--quiet"]) == 2
+    dask_err = capsys.readouterr().err
+    assert "at data row 20001" in local_err
+    assert len(local_err.strip().splitlines()) == 1
+    # (the test runner also shows Python's ResourceWarnings, which a plain run does not)
+    assert [ln for ln in dask_err.splitlines() if ln.startswith("error:")] == local_err.strip().splitlines()
+    assert "Compute Failed" not in dask_err and "Traceback" not in dask_err

@@ -477,6 +477,42 @@ class worker_pool:
         return False
 
 
+def moments_about(X, ref, sample_weight=None):
+    """Weight, weighted sum and scatter of ``X - ref``, packed in one float64 vector (partial results add).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    ref : ndarray of shape (d,)
+        A point near the data (e.g. its first row), so large offsets do not cancel.
+    sample_weight : ndarray of shape (n,), optional
+
+    Returns
+    -------
+    packed : ndarray of shape (1 + d + d * d,)
+    """
+    xc = X - ref
+    if sample_weight is None:
+        w, s1, s2 = float(xc.shape[0]), xc.sum(axis=0, dtype=np.float64), xc.T @ xc
+    else:
+        w, s1, s2 = float(sample_weight.sum(dtype=np.float64)), sample_weight @ xc, xc.T @ (xc * sample_weight[:, None])
+    return np.concatenate([[w], np.asarray(s1, dtype=np.float64), np.asarray(s2, dtype=np.float64).ravel()])
+
+
+def mean_cov_from_moments(packed, ref):
+    """Mean and covariance from summed :func:`moments_about` vectors.
+
+    Returns
+    -------
+    mean : ndarray of shape (d,)
+    cov : ndarray of shape (d, d)
+    """
+    d = ref.size
+    w, s1, s2 = packed[0], packed[1:d + 1], packed[d + 1:].reshape(d, d)
+    m = s1 / w
+    return ref + m, s2 / w - np.outer(m, m)
+
+
 def m_step(stats, *, covariance_type, reg_covar, eps):
     """Reduce step's end: new parameters from summed statistics.
 

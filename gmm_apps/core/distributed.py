@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from ._stats import prepare
+from ._stats import map_reduce, mean_cov_from_moments, moments_about, prepare, worker_pool
 from .mixture import GaussianMixture
 
 logger = logging.getLogger("gmm_apps.core.distributed")
@@ -75,8 +75,9 @@ def connect(address=None, *, n_workers=2, threads_per_worker=1, memory_limit="au
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     environ.setdefault("MALLOC_MMAP_THRESHOLD_", WORKER_MMAP_THRESHOLD)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        # a task's error reaches the client as the original exception; the workers need not log it too
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-                               memory_limit=memory_limit, dashboard_address=None)
+                               memory_limit=memory_limit, dashboard_address=":0", silence_logs=logging.CRITICAL)
     return Client(cluster)
 
 
@@ -146,23 +147,14 @@ def _tree_sum(dask, parts, fan_in=8):
 
 def _block_statistics(block, prep, offset):
     """One block's sufficient statistics, in the in-memory engine's cache-sized chunks, BLAS on one thread."""
-    from threadpoolctl import threadpool_limits
-
-    from ._stats import map_reduce
     from .mixture import _chunk_rows
 
     block = np.asarray(block)
     rows = _chunk_rows(block.shape[0], prep.n_components, block.shape[1], block.dtype.itemsize)
-    with threadpool_limits(1, user_api="blas"):
+    with worker_pool(1):
         stats = map_reduce(block, None, prep, chunk_rows=rows)
     stats.worst_index += offset
     return stats
-
-
-def _block_moments(block, ref):
-    """Row count, sum and scatter about ``ref``, packed in one vector (so partial results add)."""
-    xc = np.asarray(block, dtype=np.float64) - ref
-    return np.concatenate([[float(xc.shape[0])], xc.sum(axis=0), (xc.T @ xc).ravel()])
 
 
 class DaskGaussianMixture(GaussianMixture):
@@ -274,25 +266,12 @@ class DaskGaussianMixture(GaussianMixture):
     def _global_moments(self, X, sample_weight, chunk):
         dask, _ = _dask()
         ref = np.asarray(self._compute(X[0]), dtype=np.float64)
-        parts = [dask.delayed(_block_moments, pure=True)(b, ref) for b in X.to_delayed().ravel()]
-        packed = self._compute(_tree_sum(dask, parts))
-        d = ref.size
-        w, s1, s2 = packed[0], packed[1:d + 1], packed[d + 1:].reshape(d, d)
-        m = s1 / w
-        return ref + m, s2 / w - np.outer(m, m)
+        parts = [dask.delayed(moments_about, pure=True)(b, ref) for b in X.to_delayed().ravel()]
+        return mean_cov_from_moments(self._compute(_tree_sum(dask, parts)), ref)
 
-    def _initial_parameters(self, X, sample_weight, init, rng, shift, eps):
-        if {"weights", "means", "precisions_cholesky"} <= init.keys():
-            return (init["weights"], init["means"], init["covariances"], init["precisions_cholesky"])
-        n = X.shape[0]
-        size = n if self.init_sample_size is None else min(n, self.init_sample_size)
-        idx = np.sort(rng.choice(n, size, replace=False)) if size < n else np.arange(n)
-        sample = np.asarray(self._compute(X[idx]))
-        self._chunk = max(1, len(sample))
-        try:
-            return self._init_from_rows(sample, None, init, rng, shift, eps, 3 if size < n else 1)
-        finally:
-            self._chunk = None
+    def _init_rows(self, X, sample_weight, idx):
+        # only the sampled rows come to the client (all rows when the data is small)
+        return np.asarray(self._compute(X if idx is None else X[idx])), None
 
     def _map_reduce(self, X, sample_weight, params, shift, chunk):
         dask, _ = _dask()

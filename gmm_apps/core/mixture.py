@@ -21,6 +21,8 @@ from ._stats import (
     logsumexp_rows,
     m_step,
     map_reduce,
+    mean_cov_from_moments,
+    moments_about,
     moments_only,
     parallel_map,
     prepare,
@@ -400,35 +402,37 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ref = X[0].astype(np.float64)
 
         def one(start):
-            xc = X[start : start + chunk] - ref
-            if sample_weight is None:
-                return xc.sum(axis=0, dtype=np.float64), (xc.T @ xc).astype(np.float64), float(xc.shape[0])
-            wc = sample_weight[start : start + chunk]
-            return (wc @ xc).astype(np.float64), (xc.T @ (xc * wc[:, None])).astype(np.float64), float(wc.sum(dtype=np.float64))
+            sw = None if sample_weight is None else sample_weight[start : start + chunk]
+            return moments_about(X[start : start + chunk], ref, sw)
 
         parts = parallel_map(one, range(0, X.shape[0], chunk), self._jobs, executor=self._pool)
-        s1 = sum(p[0] for p in parts)
-        s2 = sum(p[1] for p in parts)
-        w = sum(p[2] for p in parts)
-        m = s1 / w
-        return ref + m, s2 / w - np.outer(m, m)
+        return mean_cov_from_moments(sum(parts), ref)
 
     def _initial_parameters(self, X, sample_weight, init, rng, shift, eps):
-        ct = self.covariance_type
         if {"weights", "means", "precisions_cholesky"} <= init.keys():
             return (init["weights"], init["means"], init["covariances"], init["precisions_cholesky"])
         n = X.shape[0]
-        runs = 1
-        if self.init_sample_size is not None and n > self.init_sample_size and self.init_params != "hierarchical":
+        if self.init_sample_size is None or n <= self.init_sample_size:
+            rows, weights = self._init_rows(X, sample_weight, None)
+            return self._init_from_rows(rows, weights, init, rng, shift, eps, 1)
+        if self.init_params == "hierarchical":  # evenly spaced rows: no randomness
+            idx = np.unique(np.linspace(0, n - 1, self.init_sample_size).round().astype(int))
+        else:
             idx = np.sort(rng.choice(n, self.init_sample_size, replace=False))
-            X = X[idx]
-            sample_weight = None if sample_weight is None else sample_weight[idx]
-            runs = 3  # a sample is cheap: take the best of three k-means starts
-        return self._init_from_rows(X, sample_weight, init, rng, shift, eps, runs)
+        rows, weights = self._init_rows(X, sample_weight, idx)
+        # a sample is cheap: take the best of three k-means starts
+        return self._init_from_rows(rows, weights, init, rng, shift, eps, 3)
+
+    def _init_rows(self, X, sample_weight, idx):
+        """The rows (and weights) initialisation runs on, in memory: ``idx`` (sorted) or all of them."""
+        if idx is None:
+            return X, sample_weight
+        return X[idx], None if sample_weight is None else sample_weight[idx]
 
     def _init_from_rows(self, X, sample_weight, init, rng, shift, eps, runs):
         """Initial parameters from in-memory rows (all the data or a sample of it)."""
         ct = self.covariance_type
+        chunk = self._chunk or max(1, X.shape[0])
         resp = initial_responsibilities(
             X, self.n_components, method=self.init_params, sample_weight=sample_weight, random_state=rng,
             kmeans_n_init=runs,
@@ -437,13 +441,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         prep = moments_only(shift, self.n_components, ct, X.dtype)
 
         def one(start):
-            sl = slice(start, start + self._chunk)
+            sl = slice(start, start + chunk)
             XT, Q = features_T(X[sl], prep)
             R = resp[sl].T if sample_weight is None else resp[sl].T * sample_weight[sl]
             nk, s1, s2, centre = resp_statistics(XT, Q, R, None if sample_weight is None else sample_weight[sl], prep)
             return SufficientStats(nk, s1, s2, 0.0, 0.0, centre)
 
-        parts = parallel_map(one, range(0, X.shape[0], self._chunk), self._jobs, executor=self._pool)
+        parts = parallel_map(one, range(0, X.shape[0], chunk), self._jobs, executor=self._pool)
         stats = parts[0]
         for p in parts[1:]:
             stats = stats + p

@@ -63,29 +63,21 @@ def read_frame(path, *, chunksize=None):
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
 
 
-def dask_partitions(path, *, chunk_rows):
-    """A CSV or Parquet file as Dask partitions (lazy pandas frames), read by the workers themselves.
+class BadValueError(DataError):
+    """A missing, infinite or non-numeric value; ``row`` counts data rows from the start of what was read."""
 
-    Returns
-    -------
-    parts : list of dask.delayed.Delayed
-        In file order; None for formats Dask does not read (``.mat``).
-    """
-    import dask.dataframe as dd
+    def __init__(self, source, column, value, row):
+        self.source, self.column, self.value, self.row = source, column, value, row
+        shown = "(empty)" if pd.isna(value) else repr(str(value))  # the same text whatever dtype the reader chose
+        super().__init__(f"{source}: column {column!r} has a missing, infinite or non-numeric value {shown} "
+                         f"at data row {row}; fill or drop such rows")
 
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix == ".mat":
-        return None
-    if suffix in (".parquet", ".pq"):
-        ddf = dd.read_parquet(str(p))
-    else:
-        # blocks of about chunk_rows rows, judged from the file's mean line length
-        with open(p, "rb") as fh:
-            head = fh.read(1 << 20)
-        line = max(1, len(head) // max(1, head.count(b"\n")))
-        ddf = dd.read_csv(str(p), blocksize=max(1 << 20, line * chunk_rows), dtype=object)
-    return list(ddf.to_delayed())
+    def __reduce__(self):  # crosses process boundaries (Dask workers) intact
+        return type(self), (self.source, self.column, self.value, self.row)
+
+    def shifted(self, rows):
+        """The same error with ``rows`` earlier rows counted in."""
+        return BadValueError(self.source, self.column, self.value, self.row + rows)
 
 
 class Schema:
@@ -154,8 +146,7 @@ class Schema:
             bad = ~np.isfinite(v)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"{source}: column {c!r} has a missing, infinite or non-numeric value "
-                                f"{df[c].iloc[i]!r} at data row {offset + i + 1}; fill or drop such rows")
+                raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
             parts.append(v[:, None])
         for c, vals in self.categories.items():
             s = df[c].astype(str).to_numpy()

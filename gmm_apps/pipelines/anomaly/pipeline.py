@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ...engine import dask_client
+from ...engine import dask_client, dask_frame
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import AnomalyConfig
-from .data import Schema, dask_partitions, read_frame
+from .data import BadValueError, Schema, read_frame
 from .detector import GMMDetector
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -112,13 +113,15 @@ class AnomalyPipeline(Pipeline):
         out_path = ctx.path("scores.csv")
         n = flagged = 0
         labels, scores = [], []
-        with dask_client(config.engine) as client:
-            parts = None if client is None else dask_partitions(input, chunk_rows=config.engine.chunk_rows)
-            if parts is None:
+        with dask_client(config.engine) as client, contextlib.ExitStack() as stack:
+            if client is None or Path(input).suffix.lower() == ".mat":
                 frames = read_frame(input, chunksize=config.data.chunk_rows)
+                if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
+                    stack.callback(frames.close)
                 tables = (score_chunk(frame, det, schema, input, config.report.explain, offset)
                           for frame, offset in _with_offsets(frames))
             else:
+                parts = dask_frame(input, chunk_rows=config.engine.chunk_rows).to_delayed()
                 tables = _score_on_dask(client, parts, det, schema, input, config.report.explain)
             for i, t in enumerate(ctx.progress(tables, desc="scoring chunks")):
                 t.to_csv(out_path, mode="a", header=(i == 0), index=False, float_format="%.10g", lineterminator="\n")
@@ -147,17 +150,32 @@ def _with_offsets(frames):
 
 
 def _score_on_dask(client, parts, det, schema, source, explain):
-    """Score partitions on the workers, a few at a time, yielding the tables in file order."""
+    """Score partitions on the workers, a few at a time, yielding the tables in file order.
+
+    Each partition is read once: workers count rows from the partition's start and the
+    running offset is added here (to default ids, and to the row of a bad value).
+    """
     import dask
 
-    lengths = client.compute([dask.delayed(len)(p) for p in parts], sync=True)
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
     det_f = client.scatter(det, broadcast=True)
     window = 2 * max(1, len(client.scheduler_info()["workers"])) + 1
     pending = []
-    for part, offset in zip(parts, offsets):
-        pending.append(client.compute(dask.delayed(score_chunk)(part, det_f, schema, source, explain, int(offset))))
+    offset = 0
+
+    def collect():
+        nonlocal offset
+        try:
+            t = pending.pop(0).result()
+        except BadValueError as exc:
+            raise exc.shifted(offset) from None
+        if schema.id_column is None:
+            t["id"] += offset
+        offset += len(t)
+        return t
+
+    for part in parts:
+        pending.append(client.compute(dask.delayed(score_chunk)(part, det_f, schema, source, explain, 0)))
         if len(pending) >= window:
-            yield pending.pop(0).result()
-    for f in pending:
-        yield f.result()
+            yield collect()
+    while pending:
+        yield collect()

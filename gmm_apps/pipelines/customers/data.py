@@ -37,6 +37,28 @@ def read_cdnow(path):
     return _typed(raw, path, date_format="%Y%m%d", names={"customer_id": "id", "date": "date", "quantity": "quantity", "amount": "amount"})
 
 
+def _columns(id_column, date_column, amount_column, quantity_column):
+    """Our column -> the user's column (``wanted``), and the names used in messages."""
+    wanted = {"customer_id": id_column, "date": date_column, "amount": amount_column}
+    if quantity_column:
+        wanted["quantity"] = quantity_column
+    names = {"customer_id": id_column, "date": date_column, "amount": amount_column, "quantity": quantity_column or "quantity"}
+    return wanted, names
+
+
+def _check_columns(path, wanted, columns):
+    missing = [f"{v!r} (data.{k if k != 'customer_id' else 'id'}_column)" for k, v in wanted.items() if v not in columns]
+    if missing:
+        raise DataError(f"{path}: column {', '.join(missing)} not found; columns are {', '.join(map(str, columns))}")
+
+
+def _select(df, wanted):
+    raw = pd.DataFrame({k: df[v] for k, v in wanted.items()})
+    if "quantity" not in raw:
+        raw["quantity"] = 1
+    return raw
+
+
 def read_table(path, *, id_column, date_column, amount_column, quantity_column=None, date_format=None):
     """Read a CSV or Parquet transactions table with configurable column names.
 
@@ -55,17 +77,9 @@ def read_table(path, *, id_column, date_column, amount_column, quantity_column=N
         raise DataError(f"{path}: cannot read ({str(exc).splitlines()[0]})") from None
     if df.empty:
         raise DataError(f"{path}: no transactions (only a header?)")
-    wanted = {"customer_id": id_column, "date": date_column, "amount": amount_column}
-    if quantity_column:
-        wanted["quantity"] = quantity_column
-    missing = [f"{v!r} (data.{k if k != 'customer_id' else 'id'}_column)" for k, v in wanted.items() if v not in df.columns]
-    if missing:
-        raise DataError(f"{path}: column {', '.join(missing)} not found; columns are {', '.join(map(str, df.columns))}")
-    raw = pd.DataFrame({k: df[v] for k, v in wanted.items()})
-    if "quantity" not in raw:
-        raw["quantity"] = 1
-    names = {"customer_id": id_column, "date": date_column, "amount": amount_column, "quantity": quantity_column or "quantity"}
-    return _typed(raw, path, date_format=date_format, names=names)
+    wanted, names = _columns(id_column, date_column, amount_column, quantity_column)
+    _check_columns(path, wanted, df.columns)
+    return _typed(_select(df, wanted), path, date_format=date_format, names=names)
 
 
 def _typed(raw, path, *, date_format, names):
@@ -91,6 +105,12 @@ def _typed(raw, path, *, date_format, names):
     return out
 
 
+def _format(cfg_data, path):
+    if cfg_data.format != "auto":
+        return cfg_data.format
+    return "cdnow" if path.suffix.lower() in (".txt", ".dat") else "table"
+
+
 def read_transactions(cfg_data, path=None):
     """Read transactions as the config says (``path`` overrides ``data.path``)."""
     p = Path(path or cfg_data.path)
@@ -98,10 +118,7 @@ def read_transactions(cfg_data, path=None):
         raise DataError(f"{p}: file not found (data.path)")
     if p.stat().st_size == 0:
         raise DataError(f"{p}: file is empty; expected transactions")
-    fmt = cfg_data.format
-    if fmt == "auto":
-        fmt = "cdnow" if p.suffix.lower() in (".txt", ".dat") else "table"
-    if fmt == "cdnow":
+    if _format(cfg_data, p) == "cdnow":
         return read_cdnow(p)
     return read_table(p, id_column=cfg_data.id_column, date_column=cfg_data.date_column,
                       amount_column=cfg_data.amount_column, quantity_column=cfg_data.quantity_column,
@@ -125,42 +142,23 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
 
     Or None when the input must be read locally.
     """
-    import dask.dataframe as dd
+    from ...engine import dask_frame
 
     p = Path(path or cfg_data.path)
     if not p.is_file():
         raise DataError(f"{p}: file not found (data.path)")
-    fmt = cfg_data.format
-    if fmt == "auto":
-        fmt = "cdnow" if p.suffix.lower() in (".txt", ".dat") else "table"
-    if fmt == "cdnow":
+    if _format(cfg_data, p) == "cdnow":
         return None
-    wanted = {"customer_id": cfg_data.id_column, "date": cfg_data.date_column, "amount": cfg_data.amount_column}
-    if cfg_data.quantity_column:
-        wanted["quantity"] = cfg_data.quantity_column
     try:
-        if p.suffix.lower() in (".parquet", ".pq"):
-            ddf = dd.read_parquet(str(p))
-        else:
-            with open(p, "rb") as fh:
-                head = fh.read(1 << 20)
-            line = max(1, len(head) // max(1, head.count(b"\n")))
-            ddf = dd.read_csv(str(p), dtype=object, blocksize=max(1 << 20, line * chunk_rows))
+        ddf = dask_frame(p, chunk_rows=chunk_rows)
     except (ValueError, OSError) as exc:
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
-    missing = [f"{v!r} (data.{k if k != 'customer_id' else 'id'}_column)" for k, v in wanted.items() if v not in ddf.columns]
-    if missing:
-        raise DataError(f"{p}: column {', '.join(missing)} not found; columns are {', '.join(map(str, ddf.columns))}")
-    names = {"customer_id": cfg_data.id_column, "date": cfg_data.date_column, "amount": cfg_data.amount_column,
-             "quantity": cfg_data.quantity_column or "quantity"}
+    wanted, names = _columns(cfg_data.id_column, cfg_data.date_column, cfg_data.amount_column, cfg_data.quantity_column)
+    _check_columns(p, wanted, ddf.columns)
 
     def typed(part):
-        raw = pd.DataFrame({k: part[v] for k, v in wanted.items()})
-        if "quantity" not in raw:
-            raw["quantity"] = 1
-        out = _typed(raw, p, date_format=cfg_data.date_format, names=names)
-        out["date"] = out["date"].dt.normalize()
-        return out.groupby(["customer_id", "date"], as_index=False, sort=False)[["quantity", "amount"]].sum()
+        out = _typed(_select(part, wanted), p, date_format=cfg_data.date_format, names=names)
+        return out.assign(date=out["date"].dt.normalize())
 
     meta = pd.DataFrame({"customer_id": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]"),
                          "quantity": pd.Series(dtype=float), "amount": pd.Series(dtype=float)})

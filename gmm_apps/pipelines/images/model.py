@@ -106,10 +106,20 @@ def fit_rows(features, settings, rng):
             keep = np.sort(np.argsort(-w, kind="stable")[: settings.sample_size])
             X, w = X[keep], w[keep]
         return X, w
-    if n <= settings.sample_size:
-        return features.astype(np.float64), None
-    idx = np.sort(rng.choice(n, settings.sample_size, replace=False))
-    return features[idx].astype(np.float64), None
+    return sample_rows(features, settings.sample_size, rng).astype(np.float64), None
+
+
+def sample_rows(X, n_rows, rng):
+    """At most ``n_rows`` rows of ``X`` drawn without replacement, in their original order."""
+    if X.shape[0] <= n_rows:
+        return X
+    return X[np.sort(rng.choice(X.shape[0], n_rows, replace=False))]
+
+
+def image_features(rgb, settings):
+    """Per-pixel features and the smoothed colour channels of an image, as ``settings`` say."""
+    return seg.pixel_features(rgb, color_space=settings.color_space, blur=settings.blur,
+                              position_weight=settings.position_weight, texture_weight=settings.texture_weight)
 
 
 def fit_model(X, weights, settings):
@@ -136,7 +146,7 @@ def fit_model(X, weights, settings):
     return res.best_model, res.table
 
 
-def segment_image(rgb, settings, *, model=None, name="image"):
+def segment_image(rgb, settings, *, model=None, name="image", features=None):
     """Segment one RGB image.
 
     Parameters
@@ -149,6 +159,8 @@ def segment_image(rgb, settings, *, model=None, name="image"):
         fitted to this image and labels are its regions.
     name : str
         For messages.
+    features : tuple, optional
+        ``image_features(rgb, settings)`` when the caller has computed them already.
 
     Returns
     -------
@@ -157,9 +169,7 @@ def segment_image(rgb, settings, *, model=None, name="image"):
     started = time.perf_counter()
     check_size(rgb, name)
     h, w = rgb.shape[:2]
-    feats, colour = seg.pixel_features(rgb, color_space=settings.color_space, blur=settings.blur,
-                                       position_weight=settings.position_weight,
-                                       texture_weight=settings.texture_weight)
+    feats, colour = features if features is not None else image_features(rgb, settings)
     table = None
     shared = model is not None
     if model is None:

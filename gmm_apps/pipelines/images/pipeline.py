@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import multiprocessing as mp
@@ -16,10 +17,9 @@ from ...core.persistence import load_model, save_model
 from ...engine import dask_client
 from ...errors import DataError
 from ...registry import Pipeline
-from . import segment as seg
 from .config import ImagesConfig
 from .io import image_stem, read_image, resolve_images
-from .model import Settings, fit_model, fit_rows, segment_image
+from .model import Settings, check_size, fit_model, fit_rows, image_features, sample_rows, segment_image
 
 logger = logging.getLogger("gmm_apps.images")
 MODEL_FILE = "model/palette.npz"
@@ -44,20 +44,15 @@ def _png_bytes(array, *, labels=False):
     if labels:
         top = int(array.max()) if array.size else 0
         if top >= 65536:
-            raise DataError(f"{top + 1} labels do not fit a 16-bit PNG; lower spatial.edge_threshold less or raise min_region")
+            raise DataError(f"{top + 1} labels do not fit a 16-bit PNG; raise spatial.edge_threshold or spatial.min_region")
         array = array.astype(np.uint8 if top < 256 else np.uint16)
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")
     return buf.getvalue()
 
 
-def write_label_png(path, labels):
-    """Write a label map as a lossless PNG: 8-bit when labels fit, else 16-bit."""
-    Path(path).write_bytes(_png_bytes(labels, labels=True))
-
-
 def read_label_png(path):
-    """Read a label PNG written by :func:`write_label_png`."""
+    """Read a label map written as ``labels/<stem>.png``."""
     from PIL import Image
 
     with Image.open(path) as im:
@@ -77,14 +72,6 @@ def overlay(rgb, labels):
     edge = find_boundaries(labels, mode="inner")
     out[edge] = (1.0, 0.9, 0.0)
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
-def _pool_sample(feats2d, n_rows, seed):
-    n = feats2d.shape[0]
-    if n <= n_rows:
-        return feats2d.astype(np.float32)
-    idx = np.sort(np.random.default_rng(seed).choice(n, n_rows, replace=False))
-    return feats2d[idx].astype(np.float32)
 
 
 def process_image(job):
@@ -109,18 +96,16 @@ def process_image(job):
     rgb = read_image(name)
     h, w = rgb.shape[:2]
     row = {"image": stem, "input": str(name), "width": w, "height": h}
+    check_size(rgb, name)
+    features = image_features(rgb, settings)  # computed once: for the pooled sample and the segmentation
     pool = None
-    if job["pool_rows"] or job["sample_only"]:
-        from .model import check_size
-
-        check_size(rgb, name)
-        feats, _ = seg.pixel_features(rgb, color_space=settings.color_space, blur=settings.blur,
-                                      position_weight=settings.position_weight,
-                                      texture_weight=settings.texture_weight)
-        pool = _pool_sample(feats.reshape(-1, feats.shape[-1]), job["pool_rows"], settings.random_state)
+    if job["pool_rows"]:
+        feats = features[0]
+        pool = sample_rows(feats.reshape(-1, feats.shape[-1]), job["pool_rows"],
+                           np.random.default_rng(settings.random_state)).astype(np.float32)
     if job["sample_only"]:
         return {"row": row, "pool": pool}
-    res = segment_image(rgb, settings, model=job["model"], name=name)
+    res = segment_image(rgb, settings, model=job["model"], name=name, features=features)
     # files travel back as bytes, so workers need no access to the run folder (remote Dask workers)
     files = {f"labels/{stem}.png": _png_bytes(res.labels, labels=True)}
     if job["overlay"]:
@@ -147,28 +132,27 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
 
     Files the jobs return are written under ``out`` as each result arrives.
     """
-    def written(results):
-        for r in results:
+    with contextlib.ExitStack() as stack:
+        workers = min(n_jobs, len(jobs), os.cpu_count() or 1)
+        if client is not None:
+            futures = client.map(process_image, jobs, pure=False)
+            stack.callback(client.cancel, futures)
+            results = (f.result() for f in futures)
+        elif workers > 1:
+            # not "fork": a forked child inherits OpenMP / BLAS thread pools mid-state and can deadlock in k-means
+            method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+            ctx = mp.get_context(method)
+            if method == "forkserver":
+                ctx.set_forkserver_preload([__name__])
+            results = stack.enter_context(ProcessPoolExecutor(workers, mp_context=ctx)).map(process_image, jobs)
+        else:
+            results = (process_image(j) for j in jobs)
+        done = []
+        for r in progress(results, total=len(jobs), desc="images"):
             for name, data in r.pop("files", {}).items():
                 (Path(out) / name).write_bytes(data)
-            yield r
-
-    if client is not None:
-        futures = client.map(process_image, jobs, pure=False)
-        try:
-            return list(written(progress((f.result() for f in futures), total=len(jobs), desc="images")))
-        finally:
-            client.cancel(futures)
-    workers = min(n_jobs, len(jobs), os.cpu_count() or 1)
-    if workers <= 1:
-        return list(written(progress((process_image(j) for j in jobs), total=len(jobs), desc="images")))
-    # not "fork": a forked child inherits OpenMP / BLAS thread pools mid-state and can deadlock in k-means
-    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(workers, mp_context=ctx) as ex:
-        return list(written(progress(ex.map(process_image, jobs), total=len(jobs), desc="images")))
+            done.append(r)
+        return done
 
 
 def palette_rgb(model, color_space):
