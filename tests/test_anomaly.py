@@ -49,6 +49,51 @@ def test_detector_finds_planted_outliers_and_follows_the_pyod_contract():
     assert det.threshold_ == 3.0
 
 
+def test_score_is_the_mean_over_groups_of_seed_averaged_members():
+    X, _ = planted(n=600, n_out=20)
+    det = GMMDetector(n_components=[1, 4], seeds=3, random_state=0).fit(X)
+    assert len(det.members_) == 4 and [g.n_components for _, g in det.members_] == [1, 4, 4, 4]
+    np.testing.assert_allclose(det.weights_, [1 / 2, 1 / 6, 1 / 6, 1 / 6])
+    # by hand: each member's -log density standardised by its training median and IQR
+    Z = (X - np.median(X, 0)) / ((np.percentile(X, 75, 0) - np.percentile(X, 25, 0)) / 1.349)
+    z = []
+    for _, g in det.members_:
+        r = -g.score_samples(Z)
+        z.append((r - np.median(r)) / (np.percentile(r, 75) - np.percentile(r, 25)))
+    np.testing.assert_allclose(det.decision_scores_, z[0] / 2 + (z[1] + z[2] + z[3]) / 6, rtol=1e-10)
+    # the three K=4 members are different starts, not copies
+    assert not np.allclose(det.members_[1][1].means_, det.members_[2][1].means_)
+
+
+def test_version_1_detector_files_load_with_equal_weights(tmp_path):
+    X, _ = planted(n=400, n_out=10)
+    det = GMMDetector(n_components=[1, 2], seeds=2, random_state=0).fit(X)
+    det.save(tmp_path / "m", meta={})
+    new, _ = GMMDetector.load(tmp_path / "m")
+    np.testing.assert_allclose(new.weights_, [1 / 2, 1 / 4, 1 / 4])
+    np.testing.assert_allclose(new.decision_function(X), det.decision_scores_, rtol=1e-12)
+    head = json.loads((tmp_path / "m" / "detector.json").read_text())
+    head["format_version"] = 1
+    del head["weights"]
+    (tmp_path / "m" / "detector.json").write_text(json.dumps(head))
+    old, _ = GMMDetector.load(tmp_path / "m")
+    np.testing.assert_allclose(old.weights_, [1 / 3] * 3)
+
+
+@pytest.mark.skipif(not ODDS.is_dir(), reason="../shared/datasets/odds not present")
+def test_default_detector_beats_isolation_forest_on_small_odds_sets():
+    from scipy.io import loadmat
+    from sklearn.ensemble import IsolationForest
+
+    ours, forest = [], []
+    for name in ["glass", "ionosphere", "wbc"]:
+        d = loadmat(ODDS / f"{name}.mat")
+        X, y = d["X"].astype(float), d["y"].ravel()
+        ours.append(roc_auc_score(y, GMMDetector().fit(X).decision_scores_))
+        forest.append(roc_auc_score(y, -IsolationForest(random_state=0).fit(X).score_samples(X)))
+    assert np.mean(ours) > np.mean(forest) + 0.03, (ours, forest)
+
+
 def test_robust_fit_survives_contaminated_reference():
     X, y = planted(n_out=400, seed=1)
     plain = GMMDetector(random_state=0, bags=0).fit(X)

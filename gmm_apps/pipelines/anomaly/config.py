@@ -27,17 +27,20 @@ class AnomalyData(DataSection):
 class AnomalyModel(ModelSection):
     """An ensemble of core GMMs on robustly scaled features (median / IQR).
 
-    Members: every K in ``n_components`` with each covariance type, plus
-    ``bags`` GMMs (full covariance, K in ``bag_components``) on random halves to
-    all of the features.  Each member's negative log-density is standardised by
-    its own training median and IQR; the score is their mean.  ``trim``: refit
+    Members: every K in ``n_components`` with each covariance type, ``seeds``
+    random starts each for K > 1 (all kept and averaged: an ensemble over K and
+    seeds), plus ``bags`` groups (full covariance, K in ``bag_components``) on
+    random halves to all of the features.  Each member's negative log-density is
+    standardised by its own training median and IQR; the score is the mean over
+    groups of the group's mean.  ``trim``: refit
     once without the highest-scoring share of the training data (robust to
     contaminated references)."""
 
-    n_components: NComponents = Field(default_factory=lambda: [1, 2, 4, 8, 16])
+    n_components: NComponents = Field(default_factory=lambda: [1, 8, 16, 32])
     covariance_type: CovarianceTypes = "diag"
     reg_covar: float = Field(0.5, ge=0, description="variance floor in robust-scaled units")
-    bags: int = Field(10, ge=0, le=200)
+    seeds: int = Field(8, ge=1, le=100, description="random starts kept for every K > 1")
+    bags: int = Field(0, ge=0, le=200)
     bag_components: list[int] = Field(default_factory=lambda: [1, 3, 6])
     bag_reg_covar: float = Field(1.0, ge=0)
     trim: float = Field(0.0, ge=0, lt=0.5)

@@ -35,15 +35,20 @@ class RobustScaler:
 class GMMDetector:
     """Anomaly scores from an ensemble of Gaussian mixtures.
 
-    ``decision_function`` returns the mean over members of each member's
-    negative log-density, standardised by that member's median and IQR on the
-    training data: higher is more anomalous.
+    Members are grouped by (features, covariance type, K); a group with K > 1
+    holds ``seeds`` fits from different random starts (their scores averaged, so
+    the ensemble does not hinge on one local optimum of EM).  ``decision_function``
+    returns the mean over groups of the group's negative log-density,
+    each member's standardised by its median and IQR on the training data:
+    higher is more anomalous.
 
     Parameters
     ----------
     n_components : list of int
     covariance_types : list of str
     reg_covar : float
+    seeds : int
+        Random starts kept (not only the best) for every K > 1.
     bags : int
         Extra full-covariance members on random feature subsets.
     bag_components : list of int
@@ -57,17 +62,20 @@ class GMMDetector:
     Attributes
     ----------
     members_ : list of (columns, GaussianMixture)
+    weights_ : ndarray of shape (n_members,)
+        Each member's weight in the score (1 / number of groups / group size).
     threshold_ : float
     decision_scores_ : ndarray of shape (n_train,)
     labels_ : ndarray of shape (n_train,)
     """
 
-    def __init__(self, *, n_components=(1, 2, 4, 8, 16), covariance_types=("diag",), reg_covar=0.5, bags=10,
+    def __init__(self, *, n_components=(1, 8, 16, 32), covariance_types=("diag",), reg_covar=0.5, seeds=8, bags=0,
                  bag_components=(1, 3, 6), bag_reg_covar=1.0, trim=0.0, contamination=0.1, random_state=0,
                  max_iter=100, n_init=1):
         self.n_components = list(n_components)
         self.covariance_types = list(covariance_types)
         self.reg_covar = reg_covar
+        self.seeds = seeds
         self.bags = bags
         self.bag_components = list(bag_components)
         self.bag_reg_covar = bag_reg_covar
@@ -78,24 +86,30 @@ class GMMDetector:
         self.n_init = n_init
 
     # ------------------------------------------------------------------ fit
-    def _specs(self, d, rng):
-        specs = [(np.arange(d), ct, k, self.reg_covar) for ct in self.covariance_types for k in self.n_components]
+    def _specs(self, d, n, rng):
+        """Member specifications ``(group, columns, covariance type, K, reg_covar)``."""
+        groups = [(np.arange(d), ct, k, self.reg_covar) for ct in self.covariance_types for k in self.n_components]
         for _ in range(self.bags if d > 2 else 0):
             m = int(rng.integers(max(2, d // 2), d + 1))
             cols = np.sort(rng.choice(d, m, replace=False))
-            specs += [(cols, "full", k, self.bag_reg_covar) for k in self.bag_components]
+            groups += [(cols, "full", k, self.bag_reg_covar) for k in self.bag_components]
+        specs = []
+        for gi, (cols, ct, k, reg) in enumerate(groups):
+            k = max(1, min(k, n // 10))
+            specs += [(gi, cols, ct, k, reg)] * (self.seeds if k > 1 else 1)
         return specs
 
     def _fit_members(self, Z, specs):
         members = []
-        n = Z.shape[0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for i, (cols, ct, k, reg) in enumerate(specs):
-                k = max(1, min(k, n // 10))
+            for i, (_, cols, ct, k, reg) in enumerate(specs):
                 g = GaussianMixture(k, covariance_type=ct, reg_covar=reg, random_state=self.random_state + i,
                                     max_iter=self.max_iter, n_init=self.n_init).fit(Z[:, cols])
                 members.append((cols, g))
+        group = np.array([s[0] for s in specs])
+        _, inverse, size = np.unique(group, return_inverse=True, return_counts=True)
+        self.weights_ = 1.0 / size[inverse] / len(size)
         return members
 
     def _raw(self, Z):
@@ -118,12 +132,13 @@ class GMMDetector:
         self.scaler_ = RobustScaler().fit(X)
         Z = self.scaler_.transform(X)
         rng = np.random.default_rng(self.random_state)
-        specs = self._specs(X.shape[1], rng)
+        specs = self._specs(X.shape[1], X.shape[0], rng)
         self.members_ = self._fit_members(Z, specs)
         self._standardise(self._raw(Z))
         if self.trim > 0:
             s = self.decision_function(X)
             keep = s <= np.quantile(s, 1 - self.trim)
+            specs = self._specs(X.shape[1], int(keep.sum()), np.random.default_rng(self.random_state))
             self.members_ = self._fit_members(Z[keep], specs)
             self._standardise(self._raw(Z[keep]))
         self.decision_scores_ = self.decision_function(X)
@@ -141,7 +156,7 @@ class GMMDetector:
     def decision_function(self, X):
         """Anomaly score of each record (higher is more anomalous), shape (n,)."""
         Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
-        return ((self._raw(Z) - self.med_) / self.iqr_).mean(axis=1)
+        return ((self._raw(Z) - self.med_) / self.iqr_) @ self.weights_
 
     def set_threshold(self, *, contamination=None, fpr=None, value=None):
         """Set ``threshold_`` by expected contamination, by a target false-positive rate on
@@ -204,7 +219,8 @@ class GMMDetector:
         folder.mkdir(parents=True, exist_ok=True)
         for i, (cols, g) in enumerate(self.members_):
             save_model(g, folder / f"member_{i:03d}.npz", arrays={"columns": cols})
-        head = {"format": "gmm_apps.GMMDetector", "format_version": 1, "n_members": len(self.members_),
+        head = {"format": "gmm_apps.GMMDetector", "format_version": 2, "n_members": len(self.members_),
+                "weights": self.weights_.tolist(),
                 "scaler_center": self.scaler_.center.tolist(), "scaler_scale": self.scaler_.scale.tolist(),
                 "med": self.med_.tolist(), "iqr": self.iqr_.tolist(), "threshold": self.threshold_,
                 "train_score_mean": self.score_mean_, "train_score_std": self.score_std_,
@@ -221,7 +237,7 @@ class GMMDetector:
             head = json.loads(f.read_text())
         except json.JSONDecodeError as exc:
             raise ModelFileError(f"{f}: not valid JSON ({exc}); the file was altered or truncated") from None
-        if head.get("format") != "gmm_apps.GMMDetector" or head.get("format_version", 99) > 1:
+        if head.get("format") != "gmm_apps.GMMDetector" or head.get("format_version", 99) > 2:
             raise ModelFileError(f"{f}: unknown detector format {head.get('format')!r} version {head.get('format_version')!r}")
         det = cls()
         det.members_ = []
@@ -230,6 +246,8 @@ class GMMDetector:
             det.members_.append((extra["arrays"]["columns"], g))
         det.scaler_ = RobustScaler(np.array(head["scaler_center"]), np.array(head["scaler_scale"]))
         det.med_, det.iqr_ = np.array(head["med"]), np.array(head["iqr"])
+        n = head["n_members"]
+        det.weights_ = np.array(head["weights"]) if "weights" in head else np.full(n, 1.0 / n)  # version 1: plain mean
         det.threshold_ = head["threshold"]
         det.score_mean_, det.score_std_ = head["train_score_mean"], head["train_score_std"]
         return det, head["meta"]

@@ -22,7 +22,7 @@ logger = logging.getLogger("gmm_apps.anomaly")
 def make_detector(cfg):
     m = cfg.model
     return GMMDetector(n_components=m.candidates(), covariance_types=m.covariance_types(), reg_covar=m.reg_covar,
-                       bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
+                       seeds=m.seeds, bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
                        contamination=cfg.threshold.contamination, random_state=m.random_state, max_iter=m.max_iter,
                        n_init=m.n_init)
 
