@@ -51,7 +51,9 @@ def test_detector_finds_planted_outliers_and_follows_the_pyod_contract():
 
 def test_score_is_the_mean_over_groups_of_seed_averaged_members():
     X, _ = planted(n=600, n_out=20)
-    det = GMMDetector(n_components=[1, 4], seeds=3, random_state=0).fit(X)
+    calls = []
+    det = GMMDetector(n_components=[1, 4], seeds=3, random_state=0).fit(X, progress=lambda i, n: calls.append((i, n)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert len(det.members_) == 4 and [g.n_components for _, g in det.members_] == [1, 4, 4, 4]
     np.testing.assert_allclose(det.weights_, [1 / 2, 1 / 6, 1 / 6, 1 / 6])
     # by hand: each member's -log density standardised by its training median and IQR

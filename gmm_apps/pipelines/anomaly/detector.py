@@ -99,7 +99,7 @@ class GMMDetector:
             specs += [(gi, cols, ct, k, reg)] * (self.seeds if k > 1 else 1)
         return specs
 
-    def _fit_members(self, Z, specs):
+    def _fit_members(self, Z, specs, progress=None):
         members = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -107,6 +107,8 @@ class GMMDetector:
                 g = GaussianMixture(k, covariance_type=ct, reg_covar=reg, random_state=self.random_state + i,
                                     max_iter=self.max_iter, n_init=self.n_init).fit(Z[:, cols])
                 members.append((cols, g))
+                if progress is not None:
+                    progress(i + 1, len(specs))
         group = np.array([s[0] for s in specs])
         _, inverse, size = np.unique(group, return_inverse=True, return_counts=True)
         self.weights_ = 1.0 / size[inverse] / len(size)
@@ -115,12 +117,15 @@ class GMMDetector:
     def _raw(self, Z):
         return np.stack([-g.score_samples(Z[:, cols]).astype(np.float64) for cols, g in self.members_], axis=1)
 
-    def fit(self, X):
+    def fit(self, X, *, progress=None):
         """Fit on reference records (assumed mostly normal).
 
         Parameters
         ----------
         X : ndarray of shape (n, d)
+        progress : callable, optional
+            Called as ``progress(i, n)`` after each of the ``n`` member fits
+            (``n`` restarts from 1 for the refit when ``trim`` > 0).
 
         Returns
         -------
@@ -133,13 +138,13 @@ class GMMDetector:
         Z = self.scaler_.transform(X)
         rng = np.random.default_rng(self.random_state)
         specs = self._specs(X.shape[1], X.shape[0], rng)
-        self.members_ = self._fit_members(Z, specs)
+        self.members_ = self._fit_members(Z, specs, progress)
         self._standardise(self._raw(Z))
         if self.trim > 0:
             s = self.decision_function(X)
             keep = s <= np.quantile(s, 1 - self.trim)
             specs = self._specs(X.shape[1], int(keep.sum()), np.random.default_rng(self.random_state))
-            self.members_ = self._fit_members(Z[keep], specs)
+            self.members_ = self._fit_members(Z[keep], specs, progress)
             self._standardise(self._raw(Z[keep]))
         self.decision_scores_ = self.decision_function(X)
         self.score_mean_ = float(self.decision_scores_.mean())

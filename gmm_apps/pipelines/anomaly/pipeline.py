@@ -83,7 +83,14 @@ class AnomalyPipeline(Pipeline):
         schema = Schema.learn(ref, cfg.data, cfg.data.path)
         train = schema.records(ref, cfg.data.path)
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
-        det = make_detector(cfg).fit(train.X)
+        det = make_detector(cfg)
+        with ctx.progress(desc="fitting the GMM ensemble") as bar:
+            def step(i, n):
+                bar.total = n
+                bar.n = i
+                bar.refresh()
+
+            det.fit(train.X, progress=step)
         apply_threshold(det, cfg)
         det.save(ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features})
 

@@ -95,6 +95,8 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
     m = cfg.model
     rep.text(f"Features are centred on their median and scaled by their interquartile range (robust to the outliers "
              f"themselves). The score averages {summary['members']} Gaussian mixtures ({', '.join(m.covariance_types())} "
-             f"covariance with K in {m.candidates()}, and {m.bags} full-covariance mixtures on random feature subsets), "
-             "each member's negative log-density standardised by its median and IQR on the reference records.")
+             f"covariance with K in {m.candidates()}, {m.seeds} random starts kept for each K above 1"
+             + (f", plus {m.bags} groups of full-covariance mixtures on random feature subsets" if m.bags else "")
+             + "): each member's negative log-density is standardised by its median and IQR on the reference records, "
+             "averaged over the starts of a K, then over the Ks.")
     rep.write(ctx.path("report.html"))
