@@ -58,7 +58,7 @@ class Spatial(Section):
 
     sigma: float = Field(2.0, ge=0, le=50, description="Gaussian smoothing of the posterior maps before the argmax")
     min_region: float = Field(0.025, ge=0, lt=0.5, description="regions smaller than this share of the image join a neighbour")
-    edge_threshold: float = Field(16.0, ge=0, description="merge neighbours whose shared boundary's mean colour gradient is below this; 0: off")
+    edge_threshold: float = Field(24.0, ge=0, description="merge neighbours whose shared boundary's mean colour gradient is below this; 0: off")
 
 
 class ImagesOutput(Section):

@@ -36,7 +36,7 @@ class Settings:
     quantise: float = 2.0
     sigma: float = 2.0
     min_region: float = 0.025
-    edge_threshold: float = 16.0
+    edge_threshold: float = 24.0
     soft_maps: bool = False
     random_state: int = 0
 
