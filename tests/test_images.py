@@ -151,6 +151,27 @@ def test_segment_recovers_blocks():
     assert got == sorted(map(tuple, np.round(np.array([[0.8, 0.1, 0.1], [0.1, 0.6, 0.2], [0.2, 0.3, 0.9]]), 1)))
 
 
+def test_medoid_of_several_fits():
+    from gmm_apps.pipelines.images.model import Segmentation, medoid
+
+    def fake(labels):
+        return Segmentation(labels=np.asarray(labels), classes=None, model=None, n_components=0, colours=None, shares=None)
+
+    a, b, c = fake([[0, 0, 1, 1]]), fake([[0, 0, 1, 1]]), fake([[0, 1, 1, 1]])
+    chosen, spread = medoid([c, a, b])
+    assert chosen is a  # the agreeing pair wins; ties go to the earliest
+    assert spread == pytest.approx(variation_of_information(a.labels, c.labels) / 2)
+    assert medoid([c]) == (c, None)
+    # on an image: the kept segmentation is one of the single fits (seeds r, r+1, r+2),
+    # the one with the smallest total VoI to the others
+    rgb, _ = blocks(noise=0.08)
+    singles = [segment_image(rgb, Settings(n_fits=1, random_state=r)).labels for r in (4, 5, 6)]
+    res = segment_image(rgb, Settings(n_fits=3, random_state=4))
+    totals = [sum(variation_of_information(x, y) for y in singles) for x in singles]
+    np.testing.assert_array_equal(res.labels, singles[int(np.argmin(totals))])
+    assert res.fit_spread == pytest.approx(min(totals) / 2)
+
+
 def test_bic_choice_and_colour_counts():
     rgb, truth = blocks(noise=0.01)
     res = segment_image(rgb, Settings(n_components=(1, 2, 3, 4, 5), position_weight=0.0, fit_on="colours",

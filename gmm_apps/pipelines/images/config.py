@@ -38,12 +38,16 @@ class ImagesModel(ModelSection):
     """A core GMM per image, fitted on a pixel sample (or on quantised colours
     with their counts as ``sample_weight``), predicted at full resolution.
     ``n_components``: a fixed K, or candidates chosen per image by
-    ``criterion`` (bic or icl)."""
+    ``criterion`` (bic or icl).  ``n_fits`` segmentations from independent
+    samples are made per image and their medoid kept (less dependence on one
+    sample)."""
 
     n_components: NComponents = 8
     criterion: Literal["bic", "aic", "icl"] = "bic"
     covariance_type: CovarianceType = "full"
     n_init: int = Field(1, ge=1)
+    n_fits: int = Field(5, ge=1, le=50, description="segmentations from independent pixel samples; the one agreeing most "
+                                                     "with the others (smallest total VoI) is kept")
     tol: float = Field(1e-3, gt=0)
     max_iter: int = Field(200, ge=1)
     reg_covar: float = Field(1e-3, ge=0, description="variance floor, in feature units (Lab: 0..100)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from ...core import GaussianMixture
 from ...core.selection import select_model
 from ...errors import DataError
 from . import segment as seg
+from .metrics import variation_of_information
 
 MIN_SIDE = 4
 
@@ -31,6 +32,7 @@ class Settings:
     tol: float = 1e-3
     max_iter: int = 200
     n_init: int = 1
+    n_fits: int = 5
     sample_size: int = 6000
     fit_on: str = "pixels"
     quantise: float = 2.0
@@ -61,6 +63,9 @@ class Segmentation:
     maps : ndarray of shape (h, w, K) or None
         Smoothed posterior maps (``soft_maps``).
     seconds : float
+    fit_spread : float or None
+        With ``n_fits`` > 1: mean variation of information (bits) between the
+        kept segmentation and the other fits; 0 when every fit agrees.
     """
 
     labels: np.ndarray
@@ -72,6 +77,7 @@ class Segmentation:
     selection: object = None
     maps: np.ndarray | None = None
     seconds: float = 0.0
+    fit_spread: float | None = None
 
 
 def check_size(rgb, name):
@@ -149,6 +155,12 @@ def fit_model(X, weights, settings):
 def segment_image(rgb, settings, *, model=None, name="image", features=None):
     """Segment one RGB image.
 
+    Without a model, ``settings.n_fits`` mixtures are fitted on independent
+    pixel samples (``random_state``, ``random_state + 1``, ...) and each gives
+    a segmentation; the one that agrees most with the others (smallest total
+    variation of information, the medoid) is kept.  A single fit depends on
+    its pixel sample; the medoid does much less.
+
     Parameters
     ----------
     rgb : ndarray of shape (h, w, 3), float in [0, 1]
@@ -168,17 +180,56 @@ def segment_image(rgb, settings, *, model=None, name="image", features=None):
     """
     started = time.perf_counter()
     check_size(rgb, name)
+    features = features if features is not None else image_features(rgb, settings)
+    if model is not None:
+        if model.means_.shape[1] != features[0].shape[-1]:
+            raise DataError(f"{name}: the model expects {model.means_.shape[1]} features per pixel, the settings give "
+                            f"{features[0].shape[-1]}; use the settings the model was fitted with")
+        result = _segment_once(rgb, features, settings, model=model)
+    else:
+        fits = [_segment_once(rgb, features, settings, random_state=settings.random_state + j)
+                for j in range(max(1, settings.n_fits))]
+        result, spread = medoid(fits)
+        result.fit_spread = spread
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def medoid(segmentations):
+    """The segmentation with the smallest total variation of information to the others.
+
+    Parameters
+    ----------
+    segmentations : list of Segmentation
+
+    Returns
+    -------
+    chosen : Segmentation
+        Ties go to the earliest.
+    spread : float or None
+        Its mean VoI (bits) to the others; None for a single segmentation.
+    """
+    n = len(segmentations)
+    if n == 1:
+        return segmentations[0], None
+    d = np.zeros((n, n))
+    for a in range(n):
+        for b in range(a + 1, n):
+            d[a, b] = d[b, a] = variation_of_information(segmentations[a].labels, segmentations[b].labels)
+    best = int(np.argmin(d.sum(axis=1)))
+    return segmentations[best], float(d[best].sum() / (n - 1))
+
+
+def _segment_once(rgb, features, settings, *, model=None, random_state=None):
+    """One segmentation: fit (unless ``model`` is given), smooth posteriors, regions, merges."""
     h, w = rgb.shape[:2]
-    feats, colour = features if features is not None else image_features(rgb, settings)
+    feats, colour = features
     table = None
     shared = model is not None
     if model is None:
-        rng = np.random.default_rng(settings.random_state)
+        rng = np.random.default_rng(random_state)
         X, wts = fit_rows(feats.reshape(-1, feats.shape[-1]), settings, rng)
-        model, table = fit_model(X, wts, settings)
-    elif model.means_.shape[1] != feats.shape[-1]:
-        raise DataError(f"{name}: the model expects {model.means_.shape[1]} features per pixel, the settings give "
-                        f"{feats.shape[-1]}; use the settings the model was fitted with")
+        model, table = fit_model(X, wts, replace(settings, random_state=random_state))
     out = seg.posterior_labels(model, feats, sigma=settings.sigma, return_maps=settings.soft_maps)
     classes, maps = out if settings.soft_maps else (out, None)
     regions = seg.connected_regions(classes)
@@ -192,5 +243,4 @@ def segment_image(rgb, settings, *, model=None, name="image", features=None):
         labels = regions
         colours, shares = seg.palette(labels, rgb)
     return Segmentation(labels=labels, classes=classes, model=model, n_components=model.n_components,
-                        colours=colours, shares=shares, selection=table, maps=maps,
-                        seconds=time.perf_counter() - started)
+                        colours=colours, shares=shares, selection=table, maps=maps)

@@ -32,7 +32,7 @@ def settings_from(cfg):
     return Settings(color_space=f.color_space, blur=f.blur, position_weight=f.position_weight,
                     texture_weight=f.texture_weight, n_components=tuple(m.candidates()), criterion=m.criterion,
                     covariance_type=m.covariance_type, reg_covar=m.reg_covar, tol=m.tol, max_iter=m.max_iter,
-                    n_init=m.n_init, sample_size=m.sample_size, fit_on=m.fit_on, quantise=m.quantise,
+                    n_init=m.n_init, n_fits=m.n_fits, sample_size=m.sample_size, fit_on=m.fit_on, quantise=m.quantise,
                     sigma=s.sigma, min_region=s.min_region, edge_threshold=s.edge_threshold,
                     soft_maps=cfg.output.soft_maps, random_state=m.random_state)
 
@@ -115,7 +115,9 @@ def process_image(job):
         np.savez_compressed(buf, maps=res.maps.astype(np.float16))
         files[f"maps/{stem}.npz"] = buf.getvalue()
     present = np.flatnonzero(res.shares > 0)
-    row.update({"n_components": res.n_components, "n_segments": int(present.size), "seconds": round(res.seconds, 3)})
+    row.update({"n_components": res.n_components, "n_segments": int(present.size),
+                "fit_spread_voi": None if res.fit_spread is None else round(res.fit_spread, 4),
+                "seconds": round(res.seconds, 3)})
     palette = pd.DataFrame({"image": stem, "segment": present, "share": res.shares[present],
                             "r": np.round(res.colours[present, 0] * 255).astype(int),
                             "g": np.round(res.colours[present, 1] * 255).astype(int),
@@ -125,6 +127,19 @@ def process_image(job):
     if res.selection is not None:
         sel = res.selection.assign(image=stem)
     return {"row": row, "palette": palette, "selection": sel, "pool": pool, "files": files}
+
+
+def _single_threaded_worker():
+    """Initialiser of the image worker processes: one BLAS / OpenMP thread each.
+
+    The workers already use every core between them; a BLAS pool per worker
+    on top of that oversubscribes the cores and made two workers slower than one.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"  # libraries loaded later
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # libraries already loaded
 
 
 def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
@@ -144,7 +159,8 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
             ctx = mp.get_context(method)
             if method == "forkserver":
                 ctx.set_forkserver_preload([__name__])
-            results = stack.enter_context(ProcessPoolExecutor(workers, mp_context=ctx)).map(process_image, jobs)
+            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded_worker)
+            results = stack.enter_context(pool).map(process_image, jobs)
         else:
             results = (process_image(j) for j in jobs)
         done = []

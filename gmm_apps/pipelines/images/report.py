@@ -114,7 +114,11 @@ def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shar
              f"takes its most probable component. Connected regions smaller than {100 * s.min_region:g}% of the image "
              f"join the neighbour across their weakest boundary; then neighbours whose shared boundary has a mean colour "
              f"gradient below {s.edge_threshold:g} merge, weakest first. Sizes are for a 500-pixel image and grow with "
-             "larger ones.")
+             "larger ones."
+             + (f" Each image is segmented {cfg.model.n_fits} times from independent pixel samples and the "
+                "segmentation that agrees most with the others (smallest total variation of information) is kept; "
+                "images.csv gives its mean disagreement with the others (fit_spread_voi, bits)."
+                if cfg.model.n_fits > 1 and not cfg.model.shared else ""))
     rep.caveats(["Segments follow colour and boundaries, not objects: a textured object (fur, foliage) may split, "
                  "and two touching objects of the same colour may merge.",
                  "labels/*.png hold one integer per pixel (0-based); view them with a colour map, not as a photo."])
