@@ -109,10 +109,13 @@ class GMMDetector:
                 members.append((cols, g))
                 if progress is not None:
                     progress(i + 1, len(specs))
-        group = np.array([s[0] for s in specs])
-        _, inverse, size = np.unique(group, return_inverse=True, return_counts=True)
-        self.weights_ = 1.0 / size[inverse] / len(size)
         return members
+
+    @staticmethod
+    def _group_weights(specs):
+        """Each member's weight: 1 / number of groups / size of its group."""
+        _, inverse, size = np.unique([s[0] for s in specs], return_inverse=True, return_counts=True)
+        return 1.0 / size[inverse] / len(size)
 
     def _raw(self, Z):
         return np.stack([-g.score_samples(Z[:, cols]).astype(np.float64) for cols, g in self.members_], axis=1)
@@ -139,12 +142,14 @@ class GMMDetector:
         rng = np.random.default_rng(self.random_state)
         specs = self._specs(X.shape[1], X.shape[0], rng)
         self.members_ = self._fit_members(Z, specs, progress)
+        self.weights_ = self._group_weights(specs)
         self._standardise(self._raw(Z))
         if self.trim > 0:
             s = self.decision_function(X)
             keep = s <= np.quantile(s, 1 - self.trim)
             specs = self._specs(X.shape[1], int(keep.sum()), np.random.default_rng(self.random_state))
             self.members_ = self._fit_members(Z[keep], specs, progress)
+            self.weights_ = self._group_weights(specs)
             self._standardise(self._raw(Z[keep]))
         self.decision_scores_ = self.decision_function(X)
         self.score_mean_ = float(self.decision_scores_.mean())

@@ -181,13 +181,14 @@ def segment_image(rgb, settings, *, model=None, name="image", features=None):
     started = time.perf_counter()
     check_size(rgb, name)
     features = features if features is not None else image_features(rgb, settings)
+    if model is not None and model.means_.shape[1] != features[0].shape[-1]:
+        raise DataError(f"{name}: the model expects {model.means_.shape[1]} features per pixel, the settings give "
+                        f"{features[0].shape[-1]}; use the settings the model was fitted with")
+    edges = seg.edge_strength(features[1])  # colour only: the same for every fit
     if model is not None:
-        if model.means_.shape[1] != features[0].shape[-1]:
-            raise DataError(f"{name}: the model expects {model.means_.shape[1]} features per pixel, the settings give "
-                            f"{features[0].shape[-1]}; use the settings the model was fitted with")
-        result = _segment_once(rgb, features, settings, model=model)
+        result = _segment_once(rgb, features, edges, settings, model=model)
     else:
-        fits = [_segment_once(rgb, features, settings, random_state=settings.random_state + j)
+        fits = [_segment_once(rgb, features, edges, settings, random_state=settings.random_state + j)
                 for j in range(max(1, settings.n_fits))]
         result, spread = medoid(fits)
         result.fit_spread = spread
@@ -220,10 +221,10 @@ def medoid(segmentations):
     return segmentations[best], float(d[best].sum() / (n - 1))
 
 
-def _segment_once(rgb, features, settings, *, model=None, random_state=None):
+def _segment_once(rgb, features, edges, settings, *, model=None, random_state=None):
     """One segmentation: fit (unless ``model`` is given), smooth posteriors, regions, merges."""
     h, w = rgb.shape[:2]
-    feats, colour = features
+    feats = features[0]
     table = None
     shared = model is not None
     if model is None:
@@ -233,7 +234,6 @@ def _segment_once(rgb, features, settings, *, model=None, random_state=None):
     out = seg.posterior_labels(model, feats, sigma=settings.sigma, return_maps=settings.soft_maps)
     classes, maps = out if settings.soft_maps else (out, None)
     regions = seg.connected_regions(classes)
-    edges = seg.edge_strength(colour)
     min_size = int(round(settings.min_region * h * w))
     regions = seg.merge_regions(regions, edges, min_size=min_size, edge_threshold=settings.edge_threshold)
     if shared:
