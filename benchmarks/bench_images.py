@@ -3,6 +3,7 @@
     python benchmarks/bench_images.py                 # 100 images, all methods (~10 min)
     python benchmarks/bench_images.py --images 30     # the first 30
     python benchmarks/bench_images.py --methods ours  # only gmm_apps
+    python benchmarks/bench_images.py --methods ours --random-state 10   # other pixel samples
 
 For each method: probabilistic Rand index (PRI) and variation of information
 (VoI, bits), each averaged over the human segmentations of an image, then over
@@ -91,10 +92,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--random-state", type=int, default=None, help="model.random_state for ours (default: the config's)")
     args = ap.parse_args(argv)
     if not DATA.is_dir():
         sys.exit(f"{DATA} not found: the BSDS500 validation images live in ../shared/datasets/bsds500")
-    settings = settings_from(ImagesConfig())
+    cfg = ImagesConfig()
+    if args.random_state is not None:
+        cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"random_state": args.random_state})})
+    settings = settings_from(cfg)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     scores = {m: [] for m in methods}
     data = list(load(args.images))

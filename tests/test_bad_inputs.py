@@ -135,6 +135,8 @@ CASES = [
     ("not-an-image", "images", lambda t: ["--set", f"data.path={make(t, 'notes.jpg', 'these are not pixels' * 50)}"], "notes.jpg: not a readable image"),
     ("one-pixel-image", "images", lambda t: ["--set", f"data.path={png(t / 'dot.png', np.zeros((1, 1, 3), np.uint8))}"], "dot.png: image is 1x1 pixels"),
     ("wrong-type", "images", lambda t: ["--set", "spatial.sigma=wide"], "spatial.sigma"),
+    ("gradient-level-as-ratio", "images", lambda t: ["--set", "spatial.edge_threshold=24"],
+     "edge_threshold 24 is a gradient level"),
     # live data with no network
     ("unreachable-market-data", "regimes", lambda t: ["--set", "data.source=yfinance", "--set", "data.tickers=[SPY]", "--set", f"data.cache_dir={t / 'cache'}"], "SPY"),
 ]

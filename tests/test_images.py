@@ -53,6 +53,21 @@ def test_rand_index_and_voi_match_brute_force(seed, shape, ka, kb):
     assert variation_of_information(a, b) == pytest.approx(brute_voi(a, b), abs=1e-12)
 
 
+def test_contingency_counts_any_integer_labels():
+    # small non-negative labels are counted directly; gaps, negative and huge labels take the sorting path:
+    # every path gives the table of the labels present, in ascending label order
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 6, (9, 11))
+    b = rng.integers(0, 4, (9, 11))
+    want = np.array([[np.sum((a == x) & (b == y)) for y in np.unique(b)] for x in np.unique(a)])
+    np.testing.assert_array_equal(contingency(a, b), want)
+    gaps = np.where(a == 2, 40, a)  # label 2 absent, 40 present
+    want_gaps = np.array([[np.sum((gaps == x) & (b == y)) for y in np.unique(b)] for x in np.unique(gaps)])
+    np.testing.assert_array_equal(contingency(gaps, b), want_gaps)
+    np.testing.assert_array_equal(contingency(gaps - 20, b), want_gaps)
+    np.testing.assert_array_equal(contingency(gaps * 10**9, b), want_gaps)
+
+
 def test_metrics_against_scikit_learn_and_scipy():
     from scipy.stats import entropy
     from sklearn.metrics import mutual_info_score, rand_score
@@ -162,14 +177,54 @@ def test_medoid_of_several_fits():
     assert chosen is a  # the agreeing pair wins; ties go to the earliest
     assert spread == pytest.approx(variation_of_information(a.labels, c.labels) / 2)
     assert medoid([c]) == (c, None)
-    # on an image: the kept segmentation is one of the single fits (seeds r, r+1, r+2),
-    # the one with the smallest total VoI to the others
+    # on an image: the kept segmentation is one of the candidates (fits from seeds r, r+1, r+2, each merged
+    # to every level), the one with the smallest total VoI to the others; identical candidates count each time
     rgb, _ = blocks(noise=0.08)
-    singles = [segment_image(rgb, Settings(n_fits=1, random_state=r)).labels for r in (4, 5, 6)]
-    res = segment_image(rgb, Settings(n_fits=3, random_state=4))
+    levels = (0.3, 0.7, 1.5)
+    singles = [segment_image(rgb, Settings(n_fits=1, random_state=r, edge_threshold=(t,))).labels
+               for r in (4, 5, 6) for t in levels]
+    res = segment_image(rgb, Settings(n_fits=3, random_state=4, edge_threshold=levels))
     totals = [sum(variation_of_information(x, y) for y in singles) for x in singles]
     np.testing.assert_array_equal(res.labels, singles[int(np.argmin(totals))])
-    assert res.fit_spread == pytest.approx(min(totals) / 2)
+    assert res.fit_spread == pytest.approx(min(totals) / (len(singles) - 1))
+    assert res.level == levels[int(np.argmin(totals)) % len(levels)]
+
+
+def test_merge_levels_are_prefixes_of_one_merge():
+    rng = np.random.default_rng(0)
+    regions = seg.connected_regions(rng.integers(0, 3, (30, 40)))
+    edges = rng.gamma(2.0, 10.0, (30, 40)).astype(np.float32)
+    for relative in (False, True):
+        levels = [0.9, 0.3, 0.6] if relative else [30.0, 10.0, 20.0]
+        together = seg.merge_regions(regions, edges, min_size=5, edge_threshold=levels, relative=relative)
+        for level, got in zip(levels, together):
+            alone = seg.merge_regions(regions, edges, min_size=5, edge_threshold=level, relative=relative)
+            np.testing.assert_array_equal(got, alone)
+        counts = [len(np.unique(m)) for m in together]
+        assert counts[1] >= counts[2] >= counts[0]
+
+
+def test_relative_boundaries_merge_texture_not_smooth_edges():
+    # left: two smooth regions with a step between them; right: two halves of one texture whose shared boundary is
+    # no stronger than the gradients inside the texture
+    regions = np.zeros((20, 40), int)
+    regions[:, 10:20] = 1
+    regions[:, 20:30] = 2
+    regions[:, 30:] = 3
+    edges = np.zeros((20, 40), np.float32)
+    edges[:, 9:11] = 30.0  # smooth 0 | smooth 1: boundary 30, insides about 0
+    edges[:, 20:] = 40.0  # texture everywhere in 2 and 3 (and across their boundary)
+    edges[:, 19:21] = 60.0  # a strong edge between smooth 1 and the texture
+    # boundary mean strengths (max of the two pixels across the boundary): 0|1 -> 30, 1|2 -> 60, 2|3 -> 40
+    absolute = seg.merge_regions(regions, edges, edge_threshold=35.0)
+    assert len(np.unique(absolute)) == 3  # merges the smooth pair, keeps the texture split
+    # relative strengths, by hand: inner means are 3 (region 0), 9 (1), 42 (2), 40 (3)
+    #   0|1: 30 / (3 + 20) = 1.30,  1|2: 60 / (9 + 20) = 2.07,  2|3: 40 / (min(42, 40) + 20) = 0.667
+    relative = seg.merge_regions(regions, edges, edge_threshold=0.7, relative=True, gradient_floor=20.0)
+    assert relative[0, 0] != relative[0, 15] and relative[0, 25] == relative[0, 35]
+    below = seg.merge_regions(regions, edges, edge_threshold=0.66, relative=True, gradient_floor=20.0)
+    assert len(np.unique(below)) == 4
+    assert len(np.unique(relative)) == 3
 
 
 def test_bic_choice_and_colour_counts():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ...config import CovarianceType, DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
 
@@ -62,7 +62,33 @@ class Spatial(Section):
 
     sigma: float = Field(2.0, ge=0, le=50, description="Gaussian smoothing of the posterior maps before the argmax")
     min_region: float = Field(0.025, ge=0, lt=0.5, description="regions smaller than this share of the image join a neighbour")
-    edge_threshold: float = Field(24.0, ge=0, description="merge neighbours whose shared boundary's mean colour gradient is below this; 0: off")
+    boundary: Literal["relative", "absolute"] = Field(
+        "relative", description="relative: a boundary's mean colour gradient divided by (the mean gradient inside the "
+                                "smoother of the two regions + gradient_floor), so edges a texture draws inside itself "
+                                "count as weak; absolute: the mean gradient itself")
+    gradient_floor: float = Field(20.0, ge=0, description="added to the inner gradient for boundary: relative")
+    edge_threshold: float | list[float] = Field(
+        default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9],
+        description="merge neighbours whose boundary is weaker than this (ratio for relative, gradient for "
+                    "absolute, e.g. 24); several levels: every fit is merged to each and the medoid of all kept; 0: off")
+
+    @field_validator("edge_threshold")
+    @classmethod
+    def _levels(cls, v):
+        levels = v if isinstance(v, list) else [v]
+        if not levels:
+            raise ValueError("give at least one merge level")
+        if any(t < 0 for t in levels):
+            raise ValueError(f"merge levels must be >= 0, got {levels}")
+        return v
+
+    @model_validator(mode="after")
+    def _ratio_levels(self):
+        levels = self.edge_threshold if isinstance(self.edge_threshold, list) else [self.edge_threshold]
+        if self.boundary == "relative" and max(levels) > 5:
+            raise ValueError(f"edge_threshold {max(levels):g} is a gradient level, but boundary: relative takes ratios "
+                             "(about 0.5-1); set spatial.boundary: absolute to merge on gradient levels")
+        return self
 
 
 class ImagesOutput(Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -38,7 +39,9 @@ class Settings:
     quantise: float = 2.0
     sigma: float = 2.0
     min_region: float = 0.025
-    edge_threshold: float = 24.0
+    boundary: str = "relative"
+    gradient_floor: float = 20.0
+    edge_threshold: tuple = (0.5, 0.6, 0.7, 0.8, 0.9)
     soft_maps: bool = False
     random_state: int = 0
 
@@ -64,8 +67,11 @@ class Segmentation:
         Smoothed posterior maps (``soft_maps``).
     seconds : float
     fit_spread : float or None
-        With ``n_fits`` > 1: mean variation of information (bits) between the
-        kept segmentation and the other fits; 0 when every fit agrees.
+        With several candidates (fits x merge levels): mean variation of
+        information (bits) between the kept segmentation and the others; 0
+        when every candidate agrees.
+    level : float or None
+        The merge level (``edge_threshold``) of the kept segmentation.
     """
 
     labels: np.ndarray
@@ -78,6 +84,7 @@ class Segmentation:
     maps: np.ndarray | None = None
     seconds: float = 0.0
     fit_spread: float | None = None
+    level: float | None = None
 
 
 def check_size(rgb, name):
@@ -156,10 +163,12 @@ def segment_image(rgb, settings, *, model=None, name="image", features=None):
     """Segment one RGB image.
 
     Without a model, ``settings.n_fits`` mixtures are fitted on independent
-    pixel samples (``random_state``, ``random_state + 1``, ...) and each gives
-    a segmentation; the one that agrees most with the others (smallest total
-    variation of information, the medoid) is kept.  A single fit depends on
-    its pixel sample; the medoid does much less.
+    pixel samples (``random_state``, ``random_state + 1``, ...); each gives a
+    segmentation at every merge level of ``settings.edge_threshold``, and of
+    all these candidates the one that agrees most with the others (smallest
+    total variation of information, the medoid) is kept.  A single fit
+    depends on its pixel sample and a single level suits some photos better
+    than others; the medoid depends much less on either.
 
     Parameters
     ----------
@@ -186,18 +195,20 @@ def segment_image(rgb, settings, *, model=None, name="image", features=None):
                         f"{features[0].shape[-1]}; use the settings the model was fitted with")
     edges = seg.edge_strength(features[1])  # colour only: the same for every fit
     if model is not None:
-        result = _segment_once(rgb, features, edges, settings, model=model)
+        candidates = _segment_once(rgb, features, edges, settings, model=model)
     else:
-        fits = [_segment_once(rgb, features, edges, settings, random_state=settings.random_state + j)
-                for j in range(max(1, settings.n_fits))]
-        result, spread = medoid(fits)
-        result.fit_spread = spread
+        candidates = [c for j in range(max(1, settings.n_fits))
+                      for c in _segment_once(rgb, features, edges, settings, random_state=settings.random_state + j)]
+    result, spread = medoid(candidates)
+    result.fit_spread = spread
     result.seconds = time.perf_counter() - started
     return result
 
 
 def medoid(segmentations):
     """The segmentation with the smallest total variation of information to the others.
+
+    Identical label maps are compared once and counted with their multiplicity.
 
     Parameters
     ----------
@@ -213,16 +224,24 @@ def medoid(segmentations):
     n = len(segmentations)
     if n == 1:
         return segmentations[0], None
-    d = np.zeros((n, n))
-    for a in range(n):
-        for b in range(a + 1, n):
-            d[a, b] = d[b, a] = variation_of_information(segmentations[a].labels, segmentations[b].labels)
-    best = int(np.argmin(d.sum(axis=1)))
-    return segmentations[best], float(d[best].sum() / (n - 1))
+    first, group = {}, []
+    for q, sgm in enumerate(segmentations):
+        labels = np.ascontiguousarray(sgm.labels)
+        key = (labels.shape, labels.dtype.str, hashlib.blake2b(labels.tobytes(), digest_size=16).digest())
+        group.append(first.setdefault(key, q))
+    uniq = sorted(set(group))
+    count = np.array([group.count(u) for u in uniq], dtype=np.float64)
+    d = np.zeros((len(uniq), len(uniq)))
+    for a in range(len(uniq)):
+        for b in range(a + 1, len(uniq)):
+            d[a, b] = d[b, a] = variation_of_information(segmentations[uniq[a]].labels, segmentations[uniq[b]].labels)
+    totals = d @ count
+    best = int(np.argmin(totals))  # uniq is in order of first appearance: ties go to the earliest
+    return segmentations[uniq[best]], float(totals[best] / (n - 1))
 
 
 def _segment_once(rgb, features, edges, settings, *, model=None, random_state=None):
-    """One segmentation: fit (unless ``model`` is given), smooth posteriors, regions, merges."""
+    """One fit (unless ``model`` is given), smoothed posteriors, regions, merges: a segmentation per merge level."""
     h, w = rgb.shape[:2]
     feats = features[0]
     table = None
@@ -235,12 +254,17 @@ def _segment_once(rgb, features, edges, settings, *, model=None, random_state=No
     classes, maps = out if settings.soft_maps else (out, None)
     regions = seg.connected_regions(classes)
     min_size = int(round(settings.min_region * h * w))
-    regions = seg.merge_regions(regions, edges, min_size=min_size, edge_threshold=settings.edge_threshold)
-    if shared:
-        labels = seg.dominant_class(regions, classes, model.n_components)
-        colours, shares = seg.palette(labels, rgb, n_labels=model.n_components)
-    else:
-        labels = regions
-        colours, shares = seg.palette(labels, rgb)
-    return Segmentation(labels=labels, classes=classes, model=model, n_components=model.n_components,
-                        colours=colours, shares=shares, selection=table, maps=maps)
+    levels = tuple(float(t) for t in np.atleast_1d(settings.edge_threshold))
+    merged = seg.merge_regions(regions, edges, min_size=min_size, edge_threshold=levels,
+                               relative=settings.boundary == "relative", gradient_floor=settings.gradient_floor)
+    out = []
+    for level, regions in zip(levels, merged):
+        if shared:
+            labels = seg.dominant_class(regions, classes, model.n_components)
+            colours, shares = seg.palette(labels, rgb, n_labels=model.n_components)
+        else:
+            labels = regions
+            colours, shares = seg.palette(labels, rgb)
+        out.append(Segmentation(labels=labels, classes=classes, model=model, n_components=model.n_components,
+                                colours=colours, shares=shares, selection=table, maps=maps, level=level))
+    return out

@@ -33,7 +33,8 @@ def settings_from(cfg):
                     texture_weight=f.texture_weight, n_components=tuple(m.candidates()), criterion=m.criterion,
                     covariance_type=m.covariance_type, reg_covar=m.reg_covar, tol=m.tol, max_iter=m.max_iter,
                     n_init=m.n_init, n_fits=m.n_fits, sample_size=m.sample_size, fit_on=m.fit_on, quantise=m.quantise,
-                    sigma=s.sigma, min_region=s.min_region, edge_threshold=s.edge_threshold,
+                    sigma=s.sigma, min_region=s.min_region, boundary=s.boundary, gradient_floor=s.gradient_floor,
+                    edge_threshold=tuple(s.edge_threshold) if isinstance(s.edge_threshold, list) else (s.edge_threshold,),
                     soft_maps=cfg.output.soft_maps, random_state=m.random_state)
 
 
@@ -117,6 +118,7 @@ def process_image(job):
     present = np.flatnonzero(res.shares > 0)
     row.update({"n_components": res.n_components, "n_segments": int(present.size),
                 "fit_spread_voi": None if res.fit_spread is None else round(res.fit_spread, 4),
+                "merge_level": res.level,
                 "seconds": round(res.seconds, 3)})
     palette = pd.DataFrame({"image": stem, "segment": present, "share": res.shares[present],
                             "r": np.round(res.colours[present, 0] * 255).astype(int),

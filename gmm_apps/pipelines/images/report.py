@@ -112,14 +112,36 @@ def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shar
              f"sampled {'pixels' if cfg.model.fit_on == 'pixels' else 'quantised colours weighted by their counts'} "
              f"and evaluated at every pixel; its probability maps are smoothed (sigma {s.sigma:g}) before each pixel "
              f"takes its most probable component. Connected regions smaller than {100 * s.min_region:g}% of the image "
-             f"join the neighbour across their weakest boundary; then neighbours whose shared boundary has a mean colour "
-             f"gradient below {s.edge_threshold:g} merge, weakest first. Sizes are for a 500-pixel image and grow with "
-             "larger ones."
-             + (f" Each image is segmented {cfg.model.n_fits} times from independent pixel samples and the "
-                "segmentation that agrees most with the others (smallest total variation of information) is kept; "
-                "images.csv gives its mean disagreement with the others (fit_spread_voi, bits)."
-                if cfg.model.n_fits > 1 and not cfg.model.shared else ""))
+             f"join the neighbour across their weakest boundary; then neighbours merge across weak boundaries, "
+             f"weakest first: {_boundary_rule(s)}. Sizes are for a 500-pixel image and grow with larger ones."
+             + _candidates_text(cfg))
     rep.caveats(["Segments follow colour and boundaries, not objects: a textured object (fur, foliage) may split, "
                  "and two touching objects of the same colour may merge.",
                  "labels/*.png hold one integer per pixel (0-based); view them with a colour map, not as a photo."])
     rep.write(ctx.path("report.html"))
+
+
+def _n_levels(spatial):
+    return len(spatial.edge_threshold) if isinstance(spatial.edge_threshold, list) else 1
+
+
+def _boundary_rule(spatial):
+    levels = spatial.edge_threshold if isinstance(spatial.edge_threshold, list) else [spatial.edge_threshold]
+    shown = ", ".join(f"{t:g}" for t in levels)
+    if spatial.boundary == "relative":
+        return (f"a boundary is weak when its mean colour gradient, divided by the mean gradient inside the smoother "
+                f"of the two regions plus {spatial.gradient_floor:g}, is below {shown} (so the edges a texture draws "
+                "inside itself do not split it)")
+    return f"a boundary is weak when its mean colour gradient is below {shown}"
+
+
+def _candidates_text(cfg):
+    fits = 1 if cfg.model.shared else cfg.model.n_fits
+    levels = _n_levels(cfg.spatial)
+    if fits * levels == 1:
+        return ""
+    return (f" Each image gets {fits} fit{'s' if fits > 1 else ''}"
+            + (" from independent pixel samples" if fits > 1 else "")
+            + f", each merged to {levels} level{'s' if levels > 1 else ''}; of these {fits * levels} candidates the "
+            "one that agrees most with the others (smallest total variation of information) is kept. images.csv "
+            "gives its mean disagreement with the others (fit_spread_voi, bits) and its merge level (merge_level).")

@@ -206,14 +206,21 @@ def _boundaries(regions, edges):
     return keys // n, keys % n, length, strength
 
 
-def merge_regions(regions, edges, *, min_size=0, edge_threshold=0.0):
+def merge_regions(regions, edges, *, min_size=0, edge_threshold=0.0, relative=False, gradient_floor=20.0):
     """Merge regions greedily across their weakest boundaries.
 
     First every region smaller than ``min_size`` pixels joins the neighbour
     across its weakest boundary (smallest regions' weakest boundaries first);
-    then neighbouring regions whose shared boundary has a mean edge strength
-    below ``edge_threshold`` merge, weakest boundary first, with boundary
-    statistics updated after every merge.
+    then neighbouring regions whose shared boundary is weaker than
+    ``edge_threshold`` merge, weakest boundary first, with boundary and
+    region statistics updated after every merge.
+
+    A boundary's strength is the mean edge strength along it.  With
+    ``relative`` it is divided by the mean edge strength inside the smoother
+    of the two regions plus ``gradient_floor``, so the boundaries a texture
+    draws inside itself (foliage, gravel, water) count as weak next to the
+    texture's own gradients, while a boundary between two smooth regions
+    keeps its full weight.
 
     Parameters
     ----------
@@ -222,18 +229,31 @@ def merge_regions(regions, edges, *, min_size=0, edge_threshold=0.0):
     edges : ndarray of shape (h, w)
         Edge strength per pixel (e.g. :func:`edge_strength`).
     min_size : int, default=0
-    edge_threshold : float, default=0.0
+    edge_threshold : float or sequence of float, default=0.0
+        With a sequence, the merging runs once and the partition reached at
+        every level is returned (merging up to a level is a prefix of merging
+        up to a higher one).
+    relative : bool, default=False
+    gradient_floor : float, default=20.0
+        Added to the inner edge strength with ``relative`` (edge units), so
+        flat regions do not make every boundary look strong.
 
     Returns
     -------
-    merged : ndarray of shape (h, w), int64
-        Region ids 0 .. R'-1, numbered in raster order of first appearance.
+    merged : ndarray of shape (h, w), int64, or list of them
+        Region ids 0 .. R'-1, numbered in raster order of first appearance;
+        a list in the order of ``edge_threshold`` when it is a sequence.
     """
+    several = np.ndim(edge_threshold) > 0
+    levels = [float(t) for t in np.atleast_1d(edge_threshold)]
+    order = sorted(range(len(levels)), key=lambda q: levels[q])
     regions = np.asarray(regions, dtype=np.int64)
+    edges = np.asarray(edges, dtype=np.float32)
     n = int(regions.max()) + 1
     size = np.bincount(regions.ravel(), minlength=n).astype(np.float64)
+    inner = np.bincount(regions.ravel(), weights=edges.ravel().astype(np.float64), minlength=n)
     if n > 1:
-        lo, hi, length, strength = _boundaries(regions, np.asarray(edges, dtype=np.float32))
+        lo, hi, length, strength = _boundaries(regions, edges)
     else:
         lo = hi = length = strength = np.zeros(0)
     neighbours = [dict() for _ in range(n)]
@@ -247,23 +267,41 @@ def merge_regions(regions, edges, *, min_size=0, edge_threshold=0.0):
 
     def push(i, j):
         ln, st = neighbours[i][j]
+        cost = st / ln
+        if relative:
+            cost /= min(inner[i] / size[i], inner[j] / size[j]) + gradient_floor
         small = 0 if min(size[i], size[j]) < min_size else 1
         # boundaries of small regions first, then the rest; weakest first; ids break ties
-        heapq.heappush(heap, (small, st / ln, min(i, j), max(i, j), version[i], version[j]))
+        heapq.heappush(heap, (small, cost, min(i, j), max(i, j), version[i], version[j]))
+
+    def snapshot():
+        nonlocal parent
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+        return _raster_order(parent[regions])
 
     for i in range(n):
         for j in neighbours[i]:
             if i < j:
                 push(i, j)
-    while heap:
+    out = [None] * len(levels)
+    at = 0  # next level (in ascending order) to record
+    while heap and at < len(levels):
         small, cost, i, j, vi, vj = heapq.heappop(heap)
         if vi != version[i] or vj != version[j] or parent[i] != i or parent[j] != j:
             continue
-        if small == 1 and cost >= edge_threshold:
+        while small == 1 and at < len(levels) and cost >= levels[order[at]]:
+            out[order[at]] = snapshot()
+            at += 1
+        if at == len(levels):
             break
         if size[j] > size[i] or (size[j] == size[i] and j < i):
             i, j = j, i
         size[i] += size[j]
+        inner[i] += inner[j]
         parent[j] = i
         version[i] += 1
         version[j] += 1
@@ -281,13 +319,11 @@ def merge_regions(regions, edges, *, min_size=0, edge_threshold=0.0):
         neighbours[j] = {}
         for q in neighbours[i]:
             push(i, q)
-    while True:
-        up = parent[parent]
-        if np.array_equal(up, parent):
-            break
-        parent = up
-    roots = parent[regions]
-    return _raster_order(roots)
+    if at < len(levels):
+        final = snapshot()
+        for q in order[at:]:
+            out[q] = final
+    return out if several else out[0]
 
 
 def _raster_order(labels):
