@@ -128,6 +128,7 @@ def _n_levels(spatial):
 def _boundary_rule(spatial):
     levels = spatial.edge_threshold if isinstance(spatial.edge_threshold, list) else [spatial.edge_threshold]
     shown = ", ".join(f"{t:g}" for t in levels)
+    shown = f"the level ({shown})" if len(levels) > 1 else shown
     if spatial.boundary == "relative":
         return (f"a boundary is weak when its mean colour gradient, divided by the mean gradient inside the smoother "
                 f"of the two regions plus {spatial.gradient_floor:g}, is below {shown} (so the edges a texture draws "
@@ -144,4 +145,4 @@ def _candidates_text(cfg):
             + (" from independent pixel samples" if fits > 1 else "")
             + f", each merged to {levels} level{'s' if levels > 1 else ''}; of these {fits * levels} candidates the "
             "one that agrees most with the others (smallest total variation of information) is kept. images.csv "
-            "gives its mean disagreement with the others (fit_spread_voi, bits) and its merge level (merge_level).")
+            "gives its mean disagreement with the others (fit_spread_voi, bits) and the lowest merge level that gives it (merge_level).")
