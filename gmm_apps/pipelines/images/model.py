@@ -71,7 +71,9 @@ class Segmentation:
         information (bits) between the kept segmentation and the others; 0
         when every candidate agrees.
     level : float or None
-        The merge level (``edge_threshold``) of the kept segmentation.
+        The merge level (``edge_threshold``) of the kept segmentation; when
+        several candidates give the same partition, that of the first (fits
+        in seed order, each fit's levels in the order given).
     """
 
     labels: np.ndarray

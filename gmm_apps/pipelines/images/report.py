@@ -145,4 +145,4 @@ def _candidates_text(cfg):
             + (" from independent pixel samples" if fits > 1 else "")
             + f", each merged to {levels} level{'s' if levels > 1 else ''}; of these {fits * levels} candidates the "
             "one that agrees most with the others (smallest total variation of information) is kept. images.csv "
-            "gives its mean disagreement with the others (fit_spread_voi, bits) and the lowest merge level that gives it (merge_level).")
+            "gives its mean disagreement with the others (fit_spread_voi, bits) and its merge level (merge_level; the first fit's lowest level when several give it).")
