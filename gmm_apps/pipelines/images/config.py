@@ -75,16 +75,16 @@ class Spatial(Section):
     @field_validator("edge_threshold")
     @classmethod
     def _levels(cls, v):
-        levels = v if isinstance(v, list) else [v]
+        levels = v if isinstance(v, list) else [v]  # one number is one level: stored as a list of one
         if not levels:
             raise ValueError("give at least one merge level")
         if any(t < 0 for t in levels):
             raise ValueError(f"merge levels must be >= 0, got {levels}")
-        return v
+        return levels
 
     @model_validator(mode="after")
     def _ratio_levels(self):
-        levels = self.edge_threshold if isinstance(self.edge_threshold, list) else [self.edge_threshold]
+        levels = self.edge_threshold
         if self.boundary == "relative" and max(levels) > 5:
             raise ValueError(f"edge_threshold {max(levels):g} is a gradient level, but boundary: relative takes ratios "
                              "(about 0.5-1); set spatial.boundary: absolute to merge on gradient levels")

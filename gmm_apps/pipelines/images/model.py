@@ -203,6 +203,9 @@ def segment_image(rgb, settings, *, model=None, name="image", features=None):
                       for c in _segment_once(rgb, features, edges, settings, random_state=settings.random_state + j)]
     result, spread = medoid(candidates)
     result.fit_spread = spread
+    # the palette of the kept candidate only (a shared model keeps one row per component, absent ones too)
+    result.colours, result.shares = seg.palette(result.labels, rgb,
+                                                n_labels=model.n_components if model is not None else None)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -243,7 +246,10 @@ def medoid(segmentations):
 
 
 def _segment_once(rgb, features, edges, settings, *, model=None, random_state=None):
-    """One fit (unless ``model`` is given), smoothed posteriors, regions, merges: a segmentation per merge level."""
+    """One fit (unless ``model`` is given), smoothed posteriors, regions, merges: a segmentation per merge level.
+
+    Colours and shares are left empty: :func:`segment_image` computes them for the kept candidate only.
+    """
     h, w = rgb.shape[:2]
     feats = features[0]
     table = None
@@ -259,14 +265,7 @@ def _segment_once(rgb, features, edges, settings, *, model=None, random_state=No
     levels = tuple(float(t) for t in np.atleast_1d(settings.edge_threshold))
     merged = seg.merge_regions(regions, edges, min_size=min_size, edge_threshold=levels,
                                relative=settings.boundary == "relative", gradient_floor=settings.gradient_floor)
-    out = []
-    for level, regions in zip(levels, merged):
-        if shared:
-            labels = seg.dominant_class(regions, classes, model.n_components)
-            colours, shares = seg.palette(labels, rgb, n_labels=model.n_components)
-        else:
-            labels = regions
-            colours, shares = seg.palette(labels, rgb)
-        out.append(Segmentation(labels=labels, classes=classes, model=model, n_components=model.n_components,
-                                colours=colours, shares=shares, selection=table, maps=maps, level=level))
-    return out
+    return [Segmentation(labels=seg.dominant_class(regions, classes, model.n_components) if shared else regions,
+                         classes=classes, model=model, n_components=model.n_components, colours=None, shares=None,
+                         selection=table, maps=maps, level=level)
+            for level, regions in zip(levels, merged)]

@@ -34,7 +34,7 @@ def settings_from(cfg):
                     covariance_type=m.covariance_type, reg_covar=m.reg_covar, tol=m.tol, max_iter=m.max_iter,
                     n_init=m.n_init, n_fits=m.n_fits, sample_size=m.sample_size, fit_on=m.fit_on, quantise=m.quantise,
                     sigma=s.sigma, min_region=s.min_region, boundary=s.boundary, gradient_floor=s.gradient_floor,
-                    edge_threshold=tuple(s.edge_threshold) if isinstance(s.edge_threshold, list) else (s.edge_threshold,),
+                    edge_threshold=tuple(s.edge_threshold),
                     soft_maps=cfg.output.soft_maps, random_state=m.random_state)
 
 

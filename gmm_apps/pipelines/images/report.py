@@ -121,12 +121,8 @@ def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shar
     rep.write(ctx.path("report.html"))
 
 
-def _n_levels(spatial):
-    return len(spatial.edge_threshold) if isinstance(spatial.edge_threshold, list) else 1
-
-
 def _boundary_rule(spatial):
-    levels = spatial.edge_threshold if isinstance(spatial.edge_threshold, list) else [spatial.edge_threshold]
+    levels = spatial.edge_threshold
     shown = ", ".join(f"{t:g}" for t in levels)
     shown = f"the level ({shown})" if len(levels) > 1 else shown
     if spatial.boundary == "relative":
@@ -138,7 +134,7 @@ def _boundary_rule(spatial):
 
 def _candidates_text(cfg):
     fits = 1 if cfg.model.shared else cfg.model.n_fits
-    levels = _n_levels(cfg.spatial)
+    levels = len(cfg.spatial.edge_threshold)
     if fits * levels == 1:
         return ""
     return (f" Each image gets {fits} fit{'s' if fits > 1 else ''}"
