@@ -46,7 +46,7 @@ class CustomersFeatures(Section):
     rfm_convention: Literal["repeat", "all"] = "repeat"
     model: list[Literal["recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "gaps_since_last",
                         "recent_spend", "total_spend"]] = Field(
-        default_factory=lambda: ["gaps_since_last", "frequency", "aov"]
+        default_factory=lambda: ["gaps_since_last", "frequency", "aov", "recent_spend"]
     )
     recent_weeks: int = Field(26, ge=1, le=520)
     one_time_buyers: Literal["model", "separate"] = "separate"
@@ -72,13 +72,14 @@ class CustomersModel(ModelSection):
     which find the same optimum give identical segments."""
 
     n_components: NComponents = Field(default_factory=lambda: {"min": 2, "max": 8})
-    covariance_type: CovarianceTypes = "full"
+    covariance_type: CovarianceTypes = "diag"
     n_init: int = Field(10, ge=1)
     init: Literal["kmeans", "hierarchical"] = Field("hierarchical", description="hierarchical: Ward clustering, the same start for every seed")
     explore_tol: float = Field(1e-2, gt=0)
     tol: float = Field(1e-8, gt=0)
     max_iter: int = Field(2000, ge=1)
-    reg_covar: float = Field(0.1, ge=0, description="variance floor in standardised units: keeps components off the integer lattice of counts")
+    reg_covar: float = Field(0.2, ge=0, description="variance floor in standardised units: keeps components off the integer lattice of counts")
+    min_segment_size: int = Field(20, ge=1, description="the criterion chooses among candidates whose every segment holds at least this many customers")
 
 
 class CustomersReport(ReportSection):

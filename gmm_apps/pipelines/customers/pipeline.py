@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,35 @@ def polish(model, Z, sample_weight, *, tol, max_iter):
         ).fit(Z, sample_weight=sample_weight)
 
 
+def _choose_with_min_size(res, Z, w, m):
+    """Polish the best candidate whose every segment holds ``m.min_segment_size`` customers.
+
+    Candidates are taken in the criterion's order; each is converged to ``m.tol``
+    and its hard-assigned segment sizes counted (a component can shrink onto a
+    single customer while it converges).  The first that passes is kept; if none
+    does, the one with the largest smallest segment is (the caller says so).
+    Returns the polished model and ``res`` pointing at the kept candidate, its
+    table gaining ``smallest_segment`` for the candidates checked.
+    """
+    table = res.table.copy()
+    table["smallest_segment"] = np.nan
+    crit = table["bic" if res.criterion == "dp" else res.criterion].to_numpy()  # dp: BIC picks among the types
+    ranked = np.argsort(-crit if res.criterion == "cv" else crit, kind="stable")
+    fallback = None
+    for i in ranked:
+        row = table.iloc[i]
+        cand = res.models[(int(row.n_components), row.covariance_type)]
+        model = polish(cand, Z, w, tol=m.tol, max_iter=m.max_iter)
+        smallest = int(np.bincount(model.predict(Z), minlength=model.n_components).min())
+        table.loc[table.index[i], "smallest_segment"] = smallest
+        if smallest >= m.min_segment_size:
+            return model, replace(res, table=table, best_model=model, best_index=int(i))
+        if fallback is None or smallest > fallback[2]:
+            fallback = (model, int(i), smallest)
+    model, i, _ = fallback
+    return model, replace(res, table=table, best_model=model, best_index=i)
+
+
 def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=None, covariance_types=None):
     """Fit the GMM on calibration features and order the segments by value.
 
@@ -129,7 +159,7 @@ def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=No
             tol=m.explore_tol, max_iter=m.max_iter, init_params=m.init,
             reg_covar=m.reg_covar, progress=progress,
         )
-    model = polish(res.best_model, Z, w, tol=m.tol, max_iter=m.max_iter)
+    model, res = _choose_with_min_size(res, Z, w, m)
     P = model.predict_proba(Z)
     spend = modeled["total_spend"].to_numpy()
     comp_value = (P * spend[:, None]).sum(axis=0) / np.maximum(P.sum(axis=0), 1e-300)
@@ -239,6 +269,10 @@ class CustomersPipeline(Pipeline):
         bar = ctx.progress(total=len(cfg.model.candidates()) * len(cfg.model.covariance_types()), desc="fitting candidates")
         seg, res = fit_segmentation(feats, cfg, random_state=seed, progress=lambda i, n: bar.update(1))
         bar.close()
+        smallest = int(res.best["smallest_segment"])
+        if smallest < cfg.model.min_segment_size:
+            logger.warning("every candidate has a segment smaller than model.min_segment_size=%d; kept K=%d "
+                           "(smallest segment: %d customers)", cfg.model.min_segment_size, seg.model.n_components, smallest)
         P = seg.proba(feats)
         labels = P.argmax(axis=1)
         value = P @ seg.values
@@ -314,6 +348,7 @@ class CustomersPipeline(Pipeline):
             "validation": {k: v for k, v in (validation or {}).items() if not k.startswith("_")} or None,
             "stability": stability,
             "bic": float(res.best["bic"]),
+            "smallest_segment": smallest,
         }
         rep.build_report(ctx, cfg, summary=summary, feats=feats, P=P, seg=seg, table=table, selection=res,
                          validation=validation, stability=stability, holdout=holdout)

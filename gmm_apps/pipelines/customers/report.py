@@ -152,6 +152,10 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
         "Segments describe past behaviour in the calibration window; the holdout check shows how well that carries forward, not why.",
         f"The GMM sees log1p of {', '.join(seg.features)}, standardised; customers with few purchases sit on discrete "
         f"values, so a variance floor (model.reg_covar = {cfg.model.reg_covar:g}) keeps components from collapsing onto them.",
+        f"The criterion ({cfg.model.criterion.upper()}) chose among candidates whose every segment holds at least "
+        f"{cfg.model.min_segment_size} customers (model.min_segment_size; the model selection table shows the smallest "
+        "segment of each candidate checked)" + ("" if summary["smallest_segment"] >= cfg.model.min_segment_size else
+                                                 "; no candidate met it, so the one with the largest smallest segment was kept") + ".",
         "One-time buyers are " + ("one fixed segment outside the model." if separate else
                                   "modelled with everyone else; segments made mostly of them are named new / lapsed one-timers."),
         "Names come from simple rules on each segment's mean frequency, recency and spend relative to the repeat buyers; "

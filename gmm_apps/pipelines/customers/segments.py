@@ -99,7 +99,7 @@ def _unique(names, prof):
             continue
         order = sorted(idx, key=lambda i: -prof["total_spend"].iloc[i])
         for rank, i in enumerate(order):
-            tag = "high spend" if rank == 0 else ("low spend" if rank == len(order) - 1 else f"mid spend {rank}")
+            tag = "high spend" if rank == 0 else ("lower spend" if rank == len(order) - 1 else f"mid spend {rank}")
             out[i] = f"{n} ({tag})"
     return out
 
