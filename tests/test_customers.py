@@ -129,6 +129,17 @@ def test_segment_names_follow_profiles():
     assert pr["customers"].sum() == pytest.approx(n)
 
 
+def test_profile_leaves_undefined_values_out():
+    feats = pd.DataFrame({"n_purchases": [1, 1, 3, 5], "gaps_since_last": [np.nan, np.nan, 2.0, 4.0],
+                          "recency": [10.0, 20.0, 30.0, 40.0]})
+    P = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [0.0, 1.0]])
+    pr = profile(feats, P)
+    assert np.isnan(pr.loc[0, "gaps_since_last"])          # only one-time buyers: undefined, not 0
+    assert pr.loc[1, "gaps_since_last"] == pytest.approx(3.0)  # (2 + 4) / 2: the half one-timer left out
+    assert pr.loc[1, "recency"] == pytest.approx((0.5 * 20 + 30 + 40) / 2.5)
+    assert pr["one_timer_share"].tolist() == pytest.approx([1.0, 0.5 / 2.5])
+
+
 def _blobs_and_a_clump():
     """Two blobs of 300 and a tight clump of 4 far away: BIC wants a component for the clump."""
     rng = np.random.default_rng(0)

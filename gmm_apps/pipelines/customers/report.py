@@ -17,24 +17,30 @@ from ...report import (
     projection_2d,
 )
 from .features import capture_curve
+from .segments import profile
 
 PROFILE_COLUMNS = ["recency", "gaps_since_last", "frequency", "monetary", "aov", "tenure", "recent_spend", "total_spend"]
 
 
 def plot_profile_heatmap(feats, P, names):
     """Each segment's mean feature relative to the population mean (log2 ratio)."""
-    w = P / np.maximum(P.sum(axis=0, keepdims=True), 1e-300)
     cols = [c for c in PROFILE_COLUMNS if c in feats]
-    pop = feats[cols].mean().to_numpy()
-    seg = w.T @ feats[cols].fillna(0).to_numpy()
-    ratio = np.clip(np.log2(np.maximum(seg, 1e-9) / np.maximum(pop, 1e-9)), -3, 3)
+    pop = feats[cols].mean().to_numpy()  # over the customers for whom each feature is defined
+    seg = profile(feats, P)[cols].to_numpy()
+    with np.errstate(invalid="ignore"):
+        ratio = np.clip(np.log2(np.maximum(seg, 1e-9) / np.maximum(pop, 1e-9)), -3, 3)
     fig = figure(1.2 * len(cols) + 3, 0.45 * len(names) + 1.6)
     ax = fig.add_subplot()
     lim = 3.0
-    im = ax.imshow(ratio, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    from matplotlib import colormaps
+
+    # grey: undefined for the whole segment (e.g. gaps since last purchase of one-timers)
+    cmap = colormaps["RdBu_r"].with_extremes(bad="#eeeeee")
+    im = ax.imshow(np.ma.masked_invalid(ratio), cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
     for i in range(len(names)):
         for j in range(len(cols)):
-            ax.text(j, i, f"{seg[i, j]:.0f}" if seg[i, j] >= 10 else f"{seg[i, j]:.1f}", ha="center", va="center", fontsize=8)
+            v = seg[i, j]
+            ax.text(j, i, "–" if np.isnan(v) else (f"{v:.0f}" if v >= 10 else f"{v:.1f}"), ha="center", va="center", fontsize=8)
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
     ax.set_yticks(range(len(names)), names)
     fig.colorbar(im, ax=ax, label="log2(segment mean / population mean), clipped at ±3")

@@ -32,12 +32,20 @@ def profile(features, proba):
     Returns
     -------
     profile : pandas.DataFrame
-        K rows: weighted means of every feature, ``customers`` (expected count)
-        and ``one_timer_share``.
+        K rows: weighted means of every feature over the customers for whom it
+        is defined (NaN if for none), ``customers`` (expected count) and
+        ``one_timer_share``.
     """
     w = proba / np.maximum(proba.sum(axis=0, keepdims=True), 1e-300)
-    num = features.select_dtypes("number").fillna(0.0)
-    prof = pd.DataFrame(w.T @ num.to_numpy(), columns=num.columns)
+    num = features.select_dtypes("number")
+    x = num.to_numpy(dtype=float)
+    defined = ~np.isnan(x)
+    # undefined values (e.g. gaps since last purchase of one-time buyers) are left out of the means;
+    # a segment with no defined value of a feature gets NaN, not 0
+    mass = proba.T @ defined
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(mass > 0, (proba.T @ np.where(defined, x, 0.0)) / mass, np.nan)
+    prof = pd.DataFrame(means, columns=num.columns)
     prof["customers"] = proba.sum(axis=0)
     prof["one_timer_share"] = w.T @ (features["n_purchases"].to_numpy() == 1).astype(float)
     return prof
