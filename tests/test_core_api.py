@@ -128,6 +128,11 @@ def test_select_model_finds_the_true_k(criterion):
         assert t["cv_log_likelihood"].isna().all()
     full4 = t[(t.n_components == 4) & (t.covariance_type == "full")].iloc[0]
     assert full4["n_parameters"] == 4 * 3 + 4 * 2 + 3
+    # the ranking starts at the chosen row and orders the criterion's score
+    order = res.ranking()
+    assert order[0] == res.best_index and sorted(order) == list(range(len(t)))
+    score = t["cv_log_likelihood"].to_numpy() * -1 if criterion == "cv" else t[criterion].to_numpy()
+    assert np.all(np.diff(score[order]) >= 0)
 
 
 def test_select_model_is_reproducible_and_reports_progress():

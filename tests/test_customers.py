@@ -170,6 +170,12 @@ def test_min_segment_size_skips_tiny_segments():
     centres = np.sort(model.means_[:, 0])
     np.testing.assert_allclose(centres, [-2, 2], atol=0.15)
 
+    # the criterion's own order is followed: 'cv' prefers the highest held-out likelihood
+    res_cv = select_model(Z, n_components=[2, 3], covariance_types=["diag"], criterion="cv", init_params="hierarchical",
+                          reg_covar=1e-3, tol=1e-2, random_state=0)
+    model, r = _choose_with_min_size(res_cv, Z, None, m)
+    assert model.n_components == 2 and r.best["smallest_segment"] >= 300
+
     # nothing passes: the candidate with the largest smallest segment is kept
     model, r = _choose_with_min_size(res, Z, None, CustomersModel(min_segment_size=10_000, reg_covar=1e-3))
     assert model.n_components == 2 and r.best["n_components"] == 2

@@ -49,6 +49,25 @@ class SelectionResult:
         """The chosen row of ``table`` as a dict."""
         return self.table.iloc[self.best_index].to_dict()
 
+    def ranking(self):
+        """Rows of ``table`` from most to least preferred by the criterion.
+
+        Lowest ``bic``/``aic``/``icl`` first ('dp': lowest BIC among the
+        covariance types), highest ``cv_log_likelihood`` first for 'cv'; ties
+        keep table order and NaN scores come last.
+
+        Returns
+        -------
+        order : ndarray of shape (n_candidates,)
+        """
+        return _preference(self.table, self.criterion)
+
+
+def _preference(table, criterion):
+    if criterion == "cv":
+        return np.argsort(-table["cv_log_likelihood"].to_numpy(), kind="stable")
+    return np.argsort(table["bic" if criterion == "dp" else criterion].to_numpy(), kind="stable")
+
 
 def _metrics(model, X, sample_weight):
     n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
@@ -155,10 +174,7 @@ def select_model(
             if progress is not None:
                 progress(done, total)
     table = pd.DataFrame(rows)
-    if criterion == "cv":
-        best = int(table["cv_log_likelihood"].to_numpy().argmax())
-    else:
-        best = int(table[criterion].to_numpy().argmin())
+    best = int(_preference(table, criterion)[0])
     r = table.iloc[best]
     return SelectionResult(table, models[(int(r.n_components), r.covariance_type)], best, criterion, models)
 
@@ -265,6 +281,6 @@ def _select_dp(X, kmax, ctypes, n_init, seed, sw, progress, model_params):
         if progress is not None:
             progress(i + 1, len(ctypes))
     table = pd.DataFrame(rows)
-    best = int(table["bic"].to_numpy().argmin())
+    best = int(_preference(table, "dp")[0])
     r = table.iloc[best]
     return SelectionResult(table, models[(int(r.n_components), r.covariance_type)], best, "dp", models)

@@ -110,10 +110,8 @@ def _choose_with_min_size(res, Z, w, m):
     """
     table = res.table.copy()
     table["smallest_segment"] = np.nan
-    crit = table["bic" if res.criterion == "dp" else res.criterion].to_numpy()  # dp: BIC picks among the types
-    ranked = np.argsort(-crit if res.criterion == "cv" else crit, kind="stable")
     fallback = None
-    for i in ranked:
+    for i in res.ranking():
         row = table.iloc[i]
         cand = res.models[(int(row.n_components), row.covariance_type)]
         model = polish(cand, Z, w, tol=m.tol, max_iter=m.max_iter)
