@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
+import signal
 import sys
+import threading
 import warnings
 
 from . import __version__
-from .errors import UserError
+from .errors import Terminated, UserError
+
+_NUMPY_SCALAR = re.compile(r"np\.(?:float|int|uint|complex|bool|str)\w*\((.*?)\)")
+
+
+def _clean(msg):
+    """One line, with NumPy scalar reprs (``np.float64(1.5)``) shown as plain values."""
+    return _NUMPY_SCALAR.sub(r"\1", str(msg).replace("\n", " "))
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
 
 
 def _parser():
@@ -31,12 +45,16 @@ def _parser():
     r.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key by its dotted path, e.g. --set data.path=prices.csv")
     r.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace an existing folder or file at --out even if it is not a gmm_apps run folder")
 
     a = sub.add_parser("apply", help="use a finished run's saved model on new data")
     a.add_argument("run_dir", help="folder written by 'run'")
     a.add_argument("input", help="new data: file, folder or glob")
     a.add_argument("--out", help="folder to write (default runs/<pipeline>-apply-<timestamp>)")
     a.add_argument("--quiet", action="store_true")
+    a.add_argument("--overwrite", action="store_true",
+                   help="replace an existing folder or file at --out even if it is not a gmm_apps run folder")
 
     v = sub.add_parser("validate", help="check a config without running it")
     v.add_argument("config")
@@ -47,7 +65,8 @@ def _parser():
 
 
 def _setup_logging(quiet, debug):
-    level = logging.DEBUG if debug else (logging.WARNING if quiet else logging.INFO)
+    # --quiet: only the result and errors on the terminal; warnings still go to the run's run.log
+    level = logging.DEBUG if debug else (logging.ERROR if quiet else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s" if not debug else "%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(level)
@@ -58,6 +77,7 @@ def _setup_logging(quiet, debug):
         lg.propagate = False
     logging.captureWarnings(True)
     warnings.simplefilter("default")
+    warnings.simplefilter("ignore", ResourceWarning)  # unclosed handles of libraries: nothing a user can act on
     return handler
 
 
@@ -67,28 +87,37 @@ def main(argv=None):
     if args.command is None:
         _parser().print_help()
         return 2
-    handler = _setup_logging(getattr(args, "quiet", False), args.debug)
-    try:
-        return _dispatch(args)
-    except UserError as exc:
-        if args.debug:
-            raise
-        msg = str(exc).replace("\n", " ")
-        print(f"error: {msg}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug: say so in one line, traceback with --debug
-        if args.debug:
-            raise
-        print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with --debug for the traceback "
-              "and report it", file=sys.stderr)
-        return 1
-    finally:
-        for name in ("gmm_apps", "py.warnings"):
-            logging.getLogger(name).removeHandler(handler)
-        logging.captureWarnings(False)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # a scheduler's or `timeout`'s SIGTERM cleans up as Ctrl-C does
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    with warnings.catch_warnings():
+        handler = _setup_logging(getattr(args, "quiet", False), args.debug)
+        try:
+            return _dispatch(args)
+        except UserError as exc:
+            if args.debug:
+                raise
+            print(f"error: {_clean(exc)}", file=sys.stderr)
+            return exc.exit_code
+        except Terminated:
+            print("error: terminated (SIGTERM); nothing was written", file=sys.stderr)
+            return 143
+        except KeyboardInterrupt:
+            print("error: interrupted; nothing was written", file=sys.stderr)
+            return 130
+        except Exception as exc:  # a bug: say so in one line, traceback with --debug
+            if args.debug:
+                raise
+            print(f"error: internal error ({type(exc).__name__}: {_clean(exc)}); rerun with --debug for the "
+                  "traceback and report it", file=sys.stderr)
+            return 1
+        finally:
+            for name in ("gmm_apps", "py.warnings"):
+                logging.getLogger(name).removeHandler(handler)
+            logging.captureWarnings(False)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _dispatch(args):
@@ -103,14 +132,16 @@ def _dispatch(args):
         print(f"{args.config}: valid {config.pipeline} config")
         return 0
     if args.command == "run":
-        run_dir, summary = run.execute_run(args.config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet)
+        run_dir, summary = run.execute_run(args.config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet,
+                                            overwrite=args.overwrite)
         headline = summary.get("headline")
         if headline:
             print(headline)
         print(f"wrote {run_dir}")
         return 0
     if args.command == "apply":
-        out_dir, summary = run.execute_apply(args.run_dir, args.input, out=args.out, quiet=args.quiet)
+        out_dir, summary = run.execute_apply(args.run_dir, args.input, out=args.out, quiet=args.quiet,
+                                             overwrite=args.overwrite)
         headline = summary.get("headline")
         if headline:
             print(headline)

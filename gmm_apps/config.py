@@ -63,11 +63,17 @@ class ModelSection(Section):
     max_iter: int = Field(300, ge=1)
     reg_covar: float = Field(1e-6, ge=0)
 
+    @field_validator("n_components", mode="before")
+    @classmethod
+    def _no_bools(cls, v):
+        vals = v.values() if isinstance(v, dict) else (v if isinstance(v, list) else [v])
+        if any(isinstance(x, bool) for x in vals):
+            raise ValueError(f"expected an integer, a list of integers or {{min: .., max: ..}}, got {v}")
+        return v
+
     @field_validator("n_components")
     @classmethod
     def _check_k(cls, v):
-        if isinstance(v, bool):
-            raise ValueError("expected an integer, a list of integers or {min: .., max: ..}")
         if isinstance(v, int):
             if v < 1:
                 raise ValueError(f"must be >= 1, got {v}")
@@ -118,6 +124,33 @@ class PipelineConfig(Section):
 
 
 # --------------------------------------------------------------------------- reading
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping in a YAML file names the same key twice."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue
+            if first is not None:
+                raise DuplicateKeyError(
+                    f"key {key!r} appears twice (lines {first} and {key_node.start_mark.line + 1}); keep one of them")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
+
+
 def read_yaml(path):
     """Read a YAML config file into a dict.
 
@@ -130,10 +163,13 @@ def read_yaml(path):
     raw : dict
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+    problem = path_problem(path)
+    if problem:
+        raise ConfigError(f"{path}: {'config file not found' if problem == 'file not found' else problem}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -212,7 +248,14 @@ def _format_validation_error(exc, source):
     got = err.get("input")
     got_s = repr(got) if not isinstance(got, (dict, list)) or len(repr(got)) < 60 else type(got).__name__
     more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-    return f"{source}: {loc}: {err['msg']}, got {got_s}{more}"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    elif msg.startswith("Assertion failed, "):
+        msg = msg[len("Assertion failed, "):]
+    if ", got " in msg or msg.endswith(str(got)):
+        return f"{source}: {loc}: {msg}{more}"
+    return f"{source}: {loc}: {msg}, got {got_s}{more}"
 
 
 def validate_config(raw, model_cls, *, source):
@@ -257,19 +300,81 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
     if p.is_file():
         return [p]
     if p.is_dir() and allow_dir:
-        files = sorted(f for f in p.rglob("*") if f.is_file() and (suffixes is None or f.suffix.lower() in suffixes))
+        files = sorted(f for f in _walk_files(p) if suffixes is None or f.suffix.lower() in suffixes)
         if not files:
             want = ", ".join(sorted(suffixes)) if suffixes else "files"
             raise ConfigError(f"{source}: {key}: folder {pattern} holds no {want}")
         return files
     if any(ch in pattern for ch in "*?["):
         files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
+        files = [f for f in files if not any(_is_output_folder(d) for d in f.parents)]
         if suffixes is not None:
             files = [f for f in files if f.suffix.lower() in suffixes]
         if not files:
             raise ConfigError(f"{source}: {key}: the pattern {pattern!r} matches no files")
         return files
-    raise ConfigError(f"{source}: {key}: file not found: {pattern}")
+    problem = path_problem(p) or "file not found"
+    raise ConfigError(f"{source}: {key}: {problem}: {pattern}")
+
+
+#: written into every run folder by :class:`gmm_apps.run.RunContext`
+RUN_MARKER = ".gmm_apps_run"
+
+
+def _is_output_folder(d):
+    """A run folder (or a run's temporary folder): input scans do not read what gmm_apps wrote."""
+    return (d / RUN_MARKER).is_file()
+
+
+def _walk_files(root):
+    """Regular files under ``root``, skipping run folders written by gmm_apps."""
+    import os
+
+    for dirpath, dirnames, filenames in os.walk(root):
+        d = Path(dirpath)
+        dirnames[:] = sorted(n for n in dirnames if not _is_output_folder(d / n))
+        for n in filenames:
+            f = d / n
+            if f.is_file():
+                yield f
+
+
+def path_problem(path):
+    """Why ``path`` is not a readable regular file, or None when it is one.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    problem : str or None
+        e.g. ``"file not found"``, ``"is a folder, expected a file"``,
+        ``"is a named pipe (FIFO), expected a regular file"``.
+    """
+    import os
+    import stat
+
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "file not found"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return None if os.access(path, os.R_OK) else "permission denied"
+    if stat.S_ISDIR(mode):
+        return "is a folder, expected a file"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), expected a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, expected a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, expected a regular file"
+    return "is not a regular file"
 
 
 def dump_config(config):

@@ -34,5 +34,9 @@ class DegenerateDataError(UserError, ValueError):
     """The data cannot support the requested mixture (e.g. too few distinct rows)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM); handled like Ctrl-C: nothing is left half written."""
+
+
 class DegenerateComponentWarning(RuntimeWarning):
     """A mixture component collapsed during EM and was re-seeded."""

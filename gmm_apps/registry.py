@@ -15,6 +15,9 @@ A pipeline is a class with:
     One line for ``gmm-apps list``.
 ``config_model``
     A :class:`gmm_apps.config.PipelineConfig` subclass.
+``input_keys``
+    Dotted config keys naming the run's input files or folders; a run never
+    writes inside, over or around them (default ``("data.path",)``).
 ``check(config, source)``
     Cheap checks before any work (input files exist ...); raise ``ConfigError``.
 ``run(config, ctx) -> dict``
@@ -48,6 +51,28 @@ class Pipeline:
     name = ""
     description = ""
     config_model = None
+    input_keys = ("data.path",)
+
+    def inputs(self, config):
+        """``(key, path)`` of every input the config names (see ``input_keys``).
+
+        Parameters
+        ----------
+        config : PipelineConfig
+
+        Returns
+        -------
+        inputs : list of (str, str)
+        """
+        out = []
+        for key in self.input_keys:
+            node = config
+            for part in key.split("."):
+                node = getattr(node, part, None)
+            for v in node if isinstance(node, (list, tuple)) else [node]:
+                if isinstance(v, str) and v:
+                    out.append((key, v))
+        return out
 
     def check(self, config, source):  # pragma: no cover - default does nothing
         """Validate inputs cheaply before any work; raise ConfigError."""

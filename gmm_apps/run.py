@@ -16,13 +16,14 @@ import shutil
 import sys
 import time
 from datetime import datetime
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from . import __version__
-from .config import dump_config, load_config, read_yaml, validate_config
+from .config import RUN_MARKER, dump_config, load_config, read_yaml, validate_config
 from .errors import ConfigError, UserError
 from .registry import get_pipeline
 
@@ -72,8 +73,137 @@ def progress(iterable=None, *, total=None, desc=None, quiet=False):
     return tqdm(iterable, total=total, desc=desc, file=sys.stderr, disable=disable, leave=False)
 
 
+#: a file written into every run folder: only folders holding it are ever replaced
+MARKER = RUN_MARKER
+
+
+def is_run_folder(path):
+    """Whether ``path`` is a folder that gmm_apps wrote (and so may replace).
+
+    A run folder holds the :data:`MARKER` file; folders written before the
+    marker existed are recognised by their ``summary.json`` (with the
+    ``gmm_apps_version`` key) beside a ``config.yaml``.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    bool
+    """
+    p = Path(path)
+    if p.is_symlink() or not p.is_dir():
+        return False
+    if (p / MARKER).is_file():
+        return True
+    try:
+        summary = json.loads((p / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()
+
+
+def _within(inner, outer):
+    """``inner`` equals ``outer`` or lies inside it (both absolute, resolved)."""
+    return inner == outer or outer in inner.parents
+
+
+def _input_root(entry):
+    """The existing path an input entry names (the folder before the first wildcard of a glob), or None."""
+    s = str(entry)
+    if not s or s.startswith("skimage:"):
+        return None
+    parts = Path(s).expanduser().parts
+    for i, part in enumerate(parts):
+        if any(ch in part for ch in "*?["):
+            parts = parts[:i]
+            break
+    if not parts:
+        return Path.cwd().resolve()
+    p = Path(*parts)
+    return p.resolve() if p.exists() else None
+
+
+def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
+    """Refuse a destination whose replacement would destroy something the user has.
+
+    Parameters
+    ----------
+    final : Path
+        The run folder to write.
+    inputs : iterable of (str, str)
+        ``(what, path)`` of every input of the run (data files and folders,
+        the run an ``apply`` reads); the destination may neither hold nor lie
+        inside any of them.
+    overwrite : bool
+        Allow replacing an existing folder or file that is not a run folder.
+    option : str
+        The option's name in messages.
+
+    Raises
+    ------
+    UserError
+    """
+    final = Path(final)
+    target = Path(os.path.abspath(final.expanduser()))
+    real = target.resolve()
+    here = Path.cwd().resolve()
+    if _within(here, real) or target.name in ("", ".", ".."):
+        raise UserError(f"{option} {final}: is the current folder or holds it; name a new folder, e.g. {option} runs/my-run")
+    for what, entry in inputs:
+        root = _input_root(entry)
+        if root is None:
+            continue
+        if _within(real, root) or _within(root, real):
+            rel = "is" if real == root else ("lies inside" if _within(real, root) else "holds")
+            raise UserError(f"{option} {final}: {rel} the input {what} ({entry}); writing there would destroy it; "
+                            f"choose {option} outside the inputs")
+    if not (target.exists() or target.is_symlink()):
+        return
+    if overwrite:
+        return
+    if target.is_dir() and not target.is_symlink():
+        if is_run_folder(target):
+            return
+        try:
+            empty = next(target.iterdir(), None) is None
+        except OSError as exc:
+            raise UserError(f"{option} {final}: cannot read the folder ({exc.strerror})") from None
+        if empty:
+            return
+        raise UserError(f"{option} {final}: the folder exists and is not a gmm_apps run folder; choose a new folder, "
+                        "or pass --overwrite to replace it and everything in it")
+    kind = "a symbolic link" if target.is_symlink() else "a file"
+    raise UserError(f"{option} {final}: is {kind}, not a run folder; choose a new folder, or pass --overwrite to replace it")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _folder_error(final, exc, option):
+    for anc in Path(os.path.abspath(final)).parents:
+        if anc.exists():
+            if not anc.is_dir():
+                return UserError(f"{option} {final}: {anc} is a file, not a folder; choose another place")
+            break
+    why = (exc.strerror or type(exc).__name__).lower()
+    return UserError(f"{option} {final}: cannot write there ({why}); choose a folder you can write to")
+
+
 class RunContext:
     """The place a pipeline writes its outputs during one run.
+
+    The destination is checked first (:func:`check_destination`), then locked
+    against a second run writing the same place; temporary folders left by
+    killed runs at the same place are removed.
 
     Parameters
     ----------
@@ -83,6 +213,12 @@ class RunContext:
         No progress bars.
     seed : int
         The run's random seed (``model.random_state``).
+    overwrite : bool
+        Replace an existing folder or file at ``final_dir`` that is not a run folder.
+    inputs : iterable of (str, str)
+        The run's inputs, which ``final_dir`` must neither be, hold nor lie inside.
+    option : str
+        How the destination is named in messages.
 
     Attributes
     ----------
@@ -92,16 +228,35 @@ class RunContext:
         PNG files written with :meth:`save_figure`, by name.
     """
 
-    def __init__(self, final_dir, *, quiet=False, seed=0):
+    def __init__(self, final_dir, *, quiet=False, seed=0, overwrite=False, inputs=(), option="--out", kind="run"):
         self.final_dir = Path(final_dir)
         self.quiet = quiet
         self.seed = seed
+        self.overwrite = overwrite
+        self.inputs = list(inputs)
+        self.option = option
+        self._lock = None
+        self._handler = None
+        check_destination(self.final_dir, inputs=self.inputs, overwrite=overwrite, option=option)
         parent = self.final_dir.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        self.dir = parent / f".{self.final_dir.name}.tmp-{os.getpid()}"
-        if self.dir.exists():
-            shutil.rmtree(self.dir)
-        self.dir.mkdir()
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            if not parent.is_dir():
+                raise NotADirectoryError(20, "not a folder")
+            self._acquire_lock(parent)
+            self._remove_stale(parent)
+            self.dir = parent / f".{self.final_dir.name}.tmp-{os.getpid()}"
+            if self.dir.exists():
+                shutil.rmtree(self.dir)
+            self.dir.mkdir()
+            (self.dir / MARKER).write_text(json.dumps({"gmm_apps_version": __version__, "kind": kind}) + "\n",
+                                           encoding="utf-8")
+        except OSError as exc:
+            self._release_lock()
+            raise _folder_error(self.final_dir, exc, option) from None
+        except BaseException:
+            self._release_lock()
+            raise
         self.figures = {}
         self._handler = logging.FileHandler(self.dir / "run.log", encoding="utf-8")
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -111,6 +266,59 @@ class RunContext:
             lg.addHandler(self._handler)
             if lg.level == logging.NOTSET or lg.level > logging.DEBUG:
                 lg.setLevel(logging.DEBUG)
+
+    # ---------------------------------------------------------------- locking
+    def _lock_path(self, parent):
+        return parent / f".{self.final_dir.name}.lock"
+
+    def _acquire_lock(self, parent):
+        import fcntl
+
+        path = self._lock_path(parent)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    other = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+                finally:
+                    os.close(fd)
+                raise UserError(f"{self.option} {self.final_dir}: another gmm_apps run (process {other}) is writing "
+                                "there; wait for it to finish or choose another folder") from None
+            # the file may have been removed by the run that held it: lock the file that is there now
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+        self._lock = (fd, path)
+
+    def _release_lock(self):
+        if self._lock is None:
+            return
+        fd, path = self._lock
+        self._lock = None
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        os.close(fd)
+
+    def _remove_stale(self, parent):
+        """Remove temporary folders of earlier runs at this place whose process is gone."""
+        for kind in ("tmp", "old"):
+            for p in parent.glob(f".{glob_escape(self.final_dir.name)}.{kind}-*"):
+                pid = p.name.rsplit("-", 1)[-1]
+                if not pid.isdigit() or (int(pid) != os.getpid() and _pid_alive(int(pid))):
+                    continue
+                if p.is_dir() and not p.is_symlink() and (kind == "old" or is_run_folder(p) or (p / "run.log").exists()):
+                    logger.debug("removing %s, left by an interrupted run", p)
+                    shutil.rmtree(p, ignore_errors=True)
 
     def path(self, name):
         """Path of an output file inside the run (parent folders created).
@@ -181,32 +389,80 @@ class RunContext:
         return progress(iterable, total=total, desc=desc, quiet=self.quiet)
 
     def _detach(self):
+        if self._handler is None:
+            return
         for name in ("gmm_apps", "py.warnings"):
             logging.getLogger(name).removeHandler(self._handler)
         self._handler.close()
+        self._handler = None
 
     def commit(self):
-        """Move the finished run into place (replacing an earlier run there)."""
+        """Move the finished run into place, replacing an earlier run there (checked again now)."""
         self._detach()
         final = self.final_dir
-        backup = None
-        if final.exists():
-            backup = final.parent / f".{final.name}.old-{os.getpid()}"
-            os.replace(final, backup)
         try:
-            os.replace(self.dir, final)
+            check_destination(final, inputs=self.inputs, overwrite=self.overwrite, option=self.option)
         except BaseException:
-            if backup is not None:
-                os.replace(backup, final)
+            self.abort()
             raise
+        backup = None
+        blocked = _block_signals()
+        try:
+            if final.exists() or final.is_symlink():
+                backup = final.parent / f".{final.name}.old-{os.getpid()}"
+                os.replace(final, backup)
+            try:
+                os.replace(self.dir, final)
+            except BaseException:
+                if backup is not None:
+                    os.replace(backup, final)
+                raise
+        except OSError as exc:
+            self.abort()
+            raise _folder_error(final, exc, self.option) from None
+        finally:
+            _unblock_signals(blocked)
         if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
+            _remove(backup)
+        self._release_lock()
         return final
 
     def abort(self):
         """Discard everything written."""
         self._detach()
         shutil.rmtree(self.dir, ignore_errors=True)
+        self._release_lock()
+
+
+def _remove(path):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+_SIGNALS = ("SIGINT", "SIGTERM")
+
+
+def _block_signals():
+    """Hold SIGINT/SIGTERM while the finished run is swapped into place (main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    sigs = {getattr(signal, s) for s in _SIGNALS}
+    return signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+
+
+def _unblock_signals(previous):
+    import signal
+
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def default_run_dir(pipeline, *, root="runs", kind=None):
@@ -253,7 +509,7 @@ def _finish(ctx, summary, started, extra):
     return head
 
 
-def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False):
+def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, overwrite=False):
     """Validate a config, run its pipeline and write the run directory.
 
     Parameters
@@ -266,6 +522,8 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False):
     sets : list of str, optional
         ``KEY=VALUE`` overrides.
     quiet : bool
+    overwrite : bool
+        Replace an existing folder or file at ``out`` that is not a run folder.
 
     Returns
     -------
@@ -275,7 +533,8 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False):
     started = time.time()
     pipeline, config = prepare(config_path, sets=sets, seed=seed)
     final = Path(out) if out else default_run_dir(config.pipeline)
-    ctx = RunContext(final, quiet=quiet, seed=config.model.random_state)
+    ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite,
+                     inputs=pipeline.inputs(config))
     try:
         logger.info("run %s: pipeline %s, writing %s", config_path, config.pipeline, final)
         ctx.write_text("config.yaml", dump_config(config))
@@ -288,7 +547,7 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False):
     return run_dir, summary
 
 
-def execute_apply(run_dir, input, *, out=None, quiet=False):
+def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
     """Apply a finished run's saved model to new input.
 
     Parameters
@@ -300,6 +559,8 @@ def execute_apply(run_dir, input, *, out=None, quiet=False):
     out : str or Path, optional
         Destination (default ``runs/<pipeline>-apply-<timestamp>``).
     quiet : bool
+    overwrite : bool
+        Replace an existing folder or file at ``out`` that is not a run folder.
 
     Returns
     -------
@@ -310,8 +571,9 @@ def execute_apply(run_dir, input, *, out=None, quiet=False):
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.yaml"
     if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: run folder not found")
-    if not cfg_path.is_file():
+        what = "run folder not found" if not run_dir.exists() else "is a file, not a run folder"
+        raise UserError(f"{run_dir}: {what}; pass the folder a 'run' wrote")
+    if not cfg_path.is_file() or not is_run_folder(run_dir):
         raise UserError(f"{run_dir}: not a gmm_apps run folder (no config.yaml); pass the folder a 'run' wrote")
     raw = read_yaml(cfg_path)
     name = raw.get("pipeline")
@@ -320,7 +582,8 @@ def execute_apply(run_dir, input, *, out=None, quiet=False):
     pipeline = get_pipeline(name, source=str(cfg_path))
     config = validate_config(raw, pipeline.config_model, source=str(cfg_path))
     final = Path(out) if out else default_run_dir(name, kind="apply")
-    ctx = RunContext(final, quiet=quiet, seed=config.model.random_state)
+    ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, kind="apply",
+                     inputs=[("run folder", str(run_dir)), ("input", str(input))])
     try:
         logger.info("apply %s to %s, writing %s", run_dir, input, final)
         ctx.write_text("config.yaml", yaml.safe_dump(raw, sort_keys=False))

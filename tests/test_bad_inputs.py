@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from gmm_apps import cli
+from gmm_apps.run import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 CFG = {name: REPO / "configs" / f"{name}.yaml" for name in ("regimes", "customers", "speakers", "anomaly", "images")}
@@ -151,6 +152,7 @@ def test_bad_input_ends_cleanly(tmp_path, capsys, case, pipeline, build, message
     # an earlier run at the same place must survive
     out.mkdir(parents=True)
     (out / "summary.json").write_text('{"earlier": true}')
+    (out / MARKER).write_text("{}")
     if isinstance(spec, dict):
         cfg = make(data, "config.yaml", spec["config"])
         args = ["run", str(cfg), "--out", str(out)]

@@ -472,7 +472,8 @@ class worker_pool:
 
     def __exit__(self, *exc):
         if self._ex is not None:
-            self._ex.shutdown(wait=True)
+            # after an error or an interrupt, queued chunks are dropped, not computed
+            self._ex.shutdown(wait=True, cancel_futures=exc[0] is not None)
         self._limits.restore_original_limits()
         return False
 

@@ -65,6 +65,7 @@ def evaluation(labels, scores):
 
 class AnomalyPipeline(Pipeline):
     name = "anomaly"
+    input_keys = ("data.path", "data.score")
     description = "anomaly scores for records, with thresholds and per-record explanations"
     config_model = AnomalyConfig
 

@@ -131,17 +131,91 @@ def process_image(job):
     return {"row": row, "palette": palette, "selection": sel, "pool": pool, "files": files}
 
 
-def _single_threaded_worker():
-    """Initialiser of the image worker processes: one BLAS / OpenMP thread each.
+def _single_threaded_worker(run_pid=None):
+    """Initialiser of the image worker processes: one BLAS / OpenMP thread each, and quiet stops.
 
     The workers already use every core between them; a BLAS pool per worker
     on top of that oversubscribes the cores and made two workers slower than one.
+    A Ctrl-C to the terminal's process group is the parent's to handle (it stops
+    the workers), so workers ignore SIGINT; a worker also ends when the run's
+    process dies, even by SIGKILL.
     """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if run_pid is not None:
+        _exit_with(run_pid)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"  # libraries loaded later
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # libraries already loaded
+
+
+def _exit_with(pid):
+    """End this worker process as soon as process ``pid`` (the run) is gone, even after a SIGKILL.
+
+    The workers are children of multiprocessing's fork server, not of the run,
+    and a worker blocked on its task queue never notices that the run died;
+    a daemon thread waits on the run's process instead.
+    """
+    import threading
+
+    def watch():
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            os._exit(1)
+        except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): poll
+            while True:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    os._exit(1)
+                except PermissionError:
+                    pass
+                threading.Event().wait(0.5)
+        import select
+
+        select.select([fd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="gmm-apps-parent-watch", daemon=True).start()
+
+
+def _start_quiet_forkserver():
+    """Start multiprocessing's fork server (and resource tracker) with stderr sent to /dev/null.
+
+    Workers fork from the server and inherit its stderr.  Their results and
+    errors come back to this process through the pool, so nothing is lost;
+    but a worker that was starting when the run was stopped would otherwise
+    print a traceback of its own under the run's one-line message.
+    """
+    from multiprocessing import forkserver
+
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        forkserver.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _stop_pool(pool):
+    """Stop a process pool now: pending jobs cancelled, running workers terminated."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=5)
+        if p.is_alive():
+            p.kill()
 
 
 def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
@@ -161,8 +235,12 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
             ctx = mp.get_context(method)
             if method == "forkserver":
                 ctx.set_forkserver_preload([__name__])
-            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded_worker)
-            results = stack.enter_context(pool).map(process_image, jobs)
+                _start_quiet_forkserver()
+            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded_worker,
+                                       initargs=(os.getpid(),))
+            stack.enter_context(pool)
+            stack.push(lambda typ, exc, tb: _stop_pool(pool) if typ is not None else None)
+            results = pool.map(process_image, jobs)
         else:
             results = (process_image(j) for j in jobs)
         done = []

@@ -126,6 +126,7 @@ def load_prices(cfg, source):
 
 class RegimesPipeline(Pipeline):
     name = "regimes"
+    input_keys = ("data.path", "data.cache_dir")
     description = "market regimes from prices: dated labels with filtered and smoothed probabilities"
     config_model = RegimesConfig
 

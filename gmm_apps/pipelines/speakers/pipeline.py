@@ -30,8 +30,12 @@ def extract(files, cfg, ctx, desc):
                                hop_ms=f.hop_ms, deltas=f.deltas, use_cmvn=f.cmvn, vad_db=f.vad_db)
         return F, y.size / sr
 
-    with ThreadPoolExecutor(2) as ex:
+    ex = ThreadPoolExecutor(2)
+    try:
         out = list(ctx.progress(ex.map(one, files), total=len(files), desc=desc))
+    finally:
+        # on Ctrl-C or SIGTERM do not wait for the files still queued
+        ex.shutdown(wait=True, cancel_futures=True)
     return [o[0] for o in out], np.array([o[1] for o in out])
 
 
@@ -138,6 +142,7 @@ def identify_files(models, files, cfg, ctx, key):
 
 class SpeakersPipeline(Pipeline):
     name = "speakers"
+    input_keys = ("data.enrol", "data.test", "data.claims")
     description = "speaker identification and verification: UBM + MAP-adapted GMMs on MFCCs"
     config_model = SpeakersConfig
 

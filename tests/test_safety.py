@@ -1,0 +1,379 @@
+"""Nothing the user has is ever lost: output folders, inputs, concurrent runs, signals.
+
+Each case was found by trying the tool as an adversarial user would; each must
+end with exit status 2 (or the signal's status), one ``error:`` line, and every
+file the user had still in place.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gmm_apps import cli
+from gmm_apps.config import resolve_inputs
+from gmm_apps.errors import UserError
+from gmm_apps.run import MARKER, RunContext, is_run_folder
+
+REPO = Path(__file__).resolve().parents[1]
+ANOMALY = [str(REPO / "configs" / "anomaly.yaml"), "--quiet", "--set", "report.plots=false", "--set", "model.seeds=1",
+           "--set", "model.n_components=[1, 4]", "--set", f"data.path={REPO / 'datasets' / 'cardio_reference.csv'}",
+           "--set", f"data.score={REPO / 'datasets' / 'cardio_new.csv'}"]
+
+
+def run_cli(args, capsys):
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err, *needles):
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def user_folder(path):
+    path.mkdir(parents=True)
+    (path / "thesis.tex").write_text("years of work")
+    (path / "sub").mkdir()
+    (path / "sub" / "data.csv").write_text("a,b\n1,2\n")
+    return {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def snapshot(path):
+    return {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def photos(folder, n=2):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        a = np.zeros((40, 50, 3), np.uint8)
+        a[:, 25:] = (200, 30, 30)
+        a = np.clip(a + rng.integers(0, 20, a.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(a).save(folder / f"photo{i}.png")
+    return folder
+
+
+# ------------------------------------------------------------------ destinations
+def test_out_at_a_folder_of_user_files_is_refused_and_untouched(tmp_path, capsys):
+    mine = tmp_path / "my files"
+    before = user_folder(mine)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", mine], capsys)
+    assert code == 2
+    one_error_line(err, "not a gmm_apps run folder", "--overwrite")
+    assert snapshot(mine) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my files"]  # no temp or lock file left
+
+
+def test_overwrite_replaces_a_foreign_folder_only_when_asked(tmp_path, capsys):
+    mine = tmp_path / "scratch"
+    user_folder(mine)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", mine, "--overwrite"], capsys)
+    assert code == 0, err
+    assert is_run_folder(mine) and not (mine / "thesis.tex").exists()
+
+
+def test_out_at_a_regular_file_is_refused(tmp_path, capsys):
+    f = tmp_path / "notes.txt"
+    f.write_text("keep me")
+    code, _, err = run_cli(["run", *ANOMALY, "--out", f], capsys)
+    assert code == 2
+    one_error_line(err, "is a file")
+    assert f.read_text() == "keep me"
+
+
+def test_out_below_a_regular_file_names_the_file(tmp_path, capsys):
+    f = tmp_path / "notes.txt"
+    f.write_text("keep me")
+    code, _, err = run_cli(["run", *ANOMALY, "--out", f / "run"], capsys)
+    assert code == 2
+    one_error_line(err, "notes.txt is a file, not a folder")
+    assert f.read_text() == "keep me"
+
+
+def test_an_empty_folder_and_an_earlier_run_are_fine_destinations(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_cli(["run", *ANOMALY, "--out", empty], capsys)[0] == 0
+    assert (empty / MARKER).is_file()
+    first = (empty / "summary.json").read_bytes()
+    # the same place again: an earlier run is replaced, byte-identical apart from timings
+    assert run_cli(["run", *ANOMALY, "--out", empty], capsys)[0] == 0
+    assert (empty / "scores.csv").exists() and len((empty / "summary.json").read_bytes()) > 0 and first
+
+
+def test_run_folders_from_before_the_marker_are_still_replaced(tmp_path, capsys):
+    old = tmp_path / "old-run"
+    old.mkdir()
+    (old / "config.yaml").write_text("pipeline: anomaly\n")
+    (old / "summary.json").write_text(json.dumps({"pipeline": "anomaly", "gmm_apps_version": "0.1.0"}))
+    assert is_run_folder(old)
+    assert run_cli(["run", *ANOMALY, "--out", old], capsys)[0] == 0
+    assert (old / MARKER).is_file()
+
+
+@pytest.mark.parametrize("where", [".", ".."])
+def test_out_at_the_current_folder_is_refused_before_any_work(tmp_path, monkeypatch, capsys, where):
+    work = tmp_path / "work"
+    before = user_folder(work)
+    monkeypatch.chdir(work)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", where], capsys)
+    assert code == 2
+    one_error_line(err, "current folder")
+    assert snapshot(work) == before
+
+
+def test_out_equal_to_or_inside_the_input_folder_is_always_refused(tmp_path, capsys):
+    folder = photos(tmp_path / "photos")
+    before = snapshot(folder)
+    cfg = REPO / "configs" / "images.yaml"
+    fast = ["--quiet", "--set", "report.plots=false", "--set", "run.n_jobs=1", "--set", "model.n_fits=1"]
+    for out, extra in ((folder, []), (folder, ["--overwrite"]), (folder / "runs" / "r1", [])):
+        code, _, err = run_cli(["run", cfg, *fast, "--set", f"data.path={folder}", "--out", out, *extra], capsys)
+        assert code == 2, err
+        one_error_line(err, "the input data.path")
+        assert snapshot(folder) == before
+
+
+def test_out_holding_an_input_file_is_refused(tmp_path, capsys):
+    run_dir = tmp_path / "r"
+    assert run_cli(["run", *ANOMALY, "--out", run_dir], capsys)[0] == 0
+    data = run_dir / "scores.csv"  # an input that lives inside an earlier run folder
+    before = data.read_bytes()
+    code, _, err = run_cli(["run", *ANOMALY, "--set", f"data.score={data}", "--out", run_dir], capsys)
+    assert code == 2
+    one_error_line(err, "holds the input data.score")
+    assert data.read_bytes() == before
+
+
+def test_apply_cannot_write_over_the_run_it_reads(tmp_path, capsys):
+    run_dir = tmp_path / "r"
+    assert run_cli(["run", *ANOMALY, "--out", run_dir], capsys)[0] == 0
+    before = snapshot(run_dir)
+    new = REPO / "datasets" / "cardio_new.csv"
+    for extra in ([], ["--overwrite"]):
+        code, _, err = run_cli(["apply", run_dir, new, "--out", run_dir, "--quiet", *extra], capsys)
+        assert code == 2
+        one_error_line(err, "is the input run folder")
+        assert snapshot(run_dir) == before
+    # and it refuses a folder that is not a run
+    code, _, err = run_cli(["apply", tmp_path, new, "--out", tmp_path / "a"], capsys)
+    assert code == 2
+    one_error_line(err, "not a gmm_apps run folder")
+
+
+@pytest.mark.parametrize("out", ["/proc/gmm-apps-test/run", "/dev/null/run"])
+def test_unwritable_destinations_are_one_line(tmp_path, capsys, out):
+    code, _, err = run_cli(["run", *ANOMALY, "--out", out], capsys)
+    assert code == 2
+    one_error_line(err, out)
+
+
+def test_permission_denied_on_the_parent_is_one_line(tmp_path, capsys, monkeypatch):
+    # as root no folder is read-only, so the refusal the OS gives a user is simulated
+    real_mkdir = Path.mkdir
+    locked = tmp_path / "locked"
+
+    def mkdir(self, *a, **k):
+        if self == locked or locked in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", locked / "run"], capsys)
+    assert code == 2
+    one_error_line(err, "permission denied")
+
+
+def test_input_scans_skip_run_folders(tmp_path, capsys):
+    folder = photos(tmp_path / "photos", n=2)
+    found = resolve_inputs(str(folder), key="data.path", source="c", suffixes={".png"})
+    assert [f.name for f in found] == ["photo0.png", "photo1.png"]
+    # a run written inside the photo folder (its labels and overlays are PNGs too) is not read back
+    ctx = RunContext(folder / "segmented")
+    ctx.path("labels").mkdir()
+    photos(ctx.path("overlays"), n=1)
+    ctx.commit()
+    assert (folder / "segmented" / "overlays" / "photo0.png").is_file()
+    again = resolve_inputs(str(folder), key="data.path", source="c", suffixes={".png"})
+    assert again == found
+    globbed = resolve_inputs(str(folder / "**" / "*.png"), key="data.path", source="c", suffixes={".png"})
+    assert [f.name for f in globbed] == ["photo0.png", "photo1.png"]
+
+
+# ------------------------------------------------------------------ concurrent and interrupted runs
+def test_a_second_run_at_the_same_place_is_refused_while_the_first_writes(tmp_path, capsys):
+    out = tmp_path / "shared"
+    first = RunContext(out)
+    try:
+        code, _, err = run_cli(["run", *ANOMALY, "--out", out], capsys)
+        assert code == 2
+        one_error_line(err, "another gmm_apps run", str(os.getpid()))
+    finally:
+        first.abort()
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    # once the first is gone the place is free again
+    assert run_cli(["run", *ANOMALY, "--out", out], capsys)[0] == 0
+
+
+def test_temp_folders_of_killed_runs_are_removed_by_the_next_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    dead = _dead_pid()
+    stale = tmp_path / f".run.tmp-{dead}"
+    stale.mkdir()
+    (stale / MARKER).write_text("{}")
+    (stale / "run.log").write_text("half a run")
+    alive = tmp_path / f".run.tmp-{os.getppid()}"  # a live process's folder is not ours to remove
+    alive.mkdir()
+    (alive / MARKER).write_text("{}")
+    foreign = tmp_path / f".run.tmp-{dead}x"  # not a name we write
+    foreign.mkdir()
+    assert run_cli(["run", *ANOMALY, "--out", out], capsys)[0] == 0
+    assert not stale.exists() and alive.exists() and foreign.exists()
+
+
+def _dead_pid():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def _spawn(args, cwd, tag, **kw):
+    env = dict(os.environ, GMM_APPS_TEST_TAG=tag, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "gmm_apps", *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _tagged(tag):
+    """Processes (other than zombies) whose environment carries ``tag``."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if f"GMM_APPS_TEST_TAG={tag}".encode() in (d / "environ").read_bytes().split(b"\0"):
+                state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":
+                    pids.append(int(d.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _wait_for(cond, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
+
+
+def _wait_for_tmp(parent, timeout=60):
+    return _wait_for(lambda: any(p.name.startswith(".run.tmp-") for p in parent.iterdir()), timeout)
+
+
+IMAGES_SLOW = [REPO / "configs" / "images.yaml", "--set", "run.n_jobs=2", "--set", "model.n_fits=5",
+               "--set", "data.path=[skimage:astronaut, skimage:coffee, skimage:chelsea, skimage:rocket, "
+                            "skimage:immunohistochemistry, skimage:retina]"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+@pytest.mark.parametrize("how", ["sigterm", "sigint-group"])
+def test_stopping_an_images_run_stops_its_workers_quietly(tmp_path, how):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / MARKER).write_text("{}")
+    (out / "summary.json").write_text("earlier")
+    tag = uuid.uuid4().hex
+    p = _spawn(["run", *IMAGES_SLOW, "--out", out, "--quiet"], tmp_path, tag, start_new_session=True)
+    try:
+        assert _wait_for_tmp(tmp_path)
+        assert _wait_for(lambda: len(_tagged(tag)) >= 3, 60), "the worker processes did not start"
+        time.sleep(1.0)
+        if how == "sigterm":
+            p.send_signal(signal.SIGTERM)
+        else:  # Ctrl-C in a terminal reaches the whole process group, workers included
+            os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == (143 if how == "sigterm" else 130), err
+    one_error_line(err, "nothing was written")
+    assert _wait_for(lambda: not _tagged(tag), 15), f"workers left running: {_tagged(tag)}"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["run"]
+    assert (out / "summary.json").read_text() == "earlier"
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_killed_run_leaves_workers_that_die_and_a_temp_folder_the_next_run_removes(tmp_path, capsys):
+    out = tmp_path / "run"
+    tag = uuid.uuid4().hex
+    p = _spawn(["run", *IMAGES_SLOW, "--out", out, "--quiet"], tmp_path, tag)
+    try:
+        assert _wait_for_tmp(tmp_path)
+        assert _wait_for(lambda: len(_tagged(tag)) >= 3, 60)
+    finally:
+        p.kill()
+        p.communicate()
+    assert _wait_for(lambda: not _tagged(tag), 15), f"workers outlived a killed run: {_tagged(tag)}"
+    left = [x for x in tmp_path.iterdir() if x.name.startswith(".run.tmp-")]
+    assert left  # SIGKILL cannot be caught ...
+    assert run_cli(["run", *ANOMALY, "--out", out], capsys)[0] == 0
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["run"]  # ... but the next run cleans up
+
+
+def test_sigint_early_in_a_speakers_run_ends_promptly(tmp_path):
+    tag = uuid.uuid4().hex
+    p = _spawn(["run", REPO / "configs" / "speakers.yaml", "--out", tmp_path / "run"], REPO, tag)
+    try:
+        assert _wait_for_tmp(tmp_path)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "error: interrupted; nothing was written"
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_in_process_is_reported_like_an_interrupt(tmp_path, capsys, monkeypatch):
+    from gmm_apps import run as run_mod
+
+    def stop(*a, **k):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises here
+
+    monkeypatch.setattr(run_mod, "_finish", stop)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", tmp_path / "run"], capsys)
+    assert code == 143
+    one_error_line(err, "terminated")
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None) or callable(signal.getsignal(signal.SIGTERM))
+
+
+def test_a_user_error_is_a_user_error_for_the_python_caller(tmp_path):
+    from gmm_apps.run import execute_run
+
+    mine = tmp_path / "mine"
+    user_folder(mine)
+    with pytest.raises(UserError, match="not a gmm_apps run folder"):
+        execute_run(REPO / "configs" / "anomaly.yaml", out=mine, quiet=True)
