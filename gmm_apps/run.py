@@ -8,6 +8,8 @@ stays intact.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import math
@@ -24,7 +26,8 @@ import yaml
 
 from . import __version__
 from .config import RUN_MARKER, dump_config, load_config, read_yaml, validate_config
-from .errors import ConfigError, UserError
+from .core.persistence import SIGNING_KEY_ENV, signature
+from .errors import ConfigError, ModelFileError, UserError
 from .registry import get_pipeline
 
 logger = logging.getLogger("gmm_apps")
@@ -102,6 +105,42 @@ def is_run_folder(path):
     except (OSError, ValueError):
         return False
     return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()
+
+
+def verify_run(run_dir):
+    """Check that a run folder's ``config.yaml`` is the one its run wrote (and signed, with a signing key).
+
+    Parameters
+    ----------
+    run_dir : Path
+
+    Raises
+    ------
+    ModelFileError
+    """
+    run_dir = Path(run_dir)
+    keyed = os.environ.get(SIGNING_KEY_ENV)
+    try:
+        marker = json.loads((run_dir / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        marker = None
+    if not isinstance(marker, dict) or "config_sha256" not in marker:
+        if keyed:
+            raise ModelFileError(f"{run_dir}: the run is not signed, and {SIGNING_KEY_ENV} is set; rerun it with the key")
+        return  # written by an older gmm_apps
+    if keyed:
+        sig = marker.pop("signature", None)
+        if sig is None:
+            raise ModelFileError(f"{run_dir}: the run is not signed, and {SIGNING_KEY_ENV} is set; only runs written "
+                                 "with the key are accepted (rerun it with the key set)")
+        want = signature(json.dumps(marker, sort_keys=True).encode("utf-8"))
+        if not isinstance(sig, str) or not hmac.compare_digest(sig, want):
+            raise ModelFileError(f"{run_dir / MARKER}: the signature does not match {SIGNING_KEY_ENV}; the run folder "
+                                 "was altered or signed with another key")
+    got = hashlib.sha256((run_dir / "config.yaml").read_bytes()).hexdigest()
+    if got != marker["config_sha256"]:
+        raise ModelFileError(f"{run_dir / 'config.yaml'}: was edited after the run wrote it; apply uses the settings the "
+                             "model was fitted with, so restore the file or rerun with the new settings")
 
 
 def _within(inner, outer):
@@ -396,8 +435,21 @@ class RunContext:
         self._handler.close()
         self._handler = None
 
+    def _seal(self):
+        """Record the run's config digest in the marker (signed when a signing key is set)."""
+        marker = json.loads((self.dir / MARKER).read_text(encoding="utf-8"))
+        cfg = self.dir / "config.yaml"
+        if cfg.is_file():
+            marker["config_sha256"] = hashlib.sha256(cfg.read_bytes()).hexdigest()
+        raw = json.dumps(marker, sort_keys=True).encode("utf-8")
+        sig = signature(raw)
+        if sig is not None:
+            marker["signature"] = sig
+        (self.dir / MARKER).write_text(json.dumps(marker, sort_keys=True) + "\n", encoding="utf-8")
+
     def commit(self):
         """Move the finished run into place, replacing an earlier run there (checked again now)."""
+        self._seal()
         self._detach()
         final = self.final_dir
         try:
@@ -575,6 +627,7 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
         raise UserError(f"{run_dir}: {what}; pass the folder a 'run' wrote")
     if not cfg_path.is_file() or not is_run_folder(run_dir):
         raise UserError(f"{run_dir}: not a gmm_apps run folder (no config.yaml); pass the folder a 'run' wrote")
+    verify_run(run_dir)
     raw = read_yaml(cfg_path)
     name = raw.get("pipeline")
     if not isinstance(name, str):

@@ -74,9 +74,12 @@ def test_version_1_detector_files_load_with_equal_weights(tmp_path):
     new, _ = GMMDetector.load(tmp_path / "m")
     np.testing.assert_allclose(new.weights_, [1 / 2, 1 / 4, 1 / 4])
     np.testing.assert_allclose(new.decision_function(X), det.decision_scores_, rtol=1e-12)
-    head = json.loads((tmp_path / "m" / "detector.json").read_text())
-    head["format_version"] = 1
-    del head["weights"]
+    # a version-1 detector.json as gmm_apps wrote it before detector.npz
+    head = {"format": "gmm_apps.GMMDetector", "format_version": 1, "n_members": len(det.members_),
+            "scaler_center": det.scaler_.center.tolist(), "scaler_scale": det.scaler_.scale.tolist(),
+            "med": det.med_.tolist(), "iqr": det.iqr_.tolist(), "threshold": det.threshold_,
+            "train_score_mean": det.score_mean_, "train_score_std": det.score_std_, "meta": {}}
+    (tmp_path / "m" / "detector.npz").unlink()
     (tmp_path / "m" / "detector.json").write_text(json.dumps(head))
     old, _ = GMMDetector.load(tmp_path / "m")
     np.testing.assert_allclose(old.weights_, [1 / 3] * 3)
@@ -176,8 +179,9 @@ def test_tampered_detector_is_refused(tmp_path, default_run):
 
     bad = tmp_path / "run"
     shutil.copytree(default_run, bad)
-    (bad / "model" / "detector.json").write_text("{not json")
-    with pytest.raises(ModelFileError, match="not valid JSON"):
+    raw = (bad / "model" / "detector.npz").read_bytes()
+    (bad / "model" / "detector.npz").write_bytes(raw[:-40])
+    with pytest.raises(ModelFileError, match="truncated"):
         GMMDetector.load(bad / "model")
 
 

@@ -166,7 +166,7 @@ def test_save_load_round_trip_predicts_identically(tmp_path, ct):
     assert extra["meta"] == {"features": ["a", "b"]}
     np.testing.assert_array_equal(extra["arrays"]["scale"], [1.0, 2.0])
     h = read_header(path)
-    assert h["format_version"] == 1 and h["params"]["n_components"] == 4
+    assert h["format_version"] == 2 and h["params"]["n_components"] == 4
 
 
 def test_model_file_is_plain_npz_without_pickle(tmp_path):
@@ -185,14 +185,96 @@ def test_truncated_model_file_is_rejected(tmp_path):
         load_model(path)
 
 
-def _rewrite(path, mutate):
+def _rewrite(path, mutate, *, rechecksum=False, redigest=False):
+    """Edit a model file as a tamperer would; optionally recompute the checksums to match."""
+    import hashlib
+
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     header = json.loads(arrays["__header__"].tobytes())
     mutate(arrays, header)
-    arrays["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    if redigest:
+        for name, spec in header["arrays"].items():
+            a = arrays[name]
+            spec.update(shape=list(a.shape), dtype=a.dtype.str,
+                        sha256=hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest())
+    raw = json.dumps(header).encode()
+    arrays["__header__"] = np.frombuffer(raw, dtype=np.uint8)
+    if rechecksum:
+        arrays["__checksum__"] = np.frombuffer(hashlib.sha256(raw).hexdigest().encode(), dtype=np.uint8)
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
+
+
+def test_an_edited_header_is_rejected(tmp_path):
+    # the header carries names, windows, thresholds: editing any of them must be noticed
+    path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz",
+                      extra={"names": ["calm", "stress"], "window": 21})
+    _rewrite(path, lambda a, h: h["extra"].update(names=["stress", "calm"]))
+    with pytest.raises(ModelFileError, match="header does not match its checksum"):
+        load_model(path)
+    path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz")
+    _rewrite(path, lambda a, h: a.pop("__checksum__"))
+    with pytest.raises(ModelFileError, match="checksum is missing"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda a, h: h["params"].update(covariance_type="diag"), "covariances_ has shape"),
+    (lambda a, h: h["params"].update(covariance_type="banana"), "is not one of"),
+    (lambda a, h: h["params"].update(n_components=3), "n_components 3 but 2"),
+    (lambda a, h: a.update(means_=a["means_"][:, :1].copy()), "n_features_in_"),
+    (lambda a, h: a.update(weights_=np.array([0.9, 0.9])), "probability vector"),
+    (lambda a, h: a.update(covariances_=a["covariances_"][:1].copy()), "covariances_ has shape"),
+])
+def test_a_self_inconsistent_file_with_matching_checksums_is_a_model_file_error(tmp_path, edit, message):
+    path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz")
+    _rewrite(path, edit, rechecksum=True, redigest=True)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
+
+
+def test_signed_files_with_a_key_in_the_environment(tmp_path, monkeypatch):
+    gm = GaussianMixture(2, random_state=0).fit(blobs()[0])
+    unsigned = save_model(gm, tmp_path / "unsigned.npz")
+    monkeypatch.setenv("GMM_APPS_SIGNING_KEY", "s3cret")
+    signed = save_model(gm, tmp_path / "signed.npz")
+    np.testing.assert_array_equal(load_model(signed).means_, gm.means_)
+    with pytest.raises(ModelFileError, match="not signed"):
+        load_model(unsigned)
+    # a tamperer who recomputes every checksum is still caught by the signature
+    _rewrite(signed, lambda a, h: h["extra"].update(names=["x"]), rechecksum=True)
+    with pytest.raises(ModelFileError, match="signature does not match"):
+        load_model(signed)
+    signed = save_model(gm, tmp_path / "signed.npz")
+    monkeypatch.setenv("GMM_APPS_SIGNING_KEY", "another key")
+    with pytest.raises(ModelFileError, match="signature does not match"):
+        load_model(signed)
+    monkeypatch.delenv("GMM_APPS_SIGNING_KEY")
+    load_model(signed)  # without a key the checksums still hold
+
+
+def test_version_1_files_still_load_without_a_signing_key(tmp_path, monkeypatch):
+    gm = GaussianMixture(2, random_state=0).fit(blobs()[0])
+    path = save_model(gm, tmp_path / "m.npz")
+    _rewrite(path, lambda a, h: (a.pop("__checksum__"), h.update(format_version=1)))
+    np.testing.assert_array_equal(load_model(path).means_, gm.means_)
+    monkeypatch.setenv("GMM_APPS_SIGNING_KEY", "k")
+    with pytest.raises(ModelFileError, match="not signed"):
+        load_model(path)
+
+
+def test_checked_array_container_round_trip_and_kind(tmp_path):
+    from gmm_apps.core import load_arrays, save_arrays
+
+    p = save_arrays(tmp_path / "d.npz", {"w": np.array([0.25, 0.75])}, format="test.Thing", meta={"t": 1.5})
+    meta, arrays = load_arrays(p, format="test.Thing")
+    assert meta == {"t": 1.5} and arrays["w"].tolist() == [0.25, 0.75]
+    with pytest.raises(ModelFileError, match="not a test.Other file"):
+        load_arrays(p, format="test.Other")
+    _rewrite(p, lambda a, h: h["extra"].update(t=9.0))
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_arrays(p, format="test.Thing")
 
 
 def test_tampered_model_file_is_rejected(tmp_path):

@@ -377,3 +377,134 @@ def test_a_user_error_is_a_user_error_for_the_python_caller(tmp_path):
     user_folder(mine)
     with pytest.raises(UserError, match="not a gmm_apps run folder"):
         execute_run(REPO / "configs" / "anomaly.yaml", out=mine, quiet=True)
+
+
+# ------------------------------------------------------------------ model files
+REGIMES = [str(REPO / "configs" / "regimes.yaml"), "--quiet", "--set", "report.stability_seeds=1",
+           "--set", "report.bic_candidates=[3]", "--set", "report.plots=false", "--set", "model.n_init=2",
+           "--set", "split.holdout_start=null"]
+
+
+def rewrite_npz(path, mutate, *, rechecksum=False, redigest=False):
+    """Edit a model file as a tamperer would, optionally recomputing every checksum to match."""
+    import hashlib
+
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(arrays["__header__"].tobytes())
+    mutate(arrays, header)
+    if redigest:
+        for name, spec in header["arrays"].items():
+            a = arrays[name]
+            spec.update(shape=list(a.shape), dtype=a.dtype.str,
+                        sha256=hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest())
+    raw = json.dumps(header).encode()
+    arrays["__header__"] = np.frombuffer(raw, dtype=np.uint8)
+    if rechecksum:
+        arrays["__checksum__"] = np.frombuffer(hashlib.sha256(raw).hexdigest().encode(), dtype=np.uint8)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+@pytest.fixture(scope="module")
+def regimes_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("regimes") / "run"
+    assert cli.main(["run", *REGIMES, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def anomaly_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("anomaly") / "run"
+    assert cli.main(["run", *ANOMALY, "--out", str(out)]) == 0
+    return out
+
+
+def prices(tmp_path, n=300):
+    from arch.data import sp500
+
+    df = sp500.load()["Adj Close"].iloc[:n].rename("Close").to_frame()
+    df.index.name = "Date"
+    p = tmp_path / "prices.csv"
+    df.to_csv(p)
+    return p
+
+
+def copy_run(run, tmp_path):
+    import shutil
+
+    dst = tmp_path / "copy"
+    shutil.copytree(run, dst)
+    return dst
+
+
+def apply_fails(run, new, tmp_path, capsys, *needles):
+    code, _, err = run_cli(["apply", run, new, "--out", tmp_path / "applied", "--quiet"], capsys)
+    assert code == 2, err
+    one_error_line(err, *needles)
+    assert not (tmp_path / "applied").exists()
+
+
+def test_reversed_regime_names_in_the_header_are_refused(regimes_run, tmp_path, capsys):
+    run = copy_run(regimes_run, tmp_path)
+    rewrite_npz(run / "model.npz", lambda a, h: h["extra"].update(names=h["extra"]["names"][::-1]))
+    apply_fails(run, prices(tmp_path), tmp_path, capsys, "header does not match its checksum")
+
+
+def test_an_edited_feature_window_in_the_run_config_is_refused(regimes_run, tmp_path, capsys):
+    run = copy_run(regimes_run, tmp_path)
+    cfg = (run / "config.yaml").read_text()
+    assert "window: 21" in cfg
+    (run / "config.yaml").write_text(cfg.replace("window: 21", "window: 5", 1))
+    apply_fails(run, prices(tmp_path), tmp_path, capsys, "config.yaml: was edited after the run")
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda a, h: h["params"].update(covariance_type="spherical"), "covariances_ has shape"),
+    (lambda a, h: a.update(means_=np.vstack([a["means_"], a["means_"][:1]])), "inconsistent model file"),
+    (lambda a, h: a.update(**{"extra:transmat": a["extra:transmat"][:2, :2].copy()}), "transition matrix"),
+    (lambda a, h: h["extra"].update(names=["calm"]), "regime names"),
+])
+def test_a_self_inconsistent_regimes_file_is_a_one_line_model_file_error(regimes_run, tmp_path, capsys, edit, needle):
+    run = copy_run(regimes_run, tmp_path)
+    rewrite_npz(run / "model.npz", edit, rechecksum=True, redigest=True)
+    apply_fails(run, prices(tmp_path), tmp_path, capsys, "model.npz", needle)
+
+
+def test_detector_edits_swaps_and_foreign_members_are_refused(anomaly_run, regimes_run, tmp_path, capsys):
+    import shutil
+
+    new = REPO / "datasets" / "cardio_new.csv"
+    run = copy_run(anomaly_run, tmp_path)
+    rewrite_npz(run / "model" / "detector.npz", lambda a, h: h["extra"].update(threshold=99.0))
+    apply_fails(run, new, tmp_path, capsys, "detector.npz", "checksum")
+    shutil.rmtree(run)
+    run = copy_run(anomaly_run, tmp_path)
+    m = run / "model"
+    a, b = (m / "member_000.npz").read_bytes(), (m / "member_001.npz").read_bytes()
+    (m / "member_000.npz").write_bytes(b)
+    (m / "member_001.npz").write_bytes(a)
+    apply_fails(run, new, tmp_path, capsys, "member_000.npz")
+    shutil.rmtree(run)
+    run = copy_run(anomaly_run, tmp_path)
+    shutil.copy(regimes_run / "model.npz", run / "model" / "member_000.npz")
+    apply_fails(run, new, tmp_path, capsys, "member_000.npz")
+    shutil.rmtree(run)
+    run = copy_run(anomaly_run, tmp_path)
+    rewrite_npz(run / "model" / "detector.npz", lambda a, h: h["extra"].update(n_members=h["extra"]["n_members"] + 1),
+                rechecksum=True)
+    apply_fails(run, new, tmp_path, capsys, "inconsistent detector")
+
+
+def test_signed_runs_refuse_tampering_that_recomputes_the_checksums(tmp_path, capsys, monkeypatch):
+    new = REPO / "datasets" / "cardio_new.csv"
+    unsigned = tmp_path / "unsigned"
+    assert run_cli(["run", *ANOMALY, "--out", unsigned], capsys)[0] == 0
+    monkeypatch.setenv("GMM_APPS_SIGNING_KEY", "correct horse battery staple")
+    signed = tmp_path / "signed"
+    assert run_cli(["run", *ANOMALY, "--out", signed], capsys)[0] == 0
+    code, _, err = run_cli(["apply", signed, new, "--out", tmp_path / "ok", "--quiet"], capsys)
+    assert code == 0, err
+    apply_fails(unsigned, new, tmp_path, capsys, "not signed")
+    rewrite_npz(signed / "model" / "detector.npz", lambda a, h: h["extra"].update(threshold=99.0), rechecksum=True)
+    apply_fails(signed, new, tmp_path, capsys, "signature does not match")

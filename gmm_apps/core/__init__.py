@@ -12,7 +12,16 @@ from .init import INIT_METHODS
 from .mixture import GaussianMixture
 from .monitor import ConvergenceMonitor
 from .ordering import align_components, bhattacharyya_distances, order_components, permute_components
-from .persistence import load_model, read_header, save_model
+from .persistence import (
+    check_mixture,
+    file_digest,
+    load_arrays,
+    load_model,
+    model_file_guard,
+    read_header,
+    save_arrays,
+    save_model,
+)
 from .selection import SelectionResult, select_model, variational_mixture
 
 __all__ = [
@@ -24,15 +33,20 @@ __all__ = [
     "SufficientStats",
     "align_components",
     "bhattacharyya_distances",
+    "check_mixture",
     "chunk_statistics",
+    "file_digest",
+    "load_arrays",
     "load_model",
     "m_step",
     "map_reduce",
+    "model_file_guard",
     "prepare",
     "n_parameters",
     "order_components",
     "permute_components",
     "read_header",
+    "save_arrays",
     "save_model",
     "select_model",
     "variational_mixture",

@@ -9,14 +9,28 @@ extra entry, ``__header__``, with a JSON document (UTF-8 bytes)::
      "arrays": {"means_": {"shape": [...], "dtype": "float64", "sha256": "..."}},
      "extra": {...anything the caller stored...}}
 
-Loading uses ``allow_pickle=False`` and never executes code; each array's
-shape, dtype and SHA-256 are checked against the header, so a truncated or
-edited file is rejected with a clear message.
+Loading uses ``allow_pickle=False`` and never executes code.  The whole file
+is checked: each array's shape, dtype and SHA-256 are recorded in the header,
+and the header's own SHA-256 is stored beside it (``__checksum__``), so a
+truncated or edited file -- header or arrays -- is refused with one clear
+message.  The parameters are then checked against each other (component
+count, feature count, covariance shapes), so a file that is consistent with
+its checksum but not with itself is refused too.
+
+A checksum catches accidents, not intent: anyone can recompute it.  For
+tamper protection set the environment variable ``GMM_APPS_SIGNING_KEY``
+(any secret text): files are then written with an HMAC-SHA256 signature of
+the header (``__signature__``), and loading refuses files whose signature is
+missing or wrong.
+
+The same checked container holds other numeric models too
+(:func:`save_arrays` / :func:`load_arrays`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import os
@@ -26,10 +40,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import ModelFileError
+from ..errors import ModelFileError, UserError
 
 FORMAT = "gmm_apps.GaussianMixture"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: the environment variable holding the signing key
+SIGNING_KEY_ENV = "GMM_APPS_SIGNING_KEY"
+_RESERVED = ("__header__", "__checksum__", "__signature__")
 
 _ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")
 _SCALARS = ("converged_", "n_iter_", "lower_bound_", "n_features_in_", "n_reseeds_")
@@ -106,14 +123,100 @@ def save_model(model, path, *, extra=None, arrays=None):
         },
         "extra": extra or {},
     }
+    return _write(path, header, data)
+
+
+def _signing_key():
+    key = os.environ.get(SIGNING_KEY_ENV)
+    return key.encode("utf-8") if key else None
+
+
+def signature(raw):
+    """HMAC-SHA256 (hex) of ``raw`` bytes under the key in ``GMM_APPS_SIGNING_KEY``, or None when no key is set."""
+    key = _signing_key()
+    return None if key is None else hmac.new(key, raw, hashlib.sha256).hexdigest()
+
+
+def _write(path, header, data):
+    """Write ``data`` (name -> array) and ``header`` (JSON) to ``path`` atomically, checksummed and maybe signed."""
+    path = Path(path)
     raw = json.dumps(header, sort_keys=True).encode("utf-8")
+    data = dict(data)
     data["__header__"] = np.frombuffer(raw, dtype=np.uint8)
+    data["__checksum__"] = np.frombuffer(hashlib.sha256(raw).hexdigest().encode("ascii"), dtype=np.uint8)
+    key = _signing_key()
+    if key is not None:
+        sig = hmac.new(key, raw, hashlib.sha256).hexdigest().encode("ascii")
+        data["__signature__"] = np.frombuffer(sig, dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
         np.savez(fh, **data)
     os.replace(tmp, path)
     return path
+
+
+def save_arrays(path, arrays, *, format, meta=None, format_version=1):
+    """Write named numeric arrays and JSON metadata in the checked model-file container.
+
+    Parameters
+    ----------
+    path : str or Path
+    arrays : dict of str -> ndarray
+        Numeric or string arrays (no objects); names must not start with ``__``.
+    format : str
+        The file's kind, checked by :func:`load_arrays` (e.g. ``"gmm_apps.GMMDetector"``).
+    meta : dict, optional
+        JSON-serialisable metadata.
+    format_version : int
+
+    Returns
+    -------
+    path : Path
+    """
+    data = {}
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        if name.startswith("__") or a.dtype == object:
+            raise ValueError(f"array {name!r}: reserved name or object dtype")
+        data[name] = a
+    header = {
+        "format": format,
+        "format_version": format_version,
+        "package_version": __version__,
+        "arrays": {n: {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": _digest(a)} for n, a in data.items()},
+        "extra": meta or {},
+    }
+    return _write(path, header, data)
+
+
+def load_arrays(path, *, format, max_version=1):
+    """Read a file written by :func:`save_arrays`, checking checksums (and the signature when a key is set).
+
+    Parameters
+    ----------
+    path : str or Path
+    format : str
+        The kind expected; another kind is refused.
+    max_version : int
+        Newest ``format_version`` this reader understands.
+
+    Returns
+    -------
+    meta : dict
+    arrays : dict of str -> ndarray
+    """
+    header, arrays = _read(path, format=format, max_version=max_version)
+    return header.get("extra", {}), arrays
+
+
+def file_digest(path):
+    """SHA-256 of a file's bytes (to bind files that belong together)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_header(path):
@@ -131,7 +234,11 @@ def read_header(path):
     return header
 
 
-def _read(path):
+def _altered(path, what):
+    return ModelFileError(f"{path}: {what}; the file was altered or damaged; rerun 'gmm-apps run' to write it again")
+
+
+def _read(path, *, format=FORMAT, max_version=FORMAT_VERSION):
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found")
@@ -140,35 +247,124 @@ def _read(path):
             files = set(npz.files)
             if "__header__" not in files:
                 raise ModelFileError(f"{path}: not a gmm_apps model file (no header)")
-            header = json.loads(npz["__header__"].tobytes().decode("utf-8"))
-            arrays = {k: npz[k] for k in files if k != "__header__"}
+            raw = npz["__header__"].tobytes()
+            checksum = npz["__checksum__"].tobytes().decode("ascii") if "__checksum__" in files else None
+            signature = npz["__signature__"].tobytes().decode("ascii") if "__signature__" in files else None
+            header = json.loads(raw.decode("utf-8"))
+            arrays = {k: npz[k] for k in files if k not in _RESERVED}
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, UnicodeDecodeError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, UnicodeDecodeError, KeyError) as exc:
         raise ModelFileError(
             f"{path}: cannot read the model file ({type(exc).__name__}: {exc}); "
             "it is truncated or not a gmm_apps model; refit and save it again"
         ) from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not a gmm_apps model file (format {header.get('format')!r})")
+    if not isinstance(header, dict) or header.get("format") != format:
+        got = header.get("format") if isinstance(header, dict) else None
+        raise ModelFileError(f"{path}: not a {format} file (format {got!r}); pass the file this kind of run wrote")
     version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > max_version:
         raise ModelFileError(
             f"{path}: model format version {version!r} is newer than this gmm_apps "
-            f"({__version__}) reads (up to {FORMAT_VERSION}); upgrade gmm_apps"
+            f"({__version__}) reads (up to {max_version}); upgrade gmm_apps"
         )
-    spec = header.get("arrays", {})
-    if set(spec) != set(arrays):
-        raise ModelFileError(
-            f"{path}: arrays {sorted(arrays)} do not match the header's {sorted(spec)}; the file was altered"
-        )
+    key = _signing_key()
+    if key is not None:
+        if signature is None:
+            raise ModelFileError(f"{path}: the file is not signed, and {SIGNING_KEY_ENV} is set; only files written "
+                                 "with the key are accepted (rerun with the key set, or unset it to skip the check)")
+        want = hmac.new(key, raw, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(want, signature):
+            raise ModelFileError(f"{path}: the signature does not match {SIGNING_KEY_ENV}; the file was altered or "
+                                 "signed with another key")
+    if checksum is not None:
+        if not hmac.compare_digest(hashlib.sha256(raw).hexdigest(), checksum):
+            raise _altered(path, "the header does not match its checksum")
+    elif format != FORMAT or version >= 2:
+        raise _altered(path, "the header's checksum is missing")
+    spec = header.get("arrays")
+    if not isinstance(spec, dict) or set(spec) != set(arrays):
+        raise _altered(path, f"arrays {sorted(arrays)} do not match the header's {sorted(spec or {})}")
     for name, a in arrays.items():
         s = spec[name]
-        if list(a.shape) != s["shape"] or a.dtype.str != s["dtype"] or _digest(a) != s["sha256"]:
-            raise ModelFileError(
-                f"{path}: array {name!r} does not match its checksum in the header; the file was altered"
-            )
+        if (not isinstance(s, dict) or list(a.shape) != s.get("shape") or a.dtype.str != s.get("dtype")
+                or _digest(a) != s.get("sha256")):
+            raise _altered(path, f"array {name!r} does not match its checksum in the header")
     return header, arrays
+
+
+class model_file_guard:
+    """Turn a malformed entry met while reading a model file into one :class:`ModelFileError`.
+
+    Readers of pipeline model files unpack names, shapes and options from the
+    file; a file edited consistently with its checksums can still disagree
+    with itself.  Inside this context a ``KeyError``, ``IndexError``,
+    ``TypeError`` or ``ValueError`` names the file instead of surfacing as a bug.
+
+    Parameters
+    ----------
+    path : str or Path
+    """
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if typ is None or issubclass(typ, ModelFileError):
+            return False
+        if issubclass(typ, (KeyError, IndexError, TypeError, ValueError, AttributeError)) and not issubclass(
+                typ, UserError):
+            raise ModelFileError(f"{self.path}: inconsistent model file ({type(exc).__name__}: {exc}); "
+                                 "rerun 'gmm-apps run' to write it again") from None
+        return False
+
+    @staticmethod
+    def require(cond, path, what):
+        """Raise :class:`ModelFileError` naming ``path`` and ``what`` unless ``cond``."""
+        if not cond:
+            raise ModelFileError(f"{path}: inconsistent model file: {what}; rerun 'gmm-apps run' to write it again")
+
+
+def check_mixture(model, path):
+    """Check that a mixture's parameters agree with each other; raise :class:`ModelFileError` if not.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+    path : str or Path
+        For the message.
+    """
+    from ._covariance import COVARIANCE_TYPES
+
+    def bad(what):
+        return ModelFileError(f"{path}: inconsistent model file: {what}; rerun 'gmm-apps run' to write it again")
+
+    ct = model.covariance_type
+    if ct not in COVARIANCE_TYPES:
+        raise bad(f"covariance_type {ct!r} is not one of {', '.join(COVARIANCE_TYPES)}")
+    w, m = np.asarray(model.weights_), np.asarray(model.means_)
+    if m.ndim != 2 or w.shape != (m.shape[0],) or m.shape[0] < 1:
+        raise bad(f"weights of shape {w.shape} and means of shape {m.shape}")
+    K, d = m.shape
+    n = model.n_components
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n != K:
+        raise bad(f"n_components {n!r} but {K} components stored")
+    if getattr(model, "n_features_in_", d) not in (None, d):
+        raise bad(f"n_features_in_ {model.n_features_in_!r} but means have {d} features")
+    want = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[ct]
+    for name in ("covariances_", "precisions_cholesky_", "precisions_"):
+        a = np.asarray(getattr(model, name))
+        if a.shape != want:
+            raise bad(f"{name} has shape {a.shape}, expected {want} for covariance_type {ct!r}")
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        a = np.asarray(getattr(model, name))
+        if not np.issubdtype(a.dtype, np.floating) or not np.all(np.isfinite(a)):
+            raise bad(f"{name} holds non-finite or non-numeric values")
+    if np.any(w < 0) or abs(float(w.sum()) - 1.0) > 1e-6:
+        raise bad("the weights are not a probability vector")
 
 
 def load_model(path, *, with_extra=False):
@@ -194,21 +390,25 @@ def load_model(path, *, with_extra=False):
     from .mixture import GaussianMixture
 
     header, arrays = _read(path)
-    p = dict(header["params"])
-    p["dtype"] = np.dtype(p.get("dtype", "float64")).type
     try:
+        p = dict(header["params"])
+        p["dtype"] = np.dtype(p.get("dtype", "float64")).type
         model = GaussianMixture(**p)
-    except TypeError as exc:
+    except (TypeError, KeyError, ValueError) as exc:
         raise ModelFileError(f"{path}: unexpected model parameters ({exc})") from None
     for name in _ARRAYS:
         if name not in arrays:
             raise ModelFileError(f"{path}: array {name!r} missing")
         setattr(model, name, arrays[name])
-    for name, v in header.get("attributes", {}).items():
+    attributes = header.get("attributes", {})
+    for name, v in (attributes.items() if isinstance(attributes, dict) else ()):
+        if name not in _SCALARS:
+            continue
         if name == "lower_bound_" and isinstance(v, str):
             v = float(v)
         setattr(model, name, v)
     model.lower_bounds_ = []
+    check_mixture(model, path)
     if with_extra:
         extra_arrays = {k[len("extra:"):]: v for k, v in arrays.items() if k.startswith("extra:")}
         return model, {"meta": header.get("extra", {}), "arrays": extra_arrays}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import numpy as np
 from scipy.special import erf
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core import GaussianMixture, load_model, save_model
+from ...core import GaussianMixture, file_digest, load_arrays, load_model, save_arrays, save_model
+from ...core.persistence import SIGNING_KEY_ENV
 from ...errors import DataError, ModelFileError
 
 
@@ -224,40 +226,111 @@ class GMMDetector:
         return out
 
     # ---------------------------------------------------------- persistence
+    FORMAT = "gmm_apps.GMMDetector"
+    #: 3: detector.npz (checked container), member files bound by their SHA-256
+    FORMAT_VERSION = 3
+
     def save(self, folder, *, meta):
+        """Write the members (``member_NNN.npz``) and the detector (``detector.npz``) to ``folder``.
+
+        The detector file records each member file's SHA-256, so a member
+        edited, swapped or taken from another run is refused on load.
+        """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        digests = []
         for i, (cols, g) in enumerate(self.members_):
-            save_model(g, folder / f"member_{i:03d}.npz", arrays={"columns": cols})
-        head = {"format": "gmm_apps.GMMDetector", "format_version": 2, "n_members": len(self.members_),
-                "weights": self.weights_.tolist(),
-                "scaler_center": self.scaler_.center.tolist(), "scaler_scale": self.scaler_.scale.tolist(),
-                "med": self.med_.tolist(), "iqr": self.iqr_.tolist(), "threshold": self.threshold_,
-                "train_score_mean": self.score_mean_, "train_score_std": self.score_std_,
-                "meta": meta}
-        (folder / "detector.json").write_text(json.dumps(head, indent=1))
+            f = save_model(g, folder / f"member_{i:03d}.npz", arrays={"columns": cols})
+            digests.append(file_digest(f))
+        head = {"n_members": len(self.members_), "member_sha256": digests, "threshold": self.threshold_,
+                "train_score_mean": self.score_mean_, "train_score_std": self.score_std_, "meta": meta}
+        arrays = {"weights": self.weights_, "scaler_center": self.scaler_.center, "scaler_scale": self.scaler_.scale,
+                  "med": self.med_, "iqr": self.iqr_}
+        save_arrays(folder / "detector.npz", arrays, format=self.FORMAT, format_version=self.FORMAT_VERSION, meta=head)
 
     @classmethod
     def load(cls, folder):
+        """Load a saved detector; returns ``(detector, meta)``.
+
+        Raises
+        ------
+        ModelFileError
+            If a file is missing, altered, unsigned while a signing key is set,
+            or inconsistent with the others.
+        """
         folder = Path(folder)
-        f = folder / "detector.json"
-        if not f.is_file():
-            raise ModelFileError(f"{folder}: no detector.json; not a saved anomaly model")
+        f = folder / "detector.npz"
+        if f.is_file():
+            head, a = load_arrays(f, format=cls.FORMAT, max_version=cls.FORMAT_VERSION)
+            legacy = False
+        elif (folder / "detector.json").is_file():
+            f = folder / "detector.json"
+            head, a, legacy = _read_legacy(f), None, True
+        else:
+            raise ModelFileError(f"{folder}: no detector.npz; not a saved anomaly model")
+
+        def bad(what):
+            return ModelFileError(f"{f}: inconsistent detector: {what}; rerun 'gmm-apps run' to write it again")
+
         try:
-            head = json.loads(f.read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"{f}: not valid JSON ({exc}); the file was altered or truncated") from None
-        if head.get("format") != "gmm_apps.GMMDetector" or head.get("format_version", 99) > 2:
-            raise ModelFileError(f"{f}: unknown detector format {head.get('format')!r} version {head.get('format_version')!r}")
+            if legacy:
+                a = {k: np.asarray(head[src], dtype=np.float64) for k, src in
+                     (("scaler_center", "scaler_center"), ("scaler_scale", "scaler_scale"), ("med", "med"), ("iqr", "iqr"))}
+                n = head["n_members"]
+                a["weights"] = np.asarray(head["weights"], dtype=np.float64) if "weights" in head else np.full(n, 1.0 / n)
+            n = head["n_members"]
+            threshold, mean, std = head["threshold"], head["train_score_mean"], head["train_score_std"]
+            meta = head.get("meta", {})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad(f"entry {exc} missing or malformed") from None
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise bad(f"n_members {n!r}")
+        for name, v in (("threshold", threshold), ("train_score_mean", mean), ("train_score_std", std)):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
+                raise bad(f"{name} {v!r} is not a finite number")
+        d = np.shape(a["scaler_center"])
+        for name in ("scaler_center", "scaler_scale"):
+            if np.ndim(a[name]) != 1 or np.shape(a[name]) != d or not np.all(np.isfinite(a[name])):
+                raise bad(f"{name} of shape {np.shape(a[name])}")
+        if np.any(np.asarray(a["scaler_scale"]) <= 0):
+            raise bad("a scaler scale is not positive")
+        for name in ("weights", "med", "iqr"):
+            if np.shape(a[name]) != (n,) or not np.all(np.isfinite(a[name])):
+                raise bad(f"{name} of shape {np.shape(a[name])} for {n} members")
+        digests = head.get("member_sha256") if not legacy else None
+        if not legacy and (not isinstance(digests, list) or len(digests) != n):
+            raise bad("member checksums missing")
         det = cls()
         det.members_ = []
-        for i in range(head["n_members"]):
-            g, extra = load_model(folder / f"member_{i:03d}.npz", with_extra=True)
-            det.members_.append((extra["arrays"]["columns"], g))
-        det.scaler_ = RobustScaler(np.array(head["scaler_center"]), np.array(head["scaler_scale"]))
-        det.med_, det.iqr_ = np.array(head["med"]), np.array(head["iqr"])
-        n = head["n_members"]
-        det.weights_ = np.array(head["weights"]) if "weights" in head else np.full(n, 1.0 / n)  # version 1: plain mean
-        det.threshold_ = head["threshold"]
-        det.score_mean_, det.score_std_ = head["train_score_mean"], head["train_score_std"]
-        return det, head["meta"]
+        for i in range(n):
+            mf = folder / f"member_{i:03d}.npz"
+            g, extra = load_model(mf, with_extra=True)
+            if digests is not None and file_digest(mf) != digests[i]:
+                raise ModelFileError(f"{mf}: does not match the checksum recorded in {f.name}; a member was edited, "
+                                     "swapped or copied from another run")
+            cols = extra["arrays"].get("columns")
+            if (cols is None or cols.ndim != 1 or not np.issubdtype(cols.dtype, np.integer)
+                    or len(cols) != g.means_.shape[1] or np.any(cols < 0) or np.any(cols >= d[0])):
+                raise bad(f"member {i}'s feature columns do not fit the {d[0]} features of the detector")
+            det.members_.append((cols, g))
+        det.scaler_ = RobustScaler(np.asarray(a["scaler_center"], float), np.asarray(a["scaler_scale"], float))
+        det.med_, det.iqr_ = np.asarray(a["med"], float), np.asarray(a["iqr"], float)
+        det.weights_ = np.asarray(a["weights"], float)
+        det.threshold_ = float(threshold)
+        det.score_mean_, det.score_std_ = float(mean), float(std)
+        return det, meta
+
+
+def _read_legacy(f):
+    """A ``detector.json`` of versions 1-2 (no checksum): read only when no signing key is set."""
+    if os.environ.get(SIGNING_KEY_ENV):
+        raise ModelFileError(f"{f}: an unsigned detector of an older gmm_apps, and {SIGNING_KEY_ENV} is set; "
+                             "rerun 'gmm-apps run' to write a signed one")
+    try:
+        head = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{f}: not valid JSON ({exc}); the file was altered or truncated") from None
+    if not isinstance(head, dict) or head.get("format") != "gmm_apps.GMMDetector" or head.get("format_version", 99) > 2:
+        got = (head.get("format"), head.get("format_version")) if isinstance(head, dict) else (None, None)
+        raise ModelFileError(f"{f}: unknown detector format {got[0]!r} version {got[1]!r}")
+    return head

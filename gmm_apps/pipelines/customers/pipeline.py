@@ -12,13 +12,14 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 
-from ...core import GaussianMixture, load_model, permute_components, save_model, select_model
+from ...core import GaussianMixture, load_model, model_file_guard, permute_components, save_model, select_model
 from ...engine import dask_client
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import CustomersConfig
 from .data import dask_purchases, read_transactions
 from .features import (
+    FEATURE_COLUMNS,
     captured_at,
     customer_features,
     holdout_outcomes,
@@ -379,10 +380,21 @@ class CustomersPipeline(Pipeline):
 
     # ------------------------------------------------------------------ apply
     def apply(self, run_dir, input, config, ctx):
-        model, extra = load_model(Path(run_dir) / "model.npz", with_extra=True)
+        path = Path(run_dir) / "model.npz"
+        model, extra = load_model(path, with_extra=True)
         meta, arrays = extra["meta"], extra["arrays"]
-        seg = Segmentation(model, arrays["scaler_mean"], arrays["scaler_scale"], meta["features"],
-                           arrays["segment_values"], meta["names"], separate_one_timers=meta["separate_one_timers"])
+        need = model_file_guard.require
+        with model_file_guard(path):
+            d = model.means_.shape[1]
+            seg = Segmentation(model, arrays["scaler_mean"], arrays["scaler_scale"], meta["features"],
+                               arrays["segment_values"], meta["names"], separate_one_timers=meta["separate_one_timers"])
+            need(seg.mean.shape == (d,) and seg.scale.shape == (d,) and len(seg.features) == d, path,
+                 "the scaler and feature list do not fit the model")
+            need(set(seg.features) <= set(FEATURE_COLUMNS), path, f"unknown features {sorted(set(seg.features) - set(FEATURE_COLUMNS))}")
+            need(len(seg.names) == seg.n_segments == model.n_components + int(seg.separate), path,
+                 "segment names and values do not fit the model's components")
+            need(meta["rfm_convention"] in ("repeat", "all") and int(meta["recent_weeks"]) >= 1, path,
+                 "the feature settings are malformed")
         tx = read_transactions(config.data, path=input)
         purchases = merge_same_day(tx)
         as_of = purchases["date"].max() + pd.Timedelta(days=1)

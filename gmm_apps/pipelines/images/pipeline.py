@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...core.persistence import load_model, save_model
+from ...core import load_model, model_file_guard, save_model
 from ...engine import dask_client
 from ...errors import DataError
 from ...registry import Pipeline
@@ -338,9 +338,13 @@ class ImagesPipeline(Pipeline):
     def apply(self, run_dir, input, config, ctx):
         from . import report as rep
 
-        model = load_model(Path(run_dir) / MODEL_FILE)
+        path = Path(run_dir) / MODEL_FILE
+        model = load_model(path)
         inputs = resolve_images(input, key="input", source="apply")
         settings = settings_from(config)
+        d = image_features(np.zeros((8, 8, 3)), settings)[0].shape[-1]
+        model_file_guard.require(model.means_.shape[1] == d, path,
+                                 f"the palette has {model.means_.shape[1]} features, the run's settings give {d}")
         _make_folders(ctx, config)
         with dask_client(config.engine) as client:
             results = run_jobs(self._jobs(inputs, settings, model=model, pool_rows=0, sample_only=False,

@@ -16,10 +16,10 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core import GaussianMixture, load_model, n_parameters, save_model
+from ...core import GaussianMixture, load_model, model_file_guard, n_parameters, save_model
 from ...core._covariance import full_covariances
 from ...core.ordering import bhattacharyya_distances
-from ...errors import DataError
+from ...errors import DataError, ModelFileError
 from .features import TRADING_DAYS, Standardiser
 
 logger = logging.getLogger("gmm_apps.regimes")
@@ -234,12 +234,29 @@ class RegimeModel:
         a, meta = extra["arrays"], extra["meta"]
         for key in ("state_of", "mix_weights", "startprob", "transmat", "scaler_mean", "scaler_scale"):
             if key not in a:
-                raise DataError(f"{path}: not a regimes model (array {key!r} missing)")
-        model = cls(
-            emission, a["state_of"], a["mix_weights"], a["startprob"], a["transmat"],
-            kind=meta["kind"], covariance_type=meta["regime_covariance_type"], n_mix=meta.get("n_mix", 1),
-            converged=meta.get("converged", True), n_iter=meta.get("n_iter", 0),
-        )
+                raise ModelFileError(f"{path}: not a regimes model (array {key!r} missing)")
+        need = model_file_guard.require
+        with model_file_guard(path):
+            Ke, d = emission.means_.shape
+            K = len(a["startprob"])
+            need(a["transmat"].shape == (K, K) and np.allclose(a["transmat"].sum(axis=1), 1)
+                 and np.all(a["transmat"] >= 0), path, "the transition matrix does not fit the regimes")
+            need(a["state_of"].shape == (Ke,) and np.issubdtype(a["state_of"].dtype, np.integer)
+                 and set(a["state_of"].tolist()) == set(range(K)), path, "components are not mapped onto the regimes")
+            need(a["mix_weights"].shape == (Ke,), path, "mixing weights do not fit the components")
+            need(a["scaler_mean"].shape == (d,) and a["scaler_scale"].shape == (d,), path, "the scaler does not fit the features")
+            need(meta["kind"] in ("hmm", "gmm_hmm", "gmm"), path, f"unknown model kind {meta['kind']!r}")
+            need(meta["regime_covariance_type"] in ("full", "diag", "spherical", "tied"), path, "unknown covariance type")
+            names = meta.get("names", [""] * K)
+            need(isinstance(names, list) and len(names) == K and all(isinstance(n, str) for n in names),
+                 path, f"{len(names)} regime names for {K} regimes")
+            fn = meta.get("feature_names", [""] * d)
+            need(isinstance(fn, list) and len(fn) == d, path, f"{len(fn)} feature names for {d} features")
+            model = cls(
+                emission, a["state_of"], a["mix_weights"], a["startprob"], a["transmat"],
+                kind=meta["kind"], covariance_type=meta["regime_covariance_type"], n_mix=int(meta.get("n_mix", 1)),
+                converged=bool(meta.get("converged", True)), n_iter=int(meta.get("n_iter", 0)),
+            )
         return model, Standardiser(a["scaler_mean"], a["scaler_scale"]), meta
 
 

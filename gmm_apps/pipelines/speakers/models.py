@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core import GaussianMixture, load_model, save_model
+from ...core import GaussianMixture, check_mixture, load_model, model_file_guard, save_model
 from ...errors import DataError
 
 
@@ -127,16 +128,31 @@ class SpeakerModels:
     def load(cls, path):
         ubm, extra = load_model(path, with_extra=True)
         meta, a = extra["meta"], extra["arrays"]
-        m = cls(ubm, kind=meta["kind"], relevance_factor=meta["relevance_factor"])
-        m.threshold = meta.get("threshold")
-        for i, s in enumerate(meta["speakers"]):
-            if m.kind == "ubm_map":
-                model = _adapted(ubm, a["speaker_means"][i])
-            else:
-                model = GaussianMixture.from_parameters(a[f"spk{i}_weights"], a[f"spk{i}_means"], a[f"spk{i}_covariances"],
-                                                        covariance_type="diag")
-            m.speakers.append(s)
-            m._models[s] = model
+        need = model_file_guard.require
+        with model_file_guard(path):
+            K, d = ubm.means_.shape
+            speakers = meta["speakers"]
+            need(isinstance(speakers, list) and len(speakers) >= 1 and all(isinstance(x, str) for x in speakers)
+                 and len(set(speakers)) == len(speakers), path, "the speaker list is malformed")
+            need(meta["kind"] in ("ubm_map", "independent"), path, f"unknown model kind {meta['kind']!r}")
+            rf, thr = meta["relevance_factor"], meta.get("threshold")
+            need(isinstance(rf, (int, float)) and rf > 0, path, "relevance_factor is not a positive number")
+            need(thr is None or (isinstance(thr, (int, float)) and math.isfinite(thr)), path, "the threshold is not a number")
+            if meta["kind"] == "ubm_map":
+                need(a["speaker_means"].shape == (len(speakers), K, d) and np.all(np.isfinite(a["speaker_means"])),
+                     path, "speaker means do not fit the background model")
+            m = cls(ubm, kind=meta["kind"], relevance_factor=rf)
+            m.threshold = thr
+            for i, s in enumerate(speakers):
+                if m.kind == "ubm_map":
+                    model = _adapted(ubm, a["speaker_means"][i])
+                else:
+                    model = GaussianMixture.from_parameters(a[f"spk{i}_weights"], a[f"spk{i}_means"],
+                                                            a[f"spk{i}_covariances"], covariance_type="diag")
+                    check_mixture(model, path)
+                    need(model.means_.shape[1] == d, path, f"speaker {s!r} has {model.means_.shape[1]} features, not {d}")
+                m.speakers.append(s)
+                m._models[s] = model
         return m, meta
 
 
