@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import re
 from pathlib import Path
 from typing import Literal, Union
 
@@ -100,6 +101,10 @@ class ModelSection(Section):
         return [c] if isinstance(c, str) else list(dict.fromkeys(c))
 
 
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
+_MEMORY = re.compile(r"^(?:auto|\d+(?:\.\d+)?\s*(?:[kKMGT]i?B|B)?)$")
+
+
 class EngineSection(Section):
     """Where the heavy work runs: ``local`` (this process and its threads) or ``dask``
     (a ``dask.distributed`` cluster: the scheduler at ``address``, or a LocalCluster of
@@ -110,6 +115,20 @@ class EngineSection(Section):
     n_workers: int = Field(2, ge=1, le=1024, description="LocalCluster worker processes")
     chunk_rows: int = Field(1_000_000, ge=1000, description="rows per Dask block / partition")
     memory_limit: str = Field("auto", description="per LocalCluster worker, e.g. 2GB")
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, v):
+        if v is not None and not _ADDRESS.match(v):
+            raise ValueError(f"expected a scheduler address like tcp://10.0.0.5:8786 (scheme, host and port), got {v!r}")
+        return v
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _check_memory(cls, v):
+        if not _MEMORY.match(v.strip()):
+            raise ValueError(f"expected 'auto' or a size like 2GB or 512MiB, got {v!r}")
+        return v
 
 
 class PipelineConfig(Section):
@@ -237,9 +256,14 @@ def apply_overrides(raw, overrides):
     return raw
 
 
+#: parts of a pydantic error location that name a type of a union, not a key
+_TYPE_TAG = re.compile(r"^(?:function-\w+|literal|list|dict|str|int|float|bool|date|nullable|union|tagged-union|"
+                       r"lax-or-strict|json-or-python|chain|is-instance|[A-Z]\w*)(?:\[.*\])?$")
+
+
 def _format_validation_error(exc, source):
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    loc = ".".join(str(p) for p in err["loc"] if not _TYPE_TAG.match(str(p)))
     typ = err["type"]
     if typ == "extra_forbidden":
         return f"{source}: unknown key {loc!r}; check the spelling (see the pipeline's example config)"

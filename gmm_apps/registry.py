@@ -18,6 +18,10 @@ A pipeline is a class with:
 ``input_keys``
     Dotted config keys naming the run's input files or folders; a run never
     writes inside, over or around them (default ``("data.path",)``).
+``model_sections``
+    Dotted config keys that define the fitted model (default ``("features",
+    "model")``); ``apply`` refuses a run folder whose ``config.yaml`` changed
+    any of them after the run.
 ``check(config, source)``
     Cheap checks before any work (input files exist ...); raise ``ConfigError``.
 ``run(config, ctx) -> dict``
@@ -52,6 +56,7 @@ class Pipeline:
     description = ""
     config_model = None
     input_keys = ("data.path",)
+    model_sections = ("features", "model")
 
     def inputs(self, config):
         """``(key, path)`` of every input the config names (see ``input_keys``).

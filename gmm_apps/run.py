@@ -8,7 +8,6 @@ stays intact.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -107,12 +106,26 @@ def is_run_folder(path):
     return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()
 
 
-def verify_run(run_dir):
-    """Check that a run folder's ``config.yaml`` is the one its run wrote (and signed, with a signing key).
+def model_settings(pipeline, config):
+    """The parts of a config that define a pipeline's fitted model (its ``model_sections``), as plain data."""
+    dumped = config.model_dump(mode="json")
+    out = {}
+    for key in pipeline.model_sections:
+        node = dumped
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out[key] = node
+    return out
+
+
+def verify_run(run_dir, settings):
+    """Check that a run folder's settings are the ones its model was fitted with (and signed, with a key).
 
     Parameters
     ----------
     run_dir : Path
+    settings : dict
+        :func:`model_settings` of the run folder's ``config.yaml`` as it is now.
 
     Raises
     ------
@@ -124,9 +137,10 @@ def verify_run(run_dir):
         marker = json.loads((run_dir / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         marker = None
-    if not isinstance(marker, dict) or "config_sha256" not in marker:
+    if not isinstance(marker, dict) or "model_settings" not in marker:
         if keyed:
-            raise ModelFileError(f"{run_dir}: the run is not signed, and {SIGNING_KEY_ENV} is set; rerun it with the key")
+            raise ModelFileError(f"{run_dir}: the run is not signed, and {SIGNING_KEY_ENV} is set; only runs written "
+                                 "with the key are accepted (rerun it with the key set)")
         return  # written by an older gmm_apps
     if keyed:
         sig = marker.pop("signature", None)
@@ -137,10 +151,31 @@ def verify_run(run_dir):
         if not isinstance(sig, str) or not hmac.compare_digest(sig, want):
             raise ModelFileError(f"{run_dir / MARKER}: the signature does not match {SIGNING_KEY_ENV}; the run folder "
                                  "was altered or signed with another key")
-    got = hashlib.sha256((run_dir / "config.yaml").read_bytes()).hexdigest()
-    if got != marker["config_sha256"]:
-        raise ModelFileError(f"{run_dir / 'config.yaml'}: was edited after the run wrote it; apply uses the settings the "
-                             "model was fitted with, so restore the file or rerun with the new settings")
+    fitted = marker["model_settings"]
+    now = _jsonable(settings)
+    for key in sorted(set(fitted) | set(now)):
+        diff = _first_difference(fitted.get(key), now.get(key), key)
+        if diff:
+            where, was, is_ = diff
+            raise ModelFileError(f"{run_dir / 'config.yaml'}: {where} was changed after the run (the model was fitted "
+                                 f"with {json.dumps(was)}, the file now says {json.dumps(is_)}); restore it, or rerun "
+                                 "to fit with the new setting")
+
+
+def _first_difference(a, b, where):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            d = _first_difference(a.get(k), b.get(k), f"{where}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = _first_difference(x, y, f"{where}[{i}]")
+            if d:
+                return d
+        return None
+    return None if a == b else (where, a, b)
 
 
 def _within(inner, outer):
@@ -435,12 +470,21 @@ class RunContext:
         self._handler.close()
         self._handler = None
 
+    def bind(self, settings):
+        """Record the settings the saved model was fitted with, so ``apply`` can refuse a run whose settings were edited.
+
+        Parameters
+        ----------
+        settings : dict
+            JSON-serialisable, by dotted section name.
+        """
+        self._bound = _jsonable(settings)
+
     def _seal(self):
-        """Record the run's config digest in the marker (signed when a signing key is set)."""
+        """Write the bound settings into the marker (signed when a signing key is set)."""
         marker = json.loads((self.dir / MARKER).read_text(encoding="utf-8"))
-        cfg = self.dir / "config.yaml"
-        if cfg.is_file():
-            marker["config_sha256"] = hashlib.sha256(cfg.read_bytes()).hexdigest()
+        if getattr(self, "_bound", None) is not None:
+            marker["model_settings"] = self._bound
         raw = json.dumps(marker, sort_keys=True).encode("utf-8")
         sig = signature(raw)
         if sig is not None:
@@ -590,6 +634,7 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
     try:
         logger.info("run %s: pipeline %s, writing %s", config_path, config.pipeline, final)
         ctx.write_text("config.yaml", dump_config(config))
+        ctx.bind(model_settings(pipeline, config))
         summary = pipeline.run(config, ctx)
         summary = _finish(ctx, summary, started, {"pipeline": config.pipeline, "config": str(config_path)})
         run_dir = ctx.commit()
@@ -627,13 +672,13 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
         raise UserError(f"{run_dir}: {what}; pass the folder a 'run' wrote")
     if not cfg_path.is_file() or not is_run_folder(run_dir):
         raise UserError(f"{run_dir}: not a gmm_apps run folder (no config.yaml); pass the folder a 'run' wrote")
-    verify_run(run_dir)
     raw = read_yaml(cfg_path)
     name = raw.get("pipeline")
     if not isinstance(name, str):
         raise ConfigError(f"{cfg_path}: missing required key 'pipeline'")
     pipeline = get_pipeline(name, source=str(cfg_path))
     config = validate_config(raw, pipeline.config_model, source=str(cfg_path))
+    verify_run(run_dir, model_settings(pipeline, config))
     final = Path(out) if out else default_run_dir(name, kind="apply")
     ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, kind="apply",
                      inputs=[("run folder", str(run_dir)), ("input", str(input))])

@@ -456,7 +456,8 @@ def test_an_edited_feature_window_in_the_run_config_is_refused(regimes_run, tmp_
     cfg = (run / "config.yaml").read_text()
     assert "window: 21" in cfg
     (run / "config.yaml").write_text(cfg.replace("window: 21", "window: 5", 1))
-    apply_fails(run, prices(tmp_path), tmp_path, capsys, "config.yaml: was edited after the run")
+    apply_fails(run, prices(tmp_path), tmp_path, capsys, "config.yaml: features.use[1].window was changed after the run",
+                "fitted with 21")
 
 
 @pytest.mark.parametrize("edit, needle", [

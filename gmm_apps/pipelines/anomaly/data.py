@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...config import path_problem
 from ...errors import DataError
 
 
@@ -32,8 +33,9 @@ class Records:
 def read_frame(path, *, chunksize=None):
     """A DataFrame (or an iterator of chunks) from CSV or Parquet, or a .mat file's X and y."""
     p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: file not found")
+    problem = path_problem(p)
+    if problem:
+        raise DataError(f"{p}: {problem}")
     if p.stat().st_size == 0:
         raise DataError(f"{p}: file is empty")
     suffix = p.suffix.lower()
@@ -77,7 +79,20 @@ class BadValueError(DataError):
 
     def shifted(self, rows):
         """The same error with ``rows`` earlier rows counted in."""
-        return BadValueError(self.source, self.column, self.value, self.row + rows)
+        return type(self)(self.source, self.column, self.value, self.row + rows)
+
+
+#: beyond this magnitude a value cannot be squared in float64 without overflow in the mixture's sums
+EXTREME = 1e100
+
+
+class ExtremeValueError(BadValueError):
+    """A value too large in magnitude to score (e.g. 1e308)."""
+
+    def __init__(self, source, column, value, row):
+        self.source, self.column, self.value, self.row = source, column, value, row
+        DataError.__init__(self, f"{source}: column {column!r} has an extreme value {value!s} at data row {row} "
+                           f"(beyond +-{EXTREME:g}); fix or drop the row, or rescale the column")
 
 
 class Schema:
@@ -147,6 +162,10 @@ class Schema:
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
+            big = np.abs(v) > EXTREME
+            if big.any():
+                i = int(np.flatnonzero(big)[0])
+                raise ExtremeValueError(source, c, df[c].iloc[i], offset + i + 1)
             parts.append(v[:, None])
         for c, vals in self.categories.items():
             s = df[c].astype(str).to_numpy()

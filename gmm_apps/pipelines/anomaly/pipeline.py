@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ...engine import dask_client, dask_frame
+from ...config import path_problem
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import AnomalyConfig
@@ -25,6 +26,19 @@ def make_detector(cfg):
                        seeds=m.seeds, bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
                        contamination=cfg.threshold.contamination, random_state=m.random_state, max_iter=m.max_iter,
                        n_init=m.n_init)
+
+
+def check_variation(X, names, source):
+    """Refuse reference records with nothing to learn from: every feature constant, or too few distinct records."""
+    if X.shape[0] < 2:
+        return  # the detector says how many it needs
+    if np.all(np.ptp(X, axis=0) == 0):
+        raise DataError(f"{source}: every feature is constant over the {len(X)} reference records "
+                        f"({', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''}); there is nothing to "
+                        "tell normal from unusual; use reference data that varies")
+    distinct = len(np.unique(X, axis=0)) if len(X) <= 200_000 else None
+    if distinct is not None and distinct < 3:
+        raise DataError(f"{source}: only {distinct} distinct reference records; a detector needs at least 3")
 
 
 def apply_threshold(det, cfg):
@@ -65,6 +79,7 @@ def evaluation(labels, scores):
 
 class AnomalyPipeline(Pipeline):
     name = "anomaly"
+    model_sections = ("model", "threshold")
     input_keys = ("data.path", "data.score")
     description = "anomaly scores for records, with thresholds and per-record explanations"
     config_model = AnomalyConfig
@@ -72,8 +87,8 @@ class AnomalyPipeline(Pipeline):
     def check(self, config, source):
         for key in ("path", "score"):
             v = getattr(config.data, key)
-            if v and not Path(v).is_file():
-                raise ConfigError(f"{source}: data.{key}: file not found: {v}")
+            if v and path_problem(v):
+                raise ConfigError(f"{source}: data.{key}: {path_problem(v)}: {v}")
         if config.threshold.method == "fixed" and config.threshold.value is None:
             raise ConfigError(f"{source}: threshold.value: required when threshold.method is 'fixed'")
 
@@ -84,6 +99,7 @@ class AnomalyPipeline(Pipeline):
         schema = Schema.learn(ref, cfg.data, cfg.data.path)
         train = schema.records(ref, cfg.data.path)
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
+        check_variation(train.X, schema.features, cfg.data.path)
         det = make_detector(cfg)
         with ctx.progress(desc="fitting the GMM ensemble") as bar:
             def step(i, n):

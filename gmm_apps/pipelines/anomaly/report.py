@@ -25,10 +25,17 @@ def plot_histogram(scores, threshold, labels=None):
 
 
 def plot_projection(Z, scores, threshold):
-    """First two principal components of the robust-scaled records, coloured by score."""
+    """First two principal components of the robust-scaled records, coloured by score.
+
+    With one feature the records are shown against their rank instead.
+    """
     Zc = Z - Z.mean(axis=0)
     _, _, vt = np.linalg.svd(Zc[: min(len(Zc), 20000)], full_matrices=False)
     P = Zc @ vt[:2].T
+    labels = ("principal component 1", "principal component 2")
+    if P.shape[1] < 2:
+        P = np.c_[P[:, 0] if P.shape[1] else Zc[:, 0], np.argsort(np.argsort(scores)) / max(1, len(scores) - 1)]
+        labels = ("the feature (scaled)", "score rank (0-1)")
     fig = figure(6, 4.8)
     ax = fig.add_subplot()
     order = np.argsort(scores)
@@ -36,8 +43,8 @@ def plot_projection(Z, scores, threshold):
     flag = scores > threshold
     ax.scatter(P[flag, 0], P[flag, 1], s=30, facecolors="none", edgecolors=PALETTE[2], lw=0.8, label="flagged")
     fig.colorbar(sc, ax=ax, label="anomaly score")
-    ax.set_xlabel("principal component 1")
-    ax.set_ylabel("principal component 2")
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
     ax.legend(fontsize=8)
     ax.set_title("Records in two dimensions")
     return fig

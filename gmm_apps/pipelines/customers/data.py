@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...config import path_problem
 from ...errors import DataError
 
 COLUMNS = ["customer_id", "date", "quantity", "amount"]
@@ -114,8 +115,9 @@ def _format(cfg_data, path):
 def read_transactions(cfg_data, path=None):
     """Read transactions as the config says (``path`` overrides ``data.path``)."""
     p = Path(path or cfg_data.path)
-    if not p.is_file():
-        raise DataError(f"{p}: file not found (data.path)")
+    problem = path_problem(p)
+    if problem:
+        raise DataError(f"{p}: {problem} (data.path)")
     if p.stat().st_size == 0:
         raise DataError(f"{p}: file is empty; expected transactions")
     if _format(cfg_data, p) == "cdnow":
@@ -145,8 +147,9 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     from ...engine import dask_frame
 
     p = Path(path or cfg_data.path)
-    if not p.is_file():
-        raise DataError(f"{p}: file not found (data.path)")
+    problem = path_problem(p)
+    if problem:
+        raise DataError(f"{p}: {problem} (data.path)")
     if _format(cfg_data, p) == "cdnow":
         return None
     try:

@@ -14,6 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from ...core import GaussianMixture, load_model, model_file_guard, permute_components, save_model, select_model
 from ...engine import dask_client
+from ...config import path_problem
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import CustomersConfig
@@ -140,8 +141,12 @@ def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=No
         raise DataError(f"only {len(modeled)} customers to segment; need more transactions")
     X = model_matrix(modeled, cfg.features.model)
     mean, scale = X.mean(axis=0), X.std(axis=0)
-    if np.any(scale == 0):
-        col = cfg.features.model[int(np.flatnonzero(scale == 0)[0])]
+    constant = scale <= 1e-12 * np.maximum(1.0, np.abs(mean))
+    if np.all(constant):
+        raise DataError(f"all {len(modeled):,} customers have the same {', '.join(cfg.features.model)}; there are no "
+                        "segments to find in identical purchase histories")
+    if np.any(constant):
+        col = cfg.features.model[int(np.flatnonzero(constant)[0])]
         raise DataError(f"feature {col!r} is the same for every customer; drop it from features.model")
     Z = (X - mean) / scale
     w = _weights(modeled, cfg.features.weight_by)
@@ -226,8 +231,8 @@ class CustomersPipeline(Pipeline):
 
     def check(self, config, source):
         p = Path(config.data.path)
-        if not p.is_file():
-            raise ConfigError(f"{source}: data.path: file not found: {config.data.path}")
+        if path_problem(p):
+            raise ConfigError(f"{source}: data.path: {path_problem(p)}: {config.data.path}")
         if len(set(config.features.model)) != len(config.features.model):
             raise ConfigError(f"{source}: features.model: a feature is listed twice: {config.features.model}")
         undefined = {"interpurchase_days", "gaps_since_last"} & set(config.features.model)
@@ -256,6 +261,11 @@ class CustomersPipeline(Pipeline):
             ho_end = cal_end + pd.Timedelta(weeks=sp.holdout_weeks)
             if cal_end <= first:
                 raise DataError(f"{cfg.data.path}: no transactions in the calibration period ({start.date()} to {cal_end.date()})")
+            if cal_end > last + pd.Timedelta(weeks=1):
+                weeks = (last - start).days / 7
+                raise DataError(f"{cfg.data.path}: split.calibration_weeks={sp.calibration_weeks} is longer than the data "
+                                f"after the split start ({weeks:.0f} weeks, {start.date()} to {last.date()}); shorten it, "
+                                "or set split.enabled: false to segment the whole file")
             has_holdout = last >= cal_end
         else:
             start, cal_end, ho_end, has_holdout = first, last + pd.Timedelta(days=1), None, False

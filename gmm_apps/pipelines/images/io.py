@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...config import resolve_inputs
+from ...config import path_problem, resolve_inputs
 from ...errors import ConfigError, DataError
 
 SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
@@ -83,8 +83,9 @@ def read_image(path):
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: file not found")
+    problem = path_problem(p)
+    if problem:
+        raise DataError(f"{p}: {problem}")
     if p.stat().st_size == 0:
         raise DataError(f"{p}: file is empty")
     try:

@@ -286,6 +286,7 @@ def _write_tables(ctx, results):
 
 class ImagesPipeline(Pipeline):
     name = "images"
+    model_sections = ("features", "model", "spatial")
     description = "colour segmentation of photos into regions: label maps, overlays, palettes"
     config_model = ImagesConfig
 

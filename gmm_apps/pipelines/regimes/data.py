@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...config import path_problem
 from ...errors import DataError
 
 logger = logging.getLogger("gmm_apps.regimes")
@@ -62,6 +63,12 @@ def _pick(columns, wanted, candidates, what, source):
     return None
 
 
+#: values beyond this magnitude are refused (they overflow the model's sums of squares)
+EXTREME = 1e100
+#: a price moving by more than this factor from one row to the next is taken for a data error
+MAX_DAILY_RATIO = 1e4
+
+
 def _check_series(values, column, source, *, positive):
     s = pd.to_numeric(values, errors="coerce")
     bad = s.isna() & values.notna()
@@ -82,10 +89,26 @@ def _check_series(values, column, source, *, positive):
     if positive and (arr <= 0).any():
         i = int(np.flatnonzero(arr <= 0)[0])
         raise DataError(f"{source}: column {column!r} must hold positive prices, got {arr[i]} at data row {i + 1}")
+    big = np.abs(arr) > EXTREME
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise DataError(f"{source}: column {column!r} has an extreme value {arr[i]:g} at data row {i + 1} "
+                        f"(date {pd.Timestamp(s.index[i]).date()}); fix or remove that row")
+    if positive and len(arr) > 1:
+        jump = np.abs(np.diff(np.log(arr))) > np.log(MAX_DAILY_RATIO)
+        if jump.any():
+            i = int(np.flatnonzero(jump)[0]) + 1
+            raise DataError(f"{source}: column {column!r} jumps from {arr[i - 1]:g} to {arr[i]:g} at data row {i + 1} "
+                            f"(date {pd.Timestamp(s.index[i]).date()}), a factor of more than {MAX_DAILY_RATIO:g} "
+                            "in one step; that is a data error (or an unadjusted split): fix the row or use adjusted prices")
     return pd.Series(arr, index=s.index)
 
 
 def _check_dates(index, column, source):
+    if index.hasnans:
+        i = int(np.flatnonzero(index.isna())[0])
+        raise DataError(f"{source}: column {column!r} has a missing or unreadable date at data row {i + 1}; "
+                        "fix or remove that row")
     if index.has_duplicates:
         d = index[index.duplicated()][0]
         n = int((index == d).sum())
@@ -192,8 +215,9 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None):
     data : PriceData
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found (data.path)")
+    problem = path_problem(path)
+    if problem:
+        raise DataError(f"{path}: {problem} (data.path)")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty; expected a header and rows of dates and prices")
     try:

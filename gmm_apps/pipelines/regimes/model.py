@@ -328,13 +328,54 @@ def fit_regime_model(X, returns, *, kind="hmm", n_components=3, covariance_type=
             kind="gmm", covariance_type=covariance_type, converged=gmm.converged_, n_iter=gmm.n_iter_,
         )
     elif kind == "hmm":
-        model = _fit_hmm(X, gmm, K, covariance_type, stickiness, hmm_iter, random_state, reg_covar)
+        model = _with_floor(lambda floor: _fit_hmm(X, gmm, K, covariance_type, stickiness, hmm_iter, random_state, floor),
+                            gmm, K, covariance_type, reg_covar)
     elif kind == "gmm_hmm":
-        model = _fit_gmm_hmm(X, gmm, K, covariance_type, stickiness, n_mix, hmm_iter, random_state, reg_covar, n_init)
+        model = _with_floor(lambda floor: _fit_gmm_hmm(X, gmm, K, covariance_type, stickiness, n_mix, hmm_iter,
+                                                       random_state, floor, n_init),
+                            gmm, K, covariance_type, reg_covar)
     else:
         raise ValueError(f"unknown model kind {kind!r}")
     order_by_volatility(model, X, returns)
     return model
+
+
+#: variance floors (standardised feature units) tried in turn when an HMM state collapses onto a few days
+HMM_FLOORS = (1e-3, 1e-2, 1e-1)
+
+
+def _usable(model):
+    m = model.emission
+    arrays = (m.weights_, m.means_, m.covariances_, m.precisions_cholesky_, model.startprob, model.transmat, model.mix_weights)
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def _with_floor(fit, gmm, K, covariance_type, reg_covar):
+    """Fit an HMM; when a state collapses (a singular covariance), refit with a higher variance floor.
+
+    Baum-Welch can shrink a state onto a handful of near-identical days, where
+    its covariance stops being positive definite.  As the core engine does for
+    a collapsed component, the fit is repeated with a larger regularisation
+    (``HMM_FLOORS``) and the log says so; if every floor fails, the seeding GMM's
+    states are kept with a sticky transition matrix.
+    """
+    floors = [max(reg_covar, 1e-6)] + [f for f in HMM_FLOORS if f > reg_covar]
+    for i, floor in enumerate(floors):
+        try:
+            with np.errstate(all="ignore"):
+                model = fit(floor)
+            if _usable(model):
+                if i:
+                    logger.warning("a state of the %d-state HMM collapsed onto too few days; refitted with a variance "
+                                   "floor of %g (standardised units)", K, floor)
+                return model
+            why = "non-finite parameters"
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+            why = f"{type(exc).__name__}: {exc}"
+        logger.debug("%d-state HMM with variance floor %g failed (%s)", K, floor, why)
+    logger.warning("every %d-state HMM fit collapsed; kept the GMM's states with a sticky transition matrix", K)
+    return RegimeModel(gmm, np.arange(K), np.ones(K), gmm.weights_, _sticky_transmat(K), kind="hmm",
+                       covariance_type=covariance_type, converged=False, n_iter=0)
 
 
 def _hmm_common(K, stickiness):

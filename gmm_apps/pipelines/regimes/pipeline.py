@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
+from ...config import path_problem
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from . import data as data_mod
@@ -134,8 +135,8 @@ class RegimesPipeline(Pipeline):
         d = config.data
         if d.source == "file" and not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
-        if d.path and d.source in ("auto", "file") and not Path(d.path).is_file():
-            raise ConfigError(f"{source}: data.path: file not found: {d.path}")
+        if d.path and d.source in ("auto", "file") and path_problem(d.path):
+            raise ConfigError(f"{source}: data.path: {path_problem(d.path)}: {d.path}")
         if config.model.criterion not in ("bic", "aic"):
             raise ConfigError(
                 f"{source}: model.criterion: the regimes pipeline chooses K by 'bic' or 'aic', got {config.model.criterion!r}"
@@ -162,6 +163,10 @@ class RegimesPipeline(Pipeline):
         hs = cfg.split.holdout_start
         train = np.ones(len(F), dtype=bool) if hs is None else (dates < pd.Timestamp(hs))
         n_train = int(train.sum())
+        if n_train < 50 and hs is None:
+            raise DataError(f"{data.source}: only {n_train} days with every feature defined (data {dates[0].date()} to "
+                            f"{dates[-1].date()}, after the longest feature window); at least 50 are needed: use a "
+                            "longer price history or shorter feature windows")
         if n_train < 50:
             raise DataError(
                 f"{data.source}: only {n_train} feature days before split.holdout_start={hs} "

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...config import resolve_inputs
-from ...errors import DataError
+from ...config import path_problem, resolve_inputs
+from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import SpeakersConfig
 from .features import AUDIO_SUFFIXES, label_of, load_audio, recording_features
@@ -37,6 +37,19 @@ def extract(files, cfg, ctx, desc):
         # on Ctrl-C or SIGTERM do not wait for the files still queued
         ex.shutdown(wait=True, cancel_futures=True)
     return [o[0] for o in out], np.array([o[1] for o in out])
+
+
+#: speech frames the background model needs per component
+FRAMES_PER_COMPONENT = 10
+
+
+def check_components(k, n_frames):
+    """Refuse a background model with more components than the enrolment frames support, before fitting it."""
+    most = n_frames // FRAMES_PER_COMPONENT
+    if k > most:
+        raise DataError(f"data.enrol: model.n_components={k:,} needs at least {FRAMES_PER_COMPONENT * k:,} speech frames "
+                        f"({FRAMES_PER_COMPONENT} per component), the enrolment recordings give {n_frames:,}; use at "
+                        f"most {max(most, 1):,} components or enrol more speech")
 
 
 def labelled(files, cfg, key, *, required):
@@ -96,8 +109,9 @@ def identify(models, frames, files, threshold, true=None):
 def read_claims(path, files):
     """Claimed speaker per file from a CSV (columns ``file``, ``speaker``; files matched by name)."""
     p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: claims file not found (data.claims)")
+    problem = path_problem(p)
+    if problem:
+        raise DataError(f"{p}: claims file: {problem} (data.claims)")
     try:
         df = pd.read_csv(p, dtype=str)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -147,10 +161,8 @@ class SpeakersPipeline(Pipeline):
     config_model = SpeakersConfig
 
     def check(self, config, source):
-        if config.data.claims and not Path(config.data.claims).is_file():
-            from ...errors import ConfigError
-
-            raise ConfigError(f"{source}: data.claims: file not found: {config.data.claims}")
+        if config.data.claims and path_problem(config.data.claims):
+            raise ConfigError(f"{source}: data.claims: {path_problem(config.data.claims)}: {config.data.claims}")
         resolve_inputs(config.data.enrol, key="data.enrol", source=source, suffixes=AUDIO_SUFFIXES)
         if config.data.test:
             resolve_inputs(config.data.test, key="data.test", source=source, suffixes=AUDIO_SUFFIXES)
@@ -165,8 +177,9 @@ class SpeakersPipeline(Pipeline):
         if len(speakers) < 2:
             raise DataError(f"data.enrol: found only speaker(s) {speakers}; identification needs at least two speakers")
         enrol_frames, enrol_dur = extract(enrol_files, cfg, ctx, "enrolment features")
-        logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(enrol_files), len(speakers),
-                    sum(len(f) for f in enrol_frames))
+        n_frames = sum(len(f) for f in enrol_frames)
+        logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(enrol_files), len(speakers), n_frames)
+        check_components(cfg.model.candidates()[0], n_frames)
 
         # ---- threshold for 'unknown': held-out enrolment recordings, other speakers as impostors
         threshold = cfg.decision.threshold
