@@ -5,6 +5,7 @@ Each case must end with exit status 2, exactly one line on stderr that starts wi
 and an earlier run at the same place intact.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,9 @@ TINY_LOG = "customer_id,date,amount\n" + "".join(
     f"{c},2020-01-{d:02d},{5 + d}\n" for c, days in (("x", (1, 5)), ("y", (2, 9, 20)), ("z", (3, 4, 12, 25))) for d in days)
 
 
+SAME_TX = "customer_id,date,amount\n" + "".join(f"c{c},2020-01-05,10\nc{c},2020-03-05,10\n" for c in range(40))
+
+
 def _set(df, col, i, v):
     df = df.copy()
     df[col] = df[col].astype(object)
@@ -138,6 +142,33 @@ CASES = [
     ("wrong-type", "images", lambda t: ["--set", "spatial.sigma=wide"], "spatial.sigma"),
     ("gradient-level-as-ratio", "images", lambda t: ["--set", "spatial.edge_threshold=24"],
      "edge_threshold 24 is a gradient level"),
+    # silently accepted before: refused now, in one line
+    *[("boolean-components", name, lambda t: ["--set", "model.n_components=true"], "model.n_components: expected an integer")
+      for name in ("regimes", "customers", "speakers", "anomaly", "images")],
+    ("duplicated-key", "customers", lambda t: {"config": "pipeline: regimes\nmodel: {n_init: 2}\npipeline: customers\n"},
+     "key 'pipeline' appears twice (lines 1 and 3)"),
+    ("engine-address-not-a-url", "customers", lambda t: ["--set", "engine.kind=dask", "--set", "engine.address=notaurl"],
+     "engine.address: expected a scheduler address"),
+    ("components-beyond-frames", "speakers", lambda t: ["--set", "model.n_components=1000000000"],
+     "model.n_components=1,000,000,000 needs at least"),
+    ("identical-records", "customers", lambda t: ["--set", f"data.path={make(t, 's.csv', SAME_TX)}", "--set", "split.enabled=false"],
+     "all 40 customers have the same"),
+    ("identical-records", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: d.assign(a=1.0, b=2.0, c=3.0))}",
+                                                "--set", "data.score=null"], "every feature is constant over the 200"),
+    ("calibration-longer-than-data", "customers", lambda t: ["--set", "split.calibration_weeks=500"],
+     "split.calibration_weeks=500 is longer than the data"),
+    ("extreme-value", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: _set(d, 'b', 17, 1e308))}",
+                                            "--set", "data.score=null"], "column 'b' has an extreme value 1e+308 at data row 18"),
+    ("extreme-value", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 70, 1e308))}"],
+     "column 'Close' has an extreme value 1e+308 at data row 71"),
+    ("price-jump", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 70, 1e9))}"],
+     "jumps from"),
+    ("folder-instead-of-file", "anomaly", lambda t: ["--set", f"data.path={t}", "--set", "data.score=null"],
+     "data.path: is a folder, expected a file"),
+    ("device-instead-of-file", "customers", lambda t: ["--set", "data.path=/dev/null"], "data.path: is a device"),
+    ("fifo-instead-of-file", "regimes", lambda t: (os.mkfifo(t / "p.csv"), ["--set", f"data.path={t / 'p.csv'}"])[-1],
+     "data.path: is a named pipe (FIFO)"),
+    ("value-error-wording", "customers", lambda t: ["--set", "model.n_components=0"], "model.n_components: must be >= 1, got 0"),
     # live data with no network
     ("unreachable-market-data", "regimes", lambda t: ["--set", "data.source=yfinance", "--set", "data.tickers=[SPY]", "--set", f"data.cache_dir={t / 'cache'}"], "SPY"),
 ]
@@ -165,6 +196,8 @@ def test_bad_input_ends_cleanly(tmp_path, capsys, case, pipeline, build, message
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert message in lines[0], lines[0]
     assert "Traceback" not in err
+    # no pydantic prefixes, repeated 'got' or NumPy reprs in what a user reads
+    assert "Value error," not in err and "np.float" not in err and err.count(", got ") <= 1, err
     assert (out / "summary.json").read_text() == '{"earlier": true}'
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["run"]
 

@@ -5,6 +5,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from model_files import rewrite_npz
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -185,36 +186,15 @@ def test_truncated_model_file_is_rejected(tmp_path):
         load_model(path)
 
 
-def _rewrite(path, mutate, *, rechecksum=False, redigest=False):
-    """Edit a model file as a tamperer would; optionally recompute the checksums to match."""
-    import hashlib
-
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    header = json.loads(arrays["__header__"].tobytes())
-    mutate(arrays, header)
-    if redigest:
-        for name, spec in header["arrays"].items():
-            a = arrays[name]
-            spec.update(shape=list(a.shape), dtype=a.dtype.str,
-                        sha256=hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest())
-    raw = json.dumps(header).encode()
-    arrays["__header__"] = np.frombuffer(raw, dtype=np.uint8)
-    if rechecksum:
-        arrays["__checksum__"] = np.frombuffer(hashlib.sha256(raw).hexdigest().encode(), dtype=np.uint8)
-    with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
-
-
 def test_an_edited_header_is_rejected(tmp_path):
     # the header carries names, windows, thresholds: editing any of them must be noticed
     path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz",
                       extra={"names": ["calm", "stress"], "window": 21})
-    _rewrite(path, lambda a, h: h["extra"].update(names=["stress", "calm"]))
+    rewrite_npz(path, lambda a, h: h["extra"].update(names=["stress", "calm"]))
     with pytest.raises(ModelFileError, match="header does not match its checksum"):
         load_model(path)
     path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz")
-    _rewrite(path, lambda a, h: a.pop("__checksum__"))
+    rewrite_npz(path, lambda a, h: a.pop("__checksum__"))
     with pytest.raises(ModelFileError, match="checksum is missing"):
         load_model(path)
 
@@ -229,7 +209,7 @@ def test_an_edited_header_is_rejected(tmp_path):
 ])
 def test_a_self_inconsistent_file_with_matching_checksums_is_a_model_file_error(tmp_path, edit, message):
     path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz")
-    _rewrite(path, edit, rechecksum=True, redigest=True)
+    rewrite_npz(path, edit, rechecksum=True, redigest=True)
     with pytest.raises(ModelFileError, match=message):
         load_model(path)
 
@@ -243,7 +223,7 @@ def test_signed_files_with_a_key_in_the_environment(tmp_path, monkeypatch):
     with pytest.raises(ModelFileError, match="not signed"):
         load_model(unsigned)
     # a tamperer who recomputes every checksum is still caught by the signature
-    _rewrite(signed, lambda a, h: h["extra"].update(names=["x"]), rechecksum=True)
+    rewrite_npz(signed, lambda a, h: h["extra"].update(names=["x"]), rechecksum=True)
     with pytest.raises(ModelFileError, match="signature does not match"):
         load_model(signed)
     signed = save_model(gm, tmp_path / "signed.npz")
@@ -257,7 +237,7 @@ def test_signed_files_with_a_key_in_the_environment(tmp_path, monkeypatch):
 def test_version_1_files_still_load_without_a_signing_key(tmp_path, monkeypatch):
     gm = GaussianMixture(2, random_state=0).fit(blobs()[0])
     path = save_model(gm, tmp_path / "m.npz")
-    _rewrite(path, lambda a, h: (a.pop("__checksum__"), h.update(format_version=1)))
+    rewrite_npz(path, lambda a, h: (a.pop("__checksum__"), h.update(format_version=1)))
     np.testing.assert_array_equal(load_model(path).means_, gm.means_)
     monkeypatch.setenv("GMM_APPS_SIGNING_KEY", "k")
     with pytest.raises(ModelFileError, match="not signed"):
@@ -272,7 +252,7 @@ def test_checked_array_container_round_trip_and_kind(tmp_path):
     assert meta == {"t": 1.5} and arrays["w"].tolist() == [0.25, 0.75]
     with pytest.raises(ModelFileError, match="not a test.Other file"):
         load_arrays(p, format="test.Other")
-    _rewrite(p, lambda a, h: h["extra"].update(t=9.0))
+    rewrite_npz(p, lambda a, h: h["extra"].update(t=9.0))
     with pytest.raises(ModelFileError, match="checksum"):
         load_arrays(p, format="test.Thing")
 
@@ -283,14 +263,14 @@ def test_tampered_model_file_is_rejected(tmp_path):
     def mutate(arrays, header):
         arrays["means_"] = arrays["means_"] + 1.0
 
-    _rewrite(path, mutate)
+    rewrite_npz(path, mutate)
     with pytest.raises(ModelFileError, match="altered"):
         load_model(path)
 
 
 def test_newer_format_version_is_rejected(tmp_path):
     path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz")
-    _rewrite(path, lambda a, h: h.update(format_version=99))
+    rewrite_npz(path, lambda a, h: h.update(format_version=99))
     with pytest.raises(ModelFileError, match="newer"):
         load_model(path)
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gmm_apps import cli
 from gmm_apps.core import GaussianMixture
@@ -14,7 +16,11 @@ from gmm_apps.pipelines.regimes import data as data_mod
 from gmm_apps.pipelines.regimes import features as feat
 from gmm_apps.pipelines.regimes.config import FeatureSpec
 from gmm_apps.pipelines.regimes.model import RegimeModel, fit_regime_model
-from gmm_apps.pipelines.regimes.pipeline import max_drawdown, regime_statistics, run_lengths
+from gmm_apps.pipelines.regimes.pipeline import (
+    max_drawdown,
+    regime_statistics,
+    run_lengths,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "data" / "yfinance_spy_qqq_2015_2016.csv"
@@ -289,3 +295,66 @@ def test_walk_forward_labels_use_only_past_data(tmp_path):
     assert (merged["regime_short"] == merged["regime_full"]).all()
     np.testing.assert_allclose(merged["p_filtered_calm_short"], merged["p_filtered_calm_full"], atol=1e-9)
     assert "p_smoothed_calm" not in a.columns and not a["in_sample"].any()
+
+
+# ------------------------------------------------------------------ collapsing states
+def test_a_collapsing_hmm_state_is_refitted_with_a_higher_floor_and_logged(caplog, sp500_features, monkeypatch):
+    import logging
+
+    from gmm_apps.core._covariance import IllDefinedCovarianceError
+    from gmm_apps.pipelines.regimes import model as rm
+
+    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
+    lg.addHandler(caplog.handler)
+    monkeypatch.setattr(lg, "level", logging.DEBUG)
+
+    F, r = sp500_features
+    X = feat.Standardiser.fit(F.values).transform(F.values)
+    gmm = GaussianMixture(3, random_state=0).fit(X)
+    floors = []
+
+    def fit(floor):
+        floors.append(floor)
+        if floor < 1e-2:
+            raise IllDefinedCovarianceError([1])
+        return rm._fit_hmm(X, gmm, 3, "full", 100.0, 50, 0, floor)
+
+    with caplog.at_level("WARNING", logger="gmm_apps"):
+        m = rm._with_floor(fit, gmm, 3, "full", 1e-6)
+    assert floors == [1e-6, 1e-3, 1e-2] and m.kind == "hmm" and np.all(np.isfinite(m.transmat))
+    assert "collapsed" in caplog.text and "0.01" in caplog.text
+
+    def never(floor):
+        raise IllDefinedCovarianceError([0])
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gmm_apps"):
+        fallback = rm._with_floor(never, gmm, 3, "full", 1e-6)
+    np.testing.assert_array_equal(fallback.emission.means_, gmm.means_)
+    assert np.allclose(np.diag(fallback.transmat), 0.95) and "kept the GMM's states" in caplog.text
+    lg.removeHandler(caplog.handler)
+
+
+def synthetic_prices(n, vol, seed, kind):
+    rng = np.random.default_rng(seed)
+    if kind == "walk":
+        r = rng.normal(0, vol, n)
+    else:  # volatility switching between a calm and a stressed level in blocks
+        block = rng.integers(30, 250)
+        r = rng.normal(0, 1, n) * np.where((np.arange(n) // block) % 2 == 0, vol / 2, vol * 2)
+    dates = pd.bdate_range("2004-01-05", periods=n)
+    return pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": 100 * np.exp(np.cumsum(r))})
+
+
+@settings(max_examples=8, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(n=st.integers(300, 5000), vol=st.sampled_from([0.003, 0.01, 0.03]), seed=st.integers(0, 10_000),
+       kind=st.sampled_from(["walk", "switching"]))
+def test_default_config_ends_cleanly_on_any_clean_price_series(tmp_path_factory, n, vol, seed, kind):
+    d = tmp_path_factory.mktemp("px")
+    synthetic_prices(n, vol, seed, kind).to_csv(d / "px.csv", index=False)
+    code = cli.main(["run", str(REPO / "configs" / "regimes.yaml"), "--quiet", "--out", str(d / "run"),
+                     "--set", f"data.path={d / 'px.csv'}", "--set", "split.holdout_start=null",
+                     "--set", "report.plots=false", "--set", "report.stability_seeds=2"])
+    assert code == 0
+    lab = pd.read_csv(d / "run" / "regimes.csv")
+    assert len(lab) > 0 and lab.filter(like="p_smoothed").to_numpy().min() >= 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from model_files import rewrite_npz
 
 from gmm_apps import cli
 from gmm_apps.config import resolve_inputs
@@ -385,27 +386,6 @@ REGIMES = [str(REPO / "configs" / "regimes.yaml"), "--quiet", "--set", "report.s
            "--set", "split.holdout_start=null"]
 
 
-def rewrite_npz(path, mutate, *, rechecksum=False, redigest=False):
-    """Edit a model file as a tamperer would, optionally recomputing every checksum to match."""
-    import hashlib
-
-    with np.load(path, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    header = json.loads(arrays["__header__"].tobytes())
-    mutate(arrays, header)
-    if redigest:
-        for name, spec in header["arrays"].items():
-            a = arrays[name]
-            spec.update(shape=list(a.shape), dtype=a.dtype.str,
-                        sha256=hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest())
-    raw = json.dumps(header).encode()
-    arrays["__header__"] = np.frombuffer(raw, dtype=np.uint8)
-    if rechecksum:
-        arrays["__checksum__"] = np.frombuffer(hashlib.sha256(raw).hexdigest().encode(), dtype=np.uint8)
-    with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
-
-
 @pytest.fixture(scope="module")
 def regimes_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("regimes") / "run"
@@ -509,3 +489,40 @@ def test_signed_runs_refuse_tampering_that_recomputes_the_checksums(tmp_path, ca
     apply_fails(unsigned, new, tmp_path, capsys, "not signed")
     rewrite_npz(signed / "model" / "detector.npz", lambda a, h: h["extra"].update(threshold=99.0), rechecksum=True)
     apply_fails(signed, new, tmp_path, capsys, "signature does not match")
+
+
+# ------------------------------------------------------------------ no internal errors, no stray output
+def test_anomaly_with_a_single_feature_column_runs_and_plots(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    import pandas as pd
+
+    pd.DataFrame({"id": [f"r{i}" for i in range(300)], "a": rng.normal(size=300)}).to_csv(tmp_path / "one.csv", index=False)
+    code, _, err = run_cli(["run", *ANOMALY, "--set", f"data.path={tmp_path / 'one.csv'}", "--set", "data.score=null",
+                            "--set", "report.plots=true", "--set", "data.label_column=null", "--out", tmp_path / "r"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "r" / "plots" / "projection.png").is_file()
+
+
+def test_quiet_prints_only_the_result_and_warnings_go_to_the_run_log(tmp_path, capsys):
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    # three distinct records repeated: the ensemble's larger mixtures collapse and warn
+    X = np.repeat(rng.normal(size=(3, 2)), 100, axis=0)
+    pd.DataFrame({"id": range(300), "a": X[:, 0], "b": X[:, 1]}).to_csv(tmp_path / "few.csv", index=False)
+    args = ["run", *ANOMALY, "--set", f"data.path={tmp_path / 'few.csv'}", "--set", "data.score=null",
+            "--set", "data.label_column=null", "--out", tmp_path / "r"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0 and err == "", err
+    assert out.strip().splitlines()[-1].startswith("wrote ")
+    assert "collapsed" in (tmp_path / "r" / "run.log").read_text()
+
+
+def test_error_line_is_last_and_alone_even_from_a_subprocess(tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="default")
+    mine = tmp_path / "mine"
+    user_folder(mine)
+    p = subprocess.run([sys.executable, "-m", "gmm_apps", "run", *ANOMALY, "--out", str(mine)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2
+    assert p.stderr.splitlines() == [p.stderr.strip()] and p.stderr.startswith("error: --out"), p.stderr
