@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import glob
 import re
+import typing
 from pathlib import Path
 from typing import Literal, Union
 
@@ -27,78 +28,123 @@ CovarianceType = Literal["full", "tied", "diag", "spherical"]
 CovarianceTypes = Union[CovarianceType, list[CovarianceType]]
 
 
+def _wants_number(annotation):
+    """Whether a field's type admits a number (int or float) and not a boolean."""
+    args = typing.get_args(annotation)
+    if annotation is bool or bool in args:
+        return False
+    if annotation in (int, float):
+        return True
+    return any(_wants_number(a) for a in args)
+
+
+def _has_bool(v):
+    if isinstance(v, bool):
+        return True
+    if isinstance(v, (list, tuple)):
+        return any(_has_bool(x) for x in v)
+    if isinstance(v, dict):
+        return any(_has_bool(x) for x in v.values())
+    return False
+
+
 class Section(BaseModel):
-    """Base of every config section: unknown keys are errors."""
+    """Base of every config section: unknown keys are errors, and a boolean is never taken for a number."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, v, info):
+        field = cls.model_fields.get(info.field_name)
+        if field is not None and _has_bool(v) and _wants_number(field.annotation):
+            shown = yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
+            raise ValueError(f"expected a number, not a yes/no value, got {shown}")
+        return v
+
 
 class DataSection(Section):
-    """Where the input comes from.  ``path`` is a file, a folder or a glob."""
+    """Where the input comes from; each pipeline declares its own keys."""
 
-    path: str | None = None
+
+class PathData(DataSection):
+    """Input named by ``path``: a file, a folder or a glob."""
+
+    path: str | None = Field(None, description="input file, folder or glob")
 
 
 class ReportSection(Section):
-    """Report options shared by every pipeline."""
+    """Report options every pipeline has."""
 
-    title: str | None = None
+    title: str | None = Field(None, description="report title; default: the pipeline's")
+    plots: bool = Field(True, description="draw the report's plots")
+
+
+class EvaluationReport(ReportSection):
+    """Report options of pipelines whose report evaluates soft assignments (the model-evaluation block)."""
+
     uncertain_below: float = Field(0.6, gt=0, le=1, description="top probability below which an assignment is uncertain")
     silhouette_sample: int = Field(5000, ge=100, description="rows sampled for the silhouette score")
-    plots: bool = True
 
 
 class ModelSection(Section):
-    """Engine options shared by every pipeline.
+    """Engine options every pipeline has."""
 
-    ``n_components`` is a fixed K, a list of candidates, or ``{min, max}``;
-    with more than one candidate, ``criterion`` chooses.
-    """
-
-    n_components: NComponents = 3
-    criterion: Literal["bic", "aic", "icl", "cv"] = "bic"
-    covariance_type: CovarianceTypes = "full"
-    n_init: int = Field(5, ge=1)
-    random_state: int = 0
-    tol: float = Field(1e-4, gt=0)
-    max_iter: int = Field(300, ge=1)
-    reg_covar: float = Field(1e-6, ge=0)
-
-    @field_validator("n_components", mode="before")
-    @classmethod
-    def _no_bools(cls, v):
-        vals = v.values() if isinstance(v, dict) else (v if isinstance(v, list) else [v])
-        if any(isinstance(x, bool) for x in vals):
-            raise ValueError(f"expected an integer, a list of integers or {{min: .., max: ..}}, got {v}")
-        return v
-
-    @field_validator("n_components")
-    @classmethod
-    def _check_k(cls, v):
-        if isinstance(v, int):
-            if v < 1:
-                raise ValueError(f"must be >= 1, got {v}")
-        elif isinstance(v, list):
-            if not v or any(k < 1 for k in v):
-                raise ValueError(f"candidates must be integers >= 1, got {v}")
-        else:
-            if set(v) != {"min", "max"} or not 1 <= v["min"] <= v["max"]:
-                raise ValueError(f"expected {{min: K1, max: K2}} with 1 <= K1 <= K2, got {v}")
-        return v
-
-    def candidates(self):
-        """Candidate K values, sorted."""
-        v = self.n_components
-        if isinstance(v, int):
-            return [v]
-        if isinstance(v, list):
-            return sorted(set(v))
-        return list(range(v["min"], v["max"] + 1))
+    covariance_type: CovarianceTypes = Field("full", description="full, tied, diag or spherical (or a list of them to compare)")
+    n_init: int = Field(5, ge=1, description="EM restarts; the best is kept")
+    random_state: int = Field(0, description="the run's random seed (--seed overrides it)")
+    max_iter: int = Field(300, ge=1, description="EM iterations at most")
+    reg_covar: float = Field(1e-6, ge=0, description="added to covariance diagonals")
 
     def covariance_types(self):
         """Candidate covariance types."""
         c = self.covariance_type
         return [c] if isinstance(c, str) else list(dict.fromkeys(c))
+
+
+def check_components(v):
+    """Validate an ``n_components``-like value: K, a list of candidates, or ``{min, max}``."""
+    if isinstance(v, int):
+        if v < 1:
+            raise ValueError(f"must be >= 1, got {v}")
+    elif isinstance(v, list):
+        if not v or any(k < 1 for k in v):
+            raise ValueError(f"candidates must be integers >= 1, got {v}")
+    else:
+        if set(v) != {"min", "max"} or not 1 <= v["min"] <= v["max"]:
+            raise ValueError(f"expected {{min: K1, max: K2}} with 1 <= K1 <= K2, got {v}")
+    return v
+
+
+def expand_components(v):
+    """The sorted candidate K values of an ``n_components``-like value."""
+    if isinstance(v, int):
+        return [v]
+    if isinstance(v, list):
+        return sorted(set(v))
+    return list(range(v["min"], v["max"] + 1))
+
+
+class SelectedModel(ModelSection):
+    """Engine options of pipelines that choose the number of components.
+
+    ``n_components`` is a fixed K, a list of candidates, or ``{min, max}``;
+    with more than one candidate, ``criterion`` chooses.
+    """
+
+    n_components: NComponents = Field(3, description="K, a list of candidates, or {min: .., max: ..}; "
+                                                     "criterion chooses among several")
+    criterion: Literal["bic", "aic", "icl", "cv"] = Field("bic", description="how the number of components is chosen")
+    tol: float = Field(1e-4, gt=0, description="EM stops when the mean log-likelihood gains less than this")
+
+    @field_validator("n_components")
+    @classmethod
+    def _check_k(cls, v):
+        return check_components(v)
+
+    def candidates(self):
+        """Candidate K values, sorted."""
+        return expand_components(self.n_components)
 
 
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
@@ -132,14 +178,22 @@ class EngineSection(Section):
 
 
 class PipelineConfig(Section):
-    """The whole config of one run.  Pipelines narrow the section types."""
+    """The whole config of one run.
+
+    The base holds only what every pipeline has; each pipeline narrows the
+    sections and adds its own (``features``, ``split``, ``engine`` for those
+    that run on Dask ...), so a key a pipeline does not read is an unknown key.
+    A pipeline lists keys it renamed in ``renamed`` (old dotted key -> new):
+    a user config using an old key gets a one-line error naming the new one,
+    and a run folder written with the old key is read as the new one.
+    """
+
+    renamed: typing.ClassVar[dict] = {}
 
     pipeline: str
     data: DataSection = DataSection()
-    features: Section = Section()
     model: ModelSection = ModelSection()
     report: ReportSection = ReportSection()
-    engine: EngineSection = EngineSection()
 
 
 # --------------------------------------------------------------------------- reading
@@ -266,7 +320,8 @@ def _format_validation_error(exc, source):
     loc = ".".join(str(p) for p in err["loc"] if not _TYPE_TAG.match(str(p)))
     typ = err["type"]
     if typ == "extra_forbidden":
-        return f"{source}: unknown key {loc!r}; check the spelling (see the pipeline's example config)"
+        return (f"{source}: unknown key {loc!r}: the pipeline has no such key (a typo, or a key of another "
+                "pipeline); compare with the example in configs/")
     if typ == "missing":
         return f"{source}: missing required key {loc!r}"
     got = err.get("input")
@@ -280,6 +335,80 @@ def _format_validation_error(exc, source):
     if ", got " in msg or msg.endswith(str(got)):
         return f"{source}: {loc}: {msg}{more}"
     return f"{source}: {loc}: {msg}, got {got_s}{more}"
+
+
+def _get(raw, key):
+    node = raw
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
+def _pop(raw, key):
+    *parents, last = key.split(".")
+    node = raw
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node.pop(last, _MISSING) if isinstance(node, dict) else _MISSING
+
+
+def _put(raw, key, value):
+    *parents, last = key.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    node.setdefault(last, value)
+
+
+#: keys every config written by gmm_apps 0.1 carried, whether its pipeline read them or not
+#: (section -> keys; None: the whole section)
+_OLD_SHARED_KEYS = {
+    "data": {"path"},
+    "features": None,
+    "model": {"n_components", "criterion", "covariance_type", "n_init", "random_state", "tol", "max_iter", "reg_covar"},
+    "report": {"title", "uncertain_below", "silhouette_sample", "plots", "top"},
+    "engine": None,
+}
+
+
+def upgrade_run_config(raw, model_cls):
+    """Read a run folder's ``config.yaml`` written by an older gmm_apps with today's schema.
+
+    Renamed keys take their new names, and the shared keys older versions
+    wrote into every config (whether the pipeline read them or not) are
+    dropped where the pipeline has no such key.
+
+    Parameters
+    ----------
+    raw : dict
+    model_cls : type[PipelineConfig]
+
+    Returns
+    -------
+    raw : dict
+    """
+    raw = copy.deepcopy(raw)
+    for old, new in model_cls.renamed.items():
+        v = _pop(raw, old)
+        if v is not _MISSING:
+            _put(raw, new, v)
+    fields = model_cls.model_fields
+    for section, keys in _OLD_SHARED_KEYS.items():
+        node = raw.get(section)
+        if section not in fields:
+            if section in raw and (keys is None or (isinstance(node, dict) and set(node) <= keys)):
+                del raw[section]
+            continue
+        sub = getattr(fields[section].annotation, "model_fields", {})
+        if isinstance(node, dict):
+            for k in [k for k in node if k not in sub and (keys is None or k in keys)]:
+                del node[k]
+    return raw
 
 
 def validate_config(raw, model_cls, *, source):
@@ -296,10 +425,15 @@ def validate_config(raw, model_cls, *, source):
     -------
     config : PipelineConfig
     """
+    for old, new in getattr(model_cls, "renamed", {}).items():
+        if _get(raw, old) is not _MISSING:
+            raise ConfigError(f"{source}: {old} was renamed to {new}; write {new} instead")
     try:
         return model_cls.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
+    except (TypeError, AttributeError) as exc:  # a value of a shape no validator expected
+        raise ConfigError(f"{source}: a value has the wrong shape ({exc}); compare with the example in configs/") from None
 
 
 def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):

@@ -22,6 +22,14 @@ A pipeline is a class with:
     Dotted config keys that define the fitted model (default ``("features",
     "model")``); ``apply`` refuses a run folder whose ``config.yaml`` changed
     any of them after the run.
+``model_file``
+    The run folder's model file (relative path) that ``apply`` reads.
+``quick_sets``
+    ``--set`` overrides that make a run on the default data quick (the contract
+    test and smoke checks use them).
+``apply_example(run_dir, folder)``
+    A path of new input to apply a finished run to (written into ``folder``
+    when needed), or None for a pipeline without ``apply``.
 ``check(config, source)``
     Cheap checks before any work (input files exist ...); raise ``ConfigError``.
 ``run(config, ctx) -> dict``
@@ -34,6 +42,7 @@ A pipeline is a class with:
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from importlib.metadata import entry_points
 
 from .errors import ConfigError
@@ -57,6 +66,15 @@ class Pipeline:
     config_model = None
     input_keys = ("data.path",)
     model_sections = ("features", "model")
+    model_file = "model.npz"
+    quick_sets = ()
+
+    def apply_example(self, run_dir, folder):
+        """New input for ``apply`` on a run of the default config: by default the run's own ``data.path``."""
+        import yaml
+
+        cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+        return (cfg.get("data") or {}).get("path")
 
     def inputs(self, config):
         """``(key, path)`` of every input the config names (see ``input_keys``).

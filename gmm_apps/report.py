@@ -271,6 +271,46 @@ def plot_ellipses(X2, labels, means2, covs2, *, names=None, colors=None, xlabel=
     return fig
 
 
+def plot_score_histogram(groups, threshold, *, xlabel, ylabel, threshold_label="threshold", title="Score distribution",
+                         bins=60, upper_quantile=None, density=False, alpha=0.7, size=(7, 3.4)):
+    """Histograms of scores, one per group, with the decision threshold as a dashed line.
+
+    The score plot of every pipeline that thresholds a score (anomalies,
+    unknown speakers).
+
+    Parameters
+    ----------
+    groups : list of (str or None, ndarray, int)
+        ``(label, scores, palette index)``; a single unlabelled group is drawn opaque.
+    threshold : float
+    xlabel, ylabel, threshold_label, title : str
+    bins : int
+    upper_quantile : float, optional
+        Clip the bins' range at this quantile of all scores (long right tails).
+    density : bool
+    alpha : float
+    size : (float, float)
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    every = np.concatenate([np.asarray(s, dtype=float) for _, s, _ in groups])
+    top = np.quantile(every, upper_quantile) if upper_quantile is not None else every.max()
+    edges = np.linspace(every.min(), top, bins)
+    fig = figure(*size)
+    ax = fig.add_subplot()
+    single = len(groups) == 1 and groups[0][0] is None
+    for label, s, colour in groups:
+        ax.hist(s, bins=edges, color=PALETTE[colour], alpha=1.0 if single else alpha, label=label, density=density)
+    ax.axvline(threshold, color="k", ls="--", label=threshold_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
 def plot_confidence_histogram(max_proba, *, threshold=0.6, title="Assignment confidence"):
     """Histogram of each row's top posterior probability with the uncertainty threshold.
 
@@ -294,12 +334,14 @@ def plot_confidence_histogram(max_proba, *, threshold=0.6, title="Assignment con
     return fig
 
 
-def projection_2d(model, X, *, features=(0, 1)):
-    """Means and 2x2 covariances of a fitted core model on two features.
+def projection_2d(means, covariances, X, *, features=(0, 1)):
+    """Data, means and 2x2 covariances on two features.
 
     Parameters
     ----------
-    model : gmm_apps.core.GaussianMixture
+    means : ndarray of shape (K, d)
+    covariances : ndarray of shape (K, d, d)
+        Full covariance matrices (``GaussianMixture.full_covariances()``).
     X : ndarray of shape (n, d)
     features : tuple of int
 
@@ -307,26 +349,36 @@ def projection_2d(model, X, *, features=(0, 1)):
     -------
     X2, means2, covs2
     """
-    from .core._covariance import full_covariances
-
     i, j = features
-    K, d = model.means_.shape
-    full = full_covariances(model.covariances_, model.covariance_type, K, d)
-    return X[:, [i, j]], model.means_[:, [i, j]], full[:, [i, j]][:, :, [i, j]]
+    means, covariances = np.asarray(means), np.asarray(covariances)
+    return X[:, [i, j]], means[:, [i, j]], covariances[:, [i, j]][:, :, [i, j]]
 
 
 # ------------------------------------------------------------ model evaluation
-def model_evaluation(model, X, *, proba=None, sample_weight=None, uncertain_below=0.6, silhouette_sample=5000, random_state=0):
-    """The figures every report carries about a fitted core model.
+def model_evaluation(X, proba, means, *, log_likelihood, n_rows, bic, aic, n_components, covariance_type, converged,
+                     n_iter, uncertain_below=0.6, silhouette_sample=5000, random_state=0):
+    """The figures every report carries about a fitted model, from plain numbers.
+
+    Any soft-assignment model fits (a core GMM, an HMM's states): pass the data,
+    the posterior probabilities, the component means and the model's own
+    likelihood and criteria.
 
     Parameters
     ----------
-    model : gmm_apps.core.GaussianMixture
     X : ndarray of shape (n, d)
-        The data the model was fitted on (in model space).
-    proba : ndarray of shape (n, K), optional
-        Posterior probabilities (computed if not given).
-    sample_weight : ndarray of shape (n,), optional
+        The data in model space.
+    proba : ndarray of shape (n, K)
+        Posterior probabilities.
+    means : ndarray of shape (K, d)
+    log_likelihood : float
+        Total log-likelihood of the fitted data.
+    n_rows : float
+        Rows (or total weight) it was computed on.
+    bic, aic : float
+    n_components : int
+    covariance_type : str
+    converged : bool
+    n_iter : int
     uncertain_below : float
     silhouette_sample : int
         Rows sampled for the silhouette score.
@@ -337,17 +389,13 @@ def model_evaluation(model, X, *, proba=None, sample_weight=None, uncertain_belo
     evaluation : dict
         ``log_likelihood`` (total), ``log_likelihood_per_row``, ``bic``, ``aic``,
         ``silhouette``, ``n_uncertain``, ``share_uncertain``, ``min_mean_distance``,
-        ``mean_distances`` (K x K Mahalanobis-free Euclidean distances between means),
+        ``mean_distances`` (K x K Euclidean distances between means),
         ``converged``, ``n_iter``, ``n_components``, ``covariance_type``.
     """
     from sklearn.metrics import silhouette_score
 
     X = np.asarray(X)
-    if proba is None:
-        proba = model.predict_proba(X)
     labels = proba.argmax(axis=1)
-    n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-    per_row = model.score(X, sample_weight=sample_weight)
     sil = float("nan")
     if 2 <= len(np.unique(labels)) < X.shape[0]:
         rng = np.random.default_rng(random_state)
@@ -358,24 +406,48 @@ def model_evaluation(model, X, *, proba=None, sample_weight=None, uncertain_belo
             sil = float(silhouette_score(X[idx], labels[idx]))
     top = proba.max(axis=1)
     n_unc = int((top < uncertain_below).sum())
-    m = np.asarray(model.means_, dtype=np.float64)
+    m = np.asarray(means, dtype=np.float64)
     D = np.sqrt(((m[:, None, :] - m[None, :, :]) ** 2).sum(-1))
     off = D[~np.eye(len(m), dtype=bool)]
     return {
-        "n_components": int(model.n_components),
-        "covariance_type": model.covariance_type,
-        "log_likelihood": float(per_row * n),
-        "log_likelihood_per_row": float(per_row),
-        "bic": float(model.bic(X, sample_weight=sample_weight)),
-        "aic": float(model.aic(X, sample_weight=sample_weight)),
+        "n_components": int(n_components),
+        "covariance_type": covariance_type,
+        "log_likelihood": float(log_likelihood),
+        "log_likelihood_per_row": float(log_likelihood) / n_rows if n_rows else float("nan"),
+        "bic": float(bic),
+        "aic": float(aic),
         "silhouette": sil,
         "n_uncertain": n_unc,
         "share_uncertain": n_unc / max(1, X.shape[0]),
         "min_mean_distance": float(off.min()) if off.size else float("nan"),
         "mean_distances": D,
-        "converged": bool(model.converged_),
-        "n_iter": int(model.n_iter_),
+        "converged": bool(converged),
+        "n_iter": int(n_iter),
     }
+
+
+def mixture_evaluation(model, X, *, sample_weight=None, **options):
+    """:func:`model_evaluation` of a fitted core :class:`~gmm_apps.core.GaussianMixture` on its data.
+
+    Parameters
+    ----------
+    model : gmm_apps.core.GaussianMixture
+    X : ndarray of shape (n, d)
+    sample_weight : ndarray of shape (n,), optional
+    **options
+        ``uncertain_below``, ``silhouette_sample``, ``random_state``.
+
+    Returns
+    -------
+    evaluation : dict
+    """
+    X = np.asarray(X)
+    n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    return model_evaluation(X, model.predict_proba(X), model.means_,
+                            log_likelihood=model.score(X, sample_weight=sample_weight) * n, n_rows=n,
+                            bic=model.bic(X, sample_weight=sample_weight), aic=model.aic(X, sample_weight=sample_weight),
+                            n_components=model.n_components, covariance_type=model.covariance_type,
+                            converged=model.converged_, n_iter=model.n_iter_, **options)
 
 
 def add_model_evaluation(report, evaluation, *, uncertain_below=0.6, names=None, extra=None):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import math
 import os
 import shutil
 import sys
@@ -20,39 +19,15 @@ from datetime import datetime
 from glob import escape as glob_escape
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from . import __version__
-from .config import RUN_MARKER, dump_config, load_config, read_yaml, validate_config
-from .core.persistence import SIGNING_KEY_ENV, signature
+from .config import RUN_MARKER, dump_config, load_config, read_yaml, upgrade_run_config, validate_config
+from .core.persistence import SIGNING_KEY_ENV, jsonable, signature
 from .errors import ConfigError, ModelFileError, UserError
 from .registry import get_pipeline
 
 logger = logging.getLogger("gmm_apps")
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, (datetime,)):
-        return obj.isoformat()
-    if hasattr(obj, "isoformat"):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def progress(iterable=None, *, total=None, desc=None, quiet=False):
@@ -152,7 +127,7 @@ def verify_run(run_dir, settings):
             raise ModelFileError(f"{run_dir / MARKER}: the signature does not match {SIGNING_KEY_ENV}; the run folder "
                                  "was altered or signed with another key")
     fitted = marker["model_settings"]
-    now = _jsonable(settings)
+    now = jsonable(settings)
     for key in sorted(set(fitted) | set(now)):
         diff = _first_difference(fitted.get(key), now.get(key), key)
         if diff:
@@ -417,7 +392,7 @@ class RunContext:
 
     def write_json(self, name, obj):
         """Write ``obj`` as indented JSON (NumPy values converted; NaN as null)."""
-        return self.write_text(name, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
+        return self.write_text(name, json.dumps(jsonable(obj), indent=2, sort_keys=False) + "\n")
 
     def write_table(self, name, df, *, index=False, parquet_above=200_000):
         """Write a DataFrame as CSV (and Parquet too when it has many rows).
@@ -478,7 +453,7 @@ class RunContext:
         settings : dict
             JSON-serialisable, by dotted section name.
         """
-        self._bound = _jsonable(settings)
+        self._bound = jsonable(settings)
 
     def _seal(self):
         """Write the bound settings into the marker (signed when a signing key is set)."""
@@ -677,6 +652,7 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
     if not isinstance(name, str):
         raise ConfigError(f"{cfg_path}: missing required key 'pipeline'")
     pipeline = get_pipeline(name, source=str(cfg_path))
+    raw = upgrade_run_config(raw, pipeline.config_model)
     config = validate_config(raw, pipeline.config_model, source=str(cfg_path))
     verify_run(run_dir, model_settings(pipeline, config))
     final = Path(out) if out else default_run_dir(name, kind="apply")

@@ -143,8 +143,20 @@ CASES = [
     ("gradient-level-as-ratio", "images", lambda t: ["--set", "spatial.edge_threshold=24"],
      "edge_threshold 24 is a gradient level"),
     # silently accepted before: refused now, in one line
-    *[("boolean-components", name, lambda t: ["--set", "model.n_components=true"], "model.n_components: expected an integer")
-      for name in ("regimes", "customers", "speakers", "anomaly", "images")],
+    *[("boolean-components", name, lambda t, k=key: ["--set", f"model.{k}=true"], f"model.{key}: expected a number, not a yes/no")
+      for name, key in (("regimes", "n_components"), ("customers", "n_components"), ("speakers", "n_components"),
+                        ("anomaly", "components"), ("images", "n_components"))],
+    ("boolean-number", "regimes", lambda t: ["--set", "model.n_init=yes"], "model.n_init: expected a number, not a yes/no"),
+    ("boolean-in-a-list", "customers", lambda t: ["--set", "model.n_components=[2, true]"], "expected a number"),
+    # keys a pipeline does not read, and renamed keys
+    ("unused-key", "anomaly", lambda t: ["--set", "model.tol=0.1"], "unknown key 'model.tol'"),
+    ("unused-key", "regimes", lambda t: ["--set", "engine.kind=dask"], "unknown key 'engine'"),
+    ("unused-key", "speakers", lambda t: ["--set", "data.path=x"], "unknown key 'data.path'"),
+    ("unused-key", "speakers", lambda t: ["--set", "report.top=3"], "unknown key 'report.top'"),
+    ("unused-key", "images", lambda t: ["--set", "report.uncertain_below=0.5"], "unknown key 'report.uncertain_below'"),
+    ("renamed-key", "anomaly", lambda t: ["--set", "model.n_components=[1, 2]"], "model.n_components was renamed to model.components"),
+    ("renamed-key", "customers", lambda t: ["--set", "report.boundary_below=0.5"],
+     "report.boundary_below was renamed to report.uncertain_below"),
     ("duplicated-key", "customers", lambda t: {"config": "pipeline: regimes\nmodel: {n_init: 2}\npipeline: customers\n"},
      "key 'pipeline' appears twice (lines 1 and 3)"),
     ("engine-address-not-a-url", "customers", lambda t: ["--set", "engine.kind=dask", "--set", "engine.address=notaurl"],

@@ -11,9 +11,19 @@ import pandas as pd
 import pytest
 
 from gmm_apps import cli, registry
-from gmm_apps.config import ModelSection, apply_overrides, parse_override, resolve_inputs
+from gmm_apps.config import (
+    SelectedModel,
+    apply_overrides,
+    parse_override,
+    resolve_inputs,
+)
 from gmm_apps.errors import ConfigError
-from gmm_apps.report import Report, model_evaluation, plot_confidence_histogram
+from gmm_apps.report import (
+    Report,
+    mixture_evaluation,
+    model_evaluation,
+    plot_confidence_histogram,
+)
 from gmm_apps.run import RunContext
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,11 +75,11 @@ def test_apply_overrides_creates_sections_and_refuses_scalars():
 
 
 def test_model_section_candidates():
-    assert ModelSection(n_components=3).candidates() == [3]
-    assert ModelSection(n_components=[4, 2, 2]).candidates() == [2, 4]
-    assert ModelSection(n_components={"min": 2, "max": 4}).candidates() == [2, 3, 4]
+    assert SelectedModel(n_components=3).candidates() == [3]
+    assert SelectedModel(n_components=[4, 2, 2]).candidates() == [2, 4]
+    assert SelectedModel(n_components={"min": 2, "max": 4}).candidates() == [2, 3, 4]
     with pytest.raises(Exception):
-        ModelSection(n_components={"min": 3, "max": 1})
+        SelectedModel(n_components={"min": 3, "max": 1})
 
 
 def test_resolve_inputs_file_folder_glob(tmp_path):
@@ -218,7 +228,10 @@ def test_model_evaluation_block_values():
     rng = np.random.default_rng(0)
     X = np.r_[rng.normal(0, 1, (300, 2)), rng.normal(8, 1, (300, 2))]
     gm = GaussianMixture(2, random_state=0).fit(X)
-    ev = model_evaluation(gm, X)
+    ev = mixture_evaluation(gm, X)
+    direct = model_evaluation(X, gm.predict_proba(X), gm.means_, log_likelihood=gm.score_samples(X).sum(), n_rows=len(X),
+                              bic=gm.bic(X), aic=gm.aic(X), n_components=2, covariance_type="full", converged=True, n_iter=3)
+    assert direct["bic"] == ev["bic"] and direct["log_likelihood_per_row"] == pytest.approx(gm.score(X))
     assert ev["bic"] == pytest.approx(gm.bic(X))
     assert ev["log_likelihood"] == pytest.approx(gm.score_samples(X).sum())
     assert ev["silhouette"] > 0.7

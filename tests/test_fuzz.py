@@ -30,7 +30,7 @@ FAST = {
     "speakers": ["--set", "report.plots=false", "--set", "model.n_components=8",
                  "--set", "data.enrol=" + str(REPO / "datasets" / "fsdd_sample" / "enrol"),
                  "--set", "data.test=" + str(REPO / "datasets" / "fsdd_sample" / "test")],
-    "anomaly": ["--set", "report.plots=false", "--set", "model.seeds=1", "--set", "model.n_components=[1, 3]",
+    "anomaly": ["--set", "report.plots=false", "--set", "model.seeds=1", "--set", "model.components=[1, 3]",
                 "--set", "data.score=null"],
     "images": ["--set", "report.plots=false", "--set", "run.n_jobs=1", "--set", "model.n_fits=1",
                "--set", "model.sample_size=500", "--set", "data.path=skimage:coffee"],

@@ -301,7 +301,7 @@ def test_walk_forward_labels_use_only_past_data(tmp_path):
 def test_a_collapsing_hmm_state_is_refitted_with_a_higher_floor_and_logged(caplog, sp500_features, monkeypatch):
     import logging
 
-    from gmm_apps.core._covariance import IllDefinedCovarianceError
+    from gmm_apps.core import IllDefinedCovarianceError
     from gmm_apps.pipelines.regimes import model as rm
 
     lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here

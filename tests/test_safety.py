@@ -25,7 +25,7 @@ from gmm_apps.run import MARKER, RunContext, is_run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 ANOMALY = [str(REPO / "configs" / "anomaly.yaml"), "--quiet", "--set", "report.plots=false", "--set", "model.seeds=1",
-           "--set", "model.n_components=[1, 4]", "--set", f"data.path={REPO / 'datasets' / 'cardio_reference.csv'}",
+           "--set", "model.components=[1, 4]", "--set", f"data.path={REPO / 'datasets' / 'cardio_reference.csv'}",
            "--set", f"data.score={REPO / 'datasets' / 'cardio_new.csv'}"]
 
 
@@ -526,3 +526,27 @@ def test_error_line_is_last_and_alone_even_from_a_subprocess(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
     assert p.stderr.splitlines() == [p.stderr.strip()] and p.stderr.startswith("error: --out"), p.stderr
+
+
+def test_run_folders_of_the_previous_config_grammar_still_apply(anomaly_run, tmp_path, capsys):
+    import yaml
+
+    run = copy_run(anomaly_run, tmp_path)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    # what gmm_apps 0.1 wrote: the ensemble's list under n_components, and every shared key
+    cfg["model"]["n_components"] = cfg["model"].pop("components")
+    cfg["model"].update(tol=0.0001, criterion="bic")
+    cfg["data"]["path"] = cfg["data"]["path"]
+    cfg["features"] = {}
+    cfg["report"].update(uncertain_below=0.6, silhouette_sample=5000)
+    cfg["engine"] = {"kind": "local", "address": None, "n_workers": 2, "chunk_rows": 1000000, "memory_limit": "auto"}
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (run / MARKER).unlink()  # runs of 0.1 had no marker: recognised by summary.json
+    summary = json.loads((run / "summary.json").read_text())
+    summary["gmm_apps_version"] = "0.1.0"
+    (run / "summary.json").write_text(json.dumps(summary))
+    code, _, err = run_cli(["apply", run, REPO / "datasets" / "cardio_new.csv", "--out", tmp_path / "a", "--quiet"], capsys)
+    assert code == 0, err
+    new = np.loadtxt(tmp_path / "a" / "scores.csv", delimiter=",", skiprows=1, usecols=1)
+    old = np.loadtxt(anomaly_run / "scores.csv", delimiter=",", skiprows=1, usecols=1)
+    np.testing.assert_allclose(new, old, rtol=1e-9)

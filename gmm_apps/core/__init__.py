@@ -6,15 +6,17 @@ It knows nothing of pipelines: arrays in, fitted models out.
 >>> from gmm_apps.core import GaussianMixture, select_model, save_model, load_model
 """
 
-from ._covariance import COVARIANCE_TYPES, n_parameters
+from ._covariance import COVARIANCE_TYPES, IllDefinedCovarianceError, full_covariances, n_parameters
 from ._stats import SufficientStats, chunk_statistics, m_step, map_reduce, prepare
 from .init import INIT_METHODS
 from .mixture import GaussianMixture
 from .monitor import ConvergenceMonitor
 from .ordering import align_components, bhattacharyya_distances, order_components, permute_components
 from .persistence import (
+    SIGNING_KEY_ENV,
     check_mixture,
     file_digest,
+    jsonable,
     load_arrays,
     load_model,
     model_file_guard,
@@ -27,6 +29,8 @@ from .selection import SelectionResult, select_model, variational_mixture
 __all__ = [
     "COVARIANCE_TYPES",
     "INIT_METHODS",
+    "IllDefinedCovarianceError",
+    "SIGNING_KEY_ENV",
     "ConvergenceMonitor",
     "GaussianMixture",
     "SelectionResult",
@@ -36,6 +40,8 @@ __all__ = [
     "check_mixture",
     "chunk_statistics",
     "file_digest",
+    "full_covariances",
+    "jsonable",
     "load_arrays",
     "load_model",
     "m_step",

@@ -558,6 +558,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         parallel_map(one, range(0, X.shape[0], chunk), _n_jobs(getattr(self, "n_jobs", None)))
         return out
 
+    def component_log_density(self, X):
+        """Log density of each sample under each component, ``log N(x | mu_k, Sigma_k)``.
+
+        The mixture weights are not included: ``component_log_density(X) +
+        log(weights_)`` summed by log-sum-exp over components is
+        :meth:`score_samples`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self._weighted_log_prob(X) - np.log(self.weights_.astype(X.dtype))[None, :]
+
+    def full_covariances(self):
+        """Every component's covariance as a full matrix, shape (n_components, n_features, n_features)."""
+        check_is_fitted(self)
+        K, d = self.means_.shape
+        return cov.full_covariances(self.covariances_, self.covariance_type, K, d)
+
     def score_samples(self, X):
         """Log density of each sample under the mixture.
 

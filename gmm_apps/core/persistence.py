@@ -60,15 +60,44 @@ def _digest(a):
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
-def _jsonable(v):
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        v = float(v)
-        return v if math.isfinite(v) else repr(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
+def jsonable(obj, *, non_finite="null"):
+    """``obj`` with NumPy values, dates and paths turned into plain JSON values (recursively).
+
+    The package's one JSON conversion: run summaries, model-file headers and
+    run markers all go through it.
+
+    Parameters
+    ----------
+    obj : object
+    non_finite : {'null', 'text'}
+        How NaN and infinities are written: JSON ``null`` (tables and
+        summaries), or their text ``'nan'``, ``'inf'``, ``'-inf'`` (model headers,
+        where the value must come back as it was).
+
+    Returns
+    -------
+    value : object
+    """
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v, non_finite=non_finite) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v, non_finite=non_finite) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist(), non_finite=non_finite)
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        if math.isfinite(v):
+            return v
+        return None if non_finite == "null" else repr(v)
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return obj
 
 
 def save_model(model, path, *, extra=None, arrays=None):
@@ -107,7 +136,7 @@ def save_model(model, path, *, extra=None, arrays=None):
         v = getattr(model, p, None)
         if p == "random_state" and not (v is None or isinstance(v, (int, np.integer))):
             v = None
-        params[p] = _jsonable(v)
+        params[p] = jsonable(v, non_finite="text")
     params["dtype"] = np.dtype(model.dtype).name
     order_by = getattr(model, "order_by", None)
     params["order_by"] = order_by if (order_by is None or isinstance(order_by, (str, int))) else None
@@ -116,7 +145,7 @@ def save_model(model, path, *, extra=None, arrays=None):
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
         "params": params,
-        "attributes": {s: _jsonable(getattr(model, s, None)) for s in _SCALARS},
+        "attributes": {s: jsonable(getattr(model, s, None), non_finite="text") for s in _SCALARS},
         "arrays": {
             name: {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": _digest(a)}
             for name, a in data.items()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from ...config import CovarianceTypes, DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
+from ...config import (
+    CovarianceTypes,
+    EngineSection,
+    ModelSection,
+    NComponents,
+    PathData,
+    PipelineConfig,
+    ReportSection,
+    Section,
+    check_components,
+    expand_components,
+)
 
 
-class AnomalyData(DataSection):
+class AnomalyData(PathData):
     """Records to learn from (``path``) and, optionally, records to score (``score``;
     by default the ``path`` records themselves).  CSV, Parquet, or ODDS ``.mat``
     (arrays ``X`` and ``y``)."""
@@ -27,7 +38,7 @@ class AnomalyData(DataSection):
 class AnomalyModel(ModelSection):
     """An ensemble of core GMMs on robustly scaled features (median / IQR).
 
-    Members: every K in ``n_components`` with each covariance type, ``seeds``
+    Members: every K in ``components`` with each covariance type, ``seeds``
     random starts each for K > 1 (all kept and averaged: an ensemble over K and
     seeds), plus ``bags`` groups (full covariance, K in ``bag_components``) on
     random halves to all of the features.  Each member's negative log-density is
@@ -36,7 +47,9 @@ class AnomalyModel(ModelSection):
     once without the highest-scoring share of the training data (robust to
     contaminated references)."""
 
-    n_components: NComponents = Field(default_factory=lambda: [1, 8, 16, 32])
+    components: NComponents = Field(default_factory=lambda: [1, 8, 16, 32],
+                                    description="K of the ensemble's members: every K is fitted and the scores "
+                                                "averaged (a list, or {min: .., max: ..})")
     covariance_type: CovarianceTypes = "diag"
     reg_covar: float = Field(0.5, ge=0, description="variance floor in robust-scaled units")
     seeds: int = Field(8, ge=1, le=100, description="random starts kept for every K > 1")
@@ -46,6 +59,15 @@ class AnomalyModel(ModelSection):
     trim: float = Field(0.0, ge=0, lt=0.5)
     n_init: int = Field(1, ge=1)
     max_iter: int = Field(100, ge=1)
+
+    @field_validator("components")
+    @classmethod
+    def _check_components(cls, v):
+        return check_components(v)
+
+    def member_components(self):
+        """The ensemble's K values, sorted."""
+        return expand_components(self.components)
 
 
 class Threshold(Section):
@@ -70,3 +92,6 @@ class AnomalyConfig(PipelineConfig):
     model: AnomalyModel = AnomalyModel()
     threshold: Threshold = Threshold()
     report: AnomalyReport = AnomalyReport()
+    engine: EngineSection = EngineSection()
+
+    renamed: ClassVar[dict] = {"model.n_components": "model.components"}

@@ -11,8 +11,7 @@ import numpy as np
 from scipy.special import erf
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core import GaussianMixture, file_digest, load_arrays, load_model, save_arrays, save_model
-from ...core.persistence import SIGNING_KEY_ENV
+from ...core import SIGNING_KEY_ENV, GaussianMixture, file_digest, load_arrays, load_model, save_arrays, save_model
 from ...errors import DataError, ModelFileError
 
 
@@ -213,9 +212,7 @@ class GMMDetector:
         cols, g = max(diag, key=lambda m: m[1].n_components) if diag else self.members_[0]
         k = g.predict(Z[:, cols])
         mu = g.means_[k]
-        cov = g.covariances_
-        var = {"diag": lambda: cov[k], "spherical": lambda: cov[k][:, None] * np.ones(len(cols)),
-               "full": lambda: np.diagonal(cov, axis1=1, axis2=2)[k], "tied": lambda: np.tile(np.diag(cov), (len(k), 1))}[g.covariance_type]()
+        var = np.diagonal(g.full_covariances(), axis1=1, axis2=2)[k]
         dev = (Z[:, cols] - mu) / np.sqrt(var)
         contrib = 0.5 * dev**2
         names = names or [f"x{i}" for i in range(Z.shape[1])]

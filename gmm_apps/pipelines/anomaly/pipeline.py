@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from ...engine import dask_client, dask_frame
 from ...config import path_problem
@@ -22,7 +23,7 @@ logger = logging.getLogger("gmm_apps.anomaly")
 
 def make_detector(cfg):
     m = cfg.model
-    return GMMDetector(n_components=m.candidates(), covariance_types=m.covariance_types(), reg_covar=m.reg_covar,
+    return GMMDetector(n_components=m.member_components(), covariance_types=m.covariance_types(), reg_covar=m.reg_covar,
                        seeds=m.seeds, bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
                        contamination=cfg.threshold.contamination, random_state=m.random_state, max_iter=m.max_iter,
                        n_init=m.n_init)
@@ -81,6 +82,12 @@ class AnomalyPipeline(Pipeline):
     name = "anomaly"
     model_sections = ("model", "threshold")
     input_keys = ("data.path", "data.score")
+    model_file = "model/detector.npz"
+    quick_sets = ("report.plots=false", "model.seeds=2", "model.components=[1, 4]")
+
+    def apply_example(self, run_dir, folder):
+        cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))["data"]
+        return cfg.get("score") or cfg["path"]
     description = "anomaly scores for records, with thresholds and per-record explanations"
     config_model = AnomalyConfig
 

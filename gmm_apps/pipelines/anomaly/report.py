@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...report import PALETTE, Report, figure
+from ...report import PALETTE, Report, figure, plot_score_histogram
 
 
 def plot_histogram(scores, threshold, labels=None):
-    fig = figure(7, 3.4)
-    ax = fig.add_subplot()
-    bins = np.linspace(scores.min(), np.quantile(scores, 0.995), 60)
-    if labels is not None:
-        ax.hist(scores[labels == 0], bins=bins, color=PALETTE[0], alpha=0.7, label="labelled normal")
-        ax.hist(scores[labels == 1], bins=bins, color=PALETTE[2], alpha=0.7, label="labelled outlier")
-    else:
-        ax.hist(scores, bins=bins, color=PALETTE[0])
-    ax.axvline(threshold, color="k", ls="--", label="threshold")
-    ax.set_xlabel("anomaly score (higher is more unusual)")
-    ax.set_ylabel("records")
-    ax.legend(fontsize=8)
-    ax.set_title("Score distribution")
-    return fig
+    """Anomaly scores (by label when labels are known) and the flagging threshold."""
+    groups = ([("labelled normal", scores[labels == 0], 0), ("labelled outlier", scores[labels == 1], 2)]
+              if labels is not None else [(None, scores, 0)])
+    return plot_score_histogram(groups, threshold, xlabel="anomaly score (higher is more unusual)", ylabel="records",
+                                upper_quantile=0.995)
 
 
 def plot_projection(Z, scores, threshold):
@@ -102,7 +93,7 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
     m = cfg.model
     rep.text(f"Features are centred on their median and scaled by their interquartile range (robust to the outliers "
              f"themselves). The score averages {summary['members']} Gaussian mixtures ({', '.join(m.covariance_types())} "
-             f"covariance with K in {m.candidates()}, {m.seeds} random starts kept for each K above 1"
+             f"covariance with K in {m.member_components()}, {m.seeds} random starts kept for each K above 1"
              + (f", plus {m.bags} groups of full-covariance mixtures on random feature subsets" if m.bags else "")
              + "): each member's negative log-density is standardised by its median and IQR on the reference records, "
              "averaged over the starts of a K, then over the Ks.")

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ...config import CovarianceTypes, DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
+from ...config import (
+    CovarianceTypes,
+    EngineSection,
+    EvaluationReport,
+    NComponents,
+    PathData,
+    PipelineConfig,
+    Section,
+    SelectedModel,
+)
 
 MODEL_FEATURES = ("recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "gaps_since_last",
                   "recent_spend", "total_spend")
 
 
-class CustomersData(DataSection):
+class CustomersData(PathData):
     """A transaction log: CSV or Parquet with named columns, or the CDNOW text format.
 
     ``format``: 'auto' reads ``.txt``/``.dat`` files as CDNOW (whitespace-separated id,
@@ -66,7 +75,7 @@ class Split(Section):
     holdout_weeks: int = Field(39, ge=1)
 
 
-class CustomersModel(ModelSection):
+class CustomersModel(SelectedModel):
     """Model options.  Each candidate is fitted from ``n_init`` starts run to the loose
     ``explore_tol``; the chosen one is then converged to ``tol``, so that seeds
     which find the same optimum give identical segments."""
@@ -82,8 +91,7 @@ class CustomersModel(ModelSection):
     min_segment_size: int = Field(20, ge=1, description="the criterion chooses among candidates whose every segment holds at least this many customers")
 
 
-class CustomersReport(ReportSection):
-    boundary_below: float = Field(0.6, gt=0, le=1, description="top probability below which a customer is a boundary customer")
+class CustomersReport(EvaluationReport):
     top_share: float = Field(0.2, gt=0, lt=1, description="share of customers targeted in the holdout comparison")
     stability_seeds: int = Field(3, ge=1, le=50)
     bootstrap: int = Field(3, ge=0, le=100, description="bootstrap refits for segment stability")
@@ -96,3 +104,6 @@ class CustomersConfig(PipelineConfig):
     model: CustomersModel = CustomersModel()
     split: Split = Split()
     report: CustomersReport = CustomersReport()
+    engine: EngineSection = EngineSection()
+
+    renamed: ClassVar[dict] = {"report.boundary_below": "report.uncertain_below"}

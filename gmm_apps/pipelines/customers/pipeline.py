@@ -226,6 +226,7 @@ def kmeans_baseline(Z, k, values_from, random_state):
 
 class CustomersPipeline(Pipeline):
     name = "customers"
+    quick_sets = ("report.stability_seeds=1", "report.bootstrap=0", "report.plots=false", "model.n_components=3")
     description = "customer segments from a transaction log, with probabilities, names and actions"
     config_model = CustomersConfig
 
@@ -324,7 +325,7 @@ class CustomersPipeline(Pipeline):
         out["segment_name"] = [seg.names[i] for i in labels]
         for s, nm in enumerate(seg.names):
             out[f"p_{nm}"] = P[:, s]
-        out["boundary"] = P.max(axis=1) < cfg.report.boundary_below
+        out["boundary"] = P.max(axis=1) < cfg.report.uncertain_below
         out["value"] = value
         out = pd.concat([out, rfm.reset_index(drop=True)], axis=1)
         if holdout is not None:
@@ -416,7 +417,7 @@ class CustomersPipeline(Pipeline):
         out["segment_name"] = [seg.names[i] for i in labels]
         for s, nm in enumerate(seg.names):
             out[f"p_{nm}"] = P[:, s]
-        out["boundary"] = P.max(axis=1) < config.report.boundary_below
+        out["boundary"] = P.max(axis=1) < config.report.uncertain_below
         out["value"] = P @ seg.values
         ctx.write_table("customers.csv", out)
         counts = {nm: int((labels == s).sum()) for s, nm in enumerate(seg.names)}

@@ -10,7 +10,7 @@ from ...report import (
     Report,
     add_model_evaluation,
     figure,
-    model_evaluation,
+    mixture_evaluation,
     plot_confidence_histogram,
     plot_criterion_curve,
     plot_ellipses,
@@ -98,7 +98,7 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
              "recency is days since the last purchase at the end of calibration; purchases on the same day are merged.", cls="note")
     rep.table(actions, caption="Suggested action per segment")
     n_b = summary["boundary_customers"]
-    rep.text(f"{n_b:,} boundary customers (top segment probability below {cfg.report.boundary_below:g}) are flagged in "
+    rep.text(f"{n_b:,} boundary customers (top segment probability below {cfg.report.uncertain_below:g}) are flagged in "
              "customers.csv (column boundary): candidates for special campaigns between two segments.")
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_profile_heatmap(feats, P, names), "profiles.png"))
@@ -141,13 +141,13 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     modeled = (feats["n_purchases"] > 1).to_numpy() if separate else np.ones(len(feats), bool)
     Z = seg.standardise(feats[modeled])
     comp_names = [n for n in names if n != "one-timers"] if separate else names
-    ev = model_evaluation(seg.model, Z, uncertain_below=cfg.report.uncertain_below,
+    ev = mixture_evaluation(seg.model, Z, uncertain_below=cfg.report.uncertain_below,
                           silhouette_sample=cfg.report.silhouette_sample, random_state=cfg.model.random_state)
     add_model_evaluation(rep, ev, uncertain_below=cfg.report.uncertain_below, names=comp_names)
     if cfg.report.plots:
-        rep.image(ctx.save_figure(plot_confidence_histogram(P.max(axis=1), threshold=cfg.report.boundary_below), "confidence.png"))
+        rep.image(ctx.save_figure(plot_confidence_histogram(P.max(axis=1), threshold=cfg.report.uncertain_below), "confidence.png"))
         if Z.shape[1] >= 2:
-            X2, m2, c2 = projection_2d(seg.model, Z)
+            X2, m2, c2 = projection_2d(seg.model.means_, seg.model.full_covariances(), Z)
             f = plot_ellipses(X2, seg.model.predict(Z), m2, c2, names=comp_names,
                               xlabel=f"log {seg.features[0]} (standardised)", ylabel=f"log {seg.features[1]} (standardised)",
                               title="Segments in feature space (1-3 sigma)", random_state=cfg.model.random_state)

@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ...config import CovarianceType, DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
+from ...config import CovarianceType, EngineSection, NComponents, PathData, PipelineConfig, ReportSection, Section, SelectedModel
 
 
-class ImagesData(DataSection):
+class ImagesData(PathData):
     """Images to segment: files, folders, globs, or ``skimage:NAME`` for a sample
     bundled with scikit-image (astronaut, chelsea, coffee, rocket,
     immunohistochemistry, camera, retina).  JPEG, PNG, TIFF, BMP; grey, RGBA
@@ -34,7 +34,7 @@ class ImagesFeatures(Section):
     texture_weight: float = Field(0.0, ge=0, le=10, description="weight of local lightness contrast; 0: none")
 
 
-class ImagesModel(ModelSection):
+class ImagesModel(SelectedModel):
     """A core GMM per image, fitted on a pixel sample (or on quantised colours
     with their counts as ``sample_weight``), predicted at full resolution.
     ``n_components``: a fixed K, or candidates chosen per image by
@@ -113,3 +113,4 @@ class ImagesConfig(PipelineConfig):
     output: ImagesOutput = ImagesOutput()
     report: ImagesReport = ImagesReport()
     run: ImagesRun = ImagesRun()
+    engine: EngineSection = EngineSection()

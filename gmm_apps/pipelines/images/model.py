@@ -9,8 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ...core import GaussianMixture
-from ...core.selection import select_model
+from ...core import GaussianMixture, select_model
 from ...errors import DataError
 from . import segment as seg
 from .metrics import variation_of_information
@@ -269,3 +268,13 @@ def _segment_once(rgb, features, edges, settings, *, model=None, random_state=No
                          classes=classes, model=model, n_components=model.n_components, colours=None, shares=None,
                          selection=table, maps=maps, level=level)
             for level, regions in zip(levels, merged)]
+
+
+def palette_rgb(model, color_space):
+    """RGB colour of each component's mean, in [0, 1]."""
+    means = np.asarray(model.means_[:, :3], dtype=np.float64)
+    if color_space == "lab":
+        from skimage.color import lab2rgb
+
+        return np.clip(lab2rgb(means[None, :, :])[0], 0, 1)
+    return np.clip(means / 100.0, 0, 1)

@@ -19,7 +19,7 @@ from ...errors import DataError
 from ...registry import Pipeline
 from .config import ImagesConfig
 from .io import image_stem, read_image, resolve_images
-from .model import Settings, check_size, fit_model, fit_rows, image_features, sample_rows, segment_image
+from .model import Settings, check_size, fit_model, fit_rows, image_features, palette_rgb, sample_rows, segment_image
 
 logger = logging.getLogger("gmm_apps.images")
 MODEL_FILE = "model/palette.npz"
@@ -251,16 +251,6 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
         return done
 
 
-def palette_rgb(model, color_space):
-    """RGB colour of each component's mean, in [0, 1]."""
-    means = np.asarray(model.means_[:, :3], dtype=np.float64)
-    if color_space == "lab":
-        from skimage.color import lab2rgb
-
-        return np.clip(lab2rgb(means[None, :, :])[0], 0, 1)
-    return np.clip(means / 100.0, 0, 1)
-
-
 def fit_shared(pools, settings):
     """The shared (palette) model fitted on the pooled pixel samples of every image."""
     X = np.concatenate(pools).astype(np.float64)
@@ -277,9 +267,12 @@ def _make_folders(ctx, cfg):
 
 
 def _write_tables(ctx, results):
+    """images.csv and palettes.csv; per-image timings go to run.log, so the tables are the same bytes on every rerun."""
     images = pd.DataFrame([r["row"] for r in results])
+    for r in images.to_dict("records"):
+        logger.info("%s: %d segments in %.3f s", r["image"], r["n_segments"], r["seconds"])
     palettes = pd.concat([r["palette"] for r in results], ignore_index=True)
-    ctx.write_table("images.csv", images)
+    ctx.write_table("images.csv", images.drop(columns="seconds"))
     ctx.write_table("palettes.csv", palettes)
     return images, palettes
 
@@ -287,6 +280,15 @@ def _write_tables(ctx, results):
 class ImagesPipeline(Pipeline):
     name = "images"
     model_sections = ("features", "model", "spatial")
+    model_file = MODEL_FILE
+    quick_sets = ("report.plots=false", "run.n_jobs=1", "model.n_fits=1", "model.sample_size=1000")
+
+    def apply_example(self, run_dir, folder):
+        from PIL import Image
+
+        p = Path(folder) / "new.png"
+        Image.fromarray(read_image("skimage:rocket")[::4, ::4].__mul__(255).astype(np.uint8)).save(p)
+        return str(p)
     description = "colour segmentation of photos into regions: label maps, overlays, palettes"
     config_model = ImagesConfig
 
@@ -325,8 +327,7 @@ class ImagesPipeline(Pipeline):
             ctx.write_table("selection.csv", pd.concat(sels, ignore_index=True))
         summary = {
             "headline": f"{len(images)} image{'s' if len(images) != 1 else ''} segmented: "
-                        f"{images['n_segments'].mean():.1f} segments on average, "
-                        f"{images['seconds'].mean():.2f} s per image",
+                        f"{images['n_segments'].mean():.1f} segments on average",
             "images": len(images), "mean_segments": float(images["n_segments"].mean()),
             "mean_seconds": float(images["seconds"].mean()),
             "n_components": {r["image"]: int(r["n_components"]) for r in images.to_dict("records")},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...report import PALETTE, Report, figure
+from .model import palette_rgb
 
 
 def _palette_bar(ax, colours, shares):
@@ -82,8 +83,6 @@ def plot_selection(tables, criterion):
 
 
 def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shared_table, applied=False):
-    from .pipeline import palette_rgb
-
     rep = Report(cfg.report.title or "Image colour segmentation",
                  subtitle=f"{len(images)} image{'s' if len(images) != 1 else ''}; "
                           + ("shared palette model from an earlier run" if applied else
@@ -94,7 +93,7 @@ def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shar
                   caption="Region boundaries on each photo; below it the segments' mean colours, width = share of the "
                           "image." + (f" First {cfg.report.thumbnails} images." if len(images) > cfg.report.thumbnails else ""))
     rep.section("Per image")
-    rep.table(images[["image", "width", "height", "n_components", "n_segments", "seconds"]])
+    rep.table(images[["image", "width", "height", "n_components", "n_segments"]])
     if selection and cfg.report.plots:
         rep.image(ctx.save_figure(plot_selection(selection, cfg.model.criterion), "selection.png"))
     rep.section("Shared palette")

@@ -7,12 +7,12 @@ from typing import Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from ...config import DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
+from ...config import EvaluationReport, NComponents, PathData, PipelineConfig, SelectedModel, Section
 
 FEATURE_KINDS = ("log_return", "realized_vol", "drawdown", "momentum", "volume_z")
 
 
-class RegimesData(DataSection):
+class RegimesData(PathData):
     """Price data.
 
     ``source``: 'auto' reads ``path`` when given, otherwise the S&P 500 bundled
@@ -65,6 +65,10 @@ class RegimesFeatures(Section):
     @field_validator("use", mode="before")
     @classmethod
     def _parse(cls, v):
+        if isinstance(v, (str, dict)):
+            v = [v]
+        if v is not None and not isinstance(v, list):
+            raise ValueError(f"expected a list of features like [log_return, realized_vol:21], got {v!r}")
         out = []
         for item in v or []:
             if isinstance(item, str):
@@ -80,7 +84,7 @@ class RegimesFeatures(Section):
         return [f if isinstance(f, FeatureSpec) else FeatureSpec(kind=f) for f in self.use]
 
 
-class RegimesModel(ModelSection):
+class RegimesModel(SelectedModel):
     """Model options.
 
     ``kind``: 'hmm' a Gaussian HMM seeded from the core GMM (default), 'gmm_hmm'
@@ -91,6 +95,7 @@ class RegimesModel(ModelSection):
 
     kind: Literal["hmm", "gmm_hmm", "gmm"] = "hmm"
     n_components: NComponents = 3
+    criterion: Literal["bic", "aic"] = Field("bic", description="how the number of regimes is chosen from a list")
     n_mix: int = Field(2, ge=1, le=10, description="Gaussians per state for gmm_hmm")
     stickiness: float = Field(100.0, ge=0)
     hmm_iter: int = Field(200, ge=1)
@@ -113,7 +118,7 @@ class Split(Section):
     holdout_start: date | None = date(2013, 1, 1)
 
 
-class RegimesReport(ReportSection):
+class RegimesReport(EvaluationReport):
     stability_seeds: int = Field(5, ge=1, le=50, description="seeds compared for label agreement (ARI)")
     bic_candidates: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     labels_from: Literal["smoothed", "filtered"] = "smoothed"

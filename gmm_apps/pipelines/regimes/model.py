@@ -16,9 +16,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core import GaussianMixture, load_model, model_file_guard, n_parameters, save_model
-from ...core._covariance import full_covariances
-from ...core.ordering import bhattacharyya_distances
+from ...core import GaussianMixture, bhattacharyya_distances, load_model, model_file_guard, n_parameters, save_model
 from ...errors import DataError, ModelFileError
 from .features import TRADING_DAYS, Standardiser
 
@@ -84,7 +82,7 @@ class RegimeModel:
     def log_emission(self, X):
         """``log p(x_t | state k)``, shape (T, K)."""
         X = np.asarray(X, dtype=np.float64)
-        comp = self.emission._weighted_log_prob(X) - np.log(self.emission.weights_)[None, :]
+        comp = self.emission.component_log_density(X)
         comp = comp + np.log(self.mix_weights)[None, :]
         K = self.n_states
         out = np.empty((X.shape[0], K))
@@ -261,8 +259,7 @@ class RegimeModel:
 
 
 def _full_covs(gm):
-    K, d = gm.means_.shape
-    return full_covariances(gm.covariances_, gm.covariance_type, K, d)
+    return gm.full_covariances()
 
 
 def _to_type(full, ct):

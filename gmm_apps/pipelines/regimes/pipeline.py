@@ -128,6 +128,16 @@ def load_prices(cfg, source):
 class RegimesPipeline(Pipeline):
     name = "regimes"
     input_keys = ("data.path", "data.cache_dir")
+    quick_sets = ("report.stability_seeds=1", "report.bic_candidates=[3]", "report.plots=false", "model.n_init=2",
+                  "split.holdout_start=null")
+
+    def apply_example(self, run_dir, folder):
+        """The last ten years of the bundled S&P 500 as a price file."""
+        from arch.data import sp500
+
+        p = Path(folder) / "prices.csv"
+        sp500.load()["Adj Close"].iloc[-2520:].rename("Close").rename_axis("Date").to_frame().to_csv(p)
+        return str(p)
     description = "market regimes from prices: dated labels with filtered and smoothed probabilities"
     config_model = RegimesConfig
 

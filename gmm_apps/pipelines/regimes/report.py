@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...core import GaussianMixture
 from ...report import (
     PALETTE,
     Report,
@@ -154,16 +153,13 @@ def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed
 
     # the shared evaluation block, on the state Gaussians in model space
     means, covs = model.state_moments()
-    w = np.bincount(labels, minlength=K) / len(labels)
-    w = np.clip(w, 1e-6, None)
-    gm = GaussianMixture.from_parameters(w / w.sum(), means, covs, covariance_type="full")
-    gm.converged_, gm.n_iter_ = model.converged, model.n_iter
     probs = smoothed if smoothed is not None else filtered
-    ev = model_evaluation(gm, X, proba=probs, uncertain_below=cfg.report.uncertain_below,
+    per_day = summary["train_loglik_per_day"]
+    ev = model_evaluation(X, probs, means, log_likelihood=(per_day if per_day is not None else float("nan"))
+                          * summary["n_train_days"], n_rows=summary["n_train_days"], bic=summary["bic"],
+                          aic=summary["aic"], n_components=K, covariance_type=model.covariance_type,
+                          converged=model.converged, n_iter=model.n_iter, uncertain_below=cfg.report.uncertain_below,
                           silhouette_sample=cfg.report.silhouette_sample, random_state=cfg.model.random_state)
-    ev["log_likelihood"] = float(summary["train_loglik_per_day"] or 0) * summary["n_train_days"]
-    ev["log_likelihood_per_row"] = summary["train_loglik_per_day"] or float("nan")
-    ev["bic"], ev["aic"] = summary["bic"], summary["aic"]
     add_model_evaluation(rep, ev, uncertain_below=cfg.report.uncertain_below, names=names,
                          extra={"model kind": model.kind, "parameters": model.n_parameters()})
     rep.text("Log-likelihood, BIC and AIC are of the sequence model on the training window; silhouette and "
@@ -173,7 +169,7 @@ def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed
         if X.shape[1] >= 2:
             from ...report import projection_2d
 
-            X2, m2, c2 = projection_2d(gm, X)
+            X2, m2, c2 = projection_2d(means, covs, X)
             fn = feature_names
             f = plot_ellipses(X2, labels, m2, c2, names=names, colors=colours(names), xlabel=f"{fn[0]} (standardised)",
                               ylabel=f"{fn[1]} (standardised)", title="Regimes in feature space (1-3 sigma)")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ...config import CovarianceTypes, DataSection, ModelSection, NComponents, PipelineConfig, ReportSection, Section
+from ...config import CovarianceType, DataSection, ModelSection, PipelineConfig, ReportSection, Section
 
 FSDD_PATTERN = r"^(?P<digit>\d+)_(?P<speaker>[^_]+)_(?P<take>\d+)$"
 
@@ -59,8 +59,8 @@ class SpeakersModel(ModelSection):
     ``n_components`` (diagonal covariance); independent models ``speaker_components``."""
 
     kind: Literal["ubm_map", "independent"] = "ubm_map"
-    n_components: NComponents = 128
-    covariance_type: CovarianceTypes = "diag"
+    n_components: int = Field(128, ge=1, description="components of the universal background model (one size)")
+    covariance_type: CovarianceType = "diag"
     relevance_factor: float = Field(16.0, gt=0)
     speaker_components: int = Field(16, ge=1)
     n_init: int = Field(1, ge=1)
@@ -80,7 +80,7 @@ class Decision(Section):
 
 
 class SpeakersReport(ReportSection):
-    top: int = Field(3, ge=1, le=10, description="top speakers listed per recording in scores.csv")
+    """Report options: ``title`` and ``plots``."""
 
 
 class SpeakersConfig(PipelineConfig):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from ...config import path_problem, resolve_inputs
 from ...errors import ConfigError, DataError
@@ -66,7 +67,7 @@ def labelled(files, cfg, key, *, required):
 
 def build_models(frames, labels, cfg, seed):
     m = cfg.model
-    ubm = train_ubm(frames, n_components=m.candidates()[0], covariance_type=m.covariance_types()[0],
+    ubm = train_ubm(frames, n_components=m.n_components, covariance_type=m.covariance_type,
                     random_state=seed, n_init=m.n_init, max_iter=m.max_iter, tol=m.tol, reg_covar=m.reg_covar)
     models = SpeakerModels(ubm, kind=m.kind, relevance_factor=m.relevance_factor)
     for spk in sorted(set(labels)):
@@ -157,6 +158,10 @@ def identify_files(models, files, cfg, ctx, key):
 class SpeakersPipeline(Pipeline):
     name = "speakers"
     input_keys = ("data.enrol", "data.test", "data.claims")
+    quick_sets = ("report.plots=false", "model.n_components=16")
+
+    def apply_example(self, run_dir, folder):
+        return yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))["data"]["test"]
     description = "speaker identification and verification: UBM + MAP-adapted GMMs on MFCCs"
     config_model = SpeakersConfig
 
@@ -179,7 +184,7 @@ class SpeakersPipeline(Pipeline):
         enrol_frames, enrol_dur = extract(enrol_files, cfg, ctx, "enrolment features")
         n_frames = sum(len(f) for f in enrol_frames)
         logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(enrol_files), len(speakers), n_frames)
-        check_components(cfg.model.candidates()[0], n_frames)
+        check_components(cfg.model.n_components, n_frames)
 
         # ---- threshold for 'unknown': held-out enrolment recordings, other speakers as impostors
         threshold = cfg.decision.threshold

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ...report import PALETTE, Report, figure
+from ...report import PALETTE, Report, figure, plot_score_histogram
 
 
 def plot_confusion(matrix, true_labels, speakers):
@@ -26,17 +26,11 @@ def plot_confusion(matrix, true_labels, speakers):
 
 
 def plot_scores(target, impostor, threshold):
-    fig = figure(6.5, 3.4)
-    ax = fig.add_subplot()
-    bins = np.linspace(min(target.min(), impostor.min()), max(target.max(), impostor.max()), 50)
-    ax.hist(impostor, bins=bins, alpha=0.6, color=PALETTE[2], label="impostors (other speakers)", density=True)
-    ax.hist(target, bins=bins, alpha=0.6, color=PALETTE[1], label="targets (true speaker)", density=True)
-    ax.axvline(threshold, color="k", ls="--", label="unknown threshold")
-    ax.set_xlabel("average frame log-likelihood ratio against the UBM")
-    ax.set_ylabel("density")
-    ax.legend(fontsize=8)
-    ax.set_title("Score distributions")
-    return fig
+    """Scores of true speakers and of impostors, and the unknown-speaker threshold."""
+    return plot_score_histogram([("impostors (other speakers)", impostor, 2), ("targets (true speaker)", target, 1)],
+                                threshold, xlabel="average frame log-likelihood ratio against the UBM",
+                                ylabel="density", threshold_label="unknown threshold", title="Score distributions",
+                                bins=50, density=True, alpha=0.6, size=(6.5, 3.4))
 
 
 def plot_det(far, frr, eer):
