@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gmm_apps.pipelines.anomaly.config import AnomalyConfig  # noqa: E402
-from gmm_apps.pipelines.anomaly.detector import GMMDetector  # noqa: E402
+from gmm_apps.pipelines.anomaly.model import GMMDetector  # noqa: E402
 from gmm_apps.pipelines.anomaly.pipeline import make_detector  # noqa: E402
 
 NAMES = ["cardio", "glass", "ionosphere", "lympho", "pima", "satellite", "shuttle", "wbc"]

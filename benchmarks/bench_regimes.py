@@ -47,7 +47,7 @@ def main():
     d = data_mod.load_arch("sp500")
     F, _ = feat.build_features(d, [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)])
     train = (F.index < "2013-01-01")
-    X = feat.Standardiser.fit(F.values[train]).transform(F.values)
+    X = feat.fit_scaler(F.values[train]).transform(F.values)
     Xtr, n_test = X[train], int((~train).sum())
     rows = []
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -147,6 +147,32 @@ class SelectedModel(ModelSection):
         return expand_components(self.n_components)
 
 
+class ThresholdSection(Section):
+    """How a score becomes a decision: at a ``rate`` of the reference scores, or at a fixed ``value``.
+
+    ``method: rate`` sets the threshold so that at most ``rate`` of the
+    reference scores pass it; ``method: fixed`` uses ``value`` (giving only a
+    ``value`` implies ``fixed``).
+    """
+
+    method: Literal["rate", "fixed"] = Field("rate", description="rate: from the reference scores; fixed: value")
+    rate: float = Field(0.1, gt=0, lt=1, description="share of the reference scores that pass the threshold")
+    value: float | None = Field(None, description="the threshold itself, for method: fixed")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _value_means_fixed(cls, data):
+        if isinstance(data, dict) and data.get("value") is not None and "method" not in data:
+            data = dict(data, method="fixed")
+        return data
+
+    @model_validator(mode="after")
+    def _fixed_needs_value(self):
+        if self.method == "fixed" and self.value is None:
+            raise ValueError("method 'fixed' needs a value, got none")
+        return self
+
+
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
 _MEMORY = re.compile(r"^(?:auto|\d+(?:\.\d+)?\s*(?:[kKMGT]i?B|B)?)$")
 
@@ -189,6 +215,8 @@ class PipelineConfig(Section):
     """
 
     renamed: typing.ClassVar[dict] = {}
+    #: dotted key -> {old value: new value}, for values that were renamed
+    renamed_values: typing.ClassVar[dict] = {}
 
     pipeline: str
     data: DataSection = DataSection()
@@ -397,6 +425,14 @@ def upgrade_run_config(raw, model_cls):
         v = _pop(raw, old)
         if v is not _MISSING:
             _put(raw, new, v)
+        section = old.split(".")[0]
+        if raw.get(section) == {} and section not in model_cls.model_fields:
+            del raw[section]
+    for key, mapping in model_cls.renamed_values.items():
+        v = _get(raw, key)
+        if v is not _MISSING and isinstance(v, str) and v in mapping:
+            _pop(raw, key)
+            _put(raw, key, mapping[v])
     fields = model_cls.model_fields
     for section, keys in _OLD_SHARED_KEYS.items():
         node = raw.get(section)
@@ -428,6 +464,10 @@ def validate_config(raw, model_cls, *, source):
     for old, new in getattr(model_cls, "renamed", {}).items():
         if _get(raw, old) is not _MISSING:
             raise ConfigError(f"{source}: {old} was renamed to {new}; write {new} instead")
+    for key, mapping in getattr(model_cls, "renamed_values", {}).items():
+        v = _get(raw, key)
+        if isinstance(v, str) and v in mapping:
+            raise ConfigError(f"{source}: {key}: {v!r} is now called {mapping[v]!r}; write {key}: {mapping[v]}")
     try:
         return model_cls.model_validate(raw)
     except ValidationError as exc:

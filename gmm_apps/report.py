@@ -341,7 +341,7 @@ def projection_2d(means, covariances, X, *, features=(0, 1)):
     ----------
     means : ndarray of shape (K, d)
     covariances : ndarray of shape (K, d, d)
-        Full covariance matrices (``GaussianMixture.full_covariances()``).
+        Full covariance matrices (``GaussianMixture.covariance_matrices()``).
     X : ndarray of shape (n, d)
     features : tuple of int
 

@@ -12,7 +12,8 @@ from gmm_apps import cli
 from gmm_apps.errors import DataError, ModelFileError
 from gmm_apps.pipelines.anomaly.config import AnomalyData
 from gmm_apps.pipelines.anomaly.data import Schema, read_frame
-from gmm_apps.pipelines.anomaly.detector import GMMDetector, RobustScaler
+from gmm_apps.core import FeatureScaler
+from gmm_apps.pipelines.anomaly.model import GMMDetector
 
 REPO = Path(__file__).resolve().parents[1]
 ODDS = REPO.parent / "shared" / "datasets" / "odds"
@@ -27,9 +28,9 @@ def planted(n=2000, d=5, n_out=40, seed=0):
     return np.r_[X, out], y
 
 
-def test_robust_scaler_by_hand():
+def test_median_iqr_scaler_by_hand():
     X = np.array([[1.0, 5], [2, 5], [3, 5], [4, 5], [100, 5]])
-    s = RobustScaler().fit(X)
+    s = FeatureScaler.median_iqr(X)
     assert s.center.tolist() == [3.0, 5.0]
     assert s.scale[0] == pytest.approx(2 / 1.349) and s.scale[1] == 1.0  # constant column: unit scale
 
@@ -43,7 +44,7 @@ def test_detector_finds_planted_outliers_and_follows_the_pyod_contract():
     np.testing.assert_allclose(det.decision_function(X), det.decision_scores_)
     p = det.predict_proba(X)
     assert p.shape == (len(X), 2) and np.allclose(p.sum(1), 1) and p[y == 1, 1].mean() > p[y == 0, 1].mean()
-    det.set_threshold(fpr=0.01)
+    det.set_threshold(rate=0.01)
     assert (det.decision_scores_[y == 0] > det.threshold_).mean() <= 0.012
     det.set_threshold(value=3.0)
     assert det.threshold_ == 3.0

@@ -7,8 +7,6 @@ and an earlier run at the same place intact.
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -306,3 +306,21 @@ def test_hierarchical_init_is_ward_and_seed_free():
     big = np.repeat(X, 20, axis=0)
     r = initial_responsibilities(big, 3, method="hierarchical", sample_weight=None, random_state=None)
     assert r.sum(axis=0).min() > 1000 and np.allclose(r.sum(axis=1), 1)
+
+
+def test_threshold_at_rate_bounds_the_share_passing_it_exactly():
+    from gmm_apps.core import threshold_at_rate
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 100, 1001):
+        s = rng.normal(size=n)
+        for rate in (0.01, 0.05, 0.1, 0.37, 0.5, 0.99):
+            t = threshold_at_rate(s, rate)
+            passing = (s >= t).mean()
+            assert passing <= rate + 1e-12
+            # the lowest such threshold: one step lower lets one more through
+            lower = np.sort(s)[s.size - int(np.floor(rate * s.size)) - 1] if s.size > np.floor(rate * s.size) else -np.inf
+            assert (s >= lower).mean() > rate or lower == -np.inf
+    assert threshold_at_rate(np.arange(100.0), 0.1) == np.nextafter(89.0, np.inf)
+    with pytest.raises(ValueError, match="no finite"):
+        threshold_at_rate([np.nan], 0.1)

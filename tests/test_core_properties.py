@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
-from sklearn.exceptions import ConvergenceWarning
 
 from gmm_apps.core import COVARIANCE_TYPES, GaussianMixture
 

@@ -19,7 +19,7 @@ from gmm_apps.pipelines.customers.features import (
     rfm_scores,
 )
 from gmm_apps.pipelines.customers.config import CustomersModel
-from gmm_apps.pipelines.customers.pipeline import _choose_with_min_size
+from gmm_apps.pipelines.customers.model import _choose_with_min_size
 from gmm_apps.pipelines.customers.segments import name_segments, profile
 
 REPO = Path(__file__).resolve().parents[1]

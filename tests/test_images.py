@@ -11,7 +11,7 @@ from PIL import Image
 from gmm_apps import cli
 from gmm_apps.errors import DataError
 from gmm_apps.pipelines.images import segment as seg
-from gmm_apps.pipelines.images.io import read_image, resolve_images, to_rgb
+from gmm_apps.pipelines.images.data import read_image, resolve_images, to_rgb
 from gmm_apps.pipelines.images.metrics import (compare, contingency, probabilistic_rand_index, rand_index,
                                                variation_of_information)
 from gmm_apps.pipelines.images.model import Settings, fit_rows, segment_image

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gmm_apps import cli
-from gmm_apps.core import GaussianMixture
+from gmm_apps.core import FeatureScaler, GaussianMixture
 from gmm_apps.errors import DataError
 from gmm_apps.pipelines.regimes import data as data_mod
 from gmm_apps.pipelines.regimes import features as feat
@@ -46,11 +46,11 @@ def test_features_by_hand():
 
 def test_standardiser_uses_training_statistics_only():
     X = np.arange(20.0).reshape(10, 2)
-    s = feat.Standardiser.fit(X[:5])
-    np.testing.assert_allclose(s.mean, X[:5].mean(0))
+    s = feat.fit_scaler(X[:5])
+    np.testing.assert_allclose(s.center, X[:5].mean(0))
     np.testing.assert_allclose(s.transform(X[:5]).std(0), 1.0)
     with pytest.raises(DataError, match="'b' is constant"):
-        feat.Standardiser.fit(np.c_[np.arange(5.0), np.ones(5)], names=["a", "b"])
+        feat.fit_scaler(np.c_[np.arange(5.0), np.ones(5)], names=["a", "b"])
 
 
 def test_run_statistics_by_hand():
@@ -154,7 +154,7 @@ def test_forward_backward_matches_hmmlearn(sp500_features):
     from hmmlearn.hmm import GaussianHMM
 
     F, r = sp500_features
-    X = feat.Standardiser.fit(F.values[:1500]).transform(F.values[:2000])
+    X = feat.fit_scaler(F.values[:1500]).transform(F.values[:2000])
     m = fit_regime_model(X[:1500], r.values[:1500], kind="hmm", n_components=3, n_init=2, random_state=0)
     ref = GaussianHMM(3, covariance_type="full", init_params="", params="")
     ref.startprob_, ref.transmat_ = m.startprob, m.transmat
@@ -170,7 +170,7 @@ def test_forward_backward_matches_hmmlearn(sp500_features):
 
 def test_plain_gmm_filter_equals_posteriors(sp500_features):
     F, r = sp500_features
-    X = feat.Standardiser.fit(F.values).transform(F.values)
+    X = feat.fit_scaler(F.values).transform(F.values)
     m = fit_regime_model(X, r.values, kind="gmm", n_components=3, n_init=2, random_state=0)
     filt, lp = m.filter(X)
     np.testing.assert_allclose(filt, m.emission.predict_proba(X), atol=1e-10)
@@ -180,13 +180,13 @@ def test_plain_gmm_filter_equals_posteriors(sp500_features):
 
 def test_states_are_ordered_by_volatility_and_saved(tmp_path, sp500_features):
     F, r = sp500_features
-    X = feat.Standardiser.fit(F.values).transform(F.values)
+    X = feat.fit_scaler(F.values).transform(F.values)
     m = fit_regime_model(X, r.values, kind="hmm", n_components=3, n_init=3, random_state=1)
     lab = m.smooth(X).argmax(1)
     vols = [r.values[lab == k].std() for k in range(3)]
     assert vols[0] < vols[1] < vols[2]
-    sc = feat.Standardiser(np.zeros(2), np.ones(2))
-    m.save(tmp_path / "m.npz", standardiser=sc, meta={"names": ["a", "b", "c"]})
+    sc = FeatureScaler(np.zeros(2), np.ones(2))
+    m.save(tmp_path / "m.npz", scaler=sc, meta={"names": ["a", "b", "c"]})
     back, sc2, meta = RegimeModel.load(tmp_path / "m.npz")
     np.testing.assert_array_equal(back.filter(X)[0], m.filter(X)[0])
     assert meta["names"] == ["a", "b", "c"] and back.kind == "hmm"
@@ -194,7 +194,7 @@ def test_states_are_ordered_by_volatility_and_saved(tmp_path, sp500_features):
 
 def test_gmm_hmm_kind_fits(sp500_features):
     F, r = sp500_features
-    X = feat.Standardiser.fit(F.values[:1500]).transform(F.values[:1500])
+    X = feat.fit_scaler(F.values[:1500]).transform(F.values[:1500])
     m = fit_regime_model(X, r.values[:1500], kind="gmm_hmm", n_components=2, n_mix=2, n_init=2, random_state=0, hmm_iter=20)
     assert m.emission.n_components == 4 and m.state_of.tolist() == [0, 0, 1, 1]
     p = m.smooth(X)
@@ -241,7 +241,7 @@ def test_default_run_meets_the_issue_targets(default_run):
     d = data_mod.load_arch("sp500")
     F, _ = feat.build_features(d, [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)])
     train = F.index < "2013-01-01"
-    X = feat.Standardiser.fit(F.values[train]).transform(F.values)
+    X = feat.fit_scaler(F.values[train]).transform(F.values)
     ref = GaussianHMM(3, covariance_type="full", n_iter=100, random_state=0).fit(X[train])
     ref_oos = (ref.score(X) - ref.score(X[train])) / (~train).sum()
     assert s["oos_loglik_per_day"] >= ref_oos
@@ -309,7 +309,7 @@ def test_a_collapsing_hmm_state_is_refitted_with_a_higher_floor_and_logged(caplo
     monkeypatch.setattr(lg, "level", logging.DEBUG)
 
     F, r = sp500_features
-    X = feat.Standardiser.fit(F.values).transform(F.values)
+    X = feat.fit_scaler(F.values).transform(F.values)
     gmm = GaussianMixture(3, random_state=0).fit(X)
     floors = []
 

@@ -540,6 +540,7 @@ def test_run_folders_of_the_previous_config_grammar_still_apply(anomaly_run, tmp
     cfg["features"] = {}
     cfg["report"].update(uncertain_below=0.6, silhouette_sample=5000)
     cfg["engine"] = {"kind": "local", "address": None, "n_workers": 2, "chunk_rows": 1000000, "memory_limit": "auto"}
+    cfg["threshold"] = {"method": "contamination", "contamination": 0.1, "fpr": 0.01, "value": None}
     (run / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     (run / MARKER).unlink()  # runs of 0.1 had no marker: recognised by summary.json
     summary = json.loads((run / "summary.json").read_text())

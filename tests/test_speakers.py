@@ -8,20 +8,18 @@ import pandas as pd
 import pytest
 
 from gmm_apps import cli
-from gmm_apps.core import GaussianMixture
+from gmm_apps.core import GaussianMixture, threshold_at_rate
 from gmm_apps.errors import DataError
+from gmm_apps.pipelines.speakers.data import label_of, load_audio
 from gmm_apps.pipelines.speakers.features import (
     add_deltas,
     cmvn,
     frame_lengths,
-    label_of,
-    load_audio,
     recording_features,
     voice_activity,
 )
-from gmm_apps.pipelines.speakers.models import (
+from gmm_apps.pipelines.speakers.model import (
     SpeakerModels,
-    calibrate_threshold,
     equal_error_rate,
     map_adapt_means,
 )
@@ -88,7 +86,7 @@ def test_equal_error_rate_and_threshold_by_hand():
     eer, th = equal_error_rate(np.array([1.0, 2, 3, 4]), np.array([0.0, 0.5, 1.5, 5]))
     assert eer == pytest.approx(0.25) and 1.0 < th <= 2.0
     assert equal_error_rate(np.array([5.0, 6]), np.array([0.0, 1]))[0] == 0.0
-    th = calibrate_threshold(np.arange(100.0), target_far=0.05)
+    th = threshold_at_rate(np.arange(100.0), 0.05)
     assert (np.arange(100.0) >= th).mean() <= 0.05
 
 

@@ -24,7 +24,9 @@ from .persistence import (
     save_arrays,
     save_model,
 )
+from .scaling import FeatureScaler
 from .selection import SelectionResult, select_model, variational_mixture
+from .thresholds import threshold_at_rate
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -32,6 +34,7 @@ __all__ = [
     "IllDefinedCovarianceError",
     "SIGNING_KEY_ENV",
     "ConvergenceMonitor",
+    "FeatureScaler",
     "GaussianMixture",
     "SelectionResult",
     "SufficientStats",
@@ -55,5 +58,6 @@ __all__ = [
     "save_arrays",
     "save_model",
     "select_model",
+    "threshold_at_rate",
     "variational_mixture",
 ]

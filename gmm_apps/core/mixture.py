@@ -577,7 +577,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X = self._validate_X(X, reset=False)
         return self._weighted_log_prob(X) - np.log(self.weights_.astype(X.dtype))[None, :]
 
-    def full_covariances(self):
+    def covariance_matrices(self):
         """Every component's covariance as a full matrix, shape (n_components, n_features, n_features)."""
         check_is_fitted(self)
         K, d = self.means_.shape

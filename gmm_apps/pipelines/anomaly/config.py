@@ -14,7 +14,7 @@ from ...config import (
     PathData,
     PipelineConfig,
     ReportSection,
-    Section,
+    ThresholdSection,
     check_components,
     expand_components,
 )
@@ -70,15 +70,11 @@ class AnomalyModel(ModelSection):
         return expand_components(self.components)
 
 
-class Threshold(Section):
-    """Which records are flagged: by expected ``contamination`` (share of the
-    training records), by a target false-positive rate ``fpr`` on the training
-    records, or a ``fixed`` score."""
+class AnomalyThreshold(ThresholdSection):
+    """Which records are flagged: at most ``rate`` of the reference records (the expected
+    contamination), or every record scoring above a fixed ``value``."""
 
-    method: Literal["contamination", "fpr", "fixed"] = "contamination"
-    contamination: float = Field(0.1, gt=0, lt=0.5)
-    fpr: float = Field(0.01, gt=0, lt=0.5)
-    value: float | None = None
+    rate: float = Field(0.1, gt=0, lt=0.5, description="share of the reference records flagged (expected contamination)")
 
 
 class AnomalyReport(ReportSection):
@@ -90,8 +86,10 @@ class AnomalyConfig(PipelineConfig):
     pipeline: Literal["anomaly"] = "anomaly"
     data: AnomalyData = AnomalyData()
     model: AnomalyModel = AnomalyModel()
-    threshold: Threshold = Threshold()
+    threshold: AnomalyThreshold = AnomalyThreshold()
     report: AnomalyReport = AnomalyReport()
     engine: EngineSection = EngineSection()
 
-    renamed: ClassVar[dict] = {"model.n_components": "model.components"}
+    renamed: ClassVar[dict] = {"model.n_components": "model.components", "threshold.contamination": "threshold.rate",
+                               "threshold.fpr": "threshold.rate"}
+    renamed_values: ClassVar[dict] = {"threshold.method": {"contamination": "rate", "fpr": "rate"}}

@@ -16,7 +16,7 @@ from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import AnomalyConfig
 from .data import BadValueError, Schema, read_frame
-from .detector import GMMDetector
+from .model import GMMDetector
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -25,7 +25,7 @@ def make_detector(cfg):
     m = cfg.model
     return GMMDetector(n_components=m.member_components(), covariance_types=m.covariance_types(), reg_covar=m.reg_covar,
                        seeds=m.seeds, bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
-                       contamination=cfg.threshold.contamination, random_state=m.random_state, max_iter=m.max_iter,
+                       contamination=cfg.threshold.rate, random_state=m.random_state, max_iter=m.max_iter,
                        n_init=m.n_init)
 
 
@@ -45,13 +45,9 @@ def check_variation(X, names, source):
 def apply_threshold(det, cfg):
     t = cfg.threshold
     if t.method == "fixed":
-        if t.value is None:
-            raise ConfigError("threshold.value: required when threshold.method is 'fixed'")
         det.set_threshold(value=t.value)
-    elif t.method == "fpr":
-        det.set_threshold(fpr=t.fpr)
     else:
-        det.set_threshold(contamination=t.contamination)
+        det.set_threshold(rate=t.rate)
 
 
 def score_table(det, rec, names, explain):
@@ -96,8 +92,6 @@ class AnomalyPipeline(Pipeline):
             v = getattr(config.data, key)
             if v and path_problem(v):
                 raise ConfigError(f"{source}: data.{key}: {path_problem(v)}: {v}")
-        if config.threshold.method == "fixed" and config.threshold.value is None:
-            raise ConfigError(f"{source}: threshold.value: required when threshold.method is 'fixed'")
 
     def run(self, cfg, ctx):
         from . import report as rep

@@ -67,8 +67,7 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
                           f"{len(names)} features; {summary['members']} GMMs in the ensemble")
     rep.headline(summary["headline"])
     kv = {"threshold": summary["threshold"], "threshold set by": {
-        "contamination": f"expected contamination {cfg.threshold.contamination:g} of the reference records",
-        "fpr": f"a {cfg.threshold.fpr:g} false-positive rate on the reference records",
+        "rate": f"at most {cfg.threshold.rate:g} of the reference records flagged (expected contamination)",
         "fixed": "a fixed score"}[cfg.threshold.method]}
     if summary["evaluation"]:
         ev = summary["evaluation"]

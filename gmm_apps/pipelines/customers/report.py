@@ -147,7 +147,7 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_confidence_histogram(P.max(axis=1), threshold=cfg.report.uncertain_below), "confidence.png"))
         if Z.shape[1] >= 2:
-            X2, m2, c2 = projection_2d(seg.model.means_, seg.model.full_covariances(), Z)
+            X2, m2, c2 = projection_2d(seg.model.means_, seg.model.covariance_matrices(), Z)
             f = plot_ellipses(X2, seg.model.predict(Z), m2, c2, names=comp_names,
                               xlabel=f"log {seg.features[0]} (standardised)", ylabel=f"log {seg.features[1]} (standardised)",
                               title="Segments in feature space (1-3 sigma)", random_state=cfg.model.random_state)

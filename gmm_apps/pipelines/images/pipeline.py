@@ -18,7 +18,7 @@ from ...engine import dask_client
 from ...errors import DataError
 from ...registry import Pipeline
 from .config import ImagesConfig
-from .io import image_stem, read_image, resolve_images
+from .data import image_stem, read_image, resolve_images
 from .model import Settings, check_size, fit_model, fit_rows, image_features, palette_rgb, sample_rows, segment_image
 
 logger = logging.getLogger("gmm_apps.images")

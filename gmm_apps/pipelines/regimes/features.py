@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...core import FeatureScaler
 from ...errors import DataError
 
 TRADING_DAYS = 252
@@ -160,30 +161,25 @@ def build_features(data, specs):
     return F.iloc[first:], rets.iloc[first:]
 
 
-class Standardiser:
-    """Centre and scale features with statistics of the training window only.
+def fit_scaler(X, *, names=None):
+    """Standardise with the training window's mean and standard deviation; a constant feature is an error.
 
     Parameters
     ----------
-    mean, scale : ndarray of shape (d,)
+    X : ndarray of shape (T, d)
+        Training-window features.
+    names : list of str, optional
+        For the message.
+
+    Returns
+    -------
+    scaler : gmm_apps.core.FeatureScaler
     """
+    scaler = FeatureScaler.standard(X)
+    const = scaler.scale == 0
+    if np.any(const):
+        i = int(np.flatnonzero(const)[0])
+        col = names[i] if names is not None else i
+        raise DataError(f"feature {col!r} is constant over the training window; drop it from features.use")
+    return scaler
 
-    def __init__(self, mean, scale):
-        self.mean = np.asarray(mean, dtype=np.float64)
-        self.scale = np.asarray(scale, dtype=np.float64)
-
-    @classmethod
-    def fit(cls, X, *, names=None):
-        X = np.asarray(X, dtype=np.float64)
-        sd = X.std(axis=0, ddof=0)
-        if np.any(sd == 0):
-            i = int(np.flatnonzero(sd == 0)[0])
-            col = names[i] if names is not None else i
-            raise DataError(f"feature {col!r} is constant over the training window; drop it from features.use")
-        return cls(X.mean(axis=0), sd)
-
-    def transform(self, X):
-        return (np.asarray(X, dtype=np.float64) - self.mean) / self.scale
-
-    def inverse_means(self, means):
-        return np.asarray(means) * self.scale + self.mean

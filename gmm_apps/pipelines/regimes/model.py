@@ -16,9 +16,9 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core import GaussianMixture, bhattacharyya_distances, load_model, model_file_guard, n_parameters, save_model
+from ...core import FeatureScaler, GaussianMixture, bhattacharyya_distances, load_model, model_file_guard, n_parameters, save_model
 from ...errors import DataError, ModelFileError
-from .features import TRADING_DAYS, Standardiser
+from .features import TRADING_DAYS
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -212,14 +212,14 @@ class RegimeModel:
         return self
 
     # ---------------------------------------------------------- persistence
-    def save(self, path, *, standardiser, meta):
+    def save(self, path, *, scaler, meta):
         arrays = {
             "state_of": self.state_of,
             "mix_weights": self.mix_weights,
             "startprob": self.startprob,
             "transmat": self.transmat,
-            "scaler_mean": standardiser.mean,
-            "scaler_scale": standardiser.scale,
+            "scaler_mean": scaler.center,
+            "scaler_scale": scaler.scale,
         }
         meta = dict(meta, kind=self.kind, regime_covariance_type=self.covariance_type, n_mix=self.n_mix,
                     converged=self.converged, n_iter=self.n_iter)
@@ -227,7 +227,7 @@ class RegimeModel:
 
     @classmethod
     def load(cls, path):
-        """Load a saved model; returns ``(model, standardiser, meta)``."""
+        """Load a saved model; returns ``(model, scaler, meta)``."""
         emission, extra = load_model(path, with_extra=True)
         a, meta = extra["arrays"], extra["meta"]
         for key in ("state_of", "mix_weights", "startprob", "transmat", "scaler_mean", "scaler_scale"):
@@ -255,11 +255,11 @@ class RegimeModel:
                 kind=meta["kind"], covariance_type=meta["regime_covariance_type"], n_mix=int(meta.get("n_mix", 1)),
                 converged=bool(meta.get("converged", True)), n_iter=int(meta.get("n_iter", 0)),
             )
-        return model, Standardiser(a["scaler_mean"], a["scaler_scale"]), meta
+        return model, FeatureScaler(a["scaler_mean"], a["scaler_scale"]), meta
 
 
 def _full_covs(gm):
-    return gm.full_covariances()
+    return gm.covariance_matrices()
 
 
 def _to_type(full, ct):
@@ -512,7 +512,7 @@ def align_states(model, reference, standardiser, ref_standardiser):
 
     def raw(m, s):
         mu, cov = m.state_moments()
-        mu = mu * s.scale + s.mean
+        mu = s.inverse_transform(mu)
         cov = cov * np.outer(s.scale, s.scale)
         K = len(mu)
         return GaussianMixture.from_parameters(np.full(K, 1.0 / K), mu, cov, covariance_type="full")

@@ -14,7 +14,7 @@ from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from . import data as data_mod
 from .config import RegimesConfig
-from .features import TRADING_DAYS, Standardiser, build_features
+from .features import TRADING_DAYS, build_features, fit_scaler
 from .model import RegimeModel, align_states, fit_regime_model, regime_names, state_volatility
 
 logger = logging.getLogger("gmm_apps.regimes")
@@ -183,7 +183,7 @@ class RegimesPipeline(Pipeline):
                 f"(data {dates[0].date()} to {dates[-1].date()}); move split.holdout_start later or set it to null"
             )
         logger.info("%s: %d days (%s to %s), %d for training", data.source, len(F), dates[0].date(), dates[-1].date(), n_train)
-        scaler = Standardiser.fit(F.values[train], names=list(F.columns))
+        scaler = fit_scaler(F.values[train], names=list(F.columns))
         X = scaler.transform(F.values)
         r = rets.to_numpy()
         Xtr, rtr = X[train], r[train]
@@ -255,7 +255,7 @@ class RegimesPipeline(Pipeline):
         trans = transition_table(model, names)
         ctx.write_table("transitions.csv", trans, index=True)
         ctx.write_table("model_selection.csv", table)
-        model.save(ctx.path("model.npz"), standardiser=scaler, meta={
+        model.save(ctx.path("model.npz"), scaler=scaler, meta={
             "pipeline": "regimes", "feature_names": list(F.columns), "names": names,
             "features": [s.model_dump() for s in specs], "trained_to": trained_to,
         })
@@ -313,7 +313,7 @@ class RegimesPipeline(Pipeline):
         prev = None
         starts = list(range(wfc.min_train, T, wfc.refit_every))
         for t0 in ctx.progress(starts, desc="walk-forward refits"):
-            sc = Standardiser.fit(F.values[:t0], names=list(F.columns))
+            sc = fit_scaler(F.values[:t0], names=list(F.columns))
             X = sc.transform(F.values[: min(T, t0 + wfc.refit_every)])
             m = self._fit(cfg, X[:t0], r[:t0], K, ct, seed)
             if prev is not None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from ...config import CovarianceType, DataSection, ModelSection, PipelineConfig, ReportSection, Section
+from ...config import CovarianceType, DataSection, ModelSection, PipelineConfig, ReportSection, Section, ThresholdSection
 
 FSDD_PATTERN = r"^(?P<digit>\d+)_(?P<speaker>[^_]+)_(?P<take>\d+)$"
 
@@ -69,14 +69,15 @@ class SpeakersModel(ModelSection):
     reg_covar: float = Field(1e-3, ge=0)
 
 
-class Decision(Section):
+class SpeakersThreshold(ThresholdSection):
     """Open-set decisions: a recording whose best score is below the threshold is
-    'unknown'; the threshold is calibrated on held-out enrolment recordings to a
-    target false-acceptance rate."""
+    'unknown'.  With ``method: rate`` the threshold is calibrated on held-out
+    enrolment recordings, each scored against the other speakers as an impostor,
+    so that at most ``rate`` of impostors would be accepted (the false-acceptance
+    rate); ``value`` fixes it instead."""
 
-    target_far: float = Field(0.01, gt=0, lt=1)
+    rate: float = Field(0.01, gt=0, lt=1, description="share of impostor recordings accepted (false-acceptance rate)")
     calibration_share: float = Field(0.25, gt=0, lt=1, description="share of each speaker's enrolment files held out for calibration")
-    threshold: float | None = Field(None, description="fixed threshold instead of calibrating")
 
 
 class SpeakersReport(ReportSection):
@@ -88,5 +89,8 @@ class SpeakersConfig(PipelineConfig):
     data: SpeakersData = SpeakersData()
     features: SpeakersFeatures = SpeakersFeatures()
     model: SpeakersModel = SpeakersModel()
-    decision: Decision = Decision()
+    threshold: SpeakersThreshold = SpeakersThreshold()
     report: SpeakersReport = SpeakersReport()
+
+    renamed: ClassVar[dict] = {"decision.target_far": "threshold.rate", "decision.threshold": "threshold.value",
+                               "decision.calibration_share": "threshold.calibration_share"}

@@ -11,11 +11,13 @@ import pandas as pd
 import yaml
 
 from ...config import path_problem, resolve_inputs
+from ...core import threshold_at_rate
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import SpeakersConfig
-from .features import AUDIO_SUFFIXES, label_of, load_audio, recording_features
-from .models import SpeakerModels, calibrate_threshold, det_curve, equal_error_rate, train_ubm
+from .data import AUDIO_SUFFIXES, label_of, load_audio
+from .features import recording_features
+from .model import SpeakerModels, det_curve, equal_error_rate, train_ubm
 
 logger = logging.getLogger("gmm_apps.speakers")
 
@@ -187,13 +189,14 @@ class SpeakersPipeline(Pipeline):
         check_components(cfg.model.n_components, n_frames)
 
         # ---- threshold for 'unknown': held-out enrolment recordings, other speakers as impostors
-        threshold = cfg.decision.threshold
+        th = cfg.threshold
+        threshold = th.value
         calib = None
-        if threshold is None:
-            held = calibration_split(enrol_labels, cfg.decision.calibration_share, seed)
+        if th.method == "rate":
+            held = calibration_split(enrol_labels, th.calibration_share, seed)
             if not held:
                 raise DataError("data.enrol: too few recordings per speaker to calibrate the unknown-speaker threshold; "
-                                "add recordings or set decision.threshold")
+                                "add recordings or set threshold.value")
             keep = [i for i in range(len(enrol_files)) if i not in set(held)]
             cal_models = build_models([enrol_frames[i] for i in keep], [enrol_labels[i] for i in keep], cfg, seed)
             S = cal_models.score([enrol_frames[i] for i in held])
@@ -201,8 +204,8 @@ class SpeakersPipeline(Pipeline):
             others = S.copy()
             others[np.arange(len(held)), own] = -np.inf
             best_imp = others.max(axis=1)
-            threshold = calibrate_threshold(best_imp, target_far=cfg.decision.target_far)
-            calib = {"held_out": len(held), "target_far": cfg.decision.target_far,
+            threshold = threshold_at_rate(best_imp, th.rate)
+            calib = {"held_out": len(held), "target_far": th.rate,
                      "false_rejection_at_threshold": float((S[np.arange(len(held)), own] < threshold).mean())}
 
         models = build_models(enrol_frames, enrol_labels, cfg, seed)

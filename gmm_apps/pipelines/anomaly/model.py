@@ -11,26 +11,18 @@ import numpy as np
 from scipy.special import erf
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core import SIGNING_KEY_ENV, GaussianMixture, file_digest, load_arrays, load_model, save_arrays, save_model
+from ...core import (
+    SIGNING_KEY_ENV,
+    FeatureScaler,
+    GaussianMixture,
+    file_digest,
+    load_arrays,
+    load_model,
+    save_arrays,
+    save_model,
+    threshold_at_rate,
+)
 from ...errors import DataError, ModelFileError
-
-
-class RobustScaler:
-    """Centre on the median, scale by IQR / 1.349 (the standard deviation for normal data)."""
-
-    def __init__(self, center=None, scale=None):
-        self.center = center
-        self.scale = scale
-
-    def fit(self, X):
-        self.center = np.median(X, axis=0)
-        q75, q25 = np.percentile(X, [75, 25], axis=0)
-        sd = X.std(axis=0)
-        self.scale = np.where(q75 - q25 > 1e-12, (q75 - q25) / 1.349, np.where(sd > 1e-12, sd, 1.0))
-        return self
-
-    def transform(self, X):
-        return (X - self.center) / self.scale
 
 
 class GMMDetector:
@@ -138,7 +130,7 @@ class GMMDetector:
         X = np.asarray(X, dtype=np.float64)
         if X.shape[0] < 10:
             raise DataError(f"only {X.shape[0]} reference records; need at least 10 to learn what normal looks like")
-        self.scaler_ = RobustScaler().fit(X)
+        self.scaler_ = FeatureScaler.median_iqr(X)
         Z = self.scaler_.transform(X)
         rng = np.random.default_rng(self.random_state)
         specs = self._specs(X.shape[1], X.shape[0], rng)
@@ -155,7 +147,7 @@ class GMMDetector:
         self.decision_scores_ = self.decision_function(X)
         self.score_mean_ = float(self.decision_scores_.mean())
         self.score_std_ = float(self.decision_scores_.std()) or 1.0
-        self.set_threshold(contamination=self.contamination)
+        self.set_threshold(rate=self.contamination)
         return self
 
     def _standardise(self, raw):
@@ -169,15 +161,14 @@ class GMMDetector:
         Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
         return ((self._raw(Z) - self.med_) / self.iqr_) @ self.weights_
 
-    def set_threshold(self, *, contamination=None, fpr=None, value=None):
-        """Set ``threshold_`` by expected contamination, by a target false-positive rate on
-        the training records, or to a fixed score."""
+    def set_threshold(self, *, rate=None, value=None):
+        """Set ``threshold_`` so that at most ``rate`` of the training records are flagged
+        (the expected contamination), or to a fixed score ``value``."""
         s = self.decision_scores_
         if value is not None:
             self.threshold_ = float(value)
         else:
-            share = contamination if contamination is not None else fpr
-            self.threshold_ = float(np.quantile(s, 1 - share))
+            self.threshold_ = threshold_at_rate(s, rate)
         self.labels_ = (s > self.threshold_).astype(int)
         return self
 
@@ -212,7 +203,7 @@ class GMMDetector:
         cols, g = max(diag, key=lambda m: m[1].n_components) if diag else self.members_[0]
         k = g.predict(Z[:, cols])
         mu = g.means_[k]
-        var = np.diagonal(g.full_covariances(), axis1=1, axis2=2)[k]
+        var = np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k]
         dev = (Z[:, cols] - mu) / np.sqrt(var)
         contrib = 0.5 * dev**2
         names = names or [f"x{i}" for i in range(Z.shape[1])]
@@ -310,7 +301,7 @@ class GMMDetector:
                     or len(cols) != g.means_.shape[1] or np.any(cols < 0) or np.any(cols >= d[0])):
                 raise bad(f"member {i}'s feature columns do not fit the {d[0]} features of the detector")
             det.members_.append((cols, g))
-        det.scaler_ = RobustScaler(np.asarray(a["scaler_center"], float), np.asarray(a["scaler_scale"], float))
+        det.scaler_ = FeatureScaler(a["scaler_center"], a["scaler_scale"])
         det.med_, det.iqr_ = np.asarray(a["med"], float), np.asarray(a["iqr"], float)
         det.weights_ = np.asarray(a["weights"], float)
         det.threshold_ = float(threshold)

@@ -201,24 +201,3 @@ def det_curve(target_scores, impostor_scores):
     frr = np.searchsorted(t, th, side="left") / max(1, len(t))
     far = 1 - np.searchsorted(i, th, side="left") / max(1, len(i))
     return far, frr, th
-
-
-def calibrate_threshold(best_impostor_scores, *, target_far):
-    """Threshold above which at most ``target_far`` of unknown speakers would be accepted.
-
-    Parameters
-    ----------
-    best_impostor_scores : ndarray
-        For held-out recordings, the best score among the *other* speakers (as
-        if their own speaker were unknown).
-    target_far : float
-
-    Returns
-    -------
-    threshold : float
-    """
-    s = np.sort(np.asarray(best_impostor_scores, dtype=float))
-    if s.size == 0:
-        raise DataError("no recordings to calibrate the unknown-speaker threshold; enrol more recordings per speaker")
-    k = int(np.ceil((1 - target_far) * s.size)) - 1
-    return float(s[min(max(k, 0), s.size - 1)]) + 1e-9

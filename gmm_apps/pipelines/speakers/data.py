@@ -1,0 +1,61 @@
+"""Reading recordings and their speaker labels."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import DataError
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3"}
+
+
+def load_audio(path, *, sample_rate):
+    """Read an audio file as mono float32 at ``sample_rate``.
+
+    Parameters
+    ----------
+    path : str or Path
+    sample_rate : int
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        y, sr = sf.read(path, dtype="float32", always_2d=True)
+        y = y.mean(axis=1)
+    except Exception as exc:  # soundfile raises several types for unreadable files
+        try:
+            import warnings
+
+            import librosa
+
+            with warnings.catch_warnings():  # librosa's audioread fallback warns on every call
+                warnings.simplefilter("ignore")
+                y, sr = librosa.load(path, sr=None, mono=True)
+        except Exception:
+            raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc}); expected WAV, FLAC or OGG") from None
+    if y.size == 0:
+        raise DataError(f"{path}: the recording is empty (0 samples)")
+    if not np.all(np.isfinite(y)):
+        raise DataError(f"{path}: the recording holds NaN or infinite samples")
+    if sr != sample_rate:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def label_of(path, *, label_from="pattern", pattern=None):
+    """The speaker of a file from its name (regular expression) or its folder; None if no match."""
+    path = Path(path)
+    if label_from == "folder":
+        return path.parent.name
+    m = re.match(pattern, path.stem)
+    return m.group("speaker") if m else None
