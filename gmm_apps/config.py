@@ -537,6 +537,34 @@ def _walk_files(root):
                 yield f
 
 
+def require_file(path, *, key=None, expected=None, allow_empty=False):
+    """``path`` as a Path if it is a readable, non-empty regular file; else a one-line :class:`DataError`.
+
+    Parameters
+    ----------
+    path : str or Path
+    key : str, optional
+        The config key that named the file, added to the message.
+    expected : str, optional
+        What the file should hold, for the empty-file message.
+    allow_empty : bool
+
+    Returns
+    -------
+    path : Path
+    """
+    from .errors import DataError
+
+    p = Path(path)
+    where = f" ({key})" if key else ""
+    problem = path_problem(p)
+    if problem:
+        raise DataError(f"{p}: {problem}{where}")
+    if not allow_empty and p.stat().st_size == 0:
+        raise DataError(f"{p}: file is empty" + (f"; expected {expected}" if expected else ""))
+    return p
+
+
 def path_problem(path):
     """Why ``path`` is not a readable regular file, or None when it is one.
 

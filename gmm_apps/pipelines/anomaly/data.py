@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ...config import path_problem
+from ...config import require_file
 from ...errors import DataError
 
 
@@ -32,12 +31,7 @@ class Records:
 
 def read_frame(path, *, chunksize=None):
     """A DataFrame (or an iterator of chunks) from CSV or Parquet, or a .mat file's X and y."""
-    p = Path(path)
-    problem = path_problem(p)
-    if problem:
-        raise DataError(f"{p}: {problem}")
-    if p.stat().st_size == 0:
-        raise DataError(f"{p}: file is empty")
+    p = require_file(path)
     suffix = p.suffix.lower()
     try:
         if suffix == ".mat":

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...config import path_problem
+from ...config import require_file
 from ...errors import DataError
 
 COLUMNS = ["customer_id", "date", "quantity", "amount"]
@@ -115,11 +115,7 @@ def _format(cfg_data, path):
 def read_transactions(cfg_data, path=None):
     """Read transactions as the config says (``path`` overrides ``data.path``)."""
     p = Path(path or cfg_data.path)
-    problem = path_problem(p)
-    if problem:
-        raise DataError(f"{p}: {problem} (data.path)")
-    if p.stat().st_size == 0:
-        raise DataError(f"{p}: file is empty; expected transactions")
+    require_file(p, key="data.path", expected="transactions")
     if _format(cfg_data, p) == "cdnow":
         return read_cdnow(p)
     return read_table(p, id_column=cfg_data.id_column, date_column=cfg_data.date_column,
@@ -147,9 +143,7 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     from ...engine import dask_frame
 
     p = Path(path or cfg_data.path)
-    problem = path_problem(p)
-    if problem:
-        raise DataError(f"{p}: {problem} (data.path)")
+    require_file(p, key="data.path", allow_empty=True)
     if _format(cfg_data, p) == "cdnow":
         return None
     try:

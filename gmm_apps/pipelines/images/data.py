@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...config import path_problem, resolve_inputs
+from ...config import require_file, resolve_inputs
 from ...errors import ConfigError, DataError
 
 SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
@@ -82,12 +82,7 @@ def read_image(path):
         return to_rgb(_skimage_sample(spath[len(SKIMAGE_PREFIX):]), name=spath)
     from PIL import Image, UnidentifiedImageError
 
-    p = Path(path)
-    problem = path_problem(p)
-    if problem:
-        raise DataError(f"{p}: {problem}")
-    if p.stat().st_size == 0:
-        raise DataError(f"{p}: file is empty")
+    p = require_file(path)
     try:
         if p.suffix.lower() in (".tif", ".tiff"):
             import tifffile

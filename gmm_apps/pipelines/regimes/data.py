@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...config import path_problem
+from ...config import require_file
 from ...errors import DataError
 
 logger = logging.getLogger("gmm_apps.regimes")
@@ -214,12 +214,7 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None):
     -------
     data : PriceData
     """
-    path = Path(path)
-    problem = path_problem(path)
-    if problem:
-        raise DataError(f"{path}: {problem} (data.path)")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty; expected a header and rows of dates and prices")
+    path = require_file(path, key="data.path", expected="a header and rows of dates and prices")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(path)
