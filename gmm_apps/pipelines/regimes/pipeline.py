@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,108 @@ def load_prices(cfg, source):
     return data
 
 
+class Best(NamedTuple):
+    """The chosen candidate: K, covariance type, its criteria and the training days."""
+
+    K: int
+    ct: str
+    bic: float
+    aic: float
+    n_train: int
+
+
+class Posteriors(NamedTuple):
+    """What labelling the days gives: the model (and scaler) in force, the days labelled and their probabilities."""
+
+    model: object
+    scaler: object
+    dates: pd.DatetimeIndex
+    X: np.ndarray
+    r: np.ndarray
+    train: np.ndarray
+    filtered: np.ndarray
+    smoothed: np.ndarray | None
+    labels: np.ndarray
+    log_pred: np.ndarray
+    refit_dates: np.ndarray | None
+
+    @property
+    def trained_to(self):
+        if self.refit_dates is not None:
+            return str(self.refit_dates[-1])
+        return str(self.dates[self.train][-1].date())
+
+
+def training_days(dates, holdout_start, source):
+    """Mask of the days the model is fitted on (before ``split.holdout_start``); at least 50."""
+    train = np.ones(len(dates), dtype=bool) if holdout_start is None else (dates < pd.Timestamp(holdout_start))
+    n = int(train.sum())
+    if n < 50 and holdout_start is None:
+        raise DataError(f"{source}: only {n} days with every feature defined (data {dates[0].date()} to "
+                        f"{dates[-1].date()}, after the longest feature window); at least 50 are needed: use a "
+                        "longer price history or shorter feature windows")
+    if n < 50:
+        raise DataError(
+            f"{source}: only {n} feature days before split.holdout_start={holdout_start} "
+            f"(data {dates[0].date()} to {dates[-1].date()}); move split.holdout_start later or set it to null"
+        )
+    logger.info("%s: %d days (%s to %s), %d for training", source, len(dates), dates[0].date(), dates[-1].date(), n)
+    return train
+
+
+def regimes_table(dates, labels, names, filtered, smoothed=None, *, in_sample=None, fitted_to=None):
+    """``regimes.csv``: date, regime, name, filtered (and smoothed) probabilities; written by run and apply alike."""
+    out = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "regime": labels, "name": [names[i] for i in labels]})
+    for k, nm in enumerate(names):
+        out[f"p_filtered_{nm}"] = filtered[:, k]
+    if smoothed is not None:
+        for k, nm in enumerate(names):
+            out[f"p_smoothed_{nm}"] = smoothed[:, k]
+    if in_sample is not None:
+        out["in_sample"] = in_sample
+    if fitted_to is not None:
+        out["model_fitted_on_data_to"] = fitted_to
+    return out
+
+
+def summarise(cfg, data, post, names, best, model, table, aris):
+    """The run's ``summary.json`` figures."""
+    labels, dates, r, train = post.labels, post.dates, post.r, post.train
+    K = best.K
+    lengths, _ = run_lengths(labels)
+    years = len(labels) / TRADING_DAYS
+    vol_regime = state_volatility(np.eye(K)[labels], r)
+    today = {"date": dates[-1].strftime("%Y-%m-%d"), "regime": int(labels[-1]), "name": names[labels[-1]],
+             "probability_filtered": float(post.filtered[-1, labels[-1]])}
+    if post.smoothed is not None:
+        today["probability_smoothed"] = float(post.smoothed[-1, labels[-1]])
+    return {
+        "headline": f"{today['date']}: {today['name']} regime (filtered probability {today['probability_filtered']:.2f})",
+        "data_source": data.source,
+        "first_date": dates[0].strftime("%Y-%m-%d"),
+        "last_date": today["date"],
+        "n_days": len(labels),
+        "n_train_days": best.n_train,
+        "model_kind": cfg.model.kind,
+        "n_components": K,
+        "covariance_type": best.ct,
+        "regime_names": names,
+        "today": today,
+        "switches_per_year": float((len(lengths) - 1) / years),
+        "mean_regime_length_days": float(lengths.mean()),
+        "volatility_per_regime": dict(zip(names, vol_regime.tolist())),
+        "label_agreement_ari": aris,
+        "oos_loglik_per_day": float(post.log_pred[~train].mean()) if (~train).any() else None,
+        "train_loglik_per_day": float(post.log_pred[train].mean()) if train.any() else None,
+        "bic": best.bic,
+        "aic": best.aic,
+        "converged": post.model.converged,
+        "n_iter": post.model.n_iter,
+        "walk_forward": bool(cfg.walk_forward.enabled),
+        "trained_to": post.trained_to,
+    }
+
+
 class RegimesPipeline(Pipeline):
     name = "regimes"
     input_keys = ("data.path", "data.cache_dir")
@@ -167,139 +270,87 @@ class RegimesPipeline(Pipeline):
         from . import report as rep
 
         data = load_prices(cfg, "config")
-        specs = cfg.features.specs()
-        F, rets = build_features(data, specs)
-        dates = F.index
-        hs = cfg.split.holdout_start
-        train = np.ones(len(F), dtype=bool) if hs is None else (dates < pd.Timestamp(hs))
-        n_train = int(train.sum())
-        if n_train < 50 and hs is None:
-            raise DataError(f"{data.source}: only {n_train} days with every feature defined (data {dates[0].date()} to "
-                            f"{dates[-1].date()}, after the longest feature window); at least 50 are needed: use a "
-                            "longer price history or shorter feature windows")
-        if n_train < 50:
-            raise DataError(
-                f"{data.source}: only {n_train} feature days before split.holdout_start={hs} "
-                f"(data {dates[0].date()} to {dates[-1].date()}); move split.holdout_start later or set it to null"
-            )
-        logger.info("%s: %d days (%s to %s), %d for training", data.source, len(F), dates[0].date(), dates[-1].date(), n_train)
+        F, rets = build_features(data, cfg.features.specs())
+        train = training_days(F.index, cfg.split.holdout_start, data.source)
         scaler = fit_scaler(F.values[train], names=list(F.columns))
-        X = scaler.transform(F.values)
-        r = rets.to_numpy()
-        Xtr, rtr = X[train], r[train]
-        seed = cfg.model.random_state
+        X, r = scaler.transform(F.values), rets.to_numpy()
+        table, model, best = self._select(cfg, X[train], r[train], ctx, data.source)
+        names = regime_names(model.n_states)
+        post = self._posteriors(cfg, model, scaler, F, X, r, train, best, ctx)
+        aris = self._stability(cfg, X, train, r, post, best, ctx)
+        stats, trans = self._write(ctx, cfg, post, model, names, table, F)
+        summary = summarise(cfg, data, post, names, best, model, table, aris)
+        rep.build_report(ctx, cfg, summary=summary, prices=data.prices[data.primary].reindex(post.dates),
+                         dates=post.dates, labels=post.labels, filtered=post.filtered, smoothed=post.smoothed,
+                         names=names, stats=stats, trans=trans, table=table, chosen=(best.K, best.ct),
+                         model=post.model, X=post.X, train=post.train, ticker=str(data.primary),
+                         feature_names=list(F.columns))
+        return summary
 
-        # ---- model selection (and the BIC curve for the report)
-        ks = cfg.model.candidates()
-        cts = cfg.model.covariance_types()
+    # ------------------------------------------------------------- steps
+    def _select(self, cfg, Xtr, rtr, ctx, source):
+        """Fit every candidate (and the report's BIC curve); the criterion picks the model."""
+        ks, cts = cfg.model.candidates(), cfg.model.covariance_types()
         curve_ks = sorted(set(ks) | set(cfg.report.bic_candidates)) if cfg.report.plots else ks
         jobs = [(k, ct) for ct in cts for k in ks]
         jobs += [(k, cts[0]) for k in curve_ks if (k, cts[0]) not in jobs]
-        jobs = [(k, ct) for k, ct in jobs if 5 * k <= n_train]
+        jobs = [(k, ct) for k, ct in jobs if 5 * k <= len(Xtr)]
         rows, fitted = [], {}
         for k, ct in ctx.progress(jobs, desc="fitting candidates"):
-            mdl = self._fit(cfg, Xtr, rtr, k, ct, seed)
-            ll = mdl.log_likelihood(Xtr)
-            rows.append({"n_components": k, "covariance_type": ct, "log_likelihood": ll,
+            mdl = self._fit(cfg, Xtr, rtr, k, ct, cfg.model.random_state)
+            rows.append({"n_components": k, "covariance_type": ct, "log_likelihood": mdl.log_likelihood(Xtr),
                          "n_parameters": mdl.n_parameters(), "bic": mdl.bic(Xtr), "aic": mdl.aic(Xtr),
                          "candidate": (k in ks and ct in cts)})
             fitted[(k, ct)] = mdl
         table = pd.DataFrame(rows)
         cand = table[table["candidate"]]
         if cand.empty:
-            raise DataError(f"{data.source}: too few training days ({n_train}) for n_components {ks}")
-        best_row = cand.iloc[int(cand[cfg.model.criterion].to_numpy().argmin())]
-        K, ct = int(best_row.n_components), best_row.covariance_type
-        model = fitted[(K, ct)]
-        names = regime_names(K)
-        logger.info("model: %s, K=%d, %s covariance", cfg.model.kind, K, ct)
+            raise DataError(f"{source}: too few training days ({len(Xtr)}) for n_components {ks}")
+        row = cand.iloc[int(cand[cfg.model.criterion].to_numpy().argmin())]
+        best = Best(int(row.n_components), row.covariance_type, float(row.bic), float(row.aic), len(Xtr))
+        logger.info("model: %s, K=%d, %s covariance", cfg.model.kind, best.K, best.ct)
+        return table, fitted[(best.K, best.ct)], best
 
-        # ---- probabilities and labels
-        wf = None
+    def _posteriors(self, cfg, model, scaler, F, X, r, train, best, ctx):
+        """Regime probabilities and labels of every day (walk-forward: out of sample only)."""
+        dates = F.index
         if cfg.walk_forward.enabled:
-            wf = self._walk_forward(cfg, F, r, K, ct, seed, ctx)
-            filtered, log_pred, refit_dates, (model, scaler) = wf
-            smoothed = None
-            labels = filtered.argmax(axis=1)
+            filtered, log_pred, refit_dates, (model, scaler) = self._walk_forward(cfg, F, r, best.K, best.ct,
+                                                                                  cfg.model.random_state, ctx)
             w0 = cfg.walk_forward.min_train
-            dates, r, X, train = dates[w0:], r[w0:], X[w0:], np.zeros(len(labels), dtype=bool)
-        else:
-            filtered, log_pred, smoothed = model.posteriors(X)
-            src = smoothed if cfg.report.labels_from == "smoothed" else filtered
-            labels = src.argmax(axis=1)
+            return Posteriors(model, scaler, dates[w0:], X[w0:], r[w0:], np.zeros(len(filtered), dtype=bool),
+                              filtered, None, filtered.argmax(axis=1), log_pred, refit_dates)
+        filtered, log_pred, smoothed = model.posteriors(X)
+        src = smoothed if cfg.report.labels_from == "smoothed" else filtered
+        return Posteriors(model, scaler, dates, X, r, train, filtered, smoothed, src.argmax(axis=1), log_pred, None)
 
-        # ---- stability across seeds
+    def _stability(self, cfg, X, train, r, post, best, ctx):
+        """Label agreement (ARI) of refits from other seeds with the first."""
+        seed = cfg.model.random_state
         seeds = [seed + i for i in range(cfg.report.stability_seeds)]
         aris = []
         if len(seeds) > 1 and not cfg.walk_forward.enabled:
             for s in ctx.progress(seeds[1:], desc="stability seeds"):
-                other = self._fit(cfg, Xtr, rtr, K, ct, s)
+                other = self._fit(cfg, X[train], r[train], best.K, best.ct, s)
                 o = other.smooth(X) if cfg.report.labels_from == "smoothed" else other.filter(X)[0]
-                aris.append(float(adjusted_rand_score(labels, o.argmax(axis=1))))
+                aris.append(float(adjusted_rand_score(post.labels, o.argmax(axis=1))))
+        return {"seeds": seeds, "ari_vs_first": aris, "min": min(aris) if aris else None,
+                "identical": bool(all(a == 1.0 for a in aris)) if aris else None}
 
-        # ---- outputs
-        trained_to = str(refit_dates[-1]) if wf is not None else str(dates[train][-1].date())
-        out = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "regime": labels,
-                            "name": [names[i] for i in labels]})
-        for k, nm in enumerate(names):
-            out[f"p_filtered_{nm}"] = filtered[:, k]
-        if smoothed is not None:
-            for k, nm in enumerate(names):
-                out[f"p_smoothed_{nm}"] = smoothed[:, k]
-        out["in_sample"] = train
-        if wf is not None:
-            out["model_fitted_on_data_to"] = refit_dates
-        ctx.write_table("regimes.csv", out)
-        stats = regime_statistics(labels, r, names)
+    def _write(self, ctx, cfg, post, model, names, table, F):
+        """regimes.csv, regime_stats.csv, transitions.csv, model_selection.csv and the model file."""
+        ctx.write_table("regimes.csv", regimes_table(post.dates, post.labels, names, post.filtered, post.smoothed,
+                                                     in_sample=post.train, fitted_to=post.refit_dates))
+        stats = regime_statistics(post.labels, post.r, names)
         ctx.write_table("regime_stats.csv", stats)
-        trans = transition_table(model, names)
+        trans = transition_table(post.model, names)
         ctx.write_table("transitions.csv", trans, index=True)
         ctx.write_table("model_selection.csv", table)
-        model.save(ctx.path("model.npz"), scaler=scaler, meta={
+        post.model.save(ctx.path("model.npz"), scaler=post.scaler, meta={
             "pipeline": "regimes", "feature_names": list(F.columns), "names": names,
-            "features": [s.model_dump() for s in specs], "trained_to": trained_to,
+            "features": [s.model_dump() for s in cfg.features.specs()], "trained_to": post.trained_to,
         })
-
-        lengths, _ = run_lengths(labels)
-        years = len(labels) / TRADING_DAYS
-        vol_regime = state_volatility(np.eye(K)[labels], r)
-        oos = float(log_pred[~train].mean()) if (~train).any() else None
-        today = {"date": dates[-1].strftime("%Y-%m-%d"), "regime": int(labels[-1]), "name": names[labels[-1]],
-                 "probability_filtered": float(filtered[-1, labels[-1]])}
-        if smoothed is not None:
-            today["probability_smoothed"] = float(smoothed[-1, labels[-1]])
-        summary = {
-            "headline": f"{today['date']}: {today['name']} regime (filtered probability {today['probability_filtered']:.2f})",
-            "data_source": data.source,
-            "first_date": dates[0].strftime("%Y-%m-%d"),
-            "last_date": today["date"],
-            "n_days": len(labels),
-            "n_train_days": n_train,
-            "model_kind": cfg.model.kind,
-            "n_components": K,
-            "covariance_type": ct,
-            "regime_names": names,
-            "today": today,
-            "switches_per_year": float((len(lengths) - 1) / years),
-            "mean_regime_length_days": float(lengths.mean()),
-            "volatility_per_regime": dict(zip(names, vol_regime.tolist())),
-            "label_agreement_ari": {"seeds": seeds, "ari_vs_first": aris,
-                                    "min": min(aris) if aris else None,
-                                    "identical": bool(all(a == 1.0 for a in aris)) if aris else None},
-            "oos_loglik_per_day": oos,
-            "train_loglik_per_day": float(log_pred[train].mean()) if train.any() else None,
-            "bic": float(best_row.bic),
-            "aic": float(best_row.aic),
-            "converged": model.converged,
-            "n_iter": model.n_iter,
-            "walk_forward": bool(cfg.walk_forward.enabled),
-            "trained_to": trained_to,
-        }
-        rep.build_report(ctx, cfg, summary=summary, prices=data.prices[data.primary].reindex(dates), dates=dates,
-                         labels=labels, filtered=filtered, smoothed=smoothed, names=names, stats=stats, trans=trans,
-                         table=table, chosen=(K, ct), model=model, X=X, train=train, ticker=str(data.primary),
-                         feature_names=list(F.columns))
-        return summary
+        return stats, trans
 
     # -------------------------------------------------------- walk-forward
     def _walk_forward(self, cfg, F, r, K, ct, seed, ctx):
@@ -341,11 +392,7 @@ class RegimesPipeline(Pipeline):
         filtered, log_pred, smoothed = model.posteriors(X)
         names = meta["names"]
         labels = filtered.argmax(axis=1)
-        out = pd.DataFrame({"date": F.index.strftime("%Y-%m-%d"), "regime": labels, "name": [names[i] for i in labels]})
-        for k, nm in enumerate(names):
-            out[f"p_filtered_{nm}"] = filtered[:, k]
-        for k, nm in enumerate(names):
-            out[f"p_smoothed_{nm}"] = smoothed[:, k]
+        out = regimes_table(F.index, labels, names, filtered, smoothed)
         ctx.write_table("regimes.csv", out)
         today = out.iloc[-1]
         return {

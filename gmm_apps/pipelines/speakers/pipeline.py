@@ -90,6 +90,36 @@ def calibration_split(labels, share, seed):
     return sorted(held)
 
 
+def calibrate(frames, labels, cfg, seed):
+    """The unknown-speaker threshold: fixed, or set on held-out enrolment recordings scored as impostors.
+
+    Each held-out recording is scored against the other speakers' models (built
+    without it); the threshold lets at most ``threshold.rate`` of these impostor
+    trials through.
+
+    Returns
+    -------
+    threshold : float
+    calibration : dict or None
+    """
+    th = cfg.threshold
+    if th.method == "fixed":
+        return th.value, None
+    held = calibration_split(labels, th.calibration_share, seed)
+    if not held:
+        raise DataError("data.enrol: too few recordings per speaker to calibrate the unknown-speaker threshold; "
+                        "add recordings or set threshold.value")
+    keep = [i for i in range(len(frames)) if i not in set(held)]
+    cal_models = build_models([frames[i] for i in keep], [labels[i] for i in keep], cfg, seed)
+    S = cal_models.score([frames[i] for i in held])
+    own = np.array([cal_models.speakers.index(labels[i]) for i in held])
+    others = S.copy()
+    others[np.arange(len(held)), own] = -np.inf
+    threshold = threshold_at_rate(others.max(axis=1), th.rate)
+    return threshold, {"held_out": len(held), "target_far": th.rate,
+                       "false_rejection_at_threshold": float((S[np.arange(len(held)), own] < threshold).mean())}
+
+
 def identify(models, frames, files, threshold, true=None):
     """Identification table: best speaker, score, runner-up, margin, unknown decision."""
     S = models.score(frames)
@@ -178,41 +208,13 @@ class SpeakersPipeline(Pipeline):
         from . import report as rep
 
         seed = cfg.model.random_state
-        enrol_files = resolve_inputs(cfg.data.enrol, key="data.enrol", source="config", suffixes=AUDIO_SUFFIXES)
-        enrol_labels = labelled(enrol_files, cfg, "data.enrol", required=True)
-        speakers = sorted(set(enrol_labels))
-        if len(speakers) < 2:
-            raise DataError(f"data.enrol: found only speaker(s) {speakers}; identification needs at least two speakers")
-        enrol_frames, enrol_dur = extract(enrol_files, cfg, ctx, "enrolment features")
-        n_frames = sum(len(f) for f in enrol_frames)
-        logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(enrol_files), len(speakers), n_frames)
-        check_components(cfg.model.n_components, n_frames)
-
-        # ---- threshold for 'unknown': held-out enrolment recordings, other speakers as impostors
-        th = cfg.threshold
-        threshold = th.value
-        calib = None
-        if th.method == "rate":
-            held = calibration_split(enrol_labels, th.calibration_share, seed)
-            if not held:
-                raise DataError("data.enrol: too few recordings per speaker to calibrate the unknown-speaker threshold; "
-                                "add recordings or set threshold.value")
-            keep = [i for i in range(len(enrol_files)) if i not in set(held)]
-            cal_models = build_models([enrol_frames[i] for i in keep], [enrol_labels[i] for i in keep], cfg, seed)
-            S = cal_models.score([enrol_frames[i] for i in held])
-            own = np.array([cal_models.speakers.index(enrol_labels[i]) for i in held])
-            others = S.copy()
-            others[np.arange(len(held)), own] = -np.inf
-            best_imp = others.max(axis=1)
-            threshold = threshold_at_rate(best_imp, th.rate)
-            calib = {"held_out": len(held), "target_far": th.rate,
-                     "false_rejection_at_threshold": float((S[np.arange(len(held)), own] < threshold).mean())}
-
+        enrol_files, enrol_labels, enrol_frames = self._enrolment(cfg, ctx)
+        threshold, calib = calibrate(enrol_frames, enrol_labels, cfg, seed)
         models = build_models(enrol_frames, enrol_labels, cfg, seed)
         models.threshold = threshold
         models.save(ctx.path("model.npz"), meta={"pipeline": "speakers", "features": cfg.features.model_dump(),
                                                   "sample_rate": cfg.data.sample_rate})
-
+        speakers = models.speakers
         summary = {"speakers": speakers, "enrolment_recordings": len(enrol_files), "threshold": threshold,
                    "threshold_calibration": calib, "model_kind": cfg.model.kind,
                    "ubm_components": int(models.ubm.n_components)}
@@ -220,10 +222,8 @@ class SpeakersPipeline(Pipeline):
             summary["headline"] = f"enrolled {len(speakers)} speakers from {len(enrol_files)} recordings"
             rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})
             return summary
-
         test_files = resolve_inputs(cfg.data.test, key="data.test", source="config", suffixes=AUDIO_SUFFIXES)
         ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test")
-
         metrics = self._metrics(ident, S, models, true)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         summary.update({"test_recordings": len(test_files), **metrics})
@@ -235,6 +235,20 @@ class SpeakersPipeline(Pipeline):
                                + (f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%" if acc is not None else ""))
         rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves)
         return summary
+
+    @staticmethod
+    def _enrolment(cfg, ctx):
+        """Enrolment recordings, their speakers and speech frames (checked: two speakers, enough frames)."""
+        files = resolve_inputs(cfg.data.enrol, key="data.enrol", source="config", suffixes=AUDIO_SUFFIXES)
+        labels = labelled(files, cfg, "data.enrol", required=True)
+        speakers = sorted(set(labels))
+        if len(speakers) < 2:
+            raise DataError(f"data.enrol: found only speaker(s) {speakers}; identification needs at least two speakers")
+        frames, _ = extract(files, cfg, ctx, "enrolment features")
+        n_frames = sum(len(f) for f in frames)
+        logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(files), len(speakers), n_frames)
+        check_components(cfg.model.n_components, n_frames)
+        return files, labels, frames
 
     @staticmethod
     def _metrics(ident, S, models, true):
