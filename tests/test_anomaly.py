@@ -11,7 +11,8 @@ from sklearn.metrics import roc_auc_score
 from gmm_apps import cli
 from gmm_apps.errors import DataError, ModelFileError
 from gmm_apps.pipelines.anomaly.config import AnomalyData
-from gmm_apps.pipelines.anomaly.data import Schema, read_frame
+from gmm_apps.pipelines.anomaly.data import read_frame
+from gmm_apps.pipelines.anomaly.features import Schema
 from gmm_apps.core import FeatureScaler
 from gmm_apps.pipelines.anomaly.model import GMMDetector
 

@@ -551,3 +551,10 @@ def test_run_folders_of_the_previous_config_grammar_still_apply(anomaly_run, tmp
     new = np.loadtxt(tmp_path / "a" / "scores.csv", delimiter=",", skiprows=1, usecols=1)
     old = np.loadtxt(anomaly_run / "scores.csv", delimiter=",", skiprows=1, usecols=1)
     np.testing.assert_allclose(new, old, rtol=1e-9)
+
+
+def test_a_regimes_model_of_the_previous_format_says_to_rerun(regimes_run, tmp_path, capsys):
+    run = copy_run(regimes_run, tmp_path)
+    rewrite_npz(run / "model.npz", lambda a, h: h["extra"].update(
+        regime_covariance_type=h["extra"].pop("covariance_of_states")), rechecksum=True)
+    apply_fails(run, prices(tmp_path), tmp_path, capsys, "older gmm_apps", "rerun")

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from ...config import require_file
 from ...errors import DataError
-
-
-@dataclass
-class Records:
-    """Feature matrix with ids and optional labels.
-
-    Attributes
-    ----------
-    X : ndarray of shape (n, d)
-    ids : ndarray of shape (n,)
-    labels : ndarray of shape (n,) or None
-    features : list of str
-    """
-
-    X: np.ndarray
-    ids: np.ndarray
-    labels: np.ndarray | None
-    features: list
 
 
 def read_frame(path, *, chunksize=None):
@@ -87,94 +67,3 @@ class ExtremeValueError(BadValueError):
         self.source, self.column, self.value, self.row = source, column, value, row
         DataError.__init__(self, f"{source}: column {column!r} has an extreme value {value!s} at data row {row} "
                            f"(beyond +-{EXTREME:g}); fix or drop the row, or rescale the column")
-
-
-class Schema:
-    """Which columns are features, how categorical columns are one-hot encoded.
-
-    Learned on the training file and applied unchanged to every file scored later.
-    """
-
-    def __init__(self, numeric, categories, id_column, label_column):
-        self.numeric = list(numeric)
-        self.categories = {k: list(v) for k, v in categories.items()}
-        self.id_column = id_column
-        self.label_column = label_column
-
-    @property
-    def features(self):
-        return self.numeric + [f"{c}={v}" for c, vals in self.categories.items() for v in vals]
-
-    @classmethod
-    def learn(cls, df, cfg, source):
-        if len(df) == 0:
-            raise DataError(f"{source}: no records (only a header?)")
-        idc = cfg.id_column if cfg.id_column in df.columns else None
-        lab = cfg.label_column if cfg.label_column in df.columns else None
-        if cfg.columns:
-            missing = [c for c in cfg.columns if c not in df.columns]
-            if missing:
-                raise DataError(f"{source}: column {missing[0]!r} (data.columns) not found; columns are {', '.join(map(str, df.columns))}")
-            cols = list(cfg.columns)
-        else:
-            cols = [c for c in df.columns if c not in (idc, lab)]
-        if not cols:
-            raise DataError(f"{source}: no feature columns; set data.columns")
-        numeric, categories = [], {}
-        for c in cols:
-            s = df[c]
-            if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-                numeric.append(c)
-                continue
-            conv = pd.to_numeric(s, errors="coerce")
-            if conv.notna().sum() >= 0.99 * s.notna().sum() and s.notna().any():
-                bad = s[conv.isna() & s.notna()]
-                if len(bad):
-                    i = int(bad.index[0])
-                    raise DataError(f"{source}: column {c!r} has a non-numeric value {s.loc[i]!r} at data row {i + 1}")
-                numeric.append(c)
-                continue
-            if cfg.categorical == "reject":
-                raise DataError(f"{source}: column {c!r} is not numeric (e.g. {s.dropna().iloc[0]!r}); "
-                                "remove it from data.columns or set data.categorical: onehot")
-            vals = sorted(s.dropna().astype(str).unique())
-            if len(vals) > cfg.max_categories:
-                raise DataError(f"{source}: column {c!r} is categorical with {len(vals)} values (more than "
-                                f"data.max_categories={cfg.max_categories}); drop it or raise the limit")
-            categories[c] = vals
-        return cls(numeric, categories, idc, lab)
-
-    def records(self, df, source, *, offset=0):
-        """Encode a frame into :class:`Records` (the same columns as at training)."""
-        missing = [c for c in self.numeric + list(self.categories) if c not in df.columns]
-        if missing:
-            raise DataError(f"{source}: column {missing[0]!r} (used by the model) not found")
-        parts = []
-        for c in self.numeric:
-            v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
-            bad = ~np.isfinite(v)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
-            big = np.abs(v) > EXTREME
-            if big.any():
-                i = int(np.flatnonzero(big)[0])
-                raise ExtremeValueError(source, c, df[c].iloc[i], offset + i + 1)
-            parts.append(v[:, None])
-        for c, vals in self.categories.items():
-            s = df[c].astype(str).to_numpy()
-            parts.append(np.stack([(s == v).astype(float) for v in vals], axis=1))
-        X = np.hstack(parts) if parts else np.zeros((len(df), 0))
-        ids = df[self.id_column].to_numpy() if self.id_column else np.arange(offset, offset + len(df))
-        labels = None
-        if self.label_column and self.label_column in df.columns:
-            labels = pd.to_numeric(df[self.label_column], errors="coerce").fillna(0).to_numpy().astype(int)
-        return Records(X, ids, labels, self.features)
-
-    def to_dict(self):
-        return {"numeric": self.numeric, "categories": self.categories, "id_column": self.id_column,
-                "label_column": self.label_column}
-
-    @classmethod
-    def from_dict(cls, d):
-        return cls(d["numeric"], d["categories"], d["id_column"], d["label_column"])

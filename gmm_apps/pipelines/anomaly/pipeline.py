@@ -15,7 +15,8 @@ from ...config import path_problem
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import AnomalyConfig
-from .data import BadValueError, Schema, read_frame
+from .data import BadValueError, read_frame
+from .features import Schema
 from .model import GMMDetector
 
 logger = logging.getLogger("gmm_apps.anomaly")

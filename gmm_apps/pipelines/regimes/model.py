@@ -221,7 +221,7 @@ class RegimeModel:
             "scaler_mean": scaler.center,
             "scaler_scale": scaler.scale,
         }
-        meta = dict(meta, kind=self.kind, regime_covariance_type=self.covariance_type, n_mix=self.n_mix,
+        meta = dict(meta, kind=self.kind, covariance_of_states=self.covariance_type, n_mix=self.n_mix,
                     converged=self.converged, n_iter=self.n_iter)
         return save_model(self.emission, path, extra=meta, arrays=arrays)
 
@@ -233,6 +233,9 @@ class RegimeModel:
         for key in ("state_of", "mix_weights", "startprob", "transmat", "scaler_mean", "scaler_scale"):
             if key not in a:
                 raise ModelFileError(f"{path}: not a regimes model (array {key!r} missing)")
+        if "covariance_of_states" not in meta:
+            raise ModelFileError(f"{path}: a regimes model written by an older gmm_apps; rerun 'gmm-apps run' with "
+                                 "its config.yaml to write it again")
         need = model_file_guard.require
         with model_file_guard(path):
             Ke, d = emission.means_.shape
@@ -244,7 +247,7 @@ class RegimeModel:
             need(a["mix_weights"].shape == (Ke,), path, "mixing weights do not fit the components")
             need(a["scaler_mean"].shape == (d,) and a["scaler_scale"].shape == (d,), path, "the scaler does not fit the features")
             need(meta["kind"] in ("hmm", "gmm_hmm", "gmm"), path, f"unknown model kind {meta['kind']!r}")
-            need(meta["regime_covariance_type"] in ("full", "diag", "spherical", "tied"), path, "unknown covariance type")
+            need(meta["covariance_of_states"] in ("full", "diag", "spherical", "tied"), path, "unknown covariance type")
             names = meta.get("names", [""] * K)
             need(isinstance(names, list) and len(names) == K and all(isinstance(n, str) for n in names),
                  path, f"{len(names)} regime names for {K} regimes")
@@ -252,7 +255,7 @@ class RegimeModel:
             need(isinstance(fn, list) and len(fn) == d, path, f"{len(fn)} feature names for {d} features")
             model = cls(
                 emission, a["state_of"], a["mix_weights"], a["startprob"], a["transmat"],
-                kind=meta["kind"], covariance_type=meta["regime_covariance_type"], n_mix=int(meta.get("n_mix", 1)),
+                kind=meta["kind"], covariance_type=meta["covariance_of_states"], n_mix=int(meta.get("n_mix", 1)),
                 converged=bool(meta.get("converged", True)), n_iter=int(meta.get("n_iter", 0)),
             )
         return model, FeatureScaler(a["scaler_mean"], a["scaler_scale"]), meta

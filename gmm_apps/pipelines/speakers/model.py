@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ...core import GaussianMixture, check_mixture, load_model, model_file_guard, save_model
-from ...errors import DataError
+from ...errors import DataError, ModelFileError
 
 
 def map_adapt_means(ubm, X, *, relevance_factor=16.0):
@@ -119,7 +119,7 @@ class SpeakerModels:
                 m = self._models[s]
                 arrays[f"spk{i}_weights"] = m.weights_
                 arrays[f"spk{i}_means"] = m.means_
-                arrays[f"spk{i}_covariances"] = m.covariances_
+                arrays[f"spk{i}_variances"] = m.covariances_
         meta = dict(meta, speakers=self.speakers, kind=self.kind, relevance_factor=self.relevance_factor,
                     threshold=self.threshold)
         return save_model(self.ubm, path, extra=meta, arrays=arrays)
@@ -138,6 +138,9 @@ class SpeakerModels:
             rf, thr = meta["relevance_factor"], meta.get("threshold")
             need(isinstance(rf, (int, float)) and rf > 0, path, "relevance_factor is not a positive number")
             need(thr is None or (isinstance(thr, (int, float)) and math.isfinite(thr)), path, "the threshold is not a number")
+            if meta["kind"] == "independent" and "spk0_variances" not in a:
+                raise ModelFileError(f"{path}: speaker models written by an older gmm_apps; rerun 'gmm-apps run' with "
+                                     "its config.yaml to write them again")
             if meta["kind"] == "ubm_map":
                 need(a["speaker_means"].shape == (len(speakers), K, d) and np.all(np.isfinite(a["speaker_means"])),
                      path, "speaker means do not fit the background model")
@@ -148,7 +151,7 @@ class SpeakerModels:
                     model = _adapted(ubm, a["speaker_means"][i])
                 else:
                     model = GaussianMixture.from_parameters(a[f"spk{i}_weights"], a[f"spk{i}_means"],
-                                                            a[f"spk{i}_covariances"], covariance_type="diag")
+                                                            a[f"spk{i}_variances"], covariance_type="diag")
                     check_mixture(model, path)
                     need(model.means_.shape[1] == d, path, f"speaker {s!r} has {model.means_.shape[1]} features, not {d}")
                 m.speakers.append(s)
