@@ -182,10 +182,9 @@ class EngineSection(Section):
     (a ``dask.distributed`` cluster: the scheduler at ``address``, or a LocalCluster of
     ``n_workers`` processes when no address is given)."""
 
-    kind: Literal["local", "dask"] = "local"
+    kind: Literal["local", "dask"] = Field("local", description="local: this process and its threads; dask: a cluster")
     address: str | None = Field(None, description="e.g. tcp://10.0.0.5:8786; empty: start a LocalCluster")
     n_workers: int = Field(2, ge=1, le=1024, description="LocalCluster worker processes")
-    chunk_rows: int = Field(1_000_000, ge=1000, description="rows per Dask block / partition")
     memory_limit: str = Field("auto", description="per LocalCluster worker, e.g. 2GB")
 
     @field_validator("address")
@@ -201,6 +200,12 @@ class EngineSection(Section):
         if not _MEMORY.match(v.strip()):
             raise ValueError(f"expected 'auto' or a size like 2GB or 512MiB, got {v!r}")
         return v
+
+
+class ChunkedEngineSection(EngineSection):
+    """``engine`` of pipelines that split large tables into row blocks on Dask."""
+
+    chunk_rows: int = Field(1_000_000, ge=1000, description="rows per Dask block / partition")
 
 
 class PipelineConfig(Section):

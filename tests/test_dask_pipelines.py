@@ -72,7 +72,7 @@ def test_images_segment_a_folder_on_dask_workers(tmp_path):
     cfg = str(REPO / "configs" / "images.yaml")
     common = ["--set", f"data.path={photos}", "--set", "report.plots=false", "--set", "model.n_components=3"]
     assert run(["run", cfg, "--out", str(tmp_path / "local"), *common, "--set", "run.n_jobs=1"]) == 0
-    assert run(["run", cfg, "--out", str(tmp_path / "dask"), *common, *DASK]) == 0
+    assert run(["run", cfg, "--out", str(tmp_path / "dask"), *common, *DASK[:4]]) == 0
     for f in sorted((tmp_path / "local" / "labels").iterdir()):
         assert f.read_bytes() == (tmp_path / "dask" / "labels" / f.name).read_bytes()
     assert (tmp_path / "local" / "palettes.csv").read_bytes() == (tmp_path / "dask" / "palettes.csv").read_bytes()

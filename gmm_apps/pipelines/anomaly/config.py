@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from ...config import (
     CovarianceTypes,
-    EngineSection,
+    ChunkedEngineSection,
     ModelSection,
     NComponents,
     PathData,
@@ -88,7 +88,7 @@ class AnomalyConfig(PipelineConfig):
     model: AnomalyModel = AnomalyModel()
     threshold: AnomalyThreshold = AnomalyThreshold()
     report: AnomalyReport = AnomalyReport()
-    engine: EngineSection = EngineSection()
+    engine: ChunkedEngineSection = ChunkedEngineSection()
 
     renamed: ClassVar[dict] = {"model.n_components": "model.components", "threshold.contamination": "threshold.rate",
                                "threshold.fpr": "threshold.rate"}

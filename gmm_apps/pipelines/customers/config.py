@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ...config import (
     CovarianceTypes,
-    EngineSection,
+    ChunkedEngineSection,
     EvaluationReport,
     NComponents,
     PathData,
@@ -104,6 +104,6 @@ class CustomersConfig(PipelineConfig):
     model: CustomersModel = CustomersModel()
     split: Split = Split()
     report: CustomersReport = CustomersReport()
-    engine: EngineSection = EngineSection()
+    engine: ChunkedEngineSection = ChunkedEngineSection()
 
     renamed: ClassVar[dict] = {"report.boundary_below": "report.uncertain_below"}
