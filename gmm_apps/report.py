@@ -17,6 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 
+from .core import fit_metrics
+
 PALETTE = [
     "#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974",
     "#64b5cd", "#dd8452", "#937860", "#da8bc3", "#8c8c8c",
@@ -443,11 +445,11 @@ def mixture_evaluation(model, X, *, sample_weight=None, **options):
     """
     X = np.asarray(X)
     n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
-    return model_evaluation(X, model.predict_proba(X), model.means_,
-                            log_likelihood=model.score(X, sample_weight=sample_weight) * n, n_rows=n,
-                            bic=model.bic(X, sample_weight=sample_weight), aic=model.aic(X, sample_weight=sample_weight),
-                            n_components=model.n_components, covariance_type=model.covariance_type,
-                            converged=model.converged_, n_iter=model.n_iter_, **options)
+    m = fit_metrics(model, X, sample_weight)
+    return model_evaluation(X, model.predict_proba(X), model.means_, log_likelihood=m["log_likelihood"], n_rows=n,
+                            bic=m["bic"], aic=m["aic"], n_components=m["n_components"],
+                            covariance_type=m["covariance_type"], converged=m["converged"], n_iter=m["n_iter"],
+                            **options)
 
 
 def add_model_evaluation(report, evaluation, *, uncertain_below=0.6, names=None, extra=None):

@@ -25,7 +25,7 @@ from .persistence import (
     save_model,
 )
 from .scaling import FeatureScaler
-from .selection import SelectionResult, select_model, variational_mixture
+from .selection import SelectionResult, fit_metrics, select_model, variational_mixture
 from .thresholds import threshold_at_rate
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "check_mixture",
     "chunk_statistics",
     "file_digest",
+    "fit_metrics",
     "full_covariances",
     "jsonable",
     "load_arrays",

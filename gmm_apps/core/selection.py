@@ -69,7 +69,24 @@ def _preference(table, criterion):
     return np.argsort(table["bic" if criterion == "dp" else criterion].to_numpy(), kind="stable")
 
 
-def _metrics(model, X, sample_weight):
+def fit_metrics(model, X, sample_weight=None):
+    """A fitted mixture's figures on its data: log-likelihood, parameters, BIC, AIC, ICL, convergence.
+
+    The one place these figures are computed: model selection tables and the
+    reports' model-evaluation block both use it.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+    X : ndarray of shape (n, d)
+    sample_weight : ndarray of shape (n,), optional
+
+    Returns
+    -------
+    metrics : dict
+        ``n_components``, ``covariance_type``, ``log_likelihood`` (total),
+        ``n_parameters``, ``bic``, ``aic``, ``icl``, ``converged``, ``n_iter``.
+    """
     n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
     ll = model.score(X, sample_weight=sample_weight) * n
     return {
@@ -163,7 +180,7 @@ def select_model(
                 m = GaussianMixture(
                     k, covariance_type=ct, n_init=n_init, random_state=seed, **model_params
                 ).fit(X, sample_weight=sw)
-            row = _metrics(m, X, sw)
+            row = fit_metrics(m, X, sw)
             row["cv_log_likelihood"] = (
                 _cv_score(X, sw, k, ct, n_init, seed, cv, model_params) if criterion == "cv" else np.nan
             )
@@ -274,7 +291,7 @@ def _select_dp(X, kmax, ctypes, n_init, seed, sw, progress, model_params):
         m = variational_mixture(
             X, max_components=kmax, covariance_type=ct, n_init=n_init, random_state=seed, **model_params
         )
-        row = _metrics(m, X, None)
+        row = fit_metrics(m, X, None)
         row["cv_log_likelihood"] = np.nan
         rows.append(row)
         models[(m.n_components, ct)] = m
