@@ -60,6 +60,13 @@ def _parser():
     v.add_argument("config")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
 
+    i = sub.add_parser("init", help="write a pipeline's default config, every key commented")
+    i.add_argument("pipeline", help="pipeline name (see 'gmm-apps list')")
+    i.add_argument("file", nargs="?", help="config file to write (default: print it)")
+
+    s = sub.add_parser("show", help="print a finished run's headline and key figures")
+    s.add_argument("run_dir", help="folder written by 'run' or 'apply'")
+
     sub.add_parser("list", help="list the registered pipelines")
     return p
 
@@ -127,6 +134,11 @@ def _dispatch(args):
         for name, desc in registry.describe():
             print(f"{name:12s} {desc}")
         return 0
+    if args.command == "init":
+        return _init(args.pipeline, args.file)
+    if args.command == "show":
+        print(run.show(args.run_dir))
+        return 0
     if args.command == "validate":
         pipeline, config = run.prepare(args.config, sets=args.sets)
         print(f"{args.config}: valid {config.pipeline} config")
@@ -148,6 +160,28 @@ def _dispatch(args):
         print(f"wrote {out_dir}")
         return 0
     raise AssertionError(args.command)
+
+
+def _init(name, file):
+    from pathlib import Path
+
+    from . import registry
+    from .config import commented_config
+
+    text = commented_config(registry.get_pipeline(name, source="init").config_model, name)
+    if file is None:
+        print(text, end="")
+        return 0
+    path = Path(file)
+    if path.exists():
+        raise UserError(f"{path}: exists already; init never overwrites a file, choose another name")
+    try:
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write ({exc.strerror})") from None
+    print(f"wrote {path}; edit it, then: gmm-apps run {path}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

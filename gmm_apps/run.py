@@ -668,3 +668,41 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
         ctx.abort()
         raise
     return out_dir, summary
+
+
+def show(run_dir):
+    """A finished run's headline and key figures, as text.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+
+    Returns
+    -------
+    text : str
+    """
+    run_dir = Path(run_dir)
+    if not is_run_folder(run_dir):
+        raise UserError(f"{run_dir}: not a gmm_apps run folder; pass a folder that 'run' or 'apply' wrote")
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{run_dir / 'summary.json'}: cannot read ({exc}); the run folder is damaged") from None
+    lines = [str(summary.get("headline", "")), ""]
+    skip = {"headline"}
+    for key, value in summary.items():
+        if key in skip or value is None:
+            continue
+        if isinstance(value, (dict, list)):
+            text = json.dumps(value, sort_keys=False)
+            if len(text) > 100:
+                text = text[:97] + "..."
+        elif isinstance(value, float):
+            text = f"{value:.6g}"
+        else:
+            text = str(value)
+        lines.append(f"{key:28s} {text}")
+    report = run_dir / "report.html"
+    if report.is_file():
+        lines += ["", f"report: {report}"]
+    return "\n".join(lines)

@@ -25,13 +25,13 @@ class AnomalyData(PathData):
     by default the ``path`` records themselves).  CSV, Parquet, or ODDS ``.mat``
     (arrays ``X`` and ``y``)."""
 
-    path: str = "datasets/cardio_reference.csv"
-    score: str | None = "datasets/cardio_new.csv"
-    id_column: str | None = "id"
+    path: str = Field("datasets/cardio_reference.csv", description="reference records to learn from (CSV, Parquet or ODDS .mat)")
+    score: str | None = Field("datasets/cardio_new.csv", description="records to score; null scores data.path itself")
+    id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
     label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")
     columns: list[str] | None = Field(None, description="feature columns; default: every other column")
-    categorical: Literal["onehot", "reject"] = "onehot"
-    max_categories: int = Field(20, ge=2)
+    categorical: Literal["onehot", "reject"] = Field("onehot", description="non-numeric columns: onehot encodes them, reject is an error")
+    max_categories: int = Field(20, ge=2, description="a categorical column with more values than this is an error")
     chunk_rows: int = Field(200_000, ge=1000, description="rows per chunk when scoring large files")
 
 
@@ -53,10 +53,10 @@ class AnomalyModel(ModelSection):
     covariance_type: CovarianceTypes = "diag"
     reg_covar: float = Field(0.5, ge=0, description="variance floor in robust-scaled units")
     seeds: int = Field(8, ge=1, le=100, description="random starts kept for every K > 1")
-    bags: int = Field(0, ge=0, le=200)
-    bag_components: list[int] = Field(default_factory=lambda: [1, 3, 6])
-    bag_reg_covar: float = Field(1.0, ge=0)
-    trim: float = Field(0.0, ge=0, lt=0.5)
+    bags: int = Field(0, ge=0, le=200, description="extra full-covariance groups on random feature subsets (0: none)")
+    bag_components: list[int] = Field(default_factory=lambda: [1, 3, 6], description="K of the bagged members")
+    bag_reg_covar: float = Field(1.0, ge=0, description="variance floor of the bagged members, in robust-scaled units")
+    trim: float = Field(0.0, ge=0, lt=0.5, description="refit once without this share of the highest-scoring reference records (0: no refit)")
     n_init: int = Field(1, ge=1)
     max_iter: int = Field(100, ge=1)
 

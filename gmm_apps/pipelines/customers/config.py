@@ -29,12 +29,12 @@ class CustomersData(PathData):
     YYYYMMDD date, quantity, amount) and anything else as a table.
     """
 
-    path: str = "datasets/cdnow_sample.txt"
-    format: Literal["auto", "table", "cdnow"] = "auto"
-    id_column: str = "customer_id"
-    date_column: str = "date"
-    amount_column: str = "amount"
-    quantity_column: str | None = None
+    path: str = Field("datasets/cdnow_sample.txt", description="transaction log: CDNOW text or a CSV / Parquet table")
+    format: Literal["auto", "table", "cdnow"] = Field("auto", description="cdnow (id, date, quantity, amount; whitespace), table (named columns) or auto")
+    id_column: str = Field("customer_id", description="customer id column (table format)")
+    date_column: str = Field("date", description="purchase date column (table format)")
+    amount_column: str = Field("amount", description="purchase amount column (table format)")
+    quantity_column: str | None = Field(None, description="quantity column (table format); null: none")
     date_format: str | None = Field(None, description="e.g. %Y%m%d; default: inferred")
 
 
@@ -52,14 +52,15 @@ class CustomersFeatures(Section):
     frequency 0).
     """
 
-    rfm_convention: Literal["repeat", "all"] = "repeat"
+    rfm_convention: Literal["repeat", "all"] = Field("repeat", description="repeat: frequency and monetary over repeat purchases (CLV convention); all: every purchase")
     model: list[Literal["recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "gaps_since_last",
                         "recent_spend", "total_spend"]] = Field(
-        default_factory=lambda: ["gaps_since_last", "frequency", "aov", "recent_spend"]
+        default_factory=lambda: ["gaps_since_last", "frequency", "aov", "recent_spend"],
+        description="features the mixture is fitted on (log1p, standardised)",
     )
-    recent_weeks: int = Field(26, ge=1, le=520)
-    one_time_buyers: Literal["model", "separate"] = "separate"
-    weight_by: Literal["none", "spend", "sqrt_spend"] = "none"
+    recent_weeks: int = Field(26, ge=1, le=520, description="window of the recent_spend feature, in weeks before the calibration end")
+    one_time_buyers: Literal["model", "separate"] = Field("separate", description="separate: one fixed segment for one-time buyers; model: fit them too")
+    weight_by: Literal["none", "spend", "sqrt_spend"] = Field("none", description="weight customers in the fit by none, spend or sqrt_spend")
 
 
 class Split(Section):
@@ -69,10 +70,10 @@ class Split(Section):
     ``enabled: false`` uses all transactions for the segmentation, with no holdout.
     """
 
-    enabled: bool = True
-    start: date | None = None
-    calibration_weeks: int = Field(39, ge=1)
-    holdout_weeks: int = Field(39, ge=1)
+    enabled: bool = Field(True, description="split the log into a calibration and a holdout period (false: segment everything)")
+    start: date | None = Field(None, description="first day of the calibration period; null: the first purchase")
+    calibration_weeks: int = Field(39, ge=1, description="weeks the segments are learned on")
+    holdout_weeks: int = Field(39, ge=1, description="weeks after calibration whose revenue validates the segments")
 
 
 class CustomersModel(SelectedModel):
@@ -84,7 +85,7 @@ class CustomersModel(SelectedModel):
     covariance_type: CovarianceTypes = "diag"
     n_init: int = Field(10, ge=1)
     init: Literal["kmeans", "hierarchical"] = Field("hierarchical", description="hierarchical: Ward clustering, the same start for every seed")
-    explore_tol: float = Field(1e-2, gt=0)
+    explore_tol: float = Field(1e-2, gt=0, description="EM tolerance while comparing candidates; the chosen one is polished to model.tol")
     tol: float = Field(1e-8, gt=0)
     max_iter: int = Field(2000, ge=1)
     reg_covar: float = Field(0.2, ge=0, description="variance floor in standardised units: keeps components off the integer lattice of counts")
@@ -93,7 +94,7 @@ class CustomersModel(SelectedModel):
 
 class CustomersReport(EvaluationReport):
     top_share: float = Field(0.2, gt=0, lt=1, description="share of customers targeted in the holdout comparison")
-    stability_seeds: int = Field(3, ge=1, le=50)
+    stability_seeds: int = Field(3, ge=1, le=50, description="seeds compared for label agreement (ARI)")
     bootstrap: int = Field(3, ge=0, le=100, description="bootstrap refits for segment stability")
 
 

@@ -28,7 +28,7 @@ class ImagesData(PathData):
 class ImagesFeatures(Section):
     """Per-pixel features.  Spatial sizes are pixels of a 500-pixel image and grow with larger ones."""
 
-    color_space: Literal["lab", "rgb"] = "lab"
+    color_space: Literal["lab", "rgb"] = Field("lab", description="lab (perceptual) or rgb")
     blur: float = Field(1.0, ge=0, le=20, description="Gaussian pre-smoothing of colours")
     position_weight: float = Field(0.5, ge=0, le=10, description="weight of (row, col), longer side = 100 units; 0: colour only")
     texture_weight: float = Field(0.0, ge=0, le=10, description="weight of local lightness contrast; 0: none")
@@ -92,7 +92,7 @@ class Spatial(Section):
 
 
 class ImagesOutput(Section):
-    overlay: bool = True
+    overlay: bool = Field(True, description="also write each photo with the region boundaries drawn")
     soft_maps: bool = Field(False, description="also save each image's smoothed posterior maps (npz, float16)")
 
 

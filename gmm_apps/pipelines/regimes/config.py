@@ -20,16 +20,16 @@ class RegimesData(PathData):
     price column, or OHLCV); 'yfinance' live Yahoo Finance prices (cached).
     """
 
-    source: Literal["auto", "arch", "file", "yfinance"] = "auto"
-    arch_dataset: Literal["sp500", "nasdaq"] = "sp500"
+    source: Literal["auto", "arch", "file", "yfinance"] = Field("auto", description="auto: data.path if given, else the bundled arch data; arch, file or yfinance")
+    arch_dataset: Literal["sp500", "nasdaq"] = Field("sp500", description="bundled daily prices from the arch package")
     date_column: str | None = Field(None, description="default: 'Date' or 'date' or the first column")
     price_column: str | None = Field(None, description="default: 'Adj Close', else 'Close', else 'price'")
     volume_column: str | None = Field(None, description="default: 'Volume' when present")
-    tickers: list[str] = Field(default_factory=lambda: ["^GSPC"])
-    start: date | None = None
-    end: date | None = None
-    interval: Literal["1d", "1wk", "1mo"] = "1d"
-    cache_dir: str = ".gmm_apps_cache"
+    tickers: list[str] = Field(default_factory=lambda: ["^GSPC"], description="Yahoo Finance tickers for source: yfinance (the first is used)")
+    start: date | None = Field(None, description="first date to keep; null: all")
+    end: date | None = Field(None, description="last date to keep; null: all")
+    interval: Literal["1d", "1wk", "1mo"] = Field("1d", description="bar length for yfinance")
+    cache_dir: str = Field(".gmm_apps_cache", description="where yfinance downloads are cached")
 
     @field_validator("tickers", mode="before")
     @classmethod
@@ -59,7 +59,9 @@ class RegimesFeatures(Section):
     """
 
     use: list[Union[FeatureSpec, str]] = Field(
-        default_factory=lambda: [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)]
+        default_factory=lambda: [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)],
+        description="features: log_return, realized_vol, drawdown, momentum, volume_z, each with an optional window, "
+                    "as {kind: .., window: ..} or 'realized_vol:21'",
     )
 
     @field_validator("use", mode="before")
@@ -93,20 +95,20 @@ class RegimesModel(SelectedModel):
     row of the transition matrix (0 = plain maximum likelihood).
     """
 
-    kind: Literal["hmm", "gmm_hmm", "gmm"] = "hmm"
+    kind: Literal["hmm", "gmm_hmm", "gmm"] = Field("hmm", description="hmm (Gaussian HMM seeded by the core GMM), gmm_hmm (a mixture per state) or gmm (no dynamics)")
     n_components: NComponents = 3
     criterion: Literal["bic", "aic"] = Field("bic", description="how the number of regimes is chosen from a list")
     n_mix: int = Field(2, ge=1, le=10, description="Gaussians per state for gmm_hmm")
-    stickiness: float = Field(100.0, ge=0)
-    hmm_iter: int = Field(200, ge=1)
+    stickiness: float = Field(100.0, ge=0, description="pseudo-counts of staying in a regime added to the transition matrix (0: none)")
+    hmm_iter: int = Field(200, ge=1, description="Baum-Welch iterations at most")
     n_init: int = Field(10, ge=1)
 
 
 class WalkForward(Section):
     """Walk-forward mode: refit every ``refit_every`` days on an expanding window."""
 
-    enabled: bool = False
-    refit_every: int = Field(63, ge=1)
+    enabled: bool = Field(False, description="refit on an expanding window, labelling each day only with data up to it")
+    refit_every: int = Field(63, ge=1, description="days between refits")
     min_train: int = Field(756, ge=50, description="days in the first training window")
 
 
@@ -115,13 +117,13 @@ class Split(Section):
     later dates are labelled out of sample (their log-likelihood is reported).
     ``null`` fits on everything."""
 
-    holdout_start: date | None = date(2013, 1, 1)
+    holdout_start: date | None = Field(date(2013, 1, 1), description="fit on the days before this date, label the rest out of sample; null: fit on everything")
 
 
 class RegimesReport(EvaluationReport):
     stability_seeds: int = Field(5, ge=1, le=50, description="seeds compared for label agreement (ARI)")
-    bic_candidates: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
-    labels_from: Literal["smoothed", "filtered"] = "smoothed"
+    bic_candidates: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="K values drawn on the report's BIC / AIC curve")
+    labels_from: Literal["smoothed", "filtered"] = Field("smoothed", description="label each day by its smoothed (uses later days) or filtered (up to that day) probabilities")
 
 
 class RegimesConfig(PipelineConfig):

@@ -22,11 +22,11 @@ class SpeakersData(DataSection):
     for scoring only.
     """
 
-    enrol: str = "datasets/fsdd_sample/enrol"
-    test: str | None = "datasets/fsdd_sample/test"
-    label_from: Literal["pattern", "folder"] = "pattern"
-    pattern: str = FSDD_PATTERN
-    sample_rate: int = Field(8000, ge=4000, le=96000)
+    enrol: str = Field("datasets/fsdd_sample/enrol", description="recordings of known speakers: file, folder or glob")
+    test: str | None = Field("datasets/fsdd_sample/test", description="recordings to identify; null: enrol only")
+    label_from: Literal["pattern", "folder"] = Field("pattern", description="speaker from the file name (pattern) or the folder name")
+    pattern: str = Field(FSDD_PATTERN, description="regular expression with a named group 'speaker', matched to the file name")
+    sample_rate: int = Field(8000, ge=4000, le=96000, description="recordings are resampled to this rate (Hz)")
     claims: str | None = Field(None, description="CSV with columns file, speaker: claims to verify; default: the labels in the test file names")
 
     @field_validator("pattern")
@@ -44,12 +44,12 @@ class SpeakersData(DataSection):
 class SpeakersFeatures(Section):
     """MFCC framing in milliseconds (so it suits any sample rate), deltas, CMVN, energy VAD."""
 
-    n_mfcc: int = Field(20, ge=4, le=64)
-    n_mels: int = Field(40, ge=8, le=128)
-    window_ms: float = Field(25.0, gt=5, le=100)
-    hop_ms: float = Field(10.0, gt=1, le=50)
+    n_mfcc: int = Field(20, ge=4, le=64, description="cepstral coefficients per frame")
+    n_mels: int = Field(40, ge=8, le=128, description="mel bands")
+    window_ms: float = Field(25.0, gt=5, le=100, description="analysis window length (ms)")
+    hop_ms: float = Field(10.0, gt=1, le=50, description="step between frames (ms)")
     deltas: int = Field(1, ge=0, le=2, description="0: none, 1: deltas, 2: deltas and delta-deltas")
-    cmvn: bool = True
+    cmvn: bool = Field(True, description="normalise each recording's features to zero mean and unit variance")
     vad_db: float | None = Field(50.0, gt=0, description="keep frames within this many dB of the loudest; null: keep all")
 
 
@@ -58,15 +58,15 @@ class SpeakersModel(ModelSection):
     (Reynolds et al. 2000); 'independent' fits one GMM per speaker.  The UBM uses
     ``n_components`` (diagonal covariance); independent models ``speaker_components``."""
 
-    kind: Literal["ubm_map", "independent"] = "ubm_map"
+    kind: Literal["ubm_map", "independent"] = Field("ubm_map", description="ubm_map: speaker models adapted from a universal background model; independent: one GMM per speaker")
     n_components: int = Field(128, ge=1, description="components of the universal background model (one size)")
     covariance_type: CovarianceType = "diag"
-    relevance_factor: float = Field(16.0, gt=0)
-    speaker_components: int = Field(16, ge=1)
+    relevance_factor: float = Field(16.0, gt=0, description="MAP adaptation: how many frames a component needs before its mean follows the speaker")
+    speaker_components: int = Field(16, ge=1, description="components of each speaker's GMM (kind: independent)")
     n_init: int = Field(1, ge=1)
     max_iter: int = Field(200, ge=1)
-    tol: float = Field(1e-3, gt=0)
-    reg_covar: float = Field(1e-3, ge=0)
+    tol: float = Field(1e-3, gt=0, description="EM tolerance of the background model")
+    reg_covar: float = Field(1e-3, ge=0, description="variance floor, in MFCC units")
 
 
 class SpeakersThreshold(ThresholdSection):
