@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gmm_apps.pipelines.customers.features import captured_at  # noqa: E402
-from gmm_apps.run import execute_run  # noqa: E402
+from gmm_apps.runs import execute_run  # noqa: E402
 
 
 SPLITS = [("master", 26, 26), ("master", 52, 26), ("master", 30, 39), ("master", 20, 39),

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from gmm_apps.pipelines.regimes import data as data_mod  # noqa: E402
 from gmm_apps.pipelines.regimes import features as feat  # noqa: E402
 from gmm_apps.pipelines.regimes.config import FeatureSpec  # noqa: E402
-from gmm_apps.run import execute_run  # noqa: E402
+from gmm_apps.runs import execute_run  # noqa: E402
 
 SEEDS = range(5)
 

@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gmm_apps.run import execute_run  # noqa: E402
+from gmm_apps.runs import execute_run  # noqa: E402
 
 PROTOCOLS = {
     "takes 10-49 -> 5-9": ("*_[1-4][0-9].wav", "*_[5-9].wav"),

@@ -2,4 +2,6 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from .api import Run, load_run, run  # noqa: E402
+
+__all__ = ["Run", "__version__", "load_run", "run"]

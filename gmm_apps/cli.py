@@ -128,7 +128,7 @@ def main(argv=None):
 
 
 def _dispatch(args):
-    from . import registry, run
+    from . import registry, runs
 
     if args.command == "list":
         for name, desc in registry.describe():
@@ -137,14 +137,14 @@ def _dispatch(args):
     if args.command == "init":
         return _init(args.pipeline, args.file)
     if args.command == "show":
-        print(run.show(args.run_dir))
+        print(runs.show(args.run_dir))
         return 0
     if args.command == "validate":
-        pipeline, config = run.prepare(args.config, sets=args.sets)
+        pipeline, config = runs.prepare(args.config, sets=args.sets)
         print(f"{args.config}: valid {config.pipeline} config")
         return 0
     if args.command == "run":
-        run_dir, summary = run.execute_run(args.config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet,
+        run_dir, summary = runs.execute_run(args.config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet,
                                             overwrite=args.overwrite)
         headline = summary.get("headline")
         if headline:
@@ -152,7 +152,7 @@ def _dispatch(args):
         print(f"wrote {run_dir}")
         return 0
     if args.command == "apply":
-        out_dir, summary = run.execute_apply(args.run_dir, args.input, out=args.out, quiet=args.quiet,
+        out_dir, summary = runs.execute_apply(args.run_dir, args.input, out=args.out, quiet=args.quiet,
                                              overwrite=args.overwrite)
         headline = summary.get("headline")
         if headline:

@@ -520,7 +520,7 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
     raise ConfigError(f"{source}: {key}: {problem}: {pattern}")
 
 
-#: written into every run folder by :class:`gmm_apps.run.RunContext`
+#: written into every run folder by :class:`gmm_apps.runs.RunContext`
 RUN_MARKER = ".gmm_apps_run"
 
 
@@ -627,7 +627,8 @@ def load_config(path, model_for, *, overrides=None, seed=None):
 
     Parameters
     ----------
-    path : str or Path
+    path : str or Path or dict
+        A YAML file, or the config itself as a mapping (named ``config`` in messages).
     model_for : callable
         ``model_for(pipeline_name, source) -> type[PipelineConfig]`` (the registry's lookup).
     overrides : list of str, optional
@@ -641,8 +642,11 @@ def load_config(path, model_for, *, overrides=None, seed=None):
     raw : dict
         The raw mapping after overrides.
     """
-    source = str(path)
-    raw = apply_overrides(read_yaml(path), overrides)
+    if isinstance(path, dict):
+        source, raw = "config", apply_overrides(path, overrides)
+    else:
+        source = str(path)
+        raw = apply_overrides(read_yaml(path), overrides)
     if seed is not None:
         raw.setdefault("model", {})
         if not isinstance(raw["model"], dict):

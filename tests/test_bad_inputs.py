@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from gmm_apps import cli
-from gmm_apps.run import MARKER
+from gmm_apps.runs import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 CFG = {name: REPO / "configs" / f"{name}.yaml" for name in ("regimes", "customers", "speakers", "anomaly", "images")}

@@ -24,7 +24,7 @@ from gmm_apps.report import (
     model_evaluation,
     plot_confidence_histogram,
 )
-from gmm_apps.run import RunContext
+from gmm_apps.runs import RunContext
 
 REPO = Path(__file__).resolve().parents[1]
 

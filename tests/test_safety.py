@@ -21,7 +21,7 @@ from model_files import rewrite_npz
 from gmm_apps import cli
 from gmm_apps.config import resolve_inputs
 from gmm_apps.errors import UserError
-from gmm_apps.run import MARKER, RunContext, is_run_folder
+from gmm_apps.runs import MARKER, RunContext, is_run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 ANOMALY = [str(REPO / "configs" / "anomaly.yaml"), "--quiet", "--set", "report.plots=false", "--set", "model.seeds=1",
@@ -357,7 +357,7 @@ def test_sigint_early_in_a_speakers_run_ends_promptly(tmp_path):
 
 
 def test_sigterm_in_process_is_reported_like_an_interrupt(tmp_path, capsys, monkeypatch):
-    from gmm_apps import run as run_mod
+    from gmm_apps import runs as run_mod
 
     def stop(*a, **k):
         os.kill(os.getpid(), signal.SIGTERM)
@@ -372,7 +372,7 @@ def test_sigterm_in_process_is_reported_like_an_interrupt(tmp_path, capsys, monk
 
 
 def test_a_user_error_is_a_user_error_for_the_python_caller(tmp_path):
-    from gmm_apps.run import execute_run
+    from gmm_apps.runs import execute_run
 
     mine = tmp_path / "mine"
     user_folder(mine)

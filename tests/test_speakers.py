@@ -185,7 +185,7 @@ def test_unmatched_file_names_are_reported(tmp_path, capsys):
 @pytest.mark.skipif(not FSDD.is_dir(), reason="../shared/datasets/fsdd not present")
 def test_full_fsdd_takes_protocol_meets_the_target(tmp_path):
     """Issue 6's target on held-out takes: enrol takes 10-49, test takes 5-9 (300 recordings)."""
-    _, s = __import__("gmm_apps.run", fromlist=["execute_run"]).execute_run(
+    _, s = __import__("gmm_apps.runs", fromlist=["execute_run"]).execute_run(
         REPO / "configs" / "speakers.yaml", out=tmp_path / "r", quiet=True,
         sets=[f"data.enrol={FSDD}/*_[1-4][0-9].wav", f"data.test={FSDD}/*_[5-9].wav", "report.plots=false"])
     assert s["test_recordings"] == 300

@@ -559,9 +559,10 @@ def prepare(config_path, *, sets=None, seed=None):
     -------
     pipeline, config
     """
+    source = "config" if isinstance(config_path, dict) else str(config_path)
     config, _ = load_config(config_path, _model_for, overrides=sets, seed=seed)
-    pipeline = get_pipeline(config.pipeline, source=str(config_path))
-    pipeline.check(config, str(config_path))
+    pipeline = get_pipeline(config.pipeline, source=source)
+    pipeline.check(config, source)
     return pipeline, config
 
 
@@ -607,11 +608,13 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
     ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite,
                      inputs=pipeline.inputs(config))
     try:
-        logger.info("run %s: pipeline %s, writing %s", config_path, config.pipeline, final)
+        logger.info("run %s: pipeline %s, writing %s", "config" if isinstance(config_path, dict) else config_path,
+                    config.pipeline, final)
         ctx.write_text("config.yaml", dump_config(config))
         ctx.bind(model_settings(pipeline, config))
         summary = pipeline.run(config, ctx)
-        summary = _finish(ctx, summary, started, {"pipeline": config.pipeline, "config": str(config_path)})
+        summary = _finish(ctx, summary, started, {"pipeline": config.pipeline,
+                                                  "config": "config" if isinstance(config_path, dict) else str(config_path)})
         run_dir = ctx.commit()
     except BaseException:
         ctx.abort()

@@ -1,0 +1,257 @@
+"""The Python front door: the same runs as the command line, from a script or a notebook.
+
+>>> import gmm_apps
+>>> r = gmm_apps.run("configs/anomaly.yaml", out="runs/anomaly")     # doctest: +SKIP
+>>> r.summary["headline"], r.tables["scores"].head()                  # doctest: +SKIP
+>>> r2 = r.apply("new_records.csv")                                   # doctest: +SKIP
+
+Errors are the command line's: a :class:`gmm_apps.errors.UserError` (one line
+naming the file, key or column), never a half-written run folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import ConfigError, UserError
+
+__all__ = ["Run", "load_run", "run"]
+
+
+class Run:
+    """A finished run folder: its summary, tables, report and saved model, and ``apply`` on new data.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder written by ``gmm-apps run`` / ``apply`` or :func:`run`.
+
+    Attributes
+    ----------
+    dir : Path
+    summary : dict
+        ``summary.json``: the headline and key figures.
+    tables : dict of str -> pandas.DataFrame
+        Every CSV table of the run by name (``"scores"`` for ``scores.csv``), read on first use.
+    report_path : Path or None
+    """
+
+    def __init__(self, path):
+        from .runs import is_run_folder
+
+        self.dir = Path(path)
+        if not is_run_folder(self.dir):
+            raise UserError(f"{self.dir}: not a gmm_apps run folder; pass a folder that 'run' or 'apply' wrote")
+        try:
+            self.summary = json.loads((self.dir / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{self.dir / 'summary.json'}: cannot read ({exc}); the run folder is damaged") from None
+        self.tables = _Tables(self.dir)
+        report = self.dir / "report.html"
+        self.report_path = report if report.is_file() else None
+
+    @property
+    def pipeline(self):
+        """The pipeline's name."""
+        return self.summary.get("pipeline")
+
+    def apply(self, data, *, out=None, quiet=True, overwrite=False):
+        """Use this run's saved model on new data; returns the new :class:`Run`.
+
+        Parameters
+        ----------
+        data : str, Path, pandas.DataFrame, array, list of arrays or mapping
+            New input, as a path or in memory (see :func:`run`).
+        out : str or Path, optional
+            Destination (default ``runs/<pipeline>-apply-<timestamp>``).
+        quiet, overwrite : bool
+        """
+        from .runs import execute_apply
+
+        with _Inputs(self.pipeline, data) as path:
+            out_dir, _ = execute_apply(self.dir, path, out=out, quiet=quiet, overwrite=overwrite)
+        return Run(out_dir)
+
+    def __repr__(self):
+        return f"Run({str(self.dir)!r}: {self.summary.get('headline', '')!r})"
+
+    def _repr_html_(self):
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_short(v))}</td></tr>"
+                       for k, v in self.summary.items() if k != "headline" and not isinstance(v, (dict, list)))
+        plot = ""
+        plots = sorted((self.dir / "plots").glob("*.png")) if (self.dir / "plots").is_dir() else []
+        if plots:
+            data = base64.b64encode(plots[0].read_bytes()).decode("ascii")
+            plot = f"<img alt='{html.escape(plots[0].name)}' style='max-width:640px' src='data:image/png;base64,{data}'>"
+        link = f"<p>report: {html.escape(str(self.report_path))}</p>" if self.report_path else ""
+        return (f"<div><h3>{html.escape(str(self.summary.get('headline', '')))}</h3>"
+                f"<table>{rows}</table>{plot}{link}</div>")
+
+
+def _short(v):
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+class _Tables(Mapping):
+    """CSV tables of a run folder by name, each read on first use."""
+
+    def __init__(self, folder):
+        self._files = {p.stem: p for p in sorted(Path(folder).glob("*.csv"))}
+        self._read = {}
+
+    def __getitem__(self, name):
+        import pandas as pd
+
+        if name not in self._files:
+            raise KeyError(f"no table {name!r}; the run has {', '.join(self._files) or 'none'}")
+        if name not in self._read:
+            self._read[name] = pd.read_csv(self._files[name])
+        return self._read[name]
+
+    def __iter__(self):
+        return iter(self._files)
+
+    def __len__(self):
+        return len(self._files)
+
+    def __repr__(self):
+        return f"tables({', '.join(self._files)})"
+
+
+#: where each pipeline reads in-memory ``data``: the config key and how the files are written
+_DATA_KEYS = {"regimes": "data.path", "customers": "data.path", "anomaly": "data.path", "images": "data.path",
+              "speakers": "data.enrol"}
+
+
+class _Inputs:
+    """In-memory data written to files in a private temporary folder (removed afterwards), or a path as it is."""
+
+    def __init__(self, pipeline, data):
+        self.pipeline, self.data, self.tmp = pipeline, data, None
+
+    def __enter__(self):
+        import numpy as np
+        import pandas as pd
+
+        d = self.data
+        if d is None or isinstance(d, (str, Path)):
+            return None if d is None else str(d)
+        self.tmp = Path(tempfile.mkdtemp(prefix="gmm_apps_data-"))
+        if isinstance(d, pd.Series):
+            d = d.to_frame()
+        if isinstance(d, pd.DataFrame):
+            if self.pipeline == "regimes" and isinstance(d.index, pd.DatetimeIndex):
+                d = d.rename_axis(d.index.name or "Date").reset_index()
+            p = self.tmp / "data.csv"
+            d.to_csv(p, index=False)
+            return str(p)
+        if self.pipeline == "images":
+            from PIL import Image
+
+            arrays = [d] if isinstance(d, np.ndarray) else list(d)
+            for i, a in enumerate(arrays):
+                a = np.asarray(a)
+                if a.dtype != np.uint8:
+                    a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+                Image.fromarray(a).save(self.tmp / f"image_{i:04d}.png")
+            return str(self.tmp)
+        if self.pipeline == "speakers" and isinstance(d, dict):
+            import soundfile as sf
+
+            for speaker, recordings in d.items():
+                folder = self.tmp / str(speaker)
+                folder.mkdir()
+                for i, rec in enumerate(recordings):
+                    if isinstance(rec, (str, Path)):
+                        shutil.copy(rec, folder / f"{i:04d}{Path(rec).suffix}")
+                    else:
+                        y, sr = rec
+                        sf.write(folder / f"{i:04d}.wav", np.asarray(y, dtype=np.float32), int(sr))
+            return str(self.tmp)
+        raise ConfigError(f"data: cannot use a {type(self.data).__name__} for the {self.pipeline} pipeline; pass a path, "
+                          "a pandas DataFrame (regimes, customers, anomaly), an image array or list of arrays (images), "
+                          "or a mapping of speaker -> recordings (speakers)")
+
+    def __exit__(self, *exc):
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+
+def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwrite=False):
+    """Run a pipeline as ``gmm-apps run`` does; returns the finished :class:`Run`.
+
+    Parameters
+    ----------
+    config : str, Path or dict
+        A YAML config file, the config as a mapping, or a pipeline name (its
+        default config; default data paths are relative to the repository root).
+    data : optional
+        Input in memory instead of ``data.path``: a pandas DataFrame of prices
+        (regimes; a date index or a date column), of transactions (customers)
+        or of records (anomaly); an image array or list of arrays (images); for
+        speakers a mapping of speaker name to recordings, each a path or a
+        ``(samples, sample_rate)`` pair (enrolment).
+    out : str or Path, optional
+        The run folder (default ``runs/<pipeline>-<timestamp>``, as on the command line).
+    seed : int, optional
+        Overrides ``model.random_state``.
+    set : list of str, optional
+        ``KEY=VALUE`` overrides, as ``--set``.
+    quiet : bool, default=True
+        No progress bars.
+    overwrite : bool
+        Replace an existing folder at ``out`` that is not a run folder.
+
+    Returns
+    -------
+    run : Run
+
+    Raises
+    ------
+    gmm_apps.errors.UserError
+        The command line's one-line errors.
+    """
+    from . import registry
+    from .runs import execute_run
+
+    if isinstance(config, str) and config in registry.available() and not Path(config).exists():
+        config = {"pipeline": config}
+    name = config.get("pipeline") if isinstance(config, dict) else None
+    sets = list(set or [])
+    with _Inputs(name or _pipeline_of(config), data) as path:
+        if path is not None:
+            key = _DATA_KEYS.get(name or _pipeline_of(config), "data.path")
+            sets.append(f"{key}={path}")
+            if key == "data.enrol":
+                sets += ["data.label_from=folder", "data.test=null"]
+        run_dir, _ = execute_run(config, out=out, seed=seed, sets=sets, quiet=quiet, overwrite=overwrite)
+    return Run(run_dir)
+
+
+def _pipeline_of(config):
+    if isinstance(config, dict):
+        return config.get("pipeline")
+    from .config import read_yaml
+
+    return read_yaml(config).get("pipeline")
+
+
+def load_run(path):
+    """Open a finished run folder (from the command line or :func:`run`).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    run : Run
+    """
+    return Run(path)
