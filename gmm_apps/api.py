@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import ConfigError, UserError
+from .errors import ConfigError
 
 __all__ = ["Run", "load_run", "run"]
 
@@ -43,15 +42,10 @@ class Run:
     """
 
     def __init__(self, path):
-        from .runs import is_run_folder
+        from .runs import read_summary
 
         self.dir = Path(path)
-        if not is_run_folder(self.dir):
-            raise UserError(f"{self.dir}: not a gmm_apps run folder; pass a folder that 'run' or 'apply' wrote")
-        try:
-            self.summary = json.loads((self.dir / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{self.dir / 'summary.json'}: cannot read ({exc}); the run folder is damaged") from None
+        self.summary = read_summary(self.dir)
         self.tables = _Tables(self.dir)
         report = self.dir / "report.html"
         self.report_path = report if report.is_file() else None

@@ -173,11 +173,11 @@ def _init(name, file):
         print(text, end="")
         return 0
     path = Path(file)
-    if path.exists():
-        raise UserError(f"{path}: exists already; init never overwrites a file, choose another name")
     try:
         with open(path, "x", encoding="utf-8") as fh:
             fh.write(text)
+    except FileExistsError:
+        raise UserError(f"{path}: exists already; init never overwrites a file, choose another name") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
     print(f"wrote {path}; edit it, then: gmm-apps run {path}")

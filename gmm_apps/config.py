@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import copy
 import glob
+import json
+import os
 import re
+import stat
 import typing
 from pathlib import Path
 from typing import Literal, Union
@@ -18,7 +21,7 @@ from typing import Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 
 
 #: ``n_components``: a fixed K, a list of candidates, or ``{min: .., max: ..}``
@@ -58,8 +61,7 @@ class Section(BaseModel):
     def _no_bool_for_numbers(cls, v, info):
         field = cls.model_fields.get(info.field_name)
         if field is not None and _has_bool(v) and _wants_number(field.annotation):
-            shown = yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("...").strip()
-            raise ValueError(f"expected a number, not a yes/no value, got {shown}")
+            raise ValueError(f"expected a number, not a yes/no value, got {yaml_text(v)}")
         return v
 
 
@@ -370,16 +372,17 @@ def _format_validation_error(exc, source):
     return f"{source}: {loc}: {msg}, got {got_s}{more}"
 
 
-def _get(raw, key):
+_MISSING = object()
+
+
+def dotted_get(raw, key, default=_MISSING):
+    """The value at a dotted key (``"model.n_init"``) of nested mappings, or ``default`` when absent."""
     node = raw
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
-            return _MISSING
+            return default
         node = node[part]
     return node
-
-
-_MISSING = object()
 
 
 def _pop(raw, key):
@@ -434,7 +437,7 @@ def upgrade_run_config(raw, model_cls):
         if raw.get(section) == {} and section not in model_cls.model_fields:
             del raw[section]
     for key, mapping in model_cls.renamed_values.items():
-        v = _get(raw, key)
+        v = dotted_get(raw, key)
         if v is not _MISSING and isinstance(v, str) and v in mapping:
             _pop(raw, key)
             _put(raw, key, mapping[v])
@@ -467,10 +470,10 @@ def validate_config(raw, model_cls, *, source):
     config : PipelineConfig
     """
     for old, new in getattr(model_cls, "renamed", {}).items():
-        if _get(raw, old) is not _MISSING:
+        if dotted_get(raw, old) is not _MISSING:
             raise ConfigError(f"{source}: {old} was renamed to {new}; write {new} instead")
     for key, mapping in getattr(model_cls, "renamed_values", {}).items():
-        v = _get(raw, key)
+        v = dotted_get(raw, key)
         if isinstance(v, str) and v in mapping:
             raise ConfigError(f"{source}: {key}: {v!r} is now called {mapping[v]!r}; write {key}: {mapping[v]}")
     try:
@@ -510,7 +513,8 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
         return files
     if any(ch in pattern for ch in "*?["):
         files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
-        files = [f for f in files if not any(_is_output_folder(d) for d in f.parents)]
+        outputs = {d for d in {d for f in files for d in f.parents} if is_run_folder(d)}  # each folder checked once
+        files = [f for f in files if outputs.isdisjoint(f.parents)]
         if suffixes is not None:
             files = [f for f in files if f.suffix.lower() in suffixes]
         if not files:
@@ -524,18 +528,39 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
 RUN_MARKER = ".gmm_apps_run"
 
 
-def _is_output_folder(d):
-    """A run folder (or a run's temporary folder): input scans do not read what gmm_apps wrote."""
-    return (d / RUN_MARKER).is_file()
+def is_run_folder(path):
+    """Whether ``path`` is a folder that gmm_apps wrote (a run, or a run's temporary folder).
+
+    Such a folder holds the :data:`RUN_MARKER` file; folders written before the
+    marker existed are recognised by their ``summary.json`` (with the
+    ``gmm_apps_version`` key) beside a ``config.yaml``.  Only these are ever
+    replaced, and input scans skip them.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    bool
+    """
+    p = Path(path)
+    if p.is_symlink() or not p.is_dir():
+        return False
+    if (p / RUN_MARKER).is_file():
+        return True
+    try:
+        summary = json.loads((p / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()
 
 
 def _walk_files(root):
     """Regular files under ``root``, skipping run folders written by gmm_apps."""
-    import os
-
     for dirpath, dirnames, filenames in os.walk(root):
         d = Path(dirpath)
-        dirnames[:] = sorted(n for n in dirnames if not _is_output_folder(d / n))
+        dirnames[:] = sorted(n for n in dirnames if not is_run_folder(d / n))
         for n in filenames:
             f = d / n
             if f.is_file():
@@ -558,8 +583,6 @@ def require_file(path, *, key=None, expected=None, allow_empty=False):
     -------
     path : Path
     """
-    from .errors import DataError
-
     p = Path(path)
     where = f" ({key})" if key else ""
     problem = path_problem(p)
@@ -583,9 +606,6 @@ def path_problem(path):
         e.g. ``"file not found"``, ``"is a folder, expected a file"``,
         ``"is a named pipe (FIFO), expected a regular file"``.
     """
-    import os
-    import stat
-
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):

@@ -22,7 +22,16 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .config import RUN_MARKER, dump_config, load_config, read_yaml, upgrade_run_config, validate_config
+from .config import (
+    RUN_MARKER,
+    dotted_get,
+    dump_config,
+    is_run_folder,
+    load_config,
+    read_yaml,
+    upgrade_run_config,
+    validate_config,
+)
 from .core.persistence import SIGNING_KEY_ENV, jsonable, signature
 from .errors import ConfigError, ModelFileError, UserError
 from .registry import get_pipeline
@@ -54,43 +63,10 @@ def progress(iterable=None, *, total=None, desc=None, quiet=False):
 MARKER = RUN_MARKER
 
 
-def is_run_folder(path):
-    """Whether ``path`` is a folder that gmm_apps wrote (and so may replace).
-
-    A run folder holds the :data:`MARKER` file; folders written before the
-    marker existed are recognised by their ``summary.json`` (with the
-    ``gmm_apps_version`` key) beside a ``config.yaml``.
-
-    Parameters
-    ----------
-    path : str or Path
-
-    Returns
-    -------
-    bool
-    """
-    p = Path(path)
-    if p.is_symlink() or not p.is_dir():
-        return False
-    if (p / MARKER).is_file():
-        return True
-    try:
-        summary = json.loads((p / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()
-
-
 def model_settings(pipeline, config):
     """The parts of a config that define a pipeline's fitted model (its ``model_sections``), as plain data."""
     dumped = config.model_dump(mode="json")
-    out = {}
-    for key in pipeline.model_sections:
-        node = dumped
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        out[key] = node
-    return out
+    return {key: dotted_get(dumped, key, None) for key in pipeline.model_sections}
 
 
 def verify_run(run_dir, settings):
@@ -113,12 +89,9 @@ def verify_run(run_dir, settings):
     except (OSError, ValueError):
         marker = None
     if not isinstance(marker, dict) or "model_settings" not in marker:
-        if keyed:
-            raise ModelFileError(f"{run_dir}: the run is not signed, and {SIGNING_KEY_ENV} is set; only runs written "
-                                 "with the key are accepted (rerun it with the key set)")
-        return  # written by an older gmm_apps
+        marker = None  # written by an older gmm_apps
     if keyed:
-        sig = marker.pop("signature", None)
+        sig = marker.pop("signature", None) if marker else None
         if sig is None:
             raise ModelFileError(f"{run_dir}: the run is not signed, and {SIGNING_KEY_ENV} is set; only runs written "
                                  "with the key are accepted (rerun it with the key set)")
@@ -126,6 +99,8 @@ def verify_run(run_dir, settings):
         if not isinstance(sig, str) or not hmac.compare_digest(sig, want):
             raise ModelFileError(f"{run_dir / MARKER}: the signature does not match {SIGNING_KEY_ENV}; the run folder "
                                  "was altered or signed with another key")
+    if marker is None:
+        return
     fitted = marker["model_settings"]
     now = jsonable(settings)
     for key in sorted(set(fitted) | set(now)):
@@ -286,6 +261,7 @@ class RunContext:
         self.option = option
         self._lock = None
         self._handler = None
+        self._marker = {"gmm_apps_version": __version__, "kind": kind}
         check_destination(self.final_dir, inputs=self.inputs, overwrite=overwrite, option=option)
         parent = self.final_dir.parent
         try:
@@ -298,8 +274,7 @@ class RunContext:
             if self.dir.exists():
                 shutil.rmtree(self.dir)
             self.dir.mkdir()
-            (self.dir / MARKER).write_text(json.dumps({"gmm_apps_version": __version__, "kind": kind}) + "\n",
-                                           encoding="utf-8")
+            (self.dir / MARKER).write_text(json.dumps(self._marker) + "\n", encoding="utf-8")
         except OSError as exc:
             self._release_lock()
             raise _folder_error(self.final_dir, exc, option) from None
@@ -365,9 +340,9 @@ class RunContext:
                 pid = p.name.rsplit("-", 1)[-1]
                 if not pid.isdigit() or (int(pid) != os.getpid() and _pid_alive(int(pid))):
                     continue
-                if p.is_dir() and not p.is_symlink() and (kind == "old" or is_run_folder(p) or (p / "run.log").exists()):
+                if kind == "old" or is_run_folder(p):
                     logger.debug("removing %s, left by an interrupted run", p)
-                    shutil.rmtree(p, ignore_errors=True)
+                    _remove(p)
 
     def path(self, name):
         """Path of an output file inside the run (parent folders created).
@@ -453,13 +428,11 @@ class RunContext:
         settings : dict
             JSON-serialisable, by dotted section name.
         """
-        self._bound = jsonable(settings)
+        self._marker["model_settings"] = jsonable(settings)
 
     def _seal(self):
-        """Write the bound settings into the marker (signed when a signing key is set)."""
-        marker = json.loads((self.dir / MARKER).read_text(encoding="utf-8"))
-        if getattr(self, "_bound", None) is not None:
-            marker["model_settings"] = self._bound
+        """Write the final marker (signed when a signing key is set)."""
+        marker = dict(self._marker)
         raw = json.dumps(marker, sort_keys=True).encode("utf-8")
         sig = signature(raw)
         if sig is not None:
@@ -566,6 +539,16 @@ def prepare(config_path, *, sets=None, seed=None):
     return pipeline, config
 
 
+def _complete(ctx, work, started, extra):
+    """Run ``work()`` in ``ctx``, write ``summary.json`` and move the run into place; nothing is left on failure."""
+    try:
+        summary = _finish(ctx, work(), started, extra)
+        return ctx.commit(), summary
+    except BaseException:
+        ctx.abort()
+        raise
+
+
 def _finish(ctx, summary, started, extra):
     summary = dict(summary or {})
     head = {
@@ -607,19 +590,15 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
     final = Path(out) if out else default_run_dir(config.pipeline)
     ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite,
                      inputs=pipeline.inputs(config))
-    try:
-        logger.info("run %s: pipeline %s, writing %s", "config" if isinstance(config_path, dict) else config_path,
-                    config.pipeline, final)
+    source = "config" if isinstance(config_path, dict) else str(config_path)
+
+    def work():
+        logger.info("run %s: pipeline %s, writing %s", source, config.pipeline, final)
         ctx.write_text("config.yaml", dump_config(config))
         ctx.bind(model_settings(pipeline, config))
-        summary = pipeline.run(config, ctx)
-        summary = _finish(ctx, summary, started, {"pipeline": config.pipeline,
-                                                  "config": "config" if isinstance(config_path, dict) else str(config_path)})
-        run_dir = ctx.commit()
-    except BaseException:
-        ctx.abort()
-        raise
-    return run_dir, summary
+        return pipeline.run(config, ctx)
+
+    return _complete(ctx, work, started, {"pipeline": config.pipeline, "config": source})
 
 
 def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
@@ -661,16 +640,31 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
     final = Path(out) if out else default_run_dir(name, kind="apply")
     ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, kind="apply",
                      inputs=[("run folder", str(run_dir)), ("input", str(input))])
-    try:
+    def work():
         logger.info("apply %s to %s, writing %s", run_dir, input, final)
         ctx.write_text("config.yaml", yaml.safe_dump(raw, sort_keys=False))
-        summary = pipeline.apply(run_dir, str(input), config, ctx)
-        summary = _finish(ctx, summary, started, {"pipeline": name, "applied_run": str(run_dir), "input": str(input)})
-        out_dir = ctx.commit()
-    except BaseException:
-        ctx.abort()
-        raise
-    return out_dir, summary
+        return pipeline.apply(run_dir, str(input), config, ctx)
+
+    return _complete(ctx, work, started, {"pipeline": name, "applied_run": str(run_dir), "input": str(input)})
+
+
+def read_summary(run_dir):
+    """A finished run folder's ``summary.json``; a one-line :class:`UserError` for anything else.
+
+    Parameters
+    ----------
+    run_dir : Path
+
+    Returns
+    -------
+    summary : dict
+    """
+    if not is_run_folder(run_dir):
+        raise UserError(f"{run_dir}: not a gmm_apps run folder; pass a folder that 'run' or 'apply' wrote")
+    try:
+        return json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{Path(run_dir) / 'summary.json'}: cannot read ({exc}); the run folder is damaged") from None
 
 
 def show(run_dir):
@@ -685,16 +679,10 @@ def show(run_dir):
     text : str
     """
     run_dir = Path(run_dir)
-    if not is_run_folder(run_dir):
-        raise UserError(f"{run_dir}: not a gmm_apps run folder; pass a folder that 'run' or 'apply' wrote")
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{run_dir / 'summary.json'}: cannot read ({exc}); the run folder is damaged") from None
+    summary = read_summary(run_dir)
     lines = [str(summary.get("headline", "")), ""]
-    skip = {"headline"}
     for key, value in summary.items():
-        if key in skip or value is None:
+        if key == "headline" or value is None:
             continue
         if isinstance(value, (dict, list)):
             text = json.dumps(value, sort_keys=False)

@@ -319,7 +319,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight, init, dtype):
         n_samples, n_features = X.shape
-        ct = self.covariance_type
         eps = float(np.finfo(dtype).eps)
         rng = check_random_state(self.random_state)
         chunk = _chunk_rows(n_samples, self.n_components, n_features, dtype.itemsize, self.chunk_size)

@@ -124,13 +124,7 @@ def save_model(model, path, *, extra=None, arrays=None):
     check_is_fitted(model)
     path = Path(path)
     data = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}
-    for name, a in (arrays or {}).items():
-        if name.startswith("__") or name in data:
-            raise ValueError(f"extra array name {name!r} is reserved")
-        a = np.asarray(a)
-        if a.dtype == object:
-            raise ValueError(f"extra array {name!r} has dtype object; only numeric or string arrays")
-        data["extra:" + name] = a
+    data.update({"extra:" + name: a for name, a in _checked_arrays(arrays or {}).items()})
     params = {}
     for p in _PARAMS:
         v = getattr(model, p, None)
@@ -146,10 +140,6 @@ def save_model(model, path, *, extra=None, arrays=None):
         "package_version": __version__,
         "params": params,
         "attributes": {s: jsonable(getattr(model, s, None), non_finite="text") for s in _SCALARS},
-        "arrays": {
-            name: {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": _digest(a)}
-            for name, a in data.items()
-        },
         "extra": extra or {},
     }
     return _write(path, header, data)
@@ -166,17 +156,33 @@ def signature(raw):
     return None if key is None else hmac.new(key, raw, hashlib.sha256).hexdigest()
 
 
+def _checked_arrays(arrays):
+    """Extra arrays as NumPy arrays; a reserved name (``__...``) or an object array is refused."""
+    out = {}
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        if name.startswith("__") or a.dtype == object:
+            raise ValueError(f"array {name!r}: a reserved name or an object array; only numeric or string arrays")
+        out[name] = a
+    return out
+
+
 def _write(path, header, data):
-    """Write ``data`` (name -> array) and ``header`` (JSON) to ``path`` atomically, checksummed and maybe signed."""
+    """Write ``data`` (name -> array) and ``header`` (JSON) to ``path`` atomically.
+
+    The header gets each array's shape, dtype and SHA-256, its own checksum
+    beside it, and a signature when a signing key is set.
+    """
     path = Path(path)
+    header = dict(header, arrays={n: {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": _digest(a)}
+                                  for n, a in data.items()})
     raw = json.dumps(header, sort_keys=True).encode("utf-8")
     data = dict(data)
     data["__header__"] = np.frombuffer(raw, dtype=np.uint8)
     data["__checksum__"] = np.frombuffer(hashlib.sha256(raw).hexdigest().encode("ascii"), dtype=np.uint8)
-    key = _signing_key()
-    if key is not None:
-        sig = hmac.new(key, raw, hashlib.sha256).hexdigest().encode("ascii")
-        data["__signature__"] = np.frombuffer(sig, dtype=np.uint8)
+    sig = signature(raw)
+    if sig is not None:
+        data["__signature__"] = np.frombuffer(sig.encode("ascii"), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
@@ -203,20 +209,9 @@ def save_arrays(path, arrays, *, format, meta=None, format_version=1):
     -------
     path : Path
     """
-    data = {}
-    for name, a in arrays.items():
-        a = np.asarray(a)
-        if name.startswith("__") or a.dtype == object:
-            raise ValueError(f"array {name!r}: reserved name or object dtype")
-        data[name] = a
-    header = {
-        "format": format,
-        "format_version": format_version,
-        "package_version": __version__,
-        "arrays": {n: {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": _digest(a)} for n, a in data.items()},
-        "extra": meta or {},
-    }
-    return _write(path, header, data)
+    header = {"format": format, "format_version": format_version, "package_version": __version__,
+              "extra": meta or {}}
+    return _write(path, header, _checked_arrays(arrays))
 
 
 def load_arrays(path, *, format, max_version=1):
@@ -278,7 +273,7 @@ def _read(path, *, format=FORMAT, max_version=FORMAT_VERSION):
                 raise ModelFileError(f"{path}: not a gmm_apps model file (no header)")
             raw = npz["__header__"].tobytes()
             checksum = npz["__checksum__"].tobytes().decode("ascii") if "__checksum__" in files else None
-            signature = npz["__signature__"].tobytes().decode("ascii") if "__signature__" in files else None
+            signed = npz["__signature__"].tobytes().decode("ascii") if "__signature__" in files else None
             header = json.loads(raw.decode("utf-8"))
             arrays = {k: npz[k] for k in files if k not in _RESERVED}
     except ModelFileError:
@@ -297,13 +292,12 @@ def _read(path, *, format=FORMAT, max_version=FORMAT_VERSION):
             f"{path}: model format version {version!r} is newer than this gmm_apps "
             f"({__version__}) reads (up to {max_version}); upgrade gmm_apps"
         )
-    key = _signing_key()
-    if key is not None:
-        if signature is None:
+    want = signature(raw)
+    if want is not None:
+        if signed is None:
             raise ModelFileError(f"{path}: the file is not signed, and {SIGNING_KEY_ENV} is set; only files written "
                                  "with the key are accepted (rerun with the key set, or unset it to skip the check)")
-        want = hmac.new(key, raw, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(want, signature):
+        if not hmac.compare_digest(want, signed):
             raise ModelFileError(f"{path}: the signature does not match {SIGNING_KEY_ENV}; the file was altered or "
                                  "signed with another key")
     if checksum is not None:

@@ -109,7 +109,6 @@ def fit_rows(features, settings, rng):
     X : ndarray of shape (m, d)
     weights : ndarray of shape (m,) or None
     """
-    n = features.shape[0]
     if settings.fit_on == "colours":
         q = np.round(features / settings.quantise).astype(np.int32)
         uniq, counts = np.unique(q, axis=0, return_counts=True)
