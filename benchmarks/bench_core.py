@@ -43,7 +43,6 @@ def make_data(n, d, k, dtype, seed=0):
 
 def initial(X, k, ct, seed=0):
     rng = np.random.default_rng(seed)
-    d = X.shape[1]
     means = X[rng.choice(len(X), k, replace=False)].astype(np.float64)
     w = np.full(k, 1.0 / k)
     var = X.var(axis=0).astype(np.float64)

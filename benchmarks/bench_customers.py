@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "gmm_apps" / "samples"
 sys.path.insert(0, str(ROOT))
 
 from gmm_apps.pipelines.customers.features import captured_at  # noqa: E402
@@ -39,7 +40,7 @@ SPLITS = [("master", 26, 26), ("master", 52, 26), ("master", 30, 39), ("master",
 
 def other_splits(master, overrides, tmp):
     """segments - RFM (points of top-20% capture) on each of :data:`SPLITS`."""
-    files = {"master": master, "sample": ROOT / "datasets" / "cdnow_sample.txt"}
+    files = {"master": master, "sample": SAMPLES / "cdnow_sample.txt"}
     print(f"\n{'file':8s} {'calibration + holdout weeks':>28s} {'segments':>9s} {'RFM':>6s} {'difference':>11s}")
     diffs = {"master": [], "sample": []}
     for i, (name, cal, ho) in enumerate(SPLITS):

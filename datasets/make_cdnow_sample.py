@@ -1,4 +1,4 @@
-"""Cut the CDNOW 1/10 sample shipped in datasets/ from the master file.
+"""Cut the CDNOW 1/10 sample shipped in gmm_apps/samples/ from the master file.
 
     python datasets/make_cdnow_sample.py [../shared/datasets/cdnow/CDNOW_master.txt]
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 here = Path(__file__).resolve().parent
 src = Path(sys.argv[1]) if len(sys.argv) > 1 else here.parent.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
-out = here / "cdnow_sample.txt"
+out = here.parent / "gmm_apps" / "samples" / "cdnow_sample.txt"
 lines = src.read_text().splitlines()
 keep = [lines[0].strip()] + [ln.strip() for ln in lines[1:] if ln.strip() and int(ln.split()[0]) % 10 == 1]
 out.write_text("\n".join(keep) + "\n")

@@ -1,4 +1,4 @@
-"""Cut the Free Spoken Digit sample shipped in datasets/fsdd_sample/.
+"""Cut the Free Spoken Digit sample shipped in gmm_apps/samples/fsdd_sample/.
 
     python datasets/make_fsdd_sample.py [../shared/datasets/fsdd/recordings]
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 here = Path(__file__).resolve().parent
 src = Path(sys.argv[1]) if len(sys.argv) > 1 else here.parent.parent / "shared" / "datasets" / "fsdd" / "recordings"
-out = here / "fsdd_sample"
+out = here.parent / "gmm_apps" / "samples" / "fsdd_sample"
 for sub, takes in (("enrol", range(8, 12)), ("test", range(5, 8))):
     d = out / sub
     d.mkdir(parents=True, exist_ok=True)

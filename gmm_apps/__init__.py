@@ -3,5 +3,6 @@
 __version__ = "0.1.0"
 
 from .api import Run, load_run, run  # noqa: E402
+from .config import sample_path  # noqa: E402
 
-__all__ = ["Run", "__version__", "load_run", "run"]
+__all__ = ["Run", "__version__", "load_run", "run", "sample_path"]

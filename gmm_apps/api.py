@@ -39,12 +39,14 @@ class Run:
     tables : dict of str -> pandas.DataFrame
         Every CSV table of the run by name (``"scores"`` for ``scores.csv``), read on first use.
     report_path : Path or None
+    model : object or None
+        The fitted model, read on first use.
     """
 
     def __init__(self, path):
         from .runs import read_summary
 
-        self.dir = Path(path)
+        self.dir = Path(path).absolute()
         self.summary = read_summary(self.dir)
         self.tables = _Tables(self.dir)
         report = self.dir / "report.html"
@@ -54,6 +56,20 @@ class Run:
     def pipeline(self):
         """The pipeline's name."""
         return self.summary.get("pipeline")
+
+    @property
+    def model(self):
+        """The fitted model, read on first use (None for an ``apply`` run, which fits none).
+
+        A :class:`gmm_apps.core.GaussianMixture` (images' shared palette), the
+        anomaly detector, the customers' segmentation, the regimes' hidden
+        Markov model or the speakers' models: the objects ``apply`` uses.
+        """
+        if not hasattr(self, "_model"):
+            from .registry import get_pipeline
+
+            self._model = get_pipeline(self.pipeline).load_model(self.dir)
+        return self._model
 
     def apply(self, data, *, out=None, quiet=True, overwrite=False):
         """Use this run's saved model on new data; returns the new :class:`Run`.
@@ -142,7 +158,7 @@ class _Inputs:
         if isinstance(d, pd.DataFrame):
             if self.pipeline == "regimes" and isinstance(d.index, pd.DatetimeIndex):
                 d = d.rename_axis(d.index.name or "Date").reset_index()
-            p = self.tmp / "data.csv"
+            p = self.tmp / "dataframe.csv"
             d.to_csv(p, index=False)
             return str(p)
         if self.pipeline == "images":
@@ -162,8 +178,8 @@ class _Inputs:
                 folder = self.tmp / str(speaker)
                 folder.mkdir()
                 for i, rec in enumerate(recordings):
-                    if isinstance(rec, (str, Path)):
-                        shutil.copy(rec, folder / f"{i:04d}{Path(rec).suffix}")
+                    if isinstance(rec, (str, Path)):  # keep the file's name (numbered, as names may repeat)
+                        shutil.copy(rec, folder / f"{i:04d}_{Path(rec).name}")
                     else:
                         y, sr = rec
                         sf.write(folder / f"{i:04d}.wav", np.asarray(y, dtype=np.float32), int(sr))

@@ -502,7 +502,7 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
     -------
     files : list of Path
     """
-    p = Path(pattern).expanduser()
+    p = local_path(pattern).expanduser()
     if p.is_file():
         return [p]
     if p.is_dir() and allow_dir:
@@ -567,6 +567,49 @@ def _walk_files(root):
                 yield f
 
 
+#: ``sample:NAME`` in a data key names a file or folder of the sample data installed with gmm_apps
+SAMPLE_PREFIX = "sample:"
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+
+
+def sample_path(name):
+    """The installed sample data file or folder ``name`` (e.g. ``"cdnow_sample.txt"``, ``"fsdd_sample/enrol"``).
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    path : Path
+
+    Raises
+    ------
+    DataError
+        No such sample; the message lists the samples there are.
+    """
+    p = SAMPLES_DIR / name
+    if not name or ".." in Path(name).parts or not p.exists():
+        have = ", ".join(sorted(q.name for q in SAMPLES_DIR.iterdir() if not q.name.startswith(("_", "."))))
+        raise DataError(f"{SAMPLE_PREFIX}{name}: no such sample; the samples are {have}")
+    return p
+
+
+def local_path(path):
+    """``path`` with a ``sample:NAME`` prefix resolved to the installed sample data; other paths as they are.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    path : Path
+    """
+    s = str(path)
+    return sample_path(s[len(SAMPLE_PREFIX):]) if s.startswith(SAMPLE_PREFIX) else Path(s)
+
+
 def require_file(path, *, key=None, expected=None, allow_empty=False):
     """``path`` as a Path if it is a readable, non-empty regular file; else a one-line :class:`DataError`.
 
@@ -583,7 +626,7 @@ def require_file(path, *, key=None, expected=None, allow_empty=False):
     -------
     path : Path
     """
-    p = Path(path)
+    p = local_path(path)
     where = f" ({key})" if key else ""
     problem = path_problem(p)
     if problem:
@@ -606,6 +649,11 @@ def path_problem(path):
         e.g. ``"file not found"``, ``"is a folder, expected a file"``,
         ``"is a named pipe (FIFO), expected a regular file"``.
     """
+    if str(path).startswith(SAMPLE_PREFIX):
+        try:
+            path = local_path(path)
+        except DataError:
+            return "no such sample (see gmm_apps/samples)"
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):

@@ -37,6 +37,11 @@ A pipeline is a class with:
     :class:`gmm_apps.runs.RunContext`; return the key figures for ``summary.json``.
 ``apply(run_dir, input, config, ctx) -> dict``
     Use a finished run's saved model on new data.
+``load_model(run_dir)``
+    The fitted model object of a finished run (what ``apply`` uses), or None
+    when the folder holds no model file (an ``apply`` run); by default the
+    core mixture saved at ``model_file``; a pipeline whose model is more than
+    one mixture overrides ``read_model(path)``.
 """
 
 from __future__ import annotations
@@ -105,6 +110,17 @@ class Pipeline:
 
     def apply(self, run_dir, input, config, ctx):
         raise ConfigError(f"pipeline {self.name!r} does not support apply")
+
+    def load_model(self, run_dir):
+        """The fitted model of a finished run, or None when the folder has no ``model_file``."""
+        path = Path(run_dir) / self.model_file
+        return self.read_model(path) if path.is_file() else None
+
+    def read_model(self, path):
+        """Read the model file at ``path`` (overridden where the model is more than one mixture)."""
+        from .core import load_model
+
+        return load_model(path)
 
 
 def _load(target):

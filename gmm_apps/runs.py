@@ -24,16 +24,18 @@ import yaml
 from . import __version__
 from .config import (
     RUN_MARKER,
+    SAMPLE_PREFIX,
     dotted_get,
     dump_config,
     is_run_folder,
     load_config,
+    local_path,
     read_yaml,
     upgrade_run_config,
     validate_config,
 )
 from .core.persistence import SIGNING_KEY_ENV, jsonable, signature
-from .errors import ConfigError, ModelFileError, UserError
+from .errors import ConfigError, DataError, ModelFileError, UserError
 from .registry import get_pipeline
 
 logger = logging.getLogger("gmm_apps")
@@ -138,6 +140,11 @@ def _input_root(entry):
     s = str(entry)
     if not s or s.startswith("skimage:"):
         return None
+    if s.startswith(SAMPLE_PREFIX):
+        try:
+            return local_path(s).resolve()
+        except DataError:
+            return None
     parts = Path(s).expanduser().parts
     for i, part in enumerate(parts):
         if any(ch in part for ch in "*?["):

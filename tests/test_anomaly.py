@@ -17,6 +17,7 @@ from gmm_apps.core import FeatureScaler
 from gmm_apps.pipelines.anomaly.model import GMMDetector
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples"
 ODDS = REPO.parent / "shared" / "datasets" / "odds"
 
 
@@ -156,7 +157,7 @@ def test_default_run_scores_new_records(default_run):
 
 def test_apply_streams_in_chunks_and_matches_run(tmp_path, default_run):
     out = tmp_path / "applied"
-    assert cli.main(["apply", str(default_run), str(REPO / "datasets" / "cardio_new.csv"), "--out", str(out), "--quiet"]) == 0
+    assert cli.main(["apply", str(default_run), str(SAMPLES / "cardio_new.csv"), "--out", str(out), "--quiet"]) == 0
     a = pd.read_csv(out / "scores.csv")
     r = pd.read_csv(default_run / "scores.csv")
     np.testing.assert_allclose(a["score"], r["score"], rtol=1e-9)
@@ -167,7 +168,7 @@ def test_apply_streams_in_chunks_and_matches_run(tmp_path, default_run):
     shutil.copytree(default_run, cfgp)
     text = (cfgp / "config.yaml").read_text().replace("chunk_rows: 200000", "chunk_rows: 1000")
     (cfgp / "config.yaml").write_text(text)
-    big = pd.concat([pd.read_csv(REPO / "datasets" / "cardio_new.csv")] * 3, ignore_index=True)
+    big = pd.concat([pd.read_csv(SAMPLES / "cardio_new.csv")] * 3, ignore_index=True)
     big.to_parquet(tmp_path / "big.parquet")
     out2 = tmp_path / "applied2"
     assert cli.main(["apply", str(cfgp), str(tmp_path / "big.parquet"), "--out", str(out2), "--quiet"]) == 0

@@ -12,11 +12,16 @@ from gmm_apps import cli
 from gmm_apps.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples"
 
 
 @pytest.fixture()
-def at_repo(monkeypatch):
-    monkeypatch.chdir(REPO)  # the default configs name data relative to the repository root
+def elsewhere(monkeypatch, tmp_path):
+    """Work from a folder unrelated to the repository: the default data comes with the package."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)
+    return home
 
 
 def prices(n=700, start=0):
@@ -25,11 +30,15 @@ def prices(n=700, start=0):
     return sp500.load()["Adj Close"].iloc[start:start + n].rename("Close").to_frame()
 
 
-def test_run_by_pipeline_name_and_apply(at_repo, tmp_path):
-    r = gmm_apps.run("anomaly", out=tmp_path / "a", set=["model.seeds=1", "report.plots=false"])
+def test_run_by_pipeline_name_and_apply(elsewhere, tmp_path):
+    r = gmm_apps.run("anomaly", set=["model.seeds=1", "report.plots=false"])
+    assert r.dir.parent == elsewhere / "runs" and r.dir.name.startswith("anomaly-")  # like the command line
     assert r.pipeline == "anomaly" and "records flagged" in r.summary["headline"]
     assert set(r.tables) == {"scores"} and len(r.tables["scores"]) == 733
-    r2 = r.apply(pd.read_csv(REPO / "datasets" / "cardio_new.csv"), out=tmp_path / "b")
+    new = pd.read_csv(gmm_apps.sample_path("cardio_new.csv"))
+    np.testing.assert_allclose(r.model.decision_function(new.drop(columns=["id", "outlier"]).to_numpy()),
+                               r.tables["scores"]["score"], rtol=1e-8)  # the model is the detector that scored
+    r2 = r.apply(pd.read_csv(SAMPLES / "cardio_new.csv"), out=tmp_path / "b")
     np.testing.assert_allclose(r2.tables["scores"]["score"], r.tables["scores"]["score"], rtol=1e-9)
 
 
@@ -47,7 +56,7 @@ def test_regimes_from_a_dataframe_equals_the_same_prices_from_a_file(tmp_path):
 
 
 def test_customers_from_a_dataframe(tmp_path):
-    tx = pd.read_csv(REPO / "datasets" / "cdnow_sample.txt", sep=r"\s+", header=0,
+    tx = pd.read_csv(SAMPLES / "cdnow_sample.txt", sep=r"\s+", header=0,
                      names=["customer_id", "date", "quantity", "amount"], dtype={"date": str, "customer_id": str})
     tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
     r = gmm_apps.run("customers", data=tx, out=tmp_path / "c",
@@ -67,7 +76,8 @@ def test_a_bad_dataframe_raises_the_command_lines_one_line_error(tmp_path):
         gmm_apps.run("anomaly", data=3, out=tmp_path / "y")
 
 
-def test_load_run_of_a_command_line_run_and_its_html(at_repo, tmp_path):
+def test_load_run_of_a_command_line_run_and_its_html(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
     out = tmp_path / "cli"
     assert cli.main(["run", "configs/anomaly.yaml", "--quiet", "--out", str(out), "--set", "model.seeds=1"]) == 0
     r = gmm_apps.load_run(out)
@@ -78,3 +88,31 @@ def test_load_run_of_a_command_line_run_and_its_html(at_repo, tmp_path):
         gmm_apps.load_run(tmp_path)
     with pytest.raises(KeyError, match="no table 'nope'"):
         r.tables["nope"]
+
+
+def test_images_from_arrays_and_the_shared_palette_as_model(tmp_path):
+    from skimage import data
+
+    imgs = [data.coffee()[::4, ::4], data.chelsea()[::4, ::4]]
+    r = gmm_apps.run("images", data=imgs, out=tmp_path / "i",
+                     set=["model.n_components=4", "report.plots=false", "model.shared=true"])
+    assert list(r.tables["images"]["image"]) == ["image_0000", "image_0001"]
+    assert r.model.n_components == 4
+    again = r.apply(imgs[1], out=tmp_path / "j")
+    assert again.summary["images"] == 1 and again.model is None  # an apply run fits no model
+
+
+def test_speakers_from_a_mapping_of_recordings(tmp_path):
+    import soundfile as sf
+
+    enrol = {}
+    for f in sorted((SAMPLES / "fsdd_sample" / "enrol").glob("*.wav")):
+        digit, speaker, take = f.stem.split("_")
+        if speaker in ("george", "theo", "lucas"):
+            enrol.setdefault(speaker, []).append(sf.read(f) if speaker == "theo" else f)  # arrays or paths
+    r = gmm_apps.run("speakers", data=enrol, out=tmp_path / "s",
+                     set=["model.n_components=16", "report.plots=false"])
+    assert sorted(r.model.speakers) == ["george", "lucas", "theo"]
+    tests = sorted((SAMPLES / "fsdd_sample" / "test").glob("*_lucas_*.wav"))[:4]
+    ids = r.apply({"unknown": tests}, out=tmp_path / "t").tables["identifications"]
+    assert list(ids["predicted"]) == ["lucas"] * 4

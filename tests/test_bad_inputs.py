@@ -17,6 +17,7 @@ from gmm_apps import cli
 from gmm_apps.runs import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples"
 CFG = {name: REPO / "configs" / f"{name}.yaml" for name in ("regimes", "customers", "speakers", "anomaly", "images")}
 FAST = {
     "regimes": ["--set", "report.stability_seeds=1", "--set", "report.bic_candidates=[3]", "--set", "report.plots=false",
@@ -127,8 +128,8 @@ CASES = [
     ("constant-feature", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.assign(Close=100.0))}"], "feature 'log_return' is constant"),
     ("more-components-than-rows", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', TINY_LOG)}", "--set", "model.n_components=5", "--set", "split.enabled=false"], "fewer than every model.n_components"),
     # audio
-    ("corrupt-wav", "speakers", lambda t: (shutil.copytree(REPO / "datasets" / "fsdd_sample" / "enrol", t / "enrol"), make(t / "enrol", "3_theo_99.wav", b"RIFF....WAVEjunk"), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_99.wav: cannot read audio"),
-    ("zero-length-recording", "speakers", lambda t: (shutil.copytree(REPO / "datasets" / "fsdd_sample" / "enrol", t / "enrol"), wav(t / "enrol" / "3_theo_98.wav", seconds=0), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_98.wav: the recording is empty"),
+    ("corrupt-wav", "speakers", lambda t: (shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"), make(t / "enrol", "3_theo_99.wav", b"RIFF....WAVEjunk"), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_99.wav: cannot read audio"),
+    ("zero-length-recording", "speakers", lambda t: (shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"), wav(t / "enrol" / "3_theo_98.wav", seconds=0), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_98.wav: the recording is empty"),
     ("one-speaker", "speakers", lambda t: ((t / "e").mkdir(), wav(t / "e" / "0_ann_1.wav"), ["--set", f"data.enrol={t / 'e'}", "--set", "data.test=null"])[-1], "identification needs at least two speakers"),
     # images
     ("missing-file", "images", lambda t: ["--set", "data.path=/nonexistent/photo.jpg"], "data.path: file not found"),
@@ -224,8 +225,8 @@ def test_tampered_model_file_is_refused_by_apply(tmp_path, capsys, pipeline):
                  if p.exists())
     raw = model.read_bytes()
     model.write_bytes(raw[: len(raw) // 2])  # truncated
-    new = {"regimes": prices_csv(tmp_path), "customers": REPO / "datasets" / "cdnow_sample.txt",
-           "speakers": REPO / "datasets" / "fsdd_sample" / "test", "anomaly": REPO / "datasets" / "cardio_new.csv",
+    new = {"regimes": prices_csv(tmp_path), "customers": SAMPLES / "cdnow_sample.txt",
+           "speakers": SAMPLES / "fsdd_sample" / "test", "anomaly": SAMPLES / "cardio_new.csv",
            "images": png(tmp_path / "new.png", np.full((40, 60, 3), 90, np.uint8))}[pipeline]
     code = cli.main(["apply", str(run_dir), str(new), "--out", str(tmp_path / "applied"), "--quiet"])
     err = capsys.readouterr().err

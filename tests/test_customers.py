@@ -23,6 +23,7 @@ from gmm_apps.pipelines.customers.model import _choose_with_min_size
 from gmm_apps.pipelines.customers.segments import name_segments, profile
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples"
 MASTER = REPO.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
 
 
@@ -225,7 +226,7 @@ def test_same_seed_same_bytes_and_apply(tmp_path, default_run):
         assert (out / name).read_bytes() == (default_run / name).read_bytes(), name
     # apply: the same customers at a later date (all transactions, including the holdout period)
     applied = tmp_path / "applied"
-    assert cli.main(["apply", str(default_run), str(REPO / "datasets" / "cdnow_sample.txt"), "--out", str(applied), "--quiet"]) == 0
+    assert cli.main(["apply", str(default_run), str(SAMPLES / "cdnow_sample.txt"), "--out", str(applied), "--quiet"]) == 0
     a = pd.read_csv(applied / "customers.csv", dtype={"customer_id": str})
     assert len(a) == 2357
     s = json.loads((default_run / "summary.json").read_text())

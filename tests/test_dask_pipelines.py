@@ -11,6 +11,7 @@ pytest.importorskip("distributed")
 from gmm_apps import cli  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples"
 DASK = ["--set", "engine.kind=dask", "--set", "engine.n_workers=2", "--set", "engine.chunk_rows=1000"]
 
 
@@ -21,7 +22,7 @@ def run(args):
 def test_customers_aggregate_the_log_on_dask(tmp_path):
     from gmm_apps.pipelines.customers.data import read_cdnow
 
-    tx = read_cdnow(REPO / "datasets" / "cdnow_sample.txt")
+    tx = read_cdnow(SAMPLES / "cdnow_sample.txt")
     log = tmp_path / "tx.csv"
     tx.rename(columns={"customer_id": "cust"}).assign(date=tx["date"].dt.strftime("%Y-%m-%d")).to_csv(log, index=False)
     common = ["--set", f"data.path={log}", "--set", "data.id_column=cust", "--set", "data.quantity_column=quantity",
@@ -39,7 +40,7 @@ def test_anomaly_apply_scores_partitions_on_dask(tmp_path):
     cfg = str(REPO / "configs" / "anomaly.yaml")
     fast = ["--set", "model.bags=0", "--set", "report.plots=false"]
     assert run(["run", cfg, "--out", str(tmp_path / "fit"), *fast]) == 0
-    new = pd.read_csv(REPO / "datasets" / "cardio_new.csv")
+    new = pd.read_csv(SAMPLES / "cardio_new.csv")
     big = pd.concat([new] * 40, ignore_index=True)
     big["id"] = np.arange(len(big))
     path = tmp_path / "big.csv"
@@ -89,7 +90,7 @@ def test_unreachable_scheduler_is_a_clean_error(tmp_path, capsys):
 def test_anomaly_apply_on_dask_names_the_global_row_of_a_bad_value(tmp_path, capsys):
     cfg = str(REPO / "configs" / "anomaly.yaml")
     assert run(["run", cfg, "--out", str(tmp_path / "fit"), "--set", "model.bags=0", "--set", "report.plots=false"]) == 0
-    new = pd.read_csv(REPO / "datasets" / "cardio_new.csv")
+    new = pd.read_csv(SAMPLES / "cardio_new.csv")
     big = pd.concat([new] * 40, ignore_index=True)
     big["id"] = np.arange(len(big))
     big.loc[20_000, "ASTV"] = np.nan  # far beyond the first partition

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from gmm_apps import cli, registry
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples"
 PIPELINES = ["regimes", "customers", "speakers", "anomaly", "images"]
 FAST = {
     "regimes": ["--set", "report.stability_seeds=1", "--set", "report.bic_candidates=[2]", "--set", "report.plots=false",
@@ -28,8 +29,8 @@ FAST = {
     "customers": ["--set", "report.stability_seeds=1", "--set", "report.bootstrap=0", "--set", "report.plots=false",
                   "--set", "model.n_components=3"],
     "speakers": ["--set", "report.plots=false", "--set", "model.n_components=8",
-                 "--set", "data.enrol=" + str(REPO / "datasets" / "fsdd_sample" / "enrol"),
-                 "--set", "data.test=" + str(REPO / "datasets" / "fsdd_sample" / "test")],
+                 "--set", "data.enrol=" + str(SAMPLES / "fsdd_sample" / "enrol"),
+                 "--set", "data.test=" + str(SAMPLES / "fsdd_sample" / "test")],
     "anomaly": ["--set", "report.plots=false", "--set", "model.seeds=1", "--set", "model.components=[1, 3]",
                 "--set", "data.score=null"],
     "images": ["--set", "report.plots=false", "--set", "run.n_jobs=1", "--set", "model.n_fits=1",
@@ -106,12 +107,12 @@ def regimes_file(rng):
 
 
 def customers_file(rng):
-    return pd.read_csv(REPO / "datasets" / "cdnow_sample.txt", sep=r"\s+", header=None, dtype=str,
+    return pd.read_csv(SAMPLES / "cdnow_sample.txt", sep=r"\s+", header=None, dtype=str,
                        names=["customer_id", "date", "quantity", "amount"]).iloc[:3000]
 
 
 def anomaly_file(rng):
-    return pd.read_csv(REPO / "datasets" / "cardio_reference.csv").iloc[:400]
+    return pd.read_csv(SAMPLES / "cardio_reference.csv").iloc[:400]
 
 
 FILES = {
@@ -183,7 +184,7 @@ def test_fuzzed_audio_and_images_end_in_success_or_one_error_line(tmp_path, caps
 
     rng = np.random.default_rng(5)
     enrol = tmp_path / "enrol"
-    shutil.copytree(REPO / "datasets" / "fsdd_sample" / "enrol", enrol)
+    shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", enrol)
     wavs = sorted(enrol.glob("*.wav"))
     photos = tmp_path / "photos"
     photos.mkdir()

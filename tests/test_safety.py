@@ -24,9 +24,10 @@ from gmm_apps.errors import UserError
 from gmm_apps.runs import MARKER, RunContext, is_run_folder
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples"
 ANOMALY = [str(REPO / "configs" / "anomaly.yaml"), "--quiet", "--set", "report.plots=false", "--set", "model.seeds=1",
-           "--set", "model.components=[1, 4]", "--set", f"data.path={REPO / 'datasets' / 'cardio_reference.csv'}",
-           "--set", f"data.score={REPO / 'datasets' / 'cardio_new.csv'}"]
+           "--set", "model.components=[1, 4]", "--set", f"data.path={SAMPLES / 'cardio_reference.csv'}",
+           "--set", f"data.score={SAMPLES / 'cardio_new.csv'}"]
 
 
 def run_cli(args, capsys):
@@ -165,7 +166,7 @@ def test_apply_cannot_write_over_the_run_it_reads(tmp_path, capsys):
     run_dir = tmp_path / "r"
     assert run_cli(["run", *ANOMALY, "--out", run_dir], capsys)[0] == 0
     before = snapshot(run_dir)
-    new = REPO / "datasets" / "cardio_new.csv"
+    new = SAMPLES / "cardio_new.csv"
     for extra in ([], ["--overwrite"]):
         code, _, err = run_cli(["apply", run_dir, new, "--out", run_dir, "--quiet", *extra], capsys)
         assert code == 2
@@ -455,7 +456,7 @@ def test_a_self_inconsistent_regimes_file_is_a_one_line_model_file_error(regimes
 def test_detector_edits_swaps_and_foreign_members_are_refused(anomaly_run, regimes_run, tmp_path, capsys):
     import shutil
 
-    new = REPO / "datasets" / "cardio_new.csv"
+    new = SAMPLES / "cardio_new.csv"
     run = copy_run(anomaly_run, tmp_path)
     rewrite_npz(run / "model" / "detector.npz", lambda a, h: h["extra"].update(threshold=99.0))
     apply_fails(run, new, tmp_path, capsys, "detector.npz", "checksum")
@@ -478,7 +479,7 @@ def test_detector_edits_swaps_and_foreign_members_are_refused(anomaly_run, regim
 
 
 def test_signed_runs_refuse_tampering_that_recomputes_the_checksums(tmp_path, capsys, monkeypatch):
-    new = REPO / "datasets" / "cardio_new.csv"
+    new = SAMPLES / "cardio_new.csv"
     unsigned = tmp_path / "unsigned"
     assert run_cli(["run", *ANOMALY, "--out", unsigned], capsys)[0] == 0
     monkeypatch.setenv("GMM_APPS_SIGNING_KEY", "correct horse battery staple")
@@ -546,7 +547,7 @@ def test_run_folders_of_the_previous_config_grammar_still_apply(anomaly_run, tmp
     summary = json.loads((run / "summary.json").read_text())
     summary["gmm_apps_version"] = "0.1.0"
     (run / "summary.json").write_text(json.dumps(summary))
-    code, _, err = run_cli(["apply", run, REPO / "datasets" / "cardio_new.csv", "--out", tmp_path / "a", "--quiet"], capsys)
+    code, _, err = run_cli(["apply", run, SAMPLES / "cardio_new.csv", "--out", tmp_path / "a", "--quiet"], capsys)
     assert code == 0, err
     new = np.loadtxt(tmp_path / "a" / "scores.csv", delimiter=",", skiprows=1, usecols=1)
     old = np.loadtxt(anomaly_run / "scores.csv", delimiter=",", skiprows=1, usecols=1)

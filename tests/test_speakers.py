@@ -25,6 +25,7 @@ from gmm_apps.pipelines.speakers.model import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples"
 FSDD = REPO.parent / "shared" / "datasets" / "fsdd" / "recordings"
 
 
@@ -145,7 +146,7 @@ def test_verifications_accept_true_claims(default_run):
 
 
 def test_explicit_claims_and_independent_models(tmp_path):
-    test_dir = REPO / "datasets" / "fsdd_sample" / "test"
+    test_dir = SAMPLES / "fsdd_sample" / "test"
     files = sorted(test_dir.glob("0_*_5.wav"))
     claims = tmp_path / "claims.csv"
     # every file claims to be 'theo': only theo's own recording should be accepted
@@ -164,7 +165,7 @@ def test_explicit_claims_and_independent_models(tmp_path):
 
 
 def test_apply_identifies_new_recordings(tmp_path, default_run):
-    files = sorted((REPO / "datasets" / "fsdd_sample" / "test").glob("*_theo_*.wav"))[:5]
+    files = sorted((SAMPLES / "fsdd_sample" / "test").glob("*_theo_*.wav"))[:5]
     out = tmp_path / "applied"
     assert cli.main(["apply", str(default_run), str(files[0]), "--out", str(out), "--quiet"]) == 0
     ident = pd.read_csv(out / "identifications.csv")

@@ -25,8 +25,8 @@ class AnomalyData(PathData):
     by default the ``path`` records themselves).  CSV, Parquet, or ODDS ``.mat``
     (arrays ``X`` and ``y``)."""
 
-    path: str = Field("datasets/cardio_reference.csv", description="reference records to learn from (CSV, Parquet or ODDS .mat)")
-    score: str | None = Field("datasets/cardio_new.csv", description="records to score; null scores data.path itself")
+    path: str = Field("sample:cardio_reference.csv", description="reference records to learn from (CSV, Parquet or ODDS .mat)")
+    score: str | None = Field("sample:cardio_new.csv", description="records to score; null scores data.path itself")
     id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
     label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")
     columns: list[str] | None = Field(None, description="feature columns; default: every other column")

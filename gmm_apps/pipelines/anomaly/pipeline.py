@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 from ...engine import dask_client, dask_frame
-from ...config import path_problem
+from ...config import local_path, path_problem
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import AnomalyConfig
@@ -124,7 +124,7 @@ class AnomalyPipeline(Pipeline):
         ev = evaluation(rec.labels, out["score"].to_numpy())
         ev_train = evaluation(train.labels, det.decision_scores_) if cfg.data.score else None
         summary = {
-            "headline": f"{int(out['flag'].sum()):,} of {len(out):,} records flagged in {Path(target).name}"
+            "headline": f"{int(out['flag'].sum()):,} of {len(out):,} records flagged in {local_path(target).name}"
                         + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
             "reference_records": len(train.X), "scored_records": len(out), "features": schema.features,
             "members": len(det.members_), "threshold": det.threshold_, "threshold_method": cfg.threshold.method,
@@ -132,6 +132,9 @@ class AnomalyPipeline(Pipeline):
         }
         rep.build_report(ctx, cfg, summary=summary, scores=out, det=det, rec=rec, names=schema.features)
         return summary
+
+    def read_model(self, path):
+        return GMMDetector.load(Path(path).parent)[0]
 
     def apply(self, run_dir, input, config, ctx):
         det, meta = GMMDetector.load(Path(run_dir) / "model")

@@ -29,7 +29,7 @@ class CustomersData(PathData):
     YYYYMMDD date, quantity, amount) and anything else as a table.
     """
 
-    path: str = Field("datasets/cdnow_sample.txt", description="transaction log: CDNOW text or a CSV / Parquet table")
+    path: str = Field("sample:cdnow_sample.txt", description="transaction log: CDNOW text or a CSV / Parquet table")
     format: Literal["auto", "table", "cdnow"] = Field("auto", description="cdnow (id, date, quantity, amount; whitespace), table (named columns) or auto")
     id_column: str = Field("customer_id", description="customer id column (table format)")
     date_column: str = Field("date", description="purchase date column (table format)")

@@ -114,8 +114,7 @@ def _format(cfg_data, path):
 
 def read_transactions(cfg_data, path=None):
     """Read transactions as the config says (``path`` overrides ``data.path``)."""
-    p = Path(path or cfg_data.path)
-    require_file(p, key="data.path", expected="transactions")
+    p = require_file(path or cfg_data.path, key="data.path", expected="transactions")
     if _format(cfg_data, p) == "cdnow":
         return read_cdnow(p)
     return read_table(p, id_column=cfg_data.id_column, date_column=cfg_data.date_column,

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from ...engine import dask_client
-from ...config import path_problem
+from ...config import local_path, path_problem
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import CustomersConfig
@@ -174,7 +174,7 @@ class CustomersPipeline(Pipeline):
     config_model = CustomersConfig
 
     def check(self, config, source):
-        p = Path(config.data.path)
+        p = local_path(config.data.path)
         if path_problem(p):
             raise ConfigError(f"{source}: data.path: {path_problem(p)}: {config.data.path}")
         if len(set(config.features.model)) != len(config.features.model):
@@ -254,6 +254,9 @@ class CustomersPipeline(Pipeline):
         return out
 
     # ------------------------------------------------------------------ apply
+    def read_model(self, path):
+        return Segmentation.load(path)[0]
+
     def apply(self, run_dir, input, config, ctx):
         seg, meta = Segmentation.load(Path(run_dir) / "model.npz")
         tx = read_transactions(config.data, path=input)

@@ -7,6 +7,7 @@ import io
 import logging
 import multiprocessing as mp
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -218,6 +219,29 @@ def _stop_pool(pool):
             p.kill()
 
 
+@contextlib.contextmanager
+def _main_not_rerun():
+    """Start workers without re-running the caller's ``__main__``.
+
+    Spawned and forkserver children normally import the main script again, so
+    a script calling :func:`gmm_apps.run` without an ``if __name__ ==
+    "__main__":`` guard would start the run again inside every worker (and the
+    pool would break).  The workers run gmm_apps functions only, so they are
+    started with the main module's file and spec hidden.
+    """
+    main = sys.modules.get("__main__")
+    saved = {k: getattr(main, k) for k in ("__file__", "__spec__") if hasattr(main, k)}
+    try:
+        if main is not None:
+            main.__spec__ = None
+            if "__file__" in saved:
+                del main.__file__
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(main, k, v)
+
+
 def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
     """Run :func:`process_image` over ``jobs`` (on a Dask client, in worker processes, or here); results in order.
 
@@ -240,7 +264,8 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
                                        initargs=(os.getpid(),))
             stack.enter_context(pool)
             stack.push(lambda typ, exc, tb: _stop_pool(pool) if typ is not None else None)
-            results = pool.map(process_image, jobs)
+            with _main_not_rerun():  # every worker starts while the jobs are submitted
+                results = pool.map(process_image, jobs)
         else:
             results = (process_image(j) for j in jobs)
         done = []

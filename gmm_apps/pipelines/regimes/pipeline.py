@@ -380,6 +380,9 @@ class RegimesPipeline(Pipeline):
         return filtered[wfc.min_train :], log_pred[wfc.min_train :], fitted_to[wfc.min_train :], prev
 
     # ---------------------------------------------------------------- apply
+    def read_model(self, path):
+        return RegimeModel.load(path)[0]
+
     def apply(self, run_dir, input, config, ctx):
         model, scaler, meta = RegimeModel.load(Path(run_dir) / "model.npz")
         data = data_mod.load_file(input, date_column=config.data.date_column, price_column=config.data.price_column,

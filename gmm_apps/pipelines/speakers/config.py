@@ -22,8 +22,8 @@ class SpeakersData(DataSection):
     for scoring only.
     """
 
-    enrol: str = Field("datasets/fsdd_sample/enrol", description="recordings of known speakers: file, folder or glob")
-    test: str | None = Field("datasets/fsdd_sample/test", description="recordings to identify; null: enrol only")
+    enrol: str = Field("sample:fsdd_sample/enrol", description="recordings of known speakers: file, folder or glob")
+    test: str | None = Field("sample:fsdd_sample/test", description="recordings to identify; null: enrol only")
     label_from: Literal["pattern", "folder"] = Field("pattern", description="speaker from the file name (pattern) or the folder name")
     pattern: str = Field(FSDD_PATTERN, description="regular expression with a named group 'speaker', matched to the file name")
     sample_rate: int = Field(8000, ge=4000, le=96000, description="recordings are resampled to this rate (Hz)")

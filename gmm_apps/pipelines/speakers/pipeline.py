@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...config import path_problem, resolve_inputs
+from ...config import local_path, path_problem, resolve_inputs
 from ...core import threshold_at_rate
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
@@ -141,7 +141,7 @@ def identify(models, frames, files, threshold, true=None):
 
 def read_claims(path, files):
     """Claimed speaker per file from a CSV (columns ``file``, ``speaker``; files matched by name)."""
-    p = Path(path)
+    p = local_path(path)
     problem = path_problem(p)
     if problem:
         raise DataError(f"{p}: claims file: {problem} (data.claims)")
@@ -229,7 +229,8 @@ class SpeakersPipeline(Pipeline):
         summary.update({"test_recordings": len(test_files), **metrics})
         if "confusion" in metrics:
             ctx.write_table("confusion.csv", pd.DataFrame(metrics["confusion"]["matrix"], index=metrics["confusion"]["labels"],
-                                                          columns=models.speakers), index=True)
+                                                          columns=models.speakers).rename_axis("true \\ predicted"),
+                            index=True)
         acc = metrics.get("accuracy")
         summary["headline"] = (f"identified {len(test_files)} recordings of {len(speakers)} enrolled speakers"
                                + (f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%" if acc is not None else ""))
@@ -280,6 +281,9 @@ class SpeakersPipeline(Pipeline):
             out["_det"] = (far, frr)
             out["_target"], out["_impostor"] = tgt, imp
         return out
+
+    def read_model(self, path):
+        return SpeakerModels.load(path)[0]
 
     def apply(self, run_dir, input, config, ctx):
         models, meta = SpeakerModels.load(Path(run_dir) / "model.npz")
