@@ -45,7 +45,8 @@ def _expected_failures(estimator):
 
 
 @parametrize_with_checks(
-    [GaussianMixture(), GaussianMixture(2, covariance_type="diag", random_state=0)],
+    [GaussianMixture(), GaussianMixture(2, covariance_type="diag", random_state=0),
+     GaussianMixture(2, covariance_type="full", random_state=0, missing="marginalize")],
     expected_failed_checks=_expected_failures,
 )
 def test_sklearn_estimator_checks(estimator, check):

@@ -184,18 +184,19 @@ class DaskGaussianMixture(GaussianMixture):
     -----
     ``fit``, ``predict``, ``predict_proba`` and ``score_samples`` accept a
     Dask array (NumPy arrays are wrapped in one); predictions are lazy Dask
-    arrays computed block by block.  ``sample_weight`` is not supported.
+    arrays computed block by block.  ``sample_weight``, ``missing='marginalize'``
+    and ``partial_fit`` are not supported (each is a one-line ``ValueError``).
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1,
                  init_params="kmeans", weights_init=None, means_init=None, precisions_init=None, random_state=None,
                  warm_start=False, dtype=np.float64, verbose=0, order_by=None, chunk_size=None,
-                 init_sample_size=20_000, n_jobs=None, client=None, persist=False):
+                 init_sample_size=20_000, n_jobs=None, missing="error", client=None, persist=False):
         super().__init__(n_components, covariance_type=covariance_type, tol=tol, reg_covar=reg_covar,
                          max_iter=max_iter, n_init=n_init, init_params=init_params, weights_init=weights_init,
                          means_init=means_init, precisions_init=precisions_init, random_state=random_state,
                          warm_start=warm_start, dtype=dtype, verbose=verbose, order_by=order_by,
-                         chunk_size=chunk_size, init_sample_size=init_sample_size, n_jobs=n_jobs)
+                         chunk_size=chunk_size, init_sample_size=init_sample_size, n_jobs=n_jobs, missing=missing)
         self.client = client
         self.persist = persist
 
@@ -223,6 +224,11 @@ class DaskGaussianMixture(GaussianMixture):
         return np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int).tolist()
 
     # ------------------------------------------------------------------ fit
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Not supported: stream in-memory batches through :class:`GaussianMixture` (``to_local()``) instead."""
+        raise ValueError("DaskGaussianMixture does not support partial_fit; call partial_fit on to_local() "
+                         "(a GaussianMixture) with in-memory batches")
+
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters with EM over the row blocks of ``X``.
 
@@ -240,6 +246,9 @@ class DaskGaussianMixture(GaussianMixture):
 
         if sample_weight is not None:
             raise ValueError("DaskGaussianMixture does not support sample_weight")
+        if self.missing != "error":
+            raise ValueError("DaskGaussianMixture does not support missing='marginalize' yet; fit a GaussianMixture "
+                             "in memory (or on a sample), or impute the missing values first")
         X = self._as_dask(X)
         n_samples, n_features = X.shape
         init, dtype = self._check_params(n_features)

@@ -30,6 +30,15 @@ from ._stats import (
     resp_statistics,
     weighted_log_prob,
 )
+from ._missing import (
+    as_full,
+    empty_rows,
+    missing_patterns,
+    pattern_impute,
+    pattern_log_prob,
+    pattern_statistics,
+    recentre,
+)
 from .init import INIT_METHODS, initial_responsibilities
 from .monitor import ConvergenceMonitor
 
@@ -55,6 +64,77 @@ def _n_jobs(n_jobs):
     if n_jobs < 0:
         return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
     return int(n_jobs)
+
+
+def _normalised(stats):
+    """Statistics per unit of weight (so batches of any size average)."""
+    w = stats.weight
+    return SufficientStats(stats.nk / w, stats.s1 / w, stats.s2 / w, stats.loglik / w, 1.0, stats.centre)
+
+
+def _blend(old, new, step):
+    """``(1 - step) * old + step * new`` of normalised statistics about the same centre."""
+    keep = 1.0 - step
+    return SufficientStats(keep * old.nk + step * new.nk, keep * old.s1 + step * new.s1, keep * old.s2 + step * new.s2,
+                           keep * old.loglik + step * new.loglik, 1.0, old.centre)
+
+
+class _IncompleteRows:
+    """A batch of rows split for the E-step: complete rows take the chunked fast path, rows with NaN go by pattern.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    mask : ndarray of shape (n, d), bool
+        True where ``X`` is missing.
+    sample_weight : ndarray of shape (n,) or None
+    fill : bool
+        Also make ``filled`` (missing entries replaced by the observed column
+        means), which a fit's initialisation and re-seeding use.
+    """
+
+    def __init__(self, X, mask, sample_weight, *, fill=True):
+        from ._missing import GROUP_ROWS
+
+        inc = mask.any(axis=1)
+        self.X, self.sample_weight = X, sample_weight
+        self.complete = np.flatnonzero(~inc)
+        self.Xc = np.ascontiguousarray(X[self.complete])
+        self.wc = None if sample_weight is None else sample_weight[self.complete]
+        rows_inc = np.flatnonzero(inc)
+        self.jobs = [(observed, rows_inc[rows[i:i + GROUP_ROWS]])
+                     for observed, rows in missing_patterns(mask[inc]) for i in range(0, len(rows), GROUP_ROWS)]
+        if fill:
+            w = np.ones(len(X)) if sample_weight is None else sample_weight.astype(np.float64)
+            seen = (~mask) * w[:, None]
+            counts = seen.sum(axis=0)
+            if np.any(counts <= 0):
+                j = int(np.flatnonzero(counts <= 0)[0])
+                raise ValueError(f"feature {j} has no observed value (it is NaN in every row with positive weight); "
+                                 "drop that feature")
+            col_means = (np.where(mask, 0.0, X) * seen).sum(axis=0) / counts
+            self.filled = np.where(mask, col_means, X).astype(X.dtype)
+
+    def statistics(self, prep, params, covariance_type, chunk, n_jobs, executor):
+        """Sufficient statistics of all rows about ``prep.shift`` (float64), complete and incomplete added."""
+        weights, means, covariances, _ = params
+        shift = np.asarray(prep.shift, dtype=np.float64)
+        w64, mu64 = np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64)
+        full = as_full(covariances, covariance_type, *mu64.shape)
+
+        def one(job):
+            observed, rows = job
+            return pattern_statistics(self.X, rows, observed, self.sample_weight, w64, mu64, full, covariance_type, shift)
+
+        parts = parallel_map(one, self.jobs, n_jobs, executor=executor)
+        if len(self.complete):
+            st = map_reduce(self.Xc, self.wc, prep, chunk_rows=chunk, n_jobs=n_jobs, executor=executor)
+            st.worst_index = int(self.complete[st.worst_index])
+            parts.insert(0, recentre(st, shift, covariance_type))
+        total = parts[0]
+        for p in parts[1:]:
+            total = total + p
+        return total
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -114,6 +194,25 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Threads that process chunks in parallel (BLAS then runs one thread
         each).  None uses every core; -1 too; 1 runs in the calling thread.
         Results do not depend on it.
+    missing : {'error', 'marginalize'}, default='error'
+        What a NaN in ``X`` means.  'error' refuses it.  'marginalize' treats it
+        as a missing entry: every method uses each row's density over its
+        observed features, and ``fit`` / ``partial_fit`` run EM for incomplete
+        data (the M-step uses the missing entries' conditional means and
+        covariances; Ghahramani & Jordan 1994), with rows grouped by their
+        pattern of missing features.  A row with no observed feature is an
+        error.  ``impute`` fills the missing entries.
+    learning_decay : float in (0.5, 1], default=0.7
+        ``partial_fit``'s step size for batch ``t`` is ``(t + learning_offset) **
+        -learning_decay`` (stepwise online EM, Cappé & Moulines 2009).
+    learning_offset : float >= 0, default=10.0
+        Slows the first steps of ``partial_fit``.
+    forgetting_factor : float in (0, 1) or None, default=None
+        For drifting streams: the step of ``partial_fit`` never falls below
+        ``1 - forgetting_factor``, so the statistics of a batch fade by this
+        factor with every later batch (a memory of about ``1 / (1 -
+        forgetting_factor)`` batches).  None: the plain schedule, which weighs
+        the whole stream.
 
     Attributes
     ----------
@@ -135,6 +234,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     n_features_in_ : int
     n_reseeds_ : int
         Components re-seeded because they collapsed (0 on healthy data).
+    n_steps_ : int
+        Batches taken by ``partial_fit`` since it (re)started (0 after ``fit``).
 
     Examples
     --------
@@ -168,6 +269,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         chunk_size=None,
         init_sample_size=20_000,
         n_jobs=None,
+        missing="error",
+        learning_decay=0.7,
+        learning_offset=10.0,
+        forgetting_factor=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -187,6 +292,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.chunk_size = chunk_size
         self.init_sample_size = init_sample_size
         self.n_jobs = n_jobs
+        self.missing = missing
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+        self.forgetting_factor = forgetting_factor
 
     # ------------------------------------------------------------------ checks
     def _check_params(self, n_features):
@@ -207,6 +316,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             v = getattr(self, name)
             if not isinstance(v, numbers.Real) or isinstance(v, bool) or not v >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+        if self._missing_mode() not in ("error", "marginalize"):
+            raise ValueError(f"missing must be 'error' or 'marginalize', got {self.missing!r}")
+        ld, lo, ff = self.learning_decay, self.learning_offset, self.forgetting_factor
+        if not isinstance(ld, numbers.Real) or isinstance(ld, bool) or not 0.5 < ld <= 1:
+            raise ValueError(f"learning_decay must be a number in (0.5, 1], got {ld!r}")
+        if not isinstance(lo, numbers.Real) or isinstance(lo, bool) or not lo >= 0:
+            raise ValueError(f"learning_offset must be a number >= 0, got {lo!r}")
+        if ff is not None and (not isinstance(ff, numbers.Real) or isinstance(ff, bool) or not 0 < ff < 1):
+            raise ValueError(f"forgetting_factor must be None or a number in (0, 1), got {ff!r}")
         if self.covariance_type not in cov.COVARIANCE_TYPES:
             raise ValueError(
                 f"covariance_type must be one of {cov.COVARIANCE_TYPES}, got {self.covariance_type!r}"
@@ -260,15 +378,40 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             out["covariances"] = cov.covariances_from_precisions(p, ct)
         return out, dt
 
-    def _validate_X(self, X, *, reset):
+    def _missing_mode(self):
+        return getattr(self, "missing", "error")
+
+    def _validate_X(self, X, *, reset, min_samples=None):
+        if self._missing_mode() not in ("error", "marginalize"):
+            raise ValueError(f"missing must be 'error' or 'marginalize', got {self.missing!r}")
         X = validate_data(
             self,
             X,
             reset=reset,
             dtype=[np.float64, np.float32],
-            ensure_min_samples=2 if reset else 1,
+            ensure_min_samples=(2 if reset else 1) if min_samples is None else min_samples,
+            ensure_all_finite="allow-nan",
         )
-        return np.asarray(X, dtype=np.dtype(self.dtype))
+        X = np.asarray(X, dtype=np.dtype(self.dtype))
+        if self._missing_mode() == "error":
+            nan = np.isnan(X)
+            if nan.any():
+                i, j = (int(v[0]) for v in np.nonzero(nan))
+                raise ValueError(f"X contains NaN (first at row {i}, feature {j}); pass missing='marginalize' to use "
+                                 "each row's observed features, or drop or impute the missing values first")
+        else:
+            empty = empty_rows(np.isnan(X))
+            if len(empty):
+                raise ValueError(f"row {int(empty[0])} has no observed feature (all {X.shape[1]} values are NaN); "
+                                 f"drop it{f' and the {len(empty) - 1} other such rows' if len(empty) > 1 else ''}")
+        return X
+
+    def _missing_mask(self, X):
+        """The NaN mask of ``X`` when it has missing entries to marginalise, else None."""
+        if self._missing_mode() != "marginalize":
+            return None
+        mask = np.isnan(X)
+        return mask if mask.any() else None
 
     # --------------------------------------------------------------------- fit
     def fit(self, X, y=None, sample_weight=None):
@@ -324,16 +467,27 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         chunk = _chunk_rows(n_samples, self.n_components, n_features, dtype.itemsize, self.chunk_size)
         self._chunk = chunk
         self._jobs = _n_jobs(self.n_jobs) if X.shape[0] > chunk else 1
+        mask = self._missing_mask(X)
+        self._incomplete = None if mask is None else _IncompleteRows(X, mask, sample_weight)
         with worker_pool(self._jobs) as pool:
             self._pool = pool
             try:
-                best = self._fit_loop(X, sample_weight, init, dtype, rng, chunk, eps)
+                # initialisation, the data's centre and re-seeding see missing entries as column means
+                Xf = X if self._incomplete is None else self._incomplete.filled
+                best = self._fit_loop(Xf, sample_weight, init, dtype, rng, chunk, eps)
             finally:
                 self._pool = None
+                self._incomplete = None
         self._finish_fit(best, dtype)
+        # the fit's data, summarised, is where partial_fit continues from
+        stats, self._best_stats = getattr(self, "_best_stats", None), None
+        self.n_steps_ = 0
+        self._stream_centre = np.asarray(self._fit_centre, dtype=np.float64)
+        self._stream = None if stats is None else _normalised(recentre(stats, self._stream_centre, self.covariance_type))
 
     def _fit_loop(self, X, sample_weight, init, dtype, rng, chunk, eps):
         shift, global_cov = self._global_moments(X, sample_weight, chunk)
+        self._fit_centre = shift
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -368,6 +522,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 )
             if best is None or lower_bound > best[0]:
                 best = (lower_bound, params, monitor, reseeds)
+                self._best_stats = stats if monitor.iter else None
         return best
 
     def _finish_fit(self, best, dtype):
@@ -470,7 +625,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _map_reduce(self, X, sample_weight, params, shift, chunk):
         weights, means, _, pc = params
         prep = prepare(weights, means, pc, self.covariance_type, shift, X.dtype)
-        return map_reduce(X, sample_weight, prep, chunk_rows=chunk, n_jobs=self._jobs, executor=self._pool)
+        inc = getattr(self, "_incomplete", None)
+        if inc is None:
+            return map_reduce(X, sample_weight, prep, chunk_rows=chunk, n_jobs=self._jobs, executor=self._pool)
+        return inc.statistics(prep, params, self.covariance_type, chunk, self._jobs, self._pool)
 
     def _m_step(self, stats, params, shift, global_cov, X, rng, eps):
         ct = self.covariance_type
@@ -542,9 +700,123 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.precisions_cholesky_ = np.asarray(pc, dtype=dtype)
         self.precisions_ = cov.precisions_from_cholesky(self.precisions_cholesky_, self.covariance_type)
 
+    # -------------------------------------------------------------- streaming
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one mini-batch (stepwise online EM).
+
+        The model keeps running averages of the sufficient statistics (counts,
+        first and second moments per component).  Each call computes the
+        batch's statistics under the current parameters (its E-step), moves the
+        running averages towards them by the step ``(t + learning_offset) **
+        -learning_decay`` (never below ``1 - forgetting_factor`` when that is
+        set) and takes the M-step from the averages (Cappé & Moulines 2009).
+        The first call on an unfitted model fits the batch with ``fit``'s
+        settings (``means_init`` and the other ``*_init`` included); after
+        ``fit``, the fitted data's statistics are the starting averages.  Works
+        with every covariance type and with ``missing='marginalize'``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GaussianMixture
+            ``lower_bound_`` is the batch's mean log-likelihood under the
+            parameters before the update (also appended to ``lower_bounds_``).
+        """
+        if not hasattr(self, "means_"):
+            self.fit(X, sample_weight=sample_weight)
+            self.n_steps_ = 1
+            return self
+        X = self._validate_X(X, reset=False, min_samples=1)
+        _, dtype = self._check_params(X.shape[1])
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        if getattr(self, "_stream_centre", None) is None:  # e.g. a loaded model: centre on this batch
+            self._stream_centre = np.nanmean(X.astype(np.float64), axis=0)
+        stats = self._batch_statistics(X, sample_weight)
+        if stats.weight <= 0:
+            raise ValueError("the batch has no row with positive weight")
+        batch = _normalised(stats)
+        step = (getattr(self, "n_steps_", 0) + self.learning_offset) ** -self.learning_decay
+        if self.forgetting_factor is not None:
+            step = max(step, 1.0 - self.forgetting_factor)
+        current = self._stream_of_current_components()
+        self._stream = batch if current is None else _blend(current, batch, step)
+        self.n_steps_ = getattr(self, "n_steps_", 0) + 1
+        eps = float(np.finfo(dtype).eps)
+        weights, means, covariances, _ = m_step(self._stream, covariance_type=self.covariance_type,
+                                                reg_covar=self.reg_covar, eps=eps)
+        try:
+            pc = cov.compute_precision_cholesky(covariances, self.covariance_type)
+        except cov.IllDefinedCovarianceError:
+            raise DegenerateDataError(
+                f"the covariance became singular after batch {self.n_steps_}; increase reg_covar "
+                f"(now {self.reg_covar}), use fewer components or scale the data"
+            ) from None
+        self._set_params_tuple((weights, means, covariances, pc), dtype)
+        self.lower_bound_ = float(stats.loglik / stats.weight)
+        self.lower_bounds_ = [*getattr(self, "lower_bounds_", []), self.lower_bound_]
+        return self
+
+    def _stream_of_current_components(self):
+        """The running statistics, permuted to the current component order (None if they no longer fit the model).
+
+        Components may have been reordered since the statistics were taken
+        (``order_by``, :func:`gmm_apps.core.align_components`); the statistics'
+        own means identify them.  Parameters set by hand start a new stream.
+        """
+        stream = getattr(self, "_stream", None)
+        if stream is None:
+            return None
+        implied = stream.centre + stream.s1 / (stream.nk + 10 * np.finfo(np.float64).eps)[:, None]
+        means = self.means_.astype(np.float64)
+        dist = np.abs(means[:, None, :] - implied[None, :, :]).max(axis=2)
+        order = dist.argmin(axis=1)
+        tol = 1e3 * np.finfo(self.means_.dtype).eps * (1.0 + np.abs(means).max())
+        if sorted(order.tolist()) != list(range(len(order))) or dist[np.arange(len(order)), order].max() > tol:
+            return None
+        s2 = stream.s2 if self.covariance_type == "tied" else stream.s2[order]
+        return SufficientStats(stream.nk[order], stream.s1[order], s2, stream.loglik, stream.weight, stream.centre)
+
+    def _batch_statistics(self, X, sample_weight):
+        """One E-step over ``X`` under the current parameters, as moments about the stream's centre."""
+        n, d = X.shape
+        chunk = _chunk_rows(n, self.n_components, d, X.dtype.itemsize, self.chunk_size)
+        jobs = _n_jobs(self.n_jobs) if n > chunk else 1
+        mask = self._missing_mask(X)
+        self._incomplete = None if mask is None else _IncompleteRows(X, mask, sample_weight, fill=False)
+        self._jobs = jobs
+        with worker_pool(jobs) as pool:
+            self._pool = pool
+            try:
+                stats = self._map_reduce(X, sample_weight, self._get_params_tuple(), self._stream_centre, chunk)
+            finally:
+                self._pool = None
+                self._incomplete = None
+        return recentre(stats, self._stream_centre, self.covariance_type)
+
     # ---------------------------------------------------------------- predict
     def _weighted_log_prob(self, X):
-        """``log pi_k + log N(x | k)`` for all rows, shape (n_samples, K)."""
+        """``log pi_k + log N(x | k)`` for all rows, shape (n_samples, K); over the observed features of rows with NaN."""
+        mask = self._missing_mask(X)
+        if mask is None:
+            return self._weighted_log_prob_complete(X)
+        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        inc = mask.any(axis=1)
+        if not inc.all():
+            out[~inc] = self._weighted_log_prob_complete(X[~inc])
+        rows_inc = np.flatnonzero(inc)
+        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
+        w, mu = self.weights_.astype(np.float64), self.means_.astype(np.float64)
+        for observed, rows in missing_patterns(mask[inc]):
+            out[rows_inc[rows]] = pattern_log_prob(X, rows_inc[rows], observed, w, mu, covs)
+        return out
+
+    def _weighted_log_prob_complete(self, X):
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
         chunk = _chunk_rows(X.shape[0], self.n_components, X.shape[1], X.dtype.itemsize, self.chunk_size)
         w = self.weights_.astype(np.float64)
@@ -575,6 +847,38 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         return self._weighted_log_prob(X) - np.log(self.weights_.astype(X.dtype))[None, :]
+
+    def impute(self, X):
+        """``X`` with each missing entry (NaN) replaced by its conditional mean under the fitted mixture.
+
+        For a row with observed features ``o``, the missing part becomes
+        ``sum_k p(k | x_o) E[x_m | x_o, k]``: each component's regression of the
+        missing features on the observed ones, weighted by the posterior of the
+        component given the observed features.  Needs ``missing='marginalize'``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), float64
+        """
+        check_is_fitted(self)
+        if self._missing_mode() != "marginalize":
+            raise ValueError("impute needs missing='marginalize' (set it with set_params; the fitted model is unchanged)")
+        X = self._validate_X(X, reset=False)
+        out = np.array(X, dtype=np.float64)
+        mask = np.isnan(out)
+        inc = np.flatnonzero(mask.any(axis=1))
+        if not len(inc):
+            return out
+        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
+        w, mu = self.weights_.astype(np.float64), self.means_.astype(np.float64)
+        for observed, rows in missing_patterns(mask[inc]):
+            filled, m = pattern_impute(out, inc[rows], observed, w, mu, covs)
+            out[np.ix_(inc[rows], m)] = filled
+        return out
 
     def covariance_matrices(self):
         """Every component's covariance as a full matrix, shape (n_components, n_features, n_features)."""
@@ -793,4 +1097,5 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        tags.input_tags.allow_nan = self._missing_mode() == "marginalize"
         return tags

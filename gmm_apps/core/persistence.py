@@ -53,6 +53,7 @@ _SCALARS = ("converged_", "n_iter_", "lower_bound_", "n_features_in_", "n_reseed
 _PARAMS = (
     "n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init",
     "init_params", "random_state", "warm_start", "verbose", "chunk_size", "init_sample_size", "n_jobs",
+    "missing", "learning_decay", "learning_offset", "forgetting_factor",
 )
 
 
