@@ -267,3 +267,18 @@ def test_the_dask_engine_says_what_it_does_not_support():
         DaskGaussianMixture(2, missing="marginalize").fit(Xm)
     with pytest.raises(ValueError, match="does not support partial_fit"):
         DaskGaussianMixture(2).partial_fit(Xm)
+
+
+@pytest.mark.parametrize("ct", TYPES)
+def test_a_saved_model_continues_its_stream_where_it_stopped(ct, tmp_path):
+    X = stream(6000, seed=13)
+    a = GaussianMixture(3, covariance_type=ct, random_state=0).fit(X[:2000])
+    a.partial_fit(X[2000:3000])
+    save_model(a, tmp_path / "m.npz")
+    b = load_model(tmp_path / "m.npz")
+    assert b.n_steps_ == a.n_steps_ == 1
+    for part in (X[3000:4500], X[4500:]):
+        a.partial_fit(part)
+        b.partial_fit(part)
+    np.testing.assert_array_equal(b.means_, a.means_)
+    np.testing.assert_array_equal(b.covariances_, a.covariances_)

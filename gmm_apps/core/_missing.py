@@ -28,8 +28,10 @@ from ._covariance import full_covariances
 from ._stats import SufficientStats, logsumexp_rows
 
 _LOG_2PI = math.log(2.0 * math.pi)
-#: rows of one pattern handled at once (bounds the (K, rows, d) temporaries)
+#: rows handled at once (bounds the temporaries)
 GROUP_ROWS = 4096
+#: patterns with fewer rows share one pass (each row with its pattern's coefficients)
+SMALL_PATTERN = 256
 
 
 def missing_patterns(mask):
@@ -48,8 +50,11 @@ def missing_patterns(mask):
     """
     if mask.shape[0] == 0:
         return []
-    keys = np.packbits(mask, axis=1)
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    if mask.shape[1] <= 62:  # one integer per pattern: a 1-D sort
+        keys = mask.astype(np.int64) @ (np.int64(1) << np.arange(mask.shape[1], dtype=np.int64))
+        _, inverse = np.unique(keys, return_inverse=True)
+    else:
+        _, inverse = np.unique(np.packbits(mask, axis=1), axis=0, return_inverse=True)
     inverse = inverse.ravel()
     order = np.argsort(inverse, kind="stable")
     bounds = np.flatnonzero(np.diff(inverse[order])) + 1
@@ -124,8 +129,26 @@ def _with_weights(lp, sample_weight):
     return R, ll
 
 
+#: largest acceptable ``eps * max_k e_k^T P_k e_k`` for the quadratic-form path (as the engine's)
+_QUAD_BUDGET = 1e-10
+
+
+def _triu_pairs(p):
+    iu = np.triu_indices(p)
+    return iu, np.where(iu[0] == iu[1], 1.0, 2.0)
+
+
 def pattern_statistics(X, rows, observed, sample_weight, weights, means, covariances, covariance_type, centre):
     """Sufficient statistics of rows sharing one missingness pattern (all in float64).
+
+    Every completed row is an affine map of the row's observed part, the same
+    for all rows of the pattern: with ``u = x_o - c_o`` and ``v = (1, u)``,
+    ``xhat_k - c = T_k v``.  So one matrix product of the responsibilities with
+    the products ``v_i v_j`` gives ``M_k = sum_n r_nk v v^T`` for every
+    component, and ``s1_k = T_k M_k e_1``, ``s2_k = T_k M_k T_k^T + n_k C_k``;
+    the log densities are the same kind of quadratic form in ``v``.  When the
+    components sit so far from the centre that the form would lose digits, the
+    rows are completed one by one instead (:func:`pattern_statistics_direct`).
 
     Parameters
     ----------
@@ -149,6 +172,75 @@ def pattern_statistics(X, rows, observed, sample_weight, weights, means, covaria
     """
     cond = Conditionals(weights, means, covariances, observed)
     K, d = means.shape
+    o, m = cond.o, cond.m
+    do = len(o)
+    e = cond.mu_o - centre[o]  # (K, do)
+    P = cond.whiten @ np.swapaxes(cond.whiten, 1, 2)  # (K, do, do): S_oo^-1
+    Pe = np.einsum("kij,kj->ki", P, e)
+    ePe = np.einsum("ki,ki->k", e, Pe)
+    if float(ePe.max()) * np.finfo(np.float64).eps > _QUAD_BUDGET:
+        return pattern_statistics_direct(X, rows, observed, sample_weight, weights, means, covariances,
+                                         covariance_type, centre, cond)
+    # the quadratic form v^T G_k v with G_k = [[e'Pe, -e'P], [-Pe, P]], on the packed products of v
+    G = np.empty((K, do + 1, do + 1))
+    G[:, 0, 0] = ePe
+    G[:, 0, 1:] = -Pe
+    G[:, 1:, 0] = -Pe
+    G[:, 1:, 1:] = P
+    (iu0, iu1), twice = _triu_pairs(do + 1)
+    coef = (G[:, iu0, iu1] * twice).T  # (p, K)
+    # the affine maps xhat_k - c = T_k v
+    T = np.zeros((K, d, do + 1))
+    T[:, o, 1 + np.arange(do)] = 1.0
+    if len(m):
+        T[:, m, 0] = cond.mu_m - centre[m] - np.einsum("kij,kj->ki", cond.regress, e)
+        T[:, m, 1:] = cond.regress
+    total = None
+    for start in range(0, len(rows), GROUP_ROWS):
+        idx = rows[start:start + GROUP_ROWS]
+        V = np.empty((len(idx), do + 1))
+        V[:, 0] = 1.0
+        V[:, 1:] = X[np.ix_(idx, o)] - centre[o]
+        Q = V[:, iu0] * V[:, iu1]  # (n, p)
+        lp = cond.log_norm[None, :] - 0.5 * (Q @ coef)
+        sw = None if sample_weight is None else sample_weight[idx].astype(np.float64)
+        R, ll = _with_weights(lp, sw)
+        packed = R.T @ Q  # (K, p)
+        M = np.empty((K, do + 1, do + 1))
+        M[:, iu0, iu1] = packed
+        M[:, iu1, iu0] = packed
+        nk = M[:, 0, 0].copy()
+        s1 = np.einsum("kij,kj->ki", T, M[:, :, 0])
+        if covariance_type in ("full", "tied"):
+            s2 = T @ M @ np.swapaxes(T, 1, 2)
+            if len(m):
+                s2[:, m[:, None], m] += nk[:, None, None] * cond.cond_cov
+            if covariance_type == "tied":
+                s2 = s2.sum(axis=0)
+        else:
+            s2 = np.einsum("kij,kjl,kil->ki", T, M, T)
+            if len(m):
+                s2[:, m] += nk[:, None] * np.diagonal(cond.cond_cov, axis1=1, axis2=2)
+        part = _stats(nk, s1, s2, ll, sw, idx, centre, K, d)
+        total = part if total is None else total + part
+    return total
+
+
+def _stats(nk, s1, s2, ll, sw, idx, centre, K, d):
+    if sw is None:
+        loglik, weight, llw = float(ll.sum()), float(len(idx)), ll
+    else:
+        loglik, weight = float(ll @ sw), float(sw.sum())
+        llw = np.where(sw > 0, ll, np.inf)
+    i = int(np.argmin(llw))
+    return SufficientStats(nk, s1, s2, loglik, weight, np.broadcast_to(centre, (K, d)), float(llw[i]), int(idx[i]))
+
+
+def pattern_statistics_direct(X, rows, observed, sample_weight, weights, means, covariances, covariance_type, centre,
+                              cond=None):
+    """:func:`pattern_statistics` with every row completed explicitly (accurate whatever the offsets; slower)."""
+    cond = cond or Conditionals(weights, means, covariances, observed)
+    K, d = means.shape
     m = cond.m
     total = None
     for start in range(0, len(rows), GROUP_ROWS):
@@ -171,16 +263,178 @@ def pattern_statistics(X, rows, observed, sample_weight, weights, means, covaria
             s2 = np.einsum("knd,knd->kd", RY, Y)
             if len(m):
                 s2[:, m] += nk[:, None] * np.diagonal(cond.cond_cov, axis1=1, axis2=2)
-        if sw is None:
-            loglik, weight, llw = float(ll.sum()), float(len(idx)), ll
-        else:
-            loglik, weight = float(ll @ sw), float(sw.sum())
-            llw = np.where(sw > 0, ll, np.inf)
-        i = int(np.argmin(llw))
-        part = SufficientStats(nk, s1, s2, loglik, weight, np.broadcast_to(centre, (K, d)),
-                               float(llw[i]), int(idx[i]))
+        part = _stats(nk, s1, s2, ll, sw, idx, centre, K, d)
         total = part if total is None else total + part
     return total
+
+
+def batched_conditionals(weights, means, covariances, missing):
+    """Every pattern's conditional Gaussians at once, as full-size matrices padded with zeros.
+
+    With ``S~`` equal to ``S`` on the observed block and to the identity on the
+    missing one, ``inv(S~)`` holds ``S_oo^-1`` and ``det(S~) = det(S_oo)``, so
+    one batched factorisation serves all (pattern, component) pairs.
+
+    Parameters
+    ----------
+    weights, means : ndarrays of shape (K,), (K, d)
+    covariances : ndarray of shape (K, d, d)
+    missing : ndarray of shape (P, d), bool
+        One row per pattern.
+
+    Returns
+    -------
+    log_norm : ndarray of shape (P, K)
+        ``log w_k - |o|/2 log(2 pi) - 1/2 log det S_koo``.
+    prec : ndarray of shape (P, K, d, d)
+        ``S_koo^-1`` on the observed block, 0 elsewhere.
+    regress : ndarray of shape (P, K, d, d)
+        ``S_kmo S_koo^-1`` on the (missing, observed) block, 0 elsewhere.
+    cond_cov : ndarray of shape (P, K, d, d)
+        ``S_kmm - S_kmo S_koo^-1 S_kom`` on the missing block, 0 elsewhere.
+    """
+    obs = ~missing
+    oo = (obs[:, :, None] & obs[:, None, :])[:, None]  # (P, 1, d, d)
+    mo = (missing[:, :, None] & obs[:, None, :])[:, None]
+    mm = (missing[:, :, None] & missing[:, None, :])[:, None]
+    d = means.shape[1]
+    eye_m = np.eye(d)[None, None] * missing[:, None, None, :]  # identity on the missing features
+    S = covariances[None]  # (1, K, d, d)
+    padded = np.where(oo, S, 0.0) + eye_m
+    L = np.linalg.cholesky(padded)
+    prec = np.linalg.inv(padded) - eye_m
+    logdet = 2.0 * np.log(np.diagonal(L, axis1=2, axis2=3)).sum(axis=2)  # the identity block adds 0
+    n_obs = obs.sum(axis=1)
+    log_norm = np.log(weights)[None, :] - 0.5 * n_obs[:, None] * _LOG_2PI - 0.5 * logdet
+    regress = np.where(mo, S, 0.0) @ prec
+    cond_cov = np.where(mm, S - regress @ S, 0.0)
+    return log_norm, prec, regress, cond_cov
+
+
+class IncompleteRows:
+    """Rows with missing entries, sorted by pattern, for repeated E-steps (a fit or a batch).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The rows (NaN where missing); every row has a missing entry.
+    index : ndarray of shape (n,)
+        Their row numbers in the caller's data (for ``worst_index``).
+    sample_weight : ndarray of shape (n,) or None
+    """
+
+    def __init__(self, X, index, sample_weight):
+        mask = np.isnan(X)
+        # large patterns first: the rows of small ones are then contiguous and go through one shared path
+        groups = sorted(missing_patterns(mask), key=lambda g: -len(g[1]))
+        order = np.concatenate([rows for _, rows in groups])
+        self.X = X[order]
+        self.index = np.asarray(index)[order]
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)[order]
+        self.missing = np.array([mask[rows[0]] for _, rows in groups])
+        sizes = [len(rows) for _, rows in groups]
+        self.bounds = np.concatenate([[0], np.cumsum(sizes)])
+        self.groups = [(observed, np.arange(self.bounds[i], self.bounds[i + 1])) for i, (observed, _) in enumerate(groups)]
+        small = [i for i, n in enumerate(sizes) if n < SMALL_PATTERN]
+        self.n_large = small[0] if small else len(sizes)  # patterns [0, n_large) each get their own product
+        self.pattern_of_row = np.repeat(np.arange(len(sizes)), sizes)
+        self._centre = None
+
+    def _shifted(self, centre):
+        if self._centre is None or not np.array_equal(self._centre, centre):
+            self._U = np.nan_to_num(self.X - centre, nan=0.0)
+            self._centre = np.array(centre)
+        return self._U
+
+    def statistics(self, weights, means, covariances, covariance_type, centre, n_jobs=1, executor=None):
+        """Sufficient statistics of all these rows about ``centre`` (see :func:`pattern_statistics`)."""
+        from ._stats import parallel_map
+
+        K, d = means.shape
+        log_norm, prec, regress, cond_cov = batched_conditionals(weights, means, covariances, self.missing)
+        obs = ~self.missing
+        e = (means[None] - centre) * obs[:, None, :]  # (P, K, d)
+        Pe = np.einsum("pkij,pkj->pki", prec, e)
+        ePe = np.einsum("pki,pki->pk", e, Pe)
+        if float(ePe.max()) * np.finfo(np.float64).eps > _QUAD_BUDGET:  # far from the centre: complete row by row
+            full = covariances
+            parts = [pattern_statistics_direct(self.X, rows, observed, self.sample_weight, weights, means, full,
+                                               covariance_type, centre) for observed, rows in self.groups]
+            total = parts[0]
+            for p in parts[1:]:
+                total = total + p
+            return SufficientStats(total.nk, total.s1, total.s2, total.loglik, total.weight, total.centre,
+                                   total.worst_value, int(self.index[total.worst_index]))
+        G = np.zeros((len(self.missing), K, d + 1, d + 1))
+        G[:, :, 0, 0] = ePe
+        G[:, :, 0, 1:] = -Pe
+        G[:, :, 1:, 0] = -Pe
+        G[:, :, 1:, 1:] = prec
+        (iu0, iu1), twice = _triu_pairs(d + 1)
+        coef = np.swapaxes(G[:, :, iu0, iu1] * twice, 1, 2)  # (P, p, K)
+        U = self._shifted(centre)
+        jobs = [(i, a, min(a + GROUP_ROWS, self.bounds[i + 1]))
+                for i in range(self.n_large) for a in range(self.bounds[i], self.bounds[i + 1], GROUP_ROWS)]
+        jobs += [(None, a, min(a + GROUP_ROWS, len(U))) for a in range(self.bounds[self.n_large], len(U), GROUP_ROWS)]
+
+        def one(job):
+            i, a, b = job
+            V = np.empty((b - a, d + 1))
+            V[:, 0] = 1.0
+            V[:, 1:] = U[a:b]
+            Q = V[:, iu0] * V[:, iu1]
+            if i is not None:  # one pattern: one product for all rows
+                lp = log_norm[i][None, :] - 0.5 * (Q @ coef[i])
+            else:  # rows of many small patterns: each row with its pattern's coefficients
+                pid = self.pattern_of_row[a:b]
+                lp = log_norm[pid] - 0.5 * np.einsum("np,npk->nk", Q, coef[pid])
+            sw = None if self.sample_weight is None else self.sample_weight[a:b]
+            R, ll = _with_weights(lp, sw)
+            if sw is None:
+                loglik, weight, llw = float(ll.sum()), float(b - a), ll
+            else:
+                loglik, weight = float(ll @ sw), float(sw.sum())
+                llw = np.where(sw > 0, ll, np.inf)
+            j = int(np.argmin(llw))
+            if i is not None:
+                moments = R.T @ Q
+            else:
+                starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+                moments = (pid[starts], np.add.reduceat(R[:, :, None] * Q[:, None, :], starts, axis=0))
+            return i, moments, loglik, weight, float(llw[j]), a + j
+
+        packed = np.zeros((len(self.missing), K, len(iu0)))
+        loglik = weight = 0.0
+        worst = (math.inf, -1)
+        for i, pk, ll, w, wv, wi in parallel_map(one, jobs, n_jobs, executor=executor):
+            if i is None:
+                packed[pk[0]] += pk[1]
+            else:
+                packed[i] += pk
+            loglik += ll
+            weight += w
+            if wv < worst[0]:
+                worst = (wv, wi)
+        M = np.empty((len(self.missing), K, d + 1, d + 1))
+        M[:, :, iu0, iu1] = packed
+        M[:, :, iu1, iu0] = packed
+        # the affine maps xhat_k - c = T v, per pattern and component
+        T = np.zeros((len(self.missing), K, d, d + 1))
+        T[:, :, :, 1:] = regress + np.eye(d) * obs[:, None, None, :]
+        T[:, :, :, 0] = ((means[None] - centre) - np.einsum("pkij,pkj->pki", regress, e)) * self.missing[:, None, :]
+        nk_p = M[:, :, 0, 0]  # (P, K)
+        nk = nk_p.sum(axis=0)
+        s1 = np.einsum("pkij,pkj->ki", T, M[:, :, :, 0])
+        if covariance_type in ("full", "tied"):
+            s2 = np.einsum("pkij,pkjl,pkml->kim", T, M, T, optimize=True)
+            s2 += np.einsum("pk,pkij->kij", nk_p, cond_cov)
+            if covariance_type == "tied":
+                s2 = s2.sum(axis=0)
+        else:
+            s2 = np.einsum("pkij,pkjl,pkil->ki", T, M, T, optimize=True)
+            s2 += np.einsum("pk,pkii->ki", nk_p, cond_cov)
+        return SufficientStats(nk, s1, s2, loglik, weight, np.broadcast_to(centre, (K, d)),
+                               worst[0], int(self.index[worst[1]]) if worst[1] >= 0 else -1)
 
 
 def pattern_log_prob(X, rows, observed, weights, means, covariances):

@@ -31,12 +31,12 @@ from ._stats import (
     weighted_log_prob,
 )
 from ._missing import (
+    IncompleteRows,
     as_full,
     empty_rows,
     missing_patterns,
     pattern_impute,
     pattern_log_prob,
-    pattern_statistics,
     recentre,
 )
 from .init import INIT_METHODS, initial_responsibilities
@@ -94,16 +94,13 @@ class _IncompleteRows:
     """
 
     def __init__(self, X, mask, sample_weight, *, fill=True):
-        from ._missing import GROUP_ROWS
-
         inc = mask.any(axis=1)
         self.X, self.sample_weight = X, sample_weight
         self.complete = np.flatnonzero(~inc)
         self.Xc = np.ascontiguousarray(X[self.complete])
         self.wc = None if sample_weight is None else sample_weight[self.complete]
         rows_inc = np.flatnonzero(inc)
-        self.jobs = [(observed, rows_inc[rows[i:i + GROUP_ROWS]])
-                     for observed, rows in missing_patterns(mask[inc]) for i in range(0, len(rows), GROUP_ROWS)]
+        self.incomplete = IncompleteRows(X[rows_inc], rows_inc, None if sample_weight is None else sample_weight[rows_inc])
         if fill:
             w = np.ones(len(X)) if sample_weight is None else sample_weight.astype(np.float64)
             seen = (~mask) * w[:, None]
@@ -121,12 +118,7 @@ class _IncompleteRows:
         shift = np.asarray(prep.shift, dtype=np.float64)
         w64, mu64 = np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64)
         full = as_full(covariances, covariance_type, *mu64.shape)
-
-        def one(job):
-            observed, rows = job
-            return pattern_statistics(self.X, rows, observed, self.sample_weight, w64, mu64, full, covariance_type, shift)
-
-        parts = parallel_map(one, self.jobs, n_jobs, executor=executor)
+        parts = [self.incomplete.statistics(w64, mu64, full, covariance_type, shift, n_jobs, executor)]
         if len(self.complete):
             st = map_reduce(self.Xc, self.wc, prep, chunk_rows=chunk, n_jobs=n_jobs, executor=executor)
             st.worst_index = int(self.complete[st.worst_index])

@@ -49,7 +49,9 @@ SIGNING_KEY_ENV = "GMM_APPS_SIGNING_KEY"
 _RESERVED = ("__header__", "__checksum__", "__signature__")
 
 _ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_")
-_SCALARS = ("converged_", "n_iter_", "lower_bound_", "n_features_in_", "n_reseeds_")
+_SCALARS = ("converged_", "n_iter_", "lower_bound_", "n_features_in_", "n_reseeds_", "n_steps_")
+#: ``partial_fit``'s running statistics, saved so that a loaded model continues the stream
+_STREAM = ("nk", "s1", "s2", "centre")
 _PARAMS = (
     "n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init",
     "init_params", "random_state", "warm_start", "verbose", "chunk_size", "init_sample_size", "n_jobs",
@@ -126,6 +128,10 @@ def save_model(model, path, *, extra=None, arrays=None):
     path = Path(path)
     data = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}
     data.update({"extra:" + name: a for name, a in _checked_arrays(arrays or {}).items()})
+    stream = getattr(model, "_stream", None)
+    if stream is not None:
+        data.update({"stream:nk": stream.nk, "stream:s1": stream.s1, "stream:s2": stream.s2,
+                     "stream:centre": np.asarray(model._stream_centre, dtype=np.float64)})
     params = {}
     for p in _PARAMS:
         v = getattr(model, p, None)
@@ -352,6 +358,24 @@ class model_file_guard:
             raise ModelFileError(f"{path}: inconsistent model file: {what}; rerun 'gmm-apps run' to write it again")
 
 
+def _restore_stream(model, arrays, path):
+    """Put back ``partial_fit``'s running statistics when the file has them (checked against the parameters)."""
+    if not any(k.startswith("stream:") for k in arrays):
+        return
+    from ._stats import SufficientStats
+
+    try:
+        nk, s1, s2, centre = (np.asarray(arrays["stream:" + k], dtype=np.float64) for k in _STREAM)
+    except KeyError as exc:
+        raise ModelFileError(f"{path}: streaming statistics incomplete ({exc} missing); rerun to write the model again") from None
+    K, d = model.means_.shape
+    want = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K, d)}[model.covariance_type]
+    if nk.shape != (K,) or s1.shape != (K, d) or s2.shape != want or centre.shape != (d,):
+        raise ModelFileError(f"{path}: streaming statistics do not fit a model of {K} components and {d} features")
+    model._stream = SufficientStats(nk, s1, s2, 0.0, 1.0, np.broadcast_to(centre, (K, d)))
+    model._stream_centre = centre
+
+
 def check_mixture(model, path):
     """Check that a mixture's parameters agree with each other; raise :class:`ModelFileError` if not.
 
@@ -433,6 +457,7 @@ def load_model(path, *, with_extra=False):
         setattr(model, name, v)
     model.lower_bounds_ = []
     check_mixture(model, path)
+    _restore_stream(model, arrays, path)
     if with_extra:
         extra_arrays = {k[len("extra:"):]: v for k, v in arrays.items() if k.startswith("extra:")}
         return model, {"meta": header.get("extra", {}), "arrays": extra_arrays}
