@@ -71,7 +71,7 @@ class Run:
             self._model = get_pipeline(self.pipeline).load_model(self.dir)
         return self._model
 
-    def apply(self, data, *, out=None, quiet=True, overwrite=False):
+    def apply(self, data, *, out=None, quiet=True, overwrite=False, update=False):
         """Use this run's saved model on new data; returns the new :class:`Run`.
 
         Parameters
@@ -81,11 +81,14 @@ class Run:
         out : str or Path, optional
             Destination (default ``runs/<pipeline>-apply-<timestamp>``).
         quiet, overwrite : bool
+        update : bool
+            Also learn from ``data`` (new reference data) and save the updated
+            model in the new run (anomaly); this run is not changed.
         """
         from .runs import execute_apply
 
         with _Inputs(self.pipeline, data) as path:
-            out_dir, _ = execute_apply(self.dir, path, out=out, quiet=quiet, overwrite=overwrite)
+            out_dir, _ = execute_apply(self.dir, path, out=out, quiet=quiet, overwrite=overwrite, update=update)
         return Run(out_dir)
 
     def __repr__(self):

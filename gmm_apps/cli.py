@@ -53,6 +53,9 @@ def _parser():
     a.add_argument("input", help="new data: file, folder or glob")
     a.add_argument("--out", help="folder to write (default runs/<pipeline>-apply-<timestamp>)")
     a.add_argument("--quiet", action="store_true")
+    a.add_argument("--update", action="store_true",
+                   help="also learn from the input (new reference data) and save the updated model in --out "
+                        "(pipelines that support it: anomaly); the run folder is never changed")
     a.add_argument("--overwrite", action="store_true",
                    help="replace an existing folder or file at --out even if it is not a gmm_apps run folder")
 
@@ -153,7 +156,7 @@ def _dispatch(args):
         return 0
     if args.command == "apply":
         out_dir, summary = runs.execute_apply(args.run_dir, args.input, out=args.out, quiet=args.quiet,
-                                             overwrite=args.overwrite)
+                                             overwrite=args.overwrite, update=args.update)
         headline = summary.get("headline")
         if headline:
             print(headline)

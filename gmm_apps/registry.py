@@ -37,6 +37,10 @@ A pipeline is a class with:
     :class:`gmm_apps.runs.RunContext`; return the key figures for ``summary.json``.
 ``apply(run_dir, input, config, ctx) -> dict``
     Use a finished run's saved model on new data.
+``updates_model``
+    True when ``apply`` can also learn from its input (``apply --update``; the
+    pipeline sees ``ctx.update``) and write the updated model under
+    ``model_file`` of the new folder; default False.
 ``load_model(run_dir)``
     The fitted model object of a finished run (what ``apply`` uses), or None
     when the folder holds no model file (an ``apply`` run); by default the
@@ -73,6 +77,7 @@ class Pipeline:
     model_sections = ("features", "model")
     model_file = "model.npz"
     quick_sets = ()
+    updates_model = False
 
     def apply_example(self, run_dir, folder):
         """New input for ``apply`` on a run of the default config: by default the run's own ``data.path``."""

@@ -269,6 +269,7 @@ class RunContext:
         self._lock = None
         self._handler = None
         self._marker = {"gmm_apps_version": __version__, "kind": kind}
+        self.update = False  # apply --update: the pipeline also learns from the input
         check_destination(self.final_dir, inputs=self.inputs, overwrite=overwrite, option=option)
         parent = self.final_dir.parent
         try:
@@ -608,7 +609,7 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
     return _complete(ctx, work, started, {"pipeline": config.pipeline, "config": source})
 
 
-def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
+def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, update=False):
     """Apply a finished run's saved model to new input.
 
     Parameters
@@ -622,6 +623,10 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
     quiet : bool
     overwrite : bool
         Replace an existing folder or file at ``out`` that is not a run folder.
+    update : bool
+        Also learn from the input and save the updated model in the new folder
+        (which ``apply`` then accepts like a run); only for pipelines with
+        ``updates_model``.  The applied run folder is never changed.
 
     Returns
     -------
@@ -643,16 +648,24 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False):
     pipeline = get_pipeline(name, source=str(cfg_path))
     raw = upgrade_run_config(raw, pipeline.config_model)
     config = validate_config(raw, pipeline.config_model, source=str(cfg_path))
+    if update and not pipeline.updates_model:
+        raise ConfigError(f"--update: the {name} pipeline cannot update its model in apply; rerun it on the new data")
     verify_run(run_dir, model_settings(pipeline, config))
     final = Path(out) if out else default_run_dir(name, kind="apply")
     ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, kind="apply",
                      inputs=[("run folder", str(run_dir)), ("input", str(input))])
+    ctx.update = bool(update)
+    if update:  # the new folder holds a model: apply checks its settings as a run's
+        ctx.bind(model_settings(pipeline, config))
     def work():
         logger.info("apply %s to %s, writing %s", run_dir, input, final)
         ctx.write_text("config.yaml", yaml.safe_dump(raw, sort_keys=False))
         return pipeline.apply(run_dir, str(input), config, ctx)
 
-    return _complete(ctx, work, started, {"pipeline": name, "applied_run": str(run_dir), "input": str(input)})
+    extra = {"pipeline": name, "applied_run": str(run_dir), "input": str(input)}
+    if update:
+        extra["updated_model"] = pipeline.model_file
+    return _complete(ctx, work, started, extra)
 
 
 def read_summary(run_dir):

@@ -109,13 +109,91 @@ def test_robust_fit_survives_contaminated_reference():
     assert roc_auc_score(y, trimmed.decision_scores_) >= roc_auc_score(y, plain.decision_scores_) - 1e-3
 
 
-def test_explanations_name_the_deviating_feature():
+def test_explanations_name_the_feature_that_carries_the_score():
     rng = np.random.default_rng(0)
-    X = rng.normal(0, 1, (1000, 4))
+    X = rng.normal(0, 1, (1000, 4)) @ np.diag([1.0, 3.0, 0.5, 2.0])
     det = GMMDetector(random_state=0, bags=0, n_components=[1, 2]).fit(X)
-    odd = np.array([[0.0, 0.0, -9.0, 0.0]])
-    why = det.explain(odd, top=2, names=["a", "b", "c", "d"])[0]
-    assert why[0].startswith("c low")
+    for j in range(4):  # a planted deviation of 6 of that feature's own deviations, one feature at a time
+        odd = np.zeros((1, 4))
+        odd[0, j] = -6.0 * [1.0, 3.0, 0.5, 2.0][j]
+        contrib, z = det.contributions(odd)
+        assert np.argmax(contrib[0]) == j and contrib[0, j] / contrib[0].sum() > 0.8
+        why = det.explain(odd, top=2, names=["a", "b", "c", "d"])[0]
+        share = int(why[0].split(", ")[1].rstrip("%)"))
+        assert why[0].startswith(f"{'abcd'[j]} low (z=") and share == round(100 * contrib[0, j] / contrib[0].sum())
+    # the contributions are the record's negative log-likelihood under its component, up to the constant
+    g = max((g for _, g in det.members_), key=lambda g: g.n_components)
+    Z = det.scaler_.transform(X[:5])
+    k = g.predict(Z)
+    nll = -g.component_log_density(Z)[np.arange(5), k]
+    const = 0.5 * np.log(2 * np.pi * np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k]).sum(axis=1)
+    np.testing.assert_allclose(det.contributions(X[:5])[0].sum(axis=1), nll - const, rtol=1e-9)
+
+
+def test_records_with_missing_values_are_scored_by_their_observed_features():
+    X, y = planted(seed=3)
+    Xm = X.copy()
+    Xm[np.random.default_rng(1).random(X.shape) < 0.1] = np.nan
+    Xm[0] = [np.nan, 0.5, np.nan, np.nan, np.nan]
+    det = GMMDetector(random_state=0, n_components=[1, 4], seeds=2, missing="marginalize").fit(Xm)
+    assert roc_auc_score(y, det.decision_scores_) > 0.95
+    whole = GMMDetector(random_state=0, n_components=[1, 4], seeds=2).fit(X)
+    # a complete record is scored exactly as without missing-value support
+    complete = ~np.isnan(Xm).any(axis=1)
+    assert complete.sum() > 900
+    why = det.explain(Xm[:1], names=list("abcde"))[0]
+    assert why[-1] == "missing: a, c, d, e" and why[0].startswith("b ")
+    with pytest.raises(ValueError, match="NaN"):
+        whole.decision_function(Xm[:5])
+
+
+def test_missing_values_in_the_pipeline_and_apply_update(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = pd.read_csv(SAMPLES / "cardio_reference.csv")
+    feats = [c for c in ref.columns if c not in ("id", "outlier")]
+    holey = ref.copy()
+    v = holey[feats].to_numpy(float).copy()
+    v[rng.random(v.shape) < 0.1] = np.nan
+    holey[feats] = v
+    holey.to_csv(tmp_path / "ref.csv", index=False)
+    common = ["--quiet", "--set", f"data.path={tmp_path / 'ref.csv'}", "--set", "data.score=null",
+              "--set", "model.seeds=2", "--set", "report.plots=false"]
+    cfg = str(REPO / "configs" / "anomaly.yaml")
+    assert cli.main(["run", cfg, "--out", str(tmp_path / "no"), *common]) == 2  # refused, with the hint
+    assert not (tmp_path / "no").exists()
+    assert cli.main(["run", cfg, "--out", str(tmp_path / "r"), *common, "--set", "data.missing=marginalize"]) == 0
+    sc = pd.read_csv(tmp_path / "r" / "scores.csv")
+    s = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert len(sc) == len(ref) and s["evaluation"]["roc_auc"] > 0.8
+    assert sc.loc[sc["flag"], "top_features"].str.contains("missing: ").any()
+    # apply --update learns from new reference data into the new folder; the run is left as it was
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r" / "model").iterdir()}
+    new = SAMPLES / "cardio_new.csv"
+    assert cli.main(["apply", str(tmp_path / "r"), str(new), "--out", str(tmp_path / "u"), "--update", "--quiet"]) == 0
+    assert {p.name: p.read_bytes() for p in (tmp_path / "r" / "model").iterdir()} == before
+    up = json.loads((tmp_path / "u" / "summary.json").read_text())
+    assert up["update"]["records"] == 733 and up["updated_model"] == "model/detector.npz"
+    det, _ = GMMDetector.load(tmp_path / "u" / "model")
+    old, _ = GMMDetector.load(tmp_path / "r" / "model")
+    assert det.n_updates_ == 1 and old.n_updates_ == 0
+    assert not np.allclose(det.members_[-1][1].means_, old.members_[-1][1].means_)
+    # the updated folder is applied like a run
+    assert cli.main(["apply", str(tmp_path / "u"), str(new), "--out", str(tmp_path / "u2"), "--quiet"]) == 0
+    assert len(pd.read_csv(tmp_path / "u2" / "scores.csv")) == 733
+
+
+def test_update_is_refused_where_a_pipeline_cannot_learn_in_apply(tmp_path, capsys):
+    out = tmp_path / "c"
+    assert cli.main(["run", str(REPO / "configs" / "customers.yaml"), "--out", str(out), "--quiet",
+                     "--set", "report.stability_seeds=1", "--set", "report.bootstrap=0", "--set", "report.plots=false"]) == 0
+    assert cli.main(["apply", str(out), str(SAMPLES / "cdnow_sample.txt"), "--update", "--out", str(tmp_path / "x")]) == 2
+    assert "cannot update its model" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_bags_and_missing_values_do_not_mix(tmp_path, capsys):
+    code = cli.main(["validate", str(REPO / "configs" / "anomaly.yaml"), "--set", "data.missing=marginalize",
+                     "--set", "model.bags=3"])
+    assert code == 2 and "model.bags" in capsys.readouterr().err
 
 
 def test_schema_one_hot_and_errors(tmp_path):

@@ -282,3 +282,23 @@ def test_a_saved_model_continues_its_stream_where_it_stopped(ct, tmp_path):
         b.partial_fit(part)
     np.testing.assert_array_equal(b.means_, a.means_)
     np.testing.assert_array_equal(b.covariances_, a.covariances_)
+
+
+@pytest.mark.parametrize("ct", TYPES)
+def test_missing_entropy_is_the_posterior_weighted_conditional_entropy(ct):
+    _, Xm = mixture_data(n=600, seed=14)
+    gm = GaussianMixture(2, covariance_type=ct, random_state=0, missing="marginalize").fit(Xm)
+    covs = gm.covariance_matrices()
+    got = gm.missing_entropy(Xm[:60])
+    for x, h in zip(Xm[:60], got):
+        o, m = ~np.isnan(x), np.isnan(x)
+        if not m.any():
+            assert h == 0.0
+            continue
+        lp = np.array([np.log(gm.weights_[k]) + multivariate_normal(gm.means_[k][o], covs[k][np.ix_(o, o)]).logpdf(x[o])
+                       for k in range(2)])
+        r = np.exp(lp - logsumexp(lp))
+        C = [covs[k][np.ix_(m, m)] - covs[k][np.ix_(m, o)] @ np.linalg.solve(covs[k][np.ix_(o, o)], covs[k][np.ix_(o, m)])
+             for k in range(2)]
+        want = sum(r[k] * multivariate_normal(np.zeros(m.sum()), C[k]).entropy() for k in range(2))
+        assert h == pytest.approx(want, rel=1e-9)

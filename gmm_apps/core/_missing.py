@@ -311,6 +311,75 @@ def batched_conditionals(weights, means, covariances, missing):
     return log_norm, prec, regress, cond_cov
 
 
+def diag_log_prob(U, weights, means, variances):
+    """``log w_k + log N(x_o | k)`` for diagonal covariances, every row at once, shape (n, K).
+
+    With independent features given the component, the observed part's log
+    density is a sum over the observed features: products of the masked rows
+    with ``1 / v``, ``mu / v`` and ``mu^2 / v`` give it for all components.
+
+    Parameters
+    ----------
+    U : ndarray of shape (n, d)
+        Rows (NaN where missing), shifted by the same centre as ``means``.
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, d)
+    variances : ndarray of shape (K, d)
+    """
+    O = ~np.isnan(U)
+    Uz = np.where(O, U, 0.0)
+    iv = 1.0 / variances
+    quad = (Uz * Uz) @ iv.T - 2.0 * Uz @ (means * iv).T + O @ (means * means * iv).T
+    return np.log(weights)[None, :] - 0.5 * (quad + O @ np.log(2.0 * math.pi * variances).T)
+
+
+def diag_statistics(U, index, sample_weight, weights, means, variances, covariance_type, centre):
+    """Sufficient statistics of rows with missing entries for 'diag' and 'spherical' covariances.
+
+    Given the component, a missing entry is ``N(mu_kj, v_kj)`` whatever the
+    observed ones, so ``xhat_kj = mu_kj`` and ``C_k = diag(v_km)``: the
+    statistics are products of the responsibilities with the masked rows.
+
+    Parameters
+    ----------
+    U : ndarray of shape (n, d)
+        Rows shifted by ``centre`` (NaN where missing).
+    index : ndarray of shape (n,)
+        Their row numbers (for ``worst_index``).
+    sample_weight : ndarray of shape (n,) or None
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, d)
+        Unshifted.
+    variances : ndarray of shape (K, d)
+    covariance_type : {'diag', 'spherical'}
+    centre : ndarray of shape (d,)
+    """
+    K, d = means.shape
+    mc = means - centre
+    total = None
+    for a in range(0, len(U), GROUP_ROWS):
+        Ub = U[a:a + GROUP_ROWS]
+        lp = diag_log_prob(Ub, weights, mc, variances)
+        sw = None if sample_weight is None else sample_weight[a:a + GROUP_ROWS]
+        R, ll = _with_weights(lp, sw)
+        O = ~np.isnan(Ub)
+        Uz = np.where(O, Ub, 0.0)
+        RM = R.T @ (~O).astype(np.float64)
+        nk = R.sum(axis=0)
+        s1 = R.T @ Uz + mc * RM
+        s2 = R.T @ (Uz * Uz) + (mc * mc + variances) * RM
+        part = _stats(nk, s1, s2, ll, sw, index[a:a + GROUP_ROWS], centre, K, d)
+        total = part if total is None else total + part
+    return total
+
+
+def diag_posterior(X, weights, means, variances):
+    """Responsibilities of rows with missing entries under diagonal covariances, shape (n, K)."""
+    c = np.nanmean(means, axis=0)
+    R, _ = _with_weights(diag_log_prob(X - c, weights, means - c, variances), None)
+    return R
+
+
 class IncompleteRows:
     """Rows with missing entries, sorted by pattern, for repeated E-steps (a fit or a batch).
 
@@ -351,6 +420,10 @@ class IncompleteRows:
         from ._stats import parallel_map
 
         K, d = means.shape
+        if covariance_type in ("diag", "spherical"):
+            variances = np.diagonal(covariances, axis1=1, axis2=2)
+            return diag_statistics(self.X - centre, self.index, self.sample_weight, weights, means, variances,
+                                   covariance_type, centre)
         log_norm, prec, regress, cond_cov = batched_conditionals(weights, means, covariances, self.missing)
         obs = ~self.missing
         e = (means[None] - centre) * obs[:, None, :]  # (P, K, d)
@@ -441,6 +514,16 @@ def pattern_log_prob(X, rows, observed, weights, means, covariances):
     """``log w_k + log N(x_o | k)`` for rows of one pattern, shape (len(rows), K)."""
     cond = Conditionals(weights, means, covariances, observed)
     return cond.log_prob(X[np.ix_(rows, observed)].astype(np.float64))[0]
+
+
+def pattern_entropy(X, rows, observed, weights, means, covariances):
+    """Posterior-weighted entropy of the missing part given the observed part, for rows of one pattern, shape (len(rows),)."""
+    cond = Conditionals(weights, means, covariances, observed)
+    lp, _ = cond.log_prob(X[np.ix_(rows, observed)].astype(np.float64))
+    R, _ = _with_weights(lp, None)
+    dm = len(cond.m)
+    logdet = np.linalg.slogdet(cond.cond_cov)[1]
+    return R @ (0.5 * (dm * (1.0 + _LOG_2PI) + logdet))
 
 
 def pattern_impute(X, rows, observed, weights, means, covariances):

@@ -33,8 +33,11 @@ from ._stats import (
 from ._missing import (
     IncompleteRows,
     as_full,
+    diag_log_prob,
+    diag_posterior,
     empty_rows,
     missing_patterns,
+    pattern_entropy,
     pattern_impute,
     pattern_log_prob,
     recentre,
@@ -802,11 +805,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if not inc.all():
             out[~inc] = self._weighted_log_prob_complete(X[~inc])
         rows_inc = np.flatnonzero(inc)
-        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
         w, mu = self.weights_.astype(np.float64), self.means_.astype(np.float64)
+        if self.covariance_type in ("diag", "spherical"):
+            c = mu.mean(axis=0)
+            out[rows_inc] = diag_log_prob(X[rows_inc].astype(np.float64) - c, w, mu - c, self._variances())
+            return out
+        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
         for observed, rows in missing_patterns(mask[inc]):
             out[rows_inc[rows]] = pattern_log_prob(X, rows_inc[rows], observed, w, mu, covs)
         return out
+
+    def _variances(self):
+        """Per component and feature variances, (K, d) float64 ('diag' and 'spherical')."""
+        v = self.covariances_.astype(np.float64)
+        return v if self.covariance_type == "diag" else np.repeat(v[:, None], self.means_.shape[1], axis=1)
 
     def _weighted_log_prob_complete(self, X):
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
@@ -865,11 +877,53 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         inc = np.flatnonzero(mask.any(axis=1))
         if not len(inc):
             return out
-        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
         w, mu = self.weights_.astype(np.float64), self.means_.astype(np.float64)
+        if self.covariance_type in ("diag", "spherical"):  # a missing entry's conditional mean is mu_kj
+            R = diag_posterior(out[inc], w, mu, self._variances())
+            out[inc] = np.where(mask[inc], R @ mu, out[inc])
+            return out
+        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
         for observed, rows in missing_patterns(mask[inc]):
             filled, m = pattern_impute(out, inc[rows], observed, w, mu, covs)
             out[np.ix_(inc[rows], m)] = filled
+        return out
+
+    def missing_entropy(self, X):
+        """Expected information in each row's missing entries: ``E[-log p(x_m | x_o)]`` (0 for complete rows).
+
+        The posterior-weighted entropy of the missing part given the observed
+        part (each component's conditional Gaussian).  ``-score_samples(X) +
+        missing_entropy(X)`` is then the expected negative log-likelihood of
+        the complete row given what was observed, comparable across rows with
+        different numbers of missing entries (the anomaly detector scores with
+        it).  Needs ``missing='marginalize'``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        entropy : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        if self._missing_mode() != "marginalize":
+            raise ValueError("missing_entropy needs missing='marginalize'")
+        X = self._validate_X(X, reset=False)
+        out = np.zeros(X.shape[0])
+        mask = np.isnan(X)
+        inc = np.flatnonzero(mask.any(axis=1))
+        if not len(inc):
+            return out
+        w, mu = self.weights_.astype(np.float64), self.means_.astype(np.float64)
+        if self.covariance_type in ("diag", "spherical"):  # sum over the missing features of 1/2 log(2 pi e v_kj)
+            v = self._variances()
+            R = diag_posterior(X[inc].astype(np.float64), w, mu, v)
+            out[inc] = (R * (mask[inc].astype(np.float64) @ (0.5 * np.log(2.0 * math.pi * math.e * v)).T)).sum(axis=1)
+            return out
+        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
+        for observed, rows in missing_patterns(mask[inc]):
+            out[inc[rows]] = pattern_entropy(X, inc[rows], observed, w, mu, covs)
         return out
 
     def covariance_matrices(self):

@@ -48,7 +48,8 @@ class FeatureScaler:
         """Median and IQR / 1.349 of each column (the standard deviation for normal data).
 
         A column whose IQR is below ``floor`` is scaled by its standard
-        deviation instead, and a constant column by 1.
+        deviation instead, and a constant column by 1.  Missing entries (NaN)
+        are ignored.
 
         Parameters
         ----------
@@ -60,10 +61,14 @@ class FeatureScaler:
         scaler : FeatureScaler
         """
         X = np.asarray(X, dtype=np.float64)
-        q75, q25 = np.percentile(X, [75, 25], axis=0)
-        sd = X.std(axis=0)
+        if np.isnan(X).any():  # missing entries (NaN) are left out, column by column
+            q75, q25 = np.nanpercentile(X, [75, 25], axis=0)
+            sd, med = np.nanstd(X, axis=0), np.nanmedian(X, axis=0)
+        else:
+            q75, q25 = np.percentile(X, [75, 25], axis=0)
+            sd, med = X.std(axis=0), np.median(X, axis=0)
         scale = np.where(q75 - q25 > floor, (q75 - q25) / NORMAL_IQR, np.where(sd > floor, sd, 1.0))
-        return cls(np.median(X, axis=0), scale)
+        return cls(med, scale)
 
     def constant(self, *, rtol=1e-12):
         """Boolean mask of the features whose scale is zero (to within ``rtol`` of their centre)."""

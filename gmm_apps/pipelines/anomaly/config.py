@@ -33,6 +33,9 @@ class AnomalyData(PathData):
     categorical: Literal["onehot", "reject"] = Field("onehot", description="non-numeric columns: onehot encodes them, reject is an error")
     max_categories: int = Field(20, ge=2, description="a categorical column with more values than this is an error")
     chunk_rows: int = Field(200_000, ge=1000, description="rows per chunk when scoring large files")
+    missing: Literal["error", "marginalize"] = Field(
+        "error", description="an empty or NaN numeric value: error refuses the record; marginalize scores it by its "
+                             "observed features (and the fit uses EM for incomplete data)")
 
 
 class AnomalyModel(ModelSection):

@@ -45,8 +45,10 @@ class BadValueError(DataError):
     def __init__(self, source, column, value, row):
         self.source, self.column, self.value, self.row = source, column, value, row
         shown = "(empty)" if pd.isna(value) else repr(str(value))  # the same text whatever dtype the reader chose
+        hint = "; fill or drop such rows" + (", or set data.missing: marginalize to score by the other features"
+                                              if pd.isna(value) else "")
         super().__init__(f"{source}: column {column!r} has a missing, infinite or non-numeric value {shown} "
-                         f"at data row {row}; fill or drop such rows")
+                         f"at data row {row}{hint}")
 
     def __reduce__(self):  # crosses process boundaries (Dask workers) intact
         return type(self), (self.source, self.column, self.value, self.row)

@@ -37,7 +37,8 @@ class Schema:
     Learned on the training file and applied unchanged to every file scored later.
     """
 
-    def __init__(self, numeric, categories, id_column, label_column):
+    def __init__(self, numeric, categories, id_column, label_column, missing="error"):
+        self.missing = missing
         self.numeric = list(numeric)
         self.categories = {k: list(v) for k, v in categories.items()}
         self.id_column = id_column
@@ -84,7 +85,7 @@ class Schema:
                 raise DataError(f"{source}: column {c!r} is categorical with {len(vals)} values (more than "
                                 f"data.max_categories={cfg.max_categories}); drop it or raise the limit")
             categories[c] = vals
-        return cls(numeric, categories, idc, lab)
+        return cls(numeric, categories, idc, lab, cfg.missing)
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
@@ -92,9 +93,12 @@ class Schema:
         if missing:
             raise DataError(f"{source}: column {missing[0]!r} (used by the model) not found")
         parts = []
+        marginalize = self.missing == "marginalize"
         for c in self.numeric:
             v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
             bad = ~np.isfinite(v)
+            if marginalize:  # an empty or NaN value is missing; text or infinity is still an error
+                bad &= df[c].notna().to_numpy()
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
@@ -105,8 +109,16 @@ class Schema:
             parts.append(v[:, None])
         for c, vals in self.categories.items():
             s = df[c].astype(str).to_numpy()
-            parts.append(np.stack([(s == v).astype(float) for v in vals], axis=1))
+            block = np.stack([(s == v).astype(float) for v in vals], axis=1)
+            if marginalize:
+                block[df[c].isna().to_numpy()] = np.nan
+            parts.append(block)
         X = np.hstack(parts) if parts else np.zeros((len(df), 0))
+        if marginalize and X.shape[1]:
+            empty = np.isnan(X).all(axis=1)
+            if empty.any():
+                i = int(np.flatnonzero(empty)[0])
+                raise DataError(f"{source}: data row {offset + i + 1} has no value in any feature column; drop it")
         ids = df[self.id_column].to_numpy() if self.id_column else np.arange(offset, offset + len(df))
         labels = None
         if self.label_column and self.label_column in df.columns:
@@ -115,8 +127,8 @@ class Schema:
 
     def to_dict(self):
         return {"numeric": self.numeric, "categories": self.categories, "id_column": self.id_column,
-                "label_column": self.label_column}
+                "label_column": self.label_column, "missing": self.missing}
 
     @classmethod
     def from_dict(cls, d):
-        return cls(d["numeric"], d["categories"], d["id_column"], d["label_column"])
+        return cls(d["numeric"], d["categories"], d["id_column"], d["label_column"], d.get("missing", "error"))

@@ -51,6 +51,10 @@ class GMMDetector:
     contamination : float
         Expected share of anomalies, for ``threshold_`` (PyOD's convention).
     random_state : int
+    missing : {'error', 'marginalize'}
+        'marginalize': records may have missing features (NaN); every member
+        scores a record by its observed features (see
+        :class:`gmm_apps.core.GaussianMixture`).
 
     Attributes
     ----------
@@ -60,11 +64,14 @@ class GMMDetector:
     threshold_ : float
     decision_scores_ : ndarray of shape (n_train,)
     labels_ : ndarray of shape (n_train,)
+    n_updates_ : int
+        Batches :meth:`update` has learned from since the fit.
     """
 
     def __init__(self, *, n_components=(1, 8, 16, 32), covariance_types=("diag",), reg_covar=0.5, seeds=8, bags=0,
                  bag_components=(1, 3, 6), bag_reg_covar=1.0, trim=0.0, contamination=0.1, random_state=0,
-                 max_iter=100, n_init=1):
+                 max_iter=100, n_init=1, missing="error"):
+        self.missing = missing
         self.n_components = list(n_components)
         self.covariance_types = list(covariance_types)
         self.reg_covar = reg_covar
@@ -98,7 +105,7 @@ class GMMDetector:
             warnings.simplefilter("ignore", ConvergenceWarning)
             for i, (_, cols, ct, k, reg) in enumerate(specs):
                 g = GaussianMixture(k, covariance_type=ct, reg_covar=reg, random_state=self.random_state + i,
-                                    max_iter=self.max_iter, n_init=self.n_init).fit(Z[:, cols])
+                                    max_iter=self.max_iter, n_init=self.n_init, missing=self.missing).fit(Z[:, cols])
                 members.append((cols, g))
                 if progress is not None:
                     progress(i + 1, len(specs))
@@ -111,7 +118,17 @@ class GMMDetector:
         return 1.0 / size[inverse] / len(size)
 
     def _raw(self, Z):
-        return np.stack([-g.score_samples(Z[:, cols]).astype(np.float64) for cols, g in self.members_], axis=1)
+        """Each member's negative log-likelihood of each record, shape (n, n_members).
+
+        With missing features the member's expected negative log-likelihood of
+        the whole record given its observed part: ``-log p(x_o)`` plus the
+        entropy of the missing part given the observed one.  Without that term
+        a record missing half its features would look twice as normal.
+        """
+        if self.missing != "marginalize" or not np.isnan(Z).any():
+            return np.stack([-g.score_samples(Z[:, cols]).astype(np.float64) for cols, g in self.members_], axis=1)
+        return np.stack([-g.score_samples(Z[:, cols]).astype(np.float64) + g.missing_entropy(Z[:, cols])
+                         for cols, g in self.members_], axis=1)
 
     def fit(self, X, *, progress=None):
         """Fit on reference records (assumed mostly normal).
@@ -148,12 +165,48 @@ class GMMDetector:
         self.score_mean_ = float(self.decision_scores_.mean())
         self.score_std_ = float(self.decision_scores_.std()) or 1.0
         self.set_threshold(rate=self.contamination)
+        self.n_updates_ = 0
         return self
 
     def _standardise(self, raw):
-        self.med_ = np.median(raw, axis=0)
-        q75, q25 = np.percentile(raw, [75, 25], axis=0)
-        self.iqr_ = np.where(q75 - q25 > 1e-12, q75 - q25, 1.0)
+        self.med_, self.iqr_ = _median_iqr(raw)
+
+    def update(self, X):
+        """Learn from a batch of new reference records (assumed mostly normal) without refitting.
+
+        Every member takes one step of online EM on the batch
+        (:meth:`gmm_apps.core.GaussianMixture.partial_fit`, which continues
+        from the statistics of the original fit), and the members'
+        standardisation, the score scale and a rate threshold move towards the
+        batch's by the same step, ``(t + 10) ** -0.7`` for the ``t``-th batch.
+        The feature scaling stays that of the original reference.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+
+        Returns
+        -------
+        self
+        """
+        X = np.asarray(X, dtype=np.float64)
+        Z = self.scaler_.transform(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for cols, g in self.members_:
+                g.partial_fit(Z[:, cols])
+        g0 = self.members_[0][1]
+        step = (self.n_updates_ + g0.learning_offset) ** -g0.learning_decay
+        med, iqr = _median_iqr(self._raw(Z))
+        self.med_ = (1 - step) * self.med_ + step * med
+        self.iqr_ = (1 - step) * self.iqr_ + step * iqr
+        s = self.decision_function(X)
+        self.score_mean_ = (1 - step) * self.score_mean_ + step * float(s.mean())
+        self.score_std_ = (1 - step) * self.score_std_ + step * (float(s.std()) or 1.0)
+        if self.threshold_rate_ is not None:
+            self.threshold_ = (1 - step) * self.threshold_ + step * threshold_at_rate(s, self.threshold_rate_)
+        self.n_updates_ += 1
+        return self
 
     # ---------------------------------------------------------------- score
     def decision_function(self, X):
@@ -165,6 +218,7 @@ class GMMDetector:
         """Set ``threshold_`` so that at most ``rate`` of the training records are flagged
         (the expected contamination), or to a fixed score ``value``."""
         s = self.decision_scores_
+        self.threshold_rate_ = None if value is not None else rate
         if value is not None:
             self.threshold_ = float(value)
         else:
@@ -186,17 +240,20 @@ class GMMDetector:
         p = np.clip(erf((np.asarray(scores) - self.score_mean_) / (self.score_std_ * np.sqrt(2))), 0, 1)
         return np.c_[1 - p, p]
 
-    def explain(self, X, *, top=3, names=None):
-        """The features that contribute most to each record's low likelihood.
+    def contributions(self, X):
+        """Each feature's part of each record's negative log-likelihood, and its signed deviation.
 
-        Uses the diagonal member with the most components: under the record's
-        most responsible component, feature j contributes
-        ``0.5 * (z_j - mu_j)^2 / var_j`` (its squared standardised deviation).
+        Uses the diagonal member with the most components (the finest view of
+        the reference).  Under the record's most responsible component ``k``
+        the negative log-density is a sum over features, and the part that
+        depends on the record is ``0.5 * z_j**2`` with ``z_j = (x_j - mu_kj) /
+        sd_kj``: feature ``j``'s contribution.  Missing features contribute
+        nothing (their entries are NaN).
 
         Returns
         -------
-        features : list of list of str
-            For each record, ``top`` entries like ``"chol high (z=+4.1)"``.
+        contributions : ndarray of shape (n, d)
+        z : ndarray of shape (n, d)
         """
         Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
         diag = [(c, g) for c, g in self.members_ if g.covariance_type == "diag" and len(c) == Z.shape[1]]
@@ -204,13 +261,32 @@ class GMMDetector:
         k = g.predict(Z[:, cols])
         mu = g.means_[k]
         var = np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k]
-        dev = (Z[:, cols] - mu) / np.sqrt(var)
-        contrib = 0.5 * dev**2
-        names = names or [f"x{i}" for i in range(Z.shape[1])]
+        z = np.full(Z.shape, np.nan)
+        z[:, cols] = (Z[:, cols] - mu) / np.sqrt(var)
+        return 0.5 * z**2, z
+
+    def explain(self, X, *, top=3, names=None):
+        """The features that contribute most to each record's negative log-likelihood (see :meth:`contributions`).
+
+        Returns
+        -------
+        features : list of list of str
+            For each record, up to ``top`` entries like ``"chol high (z=+4.1, 62%)"``
+            (the percentage is the feature's share of the record's summed
+            contributions), then ``"missing: a, b"`` when features are missing.
+        """
+        contrib, z = self.contributions(X)
+        names = names or [f"x{i}" for i in range(contrib.shape[1])]
+        absent = np.isnan(np.asarray(X, dtype=np.float64))
         out = []
-        for i in range(len(Z)):
-            idx = np.argsort(-contrib[i])[:top]
-            out.append([f"{names[cols[j]]} {'high' if dev[i, j] > 0 else 'low'} (z={dev[i, j]:+.1f})" for j in idx])
+        for c, zi, gone in zip(contrib, z, absent):
+            total = np.nansum(c)
+            order = [j for j in np.argsort(-np.nan_to_num(c, nan=-1.0), kind="stable")[:top] if not np.isnan(c[j])]
+            parts = [f"{names[j]} {'high' if zi[j] > 0 else 'low'} (z={zi[j]:+.1f}, {100 * c[j] / total:.0f}%)"
+                     if total > 0 else f"{names[j]} (z={zi[j]:+.1f})" for j in order]
+            if gone.any():
+                parts.append("missing: " + ", ".join(names[j] for j in np.flatnonzero(gone)))
+            out.append(parts)
         return out
 
     # ---------------------------------------------------------- persistence
@@ -231,7 +307,8 @@ class GMMDetector:
             f = save_model(g, folder / f"member_{i:03d}.npz", arrays={"columns": cols})
             digests.append(file_digest(f))
         head = {"n_members": len(self.members_), "member_sha256": digests, "threshold": self.threshold_,
-                "train_score_mean": self.score_mean_, "train_score_std": self.score_std_, "meta": meta}
+                "train_score_mean": self.score_mean_, "train_score_std": self.score_std_, "meta": meta,
+                "threshold_rate": getattr(self, "threshold_rate_", None), "n_updates": getattr(self, "n_updates_", 0)}
         arrays = {"weights": self.weights_, "scaler_center": self.scaler_.center, "scaler_scale": self.scaler_.scale,
                   "med": self.med_, "iqr": self.iqr_}
         save_arrays(folder / "detector.npz", arrays, format=self.FORMAT, format_version=self.FORMAT_VERSION, meta=head)
@@ -306,7 +383,21 @@ class GMMDetector:
         det.weights_ = np.asarray(a["weights"], float)
         det.threshold_ = float(threshold)
         det.score_mean_, det.score_std_ = float(mean), float(std)
+        rate, n_updates = (head.get("threshold_rate"), head.get("n_updates", 0)) if not legacy else (None, 0)
+        if rate is not None and (not isinstance(rate, float) or not 0 < rate < 1):
+            raise bad(f"threshold_rate {rate!r}")
+        if not isinstance(n_updates, int) or isinstance(n_updates, bool) or n_updates < 0:
+            raise bad(f"n_updates {n_updates!r}")
+        det.threshold_rate_, det.n_updates_ = rate, n_updates
+        det.missing = det.members_[0][1].missing
         return det, meta
+
+
+def _median_iqr(raw):
+    """Per column median and IQR (1 where the IQR vanishes)."""
+    med = np.median(raw, axis=0)
+    q75, q25 = np.percentile(raw, [75, 25], axis=0)
+    return med, np.where(q75 - q25 > 1e-12, q75 - q25, 1.0)
 
 
 def _read_legacy(f):

@@ -27,14 +27,14 @@ def make_detector(cfg):
     return GMMDetector(n_components=m.member_components(), covariance_types=m.covariance_types(), reg_covar=m.reg_covar,
                        seeds=m.seeds, bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
                        contamination=cfg.threshold.rate, random_state=m.random_state, max_iter=m.max_iter,
-                       n_init=m.n_init)
+                       n_init=m.n_init, missing=cfg.data.missing)
 
 
 def check_variation(X, names, source):
     """Refuse reference records with nothing to learn from: every feature constant, or too few distinct records."""
     if X.shape[0] < 2:
         return  # the detector says how many it needs
-    if np.all(np.ptp(X, axis=0) == 0):
+    if np.all(np.nanmax(X, axis=0) - np.nanmin(X, axis=0) == 0):
         raise DataError(f"{source}: every feature is constant over the {len(X)} reference records "
                         f"({', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''}); there is nothing to "
                         "tell normal from unusual; use reference data that varies")
@@ -80,6 +80,7 @@ class AnomalyPipeline(Pipeline):
     model_sections = ("model", "threshold")
     input_keys = ("data.path", "data.score")
     model_file = "model/detector.npz"
+    updates_model = True
     quick_sets = ("report.plots=false", "model.seeds=2", "model.components=[1, 4]")
 
     def apply_example(self, run_dir, folder):
@@ -89,6 +90,9 @@ class AnomalyPipeline(Pipeline):
     config_model = AnomalyConfig
 
     def check(self, config, source):
+        if config.data.missing == "marginalize" and config.model.bags:
+            raise ConfigError(f"{source}: model.bags: bagged members on feature subsets cannot score a record missing "
+                              "every feature of a subset; set model.bags: 0 with data.missing: marginalize")
         for key in ("path", "score"):
             v = getattr(config.data, key)
             if v and path_problem(v):
@@ -142,12 +146,14 @@ class AnomalyPipeline(Pipeline):
         out_path = ctx.path("scores.csv")
         n = flagged = 0
         labels, scores = [], []
+        update = getattr(ctx, "update", False)  # learning is sequential: the chunks are read here, in order
         with dask_client(config.engine) as client, contextlib.ExitStack() as stack:
-            if client is None or Path(input).suffix.lower() == ".mat":
+            if client is None or update or Path(input).suffix.lower() == ".mat":
                 frames = read_frame(input, chunksize=config.data.chunk_rows)
                 if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
                     stack.callback(frames.close)
-                tables = (score_chunk(frame, det, schema, input, config.report.explain, offset)
+                chunk = score_and_update if update else score_chunk
+                tables = (chunk(frame, det, schema, input, config.report.explain, offset)
                           for frame, offset in _with_offsets(frames))
             else:
                 parts = dask_frame(input, chunk_rows=config.engine.chunk_rows).to_delayed()
@@ -162,13 +168,29 @@ class AnomalyPipeline(Pipeline):
         if n == 0:
             raise DataError(f"{input}: no records to score")
         ev = evaluation(np.concatenate(labels) if labels else None, np.concatenate(scores))
-        return {"headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
-                "scored_records": n, "flagged": flagged, "threshold": det.threshold_, "evaluation": ev}
+        summary = {"headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
+                   "scored_records": n, "flagged": flagged, "threshold": det.threshold_, "evaluation": ev}
+        if update:
+            det.save(ctx.path("model"), meta=dict(meta, updated_from=str(run_dir)))
+            logger.info("the detector learned from %d new records in %d batches; saved in %s", n, len(scores),
+                        ctx.final_dir / "model")
+            summary["headline"] += f"; detector updated with {n:,} records"
+            summary["update"] = {"records": n, "batches": len(scores), "batches_since_fit": det.n_updates_,
+                                 "threshold_after": det.threshold_}
+        return summary
 
 
 def score_chunk(frame, det, schema, source, explain, offset):
     """Scores of one chunk of records (runs locally or on a Dask worker)."""
     return score_table(det, schema.records(frame, source, offset=offset), schema.features, explain)
+
+
+def score_and_update(frame, det, schema, source, explain, offset):
+    """Scores of one chunk by the detector as it is, then the detector learns from the chunk (``apply --update``)."""
+    rec = schema.records(frame, source, offset=offset)
+    table = score_table(det, rec, schema.features, explain)
+    det.update(rec.X)
+    return table
 
 
 def _with_offsets(frames):

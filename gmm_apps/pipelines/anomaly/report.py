@@ -18,8 +18,10 @@ def plot_histogram(scores, threshold, labels=None):
 def plot_projection(Z, scores, threshold):
     """First two principal components of the robust-scaled records, coloured by score.
 
-    With one feature the records are shown against their rank instead.
+    With one feature the records are shown against their rank instead.  A
+    missing value is drawn at the feature's median (0 on the robust scale).
     """
+    Z = np.nan_to_num(Z, nan=0.0)
     Zc = Z - Z.mean(axis=0)
     _, _, vt = np.linalg.svd(Zc[: min(len(Zc), 20000)], full_matrices=False)
     P = Zc @ vt[:2].T
