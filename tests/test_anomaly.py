@@ -278,3 +278,23 @@ def test_same_seed_same_bytes(tmp_path, default_run):
     assert (out / "scores.csv").read_bytes() == (default_run / "scores.csv").read_bytes()
     for f in sorted((default_run / "model").iterdir()):
         assert (out / "model" / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+def test_many_features_are_seen_through_principal_components_and_the_residual(tmp_path):
+    rng = np.random.default_rng(4)
+    n, d = 1500, 120
+    factors = rng.normal(size=(n, 4)) * [3.0, 2.5, 2.0, 1.5]
+    X = factors @ rng.normal(size=(4, d)) + rng.normal(0, 0.3, (n, d))  # four strong directions and noise
+    X[:6, 7] += [6.0, -7.0, 8.0, -6.0, 7.0, -8.0]  # off the principal subspace, in one feature
+    y = np.r_[np.ones(6), np.zeros(n - 6)].astype(int)
+    det = GMMDetector(random_state=0, n_components=[1, 4], seeds=2).fit(X)
+    assert det.projection_.shape == (d, 4) and len(det.weights_) == len(det.members_) + 1
+    assert det.weights_.sum() == pytest.approx(1.0) and det.weights_[-1] == pytest.approx(1 / 3)
+    assert roc_auc_score(y, det.decision_scores_) > 0.99
+    raw = GMMDetector(random_state=0, n_components=[1, 4], seeds=2, max_joint_features=1000).fit(X)
+    assert raw.projection_ is None
+    contrib, _ = det.contributions(X[:6])
+    assert (contrib.argmax(axis=1) == 7).all()  # the explanation names the planted feature
+    det.save(tmp_path / "m", meta={})
+    back, _ = GMMDetector.load(tmp_path / "m")
+    np.testing.assert_allclose(back.decision_function(X[:50]), det.decision_function(X[:50]), rtol=1e-12)

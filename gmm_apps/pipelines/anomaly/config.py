@@ -62,6 +62,12 @@ class AnomalyModel(ModelSection):
     trim: float = Field(0.0, ge=0, lt=0.5, description="refit once without this share of the highest-scoring reference records (0: no refit)")
     n_init: int = Field(1, ge=1)
     max_iter: int = Field(100, ge=1)
+    max_joint_features: int = Field(50, ge=1, description="with more features, the joint mixtures work on the leading "
+                                     "principal components and the distance from them is one more view")
+    projection_components: int = Field(10, ge=1, description="at most this many principal components (those "
+                                       "explaining 90% of the variance) when there are more than max_joint_features features")
+    max_fit_rows: int | None = Field(200_000, ge=1000, description="each member is fitted on its own random sample of "
+                                     "this many reference records when there are more (all are scored); null: all")
 
     @field_validator("components")
     @classmethod

@@ -55,6 +55,22 @@ class GMMDetector:
         'marginalize': records may have missing features (NaN); every member
         scores a record by its observed features (see
         :class:`gmm_apps.core.GaussianMixture`).
+    max_joint_features : int
+        With more features than this, the joint mixtures would have to
+        estimate a density in too many dimensions from the data at hand: they
+        are fitted on the leading ``projection_components`` principal
+        components of the scaled records instead, and the distance of a record
+        from that principal subspace (its squared residual) is one more view
+        of the ensemble, weighted as one group.  Mixture in the subspace and
+        isotropic residual together are a low-rank-plus-noise Gaussian model,
+        as probabilistic PCA.
+    max_fit_rows : int or None
+        With more reference records than this, each member is fitted on its
+        own random sample of this many (every record is still scored and
+        used for the standardisation); None fits every member on all records.
+    projection_components : int
+        At most this many principal components: those that together explain
+        90% of the variance, or this many if that takes more.
 
     Attributes
     ----------
@@ -70,8 +86,12 @@ class GMMDetector:
 
     def __init__(self, *, n_components=(1, 8, 16, 32), covariance_types=("diag",), reg_covar=0.5, seeds=8, bags=0,
                  bag_components=(1, 3, 6), bag_reg_covar=1.0, trim=0.0, contamination=0.1, random_state=0,
-                 max_iter=100, n_init=1, missing="error"):
+                 max_iter=100, n_init=1, missing="error", max_joint_features=50, projection_components=10,
+                 max_fit_rows=200_000):
+        self.max_fit_rows = max_fit_rows
         self.missing = missing
+        self.max_joint_features = max_joint_features
+        self.projection_components = projection_components
         self.n_components = list(n_components)
         self.covariance_types = list(covariance_types)
         self.reg_covar = reg_covar
@@ -104,20 +124,39 @@ class GMMDetector:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for i, (_, cols, ct, k, reg) in enumerate(specs):
+                rows = Z
+                if self.max_fit_rows and len(Z) > self.max_fit_rows:  # each member its own random sample of rows
+                    pick = np.random.default_rng(self.random_state + i).choice(len(Z), self.max_fit_rows, replace=False)
+                    rows = Z[np.sort(pick)]
                 g = GaussianMixture(k, covariance_type=ct, reg_covar=reg, random_state=self.random_state + i,
-                                    max_iter=self.max_iter, n_init=self.n_init, missing=self.missing).fit(Z[:, cols])
+                                    max_iter=self.max_iter, n_init=self.n_init, missing=self.missing).fit(rows[:, cols])
                 members.append((cols, g))
                 if progress is not None:
                     progress(i + 1, len(specs))
         return members
 
-    @staticmethod
-    def _group_weights(specs):
-        """Each member's weight: 1 / number of groups / size of its group."""
+    def _view_weights(self, specs):
+        """Each member's weight, 1 / number of groups / size of its group; the residual (if any) counts as a group."""
         _, inverse, size = np.unique([s[0] for s in specs], return_inverse=True, return_counts=True)
-        return 1.0 / size[inverse] / len(size)
+        groups = len(size) + (self.projection_ is not None)
+        w = 1.0 / size[inverse] / groups
+        return w if self.projection_ is None else np.r_[w, 1.0 / groups]
+
+    def _project(self, Z):
+        """The records as the joint members see them, and each record's squared residual (None without projection)."""
+        if getattr(self, "projection_", None) is None:
+            return Z, None
+        C = np.nan_to_num(Z - self.projection_mean_, nan=0.0)  # a missing value sits at the median
+        P = C @ self.projection_
+        return P, ((C - P @ self.projection_.T) ** 2).sum(axis=1)
 
     def _raw(self, Z):
+        """Every view's raw score (higher: more unusual), shape (n, n_members [+ 1 for the residual])."""
+        P, resid = self._project(Z)
+        members = self._raw_members(P)
+        return members if resid is None else np.c_[members, resid]
+
+    def _raw_members(self, Z):
         """Each member's negative log-likelihood of each record, shape (n, n_members).
 
         With missing features the member's expected negative log-likelihood of
@@ -149,17 +188,19 @@ class GMMDetector:
             raise DataError(f"only {X.shape[0]} reference records; need at least 10 to learn what normal looks like")
         self.scaler_ = FeatureScaler.median_iqr(X)
         Z = self.scaler_.transform(X)
+        self._fit_projection(Z)
+        P, _ = self._project(Z)
         rng = np.random.default_rng(self.random_state)
-        specs = self._specs(X.shape[1], X.shape[0], rng)
-        self.members_ = self._fit_members(Z, specs, progress)
-        self.weights_ = self._group_weights(specs)
+        specs = self._specs(P.shape[1], X.shape[0], rng)
+        self.members_ = self._fit_members(P, specs, progress)
+        self.weights_ = self._view_weights(specs)
         self._standardise(self._raw(Z))
         if self.trim > 0:
             s = self.decision_function(X)
             keep = s <= np.quantile(s, 1 - self.trim)
-            specs = self._specs(X.shape[1], int(keep.sum()), np.random.default_rng(self.random_state))
-            self.members_ = self._fit_members(Z[keep], specs, progress)
-            self.weights_ = self._group_weights(specs)
+            specs = self._specs(P.shape[1], int(keep.sum()), np.random.default_rng(self.random_state))
+            self.members_ = self._fit_members(P[keep], specs, progress)
+            self.weights_ = self._view_weights(specs)
             self._standardise(self._raw(Z[keep]))
         self.decision_scores_ = self.decision_function(X)
         self.score_mean_ = float(self.decision_scores_.mean())
@@ -167,6 +208,23 @@ class GMMDetector:
         self.set_threshold(rate=self.contamination)
         self.n_updates_ = 0
         return self
+
+    def _fit_projection(self, Z):
+        """Leading principal components of the scaled records when there are too many features (else none)."""
+        self.projection_ = self.projection_mean_ = None
+        n, d = Z.shape
+        if d <= self.max_joint_features:
+            return
+        self.projection_mean_ = np.nanmean(Z, axis=0)
+        C = np.nan_to_num(Z - self.projection_mean_, nan=0.0)
+        _, sv, vt = np.linalg.svd(C, full_matrices=False)
+        # the directions that carry 90% of the variance, at most projection_components of them: beyond the
+        # structure the leading directions are noise, and a few unusual records could claim one of them
+        explained = np.cumsum(sv**2) / max(float(np.sum(sv**2)), 1e-300)
+        r = min(self.projection_components, int(np.searchsorted(explained, 0.9)) + 1, d, n - 1)
+        self.projection_ = vt[:r].T.copy()  # (d, r)
+        resid = C - (C @ self.projection_) @ self.projection_.T
+        self.residual_var_ = max(float(np.mean(resid**2)) * d / max(1, d - r), 1e-12)
 
     def _standardise(self, raw):
         self.med_, self.iqr_ = _median_iqr(raw)
@@ -191,10 +249,11 @@ class GMMDetector:
         """
         X = np.asarray(X, dtype=np.float64)
         Z = self.scaler_.transform(X)
+        P, _ = self._project(Z)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for cols, g in self.members_:
-                g.partial_fit(Z[:, cols])
+                g.partial_fit(P[:, cols])
         g0 = self.members_[0][1]
         step = (self.n_updates_ + g0.learning_offset) ** -g0.learning_decay
         med, iqr = _median_iqr(self._raw(Z))
@@ -248,7 +307,15 @@ class GMMDetector:
         the negative log-density is a sum over features, and the part that
         depends on the record is ``0.5 * z_j**2`` with ``z_j = (x_j - mu_kj) /
         sd_kj``: feature ``j``'s contribution.  Missing features contribute
-        nothing (their entries are NaN).
+        nothing (their entries are NaN).  When the joint members work on
+        principal components (many features), the record's negative
+        log-likelihood is that of a low-rank-plus-noise Gaussian: the
+        standardised deviations from its component along the principal
+        components, mapped back to the features with the loadings
+        (``delta = V z_pc``, so ``sum_j delta_j**2 = sum_r z_pc_r**2``), plus
+        the residual off the subspace in units of the reference's residual
+        spread; feature ``j`` contributes ``0.5 * (delta_j**2 + (res_j /
+        s_res)**2)`` and ``z_j`` is the larger of the two in magnitude.
 
         Returns
         -------
@@ -256,8 +323,20 @@ class GMMDetector:
         z : ndarray of shape (n, d)
         """
         Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
-        diag = [(c, g) for c, g in self.members_ if g.covariance_type == "diag" and len(c) == Z.shape[1]]
+        P, _ = self._project(Z)
+        diag = [(c, g) for c, g in self.members_ if g.covariance_type == "diag" and len(c) == P.shape[1]]
         cols, g = max(diag, key=lambda m: m[1].n_components) if diag else self.members_[0]
+        if self.projection_ is not None:
+            k = g.predict(P[:, cols])
+            sd = np.sqrt(np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k])
+            delta = ((P[:, cols] - g.means_[k]) / sd) @ self.projection_[:, cols].T
+            C = np.nan_to_num(Z - self.projection_mean_, nan=0.0)
+            res = (C - P @ self.projection_.T) / np.sqrt(self.residual_var_)
+            z = np.where(np.abs(res) > np.abs(delta), res, delta)
+            z[np.isnan(Z)] = np.nan
+            contrib = 0.5 * (delta**2 + res**2)
+            contrib[np.isnan(Z)] = np.nan
+            return contrib, z
         k = g.predict(Z[:, cols])
         mu = g.means_[k]
         var = np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k]
@@ -311,6 +390,9 @@ class GMMDetector:
                 "threshold_rate": getattr(self, "threshold_rate_", None), "n_updates": getattr(self, "n_updates_", 0)}
         arrays = {"weights": self.weights_, "scaler_center": self.scaler_.center, "scaler_scale": self.scaler_.scale,
                   "med": self.med_, "iqr": self.iqr_}
+        if self.projection_ is not None:
+            arrays.update(projection=self.projection_, projection_mean=self.projection_mean_,
+                          residual_var=np.array([self.residual_var_]))
         save_arrays(folder / "detector.npz", arrays, format=self.FORMAT, format_version=self.FORMAT_VERSION, meta=head)
 
     @classmethod
@@ -359,8 +441,21 @@ class GMMDetector:
                 raise bad(f"{name} of shape {np.shape(a[name])}")
         if np.any(np.asarray(a["scaler_scale"]) <= 0):
             raise bad("a scaler scale is not positive")
+        projected = "projection" in a
+        if projected != ("projection_mean" in a) or projected != ("residual_var" in a):
+            raise bad("projection incomplete")
+        joint_d = d[0]
+        if projected:
+            proj, pmean = np.asarray(a["projection"], float), np.asarray(a["projection_mean"], float)
+            if proj.ndim != 2 or proj.shape[0] != d[0] or pmean.shape != d or not np.all(np.isfinite(proj)):
+                raise bad(f"projection of shape {proj.shape} for {d[0]} features")
+            joint_d = proj.shape[1]
+            rvar = np.asarray(a["residual_var"], float)
+            if rvar.shape != (1,) or not rvar[0] > 0:
+                raise bad("residual_var is not a positive number")
+        views = n + projected  # the residual is one more view
         for name in ("weights", "med", "iqr"):
-            if np.shape(a[name]) != (n,) or not np.all(np.isfinite(a[name])):
+            if np.shape(a[name]) != (views,) or not np.all(np.isfinite(a[name])):
                 raise bad(f"{name} of shape {np.shape(a[name])} for {n} members")
         digests = head.get("member_sha256") if not legacy else None
         if not legacy and (not isinstance(digests, list) or len(digests) != n):
@@ -375,10 +470,12 @@ class GMMDetector:
                                      "swapped or copied from another run")
             cols = extra["arrays"].get("columns")
             if (cols is None or cols.ndim != 1 or not np.issubdtype(cols.dtype, np.integer)
-                    or len(cols) != g.means_.shape[1] or np.any(cols < 0) or np.any(cols >= d[0])):
-                raise bad(f"member {i}'s feature columns do not fit the {d[0]} features of the detector")
+                    or len(cols) != g.means_.shape[1] or np.any(cols < 0) or np.any(cols >= joint_d)):
+                raise bad(f"member {i}'s feature columns do not fit the {joint_d} features of the detector")
             det.members_.append((cols, g))
         det.scaler_ = FeatureScaler(a["scaler_center"], a["scaler_scale"])
+        det.projection_, det.projection_mean_ = (proj, pmean) if projected else (None, None)
+        det.residual_var_ = float(rvar[0]) if projected else None
         det.med_, det.iqr_ = np.asarray(a["med"], float), np.asarray(a["iqr"], float)
         det.weights_ = np.asarray(a["weights"], float)
         det.threshold_ = float(threshold)

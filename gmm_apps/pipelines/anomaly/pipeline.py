@@ -27,7 +27,8 @@ def make_detector(cfg):
     return GMMDetector(n_components=m.member_components(), covariance_types=m.covariance_types(), reg_covar=m.reg_covar,
                        seeds=m.seeds, bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
                        contamination=cfg.threshold.rate, random_state=m.random_state, max_iter=m.max_iter,
-                       n_init=m.n_init, missing=cfg.data.missing)
+                       n_init=m.n_init, missing=cfg.data.missing, max_joint_features=m.max_joint_features,
+                       projection_components=m.projection_components, max_fit_rows=m.max_fit_rows)
 
 
 def check_variation(X, names, source):
