@@ -272,6 +272,35 @@ def test_apply_labels_new_dates(tmp_path, default_run):
     assert agree > 0.95
     s = json.loads((out / "summary.json").read_text())
     assert s["applied_run"] == str(default_run)
+    A = pd.read_csv(default_run / "transitions.csv", index_col=0)[NAMES].to_numpy()
+    check_forecasts(new, A, s)
+
+
+NAMES = ["calm", "normal", "stress"]
+
+
+def check_forecasts(table, A, summary):
+    """Forecast columns against the Markov chain stepped forward one day at a time, and the summary's outlook."""
+    filtered = table[[f"p_filtered_{n}" for n in NAMES]].to_numpy()
+    p = filtered.copy()
+    for h in range(1, 22):
+        p = p @ A  # one trading day
+        if h in (1, 5, 21):
+            got = table[[f"p_{h}d_{n}" for n in NAMES]].to_numpy()
+            np.testing.assert_allclose(got, p, rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-9)
+            assert summary["forecast"]["probabilities"][f"{h}d"] == pytest.approx(dict(zip(NAMES, p[-1])), rel=1e-6)
+    k = NAMES.index(table["name"].iloc[-1])
+    assert summary["forecast"]["expected_remaining_days"] == pytest.approx(A[k, k] / (1 - A[k, k]), rel=1e-6)
+    assert f"expected to last about {summary['forecast']['expected_remaining_days']:.0f} more trading days" in summary["headline"]
+
+
+def test_forecasts_of_a_run_follow_the_transition_matrix(default_run):
+    table = pd.read_csv(default_run / "regimes.csv")
+    A = pd.read_csv(default_run / "transitions.csv", index_col=0)[NAMES].to_numpy()
+    check_forecasts(table, A, json.loads((default_run / "summary.json").read_text()))
+    html = (default_run / "report.html").read_text()
+    assert "Outlook" in html and "in 21 trading days" in html
 
 
 def test_walk_forward_labels_use_only_past_data(tmp_path):
@@ -294,6 +323,8 @@ def test_walk_forward_labels_use_only_past_data(tmp_path):
     assert len(merged) == len(b)
     assert (merged["regime_short"] == merged["regime_full"]).all()
     np.testing.assert_allclose(merged["p_filtered_calm_short"], merged["p_filtered_calm_full"], atol=1e-9)
+    # forecasts too use only the past: the model in force that day, its filtered probabilities
+    np.testing.assert_allclose(merged["p_21d_stress_short"], merged["p_21d_stress_full"], atol=1e-9)
     assert "p_smoothed_calm" not in a.columns and not a["in_sample"].any()
 
 

@@ -525,3 +525,32 @@ def align_states(model, reference, standardiser, ref_standardiser):
     order = np.asarray([c for _, c in sorted(zip(rows, cols))], dtype=np.int64)
     model.permute(order)
     return order
+
+
+#: trading days ahead of the regime forecasts (a day, a week, a month)
+FORECAST_HORIZONS = (1, 5, 21)
+
+
+def regime_forecasts(filtered, transmat, horizons=FORECAST_HORIZONS):
+    """Probability of each regime ``h`` trading days ahead, from each day's filtered probabilities.
+
+    The hidden Markov chain moves the day's regime distribution one step per
+    day: ``p_{t+h} = p_t A^h``.  Uses only data up to each day.
+
+    Parameters
+    ----------
+    filtered : ndarray of shape (T, K)
+    transmat : ndarray of shape (K, K)
+    horizons : iterable of int
+
+    Returns
+    -------
+    forecasts : dict of int -> ndarray of shape (T, K)
+    """
+    return {h: filtered @ np.linalg.matrix_power(transmat, h) for h in horizons}
+
+
+def expected_remaining_days(transmat, regime):
+    """Expected further trading days in ``regime`` once in it: ``A_kk / (1 - A_kk)`` (stays are geometric)."""
+    stay = float(transmat[regime, regime])
+    return stay / (1.0 - stay) if stay < 1 else float("inf")

@@ -16,7 +16,16 @@ from ...registry import Pipeline
 from . import data as data_mod
 from .config import RegimesConfig
 from .features import TRADING_DAYS, build_features, fit_scaler
-from .model import RegimeModel, align_states, fit_regime_model, regime_names, state_volatility
+from .model import (
+    FORECAST_HORIZONS,
+    RegimeModel,
+    align_states,
+    expected_remaining_days,
+    fit_regime_model,
+    regime_forecasts,
+    regime_names,
+    state_volatility,
+)
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -150,6 +159,7 @@ class Posteriors(NamedTuple):
     labels: np.ndarray
     log_pred: np.ndarray
     refit_dates: np.ndarray | None
+    forecasts: dict
 
     @property
     def trained_to(self):
@@ -175,19 +185,38 @@ def training_days(dates, holdout_start, source):
     return train
 
 
-def regimes_table(dates, labels, names, filtered, smoothed=None, *, in_sample=None, fitted_to=None):
-    """``regimes.csv``: date, regime, name, filtered (and smoothed) probabilities; written by run and apply alike."""
+def regimes_table(dates, labels, names, filtered, smoothed=None, *, in_sample=None, fitted_to=None, forecasts=None):
+    """``regimes.csv``: date, regime, name, filtered (and smoothed) probabilities and the forecasts
+    (``p_<h>d_<name>``: probability of the regime ``h`` trading days ahead); written by run and apply alike."""
     out = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "regime": labels, "name": [names[i] for i in labels]})
     for k, nm in enumerate(names):
         out[f"p_filtered_{nm}"] = filtered[:, k]
     if smoothed is not None:
         for k, nm in enumerate(names):
             out[f"p_smoothed_{nm}"] = smoothed[:, k]
+    for h, p in (forecasts or {}).items():
+        for k, nm in enumerate(names):
+            out[f"p_{h}d_{nm}"] = p[:, k]
     if in_sample is not None:
         out["in_sample"] = in_sample
     if fitted_to is not None:
         out["model_fitted_on_data_to"] = fitted_to
     return out
+
+
+def forecast_summary(forecasts, transmat, regime, names):
+    """The last day's outlook: each regime's probability 1, 5 and 21 trading days ahead, and the expected
+    further days in today's regime."""
+    return {"probabilities": {f"{h}d": {nm: float(p[-1, k]) for k, nm in enumerate(names)} for h, p in forecasts.items()},
+            "expected_remaining_days": expected_remaining_days(transmat, regime)}
+
+
+def headline(date, name, probability, outlook):
+    far = outlook["probabilities"][f"{FORECAST_HORIZONS[-1]}d"]
+    days = outlook["expected_remaining_days"]
+    return (f"{date}: {name} regime (filtered probability {probability:.2f}); expected to last about "
+            f"{days:.0f} more trading days; in {FORECAST_HORIZONS[-1]} days "
+            + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1])))
 
 
 def summarise(cfg, data, post, names, best, model, table, aris):
@@ -201,8 +230,10 @@ def summarise(cfg, data, post, names, best, model, table, aris):
              "probability_filtered": float(post.filtered[-1, labels[-1]])}
     if post.smoothed is not None:
         today["probability_smoothed"] = float(post.smoothed[-1, labels[-1]])
+    outlook = forecast_summary(post.forecasts, post.model.transmat, labels[-1], names)
     return {
-        "headline": f"{today['date']}: {today['name']} regime (filtered probability {today['probability_filtered']:.2f})",
+        "headline": headline(today["date"], today["name"], today["probability_filtered"], outlook),
+        "forecast": outlook,
         "data_source": data.source,
         "first_date": dates[0].strftime("%Y-%m-%d"),
         "last_date": today["date"],
@@ -315,14 +346,15 @@ class RegimesPipeline(Pipeline):
         """Regime probabilities and labels of every day (walk-forward: out of sample only)."""
         dates = F.index
         if cfg.walk_forward.enabled:
-            filtered, log_pred, refit_dates, (model, scaler) = self._walk_forward(cfg, F, r, best.K, best.ct,
-                                                                                  cfg.model.random_state, ctx)
+            filtered, log_pred, refit_dates, (model, scaler), fc = self._walk_forward(cfg, F, r, best.K, best.ct,
+                                                                                      cfg.model.random_state, ctx)
             w0 = cfg.walk_forward.min_train
             return Posteriors(model, scaler, dates[w0:], X[w0:], r[w0:], np.zeros(len(filtered), dtype=bool),
-                              filtered, None, filtered.argmax(axis=1), log_pred, refit_dates)
+                              filtered, None, filtered.argmax(axis=1), log_pred, refit_dates, fc)
         filtered, log_pred, smoothed = model.posteriors(X)
         src = smoothed if cfg.report.labels_from == "smoothed" else filtered
-        return Posteriors(model, scaler, dates, X, r, train, filtered, smoothed, src.argmax(axis=1), log_pred, None)
+        return Posteriors(model, scaler, dates, X, r, train, filtered, smoothed, src.argmax(axis=1), log_pred, None,
+                          regime_forecasts(filtered, model.transmat))
 
     def _stability(self, cfg, X, train, r, post, best, ctx):
         """Label agreement (ARI) of refits from other seeds with the first."""
@@ -340,7 +372,8 @@ class RegimesPipeline(Pipeline):
     def _write(self, ctx, cfg, post, model, names, table, F):
         """regimes.csv, regime_stats.csv, transitions.csv, model_selection.csv and the model file."""
         ctx.write_table("regimes.csv", regimes_table(post.dates, post.labels, names, post.filtered, post.smoothed,
-                                                     in_sample=post.train, fitted_to=post.refit_dates))
+                                                     in_sample=post.train, fitted_to=post.refit_dates,
+                                                     forecasts=post.forecasts))
         stats = regime_statistics(post.labels, post.r, names)
         ctx.write_table("regime_stats.csv", stats)
         trans = transition_table(post.model, names)
@@ -359,6 +392,7 @@ class RegimesPipeline(Pipeline):
         if wfc.min_train >= T:
             raise DataError(f"walk_forward.min_train={wfc.min_train} is not below the {T} feature days")
         filtered = np.full((T, K), np.nan)
+        forecasts = {h: np.full((T, K), np.nan) for h in FORECAST_HORIZONS}
         log_pred = np.full(T, np.nan)
         fitted_to = np.empty(T, dtype=object)
         prev = None
@@ -372,12 +406,15 @@ class RegimesPipeline(Pipeline):
             f, lp = m.filter(X)
             sl = slice(t0, min(T, t0 + wfc.refit_every))
             filtered[sl] = f[sl]
+            for h, p in regime_forecasts(f[sl], m.transmat).items():  # the model in force that day
+                forecasts[h][sl] = p
             log_pred[sl] = lp[sl]
             fitted_to[sl] = F.index[t0 - 1].strftime("%Y-%m-%d")
             prev = (m, sc)
         # dates before the first training window end get no label: any label
         # there would use later data
-        return filtered[wfc.min_train :], log_pred[wfc.min_train :], fitted_to[wfc.min_train :], prev
+        return (filtered[wfc.min_train :], log_pred[wfc.min_train :], fitted_to[wfc.min_train :], prev,
+                {h: p[wfc.min_train :] for h, p in forecasts.items()})
 
     # ---------------------------------------------------------------- apply
     def read_model(self, path):
@@ -395,11 +432,14 @@ class RegimesPipeline(Pipeline):
         filtered, log_pred, smoothed = model.posteriors(X)
         names = meta["names"]
         labels = filtered.argmax(axis=1)
-        out = regimes_table(F.index, labels, names, filtered, smoothed)
+        forecasts = regime_forecasts(filtered, model.transmat)
+        out = regimes_table(F.index, labels, names, filtered, smoothed, forecasts=forecasts)
         ctx.write_table("regimes.csv", out)
         today = out.iloc[-1]
+        outlook = forecast_summary(forecasts, model.transmat, labels[-1], names)
         return {
-            "headline": f"{today['date']}: {today['name']} regime (filtered probability {filtered[-1, labels[-1]]:.2f})",
+            "headline": headline(today["date"], today["name"], filtered[-1, labels[-1]], outlook),
+            "forecast": outlook,
             "n_days": len(out),
             "labels_from": "filtered",
             "loglik_per_day": float(log_pred.mean()),

@@ -102,6 +102,15 @@ def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed
     if ari["ari_vs_first"]:
         kv[f"label agreement across {len(ari['seeds'])} seeds (min ARI)"] = ari["min"]
     rep.kv(kv)
+    outlook = summary["forecast"]
+    rep.section("Outlook")
+    horizons = list(outlook["probabilities"])
+    rep.table(pd.DataFrame({"regime": names, **{f"in {h[:-1]} trading day{'s' if h != '1d' else ''}":
+                                                 [outlook["probabilities"][h][nm] for nm in names] for h in horizons}}),
+              formats={c: (lambda v: f"{v:.2f}") for c in [f"in {h[:-1]} trading day{'s' if h != '1d' else ''}" for h in horizons]})
+    rep.text(f"Probability of each regime ahead, from today's filtered probabilities and the transition matrix. "
+             f"Today's regime ({t['name']}) is expected to last about {outlook['expected_remaining_days']:.0f} more "
+             "trading days (stays are geometric: this does not depend on how long it has lasted).", cls="note")
 
     plots = cfg.report.plots
     hs = cfg.split.holdout_start if not cfg.walk_forward.enabled else None
