@@ -389,3 +389,47 @@ def test_default_config_ends_cleanly_on_any_clean_price_series(tmp_path_factory,
     assert code == 0
     lab = pd.read_csv(d / "run" / "regimes.csv")
     assert len(lab) > 0 and lab.filter(like="p_smoothed").to_numpy().min() >= 0
+
+
+# ------------------------------------------------------------------ backtest
+def test_backtest_arithmetic_by_hand():
+    from gmm_apps.pipelines.regimes.backtest import performance, strategy_returns, vol_target_weights
+
+    r = np.array([0.0, 0.01, -0.02, 0.03, 0.01])
+    w = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
+    net, turn = strategy_returns(w, r, cost_bps=10)
+    # day 1 holds w0=1 (bought from 0: turnover 1), day 2 holds 0 (sold: 1), day 3 holds 0, day 4 holds 1 (bought: 1)
+    np.testing.assert_allclose(turn, [1, 1, 0, 1])
+    np.testing.assert_allclose(net, [0.01 - 0.001, 0.0 - 0.001, 0.0, 0.01 - 0.001])
+    p = performance(net, turn)
+    growth = np.cumprod(1 + net)
+    assert p["annual_return"] == pytest.approx(growth[-1] ** (252 / 4) - 1)
+    assert p["max_drawdown"] == pytest.approx(min(0.0, (growth / np.maximum.accumulate(np.r_[1, growth])[1:] - 1).min()))
+    assert p["turnover_per_year"] == pytest.approx(3 / (4 / 252))
+    rng = np.random.default_rng(0)
+    calm, wild = rng.normal(0, 0.003, 300), rng.normal(0, 0.03, 300)
+    wv = vol_target_weights(np.r_[calm, wild], 21, target=0.10)
+    assert wv[250] == 1.0 and wv[-1] == pytest.approx(0.10 / (np.r_[calm, wild][-21:].std() * np.sqrt(252)))
+
+
+def test_default_run_backtests_the_out_of_sample_labels(default_run):
+    bt = pd.read_csv(default_run / "backtest.csv")
+    s = json.loads((default_run / "summary.json").read_text())["backtest"]
+    assert list(bt["strategy"]) == ["regimes", "buy and hold", "volatility targeting"]
+    table = pd.read_csv(default_run / "regimes.csv")
+    oos = table[~table["in_sample"]]
+    assert s["days"] == len(oos) and s["period"] == [oos["date"].iloc[0], oos["date"].iloc[-1]]
+    filtered = oos[[f"p_filtered_{n}" for n in NAMES]].to_numpy().argmax(axis=1)
+    assert bt.loc[0, "days_stress"] == int((filtered == 2).sum())  # filtered labels, not smoothed ones
+    # the regime rule's weights from the filtered labels, by hand
+    from arch.data import sp500
+
+    px = sp500.load()["Adj Close"]
+    ret = px.pct_change().reindex(pd.to_datetime(oos["date"])).fillna(0).to_numpy()
+    w = np.where(filtered == 2, 0.0, 1.0)
+    turn = np.abs(np.diff(np.r_[0.0, w[:-1]]))
+    net = w[:-1] * ret[1:] - turn * 5e-4
+    assert bt.loc[0, "sharpe"] == pytest.approx(net.mean() * 252 / (net.std() * np.sqrt(252)), rel=1e-6)
+    assert s["sharpe_at_least_buy_and_hold"] == bool(bt.loc[0, "sharpe"] >= bt.loc[1, "sharpe"])
+    html = (default_run / "report.html").read_text()
+    assert "Backtest: acting on the regimes" in html and (default_run / "plots" / "backtest.png").is_file()

@@ -120,6 +120,18 @@ class Split(Section):
     holdout_start: date | None = Field(date(2013, 1, 1), description="fit on the days before this date, label the rest out of sample; null: fit on everything")
 
 
+class Backtest(Section):
+    """A test of use on the out-of-sample days (the holdout, or every walk-forward day): fully invested
+    except in the stress regime (``stress_weight``), decided at each close from the filtered label
+    and held the next day, against buy-and-hold and volatility targeting (aimed at the first
+    asset's volatility on the training days)."""
+
+    enabled: bool = Field(True, description="run the backtest when there are out-of-sample days")
+    cost_bps: float = Field(5.0, ge=0, le=1000, description="cost in basis points per unit of turnover")
+    stress_weight: float = Field(0.0, ge=0, le=1, description="share invested while the label is the stress regime")
+    vol_window: int = Field(21, ge=5, le=252, description="days of realised volatility for volatility targeting")
+
+
 class RegimesReport(EvaluationReport):
     stability_seeds: int = Field(5, ge=1, le=50, description="seeds compared for label agreement (ARI)")
     bic_candidates: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="K values drawn on the report's BIC / AIC curve")
@@ -133,4 +145,5 @@ class RegimesConfig(PipelineConfig):
     model: RegimesModel = RegimesModel()
     split: Split = Split()
     walk_forward: WalkForward = WalkForward()
+    backtest: Backtest = Backtest()
     report: RegimesReport = RegimesReport()

@@ -14,6 +14,7 @@ from ...config import path_problem
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from . import data as data_mod
+from .backtest import run_backtest
 from .config import RegimesConfig
 from .features import TRADING_DAYS, build_features, fit_scaler
 from .model import (
@@ -311,11 +312,14 @@ class RegimesPipeline(Pipeline):
         aris = self._stability(cfg, X, train, r, post, best, ctx)
         stats, trans = self._write(ctx, cfg, post, model, names, table, F)
         summary = summarise(cfg, data, post, names, best, model, table, aris)
+        backtest = self._backtest(ctx, cfg, post, data, names)
+        if backtest is not None:
+            summary["backtest"] = backtest["summary"]
         rep.build_report(ctx, cfg, summary=summary, prices=data.prices[data.primary].reindex(post.dates),
                          dates=post.dates, labels=post.labels, filtered=post.filtered, smoothed=post.smoothed,
                          names=names, stats=stats, trans=trans, table=table, chosen=(best.K, best.ct),
                          model=post.model, X=post.X, train=post.train, ticker=str(data.primary),
-                         feature_names=list(F.columns))
+                         feature_names=list(F.columns), backtest=backtest)
         return summary
 
     # ------------------------------------------------------------- steps
@@ -384,6 +388,34 @@ class RegimesPipeline(Pipeline):
             "features": [s.model_dump() for s in cfg.features.specs()], "trained_to": post.trained_to,
         })
         return stats, trans
+
+    def _backtest(self, ctx, cfg, post, data, names):
+        """The allocation test on the out-of-sample days (filtered labels only); None when there are none."""
+        oos = ~post.train
+        if not cfg.backtest.enabled or oos.sum() < 60:
+            return None
+        prices = data.prices[data.primary]
+        simple = prices.pct_change()
+        dates = post.dates[oos]
+        returns = simple.reindex(dates).fillna(0.0).to_numpy()
+        before = simple.loc[: dates[0]].iloc[1:-1]  # the days before the test: the volatility target
+        target = float(before.std(ddof=0) * np.sqrt(TRADING_DAYS)) if len(before) > 20 else float(returns.std() * np.sqrt(TRADING_DAYS))
+        labels = post.filtered[oos].argmax(axis=1)
+        bt = cfg.backtest
+        table, curves = run_backtest(dates, labels, returns, names, stress_weight=bt.stress_weight,
+                                     cost_bps=bt.cost_bps, vol_window=bt.vol_window, target_vol=target)
+        ctx.write_table("backtest.csv", table)
+        rows = table.set_index("strategy")
+        beats = lambda a, b: bool(rows.loc[a, "sharpe"] >= rows.loc[b, "sharpe"])  # noqa: E731
+        summary = {"period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")], "days": int(len(dates)),
+                   "cost_bps": bt.cost_bps, "stress_weight": bt.stress_weight, "target_volatility": target,
+                   "strategies": {s: {k: v for k, v in r.items() if not k.startswith("days_")}
+                                  for s, r in rows.to_dict("index").items()},
+                   "sharpe_at_least_buy_and_hold": beats("regimes", "buy and hold"),
+                   "sharpe_at_least_volatility_targeting": beats("regimes", "volatility targeting")}
+        logger.info("backtest %s to %s: Sharpe regimes %.2f, buy and hold %.2f, volatility targeting %.2f",
+                    *summary["period"], *(rows.loc[s, "sharpe"] for s in ("regimes", "buy and hold", "volatility targeting")))
+        return {"summary": summary, "table": table, "curves": curves}
 
     # -------------------------------------------------------- walk-forward
     def _walk_forward(self, cfg, F, r, K, ct, seed, ctx):

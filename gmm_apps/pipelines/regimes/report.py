@@ -82,8 +82,46 @@ def plot_transition_matrix(trans, names):
     return fig
 
 
+def plot_equity(curves):
+    """Growth of 1 for each strategy of the backtest, log scale."""
+    fig = figure(11, 3.6)
+    ax = fig.add_subplot()
+    for i, (name, c) in enumerate(curves.items()):
+        ax.plot(curves.index.to_numpy(), c.to_numpy(), lw=1.2 if name == "regimes" else 0.9, color=PALETTE[i], label=name)
+    ax.set_yscale("log")
+    ax.set_ylabel("growth of 1 (log scale)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("Backtest: equity curves after costs")
+    return fig
+
+
+def add_backtest(rep, ctx, backtest, plots):
+    s = backtest["summary"]
+    rep.section("Backtest: acting on the regimes")
+    rep.text(f"From {s['period'][0]} to {s['period'][1]} ({s['days']:,} days, out of sample): fully invested, "
+             f"except {100 * s['stress_weight']:.0f}% invested while the filtered label is the stress regime; each "
+             f"day's weight is decided at its close and held the next day; costs {s['cost_bps']:g} bps per unit of "
+             f"turnover. Volatility targeting aims at {100 * s['target_volatility']:.1f}% a year (the asset's "
+             "volatility before the test), at most fully invested, and uses no regimes.")
+    pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
+    show = backtest["table"].rename(columns=lambda c: c.replace("_", " "))
+    rep.table(show, formats={"annual return": pct, "annual volatility": pct, "max drawdown": pct,
+                             "sharpe": lambda v: f"{v:.2f}", "turnover per year": lambda v: f"{v:.1f}",
+                             "mean weight": lambda v: f"{v:.2f}"})
+    verdict = []
+    if not s["sharpe_at_least_buy_and_hold"]:
+        verdict.append("the regime rule's Sharpe ratio is below buy-and-hold's")
+    if not s["sharpe_at_least_volatility_targeting"]:
+        verdict.append("the regime rule does not beat volatility targeting, which needs no regimes")
+    rep.text(("Plainly: " + "; ".join(verdict) + ".") if verdict else
+             "The regime rule's Sharpe ratio is at least that of buy-and-hold and of volatility targeting here.",
+             cls="note")
+    if plots:
+        rep.image(ctx.save_figure(plot_equity(backtest["curves"]), "backtest.png"))
+
+
 def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed, names, stats, trans, table,
-                 chosen, model, X, train, ticker, feature_names):
+                 chosen, model, X, train, ticker, feature_names, backtest=None):
     """Write ``report.html`` and the plots of a regimes run."""
     K = len(names)
     title = cfg.report.title or f"Market regimes — {ticker}"
@@ -113,6 +151,8 @@ def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed
              "trading days (stays are geometric: this does not depend on how long it has lasted).", cls="note")
 
     plots = cfg.report.plots
+    if backtest is not None:
+        add_backtest(rep, ctx, backtest, plots)
     hs = cfg.split.holdout_start if not cfg.walk_forward.enabled else None
     if plots:
         f = plot_price_regimes(dates, prices.to_numpy(), labels, names, ticker=ticker, holdout_start=hs)
