@@ -433,3 +433,52 @@ def test_default_run_backtests_the_out_of_sample_labels(default_run):
     assert s["sharpe_at_least_buy_and_hold"] == bool(bt.loc[0, "sharpe"] >= bt.loc[1, "sharpe"])
     html = (default_run / "report.html").read_text()
     assert "Backtest: acting on the regimes" in html and (default_run / "plots" / "backtest.png").is_file()
+
+
+# ------------------------------------------------------------------ several assets
+def test_several_series_are_aligned_and_give_cross_asset_features(tmp_path):
+    d = data_mod.load_arch(["sp500", "nasdaq"])
+    assert list(d.prices.columns) == ["S&P 500", "NASDAQ"] and d.primary == "S&P 500"
+    specs = [FeatureSpec(kind="log_return"), FeatureSpec(kind="correlation", window=63), FeatureSpec(kind="log_level")]
+    F, rets = feat.build_features(d, specs)
+    assert list(F.columns) == ["log_return[S&P 500]", "log_level[S&P 500]", "log_return[NASDAQ]",
+                               "correlation_63[NASDAQ]", "log_level[NASDAQ]"]
+    lr = np.log(d.prices).diff()
+    for day in (F.index[0], F.index[1000], F.index[-1]):
+        i = d.prices.index.get_loc(day)
+        window = lr.iloc[i - 62: i + 1]
+        assert F.loc[day, "correlation_63[NASDAQ]"] == pytest.approx(np.corrcoef(window.T)[0, 1], rel=1e-9)
+    np.testing.assert_allclose(rets.to_numpy(), F["log_return[S&P 500]"].to_numpy())
+    # a file with several price columns: the same series, the same features; a shorter one joins on common dates
+    both = d.prices.rename_axis("Date")
+    both.iloc[5:].to_csv(tmp_path / "two.csv")
+    f = data_mod.load_file(tmp_path / "two.csv", price_column=["S&P 500", "NASDAQ"])
+    assert list(f.prices.columns) == ["S&P 500", "NASDAQ"] and len(f.prices) == len(d.prices) - 5
+    with pytest.raises(DataError, match="price column 'DAX' \\(data.price_column\\) not found"):
+        data_mod.load_file(tmp_path / "two.csv", price_column=["S&P 500", "DAX"])
+    one = data_mod.load_arch("sp500")
+    with pytest.raises(DataError, match="feature correlation needs at least two price series"):
+        feat.build_features(one, [FeatureSpec(kind="correlation")])
+
+
+def test_the_two_asset_config_runs_with_forecasts_backtest_and_apply(tmp_path):
+    out = tmp_path / "two"
+    assert cli.main(["run", str(REPO / "configs" / "regimes_two_assets.yaml"), "--out", str(out), "--quiet",
+                     "--set", "report.stability_seeds=2"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["label_agreement_ari"]["identical"] is True
+    assert set(s["backtest"]["strategies"]) == {"regimes", "buy and hold", "volatility targeting"}
+    table = pd.read_csv(out / "regimes.csv")
+    A = pd.read_csv(out / "transitions.csv", index_col=0)[NAMES].to_numpy()
+    check_forecasts(table, A, s)
+    html = (out / "report.html").read_text()
+    assert "Outlook" in html and "Backtest: acting on the regimes" in html
+    from arch.data import nasdaq, sp500
+
+    new = pd.concat([sp500.load()["Adj Close"].rename("S&P 500"), nasdaq.load()["Adj Close"].rename("NASDAQ")],
+                    axis=1, join="inner").loc["2016-01-01":].rename_axis("Date")
+    new.to_csv(tmp_path / "new.csv")
+    # a file with a column for each of the run's series, named as in the run
+    assert cli.main(["apply", str(out), str(tmp_path / "new.csv"), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    applied = pd.read_csv(tmp_path / "a" / "regimes.csv")
+    assert applied["date"].iloc[-1] == "2018-12-31" and "p_21d_stress" in applied

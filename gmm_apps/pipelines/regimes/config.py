@@ -21,11 +21,13 @@ class RegimesData(PathData):
     """
 
     source: Literal["auto", "arch", "file", "yfinance"] = Field("auto", description="auto: data.path if given, else the bundled arch data; arch, file or yfinance")
-    arch_dataset: Literal["sp500", "nasdaq"] = Field("sp500", description="bundled daily prices from the arch package")
+    arch_dataset: Literal["sp500", "nasdaq"] | list[Literal["sp500", "nasdaq"]] = Field(
+        "sp500", description="bundled daily prices from the arch package; a list gives several series on their common dates")
     date_column: str | None = Field(None, description="default: 'Date' or 'date' or the first column")
-    price_column: str | None = Field(None, description="default: 'Adj Close', else 'Close', else 'price'")
+    price_column: str | list[str] | None = Field(None, description="default: 'Adj Close', else 'Close', else 'price'; "
+                                                 "a list reads several price series (the first orders the regimes)")
     volume_column: str | None = Field(None, description="default: 'Volume' when present")
-    tickers: list[str] = Field(default_factory=lambda: ["^GSPC"], description="Yahoo Finance tickers for source: yfinance (the first is used)")
+    tickers: list[str] = Field(default_factory=lambda: ["^GSPC"], description="Yahoo Finance tickers for source: yfinance (several: on their common dates; the first orders the regimes)")
     start: date | None = Field(None, description="first date to keep; null: all")
     end: date | None = Field(None, description="last date to keep; null: all")
     interval: Literal["1d", "1wk", "1mo"] = Field("1d", description="bar length for yfinance")
@@ -40,14 +42,14 @@ class RegimesData(PathData):
 class FeatureSpec(Section):
     """One feature: ``kind`` and, for windowed features, ``window`` in trading days."""
 
-    kind: Literal["log_return", "realized_vol", "drawdown", "momentum", "volume_z"]
+    kind: Literal["log_return", "realized_vol", "drawdown", "momentum", "volume_z", "log_level", "correlation"]
     window: int | None = Field(None, ge=2, le=2520)
 
     @model_validator(mode="after")
     def _window(self):
-        if self.kind in ("realized_vol", "momentum", "volume_z") and self.window is None:
-            self.window = {"realized_vol": 21, "momentum": 63, "volume_z": 63}[self.kind]
-        if self.kind in ("log_return", "drawdown") and self.window is not None:
+        if self.kind in ("realized_vol", "momentum", "volume_z", "correlation") and self.window is None:
+            self.window = {"realized_vol": 21, "momentum": 63, "volume_z": 63, "correlation": 63}[self.kind]
+        if self.kind in ("log_return", "drawdown", "log_level") and self.window is not None:
             raise ValueError(f"feature {self.kind!r} takes no window")
         return self
 
@@ -60,7 +62,8 @@ class RegimesFeatures(Section):
 
     use: list[Union[FeatureSpec, str]] = Field(
         default_factory=lambda: [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)],
-        description="features: log_return, realized_vol, drawdown, momentum, volume_z, each with an optional window, "
+        description="features: log_return, realized_vol, drawdown, momentum, volume_z, log_level (of each series) "
+                    "and correlation (of each further series' returns with the first's), each with an optional window, "
                     "as {kind: .., window: ..} or 'realized_vol:21'",
     )
 

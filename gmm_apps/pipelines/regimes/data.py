@@ -41,8 +41,36 @@ class PriceData:
 
     @property
     def primary(self):
-        """Name of the first ticker (used for returns, volatility and drawdowns)."""
+        """Name of the first ticker: its returns order and name the regimes and drive the backtest."""
         return self.prices.columns[0]
+
+
+def align(parts, source):
+    """Several price series on their common dates (an inner join, logged).
+
+    Parameters
+    ----------
+    parts : list of PriceData
+    source : str
+
+    Returns
+    -------
+    data : PriceData
+    """
+    if len(parts) == 1:
+        return parts[0]
+    names = [c for p in parts for c in p.prices.columns]
+    if len(set(names)) != len(names):
+        raise DataError(f"{source}: a price series is named twice ({', '.join(map(str, names))})")
+    P = pd.concat([p.prices for p in parts], axis=1, join="inner")
+    vols = [p.volume for p in parts if p.volume is not None]
+    V = pd.concat(vols, axis=1).reindex(P.index) if vols else None
+    longest = max(len(p.prices) for p in parts)
+    logger.info("%s: %d dates common to %s (inner join; %d of the longest series' %d dates dropped)",
+                source, len(P), ", ".join(map(str, names)), longest - len(P), longest)
+    if len(P) < 2:
+        raise DataError(f"{source}: the series {', '.join(map(str, names))} share {len(P)} dates; they need a common history")
+    return PriceData(P, V, source)
 
 
 def _pick(columns, wanted, candidates, what, source):
@@ -188,7 +216,8 @@ def load_arch(name="sp500"):
 
     Parameters
     ----------
-    name : {'sp500', 'nasdaq'}
+    name : {'sp500', 'nasdaq'} or list of them
+        Several names give one column each, on their common dates.
 
     Returns
     -------
@@ -196,10 +225,12 @@ def load_arch(name="sp500"):
     """
     import importlib
 
-    mod = importlib.import_module(f"arch.data.{name}")
-    df = mod.load()
-    ticker = {"sp500": "S&P 500", "nasdaq": "NASDAQ"}[name]
-    return frame_to_prices(df, source=f"arch.data.{name}", ticker=ticker)
+    names = [name] if isinstance(name, str) else list(name)
+    parts = []
+    for nm in names:
+        df = importlib.import_module(f"arch.data.{nm}").load()
+        parts.append(frame_to_prices(df, source=f"arch.data.{nm}", ticker={"sp500": "S&P 500", "nasdaq": "NASDAQ"}[nm]))
+    return align(parts, "arch.data." + "+".join(names))
 
 
 def load_file(path, *, date_column=None, price_column=None, volume_column=None):
@@ -222,6 +253,15 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None):
             df = pd.read_csv(path, sep=None, engine="python")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} ({str(exc).splitlines()[0]})") from None
+    if isinstance(price_column, (list, tuple)):  # several series: one column each, named by the column
+        missing = [c for c in price_column if c not in df.columns]
+        if missing:
+            raise DataError(f"{path}: price column {missing[0]!r} (data.price_column) not found; columns are "
+                            f"{', '.join(map(str, df.columns))}")
+        parts = [frame_to_prices(df.drop(columns=[c for c in price_column if c != col]), source=str(path),
+                                 date_column=date_column, price_column=col, volume_column=None, ticker=col)
+                 for col in price_column]
+        return align(parts, str(path))
     return frame_to_prices(
         df, source=str(path), date_column=date_column, price_column=price_column, volume_column=volume_column,
         ticker=path.stem,

@@ -102,6 +102,11 @@ def volume_zscore(volume, *, window=63):
     return z.to_numpy()
 
 
+def rolling_correlation(a, b, *, window=63):
+    """Correlation of two return series over the last ``window`` days (NaN until the window is full)."""
+    return pd.Series(a).rolling(window, min_periods=window).corr(pd.Series(b)).to_numpy()
+
+
 def feature_name(spec, ticker=None):
     base = spec.kind if spec.window is None else f"{spec.kind}_{spec.window}"
     return base if ticker is None else f"{base}[{ticker}]"
@@ -125,12 +130,21 @@ def build_features(data, specs):
     """
     cols = {}
     multi = data.prices.shape[1] > 1
+    lead = log_returns(data.prices[data.primary].to_numpy())
     for t in data.prices.columns:
         p = data.prices[t].to_numpy()
         r = log_returns(p)
         for s in specs:
             name = feature_name(s, t if multi else None)
-            if s.kind == "log_return":
+            if s.kind == "correlation":  # of this series' returns with the first series'
+                if not multi:
+                    raise DataError(f"{data.source}: feature correlation needs at least two price series and the data "
+                                    "has one; add a series (data.tickers, data.arch_dataset or data.price_column)")
+                if t != data.primary:
+                    cols[name] = rolling_correlation(lead, r, window=s.window)
+            elif s.kind == "log_level":
+                cols[name] = np.log(p)
+            elif s.kind == "log_return":
                 cols[name] = r
             elif s.kind == "realized_vol":
                 cols[name] = realized_volatility(r, window=s.window)

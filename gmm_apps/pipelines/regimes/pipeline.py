@@ -310,7 +310,7 @@ class RegimesPipeline(Pipeline):
         names = regime_names(model.n_states)
         post = self._posteriors(cfg, model, scaler, F, X, r, train, best, ctx)
         aris = self._stability(cfg, X, train, r, post, best, ctx)
-        stats, trans = self._write(ctx, cfg, post, model, names, table, F)
+        stats, trans = self._write(ctx, cfg, post, model, names, table, F, list(map(str, data.prices.columns)))
         summary = summarise(cfg, data, post, names, best, model, table, aris)
         backtest = self._backtest(ctx, cfg, post, data, names)
         if backtest is not None:
@@ -373,7 +373,7 @@ class RegimesPipeline(Pipeline):
         return {"seeds": seeds, "ari_vs_first": aris, "min": min(aris) if aris else None,
                 "identical": bool(all(a == 1.0 for a in aris)) if aris else None}
 
-    def _write(self, ctx, cfg, post, model, names, table, F):
+    def _write(self, ctx, cfg, post, model, names, table, F, series):
         """regimes.csv, regime_stats.csv, transitions.csv, model_selection.csv and the model file."""
         ctx.write_table("regimes.csv", regimes_table(post.dates, post.labels, names, post.filtered, post.smoothed,
                                                      in_sample=post.train, fitted_to=post.refit_dates,
@@ -386,6 +386,7 @@ class RegimesPipeline(Pipeline):
         post.model.save(ctx.path("model.npz"), scaler=post.scaler, meta={
             "pipeline": "regimes", "feature_names": list(F.columns), "names": names,
             "features": [s.model_dump() for s in cfg.features.specs()], "trained_to": post.trained_to,
+            "series": series,
         })
         return stats, trans
 
@@ -454,12 +455,16 @@ class RegimesPipeline(Pipeline):
 
     def apply(self, run_dir, input, config, ctx):
         model, scaler, meta = RegimeModel.load(Path(run_dir) / "model.npz")
-        data = data_mod.load_file(input, date_column=config.data.date_column, price_column=config.data.price_column,
+        series = meta.get("series", [])
+        # several series: the new file has a column for each, named as in the run
+        columns = config.data.price_column or (series if len(series) > 1 else None)
+        data = data_mod.load_file(input, date_column=config.data.date_column, price_column=columns,
                                   volume_column=config.data.volume_column)
         F, rets = build_features(data, config.features.specs())
-        if F.shape[1] != len(meta["feature_names"]):
-            raise DataError(f"{input}: gives {F.shape[1]} features, the saved model expects {len(meta['feature_names'])} "
-                            f"({', '.join(meta['feature_names'])}); use a file with one price series")
+        if list(F.columns) != list(meta["feature_names"]):
+            raise DataError(f"{input}: gives the features {', '.join(map(str, F.columns))}; the saved model expects "
+                            f"{', '.join(meta['feature_names'])}; use a file with the run's price series "
+                            "(data.price_column names them)")
         X = scaler.transform(F.values)
         filtered, log_pred, smoothed = model.posteriors(X)
         names = meta["names"]
