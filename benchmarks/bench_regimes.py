@@ -1,12 +1,25 @@
 """Regimes: gmm_apps' default config against what a trader gets by hand, side by side.
 
-    python benchmarks/bench_regimes.py
+    python benchmarks/bench_regimes.py              # both parts
+    python benchmarks/bench_regimes.py --part 2     # the walk-forward test of use only
 
 Same data (S&P 500 bundled with ``arch``), same features (daily log return and
 21-day realised volatility, standardised on 1999-2012), K=3.  Reports switches
 per year, mean regime length, label agreement across 5 seeds (ARI) and the
 out-of-sample log-likelihood per day on 2013-2018 (filtered / one-step-ahead),
 plus the wall time of the whole default run.
+
+Part 2, a test of use: on the S&P 500 and the NASDAQ (both from ``arch``),
+walk-forward from 2005 (expanding window from 1999, refit every 63 days; every
+label uses only data up to its day), the same allocation for every method
+(fully invested, out of the market while the label is the most volatile
+regime, one-day lag, 5 bps per unit of turnover) for gmm_apps (its pipeline in
+walk-forward mode), hmmlearn's GaussianHMM (filtered probabilities, states
+ordered by volatility) and the statistical jump model of the ``jumpmodels``
+package (Shu, Yu & Mulvey 2024; online labels, jump penalty 50), beside
+buy-and-hold and volatility targeting; with regime persistence, label
+agreement across 3 seeds and the out-of-sample log-likelihood where defined.
+``pip install ".[bench]"`` installs jumpmodels.
 """
 
 from __future__ import annotations
@@ -82,5 +95,156 @@ def main():
     print(json.dumps({"gmm_apps": {k: s[k] for k in ("switches_per_year", "mean_regime_length_days", "oos_loglik_per_day")}}))
 
 
+# ------------------------------------------------------------------ part 2
+START, REFIT, SEEDS_WF = "2005-01-01", 63, (0, 1, 2)
+
+
+def _filtered_hmm(h, X):
+    """Filtered state probabilities and one-step predictive log-likelihoods of a fitted GaussianHMM."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    logB = np.stack([multivariate_normal(h.means_[k], h.covars_[k]).logpdf(X) for k in range(h.n_components)], axis=1)
+    with np.errstate(divide="ignore"):  # a state that never starts or is never entered: log 0
+        logA = np.log(h.transmat_)
+        a = np.log(h.startprob_) + logB[0]
+    out, lp = np.empty_like(logB), np.empty(len(X))
+    lp[0] = logsumexp(a)
+    out[0] = a - lp[0]
+    for t in range(1, len(X)):
+        pred = logsumexp(out[t - 1][:, None] + logA, axis=0)
+        a = pred + logB[t]
+        lp[t] = logsumexp(a)
+        out[t] = a - lp[t]
+    return np.exp(out), lp
+
+
+def _walk(X, t_start, fit_label):
+    """Labels (and log-likelihoods) for days t_start.. from models refitted every REFIT days on data up to then."""
+    labels, ll = np.empty(len(X) - t_start, dtype=int), np.full(len(X) - t_start, np.nan)
+    for t0 in range(t_start, len(X), REFIT):
+        t1 = min(len(X), t0 + REFIT)
+        lab, lp = fit_label(t0, t1)
+        labels[t0 - t_start: t1 - t_start] = lab
+        if lp is not None:
+            ll[t0 - t_start: t1 - t_start] = lp
+    return labels, ll
+
+
+def _stress_last(labels_all, returns):
+    """Relabel states so that the most volatile (by its days' returns) is the last."""
+    ks = np.unique(labels_all)
+    vol = [returns[labels_all == k].std() for k in ks]
+    order = {k: i for i, k in enumerate(ks[np.argsort(vol)])}
+    return np.array([order[k] for k in labels_all])
+
+
+def use_test(index):
+    import gmm_apps
+    from hmmlearn.hmm import GaussianHMM
+    from gmm_apps.pipelines.regimes.backtest import run_backtest
+
+    d = data_mod.load_arch(index)
+    F, rets = feat.build_features(d, [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)])
+    t_start = int((F.index < START).sum())
+    dates = F.index[t_start:]
+    simple = d.prices[d.primary].pct_change().reindex(dates).fillna(0).to_numpy()
+    before = d.prices[d.primary].pct_change().loc[: dates[0]].iloc[1:-1]
+    target = float(before.std(ddof=0) * np.sqrt(252))
+    names = ["calm", "normal", "stress"]
+    results, agreement, loglik = {}, {}, {}
+
+    # gmm_apps: the pipeline in walk-forward mode
+    labs, t = [], time.perf_counter()
+    for seed in SEEDS_WF:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = gmm_apps.run({"pipeline": "regimes", "data": {"source": "arch", "arch_dataset": index},
+                              "split": {"holdout_start": None},
+                              "walk_forward": {"enabled": True, "min_train": t_start, "refit_every": REFIT},
+                              "model": {"random_state": seed}, "report": {"plots": False, "stability_seeds": 1}},
+                             out=Path(tmp) / "r")
+            table = r.tables["regimes"]
+            labs.append(table[[f"p_filtered_{n}" for n in names]].to_numpy().argmax(axis=1))
+            if seed == 0:
+                loglik["gmm_apps"] = r.summary["oos_loglik_per_day"]
+    seconds = {"gmm_apps": (time.perf_counter() - t) / len(SEEDS_WF)}
+    results["gmm_apps"], agreement["gmm_apps"] = labs[0], min_ari(labs)
+
+    # hmmlearn GaussianHMM, same features, same refits, filtered probabilities
+    def hmm_labels(seed):
+        def fit_label(t0, t1):
+            sc = feat.fit_scaler(F.values[:t0])
+            X = sc.transform(F.values[:t1])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                h = GaussianHMM(3, covariance_type="full", n_iter=100, random_state=seed).fit(X[:t0])
+            p, lp = _filtered_hmm(h, X)
+            vol = np.sqrt([h.covars_[k][0, 0] for k in range(3)])  # the return feature's variance per state
+            rank = np.argsort(np.argsort(vol))
+            return rank[p[t0:t1].argmax(axis=1)], lp[t0:t1]
+        return _walk(F.values, t_start, fit_label)
+    t = time.perf_counter()
+    hl = [hmm_labels(s) for s in SEEDS_WF]
+    seconds["hmmlearn GaussianHMM"] = (time.perf_counter() - t) / len(SEEDS_WF)
+    results["hmmlearn GaussianHMM"] = hl[0][0]
+    agreement["hmmlearn GaussianHMM"] = min_ari([h[0] for h in hl])
+    loglik["hmmlearn GaussianHMM"] = float(np.nanmean(hl[0][1]))
+
+    # the statistical jump model (jumpmodels), same features, online labels
+    try:
+        from jumpmodels.jump import JumpModel
+    except ImportError:
+        print("jumpmodels is not installed (pip install '.[bench]'): the jump model is left out")
+        JumpModel = None
+    if JumpModel is not None:
+        def jm_labels(seed):
+            def fit_label(t0, t1):
+                sc = feat.fit_scaler(F.values[:t0])
+                X = sc.transform(F.values[:t1])
+                jm = JumpModel(n_components=3, jump_penalty=50.0, random_state=seed).fit(X[:t0], ret_ser=rets.values[:t0])
+                lab = np.asarray(jm.predict_online(X))
+                vol = [rets.values[:t0][lab[:t0] == k].std() if (lab[:t0] == k).sum() > 1 else 0 for k in range(3)]
+                rank = np.argsort(np.argsort(vol))
+                return rank[lab[t0:t1]], None
+            return _walk(F.values, t_start, fit_label)[0]
+        t = time.perf_counter()
+        jl = [jm_labels(s) for s in SEEDS_WF]
+        seconds["jump model (jumpmodels)"] = (time.perf_counter() - t) / len(SEEDS_WF)
+        results["jump model (jumpmodels)"] = jl[0]
+        agreement["jump model (jumpmodels)"] = min_ari(jl)
+        loglik["jump model (jumpmodels)"] = None
+
+    print(f"\n{d.primary}, walk-forward {dates[0].date()} to {dates[-1].date()} ({len(dates):,} days), 5 bps, "
+          f"volatility target {100 * target:.1f}%")
+    print("| method | annual return | volatility | Sharpe | max drawdown | turnover / yr | mean regime (days) "
+          "| stress days | min ARI (3 seeds) | OOS log-lik / day | seconds |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    base = None
+    for name, lab in results.items():
+        table, _ = run_backtest(dates, lab, simple, names, stress_weight=0.0, cost_bps=5.0, vol_window=21,
+                                target_vol=target)
+        rows = table.set_index("strategy")
+        base = rows
+        r = rows.loc["regimes"]
+        _, mean_len = regime_stats(lab)
+        ll = loglik[name]
+        print(f"| {name} | {100 * r.annual_return:.1f}% | {100 * r.annual_volatility:.1f}% | {r.sharpe:.2f} | "
+              f"{100 * r.max_drawdown:.1f}% | {r.turnover_per_year:.1f} | {mean_len:.0f} | {int((lab == 2).sum())} | "
+              f"{agreement[name]:.3f} | {'–' if ll is None else f'{ll:.3f}'} | {seconds[name]:.1f} |")
+    for ref in ("buy and hold", "volatility targeting"):
+        r = base.loc[ref]
+        print(f"| {ref} | {100 * r.annual_return:.1f}% | {100 * r.annual_volatility:.1f}% | {r.sharpe:.2f} | "
+              f"{100 * r.max_drawdown:.1f}% | {r.turnover_per_year:.1f} | | | | | |")
+
+
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--part", type=int, choices=(1, 2))
+    a = ap.parse_args()
+    if a.part in (None, 1):
+        main()
+    if a.part in (None, 2):
+        for idx in ("sp500", "nasdaq"):
+            use_test(idx)

@@ -482,3 +482,19 @@ def test_the_two_asset_config_runs_with_forecasts_backtest_and_apply(tmp_path):
     assert cli.main(["apply", str(out), str(tmp_path / "new.csv"), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     applied = pd.read_csv(tmp_path / "a" / "regimes.csv")
     assert applied["date"].iloc[-1] == "2018-12-31" and "p_21d_stress" in applied
+
+
+def test_ordering_names_the_series_that_orders_the_regimes(tmp_path, capsys):
+    common = [str(REPO / "configs" / "regimes_two_assets.yaml"), "--quiet", "--set", "report.stability_seeds=1",
+              "--set", "report.plots=false", "--set", "model.n_init=3", "--set", "backtest.enabled=false"]
+    assert cli.main(["run", *common, "--out", str(tmp_path / "by_nasdaq"), "--set", "model.ordering=NASDAQ"]) == 0
+    s = json.loads((tmp_path / "by_nasdaq" / "summary.json").read_text())
+    vols = list(s["volatility_per_regime"].values())  # the NASDAQ's volatility in each regime
+    assert vols == sorted(vols) and "backtest" not in s
+    d = data_mod.load_arch(["sp500", "nasdaq"])
+    table = pd.read_csv(tmp_path / "by_nasdaq" / "regimes.csv")
+    r = np.log(d.prices["NASDAQ"]).diff().reindex(pd.to_datetime(table["date"])).to_numpy()
+    by_hand = [r[table["regime"].to_numpy() == k].std() for k in range(3)]
+    assert by_hand == sorted(by_hand)
+    assert cli.main(["run", *common, "--out", str(tmp_path / "x"), "--set", "model.ordering=DAX"]) == 2
+    assert "model.ordering: no price series 'DAX'" in capsys.readouterr().err

@@ -109,6 +109,18 @@ def transition_table(model, names):
 
 
 # --------------------------------------------------------------------- loading
+def ordering_returns(cfg, data, F, rets):
+    """Daily log returns of the series that orders and names the regimes (``model.ordering``; default the first)."""
+    name = cfg.model.ordering
+    if name is None or name == data.primary:
+        return rets
+    if name not in data.prices.columns:
+        raise ConfigError(f"config: model.ordering: no price series {name!r}; the series are "
+                          f"{', '.join(map(str, data.prices.columns))}")
+    logger.info("regimes ordered by the volatility of %s", name)
+    return np.log(data.prices[name]).diff().reindex(F.index).rename("log_return")
+
+
 def load_prices(cfg, source):
     d = cfg.data
     src = d.source
@@ -303,6 +315,7 @@ class RegimesPipeline(Pipeline):
 
         data = load_prices(cfg, "config")
         F, rets = build_features(data, cfg.features.specs())
+        rets = ordering_returns(cfg, data, F, rets)
         train = training_days(F.index, cfg.split.holdout_start, data.source)
         scaler = fit_scaler(F.values[train], names=list(F.columns))
         X, r = scaler.transform(F.values), rets.to_numpy()
