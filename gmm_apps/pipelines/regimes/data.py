@@ -340,7 +340,10 @@ def yfinance_frame_to_prices(raw, tickers):
         prices[t] = d.prices[t]
         if d.volume is not None:
             volumes[t] = d.volume[t]
-    P = pd.DataFrame(prices).dropna()
+    full = pd.DataFrame(prices)
+    P = full.dropna()  # the tickers' common dates
+    if len(prices) > 1:
+        logger.info("%s: %d dates common to %s (inner join; %d dropped)", source, len(P), ", ".join(prices), len(full) - len(P))
     V = pd.DataFrame(volumes).reindex(P.index) if volumes else None
     return PriceData(P, V, source)
 
