@@ -22,9 +22,14 @@ run = gmm_apps.run("regimes", data=history, out="runs/example-regimes", set=["sp
 print(run.summary["headline"])
 print(run.tables["regime_stats"][["name", "share_of_time", "annual_volatility", "mean_duration_days"]])
 
-# %% Newer prices through the saved model: filtered probabilities use only data up to each day
+# %% Did acting on the labels help? Out of the market in the stress regime, on 2013-2016, after costs
+print(run.tables["backtest"][["strategy", "annual_return", "sharpe", "max_drawdown"]])
+
+# %% Newer prices through the saved model: filtered probabilities use only data up to each day,
+# and the outlook: each regime's probability 1, 5 and 21 trading days ahead
 today = run.apply(recent, out="runs/example-regimes-new")
 print(today.summary["headline"])
+print(today.summary["forecast"]["probabilities"]["21d"])
 
 labels = today.tables["regimes"]
 fig, ax = plt.subplots(figsize=(8, 3))
