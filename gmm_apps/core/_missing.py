@@ -24,7 +24,6 @@ import math
 
 import numpy as np
 
-from ._covariance import full_covariances
 from ._stats import SufficientStats, logsumexp_rows
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -138,94 +137,6 @@ def _triu_pairs(p):
     return iu, np.where(iu[0] == iu[1], 1.0, 2.0)
 
 
-def pattern_statistics(X, rows, observed, sample_weight, weights, means, covariances, covariance_type, centre):
-    """Sufficient statistics of rows sharing one missingness pattern (all in float64).
-
-    Every completed row is an affine map of the row's observed part, the same
-    for all rows of the pattern: with ``u = x_o - c_o`` and ``v = (1, u)``,
-    ``xhat_k - c = T_k v``.  So one matrix product of the responsibilities with
-    the products ``v_i v_j`` gives ``M_k = sum_n r_nk v v^T`` for every
-    component, and ``s1_k = T_k M_k e_1``, ``s2_k = T_k M_k T_k^T + n_k C_k``;
-    the log densities are the same kind of quadratic form in ``v``.  When the
-    components sit so far from the centre that the form would lose digits, the
-    rows are completed one by one instead (:func:`pattern_statistics_direct`).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-        All rows (NaN where missing); only ``rows`` are read.
-    rows : ndarray of int
-    observed : ndarray of int
-    sample_weight : ndarray of shape (n,) or None
-    weights, means : ndarrays
-    covariances : ndarray of shape (K, d, d)
-        Full matrices.
-    covariance_type : str
-        Decides the layout of ``s2``: (K, d, d) 'full', (d, d) 'tied',
-        (K, d) 'diag' and 'spherical'.
-    centre : ndarray of shape (d,)
-
-    Returns
-    -------
-    stats : SufficientStats
-        ``worst_index`` is a row index of ``X``.
-    """
-    cond = Conditionals(weights, means, covariances, observed)
-    K, d = means.shape
-    o, m = cond.o, cond.m
-    do = len(o)
-    e = cond.mu_o - centre[o]  # (K, do)
-    P = cond.whiten @ np.swapaxes(cond.whiten, 1, 2)  # (K, do, do): S_oo^-1
-    Pe = np.einsum("kij,kj->ki", P, e)
-    ePe = np.einsum("ki,ki->k", e, Pe)
-    if float(ePe.max()) * np.finfo(np.float64).eps > _QUAD_BUDGET:
-        return pattern_statistics_direct(X, rows, observed, sample_weight, weights, means, covariances,
-                                         covariance_type, centre, cond)
-    # the quadratic form v^T G_k v with G_k = [[e'Pe, -e'P], [-Pe, P]], on the packed products of v
-    G = np.empty((K, do + 1, do + 1))
-    G[:, 0, 0] = ePe
-    G[:, 0, 1:] = -Pe
-    G[:, 1:, 0] = -Pe
-    G[:, 1:, 1:] = P
-    (iu0, iu1), twice = _triu_pairs(do + 1)
-    coef = (G[:, iu0, iu1] * twice).T  # (p, K)
-    # the affine maps xhat_k - c = T_k v
-    T = np.zeros((K, d, do + 1))
-    T[:, o, 1 + np.arange(do)] = 1.0
-    if len(m):
-        T[:, m, 0] = cond.mu_m - centre[m] - np.einsum("kij,kj->ki", cond.regress, e)
-        T[:, m, 1:] = cond.regress
-    total = None
-    for start in range(0, len(rows), GROUP_ROWS):
-        idx = rows[start:start + GROUP_ROWS]
-        V = np.empty((len(idx), do + 1))
-        V[:, 0] = 1.0
-        V[:, 1:] = X[np.ix_(idx, o)] - centre[o]
-        Q = V[:, iu0] * V[:, iu1]  # (n, p)
-        lp = cond.log_norm[None, :] - 0.5 * (Q @ coef)
-        sw = None if sample_weight is None else sample_weight[idx].astype(np.float64)
-        R, ll = _with_weights(lp, sw)
-        packed = R.T @ Q  # (K, p)
-        M = np.empty((K, do + 1, do + 1))
-        M[:, iu0, iu1] = packed
-        M[:, iu1, iu0] = packed
-        nk = M[:, 0, 0].copy()
-        s1 = np.einsum("kij,kj->ki", T, M[:, :, 0])
-        if covariance_type in ("full", "tied"):
-            s2 = T @ M @ np.swapaxes(T, 1, 2)
-            if len(m):
-                s2[:, m[:, None], m] += nk[:, None, None] * cond.cond_cov
-            if covariance_type == "tied":
-                s2 = s2.sum(axis=0)
-        else:
-            s2 = np.einsum("kij,kjl,kil->ki", T, M, T)
-            if len(m):
-                s2[:, m] += nk[:, None] * np.diagonal(cond.cond_cov, axis1=1, axis2=2)
-        part = _stats(nk, s1, s2, ll, sw, idx, centre, K, d)
-        total = part if total is None else total + part
-    return total
-
-
 def _stats(nk, s1, s2, ll, sw, idx, centre, K, d):
     if sw is None:
         loglik, weight, llw = float(ll.sum()), float(len(idx)), ll
@@ -238,7 +149,11 @@ def _stats(nk, s1, s2, ll, sw, idx, centre, K, d):
 
 def pattern_statistics_direct(X, rows, observed, sample_weight, weights, means, covariances, covariance_type, centre,
                               cond=None):
-    """:func:`pattern_statistics` with every row completed explicitly (accurate whatever the offsets; slower)."""
+    """Sufficient statistics of rows of one pattern, every row completed explicitly.
+
+    The accurate path of :meth:`IncompleteRows.statistics` when components sit
+    too far from the centre for the quadratic form; slower.
+    """
     cond = cond or Conditionals(weights, means, covariances, observed)
     K, d = means.shape
     m = cond.m
@@ -416,7 +331,18 @@ class IncompleteRows:
         return self._U
 
     def statistics(self, weights, means, covariances, covariance_type, centre, n_jobs=1, executor=None):
-        """Sufficient statistics of all these rows about ``centre`` (see :func:`pattern_statistics`)."""
+        """Sufficient statistics of all these rows about ``centre``, in float64.
+
+        Every completed row is an affine map of the row's observed part, the
+        same for all rows of a pattern: with ``u = x_o - c_o`` and ``v = (1,
+        u)``, ``xhat_k - c = T_k v``.  So one product of the responsibilities
+        with the products ``v_i v_j`` gives ``M_k = sum_n r_nk v v^T`` per
+        pattern and component, and ``s1_k = T_k M_k e_1``, ``s2_k = T_k M_k
+        T_k^T + n_k C_k``; the log densities are the same kind of quadratic
+        form in ``v``.  When the components sit so far from the centre that the
+        form would lose digits, the rows are completed one by one instead
+        (:func:`pattern_statistics_direct`).
+        """
         from ._stats import parallel_map
 
         K, d = means.shape
@@ -534,11 +460,6 @@ def pattern_impute(X, rows, observed, weights, means, covariances):
     R, _ = _with_weights(lp, None)
     filled = cond.completed(Xo, D)[:, :, cond.m]  # (K, n, dm)
     return np.einsum("nk,knd->nd", R, filled), cond.m
-
-
-def as_full(covariances, covariance_type, n_components, n_features):
-    """Covariances as (K, d, d) float64 matrices."""
-    return full_covariances(np.asarray(covariances, dtype=np.float64), covariance_type, n_components, n_features)
 
 
 def recentre(stats, centre, covariance_type):

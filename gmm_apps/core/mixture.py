@@ -32,7 +32,6 @@ from ._stats import (
 )
 from ._missing import (
     IncompleteRows,
-    as_full,
     diag_log_prob,
     diag_posterior,
     empty_rows,
@@ -120,7 +119,7 @@ class _IncompleteRows:
         weights, means, covariances, _ = params
         shift = np.asarray(prep.shift, dtype=np.float64)
         w64, mu64 = np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64)
-        full = as_full(covariances, covariance_type, *mu64.shape)
+        full = cov.full_covariances(np.asarray(covariances, dtype=np.float64), covariance_type, *mu64.shape)
         parts = [self.incomplete.statistics(w64, mu64, full, covariance_type, shift, n_jobs, executor)]
         if len(self.complete):
             st = map_reduce(self.Xc, self.wc, prep, chunk_rows=chunk, n_jobs=n_jobs, executor=executor)
@@ -810,7 +809,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             c = mu.mean(axis=0)
             out[rows_inc] = diag_log_prob(X[rows_inc].astype(np.float64) - c, w, mu - c, self._variances())
             return out
-        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
+        covs = self.covariance_matrices().astype(np.float64)
         for observed, rows in missing_patterns(mask[inc]):
             out[rows_inc[rows]] = pattern_log_prob(X, rows_inc[rows], observed, w, mu, covs)
         return out
@@ -882,7 +881,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             R = diag_posterior(out[inc], w, mu, self._variances())
             out[inc] = np.where(mask[inc], R @ mu, out[inc])
             return out
-        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
+        covs = self.covariance_matrices().astype(np.float64)
         for observed, rows in missing_patterns(mask[inc]):
             filled, m = pattern_impute(out, inc[rows], observed, w, mu, covs)
             out[np.ix_(inc[rows], m)] = filled
@@ -921,7 +920,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             R = diag_posterior(X[inc].astype(np.float64), w, mu, v)
             out[inc] = (R * (mask[inc].astype(np.float64) @ (0.5 * np.log(2.0 * math.pi * math.e * v)).T)).sum(axis=1)
             return out
-        covs = as_full(self.covariances_, self.covariance_type, *self.means_.shape)
+        covs = self.covariance_matrices().astype(np.float64)
         for observed, rows in missing_patterns(mask[inc]):
             out[inc[rows]] = pattern_entropy(X, inc[rows], observed, w, mu, covs)
         return out

@@ -164,10 +164,9 @@ class GMMDetector:
         entropy of the missing part given the observed one.  Without that term
         a record missing half its features would look twice as normal.
         """
-        if self.missing != "marginalize" or not np.isnan(Z).any():
-            return np.stack([-g.score_samples(Z[:, cols]).astype(np.float64) for cols, g in self.members_], axis=1)
-        return np.stack([-g.score_samples(Z[:, cols]).astype(np.float64) + g.missing_entropy(Z[:, cols])
-                         for cols, g in self.members_], axis=1)
+        gaps = self.missing == "marginalize" and np.isnan(Z).any()
+        return np.stack([-g.score_samples(Z[:, cols]).astype(np.float64)
+                         + (g.missing_entropy(Z[:, cols]) if gaps else 0.0) for cols, g in self.members_], axis=1)
 
     def fit(self, X, *, progress=None):
         """Fit on reference records (assumed mostly normal).
@@ -194,15 +193,17 @@ class GMMDetector:
         specs = self._specs(P.shape[1], X.shape[0], rng)
         self.members_ = self._fit_members(P, specs, progress)
         self.weights_ = self._view_weights(specs)
-        self._standardise(self._raw(Z))
+        raw = self._raw(Z)  # every member scores the reference once
+        self._standardise(raw)
         if self.trim > 0:
-            s = self.decision_function(X)
+            s = self._combine(raw)
             keep = s <= np.quantile(s, 1 - self.trim)
             specs = self._specs(P.shape[1], int(keep.sum()), np.random.default_rng(self.random_state))
             self.members_ = self._fit_members(P[keep], specs, progress)
             self.weights_ = self._view_weights(specs)
-            self._standardise(self._raw(Z[keep]))
-        self.decision_scores_ = self.decision_function(X)
+            raw = self._raw(Z)
+            self._standardise(raw[keep])
+        self.decision_scores_ = self._combine(raw)
         self.score_mean_ = float(self.decision_scores_.mean())
         self.score_std_ = float(self.decision_scores_.std()) or 1.0
         self.set_threshold(rate=self.contamination)
@@ -256,10 +257,11 @@ class GMMDetector:
                 g.partial_fit(P[:, cols])
         g0 = self.members_[0][1]
         step = (self.n_updates_ + g0.learning_offset) ** -g0.learning_decay
-        med, iqr = _median_iqr(self._raw(Z))
+        raw = self._raw(Z)  # the updated members' view of the batch, scored once
+        med, iqr = _median_iqr(raw)
         self.med_ = (1 - step) * self.med_ + step * med
         self.iqr_ = (1 - step) * self.iqr_ + step * iqr
-        s = self.decision_function(X)
+        s = self._combine(raw)
         self.score_mean_ = (1 - step) * self.score_mean_ + step * float(s.mean())
         self.score_std_ = (1 - step) * self.score_std_ + step * (float(s.std()) or 1.0)
         if self.threshold_rate_ is not None:
@@ -270,8 +272,11 @@ class GMMDetector:
     # ---------------------------------------------------------------- score
     def decision_function(self, X):
         """Anomaly score of each record (higher is more anomalous), shape (n,)."""
-        Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
-        return ((self._raw(Z) - self.med_) / self.iqr_) @ self.weights_
+        return self._combine(self._raw(self.scaler_.transform(np.asarray(X, dtype=np.float64))))
+
+    def _combine(self, raw):
+        """The score from the views' raw scores: each standardised, then the weighted mean."""
+        return ((raw - self.med_) / self.iqr_) @ self.weights_
 
     def set_threshold(self, *, rate=None, value=None):
         """Set ``threshold_`` so that at most ``rate`` of the training records are flagged
