@@ -41,18 +41,24 @@ class AnomalyData(PathData):
 class AnomalyModel(ModelSection):
     """An ensemble of core GMMs on robustly scaled features (median / IQR).
 
-    Members: every K in ``components`` with each covariance type, ``seeds``
-    random starts each for K > 1 (all kept and averaged: an ensemble over K and
-    seeds), plus ``bags`` groups (full covariance, K in ``bag_components``) on
-    random halves to all of the features.  Each member's negative log-density is
-    standardised by its own training median and IQR; the score is the mean over
-    groups of the group's mean.  ``trim``: refit
-    once without the highest-scoring share of the training data (robust to
-    contaminated references)."""
+    Views: every K in ``components`` with each covariance type (``seeds``
+    random starts each for K > 1, their negative log-densities averaged), one
+    1-D mixture per feature with their negative log-densities summed (the
+    per-feature view, ``marginal_components``), ``bags`` groups (full
+    covariance, K in ``bag_components``) on random halves to all of the
+    features, and with many features the distance from the principal
+    subspace.  Each view's negative log-density is standardised by its
+    training median and IQR; the score is the largest of them (``combine:
+    max``) or their mean.  ``trim``: refit once without the highest-scoring
+    share of the training data (robust to contaminated references)."""
 
-    components: NComponents = Field(default_factory=lambda: [1, 8, 16, 32],
-                                    description="K of the ensemble's members: every K is fitted and the scores "
-                                                "averaged (a list, or {min: .., max: ..})")
+    components: NComponents = Field(default_factory=lambda: [1, 4, 16, 32],
+                                    description="K of the joint views: every K is a view of its own, at most one "
+                                                "component per 10 records (a list, or {min: .., max: ..})")
+    marginal_components: int = Field(4, ge=0, le=32, description="K (at most) of the per-feature mixtures; 0: no "
+                                     "per-feature view")
+    combine: Literal["max", "mean"] = Field("max", description="the score from the standardised views: the largest "
+                                            "(a record is as unusual as the view that finds it most so) or the mean")
     covariance_type: CovarianceTypes = "diag"
     reg_covar: float = Field(0.5, ge=0, description="variance floor in robust-scaled units")
     seeds: int = Field(8, ge=1, le=100, description="random starts kept for every K > 1")

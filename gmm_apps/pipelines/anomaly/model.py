@@ -28,12 +28,24 @@ from ...errors import DataError, ModelFileError
 class GMMDetector:
     """Anomaly scores from an ensemble of Gaussian mixtures.
 
-    Members are grouped by (features, covariance type, K); a group with K > 1
-    holds ``seeds`` fits from different random starts (their scores averaged, so
-    the ensemble does not hinge on one local optimum of EM).  ``decision_function``
-    returns the mean over groups of the group's negative log-density,
-    each member's standardised by its median and IQR on the training data:
-    higher is more anomalous.
+    The ensemble has several *views* of the reference, each a density:
+
+    * one per K of ``n_components`` (and per covariance type): a mixture of
+      the features jointly, ``seeds`` fits from different random starts for
+      K > 1 (their negative log-densities averaged, so a view does not hinge
+      on one local optimum of EM);
+    * the per-feature view (``marginal_components`` > 0, more than one
+      feature): one 1-D mixture per feature, their negative log-densities
+      summed (the product of the marginals; sees a value that is rare for its
+      own feature, as ECOD / HBOS do, which a joint mixture with many
+      components can absorb);
+    * the distance from the principal subspace when there are many features
+      (see ``max_joint_features``).
+
+    Each view's negative log-density is standardised by its median and IQR on
+    the reference; ``decision_function`` returns the largest of them
+    (``combine="max"``: a record is as unusual as the view that finds it most
+    unusual) or their mean (``combine="mean"``).  Higher is more anomalous.
 
     Parameters
     ----------
@@ -48,6 +60,10 @@ class GMMDetector:
     bag_reg_covar : float
     trim : float
         Refit once without this share of the highest-scoring training rows.
+    combine : {'max', 'mean'}
+        How the standardised views make the score.
+    marginal_components : int
+        K (at most) of the per-feature mixtures; 0: no per-feature view.
     contamination : float
         Expected share of anomalies, for ``threshold_`` (PyOD's convention).
     random_state : int
@@ -75,8 +91,17 @@ class GMMDetector:
     Attributes
     ----------
     members_ : list of (columns, GaussianMixture)
-    weights_ : ndarray of shape (n_members,)
-        Each member's weight in the score (1 / number of groups / group size).
+        The joint members, then the per-feature ones.
+    view_matrix_ : ndarray of shape (n_members [+ 1 for the residual], n_views)
+        Each view's raw score as a weighted sum of the members' negative
+        log-densities (1 / group size for a seed group, 1 for each feature of
+        the per-feature view) and the residual.
+    weights_ : ndarray of shape (n_views,)
+        Each view's weight when ``combine="mean"``.
+    member_fill_ : ndarray of shape (n_members,)
+        For a per-feature member, its mean negative log-density on the
+        reference, used for a missing value (the joint members use the
+        conditional entropy instead); NaN for the joint members.
     threshold_ : float
     decision_scores_ : ndarray of shape (n_train,)
     labels_ : ndarray of shape (n_train,)
@@ -84,10 +109,18 @@ class GMMDetector:
         Batches :meth:`update` has learned from since the fit.
     """
 
-    def __init__(self, *, n_components=(1, 8, 16, 32), covariance_types=("diag",), reg_covar=0.5, seeds=8, bags=0,
-                 bag_components=(1, 3, 6), bag_reg_covar=1.0, trim=0.0, contamination=0.1, random_state=0,
+    #: variance floor of the per-feature mixtures, in robust-scaled units (finer than the joint members':
+    #: one feature at a time has the records to resolve it)
+    MARGINAL_REG_COVAR = 0.05
+
+    def __init__(self, *, n_components=(1, 4, 16, 32), covariance_types=("diag",), reg_covar=0.5, seeds=8,
+                 bags=0, bag_components=(1, 3, 6), bag_reg_covar=1.0, trim=0.0, contamination=0.1, random_state=0,
                  max_iter=100, n_init=1, missing="error", max_joint_features=50, projection_components=10,
-                 max_fit_rows=200_000):
+                 max_fit_rows=200_000, combine="max", marginal_components=4):
+        if combine not in ("max", "mean"):
+            raise ValueError(f"combine must be 'max' or 'mean', got {combine!r}")
+        self.combine = combine
+        self.marginal_components = marginal_components
         self.max_fit_rows = max_fit_rows
         self.missing = missing
         self.max_joint_features = max_joint_features
@@ -113,34 +146,71 @@ class GMMDetector:
             m = int(rng.integers(max(2, d // 2), d + 1))
             cols = np.sort(rng.choice(d, m, replace=False))
             groups += [(cols, "full", k, self.bag_reg_covar) for k in self.bag_components]
-        specs = []
-        for gi, (cols, ct, k, reg) in enumerate(groups):
-            k = max(1, min(k, n // 10))
-            specs += [(gi, cols, ct, k, reg)] * (self.seeds if k > 1 else 1)
+        specs, seen = [], set()
+        for cols, ct, k, reg in groups:
+            k = max(1, min(k, n // 10))  # at least 10 records per component
+            key = (tuple(cols), ct, k, reg)
+            if key in seen:  # two K capped to the same value are one view, not a doubly weighted one
+                continue
+            seen.add(key)
+            specs += [(len(seen) - 1, cols, ct, k, reg)] * (self.seeds if k > 1 else 1)
         return specs
 
-    def _fit_members(self, Z, specs, progress=None):
+    def _marginal_specs(self, d, n):
+        """The per-feature view's members ``(column, K)``: none for a single feature (the joint view is that).
+
+        ``K`` is further capped by the feature's distinct values when fitted."""
+        if self.marginal_components < 1 or d < 2:
+            return []
+        return [(j, max(1, min(self.marginal_components, n // 10))) for j in range(d)]
+
+    def _fit_members(self, Z, specs, marginal, progress=None):
         members = []
+        total = len(specs) + len(marginal)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for i, (_, cols, ct, k, reg) in enumerate(specs):
-                rows = Z
-                if self.max_fit_rows and len(Z) > self.max_fit_rows:  # each member its own random sample of rows
-                    pick = np.random.default_rng(self.random_state + i).choice(len(Z), self.max_fit_rows, replace=False)
-                    rows = Z[np.sort(pick)]
+                rows = self._fit_rows(Z, i)
                 g = GaussianMixture(k, covariance_type=ct, reg_covar=reg, random_state=self.random_state + i,
                                     max_iter=self.max_iter, n_init=self.n_init, missing=self.missing).fit(rows[:, cols])
                 members.append((cols, g))
                 if progress is not None:
-                    progress(i + 1, len(specs))
+                    progress(i + 1, total)
+            for i, (j, k) in enumerate(marginal, start=len(specs)):
+                x = self._fit_rows(Z, i)[:, j]
+                x = x[~np.isnan(x)]  # a per-feature mixture learns from the records that have the feature
+                if len(x) < 2:
+                    raise DataError(f"feature {j + 1} has fewer than 2 observed reference values; drop it")
+                k = max(1, min(k, len(x) // 10, len(np.unique(x))))  # a feature with two values needs two components
+                g = GaussianMixture(k, covariance_type="diag", reg_covar=self.MARGINAL_REG_COVAR,
+                                    random_state=self.random_state + i, max_iter=self.max_iter,
+                                    n_init=self.n_init).fit(x[:, None])
+                members.append((np.array([j]), g))
+                if progress is not None:
+                    progress(i + 1, total)
         return members
 
-    def _view_weights(self, specs):
-        """Each member's weight, 1 / number of groups / size of its group; the residual (if any) counts as a group."""
-        _, inverse, size = np.unique([s[0] for s in specs], return_inverse=True, return_counts=True)
-        groups = len(size) + (self.projection_ is not None)
-        w = 1.0 / size[inverse] / groups
-        return w if self.projection_ is None else np.r_[w, 1.0 / groups]
+    def _fit_rows(self, Z, i):
+        """The records member ``i`` is fitted on: all, or its own random sample of ``max_fit_rows``."""
+        if self.max_fit_rows and len(Z) > self.max_fit_rows:
+            pick = np.random.default_rng(self.random_state + i).choice(len(Z), self.max_fit_rows, replace=False)
+            return Z[np.sort(pick)]
+        return Z
+
+    def _view_matrix(self, specs, marginal):
+        """``view_matrix_`` and ``weights_``: a seed group's members averaged, the per-feature members summed,
+        the residual (if any) a view of its own; every view weighs the same in a mean."""
+        groups = [s[0] for s in specs]
+        n_joint = max(groups) + 1
+        views = n_joint + bool(marginal) + (self.projection_ is not None)
+        A = np.zeros((len(specs) + len(marginal) + (self.projection_ is not None), views))
+        size = np.bincount(groups)
+        A[np.arange(len(specs)), groups] = 1.0 / size[groups]
+        if marginal:
+            A[len(specs):len(specs) + len(marginal), n_joint] = 1.0
+        if self.projection_ is not None:
+            A[-1, -1] = 1.0
+        return A, np.full(views, 1.0 / views)
 
     def _project(self, Z):
         """The records as the joint members see them, and each record's squared residual (None without projection)."""
@@ -151,10 +221,10 @@ class GMMDetector:
         return P, ((C - P @ self.projection_.T) ** 2).sum(axis=1)
 
     def _raw(self, Z):
-        """Every view's raw score (higher: more unusual), shape (n, n_members [+ 1 for the residual])."""
+        """Every view's raw score (higher: more unusual), shape (n, n_views)."""
         P, resid = self._project(Z)
         members = self._raw_members(P)
-        return members if resid is None else np.c_[members, resid]
+        return (members if resid is None else np.c_[members, resid]) @ self.view_matrix_
 
     def _raw_members(self, Z):
         """Each member's negative log-likelihood of each record, shape (n, n_members).
@@ -165,8 +235,18 @@ class GMMDetector:
         a record missing half its features would look twice as normal.
         """
         gaps = self.missing == "marginalize" and np.isnan(Z).any()
-        return np.stack([-g.score_samples(Z[:, cols]).astype(np.float64)
-                         + (g.missing_entropy(Z[:, cols]) if gaps else 0.0) for cols, g in self.members_], axis=1)
+        fill = getattr(self, "member_fill_", None)
+        out = np.empty((len(Z), len(self.members_)))
+        for i, (cols, g) in enumerate(self.members_):
+            if fill is not None and not np.isnan(fill[i]):  # a per-feature member: a missing value scores as usual
+                x = Z[:, cols[0]]
+                seen = ~np.isnan(x)
+                out[:, i] = fill[i]
+                if seen.any():
+                    out[seen, i] = -g.score_samples(x[seen, None])
+            else:
+                out[:, i] = -g.score_samples(Z[:, cols]) + (g.missing_entropy(Z[:, cols]) if gaps else 0.0)
+        return out
 
     def fit(self, X, *, progress=None):
         """Fit on reference records (assumed mostly normal).
@@ -189,18 +269,13 @@ class GMMDetector:
         Z = self.scaler_.transform(X)
         self._fit_projection(Z)
         P, _ = self._project(Z)
-        rng = np.random.default_rng(self.random_state)
-        specs = self._specs(P.shape[1], X.shape[0], rng)
-        self.members_ = self._fit_members(P, specs, progress)
-        self.weights_ = self._view_weights(specs)
+        self._fit_views(P, progress)
         raw = self._raw(Z)  # every member scores the reference once
         self._standardise(raw)
         if self.trim > 0:
             s = self._combine(raw)
             keep = s <= np.quantile(s, 1 - self.trim)
-            specs = self._specs(P.shape[1], int(keep.sum()), np.random.default_rng(self.random_state))
-            self.members_ = self._fit_members(P[keep], specs, progress)
-            self.weights_ = self._view_weights(specs)
+            self._fit_views(P[keep], progress)
             raw = self._raw(Z)
             self._standardise(raw[keep])
         self.decision_scores_ = self._combine(raw)
@@ -209,6 +284,21 @@ class GMMDetector:
         self.set_threshold(rate=self.contamination)
         self.n_updates_ = 0
         return self
+
+    def _fit_views(self, P, progress):
+        """Fit every member on the (projected) reference records ``P``; set the view matrix and the fills."""
+        n, d = P.shape
+        specs = self._specs(d, n, np.random.default_rng(self.random_state))
+        marginal = self._marginal_specs(d, n)
+        self.member_fill_ = None
+        self.members_ = self._fit_members(P, specs, marginal, progress)
+        self.view_matrix_, self.weights_ = self._view_matrix(specs, marginal)
+        fill = np.full(len(self.members_), np.nan)
+        for i in range(len(specs), len(self.members_)):
+            cols, g = self.members_[i]
+            x = P[:, cols[0]]
+            fill[i] = float(np.mean(-g.score_samples(x[~np.isnan(x), None])))
+        self.member_fill_ = fill
 
     def _fit_projection(self, Z):
         """Leading principal components of the scaled records when there are too many features (else none)."""
@@ -251,10 +341,17 @@ class GMMDetector:
         X = np.asarray(X, dtype=np.float64)
         Z = self.scaler_.transform(X)
         P, _ = self._project(Z)
+        fill = self.member_fill_
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for cols, g in self.members_:
-                g.partial_fit(P[:, cols])
+            for i, (cols, g) in enumerate(self.members_):
+                if fill is not None and not np.isnan(fill[i]):  # a per-feature member learns from the observed values
+                    x = P[:, cols[0]]
+                    x = x[~np.isnan(x)]
+                    if len(x):
+                        g.partial_fit(x[:, None])
+                else:
+                    g.partial_fit(P[:, cols])
         g0 = self.members_[0][1]
         step = (self.n_updates_ + g0.learning_offset) ** -g0.learning_decay
         raw = self._raw(Z)  # the updated members' view of the batch, scored once
@@ -275,8 +372,9 @@ class GMMDetector:
         return self._combine(self._raw(self.scaler_.transform(np.asarray(X, dtype=np.float64))))
 
     def _combine(self, raw):
-        """The score from the views' raw scores: each standardised, then the weighted mean."""
-        return ((raw - self.med_) / self.iqr_) @ self.weights_
+        """The score from the views' raw scores: each standardised, then the largest or the weighted mean."""
+        S = (raw - self.med_) / self.iqr_
+        return S.max(axis=1) if self.combine == "max" else S @ self.weights_
 
     def set_threshold(self, *, rate=None, value=None):
         """Set ``threshold_`` so that at most ``rate`` of the training records are flagged
@@ -375,8 +473,9 @@ class GMMDetector:
 
     # ---------------------------------------------------------- persistence
     FORMAT = "gmm_apps.GMMDetector"
-    #: 3: detector.npz (checked container), member files bound by their SHA-256
-    FORMAT_VERSION = 3
+    #: 3: detector.npz (checked container), member files bound by their SHA-256;
+    #: 4: views (view_matrix, member_fill) and the combination rule
+    FORMAT_VERSION = 4
 
     def save(self, folder, *, meta):
         """Write the members (``member_NNN.npz``) and the detector (``detector.npz``) to ``folder``.
@@ -392,9 +491,12 @@ class GMMDetector:
             digests.append(file_digest(f))
         head = {"n_members": len(self.members_), "member_sha256": digests, "threshold": self.threshold_,
                 "train_score_mean": self.score_mean_, "train_score_std": self.score_std_, "meta": meta,
-                "threshold_rate": getattr(self, "threshold_rate_", None), "n_updates": getattr(self, "n_updates_", 0)}
+                "threshold_rate": getattr(self, "threshold_rate_", None), "n_updates": getattr(self, "n_updates_", 0),
+                "combine": self.combine}
         arrays = {"weights": self.weights_, "scaler_center": self.scaler_.center, "scaler_scale": self.scaler_.scale,
-                  "med": self.med_, "iqr": self.iqr_}
+                  "med": self.med_, "iqr": self.iqr_, "view_matrix": self.view_matrix_}
+        if self.member_fill_ is not None:
+            arrays["member_fill"] = self.member_fill_
         if self.projection_ is not None:
             arrays.update(projection=self.projection_, projection_mean=self.projection_mean_,
                           residual_var=np.array([self.residual_var_]))
@@ -458,10 +560,25 @@ class GMMDetector:
             rvar = np.asarray(a["residual_var"], float)
             if rvar.shape != (1,) or not rvar[0] > 0:
                 raise bad("residual_var is not a positive number")
-        views = n + projected  # the residual is one more view
+        columns = n + projected  # the members' scores and the residual
+        if "view_matrix" in a:  # version 4
+            A = np.asarray(a["view_matrix"], float)
+            combine = head.get("combine")
+            if combine not in ("max", "mean"):
+                raise bad(f"combine {combine!r}")
+        else:  # versions 1-3: every member and the residual a view of its own, weighted mean
+            A, combine = np.eye(columns), "mean"
+        if A.ndim != 2 or A.shape[0] != columns or A.shape[1] < 1 or not np.all(np.isfinite(A)) or np.any(A < 0):
+            raise bad(f"view_matrix of shape {A.shape} for {n} members")
+        views = A.shape[1]
         for name in ("weights", "med", "iqr"):
             if np.shape(a[name]) != (views,) or not np.all(np.isfinite(a[name])):
-                raise bad(f"{name} of shape {np.shape(a[name])} for {n} members")
+                raise bad(f"{name} of shape {np.shape(a[name])} for {views} views")
+        fill = a.get("member_fill")
+        if fill is not None:
+            fill = np.asarray(fill, float)
+            if fill.shape != (n,):
+                raise bad(f"member_fill of shape {fill.shape} for {n} members")
         digests = head.get("member_sha256") if not legacy else None
         if not legacy and (not isinstance(digests, list) or len(digests) != n):
             raise bad("member checksums missing")
@@ -483,6 +600,7 @@ class GMMDetector:
         det.residual_var_ = float(rvar[0]) if projected else None
         det.med_, det.iqr_ = np.asarray(a["med"], float), np.asarray(a["iqr"], float)
         det.weights_ = np.asarray(a["weights"], float)
+        det.view_matrix_, det.member_fill_, det.combine = A, fill, combine
         det.threshold_ = float(threshold)
         det.score_mean_, det.score_std_ = float(mean), float(std)
         rate, n_updates = (head.get("threshold_rate"), head.get("n_updates", 0)) if not legacy else (None, 0)

@@ -28,7 +28,8 @@ def make_detector(cfg):
                        seeds=m.seeds, bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
                        contamination=cfg.threshold.rate, random_state=m.random_state, max_iter=m.max_iter,
                        n_init=m.n_init, missing=cfg.data.missing, max_joint_features=m.max_joint_features,
-                       projection_components=m.projection_components, max_fit_rows=m.max_fit_rows)
+                       projection_components=m.projection_components, max_fit_rows=m.max_fit_rows,
+                       combine=m.combine, marginal_components=m.marginal_components)
 
 
 def check_variation(X, names, source):
