@@ -173,13 +173,41 @@ def test_explanations_name_the_feature_that_carries_the_score():
         why = det.explain(odd, top=2, names=["a", "b", "c", "d"])[0]
         share = int(why[0].split(", ")[1].rstrip("%)"))
         assert why[0].startswith(f"{'abcd'[j]} low (z=") and share == round(100 * contrib[0, j] / contrib[0].sum())
-    # the contributions are the record's negative log-likelihood under its component, up to the constant
-    g = max((g for c, g in det.members_ if len(c) == 4), key=lambda g: g.n_components)  # the finest joint member
-    Z = det.scaler_.transform(X[:5])
+    # the contributions are the record's negative log-likelihood under its component, up to the constant:
+    # with combine="mean" in the finest joint view
+    mean = GMMDetector(random_state=0, bags=0, n_components=[1, 2], combine="mean").fit(X)
+    g = max((g for c, g in mean.members_ if len(c) == 4), key=lambda g: g.n_components)
+    Z = mean.scaler_.transform(X[:5])
     k = g.predict(Z)
     nll = -g.component_log_density(Z)[np.arange(5), k]
     const = 0.5 * np.log(2 * np.pi * np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k]).sum(axis=1)
-    np.testing.assert_allclose(det.contributions(X[:5])[0].sum(axis=1), nll - const, rtol=1e-9)
+    np.testing.assert_allclose(mean.contributions(X[:5])[0].sum(axis=1), nll - const, rtol=1e-9)
+    # with combine="max" in the view that gives each record its score; in the per-feature view, feature
+    # by feature under its own mixture's component (scipy's normal density as the reference)
+    Z = det.scaler_.transform(X)
+    S = (det._raw(Z) - det.med_) / det.iqr_
+    per_feature = det.view_matrix_.shape[1] - 1
+    rows = np.flatnonzero(S.argmax(axis=1) == per_feature)[:5]
+    assert len(rows)
+    contrib = det.contributions(X[rows])[0]
+    for c, g in det.members_[-4:]:
+        x = Z[rows, c[0]]
+        k = g.predict(x[:, None])
+        sd = np.sqrt(g.covariances_[k, 0])
+        by_hand = -norm.logpdf(x, g.means_[k, 0], sd) - 0.5 * np.log(2 * np.pi * sd**2)
+        np.testing.assert_allclose(contrib[:, c[0]], by_hand, rtol=1e-9)
+
+
+def test_explanations_of_a_tight_far_cluster_name_its_feature():
+    # the finest joint view gives the cluster a component of its own, so its deviations there are noise;
+    # the view that flags the records (few components, or per feature) names the feature that moved
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 6))
+    X[:12] = rng.normal(0, 0.05, (12, 6)) + [0, 0, 5.0, 0, 0, 0]
+    det = GMMDetector(random_state=0).fit(X)
+    contrib, z = det.contributions(X[:12])
+    assert (contrib.argmax(axis=1) == 2).all() and (z[:, 2] > 3).all()
+    assert (contrib[:, 2] / contrib.sum(axis=1) > 0.9).all()
 
 
 def test_records_with_missing_values_are_scored_by_their_observed_features():

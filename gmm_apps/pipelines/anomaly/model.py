@@ -405,20 +405,25 @@ class GMMDetector:
     def contributions(self, X):
         """Each feature's part of each record's negative log-likelihood, and its signed deviation.
 
-        Uses the diagonal member with the most components (the finest view of
-        the reference).  Under the record's most responsible component ``k``
-        the negative log-density is a sum over features, and the part that
-        depends on the record is ``0.5 * z_j**2`` with ``z_j = (x_j - mu_kj) /
-        sd_kj``: feature ``j``'s contribution.  Missing features contribute
+        The view that explains a record is the one that gives it its score:
+        with ``combine="max"`` the record's largest standardised view, with
+        ``"mean"`` the finest joint view (the diagonal one with the most
+        components).  In a joint view (its first member), under the record's
+        most responsible component ``k`` the negative log-density is a sum over
+        features, and the part that depends on the record is ``0.5 * z_j**2``
+        with ``z_j = (x_j - mu_kj) / sd_kj``: feature ``j``'s contribution.  In
+        the per-feature view, ``z_j`` is the same under the most responsible
+        component of feature ``j``'s own mixture.  Missing features contribute
         nothing (their entries are NaN).  When the joint members work on
         principal components (many features), the record's negative
         log-likelihood is that of a low-rank-plus-noise Gaussian: the
-        standardised deviations from its component along the principal
-        components, mapped back to the features with the loadings
-        (``delta = V z_pc``, so ``sum_j delta_j**2 = sum_r z_pc_r**2``), plus
-        the residual off the subspace in units of the reference's residual
-        spread; feature ``j`` contributes ``0.5 * (delta_j**2 + (res_j /
-        s_res)**2)`` and ``z_j`` is the larger of the two in magnitude.
+        standardised deviations along the principal components, mapped back
+        to the features with the loadings (``delta = V z_pc``, so ``sum_j
+        delta_j**2 = sum_r z_pc_r**2``; none when the residual view explains
+        the record), plus the residual off the subspace in units of the
+        reference's residual spread; feature ``j`` contributes ``0.5 *
+        (delta_j**2 + (res_j / s_res)**2)`` and ``z_j`` is the larger of the
+        two in magnitude.
 
         Returns
         -------
@@ -427,12 +432,18 @@ class GMMDetector:
         """
         Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
         P, _ = self._project(Z)
-        diag = [(c, g) for c, g in self.members_ if g.covariance_type == "diag" and len(c) == P.shape[1]]
-        cols, g = max(diag, key=lambda m: m[1].n_components) if diag else self.members_[0]
+        finest = self._finest_view(P.shape[1])
+        if self.combine == "max":
+            S = (self._raw(Z) - self.med_) / self.iqr_
+            view = np.where(np.isin(S.argmax(axis=1), self._explainable_views(P.shape[1])), S.argmax(axis=1), finest)
+        else:
+            view = np.full(len(Z), finest)
+        zp = np.full(P.shape, np.nan)  # deviations in the members' space (the features, or the principal components)
+        for v in np.unique(view):
+            rows = view == v
+            zp[rows] = self._deviations(v, P[rows])
         if self.projection_ is not None:
-            k = g.predict(P[:, cols])
-            sd = np.sqrt(np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k])
-            delta = ((P[:, cols] - g.means_[k]) / sd) @ self.projection_[:, cols].T
+            delta = np.nan_to_num(zp) @ self.projection_.T
             C = np.nan_to_num(Z - self.projection_mean_, nan=0.0)
             res = (C - P @ self.projection_.T) / np.sqrt(self.residual_var_)
             z = np.where(np.abs(res) > np.abs(delta), res, delta)
@@ -440,12 +451,60 @@ class GMMDetector:
             contrib = 0.5 * (delta**2 + res**2)
             contrib[np.isnan(Z)] = np.nan
             return contrib, z
-        k = g.predict(Z[:, cols])
-        mu = g.means_[k]
+        return 0.5 * zp**2, zp
+
+    def _view_members(self, v):
+        return np.flatnonzero(self.view_matrix_[: len(self.members_), v])
+
+    def _is_marginal(self, i):
+        return self.member_fill_ is not None and not np.isnan(self.member_fill_[i])
+
+    def _explainable_views(self, d):
+        """Views whose deviations can be read per feature: diagonal joint views on every column, the
+        per-feature view, the residual view (explained by the residual alone)."""
+        ok = []
+        for v in range(self.view_matrix_.shape[1]):
+            idx = self._view_members(v)
+            if not len(idx):
+                ok.append(v)  # the residual
+                continue
+            cols, g = self.members_[idx[0]]
+            if self._is_marginal(idx[0]) or (g.covariance_type == "diag" and len(cols) == d):
+                ok.append(v)
+        return ok
+
+    def _finest_view(self, d):
+        """The diagonal joint view with the most components (the first view if there is none)."""
+        best, best_k = 0, -1
+        for v in range(self.view_matrix_.shape[1]):
+            idx = self._view_members(v)
+            if len(idx) and not self._is_marginal(idx[0]):
+                cols, g = self.members_[idx[0]]
+                if g.covariance_type == "diag" and len(cols) == d and g.n_components > best_k:
+                    best, best_k = v, g.n_components
+        return best
+
+    def _deviations(self, v, P):
+        """Standardised deviations ``z`` of the records ``P`` (members' space) under view ``v``'s responsible
+        components; NaN where a feature is missing, zeros for the residual view."""
+        idx = self._view_members(v)
+        if not len(idx):
+            return np.zeros(P.shape)
+        z = np.full(P.shape, np.nan)
+        if self._is_marginal(idx[0]):
+            for i in idx:
+                cols, g = self.members_[i]
+                x = P[:, cols[0]]
+                seen = ~np.isnan(x)
+                if seen.any():
+                    k = g.predict(x[seen, None])
+                    z[seen, cols[0]] = (x[seen] - g.means_[k, 0]) / np.sqrt(g.covariance_matrices()[k, 0, 0])
+            return z
+        cols, g = self.members_[idx[0]]
+        k = g.predict(P[:, cols])
         var = np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k]
-        z = np.full(Z.shape, np.nan)
-        z[:, cols] = (Z[:, cols] - mu) / np.sqrt(var)
-        return 0.5 * z**2, z
+        z[:, cols] = (P[:, cols] - g.means_[k]) / np.sqrt(var)
+        return z
 
     def explain(self, X, *, top=3, names=None):
         """The features that contribute most to each record's negative log-likelihood (see :meth:`contributions`).

@@ -83,8 +83,8 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
     rep.section(f"Top {cfg.report.top} anomalies")
     top = scores.sort_values("score", ascending=False).head(cfg.report.top)
     rep.table(top[[c for c in ("id", "score", "probability", "flag", "top_features", "label") if c in top]])
-    rep.text("top_features: the features farthest from the record's most likely cluster, in robust standard "
-             "deviations (z); high / low says in which direction.", cls="note")
+    rep.text("top_features: the features farthest from the record's most likely cluster in the view that gives "
+             "it its score, in robust standard deviations (z); high / low says in which direction.", cls="note")
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_projection(det.scaler_.transform(rec.X), s, det.threshold_), "projection.png"))
         if labels is not None and len(np.unique(labels)) == 2:
@@ -92,10 +92,15 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
             rep.image(ctx.save_figure(plot_roc_pr(labels, s), "roc_pr.png"))
     rep.section("Method")
     m = cfg.model
+    views = (f"one view per K in {m.member_components()} ({', '.join(m.covariance_types())} covariance, "
+             f"{m.seeds} random starts averaged for each K above 1)"
+             + (f", one per-feature view (a mixture of at most {m.marginal_components} components for each feature)"
+                if m.marginal_components else "")
+             + (f", {m.bags} groups of full-covariance mixtures on random feature subsets" if m.bags else "")
+             + (", and the distance from the leading principal components" if det.projection_ is not None else ""))
+    rule = ("the score is the largest of them: a record is as unusual as the view that finds it most unusual"
+            if m.combine == "max" else "the score is their mean")
     rep.text(f"Features are centred on their median and scaled by their interquartile range (robust to the outliers "
-             f"themselves). The score averages {summary['members']} Gaussian mixtures ({', '.join(m.covariance_types())} "
-             f"covariance with K in {m.member_components()}, {m.seeds} random starts kept for each K above 1"
-             + (f", plus {m.bags} groups of full-covariance mixtures on random feature subsets" if m.bags else "")
-             + "): each member's negative log-density is standardised by its median and IQR on the reference records, "
-             "averaged over the starts of a K, then over the Ks.")
+             f"themselves). {summary['members']} Gaussian mixtures make {views}. Each view's negative log-density "
+             f"is standardised by its median and IQR on the reference records; {rule}.")
     rep.write(ctx.path("report.html"))
