@@ -92,12 +92,15 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
             rep.image(ctx.save_figure(plot_roc_pr(labels, s), "roc_pr.png"))
     rep.section("Method")
     m = cfg.model
-    views = (f"one view per K in {m.member_components()} ({', '.join(m.covariance_types())} covariance, "
-             f"{m.seeds} random starts averaged for each K above 1)"
-             + (f", one per-feature view (a mixture of at most {m.marginal_components} components for each feature)"
-                if m.marginal_components else "")
-             + (f", {m.bags} groups of full-covariance mixtures on random feature subsets" if m.bags else "")
-             + (", and the distance from the leading principal components" if det.projection_ is not None else ""))
+    parts = [f"one view per K in {m.member_components()} ({', '.join(m.covariance_types())} covariance, "
+             f"{m.seeds} random starts averaged for each K above 1)"]
+    if m.marginal_components:
+        parts.append(f"one per-feature view (a mixture of at most {m.marginal_components} components for each feature)")
+    if m.bags:
+        parts.append(f"{m.bags} groups of full-covariance mixtures on random feature subsets")
+    if det.projection_ is not None:
+        parts.append("the distance from the leading principal components")
+    views = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
     rule = ("the score is the largest of them: a record is as unusual as the view that finds it most unusual"
             if m.combine == "max" else "the score is their mean")
     rep.text(f"Features are centred on their median and scaled by their interquartile range (robust to the outliers "
