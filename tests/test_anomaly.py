@@ -277,6 +277,20 @@ def test_bags_and_missing_values_do_not_mix(tmp_path, capsys):
     assert code == 2 and "model.bags" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("values", [0, 1])
+def test_a_column_with_almost_no_values_is_named(tmp_path, capsys, values):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(200, 3)), columns=["amount", "hour", "fee"])
+    df.loc[values:, "hour"] = np.nan
+    df.to_csv(tmp_path / "ref.csv", index=False)
+    code = cli.main(["run", str(REPO / "configs" / "anomaly.yaml"), "--out", str(tmp_path / "r"), "--quiet",
+                     "--set", f"data.path={tmp_path / 'ref.csv'}", "--set", "data.score=null", "--set", "data.id_column=null",
+                     "--set", "data.label_column=null", "--set", "data.missing=marginalize"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"column 'hour' has {values} value(s) among the 200 reference records" in err
+    assert "Traceback" not in err and "RuntimeWarning" not in err and not (tmp_path / "r").exists()
+
+
 def test_schema_one_hot_and_errors(tmp_path):
     df = pd.DataFrame({"id": ["r1", "r2", "r3"], "amt": [1.0, 2.0, 3.0], "kind": ["x", "y", "x"], "y": [0, 1, 0]})
     cfg = AnomalyData(path="unused", score=None, id_column="id", label_column="y")

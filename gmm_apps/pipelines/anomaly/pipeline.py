@@ -33,9 +33,15 @@ def make_detector(cfg):
 
 
 def check_variation(X, names, source):
-    """Refuse reference records with nothing to learn from: every feature constant, or too few distinct records."""
+    """Refuse reference records with nothing to learn from: a feature with fewer than 2 values (missing
+    values allowed), every feature constant, or too few distinct records."""
     if X.shape[0] < 2:
         return  # the detector says how many it needs
+    seen = (~np.isnan(X)).sum(axis=0)
+    if seen.min() < 2:
+        j = int(np.argmin(seen))
+        raise DataError(f"{source}: column {names[j]!r} has {int(seen[j])} value(s) among the {len(X)} reference "
+                        "records; a feature needs at least 2 to be learned; fill it or leave it out of data.columns")
     if np.all(np.nanmax(X, axis=0) - np.nanmin(X, axis=0) == 0):
         raise DataError(f"{source}: every feature is constant over the {len(X)} reference records "
                         f"({', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''}); there is nothing to "
