@@ -42,32 +42,17 @@ CANDIDATES = list(itertools.product(K_SETS, (False, True), ("mean", "max")))
 
 
 def views(X):
-    """Every view's raw score on the reference, as a dict name -> (n,) array."""
+    """Every view's standardised score on the reference (as the detector standardises it), by view name."""
     det = GMMDetector(n_components=sorted({k for ks in K_SETS for k in ks}))
     det.fit(X)
-    raw = det._raw(det.scaler_.transform(X))
-    out = {}
-    n_joint = int(np.isnan(det.member_fill_).sum())
-    for v in range(det.view_matrix_.shape[1]):
-        rows = np.flatnonzero(det.view_matrix_[:, v])
-        if rows[0] < n_joint:
-            out[f"K{det.members_[rows[0]][1].n_components}"] = raw[:, v]
-        elif rows[0] < len(det.members_):
-            out["per-feature"] = raw[:, v]
-        else:
-            out["residual"] = raw[:, v]
-    return out
+    S = (det._raw(det.scaler_.transform(X)) - det.med_) / det.iqr_
+    return {name.replace("=", ""): S[:, v] for v, name in enumerate(det.view_names())}
 
 
 def score(v, n, ks, marginal, combine):
     keep = [f"K{k}" for k in sorted({max(1, min(k, n // 10)) for k in ks})]
     keep += ["per-feature"] * (marginal and "per-feature" in v) + ["residual"] * ("residual" in v)
-    S = []
-    for name in keep:
-        r = v[name]
-        q75, q25 = np.percentile(r, [75, 25])
-        S.append((r - np.median(r)) / (q75 - q25 if q75 - q25 > 1e-12 else 1.0))
-    S = np.array(S)
+    S = np.array([v[name] for name in keep])
     return S.max(axis=0) if combine == "max" else S.mean(axis=0)
 
 

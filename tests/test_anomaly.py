@@ -62,6 +62,7 @@ def test_score_is_the_largest_standardised_view_seeds_averaged_features_summed()
     assert calls == [(i, 4 + d) for i in range(1, 5 + d)]  # 1 + 3 joint members, then one per feature
     assert [g.n_components for _, g in det.members_][:4] == [1, 4, 4, 4]
     assert [list(c) for c, _ in det.members_[4:]] == [[j] for j in range(d)]
+    assert det.view_names() == ["K=1", "K=4", "per-feature"]
     # by hand, with scipy's densities for the per-feature mixtures
     Z = (X - np.median(X, 0)) / ((np.percentile(X, 75, 0) - np.percentile(X, 25, 0)) / 1.349)
     joint = [-g.score_samples(Z) for _, g in det.members_[:4]]
@@ -386,6 +387,7 @@ def test_many_features_are_seen_through_principal_components_and_the_residual(tm
     # views: K=1, K=4 (two seeds), the per-feature view of the 4 components, the residual
     assert det.projection_.shape == (d, 4) and det.view_matrix_.shape == (len(det.members_) + 1, 4)
     assert det.view_matrix_[-1].tolist() == [0, 0, 0, 1] and det.view_matrix_[:-1, -1].sum() == 0
+    assert det.view_names() == ["K=1", "K=4", "per-feature", "residual"]
     assert len(det.members_) == 1 + 2 + 4
     assert roc_auc_score(y, det.decision_scores_) > 0.99
     raw = GMMDetector(random_state=0, n_components=[1, 4], seeds=2, max_joint_features=1000).fit(X)

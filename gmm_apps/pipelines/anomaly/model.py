@@ -235,13 +235,12 @@ class GMMDetector:
         a record missing half its features would look twice as normal.
         """
         gaps = self.missing == "marginalize" and np.isnan(Z).any()
-        fill = getattr(self, "member_fill_", None)
         out = np.empty((len(Z), len(self.members_)))
         for i, (cols, g) in enumerate(self.members_):
-            if fill is not None and not np.isnan(fill[i]):  # a per-feature member: a missing value scores as usual
+            if self._is_marginal(i):  # a per-feature member: a missing value scores as usual
                 x = Z[:, cols[0]]
                 seen = ~np.isnan(x)
-                out[:, i] = fill[i]
+                out[:, i] = self.member_fill_[i]
                 if seen.any():
                     out[seen, i] = -g.score_samples(x[seen, None])
             else:
@@ -341,11 +340,10 @@ class GMMDetector:
         X = np.asarray(X, dtype=np.float64)
         Z = self.scaler_.transform(X)
         P, _ = self._project(Z)
-        fill = self.member_fill_
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for i, (cols, g) in enumerate(self.members_):
-                if fill is not None and not np.isnan(fill[i]):  # a per-feature member learns from the observed values
+                if self._is_marginal(i):  # a per-feature member learns from the observed values
                     x = P[:, cols[0]]
                     x = x[~np.isnan(x)]
                     if len(x):
@@ -432,12 +430,14 @@ class GMMDetector:
         """
         Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
         P, _ = self._project(Z)
-        finest = self._finest_view(P.shape[1])
+        kinds = self._view_kinds(P.shape[1])
+        readable = [v for v, (kind, _) in enumerate(kinds) if kind != "joint"]
+        finest = max(readable, key=lambda v: kinds[v][1].n_components if kinds[v][0] == "diagonal" else -1,
+                     default=0)  # the diagonal joint view with the most components
+        view = np.full(len(Z), finest)
         if self.combine == "max":
-            S = (self._raw(Z) - self.med_) / self.iqr_
-            view = np.where(np.isin(S.argmax(axis=1), self._explainable_views(P.shape[1])), S.argmax(axis=1), finest)
-        else:
-            view = np.full(len(Z), finest)
+            top = ((self._raw(Z) - self.med_) / self.iqr_).argmax(axis=1)
+            view = np.where(np.isin(top, readable), top, view)
         zp = np.full(P.shape, np.nan)  # deviations in the members' space (the features, or the principal components)
         for v in np.unique(view):
             rows = view == v
@@ -459,30 +459,36 @@ class GMMDetector:
     def _is_marginal(self, i):
         return self.member_fill_ is not None and not np.isnan(self.member_fill_[i])
 
-    def _explainable_views(self, d):
-        """Views whose deviations can be read per feature: diagonal joint views on every column, the
-        per-feature view, the residual view (explained by the residual alone)."""
-        ok = []
+    def _view_kinds(self, d):
+        """Each view as ``(kind, first member)``: ``"diagonal"`` (a joint view with diagonal covariance on all
+        ``d`` columns, readable feature by feature), ``"joint"`` (any other joint view), ``"per-feature"``, or
+        ``"residual"`` (no member)."""
+        kinds = []
         for v in range(self.view_matrix_.shape[1]):
             idx = self._view_members(v)
             if not len(idx):
-                ok.append(v)  # the residual
+                kinds.append(("residual", None))
                 continue
             cols, g = self.members_[idx[0]]
-            if self._is_marginal(idx[0]) or (g.covariance_type == "diag" and len(cols) == d):
-                ok.append(v)
-        return ok
+            kind = ("per-feature" if self._is_marginal(idx[0]) else
+                    "diagonal" if g.covariance_type == "diag" and len(cols) == d else "joint")
+            kinds.append((kind, g))
+        return kinds
 
-    def _finest_view(self, d):
-        """The diagonal joint view with the most components (the first view if there is none)."""
-        best, best_k = 0, -1
-        for v in range(self.view_matrix_.shape[1]):
-            idx = self._view_members(v)
-            if len(idx) and not self._is_marginal(idx[0]):
-                cols, g = self.members_[idx[0]]
-                if g.covariance_type == "diag" and len(cols) == d and g.n_components > best_k:
-                    best, best_k = v, g.n_components
-        return best
+    def view_names(self):
+        """A short name for each view, in the order of ``view_matrix_``'s columns: ``"K=4"`` (with the
+        covariance type and ``"on a feature subset"`` when not diagonal on all features), ``"per-feature"``,
+        ``"residual"``."""
+        d = self.projection_.shape[1] if self.projection_ is not None else len(self.scaler_.center)
+        names = []
+        for v, (kind, g) in enumerate(self._view_kinds(d)):
+            if kind in ("per-feature", "residual"):
+                names.append(kind)
+            else:
+                cols = self.members_[self._view_members(v)[0]][0]
+                names.append(f"K={g.n_components}" + ("" if g.covariance_type == "diag" else f" {g.covariance_type}")
+                             + ("" if len(cols) == d else " on a feature subset"))
+        return names
 
     def _deviations(self, v, P):
         """Standardised deviations ``z`` of the records ``P`` (members' space) under view ``v``'s responsible
