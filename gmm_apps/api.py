@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import base64
 import html
+import numbers
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ArgumentError
+
+_UNSET = object()
 
 __all__ = ["Run", "load_run", "run"]
 
@@ -87,7 +90,10 @@ class Run:
         """
         from .runs import execute_apply
 
-        with _Inputs(self.pipeline, data) as path:
+        _check_arguments(out=out, quiet=quiet, overwrite=overwrite, update=update)
+        if data is None:
+            raise ArgumentError("data: apply needs new data (a path, or data in memory as for run)")
+        with _Inputs(self.pipeline, data) as (path, _):
             out_dir, _ = execute_apply(self.dir, path, out=out, quiet=quiet, overwrite=overwrite, update=update)
         return Run(out_dir)
 
@@ -137,64 +143,55 @@ class _Tables(Mapping):
         return f"tables({', '.join(self._files)})"
 
 
-#: where each pipeline reads in-memory ``data``: the config key and how the files are written
-_DATA_KEYS = {"regimes": "data.path", "customers": "data.path", "anomaly": "data.path", "images": "data.path",
-              "speakers": "data.enrol"}
-
-
 class _Inputs:
-    """In-memory data written to files in a private temporary folder (removed afterwards), or a path as it is."""
+    """In-memory data written by its pipeline (:meth:`Pipeline.write_data`) into a private temporary folder,
+    removed afterwards; a path is passed as it is.
+
+    On entry: ``(path, overrides)``: the input path for ``apply`` and the config
+    overrides that point a run at it (both None without data).
+    """
 
     def __init__(self, pipeline, data):
         self.pipeline, self.data, self.tmp = pipeline, data, None
 
     def __enter__(self):
-        import numpy as np
-        import pandas as pd
+        from .registry import get_pipeline
 
         d = self.data
-        if d is None or isinstance(d, (str, Path)):
-            return None if d is None else str(d)
+        if d is None:
+            return None, None
+        pipeline = get_pipeline(self.pipeline)
+        if isinstance(d, (str, Path)):
+            return str(d), pipeline.data_overrides(str(d))
         self.tmp = Path(tempfile.mkdtemp(prefix="gmm_apps_data-"))
-        if isinstance(d, pd.Series):
-            d = d.to_frame()
-        if isinstance(d, pd.DataFrame):
-            if self.pipeline == "regimes" and isinstance(d.index, pd.DatetimeIndex):
-                d = d.rename_axis(d.index.name or "Date").reset_index()
-            p = self.tmp / "dataframe.csv"
-            d.to_csv(p, index=False)
-            return str(p)
-        if self.pipeline == "images":
-            from PIL import Image
-
-            arrays = [d] if isinstance(d, np.ndarray) else list(d)
-            for i, a in enumerate(arrays):
-                a = np.asarray(a)
-                if a.dtype != np.uint8:
-                    a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
-                Image.fromarray(a).save(self.tmp / f"image_{i:04d}.png")
-            return str(self.tmp)
-        if self.pipeline == "speakers" and isinstance(d, dict):
-            import soundfile as sf
-
-            for speaker, recordings in d.items():
-                folder = self.tmp / str(speaker)
-                folder.mkdir()
-                for i, rec in enumerate(recordings):
-                    if isinstance(rec, (str, Path)):  # keep the file's name (numbered, as names may repeat)
-                        shutil.copy(rec, folder / f"{i:04d}_{Path(rec).name}")
-                    else:
-                        y, sr = rec
-                        sf.write(folder / f"{i:04d}.wav", np.asarray(y, dtype=np.float32), int(sr))
-            return str(self.tmp)
-        raise ConfigError(f"data: cannot use a {type(self.data).__name__} for the {self.pipeline} pipeline; pass a path, "
-                          "a pandas DataFrame (regimes, customers, anomaly), an image array or list of arrays (images), "
-                          "or a mapping of speaker -> recordings (speakers)")
+        try:
+            path = pipeline.write_data(d, self.tmp)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+            raise
+        return path, pipeline.data_overrides(path)
 
     def __exit__(self, *exc):
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
         return False
+
+
+def _check_arguments(*, config=_UNSET, out=None, seed=None, set=None, quiet=True, overwrite=False, update=False):
+    """Refuse arguments of the wrong type in one line (an :class:`ArgumentError`, a ``TypeError``)."""
+    if config is not _UNSET and not isinstance(config, (str, Path, dict)):
+        raise ArgumentError(f"config: expected a YAML file's path, a pipeline name or a dict, got {type(config).__name__}")
+    if out is not None and not isinstance(out, (str, Path)):
+        raise ArgumentError(f"out: expected a folder path, got {type(out).__name__}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ArgumentError(f"seed: expected a whole number from 0 to {2**32 - 1}, got {seed!r}")
+    if set is not None and (isinstance(set, (str, bytes)) or not isinstance(set, (list, tuple))
+                            or not all(isinstance(x, str) for x in set)):
+        raise ArgumentError(f"set: expected a list of 'KEY=VALUE' strings, got {set!r}"[:200])
+    for name, v in (("quiet", quiet), ("overwrite", overwrite), ("update", update)):
+        if not isinstance(v, bool):
+            raise ArgumentError(f"{name}: expected True or False, got {v!r}"[:200])
 
 
 def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwrite=False):
@@ -234,26 +231,28 @@ def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwri
     from . import registry
     from .runs import execute_run
 
+    _check_arguments(config=config, out=out, seed=seed, set=set, quiet=quiet, overwrite=overwrite)
     if isinstance(config, str) and config in registry.available() and not Path(config).exists():
         config = {"pipeline": config}
-    name = config.get("pipeline") if isinstance(config, dict) else None
     sets = list(set or [])
-    with _Inputs(name or _pipeline_of(config), data) as path:
-        if path is not None:
-            key = _DATA_KEYS.get(name or _pipeline_of(config), "data.path")
-            sets.append(f"{key}={path}")
-            if key == "data.enrol":
-                sets += ["data.label_from=folder", "data.test=null"]
+    with _Inputs(_pipeline_of(config) if data is not None else None, data) as (_, overrides):
+        sets += list((overrides or {}).items())  # (key, value) pairs: never re-read as YAML text
         run_dir, _ = execute_run(config, out=out, seed=seed, sets=sets, quiet=quiet, overwrite=overwrite)
     return Run(run_dir)
 
 
 def _pipeline_of(config):
-    if isinstance(config, dict):
-        return config.get("pipeline")
+    """The pipeline a config names (a one-line error when it names none)."""
     from .config import read_yaml
 
-    return read_yaml(config).get("pipeline")
+    raw = config if isinstance(config, dict) else read_yaml(config)
+    name = raw.get("pipeline")
+    if not isinstance(name, str):
+        from .errors import ConfigError
+
+        raise ConfigError(f"{'config' if isinstance(config, dict) else config}: missing required key 'pipeline' (the "
+                          "pipeline's name, e.g. regimes)")
+    return name
 
 
 def load_run(path):

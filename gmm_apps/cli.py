@@ -29,8 +29,15 @@ def _on_sigterm(signum, frame):
     raise Terminated()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake on the command line reported as the one ``error: ...`` line every mistake gets."""
+
+    def error(self, message):
+        raise UserError(f"{self.prog}: {message} (see {self.prog.split()[0]} --help)")
+
+
 def _parser():
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="gmm-apps",
         description="Gaussian-mixture applications: regimes, customers, images, speakers, anomalies.",
     )
@@ -93,7 +100,11 @@ def _setup_logging(quiet, debug):
 
 def main(argv=None):
     """Entry point; returns the exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except UserError as exc:
+        print(f"error: {_clean(exc)}", file=sys.stderr)
+        return exc.exit_code
     if args.command is None:
         _parser().print_help()
         return 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import glob
 import json
+import math
 import os
 import re
 import stat
@@ -21,6 +22,7 @@ from typing import Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .core.persistence import loads_json
 from .errors import ConfigError, DataError
 
 
@@ -39,6 +41,17 @@ def _wants_number(annotation):
     if annotation in (int, float):
         return True
     return any(_wants_number(a) for a in args)
+
+
+def _non_finite(v):
+    """Whether a value (or a value inside a list or mapping) is a NaN or infinite float."""
+    if isinstance(v, float):
+        return not math.isfinite(v)
+    if isinstance(v, (list, tuple)):
+        return any(_non_finite(x) for x in v)
+    if isinstance(v, dict):
+        return any(_non_finite(x) for x in v.values())
+    return False
 
 
 def _has_bool(v):
@@ -60,8 +73,11 @@ class Section(BaseModel):
     @classmethod
     def _no_bool_for_numbers(cls, v, info):
         field = cls.model_fields.get(info.field_name)
-        if field is not None and _has_bool(v) and _wants_number(field.annotation):
-            raise ValueError(f"expected a number, not a yes/no value, got {yaml_text(v)}")
+        if field is not None and _wants_number(field.annotation):
+            if _has_bool(v):
+                raise ValueError(f"expected a number, not a yes/no value, got {yaml_text(v)}")
+            if _non_finite(v):
+                raise ValueError(f"expected a finite number, got {yaml_text(v)}")
         return v
 
 
@@ -94,7 +110,7 @@ class ModelSection(Section):
 
     covariance_type: CovarianceTypes = Field("full", description="full, tied, diag or spherical (or a list of them to compare)")
     n_init: int = Field(5, ge=1, description="EM restarts; the best is kept")
-    random_state: int = Field(0, description="the run's random seed (--seed overrides it)")
+    random_state: int = Field(0, ge=0, le=2**32 - 1, description="the run's random seed (--seed overrides it)")
     max_iter: int = Field(300, ge=1, description="EM iterations at most")
     reg_covar: float = Field(1e-6, ge=0, description="added to covariance diagonals")
 
@@ -259,6 +275,85 @@ class _StrictLoader(yaml.SafeLoader):
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
 
 
+#: a config may nest sections and lists this deep at most (aliases expanded)
+MAX_YAML_DEPTH = 64
+#: and hold this many values at most once its aliases are expanded
+MAX_YAML_VALUES = 100_000
+
+
+def load_yaml_text(text, source):
+    """Parse YAML text safely: no code, no key twice, nesting and alias expansion bounded.
+
+    A "billion laughs" document (aliases of aliases) or one nested thousands
+    of levels deep is refused in one line before it is expanded.
+
+    Parameters
+    ----------
+    text : str
+    source : str
+        For messages: the file, or ``--set KEY``.
+
+    Returns
+    -------
+    value : object
+    """
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=_StrictLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise ConfigError(f"{source}: nested more than {MAX_YAML_DEPTH} levels deep; a config is a few "
+                                      "sections of keys and lists")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _check_expanded(node, source)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: malformed YAML{where}: {problem}") from None
+
+
+def _check_expanded(root, source):
+    """Refuse a composed YAML graph whose expansion (every alias copied out) is too deep or too large.
+
+    Aliases share nodes, so sizes and depths are counted once per node
+    (post-order, without recursion) and summed as the expansion would.
+    """
+    size, depth = {}, {}
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in size and not done:
+            continue
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if not done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+            continue
+        size[key] = 1 + sum(size[id(c)] for c in children)
+        depth[key] = 1 + max((depth[id(c)] for c in children), default=0) if children else 0
+        if size[key] > MAX_YAML_VALUES:
+            raise ConfigError(f"{source}: expands to more than {MAX_YAML_VALUES:,} values (aliases of aliases); "
+                              "write the values out instead of repeating anchors")
+        if depth[key] > MAX_YAML_DEPTH:
+            raise ConfigError(f"{source}: nested more than {MAX_YAML_DEPTH} levels deep once its aliases are "
+                              "expanded; a config is a few sections of keys and lists")
+
+
 def read_yaml(path):
     """Read a YAML config file into a dict.
 
@@ -275,16 +370,10 @@ def read_yaml(path):
     if problem:
         raise ConfigError(f"{path}: {'config file not found' if problem == 'file not found' else problem}")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
-    except DuplicateKeyError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file (expected UTF-8 YAML)") from None
+    raw = load_yaml_text(text, str(path))
     if raw is None:
         raise ConfigError(f"{path}: config file is empty; expected sections pipeline, data, features, model, report")
     if not isinstance(raw, dict):
@@ -311,8 +400,10 @@ def parse_override(text):
     if not all(keys):
         raise ConfigError(f"--set {text!r}: empty key segment in {key!r}")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
+        parsed = load_yaml_text(value, f"--set {key}") if value.strip() else None
+    except ConfigError as exc:
+        if "malformed YAML" not in str(exc):
+            raise
         parsed = value
     return keys, parsed
 
@@ -323,8 +414,9 @@ def apply_overrides(raw, overrides):
     Parameters
     ----------
     raw : dict
-    overrides : list of str
-        ``KEY=VALUE`` with a dotted key.
+    overrides : list of str or (str, object)
+        ``KEY=VALUE`` with a dotted key (the value read as YAML), or a
+        ``(dotted key, value)`` pair taken as it is (the Python API's own paths).
 
     Returns
     -------
@@ -332,7 +424,11 @@ def apply_overrides(raw, overrides):
     """
     raw = copy.deepcopy(raw)
     for text in overrides or []:
-        keys, value = parse_override(text)
+        if isinstance(text, tuple):
+            keys, value = text[0].split("."), text[1]
+            text = f"{text[0]}=..."
+        else:
+            keys, value = parse_override(text)
         node = raw
         for i, k in enumerate(keys[:-1]):
             nxt = node.get(k)
@@ -550,7 +646,7 @@ def is_run_folder(path):
     if (p / RUN_MARKER).is_file():
         return True
     try:
-        summary = json.loads((p / "summary.json").read_text(encoding="utf-8"))
+        summary = loads_json((p / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()

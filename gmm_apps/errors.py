@@ -18,6 +18,10 @@ class UserError(Exception):
     exit_code = 2
 
 
+class ArgumentError(UserError, TypeError):
+    """An argument of the Python API has the wrong type (e.g. ``run(42)``, ``seed="abc"``)."""
+
+
 class ConfigError(UserError, ValueError):
     """A config file is malformed, has an unknown key or a value of the wrong type."""
 

@@ -24,6 +24,10 @@ A pipeline is a class with:
     any of them after the run.
 ``model_file``
     The run folder's model file (relative path) that ``apply`` reads.
+``model_paths()``
+    The files or folders holding the fitted model (default: ``model_file``, or
+    its top folder when it lies in one); the run's marker records the SHA-256
+    of every file there, and ``apply`` refuses a model file the run did not write.
 ``quick_sets``
     ``--set`` overrides that make a run on the default data quick (the contract
     test and smoke checks use them).
@@ -41,6 +45,14 @@ A pipeline is a class with:
     True when ``apply`` can also learn from its input (``apply --update``; the
     pipeline sees ``ctx.update``) and write the updated model under
     ``model_file`` of the new folder; default False.
+``write_data(data, folder) -> str``
+    In-memory input of the Python API (``gmm_apps.run(..., data=...)``),
+    checked as the pipeline checks its files, written as input files into
+    ``folder``; returns the path to read.  By default a pandas DataFrame (or
+    Series) becomes a CSV file.
+``data_overrides(path) -> dict``
+    The config overrides (dotted key -> value) that make a run read ``path``
+    (the ``data`` argument of the Python API); by default ``data.path``.
 ``load_model(run_dir)``
     The fitted model object of a finished run (what ``apply`` uses), or None
     when the folder holds no model file (an ``apply`` run); by default the
@@ -54,7 +66,7 @@ import importlib
 from pathlib import Path
 from importlib.metadata import entry_points
 
-from .errors import ConfigError
+from .errors import ArgumentError, ConfigError, DataError
 
 ENTRY_POINT_GROUP = "gmm_apps.pipelines"
 
@@ -107,8 +119,43 @@ class Pipeline:
                     out.append((key, v))
         return out
 
+    def model_paths(self):
+        """The run-relative files or folders that hold the fitted model (bound to the run by their digests)."""
+        return (Path(self.model_file).parts[0],)
+
     def check(self, config, source):  # pragma: no cover - default does nothing
         """Validate inputs cheaply before any work; raise ConfigError."""
+
+    def data_overrides(self, path):
+        """The config overrides (dotted key -> value) that make a run read its input from ``path``."""
+        return {"data.path": str(path)}
+
+    def write_data(self, data, folder):
+        """Write in-memory ``data`` as input files into ``folder``; return the path a run or apply reads.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or pandas.Series (other types where a pipeline overrides this)
+        folder : Path
+            A private temporary folder, removed after the run.
+
+        Returns
+        -------
+        path : str
+        """
+        import pandas as pd
+
+        if isinstance(data, pd.Series):
+            data = data.to_frame()
+        if not isinstance(data, pd.DataFrame):
+            raise ArgumentError(f"data: the {self.name} pipeline takes a pandas DataFrame or a path, got "
+                                f"{type(data).__name__}")
+        if data.shape[0] == 0 or data.shape[1] == 0:
+            raise DataError(f"data: the DataFrame is empty ({data.shape[0]} rows, {data.shape[1]} columns); pass the "
+                            f"{self.name} pipeline's input table")
+        p = Path(folder) / "dataframe.csv"
+        data.to_csv(p, index=False)
+        return str(p)
 
     def run(self, config, ctx):
         raise NotImplementedError

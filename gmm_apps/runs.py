@@ -12,7 +12,9 @@ import hmac
 import json
 import logging
 import os
+import re
 import shutil
+import stat
 import sys
 import time
 from datetime import datetime
@@ -34,7 +36,7 @@ from .config import (
     upgrade_run_config,
     validate_config,
 )
-from .core.persistence import SIGNING_KEY_ENV, jsonable, signature
+from .core.persistence import SIGNING_KEY_ENV, file_digest, jsonable, loads_json, signature
 from .errors import ConfigError, DataError, ModelFileError, UserError
 from .registry import get_pipeline
 
@@ -71,14 +73,26 @@ def model_settings(pipeline, config):
     return {key: dotted_get(dumped, key, None) for key in pipeline.model_sections}
 
 
-def verify_run(run_dir, settings):
-    """Check that a run folder's settings are the ones its model was fitted with (and signed, with a key).
+_UNVERIFIED = ("{run_dir}: written by an older gmm_apps that did not record its model files' checksums; the model "
+               "is applied unverified (rerun to write a run whose model files are checked)")
+
+
+def verify_run(run_dir, settings, model_paths=()):
+    """Check that a run folder's settings and model files are the ones its model was fitted with and written to
+    (and signed, with a key).
 
     Parameters
     ----------
     run_dir : Path
     settings : dict
         :func:`model_settings` of the run folder's ``config.yaml`` as it is now.
+    model_paths : iterable of str
+        The pipeline's model files or folders (:meth:`Pipeline.model_paths`).
+
+    Returns
+    -------
+    warning : str or None
+        Set when the run predates model checksums (its model is applied unverified).
 
     Raises
     ------
@@ -87,7 +101,7 @@ def verify_run(run_dir, settings):
     run_dir = Path(run_dir)
     keyed = os.environ.get(SIGNING_KEY_ENV)
     try:
-        marker = json.loads((run_dir / MARKER).read_text(encoding="utf-8"))
+        marker = loads_json((run_dir / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         marker = None
     if not isinstance(marker, dict) or "model_settings" not in marker:
@@ -102,7 +116,7 @@ def verify_run(run_dir, settings):
             raise ModelFileError(f"{run_dir / MARKER}: the signature does not match {SIGNING_KEY_ENV}; the run folder "
                                  "was altered or signed with another key")
     if marker is None:
-        return
+        return _UNVERIFIED.format(run_dir=run_dir)
     fitted = marker["model_settings"]
     now = jsonable(settings)
     for key in sorted(set(fitted) | set(now)):
@@ -112,6 +126,35 @@ def verify_run(run_dir, settings):
             raise ModelFileError(f"{run_dir / 'config.yaml'}: {where} was changed after the run (the model was fitted "
                                  f"with {json.dumps(was)}, the file now says {json.dumps(is_)}); restore it, or rerun "
                                  "to fit with the new setting")
+    recorded = marker.get("model_sha256")
+    if recorded is None:
+        return _UNVERIFIED.format(run_dir=run_dir)
+    found = model_digests(run_dir, model_paths)
+    if not isinstance(recorded, dict):
+        raise ModelFileError(f"{run_dir / MARKER}: the model checksums are malformed; the run folder was altered")
+    for name in sorted(set(recorded) | set(found)):
+        if recorded.get(name) != found.get(name):
+            what = ("is missing" if name not in found else "was not written by this run" if name not in recorded
+                    else "is not the file this run wrote (its checksum differs)")
+            raise ModelFileError(f"{run_dir / name}: {what}; a model file was edited, replaced or copied from another "
+                                 "run; rerun 'gmm-apps run' to fit the model again")
+    return None
+
+
+def model_digests(folder, paths):
+    """SHA-256 of every file at ``paths`` (files, or folders taken whole) under ``folder``, by relative path."""
+    folder = Path(folder)
+    out = {}
+    for rel in paths:
+        p = folder / rel
+        if p.is_symlink():
+            out[str(rel)] = "symbolic link"
+        elif p.is_file():
+            out[str(rel)] = file_digest(p)
+        elif p.is_dir():
+            for f in sorted(q for q in p.rglob("*") if q.is_file() or q.is_symlink()):
+                out[f.relative_to(folder).as_posix()] = "symbolic link" if f.is_symlink() else file_digest(f)
+    return out
 
 
 def _first_difference(a, b, where):
@@ -145,6 +188,8 @@ def _input_root(entry):
             return local_path(s).resolve()
         except DataError:
             return None
+    if os.path.lexists(Path(s).expanduser()):  # a path that exists is itself, even with [ or * in its name
+        return Path(s).expanduser().resolve()
     parts = Path(s).expanduser().parts
     for i, part in enumerate(parts):
         if any(ch in part for ch in "*?["):
@@ -156,19 +201,70 @@ def _input_root(entry):
     return p.resolve() if p.exists() else None
 
 
+#: longest file name most file systems take, in bytes
+_NAME_MAX = 255
+#: what a run adds to the destination's name for its temporary and backup folders
+_NAME_EXTRA = len(".tmp-4294967295.999")
+#: folders under which nothing is ever replaced
+_SYSTEM_TREES = ("/dev", "/proc", "/sys", "/run", "/boot")
+
+
+def _system_folder(real):
+    """Whether ``real`` (absolute, resolved) is a folder a run must never replace: the root, a folder
+    directly under it (``/etc``, ``/home``, ``/tmp`` ...), the home folder, a mount point, or anything
+    under ``/dev``, ``/proc``, ``/sys``, ``/run`` or ``/boot``."""
+    root = Path(real.anchor)
+    if real == root or real.parent == root:
+        return True
+    try:
+        if real == Path.home().resolve():
+            return True
+    except (RuntimeError, OSError):  # no home folder
+        pass
+    if any(_within(real, Path(t)) for t in _SYSTEM_TREES):
+        return True
+    try:
+        return os.path.ismount(real)
+    except OSError:
+        return True
+
+
+def _kind(mode):
+    """A user-facing name of a file type that a run never replaces, or None for folders, files and links."""
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        return None
+    return "a special file"
+
+
 def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
     """Refuse a destination whose replacement would destroy something the user has.
+
+    What may be replaced (docs/promises.md has the same table):
+
+    - a path that does not exist, a gmm_apps run folder, an empty folder: always;
+    - an ordinary folder, a regular file, a symbolic link (the link, never its
+      target): only with ``overwrite``;
+    - never: an input of the run (the config being run included) or anything
+      holding one, the current folder or one holding it, a device, FIFO,
+      socket, mount point, the root, a folder directly under it, the home
+      folder, or anything under ``/dev``, ``/proc``, ``/sys``, ``/run``, ``/boot``.
 
     Parameters
     ----------
     final : Path
         The run folder to write.
     inputs : iterable of (str, str)
-        ``(what, path)`` of every input of the run (data files and folders,
-        the run an ``apply`` reads); the destination may neither hold nor lie
-        inside any of them.
+        ``(what, path)`` of every input of the run (config, data files and
+        folders, the run an ``apply`` reads); the destination may neither be,
+        hold nor lie inside any of them.
     overwrite : bool
-        Allow replacing an existing folder or file that is not a run folder.
+        Allow replacing an existing folder, file or link that is not a run folder.
     option : str
         The option's name in messages.
 
@@ -178,9 +274,19 @@ def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
     """
     final = Path(final)
     target = Path(os.path.abspath(final.expanduser()))
-    real = target.resolve()
+    if target.name in ("", ".", ".."):
+        raise UserError(f"{option} {final}: is the current folder or holds it; name a new folder, e.g. {option} runs/my-run")
+    size = len(os.fsencode(target.name))
+    if size + _NAME_EXTRA > _NAME_MAX:
+        raise UserError(f"{option} {str(final)[:60]}...: the folder name is {size} bytes long; at most "
+                        f"{_NAME_MAX - _NAME_EXTRA} fit (file systems take {_NAME_MAX}); choose a shorter name")
+    try:
+        real = target.resolve()
+    except (OSError, RuntimeError) as exc:
+        raise UserError(f"{option} {final}: cannot resolve the path ({getattr(exc, 'strerror', None) or exc}); "
+                        "choose another place") from None
     here = Path.cwd().resolve()
-    if _within(here, real) or target.name in ("", ".", ".."):
+    if _within(here, real):
         raise UserError(f"{option} {final}: is the current folder or holds it; name a new folder, e.g. {option} runs/my-run")
     for what, entry in inputs:
         root = _input_root(entry)
@@ -190,23 +296,39 @@ def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
             rel = "is" if real == root else ("lies inside" if _within(real, root) else "holds")
             raise UserError(f"{option} {final}: {rel} the input {what} ({entry}); writing there would destroy it; "
                             f"choose {option} outside the inputs")
-    if not (target.exists() or target.is_symlink()):
+    try:
+        st = os.lstat(target)
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (a file on the way is named when writing)
         return
-    if overwrite:
-        return
-    if target.is_dir() and not target.is_symlink():
+    except OSError as exc:
+        raise UserError(f"{option} {final}: cannot inspect it ({(exc.strerror or type(exc).__name__).lower()}); "
+                        "choose another place") from None
+    kind = _kind(st.st_mode)
+    if kind:
+        raise UserError(f"{option} {final}: is {kind}; gmm_apps never replaces a device, pipe or socket, even with "
+                        "--overwrite; choose a new folder")
+    if stat.S_ISLNK(st.st_mode):
+        if overwrite:
+            return  # the link is replaced; what it points to is never touched
+        raise UserError(f"{option} {final}: is a symbolic link, not a run folder; choose a new folder, or pass "
+                        "--overwrite to replace the link (what it points to is kept)")
+    if stat.S_ISDIR(st.st_mode):
+        if _system_folder(real):
+            raise UserError(f"{option} {final}: is a system folder or a mount point; gmm_apps never replaces one, "
+                            f"even with --overwrite; name a new folder inside it, e.g. {option} {final}/my-run")
         if is_run_folder(target):
             return
         try:
             empty = next(target.iterdir(), None) is None
         except OSError as exc:
             raise UserError(f"{option} {final}: cannot read the folder ({exc.strerror})") from None
-        if empty:
+        if empty or overwrite:
             return
         raise UserError(f"{option} {final}: the folder exists and is not a gmm_apps run folder; choose a new folder, "
                         "or pass --overwrite to replace it and everything in it")
-    kind = "a symbolic link" if target.is_symlink() else "a file"
-    raise UserError(f"{option} {final}: is {kind}, not a run folder; choose a new folder, or pass --overwrite to replace it")
+    if overwrite:
+        return
+    raise UserError(f"{option} {final}: is a file, not a run folder; choose a new folder, or pass --overwrite to replace it")
 
 
 def _pid_alive(pid):
@@ -268,6 +390,7 @@ class RunContext:
         self.option = option
         self._lock = None
         self._handler = None
+        self.dir = None
         self._marker = {"gmm_apps_version": __version__, "kind": kind}
         self.update = False  # apply --update: the pipeline also learns from the input
         check_destination(self.final_dir, inputs=self.inputs, overwrite=overwrite, option=option)
@@ -276,18 +399,14 @@ class RunContext:
             parent.mkdir(parents=True, exist_ok=True)
             if not parent.is_dir():
                 raise NotADirectoryError(20, "not a folder")
+            self.dir = self._make_temp(parent)
             self._acquire_lock(parent)
             self._remove_stale(parent)
-            self.dir = parent / f".{self.final_dir.name}.tmp-{os.getpid()}"
-            if self.dir.exists():
-                shutil.rmtree(self.dir)
-            self.dir.mkdir()
-            (self.dir / MARKER).write_text(json.dumps(self._marker) + "\n", encoding="utf-8")
         except OSError as exc:
-            self._release_lock()
+            self._discard()
             raise _folder_error(self.final_dir, exc, option) from None
         except BaseException:
-            self._release_lock()
+            self._discard()
             raise
         self.figures = {}
         self._handler = logging.FileHandler(self.dir / "run.log", encoding="utf-8")
@@ -299,58 +418,77 @@ class RunContext:
             if lg.level == logging.NOTSET or lg.level > logging.DEBUG:
                 lg.setLevel(logging.DEBUG)
 
-    # ---------------------------------------------------------------- locking
-    def _lock_path(self, parent):
-        return parent / f".{self.final_dir.name}.lock"
+    # ---------------------------------------------------------------- temporary folder and locking
+    def _sibling(self, kind):
+        """A name beside the destination for this process's ``kind`` (tmp or old) folder that nothing holds yet."""
+        parent, stem = self.final_dir.parent, f".{self.final_dir.name}.{kind}-{os.getpid()}"
+        p, i = parent / stem, 1
+        while os.path.lexists(p):  # never reuse a name something else holds, ours or not
+            p, i = parent / f"{stem}.{i}", i + 1
+        return p
+
+    def _make_temp(self, parent):
+        """Create this run's hidden folder (a new name, never an existing one) with the run marker."""
+        while True:
+            p = self._sibling("tmp")
+            try:
+                p.mkdir()
+            except FileExistsError:  # created between the look and the mkdir
+                continue
+            self.dir = p
+            (p / MARKER).write_text(json.dumps(self._marker) + "\n", encoding="utf-8")
+            return p
 
     def _acquire_lock(self, parent):
+        """Hold an exclusive lock on this run's own temporary folder, and refuse while another run writes here.
+
+        The lock is the kernel's ``flock`` on the folder this run created, so it
+        ends with the process however it ends, and no file of the user's is
+        ever opened for it.  Another run's temporary folder (it carries the
+        marker) whose lock is held means that run is writing: the later of the
+        two gives way.
+        """
         import fcntl
 
-        path = self._lock_path(parent)
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                try:
-                    other = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
-                finally:
-                    os.close(fd)
-                raise UserError(f"{self.option} {self.final_dir}: another gmm_apps run (process {other}) is writing "
-                                "there; wait for it to finish or choose another folder") from None
-            # the file may have been removed by the run that held it: lock the file that is there now
-            try:
-                same = os.fstat(fd).st_ino == os.stat(path).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode("ascii"))
-        self._lock = (fd, path)
+        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._lock = fd
+        mine = _age(self.dir)
+        for other, pid in self._siblings(parent, "tmp"):
+            if other == self.dir or not is_run_folder(other):
+                continue
+            if _locked(other) and _age(other) < mine:
+                raise UserError(f"{self.option} {self.final_dir}: another gmm_apps run (process {pid}) is writing "
+                                "there; wait for it to finish or choose another folder")
 
     def _release_lock(self):
         if self._lock is None:
             return
-        fd, path = self._lock
-        self._lock = None
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        fd, self._lock = self._lock, None
         os.close(fd)
 
+    def _siblings(self, parent, kind):
+        """``(path, pid)`` of the ``.NAME.kind-PID[.N]`` entries beside the destination."""
+        pattern = re.compile(rf"^\.{re.escape(self.final_dir.name)}\.{kind}-(\d+)(?:\.\d+)?$")
+        for p in parent.glob(f".{glob_escape(self.final_dir.name)}.{kind}-*"):
+            m = pattern.match(p.name)
+            if m:
+                yield p, int(m.group(1))
+
     def _remove_stale(self, parent):
-        """Remove temporary folders of earlier runs at this place whose process is gone."""
+        """Remove temporary and backup folders of earlier runs at this place that were killed.
+
+        Only folders carrying the run marker are removed, only when no process
+        holds their lock, and only when the process that wrote them is gone.
+        """
         for kind in ("tmp", "old"):
-            for p in parent.glob(f".{glob_escape(self.final_dir.name)}.{kind}-*"):
-                pid = p.name.rsplit("-", 1)[-1]
-                if not pid.isdigit() or (int(pid) != os.getpid() and _pid_alive(int(pid))):
+            for p, pid in self._siblings(parent, kind):
+                if p == self.dir or not is_run_folder(p) or _locked(p):
                     continue
-                if kind == "old" or is_run_folder(p):
-                    logger.debug("removing %s, left by an interrupted run", p)
-                    _remove(p)
+                if pid != os.getpid() and _pid_alive(pid):
+                    continue
+                logger.debug("removing %s, left by an interrupted run", p)
+                _remove(p)
 
     def path(self, name):
         """Path of an output file inside the run (parent folders created).
@@ -428,19 +566,28 @@ class RunContext:
         self._handler.close()
         self._handler = None
 
-    def bind(self, settings):
-        """Record the settings the saved model was fitted with, so ``apply`` can refuse a run whose settings were edited.
+    def bind(self, settings, model_paths=()):
+        """Record the settings the saved model was fitted with, and which files hold it.
+
+        ``apply`` then refuses the run if its model-defining settings were
+        edited, or if a model file is not the one this run wrote (the marker
+        holds each one's SHA-256, computed when the run is sealed).
 
         Parameters
         ----------
         settings : dict
             JSON-serialisable, by dotted section name.
+        model_paths : iterable of str
+            Files or folders (relative to the run) holding the model.
         """
         self._marker["model_settings"] = jsonable(settings)
+        self._model_paths = tuple(model_paths)
 
     def _seal(self):
-        """Write the final marker (signed when a signing key is set)."""
+        """Write the final marker, with the model files' digests (signed when a signing key is set)."""
         marker = dict(self._marker)
+        if getattr(self, "_model_paths", ()):
+            marker["model_sha256"] = model_digests(self.dir, self._model_paths)
         raw = json.dumps(marker, sort_keys=True).encode("utf-8")
         sig = signature(raw)
         if sig is not None:
@@ -460,14 +607,14 @@ class RunContext:
         backup = None
         blocked = _block_signals()
         try:
-            if final.exists() or final.is_symlink():
-                backup = final.parent / f".{final.name}.old-{os.getpid()}"
-                os.replace(final, backup)
+            if os.path.lexists(final):
+                backup = self._sibling("old")
+                os.rename(final, backup)
             try:
-                os.replace(self.dir, final)
+                os.rename(self.dir, final)
             except BaseException:
                 if backup is not None:
-                    os.replace(backup, final)
+                    os.rename(backup, final)
                 raise
         except OSError as exc:
             self.abort()
@@ -482,8 +629,40 @@ class RunContext:
     def abort(self):
         """Discard everything written."""
         self._detach()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._discard()
+
+    def _discard(self):
+        d = getattr(self, "dir", None)
+        if d is not None and is_run_folder(d):
+            shutil.rmtree(d, ignore_errors=True)
         self._release_lock()
+
+
+def _age(path):
+    """Creation order of a folder: (change time, name), so two runs compare the same way."""
+    try:
+        return (os.stat(path).st_ctime_ns, path.name)
+    except OSError:
+        return (0, path.name)
+
+
+def _locked(path):
+    """Whether a process holds the lock on a run's temporary folder."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
 
 
 def _remove(path):
@@ -596,14 +775,14 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
     started = time.time()
     pipeline, config = prepare(config_path, sets=sets, seed=seed)
     final = Path(out) if out else default_run_dir(config.pipeline)
-    ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite,
-                     inputs=pipeline.inputs(config))
     source = "config" if isinstance(config_path, dict) else str(config_path)
+    inputs = pipeline.inputs(config) + ([] if isinstance(config_path, dict) else [("config", source)])
+    ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, inputs=inputs)
 
     def work():
         logger.info("run %s: pipeline %s, writing %s", source, config.pipeline, final)
         ctx.write_text("config.yaml", dump_config(config))
-        ctx.bind(model_settings(pipeline, config))
+        ctx.bind(model_settings(pipeline, config), pipeline.model_paths())
         return pipeline.run(config, ctx)
 
     return _complete(ctx, work, started, {"pipeline": config.pipeline, "config": source})
@@ -650,19 +829,24 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
     config = validate_config(raw, pipeline.config_model, source=str(cfg_path))
     if update and not pipeline.updates_model:
         raise ConfigError(f"--update: the {name} pipeline cannot update its model in apply; rerun it on the new data")
-    verify_run(run_dir, model_settings(pipeline, config))
+    unverified = verify_run(run_dir, model_settings(pipeline, config), pipeline.model_paths())
     final = Path(out) if out else default_run_dir(name, kind="apply")
     ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, kind="apply",
                      inputs=[("run folder", str(run_dir)), ("input", str(input))])
     ctx.update = bool(update)
-    if update:  # the new folder holds a model: apply checks its settings as a run's
-        ctx.bind(model_settings(pipeline, config))
+    if update:  # the new folder holds a model: apply checks its settings and files as a run's
+        ctx.bind(model_settings(pipeline, config), pipeline.model_paths())
+
     def work():
         logger.info("apply %s to %s, writing %s", run_dir, input, final)
+        if unverified:
+            logger.warning("%s", unverified)
         ctx.write_text("config.yaml", yaml.safe_dump(raw, sort_keys=False))
         return pipeline.apply(run_dir, str(input), config, ctx)
 
     extra = {"pipeline": name, "applied_run": str(run_dir), "input": str(input)}
+    if unverified:
+        extra["warning"] = unverified
     if update:
         extra["updated_model"] = pipeline.model_file
     return _complete(ctx, work, started, extra)
@@ -681,10 +865,15 @@ def read_summary(run_dir):
     """
     if not is_run_folder(run_dir):
         raise UserError(f"{run_dir}: not a gmm_apps run folder; pass a folder that 'run' or 'apply' wrote")
+    path = Path(run_dir) / "summary.json"
     try:
-        return json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+        summary = loads_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UserError(f"{Path(run_dir) / 'summary.json'}: cannot read ({exc}); the run folder is damaged") from None
+        raise UserError(f"{path}: cannot read ({exc}); the run folder is damaged") from None
+    if not isinstance(summary, dict):
+        raise UserError(f"{path}: expected a mapping of key figures, got a {type(summary).__name__}; the run folder "
+                        "is damaged")
+    return summary
 
 
 def show(run_dir):

@@ -72,8 +72,9 @@ def test_a_bad_dataframe_raises_the_command_lines_one_line_error(tmp_path):
     with pytest.raises(UserError, match="column 'b' .* not found"):
         gmm_apps.run("anomaly", data=recs, out=tmp_path / "x", set=["data.columns=[a, b]", "data.score=null"])
     assert not (tmp_path / "r").exists() and not (tmp_path / "x").exists()
-    with pytest.raises(UserError, match="cannot use a int"):
+    with pytest.raises(UserError, match="the anomaly pipeline takes a pandas DataFrame or a path, got int") as e:
         gmm_apps.run("anomaly", data=3, out=tmp_path / "y")
+    assert isinstance(e.value, TypeError)
 
 
 def test_load_run_of_a_command_line_run_and_its_html(tmp_path, monkeypatch):
@@ -116,3 +117,123 @@ def test_speakers_from_a_mapping_of_recordings(tmp_path):
     tests = sorted((SAMPLES / "fsdd_sample" / "test").glob("*_lucas_*.wav"))[:4]
     ids = r.apply({"unknown": tests}, out=tmp_path / "t").tables["identifications"]
     assert list(ids["predicted"]) == ["lucas"] * 4
+
+
+# ------------------------------------------------------------------ arguments of the wrong kind: one-line UserErrors
+@pytest.mark.parametrize("call, kind, needle", [
+    (lambda t: gmm_apps.run(42), TypeError, "config: expected a YAML file's path, a pipeline name or a dict, got int"),
+    (lambda t: gmm_apps.run(["anomaly"]), TypeError, "got list"),
+    (lambda t: gmm_apps.run("anomaly", seed="abc", out=t / "r"), TypeError, "seed: expected a whole number"),
+    (lambda t: gmm_apps.run("anomaly", seed=-5, out=t / "r"), ValueError, "model.random_state"),
+    (lambda t: gmm_apps.run("anomaly", set="data.score=null", out=t / "r"), TypeError, "set: expected a list"),
+    (lambda t: gmm_apps.run("anomaly", out=3), TypeError, "out: expected a folder path"),
+    (lambda t: gmm_apps.run("images", data=np.zeros((2, 3, 4, 5)), out=t / "r"), ValueError,
+     "expected a grey, RGB or RGBA image, got an array of shape (2, 3, 4, 5)"),
+    (lambda t: gmm_apps.run("images", data=np.full((64, 64, 3), 200.0), out=t / "r"), ValueError,
+     "float image values must lie in [0, 1]"),
+    (lambda t: gmm_apps.run("images", data=np.full((64, 64, 3), np.nan), out=t / "r"), ValueError, "NaN"),
+    (lambda t: gmm_apps.run("speakers", data={"ann": [t / "missing.wav"]}, out=t / "r"), ValueError,
+     "missing.wav: file not found (data['ann'][0])"),
+    (lambda t: gmm_apps.run("speakers", data={"ann": [(np.zeros(800), 8000, "x")]}, out=t / "r"), ValueError,
+     "expected a path or a (samples, sample_rate) pair, got tuple of 3 items"),
+    (lambda t: gmm_apps.run("speakers", data={"a/b": [(np.zeros(800), 8000)]}, out=t / "r"), ValueError,
+     "speaker name 'a/b' cannot name a folder"),
+    (lambda t: gmm_apps.run("speakers", data={"ann": [(np.zeros(800), 0)]}, out=t / "r"), ValueError,
+     "sample rate must be a whole number of Hz"),
+    (lambda t: gmm_apps.run("regimes", data=pd.DataFrame(), out=t / "r"), ValueError, "the DataFrame is empty"),
+], ids=["int-config", "list-config", "text-seed", "negative-seed", "set-as-text", "int-out", "4d-image",
+        "float-image-0-255", "nan-image", "missing-recording", "3-tuple", "slash-in-name", "rate-0", "empty-dataframe"])
+def test_wrong_arguments_raise_one_line_user_errors(tmp_path, call, kind, needle):
+    with pytest.raises(UserError) as e:
+        call(tmp_path)
+    assert isinstance(e.value, kind), type(e.value)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "r").exists()
+
+
+def test_in_memory_16_bit_and_float_images_are_read_as_the_same_files_would_be(tmp_path):
+    import tifffile
+    from PIL import Image
+
+    from gmm_apps.pipelines.images.data import read_image
+
+    rng = np.random.default_rng(0)
+    deep = (rng.random((48, 64, 3)) * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "deep.tif", deep)
+    flat = rng.random((48, 64, 3))
+    sets = ["model.n_components=3", "report.plots=false", "model.n_fits=1", "run.n_jobs=1"]
+    r = gmm_apps.run("images", data=[deep, flat], out=tmp_path / "mem", set=sets)
+    f = gmm_apps.run("images", data=str(tmp_path / "deep.tif"), out=tmp_path / "file", set=sets)
+    # the 16-bit array is scaled by 65535, as the 16-bit file is: the same segmentation
+    mem = np.asarray(Image.open(tmp_path / "mem" / "labels" / "image_0000.png"))
+    fil = np.asarray(Image.open(tmp_path / "file" / "labels" / "deep.png"))
+    assert np.array_equal(mem, fil)
+    np.testing.assert_array_equal(read_image(tmp_path / "deep.tif"), deep / 65535.0)
+    assert r.summary["images"] == 2
+
+
+def test_a_temporary_folder_with_a_yaml_comment_in_its_name_is_taken_whole(tmp_path, monkeypatch):
+    odd = tmp_path / "my #tmp: [x]"
+    odd.mkdir()
+    monkeypatch.setenv("TMPDIR", str(odd))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    recs = pd.read_csv(SAMPLES / "cardio_reference.csv")
+    r = gmm_apps.run("anomaly", data=recs, out=tmp_path / "r",
+                     set=["data.score=null", "report.plots=false", "model.seeds=1", "model.components=[1, 4]"])
+    assert str(odd) in r.summary["config"] or r.summary["scored_records"] == len(recs)
+    assert list(odd.iterdir()) == []  # the temporary input was removed
+
+
+# ------------------------------------------------------------------ fuzz: any argument, a UserError or success
+def _fuzz_values():
+    from hypothesis import strategies as st
+
+    arrays = st.sampled_from([np.zeros((0,)), np.zeros((5, 5)), np.full((40, 40, 3), 300.0), np.zeros((2, 2, 2, 2)),
+                              np.array(["a", "b"]), np.zeros((40, 40, 3), np.uint16), np.zeros((40, 40), bool)])
+    frames = st.sampled_from([pd.DataFrame(), pd.DataFrame({"a": [1.0, 2.0]}), pd.Series([1.0, 2.0]),
+                              pd.DataFrame({"Date": ["x"], "Close": ["y"]})])
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
+                        st.text(max_size=12), st.binary(max_size=4))
+    mappings = st.dictionaries(st.text(max_size=5), st.one_of(scalars, st.lists(scalars, max_size=3)), max_size=3)
+    return st, arrays, frames, scalars, mappings
+
+
+def test_fuzzed_python_api_arguments_end_in_success_or_a_user_error(tmp_path_factory, monkeypatch):
+    from hypothesis import HealthCheck, given, settings
+
+    from gmm_apps import registry, runs
+
+    st, arrays, frames, scalars, mappings = _fuzz_values()
+    # the runs themselves are fuzzed in test_fuzz.py; here every argument up to the validated config and inputs
+    monkeypatch.setattr(runs, "execute_run", lambda config, **kw: (_ for _ in ()).throw(
+        _Validated(runs.prepare(config, sets=kw["sets"], seed=kw["seed"]))))
+    names = registry.available()
+    configs = st.one_of(st.sampled_from(names), scalars, st.lists(scalars, max_size=2),
+                        mappings.map(lambda m: dict(m, pipeline=names[len(m) % len(names)])), mappings)
+    data = st.one_of(st.none(), scalars, arrays, frames, st.lists(arrays, max_size=2), mappings,
+                     st.dictionaries(st.sampled_from(["ann", "a/b", "..", ""]),
+                                     st.lists(st.one_of(scalars, st.tuples(arrays, scalars), st.tuples(scalars)),
+                                              max_size=2), max_size=2))
+    sets = st.one_of(st.none(), scalars, st.lists(st.one_of(st.text(max_size=20), scalars), max_size=3),
+                     st.lists(st.sampled_from(["model.n_init=2", "data.path=[", "x=1", "model.random_state=-1",
+                                               "report.title=&a [*a]", "model=3"]), max_size=2))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(config=configs, data=data, seed=st.one_of(st.none(), scalars), set_=sets,
+           out=st.one_of(st.none(), scalars), quiet=st.one_of(st.booleans(), scalars),
+           overwrite=st.one_of(st.booleans(), scalars))
+    def check(config, data, seed, set_, out, quiet, overwrite):
+        where = tmp_path_factory.mktemp("fuzz")
+        out = where / "r" if out is None or isinstance(out, str) and out else out
+        try:
+            gmm_apps.run(config, data=data, out=out, seed=seed, set=set_, quiet=quiet, overwrite=overwrite)
+        except (UserError, _Validated):
+            pass
+
+    check()
+
+
+class _Validated(Exception):
+    """Raised by the stand-in for execute_run once the config and inputs passed every check."""

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from gmm_apps import cli
+from model_files import without_model_checksums
 from gmm_apps.runs import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,6 +84,34 @@ TINY_LOG = "customer_id,date,amount\n" + "".join(
 
 
 SAME_TX = "customer_id,date,amount\n" + "".join(f"c{c},2020-01-05,10\nc{c},2020-03-05,10\n" for c in range(40))
+
+
+def png_header(path, width, height):
+    """A PNG whose header claims ``width`` x ``height`` pixels, with almost no pixel data (a decompression bomb's
+    shape: Pillow learns the size from the header before decoding anything)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def complex_mat(path):
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    savemat(path, {"X": rng.normal(size=(60, 3)) + 1j * rng.normal(size=(60, 3)), "y": np.zeros((60, 1))})
+    return path
+
+
+#: nine anchors, each a list of nine aliases of the one before: about 387 million values once expanded
+LAUGHS = "pipeline: anomaly\nreport:\n  title: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"  x{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
 
 
 def _set(df, col, i, v):
@@ -180,6 +209,36 @@ CASES = [
     ("fifo-instead-of-file", "regimes", lambda t: (os.mkfifo(t / "p.csv"), ["--set", f"data.path={t / 'p.csv'}"])[-1],
      "data.path: is a named pipe (FIFO)"),
     ("value-error-wording", "customers", lambda t: ["--set", "model.n_components=0"], "model.n_components: must be >= 1, got 0"),
+    # internal errors before: one line now
+    ("components-beyond-days", "regimes", lambda t: ["--set", "model.n_components=100000"],
+     "for model.n_components [100000]: each regime needs at least 5 days"),
+    ("negative-seed", "regimes", lambda t: ["--set", "model.random_state=-1"], "model.random_state"),
+    ("huge-seed", "regimes", lambda t: ["--set", f"model.random_state={2**70}"], "model.random_state"),
+    ("negative-seed-option", "regimes", lambda t: ["--seed", "-5"], "model.random_state"),
+    ("infinite-variance-floor", "anomaly", lambda t: ["--set", "model.reg_covar=.inf"],
+     "model.reg_covar: expected a finite number, got .inf"),
+    ("overflowing-amounts", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', TINY_LOG + 'x,2020-01-07,1e308' + chr(10) + 'x,2020-01-07,1e308' + chr(10))}"],
+     "column 'amount' has an extreme value"),
+    ("newline-only-file", "regimes", lambda t: ["--set", f"data.path={make(t, 'n.csv', chr(10))}"], "n.csv: cannot read as CSV"),
+    ("date-column-only", "regimes", lambda t: ["--set", f"data.path={make(t, 'd.csv', 'Date' + chr(10) + '2020-01-01' + chr(10) + '2020-01-02' + chr(10))}"],
+     "d.csv: only a date column ('Date')"),
+    ("negative-volume", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.assign(Volume=np.where(np.arange(len(d)) == 9, -5.0, 1e6)))}"], "column 'Volume' (volume) holds a negative value -5 at data row 10"),
+    ("decompression-bomb", "images", lambda t: ["--set", f"data.path={png_header(t / 'bomb.png', 14000, 13000)}"],
+     "bomb.png: image is 14000x13000 = 182,000,000 pixels, more than data.max_pixels (100,000,000)"),
+    ("billion-laughs", "anomaly", lambda t: {"config": LAUGHS}, "expands to more than 100,000 values"),
+    ("deep-nesting", "anomaly", lambda t: {"config": "pipeline: anomaly\nreport: " + "[" * 5000 + "]" * 5000 + "\n"},
+     "nested more than 64 levels deep"),
+    # nonsense accepted before
+    ("nan-threshold", "anomaly", lambda t: ["--set", "threshold.method=fixed", "--set", "threshold.value=.nan"],
+     "threshold.value: expected a finite number, got .nan"),
+    ("no-columns", "anomaly", lambda t: ["--set", "data.columns=[]"], "data.columns"),
+    ("id-column-in-other-case", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: d.rename(columns={'id': 'ID'}))}",
+                                                      "--set", "data.score=null", "--set", "data.id_column=Id"],
+     "column 'Id' (data.id_column) not found, but 'ID' is"),
+    ("missing-id-column", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t)}", "--set", "data.score=null",
+                                                "--set", "data.id_column=record"], "column 'record' (data.id_column) not found"),
+    ("complex-values", "anomaly", lambda t: ["--set", f"data.path={complex_mat(t / 'c.mat')}", "--set", "data.score=null"],
+     "c.mat: array 'X' holds complex128 values"),
     # live data with no network
     ("unreachable-market-data", "regimes", lambda t: ["--set", "data.source=yfinance", "--set", "data.tickers=[SPY]", "--set", f"data.cache_dir={t / 'cache'}"], "SPY"),
 ]
@@ -228,7 +287,9 @@ def test_tampered_model_file_is_refused_by_apply(tmp_path, capsys, pipeline):
     new = {"regimes": prices_csv(tmp_path), "customers": SAMPLES / "cdnow_sample.txt",
            "speakers": SAMPLES / "fsdd_sample" / "test", "anomaly": SAMPLES / "cardio_new.csv",
            "images": png(tmp_path / "new.png", np.full((40, 60, 3), 90, np.uint8))}[pipeline]
-    code = cli.main(["apply", str(run_dir), str(new), "--out", str(tmp_path / "applied"), "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error: ") and "truncated" in err and "Traceback" not in err
-    assert not (tmp_path / "applied").exists()
+    for needle in ("is not the file this run wrote", "truncated"):  # the run's checksums; the file's own checks
+        code = cli.main(["apply", str(run_dir), str(new), "--out", str(tmp_path / "applied"), "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("error: ") and needle in err and "Traceback" not in err, err
+        assert not (tmp_path / "applied").exists()
+        without_model_checksums(run_dir)

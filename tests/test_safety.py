@@ -7,7 +7,9 @@ file the user had still in place.
 
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_files import rewrite_npz
+from model_files import rewrite_npz, without_model_checksums
 
 from gmm_apps import cli
 from gmm_apps.config import resolve_inputs
@@ -412,8 +414,6 @@ def prices(tmp_path, n=300):
 
 
 def copy_run(run, tmp_path):
-    import shutil
-
     dst = tmp_path / "copy"
     shutil.copytree(run, dst)
     return dst
@@ -429,7 +429,8 @@ def apply_fails(run, new, tmp_path, capsys, *needles):
 def test_reversed_regime_names_in_the_header_are_refused(regimes_run, tmp_path, capsys):
     run = copy_run(regimes_run, tmp_path)
     rewrite_npz(run / "model.npz", lambda a, h: h["extra"].update(names=h["extra"]["names"][::-1]))
-    apply_fails(run, prices(tmp_path), tmp_path, capsys, "header does not match its checksum")
+    apply_fails(run, prices(tmp_path), tmp_path, capsys, "model.npz: is not the file this run wrote")
+    apply_fails(without_model_checksums(run), prices(tmp_path), tmp_path, capsys, "header does not match its checksum")
 
 
 def test_an_edited_feature_window_in_the_run_config_is_refused(regimes_run, tmp_path, capsys):
@@ -450,14 +451,13 @@ def test_an_edited_feature_window_in_the_run_config_is_refused(regimes_run, tmp_
 def test_a_self_inconsistent_regimes_file_is_a_one_line_model_file_error(regimes_run, tmp_path, capsys, edit, needle):
     run = copy_run(regimes_run, tmp_path)
     rewrite_npz(run / "model.npz", edit, rechecksum=True, redigest=True)
-    apply_fails(run, prices(tmp_path), tmp_path, capsys, "model.npz", needle)
+    apply_fails(run, prices(tmp_path), tmp_path, capsys, "model.npz", "not the file this run wrote")
+    apply_fails(without_model_checksums(run), prices(tmp_path), tmp_path, capsys, "model.npz", needle)
 
 
 def test_detector_edits_swaps_and_foreign_members_are_refused(anomaly_run, regimes_run, tmp_path, capsys):
-    import shutil
-
     new = SAMPLES / "cardio_new.csv"
-    run = copy_run(anomaly_run, tmp_path)
+    run = without_model_checksums(copy_run(anomaly_run, tmp_path))  # the detector's own checks
     rewrite_npz(run / "model" / "detector.npz", lambda a, h: h["extra"].update(threshold=99.0))
     apply_fails(run, new, tmp_path, capsys, "detector.npz", "checksum")
     shutil.rmtree(run)
@@ -466,13 +466,14 @@ def test_detector_edits_swaps_and_foreign_members_are_refused(anomaly_run, regim
     a, b = (m / "member_000.npz").read_bytes(), (m / "member_001.npz").read_bytes()
     (m / "member_000.npz").write_bytes(b)
     (m / "member_001.npz").write_bytes(a)
-    apply_fails(run, new, tmp_path, capsys, "member_000.npz")
+    apply_fails(run, new, tmp_path, capsys, "member_000.npz", "not the file this run wrote")
+    apply_fails(without_model_checksums(run), new, tmp_path, capsys, "member_000.npz", "does not match the checksum")
     shutil.rmtree(run)
-    run = copy_run(anomaly_run, tmp_path)
+    run = without_model_checksums(copy_run(anomaly_run, tmp_path))
     shutil.copy(regimes_run / "model.npz", run / "model" / "member_000.npz")
     apply_fails(run, new, tmp_path, capsys, "member_000.npz")
     shutil.rmtree(run)
-    run = copy_run(anomaly_run, tmp_path)
+    run = without_model_checksums(copy_run(anomaly_run, tmp_path))
     rewrite_npz(run / "model" / "detector.npz", lambda a, h: h["extra"].update(n_members=h["extra"]["n_members"] + 1),
                 rechecksum=True)
     apply_fails(run, new, tmp_path, capsys, "inconsistent detector")
@@ -489,7 +490,14 @@ def test_signed_runs_refuse_tampering_that_recomputes_the_checksums(tmp_path, ca
     assert code == 0, err
     apply_fails(unsigned, new, tmp_path, capsys, "not signed")
     rewrite_npz(signed / "model" / "detector.npz", lambda a, h: h["extra"].update(threshold=99.0), rechecksum=True)
-    apply_fails(signed, new, tmp_path, capsys, "signature does not match")
+    apply_fails(signed, new, tmp_path, capsys, "detector.npz: is not the file this run wrote")
+    from gmm_apps.errors import ModelFileError
+    from gmm_apps.pipelines.anomaly.model import GMMDetector
+
+    with pytest.raises(ModelFileError, match="signature does not match"):  # the file's own signature
+        GMMDetector.load(signed / "model")
+    # and the marker's: removing the checksums from a signed marker breaks its signature
+    apply_fails(without_model_checksums(signed), new, tmp_path, capsys, "signature does not match")
 
 
 # ------------------------------------------------------------------ no internal errors, no stray output
@@ -558,4 +566,285 @@ def test_a_regimes_model_of_the_previous_format_says_to_rerun(regimes_run, tmp_p
     run = copy_run(regimes_run, tmp_path)
     rewrite_npz(run / "model.npz", lambda a, h: h["extra"].update(
         regime_covariance_type=h["extra"].pop("covariance_of_states")), rechecksum=True)
-    apply_fails(run, prices(tmp_path), tmp_path, capsys, "older gmm_apps", "rerun")
+    apply_fails(without_model_checksums(run), prices(tmp_path), tmp_path, capsys, "older gmm_apps", "rerun")
+
+
+# ------------------------------------------------------------------ what --out may replace (docs/promises.md, one test a row)
+def _device(path):
+    if os.geteuid() != 0:
+        pytest.skip("creating a device node needs root")
+    os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # the kind of node /dev/null is
+    return path
+
+
+def _socket(path):
+    import socket
+
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()
+    return path
+
+
+def _fifo(path):
+    os.mkfifo(path)
+    return path
+
+
+def _kind_of(path):
+    m = os.lstat(path).st_mode
+    return next(k for k, f in (("fifo", stat.S_ISFIFO), ("char", stat.S_ISCHR), ("socket", stat.S_ISSOCK),
+                                ("link", stat.S_ISLNK), ("dir", stat.S_ISDIR), ("file", stat.S_ISREG)) if f(m))
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
+@pytest.mark.parametrize("make, kind, needle", [
+    (_device, "char", "is a device"),
+    (_fifo, "fifo", "is a named pipe (FIFO)"),
+    (_socket, "socket", "is a socket"),
+], ids=["device", "fifo", "socket"])
+def test_row_devices_pipes_and_sockets_are_never_replaced(tmp_path, capsys, make, kind, needle, overwrite):
+    target = make(tmp_path / "out")
+    code, _, err = run_cli(["run", *ANOMALY, "--out", target, *(["--overwrite"] if overwrite else [])], capsys)
+    assert code == 2
+    one_error_line(err, needle, "never replaces")
+    assert _kind_of(target) == kind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
+def test_row_a_symbolic_link_is_replaced_only_with_overwrite_and_its_target_kept(tmp_path, capsys, overwrite):
+    mine = tmp_path / "mine"
+    before = user_folder(mine)
+    link = tmp_path / "out"
+    link.symlink_to(mine)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", link, *(["--overwrite"] if overwrite else [])], capsys)
+    assert snapshot(mine) == before  # what the link points to is never touched
+    if overwrite:
+        assert code == 0, err
+        assert not link.is_symlink() and is_run_folder(link)
+    else:
+        assert code == 2
+        one_error_line(err, "is a symbolic link")
+        assert link.is_symlink()
+
+
+def test_row_a_regular_file_is_replaced_only_with_overwrite(tmp_path, capsys):
+    f = tmp_path / "notes.txt"
+    f.write_text("keep me")
+    assert run_cli(["run", *ANOMALY, "--out", f], capsys)[0] == 2 and f.read_text() == "keep me"
+    code, _, err = run_cli(["run", *ANOMALY, "--out", f, "--overwrite"], capsys)
+    assert code == 0, err
+    assert is_run_folder(f)
+
+
+def test_row_the_config_being_run_is_never_replaced(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    shutil.copy(REPO / "configs" / "anomaly.yaml", cfg)
+    before = cfg.read_bytes()
+    for target in (cfg, tmp_path):  # the config itself, and a folder holding it
+        code, _, err = run_cli(["run", cfg, *ANOMALY[1:], "--out", target, "--overwrite"], capsys)
+        assert code == 2
+        one_error_line(err, "the input config")
+    assert cfg.read_bytes() == before
+
+
+def test_row_system_folders_home_and_mount_points_are_never_replaced(tmp_path, capsys, monkeypatch):
+    home = tmp_path / "home"
+    before = user_folder(home)
+    monkeypatch.setenv("HOME", str(home))
+    code, _, err = run_cli(["run", *ANOMALY, "--out", home, "--overwrite"], capsys)
+    assert code == 2
+    one_error_line(err, "system folder or a mount point", "even with --overwrite")
+    assert snapshot(home) == before
+    mounted = tmp_path / "disk"
+    before = user_folder(mounted)
+    real_ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == mounted or real_ismount(p))
+    code, _, err = run_cli(["run", *ANOMALY, "--out", mounted, "--overwrite"], capsys)
+    assert code == 2
+    one_error_line(err, "system folder or a mount point")
+    assert snapshot(mounted) == before
+    # the rule itself: the root and the folders right under it, and the system trees
+    from gmm_apps.runs import _system_folder
+
+    assert all(_system_folder(Path(p)) for p in ("/", "/etc", "/usr", "/tmp", "/dev/shm", "/proc/self"))
+    assert not _system_folder(tmp_path / "scratch")
+
+
+def test_row_a_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys):
+    code, _, err = run_cli(["run", *ANOMALY, "--out", tmp_path / ("r" * 300)], capsys)
+    assert code == 2
+    one_error_line(err, "the folder name is 300 bytes long; at most")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ beside --out: clean-up and the lock
+def test_a_users_old_and_tmp_named_folders_and_lock_file_are_never_touched(tmp_path, capsys):
+    out = tmp_path / "run"
+    dead = _dead_pid()
+    old_mine = tmp_path / f".run.old-{dead}"
+    tmp_mine = tmp_path / f".run.tmp-{dead}"
+    before = {p: user_folder(p) for p in (old_mine, tmp_mine)}
+    lock = tmp_path / ".run.lock"
+    lock.write_text("my lock file")
+    stale = tmp_path / f".run.old-{dead}.1"  # a backup a killed run left: it carries the marker
+    stale.mkdir()
+    (stale / MARKER).write_text("{}")
+    code, _, err = run_cli(["run", *ANOMALY, "--out", out], capsys)
+    assert code == 0, err
+    assert is_run_folder(out) and not stale.exists()
+    assert all(snapshot(p) == b for p, b in before.items())
+    assert lock.read_text() == "my lock file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["run", ".run.lock", old_mine.name, tmp_mine.name])
+
+
+def test_a_temp_folder_name_held_by_a_user_is_passed_over(tmp_path, capsys):
+    out = tmp_path / "run"
+    mine = tmp_path / f".run.tmp-{os.getpid()}"  # the very name this process would use first
+    before = user_folder(mine)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", out], capsys)
+    assert code == 0, err
+    assert snapshot(mine) == before and is_run_folder(out)
+
+
+# ------------------------------------------------------------------ model files bound to their run
+@pytest.fixture(scope="module")
+def customers_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("customers") / "run"
+    assert cli.main(["run", str(REPO / "configs" / "customers.yaml"), "--quiet", "--set", "report.stability_seeds=1",
+                     "--set", "report.bootstrap=0", "--set", "report.plots=false", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda a, h: a.update(precisions_cholesky_=np.zeros_like(a["precisions_cholesky_"])), "precisions do not match"),
+    (lambda a, h: a.update(covariances_=-a["covariances_"]), "not positive"),
+])
+def test_customers_and_regimes_files_with_impossible_covariances_are_refused(customers_run, regimes_run, tmp_path,
+                                                                            capsys, edit, needle):
+    from gmm_apps.core import load_model
+    from gmm_apps.errors import ModelFileError
+
+    for run, new in ((customers_run, SAMPLES / "cdnow_sample.txt"), (regimes_run, prices(tmp_path))):
+        copy = copy_run(run, tmp_path)
+        rewrite_npz(copy / "model.npz", edit, rechecksum=True, redigest=True)
+        with pytest.raises(ModelFileError, match=needle):  # the file's own parameters, checked against each other
+            load_model(copy / "model.npz")
+        apply_fails(copy, new, tmp_path, capsys, "model.npz", "not the file this run wrote")
+        apply_fails(without_model_checksums(copy), new, tmp_path, capsys, "model.npz", needle)
+        shutil.rmtree(copy)
+
+
+def test_a_model_from_another_run_is_refused_signed_or_not(customers_run, anomaly_run, tmp_path, capsys, monkeypatch):
+    other = tmp_path / "other"
+    code, _, err = run_cli(["run", REPO / "configs" / "customers.yaml", "--quiet", "--set", "report.stability_seeds=1",
+                            "--set", "report.bootstrap=0", "--set", "report.plots=false", "--set",
+                            "features.model=[recency, frequency, monetary]", "--out", other], capsys)
+    assert code == 0, err
+    run = copy_run(customers_run, tmp_path)
+    shutil.copy(other / "model.npz", run / "model.npz")
+    apply_fails(run, SAMPLES / "cdnow_sample.txt", tmp_path, capsys, "model.npz: is not the file this run wrote")
+    # a whole anomaly model folder from another run
+    shutil.rmtree(run)
+    a2 = tmp_path / "a2"
+    assert run_cli(["run", *ANOMALY, "--set", "model.components=[1, 2]", "--out", a2], capsys)[0] == 0
+    run = copy_run(anomaly_run, tmp_path)
+    shutil.rmtree(run / "model")
+    shutil.copytree(a2 / "model", run / "model")
+    apply_fails(run, SAMPLES / "cardio_new.csv", tmp_path, capsys, "model/", "not the file this run wrote")
+    shutil.rmtree(run)
+    # signed: a validly signed model of another run is still not this run's
+    monkeypatch.setenv("GMM_APPS_SIGNING_KEY", "s3cret")
+    s1, s2 = tmp_path / "s1", tmp_path / "s2"
+    assert run_cli(["run", *ANOMALY, "--out", s1], capsys)[0] == 0
+    assert run_cli(["run", *ANOMALY, "--set", "model.components=[1, 2]", "--out", s2], capsys)[0] == 0
+    shutil.rmtree(s1 / "model")
+    shutil.copytree(s2 / "model", s1 / "model")
+    apply_fails(s1, SAMPLES / "cardio_new.csv", tmp_path, capsys, "not the file this run wrote")
+
+
+def test_a_run_without_model_checksums_still_applies_with_a_warning(anomaly_run, tmp_path, capsys):
+    run = without_model_checksums(copy_run(anomaly_run, tmp_path))
+    out = tmp_path / "applied"
+    code, _, err = run_cli(["apply", run, SAMPLES / "cardio_new.csv", "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert "did not record its model files' checksums" in summary["warning"]
+    assert "applied unverified" in (out / "run.log").read_text()
+
+
+def test_apply_update_binds_the_updated_model_to_the_new_folder(anomaly_run, tmp_path, capsys):
+    out = tmp_path / "updated"
+    code, _, err = run_cli(["apply", anomaly_run, SAMPLES / "cardio_new.csv", "--out", out, "--update", "--quiet"], capsys)
+    assert code == 0, err
+    marker = json.loads((out / MARKER).read_text())
+    assert set(marker["model_sha256"]) == {p.relative_to(out).as_posix() for p in (out / "model").iterdir()}
+    (out / "model" / "member_000.npz").write_bytes((anomaly_run / "model" / "member_001.npz").read_bytes())
+    apply_fails(out, SAMPLES / "cardio_new.csv", tmp_path, capsys, "member_000.npz")
+
+
+# ------------------------------------------------------------------ hostile files: bounded, one line
+def test_deeply_nested_json_in_model_files_summaries_and_legacy_detectors_is_one_line(anomaly_run, tmp_path, capsys):
+    import gmm_apps
+    from gmm_apps.errors import UserError
+
+    import hashlib
+
+    run = copy_run(anomaly_run, tmp_path)
+    f = run / "model" / "detector.npz"
+    with np.load(f) as z:  # a header 100,000 levels deep, its checksum recomputed (too deep to build as objects)
+        arrays = {k: z[k] for k in z.files}
+    text = arrays["__header__"].tobytes().decode()
+    raw = (text[:-1] + ', "deep": ' + "[" * 100_000 + "]" * 100_000 + "}").encode()
+    arrays["__header__"] = np.frombuffer(raw, np.uint8)
+    arrays["__checksum__"] = np.frombuffer(hashlib.sha256(raw).hexdigest().encode(), np.uint8)
+    with open(f, "wb") as fh:
+        np.savez(fh, **arrays)
+    apply_fails(without_model_checksums(run), SAMPLES / "cardio_new.csv", tmp_path, capsys, "detector.npz",
+                "nested deeper than 64")
+    # summary.json: 50,000 levels, and a list where a mapping belongs
+    for text, needle in (("[" * 50_000 + "]" * 50_000, "nested deeper than 64"), ("[1, 2]", "got a list")):
+        (run / "summary.json").write_text(text)
+        code, _, err = run_cli(["show", run], capsys)
+        assert code == 2
+        one_error_line(err, "summary.json", needle)
+        with pytest.raises(UserError, match=needle):
+            gmm_apps.load_run(run)
+
+
+@pytest.mark.parametrize("head, needle", [
+    ("[" * 100_000 + "]" * 100_000, "nested deeper than 64"),
+    (json.dumps({"format": "gmm_apps.GMMDetector", "format_version": "1"}), "version '1'"),
+])
+def test_a_hostile_legacy_detector_json_is_one_line(anomaly_run, tmp_path, capsys, head, needle):
+    run = without_model_checksums(copy_run(anomaly_run, tmp_path))
+    (run / "model" / "detector.npz").unlink()
+    (run / "model" / "detector.json").write_text(head)
+    apply_fails(run, SAMPLES / "cardio_new.csv", tmp_path, capsys, "detector.json", needle)
+
+
+def test_a_header_with_an_object_dtype_is_one_line(regimes_run, tmp_path, capsys):
+    run = without_model_checksums(copy_run(regimes_run, tmp_path))
+    rewrite_npz(run / "model.npz", lambda a, h: h["params"].update(dtype="object"), rechecksum=True)
+    apply_fails(run, prices(tmp_path), tmp_path, capsys, "model.npz", "dtype 'object'")
+
+
+def test_a_billion_laughs_config_is_refused_at_once(tmp_path):
+    from test_bad_inputs import LAUGHS
+
+    cfg = tmp_path / "lol.yaml"
+    cfg.write_text(LAUGHS)
+    r = subprocess.run([sys.executable, "-m", "gmm_apps", "validate", str(cfg)], capture_output=True, text=True,
+                       timeout=120)  # a guard against a hang, not a speed test
+    assert r.returncode == 2
+    one_error_line(r.stderr, "lol.yaml: expands to more than 100,000 values")
+
+
+def test_command_line_mistakes_are_one_error_line(capsys):
+    for argv, needle in ((["run"], "the following arguments are required: config"),
+                         (["run", "x.yaml", "--seed", "abc"], "invalid int value: 'abc'"),
+                         (["frobnicate"], "invalid choice: 'frobnicate'")):
+        code, out, err = run_cli(argv, capsys)
+        assert code == 2 and out == ""
+        one_error_line(err, needle)

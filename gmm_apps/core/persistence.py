@@ -59,6 +59,41 @@ _PARAMS = (
 )
 
 
+#: JSON read from files (model headers, detector files, run markers and summaries) nests this deep at most
+MAX_JSON_DEPTH = 64
+
+
+def loads_json(raw, *, max_depth=MAX_JSON_DEPTH):
+    """``json.loads`` for files that may have been tampered with: deep nesting is a ``ValueError``.
+
+    Parameters
+    ----------
+    raw : str or bytes
+    max_depth : int
+
+    Returns
+    -------
+    value : object
+
+    Raises
+    ------
+    ValueError
+        Malformed JSON (``json.JSONDecodeError``), or nested deeper than ``max_depth``.
+    """
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {max_depth} levels") from None
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            if d > max_depth:
+                raise ValueError(f"nested deeper than {max_depth} levels")
+            stack.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return value
+
+
 def _digest(a):
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
@@ -281,7 +316,7 @@ def _read(path, *, format=FORMAT, max_version=FORMAT_VERSION):
             raw = npz["__header__"].tobytes()
             checksum = npz["__checksum__"].tobytes().decode("ascii") if "__checksum__" in files else None
             signed = npz["__signature__"].tobytes().decode("ascii") if "__signature__" in files else None
-            header = json.loads(raw.decode("utf-8"))
+            header = loads_json(raw.decode("utf-8"))
             arrays = {k: npz[k] for k in files if k not in _RESERVED}
     except ModelFileError:
         raise
@@ -413,6 +448,41 @@ def check_mixture(model, path):
             raise bad(f"{name} holds non-finite or non-numeric values")
     if np.any(w < 0) or abs(float(w.sum()) - 1.0) > 1e-6:
         raise bad("the weights are not a probability vector")
+    problem = _covariance_problem(ct, np.asarray(model.covariances_, dtype=np.float64),
+                                  np.asarray(model.precisions_cholesky_, dtype=np.float64),
+                                  np.asarray(model.precisions_, dtype=np.float64),
+                                  tol=1e-2 if np.asarray(model.covariances_).dtype == np.float32 else 1e-4)
+    if problem:
+        raise bad(problem)
+
+
+def _covariance_problem(ct, cov, prec_chol, prec, *, tol):
+    """Why covariances, their precision Cholesky factors and precisions disagree or are not positive definite, or None.
+
+    With ``P`` the precision Cholesky factor of a covariance ``C``, ``P.T @ C @ P``
+    is the identity, and the precision is ``P @ P.T`` (so ``precision @ C`` is
+    the identity too); both are checked to ``tol``.
+    """
+    if ct in ("diag", "spherical"):
+        if np.any(cov <= 0):
+            return "a variance is not positive"
+        if np.max(np.abs(cov * prec_chol**2 - 1)) > tol or np.max(np.abs(cov * prec - 1)) > tol:
+            return "the precisions do not match the covariances"
+        return None
+    covs = cov[None] if ct == "tied" else cov
+    pcs = prec_chol[None] if ct == "tied" else prec_chol
+    precs = prec[None] if ct == "tied" else prec
+    eye = np.eye(cov.shape[-1])
+    for C, P, Q in zip(covs, pcs, precs):
+        if not np.allclose(C, C.T, rtol=1e-6, atol=1e-12 * max(1.0, float(np.abs(C).max()))):
+            return "a covariance matrix is not symmetric"
+        try:
+            np.linalg.cholesky(C)
+        except np.linalg.LinAlgError:
+            return "a covariance matrix is not positive definite"
+        if np.max(np.abs(P.T @ C @ P - eye)) > tol or np.max(np.abs(Q @ C - eye)) > tol:
+            return "the precisions do not match the covariances"
+    return None
 
 
 def load_model(path, *, with_extra=False):
@@ -440,6 +510,8 @@ def load_model(path, *, with_extra=False):
     header, arrays = _read(path)
     try:
         p = dict(header["params"])
+        if p.get("dtype", "float64") not in ("float32", "float64"):
+            raise ValueError(f"dtype {p.get('dtype')!r} is not float32 or float64")
         p["dtype"] = np.dtype(p.get("dtype", "float64")).type
         model = GaussianMixture(**p)
     except (TypeError, KeyError, ValueError) as exc:

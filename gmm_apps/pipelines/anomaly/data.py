@@ -20,7 +20,12 @@ def read_frame(path, *, chunksize=None):
             m = loadmat(p)
             if "X" not in m:
                 raise DataError(f"{p}: .mat file has no array 'X' (ODDS format: X and y)")
+            if np.iscomplexobj(m["X"]) or not np.issubdtype(np.asarray(m["X"]).dtype, np.number):
+                raise DataError(f"{p}: array 'X' holds {np.asarray(m['X']).dtype} values; expected real numbers "
+                                "(split complex values into real and imaginary columns first)")
             X = np.asarray(m["X"], dtype=float)
+            if X.ndim != 2:
+                raise DataError(f"{p}: array 'X' has shape {X.shape}; expected records x features")
             df = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
             if "y" in m:
                 df["outlier"] = np.asarray(m["y"]).ravel().astype(int)

@@ -52,8 +52,8 @@ class Schema:
     def learn(cls, df, cfg, source):
         if len(df) == 0:
             raise DataError(f"{source}: no records (only a header?)")
-        idc = cfg.id_column if cfg.id_column in df.columns else None
-        lab = cfg.label_column if cfg.label_column in df.columns else None
+        idc = _named_column(df, cfg, "id_column", source)
+        lab = _named_column(df, cfg, "label_column", source)
         if cfg.columns:
             missing = [c for c in cfg.columns if c not in df.columns]
             if missing:
@@ -132,3 +132,24 @@ class Schema:
     @classmethod
     def from_dict(cls, d):
         return cls(d["numeric"], d["categories"], d["id_column"], d["label_column"], d.get("missing", "error"))
+
+
+def _named_column(df, cfg, key, source):
+    """The column ``data.<key>`` names, or None when the file has no such column.
+
+    An id column set explicitly must exist (a label column may be absent: the
+    labels may come with the scored records only); a name that differs from a
+    column only by case is an error either way (that column would otherwise be
+    read as a feature).
+    """
+    name = getattr(cfg, key)
+    if name is None or name in df.columns:
+        return name
+    near = [c for c in df.columns if str(c).lower() == str(name).lower()]
+    if near:
+        raise DataError(f"{source}: column {name!r} (data.{key}) not found, but {near[0]!r} is; set data.{key}: "
+                        f"{near[0]} (or null)")
+    if key == "id_column" and key in cfg.model_fields_set:  # labels may be in the scored file only
+        raise DataError(f"{source}: column {name!r} (data.{key}) not found; columns are "
+                        f"{', '.join(map(str, df.columns))}; name one of them, or set data.{key}: null")
+    return None

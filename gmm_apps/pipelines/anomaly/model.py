@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -18,6 +17,7 @@ from ...core import (
     file_digest,
     load_arrays,
     load_model,
+    loads_json,
     save_arrays,
     save_model,
     threshold_at_rate,
@@ -691,10 +691,13 @@ def _read_legacy(f):
         raise ModelFileError(f"{f}: an unsigned detector of an older gmm_apps, and {SIGNING_KEY_ENV} is set; "
                              "rerun 'gmm-apps run' to write a signed one")
     try:
-        head = json.loads(f.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        head = loads_json(f.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{f}: not valid JSON ({exc}); the file was altered or truncated") from None
-    if not isinstance(head, dict) or head.get("format") != "gmm_apps.GMMDetector" or head.get("format_version", 99) > 2:
-        got = (head.get("format"), head.get("format_version")) if isinstance(head, dict) else (None, None)
-        raise ModelFileError(f"{f}: unknown detector format {got[0]!r} version {got[1]!r}")
+    version = head.get("format_version") if isinstance(head, dict) else None
+    if (not isinstance(head, dict) or head.get("format") != "gmm_apps.GMMDetector" or not isinstance(version, int)
+            or isinstance(version, bool) or not 1 <= version <= 2):
+        got = (head.get("format"), version) if isinstance(head, dict) else (None, None)
+        raise ModelFileError(f"{f}: unknown detector format {got[0]!r} version {got[1]!r}; expected "
+                             "gmm_apps.GMMDetector version 1 or 2")
     return head

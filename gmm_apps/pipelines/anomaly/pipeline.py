@@ -174,7 +174,7 @@ class AnomalyPipeline(Pipeline):
                 if "label" in t:
                     labels.append(t["label"].to_numpy())
         if n == 0:
-            raise DataError(f"{input}: no records to score")
+            raise DataError(f"{input}: no records to score (only a header?); expected rows of the run's feature columns")
         ev = evaluation(np.concatenate(labels) if labels else None, np.concatenate(scores))
         summary = {"headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
                    "scored_records": n, "flagged": flagged, "threshold": det.threshold_, "evaluation": ev}
@@ -202,8 +202,11 @@ def score_and_update(frame, det, schema, source, explain, offset):
 
 
 def _with_offsets(frames):
+    """Each non-empty chunk with the number of records before it (a header-only file yields none)."""
     offset = 0
     for frame in frames:
+        if len(frame) == 0:
+            continue
         yield frame, offset
         offset += len(frame)
 

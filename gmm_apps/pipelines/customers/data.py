@@ -13,6 +13,10 @@ from ...errors import DataError
 COLUMNS = ["customer_id", "date", "quantity", "amount"]
 
 
+#: amounts and quantities beyond this magnitude are refused (their sums would overflow)
+EXTREME = 1e15
+
+
 def read_cdnow(path):
     """Read the CDNOW format: a header line, then whitespace-separated id, YYYYMMDD, quantity, amount.
 
@@ -98,6 +102,11 @@ def _typed(raw, path, *, date_format, names):
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"{path}: column {names[col]!r} has a non-numeric or missing value {raw[col].iloc[i]!r} at data row {i + 1}")
+        big = np.abs(v.to_numpy(dtype=float)) > EXTREME
+        if big.any():
+            i = int(np.flatnonzero(big)[0])
+            raise DataError(f"{path}: column {names[col]!r} has an extreme value {raw[col].iloc[i]!r} at data row {i + 1} "
+                            f"(beyond {EXTREME:g}); that is a data error: fix or remove that row")
         out[col] = v.astype(float)
     if (out["amount"] < 0).any():
         i = int(np.flatnonzero((out["amount"] < 0).to_numpy())[0])

@@ -98,6 +98,8 @@ class Segmentation:
                       arrays["segment_values"], meta["names"], separate_one_timers=meta["separate_one_timers"])
             need(seg.mean.shape == (d,) and seg.scale.shape == (d,) and len(seg.features) == d, path,
                  "the scaler and feature list do not fit the model")
+            need(np.all(np.isfinite(seg.mean)) and np.all(np.isfinite(seg.scale)) and np.all(seg.scale > 0), path,
+                 "the scaler holds a non-positive or non-finite scale")
             need(set(seg.features) <= set(FEATURE_COLUMNS), path,
                  f"unknown features {sorted(set(seg.features) - set(FEATURE_COLUMNS))}")
             need(len(seg.names) == seg.n_segments == model.n_components + int(seg.separate), path,

@@ -16,6 +16,8 @@ class ImagesData(PathData):
     (composited on white) and 16-bit are read as they are."""
 
     path: str | list[str] = Field(default_factory=lambda: ["skimage:astronaut", "skimage:coffee", "skimage:chelsea"])
+    max_pixels: int = Field(100_000_000, ge=1, description="an image with more pixels (width x height) is refused "
+                                                            "before it is decoded (about 40 bytes of memory a pixel)")
 
     @field_validator("path")
     @classmethod

@@ -61,12 +61,26 @@ def to_rgb(image, *, name="image"):
     return np.ascontiguousarray(f)
 
 
-def read_image(path):
+#: images with more pixels than this are refused unless ``data.max_pixels`` says otherwise (decompression bombs)
+MAX_PIXELS = 100_000_000
+
+
+def _too_large(name, w, h, max_pixels):
+    return DataError(f"{name}: image is {w}x{h} = {w * h:,} pixels, more than data.max_pixels ({max_pixels:,}); "
+                     "raise data.max_pixels if the image is genuine (it takes about 40 bytes of memory a pixel)")
+
+
+def read_image(path, *, max_pixels=MAX_PIXELS):
     """Read an image file as float RGB in [0, 1].
+
+    The size in the file's header is checked against ``max_pixels`` before
+    any pixel is decoded, so a small file that would expand to gigabytes
+    (a decompression bomb) is refused at once.
 
     Parameters
     ----------
     path : str or Path, or ``skimage:NAME`` for a scikit-image sample
+    max_pixels : int
 
     Returns
     -------
@@ -87,11 +101,19 @@ def read_image(path):
         if p.suffix.lower() in (".tif", ".tiff"):
             import tifffile
 
-            arr = tifffile.imread(p)
+            with tifffile.TiffFile(p) as tif:
+                shape = tif.pages[0].shape
+                plane = shape[:2] if len(shape) < 3 or shape[-1] <= 4 else shape[-2:]
+                if int(np.prod(plane)) > max_pixels:
+                    raise _too_large(str(p), plane[-1], plane[0], max_pixels)
+                arr = tif.asarray()
             if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 2, 3, 4):
                 arr = np.moveaxis(arr, 0, -1)
         else:
-            with Image.open(p) as im:
+            with _open_unchecked(Image, p) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise _too_large(str(p), w, h, max_pixels)
                 im.load()
                 if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
                     im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
@@ -99,11 +121,23 @@ def read_image(path):
                     arr = np.asarray(im)
                     return to_rgb(arr.astype(np.uint16) if arr.max() <= 65535 else arr, name=str(p))
                 arr = np.asarray(im)
+    except DataError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{p}: not a readable image (JPEG, PNG or TIFF expected): {exc}") from None
     if arr.ndim == 3 and arr.shape[-1] > 4:
         raise DataError(f"{p}: expected a grey, RGB or RGBA image, got {arr.shape[-1]} channels")
     return to_rgb(arr, name=str(p))
+
+
+def _open_unchecked(Image, path):
+    """``PIL.Image.open`` without Pillow's own pixel limit (``read_image`` applies ``max_pixels`` instead)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        return Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
 
 
 def _skimage_sample(name):

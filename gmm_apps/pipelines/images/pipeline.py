@@ -16,10 +16,10 @@ import pandas as pd
 
 from ...core import load_model, model_file_guard, save_model
 from ...engine import dask_client
-from ...errors import DataError
+from ...errors import ArgumentError, DataError
 from ...registry import Pipeline
 from .config import ImagesConfig
-from .data import image_stem, read_image, resolve_images
+from .data import image_stem, read_image, resolve_images, to_rgb
 from .model import Settings, check_size, fit_model, fit_rows, image_features, palette_rgb, sample_rows, segment_image
 
 logger = logging.getLogger("gmm_apps.images")
@@ -95,7 +95,7 @@ def process_image(job):
     settings = job["settings"]
     name = job["input"]
     stem = image_stem(name)
-    rgb = read_image(name)
+    rgb = read_image(name, max_pixels=job["max_pixels"])
     h, w = rgb.shape[:2]
     row = {"image": stem, "input": str(name), "width": w, "height": h}
     check_size(rgb, name)
@@ -320,9 +320,35 @@ class ImagesPipeline(Pipeline):
     def check(self, config, source):
         resolve_images(config.data.path, key="data.path", source=source)
 
-    def _jobs(self, inputs, settings, *, model, pool_rows, sample_only, overlay_on):
+    def write_data(self, data, folder):
+        """An image array or a list of them, checked as image files are: 8-bit arrays are written as PNG, any other
+        (16-bit, float in [0, 1], ...) as the float TIFF of what reading the same file would give."""
+        import tifffile
+        from PIL import Image
+
+        if isinstance(data, np.ndarray):
+            arrays = [data]
+        elif isinstance(data, (list, tuple)) and data:
+            arrays = list(data)
+        else:
+            raise ArgumentError(f"data: the images pipeline takes an image array, a non-empty list of them, or a path; "
+                                f"got {type(data).__name__ if not isinstance(data, (list, tuple)) else 'an empty list'}")
+        for i, a in enumerate(arrays):
+            name = f"data[{i}]" if len(arrays) > 1 else "data"
+            if not isinstance(a, np.ndarray) and not isinstance(a, (list, tuple)):
+                raise ArgumentError(f"{name}: expected an image array, got {type(a).__name__}")
+            a = np.asarray(a)
+            rgb = to_rgb(a, name=name)  # the checks image files get: shape, pixel type, range, NaN
+            check_size(rgb, name)
+            if a.dtype == np.uint8:
+                Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[-1] == 1 else a).save(Path(folder) / f"image_{i:04d}.png")
+            else:
+                tifffile.imwrite(Path(folder) / f"image_{i:04d}.tif", rgb, photometric="rgb")
+        return str(folder)
+
+    def _jobs(self, inputs, settings, *, model, pool_rows, sample_only, overlay_on, max_pixels):
         return [{"input": i, "settings": settings, "model": model, "pool_rows": pool_rows,
-                 "sample_only": sample_only, "overlay": overlay_on} for i in inputs]
+                 "sample_only": sample_only, "overlay": overlay_on, "max_pixels": max_pixels} for i in inputs]
 
     def run(self, cfg, ctx):
         from . import report as rep
@@ -334,8 +360,8 @@ class ImagesPipeline(Pipeline):
         logger.info("%d images; features %s; K %s", len(inputs), settings.color_space, list(settings.n_components))
         with dask_client(cfg.engine) as client:
             def go(**kw):
-                return run_jobs(self._jobs(inputs, settings, **kw), cfg.run.n_jobs, ctx.progress, client=client,
-                                out=ctx.dir)
+                return run_jobs(self._jobs(inputs, settings, max_pixels=cfg.data.max_pixels, **kw), cfg.run.n_jobs,
+                                ctx.progress, client=client, out=ctx.dir)
 
             if cfg.model.shared:
                 sampled = go(model=None, pool_rows=pool_rows, sample_only=True, overlay_on=False)
@@ -375,7 +401,8 @@ class ImagesPipeline(Pipeline):
         _make_folders(ctx, config)
         with dask_client(config.engine) as client:
             results = run_jobs(self._jobs(inputs, settings, model=model, pool_rows=0, sample_only=False,
-                                          overlay_on=config.output.overlay), config.run.n_jobs, ctx.progress,
+                                          overlay_on=config.output.overlay, max_pixels=config.data.max_pixels),
+                               config.run.n_jobs, ctx.progress,
                                client=client, out=ctx.dir)
         images, palettes = _write_tables(ctx, results)
         summary = {"headline": f"{len(images)} image{'s' if len(images) != 1 else ''} segmented with the shared "

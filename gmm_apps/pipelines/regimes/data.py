@@ -6,6 +6,7 @@ Every loader returns a :class:`PriceData`: a date-indexed DataFrame with a
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
@@ -190,6 +191,8 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         dates = dates.tz_localize(None)
     dates = pd.DatetimeIndex(dates).normalize()
     pcol = _pick(df.columns, price_column, ["Adj Close", "Adj_Close", "adj_close", "Close", "close", "price", "Price"], "prices", source)
+    if pcol is None and df.shape[1] == 0:
+        raise DataError(f"{source}: only a date column ({dcol!r}); expected a column of prices beside it")
     if pcol is None:
         numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
         if len(numeric) != 1:
@@ -205,6 +208,11 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     volume = None
     if vcol is not None:
         vol = _check_series(pd.Series(df[vcol].to_numpy(), index=dates), vcol, source, positive=False)
+        if (vol < 0).any():
+            i = int(np.flatnonzero(vol.to_numpy() < 0)[0])
+            raise DataError(f"{source}: column {vcol!r} (volume) holds a negative value {vol.iloc[i]:g} at data row "
+                            f"{i + 1} (date {vol.index[i].date()}); volumes count shares traded: fix that row, or set "
+                            "data.volume_column to another column")
         volume = vol.to_frame(ticker)
     if len(prices) < 2:
         raise DataError(f"{source}: only {len(prices)} price row(s); need a price history")
@@ -250,8 +258,9 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None):
         if path.suffix.lower() in (".parquet", ".pq"):
             df = pd.read_parquet(path)
         else:
-            df = pd.read_csv(path, sep=None, engine="python")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as exc:
+            sep = _separator(path)
+            df = pd.read_csv(path, sep=sep, engine="python" if len(sep) > 1 else "c")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} ({str(exc).splitlines()[0]})") from None
     if isinstance(price_column, (list, tuple)):  # several series: one column each, named by the column
         missing = [c for c in price_column if c not in df.columns]
@@ -266,6 +275,22 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None):
         df, source=str(path), date_column=date_column, price_column=price_column, volume_column=volume_column,
         ticker=path.stem,
     )
+
+
+def _separator(path):
+    """The column separator of a text table: the one of ``, ; tab |`` its header line holds most; else white space
+    between several names, or ``,`` for a single column."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        header = ""
+        for line in fh:
+            if line.strip():
+                header = line
+                break
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    if counts[best]:
+        return best
+    return r"\s+" if len(header.split()) > 1 else ","
 
 
 def load_yfinance(tickers, *, start=None, end=None, interval="1d", cache_dir=".gmm_apps_cache", download=None):

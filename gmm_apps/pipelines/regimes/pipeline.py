@@ -278,6 +278,14 @@ class RegimesPipeline(Pipeline):
     quick_sets = ("report.stability_seeds=1", "report.bic_candidates=[3]", "report.plots=false", "model.n_init=2",
                   "split.holdout_start=null")
 
+    def write_data(self, data, folder):
+        """A DataFrame of prices, its dates in the index or a column."""
+        if isinstance(data, pd.Series):
+            data = data.to_frame()
+        if isinstance(data, pd.DataFrame) and isinstance(data.index, pd.DatetimeIndex):
+            data = data.rename_axis(data.index.name or "Date").reset_index()
+        return super().write_data(data, folder)
+
     def apply_example(self, run_dir, folder):
         """The last ten years of the bundled S&P 500 as a price file."""
         from arch.data import sp500
@@ -351,9 +359,10 @@ class RegimesPipeline(Pipeline):
                          "candidate": (k in ks and ct in cts)})
             fitted[(k, ct)] = mdl
         table = pd.DataFrame(rows)
-        cand = table[table["candidate"]]
+        cand = table[table["candidate"]] if rows else table
         if cand.empty:
-            raise DataError(f"{source}: too few training days ({len(Xtr)}) for n_components {ks}")
+            raise DataError(f"{source}: too few training days ({len(Xtr)}) for model.n_components {ks}: each regime "
+                            f"needs at least 5 days, so at most {len(Xtr) // 5} regimes; lower model.n_components")
         row = cand.iloc[int(cand[cfg.model.criterion].to_numpy().argmin())]
         best = Best(int(row.n_components), row.covariance_type, float(row.bic), float(row.aic), len(Xtr))
         logger.info("model: %s, K=%d, %s covariance", cfg.model.kind, best.K, best.ct)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,9 +11,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...config import local_path, path_problem, resolve_inputs
+from ...config import local_path, path_problem, require_file, resolve_inputs
 from ...core import threshold_at_rate
-from ...errors import ConfigError, DataError
+from ...errors import ArgumentError, ConfigError, DataError
 from ...registry import Pipeline
 from .config import SpeakersConfig
 from .data import AUDIO_SUFFIXES, label_of, load_audio
@@ -194,6 +195,48 @@ class SpeakersPipeline(Pipeline):
 
     def apply_example(self, run_dir, folder):
         return yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))["data"]["test"]
+
+    def write_data(self, data, folder):
+        """A mapping of speaker name -> recordings (paths, or ``(samples, sample_rate)`` pairs), one folder a speaker."""
+        import shutil
+
+        import soundfile as sf
+
+        if not isinstance(data, Mapping) or not data:
+            raise ArgumentError(f"data: the speakers pipeline takes a non-empty mapping of speaker name -> recordings "
+                                f"or a path, got {type(data).__name__ if not isinstance(data, Mapping) else 'an empty mapping'}")
+        for speaker, recordings in data.items():
+            name = str(speaker)
+            if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+                raise DataError(f"data: speaker name {name!r} cannot name a folder; use letters, digits, spaces, "
+                                "'-' or '_'")
+            if isinstance(recordings, (str, bytes, Path)) or not isinstance(recordings, Sequence) or not recordings:
+                raise DataError(f"data[{name!r}]: expected a non-empty list of recordings (paths or (samples, "
+                                f"sample_rate) pairs), got {type(recordings).__name__}")
+            sub = Path(folder) / name
+            sub.mkdir()
+            for i, rec in enumerate(recordings):
+                where = f"data[{name!r}][{i}]"
+                if isinstance(rec, (str, Path)):  # keep the file's name (numbered, as names may repeat)
+                    src = require_file(rec, key=where, expected="a recording")
+                    shutil.copy(src, sub / f"{i:04d}_{src.name}")
+                    continue
+                if not isinstance(rec, (tuple, list)) or len(rec) != 2:
+                    raise DataError(f"{where}: expected a path or a (samples, sample_rate) pair, got "
+                                    f"{type(rec).__name__}{f' of {len(rec)} items' if isinstance(rec, (tuple, list)) else ''}")
+                y, sr = rec
+                y = np.asarray(y)
+                if y.dtype.kind not in "fiu" or y.ndim not in (1, 2) or y.size == 0 or not np.all(np.isfinite(y)):
+                    raise DataError(f"{where}: samples must be a non-empty 1-D (or samples x channels) array of finite "
+                                    f"numbers, got {y.dtype} of shape {y.shape}")
+                if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or not 1000 <= int(sr) <= 768_000:
+                    raise DataError(f"{where}: sample rate must be a whole number of Hz from 1000 to 768000, got {sr!r}")
+                sf.write(sub / f"{i:04d}.wav", y.astype(np.float32), int(sr))
+        return str(folder)
+
+    def data_overrides(self, path):
+        """Recordings to enrol, one folder a speaker (the Python API's ``data``); no test set."""
+        return {"data.enrol": str(path), "data.label_from": "folder", "data.test": None}
     description = "speaker identification and verification: UBM + MAP-adapted GMMs on MFCCs"
     config_model = SpeakersConfig
 
