@@ -64,14 +64,18 @@ class Run:
     def model(self):
         """The fitted model, read on first use (None for an ``apply`` run, which fits none).
 
+        The run folder is checked first as ``apply`` checks it: a model file
+        the run did not write is refused with a :class:`~gmm_apps.errors.ModelFileError`.
+
         A :class:`gmm_apps.core.GaussianMixture` (images' shared palette), the
         anomaly detector, the customers' segmentation, the regimes' hidden
         Markov model or the speakers' models: the objects ``apply`` uses.
         """
         if not hasattr(self, "_model"):
-            from .registry import get_pipeline
+            from .runs import open_run
 
-            self._model = get_pipeline(self.pipeline).load_model(self.dir)
+            pipeline = open_run(self.dir)[0] if (self.dir / "config.yaml").is_file() else None
+            self._model = pipeline.load_model(self.dir) if pipeline is not None else None
         return self._model
 
     def apply(self, data, *, out=None, quiet=True, overwrite=False, update=False):

@@ -788,6 +788,48 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
     return _complete(ctx, work, started, {"pipeline": config.pipeline, "config": source})
 
 
+def open_run(run_dir):
+    """A finished run folder's pipeline and config, checked as ``apply`` checks them before using its model.
+
+    The config is read with today's schema (renamed keys mapped), and the
+    run's marker must agree with it and with the model files (their digests;
+    the signature when a signing key is set).
+
+    Parameters
+    ----------
+    run_dir : Path
+
+    Returns
+    -------
+    pipeline : Pipeline
+    config : PipelineConfig
+    raw : dict
+        The config as read (after renamed keys were mapped).
+    warning : str or None
+        Set when the run predates model checksums (its model is used unverified).
+
+    Raises
+    ------
+    UserError
+    """
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not run_dir.is_dir():
+        what = "run folder not found" if not run_dir.exists() else "is a file, not a run folder"
+        raise UserError(f"{run_dir}: {what}; pass the folder a 'run' wrote")
+    if not cfg_path.is_file() or not is_run_folder(run_dir):
+        raise UserError(f"{run_dir}: not a gmm_apps run folder (no config.yaml); pass the folder a 'run' wrote")
+    raw = read_yaml(cfg_path)
+    name = raw.get("pipeline")
+    if not isinstance(name, str):
+        raise ConfigError(f"{cfg_path}: missing required key 'pipeline'")
+    pipeline = get_pipeline(name, source=str(cfg_path))
+    raw = upgrade_run_config(raw, pipeline.config_model)
+    config = validate_config(raw, pipeline.config_model, source=str(cfg_path))
+    warning = verify_run(run_dir, model_settings(pipeline, config), pipeline.model_paths())
+    return pipeline, config, raw, warning
+
+
 def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, update=False):
     """Apply a finished run's saved model to new input.
 
@@ -814,22 +856,10 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
     """
     started = time.time()
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not run_dir.is_dir():
-        what = "run folder not found" if not run_dir.exists() else "is a file, not a run folder"
-        raise UserError(f"{run_dir}: {what}; pass the folder a 'run' wrote")
-    if not cfg_path.is_file() or not is_run_folder(run_dir):
-        raise UserError(f"{run_dir}: not a gmm_apps run folder (no config.yaml); pass the folder a 'run' wrote")
-    raw = read_yaml(cfg_path)
-    name = raw.get("pipeline")
-    if not isinstance(name, str):
-        raise ConfigError(f"{cfg_path}: missing required key 'pipeline'")
-    pipeline = get_pipeline(name, source=str(cfg_path))
-    raw = upgrade_run_config(raw, pipeline.config_model)
-    config = validate_config(raw, pipeline.config_model, source=str(cfg_path))
+    pipeline, config, raw, unverified = open_run(run_dir)
+    name = pipeline.name
     if update and not pipeline.updates_model:
         raise ConfigError(f"--update: the {name} pipeline cannot update its model in apply; rerun it on the new data")
-    unverified = verify_run(run_dir, model_settings(pipeline, config), pipeline.model_paths())
     final = Path(out) if out else default_run_dir(name, kind="apply")
     ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, kind="apply",
                      inputs=[("run folder", str(run_dir)), ("input", str(input))])

@@ -745,6 +745,11 @@ def test_a_model_from_another_run_is_refused_signed_or_not(customers_run, anomal
     run = copy_run(customers_run, tmp_path)
     shutil.copy(other / "model.npz", run / "model.npz")
     apply_fails(run, SAMPLES / "cdnow_sample.txt", tmp_path, capsys, "model.npz: is not the file this run wrote")
+    import gmm_apps
+    from gmm_apps.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="is not the file this run wrote"):  # the Python API checks it too
+        gmm_apps.load_run(run).model
     # a whole anomaly model folder from another run
     shutil.rmtree(run)
     a2 = tmp_path / "a2"
