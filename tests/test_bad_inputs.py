@@ -155,7 +155,7 @@ CASES = [
     ("single-row", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, n=1)}"], "only 1 price row"),
     ("single-row", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: d.iloc[:1])}", "--set", "data.score=null"], "only 1 reference records"),
     ("constant-feature", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.assign(Close=100.0))}"], "feature 'log_return' is constant"),
-    ("more-components-than-rows", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', TINY_LOG)}", "--set", "model.n_components=5", "--set", "split.enabled=false"], "fewer than every model.n_components"),
+    ("more-components-than-rows", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', TINY_LOG)}", "--set", "model.n_components=5", "--set", "split.enabled=false", "--set", "features.recent_weeks=1"], "fewer than every model.n_components"),
     # audio
     ("corrupt-wav", "speakers", lambda t: (shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"), make(t / "enrol", "3_theo_99.wav", b"RIFF....WAVEjunk"), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_99.wav: cannot read audio"),
     ("zero-length-recording", "speakers", lambda t: (shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"), wav(t / "enrol" / "3_theo_98.wav", seconds=0), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_98.wav: the recording is empty"),
@@ -191,7 +191,7 @@ CASES = [
      "engine.address: expected a scheduler address"),
     ("components-beyond-frames", "speakers", lambda t: ["--set", "model.n_components=1000000000"],
      "model.n_components=1,000,000,000 needs at least"),
-    ("identical-records", "customers", lambda t: ["--set", f"data.path={make(t, 's.csv', SAME_TX)}", "--set", "split.enabled=false"],
+    ("identical-records", "customers", lambda t: ["--set", f"data.path={make(t, 's.csv', SAME_TX)}", "--set", "split.enabled=false", "--set", "features.recent_weeks=1"],
      "all 40 customers have the same"),
     ("identical-records", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: d.assign(a=1.0, b=2.0, c=3.0))}",
                                                 "--set", "data.score=null"], "every feature is constant over the 200"),

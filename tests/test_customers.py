@@ -9,7 +9,8 @@ import pytest
 
 from gmm_apps import cli
 from gmm_apps.errors import DataError
-from gmm_apps.pipelines.customers.data import read_cdnow, read_table
+from gmm_apps.pipelines.customers.config import CustomersData
+from gmm_apps.pipelines.customers.data import read_transactions
 from gmm_apps.pipelines.customers.features import (
     capture_curve,
     captured_at,
@@ -82,16 +83,25 @@ def test_capture_curve_by_hand():
     np.testing.assert_allclose(y, [0, 1, 1])
 
 
+def read(path, **keys):
+    return read_transactions(CustomersData(path=str(path), **keys))
+
+
 def test_cdnow_reader_and_table_reader(tmp_path):
     p = tmp_path / "cd.txt"
     p.write_text("customer_id  date number_of_cds  dollar_value\r\n00001 19970101  1   11.77\r\n00002 19970112  5   77.00\r\n")
-    t = read_cdnow(p)
+    t, cleaning = read(p)
     assert t["customer_id"].tolist() == ["00001", "00002"] and t["amount"].tolist() == [11.77, 77.0]
-    assert t["date"].iloc[1] == pd.Timestamp("1997-01-12")
+    assert t["date"].iloc[1] == pd.Timestamp("1997-01-12") and cleaning["lines"] == 2
     q = tmp_path / "t.csv"
     q.write_text("cust,when,spend\nx,2020-01-01,5\ny,2020-01-02,7.5\n")
-    t = read_table(q, id_column="cust", date_column="when", amount_column="spend")
+    t, _ = read(q, id_column="cust", date_column="when", amount_column="spend")
     assert t["quantity"].tolist() == [1, 1] and t["amount"].tolist() == [5.0, 7.5]
+    # the same CDNOW text under a .csv name is still CDNOW, and a table saved as .txt is still a table
+    (tmp_path / "cd.csv").write_bytes(p.read_bytes())
+    assert read(tmp_path / "cd.csv")[0].equals(read(p)[0])
+    (tmp_path / "t.txt").write_bytes(q.read_bytes())
+    assert read(tmp_path / "t.txt", id_column="cust", date_column="when", amount_column="spend")[0]["amount"].sum() == 12.5
 
 
 @pytest.mark.parametrize(
@@ -102,7 +112,10 @@ def test_cdnow_reader_and_table_reader(tmp_path):
         ("cust,when,spend\nx,2020-01-01,abc\n", {}, "non-numeric or missing value 'abc' at data row 1"),
         ("cust,when,spend\nx,2020-01-01,inf\n", {}, "non-numeric or missing value"),
         ("cust,when,spend\nx,someday,5\n", {}, "does not hold dates"),
-        ("cust,when,spend\nx,2020-01-01,-5\n", {}, "negative amount"),
+        ("cust,when,spend\nx,2020-01-01,-5\n", {"returns": "error"}, "data row 1 is a return or cancellation"),
+        ("cust,when,spend\nx,2020-01-01,-5\n", {}, "no purchases left after the cleaning rules"),
+        ("cust,when,spend\n,2020-01-01,5\n", {"missing_id": "error"}, "column 'cust' is empty at data row 1"),
+        ("cust,when,spend\nx,2020-01-01,5\n", {"id_column": "Cust"}, "column 'Cust' (data.id_column) not found; did you mean 'cust'?"),
     ],
 )
 def test_table_reader_errors_name_the_column(tmp_path, text, kwargs, message):
@@ -111,10 +124,237 @@ def test_table_reader_errors_name_the_column(tmp_path, text, kwargs, message):
     kw = dict(id_column="cust", date_column="when", amount_column="spend")
     kw.update(kwargs)
     with pytest.raises(DataError) as ei:
-        read_table(q, **kw)
+        read(q, **kw)
     assert message in str(ei.value) and str(q) in str(ei.value)
 
 
+# ------------------------------------------------------------------ line-item logs as users export them
+#: an online retailer's invoice lines: unit prices, quantities, cancellations (C-prefixed invoices), rows without
+#: a customer, timestamps with times
+LINES = pd.DataFrame({
+    "InvoiceNo": ["536365", "536365", "536366", "C536367", "536368", "536369", "536370", "C536371", "536372"],
+    "StockCode": ["A", "B", "A", "A", "C", "A", "B", "B", "C"],
+    "Quantity": [6, 2, 10, -10, 1, 3, 4, -1, 5],
+    "InvoiceDate": ["2020-12-01 08:26", "2020-12-01 08:26", "2020-12-03 09:00", "2020-12-05 10:00",
+                    "2020-12-06 11:00", "2021-01-10 12:00", "2021-01-12 13:00", "2021-01-20 14:00", "2021-01-21 15:00"],
+    "UnitPrice": [2.5, 3.0, 4.0, 4.0, 100.0, 2.0, 1.5, 1.5, 2.0],
+    "CustomerID": [17850.0, 17850.0, 17850.0, 17850.0, np.nan, 13047.0, 13047.0, 13047.0, 13047.0],
+})
+LINE_KEYS = dict(id_column="CustomerID", date_column="InvoiceDate", quantity_column="Quantity", price_column="UnitPrice",
+                 order_column="InvoiceNo", cancel_pattern="^C")
+
+
+def test_amount_is_quantity_times_price_and_cancellations_are_netted_with_counts(tmp_path):
+    LINES.to_csv(tmp_path / "lines.csv", index=False)
+    p, cleaning = read(tmp_path / "lines.csv", **LINE_KEYS)
+    by = p.set_index(["customer_id", p["date"].dt.strftime("%m-%d")])["amount"]
+    # 17850: 6 x 2.5 + 2 x 3 = 21 on 12-01, 40 on 12-03, then 40 cancelled on 12-05: netted against 12-03
+    assert by[("17850", "12-01")] == pytest.approx(21.0) and ("17850", "12-03") not in by.index
+    # 13047: 6, 6, then 1.5 returned on 01-20 (nothing bought that day): netted against 01-12's 6
+    assert by[("13047", "01-10")] == pytest.approx(6.0) and by[("13047", "01-12")] == pytest.approx(4.5)
+    assert by[("13047", "01-21")] == pytest.approx(10.0)
+    r = cleaning["returns"]
+    assert r["lines"] == 2 and r["amount"] == pytest.approx(41.5) and r["netted"] == pytest.approx(41.5)
+    assert r["purchases_cancelled"] == 1 and r["unmatched"] == 0
+    m = cleaning["missing_id"]  # the row without a customer: $100 of $283 of purchase-line revenue
+    assert m["lines"] == 1 and m["revenue"] == pytest.approx(100.0) and m["revenue_share"] == pytest.approx(100 / 183)
+    assert cleaning["lines"] == 9 and cleaning["purchases"] == len(p) == 4
+    assert p["customer_id"].tolist() == ["13047"] * 3 + ["17850"]  # float ids (a column with gaps) read as 17850
+
+
+def test_returns_drop_and_error(tmp_path):
+    LINES.to_csv(tmp_path / "lines.csv", index=False)
+    p, cleaning = read(tmp_path / "lines.csv", **LINE_KEYS, returns="drop")
+    assert p["amount"].sum() == pytest.approx(21 + 40 + 6 + 6 + 10) and cleaning["returns"]["lines"] == 2
+    assert "netted" not in cleaning["returns"]
+    with pytest.raises(DataError, match="data row 4 is a return or cancellation"):
+        read(tmp_path / "lines.csv", **LINE_KEYS, returns="error")
+    # a cancellation marked only by its invoice number (positive quantity) is a return too
+    marked = LINES.assign(Quantity=LINES["Quantity"].abs())
+    marked.to_csv(tmp_path / "marked.csv", index=False)
+    assert read(tmp_path / "marked.csv", **LINE_KEYS)[1]["returns"]["lines"] == 2
+
+
+def test_a_named_quantity_column_is_always_used(tmp_path):
+    df = pd.DataFrame({"customer_id": ["a", "a", "b"], "date": ["2020-01-01", "2020-01-05", "2020-01-02"],
+                       "units": [3, -1, 2], "amount": [30.0, 10.0, 20.0]})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    p, cleaning = read(tmp_path / "t.csv", quantity_column="units")
+    # the negative quantity marks the second line as a return although its amount is positive
+    assert cleaning["returns"]["lines"] == 1 and p["amount"].tolist() == [20.0, 20.0]
+    assert p["quantity"].tolist() == [3.0, 2.0]
+    with pytest.raises(DataError, match="column 'qty' \\(data.quantity_column\\) not found"):
+        read(tmp_path / "t.csv", quantity_column="qty")
+
+
+def test_excel_parquet_and_gzip_logs_read_as_the_csv(tmp_path):
+    LINES.to_csv(tmp_path / "lines.csv", index=False)
+    want = read(tmp_path / "lines.csv", **LINE_KEYS)
+    with pd.ExcelWriter(tmp_path / "lines.xlsx") as xw:
+        pd.DataFrame({"note": ["cover sheet"]}).to_excel(xw, sheet_name="About", index=False)
+        LINES.to_excel(xw, sheet_name="Sales", index=False)
+    got = read(tmp_path / "lines.xlsx", **LINE_KEYS, sheet="Sales")
+    pd.testing.assert_frame_equal(got[0], want[0])
+    assert got[1] == want[1]
+    with pytest.raises(DataError, match="no sheet 'Sheet9' \\(data.sheet\\); the workbook has About, Sales"):
+        read(tmp_path / "lines.xlsx", **LINE_KEYS, sheet="Sheet9")
+    LINES.to_parquet(tmp_path / "lines.parquet")
+    pd.testing.assert_frame_equal(read(tmp_path / "lines.parquet", **LINE_KEYS)[0], want[0])
+    LINES.to_csv(tmp_path / "lines.tsv.gz", sep="\t", index=False)
+    pd.testing.assert_frame_equal(read(tmp_path / "lines.tsv.gz", **LINE_KEYS)[0], want[0])
+
+
+def test_the_purchase_day_is_taken_in_the_configured_time_zone(tmp_path):
+    df = pd.DataFrame({"customer_id": ["a", "a"], "ts": ["2020-03-02 03:30:00", "2020-03-02 15:00:00"],
+                       "amount": [10.0, 5.0]})  # UTC: the first is the evening of 03-01 in New York
+    df.to_csv(tmp_path / "t.csv", index=False)
+    as_written = read(tmp_path / "t.csv", date_column="ts")[0]
+    assert as_written["date"].tolist() == [pd.Timestamp("2020-03-02")] and as_written["amount"].tolist() == [15.0]
+    ny = read(tmp_path / "t.csv", date_column="ts", timezone="America/New_York")[0]
+    assert ny["date"].tolist() == [pd.Timestamp("2020-03-01"), pd.Timestamp("2020-03-02")]
+    df.assign(ts=["2020-03-02T03:30:00+01:00", "2020-03-02T15:00:00-05:00"]).to_csv(tmp_path / "o.csv", index=False)
+    with pytest.raises(DataError, match="different UTC offsets; set data.timezone"):
+        read(tmp_path / "o.csv", date_column="ts")
+    utc = read(tmp_path / "o.csv", date_column="ts", timezone="UTC")[0]
+    assert utc["date"].tolist() == [pd.Timestamp("2020-03-02")]
+
+
+def _cli(args, capsys):
+    code = cli.main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+QUICK = ["--quiet", "--set", "report.stability_seeds=1", "--set", "report.bootstrap=0", "--set", "report.plots=false"]
+
+
+@pytest.mark.parametrize("sets, needle", [
+    (["split.holdout_weeks=60"], "split.holdout_weeks=60 runs to 1998-11-24, past the log's last purchase (1998-06-30); "
+                                 "the log allows at most 39 weeks"),
+    (["features.recent_weeks=39"], "features.recent_weeks=39 is not shorter than split.calibration_weeks=39"),
+    (["data.amount_column=amount", "data.price_column=price", "data.quantity_column=q"],
+     "data.amount_column and data.price_column are both set"),
+    (["data.price_column=price"], "data.price_column needs data.quantity_column"),
+    (["data.cancel_pattern=^C"], "data.cancel_pattern matches order ids; set data.order_column too"),
+    (["data.timezone=Mars/Olympus"], "data.timezone: unknown time zone 'Mars/Olympus'"),
+    (["data.id_column=cust"], "data.id_column is set, but sample:cdnow_sample.txt is in the CDNOW text format"),
+    (["data.sheet=Sales"], "data.sheet is set, but sample:cdnow_sample.txt is not an Excel workbook"),
+])
+def test_windows_and_keys_that_cannot_mean_what_they_say_are_refused(tmp_path, capsys, sets, needle):
+    args = ["run", REPO / "configs" / "customers.yaml", "--out", tmp_path / "r", *QUICK]
+    for s_ in sets:
+        args += ["--set", s_]
+    code, err = _cli(args, capsys)
+    assert code == 2 and err.startswith("error: ") and needle in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_holdout_max_uses_the_real_length_and_says_so(tmp_path, capsys):
+    out = tmp_path / "r"
+    code, err = _cli(["run", REPO / "configs" / "customers.yaml", "--out", out, *QUICK, "--set",
+                      "split.calibration_weeks=52", "--set", "split.holdout_weeks=max"], capsys)
+    assert code == 0, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["holdout"] == {"start": "1997-12-31", "end": "1998-06-30", "weeks": 26.0}
+    assert s["validation"]["holdout_weeks"] == 26.0 and s["validation"]["holdout_end"] == "1998-06-30"
+
+
+def test_a_line_item_log_end_to_end_with_forward_value_and_apply(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    rows = []
+    for c in range(300):
+        rate = rng.gamma(1.0, 0.15)
+        day = 0
+        while True:
+            day += int(rng.exponential(1 / max(rate, 1e-3))) + 1
+            if day > 360 or rng.random() < 0.02:
+                break
+            for _ in range(rng.integers(1, 4)):
+                rows.append((f"INV{c}-{day}", c, day, int(rng.integers(1, 4)), float(rng.choice([2.5, 4.0, 9.9]))))
+    df = pd.DataFrame(rows, columns=["Invoice", "Customer", "day", "Qty", "Price"])
+    df["When"] = (pd.Timestamp("2021-01-01") + pd.to_timedelta(df.pop("day"), unit="D")).dt.strftime("%Y-%m-%d 10:00")
+    df.loc[::50, "Customer"] = np.nan
+    with pd.ExcelWriter(tmp_path / "log.xlsx") as xw:
+        df.to_excel(xw, index=False)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"pipeline: customers\ndata:\n  path: {tmp_path / 'log.xlsx'}\n  id_column: Customer\n  date_column: When\n"
+                   "  quantity_column: Qty\n  price_column: Price\n  order_column: Invoice\n"
+                   "split:\n  calibration_weeks: 30\n  holdout_weeks: 21\nfeatures:\n  recent_weeks: 8\n"
+                   "model:\n  n_components: 3\n  min_segment_size: 5\nreport:\n  stability_seeds: 1\n  bootstrap: 0\n")
+    out = tmp_path / "run"
+    code, err = _cli(["run", cfg, "--out", out, "--quiet"], capsys)
+    assert code == 0, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["cleaning"]["missing_id"]["lines"] == int(df["Customer"].isna().sum()) > 0
+    assert s["transactions"] == len(df)
+    c = pd.read_csv(out / "customers.csv")
+    # revenue is quantity x price, not the sum of prices
+    cal = df[pd.to_datetime(df["When"]) < pd.Timestamp(s["holdout"]["start"])].dropna(subset=["Customer"])
+    assert c["total_spend"].sum() == pytest.approx((cal["Qty"] * cal["Price"]).sum())
+    assert {"expected_purchases", "expected_spend"} <= set(c.columns) and (c["expected_spend"] >= 0).all()
+    segs = pd.read_csv(out / "segments.csv")
+    assert segs["expected_spend"].sum() == pytest.approx(c["expected_spend"].sum())
+    v = s["validation"]
+    assert v["recommended"] in ("forward value", "segments", "rfm", "calibration spend")
+    assert v["capture_recommended"] == v[{"forward value": "capture_forward_value", "segments": "capture_segments",
+                                          "rfm": "capture_rfm", "calibration spend": "capture_calibration_spend"}[v["recommended"]]]
+    assert "What each segment is worth" in (out / "report.html").read_text()
+    applied = tmp_path / "applied"
+    code, err = _cli(["apply", out, tmp_path / "log.xlsx", "--out", applied, "--quiet"], capsys)
+    assert code == 0, err
+    a = pd.read_csv(applied / "customers.csv")
+    assert {"expected_purchases", "expected_spend"} <= set(a.columns)
+
+
+def test_the_purchase_model_recovers_known_parameters_and_matches_its_closed_form():
+    """BG/NBD data simulated with known parameters: the fit recovers them, and the expected purchases agree
+    with a Monte Carlo of the same customers' futures."""
+    from gmm_apps.pipelines.customers.model import PurchaseModel, _bgnbd_expected
+
+    rng = np.random.default_rng(0)
+    r, alpha, a, b = 0.8, 4.0, 0.6, 3.0
+    n = 6000
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    T = rng.uniform(20, 40, n)
+
+    def simulate(lam, p, horizon):
+        times, alive, t = [], True, 0.0
+        while alive:
+            t += rng.exponential(1 / lam)
+            if t > horizon:
+                break
+            times.append(t)
+            alive = rng.random() >= p
+        return times
+
+    x = np.zeros(n)
+    t_x = np.zeros(n)
+    for i in range(n):
+        ts = simulate(lam[i], p[i], T[i])
+        x[i] = len(ts)
+        t_x[i] = ts[-1] if ts else 0.0
+    feats = pd.DataFrame({"n_purchases": x + 1, "tenure": 7 * T, "recency": 7 * (T - t_x),
+                          "repeat_monetary": np.where(x > 0, 10.0, np.nan), "aov": 10.0})
+    m = PurchaseModel().fit(feats)
+    np.testing.assert_allclose(m.bgnbd_, [r, alpha, a, b], rtol=0.25)
+    # the closed form against brute force for one customer profile
+    want = _bgnbd_expected(m.bgnbd_, np.array([2.0]), np.array([10.0]), np.array([30.0]), 13.0)[0]
+    r_, al_, a_, b_ = m.bgnbd_
+    sims = []
+    for _ in range(20000):  # draw (lambda, p) from the posterior by rejection on the observed history
+        lam_i, p_i = rng.gamma(r_, 1 / al_), rng.beta(a_, b_)
+        sims.append((lam_i, p_i))
+    lam_s, p_s = np.array(sims).T
+    # likelihood of x=2, t_x=10, T=30 for each draw, and of being alive at T
+    like_dead = p_s * (1 - p_s) * lam_s**2 * np.exp(-lam_s * 10)
+    like_alive = (1 - p_s) ** 2 * lam_s**2 * np.exp(-lam_s * 30)
+    w = like_dead + like_alive
+    alive = like_alive / w
+    # an alive customer's purchases in 13 weeks: Poisson(lambda) events, each the last with probability p, so the
+    # dropout time is Exp(lambda p) and E[N(t)] = (1 - exp(-lambda p t)) / p
+    e_alive = (1 - np.exp(-lam_s * p_s * 13)) / p_s
+    brute = np.sum(w * alive * e_alive) / np.sum(w)
+    assert want == pytest.approx(brute, rel=0.05)
 def test_segment_names_follow_profiles():
     rng = np.random.default_rng(0)
     n = 400
@@ -237,8 +477,8 @@ def test_same_seed_same_bytes_and_apply(tmp_path, default_run):
 
 @pytest.mark.skipif(not MASTER.is_file(), reason="../shared/datasets/cdnow not present")
 def test_full_cdnow_reader_counts():
-    t = read_cdnow(MASTER)
-    assert len(t) == 69659 and t["customer_id"].nunique() == 23570
+    t, cleaning = read(MASTER)
+    assert cleaning["lines"] == 69659 and t["customer_id"].nunique() == 23570
     assert t["date"].min() == pd.Timestamp("1997-01-01") and t["date"].max() == pd.Timestamp("1998-06-30")
 
 

@@ -20,11 +20,14 @@ def run(args):
 
 
 def test_customers_aggregate_the_log_on_dask(tmp_path):
-    from gmm_apps.pipelines.customers.data import read_cdnow
-
-    tx = read_cdnow(SAMPLES / "cdnow_sample.txt")
+    tx = pd.read_csv(SAMPLES / "cdnow_sample.txt", sep=r"\s+", header=0, names=["cust", "date", "quantity", "amount"],
+                     dtype={"cust": str, "date": str})
+    tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d").dt.strftime("%Y-%m-%d")
+    # a return and a row without a customer: netted and counted on the workers as here
+    extra = pd.DataFrame({"cust": [tx["cust"].iloc[0], None], "date": ["1997-06-01", "1997-06-02"],
+                          "quantity": [-1, 1], "amount": [-5.0, 9.0]})
     log = tmp_path / "tx.csv"
-    tx.rename(columns={"customer_id": "cust"}).assign(date=tx["date"].dt.strftime("%Y-%m-%d")).to_csv(log, index=False)
+    pd.concat([tx, extra], ignore_index=True).to_csv(log, index=False)
     common = ["--set", f"data.path={log}", "--set", "data.id_column=cust", "--set", "data.quantity_column=quantity",
               "--set", "model.n_components=3", "--set", "report.stability_seeds=1", "--set", "report.bootstrap=0",
               "--set", "report.plots=false"]
@@ -34,6 +37,10 @@ def test_customers_aggregate_the_log_on_dask(tmp_path):
     a = pd.read_csv(tmp_path / "local" / "customers.csv")
     b = pd.read_csv(tmp_path / "dask" / "customers.csv")
     pd.testing.assert_frame_equal(a, b)
+    import json
+
+    ca, cb = (json.loads((tmp_path / k / "summary.json").read_text())["cleaning"] for k in ("local", "dask"))
+    assert ca == cb and ca["returns"]["lines"] == 1 and ca["missing_id"]["lines"] == 1
 
 
 def test_anomaly_apply_scores_partitions_on_dask(tmp_path):

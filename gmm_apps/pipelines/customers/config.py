@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ...config import (
     CovarianceTypes,
@@ -23,18 +23,38 @@ MODEL_FEATURES = ("recency", "frequency", "monetary", "tenure", "aov", "interpur
 
 
 class CustomersData(PathData):
-    """A transaction log: CSV or Parquet with named columns, or the CDNOW text format.
+    """A transaction log: one row per purchase or per line item, as exported.
 
-    ``format``: 'auto' reads ``.txt``/``.dat`` files as CDNOW (whitespace-separated id,
-    YYYYMMDD date, quantity, amount) and anything else as a table.
+    ``format``: 'auto' decides by the file's content (the CDNOW text format, a
+    delimited table, Parquet or an Excel workbook), never by its name.  The
+    amount of a row is ``amount_column``, or ``quantity_column`` x
+    ``price_column``.  Rows without a customer id, returns and cancellations
+    are handled as ``missing_id`` and ``returns`` say, and counted in the report.
     """
 
-    path: str = Field("sample:cdnow_sample.txt", description="transaction log: CDNOW text or a CSV / Parquet table")
-    format: Literal["auto", "table", "cdnow"] = Field("auto", description="cdnow (id, date, quantity, amount; whitespace), table (named columns) or auto")
-    id_column: str = Field("customer_id", description="customer id column (table format)")
-    date_column: str = Field("date", description="purchase date column (table format)")
-    amount_column: str = Field("amount", description="purchase amount column (table format)")
-    quantity_column: str | None = Field(None, description="quantity column (table format); null: none")
+    path: str = Field("sample:cdnow_sample.txt", description="transaction log: CDNOW text, CSV / TSV (plain or gzip), Parquet or Excel .xlsx")
+    format: Literal["auto", "table", "excel", "cdnow"] = Field(
+        "auto", description="auto: by content; table: a delimited text or Parquet table with named columns; excel: an "
+                            ".xlsx workbook; cdnow: id, YYYYMMDD date, quantity, amount, whitespace-separated")
+    sheet: str | int | None = Field(None, description="Excel sheet, by name or position from 0; null: the first")
+    id_column: str = Field("customer_id", description="customer id column")
+    date_column: str = Field("date", description="purchase date or timestamp column")
+    amount_column: str | None = Field(None, description="amount of each row; null: 'amount', or quantity x price when "
+                                                        "price_column is set")
+    quantity_column: str | None = Field(None, description="quantity column: with price_column the amount is quantity x "
+                                                          "price; a negative quantity marks a return; null: none")
+    price_column: str | None = Field(None, description="unit price column (amount = quantity x price); null: none")
+    order_column: str | None = Field(None, description="order (invoice, basket) id: lines of one order are one purchase; "
+                                                       "needed by cancel_pattern; null: none")
+    cancel_pattern: str | None = Field(None, description="regular expression on the order id marking a cancellation, e.g. ^C")
+    returns: Literal["net", "drop", "error"] = Field(
+        "net", description="returns and cancellations (negative amounts or quantities, cancel_pattern): net subtracts "
+                           "them from the customer's purchases (same day first, then earlier), drop leaves them out, "
+                           "error refuses the file")
+    missing_id: Literal["drop", "error"] = Field("drop", description="rows without a customer id: drop (counted, with "
+                                                                     "their revenue) or error")
+    timezone: str | None = Field(None, description="time zone a purchase's day is taken in, e.g. America/New_York "
+                                                   "(timestamps without an offset are read as UTC); null: as written")
     date_format: str | None = Field(None, description="e.g. %Y%m%d; default: inferred")
 
 
@@ -73,7 +93,24 @@ class Split(Section):
     enabled: bool = Field(True, description="split the log into a calibration and a holdout period (false: segment everything)")
     start: date | None = Field(None, description="first day of the calibration period; null: the first purchase")
     calibration_weeks: int = Field(39, ge=1, description="weeks the segments are learned on")
-    holdout_weeks: int = Field(39, ge=1, description="weeks after calibration whose revenue validates the segments")
+    holdout_weeks: int | Literal["max"] = Field(
+        39, description="weeks after calibration whose revenue validates the segments (>= 1); max: up to the end of "
+                        "the log; a holdout running past the log's end is an error")
+
+    @field_validator("holdout_weeks")
+    @classmethod
+    def _positive(cls, v):
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"must be >= 1 or max, got {v}")
+        return v
+
+
+class Forward(Section):
+    """The forward value: each customer's expected purchases and spend over the next weeks, from a BG/NBD purchase
+    model with Gamma-Gamma spend per purchase, fitted on the calibration period."""
+
+    horizon_weeks: int | None = Field(None, ge=1, le=520, description="weeks ahead; null: the holdout's length "
+                                                                       "(13 weeks without a holdout)")
 
 
 class CustomersModel(SelectedModel):
@@ -104,6 +141,7 @@ class CustomersConfig(PipelineConfig):
     features: CustomersFeatures = CustomersFeatures()
     model: CustomersModel = CustomersModel()
     split: Split = Split()
+    forward: Forward = Forward()
     report: CustomersReport = CustomersReport()
     engine: ChunkedEngineSection = ChunkedEngineSection()
 

@@ -12,7 +12,8 @@ Conventions (stated in the report too):
 - ``aov``: total spend / purchases; ``interpurchase_days``: mean days between purchases
   (NaN for one-time buyers); ``gaps_since_last``: recency in units of the customer's own
   inter-purchase time (how many usual gaps have passed without a purchase; NaN for one-time
-  buyers); ``recent_spend``: spend in the last ``recent_weeks`` weeks.
+  buyers); ``recent_spend``: spend in the last ``recent_weeks`` weeks; ``repeat_monetary``: mean value of
+  the repeat purchases (NaN for one-time buyers; the purchase model's spend input).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def customer_features(purchases, *, as_of, convention="repeat", recent_weeks=26)
     f["gaps_since_last"] = f["recency"] / f["interpurchase_days"].clip(lower=1)
     f["total_spend"] = total
     f["recent_spend"] = recent
+    f["repeat_monetary"] = np.where(n > 1, (total - first_value) / (n - 1).clip(lower=1), np.nan)
     return f
 
 

@@ -74,11 +74,16 @@ class Segmentation:
         return self.names.index("one-timers") if self.separate else None
 
     # ------------------------------------------------------------ persistence
+    #: the forward-value model saved with the segmentation (a :class:`PurchaseModel`), or None
+    purchases = None
+
     def save(self, path, *, meta):
-        """Write the segmentation (model, scaler, names, values) to ``path`` through the core's checked format."""
+        """Write the segmentation (model, scaler, names, values, purchase model) to ``path`` in the core's checked format."""
         meta = dict(meta, features=self.features, names=self.names, separate_one_timers=self.separate)
-        return save_model(self.model, path, extra=meta,
-                          arrays={"scaler_mean": self.mean, "scaler_scale": self.scale, "segment_values": self.values})
+        arrays = {"scaler_mean": self.mean, "scaler_scale": self.scale, "segment_values": self.values}
+        if self.purchases is not None:
+            arrays.update(bgnbd=self.purchases.bgnbd_, gamma_gamma=self.purchases.gamma_gamma_)
+        return save_model(self.model, path, extra=meta, arrays=arrays)
 
     @classmethod
     def load(cls, path):
@@ -106,6 +111,12 @@ class Segmentation:
                  "segment names and values do not fit the model's components")
             need(meta["rfm_convention"] in ("repeat", "all") and int(meta["recent_weeks"]) >= 1, path,
                  "the feature settings are malformed")
+            if "bgnbd" in arrays:  # written since the forward value exists
+                bg, gg = np.asarray(arrays["bgnbd"], float), np.asarray(arrays["gamma_gamma"], float)
+                need(bg.shape == (4,) and np.all(np.isfinite(bg)) and np.all(bg > 0) and gg.shape == (3,)
+                     and (np.all(np.isnan(gg)) or (np.all(np.isfinite(gg)) and np.all(gg > 0) and gg[1] > 1)), path,
+                     "the purchase model's parameters are not positive")
+                seg.purchases = PurchaseModel(bg, gg)
         return seg, meta
 
 
@@ -220,3 +231,124 @@ def kmeans_baseline(Z, k, values_from, random_state):
     lab = km.labels_
     v = np.array([values_from[lab == c].mean() if (lab == c).any() else 0.0 for c in range(k)])
     return v[lab], lab
+
+
+# --------------------------------------------------------------------------- forward value
+class PurchaseModel:
+    """What each customer will buy next: BG/NBD purchase counts times Gamma-Gamma spend per purchase.
+
+    The beta-geometric / negative-binomial model (Fader, Hardie and Lee 2005)
+    treats each customer as buying at a Poisson rate (gamma-distributed over
+    customers, ``r``, ``alpha``) until they drop out after some purchase (with a
+    beta-distributed probability, ``a``, ``b``); the Gamma-Gamma model (Fader,
+    Hardie and Lee 2005, "RFM and CLV") shrinks each repeat buyer's mean spend
+    towards the population's (``p``, ``q``, ``v``).  Both are fitted by maximum
+    likelihood on the calibration period, time in weeks, and give each customer's
+    expected purchases and spend over the next ``t`` weeks.  This is the model the
+    ``lifetimes`` package fits; here it is a few vectorised functions.
+
+    Parameters of :meth:`fit` and the predictions, per customer: ``x`` repeat
+    purchases, ``t_x`` weeks from the first to the last purchase, ``T`` weeks from
+    the first purchase to the end of the period, ``m`` the mean value of the
+    repeat purchases (unused where ``x = 0``).
+    """
+
+    def __init__(self, bgnbd=None, gamma_gamma=None):
+        self.bgnbd_ = None if bgnbd is None else np.asarray(bgnbd, dtype=float)
+        self.gamma_gamma_ = None if gamma_gamma is None else np.asarray(gamma_gamma, dtype=float)
+
+    @staticmethod
+    def inputs(feats):
+        """``x``, ``t_x``, ``T`` (weeks) and ``m`` of each customer from :func:`customer_features`' columns."""
+        n = feats["n_purchases"].to_numpy(dtype=float)
+        x = n - 1
+        T = feats["tenure"].to_numpy(dtype=float) / 7.0
+        t_x = (feats["tenure"] - feats["recency"]).to_numpy(dtype=float) / 7.0
+        m = feats["repeat_monetary"].to_numpy(dtype=float)
+        return x, t_x, T, m
+
+    def fit(self, feats):
+        """Fit both models on the customers' calibration features; returns self."""
+        from scipy.optimize import minimize
+
+        x, t_x, T, m = self.inputs(feats)
+        T = np.maximum(T, 1.0 / 7)  # a customer first seen on the last day has been observed one day
+
+        def nll_bg(logp):
+            return -_bgnbd_loglik(np.exp(logp), x, t_x, T).sum() / len(x)
+
+        best = min((minimize(nll_bg, np.log(start), method="L-BFGS-B", bounds=[(-10, 10)] * 4)
+                    for start in ([1.0, 1.0, 1.0, 1.0], [0.3, 5.0, 0.8, 2.5])), key=lambda r: r.fun)
+        self.bgnbd_ = np.exp(best.x)
+        rep = (x > 0) & (m > 0)
+        if rep.sum() >= 3:
+            def nll_gg(logp):
+                return -_gamma_gamma_loglik(np.exp(logp), x[rep], m[rep]).sum() / rep.sum()
+
+            gg = min((minimize(nll_gg, np.log(start), method="L-BFGS-B", bounds=[(-10, 10), (np.log(1.01), 10), (-10, 15)])
+                      for start in ([1.0, 2.0, float(np.mean(m[rep]))], [6.0, 4.0, 15.0])), key=lambda r: r.fun)
+            self.gamma_gamma_ = np.exp(gg.x)
+        else:  # too few repeat buyers to shrink anything: everyone's spend is their mean purchase value
+            self.gamma_gamma_ = np.array([np.nan, np.nan, np.nan])
+        return self
+
+    def expected_purchases(self, feats, weeks):
+        """Expected purchases of each customer over the next ``weeks`` weeks."""
+        x, t_x, T, _ = self.inputs(feats)
+        return _bgnbd_expected(self.bgnbd_, x, t_x, np.maximum(T, 1.0 / 7), float(weeks))
+
+    def expected_value(self, feats):
+        """Expected spend per purchase of each customer (the population mean for those without repeat purchases)."""
+        x, _, _, m = self.inputs(feats)
+        p, q, v = self.gamma_gamma_
+        if not np.isfinite(p):
+            return feats["aov"].to_numpy(dtype=float)
+        population = p * v / (q - 1)
+        shrunk = p * (v + x * np.nan_to_num(m)) / (p * x + q - 1)
+        return np.where((x > 0) & (np.nan_to_num(m) > 0), shrunk, population)
+
+    def expected_spend(self, feats, weeks):
+        """Expected spend of each customer over the next ``weeks`` weeks."""
+        return self.expected_purchases(feats, weeks) * self.expected_value(feats)
+
+    def params(self):
+        """The fitted parameters as plain numbers (for the summary and the model file)."""
+        r, alpha, a, b = (float(v) for v in self.bgnbd_)
+        p, q, v = (float(u) for u in self.gamma_gamma_)
+        return {"bgnbd": {"r": r, "alpha_weeks": alpha, "a": a, "b": b},
+                "gamma_gamma": {"p": p, "q": q, "v": v}}
+
+
+def _bgnbd_loglik(params, x, t_x, T):
+    """BG/NBD log-likelihood of each customer (Fader, Hardie and Lee 2005, eq. 6)."""
+    from scipy.special import gammaln
+
+    r, alpha, a, b = params
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf)
+    return a1 + a2 + np.logaddexp(a3, a4)
+
+
+def _bgnbd_expected(params, x, t_x, T, t):
+    """E[purchases in (T, T + t]] given x, t_x, T (Fader, Hardie and Lee 2005, eq. 10)."""
+    from scipy.special import hyp2f1
+
+    r, alpha, a, b = params
+    z = t / (alpha + T + t)
+    head = (a + b + x - 1) / (a - 1)
+    body = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail = 1 + np.where(x > 0, a / np.maximum(b + x - 1, 1e-300) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
+    return np.maximum(head * body / tail, 0.0)
+
+
+def _gamma_gamma_loglik(params, x, m):
+    """Gamma-Gamma log-likelihood of each repeat buyer's mean spend ``m`` over ``x`` purchases."""
+    from scipy.special import gammaln
+
+    p, q, v = params
+    return (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v) + (p * x - 1) * np.log(m)
+            + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))

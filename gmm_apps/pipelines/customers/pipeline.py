@@ -15,22 +15,21 @@ from ...config import local_path, path_problem
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import CustomersConfig
-from .data import dask_purchases, read_transactions
+from .data import check_data_keys, check_format_keys, dask_purchases, file_kind, read_transactions
 from .features import (
     captured_at,
     customer_features,
     holdout_outcomes,
-    merge_same_day,
     rfm_scores,
 )
-from .model import Segmentation, fit_segmentation, kmeans_baseline
+from .model import PurchaseModel, Segmentation, fit_segmentation, kmeans_baseline
 from .segments import action_for
 
 logger = logging.getLogger("gmm_apps.customers")
 
 
-def segment_table(feats, P, seg, holdout=None):
-    """Per-segment table for the report and ``segments.csv``."""
+def segment_table(feats, P, seg, holdout=None, expected=None, check=None):
+    """Per-segment table for the report and ``segments.csv`` (with the forward value's totals when given)."""
     labels = P.argmax(axis=1)
     total_rev = feats["total_spend"].sum()
     rows = []
@@ -45,8 +44,14 @@ def segment_table(feats, P, seg, holdout=None):
             "repeat_rate": (f["n_purchases"] > 1).mean() if len(f) else np.nan,
             "value": seg.values[s],
         }
+        if expected is not None:
+            row["expected_purchases"] = float(expected[0][mask].sum())
+            row["expected_spend"] = float(expected[1][mask].sum())
+            row["expected_share"] = float(expected[1][mask].sum() / expected[1].sum()) if expected[1].sum() > 0 else np.nan
         if holdout is not None:
             h = holdout[mask]
+            if check is not None:
+                row["check_expected_spend"] = float(check[mask].sum())
             row["holdout_purchases_per_customer"] = h["holdout_purchases"].mean() if len(h) else np.nan
             row["holdout_spend_per_customer"] = h["holdout_spend"].mean() if len(h) else np.nan
             tot = holdout["holdout_spend"].sum()
@@ -57,7 +62,7 @@ def segment_table(feats, P, seg, holdout=None):
 
 
 class Window(NamedTuple):
-    """The calibration period (``start`` to ``cal_end``, exclusive) and the holdout after it."""
+    """The calibration period (``start`` to ``cal_end``, exclusive) and the holdout after it (to ``ho_end``, exclusive)."""
 
     start: pd.Timestamp
     cal_end: pd.Timestamp
@@ -65,27 +70,49 @@ class Window(NamedTuple):
     has_holdout: bool
     last: pd.Timestamp
 
+    @property
+    def holdout_weeks(self):
+        """The holdout's real length in weeks (None without one)."""
+        return None if not self.has_holdout else (self.ho_end - self.cal_end).days / 7
+
+    def periods(self):
+        """Both periods' first and last days and lengths, as the summary states them."""
+        day = pd.Timedelta(days=1)
+        out = {"calibration": {"start": str(self.start.date()), "end": str((self.cal_end - day).date()),
+                               "weeks": round((self.cal_end - self.start).days / 7, 2)}}
+        if self.has_holdout:
+            out["holdout"] = {"start": str(self.cal_end.date()), "end": str((self.ho_end - day).date()),
+                              "weeks": round(self.holdout_weeks, 2)}
+        return out
+
 
 def load_purchases(cfg):
-    """Purchases (one row per customer and day) and the number of transactions, on Dask or here."""
+    """Purchases (one row per customer and day) and what the cleaning rules touched, on Dask or here."""
     got = None
     with dask_client(cfg.engine) as client:
         if client is not None:
             got = dask_purchases(cfg.data, client, chunk_rows=cfg.engine.chunk_rows)
-    if got is None:
-        tx = read_transactions(cfg.data)
-        got = merge_same_day(tx), len(tx)
-    return got
+    return got if got is not None else read_transactions(cfg.data)
 
 
-def calibration_window(purchases, sp, source):
-    """The calibration and holdout periods of ``split``, checked against the data's dates."""
+def calibration_window(purchases, sp, source, *, recent_weeks):
+    """The calibration and holdout periods of ``split``, checked against the data's dates.
+
+    A holdout may end at most a day after the last purchase (``holdout_weeks:
+    max`` runs it to that day); a longer one is refused with the length the log
+    allows, so no figure is ever computed on a silently shorter holdout.
+    """
     first, last = purchases["date"].min(), purchases["date"].max()
+    day = pd.Timedelta(days=1)
     if not sp.enabled:
-        return Window(first, last + pd.Timedelta(days=1), None, False, last)
+        win = Window(first, last + day, None, False, last)
+        if (win.cal_end - first).days <= 7 * recent_weeks:
+            raise DataError(f"{source}: features.recent_weeks={recent_weeks} covers the whole log "
+                            f"({(win.cal_end - first).days / 7:.1f} weeks), so recent spend would equal total spend; "
+                            "set features.recent_weeks below that")
+        return win
     start = pd.Timestamp(sp.start) if sp.start else first
     cal_end = start + pd.Timedelta(weeks=sp.calibration_weeks)
-    ho_end = cal_end + pd.Timedelta(weeks=sp.holdout_weeks)
     if cal_end <= first:
         raise DataError(f"{source}: no transactions in the calibration period ({start.date()} to {cal_end.date()})")
     if cal_end > last + pd.Timedelta(weeks=1):
@@ -93,16 +120,85 @@ def calibration_window(purchases, sp, source):
         raise DataError(f"{source}: split.calibration_weeks={sp.calibration_weeks} is longer than the data "
                         f"after the split start ({weeks:.0f} weeks, {start.date()} to {last.date()}); shorten it, "
                         "or set split.enabled: false to segment the whole file")
-    return Window(start, cal_end, ho_end, last >= cal_end, last)
+    if cal_end > last:
+        return Window(start, cal_end, None, False, last)
+    if sp.holdout_weeks == "max":
+        return Window(start, cal_end, last + day, True, last)
+    ho_end = cal_end + pd.Timedelta(weeks=sp.holdout_weeks)
+    if ho_end > last + 2 * day:  # its last day more than a day after the last purchase
+        allowed = ((last + 2 * day) - cal_end).days // 7
+        raise DataError(f"{source}: split.holdout_weeks={sp.holdout_weeks} runs to {(ho_end - day).date()}, past the "
+                        f"log's last purchase ({last.date()}); the log allows at most {allowed} weeks after the "
+                        f"calibration period: set split.holdout_weeks: {allowed}, or max to use all of it")
+    return Window(start, cal_end, ho_end, True, last)
 
 
-def validate(feats, seg, P, rfm, holdout, cfg, win):
-    """Holdout revenue captured by the top share of customers ranked by segment value, RFM, k-means and spend."""
+def horizon_weeks(cfg, win):
+    """Weeks of the forward value: ``forward.horizon_weeks``, else the holdout's length, else 13."""
+    if cfg.forward.horizon_weeks is not None:
+        return float(cfg.forward.horizon_weeks)
+    return win.holdout_weeks if win.has_holdout else 13.0
+
+
+#: rankings the report compares and the recommendation chooses among, in the order ties are broken
+RANKINGS = ("forward value", "segments", "rfm", "calibration spend")
+
+
+def rankings(feats, P, seg, rfm, forward):
+    """Each ranking's score per customer (higher first): segment value, forward value, RFM, calibration spend."""
+    return {"forward value": forward, "segments": P @ seg.values,
+            "rfm": (rfm["rfm_score"].to_numpy(), rfm["rfm_cell"].to_numpy()),
+            "calibration spend": feats["total_spend"].to_numpy()}
+
+
+def _capture(score, outcome, top):
+    if isinstance(score, tuple):
+        return captured_at(score[0], outcome, top, tie_break=score[1])
+    return captured_at(score, outcome, top)
+
+
+def recommend(purchases, win, seg, cfg, weeks):
+    """The ranking to recommend, chosen on the calibration period alone.
+
+    The calibration period is split again: features up to ``weeks`` (at most
+    half the calibration) before its end, outcomes in those last weeks.  The
+    purchase model is refitted on the inner part; the segmentation (fitted on the
+    whole calibration period) scores the inner features.  The ranking capturing
+    most of the inner outcome's revenue in the top share is recommended (ties:
+    :data:`RANKINGS` order).
+
+    Returns
+    -------
+    choice : str
+    inner : dict
+        Each ranking's capture on the inner split, and its dates.
+    """
+    inner_weeks = min(weeks, (win.cal_end - win.start).days / 14)
+    inner_end = win.cal_end - pd.Timedelta(days=int(round(7 * inner_weeks)))
+    cal = purchases[purchases["date"] < win.cal_end]
+    if inner_weeks < 1 or (cal["date"] < inner_end).sum() == 0:
+        return "forward value", None
+    feats = customer_features(cal, as_of=inner_end, convention=cfg.features.rfm_convention,
+                              recent_weeks=min(cfg.features.recent_weeks, max(1, int(inner_weeks))))
+    outcome = holdout_outcomes(cal, start=inner_end, end=win.cal_end, index=feats.index)["holdout_spend"].to_numpy()
+    if outcome.sum() <= 0:
+        return "forward value", None
+    forward = PurchaseModel().fit(feats).expected_spend(feats, inner_weeks)
+    scores = rankings(feats, seg.proba(feats), seg, rfm_scores(feats), forward)
+    caught = {name: _capture(scores[name], outcome, cfg.report.top_share) for name in RANKINGS}
+    best = max(RANKINGS, key=lambda n: (caught[n], -RANKINGS.index(n)))
+    return best, {"start": str(win.start.date()), "split": str(inner_end.date()), "end": str((win.cal_end - pd.Timedelta(days=1)).date()),
+                  "captures": caught}
+
+
+def validate(feats, seg, P, rfm, holdout, cfg, win, forward, recommended):
+    """The holdout check: revenue captured by the top share of customers under each ranking, and the forward
+    value's errors against what customers really spent."""
     if holdout is None or holdout["holdout_spend"].sum() <= 0:
         return None
     top = cfg.report.top_share
     hs = holdout["holdout_spend"].to_numpy()
-    value = P @ seg.values
+    scores = rankings(feats, P, seg, rfm, forward)
     modeled = (feats["n_purchases"] > 1).to_numpy() if seg.separate else np.ones(len(feats), bool)
     Z = seg.standardise(feats[modeled])
     km_val = np.full(len(feats), np.nan)
@@ -110,22 +206,29 @@ def validate(feats, seg, P, rfm, holdout, cfg, win):
                                          cfg.model.random_state)
     if seg.separate:
         km_val[~modeled] = seg.values[seg.one_timer_segment]
+    caught = {name: _capture(scores[name], hs, top) for name in RANKINGS}
     return {
         "top_share": top,
-        "capture_segments": captured_at(value, hs, top),
-        "capture_rfm": captured_at(rfm["rfm_score"].to_numpy(), hs, top, tie_break=rfm["rfm_cell"].to_numpy()),
+        "recommended": recommended,
+        "capture_recommended": caught[recommended],
+        "capture_segments": caught["segments"],
+        "capture_forward_value": caught["forward value"],
+        "capture_rfm": caught["rfm"],
         "capture_kmeans": captured_at(km_val, hs, top),
-        "capture_calibration_spend": captured_at(feats["total_spend"].to_numpy(), hs, top),
+        "capture_calibration_spend": caught["calibration spend"],
         "holdout_revenue": float(hs.sum()),
-        "holdout_weeks": cfg.split.holdout_weeks,
-        "holdout_end": str((min(win.ho_end, win.last + pd.Timedelta(days=1)) - pd.Timedelta(days=1)).date()),
-        "_curves": {"segments": value, "rfm": (rfm["rfm_score"].to_numpy(), rfm["rfm_cell"].to_numpy()),
-                    "k-means": km_val, "calibration spend": feats["total_spend"].to_numpy()},
+        "holdout_weeks": round(win.holdout_weeks, 2),
+        "holdout_start": str(win.cal_end.date()),
+        "holdout_end": str((win.ho_end - pd.Timedelta(days=1)).date()),
+        "forward_value": {"predicted_total": float(forward.sum()), "actual_total": float(hs.sum()),
+                          "total_error": float(forward.sum() / hs.sum() - 1),
+                          "mean_absolute_error": float(np.mean(np.abs(forward - hs)))},
+        "_curves": {**scores, "k-means": km_val},
         "_outcome": hs,
     }
 
 
-def customers_table(feats, P, seg, uncertain_below, *, rfm=None, holdout=None):
+def customers_table(feats, P, seg, uncertain_below, *, expected=None, rfm=None, holdout=None):
     """``customers.csv``: features, segment, probabilities, boundary flag and value; written by run and apply alike."""
     labels = P.argmax(axis=1)
     out = feats.reset_index()
@@ -136,6 +239,8 @@ def customers_table(feats, P, seg, uncertain_below, *, rfm=None, holdout=None):
         out[f"p_{nm}"] = P[:, s]
     out["boundary"] = P.max(axis=1) < uncertain_below
     out["value"] = P @ seg.values
+    if expected is not None:
+        out["expected_purchases"], out["expected_spend"] = expected
     if rfm is not None:
         out = pd.concat([out, rfm.reset_index(drop=True)], axis=1)
     if holdout is not None:
@@ -143,21 +248,31 @@ def customers_table(feats, P, seg, uncertain_below, *, rfm=None, holdout=None):
     return out
 
 
-def summarise(feats, seg, res, table, out, validation, stability, n_transactions, win):
+def summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner):
     """The run's ``summary.json`` figures."""
+    expected = float(out["expected_spend"].sum())
+    headline = f"{len(feats):,} customers in {seg.n_segments} segments; expected ${expected:,.0f} over the next {weeks:g} weeks"
+    if validation:
+        headline += (f"; top {int(100 * validation['top_share'])}% by {validation['recommended']} capture "
+                     f"{100 * validation['capture_recommended']:.1f}% of holdout revenue "
+                     f"(RFM: {100 * validation['capture_rfm']:.1f}%)")
     return {
-        "headline": f"{len(feats):,} customers in {seg.n_segments} segments"
-                    + (f"; top {int(100 * validation['top_share'])}% by segment value capture "
-                       f"{100 * validation['capture_segments']:.1f}% of holdout revenue "
-                       f"(RFM: {100 * validation['capture_rfm']:.1f}%)" if validation else ""),
+        "headline": headline,
         "customers": len(feats),
-        "transactions": n_transactions,
-        "calibration": {"start": str(win.start.date()), "end": str((win.cal_end - pd.Timedelta(days=1)).date())},
+        "transactions": cleaning["lines"],
+        **win.periods(),
+        "cleaning": cleaning,
         "n_segments": seg.n_segments,
         "n_components": int(seg.model.n_components),
         "covariance_type": seg.model.covariance_type,
         "segments": [{"segment": int(r.segment), "name": r["name"], "customers": int(r.customers),
-                      "value": float(r.value), "action": r.action} for _, r in table.iterrows()],
+                      "value": float(r.value), "expected_spend": float(r.expected_spend),
+                      "expected_share": float(r.expected_share), "action": r.action} for _, r in table.iterrows()],
+        "forward_value": {"horizon_weeks": weeks, "from": str(win.cal_end.date()),
+                          "expected_purchases": float(out["expected_purchases"].sum()), "expected_spend": expected,
+                          "model": seg.purchases.params()},
+        "recommended_ranking": {"ranking": validation["recommended"] if validation else inner[0],
+                                "inner_split": inner[1]},
         "boundary_customers": int(out["boundary"].sum()),
         "one_time_buyers": int((feats["n_purchases"] == 1).sum()),
         "validation": {k: v for k, v in (validation or {}).items() if not k.startswith("_")} or None,
@@ -177,6 +292,12 @@ class CustomersPipeline(Pipeline):
         p = local_path(config.data.path)
         if path_problem(p):
             raise ConfigError(f"{source}: data.path: {path_problem(p)}: {config.data.path}")
+        check_data_keys(config.data, source)
+        check_format_keys(config.data, file_kind(config.data, p)[0], source)
+        if config.split.enabled and config.features.recent_weeks >= config.split.calibration_weeks:
+            raise ConfigError(f"{source}: features.recent_weeks={config.features.recent_weeks} is not shorter than "
+                              f"split.calibration_weeks={config.split.calibration_weeks}, so recent spend would equal "
+                              "total spend; shorten features.recent_weeks")
         if len(set(config.features.model)) != len(config.features.model):
             raise ConfigError(f"{source}: features.model: a feature is listed twice: {config.features.model}")
         undefined = {"interpurchase_days", "gaps_since_last"} & set(config.features.model)
@@ -189,30 +310,38 @@ class CustomersPipeline(Pipeline):
     def run(self, cfg, ctx):
         from . import report as rep
 
-        purchases, n_transactions = load_purchases(cfg)
-        win = calibration_window(purchases, cfg.split, cfg.data.path)
+        purchases, cleaning = load_purchases(cfg)
+        win = calibration_window(purchases, cfg.split, cfg.data.path, recent_weeks=cfg.features.recent_weeks)
         purchases = purchases[purchases["date"] >= win.start]
         feats = customer_features(purchases, as_of=win.cal_end, convention=cfg.features.rfm_convention,
                                   recent_weeks=cfg.features.recent_weeks)
-        logger.info("%s: %d transactions, %d customers in calibration (%s to %s)", cfg.data.path, n_transactions,
+        logger.info("%s: %d lines, %d customers in calibration (%s to %s)", cfg.data.path, cleaning["lines"],
                     len(feats), win.start.date(), (win.cal_end - pd.Timedelta(days=1)).date())
+        _log_cleaning(cleaning)
         seg, res = self._fit(cfg, feats, ctx)
+        seg.purchases = PurchaseModel().fit(feats)
+        weeks = horizon_weeks(cfg, win)
+        expected = (seg.purchases.expected_purchases(feats, weeks), seg.purchases.expected_spend(feats, weeks))
         P = seg.proba(feats)
         holdout = (holdout_outcomes(purchases, start=win.cal_end, end=win.ho_end, index=feats.index)
                    if win.has_holdout else None)
         rfm = rfm_scores(feats)
-        validation = validate(feats, seg, P, rfm, holdout, cfg, win)
+        inner = recommend(purchases, win, seg, cfg, weeks)
+        check = (expected[1] if holdout is None or weeks == win.holdout_weeks
+                 else seg.purchases.expected_spend(feats, win.holdout_weeks))  # the check is on the holdout's length
+        validation = validate(feats, seg, P, rfm, holdout, cfg, win, check, inner[0])
         stability = self._stability(feats, seg, res, cfg, P.argmax(axis=1), ctx)
-        out = customers_table(feats, P, seg, cfg.report.uncertain_below, rfm=rfm, holdout=holdout)
+        out = customers_table(feats, P, seg, cfg.report.uncertain_below, expected=expected, rfm=rfm, holdout=holdout)
         ctx.write_table("customers.csv", out)
-        table = segment_table(feats, P, seg, holdout)
+        table = segment_table(feats, P, seg, holdout, expected, check if holdout is not None else None)
         ctx.write_table("segments.csv", table)
         ctx.write_table("model_selection.csv", res.table)
         seg.save(ctx.path("model.npz"), meta={
             "pipeline": "customers", "rfm_convention": cfg.features.rfm_convention,
             "recent_weeks": cfg.features.recent_weeks, "calibration_end": str(win.cal_end.date()),
+            "horizon_weeks": weeks,
         })
-        summary = summarise(feats, seg, res, table, out, validation, stability, n_transactions, win)
+        summary = summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner)
         rep.build_report(ctx, cfg, summary=summary, feats=feats, P=P, seg=seg, table=table, selection=res,
                          validation=validation, stability=stability, holdout=holdout)
         return summary
@@ -259,15 +388,37 @@ class CustomersPipeline(Pipeline):
 
     def apply(self, run_dir, input, config, ctx):
         seg, meta = Segmentation.load(Path(run_dir) / "model.npz")
-        tx = read_transactions(config.data, path=input)
-        purchases = merge_same_day(tx)
+        purchases, cleaning = read_transactions(config.data, path=input)
+        _log_cleaning(cleaning)
         as_of = purchases["date"].max() + pd.Timedelta(days=1)
         feats = customer_features(purchases, as_of=as_of, convention=meta["rfm_convention"], recent_weeks=meta["recent_weeks"])
         P = seg.proba(feats)
         labels = P.argmax(axis=1)
-        out = customers_table(feats, P, seg, config.report.uncertain_below)
+        weeks = float(config.forward.horizon_weeks or meta.get("horizon_weeks", 13.0))
+        expected = None
+        if seg.purchases is not None:
+            expected = (seg.purchases.expected_purchases(feats, weeks), seg.purchases.expected_spend(feats, weeks))
+        else:
+            logger.warning("%s: written before the forward value existed; rerun it for expected purchases and spend", run_dir)
+        out = customers_table(feats, P, seg, config.report.uncertain_below, expected=expected)
         ctx.write_table("customers.csv", out)
         counts = {nm: int((labels == s).sum()) for s, nm in enumerate(seg.names)}
-        return {"headline": f"{len(feats):,} customers assigned to {seg.n_segments} segments (as of {(as_of - pd.Timedelta(days=1)).date()})",
-                "customers": len(feats), "as_of": str((as_of - pd.Timedelta(days=1)).date()), "segment_counts": counts,
-                "boundary_customers": int(out["boundary"].sum())}
+        day = (as_of - pd.Timedelta(days=1)).date()
+        summary = {"headline": f"{len(feats):,} customers assigned to {seg.n_segments} segments (as of {day})",
+                   "customers": len(feats), "as_of": str(day), "segment_counts": counts, "cleaning": cleaning,
+                   "boundary_customers": int(out["boundary"].sum())}
+        if expected is not None:
+            summary["forward_value"] = {"horizon_weeks": weeks, "from": str(as_of.date()),
+                                        "expected_purchases": float(expected[0].sum()),
+                                        "expected_spend": float(expected[1].sum())}
+            summary["headline"] += f"; expected ${expected[1].sum():,.0f} over the next {weeks:g} weeks"
+        return summary
+
+
+def _log_cleaning(cleaning):
+    m, r = cleaning["missing_id"], cleaning["returns"]
+    if m["lines"]:
+        logger.info("%d rows without a customer id dropped (%.1f%% of revenue)", m["lines"], 100 * m["revenue_share"])
+    if r["lines"]:
+        logger.info("%d return or cancellation lines (%.2f): %s", r["lines"], r["amount"],
+                    {"net": "netted against purchases", "drop": "left out"}[r["rule"]])

@@ -48,6 +48,59 @@ def plot_profile_heatmap(feats, P, names):
     return fig
 
 
+def plot_capture_bars(validation):
+    """The holdout check as bars: revenue captured by the top share under each ranking, the recommended one dark."""
+    names = {"forward value": "capture_forward_value", "segments": "capture_segments", "RFM": "capture_rfm",
+             "calibration spend": "capture_calibration_spend", "k-means": "capture_kmeans"}
+    rec = {"rfm": "RFM"}.get(validation["recommended"], validation["recommended"])
+    fig = figure(6.5, 3.2)
+    ax = fig.add_subplot()
+    labels = list(names)
+    values = [100 * validation[k] for k in names.values()]
+    colours = [PALETTE[0] if n == rec else "#b8c4d6" for n in labels]
+    ax.barh(labels[::-1], values[::-1], color=colours[::-1])
+    for i, v in enumerate(values[::-1]):
+        ax.text(v + 0.3, i, f"{v:.1f}%", va="center", fontsize=8)
+    ax.set_xlim(0, max(values) * 1.15)
+    ax.set_xlabel(f"holdout revenue captured by the top {int(100 * validation['top_share'])}% of customers (%)")
+    ax.set_title(f"Holdout check; recommended: {rec}")
+    return fig
+
+
+def plot_forward_by_segment(table):
+    """Expected vs actual spend per segment over the check window."""
+    fig = figure(6.5, 0.45 * len(table) + 1.8)
+    ax = fig.add_subplot()
+    y = np.arange(len(table))
+    actual = table["holdout_spend_per_customer"].to_numpy() * table["customers"].to_numpy()
+    ax.barh(y + 0.2, table["check_expected_spend"], height=0.4, color=PALETTE[0], label="expected (fitted on calibration)")
+    ax.barh(y - 0.2, actual, height=0.4, color=PALETTE[1], label="actual (holdout)")
+    ax.set_yticks(y, table["name"])
+    ax.invert_yaxis()
+    ax.set_xlabel("spend in the holdout ($)")
+    ax.set_title("Forward value: expected vs actual per segment")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def add_cleaning(rep, cleaning, cfg):
+    """What the reading rules did: rows without an id, returns and cancellations, purchases left."""
+    m, r = cleaning["missing_id"], cleaning["returns"]
+    rows = [
+        {"rule": "rows read", "lines": cleaning["lines"], "revenue": np.nan, "what happened": ""},
+        {"rule": "rows without a customer id (data.missing_id)", "lines": m["lines"], "revenue": m["revenue"],
+         "what happened": f"left out ({100 * m['revenue_share']:.1f}% of revenue)" if m["lines"] else "none"},
+        {"rule": "returns and cancellations (data.returns)", "lines": r["lines"], "revenue": r["amount"],
+         "what happened": ("none" if not r["lines"] else "left out" if r["rule"] == "drop" else
+                           f"${r.get('netted', 0):,.2f} netted against purchases, ${r.get('unmatched', 0):,.2f} with "
+                           f"no earlier purchase to net against; {r.get('purchases_cancelled', 0):,} purchases netted to zero")},
+        {"rule": "purchases (customer-days)", "lines": cleaning["purchases"], "revenue": cleaning["revenue"],
+         "what happened": "one purchase per customer and day"},
+    ]
+    rep.table(pd.DataFrame(rows), formats={"revenue": lambda v: f"${v:,.2f}" if np.isfinite(v) else "",
+                                           "lines": lambda v: f"{v:,}"}, caption="Data cleaning")
+
+
 def plot_capture(curves, outcome, top_share):
     fig = figure(6.5, 4.5)
     ax = fig.add_subplot()
@@ -79,10 +132,26 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     else:
         rep.headline(f"{seg.n_segments} segments of {summary['customers']:,} customers.")
 
-    rep.section("Segments")
     pct = lambda v: f"{100 * v:.1f}%" if np.isfinite(v) else "–"  # noqa: E731
     money = lambda v: f"${v:,.2f}" if np.isfinite(v) else "–"  # noqa: E731
-    show = table.rename(columns={
+    fv = summary["forward_value"]
+    rep.section("What each segment is worth")
+    worth = table[["segment", "name", "customers", "share", "revenue_share", "expected_spend", "expected_share", "action"]]
+    rep.table(worth.rename(columns={"revenue_share": "share of calibration revenue",
+                                    "expected_spend": f"expected spend, next {fv['horizon_weeks']:g} weeks",
+                                    "expected_share": "share of expected spend"}),
+              formats={"share": pct, "share of calibration revenue": pct, "share of expected spend": pct,
+                       f"expected spend, next {fv['horizon_weeks']:g} weeks": lambda v: f"${v:,.0f}"})
+    top = table.sort_values("expected_spend", ascending=False).iloc[0]
+    rep.text(f"Segment {top['name']}: {int(top.customers):,} customers, expected ${top.expected_spend:,.0f} over the "
+             f"next {fv['horizon_weeks']:g} weeks (from {fv['from']}), {100 * top.expected_share:.0f}% of the total "
+             f"${fv['expected_spend']:,.0f}. Expected purchases come from a BG/NBD purchase model and spend per purchase "
+             "from a Gamma-Gamma model, both fitted on the calibration period; customers.csv has every customer's "
+             "expected_purchases and expected_spend.", cls="note")
+    add_cleaning(rep, summary["cleaning"], cfg)
+
+    rep.section("Segments")
+    show = table.drop(columns=["expected_purchases", "expected_spend", "expected_share"]).rename(columns={
         "revenue_share": "revenue share", "mean_recency_days": "mean recency (days)", "mean_frequency": "mean frequency",
         "mean_monetary": "mean monetary", "mean_aov": "AOV", "repeat_rate": "repeat rate", "value": "value (calibration spend)",
         "holdout_purchases_per_customer": "holdout purchases / customer", "holdout_spend_per_customer": "holdout spend / customer",
@@ -106,6 +175,9 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     if validation:
         rep.section("Validation on the future")
         rows = pd.DataFrame([
+            {"ranking": f"recommended: {validation['recommended']} (chosen on the calibration period)",
+             "captured": validation["capture_recommended"]},
+            {"ranking": "forward value (expected spend)", "captured": validation["capture_forward_value"]},
             {"ranking": "segments (this model)", "captured": validation["capture_segments"]},
             {"ranking": "RFM quintile score (R+F+M, ties by RFM cell)", "captured": validation["capture_rfm"]},
             {"ranking": "k-means on the same features (same K)", "captured": validation["capture_kmeans"]},
@@ -113,10 +185,18 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
         ])
         rep.table(rows.rename(columns={"captured": f"holdout revenue captured by the top {int(100 * validation['top_share'])}%"}),
                   formats={f"holdout revenue captured by the top {int(100 * validation['top_share'])}%": pct})
-        rep.text(f"The model was fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']} "
-                 f"weeks (to {validation['holdout_end']}), ${validation['holdout_revenue']:,.0f} of revenue.", cls="note")
+        f = validation["forward_value"]
+        rep.text(f"The models were fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']:g} "
+                 f"weeks ({validation['holdout_start']} to {validation['holdout_end']}), ${validation['holdout_revenue']:,.0f} "
+                 f"of revenue. The recommended ranking was chosen on a split of the calibration period "
+                 f"(features to {summary['recommended_ranking']['inner_split']['split'] if summary['recommended_ranking']['inner_split'] else '–'}, "
+                 f"outcomes after), never on this holdout. The forward value predicted ${f['predicted_total']:,.0f} "
+                 f"({100 * f['total_error']:+.1f}% against the actual), a mean absolute error of ${f['mean_absolute_error']:,.2f} "
+                 "per customer.", cls="note")
         if cfg.report.plots:
+            rep.image(ctx.save_figure(plot_capture_bars(validation), "holdout_check.png"))
             rep.image(ctx.save_figure(plot_capture(validation["_curves"], validation["_outcome"], validation["top_share"]), "capture.png"))
+            rep.image(ctx.save_figure(plot_forward_by_segment(table), "forward_value.png"))
 
     rep.section("Stability")
     st = stability
