@@ -70,7 +70,7 @@ def one(shared, log, cal, ho, out):
     t0 = time.perf_counter()
     r = gmm_apps.run("customers", data=str(Path(shared) / path), out=out, overwrite=True,
                      set=[*sets, *QUICK, f"split.calibration_weeks={cal}", f"split.holdout_weeks={ho}",
-                          f"features.recent_weeks={min(26, cal // 2)}"])  # the default, unless it covers the calibration
+                          f"features.recent_weeks={26 if 26 < cal else cal // 2}"])  # the default, unless it covers the calibration
     seconds = time.perf_counter() - t0
     v = r.summary["validation"]
     c = r.tables["customers"]
