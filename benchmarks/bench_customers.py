@@ -7,7 +7,8 @@ For each log and split (fixed here, before any tuning) the pipeline runs as a us
 would run it (``gmm_apps.run`` on the raw file, stability and plots off) and the
 share of holdout revenue captured by the top 20% of customers is printed for:
 the ranking the pipeline recommends (chosen on an inner split of the calibration
-period), the segments, the forward value (BG/NBD x Gamma-Gamma fitted by
+period), the combined ranking (mean percentile rank of segment value, forward
+value and calibration spend), the segments, the forward value (BG/NBD x Gamma-Gamma fitted by
 gmm_apps), RFM quintiles, calibration spend, and BG/NBD + Gamma-Gamma from
 ``lifetimes`` fitted on the same customers' calibration summaries.  Then the
 per-customer mean absolute error of the predicted holdout spend and the error of
@@ -77,7 +78,7 @@ def one(shared, log, cal, ho, out):
     actual = c["holdout_spend"].to_numpy(float)
     row = {"log": log, "split": f"{cal}+{ho}", "customers": len(c), "seconds": seconds,
            "recommended": v["recommended"], "rec": v["capture_recommended"], "segments": v["capture_segments"],
-           "forward": v["capture_forward_value"], "rfm": v["capture_rfm"], "spend": v["capture_calibration_spend"],
+           "forward": v["capture_forward_value"], "combined": v["capture_combined"], "rfm": v["capture_rfm"], "spend": v["capture_calibration_spend"],
            "fv_mae": v["forward_value"]["mean_absolute_error"], "fv_total": v["forward_value"]["total_error"]}
     try:
         lt = lifetimes_forecast(c, v["holdout_weeks"])
@@ -101,7 +102,7 @@ def main():
             rows.append(one(args.shared, log, cal, ho, Path(tmp) / f"r{i}"))
             print(f"{log} {cal}+{ho}: done in {rows[-1]['seconds']:.1f} s", file=sys.stderr)
     df = pd.DataFrame(rows)
-    pct = ["rec", "segments", "forward", "rfm", "spend", "lifetimes"]
+    pct = ["rec", "combined", "segments", "forward", "rfm", "spend", "lifetimes"]
     show = df.copy()
     for c in pct:
         show[c] = (100 * show[c]).map("{:.2f}".format)
@@ -113,7 +114,7 @@ def main():
         show[c] = show[c].map("{:.2f}".format)
     show["seconds"] = show["seconds"].map("{:.1f}".format)
     print("\nTop-20% capture of holdout revenue (%), forward-value errors, and time")
-    print(show[["log", "split", "customers", "recommended", "rec", "segments", "forward", "rfm", "spend", "lifetimes",
+    print(show[["log", "split", "customers", "recommended", "rec", "combined", "segments", "forward", "rfm", "spend", "lifetimes",
                 "best_simple", "rec-best", "fv_mae", "lt_mae", "fv_total", "lt_total", "seconds"]].to_string(index=False))
 
 

@@ -12,11 +12,13 @@ from gmm_apps.errors import DataError
 from gmm_apps.pipelines.customers.config import CustomersData
 from gmm_apps.pipelines.customers.data import read_transactions
 from gmm_apps.pipelines.customers.features import (
+    capture_difference_interval,
     capture_curve,
     captured_at,
     customer_features,
     holdout_outcomes,
     merge_same_day,
+    ranking_order,
     rfm_scores,
 )
 from gmm_apps.pipelines.customers.config import CustomersModel
@@ -294,9 +296,17 @@ def test_a_line_item_log_end_to_end_with_forward_value_and_apply(tmp_path, capsy
     segs = pd.read_csv(out / "segments.csv")
     assert segs["expected_spend"].sum() == pytest.approx(c["expected_spend"].sum())
     v = s["validation"]
-    assert v["recommended"] in ("forward value", "segments", "rfm", "calibration spend")
-    assert v["capture_recommended"] == v[{"forward value": "capture_forward_value", "segments": "capture_segments",
-                                          "rfm": "capture_rfm", "calibration spend": "capture_calibration_spend"}[v["recommended"]]]
+    keys = {"combined": "capture_combined", "forward value": "capture_forward_value", "segments": "capture_segments",
+            "rfm": "capture_rfm", "calibration spend": "capture_calibration_spend"}
+    assert v["capture_recommended"] == v[keys[v["recommended"]]]
+    # the combined ranking, rebuilt by hand from customers.csv: mean percentile rank, top 20% by brute force
+    combined = sum(c[col].rank(method="average").to_numpy() / len(c) for col in ("value", "expected_spend", "total_spend"))
+    top = np.argsort(-combined, kind="stable")[: int(round(0.2 * len(c)))]
+    assert v["capture_combined"] == pytest.approx(c["holdout_spend"].to_numpy()[top].sum() / c["holdout_spend"].sum(), abs=0.02)
+    inner = s["recommended_ranking"]["inner_split"]
+    assert set(inner["difference_from_combined_95"]) == set(keys) - {"combined"}
+    clearly = [n for n, (low, _) in inner["difference_from_combined_95"].items() if low > 0]
+    assert v["recommended"] == (max(clearly, key=inner["captures"].get) if clearly else "combined")
     assert "What each segment is worth" in (out / "report.html").read_text()
     applied = tmp_path / "applied"
     code, err = _cli(["apply", out, tmp_path / "log.xlsx", "--out", applied, "--quiet"], capsys)
@@ -511,3 +521,21 @@ def test_min_segment_size_nobody_meets_it_is_said(tmp_path):
     assert s["n_components"] == kept["n_components"] and s["smallest_segment"] == kept["smallest_segment"]
     assert "smaller than model.min_segment_size=100000" in (out / "run.log").read_text()
     assert "no candidate met it" in (out / "report.html").read_text()
+
+
+def test_capture_difference_interval_separates_an_oracle_from_chance_and_a_ranking_from_itself():
+    """The bootstrap interval of a capture difference: zero for a ranking against itself, above zero for the
+    ranking by the outcome itself against a random one, and around the observed difference."""
+    rng = np.random.default_rng(3)
+    y = rng.gamma(0.5, 40.0, size=3000) * (rng.random(3000) < 0.6)
+    noisy = y + rng.normal(0, 30, size=3000)
+    chance = rng.random(3000)
+    o_noisy, o_chance = ranking_order(noisy), ranking_order(chance)
+    assert capture_difference_interval(o_noisy, o_noisy, y, 0.2) == (0.0, 0.0)
+    low, high = capture_difference_interval(o_noisy, o_chance, y, 0.2, random_state=1)
+    observed = captured_at(noisy, y, 0.2) - captured_at(chance, y, 0.2)
+    assert 0 < low < observed < high
+    # the same seed, the same interval; another seed, a close one
+    assert capture_difference_interval(o_noisy, o_chance, y, 0.2, random_state=1) == (low, high)
+    low2, high2 = capture_difference_interval(o_noisy, o_chance, y, 0.2, random_state=2)
+    assert abs(low2 - low) < 0.03 and abs(high2 - high) < 0.03

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
+from scipy.stats import rankdata
 
 from ...engine import dask_client
 from ...config import local_path, path_problem
@@ -17,9 +18,11 @@ from ...registry import Pipeline
 from .config import CustomersConfig
 from .data import check_data_keys, check_format_keys, dask_purchases, file_kind, read_transactions
 from .features import (
+    capture_difference_interval,
     captured_at,
     customer_features,
     holdout_outcomes,
+    ranking_order,
     rfm_scores,
 )
 from .model import PurchaseModel, Segmentation, fit_segmentation, kmeans_baseline
@@ -141,17 +144,28 @@ def horizon_weeks(cfg, win):
 
 
 #: rankings the report compares and the recommendation chooses among, in the order ties are broken
-RANKINGS = ("forward value", "segments", "rfm", "calibration spend")
+RANKINGS = ("combined", "forward value", "segments", "rfm", "calibration spend")
+#: recommended unless the calibration period clearly prefers another
+DEFAULT_RANKING = "combined"
 
 
 def rankings(feats, P, seg, rfm, forward):
-    """Each ranking's score per customer (higher first): segment value, forward value, RFM, calibration spend."""
-    return {"forward value": forward, "segments": P @ seg.values,
-            "rfm": (rfm["rfm_score"].to_numpy(), rfm["rfm_cell"].to_numpy()),
-            "calibration spend": feats["total_spend"].to_numpy()}
+    """Each ranking's score per customer (higher first).
+
+    Segment value (posterior-weighted), forward value, RFM (score, then cell),
+    calibration spend, and ``combined``: the mean of the first two's and
+    calibration spend's percentile ranks (ties share their mean rank).
+    """
+    scores = {"forward value": forward, "segments": P @ seg.values,
+              "rfm": (rfm["rfm_score"].to_numpy(), rfm["rfm_cell"].to_numpy()),
+              "calibration spend": feats["total_spend"].to_numpy()}
+    parts = [scores[name] for name in ("segments", "forward value", "calibration spend")]
+    scores["combined"] = np.mean([rankdata(x) / len(x) for x in parts], axis=0)
+    return scores
 
 
 def _capture(score, outcome, top):
+    """Share of ``outcome`` captured by the top ``top`` under one of :func:`rankings`' scores."""
     if isinstance(score, tuple):
         return captured_at(score[0], outcome, top, tie_break=score[1])
     return captured_at(score, outcome, top)
@@ -163,32 +177,41 @@ def recommend(purchases, win, seg, cfg, weeks):
     The calibration period is split again: features up to ``weeks`` (at most
     half the calibration) before its end, outcomes in those last weeks.  The
     purchase model is refitted on the inner part; the segmentation (fitted on the
-    whole calibration period) scores the inner features.  The ranking capturing
-    most of the inner outcome's revenue in the top share is recommended (ties:
-    :data:`RANKINGS` order).
+    whole calibration period) scores the inner features.  ``combined`` is
+    recommended unless another ranking captures clearly more of the inner
+    outcome's revenue in the top share (the 95% bootstrap interval of the
+    difference, customers resampled, above zero); then the best such ranking.
 
     Returns
     -------
     choice : str
-    inner : dict
-        Each ranking's capture on the inner split, and its dates.
+    inner : dict or None
+        Each ranking's capture on the inner split, the intervals of its
+        difference from ``combined``, and the split's dates.
     """
     inner_weeks = min(weeks, (win.cal_end - win.start).days / 14)
     inner_end = win.cal_end - pd.Timedelta(days=int(round(7 * inner_weeks)))
     cal = purchases[purchases["date"] < win.cal_end]
     if inner_weeks < 1 or (cal["date"] < inner_end).sum() == 0:
-        return "forward value", None
+        return DEFAULT_RANKING, None
     feats = customer_features(cal, as_of=inner_end, convention=cfg.features.rfm_convention,
                               recent_weeks=min(cfg.features.recent_weeks, max(1, int(inner_weeks))))
     outcome = holdout_outcomes(cal, start=inner_end, end=win.cal_end, index=feats.index)["holdout_spend"].to_numpy()
     if outcome.sum() <= 0:
-        return "forward value", None
+        return DEFAULT_RANKING, None
     forward = PurchaseModel().fit(feats).expected_spend(feats, inner_weeks)
     scores = rankings(feats, seg.proba(feats), seg, rfm_scores(feats), forward)
-    caught = {name: _capture(scores[name], outcome, cfg.report.top_share) for name in RANKINGS}
-    best = max(RANKINGS, key=lambda n: (caught[n], -RANKINGS.index(n)))
+    top = cfg.report.top_share
+    caught = {name: _capture(scores[name], outcome, top) for name in RANKINGS}
+    orders = {name: ranking_order(s[0], tie_break=s[1]) if isinstance(s, tuple) else ranking_order(s)
+              for name, s in scores.items()}
+    margins = {name: capture_difference_interval(orders[name], orders[DEFAULT_RANKING], outcome, top,
+                                                 random_state=cfg.model.random_state)
+               for name in RANKINGS if name != DEFAULT_RANKING}
+    clearly = [name for name, (low, _) in margins.items() if low > 0]
+    best = max(clearly, key=lambda n: (caught[n], -RANKINGS.index(n))) if clearly else DEFAULT_RANKING
     return best, {"start": str(win.start.date()), "split": str(inner_end.date()), "end": str((win.cal_end - pd.Timedelta(days=1)).date()),
-                  "captures": caught}
+                  "captures": caught, "difference_from_combined_95": {n: [round(lo, 5), round(hi, 5)] for n, (lo, hi) in margins.items()}}
 
 
 def validate(feats, seg, P, rfm, holdout, cfg, win, forward, recommended):
@@ -213,6 +236,7 @@ def validate(feats, seg, P, rfm, holdout, cfg, win, forward, recommended):
         "capture_recommended": caught[recommended],
         "capture_segments": caught["segments"],
         "capture_forward_value": caught["forward value"],
+        "capture_combined": caught["combined"],
         "capture_rfm": caught["rfm"],
         "capture_kmeans": captured_at(km_val, hs, top),
         "capture_calibration_spend": caught["calibration spend"],
