@@ -1,4 +1,4 @@
-"""A test of use: an allocation driven by out-of-sample regime labels, against buy-and-hold and volatility targeting.
+"""A test of use: allocations driven by out-of-sample regime probabilities, against buy-and-hold and volatility targeting.
 
 Pure functions on arrays of daily simple returns and weights.  Every weight is
 decided at a day's close from data up to that day and earns the next day's
@@ -66,22 +66,42 @@ def performance(net, turnover):
             "max_drawdown": float((growth / peak - 1.0).min()), "turnover_per_year": float(turnover.sum() / years)}
 
 
-def run_backtest(dates, labels, returns, names, *, stress_weight, cost_bps, vol_window, target_vol):
-    """The three allocations over the labelled days.
+#: the allocations driven by the regime model, in the order the table shows them
+REGIME_RULES = ("regimes", "regime probabilities", "regime volatility targeting")
+
+
+def probability_weights(filtered, regime_weight):
+    """Exposure from the filtered probabilities: ``sum_k regime_weight[k] * P(regime k today)``."""
+    return np.asarray(filtered, dtype=np.float64) @ np.asarray(regime_weight, dtype=np.float64)
+
+
+def run_backtest(dates, filtered, returns, names, *, predicted_vol, stress_weight, cost_bps, vol_window, target_vol,
+                 max_leverage=1.0):
+    """Five allocations over the labelled days, all with the same costs and volatility target.
+
+    ``regimes``: fully invested, ``stress_weight`` in the stress label;
+    ``regime probabilities``: the same weights averaged under the filtered
+    probabilities; ``regime volatility targeting``: ``target_vol`` over the
+    regime model's forecast of tomorrow's volatility; ``buy and hold``; and
+    ``volatility targeting`` on a trailing ``vol_window``-day realised
+    volatility.  Volatility-targeting weights are capped at ``max_leverage``.
 
     Parameters
     ----------
     dates : DatetimeIndex of shape (T,)
-    labels : ndarray of shape (T,)
-        Each day's regime from data up to that day (filtered, out of sample).
+    filtered : ndarray of shape (T, K)
+        Each day's regime probabilities from data up to that day (out of sample).
     returns : ndarray of shape (T,)
         Daily simple returns of the first asset.
     names : list of str
         Regime names, calmest first; the last is stress.
+    predicted_vol : ndarray of shape (T,)
+        The regime model's annualised volatility forecast for the next day.
     stress_weight, cost_bps : float
     vol_window : int
     target_vol : float
-        Volatility targeting's annual target (e.g. the asset's volatility before the test).
+        Annual volatility aimed at by both volatility-targeting rules.
+    max_leverage : float
 
     Returns
     -------
@@ -90,11 +110,18 @@ def run_backtest(dates, labels, returns, names, *, stress_weight, cost_bps, vol_
     curves : DataFrame
         Growth of 1 for each strategy, indexed by date (from the second day).
     """
-    weights = {"regimes": regime_weights(labels, len(names) - 1, stress_weight),
+    filtered = np.asarray(filtered, dtype=np.float64)
+    labels = filtered.argmax(axis=1)
+    K = len(names)
+    per_regime = np.r_[np.ones(K - 1), float(stress_weight)]
+    pv = np.asarray(predicted_vol, dtype=np.float64)
+    weights = {"regimes": regime_weights(labels, K - 1, stress_weight),
+               "regime probabilities": probability_weights(filtered, per_regime),
+               "regime volatility targeting": np.clip(target_vol / np.where(pv > 0, pv, np.inf), 0.0, max_leverage),
                "buy and hold": np.ones(len(returns)),
-               "volatility targeting": vol_target_weights(returns, vol_window, target_vol)}
+               "volatility targeting": vol_target_weights(returns, vol_window, target_vol, max_weight=max_leverage)}
     rows, curves = [], {}
-    days = {f"days_{nm}": int((np.asarray(labels) == k).sum()) for k, nm in enumerate(names)}
+    days = {f"days_{nm}": int((labels == k).sum()) for k, nm in enumerate(names)}
     for name, w in weights.items():
         net, turn = strategy_returns(w, returns, cost_bps)
         rows.append({"strategy": name, **performance(net, turn), "mean_weight": float(w[:-1].mean()), **days})

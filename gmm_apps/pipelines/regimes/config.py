@@ -32,11 +32,21 @@ class RegimesData(PathData):
     end: date | None = Field(None, description="last date to keep; null: all")
     interval: Literal["1d", "1wk", "1mo"] = Field("1d", description="bar length for yfinance")
     cache_dir: str = Field(".gmm_apps_cache", description="where yfinance downloads are cached")
+    missing: Literal["refuse", "drop"] = Field("refuse", description="rows without a price (an empty cell, or '.'): "
+                                               "refuse, or drop them (the next return spans the gap, as over a weekend)")
+    nonpositive: Literal["refuse", "drop"] = Field("refuse", description="prices at or below zero (e.g. WTI on 2020-04-20): "
+                                                   "refuse, or drop those days and the returns across them")
+    repeated: Literal["keep", "drop"] = Field("keep", description="a row repeating the previous price (a holiday row "
+                                              "carrying the last close): keep it (a zero return) or drop it")
 
     @field_validator("tickers", mode="before")
     @classmethod
     def _one_or_many(cls, v):
         return [v] if isinstance(v, str) else v
+
+    def rules(self):
+        """The cleaning rules, as the loaders take them."""
+        return {"missing": self.missing, "nonpositive": self.nonpositive, "repeated": self.repeated}
 
 
 class FeatureSpec(Section):
@@ -114,7 +124,10 @@ class WalkForward(Section):
 
     enabled: bool = Field(False, description="refit on an expanding window, labelling each day only with data up to it")
     refit_every: int = Field(63, ge=1, description="days between refits")
-    min_train: int = Field(756, ge=50, description="days in the first training window")
+    min_train: int = Field(756, ge=50, description="days in the first training window (walk-forward starts after them, "
+                                                   "and not before split.holdout_start when it is set)")
+    warm_start: bool = Field(True, description="kind hmm: each refit continues from the model in force (fast, no "
+                                               "randomness after the first fit); false: every refit starts afresh")
 
 
 class Split(Section):
@@ -135,6 +148,10 @@ class Backtest(Section):
     cost_bps: float = Field(5.0, ge=0, le=1000, description="cost in basis points per unit of turnover")
     stress_weight: float = Field(0.0, ge=0, le=1, description="share invested while the label is the stress regime")
     vol_window: int = Field(21, ge=5, le=252, description="days of realised volatility for volatility targeting")
+    vol_target: float | None = Field(None, gt=0, le=5, description="annual volatility both volatility-targeting rules "
+                                     "aim at (e.g. 0.15); null: the asset's volatility before the test")
+    max_leverage: float = Field(1.0, gt=0, le=10, description="largest weight a volatility-targeting rule may take "
+                                "(1: at most fully invested)")
 
 
 class RegimesReport(EvaluationReport):

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +34,25 @@ class PriceData:
         Same index; one column per ticker.
     source : str
         A description of where the data came from.
+    breaks : pandas.DatetimeIndex
+        Dates whose return would span a day left out for a non-positive price
+        (``data.nonpositive: drop``): no return is taken there.
+    cleaning : dict
+        Rows each cleaning rule left out (``missing``, ``nonpositive``,
+        ``repeated``), summed over the series.
     """
 
     prices: pd.DataFrame
     volume: pd.DataFrame | None
     source: str
+    breaks: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
+    cleaning: dict = field(default_factory=dict)
+
+    def subset(self, keep):
+        """The same data on the rows where the boolean array ``keep`` is true."""
+        idx = self.prices.index[keep]
+        return PriceData(self.prices[keep], None if self.volume is None else self.volume[keep], self.source,
+                         self.breaks.intersection(idx), dict(self.cleaning))
 
     @property
     def primary(self):
@@ -67,11 +81,16 @@ def align(parts, source):
     vols = [p.volume for p in parts if p.volume is not None]
     V = pd.concat(vols, axis=1).reindex(P.index) if vols else None
     longest = max(len(p.prices) for p in parts)
+    breaks = pd.DatetimeIndex(sorted(set().union(*(p.breaks for p in parts)))).intersection(P.index)
+    cleaning = {}
+    for p in parts:
+        for rule, n in p.cleaning.items():
+            cleaning[rule] = cleaning.get(rule, 0) + n
     logger.info("%s: %d dates common to %s (inner join; %d of the longest series' %d dates dropped)",
                 source, len(P), ", ".join(map(str, names)), longest - len(P), longest)
     if len(P) < 2:
         raise DataError(f"{source}: the series {', '.join(map(str, names))} share {len(P)} dates; they need a common history")
-    return PriceData(P, V, source)
+    return PriceData(P, V, source, breaks, cleaning)
 
 
 def _pick(columns, wanted, candidates, what, source):
@@ -98,6 +117,61 @@ EXTREME = 1e100
 MAX_DAILY_RATIO = 1e4
 
 
+#: how each cleaning rule may be set (data.missing, data.nonpositive, data.repeated)
+RULES = {"missing": ("refuse", "drop"), "nonpositive": ("refuse", "drop"), "repeated": ("keep", "drop")}
+
+
+def clean_prices(values, column, source, *, missing="refuse", nonpositive="refuse", repeated="keep"):
+    """Apply the cleaning rules to one price series, in this order.
+
+    ``missing: drop`` leaves out rows without a price (an empty cell, or ``.``
+    as FRED writes it); the next return spans the gap, as over a weekend.
+    ``nonpositive: drop`` leaves out rows with a price at or below zero *and* the
+    return that would span them (the next kept date is returned in ``breaks``).
+    ``repeated: drop`` leaves out a row repeating the previous kept price (a
+    holiday row carrying the last close); its zero return merges into the next.
+
+    Returns
+    -------
+    values : pandas.Series
+        The rows kept (still to be checked by :func:`_check_series`).
+    keep : ndarray of bool
+        Which input rows were kept.
+    breaks : pandas.DatetimeIndex
+    counts : dict
+        Rows left out by each rule that was set to drop.
+    """
+    raw = values.replace(".", np.nan) if values.dtype == object else values
+    num = pd.to_numeric(raw, errors="coerce")
+    keep = np.ones(len(values), dtype=bool)
+    counts = {}
+    gone = raw.isna().to_numpy()
+    if missing == "drop":
+        keep &= ~gone
+        counts["missing"] = int(gone.sum())
+    arr = num.to_numpy(dtype=float)
+    nonpos = np.isfinite(arr) & (arr <= 0)
+    breaks = pd.DatetimeIndex([])
+    if nonpositive == "drop" and nonpos.any():
+        keep &= ~nonpos
+        counts["nonpositive"] = int(nonpos.sum())
+        kept = np.flatnonzero(keep)
+        after = np.searchsorted(kept, np.flatnonzero(nonpos))
+        after = np.unique(after[after < len(kept)])
+        breaks = pd.DatetimeIndex(values.index[kept[after]])
+        logger.info("%s: %d row(s) of %r with a price at or below zero left out (data.nonpositive: drop), and the "
+                    "return across each", source, counts["nonpositive"], column)
+    elif nonpositive == "drop":
+        counts["nonpositive"] = 0
+    if repeated == "drop":
+        kept = np.flatnonzero(keep & np.isfinite(arr))
+        same = np.zeros(len(values), dtype=bool)
+        same[kept[1:]] = arr[kept[1:]] == arr[kept[:-1]]
+        keep &= ~same
+        counts["repeated"] = int(same.sum())
+    return values[keep], keep, breaks, counts
+
+
 def _check_series(values, column, source, *, positive):
     s = pd.to_numeric(values, errors="coerce")
     bad = s.isna() & values.notna()
@@ -113,11 +187,13 @@ def _check_series(values, column, source, *, positive):
         i = int(np.flatnonzero(nonfinite)[0])
         raise DataError(
             f"{source}: column {column!r} has a missing or infinite value at data row {i + 1} "
-            f"(date {pd.Timestamp(s.index[i]).date()}); fill or remove such rows"
+            f"(date {pd.Timestamp(s.index[i]).date()}); set data.missing: drop to leave such rows out, or fill them"
         )
     if positive and (arr <= 0).any():
         i = int(np.flatnonzero(arr <= 0)[0])
-        raise DataError(f"{source}: column {column!r} must hold positive prices, got {arr[i]} at data row {i + 1}")
+        raise DataError(f"{source}: column {column!r} must hold positive prices, got {arr[i]:g} at data row {i + 1} "
+                        f"(date {pd.Timestamp(s.index[i]).date()}); set data.nonpositive: drop to leave such days "
+                        "and the returns across them out")
     big = np.abs(arr) > EXTREME
     if big.any():
         i = int(np.flatnonzero(big)[0])
@@ -152,7 +228,8 @@ def _check_dates(index, column, source):
         )
 
 
-def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_column=None, ticker="price"):
+def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_column=None, ticker="price",
+                    rules=None):
     """Turn a table (a date column plus a price column, or OHLCV) into :class:`PriceData`.
 
     Parameters
@@ -166,6 +243,10 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         ``Close`` or ``price``; ``Volume``).
     ticker : str
         Name of the price column in the result.
+    rules : dict, optional
+        Cleaning rules for :func:`clean_prices` (``missing``, ``nonpositive``,
+        ``repeated``); default: refuse missing and non-positive prices, keep
+        repeated ones.
 
     Returns
     -------
@@ -204,10 +285,11 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     vcol = _pick(df.columns, volume_column, ["Volume", "volume"], "volume", source)
     values = pd.Series(df[pcol].to_numpy(), index=dates)
     _check_dates(dates, dcol, source)
+    values, keep, breaks, counts = clean_prices(values, pcol, source, **(rules or {}))
     prices = _check_series(values, pcol, source, positive=True).to_frame(ticker)
     volume = None
     if vcol is not None:
-        vol = _check_series(pd.Series(df[vcol].to_numpy(), index=dates), vcol, source, positive=False)
+        vol = _check_series(pd.Series(df[vcol].to_numpy()[keep], index=values.index), vcol, source, positive=False)
         if (vol < 0).any():
             i = int(np.flatnonzero(vol.to_numpy() < 0)[0])
             raise DataError(f"{source}: column {vcol!r} (volume) holds a negative value {vol.iloc[i]:g} at data row "
@@ -216,16 +298,18 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         volume = vol.to_frame(ticker)
     if len(prices) < 2:
         raise DataError(f"{source}: only {len(prices)} price row(s); need a price history")
-    return PriceData(prices, volume, source)
+    return PriceData(prices, volume, source, breaks, counts)
 
 
-def load_arch(name="sp500"):
+def load_arch(name="sp500", *, rules=None):
     """Daily prices bundled with the ``arch`` package (offline).
 
     Parameters
     ----------
     name : {'sp500', 'nasdaq'} or list of them
         Several names give one column each, on their common dates.
+    rules : dict, optional
+        Cleaning rules (:func:`clean_prices`).
 
     Returns
     -------
@@ -237,17 +321,20 @@ def load_arch(name="sp500"):
     parts = []
     for nm in names:
         df = importlib.import_module(f"arch.data.{nm}").load()
-        parts.append(frame_to_prices(df, source=f"arch.data.{nm}", ticker={"sp500": "S&P 500", "nasdaq": "NASDAQ"}[nm]))
+        parts.append(frame_to_prices(df, source=f"arch.data.{nm}", ticker={"sp500": "S&P 500", "nasdaq": "NASDAQ"}[nm],
+                                     rules=rules))
     return align(parts, "arch.data." + "+".join(names))
 
 
-def load_file(path, *, date_column=None, price_column=None, volume_column=None):
+def load_file(path, *, date_column=None, price_column=None, volume_column=None, rules=None):
     """Prices from a CSV or Parquet file.
 
     Parameters
     ----------
     path : str or Path
     date_column, price_column, volume_column : str, optional
+    rules : dict, optional
+        Cleaning rules (:func:`clean_prices`), applied to each series.
 
     Returns
     -------
@@ -268,12 +355,13 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None):
             raise DataError(f"{path}: price column {missing[0]!r} (data.price_column) not found; columns are "
                             f"{', '.join(map(str, df.columns))}")
         parts = [frame_to_prices(df.drop(columns=[c for c in price_column if c != col]), source=str(path),
-                                 date_column=date_column, price_column=col, volume_column=None, ticker=col)
+                                 date_column=date_column, price_column=col, volume_column=None, ticker=col,
+                                 rules=rules)
                  for col in price_column]
         return align(parts, str(path))
     return frame_to_prices(
         df, source=str(path), date_column=date_column, price_column=price_column, volume_column=volume_column,
-        ticker=path.stem,
+        ticker=path.stem, rules=rules,
     )
 
 
@@ -293,7 +381,8 @@ def _separator(path):
     return r"\s+" if len(header.split()) > 1 else ","
 
 
-def load_yfinance(tickers, *, start=None, end=None, interval="1d", cache_dir=".gmm_apps_cache", download=None):
+def load_yfinance(tickers, *, start=None, end=None, interval="1d", cache_dir=".gmm_apps_cache", download=None,
+                  rules=None):
     """Prices from Yahoo Finance through ``yfinance``, cached on disk.
 
     Parameters
@@ -305,6 +394,8 @@ def load_yfinance(tickers, *, start=None, end=None, interval="1d", cache_dir=".g
         Responses are cached as Parquet keyed by the request.
     download : callable, optional
         Replacement for ``yfinance.download`` (tests pass recorded responses).
+    rules : dict, optional
+        Cleaning rules (:func:`yfinance_frame_to_prices`).
 
     Returns
     -------
@@ -343,13 +434,18 @@ def load_yfinance(tickers, *, start=None, end=None, interval="1d", cache_dir=".g
             )
         cache.parent.mkdir(parents=True, exist_ok=True)
         raw.to_parquet(cache)
-    return yfinance_frame_to_prices(raw, tickers)
+    return yfinance_frame_to_prices(raw, tickers, rules=rules)
 
 
-def yfinance_frame_to_prices(raw, tickers):
-    """Convert ``yfinance.download`` output (flat or two-level columns) to :class:`PriceData`."""
+def yfinance_frame_to_prices(raw, tickers, *, rules=None):
+    """Convert ``yfinance.download`` output (flat or two-level columns) to :class:`PriceData`.
+
+    Days a ticker has no price are left out whatever ``data.missing`` says (Yahoo
+    pads its tickers to a common calendar); the other cleaning rules apply.
+    """
     source = f"Yahoo Finance ({', '.join(tickers)})"
-    prices, volumes = {}, {}
+    rules = {**(rules or {}), "missing": "drop"}
+    prices, volumes, breaks, cleaning = {}, {}, set(), {}
     for t in tickers:
         if isinstance(raw.columns, pd.MultiIndex):
             lv = raw.columns.get_level_values(1)
@@ -361,8 +457,11 @@ def yfinance_frame_to_prices(raw, tickers):
         sub = sub.dropna(how="all")
         if len(sub) == 0 or sub.drop(columns=[c for c in sub.columns if str(c).lower() == "volume"]).isna().all().all():
             raise DataError(f"{source}: no prices for ticker {t!r}; check the symbol")
-        d = frame_to_prices(sub.dropna(subset=[_price_col(sub)]), source=f"{source} {t}", ticker=t)
+        d = frame_to_prices(sub.dropna(subset=[_price_col(sub)]), source=f"{source} {t}", ticker=t, rules=rules)
         prices[t] = d.prices[t]
+        breaks |= set(d.breaks)
+        for rule, n in d.cleaning.items():
+            cleaning[rule] = cleaning.get(rule, 0) + n
         if d.volume is not None:
             volumes[t] = d.volume[t]
     full = pd.DataFrame(prices)
@@ -370,7 +469,7 @@ def yfinance_frame_to_prices(raw, tickers):
     if len(prices) > 1:
         logger.info("%s: %d dates common to %s (inner join; %d dropped)", source, len(P), ", ".join(prices), len(full) - len(P))
     V = pd.DataFrame(volumes).reindex(P.index) if volumes else None
-    return PriceData(P, V, source)
+    return PriceData(P, V, source, pd.DatetimeIndex(sorted(breaks)).intersection(P.index), cleaning)
 
 
 def _price_col(df):

@@ -130,10 +130,24 @@ def build_features(data, specs):
     """
     cols = {}
     multi = data.prices.shape[1] > 1
-    lead = log_returns(data.prices[data.primary].to_numpy())
+    # no return is taken across a day left out for a non-positive price
+    broken = data.prices.index.isin(getattr(data, "breaks", pd.DatetimeIndex([])))
+    valid = ~broken
+
+    def returns_of(t):
+        r = log_returns(data.prices[t].to_numpy())
+        r[broken] = np.nan
+        return r
+
+    def on_valid(fn, *arrays, **kw):  # a windowed feature of returns over the days that have one
+        out = np.full(len(valid), np.nan)
+        out[valid] = fn(*(a[valid] for a in arrays), **kw)
+        return out
+
+    lead = returns_of(data.primary)
     for t in data.prices.columns:
         p = data.prices[t].to_numpy()
-        r = log_returns(p)
+        r = returns_of(t)
         for s in specs:
             name = feature_name(s, t if multi else None)
             if s.kind == "correlation":  # of this series' returns with the first series'
@@ -141,13 +155,13 @@ def build_features(data, specs):
                     raise DataError(f"{data.source}: feature correlation needs at least two price series and the data "
                                     "has one; add a series (data.tickers, data.arch_dataset or data.price_column)")
                 if t != data.primary:
-                    cols[name] = rolling_correlation(lead, r, window=s.window)
+                    cols[name] = on_valid(rolling_correlation, lead, r, window=s.window)
             elif s.kind == "log_level":
                 cols[name] = np.log(p)
             elif s.kind == "log_return":
                 cols[name] = r
             elif s.kind == "realized_vol":
-                cols[name] = realized_volatility(r, window=s.window)
+                cols[name] = on_valid(realized_volatility, r, window=s.window)
             elif s.kind == "drawdown":
                 cols[name] = drawdown(p)
             elif s.kind == "momentum":
@@ -160,19 +174,20 @@ def build_features(data, specs):
                     )
                 cols[name] = volume_zscore(data.volume[t].to_numpy(), window=s.window)
     F = pd.DataFrame(cols, index=data.prices.index)
-    rets = pd.Series(log_returns(data.prices[data.primary].to_numpy()), index=data.prices.index, name="log_return")
+    rets = pd.Series(lead, index=data.prices.index, name="log_return")
     F = F.replace([np.inf, -np.inf], np.nan)
-    keep = F.notna().all(axis=1).to_numpy()
+    keep = F.notna().all(axis=1).to_numpy() & valid
     if keep.sum() == 0:
         raise DataError(
             f"{data.source}: {len(F)} dates are too few for the feature windows "
             f"(longest {max((s.window or 1) for s in specs)} days); use more data or shorter windows"
         )
     first = int(np.argmax(keep))
-    if not keep[first:].all():
-        bad = F.index[first:][~keep[first:]][0]
+    if not (keep | broken)[first:].all():
+        bad = F.index[first:][~(keep | broken)[first:]][0]
         raise DataError(f"{data.source}: a feature is undefined on {bad.date()} (e.g. zero volume spread); check the data there")
-    return F.iloc[first:], rets.iloc[first:]
+    keep[:first] = False
+    return F[keep], rets[keep]
 
 
 def fit_scaler(X, *, names=None):

@@ -37,6 +37,45 @@ def regime_names(k):
     return list(NAMES.get(k, [f"regime {i}" for i in range(k)]))
 
 
+def prefix_products(M):
+    """Running products ``M[0] @ M[1] @ ... @ M[t]`` of a stack of square matrices, each rescaled.
+
+    A log-depth scan (Hillis-Steele): ``ceil(log2 T)`` batched matrix products
+    instead of ``T`` sequential ones, which is what makes the forward and
+    backward passes of a long series fast in numpy.  Each product is divided
+    by its largest entry to stay in range; the logs of those divisors are
+    returned so that the true product is ``P[t] * exp(logscale[t])``.
+
+    Parameters
+    ----------
+    M : ndarray of shape (T, K, K)
+        Non-negative matrices.
+
+    Returns
+    -------
+    P : ndarray of shape (T, K, K)
+    logscale : ndarray of shape (T,)
+    """
+    P = np.array(M, dtype=np.float64)
+    T = len(P)
+
+    def rescale(Z):
+        s = Z.max(axis=(1, 2))
+        s = np.where(s > 0, s, 1.0)
+        Z /= s[:, None, None]
+        return np.log(s)
+
+    logscale = rescale(P)
+    shift = 1
+    while shift < T:
+        new = np.matmul(P[:-shift], P[shift:])
+        ls = logscale[:-shift] + logscale[shift:] + rescale(new)
+        P[shift:] = new
+        logscale[shift:] = ls
+        shift *= 2
+    return P, logscale
+
+
 class RegimeModel:
     """A fitted regime model on standardised features.
 
@@ -69,6 +108,8 @@ class RegimeModel:
         self.n_mix = n_mix
         self.converged = bool(converged)
         self.n_iter = int(n_iter)
+        #: each state's daily return mean and variance on the days it was fitted on (set by order_by_volatility)
+        self.return_moments = None
 
     @property
     def n_states(self):
@@ -93,25 +134,19 @@ class RegimeModel:
         return out
 
     def _forward(self, logB):
+        """Filtered probabilities (T, K), per-day normalisers and the offsets taken out of ``logB``."""
         T, K = logB.shape
         m = logB.max(axis=1)
         B = np.exp(logB - m[:, None])
-        A = self.transmat
-        alpha = np.empty((T, K))
-        cs = np.empty(T)
-        pred = self.startprob
-        tiny = np.finfo(float).tiny
-        for t in range(T):
-            a = pred * B[t]
-            c = a.sum()
-            if c < tiny:
-                a = np.full(K, 1.0 / K)
-                c = tiny
-            else:
-                a = a / c
-            alpha[t] = a
-            cs[t] = c
-            pred = a @ A
+        M = self.transmat[None, :, :] * B[:, None, :]  # A diag(b_t)
+        M[0] = np.tile(self.startprob * B[0], (K, 1))
+        P, logscale = prefix_products(M)
+        row = P[:, 0, :]
+        norm = row.sum(axis=1)
+        ok = norm > 0
+        alpha = np.where(ok[:, None], row / np.where(ok, norm, 1.0)[:, None], 1.0 / K)
+        loglik = np.where(ok, np.log(np.where(ok, norm, 1.0)), np.log(np.finfo(float).tiny)) + logscale
+        cs = np.exp(np.diff(loglik, prepend=0.0))
         return alpha, cs, m
 
     def filter(self, X):
@@ -150,9 +185,12 @@ class RegimeModel:
         B = np.exp(logB - m[:, None])
         T, K = alpha.shape
         beta = np.ones((T, K))
-        A = self.transmat
-        for t in range(T - 2, -1, -1):
-            beta[t] = A @ (B[t + 1] * beta[t + 1]) / cs[t + 1]
+        if T > 1:
+            # beta_t = A diag(b_{t+1}) ... A diag(b_T) 1, as prefix products of the reversed, transposed stack
+            M = self.transmat[None, :, :] * B[1:, None, :]
+            Q, _ = prefix_products(np.ascontiguousarray(M[::-1].transpose(0, 2, 1)))
+            beta[:-1] = Q.sum(axis=1)[::-1]
+            beta[:-1] /= beta[:-1].max(axis=1, keepdims=True)
         g = alpha * beta
         return alpha, np.log(cs) + m, g / g.sum(axis=1, keepdims=True)
 
@@ -209,7 +247,28 @@ class RegimeModel:
         self.mix_weights = self.mix_weights[comp_order]
         self.startprob = self.startprob[order]
         self.transmat = self.transmat[np.ix_(order, order)]
+        if self.return_moments is not None:
+            self.return_moments = tuple(m[order] for m in self.return_moments)
         return self
+
+    def predicted_volatility(self, filtered):
+        """Annualised volatility of the next day's return under tomorrow's regime probabilities.
+
+        The variance of the mixture of the states' return distributions
+        (:attr:`return_moments`) weighted by ``filtered[t] @ transmat``.
+
+        Parameters
+        ----------
+        filtered : ndarray of shape (T, K)
+
+        Returns
+        -------
+        vol : ndarray of shape (T,)
+        """
+        mu, var = self.return_moments
+        p = np.asarray(filtered) @ self.transmat
+        mean = p @ mu
+        return np.sqrt(np.maximum(p @ (var + mu ** 2) - mean ** 2, 0.0) * TRADING_DAYS)
 
     # ---------------------------------------------------------- persistence
     def save(self, path, *, scaler, meta):
@@ -345,6 +404,48 @@ def fit_regime_model(X, returns, *, kind="hmm", n_components=3, covariance_type=
     return model
 
 
+def refit_regime_model(previous, X, returns, *, previous_scaler, scaler, stickiness=100.0, hmm_iter=200,
+                       reg_covar=1e-6):
+    """Refit an HMM regime model on a longer window, starting from the model in force.
+
+    The previous model's states are carried into the new standardisation
+    (``scaler``) and Baum-Welch continues from them: no seeding mixture, no
+    restarts, no randomness, so a walk-forward's later refits follow from its
+    first fit alone.  States keep their identity and are reordered from calmest
+    to most volatile as :func:`fit_regime_model` does.
+
+    Parameters
+    ----------
+    previous : RegimeModel
+        Of kind 'hmm'.
+    X : ndarray of shape (T, d)
+        The new window's features, standardised by ``scaler``.
+    returns : ndarray of shape (T,)
+    previous_scaler, scaler : FeatureScaler
+        The standardisations of the previous model and of ``X``.
+    stickiness, hmm_iter, reg_covar
+        As for :func:`fit_regime_model`.
+
+    Returns
+    -------
+    model : RegimeModel
+    """
+    if previous.kind != "hmm":
+        raise ValueError("warm refits are for kind 'hmm'")
+    X = np.asarray(X, dtype=np.float64)
+    mu, cov = previous.state_moments()
+    ratio = np.asarray(previous_scaler.scale, dtype=float) / np.asarray(scaler.scale, dtype=float)
+    mu = scaler.transform(previous_scaler.inverse_transform(mu))
+    cov = cov * np.outer(ratio, ratio)[None]
+    K, ct = previous.n_states, previous.covariance_type
+    start = GaussianMixture.from_parameters(previous.startprob, mu, cov, covariance_type="full")
+    model = _with_floor(lambda floor: _fit_hmm(X, start, K, ct, stickiness, hmm_iter, 0, floor,
+                                               transmat=previous.transmat, startprob=previous.startprob),
+                        start, K, ct, reg_covar)
+    order_by_volatility(model, X, returns)
+    return model
+
+
 #: variance floors (standardised feature units) tried in turn when an HMM state collapses onto a few days
 HMM_FLOORS = (1e-3, 1e-2, 1e-1)
 
@@ -403,7 +504,9 @@ class _quiet_hmmlearn:
         return False
 
 
-def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar):
+def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, transmat=None, startprob=None):
+    """Baum-Welch (hmmlearn) from ``gmm``'s Gaussians, a sticky transition matrix (or ``transmat``) and the
+    mixture weights (or ``startprob``) as start probabilities."""
     from hmmlearn.hmm import GaussianHMM
 
     hmm = GaussianHMM(
@@ -411,12 +514,12 @@ def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar):
         transmat_prior=_hmm_common(K, stickiness), random_state=random_state, min_covar=max(reg_covar, 1e-6),
         implementation="scaling",
     )
-    hmm.startprob_ = gmm.weights_.astype(np.float64)
-    hmm.transmat_ = _sticky_transmat(K)
+    hmm.startprob_ = (gmm.weights_ if startprob is None else startprob).astype(np.float64)
+    hmm.transmat_ = _sticky_transmat(K) if transmat is None else np.asarray(transmat, dtype=np.float64)
     hmm.means_ = gmm.means_.astype(np.float64)
     full = _full_covs(gmm)
-    hmm.covars_ = {"full": full, "tied": np.asarray(gmm.covariances_), "diag": _to_type(full, "diag"),
-                   "spherical": _to_type(full, "spherical")}[ct]
+    hmm.covars_ = {"full": full, "tied": np.asarray(gmm.covariances_) if gmm.covariance_type == "tied" else full.mean(axis=0),
+                   "diag": _to_type(full, "diag"), "spherical": _to_type(full, "spherical")}[ct]
     with warnings.catch_warnings(), _quiet_hmmlearn():
         warnings.simplefilter("ignore")
         hmm.fit(X)
@@ -477,8 +580,8 @@ def _fit_gmm_hmm(X, gmm, K, ct, stickiness, n_mix, hmm_iter, random_state, reg_c
     )
 
 
-def state_volatility(probs, returns):
-    """Annualised volatility of daily returns within each state (probability-weighted).
+def state_return_moments(probs, returns):
+    """Mean and variance of daily returns within each state (probability-weighted).
 
     Parameters
     ----------
@@ -487,21 +590,28 @@ def state_volatility(probs, returns):
 
     Returns
     -------
-    vol : ndarray of shape (K,)
+    mean, var : ndarrays of shape (K,)
     """
     r = np.asarray(returns, dtype=np.float64)
     w = probs / np.maximum(probs.sum(axis=0, keepdims=True), 1e-300)
     mu = w.T @ r
     var = (w * (r[:, None] - mu[None, :]) ** 2).sum(axis=0)
-    return np.sqrt(var * TRADING_DAYS)
+    return mu, var
+
+
+def state_volatility(probs, returns):
+    """Annualised volatility of daily returns within each state (probability-weighted), shape (K,)."""
+    return np.sqrt(state_return_moments(probs, returns)[1] * TRADING_DAYS)
 
 
 def order_by_volatility(model, X, returns):
-    """Sort states in place from the lowest return volatility to the highest."""
+    """Sort states in place from the lowest return volatility to the highest, and keep each state's return
+    moments on the model (:meth:`RegimeModel.predicted_volatility`)."""
     probs = model.smooth(X)
-    vol = state_volatility(probs, returns)
-    order = np.argsort(vol, kind="stable")
+    mu, var = state_return_moments(probs, returns)
+    order = np.argsort(var, kind="stable")
     model.permute(order)
+    model.return_moments = (mu[order], var[order])
     return order
 
 

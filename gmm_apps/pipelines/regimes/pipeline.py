@@ -14,7 +14,7 @@ from ...config import path_problem
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from . import data as data_mod
-from .backtest import run_backtest
+from .backtest import REGIME_RULES, run_backtest
 from .config import RegimesConfig
 from .features import TRADING_DAYS, build_features, fit_scaler
 from .model import (
@@ -23,6 +23,7 @@ from .model import (
     align_states,
     expected_remaining_days,
     fit_regime_model,
+    refit_regime_model,
     regime_forecasts,
     regime_names,
     state_volatility,
@@ -98,6 +99,31 @@ def regime_statistics(labels, returns, names):
     return pd.DataFrame(rows)
 
 
+def regime_figures(labels, dates, names, kind):
+    """How often regimes switch and how long they last, on the days given, named for the labels used.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (T,)
+    dates : pandas.DatetimeIndex
+    names : list of str
+    kind : str
+        What the labels are ('smoothed, in sample' or 'filtered, out of sample').
+
+    Returns
+    -------
+    figures : dict or None
+        None when there are no days.
+    """
+    if len(labels) == 0:
+        return None
+    lengths, _ = run_lengths(labels)
+    return {"labels": kind, "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
+            "days": int(len(labels)), "switches_per_year": float((len(lengths) - 1) / (len(labels) / TRADING_DAYS)),
+            "mean_regime_length_days": float(lengths.mean()),
+            "days_per_regime": {nm: int((labels == k).sum()) for k, nm in enumerate(names)}}
+
+
 def transition_table(model, names):
     A = model.transmat
     df = pd.DataFrame(A, index=names, columns=names)
@@ -127,14 +153,15 @@ def load_prices(cfg, source):
     if src == "auto":
         src = "file" if d.path else "arch"
     if src == "arch":
-        data = data_mod.load_arch(d.arch_dataset)
+        data = data_mod.load_arch(d.arch_dataset, rules=d.rules())
     elif src == "file":
         if not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
         data = data_mod.load_file(d.path, date_column=d.date_column, price_column=d.price_column,
-                                  volume_column=d.volume_column)
+                                  volume_column=d.volume_column, rules=d.rules())
     else:
-        data = data_mod.load_yfinance(d.tickers, start=d.start, end=d.end, interval=d.interval, cache_dir=d.cache_dir)
+        data = data_mod.load_yfinance(d.tickers, start=d.start, end=d.end, interval=d.interval, cache_dir=d.cache_dir,
+                                      rules=d.rules())
     if d.start is not None or d.end is not None:
         idx = data.prices.index
         keep = np.ones(len(idx), dtype=bool)
@@ -144,8 +171,16 @@ def load_prices(cfg, source):
             keep &= idx <= pd.Timestamp(d.end)
         if keep.sum() < 2:
             raise DataError(f"{data.source}: no prices between data.start={d.start} and data.end={d.end}")
-        data = data_mod.PriceData(data.prices[keep], None if data.volume is None else data.volume[keep], data.source)
+        data = data.subset(keep)
     return data
+
+
+#: walk-forward with warm starts: a refit starts afresh (restarts, the run's seed) once the training window has
+#: grown by this factor since the last fresh fit ...
+FRESH_GROWTH = 1.5
+#: ... or when the days since the last refit were predicted worse, per day, than the model's own training days
+#: by more than this many nats (a market the model in force has not seen)
+FRESH_SURPRISE = 2.0
 
 
 class Best(NamedTuple):
@@ -159,7 +194,12 @@ class Best(NamedTuple):
 
 
 class Posteriors(NamedTuple):
-    """What labelling the days gives: the model (and scaler) in force, the days labelled and their probabilities."""
+    """What labelling the days gives: the model (and scaler) in force, the days labelled and their probabilities.
+
+    ``in_sample`` is ``(dates, labels)``: the model in force, smoothed over the
+    days it was fitted on.  ``refits`` (walk-forward) lists which days trained
+    which model and which days it labelled.
+    """
 
     model: object
     scaler: object
@@ -173,6 +213,9 @@ class Posteriors(NamedTuple):
     log_pred: np.ndarray
     refit_dates: np.ndarray | None
     forecasts: dict
+    in_sample: tuple
+    predicted_vol: np.ndarray
+    refits: list | None = None
 
     @property
     def trained_to(self):
@@ -196,6 +239,24 @@ def training_days(dates, holdout_start, source):
         )
     logger.info("%s: %d days (%s to %s), %d for training", source, len(dates), dates[0].date(), dates[-1].date(), n)
     return train
+
+
+def walk_start(dates, wfc, holdout_start, source):
+    """Index of the first walk-forward day: after ``walk_forward.min_train`` days, and not before
+    ``split.holdout_start`` when it is set; the days before it train the first model."""
+    T = len(dates)
+    t0 = wfc.min_train
+    if holdout_start is not None:
+        t0 = max(t0, int(np.searchsorted(dates, pd.Timestamp(holdout_start))))
+    if t0 >= T:
+        raise DataError(f"{source}: walk-forward needs days to label after the first training window: "
+                        f"walk_forward.min_train={wfc.min_train}"
+                        + (f" and split.holdout_start={holdout_start}" if holdout_start is not None else "")
+                        + f" leave none of the {T} feature days ({dates[0].date()} to {dates[-1].date()}); "
+                        "lower min_train or move split.holdout_start earlier")
+    logger.info("%s: %d days (%s to %s); walk-forward from %s, the first model trained on the %d days before",
+                source, T, dates[0].date(), dates[-1].date(), dates[t0].date(), t0)
+    return t0
 
 
 def regimes_table(dates, labels, names, filtered, smoothed=None, *, in_sample=None, fitted_to=None, forecasts=None):
@@ -232,22 +293,32 @@ def headline(date, name, probability, outlook):
             + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1])))
 
 
+def figures_sentence(figs):
+    """'4.5 switches a year, regimes lasting 56 days on average (smoothed, in sample, 1999-01-04 to 2012-12-31)'."""
+    return (f"{figs['switches_per_year']:.1f} switches a year, regimes lasting {figs['mean_regime_length_days']:.0f} days "
+            f"on average ({figs['labels']}, {figs['period'][0]} to {figs['period'][1]})")
+
+
 def summarise(cfg, data, post, names, best, model, table, aris):
     """The run's ``summary.json`` figures."""
-    labels, dates, r, train = post.labels, post.dates, post.r, post.train
+    labels, dates, train = post.labels, post.dates, post.train
     K = best.K
-    lengths, _ = run_lengths(labels)
-    years = len(labels) / TRADING_DAYS
-    vol_regime = state_volatility(np.eye(K)[labels], r)
+    vol_regime = state_volatility(np.eye(K)[labels], post.r)
     today = {"date": dates[-1].strftime("%Y-%m-%d"), "regime": int(labels[-1]), "name": names[labels[-1]],
              "probability_filtered": float(post.filtered[-1, labels[-1]])}
     if post.smoothed is not None:
         today["probability_smoothed"] = float(post.smoothed[-1, labels[-1]])
     outlook = forecast_summary(post.forecasts, post.model.transmat, labels[-1], names)
-    return {
-        "headline": headline(today["date"], today["name"], today["probability_filtered"], outlook),
+    oos = ~train
+    in_sample = regime_figures(post.in_sample[1], post.in_sample[0], names, "smoothed, in sample")
+    out_of_sample = regime_figures(post.filtered[oos].argmax(axis=1), dates[oos], names, "filtered, out of sample")
+    line = headline(today["date"], today["name"], today["probability_filtered"], outlook)
+    line += "; " + "; ".join(figures_sentence(f) for f in (out_of_sample, in_sample) if f is not None)
+    out = {
+        "headline": line,
         "forecast": outlook,
         "data_source": data.source,
+        "cleaning": {"rules": cfg.data.rules(), "rows_dropped": data.cleaning},
         "first_date": dates[0].strftime("%Y-%m-%d"),
         "last_date": today["date"],
         "n_days": len(labels),
@@ -257,11 +328,11 @@ def summarise(cfg, data, post, names, best, model, table, aris):
         "covariance_type": best.ct,
         "regime_names": names,
         "today": today,
-        "switches_per_year": float((len(lengths) - 1) / years),
-        "mean_regime_length_days": float(lengths.mean()),
+        "in_sample": in_sample,
+        "out_of_sample": out_of_sample,
         "volatility_per_regime": dict(zip(names, vol_regime.tolist())),
         "label_agreement_ari": aris,
-        "oos_loglik_per_day": float(post.log_pred[~train].mean()) if (~train).any() else None,
+        "oos_loglik_per_day": float(post.log_pred[oos].mean()) if oos.any() else None,
         "train_loglik_per_day": float(post.log_pred[train].mean()) if train.any() else None,
         "bic": best.bic,
         "aic": best.aic,
@@ -270,6 +341,9 @@ def summarise(cfg, data, post, names, best, model, table, aris):
         "walk_forward": bool(cfg.walk_forward.enabled),
         "trained_to": post.trained_to,
     }
+    if post.refits is not None:
+        out["walk_forward_refits"] = post.refits
+    return out
 
 
 class RegimesPipeline(Pipeline):
@@ -324,13 +398,16 @@ class RegimesPipeline(Pipeline):
         data = load_prices(cfg, "config")
         F, rets = build_features(data, cfg.features.specs())
         rets = ordering_returns(cfg, data, F, rets)
-        train = training_days(F.index, cfg.split.holdout_start, data.source)
+        if cfg.walk_forward.enabled:
+            train = np.arange(len(F)) < walk_start(F.index, cfg.walk_forward, cfg.split.holdout_start, data.source)
+        else:
+            train = training_days(F.index, cfg.split.holdout_start, data.source)
         scaler = fit_scaler(F.values[train], names=list(F.columns))
         X, r = scaler.transform(F.values), rets.to_numpy()
         table, model, best = self._select(cfg, X[train], r[train], ctx, data.source)
         names = regime_names(model.n_states)
         post = self._posteriors(cfg, model, scaler, F, X, r, train, best, ctx)
-        aris = self._stability(cfg, X, train, r, post, best, ctx)
+        aris = self._stability(cfg, X, train, r, post, best, ctx, first=model)
         stats, trans = self._write(ctx, cfg, post, model, names, table, F, list(map(str, data.prices.columns)))
         summary = summarise(cfg, data, post, names, best, model, table, aris)
         backtest = self._backtest(ctx, cfg, post, data, names)
@@ -372,28 +449,48 @@ class RegimesPipeline(Pipeline):
         """Regime probabilities and labels of every day (walk-forward: out of sample only)."""
         dates = F.index
         if cfg.walk_forward.enabled:
-            filtered, log_pred, refit_dates, (model, scaler), fc = self._walk_forward(cfg, F, r, best.K, best.ct,
-                                                                                      cfg.model.random_state, ctx)
-            w0 = cfg.walk_forward.min_train
+            w0 = int(train.sum())
+            filtered, log_pred, refit_dates, (model, scaler), fc, refits, vol = self._walk_forward(cfg, F, r, model,
+                                                                                                   scaler, w0, ctx)
+            seen = refits[-1]["trained_days"]
+            in_sample = (dates[:seen], model.smooth(scaler.transform(F.values[:seen])).argmax(axis=1))
             return Posteriors(model, scaler, dates[w0:], X[w0:], r[w0:], np.zeros(len(filtered), dtype=bool),
-                              filtered, None, filtered.argmax(axis=1), log_pred, refit_dates, fc)
+                              filtered, None, filtered.argmax(axis=1), log_pred, refit_dates, fc, in_sample, vol, refits)
         filtered, log_pred, smoothed = model.posteriors(X)
         src = smoothed if cfg.report.labels_from == "smoothed" else filtered
         return Posteriors(model, scaler, dates, X, r, train, filtered, smoothed, src.argmax(axis=1), log_pred, None,
-                          regime_forecasts(filtered, model.transmat))
+                          regime_forecasts(filtered, model.transmat), (dates[train], smoothed[train].argmax(axis=1)),
+                          model.predicted_volatility(filtered))
 
-    def _stability(self, cfg, X, train, r, post, best, ctx):
-        """Label agreement (ARI) of refits from other seeds with the first."""
+    def _stability(self, cfg, X, train, r, post, best, ctx, *, first):
+        """Label agreement (ARI) of refits from other seeds with the first.
+
+        In walk-forward the seeds are compared on the first training window's
+        fit, each labelling the walk-forward days by its filtered probabilities:
+        with kind 'hmm' and warm starts every later refit continues from that fit
+        without randomness, so this is where a seed can change the labels.
+        ``first`` is the run's seed's model of the training days (the chosen one).
+        """
         seed = cfg.model.random_state
         seeds = [seed + i for i in range(cfg.report.stability_seeds)]
         aris = []
-        if len(seeds) > 1 and not cfg.walk_forward.enabled:
+        walk = cfg.walk_forward.enabled
+        if len(seeds) > 1:
+            if walk:
+                first = first.filter(X)[0][~train].argmax(axis=1)
             for s in ctx.progress(seeds[1:], desc="stability seeds"):
                 other = self._fit(cfg, X[train], r[train], best.K, best.ct, s)
-                o = other.smooth(X) if cfg.report.labels_from == "smoothed" else other.filter(X)[0]
-                aris.append(float(adjusted_rand_score(post.labels, o.argmax(axis=1))))
-        return {"seeds": seeds, "ari_vs_first": aris, "min": min(aris) if aris else None,
-                "identical": bool(all(a == 1.0 for a in aris)) if aris else None}
+                if walk:
+                    o, ref = other.filter(X)[0][~train], first
+                else:
+                    o = other.smooth(X) if cfg.report.labels_from == "smoothed" else other.filter(X)[0]
+                    ref = post.labels
+                aris.append(float(adjusted_rand_score(ref, o.argmax(axis=1))))
+        out = {"seeds": seeds, "ari_vs_first": aris, "min": min(aris) if aris else None,
+               "identical": bool(all(a == 1.0 for a in aris)) if aris else None}
+        if walk:
+            out["measured_on"] = "the first training window's fit per seed, filtered labels of the walk-forward days"
+        return out
 
     def _write(self, ctx, cfg, post, model, names, table, F, series):
         """regimes.csv, regime_stats.csv, transitions.csv, model_selection.csv and the model file."""
@@ -413,7 +510,7 @@ class RegimesPipeline(Pipeline):
         return stats, trans
 
     def _backtest(self, ctx, cfg, post, data, names):
-        """The allocation test on the out-of-sample days (filtered labels only); None when there are none."""
+        """The allocation test on the out-of-sample days (filtered probabilities only); None when there are none."""
         oos = ~post.train
         if not cfg.backtest.enabled or oos.sum() < 60:
             return None
@@ -421,55 +518,95 @@ class RegimesPipeline(Pipeline):
         simple = prices.pct_change()
         dates = post.dates[oos]
         returns = simple.reindex(dates).fillna(0.0).to_numpy()
-        before = simple.loc[: dates[0]].iloc[1:-1]  # the days before the test: the volatility target
-        target = float(before.std(ddof=0) * np.sqrt(TRADING_DAYS)) if len(before) > 20 else float(returns.std() * np.sqrt(TRADING_DAYS))
-        labels = post.filtered[oos].argmax(axis=1)
         bt = cfg.backtest
-        table, curves = run_backtest(dates, labels, returns, names, stress_weight=bt.stress_weight,
-                                     cost_bps=bt.cost_bps, vol_window=bt.vol_window, target_vol=target)
+        if bt.vol_target is not None:
+            target, why = float(bt.vol_target), "backtest.vol_target"
+        else:
+            before = simple.loc[: dates[0]].iloc[1:-1]  # the days before the test
+            target = float(before.std(ddof=0) * np.sqrt(TRADING_DAYS)) if len(before) > 20 else float(returns.std() * np.sqrt(TRADING_DAYS))
+            why = "the asset's volatility before the test"
+        table, curves = run_backtest(dates, post.filtered[oos], returns, names, predicted_vol=post.predicted_vol[oos],
+                                     stress_weight=bt.stress_weight, cost_bps=bt.cost_bps, vol_window=bt.vol_window,
+                                     target_vol=target, max_leverage=bt.max_leverage)
         ctx.write_table("backtest.csv", table)
         rows = table.set_index("strategy")
-        beats = lambda a, b: bool(rows.loc[a, "sharpe"] >= rows.loc[b, "sharpe"])  # noqa: E731
+        regime_rules = [n for n in rows.index if n in REGIME_RULES]
+        best = max(regime_rules, key=lambda n: rows.loc[n, "sharpe"])
         summary = {"period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")], "days": int(len(dates)),
                    "cost_bps": bt.cost_bps, "stress_weight": bt.stress_weight, "target_volatility": target,
+                   "target_volatility_from": why, "max_leverage": bt.max_leverage,
                    "strategies": {s: {k: v for k, v in r.items() if not k.startswith("days_")}
                                   for s, r in rows.to_dict("index").items()},
-                   "sharpe_at_least_buy_and_hold": beats("regimes", "buy and hold"),
-                   "sharpe_at_least_volatility_targeting": beats("regimes", "volatility targeting")}
-        logger.info("backtest %s to %s: Sharpe regimes %.2f, buy and hold %.2f, volatility targeting %.2f",
-                    *summary["period"], *(rows.loc[s, "sharpe"] for s in ("regimes", "buy and hold", "volatility targeting")))
+                   "best_regime_rule": best,
+                   "sharpe_at_least_buy_and_hold": bool(rows.loc[best, "sharpe"] >= rows.loc["buy and hold", "sharpe"]),
+                   "sharpe_at_least_volatility_targeting": bool(rows.loc[best, "sharpe"] >= rows.loc["volatility targeting", "sharpe"]),
+                   "drawdown_below_buy_and_hold": bool(rows.loc[best, "max_drawdown"] > rows.loc["buy and hold", "max_drawdown"])}
+        logger.info("backtest %s to %s: Sharpe %s", *summary["period"],
+                    ", ".join(f"{n} {rows.loc[n, 'sharpe']:.2f}" for n in rows.index))
         return {"summary": summary, "table": table, "curves": curves}
 
     # -------------------------------------------------------- walk-forward
-    def _walk_forward(self, cfg, F, r, K, ct, seed, ctx):
-        wfc = cfg.walk_forward
-        T = len(F)
-        if wfc.min_train >= T:
-            raise DataError(f"walk_forward.min_train={wfc.min_train} is not below the {T} feature days")
+    def _walk_forward(self, cfg, F, r, model, scaler, w0, ctx):
+        """Label days ``w0`` onwards, each with the model in force that day, refitted every ``refit_every`` days.
+
+        ``model`` (fitted on the first ``w0`` days, standardised by ``scaler``)
+        labels the first stretch; each refit covers every day before it, with
+        its own standardisation, and continues from the model in force (kind
+        'hmm' with ``walk_forward.warm_start``: :func:`refit_regime_model`),
+        except that it is fitted afresh (restarts, the run's seed) when the
+        window has grown by :data:`FRESH_GROWTH` since the last fresh fit or the
+        days since the last refit surprised the model in force
+        (:data:`FRESH_SURPRISE`); every refit is fresh without warm starts.
+        States are matched to the previous model's.
+        """
+        wfc, m = cfg.walk_forward, cfg.model
+        T, K = len(F), model.n_states
         filtered = np.full((T, K), np.nan)
         forecasts = {h: np.full((T, K), np.nan) for h in FORECAST_HORIZONS}
         log_pred = np.full(T, np.nan)
+        vol = np.full(T, np.nan)
         fitted_to = np.empty(T, dtype=object)
-        prev = None
-        starts = list(range(wfc.min_train, T, wfc.refit_every))
-        for t0 in ctx.progress(starts, desc="walk-forward refits"):
-            sc = fit_scaler(F.values[:t0], names=list(F.columns))
-            X = sc.transform(F.values[: min(T, t0 + wfc.refit_every)])
-            m = self._fit(cfg, X[:t0], r[:t0], K, ct, seed)
-            if prev is not None:
-                align_states(m, prev[0], sc, prev[1])
-            f, lp = m.filter(X)
-            sl = slice(t0, min(T, t0 + wfc.refit_every))
+        refits = []
+        starts = list(range(w0, T, wfc.refit_every))
+        last_fresh, lp, prev = w0, None, w0
+        for i, t0 in enumerate(ctx.progress(starts, desc="walk-forward refits")):
+            fresh = True
+            if i:
+                sc = fit_scaler(F.values[:t0], names=list(F.columns))
+                Xtr = sc.transform(F.values[:t0])
+                # how much worse the model in force predicted the days since its fit than the days it was fitted on
+                surprise = float(lp[prev:t0].mean() - lp[:prev].mean())
+                fresh = not (m.kind == "hmm" and wfc.warm_start) or t0 >= FRESH_GROWTH * last_fresh \
+                    or surprise < -FRESH_SURPRISE
+                if fresh:
+                    new = self._fit(cfg, Xtr, r[:t0], K, model.covariance_type, m.random_state)
+                    last_fresh = t0
+                else:
+                    new = refit_regime_model(model, Xtr, r[:t0], previous_scaler=scaler, scaler=sc,
+                                             stickiness=m.stickiness, hmm_iter=m.hmm_iter, reg_covar=m.reg_covar)
+                align_states(new, model, sc, scaler)
+                model, scaler = new, sc
+            end = min(T, t0 + wfc.refit_every)
+            f, lp = model.filter(scaler.transform(F.values[:end]))
+            prev = t0
+            sl = slice(t0, end)
             filtered[sl] = f[sl]
-            for h, p in regime_forecasts(f[sl], m.transmat).items():  # the model in force that day
+            for h, p in regime_forecasts(f[sl], model.transmat).items():  # the model in force that day
                 forecasts[h][sl] = p
             log_pred[sl] = lp[sl]
+            vol[sl] = model.predicted_volatility(f[sl])
             fitted_to[sl] = F.index[t0 - 1].strftime("%Y-%m-%d")
-            prev = (m, sc)
-        # dates before the first training window end get no label: any label
+            refits.append({"trained_on": [F.index[0].strftime("%Y-%m-%d"), F.index[t0 - 1].strftime("%Y-%m-%d")],
+                           "trained_days": t0, "labels": [F.index[t0].strftime("%Y-%m-%d"), F.index[end - 1].strftime("%Y-%m-%d")],
+                           "start": "fresh" if fresh else "warm", "iterations": model.n_iter})
+        logger.info("walk-forward: %d models (%d fitted afresh); the first trained on %s to %s, the last on %s to %s "
+                    "(expanding window, a refit every %d days); labels %s to %s", len(refits),
+                    sum(r["start"] == "fresh" for r in refits), *refits[0]["trained_on"], *refits[-1]["trained_on"],
+                    wfc.refit_every, refits[0]["labels"][0], refits[-1]["labels"][1])
+        # dates before the first training window ends get no label: any label
         # there would use later data
-        return (filtered[wfc.min_train :], log_pred[wfc.min_train :], fitted_to[wfc.min_train :], prev,
-                {h: p[wfc.min_train :] for h, p in forecasts.items()})
+        return (filtered[w0:], log_pred[w0:], fitted_to[w0:], (model, scaler),
+                {h: p[w0:] for h, p in forecasts.items()}, refits, vol[w0:])
 
     # ---------------------------------------------------------------- apply
     def read_model(self, path):
@@ -481,7 +618,7 @@ class RegimesPipeline(Pipeline):
         # several series: the new file has a column for each, named as in the run
         columns = config.data.price_column or (series if len(series) > 1 else None)
         data = data_mod.load_file(input, date_column=config.data.date_column, price_column=columns,
-                                  volume_column=config.data.volume_column)
+                                  volume_column=config.data.volume_column, rules=config.data.rules())
         F, rets = build_features(data, config.features.specs())
         if list(F.columns) != list(meta["feature_names"]):
             raise DataError(f"{input}: gives the features {', '.join(map(str, F.columns))}; the saved model expects "
