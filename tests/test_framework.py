@@ -259,3 +259,22 @@ def test_sigint_during_a_run_leaves_nothing(tmp_path):
     assert p.returncode == 130, err
     assert "interrupted; nothing was written" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_help_and_version_load_neither_the_engine_nor_scikit_learn():
+    """The command line starts light: ``--help`` and ``--version`` import no numpy stack, and the package's
+    public names still arrive on first use."""
+    code = ("import sys, contextlib, io\n"
+            "from gmm_apps import cli\n"
+            "for args in (['--help'], ['--version']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try:\n"
+            "            cli.main(args)\n"
+            "        except SystemExit:\n"
+            "            pass\n"
+            "heavy = sorted(m for m in ('numpy', 'sklearn', 'scipy', 'pandas', 'gmm_apps.core') if m in sys.modules)\n"
+            "print(heavy)\n"
+            "import gmm_apps\n"
+            "print(gmm_apps.run.__module__, gmm_apps.errors.UserError.__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "gmm_apps.api UserError"
