@@ -317,11 +317,12 @@ def any_asset(shared, only=None):
         print(json.dumps(rows[-1]), flush=True)
     import pandas as pd
 
-    print(pd.DataFrame(rows).to_markdown(index=False))
-    st = pd.DataFrame(strategies)
-    print(st.pivot(index="series", columns="strategy", values="sharpe").to_markdown())
-    print(st.pivot(index="series", columns="strategy", values="max drawdown").to_markdown())
-    print(st.pivot(index="series", columns="strategy", values="turnover / yr").to_markdown())
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(pd.DataFrame(rows).to_string(index=False))
+        st = pd.DataFrame(strategies)
+        for what in ("sharpe", "max drawdown", "turnover / yr"):
+            print(f"\n{what}, after 5 bps")
+            print(st.pivot(index="series", columns="strategy", values=what).to_string())
 
 
 def apply_speed():
