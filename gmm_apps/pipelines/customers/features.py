@@ -169,7 +169,10 @@ def capture_curve(value, outcome, *, tie_break=None):
     -------
     share_targeted, share_captured : ndarrays of shape (n + 1,)
     """
-    order = ranking_order(value, tie_break=tie_break)
+    return _curve_in_order(ranking_order(value, tie_break=tie_break), outcome)
+
+
+def _curve_in_order(order, outcome):
     cum = np.r_[0.0, np.cumsum(np.asarray(outcome, dtype=float)[order])]
     total = cum[-1] if cum[-1] > 0 else 1.0
     return np.arange(len(order) + 1) / max(1, len(order)), cum / total
@@ -223,6 +226,10 @@ def capture_difference_interval(order_a, order_b, outcome, share, *, n_boot=200,
 
 def captured_at(value, outcome, share, *, tie_break=None):
     """Share of ``outcome`` captured by the top ``share`` of customers by ``value``."""
-    x, y = capture_curve(value, outcome, tie_break=tie_break)
-    k = int(round(share * (len(x) - 1)))
-    return float(y[k])
+    return captured_in_order(ranking_order(value, tie_break=tie_break), outcome, share)
+
+
+def captured_in_order(order, outcome, share):
+    """:func:`captured_at` for customers already in targeting order (:func:`ranking_order`)."""
+    x, y = _curve_in_order(order, outcome)
+    return float(y[int(round(share * (len(x) - 1)))])

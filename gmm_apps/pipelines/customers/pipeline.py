@@ -20,6 +20,7 @@ from .data import check_data_keys, check_format_keys, dask_purchases, file_kind,
 from .features import (
     capture_difference_interval,
     captured_at,
+    captured_in_order,
     customer_features,
     holdout_outcomes,
     ranking_order,
@@ -164,11 +165,14 @@ def rankings(feats, P, seg, rfm, forward):
     return scores
 
 
+def _order(score):
+    """Targeting order of one of :func:`rankings`' scores (a tuple is a score and its tie-break)."""
+    return ranking_order(score[0], tie_break=score[1]) if isinstance(score, tuple) else ranking_order(score)
+
+
 def _capture(score, outcome, top):
     """Share of ``outcome`` captured by the top ``top`` under one of :func:`rankings`' scores."""
-    if isinstance(score, tuple):
-        return captured_at(score[0], outcome, top, tie_break=score[1])
-    return captured_at(score, outcome, top)
+    return captured_in_order(_order(score), outcome, top)
 
 
 def recommend(purchases, win, seg, cfg, weeks):
@@ -202,9 +206,8 @@ def recommend(purchases, win, seg, cfg, weeks):
     forward = PurchaseModel().fit(feats).expected_spend(feats, inner_weeks)
     scores = rankings(feats, seg.proba(feats), seg, rfm_scores(feats), forward)
     top = cfg.report.top_share
-    caught = {name: _capture(scores[name], outcome, top) for name in RANKINGS}
-    orders = {name: ranking_order(s[0], tie_break=s[1]) if isinstance(s, tuple) else ranking_order(s)
-              for name, s in scores.items()}
+    orders = {name: _order(scores[name]) for name in RANKINGS}
+    caught = {name: captured_in_order(orders[name], outcome, top) for name in RANKINGS}
     margins = {name: capture_difference_interval(orders[name], orders[DEFAULT_RANKING], outcome, top,
                                                  random_state=cfg.model.random_state)
                for name in RANKINGS if name != DEFAULT_RANKING}

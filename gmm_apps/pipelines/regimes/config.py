@@ -126,8 +126,9 @@ class WalkForward(Section):
     refit_every: int = Field(63, ge=1, description="days between refits")
     min_train: int = Field(756, ge=50, description="days in the first training window (walk-forward starts after them, "
                                                    "and not before split.holdout_start when it is set)")
-    warm_start: bool = Field(True, description="kind hmm: each refit continues from the model in force (fast, no "
-                                               "randomness after the first fit); false: every refit starts afresh")
+    warm_start: bool = Field(True, description="kind hmm: a refit continues from the model in force, and starts "
+                                               "afresh when the window has grown by half or the market surprised the "
+                                               "model; false: every refit starts afresh")
 
 
 class Split(Section):

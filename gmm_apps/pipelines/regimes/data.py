@@ -81,16 +81,22 @@ def align(parts, source):
     vols = [p.volume for p in parts if p.volume is not None]
     V = pd.concat(vols, axis=1).reindex(P.index) if vols else None
     longest = max(len(p.prices) for p in parts)
-    breaks = pd.DatetimeIndex(sorted(set().union(*(p.breaks for p in parts)))).intersection(P.index)
-    cleaning = {}
-    for p in parts:
-        for rule, n in p.cleaning.items():
-            cleaning[rule] = cleaning.get(rule, 0) + n
+    breaks, cleaning = _merged_cleaning(parts, P.index)
     logger.info("%s: %d dates common to %s (inner join; %d of the longest series' %d dates dropped)",
                 source, len(P), ", ".join(map(str, names)), longest - len(P), longest)
     if len(P) < 2:
         raise DataError(f"{source}: the series {', '.join(map(str, names))} share {len(P)} dates; they need a common history")
     return PriceData(P, V, source, breaks, cleaning)
+
+
+def _merged_cleaning(parts, index):
+    """The breaks (on ``index``) and the rows each cleaning rule left out, of several series together."""
+    breaks = pd.DatetimeIndex(sorted(set().union(*(p.breaks for p in parts)))).intersection(index)
+    cleaning = {}
+    for p in parts:
+        for rule, n in p.cleaning.items():
+            cleaning[rule] = cleaning.get(rule, 0) + n
+    return breaks, cleaning
 
 
 def _pick(columns, wanted, candidates, what, source):
@@ -115,10 +121,6 @@ def _pick(columns, wanted, candidates, what, source):
 EXTREME = 1e100
 #: a price moving by more than this factor from one row to the next is taken for a data error
 MAX_DAILY_RATIO = 1e4
-
-
-#: how each cleaning rule may be set (data.missing, data.nonpositive, data.repeated)
-RULES = {"missing": ("refuse", "drop"), "nonpositive": ("refuse", "drop"), "repeated": ("keep", "drop")}
 
 
 def clean_prices(values, column, source, *, missing="refuse", nonpositive="refuse", repeated="keep"):
@@ -152,17 +154,15 @@ def clean_prices(values, column, source, *, missing="refuse", nonpositive="refus
     arr = num.to_numpy(dtype=float)
     nonpos = np.isfinite(arr) & (arr <= 0)
     breaks = pd.DatetimeIndex([])
-    if nonpositive == "drop" and nonpos.any():
+    if nonpositive == "drop":
         keep &= ~nonpos
         counts["nonpositive"] = int(nonpos.sum())
         kept = np.flatnonzero(keep)
-        after = np.searchsorted(kept, np.flatnonzero(nonpos))
-        after = np.unique(after[after < len(kept)])
-        breaks = pd.DatetimeIndex(values.index[kept[after]])
-        logger.info("%s: %d row(s) of %r with a price at or below zero left out (data.nonpositive: drop), and the "
-                    "return across each", source, counts["nonpositive"], column)
-    elif nonpositive == "drop":
-        counts["nonpositive"] = 0
+        after = np.searchsorted(kept, np.flatnonzero(nonpos))  # the next kept row after each dropped one
+        breaks = pd.DatetimeIndex(values.index[kept[np.unique(after[after < len(kept)])]])
+        if nonpos.any():
+            logger.info("%s: %d row(s) of %r with a price at or below zero left out (data.nonpositive: drop), and "
+                        "the return across each", source, counts["nonpositive"], column)
     if repeated == "drop":
         kept = np.flatnonzero(keep & np.isfinite(arr))
         same = np.zeros(len(values), dtype=bool)
@@ -445,7 +445,7 @@ def yfinance_frame_to_prices(raw, tickers, *, rules=None):
     """
     source = f"Yahoo Finance ({', '.join(tickers)})"
     rules = {**(rules or {}), "missing": "drop"}
-    prices, volumes, breaks, cleaning = {}, {}, set(), {}
+    prices, volumes, parts = {}, {}, []
     for t in tickers:
         if isinstance(raw.columns, pd.MultiIndex):
             lv = raw.columns.get_level_values(1)
@@ -459,9 +459,7 @@ def yfinance_frame_to_prices(raw, tickers, *, rules=None):
             raise DataError(f"{source}: no prices for ticker {t!r}; check the symbol")
         d = frame_to_prices(sub.dropna(subset=[_price_col(sub)]), source=f"{source} {t}", ticker=t, rules=rules)
         prices[t] = d.prices[t]
-        breaks |= set(d.breaks)
-        for rule, n in d.cleaning.items():
-            cleaning[rule] = cleaning.get(rule, 0) + n
+        parts.append(d)
         if d.volume is not None:
             volumes[t] = d.volume[t]
     full = pd.DataFrame(prices)
@@ -469,7 +467,7 @@ def yfinance_frame_to_prices(raw, tickers, *, rules=None):
     if len(prices) > 1:
         logger.info("%s: %d dates common to %s (inner join; %d dropped)", source, len(P), ", ".join(prices), len(full) - len(P))
     V = pd.DataFrame(volumes).reindex(P.index) if volumes else None
-    return PriceData(P, V, source, pd.DatetimeIndex(sorted(breaks)).intersection(P.index), cleaning)
+    return PriceData(P, V, source, *_merged_cleaning(parts, P.index))
 
 
 def _price_col(df):

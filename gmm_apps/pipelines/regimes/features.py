@@ -131,7 +131,7 @@ def build_features(data, specs):
     cols = {}
     multi = data.prices.shape[1] > 1
     # no return is taken across a day left out for a non-positive price
-    broken = data.prices.index.isin(getattr(data, "breaks", pd.DatetimeIndex([])))
+    broken = data.prices.index.isin(data.breaks)
     valid = ~broken
 
     def returns_of(t):

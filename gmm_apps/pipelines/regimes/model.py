@@ -410,8 +410,7 @@ def refit_regime_model(previous, X, returns, *, previous_scaler, scaler, stickin
 
     The previous model's states are carried into the new standardisation
     (``scaler``) and Baum-Welch continues from them: no seeding mixture, no
-    restarts, no randomness, so a walk-forward's later refits follow from its
-    first fit alone.  States keep their identity and are reordered from calmest
+    restarts, no randomness.  States keep their identity and are reordered from calmest
     to most volatile as :func:`fit_regime_model` does.
 
     Parameters
@@ -433,12 +432,11 @@ def refit_regime_model(previous, X, returns, *, previous_scaler, scaler, stickin
     if previous.kind != "hmm":
         raise ValueError("warm refits are for kind 'hmm'")
     X = np.asarray(X, dtype=np.float64)
-    mu, cov = previous.state_moments()
-    ratio = np.asarray(previous_scaler.scale, dtype=float) / np.asarray(scaler.scale, dtype=float)
-    mu = scaler.transform(previous_scaler.inverse_transform(mu))
-    cov = cov * np.outer(ratio, ratio)[None]
+    mu, cov = raw_state_moments(previous, previous_scaler)
+    scale = np.asarray(scaler.scale, dtype=float)
     K, ct = previous.n_states, previous.covariance_type
-    start = GaussianMixture.from_parameters(previous.startprob, mu, cov, covariance_type="full")
+    start = GaussianMixture.from_parameters(previous.startprob, scaler.transform(mu), cov / np.outer(scale, scale),
+                                            covariance_type="full")
     model = _with_floor(lambda floor: _fit_hmm(X, start, K, ct, stickiness, hmm_iter, 0, floor,
                                                transmat=previous.transmat, startprob=previous.startprob),
                         start, K, ct, reg_covar)
@@ -615,6 +613,14 @@ def order_by_volatility(model, X, returns):
     return order
 
 
+def raw_state_moments(model, standardiser):
+    """Each state's emission mean (K, d) and covariance (K, d, d) in raw feature units, undoing
+    ``standardiser`` (the scaler the model was fitted under)."""
+    mu, cov = model.state_moments()
+    scale = np.asarray(standardiser.scale, dtype=float)
+    return standardiser.inverse_transform(mu), cov * np.outer(scale, scale)
+
+
 def align_states(model, reference, standardiser, ref_standardiser):
     """Permute ``model``'s states to best match ``reference``'s (walk-forward refits).
 
@@ -629,9 +635,7 @@ def align_states(model, reference, standardiser, ref_standardiser):
     from scipy.optimize import linear_sum_assignment
 
     def raw(m, s):
-        mu, cov = m.state_moments()
-        mu = s.inverse_transform(mu)
-        cov = cov * np.outer(s.scale, s.scale)
+        mu, cov = raw_state_moments(m, s)
         K = len(mu)
         return GaussianMixture.from_parameters(np.full(K, 1.0 / K), mu, cov, covariance_type="full")
 

@@ -476,15 +476,13 @@ class RegimesPipeline(Pipeline):
         aris = []
         walk = cfg.walk_forward.enabled
         if len(seeds) > 1:
-            if walk:
-                first = first.filter(X)[0][~train].argmax(axis=1)
+            ref = first.filter(X)[0][~train].argmax(axis=1) if walk else post.labels
             for s in ctx.progress(seeds[1:], desc="stability seeds"):
                 other = self._fit(cfg, X[train], r[train], best.K, best.ct, s)
                 if walk:
-                    o, ref = other.filter(X)[0][~train], first
+                    o = other.filter(X)[0][~train]
                 else:
                     o = other.smooth(X) if cfg.report.labels_from == "smoothed" else other.filter(X)[0]
-                    ref = post.labels
                 aris.append(float(adjusted_rand_score(ref, o.argmax(axis=1))))
         out = {"seeds": seeds, "ari_vs_first": aris, "min": min(aris) if aris else None,
                "identical": bool(all(a == 1.0 for a in aris)) if aris else None}
