@@ -29,6 +29,8 @@ class AnomalyData(PathData):
     score: str | None = Field("sample:cardio_new.csv", description="records to score; null scores data.path itself")
     id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
     label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")
+    verdict_column: str | None = Field(None, description="an analyst's verdicts, used to fit: 1 = confirmed anomaly, "
+                                       "0 = confirmed normal, empty = unknown (null: none)")
     columns: list[str] | None = Field(None, min_length=1, description="feature columns; default (null): every other column")
     categorical: Literal["onehot", "reject"] = Field("onehot", description="non-numeric columns: onehot encodes them, reject is an error")
     max_categories: int = Field(20, ge=2, description="a categorical column with more values than this is an error")

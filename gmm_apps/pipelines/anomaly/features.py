@@ -23,12 +23,15 @@ class Records:
     ids : ndarray of shape (n,)
     labels : ndarray of shape (n,) or None
     features : list of str
+    verdicts : ndarray of shape (n,) or None
+        1.0 = confirmed anomaly, 0.0 = confirmed normal, NaN = unknown; None without a verdict column.
     """
 
     X: np.ndarray
     ids: np.ndarray
     labels: np.ndarray | None
     features: list
+    verdicts: np.ndarray | None = None
 
 
 class Schema:
@@ -37,8 +40,9 @@ class Schema:
     Learned on the training file and applied unchanged to every file scored later.
     """
 
-    def __init__(self, numeric, categories, id_column, label_column, missing="error"):
+    def __init__(self, numeric, categories, id_column, label_column, missing="error", verdict_column=None):
         self.missing = missing
+        self.verdict_column = verdict_column
         self.numeric = list(numeric)
         self.categories = {k: list(v) for k, v in categories.items()}
         self.id_column = id_column
@@ -54,13 +58,23 @@ class Schema:
             raise DataError(f"{source}: no records (only a header?)")
         idc = _named_column(df, cfg, "id_column", source)
         lab = _named_column(df, cfg, "label_column", source)
+        verdict = cfg.verdict_column
+        if verdict is not None and verdict not in df.columns:
+            near = [c for c in df.columns if str(c).lower() == str(verdict).lower()]
+            raise DataError(f"{source}: column {verdict!r} (data.verdict_column) not found"
+                            + (f", but {near[0]!r} is; set data.verdict_column: {near[0]}" if near else
+                               f"; columns are {', '.join(map(str, df.columns))}; name one of them, or set "
+                               "data.verdict_column: null"))
         if cfg.columns:
             missing = [c for c in cfg.columns if c not in df.columns]
             if missing:
                 raise DataError(f"{source}: column {missing[0]!r} (data.columns) not found; columns are {', '.join(map(str, df.columns))}")
             cols = list(cfg.columns)
+            if verdict in cols:
+                raise DataError(f"{source}: column {verdict!r} is both a feature (data.columns) and the verdicts "
+                                "(data.verdict_column); a verdict cannot be a feature; leave it out of data.columns")
         else:
-            cols = [c for c in df.columns if c not in (idc, lab)]
+            cols = [c for c in df.columns if c not in (idc, lab, verdict)]
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
         numeric, categories = [], {}
@@ -85,7 +99,7 @@ class Schema:
                 raise DataError(f"{source}: column {c!r} is categorical with {len(vals)} values (more than "
                                 f"data.max_categories={cfg.max_categories}); drop it or raise the limit")
             categories[c] = vals
-        return cls(numeric, categories, idc, lab, cfg.missing)
+        return cls(numeric, categories, idc, lab, cfg.missing, verdict)
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
@@ -123,15 +137,35 @@ class Schema:
         labels = None
         if self.label_column and self.label_column in df.columns:
             labels = pd.to_numeric(df[self.label_column], errors="coerce").fillna(0).to_numpy().astype(int)
-        return Records(X, ids, labels, self.features)
+        verdicts = None
+        if self.verdict_column and self.verdict_column in df.columns:
+            verdicts, bad = parse_verdicts(df[self.verdict_column])
+            if bad is not None:
+                raise DataError(f"{source}: column {self.verdict_column!r} (data.verdict_column) has "
+                                f"{df[self.verdict_column].iloc[bad]!r} at data row {offset + bad + 1}; expected 1 "
+                                "(confirmed anomaly), 0 (confirmed normal) or empty (unknown)")
+        return Records(X, ids, labels, self.features, verdicts)
 
     def to_dict(self):
-        return {"numeric": self.numeric, "categories": self.categories, "id_column": self.id_column,
-                "label_column": self.label_column, "missing": self.missing}
+        d = {"numeric": self.numeric, "categories": self.categories, "id_column": self.id_column,
+             "label_column": self.label_column, "missing": self.missing}
+        if self.verdict_column:  # a schema without verdicts is written as before them
+            d["verdict_column"] = self.verdict_column
+        return d
 
     @classmethod
     def from_dict(cls, d):
-        return cls(d["numeric"], d["categories"], d["id_column"], d["label_column"], d.get("missing", "error"))
+        return cls(d["numeric"], d["categories"], d["id_column"], d["label_column"], d.get("missing", "error"),
+                   d.get("verdict_column"))
+
+
+def parse_verdicts(column):
+    """Verdicts as floats (1.0, 0.0, NaN for unknown) and the position of the first value that is none of
+    1, 0 or empty (None if every value is one of them)."""
+    num = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    blank = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
+    bad = ~blank & ~np.isin(num, (0.0, 1.0))
+    return np.where(blank, np.nan, num), (int(np.flatnonzero(bad)[0]) if bad.any() else None)
 
 
 def _named_column(df, cfg, key, source):

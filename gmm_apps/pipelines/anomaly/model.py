@@ -23,6 +23,7 @@ from ...core import (
     threshold_at_rate,
 )
 from ...errors import DataError, ModelFileError
+from .verdicts import SAMPLE, VerdictModel, percentile_grid, to_percentiles
 
 
 class GMMDetector:
@@ -107,6 +108,12 @@ class GMMDetector:
     labels_ : ndarray of shape (n_train,)
     n_updates_ : int
         Batches :meth:`update` has learned from since the fit.
+    verdicts_ : VerdictModel or None
+        With verdicts (confirmed anomalies among the reference records), the
+        blend of the unsupervised score, its views and the verdicts' evidence
+        that scores records (see :mod:`gmm_apps.pipelines.anomaly.verdicts`);
+        ``decision_function`` then returns the blend (0 to 1) and
+        ``unsupervised_scores_`` keeps the reference's unsupervised scores.
     """
 
     #: variance floor of the per-feature mixtures, in robust-scaled units (finer than the joint members':
@@ -247,12 +254,19 @@ class GMMDetector:
                 out[:, i] = -g.score_samples(Z[:, cols]) + (g.missing_entropy(Z[:, cols]) if gaps else 0.0)
         return out
 
-    def fit(self, X, *, progress=None):
+    def fit(self, X, *, verdicts=None, ids=None, progress=None):
         """Fit on reference records (assumed mostly normal).
 
         Parameters
         ----------
         X : ndarray of shape (n, d)
+        verdicts : ndarray of shape (n,), optional
+            1 = confirmed anomaly, 0 = confirmed normal, NaN = unknown.  With
+            at least one confirmed anomaly the score becomes the verdict blend
+            (cross-fitted on the labelled records); otherwise the fit is the
+            unsupervised one, unchanged.
+        ids : ndarray of shape (n,), optional
+            The records' ids, to name the nearest confirmed anomaly.
         progress : callable, optional
             Called as ``progress(i, n)`` after each of the ``n`` member fits
             (``n`` restarts from 1 for the refit when ``trim`` > 0).
@@ -278,11 +292,97 @@ class GMMDetector:
             raw = self._raw(Z)
             self._standardise(raw[keep])
         self.decision_scores_ = self._combine(raw)
+        self.verdicts_ = None
+        self.n_updates_ = 0
+        return self.fit_verdicts(X, verdicts, ids=ids, _raw=raw)
+
+    # ------------------------------------------------------------- verdicts
+    def fit_verdicts(self, X, verdicts, *, ids=None, _raw=None):
+        """Learn (again) the verdict blend of a fitted detector from its reference records ``X``.
+
+        :meth:`fit` calls it; called on its own it replaces the blend without
+        refitting the mixtures (e.g. to try other verdicts in a notebook).
+        Without a confirmed anomaly the detector is the unsupervised one.  The
+        score scale and a rate threshold follow the new reference scores.
+        The unknown sample and the labelled records are kept (raw) so that
+        :meth:`update` can learn the blend again with updated members.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+            The records the detector was fitted on.
+        verdicts : ndarray of shape (n,) or None
+            1 = confirmed anomaly, 0 = confirmed normal, NaN = unknown.
+        ids : ndarray of shape (n,), optional
+
+        Returns
+        -------
+        self
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if getattr(self, "verdicts_", None) is not None:
+            self.decision_scores_ = self.unsupervised_scores_
+        self.verdicts_ = None
+        verdicts = None if verdicts is None else np.asarray(verdicts, dtype=float)
+        if verdicts is not None and np.any(verdicts == 1):
+            self._fit_verdicts(X, verdicts, ids, _raw)
         self.score_mean_ = float(self.decision_scores_.mean())
         self.score_std_ = float(self.decision_scores_.std()) or 1.0
         self.set_threshold(rate=self.contamination)
-        self.n_updates_ = 0
         return self
+
+    def _fit_verdicts(self, X, verdicts, ids, raw=None):
+        labelled = ~np.isnan(verdicts)
+        unknown = np.flatnonzero(~labelled)
+        rng = np.random.default_rng(self.random_state)
+        pick = np.sort(rng.choice(unknown, min(SAMPLE, len(unknown)), replace=False))
+        self.verdict_sample_ = X[pick]
+        self.verdict_X_, self.verdict_y_ = X[labelled], verdicts[labelled]
+        self.verdict_ids_ = (np.asarray(ids)[labelled] if ids is not None else np.flatnonzero(labelled)).astype(str)
+        self.unsupervised_scores_ = self.decision_scores_
+        P, _ = self._project(self.scaler_.transform(X))
+        self.percentile_grid_ = percentile_grid(P)
+        self._learn_blend()
+        blend, _, _ = self._verdict_parts(X, raw)
+        blend[pick] = self.verdicts_.sample_scores_  # cross-fitted: these records helped choose the blend
+        blend[labelled] = self.verdicts_.labelled_scores_
+        self.decision_scores_ = blend
+
+    def _evidence(self, X):
+        Z = self.scaler_.transform(X)
+        P, _ = self._project(Z)
+        raw = self._raw(Z)
+        S = (raw - self.med_) / self.iqr_
+        return to_percentiles(P, self.percentile_grid_), S, self._combine(raw)
+
+    def _learn_blend(self):
+        QU, SU, sU = self._evidence(self.verdict_sample_)
+        QL, SL, sL = self._evidence(self.verdict_X_)
+        self.verdicts_ = VerdictModel(self.view_names(), random_state=self.random_state).fit(
+            QU, SU, sU, QL, SL, sL, self.verdict_y_)
+
+    def _verdict_parts(self, X, raw=None):
+        """The blend for records ``X`` (not cross-fitted), the candidate that gave each its score, and its
+        nearest confirmed anomaly (index into ``verdict_ids_``' anomalies, -1: none)."""
+        Z = self.scaler_.transform(X)
+        P, _ = self._project(Z)
+        raw = self._raw(Z) if raw is None else raw
+        Q = to_percentiles(P, self.percentile_grid_)
+        return self.verdicts_.score(Q, (raw - self.med_) / self.iqr_, self._combine(raw))
+
+    def verdict_details(self, X):
+        """For each record: the candidate score that gave it most of its blended score (``"unsupervised"``, a
+        view's name, ``"near a confirmed anomaly"``, ...), and the id of the nearest confirmed anomaly ("" if
+        none).  Requires verdicts."""
+        _, top, idx = self._verdict_parts(np.asarray(X, dtype=np.float64))
+        names = np.array(self.verdicts_.names_, dtype=object)[top]
+        anomaly_ids = self.verdict_ids_[self.verdict_y_ == 1]
+        near = np.where(idx >= 0, anomaly_ids[np.maximum(idx, 0)], "")
+        return names, near
+
+    def unsupervised_function(self, X):
+        """The unsupervised score of each record (what :meth:`decision_function` returns without verdicts)."""
+        return self._combine(self._raw(self.scaler_.transform(np.asarray(X, dtype=np.float64))))
 
     def _fit_views(self, P, progress):
         """Fit every member on the (projected) reference records ``P``; set the view matrix and the fills."""
@@ -319,7 +419,7 @@ class GMMDetector:
     def _standardise(self, raw):
         self.med_, self.iqr_ = _median_iqr(raw)
 
-    def update(self, X):
+    def update(self, X, *, verdicts=None, ids=None):
         """Learn from a batch of new reference records (assumed mostly normal) without refitting.
 
         Every member takes one step of online EM on the batch
@@ -329,9 +429,17 @@ class GMMDetector:
         batch's by the same step, ``(t + 10) ** -0.7`` for the ``t``-th batch.
         The feature scaling stays that of the original reference.
 
+        With verdicts (this batch's, or earlier ones kept in the model) the
+        verdict blend is learned again with the updated members, from the
+        kept unknown sample and every labelled record so far, and a rate
+        threshold and the score scale are those of the blend on the sample.
+
         Parameters
         ----------
         X : ndarray of shape (n, d)
+        verdicts : ndarray of shape (n,), optional
+            As in :meth:`fit`.
+        ids : ndarray of shape (n,), optional
 
         Returns
         -------
@@ -359,15 +467,40 @@ class GMMDetector:
         s = self._combine(raw)
         self.score_mean_ = (1 - step) * self.score_mean_ + step * float(s.mean())
         self.score_std_ = (1 - step) * self.score_std_ + step * (float(s.std()) or 1.0)
-        if self.threshold_rate_ is not None:
-            self.threshold_ = (1 - step) * self.threshold_ + step * threshold_at_rate(s, self.threshold_rate_)
         self.n_updates_ += 1
+        verdicts = np.full(len(X), np.nan) if verdicts is None else np.asarray(verdicts, dtype=float)
+        labelled = ~np.isnan(verdicts)
+        if getattr(self, "verdicts_", None) is None and not np.any(verdicts == 1):
+            if self.threshold_rate_ is not None:
+                self.threshold_ = (1 - step) * self.threshold_ + step * threshold_at_rate(s, self.threshold_rate_)
+            return self
+        v = verdicts[labelled]
+        new_ids = (np.asarray(ids)[labelled] if ids is not None else np.flatnonzero(labelled)).astype(str)
+        if getattr(self, "verdicts_", None) is None:  # the first verdicts: the batch's unknown records are the sample
+            unknown = np.flatnonzero(~labelled)
+            rng = np.random.default_rng(self.random_state)
+            self.verdict_sample_ = X[np.sort(rng.choice(unknown, min(SAMPLE, len(unknown)), replace=False))]
+            self.verdict_X_, self.verdict_y_, self.verdict_ids_ = X[labelled], v, new_ids
+            self.percentile_grid_ = percentile_grid(P)
+        else:
+            self.verdict_X_ = np.r_[self.verdict_X_, X[labelled]]
+            self.verdict_y_ = np.r_[self.verdict_y_, v]
+            self.verdict_ids_ = np.r_[self.verdict_ids_, new_ids]
+        self._learn_blend()
+        ref = self.verdicts_.sample_scores_
+        self.score_mean_, self.score_std_ = float(ref.mean()), float(ref.std()) or 1.0
+        if self.threshold_rate_ is not None:
+            self.threshold_ = threshold_at_rate(ref, self.threshold_rate_)
         return self
 
     # ---------------------------------------------------------------- score
     def decision_function(self, X):
-        """Anomaly score of each record (higher is more anomalous), shape (n,)."""
-        return self._combine(self._raw(self.scaler_.transform(np.asarray(X, dtype=np.float64))))
+        """Anomaly score of each record (higher is more anomalous), shape (n,): the unsupervised score, or
+        with verdicts the blend (0 to 1)."""
+        X = np.asarray(X, dtype=np.float64)
+        if getattr(self, "verdicts_", None) is not None:
+            return self._verdict_parts(X)[0]
+        return self._combine(self._raw(self.scaler_.transform(X)))
 
     def _combine(self, raw):
         """The score from the views' raw scores: each standardised, then the largest or the weighted mean."""
@@ -539,8 +672,9 @@ class GMMDetector:
     # ---------------------------------------------------------- persistence
     FORMAT = "gmm_apps.GMMDetector"
     #: 3: detector.npz (checked container), member files bound by their SHA-256;
-    #: 4: views (view_matrix, member_fill) and the combination rule
-    FORMAT_VERSION = 4
+    #: 4: views (view_matrix, member_fill) and the combination rule;
+    #: 5: the verdict blend (written only when there are verdicts)
+    FORMAT_VERSION = 5
 
     def save(self, folder, *, meta):
         """Write the members (``member_NNN.npz``) and the detector (``detector.npz``) to ``folder``.
@@ -565,7 +699,14 @@ class GMMDetector:
         if self.projection_ is not None:
             arrays.update(projection=self.projection_, projection_mean=self.projection_mean_,
                           residual_var=np.array([self.residual_var_]))
-        save_arrays(folder / "detector.npz", arrays, format=self.FORMAT, format_version=self.FORMAT_VERSION, meta=head)
+        version = self.FORMAT_VERSION - 1  # a detector without verdicts is read by the version before them
+        if getattr(self, "verdicts_", None) is not None:
+            version = self.FORMAT_VERSION
+            head["verdicts"] = self.verdicts_.to_meta()
+            arrays.update(self.verdicts_.to_arrays(), verdict_sample=self.verdict_sample_, verdict_X=self.verdict_X_,
+                          verdict_y=self.verdict_y_, verdict_ids=self.verdict_ids_,
+                          percentile_grid=self.percentile_grid_)
+        save_arrays(folder / "detector.npz", arrays, format=self.FORMAT, format_version=version, meta=head)
 
     @classmethod
     def load(cls, folder):
@@ -675,7 +816,27 @@ class GMMDetector:
             raise bad(f"n_updates {n_updates!r}")
         det.threshold_rate_, det.n_updates_ = rate, n_updates
         det.missing = det.members_[0][1].missing
+        det.verdicts_ = None
+        if "verdicts" in head:
+            det._load_verdicts(head["verdicts"], a, bad, d[0], joint_d)
         return det, meta
+
+    def _load_verdicts(self, meta, a, bad, d, joint_d):
+        if not isinstance(meta, dict):
+            raise bad("verdicts entry malformed")
+        self.verdicts_ = VerdictModel.from_arrays(a, meta, bad)
+        try:
+            sample, vx = np.asarray(a["verdict_sample"], float), np.asarray(a["verdict_X"], float)
+            vy, grid = np.asarray(a["verdict_y"], float), np.asarray(a["percentile_grid"], float)
+            ids = np.asarray(a["verdict_ids"]).astype(str)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise bad(f"verdict entry {exc} missing or malformed") from None
+        if (sample.ndim != 2 or sample.shape[1] != d or vx.ndim != 2 or vx.shape[1] != d or vy.shape != (len(vx),)
+                or ids.shape != vy.shape or not np.all(np.isin(vy, (0.0, 1.0))) or grid.ndim != 2
+                or grid.shape[1] != joint_d or self.verdicts_.sample_.shape[1] != joint_d):
+            raise bad("verdict records do not fit the detector's features")
+        self.verdict_sample_, self.verdict_X_, self.verdict_y_, self.verdict_ids_ = sample, vx, vy, ids
+        self.percentile_grid_ = grid
 
 
 def _median_iqr(raw):

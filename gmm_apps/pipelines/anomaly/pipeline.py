@@ -18,6 +18,7 @@ from .config import AnomalyConfig
 from .data import BadValueError, read_frame
 from .features import Schema
 from .model import GMMDetector
+from .verdicts import LOCAL, NEAR, precision_at
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -59,19 +60,48 @@ def apply_threshold(det, cfg):
         det.set_threshold(rate=t.rate)
 
 
-def score_table(det, rec, names, explain):
-    s = det.decision_function(rec.X)
+def score_table(det, rec, names, explain, *, reference=False):
+    """Scores, flags, probabilities and explanations of records; ``reference``: ``rec`` are the records the
+    detector was fitted on (with verdicts, their cross-fitted scores are used)."""
+    blended = det.verdicts_ is not None
+    s = det.decision_scores_ if reference and blended else det.decision_function(rec.X)
     flag = s > det.threshold_
     df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": det.proba_from_scores(s)[:, 1]})
+    if blended:
+        df["unsupervised_score"] = det.unsupervised_scores_ if reference else det.unsupervised_function(rec.X)
+        by, near = det.verdict_details(rec.X)
+        df["flagged_by"] = np.where(flag, by, "")
     why = [""] * len(s)
     idx = np.flatnonzero(flag)
     if idx.size:
         for i, e in zip(idx, det.explain(rec.X[idx], top=explain, names=names)):
-            why[i] = "; ".join(e)
+            close = blended and by[i] in (NEAR, LOCAL)
+            why[i] = "; ".join(([f"close to confirmed anomaly {near[i]}"] if close else []) + e)
     df["top_features"] = why
     if rec.labels is not None:
         df["label"] = rec.labels
+    if blended and rec.verdicts is not None:
+        df["verdict"] = rec.verdicts
     return df
+
+
+def verdict_summary(det, train):
+    """What the verdicts did: counts, each candidate's weight and cross-fitted AUC, and the precision among the
+    top-N labelled records (N = the confirmed anomalies) by the unsupervised score and by the blend."""
+    if det.verdicts_ is None:
+        if train.verdicts is not None and np.any(~np.isnan(train.verdicts)):
+            return {"used": False, "anomalies": 0, "normals": int(np.sum(train.verdicts == 0)),
+                    "why": "no confirmed anomaly among the verdicts; the unsupervised score is used"}
+        return None
+    vm = det.verdicts_
+    y = det.verdict_y_
+    labelled = ~np.isnan(train.verdicts)
+    before = precision_at(det.unsupervised_scores_[labelled], y, vm.n_anomalies_)
+    after = precision_at(vm.labelled_scores_, y, vm.n_anomalies_)
+    return {"used": True, "anomalies": vm.n_anomalies_, "normals": vm.n_normals_,
+            "candidates": [{"name": n, "weight": float(w), "labelled_auc": float(a)}
+                           for n, w, a in zip(vm.names_, vm.weights_, vm.auc_)],
+            "top_n": vm.n_anomalies_, "precision_before": before, "precision_after": after}
 
 
 def evaluation(labels, scores):
@@ -121,8 +151,12 @@ class AnomalyPipeline(Pipeline):
                 bar.n = i
                 bar.refresh()
 
-            det.fit(train.X, progress=step)
+            det.fit(train.X, verdicts=train.verdicts, ids=train.ids, progress=step)
         apply_threshold(det, cfg)
+        verdicts = verdict_summary(det, train)
+        if verdicts is not None:
+            logger.info("verdicts: %d confirmed anomalies, %d confirmed normals%s", verdicts["anomalies"],
+                        verdicts["normals"], "" if verdicts["used"] else f" ({verdicts['why']})")
         det.save(ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features})
 
         target = cfg.data.score or cfg.data.path
@@ -131,7 +165,7 @@ class AnomalyPipeline(Pipeline):
             rec = schema.records(frame, cfg.data.score)
         else:
             rec = train
-        out = score_table(det, rec, schema.features, cfg.report.explain)
+        out = score_table(det, rec, schema.features, cfg.report.explain, reference=rec is train)
         ctx.write_table("scores.csv", out)
         ev = evaluation(rec.labels, out["score"].to_numpy())
         ev_train = evaluation(train.labels, det.decision_scores_) if cfg.data.score else None
@@ -142,6 +176,10 @@ class AnomalyPipeline(Pipeline):
             "members": len(det.members_), "threshold": det.threshold_, "threshold_method": cfg.threshold.method,
             "flagged": int(out["flag"].sum()), "evaluation": ev, "evaluation_reference": ev_train,
         }
+        if verdicts is not None:
+            summary["verdicts"] = verdicts
+            if verdicts["used"]:
+                summary["evaluation_unsupervised"] = evaluation(rec.labels, out["unsupervised_score"].to_numpy())
         rep.build_report(ctx, cfg, summary=summary, scores=out, det=det, rec=rec, names=schema.features)
         return summary
 
@@ -185,6 +223,11 @@ class AnomalyPipeline(Pipeline):
             summary["headline"] += f"; detector updated with {n:,} records"
             summary["update"] = {"records": n, "batches": len(scores), "batches_since_fit": det.n_updates_,
                                  "threshold_after": det.threshold_}
+            if det.verdicts_ is not None:  # every verdict so far, not only this file's
+                summary["update"]["verdicts"] = {"anomalies": det.verdicts_.n_anomalies_,
+                                                 "normals": det.verdicts_.n_normals_}
+                summary["headline"] += (f"; the score now learns from {det.verdicts_.n_anomalies_:,} confirmed "
+                                        f"anomalies and {det.verdicts_.n_normals_:,} confirmed normals")
         return summary
 
 
@@ -197,7 +240,7 @@ def score_and_update(frame, det, schema, source, explain, offset):
     """Scores of one chunk by the detector as it is, then the detector learns from the chunk (``apply --update``)."""
     rec = schema.records(frame, source, offset=offset)
     table = score_table(det, rec, schema.features, explain)
-    det.update(rec.X)
+    det.update(rec.X, verdicts=rec.verdicts, ids=rec.ids)
     return table
 
 

@@ -63,6 +63,41 @@ def plot_roc_pr(labels, scores):
     return fig
 
 
+def add_verdicts(rep, cfg, v, scores):
+    """What the analyst's verdicts changed: how many were used, which evidence the score now rests on, the
+    precision among the top-ranked labelled records before and after (cross-fitted), and the threshold rule."""
+    rep.section("Learning from the verdicts")
+    if not v["used"]:
+        rep.text(f"{v['normals']:,} confirmed normal record(s) and no confirmed anomaly: {v['why']}.")
+        return
+    n = v["top_n"]
+    rule = (f"at most {cfg.threshold.rate:g} of the reference records flagged" if cfg.threshold.method == "rate"
+            else f"a fixed score of {cfg.threshold.value:g}")
+    rep.kv({"confirmed anomalies used": v["anomalies"], "confirmed normals used": v["normals"],
+            f"precision among the top {n} labelled records, unsupervised score": _pct(v["precision_before"]),
+            f"precision among the top {n} labelled records, with the verdicts": _pct(v["precision_after"]),
+            "threshold": f"{rule}, applied to the score with the verdicts (0 to 1)"})
+    rep.text("Each labelled record is scored without its own verdict (cross-fitted), so the precision above is what "
+             "the verdicts add on records they have not seen.", cls="note")
+    import pandas as pd
+
+    table = pd.DataFrame(v["candidates"]).rename(columns={"name": "evidence", "labelled_auc": "ROC-AUC, confirmed anomalies against the other records"})
+    table["weight"] = table["weight"].map(lambda w: f"{100 * w:.1f}%")
+    rep.table(table, caption="The score is the weighted mean of each kind of evidence's reference percentile; a "
+                             "weight follows how well that evidence ranks the confirmed anomalies above the other "
+                             "records, discounted when there are few of them.")
+    if "flagged_by" in scores:
+        by = scores.loc[scores["flag"], "flagged_by"].value_counts().rename_axis("flagged by").reset_index(name="records")
+        if len(by):
+            rep.table(by, caption="Which evidence gave each flagged record most of its score: a view of the "
+                                  "unsupervised detector flags a record unlike the confirmed anomalies; 'near a "
+                                  "confirmed anomaly' one like them.")
+
+
+def _pct(x):
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
 def build_report(ctx, cfg, *, summary, scores, det, rec, names):
     rep = Report(cfg.report.title or "Anomaly detection",
                  subtitle=f"learned from {summary['reference_records']:,} records of {cfg.data.path}; "
@@ -82,7 +117,8 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
         rep.image(ctx.save_figure(plot_histogram(s, det.threshold_, labels), "scores.png"))
     rep.section(f"Top {cfg.report.top} anomalies")
     top = scores.sort_values("score", ascending=False).head(cfg.report.top)
-    rep.table(top[[c for c in ("id", "score", "probability", "flag", "top_features", "label") if c in top]])
+    rep.table(top[[c for c in ("id", "score", "unsupervised_score", "probability", "flag", "flagged_by", "top_features",
+                               "verdict", "label") if c in top]])
     rep.text("top_features: the features farthest from the record's most likely cluster in the view that gives "
              "it its score, in robust standard deviations (z); high / low says in which direction.", cls="note")
     if cfg.report.plots:
@@ -90,6 +126,8 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
         if labels is not None and len(np.unique(labels)) == 2:
             rep.section("Against the labels")
             rep.image(ctx.save_figure(plot_roc_pr(labels, s), "roc_pr.png"))
+    if summary.get("verdicts"):
+        add_verdicts(rep, cfg, summary["verdicts"], scores)
     rep.section("Method")
     m = cfg.model
     parts = [f"one view per K in {m.member_components()} ({', '.join(m.covariance_types())} covariance, "

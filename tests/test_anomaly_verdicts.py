@@ -1,0 +1,192 @@
+"""Anomaly detection with an analyst's verdicts: the blend is cross-fitted, helps, keeps the unsupervised views,
+changes nothing without verdicts, and travels through files, apply --update and clear errors."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from gmm_apps import cli
+from gmm_apps.errors import DataError
+from gmm_apps.pipelines.anomaly.features import Schema, parse_verdicts
+from gmm_apps.pipelines.anomaly.config import AnomalyData
+from gmm_apps.pipelines.anomaly.model import GMMDetector
+from gmm_apps.pipelines.anomaly.verdicts import NEAR, LOCAL, nearest, pu_auc, to_percentiles, percentile_grid
+
+SMALL = dict(n_components=(1, 4), seeds=2)
+
+
+def two_kinds(seed=0, n=3000, d=6):
+    """Normal records, a tight cluster of one kind of anomaly (moderately unusual to a density) and a few
+    scattered anomalies of another kind (very unusual)."""
+    rng = np.random.default_rng(seed)
+    normal = rng.normal(0, 1, (n, d))
+    kind_a = np.r_[2.2, 2.2, np.zeros(d - 2)] + rng.normal(0, 0.15, (60, d))
+    direction = rng.normal(size=(15, d))
+    kind_b = 7 * direction / np.linalg.norm(direction, axis=1, keepdims=True)
+    X = np.r_[normal, kind_a, kind_b]
+    kind = np.r_[np.zeros(n), np.ones(60), np.full(15, 2)].astype(int)
+    return X, kind
+
+
+def reveal(kind, rng, n_a=10, n_n=10):
+    v = np.full(len(kind), np.nan)
+    v[rng.choice(np.flatnonzero(kind == 1), n_a, replace=False)] = 1
+    v[rng.choice(np.flatnonzero(kind == 0), n_n, replace=False)] = 0
+    return v
+
+
+def test_verdicts_of_one_kind_lift_it_and_leave_the_other_kind_found():
+    X, kind = two_kinds()
+    v = reveal(kind, np.random.default_rng(1))
+    hidden = np.isnan(v)
+    plain = GMMDetector(**SMALL).fit(X)
+    det = GMMDetector(**SMALL).fit(X, verdicts=v)
+    normal = hidden & (kind == 0)
+
+    def auc(scores, k):
+        rows = normal | (hidden & (kind == k))
+        return roc_auc_score(kind[rows] == k, scores[rows])
+
+    # the same unsupervised score underneath, byte for byte
+    assert np.array_equal(det.unsupervised_scores_, plain.decision_scores_)
+    assert auc(plain.decision_scores_, 1) < 0.97
+    assert auc(det.decision_scores_, 1) > 0.995 > auc(plain.decision_scores_, 1)
+    # the kind no verdict showed is still ranked above (nearly) every normal record
+    assert auc(det.decision_scores_, 2) > 0.98
+    names, near = det.verdict_details(X[kind > 0])
+    assert np.mean(np.isin(names[: 60], [NEAR, LOCAL, "verdict classifier"])) > 0.8
+    assert not np.isin(names[60:], [NEAR, LOCAL]).any()  # far from every confirmed anomaly: a view flagged them
+    assert set(near[:60]) <= set(np.flatnonzero(v == 1).astype(str))
+
+
+def test_a_labelled_record_is_never_scored_by_its_own_verdict():
+    X, kind = two_kinds()
+    v = reveal(kind, np.random.default_rng(2))
+    planted = int(np.argmin(np.linalg.norm(X, axis=1)))  # the most ordinary record, labelled an anomaly
+    v[planted] = 1
+    det = GMMDetector(**SMALL).fit(X, verdicts=v)
+    rank = (det.decision_scores_ < det.decision_scores_[planted]).mean()
+    assert rank < 0.5  # cross-fitted: its distance is to the other confirmed anomalies
+    # scored as a new record (its own verdict an anchor at distance 0) it would look anomalous
+    assert det.decision_function(X[[planted]])[0] > np.quantile(det.decision_scores_, 0.75)
+
+
+def test_without_anomaly_verdicts_the_fit_is_the_unsupervised_one():
+    X, kind = two_kinds(n=800)
+    plain = GMMDetector(**SMALL).fit(X)
+    for v in (np.full(len(X), np.nan), np.where(kind == 0, 0.0, np.nan)):
+        det = GMMDetector(**SMALL).fit(X, verdicts=v)
+        assert det.verdicts_ is None
+        assert np.array_equal(det.decision_scores_, plain.decision_scores_)
+        assert det.threshold_ == plain.threshold_
+
+
+def test_blend_round_trips_through_the_model_files(tmp_path):
+    X, kind = two_kinds(n=800)
+    det = GMMDetector(**SMALL).fit(X, verdicts=reveal(kind, np.random.default_rng(3), 5, 5), ids=np.arange(len(X)) + 100)
+    det.save(tmp_path / "m", meta={})
+    back, _ = GMMDetector.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))
+    np.testing.assert_array_equal(back.verdict_details(X)[1], det.verdict_details(X)[1])
+    assert np.array_equal(back.verdict_ids_, det.verdict_ids_) and min(back.verdict_ids_.astype(int)) >= 100
+
+
+def test_helpers_against_brute_force():
+    rng = np.random.default_rng(0)
+    Q, anchors = rng.normal(size=(50, 3)), rng.normal(size=(4, 3))
+    d, idx = nearest(Q, anchors)
+    brute = np.linalg.norm(Q[:, None] - anchors[None], axis=2)
+    np.testing.assert_allclose(d, brute.min(1), atol=1e-9)
+    assert np.array_equal(idx, brute.argmin(1))
+    # leaving out an anchor: the distance to the next nearest
+    d2, _ = nearest(anchors, anchors, exclude=np.arange(4))
+    np.testing.assert_allclose(d2, np.sort(np.linalg.norm(anchors[:, None] - anchors[None], axis=2), 1)[:, 1])
+    # pu_auc equals scikit-learn's ROC-AUC of anomalies against negatives
+    s = rng.normal(size=200)
+    s[:20] += 1
+    assert pu_auc(s, np.arange(20), np.arange(20, 200)) == pytest.approx(
+        roc_auc_score(np.r_[np.ones(20), np.zeros(180)], s))
+    # percentiles: the reference's own values map to their ranks
+    P = rng.normal(size=(1000, 2))
+    qp = to_percentiles(P, percentile_grid(P))
+    ranks = (np.argsort(np.argsort(P, axis=0), axis=0) + 0.5) / 1000
+    assert np.abs(qp - ranks).max() < 0.01
+
+
+def test_verdict_values_other_than_0_1_empty_are_one_clear_error():
+    v, bad = parse_verdicts(pd.Series([1, 0, None, "", "1", 1.0], dtype=object))
+    assert bad is None and np.array_equal(np.isnan(v), [False, False, True, True, False, False])
+    df = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [3.0, 1, 2, 2], "seen": ["1", "", "yes", "0"]})
+    schema = Schema.learn(df, AnomalyData(id_column=None, label_column=None, verdict_column="seen"), "f.csv")
+    assert schema.features == ["a", "b"]  # the verdict is never a feature
+    with pytest.raises(DataError, match=r"f.csv: column 'seen' \(data.verdict_column\) has 'yes' at data row 3"):
+        schema.records(df, "f.csv")
+    with pytest.raises(DataError, match="column 'Seen' .* not found, but 'seen' is"):
+        Schema.learn(df, AnomalyData(id_column=None, label_column=None, verdict_column="Seen"), "f.csv")
+
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in Path(folder).rglob("*") if p.is_file()}
+
+
+def test_pipeline_with_verdicts_empty_verdicts_and_apply_update(tmp_path, capsys):
+    X, kind = two_kinds(n=1500)
+    ref = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    ref.insert(0, "id", np.arange(len(ref)))
+    ref["outlier"] = (kind > 0).astype(int)
+    plain, empty = tmp_path / "plain.csv", tmp_path / "empty.csv"
+    ref.to_csv(plain, index=False)
+    ref.assign(seen="").to_csv(empty, index=False)
+    quick = ["--quiet", "--set", "model.seeds=2", "--set", "model.components=[1, 4]", "--set", "report.plots=false",
+             "--set", "data.score=null"]
+    cfg = str(Path(__file__).resolve().parents[1] / "configs" / "anomaly.yaml")
+    assert cli.main(["run", cfg, "--out", str(tmp_path / "a"), *quick, "--set", f"data.path={plain}"]) == 0
+    assert cli.main(["run", cfg, "--out", str(tmp_path / "b"), *quick, "--set", f"data.path={empty}",
+                     "--set", "data.verdict_column=seen"]) == 0
+    # an empty verdict column adds nothing: the same scores, byte for byte
+    assert (tmp_path / "a" / "scores.csv").read_bytes() == (tmp_path / "b" / "scores.csv").read_bytes()
+    assert "verdicts" not in json.loads((tmp_path / "b" / "summary.json").read_text())
+
+    # verdicts arrive with new records through apply --update
+    v = reveal(kind, np.random.default_rng(4))
+    new = tmp_path / "new.csv"
+    ref.assign(seen=pd.array(np.where(np.isnan(v), pd.NA, v), dtype="Int64")).to_csv(new, index=False)
+    before = _files(tmp_path / "b")
+    assert cli.main(["apply", str(tmp_path / "b"), str(new), "--update", "--out", str(tmp_path / "u"), "--quiet"]) == 0
+    assert _files(tmp_path / "b") == before  # the run itself is never changed
+    updated, _ = GMMDetector.load(tmp_path / "u" / "model")
+    original, _ = GMMDetector.load(tmp_path / "b" / "model")
+    assert original.verdicts_ is None and updated.verdicts_ is not None
+    assert updated.verdicts_.n_anomalies_ == 10 and updated.verdicts_.n_normals_ == 10
+    summary = json.loads((tmp_path / "u" / "summary.json").read_text())
+    assert summary["update"]["verdicts"] == {"anomalies": 10, "normals": 10}
+    assert cli.main(["apply", str(tmp_path / "u"), str(plain), "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    scores = pd.read_csv(tmp_path / "s" / "scores.csv")
+    hidden = np.isnan(v) & (kind != 2)
+    assert (roc_auc_score(kind[hidden] == 1, scores["score"][hidden])
+            > roc_auc_score(kind[hidden] == 1, scores["unsupervised_score"][hidden]) + 0.02)
+
+    # a run with verdicts: the report shows the loop, the summary the precision before and after
+    verdict_file = tmp_path / "ref_v.csv"
+    ref.assign(seen=pd.array(np.where(np.isnan(v), pd.NA, v), dtype="Int64")).to_csv(verdict_file, index=False)
+    assert cli.main(["run", cfg, "--out", str(tmp_path / "c"), *quick, "--set", f"data.path={verdict_file}",
+                     "--set", "data.verdict_column=seen"]) == 0
+    s = json.loads((tmp_path / "c" / "summary.json").read_text())["verdicts"]
+    assert s["used"] and s["anomalies"] == 10 and s["precision_after"] >= s["precision_before"]
+    html = (tmp_path / "c" / "report.html").read_text()
+    assert "Learning from the verdicts" in html and "near a confirmed anomaly" in html
+
+    # a bad verdict: one line naming the file, column and row; nothing written
+    ref.assign(seen=["maybe"] + [""] * (len(ref) - 1)).to_csv(tmp_path / "bad.csv", index=False)
+    capsys.readouterr()
+    assert cli.main(["run", cfg, "--out", str(tmp_path / "x"), *quick, "--set", f"data.path={tmp_path / 'bad.csv'}",
+                     "--set", "data.verdict_column=seen"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "column 'seen' (data.verdict_column) has 'maybe' at data row 1" in err[0]
+    assert not (tmp_path / "x").exists()
