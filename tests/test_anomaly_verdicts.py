@@ -166,6 +166,12 @@ def test_pipeline_with_verdicts_empty_verdicts_and_apply_update(tmp_path, capsys
     assert updated.verdicts_.n_anomalies_ == 10 and updated.verdicts_.n_normals_ == 10
     summary = json.loads((tmp_path / "u" / "summary.json").read_text())
     assert summary["update"]["verdicts"] == {"anomalies": 10, "normals": 10}
+    # the same column from Python, with the records in memory
+    import gmm_apps
+
+    via_api = gmm_apps.load_run(tmp_path / "b").apply(pd.read_csv(new), out=tmp_path / "api", update=True)
+    assert via_api.summary["update"]["verdicts"] == {"anomalies": 10, "normals": 10}
+    assert _files(tmp_path / "b") == before
     assert cli.main(["apply", str(tmp_path / "u"), str(plain), "--out", str(tmp_path / "s"), "--quiet"]) == 0
     scores = pd.read_csv(tmp_path / "s" / "scores.csv")
     hidden = np.isnan(v) & (kind != 2)
