@@ -58,7 +58,8 @@ def test_verdicts_of_one_kind_lift_it_and_leave_the_other_kind_found():
     assert auc(det.decision_scores_, 1) > 0.995 > auc(plain.decision_scores_, 1)
     # the kind no verdict showed is still ranked above (nearly) every normal record
     assert auc(det.decision_scores_, 2) > 0.98
-    names, near = det.verdict_details(X[kind > 0])
+    v_kind = det.verdict_scores(X[kind > 0])
+    names, near = v_kind.flagged_by, v_kind.nearest
     assert np.mean(np.isin(names[: 60], [NEAR, LOCAL, "verdict classifier"])) > 0.8
     assert not np.isin(names[60:], [NEAR, LOCAL]).any()  # far from every confirmed anomaly: a view flagged them
     assert set(near[:60]) <= set(np.flatnonzero(v == 1).astype(str))
@@ -92,7 +93,7 @@ def test_blend_round_trips_through_the_model_files(tmp_path):
     det.save(tmp_path / "m", meta={})
     back, _ = GMMDetector.load(tmp_path / "m")
     np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))
-    np.testing.assert_array_equal(back.verdict_details(X)[1], det.verdict_details(X)[1])
+    np.testing.assert_array_equal(back.verdict_scores(X).nearest, det.verdict_scores(X).nearest)
     assert np.array_equal(back.verdict_ids_, det.verdict_ids_) and min(back.verdict_ids_.astype(int)) >= 100
 
 

@@ -333,56 +333,55 @@ class GMMDetector:
 
     def _fit_verdicts(self, X, verdicts, ids, raw=None):
         labelled = ~np.isnan(verdicts)
+        pick = self._keep_verdicts(X, verdicts, ids)
+        self.unsupervised_scores_ = self.decision_scores_
+        self._learn_blend()
+        blend = self.verdicts_.score(*self._evidence(X, raw)).score
+        blend[pick] = self.verdicts_.sample_scores_  # cross-fitted: these records helped choose the blend
+        blend[labelled] = self.verdicts_.labelled_scores_
+        self.decision_scores_ = blend
+
+    def _keep_verdicts(self, X, verdicts, ids):
+        """Keep the first verdicts: the labelled records, their ids, a sample of the unknown ones and the
+        per-feature percentile map of ``X``.  Returns the sample's row indices."""
+        labelled = ~np.isnan(verdicts)
         unknown = np.flatnonzero(~labelled)
         rng = np.random.default_rng(self.random_state)
         pick = np.sort(rng.choice(unknown, min(SAMPLE, len(unknown)), replace=False))
         self.verdict_sample_ = X[pick]
         self.verdict_X_, self.verdict_y_ = X[labelled], verdicts[labelled]
-        self.verdict_ids_ = (np.asarray(ids)[labelled] if ids is not None else np.flatnonzero(labelled)).astype(str)
-        self.unsupervised_scores_ = self.decision_scores_
+        self.verdict_ids_ = _labelled_ids(ids, labelled)
         P, _ = self._project(self.scaler_.transform(X))
         self.percentile_grid_ = percentile_grid(P)
-        self._learn_blend()
-        blend, _, _ = self._verdict_parts(X, raw)
-        blend[pick] = self.verdicts_.sample_scores_  # cross-fitted: these records helped choose the blend
-        blend[labelled] = self.verdicts_.labelled_scores_
-        self.decision_scores_ = blend
+        return pick
 
-    def _evidence(self, X):
-        Z = self.scaler_.transform(X)
-        P, _ = self._project(Z)
-        raw = self._raw(Z)
-        S = (raw - self.med_) / self.iqr_
-        return to_percentiles(P, self.percentile_grid_), S, self._combine(raw)
-
-    def _learn_blend(self):
-        QU, SU, sU = self._evidence(self.verdict_sample_)
-        QL, SL, sL = self._evidence(self.verdict_X_)
-        self.verdicts_ = VerdictModel(self.view_names(), random_state=self.random_state).fit(
-            QU, SU, sU, QL, SL, sL, self.verdict_y_)
-
-    def _verdict_parts(self, X, raw=None):
-        """The blend for records ``X`` (not cross-fitted), the candidate that gave each its score, and its
-        nearest confirmed anomaly (index into ``verdict_ids_``' anomalies, -1: none)."""
+    def _evidence(self, X, raw=None):
+        """What the verdict blend reads of records ``X``: per-feature percentiles, standardised views and the
+        unsupervised score (``raw``: the members' scores when already computed)."""
         Z = self.scaler_.transform(X)
         P, _ = self._project(Z)
         raw = self._raw(Z) if raw is None else raw
-        Q = to_percentiles(P, self.percentile_grid_)
-        return self.verdicts_.score(Q, (raw - self.med_) / self.iqr_, self._combine(raw))
+        return to_percentiles(P, self.percentile_grid_), (raw - self.med_) / self.iqr_, self._combine(raw)
 
-    def verdict_details(self, X):
-        """For each record: the candidate score that gave it most of its blended score (``"unsupervised"``, a
-        view's name, ``"near a confirmed anomaly"``, ...), and the id of the nearest confirmed anomaly ("" if
-        none).  Requires verdicts."""
-        _, top, idx = self._verdict_parts(np.asarray(X, dtype=np.float64))
-        names = np.array(self.verdicts_.names_, dtype=object)[top]
+    def _learn_blend(self):
+        self.verdicts_ = VerdictModel(self.view_names(), random_state=self.random_state).fit(
+            *self._evidence(self.verdict_sample_), *self._evidence(self.verdict_X_), self.verdict_y_)
+
+    def verdict_scores(self, X):
+        """Everything the verdicts say of records ``X``, from one pass through the members (requires verdicts).
+
+        Returns
+        -------
+        scores : VerdictScores
+            ``score`` (the blend, as :meth:`decision_function`), ``unsupervised`` (the score without
+            verdicts), ``flagged_by`` (the evidence that gave each record its score: ``"unsupervised"``, a
+            view's name, ``"near a confirmed anomaly"``, ...) and ``nearest`` (the id of the nearest
+            confirmed anomaly).
+        """
+        parts = self.verdicts_.score(*self._evidence(np.asarray(X, dtype=np.float64)))
         anomaly_ids = self.verdict_ids_[self.verdict_y_ == 1]
-        near = np.where(idx >= 0, anomaly_ids[np.maximum(idx, 0)], "")
-        return names, near
-
-    def unsupervised_function(self, X):
-        """The unsupervised score of each record (what :meth:`decision_function` returns without verdicts)."""
-        return self._combine(self._raw(self.scaler_.transform(np.asarray(X, dtype=np.float64))))
+        return parts._replace(flagged_by=np.array(self.verdicts_.names_, dtype=object)[parts.flagged_by],
+                              nearest=np.where(parts.nearest >= 0, anomaly_ids[np.maximum(parts.nearest, 0)], ""))
 
     def _fit_views(self, P, progress):
         """Fit every member on the (projected) reference records ``P``; set the view matrix and the fills."""
@@ -474,18 +473,12 @@ class GMMDetector:
             if self.threshold_rate_ is not None:
                 self.threshold_ = (1 - step) * self.threshold_ + step * threshold_at_rate(s, self.threshold_rate_)
             return self
-        v = verdicts[labelled]
-        new_ids = (np.asarray(ids)[labelled] if ids is not None else np.flatnonzero(labelled)).astype(str)
         if getattr(self, "verdicts_", None) is None:  # the first verdicts: the batch's unknown records are the sample
-            unknown = np.flatnonzero(~labelled)
-            rng = np.random.default_rng(self.random_state)
-            self.verdict_sample_ = X[np.sort(rng.choice(unknown, min(SAMPLE, len(unknown)), replace=False))]
-            self.verdict_X_, self.verdict_y_, self.verdict_ids_ = X[labelled], v, new_ids
-            self.percentile_grid_ = percentile_grid(P)
+            self._keep_verdicts(X, verdicts, ids)
         else:
             self.verdict_X_ = np.r_[self.verdict_X_, X[labelled]]
-            self.verdict_y_ = np.r_[self.verdict_y_, v]
-            self.verdict_ids_ = np.r_[self.verdict_ids_, new_ids]
+            self.verdict_y_ = np.r_[self.verdict_y_, verdicts[labelled]]
+            self.verdict_ids_ = np.r_[self.verdict_ids_, _labelled_ids(ids, labelled)]
         self._learn_blend()
         ref = self.verdicts_.sample_scores_
         self.score_mean_, self.score_std_ = float(ref.mean()), float(ref.std()) or 1.0
@@ -499,7 +492,7 @@ class GMMDetector:
         with verdicts the blend (0 to 1)."""
         X = np.asarray(X, dtype=np.float64)
         if getattr(self, "verdicts_", None) is not None:
-            return self._verdict_parts(X)[0]
+            return self.verdicts_.score(*self._evidence(X)).score
         return self._combine(self._raw(self.scaler_.transform(X)))
 
     def _combine(self, raw):
@@ -837,6 +830,11 @@ class GMMDetector:
             raise bad("verdict records do not fit the detector's features")
         self.verdict_sample_, self.verdict_X_, self.verdict_y_, self.verdict_ids_ = sample, vx, vy, ids
         self.percentile_grid_ = grid
+
+
+def _labelled_ids(ids, labelled):
+    """The labelled records' ids as text (their row numbers without ids)."""
+    return (np.asarray(ids)[labelled] if ids is not None else np.flatnonzero(labelled)).astype(str)
 
 
 def _median_iqr(raw):

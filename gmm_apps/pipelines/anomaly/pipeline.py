@@ -64,19 +64,22 @@ def score_table(det, rec, names, explain, *, reference=False):
     """Scores, flags, probabilities and explanations of records; ``reference``: ``rec`` are the records the
     detector was fitted on (with verdicts, their cross-fitted scores are used)."""
     blended = det.verdicts_ is not None
-    s = det.decision_scores_ if reference and blended else det.decision_function(rec.X)
+    if blended:
+        v = det.verdict_scores(rec.X)
+        s, unsupervised = (det.decision_scores_, det.unsupervised_scores_) if reference else (v.score, v.unsupervised)
+    else:
+        s = det.decision_function(rec.X)
     flag = s > det.threshold_
     df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": det.proba_from_scores(s)[:, 1]})
     if blended:
-        df["unsupervised_score"] = det.unsupervised_scores_ if reference else det.unsupervised_function(rec.X)
-        by, near = det.verdict_details(rec.X)
-        df["flagged_by"] = np.where(flag, by, "")
+        df["unsupervised_score"] = unsupervised
+        df["flagged_by"] = np.where(flag, v.flagged_by, "")
     why = [""] * len(s)
     idx = np.flatnonzero(flag)
     if idx.size:
         for i, e in zip(idx, det.explain(rec.X[idx], top=explain, names=names)):
-            close = blended and by[i] in (NEAR, LOCAL)
-            why[i] = "; ".join(([f"close to confirmed anomaly {near[i]}"] if close else []) + e)
+            close = blended and v.flagged_by[i] in (NEAR, LOCAL)
+            why[i] = "; ".join(([f"close to confirmed anomaly {v.nearest[i]}"] if close else []) + e)
     df["top_features"] = why
     if rec.labels is not None:
         df["label"] = rec.labels

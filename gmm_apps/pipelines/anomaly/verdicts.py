@@ -35,6 +35,8 @@ one of another), while the merely unusual do not override the verdicts.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 #: reference records kept as the unknown sample (percentiles, local scale, classifier negatives)
@@ -115,6 +117,13 @@ def ecdf(sorted_ref, values):
     return (lo + hi) / (2.0 * len(sorted_ref))
 
 
+class VerdictScores(NamedTuple):
+    score: np.ndarray
+    unsupervised: np.ndarray
+    flagged_by: np.ndarray
+    nearest: np.ndarray
+
+
 class VerdictModel:
     """The blend of candidate scores learned from verdicts (see the module's description).
 
@@ -165,12 +174,10 @@ class VerdictModel:
         self.coef_ = self.intercept_ = None
         if len(A) >= 2:
             F = self._classifier_features(Q, S)
+            k = min(FOLDS, len(A))  # every fold holds a confirmed anomaly
             folds = np.empty(len(Q), int)
             for group in (anom, np.arange(nU), nU + N):
-                folds[group] = rng.permutation(len(group)) % FOLDS
-            k = min(FOLDS, len(A))
-            folds[anom] = folds[anom] % k
-            folds[np.setdiff1d(np.arange(len(Q)), anom)] %= k
+                folds[group] = rng.permutation(len(group)) % k
             target = np.zeros(len(Q))
             target[anom] = 1
             value = np.empty(len(Q))
@@ -226,10 +233,11 @@ class VerdictModel:
         return np.maximum(blend, tail), np.where(tail > blend, views, top)
 
     def score(self, Q, S, s):
-        """Blended scores (0 to 1), the candidate that contributed most, and the nearest confirmed anomaly."""
+        """Blended scores (0 to 1), the unsupervised score ``s``, the index of the candidate that gave each
+        record its score, and the index of its nearest confirmed anomaly (-1: none)."""
         C, idx = self.candidates(Q, S, s)
         blend, top = self._blend(C)
-        return blend, top, idx
+        return VerdictScores(blend, s, top, idx)
 
     # ------------------------------------------------------------ persistence
     def to_arrays(self):
