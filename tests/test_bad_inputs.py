@@ -130,7 +130,8 @@ CASES = [
     ("missing-file", "regimes", lambda t: ["--set", "data.path=/nonexistent/prices.csv"], "data.path: file not found"),
     ("missing-file", "customers", lambda t: ["--set", "data.path=/nonexistent/tx.csv"], "data.path: file not found"),
     ("missing-file", "speakers", lambda t: ["--set", "data.enrol=/nonexistent/enrol"], "data.enrol: file not found"),
-    ("missing-file", "anomaly", lambda t: ["--set", "data.path=/nonexistent/ref.csv"], "data.path: file not found"),
+    ("missing-file", "anomaly", lambda t: ["--set", "data.path=/nonexistent/ref.csv", "--set", "data.score=null"], "data.path: file not found"),
+    ("demo-scored", "anomaly", lambda t: ["--set", "data.path=" + str(make(t, "r.csv", "a,b\n1,2\n"))], "set data.score: null"),
     # empty, header-only, unreadable
     ("empty-file", "regimes", lambda t: ["--set", f"data.path={make(t, 'e.csv', '')}"], "e.csv: file is empty"),
     ("empty-file", "customers", lambda t: ["--set", f"data.path={make(t, 'e.csv', '')}"], "e.csv: file is empty"),

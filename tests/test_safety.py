@@ -516,7 +516,7 @@ def test_quiet_prints_only_the_result_and_warnings_go_to_the_run_log(tmp_path, c
     import pandas as pd
 
     rng = np.random.default_rng(1)
-    # three distinct records repeated: the ensemble's larger mixtures collapse and warn
+    # three distinct records repeated: the ensemble's larger mixtures have more components than records and warn
     X = np.repeat(rng.normal(size=(3, 2)), 100, axis=0)
     pd.DataFrame({"id": range(300), "a": X[:, 0], "b": X[:, 1]}).to_csv(tmp_path / "few.csv", index=False)
     args = ["run", *ANOMALY, "--set", f"data.path={tmp_path / 'few.csv'}", "--set", "data.score=null",
@@ -524,7 +524,7 @@ def test_quiet_prints_only_the_result_and_warnings_go_to_the_run_log(tmp_path, c
     code, out, err = run_cli(args, capsys)
     assert code == 0 and err == "", err
     assert out.strip().splitlines()[-1].startswith("wrote ")
-    assert "collapsed" in (tmp_path / "r" / "run.log").read_text()
+    assert "but only 3 distinct rows" in (tmp_path / "r" / "run.log").read_text()
 
 
 def test_error_line_is_last_and_alone_even_from_a_subprocess(tmp_path):

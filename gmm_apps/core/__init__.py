@@ -8,6 +8,7 @@ It knows nothing of pipelines: arrays in, fitted models out.
 
 from ._covariance import COVARIANCE_TYPES, IllDefinedCovarianceError, full_covariances, n_parameters
 from ._stats import SufficientStats, chunk_statistics, m_step, map_reduce, prepare
+from .ensemble import as_slice, column_log_densities, diagonal_log_densities, fit_diagonal_columns, fit_diagonal_starts
 from .init import INIT_METHODS
 from .mixture import GaussianMixture
 from .monitor import ConvergenceMonitor
@@ -40,10 +41,15 @@ __all__ = [
     "SelectionResult",
     "SufficientStats",
     "align_components",
+    "as_slice",
     "bhattacharyya_distances",
     "check_mixture",
     "chunk_statistics",
+    "column_log_densities",
+    "diagonal_log_densities",
     "file_digest",
+    "fit_diagonal_columns",
+    "fit_diagonal_starts",
     "fit_metrics",
     "full_covariances",
     "jsonable",

@@ -27,6 +27,7 @@ Statistics are accumulated in float64 whatever the data's dtype.
 from __future__ import annotations
 
 import math
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -445,6 +446,23 @@ def parallel_map(fn, items, n_jobs, *, executor=None):
         return list(ex.map(fn, items))
 
 
+_CONTROLLER = [None, -1]
+
+
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, found once per set of loaded modules.
+
+    Looking them up scans every shared library of the process (about 7 ms); a
+    detector fits dozens of small mixtures, so the scan is redone only after
+    new modules (which may bring a BLAS of their own) have been imported.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    if _CONTROLLER[0] is None or _CONTROLLER[1] != len(sys.modules):
+        _CONTROLLER[:] = [ThreadpoolController(), len(sys.modules)]
+    return _CONTROLLER[0]
+
+
 class worker_pool:
     """A thread pool with BLAS limited to one thread, for a whole fit.
 
@@ -464,9 +482,7 @@ class worker_pool:
         self.n_jobs = n_jobs
 
     def __enter__(self):
-        from threadpoolctl import threadpool_limits
-
-        self._limits = threadpool_limits(1, user_api="blas")
+        self._limits = _blas_controller().limit(limits=1, user_api="blas")
         self._ex = ThreadPoolExecutor(self.n_jobs) if self.n_jobs > 1 else None
         return self._ex
 

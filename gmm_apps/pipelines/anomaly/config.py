@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ...config import (
     CovarianceTypes,
@@ -38,6 +38,18 @@ class AnomalyData(PathData):
     missing: Literal["error", "marginalize"] = Field(
         "error", description="an empty or NaN numeric value: error refuses the record; marginalize scores it by its "
                              "observed features (and the fit uses EM for incomplete data)")
+
+    @model_validator(mode="after")
+    def _own_records_are_not_scored_against_the_demo(self):
+        """With the reference records a file of your own, the demo records are never what gets scored: left
+        unset, ``score`` scores ``path`` itself; set to a ``sample:`` file, it is an error."""
+        if self.path.startswith("sample:") or self.score is None or not self.score.startswith("sample:"):
+            return self
+        if "score" not in self.model_fields_set:
+            self.score = None
+            return self
+        raise ValueError(f"data.score must be null (score data.path itself) or records of your own when data.path is "
+                         f"your own ({self.path}), got the demo file {self.score}; set data.score: null")
 
 
 class AnomalyModel(ModelSection):
@@ -74,7 +86,7 @@ class AnomalyModel(ModelSection):
                                      "principal components and the distance from them is one more view")
     projection_components: int = Field(10, ge=1, description="at most this many principal components (those "
                                        "explaining 90% of the variance) when there are more than max_joint_features features")
-    max_fit_rows: int | None = Field(200_000, ge=1000, description="each member is fitted on its own random sample of "
+    max_fit_rows: int | None = Field(5_000, ge=1000, description="each view is fitted on its own random sample of "
                                      "this many reference records when there are more (all are scored); null: all")
 
     @field_validator("components")

@@ -14,7 +14,12 @@ from ...core import (
     SIGNING_KEY_ENV,
     FeatureScaler,
     GaussianMixture,
+    as_slice,
+    column_log_densities,
+    diagonal_log_densities,
     file_digest,
+    fit_diagonal_columns,
+    fit_diagonal_starts,
     load_arrays,
     load_model,
     loads_json,
@@ -82,9 +87,11 @@ class GMMDetector:
         isotropic residual together are a low-rank-plus-noise Gaussian model,
         as probabilistic PCA.
     max_fit_rows : int or None
-        With more reference records than this, each member is fitted on its
-        own random sample of this many (every record is still scored and
-        used for the standardisation); None fits every member on all records.
+        With more reference records than this, each view (a K's random
+        starts together, the per-feature members together) is fitted on its
+        own random sample of this many, as IsolationForest fits each tree on
+        a sample (every record is still scored and used for the
+        standardisation); None fits every member on all records.
     projection_components : int
         At most this many principal components: those that together explain
         90% of the variance, or this many if that takes more.
@@ -119,11 +126,13 @@ class GMMDetector:
     #: variance floor of the per-feature mixtures, in robust-scaled units (finer than the joint members':
     #: one feature at a time has the records to resolve it)
     MARGINAL_REG_COVAR = 0.05
+    #: records scored at a time (each member's score of a block is held at once)
+    SCORE_ROWS = 65_536
 
     def __init__(self, *, n_components=(1, 4, 16, 32), covariance_types=("diag",), reg_covar=0.5, seeds=8,
                  bags=0, bag_components=(1, 3, 6), bag_reg_covar=1.0, trim=0.0, contamination=0.1, random_state=0,
                  max_iter=100, n_init=1, missing="error", max_joint_features=50, projection_components=10,
-                 max_fit_rows=200_000, combine="max", marginal_components=4):
+                 max_fit_rows=5_000, combine="max", marginal_components=4):
         if combine not in ("max", "mean"):
             raise ValueError(f"combine must be 'max' or 'mean', got {combine!r}")
         self.combine = combine
@@ -172,33 +181,55 @@ class GMMDetector:
         return [(j, max(1, min(self.marginal_components, n // 10))) for j in range(d)]
 
     def _fit_members(self, Z, specs, marginal, progress=None):
-        members = []
+        """Fit the joint members group by group, then the per-feature members; ``[(columns, mixture), ...]``.
+
+        A group of diagonal members (one K's random starts) on complete records
+        is fitted at once (:func:`gmm_apps.core.fit_diagonal_starts`), as are
+        the per-feature members (:func:`gmm_apps.core.fit_diagonal_columns`);
+        other groups member by member.  Each group, and the per-feature view,
+        is fitted on its own random sample of ``max_fit_rows`` records.
+        """
+        members = [None] * len(specs)
         total = len(specs) + len(marginal)
+        groups = {}
+        for i, spec in enumerate(specs):
+            groups.setdefault(spec[0], []).append(i)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for i, (_, cols, ct, k, reg) in enumerate(specs):
-                rows = self._fit_rows(Z, i)
-                g = GaussianMixture(k, covariance_type=ct, reg_covar=reg, random_state=self.random_state + i,
-                                    max_iter=self.max_iter, n_init=self.n_init, missing=self.missing).fit(rows[:, cols])
-                members.append((cols, g))
+            for idx in groups.values():
+                _, cols, ct, k, reg = specs[idx[0]]
+                rows = self._fit_rows(Z, idx[0])[:, cols]
+                seeds = [self.random_state + i for i in idx]
+                if ct == "diag" and self.n_init == 1 and not np.isnan(rows).any():
+                    fitted = fit_diagonal_starts(rows, k, seeds, reg_covar=reg, max_iter=self.max_iter,
+                                                 dtype=np.float32, missing=self.missing)
+                else:
+                    fitted = [GaussianMixture(k, covariance_type=ct, reg_covar=reg, random_state=seed,
+                                              max_iter=self.max_iter, n_init=self.n_init,
+                                              missing=self.missing).fit(rows) for seed in seeds]
+                for i, g in zip(idx, fitted):
+                    members[i] = (cols, g)
                 if progress is not None:
-                    progress(i + 1, total)
-            for i, (j, k) in enumerate(marginal, start=len(specs)):
-                x = self._fit_rows(Z, i)[:, j]
-                x = x[~np.isnan(x)]  # a per-feature mixture learns from the records that have the feature
-                if len(x) < 2:
-                    raise DataError(f"feature {j + 1} has fewer than 2 observed reference values; drop it")
-                k = max(1, min(k, len(x) // 10, len(np.unique(x))))  # a feature with two values needs two components
-                g = GaussianMixture(k, covariance_type="diag", reg_covar=self.MARGINAL_REG_COVAR,
-                                    random_state=self.random_state + i, max_iter=self.max_iter,
-                                    n_init=self.n_init).fit(x[:, None])
-                members.append((np.array([j]), g))
+                    progress(sum(m is not None for m in members), total)
+            if marginal:
+                rows = self._fit_rows(Z, len(specs))
+                ks = []
+                for j, k in marginal:
+                    x = rows[:, j]
+                    x = x[~np.isnan(x)]  # a per-feature mixture learns from the records that have the feature
+                    if len(x) < 2:
+                        raise DataError(f"feature {j + 1} has fewer than 2 observed reference values; drop it")
+                    ks.append(max(1, min(k, len(x) // 10, len(np.unique(x)))))  # two values: two components
+                fitted = fit_diagonal_columns(rows[:, [j for j, _ in marginal]], ks,
+                                              reg_covar=self.MARGINAL_REG_COVAR, max_iter=self.max_iter)
+                members += [(np.array([j]), g) for (j, _), g in zip(marginal, fitted)]
                 if progress is not None:
-                    progress(i + 1, total)
+                    progress(total, total)
         return members
 
     def _fit_rows(self, Z, i):
-        """The records member ``i`` is fitted on: all, or its own random sample of ``max_fit_rows``."""
+        """The records the view whose first member is ``i`` is fitted on: all, or a random sample of
+        ``max_fit_rows`` seeded by ``i``."""
         if self.max_fit_rows and len(Z) > self.max_fit_rows:
             pick = np.random.default_rng(self.random_state + i).choice(len(Z), self.max_fit_rows, replace=False)
             return Z[np.sort(pick)]
@@ -230,8 +261,12 @@ class GMMDetector:
     def _raw(self, Z):
         """Every view's raw score (higher: more unusual), shape (n, n_views)."""
         P, resid = self._project(Z)
-        members = self._raw_members(P)
-        return (members if resid is None else np.c_[members, resid]) @ self.view_matrix_
+        out = np.empty((len(Z), self.view_matrix_.shape[1]))
+        for start in range(0, len(Z), self.SCORE_ROWS):  # a block at a time: the members' scores stay small
+            rows = slice(start, start + self.SCORE_ROWS)
+            members = self._raw_members(P[rows])
+            out[rows] = (members if resid is None else np.c_[members, resid[rows]]) @ self.view_matrix_
+        return out
 
     def _raw_members(self, Z):
         """Each member's negative log-likelihood of each record, shape (n, n_members).
@@ -243,15 +278,25 @@ class GMMDetector:
         """
         gaps = self.missing == "marginalize" and np.isnan(Z).any()
         out = np.empty((len(Z), len(self.members_)))
+        marginal = [i for i in range(len(self.members_)) if self._is_marginal(i)]
+        if marginal:  # a per-feature member: a missing value scores as the member's mean
+            cols = [int(self.members_[i][0][0]) for i in marginal]
+            ld = column_log_densities([self.members_[i][1] for i in marginal], Z[:, cols], exp_dtype=np.float32)
+            out[:, as_slice(marginal)] = np.where(np.isnan(ld), self.member_fill_[marginal], -ld)
+        done = set(marginal)
         for i, (cols, g) in enumerate(self.members_):
-            if self._is_marginal(i):  # a per-feature member: a missing value scores as usual
-                x = Z[:, cols[0]]
-                seen = ~np.isnan(x)
-                out[:, i] = self.member_fill_[i]
-                if seen.any():
-                    out[seen, i] = -g.score_samples(x[seen, None])
-            else:
-                out[:, i] = -g.score_samples(Z[:, cols]) + (g.missing_entropy(Z[:, cols]) if gaps else 0.0)
+            if i in done:
+                continue
+            # members on the same columns with diagonal covariance score complete records in one pass
+            same = [j for j in range(i, len(self.members_)) if j not in done and
+                    self.members_[j][1].covariance_type == "diag" and np.array_equal(self.members_[j][0], cols)]
+            if g.covariance_type == "diag" and not gaps and not np.isnan(Z[:, cols]).any():
+                out[:, as_slice(same)] = -diagonal_log_densities([self.members_[j][1] for j in same], Z[:, cols],
+                                                                 exp_dtype=np.float32)
+                done.update(same)
+                continue
+            out[:, i] = -g.score_samples(Z[:, cols]) + (g.missing_entropy(Z[:, cols]) if gaps else 0.0)
+            done.add(i)
         return out
 
     def fit(self, X, *, verdicts=None, ids=None, progress=None):
@@ -268,8 +313,10 @@ class GMMDetector:
         ids : ndarray of shape (n,), optional
             The records' ids, to name the nearest confirmed anomaly.
         progress : callable, optional
-            Called as ``progress(i, n)`` after each of the ``n`` member fits
-            (``n`` restarts from 1 for the refit when ``trim`` > 0).
+            Called as ``progress(i, n)`` when ``i`` of the ``n`` members are
+            fitted (after each group of random starts and after the
+            per-feature members; again from the start for the refit when
+            ``trim`` > 0).
 
         Returns
         -------
@@ -392,10 +439,10 @@ class GMMDetector:
         self.members_ = self._fit_members(P, specs, marginal, progress)
         self.view_matrix_, self.weights_ = self._view_matrix(specs, marginal)
         fill = np.full(len(self.members_), np.nan)
-        for i in range(len(specs), len(self.members_)):
-            cols, g = self.members_[i]
-            x = P[:, cols[0]]
-            fill[i] = float(np.mean(-g.score_samples(x[~np.isnan(x), None])))
+        if marginal:  # the mean over the records the per-feature members were fitted on
+            rows = self._fit_rows(P, len(specs))[:, [j for j, _ in marginal]]
+            fill[len(specs):] = np.nanmean(-column_log_densities([g for _, g in self.members_[len(specs):]], rows),
+                                           axis=0)
         self.member_fill_ = fill
 
     def _fit_projection(self, Z):
@@ -406,10 +453,10 @@ class GMMDetector:
             return
         self.projection_mean_ = np.nanmean(Z, axis=0)
         C = np.nan_to_num(Z - self.projection_mean_, nan=0.0)
-        _, sv, vt = np.linalg.svd(C, full_matrices=False)
+        sv, vt = _leading_directions(C, self.projection_components, self.random_state)
         # the directions that carry 90% of the variance, at most projection_components of them: beyond the
         # structure the leading directions are noise, and a few unusual records could claim one of them
-        explained = np.cumsum(sv**2) / max(float(np.sum(sv**2)), 1e-300)
+        explained = np.cumsum(sv**2) / max(float(np.sum(C**2)), 1e-300)
         r = min(self.projection_components, int(np.searchsorted(explained, 0.9)) + 1, d, n - 1)
         self.projection_ = vt[:r].T.copy()  # (d, r)
         resid = C - (C @ self.projection_) @ self.projection_.T
@@ -649,16 +696,23 @@ class GMMDetector:
             contributions), then ``"missing: a, b"`` when features are missing.
         """
         contrib, z = self.contributions(X)
-        names = names or [f"x{i}" for i in range(contrib.shape[1])]
+        n, d = contrib.shape
+        names = names or [f"x{i}" for i in range(d)]
         absent = np.isnan(np.asarray(X, dtype=np.float64))
+        gone = absent.any(axis=1)
+        total = np.nansum(contrib, axis=1)
+        order = np.argsort(-np.nan_to_num(contrib, nan=-1.0), axis=1, kind="stable")[:, :top]
+        rows = np.arange(n)[:, None]
+        c, zt = contrib[rows, order], z[rows, order]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = 100 * c / total[:, None]
         out = []
-        for c, zi, gone in zip(contrib, z, absent):
-            total = np.nansum(c)
-            order = [j for j in np.argsort(-np.nan_to_num(c, nan=-1.0), kind="stable")[:top] if not np.isnan(c[j])]
-            parts = [f"{names[j]} {'high' if zi[j] > 0 else 'low'} (z={zi[j]:+.1f}, {100 * c[j] / total:.0f}%)"
-                     if total > 0 else f"{names[j]} (z={zi[j]:+.1f})" for j in order]
-            if gone.any():
-                parts.append("missing: " + ", ".join(names[j] for j in np.flatnonzero(gone)))
+        for i, (js, cs, zs, ss, t) in enumerate(zip(order.tolist(), c.tolist(), zt.tolist(), share.tolist(),
+                                                    total.tolist())):
+            parts = [(f"{names[j]} {'high' if zj > 0 else 'low'} (z={zj:+.1f}, {sj:.0f}%)" if t > 0
+                      else f"{names[j]} (z={zj:+.1f})") for j, cj, zj, sj in zip(js, cs, zs, ss) if cj == cj]
+            if gone[i]:
+                parts.append("missing: " + ", ".join(names[j] for j in np.flatnonzero(absent[i])))
             out.append(parts)
         return out
 
@@ -830,6 +884,28 @@ class GMMDetector:
             raise bad("verdict records do not fit the detector's features")
         self.verdict_sample_, self.verdict_X_, self.verdict_y_, self.verdict_ids_ = sample, vx, vy, ids
         self.percentile_grid_ = grid
+
+
+def _leading_directions(C, k, seed):
+    """The ``k`` leading singular values and right singular vectors of ``C`` (rows), as ``np.linalg.svd``'s.
+
+    A wide record (thousands of features) needs only the first few: a
+    randomised range finder with power iterations (Halko, Martinsson and
+    Tropp 2011) finds them in a fraction of a full SVD's time; small
+    matrices take the full SVD.
+    """
+    n, d = C.shape
+    m = min(n, d)
+    if m <= 4 * (k + 10):
+        _, sv, vt = np.linalg.svd(C, full_matrices=False)
+        return sv[:k], vt[:k]
+    Q = C @ np.random.default_rng(seed).standard_normal((d, k + 20))
+    for _ in range(6):
+        Q, _ = np.linalg.qr(Q)
+        Q = C @ (C.T @ Q)
+    Q, _ = np.linalg.qr(Q)
+    _, sv, vt = np.linalg.svd(Q.T @ C, full_matrices=False)
+    return sv[:k], vt[:k]
 
 
 def _labelled_ids(ids, labelled):

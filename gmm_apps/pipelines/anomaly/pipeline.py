@@ -67,8 +67,8 @@ def score_table(det, rec, names, explain, *, reference=False):
     if blended:
         v = det.verdict_scores(rec.X)
         s, unsupervised = (det.decision_scores_, det.unsupervised_scores_) if reference else (v.score, v.unsupervised)
-    else:
-        s = det.decision_function(rec.X)
+    else:  # the reference's scores are those of the fit (the same computation)
+        s = det.decision_scores_ if reference else det.decision_function(rec.X)
     flag = s > det.threshold_
     df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": det.proba_from_scores(s)[:, 1]})
     if blended:
