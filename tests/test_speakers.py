@@ -198,3 +198,39 @@ def test_same_seed_same_bytes(tmp_path, default_run):
     assert cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet"]) == 0
     for name in ("identifications.csv", "scores.csv", "verifications.csv", "confusion.csv", "model.npz"):
         assert (out / name).read_bytes() == (default_run / name).read_bytes(), name
+
+
+def test_the_sample_rate_follows_the_enrolment_recordings(tmp_path):
+    import librosa
+    import soundfile as sf
+
+    from gmm_apps.pipelines.speakers.data import common_rate
+
+    enrol = tmp_path / "enrol"
+    enrol.mkdir()
+    files = sorted((SAMPLES / "fsdd_sample" / "enrol").glob("*.wav"))
+    for i, f in enumerate(files):  # most recordings at 16 kHz (upsampled), three left at 8 kHz
+        y, sr = sf.read(f, dtype="float32")
+        if i >= 3:
+            y, sr = librosa.resample(y, orig_sr=sr, target_sr=16000), 16000
+        sf.write(enrol / f.name, y, sr)
+    rate, counts = common_rate(sorted(enrol.glob("*.wav")))
+    assert rate == 16000 and counts == {16000: len(files) - 3, 8000: 3}
+    assert common_rate(sorted(enrol.glob("*.wav"))[:6])[0] == 16000  # three each: the higher rate
+    out = tmp_path / "r"
+    args = ["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet", "--set", f"data.enrol={enrol}",
+            "--set", f"data.test={SAMPLES / 'fsdd_sample' / 'test'}/*_theo_*.wav", "--set", "report.plots=false",
+            "--set", "model.n_components=16"]
+    assert cli.main(args) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["sample_rate"] == 16000 and s["accuracy"] >= 0.8  # 8 kHz test recordings, resampled to 16 kHz
+    assert "sample rate 16000 Hz: the enrolment recordings' most common (16000 Hz x" in (out / "run.log").read_text()
+    _, meta = SpeakerModels.load(out / "model.npz")
+    assert meta["sample_rate"] == 16000
+    # a new recording is resampled to the rate the model was trained at, whatever the config says
+    applied = tmp_path / "a"
+    assert cli.main(["apply", str(out), str(enrol / files[5].name), "--out", str(applied), "--quiet"]) == 0
+    assert pd.read_csv(applied / "identifications.csv")["predicted"].iloc[0] == files[5].name.split("_")[1]
+    # an explicit rate is kept
+    assert cli.main(args[:2] + ["--out", str(tmp_path / "r8")] + args[4:] + ["--set", "data.sample_rate=8000"]) == 0
+    assert json.loads((tmp_path / "r8" / "summary.json").read_text())["sample_rate"] == 8000

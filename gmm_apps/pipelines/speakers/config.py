@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -26,7 +26,9 @@ class SpeakersData(DataSection):
     test: str | None = Field("sample:fsdd_sample/test", description="recordings to identify; null: enrol only")
     label_from: Literal["pattern", "folder"] = Field("pattern", description="speaker from the file name (pattern) or the folder name")
     pattern: str = Field(FSDD_PATTERN, description="regular expression with a named group 'speaker', matched to the file name")
-    sample_rate: int = Field(8000, ge=4000, le=96000, description="recordings are resampled to this rate (Hz)")
+    sample_rate: Literal["auto"] | Annotated[int, Field(ge=4000, le=96000)] = Field(
+        "auto", description="rate (Hz) every recording is resampled to; auto: the enrolment recordings' most common "
+                            "rate (the higher on a tie)")
     claims: str | None = Field(None, description="CSV with columns file, speaker: claims to verify; default: the labels in the test file names")
 
     @field_validator("pattern")

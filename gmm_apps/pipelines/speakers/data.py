@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,27 @@ def load_audio(path, *, sample_rate):
 
         y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def native_rate(path):
+    """A recording's own sample rate (Hz), from its header."""
+    import soundfile as sf
+
+    try:
+        return int(sf.info(str(path)).samplerate)
+    except Exception as exc:  # soundfile raises several types for unreadable files
+        try:
+            import librosa
+
+            return int(librosa.get_samplerate(str(path)))
+        except Exception:
+            raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc}); expected WAV, FLAC or OGG") from None
+
+
+def common_rate(paths):
+    """The most common sample rate of ``paths`` (the higher on a tie), and the count of each rate."""
+    counts = Counter(native_rate(p) for p in paths)
+    return max(counts, key=lambda r: (counts[r], r)), dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def label_of(path, *, label_from="pattern", pattern=None):

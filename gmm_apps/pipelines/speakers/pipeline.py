@@ -16,17 +16,16 @@ from ...core import threshold_at_rate
 from ...errors import ArgumentError, ConfigError, DataError
 from ...registry import Pipeline
 from .config import SpeakersConfig
-from .data import AUDIO_SUFFIXES, label_of, load_audio
+from .data import AUDIO_SUFFIXES, common_rate, label_of, load_audio
 from .features import recording_features
 from .model import SpeakerModels, det_curve, equal_error_rate, train_ubm
 
 logger = logging.getLogger("gmm_apps.speakers")
 
 
-def extract(files, cfg, ctx, desc):
-    """Feature frames and durations (seconds) of every file, in order."""
+def extract(files, cfg, ctx, desc, sr):
+    """Feature frames and durations (seconds) of every file (resampled to ``sr`` Hz), in order."""
     f = cfg.features
-    sr = cfg.data.sample_rate
 
     def one(path):
         y = load_audio(path, sample_rate=sr)
@@ -171,10 +170,25 @@ def verify(models, S, files, claims):
     return pd.DataFrame(rows, columns=["file", "claimed", "score", "accepted", "note"])
 
 
-def identify_files(models, files, cfg, ctx, key):
+def sample_rate(cfg, files):
+    """The rate every recording is resampled to: ``data.sample_rate``, or with ``auto`` the most common rate of the
+    enrolment recordings ``files`` (logged)."""
+    if cfg.data.sample_rate != "auto":
+        return int(cfg.data.sample_rate)
+    rate, counts = common_rate(files)
+    seen = ", ".join(f"{r} Hz x {n}" for r, n in counts.items())
+    logger.info("sample rate %d Hz: the enrolment recordings' most common (%s); every recording is resampled to it",
+                rate, seen)
+    if not 4000 <= rate <= 96000:
+        raise DataError(f"data.enrol: the recordings' most common sample rate is {rate} Hz; set data.sample_rate to "
+                        "a rate from 4000 to 96000 Hz to resample them to")
+    return rate
+
+
+def identify_files(models, files, cfg, ctx, key, sr):
     """Features, identification, verification of claims and the output tables for a set of recordings."""
     true = labelled(files, cfg, key, required=False)
-    frames, dur = extract(files, cfg, ctx, f"{key} features")
+    frames, dur = extract(files, cfg, ctx, f"{key} features", sr)
     ident, S = identify(models, frames, files, models.threshold, true)
     ident["duration_s"] = dur
     ctx.write_table("identifications.csv", ident)
@@ -251,14 +265,15 @@ class SpeakersPipeline(Pipeline):
         from . import report as rep
 
         seed = cfg.model.random_state
-        enrol_files, enrol_labels, enrol_frames = self._enrolment(cfg, ctx)
+        enrol_files, enrol_labels, enrol_frames, sr = self._enrolment(cfg, ctx)
         threshold, calib = calibrate(enrol_frames, enrol_labels, cfg, seed)
         models = build_models(enrol_frames, enrol_labels, cfg, seed)
         models.threshold = threshold
         models.save(ctx.path("model.npz"), meta={"pipeline": "speakers", "features": cfg.features.model_dump(),
-                                                  "sample_rate": cfg.data.sample_rate})
+                                                  "sample_rate": sr})
         speakers = models.speakers
-        summary = {"speakers": speakers, "enrolment_recordings": len(enrol_files), "threshold": threshold,
+        summary = {"speakers": speakers, "enrolment_recordings": len(enrol_files), "sample_rate": sr,
+                   "threshold": threshold,
                    "threshold_calibration": calib, "model_kind": cfg.model.kind,
                    "ubm_components": int(models.ubm.n_components)}
         if not cfg.data.test:
@@ -266,7 +281,7 @@ class SpeakersPipeline(Pipeline):
             rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})
             return summary
         test_files = resolve_inputs(cfg.data.test, key="data.test", source="config", suffixes=AUDIO_SUFFIXES)
-        ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test")
+        ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test", sr)
         metrics = self._metrics(ident, S, models, true)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         summary.update({"test_recordings": len(test_files), **metrics})
@@ -282,17 +297,19 @@ class SpeakersPipeline(Pipeline):
 
     @staticmethod
     def _enrolment(cfg, ctx):
-        """Enrolment recordings, their speakers and speech frames (checked: two speakers, enough frames)."""
+        """Enrolment recordings, their speakers, speech frames (checked: two speakers, enough frames) and the
+        sample rate."""
         files = resolve_inputs(cfg.data.enrol, key="data.enrol", source="config", suffixes=AUDIO_SUFFIXES)
         labels = labelled(files, cfg, "data.enrol", required=True)
         speakers = sorted(set(labels))
         if len(speakers) < 2:
             raise DataError(f"data.enrol: found only speaker(s) {speakers}; identification needs at least two speakers")
-        frames, _ = extract(files, cfg, ctx, "enrolment features")
+        sr = sample_rate(cfg, files)
+        frames, _ = extract(files, cfg, ctx, "enrolment features", sr)
         n_frames = sum(len(f) for f in frames)
         logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(files), len(speakers), n_frames)
         check_components(cfg.model.n_components, n_frames)
-        return files, labels, frames
+        return files, labels, frames, sr
 
     @staticmethod
     def _metrics(ident, S, models, true):
@@ -331,7 +348,7 @@ class SpeakersPipeline(Pipeline):
     def apply(self, run_dir, input, config, ctx):
         models, meta = SpeakerModels.load(Path(run_dir) / "model.npz")
         files = resolve_inputs(input, key="input", source="apply", suffixes=AUDIO_SUFFIXES)
-        ident, S, true = identify_files(models, files, config, ctx, "input")
+        ident, S, true = identify_files(models, files, config, ctx, "input", int(meta["sample_rate"]))
         m = self._metrics(ident, S, models, true)
         counts = ident["predicted"].where(~ident["unknown"], "unknown").value_counts().to_dict()
         head = f"identified {len(files)} recording(s)"

@@ -100,7 +100,8 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
         rep.table(worst)
     rep.section("Method")
     rep.text(f"Features: {cfg.features.n_mfcc} MFCCs from {cfg.features.n_mels} mel bands, {cfg.features.window_ms:g} ms windows "
-             f"every {cfg.features.hop_ms:g} ms at {cfg.data.sample_rate} Hz"
+             f"every {cfg.features.hop_ms:g} ms at {summary['sample_rate']} Hz"
+             + (" (the enrolment recordings' most common rate)" if cfg.data.sample_rate == "auto" else "")
              + (", with deltas" if cfg.features.deltas else "")
              + (f"; frames more than {cfg.features.vad_db:g} dB below the loudest dropped as silence" if cfg.features.vad_db else "")
              + ("; cepstral mean and variance normalised per recording." if cfg.features.cmvn else "."))
