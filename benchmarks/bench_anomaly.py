@@ -49,16 +49,37 @@ from gmm_apps.pipelines.anomaly.pipeline import make_detector  # noqa: E402
 ODDS = ROOT.parent / "shared" / "datasets" / "odds"
 #: written down before any setting was tuned: the 20 sets in alphabetical order, alternately
 #: to the half that settings are chosen on ("tune") and the half that confirms them ("confirm")
-SETS = ["aloi", "campaign", "cardio", "cardiotocography", "fault", "glass", "hepatitis", "internetads",
-        "ionosphere", "lympho", "pageblocks", "pima", "satellite", "shuttle", "smtp", "stamps", "wbc", "wdbc",
-        "wilt", "wine"]
+SETS = [
+    "aloi",
+    "campaign",
+    "cardio",
+    "cardiotocography",
+    "fault",
+    "glass",
+    "hepatitis",
+    "internetads",
+    "ionosphere",
+    "lympho",
+    "pageblocks",
+    "pima",
+    "satellite",
+    "shuttle",
+    "smtp",
+    "stamps",
+    "wbc",
+    "wdbc",
+    "wilt",
+    "wine",
+]
 SPLIT = {"tune": SETS[0::2], "confirm": SETS[1::2]}
 
 
 def methods():
     cfg = AnomalyConfig()
-    out = {"gmm_apps": lambda X: make_detector(cfg).fit(X).decision_scores_,
-           "IsolationForest": lambda X: -IsolationForest(random_state=0).fit(X).score_samples(X)}
+    out = {
+        "gmm_apps": lambda X: make_detector(cfg).fit(X).decision_scores_,
+        "IsolationForest": lambda X: -IsolationForest(random_state=0).fit(X).score_samples(X),
+    }
     try:
         from pyod.models.copod import COPOD
         from pyod.models.ecod import ECOD
@@ -97,18 +118,25 @@ def compare(names):
     for half, members in [("all", names)] + [(h, [n for n in v if n in names]) for h, v in SPLIT.items()]:
         if not members:
             continue
-        means = [f"{np.mean([res[(n, m)][0] for n in members]):.3f} / {np.mean([res[(n, m)][1] for n in members]):.3f}"
-                 for m in ms]
+        means = [
+            f"{np.mean([res[(n, m)][0] for n in members]):.3f} / {np.mean([res[(n, m)][1] for n in members]):.3f}"
+            for m in ms
+        ]
         print(f"| **mean, {half}** ({len(members)}) | | " + " | ".join(means) + " |")
     secs = {m: sum(res[(n, m)][2] for n in names) for m in ms}
-    print("| **seconds, sum** | | " + " | ".join(f"{secs[m]:.1f} ({secs[m] / secs['IsolationForest']:.1f}x IF)"
-                                                for m in ms) + " |")
+    print(
+        "| **seconds, sum** | | "
+        + " | ".join(f"{secs[m]:.1f} ({secs[m] / secs['IsolationForest']:.1f}x IF)" for m in ms)
+        + " |"
+    )
     peers = [m for m in ms if m != "gmm_apps"]
     gaps = {n: res[(n, "gmm_apps")][0] - max(res[(n, m)][0] for m in peers) for n in names}
     vs_if = {n: res[(n, "gmm_apps")][0] - res[(n, "IsolationForest")][0] for n in names}
     worst = min(gaps, key=gaps.get)
-    print(f"\ngmm_apps - IsolationForest (mean ROC-AUC): {np.mean(list(vs_if.values())):+.3f}; "
-          f"at least as good on {sum(v >= 0 for v in vs_if.values())} of {len(names)}")
+    print(
+        f"\ngmm_apps - IsolationForest (mean ROC-AUC): {np.mean(list(vs_if.values())):+.3f}; "
+        f"at least as good on {sum(v >= 0 for v in vs_if.values())} of {len(names)}"
+    )
     for h, members in SPLIT.items():
         members = [n for n in members if n in names]
         if members:
@@ -170,8 +198,10 @@ def verdicts(names, protocols, xgbod=True):
     for proto in protocols:
         share, least, normals = PROTOCOLS[proto]
         res = {}
-        print(f"\nverdicts revealed: {proto} (ROC-AUC / AP on the other records, mean of 5 seeds; seconds: "
-              "gmm_apps' fit and score with the verdicts)")
+        print(
+            f"\nverdicts revealed: {proto} (ROC-AUC / AP on the other records, mean of 5 seeds; seconds: "
+            "gmm_apps' fit and score with the verdicts)"
+        )
         print(f"| data | {' | '.join(cols)} | s |")
         print("|---|" + "---:|" * (len(cols) + 1))
         for nm in names:
@@ -188,36 +218,59 @@ def verdicts(names, protocols, xgbod=True):
                     t = time.perf_counter()
                     blend = make_detector(AnomalyConfig()).fit(X, verdicts=v).decision_scores_
                     el += time.perf_counter() - t
-                    scores = {"unsupervised": det.decision_scores_, "IsolationForest": iso,
-                              "gmm_apps + verdicts": blend}
+                    scores = {
+                        "unsupervised": det.decision_scores_,
+                        "IsolationForest": iso,
+                        "gmm_apps + verdicts": blend,
+                    }
                     scores["HistGradientBoosting"] = peers["HistGradientBoosting"](X, v, seed)
                     if "XGBOD" in peers and len(X) <= XGBOD_ROWS:
                         scores["XGBOD"] = peers["XGBOD"](X, v, seed)
                     for c in cols:
                         if c in scores:
-                            cells[c].append((roc_auc_score(y[hid], scores[c][hid]),
-                                             average_precision_score(y[hid], scores[c][hid])))
+                            cells[c].append(
+                                (roc_auc_score(y[hid], scores[c][hid]), average_precision_score(y[hid], scores[c][hid]))
+                            )
             for c in cols:
                 if cells[c]:
                     res[(nm, c)] = tuple(np.mean(cells[c], axis=0))
-            print(f"| {nm} | " + " | ".join(f"{res[(nm, c)][0]:.3f} / {res[(nm, c)][1]:.3f}" if (nm, c) in res
-                                             else "-" for c in cols) + f" | {el / 5:.1f} |", flush=True)
+            print(
+                f"| {nm} | "
+                + " | ".join(f"{res[(nm, c)][0]:.3f} / {res[(nm, c)][1]:.3f}" if (nm, c) in res else "-" for c in cols)
+                + f" | {el / 5:.1f} |",
+                flush=True,
+            )
         for half, members in [("all", names)] + [(h, [n for n in v if n in names]) for h, v in SPLIT.items()]:
             if members:
-                print(f"| **mean, {half}** ({len(members)}) | " + " | ".join(
-                    f"{np.mean([res[(n, c)][0] for n in members]):.3f} / {np.mean([res[(n, c)][1] for n in members]):.3f}"
-                    if all((n, c) in res for n in members) else "-" for c in cols) + " | |")
+                print(
+                    f"| **mean, {half}** ({len(members)}) | "
+                    + " | ".join(
+                        f"{np.mean([res[(n, c)][0] for n in members]):.3f} / {np.mean([res[(n, c)][1] for n in members]):.3f}"
+                        if all((n, c) in res for n in members)
+                        else "-"
+                        for c in cols
+                    )
+                    + " | |"
+                )
         every = [n for n in names if all((n, c) in res for c in cols)]
         if every and len(every) < len(names):
-            for half, members in [("every method", every)] + [(f"every method, {h}", [n for n in v if n in every])
-                                                              for h, v in SPLIT.items()]:
-                print(f"| **mean, {half}** ({len(members)}) | " + " | ".join(
-                    f"{np.mean([res[(n, c)][0] for n in members]):.3f} / {np.mean([res[(n, c)][1] for n in members]):.3f}"
-                    for c in cols) + " | |")
+            for half, members in [("every method", every)] + [
+                (f"every method, {h}", [n for n in v if n in every]) for h, v in SPLIT.items()
+            ]:
+                print(
+                    f"| **mean, {half}** ({len(members)}) | "
+                    + " | ".join(
+                        f"{np.mean([res[(n, c)][0] for n in members]):.3f} / {np.mean([res[(n, c)][1] for n in members]):.3f}"
+                        for c in cols
+                    )
+                    + " | |"
+                )
         gain = [res[(n, "gmm_apps + verdicts")][0] - res[(n, "unsupervised")][0] for n in names]
         worst = int(np.argmin(gain))
-        print(f"gain over the unsupervised default: mean {np.mean(gain):+.3f}; worst set {names[worst]} "
-              f"{gain[worst]:+.3f}")
+        print(
+            f"gain over the unsupervised default: mean {np.mean(gain):+.3f}; worst set {names[worst]} "
+            f"{gain[worst]:+.3f}"
+        )
 
 
 def digits():
@@ -260,16 +313,18 @@ def scale():
     iso = IsolationForest(random_state=0).fit(X)
     iso.score_samples(X)
     el_if = time.perf_counter() - t
-    print(f"\nfit, score and explain the {len(flagged):,} flagged of 600,000 x 10 records ({len(det.members_)} GMMs): "
-          f"{el:.1f} s; IsolationForest fit and score {el_if:.1f} s "
-          f"(planted outliers' ROC-AUC {roc_auc_score(np.r_[np.ones(600), np.zeros(len(X) - 600)], s):.3f})")
+    print(
+        f"\nfit, score and explain the {len(flagged):,} flagged of 600,000 x 10 records ({len(det.members_)} GMMs): "
+        f"{el:.1f} s; IsolationForest fit and score {el_if:.1f} s "
+        f"(planted outliers' ROC-AUC {roc_auc_score(np.r_[np.ones(600), np.zeros(len(X) - 600)], s):.3f})"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         det.save(Path(tmp) / "m", meta={})
         det2, _ = GMMDetector.load(Path(tmp) / "m")
     big = X[rng.integers(0, len(X), 1_000_000)]
     t = time.perf_counter()
     for i in range(0, len(big), 200_000):
-        det2.decision_function(big[i: i + 200_000])
+        det2.decision_function(big[i : i + 200_000])
     el = time.perf_counter() - t
     print(f"scoring 1,000,000 records from the saved model: {el:.1f} s = {60 / el * 1e6:,.0f} records a minute")
 

@@ -104,13 +104,18 @@ def main(argv=None):
     cases = CASES
     if args.quick:
         cases = [(n // 20, d, k, ct, dt) for n, d, k, ct, dt in CASES]
-    print(f"{'case':40s} {'sk s/it':>8s} {'ours s/it':>9s} {'x iter':>7s} {'rel dLL':>9s} "
-          f"{'sk fit':>7s} {'our fit':>7s} {'x fit':>6s} {'fit dLL':>8s} {'peak MB':>8s} {'data MB':>8s}")
+    print(
+        f"{'case':40s} {'sk s/it':>8s} {'ours s/it':>9s} {'x iter':>7s} {'rel dLL':>9s} "
+        f"{'sk fit':>7s} {'our fit':>7s} {'x fit':>6s} {'fit dLL':>8s} {'peak MB':>8s} {'data MB':>8s}"
+    )
     for c in cases:
         r = run_case(*c, iters=args.iters, repeat=args.repeat)
-        print(f"{r['case']:40s} {r['sk_iter']:8.3f} {r['us_iter']:9.3f} {r['ratio_iter']:7.2f} "
-              f"{r['rel_ll']:9.1e} {r['sk_fit']:7.2f} {r['us_fit']:7.2f} {r['ratio_fit']:6.2f} {r['fit_dll']:8.1e} "
-              f"{r['peak_mb']:8.1f} {r['data_mb']:8.1f}", flush=True)
+        print(
+            f"{r['case']:40s} {r['sk_iter']:8.3f} {r['us_iter']:9.3f} {r['ratio_iter']:7.2f} "
+            f"{r['rel_ll']:9.1e} {r['sk_fit']:7.2f} {r['us_fit']:7.2f} {r['ratio_fit']:6.2f} {r['fit_dll']:8.1e} "
+            f"{r['peak_mb']:8.1f} {r['data_mb']:8.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

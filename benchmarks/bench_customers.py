@@ -39,13 +39,26 @@ import gmm_apps  # noqa: E402
 from gmm_apps.pipelines.customers.features import captured_at  # noqa: E402
 
 #: (log, calibration weeks, holdout weeks): fixed before tuning
-SPLITS = [("cdnow", 26, 26), ("cdnow", 39, 39), ("cdnow", 52, 26),
-          ("retail2", 26, 26), ("retail2", 35, 17), ("retail2", 39, 13)]
+SPLITS = [
+    ("cdnow", 26, 26),
+    ("cdnow", 39, 39),
+    ("cdnow", 52, 26),
+    ("retail2", 26, 26),
+    ("retail2", 35, 17),
+    ("retail2", 39, 13),
+]
 LOGS = {
     "cdnow": ("cdnow/CDNOW_master.txt", []),
-    "retail2": ("retail2/transactions.csv.gz", ["data.id_column=household_id", "data.date_column=transaction_timestamp",
-                                                "data.amount_column=sales_value", "data.order_column=basket_id",
-                                                "data.timezone=America/New_York"]),
+    "retail2": (
+        "retail2/transactions.csv.gz",
+        [
+            "data.id_column=household_id",
+            "data.date_column=transaction_timestamp",
+            "data.amount_column=sales_value",
+            "data.order_column=basket_id",
+            "data.timezone=America/New_York",
+        ],
+    ),
 }
 QUICK = ["report.stability_seeds=1", "report.bootstrap=0", "report.plots=false"]
 
@@ -69,21 +82,45 @@ def lifetimes_forecast(customers, weeks):
 def one(shared, log, cal, ho, out):
     path, sets = LOGS[log]
     t0 = time.perf_counter()
-    r = gmm_apps.run("customers", data=str(Path(shared) / path), out=out, overwrite=True,
-                     set=[*sets, *QUICK, f"split.calibration_weeks={cal}", f"split.holdout_weeks={ho}",
-                          f"features.recent_weeks={26 if 26 < cal else cal // 2}"])  # the default, unless it covers the calibration
+    r = gmm_apps.run(
+        "customers",
+        data=str(Path(shared) / path),
+        out=out,
+        overwrite=True,
+        set=[
+            *sets,
+            *QUICK,
+            f"split.calibration_weeks={cal}",
+            f"split.holdout_weeks={ho}",
+            f"features.recent_weeks={26 if 26 < cal else cal // 2}",
+        ],
+    )  # the default, unless it covers the calibration
     seconds = time.perf_counter() - t0
     v = r.summary["validation"]
     c = r.tables["customers"]
     actual = c["holdout_spend"].to_numpy(float)
-    row = {"log": log, "split": f"{cal}+{ho}", "customers": len(c), "seconds": seconds,
-           "recommended": v["recommended"], "rec": v["capture_recommended"], "segments": v["capture_segments"],
-           "forward": v["capture_forward_value"], "combined": v["capture_combined"], "rfm": v["capture_rfm"], "spend": v["capture_calibration_spend"],
-           "fv_mae": v["forward_value"]["mean_absolute_error"], "fv_total": v["forward_value"]["total_error"]}
+    row = {
+        "log": log,
+        "split": f"{cal}+{ho}",
+        "customers": len(c),
+        "seconds": seconds,
+        "recommended": v["recommended"],
+        "rec": v["capture_recommended"],
+        "segments": v["capture_segments"],
+        "forward": v["capture_forward_value"],
+        "combined": v["capture_combined"],
+        "rfm": v["capture_rfm"],
+        "spend": v["capture_calibration_spend"],
+        "fv_mae": v["forward_value"]["mean_absolute_error"],
+        "fv_total": v["forward_value"]["total_error"],
+    }
     try:
         lt = lifetimes_forecast(c, v["holdout_weeks"])
-        row.update(lifetimes=captured_at(lt, actual, 0.2), lt_mae=float(np.mean(np.abs(lt - actual))),
-                   lt_total=float(lt.sum() / actual.sum() - 1))
+        row.update(
+            lifetimes=captured_at(lt, actual, 0.2),
+            lt_mae=float(np.mean(np.abs(lt - actual))),
+            lt_total=float(lt.sum() / actual.sum() - 1),
+        )
     except ImportError:
         row.update(lifetimes=np.nan, lt_mae=np.nan, lt_total=np.nan)
     return row
@@ -114,8 +151,30 @@ def main():
         show[c] = show[c].map("{:.2f}".format)
     show["seconds"] = show["seconds"].map("{:.1f}".format)
     print("\nTop-20% capture of holdout revenue (%), forward-value errors, and time")
-    print(show[["log", "split", "customers", "recommended", "rec", "combined", "segments", "forward", "rfm", "spend", "lifetimes",
-                "best_simple", "rec-best", "fv_mae", "lt_mae", "fv_total", "lt_total", "seconds"]].to_string(index=False))
+    print(
+        show[
+            [
+                "log",
+                "split",
+                "customers",
+                "recommended",
+                "rec",
+                "combined",
+                "segments",
+                "forward",
+                "rfm",
+                "spend",
+                "lifetimes",
+                "best_simple",
+                "rec-best",
+                "fv_mae",
+                "lt_mae",
+                "fv_total",
+                "lt_total",
+                "seconds",
+            ]
+        ].to_string(index=False)
+    )
 
 
 if __name__ == "__main__":

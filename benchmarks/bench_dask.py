@@ -86,7 +86,11 @@ def main(argv=None):
     ap.add_argument("--mem-rows", type=int, default=2_000_000)
     ap.add_argument("--dir", default="/tmp/gmm_apps_bench_parquet")
     ap.add_argument("--memory-limit", default="1.5GB", help="per Dask worker")
-    ap.add_argument("--spark", action="store_true", help="also Spark MLlib's GaussianMixture in local[2] mode (needs Java + pyspark)")
+    ap.add_argument(
+        "--spark",
+        action="store_true",
+        help="also Spark MLlib's GaussianMixture in local[2] mode (needs Java + pyspark)",
+    )
     ap.add_argument("--spark-only", action="store_true", help="only the Spark run (on the same dataset)")
     args = ap.parse_args(argv)
 
@@ -97,17 +101,27 @@ def main(argv=None):
 
     t0 = time.perf_counter()
     root = make_dataset(args.dir, args.rows, args.features, args.k)
-    print(f"dataset: {args.rows:,} rows x {args.features} float32 in {root} ({time.perf_counter() - t0:.0f} s to prepare)")
+    print(
+        f"dataset: {args.rows:,} rows x {args.features} float32 in {root} ({time.perf_counter() - t0:.0f} s to prepare)"
+    )
     if args.spark_only:
         return spark_run(root, args)
 
     # in-memory reference on the first rows, and the shared starting point
     first = sorted(Path(root).glob("*.parquet"))
-    Xm = np.concatenate([pq.read_table(f).to_pandas().to_numpy(np.float32) for f in first[:max(1, args.mem_rows // 2_000_000)]])
+    Xm = np.concatenate(
+        [pq.read_table(f).to_pandas().to_numpy(np.float32) for f in first[: max(1, args.mem_rows // 2_000_000)]]
+    )
     Xm = Xm[: args.mem_rows]
     start = GaussianMixture(args.k, random_state=0, max_iter=1, tol=1e9, dtype=np.float32).fit(Xm[:200_000])
-    init = dict(weights_init=start.weights_, means_init=start.means_, precisions_init=start.precisions_,
-                dtype=np.float32, tol=0.0, max_iter=args.iters)
+    init = dict(
+        weights_init=start.weights_,
+        means_init=start.means_,
+        precisions_init=start.precisions_,
+        dtype=np.float32,
+        tol=0.0,
+        max_iter=args.iters,
+    )
     import warnings
 
     warnings.simplefilter("ignore")
@@ -126,9 +140,11 @@ def main(argv=None):
         total = time.perf_counter() - t
     per_iter = float(np.median(gm.iteration_seconds_))
     rate = args.rows / per_iter
-    print(f"Dask engine: {X.numblocks[0]} blocks, {per_iter:.2f} s/iteration (median of {len(gm.iteration_seconds_)}), "
-          f"{rate / 1e6:.1f} M rows/s = {100 * rate / mem_rate:.0f}% of the in-memory rate; whole fit {total:.1f} s "
-          f"(incl. one pass for the global moments); final mean log-likelihood {gm.lower_bound_:.6f}")
+    print(
+        f"Dask engine: {X.numblocks[0]} blocks, {per_iter:.2f} s/iteration (median of {len(gm.iteration_seconds_)}), "
+        f"{rate / 1e6:.1f} M rows/s = {100 * rate / mem_rate:.0f}% of the in-memory rate; whole fit {total:.1f} s "
+        f"(incl. one pass for the global moments); final mean log-likelihood {gm.lower_bound_:.6f}"
+    )
     print(f"peak resident memory, client + workers: {peak.peak / 2**30:.2f} GiB")
     if args.spark:
         spark_run(root, args)
@@ -143,8 +159,13 @@ def spark_run(root, args):
     except ImportError:
         print("Spark: pyspark not installed; skipped")
         return
-    spark = (SparkSession.builder.master("local[2]").appName("gmm_apps-bench")
-             .config("spark.driver.memory", "3g").config("spark.ui.enabled", "false").getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("gmm_apps-bench")
+        .config("spark.driver.memory", "3g")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     try:
         df = spark.read.parquet(str(root))
@@ -157,9 +178,11 @@ def spark_run(root, args):
             times[iters] = time.perf_counter() - t
         per_iter = (times[1 + args.iters] - times[1]) / args.iters
         ll = model.summary.logLikelihood / args.rows
-        print(f"Spark MLlib GaussianMixture (local[2]): {per_iter:.2f} s/iteration "
-              f"({args.rows / per_iter / 1e6:.1f} M rows/s), final mean log-likelihood {ll:.6f} "
-              f"after {1 + args.iters} iterations from its own random start")
+        print(
+            f"Spark MLlib GaussianMixture (local[2]): {per_iter:.2f} s/iteration "
+            f"({args.rows / per_iter / 1e6:.1f} M rows/s), final mean log-likelihood {ll:.6f} "
+            f"after {1 + args.iters} iterations from its own random start"
+        )
     finally:
         spark.stop()
 

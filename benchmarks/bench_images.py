@@ -92,7 +92,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--random-state", type=int, default=None, help="model.random_state for ours (default: the config's)")
+    ap.add_argument(
+        "--random-state", type=int, default=None, help="model.random_state for ours (default: the config's)"
+    )
     args = ap.parse_args(argv)
     if not DATA.is_dir():
         sys.exit(f"{DATA} not found: the BSDS500 validation images live in ../shared/datasets/bsds500")
@@ -103,7 +105,7 @@ def main(argv=None):
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     scores = {m: [] for m in methods}
     data = list(load(args.images))
-    for stem, img, truths in data:
+    for _stem, img, truths in data:
         for m in methods:
             t0 = time.perf_counter()
             labels = METHODS[m](img, settings)

@@ -27,8 +27,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 import warnings
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -107,8 +107,14 @@ def cost(n, repeat):
     Xm, _ = remove(X, 0.1, 8)
     X = X[: len(Xm)]
     start = GaussianMixture(8, covariance_type="full", random_state=0, max_iter=2).fit(X)
-    fixed = dict(weights_init=start.weights_, means_init=start.means_, precisions_init=start.precisions_,
-                 covariance_type="full", tol=0, max_iter=20)
+    fixed = dict(
+        weights_init=start.weights_,
+        means_init=start.means_,
+        precisions_init=start.precisions_,
+        covariance_type="full",
+        tol=0,
+        max_iter=20,
+    )
     times = {}
     for name, data, extra in (("complete data", X, {}), ("10% missing, marginalize", Xm, {"missing": "marginalize"})):
         best = np.inf
@@ -119,8 +125,10 @@ def cost(n, repeat):
         times[name] = best
         print(f"   {name}: {best:.2f} s")
     patterns = len(np.unique(np.isnan(Xm), axis=0))
-    print(f"   ratio {times['10% missing, marginalize'] / times['complete data']:.2f}x "
-          f"({patterns} missingness patterns; {np.isnan(Xm).any(axis=1).mean():.0%} of rows incomplete)")
+    print(
+        f"   ratio {times['10% missing, marginalize'] / times['complete data']:.2f}x "
+        f"({patterns} missingness patterns; {np.isnan(Xm).any(axis=1).mean():.0%} of rows incomplete)"
+    )
 
 
 def streaming(n, batch):
@@ -136,17 +144,21 @@ def streaming(n, batch):
     t = time.perf_counter()
     for p in range(3):
         for i in range(0, n, batch):
-            online.partial_fit(X[i:i + batch])
+            online.partial_fit(X[i : i + batch])
         got = online.score(X)
-        print(f"   after {p + 1} pass{'es' if p else ''}: {got:.5f}, {100 * (ref - got) / abs(ref):.3f}% below the batch fit "
-              f"({time.perf_counter() - t:.1f} s so far)")
+        print(
+            f"   after {p + 1} pass{'es' if p else ''}: {got:.5f}, {100 * (ref - got) / abs(ref):.3f}% below the batch fit "
+            f"({time.perf_counter() - t:.1f} s so far)"
+        )
 
 
 def drift(steps, batch):
     print(f"\n4. drifting stream: 2 components whose means move by 0.05 per batch, {steps} batches of {batch}")
     rng = np.random.default_rng(3)
-    models = {"plain schedule": GaussianMixture(2, random_state=0, order_by="mean"),
-              "forgetting_factor=0.9": GaussianMixture(2, random_state=0, order_by="mean", forgetting_factor=0.9)}
+    models = {
+        "plain schedule": GaussianMixture(2, random_state=0, order_by="mean"),
+        "forgetting_factor=0.9": GaussianMixture(2, random_state=0, order_by="mean", forgetting_factor=0.9),
+    }
     dist = {k: [] for k in models}
     for t in range(steps):
         truth = np.array([[0.0 + 0.05 * t, 0.0], [6.0 + 0.05 * t, 3.0]])
@@ -157,7 +169,7 @@ def drift(steps, batch):
             C = np.linalg.norm(m.means_[:, None] - truth[None], axis=2)
             r, c = linear_sum_assignment(C)
             dist[name].append(C[r, c].mean())
-    print("   | schedule | distance to the current means after 25 / 100 / {} batches |".format(steps))
+    print(f"   | schedule | distance to the current means after 25 / 100 / {steps} batches |")
     print("   |---|---|")
     for name, v in dist.items():
         print(f"   | {name} | {v[24]:.3f} / {v[99]:.3f} / {v[-1]:.3f} |")
@@ -200,8 +212,13 @@ def main():
     ap.add_argument("--part", type=int, choices=range(1, 6), help="run only this part (full sizes)")
     a = ap.parse_args()
     if a.part:
-        [lambda: accuracy(10, 5000), lambda: cost(200_000, a.repeat), lambda: streaming(1_000_000, 10_000),
-         lambda: drift(200, 1000), lambda: anomaly(ODDS_SETS)][a.part - 1]()
+        [
+            lambda: accuracy(10, 5000),
+            lambda: cost(200_000, a.repeat),
+            lambda: streaming(1_000_000, 10_000),
+            lambda: drift(200, 1000),
+            lambda: anomaly(ODDS_SETS),
+        ][a.part - 1]()
         return
     if a.quick:
         accuracy(2, 3000)

@@ -72,7 +72,7 @@ def min_ari(label_sets):
 def main():
     d = data_mod.load_arch("sp500")
     F, _ = feat.build_features(d, [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)])
-    train = (F.index < "2013-01-01")
+    train = F.index < "2013-01-01"
     X = feat.fit_scaler(F.values[train]).transform(F.values)
     Xtr, n_test = X[train], int((~train).sum())
     rows = []
@@ -81,7 +81,9 @@ def main():
     gms = [SkGMM(3, random_state=s).fit(Xtr) for s in SEEDS]
     labs = [g.predict(X) for g in gms]
     sw, ml = regime_stats(labs[0])
-    rows.append(("scikit-learn GaussianMixture", sw, ml, min_ari(labs), gms[0].score(X[~train]), time.perf_counter() - t))
+    rows.append(
+        ("scikit-learn GaussianMixture", sw, ml, min_ari(labs), gms[0].score(X[~train]), time.perf_counter() - t)
+    )
 
     from hmmlearn.hmm import GaussianHMM
 
@@ -93,20 +95,46 @@ def main():
     sw, ml = regime_stats(labs[0])
     oos = [(h.score(X) - h.score(Xtr)) / n_test for h in hmms]
     rows.append(("hmmlearn GaussianHMM (seed 0)", sw, ml, min_ari(labs), oos[0], time.perf_counter() - t))
-    rows.append(("hmmlearn GaussianHMM (mean of 5 seeds)", float("nan"), float("nan"), float("nan"), float(np.mean(oos)), float("nan")))
+    rows.append(
+        (
+            "hmmlearn GaussianHMM (mean of 5 seeds)",
+            float("nan"),
+            float("nan"),
+            float("nan"),
+            float(np.mean(oos)),
+            float("nan"),
+        )
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         _, s = execute_run(ROOT / "configs" / "regimes.yaml", out=Path(tmp) / "run", quiet=True)
         el = time.perf_counter() - t
-    rows.append(("gmm_apps default config (whole run)", s["in_sample"]["switches_per_year"], s["in_sample"]["mean_regime_length_days"],
-                 s["label_agreement_ari"]["min"], s["oos_loglik_per_day"], el))
+    rows.append(
+        (
+            "gmm_apps default config (whole run)",
+            s["in_sample"]["switches_per_year"],
+            s["in_sample"]["mean_regime_length_days"],
+            s["label_agreement_ari"]["min"],
+            s["oos_loglik_per_day"],
+            el,
+        )
+    )
 
     print(f"{'method':42s} {'switch/yr':>9s} {'mean len':>8s} {'min ARI':>8s} {'OOS ll/day':>10s} {'seconds':>8s}")
     for name, sw, ml, ari, oos, sec in rows:
         print(f"{name:42s} {sw:9.1f} {ml:8.1f} {ari:8.3f} {oos:10.3f} {sec:8.1f}")
-    print(json.dumps({"gmm_apps": {"in_sample": s["in_sample"], "out_of_sample": s["out_of_sample"],
-                                   "oos_loglik_per_day": s["oos_loglik_per_day"]}}))
+    print(
+        json.dumps(
+            {
+                "gmm_apps": {
+                    "in_sample": s["in_sample"],
+                    "out_of_sample": s["out_of_sample"],
+                    "oos_loglik_per_day": s["oos_loglik_per_day"],
+                }
+            }
+        )
+    )
 
 
 # ------------------------------------------------------------------ part 2
@@ -117,6 +145,7 @@ def hmm_walk(Fv, t_start, seed):
     """hmmlearn's GaussianHMM (K=3, full) refitted from scratch every REFIT days on the standardised features up to
     then; filtered labels (states ordered by the return feature's variance) and predictive log-likelihoods."""
     from hmmlearn.hmm import GaussianHMM
+
     from gmm_apps.core import GaussianMixture
     from gmm_apps.pipelines.regimes.model import RegimeModel
 
@@ -127,16 +156,19 @@ def hmm_walk(Fv, t_start, seed):
             warnings.simplefilter("ignore")
             h = GaussianHMM(3, covariance_type="full", n_iter=100, random_state=seed).fit(X[:t0])
         em = GaussianMixture.from_parameters(np.full(3, 1 / 3), h.means_, h.covars_, covariance_type="full")
-        p, lp = RegimeModel(em, np.arange(3), np.ones(3), h.startprob_, h.transmat_, kind="hmm",
-                            covariance_type="full").filter(X)
+        p, lp = RegimeModel(
+            em, np.arange(3), np.ones(3), h.startprob_, h.transmat_, kind="hmm", covariance_type="full"
+        ).filter(X)
         rank = np.argsort(np.argsort([h.covars_[k][0, 0] for k in range(3)]))
         return rank[p[t0:t1].argmax(axis=1)], lp[t0:t1]
+
     return _walk(Fv, t_start, fit_label)
 
 
 def jump_walk(JumpModel, Fv, returns, t_start, seed):
     """The statistical jump model (K=3, jump penalty 50) refitted every REFIT days; its online labels, states
     ordered by the volatility of their training days' returns."""
+
     def fit_label(t0, t1):
         sc = feat.fit_scaler(Fv[:t0])
         X = sc.transform(Fv[:t1])
@@ -145,6 +177,7 @@ def jump_walk(JumpModel, Fv, returns, t_start, seed):
         vol = [returns[:t0][lab[:t0] == k].std() if (lab[:t0] == k).sum() > 1 else 0 for k in range(3)]
         rank = np.argsort(np.argsort(vol))
         return rank[lab[t0:t1]], None
+
     return _walk(Fv, t_start, fit_label)[0]
 
 
@@ -154,9 +187,9 @@ def _walk(X, t_start, fit_label):
     for t0 in range(t_start, len(X), REFIT):
         t1 = min(len(X), t0 + REFIT)
         lab, lp = fit_label(t0, t1)
-        labels[t0 - t_start: t1 - t_start] = lab
+        labels[t0 - t_start : t1 - t_start] = lab
         if lp is not None:
-            ll[t0 - t_start: t1 - t_start] = lp
+            ll[t0 - t_start : t1 - t_start] = lp
     return labels, ll
 
 
@@ -186,11 +219,17 @@ def use_test(index):
     labs, t = [], time.perf_counter()
     for seed in SEEDS_WF:
         with tempfile.TemporaryDirectory() as tmp:
-            r = gmm_apps.run({"pipeline": "regimes", "data": {"source": "arch", "arch_dataset": index},
-                              "split": {"holdout_start": None},
-                              "walk_forward": {"enabled": True, "min_train": t_start, "refit_every": REFIT},
-                              "model": {"random_state": seed}, "report": {"plots": False, "stability_seeds": 1}},
-                             out=Path(tmp) / "r")
+            r = gmm_apps.run(
+                {
+                    "pipeline": "regimes",
+                    "data": {"source": "arch", "arch_dataset": index},
+                    "split": {"holdout_start": None},
+                    "walk_forward": {"enabled": True, "min_train": t_start, "refit_every": REFIT},
+                    "model": {"random_state": seed},
+                    "report": {"plots": False, "stability_seeds": 1},
+                },
+                out=Path(tmp) / "r",
+            )
             table = r.tables["regimes"]
             labs.append(table[[f"p_filtered_{n}" for n in names]].to_numpy().argmax(axis=1))
             if seed == 0:
@@ -220,28 +259,45 @@ def use_test(index):
         agreement["jump model (jumpmodels)"] = min_ari(jl)
         loglik["jump model (jumpmodels)"] = None
 
-    print(f"\n{d.primary}, walk-forward {dates[0].date()} to {dates[-1].date()} ({len(dates):,} days), 5 bps, "
-          f"volatility target {100 * target:.1f}%")
-    print("| method | annual return | volatility | Sharpe | max drawdown | turnover / yr | mean regime (days) "
-          "| stress days | min ARI (3 seeds) | OOS log-lik / day | seconds |")
+    print(
+        f"\n{d.primary}, walk-forward {dates[0].date()} to {dates[-1].date()} ({len(dates):,} days), 5 bps, "
+        f"volatility target {100 * target:.1f}%"
+    )
+    print(
+        "| method | annual return | volatility | Sharpe | max drawdown | turnover / yr | mean regime (days) "
+        "| stress days | min ARI (3 seeds) | OOS log-lik / day | seconds |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     base = None
     for name, lab in results.items():
         # the label rule only (the peers give labels); the other rows of the table are not printed
-        table, _ = run_backtest(dates, np.eye(3)[lab], simple, names, predicted_vol=np.full(len(lab), target),
-                                stress_weight=0.0, cost_bps=5.0, vol_window=21, target_vol=target)
+        table, _ = run_backtest(
+            dates,
+            np.eye(3)[lab],
+            simple,
+            names,
+            predicted_vol=np.full(len(lab), target),
+            stress_weight=0.0,
+            cost_bps=5.0,
+            vol_window=21,
+            target_vol=target,
+        )
         rows = table.set_index("strategy")
         base = rows
         r = rows.loc["regimes"]
         _, mean_len = regime_stats(lab)
         ll = loglik[name]
-        print(f"| {name} | {100 * r.annual_return:.1f}% | {100 * r.annual_volatility:.1f}% | {r.sharpe:.2f} | "
-              f"{100 * r.max_drawdown:.1f}% | {r.turnover_per_year:.1f} | {mean_len:.0f} | {int((lab == 2).sum())} | "
-              f"{agreement[name]:.3f} | {'–' if ll is None else f'{ll:.3f}'} | {seconds[name]:.1f} |")
+        print(
+            f"| {name} | {100 * r.annual_return:.1f}% | {100 * r.annual_volatility:.1f}% | {r.sharpe:.2f} | "
+            f"{100 * r.max_drawdown:.1f}% | {r.turnover_per_year:.1f} | {mean_len:.0f} | {int((lab == 2).sum())} | "
+            f"{agreement[name]:.3f} | {'–' if ll is None else f'{ll:.3f}'} | {seconds[name]:.1f} |"
+        )
     for ref in ("buy and hold", "volatility targeting"):
         r = base.loc[ref]
-        print(f"| {ref} | {100 * r.annual_return:.1f}% | {100 * r.annual_volatility:.1f}% | {r.sharpe:.2f} | "
-              f"{100 * r.max_drawdown:.1f}% | {r.turnover_per_year:.1f} | | | | | |")
+        print(
+            f"| {ref} | {100 * r.annual_return:.1f}% | {100 * r.annual_volatility:.1f}% | {r.sharpe:.2f} | "
+            f"{100 * r.max_drawdown:.1f}% | {r.turnover_per_year:.1f} | | | | | |"
+        )
 
 
 SERIES = [
@@ -249,8 +305,14 @@ SERIES = [
     ("NASDAQ", ["data.source=arch", "data.arch_dataset=nasdaq"]),
     ("WTI", ["data.path={shared}/prices/wti-daily.csv", "data.nonpositive=drop"]),
     ("Brent", ["data.path={shared}/prices/brent-daily.csv"]),
-    ("Henry Hub gas", ["data.path={shared}/prices/henry-hub-natgas-daily.csv", "data.missing=drop", "data.repeated=drop"]),
-    ("USD/JPY", ["data.path={shared}/prices/fx-usd-daily-fred-2017.csv", "data.price_column=Japan", "data.missing=drop"]),
+    (
+        "Henry Hub gas",
+        ["data.path={shared}/prices/henry-hub-natgas-daily.csv", "data.missing=drop", "data.repeated=drop"],
+    ),
+    (
+        "USD/JPY",
+        ["data.path={shared}/prices/fx-usd-daily-fred-2017.csv", "data.price_column=Japan", "data.missing=drop"],
+    ),
 ]
 HMM_SEEDS, JM_SEEDS = range(5), range(3)
 
@@ -285,8 +347,11 @@ def any_asset(shared, only=None):
             gmm_apps.run(str(ROOT / "configs" / "regimes.yaml"), out=Path(tmp) / "single", set=common)
             single = time.perf_counter() - t
             t = time.perf_counter()
-            r = gmm_apps.run(str(ROOT / "configs" / "regimes.yaml"), out=Path(tmp) / "walk",
-                             set=common + ["walk_forward.enabled=true"])
+            r = gmm_apps.run(
+                str(ROOT / "configs" / "regimes.yaml"),
+                out=Path(tmp) / "walk",
+                set=common + ["walk_forward.enabled=true"],
+            )
             walk = time.perf_counter() - t
         s = r.summary
 
@@ -301,19 +366,35 @@ def any_asset(shared, only=None):
         jm_ari = float("nan")
         if JumpModel is not None:
             jm_ari = min_ari([jump_walk(JumpModel, F.values, rets.values, t_start, seed) for seed in JM_SEEDS])
-        rows.append({"series": name, "walk-forward days": s["n_days"], "from": s["first_date"],
-                     "single s": round(single, 1), "walk s": round(walk, 1), "ratio": round(walk / single, 2),
-                     "fresh fits": sum(x["start"] == "fresh" for x in s["walk_forward_refits"]),
-                     "OOS ll gmm_apps": round(s["oos_loglik_per_day"], 3),
-                     "OOS ll hmmlearn mean": round(float(np.mean(hmm_ll)), 3),
-                     "OOS ll hmmlearn best": round(float(np.max(hmm_ll)), 3),
-                     "ARI gmm_apps": s["label_agreement_ari"]["min"], "ARI hmmlearn": round(min_ari([h[0] for h in hl]), 3),
-                     "ARI jump model": round(jm_ari, 3), "hmmlearn s/seed": round(hmm_seconds, 1)})
+        rows.append(
+            {
+                "series": name,
+                "walk-forward days": s["n_days"],
+                "from": s["first_date"],
+                "single s": round(single, 1),
+                "walk s": round(walk, 1),
+                "ratio": round(walk / single, 2),
+                "fresh fits": sum(x["start"] == "fresh" for x in s["walk_forward_refits"]),
+                "OOS ll gmm_apps": round(s["oos_loglik_per_day"], 3),
+                "OOS ll hmmlearn mean": round(float(np.mean(hmm_ll)), 3),
+                "OOS ll hmmlearn best": round(float(np.max(hmm_ll)), 3),
+                "ARI gmm_apps": s["label_agreement_ari"]["min"],
+                "ARI hmmlearn": round(min_ari([h[0] for h in hl]), 3),
+                "ARI jump model": round(jm_ari, 3),
+                "hmmlearn s/seed": round(hmm_seconds, 1),
+            }
+        )
         b = s["backtest"]
         for strat, v in b["strategies"].items():
-            strategies.append({"series": name, "strategy": strat, "sharpe": round(v["sharpe"], 2),
-                               "max drawdown": f"{100 * v['max_drawdown']:.1f}%",
-                               "turnover / yr": round(v["turnover_per_year"], 1)})
+            strategies.append(
+                {
+                    "series": name,
+                    "strategy": strat,
+                    "sharpe": round(v["sharpe"], 2),
+                    "max drawdown": f"{100 * v['max_drawdown']:.1f}%",
+                    "turnover / yr": round(v["turnover_per_year"], 1),
+                }
+            )
         print(json.dumps(rows[-1]), flush=True)
     import pandas as pd
 
@@ -327,8 +408,9 @@ def any_asset(shared, only=None):
 
 def apply_speed():
     """``apply`` of a saved default run to ten years of prices, in a Python session (no refit)."""
-    import gmm_apps
     from arch.data import sp500
+
+    import gmm_apps
 
     with tempfile.TemporaryDirectory() as tmp:
         run = gmm_apps.run("regimes", out=Path(tmp) / "run")
@@ -338,8 +420,10 @@ def apply_speed():
             t = time.perf_counter()
             run.apply(px, out=Path(tmp) / f"apply{i}")
             times.append(time.perf_counter() - t)
-    print(f"\napply to ten years of daily prices (2,520 days) from a saved run: {min(times):.2f} s (best of 3, in a "
-          "Python session; the command line adds about 2 s of interpreter start and imports)")
+    print(
+        f"\napply to ten years of daily prices (2,520 days) from a saved run: {min(times):.2f} s (best of 3, in a "
+        "Python session; the command line adds about 2 s of interpreter start and imports)"
+    )
 
 
 if __name__ == "__main__":

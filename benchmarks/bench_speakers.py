@@ -56,7 +56,10 @@ def baseline(src, enrol_glob, test_glob):
     spk = sorted({s for s, _ in E})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        models = {s: GaussianMixture(16, covariance_type="diag", random_state=0).fit(np.vstack([f for q, f in E if q == s])) for s in spk}
+        models = {
+            s: GaussianMixture(16, covariance_type="diag", random_state=0).fit(np.vstack([f for q, f in E if q == s]))
+            for s in spk
+        }
     t_enrol = time.perf_counter() - t
     t = time.perf_counter()
     correct = sum(max(spk, key=lambda s: models[s].score(f)) == q for q, f in T)
@@ -71,15 +74,23 @@ def main():
     print(f"{'protocol':22s} {'method':34s} {'accuracy':>9s} {'errors':>7s} {'EER':>7s} {'seconds':>8s}")
     for name, (eg, tg) in PROTOCOLS.items():
         acc, tf, te, ti, n = baseline(src, eg, tg)
-        print(f"{name:22s} {'scikit-learn GMM per speaker':34s} {100 * acc:8.2f}% {round((1 - acc) * n):7d} {'-':>7s} "
-              f"{tf + te + ti:8.1f}  (features {tf:.1f}, enrol {te:.1f}, identify {ti:.1f})")
+        print(
+            f"{name:22s} {'scikit-learn GMM per speaker':34s} {100 * acc:8.2f}% {round((1 - acc) * n):7d} {'-':>7s} "
+            f"{tf + te + ti:8.1f}  (features {tf:.1f}, enrol {te:.1f}, identify {ti:.1f})"
+        )
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            _, s = execute_run(ROOT / "configs" / "speakers.yaml", out=Path(tmp) / "run", quiet=True,
-                               sets=[f"data.enrol={src / eg}", f"data.test={src / tg}"])
+            _, s = execute_run(
+                ROOT / "configs" / "speakers.yaml",
+                out=Path(tmp) / "run",
+                quiet=True,
+                sets=[f"data.enrol={src / eg}", f"data.test={src / tg}"],
+            )
             el = time.perf_counter() - t
-        print(f"{name:22s} {'gmm_apps default config':34s} {100 * s['accuracy']:8.2f}% {s['errors']:7d} "
-              f"{100 * s['eer']:6.2f}% {el:8.1f}  (whole run incl. threshold calibration and report)")
+        print(
+            f"{name:22s} {'gmm_apps default config':34s} {100 * s['accuracy']:8.2f}% {s['errors']:7d} "
+            f"{100 * s['eer']:6.2f}% {el:8.1f}  (whole run incl. threshold calibration and report)"
+        )
 
 
 if __name__ == "__main__":

@@ -87,19 +87,26 @@ def main():
     print("|---|---:|---:|---:|---|---|")
     for c in CANDIDATES:
         wt, wc = shortfall(c, SPLIT["tune"]), shortfall(c, SPLIT["confirm"])
-        print(f"| {name(c)} | {margin(c, SETS):+.3f} | {margin(c, SPLIT['tune']):+.3f} | "
-              f"{margin(c, SPLIT['confirm']):+.3f} | {wt[0]:+.3f} ({wt[1]}) | {wc[0]:+.3f} ({wc[1]}) |")
+        print(
+            f"| {name(c)} | {margin(c, SETS):+.3f} | {margin(c, SPLIT['tune']):+.3f} | "
+            f"{margin(c, SPLIT['confirm']):+.3f} | {wt[0]:+.3f} ({wt[1]}) | {wc[0]:+.3f} ({wc[1]}) |"
+        )
     c = max(CANDIDATES, key=lambda c: margin(c, SPLIT["tune"]))
-    print(f"\nfixed split: best on the tune half is '{name(c)}' ({margin(c, SPLIT['tune']):+.3f}); "
-          f"on the confirm half {margin(c, SPLIT['confirm']):+.3f}, worst {shortfall(c, SPLIT['confirm'])[0]:+.3f} "
-          f"({shortfall(c, SPLIT['confirm'])[1]})")
+    print(
+        f"\nfixed split: best on the tune half is '{name(c)}' ({margin(c, SPLIT['tune']):+.3f}); "
+        f"on the confirm half {margin(c, SPLIT['confirm']):+.3f}, worst {shortfall(c, SPLIT['confirm'])[0]:+.3f} "
+        f"({shortfall(c, SPLIT['confirm'])[1]})"
+    )
     chosen, held = {}, []
     for nm in SETS:
         c = max(CANDIDATES, key=lambda c: margin(c, [s for s in SETS if s != nm]))
         chosen[name(c)] = chosen.get(name(c), 0) + 1
         held.append(auc[(c, nm)] - forest[nm])
-    print("leave one set out: chosen " + "; ".join(f"'{k}' {v} times" for k, v in chosen.items())
-          + f"; held-out mean margin over IsolationForest {np.mean(held):+.3f}")
+    print(
+        "leave one set out: chosen "
+        + "; ".join(f"'{k}' {v} times" for k, v in chosen.items())
+        + f"; held-out mean margin over IsolationForest {np.mean(held):+.3f}"
+    )
 
 
 if __name__ == "__main__":

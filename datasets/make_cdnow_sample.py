@@ -12,7 +12,11 @@ import sys
 from pathlib import Path
 
 here = Path(__file__).resolve().parent
-src = Path(sys.argv[1]) if len(sys.argv) > 1 else here.parent.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
+src = (
+    Path(sys.argv[1])
+    if len(sys.argv) > 1
+    else here.parent.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
+)
 out = here.parent / "gmm_apps" / "samples" / "cdnow_sample.txt"
 lines = src.read_text().splitlines()
 keep = [lines[0].strip()] + [ln.strip() for ln in lines[1:] if ln.strip() and int(ln.split()[0]) % 10 == 1]

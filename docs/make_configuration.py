@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from gmm_apps import registry  # noqa: E402
-from gmm_apps.config import yaml_text, schema_rows  # noqa: E402
+from gmm_apps.config import schema_rows, yaml_text  # noqa: E402
 
 OUT = HERE / "configuration.md"
 
@@ -52,8 +52,10 @@ def render():
                     parts += [" ".join(row["description"].split()).replace("``", "`"), ""]
                 parts += ["| key | type | default | limits | description |", "|---|---|---|---|---|"]
                 continue
-            parts.append(f"| `{row['key']}` | {_cell(row['type'])} | `{_cell(yaml_text(row['default']))}` | "
-                         f"{_cell(row['limits'])} | {_cell(row['description'])} |")
+            parts.append(
+                f"| `{row['key']}` | {_cell(row['type'])} | `{_cell(yaml_text(row['default']))}` | "
+                f"{_cell(row['limits'])} | {_cell(row['description'])} |"
+            )
         parts.append("")
     return "\n".join(parts).rstrip("\n") + "\n"
 

@@ -14,8 +14,13 @@ import pandas as pd
 
 import gmm_apps
 
-tx = pd.read_csv(gmm_apps.sample_path("cdnow_sample.txt"), sep=r"\s+", skiprows=1,
-                 names=["customer_id", "date", "quantity", "amount"], dtype={"customer_id": str, "date": str})
+tx = pd.read_csv(
+    gmm_apps.sample_path("cdnow_sample.txt"),
+    sep=r"\s+",
+    skiprows=1,
+    names=["customer_id", "date", "quantity", "amount"],
+    dtype={"customer_id": str, "date": str},
+)
 tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
 tx.head()
 

@@ -105,16 +105,22 @@ class Run:
         return f"Run({str(self.dir)!r}: {self.summary.get('headline', '')!r})"
 
     def _repr_html_(self):
-        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_short(v))}</td></tr>"
-                       for k, v in self.summary.items() if k != "headline" and not isinstance(v, (dict, list)))
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_short(v))}</td></tr>"
+            for k, v in self.summary.items()
+            if k != "headline" and not isinstance(v, (dict, list))
+        )
         plot = ""
         plots = sorted((self.dir / "plots").glob("*.png")) if (self.dir / "plots").is_dir() else []
         if plots:
             data = base64.b64encode(plots[0].read_bytes()).decode("ascii")
-            plot = f"<img alt='{html.escape(plots[0].name)}' style='max-width:640px' src='data:image/png;base64,{data}'>"
+            plot = (
+                f"<img alt='{html.escape(plots[0].name)}' style='max-width:640px' src='data:image/png;base64,{data}'>"
+            )
         link = f"<p>report: {html.escape(str(self.report_path))}</p>" if self.report_path else ""
-        return (f"<div><h3>{html.escape(str(self.summary.get('headline', '')))}</h3>"
-                f"<table>{rows}</table>{plot}{link}</div>")
+        return (
+            f"<div><h3>{html.escape(str(self.summary.get('headline', '')))}</h3><table>{rows}</table>{plot}{link}</div>"
+        )
 
 
 def _short(v):
@@ -185,13 +191,16 @@ class _Inputs:
 def _check_arguments(*, config=_UNSET, out=None, seed=None, set=None, quiet=True, overwrite=False, update=False):
     """Refuse arguments of the wrong type in one line (an :class:`ArgumentError`, a ``TypeError``)."""
     if config is not _UNSET and not isinstance(config, (str, Path, dict)):
-        raise ArgumentError(f"config: expected a YAML file's path, a pipeline name or a dict, got {type(config).__name__}")
+        raise ArgumentError(
+            f"config: expected a YAML file's path, a pipeline name or a dict, got {type(config).__name__}"
+        )
     if out is not None and not isinstance(out, (str, Path)):
         raise ArgumentError(f"out: expected a folder path, got {type(out).__name__}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise ArgumentError(f"seed: expected a whole number from 0 to {2**32 - 1}, got {seed!r}")
-    if set is not None and (isinstance(set, (str, bytes)) or not isinstance(set, (list, tuple))
-                            or not all(isinstance(x, str) for x in set)):
+    if set is not None and (
+        isinstance(set, (str, bytes)) or not isinstance(set, (list, tuple)) or not all(isinstance(x, str) for x in set)
+    ):
         raise ArgumentError(f"set: expected a list of 'KEY=VALUE' strings, got {set!r}"[:200])
     for name, v in (("quiet", quiet), ("overwrite", overwrite), ("update", update)):
         if not isinstance(v, bool):
@@ -254,8 +263,10 @@ def _pipeline_of(config):
     if not isinstance(name, str):
         from .errors import ConfigError
 
-        raise ConfigError(f"{'config' if isinstance(config, dict) else config}: missing required key 'pipeline' (the "
-                          "pipeline's name, e.g. regimes)")
+        raise ConfigError(
+            f"{'config' if isinstance(config, dict) else config}: missing required key 'pipeline' (the "
+            "pipeline's name, e.g. regimes)"
+        )
     return name
 
 

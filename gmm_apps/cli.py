@@ -49,22 +49,37 @@ def _parser():
     r.add_argument("config", help="YAML config file")
     r.add_argument("--out", help="run folder to write (default runs/<pipeline>-<timestamp>)")
     r.add_argument("--seed", type=int, help="random seed (overrides model.random_state)")
-    r.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key by its dotted path, e.g. --set data.path=prices.csv")
+    r.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key by its dotted path, e.g. --set data.path=prices.csv",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
-    r.add_argument("--overwrite", action="store_true",
-                   help="replace an existing folder or file at --out even if it is not a gmm_apps run folder")
+    r.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing folder or file at --out even if it is not a gmm_apps run folder",
+    )
 
     a = sub.add_parser("apply", help="use a finished run's saved model on new data")
     a.add_argument("run_dir", help="folder written by 'run'")
     a.add_argument("input", help="new data: file, folder or glob")
     a.add_argument("--out", help="folder to write (default runs/<pipeline>-apply-<timestamp>)")
     a.add_argument("--quiet", action="store_true")
-    a.add_argument("--update", action="store_true",
-                   help="also learn from the input (new reference data) and save the updated model in --out "
-                        "(pipelines that support it: anomaly); the run folder is never changed")
-    a.add_argument("--overwrite", action="store_true",
-                   help="replace an existing folder or file at --out even if it is not a gmm_apps run folder")
+    a.add_argument(
+        "--update",
+        action="store_true",
+        help="also learn from the input (new reference data) and save the updated model in --out "
+        "(pipelines that support it: anomaly); the run folder is never changed",
+    )
+    a.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing folder or file at --out even if it is not a gmm_apps run folder",
+    )
 
     v = sub.add_parser("validate", help="check a config without running it")
     v.add_argument("config")
@@ -130,8 +145,11 @@ def main(argv=None):
         except Exception as exc:  # a bug: say so in one line, traceback with --debug
             if args.debug:
                 raise
-            print(f"error: internal error ({type(exc).__name__}: {_clean(exc)}); rerun with --debug for the "
-                  "traceback and report it", file=sys.stderr)
+            print(
+                f"error: internal error ({type(exc).__name__}: {_clean(exc)}); rerun with --debug for the "
+                "traceback and report it",
+                file=sys.stderr,
+            )
             return 1
         finally:
             for name in ("gmm_apps", "py.warnings"):
@@ -158,16 +176,18 @@ def _dispatch(args):
         print(f"{args.config}: valid {config.pipeline} config")
         return 0
     if args.command == "run":
-        run_dir, summary = runs.execute_run(args.config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet,
-                                            overwrite=args.overwrite)
+        run_dir, summary = runs.execute_run(
+            args.config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet, overwrite=args.overwrite
+        )
         headline = summary.get("headline")
         if headline:
             print(headline)
         print(f"wrote {run_dir}")
         return 0
     if args.command == "apply":
-        out_dir, summary = runs.execute_apply(args.run_dir, args.input, out=args.out, quiet=args.quiet,
-                                             overwrite=args.overwrite, update=args.update)
+        out_dir, summary = runs.execute_apply(
+            args.run_dir, args.input, out=args.out, quiet=args.quiet, overwrite=args.overwrite, update=args.update
+        )
         headline = summary.get("headline")
         if headline:
             print(headline)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import glob
-import json
 import math
 import os
 import re
@@ -25,12 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .core.persistence import loads_json
 from .errors import ConfigError, DataError
 
-
 #: ``n_components``: a fixed K, a list of candidates, or ``{min: .., max: ..}``
-NComponents = Union[int, list[int], dict[str, int]]
+NComponents = int | list[int] | dict[str, int]
 CovarianceType = Literal["full", "tied", "diag", "spherical"]
 #: ``covariance_type``: one type or a list of candidates
-CovarianceTypes = Union[CovarianceType, list[CovarianceType]]
+CovarianceTypes = CovarianceType | list[CovarianceType]
 
 
 def _wants_number(annotation):
@@ -101,14 +99,18 @@ class ReportSection(Section):
 class EvaluationReport(ReportSection):
     """Report options of pipelines whose report evaluates soft assignments (the model-evaluation block)."""
 
-    uncertain_below: float = Field(0.6, gt=0, le=1, description="top probability below which an assignment is uncertain")
+    uncertain_below: float = Field(
+        0.6, gt=0, le=1, description="top probability below which an assignment is uncertain"
+    )
     silhouette_sample: int = Field(5000, ge=100, description="rows sampled for the silhouette score")
 
 
 class ModelSection(Section):
     """Engine options every pipeline has."""
 
-    covariance_type: CovarianceTypes = Field("full", description="full, tied, diag or spherical (or a list of them to compare)")
+    covariance_type: CovarianceTypes = Field(
+        "full", description="full, tied, diag or spherical (or a list of them to compare)"
+    )
     n_init: int = Field(5, ge=1, description="EM restarts; the best is kept")
     random_state: int = Field(0, ge=0, le=2**32 - 1, description="the run's random seed (--seed overrides it)")
     max_iter: int = Field(300, ge=1, description="EM iterations at most")
@@ -150,8 +152,9 @@ class SelectedModel(ModelSection):
     with more than one candidate, ``criterion`` chooses.
     """
 
-    n_components: NComponents = Field(3, description="K, a list of candidates, or {min: .., max: ..}; "
-                                                     "criterion chooses among several")
+    n_components: NComponents = Field(
+        3, description="K, a list of candidates, or {min: .., max: ..}; criterion chooses among several"
+    )
     criterion: Literal["bic", "aic", "icl", "cv"] = Field("bic", description="how the number of components is chosen")
     tol: float = Field(1e-4, gt=0, description="EM stops when the mean log-likelihood gains less than this")
 
@@ -209,7 +212,9 @@ class EngineSection(Section):
     @classmethod
     def _check_address(cls, v):
         if v is not None and not _ADDRESS.match(v):
-            raise ValueError(f"expected a scheduler address like tcp://10.0.0.5:8786 (scheme, host and port), got {v!r}")
+            raise ValueError(
+                f"expected a scheduler address like tcp://10.0.0.5:8786 (scheme, host and port), got {v!r}"
+            )
         return v
 
     @field_validator("memory_limit")
@@ -267,7 +272,8 @@ class _StrictLoader(yaml.SafeLoader):
                 continue
             if first is not None:
                 raise DuplicateKeyError(
-                    f"key {key!r} appears twice (lines {first} and {key_node.start_mark.line + 1}); keep one of them")
+                    f"key {key!r} appears twice (lines {first} and {key_node.start_mark.line + 1}); keep one of them"
+                )
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
@@ -303,8 +309,10 @@ def load_yaml_text(text, source):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_YAML_DEPTH:
-                    raise ConfigError(f"{source}: nested more than {MAX_YAML_DEPTH} levels deep; a config is a few "
-                                      "sections of keys and lists")
+                    raise ConfigError(
+                        f"{source}: nested more than {MAX_YAML_DEPTH} levels deep; a config is a few "
+                        "sections of keys and lists"
+                    )
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
         loader = _StrictLoader(text)
@@ -338,8 +346,13 @@ def _check_expanded(root, source):
         key = id(node)
         if key in size and not done:
             continue
-        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
-                    else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        children = (
+            [n for pair in node.value for n in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+            if isinstance(node, yaml.SequenceNode)
+            else []
+        )
         if not done:
             stack.append((node, True))
             stack.extend((c, False) for c in children if id(c) not in size)
@@ -347,11 +360,15 @@ def _check_expanded(root, source):
         size[key] = 1 + sum(size[id(c)] for c in children)
         depth[key] = 1 + max((depth[id(c)] for c in children), default=0) if children else 0
         if size[key] > MAX_YAML_VALUES:
-            raise ConfigError(f"{source}: expands to more than {MAX_YAML_VALUES:,} values (aliases of aliases); "
-                              "write the values out instead of repeating anchors")
+            raise ConfigError(
+                f"{source}: expands to more than {MAX_YAML_VALUES:,} values (aliases of aliases); "
+                "write the values out instead of repeating anchors"
+            )
         if depth[key] > MAX_YAML_DEPTH:
-            raise ConfigError(f"{source}: nested more than {MAX_YAML_DEPTH} levels deep once its aliases are "
-                              "expanded; a config is a few sections of keys and lists")
+            raise ConfigError(
+                f"{source}: nested more than {MAX_YAML_DEPTH} levels deep once its aliases are "
+                "expanded; a config is a few sections of keys and lists"
+            )
 
 
 def read_yaml(path):
@@ -442,8 +459,10 @@ def apply_overrides(raw, overrides):
 
 
 #: parts of a pydantic error location that name a type of a union, not a key
-_TYPE_TAG = re.compile(r"^(?:function-\w+|literal|list|dict|str|int|float|bool|date|nullable|union|tagged-union|"
-                       r"lax-or-strict|json-or-python|chain|is-instance|[A-Z]\w*)(?:\[.*\])?$")
+_TYPE_TAG = re.compile(
+    r"^(?:function-\w+|literal|list|dict|str|int|float|bool|date|nullable|union|tagged-union|"
+    r"lax-or-strict|json-or-python|chain|is-instance|[A-Z]\w*)(?:\[.*\])?$"
+)
 
 
 def _format_validation_error(exc, source):
@@ -451,8 +470,10 @@ def _format_validation_error(exc, source):
     loc = ".".join(str(p) for p in err["loc"] if not _TYPE_TAG.match(str(p)))
     typ = err["type"]
     if typ == "extra_forbidden":
-        return (f"{source}: unknown key {loc!r}: the pipeline has no such key (a typo, or a key of another "
-                "pipeline); compare with the example in configs/")
+        return (
+            f"{source}: unknown key {loc!r}: the pipeline has no such key (a typo, or a key of another "
+            "pipeline); compare with the example in configs/"
+        )
     if typ == "missing":
         return f"{source}: missing required key {loc!r}"
     got = err.get("input")
@@ -460,9 +481,9 @@ def _format_validation_error(exc, source):
     more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
     msg = err["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     elif msg.startswith("Assertion failed, "):
-        msg = msg[len("Assertion failed, "):]
+        msg = msg[len("Assertion failed, ") :]
     if ", got " in msg or msg.endswith(str(got)):
         return f"{source}: {loc}: {msg}{more}"
     return f"{source}: {loc}: {msg}, got {got_s}{more}"
@@ -577,7 +598,9 @@ def validate_config(raw, model_cls, *, source):
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
     except (TypeError, AttributeError) as exc:  # a value of a shape no validator expected
-        raise ConfigError(f"{source}: a value has the wrong shape ({exc}); compare with the example in configs/") from None
+        raise ConfigError(
+            f"{source}: a value has the wrong shape ({exc}); compare with the example in configs/"
+        ) from None
 
 
 def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
@@ -703,7 +726,7 @@ def local_path(path):
     path : Path
     """
     s = str(path)
-    return sample_path(s[len(SAMPLE_PREFIX):]) if s.startswith(SAMPLE_PREFIX) else Path(s)
+    return sample_path(s[len(SAMPLE_PREFIX) :]) if s.startswith(SAMPLE_PREFIX) else Path(s)
 
 
 def require_file(path, *, key=None, expected=None, allow_empty=False):
@@ -823,12 +846,13 @@ def load_config(path, model_for, *, overrides=None, seed=None):
     return validate_config(raw, cls, source=source), raw
 
 
-
 # --------------------------------------------------------------------------- the schema as documentation
 def _describe(model, name):
     """A field's description, inherited from a base class when the subclass redeclares the field without one."""
     for cls in model.__mro__:
-        field = getattr(cls, "model_fields", {}).get(name) if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+        field = (
+            getattr(cls, "model_fields", {}).get(name) if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+        )
         if field is not None and field.description:
             return field.description
     return ""
@@ -848,7 +872,9 @@ def _type_name(annotation):
         return f"list of {_type_name(args[0])}" if args else "list"
     if origin is dict:
         return "mapping"
-    return {int: "integer", float: "number", str: "text", bool: "true | false"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    return {int: "integer", float: "number", str: "text", bool: "true | false"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation))
+    )
 
 
 def schema_rows(model_cls, prefix=""):
@@ -882,8 +908,16 @@ def schema_rows(model_cls, prefix=""):
                 v = getattr(m, attr, None)
                 if v is not None:
                     limits.append(f"{sign} {v:g}" if isinstance(v, (int, float)) else f"{sign} {v}")
-        rows.append({"key": key, "section": False, "type": _type_name(ann), "default": default,
-                     "limits": ", ".join(limits), "description": _describe(model_cls, name)})
+        rows.append(
+            {
+                "key": key,
+                "section": False,
+                "type": _type_name(ann),
+                "default": default,
+                "limits": ", ".join(limits),
+                "description": _describe(model_cls, name),
+            }
+        )
     return rows
 
 

@@ -34,8 +34,9 @@ def dask_client(engine):
         client = connect(engine.address, n_workers=engine.n_workers, memory_limit=engine.memory_limit)
     except (OSError, ValueError, TimeoutError) as exc:
         if engine.address is None:
-            raise ConfigError(f"engine: cannot start a local Dask cluster ({exc}); check engine.n_workers and "
-                              "engine.memory_limit") from None
+            raise ConfigError(
+                f"engine: cannot start a local Dask cluster ({exc}); check engine.n_workers and engine.memory_limit"
+            ) from None
         raise ConfigError(f"engine.address: cannot reach the Dask scheduler at {engine.address} ({exc})") from None
     logger.info("Dask engine: %s", client.dashboard_link if engine.address is None else engine.address)
     try:

@@ -63,8 +63,8 @@ A pipeline is a class with:
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from .errors import ArgumentError, ConfigError, DataError
 
@@ -148,11 +148,14 @@ class Pipeline:
         if isinstance(data, pd.Series):
             data = data.to_frame()
         if not isinstance(data, pd.DataFrame):
-            raise ArgumentError(f"data: the {self.name} pipeline takes a pandas DataFrame or a path, got "
-                                f"{type(data).__name__}")
+            raise ArgumentError(
+                f"data: the {self.name} pipeline takes a pandas DataFrame or a path, got {type(data).__name__}"
+            )
         if data.shape[0] == 0 or data.shape[1] == 0:
-            raise DataError(f"data: the DataFrame is empty ({data.shape[0]} rows, {data.shape[1]} columns); pass the "
-                            f"{self.name} pipeline's input table")
+            raise DataError(
+                f"data: the DataFrame is empty ({data.shape[0]} rows, {data.shape[1]} columns); pass the "
+                f"{self.name} pipeline's input table"
+            )
         p = Path(folder) / "dataframe.csv"
         data.to_csv(p, index=False)
         return str(p)

@@ -20,8 +20,16 @@ from matplotlib.patches import Ellipse
 from .core import fit_metrics
 
 PALETTE = [
-    "#4c72b0", "#55a868", "#c44e52", "#8172b2", "#ccb974",
-    "#64b5cd", "#dd8452", "#937860", "#da8bc3", "#8c8c8c",
+    "#4c72b0",
+    "#55a868",
+    "#c44e52",
+    "#8172b2",
+    "#ccb974",
+    "#64b5cd",
+    "#dd8452",
+    "#937860",
+    "#da8bc3",
+    "#8c8c8c",
 ]
 
 _TEMPLATE = jinja2.Template(
@@ -173,7 +181,9 @@ class Report:
                 data = fh.read()
         b64 = base64.b64encode(data).decode("ascii")
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        return self._add(f'<figure><img alt="{html.escape(alt or caption or "")}" src="data:image/png;base64,{b64}">{cap}</figure>')
+        return self._add(
+            f'<figure><img alt="{html.escape(alt or caption or "")}" src="data:image/png;base64,{b64}">{cap}</figure>'
+        )
 
     def render(self):
         """The HTML document as text."""
@@ -232,7 +242,20 @@ def _ellipse(ax, mean, cov2, color, n_std):
     ax.add_patch(Ellipse(mean, w, h, angle=angle, fill=False, color=color, lw=1.4, alpha=0.9 - 0.2 * n_std))
 
 
-def plot_ellipses(X2, labels, means2, covs2, *, names=None, colors=None, xlabel="", ylabel="", title=None, max_points=5000, random_state=0):
+def plot_ellipses(
+    X2,
+    labels,
+    means2,
+    covs2,
+    *,
+    names=None,
+    colors=None,
+    xlabel="",
+    ylabel="",
+    title=None,
+    max_points=5000,
+    random_state=0,
+):
     """2-D scatter coloured by label with 1, 2 and 3 sigma ellipses per component.
 
     Parameters
@@ -273,8 +296,20 @@ def plot_ellipses(X2, labels, means2, covs2, *, names=None, colors=None, xlabel=
     return fig
 
 
-def plot_score_histogram(groups, threshold, *, xlabel, ylabel, threshold_label="threshold", title="Score distribution",
-                         bins=60, upper_quantile=None, density=False, alpha=0.7, size=(7, 3.4)):
+def plot_score_histogram(
+    groups,
+    threshold,
+    *,
+    xlabel,
+    ylabel,
+    threshold_label="threshold",
+    title="Score distribution",
+    bins=60,
+    upper_quantile=None,
+    density=False,
+    alpha=0.7,
+    size=(7, 3.4),
+):
     """Histograms of scores, one per group, with the decision threshold as a dashed line.
 
     The score plot of every pipeline that thresholds a score (anomalies,
@@ -357,8 +392,23 @@ def projection_2d(means, covariances, X, *, features=(0, 1)):
 
 
 # ------------------------------------------------------------ model evaluation
-def model_evaluation(X, proba, means, *, log_likelihood, n_rows, bic, aic, n_components, covariance_type, converged,
-                     n_iter, uncertain_below=0.6, silhouette_sample=5000, random_state=0):
+def model_evaluation(
+    X,
+    proba,
+    means,
+    *,
+    log_likelihood,
+    n_rows,
+    bic,
+    aic,
+    n_components,
+    covariance_type,
+    converged,
+    n_iter,
+    uncertain_below=0.6,
+    silhouette_sample=5000,
+    random_state=0,
+):
     """The figures every report carries about a fitted model, from plain numbers.
 
     Any soft-assignment model fits (a core GMM, an HMM's states): pass the data,
@@ -446,10 +496,20 @@ def mixture_evaluation(model, X, *, sample_weight=None, **options):
     X = np.asarray(X)
     n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
     m = fit_metrics(model, X, sample_weight)
-    return model_evaluation(X, model.predict_proba(X), model.means_, log_likelihood=m["log_likelihood"], n_rows=n,
-                            bic=m["bic"], aic=m["aic"], n_components=m["n_components"],
-                            covariance_type=m["covariance_type"], converged=m["converged"], n_iter=m["n_iter"],
-                            **options)
+    return model_evaluation(
+        X,
+        model.predict_proba(X),
+        model.means_,
+        log_likelihood=m["log_likelihood"],
+        n_rows=n,
+        bic=m["bic"],
+        aic=m["aic"],
+        n_components=m["n_components"],
+        covariance_type=m["covariance_type"],
+        converged=m["converged"],
+        n_iter=m["n_iter"],
+        **options,
+    )
 
 
 def add_model_evaluation(report, evaluation, *, uncertain_below=0.6, names=None, extra=None):

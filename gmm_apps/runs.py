@@ -73,8 +73,10 @@ def model_settings(pipeline, config):
     return {key: dotted_get(dumped, key, None) for key in pipeline.model_sections}
 
 
-_UNVERIFIED = ("{run_dir}: written by an older gmm_apps that did not record its model files' checksums; the model "
-               "is applied unverified (rerun to write a run whose model files are checked)")
+_UNVERIFIED = (
+    "{run_dir}: written by an older gmm_apps that did not record its model files' checksums; the model "
+    "is applied unverified (rerun to write a run whose model files are checked)"
+)
 
 
 def verify_run(run_dir, settings, model_paths=()):
@@ -109,12 +111,16 @@ def verify_run(run_dir, settings, model_paths=()):
     if keyed:
         sig = marker.pop("signature", None) if marker else None
         if sig is None:
-            raise ModelFileError(f"{run_dir}: the run is not signed, and {SIGNING_KEY_ENV} is set; only runs written "
-                                 "with the key are accepted (rerun it with the key set)")
+            raise ModelFileError(
+                f"{run_dir}: the run is not signed, and {SIGNING_KEY_ENV} is set; only runs written "
+                "with the key are accepted (rerun it with the key set)"
+            )
         want = signature(json.dumps(marker, sort_keys=True).encode("utf-8"))
         if not isinstance(sig, str) or not hmac.compare_digest(sig, want):
-            raise ModelFileError(f"{run_dir / MARKER}: the signature does not match {SIGNING_KEY_ENV}; the run folder "
-                                 "was altered or signed with another key")
+            raise ModelFileError(
+                f"{run_dir / MARKER}: the signature does not match {SIGNING_KEY_ENV}; the run folder "
+                "was altered or signed with another key"
+            )
     if marker is None:
         return _UNVERIFIED.format(run_dir=run_dir)
     fitted = marker["model_settings"]
@@ -123,9 +129,11 @@ def verify_run(run_dir, settings, model_paths=()):
         diff = _first_difference(fitted.get(key), now.get(key), key)
         if diff:
             where, was, is_ = diff
-            raise ModelFileError(f"{run_dir / 'config.yaml'}: {where} was changed after the run (the model was fitted "
-                                 f"with {json.dumps(was)}, the file now says {json.dumps(is_)}); restore it, or rerun "
-                                 "to fit with the new setting")
+            raise ModelFileError(
+                f"{run_dir / 'config.yaml'}: {where} was changed after the run (the model was fitted "
+                f"with {json.dumps(was)}, the file now says {json.dumps(is_)}); restore it, or rerun "
+                "to fit with the new setting"
+            )
     recorded = marker.get("model_sha256")
     if recorded is None:
         return _UNVERIFIED.format(run_dir=run_dir)
@@ -134,10 +142,17 @@ def verify_run(run_dir, settings, model_paths=()):
         raise ModelFileError(f"{run_dir / MARKER}: the model checksums are malformed; the run folder was altered")
     for name in sorted(set(recorded) | set(found)):
         if recorded.get(name) != found.get(name):
-            what = ("is missing" if name not in found else "was not written by this run" if name not in recorded
-                    else "is not the file this run wrote (its checksum differs)")
-            raise ModelFileError(f"{run_dir / name}: {what}; a model file was edited, replaced or copied from another "
-                                 "run; rerun 'gmm-apps run' to fit the model again")
+            what = (
+                "is missing"
+                if name not in found
+                else "was not written by this run"
+                if name not in recorded
+                else "is not the file this run wrote (its checksum differs)"
+            )
+            raise ModelFileError(
+                f"{run_dir / name}: {what}; a model file was edited, replaced or copied from another "
+                "run; rerun 'gmm-apps run' to fit the model again"
+            )
     return None
 
 
@@ -275,47 +290,64 @@ def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
     final = Path(final)
     target = Path(os.path.abspath(final.expanduser()))
     if target.name in ("", ".", ".."):
-        raise UserError(f"{option} {final}: is the current folder or holds it; name a new folder, e.g. {option} runs/my-run")
+        raise UserError(
+            f"{option} {final}: is the current folder or holds it; name a new folder, e.g. {option} runs/my-run"
+        )
     size = len(os.fsencode(target.name))
     if size + _NAME_EXTRA > _NAME_MAX:
-        raise UserError(f"{option} {str(final)[:60]}...: the folder name is {size} bytes long; at most "
-                        f"{_NAME_MAX - _NAME_EXTRA} fit (file systems take {_NAME_MAX}); choose a shorter name")
+        raise UserError(
+            f"{option} {str(final)[:60]}...: the folder name is {size} bytes long; at most "
+            f"{_NAME_MAX - _NAME_EXTRA} fit (file systems take {_NAME_MAX}); choose a shorter name"
+        )
     try:
         real = target.resolve()
     except (OSError, RuntimeError) as exc:
-        raise UserError(f"{option} {final}: cannot resolve the path ({getattr(exc, 'strerror', None) or exc}); "
-                        "choose another place") from None
+        raise UserError(
+            f"{option} {final}: cannot resolve the path ({getattr(exc, 'strerror', None) or exc}); choose another place"
+        ) from None
     here = Path.cwd().resolve()
     if _within(here, real):
-        raise UserError(f"{option} {final}: is the current folder or holds it; name a new folder, e.g. {option} runs/my-run")
+        raise UserError(
+            f"{option} {final}: is the current folder or holds it; name a new folder, e.g. {option} runs/my-run"
+        )
     for what, entry in inputs:
         root = _input_root(entry)
         if root is None:
             continue
         if _within(real, root) or _within(root, real):
             rel = "is" if real == root else ("lies inside" if _within(real, root) else "holds")
-            raise UserError(f"{option} {final}: {rel} the input {what} ({entry}); writing there would destroy it; "
-                            f"choose {option} outside the inputs")
+            raise UserError(
+                f"{option} {final}: {rel} the input {what} ({entry}); writing there would destroy it; "
+                f"choose {option} outside the inputs"
+            )
     try:
         st = os.lstat(target)
     except (FileNotFoundError, NotADirectoryError):  # nothing there (a file on the way is named when writing)
         return
     except OSError as exc:
-        raise UserError(f"{option} {final}: cannot inspect it ({(exc.strerror or type(exc).__name__).lower()}); "
-                        "choose another place") from None
+        raise UserError(
+            f"{option} {final}: cannot inspect it ({(exc.strerror or type(exc).__name__).lower()}); "
+            "choose another place"
+        ) from None
     kind = _kind(st.st_mode)
     if kind:
-        raise UserError(f"{option} {final}: is {kind}; gmm_apps never replaces a device, pipe or socket, even with "
-                        "--overwrite; choose a new folder")
+        raise UserError(
+            f"{option} {final}: is {kind}; gmm_apps never replaces a device, pipe or socket, even with "
+            "--overwrite; choose a new folder"
+        )
     if stat.S_ISLNK(st.st_mode):
         if overwrite:
             return  # the link is replaced; what it points to is never touched
-        raise UserError(f"{option} {final}: is a symbolic link, not a run folder; choose a new folder, or pass "
-                        "--overwrite to replace the link (what it points to is kept)")
+        raise UserError(
+            f"{option} {final}: is a symbolic link, not a run folder; choose a new folder, or pass "
+            "--overwrite to replace the link (what it points to is kept)"
+        )
     if stat.S_ISDIR(st.st_mode):
         if _system_folder(real):
-            raise UserError(f"{option} {final}: is a system folder or a mount point; gmm_apps never replaces one, "
-                            f"even with --overwrite; name a new folder inside it, e.g. {option} {final}/my-run")
+            raise UserError(
+                f"{option} {final}: is a system folder or a mount point; gmm_apps never replaces one, "
+                f"even with --overwrite; name a new folder inside it, e.g. {option} {final}/my-run"
+            )
         if is_run_folder(target):
             return
         try:
@@ -324,11 +356,15 @@ def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
             raise UserError(f"{option} {final}: cannot read the folder ({exc.strerror})") from None
         if empty or overwrite:
             return
-        raise UserError(f"{option} {final}: the folder exists and is not a gmm_apps run folder; choose a new folder, "
-                        "or pass --overwrite to replace it and everything in it")
+        raise UserError(
+            f"{option} {final}: the folder exists and is not a gmm_apps run folder; choose a new folder, "
+            "or pass --overwrite to replace it and everything in it"
+        )
     if overwrite:
         return
-    raise UserError(f"{option} {final}: is a file, not a run folder; choose a new folder, or pass --overwrite to replace it")
+    raise UserError(
+        f"{option} {final}: is a file, not a run folder; choose a new folder, or pass --overwrite to replace it"
+    )
 
 
 def _pid_alive(pid):
@@ -458,8 +494,10 @@ class RunContext:
             if other == self.dir or not is_run_folder(other):
                 continue
             if _locked(other) and _age(other) < mine:
-                raise UserError(f"{self.option} {self.final_dir}: another gmm_apps run (process {pid}) is writing "
-                                "there; wait for it to finish or choose another folder")
+                raise UserError(
+                    f"{self.option} {self.final_dir}: another gmm_apps run (process {pid}) is writing "
+                    "there; wait for it to finish or choose another folder"
+                )
 
     def _release_lock(self):
         if self._lock is None:
@@ -861,8 +899,14 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
     if update and not pipeline.updates_model:
         raise ConfigError(f"--update: the {name} pipeline cannot update its model in apply; rerun it on the new data")
     final = Path(out) if out else default_run_dir(name, kind="apply")
-    ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, kind="apply",
-                     inputs=[("run folder", str(run_dir)), ("input", str(input))])
+    ctx = RunContext(
+        final,
+        quiet=quiet,
+        seed=config.model.random_state,
+        overwrite=overwrite,
+        kind="apply",
+        inputs=[("run folder", str(run_dir)), ("input", str(input))],
+    )
     ctx.update = bool(update)
     if update:  # the new folder holds a model: apply checks its settings and files as a run's
         ctx.bind(model_settings(pipeline, config), pipeline.model_paths())
@@ -901,8 +945,9 @@ def read_summary(run_dir):
     except (OSError, ValueError) as exc:
         raise UserError(f"{path}: cannot read ({exc}); the run folder is damaged") from None
     if not isinstance(summary, dict):
-        raise UserError(f"{path}: expected a mapping of key figures, got a {type(summary).__name__}; the run folder "
-                        "is damaged")
+        raise UserError(
+            f"{path}: expected a mapping of key figures, got a {type(summary).__name__}; the run folder is damaged"
+        )
     return summary
 
 

@@ -20,8 +20,11 @@ def rewrite_npz(path, mutate, *, rechecksum=False, redigest=False):
     if redigest:
         for name, spec in header["arrays"].items():
             a = arrays[name]
-            spec.update(shape=list(a.shape), dtype=a.dtype.str,
-                        sha256=hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest())
+            spec.update(
+                shape=list(a.shape),
+                dtype=a.dtype.str,
+                sha256=hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest(),
+            )
     raw = json.dumps(header).encode()
     arrays["__header__"] = np.frombuffer(raw, dtype=np.uint8)
     if rechecksum:

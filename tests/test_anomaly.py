@@ -4,18 +4,17 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import norm
 import pandas as pd
 import pytest
+from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from gmm_apps import cli
-from gmm_apps.core import load_arrays, save_arrays
+from gmm_apps.core import FeatureScaler, load_arrays, save_arrays
 from gmm_apps.errors import DataError, ModelFileError
 from gmm_apps.pipelines.anomaly.config import AnomalyData
 from gmm_apps.pipelines.anomaly.data import read_frame
 from gmm_apps.pipelines.anomaly.features import Schema
-from gmm_apps.core import FeatureScaler
 from gmm_apps.pipelines.anomaly.model import GMMDetector
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,8 +65,12 @@ def test_score_is_the_largest_standardised_view_seeds_averaged_features_summed()
     # by hand, with scipy's densities for the per-feature mixtures
     Z = (X - np.median(X, 0)) / ((np.percentile(X, 75, 0) - np.percentile(X, 25, 0)) / 1.349)
     joint = [-g.score_samples(Z) for _, g in det.members_[:4]]
-    marg = sum(-np.log(sum(w * norm.pdf(Z[:, c[0]], m[0], np.sqrt(v[0])) for w, m, v in
-                           zip(g.weights_, g.means_, g.covariances_))) for c, g in det.members_[4:])
+    marg = sum(
+        -np.log(
+            sum(w * norm.pdf(Z[:, c[0]], m[0], np.sqrt(v[0])) for w, m, v in zip(g.weights_, g.means_, g.covariances_))
+        )
+        for c, g in det.members_[4:]
+    )
     views = [joint[0], (joint[1] + joint[2] + joint[3]) / 3, marg]
     std = [(r - np.median(r)) / (np.percentile(r, 75) - np.percentile(r, 25)) for r in views]
     # (the detector takes the mixtures' exponentials in float32: about 1e-7 of a log-density)
@@ -122,7 +125,9 @@ def test_detector_files_of_every_version_load_and_score_as_written(tmp_path):
     np.testing.assert_allclose(new.member_fill_, det.member_fill_)
     np.testing.assert_allclose(new.decision_function(X), det.decision_scores_, rtol=1e-12)
     # older files: every member a view of its own, the weighted mean of the standardised members
-    old_style = GMMDetector(n_components=[1, 2, 3], seeds=1, random_state=0, marginal_components=0, combine="mean").fit(X)
+    old_style = GMMDetector(n_components=[1, 2, 3], seeds=1, random_state=0, marginal_components=0, combine="mean").fit(
+        X
+    )
     old_style.save(tmp_path / "o", meta={})
     head, arrays = load_arrays(tmp_path / "o" / "detector.npz", format=GMMDetector.FORMAT, max_version=4)
     del arrays["view_matrix"], arrays["member_fill"], head["combine"]  # version 3 had none of them
@@ -131,10 +136,19 @@ def test_detector_files_of_every_version_load_and_score_as_written(tmp_path):
     assert v3.combine == "mean" and v3.member_fill_ is None
     np.testing.assert_allclose(v3.decision_function(X), old_style.decision_scores_, rtol=1e-12)
     # a version-1 detector.json as gmm_apps wrote it before detector.npz
-    head = {"format": "gmm_apps.GMMDetector", "format_version": 1, "n_members": len(old_style.members_),
-            "scaler_center": old_style.scaler_.center.tolist(), "scaler_scale": old_style.scaler_.scale.tolist(),
-            "med": old_style.med_.tolist(), "iqr": old_style.iqr_.tolist(), "threshold": old_style.threshold_,
-            "train_score_mean": old_style.score_mean_, "train_score_std": old_style.score_std_, "meta": {}}
+    head = {
+        "format": "gmm_apps.GMMDetector",
+        "format_version": 1,
+        "n_members": len(old_style.members_),
+        "scaler_center": old_style.scaler_.center.tolist(),
+        "scaler_scale": old_style.scaler_.scale.tolist(),
+        "med": old_style.med_.tolist(),
+        "iqr": old_style.iqr_.tolist(),
+        "threshold": old_style.threshold_,
+        "train_score_mean": old_style.score_mean_,
+        "train_score_std": old_style.score_std_,
+        "meta": {},
+    }
     (tmp_path / "o" / "detector.npz").unlink()
     (tmp_path / "o" / "detector.json").write_text(json.dumps(head))
     v1, _ = GMMDetector.load(tmp_path / "o")
@@ -238,8 +252,17 @@ def test_missing_values_in_the_pipeline_and_apply_update(tmp_path):
     v[rng.random(v.shape) < 0.1] = np.nan
     holey[feats] = v
     holey.to_csv(tmp_path / "ref.csv", index=False)
-    common = ["--quiet", "--set", f"data.path={tmp_path / 'ref.csv'}", "--set", "data.score=null",
-              "--set", "model.seeds=2", "--set", "report.plots=false"]
+    common = [
+        "--quiet",
+        "--set",
+        f"data.path={tmp_path / 'ref.csv'}",
+        "--set",
+        "data.score=null",
+        "--set",
+        "model.seeds=2",
+        "--set",
+        "report.plots=false",
+    ]
     cfg = str(REPO / "configs" / "anomaly.yaml")
     assert cli.main(["run", cfg, "--out", str(tmp_path / "no"), *common]) == 2  # refused, with the hint
     assert not (tmp_path / "no").exists()
@@ -267,15 +290,41 @@ def test_missing_values_in_the_pipeline_and_apply_update(tmp_path):
 
 def test_update_is_refused_where_a_pipeline_cannot_learn_in_apply(tmp_path, capsys):
     out = tmp_path / "c"
-    assert cli.main(["run", str(REPO / "configs" / "customers.yaml"), "--out", str(out), "--quiet",
-                     "--set", "report.stability_seeds=1", "--set", "report.bootstrap=0", "--set", "report.plots=false"]) == 0
-    assert cli.main(["apply", str(out), str(SAMPLES / "cdnow_sample.txt"), "--update", "--out", str(tmp_path / "x")]) == 2
+    assert (
+        cli.main(
+            [
+                "run",
+                str(REPO / "configs" / "customers.yaml"),
+                "--out",
+                str(out),
+                "--quiet",
+                "--set",
+                "report.stability_seeds=1",
+                "--set",
+                "report.bootstrap=0",
+                "--set",
+                "report.plots=false",
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(["apply", str(out), str(SAMPLES / "cdnow_sample.txt"), "--update", "--out", str(tmp_path / "x")]) == 2
+    )
     assert "cannot update its model" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
 def test_bags_and_missing_values_do_not_mix(tmp_path, capsys):
-    code = cli.main(["validate", str(REPO / "configs" / "anomaly.yaml"), "--set", "data.missing=marginalize",
-                     "--set", "model.bags=3"])
+    code = cli.main(
+        [
+            "validate",
+            str(REPO / "configs" / "anomaly.yaml"),
+            "--set",
+            "data.missing=marginalize",
+            "--set",
+            "model.bags=3",
+        ]
+    )
     assert code == 2 and "model.bags" in capsys.readouterr().err
 
 
@@ -285,9 +334,25 @@ def test_a_column_with_almost_no_values_is_named(tmp_path, capsys, values):
     df = pd.DataFrame(rng.normal(size=(200, 3)), columns=["amount", "hour", "fee"])
     df.loc[values:, "hour"] = np.nan
     df.to_csv(tmp_path / "ref.csv", index=False)
-    code = cli.main(["run", str(REPO / "configs" / "anomaly.yaml"), "--out", str(tmp_path / "r"), "--quiet",
-                     "--set", f"data.path={tmp_path / 'ref.csv'}", "--set", "data.score=null", "--set", "data.id_column=null",
-                     "--set", "data.label_column=null", "--set", "data.missing=marginalize"])
+    code = cli.main(
+        [
+            "run",
+            str(REPO / "configs" / "anomaly.yaml"),
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+            "--set",
+            f"data.path={tmp_path / 'ref.csv'}",
+            "--set",
+            "data.score=null",
+            "--set",
+            "data.id_column=null",
+            "--set",
+            "data.label_column=null",
+            "--set",
+            "data.missing=marginalize",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and f"column 'hour' has {values} value(s) among the 200 reference records" in err
     assert "Traceback" not in err and "RuntimeWarning" not in err and not (tmp_path / "r").exists()

@@ -12,10 +12,10 @@ from sklearn.metrics import roc_auc_score
 
 from gmm_apps import cli
 from gmm_apps.errors import DataError
-from gmm_apps.pipelines.anomaly.features import Schema, parse_verdicts
 from gmm_apps.pipelines.anomaly.config import AnomalyData
+from gmm_apps.pipelines.anomaly.features import Schema, parse_verdicts
 from gmm_apps.pipelines.anomaly.model import GMMDetector
-from gmm_apps.pipelines.anomaly.verdicts import NEAR, LOCAL, nearest, pu_auc, to_percentiles, percentile_grid
+from gmm_apps.pipelines.anomaly.verdicts import LOCAL, NEAR, nearest, percentile_grid, pu_auc, to_percentiles
 
 SMALL = dict(n_components=(1, 4), seeds=2)
 
@@ -60,7 +60,7 @@ def test_verdicts_of_one_kind_lift_it_and_leave_the_other_kind_found():
     assert auc(det.decision_scores_, 2) > 0.98
     v_kind = det.verdict_scores(X[kind > 0])
     names, near = v_kind.flagged_by, v_kind.nearest
-    assert np.mean(np.isin(names[: 60], [NEAR, LOCAL, "verdict classifier"])) > 0.8
+    assert np.mean(np.isin(names[:60], [NEAR, LOCAL, "verdict classifier"])) > 0.8
     assert not np.isin(names[60:], [NEAR, LOCAL]).any()  # far from every confirmed anomaly: a view flagged them
     assert set(near[:60]) <= set(np.flatnonzero(v == 1).astype(str))
 
@@ -89,7 +89,9 @@ def test_without_anomaly_verdicts_the_fit_is_the_unsupervised_one():
 
 def test_blend_round_trips_through_the_model_files(tmp_path):
     X, kind = two_kinds(n=800)
-    det = GMMDetector(**SMALL).fit(X, verdicts=reveal(kind, np.random.default_rng(3), 5, 5), ids=np.arange(len(X)) + 100)
+    det = GMMDetector(**SMALL).fit(
+        X, verdicts=reveal(kind, np.random.default_rng(3), 5, 5), ids=np.arange(len(X)) + 100
+    )
     det.save(tmp_path / "m", meta={})
     back, _ = GMMDetector.load(tmp_path / "m")
     np.testing.assert_array_equal(back.decision_function(X), det.decision_function(X))
@@ -111,7 +113,8 @@ def test_helpers_against_brute_force():
     s = rng.normal(size=200)
     s[:20] += 1
     assert pu_auc(s, np.arange(20), np.arange(20, 200)) == pytest.approx(
-        roc_auc_score(np.r_[np.ones(20), np.zeros(180)], s))
+        roc_auc_score(np.r_[np.ones(20), np.zeros(180)], s)
+    )
     # percentiles: the reference's own values map to their ranks
     P = rng.normal(size=(1000, 2))
     qp = to_percentiles(P, percentile_grid(P))
@@ -132,8 +135,11 @@ def test_verdict_values_other_than_0_1_empty_are_one_clear_error():
 
 
 def _files(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in Path(folder).rglob("*") if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in Path(folder).rglob("*")
+        if p.is_file()
+    }
 
 
 def test_pipeline_with_verdicts_empty_verdicts_and_apply_update(tmp_path, capsys):
@@ -144,12 +150,35 @@ def test_pipeline_with_verdicts_empty_verdicts_and_apply_update(tmp_path, capsys
     plain, empty = tmp_path / "plain.csv", tmp_path / "empty.csv"
     ref.to_csv(plain, index=False)
     ref.assign(seen="").to_csv(empty, index=False)
-    quick = ["--quiet", "--set", "model.seeds=2", "--set", "model.components=[1, 4]", "--set", "report.plots=false",
-             "--set", "data.score=null"]
+    quick = [
+        "--quiet",
+        "--set",
+        "model.seeds=2",
+        "--set",
+        "model.components=[1, 4]",
+        "--set",
+        "report.plots=false",
+        "--set",
+        "data.score=null",
+    ]
     cfg = str(Path(__file__).resolve().parents[1] / "configs" / "anomaly.yaml")
     assert cli.main(["run", cfg, "--out", str(tmp_path / "a"), *quick, "--set", f"data.path={plain}"]) == 0
-    assert cli.main(["run", cfg, "--out", str(tmp_path / "b"), *quick, "--set", f"data.path={empty}",
-                     "--set", "data.verdict_column=seen"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                cfg,
+                "--out",
+                str(tmp_path / "b"),
+                *quick,
+                "--set",
+                f"data.path={empty}",
+                "--set",
+                "data.verdict_column=seen",
+            ]
+        )
+        == 0
+    )
     # an empty verdict column adds nothing: the same scores, byte for byte
     assert (tmp_path / "a" / "scores.csv").read_bytes() == (tmp_path / "b" / "scores.csv").read_bytes()
     assert "verdicts" not in json.loads((tmp_path / "b" / "summary.json").read_text())
@@ -176,14 +205,30 @@ def test_pipeline_with_verdicts_empty_verdicts_and_apply_update(tmp_path, capsys
     assert cli.main(["apply", str(tmp_path / "u"), str(plain), "--out", str(tmp_path / "s"), "--quiet"]) == 0
     scores = pd.read_csv(tmp_path / "s" / "scores.csv")
     hidden = np.isnan(v) & (kind != 2)
-    assert (roc_auc_score(kind[hidden] == 1, scores["score"][hidden])
-            > roc_auc_score(kind[hidden] == 1, scores["unsupervised_score"][hidden]) + 0.02)
+    assert (
+        roc_auc_score(kind[hidden] == 1, scores["score"][hidden])
+        > roc_auc_score(kind[hidden] == 1, scores["unsupervised_score"][hidden]) + 0.02
+    )
 
     # a run with verdicts: the report shows the loop, the summary the precision before and after
     verdict_file = tmp_path / "ref_v.csv"
     ref.assign(seen=pd.array(np.where(np.isnan(v), pd.NA, v), dtype="Int64")).to_csv(verdict_file, index=False)
-    assert cli.main(["run", cfg, "--out", str(tmp_path / "c"), *quick, "--set", f"data.path={verdict_file}",
-                     "--set", "data.verdict_column=seen"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                cfg,
+                "--out",
+                str(tmp_path / "c"),
+                *quick,
+                "--set",
+                f"data.path={verdict_file}",
+                "--set",
+                "data.verdict_column=seen",
+            ]
+        )
+        == 0
+    )
     s = json.loads((tmp_path / "c" / "summary.json").read_text())["verdicts"]
     assert s["used"] and s["anomalies"] == 10 and s["precision_after"] >= s["precision_before"]
     html = (tmp_path / "c" / "report.html").read_text()
@@ -192,8 +237,22 @@ def test_pipeline_with_verdicts_empty_verdicts_and_apply_update(tmp_path, capsys
     # a bad verdict: one line naming the file, column and row; nothing written
     ref.assign(seen=["maybe"] + [""] * (len(ref) - 1)).to_csv(tmp_path / "bad.csv", index=False)
     capsys.readouterr()
-    assert cli.main(["run", cfg, "--out", str(tmp_path / "x"), *quick, "--set", f"data.path={tmp_path / 'bad.csv'}",
-                     "--set", "data.verdict_column=seen"]) == 2
+    assert (
+        cli.main(
+            [
+                "run",
+                cfg,
+                "--out",
+                str(tmp_path / "x"),
+                *quick,
+                "--set",
+                f"data.path={tmp_path / 'bad.csv'}",
+                "--set",
+                "data.verdict_column=seen",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "column 'seen' (data.verdict_column) has 'maybe' at data row 1" in err[0]
     assert not (tmp_path / "x").exists()

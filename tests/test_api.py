@@ -27,7 +27,7 @@ def elsewhere(monkeypatch, tmp_path):
 def prices(n=700, start=0):
     from arch.data import sp500
 
-    return sp500.load()["Adj Close"].iloc[start:start + n].rename("Close").to_frame()
+    return sp500.load()["Adj Close"].iloc[start : start + n].rename("Close").to_frame()
 
 
 def test_run_by_pipeline_name_and_apply(elsewhere, tmp_path):
@@ -36,8 +36,11 @@ def test_run_by_pipeline_name_and_apply(elsewhere, tmp_path):
     assert r.pipeline == "anomaly" and "records flagged" in r.summary["headline"]
     assert set(r.tables) == {"scores"} and len(r.tables["scores"]) == 733
     new = pd.read_csv(gmm_apps.sample_path("cardio_new.csv"))
-    np.testing.assert_allclose(r.model.decision_function(new.drop(columns=["id", "outlier"]).to_numpy()),
-                               r.tables["scores"]["score"], rtol=1e-8)  # the model is the detector that scored
+    np.testing.assert_allclose(
+        r.model.decision_function(new.drop(columns=["id", "outlier"]).to_numpy()),
+        r.tables["scores"]["score"],
+        rtol=1e-8,
+    )  # the model is the detector that scored
     r2 = r.apply(pd.read_csv(SAMPLES / "cardio_new.csv"), out=tmp_path / "b")
     np.testing.assert_allclose(r2.tables["scores"]["score"], r.tables["scores"]["score"], rtol=1e-9)
 
@@ -47,8 +50,18 @@ def test_regimes_from_a_dataframe_equals_the_same_prices_from_a_file(tmp_path):
     fast = ["split.holdout_start=null", "report.stability_seeds=1", "report.plots=false"]
     r = gmm_apps.run("regimes", data=px, out=tmp_path / "mem", set=fast)
     px.rename_axis("Date").to_csv(tmp_path / "px.csv")
-    code = cli.main(["run", str(REPO / "configs" / "regimes.yaml"), "--quiet", "--out", str(tmp_path / "file"),
-                     "--set", f"data.path={tmp_path / 'px.csv'}", *[a for s in fast for a in ("--set", s)]])
+    code = cli.main(
+        [
+            "run",
+            str(REPO / "configs" / "regimes.yaml"),
+            "--quiet",
+            "--out",
+            str(tmp_path / "file"),
+            "--set",
+            f"data.path={tmp_path / 'px.csv'}",
+            *[a for s in fast for a in ("--set", s)],
+        ]
+    )
     assert code == 0
     assert (tmp_path / "mem" / "regimes.csv").read_bytes() == (tmp_path / "file" / "regimes.csv").read_bytes()
     new = r.apply(prices(300, start=700), out=tmp_path / "new")
@@ -56,11 +69,20 @@ def test_regimes_from_a_dataframe_equals_the_same_prices_from_a_file(tmp_path):
 
 
 def test_customers_from_a_dataframe(tmp_path):
-    tx = pd.read_csv(SAMPLES / "cdnow_sample.txt", sep=r"\s+", header=0,
-                     names=["customer_id", "date", "quantity", "amount"], dtype={"date": str, "customer_id": str})
+    tx = pd.read_csv(
+        SAMPLES / "cdnow_sample.txt",
+        sep=r"\s+",
+        header=0,
+        names=["customer_id", "date", "quantity", "amount"],
+        dtype={"date": str, "customer_id": str},
+    )
     tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
-    r = gmm_apps.run("customers", data=tx, out=tmp_path / "c",
-                     set=["data.format=table", "report.stability_seeds=1", "report.bootstrap=0", "report.plots=false"])
+    r = gmm_apps.run(
+        "customers",
+        data=tx,
+        out=tmp_path / "c",
+        set=["data.format=table", "report.stability_seeds=1", "report.bootstrap=0", "report.plots=false"],
+    )
     assert r.summary["customers"] == 2357 and "customers" in r.tables
 
 
@@ -95,8 +117,9 @@ def test_images_from_arrays_and_the_shared_palette_as_model(tmp_path):
     from skimage import data
 
     imgs = [data.coffee()[::4, ::4], data.chelsea()[::4, ::4]]
-    r = gmm_apps.run("images", data=imgs, out=tmp_path / "i",
-                     set=["model.n_components=4", "report.plots=false", "model.shared=true"])
+    r = gmm_apps.run(
+        "images", data=imgs, out=tmp_path / "i", set=["model.n_components=4", "report.plots=false", "model.shared=true"]
+    )
     assert list(r.tables["images"]["image"]) == ["image_0000", "image_0001"]
     assert r.model.n_components == 4
     again = r.apply(imgs[1], out=tmp_path / "j")
@@ -111,8 +134,7 @@ def test_speakers_from_a_mapping_of_recordings(tmp_path):
         digit, speaker, take = f.stem.split("_")
         if speaker in ("george", "theo", "lucas"):
             enrol.setdefault(speaker, []).append(sf.read(f) if speaker == "theo" else f)  # arrays or paths
-    r = gmm_apps.run("speakers", data=enrol, out=tmp_path / "s",
-                     set=["model.n_components=16", "report.plots=false"])
+    r = gmm_apps.run("speakers", data=enrol, out=tmp_path / "s", set=["model.n_components=16", "report.plots=false"])
     assert sorted(r.model.speakers) == ["george", "lucas", "theo"]
     tests = sorted((SAMPLES / "fsdd_sample" / "test").glob("*_lucas_*.wav"))[:4]
     ids = r.apply({"unknown": tests}, out=tmp_path / "t").tables["identifications"]
@@ -120,29 +142,69 @@ def test_speakers_from_a_mapping_of_recordings(tmp_path):
 
 
 # ------------------------------------------------------------------ arguments of the wrong kind: one-line UserErrors
-@pytest.mark.parametrize("call, kind, needle", [
-    (lambda t: gmm_apps.run(42), TypeError, "config: expected a YAML file's path, a pipeline name or a dict, got int"),
-    (lambda t: gmm_apps.run(["anomaly"]), TypeError, "got list"),
-    (lambda t: gmm_apps.run("anomaly", seed="abc", out=t / "r"), TypeError, "seed: expected a whole number"),
-    (lambda t: gmm_apps.run("anomaly", seed=-5, out=t / "r"), ValueError, "model.random_state"),
-    (lambda t: gmm_apps.run("anomaly", set="data.score=null", out=t / "r"), TypeError, "set: expected a list"),
-    (lambda t: gmm_apps.run("anomaly", out=3), TypeError, "out: expected a folder path"),
-    (lambda t: gmm_apps.run("images", data=np.zeros((2, 3, 4, 5)), out=t / "r"), ValueError,
-     "expected a grey, RGB or RGBA image, got an array of shape (2, 3, 4, 5)"),
-    (lambda t: gmm_apps.run("images", data=np.full((64, 64, 3), 200.0), out=t / "r"), ValueError,
-     "float image values must lie in [0, 1]"),
-    (lambda t: gmm_apps.run("images", data=np.full((64, 64, 3), np.nan), out=t / "r"), ValueError, "NaN"),
-    (lambda t: gmm_apps.run("speakers", data={"ann": [t / "missing.wav"]}, out=t / "r"), ValueError,
-     "missing.wav: file not found (data['ann'][0])"),
-    (lambda t: gmm_apps.run("speakers", data={"ann": [(np.zeros(800), 8000, "x")]}, out=t / "r"), ValueError,
-     "expected a path or a (samples, sample_rate) pair, got tuple of 3 items"),
-    (lambda t: gmm_apps.run("speakers", data={"a/b": [(np.zeros(800), 8000)]}, out=t / "r"), ValueError,
-     "speaker name 'a/b' cannot name a folder"),
-    (lambda t: gmm_apps.run("speakers", data={"ann": [(np.zeros(800), 0)]}, out=t / "r"), ValueError,
-     "sample rate must be a whole number of Hz"),
-    (lambda t: gmm_apps.run("regimes", data=pd.DataFrame(), out=t / "r"), ValueError, "the DataFrame is empty"),
-], ids=["int-config", "list-config", "text-seed", "negative-seed", "set-as-text", "int-out", "4d-image",
-        "float-image-0-255", "nan-image", "missing-recording", "3-tuple", "slash-in-name", "rate-0", "empty-dataframe"])
+@pytest.mark.parametrize(
+    "call, kind, needle",
+    [
+        (
+            lambda t: gmm_apps.run(42),
+            TypeError,
+            "config: expected a YAML file's path, a pipeline name or a dict, got int",
+        ),
+        (lambda t: gmm_apps.run(["anomaly"]), TypeError, "got list"),
+        (lambda t: gmm_apps.run("anomaly", seed="abc", out=t / "r"), TypeError, "seed: expected a whole number"),
+        (lambda t: gmm_apps.run("anomaly", seed=-5, out=t / "r"), ValueError, "model.random_state"),
+        (lambda t: gmm_apps.run("anomaly", set="data.score=null", out=t / "r"), TypeError, "set: expected a list"),
+        (lambda t: gmm_apps.run("anomaly", out=3), TypeError, "out: expected a folder path"),
+        (
+            lambda t: gmm_apps.run("images", data=np.zeros((2, 3, 4, 5)), out=t / "r"),
+            ValueError,
+            "expected a grey, RGB or RGBA image, got an array of shape (2, 3, 4, 5)",
+        ),
+        (
+            lambda t: gmm_apps.run("images", data=np.full((64, 64, 3), 200.0), out=t / "r"),
+            ValueError,
+            "float image values must lie in [0, 1]",
+        ),
+        (lambda t: gmm_apps.run("images", data=np.full((64, 64, 3), np.nan), out=t / "r"), ValueError, "NaN"),
+        (
+            lambda t: gmm_apps.run("speakers", data={"ann": [t / "missing.wav"]}, out=t / "r"),
+            ValueError,
+            "missing.wav: file not found (data['ann'][0])",
+        ),
+        (
+            lambda t: gmm_apps.run("speakers", data={"ann": [(np.zeros(800), 8000, "x")]}, out=t / "r"),
+            ValueError,
+            "expected a path or a (samples, sample_rate) pair, got tuple of 3 items",
+        ),
+        (
+            lambda t: gmm_apps.run("speakers", data={"a/b": [(np.zeros(800), 8000)]}, out=t / "r"),
+            ValueError,
+            "speaker name 'a/b' cannot name a folder",
+        ),
+        (
+            lambda t: gmm_apps.run("speakers", data={"ann": [(np.zeros(800), 0)]}, out=t / "r"),
+            ValueError,
+            "sample rate must be a whole number of Hz",
+        ),
+        (lambda t: gmm_apps.run("regimes", data=pd.DataFrame(), out=t / "r"), ValueError, "the DataFrame is empty"),
+    ],
+    ids=[
+        "int-config",
+        "list-config",
+        "text-seed",
+        "negative-seed",
+        "set-as-text",
+        "int-out",
+        "4d-image",
+        "float-image-0-255",
+        "nan-image",
+        "missing-recording",
+        "3-tuple",
+        "slash-in-name",
+        "rate-0",
+        "empty-dataframe",
+    ],
+)
 def test_wrong_arguments_raise_one_line_user_errors(tmp_path, call, kind, needle):
     with pytest.raises(UserError) as e:
         call(tmp_path)
@@ -163,7 +225,7 @@ def test_in_memory_16_bit_and_float_images_are_read_as_the_same_files_would_be(t
     flat = rng.random((48, 64, 3))
     sets = ["model.n_components=3", "report.plots=false", "model.n_fits=1", "run.n_jobs=1"]
     r = gmm_apps.run("images", data=[deep, flat], out=tmp_path / "mem", set=sets)
-    f = gmm_apps.run("images", data=str(tmp_path / "deep.tif"), out=tmp_path / "file", set=sets)
+    gmm_apps.run("images", data=str(tmp_path / "deep.tif"), out=tmp_path / "file", set=sets)
     # the 16-bit array is scaled by 65535, as the 16-bit file is: the same segmentation
     mem = np.asarray(Image.open(tmp_path / "mem" / "labels" / "image_0000.png"))
     fil = np.asarray(Image.open(tmp_path / "file" / "labels" / "deep.png"))
@@ -180,8 +242,12 @@ def test_a_temporary_folder_with_a_yaml_comment_in_its_name_is_taken_whole(tmp_p
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
     recs = pd.read_csv(SAMPLES / "cardio_reference.csv")
-    r = gmm_apps.run("anomaly", data=recs, out=tmp_path / "r",
-                     set=["data.score=null", "report.plots=false", "model.seeds=1", "model.components=[1, 4]"])
+    r = gmm_apps.run(
+        "anomaly",
+        data=recs,
+        out=tmp_path / "r",
+        set=["data.score=null", "report.plots=false", "model.seeds=1", "model.components=[1, 4]"],
+    )
     assert str(odd) in r.summary["config"] or r.summary["scored_records"] == len(recs)
     assert list(odd.iterdir()) == []  # the temporary input was removed
 
@@ -190,12 +256,33 @@ def test_a_temporary_folder_with_a_yaml_comment_in_its_name_is_taken_whole(tmp_p
 def _fuzz_values():
     from hypothesis import strategies as st
 
-    arrays = st.sampled_from([np.zeros((0,)), np.zeros((5, 5)), np.full((40, 40, 3), 300.0), np.zeros((2, 2, 2, 2)),
-                              np.array(["a", "b"]), np.zeros((40, 40, 3), np.uint16), np.zeros((40, 40), bool)])
-    frames = st.sampled_from([pd.DataFrame(), pd.DataFrame({"a": [1.0, 2.0]}), pd.Series([1.0, 2.0]),
-                              pd.DataFrame({"Date": ["x"], "Close": ["y"]})])
-    scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
-                        st.text(max_size=12), st.binary(max_size=4))
+    arrays = st.sampled_from(
+        [
+            np.zeros((0,)),
+            np.zeros((5, 5)),
+            np.full((40, 40, 3), 300.0),
+            np.zeros((2, 2, 2, 2)),
+            np.array(["a", "b"]),
+            np.zeros((40, 40, 3), np.uint16),
+            np.zeros((40, 40), bool),
+        ]
+    )
+    frames = st.sampled_from(
+        [
+            pd.DataFrame(),
+            pd.DataFrame({"a": [1.0, 2.0]}),
+            pd.Series([1.0, 2.0]),
+            pd.DataFrame({"Date": ["x"], "Close": ["y"]}),
+        ]
+    )
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=True),
+        st.text(max_size=12),
+        st.binary(max_size=4),
+    )
     mappings = st.dictionaries(st.text(max_size=5), st.one_of(scalars, st.lists(scalars, max_size=3)), max_size=3)
     return st, arrays, frames, scalars, mappings
 
@@ -207,23 +294,54 @@ def test_fuzzed_python_api_arguments_end_in_success_or_a_user_error(tmp_path_fac
 
     st, arrays, frames, scalars, mappings = _fuzz_values()
     # the runs themselves are fuzzed in test_fuzz.py; here every argument up to the validated config and inputs
-    monkeypatch.setattr(runs, "execute_run", lambda config, **kw: (_ for _ in ()).throw(
-        _Validated(runs.prepare(config, sets=kw["sets"], seed=kw["seed"]))))
+    monkeypatch.setattr(
+        runs,
+        "execute_run",
+        lambda config, **kw: (_ for _ in ()).throw(_Validated(runs.prepare(config, sets=kw["sets"], seed=kw["seed"]))),
+    )
     names = registry.available()
-    configs = st.one_of(st.sampled_from(names), scalars, st.lists(scalars, max_size=2),
-                        mappings.map(lambda m: dict(m, pipeline=names[len(m) % len(names)])), mappings)
-    data = st.one_of(st.none(), scalars, arrays, frames, st.lists(arrays, max_size=2), mappings,
-                     st.dictionaries(st.sampled_from(["ann", "a/b", "..", ""]),
-                                     st.lists(st.one_of(scalars, st.tuples(arrays, scalars), st.tuples(scalars)),
-                                              max_size=2), max_size=2))
-    sets = st.one_of(st.none(), scalars, st.lists(st.one_of(st.text(max_size=20), scalars), max_size=3),
-                     st.lists(st.sampled_from(["model.n_init=2", "data.path=[", "x=1", "model.random_state=-1",
-                                               "report.title=&a [*a]", "model=3"]), max_size=2))
+    configs = st.one_of(
+        st.sampled_from(names),
+        scalars,
+        st.lists(scalars, max_size=2),
+        mappings.map(lambda m: dict(m, pipeline=names[len(m) % len(names)])),
+        mappings,
+    )
+    data = st.one_of(
+        st.none(),
+        scalars,
+        arrays,
+        frames,
+        st.lists(arrays, max_size=2),
+        mappings,
+        st.dictionaries(
+            st.sampled_from(["ann", "a/b", "..", ""]),
+            st.lists(st.one_of(scalars, st.tuples(arrays, scalars), st.tuples(scalars)), max_size=2),
+            max_size=2,
+        ),
+    )
+    sets = st.one_of(
+        st.none(),
+        scalars,
+        st.lists(st.one_of(st.text(max_size=20), scalars), max_size=3),
+        st.lists(
+            st.sampled_from(
+                ["model.n_init=2", "data.path=[", "x=1", "model.random_state=-1", "report.title=&a [*a]", "model=3"]
+            ),
+            max_size=2,
+        ),
+    )
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(config=configs, data=data, seed=st.one_of(st.none(), scalars), set_=sets,
-           out=st.one_of(st.none(), scalars), quiet=st.one_of(st.booleans(), scalars),
-           overwrite=st.one_of(st.booleans(), scalars))
+    @given(
+        config=configs,
+        data=data,
+        seed=st.one_of(st.none(), scalars),
+        set_=sets,
+        out=st.one_of(st.none(), scalars),
+        quiet=st.one_of(st.booleans(), scalars),
+        overwrite=st.one_of(st.booleans(), scalars),
+    )
     def check(config, data, seed, set_, out, quiet, overwrite):
         where = tmp_path_factory.mktemp("fuzz")
         out = where / "r" if out is None or isinstance(out, str) and out else out

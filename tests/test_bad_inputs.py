@@ -12,19 +12,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from model_files import without_model_checksums
 
 from gmm_apps import cli
-from model_files import without_model_checksums
 from gmm_apps.runs import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples"
 CFG = {name: REPO / "configs" / f"{name}.yaml" for name in ("regimes", "customers", "speakers", "anomaly", "images")}
 FAST = {
-    "regimes": ["--set", "report.stability_seeds=1", "--set", "report.bic_candidates=[3]", "--set", "report.plots=false",
-                "--set", "model.n_init=2", "--set", "split.holdout_start=null"],
-    "customers": ["--set", "report.stability_seeds=1", "--set", "report.bootstrap=0", "--set", "report.plots=false",
-                  "--set", "model.n_components=3"],
+    "regimes": [
+        "--set",
+        "report.stability_seeds=1",
+        "--set",
+        "report.bic_candidates=[3]",
+        "--set",
+        "report.plots=false",
+        "--set",
+        "model.n_init=2",
+        "--set",
+        "split.holdout_start=null",
+    ],
+    "customers": [
+        "--set",
+        "report.stability_seeds=1",
+        "--set",
+        "report.bootstrap=0",
+        "--set",
+        "report.plots=false",
+        "--set",
+        "model.n_components=3",
+    ],
     "speakers": ["--set", "report.plots=false", "--set", "model.n_components=16"],
     "anomaly": ["--set", "report.plots=false", "--set", "model.bags=0"],
     "images": ["--set", "report.plots=false", "--set", "run.n_jobs=1"],
@@ -80,7 +98,10 @@ def anomaly_csv(tmp, name="ref.csv", mutate=None):
 
 
 TINY_LOG = "customer_id,date,amount\n" + "".join(
-    f"{c},2020-01-{d:02d},{5 + d}\n" for c, days in (("x", (1, 5)), ("y", (2, 9, 20)), ("z", (3, 4, 12, 25))) for d in days)
+    f"{c},2020-01-{d:02d},{5 + d}\n"
+    for c, days in (("x", (1, 5)), ("y", (2, 9, 20)), ("z", (3, 4, 12, 25)))
+    for d in days
+)
 
 
 SAME_TX = "customer_id,date,amount\n" + "".join(f"c{c},2020-01-05,10\nc{c},2020-03-05,10\n" for c in range(40))
@@ -96,8 +117,9 @@ def png_header(path, width, height):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -111,7 +133,8 @@ def complex_mat(path):
 
 #: nine anchors, each a list of nine aliases of the one before: about 387 million values once expanded
 LAUGHS = "pipeline: anomaly\nreport:\n  title: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"  x{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+    f"  x{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
 
 
 def _set(df, col, i, v):
@@ -125,57 +148,259 @@ def _set(df, col, i, v):
 CASES = [
     # the config itself
     ("malformed-yaml", "regimes", lambda t: {"config": "pipeline: regimes\nmodel: {n_init: 3\n"}, "malformed YAML"),
-    ("unknown-key", "customers", lambda t: {"config": "pipeline: customers\nmodel:\n  n_compnents: 3\n"}, "unknown key 'model.n_compnents'"),
+    (
+        "unknown-key",
+        "customers",
+        lambda t: {"config": "pipeline: customers\nmodel:\n  n_compnents: 3\n"},
+        "unknown key 'model.n_compnents'",
+    ),
     ("wrong-type", "anomaly", lambda t: {"config": "pipeline: anomaly\nmodel:\n  bags: many\n"}, "model.bags"),
     ("missing-file", "regimes", lambda t: ["--set", "data.path=/nonexistent/prices.csv"], "data.path: file not found"),
     ("missing-file", "customers", lambda t: ["--set", "data.path=/nonexistent/tx.csv"], "data.path: file not found"),
     ("missing-file", "speakers", lambda t: ["--set", "data.enrol=/nonexistent/enrol"], "data.enrol: file not found"),
-    ("missing-file", "anomaly", lambda t: ["--set", "data.path=/nonexistent/ref.csv", "--set", "data.score=null"], "data.path: file not found"),
-    ("demo-scored", "anomaly", lambda t: ["--set", "data.path=" + str(make(t, "r.csv", "a,b\n1,2\n"))], "set data.score: null"),
+    (
+        "missing-file",
+        "anomaly",
+        lambda t: ["--set", "data.path=/nonexistent/ref.csv", "--set", "data.score=null"],
+        "data.path: file not found",
+    ),
+    (
+        "demo-scored",
+        "anomaly",
+        lambda t: ["--set", "data.path=" + str(make(t, "r.csv", "a,b\n1,2\n"))],
+        "set data.score: null",
+    ),
     # empty, header-only, unreadable
     ("empty-file", "regimes", lambda t: ["--set", f"data.path={make(t, 'e.csv', '')}"], "e.csv: file is empty"),
     ("empty-file", "customers", lambda t: ["--set", f"data.path={make(t, 'e.csv', '')}"], "e.csv: file is empty"),
-    ("empty-file", "anomaly", lambda t: ["--set", f"data.path={make(t, 'e.csv', '')}", "--set", "data.score=null"], "e.csv: file is empty"),
-    ("header-only", "regimes", lambda t: ["--set", f"data.path={make(t, 'h.csv', 'Date,Close' + chr(10))}"], "h.csv: no data rows"),
-    ("header-only", "customers", lambda t: ["--set", f"data.path={make(t, 'h.csv', 'customer_id,date,amount' + chr(10))}"], "h.csv: no transactions"),
-    ("header-only", "anomaly", lambda t: ["--set", f"data.path={make(t, 'h.csv', 'id,a,b' + chr(10))}", "--set", "data.score=null"], "h.csv: no records"),
-    ("binary-file", "customers", lambda t: ["--set", f"data.path={make(t, 'b.csv', bytes(range(256)) * 4)}"], "b.csv: cannot read"),
+    (
+        "empty-file",
+        "anomaly",
+        lambda t: ["--set", f"data.path={make(t, 'e.csv', '')}", "--set", "data.score=null"],
+        "e.csv: file is empty",
+    ),
+    (
+        "header-only",
+        "regimes",
+        lambda t: ["--set", f"data.path={make(t, 'h.csv', 'Date,Close' + chr(10))}"],
+        "h.csv: no data rows",
+    ),
+    (
+        "header-only",
+        "customers",
+        lambda t: ["--set", f"data.path={make(t, 'h.csv', 'customer_id,date,amount' + chr(10))}"],
+        "h.csv: no transactions",
+    ),
+    (
+        "header-only",
+        "anomaly",
+        lambda t: ["--set", f"data.path={make(t, 'h.csv', 'id,a,b' + chr(10))}", "--set", "data.score=null"],
+        "h.csv: no records",
+    ),
+    (
+        "binary-file",
+        "customers",
+        lambda t: ["--set", f"data.path={make(t, 'b.csv', bytes(range(256)) * 4)}"],
+        "b.csv: cannot read",
+    ),
     # columns
-    ("misspelled-column", "regimes", lambda t: ["--set", f"data.path={prices_csv(t)}", "--set", "data.price_column=Clsoe"], "column 'Clsoe' (prices) not found"),
-    ("misspelled-column", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', 'cust,date,amount' + chr(10) + 'x,2020-01-01,5' + chr(10))}"], "column 'customer_id' (data.id_column) not found"),
-    ("misspelled-column", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t)}", "--set", "data.score=null", "--set", "data.columns=[a, bb]"], "column 'bb' (data.columns) not found"),
+    (
+        "misspelled-column",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t)}", "--set", "data.price_column=Clsoe"],
+        "column 'Clsoe' (prices) not found",
+    ),
+    (
+        "misspelled-column",
+        "customers",
+        lambda t: ["--set", f"data.path={make(t, 't.csv', 'cust,date,amount' + chr(10) + 'x,2020-01-01,5' + chr(10))}"],
+        "column 'customer_id' (data.id_column) not found",
+    ),
+    (
+        "misspelled-column",
+        "anomaly",
+        lambda t: ["--set", f"data.path={anomaly_csv(t)}", "--set", "data.score=null", "--set", "data.columns=[a, bb]"],
+        "column 'bb' (data.columns) not found",
+    ),
     # values
-    ("non-numeric", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 50, 'abc'))}"], "column 'Close' has a non-numeric value 'abc'"),
-    ("non-numeric", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: _set(d, 'b', 5, 'oops'))}", "--set", "data.score=null", "--set", "data.categorical=reject"], "column 'b' has a non-numeric value 'oops'"),
-    ("nan", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 50, float('nan')))}"], "missing or infinite value"),
-    ("nan", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: _set(d, 'a', 7, float('nan')))}", "--set", "data.score=null"], "column 'a' has a missing, infinite or non-numeric value"),
-    ("infinity", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 50, float('inf')))}"], "missing or infinite value"),
-    ("infinity", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', 'customer_id,date,amount' + chr(10) + 'x,2020-01-01,inf' + chr(10))}"], "non-numeric or missing value"),
-    ("duplicated-dates", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: pd.concat([d.iloc[:60], d.iloc[59:]]))}"], "duplicated dates"),
-    ("unsorted-dates", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.iloc[::-1])}"], "not in increasing order"),
+    (
+        "non-numeric",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 50, 'abc'))}"],
+        "column 'Close' has a non-numeric value 'abc'",
+    ),
+    (
+        "non-numeric",
+        "anomaly",
+        lambda t: [
+            "--set",
+            f"data.path={anomaly_csv(t, mutate=lambda d: _set(d, 'b', 5, 'oops'))}",
+            "--set",
+            "data.score=null",
+            "--set",
+            "data.categorical=reject",
+        ],
+        "column 'b' has a non-numeric value 'oops'",
+    ),
+    (
+        "nan",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 50, float('nan')))}"],
+        "missing or infinite value",
+    ),
+    (
+        "nan",
+        "anomaly",
+        lambda t: [
+            "--set",
+            f"data.path={anomaly_csv(t, mutate=lambda d: _set(d, 'a', 7, float('nan')))}",
+            "--set",
+            "data.score=null",
+        ],
+        "column 'a' has a missing, infinite or non-numeric value",
+    ),
+    (
+        "infinity",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 50, float('inf')))}"],
+        "missing or infinite value",
+    ),
+    (
+        "infinity",
+        "customers",
+        lambda t: [
+            "--set",
+            f"data.path={make(t, 't.csv', 'customer_id,date,amount' + chr(10) + 'x,2020-01-01,inf' + chr(10))}",
+        ],
+        "non-numeric or missing value",
+    ),
+    (
+        "duplicated-dates",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: pd.concat([d.iloc[:60], d.iloc[59:]]))}"],
+        "duplicated dates",
+    ),
+    (
+        "unsorted-dates",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.iloc[::-1])}"],
+        "not in increasing order",
+    ),
     ("single-row", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, n=1)}"], "only 1 price row"),
-    ("single-row", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: d.iloc[:1])}", "--set", "data.score=null"], "only 1 reference records"),
-    ("constant-feature", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.assign(Close=100.0))}"], "feature 'log_return' is constant"),
-    ("more-components-than-rows", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', TINY_LOG)}", "--set", "model.n_components=5", "--set", "split.enabled=false", "--set", "features.recent_weeks=1"], "fewer than every model.n_components"),
+    (
+        "single-row",
+        "anomaly",
+        lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: d.iloc[:1])}", "--set", "data.score=null"],
+        "only 1 reference records",
+    ),
+    (
+        "constant-feature",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.assign(Close=100.0))}"],
+        "feature 'log_return' is constant",
+    ),
+    (
+        "more-components-than-rows",
+        "customers",
+        lambda t: [
+            "--set",
+            f"data.path={make(t, 't.csv', TINY_LOG)}",
+            "--set",
+            "model.n_components=5",
+            "--set",
+            "split.enabled=false",
+            "--set",
+            "features.recent_weeks=1",
+        ],
+        "fewer than every model.n_components",
+    ),
     # audio
-    ("corrupt-wav", "speakers", lambda t: (shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"), make(t / "enrol", "3_theo_99.wav", b"RIFF....WAVEjunk"), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_99.wav: cannot read audio"),
-    ("zero-length-recording", "speakers", lambda t: (shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"), wav(t / "enrol" / "3_theo_98.wav", seconds=0), ["--set", f"data.enrol={t / 'enrol'}"])[-1], "3_theo_98.wav: the recording is empty"),
-    ("one-speaker", "speakers", lambda t: ((t / "e").mkdir(), wav(t / "e" / "0_ann_1.wav"), ["--set", f"data.enrol={t / 'e'}", "--set", "data.test=null"])[-1], "identification needs at least two speakers"),
+    (
+        "corrupt-wav",
+        "speakers",
+        lambda t: (
+            shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"),
+            make(t / "enrol", "3_theo_99.wav", b"RIFF....WAVEjunk"),
+            ["--set", f"data.enrol={t / 'enrol'}"],
+        )[-1],
+        "3_theo_99.wav: cannot read audio",
+    ),
+    (
+        "zero-length-recording",
+        "speakers",
+        lambda t: (
+            shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"),
+            wav(t / "enrol" / "3_theo_98.wav", seconds=0),
+            ["--set", f"data.enrol={t / 'enrol'}"],
+        )[-1],
+        "3_theo_98.wav: the recording is empty",
+    ),
+    (
+        "one-speaker",
+        "speakers",
+        lambda t: (
+            (t / "e").mkdir(),
+            wav(t / "e" / "0_ann_1.wav"),
+            ["--set", f"data.enrol={t / 'e'}", "--set", "data.test=null"],
+        )[-1],
+        "identification needs at least two speakers",
+    ),
     # images
     ("missing-file", "images", lambda t: ["--set", "data.path=/nonexistent/photo.jpg"], "data.path: file not found"),
-    ("unknown-sample", "images", lambda t: ["--set", "data.path=skimage:lena"], "'skimage:lena' is not a bundled sample"),
-    ("empty-folder", "images", lambda t: ((t / "photos").mkdir(), ["--set", f"data.path={t / 'photos'}"])[-1], "holds no"),
+    (
+        "unknown-sample",
+        "images",
+        lambda t: ["--set", "data.path=skimage:lena"],
+        "'skimage:lena' is not a bundled sample",
+    ),
+    (
+        "empty-folder",
+        "images",
+        lambda t: ((t / "photos").mkdir(), ["--set", f"data.path={t / 'photos'}"])[-1],
+        "holds no",
+    ),
     ("empty-file", "images", lambda t: ["--set", f"data.path={make(t, 'e.png', b'')}"], "e.png: file is empty"),
-    ("not-an-image", "images", lambda t: ["--set", f"data.path={make(t, 'notes.jpg', 'these are not pixels' * 50)}"], "notes.jpg: not a readable image"),
-    ("one-pixel-image", "images", lambda t: ["--set", f"data.path={png(t / 'dot.png', np.zeros((1, 1, 3), np.uint8))}"], "dot.png: image is 1x1 pixels"),
+    (
+        "not-an-image",
+        "images",
+        lambda t: ["--set", f"data.path={make(t, 'notes.jpg', 'these are not pixels' * 50)}"],
+        "notes.jpg: not a readable image",
+    ),
+    (
+        "one-pixel-image",
+        "images",
+        lambda t: ["--set", f"data.path={png(t / 'dot.png', np.zeros((1, 1, 3), np.uint8))}"],
+        "dot.png: image is 1x1 pixels",
+    ),
     ("wrong-type", "images", lambda t: ["--set", "spatial.sigma=wide"], "spatial.sigma"),
-    ("gradient-level-as-ratio", "images", lambda t: ["--set", "spatial.edge_threshold=24"],
-     "edge_threshold 24 is a gradient level"),
+    (
+        "gradient-level-as-ratio",
+        "images",
+        lambda t: ["--set", "spatial.edge_threshold=24"],
+        "edge_threshold 24 is a gradient level",
+    ),
     # silently accepted before: refused now, in one line
-    *[("boolean-components", name, lambda t, k=key: ["--set", f"model.{k}=true"], f"model.{key}: expected a number, not a yes/no")
-      for name, key in (("regimes", "n_components"), ("customers", "n_components"), ("speakers", "n_components"),
-                        ("anomaly", "components"), ("images", "n_components"))],
-    ("boolean-number", "regimes", lambda t: ["--set", "model.n_init=yes"], "model.n_init: expected a number, not a yes/no"),
+    *[
+        (
+            "boolean-components",
+            name,
+            lambda t, k=key: ["--set", f"model.{k}=true"],
+            f"model.{key}: expected a number, not a yes/no",
+        )
+        for name, key in (
+            ("regimes", "n_components"),
+            ("customers", "n_components"),
+            ("speakers", "n_components"),
+            ("anomaly", "components"),
+            ("images", "n_components"),
+        )
+    ],
+    (
+        "boolean-number",
+        "regimes",
+        lambda t: ["--set", "model.n_init=yes"],
+        "model.n_init: expected a number, not a yes/no",
+    ),
     ("boolean-in-a-list", "customers", lambda t: ["--set", "model.n_components=[2, true]"], "expected a number"),
     # keys a pipeline does not read, and renamed keys
     ("unused-key", "anomaly", lambda t: ["--set", "model.tol=0.1"], "unknown key 'model.tol'"),
@@ -183,65 +408,224 @@ CASES = [
     ("unused-key", "speakers", lambda t: ["--set", "data.path=x"], "unknown key 'data.path'"),
     ("unused-key", "speakers", lambda t: ["--set", "report.top=3"], "unknown key 'report.top'"),
     ("unused-key", "images", lambda t: ["--set", "report.uncertain_below=0.5"], "unknown key 'report.uncertain_below'"),
-    ("renamed-key", "anomaly", lambda t: ["--set", "model.n_components=[1, 2]"], "model.n_components was renamed to model.components"),
-    ("renamed-key", "customers", lambda t: ["--set", "report.boundary_below=0.5"],
-     "report.boundary_below was renamed to report.uncertain_below"),
-    ("duplicated-key", "customers", lambda t: {"config": "pipeline: regimes\nmodel: {n_init: 2}\npipeline: customers\n"},
-     "key 'pipeline' appears twice (lines 1 and 3)"),
-    ("engine-address-not-a-url", "customers", lambda t: ["--set", "engine.kind=dask", "--set", "engine.address=notaurl"],
-     "engine.address: expected a scheduler address"),
-    ("components-beyond-frames", "speakers", lambda t: ["--set", "model.n_components=1000000000"],
-     "model.n_components=1,000,000,000 needs at least"),
-    ("identical-records", "customers", lambda t: ["--set", f"data.path={make(t, 's.csv', SAME_TX)}", "--set", "split.enabled=false", "--set", "features.recent_weeks=1"],
-     "all 40 customers have the same"),
-    ("identical-records", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: d.assign(a=1.0, b=2.0, c=3.0))}",
-                                                "--set", "data.score=null"], "every feature is constant over the 200"),
-    ("calibration-longer-than-data", "customers", lambda t: ["--set", "split.calibration_weeks=500"],
-     "split.calibration_weeks=500 is longer than the data"),
-    ("extreme-value", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: _set(d, 'b', 17, 1e308))}",
-                                            "--set", "data.score=null"], "column 'b' has an extreme value 1e+308 at data row 18"),
-    ("extreme-value", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 70, 1e308))}"],
-     "column 'Close' has an extreme value 1e+308 at data row 71"),
-    ("price-jump", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 70, 1e9))}"],
-     "jumps from"),
-    ("folder-instead-of-file", "anomaly", lambda t: ["--set", f"data.path={t}", "--set", "data.score=null"],
-     "data.path: is a folder, expected a file"),
+    (
+        "renamed-key",
+        "anomaly",
+        lambda t: ["--set", "model.n_components=[1, 2]"],
+        "model.n_components was renamed to model.components",
+    ),
+    (
+        "renamed-key",
+        "customers",
+        lambda t: ["--set", "report.boundary_below=0.5"],
+        "report.boundary_below was renamed to report.uncertain_below",
+    ),
+    (
+        "duplicated-key",
+        "customers",
+        lambda t: {"config": "pipeline: regimes\nmodel: {n_init: 2}\npipeline: customers\n"},
+        "key 'pipeline' appears twice (lines 1 and 3)",
+    ),
+    (
+        "engine-address-not-a-url",
+        "customers",
+        lambda t: ["--set", "engine.kind=dask", "--set", "engine.address=notaurl"],
+        "engine.address: expected a scheduler address",
+    ),
+    (
+        "components-beyond-frames",
+        "speakers",
+        lambda t: ["--set", "model.n_components=1000000000"],
+        "model.n_components=1,000,000,000 needs at least",
+    ),
+    (
+        "identical-records",
+        "customers",
+        lambda t: [
+            "--set",
+            f"data.path={make(t, 's.csv', SAME_TX)}",
+            "--set",
+            "split.enabled=false",
+            "--set",
+            "features.recent_weeks=1",
+        ],
+        "all 40 customers have the same",
+    ),
+    (
+        "identical-records",
+        "anomaly",
+        lambda t: [
+            "--set",
+            f"data.path={anomaly_csv(t, mutate=lambda d: d.assign(a=1.0, b=2.0, c=3.0))}",
+            "--set",
+            "data.score=null",
+        ],
+        "every feature is constant over the 200",
+    ),
+    (
+        "calibration-longer-than-data",
+        "customers",
+        lambda t: ["--set", "split.calibration_weeks=500"],
+        "split.calibration_weeks=500 is longer than the data",
+    ),
+    (
+        "extreme-value",
+        "anomaly",
+        lambda t: [
+            "--set",
+            f"data.path={anomaly_csv(t, mutate=lambda d: _set(d, 'b', 17, 1e308))}",
+            "--set",
+            "data.score=null",
+        ],
+        "column 'b' has an extreme value 1e+308 at data row 18",
+    ),
+    (
+        "extreme-value",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 70, 1e308))}"],
+        "column 'Close' has an extreme value 1e+308 at data row 71",
+    ),
+    (
+        "price-jump",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: _set(d, 'Close', 70, 1e9))}"],
+        "jumps from",
+    ),
+    (
+        "folder-instead-of-file",
+        "anomaly",
+        lambda t: ["--set", f"data.path={t}", "--set", "data.score=null"],
+        "data.path: is a folder, expected a file",
+    ),
     ("device-instead-of-file", "customers", lambda t: ["--set", "data.path=/dev/null"], "data.path: is a device"),
-    ("fifo-instead-of-file", "regimes", lambda t: (os.mkfifo(t / "p.csv"), ["--set", f"data.path={t / 'p.csv'}"])[-1],
-     "data.path: is a named pipe (FIFO)"),
-    ("value-error-wording", "customers", lambda t: ["--set", "model.n_components=0"], "model.n_components: must be >= 1, got 0"),
+    (
+        "fifo-instead-of-file",
+        "regimes",
+        lambda t: (os.mkfifo(t / "p.csv"), ["--set", f"data.path={t / 'p.csv'}"])[-1],
+        "data.path: is a named pipe (FIFO)",
+    ),
+    (
+        "value-error-wording",
+        "customers",
+        lambda t: ["--set", "model.n_components=0"],
+        "model.n_components: must be >= 1, got 0",
+    ),
     # internal errors before: one line now
-    ("components-beyond-days", "regimes", lambda t: ["--set", "model.n_components=100000"],
-     "for model.n_components [100000]: each regime needs at least 5 days"),
+    (
+        "components-beyond-days",
+        "regimes",
+        lambda t: ["--set", "model.n_components=100000"],
+        "for model.n_components [100000]: each regime needs at least 5 days",
+    ),
     ("negative-seed", "regimes", lambda t: ["--set", "model.random_state=-1"], "model.random_state"),
     ("huge-seed", "regimes", lambda t: ["--set", f"model.random_state={2**70}"], "model.random_state"),
     ("negative-seed-option", "regimes", lambda t: ["--seed", "-5"], "model.random_state"),
-    ("infinite-variance-floor", "anomaly", lambda t: ["--set", "model.reg_covar=.inf"],
-     "model.reg_covar: expected a finite number, got .inf"),
-    ("overflowing-amounts", "customers", lambda t: ["--set", f"data.path={make(t, 't.csv', TINY_LOG + 'x,2020-01-07,1e308' + chr(10) + 'x,2020-01-07,1e308' + chr(10))}"],
-     "column 'amount' has an extreme value"),
-    ("newline-only-file", "regimes", lambda t: ["--set", f"data.path={make(t, 'n.csv', chr(10))}"], "n.csv: cannot read as CSV"),
-    ("date-column-only", "regimes", lambda t: ["--set", f"data.path={make(t, 'd.csv', 'Date' + chr(10) + '2020-01-01' + chr(10) + '2020-01-02' + chr(10))}"],
-     "d.csv: only a date column ('Date')"),
-    ("negative-volume", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.assign(Volume=np.where(np.arange(len(d)) == 9, -5.0, 1e6)))}"], "column 'Volume' (volume) holds a negative value -5 at data row 10"),
-    ("decompression-bomb", "images", lambda t: ["--set", f"data.path={png_header(t / 'bomb.png', 14000, 13000)}"],
-     "bomb.png: image is 14000x13000 = 182,000,000 pixels, more than data.max_pixels (100,000,000)"),
+    (
+        "infinite-variance-floor",
+        "anomaly",
+        lambda t: ["--set", "model.reg_covar=.inf"],
+        "model.reg_covar: expected a finite number, got .inf",
+    ),
+    (
+        "overflowing-amounts",
+        "customers",
+        lambda t: [
+            "--set",
+            f"data.path={make(t, 't.csv', TINY_LOG + 'x,2020-01-07,1e308' + chr(10) + 'x,2020-01-07,1e308' + chr(10))}",
+        ],
+        "column 'amount' has an extreme value",
+    ),
+    (
+        "newline-only-file",
+        "regimes",
+        lambda t: ["--set", f"data.path={make(t, 'n.csv', chr(10))}"],
+        "n.csv: cannot read as CSV",
+    ),
+    (
+        "date-column-only",
+        "regimes",
+        lambda t: [
+            "--set",
+            f"data.path={make(t, 'd.csv', 'Date' + chr(10) + '2020-01-01' + chr(10) + '2020-01-02' + chr(10))}",
+        ],
+        "d.csv: only a date column ('Date')",
+    ),
+    (
+        "negative-volume",
+        "regimes",
+        lambda t: [
+            "--set",
+            f"data.path={prices_csv(t, mutate=lambda d: d.assign(Volume=np.where(np.arange(len(d)) == 9, -5.0, 1e6)))}",
+        ],
+        "column 'Volume' (volume) holds a negative value -5 at data row 10",
+    ),
+    (
+        "decompression-bomb",
+        "images",
+        lambda t: ["--set", f"data.path={png_header(t / 'bomb.png', 14000, 13000)}"],
+        "bomb.png: image is 14000x13000 = 182,000,000 pixels, more than data.max_pixels (100,000,000)",
+    ),
     ("billion-laughs", "anomaly", lambda t: {"config": LAUGHS}, "expands to more than 100,000 values"),
-    ("deep-nesting", "anomaly", lambda t: {"config": "pipeline: anomaly\nreport: " + "[" * 5000 + "]" * 5000 + "\n"},
-     "nested more than 64 levels deep"),
+    (
+        "deep-nesting",
+        "anomaly",
+        lambda t: {"config": "pipeline: anomaly\nreport: " + "[" * 5000 + "]" * 5000 + "\n"},
+        "nested more than 64 levels deep",
+    ),
     # nonsense accepted before
-    ("nan-threshold", "anomaly", lambda t: ["--set", "threshold.method=fixed", "--set", "threshold.value=.nan"],
-     "threshold.value: expected a finite number, got .nan"),
+    (
+        "nan-threshold",
+        "anomaly",
+        lambda t: ["--set", "threshold.method=fixed", "--set", "threshold.value=.nan"],
+        "threshold.value: expected a finite number, got .nan",
+    ),
     ("no-columns", "anomaly", lambda t: ["--set", "data.columns=[]"], "data.columns"),
-    ("id-column-in-other-case", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t, mutate=lambda d: d.rename(columns={'id': 'ID'}))}",
-                                                      "--set", "data.score=null", "--set", "data.id_column=Id"],
-     "column 'Id' (data.id_column) not found, but 'ID' is"),
-    ("missing-id-column", "anomaly", lambda t: ["--set", f"data.path={anomaly_csv(t)}", "--set", "data.score=null",
-                                                "--set", "data.id_column=record"], "column 'record' (data.id_column) not found"),
-    ("complex-values", "anomaly", lambda t: ["--set", f"data.path={complex_mat(t / 'c.mat')}", "--set", "data.score=null"],
-     "c.mat: array 'X' holds complex128 values"),
+    (
+        "id-column-in-other-case",
+        "anomaly",
+        lambda t: [
+            "--set",
+            f"data.path={anomaly_csv(t, mutate=lambda d: d.rename(columns={'id': 'ID'}))}",
+            "--set",
+            "data.score=null",
+            "--set",
+            "data.id_column=Id",
+        ],
+        "column 'Id' (data.id_column) not found, but 'ID' is",
+    ),
+    (
+        "missing-id-column",
+        "anomaly",
+        lambda t: [
+            "--set",
+            f"data.path={anomaly_csv(t)}",
+            "--set",
+            "data.score=null",
+            "--set",
+            "data.id_column=record",
+        ],
+        "column 'record' (data.id_column) not found",
+    ),
+    (
+        "complex-values",
+        "anomaly",
+        lambda t: ["--set", f"data.path={complex_mat(t / 'c.mat')}", "--set", "data.score=null"],
+        "c.mat: array 'X' holds complex128 values",
+    ),
     # live data with no network
-    ("unreachable-market-data", "regimes", lambda t: ["--set", "data.source=yfinance", "--set", "data.tickers=[SPY]", "--set", f"data.cache_dir={t / 'cache'}"], "SPY"),
+    (
+        "unreachable-market-data",
+        "regimes",
+        lambda t: [
+            "--set",
+            "data.source=yfinance",
+            "--set",
+            "data.tickers=[SPY]",
+            "--set",
+            f"data.cache_dir={t / 'cache'}",
+        ],
+        "SPY",
+    ),
 ]
 
 
@@ -281,13 +665,20 @@ def test_corpus_covers_every_pipeline():
 def test_tampered_model_file_is_refused_by_apply(tmp_path, capsys, pipeline):
     run_dir = tmp_path / "run"
     assert cli.main(["run", str(CFG[pipeline]), "--out", str(run_dir), "--quiet", *FAST[pipeline]]) == 0
-    model = next(p for p in (run_dir / "model.npz", run_dir / "model" / "member_000.npz", run_dir / "model" / "palette.npz")
-                 if p.exists())
+    model = next(
+        p
+        for p in (run_dir / "model.npz", run_dir / "model" / "member_000.npz", run_dir / "model" / "palette.npz")
+        if p.exists()
+    )
     raw = model.read_bytes()
     model.write_bytes(raw[: len(raw) // 2])  # truncated
-    new = {"regimes": prices_csv(tmp_path), "customers": SAMPLES / "cdnow_sample.txt",
-           "speakers": SAMPLES / "fsdd_sample" / "test", "anomaly": SAMPLES / "cardio_new.csv",
-           "images": png(tmp_path / "new.png", np.full((40, 60, 3), 90, np.uint8))}[pipeline]
+    new = {
+        "regimes": prices_csv(tmp_path),
+        "customers": SAMPLES / "cdnow_sample.txt",
+        "speakers": SAMPLES / "fsdd_sample" / "test",
+        "anomaly": SAMPLES / "cardio_new.csv",
+        "images": png(tmp_path / "new.png", np.full((40, 60, 3), 90, np.uint8)),
+    }[pipeline]
     for needle in ("is not the file this run wrote", "truncated"):  # the run's checksums; the file's own checks
         code = cli.main(["apply", str(run_dir), str(new), "--out", str(tmp_path / "applied"), "--quiet"])
         err = capsys.readouterr().err

@@ -9,8 +9,8 @@ another pipeline or into private core names.
 """
 
 import ast
-import re
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,7 +54,9 @@ def first_run(request, tmp_path_factory):
     name = request.param
     tmp = tmp_path_factory.mktemp(name)
     out = tmp / "run"
-    code = cli.main(["run", str(config_file(name, tmp)), "--quiet", "--out", str(out), *sets(registry.get_pipeline(name))])
+    code = cli.main(
+        ["run", str(config_file(name, tmp)), "--quiet", "--out", str(out), *sets(registry.get_pipeline(name))]
+    )
     assert code == 0
     return name, tmp, out
 
@@ -99,8 +101,12 @@ def test_a_key_of_another_pipeline_is_refused_in_one_line(first_run, capsys):
 def test_the_same_seed_gives_the_same_bytes(first_run):
     name, tmp, out = first_run
     again = tmp / "again"
-    assert cli.main(["run", str(config_file(name, tmp)), "--quiet", "--out", str(again),
-                     *sets(registry.get_pipeline(name))]) == 0
+    assert (
+        cli.main(
+            ["run", str(config_file(name, tmp)), "--quiet", "--out", str(again), *sets(registry.get_pipeline(name))]
+        )
+        == 0
+    )
     files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     for f in files:
@@ -159,7 +165,9 @@ def _module_graph():
                 target = ".".join(base + ([node.module] if node.module else []))
                 for alias in node.names:
                     sub = f"{target}.{alias.name}"
-                    is_module = (REPO / (sub.replace(".", "/") + ".py")).exists() or (REPO / sub.replace(".", "/")).is_dir()
+                    is_module = (REPO / (sub.replace(".", "/") + ".py")).exists() or (
+                        REPO / sub.replace(".", "/")
+                    ).is_dir()
                     deps.add(sub if is_module else target)
             elif isinstance(node, ast.Import):
                 deps |= {a.name for a in node.names}
@@ -175,7 +183,7 @@ def test_no_import_cycles_in_the_package():
 
     def visit(m):
         if m in path:
-            pytest.fail("import cycle: " + " -> ".join(path[path.index(m):] + [m]))
+            pytest.fail("import cycle: " + " -> ".join(path[path.index(m) :] + [m]))
         if m in done or m not in graph:
             return
         path.append(m)
@@ -216,8 +224,9 @@ def test_the_configuration_reference_is_generated_from_the_schemas():
     import subprocess
     import sys
 
-    p = subprocess.run([sys.executable, str(REPO / "docs" / "make_configuration.py"), "--check"],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "make_configuration.py"), "--check"], capture_output=True, text=True
+    )
     assert p.returncode == 0, p.stderr
     text = (REPO / "docs" / "configuration.md").read_text()
     for name in NAMES:
@@ -233,8 +242,14 @@ def test_init_writes_a_config_that_runs_and_comments_every_key(name, tmp_path, c
     path = tmp_path / "my.yaml"
     assert cli.main(["init", name, str(path)]) == 0
     text = path.read_text()
-    keyed = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
-             and not ln.rstrip().endswith(":") and not ln.startswith("pipeline:")]
+    keyed = [
+        ln
+        for ln in text.splitlines()
+        if ln.strip()
+        and not ln.lstrip().startswith("#")
+        and not ln.rstrip().endswith(":")
+        and not ln.startswith("pipeline:")
+    ]
     assert keyed and all("  # " in ln for ln in keyed), [ln for ln in keyed if "  # " not in ln]
     raw = yaml.safe_load(text)
     assert registry.get_pipeline(name).config_model.model_validate(raw).pipeline == name
@@ -242,7 +257,21 @@ def test_init_writes_a_config_that_runs_and_comments_every_key(name, tmp_path, c
     assert "exists already" in capsys.readouterr().err
     if name == "anomaly":  # the written defaults run as they are (from the repository root, where the data is)
         monkeypatch.chdir(REPO)
-        assert cli.main(["run", str(path), "--quiet", "--out", str(tmp_path / "r"),
-                         "--set", "model.seeds=1", "--set", "report.plots=false"]) == 0
+        assert (
+            cli.main(
+                [
+                    "run",
+                    str(path),
+                    "--quiet",
+                    "--out",
+                    str(tmp_path / "r"),
+                    "--set",
+                    "model.seeds=1",
+                    "--set",
+                    "report.plots=false",
+                ]
+            )
+            == 0
+        )
         assert cli.main(["show", str(tmp_path / "r")]) == 0
         assert "records flagged" in capsys.readouterr().out

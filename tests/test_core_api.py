@@ -39,14 +39,15 @@ def _expected_failures(estimator):
     # With K > 1 the k-means start draws different random numbers for 15 weighted
     # rows than for their repetitions; EM itself is exactly weight-equivalent
     # given the same start (test_integer_sample_weight_equals_repeated_rows).
-    return {
-        "check_sample_weight_equivalence_on_dense_data": "k-means initialisation is random, not EM"
-    }
+    return {"check_sample_weight_equivalence_on_dense_data": "k-means initialisation is random, not EM"}
 
 
 @parametrize_with_checks(
-    [GaussianMixture(), GaussianMixture(2, covariance_type="diag", random_state=0),
-     GaussianMixture(2, covariance_type="full", random_state=0, missing="marginalize")],
+    [
+        GaussianMixture(),
+        GaussianMixture(2, covariance_type="diag", random_state=0),
+        GaussianMixture(2, covariance_type="full", random_state=0, missing="marginalize"),
+    ],
     expected_failed_checks=_expected_failures,
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -116,10 +117,21 @@ def test_order_components_function_matches_parameter():
 @pytest.mark.parametrize("criterion", ["bic", "aic", "icl", "cv"])
 def test_select_model_finds_the_true_k(criterion):
     X, _ = blobs()
-    res = select_model(X, n_components=range(1, 7), covariance_types=("full", "spherical"), criterion=criterion, random_state=0)
+    res = select_model(
+        X, n_components=range(1, 7), covariance_types=("full", "spherical"), criterion=criterion, random_state=0
+    )
     t = res.table
     assert len(t) == 12
-    assert set(t.columns) >= {"n_components", "covariance_type", "log_likelihood", "n_parameters", "bic", "aic", "icl", "cv_log_likelihood"}
+    assert set(t.columns) >= {
+        "n_components",
+        "covariance_type",
+        "log_likelihood",
+        "n_parameters",
+        "bic",
+        "aic",
+        "icl",
+        "cv_log_likelihood",
+    }
     assert res.best_model.n_components == 4
     assert res.best["n_components"] == 4
     row = t.iloc[res.best_index]
@@ -140,7 +152,9 @@ def test_select_model_finds_the_true_k(criterion):
 def test_select_model_is_reproducible_and_reports_progress():
     X, _ = blobs()
     calls = []
-    a = select_model(X, n_components=[2, 4], covariance_types=["diag"], random_state=3, progress=lambda i, n: calls.append((i, n)))
+    a = select_model(
+        X, n_components=[2, 4], covariance_types=["diag"], random_state=3, progress=lambda i, n: calls.append((i, n))
+    )
     b = select_model(X, n_components=[2, 4], covariance_types=["diag"], random_state=3)
     assert a.table.equals(b.table)
     assert calls == [(1, 2), (2, 2)]
@@ -189,8 +203,11 @@ def test_truncated_model_file_is_rejected(tmp_path):
 
 def test_an_edited_header_is_rejected(tmp_path):
     # the header carries names, windows, thresholds: editing any of them must be noticed
-    path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz",
-                      extra={"names": ["calm", "stress"], "window": 21})
+    path = save_model(
+        GaussianMixture(2, random_state=0).fit(blobs()[0]),
+        tmp_path / "m.npz",
+        extra={"names": ["calm", "stress"], "window": 21},
+    )
     rewrite_npz(path, lambda a, h: h["extra"].update(names=["stress", "calm"]))
     with pytest.raises(ModelFileError, match="header does not match its checksum"):
         load_model(path)
@@ -200,14 +217,17 @@ def test_an_edited_header_is_rejected(tmp_path):
         load_model(path)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda a, h: h["params"].update(covariance_type="diag"), "covariances_ has shape"),
-    (lambda a, h: h["params"].update(covariance_type="banana"), "is not one of"),
-    (lambda a, h: h["params"].update(n_components=3), "n_components 3 but 2"),
-    (lambda a, h: a.update(means_=a["means_"][:, :1].copy()), "n_features_in_"),
-    (lambda a, h: a.update(weights_=np.array([0.9, 0.9])), "probability vector"),
-    (lambda a, h: a.update(covariances_=a["covariances_"][:1].copy()), "covariances_ has shape"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda a, h: h["params"].update(covariance_type="diag"), "covariances_ has shape"),
+        (lambda a, h: h["params"].update(covariance_type="banana"), "is not one of"),
+        (lambda a, h: h["params"].update(n_components=3), "n_components 3 but 2"),
+        (lambda a, h: a.update(means_=a["means_"][:, :1].copy()), "n_features_in_"),
+        (lambda a, h: a.update(weights_=np.array([0.9, 0.9])), "probability vector"),
+        (lambda a, h: a.update(covariances_=a["covariances_"][:1].copy()), "covariances_ has shape"),
+    ],
+)
 def test_a_self_inconsistent_file_with_matching_checksums_is_a_model_file_error(tmp_path, edit, message):
     path = save_model(GaussianMixture(2, random_state=0).fit(blobs()[0]), tmp_path / "m.npz")
     rewrite_npz(path, edit, rechecksum=True, redigest=True)
@@ -278,7 +298,9 @@ def test_newer_format_version_is_rejected(tmp_path):
 
 def test_pickled_object_arrays_are_never_loaded(tmp_path):
     path = tmp_path / "evil.npz"
-    header = np.frombuffer(json.dumps({"format": "gmm_apps.GaussianMixture", "format_version": 1, "arrays": {}}).encode(), dtype=np.uint8)
+    header = np.frombuffer(
+        json.dumps({"format": "gmm_apps.GaussianMixture", "format_version": 1, "arrays": {}}).encode(), dtype=np.uint8
+    )
     np.savez(path, __header__=header, means_=np.array([object()], dtype=object))
     with pytest.raises(ModelFileError):
         load_model(path)
@@ -297,7 +319,9 @@ def test_hierarchical_init_is_ward_and_seed_free():
 
     rng = np.random.default_rng(0)
     X = np.r_[rng.normal(0, 1, (150, 2)), rng.normal(7, 1, (120, 2)), rng.normal((0, 9), 1, (90, 2))]
-    resp = initial_responsibilities(X, 3, method="hierarchical", sample_weight=None, random_state=np.random.RandomState(0))
+    resp = initial_responsibilities(
+        X, 3, method="hierarchical", sample_weight=None, random_state=np.random.RandomState(0)
+    )
     ward = fcluster(linkage(X, "ward"), 3, criterion="maxclust") - 1
     assert np.array_equal(resp.argmax(axis=1), ward)
     fits = [GaussianMixture(3, init_params="hierarchical", random_state=s).fit(X) for s in (0, 1, 2)]
@@ -320,7 +344,9 @@ def test_threshold_at_rate_bounds_the_share_passing_it_exactly():
             passing = (s >= t).mean()
             assert passing <= rate + 1e-12
             # the lowest such threshold: one step lower lets one more through
-            lower = np.sort(s)[s.size - int(np.floor(rate * s.size)) - 1] if s.size > np.floor(rate * s.size) else -np.inf
+            lower = (
+                np.sort(s)[s.size - int(np.floor(rate * s.size)) - 1] if s.size > np.floor(rate * s.size) else -np.inf
+            )
             assert (s >= lower).mean() > rate or lower == -np.inf
     assert threshold_at_rate(np.arange(100.0), 0.1) == np.nextafter(89.0, np.inf)
     with pytest.raises(ValueError, match="no finite"):

@@ -27,8 +27,14 @@ def data(n=24_000, seed=0):
 def test_same_start_same_model(client, ct):
     X = data()
     start = GaussianMixture(3, covariance_type=ct, random_state=4, max_iter=1, tol=1e9).fit(X)
-    params = dict(covariance_type=ct, weights_init=start.weights_, means_init=start.means_,
-                  precisions_init=start.precisions_, tol=1e-12, max_iter=40)
+    params = dict(
+        covariance_type=ct,
+        weights_init=start.weights_,
+        means_init=start.means_,
+        precisions_init=start.precisions_,
+        tol=1e-12,
+        max_iter=40,
+    )
     mem = GaussianMixture(3, **params).fit(X)
     dsk = DaskGaussianMixture(3, client=client, **params).fit(da.from_array(X, chunks=(5_000, 3)))
     assert dsk.n_iter_ == mem.n_iter_
@@ -58,12 +64,18 @@ def test_parquet_dataset(client, tmp_path):
 
     X = data(12_000, seed=2).astype(np.float32)
     for i in range(3):
-        pd.DataFrame(X[i * 4000:(i + 1) * 4000], columns=list("abc")).to_parquet(tmp_path / f"part{i}.parquet")
+        pd.DataFrame(X[i * 4000 : (i + 1) * 4000], columns=list("abc")).to_parquet(tmp_path / f"part{i}.parquet")
     Xd = parquet_array(str(tmp_path / "*.parquet"), dtype=np.float32)
     assert Xd.shape == (12_000, 3) and Xd.dtype == np.float32
     start = GaussianMixture(3, random_state=0, max_iter=1, tol=1e9, dtype=np.float32).fit(X)
-    params = dict(weights_init=start.weights_, means_init=start.means_, precisions_init=start.precisions_,
-                  tol=1e-6, max_iter=30, dtype=np.float32)
+    params = dict(
+        weights_init=start.weights_,
+        means_init=start.means_,
+        precisions_init=start.precisions_,
+        tol=1e-6,
+        max_iter=30,
+        dtype=np.float32,
+    )
     mem = GaussianMixture(3, **params).fit(X)
     dsk = DaskGaussianMixture(3, client=client, **params).fit(Xd)
     assert np.allclose(mem.means_, dsk.means_, rtol=1e-4, atol=1e-4)

@@ -137,7 +137,11 @@ def test_bic_aic_use_the_parameter_count_formula(data, ct):
 
 @pytest.mark.parametrize("ct", COVARIANCE_TYPES)
 def test_log_likelihood_never_decreases(data, ct):
-    gm = _quiet(lambda: GaussianMixture(4, covariance_type=ct, init_params="random", random_state=2, max_iter=60, tol=0).fit(data))
+    gm = _quiet(
+        lambda: GaussianMixture(4, covariance_type=ct, init_params="random", random_state=2, max_iter=60, tol=0).fit(
+            data
+        )
+    )
     h = np.array(gm.monitor_.history)
     assert len(h) == 60
     assert np.all(np.diff(h) >= -1e-10 * np.abs(h[1:]))
@@ -193,7 +197,9 @@ def test_chunking_does_not_change_the_answer(data):
 
 
 def test_n_init_keeps_the_best_and_is_reproducible(data):
-    single = [GaussianMixture(5, init_params="random", random_state=s, max_iter=200).fit(data).lower_bound_ for s in range(3)]
+    single = [
+        GaussianMixture(5, init_params="random", random_state=s, max_iter=200).fit(data).lower_bound_ for s in range(3)
+    ]
     multi = GaussianMixture(5, init_params="random", n_init=3, random_state=11, max_iter=200).fit(data)
     again = GaussianMixture(5, init_params="random", n_init=3, random_state=11, max_iter=200).fit(data)
     assert multi.lower_bound_ == again.lower_bound_
@@ -246,7 +252,13 @@ def test_collapsed_component_is_reseeded_with_a_warning():
     X, _ = draw(600, seed=3)
     # one initial mean far from all data: it gets no responsibility and collapses
     means = np.r_[TRUE_MEANS, [[1e4, 1e4, 1e4]]]
-    gm = GaussianMixture(4, means_init=means, weights_init=[0.3, 0.3, 0.3, 0.1], precisions_init=np.stack([np.eye(3)] * 4), random_state=0)
+    gm = GaussianMixture(
+        4,
+        means_init=means,
+        weights_init=[0.3, 0.3, 0.3, 0.1],
+        precisions_init=np.stack([np.eye(3)] * 4),
+        random_state=0,
+    )
     with pytest.warns(DegenerateComponentWarning, match="re-seeded"):
         gm.fit(X)
     assert gm.n_reseeds_ >= 1

@@ -34,8 +34,9 @@ def _starts(X, S, K, seed=0):
 def _sklearn(X, w, mu, var, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return SkGaussianMixture(len(w), covariance_type="diag", weights_init=w, means_init=mu,
-                                 precisions_init=1 / var, **kw).fit(X)
+        return SkGaussianMixture(
+            len(w), covariance_type="diag", weights_init=w, means_init=mu, precisions_init=1 / var, **kw
+        ).fit(X)
 
 
 def test_each_start_follows_scikit_learns_em_path(blobs):
@@ -69,8 +70,16 @@ def test_models_continue_with_partial_fit_as_an_engine_fit_does(blobs):
     g = fit_diagonal_starts(blobs, 3, [0], reg_covar=1e-3, tol=1e-8, max_iter=60, init=(w, mu, var))[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        e = GaussianMixture(3, covariance_type="diag", reg_covar=1e-3, tol=1e-8, max_iter=60, weights_init=w[0],
-                            means_init=mu[0], precisions_init=1 / var[0]).fit(blobs)
+        e = GaussianMixture(
+            3,
+            covariance_type="diag",
+            reg_covar=1e-3,
+            tol=1e-8,
+            max_iter=60,
+            weights_init=w[0],
+            means_init=mu[0],
+            precisions_init=1 / var[0],
+        ).fit(blobs)
     np.testing.assert_allclose(g.means_, e.means_, atol=1e-9)
     batch = np.random.default_rng(1).normal(2, 1, (50, 3))
     np.testing.assert_allclose(g.partial_fit(batch).means_, e.partial_fit(batch).means_, atol=1e-9)

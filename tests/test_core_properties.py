@@ -53,8 +53,15 @@ def test_log_likelihood_never_decreases(case):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            gm = GaussianMixture(K, covariance_type=ct, random_state=seed % 1000, reg_covar=0.0, max_iter=40, tol=0.0,
-                                 init_params="random").fit(X)
+            gm = GaussianMixture(
+                K,
+                covariance_type=ct,
+                random_state=seed % 1000,
+                reg_covar=0.0,
+                max_iter=40,
+                tol=0.0,
+                init_params="random",
+            ).fit(X)
         except ValueError:
             assume(False)  # a component became singular without regularisation: discard the example
     h = np.asarray(gm.monitor_.history)
@@ -68,7 +75,9 @@ def test_log_likelihood_never_decreases(case):
 def test_relabelling_the_rows_does_not_change_the_model(case, perm_seed):
     X, ct, K, seed = case
     init = fit(X, ct, K, seed, max_iter=1)  # a fixed starting point for both fits
-    kw = dict(weights_init=init.weights_, means_init=init.means_, precisions_init=init.precisions_, max_iter=20, tol=0.0)
+    kw = dict(
+        weights_init=init.weights_, means_init=init.means_, precisions_init=init.precisions_, max_iter=20, tol=0.0
+    )
     a = fit(X, ct, K, seed, **kw)
     P = np.random.default_rng(perm_seed).permutation(len(X))
     b = fit(X[P], ct, K, seed, **kw)
@@ -83,10 +92,26 @@ def test_scaling_the_features_scales_means_and_covariances(case, c):
     X, ct, K, seed = case
     init = fit(X, ct, K, seed, max_iter=1)
     kw = dict(max_iter=15, tol=0.0)
-    a = GaussianMixture(K, covariance_type=ct, reg_covar=0.0, random_state=0, weights_init=init.weights_, means_init=init.means_,
-                        precisions_init=init.precisions_, **kw)
-    b = GaussianMixture(K, covariance_type=ct, reg_covar=0.0, random_state=0, weights_init=init.weights_, means_init=c * init.means_,
-                        precisions_init=init.precisions_ / c**2, **kw)
+    a = GaussianMixture(
+        K,
+        covariance_type=ct,
+        reg_covar=0.0,
+        random_state=0,
+        weights_init=init.weights_,
+        means_init=init.means_,
+        precisions_init=init.precisions_,
+        **kw,
+    )
+    b = GaussianMixture(
+        K,
+        covariance_type=ct,
+        reg_covar=0.0,
+        random_state=0,
+        weights_init=init.weights_,
+        means_init=c * init.means_,
+        precisions_init=init.precisions_ / c**2,
+        **kw,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -94,8 +119,10 @@ def test_scaling_the_features_scales_means_and_covariances(case, c):
             b.fit(c * X)
         except ValueError:
             assume(False)  # a component became singular without regularisation
-    note(f"ct={ct} K={K} n={len(X)} d={X.shape[1]} reseeds={a.n_reseeds_},{b.n_reseeds_} "
-         f"iters={a.n_iter_},{b.n_iter_} weights={a.weights_}")
+    note(
+        f"ct={ct} K={K} n={len(X)} d={X.shape[1]} reseeds={a.n_reseeds_},{b.n_reseeds_} "
+        f"iters={a.n_iter_},{b.n_iter_} weights={a.weights_}"
+    )
     if a.n_reseeds_ or b.n_reseeds_:
         # a collapsed component is a discontinuity: without regularisation its covariance is a
         # cancellation near zero whose sign may differ between the scales

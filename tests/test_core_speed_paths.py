@@ -45,7 +45,9 @@ def test_ill_conditioned_data_takes_the_exact_path_and_matches_sklearn(ct):
     from scipy.stats import multivariate_normal
 
     covs = np.linalg.inv(prec) if ct == "full" else [np.linalg.inv(prec)] * K
-    logp = np.stack([np.log(1 / 3) + multivariate_normal(init["means_init"][k], covs[k]).logpdf(X) for k in range(K)], 1)
+    logp = np.stack(
+        [np.log(1 / 3) + multivariate_normal(init["means_init"][k], covs[k]).logpdf(X) for k in range(K)], 1
+    )
     lse = np.logaddexp.reduce(logp, axis=1)
     r = np.exp(logp - lse[:, None])
     nk = r.sum(0)

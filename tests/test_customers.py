@@ -9,11 +9,11 @@ import pytest
 
 from gmm_apps import cli
 from gmm_apps.errors import DataError
-from gmm_apps.pipelines.customers.config import CustomersData
+from gmm_apps.pipelines.customers.config import CustomersData, CustomersModel
 from gmm_apps.pipelines.customers.data import read_transactions
 from gmm_apps.pipelines.customers.features import (
-    capture_difference_interval,
     capture_curve,
+    capture_difference_interval,
     captured_at,
     customer_features,
     holdout_outcomes,
@@ -21,7 +21,6 @@ from gmm_apps.pipelines.customers.features import (
     ranking_order,
     rfm_scores,
 )
-from gmm_apps.pipelines.customers.config import CustomersModel
 from gmm_apps.pipelines.customers.model import _choose_with_min_size
 from gmm_apps.pipelines.customers.segments import name_segments, profile
 
@@ -32,15 +31,21 @@ MASTER = REPO.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
 
 def tx(rows):
     return pd.DataFrame(rows, columns=["customer_id", "date", "quantity", "amount"]).assign(
-        date=lambda d: pd.to_datetime(d["date"]))
+        date=lambda d: pd.to_datetime(d["date"])
+    )
 
 
-LOG = tx([
-    ("a", "2020-01-01", 1, 10.0), ("a", "2020-01-01", 2, 5.0),   # same day: one purchase of 15
-    ("a", "2020-01-11", 1, 30.0), ("a", "2020-01-31", 1, 20.0),
-    ("b", "2020-01-20", 1, 40.0),
-    ("c", "2020-01-05", 1, 8.0), ("c", "2020-02-05", 1, 12.0),   # after the cut-off
-])
+LOG = tx(
+    [
+        ("a", "2020-01-01", 1, 10.0),
+        ("a", "2020-01-01", 2, 5.0),  # same day: one purchase of 15
+        ("a", "2020-01-11", 1, 30.0),
+        ("a", "2020-01-31", 1, 20.0),
+        ("b", "2020-01-20", 1, 40.0),
+        ("c", "2020-01-05", 1, 8.0),
+        ("c", "2020-02-05", 1, 12.0),  # after the cut-off
+    ]
+)
 
 
 def test_features_by_hand():
@@ -64,8 +69,10 @@ def test_features_by_hand():
 
 
 def test_rfm_quintiles_by_hand():
-    f = pd.DataFrame({"recency": np.arange(10)[::-1], "n_purchases": np.arange(1, 11), "total_spend": np.arange(10.0)},
-                     index=[f"c{i}" for i in range(10)])
+    f = pd.DataFrame(
+        {"recency": np.arange(10)[::-1], "n_purchases": np.arange(1, 11), "total_spend": np.arange(10.0)},
+        index=[f"c{i}" for i in range(10)],
+    )
     s = rfm_scores(f)
     # 10 customers: two per quintile; the most recent (recency 0) is the last row
     assert s["rfm_R"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
@@ -91,7 +98,9 @@ def read(path, **keys):
 
 def test_cdnow_reader_and_table_reader(tmp_path):
     p = tmp_path / "cd.txt"
-    p.write_text("customer_id  date number_of_cds  dollar_value\r\n00001 19970101  1   11.77\r\n00002 19970112  5   77.00\r\n")
+    p.write_text(
+        "customer_id  date number_of_cds  dollar_value\r\n00001 19970101  1   11.77\r\n00002 19970112  5   77.00\r\n"
+    )
     t, cleaning = read(p)
     assert t["customer_id"].tolist() == ["00001", "00002"] and t["amount"].tolist() == [11.77, 77.0]
     assert t["date"].iloc[1] == pd.Timestamp("1997-01-12") and cleaning["lines"] == 2
@@ -103,21 +112,31 @@ def test_cdnow_reader_and_table_reader(tmp_path):
     (tmp_path / "cd.csv").write_bytes(p.read_bytes())
     assert read(tmp_path / "cd.csv")[0].equals(read(p)[0])
     (tmp_path / "t.txt").write_bytes(q.read_bytes())
-    assert read(tmp_path / "t.txt", id_column="cust", date_column="when", amount_column="spend")[0]["amount"].sum() == 12.5
+    assert (
+        read(tmp_path / "t.txt", id_column="cust", date_column="when", amount_column="spend")[0]["amount"].sum() == 12.5
+    )
 
 
 @pytest.mark.parametrize(
     "text, kwargs, message",
     [
         ("cust,when,spend\n", {}, "no transactions"),
-        ("cust,when,spend\nx,2020-01-01,5\n", {"amount_column": "amount"}, "column 'amount' (data.amount_column) not found"),
+        (
+            "cust,when,spend\nx,2020-01-01,5\n",
+            {"amount_column": "amount"},
+            "column 'amount' (data.amount_column) not found",
+        ),
         ("cust,when,spend\nx,2020-01-01,abc\n", {}, "non-numeric or missing value 'abc' at data row 1"),
         ("cust,when,spend\nx,2020-01-01,inf\n", {}, "non-numeric or missing value"),
         ("cust,when,spend\nx,someday,5\n", {}, "does not hold dates"),
         ("cust,when,spend\nx,2020-01-01,-5\n", {"returns": "error"}, "data row 1 is a return or cancellation"),
         ("cust,when,spend\nx,2020-01-01,-5\n", {}, "no purchases left after the cleaning rules"),
         ("cust,when,spend\n,2020-01-01,5\n", {"missing_id": "error"}, "column 'cust' is empty at data row 1"),
-        ("cust,when,spend\nx,2020-01-01,5\n", {"id_column": "Cust"}, "column 'Cust' (data.id_column) not found; did you mean 'cust'?"),
+        (
+            "cust,when,spend\nx,2020-01-01,5\n",
+            {"id_column": "Cust"},
+            "column 'Cust' (data.id_column) not found; did you mean 'cust'?",
+        ),
     ],
 )
 def test_table_reader_errors_name_the_column(tmp_path, text, kwargs, message):
@@ -133,17 +152,34 @@ def test_table_reader_errors_name_the_column(tmp_path, text, kwargs, message):
 # ------------------------------------------------------------------ line-item logs as users export them
 #: an online retailer's invoice lines: unit prices, quantities, cancellations (C-prefixed invoices), rows without
 #: a customer, timestamps with times
-LINES = pd.DataFrame({
-    "InvoiceNo": ["536365", "536365", "536366", "C536367", "536368", "536369", "536370", "C536371", "536372"],
-    "StockCode": ["A", "B", "A", "A", "C", "A", "B", "B", "C"],
-    "Quantity": [6, 2, 10, -10, 1, 3, 4, -1, 5],
-    "InvoiceDate": ["2020-12-01 08:26", "2020-12-01 08:26", "2020-12-03 09:00", "2020-12-05 10:00",
-                    "2020-12-06 11:00", "2021-01-10 12:00", "2021-01-12 13:00", "2021-01-20 14:00", "2021-01-21 15:00"],
-    "UnitPrice": [2.5, 3.0, 4.0, 4.0, 100.0, 2.0, 1.5, 1.5, 2.0],
-    "CustomerID": [17850.0, 17850.0, 17850.0, 17850.0, np.nan, 13047.0, 13047.0, 13047.0, 13047.0],
-})
-LINE_KEYS = dict(id_column="CustomerID", date_column="InvoiceDate", quantity_column="Quantity", price_column="UnitPrice",
-                 order_column="InvoiceNo", cancel_pattern="^C")
+LINES = pd.DataFrame(
+    {
+        "InvoiceNo": ["536365", "536365", "536366", "C536367", "536368", "536369", "536370", "C536371", "536372"],
+        "StockCode": ["A", "B", "A", "A", "C", "A", "B", "B", "C"],
+        "Quantity": [6, 2, 10, -10, 1, 3, 4, -1, 5],
+        "InvoiceDate": [
+            "2020-12-01 08:26",
+            "2020-12-01 08:26",
+            "2020-12-03 09:00",
+            "2020-12-05 10:00",
+            "2020-12-06 11:00",
+            "2021-01-10 12:00",
+            "2021-01-12 13:00",
+            "2021-01-20 14:00",
+            "2021-01-21 15:00",
+        ],
+        "UnitPrice": [2.5, 3.0, 4.0, 4.0, 100.0, 2.0, 1.5, 1.5, 2.0],
+        "CustomerID": [17850.0, 17850.0, 17850.0, 17850.0, np.nan, 13047.0, 13047.0, 13047.0, 13047.0],
+    }
+)
+LINE_KEYS = dict(
+    id_column="CustomerID",
+    date_column="InvoiceDate",
+    quantity_column="Quantity",
+    price_column="UnitPrice",
+    order_column="InvoiceNo",
+    cancel_pattern="^C",
+)
 
 
 def test_amount_is_quantity_times_price_and_cancellations_are_netted_with_counts(tmp_path):
@@ -178,8 +214,14 @@ def test_returns_drop_and_error(tmp_path):
 
 
 def test_a_named_quantity_column_is_always_used(tmp_path):
-    df = pd.DataFrame({"customer_id": ["a", "a", "b"], "date": ["2020-01-01", "2020-01-05", "2020-01-02"],
-                       "units": [3, -1, 2], "amount": [30.0, 10.0, 20.0]})
+    df = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "date": ["2020-01-01", "2020-01-05", "2020-01-02"],
+            "units": [3, -1, 2],
+            "amount": [30.0, 10.0, 20.0],
+        }
+    )
     df.to_csv(tmp_path / "t.csv", index=False)
     p, cleaning = read(tmp_path / "t.csv", quantity_column="units")
     # the negative quantity marks the second line as a return although its amount is positive
@@ -207,8 +249,9 @@ def test_excel_parquet_and_gzip_logs_read_as_the_csv(tmp_path):
 
 
 def test_the_purchase_day_is_taken_in_the_configured_time_zone(tmp_path):
-    df = pd.DataFrame({"customer_id": ["a", "a"], "ts": ["2020-03-02 03:30:00", "2020-03-02 15:00:00"],
-                       "amount": [10.0, 5.0]})  # UTC: the first is the evening of 03-01 in New York
+    df = pd.DataFrame(
+        {"customer_id": ["a", "a"], "ts": ["2020-03-02 03:30:00", "2020-03-02 15:00:00"], "amount": [10.0, 5.0]}
+    )  # UTC: the first is the evening of 03-01 in New York
     df.to_csv(tmp_path / "t.csv", index=False)
     as_written = read(tmp_path / "t.csv", date_column="ts")[0]
     assert as_written["date"].tolist() == [pd.Timestamp("2020-03-02")] and as_written["amount"].tolist() == [15.0]
@@ -229,18 +272,26 @@ def _cli(args, capsys):
 QUICK = ["--quiet", "--set", "report.stability_seeds=1", "--set", "report.bootstrap=0", "--set", "report.plots=false"]
 
 
-@pytest.mark.parametrize("sets, needle", [
-    (["split.holdout_weeks=60"], "split.holdout_weeks=60 runs to 1998-11-24, past the log's last purchase (1998-06-30); "
-                                 "the log allows at most 39 weeks"),
-    (["features.recent_weeks=39"], "features.recent_weeks=39 is not shorter than split.calibration_weeks=39"),
-    (["data.amount_column=amount", "data.price_column=price", "data.quantity_column=q"],
-     "data.amount_column and data.price_column are both set"),
-    (["data.price_column=price"], "data.price_column needs data.quantity_column"),
-    (["data.cancel_pattern=^C"], "data.cancel_pattern matches order ids; set data.order_column too"),
-    (["data.timezone=Mars/Olympus"], "data.timezone: unknown time zone 'Mars/Olympus'"),
-    (["data.id_column=cust"], "data.id_column is set, but sample:cdnow_sample.txt is in the CDNOW text format"),
-    (["data.sheet=Sales"], "data.sheet is set, but sample:cdnow_sample.txt is not an Excel workbook"),
-])
+@pytest.mark.parametrize(
+    "sets, needle",
+    [
+        (
+            ["split.holdout_weeks=60"],
+            "split.holdout_weeks=60 runs to 1998-11-24, past the log's last purchase (1998-06-30); "
+            "the log allows at most 39 weeks",
+        ),
+        (["features.recent_weeks=39"], "features.recent_weeks=39 is not shorter than split.calibration_weeks=39"),
+        (
+            ["data.amount_column=amount", "data.price_column=price", "data.quantity_column=q"],
+            "data.amount_column and data.price_column are both set",
+        ),
+        (["data.price_column=price"], "data.price_column needs data.quantity_column"),
+        (["data.cancel_pattern=^C"], "data.cancel_pattern matches order ids; set data.order_column too"),
+        (["data.timezone=Mars/Olympus"], "data.timezone: unknown time zone 'Mars/Olympus'"),
+        (["data.id_column=cust"], "data.id_column is set, but sample:cdnow_sample.txt is in the CDNOW text format"),
+        (["data.sheet=Sales"], "data.sheet is set, but sample:cdnow_sample.txt is not an Excel workbook"),
+    ],
+)
 def test_windows_and_keys_that_cannot_mean_what_they_say_are_refused(tmp_path, capsys, sets, needle):
     args = ["run", REPO / "configs" / "customers.yaml", "--out", tmp_path / "r", *QUICK]
     for s_ in sets:
@@ -252,8 +303,20 @@ def test_windows_and_keys_that_cannot_mean_what_they_say_are_refused(tmp_path, c
 
 def test_holdout_max_uses_the_real_length_and_says_so(tmp_path, capsys):
     out = tmp_path / "r"
-    code, err = _cli(["run", REPO / "configs" / "customers.yaml", "--out", out, *QUICK, "--set",
-                      "split.calibration_weeks=52", "--set", "split.holdout_weeks=max"], capsys)
+    code, err = _cli(
+        [
+            "run",
+            REPO / "configs" / "customers.yaml",
+            "--out",
+            out,
+            *QUICK,
+            "--set",
+            "split.calibration_weeks=52",
+            "--set",
+            "split.holdout_weeks=max",
+        ],
+        capsys,
+    )
     assert code == 0, err
     s = json.loads((out / "summary.json").read_text())
     assert s["holdout"] == {"start": "1997-12-31", "end": "1998-06-30", "weeks": 26.0}
@@ -278,10 +341,12 @@ def test_a_line_item_log_end_to_end_with_forward_value_and_apply(tmp_path, capsy
     with pd.ExcelWriter(tmp_path / "log.xlsx") as xw:
         df.to_excel(xw, index=False)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"pipeline: customers\ndata:\n  path: {tmp_path / 'log.xlsx'}\n  id_column: Customer\n  date_column: When\n"
-                   "  quantity_column: Qty\n  price_column: Price\n  order_column: Invoice\n"
-                   "split:\n  calibration_weeks: 30\n  holdout_weeks: 21\nfeatures:\n  recent_weeks: 8\n"
-                   "model:\n  n_components: 3\n  min_segment_size: 5\nreport:\n  stability_seeds: 1\n  bootstrap: 0\n")
+    cfg.write_text(
+        f"pipeline: customers\ndata:\n  path: {tmp_path / 'log.xlsx'}\n  id_column: Customer\n  date_column: When\n"
+        "  quantity_column: Qty\n  price_column: Price\n  order_column: Invoice\n"
+        "split:\n  calibration_weeks: 30\n  holdout_weeks: 21\nfeatures:\n  recent_weeks: 8\n"
+        "model:\n  n_components: 3\n  min_segment_size: 5\nreport:\n  stability_seeds: 1\n  bootstrap: 0\n"
+    )
     out = tmp_path / "run"
     code, err = _cli(["run", cfg, "--out", out, "--quiet"], capsys)
     assert code == 0, err
@@ -296,13 +361,22 @@ def test_a_line_item_log_end_to_end_with_forward_value_and_apply(tmp_path, capsy
     segs = pd.read_csv(out / "segments.csv")
     assert segs["expected_spend"].sum() == pytest.approx(c["expected_spend"].sum())
     v = s["validation"]
-    keys = {"combined": "capture_combined", "forward value": "capture_forward_value", "segments": "capture_segments",
-            "rfm": "capture_rfm", "calibration spend": "capture_calibration_spend"}
+    keys = {
+        "combined": "capture_combined",
+        "forward value": "capture_forward_value",
+        "segments": "capture_segments",
+        "rfm": "capture_rfm",
+        "calibration spend": "capture_calibration_spend",
+    }
     assert v["capture_recommended"] == v[keys[v["recommended"]]]
     # the combined ranking, rebuilt by hand from customers.csv: mean percentile rank, top 20% by brute force
-    combined = sum(c[col].rank(method="average").to_numpy() / len(c) for col in ("value", "expected_spend", "total_spend"))
+    combined = sum(
+        c[col].rank(method="average").to_numpy() / len(c) for col in ("value", "expected_spend", "total_spend")
+    )
     top = np.argsort(-combined, kind="stable")[: int(round(0.2 * len(c)))]
-    assert v["capture_combined"] == pytest.approx(c["holdout_spend"].to_numpy()[top].sum() / c["holdout_spend"].sum(), abs=0.02)
+    assert v["capture_combined"] == pytest.approx(
+        c["holdout_spend"].to_numpy()[top].sum() / c["holdout_spend"].sum(), abs=0.02
+    )
     inner = s["recommended_ranking"]["inner_split"]
     assert set(inner["difference_from_combined_95"]) == set(keys) - {"combined"}
     clearly = [n for n, (low, _) in inner["difference_from_combined_95"].items() if low > 0]
@@ -343,8 +417,15 @@ def test_the_purchase_model_recovers_known_parameters_and_matches_its_closed_for
         ts = simulate(lam[i], p[i], T[i])
         x[i] = len(ts)
         t_x[i] = ts[-1] if ts else 0.0
-    feats = pd.DataFrame({"n_purchases": x + 1, "tenure": 7 * T, "recency": 7 * (T - t_x),
-                          "repeat_monetary": np.where(x > 0, 10.0, np.nan), "aov": 10.0})
+    feats = pd.DataFrame(
+        {
+            "n_purchases": x + 1,
+            "tenure": 7 * T,
+            "recency": 7 * (T - t_x),
+            "repeat_monetary": np.where(x > 0, 10.0, np.nan),
+            "aov": 10.0,
+        }
+    )
     m = PurchaseModel().fit(feats)
     np.testing.assert_allclose(m.bgnbd_, [r, alpha, a, b], rtol=0.25)
     # the closed form against brute force for one customer profile
@@ -365,15 +446,26 @@ def test_the_purchase_model_recovers_known_parameters_and_matches_its_closed_for
     e_alive = (1 - np.exp(-lam_s * p_s * 13)) / p_s
     brute = np.sum(w * alive * e_alive) / np.sum(w)
     assert want == pytest.approx(brute, rel=0.05)
+
+
 def test_segment_names_follow_profiles():
     rng = np.random.default_rng(0)
     n = 400
-    pop = pd.DataFrame({"n_purchases": rng.integers(1, 10, n), "recency": rng.integers(0, 300, n),
-                        "total_spend": rng.uniform(10, 500, n)})
-    prof = pd.DataFrame({
-        "n_purchases": [12.0, 12.0, 1.0, 1.0], "recency": [5.0, 250.0, 10.0, 280.0],
-        "total_spend": [900.0, 800.0, 20.0, 15.0], "one_timer_share": [0.0, 0.0, 1.0, 1.0],
-    })
+    pop = pd.DataFrame(
+        {
+            "n_purchases": rng.integers(1, 10, n),
+            "recency": rng.integers(0, 300, n),
+            "total_spend": rng.uniform(10, 500, n),
+        }
+    )
+    prof = pd.DataFrame(
+        {
+            "n_purchases": [12.0, 12.0, 1.0, 1.0],
+            "recency": [5.0, 250.0, 10.0, 280.0],
+            "total_spend": [900.0, 800.0, 20.0, 15.0],
+            "one_timer_share": [0.0, 0.0, 1.0, 1.0],
+        }
+    )
     assert name_segments(prof, pop) == ["champions", "at risk", "new one-timers", "lapsed one-timers"]
     P = np.eye(4)[rng.integers(0, 4, n)]
     pr = profile(pop, P)
@@ -381,11 +473,16 @@ def test_segment_names_follow_profiles():
 
 
 def test_profile_leaves_undefined_values_out():
-    feats = pd.DataFrame({"n_purchases": [1, 1, 3, 5], "gaps_since_last": [np.nan, np.nan, 2.0, 4.0],
-                          "recency": [10.0, 20.0, 30.0, 40.0]})
+    feats = pd.DataFrame(
+        {
+            "n_purchases": [1, 1, 3, 5],
+            "gaps_since_last": [np.nan, np.nan, 2.0, 4.0],
+            "recency": [10.0, 20.0, 30.0, 40.0],
+        }
+    )
     P = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0], [0.0, 1.0]])
     pr = profile(feats, P)
-    assert np.isnan(pr.loc[0, "gaps_since_last"])          # only one-time buyers: undefined, not 0
+    assert np.isnan(pr.loc[0, "gaps_since_last"])  # only one-time buyers: undefined, not 0
     assert pr.loc[1, "gaps_since_last"] == pytest.approx(3.0)  # (2 + 4) / 2: the half one-timer left out
     assert pr.loc[1, "recency"] == pytest.approx((0.5 * 20 + 30 + 40) / 2.5)
     assert pr["one_timer_share"].tolist() == pytest.approx([1.0, 0.5 / 2.5])
@@ -394,8 +491,9 @@ def test_profile_leaves_undefined_values_out():
 def _blobs_and_a_clump():
     """Two blobs of 300 and a tight clump of 4 far away: BIC wants a component for the clump."""
     rng = np.random.default_rng(0)
-    Z = np.vstack([rng.normal([-2, 0], 0.5, (300, 2)), rng.normal([2, 0], 0.5, (300, 2)),
-                   rng.normal([0, 9], 0.05, (4, 2))])
+    Z = np.vstack(
+        [rng.normal([-2, 0], 0.5, (300, 2)), rng.normal([2, 0], 0.5, (300, 2)), rng.normal([0, 9], 0.05, (4, 2))]
+    )
     return Z
 
 
@@ -403,8 +501,16 @@ def test_min_segment_size_skips_tiny_segments():
     from gmm_apps.core import select_model
 
     Z = _blobs_and_a_clump()
-    res = select_model(Z, n_components=[2, 3], covariance_types=["diag"], criterion="bic", init_params="hierarchical",
-                       reg_covar=1e-3, tol=1e-2, random_state=0)
+    res = select_model(
+        Z,
+        n_components=[2, 3],
+        covariance_types=["diag"],
+        criterion="bic",
+        init_params="hierarchical",
+        reg_covar=1e-3,
+        tol=1e-2,
+        random_state=0,
+    )
     assert res.best["n_components"] == 3  # BIC alone takes the clump as a segment
 
     m = CustomersModel(min_segment_size=1, reg_covar=1e-3)
@@ -422,8 +528,16 @@ def test_min_segment_size_skips_tiny_segments():
     np.testing.assert_allclose(centres, [-2, 2], atol=0.15)
 
     # the criterion's own order is followed: 'cv' prefers the highest held-out likelihood
-    res_cv = select_model(Z, n_components=[2, 3], covariance_types=["diag"], criterion="cv", init_params="hierarchical",
-                          reg_covar=1e-3, tol=1e-2, random_state=0)
+    res_cv = select_model(
+        Z,
+        n_components=[2, 3],
+        covariance_types=["diag"],
+        criterion="cv",
+        init_params="hierarchical",
+        reg_covar=1e-3,
+        tol=1e-2,
+        random_state=0,
+    )
     model, r = _choose_with_min_size(res_cv, Z, None, m)
     assert model.n_components == 2 and r.best["smallest_segment"] >= 300
 
@@ -453,11 +567,15 @@ def test_default_run_outputs(default_run):
     np.testing.assert_array_equal(c["boundary"], c[pcols].max(axis=1) < 0.6)
     values = [x["value"] for x in s["segments"]]
     assert values == sorted(values, reverse=True)  # segments ordered by value
-    assert {"rfm_R", "rfm_F", "rfm_M", "rfm_score", "holdout_spend", "recency", "frequency", "monetary"} <= set(c.columns)
+    assert {"rfm_R", "rfm_F", "rfm_M", "rfm_score", "holdout_spend", "recency", "frequency", "monetary"} <= set(
+        c.columns
+    )
     v = s["validation"]
     assert 0 < v["capture_segments"] <= 1 and 0 < v["capture_rfm"] <= 1
     # the reported capture is recomputed from the written table
-    assert captured_at(c["value"].to_numpy(), c["holdout_spend"].to_numpy(), 0.2) == pytest.approx(v["capture_segments"])
+    assert captured_at(c["value"].to_numpy(), c["holdout_spend"].to_numpy(), 0.2) == pytest.approx(
+        v["capture_segments"]
+    )
     html = (default_run / "report.html").read_text()
     assert "Validation on the future" in html and "Suggested action" in html and "Stability" in html
 
@@ -476,7 +594,9 @@ def test_same_seed_same_bytes_and_apply(tmp_path, default_run):
         assert (out / name).read_bytes() == (default_run / name).read_bytes(), name
     # apply: the same customers at a later date (all transactions, including the holdout period)
     applied = tmp_path / "applied"
-    assert cli.main(["apply", str(default_run), str(SAMPLES / "cdnow_sample.txt"), "--out", str(applied), "--quiet"]) == 0
+    assert (
+        cli.main(["apply", str(default_run), str(SAMPLES / "cdnow_sample.txt"), "--out", str(applied), "--quiet"]) == 0
+    )
     a = pd.read_csv(applied / "customers.csv", dtype={"customer_id": str})
     assert len(a) == 2357
     s = json.loads((default_run / "summary.json").read_text())
@@ -497,8 +617,24 @@ def test_full_cdnow_segments_beat_rfm_on_the_holdout(tmp_path):
     """The issue's target on the full master file: the top 20% by segment value capture more of the
     next 39 weeks' revenue than the top 20% by RFM quintile score, with seed-independent labels."""
     out = tmp_path / "full"
-    assert cli.main(["run", str(REPO / "configs" / "customers.yaml"), "--out", str(out), "--quiet",
-                     "--set", f"data.path={MASTER}", "--set", "report.stability_seeds=2", "--set", "report.bootstrap=0"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                str(REPO / "configs" / "customers.yaml"),
+                "--out",
+                str(out),
+                "--quiet",
+                "--set",
+                f"data.path={MASTER}",
+                "--set",
+                "report.stability_seeds=2",
+                "--set",
+                "report.bootstrap=0",
+            ]
+        )
+        == 0
+    )
     s = json.loads((out / "summary.json").read_text())
     assert s["customers"] == 23570
     v = s["validation"]
@@ -510,9 +646,24 @@ def test_full_cdnow_segments_beat_rfm_on_the_holdout(tmp_path):
 
 def test_min_segment_size_nobody_meets_it_is_said(tmp_path):
     out = tmp_path / "strict"
-    assert cli.main(["run", str(REPO / "configs" / "customers.yaml"), "--out", str(out), "--quiet",
-                     "--set", "model.min_segment_size=100000", "--set", "report.stability_seeds=1",
-                     "--set", "report.bootstrap=0"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                str(REPO / "configs" / "customers.yaml"),
+                "--out",
+                str(out),
+                "--quiet",
+                "--set",
+                "model.min_segment_size=100000",
+                "--set",
+                "report.stability_seeds=1",
+                "--set",
+                "report.bootstrap=0",
+            ]
+        )
+        == 0
+    )
     s = json.loads((out / "summary.json").read_text())
     table = pd.read_csv(out / "model_selection.csv")
     checked = table.dropna(subset=["smallest_segment"])

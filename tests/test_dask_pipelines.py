@@ -20,17 +20,41 @@ def run(args):
 
 
 def test_customers_aggregate_the_log_on_dask(tmp_path):
-    tx = pd.read_csv(SAMPLES / "cdnow_sample.txt", sep=r"\s+", header=0, names=["cust", "date", "quantity", "amount"],
-                     dtype={"cust": str, "date": str})
+    tx = pd.read_csv(
+        SAMPLES / "cdnow_sample.txt",
+        sep=r"\s+",
+        header=0,
+        names=["cust", "date", "quantity", "amount"],
+        dtype={"cust": str, "date": str},
+    )
     tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d").dt.strftime("%Y-%m-%d")
     # a return and a row without a customer: netted and counted on the workers as here
-    extra = pd.DataFrame({"cust": [tx["cust"].iloc[0], None], "date": ["1997-06-01", "1997-06-02"],
-                          "quantity": [-1, 1], "amount": [-5.0, 9.0]})
+    extra = pd.DataFrame(
+        {
+            "cust": [tx["cust"].iloc[0], None],
+            "date": ["1997-06-01", "1997-06-02"],
+            "quantity": [-1, 1],
+            "amount": [-5.0, 9.0],
+        }
+    )
     log = tmp_path / "tx.csv"
     pd.concat([tx, extra], ignore_index=True).to_csv(log, index=False)
-    common = ["--set", f"data.path={log}", "--set", "data.id_column=cust", "--set", "data.quantity_column=quantity",
-              "--set", "model.n_components=3", "--set", "report.stability_seeds=1", "--set", "report.bootstrap=0",
-              "--set", "report.plots=false"]
+    common = [
+        "--set",
+        f"data.path={log}",
+        "--set",
+        "data.id_column=cust",
+        "--set",
+        "data.quantity_column=quantity",
+        "--set",
+        "model.n_components=3",
+        "--set",
+        "report.stability_seeds=1",
+        "--set",
+        "report.bootstrap=0",
+        "--set",
+        "report.plots=false",
+    ]
     cfg = str(REPO / "configs" / "customers.yaml")
     assert run(["run", cfg, "--out", str(tmp_path / "local"), *common]) == 0
     assert run(["run", cfg, "--out", str(tmp_path / "dask"), *common, *DASK]) == 0
@@ -87,8 +111,19 @@ def test_images_segment_a_folder_on_dask_workers(tmp_path):
 
 
 def test_unreachable_scheduler_is_a_clean_error(tmp_path, capsys):
-    code = cli.main(["run", str(REPO / "configs" / "images.yaml"), "--out", str(tmp_path / "r"), "--quiet",
-                     "--set", "engine.kind=dask", "--set", "engine.address=tcp://127.0.0.1:9"])
+    code = cli.main(
+        [
+            "run",
+            str(REPO / "configs" / "images.yaml"),
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+            "--set",
+            "engine.kind=dask",
+            "--set",
+            "engine.address=tcp://127.0.0.1:9",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: engine.address") and "Traceback" not in err
     assert not (tmp_path / "r").exists()
@@ -96,7 +131,9 @@ def test_unreachable_scheduler_is_a_clean_error(tmp_path, capsys):
 
 def test_anomaly_apply_on_dask_names_the_global_row_of_a_bad_value(tmp_path, capsys):
     cfg = str(REPO / "configs" / "anomaly.yaml")
-    assert run(["run", cfg, "--out", str(tmp_path / "fit"), "--set", "model.bags=0", "--set", "report.plots=false"]) == 0
+    assert (
+        run(["run", cfg, "--out", str(tmp_path / "fit"), "--set", "model.bags=0", "--set", "report.plots=false"]) == 0
+    )
     new = pd.read_csv(SAMPLES / "cardio_new.csv")
     big = pd.concat([new] * 40, ignore_index=True)
     big["id"] = np.arange(len(big))

@@ -51,8 +51,18 @@ def small_prices(tmp_path, n=400, name="prices.csv"):
     return p
 
 
-FAST = ["--set", "report.stability_seeds=2", "--set", "report.bic_candidates=[2]", "--set", "model.n_init=2",
-        "--set", "split.holdout_start=null", "--set", "report.plots=false"]
+FAST = [
+    "--set",
+    "report.stability_seeds=2",
+    "--set",
+    "report.bic_candidates=[2]",
+    "--set",
+    "model.n_init=2",
+    "--set",
+    "split.holdout_start=null",
+    "--set",
+    "report.plots=false",
+]
 
 
 # ------------------------------------------------------------------ config
@@ -78,14 +88,17 @@ def test_model_section_candidates():
     assert SelectedModel(n_components=3).candidates() == [3]
     assert SelectedModel(n_components=[4, 2, 2]).candidates() == [2, 4]
     assert SelectedModel(n_components={"min": 2, "max": 4}).candidates() == [2, 3, 4]
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="1 <= K1 <= K2"):
         SelectedModel(n_components={"min": 3, "max": 1})
 
 
 def test_resolve_inputs_file_folder_glob(tmp_path):
     for n in ("a.png", "b.png", "c.txt"):
         (tmp_path / n).write_text("x")
-    assert [p.name for p in resolve_inputs(str(tmp_path), key="data.path", source="c.yaml", suffixes={".png"})] == ["a.png", "b.png"]
+    assert [p.name for p in resolve_inputs(str(tmp_path), key="data.path", source="c.yaml", suffixes={".png"})] == [
+        "a.png",
+        "b.png",
+    ]
     assert [p.name for p in resolve_inputs(str(tmp_path / "*.txt"), key="data.path", source="c.yaml")] == ["c.txt"]
     with pytest.raises(ConfigError, match="c.yaml: data.path: file not found"):
         resolve_inputs(str(tmp_path / "nope.csv"), key="data.path", source="c.yaml")
@@ -164,14 +177,18 @@ def test_validate_and_list(capsys):
 def test_failed_run_leaves_earlier_run_intact(tmp_path, capsys):
     prices = small_prices(tmp_path)
     out_dir = tmp_path / "run"
-    code, out, err = run_cli(["run", REPO / "configs" / "regimes.yaml", "--out", out_dir, "--quiet",
-                              "--set", f"data.path={prices}", *FAST], capsys)
+    code, out, err = run_cli(
+        ["run", REPO / "configs" / "regimes.yaml", "--out", out_dir, "--quiet", "--set", f"data.path={prices}", *FAST],
+        capsys,
+    )
     assert code == 0, err
     before = (out_dir / "regimes.csv").read_bytes()
     bad = tmp_path / "bad.csv"
     bad.write_text("Date,Close\n2020-01-02,100\n2020-01-03,abc\n")
-    code, out, err = run_cli(["run", REPO / "configs" / "regimes.yaml", "--out", out_dir, "--quiet",
-                              "--set", f"data.path={bad}", *FAST], capsys)
+    code, out, err = run_cli(
+        ["run", REPO / "configs" / "regimes.yaml", "--out", out_dir, "--quiet", "--set", f"data.path={bad}", *FAST],
+        capsys,
+    )
     assert code == 2 and "column 'Close' has a non-numeric value 'abc'" in err
     assert (out_dir / "regimes.csv").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "prices.csv", "run"]
@@ -185,8 +202,19 @@ def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(rp, "regime_statistics", boom)
     prices = small_prices(tmp_path)
-    code, _, err = run_cli(["run", REPO / "configs" / "regimes.yaml", "--out", tmp_path / "run", "--quiet",
-                            "--set", f"data.path={prices}", *FAST], capsys)
+    code, _, err = run_cli(
+        [
+            "run",
+            REPO / "configs" / "regimes.yaml",
+            "--out",
+            tmp_path / "run",
+            "--quiet",
+            "--set",
+            f"data.path={prices}",
+            *FAST,
+        ],
+        capsys,
+    )
     assert code == 130 and "interrupted" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prices.csv"]
 
@@ -205,8 +233,12 @@ def test_run_context_commit_and_abort(tmp_path):
 
 def test_module_entry_point_runs_as_a_process(tmp_path):
     cfg = write(tmp_path, "pipeline: regimes\nmodel:\n  n_componentz: 3\n")
-    p = subprocess.run([sys.executable, "-m", "gmm_apps", "validate", str(cfg)], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    p = subprocess.run(
+        [sys.executable, "-m", "gmm_apps", "validate", str(cfg)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert p.returncode == 2
     assert p.stderr.strip().startswith("error: ") and "n_componentz" in p.stderr and "Traceback" not in p.stderr
 
@@ -229,8 +261,19 @@ def test_model_evaluation_block_values():
     X = np.r_[rng.normal(0, 1, (300, 2)), rng.normal(8, 1, (300, 2))]
     gm = GaussianMixture(2, random_state=0).fit(X)
     ev = mixture_evaluation(gm, X)
-    direct = model_evaluation(X, gm.predict_proba(X), gm.means_, log_likelihood=gm.score_samples(X).sum(), n_rows=len(X),
-                              bic=gm.bic(X), aic=gm.aic(X), n_components=2, covariance_type="full", converged=True, n_iter=3)
+    direct = model_evaluation(
+        X,
+        gm.predict_proba(X),
+        gm.means_,
+        log_likelihood=gm.score_samples(X).sum(),
+        n_rows=len(X),
+        bic=gm.bic(X),
+        aic=gm.aic(X),
+        n_components=2,
+        covariance_type="full",
+        converged=True,
+        n_iter=3,
+    )
     assert direct["bic"] == ev["bic"] and direct["log_likelihood_per_row"] == pytest.approx(gm.score(X))
     assert ev["bic"] == pytest.approx(gm.bic(X))
     assert ev["log_likelihood"] == pytest.approx(gm.score_samples(X).sum())
@@ -246,9 +289,24 @@ def test_sigint_during_a_run_leaves_nothing(tmp_path):
     out = tmp_path / "run"
     # walk-forward refits keep the process busy for many seconds
     p = subprocess.Popen(
-        [sys.executable, "-m", "gmm_apps", "run", str(REPO / "configs" / "regimes.yaml"), "--out", str(out),
-         "--set", "walk_forward.enabled=true", "--set", "walk_forward.refit_every=21", "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        [
+            sys.executable,
+            "-m",
+            "gmm_apps",
+            "run",
+            str(REPO / "configs" / "regimes.yaml"),
+            "--out",
+            str(out),
+            "--set",
+            "walk_forward.enabled=true",
+            "--set",
+            "walk_forward.refit_every=21",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     deadline = time.time() + 60
     while time.time() < deadline and not any(x.name.startswith(".run.tmp") for x in tmp_path.iterdir()):
@@ -264,17 +322,19 @@ def test_sigint_during_a_run_leaves_nothing(tmp_path):
 def test_help_and_version_load_neither_the_engine_nor_scikit_learn():
     """The command line starts light: ``--help`` and ``--version`` import no numpy stack, and the package's
     public names still arrive on first use."""
-    code = ("import sys, contextlib, io\n"
-            "from gmm_apps import cli\n"
-            "for args in (['--help'], ['--version']):\n"
-            "    with contextlib.redirect_stdout(io.StringIO()):\n"
-            "        try:\n"
-            "            cli.main(args)\n"
-            "        except SystemExit:\n"
-            "            pass\n"
-            "heavy = sorted(m for m in ('numpy', 'sklearn', 'scipy', 'pandas', 'gmm_apps.core') if m in sys.modules)\n"
-            "print(heavy)\n"
-            "import gmm_apps\n"
-            "print(gmm_apps.run.__module__, gmm_apps.errors.UserError.__name__)\n")
+    code = (
+        "import sys, contextlib, io\n"
+        "from gmm_apps import cli\n"
+        "for args in (['--help'], ['--version']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        try:\n"
+        "            cli.main(args)\n"
+        "        except SystemExit:\n"
+        "            pass\n"
+        "heavy = sorted(m for m in ('numpy', 'sklearn', 'scipy', 'pandas', 'gmm_apps.core') if m in sys.modules)\n"
+        "print(heavy)\n"
+        "import gmm_apps\n"
+        "print(gmm_apps.run.__module__, gmm_apps.errors.UserError.__name__)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]" and out[1] == "gmm_apps.api UserError"

@@ -24,20 +24,68 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples"
 PIPELINES = ["regimes", "customers", "speakers", "anomaly", "images"]
 FAST = {
-    "regimes": ["--set", "report.stability_seeds=1", "--set", "report.bic_candidates=[2]", "--set", "report.plots=false",
-                "--set", "model.n_init=2", "--set", "split.holdout_start=null"],
-    "customers": ["--set", "report.stability_seeds=1", "--set", "report.bootstrap=0", "--set", "report.plots=false",
-                  "--set", "model.n_components=3"],
-    "speakers": ["--set", "report.plots=false", "--set", "model.n_components=8",
-                 "--set", "data.enrol=" + str(SAMPLES / "fsdd_sample" / "enrol"),
-                 "--set", "data.test=" + str(SAMPLES / "fsdd_sample" / "test")],
-    "anomaly": ["--set", "report.plots=false", "--set", "model.seeds=1", "--set", "model.components=[1, 3]",
-                "--set", "data.score=null"],
-    "images": ["--set", "report.plots=false", "--set", "run.n_jobs=1", "--set", "model.n_fits=1",
-               "--set", "model.sample_size=500", "--set", "data.path=skimage:coffee"],
+    "regimes": [
+        "--set",
+        "report.stability_seeds=1",
+        "--set",
+        "report.bic_candidates=[2]",
+        "--set",
+        "report.plots=false",
+        "--set",
+        "model.n_init=2",
+        "--set",
+        "split.holdout_start=null",
+    ],
+    "customers": [
+        "--set",
+        "report.stability_seeds=1",
+        "--set",
+        "report.bootstrap=0",
+        "--set",
+        "report.plots=false",
+        "--set",
+        "model.n_components=3",
+    ],
+    "speakers": [
+        "--set",
+        "report.plots=false",
+        "--set",
+        "model.n_components=8",
+        "--set",
+        "data.enrol=" + str(SAMPLES / "fsdd_sample" / "enrol"),
+        "--set",
+        "data.test=" + str(SAMPLES / "fsdd_sample" / "test"),
+    ],
+    "anomaly": [
+        "--set",
+        "report.plots=false",
+        "--set",
+        "model.seeds=1",
+        "--set",
+        "model.components=[1, 3]",
+        "--set",
+        "data.score=null",
+    ],
+    "images": [
+        "--set",
+        "report.plots=false",
+        "--set",
+        "run.n_jobs=1",
+        "--set",
+        "model.n_fits=1",
+        "--set",
+        "model.sample_size=500",
+        "--set",
+        "data.path=skimage:coffee",
+    ],
 }
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", 6)), deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))
+SETTINGS = settings(
+    max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", 6)),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def keys_of(model, prefix=""):
@@ -56,13 +104,41 @@ def keys_of(model, prefix=""):
 
 
 VALUES = st.one_of(
-    st.sampled_from(["0", "-1", "1", "2", "1e308", "-1e308", ".nan", ".inf", "-.inf", "true", "false", "null", "''",
-                     "[]", "{}", "[0]", "[1, 1]", "{min: 3, max: 2}", "abc", "'1'", "2.5", "1000000000",
-                     "[true]", "'\u00e9\u00e8\u2603'", "-0.0", "1e-320"]),
-    st.integers(min_value=-10**12, max_value=10**12).map(str),
+    st.sampled_from(
+        [
+            "0",
+            "-1",
+            "1",
+            "2",
+            "1e308",
+            "-1e308",
+            ".nan",
+            ".inf",
+            "-.inf",
+            "true",
+            "false",
+            "null",
+            "''",
+            "[]",
+            "{}",
+            "[0]",
+            "[1, 1]",
+            "{min: 3, max: 2}",
+            "abc",
+            "'1'",
+            "2.5",
+            "1000000000",
+            "[true]",
+            "'\u00e9\u00e8\u2603'",
+            "-0.0",
+            "1e-320",
+        ]
+    ),
+    st.integers(min_value=-(10**12), max_value=10**12).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(lambda f: yaml.safe_dump(f).split("\n")[0]),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x00"), max_size=12)
-    .map(lambda t: yaml.safe_dump(t, default_style="'").strip()),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x00"), max_size=12).map(
+        lambda t: yaml.safe_dump(t, default_style="'").strip()
+    ),
 )
 
 
@@ -89,8 +165,16 @@ def test_fuzzed_config_values_end_in_success_or_one_error_line(pipeline, tmp_pat
     @given(key=st.sampled_from(keys), value=VALUES)
     def check(key, value):
         out = tmp_path_factory.mktemp("fuzz") / "run"
-        args = ["run", REPO / "configs" / f"{pipeline}.yaml", "--quiet", "--out", out, *FAST[pipeline],
-                "--set", f"{key}={value}"]
+        args = [
+            "run",
+            REPO / "configs" / f"{pipeline}.yaml",
+            "--quiet",
+            "--out",
+            out,
+            *FAST[pipeline],
+            "--set",
+            f"{key}={value}",
+        ]
         code, err = run(args, capsys)
         assert_clean(code, err, args)
 
@@ -107,8 +191,13 @@ def regimes_file(rng):
 
 
 def customers_file(rng):
-    return pd.read_csv(SAMPLES / "cdnow_sample.txt", sep=r"\s+", header=None, dtype=str,
-                       names=["customer_id", "date", "quantity", "amount"]).iloc[:3000]
+    return pd.read_csv(
+        SAMPLES / "cdnow_sample.txt",
+        sep=r"\s+",
+        header=None,
+        dtype=str,
+        names=["customer_id", "date", "quantity", "amount"],
+    ).iloc[:3000]
 
 
 def anomaly_file(rng):
@@ -117,12 +206,43 @@ def anomaly_file(rng):
 
 FILES = {
     "regimes": (regimes_file, "csv", []),
-    "customers": (customers_file, "csv", ["--set", "data.format=table", "--set", "data.quantity_column=quantity",
-                                          "--set", "data.date_format=%Y%m%d", "--set", "split.enabled=false"]),
+    "customers": (
+        customers_file,
+        "csv",
+        [
+            "--set",
+            "data.format=table",
+            "--set",
+            "data.quantity_column=quantity",
+            "--set",
+            "data.date_format=%Y%m%d",
+            "--set",
+            "split.enabled=false",
+        ],
+    ),
     "anomaly": (anomaly_file, "csv", []),
 }
-CELLS = st.sampled_from(["", "nan", "NaN", "inf", "-inf", "1e308", "-1e308", "0", "-1", "abc", "1,5", " ", "NULL",
-                         "9" * 400, "\u2603", "1e-320", "2020-02-30"])
+CELLS = st.sampled_from(
+    [
+        "",
+        "nan",
+        "NaN",
+        "inf",
+        "-inf",
+        "1e308",
+        "-1e308",
+        "0",
+        "-1",
+        "abc",
+        "1,5",
+        " ",
+        "NULL",
+        "9" * 400,
+        "\u2603",
+        "1e-320",
+        "2020-02-30",
+    ]
+)
 
 
 @st.composite
@@ -168,8 +288,17 @@ def test_fuzzed_input_files_end_in_success_or_one_error_line(pipeline, tmp_path_
     def check(mutation):
         d = tmp_path_factory.mktemp("fuzzfile")
         path = mutate(base, d / f"input.{suffix}", mutation)
-        args = ["run", REPO / "configs" / f"{pipeline}.yaml", "--quiet", "--out", d / "run", *FAST[pipeline], *extra,
-                "--set", f"data.path={path}"]
+        args = [
+            "run",
+            REPO / "configs" / f"{pipeline}.yaml",
+            "--quiet",
+            "--out",
+            d / "run",
+            *FAST[pipeline],
+            *extra,
+            "--set",
+            f"data.path={path}",
+        ]
         code, err = run(args, capsys)
         assert_clean(code, err, args)
 
@@ -199,14 +328,36 @@ def test_fuzzed_audio_and_images_end_in_success_or_one_error_line(tmp_path, caps
             for _ in range(30):
                 raw[int(rng.integers(44, len(raw)))] = int(rng.integers(256))
         victim.write_bytes(bytes(raw))
-        code, err = run(["run", REPO / "configs" / "speakers.yaml", "--quiet", "--out", tmp_path / f"s{i}",
-                         *FAST["speakers"], "--set", f"data.enrol={enrol}"], capsys)
+        code, err = run(
+            [
+                "run",
+                REPO / "configs" / "speakers.yaml",
+                "--quiet",
+                "--out",
+                tmp_path / f"s{i}",
+                *FAST["speakers"],
+                "--set",
+                f"data.enrol={enrol}",
+            ],
+            capsys,
+        )
         assert_clean(code, err, victim)
         png = bytearray(good_png)
         png = png[: int(rng.integers(len(png)))] if i % 2 else png
         for _ in range(i * 5):
             png[int(rng.integers(len(png)))] = int(rng.integers(256))
         (photos / "b.png").write_bytes(bytes(png))
-        code, err = run(["run", REPO / "configs" / "images.yaml", "--quiet", "--out", tmp_path / f"i{i}",
-                         *FAST["images"], "--set", f"data.path={photos}"], capsys)
+        code, err = run(
+            [
+                "run",
+                REPO / "configs" / "images.yaml",
+                "--quiet",
+                "--out",
+                tmp_path / f"i{i}",
+                *FAST["images"],
+                "--set",
+                f"data.path={photos}",
+            ],
+            capsys,
+        )
         assert_clean(code, err, "b.png")

@@ -12,8 +12,13 @@ from gmm_apps import cli
 from gmm_apps.errors import DataError
 from gmm_apps.pipelines.images import segment as seg
 from gmm_apps.pipelines.images.data import read_image, resolve_images, to_rgb
-from gmm_apps.pipelines.images.metrics import (compare, contingency, probabilistic_rand_index, rand_index,
-                                               variation_of_information)
+from gmm_apps.pipelines.images.metrics import (
+    compare,
+    contingency,
+    probabilistic_rand_index,
+    rand_index,
+    variation_of_information,
+)
 from gmm_apps.pipelines.images.model import Settings, fit_rows, segment_image
 from gmm_apps.pipelines.images.pipeline import read_label_png
 
@@ -44,7 +49,9 @@ def brute_voi(a, b):
     return h
 
 
-@pytest.mark.parametrize("seed, shape, ka, kb", [(0, (5, 6), 3, 4), (1, (7, 7), 2, 6), (2, (4, 9), 5, 1), (3, (6, 6), 9, 9)])
+@pytest.mark.parametrize(
+    "seed, shape, ka, kb", [(0, (5, 6), 3, 4), (1, (7, 7), 2, 6), (2, (4, 9), 5, 1), (3, (6, 6), 9, 9)]
+)
 def test_rand_index_and_voi_match_brute_force(seed, shape, ka, kb):
     rng = np.random.default_rng(seed)
     a = rng.integers(0, ka, shape)
@@ -121,7 +128,7 @@ def test_read_image_formats(tmp_path):
     smooth = np.dstack([yy * 12, xx * 8, 255 - xx * 8]).astype(np.uint8)
     Image.fromarray(smooth).save(tmp_path / "a.jpg", quality=95)
     Image.fromarray(np.dstack([rgb, np.full((20, 30), 255, np.uint8)])).save(tmp_path / "rgba.png")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(tmp_path / "deep.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(tmp_path / "deep.png")
     tifffile.imwrite(tmp_path / "t.tif", rgb.astype(np.uint16) * 257)
     assert np.allclose(read_image(tmp_path / "a.png") * 255, rgb)
     assert np.abs(read_image(tmp_path / "a.jpg") * 255 - smooth).mean() < 4
@@ -147,8 +154,8 @@ def test_resolve_images_rejects_clashing_names(tmp_path):
 def blocks(h=60, w=90, noise=0.03, seed=0):
     """Three connected colour blocks with noise, and their true labels."""
     truth = np.zeros((h, w), int)
-    truth[:, w // 3:] = 1
-    truth[h // 2:, 2 * w // 3:] = 2
+    truth[:, w // 3 :] = 1
+    truth[h // 2 :, 2 * w // 3 :] = 2
     colours = np.array([[0.8, 0.1, 0.1], [0.1, 0.6, 0.2], [0.2, 0.3, 0.9]])
     rgb = colours[truth] + np.random.default_rng(seed).normal(0, noise, (h, w, 3))
     return np.clip(rgb, 0, 1), truth
@@ -170,7 +177,9 @@ def test_medoid_of_several_fits():
     from gmm_apps.pipelines.images.model import Segmentation, medoid
 
     def fake(labels):
-        return Segmentation(labels=np.asarray(labels), classes=None, model=None, n_components=0, colours=None, shares=None)
+        return Segmentation(
+            labels=np.asarray(labels), classes=None, model=None, n_components=0, colours=None, shares=None
+        )
 
     a, b, c = fake([[0, 0, 1, 1]]), fake([[0, 0, 1, 1]]), fake([[0, 1, 1, 1]])
     chosen, spread = medoid([c, a, b])
@@ -181,8 +190,11 @@ def test_medoid_of_several_fits():
     # to every level), the one with the smallest total VoI to the others; identical candidates count each time
     rgb, _ = blocks(noise=0.08)
     levels = (0.3, 0.7, 1.5)
-    singles = [segment_image(rgb, Settings(n_fits=1, random_state=r, edge_threshold=(t,))).labels
-               for r in (4, 5, 6) for t in levels]
+    singles = [
+        segment_image(rgb, Settings(n_fits=1, random_state=r, edge_threshold=(t,))).labels
+        for r in (4, 5, 6)
+        for t in levels
+    ]
     res = segment_image(rgb, Settings(n_fits=3, random_state=4, edge_threshold=levels))
     totals = [sum(variation_of_information(x, y) for y in singles) for x in singles]
     np.testing.assert_array_equal(res.labels, singles[int(np.argmin(totals))])
@@ -229,12 +241,23 @@ def test_relative_boundaries_merge_texture_not_smooth_edges():
 
 def test_bic_choice_and_colour_counts():
     rgb, truth = blocks(noise=0.01)
-    res = segment_image(rgb, Settings(n_components=(1, 2, 3, 4, 5), position_weight=0.0, fit_on="colours",
-                                      quantise=1.0, blur=0.0, min_region=0.0, edge_threshold=0.0))
+    res = segment_image(
+        rgb,
+        Settings(
+            n_components=(1, 2, 3, 4, 5),
+            position_weight=0.0,
+            fit_on="colours",
+            quantise=1.0,
+            blur=0.0,
+            min_region=0.0,
+            edge_threshold=0.0,
+        ),
+    )
     assert res.n_components == 3
     assert list(res.selection["n_components"]) == [1, 2, 3, 4, 5]
-    X, w = fit_rows(np.repeat(np.eye(3), [5, 7, 9], axis=0), Settings(fit_on="colours", quantise=0.5),
-                    np.random.default_rng(0))
+    X, w = fit_rows(
+        np.repeat(np.eye(3), [5, 7, 9], axis=0), Settings(fit_on="colours", quantise=0.5), np.random.default_rng(0)
+    )
     assert sorted(w) == [5, 7, 9] and X.shape == (3, 3)
 
 
@@ -257,8 +280,9 @@ def test_merge_regions_small_then_weak_boundaries():
 
 def test_spatial_smoothing_removes_speckle():
     rgb, truth = blocks(noise=0.3, seed=3)
-    rough = segment_image(rgb, Settings(n_components=(3,), position_weight=0.0, blur=0.0, sigma=0.0, min_region=0.0,
-                                        edge_threshold=0.0))
+    rough = segment_image(
+        rgb, Settings(n_components=(3,), position_weight=0.0, blur=0.0, sigma=0.0, min_region=0.0, edge_threshold=0.0)
+    )
     smooth = segment_image(rgb, Settings(n_components=(3,), position_weight=0.0, blur=0.0))
     assert len(np.unique(smooth.labels)) <= 4 < len(np.unique(rough.labels))
     assert compare(smooth.labels, [truth])["voi"] < compare(rough.labels, [truth])["voi"]
@@ -308,8 +332,21 @@ def test_run_and_apply(tmp_path):
     assert summary["images"] == 3 and set(summary["n_components"]) == {"blocks", "rgba", "deep"}
     # the same config twice: byte-identical label maps (parallel or not)
     out2 = tmp_path / "run2"
-    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out2), *common[:2],
-                    "--set", "run.n_jobs=1", *common[4:]]) == 0
+    assert (
+        run_cli(
+            [
+                "run",
+                str(REPO / "configs" / "images.yaml"),
+                "--out",
+                str(out2),
+                *common[:2],
+                "--set",
+                "run.n_jobs=1",
+                *common[4:],
+            ]
+        )
+        == 0
+    )
     for f in sorted([*(out / "labels").iterdir(), *(out / "overlays").iterdir()]):
         assert f.read_bytes() == (out2 / f.parent.name / f.name).read_bytes(), f
     for name in ("palettes.csv", "selection.csv", "model/palette.npz"):
@@ -334,8 +371,25 @@ def test_run_and_apply(tmp_path):
 def test_shared_model_run_uses_one_palette(tmp_path):
     photos = photo_folder(tmp_path)
     out = tmp_path / "run"
-    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), "--set", f"data.path={photos}",
-                    "--set", "model.shared=true", "--set", "model.n_components=4", "--set", "report.plots=false"]) == 0
+    assert (
+        run_cli(
+            [
+                "run",
+                str(REPO / "configs" / "images.yaml"),
+                "--out",
+                str(out),
+                "--set",
+                f"data.path={photos}",
+                "--set",
+                "model.shared=true",
+                "--set",
+                "model.n_components=4",
+                "--set",
+                "report.plots=false",
+            ]
+        )
+        == 0
+    )
     import pandas as pd
 
     pal = pd.read_csv(out / "palettes.csv")
@@ -346,7 +400,9 @@ def test_shared_model_run_uses_one_palette(tmp_path):
 
 def test_default_config_runs_on_bundled_images(tmp_path):
     out = tmp_path / "run"
-    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), "--set", "report.plots=false"]) == 0
+    assert (
+        run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), "--set", "report.plots=false"]) == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["images"] == 3
     assert 3 <= summary["mean_segments"] <= 30

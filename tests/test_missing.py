@@ -80,10 +80,23 @@ def start(X, K, ct, seed=1):
     d = X.shape[1]
     means = np.nan_to_num(X[rng.choice(len(X), K, replace=False)], nan=0.0)
     var = np.nanvar(X, axis=0)
-    prec = {"full": np.array([np.diag(1 / var)] * K), "tied": np.diag(1 / var),
-            "diag": np.array([1 / var] * K), "spherical": np.full(K, 1 / var.mean())}[ct]
-    covs = full_of({"full": np.array([np.diag(var)] * K), "tied": np.diag(var), "diag": np.array([var] * K),
-                    "spherical": np.full(K, var.mean())}[ct], ct, K, d)
+    prec = {
+        "full": np.array([np.diag(1 / var)] * K),
+        "tied": np.diag(1 / var),
+        "diag": np.array([1 / var] * K),
+        "spherical": np.full(K, 1 / var.mean()),
+    }[ct]
+    covs = full_of(
+        {
+            "full": np.array([np.diag(var)] * K),
+            "tied": np.diag(var),
+            "diag": np.array([var] * K),
+            "spherical": np.full(K, var.mean()),
+        }[ct],
+        ct,
+        K,
+        d,
+    )
     return np.full(K, 1.0 / K), means, prec, covs
 
 
@@ -102,8 +115,18 @@ def test_em_for_incomplete_data_matches_a_brute_force_reference(ct):
     _, Xm = mixture_data(n=120, d=4, seed=3)
     K, reg = 2, 1e-6
     w0, m0, p0, c0 = start(Xm, K, ct)
-    gm = GaussianMixture(K, covariance_type=ct, weights_init=w0, means_init=m0, precisions_init=p0, tol=0,
-                         max_iter=6, reg_covar=reg, missing="marginalize", chunk_size=16)
+    gm = GaussianMixture(
+        K,
+        covariance_type=ct,
+        weights_init=w0,
+        means_init=m0,
+        precisions_init=p0,
+        tol=0,
+        max_iter=6,
+        reg_covar=reg,
+        missing="marginalize",
+        chunk_size=16,
+    )
     with pytest.warns(Warning):  # tol=0 never converges
         gm.fit(Xm)
     w, m, c, ll = brute_force_em(Xm, w0, m0, c0, ct, 6, reg)
@@ -119,9 +142,18 @@ def test_scores_and_posteriors_are_the_marginal_densities_of_the_observed_featur
     _, Xm = mixture_data(n=600, seed=4)
     gm = GaussianMixture(2, covariance_type=ct, random_state=0, missing="marginalize").fit(Xm)
     covs = gm.covariance_matrices()
-    lp = np.array([[np.log(gm.weights_[k]) + multivariate_normal(gm.means_[k][~np.isnan(x)],
-                                                                   covs[k][np.ix_(~np.isnan(x), ~np.isnan(x))]).logpdf(x[~np.isnan(x)])
-                    for k in range(2)] for x in Xm[:80]])
+    lp = np.array(
+        [
+            [
+                np.log(gm.weights_[k])
+                + multivariate_normal(gm.means_[k][~np.isnan(x)], covs[k][np.ix_(~np.isnan(x), ~np.isnan(x))]).logpdf(
+                    x[~np.isnan(x)]
+                )
+                for k in range(2)
+            ]
+            for x in Xm[:80]
+        ]
+    )
     np.testing.assert_allclose(gm.score_samples(Xm[:80]), logsumexp(lp, axis=1), rtol=1e-10)
     np.testing.assert_allclose(gm.predict_proba(Xm[:80]), np.exp(lp - logsumexp(lp, axis=1)[:, None]), atol=1e-10)
     np.testing.assert_array_equal(gm.predict(Xm[:80]), lp.argmax(axis=1))
@@ -140,11 +172,18 @@ def test_impute_is_the_posterior_weighted_conditional_mean_and_beats_column_mean
         o, m = ~np.isnan(x), np.isnan(x)
         if not m.any():
             continue
-        lp = np.array([np.log(gm.weights_[k]) + multivariate_normal(gm.means_[k][o], covs[k][np.ix_(o, o)]).logpdf(x[o])
-                       for k in range(2)])
+        lp = np.array(
+            [
+                np.log(gm.weights_[k]) + multivariate_normal(gm.means_[k][o], covs[k][np.ix_(o, o)]).logpdf(x[o])
+                for k in range(2)
+            ]
+        )
         r = np.exp(lp - logsumexp(lp))
-        want = sum(r[k] * (gm.means_[k][m] + covs[k][np.ix_(m, o)] @ np.linalg.solve(covs[k][np.ix_(o, o)], x[o] - gm.means_[k][o]))
-                   for k in range(2))
+        want = sum(
+            r[k]
+            * (gm.means_[k][m] + covs[k][np.ix_(m, o)] @ np.linalg.solve(covs[k][np.ix_(o, o)], x[o] - gm.means_[k][o]))
+            for k in range(2)
+        )
         np.testing.assert_allclose(got[m], want, rtol=1e-9)
     miss = np.isnan(Xm)
     rmse = np.sqrt(np.mean((out[miss] - X[miss]) ** 2))
@@ -295,10 +334,17 @@ def test_missing_entropy_is_the_posterior_weighted_conditional_entropy(ct):
         if not m.any():
             assert h == 0.0
             continue
-        lp = np.array([np.log(gm.weights_[k]) + multivariate_normal(gm.means_[k][o], covs[k][np.ix_(o, o)]).logpdf(x[o])
-                       for k in range(2)])
+        lp = np.array(
+            [
+                np.log(gm.weights_[k]) + multivariate_normal(gm.means_[k][o], covs[k][np.ix_(o, o)]).logpdf(x[o])
+                for k in range(2)
+            ]
+        )
         r = np.exp(lp - logsumexp(lp))
-        C = [covs[k][np.ix_(m, m)] - covs[k][np.ix_(m, o)] @ np.linalg.solve(covs[k][np.ix_(o, o)], covs[k][np.ix_(o, m)])
-             for k in range(2)]
+        C = [
+            covs[k][np.ix_(m, m)]
+            - covs[k][np.ix_(m, o)] @ np.linalg.solve(covs[k][np.ix_(o, o)], covs[k][np.ix_(o, m)])
+            for k in range(2)
+        ]
         want = sum(r[k] * multivariate_normal(np.zeros(m.sum()), C[k]).entropy() for k in range(2))
         assert h == pytest.approx(want, rel=1e-9)

@@ -68,7 +68,9 @@ def test_run_statistics_by_hand():
 # ----------------------------------------------------------------- loaders
 def test_load_file_detects_ohlcv(tmp_path):
     p = tmp_path / "ohlcv.csv"
-    p.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,1,2,1,1.5,1.4,100\n2020-01-03,1,2,1,1.6,1.5,120\n")
+    p.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,1,2,1,1.5,1.4,100\n2020-01-03,1,2,1,1.6,1.5,120\n"
+    )
     d = data_mod.load_file(p)
     assert d.prices.iloc[:, 0].tolist() == [1.4, 1.5]
     assert d.volume.iloc[:, 0].tolist() == [100, 120]
@@ -116,11 +118,15 @@ def _recorded():
 
 def test_yfinance_path_with_recorded_response_and_cache(tmp_path):
     download, calls = _recorded()
-    d = data_mod.load_yfinance(["SPY", "QQQ"], start="2015-01-01", end="2016-12-31", cache_dir=tmp_path, download=download)
+    d = data_mod.load_yfinance(
+        ["SPY", "QQQ"], start="2015-01-01", end="2016-12-31", cache_dir=tmp_path, download=download
+    )
     assert list(d.prices.columns) == ["SPY", "QQQ"] and len(d.prices) == 504
     assert d.prices["SPY"].iloc[0] == pytest.approx(205.82, rel=1e-4)
     assert calls[0][1]["auto_adjust"] is False and calls[0][1]["interval"] == "1d"
-    again = data_mod.load_yfinance(["SPY", "QQQ"], start="2015-01-01", end="2016-12-31", cache_dir=tmp_path, download=download)
+    again = data_mod.load_yfinance(
+        ["SPY", "QQQ"], start="2015-01-01", end="2016-12-31", cache_dir=tmp_path, download=download
+    )
     assert len(calls) == 1  # served from the cache
     pd.testing.assert_frame_equal(again.prices, d.prices)
     F, _ = feat.build_features(d, [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)])
@@ -138,8 +144,9 @@ def test_yfinance_unknown_ticker_and_no_network_are_clear_errors(tmp_path):
         data_mod.load_yfinance(["SPY"], cache_dir=tmp_path, download=offline)
     download, _ = _recorded()
     with pytest.raises(DataError, match="no prices for ticker 'IBM'"):
-        data_mod.load_yfinance(["SPY", "IBM"], cache_dir=tmp_path / "x",
-                               download=lambda t, **k: download(["SPY", "QQQ"], **k))
+        data_mod.load_yfinance(
+            ["SPY", "IBM"], cache_dir=tmp_path / "x", download=lambda t, **k: download(["SPY", "QQQ"], **k)
+        )
 
 
 # ------------------------------------------------------------------ models
@@ -165,7 +172,9 @@ def test_forward_backward_matches_hmmlearn(sp500_features):
     # filtered at t equals smoothed on the data truncated at t
     for t in (10, 700, 1999):
         np.testing.assert_allclose(filt[t], ref.predict_proba(X[: t + 1])[-1], atol=1e-8)
-        np.testing.assert_allclose(lp[t], ref.score(X[: t + 1]) - ref.score(X[:t]) if t else ref.score(X[:1]), rtol=1e-8)
+        np.testing.assert_allclose(
+            lp[t], ref.score(X[: t + 1]) - ref.score(X[:t]) if t else ref.score(X[:1]), rtol=1e-8
+        )
 
 
 def test_plain_gmm_filter_equals_posteriors(sp500_features):
@@ -195,7 +204,9 @@ def test_states_are_ordered_by_volatility_and_saved(tmp_path, sp500_features):
 def test_gmm_hmm_kind_fits(sp500_features):
     F, r = sp500_features
     X = feat.fit_scaler(F.values[:1500]).transform(F.values[:1500])
-    m = fit_regime_model(X, r.values[:1500], kind="gmm_hmm", n_components=2, n_mix=2, n_init=2, random_state=0, hmm_iter=20)
+    m = fit_regime_model(
+        X, r.values[:1500], kind="gmm_hmm", n_components=2, n_mix=2, n_init=2, random_state=0, hmm_iter=20
+    )
     assert m.emission.n_components == 4 and m.state_of.tolist() == [0, 0, 1, 1]
     p = m.smooth(X)
     np.testing.assert_allclose(p.sum(1), 1.0)
@@ -214,10 +225,21 @@ def default_run(tmp_path_factory):
 
 def test_default_run_writes_everything(default_run):
     names = {p.name for p in default_run.iterdir()}
-    assert {"config.yaml", "model.npz", "regimes.csv", "summary.json", "report.html", "run.log", "plots",
-            "regime_stats.csv", "transitions.csv", "model_selection.csv"} <= names
+    assert {
+        "config.yaml",
+        "model.npz",
+        "regimes.csv",
+        "summary.json",
+        "report.html",
+        "run.log",
+        "plots",
+        "regime_stats.csv",
+        "transitions.csv",
+        "model_selection.csv",
+    } <= names
     assert {"price_regimes.png", "probabilities_filtered.png", "bic.png", "transitions.png", "confidence.png"} <= {
-        p.name for p in (default_run / "plots").iterdir()}
+        p.name for p in (default_run / "plots").iterdir()
+    }
     df = pd.read_csv(default_run / "regimes.csv")
     assert list(df.columns[:3]) == ["date", "regime", "name"]
     for kind in ("filtered", "smoothed"):
@@ -234,8 +256,10 @@ def test_default_run_meets_the_issue_targets(default_run):
     assert s["in_sample"]["mean_regime_length_days"] >= 20 and s["in_sample"]["labels"] == "smoothed, in sample"
     # both sets of figures recomputed by hand from regimes.csv: filtered labels on the test days, smoothed on training
     table = pd.read_csv(default_run / "regimes.csv")
-    for key, rows, prefix in (("out_of_sample", ~table["in_sample"], "p_filtered_"),
-                              ("in_sample", table["in_sample"], "p_smoothed_")):
+    for key, rows, prefix in (
+        ("out_of_sample", ~table["in_sample"], "p_filtered_"),
+        ("in_sample", table["in_sample"], "p_smoothed_"),
+    ):
         lab = table.loc[rows, [prefix + n for n in NAMES]].to_numpy().argmax(axis=1)
         switches = int((np.diff(lab) != 0).sum())
         assert s[key]["days"] == len(lab) == sum(s[key]["days_per_regime"].values())
@@ -303,7 +327,10 @@ def check_forecasts(table, A, summary):
             assert summary["forecast"]["probabilities"][f"{h}d"] == pytest.approx(dict(zip(NAMES, p[-1])), rel=1e-6)
     k = NAMES.index(table["name"].iloc[-1])
     assert summary["forecast"]["expected_remaining_days"] == pytest.approx(A[k, k] / (1 - A[k, k]), rel=1e-6)
-    assert f"expected to last about {summary['forecast']['expected_remaining_days']:.0f} more trading days" in summary["headline"]
+    assert (
+        f"expected to last about {summary['forecast']['expected_remaining_days']:.0f} more trading days"
+        in summary["headline"]
+    )
 
 
 def test_forecasts_of_a_run_follow_the_transition_matrix(default_run):
@@ -321,13 +348,38 @@ def test_walk_forward_labels_use_only_past_data(tmp_path):
     px.index.name = "Date"
     px.to_csv(tmp_path / "full.csv")
     px.iloc[:800].to_csv(tmp_path / "short.csv")
-    common = ["--quiet", "--set", "walk_forward.enabled=true", "--set", "walk_forward.min_train=400",
-              "--set", "split.holdout_start=null",
-              "--set", "walk_forward.refit_every=100", "--set", "report.plots=false", "--set", "model.n_init=3",
-              "--set", "report.bic_candidates=[3]"]
+    common = [
+        "--quiet",
+        "--set",
+        "walk_forward.enabled=true",
+        "--set",
+        "walk_forward.min_train=400",
+        "--set",
+        "split.holdout_start=null",
+        "--set",
+        "walk_forward.refit_every=100",
+        "--set",
+        "report.plots=false",
+        "--set",
+        "model.n_init=3",
+        "--set",
+        "report.bic_candidates=[3]",
+    ]
     for name in ("full", "short"):
-        assert cli.main(["run", str(REPO / "configs" / "regimes.yaml"), "--out", str(tmp_path / f"run_{name}"),
-                         "--set", f"data.path={tmp_path / (name + '.csv')}", *common]) == 0
+        assert (
+            cli.main(
+                [
+                    "run",
+                    str(REPO / "configs" / "regimes.yaml"),
+                    "--out",
+                    str(tmp_path / f"run_{name}"),
+                    "--set",
+                    f"data.path={tmp_path / (name + '.csv')}",
+                    *common,
+                ]
+            )
+            == 0
+        )
     a = pd.read_csv(tmp_path / "run_full" / "regimes.csv")
     b = pd.read_csv(tmp_path / "run_short" / "regimes.csv")
     assert len(b) > 300
@@ -390,14 +442,32 @@ def synthetic_prices(n, vol, seed, kind):
 
 
 @settings(max_examples=8, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-@given(n=st.integers(300, 5000), vol=st.sampled_from([0.003, 0.01, 0.03]), seed=st.integers(0, 10_000),
-       kind=st.sampled_from(["walk", "switching"]))
+@given(
+    n=st.integers(300, 5000),
+    vol=st.sampled_from([0.003, 0.01, 0.03]),
+    seed=st.integers(0, 10_000),
+    kind=st.sampled_from(["walk", "switching"]),
+)
 def test_default_config_ends_cleanly_on_any_clean_price_series(tmp_path_factory, n, vol, seed, kind):
     d = tmp_path_factory.mktemp("px")
     synthetic_prices(n, vol, seed, kind).to_csv(d / "px.csv", index=False)
-    code = cli.main(["run", str(REPO / "configs" / "regimes.yaml"), "--quiet", "--out", str(d / "run"),
-                     "--set", f"data.path={d / 'px.csv'}", "--set", "split.holdout_start=null",
-                     "--set", "report.plots=false", "--set", "report.stability_seeds=2"])
+    code = cli.main(
+        [
+            "run",
+            str(REPO / "configs" / "regimes.yaml"),
+            "--quiet",
+            "--out",
+            str(d / "run"),
+            "--set",
+            f"data.path={d / 'px.csv'}",
+            "--set",
+            "split.holdout_start=null",
+            "--set",
+            "report.plots=false",
+            "--set",
+            "report.stability_seeds=2",
+        ]
+    )
     assert code == 0
     lab = pd.read_csv(d / "run" / "regimes.csv")
     assert len(lab) > 0 and lab.filter(like="p_smoothed").to_numpy().min() >= 0
@@ -416,7 +486,9 @@ def test_backtest_arithmetic_by_hand():
     p = performance(net, turn)
     growth = np.cumprod(1 + net)
     assert p["annual_return"] == pytest.approx(growth[-1] ** (252 / 4) - 1)
-    assert p["max_drawdown"] == pytest.approx(min(0.0, (growth / np.maximum.accumulate(np.r_[1, growth])[1:] - 1).min()))
+    assert p["max_drawdown"] == pytest.approx(
+        min(0.0, (growth / np.maximum.accumulate(np.r_[1, growth])[1:] - 1).min())
+    )
     assert p["turnover_per_year"] == pytest.approx(3 / (4 / 252))
     rng = np.random.default_rng(0)
     calm, wild = rng.normal(0, 0.003, 300), rng.normal(0, 0.03, 300)
@@ -427,8 +499,13 @@ def test_backtest_arithmetic_by_hand():
 def test_default_run_backtests_the_out_of_sample_labels(default_run):
     bt = pd.read_csv(default_run / "backtest.csv")
     s = json.loads((default_run / "summary.json").read_text())["backtest"]
-    assert list(bt["strategy"]) == ["regimes", "regime probabilities", "regime volatility targeting", "buy and hold",
-                                    "volatility targeting"]
+    assert list(bt["strategy"]) == [
+        "regimes",
+        "regime probabilities",
+        "regime volatility targeting",
+        "buy and hold",
+        "volatility targeting",
+    ]
     table = pd.read_csv(default_run / "regimes.csv")
     oos = table[~table["in_sample"]]
     assert s["days"] == len(oos) and s["period"] == [oos["date"].iloc[0], oos["date"].iloc[-1]]
@@ -449,9 +526,15 @@ def test_default_run_backtests_the_out_of_sample_labels(default_run):
     turn = np.abs(np.diff(np.r_[0.0, w[:-1]]))
     net = w[:-1] * ret[1:] - turn * 5e-4
     assert bt.loc[1, "sharpe"] == pytest.approx(net.mean() * 252 / (net.std() * np.sqrt(252)), rel=1e-6)
-    best = bt.set_index("strategy").loc[["regimes", "regime probabilities", "regime volatility targeting"], "sharpe"].idxmax()
+    best = (
+        bt.set_index("strategy")
+        .loc[["regimes", "regime probabilities", "regime volatility targeting"], "sharpe"]
+        .idxmax()
+    )
     assert s["best_regime_rule"] == best
-    assert s["sharpe_at_least_buy_and_hold"] == bool(bt.set_index("strategy").loc[best, "sharpe"] >= bt.loc[3, "sharpe"])
+    assert s["sharpe_at_least_buy_and_hold"] == bool(
+        bt.set_index("strategy").loc[best, "sharpe"] >= bt.loc[3, "sharpe"]
+    )
     assert s["target_volatility_from"] == "the asset's volatility before the test" and s["max_leverage"] == 1.0
     assert (bt["mean_weight"] <= 1.0).all()
     html = (default_run / "report.html").read_text()
@@ -464,12 +547,17 @@ def test_several_series_are_aligned_and_give_cross_asset_features(tmp_path):
     assert list(d.prices.columns) == ["S&P 500", "NASDAQ"] and d.primary == "S&P 500"
     specs = [FeatureSpec(kind="log_return"), FeatureSpec(kind="correlation", window=63), FeatureSpec(kind="log_level")]
     F, rets = feat.build_features(d, specs)
-    assert list(F.columns) == ["log_return[S&P 500]", "log_level[S&P 500]", "log_return[NASDAQ]",
-                               "correlation_63[NASDAQ]", "log_level[NASDAQ]"]
+    assert list(F.columns) == [
+        "log_return[S&P 500]",
+        "log_level[S&P 500]",
+        "log_return[NASDAQ]",
+        "correlation_63[NASDAQ]",
+        "log_level[NASDAQ]",
+    ]
     lr = np.log(d.prices).diff()
     for day in (F.index[0], F.index[1000], F.index[-1]):
         i = d.prices.index.get_loc(day)
-        window = lr.iloc[i - 62: i + 1]
+        window = lr.iloc[i - 62 : i + 1]
         assert F.loc[day, "correlation_63[NASDAQ]"] == pytest.approx(np.corrcoef(window.T)[0, 1], rel=1e-9)
     np.testing.assert_allclose(rets.to_numpy(), F["log_return[S&P 500]"].to_numpy())
     # a file with several price columns: the same series, the same features; a shorter one joins on common dates
@@ -486,12 +574,29 @@ def test_several_series_are_aligned_and_give_cross_asset_features(tmp_path):
 
 def test_the_two_asset_config_runs_with_forecasts_backtest_and_apply(tmp_path):
     out = tmp_path / "two"
-    assert cli.main(["run", str(REPO / "configs" / "regimes_two_assets.yaml"), "--out", str(out), "--quiet",
-                     "--set", "report.stability_seeds=2"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                str(REPO / "configs" / "regimes_two_assets.yaml"),
+                "--out",
+                str(out),
+                "--quiet",
+                "--set",
+                "report.stability_seeds=2",
+            ]
+        )
+        == 0
+    )
     s = json.loads((out / "summary.json").read_text())
     assert s["label_agreement_ari"]["identical"] is True
-    assert set(s["backtest"]["strategies"]) == {"regimes", "regime probabilities", "regime volatility targeting",
-                                                "buy and hold", "volatility targeting"}
+    assert set(s["backtest"]["strategies"]) == {
+        "regimes",
+        "regime probabilities",
+        "regime volatility targeting",
+        "buy and hold",
+        "volatility targeting",
+    }
     table = pd.read_csv(out / "regimes.csv")
     A = pd.read_csv(out / "transitions.csv", index_col=0)[NAMES].to_numpy()
     check_forecasts(table, A, s)
@@ -499,8 +604,15 @@ def test_the_two_asset_config_runs_with_forecasts_backtest_and_apply(tmp_path):
     assert "Outlook" in html and "Backtest: acting on the regimes" in html
     from arch.data import nasdaq, sp500
 
-    new = pd.concat([sp500.load()["Adj Close"].rename("S&P 500"), nasdaq.load()["Adj Close"].rename("NASDAQ")],
-                    axis=1, join="inner").loc["2016-01-01":].rename_axis("Date")
+    new = (
+        pd.concat(
+            [sp500.load()["Adj Close"].rename("S&P 500"), nasdaq.load()["Adj Close"].rename("NASDAQ")],
+            axis=1,
+            join="inner",
+        )
+        .loc["2016-01-01":]
+        .rename_axis("Date")
+    )
     new.to_csv(tmp_path / "new.csv")
     # a file with a column for each of the run's series, named as in the run
     assert cli.main(["apply", str(out), str(tmp_path / "new.csv"), "--out", str(tmp_path / "a"), "--quiet"]) == 0
@@ -509,8 +621,18 @@ def test_the_two_asset_config_runs_with_forecasts_backtest_and_apply(tmp_path):
 
 
 def test_ordering_names_the_series_that_orders_the_regimes(tmp_path, capsys):
-    common = [str(REPO / "configs" / "regimes_two_assets.yaml"), "--quiet", "--set", "report.stability_seeds=1",
-              "--set", "report.plots=false", "--set", "model.n_init=3", "--set", "backtest.enabled=false"]
+    common = [
+        str(REPO / "configs" / "regimes_two_assets.yaml"),
+        "--quiet",
+        "--set",
+        "report.stability_seeds=1",
+        "--set",
+        "report.plots=false",
+        "--set",
+        "model.n_init=3",
+        "--set",
+        "backtest.enabled=false",
+    ]
     assert cli.main(["run", *common, "--out", str(tmp_path / "by_nasdaq"), "--set", "model.ordering=NASDAQ"]) == 0
     s = json.loads((tmp_path / "by_nasdaq" / "summary.json").read_text())
     vols = list(s["volatility_per_regime"].values())  # the NASDAQ's volatility in each regime
@@ -525,8 +647,19 @@ def test_ordering_names_the_series_that_orders_the_regimes(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ figures, cleaning, walk-forward
-QUICK = ["--quiet", "--set", "report.plots=false", "--set", "model.n_init=3", "--set", "report.bic_candidates=[3]",
-         "--set", "report.stability_seeds=2", "--set", "backtest.enabled=false"]
+QUICK = [
+    "--quiet",
+    "--set",
+    "report.plots=false",
+    "--set",
+    "model.n_init=3",
+    "--set",
+    "report.bic_candidates=[3]",
+    "--set",
+    "report.stability_seeds=2",
+    "--set",
+    "backtest.enabled=false",
+]
 
 
 def _sp500_csv(path, n, *, last=None):
@@ -560,7 +693,9 @@ def test_out_of_sample_figures_use_filtered_labels_that_a_later_price_cannot_mov
     t = pd.read_csv(wild / "regimes.csv", parse_dates=["date"])
     test = t[~t["in_sample"]].iloc[:-1]
     labels = test[[f"p_filtered_{n}" for n in NAMES]].to_numpy().argmax(axis=1)
-    assert s["out_of_sample"] == regime_figures(labels, pd.DatetimeIndex(test["date"]), NAMES, "filtered, out of sample")
+    assert s["out_of_sample"] == regime_figures(
+        labels, pd.DatetimeIndex(test["date"]), NAMES, "filtered, out of sample"
+    )
     assert s["out_of_sample"]["days"] > 300
 
 
@@ -575,13 +710,29 @@ def test_nonpositive_missing_and_repeated_prices_are_refused_or_dropped_as_confi
     px.loc[empty, "Price"] = ""
     px.loc[repeat, "Price"] = px["Price"].iloc[499]
     px.to_csv(tmp_path / "messy.csv")
-    base = ["run", str(REPO / "configs" / "regimes.yaml"), "--out", str(tmp_path / "x"),
-            "--set", f"data.path={tmp_path / 'messy.csv'}", "--set", "split.holdout_start=null", *QUICK]
+    base = [
+        "run",
+        str(REPO / "configs" / "regimes.yaml"),
+        "--out",
+        str(tmp_path / "x"),
+        "--set",
+        f"data.path={tmp_path / 'messy.csv'}",
+        "--set",
+        "split.holdout_start=null",
+        *QUICK,
+    ]
     assert cli.main(base) == 2  # the empty cell first
     assert cli.main(base + ["--set", "data.missing=drop"]) == 2  # then the negative price
     assert not (tmp_path / "x").exists()
-    out = _run(tmp_path, "ok", tmp_path / "messy.csv", "split.holdout_start=null", "data.missing=drop",
-               "data.nonpositive=drop", "data.repeated=drop")
+    out = _run(
+        tmp_path,
+        "ok",
+        tmp_path / "messy.csv",
+        "split.holdout_start=null",
+        "data.missing=drop",
+        "data.nonpositive=drop",
+        "data.repeated=drop",
+    )
     s = json.loads((out / "summary.json").read_text())
     assert s["cleaning"]["rows_dropped"] == {"missing": 1, "nonpositive": 1, "repeated": 1}
     dates = set(pd.read_csv(out / "regimes.csv")["date"])
@@ -594,8 +745,12 @@ def test_nonpositive_missing_and_repeated_prices_are_refused_or_dropped_as_confi
 
 def test_walk_forward_warm_starts_match_fresh_refits_and_say_which_days_trained_which_model(tmp_path):
     data = _sp500_csv(tmp_path / "px.csv", 1600)
-    sets = ["walk_forward.enabled=true", "walk_forward.min_train=500", "walk_forward.refit_every=100",
-            "split.holdout_start=null"]
+    sets = [
+        "walk_forward.enabled=true",
+        "walk_forward.min_train=500",
+        "walk_forward.refit_every=100",
+        "split.holdout_start=null",
+    ]
     warm = _run(tmp_path, "warm", data, *sets)
     cold = _run(tmp_path, "cold", data, *sets, "walk_forward.warm_start=false")
     a, b = pd.read_csv(warm / "regimes.csv"), pd.read_csv(cold / "regimes.csv")
@@ -617,12 +772,26 @@ def test_walk_forward_warm_starts_match_fresh_refits_and_say_which_days_trained_
 def test_walk_forward_chooses_the_number_of_regimes_on_the_first_training_window_only(tmp_path):
     """With a list of K, the choice is made on the days before the first walk-forward day: the same whatever
     follows them."""
-    short = _run(tmp_path, "short", _sp500_csv(tmp_path / "a.csv", 900), "walk_forward.enabled=true",
-                 "walk_forward.min_train=600", "walk_forward.refit_every=300", "split.holdout_start=null",
-                 "model.n_components=[2,3]")
-    long = _run(tmp_path, "long", _sp500_csv(tmp_path / "b.csv", 1800), "walk_forward.enabled=true",
-                "walk_forward.min_train=600", "walk_forward.refit_every=300", "split.holdout_start=null",
-                "model.n_components=[2,3]")
+    short = _run(
+        tmp_path,
+        "short",
+        _sp500_csv(tmp_path / "a.csv", 900),
+        "walk_forward.enabled=true",
+        "walk_forward.min_train=600",
+        "walk_forward.refit_every=300",
+        "split.holdout_start=null",
+        "model.n_components=[2,3]",
+    )
+    long = _run(
+        tmp_path,
+        "long",
+        _sp500_csv(tmp_path / "b.csv", 1800),
+        "walk_forward.enabled=true",
+        "walk_forward.min_train=600",
+        "walk_forward.refit_every=300",
+        "split.holdout_start=null",
+        "model.n_components=[2,3]",
+    )
     a = pd.read_csv(short / "model_selection.csv")
     b = pd.read_csv(long / "model_selection.csv")
     pd.testing.assert_frame_equal(a, b)
@@ -638,12 +807,12 @@ def test_regime_volatility_targeting_uses_tomorrows_mixture_of_regime_variances(
     em = GaussianMixture.from_parameters(np.full(2, 0.5), np.zeros((2, 1)), np.ones((2, 1, 1)), covariance_type="full")
     A = np.array([[0.9, 0.1], [0.2, 0.8]])
     m = RegimeModel(em, [0, 1], [1.0, 1.0], [0.5, 0.5], A, kind="hmm", covariance_type="full")
-    mu, var = np.array([0.001, -0.002]), np.array([0.005 ** 2, 0.02 ** 2])
+    mu, var = np.array([0.001, -0.002]), np.array([0.005**2, 0.02**2])
     m.return_moments = (mu, var)
     filt = np.array([[1.0, 0.0], [0.3, 0.7]])
     p = filt @ A
     # by hand: E[r^2] - E[r]^2 of the two-component mixture
-    expect = np.sqrt((p * (var + mu ** 2)).sum(1) - ((p * mu).sum(1)) ** 2) * np.sqrt(252)
+    expect = np.sqrt((p * (var + mu**2)).sum(1) - ((p * mu).sum(1)) ** 2) * np.sqrt(252)
     np.testing.assert_allclose(m.predicted_volatility(filt), expect)
     # a permutation of the states moves their moments with them
     m.permute([1, 0])
@@ -652,9 +821,20 @@ def test_regime_volatility_targeting_uses_tomorrows_mixture_of_regime_variances(
     T = 300
     filtered = rng.dirichlet([1, 1, 1], size=T)
     pv = rng.uniform(0.05, 0.4, T)
-    table, _ = run_backtest(pd.bdate_range("2020-01-01", periods=T), filtered, rng.normal(0, 0.01, T),
-                            ["calm", "normal", "stress"], predicted_vol=pv, stress_weight=0.0, cost_bps=0.0,
-                            vol_window=21, target_vol=0.1, max_leverage=1.5)
+    table, _ = run_backtest(
+        pd.bdate_range("2020-01-01", periods=T),
+        filtered,
+        rng.normal(0, 0.01, T),
+        ["calm", "normal", "stress"],
+        predicted_vol=pv,
+        stress_weight=0.0,
+        cost_bps=0.0,
+        vol_window=21,
+        target_vol=0.1,
+        max_leverage=1.5,
+    )
     rows = table.set_index("strategy")
-    assert rows.loc["regime volatility targeting", "mean_weight"] == pytest.approx(np.minimum(0.1 / pv, 1.5)[:-1].mean())
+    assert rows.loc["regime volatility targeting", "mean_weight"] == pytest.approx(
+        np.minimum(0.1 / pv, 1.5)[:-1].mean()
+    )
     assert rows.loc["regime probabilities", "mean_weight"] == pytest.approx((1 - filtered[:, 2])[:-1].mean())

@@ -27,9 +27,20 @@ from gmm_apps.runs import MARKER, RunContext, is_run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples"
-ANOMALY = [str(REPO / "configs" / "anomaly.yaml"), "--quiet", "--set", "report.plots=false", "--set", "model.seeds=1",
-           "--set", "model.components=[1, 4]", "--set", f"data.path={SAMPLES / 'cardio_reference.csv'}",
-           "--set", f"data.score={SAMPLES / 'cardio_new.csv'}"]
+ANOMALY = [
+    str(REPO / "configs" / "anomaly.yaml"),
+    "--quiet",
+    "--set",
+    "report.plots=false",
+    "--set",
+    "model.seeds=1",
+    "--set",
+    "model.components=[1, 4]",
+    "--set",
+    f"data.path={SAMPLES / 'cardio_reference.csv'}",
+    "--set",
+    f"data.score={SAMPLES / 'cardio_new.csv'}",
+]
 
 
 def run_cli(args, capsys):
@@ -258,8 +269,15 @@ def _dead_pid():
 
 def _spawn(args, cwd, tag, **kw):
     env = dict(os.environ, GMM_APPS_TEST_TAG=tag, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "gmm_apps", *map(str, args)], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gmm_apps", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _tagged(tag):
@@ -291,9 +309,16 @@ def _wait_for_tmp(parent, timeout=60):
     return _wait_for(lambda: any(p.name.startswith(".run.tmp-") for p in parent.iterdir()), timeout)
 
 
-IMAGES_SLOW = [REPO / "configs" / "images.yaml", "--set", "run.n_jobs=2", "--set", "model.n_fits=5",
-               "--set", "data.path=[skimage:astronaut, skimage:coffee, skimage:chelsea, skimage:rocket, "
-                            "skimage:immunohistochemistry, skimage:retina]"]
+IMAGES_SLOW = [
+    REPO / "configs" / "images.yaml",
+    "--set",
+    "run.n_jobs=2",
+    "--set",
+    "model.n_fits=5",
+    "--set",
+    "data.path=[skimage:astronaut, skimage:coffee, skimage:chelsea, skimage:rocket, "
+    "skimage:immunohistochemistry, skimage:retina]",
+]
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
@@ -384,9 +409,20 @@ def test_a_user_error_is_a_user_error_for_the_python_caller(tmp_path):
 
 
 # ------------------------------------------------------------------ model files
-REGIMES = [str(REPO / "configs" / "regimes.yaml"), "--quiet", "--set", "report.stability_seeds=1",
-           "--set", "report.bic_candidates=[3]", "--set", "report.plots=false", "--set", "model.n_init=2",
-           "--set", "split.holdout_start=null"]
+REGIMES = [
+    str(REPO / "configs" / "regimes.yaml"),
+    "--quiet",
+    "--set",
+    "report.stability_seeds=1",
+    "--set",
+    "report.bic_candidates=[3]",
+    "--set",
+    "report.plots=false",
+    "--set",
+    "model.n_init=2",
+    "--set",
+    "split.holdout_start=null",
+]
 
 
 @pytest.fixture(scope="module")
@@ -438,16 +474,25 @@ def test_an_edited_feature_window_in_the_run_config_is_refused(regimes_run, tmp_
     cfg = (run / "config.yaml").read_text()
     assert "window: 21" in cfg
     (run / "config.yaml").write_text(cfg.replace("window: 21", "window: 5", 1))
-    apply_fails(run, prices(tmp_path), tmp_path, capsys, "config.yaml: features.use[1].window was changed after the run",
-                "fitted with 21")
+    apply_fails(
+        run,
+        prices(tmp_path),
+        tmp_path,
+        capsys,
+        "config.yaml: features.use[1].window was changed after the run",
+        "fitted with 21",
+    )
 
 
-@pytest.mark.parametrize("edit, needle", [
-    (lambda a, h: h["params"].update(covariance_type="spherical"), "covariances_ has shape"),
-    (lambda a, h: a.update(means_=np.vstack([a["means_"], a["means_"][:1]])), "inconsistent model file"),
-    (lambda a, h: a.update(**{"extra:transmat": a["extra:transmat"][:2, :2].copy()}), "transition matrix"),
-    (lambda a, h: h["extra"].update(names=["calm"]), "regime names"),
-])
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (lambda a, h: h["params"].update(covariance_type="spherical"), "covariances_ has shape"),
+        (lambda a, h: a.update(means_=np.vstack([a["means_"], a["means_"][:1]])), "inconsistent model file"),
+        (lambda a, h: a.update(**{"extra:transmat": a["extra:transmat"][:2, :2].copy()}), "transition matrix"),
+        (lambda a, h: h["extra"].update(names=["calm"]), "regime names"),
+    ],
+)
 def test_a_self_inconsistent_regimes_file_is_a_one_line_model_file_error(regimes_run, tmp_path, capsys, edit, needle):
     run = copy_run(regimes_run, tmp_path)
     rewrite_npz(run / "model.npz", edit, rechecksum=True, redigest=True)
@@ -474,8 +519,11 @@ def test_detector_edits_swaps_and_foreign_members_are_refused(anomaly_run, regim
     apply_fails(run, new, tmp_path, capsys, "member_000.npz")
     shutil.rmtree(run)
     run = without_model_checksums(copy_run(anomaly_run, tmp_path))
-    rewrite_npz(run / "model" / "detector.npz", lambda a, h: h["extra"].update(n_members=h["extra"]["n_members"] + 1),
-                rechecksum=True)
+    rewrite_npz(
+        run / "model" / "detector.npz",
+        lambda a, h: h["extra"].update(n_members=h["extra"]["n_members"] + 1),
+        rechecksum=True,
+    )
     apply_fails(run, new, tmp_path, capsys, "inconsistent detector")
 
 
@@ -505,9 +553,26 @@ def test_anomaly_with_a_single_feature_column_runs_and_plots(tmp_path, capsys):
     rng = np.random.default_rng(0)
     import pandas as pd
 
-    pd.DataFrame({"id": [f"r{i}" for i in range(300)], "a": rng.normal(size=300)}).to_csv(tmp_path / "one.csv", index=False)
-    code, _, err = run_cli(["run", *ANOMALY, "--set", f"data.path={tmp_path / 'one.csv'}", "--set", "data.score=null",
-                            "--set", "report.plots=true", "--set", "data.label_column=null", "--out", tmp_path / "r"], capsys)
+    pd.DataFrame({"id": [f"r{i}" for i in range(300)], "a": rng.normal(size=300)}).to_csv(
+        tmp_path / "one.csv", index=False
+    )
+    code, _, err = run_cli(
+        [
+            "run",
+            *ANOMALY,
+            "--set",
+            f"data.path={tmp_path / 'one.csv'}",
+            "--set",
+            "data.score=null",
+            "--set",
+            "report.plots=true",
+            "--set",
+            "data.label_column=null",
+            "--out",
+            tmp_path / "r",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert (tmp_path / "r" / "plots" / "projection.png").is_file()
 
@@ -519,8 +584,18 @@ def test_quiet_prints_only_the_result_and_warnings_go_to_the_run_log(tmp_path, c
     # three distinct records repeated: the ensemble's larger mixtures have more components than records and warn
     X = np.repeat(rng.normal(size=(3, 2)), 100, axis=0)
     pd.DataFrame({"id": range(300), "a": X[:, 0], "b": X[:, 1]}).to_csv(tmp_path / "few.csv", index=False)
-    args = ["run", *ANOMALY, "--set", f"data.path={tmp_path / 'few.csv'}", "--set", "data.score=null",
-            "--set", "data.label_column=null", "--out", tmp_path / "r"]
+    args = [
+        "run",
+        *ANOMALY,
+        "--set",
+        f"data.path={tmp_path / 'few.csv'}",
+        "--set",
+        "data.score=null",
+        "--set",
+        "data.label_column=null",
+        "--out",
+        tmp_path / "r",
+    ]
     code, out, err = run_cli(args, capsys)
     assert code == 0 and err == "", err
     assert out.strip().splitlines()[-1].startswith("wrote ")
@@ -531,8 +606,13 @@ def test_error_line_is_last_and_alone_even_from_a_subprocess(tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="default")
     mine = tmp_path / "mine"
     user_folder(mine)
-    p = subprocess.run([sys.executable, "-m", "gmm_apps", "run", *ANOMALY, "--out", str(mine)], env=env,
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "gmm_apps", "run", *ANOMALY, "--out", str(mine)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 2
     assert p.stderr.splitlines() == [p.stderr.strip()] and p.stderr.startswith("error: --out"), p.stderr
 
@@ -564,8 +644,11 @@ def test_run_folders_of_the_previous_config_grammar_still_apply(anomaly_run, tmp
 
 def test_a_regimes_model_of_the_previous_format_says_to_rerun(regimes_run, tmp_path, capsys):
     run = copy_run(regimes_run, tmp_path)
-    rewrite_npz(run / "model.npz", lambda a, h: h["extra"].update(
-        regime_covariance_type=h["extra"].pop("covariance_of_states")), rechecksum=True)
+    rewrite_npz(
+        run / "model.npz",
+        lambda a, h: h["extra"].update(regime_covariance_type=h["extra"].pop("covariance_of_states")),
+        rechecksum=True,
+    )
     apply_fails(without_model_checksums(run), prices(tmp_path), tmp_path, capsys, "older gmm_apps", "rerun")
 
 
@@ -593,16 +676,30 @@ def _fifo(path):
 
 def _kind_of(path):
     m = os.lstat(path).st_mode
-    return next(k for k, f in (("fifo", stat.S_ISFIFO), ("char", stat.S_ISCHR), ("socket", stat.S_ISSOCK),
-                                ("link", stat.S_ISLNK), ("dir", stat.S_ISDIR), ("file", stat.S_ISREG)) if f(m))
+    return next(
+        k
+        for k, f in (
+            ("fifo", stat.S_ISFIFO),
+            ("char", stat.S_ISCHR),
+            ("socket", stat.S_ISSOCK),
+            ("link", stat.S_ISLNK),
+            ("dir", stat.S_ISDIR),
+            ("file", stat.S_ISREG),
+        )
+        if f(m)
+    )
 
 
 @pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
-@pytest.mark.parametrize("make, kind, needle", [
-    (_device, "char", "is a device"),
-    (_fifo, "fifo", "is a named pipe (FIFO)"),
-    (_socket, "socket", "is a socket"),
-], ids=["device", "fifo", "socket"])
+@pytest.mark.parametrize(
+    "make, kind, needle",
+    [
+        (_device, "char", "is a device"),
+        (_fifo, "fifo", "is a named pipe (FIFO)"),
+        (_socket, "socket", "is a socket"),
+    ],
+    ids=["device", "fifo", "socket"],
+)
 def test_row_devices_pipes_and_sockets_are_never_replaced(tmp_path, capsys, make, kind, needle, overwrite):
     target = make(tmp_path / "out")
     code, _, err = run_cli(["run", *ANOMALY, "--out", target, *(["--overwrite"] if overwrite else [])], capsys)
@@ -712,17 +809,40 @@ def test_a_temp_folder_name_held_by_a_user_is_passed_over(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def customers_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("customers") / "run"
-    assert cli.main(["run", str(REPO / "configs" / "customers.yaml"), "--quiet", "--set", "report.stability_seeds=1",
-                     "--set", "report.bootstrap=0", "--set", "report.plots=false", "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                str(REPO / "configs" / "customers.yaml"),
+                "--quiet",
+                "--set",
+                "report.stability_seeds=1",
+                "--set",
+                "report.bootstrap=0",
+                "--set",
+                "report.plots=false",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
-@pytest.mark.parametrize("edit, needle", [
-    (lambda a, h: a.update(precisions_cholesky_=np.zeros_like(a["precisions_cholesky_"])), "precisions do not match"),
-    (lambda a, h: a.update(covariances_=-a["covariances_"]), "not positive"),
-])
-def test_customers_and_regimes_files_with_impossible_covariances_are_refused(customers_run, regimes_run, tmp_path,
-                                                                            capsys, edit, needle):
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (
+            lambda a, h: a.update(precisions_cholesky_=np.zeros_like(a["precisions_cholesky_"])),
+            "precisions do not match",
+        ),
+        (lambda a, h: a.update(covariances_=-a["covariances_"]), "not positive"),
+    ],
+)
+def test_customers_and_regimes_files_with_impossible_covariances_are_refused(
+    customers_run, regimes_run, tmp_path, capsys, edit, needle
+):
     from gmm_apps.core import load_model
     from gmm_apps.errors import ModelFileError
 
@@ -738,9 +858,24 @@ def test_customers_and_regimes_files_with_impossible_covariances_are_refused(cus
 
 def test_a_model_from_another_run_is_refused_signed_or_not(customers_run, anomaly_run, tmp_path, capsys, monkeypatch):
     other = tmp_path / "other"
-    code, _, err = run_cli(["run", REPO / "configs" / "customers.yaml", "--quiet", "--set", "report.stability_seeds=1",
-                            "--set", "report.bootstrap=0", "--set", "report.plots=false", "--set",
-                            "features.model=[recency, frequency, monetary]", "--out", other], capsys)
+    code, _, err = run_cli(
+        [
+            "run",
+            REPO / "configs" / "customers.yaml",
+            "--quiet",
+            "--set",
+            "report.stability_seeds=1",
+            "--set",
+            "report.bootstrap=0",
+            "--set",
+            "report.plots=false",
+            "--set",
+            "features.model=[recency, frequency, monetary]",
+            "--out",
+            other,
+        ],
+        capsys,
+    )
     assert code == 0, err
     run = copy_run(customers_run, tmp_path)
     shutil.copy(other / "model.npz", run / "model.npz")
@@ -749,7 +884,7 @@ def test_a_model_from_another_run_is_refused_signed_or_not(customers_run, anomal
     from gmm_apps.errors import ModelFileError
 
     with pytest.raises(ModelFileError, match="is not the file this run wrote"):  # the Python API checks it too
-        gmm_apps.load_run(run).model
+        _ = gmm_apps.load_run(run).model
     # a whole anomaly model folder from another run
     shutil.rmtree(run)
     a2 = tmp_path / "a2"
@@ -781,7 +916,9 @@ def test_a_run_without_model_checksums_still_applies_with_a_warning(anomaly_run,
 
 def test_apply_update_binds_the_updated_model_to_the_new_folder(anomaly_run, tmp_path, capsys):
     out = tmp_path / "updated"
-    code, _, err = run_cli(["apply", anomaly_run, SAMPLES / "cardio_new.csv", "--out", out, "--update", "--quiet"], capsys)
+    code, _, err = run_cli(
+        ["apply", anomaly_run, SAMPLES / "cardio_new.csv", "--out", out, "--update", "--quiet"], capsys
+    )
     assert code == 0, err
     marker = json.loads((out / MARKER).read_text())
     assert set(marker["model_sha256"]) == {p.relative_to(out).as_posix() for p in (out / "model").iterdir()}
@@ -791,10 +928,10 @@ def test_apply_update_binds_the_updated_model_to_the_new_folder(anomaly_run, tmp
 
 # ------------------------------------------------------------------ hostile files: bounded, one line
 def test_deeply_nested_json_in_model_files_summaries_and_legacy_detectors_is_one_line(anomaly_run, tmp_path, capsys):
+    import hashlib
+
     import gmm_apps
     from gmm_apps.errors import UserError
-
-    import hashlib
 
     run = copy_run(anomaly_run, tmp_path)
     f = run / "model" / "detector.npz"
@@ -806,8 +943,14 @@ def test_deeply_nested_json_in_model_files_summaries_and_legacy_detectors_is_one
     arrays["__checksum__"] = np.frombuffer(hashlib.sha256(raw).hexdigest().encode(), np.uint8)
     with open(f, "wb") as fh:
         np.savez(fh, **arrays)
-    apply_fails(without_model_checksums(run), SAMPLES / "cardio_new.csv", tmp_path, capsys, "detector.npz",
-                "nested deeper than 64")
+    apply_fails(
+        without_model_checksums(run),
+        SAMPLES / "cardio_new.csv",
+        tmp_path,
+        capsys,
+        "detector.npz",
+        "nested deeper than 64",
+    )
     # summary.json: 50,000 levels, and a list where a mapping belongs
     for text, needle in (("[" * 50_000 + "]" * 50_000, "nested deeper than 64"), ("[1, 2]", "got a list")):
         (run / "summary.json").write_text(text)
@@ -818,10 +961,13 @@ def test_deeply_nested_json_in_model_files_summaries_and_legacy_detectors_is_one
             gmm_apps.load_run(run)
 
 
-@pytest.mark.parametrize("head, needle", [
-    ("[" * 100_000 + "]" * 100_000, "nested deeper than 64"),
-    (json.dumps({"format": "gmm_apps.GMMDetector", "format_version": "1"}), "version '1'"),
-])
+@pytest.mark.parametrize(
+    "head, needle",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than 64"),
+        (json.dumps({"format": "gmm_apps.GMMDetector", "format_version": "1"}), "version '1'"),
+    ],
+)
 def test_a_hostile_legacy_detector_json_is_one_line(anomaly_run, tmp_path, capsys, head, needle):
     run = without_model_checksums(copy_run(anomaly_run, tmp_path))
     (run / "model" / "detector.npz").unlink()
@@ -840,16 +986,19 @@ def test_a_billion_laughs_config_is_refused_at_once(tmp_path):
 
     cfg = tmp_path / "lol.yaml"
     cfg.write_text(LAUGHS)
-    r = subprocess.run([sys.executable, "-m", "gmm_apps", "validate", str(cfg)], capture_output=True, text=True,
-                       timeout=120)  # a guard against a hang, not a speed test
+    r = subprocess.run(
+        [sys.executable, "-m", "gmm_apps", "validate", str(cfg)], capture_output=True, text=True, timeout=120
+    )  # a guard against a hang, not a speed test
     assert r.returncode == 2
     one_error_line(r.stderr, "lol.yaml: expands to more than 100,000 values")
 
 
 def test_command_line_mistakes_are_one_error_line(capsys):
-    for argv, needle in ((["run"], "the following arguments are required: config"),
-                         (["run", "x.yaml", "--seed", "abc"], "invalid int value: 'abc'"),
-                         (["frobnicate"], "invalid choice: 'frobnicate'")):
+    for argv, needle in (
+        (["run"], "the following arguments are required: config"),
+        (["run", "x.yaml", "--seed", "abc"], "invalid int value: 'abc'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ):
         code, out, err = run_cli(argv, capsys)
         assert code == 2 and out == ""
         one_error_line(err, needle)

@@ -59,7 +59,9 @@ def test_labels_from_pattern_or_folder():
 
 def test_map_adaptation_by_hand():
     rng = np.random.default_rng(0)
-    ubm = GaussianMixture.from_parameters([0.5, 0.5], [[0.0, 0.0], [10.0, 10.0]], [[1.0, 1.0], [1.0, 1.0]], covariance_type="diag")
+    ubm = GaussianMixture.from_parameters(
+        [0.5, 0.5], [[0.0, 0.0], [10.0, 10.0]], [[1.0, 1.0], [1.0, 1.0]], covariance_type="diag"
+    )
     X = rng.normal([1.0, 1.0], 0.1, size=(48, 2))  # all frames near component 0
     m = map_adapt_means(ubm, X, relevance_factor=16)
     a = 48 / (48 + 16)
@@ -152,9 +154,26 @@ def test_explicit_claims_and_independent_models(tmp_path):
     # every file claims to be 'theo': only theo's own recording should be accepted
     pd.DataFrame({"file": [f.name for f in files], "speaker": "theo"}).to_csv(claims, index=False)
     out = tmp_path / "r"
-    assert cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet",
-                     "--set", "model.kind=independent", "--set", f"data.claims={claims}",
-                     "--set", f"data.test={test_dir}/0_*_5.wav", "--set", "report.plots=false"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                str(REPO / "configs" / "speakers.yaml"),
+                "--out",
+                str(out),
+                "--quiet",
+                "--set",
+                "model.kind=independent",
+                "--set",
+                f"data.claims={claims}",
+                "--set",
+                f"data.test={test_dir}/0_*_5.wav",
+                "--set",
+                "report.plots=false",
+            ]
+        )
+        == 0
+    )
     ver = pd.read_csv(out / "verifications.csv")
     assert len(ver) == 6 and (ver["claimed"] == "theo").all()
     who = ver["file"].map(lambda f: Path(f).name.split("_")[1])
@@ -177,8 +196,19 @@ def test_unmatched_file_names_are_reported(tmp_path, capsys):
     import soundfile as sf
 
     sf.write(tmp_path / "enrol" / "hello.wav", np.zeros(800, dtype=np.float32), 8000)
-    code = cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(tmp_path / "r"), "--quiet",
-                     "--set", f"data.enrol={tmp_path / 'enrol'}", "--set", "data.test=null"])
+    code = cli.main(
+        [
+            "run",
+            str(REPO / "configs" / "speakers.yaml"),
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+            "--set",
+            f"data.enrol={tmp_path / 'enrol'}",
+            "--set",
+            "data.test=null",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "hello.wav: the file name does not match data.pattern" in err
 
@@ -187,8 +217,11 @@ def test_unmatched_file_names_are_reported(tmp_path, capsys):
 def test_full_fsdd_takes_protocol_meets_the_target(tmp_path):
     """Issue 6's target on held-out takes: enrol takes 10-49, test takes 5-9 (300 recordings)."""
     _, s = __import__("gmm_apps.runs", fromlist=["execute_run"]).execute_run(
-        REPO / "configs" / "speakers.yaml", out=tmp_path / "r", quiet=True,
-        sets=[f"data.enrol={FSDD}/*_[1-4][0-9].wav", f"data.test={FSDD}/*_[5-9].wav", "report.plots=false"])
+        REPO / "configs" / "speakers.yaml",
+        out=tmp_path / "r",
+        quiet=True,
+        sets=[f"data.enrol={FSDD}/*_[1-4][0-9].wav", f"data.test={FSDD}/*_[5-9].wav", "report.plots=false"],
+    )
     assert s["test_recordings"] == 300
     assert s["accuracy"] >= 0.995 and s["eer"] <= 0.01
 
@@ -218,9 +251,21 @@ def test_the_sample_rate_follows_the_enrolment_recordings(tmp_path):
     assert rate == 16000 and counts == {16000: len(files) - 3, 8000: 3}
     assert common_rate(sorted(enrol.glob("*.wav"))[:6])[0] == 16000  # three each: the higher rate
     out = tmp_path / "r"
-    args = ["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet", "--set", f"data.enrol={enrol}",
-            "--set", f"data.test={SAMPLES / 'fsdd_sample' / 'test'}/*_theo_*.wav", "--set", "report.plots=false",
-            "--set", "model.n_components=16"]
+    args = [
+        "run",
+        str(REPO / "configs" / "speakers.yaml"),
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        f"data.enrol={enrol}",
+        "--set",
+        f"data.test={SAMPLES / 'fsdd_sample' / 'test'}/*_theo_*.wav",
+        "--set",
+        "report.plots=false",
+        "--set",
+        "model.n_components=16",
+    ]
     assert cli.main(args) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["sample_rate"] == 16000 and s["accuracy"] >= 0.8  # 8 kHz test recordings, resampled to 16 kHz

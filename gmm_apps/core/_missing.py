@@ -89,8 +89,7 @@ class Conditionals:
         S_oo = covariances[:, o[:, None], o]
         L = np.linalg.cholesky(S_oo)
         self.whiten = np.swapaxes(np.linalg.inv(L), 1, 2)  # (K, do, do): z = (x_o - mu_o) @ whiten
-        self.log_norm = (np.log(weights) - 0.5 * len(o) * _LOG_2PI
-                         - np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1))
+        self.log_norm = np.log(weights) - 0.5 * len(o) * _LOG_2PI - np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
         self.mu_o = means[:, o]
         self.mu_m = means[:, m]
         if len(m):
@@ -147,8 +146,9 @@ def _stats(nk, s1, s2, ll, sw, idx, centre, K, d):
     return SufficientStats(nk, s1, s2, loglik, weight, np.broadcast_to(centre, (K, d)), float(llw[i]), int(idx[i]))
 
 
-def pattern_statistics_direct(X, rows, observed, sample_weight, weights, means, covariances, covariance_type, centre,
-                              cond=None):
+def pattern_statistics_direct(
+    X, rows, observed, sample_weight, weights, means, covariances, covariance_type, centre, cond=None
+):
     """Sufficient statistics of rows of one pattern, every row completed explicitly.
 
     The accurate path of :meth:`IncompleteRows.statistics` when components sit
@@ -159,7 +159,7 @@ def pattern_statistics_direct(X, rows, observed, sample_weight, weights, means, 
     m = cond.m
     total = None
     for start in range(0, len(rows), GROUP_ROWS):
-        idx = rows[start:start + GROUP_ROWS]
+        idx = rows[start : start + GROUP_ROWS]
         Xo = X[np.ix_(idx, observed)].astype(np.float64)
         lp, D = cond.log_prob(Xo)
         sw = None if sample_weight is None else sample_weight[idx].astype(np.float64)
@@ -241,11 +241,11 @@ def diag_log_prob(U, weights, means, variances):
     means : ndarray of shape (K, d)
     variances : ndarray of shape (K, d)
     """
-    O = ~np.isnan(U)
-    Uz = np.where(O, U, 0.0)
+    seen = ~np.isnan(U)
+    Uz = np.where(seen, U, 0.0)
     iv = 1.0 / variances
-    quad = (Uz * Uz) @ iv.T - 2.0 * Uz @ (means * iv).T + O @ (means * means * iv).T
-    return np.log(weights)[None, :] - 0.5 * (quad + O @ np.log(2.0 * math.pi * variances).T)
+    quad = (Uz * Uz) @ iv.T - 2.0 * Uz @ (means * iv).T + seen @ (means * means * iv).T
+    return np.log(weights)[None, :] - 0.5 * (quad + seen @ np.log(2.0 * math.pi * variances).T)
 
 
 def diag_statistics(U, index, sample_weight, weights, means, variances, covariance_type, centre):
@@ -273,17 +273,17 @@ def diag_statistics(U, index, sample_weight, weights, means, variances, covarian
     mc = means - centre
     total = None
     for a in range(0, len(U), GROUP_ROWS):
-        Ub = U[a:a + GROUP_ROWS]
+        Ub = U[a : a + GROUP_ROWS]
         lp = diag_log_prob(Ub, weights, mc, variances)
-        sw = None if sample_weight is None else sample_weight[a:a + GROUP_ROWS]
+        sw = None if sample_weight is None else sample_weight[a : a + GROUP_ROWS]
         R, ll = _with_weights(lp, sw)
-        O = ~np.isnan(Ub)
-        Uz = np.where(O, Ub, 0.0)
-        RM = R.T @ (~O).astype(np.float64)
+        seen = ~np.isnan(Ub)
+        Uz = np.where(seen, Ub, 0.0)
+        RM = R.T @ (~seen).astype(np.float64)
         nk = R.sum(axis=0)
         s1 = R.T @ Uz + mc * RM
         s2 = R.T @ (Uz * Uz) + (mc * mc + variances) * RM
-        part = _stats(nk, s1, s2, ll, sw, index[a:a + GROUP_ROWS], centre, K, d)
+        part = _stats(nk, s1, s2, ll, sw, index[a : a + GROUP_ROWS], centre, K, d)
         total = part if total is None else total + part
     return total
 
@@ -318,7 +318,9 @@ class IncompleteRows:
         self.missing = np.array([mask[rows[0]] for _, rows in groups])
         sizes = [len(rows) for _, rows in groups]
         self.bounds = np.concatenate([[0], np.cumsum(sizes)])
-        self.groups = [(observed, np.arange(self.bounds[i], self.bounds[i + 1])) for i, (observed, _) in enumerate(groups)]
+        self.groups = [
+            (observed, np.arange(self.bounds[i], self.bounds[i + 1])) for i, (observed, _) in enumerate(groups)
+        ]
         small = [i for i, n in enumerate(sizes) if n < SMALL_PATTERN]
         self.n_large = small[0] if small else len(sizes)  # patterns [0, n_large) each get their own product
         self.pattern_of_row = np.repeat(np.arange(len(sizes)), sizes)
@@ -348,8 +350,9 @@ class IncompleteRows:
         K, d = means.shape
         if covariance_type in ("diag", "spherical"):
             variances = np.diagonal(covariances, axis1=1, axis2=2)
-            return diag_statistics(self.X - centre, self.index, self.sample_weight, weights, means, variances,
-                                   covariance_type, centre)
+            return diag_statistics(
+                self.X - centre, self.index, self.sample_weight, weights, means, variances, covariance_type, centre
+            )
         log_norm, prec, regress, cond_cov = batched_conditionals(weights, means, covariances, self.missing)
         obs = ~self.missing
         e = (means[None] - centre) * obs[:, None, :]  # (P, K, d)
@@ -357,13 +360,25 @@ class IncompleteRows:
         ePe = np.einsum("pki,pki->pk", e, Pe)
         if float(ePe.max()) * np.finfo(np.float64).eps > _QUAD_BUDGET:  # far from the centre: complete row by row
             full = covariances
-            parts = [pattern_statistics_direct(self.X, rows, observed, self.sample_weight, weights, means, full,
-                                               covariance_type, centre) for observed, rows in self.groups]
+            parts = [
+                pattern_statistics_direct(
+                    self.X, rows, observed, self.sample_weight, weights, means, full, covariance_type, centre
+                )
+                for observed, rows in self.groups
+            ]
             total = parts[0]
             for p in parts[1:]:
                 total = total + p
-            return SufficientStats(total.nk, total.s1, total.s2, total.loglik, total.weight, total.centre,
-                                   total.worst_value, int(self.index[total.worst_index]))
+            return SufficientStats(
+                total.nk,
+                total.s1,
+                total.s2,
+                total.loglik,
+                total.weight,
+                total.centre,
+                total.worst_value,
+                int(self.index[total.worst_index]),
+            )
         G = np.zeros((len(self.missing), K, d + 1, d + 1))
         G[:, :, 0, 0] = ePe
         G[:, :, 0, 1:] = -Pe
@@ -372,8 +387,11 @@ class IncompleteRows:
         (iu0, iu1), twice = _triu_pairs(d + 1)
         coef = np.swapaxes(G[:, :, iu0, iu1] * twice, 1, 2)  # (P, p, K)
         U = self._shifted(centre)
-        jobs = [(i, a, min(a + GROUP_ROWS, self.bounds[i + 1]))
-                for i in range(self.n_large) for a in range(self.bounds[i], self.bounds[i + 1], GROUP_ROWS)]
+        jobs = [
+            (i, a, min(a + GROUP_ROWS, self.bounds[i + 1]))
+            for i in range(self.n_large)
+            for a in range(self.bounds[i], self.bounds[i + 1], GROUP_ROWS)
+        ]
         jobs += [(None, a, min(a + GROUP_ROWS, len(U))) for a in range(self.bounds[self.n_large], len(U), GROUP_ROWS)]
 
         def one(job):
@@ -432,8 +450,16 @@ class IncompleteRows:
         else:
             s2 = np.einsum("pkij,pkjl,pkil->ki", T, M, T, optimize=True)
             s2 += np.einsum("pk,pkii->ki", nk_p, cond_cov)
-        return SufficientStats(nk, s1, s2, loglik, weight, np.broadcast_to(centre, (K, d)),
-                               worst[0], int(self.index[worst[1]]) if worst[1] >= 0 else -1)
+        return SufficientStats(
+            nk,
+            s1,
+            s2,
+            loglik,
+            weight,
+            np.broadcast_to(centre, (K, d)),
+            worst[0],
+            int(self.index[worst[1]]) if worst[1] >= 0 else -1,
+        )
 
 
 def pattern_log_prob(X, rows, observed, weights, means, covariances):
@@ -477,8 +503,12 @@ def recentre(stats, centre, covariance_type):
     nk, s1 = stats.nk, stats.s1
     s1n = s1 + nk[:, None] * a
     if covariance_type in ("full", "tied") and stats.s2.ndim == 3:
-        s2n = (stats.s2 + s1[:, :, None] * a[:, None, :] + a[:, :, None] * s1[:, None, :]
-               + nk[:, None, None] * a[:, :, None] * a[:, None, :])
+        s2n = (
+            stats.s2
+            + s1[:, :, None] * a[:, None, :]
+            + a[:, :, None] * s1[:, None, :]
+            + nk[:, None, None] * a[:, :, None] * a[:, None, :]
+        )
         if covariance_type == "tied":
             s2n = s2n.sum(axis=0)
     elif covariance_type == "tied":
@@ -489,5 +519,6 @@ def recentre(stats, centre, covariance_type):
         s2n = stats.s2 + np.outer(s1tot, a0) + np.outer(a0, s1tot) + w * np.outer(a0, a0)
     else:
         s2n = stats.s2 + 2.0 * s1 * a + nk[:, None] * a**2
-    return SufficientStats(nk, s1n, s2n, stats.loglik, stats.weight, np.broadcast_to(centre, c.shape),
-                           stats.worst_value, stats.worst_index)
+    return SufficientStats(
+        nk, s1n, s2n, stats.loglik, stats.weight, np.broadcast_to(centre, c.shape), stats.worst_value, stats.worst_index
+    )

@@ -186,8 +186,17 @@ def prepare(weights, means, precisions_cholesky, covariance_type, shift, dtype):
         conditioning = float(np.max(const))
     cast = lambda a: np.ascontiguousarray(a, dtype=dtype)  # noqa: E731
     return Prepared(
-        covariance_type, dtype, cast(shift), cast(offset), cast(quad), cast(lin), cast(const),
-        bool(exact), cast(means), cast(pc), conditioning,
+        covariance_type,
+        dtype,
+        cast(shift),
+        cast(offset),
+        cast(quad),
+        cast(lin),
+        cast(const),
+        bool(exact),
+        cast(means),
+        cast(pc),
+        conditioning,
     )
 
 
@@ -525,7 +534,7 @@ def mean_cov_from_moments(packed, ref):
     cov : ndarray of shape (d, d)
     """
     d = ref.size
-    w, s1, s2 = packed[0], packed[1:d + 1], packed[d + 1:].reshape(d, d)
+    w, s1, s2 = packed[0], packed[1 : d + 1], packed[d + 1 :].reshape(d, d)
     m = s1 / w
     return ref + m, s2 / w - np.outer(m, m)
 

@@ -37,7 +37,9 @@ def _dask():
         import dask
         import dask.array as da
     except ImportError:  # pragma: no cover - dask is a dependency
-        raise ImportError("the Dask engine needs dask[distributed]: pip install 'dask[distributed,dataframe]'") from None
+        raise ImportError(
+            "the Dask engine needs dask[distributed]: pip install 'dask[distributed,dataframe]'"
+        ) from None
     return dask, da
 
 
@@ -76,8 +78,14 @@ def connect(address=None, *, n_workers=2, threads_per_worker=1, memory_limit="au
     environ.setdefault("MALLOC_MMAP_THRESHOLD_", WORKER_MMAP_THRESHOLD)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         # a task's error reaches the client as the original exception; the workers need not log it too
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-                               memory_limit=memory_limit, dashboard_address=":0", silence_logs=logging.CRITICAL)
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            memory_limit=memory_limit,
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,
+        )
     return Client(cluster)
 
 
@@ -140,8 +148,10 @@ def parquet_array(path, *, columns=None, dtype=np.float64):
 def _tree_sum(dask, parts, fan_in=8):
     add = dask.delayed(lambda *xs: sum(xs[1:], xs[0]), pure=True)
     while len(parts) > 1:
-        parts = [add(*parts[i:i + fan_in]) if len(parts[i:i + fan_in]) > 1 else parts[i]
-                 for i in range(0, len(parts), fan_in)]
+        parts = [
+            add(*parts[i : i + fan_in]) if len(parts[i : i + fan_in]) > 1 else parts[i]
+            for i in range(0, len(parts), fan_in)
+        ]
     return parts[0]
 
 
@@ -188,15 +198,52 @@ class DaskGaussianMixture(GaussianMixture):
     and ``partial_fit`` are not supported (each is a one-line ``ValueError``).
     """
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1,
-                 init_params="kmeans", weights_init=None, means_init=None, precisions_init=None, random_state=None,
-                 warm_start=False, dtype=np.float64, verbose=0, order_by=None, chunk_size=None,
-                 init_sample_size=20_000, n_jobs=None, missing="error", client=None, persist=False):
-        super().__init__(n_components, covariance_type=covariance_type, tol=tol, reg_covar=reg_covar,
-                         max_iter=max_iter, n_init=n_init, init_params=init_params, weights_init=weights_init,
-                         means_init=means_init, precisions_init=precisions_init, random_state=random_state,
-                         warm_start=warm_start, dtype=dtype, verbose=verbose, order_by=order_by,
-                         chunk_size=chunk_size, init_sample_size=init_sample_size, n_jobs=n_jobs, missing=missing)
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        dtype=np.float64,
+        verbose=0,
+        order_by=None,
+        chunk_size=None,
+        init_sample_size=20_000,
+        n_jobs=None,
+        missing="error",
+        client=None,
+        persist=False,
+    ):
+        super().__init__(
+            n_components,
+            covariance_type=covariance_type,
+            tol=tol,
+            reg_covar=reg_covar,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            weights_init=weights_init,
+            means_init=means_init,
+            precisions_init=precisions_init,
+            random_state=random_state,
+            warm_start=warm_start,
+            dtype=dtype,
+            verbose=verbose,
+            order_by=order_by,
+            chunk_size=chunk_size,
+            init_sample_size=init_sample_size,
+            n_jobs=n_jobs,
+            missing=missing,
+        )
         self.client = client
         self.persist = persist
 
@@ -226,8 +273,10 @@ class DaskGaussianMixture(GaussianMixture):
     # ------------------------------------------------------------------ fit
     def partial_fit(self, X, y=None, sample_weight=None):
         """Not supported: stream in-memory batches through :class:`GaussianMixture` (``to_local()``) instead."""
-        raise ValueError("DaskGaussianMixture does not support partial_fit; call partial_fit on to_local() "
-                         "(a GaussianMixture) with in-memory batches")
+        raise ValueError(
+            "DaskGaussianMixture does not support partial_fit; call partial_fit on to_local() "
+            "(a GaussianMixture) with in-memory batches"
+        )
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters with EM over the row blocks of ``X``.
@@ -247,8 +296,10 @@ class DaskGaussianMixture(GaussianMixture):
         if sample_weight is not None:
             raise ValueError("DaskGaussianMixture does not support sample_weight")
         if self.missing != "error":
-            raise ValueError("DaskGaussianMixture does not support missing='marginalize' yet; fit a GaussianMixture "
-                             "in memory (or on a sample), or impute the missing values first")
+            raise ValueError(
+                "DaskGaussianMixture does not support missing='marginalize' yet; fit a GaussianMixture "
+                "in memory (or on a sample), or impute the missing values first"
+            )
         X = self._as_dask(X)
         n_samples, n_features = X.shape
         init, dtype = self._check_params(n_features)
@@ -266,8 +317,13 @@ class DaskGaussianMixture(GaussianMixture):
         self._jobs = 1
         self._pool = None
         self.iteration_seconds_ = []
-        logger.info("Dask EM: %d rows x %d features in %d blocks, K=%d", n_samples, n_features, X.numblocks[0],
-                    self.n_components)
+        logger.info(
+            "Dask EM: %d rows x %d features in %d blocks, K=%d",
+            n_samples,
+            n_features,
+            X.numblocks[0],
+            self.n_components,
+        )
         best = self._fit_loop(X, None, init, dtype, rng, None, eps)
         self._finish_fit(best, dtype)
         return self
@@ -291,8 +347,12 @@ class DaskGaussianMixture(GaussianMixture):
         parts = [stat(b, prep, o) for b, o in zip(X.to_delayed().ravel(), self._offsets(X))]
         stats = self._compute(_tree_sum(dask, parts))
         self.iteration_seconds_.append(time.perf_counter() - started)
-        logger.info("Dask EM iteration %d: mean log-likelihood %.8g (%.2f s)", len(self.iteration_seconds_),
-                    stats.loglik / stats.weight, self.iteration_seconds_[-1])
+        logger.info(
+            "Dask EM iteration %d: mean log-likelihood %.8g (%.2f s)",
+            len(self.iteration_seconds_),
+            stats.loglik / stats.weight,
+            self.iteration_seconds_[-1],
+        )
         return stats
 
     # ------------------------------------------------------------------ predict (lazy)
@@ -306,8 +366,9 @@ class DaskGaussianMixture(GaussianMixture):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        local = GaussianMixture.from_parameters(self.weights_, self.means_, self.covariances_,
-                                                covariance_type=self.covariance_type, dtype=self.dtype)
+        local = GaussianMixture.from_parameters(
+            self.weights_, self.means_, self.covariances_, covariance_type=self.covariance_type, dtype=self.dtype
+        )
         for name in ("converged_", "n_iter_", "lower_bound_"):
             setattr(local, name, getattr(self, name))
         return local
@@ -338,4 +399,3 @@ class DaskGaussianMixture(GaussianMixture):
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood per row (computed)."""
         return float(self._compute(self.score_samples(X).mean()))
-

@@ -56,8 +56,12 @@ def kmeans_plusplus_points(X, n_components, rng):
         total = d2.sum()
         if total <= 0:  # fewer distinct rows than components: the rest start as copies
             if k == len(np.unique(X[idx[:k]], axis=0)):
-                warnings.warn(f"{n_components} components but only {k} distinct rows: the other components start as "
-                              "copies of them; use fewer components", DegenerateComponentWarning, stacklevel=3)
+                warnings.warn(
+                    f"{n_components} components but only {k} distinct rows: the other components start as "
+                    "copies of them; use fewer components",
+                    DegenerateComponentWarning,
+                    stacklevel=3,
+                )
             idx[k] = rng.integers(n)
         else:
             idx[k] = min(int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right")), n - 1)
@@ -97,7 +101,7 @@ def _estep_blocks(XX, coef, const, groups, K, pool, jobs, block):
     M = groups
 
     def one(start):
-        xb = XX[start:start + block]
+        xb = XX[start : start + block]
         a = xb @ coef
         a += const
         a = a.reshape(len(xb), M, K)
@@ -109,8 +113,13 @@ def _estep_blocks(XX, coef, const, groups, K, pool, jobs, block):
         ll = (np.log(s) + amax)[:, :, 0]  # (b, M)
         R = a.reshape(len(xb), M * K)
         worst = ll.argmin(axis=0)
-        return (R.sum(axis=0, dtype=np.float64), (R.T @ xb).astype(np.float64), ll.sum(axis=0, dtype=np.float64),
-                ll[worst, np.arange(M)].astype(np.float64), worst + start)
+        return (
+            R.sum(axis=0, dtype=np.float64),
+            (R.T @ xb).astype(np.float64),
+            ll.sum(axis=0, dtype=np.float64),
+            ll[worst, np.arange(M)].astype(np.float64),
+            worst + start,
+        )
 
     parts = parallel_map(one, range(0, n, block), jobs, executor=pool)
     nk = sum(p[0] for p in parts)
@@ -127,8 +136,9 @@ def _coefficients(w, mu, var):
     prec = 1.0 / var
     coef = np.concatenate([mu * prec, -0.5 * prec], axis=2)  # (M, K, 2d)
     with np.errstate(divide="ignore"):
-        const = (np.log(w) - 0.5 * (mu**2 * prec).sum(axis=2) - 0.5 * np.log(var).sum(axis=2)
-                 - 0.5 * mu.shape[2] * _LOG_2PI)
+        const = (
+            np.log(w) - 0.5 * (mu**2 * prec).sum(axis=2) - 0.5 * np.log(var).sum(axis=2) - 0.5 * mu.shape[2] * _LOG_2PI
+        )
     return coef, const
 
 
@@ -210,14 +220,23 @@ def _em(XX, w, mu, var, *, reg_covar, tol, max_iter, n_jobs, d, rngs):
             coef = coef.reshape(len(act) * K, 2 * d).T.astype(XX.dtype)
             nk, sx, ll, worst = _estep_blocks(XX, coef, const.ravel().astype(XX.dtype), len(act), K, pool, jobs, block)
             sx = sx.reshape(len(act), K, 2 * d)
-            new_w, new_mu, new_var, empty = runs.m_step(act, nk.reshape(len(act), K), sx[:, :, :d], sx[:, :, d:],
-                                                        n, reg_covar)
+            new_w, new_mu, new_var, empty = runs.m_step(
+                act, nk.reshape(len(act), K), sx[:, :, :d], sx[:, :, d:], n, reg_covar
+            )
             for j in np.flatnonzero(empty.any(axis=1)):  # the first at the least likely row, the others at random
                 dead = np.flatnonzero(empty[j])
                 rows = [worst[j], *rngs[act[j]].integers(0, n, len(dead) - 1)]
                 gvar = np.maximum(sx[j, :, d:].sum(axis=0) / n - (sx[j, :, :d].sum(axis=0) / n) ** 2, 0.0)
-                runs.reseed(act[j], new_w[j], new_mu[j], new_var[j], dead, XX[rows, :d].astype(np.float64),
-                            gvar + reg_covar, XX[:, :d])
+                runs.reseed(
+                    act[j],
+                    new_w[j],
+                    new_mu[j],
+                    new_var[j],
+                    dead,
+                    XX[rows, :d].astype(np.float64),
+                    gvar + reg_covar,
+                    XX[:, :d],
+                )
             w[act], mu[act], var[act] = new_w, new_mu, new_var
             runs.iteration(act, ll, n, empty)
     return runs
@@ -243,8 +262,19 @@ def _as_model(w, mu, var, centre, runs, m, total, **params):
     return g
 
 
-def fit_diagonal_starts(X, n_components, random_states, *, reg_covar=1e-6, tol=1e-3, max_iter=100, n_jobs=None,
-                        init=None, dtype=np.float64, **params):
+def fit_diagonal_starts(
+    X,
+    n_components,
+    random_states,
+    *,
+    reg_covar=1e-6,
+    tol=1e-3,
+    max_iter=100,
+    n_jobs=None,
+    init=None,
+    dtype=np.float64,
+    **params,
+):
     """Fit one diagonal mixture per random start, all on the same records, at once.
 
     Each start is k-means++ seeding (``n_components`` records drawn by D²
@@ -299,9 +329,23 @@ def fit_diagonal_starts(X, n_components, random_states, *, reg_covar=1e-6, tol=1
         w, mu, var = (np.array(a, dtype=np.float64) for a in init)
         mu = mu - centre
     runs = _em(XX, w, mu, var, reg_covar=reg_covar, tol=tol, max_iter=max_iter, n_jobs=n_jobs, d=d, rngs=rngs)
-    return [_as_model(w[s], mu[s], var[s], centre, runs, s, n, reg_covar=reg_covar, tol=tol, max_iter=max_iter,
-                      random_state=seed, **params)
-            for s, seed in enumerate(random_states)]
+    return [
+        _as_model(
+            w[s],
+            mu[s],
+            var[s],
+            centre,
+            runs,
+            s,
+            n,
+            reg_covar=reg_covar,
+            tol=tol,
+            max_iter=max_iter,
+            random_state=seed,
+            **params,
+        )
+        for s, seed in enumerate(random_states)
+    ]
 
 
 def fit_diagonal_columns(X, n_components, *, reg_covar=1e-6, tol=1e-3, max_iter=100, **params):
@@ -371,19 +415,34 @@ def _fit_columns(X, K, *, reg_covar, tol, max_iter, params):
         rowll = (np.log(s) + amax)[:, :, 0]
         ll = (rowll * ma[:, :, 0]).sum(axis=0)
         s1, s2 = (r * xa).sum(axis=0), (r * xa**2).sum(axis=0)
-        new_w, new_mu, new_var, empty = runs.m_step(a, r.sum(axis=0), s1[:, :, None], s2[:, :, None], counts[a],
-                                                    reg_covar)
+        new_w, new_mu, new_var, empty = runs.m_step(
+            a, r.sum(axis=0), s1[:, :, None], s2[:, :, None], counts[a], reg_covar
+        )
         for i in np.flatnonzero(empty.any(axis=1)):  # at the column's least likely values
             dead = np.flatnonzero(empty[i])
             x = Xc[seen[:, a[i]], a[i]]
-            least = x[np.argsort(rowll[seen[:, a[i]], i], kind="stable")[:len(dead)]]
-            runs.reseed(a[i], new_w[i], new_mu[i], new_var[i], dead, least[:, None], float(np.var(x)) + reg_covar,
-                        x[:, None])
+            least = x[np.argsort(rowll[seen[:, a[i]], i], kind="stable")[: len(dead)]]
+            runs.reseed(
+                a[i], new_w[i], new_mu[i], new_var[i], dead, least[:, None], float(np.var(x)) + reg_covar, x[:, None]
+            )
         w[a], mu[a], var[a] = new_w, new_mu[:, :, 0], new_var[:, :, 0]
         runs.iteration(a, ll, counts[a], empty)
-    return [_as_model(w[j], mu[j][:, None], var[j][:, None], centre[j:j + 1], runs, j, counts[j], reg_covar=reg_covar,
-                      tol=tol, max_iter=max_iter, **params)
-            for j in range(c)]
+    return [
+        _as_model(
+            w[j],
+            mu[j][:, None],
+            var[j][:, None],
+            centre[j : j + 1],
+            runs,
+            j,
+            counts[j],
+            reg_covar=reg_covar,
+            tol=tol,
+            max_iter=max_iter,
+            **params,
+        )
+        for j in range(c)
+    ]
 
 
 def diagonal_log_densities(models, X, *, n_jobs=None, exp_dtype=np.float64):
@@ -412,7 +471,9 @@ def diagonal_log_densities(models, X, *, n_jobs=None, exp_dtype=np.float64):
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
     # about a point of the models (not of the rows): a row's score does not depend on the rows scored with it
-    centre = np.mean([np.asarray(g.weights_, dtype=np.float64) @ np.asarray(g.means_, dtype=np.float64) for g in models], axis=0)
+    centre = np.mean(
+        [np.asarray(g.weights_, dtype=np.float64) @ np.asarray(g.means_, dtype=np.float64) for g in models], axis=0
+    )
     groups = []  # mixtures with the same number of components share one product
     for K in sorted({g.n_components for g in models}):
         idx = [m for m, g in enumerate(models) if g.n_components == K]
@@ -428,18 +489,18 @@ def diagonal_log_densities(models, X, *, n_jobs=None, exp_dtype=np.float64):
     block = _rows_per_block(n, max(g[1] * g[2] for g in groups), jobs)
 
     def one(start):
-        xb = XX[start:start + block]
+        xb = XX[start : start + block]
         for idx, m, K, C, cst in groups:
             a = xb @ C
             a += cst
             if K == 1:
-                out[start:start + block, idx] = a
+                out[start : start + block, idx] = a
                 continue
             a = a.reshape(len(xb), m, K)
             amax = a.max(axis=2, keepdims=True)
             a -= amax
             e = np.exp(a.astype(exp_dtype, copy=False))
-            out[start:start + block, idx] = (np.log(e.sum(axis=2, keepdims=True), dtype=np.float64) + amax)[:, :, 0]
+            out[start : start + block, idx] = (np.log(e.sum(axis=2, keepdims=True), dtype=np.float64) + amax)[:, :, 0]
 
     with worker_pool(jobs) as pool:
         parallel_map(one, range(0, n, block), jobs, executor=pool)
@@ -482,7 +543,7 @@ def column_log_densities(models, X, *, n_jobs=None, exp_dtype=np.float64):
     block = _rows_per_block(n, c * K, jobs)
 
     def one(start):
-        x = X[start:start + block, :, None]
+        x = X[start : start + block, :, None]
         a = x - mu[None]
         a *= a
         a *= prec[None]
@@ -491,7 +552,7 @@ def column_log_densities(models, X, *, n_jobs=None, exp_dtype=np.float64):
         with np.errstate(invalid="ignore"):
             a -= amax
             e = np.exp(a.astype(exp_dtype, copy=False))
-            out[start:start + block] = (np.log(e.sum(axis=2, keepdims=True), dtype=np.float64) + amax)[:, :, 0]
+            out[start : start + block] = (np.log(e.sum(axis=2, keepdims=True), dtype=np.float64) + amax)[:, :, 0]
 
     with worker_pool(jobs) as pool:
         parallel_map(one, range(0, n, block), jobs, executor=pool)

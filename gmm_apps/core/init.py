@@ -94,9 +94,7 @@ def initial_responsibilities(X, n_components, *, method, sample_weight, random_s
         from sklearn.cluster import kmeans_plusplus
 
         resp = np.zeros((n_samples, n_components), dtype=X.dtype)
-        _, indices = kmeans_plusplus(
-            X, n_components, sample_weight=sample_weight, random_state=random_state
-        )
+        _, indices = kmeans_plusplus(X, n_components, sample_weight=sample_weight, random_state=random_state)
         resp[indices, np.arange(n_components)] = 1
         return resp
     if method == "hierarchical":

@@ -15,6 +15,17 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ..errors import DegenerateComponentWarning, DegenerateDataError
 from . import _covariance as cov
+from ._missing import (
+    IncompleteRows,
+    diag_log_prob,
+    diag_posterior,
+    empty_rows,
+    missing_patterns,
+    pattern_entropy,
+    pattern_impute,
+    pattern_log_prob,
+    recentre,
+)
 from ._stats import (
     SufficientStats,
     features_T,
@@ -26,20 +37,9 @@ from ._stats import (
     moments_only,
     parallel_map,
     prepare,
-    worker_pool,
     resp_statistics,
     weighted_log_prob,
-)
-from ._missing import (
-    IncompleteRows,
-    diag_log_prob,
-    diag_posterior,
-    empty_rows,
-    missing_patterns,
-    pattern_entropy,
-    pattern_impute,
-    pattern_log_prob,
-    recentre,
+    worker_pool,
 )
 from .init import INIT_METHODS, initial_responsibilities
 from .monitor import ConvergenceMonitor
@@ -77,8 +77,14 @@ def _normalised(stats):
 def _blend(old, new, step):
     """``(1 - step) * old + step * new`` of normalised statistics about the same centre."""
     keep = 1.0 - step
-    return SufficientStats(keep * old.nk + step * new.nk, keep * old.s1 + step * new.s1, keep * old.s2 + step * new.s2,
-                           keep * old.loglik + step * new.loglik, 1.0, old.centre)
+    return SufficientStats(
+        keep * old.nk + step * new.nk,
+        keep * old.s1 + step * new.s1,
+        keep * old.s2 + step * new.s2,
+        keep * old.loglik + step * new.loglik,
+        1.0,
+        old.centre,
+    )
 
 
 class _IncompleteRows:
@@ -102,15 +108,19 @@ class _IncompleteRows:
         self.Xc = np.ascontiguousarray(X[self.complete])
         self.wc = None if sample_weight is None else sample_weight[self.complete]
         rows_inc = np.flatnonzero(inc)
-        self.incomplete = IncompleteRows(X[rows_inc], rows_inc, None if sample_weight is None else sample_weight[rows_inc])
+        self.incomplete = IncompleteRows(
+            X[rows_inc], rows_inc, None if sample_weight is None else sample_weight[rows_inc]
+        )
         if fill:
             w = np.ones(len(X)) if sample_weight is None else sample_weight.astype(np.float64)
             seen = (~mask) * w[:, None]
             counts = seen.sum(axis=0)
             if np.any(counts <= 0):
                 j = int(np.flatnonzero(counts <= 0)[0])
-                raise ValueError(f"feature {j} has no observed value (it is NaN in every row with positive weight); "
-                                 "drop that feature")
+                raise ValueError(
+                    f"feature {j} has no observed value (it is NaN in every row with positive weight); "
+                    "drop that feature"
+                )
             col_means = (np.where(mask, 0.0, X) * seen).sum(axis=0) / counts
             self.filled = np.where(mask, col_means, X).astype(X.dtype)
 
@@ -302,7 +312,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         _int("max_iter", 0)
         _int("n_init", 1)
         iss = self.init_sample_size
-        if iss is not None and (not isinstance(iss, numbers.Integral) or isinstance(iss, bool) or iss < self.n_components):
+        if iss is not None and (
+            not isinstance(iss, numbers.Integral) or isinstance(iss, bool) or iss < self.n_components
+        ):
             raise ValueError(f"init_sample_size must be None or an integer >= n_components, got {iss!r}")
         if self.n_jobs is not None and (not isinstance(self.n_jobs, numbers.Integral) or self.n_jobs == 0):
             raise ValueError(f"n_jobs must be None or a non-zero integer, got {self.n_jobs!r}")
@@ -320,9 +332,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if ff is not None and (not isinstance(ff, numbers.Real) or isinstance(ff, bool) or not 0 < ff < 1):
             raise ValueError(f"forgetting_factor must be None or a number in (0, 1), got {ff!r}")
         if self.covariance_type not in cov.COVARIANCE_TYPES:
-            raise ValueError(
-                f"covariance_type must be one of {cov.COVARIANCE_TYPES}, got {self.covariance_type!r}"
-            )
+            raise ValueError(f"covariance_type must be one of {cov.COVARIANCE_TYPES}, got {self.covariance_type!r}")
         if self.init_params not in INIT_METHODS:
             raise ValueError(f"init_params must be one of {INIT_METHODS}, got {self.init_params!r}")
         if np.dtype(self.dtype) not in (np.dtype(np.float64), np.dtype(np.float32)):
@@ -334,9 +344,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             or o in ("weight", "mean")
             or (isinstance(o, numbers.Integral) and not isinstance(o, bool))
         ):
-            raise ValueError(
-                f"order_by must be None, 'weight', 'mean', a feature index or a callable, got {o!r}"
-            )
+            raise ValueError(f"order_by must be None, 'weight', 'mean', a feature index or a callable, got {o!r}")
         if isinstance(o, numbers.Integral) and not isinstance(o, bool) and not -n_features <= o < n_features:
             raise ValueError(f"order_by={o} is not a feature index for {n_features} features")
         K, d, ct = self.n_components, n_features, self.covariance_type
@@ -347,9 +355,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if w.shape != (K,):
                 raise ValueError(f"weights_init must have shape ({K},), got {w.shape}")
             if np.any(w < 0) or np.any(w > 1) or not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
-                raise ValueError(
-                    f"weights_init must be in [0, 1] and sum to 1, got sum {w.sum():.6g}"
-                )
+                raise ValueError(f"weights_init must be in [0, 1] and sum to 1, got sum {w.sum():.6g}")
             out["weights"] = w
         if self.means_init is not None:
             m = np.asarray(self.means_init, dtype=np.float64)
@@ -391,13 +397,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             nan = np.isnan(X)
             if nan.any():
                 i, j = (int(v[0]) for v in np.nonzero(nan))
-                raise ValueError(f"X contains NaN (first at row {i}, feature {j}); pass missing='marginalize' to use "
-                                 "each row's observed features, or drop or impute the missing values first")
+                raise ValueError(
+                    f"X contains NaN (first at row {i}, feature {j}); pass missing='marginalize' to use "
+                    "each row's observed features, or drop or impute the missing values first"
+                )
         else:
             empty = empty_rows(np.isnan(X))
             if len(empty):
-                raise ValueError(f"row {int(empty[0])} has no observed feature (all {X.shape[1]} values are NaN); "
-                                 f"drop it{f' and the {len(empty) - 1} other such rows' if len(empty) > 1 else ''}")
+                raise ValueError(
+                    f"row {int(empty[0])} has no observed feature (all {X.shape[1]} values are NaN); "
+                    f"drop it{f' and the {len(empty) - 1} other such rows' if len(empty) > 1 else ''}"
+                )
         return X
 
     def _missing_mask(self, X):
@@ -477,7 +487,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         stats, self._best_stats = getattr(self, "_best_stats", None), None
         self.n_steps_ = 0
         self._stream_centre = np.asarray(self._fit_centre, dtype=np.float64)
-        self._stream = None if stats is None else _normalised(recentre(stats, self._stream_centre, self.covariance_type))
+        self._stream = (
+            None if stats is None else _normalised(recentre(stats, self._stream_centre, self.covariance_type))
+        )
 
     def _fit_loop(self, X, sample_weight, init, dtype, rng, chunk, eps):
         shift, global_cov = self._global_moments(X, sample_weight, chunk)
@@ -512,7 +524,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if self.verbose:
                 logger.info(
                     "init %d/%d: lower bound %.8g after %d iterations (converged: %s)",
-                    i_init + 1, n_init, lower_bound, monitor.iter, monitor.converged,
+                    i_init + 1,
+                    n_init,
+                    lower_bound,
+                    monitor.iter,
+                    monitor.converged,
                 )
             if best is None or lower_bound > best[0]:
                 best = (lower_bound, params, monitor, reseeds)
@@ -582,7 +598,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ct = self.covariance_type
         chunk = self._chunk or max(1, X.shape[0])
         resp = initial_responsibilities(
-            X, self.n_components, method=self.init_params, sample_weight=sample_weight, random_state=rng,
+            X,
+            self.n_components,
+            method=self.init_params,
+            sample_weight=sample_weight,
+            random_state=rng,
             kmeans_n_init=runs,
         )
         # moments about the global centre (the quadratic-form layout)
@@ -742,8 +762,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._stream = batch if current is None else _blend(current, batch, step)
         self.n_steps_ = getattr(self, "n_steps_", 0) + 1
         eps = float(np.finfo(dtype).eps)
-        weights, means, covariances, _ = m_step(self._stream, covariance_type=self.covariance_type,
-                                                reg_covar=self.reg_covar, eps=eps)
+        weights, means, covariances, _ = m_step(
+            self._stream, covariance_type=self.covariance_type, reg_covar=self.reg_covar, eps=eps
+        )
         try:
             pc = cov.compute_precision_cholesky(covariances, self.covariance_type)
         except cov.IllDefinedCovarianceError:
@@ -823,8 +844,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
         chunk = _chunk_rows(X.shape[0], self.n_components, X.shape[1], X.dtype.itemsize, self.chunk_size)
         w = self.weights_.astype(np.float64)
-        prep = prepare(w, self.means_, self.precisions_cholesky_, self.covariance_type,
-                       w @ self.means_.astype(np.float64) / w.sum(), X.dtype)
+        prep = prepare(
+            w,
+            self.means_,
+            self.precisions_cholesky_,
+            self.covariance_type,
+            w @ self.means_.astype(np.float64) / w.sum(),
+            X.dtype,
+        )
 
         def one(start):
             out[start : start + chunk] = weighted_log_prob(X[start : start + chunk], prep)
@@ -869,7 +896,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if self._missing_mode() != "marginalize":
-            raise ValueError("impute needs missing='marginalize' (set it with set_params; the fitted model is unchanged)")
+            raise ValueError(
+                "impute needs missing='marginalize' (set it with set_params; the fitted model is unchanged)"
+            )
         X = self._validate_X(X, reset=False)
         out = np.array(X, dtype=np.float64)
         mask = np.isnan(out)

@@ -62,9 +62,7 @@ def component_order(model, order_by):
     elif callable(order_by):
         keys = np.asarray(order_by(model), dtype=np.float64)
         if keys.shape != model.weights_.shape:
-            raise ValueError(
-                f"order_by callable must return {model.weights_.shape[0]} keys, got shape {keys.shape}"
-            )
+            raise ValueError(f"order_by callable must return {model.weights_.shape[0]} keys, got shape {keys.shape}")
     else:
         raise ValueError(f"unknown order_by {order_by!r}")
     return np.argsort(keys, kind="stable")

@@ -53,9 +53,23 @@ _SCALARS = ("converged_", "n_iter_", "lower_bound_", "n_features_in_", "n_reseed
 #: ``partial_fit``'s running statistics, saved so that a loaded model continues the stream
 _STREAM = ("nk", "s1", "s2", "centre")
 _PARAMS = (
-    "n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init",
-    "init_params", "random_state", "warm_start", "verbose", "chunk_size", "init_sample_size", "n_jobs",
-    "missing", "learning_decay", "learning_offset", "forgetting_factor",
+    "n_components",
+    "covariance_type",
+    "tol",
+    "reg_covar",
+    "max_iter",
+    "n_init",
+    "init_params",
+    "random_state",
+    "warm_start",
+    "verbose",
+    "chunk_size",
+    "init_sample_size",
+    "n_jobs",
+    "missing",
+    "learning_decay",
+    "learning_offset",
+    "forgetting_factor",
 )
 
 
@@ -165,8 +179,14 @@ def save_model(model, path, *, extra=None, arrays=None):
     data.update({"extra:" + name: a for name, a in _checked_arrays(arrays or {}).items()})
     stream = getattr(model, "_stream", None)
     if stream is not None:
-        data.update({"stream:nk": stream.nk, "stream:s1": stream.s1, "stream:s2": stream.s2,
-                     "stream:centre": np.asarray(model._stream_centre, dtype=np.float64)})
+        data.update(
+            {
+                "stream:nk": stream.nk,
+                "stream:s1": stream.s1,
+                "stream:s2": stream.s2,
+                "stream:centre": np.asarray(model._stream_centre, dtype=np.float64),
+            }
+        )
     params = {}
     for p in _PARAMS:
         v = getattr(model, p, None)
@@ -216,8 +236,10 @@ def _write(path, header, data):
     beside it, and a signature when a signing key is set.
     """
     path = Path(path)
-    header = dict(header, arrays={n: {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": _digest(a)}
-                                  for n, a in data.items()})
+    header = dict(
+        header,
+        arrays={n: {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": _digest(a)} for n, a in data.items()},
+    )
     raw = json.dumps(header, sort_keys=True).encode("utf-8")
     data = dict(data)
     data["__header__"] = np.frombuffer(raw, dtype=np.uint8)
@@ -251,8 +273,7 @@ def save_arrays(path, arrays, *, format, meta=None, format_version=1):
     -------
     path : Path
     """
-    header = {"format": format, "format_version": format_version, "package_version": __version__,
-              "extra": meta or {}}
+    header = {"format": format, "format_version": format_version, "package_version": __version__, "extra": meta or {}}
     return _write(path, header, _checked_arrays(arrays))
 
 
@@ -337,11 +358,15 @@ def _read(path, *, format=FORMAT, max_version=FORMAT_VERSION):
     want = signature(raw)
     if want is not None:
         if signed is None:
-            raise ModelFileError(f"{path}: the file is not signed, and {SIGNING_KEY_ENV} is set; only files written "
-                                 "with the key are accepted (rerun with the key set, or unset it to skip the check)")
+            raise ModelFileError(
+                f"{path}: the file is not signed, and {SIGNING_KEY_ENV} is set; only files written "
+                "with the key are accepted (rerun with the key set, or unset it to skip the check)"
+            )
         if not hmac.compare_digest(want, signed):
-            raise ModelFileError(f"{path}: the signature does not match {SIGNING_KEY_ENV}; the file was altered or "
-                                 "signed with another key")
+            raise ModelFileError(
+                f"{path}: the signature does not match {SIGNING_KEY_ENV}; the file was altered or "
+                "signed with another key"
+            )
     if checksum is not None:
         if not hmac.compare_digest(hashlib.sha256(raw).hexdigest(), checksum):
             raise _altered(path, "the header does not match its checksum")
@@ -352,8 +377,12 @@ def _read(path, *, format=FORMAT, max_version=FORMAT_VERSION):
         raise _altered(path, f"arrays {sorted(arrays)} do not match the header's {sorted(spec or {})}")
     for name, a in arrays.items():
         s = spec[name]
-        if (not isinstance(s, dict) or list(a.shape) != s.get("shape") or a.dtype.str != s.get("dtype")
-                or _digest(a) != s.get("sha256")):
+        if (
+            not isinstance(s, dict)
+            or list(a.shape) != s.get("shape")
+            or a.dtype.str != s.get("dtype")
+            or _digest(a) != s.get("sha256")
+        ):
             raise _altered(path, f"array {name!r} does not match its checksum in the header")
     return header, arrays
 
@@ -381,9 +410,12 @@ class model_file_guard:
         if typ is None or issubclass(typ, ModelFileError):
             return False
         if issubclass(typ, (KeyError, IndexError, TypeError, ValueError, AttributeError)) and not issubclass(
-                typ, UserError):
-            raise ModelFileError(f"{self.path}: inconsistent model file ({type(exc).__name__}: {exc}); "
-                                 "rerun 'gmm-apps run' to write it again") from None
+            typ, UserError
+        ):
+            raise ModelFileError(
+                f"{self.path}: inconsistent model file ({type(exc).__name__}: {exc}); "
+                "rerun 'gmm-apps run' to write it again"
+            ) from None
         return False
 
     @staticmethod
@@ -402,7 +434,9 @@ def _restore_stream(model, arrays, path):
     try:
         nk, s1, s2, centre = (np.asarray(arrays["stream:" + k], dtype=np.float64) for k in _STREAM)
     except KeyError as exc:
-        raise ModelFileError(f"{path}: streaming statistics incomplete ({exc} missing); rerun to write the model again") from None
+        raise ModelFileError(
+            f"{path}: streaming statistics incomplete ({exc} missing); rerun to write the model again"
+        ) from None
     K, d = model.means_.shape
     want = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K, d)}[model.covariance_type]
     if nk.shape != (K,) or s1.shape != (K, d) or s2.shape != want or centre.shape != (d,):
@@ -448,10 +482,13 @@ def check_mixture(model, path):
             raise bad(f"{name} holds non-finite or non-numeric values")
     if np.any(w < 0) or abs(float(w.sum()) - 1.0) > 1e-6:
         raise bad("the weights are not a probability vector")
-    problem = _covariance_problem(ct, np.asarray(model.covariances_, dtype=np.float64),
-                                  np.asarray(model.precisions_cholesky_, dtype=np.float64),
-                                  np.asarray(model.precisions_, dtype=np.float64),
-                                  tol=1e-2 if np.asarray(model.covariances_).dtype == np.float32 else 1e-4)
+    problem = _covariance_problem(
+        ct,
+        np.asarray(model.covariances_, dtype=np.float64),
+        np.asarray(model.precisions_cholesky_, dtype=np.float64),
+        np.asarray(model.precisions_, dtype=np.float64),
+        tol=1e-2 if np.asarray(model.covariances_).dtype == np.float32 else 1e-4,
+    )
     if problem:
         raise bad(problem)
 
@@ -521,7 +558,7 @@ def load_model(path, *, with_extra=False):
             raise ModelFileError(f"{path}: array {name!r} missing")
         setattr(model, name, arrays[name])
     attributes = header.get("attributes", {})
-    for name, v in (attributes.items() if isinstance(attributes, dict) else ()):
+    for name, v in attributes.items() if isinstance(attributes, dict) else ():
         if name not in _SCALARS:
             continue
         if name == "lower_bound_" and isinstance(v, str):
@@ -531,6 +568,6 @@ def load_model(path, *, with_extra=False):
     check_mixture(model, path)
     _restore_stream(model, arrays, path)
     if with_extra:
-        extra_arrays = {k[len("extra:"):]: v for k, v in arrays.items() if k.startswith("extra:")}
+        extra_arrays = {k[len("extra:") :]: v for k, v in arrays.items() if k.startswith("extra:")}
         return model, {"meta": header.get("extra", {}), "arrays": extra_arrays}
     return model

@@ -177,9 +177,9 @@ def select_model(
         for k in ks:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                m = GaussianMixture(
-                    k, covariance_type=ct, n_init=n_init, random_state=seed, **model_params
-                ).fit(X, sample_weight=sw)
+                m = GaussianMixture(k, covariance_type=ct, n_init=n_init, random_state=seed, **model_params).fit(
+                    X, sample_weight=sw
+                )
             row = fit_metrics(m, X, sw)
             row["cv_log_likelihood"] = (
                 _cv_score(X, sw, k, ct, n_init, seed, cv, model_params) if criterion == "cv" else np.nan
@@ -200,7 +200,11 @@ def _cv_score(X, sw, k, ct, n_init, seed, cv, model_params):
     from sklearn.model_selection import KFold
 
     scores, weights = [], []
-    kf = KFold(n_splits=min(cv, X.shape[0]), shuffle=True, random_state=check_random_state(seed).randint(2**31 - 1) if seed is None else seed)
+    kf = KFold(
+        n_splits=min(cv, X.shape[0]),
+        shuffle=True,
+        random_state=check_random_state(seed).randint(2**31 - 1) if seed is None else seed,
+    )
     for tr, te in kf.split(X):
         if (len(tr) if sw is None else np.count_nonzero(sw[tr])) < max(k, 2):
             return np.nan
@@ -266,7 +270,7 @@ def variational_mixture(
         keep = np.array([int(np.argmax(vb.weights_))])
     w = vb.weights_[keep] / vb.weights_[keep].sum()
     covs = vb.covariances_ if covariance_type == "tied" else vb.covariances_[keep]
-    from ._covariance import precisions_from_cholesky, compute_precision_cholesky
+    from ._covariance import compute_precision_cholesky, precisions_from_cholesky
 
     pc = compute_precision_cholesky(covs, covariance_type)
     with warnings.catch_warnings():

@@ -7,8 +7,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ...config import (
-    CovarianceTypes,
     ChunkedEngineSection,
+    CovarianceTypes,
     ModelSection,
     NComponents,
     PathData,
@@ -25,19 +25,30 @@ class AnomalyData(PathData):
     by default the ``path`` records themselves).  CSV, Parquet, or ODDS ``.mat``
     (arrays ``X`` and ``y``)."""
 
-    path: str = Field("sample:cardio_reference.csv", description="reference records to learn from (CSV, Parquet or ODDS .mat)")
+    path: str = Field(
+        "sample:cardio_reference.csv", description="reference records to learn from (CSV, Parquet or ODDS .mat)"
+    )
     score: str | None = Field("sample:cardio_new.csv", description="records to score; null scores data.path itself")
     id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
     label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")
-    verdict_column: str | None = Field(None, description="an analyst's verdicts, used to fit: 1 = confirmed anomaly, "
-                                       "0 = confirmed normal, empty = unknown (null: none)")
-    columns: list[str] | None = Field(None, min_length=1, description="feature columns; default (null): every other column")
-    categorical: Literal["onehot", "reject"] = Field("onehot", description="non-numeric columns: onehot encodes them, reject is an error")
+    verdict_column: str | None = Field(
+        None,
+        description="an analyst's verdicts, used to fit: 1 = confirmed anomaly, "
+        "0 = confirmed normal, empty = unknown (null: none)",
+    )
+    columns: list[str] | None = Field(
+        None, min_length=1, description="feature columns; default (null): every other column"
+    )
+    categorical: Literal["onehot", "reject"] = Field(
+        "onehot", description="non-numeric columns: onehot encodes them, reject is an error"
+    )
     max_categories: int = Field(20, ge=2, description="a categorical column with more values than this is an error")
     chunk_rows: int = Field(200_000, ge=1000, description="rows per chunk when scoring large files")
     missing: Literal["error", "marginalize"] = Field(
-        "error", description="an empty or NaN numeric value: error refuses the record; marginalize scores it by its "
-                             "observed features (and the fit uses EM for incomplete data)")
+        "error",
+        description="an empty or NaN numeric value: error refuses the record; marginalize scores it by its "
+        "observed features (and the fit uses EM for incomplete data)",
+    )
 
     @model_validator(mode="after")
     def _own_records_are_not_scored_against_the_demo(self):
@@ -48,8 +59,10 @@ class AnomalyData(PathData):
         if "score" not in self.model_fields_set:
             self.score = None
             return self
-        raise ValueError(f"data.score must be null (score data.path itself) or records of your own when data.path is "
-                         f"your own ({self.path}), got the demo file {self.score}; set data.score: null")
+        raise ValueError(
+            f"data.score must be null (score data.path itself) or records of your own when data.path is "
+            f"your own ({self.path}), got the demo file {self.score}; set data.score: null"
+        )
 
 
 class AnomalyModel(ModelSection):
@@ -66,28 +79,51 @@ class AnomalyModel(ModelSection):
     max``) or their mean.  ``trim``: refit once without the highest-scoring
     share of the training data (robust to contaminated references)."""
 
-    components: NComponents = Field(default_factory=lambda: [1, 4, 16, 32],
-                                    description="K of the joint views: every K is a view of its own, at most one "
-                                                "component per 10 records (a list, or {min: .., max: ..})")
-    marginal_components: int = Field(4, ge=0, le=32, description="K (at most) of the per-feature mixtures; 0: no "
-                                     "per-feature view")
-    combine: Literal["max", "mean"] = Field("max", description="the score from the standardised views: the largest "
-                                            "(a record is as unusual as the view that finds it most so) or the mean")
+    components: NComponents = Field(
+        default_factory=lambda: [1, 4, 16, 32],
+        description="K of the joint views: every K is a view of its own, at most one "
+        "component per 10 records (a list, or {min: .., max: ..})",
+    )
+    marginal_components: int = Field(
+        4, ge=0, le=32, description="K (at most) of the per-feature mixtures; 0: no per-feature view"
+    )
+    combine: Literal["max", "mean"] = Field(
+        "max",
+        description="the score from the standardised views: the largest "
+        "(a record is as unusual as the view that finds it most so) or the mean",
+    )
     covariance_type: CovarianceTypes = "diag"
     reg_covar: float = Field(0.5, ge=0, description="variance floor in robust-scaled units")
     seeds: int = Field(8, ge=1, le=100, description="random starts kept for every K > 1")
     bags: int = Field(0, ge=0, le=200, description="extra full-covariance groups on random feature subsets (0: none)")
     bag_components: list[int] = Field(default_factory=lambda: [1, 3, 6], description="K of the bagged members")
     bag_reg_covar: float = Field(1.0, ge=0, description="variance floor of the bagged members, in robust-scaled units")
-    trim: float = Field(0.0, ge=0, lt=0.5, description="refit once without this share of the highest-scoring reference records (0: no refit)")
+    trim: float = Field(
+        0.0,
+        ge=0,
+        lt=0.5,
+        description="refit once without this share of the highest-scoring reference records (0: no refit)",
+    )
     n_init: int = Field(1, ge=1)
     max_iter: int = Field(100, ge=1)
-    max_joint_features: int = Field(50, ge=1, description="with more features, the joint mixtures work on the leading "
-                                     "principal components and the distance from them is one more view")
-    projection_components: int = Field(10, ge=1, description="at most this many principal components (those "
-                                       "explaining 90% of the variance) when there are more than max_joint_features features")
-    max_fit_rows: int | None = Field(5_000, ge=1000, description="each view is fitted on its own random sample of "
-                                     "this many reference records when there are more (all are scored); null: all")
+    max_joint_features: int = Field(
+        50,
+        ge=1,
+        description="with more features, the joint mixtures work on the leading "
+        "principal components and the distance from them is one more view",
+    )
+    projection_components: int = Field(
+        10,
+        ge=1,
+        description="at most this many principal components (those "
+        "explaining 90% of the variance) when there are more than max_joint_features features",
+    )
+    max_fit_rows: int | None = Field(
+        5_000,
+        ge=1000,
+        description="each view is fitted on its own random sample of "
+        "this many reference records when there are more (all are scored); null: all",
+    )
 
     @field_validator("components")
     @classmethod
@@ -103,7 +139,9 @@ class AnomalyThreshold(ThresholdSection):
     """Which records are flagged: at most ``rate`` of the reference records (the expected
     contamination), or every record scoring above a fixed ``value``."""
 
-    rate: float = Field(0.1, gt=0, lt=0.5, description="share of the reference records flagged (expected contamination)")
+    rate: float = Field(
+        0.1, gt=0, lt=0.5, description="share of the reference records flagged (expected contamination)"
+    )
 
 
 class AnomalyReport(ReportSection):
@@ -119,6 +157,9 @@ class AnomalyConfig(PipelineConfig):
     report: AnomalyReport = AnomalyReport()
     engine: ChunkedEngineSection = ChunkedEngineSection()
 
-    renamed: ClassVar[dict] = {"model.n_components": "model.components", "threshold.contamination": "threshold.rate",
-                               "threshold.fpr": "threshold.rate"}
+    renamed: ClassVar[dict] = {
+        "model.n_components": "model.components",
+        "threshold.contamination": "threshold.rate",
+        "threshold.fpr": "threshold.rate",
+    }
     renamed_values: ClassVar[dict] = {"threshold.method": {"contamination": "rate", "fpr": "rate"}}

@@ -21,8 +21,10 @@ def read_frame(path, *, chunksize=None):
             if "X" not in m:
                 raise DataError(f"{p}: .mat file has no array 'X' (ODDS format: X and y)")
             if np.iscomplexobj(m["X"]) or not np.issubdtype(np.asarray(m["X"]).dtype, np.number):
-                raise DataError(f"{p}: array 'X' holds {np.asarray(m['X']).dtype} values; expected real numbers "
-                                "(split complex values into real and imaginary columns first)")
+                raise DataError(
+                    f"{p}: array 'X' holds {np.asarray(m['X']).dtype} values; expected real numbers "
+                    "(split complex values into real and imaginary columns first)"
+                )
             X = np.asarray(m["X"], dtype=float)
             if X.ndim != 2:
                 raise DataError(f"{p}: array 'X' has shape {X.shape}; expected records x features")
@@ -50,10 +52,12 @@ class BadValueError(DataError):
     def __init__(self, source, column, value, row):
         self.source, self.column, self.value, self.row = source, column, value, row
         shown = "(empty)" if pd.isna(value) else repr(str(value))  # the same text whatever dtype the reader chose
-        hint = "; fill or drop such rows" + (", or set data.missing: marginalize to score by the other features"
-                                              if pd.isna(value) else "")
-        super().__init__(f"{source}: column {column!r} has a missing, infinite or non-numeric value {shown} "
-                         f"at data row {row}{hint}")
+        hint = "; fill or drop such rows" + (
+            ", or set data.missing: marginalize to score by the other features" if pd.isna(value) else ""
+        )
+        super().__init__(
+            f"{source}: column {column!r} has a missing, infinite or non-numeric value {shown} at data row {row}{hint}"
+        )
 
     def __reduce__(self):  # crosses process boundaries (Dask workers) intact
         return type(self), (self.source, self.column, self.value, self.row)
@@ -72,5 +76,8 @@ class ExtremeValueError(BadValueError):
 
     def __init__(self, source, column, value, row):
         self.source, self.column, self.value, self.row = source, column, value, row
-        DataError.__init__(self, f"{source}: column {column!r} has an extreme value {value!s} at data row {row} "
-                           f"(beyond +-{EXTREME:g}); fix or drop the row, or rescale the column")
+        DataError.__init__(
+            self,
+            f"{source}: column {column!r} has an extreme value {value!s} at data row {row} "
+            f"(beyond +-{EXTREME:g}); fix or drop the row, or rescale the column",
+        )

@@ -61,18 +61,27 @@ class Schema:
         verdict = cfg.verdict_column
         if verdict is not None and verdict not in df.columns:
             near = [c for c in df.columns if str(c).lower() == str(verdict).lower()]
-            raise DataError(f"{source}: column {verdict!r} (data.verdict_column) not found"
-                            + (f", but {near[0]!r} is; set data.verdict_column: {near[0]}" if near else
-                               f"; columns are {', '.join(map(str, df.columns))}; name one of them, or set "
-                               "data.verdict_column: null"))
+            raise DataError(
+                f"{source}: column {verdict!r} (data.verdict_column) not found"
+                + (
+                    f", but {near[0]!r} is; set data.verdict_column: {near[0]}"
+                    if near
+                    else f"; columns are {', '.join(map(str, df.columns))}; name one of them, or set "
+                    "data.verdict_column: null"
+                )
+            )
         if cfg.columns:
             missing = [c for c in cfg.columns if c not in df.columns]
             if missing:
-                raise DataError(f"{source}: column {missing[0]!r} (data.columns) not found; columns are {', '.join(map(str, df.columns))}")
+                raise DataError(
+                    f"{source}: column {missing[0]!r} (data.columns) not found; columns are {', '.join(map(str, df.columns))}"
+                )
             cols = list(cfg.columns)
             if verdict in cols:
-                raise DataError(f"{source}: column {verdict!r} is both a feature (data.columns) and the verdicts "
-                                "(data.verdict_column); a verdict cannot be a feature; leave it out of data.columns")
+                raise DataError(
+                    f"{source}: column {verdict!r} is both a feature (data.columns) and the verdicts "
+                    "(data.verdict_column); a verdict cannot be a feature; leave it out of data.columns"
+                )
         else:
             cols = [c for c in df.columns if c not in (idc, lab, verdict)]
         if not cols:
@@ -92,12 +101,16 @@ class Schema:
                 numeric.append(c)
                 continue
             if cfg.categorical == "reject":
-                raise DataError(f"{source}: column {c!r} is not numeric (e.g. {s.dropna().iloc[0]!r}); "
-                                "remove it from data.columns or set data.categorical: onehot")
+                raise DataError(
+                    f"{source}: column {c!r} is not numeric (e.g. {s.dropna().iloc[0]!r}); "
+                    "remove it from data.columns or set data.categorical: onehot"
+                )
             vals = sorted(s.dropna().astype(str).unique())
             if len(vals) > cfg.max_categories:
-                raise DataError(f"{source}: column {c!r} is categorical with {len(vals)} values (more than "
-                                f"data.max_categories={cfg.max_categories}); drop it or raise the limit")
+                raise DataError(
+                    f"{source}: column {c!r} is categorical with {len(vals)} values (more than "
+                    f"data.max_categories={cfg.max_categories}); drop it or raise the limit"
+                )
             categories[c] = vals
         return cls(numeric, categories, idc, lab, cfg.missing, verdict)
 
@@ -141,22 +154,35 @@ class Schema:
         if self.verdict_column and self.verdict_column in df.columns:
             verdicts, bad = parse_verdicts(df[self.verdict_column])
             if bad is not None:
-                raise DataError(f"{source}: column {self.verdict_column!r} (data.verdict_column) has "
-                                f"{df[self.verdict_column].iloc[bad]!r} at data row {offset + bad + 1}; expected 1 "
-                                "(confirmed anomaly), 0 (confirmed normal) or empty (unknown)")
+                raise DataError(
+                    f"{source}: column {self.verdict_column!r} (data.verdict_column) has "
+                    f"{df[self.verdict_column].iloc[bad]!r} at data row {offset + bad + 1}; expected 1 "
+                    "(confirmed anomaly), 0 (confirmed normal) or empty (unknown)"
+                )
         return Records(X, ids, labels, self.features, verdicts)
 
     def to_dict(self):
-        d = {"numeric": self.numeric, "categories": self.categories, "id_column": self.id_column,
-             "label_column": self.label_column, "missing": self.missing}
+        d = {
+            "numeric": self.numeric,
+            "categories": self.categories,
+            "id_column": self.id_column,
+            "label_column": self.label_column,
+            "missing": self.missing,
+        }
         if self.verdict_column:  # a schema without verdicts is written as before them
             d["verdict_column"] = self.verdict_column
         return d
 
     @classmethod
     def from_dict(cls, d):
-        return cls(d["numeric"], d["categories"], d["id_column"], d["label_column"], d.get("missing", "error"),
-                   d.get("verdict_column"))
+        return cls(
+            d["numeric"],
+            d["categories"],
+            d["id_column"],
+            d["label_column"],
+            d.get("missing", "error"),
+            d.get("verdict_column"),
+        )
 
 
 def parse_verdicts(column):
@@ -181,9 +207,12 @@ def _named_column(df, cfg, key, source):
         return name
     near = [c for c in df.columns if str(c).lower() == str(name).lower()]
     if near:
-        raise DataError(f"{source}: column {name!r} (data.{key}) not found, but {near[0]!r} is; set data.{key}: "
-                        f"{near[0]} (or null)")
+        raise DataError(
+            f"{source}: column {name!r} (data.{key}) not found, but {near[0]!r} is; set data.{key}: {near[0]} (or null)"
+        )
     if key == "id_column" and key in cfg.model_fields_set:  # labels may be in the scored file only
-        raise DataError(f"{source}: column {name!r} (data.{key}) not found; columns are "
-                        f"{', '.join(map(str, df.columns))}; name one of them, or set data.{key}: null")
+        raise DataError(
+            f"{source}: column {name!r} (data.{key}) not found; columns are "
+            f"{', '.join(map(str, df.columns))}; name one of them, or set data.{key}: null"
+        )
     return None

@@ -129,10 +129,28 @@ class GMMDetector:
     #: records scored at a time (each member's score of a block is held at once)
     SCORE_ROWS = 65_536
 
-    def __init__(self, *, n_components=(1, 4, 16, 32), covariance_types=("diag",), reg_covar=0.5, seeds=8,
-                 bags=0, bag_components=(1, 3, 6), bag_reg_covar=1.0, trim=0.0, contamination=0.1, random_state=0,
-                 max_iter=100, n_init=1, missing="error", max_joint_features=50, projection_components=10,
-                 max_fit_rows=5_000, combine="max", marginal_components=4):
+    def __init__(
+        self,
+        *,
+        n_components=(1, 4, 16, 32),
+        covariance_types=("diag",),
+        reg_covar=0.5,
+        seeds=8,
+        bags=0,
+        bag_components=(1, 3, 6),
+        bag_reg_covar=1.0,
+        trim=0.0,
+        contamination=0.1,
+        random_state=0,
+        max_iter=100,
+        n_init=1,
+        missing="error",
+        max_joint_features=50,
+        projection_components=10,
+        max_fit_rows=5_000,
+        combine="max",
+        marginal_components=4,
+    ):
         if combine not in ("max", "mean"):
             raise ValueError(f"combine must be 'max' or 'mean', got {combine!r}")
         self.combine = combine
@@ -201,12 +219,22 @@ class GMMDetector:
                 rows = self._fit_rows(Z, idx[0])[:, cols]
                 seeds = [self.random_state + i for i in idx]
                 if ct == "diag" and self.n_init == 1 and not np.isnan(rows).any():
-                    fitted = fit_diagonal_starts(rows, k, seeds, reg_covar=reg, max_iter=self.max_iter,
-                                                 dtype=np.float32, missing=self.missing)
+                    fitted = fit_diagonal_starts(
+                        rows, k, seeds, reg_covar=reg, max_iter=self.max_iter, dtype=np.float32, missing=self.missing
+                    )
                 else:
-                    fitted = [GaussianMixture(k, covariance_type=ct, reg_covar=reg, random_state=seed,
-                                              max_iter=self.max_iter, n_init=self.n_init,
-                                              missing=self.missing).fit(rows) for seed in seeds]
+                    fitted = [
+                        GaussianMixture(
+                            k,
+                            covariance_type=ct,
+                            reg_covar=reg,
+                            random_state=seed,
+                            max_iter=self.max_iter,
+                            n_init=self.n_init,
+                            missing=self.missing,
+                        ).fit(rows)
+                        for seed in seeds
+                    ]
                 for i, g in zip(idx, fitted):
                     members[i] = (cols, g)
                 if progress is not None:
@@ -220,8 +248,9 @@ class GMMDetector:
                     if len(x) < 2:
                         raise DataError(f"feature {j + 1} has fewer than 2 observed reference values; drop it")
                     ks.append(max(1, min(k, len(x) // 10, len(np.unique(x)))))  # two values: two components
-                fitted = fit_diagonal_columns(rows[:, [j for j, _ in marginal]], ks,
-                                              reg_covar=self.MARGINAL_REG_COVAR, max_iter=self.max_iter)
+                fitted = fit_diagonal_columns(
+                    rows[:, [j for j, _ in marginal]], ks, reg_covar=self.MARGINAL_REG_COVAR, max_iter=self.max_iter
+                )
                 members += [(np.array([j]), g) for (j, _), g in zip(marginal, fitted)]
                 if progress is not None:
                     progress(total, total)
@@ -245,7 +274,7 @@ class GMMDetector:
         size = np.bincount(groups)
         A[np.arange(len(specs)), groups] = 1.0 / size[groups]
         if marginal:
-            A[len(specs):len(specs) + len(marginal), n_joint] = 1.0
+            A[len(specs) : len(specs) + len(marginal), n_joint] = 1.0
         if self.projection_ is not None:
             A[-1, -1] = 1.0
         return A, np.full(views, 1.0 / views)
@@ -288,11 +317,17 @@ class GMMDetector:
             if i in done:
                 continue
             # members on the same columns with diagonal covariance score complete records in one pass
-            same = [j for j in range(i, len(self.members_)) if j not in done and
-                    self.members_[j][1].covariance_type == "diag" and np.array_equal(self.members_[j][0], cols)]
+            same = [
+                j
+                for j in range(i, len(self.members_))
+                if j not in done
+                and self.members_[j][1].covariance_type == "diag"
+                and np.array_equal(self.members_[j][0], cols)
+            ]
             if g.covariance_type == "diag" and not gaps and not np.isnan(Z[:, cols]).any():
-                out[:, as_slice(same)] = -diagonal_log_densities([self.members_[j][1] for j in same], Z[:, cols],
-                                                                 exp_dtype=np.float32)
+                out[:, as_slice(same)] = -diagonal_log_densities(
+                    [self.members_[j][1] for j in same], Z[:, cols], exp_dtype=np.float32
+                )
                 done.update(same)
                 continue
             out[:, i] = -g.score_samples(Z[:, cols]) + (g.missing_entropy(Z[:, cols]) if gaps else 0.0)
@@ -412,7 +447,8 @@ class GMMDetector:
 
     def _learn_blend(self):
         self.verdicts_ = VerdictModel(self.view_names(), random_state=self.random_state).fit(
-            *self._evidence(self.verdict_sample_), *self._evidence(self.verdict_X_), self.verdict_y_)
+            *self._evidence(self.verdict_sample_), *self._evidence(self.verdict_X_), self.verdict_y_
+        )
 
     def verdict_scores(self, X):
         """Everything the verdicts say of records ``X``, from one pass through the members (requires verdicts).
@@ -427,8 +463,10 @@ class GMMDetector:
         """
         parts = self.verdicts_.score(*self._evidence(np.asarray(X, dtype=np.float64)))
         anomaly_ids = self.verdict_ids_[self.verdict_y_ == 1]
-        return parts._replace(flagged_by=np.array(self.verdicts_.names_, dtype=object)[parts.flagged_by],
-                              nearest=np.where(parts.nearest >= 0, anomaly_ids[np.maximum(parts.nearest, 0)], ""))
+        return parts._replace(
+            flagged_by=np.array(self.verdicts_.names_, dtype=object)[parts.flagged_by],
+            nearest=np.where(parts.nearest >= 0, anomaly_ids[np.maximum(parts.nearest, 0)], ""),
+        )
 
     def _fit_views(self, P, progress):
         """Fit every member on the (projected) reference records ``P``; set the view matrix and the fills."""
@@ -441,8 +479,9 @@ class GMMDetector:
         fill = np.full(len(self.members_), np.nan)
         if marginal:  # the mean over the records the per-feature members were fitted on
             rows = self._fit_rows(P, len(specs))[:, [j for j, _ in marginal]]
-            fill[len(specs):] = np.nanmean(-column_log_densities([g for _, g in self.members_[len(specs):]], rows),
-                                           axis=0)
+            fill[len(specs) :] = np.nanmean(
+                -column_log_densities([g for _, g in self.members_[len(specs) :]], rows), axis=0
+            )
         self.member_fill_ = fill
 
     def _fit_projection(self, Z):
@@ -605,8 +644,9 @@ class GMMDetector:
         P, _ = self._project(Z)
         kinds = self._view_kinds(P.shape[1])
         readable = [v for v, (kind, _) in enumerate(kinds) if kind != "joint"]
-        finest = max(readable, key=lambda v: kinds[v][1].n_components if kinds[v][0] == "diagonal" else -1,
-                     default=0)  # the diagonal joint view with the most components
+        finest = max(
+            readable, key=lambda v: kinds[v][1].n_components if kinds[v][0] == "diagonal" else -1, default=0
+        )  # the diagonal joint view with the most components
         view = np.full(len(Z), finest)
         if self.combine == "max":
             top = ((self._raw(Z) - self.med_) / self.iqr_).argmax(axis=1)
@@ -643,8 +683,13 @@ class GMMDetector:
                 kinds.append(("residual", None))
                 continue
             cols, g = self.members_[idx[0]]
-            kind = ("per-feature" if self._is_marginal(idx[0]) else
-                    "diagonal" if g.covariance_type == "diag" and len(cols) == d else "joint")
+            kind = (
+                "per-feature"
+                if self._is_marginal(idx[0])
+                else "diagonal"
+                if g.covariance_type == "diag" and len(cols) == d
+                else "joint"
+            )
             kinds.append((kind, g))
         return kinds
 
@@ -659,8 +704,11 @@ class GMMDetector:
                 names.append(kind)
             else:
                 cols = self.members_[self._view_members(v)[0]][0]
-                names.append(f"K={g.n_components}" + ("" if g.covariance_type == "diag" else f" {g.covariance_type}")
-                             + ("" if len(cols) == d else " on a feature subset"))
+                names.append(
+                    f"K={g.n_components}"
+                    + ("" if g.covariance_type == "diag" else f" {g.covariance_type}")
+                    + ("" if len(cols) == d else " on a feature subset")
+                )
         return names
 
     def _deviations(self, v, P):
@@ -707,10 +755,18 @@ class GMMDetector:
         with np.errstate(invalid="ignore", divide="ignore"):
             share = 100 * c / total[:, None]
         out = []
-        for i, (js, cs, zs, ss, t) in enumerate(zip(order.tolist(), c.tolist(), zt.tolist(), share.tolist(),
-                                                    total.tolist())):
-            parts = [(f"{names[j]} {'high' if zj > 0 else 'low'} (z={zj:+.1f}, {sj:.0f}%)" if t > 0
-                      else f"{names[j]} (z={zj:+.1f})") for j, cj, zj, sj in zip(js, cs, zs, ss) if cj == cj]
+        for i, (js, cs, zs, ss, t) in enumerate(
+            zip(order.tolist(), c.tolist(), zt.tolist(), share.tolist(), total.tolist())
+        ):
+            parts = [
+                (
+                    f"{names[j]} {'high' if zj > 0 else 'low'} (z={zj:+.1f}, {sj:.0f}%)"
+                    if t > 0
+                    else f"{names[j]} (z={zj:+.1f})"
+                )
+                for j, cj, zj, sj in zip(js, cs, zs, ss)
+                if cj == cj
+            ]
             if gone[i]:
                 parts.append("missing: " + ", ".join(names[j] for j in np.flatnonzero(absent[i])))
             out.append(parts)
@@ -735,24 +791,45 @@ class GMMDetector:
         for i, (cols, g) in enumerate(self.members_):
             f = save_model(g, folder / f"member_{i:03d}.npz", arrays={"columns": cols})
             digests.append(file_digest(f))
-        head = {"n_members": len(self.members_), "member_sha256": digests, "threshold": self.threshold_,
-                "train_score_mean": self.score_mean_, "train_score_std": self.score_std_, "meta": meta,
-                "threshold_rate": getattr(self, "threshold_rate_", None), "n_updates": getattr(self, "n_updates_", 0),
-                "combine": self.combine}
-        arrays = {"weights": self.weights_, "scaler_center": self.scaler_.center, "scaler_scale": self.scaler_.scale,
-                  "med": self.med_, "iqr": self.iqr_, "view_matrix": self.view_matrix_}
+        head = {
+            "n_members": len(self.members_),
+            "member_sha256": digests,
+            "threshold": self.threshold_,
+            "train_score_mean": self.score_mean_,
+            "train_score_std": self.score_std_,
+            "meta": meta,
+            "threshold_rate": getattr(self, "threshold_rate_", None),
+            "n_updates": getattr(self, "n_updates_", 0),
+            "combine": self.combine,
+        }
+        arrays = {
+            "weights": self.weights_,
+            "scaler_center": self.scaler_.center,
+            "scaler_scale": self.scaler_.scale,
+            "med": self.med_,
+            "iqr": self.iqr_,
+            "view_matrix": self.view_matrix_,
+        }
         if self.member_fill_ is not None:
             arrays["member_fill"] = self.member_fill_
         if self.projection_ is not None:
-            arrays.update(projection=self.projection_, projection_mean=self.projection_mean_,
-                          residual_var=np.array([self.residual_var_]))
+            arrays.update(
+                projection=self.projection_,
+                projection_mean=self.projection_mean_,
+                residual_var=np.array([self.residual_var_]),
+            )
         version = self.FORMAT_VERSION - 1  # a detector without verdicts is read by the version before them
         if getattr(self, "verdicts_", None) is not None:
             version = self.FORMAT_VERSION
             head["verdicts"] = self.verdicts_.to_meta()
-            arrays.update(self.verdicts_.to_arrays(), verdict_sample=self.verdict_sample_, verdict_X=self.verdict_X_,
-                          verdict_y=self.verdict_y_, verdict_ids=self.verdict_ids_,
-                          percentile_grid=self.percentile_grid_)
+            arrays.update(
+                self.verdicts_.to_arrays(),
+                verdict_sample=self.verdict_sample_,
+                verdict_X=self.verdict_X_,
+                verdict_y=self.verdict_y_,
+                verdict_ids=self.verdict_ids_,
+                percentile_grid=self.percentile_grid_,
+            )
         save_arrays(folder / "detector.npz", arrays, format=self.FORMAT, format_version=version, meta=head)
 
     @classmethod
@@ -781,10 +858,19 @@ class GMMDetector:
 
         try:
             if legacy:
-                a = {k: np.asarray(head[src], dtype=np.float64) for k, src in
-                     (("scaler_center", "scaler_center"), ("scaler_scale", "scaler_scale"), ("med", "med"), ("iqr", "iqr"))}
+                a = {
+                    k: np.asarray(head[src], dtype=np.float64)
+                    for k, src in (
+                        ("scaler_center", "scaler_center"),
+                        ("scaler_scale", "scaler_scale"),
+                        ("med", "med"),
+                        ("iqr", "iqr"),
+                    )
+                }
                 n = head["n_members"]
-                a["weights"] = np.asarray(head["weights"], dtype=np.float64) if "weights" in head else np.full(n, 1.0 / n)
+                a["weights"] = (
+                    np.asarray(head["weights"], dtype=np.float64) if "weights" in head else np.full(n, 1.0 / n)
+                )
             n = head["n_members"]
             threshold, mean, std = head["threshold"], head["train_score_mean"], head["train_score_std"]
             meta = head.get("meta", {})
@@ -841,11 +927,19 @@ class GMMDetector:
             mf = folder / f"member_{i:03d}.npz"
             g, extra = load_model(mf, with_extra=True)
             if digests is not None and file_digest(mf) != digests[i]:
-                raise ModelFileError(f"{mf}: does not match the checksum recorded in {f.name}; a member was edited, "
-                                     "swapped or copied from another run")
+                raise ModelFileError(
+                    f"{mf}: does not match the checksum recorded in {f.name}; a member was edited, "
+                    "swapped or copied from another run"
+                )
             cols = extra["arrays"].get("columns")
-            if (cols is None or cols.ndim != 1 or not np.issubdtype(cols.dtype, np.integer)
-                    or len(cols) != g.means_.shape[1] or np.any(cols < 0) or np.any(cols >= joint_d)):
+            if (
+                cols is None
+                or cols.ndim != 1
+                or not np.issubdtype(cols.dtype, np.integer)
+                or len(cols) != g.means_.shape[1]
+                or np.any(cols < 0)
+                or np.any(cols >= joint_d)
+            ):
                 raise bad(f"member {i}'s feature columns do not fit the {joint_d} features of the detector")
             det.members_.append((cols, g))
         det.scaler_ = FeatureScaler(a["scaler_center"], a["scaler_scale"])
@@ -878,9 +972,18 @@ class GMMDetector:
             ids = np.asarray(a["verdict_ids"]).astype(str)
         except (KeyError, TypeError, ValueError) as exc:
             raise bad(f"verdict entry {exc} missing or malformed") from None
-        if (sample.ndim != 2 or sample.shape[1] != d or vx.ndim != 2 or vx.shape[1] != d or vy.shape != (len(vx),)
-                or ids.shape != vy.shape or not np.all(np.isin(vy, (0.0, 1.0))) or grid.ndim != 2
-                or grid.shape[1] != joint_d or self.verdicts_.sample_.shape[1] != joint_d):
+        if (
+            sample.ndim != 2
+            or sample.shape[1] != d
+            or vx.ndim != 2
+            or vx.shape[1] != d
+            or vy.shape != (len(vx),)
+            or ids.shape != vy.shape
+            or not np.all(np.isin(vy, (0.0, 1.0)))
+            or grid.ndim != 2
+            or grid.shape[1] != joint_d
+            or self.verdicts_.sample_.shape[1] != joint_d
+        ):
             raise bad("verdict records do not fit the detector's features")
         self.verdict_sample_, self.verdict_X_, self.verdict_y_, self.verdict_ids_ = sample, vx, vy, ids
         self.percentile_grid_ = grid
@@ -923,16 +1026,24 @@ def _median_iqr(raw):
 def _read_legacy(f):
     """A ``detector.json`` of versions 1-2 (no checksum): read only when no signing key is set."""
     if os.environ.get(SIGNING_KEY_ENV):
-        raise ModelFileError(f"{f}: an unsigned detector of an older gmm_apps, and {SIGNING_KEY_ENV} is set; "
-                             "rerun 'gmm-apps run' to write a signed one")
+        raise ModelFileError(
+            f"{f}: an unsigned detector of an older gmm_apps, and {SIGNING_KEY_ENV} is set; "
+            "rerun 'gmm-apps run' to write a signed one"
+        )
     try:
         head = loads_json(f.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{f}: not valid JSON ({exc}); the file was altered or truncated") from None
     version = head.get("format_version") if isinstance(head, dict) else None
-    if (not isinstance(head, dict) or head.get("format") != "gmm_apps.GMMDetector" or not isinstance(version, int)
-            or isinstance(version, bool) or not 1 <= version <= 2):
+    if (
+        not isinstance(head, dict)
+        or head.get("format") != "gmm_apps.GMMDetector"
+        or not isinstance(version, int)
+        or isinstance(version, bool)
+        or not 1 <= version <= 2
+    ):
         got = (head.get("format"), version) if isinstance(head, dict) else (None, None)
-        raise ModelFileError(f"{f}: unknown detector format {got[0]!r} version {got[1]!r}; expected "
-                             "gmm_apps.GMMDetector version 1 or 2")
+        raise ModelFileError(
+            f"{f}: unknown detector format {got[0]!r} version {got[1]!r}; expected gmm_apps.GMMDetector version 1 or 2"
+        )
     return head

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...engine import dask_client, dask_frame
 from ...config import local_path, path_problem
+from ...engine import dask_client, dask_frame
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import AnomalyConfig
@@ -25,12 +25,26 @@ logger = logging.getLogger("gmm_apps.anomaly")
 
 def make_detector(cfg):
     m = cfg.model
-    return GMMDetector(n_components=m.member_components(), covariance_types=m.covariance_types(), reg_covar=m.reg_covar,
-                       seeds=m.seeds, bags=m.bags, bag_components=m.bag_components, bag_reg_covar=m.bag_reg_covar, trim=m.trim,
-                       contamination=cfg.threshold.rate, random_state=m.random_state, max_iter=m.max_iter,
-                       n_init=m.n_init, missing=cfg.data.missing, max_joint_features=m.max_joint_features,
-                       projection_components=m.projection_components, max_fit_rows=m.max_fit_rows,
-                       combine=m.combine, marginal_components=m.marginal_components)
+    return GMMDetector(
+        n_components=m.member_components(),
+        covariance_types=m.covariance_types(),
+        reg_covar=m.reg_covar,
+        seeds=m.seeds,
+        bags=m.bags,
+        bag_components=m.bag_components,
+        bag_reg_covar=m.bag_reg_covar,
+        trim=m.trim,
+        contamination=cfg.threshold.rate,
+        random_state=m.random_state,
+        max_iter=m.max_iter,
+        n_init=m.n_init,
+        missing=cfg.data.missing,
+        max_joint_features=m.max_joint_features,
+        projection_components=m.projection_components,
+        max_fit_rows=m.max_fit_rows,
+        combine=m.combine,
+        marginal_components=m.marginal_components,
+    )
 
 
 def check_variation(X, names, source):
@@ -41,12 +55,16 @@ def check_variation(X, names, source):
     seen = (~np.isnan(X)).sum(axis=0)
     if seen.min() < 2:
         j = int(np.argmin(seen))
-        raise DataError(f"{source}: column {names[j]!r} has {int(seen[j])} value(s) among the {len(X)} reference "
-                        "records; a feature needs at least 2 to be learned; fill it or leave it out of data.columns")
+        raise DataError(
+            f"{source}: column {names[j]!r} has {int(seen[j])} value(s) among the {len(X)} reference "
+            "records; a feature needs at least 2 to be learned; fill it or leave it out of data.columns"
+        )
     if np.all(np.nanmax(X, axis=0) - np.nanmin(X, axis=0) == 0):
-        raise DataError(f"{source}: every feature is constant over the {len(X)} reference records "
-                        f"({', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''}); there is nothing to "
-                        "tell normal from unusual; use reference data that varies")
+        raise DataError(
+            f"{source}: every feature is constant over the {len(X)} reference records "
+            f"({', '.join(map(str, names[:5]))}{', ...' if len(names) > 5 else ''}); there is nothing to "
+            "tell normal from unusual; use reference data that varies"
+        )
     distinct = len(np.unique(X, axis=0)) if len(X) <= 200_000 else None
     if distinct is not None and distinct < 3:
         raise DataError(f"{source}: only {distinct} distinct reference records; a detector needs at least 3")
@@ -93,18 +111,30 @@ def verdict_summary(det, train):
     top-N labelled records (N = the confirmed anomalies) by the unsupervised score and by the blend."""
     if det.verdicts_ is None:
         if train.verdicts is not None and np.any(~np.isnan(train.verdicts)):
-            return {"used": False, "anomalies": 0, "normals": int(np.sum(train.verdicts == 0)),
-                    "why": "no confirmed anomaly among the verdicts; the unsupervised score is used"}
+            return {
+                "used": False,
+                "anomalies": 0,
+                "normals": int(np.sum(train.verdicts == 0)),
+                "why": "no confirmed anomaly among the verdicts; the unsupervised score is used",
+            }
         return None
     vm = det.verdicts_
     y = det.verdict_y_
     labelled = ~np.isnan(train.verdicts)
     before = precision_at(det.unsupervised_scores_[labelled], y, vm.n_anomalies_)
     after = precision_at(vm.labelled_scores_, y, vm.n_anomalies_)
-    return {"used": True, "anomalies": vm.n_anomalies_, "normals": vm.n_normals_,
-            "candidates": [{"name": n, "weight": float(w), "labelled_auc": float(a)}
-                           for n, w, a in zip(vm.names_, vm.weights_, vm.auc_)],
-            "top_n": vm.n_anomalies_, "precision_before": before, "precision_after": after}
+    return {
+        "used": True,
+        "anomalies": vm.n_anomalies_,
+        "normals": vm.n_normals_,
+        "candidates": [
+            {"name": n, "weight": float(w), "labelled_auc": float(a)}
+            for n, w, a in zip(vm.names_, vm.weights_, vm.auc_)
+        ],
+        "top_n": vm.n_anomalies_,
+        "precision_before": before,
+        "precision_after": after,
+    }
 
 
 def evaluation(labels, scores):
@@ -112,8 +142,11 @@ def evaluation(labels, scores):
 
     if labels is None or len(np.unique(labels)) < 2:
         return None
-    return {"roc_auc": float(roc_auc_score(labels, scores)), "average_precision": float(average_precision_score(labels, scores)),
-            "outlier_share": float(np.mean(labels))}
+    return {
+        "roc_auc": float(roc_auc_score(labels, scores)),
+        "average_precision": float(average_precision_score(labels, scores)),
+        "outlier_share": float(np.mean(labels)),
+    }
 
 
 class AnomalyPipeline(Pipeline):
@@ -127,13 +160,16 @@ class AnomalyPipeline(Pipeline):
     def apply_example(self, run_dir, folder):
         cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))["data"]
         return cfg.get("score") or cfg["path"]
+
     description = "anomaly scores for records, with thresholds and per-record explanations"
     config_model = AnomalyConfig
 
     def check(self, config, source):
         if config.data.missing == "marginalize" and config.model.bags:
-            raise ConfigError(f"{source}: model.bags: bagged members on feature subsets cannot score a record missing "
-                              "every feature of a subset; set model.bags: 0 with data.missing: marginalize")
+            raise ConfigError(
+                f"{source}: model.bags: bagged members on feature subsets cannot score a record missing "
+                "every feature of a subset; set model.bags: 0 with data.missing: marginalize"
+            )
         for key in ("path", "score"):
             v = getattr(config.data, key)
             if v and path_problem(v):
@@ -149,6 +185,7 @@ class AnomalyPipeline(Pipeline):
         check_variation(train.X, schema.features, cfg.data.path)
         det = make_detector(cfg)
         with ctx.progress(desc="fitting the GMM ensemble") as bar:
+
             def step(i, n):
                 bar.total = n
                 bar.n = i
@@ -158,9 +195,15 @@ class AnomalyPipeline(Pipeline):
         apply_threshold(det, cfg)
         verdicts = verdict_summary(det, train)
         if verdicts is not None:
-            logger.info("verdicts: %d confirmed anomalies, %d confirmed normals%s", verdicts["anomalies"],
-                        verdicts["normals"], "" if verdicts["used"] else f" ({verdicts['why']})")
-        det.save(ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features})
+            logger.info(
+                "verdicts: %d confirmed anomalies, %d confirmed normals%s",
+                verdicts["anomalies"],
+                verdicts["normals"],
+                "" if verdicts["used"] else f" ({verdicts['why']})",
+            )
+        det.save(
+            ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
+        )
 
         target = cfg.data.score or cfg.data.path
         if cfg.data.score:
@@ -174,10 +217,16 @@ class AnomalyPipeline(Pipeline):
         ev_train = evaluation(train.labels, det.decision_scores_) if cfg.data.score else None
         summary = {
             "headline": f"{int(out['flag'].sum()):,} of {len(out):,} records flagged in {local_path(target).name}"
-                        + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
-            "reference_records": len(train.X), "scored_records": len(out), "features": schema.features,
-            "members": len(det.members_), "threshold": det.threshold_, "threshold_method": cfg.threshold.method,
-            "flagged": int(out["flag"].sum()), "evaluation": ev, "evaluation_reference": ev_train,
+            + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
+            "reference_records": len(train.X),
+            "scored_records": len(out),
+            "features": schema.features,
+            "members": len(det.members_),
+            "threshold": det.threshold_,
+            "threshold_method": cfg.threshold.method,
+            "flagged": int(out["flag"].sum()),
+            "evaluation": ev,
+            "evaluation_reference": ev_train,
         }
         if verdicts is not None:
             summary["verdicts"] = verdicts
@@ -202,8 +251,10 @@ class AnomalyPipeline(Pipeline):
                 if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
                     stack.callback(frames.close)
                 chunk = score_and_update if update else score_chunk
-                tables = (chunk(frame, det, schema, input, config.report.explain, offset)
-                          for frame, offset in _with_offsets(frames))
+                tables = (
+                    chunk(frame, det, schema, input, config.report.explain, offset)
+                    for frame, offset in _with_offsets(frames)
+                )
             else:
                 parts = dask_frame(input, chunk_rows=config.engine.chunk_rows).to_delayed()
                 tables = _score_on_dask(client, parts, det, schema, input, config.report.explain)
@@ -215,22 +266,41 @@ class AnomalyPipeline(Pipeline):
                 if "label" in t:
                     labels.append(t["label"].to_numpy())
         if n == 0:
-            raise DataError(f"{input}: no records to score (only a header?); expected rows of the run's feature columns")
+            raise DataError(
+                f"{input}: no records to score (only a header?); expected rows of the run's feature columns"
+            )
         ev = evaluation(np.concatenate(labels) if labels else None, np.concatenate(scores))
-        summary = {"headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
-                   "scored_records": n, "flagged": flagged, "threshold": det.threshold_, "evaluation": ev}
+        summary = {
+            "headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
+            "scored_records": n,
+            "flagged": flagged,
+            "threshold": det.threshold_,
+            "evaluation": ev,
+        }
         if update:
             det.save(ctx.path("model"), meta=dict(meta, updated_from=str(run_dir)))
-            logger.info("the detector learned from %d new records in %d batches; saved in %s", n, len(scores),
-                        ctx.final_dir / "model")
+            logger.info(
+                "the detector learned from %d new records in %d batches; saved in %s",
+                n,
+                len(scores),
+                ctx.final_dir / "model",
+            )
             summary["headline"] += f"; detector updated with {n:,} records"
-            summary["update"] = {"records": n, "batches": len(scores), "batches_since_fit": det.n_updates_,
-                                 "threshold_after": det.threshold_}
+            summary["update"] = {
+                "records": n,
+                "batches": len(scores),
+                "batches_since_fit": det.n_updates_,
+                "threshold_after": det.threshold_,
+            }
             if det.verdicts_ is not None:  # every verdict so far, not only this file's
-                summary["update"]["verdicts"] = {"anomalies": det.verdicts_.n_anomalies_,
-                                                 "normals": det.verdicts_.n_normals_}
-                summary["headline"] += (f"; the score now learns from {det.verdicts_.n_anomalies_:,} confirmed "
-                                        f"anomalies and {det.verdicts_.n_normals_:,} confirmed normals")
+                summary["update"]["verdicts"] = {
+                    "anomalies": det.verdicts_.n_anomalies_,
+                    "normals": det.verdicts_.n_normals_,
+                }
+                summary["headline"] += (
+                    f"; the score now learns from {det.verdicts_.n_anomalies_:,} confirmed "
+                    f"anomalies and {det.verdicts_.n_normals_:,} confirmed normals"
+                )
         return summary
 
 

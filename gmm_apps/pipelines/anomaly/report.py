@@ -9,10 +9,14 @@ from ...report import PALETTE, Report, figure, plot_score_histogram
 
 def plot_histogram(scores, threshold, labels=None):
     """Anomaly scores (by label when labels are known) and the flagging threshold."""
-    groups = ([("labelled normal", scores[labels == 0], 0), ("labelled outlier", scores[labels == 1], 2)]
-              if labels is not None else [(None, scores, 0)])
-    return plot_score_histogram(groups, threshold, xlabel="anomaly score (higher is more unusual)", ylabel="records",
-                                upper_quantile=0.995)
+    groups = (
+        [("labelled normal", scores[labels == 0], 0), ("labelled outlier", scores[labels == 1], 2)]
+        if labels is not None
+        else [(None, scores, 0)]
+    )
+    return plot_score_histogram(
+        groups, threshold, xlabel="anomaly score (higher is more unusual)", ylabel="records", upper_quantile=0.995
+    )
 
 
 def plot_projection(Z, scores, threshold):
@@ -32,7 +36,9 @@ def plot_projection(Z, scores, threshold):
     fig = figure(6, 4.8)
     ax = fig.add_subplot()
     order = np.argsort(scores)
-    sc = ax.scatter(P[order, 0], P[order, 1], c=np.minimum(scores[order], np.quantile(scores, 0.99)), s=7, cmap="viridis")
+    sc = ax.scatter(
+        P[order, 0], P[order, 1], c=np.minimum(scores[order], np.quantile(scores, 0.99)), s=7, cmap="viridis"
+    )
     flag = scores > threshold
     ax.scatter(P[flag, 0], P[flag, 1], s=30, facecolors="none", edgecolors=PALETTE[2], lw=0.8, label="flagged")
     fig.colorbar(sc, ax=ax, label="anomaly score")
@@ -71,27 +77,51 @@ def add_verdicts(rep, cfg, v, scores):
         rep.text(f"{v['normals']:,} confirmed normal record(s) and no confirmed anomaly: {v['why']}.")
         return
     n = v["top_n"]
-    rule = (f"at most {cfg.threshold.rate:g} of the reference records flagged" if cfg.threshold.method == "rate"
-            else f"a fixed score of {cfg.threshold.value:g}")
-    rep.kv({"confirmed anomalies used": v["anomalies"], "confirmed normals used": v["normals"],
+    rule = (
+        f"at most {cfg.threshold.rate:g} of the reference records flagged"
+        if cfg.threshold.method == "rate"
+        else f"a fixed score of {cfg.threshold.value:g}"
+    )
+    rep.kv(
+        {
+            "confirmed anomalies used": v["anomalies"],
+            "confirmed normals used": v["normals"],
             f"precision among the top {n} labelled records, unsupervised score": _pct(v["precision_before"]),
             f"precision among the top {n} labelled records, with the verdicts": _pct(v["precision_after"]),
-            "threshold": f"{rule}, applied to the score with the verdicts (0 to 1)"})
-    rep.text("Each labelled record is scored without its own verdict (cross-fitted), so the precision above is what "
-             "the verdicts add on records they have not seen.", cls="note")
+            "threshold": f"{rule}, applied to the score with the verdicts (0 to 1)",
+        }
+    )
+    rep.text(
+        "Each labelled record is scored without its own verdict (cross-fitted), so the precision above is what "
+        "the verdicts add on records they have not seen.",
+        cls="note",
+    )
     import pandas as pd
 
-    table = pd.DataFrame(v["candidates"]).rename(columns={"name": "evidence", "labelled_auc": "ROC-AUC, confirmed anomalies against the other records"})
+    table = pd.DataFrame(v["candidates"]).rename(
+        columns={"name": "evidence", "labelled_auc": "ROC-AUC, confirmed anomalies against the other records"}
+    )
     table["weight"] = table["weight"].map(lambda w: f"{100 * w:.1f}%")
-    rep.table(table, caption="The score is the weighted mean of each kind of evidence's reference percentile; a "
-                             "weight follows how well that evidence ranks the confirmed anomalies above the other "
-                             "records, discounted when there are few of them.")
+    rep.table(
+        table,
+        caption="The score is the weighted mean of each kind of evidence's reference percentile; a "
+        "weight follows how well that evidence ranks the confirmed anomalies above the other "
+        "records, discounted when there are few of them.",
+    )
     if "flagged_by" in scores:
-        by = scores.loc[scores["flag"], "flagged_by"].value_counts().rename_axis("flagged by").reset_index(name="records")
+        by = (
+            scores.loc[scores["flag"], "flagged_by"]
+            .value_counts()
+            .rename_axis("flagged by")
+            .reset_index(name="records")
+        )
         if len(by):
-            rep.table(by, caption="Which evidence gave each flagged record most of its score: a view of the "
-                                  "unsupervised detector flags a record unlike the confirmed anomalies; 'near a "
-                                  "confirmed anomaly' one like them.")
+            rep.table(
+                by,
+                caption="Which evidence gave each flagged record most of its score: a view of the "
+                "unsupervised detector flags a record unlike the confirmed anomalies; 'near a "
+                "confirmed anomaly' one like them.",
+            )
 
 
 def _pct(x):
@@ -99,17 +129,28 @@ def _pct(x):
 
 
 def build_report(ctx, cfg, *, summary, scores, det, rec, names):
-    rep = Report(cfg.report.title or "Anomaly detection",
-                 subtitle=f"learned from {summary['reference_records']:,} records of {cfg.data.path}; "
-                          f"{len(names)} features; {summary['members']} GMMs in the ensemble")
+    rep = Report(
+        cfg.report.title or "Anomaly detection",
+        subtitle=f"learned from {summary['reference_records']:,} records of {cfg.data.path}; "
+        f"{len(names)} features; {summary['members']} GMMs in the ensemble",
+    )
     rep.headline(summary["headline"])
-    kv = {"threshold": summary["threshold"], "threshold set by": {
-        "rate": f"at most {cfg.threshold.rate:g} of the reference records flagged (expected contamination)",
-        "fixed": "a fixed score"}[cfg.threshold.method]}
+    kv = {
+        "threshold": summary["threshold"],
+        "threshold set by": {
+            "rate": f"at most {cfg.threshold.rate:g} of the reference records flagged (expected contamination)",
+            "fixed": "a fixed score",
+        }[cfg.threshold.method],
+    }
     if summary["evaluation"]:
         ev = summary["evaluation"]
-        kv.update({"ROC-AUC (labels used only here)": ev["roc_auc"], "average precision": ev["average_precision"],
-                   "labelled outlier share": f"{100 * ev['outlier_share']:.1f}%"})
+        kv.update(
+            {
+                "ROC-AUC (labels used only here)": ev["roc_auc"],
+                "average precision": ev["average_precision"],
+                "labelled outlier share": f"{100 * ev['outlier_share']:.1f}%",
+            }
+        )
     rep.kv(kv)
     s = scores["score"].to_numpy()
     labels = scores["label"].to_numpy() if "label" in scores else None
@@ -117,10 +158,30 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
         rep.image(ctx.save_figure(plot_histogram(s, det.threshold_, labels), "scores.png"))
     rep.section(f"Top {cfg.report.top} anomalies")
     top = scores.sort_values("score", ascending=False).head(cfg.report.top)
-    rep.table(top[[c for c in ("id", "score", "unsupervised_score", "probability", "flag", "flagged_by", "top_features",
-                               "verdict", "label") if c in top]])
-    rep.text("top_features: the features farthest from the record's most likely cluster in the view that gives "
-             "it its score, in robust standard deviations (z); high / low says in which direction.", cls="note")
+    rep.table(
+        top[
+            [
+                c
+                for c in (
+                    "id",
+                    "score",
+                    "unsupervised_score",
+                    "probability",
+                    "flag",
+                    "flagged_by",
+                    "top_features",
+                    "verdict",
+                    "label",
+                )
+                if c in top
+            ]
+        ]
+    )
+    rep.text(
+        "top_features: the features farthest from the record's most likely cluster in the view that gives "
+        "it its score, in robust standard deviations (z); high / low says in which direction.",
+        cls="note",
+    )
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_projection(det.scaler_.transform(rec.X), s, det.threshold_), "projection.png"))
         if labels is not None and len(np.unique(labels)) == 2:
@@ -130,8 +191,10 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
         add_verdicts(rep, cfg, summary["verdicts"], scores)
     rep.section("Method")
     m = cfg.model
-    parts = [f"one view per K in {m.member_components()} ({', '.join(m.covariance_types())} covariance, "
-             f"{m.seeds} random starts averaged for each K above 1)"]
+    parts = [
+        f"one view per K in {m.member_components()} ({', '.join(m.covariance_types())} covariance, "
+        f"{m.seeds} random starts averaged for each K above 1)"
+    ]
     if m.marginal_components:
         parts.append(f"one per-feature view (a mixture of at most {m.marginal_components} components for each feature)")
     if m.bags:
@@ -139,9 +202,14 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
     if det.projection_ is not None:
         parts.append("the distance from the leading principal components")
     views = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
-    rule = ("the score is the largest of them: a record is as unusual as the view that finds it most unusual"
-            if m.combine == "max" else "the score is their mean")
-    rep.text(f"Features are centred on their median and scaled by their interquartile range (robust to the outliers "
-             f"themselves). {summary['members']} Gaussian mixtures make {views}. Each view's negative log-density "
-             f"is standardised by its median and IQR on the reference records; {rule}.")
+    rule = (
+        "the score is the largest of them: a record is as unusual as the view that finds it most unusual"
+        if m.combine == "max"
+        else "the score is their mean"
+    )
+    rep.text(
+        f"Features are centred on their median and scaled by their interquartile range (robust to the outliers "
+        f"themselves). {summary['members']} Gaussian mixtures make {views}. Each view's negative log-density "
+        f"is standardised by its median and IQR on the reference records; {rule}."
+    )
     rep.write(ctx.path("report.html"))

@@ -94,9 +94,9 @@ def local_scale(Q, R, k=NEIGHBOURS):
     out = np.empty(len(Q))
     rr = (R**2).sum(1)
     for i in range(0, len(Q), 4096):
-        q = Q[i:i + 4096]
+        q = Q[i : i + 4096]
         D = np.maximum((q**2).sum(1)[:, None] + rr[None] - 2 * q @ R.T, 0)
-        out[i:i + 4096] = np.sqrt(np.partition(D, k, axis=1)[:, k])
+        out[i : i + 4096] = np.sqrt(np.partition(D, k, axis=1)[:, k])
     return out
 
 
@@ -229,7 +229,7 @@ class VerdictModel:
         top = np.where(used, P + 1e-9 * self.weights_, -1.0).argmax(axis=1)
         blend = P @ self.weights_
         tail = P[:, 0] ** TAIL  # what the unsupervised score alone finds extreme keeps its rank
-        views = 1 + P[:, 1:1 + len(self.view_names)].argmax(axis=1) if self.view_names else np.zeros(len(P), int)
+        views = 1 + P[:, 1 : 1 + len(self.view_names)].argmax(axis=1) if self.view_names else np.zeros(len(P), int)
         return np.maximum(blend, tail), np.where(tail > blend, views, top)
 
     def score(self, Q, S, s):
@@ -241,33 +241,56 @@ class VerdictModel:
 
     # ------------------------------------------------------------ persistence
     def to_arrays(self):
-        a = {"auc": self.auc_, "weights": self.weights_, "anomalies": self.anomalies_, "sample": self.sample_,
-             "labelled_scores": self.labelled_scores_, "sample_scores": self.sample_scores_,
-             "ref_sorted": np.array(self.ref_sorted_)}
+        a = {
+            "auc": self.auc_,
+            "weights": self.weights_,
+            "anomalies": self.anomalies_,
+            "sample": self.sample_,
+            "labelled_scores": self.labelled_scores_,
+            "sample_scores": self.sample_scores_,
+            "ref_sorted": np.array(self.ref_sorted_),
+        }
         if self.coef_ is not None:
             a["coef"] = np.r_[self.coef_, self.intercept_]
         return {f"verdicts_{k}": v for k, v in a.items()}
 
     def to_meta(self):
-        return {"names": self.names_, "view_names": self.view_names, "n_anomalies": self.n_anomalies_,
-                "n_normals": self.n_normals_, "random_state": self.random_state}
+        return {
+            "names": self.names_,
+            "view_names": self.view_names,
+            "n_anomalies": self.n_anomalies_,
+            "n_normals": self.n_normals_,
+            "random_state": self.random_state,
+        }
 
     @classmethod
     def from_arrays(cls, arrays, meta, bad):
         """Rebuild from :meth:`to_arrays` / :meth:`to_meta`; ``bad(what)`` makes the error for an inconsistent file."""
         try:
             m = cls(meta["view_names"], random_state=meta["random_state"])
-            m.names_, m.n_anomalies_, m.n_normals_ = list(meta["names"]), int(meta["n_anomalies"]), int(meta["n_normals"])
-            get = {k: np.asarray(arrays[f"verdicts_{k}"], float) for k in
-                   ("auc", "weights", "anomalies", "sample", "labelled_scores", "sample_scores", "ref_sorted")}
+            m.names_, m.n_anomalies_, m.n_normals_ = (
+                list(meta["names"]),
+                int(meta["n_anomalies"]),
+                int(meta["n_normals"]),
+            )
+            get = {
+                k: np.asarray(arrays[f"verdicts_{k}"], float)
+                for k in ("auc", "weights", "anomalies", "sample", "labelled_scores", "sample_scores", "ref_sorted")
+            }
         except (KeyError, TypeError, ValueError) as exc:
             raise bad(f"verdict blend entry {exc} missing or malformed") from None
         c = len(m.names_)
         coef = arrays.get("verdicts_coef")
         d = get["sample"].shape[1] if get["sample"].ndim == 2 else -1
-        if (get["auc"].shape != (c,) or get["weights"].shape != (c,) or get["ref_sorted"].ndim != 2
-                or get["ref_sorted"].shape[0] != c or get["anomalies"].ndim != 2 or get["anomalies"].shape[1] != d
-                or (coef is not None) != (CLASSIFIER in m.names_)):
+        if (
+            get["auc"].shape != (c,)
+            or get["weights"].shape != (c,)
+            or get["ref_sorted"].ndim != 2
+            or get["ref_sorted"].shape[0] != c
+            or get["anomalies"].ndim != 2
+            or get["anomalies"].shape[1] != d
+            or (coef is not None) != (CLASSIFIER in m.names_)
+        ):
             raise bad("verdict blend arrays do not fit together")
         m.auc_, m.weights_ = get["auc"], get["weights"]
         m.anomalies_, m.sample_ = get["anomalies"], get["sample"]

@@ -8,8 +8,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from ...config import (
-    CovarianceTypes,
     ChunkedEngineSection,
+    CovarianceTypes,
     EvaluationReport,
     NComponents,
     PathData,
@@ -18,8 +18,17 @@ from ...config import (
     SelectedModel,
 )
 
-MODEL_FEATURES = ("recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "gaps_since_last",
-                  "recent_spend", "total_spend")
+MODEL_FEATURES = (
+    "recency",
+    "frequency",
+    "monetary",
+    "tenure",
+    "aov",
+    "interpurchase_days",
+    "gaps_since_last",
+    "recent_spend",
+    "total_spend",
+)
 
 
 class CustomersData(PathData):
@@ -32,29 +41,49 @@ class CustomersData(PathData):
     are handled as ``missing_id`` and ``returns`` say, and counted in the report.
     """
 
-    path: str = Field("sample:cdnow_sample.txt", description="transaction log: CDNOW text, CSV / TSV (plain or gzip), Parquet or Excel .xlsx")
+    path: str = Field(
+        "sample:cdnow_sample.txt",
+        description="transaction log: CDNOW text, CSV / TSV (plain or gzip), Parquet or Excel .xlsx",
+    )
     format: Literal["auto", "table", "excel", "cdnow"] = Field(
-        "auto", description="auto: by content; table: a delimited text or Parquet table with named columns; excel: an "
-                            ".xlsx workbook; cdnow: id, YYYYMMDD date, quantity, amount, whitespace-separated")
+        "auto",
+        description="auto: by content; table: a delimited text or Parquet table with named columns; excel: an "
+        ".xlsx workbook; cdnow: id, YYYYMMDD date, quantity, amount, whitespace-separated",
+    )
     sheet: str | int | None = Field(None, description="Excel sheet, by name or position from 0; null: the first")
     id_column: str = Field("customer_id", description="customer id column")
     date_column: str = Field("date", description="purchase date or timestamp column")
-    amount_column: str | None = Field(None, description="amount of each row; null: 'amount', or quantity x price when "
-                                                        "price_column is set")
-    quantity_column: str | None = Field(None, description="quantity column: with price_column the amount is quantity x "
-                                                          "price; a negative quantity marks a return; null: none")
+    amount_column: str | None = Field(
+        None, description="amount of each row; null: 'amount', or quantity x price when price_column is set"
+    )
+    quantity_column: str | None = Field(
+        None,
+        description="quantity column: with price_column the amount is quantity x "
+        "price; a negative quantity marks a return; null: none",
+    )
     price_column: str | None = Field(None, description="unit price column (amount = quantity x price); null: none")
-    order_column: str | None = Field(None, description="order (invoice, basket) id: lines of one order are one purchase; "
-                                                       "needed by cancel_pattern; null: none")
-    cancel_pattern: str | None = Field(None, description="regular expression on the order id marking a cancellation, e.g. ^C")
+    order_column: str | None = Field(
+        None,
+        description="order (invoice, basket) id: lines of one order are one purchase; "
+        "needed by cancel_pattern; null: none",
+    )
+    cancel_pattern: str | None = Field(
+        None, description="regular expression on the order id marking a cancellation, e.g. ^C"
+    )
     returns: Literal["net", "drop", "error"] = Field(
-        "net", description="returns and cancellations (negative amounts or quantities, cancel_pattern): net subtracts "
-                           "them from the customer's purchases (same day first, then earlier), drop leaves them out, "
-                           "error refuses the file")
-    missing_id: Literal["drop", "error"] = Field("drop", description="rows without a customer id: drop (counted, with "
-                                                                     "their revenue) or error")
-    timezone: str | None = Field(None, description="time zone a purchase's day is taken in, e.g. America/New_York "
-                                                   "(timestamps without an offset are read as UTC); null: as written")
+        "net",
+        description="returns and cancellations (negative amounts or quantities, cancel_pattern): net subtracts "
+        "them from the customer's purchases (same day first, then earlier), drop leaves them out, "
+        "error refuses the file",
+    )
+    missing_id: Literal["drop", "error"] = Field(
+        "drop", description="rows without a customer id: drop (counted, with their revenue) or error"
+    )
+    timezone: str | None = Field(
+        None,
+        description="time zone a purchase's day is taken in, e.g. America/New_York "
+        "(timestamps without an offset are read as UTC); null: as written",
+    )
     date_format: str | None = Field(None, description="e.g. %Y%m%d; default: inferred")
 
 
@@ -72,15 +101,35 @@ class CustomersFeatures(Section):
     frequency 0).
     """
 
-    rfm_convention: Literal["repeat", "all"] = Field("repeat", description="repeat: frequency and monetary over repeat purchases (CLV convention); all: every purchase")
-    model: list[Literal["recency", "frequency", "monetary", "tenure", "aov", "interpurchase_days", "gaps_since_last",
-                        "recent_spend", "total_spend"]] = Field(
+    rfm_convention: Literal["repeat", "all"] = Field(
+        "repeat",
+        description="repeat: frequency and monetary over repeat purchases (CLV convention); all: every purchase",
+    )
+    model: list[
+        Literal[
+            "recency",
+            "frequency",
+            "monetary",
+            "tenure",
+            "aov",
+            "interpurchase_days",
+            "gaps_since_last",
+            "recent_spend",
+            "total_spend",
+        ]
+    ] = Field(
         default_factory=lambda: ["gaps_since_last", "frequency", "aov", "recent_spend"],
         description="features the mixture is fitted on (log1p, standardised)",
     )
-    recent_weeks: int = Field(26, ge=1, le=520, description="window of the recent_spend feature, in weeks before the calibration end")
-    one_time_buyers: Literal["model", "separate"] = Field("separate", description="separate: one fixed segment for one-time buyers; model: fit them too")
-    weight_by: Literal["none", "spend", "sqrt_spend"] = Field("none", description="weight customers in the fit by none, spend or sqrt_spend")
+    recent_weeks: int = Field(
+        26, ge=1, le=520, description="window of the recent_spend feature, in weeks before the calibration end"
+    )
+    one_time_buyers: Literal["model", "separate"] = Field(
+        "separate", description="separate: one fixed segment for one-time buyers; model: fit them too"
+    )
+    weight_by: Literal["none", "spend", "sqrt_spend"] = Field(
+        "none", description="weight customers in the fit by none, spend or sqrt_spend"
+    )
 
 
 class Split(Section):
@@ -90,12 +139,16 @@ class Split(Section):
     ``enabled: false`` uses all transactions for the segmentation, with no holdout.
     """
 
-    enabled: bool = Field(True, description="split the log into a calibration and a holdout period (false: segment everything)")
+    enabled: bool = Field(
+        True, description="split the log into a calibration and a holdout period (false: segment everything)"
+    )
     start: date | None = Field(None, description="first day of the calibration period; null: the first purchase")
     calibration_weeks: int = Field(39, ge=1, description="weeks the segments are learned on")
     holdout_weeks: int | Literal["max"] = Field(
-        39, description="weeks after calibration whose revenue validates the segments (>= 1); max: up to the end of "
-                        "the log; a holdout running past the log's end is an error")
+        39,
+        description="weeks after calibration whose revenue validates the segments (>= 1); max: up to the end of "
+        "the log; a holdout running past the log's end is an error",
+    )
 
     @field_validator("holdout_weeks")
     @classmethod
@@ -109,8 +162,9 @@ class Forward(Section):
     """The forward value: each customer's expected purchases and spend over the next weeks, from a BG/NBD purchase
     model with Gamma-Gamma spend per purchase, fitted on the calibration period."""
 
-    horizon_weeks: int | None = Field(None, ge=1, le=520, description="weeks ahead; null: the holdout's length "
-                                                                       "(13 weeks without a holdout)")
+    horizon_weeks: int | None = Field(
+        None, ge=1, le=520, description="weeks ahead; null: the holdout's length (13 weeks without a holdout)"
+    )
 
 
 class CustomersModel(SelectedModel):
@@ -121,12 +175,24 @@ class CustomersModel(SelectedModel):
     n_components: NComponents = Field(default_factory=lambda: {"min": 2, "max": 8})
     covariance_type: CovarianceTypes = "diag"
     n_init: int = Field(10, ge=1)
-    init: Literal["kmeans", "hierarchical"] = Field("hierarchical", description="hierarchical: Ward clustering, the same start for every seed")
-    explore_tol: float = Field(1e-2, gt=0, description="EM tolerance while comparing candidates; the chosen one is polished to model.tol")
+    init: Literal["kmeans", "hierarchical"] = Field(
+        "hierarchical", description="hierarchical: Ward clustering, the same start for every seed"
+    )
+    explore_tol: float = Field(
+        1e-2, gt=0, description="EM tolerance while comparing candidates; the chosen one is polished to model.tol"
+    )
     tol: float = Field(1e-8, gt=0)
     max_iter: int = Field(2000, ge=1)
-    reg_covar: float = Field(0.2, ge=0, description="variance floor in standardised units: keeps components off the integer lattice of counts")
-    min_segment_size: int = Field(20, ge=1, description="the criterion chooses among candidates whose every segment holds at least this many customers")
+    reg_covar: float = Field(
+        0.2,
+        ge=0,
+        description="variance floor in standardised units: keeps components off the integer lattice of counts",
+    )
+    min_segment_size: int = Field(
+        20,
+        ge=1,
+        description="the criterion chooses among candidates whose every segment holds at least this many customers",
+    )
 
 
 class CustomersReport(EvaluationReport):

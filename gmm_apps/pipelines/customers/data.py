@@ -111,8 +111,10 @@ def file_kind(cfg_data, path):
         return "cdnow", None, compression
     if want == kind:
         return kind, sep, compression
-    raise DataError(f"{path}: data.format is {want!r} but the file holds {'an Excel workbook' if kind == 'excel' else kind}; "
-                    "set data.format: auto to read it as it is")
+    raise DataError(
+        f"{path}: data.format is {want!r} but the file holds {'an Excel workbook' if kind == 'excel' else kind}; "
+        "set data.format: auto to read it as it is"
+    )
 
 
 def _read_raw(path, kind, sep, compression, cfg_data, text_columns):
@@ -129,21 +131,47 @@ def _read_raw(path, kind, sep, compression, cfg_data, text_columns):
                     import openpyxl
 
                     names = openpyxl.load_workbook(path, read_only=True).sheetnames
-                    raise DataError(f"{path}: no sheet {sheet!r} (data.sheet); the workbook has {', '.join(names)}") from None
+                    raise DataError(
+                        f"{path}: no sheet {sheet!r} (data.sheet); the workbook has {', '.join(names)}"
+                    ) from None
                 raise
         if kind == "cdnow":
-            return pd.read_csv(path, sep=r"\s+", header=None, skiprows=1, names=["id", "date", "quantity", "amount"],
-                               dtype=str, engine="python", compression=compression)
-        return pd.read_csv(path, sep=sep, dtype={c: str for c in text_columns}, compression=compression,
-                           engine="python" if len(sep) > 1 else "c")
+            return pd.read_csv(
+                path,
+                sep=r"\s+",
+                header=None,
+                skiprows=1,
+                names=["id", "date", "quantity", "amount"],
+                dtype=str,
+                engine="python",
+                compression=compression,
+            )
+        return pd.read_csv(
+            path,
+            sep=sep,
+            dtype={c: str for c in text_columns},
+            compression=compression,
+            engine="python" if len(sep) > 1 else "c",
+        )
     except DataError:
         raise
     except ImportError as exc:
         raise DataError(f"{path}: reading Excel needs openpyxl ({exc}); pip install openpyxl") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError, KeyError,
-            EOFError) as exc:
-        what = {"parquet": "Parquet", "excel": "an Excel workbook", "cdnow": "CDNOW text"}.get(kind, "a delimited table")
-        raise DataError(f"{path}: cannot read as {what} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    except (
+        pd.errors.EmptyDataError,
+        pd.errors.ParserError,
+        UnicodeDecodeError,
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+    ) as exc:
+        what = {"parquet": "Parquet", "excel": "an Excel workbook", "cdnow": "CDNOW text"}.get(
+            kind, "a delimited table"
+        )
+        raise DataError(
+            f"{path}: cannot read as {what} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None
 
 
 # --------------------------------------------------------------------------- the columns a config names
@@ -184,13 +212,17 @@ def _numbers(raw, col, name, path):
     bad = v.isna() | ~np.isfinite(v)
     if bad.any():
         i = _row(bad)
-        raise DataError(f"{path}: column {name!r} has a non-numeric or missing value {raw[col].iloc[i]!r} at data "
-                        f"row {i + 1}; fix or remove that row")
+        raise DataError(
+            f"{path}: column {name!r} has a non-numeric or missing value {raw[col].iloc[i]!r} at data "
+            f"row {i + 1}; fix or remove that row"
+        )
     big = np.abs(v.to_numpy()) > EXTREME
     if big.any():
         i = _row(big)
-        raise DataError(f"{path}: column {name!r} has an extreme value {raw[col].iloc[i]!r} at data row {i + 1} "
-                        f"(beyond {EXTREME:g}); that is a data error: fix or remove that row")
+        raise DataError(
+            f"{path}: column {name!r} has an extreme value {raw[col].iloc[i]!r} at data row {i + 1} "
+            f"(beyond {EXTREME:g}); that is a data error: fix or remove that row"
+        )
     return v.to_numpy()
 
 
@@ -226,8 +258,10 @@ def _days(s, name, path, cfg_data):
     except (ValueError, TypeError) as exc:
         msg = str(exc).splitlines()[0]
         if "timezone" in msg.lower() or "offset" in msg.lower():
-            raise DataError(f"{path}: column {name!r} holds timestamps with different UTC offsets; set data.timezone "
-                            "(e.g. America/New_York) to take each purchase's day in one zone") from None
+            raise DataError(
+                f"{path}: column {name!r} holds timestamps with different UTC offsets; set data.timezone "
+                "(e.g. America/New_York) to take each purchase's day in one zone"
+            ) from None
         raise DataError(f"{path}: column {name!r} does not hold dates ({msg}); set data.date_format") from None
     if t.isna().any():
         i = _row(t.isna())
@@ -251,8 +285,10 @@ def customer_days(raw, spec, path, cfg_data):
     ids, missing = _ids(raw[spec["customer_id"]])
     if missing.any() and cfg_data.missing_id == "error":
         i = _row(missing)
-        raise DataError(f"{path}: column {names['customer_id']!r} is empty at data row {i + 1}; set data.missing_id: "
-                        "drop to leave such rows out (they are counted in the report)")
+        raise DataError(
+            f"{path}: column {names['customer_id']!r} is empty at data row {i + 1}; set data.missing_id: "
+            "drop to leave such rows out (they are counted in the report)"
+        )
     ids[missing] = MISSING_ID
     lines = pd.DataFrame({"customer_id": ids})
     lines["date"] = _days(raw[spec["date"]], names["date"], path, cfg_data).to_numpy()
@@ -268,8 +304,10 @@ def customer_days(raw, spec, path, cfg_data):
         is_return |= raw[spec["order"]].astype(str).str.match(cfg_data.cancel_pattern).to_numpy()
     if is_return.any() and cfg_data.returns == "error":
         i = _row(is_return)
-        raise DataError(f"{path}: data row {i + 1} is a return or cancellation (amount {amount[i]:g}); set "
-                        "data.returns: net (subtract returns from the customer's purchases) or drop")
+        raise DataError(
+            f"{path}: data row {i + 1} is a return or cancellation (amount {amount[i]:g}); set "
+            "data.returns: net (subtract returns from the customer's purchases) or drop"
+        )
     lines["quantity"] = np.where(is_return, 0.0, qty)
     lines["amount"] = np.where(is_return, 0.0, amount)
     lines["returned"] = np.where(is_return, np.abs(amount), 0.0)
@@ -300,16 +338,26 @@ def finish(daily, cfg_data):
     lost = float(daily.loc[gone, "amount"].sum())
     cleaning = {
         "lines": int(daily["lines"].sum()),
-        "missing_id": {"rule": cfg_data.missing_id, "lines": int(daily.loc[gone, "lines"].sum()), "revenue": lost,
-                       "revenue_share": lost / revenue if revenue > 0 else 0.0},
+        "missing_id": {
+            "rule": cfg_data.missing_id,
+            "lines": int(daily.loc[gone, "lines"].sum()),
+            "revenue": lost,
+            "revenue_share": lost / revenue if revenue > 0 else 0.0,
+        },
     }
     daily = daily[~gone].reset_index(drop=True)
-    returns = {"rule": cfg_data.returns, "lines": int(daily["return_lines"].sum()),
-               "amount": float(daily["returned"].sum())}
+    returns = {
+        "rule": cfg_data.returns,
+        "lines": int(daily["return_lines"].sum()),
+        "amount": float(daily["returned"].sum()),
+    }
     purchase = (daily["lines"] > daily["return_lines"]).to_numpy().copy()
     if returns["lines"] and cfg_data.returns == "net":
-        amount, netted = net_returns(daily["customer_id"].to_numpy(), daily["amount"].to_numpy(dtype=float),
-                                     daily["returned"].to_numpy(dtype=float))
+        amount, netted = net_returns(
+            daily["customer_id"].to_numpy(),
+            daily["amount"].to_numpy(dtype=float),
+            daily["returned"].to_numpy(dtype=float),
+        )
         cancelled = purchase & (daily["amount"].to_numpy() > 0) & (amount <= 0)
         netted["purchases_cancelled"] = int(cancelled.sum())
         returns.update(netted)
@@ -317,8 +365,10 @@ def finish(daily, cfg_data):
         purchase &= ~cancelled
     purchases = daily.loc[purchase, ["customer_id", "date", "quantity", "amount"]].reset_index(drop=True)
     if purchases.empty:
-        raise DataError(f"{cfg_data.path}: no purchases left after the cleaning rules (rows without a customer id "
-                        f"dropped: {cleaning['missing_id']['lines']:,}; return lines: {returns['lines']:,})")
+        raise DataError(
+            f"{cfg_data.path}: no purchases left after the cleaning rules (rows without a customer id "
+            f"dropped: {cleaning['missing_id']['lines']:,}; return lines: {returns['lines']:,})"
+        )
     cleaning["returns"] = returns
     cleaning["purchases"] = len(purchases)
     cleaning["revenue"] = float(purchases["amount"].sum())
@@ -434,9 +484,14 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     def block(part):
         return customer_days(part.reset_index(drop=True), spec, p, cfg_data)
 
-    meta = pd.DataFrame({"customer_id": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]"),
-                         **{c: pd.Series(dtype=float) for c in ("quantity", "amount", "returned")},
-                         **{c: pd.Series(dtype="int64") for c in ("lines", "return_lines")}})
+    meta = pd.DataFrame(
+        {
+            "customer_id": pd.Series(dtype=object),
+            "date": pd.Series(dtype="datetime64[ns]"),
+            **{c: pd.Series(dtype=float) for c in ("quantity", "amount", "returned")},
+            **{c: pd.Series(dtype="int64") for c in ("lines", "return_lines")},
+        }
+    )
     daily = ddf.map_partitions(block, meta=meta).groupby(["customer_id", "date"])[DAILY_COLUMNS[2:]].sum()
     out = client.compute(daily, sync=True).reset_index()
     if out.empty:
@@ -448,8 +503,10 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
 def check_data_keys(cfg_data, source):
     """Keys that contradict each other or the file's format, refused in one line before any work."""
     if cfg_data.amount_column and cfg_data.price_column:
-        raise ConfigError(f"{source}: data.amount_column and data.price_column are both set; the amount is either a "
-                          "column or quantity x price: set one of them to null")
+        raise ConfigError(
+            f"{source}: data.amount_column and data.price_column are both set; the amount is either a "
+            "column or quantity x price: set one of them to null"
+        )
     if cfg_data.price_column and not cfg_data.quantity_column:
         raise ConfigError(f"{source}: data.price_column needs data.quantity_column (amount = quantity x price)")
     if cfg_data.cancel_pattern:
@@ -463,20 +520,33 @@ def check_data_keys(cfg_data, source):
         try:
             zoneinfo.ZoneInfo(cfg_data.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{source}: data.timezone: unknown time zone {cfg_data.timezone!r}; use a name like "
-                              "America/New_York or UTC") from None
+            raise ConfigError(
+                f"{source}: data.timezone: unknown time zone {cfg_data.timezone!r}; use a name like "
+                "America/New_York or UTC"
+            ) from None
 
 
 def check_format_keys(cfg_data, kind, source):
     """Refuse keys the file's format does not read (a key is used or refused, never ignored)."""
     defaults = type(cfg_data).model_fields
     if kind == "cdnow":
-        table_keys = ("id_column", "date_column", "amount_column", "price_column", "quantity_column", "order_column",
-                      "cancel_pattern", "timezone", "date_format")
+        table_keys = (
+            "id_column",
+            "date_column",
+            "amount_column",
+            "price_column",
+            "quantity_column",
+            "order_column",
+            "cancel_pattern",
+            "timezone",
+            "date_format",
+        )
         for key in table_keys:
             if getattr(cfg_data, key) != defaults[key].default:
-                raise ConfigError(f"{source}: data.{key} is set, but {cfg_data.path} is in the CDNOW text format "
-                                  "(fixed columns id, date, quantity, amount); remove the key, or set data.format: table "
-                                  "if the file has named columns")
+                raise ConfigError(
+                    f"{source}: data.{key} is set, but {cfg_data.path} is in the CDNOW text format "
+                    "(fixed columns id, date, quantity, amount); remove the key, or set data.format: table "
+                    "if the file has named columns"
+                )
     if cfg_data.sheet is not None and kind != "excel":
         raise ConfigError(f"{source}: data.sheet is set, but {cfg_data.path} is not an Excel workbook; remove the key")

@@ -23,8 +23,18 @@ import pandas as pd
 
 from ...errors import DataError
 
-FEATURE_COLUMNS = ["n_purchases", "frequency", "recency", "tenure", "monetary", "aov",
-                   "interpurchase_days", "gaps_since_last", "total_spend", "recent_spend"]
+FEATURE_COLUMNS = [
+    "n_purchases",
+    "frequency",
+    "recency",
+    "tenure",
+    "monetary",
+    "aov",
+    "interpurchase_days",
+    "gaps_since_last",
+    "total_spend",
+    "recent_spend",
+]
 
 
 def merge_same_day(tx):
@@ -108,6 +118,7 @@ def rfm_scores(features):
     scores : pandas.DataFrame
         Columns ``rfm_R``, ``rfm_F``, ``rfm_M``, ``rfm_score``, ``rfm_cell``.
     """
+
     def q(x):
         r = x.rank(method="first")
         return np.ceil(r / len(x) * 5).astype(int).clip(1, 5)
@@ -115,8 +126,10 @@ def rfm_scores(features):
     R = q(-features["recency"])
     F = q(features["n_purchases"])
     M = q(features["total_spend"])
-    return pd.DataFrame({"rfm_R": R, "rfm_F": F, "rfm_M": M, "rfm_score": R + F + M,
-                         "rfm_cell": R * 100 + F * 10 + M}, index=features.index)
+    return pd.DataFrame(
+        {"rfm_R": R, "rfm_F": F, "rfm_M": M, "rfm_score": R + F + M, "rfm_cell": R * 100 + F * 10 + M},
+        index=features.index,
+    )
 
 
 def model_matrix(features, names):
@@ -134,7 +147,9 @@ def model_matrix(features, names):
     X = features[list(names)].to_numpy(dtype=np.float64)
     if np.isnan(X).any():
         col = names[int(np.flatnonzero(np.isnan(X).any(axis=0))[0])]
-        raise DataError(f"feature {col!r} is undefined for one-time buyers; use features.one_time_buyers: separate or drop it from features.model")
+        raise DataError(
+            f"feature {col!r} is undefined for one-time buyers; use features.one_time_buyers: separate or drop it from features.model"
+        )
     return np.log1p(np.clip(X, 0, None))
 
 
@@ -148,10 +163,12 @@ def holdout_outcomes(purchases, *, start, end, index):
     """
     h = purchases[(purchases["date"] >= start) & (purchases["date"] < end)]
     g = h.groupby("customer_id")
-    return pd.DataFrame({
-        "holdout_purchases": g["date"].count().reindex(index, fill_value=0).astype(int),
-        "holdout_spend": g["amount"].sum().reindex(index, fill_value=0.0),
-    })
+    return pd.DataFrame(
+        {
+            "holdout_purchases": g["date"].count().reindex(index, fill_value=0).astype(int),
+            "holdout_spend": g["amount"].sum().reindex(index, fill_value=0.0),
+        }
+    )
 
 
 def capture_curve(value, outcome, *, tie_break=None):

@@ -14,7 +14,15 @@ from dataclasses import replace
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core import FeatureScaler, GaussianMixture, load_model, model_file_guard, permute_components, save_model, select_model
+from ...core import (
+    FeatureScaler,
+    GaussianMixture,
+    load_model,
+    model_file_guard,
+    permute_components,
+    save_model,
+    select_model,
+)
 from ...errors import DataError
 from .features import FEATURE_COLUMNS, model_matrix
 from .segments import name_segments, profile
@@ -99,23 +107,51 @@ class Segmentation:
         need = model_file_guard.require
         with model_file_guard(path):
             d = model.means_.shape[1]
-            seg = cls(model, arrays["scaler_mean"], arrays["scaler_scale"], meta["features"],
-                      arrays["segment_values"], meta["names"], separate_one_timers=meta["separate_one_timers"])
-            need(seg.mean.shape == (d,) and seg.scale.shape == (d,) and len(seg.features) == d, path,
-                 "the scaler and feature list do not fit the model")
-            need(np.all(np.isfinite(seg.mean)) and np.all(np.isfinite(seg.scale)) and np.all(seg.scale > 0), path,
-                 "the scaler holds a non-positive or non-finite scale")
-            need(set(seg.features) <= set(FEATURE_COLUMNS), path,
-                 f"unknown features {sorted(set(seg.features) - set(FEATURE_COLUMNS))}")
-            need(len(seg.names) == seg.n_segments == model.n_components + int(seg.separate), path,
-                 "segment names and values do not fit the model's components")
-            need(meta["rfm_convention"] in ("repeat", "all") and int(meta["recent_weeks"]) >= 1, path,
-                 "the feature settings are malformed")
+            seg = cls(
+                model,
+                arrays["scaler_mean"],
+                arrays["scaler_scale"],
+                meta["features"],
+                arrays["segment_values"],
+                meta["names"],
+                separate_one_timers=meta["separate_one_timers"],
+            )
+            need(
+                seg.mean.shape == (d,) and seg.scale.shape == (d,) and len(seg.features) == d,
+                path,
+                "the scaler and feature list do not fit the model",
+            )
+            need(
+                np.all(np.isfinite(seg.mean)) and np.all(np.isfinite(seg.scale)) and np.all(seg.scale > 0),
+                path,
+                "the scaler holds a non-positive or non-finite scale",
+            )
+            need(
+                set(seg.features) <= set(FEATURE_COLUMNS),
+                path,
+                f"unknown features {sorted(set(seg.features) - set(FEATURE_COLUMNS))}",
+            )
+            need(
+                len(seg.names) == seg.n_segments == model.n_components + int(seg.separate),
+                path,
+                "segment names and values do not fit the model's components",
+            )
+            need(
+                meta["rfm_convention"] in ("repeat", "all") and int(meta["recent_weeks"]) >= 1,
+                path,
+                "the feature settings are malformed",
+            )
             if "bgnbd" in arrays:  # written since the forward value exists
                 bg, gg = np.asarray(arrays["bgnbd"], float), np.asarray(arrays["gamma_gamma"], float)
-                need(bg.shape == (4,) and np.all(np.isfinite(bg)) and np.all(bg > 0) and gg.shape == (3,)
-                     and (np.all(np.isnan(gg)) or (np.all(np.isfinite(gg)) and np.all(gg > 0) and gg[1] > 1)), path,
-                     "the purchase model's parameters are not positive")
+                need(
+                    bg.shape == (4,)
+                    and np.all(np.isfinite(bg))
+                    and np.all(bg > 0)
+                    and gg.shape == (3,)
+                    and (np.all(np.isnan(gg)) or (np.all(np.isfinite(gg)) and np.all(gg > 0) and gg[1] > 1)),
+                    path,
+                    "the purchase model's parameters are not positive",
+                )
                 seg.purchases = PurchaseModel(bg, gg)
         return seg, meta
 
@@ -130,8 +166,14 @@ def polish(model, Z, sample_weight, *, tol, max_iter):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return GaussianMixture(
-            model.n_components, covariance_type=model.covariance_type, reg_covar=model.reg_covar, tol=tol,
-            max_iter=max_iter, weights_init=model.weights_, means_init=model.means_, precisions_init=model.precisions_,
+            model.n_components,
+            covariance_type=model.covariance_type,
+            reg_covar=model.reg_covar,
+            tol=tol,
+            max_iter=max_iter,
+            weights_init=model.weights_,
+            means_init=model.means_,
+            precisions_init=model.precisions_,
         ).fit(Z, sample_weight=sample_weight)
 
 
@@ -179,8 +221,10 @@ def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=No
     mean, scale = scaler.center, scaler.scale
     constant = scaler.constant()
     if np.all(constant):
-        raise DataError(f"all {len(modeled):,} customers have the same {', '.join(cfg.features.model)}; there are no "
-                        "segments to find in identical purchase histories")
+        raise DataError(
+            f"all {len(modeled):,} customers have the same {', '.join(cfg.features.model)}; there are no "
+            "segments to find in identical purchase histories"
+        )
     if np.any(constant):
         col = cfg.features.model[int(np.flatnonzero(constant)[0])]
         raise DataError(f"feature {col!r} is the same for every customer; drop it from features.model")
@@ -194,10 +238,18 @@ def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = select_model(
-            Z, n_components=ks, covariance_types=covariance_types or m.covariance_types(), criterion=m.criterion,
-            n_init=1 if m.init == "hierarchical" else m.n_init, random_state=random_state, sample_weight=w,
-            tol=m.explore_tol, max_iter=m.max_iter, init_params=m.init,
-            reg_covar=m.reg_covar, progress=progress,
+            Z,
+            n_components=ks,
+            covariance_types=covariance_types or m.covariance_types(),
+            criterion=m.criterion,
+            n_init=1 if m.init == "hierarchical" else m.n_init,
+            random_state=random_state,
+            sample_weight=w,
+            tol=m.explore_tol,
+            max_iter=m.max_iter,
+            init_params=m.init,
+            reg_covar=m.reg_covar,
+            progress=progress,
         )
     model, res = _choose_with_min_size(res, Z, w, m)
     P = model.predict_proba(Z)
@@ -207,7 +259,11 @@ def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=No
     permute_components(model, order)
     comp_value = comp_value[order]
     if separate:
-        ot_value = float(feats.loc[feats["n_purchases"] == 1, "total_spend"].mean()) if (feats["n_purchases"] == 1).any() else 0.0
+        ot_value = (
+            float(feats.loc[feats["n_purchases"] == 1, "total_spend"].mean())
+            if (feats["n_purchases"] == 1).any()
+            else 0.0
+        )
         values = np.r_[comp_value, ot_value]
         seg_order = np.argsort(-values, kind="stable")
         values = values[seg_order]
@@ -218,7 +274,9 @@ def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=No
         named = name_segments(profile(feats, seg.proba(feats)), feats)
         seg.names = ["one-timers" if i == ot_pos else named[i] for i in range(len(values))]
     else:
-        seg = Segmentation(model, mean, scale, cfg.features.model, comp_value, [""] * len(comp_value), separate_one_timers=False)
+        seg = Segmentation(
+            model, mean, scale, cfg.features.model, comp_value, [""] * len(comp_value), separate_one_timers=False
+        )
         seg.names = name_segments(profile(feats, seg.proba(feats)), feats)
     return seg, res
 
@@ -277,16 +335,29 @@ class PurchaseModel:
         def nll_bg(logp):
             return -_bgnbd_loglik(np.exp(logp), x, t_x, T).sum() / len(x)
 
-        best = min((minimize(nll_bg, np.log(start), method="L-BFGS-B", bounds=[(-10, 10)] * 4)
-                    for start in ([1.0, 1.0, 1.0, 1.0], [0.3, 5.0, 0.8, 2.5])), key=lambda r: r.fun)
+        best = min(
+            (
+                minimize(nll_bg, np.log(start), method="L-BFGS-B", bounds=[(-10, 10)] * 4)
+                for start in ([1.0, 1.0, 1.0, 1.0], [0.3, 5.0, 0.8, 2.5])
+            ),
+            key=lambda r: r.fun,
+        )
         self.bgnbd_ = np.exp(best.x)
         rep = (x > 0) & (m > 0)
         if rep.sum() >= 3:
+
             def nll_gg(logp):
                 return -_gamma_gamma_loglik(np.exp(logp), x[rep], m[rep]).sum() / rep.sum()
 
-            gg = min((minimize(nll_gg, np.log(start), method="L-BFGS-B", bounds=[(-10, 10), (np.log(1.01), 10), (-10, 15)])
-                      for start in ([1.0, 2.0, float(np.mean(m[rep]))], [6.0, 4.0, 15.0])), key=lambda r: r.fun)
+            gg = min(
+                (
+                    minimize(
+                        nll_gg, np.log(start), method="L-BFGS-B", bounds=[(-10, 10), (np.log(1.01), 10), (-10, 15)]
+                    )
+                    for start in ([1.0, 2.0, float(np.mean(m[rep]))], [6.0, 4.0, 15.0])
+                ),
+                key=lambda r: r.fun,
+            )
             self.gamma_gamma_ = np.exp(gg.x)
         else:  # too few repeat buyers to shrink anything: everyone's spend is their mean purchase value
             self.gamma_gamma_ = np.array([np.nan, np.nan, np.nan])
@@ -315,8 +386,7 @@ class PurchaseModel:
         """The fitted parameters as plain numbers (for the summary and the model file)."""
         r, alpha, a, b = (float(v) for v in self.bgnbd_)
         p, q, v = (float(u) for u in self.gamma_gamma_)
-        return {"bgnbd": {"r": r, "alpha_weeks": alpha, "a": a, "b": b},
-                "gamma_gamma": {"p": p, "q": q, "v": v}}
+        return {"bgnbd": {"r": r, "alpha_weeks": alpha, "a": a, "b": b}, "gamma_gamma": {"p": p, "q": q, "v": v}}
 
 
 def _bgnbd_loglik(params, x, t_x, T):
@@ -350,5 +420,12 @@ def _gamma_gamma_loglik(params, x, m):
     from scipy.special import gammaln
 
     p, q, v = params
-    return (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v) + (p * x - 1) * np.log(m)
-            + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
+    return (
+        gammaln(p * x + q)
+        - gammaln(p * x)
+        - gammaln(q)
+        + q * np.log(v)
+        + (p * x - 1) * np.log(m)
+        + p * x * np.log(x)
+        - (p * x + q) * np.log(x * m + v)
+    )

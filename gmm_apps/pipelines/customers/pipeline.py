@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score
 from scipy.stats import rankdata
+from sklearn.metrics import adjusted_rand_score
 
-from ...engine import dask_client
 from ...config import local_path, path_problem
+from ...engine import dask_client
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from .config import CustomersConfig
@@ -41,17 +41,24 @@ def segment_table(feats, P, seg, holdout=None, expected=None, check=None):
         mask = labels == s
         f = feats[mask]
         row = {
-            "segment": s, "name": name, "customers": int(mask.sum()), "share": mask.mean(),
+            "segment": s,
+            "name": name,
+            "customers": int(mask.sum()),
+            "share": mask.mean(),
             "revenue_share": f["total_spend"].sum() / total_rev if total_rev > 0 else np.nan,
-            "mean_recency_days": f["recency"].mean(), "mean_frequency": f["frequency"].mean(),
-            "mean_monetary": f["monetary"].mean(), "mean_aov": f["aov"].mean(),
+            "mean_recency_days": f["recency"].mean(),
+            "mean_frequency": f["frequency"].mean(),
+            "mean_monetary": f["monetary"].mean(),
+            "mean_aov": f["aov"].mean(),
             "repeat_rate": (f["n_purchases"] > 1).mean() if len(f) else np.nan,
             "value": seg.values[s],
         }
         if expected is not None:
             row["expected_purchases"] = float(expected[0][mask].sum())
             row["expected_spend"] = float(expected[1][mask].sum())
-            row["expected_share"] = float(expected[1][mask].sum() / expected[1].sum()) if expected[1].sum() > 0 else np.nan
+            row["expected_share"] = (
+                float(expected[1][mask].sum() / expected[1].sum()) if expected[1].sum() > 0 else np.nan
+            )
         if holdout is not None:
             h = holdout[mask]
             if check is not None:
@@ -82,11 +89,19 @@ class Window(NamedTuple):
     def periods(self):
         """Both periods' first and last days and lengths, as the summary states them."""
         day = pd.Timedelta(days=1)
-        out = {"calibration": {"start": str(self.start.date()), "end": str((self.cal_end - day).date()),
-                               "weeks": round((self.cal_end - self.start).days / 7, 2)}}
+        out = {
+            "calibration": {
+                "start": str(self.start.date()),
+                "end": str((self.cal_end - day).date()),
+                "weeks": round((self.cal_end - self.start).days / 7, 2),
+            }
+        }
         if self.has_holdout:
-            out["holdout"] = {"start": str(self.cal_end.date()), "end": str((self.ho_end - day).date()),
-                              "weeks": round(self.holdout_weeks, 2)}
+            out["holdout"] = {
+                "start": str(self.cal_end.date()),
+                "end": str((self.ho_end - day).date()),
+                "weeks": round(self.holdout_weeks, 2),
+            }
         return out
 
 
@@ -111,9 +126,11 @@ def calibration_window(purchases, sp, source, *, recent_weeks):
     if not sp.enabled:
         win = Window(first, last + day, None, False, last)
         if (win.cal_end - first).days <= 7 * recent_weeks:
-            raise DataError(f"{source}: features.recent_weeks={recent_weeks} covers the whole log "
-                            f"({(win.cal_end - first).days / 7:.1f} weeks), so recent spend would equal total spend; "
-                            "set features.recent_weeks below that")
+            raise DataError(
+                f"{source}: features.recent_weeks={recent_weeks} covers the whole log "
+                f"({(win.cal_end - first).days / 7:.1f} weeks), so recent spend would equal total spend; "
+                "set features.recent_weeks below that"
+            )
         return win
     start = pd.Timestamp(sp.start) if sp.start else first
     cal_end = start + pd.Timedelta(weeks=sp.calibration_weeks)
@@ -121,9 +138,11 @@ def calibration_window(purchases, sp, source, *, recent_weeks):
         raise DataError(f"{source}: no transactions in the calibration period ({start.date()} to {cal_end.date()})")
     if cal_end > last + pd.Timedelta(weeks=1):
         weeks = (last - start).days / 7
-        raise DataError(f"{source}: split.calibration_weeks={sp.calibration_weeks} is longer than the data "
-                        f"after the split start ({weeks:.0f} weeks, {start.date()} to {last.date()}); shorten it, "
-                        "or set split.enabled: false to segment the whole file")
+        raise DataError(
+            f"{source}: split.calibration_weeks={sp.calibration_weeks} is longer than the data "
+            f"after the split start ({weeks:.0f} weeks, {start.date()} to {last.date()}); shorten it, "
+            "or set split.enabled: false to segment the whole file"
+        )
     if cal_end > last:
         return Window(start, cal_end, None, False, last)
     if sp.holdout_weeks == "max":
@@ -131,9 +150,11 @@ def calibration_window(purchases, sp, source, *, recent_weeks):
     ho_end = cal_end + pd.Timedelta(weeks=sp.holdout_weeks)
     if ho_end > last + 2 * day:  # its last day more than a day after the last purchase
         allowed = ((last + 2 * day) - cal_end).days // 7
-        raise DataError(f"{source}: split.holdout_weeks={sp.holdout_weeks} runs to {(ho_end - day).date()}, past the "
-                        f"log's last purchase ({last.date()}); the log allows at most {allowed} weeks after the "
-                        f"calibration period: set split.holdout_weeks: {allowed}, or max to use all of it")
+        raise DataError(
+            f"{source}: split.holdout_weeks={sp.holdout_weeks} runs to {(ho_end - day).date()}, past the "
+            f"log's last purchase ({last.date()}); the log allows at most {allowed} weeks after the "
+            f"calibration period: set split.holdout_weeks: {allowed}, or max to use all of it"
+        )
     return Window(start, cal_end, ho_end, True, last)
 
 
@@ -157,9 +178,12 @@ def rankings(feats, P, seg, rfm, forward):
     calibration spend, and ``combined``: the mean of the first two's and
     calibration spend's percentile ranks (ties share their mean rank).
     """
-    scores = {"forward value": forward, "segments": P @ seg.values,
-              "rfm": (rfm["rfm_score"].to_numpy(), rfm["rfm_cell"].to_numpy()),
-              "calibration spend": feats["total_spend"].to_numpy()}
+    scores = {
+        "forward value": forward,
+        "segments": P @ seg.values,
+        "rfm": (rfm["rfm_score"].to_numpy(), rfm["rfm_cell"].to_numpy()),
+        "calibration spend": feats["total_spend"].to_numpy(),
+    }
     parts = [scores[name] for name in ("segments", "forward value", "calibration spend")]
     scores["combined"] = np.mean([rankdata(x) / len(x) for x in parts], axis=0)
     return scores
@@ -198,8 +222,12 @@ def recommend(purchases, win, seg, cfg, weeks):
     cal = purchases[purchases["date"] < win.cal_end]
     if inner_weeks < 1 or (cal["date"] < inner_end).sum() == 0:
         return DEFAULT_RANKING, None
-    feats = customer_features(cal, as_of=inner_end, convention=cfg.features.rfm_convention,
-                              recent_weeks=min(cfg.features.recent_weeks, max(1, int(inner_weeks))))
+    feats = customer_features(
+        cal,
+        as_of=inner_end,
+        convention=cfg.features.rfm_convention,
+        recent_weeks=min(cfg.features.recent_weeks, max(1, int(inner_weeks))),
+    )
     outcome = holdout_outcomes(cal, start=inner_end, end=win.cal_end, index=feats.index)["holdout_spend"].to_numpy()
     if outcome.sum() <= 0:
         return DEFAULT_RANKING, None
@@ -208,13 +236,22 @@ def recommend(purchases, win, seg, cfg, weeks):
     top = cfg.report.top_share
     orders = {name: _order(scores[name]) for name in RANKINGS}
     caught = {name: captured_in_order(orders[name], outcome, top) for name in RANKINGS}
-    margins = {name: capture_difference_interval(orders[name], orders[DEFAULT_RANKING], outcome, top,
-                                                 random_state=cfg.model.random_state)
-               for name in RANKINGS if name != DEFAULT_RANKING}
+    margins = {
+        name: capture_difference_interval(
+            orders[name], orders[DEFAULT_RANKING], outcome, top, random_state=cfg.model.random_state
+        )
+        for name in RANKINGS
+        if name != DEFAULT_RANKING
+    }
     clearly = [name for name, (low, _) in margins.items() if low > 0]
     best = max(clearly, key=lambda n: (caught[n], -RANKINGS.index(n))) if clearly else DEFAULT_RANKING
-    return best, {"start": str(win.start.date()), "split": str(inner_end.date()), "end": str((win.cal_end - pd.Timedelta(days=1)).date()),
-                  "captures": caught, "difference_from_combined_95": {n: [round(lo, 5), round(hi, 5)] for n, (lo, hi) in margins.items()}}
+    return best, {
+        "start": str(win.start.date()),
+        "split": str(inner_end.date()),
+        "end": str((win.cal_end - pd.Timedelta(days=1)).date()),
+        "captures": caught,
+        "difference_from_combined_95": {n: [round(lo, 5), round(hi, 5)] for n, (lo, hi) in margins.items()},
+    }
 
 
 def validate(feats, seg, P, rfm, holdout, cfg, win, forward, recommended):
@@ -228,8 +265,9 @@ def validate(feats, seg, P, rfm, holdout, cfg, win, forward, recommended):
     modeled = (feats["n_purchases"] > 1).to_numpy() if seg.separate else np.ones(len(feats), bool)
     Z = seg.standardise(feats[modeled])
     km_val = np.full(len(feats), np.nan)
-    km_val[modeled], _ = kmeans_baseline(Z, seg.model.n_components, feats["total_spend"].to_numpy()[modeled],
-                                         cfg.model.random_state)
+    km_val[modeled], _ = kmeans_baseline(
+        Z, seg.model.n_components, feats["total_spend"].to_numpy()[modeled], cfg.model.random_state
+    )
     if seg.separate:
         km_val[~modeled] = seg.values[seg.one_timer_segment]
     caught = {name: _capture(scores[name], hs, top) for name in RANKINGS}
@@ -247,9 +285,12 @@ def validate(feats, seg, P, rfm, holdout, cfg, win, forward, recommended):
         "holdout_weeks": round(win.holdout_weeks, 2),
         "holdout_start": str(win.cal_end.date()),
         "holdout_end": str((win.ho_end - pd.Timedelta(days=1)).date()),
-        "forward_value": {"predicted_total": float(forward.sum()), "actual_total": float(hs.sum()),
-                          "total_error": float(forward.sum() / hs.sum() - 1),
-                          "mean_absolute_error": float(np.mean(np.abs(forward - hs)))},
+        "forward_value": {
+            "predicted_total": float(forward.sum()),
+            "actual_total": float(hs.sum()),
+            "total_error": float(forward.sum() / hs.sum() - 1),
+            "mean_absolute_error": float(np.mean(np.abs(forward - hs))),
+        },
         "_curves": {**scores, "k-means": km_val},
         "_outcome": hs,
     }
@@ -280,9 +321,11 @@ def summarise(feats, seg, res, table, out, validation, stability, cleaning, win,
     expected = float(out["expected_spend"].sum())
     headline = f"{len(feats):,} customers in {seg.n_segments} segments; expected ${expected:,.0f} over the next {weeks:g} weeks"
     if validation:
-        headline += (f"; top {int(100 * validation['top_share'])}% by {validation['recommended']} capture "
-                     f"{100 * validation['capture_recommended']:.1f}% of holdout revenue "
-                     f"(RFM: {100 * validation['capture_rfm']:.1f}%)")
+        headline += (
+            f"; top {int(100 * validation['top_share'])}% by {validation['recommended']} capture "
+            f"{100 * validation['capture_recommended']:.1f}% of holdout revenue "
+            f"(RFM: {100 * validation['capture_rfm']:.1f}%)"
+        )
     return {
         "headline": headline,
         "customers": len(feats),
@@ -292,14 +335,29 @@ def summarise(feats, seg, res, table, out, validation, stability, cleaning, win,
         "n_segments": seg.n_segments,
         "n_components": int(seg.model.n_components),
         "covariance_type": seg.model.covariance_type,
-        "segments": [{"segment": int(r.segment), "name": r["name"], "customers": int(r.customers),
-                      "value": float(r.value), "expected_spend": float(r.expected_spend),
-                      "expected_share": float(r.expected_share), "action": r.action} for _, r in table.iterrows()],
-        "forward_value": {"horizon_weeks": weeks, "from": str(win.cal_end.date()),
-                          "expected_purchases": float(out["expected_purchases"].sum()), "expected_spend": expected,
-                          "model": seg.purchases.params()},
-        "recommended_ranking": {"ranking": validation["recommended"] if validation else inner[0],
-                                "inner_split": inner[1]},
+        "segments": [
+            {
+                "segment": int(r.segment),
+                "name": r["name"],
+                "customers": int(r.customers),
+                "value": float(r.value),
+                "expected_spend": float(r.expected_spend),
+                "expected_share": float(r.expected_share),
+                "action": r.action,
+            }
+            for _, r in table.iterrows()
+        ],
+        "forward_value": {
+            "horizon_weeks": weeks,
+            "from": str(win.cal_end.date()),
+            "expected_purchases": float(out["expected_purchases"].sum()),
+            "expected_spend": expected,
+            "model": seg.purchases.params(),
+        },
+        "recommended_ranking": {
+            "ranking": validation["recommended"] if validation else inner[0],
+            "inner_split": inner[1],
+        },
         "boundary_customers": int(out["boundary"].sum()),
         "one_time_buyers": int((feats["n_purchases"] == 1).sum()),
         "validation": {k: v for k, v in (validation or {}).items() if not k.startswith("_")} or None,
@@ -322,9 +380,11 @@ class CustomersPipeline(Pipeline):
         check_data_keys(config.data, source)
         check_format_keys(config.data, file_kind(config.data, p)[0], source)
         if config.split.enabled and config.features.recent_weeks >= config.split.calibration_weeks:
-            raise ConfigError(f"{source}: features.recent_weeks={config.features.recent_weeks} is not shorter than "
-                              f"split.calibration_weeks={config.split.calibration_weeks}, so recent spend would equal "
-                              "total spend; shorten features.recent_weeks")
+            raise ConfigError(
+                f"{source}: features.recent_weeks={config.features.recent_weeks} is not shorter than "
+                f"split.calibration_weeks={config.split.calibration_weeks}, so recent spend would equal "
+                "total spend; shorten features.recent_weeks"
+            )
         if len(set(config.features.model)) != len(config.features.model):
             raise ConfigError(f"{source}: features.model: a feature is listed twice: {config.features.model}")
         undefined = {"interpurchase_days", "gaps_since_last"} & set(config.features.model)
@@ -340,22 +400,35 @@ class CustomersPipeline(Pipeline):
         purchases, cleaning = load_purchases(cfg)
         win = calibration_window(purchases, cfg.split, cfg.data.path, recent_weeks=cfg.features.recent_weeks)
         purchases = purchases[purchases["date"] >= win.start]
-        feats = customer_features(purchases, as_of=win.cal_end, convention=cfg.features.rfm_convention,
-                                  recent_weeks=cfg.features.recent_weeks)
-        logger.info("%s: %d lines, %d customers in calibration (%s to %s)", cfg.data.path, cleaning["lines"],
-                    len(feats), win.start.date(), (win.cal_end - pd.Timedelta(days=1)).date())
+        feats = customer_features(
+            purchases, as_of=win.cal_end, convention=cfg.features.rfm_convention, recent_weeks=cfg.features.recent_weeks
+        )
+        logger.info(
+            "%s: %d lines, %d customers in calibration (%s to %s)",
+            cfg.data.path,
+            cleaning["lines"],
+            len(feats),
+            win.start.date(),
+            (win.cal_end - pd.Timedelta(days=1)).date(),
+        )
         _log_cleaning(cleaning)
         seg, res = self._fit(cfg, feats, ctx)
         seg.purchases = PurchaseModel().fit(feats)
         weeks = horizon_weeks(cfg, win)
         expected = (seg.purchases.expected_purchases(feats, weeks), seg.purchases.expected_spend(feats, weeks))
         P = seg.proba(feats)
-        holdout = (holdout_outcomes(purchases, start=win.cal_end, end=win.ho_end, index=feats.index)
-                   if win.has_holdout else None)
+        holdout = (
+            holdout_outcomes(purchases, start=win.cal_end, end=win.ho_end, index=feats.index)
+            if win.has_holdout
+            else None
+        )
         rfm = rfm_scores(feats)
         inner = recommend(purchases, win, seg, cfg, weeks)
-        check = (expected[1] if holdout is None or weeks == win.holdout_weeks
-                 else seg.purchases.expected_spend(feats, win.holdout_weeks))  # the check is on the holdout's length
+        check = (
+            expected[1]
+            if holdout is None or weeks == win.holdout_weeks
+            else seg.purchases.expected_spend(feats, win.holdout_weeks)
+        )  # the check is on the holdout's length
         validation = validate(feats, seg, P, rfm, holdout, cfg, win, check, inner[0])
         stability = self._stability(feats, seg, res, cfg, P.argmax(axis=1), ctx)
         out = customers_table(feats, P, seg, cfg.report.uncertain_below, expected=expected, rfm=rfm, holdout=holdout)
@@ -363,25 +436,50 @@ class CustomersPipeline(Pipeline):
         table = segment_table(feats, P, seg, holdout, expected, check if holdout is not None else None)
         ctx.write_table("segments.csv", table)
         ctx.write_table("model_selection.csv", res.table)
-        seg.save(ctx.path("model.npz"), meta={
-            "pipeline": "customers", "rfm_convention": cfg.features.rfm_convention,
-            "recent_weeks": cfg.features.recent_weeks, "calibration_end": str(win.cal_end.date()),
-            "horizon_weeks": weeks,
-        })
+        seg.save(
+            ctx.path("model.npz"),
+            meta={
+                "pipeline": "customers",
+                "rfm_convention": cfg.features.rfm_convention,
+                "recent_weeks": cfg.features.recent_weeks,
+                "calibration_end": str(win.cal_end.date()),
+                "horizon_weeks": weeks,
+            },
+        )
         summary = summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner)
-        rep.build_report(ctx, cfg, summary=summary, feats=feats, P=P, seg=seg, table=table, selection=res,
-                         validation=validation, stability=stability, holdout=holdout)
+        rep.build_report(
+            ctx,
+            cfg,
+            summary=summary,
+            feats=feats,
+            P=P,
+            seg=seg,
+            table=table,
+            selection=res,
+            validation=validation,
+            stability=stability,
+            holdout=holdout,
+        )
         return summary
 
     def _fit(self, cfg, feats, ctx):
         """The segmentation, K chosen by the criterion among candidates with large enough segments."""
-        bar = ctx.progress(total=len(cfg.model.candidates()) * len(cfg.model.covariance_types()), desc="fitting candidates")
-        seg, res = fit_segmentation(feats, cfg, random_state=cfg.model.random_state, progress=lambda i, n: bar.update(1))
+        bar = ctx.progress(
+            total=len(cfg.model.candidates()) * len(cfg.model.covariance_types()), desc="fitting candidates"
+        )
+        seg, res = fit_segmentation(
+            feats, cfg, random_state=cfg.model.random_state, progress=lambda i, n: bar.update(1)
+        )
         bar.close()
         smallest = int(res.best["smallest_segment"])
         if smallest < cfg.model.min_segment_size:
-            logger.warning("every candidate has a segment smaller than model.min_segment_size=%d; kept K=%d "
-                           "(smallest segment: %d customers)", cfg.model.min_segment_size, seg.model.n_components, smallest)
+            logger.warning(
+                "every candidate has a segment smaller than model.min_segment_size=%d; kept K=%d "
+                "(smallest segment: %d customers)",
+                cfg.model.min_segment_size,
+                seg.model.n_components,
+                smallest,
+            )
         return seg, res
 
     def _stability(self, feats, seg, res, cfg, labels, ctx):
@@ -394,12 +492,18 @@ class CustomersPipeline(Pipeline):
             if kind == "seed":
                 other, _ = fit_segmentation(feats, cfg, random_state=v, n_components=[k], covariance_types=[ct])
                 lab = other.proba(feats).argmax(axis=1)
-                out["seeds"].append({"seed": v, "ari": float(adjusted_rand_score(labels, lab)),
-                                     "identical": bool(np.array_equal(labels, lab))})
+                out["seeds"].append(
+                    {
+                        "seed": v,
+                        "ari": float(adjusted_rand_score(labels, lab)),
+                        "identical": bool(np.array_equal(labels, lab)),
+                    }
+                )
             else:
                 idx = np.sort(rng.choice(len(feats), len(feats), replace=True))
-                other, _ = fit_segmentation(feats.iloc[idx], cfg, random_state=cfg.model.random_state,
-                                            n_components=[k], covariance_types=[ct])
+                other, _ = fit_segmentation(
+                    feats.iloc[idx], cfg, random_state=cfg.model.random_state, n_components=[k], covariance_types=[ct]
+                )
                 lab = other.proba(feats).argmax(axis=1)
                 out["bootstrap"].append(float(adjusted_rand_score(labels, lab)))
         s = [r["ari"] for r in out["seeds"]]
@@ -418,7 +522,9 @@ class CustomersPipeline(Pipeline):
         purchases, cleaning = read_transactions(config.data, path=input)
         _log_cleaning(cleaning)
         as_of = purchases["date"].max() + pd.Timedelta(days=1)
-        feats = customer_features(purchases, as_of=as_of, convention=meta["rfm_convention"], recent_weeks=meta["recent_weeks"])
+        feats = customer_features(
+            purchases, as_of=as_of, convention=meta["rfm_convention"], recent_weeks=meta["recent_weeks"]
+        )
         P = seg.proba(feats)
         labels = P.argmax(axis=1)
         weeks = float(config.forward.horizon_weeks or meta.get("horizon_weeks", 13.0))
@@ -426,18 +532,28 @@ class CustomersPipeline(Pipeline):
         if seg.purchases is not None:
             expected = (seg.purchases.expected_purchases(feats, weeks), seg.purchases.expected_spend(feats, weeks))
         else:
-            logger.warning("%s: written before the forward value existed; rerun it for expected purchases and spend", run_dir)
+            logger.warning(
+                "%s: written before the forward value existed; rerun it for expected purchases and spend", run_dir
+            )
         out = customers_table(feats, P, seg, config.report.uncertain_below, expected=expected)
         ctx.write_table("customers.csv", out)
         counts = {nm: int((labels == s).sum()) for s, nm in enumerate(seg.names)}
         day = (as_of - pd.Timedelta(days=1)).date()
-        summary = {"headline": f"{len(feats):,} customers assigned to {seg.n_segments} segments (as of {day})",
-                   "customers": len(feats), "as_of": str(day), "segment_counts": counts, "cleaning": cleaning,
-                   "boundary_customers": int(out["boundary"].sum())}
+        summary = {
+            "headline": f"{len(feats):,} customers assigned to {seg.n_segments} segments (as of {day})",
+            "customers": len(feats),
+            "as_of": str(day),
+            "segment_counts": counts,
+            "cleaning": cleaning,
+            "boundary_customers": int(out["boundary"].sum()),
+        }
         if expected is not None:
-            summary["forward_value"] = {"horizon_weeks": weeks, "from": str(as_of.date()),
-                                        "expected_purchases": float(expected[0].sum()),
-                                        "expected_spend": float(expected[1].sum())}
+            summary["forward_value"] = {
+                "horizon_weeks": weeks,
+                "from": str(as_of.date()),
+                "expected_purchases": float(expected[0].sum()),
+                "expected_spend": float(expected[1].sum()),
+            }
             summary["headline"] += f"; expected ${expected[1].sum():,.0f} over the next {weeks:g} weeks"
         return summary
 
@@ -447,5 +563,9 @@ def _log_cleaning(cleaning):
     if m["lines"]:
         logger.info("%d rows without a customer id dropped (%.1f%% of revenue)", m["lines"], 100 * m["revenue_share"])
     if r["lines"]:
-        logger.info("%d return or cancellation lines (%.2f): %s", r["lines"], r["amount"],
-                    {"net": "netted against purchases", "drop": "left out"}[r["rule"]])
+        logger.info(
+            "%d return or cancellation lines (%.2f): %s",
+            r["lines"],
+            r["amount"],
+            {"net": "netted against purchases", "drop": "left out"}[r["rule"]],
+        )

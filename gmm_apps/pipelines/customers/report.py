@@ -19,7 +19,16 @@ from ...report import (
 from .features import capture_curve
 from .segments import profile
 
-PROFILE_COLUMNS = ["recency", "gaps_since_last", "frequency", "monetary", "aov", "tenure", "recent_spend", "total_spend"]
+PROFILE_COLUMNS = [
+    "recency",
+    "gaps_since_last",
+    "frequency",
+    "monetary",
+    "aov",
+    "tenure",
+    "recent_spend",
+    "total_spend",
+]
 
 
 def plot_profile_heatmap(feats, P, names):
@@ -40,7 +49,14 @@ def plot_profile_heatmap(feats, P, names):
     for i in range(len(names)):
         for j in range(len(cols)):
             v = seg[i, j]
-            ax.text(j, i, "–" if np.isnan(v) else (f"{v:.0f}" if v >= 10 else f"{v:.1f}"), ha="center", va="center", fontsize=8)
+            ax.text(
+                j,
+                i,
+                "–" if np.isnan(v) else (f"{v:.0f}" if v >= 10 else f"{v:.1f}"),
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
     ax.set_yticks(range(len(names)), names)
     fig.colorbar(im, ax=ax, label="log2(segment mean / population mean), clipped at ±3")
@@ -50,9 +66,14 @@ def plot_profile_heatmap(feats, P, names):
 
 def plot_capture_bars(validation):
     """The holdout check as bars: revenue captured by the top share under each ranking, the recommended one dark."""
-    names = {"combined": "capture_combined", "forward value": "capture_forward_value", "segments": "capture_segments",
-             "RFM": "capture_rfm",
-             "calibration spend": "capture_calibration_spend", "k-means": "capture_kmeans"}
+    names = {
+        "combined": "capture_combined",
+        "forward value": "capture_forward_value",
+        "segments": "capture_segments",
+        "RFM": "capture_rfm",
+        "calibration spend": "capture_calibration_spend",
+        "k-means": "capture_kmeans",
+    }
     rec = {"rfm": "RFM"}.get(validation["recommended"], validation["recommended"])
     fig = figure(6.5, 3.2)
     ax = fig.add_subplot()
@@ -74,7 +95,9 @@ def plot_forward_by_segment(table):
     ax = fig.add_subplot()
     y = np.arange(len(table))
     actual = table["holdout_spend_per_customer"].to_numpy() * table["customers"].to_numpy()
-    ax.barh(y + 0.2, table["check_expected_spend"], height=0.4, color=PALETTE[0], label="expected (fitted on calibration)")
+    ax.barh(
+        y + 0.2, table["check_expected_spend"], height=0.4, color=PALETTE[0], label="expected (fitted on calibration)"
+    )
     ax.barh(y - 0.2, actual, height=0.4, color=PALETTE[1], label="actual (holdout)")
     ax.set_yticks(y, table["name"])
     ax.invert_yaxis()
@@ -89,17 +112,37 @@ def add_cleaning(rep, cleaning, cfg):
     m, r = cleaning["missing_id"], cleaning["returns"]
     rows = [
         {"rule": "rows read", "lines": cleaning["lines"], "revenue": np.nan, "what happened": ""},
-        {"rule": "rows without a customer id (data.missing_id)", "lines": m["lines"], "revenue": m["revenue"],
-         "what happened": f"left out ({100 * m['revenue_share']:.1f}% of revenue)" if m["lines"] else "none"},
-        {"rule": "returns and cancellations (data.returns)", "lines": r["lines"], "revenue": r["amount"],
-         "what happened": ("none" if not r["lines"] else "left out" if r["rule"] == "drop" else
-                           f"${r.get('netted', 0):,.2f} netted against purchases, ${r.get('unmatched', 0):,.2f} with "
-                           f"no earlier purchase to net against; {r.get('purchases_cancelled', 0):,} purchases netted to zero")},
-        {"rule": "purchases (customer-days)", "lines": cleaning["purchases"], "revenue": cleaning["revenue"],
-         "what happened": "one purchase per customer and day"},
+        {
+            "rule": "rows without a customer id (data.missing_id)",
+            "lines": m["lines"],
+            "revenue": m["revenue"],
+            "what happened": f"left out ({100 * m['revenue_share']:.1f}% of revenue)" if m["lines"] else "none",
+        },
+        {
+            "rule": "returns and cancellations (data.returns)",
+            "lines": r["lines"],
+            "revenue": r["amount"],
+            "what happened": (
+                "none"
+                if not r["lines"]
+                else "left out"
+                if r["rule"] == "drop"
+                else f"${r.get('netted', 0):,.2f} netted against purchases, ${r.get('unmatched', 0):,.2f} with "
+                f"no earlier purchase to net against; {r.get('purchases_cancelled', 0):,} purchases netted to zero"
+            ),
+        },
+        {
+            "rule": "purchases (customer-days)",
+            "lines": cleaning["purchases"],
+            "revenue": cleaning["revenue"],
+            "what happened": "one purchase per customer and day",
+        },
     ]
-    rep.table(pd.DataFrame(rows), formats={"revenue": lambda v: f"${v:,.2f}" if np.isfinite(v) else "",
-                                           "lines": lambda v: f"{v:,}"}, caption="Data cleaning")
+    rep.table(
+        pd.DataFrame(rows),
+        formats={"revenue": lambda v: f"${v:,.2f}" if np.isfinite(v) else "", "lines": lambda v: f"{v:,}"},
+        caption="Data cleaning",
+    )
 
 
 def plot_capture(curves, outcome, top_share, recommended):
@@ -123,15 +166,19 @@ def plot_capture(curves, outcome, top_share, recommended):
 
 def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validation, stability, holdout):
     names = seg.names
-    rep = Report(cfg.report.title or "Customer segments",
-                 subtitle=f"{summary['customers']:,} customers, {summary['transactions']:,} transactions; calibration "
-                          f"{summary['calibration']['start']} to {summary['calibration']['end']}")
+    rep = Report(
+        cfg.report.title or "Customer segments",
+        subtitle=f"{summary['customers']:,} customers, {summary['transactions']:,} transactions; calibration "
+        f"{summary['calibration']['start']} to {summary['calibration']['end']}",
+    )
     if validation:
-        rep.headline(f"{seg.n_segments} segments. Targeting the top {int(100 * validation['top_share'])}% of customers by "
-                     f"the recommended ranking ({validation['recommended']}) captures "
-                     f"{100 * validation['capture_recommended']:.1f}% of the next {validation['holdout_weeks']:g} weeks' "
-                     f"revenue; by segment value {100 * validation['capture_segments']:.1f}%, by RFM quintile scores "
-                     f"{100 * validation['capture_rfm']:.1f}%.")
+        rep.headline(
+            f"{seg.n_segments} segments. Targeting the top {int(100 * validation['top_share'])}% of customers by "
+            f"the recommended ranking ({validation['recommended']}) captures "
+            f"{100 * validation['capture_recommended']:.1f}% of the next {validation['holdout_weeks']:g} weeks' "
+            f"revenue; by segment value {100 * validation['capture_segments']:.1f}%, by RFM quintile scores "
+            f"{100 * validation['capture_rfm']:.1f}%."
+        )
     else:
         rep.headline(f"{seg.n_segments} segments of {summary['customers']:,} customers.")
 
@@ -139,70 +186,130 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     money = lambda v: f"${v:,.2f}" if np.isfinite(v) else "–"  # noqa: E731
     fv = summary["forward_value"]
     rep.section("What each segment is worth")
-    worth = table[["segment", "name", "customers", "share", "revenue_share", "expected_spend", "expected_share", "action"]]
-    rep.table(worth.rename(columns={"revenue_share": "share of calibration revenue",
-                                    "expected_spend": f"expected spend, next {fv['horizon_weeks']:g} weeks",
-                                    "expected_share": "share of expected spend"}),
-              formats={"share": pct, "share of calibration revenue": pct, "share of expected spend": pct,
-                       f"expected spend, next {fv['horizon_weeks']:g} weeks": lambda v: f"${v:,.0f}"})
+    worth = table[
+        ["segment", "name", "customers", "share", "revenue_share", "expected_spend", "expected_share", "action"]
+    ]
+    rep.table(
+        worth.rename(
+            columns={
+                "revenue_share": "share of calibration revenue",
+                "expected_spend": f"expected spend, next {fv['horizon_weeks']:g} weeks",
+                "expected_share": "share of expected spend",
+            }
+        ),
+        formats={
+            "share": pct,
+            "share of calibration revenue": pct,
+            "share of expected spend": pct,
+            f"expected spend, next {fv['horizon_weeks']:g} weeks": lambda v: f"${v:,.0f}",
+        },
+    )
     top = table.sort_values("expected_spend", ascending=False).iloc[0]
-    rep.text(f"Segment {top['name']}: {int(top.customers):,} customers, expected ${top.expected_spend:,.0f} over the "
-             f"next {fv['horizon_weeks']:g} weeks (from {fv['from']}), {100 * top.expected_share:.0f}% of the total "
-             f"${fv['expected_spend']:,.0f}. Expected purchases come from a BG/NBD purchase model and spend per purchase "
-             "from a Gamma-Gamma model, both fitted on the calibration period; customers.csv has every customer's "
-             "expected_purchases and expected_spend.", cls="note")
+    rep.text(
+        f"Segment {top['name']}: {int(top.customers):,} customers, expected ${top.expected_spend:,.0f} over the "
+        f"next {fv['horizon_weeks']:g} weeks (from {fv['from']}), {100 * top.expected_share:.0f}% of the total "
+        f"${fv['expected_spend']:,.0f}. Expected purchases come from a BG/NBD purchase model and spend per purchase "
+        "from a Gamma-Gamma model, both fitted on the calibration period; customers.csv has every customer's "
+        "expected_purchases and expected_spend.",
+        cls="note",
+    )
     add_cleaning(rep, summary["cleaning"], cfg)
 
     rep.section("Segments")
-    show = table.drop(columns=["expected_purchases", "expected_spend", "expected_share"]).rename(columns={
-        "revenue_share": "revenue share", "mean_recency_days": "mean recency (days)", "mean_frequency": "mean frequency",
-        "mean_monetary": "mean monetary", "mean_aov": "AOV", "repeat_rate": "repeat rate", "value": "value (calibration spend)",
-        "holdout_purchases_per_customer": "holdout purchases / customer", "holdout_spend_per_customer": "holdout spend / customer",
-        "holdout_revenue_share": "holdout revenue share",
-    })
+    show = table.drop(columns=["expected_purchases", "expected_spend", "expected_share"]).rename(
+        columns={
+            "revenue_share": "revenue share",
+            "mean_recency_days": "mean recency (days)",
+            "mean_frequency": "mean frequency",
+            "mean_monetary": "mean monetary",
+            "mean_aov": "AOV",
+            "repeat_rate": "repeat rate",
+            "value": "value (calibration spend)",
+            "holdout_purchases_per_customer": "holdout purchases / customer",
+            "holdout_spend_per_customer": "holdout spend / customer",
+            "holdout_revenue_share": "holdout revenue share",
+        }
+    )
     actions = show[["segment", "name", "action"]]
     show = show.drop(columns=["action"])
-    rep.table(show, formats={"share": pct, "revenue share": pct, "repeat rate": pct, "holdout revenue share": pct,
-                             "mean monetary": money, "AOV": money, "value (calibration spend)": money,
-                             "holdout spend / customer": money})
-    rep.text(f"Segments are numbered by value: the probability-weighted mean calibration spend of their customers. "
-             f"Frequency counts {'repeat purchases (the first purchase excluded)' if cfg.features.rfm_convention == 'repeat' else 'all purchases'}; "
-             "recency is days since the last purchase at the end of calibration; purchases on the same day are merged.", cls="note")
+    rep.table(
+        show,
+        formats={
+            "share": pct,
+            "revenue share": pct,
+            "repeat rate": pct,
+            "holdout revenue share": pct,
+            "mean monetary": money,
+            "AOV": money,
+            "value (calibration spend)": money,
+            "holdout spend / customer": money,
+        },
+    )
+    rep.text(
+        f"Segments are numbered by value: the probability-weighted mean calibration spend of their customers. "
+        f"Frequency counts {'repeat purchases (the first purchase excluded)' if cfg.features.rfm_convention == 'repeat' else 'all purchases'}; "
+        "recency is days since the last purchase at the end of calibration; purchases on the same day are merged.",
+        cls="note",
+    )
     rep.table(actions, caption="Suggested action per segment")
     n_b = summary["boundary_customers"]
-    rep.text(f"{n_b:,} boundary customers (top segment probability below {cfg.report.uncertain_below:g}) are flagged in "
-             "customers.csv (column boundary): candidates for special campaigns between two segments.")
+    rep.text(
+        f"{n_b:,} boundary customers (top segment probability below {cfg.report.uncertain_below:g}) are flagged in "
+        "customers.csv (column boundary): candidates for special campaigns between two segments."
+    )
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_profile_heatmap(feats, P, names), "profiles.png"))
 
     if validation:
         rep.section("Validation on the future")
-        rows = pd.DataFrame([
-            {"ranking": f"recommended: {validation['recommended']} (chosen on the calibration period)",
-             "captured": validation["capture_recommended"]},
-            {"ranking": "combined (mean rank of segment value, forward value and calibration spend)",
-             "captured": validation["capture_combined"]},
-            {"ranking": "forward value (expected spend)", "captured": validation["capture_forward_value"]},
-            {"ranking": "segments (this model)", "captured": validation["capture_segments"]},
-            {"ranking": "RFM quintile score (R+F+M, ties by RFM cell)", "captured": validation["capture_rfm"]},
-            {"ranking": "k-means on the same features (same K)", "captured": validation["capture_kmeans"]},
-            {"ranking": "calibration spend", "captured": validation["capture_calibration_spend"]},
-        ])
-        rep.table(rows.rename(columns={"captured": f"holdout revenue captured by the top {int(100 * validation['top_share'])}%"}),
-                  formats={f"holdout revenue captured by the top {int(100 * validation['top_share'])}%": pct})
+        rows = pd.DataFrame(
+            [
+                {
+                    "ranking": f"recommended: {validation['recommended']} (chosen on the calibration period)",
+                    "captured": validation["capture_recommended"],
+                },
+                {
+                    "ranking": "combined (mean rank of segment value, forward value and calibration spend)",
+                    "captured": validation["capture_combined"],
+                },
+                {"ranking": "forward value (expected spend)", "captured": validation["capture_forward_value"]},
+                {"ranking": "segments (this model)", "captured": validation["capture_segments"]},
+                {"ranking": "RFM quintile score (R+F+M, ties by RFM cell)", "captured": validation["capture_rfm"]},
+                {"ranking": "k-means on the same features (same K)", "captured": validation["capture_kmeans"]},
+                {"ranking": "calibration spend", "captured": validation["capture_calibration_spend"]},
+            ]
+        )
+        rep.table(
+            rows.rename(
+                columns={"captured": f"holdout revenue captured by the top {int(100 * validation['top_share'])}%"}
+            ),
+            formats={f"holdout revenue captured by the top {int(100 * validation['top_share'])}%": pct},
+        )
         f = validation["forward_value"]
-        rep.text(f"The models were fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']:g} "
-                 f"weeks ({validation['holdout_start']} to {validation['holdout_end']}), ${validation['holdout_revenue']:,.0f} "
-                 f"of revenue. The recommended ranking was chosen on a split of the calibration period "
-                 f"(features to {summary['recommended_ranking']['inner_split']['split'] if summary['recommended_ranking']['inner_split'] else '–'}, "
-                 f"outcomes after), never on this holdout: the combined ranking unless another captured clearly more "
-                 f"there (95% bootstrap interval of the difference above zero). The forward value predicted ${f['predicted_total']:,.0f} "
-                 f"({100 * f['total_error']:+.1f}% against the actual), a mean absolute error of ${f['mean_absolute_error']:,.2f} "
-                 "per customer.", cls="note")
+        rep.text(
+            f"The models were fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']:g} "
+            f"weeks ({validation['holdout_start']} to {validation['holdout_end']}), ${validation['holdout_revenue']:,.0f} "
+            f"of revenue. The recommended ranking was chosen on a split of the calibration period "
+            f"(features to {summary['recommended_ranking']['inner_split']['split'] if summary['recommended_ranking']['inner_split'] else '–'}, "
+            f"outcomes after), never on this holdout: the combined ranking unless another captured clearly more "
+            f"there (95% bootstrap interval of the difference above zero). The forward value predicted ${f['predicted_total']:,.0f} "
+            f"({100 * f['total_error']:+.1f}% against the actual), a mean absolute error of ${f['mean_absolute_error']:,.2f} "
+            "per customer.",
+            cls="note",
+        )
         if cfg.report.plots:
             rep.image(ctx.save_figure(plot_capture_bars(validation), "holdout_check.png"))
-            rep.image(ctx.save_figure(plot_capture(validation["_curves"], validation["_outcome"], validation["top_share"],
-                                                   validation["recommended"]), "capture.png"))
+            rep.image(
+                ctx.save_figure(
+                    plot_capture(
+                        validation["_curves"],
+                        validation["_outcome"],
+                        validation["top_share"],
+                        validation["recommended"],
+                    ),
+                    "capture.png",
+                )
+            )
             rep.image(ctx.save_figure(plot_forward_by_segment(table), "forward_value.png"))
 
     rep.section("Stability")
@@ -215,43 +322,78 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
         kv[f"bootstrap refits ({len(st['bootstrap'])}): mean ARI"] = st["bootstrap_ari_mean"]
         kv["bootstrap refits: min ARI"] = st["bootstrap_ari_min"]
     rep.kv(kv or {"stability": "not measured (report.stability_seeds and report.bootstrap are off)"})
-    rep.text("ARI compares every customer's segment between the main fit and a refit (1 = identical partition). "
-             "Bootstrap refits resample customers, so they show how much the segments depend on who is in the data.", cls="note")
+    rep.text(
+        "ARI compares every customer's segment between the main fit and a refit (1 = identical partition). "
+        "Bootstrap refits resample customers, so they show how much the segments depend on who is in the data.",
+        cls="note",
+    )
 
     rep.section("Model selection")
     rep.table(selection.table.drop(columns=["cv_log_likelihood"]))
     if cfg.report.plots and selection.table["n_components"].nunique() > 1:
         best = selection.best
-        rep.image(ctx.save_figure(plot_criterion_curve(selection.table, chosen=(best["n_components"], best["covariance_type"])), "bic.png"))
+        rep.image(
+            ctx.save_figure(
+                plot_criterion_curve(selection.table, chosen=(best["n_components"], best["covariance_type"])), "bic.png"
+            )
+        )
 
     separate = seg.separate
     modeled = (feats["n_purchases"] > 1).to_numpy() if separate else np.ones(len(feats), bool)
     Z = seg.standardise(feats[modeled])
     comp_names = [n for n in names if n != "one-timers"] if separate else names
-    ev = mixture_evaluation(seg.model, Z, uncertain_below=cfg.report.uncertain_below,
-                          silhouette_sample=cfg.report.silhouette_sample, random_state=cfg.model.random_state)
+    ev = mixture_evaluation(
+        seg.model,
+        Z,
+        uncertain_below=cfg.report.uncertain_below,
+        silhouette_sample=cfg.report.silhouette_sample,
+        random_state=cfg.model.random_state,
+    )
     add_model_evaluation(rep, ev, uncertain_below=cfg.report.uncertain_below, names=comp_names)
     if cfg.report.plots:
-        rep.image(ctx.save_figure(plot_confidence_histogram(P.max(axis=1), threshold=cfg.report.uncertain_below), "confidence.png"))
+        rep.image(
+            ctx.save_figure(
+                plot_confidence_histogram(P.max(axis=1), threshold=cfg.report.uncertain_below), "confidence.png"
+            )
+        )
         if Z.shape[1] >= 2:
             X2, m2, c2 = projection_2d(seg.model.means_, seg.model.covariance_matrices(), Z)
-            f = plot_ellipses(X2, seg.model.predict(Z), m2, c2, names=comp_names,
-                              xlabel=f"log {seg.features[0]} (standardised)", ylabel=f"log {seg.features[1]} (standardised)",
-                              title="Segments in feature space (1-3 sigma)", random_state=cfg.model.random_state)
+            f = plot_ellipses(
+                X2,
+                seg.model.predict(Z),
+                m2,
+                c2,
+                names=comp_names,
+                xlabel=f"log {seg.features[0]} (standardised)",
+                ylabel=f"log {seg.features[1]} (standardised)",
+                title="Segments in feature space (1-3 sigma)",
+                random_state=cfg.model.random_state,
+            )
             rep.image(ctx.save_figure(f, "feature_space.png"))
 
     rep.section("Caveats")
-    rep.caveats([
-        "Segments describe past behaviour in the calibration window; the holdout check shows how well that carries forward, not why.",
-        f"The GMM sees log1p of {', '.join(seg.features)}, standardised; customers with few purchases sit on discrete "
-        f"values, so a variance floor (model.reg_covar = {cfg.model.reg_covar:g}) keeps components from collapsing onto them.",
-        f"The criterion ({cfg.model.criterion.upper()}) chose among candidates whose every segment holds at least "
-        f"{cfg.model.min_segment_size} customers (model.min_segment_size; the model selection table shows the smallest "
-        "segment of each candidate checked)" + ("" if summary["smallest_segment"] >= cfg.model.min_segment_size else
-                                                 "; no candidate met it, so the one with the largest smallest segment was kept") + ".",
-        "One-time buyers are " + ("one fixed segment outside the model." if separate else
-                                  "modelled with everyone else; segments made mostly of them are named new / lapsed one-timers."),
-        "Names come from simple rules on each segment's mean frequency, recency and spend relative to the repeat buyers; "
-        "check the profile table before acting on a name.",
-    ])
+    rep.caveats(
+        [
+            "Segments describe past behaviour in the calibration window; the holdout check shows how well that carries forward, not why.",
+            f"The GMM sees log1p of {', '.join(seg.features)}, standardised; customers with few purchases sit on discrete "
+            f"values, so a variance floor (model.reg_covar = {cfg.model.reg_covar:g}) keeps components from collapsing onto them.",
+            f"The criterion ({cfg.model.criterion.upper()}) chose among candidates whose every segment holds at least "
+            f"{cfg.model.min_segment_size} customers (model.min_segment_size; the model selection table shows the smallest "
+            "segment of each candidate checked)"
+            + (
+                ""
+                if summary["smallest_segment"] >= cfg.model.min_segment_size
+                else "; no candidate met it, so the one with the largest smallest segment was kept"
+            )
+            + ".",
+            "One-time buyers are "
+            + (
+                "one fixed segment outside the model."
+                if separate
+                else "modelled with everyone else; segments made mostly of them are named new / lapsed one-timers."
+            ),
+            "Names come from simple rules on each segment's mean frequency, recency and spend relative to the repeat buyers; "
+            "check the profile table before acting on a name.",
+        ]
+    )
     rep.write(ctx.path("report.html"))

@@ -6,7 +6,16 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ...config import CovarianceType, EngineSection, NComponents, PathData, PipelineConfig, ReportSection, Section, SelectedModel
+from ...config import (
+    CovarianceType,
+    EngineSection,
+    NComponents,
+    PathData,
+    PipelineConfig,
+    ReportSection,
+    Section,
+    SelectedModel,
+)
 
 
 class ImagesData(PathData):
@@ -16,8 +25,12 @@ class ImagesData(PathData):
     (composited on white) and 16-bit are read as they are."""
 
     path: str | list[str] = Field(default_factory=lambda: ["skimage:astronaut", "skimage:coffee", "skimage:chelsea"])
-    max_pixels: int = Field(100_000_000, ge=1, description="an image with more pixels (width x height) is refused "
-                                                            "before it is decoded (about 40 bytes of memory a pixel)")
+    max_pixels: int = Field(
+        100_000_000,
+        ge=1,
+        description="an image with more pixels (width x height) is refused "
+        "before it is decoded (about 40 bytes of memory a pixel)",
+    )
 
     @field_validator("path")
     @classmethod
@@ -32,7 +45,9 @@ class ImagesFeatures(Section):
 
     color_space: Literal["lab", "rgb"] = Field("lab", description="lab (perceptual) or rgb")
     blur: float = Field(1.0, ge=0, le=20, description="Gaussian pre-smoothing of colours")
-    position_weight: float = Field(0.5, ge=0, le=10, description="weight of (row, col), longer side = 100 units; 0: colour only")
+    position_weight: float = Field(
+        0.5, ge=0, le=10, description="weight of (row, col), longer side = 100 units; 0: colour only"
+    )
     texture_weight: float = Field(0.0, ge=0, le=10, description="weight of local lightness contrast; 0: none")
 
 
@@ -48,13 +63,22 @@ class ImagesModel(SelectedModel):
     criterion: Literal["bic", "aic", "icl"] = "bic"
     covariance_type: CovarianceType = "full"
     n_init: int = Field(1, ge=1)
-    n_fits: int = Field(5, ge=1, le=50, description="segmentations from independent pixel samples; the one agreeing most "
-                                                     "with the others (smallest total VoI) is kept")
+    n_fits: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="segmentations from independent pixel samples; the one agreeing most "
+        "with the others (smallest total VoI) is kept",
+    )
     tol: float = Field(1e-3, gt=0)
     max_iter: int = Field(200, ge=1)
     reg_covar: float = Field(1e-3, ge=0, description="variance floor, in feature units (Lab: 0..100)")
-    sample_size: int = Field(6000, ge=100, le=10_000_000, description="pixels (or distinct colours) the model is fitted on")
-    fit_on: Literal["pixels", "colours"] = Field("pixels", description="colours: unique quantised feature vectors weighted by count")
+    sample_size: int = Field(
+        6000, ge=100, le=10_000_000, description="pixels (or distinct colours) the model is fitted on"
+    )
+    fit_on: Literal["pixels", "colours"] = Field(
+        "pixels", description="colours: unique quantised feature vectors weighted by count"
+    )
     quantise: float = Field(2.0, gt=0, description="grid step for fit_on: colours")
     shared: bool = Field(False, description="one model for every image (one palette) instead of one per image")
 
@@ -63,16 +87,21 @@ class Spatial(Section):
     """Turning per-pixel classes into regions."""
 
     sigma: float = Field(2.0, ge=0, le=50, description="Gaussian smoothing of the posterior maps before the argmax")
-    min_region: float = Field(0.025, ge=0, lt=0.5, description="regions smaller than this share of the image join a neighbour")
+    min_region: float = Field(
+        0.025, ge=0, lt=0.5, description="regions smaller than this share of the image join a neighbour"
+    )
     boundary: Literal["relative", "absolute"] = Field(
-        "relative", description="relative: a boundary's mean colour gradient divided by (the mean gradient inside the "
-                                "smoother of the two regions + gradient_floor), so edges a texture draws inside itself "
-                                "count as weak; absolute: the mean gradient itself")
+        "relative",
+        description="relative: a boundary's mean colour gradient divided by (the mean gradient inside the "
+        "smoother of the two regions + gradient_floor), so edges a texture draws inside itself "
+        "count as weak; absolute: the mean gradient itself",
+    )
     gradient_floor: float = Field(20.0, ge=0, description="added to the inner gradient for boundary: relative")
     edge_threshold: float | list[float] = Field(
         default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9],
         description="merge neighbours whose boundary is weaker than this (ratio for relative, gradient for "
-                    "absolute, e.g. 24); several levels: every fit is merged to each and the medoid of all kept; 0: off")
+        "absolute, e.g. 24); several levels: every fit is merged to each and the medoid of all kept; 0: off",
+    )
 
     @field_validator("edge_threshold")
     @classmethod
@@ -88,8 +117,10 @@ class Spatial(Section):
     def _ratio_levels(self):
         levels = self.edge_threshold
         if self.boundary == "relative" and max(levels) > 5:
-            raise ValueError(f"edge_threshold {max(levels):g} is a gradient level, but boundary: relative takes ratios "
-                             "(about 0.5-1); set spatial.boundary: absolute to merge on gradient levels")
+            raise ValueError(
+                f"edge_threshold {max(levels):g} is a gradient level, but boundary: relative takes ratios "
+                "(about 0.5-1); set spatial.boundary: absolute to merge on gradient levels"
+            )
         return self
 
 

@@ -66,8 +66,10 @@ MAX_PIXELS = 100_000_000
 
 
 def _too_large(name, w, h, max_pixels):
-    return DataError(f"{name}: image is {w}x{h} = {w * h:,} pixels, more than data.max_pixels ({max_pixels:,}); "
-                     "raise data.max_pixels if the image is genuine (it takes about 40 bytes of memory a pixel)")
+    return DataError(
+        f"{name}: image is {w}x{h} = {w * h:,} pixels, more than data.max_pixels ({max_pixels:,}); "
+        "raise data.max_pixels if the image is genuine (it takes about 40 bytes of memory a pixel)"
+    )
 
 
 def read_image(path, *, max_pixels=MAX_PIXELS):
@@ -93,7 +95,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
     """
     spath = str(path)
     if spath.startswith(SKIMAGE_PREFIX):
-        return to_rgb(_skimage_sample(spath[len(SKIMAGE_PREFIX):]), name=spath)
+        return to_rgb(_skimage_sample(spath[len(SKIMAGE_PREFIX) :]), name=spath)
     from PIL import Image, UnidentifiedImageError
 
     p = require_file(path)
@@ -152,7 +154,7 @@ def image_stem(path):
     """The output name of an input: file name without extension (``skimage:coffee`` -> ``coffee``)."""
     s = str(path)
     if s.startswith(SKIMAGE_PREFIX):
-        return s[len(SKIMAGE_PREFIX):]
+        return s[len(SKIMAGE_PREFIX) :]
     return Path(s).stem
 
 
@@ -177,10 +179,12 @@ def resolve_images(entries, *, key="data.path", source="config"):
     out = []
     for e in entries:
         if str(e).startswith(SKIMAGE_PREFIX):
-            name = str(e)[len(SKIMAGE_PREFIX):]
+            name = str(e)[len(SKIMAGE_PREFIX) :]
             if name not in SKIMAGE_SAMPLES:
-                raise ConfigError(f"{source}: {key}: {e!r} is not a bundled sample; choose from "
-                                  f"{', '.join(SKIMAGE_PREFIX + s for s in SKIMAGE_SAMPLES)}")
+                raise ConfigError(
+                    f"{source}: {key}: {e!r} is not a bundled sample; choose from "
+                    f"{', '.join(SKIMAGE_PREFIX + s for s in SKIMAGE_SAMPLES)}"
+                )
             out.append(str(e))
         else:
             out.extend(str(f) for f in resolve_inputs(str(e), key=key, source=source, suffixes=SUFFIXES))
@@ -188,7 +192,9 @@ def resolve_images(entries, *, key="data.path", source="config"):
     for f in out:
         stem = image_stem(f)
         if stem in seen and seen[stem] != f:
-            raise ConfigError(f"{source}: {key}: two inputs share the output name {stem!r}: {seen[stem]} and {f}; "
-                              "rename one or segment them in separate runs")
+            raise ConfigError(
+                f"{source}: {key}: two inputs share the output name {stem!r}: {seen[stem]} and {f}; "
+                "rename one or segment them in separate runs"
+            )
         seen[stem] = f
     return list(dict.fromkeys(out))

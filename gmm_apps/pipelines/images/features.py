@@ -76,7 +76,7 @@ def pixel_features(rgb, *, color_space="lab", blur=1.0, position_weight=0.5, tex
     if color_space == "lab":
         colour = to_lab(rgb)
     elif color_space == "rgb":
-        colour = (np.asarray(rgb, dtype=np.float32) * 100.0)
+        colour = np.asarray(rgb, dtype=np.float32) * 100.0
     else:
         raise ValueError(f"color_space must be 'lab' or 'rgb', got {color_space!r}")
     if blur > 0:

@@ -138,5 +138,7 @@ def compare(seg, truths):
     if not len(truths):
         raise DataError("no reference segmentations to compare with")
     tables = [contingency(seg, t) for t in truths]
-    return {"pri": float(np.mean([_rand_from_table(n) for n in tables])),
-            "voi": float(np.mean([_voi_from_table(n) for n in tables]))}
+    return {
+        "pri": float(np.mean([_rand_from_table(n) for n in tables])),
+        "voi": float(np.mean([_voi_from_table(n) for n in tables])),
+    }

@@ -131,8 +131,13 @@ def sample_rows(X, n_rows, rng):
 
 def image_features(rgb, settings):
     """Per-pixel features and the smoothed colour channels of an image, as ``settings`` say."""
-    return seg.pixel_features(rgb, color_space=settings.color_space, blur=settings.blur,
-                              position_weight=settings.position_weight, texture_weight=settings.texture_weight)
+    return seg.pixel_features(
+        rgb,
+        color_space=settings.color_space,
+        blur=settings.blur,
+        position_weight=settings.position_weight,
+        texture_weight=settings.texture_weight,
+    )
 
 
 def fit_model(X, weights, settings):
@@ -150,12 +155,24 @@ def fit_model(X, weights, settings):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         if len(ks) == 1:
-            gm = GaussianMixture(ks[0], covariance_type=settings.covariance_type, n_init=settings.n_init,
-                                 random_state=settings.random_state, **params)
+            gm = GaussianMixture(
+                ks[0],
+                covariance_type=settings.covariance_type,
+                n_init=settings.n_init,
+                random_state=settings.random_state,
+                **params,
+            )
             return gm.fit(X, sample_weight=weights), None
-        res = select_model(X, n_components=ks, covariance_types=[settings.covariance_type],
-                           criterion=settings.criterion, n_init=settings.n_init,
-                           random_state=settings.random_state, sample_weight=weights, **params)
+        res = select_model(
+            X,
+            n_components=ks,
+            covariance_types=[settings.covariance_type],
+            criterion=settings.criterion,
+            n_init=settings.n_init,
+            random_state=settings.random_state,
+            sample_weight=weights,
+            **params,
+        )
     return res.best_model, res.table
 
 
@@ -191,19 +208,25 @@ def segment_image(rgb, settings, *, model=None, name="image", features=None):
     check_size(rgb, name)
     features = features if features is not None else image_features(rgb, settings)
     if model is not None and model.means_.shape[1] != features[0].shape[-1]:
-        raise DataError(f"{name}: the model expects {model.means_.shape[1]} features per pixel, the settings give "
-                        f"{features[0].shape[-1]}; use the settings the model was fitted with")
+        raise DataError(
+            f"{name}: the model expects {model.means_.shape[1]} features per pixel, the settings give "
+            f"{features[0].shape[-1]}; use the settings the model was fitted with"
+        )
     edges = seg.edge_strength(features[1])  # colour only: the same for every fit
     if model is not None:
         candidates = _segment_once(rgb, features, edges, settings, model=model)
     else:
-        candidates = [c for j in range(max(1, settings.n_fits))
-                      for c in _segment_once(rgb, features, edges, settings, random_state=settings.random_state + j)]
+        candidates = [
+            c
+            for j in range(max(1, settings.n_fits))
+            for c in _segment_once(rgb, features, edges, settings, random_state=settings.random_state + j)
+        ]
     result, spread = medoid(candidates)
     result.fit_spread = spread
     # the palette of the kept candidate only (a shared model keeps one row per component, absent ones too)
-    result.colours, result.shares = seg.palette(result.labels, rgb,
-                                                n_labels=model.n_components if model is not None else None)
+    result.colours, result.shares = seg.palette(
+        result.labels, rgb, n_labels=model.n_components if model is not None else None
+    )
     result.seconds = time.perf_counter() - started
     return result
 
@@ -261,12 +284,28 @@ def _segment_once(rgb, features, edges, settings, *, model=None, random_state=No
     regions = seg.connected_regions(classes)
     min_size = int(round(settings.min_region * h * w))
     levels = tuple(float(t) for t in np.atleast_1d(settings.edge_threshold))
-    merged = seg.merge_regions(regions, edges, min_size=min_size, edge_threshold=levels,
-                               relative=settings.boundary == "relative", gradient_floor=settings.gradient_floor)
-    return [Segmentation(labels=seg.dominant_class(regions, classes, model.n_components) if shared else regions,
-                         classes=classes, model=model, n_components=model.n_components, colours=None, shares=None,
-                         selection=table, maps=maps, level=level)
-            for level, regions in zip(levels, merged)]
+    merged = seg.merge_regions(
+        regions,
+        edges,
+        min_size=min_size,
+        edge_threshold=levels,
+        relative=settings.boundary == "relative",
+        gradient_floor=settings.gradient_floor,
+    )
+    return [
+        Segmentation(
+            labels=seg.dominant_class(regions, classes, model.n_components) if shared else regions,
+            classes=classes,
+            model=model,
+            n_components=model.n_components,
+            colours=None,
+            shares=None,
+            selection=table,
+            maps=maps,
+            level=level,
+        )
+        for level, regions in zip(levels, merged)
+    ]
 
 
 def palette_rgb(model, color_space):

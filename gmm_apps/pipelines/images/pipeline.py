@@ -30,13 +30,30 @@ POOL_ROWS_MIN = 300
 def settings_from(cfg):
     """The :class:`Settings` of a config."""
     f, m, s = cfg.features, cfg.model, cfg.spatial
-    return Settings(color_space=f.color_space, blur=f.blur, position_weight=f.position_weight,
-                    texture_weight=f.texture_weight, n_components=tuple(m.candidates()), criterion=m.criterion,
-                    covariance_type=m.covariance_type, reg_covar=m.reg_covar, tol=m.tol, max_iter=m.max_iter,
-                    n_init=m.n_init, n_fits=m.n_fits, sample_size=m.sample_size, fit_on=m.fit_on, quantise=m.quantise,
-                    sigma=s.sigma, min_region=s.min_region, boundary=s.boundary, gradient_floor=s.gradient_floor,
-                    edge_threshold=tuple(s.edge_threshold),
-                    soft_maps=cfg.output.soft_maps, random_state=m.random_state)
+    return Settings(
+        color_space=f.color_space,
+        blur=f.blur,
+        position_weight=f.position_weight,
+        texture_weight=f.texture_weight,
+        n_components=tuple(m.candidates()),
+        criterion=m.criterion,
+        covariance_type=m.covariance_type,
+        reg_covar=m.reg_covar,
+        tol=m.tol,
+        max_iter=m.max_iter,
+        n_init=m.n_init,
+        n_fits=m.n_fits,
+        sample_size=m.sample_size,
+        fit_on=m.fit_on,
+        quantise=m.quantise,
+        sigma=s.sigma,
+        min_region=s.min_region,
+        boundary=s.boundary,
+        gradient_floor=s.gradient_floor,
+        edge_threshold=tuple(s.edge_threshold),
+        soft_maps=cfg.output.soft_maps,
+        random_state=m.random_state,
+    )
 
 
 def _png_bytes(array, *, labels=False):
@@ -46,7 +63,9 @@ def _png_bytes(array, *, labels=False):
     if labels:
         top = int(array.max()) if array.size else 0
         if top >= 65536:
-            raise DataError(f"{top + 1} labels do not fit a 16-bit PNG; raise spatial.edge_threshold or spatial.min_region")
+            raise DataError(
+                f"{top + 1} labels do not fit a 16-bit PNG; raise spatial.edge_threshold or spatial.min_region"
+            )
         array = array.astype(np.uint8 if top < 256 else np.uint16)
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")
@@ -103,8 +122,9 @@ def process_image(job):
     pool = None
     if job["pool_rows"]:
         feats = features[0]
-        pool = sample_rows(feats.reshape(-1, feats.shape[-1]), job["pool_rows"],
-                           np.random.default_rng(settings.random_state)).astype(np.float32)
+        pool = sample_rows(
+            feats.reshape(-1, feats.shape[-1]), job["pool_rows"], np.random.default_rng(settings.random_state)
+        ).astype(np.float32)
     if job["sample_only"]:
         return {"row": row, "pool": pool}
     res = segment_image(rgb, settings, model=job["model"], name=name, features=features)
@@ -117,14 +137,25 @@ def process_image(job):
         np.savez_compressed(buf, maps=res.maps.astype(np.float16))
         files[f"maps/{stem}.npz"] = buf.getvalue()
     present = np.flatnonzero(res.shares > 0)
-    row.update({"n_components": res.n_components, "n_segments": int(present.size),
-                "fit_spread_voi": None if res.fit_spread is None else round(res.fit_spread, 4),
-                "merge_level": res.level,
-                "seconds": round(res.seconds, 3)})
-    palette = pd.DataFrame({"image": stem, "segment": present, "share": res.shares[present],
-                            "r": np.round(res.colours[present, 0] * 255).astype(int),
-                            "g": np.round(res.colours[present, 1] * 255).astype(int),
-                            "b": np.round(res.colours[present, 2] * 255).astype(int)})
+    row.update(
+        {
+            "n_components": res.n_components,
+            "n_segments": int(present.size),
+            "fit_spread_voi": None if res.fit_spread is None else round(res.fit_spread, 4),
+            "merge_level": res.level,
+            "seconds": round(res.seconds, 3),
+        }
+    )
+    palette = pd.DataFrame(
+        {
+            "image": stem,
+            "segment": present,
+            "share": res.shares[present],
+            "r": np.round(res.colours[present, 0] * 255).astype(int),
+            "g": np.round(res.colours[present, 1] * 255).astype(int),
+            "b": np.round(res.colours[present, 2] * 255).astype(int),
+        }
+    )
     palette["hex"] = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(palette.r, palette.g, palette.b)]
     sel = None
     if res.selection is not None:
@@ -260,8 +291,9 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
             if method == "forkserver":
                 ctx.set_forkserver_preload([__name__])
                 _start_quiet_forkserver()
-            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded_worker,
-                                       initargs=(os.getpid(),))
+            pool = ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_single_threaded_worker, initargs=(os.getpid(),)
+            )
             stack.enter_context(pool)
             stack.push(lambda typ, exc, tb: _stop_pool(pool) if typ is not None else None)
             with _main_not_rerun():  # every worker starts while the jobs are submitted
@@ -314,6 +346,7 @@ class ImagesPipeline(Pipeline):
         p = Path(folder) / "new.png"
         Image.fromarray(read_image("skimage:rocket")[::4, ::4].__mul__(255).astype(np.uint8)).save(p)
         return str(p)
+
     description = "colour segmentation of photos into regions: label maps, overlays, palettes"
     config_model = ImagesConfig
 
@@ -331,8 +364,10 @@ class ImagesPipeline(Pipeline):
         elif isinstance(data, (list, tuple)) and data:
             arrays = list(data)
         else:
-            raise ArgumentError(f"data: the images pipeline takes an image array, a non-empty list of them, or a path; "
-                                f"got {type(data).__name__ if not isinstance(data, (list, tuple)) else 'an empty list'}")
+            raise ArgumentError(
+                f"data: the images pipeline takes an image array, a non-empty list of them, or a path; "
+                f"got {type(data).__name__ if not isinstance(data, (list, tuple)) else 'an empty list'}"
+            )
         for i, a in enumerate(arrays):
             name = f"data[{i}]" if len(arrays) > 1 else "data"
             if not isinstance(a, np.ndarray) and not isinstance(a, (list, tuple)):
@@ -341,14 +376,26 @@ class ImagesPipeline(Pipeline):
             rgb = to_rgb(a, name=name)  # the checks image files get: shape, pixel type, range, NaN
             check_size(rgb, name)
             if a.dtype == np.uint8:
-                Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[-1] == 1 else a).save(Path(folder) / f"image_{i:04d}.png")
+                Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[-1] == 1 else a).save(
+                    Path(folder) / f"image_{i:04d}.png"
+                )
             else:
                 tifffile.imwrite(Path(folder) / f"image_{i:04d}.tif", rgb, photometric="rgb")
         return str(folder)
 
     def _jobs(self, inputs, settings, *, model, pool_rows, sample_only, overlay_on, max_pixels):
-        return [{"input": i, "settings": settings, "model": model, "pool_rows": pool_rows,
-                 "sample_only": sample_only, "overlay": overlay_on, "max_pixels": max_pixels} for i in inputs]
+        return [
+            {
+                "input": i,
+                "settings": settings,
+                "model": model,
+                "pool_rows": pool_rows,
+                "sample_only": sample_only,
+                "overlay": overlay_on,
+                "max_pixels": max_pixels,
+            }
+            for i in inputs
+        ]
 
     def run(self, cfg, ctx):
         from . import report as rep
@@ -359,9 +406,15 @@ class ImagesPipeline(Pipeline):
         pool_rows = max(POOL_ROWS_MIN, settings.sample_size // len(inputs))
         logger.info("%d images; features %s; K %s", len(inputs), settings.color_space, list(settings.n_components))
         with dask_client(cfg.engine) as client:
+
             def go(**kw):
-                return run_jobs(self._jobs(inputs, settings, max_pixels=cfg.data.max_pixels, **kw), cfg.run.n_jobs,
-                                ctx.progress, client=client, out=ctx.dir)
+                return run_jobs(
+                    self._jobs(inputs, settings, max_pixels=cfg.data.max_pixels, **kw),
+                    cfg.run.n_jobs,
+                    ctx.progress,
+                    client=client,
+                    out=ctx.dir,
+                )
 
             if cfg.model.shared:
                 sampled = go(model=None, pool_rows=pool_rows, sample_only=True, overlay_on=False)
@@ -370,22 +423,36 @@ class ImagesPipeline(Pipeline):
             else:
                 results = go(model=None, pool_rows=pool_rows, sample_only=False, overlay_on=cfg.output.overlay)
                 shared, table = fit_shared([r["pool"] for r in results], settings)
-        save_model(shared, ctx.path(MODEL_FILE), extra={"pipeline": "images", "settings": settings.__dict__},
-                   arrays={"palette_rgb": palette_rgb(shared, settings.color_space)})
+        save_model(
+            shared,
+            ctx.path(MODEL_FILE),
+            extra={"pipeline": "images", "settings": settings.__dict__},
+            arrays={"palette_rgb": palette_rgb(shared, settings.color_space)},
+        )
         images, palettes = _write_tables(ctx, results)
         sels = [r["selection"] for r in results if r["selection"] is not None]
         if sels:
             ctx.write_table("selection.csv", pd.concat(sels, ignore_index=True))
         summary = {
             "headline": f"{len(images)} image{'s' if len(images) != 1 else ''} segmented: "
-                        f"{images['n_segments'].mean():.1f} segments on average",
-            "images": len(images), "mean_segments": float(images["n_segments"].mean()),
+            f"{images['n_segments'].mean():.1f} segments on average",
+            "images": len(images),
+            "mean_segments": float(images["n_segments"].mean()),
             "mean_seconds": float(images["seconds"].mean()),
             "n_components": {r["image"]: int(r["n_components"]) for r in images.to_dict("records")},
-            "shared_model": MODEL_FILE, "shared": cfg.model.shared,
+            "shared_model": MODEL_FILE,
+            "shared": cfg.model.shared,
         }
-        rep.build_report(ctx, cfg, summary=summary, images=images, palettes=palettes, selection=sels,
-                         shared=shared, shared_table=table)
+        rep.build_report(
+            ctx,
+            cfg,
+            summary=summary,
+            images=images,
+            palettes=palettes,
+            selection=sels,
+            shared=shared,
+            shared_table=table,
+        )
         return summary
 
     def apply(self, run_dir, input, config, ctx):
@@ -396,21 +463,47 @@ class ImagesPipeline(Pipeline):
         inputs = resolve_images(input, key="input", source="apply")
         settings = settings_from(config)
         d = image_features(np.zeros((8, 8, 3)), settings)[0].shape[-1]
-        model_file_guard.require(model.means_.shape[1] == d, path,
-                                 f"the palette has {model.means_.shape[1]} features, the run's settings give {d}")
+        model_file_guard.require(
+            model.means_.shape[1] == d,
+            path,
+            f"the palette has {model.means_.shape[1]} features, the run's settings give {d}",
+        )
         _make_folders(ctx, config)
         with dask_client(config.engine) as client:
-            results = run_jobs(self._jobs(inputs, settings, model=model, pool_rows=0, sample_only=False,
-                                          overlay_on=config.output.overlay, max_pixels=config.data.max_pixels),
-                               config.run.n_jobs, ctx.progress,
-                               client=client, out=ctx.dir)
+            results = run_jobs(
+                self._jobs(
+                    inputs,
+                    settings,
+                    model=model,
+                    pool_rows=0,
+                    sample_only=False,
+                    overlay_on=config.output.overlay,
+                    max_pixels=config.data.max_pixels,
+                ),
+                config.run.n_jobs,
+                ctx.progress,
+                client=client,
+                out=ctx.dir,
+            )
         images, palettes = _write_tables(ctx, results)
-        summary = {"headline": f"{len(images)} image{'s' if len(images) != 1 else ''} segmented with the shared "
-                               f"{model.n_components}-colour palette of {run_dir}",
-                   "images": len(images), "mean_segments": float(images["n_segments"].mean()),
-                   "mean_seconds": float(images["seconds"].mean())}
-        rep.build_report(ctx, config, summary=summary, images=images, palettes=palettes, selection=[],
-                         shared=model, shared_table=None, applied=True)
+        summary = {
+            "headline": f"{len(images)} image{'s' if len(images) != 1 else ''} segmented with the shared "
+            f"{model.n_components}-colour palette of {run_dir}",
+            "images": len(images),
+            "mean_segments": float(images["n_segments"].mean()),
+            "mean_seconds": float(images["seconds"].mean()),
+        }
+        rep.build_report(
+            ctx,
+            config,
+            summary=summary,
+            images=images,
+            palettes=palettes,
+            selection=[],
+            shared=model,
+            shared_table=None,
+            applied=True,
+        )
         return summary
 
 

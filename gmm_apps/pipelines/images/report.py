@@ -73,8 +73,14 @@ def plot_selection(tables, criterion):
     for i, t in enumerate(tables[:20]):
         t = t.sort_values("n_components")
         y = t[criterion].to_numpy()
-        ax.plot(t["n_components"], (y - y.min()) / max(np.ptp(y), 1e-12), "o-", ms=3, color=PALETTE[i % 10],
-                label=str(t["image"].iloc[0]))
+        ax.plot(
+            t["n_components"],
+            (y - y.min()) / max(np.ptp(y), 1e-12),
+            "o-",
+            ms=3,
+            color=PALETTE[i % 10],
+            label=str(t["image"].iloc[0]),
+        )
     ax.set_xlabel("components K")
     ax.set_ylabel(f"{criterion.upper()} (scaled per image; lower is better)")
     ax.legend(fontsize=7, ncol=2)
@@ -83,40 +89,59 @@ def plot_selection(tables, criterion):
 
 
 def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shared_table, applied=False):
-    rep = Report(cfg.report.title or "Image colour segmentation",
-                 subtitle=f"{len(images)} image{'s' if len(images) != 1 else ''}; "
-                          + ("shared palette model from an earlier run" if applied else
-                             ("one shared model" if cfg.model.shared else "one model per image")))
+    rep = Report(
+        cfg.report.title or "Image colour segmentation",
+        subtitle=f"{len(images)} image{'s' if len(images) != 1 else ''}; "
+        + (
+            "shared palette model from an earlier run"
+            if applied
+            else ("one shared model" if cfg.model.shared else "one model per image")
+        ),
+    )
     rep.headline(summary["headline"])
     if cfg.report.plots:
-        rep.image(ctx.save_figure(plot_grid(ctx.dir, images, palettes, limit=cfg.report.thumbnails), "grid.png"),
-                  caption="Region boundaries on each photo; below it the segments' mean colours, width = share of the "
-                          "image." + (f" First {cfg.report.thumbnails} images." if len(images) > cfg.report.thumbnails else ""))
+        rep.image(
+            ctx.save_figure(plot_grid(ctx.dir, images, palettes, limit=cfg.report.thumbnails), "grid.png"),
+            caption="Region boundaries on each photo; below it the segments' mean colours, width = share of the "
+            "image." + (f" First {cfg.report.thumbnails} images." if len(images) > cfg.report.thumbnails else ""),
+        )
     rep.section("Per image")
     rep.table(images[["image", "width", "height", "n_components", "n_segments"]])
     if selection and cfg.report.plots:
         rep.image(ctx.save_figure(plot_selection(selection, cfg.model.criterion), "selection.png"))
     rep.section("Shared palette")
-    rep.text("The model `apply` uses: one mixture fitted on pixels pooled from every image, so a batch of new "
-             "photos is segmented with one palette (label k means the same colour in every image).")
+    rep.text(
+        "The model `apply` uses: one mixture fitted on pixels pooled from every image, so a batch of new "
+        "photos is segmented with one palette (label k means the same colour in every image)."
+    )
     if cfg.report.plots:
-        rep.image(ctx.save_figure(plot_shared_palette(palette_rgb(shared, cfg.features.color_space), shared.weights_),
-                                  "shared_palette.png"))
+        rep.image(
+            ctx.save_figure(
+                plot_shared_palette(palette_rgb(shared, cfg.features.color_space), shared.weights_),
+                "shared_palette.png",
+            )
+        )
     rep.section("Method")
     f, s = cfg.features, cfg.spatial
-    rep.text(f"Pixels are described by their {f.color_space.upper()} colour (pre-smoothed, sigma {f.blur:g})"
-             + (f", their position (weight {f.position_weight:g})" if f.position_weight else "")
-             + (f", local contrast (weight {f.texture_weight:g})" if f.texture_weight else "")
-             + f". A Gaussian mixture ({cfg.model.covariance_type} covariance) is fitted on {cfg.model.sample_size:,} "
-             f"sampled {'pixels' if cfg.model.fit_on == 'pixels' else 'quantised colours weighted by their counts'} "
-             f"and evaluated at every pixel; its probability maps are smoothed (sigma {s.sigma:g}) before each pixel "
-             f"takes its most probable component. Connected regions smaller than {100 * s.min_region:g}% of the image "
-             f"join the neighbour across their weakest boundary; then neighbours merge across weak boundaries, "
-             f"weakest first: {_boundary_rule(s)}. Sizes are for a 500-pixel image and grow with larger ones."
-             + _candidates_text(cfg))
-    rep.caveats(["Segments follow colour and boundaries, not objects: a textured object (fur, foliage) may split, "
-                 "and two touching objects of the same colour may merge.",
-                 "labels/*.png hold one integer per pixel (0-based); view them with a colour map, not as a photo."])
+    rep.text(
+        f"Pixels are described by their {f.color_space.upper()} colour (pre-smoothed, sigma {f.blur:g})"
+        + (f", their position (weight {f.position_weight:g})" if f.position_weight else "")
+        + (f", local contrast (weight {f.texture_weight:g})" if f.texture_weight else "")
+        + f". A Gaussian mixture ({cfg.model.covariance_type} covariance) is fitted on {cfg.model.sample_size:,} "
+        f"sampled {'pixels' if cfg.model.fit_on == 'pixels' else 'quantised colours weighted by their counts'} "
+        f"and evaluated at every pixel; its probability maps are smoothed (sigma {s.sigma:g}) before each pixel "
+        f"takes its most probable component. Connected regions smaller than {100 * s.min_region:g}% of the image "
+        f"join the neighbour across their weakest boundary; then neighbours merge across weak boundaries, "
+        f"weakest first: {_boundary_rule(s)}. Sizes are for a 500-pixel image and grow with larger ones."
+        + _candidates_text(cfg)
+    )
+    rep.caveats(
+        [
+            "Segments follow colour and boundaries, not objects: a textured object (fur, foliage) may split, "
+            "and two touching objects of the same colour may merge.",
+            "labels/*.png hold one integer per pixel (0-based); view them with a colour map, not as a photo.",
+        ]
+    )
     rep.write(ctx.path("report.html"))
 
 
@@ -125,9 +150,11 @@ def _boundary_rule(spatial):
     shown = ", ".join(f"{t:g}" for t in levels)
     shown = f"the level ({shown})" if len(levels) > 1 else shown
     if spatial.boundary == "relative":
-        return (f"a boundary is weak when its mean colour gradient, divided by the mean gradient inside the smoother "
-                f"of the two regions plus {spatial.gradient_floor:g}, is below {shown} (so the edges a texture draws "
-                "inside itself do not split it)")
+        return (
+            f"a boundary is weak when its mean colour gradient, divided by the mean gradient inside the smoother "
+            f"of the two regions plus {spatial.gradient_floor:g}, is below {shown} (so the edges a texture draws "
+            "inside itself do not split it)"
+        )
     return f"a boundary is weak when its mean colour gradient is below {shown}"
 
 
@@ -136,8 +163,10 @@ def _candidates_text(cfg):
     levels = len(cfg.spatial.edge_threshold)
     if fits * levels == 1:
         return ""
-    return (f" Each image gets {fits} fit{'s' if fits > 1 else ''}"
-            + (" from independent pixel samples" if fits > 1 else "")
-            + f", each merged to {levels} level{'s' if levels > 1 else ''}; of these {fits * levels} candidates the "
-            "one that agrees most with the others (smallest total variation of information) is kept. images.csv "
-            "gives its mean disagreement with the others (fit_spread_voi, bits) and its merge level (merge_level; the first fit's lowest level when several give it).")
+    return (
+        f" Each image gets {fits} fit{'s' if fits > 1 else ''}"
+        + (" from independent pixel samples" if fits > 1 else "")
+        + f", each merged to {levels} level{'s' if levels > 1 else ''}; of these {fits * levels} candidates the "
+        "one that agrees most with the others (smallest total variation of information) is kept. images.csv "
+        "gives its mean disagreement with the others (fit_spread_voi, bits) and its merge level (merge_level; the first fit's lowest level when several give it)."
+    )

@@ -59,7 +59,7 @@ def posterior_labels(model, features, *, sigma=2.0, chunk_rows=262_144, return_m
     k = model.n_components
     maps = np.empty((h * w, k), dtype=np.float32)
     for start in range(0, h * w, chunk_rows):
-        maps[start:start + chunk_rows] = model.predict_proba(X[start:start + chunk_rows])
+        maps[start : start + chunk_rows] = model.predict_proba(X[start : start + chunk_rows])
     maps = maps.reshape(h, w, k)
     if sigma > 0:
         s = sigma * size_scale(features.shape)
@@ -94,8 +94,9 @@ def _boundaries(regions, edges):
     r = regions
     a = np.concatenate([r[:, :-1].ravel(), r[:-1, :].ravel()])
     b = np.concatenate([r[:, 1:].ravel(), r[1:, :].ravel()])
-    e = np.concatenate([np.maximum(edges[:, :-1], edges[:, 1:]).ravel(),
-                        np.maximum(edges[:-1, :], edges[1:, :]).ravel()])
+    e = np.concatenate(
+        [np.maximum(edges[:, :-1], edges[:, 1:]).ravel(), np.maximum(edges[:-1, :], edges[1:, :]).ravel()]
+    )
     cut = a != b
     a, b, e = a[cut], b[cut], e[cut].astype(np.float64)
     n = int(r.max()) + 1

@@ -61,9 +61,13 @@ def performance(net, turnover):
     annual = growth[-1] ** (1.0 / years) - 1.0 if years > 0 and growth[-1] > 0 else float("nan")
     vol = float(net.std(ddof=0) * np.sqrt(TRADING_DAYS))
     peak = np.maximum.accumulate(np.r_[1.0, growth])[1:]
-    return {"annual_return": float(annual), "annual_volatility": vol,
-            "sharpe": float(net.mean() * TRADING_DAYS / vol) if vol > 0 else float("nan"),
-            "max_drawdown": float((growth / peak - 1.0).min()), "turnover_per_year": float(turnover.sum() / years)}
+    return {
+        "annual_return": float(annual),
+        "annual_volatility": vol,
+        "sharpe": float(net.mean() * TRADING_DAYS / vol) if vol > 0 else float("nan"),
+        "max_drawdown": float((growth / peak - 1.0).min()),
+        "turnover_per_year": float(turnover.sum() / years),
+    }
 
 
 #: the allocations driven by the regime model, in the order the table shows them
@@ -75,8 +79,9 @@ def probability_weights(filtered, regime_weight):
     return np.asarray(filtered, dtype=np.float64) @ np.asarray(regime_weight, dtype=np.float64)
 
 
-def run_backtest(dates, filtered, returns, names, *, predicted_vol, stress_weight, cost_bps, vol_window, target_vol,
-                 max_leverage=1.0):
+def run_backtest(
+    dates, filtered, returns, names, *, predicted_vol, stress_weight, cost_bps, vol_window, target_vol, max_leverage=1.0
+):
     """Five allocations over the labelled days, all with the same costs and volatility target.
 
     ``regimes``: fully invested, ``stress_weight`` in the stress label;
@@ -115,11 +120,13 @@ def run_backtest(dates, filtered, returns, names, *, predicted_vol, stress_weigh
     K = len(names)
     per_regime = np.r_[np.ones(K - 1), float(stress_weight)]
     pv = np.asarray(predicted_vol, dtype=np.float64)
-    weights = {"regimes": regime_weights(labels, K - 1, stress_weight),
-               "regime probabilities": probability_weights(filtered, per_regime),
-               "regime volatility targeting": np.clip(target_vol / np.where(pv > 0, pv, np.inf), 0.0, max_leverage),
-               "buy and hold": np.ones(len(returns)),
-               "volatility targeting": vol_target_weights(returns, vol_window, target_vol, max_weight=max_leverage)}
+    weights = {
+        "regimes": regime_weights(labels, K - 1, stress_weight),
+        "regime probabilities": probability_weights(filtered, per_regime),
+        "regime volatility targeting": np.clip(target_vol / np.where(pv > 0, pv, np.inf), 0.0, max_leverage),
+        "buy and hold": np.ones(len(returns)),
+        "volatility targeting": vol_target_weights(returns, vol_window, target_vol, max_weight=max_leverage),
+    }
     rows, curves = [], {}
     days = {f"days_{nm}": int((labels == k).sum()) for k, nm in enumerate(names)}
     for name, w in weights.items():

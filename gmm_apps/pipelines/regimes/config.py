@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ...config import EvaluationReport, NComponents, PathData, PipelineConfig, SelectedModel, Section
+from ...config import EvaluationReport, NComponents, PathData, PipelineConfig, Section, SelectedModel
 
 FEATURE_KINDS = ("log_return", "realized_vol", "drawdown", "momentum", "volume_z")
 
@@ -20,24 +20,43 @@ class RegimesData(PathData):
     price column, or OHLCV); 'yfinance' live Yahoo Finance prices (cached).
     """
 
-    source: Literal["auto", "arch", "file", "yfinance"] = Field("auto", description="auto: data.path if given, else the bundled arch data; arch, file or yfinance")
+    source: Literal["auto", "arch", "file", "yfinance"] = Field(
+        "auto", description="auto: data.path if given, else the bundled arch data; arch, file or yfinance"
+    )
     arch_dataset: Literal["sp500", "nasdaq"] | list[Literal["sp500", "nasdaq"]] = Field(
-        "sp500", description="bundled daily prices from the arch package; a list gives several series on their common dates")
+        "sp500",
+        description="bundled daily prices from the arch package; a list gives several series on their common dates",
+    )
     date_column: str | None = Field(None, description="default: 'Date' or 'date' or the first column")
-    price_column: str | list[str] | None = Field(None, description="default: 'Adj Close', else 'Close', else 'price'; "
-                                                 "a list reads several price series (the first orders the regimes)")
+    price_column: str | list[str] | None = Field(
+        None,
+        description="default: 'Adj Close', else 'Close', else 'price'; "
+        "a list reads several price series (the first orders the regimes)",
+    )
     volume_column: str | None = Field(None, description="default: 'Volume' when present")
-    tickers: list[str] = Field(default_factory=lambda: ["^GSPC"], description="Yahoo Finance tickers for source: yfinance (several: on their common dates; the first orders the regimes)")
+    tickers: list[str] = Field(
+        default_factory=lambda: ["^GSPC"],
+        description="Yahoo Finance tickers for source: yfinance (several: on their common dates; the first orders the regimes)",
+    )
     start: date | None = Field(None, description="first date to keep; null: all")
     end: date | None = Field(None, description="last date to keep; null: all")
     interval: Literal["1d", "1wk", "1mo"] = Field("1d", description="bar length for yfinance")
     cache_dir: str = Field(".gmm_apps_cache", description="where yfinance downloads are cached")
-    missing: Literal["refuse", "drop"] = Field("refuse", description="rows without a price (an empty cell, or '.'): "
-                                               "refuse, or drop them (the next return spans the gap, as over a weekend)")
-    nonpositive: Literal["refuse", "drop"] = Field("refuse", description="prices at or below zero (e.g. WTI on 2020-04-20): "
-                                                   "refuse, or drop those days and the returns across them")
-    repeated: Literal["keep", "drop"] = Field("keep", description="a row repeating the previous price (a holiday row "
-                                              "carrying the last close): keep it (a zero return) or drop it")
+    missing: Literal["refuse", "drop"] = Field(
+        "refuse",
+        description="rows without a price (an empty cell, or '.'): "
+        "refuse, or drop them (the next return spans the gap, as over a weekend)",
+    )
+    nonpositive: Literal["refuse", "drop"] = Field(
+        "refuse",
+        description="prices at or below zero (e.g. WTI on 2020-04-20): "
+        "refuse, or drop those days and the returns across them",
+    )
+    repeated: Literal["keep", "drop"] = Field(
+        "keep",
+        description="a row repeating the previous price (a holiday row "
+        "carrying the last close): keep it (a zero return) or drop it",
+    )
 
     @field_validator("tickers", mode="before")
     @classmethod
@@ -70,11 +89,11 @@ class RegimesFeatures(Section):
     ``use`` lists features as ``{kind, window}`` mappings or ``"kind:window"`` strings.
     """
 
-    use: list[Union[FeatureSpec, str]] = Field(
+    use: list[FeatureSpec | str] = Field(
         default_factory=lambda: [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)],
         description="features: log_return, realized_vol, drawdown, momentum, volume_z, log_level (of each series) "
-                    "and correlation (of each further series' returns with the first's), each with an optional window, "
-                    "as {kind: .., window: ..} or 'realized_vol:21'",
+        "and correlation (of each further series' returns with the first's), each with an optional window, "
+        "as {kind: .., window: ..} or 'realized_vol:21'",
     )
 
     @field_validator("use", mode="before")
@@ -108,15 +127,23 @@ class RegimesModel(SelectedModel):
     row of the transition matrix (0 = plain maximum likelihood).
     """
 
-    kind: Literal["hmm", "gmm_hmm", "gmm"] = Field("hmm", description="hmm (Gaussian HMM seeded by the core GMM), gmm_hmm (a mixture per state) or gmm (no dynamics)")
+    kind: Literal["hmm", "gmm_hmm", "gmm"] = Field(
+        "hmm",
+        description="hmm (Gaussian HMM seeded by the core GMM), gmm_hmm (a mixture per state) or gmm (no dynamics)",
+    )
     n_components: NComponents = 3
     criterion: Literal["bic", "aic"] = Field("bic", description="how the number of regimes is chosen from a list")
     n_mix: int = Field(2, ge=1, le=10, description="Gaussians per state for gmm_hmm")
-    stickiness: float = Field(100.0, ge=0, description="pseudo-counts of staying in a regime added to the transition matrix (0: none)")
+    stickiness: float = Field(
+        100.0, ge=0, description="pseudo-counts of staying in a regime added to the transition matrix (0: none)"
+    )
     hmm_iter: int = Field(200, ge=1, description="Baum-Welch iterations at most")
     n_init: int = Field(10, ge=1)
-    ordering: str | None = Field(None, description="the price series whose volatility orders and names the regimes "
-                                 "(calm first); null: the first series")
+    ordering: str | None = Field(
+        None,
+        description="the price series whose volatility orders and names the regimes "
+        "(calm first); null: the first series",
+    )
 
 
 class WalkForward(Section):
@@ -124,11 +151,18 @@ class WalkForward(Section):
 
     enabled: bool = Field(False, description="refit on an expanding window, labelling each day only with data up to it")
     refit_every: int = Field(63, ge=1, description="days between refits")
-    min_train: int = Field(756, ge=50, description="days in the first training window (walk-forward starts after them, "
-                                                   "and not before split.holdout_start when it is set)")
-    warm_start: bool = Field(True, description="kind hmm: a refit continues from the model in force, and starts "
-                                               "afresh when the window has grown by half or the market surprised the "
-                                               "model; false: every refit starts afresh")
+    min_train: int = Field(
+        756,
+        ge=50,
+        description="days in the first training window (walk-forward starts after them, "
+        "and not before split.holdout_start when it is set)",
+    )
+    warm_start: bool = Field(
+        True,
+        description="kind hmm: a refit continues from the model in force, and starts "
+        "afresh when the window has grown by half or the market surprised the "
+        "model; false: every refit starts afresh",
+    )
 
 
 class Split(Section):
@@ -136,7 +170,10 @@ class Split(Section):
     later dates are labelled out of sample (their log-likelihood is reported).
     ``null`` fits on everything."""
 
-    holdout_start: date | None = Field(date(2013, 1, 1), description="fit on the days before this date, label the rest out of sample; null: fit on everything")
+    holdout_start: date | None = Field(
+        date(2013, 1, 1),
+        description="fit on the days before this date, label the rest out of sample; null: fit on everything",
+    )
 
 
 class Backtest(Section):
@@ -149,16 +186,27 @@ class Backtest(Section):
     cost_bps: float = Field(5.0, ge=0, le=1000, description="cost in basis points per unit of turnover")
     stress_weight: float = Field(0.0, ge=0, le=1, description="share invested while the label is the stress regime")
     vol_window: int = Field(21, ge=5, le=252, description="days of realised volatility for volatility targeting")
-    vol_target: float | None = Field(None, gt=0, le=5, description="annual volatility both volatility-targeting rules "
-                                     "aim at (e.g. 0.15); null: the asset's volatility before the test")
-    max_leverage: float = Field(1.0, gt=0, le=10, description="largest weight a volatility-targeting rule may take "
-                                "(1: at most fully invested)")
+    vol_target: float | None = Field(
+        None,
+        gt=0,
+        le=5,
+        description="annual volatility both volatility-targeting rules "
+        "aim at (e.g. 0.15); null: the asset's volatility before the test",
+    )
+    max_leverage: float = Field(
+        1.0, gt=0, le=10, description="largest weight a volatility-targeting rule may take (1: at most fully invested)"
+    )
 
 
 class RegimesReport(EvaluationReport):
     stability_seeds: int = Field(5, ge=1, le=50, description="seeds compared for label agreement (ARI)")
-    bic_candidates: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="K values drawn on the report's BIC / AIC curve")
-    labels_from: Literal["smoothed", "filtered"] = Field("smoothed", description="label each day by its smoothed (uses later days) or filtered (up to that day) probabilities")
+    bic_candidates: list[int] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5], description="K values drawn on the report's BIC / AIC curve"
+    )
+    labels_from: Literal["smoothed", "filtered"] = Field(
+        "smoothed",
+        description="label each day by its smoothed (uses later days) or filtered (up to that day) probabilities",
+    )
 
 
 class RegimesConfig(PipelineConfig):

@@ -51,8 +51,13 @@ class PriceData:
     def subset(self, keep):
         """The same data on the rows where the boolean array ``keep`` is true."""
         idx = self.prices.index[keep]
-        return PriceData(self.prices[keep], None if self.volume is None else self.volume[keep], self.source,
-                         self.breaks.intersection(idx), dict(self.cleaning))
+        return PriceData(
+            self.prices[keep],
+            None if self.volume is None else self.volume[keep],
+            self.source,
+            self.breaks.intersection(idx),
+            dict(self.cleaning),
+        )
 
     @property
     def primary(self):
@@ -82,10 +87,18 @@ def align(parts, source):
     V = pd.concat(vols, axis=1).reindex(P.index) if vols else None
     longest = max(len(p.prices) for p in parts)
     breaks, cleaning = _merged_cleaning(parts, P.index)
-    logger.info("%s: %d dates common to %s (inner join; %d of the longest series' %d dates dropped)",
-                source, len(P), ", ".join(map(str, names)), longest - len(P), longest)
+    logger.info(
+        "%s: %d dates common to %s (inner join; %d of the longest series' %d dates dropped)",
+        source,
+        len(P),
+        ", ".join(map(str, names)),
+        longest - len(P),
+        longest,
+    )
     if len(P) < 2:
-        raise DataError(f"{source}: the series {', '.join(map(str, names))} share {len(P)} dates; they need a common history")
+        raise DataError(
+            f"{source}: the series {', '.join(map(str, names))} share {len(P)} dates; they need a common history"
+        )
     return PriceData(P, V, source, breaks, cleaning)
 
 
@@ -107,9 +120,7 @@ def _pick(columns, wanted, candidates, what, source):
         low = {str(c).lower(): c for c in cols}
         if str(wanted).lower() in low:
             return low[str(wanted).lower()]
-        raise DataError(
-            f"{source}: column {wanted!r} ({what}) not found; columns are {', '.join(map(str, cols))}"
-        )
+        raise DataError(f"{source}: column {wanted!r} ({what}) not found; columns are {', '.join(map(str, cols))}")
     low = {str(c).lower(): c for c in cols}
     for c in candidates:
         if c.lower() in low:
@@ -161,8 +172,13 @@ def clean_prices(values, column, source, *, missing="refuse", nonpositive="refus
         after = np.searchsorted(kept, np.flatnonzero(nonpos))  # the next kept row after each dropped one
         breaks = pd.DatetimeIndex(values.index[kept[np.unique(after[after < len(kept)])]])
         if nonpos.any():
-            logger.info("%s: %d row(s) of %r with a price at or below zero left out (data.nonpositive: drop), and "
-                        "the return across each", source, counts["nonpositive"], column)
+            logger.info(
+                "%s: %d row(s) of %r with a price at or below zero left out (data.nonpositive: drop), and "
+                "the return across each",
+                source,
+                counts["nonpositive"],
+                column,
+            )
     if repeated == "drop":
         kept = np.flatnonzero(keep & np.isfinite(arr))
         same = np.zeros(len(values), dtype=bool)
@@ -191,29 +207,36 @@ def _check_series(values, column, source, *, positive):
         )
     if positive and (arr <= 0).any():
         i = int(np.flatnonzero(arr <= 0)[0])
-        raise DataError(f"{source}: column {column!r} must hold positive prices, got {arr[i]:g} at data row {i + 1} "
-                        f"(date {pd.Timestamp(s.index[i]).date()}); set data.nonpositive: drop to leave such days "
-                        "and the returns across them out")
+        raise DataError(
+            f"{source}: column {column!r} must hold positive prices, got {arr[i]:g} at data row {i + 1} "
+            f"(date {pd.Timestamp(s.index[i]).date()}); set data.nonpositive: drop to leave such days "
+            "and the returns across them out"
+        )
     big = np.abs(arr) > EXTREME
     if big.any():
         i = int(np.flatnonzero(big)[0])
-        raise DataError(f"{source}: column {column!r} has an extreme value {arr[i]:g} at data row {i + 1} "
-                        f"(date {pd.Timestamp(s.index[i]).date()}); fix or remove that row")
+        raise DataError(
+            f"{source}: column {column!r} has an extreme value {arr[i]:g} at data row {i + 1} "
+            f"(date {pd.Timestamp(s.index[i]).date()}); fix or remove that row"
+        )
     if positive and len(arr) > 1:
         jump = np.abs(np.diff(np.log(arr))) > np.log(MAX_DAILY_RATIO)
         if jump.any():
             i = int(np.flatnonzero(jump)[0]) + 1
-            raise DataError(f"{source}: column {column!r} jumps from {arr[i - 1]:g} to {arr[i]:g} at data row {i + 1} "
-                            f"(date {pd.Timestamp(s.index[i]).date()}), a factor of more than {MAX_DAILY_RATIO:g} "
-                            "in one step; that is a data error (or an unadjusted split): fix the row or use adjusted prices")
+            raise DataError(
+                f"{source}: column {column!r} jumps from {arr[i - 1]:g} to {arr[i]:g} at data row {i + 1} "
+                f"(date {pd.Timestamp(s.index[i]).date()}), a factor of more than {MAX_DAILY_RATIO:g} "
+                "in one step; that is a data error (or an unadjusted split): fix the row or use adjusted prices"
+            )
     return pd.Series(arr, index=s.index)
 
 
 def _check_dates(index, column, source):
     if index.hasnans:
         i = int(np.flatnonzero(index.isna())[0])
-        raise DataError(f"{source}: column {column!r} has a missing or unreadable date at data row {i + 1}; "
-                        "fix or remove that row")
+        raise DataError(
+            f"{source}: column {column!r} has a missing or unreadable date at data row {i + 1}; fix or remove that row"
+        )
     if index.has_duplicates:
         d = index[index.duplicated()][0]
         n = int((index == d).sum())
@@ -228,8 +251,7 @@ def _check_dates(index, column, source):
         )
 
 
-def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_column=None, ticker="price",
-                    rules=None):
+def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_column=None, ticker="price", rules=None):
     """Turn a table (a date column plus a price column, or OHLCV) into :class:`PriceData`.
 
     Parameters
@@ -271,7 +293,13 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     if getattr(dates, "tz", None) is not None:
         dates = dates.tz_localize(None)
     dates = pd.DatetimeIndex(dates).normalize()
-    pcol = _pick(df.columns, price_column, ["Adj Close", "Adj_Close", "adj_close", "Close", "close", "price", "Price"], "prices", source)
+    pcol = _pick(
+        df.columns,
+        price_column,
+        ["Adj Close", "Adj_Close", "adj_close", "Close", "close", "price", "Price"],
+        "prices",
+        source,
+    )
     if pcol is None and df.shape[1] == 0:
         raise DataError(f"{source}: only a date column ({dcol!r}); expected a column of prices beside it")
     if pcol is None:
@@ -292,9 +320,11 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         vol = _check_series(pd.Series(df[vcol].to_numpy()[keep], index=values.index), vcol, source, positive=False)
         if (vol < 0).any():
             i = int(np.flatnonzero(vol.to_numpy() < 0)[0])
-            raise DataError(f"{source}: column {vcol!r} (volume) holds a negative value {vol.iloc[i]:g} at data row "
-                            f"{i + 1} (date {vol.index[i].date()}); volumes count shares traded: fix that row, or set "
-                            "data.volume_column to another column")
+            raise DataError(
+                f"{source}: column {vcol!r} (volume) holds a negative value {vol.iloc[i]:g} at data row "
+                f"{i + 1} (date {vol.index[i].date()}); volumes count shares traded: fix that row, or set "
+                "data.volume_column to another column"
+            )
         volume = vol.to_frame(ticker)
     if len(prices) < 2:
         raise DataError(f"{source}: only {len(prices)} price row(s); need a price history")
@@ -321,8 +351,11 @@ def load_arch(name="sp500", *, rules=None):
     parts = []
     for nm in names:
         df = importlib.import_module(f"arch.data.{nm}").load()
-        parts.append(frame_to_prices(df, source=f"arch.data.{nm}", ticker={"sp500": "S&P 500", "nasdaq": "NASDAQ"}[nm],
-                                     rules=rules))
+        parts.append(
+            frame_to_prices(
+                df, source=f"arch.data.{nm}", ticker={"sp500": "S&P 500", "nasdaq": "NASDAQ"}[nm], rules=rules
+            )
+        )
     return align(parts, "arch.data." + "+".join(names))
 
 
@@ -348,20 +381,37 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None, 
             sep = _separator(path)
             df = pd.read_csv(path, sep=sep, engine="python" if len(sep) > 1 else "c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} ({str(exc).splitlines()[0]})") from None
+        raise DataError(
+            f"{path}: cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} ({str(exc).splitlines()[0]})"
+        ) from None
     if isinstance(price_column, (list, tuple)):  # several series: one column each, named by the column
         missing = [c for c in price_column if c not in df.columns]
         if missing:
-            raise DataError(f"{path}: price column {missing[0]!r} (data.price_column) not found; columns are "
-                            f"{', '.join(map(str, df.columns))}")
-        parts = [frame_to_prices(df.drop(columns=[c for c in price_column if c != col]), source=str(path),
-                                 date_column=date_column, price_column=col, volume_column=None, ticker=col,
-                                 rules=rules)
-                 for col in price_column]
+            raise DataError(
+                f"{path}: price column {missing[0]!r} (data.price_column) not found; columns are "
+                f"{', '.join(map(str, df.columns))}"
+            )
+        parts = [
+            frame_to_prices(
+                df.drop(columns=[c for c in price_column if c != col]),
+                source=str(path),
+                date_column=date_column,
+                price_column=col,
+                volume_column=None,
+                ticker=col,
+                rules=rules,
+            )
+            for col in price_column
+        ]
         return align(parts, str(path))
     return frame_to_prices(
-        df, source=str(path), date_column=date_column, price_column=price_column, volume_column=volume_column,
-        ticker=path.stem, rules=rules,
+        df,
+        source=str(path),
+        date_column=date_column,
+        price_column=price_column,
+        volume_column=volume_column,
+        ticker=path.stem,
+        rules=rules,
     )
 
 
@@ -381,8 +431,9 @@ def _separator(path):
     return r"\s+" if len(header.split()) > 1 else ","
 
 
-def load_yfinance(tickers, *, start=None, end=None, interval="1d", cache_dir=".gmm_apps_cache", download=None,
-                  rules=None):
+def load_yfinance(
+    tickers, *, start=None, end=None, interval="1d", cache_dir=".gmm_apps_cache", download=None, rules=None
+):
     """Prices from Yahoo Finance through ``yfinance``, cached on disk.
 
     Parameters
@@ -419,8 +470,14 @@ def load_yfinance(tickers, *, start=None, end=None, interval="1d", cache_dir=".g
         logger.info("downloading %s from Yahoo Finance", ", ".join(tickers))
         try:
             raw = download(
-                list(tickers), start=None if start is None else str(start), end=None if end is None else str(end),
-                interval=interval, auto_adjust=False, progress=False, group_by="column", threads=False,
+                list(tickers),
+                start=None if start is None else str(start),
+                end=None if end is None else str(end),
+                interval=interval,
+                auto_adjust=False,
+                progress=False,
+                group_by="column",
+                threads=False,
             )
         except Exception as exc:  # network errors come in many types
             raise DataError(
@@ -465,7 +522,9 @@ def yfinance_frame_to_prices(raw, tickers, *, rules=None):
     full = pd.DataFrame(prices)
     P = full.dropna()  # the tickers' common dates
     if len(prices) > 1:
-        logger.info("%s: %d dates common to %s (inner join; %d dropped)", source, len(P), ", ".join(prices), len(full) - len(P))
+        logger.info(
+            "%s: %d dates common to %s (inner join; %d dropped)", source, len(P), ", ".join(prices), len(full) - len(P)
+        )
     V = pd.DataFrame(volumes).reindex(P.index) if volumes else None
     return PriceData(P, V, source, *_merged_cleaning(parts, P.index))
 

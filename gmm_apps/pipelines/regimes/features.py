@@ -152,8 +152,10 @@ def build_features(data, specs):
             name = feature_name(s, t if multi else None)
             if s.kind == "correlation":  # of this series' returns with the first series'
                 if not multi:
-                    raise DataError(f"{data.source}: feature correlation needs at least two price series and the data "
-                                    "has one; add a series (data.tickers, data.arch_dataset or data.price_column)")
+                    raise DataError(
+                        f"{data.source}: feature correlation needs at least two price series and the data "
+                        "has one; add a series (data.tickers, data.arch_dataset or data.price_column)"
+                    )
                 if t != data.primary:
                     cols[name] = on_valid(rolling_correlation, lead, r, window=s.window)
             elif s.kind == "log_level":
@@ -185,7 +187,9 @@ def build_features(data, specs):
     first = int(np.argmax(keep))
     if not (keep | broken)[first:].all():
         bad = F.index[first:][~(keep | broken)[first:]][0]
-        raise DataError(f"{data.source}: a feature is undefined on {bad.date()} (e.g. zero volume spread); check the data there")
+        raise DataError(
+            f"{data.source}: a feature is undefined on {bad.date()} (e.g. zero volume spread); check the data there"
+        )
     keep[:first] = False
     return F[keep], rets[keep]
 
@@ -211,4 +215,3 @@ def fit_scaler(X, *, names=None):
         col = names[i] if names is not None else i
         raise DataError(f"feature {col!r} is constant over the training window; drop it from features.use")
     return scaler
-

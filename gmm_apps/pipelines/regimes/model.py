@@ -16,7 +16,15 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core import FeatureScaler, GaussianMixture, bhattacharyya_distances, load_model, model_file_guard, n_parameters, save_model
+from ...core import (
+    FeatureScaler,
+    GaussianMixture,
+    bhattacharyya_distances,
+    load_model,
+    model_file_guard,
+    n_parameters,
+    save_model,
+)
 from ...errors import DataError, ModelFileError
 from .features import TRADING_DAYS
 
@@ -97,7 +105,20 @@ class RegimeModel:
     n_iter : int
     """
 
-    def __init__(self, emission, state_of, mix_weights, startprob, transmat, *, kind, covariance_type, n_mix=1, converged=True, n_iter=0):
+    def __init__(
+        self,
+        emission,
+        state_of,
+        mix_weights,
+        startprob,
+        transmat,
+        *,
+        kind,
+        covariance_type,
+        n_mix=1,
+        converged=True,
+        n_iter=0,
+    ):
         self.emission = emission
         self.state_of = np.asarray(state_of, dtype=np.int64)
         self.mix_weights = np.asarray(mix_weights, dtype=np.float64)
@@ -268,7 +289,7 @@ class RegimeModel:
         mu, var = self.return_moments
         p = np.asarray(filtered) @ self.transmat
         mean = p @ mu
-        return np.sqrt(np.maximum(p @ (var + mu ** 2) - mean ** 2, 0.0) * TRADING_DAYS)
+        return np.sqrt(np.maximum(p @ (var + mu**2) - mean**2, 0.0) * TRADING_DAYS)
 
     # ---------------------------------------------------------- persistence
     def save(self, path, *, scaler, meta):
@@ -280,8 +301,14 @@ class RegimeModel:
             "scaler_mean": scaler.center,
             "scaler_scale": scaler.scale,
         }
-        meta = dict(meta, kind=self.kind, covariance_of_states=self.covariance_type, n_mix=self.n_mix,
-                    converged=self.converged, n_iter=self.n_iter)
+        meta = dict(
+            meta,
+            kind=self.kind,
+            covariance_of_states=self.covariance_type,
+            n_mix=self.n_mix,
+            converged=self.converged,
+            n_iter=self.n_iter,
+        )
         return save_model(self.emission, path, extra=meta, arrays=arrays)
 
     @classmethod
@@ -293,34 +320,76 @@ class RegimeModel:
             if key not in a:
                 raise ModelFileError(f"{path}: not a regimes model (array {key!r} missing)")
         if "covariance_of_states" not in meta:
-            raise ModelFileError(f"{path}: a regimes model written by an older gmm_apps; rerun 'gmm-apps run' with "
-                                 "its config.yaml to write it again")
+            raise ModelFileError(
+                f"{path}: a regimes model written by an older gmm_apps; rerun 'gmm-apps run' with "
+                "its config.yaml to write it again"
+            )
         need = model_file_guard.require
         with model_file_guard(path):
             Ke, d = emission.means_.shape
             K = len(a["startprob"])
-            need(a["transmat"].shape == (K, K) and np.allclose(a["transmat"].sum(axis=1), 1)
-                 and np.all(a["transmat"] >= 0), path, "the transition matrix does not fit the regimes")
-            need(a["state_of"].shape == (Ke,) and np.issubdtype(a["state_of"].dtype, np.integer)
-                 and set(a["state_of"].tolist()) == set(range(K)), path, "components are not mapped onto the regimes")
-            need(a["startprob"].ndim == 1 and np.all(np.isfinite(a["startprob"])) and np.all(a["startprob"] >= 0)
-                 and abs(float(a["startprob"].sum()) - 1) < 1e-6, path, "the start probabilities are not a probability vector")
-            need(a["mix_weights"].shape == (Ke,) and np.all(np.isfinite(a["mix_weights"]))
-                 and np.all(a["mix_weights"] >= 0), path, "mixing weights do not fit the components")
-            need(np.all(np.isfinite(a["scaler_mean"])) and np.all(np.isfinite(a["scaler_scale"]))
-                 and np.all(a["scaler_scale"] > 0), path, "the scaler holds a non-positive or non-finite scale")
-            need(a["scaler_mean"].shape == (d,) and a["scaler_scale"].shape == (d,), path, "the scaler does not fit the features")
+            need(
+                a["transmat"].shape == (K, K)
+                and np.allclose(a["transmat"].sum(axis=1), 1)
+                and np.all(a["transmat"] >= 0),
+                path,
+                "the transition matrix does not fit the regimes",
+            )
+            need(
+                a["state_of"].shape == (Ke,)
+                and np.issubdtype(a["state_of"].dtype, np.integer)
+                and set(a["state_of"].tolist()) == set(range(K)),
+                path,
+                "components are not mapped onto the regimes",
+            )
+            need(
+                a["startprob"].ndim == 1
+                and np.all(np.isfinite(a["startprob"]))
+                and np.all(a["startprob"] >= 0)
+                and abs(float(a["startprob"].sum()) - 1) < 1e-6,
+                path,
+                "the start probabilities are not a probability vector",
+            )
+            need(
+                a["mix_weights"].shape == (Ke,)
+                and np.all(np.isfinite(a["mix_weights"]))
+                and np.all(a["mix_weights"] >= 0),
+                path,
+                "mixing weights do not fit the components",
+            )
+            need(
+                np.all(np.isfinite(a["scaler_mean"]))
+                and np.all(np.isfinite(a["scaler_scale"]))
+                and np.all(a["scaler_scale"] > 0),
+                path,
+                "the scaler holds a non-positive or non-finite scale",
+            )
+            need(
+                a["scaler_mean"].shape == (d,) and a["scaler_scale"].shape == (d,),
+                path,
+                "the scaler does not fit the features",
+            )
             need(meta["kind"] in ("hmm", "gmm_hmm", "gmm"), path, f"unknown model kind {meta['kind']!r}")
             need(meta["covariance_of_states"] in ("full", "diag", "spherical", "tied"), path, "unknown covariance type")
             names = meta.get("names", [""] * K)
-            need(isinstance(names, list) and len(names) == K and all(isinstance(n, str) for n in names),
-                 path, f"{len(names)} regime names for {K} regimes")
+            need(
+                isinstance(names, list) and len(names) == K and all(isinstance(n, str) for n in names),
+                path,
+                f"{len(names)} regime names for {K} regimes",
+            )
             fn = meta.get("feature_names", [""] * d)
             need(isinstance(fn, list) and len(fn) == d, path, f"{len(fn)} feature names for {d} features")
             model = cls(
-                emission, a["state_of"], a["mix_weights"], a["startprob"], a["transmat"],
-                kind=meta["kind"], covariance_type=meta["covariance_of_states"], n_mix=int(meta.get("n_mix", 1)),
-                converged=bool(meta.get("converged", True)), n_iter=int(meta.get("n_iter", 0)),
+                emission,
+                a["state_of"],
+                a["mix_weights"],
+                a["startprob"],
+                a["transmat"],
+                kind=meta["kind"],
+                covariance_type=meta["covariance_of_states"],
+                n_mix=int(meta.get("n_mix", 1)),
+                converged=bool(meta.get("converged", True)),
+                n_iter=int(meta.get("n_iter", 0)),
             )
         return model, FeatureScaler(a["scaler_mean"], a["scaler_scale"]), meta
 
@@ -348,8 +417,22 @@ def _sticky_transmat(K, stay=0.95):
     return A
 
 
-def fit_regime_model(X, returns, *, kind="hmm", n_components=3, covariance_type="full", n_init=10, random_state=0,
-                     stickiness=100.0, n_mix=2, hmm_iter=200, tol=1e-4, max_iter=300, reg_covar=1e-6):
+def fit_regime_model(
+    X,
+    returns,
+    *,
+    kind="hmm",
+    n_components=3,
+    covariance_type="full",
+    n_init=10,
+    random_state=0,
+    stickiness=100.0,
+    n_mix=2,
+    hmm_iter=200,
+    tol=1e-4,
+    max_iter=300,
+    reg_covar=1e-6,
+):
     """Fit a regime model and order its states from calmest to most volatile.
 
     Parameters
@@ -383,29 +466,53 @@ def fit_regime_model(X, returns, *, kind="hmm", n_components=3, covariance_type=
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         gmm = GaussianMixture(
-            K, covariance_type=covariance_type, n_init=n_init, random_state=random_state,
-            tol=tol, max_iter=max_iter, reg_covar=reg_covar,
+            K,
+            covariance_type=covariance_type,
+            n_init=n_init,
+            random_state=random_state,
+            tol=tol,
+            max_iter=max_iter,
+            reg_covar=reg_covar,
         ).fit(X)
     if kind == "gmm":
         model = RegimeModel(
-            gmm, np.arange(K), np.ones(K), gmm.weights_, np.tile(gmm.weights_, (K, 1)),
-            kind="gmm", covariance_type=covariance_type, converged=gmm.converged_, n_iter=gmm.n_iter_,
+            gmm,
+            np.arange(K),
+            np.ones(K),
+            gmm.weights_,
+            np.tile(gmm.weights_, (K, 1)),
+            kind="gmm",
+            covariance_type=covariance_type,
+            converged=gmm.converged_,
+            n_iter=gmm.n_iter_,
         )
     elif kind == "hmm":
-        model = _with_floor(lambda floor: _fit_hmm(X, gmm, K, covariance_type, stickiness, hmm_iter, random_state, floor),
-                            gmm, K, covariance_type, reg_covar)
+        model = _with_floor(
+            lambda floor: _fit_hmm(X, gmm, K, covariance_type, stickiness, hmm_iter, random_state, floor),
+            gmm,
+            K,
+            covariance_type,
+            reg_covar,
+        )
     elif kind == "gmm_hmm":
-        model = _with_floor(lambda floor: _fit_gmm_hmm(X, gmm, K, covariance_type, stickiness, n_mix, hmm_iter,
-                                                       random_state, floor, n_init),
-                            gmm, K, covariance_type, reg_covar)
+        model = _with_floor(
+            lambda floor: _fit_gmm_hmm(
+                X, gmm, K, covariance_type, stickiness, n_mix, hmm_iter, random_state, floor, n_init
+            ),
+            gmm,
+            K,
+            covariance_type,
+            reg_covar,
+        )
     else:
         raise ValueError(f"unknown model kind {kind!r}")
     order_by_volatility(model, X, returns)
     return model
 
 
-def refit_regime_model(previous, X, returns, *, previous_scaler, scaler, stickiness=100.0, hmm_iter=200,
-                       reg_covar=1e-6):
+def refit_regime_model(
+    previous, X, returns, *, previous_scaler, scaler, stickiness=100.0, hmm_iter=200, reg_covar=1e-6
+):
     """Refit an HMM regime model on a longer window, starting from the model in force.
 
     The previous model's states are carried into the new standardisation
@@ -435,11 +542,18 @@ def refit_regime_model(previous, X, returns, *, previous_scaler, scaler, stickin
     mu, cov = raw_state_moments(previous, previous_scaler)
     scale = np.asarray(scaler.scale, dtype=float)
     K, ct = previous.n_states, previous.covariance_type
-    start = GaussianMixture.from_parameters(previous.startprob, scaler.transform(mu), cov / np.outer(scale, scale),
-                                            covariance_type="full")
-    model = _with_floor(lambda floor: _fit_hmm(X, start, K, ct, stickiness, hmm_iter, 0, floor,
-                                               transmat=previous.transmat, startprob=previous.startprob),
-                        start, K, ct, reg_covar)
+    start = GaussianMixture.from_parameters(
+        previous.startprob, scaler.transform(mu), cov / np.outer(scale, scale), covariance_type="full"
+    )
+    model = _with_floor(
+        lambda floor: _fit_hmm(
+            X, start, K, ct, stickiness, hmm_iter, 0, floor, transmat=previous.transmat, startprob=previous.startprob
+        ),
+        start,
+        K,
+        ct,
+        reg_covar,
+    )
     order_by_volatility(model, X, returns)
     return model
 
@@ -450,7 +564,15 @@ HMM_FLOORS = (1e-3, 1e-2, 1e-1)
 
 def _usable(model):
     m = model.emission
-    arrays = (m.weights_, m.means_, m.covariances_, m.precisions_cholesky_, model.startprob, model.transmat, model.mix_weights)
+    arrays = (
+        m.weights_,
+        m.means_,
+        m.covariances_,
+        m.precisions_cholesky_,
+        model.startprob,
+        model.transmat,
+        model.mix_weights,
+    )
     return all(np.all(np.isfinite(a)) for a in arrays)
 
 
@@ -470,16 +592,29 @@ def _with_floor(fit, gmm, K, covariance_type, reg_covar):
                 model = fit(floor)
             if _usable(model):
                 if i:
-                    logger.warning("a state of the %d-state HMM collapsed onto too few days; refitted with a variance "
-                                   "floor of %g (standardised units)", K, floor)
+                    logger.warning(
+                        "a state of the %d-state HMM collapsed onto too few days; refitted with a variance "
+                        "floor of %g (standardised units)",
+                        K,
+                        floor,
+                    )
                 return model
             why = "non-finite parameters"
         except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
             why = f"{type(exc).__name__}: {exc}"
         logger.debug("%d-state HMM with variance floor %g failed (%s)", K, floor, why)
     logger.warning("every %d-state HMM fit collapsed; kept the GMM's states with a sticky transition matrix", K)
-    return RegimeModel(gmm, np.arange(K), np.ones(K), gmm.weights_, _sticky_transmat(K), kind="hmm",
-                       covariance_type=covariance_type, converged=False, n_iter=0)
+    return RegimeModel(
+        gmm,
+        np.arange(K),
+        np.ones(K),
+        gmm.weights_,
+        _sticky_transmat(K),
+        kind="hmm",
+        covariance_type=covariance_type,
+        converged=False,
+        n_iter=0,
+    )
 
 
 def _hmm_common(K, stickiness):
@@ -508,24 +643,42 @@ def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, tr
     from hmmlearn.hmm import GaussianHMM
 
     hmm = GaussianHMM(
-        K, covariance_type=ct, n_iter=hmm_iter, tol=1e-4, init_params="", params="stmc",
-        transmat_prior=_hmm_common(K, stickiness), random_state=random_state, min_covar=max(reg_covar, 1e-6),
+        K,
+        covariance_type=ct,
+        n_iter=hmm_iter,
+        tol=1e-4,
+        init_params="",
+        params="stmc",
+        transmat_prior=_hmm_common(K, stickiness),
+        random_state=random_state,
+        min_covar=max(reg_covar, 1e-6),
         implementation="scaling",
     )
     hmm.startprob_ = (gmm.weights_ if startprob is None else startprob).astype(np.float64)
     hmm.transmat_ = _sticky_transmat(K) if transmat is None else np.asarray(transmat, dtype=np.float64)
     hmm.means_ = gmm.means_.astype(np.float64)
     full = _full_covs(gmm)
-    hmm.covars_ = {"full": full, "tied": np.asarray(gmm.covariances_) if gmm.covariance_type == "tied" else full.mean(axis=0),
-                   "diag": _to_type(full, "diag"), "spherical": _to_type(full, "spherical")}[ct]
+    hmm.covars_ = {
+        "full": full,
+        "tied": np.asarray(gmm.covariances_) if gmm.covariance_type == "tied" else full.mean(axis=0),
+        "diag": _to_type(full, "diag"),
+        "spherical": _to_type(full, "spherical"),
+    }[ct]
     with warnings.catch_warnings(), _quiet_hmmlearn():
         warnings.simplefilter("ignore")
         hmm.fit(X)
     logger.debug("hmm K=%d: %d iterations, converged %s", K, hmm.monitor_.iter, hmm.monitor_.converged)
     emission = GaussianMixture.from_parameters(np.full(K, 1.0 / K), hmm.means_, hmm.covars_, covariance_type="full")
     return RegimeModel(
-        emission, np.arange(K), np.ones(K), hmm.startprob_, hmm.transmat_,
-        kind="hmm", covariance_type=ct, converged=hmm.monitor_.converged, n_iter=hmm.monitor_.iter,
+        emission,
+        np.arange(K),
+        np.ones(K),
+        hmm.startprob_,
+        hmm.transmat_,
+        kind="hmm",
+        covariance_type=ct,
+        converged=hmm.monitor_.converged,
+        n_iter=hmm.monitor_.iter,
     )
 
 
@@ -550,31 +703,55 @@ def _fit_gmm_hmm(X, gmm, K, ct, stickiness, n_mix, hmm_iter, random_state, reg_c
             weights[k, j] = sub.weights_[jj]
         weights[k] /= weights[k].sum()
     hmm = GMMHMM(
-        K, n_mix=n_mix, covariance_type=ct, n_iter=hmm_iter, tol=1e-4, init_params="", params="stmcw",
-        transmat_prior=_hmm_common(K, stickiness), random_state=random_state, min_covar=max(reg_covar, 1e-6),
+        K,
+        n_mix=n_mix,
+        covariance_type=ct,
+        n_iter=hmm_iter,
+        tol=1e-4,
+        init_params="",
+        params="stmcw",
+        transmat_prior=_hmm_common(K, stickiness),
+        random_state=random_state,
+        min_covar=max(reg_covar, 1e-6),
         implementation="scaling",
     )
     hmm.startprob_ = gmm.weights_.astype(np.float64)
     hmm.transmat_ = _sticky_transmat(K)
     hmm.means_ = means
     hmm.weights_ = weights
-    hmm.covars_ = {"full": covs, "tied": covs.mean(axis=1), "diag": _to_type(covs, "diag"),
-                   "spherical": _to_type(covs, "spherical")}[ct]
+    hmm.covars_ = {
+        "full": covs,
+        "tied": covs.mean(axis=1),
+        "diag": _to_type(covs, "diag"),
+        "spherical": _to_type(covs, "spherical"),
+    }[ct]
     with warnings.catch_warnings(), _quiet_hmmlearn():
         warnings.simplefilter("ignore")
         hmm.fit(X)
     c = np.asarray(hmm.covars_)
-    full = {"full": lambda: c,
-            "tied": lambda: np.broadcast_to(c[:, None], (K, n_mix, d, d)),
-            "diag": lambda: c[..., :, None] * np.eye(d),
-            "spherical": lambda: c[..., None, None] * np.eye(d)}[ct]()
+    full = {
+        "full": lambda: c,
+        "tied": lambda: np.broadcast_to(c[:, None], (K, n_mix, d, d)),
+        "diag": lambda: c[..., :, None] * np.eye(d),
+        "spherical": lambda: c[..., None, None] * np.eye(d),
+    }[ct]()
     emission = GaussianMixture.from_parameters(
-        np.full(K * n_mix, 1.0 / (K * n_mix)), hmm.means_.reshape(K * n_mix, d),
-        np.asarray(full).reshape(K * n_mix, d, d), covariance_type="full",
+        np.full(K * n_mix, 1.0 / (K * n_mix)),
+        hmm.means_.reshape(K * n_mix, d),
+        np.asarray(full).reshape(K * n_mix, d, d),
+        covariance_type="full",
     )
     return RegimeModel(
-        emission, np.repeat(np.arange(K), n_mix), hmm.weights_.reshape(-1), hmm.startprob_, hmm.transmat_,
-        kind="gmm_hmm", covariance_type=ct, n_mix=n_mix, converged=hmm.monitor_.converged, n_iter=hmm.monitor_.iter,
+        emission,
+        np.repeat(np.arange(K), n_mix),
+        hmm.weights_.reshape(-1),
+        hmm.startprob_,
+        hmm.transmat_,
+        kind="gmm_hmm",
+        covariance_type=ct,
+        n_mix=n_mix,
+        converged=hmm.monitor_.converged,
+        n_iter=hmm.monitor_.iter,
     )
 
 

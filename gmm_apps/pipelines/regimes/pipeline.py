@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -84,18 +84,20 @@ def regime_statistics(labels, returns, names):
         ann_ret = float(r.mean() * TRADING_DAYS) if n else float("nan")
         ann_vol = float(r.std(ddof=1) * np.sqrt(TRADING_DAYS)) if n > 1 else float("nan")
         runs = lengths[run_lab == k]
-        rows.append({
-            "regime": k,
-            "name": name,
-            "days": n,
-            "share_of_time": n / max(1, len(labels)),
-            "annual_return": ann_ret,
-            "annual_volatility": ann_vol,
-            "sharpe": ann_ret / ann_vol if n > 1 and ann_vol > 0 else float("nan"),
-            "max_drawdown": max_drawdown(r),
-            "episodes": int(len(runs)),
-            "mean_duration_days": float(runs.mean()) if len(runs) else float("nan"),
-        })
+        rows.append(
+            {
+                "regime": k,
+                "name": name,
+                "days": n,
+                "share_of_time": n / max(1, len(labels)),
+                "annual_return": ann_ret,
+                "annual_volatility": ann_vol,
+                "sharpe": ann_ret / ann_vol if n > 1 and ann_vol > 0 else float("nan"),
+                "max_drawdown": max_drawdown(r),
+                "episodes": int(len(runs)),
+                "mean_duration_days": float(runs.mean()) if len(runs) else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -118,10 +120,14 @@ def regime_figures(labels, dates, names, kind):
     if len(labels) == 0:
         return None
     lengths, _ = run_lengths(labels)
-    return {"labels": kind, "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
-            "days": int(len(labels)), "switches_per_year": float((len(lengths) - 1) / (len(labels) / TRADING_DAYS)),
-            "mean_regime_length_days": float(lengths.mean()),
-            "days_per_regime": {nm: int((labels == k).sum()) for k, nm in enumerate(names)}}
+    return {
+        "labels": kind,
+        "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
+        "days": int(len(labels)),
+        "switches_per_year": float((len(lengths) - 1) / (len(labels) / TRADING_DAYS)),
+        "mean_regime_length_days": float(lengths.mean()),
+        "days_per_regime": {nm: int((labels == k).sum()) for k, nm in enumerate(names)},
+    }
 
 
 def transition_table(model, names):
@@ -141,8 +147,10 @@ def ordering_returns(cfg, data, F, rets):
     if name is None or name == data.primary:
         return rets
     if name not in data.prices.columns:
-        raise ConfigError(f"config: model.ordering: no price series {name!r}; the series are "
-                          f"{', '.join(map(str, data.prices.columns))}")
+        raise ConfigError(
+            f"config: model.ordering: no price series {name!r}; the series are "
+            f"{', '.join(map(str, data.prices.columns))}"
+        )
     logger.info("regimes ordered by the volatility of %s", name)
     return np.log(data.prices[name]).diff().reindex(F.index).rename("log_return")
 
@@ -157,11 +165,17 @@ def load_prices(cfg, source):
     elif src == "file":
         if not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
-        data = data_mod.load_file(d.path, date_column=d.date_column, price_column=d.price_column,
-                                  volume_column=d.volume_column, rules=d.rules())
+        data = data_mod.load_file(
+            d.path,
+            date_column=d.date_column,
+            price_column=d.price_column,
+            volume_column=d.volume_column,
+            rules=d.rules(),
+        )
     else:
-        data = data_mod.load_yfinance(d.tickers, start=d.start, end=d.end, interval=d.interval, cache_dir=d.cache_dir,
-                                      rules=d.rules())
+        data = data_mod.load_yfinance(
+            d.tickers, start=d.start, end=d.end, interval=d.interval, cache_dir=d.cache_dir, rules=d.rules()
+        )
     if d.start is not None or d.end is not None:
         idx = data.prices.index
         keep = np.ones(len(idx), dtype=bool)
@@ -229,9 +243,11 @@ def training_days(dates, holdout_start, source):
     train = np.ones(len(dates), dtype=bool) if holdout_start is None else (dates < pd.Timestamp(holdout_start))
     n = int(train.sum())
     if n < 50 and holdout_start is None:
-        raise DataError(f"{source}: only {n} days with every feature defined (data {dates[0].date()} to "
-                        f"{dates[-1].date()}, after the longest feature window); at least 50 are needed: use a "
-                        "longer price history or shorter feature windows")
+        raise DataError(
+            f"{source}: only {n} days with every feature defined (data {dates[0].date()} to "
+            f"{dates[-1].date()}, after the longest feature window); at least 50 are needed: use a "
+            "longer price history or shorter feature windows"
+        )
     if n < 50:
         raise DataError(
             f"{source}: only {n} feature days before split.holdout_start={holdout_start} "
@@ -249,13 +265,22 @@ def walk_start(dates, wfc, holdout_start, source):
     if holdout_start is not None:
         t0 = max(t0, int(np.searchsorted(dates, pd.Timestamp(holdout_start))))
     if t0 >= T:
-        raise DataError(f"{source}: walk-forward needs days to label after the first training window: "
-                        f"walk_forward.min_train={wfc.min_train}"
-                        + (f" and split.holdout_start={holdout_start}" if holdout_start is not None else "")
-                        + f" leave none of the {T} feature days ({dates[0].date()} to {dates[-1].date()}); "
-                        "lower min_train or move split.holdout_start earlier")
-    logger.info("%s: %d days (%s to %s); walk-forward from %s, the first model trained on the %d days before",
-                source, T, dates[0].date(), dates[-1].date(), dates[t0].date(), t0)
+        raise DataError(
+            f"{source}: walk-forward needs days to label after the first training window: "
+            f"walk_forward.min_train={wfc.min_train}"
+            + (f" and split.holdout_start={holdout_start}" if holdout_start is not None else "")
+            + f" leave none of the {T} feature days ({dates[0].date()} to {dates[-1].date()}); "
+            "lower min_train or move split.holdout_start earlier"
+        )
+    logger.info(
+        "%s: %d days (%s to %s); walk-forward from %s, the first model trained on the %d days before",
+        source,
+        T,
+        dates[0].date(),
+        dates[-1].date(),
+        dates[t0].date(),
+        t0,
+    )
     return t0
 
 
@@ -281,22 +306,28 @@ def regimes_table(dates, labels, names, filtered, smoothed=None, *, in_sample=No
 def forecast_summary(forecasts, transmat, regime, names):
     """The last day's outlook: each regime's probability 1, 5 and 21 trading days ahead, and the expected
     further days in today's regime."""
-    return {"probabilities": {f"{h}d": {nm: float(p[-1, k]) for k, nm in enumerate(names)} for h, p in forecasts.items()},
-            "expected_remaining_days": expected_remaining_days(transmat, regime)}
+    return {
+        "probabilities": {f"{h}d": {nm: float(p[-1, k]) for k, nm in enumerate(names)} for h, p in forecasts.items()},
+        "expected_remaining_days": expected_remaining_days(transmat, regime),
+    }
 
 
 def headline(date, name, probability, outlook):
     far = outlook["probabilities"][f"{FORECAST_HORIZONS[-1]}d"]
     days = outlook["expected_remaining_days"]
-    return (f"{date}: {name} regime (filtered probability {probability:.2f}); expected to last about "
-            f"{days:.0f} more trading days; in {FORECAST_HORIZONS[-1]} days "
-            + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1])))
+    return (
+        f"{date}: {name} regime (filtered probability {probability:.2f}); expected to last about "
+        f"{days:.0f} more trading days; in {FORECAST_HORIZONS[-1]} days "
+        + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1]))
+    )
 
 
 def figures_sentence(figs):
     """'4.5 switches a year, regimes lasting 56 days on average (smoothed, in sample, 1999-01-04 to 2012-12-31)'."""
-    return (f"{figs['switches_per_year']:.1f} switches a year, regimes lasting {figs['mean_regime_length_days']:.0f} days "
-            f"on average ({figs['labels']}, {figs['period'][0]} to {figs['period'][1]})")
+    return (
+        f"{figs['switches_per_year']:.1f} switches a year, regimes lasting {figs['mean_regime_length_days']:.0f} days "
+        f"on average ({figs['labels']}, {figs['period'][0]} to {figs['period'][1]})"
+    )
 
 
 def summarise(cfg, data, post, names, best, model, table, aris):
@@ -304,8 +335,12 @@ def summarise(cfg, data, post, names, best, model, table, aris):
     labels, dates, train = post.labels, post.dates, post.train
     K = best.K
     vol_regime = state_volatility(np.eye(K)[labels], post.r)
-    today = {"date": dates[-1].strftime("%Y-%m-%d"), "regime": int(labels[-1]), "name": names[labels[-1]],
-             "probability_filtered": float(post.filtered[-1, labels[-1]])}
+    today = {
+        "date": dates[-1].strftime("%Y-%m-%d"),
+        "regime": int(labels[-1]),
+        "name": names[labels[-1]],
+        "probability_filtered": float(post.filtered[-1, labels[-1]]),
+    }
     if post.smoothed is not None:
         today["probability_smoothed"] = float(post.smoothed[-1, labels[-1]])
     outlook = forecast_summary(post.forecasts, post.model.transmat, labels[-1], names)
@@ -349,8 +384,13 @@ def summarise(cfg, data, post, names, best, model, table, aris):
 class RegimesPipeline(Pipeline):
     name = "regimes"
     input_keys = ("data.path", "data.cache_dir")
-    quick_sets = ("report.stability_seeds=1", "report.bic_candidates=[3]", "report.plots=false", "model.n_init=2",
-                  "split.holdout_start=null")
+    quick_sets = (
+        "report.stability_seeds=1",
+        "report.bic_candidates=[3]",
+        "report.plots=false",
+        "model.n_init=2",
+        "split.holdout_start=null",
+    )
 
     def write_data(self, data, folder):
         """A DataFrame of prices, its dates in the index or a column."""
@@ -367,6 +407,7 @@ class RegimesPipeline(Pipeline):
         p = Path(folder) / "prices.csv"
         sp500.load()["Adj Close"].iloc[-2520:].rename("Close").rename_axis("Date").to_frame().to_csv(p)
         return str(p)
+
     description = "market regimes from prices: dated labels with filtered and smoothed probabilities"
     config_model = RegimesConfig
 
@@ -387,8 +428,18 @@ class RegimesPipeline(Pipeline):
     def _fit(self, cfg, X, r, k, ct, seed):
         m = cfg.model
         return fit_regime_model(
-            X, r, kind=m.kind, n_components=k, covariance_type=ct, n_init=m.n_init, random_state=seed,
-            stickiness=m.stickiness, n_mix=m.n_mix, hmm_iter=m.hmm_iter, tol=m.tol, max_iter=m.max_iter,
+            X,
+            r,
+            kind=m.kind,
+            n_components=k,
+            covariance_type=ct,
+            n_init=m.n_init,
+            random_state=seed,
+            stickiness=m.stickiness,
+            n_mix=m.n_mix,
+            hmm_iter=m.hmm_iter,
+            tol=m.tol,
+            max_iter=m.max_iter,
             reg_covar=m.reg_covar,
         )
 
@@ -413,11 +464,27 @@ class RegimesPipeline(Pipeline):
         backtest = self._backtest(ctx, cfg, post, data, names)
         if backtest is not None:
             summary["backtest"] = backtest["summary"]
-        rep.build_report(ctx, cfg, summary=summary, prices=data.prices[data.primary].reindex(post.dates),
-                         dates=post.dates, labels=post.labels, filtered=post.filtered, smoothed=post.smoothed,
-                         names=names, stats=stats, trans=trans, table=table, chosen=(best.K, best.ct),
-                         model=post.model, X=post.X, train=post.train, ticker=str(data.primary),
-                         feature_names=list(F.columns), backtest=backtest)
+        rep.build_report(
+            ctx,
+            cfg,
+            summary=summary,
+            prices=data.prices[data.primary].reindex(post.dates),
+            dates=post.dates,
+            labels=post.labels,
+            filtered=post.filtered,
+            smoothed=post.smoothed,
+            names=names,
+            stats=stats,
+            trans=trans,
+            table=table,
+            chosen=(best.K, best.ct),
+            model=post.model,
+            X=post.X,
+            train=post.train,
+            ticker=str(data.primary),
+            feature_names=list(F.columns),
+            backtest=backtest,
+        )
         return summary
 
     # ------------------------------------------------------------- steps
@@ -431,15 +498,25 @@ class RegimesPipeline(Pipeline):
         rows, fitted = [], {}
         for k, ct in ctx.progress(jobs, desc="fitting candidates"):
             mdl = self._fit(cfg, Xtr, rtr, k, ct, cfg.model.random_state)
-            rows.append({"n_components": k, "covariance_type": ct, "log_likelihood": mdl.log_likelihood(Xtr),
-                         "n_parameters": mdl.n_parameters(), "bic": mdl.bic(Xtr), "aic": mdl.aic(Xtr),
-                         "candidate": (k in ks and ct in cts)})
+            rows.append(
+                {
+                    "n_components": k,
+                    "covariance_type": ct,
+                    "log_likelihood": mdl.log_likelihood(Xtr),
+                    "n_parameters": mdl.n_parameters(),
+                    "bic": mdl.bic(Xtr),
+                    "aic": mdl.aic(Xtr),
+                    "candidate": (k in ks and ct in cts),
+                }
+            )
             fitted[(k, ct)] = mdl
         table = pd.DataFrame(rows)
         cand = table[table["candidate"]] if rows else table
         if cand.empty:
-            raise DataError(f"{source}: too few training days ({len(Xtr)}) for model.n_components {ks}: each regime "
-                            f"needs at least 5 days, so at most {len(Xtr) // 5} regimes; lower model.n_components")
+            raise DataError(
+                f"{source}: too few training days ({len(Xtr)}) for model.n_components {ks}: each regime "
+                f"needs at least 5 days, so at most {len(Xtr) // 5} regimes; lower model.n_components"
+            )
         row = cand.iloc[int(cand[cfg.model.criterion].to_numpy().argmin())]
         best = Best(int(row.n_components), row.covariance_type, float(row.bic), float(row.aic), len(Xtr))
         logger.info("model: %s, K=%d, %s covariance", cfg.model.kind, best.K, best.ct)
@@ -450,17 +527,46 @@ class RegimesPipeline(Pipeline):
         dates = F.index
         if cfg.walk_forward.enabled:
             w0 = int(train.sum())
-            filtered, log_pred, refit_dates, (model, scaler), fc, refits, vol = self._walk_forward(cfg, F, r, model,
-                                                                                                   scaler, w0, ctx)
+            filtered, log_pred, refit_dates, (model, scaler), fc, refits, vol = self._walk_forward(
+                cfg, F, r, model, scaler, w0, ctx
+            )
             seen = refits[-1]["trained_days"]
             in_sample = (dates[:seen], model.smooth(scaler.transform(F.values[:seen])).argmax(axis=1))
-            return Posteriors(model, scaler, dates[w0:], X[w0:], r[w0:], np.zeros(len(filtered), dtype=bool),
-                              filtered, None, filtered.argmax(axis=1), log_pred, refit_dates, fc, in_sample, vol, refits)
+            return Posteriors(
+                model,
+                scaler,
+                dates[w0:],
+                X[w0:],
+                r[w0:],
+                np.zeros(len(filtered), dtype=bool),
+                filtered,
+                None,
+                filtered.argmax(axis=1),
+                log_pred,
+                refit_dates,
+                fc,
+                in_sample,
+                vol,
+                refits,
+            )
         filtered, log_pred, smoothed = model.posteriors(X)
         src = smoothed if cfg.report.labels_from == "smoothed" else filtered
-        return Posteriors(model, scaler, dates, X, r, train, filtered, smoothed, src.argmax(axis=1), log_pred, None,
-                          regime_forecasts(filtered, model.transmat), (dates[train], smoothed[train].argmax(axis=1)),
-                          model.predicted_volatility(filtered))
+        return Posteriors(
+            model,
+            scaler,
+            dates,
+            X,
+            r,
+            train,
+            filtered,
+            smoothed,
+            src.argmax(axis=1),
+            log_pred,
+            None,
+            regime_forecasts(filtered, model.transmat),
+            (dates[train], smoothed[train].argmax(axis=1)),
+            model.predicted_volatility(filtered),
+        )
 
     def _stability(self, cfg, X, train, r, post, best, ctx, *, first):
         """Label agreement (ARI) of refits from other seeds with the first.
@@ -484,27 +590,48 @@ class RegimesPipeline(Pipeline):
                 else:
                     o = other.smooth(X) if cfg.report.labels_from == "smoothed" else other.filter(X)[0]
                 aris.append(float(adjusted_rand_score(ref, o.argmax(axis=1))))
-        out = {"seeds": seeds, "ari_vs_first": aris, "min": min(aris) if aris else None,
-               "identical": bool(all(a == 1.0 for a in aris)) if aris else None}
+        out = {
+            "seeds": seeds,
+            "ari_vs_first": aris,
+            "min": min(aris) if aris else None,
+            "identical": bool(all(a == 1.0 for a in aris)) if aris else None,
+        }
         if walk:
             out["measured_on"] = "the first training window's fit per seed, filtered labels of the walk-forward days"
         return out
 
     def _write(self, ctx, cfg, post, model, names, table, F, series):
         """regimes.csv, regime_stats.csv, transitions.csv, model_selection.csv and the model file."""
-        ctx.write_table("regimes.csv", regimes_table(post.dates, post.labels, names, post.filtered, post.smoothed,
-                                                     in_sample=post.train, fitted_to=post.refit_dates,
-                                                     forecasts=post.forecasts))
+        ctx.write_table(
+            "regimes.csv",
+            regimes_table(
+                post.dates,
+                post.labels,
+                names,
+                post.filtered,
+                post.smoothed,
+                in_sample=post.train,
+                fitted_to=post.refit_dates,
+                forecasts=post.forecasts,
+            ),
+        )
         stats = regime_statistics(post.labels, post.r, names)
         ctx.write_table("regime_stats.csv", stats)
         trans = transition_table(post.model, names)
         ctx.write_table("transitions.csv", trans, index=True)
         ctx.write_table("model_selection.csv", table)
-        post.model.save(ctx.path("model.npz"), scaler=post.scaler, meta={
-            "pipeline": "regimes", "feature_names": list(F.columns), "names": names,
-            "features": [s.model_dump() for s in cfg.features.specs()], "trained_to": post.trained_to,
-            "series": series,
-        })
+        post.model.save(
+            ctx.path("model.npz"),
+            scaler=post.scaler,
+            meta={
+                "pipeline": "regimes",
+                "feature_names": list(F.columns),
+                "names": names,
+                "features": [s.model_dump() for s in cfg.features.specs()],
+                "trained_to": post.trained_to,
+                "series": series,
+            },
+        )
         return stats, trans
 
     def _backtest(self, ctx, cfg, post, data, names):
@@ -521,26 +648,53 @@ class RegimesPipeline(Pipeline):
             target, why = float(bt.vol_target), "backtest.vol_target"
         else:
             before = simple.loc[: dates[0]].iloc[1:-1]  # the days before the test
-            target = float(before.std(ddof=0) * np.sqrt(TRADING_DAYS)) if len(before) > 20 else float(returns.std() * np.sqrt(TRADING_DAYS))
+            target = (
+                float(before.std(ddof=0) * np.sqrt(TRADING_DAYS))
+                if len(before) > 20
+                else float(returns.std() * np.sqrt(TRADING_DAYS))
+            )
             why = "the asset's volatility before the test"
-        table, curves = run_backtest(dates, post.filtered[oos], returns, names, predicted_vol=post.predicted_vol[oos],
-                                     stress_weight=bt.stress_weight, cost_bps=bt.cost_bps, vol_window=bt.vol_window,
-                                     target_vol=target, max_leverage=bt.max_leverage)
+        table, curves = run_backtest(
+            dates,
+            post.filtered[oos],
+            returns,
+            names,
+            predicted_vol=post.predicted_vol[oos],
+            stress_weight=bt.stress_weight,
+            cost_bps=bt.cost_bps,
+            vol_window=bt.vol_window,
+            target_vol=target,
+            max_leverage=bt.max_leverage,
+        )
         ctx.write_table("backtest.csv", table)
         rows = table.set_index("strategy")
         regime_rules = [n for n in rows.index if n in REGIME_RULES]
         best = max(regime_rules, key=lambda n: rows.loc[n, "sharpe"])
-        summary = {"period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")], "days": int(len(dates)),
-                   "cost_bps": bt.cost_bps, "stress_weight": bt.stress_weight, "target_volatility": target,
-                   "target_volatility_from": why, "max_leverage": bt.max_leverage,
-                   "strategies": {s: {k: v for k, v in r.items() if not k.startswith("days_")}
-                                  for s, r in rows.to_dict("index").items()},
-                   "best_regime_rule": best,
-                   "sharpe_at_least_buy_and_hold": bool(rows.loc[best, "sharpe"] >= rows.loc["buy and hold", "sharpe"]),
-                   "sharpe_at_least_volatility_targeting": bool(rows.loc[best, "sharpe"] >= rows.loc["volatility targeting", "sharpe"]),
-                   "drawdown_below_buy_and_hold": bool(rows.loc[best, "max_drawdown"] > rows.loc["buy and hold", "max_drawdown"])}
-        logger.info("backtest %s to %s: Sharpe %s", *summary["period"],
-                    ", ".join(f"{n} {rows.loc[n, 'sharpe']:.2f}" for n in rows.index))
+        summary = {
+            "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
+            "days": int(len(dates)),
+            "cost_bps": bt.cost_bps,
+            "stress_weight": bt.stress_weight,
+            "target_volatility": target,
+            "target_volatility_from": why,
+            "max_leverage": bt.max_leverage,
+            "strategies": {
+                s: {k: v for k, v in r.items() if not k.startswith("days_")} for s, r in rows.to_dict("index").items()
+            },
+            "best_regime_rule": best,
+            "sharpe_at_least_buy_and_hold": bool(rows.loc[best, "sharpe"] >= rows.loc["buy and hold", "sharpe"]),
+            "sharpe_at_least_volatility_targeting": bool(
+                rows.loc[best, "sharpe"] >= rows.loc["volatility targeting", "sharpe"]
+            ),
+            "drawdown_below_buy_and_hold": bool(
+                rows.loc[best, "max_drawdown"] > rows.loc["buy and hold", "max_drawdown"]
+            ),
+        }
+        logger.info(
+            "backtest %s to %s: Sharpe %s",
+            *summary["period"],
+            ", ".join(f"{n} {rows.loc[n, 'sharpe']:.2f}" for n in rows.index),
+        )
         return {"summary": summary, "table": table, "curves": curves}
 
     # -------------------------------------------------------- walk-forward
@@ -574,14 +728,25 @@ class RegimesPipeline(Pipeline):
                 Xtr = sc.transform(F.values[:t0])
                 # how much worse the model in force predicted the days since its fit than the days it was fitted on
                 surprise = float(lp[prev:t0].mean() - lp[:prev].mean())
-                fresh = not (m.kind == "hmm" and wfc.warm_start) or t0 >= FRESH_GROWTH * last_fresh \
+                fresh = (
+                    not (m.kind == "hmm" and wfc.warm_start)
+                    or t0 >= FRESH_GROWTH * last_fresh
                     or surprise < -FRESH_SURPRISE
+                )
                 if fresh:
                     new = self._fit(cfg, Xtr, r[:t0], K, model.covariance_type, m.random_state)
                     last_fresh = t0
                 else:
-                    new = refit_regime_model(model, Xtr, r[:t0], previous_scaler=scaler, scaler=sc,
-                                             stickiness=m.stickiness, hmm_iter=m.hmm_iter, reg_covar=m.reg_covar)
+                    new = refit_regime_model(
+                        model,
+                        Xtr,
+                        r[:t0],
+                        previous_scaler=scaler,
+                        scaler=sc,
+                        stickiness=m.stickiness,
+                        hmm_iter=m.hmm_iter,
+                        reg_covar=m.reg_covar,
+                    )
                 align_states(new, model, sc, scaler)
                 model, scaler = new, sc
             end = min(T, t0 + wfc.refit_every)
@@ -594,17 +759,37 @@ class RegimesPipeline(Pipeline):
             log_pred[sl] = lp[sl]
             vol[sl] = model.predicted_volatility(f[sl])
             fitted_to[sl] = F.index[t0 - 1].strftime("%Y-%m-%d")
-            refits.append({"trained_on": [F.index[0].strftime("%Y-%m-%d"), F.index[t0 - 1].strftime("%Y-%m-%d")],
-                           "trained_days": t0, "labels": [F.index[t0].strftime("%Y-%m-%d"), F.index[end - 1].strftime("%Y-%m-%d")],
-                           "start": "fresh" if fresh else "warm", "iterations": model.n_iter})
-        logger.info("walk-forward: %d models (%d fitted afresh); the first trained on %s to %s, the last on %s to %s "
-                    "(expanding window, a refit every %d days); labels %s to %s", len(refits),
-                    sum(r["start"] == "fresh" for r in refits), *refits[0]["trained_on"], *refits[-1]["trained_on"],
-                    wfc.refit_every, refits[0]["labels"][0], refits[-1]["labels"][1])
+            refits.append(
+                {
+                    "trained_on": [F.index[0].strftime("%Y-%m-%d"), F.index[t0 - 1].strftime("%Y-%m-%d")],
+                    "trained_days": t0,
+                    "labels": [F.index[t0].strftime("%Y-%m-%d"), F.index[end - 1].strftime("%Y-%m-%d")],
+                    "start": "fresh" if fresh else "warm",
+                    "iterations": model.n_iter,
+                }
+            )
+        logger.info(
+            "walk-forward: %d models (%d fitted afresh); the first trained on %s to %s, the last on %s to %s "
+            "(expanding window, a refit every %d days); labels %s to %s",
+            len(refits),
+            sum(r["start"] == "fresh" for r in refits),
+            *refits[0]["trained_on"],
+            *refits[-1]["trained_on"],
+            wfc.refit_every,
+            refits[0]["labels"][0],
+            refits[-1]["labels"][1],
+        )
         # dates before the first training window ends get no label: any label
         # there would use later data
-        return (filtered[w0:], log_pred[w0:], fitted_to[w0:], (model, scaler),
-                {h: p[w0:] for h, p in forecasts.items()}, refits, vol[w0:])
+        return (
+            filtered[w0:],
+            log_pred[w0:],
+            fitted_to[w0:],
+            (model, scaler),
+            {h: p[w0:] for h, p in forecasts.items()},
+            refits,
+            vol[w0:],
+        )
 
     # ---------------------------------------------------------------- apply
     def read_model(self, path):
@@ -615,13 +800,20 @@ class RegimesPipeline(Pipeline):
         series = meta.get("series", [])
         # several series: the new file has a column for each, named as in the run
         columns = config.data.price_column or (series if len(series) > 1 else None)
-        data = data_mod.load_file(input, date_column=config.data.date_column, price_column=columns,
-                                  volume_column=config.data.volume_column, rules=config.data.rules())
+        data = data_mod.load_file(
+            input,
+            date_column=config.data.date_column,
+            price_column=columns,
+            volume_column=config.data.volume_column,
+            rules=config.data.rules(),
+        )
         F, rets = build_features(data, config.features.specs())
         if list(F.columns) != list(meta["feature_names"]):
-            raise DataError(f"{input}: gives the features {', '.join(map(str, F.columns))}; the saved model expects "
-                            f"{', '.join(meta['feature_names'])}; use a file with the run's price series "
-                            "(data.price_column names them)")
+            raise DataError(
+                f"{input}: gives the features {', '.join(map(str, F.columns))}; the saved model expects "
+                f"{', '.join(meta['feature_names'])}; use a file with the run's price series "
+                "(data.price_column names them)"
+            )
         X = scaler.transform(F.values)
         filtered, log_pred, smoothed = model.posteriors(X)
         names = meta["names"]

@@ -17,8 +17,12 @@ from ...report import (
 )
 
 REGIME_COLOURS = {
-    "calm": "#55a868", "quiet": "#8cc084", "normal": "#4c72b0", "nervous": "#ccb974",
-    "volatile": "#dd8452", "stress": "#c44e52",
+    "calm": "#55a868",
+    "quiet": "#8cc084",
+    "normal": "#4c72b0",
+    "nervous": "#ccb974",
+    "volatile": "#dd8452",
+    "stress": "#c44e52",
 }
 
 
@@ -72,7 +76,9 @@ def plot_transition_matrix(trans, names):
     im = ax.imshow(A, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, f"{A[i, j]:.3f}", ha="center", va="center", color="white" if A[i, j] > 0.5 else "k", fontsize=9)
+            ax.text(
+                j, i, f"{A[i, j]:.3f}", ha="center", va="center", color="white" if A[i, j] > 0.5 else "k", fontsize=9
+            )
     ax.set_xticks(range(len(names)), names)
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("to")
@@ -87,7 +93,9 @@ def plot_equity(curves):
     fig = figure(11, 3.6)
     ax = fig.add_subplot()
     for i, (name, c) in enumerate(curves.items()):
-        ax.plot(curves.index.to_numpy(), c.to_numpy(), lw=1.2 if name == "regimes" else 0.9, color=PALETTE[i], label=name)
+        ax.plot(
+            curves.index.to_numpy(), c.to_numpy(), lw=1.2 if name == "regimes" else 0.9, color=PALETTE[i], label=name
+        )
     ax.set_yscale("log")
     ax.set_ylabel("growth of 1 (log scale)")
     ax.legend(fontsize=8, loc="upper left")
@@ -98,30 +106,46 @@ def plot_equity(curves):
 def add_backtest(rep, ctx, backtest, plots):
     s = backtest["summary"]
     rep.section("Backtest: acting on the regimes")
-    rep.text(f"From {s['period'][0]} to {s['period'][1]} ({s['days']:,} days, out of sample); each day's weight is "
-             f"decided at its close from the filtered probabilities and held the next day; costs {s['cost_bps']:g} bps "
-             f"per unit of turnover. The regime rules: regimes (fully invested, {100 * s['stress_weight']:.0f}% while "
-             "the label is stress), regime probabilities (the same weights averaged under the day's probabilities) "
-             "and regime volatility targeting (the target over the model's forecast of tomorrow's volatility). "
-             f"Both volatility-targeting rules aim at {100 * s['target_volatility']:.1f}% a year "
-             f"({s['target_volatility_from']}) with a weight of at most {s['max_leverage']:g}; the trailing one uses "
-             "the realised volatility of the last days and no regimes.")
+    rep.text(
+        f"From {s['period'][0]} to {s['period'][1]} ({s['days']:,} days, out of sample); each day's weight is "
+        f"decided at its close from the filtered probabilities and held the next day; costs {s['cost_bps']:g} bps "
+        f"per unit of turnover. The regime rules: regimes (fully invested, {100 * s['stress_weight']:.0f}% while "
+        "the label is stress), regime probabilities (the same weights averaged under the day's probabilities) "
+        "and regime volatility targeting (the target over the model's forecast of tomorrow's volatility). "
+        f"Both volatility-targeting rules aim at {100 * s['target_volatility']:.1f}% a year "
+        f"({s['target_volatility_from']}) with a weight of at most {s['max_leverage']:g}; the trailing one uses "
+        "the realised volatility of the last days and no regimes."
+    )
     pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
     show = backtest["table"].rename(columns=lambda c: c.replace("_", " "))
-    rep.table(show, formats={"annual return": pct, "annual volatility": pct, "max drawdown": pct,
-                             "sharpe": lambda v: f"{v:.2f}", "turnover per year": lambda v: f"{v:.1f}",
-                             "mean weight": lambda v: f"{v:.2f}"})
+    rep.table(
+        show,
+        formats={
+            "annual return": pct,
+            "annual volatility": pct,
+            "max drawdown": pct,
+            "sharpe": lambda v: f"{v:.2f}",
+            "turnover per year": lambda v: f"{v:.1f}",
+            "mean weight": lambda v: f"{v:.2f}",
+        },
+    )
     best = s["best_regime_rule"]
     verdict = []
     if not s["sharpe_at_least_buy_and_hold"]:
         verdict.append(f"the best regime rule ({best}) has a lower Sharpe ratio than buy-and-hold")
     if not s["sharpe_at_least_volatility_targeting"]:
-        verdict.append(f"the best regime rule ({best}) does not beat trailing volatility targeting, which needs no regimes")
+        verdict.append(
+            f"the best regime rule ({best}) does not beat trailing volatility targeting, which needs no regimes"
+        )
     if not s["drawdown_below_buy_and_hold"]:
         verdict.append("its maximum drawdown is not below buy-and-hold's")
-    rep.text(("Plainly: " + "; ".join(verdict) + ".") if verdict else
-             f"The best regime rule ({best}) has a Sharpe ratio at least that of buy-and-hold and of trailing "
-             "volatility targeting here, with a smaller maximum drawdown than buy-and-hold.", cls="note")
+    rep.text(
+        ("Plainly: " + "; ".join(verdict) + ".")
+        if verdict
+        else f"The best regime rule ({best}) has a Sharpe ratio at least that of buy-and-hold and of trailing "
+        "volatility targeting here, with a smaller maximum drawdown than buy-and-hold.",
+        cls="note",
+    )
     if plots:
         rep.image(ctx.save_figure(plot_equity(backtest["curves"]), "backtest.png"))
 
@@ -129,33 +153,70 @@ def add_backtest(rep, ctx, backtest, plots):
 def add_figures(rep, summary, names):
     """Switches, regime lengths and days per regime: out of sample (filtered, as a trader saw them day by day)
     and in sample (smoothed, with hindsight), side by side."""
-    sets = [(name, summary[key]) for key, name in (("out_of_sample", "out of sample (filtered)"),
-                                                   ("in_sample", "in sample (smoothed)")) if summary.get(key)]
-    rows = {"period": [f"{f['period'][0]} to {f['period'][1]}" for _, f in sets],
-            "days": [f"{f['days']:,}" for _, f in sets],
-            "switches a year": [f"{f['switches_per_year']:.1f}" for _, f in sets],
-            "mean regime length (trading days)": [f"{f['mean_regime_length_days']:.0f}" for _, f in sets]}
+    sets = [
+        (name, summary[key])
+        for key, name in (("out_of_sample", "out of sample (filtered)"), ("in_sample", "in sample (smoothed)"))
+        if summary.get(key)
+    ]
+    rows = {
+        "period": [f"{f['period'][0]} to {f['period'][1]}" for _, f in sets],
+        "days": [f"{f['days']:,}" for _, f in sets],
+        "switches a year": [f"{f['switches_per_year']:.1f}" for _, f in sets],
+        "mean regime length (trading days)": [f"{f['mean_regime_length_days']:.0f}" for _, f in sets],
+    }
     for nm in names:
         rows[f"days {nm}"] = [f"{f['days_per_regime'].get(nm, 0):,}" for _, f in sets]
-    rep.table(pd.DataFrame(rows, index=[n for n, _ in sets]).T.rename_axis("").reset_index(),
-              caption="How often regimes switch and how long they last")
-    rep.text("Out of sample: each day labelled by its filtered probabilities, from the model in force that day, as a "
-             "trader would have seen it. In sample: the days the model was fitted on, labelled with hindsight "
-             "(smoothed probabilities use later days), so regimes look longer and switch less often.", cls="note")
+    rep.table(
+        pd.DataFrame(rows, index=[n for n, _ in sets]).T.rename_axis("").reset_index(),
+        caption="How often regimes switch and how long they last",
+    )
+    rep.text(
+        "Out of sample: each day labelled by its filtered probabilities, from the model in force that day, as a "
+        "trader would have seen it. In sample: the days the model was fitted on, labelled with hindsight "
+        "(smoothed probabilities use later days), so regimes look longer and switch less often.",
+        cls="note",
+    )
 
 
-def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed, names, stats, trans, table,
-                 chosen, model, X, train, ticker, feature_names, backtest=None):
+def build_report(
+    ctx,
+    cfg,
+    *,
+    summary,
+    prices,
+    dates,
+    labels,
+    filtered,
+    smoothed,
+    names,
+    stats,
+    trans,
+    table,
+    chosen,
+    model,
+    X,
+    train,
+    ticker,
+    feature_names,
+    backtest=None,
+):
     """Write ``report.html`` and the plots of a regimes run."""
     K = len(names)
     title = cfg.report.title or f"Market regimes — {ticker}"
-    rep = Report(title, subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} trading days; "
-                 f"model: {summary['model_kind']}, {K} regimes, {summary['covariance_type']} covariance")
+    rep = Report(
+        title,
+        subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} trading days; "
+        f"model: {summary['model_kind']}, {K} regimes, {summary['covariance_type']} covariance",
+    )
     t = summary["today"]
-    rep.headline(f"Today ({t['date']}): {t['name']} regime, filtered probability {t['probability_filtered']:.2f}"
-                 + (f" (smoothed {t['probability_smoothed']:.2f})" if "probability_smoothed" in t else ""))
+    rep.headline(
+        f"Today ({t['date']}): {t['name']} regime, filtered probability {t['probability_filtered']:.2f}"
+        + (f" (smoothed {t['probability_smoothed']:.2f})" if "probability_smoothed" in t else "")
+    )
     kv = {
-        "out-of-sample log-likelihood per day (filtered)": summary["oos_loglik_per_day"] if summary["oos_loglik_per_day"] is not None else "–",
+        "out-of-sample log-likelihood per day (filtered)": summary["oos_loglik_per_day"]
+        if summary["oos_loglik_per_day"] is not None
+        else "–",
         "training days" + (" (first model)" if summary["walk_forward"] else ""): summary["n_train_days"],
     }
     ari = summary["label_agreement_ari"]
@@ -166,12 +227,28 @@ def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed
     outlook = summary["forecast"]
     rep.section("Outlook")
     horizons = list(outlook["probabilities"])
-    rep.table(pd.DataFrame({"regime": names, **{f"in {h[:-1]} trading day{'s' if h != '1d' else ''}":
-                                                 [outlook["probabilities"][h][nm] for nm in names] for h in horizons}}),
-              formats={c: (lambda v: f"{v:.2f}") for c in [f"in {h[:-1]} trading day{'s' if h != '1d' else ''}" for h in horizons]})
-    rep.text(f"Probability of each regime ahead, from today's filtered probabilities and the transition matrix. "
-             f"Today's regime ({t['name']}) is expected to last about {outlook['expected_remaining_days']:.0f} more "
-             "trading days (stays are geometric: this does not depend on how long it has lasted).", cls="note")
+    rep.table(
+        pd.DataFrame(
+            {
+                "regime": names,
+                **{
+                    f"in {h[:-1]} trading day{'s' if h != '1d' else ''}": [
+                        outlook["probabilities"][h][nm] for nm in names
+                    ]
+                    for h in horizons
+                },
+            }
+        ),
+        formats={
+            c: (lambda v: f"{v:.2f}") for c in [f"in {h[:-1]} trading day{'s' if h != '1d' else ''}" for h in horizons]
+        },
+    )
+    rep.text(
+        f"Probability of each regime ahead, from today's filtered probabilities and the transition matrix. "
+        f"Today's regime ({t['name']}) is expected to last about {outlook['expected_remaining_days']:.0f} more "
+        "trading days (stays are geometric: this does not depend on how long it has lasted).",
+        cls="note",
+    )
 
     plots = cfg.report.plots
     if backtest is not None:
@@ -181,30 +258,50 @@ def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed
         f = plot_price_regimes(dates, prices.to_numpy(), labels, names, ticker=ticker, holdout_start=hs)
         rep.image(ctx.save_figure(f, "price_regimes.png"), caption="Background colour: regime label of each day.")
         if smoothed is not None:
-            f = plot_stacked_probabilities(dates, smoothed, names, title="Smoothed regime probabilities (uses the whole sample)")
+            f = plot_stacked_probabilities(
+                dates, smoothed, names, title="Smoothed regime probabilities (uses the whole sample)"
+            )
             rep.image(ctx.save_figure(f, "probabilities_smoothed.png"))
-        f = plot_stacked_probabilities(dates, filtered, names, title="Filtered regime probabilities (data up to each day only)")
+        f = plot_stacked_probabilities(
+            dates, filtered, names, title="Filtered regime probabilities (data up to each day only)"
+        )
         rep.image(ctx.save_figure(f, "probabilities_filtered.png"))
 
     rep.section("Regimes")
-    show = stats.drop(columns=["regime"]).rename(columns={
-        "share_of_time": "share of time", "annual_return": "annual return", "annual_volatility": "annual volatility",
-        "max_drawdown": "max drawdown", "mean_duration_days": "mean duration (days)",
-    })
+    show = stats.drop(columns=["regime"]).rename(
+        columns={
+            "share_of_time": "share of time",
+            "annual_return": "annual return",
+            "annual_volatility": "annual volatility",
+            "max_drawdown": "max drawdown",
+            "mean_duration_days": "mean duration (days)",
+        }
+    )
     pct = lambda v: f"{100 * v:.1f}%" if np.isfinite(v) else "–"  # noqa: E731
     rep.table(show, formats={"share of time": pct, "annual return": pct, "annual volatility": pct, "max drawdown": pct})
-    rep.text("Returns are daily log returns, annualised over 252 days; Sharpe ratio without a risk-free rate; "
-             "max drawdown of the days spent in the regime chained together.", cls="note")
+    rep.text(
+        "Returns are daily log returns, annualised over 252 days; Sharpe ratio without a risk-free rate; "
+        "max drawdown of the days spent in the regime chained together.",
+        cls="note",
+    )
 
     rep.section("Transitions")
     tshow = trans.reset_index().rename(columns={"expected_duration_days": "expected duration (days)"})
     prob = lambda v: f"{v:.3f}"  # noqa: E731
-    rep.table(tshow, formats={**{n: prob for n in names},
-                              "expected duration (days)": lambda v: f"{v:.1f}" if np.isfinite(v) else "∞"})
+    rep.table(
+        tshow,
+        formats={
+            **{n: prob for n in names},
+            "expected duration (days)": lambda v: f"{v:.1f}" if np.isfinite(v) else "∞",
+        },
+    )
     if plots and model.kind != "gmm":
         rep.image(ctx.save_figure(plot_transition_matrix(trans, names), "transitions.png"))
     if model.kind == "gmm":
-        rep.text("The plain GMM has no dynamics: each day is labelled on its own, so the matrix rows equal the weights.", cls="note")
+        rep.text(
+            "The plain GMM has no dynamics: each day is labelled on its own, so the matrix rows equal the weights.",
+            cls="note",
+        )
 
     rep.section("Model selection")
     shown = table.sort_values(["covariance_type", "n_components"]).drop(columns=["candidate"])
@@ -215,42 +312,84 @@ def build_report(ctx, cfg, *, summary, prices, dates, labels, filtered, smoothed
     if len(cands) == 1:
         msg = f"K={chosen[0]} is fixed in the config (model.n_components)."
         if int(best_any.n_components) != chosen[0]:
-            msg += (f" {crit.upper()} alone would pick K={int(best_any.n_components)}: on daily returns more states "
-                    "always fit better, but they are shorter-lived and harder to act on.")
+            msg += (
+                f" {crit.upper()} alone would pick K={int(best_any.n_components)}: on daily returns more states "
+                "always fit better, but they are shorter-lived and harder to act on."
+            )
         rep.text(msg, cls="note")
     else:
         rep.text(f"Chosen by {crit.upper()} among the candidates: K={chosen[0]}, {chosen[1]} covariance.", cls="note")
     if plots and table["n_components"].nunique() > 1:
-        rep.image(ctx.save_figure(plot_criterion_curve(table, chosen=chosen, title="BIC / AIC on the training window"), "bic.png"))
+        rep.image(
+            ctx.save_figure(
+                plot_criterion_curve(table, chosen=chosen, title="BIC / AIC on the training window"), "bic.png"
+            )
+        )
 
     # the shared evaluation block, on the state Gaussians in model space
     means, covs = model.state_moments()
     probs = smoothed if smoothed is not None else filtered
     per_day = summary["train_loglik_per_day"]
-    ev = model_evaluation(X, probs, means, log_likelihood=(per_day if per_day is not None else float("nan"))
-                          * summary["n_train_days"], n_rows=summary["n_train_days"], bic=summary["bic"],
-                          aic=summary["aic"], n_components=K, covariance_type=model.covariance_type,
-                          converged=model.converged, n_iter=model.n_iter, uncertain_below=cfg.report.uncertain_below,
-                          silhouette_sample=cfg.report.silhouette_sample, random_state=cfg.model.random_state)
-    add_model_evaluation(rep, ev, uncertain_below=cfg.report.uncertain_below, names=names,
-                         extra={"model kind": model.kind, "parameters": model.n_parameters()})
-    rep.text("Log-likelihood, BIC and AIC are of the sequence model on the training window; silhouette and "
-             "uncertain assignments use the regime probabilities of every day.", cls="note")
+    ev = model_evaluation(
+        X,
+        probs,
+        means,
+        log_likelihood=(per_day if per_day is not None else float("nan")) * summary["n_train_days"],
+        n_rows=summary["n_train_days"],
+        bic=summary["bic"],
+        aic=summary["aic"],
+        n_components=K,
+        covariance_type=model.covariance_type,
+        converged=model.converged,
+        n_iter=model.n_iter,
+        uncertain_below=cfg.report.uncertain_below,
+        silhouette_sample=cfg.report.silhouette_sample,
+        random_state=cfg.model.random_state,
+    )
+    add_model_evaluation(
+        rep,
+        ev,
+        uncertain_below=cfg.report.uncertain_below,
+        names=names,
+        extra={"model kind": model.kind, "parameters": model.n_parameters()},
+    )
+    rep.text(
+        "Log-likelihood, BIC and AIC are of the sequence model on the training window; silhouette and "
+        "uncertain assignments use the regime probabilities of every day.",
+        cls="note",
+    )
     if plots:
-        rep.image(ctx.save_figure(plot_confidence_histogram(probs.max(axis=1), threshold=cfg.report.uncertain_below), "confidence.png"))
+        rep.image(
+            ctx.save_figure(
+                plot_confidence_histogram(probs.max(axis=1), threshold=cfg.report.uncertain_below), "confidence.png"
+            )
+        )
         if X.shape[1] >= 2:
             from ...report import projection_2d
 
             X2, m2, c2 = projection_2d(means, covs, X)
             fn = feature_names
-            f = plot_ellipses(X2, labels, m2, c2, names=names, colors=colours(names), xlabel=f"{fn[0]} (standardised)",
-                              ylabel=f"{fn[1]} (standardised)", title="Regimes in feature space (1-3 sigma)")
+            f = plot_ellipses(
+                X2,
+                labels,
+                m2,
+                c2,
+                names=names,
+                colors=colours(names),
+                xlabel=f"{fn[0]} (standardised)",
+                ylabel=f"{fn[1]} (standardised)",
+                title="Regimes in feature space (1-3 sigma)",
+            )
             rep.image(ctx.save_figure(f, "feature_space.png"))
     rep.section("Caveats")
-    rep.caveats([
-        "Smoothed probabilities use the whole sample, including later days; trade on the filtered ones.",
-        "Regimes are ordered by volatility, so labels keep their meaning across seeds and refits; "
-        "the names describe volatility, not direction.",
-        f"Features are standardised with training-window statistics only (to {summary.get('trained_to', '')}).".replace(" (to )", ""),
-    ])
+    rep.caveats(
+        [
+            "Smoothed probabilities use the whole sample, including later days; trade on the filtered ones.",
+            "Regimes are ordered by volatility, so labels keep their meaning across seeds and refits; "
+            "the names describe volatility, not direction.",
+            f"Features are standardised with training-window statistics only (to {summary.get('trained_to', '')}).".replace(
+                " (to )", ""
+            ),
+        ]
+    )
     rep.write(ctx.path("report.html"))

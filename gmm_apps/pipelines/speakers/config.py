@@ -7,7 +7,15 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from ...config import CovarianceType, DataSection, ModelSection, PipelineConfig, ReportSection, Section, ThresholdSection
+from ...config import (
+    CovarianceType,
+    DataSection,
+    ModelSection,
+    PipelineConfig,
+    ReportSection,
+    Section,
+    ThresholdSection,
+)
 
 FSDD_PATTERN = r"^(?P<digit>\d+)_(?P<speaker>[^_]+)_(?P<take>\d+)$"
 
@@ -24,12 +32,20 @@ class SpeakersData(DataSection):
 
     enrol: str = Field("sample:fsdd_sample/enrol", description="recordings of known speakers: file, folder or glob")
     test: str | None = Field("sample:fsdd_sample/test", description="recordings to identify; null: enrol only")
-    label_from: Literal["pattern", "folder"] = Field("pattern", description="speaker from the file name (pattern) or the folder name")
-    pattern: str = Field(FSDD_PATTERN, description="regular expression with a named group 'speaker', matched to the file name")
+    label_from: Literal["pattern", "folder"] = Field(
+        "pattern", description="speaker from the file name (pattern) or the folder name"
+    )
+    pattern: str = Field(
+        FSDD_PATTERN, description="regular expression with a named group 'speaker', matched to the file name"
+    )
     sample_rate: Literal["auto"] | Annotated[int, Field(ge=4000, le=96000)] = Field(
-        "auto", description="rate (Hz) every recording is resampled to; auto: the enrolment recordings' most common "
-                            "rate (the higher on a tie)")
-    claims: str | None = Field(None, description="CSV with columns file, speaker: claims to verify; default: the labels in the test file names")
+        "auto",
+        description="rate (Hz) every recording is resampled to; auto: the enrolment recordings' most common "
+        "rate (the higher on a tie)",
+    )
+    claims: str | None = Field(
+        None, description="CSV with columns file, speaker: claims to verify; default: the labels in the test file names"
+    )
 
     @field_validator("pattern")
     @classmethod
@@ -52,7 +68,9 @@ class SpeakersFeatures(Section):
     hop_ms: float = Field(10.0, gt=1, le=50, description="step between frames (ms)")
     deltas: int = Field(1, ge=0, le=2, description="0: none, 1: deltas, 2: deltas and delta-deltas")
     cmvn: bool = Field(True, description="normalise each recording's features to zero mean and unit variance")
-    vad_db: float | None = Field(50.0, gt=0, description="keep frames within this many dB of the loudest; null: keep all")
+    vad_db: float | None = Field(
+        50.0, gt=0, description="keep frames within this many dB of the loudest; null: keep all"
+    )
 
 
 class SpeakersModel(ModelSection):
@@ -60,10 +78,15 @@ class SpeakersModel(ModelSection):
     (Reynolds et al. 2000); 'independent' fits one GMM per speaker.  The UBM uses
     ``n_components`` (diagonal covariance); independent models ``speaker_components``."""
 
-    kind: Literal["ubm_map", "independent"] = Field("ubm_map", description="ubm_map: speaker models adapted from a universal background model; independent: one GMM per speaker")
+    kind: Literal["ubm_map", "independent"] = Field(
+        "ubm_map",
+        description="ubm_map: speaker models adapted from a universal background model; independent: one GMM per speaker",
+    )
     n_components: int = Field(128, ge=1, description="components of the universal background model (one size)")
     covariance_type: CovarianceType = "diag"
-    relevance_factor: float = Field(16.0, gt=0, description="MAP adaptation: how many frames a component needs before its mean follows the speaker")
+    relevance_factor: float = Field(
+        16.0, gt=0, description="MAP adaptation: how many frames a component needs before its mean follows the speaker"
+    )
     speaker_components: int = Field(16, ge=1, description="components of each speaker's GMM (kind: independent)")
     n_init: int = Field(1, ge=1)
     max_iter: int = Field(200, ge=1)
@@ -79,7 +102,9 @@ class SpeakersThreshold(ThresholdSection):
     rate); ``value`` fixes it instead."""
 
     rate: float = Field(0.01, gt=0, lt=1, description="share of impostor recordings accepted (false-acceptance rate)")
-    calibration_share: float = Field(0.25, gt=0, lt=1, description="share of each speaker's enrolment files held out for calibration")
+    calibration_share: float = Field(
+        0.25, gt=0, lt=1, description="share of each speaker's enrolment files held out for calibration"
+    )
 
 
 class SpeakersReport(ReportSection):
@@ -94,5 +119,8 @@ class SpeakersConfig(PipelineConfig):
     threshold: SpeakersThreshold = SpeakersThreshold()
     report: SpeakersReport = SpeakersReport()
 
-    renamed: ClassVar[dict] = {"decision.target_far": "threshold.rate", "decision.threshold": "threshold.value",
-                               "decision.calibration_share": "threshold.calibration_share"}
+    renamed: ClassVar[dict] = {
+        "decision.target_far": "threshold.rate",
+        "decision.threshold": "threshold.value",
+        "decision.calibration_share": "threshold.calibration_share",
+    }

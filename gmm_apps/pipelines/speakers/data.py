@@ -41,7 +41,9 @@ def load_audio(path, *, sample_rate):
                 warnings.simplefilter("ignore")
                 y, sr = librosa.load(path, sr=None, mono=True)
         except Exception:
-            raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc}); expected WAV, FLAC or OGG") from None
+            raise DataError(
+                f"{path}: cannot read audio ({type(exc).__name__}: {exc}); expected WAV, FLAC or OGG"
+            ) from None
     if y.size == 0:
         raise DataError(f"{path}: the recording is empty (0 samples)")
     if not np.all(np.isfinite(y)):
@@ -65,7 +67,9 @@ def native_rate(path):
 
             return int(librosa.get_samplerate(str(path)))
         except Exception:
-            raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc}); expected WAV, FLAC or OGG") from None
+            raise DataError(
+                f"{path}: cannot read audio ({type(exc).__name__}: {exc}); expected WAV, FLAC or OGG"
+            ) from None
 
 
 def common_rate(paths):

@@ -75,8 +75,9 @@ def cmvn(F):
     return (F - F.mean(axis=0)) / np.where(sd > 1e-8, sd, 1.0)
 
 
-def recording_features(y, *, sample_rate, n_mfcc=20, n_mels=40, window_ms=25.0, hop_ms=10.0, deltas=1,
-                       use_cmvn=True, vad_db=30.0):
+def recording_features(
+    y, *, sample_rate, n_mfcc=20, n_mels=40, window_ms=25.0, hop_ms=10.0, deltas=1, use_cmvn=True, vad_db=30.0
+):
     """The feature frames of one recording: MFCC (+ deltas), speech frames only, CMVN.
 
     Returns

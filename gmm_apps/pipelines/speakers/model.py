@@ -76,7 +76,9 @@ class SpeakerModels:
             k = min(n_components, X.shape[0])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                model = GaussianMixture(k, covariance_type="diag", random_state=random_state, reg_covar=reg_covar).fit(X)
+                model = GaussianMixture(k, covariance_type="diag", random_state=random_state, reg_covar=reg_covar).fit(
+                    X
+                )
         if speaker not in self._models:
             self.speakers.append(speaker)
         self._models[speaker] = model
@@ -120,8 +122,13 @@ class SpeakerModels:
                 arrays[f"spk{i}_weights"] = m.weights_
                 arrays[f"spk{i}_means"] = m.means_
                 arrays[f"spk{i}_variances"] = m.covariances_
-        meta = dict(meta, speakers=self.speakers, kind=self.kind, relevance_factor=self.relevance_factor,
-                    threshold=self.threshold)
+        meta = dict(
+            meta,
+            speakers=self.speakers,
+            kind=self.kind,
+            relevance_factor=self.relevance_factor,
+            threshold=self.threshold,
+        )
         return save_model(self.ubm, path, extra=meta, arrays=arrays)
 
     @classmethod
@@ -132,42 +139,68 @@ class SpeakerModels:
         with model_file_guard(path):
             K, d = ubm.means_.shape
             speakers = meta["speakers"]
-            need(isinstance(speakers, list) and len(speakers) >= 1 and all(isinstance(x, str) for x in speakers)
-                 and len(set(speakers)) == len(speakers), path, "the speaker list is malformed")
+            need(
+                isinstance(speakers, list)
+                and len(speakers) >= 1
+                and all(isinstance(x, str) for x in speakers)
+                and len(set(speakers)) == len(speakers),
+                path,
+                "the speaker list is malformed",
+            )
             need(meta["kind"] in ("ubm_map", "independent"), path, f"unknown model kind {meta['kind']!r}")
             rf, thr = meta["relevance_factor"], meta.get("threshold")
             need(isinstance(rf, (int, float)) and rf > 0, path, "relevance_factor is not a positive number")
-            need(thr is None or (isinstance(thr, (int, float)) and math.isfinite(thr)), path, "the threshold is not a number")
+            need(
+                thr is None or (isinstance(thr, (int, float)) and math.isfinite(thr)),
+                path,
+                "the threshold is not a number",
+            )
             if meta["kind"] == "independent" and "spk0_variances" not in a:
-                raise ModelFileError(f"{path}: speaker models written by an older gmm_apps; rerun 'gmm-apps run' with "
-                                     "its config.yaml to write them again")
+                raise ModelFileError(
+                    f"{path}: speaker models written by an older gmm_apps; rerun 'gmm-apps run' with "
+                    "its config.yaml to write them again"
+                )
             if meta["kind"] == "ubm_map":
-                need(a["speaker_means"].shape == (len(speakers), K, d) and np.all(np.isfinite(a["speaker_means"])),
-                     path, "speaker means do not fit the background model")
+                need(
+                    a["speaker_means"].shape == (len(speakers), K, d) and np.all(np.isfinite(a["speaker_means"])),
+                    path,
+                    "speaker means do not fit the background model",
+                )
             m = cls(ubm, kind=meta["kind"], relevance_factor=rf)
             m.threshold = thr
             for i, s in enumerate(speakers):
                 if m.kind == "ubm_map":
                     model = _adapted(ubm, a["speaker_means"][i])
                 else:
-                    model = GaussianMixture.from_parameters(a[f"spk{i}_weights"], a[f"spk{i}_means"],
-                                                            a[f"spk{i}_variances"], covariance_type="diag")
+                    model = GaussianMixture.from_parameters(
+                        a[f"spk{i}_weights"], a[f"spk{i}_means"], a[f"spk{i}_variances"], covariance_type="diag"
+                    )
                     check_mixture(model, path)
-                    need(model.means_.shape[1] == d, path, f"speaker {s!r} has {model.means_.shape[1]} features, not {d}")
+                    need(
+                        model.means_.shape[1] == d, path, f"speaker {s!r} has {model.means_.shape[1]} features, not {d}"
+                    )
                 m.speakers.append(s)
                 m._models[s] = model
         return m, meta
 
 
-def train_ubm(frames, *, n_components, covariance_type="diag", random_state=0, n_init=1, max_iter=200, tol=1e-3,
-              reg_covar=1e-3):
+def train_ubm(
+    frames, *, n_components, covariance_type="diag", random_state=0, n_init=1, max_iter=200, tol=1e-3, reg_covar=1e-3
+):
     """The universal background model on all enrolment speech frames."""
     X = np.vstack(frames)
     k = min(n_components, X.shape[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return GaussianMixture(k, covariance_type=covariance_type, random_state=random_state, n_init=n_init,
-                               max_iter=max_iter, tol=tol, reg_covar=reg_covar).fit(X)
+        return GaussianMixture(
+            k,
+            covariance_type=covariance_type,
+            random_state=random_state,
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+            reg_covar=reg_covar,
+        ).fit(X)
 
 
 def equal_error_rate(target_scores, impostor_scores):
@@ -185,8 +218,8 @@ def equal_error_rate(target_scores, impostor_scores):
     t = np.sort(np.asarray(target_scores, dtype=float))
     i = np.sort(np.asarray(impostor_scores, dtype=float))
     cands = np.unique(np.r_[t, i])
-    frr = np.searchsorted(t, cands, side="left") / max(1, len(t))       # targets below the threshold
-    far = 1 - np.searchsorted(i, cands, side="left") / max(1, len(i))   # impostors at or above it
+    frr = np.searchsorted(t, cands, side="left") / max(1, len(t))  # targets below the threshold
+    far = 1 - np.searchsorted(i, cands, side="left") / max(1, len(i))  # impostors at or above it
     j = int(np.argmin(np.abs(frr - far)))
     return float((frr[j] + far[j]) / 2), float(cands[j])
 

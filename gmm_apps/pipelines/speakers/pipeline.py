@@ -29,8 +29,17 @@ def extract(files, cfg, ctx, desc, sr):
 
     def one(path):
         y = load_audio(path, sample_rate=sr)
-        F = recording_features(y, sample_rate=sr, n_mfcc=f.n_mfcc, n_mels=f.n_mels, window_ms=f.window_ms,
-                               hop_ms=f.hop_ms, deltas=f.deltas, use_cmvn=f.cmvn, vad_db=f.vad_db)
+        F = recording_features(
+            y,
+            sample_rate=sr,
+            n_mfcc=f.n_mfcc,
+            n_mels=f.n_mels,
+            window_ms=f.window_ms,
+            hop_ms=f.hop_ms,
+            deltas=f.deltas,
+            use_cmvn=f.cmvn,
+            vad_db=f.vad_db,
+        )
         return F, y.size / sr
 
     ex = ThreadPoolExecutor(2)
@@ -50,9 +59,11 @@ def check_components(k, n_frames):
     """Refuse a background model with more components than the enrolment frames support, before fitting it."""
     most = n_frames // FRAMES_PER_COMPONENT
     if k > most:
-        raise DataError(f"data.enrol: model.n_components={k:,} needs at least {FRAMES_PER_COMPONENT * k:,} speech frames "
-                        f"({FRAMES_PER_COMPONENT} per component), the enrolment recordings give {n_frames:,}; use at "
-                        f"most {max(most, 1):,} components or enrol more speech")
+        raise DataError(
+            f"data.enrol: model.n_components={k:,} needs at least {FRAMES_PER_COMPONENT * k:,} speech frames "
+            f"({FRAMES_PER_COMPONENT} per component), the enrolment recordings give {n_frames:,}; use at "
+            f"most {max(most, 1):,} components or enrol more speech"
+        )
 
 
 def labelled(files, cfg, key, *, required):
@@ -69,8 +80,16 @@ def labelled(files, cfg, key, *, required):
 
 def build_models(frames, labels, cfg, seed):
     m = cfg.model
-    ubm = train_ubm(frames, n_components=m.n_components, covariance_type=m.covariance_type,
-                    random_state=seed, n_init=m.n_init, max_iter=m.max_iter, tol=m.tol, reg_covar=m.reg_covar)
+    ubm = train_ubm(
+        frames,
+        n_components=m.n_components,
+        covariance_type=m.covariance_type,
+        random_state=seed,
+        n_init=m.n_init,
+        max_iter=m.max_iter,
+        tol=m.tol,
+        reg_covar=m.reg_covar,
+    )
     models = SpeakerModels(ubm, kind=m.kind, relevance_factor=m.relevance_factor)
     for spk in sorted(set(labels)):
         X = np.vstack([f for f, lab in zip(frames, labels) if lab == spk])
@@ -107,8 +126,10 @@ def calibrate(frames, labels, cfg, seed):
         return th.value, None
     held = calibration_split(labels, th.calibration_share, seed)
     if not held:
-        raise DataError("data.enrol: too few recordings per speaker to calibrate the unknown-speaker threshold; "
-                        "add recordings or set threshold.value")
+        raise DataError(
+            "data.enrol: too few recordings per speaker to calibrate the unknown-speaker threshold; "
+            "add recordings or set threshold.value"
+        )
     keep = [i for i in range(len(frames)) if i not in set(held)]
     cal_models = build_models([frames[i] for i in keep], [labels[i] for i in keep], cfg, seed)
     S = cal_models.score([frames[i] for i in held])
@@ -116,8 +137,11 @@ def calibrate(frames, labels, cfg, seed):
     others = S.copy()
     others[np.arange(len(held)), own] = -np.inf
     threshold = threshold_at_rate(others.max(axis=1), th.rate)
-    return threshold, {"held_out": len(held), "target_far": th.rate,
-                       "false_rejection_at_threshold": float((S[np.arange(len(held)), own] < threshold).mean())}
+    return threshold, {
+        "held_out": len(held),
+        "target_far": th.rate,
+        "false_rejection_at_threshold": float((S[np.arange(len(held)), own] < threshold).mean()),
+    }
 
 
 def identify(models, frames, files, threshold, true=None):
@@ -126,14 +150,16 @@ def identify(models, frames, files, threshold, true=None):
     order = np.argsort(-S, axis=1)
     best = S[np.arange(len(S)), order[:, 0]]
     second = S[np.arange(len(S)), order[:, 1]] if S.shape[1] > 1 else np.full(len(S), -np.inf)
-    df = pd.DataFrame({
-        "file": [str(f) for f in files],
-        "predicted": [models.speakers[i] for i in order[:, 0]],
-        "score": best,
-        "runner_up": [models.speakers[i] for i in order[:, 1]] if S.shape[1] > 1 else None,
-        "margin": best - second,
-        "unknown": best < threshold,
-    })
+    df = pd.DataFrame(
+        {
+            "file": [str(f) for f in files],
+            "predicted": [models.speakers[i] for i in order[:, 0]],
+            "score": best,
+            "runner_up": [models.speakers[i] for i in order[:, 1]] if S.shape[1] > 1 else None,
+            "margin": best - second,
+            "unknown": best < threshold,
+        }
+    )
     if true is not None and any(t is not None for t in true):
         df["true"] = true
     return df, S
@@ -163,7 +189,9 @@ def verify(models, S, files, claims):
         if c is None:
             continue
         if c not in models.speakers:
-            rows.append({"file": str(f), "claimed": c, "score": np.nan, "accepted": False, "note": "speaker not enrolled"})
+            rows.append(
+                {"file": str(f), "claimed": c, "score": np.nan, "accepted": False, "note": "speaker not enrolled"}
+            )
             continue
         sc = float(S[i, models.speakers.index(c)])
         rows.append({"file": str(f), "claimed": c, "score": sc, "accepted": sc >= models.threshold, "note": ""})
@@ -177,11 +205,14 @@ def sample_rate(cfg, files):
         return int(cfg.data.sample_rate)
     rate, counts = common_rate(files)
     seen = ", ".join(f"{r} Hz x {n}" for r, n in counts.items())
-    logger.info("sample rate %d Hz: the enrolment recordings' most common (%s); every recording is resampled to it",
-                rate, seen)
+    logger.info(
+        "sample rate %d Hz: the enrolment recordings' most common (%s); every recording is resampled to it", rate, seen
+    )
     if not 4000 <= rate <= 96000:
-        raise DataError(f"data.enrol: the recordings' most common sample rate is {rate} Hz; set data.sample_rate to "
-                        "a rate from 4000 to 96000 Hz to resample them to")
+        raise DataError(
+            f"data.enrol: the recordings' most common sample rate is {rate} Hz; set data.sample_rate to "
+            "a rate from 4000 to 96000 Hz to resample them to"
+        )
     return rate
 
 
@@ -217,16 +248,21 @@ class SpeakersPipeline(Pipeline):
         import soundfile as sf
 
         if not isinstance(data, Mapping) or not data:
-            raise ArgumentError(f"data: the speakers pipeline takes a non-empty mapping of speaker name -> recordings "
-                                f"or a path, got {type(data).__name__ if not isinstance(data, Mapping) else 'an empty mapping'}")
+            raise ArgumentError(
+                f"data: the speakers pipeline takes a non-empty mapping of speaker name -> recordings "
+                f"or a path, got {type(data).__name__ if not isinstance(data, Mapping) else 'an empty mapping'}"
+            )
         for speaker, recordings in data.items():
             name = str(speaker)
             if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
-                raise DataError(f"data: speaker name {name!r} cannot name a folder; use letters, digits, spaces, "
-                                "'-' or '_'")
+                raise DataError(
+                    f"data: speaker name {name!r} cannot name a folder; use letters, digits, spaces, '-' or '_'"
+                )
             if isinstance(recordings, (str, bytes, Path)) or not isinstance(recordings, Sequence) or not recordings:
-                raise DataError(f"data[{name!r}]: expected a non-empty list of recordings (paths or (samples, "
-                                f"sample_rate) pairs), got {type(recordings).__name__}")
+                raise DataError(
+                    f"data[{name!r}]: expected a non-empty list of recordings (paths or (samples, "
+                    f"sample_rate) pairs), got {type(recordings).__name__}"
+                )
             sub = Path(folder) / name
             sub.mkdir()
             for i, rec in enumerate(recordings):
@@ -236,21 +272,28 @@ class SpeakersPipeline(Pipeline):
                     shutil.copy(src, sub / f"{i:04d}_{src.name}")
                     continue
                 if not isinstance(rec, (tuple, list)) or len(rec) != 2:
-                    raise DataError(f"{where}: expected a path or a (samples, sample_rate) pair, got "
-                                    f"{type(rec).__name__}{f' of {len(rec)} items' if isinstance(rec, (tuple, list)) else ''}")
+                    raise DataError(
+                        f"{where}: expected a path or a (samples, sample_rate) pair, got "
+                        f"{type(rec).__name__}{f' of {len(rec)} items' if isinstance(rec, (tuple, list)) else ''}"
+                    )
                 y, sr = rec
                 y = np.asarray(y)
                 if y.dtype.kind not in "fiu" or y.ndim not in (1, 2) or y.size == 0 or not np.all(np.isfinite(y)):
-                    raise DataError(f"{where}: samples must be a non-empty 1-D (or samples x channels) array of finite "
-                                    f"numbers, got {y.dtype} of shape {y.shape}")
+                    raise DataError(
+                        f"{where}: samples must be a non-empty 1-D (or samples x channels) array of finite "
+                        f"numbers, got {y.dtype} of shape {y.shape}"
+                    )
                 if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or not 1000 <= int(sr) <= 768_000:
-                    raise DataError(f"{where}: sample rate must be a whole number of Hz from 1000 to 768000, got {sr!r}")
+                    raise DataError(
+                        f"{where}: sample rate must be a whole number of Hz from 1000 to 768000, got {sr!r}"
+                    )
                 sf.write(sub / f"{i:04d}.wav", y.astype(np.float32), int(sr))
         return str(folder)
 
     def data_overrides(self, path):
         """Recordings to enrol, one folder a speaker (the Python API's ``data``); no test set."""
         return {"data.enrol": str(path), "data.label_from": "folder", "data.test": None}
+
     description = "speaker identification and verification: UBM + MAP-adapted GMMs on MFCCs"
     config_model = SpeakersConfig
 
@@ -269,13 +312,20 @@ class SpeakersPipeline(Pipeline):
         threshold, calib = calibrate(enrol_frames, enrol_labels, cfg, seed)
         models = build_models(enrol_frames, enrol_labels, cfg, seed)
         models.threshold = threshold
-        models.save(ctx.path("model.npz"), meta={"pipeline": "speakers", "features": cfg.features.model_dump(),
-                                                  "sample_rate": sr})
+        models.save(
+            ctx.path("model.npz"),
+            meta={"pipeline": "speakers", "features": cfg.features.model_dump(), "sample_rate": sr},
+        )
         speakers = models.speakers
-        summary = {"speakers": speakers, "enrolment_recordings": len(enrol_files), "sample_rate": sr,
-                   "threshold": threshold,
-                   "threshold_calibration": calib, "model_kind": cfg.model.kind,
-                   "ubm_components": int(models.ubm.n_components)}
+        summary = {
+            "speakers": speakers,
+            "enrolment_recordings": len(enrol_files),
+            "sample_rate": sr,
+            "threshold": threshold,
+            "threshold_calibration": calib,
+            "model_kind": cfg.model.kind,
+            "ubm_components": int(models.ubm.n_components),
+        }
         if not cfg.data.test:
             summary["headline"] = f"enrolled {len(speakers)} speakers from {len(enrol_files)} recordings"
             rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})
@@ -286,12 +336,17 @@ class SpeakersPipeline(Pipeline):
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         summary.update({"test_recordings": len(test_files), **metrics})
         if "confusion" in metrics:
-            ctx.write_table("confusion.csv", pd.DataFrame(metrics["confusion"]["matrix"], index=metrics["confusion"]["labels"],
-                                                          columns=models.speakers).rename_axis("true \\ predicted"),
-                            index=True)
+            ctx.write_table(
+                "confusion.csv",
+                pd.DataFrame(
+                    metrics["confusion"]["matrix"], index=metrics["confusion"]["labels"], columns=models.speakers
+                ).rename_axis("true \\ predicted"),
+                index=True,
+            )
         acc = metrics.get("accuracy")
-        summary["headline"] = (f"identified {len(test_files)} recordings of {len(speakers)} enrolled speakers"
-                               + (f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%" if acc is not None else ""))
+        summary["headline"] = f"identified {len(test_files)} recordings of {len(speakers)} enrolled speakers" + (
+            f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%" if acc is not None else ""
+        )
         rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves)
         return summary
 
@@ -318,10 +373,14 @@ class SpeakersPipeline(Pipeline):
         known = np.array([t in models.speakers for t in true])
         y = np.array([models.speakers.index(t) if t in models.speakers else -1 for t in true])
         pred = S.argmax(axis=1)
-        out = {"accuracy": float((pred[known] == y[known]).mean()) if known.any() else None,
-               "errors": int((pred[known] != y[known]).sum()),
-               "unknown_rate_enrolled": float(ident["unknown"][known].mean()) if known.any() else None,
-               "open_set_accuracy": float(((pred[known] == y[known]) & ~ident["unknown"][known].to_numpy()).mean()) if known.any() else None}
+        out = {
+            "accuracy": float((pred[known] == y[known]).mean()) if known.any() else None,
+            "errors": int((pred[known] != y[known]).sum()),
+            "unknown_rate_enrolled": float(ident["unknown"][known].mean()) if known.any() else None,
+            "open_set_accuracy": float(((pred[known] == y[known]) & ~ident["unknown"][known].to_numpy()).mean())
+            if known.any()
+            else None,
+        }
         if (~known).any():
             out["unknown_speakers_rejected"] = float(ident["unknown"][~known].mean())
         if known.any():
@@ -354,5 +413,9 @@ class SpeakersPipeline(Pipeline):
         head = f"identified {len(files)} recording(s)"
         if m.get("accuracy") is not None:
             head += f": accuracy {100 * m['accuracy']:.1f}%"
-        return {"headline": head, "recordings": len(files), "predicted_counts": counts,
-                **{k: v for k, v in m.items() if not k.startswith("_") and k != "confusion"}}
+        return {
+            "headline": head,
+            "recordings": len(files),
+            "predicted_counts": counts,
+            **{k: v for k, v in m.items() if not k.startswith("_") and k != "confusion"},
+        }

@@ -27,10 +27,18 @@ def plot_confusion(matrix, true_labels, speakers):
 
 def plot_scores(target, impostor, threshold):
     """Scores of true speakers and of impostors, and the unknown-speaker threshold."""
-    return plot_score_histogram([("impostors (other speakers)", impostor, 2), ("targets (true speaker)", target, 1)],
-                                threshold, xlabel="average frame log-likelihood ratio against the UBM",
-                                ylabel="density", threshold_label="unknown threshold", title="Score distributions",
-                                bins=50, density=True, alpha=0.6, size=(6.5, 3.4))
+    return plot_score_histogram(
+        [("impostors (other speakers)", impostor, 2), ("targets (true speaker)", target, 1)],
+        threshold,
+        xlabel="average frame log-likelihood ratio against the UBM",
+        ylabel="density",
+        threshold_label="unknown threshold",
+        title="Score distributions",
+        bins=50,
+        density=True,
+        alpha=0.6,
+        size=(6.5, 3.4),
+    )
 
 
 def plot_det(far, frr, eer):
@@ -60,23 +68,38 @@ def accuracy_by_duration(ident):
         edges = np.array([d["duration_s"].min(), d["duration_s"].max() + 1e-9])
     d["bin"] = pd.cut(d["duration_s"], edges, include_lowest=True)
     g = d.groupby("bin", observed=True)
-    return pd.DataFrame({"duration (s)": [f"{iv.left:.2f}-{iv.right:.2f}" for iv in g.groups],
-                         "recordings": g.size().to_numpy(), "accuracy": g["correct"].mean().to_numpy()})
+    return pd.DataFrame(
+        {
+            "duration (s)": [f"{iv.left:.2f}-{iv.right:.2f}" for iv in g.groups],
+            "recordings": g.size().to_numpy(),
+            "accuracy": g["correct"].mean().to_numpy(),
+        }
+    )
 
 
 def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
-    rep = Report(cfg.report.title or "Speaker identification",
-                 subtitle=f"{len(summary['speakers'])} enrolled speakers, {summary['enrolment_recordings']} enrolment recordings; "
-                          f"model: {summary['model_kind']} with a {summary['ubm_components']}-component UBM")
+    rep = Report(
+        cfg.report.title or "Speaker identification",
+        subtitle=f"{len(summary['speakers'])} enrolled speakers, {summary['enrolment_recordings']} enrolment recordings; "
+        f"model: {summary['model_kind']} with a {summary['ubm_components']}-component UBM",
+    )
     rep.headline(summary["headline"])
-    kv = {"enrolled speakers": ", ".join(summary["speakers"]),
-          "unknown-speaker threshold (score)": summary["threshold"]}
+    kv = {
+        "enrolled speakers": ", ".join(summary["speakers"]),
+        "unknown-speaker threshold (score)": summary["threshold"],
+    }
     cal = summary.get("threshold_calibration")
     if cal:
-        kv["threshold calibration"] = (f"{cal['held_out']} held-out enrolment recordings, target false acceptance "
-                                       f"{100 * cal['target_far']:g}%, false rejection there {100 * cal['false_rejection_at_threshold']:.1f}%")
-    for key, label in (("accuracy", "identification accuracy (closed set)"), ("open_set_accuracy", "accuracy with the unknown decision"),
-                       ("eer", "equal error rate (verification)"), ("unknown_speakers_rejected", "unknown speakers rejected")):
+        kv["threshold calibration"] = (
+            f"{cal['held_out']} held-out enrolment recordings, target false acceptance "
+            f"{100 * cal['target_far']:g}%, false rejection there {100 * cal['false_rejection_at_threshold']:.1f}%"
+        )
+    for key, label in (
+        ("accuracy", "identification accuracy (closed set)"),
+        ("open_set_accuracy", "accuracy with the unknown decision"),
+        ("eer", "equal error rate (verification)"),
+        ("unknown_speakers_rejected", "unknown speakers rejected"),
+    ):
         if summary.get(key) is not None:
             kv[label] = f"{100 * summary[key]:.2f}%"
     rep.kv(kv)
@@ -87,10 +110,15 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
             rep.image(ctx.save_figure(plot_confusion(c["matrix"], c["labels"], models.speakers), "confusion.png"))
         if "_target" in curves and cfg.report.plots:
             rep.section("Verification")
-            rep.image(ctx.save_figure(plot_scores(curves["_target"], curves["_impostor"], summary["threshold"]), "scores.png"))
+            rep.image(
+                ctx.save_figure(plot_scores(curves["_target"], curves["_impostor"], summary["threshold"]), "scores.png")
+            )
             rep.image(ctx.save_figure(plot_det(*curves["_det"], summary["eer"]), "det.png"))
-            rep.text("A claimed speaker is accepted when the recording's score for that speaker reaches the threshold. "
-                     "The DET curve shows every trade-off between false acceptance and false rejection.", cls="note")
+            rep.text(
+                "A claimed speaker is accepted when the recording's score for that speaker reaches the threshold. "
+                "The DET curve shows every trade-off between false acceptance and false rejection.",
+                cls="note",
+            )
         if "true" in ident:
             rep.section("Accuracy by recording length")
             rep.table(accuracy_by_duration(ident), formats={"accuracy": lambda v: f"{100 * v:.1f}%"})
@@ -99,14 +127,25 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
         worst["file"] = worst["file"].map(lambda f: f.rsplit("/", 1)[-1])
         rep.table(worst)
     rep.section("Method")
-    rep.text(f"Features: {cfg.features.n_mfcc} MFCCs from {cfg.features.n_mels} mel bands, {cfg.features.window_ms:g} ms windows "
-             f"every {cfg.features.hop_ms:g} ms at {summary['sample_rate']} Hz"
-             + (" (the enrolment recordings' most common rate)" if cfg.data.sample_rate == "auto" else "")
-             + (", with deltas" if cfg.features.deltas else "")
-             + (f"; frames more than {cfg.features.vad_db:g} dB below the loudest dropped as silence" if cfg.features.vad_db else "")
-             + ("; cepstral mean and variance normalised per recording." if cfg.features.cmvn else "."))
-    rep.text("Scores are the average frame log-likelihood ratio of a speaker's model against the universal background "
-             "model; " + ("speaker models are the UBM with MAP-adapted means (relevance factor "
-                          f"{cfg.model.relevance_factor:g})." if cfg.model.kind == "ubm_map" else
-                          f"speaker models are independent {cfg.model.speaker_components}-component GMMs."))
+    rep.text(
+        f"Features: {cfg.features.n_mfcc} MFCCs from {cfg.features.n_mels} mel bands, {cfg.features.window_ms:g} ms windows "
+        f"every {cfg.features.hop_ms:g} ms at {summary['sample_rate']} Hz"
+        + (" (the enrolment recordings' most common rate)" if cfg.data.sample_rate == "auto" else "")
+        + (", with deltas" if cfg.features.deltas else "")
+        + (
+            f"; frames more than {cfg.features.vad_db:g} dB below the loudest dropped as silence"
+            if cfg.features.vad_db
+            else ""
+        )
+        + ("; cepstral mean and variance normalised per recording." if cfg.features.cmvn else ".")
+    )
+    rep.text(
+        "Scores are the average frame log-likelihood ratio of a speaker's model against the universal background "
+        "model; "
+        + (
+            f"speaker models are the UBM with MAP-adapted means (relevance factor {cfg.model.relevance_factor:g})."
+            if cfg.model.kind == "ubm_map"
+            else f"speaker models are independent {cfg.model.speaker_components}-component GMMs."
+        )
+    )
     rep.write(ctx.path("report.html"))
