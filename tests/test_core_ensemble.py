@@ -157,3 +157,21 @@ def test_as_slice():
     assert as_slice([3, 4, 5]) == slice(3, 6)
     assert as_slice([1, 3]) == [1, 3]
     assert as_slice([]) == []
+
+
+def test_reseeding_bookkeeping_warns_then_refuses():
+    from gmm_apps.core.ensemble import _Runs
+    from gmm_apps.errors import DegenerateComponentWarning, DegenerateDataError
+
+    runs = _Runs(2, 3, tol=1e-3, max_iter=10)
+    w, mu, var = np.array([0.5, 0.5, 0.0]), np.zeros((3, 2)), np.ones((3, 2))
+    with pytest.warns(DegenerateComponentWarning, match=r"\[2\] collapsed"):
+        runs.reseed(1, w, mu, var, np.array([2]), np.array([[4.0, 5.0]]), np.array([2.0, 3.0]), np.zeros((5, 2)))
+    np.testing.assert_allclose(w, [0.375, 0.375, 0.25])  # the new component at 1/K, then renormalised
+    np.testing.assert_array_equal(mu[2], [4.0, 5.0])
+    np.testing.assert_array_equal(var[2], [2.0, 3.0])
+    assert runs.reseeds.tolist() == [0, 1]
+    X = np.repeat([[0.0, 0.0], [1.0, 1.0]], 5, axis=0)
+    with pytest.warns(DegenerateComponentWarning), pytest.raises(DegenerateDataError, match="2 distinct rows"):
+        for _ in range(3 * 3 + 10):  # more than 3 K + 10 re-seeds: the data cannot hold K components
+            runs.reseed(1, w, mu, var, np.array([2]), np.array([[4.0, 5.0]]), np.array([2.0, 3.0]), X)

@@ -28,7 +28,14 @@ from ..errors import DegenerateComponentWarning, DegenerateDataError
 from ._stats import SufficientStats, parallel_map, worker_pool
 from .mixture import GaussianMixture, _n_jobs, _normalised
 
-__all__ = ["column_log_densities", "diagonal_log_densities", "fit_diagonal_columns", "fit_diagonal_starts"]
+__all__ = [
+    "as_slice",
+    "column_log_densities",
+    "diagonal_log_densities",
+    "fit_diagonal_columns",
+    "fit_diagonal_starts",
+    "kmeans_plusplus_points",
+]
 
 _LOG_2PI = math.log(2 * math.pi)
 #: rows per block of the E-step (the block's responsibilities are rows x all components of the group)
@@ -89,7 +96,7 @@ def _jobs(n, n_jobs):
     return _n_jobs(n_jobs) if n > 1024 else 1
 
 
-def _estep_blocks(XX, coef, const, groups, K, pool, jobs, block):
+def _estep_blocks(XX, coef, const, M, K, pool, jobs, block):
     """Per-block E-step statistics of several mixtures whose components are the columns of ``coef``.
 
     ``XX`` is ``[x, x**2]`` (n, 2d); component j's log-density plus log
@@ -98,7 +105,6 @@ def _estep_blocks(XX, coef, const, groups, K, pool, jobs, block):
     mixture's log-likelihood sum and lowest row log-likelihood (and its row).
     """
     n = XX.shape[0]
-    M = groups
 
     def one(start):
         xb = XX[start : start + block]
@@ -296,7 +302,8 @@ def fit_diagonal_starts(
         instead of k-means++ (S = ``len(random_states)``).
     dtype : {numpy.float64, numpy.float32}
         Precision of the E-step's products (statistics are summed and
-        parameters kept in float64).  float32 halves the time; on centred
+        parameters kept in float64).  float32 is 1.3 to 2 times faster
+        (5,000 x 36 records, eight starts of 32 components); on centred
         records its rounding in a log-density is about 1e-7 of the
         record's squared distance in standard deviations.
     **params
