@@ -196,7 +196,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         on all rows, exactly as scikit-learn does.
     n_jobs : int, default=None
         Threads that process chunks in parallel (BLAS then runs one thread
-        each).  None uses every core; -1 too; 1 runs in the calling thread.
+        each).  None uses every core, at most 8; -1 every core; 1 runs in
+        the calling thread.
         Results do not depend on it.
     missing : {'error', 'marginalize'}, default='error'
         What a NaN in ``X`` means.  'error' refuses it.  'marginalize' treats it
