@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 import jinja2
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.patches import Ellipse
 
 from .core import fit_metrics
 
@@ -79,7 +77,10 @@ def _align(v):
 
 
 def figure(width=8.0, height=4.0):
-    """A new Agg figure of the given size in inches."""
+    """A new Agg figure of the given size in inches (matplotlib is imported here, by the first plot: a run
+    without plots never loads it)."""
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -172,7 +173,7 @@ class Report:
 
     def image(self, png, *, caption=None, alt=""):
         """Embed a PNG (bytes, a path, or a matplotlib Figure) as base64."""
-        if isinstance(png, Figure):
+        if hasattr(png, "savefig"):  # a matplotlib Figure
             data = png_bytes(png)
         elif isinstance(png, (bytes, bytearray)):
             data = bytes(png)
@@ -235,6 +236,8 @@ def plot_criterion_curve(table, *, criteria=("bic", "aic"), chosen=None, title="
 
 
 def _ellipse(ax, mean, cov2, color, n_std):
+    from matplotlib.patches import Ellipse
+
     vals, vecs = np.linalg.eigh(cov2)
     vals = np.clip(vals, 0, None)
     angle = math.degrees(math.atan2(vecs[1, -1], vecs[0, -1]))

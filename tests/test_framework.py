@@ -338,3 +338,23 @@ def test_help_and_version_load_neither_the_engine_nor_scikit_learn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]" and out[1] == "gmm_apps.api UserError"
+
+
+def test_a_run_without_plots_never_loads_matplotlib(tmp_path):
+    """Only what a command needs is imported: with ``report.plots: false`` the report is written without
+    matplotlib ever being loaded (and with plots it is, by the first figure)."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from gmm_apps import cli\n"
+        f"args = ['run', {str(REPO / 'configs' / 'anomaly.yaml')!r}, '--quiet', '--out', {str(tmp_path / 'r')!r}]\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert cli.main(args + ['--set', 'report.plots=false']) == 0\n"
+        "print('matplotlib' in sys.modules)\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert cli.main(args[:-1] + [{str(tmp_path / 'p')!r}]) == 0\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    env = dict(os.environ, MPLBACKEND="Agg")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["False", "True"]
+    assert (tmp_path / "r" / "report.html").is_file() and "<img" in (tmp_path / "p" / "report.html").read_text()
