@@ -463,3 +463,22 @@ def test_many_features_are_seen_through_principal_components_and_the_residual(tm
     det.save(tmp_path / "m", meta={})
     back, _ = GMMDetector.load(tmp_path / "m")
     np.testing.assert_allclose(back.decision_function(X[:50]), det.decision_function(X[:50]), rtol=1e-12)
+
+
+def test_views_fitted_on_samples_of_a_large_reference_and_the_log_says_so(tmp_path):
+    out = tmp_path / "r"
+    args = ["run", str(REPO / "configs" / "anomaly.yaml"), "--out", str(out), "--quiet", "--set", "report.plots=false"]
+    assert cli.main(args + ["--set", "model.max_fit_rows=1000"]) == 0
+    assert "sample of 1000 of the 1098 reference records" in (out / "run.log").read_text()
+    det, _ = GMMDetector.load(out / "model")
+    # the K=1 view saw 1,000 records, not 1,098: its mean differs from the whole reference's (robust-scaled)
+    whole = det.scaler_.transform(
+        pd.read_csv(SAMPLES / "cardio_reference.csv").drop(columns=["id", "outlier"]).to_numpy()
+    )
+    assert np.abs(det.members_[0][1].means_[0] - whole.mean(axis=0)).max() > 1e-3
+    full = tmp_path / "f"
+    assert cli.main(args[:2] + ["--out", str(full)] + args[4:]) == 0
+    assert "sample of" not in (full / "run.log").read_text()
+    det_full, _ = GMMDetector.load(full / "model")
+    # (the fits' products run in float32: a mean to about 1e-6)
+    np.testing.assert_allclose(det_full.members_[0][1].means_[0], whole.mean(axis=0), atol=1e-5)

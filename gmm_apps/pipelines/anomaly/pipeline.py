@@ -184,6 +184,13 @@ class AnomalyPipeline(Pipeline):
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
         check_variation(train.X, schema.features, cfg.data.path)
         det = make_detector(cfg)
+        if det.max_fit_rows and len(train.X) > det.max_fit_rows:
+            logger.info(
+                "each view is fitted on its own random sample of %d of the %d reference records "
+                "(model.max_fit_rows); every record is scored",
+                det.max_fit_rows,
+                len(train.X),
+            )
         with ctx.progress(desc="fitting the GMM ensemble") as bar:
 
             def step(i, n):
