@@ -25,8 +25,10 @@ import warnings
 import numpy as np
 
 from ..errors import DegenerateComponentWarning, DegenerateDataError
+from ._covariance import compute_precision_cholesky
 from ._stats import SufficientStats, parallel_map, worker_pool
-from .mixture import GaussianMixture, _n_jobs, _normalised
+from .mixture import GaussianMixture, _n_jobs
+from .monitor import ConvergenceMonitor
 
 __all__ = [
     "as_slice",
@@ -149,17 +151,14 @@ def _coefficients(w, mu, var):
 
 
 class _Runs:
-    """The EM bookkeeping of M mixtures fitted together: which still run, iterations, history, the last
-    E-step's statistics, re-seeds; each mixture's convergence test is its own."""
+    """The EM bookkeeping of M mixtures fitted together: which still run, each one's
+    :class:`ConvergenceMonitor`, the last E-step's statistics and the re-seeds."""
 
     def __init__(self, M, K, tol, max_iter):
-        self.K, self.tol, self.max_iter = K, tol, max_iter
+        self.K = K
         self.active = np.ones(M, dtype=bool)
-        self.converged = np.zeros(M, dtype=bool)
-        self.n_iter = np.zeros(M, dtype=int)
-        self.history = [[] for _ in range(M)]
+        self.monitors = [ConvergenceMonitor(tol, max_iter) for _ in range(M)]
         self.last = [None] * M
-        self.prev = np.full(M, -np.inf)
         self.reseeds = np.zeros(M, dtype=int)
 
     def m_step(self, act, nk, s1, s2, total, reg_covar):
@@ -195,17 +194,14 @@ class _Runs:
         )
 
     def iteration(self, act, loglik, total, empty):
-        """Record the mean log-likelihoods; stop the mixtures that converged (with no re-seed) or ran out."""
+        """Report the mean log-likelihoods; stop the mixtures that converged (with no re-seed) or ran out."""
         lb = loglik / total
         for j, m in enumerate(act):
-            self.n_iter[m] += 1
-            self.history[m].append(float(lb[j]))
+            mon = self.monitors[m]
+            mon.report(lb[j])
             self.last[m] = (*self.last[m][:3], float(loglik[j]))
-            if abs(lb[j] - self.prev[m]) < self.tol and not empty[j].any():
-                self.converged[m], self.active[m] = True, False
-            elif self.n_iter[m] >= self.max_iter:
+            if (mon.converged and not empty[j].any()) or mon.iter >= mon.max_iter:
                 self.active[m] = False
-            self.prev[m] = lb[j]
 
 
 def _em(XX, w, mu, var, *, reg_covar, tol, max_iter, n_jobs, d, rngs):
@@ -249,22 +245,17 @@ def _em(XX, w, mu, var, *, reg_covar, tol, max_iter, n_jobs, d, rngs):
 
 
 def _as_model(w, mu, var, centre, runs, m, total, **params):
-    """Mixture ``m`` of ``runs`` as a fitted :class:`GaussianMixture`, with the last E-step's statistics (about
-    ``centre``) to continue from."""
-    g = GaussianMixture.from_parameters(w, mu + centre, var, covariance_type="diag", **params)
-    history = runs.history[m]
-    g.converged_ = bool(runs.converged[m])
-    g.n_iter_ = int(runs.n_iter[m])
-    g.lower_bounds_ = list(history)
-    g.lower_bound_ = history[-1] if history else -math.inf
-    g.monitor_.history = list(history)
-    g.n_reseeds_ = int(runs.reseeds[m])
-    nk, s1, s2, ll = runs.last[m]
+    """Mixture ``m`` of ``runs`` as a fitted :class:`GaussianMixture`, finished as ``GaussianMixture.fit``
+    finishes (a warning if it did not converge), with the last E-step's statistics (about ``centre``) to
+    continue from."""
     K, d = mu.shape
-    # the statistics partial_fit continues from, as GaussianMixture.fit leaves them
-    g._stream_centre = np.asarray(centre, dtype=np.float64)
-    g._stream = _normalised(SufficientStats(nk, s1, s2, ll, total, np.broadcast_to(g._stream_centre, (K, d))))
-    g.n_steps_ = 0
+    g = GaussianMixture(K, covariance_type="diag", **params)
+    g.n_features_in_ = d
+    params = (w, mu + centre, var, compute_precision_cholesky(var, "diag"))
+    mon = runs.monitors[m]
+    g._finish_fit((mon.history[-1], params, mon, runs.reseeds[m]), np.dtype(g.dtype))
+    nk, s1, s2, ll = runs.last[m]
+    g._start_stream(SufficientStats(nk, s1, s2, ll, total, np.broadcast_to(centre, (K, d))), centre)
     return g
 
 

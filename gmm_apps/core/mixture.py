@@ -484,10 +484,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 self._pool = None
                 self._incomplete = None
         self._finish_fit(best, dtype)
-        # the fit's data, summarised, is where partial_fit continues from
         stats, self._best_stats = getattr(self, "_best_stats", None), None
+        self._start_stream(stats, self._fit_centre)
+
+    def _start_stream(self, stats, centre):
+        """Keep the fit's data, summarised by its last E-step's ``stats`` (None: none), as moments about
+        ``centre``: where :meth:`partial_fit` continues from."""
         self.n_steps_ = 0
-        self._stream_centre = np.asarray(self._fit_centre, dtype=np.float64)
+        self._stream_centre = np.asarray(centre, dtype=np.float64)
         self._stream = (
             None if stats is None else _normalised(recentre(stats, self._stream_centre, self.covariance_type))
         )

@@ -199,7 +199,11 @@ class GMMDetector:
         return [(j, max(1, min(self.marginal_components, n // 10))) for j in range(d)]
 
     def _fit_members(self, Z, specs, marginal, progress=None):
-        """Fit the joint members group by group, then the per-feature members; ``[(columns, mixture), ...]``.
+        """Fit the joint members group by group, then the per-feature members.
+
+        Returns ``[(columns, mixture), ...]`` and each member's fill (for a
+        per-feature member its mean negative log-density on the records it was
+        fitted on, NaN for the others; see ``member_fill_``).
 
         A group of diagonal members (one K's random starts) on complete records
         is fitted at once (:func:`gmm_apps.core.fit_diagonal_starts`), as are
@@ -209,6 +213,7 @@ class GMMDetector:
         """
         members = [None] * len(specs)
         total = len(specs) + len(marginal)
+        fill = np.full(total, np.nan)
         groups = {}
         for i, spec in enumerate(specs):
             groups.setdefault(spec[0], []).append(i)
@@ -248,13 +253,13 @@ class GMMDetector:
                     if len(x) < 2:
                         raise DataError(f"feature {j + 1} has fewer than 2 observed reference values; drop it")
                     ks.append(max(1, min(k, len(x) // 10, len(np.unique(x)))))  # two values: two components
-                fitted = fit_diagonal_columns(
-                    rows[:, [j for j, _ in marginal]], ks, reg_covar=self.MARGINAL_REG_COVAR, max_iter=self.max_iter
-                )
+                R = rows[:, [j for j, _ in marginal]]
+                fitted = fit_diagonal_columns(R, ks, reg_covar=self.MARGINAL_REG_COVAR, max_iter=self.max_iter)
                 members += [(np.array([j]), g) for (j, _), g in zip(marginal, fitted)]
+                fill[len(specs) :] = np.nanmean(-column_log_densities(fitted, R), axis=0)
                 if progress is not None:
                     progress(total, total)
-        return members
+        return members, fill
 
     def _fit_rows(self, Z, i):
         """The records the view whose first member is ``i`` is fitted on: all, or a random sample of
@@ -312,26 +317,21 @@ class GMMDetector:
             cols = [int(self.members_[i][0][0]) for i in marginal]
             ld = column_log_densities([self.members_[i][1] for i in marginal], Z[:, cols], exp_dtype=np.float32)
             out[:, as_slice(marginal)] = np.where(np.isnan(ld), self.member_fill_[marginal], -ld)
-        done = set(marginal)
+        groups = {}  # diagonal members on the same columns score complete records in one pass
         for i, (cols, g) in enumerate(self.members_):
-            if i in done:
-                continue
-            # members on the same columns with diagonal covariance score complete records in one pass
-            same = [
-                j
-                for j in range(i, len(self.members_))
-                if j not in done
-                and self.members_[j][1].covariance_type == "diag"
-                and np.array_equal(self.members_[j][0], cols)
-            ]
-            if g.covariance_type == "diag" and not gaps and not np.isnan(Z[:, cols]).any():
-                out[:, as_slice(same)] = -diagonal_log_densities(
-                    [self.members_[j][1] for j in same], Z[:, cols], exp_dtype=np.float32
+            if not self._is_marginal(i):
+                groups.setdefault(tuple(cols) if g.covariance_type == "diag" else ("member", i), []).append(i)
+        for idx in groups.values():
+            cols, g = self.members_[idx[0]]
+            Zc = Z[:, cols]
+            if g.covariance_type == "diag" and not gaps and not np.isnan(Zc).any():
+                out[:, as_slice(idx)] = -diagonal_log_densities(
+                    [self.members_[j][1] for j in idx], Zc, exp_dtype=np.float32
                 )
-                done.update(same)
                 continue
-            out[:, i] = -g.score_samples(Z[:, cols]) + (g.missing_entropy(Z[:, cols]) if gaps else 0.0)
-            done.add(i)
+            for j in idx:
+                gj = self.members_[j][1]
+                out[:, j] = -gj.score_samples(Zc) + (gj.missing_entropy(Zc) if gaps else 0.0)
         return out
 
     def fit(self, X, *, verdicts=None, ids=None, progress=None):
@@ -473,16 +473,8 @@ class GMMDetector:
         n, d = P.shape
         specs = self._specs(d, n, np.random.default_rng(self.random_state))
         marginal = self._marginal_specs(d, n)
-        self.member_fill_ = None
-        self.members_ = self._fit_members(P, specs, marginal, progress)
+        self.members_, self.member_fill_ = self._fit_members(P, specs, marginal, progress)
         self.view_matrix_, self.weights_ = self._view_matrix(specs, marginal)
-        fill = np.full(len(self.members_), np.nan)
-        if marginal:  # the mean over the records the per-feature members were fitted on
-            rows = self._fit_rows(P, len(specs))[:, [j for j, _ in marginal]]
-            fill[len(specs) :] = np.nanmean(
-                -column_log_densities([g for _, g in self.members_[len(specs) :]], rows), axis=0
-            )
-        self.member_fill_ = fill
 
     def _fit_projection(self, Z):
         """Leading principal components of the scaled records when there are too many features (else none)."""
