@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGMM
 
+from gmm_apps.core import ConvergenceWarning as EngineConvergenceWarning
 from gmm_apps.core import GaussianMixture
 
 CASES = [
@@ -71,6 +72,7 @@ def run_case(n, d, k, ct, dtype, iters, repeat):
     kw = dict(covariance_type=ct, max_iter=iters, tol=0.0, **init)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", EngineConvergenceWarning)
         t_sk, sk = timed(lambda: SkGMM(k, **kw).fit(X), repeat)
         t_us, us = timed(lambda: GaussianMixture(k, dtype=dtype, **kw).fit(X), repeat)
         tracemalloc.start()

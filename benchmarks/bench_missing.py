@@ -34,12 +34,14 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.exceptions import ConvergenceWarning
 
+from gmm_apps.core import ConvergenceWarning as EngineConvergenceWarning
 from gmm_apps.core import GaussianMixture
 
 ODDS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "odds"
 ODDS_SETS = ["cardio", "glass", "ionosphere", "lympho", "pima", "satellite", "shuttle", "wbc"]
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
+warnings.filterwarnings("ignore", category=EngineConvergenceWarning)
 
 
 def mixture(n, d, k, seed):

@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGMM
 
 from gmm_apps.core import COVARIANCE_TYPES, ConvergenceMonitor, GaussianMixture, n_parameters
+from gmm_apps.core import ConvergenceWarning as EngineConvergenceWarning
 from gmm_apps.core._covariance import covariance_shape
 from gmm_apps.errors import DegenerateComponentWarning, DegenerateDataError
 
@@ -56,6 +57,7 @@ def _init_params(ct, d=3, K=3, seed=1):
 def _quiet(fn):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", EngineConvergenceWarning)
         return fn()
 
 

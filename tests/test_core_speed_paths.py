@@ -11,6 +11,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGMM
 
+from gmm_apps.core import ConvergenceWarning as EngineConvergenceWarning
 from gmm_apps.core import GaussianMixture
 from gmm_apps.core._stats import chunk_statistics, m_step, prepare
 from gmm_apps.core.mixture import _CHUNK_BYTES
@@ -19,6 +20,7 @@ from gmm_apps.core.mixture import _CHUNK_BYTES
 def _quiet(fn):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", EngineConvergenceWarning)
         return fn()
 
 

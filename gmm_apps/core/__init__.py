@@ -7,6 +7,7 @@ It knows nothing of pipelines: arrays in, fitted models out.
 """
 
 from ._covariance import COVARIANCE_TYPES, IllDefinedCovarianceError, full_covariances, n_parameters
+from ._estimator import ConvergenceWarning
 from ._stats import SufficientStats, chunk_statistics, m_step, map_reduce, prepare
 from .ensemble import as_slice, column_log_densities, diagonal_log_densities, fit_diagonal_columns, fit_diagonal_starts
 from .init import INIT_METHODS
@@ -36,6 +37,7 @@ __all__ = [
     "IllDefinedCovarianceError",
     "SIGNING_KEY_ENV",
     "ConvergenceMonitor",
+    "ConvergenceWarning",
     "FeatureScaler",
     "GaussianMixture",
     "SelectionResult",

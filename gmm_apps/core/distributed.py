@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from ._estimator import check_is_fitted, check_random_state
 from ._stats import map_reduce, mean_cov_from_moments, moments_about, prepare, worker_pool
 from .mixture import GaussianMixture
 
@@ -310,8 +311,6 @@ class DaskGaussianMixture(GaussianMixture):
         if self.persist:
             X = self.client.persist(X) if self.client is not None else X.persist()
         eps = float(np.finfo(dtype).eps)
-        from sklearn.utils import check_random_state
-
         rng = check_random_state(self.random_state)
         self._chunk = None
         self._jobs = 1
@@ -363,8 +362,6 @@ class DaskGaussianMixture(GaussianMixture):
         -------
         model : GaussianMixture
         """
-        from sklearn.utils.validation import check_is_fitted
-
         check_is_fitted(self)
         local = GaussianMixture.from_parameters(
             self.weights_, self.means_, self.covariances_, covariance_type=self.covariance_type, dtype=self.dtype

@@ -8,13 +8,17 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..errors import DegenerateComponentWarning, DegenerateDataError
 from . import _covariance as cov
+from ._estimator import (
+    ConvergenceWarning,
+    DensityEstimator,
+    check_is_fitted,
+    check_random_state,
+    check_sample_weight,
+    validate_data,
+)
 from ._missing import (
     IncompleteRows,
     diag_log_prob,
@@ -141,7 +145,7 @@ class _IncompleteRows:
         return total
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(DensityEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     The EM loop streams the data in row chunks: each chunk's E-step (log
@@ -385,14 +389,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _validate_X(self, X, *, reset, min_samples=None):
         if self._missing_mode() not in ("error", "marginalize"):
             raise ValueError(f"missing must be 'error' or 'marginalize', got {self.missing!r}")
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_min_samples=(2 if reset else 1) if min_samples is None else min_samples,
-            ensure_all_finite="allow-nan",
-        )
+        X = validate_data(self, X, reset=reset, min_samples=(2 if reset else 1) if min_samples is None else min_samples)
         X = np.asarray(X, dtype=np.dtype(self.dtype))
         if self._missing_mode() == "error":
             nan = np.isnan(X)
@@ -438,7 +435,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n_samples, n_features = X.shape
         init, dtype = self._check_params(n_features)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+            sample_weight = check_sample_weight(sample_weight, X)
             n_support = int(np.count_nonzero(sample_weight))
         else:
             n_support = n_samples
@@ -753,7 +750,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X = self._validate_X(X, reset=False, min_samples=1)
         _, dtype = self._check_params(X.shape[1])
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+            sample_weight = check_sample_weight(sample_weight, X)
         if getattr(self, "_stream_centre", None) is None:  # e.g. a loaded model: centre on this batch
             self._stream_centre = np.nanmean(X.astype(np.float64), axis=0)
         stats = self._batch_statistics(X, sample_weight)

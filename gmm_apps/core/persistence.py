@@ -41,6 +41,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ModelFileError, UserError
+from ._estimator import check_is_fitted
 
 FORMAT = "gmm_apps.GaussianMixture"
 FORMAT_VERSION = 2
@@ -171,8 +172,6 @@ def save_model(model, path, *, extra=None, arrays=None):
     -------
     path : Path
     """
-    from sklearn.utils.validation import check_is_fitted
-
     check_is_fitted(model)
     path = Path(path)
     data = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 
 from ..errors import DegenerateDataError
 from ._covariance import COVARIANCE_TYPES
+from ._estimator import ConvergenceWarning, check_random_state
 from .mixture import GaussianMixture
 
 logger = logging.getLogger("gmm_apps.core")
@@ -252,11 +251,12 @@ def variational_mixture(
     model : GaussianMixture
         Fitted core model with the surviving components.
     """
-    from sklearn.mixture import BayesianGaussianMixture
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning  # reason: scikit-learn's VB
+    from sklearn.mixture import BayesianGaussianMixture  # reason: scikit-learn's VB, loaded only for 'dp'
 
     X = np.asarray(X, dtype=np.float64)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", SklearnConvergenceWarning)
         vb = BayesianGaussianMixture(
             n_components=min(max_components, X.shape[0]),
             covariance_type=covariance_type,

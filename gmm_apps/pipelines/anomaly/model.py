@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 from scipy.special import erf
-from sklearn.exceptions import ConvergenceWarning
 
 from ...core import (
     SIGNING_KEY_ENV,
+    ConvergenceWarning,
     FeatureScaler,
     GaussianMixture,
     as_slice,

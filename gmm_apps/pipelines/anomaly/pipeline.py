@@ -138,10 +138,10 @@ def verdict_summary(det, train):
 
 
 def evaluation(labels, scores):
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
     if labels is None or len(np.unique(labels)) < 2:
         return None
+    from sklearn.metrics import average_precision_score, roc_auc_score  # reason: start-up; only with labels
+
     return {
         "roc_auc": float(roc_auc_score(labels, scores)),
         "average_precision": float(average_precision_score(labels, scores)),

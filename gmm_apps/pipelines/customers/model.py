@@ -12,9 +12,9 @@ import warnings
 from dataclasses import replace
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from ...core import (
+    ConvergenceWarning,
     FeatureScaler,
     GaussianMixture,
     load_model,

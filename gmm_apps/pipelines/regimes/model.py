@@ -14,9 +14,9 @@ import math
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from ...core import (
+    ConvergenceWarning,
     FeatureScaler,
     GaussianMixture,
     bhattacharyya_distances,

@@ -6,9 +6,8 @@ import math
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
-from ...core import GaussianMixture, check_mixture, load_model, model_file_guard, save_model
+from ...core import ConvergenceWarning, GaussianMixture, check_mixture, load_model, model_file_guard, save_model
 from ...errors import DataError, ModelFileError
 
 
