@@ -142,3 +142,19 @@ def test_a_small_command_line_run_never_imports_scikit_learn(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[-2] == "0 []", out.stdout + out.stderr
     assert len((tmp_path / "run" / "scores.csv").read_text().splitlines()) == 1001
+
+
+def test_adjusted_rand_score_is_scikit_learns():
+    from sklearn.metrics import adjusted_rand_score as reference
+
+    from gmm_apps.core import adjusted_rand_score
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.integers(1, 80))
+        a = rng.integers(0, int(rng.integers(1, 6)), n)
+        b = a.copy() if trial % 4 == 0 else rng.integers(0, int(rng.integers(1, 6)), n)
+        assert adjusted_rand_score(a, b) == pytest.approx(reference(a, b), abs=1e-12)
+    assert adjusted_rand_score(["x", "x", "y"], [2, 2, 7]) == 1.0
+    with pytest.raises(ValueError, match="same rows"):
+        adjusted_rand_score([0, 1], [0, 1, 1])

@@ -13,7 +13,13 @@ from .ensemble import as_slice, column_log_densities, diagonal_log_densities, fi
 from .init import INIT_METHODS
 from .mixture import GaussianMixture
 from .monitor import ConvergenceMonitor
-from .ordering import align_components, bhattacharyya_distances, order_components, permute_components
+from .ordering import (
+    adjusted_rand_score,
+    align_components,
+    bhattacharyya_distances,
+    order_components,
+    permute_components,
+)
 from .persistence import (
     SIGNING_KEY_ENV,
     check_mixture,
@@ -42,6 +48,7 @@ __all__ = [
     "GaussianMixture",
     "SelectionResult",
     "SufficientStats",
+    "adjusted_rand_score",
     "align_components",
     "as_slice",
     "bhattacharyya_distances",

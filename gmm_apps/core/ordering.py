@@ -142,3 +142,37 @@ def align_components(model, reference):
     order = np.asarray(order, dtype=np.int64)
     permute_components(model, order)
     return order
+
+
+def adjusted_rand_score(labels_a, labels_b):
+    """Adjusted Rand index of two labelings of the same rows (1: the same partition).
+
+    The pair-counting form of Hubert & Arabie (1985), as ``sklearn.metrics``
+    computes it, without importing scikit-learn.
+
+    Parameters
+    ----------
+    labels_a, labels_b : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    ari : float
+    """
+    a, b = np.asarray(labels_a).ravel(), np.asarray(labels_b).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"labelings of {a.size} and {b.size} rows; they must label the same rows")
+    n = a.size
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    cells = np.bincount(ia * (ib.max(initial=0) + 1) + ib).astype(np.int64)
+    rows = np.bincount(ia).astype(np.int64)
+    cols = np.bincount(ib).astype(np.int64)
+    squares = int((cells**2).sum())
+    same_both = squares - n
+    same_a = int((rows**2).sum()) - squares
+    same_b = int((cols**2).sum()) - squares
+    differ_both = n * n - same_a - same_b - squares
+    if same_a == 0 and same_b == 0:
+        return 1.0
+    num = 2.0 * (same_both * differ_both - same_a * same_b)
+    return num / ((same_both + same_a) * (same_a + differ_both) + (same_both + same_b) * (same_b + differ_both))

@@ -8,10 +8,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
-from sklearn.metrics import adjusted_rand_score
 
 from ...config import local_path, path_problem
+from ...core import adjusted_rand_score
 from ...engine import dask_client
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
@@ -185,7 +184,7 @@ def rankings(feats, P, seg, rfm, forward):
         "calibration spend": feats["total_spend"].to_numpy(),
     }
     parts = [scores[name] for name in ("segments", "forward value", "calibration spend")]
-    scores["combined"] = np.mean([rankdata(x) / len(x) for x in parts], axis=0)
+    scores["combined"] = np.mean([pd.Series(x).rank(method="average").to_numpy() / len(x) for x in parts], axis=0)
     return scores
 
 

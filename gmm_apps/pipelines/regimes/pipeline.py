@@ -8,9 +8,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score
 
 from ...config import path_problem
+from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
 from ...registry import Pipeline
 from . import data as data_mod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile, as scipy.stats.norm.ppf
 
 from ...report import PALETTE, Report, figure, plot_score_histogram
 
@@ -45,12 +45,12 @@ def plot_det(far, frr, eer):
     fig = figure(4.8, 4.6)
     ax = fig.add_subplot()
     eps = 1e-4
-    x, y = norm.ppf(np.clip(far, eps, 1 - eps)), norm.ppf(np.clip(frr, eps, 1 - eps))
+    x, y = ndtri(np.clip(far, eps, 1 - eps)), ndtri(np.clip(frr, eps, 1 - eps))
     ax.plot(x, y, color=PALETTE[0])
     ticks = [0.001, 0.01, 0.05, 0.2, 0.5]
-    ax.set_xticks(norm.ppf(ticks), [f"{100 * t:g}%" for t in ticks])
-    ax.set_yticks(norm.ppf(ticks), [f"{100 * t:g}%" for t in ticks])
-    lim = norm.ppf([5e-4, 0.6])
+    ax.set_xticks(ndtri(ticks), [f"{100 * t:g}%" for t in ticks])
+    ax.set_yticks(ndtri(ticks), [f"{100 * t:g}%" for t in ticks])
+    lim = ndtri([5e-4, 0.6])
     ax.set_xlim(*lim)
     ax.set_ylim(*lim)
     ax.plot(lim, lim, color="grey", ls=":", lw=1)
