@@ -85,6 +85,71 @@ def test_scores_are_average_llr_and_enrolment_is_incremental():
     assert s.shape == (2, 3) and s[0].argmax() == 0
 
 
+def test_shared_variance_scoring_is_each_models_own_density():
+    rng = np.random.default_rng(3)
+    ubm = GaussianMixture(8, covariance_type="diag", random_state=0).fit(rng.normal(size=(3000, 5)) * 3)
+    sm = SpeakerModels(ubm)
+    for i in range(4):
+        sm.enrol(f"s{i}", rng.normal(i - 1.5, 1, (400, 5)))
+    X = rng.normal(size=(5000, 5)) * 4 + 2  # frames well away from the background model's centre too
+    want = np.stack([sm.model(s).score_samples(X) - ubm.score_samples(X) for s in sm.speakers], axis=1)
+    np.testing.assert_allclose(sm.frame_llr(X), want, rtol=1e-10, atol=1e-9)
+
+
+def _snorm_by_hand(raw, enrol_raw, enrol_labels, speakers):
+    out = np.empty_like(raw)
+    for t in range(raw.shape[0]):
+        for j, spk in enumerate(speakers):
+            cohort_e = [enrol_raw[i, j] for i in range(len(enrol_labels)) if enrol_labels[i] != spk]
+            cohort_t = [raw[t, k] for k in range(len(speakers)) if k != j]
+            z = (raw[t, j] - np.mean(cohort_e)) / np.std(cohort_e)
+            tn = (raw[t, j] - np.mean(cohort_t)) / np.std(cohort_t)
+            out[t, j] = (z + tn) / 2
+    return out
+
+
+def test_snorm_against_a_brute_force_cohort(tmp_path):
+    rng = np.random.default_rng(4)
+    ubm = GaussianMixture(4, covariance_type="diag", random_state=0).fit(rng.normal(size=(2000, 3)))
+    centres = [[1, 0, 0], [0, 1, 0], [0, 0, 1], [-1, -1, 0]]
+    enrol = [rng.normal(c, 1, (60, 3)) for c in centres for _ in range(3)]
+    labels = [name for name in "abcd" for _ in range(3)]
+    sm = SpeakerModels(ubm, score_norm="snorm")
+    for spk in "abcd":
+        sm.enrol(spk, np.vstack([f for f, lab in zip(enrol, labels) if lab == spk]))
+    sm.fit_score_norm(enrol, labels)
+    test = [rng.normal(c, 1, (40, 3)) for c in centres]
+    raw = sm.raw_score(test)
+    want = _snorm_by_hand(raw, sm.raw_score(enrol), labels, sm.speakers)
+    np.testing.assert_allclose(sm.score(test), want, rtol=1e-10)
+    # a speaker's own enrolment recordings never enter its cohort
+    before = sm.norm_mean.copy()
+    sm.fit_score_norm(enrol + [rng.normal(centres[0], 0.1, (60, 3))], labels + ["a"])
+    assert sm.norm_mean[0] == before[0] and not np.allclose(sm.norm_mean[1:], before[1:])
+    # saved and loaded: the same scores; a file from before score normalisation scores raw
+    sm.threshold = 0.0
+    sm.save(tmp_path / "m.npz", meta={"pipeline": "speakers"})
+    back, _ = SpeakerModels.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.score(test), sm.score(test))
+    sm.score_norm = "none"
+    sm.save(tmp_path / "raw.npz", meta={"pipeline": "speakers"})
+    back, meta = SpeakerModels.load(tmp_path / "raw.npz")
+    assert meta["score_norm"] == "none"
+    np.testing.assert_array_equal(back.score(test), raw)
+
+
+def test_snorm_with_two_speakers_uses_the_speaker_side_only():
+    rng = np.random.default_rng(5)
+    ubm = GaussianMixture(4, covariance_type="diag", random_state=0).fit(rng.normal(size=(2000, 3)))
+    enrol = [rng.normal(c, 1, (60, 3)) for c in (0.5, -0.5) for _ in range(3)]
+    labels = ["a"] * 3 + ["b"] * 3
+    sm = SpeakerModels(ubm, score_norm="snorm")
+    sm.enrol("a", np.vstack(enrol[:3])).enrol("b", np.vstack(enrol[3:])).fit_score_norm(enrol, labels)
+    raw = sm.raw_score(enrol)
+    want = (raw - [raw[3:, 0].mean(), raw[:3, 1].mean()]) / [raw[3:, 0].std(), raw[:3, 1].std()]
+    np.testing.assert_allclose(sm.score(enrol), want, rtol=1e-12)
+
+
 def test_equal_error_rate_and_threshold_by_hand():
     eer, th = equal_error_rate(np.array([1.0, 2, 3, 4]), np.array([0.0, 0.5, 1.5, 5]))
     assert eer == pytest.approx(0.25) and 1.0 < th <= 2.0

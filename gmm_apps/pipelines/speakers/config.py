@@ -88,6 +88,11 @@ class SpeakersModel(ModelSection):
         16.0, gt=0, description="MAP adaptation: how many frames a component needs before its mean follows the speaker"
     )
     speaker_components: int = Field(16, ge=1, description="components of each speaker's GMM (kind: independent)")
+    score_norm: Literal["snorm", "none"] = Field(
+        "snorm",
+        description="snorm: each score standardised by the speaker's scores on the other speakers' enrolment "
+        "recordings and by the recording's scores for the other speakers (S-norm); none: raw scores",
+    )
     n_init: int = Field(1, ge=1)
     max_iter: int = Field(200, ge=1)
     tol: float = Field(1e-3, gt=0, description="EM tolerance of the background model")

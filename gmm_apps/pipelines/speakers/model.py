@@ -48,15 +48,20 @@ class SpeakerModels:
         The universal background model.
     kind : {'ubm_map', 'independent'}
     relevance_factor : float
+    score_norm : {'none', 'snorm'}
+        'snorm': symmetric score normalisation (S-norm) with the enrolled speakers
+        as the cohort; :meth:`fit_score_norm` learns its enrolment side.
     """
 
-    def __init__(self, ubm, *, kind="ubm_map", relevance_factor=16.0):
+    def __init__(self, ubm, *, kind="ubm_map", relevance_factor=16.0, score_norm="none"):
         self.ubm = ubm
         self.kind = kind
         self.relevance_factor = relevance_factor
+        self.score_norm = score_norm
         self.speakers = []
         self._models = {}
         self.threshold = None
+        self.norm_mean = self.norm_std = None
 
     def enrol(self, speaker, X, *, n_components=16, random_state=0, reg_covar=1e-3):
         """Add (or replace) one speaker; the other speakers' models are untouched.
@@ -88,11 +93,37 @@ class SpeakerModels:
 
     def frame_llr(self, X):
         """Per-frame log-likelihood ratio of every speaker against the UBM, shape (n_frames, S)."""
+        if self.kind == "ubm_map" and self.ubm.covariance_type == "diag":
+            return self._shared_variance_llr(np.asarray(X, dtype=np.float64))
         base = self.ubm.score_samples(X).astype(np.float64)
         return np.stack([self._models[s].score_samples(X).astype(np.float64) - base for s in self.speakers], axis=1)
 
+    def _shared_variance_llr(self, X, block=4096):
+        """MAP-adapted models share the UBM's weights and diagonal variances, so every speaker's (and the
+        UBM's) component log-densities come from one matrix product ``[x**2, x] @ coefficients``; the
+        log-sum-exp over components then runs over all speakers at once, a block of frames at a time."""
+        w = self.ubm.weights_.astype(np.float64)
+        prec = 1.0 / self.ubm.covariances_.astype(np.float64)  # (K, d)
+        means = np.stack([self.ubm.means_] + [self._models[s].means_ for s in self.speakers]).astype(np.float64)
+        n_models, K, d = means.shape
+        quad = np.tile(-0.5 * prec.T, (1, n_models))  # (d, models*K)
+        lin = (means * prec).transpose(2, 0, 1).reshape(d, n_models * K)
+        const = (
+            np.log(w)
+            - 0.5 * d * np.log(2 * np.pi)
+            + 0.5 * np.log(prec).sum(axis=1)
+            - 0.5 * (means**2 * prec).sum(axis=2)
+        ).reshape(-1)
+        out = np.empty((len(X), n_models))
+        for a in range(0, len(X), block):
+            x = X[a : a + block]
+            L = ((x * x) @ quad + x @ lin + const).reshape(len(x), n_models, K)
+            top = L.max(axis=2)
+            out[a : a + block] = top + np.log(np.exp(L - top[:, :, None]).sum(axis=2))
+        return out[:, 1:] - out[:, :1]
+
     def score(self, frames_list):
-        """Average frame log-likelihood ratio of each recording for each speaker.
+        """Each recording's score for each speaker: :meth:`raw_score`, S-normalised with ``score_norm='snorm'``.
 
         Parameters
         ----------
@@ -102,6 +133,43 @@ class SpeakerModels:
         -------
         scores : ndarray of shape (n_recordings, S)
         """
+        raw = self.raw_score(frames_list)
+        return self.normalise(raw) if self.score_norm == "snorm" else raw
+
+    def fit_score_norm(self, frames_list, labels):
+        """Learn S-norm's enrolment side: each speaker's raw scores on the other speakers' enrolment recordings.
+
+        Parameters
+        ----------
+        frames_list : list of ndarray (n_frames_i, d)
+            The enrolment recordings, one array each.
+        labels : list of str
+            Their speakers.
+        """
+        raw = self.raw_score(frames_list)
+        labels = np.asarray(labels)
+        mean, std = np.empty(len(self.speakers)), np.empty(len(self.speakers))
+        for j, spk in enumerate(self.speakers):
+            impostor = raw[labels != spk, j]
+            mean[j], std[j] = impostor.mean(), max(impostor.std(), 1e-6)
+        self.norm_mean, self.norm_std = mean, std
+        return self
+
+    def normalise(self, raw):
+        """S-norm (Kenny 2010): the mean of the score standardised by the speaker's impostor scores (the
+        other speakers' enrolment recordings) and by the recording's scores against the other enrolled
+        speakers.  With two speakers the recording's side has a single cohort score, so only the
+        speaker's side is applied."""
+        z = (raw - self.norm_mean) / self.norm_std
+        n = raw.shape[1]
+        if n < 3:
+            return z
+        mu = (raw.sum(axis=1, keepdims=True) - raw) / (n - 1)
+        var = ((raw**2).sum(axis=1, keepdims=True) - raw**2) / (n - 1) - mu**2
+        return 0.5 * (z + (raw - mu) / np.sqrt(np.maximum(var, 1e-12)))
+
+    def raw_score(self, frames_list):
+        """Average frame log-likelihood ratio of each recording for each speaker, shape (n_recordings, S)."""
         if not frames_list:
             return np.zeros((0, len(self.speakers)))
         lengths = np.array([len(f) for f in frames_list])
@@ -127,7 +195,10 @@ class SpeakerModels:
             kind=self.kind,
             relevance_factor=self.relevance_factor,
             threshold=self.threshold,
+            score_norm=self.score_norm,
         )
+        if self.score_norm == "snorm":
+            arrays["norm_mean"], arrays["norm_std"] = self.norm_mean, self.norm_std
         return save_model(self.ubm, path, extra=meta, arrays=arrays)
 
     @classmethod
@@ -165,8 +236,20 @@ class SpeakerModels:
                     path,
                     "speaker means do not fit the background model",
                 )
-            m = cls(ubm, kind=meta["kind"], relevance_factor=rf)
+            norm = meta.get("score_norm", "none")  # files from before score normalisation: none
+            need(norm in ("none", "snorm"), path, f"unknown score normalisation {norm!r}")
+            if norm == "snorm":
+                for key in ("norm_mean", "norm_std"):
+                    need(
+                        key in a and a[key].shape == (len(speakers),) and np.all(np.isfinite(a[key])),
+                        path,
+                        f"{key} does not match the {len(speakers)} speakers",
+                    )
+                need(np.all(a["norm_std"] > 0), path, "norm_std is not positive")
+            m = cls(ubm, kind=meta["kind"], relevance_factor=rf, score_norm=norm)
             m.threshold = thr
+            if norm == "snorm":
+                m.norm_mean, m.norm_std = a["norm_mean"], a["norm_std"]
             for i, s in enumerate(speakers):
                 if m.kind == "ubm_map":
                     model = _adapted(ubm, a["speaker_means"][i])

@@ -78,9 +78,10 @@ def labelled(files, cfg, key, *, required):
     return labels
 
 
-def build_models(frames, labels, cfg, seed):
+def background_model(frames, cfg, seed):
+    """The universal background model on every enrolment frame."""
     m = cfg.model
-    ubm = train_ubm(
+    return train_ubm(
         frames,
         n_components=m.n_components,
         covariance_type=m.covariance_type,
@@ -90,10 +91,17 @@ def build_models(frames, labels, cfg, seed):
         tol=m.tol,
         reg_covar=m.reg_covar,
     )
-    models = SpeakerModels(ubm, kind=m.kind, relevance_factor=m.relevance_factor)
+
+
+def build_models(ubm, frames, labels, cfg, seed):
+    """Speaker models from the background model ``ubm`` and each speaker's enrolment frames."""
+    m = cfg.model
+    models = SpeakerModels(ubm, kind=m.kind, relevance_factor=m.relevance_factor, score_norm=m.score_norm)
     for spk in sorted(set(labels)):
         X = np.vstack([f for f, lab in zip(frames, labels) if lab == spk])
         models.enrol(spk, X, n_components=m.speaker_components, random_state=seed, reg_covar=m.reg_covar)
+    if m.score_norm == "snorm":
+        models.fit_score_norm(frames, labels)
     return models
 
 
@@ -109,12 +117,12 @@ def calibration_split(labels, share, seed):
     return sorted(held)
 
 
-def calibrate(frames, labels, cfg, seed):
+def calibrate(ubm, frames, labels, cfg, seed):
     """The unknown-speaker threshold: fixed, or set on held-out enrolment recordings scored as impostors.
 
     Each held-out recording is scored against the other speakers' models (built
-    without it); the threshold lets at most ``threshold.rate`` of these impostor
-    trials through.
+    without it, from the same background model ``ubm``); the threshold lets at
+    most ``threshold.rate`` of these impostor trials through.
 
     Returns
     -------
@@ -131,7 +139,7 @@ def calibrate(frames, labels, cfg, seed):
             "add recordings or set threshold.value"
         )
     keep = [i for i in range(len(frames)) if i not in set(held)]
-    cal_models = build_models([frames[i] for i in keep], [labels[i] for i in keep], cfg, seed)
+    cal_models = build_models(ubm, [frames[i] for i in keep], [labels[i] for i in keep], cfg, seed)
     S = cal_models.score([frames[i] for i in held])
     own = np.array([cal_models.speakers.index(labels[i]) for i in held])
     others = S.copy()
@@ -309,8 +317,9 @@ class SpeakersPipeline(Pipeline):
 
         seed = cfg.model.random_state
         enrol_files, enrol_labels, enrol_frames, sr = self._enrolment(cfg, ctx)
-        threshold, calib = calibrate(enrol_frames, enrol_labels, cfg, seed)
-        models = build_models(enrol_frames, enrol_labels, cfg, seed)
+        ubm = background_model(enrol_frames, cfg, seed)
+        threshold, calib = calibrate(ubm, enrol_frames, enrol_labels, cfg, seed)
+        models = build_models(ubm, enrol_frames, enrol_labels, cfg, seed)
         models.threshold = threshold
         models.save(
             ctx.path("model.npz"),
