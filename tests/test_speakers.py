@@ -50,6 +50,37 @@ def test_mfcc_features_shape_vad_and_cmvn():
     np.testing.assert_allclose(cmvn(np.array([[1.0, 2], [3, 6]])), [[-1, -1], [1, 1]])
 
 
+@pytest.mark.parametrize("n_frames", [9, 10, 37, 200])
+def test_deltas_and_mel_filterbank_are_librosas(n_frames):
+    import librosa
+
+    from gmm_apps.pipelines.speakers.features import delta, mel_filters
+
+    C = np.random.default_rng(n_frames).normal(size=(n_frames, 20))
+    w = min(9, n_frames if n_frames % 2 else n_frames - 1)
+    np.testing.assert_allclose(delta(C, w), librosa.feature.delta(C.T, width=w, order=1, axis=-1).T, atol=1e-10)
+    for sr, n_fft in ((8000, 256), (16000, 512), (44100, 2048)):
+        want = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=40, fmax=sr / 2)
+        np.testing.assert_allclose(mel_filters(sr, n_fft, 40), want, rtol=1e-5, atol=1e-7 * want.max())
+
+
+def test_mfcc_is_librosas_without_importing_it():
+    import librosa
+
+    from gmm_apps.pipelines.speakers.features import frame_lengths, mfcc
+
+    rec = sorted((SAMPLES / "fsdd_sample" / "enrol").glob("*.wav"))[0]
+    for sr in (8000, 16000):
+        y = load_audio(rec, sample_rate=sr)
+        win, hop, n_fft = frame_lengths(sr)
+        S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, win_length=win, center=True)) ** 2
+        mel = librosa.feature.melspectrogram(S=S, sr=sr, n_mels=40, fmax=sr / 2)
+        want = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20).T
+        C, energy = mfcc(y, sample_rate=sr)
+        np.testing.assert_allclose(C, want, atol=1e-6 * np.abs(want).max() * 100)
+        np.testing.assert_allclose(energy, 10 * np.log10(np.maximum(S.sum(axis=0), 1e-12)), atol=1e-4)
+
+
 def test_labels_from_pattern_or_folder():
     pat = r"^(?P<digit>\d+)_(?P<speaker>[^_]+)_(?P<take>\d+)$"
     assert label_of(Path("x/3_theo_12.wav"), pattern=pat) == "theo"
@@ -344,3 +375,21 @@ def test_the_sample_rate_follows_the_enrolment_recordings(tmp_path):
     # an explicit rate is kept
     assert cli.main(args[:2] + ["--out", str(tmp_path / "r8")] + args[4:] + ["--set", "data.sample_rate=8000"]) == 0
     assert json.loads((tmp_path / "r8" / "summary.json").read_text())["sample_rate"] == 8000
+
+
+def test_a_run_never_imports_librosa(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from gmm_apps.cli import main
+        rc = main(["run", {str(REPO / "configs" / "speakers.yaml")!r}, "--out", "run", "--quiet",
+                   "--set", "report.plots=false", "--set", "model.n_components=16"])
+        print(rc, "librosa" in sys.modules)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[-2] == "0 False", out.stdout + out.stderr

@@ -35,7 +35,7 @@ def load_audio(path, *, sample_rate):
         try:
             import warnings
 
-            import librosa
+            import librosa  # reason: start-up (2-3 s); only files soundfile cannot read
 
             with warnings.catch_warnings():  # librosa's audioread fallback warns on every call
                 warnings.simplefilter("ignore")
@@ -49,7 +49,7 @@ def load_audio(path, *, sample_rate):
     if not np.all(np.isfinite(y)):
         raise DataError(f"{path}: the recording holds NaN or infinite samples")
     if sr != sample_rate:
-        import librosa
+        import librosa  # reason: start-up (2-3 s); only recordings at another rate
 
         y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(y, dtype=np.float32)
@@ -63,7 +63,7 @@ def native_rate(path):
         return int(sf.info(str(path)).samplerate)
     except Exception as exc:  # soundfile raises several types for unreadable files
         try:
-            import librosa
+            import librosa  # reason: start-up (2-3 s); only files soundfile cannot read
 
             return int(librosa.get_samplerate(str(path)))
         except Exception:

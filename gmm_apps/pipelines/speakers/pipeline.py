@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +41,9 @@ def extract(files, cfg, ctx, desc, sr):
         )
         return F, y.size / sr
 
-    ex = ThreadPoolExecutor(2)
-    try:
-        out = list(ctx.progress(ex.map(one, files), total=len(files), desc=desc))
-    finally:
-        # on Ctrl-C or SIGTERM do not wait for the files still queued
-        ex.shutdown(wait=True, cancel_futures=True)
+    # one file at a time: a file takes about a millisecond, and threads only contend for the GIL
+    # (2,700 FSDD files: 5.8 s on two threads, 4.4 s in one before the deltas and filterbank were sped up)
+    out = [one(p) for p in ctx.progress(files, total=len(files), desc=desc)]
     return [o[0] for o in out], np.array([o[1] for o in out])
 
 
