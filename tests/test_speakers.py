@@ -20,6 +20,8 @@ from gmm_apps.pipelines.speakers.features import (
 )
 from gmm_apps.pipelines.speakers.model import (
     SpeakerModels,
+    confused_pairs,
+    eer_interval,
     equal_error_rate,
     map_adapt_means,
 )
@@ -189,6 +191,37 @@ def test_equal_error_rate_and_threshold_by_hand():
     assert (np.arange(100.0) >= th).mean() <= 0.05
 
 
+def test_eer_interval_resamples_recordings_and_brackets_the_eer():
+    rng = np.random.default_rng(0)
+    n, k = 400, 5
+    y = rng.integers(0, k, n)
+    S = rng.normal(size=(n, k))
+    S[np.arange(n), y] += 2.0  # targets two standard deviations above the impostors
+    target = S[np.arange(n), y]
+    impostor = S[np.ones_like(S, dtype=bool) & (np.arange(k)[None] != y[:, None])]
+    eer = equal_error_rate(target, impostor)[0]
+    lo, hi = eer_interval(S, y, seed=1)
+    assert lo < eer < hi and hi - lo < 0.1
+    assert eer_interval(S, y, seed=1) == [lo, hi]  # seeded
+    # one resample by hand: the same rows' target and impostor scores
+    idx = np.random.default_rng(2).integers(0, n, n)
+    one = equal_error_rate(target[idx], np.concatenate([np.delete(S[i], y[i]) for i in idx]))[0]
+    assert eer_interval(S, y, n_boot=1, seed=2, level=0.0) == pytest.approx([one, one])
+    separable = np.where(np.arange(k)[None] == y[:, None], 1.0, 0.0)
+    assert eer_interval(separable, y) == [0.0, 0.0]
+
+
+def test_confused_pairs_from_a_confusion_matrix():
+    M = np.array([[8, 2, 0], [0, 10, 0], [3, 1, 6]])
+    pairs = confused_pairs(M, ["a", "b", "c"], ["a", "b", "c"])
+    assert [(p["true"], p["identified_as"], p["recordings"]) for p in pairs] == [
+        ("c", "a", 3),
+        ("a", "b", 2),
+        ("c", "b", 1),
+    ]
+    assert pairs[0]["share_of_true"] == pytest.approx(0.3)
+
+
 def test_corrupt_and_empty_audio_are_clear_errors(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF\x00\x00not really a wav")
@@ -231,7 +264,12 @@ def test_default_run_identifies_the_sample(default_run):
     conf = pd.read_csv(default_run / "confusion.csv", index_col=0)
     assert conf.to_numpy().sum() == 180 and np.trace(conf.to_numpy()) == round(180 * s["accuracy"])
     html = (default_run / "report.html").read_text()
-    assert "DET curve" in html and "Confusion matrix" in html
+    assert "DET curve" in html and "Confusion matrix" in html and "Per speaker" in html
+    per = pd.read_csv(default_run / "per_speaker.csv")
+    by_hand = ident.groupby("true").apply(lambda g: (g["predicted"] == g.name).mean(), include_groups=False)
+    np.testing.assert_allclose(per.set_index("speaker")["accuracy"], by_hand.sort_index())
+    lo, hi = s["eer_interval"]
+    assert lo <= s["eer"] <= hi
 
 
 def test_verifications_accept_true_claims(default_run):

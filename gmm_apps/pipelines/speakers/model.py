@@ -319,3 +319,47 @@ def det_curve(target_scores, impostor_scores):
     frr = np.searchsorted(t, th, side="left") / max(1, len(t))
     far = 1 - np.searchsorted(i, th, side="left") / max(1, len(i))
     return far, frr, th
+
+
+#: bootstrap resamples of the test recordings behind the EER's interval
+EER_BOOTSTRAP = 200
+
+
+def eer_interval(S, y, *, level=0.95, n_boot=EER_BOOTSTRAP, seed=0):
+    """A bootstrap interval of the equal error rate: the test recordings resampled with replacement
+    (each keeps its target score and its impostor scores), percentiles of the resampled EERs.
+
+    Parameters
+    ----------
+    S : ndarray of shape (n_recordings, n_speakers)
+    y : ndarray of shape (n_recordings,)
+        Each recording's speaker as a column of ``S``.
+
+    Returns
+    -------
+    [low, high] : list of float
+    """
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    target = S[np.arange(n), y]
+    others = np.ones_like(S, dtype=bool)
+    others[np.arange(n), y] = False
+    impostor = S[others].reshape(n, -1)
+    eers = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        eers.append(equal_error_rate(target[idx], impostor[idx].ravel())[0])
+    tail = 100 * (1 - level) / 2
+    return [float(np.percentile(eers, tail)), float(np.percentile(eers, 100 - tail))]
+
+
+def confused_pairs(M, labels_true, speakers, *, top=10):
+    """The most frequent (true speaker, identified as) mistakes, most frequent first."""
+    rows = [
+        {"true": t, "identified_as": speakers[j], "recordings": int(M[i, j]), "share_of_true": M[i, j] / M[i].sum()}
+        for i, t in enumerate(labels_true)
+        for j in range(len(speakers))
+        if speakers[j] != t and M[i, j] > 0
+    ]
+    rows.sort(key=lambda r: (-r["recordings"], r["true"], r["identified_as"]))
+    return [dict(r, share_of_true=float(r["share_of_true"])) for r in rows[:top]]

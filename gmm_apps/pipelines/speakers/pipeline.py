@@ -17,7 +17,7 @@ from ...registry import Pipeline
 from .config import SpeakersConfig
 from .data import AUDIO_SUFFIXES, common_rate, label_of, load_audio
 from .features import recording_features
-from .model import SpeakerModels, det_curve, equal_error_rate, train_ubm
+from .model import SpeakerModels, confused_pairs, det_curve, eer_interval, equal_error_rate, train_ubm
 
 logger = logging.getLogger("gmm_apps.speakers")
 
@@ -337,9 +337,11 @@ class SpeakersPipeline(Pipeline):
             return summary
         test_files = resolve_inputs(cfg.data.test, key="data.test", source="config", suffixes=AUDIO_SUFFIXES)
         ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test", sr)
-        metrics = self._metrics(ident, S, models, true)
+        metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         summary.update({"test_recordings": len(test_files), **metrics})
+        if "true" in ident:
+            ctx.write_table("per_speaker.csv", rep.per_speaker(ident))
         if "confusion" in metrics:
             ctx.write_table(
                 "confusion.csv",
@@ -350,7 +352,10 @@ class SpeakersPipeline(Pipeline):
             )
         acc = metrics.get("accuracy")
         summary["headline"] = f"identified {len(test_files)} recordings of {len(speakers)} enrolled speakers" + (
-            f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%" if acc is not None else ""
+            f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%"
+            f" (95% interval {100 * metrics['eer_interval'][0]:.2f}-{100 * metrics['eer_interval'][1]:.2f}%)"
+            if acc is not None
+            else ""
         )
         rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves)
         return summary
@@ -372,7 +377,7 @@ class SpeakersPipeline(Pipeline):
         return files, labels, frames, sr
 
     @staticmethod
-    def _metrics(ident, S, models, true):
+    def _metrics(ident, S, models, true, seed):
         if true is None or all(t is None for t in true):
             return {"unknown_rate": float(ident["unknown"].mean())}
         known = np.array([t in models.speakers for t in true])
@@ -394,13 +399,16 @@ class SpeakersPipeline(Pipeline):
             mask[np.flatnonzero(known), y[known]] = False
             imp = S[mask]
             eer, eer_th = equal_error_rate(tgt, imp)
-            out.update({"eer": eer, "eer_threshold": eer_th})
+            out.update(
+                {"eer": eer, "eer_threshold": eer_th, "eer_interval": eer_interval(S[known], y[known], seed=seed)}
+            )
             labels_true = sorted({t for t in true if t is not None})
             M = np.zeros((len(labels_true), len(models.speakers)), dtype=int)
             for t, p in zip(true, pred):
                 if t is not None:
                     M[labels_true.index(t), p] += 1
             out["confusion"] = {"labels": labels_true, "matrix": M.tolist()}
+            out["confused_pairs"] = confused_pairs(M, labels_true, models.speakers)
             far, frr, _ = det_curve(tgt, imp)
             out["_det"] = (far, frr)
             out["_target"], out["_impostor"] = tgt, imp
@@ -413,7 +421,7 @@ class SpeakersPipeline(Pipeline):
         models, meta = SpeakerModels.load(Path(run_dir) / "model.npz")
         files = resolve_inputs(input, key="input", source="apply", suffixes=AUDIO_SUFFIXES)
         ident, S, true = identify_files(models, files, config, ctx, "input", int(meta["sample_rate"]))
-        m = self._metrics(ident, S, models, true)
+        m = self._metrics(ident, S, models, true, config.model.random_state)
         counts = ident["predicted"].where(~ident["unknown"], "unknown").value_counts().to_dict()
         head = f"identified {len(files)} recording(s)"
         if m.get("accuracy") is not None:

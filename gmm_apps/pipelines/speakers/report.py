@@ -25,12 +25,16 @@ def plot_confusion(matrix, true_labels, speakers):
     return fig
 
 
-def plot_scores(target, impostor, threshold):
+#: above this many speakers the report shows the confusion as tables (confusion.csv has the matrix)
+CONFUSION_PLOT_MAX = 20
+
+
+def plot_scores(target, impostor, threshold, *, normalised=False):
     """Scores of true speakers and of impostors, and the unknown-speaker threshold."""
     return plot_score_histogram(
         [("impostors (other speakers)", impostor, 2), ("targets (true speaker)", target, 1)],
         threshold,
-        xlabel="average frame log-likelihood ratio against the UBM",
+        xlabel="S-normalised score" if normalised else "average frame log-likelihood ratio against the UBM",
         ylabel="density",
         threshold_label="unknown threshold",
         title="Score distributions",
@@ -58,6 +62,28 @@ def plot_det(far, frr, eer):
     ax.set_ylabel("false rejection rate")
     ax.set_title(f"DET curve (EER {100 * eer:.2f}%)")
     return fig
+
+
+def per_speaker(ident):
+    """Accuracy per true speaker, with the speaker each is most often mistaken for."""
+    d = ident.dropna(subset=["true"])
+    rows = []
+    for spk, g in d.groupby("true", sort=True):
+        wrong = g.loc[g["predicted"] != spk, "predicted"]
+        rows.append(
+            {
+                "speaker": spk,
+                "recordings": len(g),
+                "accuracy": float((g["predicted"] == spk).mean()),
+                "most_confused_with": wrong.value_counts().index[0] if len(wrong) else "",
+            }
+        )
+    return pd.DataFrame(rows, columns=["speaker", "recordings", "accuracy", "most_confused_with"])
+
+
+def per_speaker_table(ident):
+    """Accuracy per true speaker, least accurate first."""
+    return per_speaker(ident).sort_values(["accuracy", "speaker"], kind="stable").reset_index(drop=True)
 
 
 def accuracy_by_duration(ident):
@@ -102,16 +128,44 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
     ):
         if summary.get(key) is not None:
             kv[label] = f"{100 * summary[key]:.2f}%"
+    if summary.get("eer_interval"):
+        lo, hi = summary["eer_interval"]
+        kv["equal error rate (verification)"] += f" (95% bootstrap interval {100 * lo:.2f}-{100 * hi:.2f}%)"
+    kv["scores"] = ("MAP-adapted speaker models" if cfg.model.kind == "ubm_map" else "independent speaker GMMs") + (
+        ", S-normalised against the enrolled speakers" if cfg.model.score_norm == "snorm" else ", raw"
+    )
     rep.kv(kv)
     if ident is not None:
-        if "confusion" in summary and cfg.report.plots:
+        if "true" in ident:
+            table = per_speaker_table(ident)
+            rep.section("Per speaker")
+            if len(table) > CONFUSION_PLOT_MAX:
+                rep.text(
+                    f"The {CONFUSION_PLOT_MAX} least accurate of {len(table)} speakers; per_speaker.csv has all.",
+                    cls="note",
+                )
+                table = table.head(CONFUSION_PLOT_MAX)
+            rep.table(table, formats={"accuracy": lambda v: f"{100 * v:.1f}%"})
+        if summary.get("confused_pairs"):
+            rep.section("Most confused pairs")
+            pairs = pd.DataFrame(summary["confused_pairs"])
+            rep.table(pairs, formats={"share_of_true": lambda v: f"{100 * v:.1f}%"})
+        if "confusion" in summary and cfg.report.plots and len(models.speakers) <= CONFUSION_PLOT_MAX:
             c = summary["confusion"]
             rep.section("Confusion matrix")
             rep.image(ctx.save_figure(plot_confusion(c["matrix"], c["labels"], models.speakers), "confusion.png"))
         if "_target" in curves and cfg.report.plots:
             rep.section("Verification")
             rep.image(
-                ctx.save_figure(plot_scores(curves["_target"], curves["_impostor"], summary["threshold"]), "scores.png")
+                ctx.save_figure(
+                    plot_scores(
+                        curves["_target"],
+                        curves["_impostor"],
+                        summary["threshold"],
+                        normalised=cfg.model.score_norm == "snorm",
+                    ),
+                    "scores.png",
+                )
             )
             rep.image(ctx.save_figure(plot_det(*curves["_det"], summary["eer"]), "det.png"))
             rep.text(
@@ -146,6 +200,13 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
             f"speaker models are the UBM with MAP-adapted means (relevance factor {cfg.model.relevance_factor:g})."
             if cfg.model.kind == "ubm_map"
             else f"speaker models are independent {cfg.model.speaker_components}-component GMMs."
+        )
+        + (
+            " Each score is then S-normalised: the mean of the score standardised by the speaker's scores on the "
+            "other speakers' enrolment recordings and by the recording's scores for the other speakers, so that one "
+            "threshold suits every speaker."
+            if cfg.model.score_norm == "snorm"
+            else ""
         )
     )
     rep.write(ctx.path("report.html"))
