@@ -177,6 +177,57 @@ def test_forward_backward_matches_hmmlearn(sp500_features):
         )
 
 
+def test_the_fit_keeps_hmmlearns_smoothing_which_is_ours(sp500_features, monkeypatch):
+    """order_by_volatility uses the fit's own forward-backward; it gives the same ordering and moments."""
+    from gmm_apps.pipelines.regimes import model as rm
+
+    F, r = sp500_features
+    X = feat.fit_scaler(F.values[:2000]).transform(F.values[:2000])
+    gmm = GaussianMixture(3, random_state=0).fit(X)
+    m = rm._fit_hmm(X, gmm, 3, "full", 100.0, 200, 0, 1e-6)
+    np.testing.assert_allclose(m.fit_smoothed, m.smooth(X), atol=1e-10)
+    fast = fit_regime_model(X, r.values[:2000], kind="hmm", n_components=3, n_init=2, random_state=0)
+    assert fast.fit_smoothed is None  # used once, then dropped
+    calls = []
+    real = rm.order_by_volatility
+
+    def smoothing_ourselves(model, X, returns):
+        model.fit_smoothed = None
+        calls.append(1)
+        return real(model, X, returns)
+
+    monkeypatch.setattr(rm, "order_by_volatility", smoothing_ourselves)
+    slow = fit_regime_model(X, r.values[:2000], kind="hmm", n_components=3, n_init=2, random_state=0)
+    assert calls
+    np.testing.assert_allclose(slow.return_moments[1], fast.return_moments[1], rtol=1e-10)
+    np.testing.assert_array_equal(slow.transmat, fast.transmat)
+
+
+def test_a_warm_refit_stops_on_a_per_day_gain(sp500_features, monkeypatch):
+    from gmm_apps.pipelines.regimes import model as rm
+
+    F, r = sp500_features
+    sc0, sc1 = feat.fit_scaler(F.values[:2500]), feat.fit_scaler(F.values[:3000])
+    m0 = fit_regime_model(sc0.transform(F.values[:2500]), r.values[:2500], kind="hmm", n_init=2, random_state=0)
+    seen = []
+    real = rm._fit_hmm
+
+    def spy(*args, **kw):
+        seen.append(kw.get("tol"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(rm, "_fit_hmm", spy)
+    X1 = sc1.transform(F.values[:3000])
+    warm = rm.refit_regime_model(m0, X1, r.values[:3000], previous_scaler=sc0, scaler=sc1)
+    assert seen == [rm.WARM_TOL_PER_DAY * 3000]
+    monkeypatch.setattr(rm, "WARM_TOL_PER_DAY", 1e-12)
+    tight = rm.refit_regime_model(m0, X1, r.values[:3000], previous_scaler=sc0, scaler=sc1)
+    assert warm.n_iter <= tight.n_iter
+    # stopping early costs almost nothing in fit and nothing in labels
+    assert warm.log_likelihood(X1) >= tight.log_likelihood(X1) - 1e-3 * len(X1)
+    assert (warm.filter(X1)[0].argmax(1) == tight.filter(X1)[0].argmax(1)).mean() >= 0.99
+
+
 def test_plain_gmm_filter_equals_posteriors(sp500_features):
     F, r = sp500_features
     X = feat.fit_scaler(F.values).transform(F.values)

@@ -131,6 +131,9 @@ class RegimeModel:
         self.n_iter = int(n_iter)
         #: each state's daily return mean and variance on the days it was fitted on (set by order_by_volatility)
         self.return_moments = None
+        #: smoothed state probabilities of the days it was fitted on, kept by the fit that computed them
+        #: (hmmlearn's forward-backward) for :func:`order_by_volatility`; None otherwise and after loading
+        self.fit_smoothed = None
 
     @property
     def n_states(self):
@@ -510,6 +513,12 @@ def fit_regime_model(
     return model
 
 
+#: Baum-Welch's stopping rule for warm refits, per day of the window: hmmlearn's ``tol`` applies to the
+#: whole sequence's log-likelihood, so the fresh fits' fixed 1e-4 asks 1e-8 a day of a 10,000-day window;
+#: a refit continuing from the model in force stops once a day's log-likelihood gains less than this
+WARM_TOL_PER_DAY = 1e-6
+
+
 def refit_regime_model(
     previous, X, returns, *, previous_scaler, scaler, stickiness=100.0, hmm_iter=200, reg_covar=1e-6
 ):
@@ -517,7 +526,8 @@ def refit_regime_model(
 
     The previous model's states are carried into the new standardisation
     (``scaler``) and Baum-Welch continues from them: no seeding mixture, no
-    restarts, no randomness.  States keep their identity and are reordered from calmest
+    restarts, no randomness; it stops when the log-likelihood gains less than
+    :data:`WARM_TOL_PER_DAY` per day.  States keep their identity and are reordered from calmest
     to most volatile as :func:`fit_regime_model` does.
 
     Parameters
@@ -547,7 +557,17 @@ def refit_regime_model(
     )
     model = _with_floor(
         lambda floor: _fit_hmm(
-            X, start, K, ct, stickiness, hmm_iter, 0, floor, transmat=previous.transmat, startprob=previous.startprob
+            X,
+            start,
+            K,
+            ct,
+            stickiness,
+            hmm_iter,
+            0,
+            floor,
+            transmat=previous.transmat,
+            startprob=previous.startprob,
+            tol=WARM_TOL_PER_DAY * len(X),
         ),
         start,
         K,
@@ -637,7 +657,7 @@ class _quiet_hmmlearn:
         return False
 
 
-def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, transmat=None, startprob=None):
+def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, transmat=None, startprob=None, tol=1e-4):
     """Baum-Welch (hmmlearn) from ``gmm``'s Gaussians, a sticky transition matrix (or ``transmat``) and the
     mixture weights (or ``startprob``) as start probabilities."""
     from hmmlearn.hmm import GaussianHMM
@@ -646,7 +666,7 @@ def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, tr
         K,
         covariance_type=ct,
         n_iter=hmm_iter,
-        tol=1e-4,
+        tol=tol,
         init_params="",
         params="stmc",
         transmat_prior=_hmm_common(K, stickiness),
@@ -669,7 +689,7 @@ def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, tr
         hmm.fit(X)
     logger.debug("hmm K=%d: %d iterations, converged %s", K, hmm.monitor_.iter, hmm.monitor_.converged)
     emission = GaussianMixture.from_parameters(np.full(K, 1.0 / K), hmm.means_, hmm.covars_, covariance_type="full")
-    return RegimeModel(
+    model = RegimeModel(
         emission,
         np.arange(K),
         np.ones(K),
@@ -680,6 +700,10 @@ def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, tr
         converged=hmm.monitor_.converged,
         n_iter=hmm.monitor_.iter,
     )
+    # the same forward-backward as RegimeModel.smooth (agreeing to rounding), in hmmlearn's compiled code
+    with np.errstate(all="ignore"):
+        model.fit_smoothed = hmm.predict_proba(X)
+    return model
 
 
 def _fit_gmm_hmm(X, gmm, K, ct, stickiness, n_mix, hmm_iter, random_state, reg_covar, n_init):
@@ -782,7 +806,10 @@ def state_volatility(probs, returns):
 def order_by_volatility(model, X, returns):
     """Sort states in place from the lowest return volatility to the highest, and keep each state's return
     moments on the model (:meth:`RegimeModel.predicted_volatility`)."""
-    probs = model.smooth(X)
+    probs = model.fit_smoothed
+    if probs is None or probs.shape != (len(X), model.n_states) or not np.all(np.isfinite(probs)):
+        probs = model.smooth(X)
+    model.fit_smoothed = None
     mu, var = state_return_moments(probs, returns)
     order = np.argsort(var, kind="stable")
     model.permute(order)
