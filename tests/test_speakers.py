@@ -155,6 +155,13 @@ def test_snorm_against_a_brute_force_cohort(tmp_path):
     raw = sm.raw_score(test)
     want = _snorm_by_hand(raw, sm.raw_score(enrol), labels, sm.speakers)
     np.testing.assert_allclose(sm.score(test), want, rtol=1e-10)
+    # enrolling another speaker asks for the cohort statistics again
+    extra = SpeakerModels(ubm, score_norm="snorm")
+    for spk in "abcd":
+        extra.enrol(spk, np.vstack([f for f, lab in zip(enrol, labels) if lab == spk]))
+    extra.fit_score_norm(enrol, labels).enrol("e", rng.normal(2, 1, (60, 3)))
+    with pytest.raises(ValueError, match="fit_score_norm"):
+        extra.score(test)
     # a speaker's own enrolment recordings never enter its cohort
     before = sm.norm_mean.copy()
     sm.fit_score_norm(enrol + [rng.normal(centres[0], 0.1, (60, 3))], labels + ["a"])
@@ -220,6 +227,8 @@ def test_confused_pairs_from_a_confusion_matrix():
         ("c", "b", 1),
     ]
     assert pairs[0]["share_of_true"] == pytest.approx(0.3)
+    # a speaker who was not enrolled is not "confused" with anyone
+    assert confused_pairs(M, ["a", "b", "x"], ["a", "b", "c"])[0]["true"] == "a"
 
 
 def test_corrupt_and_empty_audio_are_clear_errors(tmp_path):

@@ -57,7 +57,7 @@ def _plain_float_matrix(X, min_samples):
         and X.dtype in _FLOATS
         and X.shape[0] >= min_samples
         and X.shape[1] >= 1
-        and not np.isinf(X).any()
+        and (np.isfinite(X.sum()) or not np.isinf(X).any())  # a finite sum rules out inf without a mask
     )
 
 

@@ -86,6 +86,7 @@ class SpeakerModels:
         if speaker not in self._models:
             self.speakers.append(speaker)
         self._models[speaker] = model
+        self.norm_mean = self.norm_std = None  # S-norm's cohort statistics include every speaker: refit them
         return self
 
     def model(self, speaker):
@@ -134,7 +135,14 @@ class SpeakerModels:
         scores : ndarray of shape (n_recordings, S)
         """
         raw = self.raw_score(frames_list)
-        return self.normalise(raw) if self.score_norm == "snorm" else raw
+        if self.score_norm != "snorm":
+            return raw
+        if self.norm_mean is None or len(self.norm_mean) != len(self.speakers):
+            raise ValueError(
+                "score_norm='snorm' needs the cohort statistics of every enrolled speaker; call "
+                "fit_score_norm(enrolment recordings, their speakers) after the last enrol()"
+            )
+        return self.normalise(raw)
 
     def fit_score_norm(self, frames_list, labels):
         """Learn S-norm's enrolment side: each speaker's raw scores on the other speakers' enrolment recordings.
@@ -354,12 +362,12 @@ def eer_interval(S, y, *, level=0.95, n_boot=EER_BOOTSTRAP, seed=0):
 
 
 def confused_pairs(M, labels_true, speakers, *, top=10):
-    """The most frequent (true speaker, identified as) mistakes, most frequent first."""
+    """The most frequent (true speaker, identified as) mistakes among enrolled speakers, most frequent first."""
     rows = [
         {"true": t, "identified_as": speakers[j], "recordings": int(M[i, j]), "share_of_true": M[i, j] / M[i].sum()}
         for i, t in enumerate(labels_true)
         for j in range(len(speakers))
-        if speakers[j] != t and M[i, j] > 0
+        if t in speakers and speakers[j] != t and M[i, j] > 0
     ]
     rows.sort(key=lambda r: (-r["recordings"], r["true"], r["identified_as"]))
     return [dict(r, share_of_true=float(r["share_of_true"])) for r in rows[:top]]

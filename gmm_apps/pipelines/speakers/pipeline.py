@@ -341,7 +341,7 @@ class SpeakersPipeline(Pipeline):
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         summary.update({"test_recordings": len(test_files), **metrics})
         if "true" in ident:
-            ctx.write_table("per_speaker.csv", rep.per_speaker(ident))
+            ctx.write_table("per_speaker.csv", rep.per_speaker(ident, speakers))
         if "confusion" in metrics:
             ctx.write_table(
                 "confusion.csv",

@@ -64,9 +64,11 @@ def plot_det(far, frr, eer):
     return fig
 
 
-def per_speaker(ident):
-    """Accuracy per true speaker, with the speaker each is most often mistaken for."""
+def per_speaker(ident, enrolled):
+    """Accuracy per enrolled speaker among the test recordings, with the speaker each is most often taken for
+    (recordings of speakers who were not enrolled are the unknown-speaker figures' business)."""
     d = ident.dropna(subset=["true"])
+    d = d[d["true"].isin(list(enrolled))]
     rows = []
     for spk, g in d.groupby("true", sort=True):
         wrong = g.loc[g["predicted"] != spk, "predicted"]
@@ -81,9 +83,9 @@ def per_speaker(ident):
     return pd.DataFrame(rows, columns=["speaker", "recordings", "accuracy", "most_confused_with"])
 
 
-def per_speaker_table(ident):
-    """Accuracy per true speaker, least accurate first."""
-    return per_speaker(ident).sort_values(["accuracy", "speaker"], kind="stable").reset_index(drop=True)
+def per_speaker_table(ident, enrolled):
+    """Accuracy per enrolled speaker, least accurate first."""
+    return per_speaker(ident, enrolled).sort_values(["accuracy", "speaker"], kind="stable").reset_index(drop=True)
 
 
 def accuracy_by_duration(ident):
@@ -137,7 +139,7 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
     rep.kv(kv)
     if ident is not None:
         if "true" in ident:
-            table = per_speaker_table(ident)
+            table = per_speaker_table(ident, models.speakers)
             rep.section("Per speaker")
             if len(table) > CONFUSION_PLOT_MAX:
                 rep.text(
