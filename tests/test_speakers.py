@@ -118,6 +118,20 @@ def test_scores_are_average_llr_and_enrolment_is_incremental():
     assert s.shape == (2, 3) and s[0].argmax() == 0
 
 
+def test_the_background_model_is_the_float64_fit_to_within_rounding():
+    from gmm_apps.pipelines.speakers.model import train_ubm
+
+    rng = np.random.default_rng(6)
+    frames = [rng.normal(c, 1 + 0.1 * c, (400, 6)).astype(np.float32) for c in range(8)]
+    ubm = train_ubm(frames, n_components=8, random_state=0)
+    ref = GaussianMixture(8, covariance_type="diag", random_state=0, max_iter=200, tol=1e-3, reg_covar=1e-3)
+    ref.fit(np.vstack(frames))
+    assert ubm.means_.dtype == np.float64 and ubm.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(ubm.means_, ref.means_, atol=1e-4)
+    np.testing.assert_allclose(ubm.covariances_, ref.covariances_, rtol=1e-4)
+    np.testing.assert_allclose(ubm.weights_, ref.weights_, atol=1e-6)
+
+
 def test_shared_variance_scoring_is_each_models_own_density():
     rng = np.random.default_rng(3)
     ubm = GaussianMixture(8, covariance_type="diag", random_state=0).fit(rng.normal(size=(3000, 5)) * 3)
