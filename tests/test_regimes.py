@@ -186,6 +186,8 @@ def test_the_fit_keeps_hmmlearns_smoothing_which_is_ours(sp500_features, monkeyp
     gmm = GaussianMixture(3, random_state=0).fit(X)
     m = rm._fit_hmm(X, gmm, 3, "full", 100.0, 200, 0, 1e-6)
     np.testing.assert_allclose(m.fit_smoothed, m.smooth(X), atol=1e-10)
+    m.permute([2, 0, 1])  # the kept probabilities follow the states
+    np.testing.assert_allclose(m.fit_smoothed, m.smooth(X), atol=1e-10)
     fast = fit_regime_model(X, r.values[:2000], kind="hmm", n_components=3, n_init=2, random_state=0)
     assert fast.fit_smoothed is None  # used once, then dropped
     calls = []

@@ -23,6 +23,7 @@ from ...core import (
     load_model,
     model_file_guard,
     n_parameters,
+    permute_components,
     save_model,
 )
 from ...errors import DataError, ModelFileError
@@ -264,8 +265,6 @@ class RegimeModel:
         inv[order] = np.arange(len(order))
         self.state_of = inv[self.state_of]
         comp_order = np.argsort(self.state_of, kind="stable")
-        from ...core import permute_components
-
         permute_components(self.emission, comp_order)
         self.state_of = self.state_of[comp_order]
         self.mix_weights = self.mix_weights[comp_order]
@@ -273,6 +272,8 @@ class RegimeModel:
         self.transmat = self.transmat[np.ix_(order, order)]
         if self.return_moments is not None:
             self.return_moments = tuple(m[order] for m in self.return_moments)
+        if self.fit_smoothed is not None:
+            self.fit_smoothed = self.fit_smoothed[:, order]
         return self
 
     def predicted_volatility(self, filtered):
