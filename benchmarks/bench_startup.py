@@ -28,11 +28,12 @@ import numpy as np
 HEAVY = ("sklearn", "scipy.stats", "matplotlib", "pandas")
 
 
-def timed(args, cwd, repeat):
+def timed(make_args, cwd, repeat):
+    """Median seconds of ``repeat`` fresh processes; ``make_args(i)`` gives the i-th command line."""
     times = []
-    for _ in range(repeat):
+    for i in range(repeat):
         t = time.perf_counter()
-        subprocess.run(args, cwd=cwd, check=True, capture_output=True)
+        subprocess.run(make_args(i), cwd=cwd, check=True, capture_output=True)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -64,32 +65,24 @@ def main():
         np.savetxt(d / "d.csv", X, delimiter=",", header="a,b,c,d,e,f", comments="")
         (d / "c.yaml").write_text("pipeline: anomaly\ndata:\n  path: d.csv\n")
         py = [sys.executable]
-        runs = {}
-
-        def run(name, extra):
-            n = [0]
-
-            def args_():
-                n[0] += 1
-                return [*py, "-m", "gmm_apps", "run", "c.yaml", "--out", f"{name}{n[0]}", *extra]
-
-            times = []
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                subprocess.run(args_(), cwd=d, check=True, capture_output=True)
-                times.append(time.perf_counter() - t)
-            summary = json.loads((d / f"{name}1" / "summary.json").read_text())
-            runs[name] = (statistics.median(times), summary)
-            return runs[name][0]
-
         rows = [
-            ("python -c 'import numpy'", timed([*py, "-c", "import numpy"], d, args.repeat), "", "numpy"),
-            ("gmm-apps --help", timed([*py, "-m", "gmm_apps", "--help"], d, args.repeat), "", loaded(["--help"], d)),
+            ("python -c 'import numpy'", timed(lambda i: [*py, "-c", "import numpy"], d, args.repeat), "", "numpy"),
+            (
+                "gmm-apps --help",
+                timed(lambda i: [*py, "-m", "gmm_apps", "--help"], d, args.repeat),
+                "",
+                loaded(["--help"], d),
+            ),
         ]
         for name, extra in (("plots off", ["--set", "report.plots=false"]), ("plots on", [])):
-            seconds = run(name.replace(" ", "_"), extra)
-            work = float(runs[name.replace(" ", "_")][1]["elapsed_seconds"])
-            cli = ["run", "c.yaml", "--out", f"probe_{name.replace(' ', '_')}", "--quiet", *extra]
+            out = name.replace(" ", "_")
+            seconds = timed(
+                lambda i, out=out, extra=extra: [*py, "-m", "gmm_apps", "run", "c.yaml", "--out", f"{out}{i}", *extra],
+                d,
+                args.repeat,
+            )
+            work = float(json.loads((d / f"{out}0" / "summary.json").read_text())["elapsed_seconds"])
+            cli = ["run", "c.yaml", "--out", f"probe_{out}", "--quiet", *extra]
             rows.append((f"{args.rows:,}-record anomaly run, {name}", seconds, work, loaded(cli, d)))
     print("| case | seconds (median) | inside the run | start-up overhead | heavy modules loaded |")
     print("|---|---:|---:|---:|---|")

@@ -105,19 +105,7 @@ class CustomersFeatures(Section):
         "repeat",
         description="repeat: frequency and monetary over repeat purchases (CLV convention); all: every purchase",
     )
-    model: list[
-        Literal[
-            "recency",
-            "frequency",
-            "monetary",
-            "tenure",
-            "aov",
-            "interpurchase_days",
-            "gaps_since_last",
-            "recent_spend",
-            "total_spend",
-        ]
-    ] = Field(
+    model: list[Literal[MODEL_FEATURES]] = Field(
         default_factory=lambda: ["gaps_since_last", "frequency", "aov", "recent_spend"],
         description="features the mixture is fitted on (log1p, standardised)",
     )

@@ -6,8 +6,17 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 
-from ...core import ConvergenceWarning, GaussianMixture, check_mixture, load_model, model_file_guard, save_model
+from ...core import (
+    ConvergenceWarning,
+    GaussianMixture,
+    check_mixture,
+    diagonal_log_densities,
+    load_model,
+    model_file_guard,
+    save_model,
+)
 from ...errors import DataError, ModelFileError
 
 
@@ -93,35 +102,17 @@ class SpeakerModels:
         return self._models[speaker]
 
     def frame_llr(self, X):
-        """Per-frame log-likelihood ratio of every speaker against the UBM, shape (n_frames, S)."""
-        if self.kind == "ubm_map" and self.ubm.covariance_type == "diag":
-            return self._shared_variance_llr(np.asarray(X, dtype=np.float64))
-        base = self.ubm.score_samples(X).astype(np.float64)
-        return np.stack([self._models[s].score_samples(X).astype(np.float64) - base for s in self.speakers], axis=1)
+        """Per-frame log-likelihood ratio of every speaker against the UBM, shape (n_frames, S).
 
-    def _shared_variance_llr(self, X, block=4096):
-        """MAP-adapted models share the UBM's weights and diagonal variances, so every speaker's (and the
-        UBM's) component log-densities come from one matrix product ``[x**2, x] @ coefficients``; the
-        log-sum-exp over components then runs over all speakers at once, a block of frames at a time."""
-        w = self.ubm.weights_.astype(np.float64)
-        prec = 1.0 / self.ubm.covariances_.astype(np.float64)  # (K, d)
-        means = np.stack([self.ubm.means_] + [self._models[s].means_ for s in self.speakers]).astype(np.float64)
-        n_models, K, d = means.shape
-        quad = np.tile(-0.5 * prec.T, (1, n_models))  # (d, models*K)
-        lin = (means * prec).transpose(2, 0, 1).reshape(d, n_models * K)
-        const = (
-            np.log(w)
-            - 0.5 * d * np.log(2 * np.pi)
-            + 0.5 * np.log(prec).sum(axis=1)
-            - 0.5 * (means**2 * prec).sum(axis=2)
-        ).reshape(-1)
-        out = np.empty((len(X), n_models))
-        for a in range(0, len(X), block):
-            x = X[a : a + block]
-            L = ((x * x) @ quad + x @ lin + const).reshape(len(x), n_models, K)
-            top = L.max(axis=2)
-            out[a : a + block] = top + np.log(np.exp(L - top[:, :, None]).sum(axis=2))
-        return out[:, 1:] - out[:, :1]
+        With diagonal models (the default) the UBM and every speaker are scored together by the engine's
+        :func:`~gmm_apps.core.diagonal_log_densities`, a block of frames at a time.
+        """
+        models = [self.ubm] + [self._models[s] for s in self.speakers]
+        if all(m.covariance_type == "diag" for m in models):
+            dens = diagonal_log_densities(models, X)
+            return dens[:, 1:] - dens[:, :1]
+        base = self.ubm.score_samples(X).astype(np.float64)
+        return np.stack([m.score_samples(X).astype(np.float64) - base for m in models[1:]], axis=1)
 
     def score(self, frames_list):
         """Each recording's score for each speaker: :meth:`raw_score`, S-normalised with ``score_norm='snorm'``.
@@ -386,3 +377,25 @@ def confused_pairs(M, labels_true, speakers, *, top=10):
     ]
     rows.sort(key=lambda r: (-r["recordings"], r["true"], r["identified_as"]))
     return [dict(r, share_of_true=float(r["share_of_true"])) for r in rows[:top]]
+
+
+def per_speaker(M, labels_true, speakers):
+    """Accuracy per enrolled speaker from the confusion matrix ``M`` (true labels x speakers), with the speaker
+    each is most often taken for (recordings of speakers who were not enrolled are left to the unknown-speaker
+    figures)."""
+    rows = []
+    for i, t in enumerate(labels_true):
+        if t not in speakers or M[i].sum() == 0:
+            continue
+        own = speakers.index(t)
+        wrong = M[i].astype(float)
+        wrong[own] = 0
+        rows.append(
+            {
+                "speaker": t,
+                "recordings": int(M[i].sum()),
+                "accuracy": float(M[i, own] / M[i].sum()),
+                "most_confused_with": speakers[int(np.argmax(wrong))] if wrong.any() else "",
+            }
+        )
+    return pd.DataFrame(rows, columns=["speaker", "recordings", "accuracy", "most_confused_with"])

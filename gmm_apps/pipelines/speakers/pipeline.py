@@ -17,7 +17,15 @@ from ...registry import Pipeline
 from .config import SpeakersConfig
 from .data import AUDIO_SUFFIXES, common_rate, label_of, load_audio
 from .features import recording_features
-from .model import SpeakerModels, confused_pairs, det_curve, eer_interval, equal_error_rate, train_ubm
+from .model import (
+    SpeakerModels,
+    confused_pairs,
+    det_curve,
+    eer_interval,
+    equal_error_rate,
+    per_speaker,
+    train_ubm,
+)
 
 logger = logging.getLogger("gmm_apps.speakers")
 
@@ -340,9 +348,9 @@ class SpeakersPipeline(Pipeline):
         metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         summary.update({"test_recordings": len(test_files), **metrics})
-        if "true" in ident:
-            ctx.write_table("per_speaker.csv", rep.per_speaker(ident, speakers))
         if "confusion" in metrics:
+            c = metrics["confusion"]
+            ctx.write_table("per_speaker.csv", per_speaker(np.asarray(c["matrix"]), c["labels"], speakers))
             ctx.write_table(
                 "confusion.csv",
                 pd.DataFrame(

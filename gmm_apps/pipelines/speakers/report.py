@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.special import ndtri  # the normal quantile, as scipy.stats.norm.ppf
 
 from ...report import PALETTE, Report, figure, plot_score_histogram
+from .model import per_speaker
 
 
 def plot_confusion(matrix, true_labels, speakers):
@@ -64,28 +65,10 @@ def plot_det(far, frr, eer):
     return fig
 
 
-def per_speaker(ident, enrolled):
-    """Accuracy per enrolled speaker among the test recordings, with the speaker each is most often taken for
-    (recordings of speakers who were not enrolled are the unknown-speaker figures' business)."""
-    d = ident.dropna(subset=["true"])
-    d = d[d["true"].isin(list(enrolled))]
-    rows = []
-    for spk, g in d.groupby("true", sort=True):
-        wrong = g.loc[g["predicted"] != spk, "predicted"]
-        rows.append(
-            {
-                "speaker": spk,
-                "recordings": len(g),
-                "accuracy": float((g["predicted"] == spk).mean()),
-                "most_confused_with": wrong.value_counts().index[0] if len(wrong) else "",
-            }
-        )
-    return pd.DataFrame(rows, columns=["speaker", "recordings", "accuracy", "most_confused_with"])
-
-
-def per_speaker_table(ident, enrolled):
+def per_speaker_table(confusion, speakers):
     """Accuracy per enrolled speaker, least accurate first."""
-    return per_speaker(ident, enrolled).sort_values(["accuracy", "speaker"], kind="stable").reset_index(drop=True)
+    table = per_speaker(np.asarray(confusion["matrix"]), confusion["labels"], speakers)
+    return table.sort_values(["accuracy", "speaker"], kind="stable").reset_index(drop=True)
 
 
 def accuracy_by_duration(ident):
@@ -138,8 +121,8 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
     )
     rep.kv(kv)
     if ident is not None:
-        if "true" in ident:
-            table = per_speaker_table(ident, models.speakers)
+        if "confusion" in summary:
+            table = per_speaker_table(summary["confusion"], models.speakers)
             rep.section("Per speaker")
             if len(table) > CONFUSION_PLOT_MAX:
                 rep.text(
