@@ -138,10 +138,10 @@ def main(argv=None):
             return exc.exit_code
         except Terminated:
             print("error: terminated (SIGTERM); nothing was written", file=sys.stderr)
-            return 143
+            return _handled_interrupt(143)
         except KeyboardInterrupt:
             print("error: interrupted; nothing was written", file=sys.stderr)
-            return 130
+            return _handled_interrupt(130)
         except Exception as exc:  # a bug: say so in one line, traceback with --debug
             if args.debug:
                 raise
@@ -157,6 +157,18 @@ def main(argv=None):
             logging.captureWarnings(False)
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+
+
+def _handled_interrupt(status):
+    """Return ``status`` after a Ctrl-C was handled, so that ``python -m gmm_apps`` exits with it.
+
+    CPython marks a KeyboardInterrupt as unhandled when it escapes code run by ``exec`` of a string
+    (dataclasses and namedtuple build their methods that way, so an import can be the place), even
+    if it is caught further out; ``python -m`` then ends the process by SIGINT instead of with our
+    status. Every evaluation of a string clears that mark, so one of nothing does.
+    """
+    exec("None")  # clears the interpreter's unhandled-interrupt mark; see the docstring
+    return status
 
 
 def _dispatch(args):

@@ -384,6 +384,21 @@ def test_sigint_early_in_a_speakers_run_ends_promptly(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_python_m_exits_130_when_the_interrupt_landed_in_code_built_by_exec(tmp_path):
+    # dataclasses build methods with exec(); a Ctrl-C inside one (an import at the wrong moment) made
+    # CPython end `python -m gmm_apps` by SIGINT after our message, instead of with status 130
+    (tmp_path / "interrupted_cli.py").write_text(
+        "import sys\n"
+        "from gmm_apps import cli\n"
+        "cli._dispatch = lambda args: exec('raise KeyboardInterrupt')\n"
+        "sys.exit(cli.main(['list']))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO)]))
+    p = subprocess.run([sys.executable, "-m", "interrupted_cli"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert p.returncode == 130, p.stderr
+    assert p.stderr.strip() == "error: interrupted; nothing was written"
+
+
 def test_sigterm_in_process_is_reported_like_an_interrupt(tmp_path, capsys, monkeypatch):
     from gmm_apps import runs as run_mod
 
