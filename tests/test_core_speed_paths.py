@@ -13,8 +13,8 @@ from sklearn.mixture import GaussianMixture as SkGMM
 
 from gmm_apps.core import ConvergenceWarning as EngineConvergenceWarning
 from gmm_apps.core import GaussianMixture
+from gmm_apps.core._schedule import _CHUNK_BYTES
 from gmm_apps.core._stats import chunk_statistics, m_step, prepare
-from gmm_apps.core.mixture import _CHUNK_BYTES
 
 
 def _quiet(fn):

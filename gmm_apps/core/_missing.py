@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from ._schedule import parallel_map
 from ._stats import SufficientStats, logsumexp_rows
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -345,8 +346,6 @@ class IncompleteRows:
         form would lose digits, the rows are completed one by one instead
         (:func:`pattern_statistics_direct`).
         """
-        from ._stats import parallel_map
-
         K, d = means.shape
         if covariance_type in ("diag", "spherical"):
             variances = np.diagonal(covariances, axis1=1, axis2=2)

@@ -27,13 +27,12 @@ Statistics are accumulated in float64 whatever the data's dtype.
 from __future__ import annotations
 
 import math
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._covariance import LOG_2PI, log_det_cholesky, precisions_from_cholesky
+from ._schedule import parallel_map
 
 #: largest acceptable ``eps * max_k (mu_k - c)^T P_k (mu_k - c)`` for the quadratic form
 _QUAD_BUDGET = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 2e-4}
@@ -438,69 +437,6 @@ def map_reduce(X, sample_weight, prep, *, chunk_rows, n_jobs=1, executor=None):
     for p in parts[1:]:
         total = total + p
     return total
-
-
-def parallel_map(fn, items, n_jobs, *, executor=None):
-    """``[fn(i) for i in items]`` on ``n_jobs`` threads (in order).
-
-    With ``executor`` (from :func:`worker_pool`) the pool and the BLAS limit are
-    reused; otherwise a pool is made for this call, BLAS limited to one thread.
-    """
-    items = list(items)
-    if n_jobs <= 1 or len(items) <= 1:
-        return [fn(i) for i in items]
-    if executor is not None:
-        return list(executor.map(fn, items))
-    with worker_pool(n_jobs) as ex:
-        return list(ex.map(fn, items))
-
-
-_CONTROLLER = [None, -1]
-
-
-def _blas_controller():
-    """threadpoolctl's view of the loaded BLAS libraries, found once per set of loaded modules.
-
-    Looking them up scans every shared library of the process (about 7 ms); a
-    detector fits dozens of small mixtures, so the scan is redone only after
-    new modules (which may bring a BLAS of their own) have been imported.
-    """
-    from threadpoolctl import ThreadpoolController
-
-    if _CONTROLLER[0] is None or _CONTROLLER[1] != len(sys.modules):
-        _CONTROLLER[:] = [ThreadpoolController(), len(sys.modules)]
-    return _CONTROLLER[0]
-
-
-class worker_pool:
-    """A thread pool with BLAS limited to one thread, for a whole fit.
-
-    The engine parallelises over chunks itself; BLAS threads on top of that
-    only oversubscribe the cores, and on small problems their spin-waiting
-    (NumPy and SciPy each bring their own OpenBLAS) made a 6,000-row fit
-    three times slower.  So BLAS runs single-threaded inside the pool's
-    lifetime even when ``n_jobs`` is 1.
-
-    Parameters
-    ----------
-    n_jobs : int
-        Threads; with 1 the pool is None and work runs in the calling thread.
-    """
-
-    def __init__(self, n_jobs):
-        self.n_jobs = n_jobs
-
-    def __enter__(self):
-        self._limits = _blas_controller().limit(limits=1, user_api="blas")
-        self._ex = ThreadPoolExecutor(self.n_jobs) if self.n_jobs > 1 else None
-        return self._ex
-
-    def __exit__(self, *exc):
-        if self._ex is not None:
-            # after an error or an interrupt, queued chunks are dropped, not computed
-            self._ex.shutdown(wait=True, cancel_futures=exc[0] is not None)
-        self._limits.restore_original_limits()
-        return False
 
 
 def moments_about(X, ref, sample_weight=None):

@@ -24,8 +24,8 @@ import time
 
 import numpy as np
 
-from ._estimator import check_is_fitted, check_random_state
-from ._stats import map_reduce, mean_cov_from_moments, moments_about, prepare, worker_pool
+from ._estimator import check_is_fitted
+from .backend import FitState, chunk_rows, map_reduce, mean_cov_from_moments, moments_about, prepare, worker_pool
 from .mixture import GaussianMixture
 
 logger = logging.getLogger("gmm_apps.core.distributed")
@@ -158,10 +158,8 @@ def _tree_sum(dask, parts, fan_in=8):
 
 def _block_statistics(block, prep, offset):
     """One block's sufficient statistics, in the in-memory engine's cache-sized chunks, BLAS on one thread."""
-    from .mixture import _chunk_rows
-
     block = np.asarray(block)
-    rows = _chunk_rows(block.shape[0], prep.n_components, block.shape[1], block.dtype.itemsize)
+    rows = chunk_rows(block.shape[0], prep.n_components, block.shape[1], block.dtype.itemsize)
     with worker_pool(1):
         stats = map_reduce(block, None, prep, chunk_rows=rows)
     stats.worst_index += offset
@@ -310,11 +308,7 @@ class DaskGaussianMixture(GaussianMixture):
         self.n_features_in_ = n_features
         if self.persist:
             X = self.client.persist(X) if self.client is not None else X.persist()
-        eps = float(np.finfo(dtype).eps)
-        rng = check_random_state(self.random_state)
-        self._chunk = None
-        self._jobs = 1
-        self._pool = None
+        state = FitState.start(self, n_samples, n_features, dtype)  # Dask's blocks are the chunks
         self.iteration_seconds_ = []
         logger.info(
             "Dask EM: %d rows x %d features in %d blocks, K=%d",
@@ -323,25 +317,26 @@ class DaskGaussianMixture(GaussianMixture):
             X.numblocks[0],
             self.n_components,
         )
-        best = self._fit_loop(X, None, init, dtype, rng, None, eps)
-        self._finish_fit(best, dtype)
+        best = self._fit_loop(X, None, init, state)
+        self._finish_fit(best, state.dtype)
         return self
 
-    def _global_moments(self, X, sample_weight, chunk):
+    def _global_moments(self, X, sample_weight, state):
         dask, _ = _dask()
         ref = np.asarray(self._compute(X[0]), dtype=np.float64)
         parts = [dask.delayed(moments_about, pure=True)(b, ref) for b in X.to_delayed().ravel()]
         return mean_cov_from_moments(self._compute(_tree_sum(dask, parts)), ref)
 
-    def _init_rows(self, X, sample_weight, idx):
+    def _take_rows(self, X, sample_weight, idx):
         # only the sampled rows come to the client (all rows when the data is small)
         return np.asarray(self._compute(X if idx is None else X[idx])), None
 
-    def _map_reduce(self, X, sample_weight, params, shift, chunk):
+    def _map_reduce(self, X, sample_weight, params, state):
         dask, _ = _dask()
-        weights, means, _, pc = params
         started = time.perf_counter()
-        prep = prepare(weights, means, pc, self.covariance_type, shift, X.dtype)
+        prep = prepare(
+            params.weights, params.means, params.precisions_cholesky, self.covariance_type, state.centre, X.dtype
+        )
         stat = dask.delayed(_block_statistics, pure=True)
         parts = [stat(b, prep, o) for b, o in zip(X.to_delayed().ravel(), self._offsets(X))]
         stats = self._compute(_tree_sum(dask, parts))

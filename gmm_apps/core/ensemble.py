@@ -26,8 +26,10 @@ import numpy as np
 
 from ..errors import DegenerateComponentWarning, DegenerateDataError
 from ._covariance import compute_precision_cholesky
-from ._stats import SufficientStats, parallel_map, worker_pool
-from .mixture import GaussianMixture, _n_jobs
+from ._schedule import parallel_map, resolve_n_jobs, worker_pool
+from ._stats import SufficientStats
+from .backend import Params
+from .mixture import GaussianMixture
 from .monitor import ConvergenceMonitor
 
 __all__ = [
@@ -95,7 +97,7 @@ def as_slice(idx):
 
 def _jobs(n, n_jobs):
     """Threads for ``n`` rows: one below 1,024 rows (thread hand-offs would cost more than they save)."""
-    return _n_jobs(n_jobs) if n > 1024 else 1
+    return resolve_n_jobs(n_jobs) if n > 1024 else 1
 
 
 def _estep_blocks(XX, coef, const, M, K, pool, jobs, block):
@@ -251,7 +253,7 @@ def _as_model(w, mu, var, centre, runs, m, total, **params):
     K, d = mu.shape
     g = GaussianMixture(K, covariance_type="diag", **params)
     g.n_features_in_ = d
-    params = (w, mu + centre, var, compute_precision_cholesky(var, "diag"))
+    params = Params(w, mu + centre, var, compute_precision_cholesky(var, "diag"))
     mon = runs.monitors[m]
     g._finish_fit((mon.history[-1], params, mon, runs.reseeds[m]), np.dtype(g.dtype))
     nk, s1, s2, ll = runs.last[m]

@@ -1,151 +1,32 @@
-"""The Gaussian mixture estimator: one EM loop for all covariance types."""
+"""The Gaussian mixture estimator: settings, checks, scoring and criteria.
+
+Where the rest is: the EM loop and its hooks in :mod:`._em` (the seam a backend
+overrides is documented in :mod:`gmm_apps.core.backend`), streaming EM in
+:mod:`._streaming`, missing values in :mod:`._incomplete`, threads and chunks
+in :mod:`._schedule`, saving and loading in :mod:`gmm_apps.core.persistence`.
+"""
 
 from __future__ import annotations
 
-import logging
 import math
 import numbers
-import warnings
 
 import numpy as np
 
-from ..errors import DegenerateComponentWarning, DegenerateDataError
 from . import _covariance as cov
-from ._estimator import (
-    ConvergenceWarning,
-    DensityEstimator,
-    check_is_fitted,
-    check_random_state,
-    check_sample_weight,
-    validate_data,
-)
-from ._missing import (
-    IncompleteRows,
-    diag_log_prob,
-    diag_posterior,
-    empty_rows,
-    missing_patterns,
-    pattern_entropy,
-    pattern_impute,
-    pattern_log_prob,
-    recentre,
-)
-from ._stats import (
-    SufficientStats,
-    features_T,
-    logsumexp_rows,
-    m_step,
-    map_reduce,
-    mean_cov_from_moments,
-    moments_about,
-    moments_only,
-    parallel_map,
-    prepare,
-    resp_statistics,
-    weighted_log_prob,
-    worker_pool,
-)
-from .init import INIT_METHODS, initial_responsibilities
+from ._em import EMMixin
+from ._estimator import DensityEstimator, check_is_fitted, check_random_state, validate_data
+from ._incomplete import MissingValuesMixin
+from ._missing import empty_rows
+from ._schedule import chunk_rows, parallel_map, resolve_n_jobs
+from ._stats import logsumexp_rows, prepare, weighted_log_prob
+from ._streaming import StreamingMixin
+from .backend import Params
+from .init import INIT_METHODS
 from .monitor import ConvergenceMonitor
 
-logger = logging.getLogger("gmm_apps.core")
 
-#: working-set target of one chunk, in bytes (per row: d + d(d+1)/2 + 2K values)
-_CHUNK_BYTES = 6 * 2**20
-
-
-def _chunk_rows(n_samples, n_components, n_features, itemsize, chunk_size=None):
-    if chunk_size is not None:
-        return max(1, int(chunk_size))
-    d = n_features
-    per_row = (2 * d + d * (d + 1) // 2 + 3 * n_components) * itemsize
-    return int(min(max(n_samples, 1), max(512, _CHUNK_BYTES // per_row)))
-
-
-def _n_jobs(n_jobs):
-    import os
-
-    if n_jobs is None:
-        return max(1, min(os.cpu_count() or 1, 8))
-    if n_jobs < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return int(n_jobs)
-
-
-def _normalised(stats):
-    """Statistics per unit of weight (so batches of any size average)."""
-    w = stats.weight
-    return SufficientStats(stats.nk / w, stats.s1 / w, stats.s2 / w, stats.loglik / w, 1.0, stats.centre)
-
-
-def _blend(old, new, step):
-    """``(1 - step) * old + step * new`` of normalised statistics about the same centre."""
-    keep = 1.0 - step
-    return SufficientStats(
-        keep * old.nk + step * new.nk,
-        keep * old.s1 + step * new.s1,
-        keep * old.s2 + step * new.s2,
-        keep * old.loglik + step * new.loglik,
-        1.0,
-        old.centre,
-    )
-
-
-class _IncompleteRows:
-    """A batch of rows split for the E-step: complete rows take the chunked fast path, rows with NaN go by pattern.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    mask : ndarray of shape (n, d), bool
-        True where ``X`` is missing.
-    sample_weight : ndarray of shape (n,) or None
-    fill : bool
-        Also make ``filled`` (missing entries replaced by the observed column
-        means), which a fit's initialisation and re-seeding use.
-    """
-
-    def __init__(self, X, mask, sample_weight, *, fill=True):
-        inc = mask.any(axis=1)
-        self.X, self.sample_weight = X, sample_weight
-        self.complete = np.flatnonzero(~inc)
-        self.Xc = np.ascontiguousarray(X[self.complete])
-        self.wc = None if sample_weight is None else sample_weight[self.complete]
-        rows_inc = np.flatnonzero(inc)
-        self.incomplete = IncompleteRows(
-            X[rows_inc], rows_inc, None if sample_weight is None else sample_weight[rows_inc]
-        )
-        if fill:
-            w = np.ones(len(X)) if sample_weight is None else sample_weight.astype(np.float64)
-            seen = (~mask) * w[:, None]
-            counts = seen.sum(axis=0)
-            if np.any(counts <= 0):
-                j = int(np.flatnonzero(counts <= 0)[0])
-                raise ValueError(
-                    f"feature {j} has no observed value (it is NaN in every row with positive weight); "
-                    "drop that feature"
-                )
-            col_means = (np.where(mask, 0.0, X) * seen).sum(axis=0) / counts
-            self.filled = np.where(mask, col_means, X).astype(X.dtype)
-
-    def statistics(self, prep, params, covariance_type, chunk, n_jobs, executor):
-        """Sufficient statistics of all rows about ``prep.shift`` (float64), complete and incomplete added."""
-        weights, means, covariances, _ = params
-        shift = np.asarray(prep.shift, dtype=np.float64)
-        w64, mu64 = np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64)
-        full = cov.full_covariances(np.asarray(covariances, dtype=np.float64), covariance_type, *mu64.shape)
-        parts = [self.incomplete.statistics(w64, mu64, full, covariance_type, shift, n_jobs, executor)]
-        if len(self.complete):
-            st = map_reduce(self.Xc, self.wc, prep, chunk_rows=chunk, n_jobs=n_jobs, executor=executor)
-            st.worst_index = int(self.complete[st.worst_index])
-            parts.insert(0, recentre(st, shift, covariance_type))
-        total = parts[0]
-        for p in parts[1:]:
-            total = total + p
-        return total
-
-
-class GaussianMixture(DensityEstimator):
+class GaussianMixture(EMMixin, StreamingMixin, MissingValuesMixin, DensityEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     The EM loop streams the data in row chunks: each chunk's E-step (log
@@ -383,9 +264,6 @@ class GaussianMixture(DensityEstimator):
             out["covariances"] = cov.covariances_from_precisions(p, ct)
         return out, dt
 
-    def _missing_mode(self):
-        return getattr(self, "missing", "error")
-
     def _validate_X(self, X, *, reset, min_samples=None):
         if self._missing_mode() not in ("error", "marginalize"):
             raise ValueError(f"missing must be 'error' or 'marginalize', got {self.missing!r}")
@@ -408,443 +286,9 @@ class GaussianMixture(DensityEstimator):
                 )
         return X
 
-    def _missing_mask(self, X):
-        """The NaN mask of ``X`` when it has missing entries to marginalise, else None."""
-        if self._missing_mode() != "marginalize":
-            return None
-        mask = np.isnan(X)
-        return mask if mask.any() else None
-
-    # --------------------------------------------------------------------- fit
-    def fit(self, X, y=None, sample_weight=None):
-        """Estimate the parameters with EM.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; an integer weight acts as that many copies
-            of the row.
-
-        Returns
-        -------
-        self : GaussianMixture
-        """
-        X = self._validate_X(X, reset=True)
-        n_samples, n_features = X.shape
-        init, dtype = self._check_params(n_features)
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X)
-            n_support = int(np.count_nonzero(sample_weight))
-        else:
-            n_support = n_samples
-        if n_support < self.n_components:
-            raise DegenerateDataError(
-                f"n_components={self.n_components} is more than the {n_support} rows with "
-                f"positive weight; use n_components <= {n_support}"
-            )
-        self._fit(X, sample_weight, init, dtype)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then label the same rows with the fitted model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self.fit(X, sample_weight=sample_weight).predict(X)
-
-    def _fit(self, X, sample_weight, init, dtype):
-        n_samples, n_features = X.shape
-        eps = float(np.finfo(dtype).eps)
-        rng = check_random_state(self.random_state)
-        chunk = _chunk_rows(n_samples, self.n_components, n_features, dtype.itemsize, self.chunk_size)
-        self._chunk = chunk
-        self._jobs = _n_jobs(self.n_jobs) if X.shape[0] > chunk else 1
-        mask = self._missing_mask(X)
-        self._incomplete = None if mask is None else _IncompleteRows(X, mask, sample_weight)
-        with worker_pool(self._jobs) as pool:
-            self._pool = pool
-            try:
-                # initialisation, the data's centre and re-seeding see missing entries as column means
-                Xf = X if self._incomplete is None else self._incomplete.filled
-                best = self._fit_loop(Xf, sample_weight, init, dtype, rng, chunk, eps)
-            finally:
-                self._pool = None
-                self._incomplete = None
-        self._finish_fit(best, dtype)
-        stats, self._best_stats = getattr(self, "_best_stats", None), None
-        self._start_stream(stats, self._fit_centre)
-
-    def _start_stream(self, stats, centre):
-        """Keep the fit's data, summarised by its last E-step's ``stats`` (None: none), as moments about
-        ``centre``: where :meth:`partial_fit` continues from."""
-        self.n_steps_ = 0
-        self._stream_centre = np.asarray(centre, dtype=np.float64)
-        self._stream = (
-            None if stats is None else _normalised(recentre(stats, self._stream_centre, self.covariance_type))
-        )
-
-    def _fit_loop(self, X, sample_weight, init, dtype, rng, chunk, eps):
-        shift, global_cov = self._global_moments(X, sample_weight, chunk)
-        self._fit_centre = shift
-
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        best = None
-        for i_init in range(n_init):
-            if do_init:
-                params = self._initial_parameters(X, sample_weight, init, rng, shift, eps)
-            else:
-                params = self._get_params_tuple()
-            monitor = ConvergenceMonitor(
-                self.tol,
-                self.max_iter,
-                verbose=self.verbose,
-                start=-math.inf if do_init else self.lower_bound_,
-            )
-            reseeds = 0
-            lower_bound = -math.inf if do_init else self.lower_bound_
-            while monitor.iter < self.max_iter:
-                stats = self._map_reduce(X, sample_weight, params, shift, chunk)
-                lower_bound = stats.loglik / stats.weight
-                params, n_new = self._m_step(stats, params, shift, global_cov, X, rng, eps)
-                reseeds += n_new
-                if reseeds > 3 * self.n_components + 10:
-                    self._raise_degenerate(X, sample_weight)
-                monitor.report(lower_bound)
-                if monitor.converged and not n_new:
-                    break
-            if self.verbose:
-                logger.info(
-                    "init %d/%d: lower bound %.8g after %d iterations (converged: %s)",
-                    i_init + 1,
-                    n_init,
-                    lower_bound,
-                    monitor.iter,
-                    monitor.converged,
-                )
-            if best is None or lower_bound > best[0]:
-                best = (lower_bound, params, monitor, reseeds)
-                self._best_stats = stats if monitor.iter else None
-        return best
-
-    def _finish_fit(self, best, dtype):
-        lower_bound, params, monitor, reseeds = best
-        self._set_params_tuple(params, dtype)
-        self.converged_ = bool(monitor.converged)
-        self.n_iter_ = monitor.iter
-        self.lower_bound_ = float(lower_bound)
-        self.lower_bounds_ = list(monitor.history)
-        self.monitor_ = monitor
-        self.n_reseeds_ = int(reseeds)
-        if not self.converged_ and self.max_iter > 0:
-            warnings.warn(
-                f"EM did not converge in max_iter={self.max_iter} iterations "
-                f"(last change {monitor.change:.3g} >= tol={self.tol}); "
-                "increase max_iter or tol, or check for degenerate data",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        if self.order_by is not None:
-            from .ordering import order_components
-
-            order_components(self, self.order_by)
-
-    def _global_moments(self, X, sample_weight, chunk):
-        """Weighted mean (the statistics' centre) and covariance of the data, in float64.
-
-        One pass: moments about the first row (so that large offsets do not
-        cancel), combined across chunks.
-        """
-        ref = X[0].astype(np.float64)
-
-        def one(start):
-            sw = None if sample_weight is None else sample_weight[start : start + chunk]
-            return moments_about(X[start : start + chunk], ref, sw)
-
-        parts = parallel_map(one, range(0, X.shape[0], chunk), self._jobs, executor=self._pool)
-        return mean_cov_from_moments(sum(parts), ref)
-
-    def _initial_parameters(self, X, sample_weight, init, rng, shift, eps):
-        if {"weights", "means", "precisions_cholesky"} <= init.keys():
-            return (init["weights"], init["means"], init["covariances"], init["precisions_cholesky"])
-        n = X.shape[0]
-        if self.init_sample_size is None or n <= self.init_sample_size:
-            rows, weights = self._init_rows(X, sample_weight, None)
-            return self._init_from_rows(rows, weights, init, rng, shift, eps, 1)
-        if self.init_params == "hierarchical":  # evenly spaced rows: no randomness
-            idx = np.unique(np.linspace(0, n - 1, self.init_sample_size).round().astype(int))
-        else:
-            idx = np.sort(rng.choice(n, self.init_sample_size, replace=False))
-        rows, weights = self._init_rows(X, sample_weight, idx)
-        # a sample is cheap: take the best of three k-means starts
-        return self._init_from_rows(rows, weights, init, rng, shift, eps, 3)
-
-    def _init_rows(self, X, sample_weight, idx):
-        """The rows (and weights) initialisation runs on, in memory: ``idx`` (sorted) or all of them."""
-        if idx is None:
-            return X, sample_weight
-        return X[idx], None if sample_weight is None else sample_weight[idx]
-
-    def _init_from_rows(self, X, sample_weight, init, rng, shift, eps, runs):
-        """Initial parameters from in-memory rows (all the data or a sample of it)."""
-        ct = self.covariance_type
-        chunk = self._chunk or max(1, X.shape[0])
-        resp = initial_responsibilities(
-            X,
-            self.n_components,
-            method=self.init_params,
-            sample_weight=sample_weight,
-            random_state=rng,
-            kmeans_n_init=runs,
-        )
-        # moments about the global centre (the quadratic-form layout)
-        prep = moments_only(shift, self.n_components, ct, X.dtype)
-
-        def one(start):
-            sl = slice(start, start + chunk)
-            XT, Q = features_T(X[sl], prep)
-            R = resp[sl].T if sample_weight is None else resp[sl].T * sample_weight[sl]
-            nk, s1, s2, centre = resp_statistics(XT, Q, R, None if sample_weight is None else sample_weight[sl], prep)
-            return SufficientStats(nk, s1, s2, 0.0, 0.0, centre)
-
-        parts = parallel_map(one, range(0, X.shape[0], chunk), self._jobs, executor=self._pool)
-        stats = parts[0]
-        for p in parts[1:]:
-            stats = stats + p
-        nk = stats.nk
-        weights, means, covariances, _ = m_step(stats, covariance_type=ct, reg_covar=self.reg_covar, eps=eps)
-        # as scikit-learn: initial weights are counts over n (not renormalised)
-        weights = (nk + 10 * eps) / (sample_weight.sum() if sample_weight is not None else X.shape[0])
-        weights = init.get("weights", weights)
-        means = init.get("means", means)
-        if "precisions_cholesky" in init:
-            return (weights, means, init["covariances"], init["precisions_cholesky"])
-        try:
-            pc = cov.compute_precision_cholesky(covariances, ct)
-        except cov.IllDefinedCovarianceError:
-            raise DegenerateDataError(
-                "the initial covariances are not positive definite; increase reg_covar "
-                f"(now {self.reg_covar}), use fewer components or scale the data"
-            ) from None
-        return (weights, means, covariances, pc)
-
-    def _map_reduce(self, X, sample_weight, params, shift, chunk):
-        weights, means, _, pc = params
-        prep = prepare(weights, means, pc, self.covariance_type, shift, X.dtype)
-        inc = getattr(self, "_incomplete", None)
-        if inc is None:
-            return map_reduce(X, sample_weight, prep, chunk_rows=chunk, n_jobs=self._jobs, executor=self._pool)
-        return inc.statistics(prep, params, self.covariance_type, chunk, self._jobs, self._pool)
-
-    def _m_step(self, stats, params, shift, global_cov, X, rng, eps):
-        ct = self.covariance_type
-        K = self.n_components
-        weights, means, covariances, nk = m_step(stats, covariance_type=ct, reg_covar=self.reg_covar, eps=eps)
-        unit = stats.weight / max(1, X.shape[0])
-        dead = set(np.flatnonzero(nk < 1e-6 * unit).tolist()) if K > 1 else set()
-        try:
-            pc = cov.compute_precision_cholesky(covariances, ct)
-        except cov.IllDefinedCovarianceError as exc:
-            if ct == "tied" or K == 1:
-                self._raise_degenerate(X, None, ill_defined=True)
-            dead |= set(exc.components)
-            pc = None
-        if not dead:
-            return (weights, means, covariances, pc), 0
-        # re-seed collapsed components at the worst-explained rows
-        dead = sorted(dead)
-        rows = [stats.worst_index] + list(rng.randint(0, X.shape[0], size=len(dead) - 1))
-        gvar = np.diag(global_cov) + self.reg_covar
-        for k, row in zip(dead, rows):
-            means[k] = X[row]
-            if ct == "full":
-                covariances[k] = global_cov + self.reg_covar * np.eye(X.shape[1])
-            elif ct == "diag":
-                covariances[k] = gvar
-            elif ct == "spherical":
-                covariances[k] = gvar.mean()
-            weights[k] = 1.0 / K
-        weights = weights / weights.sum()
-        warnings.warn(
-            f"mixture component(s) {dead} collapsed (no data or a singular covariance) and "
-            "were re-seeded; if this repeats, use fewer components, a larger reg_covar or scale the data",
-            DegenerateComponentWarning,
-            stacklevel=4,
-        )
-        try:
-            pc = cov.compute_precision_cholesky(covariances, ct)
-        except cov.IllDefinedCovarianceError:
-            self._raise_degenerate(X, None, ill_defined=True)
-        return (weights, means, covariances, pc), len(dead)
-
-    def _raise_degenerate(self, X, sample_weight, ill_defined=False):
-        n_distinct = len(np.unique(X, axis=0)) if X.shape[0] <= 2_000_000 else None
-        what = f"the data has {n_distinct} distinct rows" if n_distinct is not None else "the data"
-        if ill_defined:
-            raise DegenerateDataError(
-                f"the covariance became singular ({what}); increase reg_covar "
-                f"(now {self.reg_covar}), use fewer components or scale the data"
-            )
-        raise DegenerateDataError(
-            f"mixture components keep collapsing: n_components={self.n_components} but {what}; "
-            "use fewer components, a larger reg_covar or scale the data"
-        )
-
-    def _get_params_tuple(self):
-        return (
-            self.weights_.astype(np.float64),
-            self.means_.astype(np.float64),
-            self.covariances_.astype(np.float64),
-            self.precisions_cholesky_.astype(np.float64),
-        )
-
-    def _set_params_tuple(self, params, dtype):
-        weights, means, covariances, pc = params
-        self.weights_ = np.asarray(weights, dtype=dtype)
-        self.means_ = np.asarray(means, dtype=dtype)
-        self.covariances_ = np.asarray(covariances, dtype=dtype)
-        self.precisions_cholesky_ = np.asarray(pc, dtype=dtype)
-        self.precisions_ = cov.precisions_from_cholesky(self.precisions_cholesky_, self.covariance_type)
-
-    # -------------------------------------------------------------- streaming
-    def partial_fit(self, X, y=None, sample_weight=None):
-        """Update the model with one mini-batch (stepwise online EM).
-
-        The model keeps running averages of the sufficient statistics (counts,
-        first and second moments per component).  Each call computes the
-        batch's statistics under the current parameters (its E-step), moves the
-        running averages towards them by the step ``(t + learning_offset) **
-        -learning_decay`` (never below ``1 - forgetting_factor`` when that is
-        set) and takes the M-step from the averages (Cappé & Moulines 2009).
-        The first call on an unfitted model fits the batch with ``fit``'s
-        settings (``means_init`` and the other ``*_init`` included); after
-        ``fit``, the fitted data's statistics are the starting averages.  Works
-        with every covariance type and with ``missing='marginalize'``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : GaussianMixture
-            ``lower_bound_`` is the batch's mean log-likelihood under the
-            parameters before the update (also appended to ``lower_bounds_``).
-        """
-        if not hasattr(self, "means_"):
-            self.fit(X, sample_weight=sample_weight)
-            self.n_steps_ = 1
-            return self
-        X = self._validate_X(X, reset=False, min_samples=1)
-        _, dtype = self._check_params(X.shape[1])
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X)
-        if getattr(self, "_stream_centre", None) is None:  # e.g. a loaded model: centre on this batch
-            self._stream_centre = np.nanmean(X.astype(np.float64), axis=0)
-        stats = self._batch_statistics(X, sample_weight)
-        if stats.weight <= 0:
-            raise ValueError("the batch has no row with positive weight")
-        batch = _normalised(stats)
-        step = (getattr(self, "n_steps_", 0) + self.learning_offset) ** -self.learning_decay
-        if self.forgetting_factor is not None:
-            step = max(step, 1.0 - self.forgetting_factor)
-        current = self._stream_of_current_components()
-        self._stream = batch if current is None else _blend(current, batch, step)
-        self.n_steps_ = getattr(self, "n_steps_", 0) + 1
-        eps = float(np.finfo(dtype).eps)
-        weights, means, covariances, _ = m_step(
-            self._stream, covariance_type=self.covariance_type, reg_covar=self.reg_covar, eps=eps
-        )
-        try:
-            pc = cov.compute_precision_cholesky(covariances, self.covariance_type)
-        except cov.IllDefinedCovarianceError:
-            raise DegenerateDataError(
-                f"the covariance became singular after batch {self.n_steps_}; increase reg_covar "
-                f"(now {self.reg_covar}), use fewer components or scale the data"
-            ) from None
-        self._set_params_tuple((weights, means, covariances, pc), dtype)
-        self.lower_bound_ = float(stats.loglik / stats.weight)
-        self.lower_bounds_ = [*getattr(self, "lower_bounds_", []), self.lower_bound_]
-        return self
-
-    def _stream_of_current_components(self):
-        """The running statistics, permuted to the current component order (None if they no longer fit the model).
-
-        Components may have been reordered since the statistics were taken
-        (``order_by``, :func:`gmm_apps.core.align_components`); the statistics'
-        own means identify them.  Parameters set by hand start a new stream.
-        """
-        stream = getattr(self, "_stream", None)
-        if stream is None:
-            return None
-        implied = stream.centre + stream.s1 / (stream.nk + 10 * np.finfo(np.float64).eps)[:, None]
-        means = self.means_.astype(np.float64)
-        dist = np.abs(means[:, None, :] - implied[None, :, :]).max(axis=2)
-        order = dist.argmin(axis=1)
-        tol = 1e3 * np.finfo(self.means_.dtype).eps * (1.0 + np.abs(means).max())
-        if sorted(order.tolist()) != list(range(len(order))) or dist[np.arange(len(order)), order].max() > tol:
-            return None
-        s2 = stream.s2 if self.covariance_type == "tied" else stream.s2[order]
-        return SufficientStats(stream.nk[order], stream.s1[order], s2, stream.loglik, stream.weight, stream.centre)
-
-    def _batch_statistics(self, X, sample_weight):
-        """One E-step over ``X`` under the current parameters, as moments about the stream's centre."""
-        n, d = X.shape
-        chunk = _chunk_rows(n, self.n_components, d, X.dtype.itemsize, self.chunk_size)
-        jobs = _n_jobs(self.n_jobs) if n > chunk else 1
-        mask = self._missing_mask(X)
-        self._incomplete = None if mask is None else _IncompleteRows(X, mask, sample_weight, fill=False)
-        self._jobs = jobs
-        with worker_pool(jobs) as pool:
-            self._pool = pool
-            try:
-                stats = self._map_reduce(X, sample_weight, self._get_params_tuple(), self._stream_centre, chunk)
-            finally:
-                self._pool = None
-                self._incomplete = None
-        return recentre(stats, self._stream_centre, self.covariance_type)
-
-    # ---------------------------------------------------------------- predict
-    def _weighted_log_prob(self, X):
-        """``log pi_k + log N(x | k)`` for all rows, shape (n_samples, K); over the observed features of rows with NaN."""
-        mask = self._missing_mask(X)
-        if mask is None:
-            return self._weighted_log_prob_complete(X)
-        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        inc = mask.any(axis=1)
-        if not inc.all():
-            out[~inc] = self._weighted_log_prob_complete(X[~inc])
-        rows_inc = np.flatnonzero(inc)
-        w, mu = self.weights_.astype(np.float64), self.means_.astype(np.float64)
-        if self.covariance_type in ("diag", "spherical"):
-            c = mu.mean(axis=0)
-            out[rows_inc] = diag_log_prob(X[rows_inc].astype(np.float64) - c, w, mu - c, self._variances())
-            return out
-        covs = self.covariance_matrices().astype(np.float64)
-        for observed, rows in missing_patterns(mask[inc]):
-            out[rows_inc[rows]] = pattern_log_prob(X, rows_inc[rows], observed, w, mu, covs)
-        return out
-
-    def _variances(self):
-        """Per component and feature variances, (K, d) float64 ('diag' and 'spherical')."""
-        v = self.covariances_.astype(np.float64)
-        return v if self.covariance_type == "diag" else np.repeat(v[:, None], self.means_.shape[1], axis=1)
-
     def _weighted_log_prob_complete(self, X):
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        chunk = _chunk_rows(X.shape[0], self.n_components, X.shape[1], X.dtype.itemsize, self.chunk_size)
+        chunk = chunk_rows(X.shape[0], self.n_components, X.shape[1], X.dtype.itemsize, self.chunk_size)
         w = self.weights_.astype(np.float64)
         prep = prepare(
             w,
@@ -858,7 +302,7 @@ class GaussianMixture(DensityEstimator):
         def one(start):
             out[start : start + chunk] = weighted_log_prob(X[start : start + chunk], prep)
 
-        parallel_map(one, range(0, X.shape[0], chunk), _n_jobs(getattr(self, "n_jobs", None)))
+        parallel_map(one, range(0, X.shape[0], chunk), resolve_n_jobs(getattr(self, "n_jobs", None)))
         return out
 
     def component_log_density(self, X):
@@ -879,82 +323,6 @@ class GaussianMixture(DensityEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         return self._weighted_log_prob(X) - np.log(self.weights_.astype(X.dtype))[None, :]
-
-    def impute(self, X):
-        """``X`` with each missing entry (NaN) replaced by its conditional mean under the fitted mixture.
-
-        For a row with observed features ``o``, the missing part becomes
-        ``sum_k p(k | x_o) E[x_m | x_o, k]``: each component's regression of the
-        missing features on the observed ones, weighted by the posterior of the
-        component given the observed features.  Needs ``missing='marginalize'``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        X_imputed : ndarray of shape (n_samples, n_features), float64
-        """
-        check_is_fitted(self)
-        if self._missing_mode() != "marginalize":
-            raise ValueError(
-                "impute needs missing='marginalize' (set it with set_params; the fitted model is unchanged)"
-            )
-        X = self._validate_X(X, reset=False)
-        out = np.array(X, dtype=np.float64)
-        mask = np.isnan(out)
-        inc = np.flatnonzero(mask.any(axis=1))
-        if not len(inc):
-            return out
-        w, mu = self.weights_.astype(np.float64), self.means_.astype(np.float64)
-        if self.covariance_type in ("diag", "spherical"):  # a missing entry's conditional mean is mu_kj
-            R = diag_posterior(out[inc], w, mu, self._variances())
-            out[inc] = np.where(mask[inc], R @ mu, out[inc])
-            return out
-        covs = self.covariance_matrices().astype(np.float64)
-        for observed, rows in missing_patterns(mask[inc]):
-            filled, m = pattern_impute(out, inc[rows], observed, w, mu, covs)
-            out[np.ix_(inc[rows], m)] = filled
-        return out
-
-    def missing_entropy(self, X):
-        """Expected information in each row's missing entries: ``E[-log p(x_m | x_o)]`` (0 for complete rows).
-
-        The posterior-weighted entropy of the missing part given the observed
-        part (each component's conditional Gaussian).  ``-score_samples(X) +
-        missing_entropy(X)`` is then the expected negative log-likelihood of
-        the complete row given what was observed, comparable across rows with
-        different numbers of missing entries (the anomaly detector scores with
-        it).  Needs ``missing='marginalize'``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        entropy : ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        if self._missing_mode() != "marginalize":
-            raise ValueError("missing_entropy needs missing='marginalize'")
-        X = self._validate_X(X, reset=False)
-        out = np.zeros(X.shape[0])
-        mask = np.isnan(X)
-        inc = np.flatnonzero(mask.any(axis=1))
-        if not len(inc):
-            return out
-        w, mu = self.weights_.astype(np.float64), self.means_.astype(np.float64)
-        if self.covariance_type in ("diag", "spherical"):  # sum over the missing features of 1/2 log(2 pi e v_kj)
-            v = self._variances()
-            R = diag_posterior(X[inc].astype(np.float64), w, mu, v)
-            out[inc] = (R * (mask[inc].astype(np.float64) @ (0.5 * np.log(2.0 * math.pi * math.e * v)).T)).sum(axis=1)
-            return out
-        covs = self.covariance_matrices().astype(np.float64)
-        for observed, rows in missing_patterns(mask[inc]):
-            out[inc[rows]] = pattern_entropy(X, inc[rows], observed, w, mu, covs)
-        return out
 
     def covariance_matrices(self):
         """Every component's covariance as a full matrix, shape (n_components, n_features, n_features)."""
@@ -1160,7 +528,7 @@ class GaussianMixture(DensityEstimator):
                 f"for '{covariance_type}', got {covariances.shape}"
             )
         pc = cov.compute_precision_cholesky(covariances, covariance_type)
-        model._set_params_tuple((weights, means, covariances, pc), np.dtype(model.dtype))
+        model._set_params(Params(weights, means, covariances, pc), np.dtype(model.dtype))
         model.n_features_in_ = d
         model.converged_ = True
         model.n_iter_ = 0
