@@ -19,7 +19,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import ArgumentError
+from . import registry
+from .config import read_yaml
+from .errors import ArgumentError, ConfigError
+from .registry import get_pipeline
+from .runs import execute_apply, execute_run, open_run, read_summary
 
 _UNSET = object()
 
@@ -47,8 +51,6 @@ class Run:
     """
 
     def __init__(self, path):
-        from .runs import read_summary
-
         self.dir = Path(path).absolute()
         self.summary = read_summary(self.dir)
         self.tables = _Tables(self.dir)
@@ -72,8 +74,6 @@ class Run:
         Markov model or the speakers' models: the objects ``apply`` uses.
         """
         if not hasattr(self, "_model"):
-            from .runs import open_run
-
             pipeline = open_run(self.dir)[0] if (self.dir / "config.yaml").is_file() else None
             self._model = pipeline.load_model(self.dir) if pipeline is not None else None
         return self._model
@@ -92,8 +92,6 @@ class Run:
             Also learn from ``data`` (new reference data) and save the updated
             model in the new run (anomaly); this run is not changed.
         """
-        from .runs import execute_apply
-
         _check_arguments(out=out, quiet=quiet, overwrite=overwrite, update=update)
         if data is None:
             raise ArgumentError("data: apply needs new data (a path, or data in memory as for run)")
@@ -135,7 +133,7 @@ class _Tables(Mapping):
         self._read = {}
 
     def __getitem__(self, name):
-        import pandas as pd
+        import pandas as pd  # start-up time: pandas loads on first use
 
         if name not in self._files:
             raise KeyError(f"no table {name!r}; the run has {', '.join(self._files) or 'none'}")
@@ -165,8 +163,6 @@ class _Inputs:
         self.pipeline, self.data, self.tmp = pipeline, data, None
 
     def __enter__(self):
-        from .registry import get_pipeline
-
         d = self.data
         if d is None:
             return None, None
@@ -241,9 +237,6 @@ def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwri
     gmm_apps.errors.UserError
         The command line's one-line errors.
     """
-    from . import registry
-    from .runs import execute_run
-
     _check_arguments(config=config, out=out, seed=seed, set=set, quiet=quiet, overwrite=overwrite)
     if isinstance(config, str) and config in registry.available() and not Path(config).exists():
         config = {"pipeline": config}
@@ -256,13 +249,9 @@ def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwri
 
 def _pipeline_of(config):
     """The pipeline a config names (a one-line error when it names none)."""
-    from .config import read_yaml
-
     raw = config if isinstance(config, dict) else read_yaml(config)
     name = raw.get("pipeline")
     if not isinstance(name, str):
-        from .errors import ConfigError
-
         raise ConfigError(
             f"{'config' if isinstance(config, dict) else config}: missing required key 'pipeline' (the "
             "pipeline's name, e.g. regimes)"

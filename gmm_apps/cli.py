@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import warnings
+from pathlib import Path
 
 from . import __version__
 from .errors import Terminated, UserError
@@ -172,7 +173,7 @@ def _handled_interrupt(status):
 
 
 def _dispatch(args):
-    from . import registry, runs
+    from . import registry, runs  # start-up time: --help and --version need neither
 
     if args.command == "list":
         for name, desc in registry.describe():
@@ -209,10 +210,8 @@ def _dispatch(args):
 
 
 def _init(name, file):
-    from pathlib import Path
-
-    from . import registry
-    from .config import commented_config
+    from . import registry  # start-up time: --help and --version need neither
+    from .config import commented_config  # start-up time: --help and --version need neither
 
     text = commented_config(registry.get_pipeline(name, source="init").config_model, name)
     if file is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 
 from .errors import ConfigError
 
@@ -27,7 +28,7 @@ def dask_client(engine):
         yield None
         return
     try:
-        from .core.distributed import connect
+        from .core.distributed import connect  # scale-out only: dask loads when Dask is used
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise ConfigError(f"engine.kind: 'dask' needs dask[distributed] ({exc})") from None
     try:
@@ -63,9 +64,7 @@ def dask_frame(path, *, chunk_rows):
     -------
     frame : dask.dataframe.DataFrame
     """
-    from pathlib import Path
-
-    import dask.dataframe as dd
+    import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
 
     p = Path(path)
     if p.suffix.lower() in (".parquet", ".pq"):

@@ -93,7 +93,7 @@ class Pipeline:
 
     def apply_example(self, run_dir, folder):
         """New input for ``apply`` on a run of the default config: by default the run's own ``data.path``."""
-        import yaml
+        import yaml  # start-up time: only when an example config is written
 
         cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
         return (cfg.get("data") or {}).get("path")
@@ -143,7 +143,7 @@ class Pipeline:
         -------
         path : str
         """
-        import pandas as pd
+        import pandas as pd  # start-up time: pandas loads on first use
 
         if isinstance(data, pd.Series):
             data = data.to_frame()
@@ -173,7 +173,7 @@ class Pipeline:
 
     def read_model(self, path):
         """Read the model file at ``path`` (overridden where the model is more than one mixture)."""
-        from .core import load_model
+        from .core import load_model  # start-up time: `list` and `init` need no engine
 
         return load_model(path)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import math
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from . import __version__
 from .core import fit_metrics
 
 PALETTE = [
@@ -79,14 +81,12 @@ def _align(v):
 def figure(width=8.0, height=4.0):
     """A new Agg figure of the given size in inches (matplotlib is imported here, by the first plot: a run
     without plots never loads it)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # start-up time: matplotlib loads only when plotting
 
     return Figure(figsize=(width, height), layout="constrained")
 
 
 def png_bytes(fig):
-    import io
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     return buf.getvalue()
@@ -188,8 +188,6 @@ class Report:
 
     def render(self):
         """The HTML document as text."""
-        from . import __version__
-
         secs = [s for s in self.sections if s.blocks]
         return _TEMPLATE.render(title=self.title, subtitle=self.subtitle, sections=secs, version=__version__)
 
@@ -236,7 +234,7 @@ def plot_criterion_curve(table, *, criteria=("bic", "aic"), chosen=None, title="
 
 
 def _ellipse(ax, mean, cov2, color, n_std):
-    from matplotlib.patches import Ellipse
+    from matplotlib.patches import Ellipse  # start-up time: matplotlib loads only when plotting
 
     vals, vecs = np.linalg.eigh(cov2)
     vals = np.clip(vals, 0, None)
@@ -447,7 +445,7 @@ def model_evaluation(
         ``mean_distances`` (K x K Euclidean distances between means),
         ``converged``, ``n_iter``, ``n_components``, ``covariance_type``.
     """
-    from sklearn.metrics import silhouette_score
+    from sklearn.metrics import silhouette_score  # start-up time: scikit-learn loads only where it does the work
 
     X = np.asarray(X)
     labels = proba.argmax(axis=1)

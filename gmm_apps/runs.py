@@ -14,8 +14,10 @@ import logging
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
+import threading
 import time
 from datetime import datetime
 from glob import escape as glob_escape
@@ -57,7 +59,7 @@ def progress(iterable=None, *, total=None, desc=None, quiet=False):
     -------
     bar : tqdm.tqdm
     """
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # start-up time: tqdm loads only when progress is shown
 
     disable = quiet or not sys.stderr.isatty()
     return tqdm(iterable, total=total, desc=desc, file=sys.stderr, disable=disable, leave=False)
@@ -484,7 +486,7 @@ class RunContext:
         marker) whose lock is held means that run is writing: the later of the
         two gives way.
         """
-        import fcntl
+        import fcntl  # POSIX only
 
         fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -686,7 +688,7 @@ def _age(path):
 
 def _locked(path):
     """Whether a process holds the lock on a run's temporary folder."""
-    import fcntl
+    import fcntl  # POSIX only
 
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -718,9 +720,6 @@ _SIGNALS = ("SIGINT", "SIGTERM")
 
 def _block_signals():
     """Hold SIGINT/SIGTERM while the finished run is swapped into place (main thread only)."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return None
     sigs = {getattr(signal, s) for s in _SIGNALS}
@@ -728,8 +727,6 @@ def _block_signals():
 
 
 def _unblock_signals(previous):
-    import signal
-
     if previous is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 

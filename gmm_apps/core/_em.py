@@ -33,6 +33,7 @@ from ._stats import (
 from .backend import FitState, Params
 from .init import initial_responsibilities
 from .monitor import ConvergenceMonitor
+from .ordering import order_components
 
 logger = logging.getLogger("gmm_apps.core")
 
@@ -174,8 +175,6 @@ class EMMixin:
                 stacklevel=3,
             )
         if self.order_by is not None:
-            from .ordering import order_components
-
             order_components(self, self.order_by)
 
     def _global_moments(self, X, sample_weight, state):

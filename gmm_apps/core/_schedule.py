@@ -61,7 +61,7 @@ def _blas_controller():
     detector fits dozens of small mixtures, so the scan is redone only after
     new modules (which may bring a BLAS of their own) have been imported.
     """
-    from threadpoolctl import ThreadpoolController
+    from threadpoolctl import ThreadpoolController  # start-up time: only when a worker pool starts
 
     if _CONTROLLER[0] is None or _CONTROLLER[1] != len(sys.modules):
         _CONTROLLER[:] = [ThreadpoolController(), len(sys.modules)]

@@ -19,11 +19,14 @@ the sums).
 
 from __future__ import annotations
 
+import glob
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 
+from ..errors import DegenerateDataError
 from ._estimator import check_is_fitted
 from .backend import FitState, chunk_rows, map_reduce, mean_cov_from_moments, moments_about, prepare, worker_pool
 from .mixture import GaussianMixture
@@ -35,8 +38,8 @@ __all__ = ["DaskGaussianMixture", "parquet_array", "connect"]
 
 def _dask():
     try:
-        import dask
-        import dask.array as da
+        import dask  # scale-out only: dask loads when Dask is used
+        import dask.array as da  # scale-out only: dask loads when Dask is used
     except ImportError:  # pragma: no cover - dask is a dependency
         raise ImportError(
             "the Dask engine needs dask[distributed]: pip install 'dask[distributed,dataframe]'"
@@ -70,8 +73,8 @@ def connect(address=None, *, n_workers=2, threads_per_worker=1, memory_limit="au
     client : dask.distributed.Client
         Close it (or use it as a context manager) when done.
     """
-    import dask
-    from dask.distributed import Client, LocalCluster
+    import dask  # scale-out only: dask loads when Dask is used
+    from dask.distributed import Client, LocalCluster  # scale-out only: dask loads when Dask is used
 
     if address:
         return Client(address, timeout=timeout)
@@ -91,7 +94,7 @@ def connect(address=None, *, n_workers=2, threads_per_worker=1, memory_limit="au
 
 
 def _read_row_group(path, index, columns, dtype):
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # only for Parquet input
 
     table = pq.ParquetFile(path).read_row_group(index, columns=columns)
     out = np.empty((table.num_rows, table.num_columns), dtype=dtype)
@@ -117,10 +120,7 @@ def parquet_array(path, *, columns=None, dtype=np.float64):
     -------
     X : dask.array.Array of shape (n_rows, n_columns)
     """
-    import glob
-    from pathlib import Path
-
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # only for Parquet input
 
     dask, da = _dask()
     p = Path(path)
@@ -290,8 +290,6 @@ class DaskGaussianMixture(GaussianMixture):
         -------
         self : DaskGaussianMixture
         """
-        from ..errors import DegenerateDataError
-
         if sample_weight is not None:
             raise ValueError("DaskGaussianMixture does not support sample_weight")
         if self.missing != "error":

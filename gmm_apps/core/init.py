@@ -7,6 +7,7 @@ same ``random_state`` gives the same start.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -21,9 +22,7 @@ _WARD_CACHE = {}
 
 def _ward(sub):
     """Ward linkage of ``sub``, remembered for the last few arrays (model selection cuts one tree at many K)."""
-    import hashlib
-
-    from scipy.cluster.hierarchy import linkage
+    from scipy.cluster.hierarchy import linkage  # start-up time: this part of SciPy loads only when used
 
     key = (sub.shape, hashlib.sha1(np.ascontiguousarray(sub).view(np.uint8)).hexdigest())
     if key not in _WARD_CACHE:
@@ -63,8 +62,8 @@ def initial_responsibilities(X, n_components, *, method, sample_weight, random_s
     """
     n_samples = X.shape[0]
     if method == "kmeans":
-        from sklearn.cluster import KMeans
-        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.cluster import KMeans  # start-up time: only for k-means starts
+        from sklearn.exceptions import ConvergenceWarning  # start-up time: as above
 
         resp = np.zeros((n_samples, n_components), dtype=X.dtype)
         with warnings.catch_warnings():
@@ -91,14 +90,14 @@ def initial_responsibilities(X, n_components, *, method, sample_weight, random_s
         resp[indices, np.arange(n_components)] = 1
         return resp
     if method == "k-means++":
-        from sklearn.cluster import kmeans_plusplus
+        from sklearn.cluster import kmeans_plusplus  # start-up time: scikit-learn loads only where it does the work
 
         resp = np.zeros((n_samples, n_components), dtype=X.dtype)
         _, indices = kmeans_plusplus(X, n_components, sample_weight=sample_weight, random_state=random_state)
         resp[indices, np.arange(n_components)] = 1
         return resp
     if method == "hierarchical":
-        from scipy.cluster.hierarchy import fcluster
+        from scipy.cluster.hierarchy import fcluster  # start-up time: this part of SciPy loads only when used
 
         rows = np.unique(np.linspace(0, n_samples - 1, min(n_samples, HIERARCHICAL_ROWS)).round().astype(int))
         sub = np.asarray(X[rows], dtype=np.float64)

@@ -41,7 +41,10 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ModelFileError, UserError
+from ._covariance import COVARIANCE_TYPES
 from ._estimator import check_is_fitted
+from ._stats import SufficientStats
+from .mixture import GaussianMixture
 
 FORMAT = "gmm_apps.GaussianMixture"
 FORMAT_VERSION = 2
@@ -428,7 +431,6 @@ def _restore_stream(model, arrays, path):
     """Put back ``partial_fit``'s running statistics when the file has them (checked against the parameters)."""
     if not any(k.startswith("stream:") for k in arrays):
         return
-    from ._stats import SufficientStats
 
     try:
         nk, s1, s2, centre = (np.asarray(arrays["stream:" + k], dtype=np.float64) for k in _STREAM)
@@ -453,7 +455,6 @@ def check_mixture(model, path):
     path : str or Path
         For the message.
     """
-    from ._covariance import COVARIANCE_TYPES
 
     def bad(what):
         return ModelFileError(f"{path}: inconsistent model file: {what}; rerun 'gmm-apps run' to write it again")
@@ -541,8 +542,6 @@ def load_model(path, *, with_extra=False):
     ModelFileError
         If the file is missing, truncated, altered, or of a newer format.
     """
-    from .mixture import GaussianMixture
-
     header, arrays = _read(path)
     try:
         p = dict(header["params"])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DegenerateDataError
-from ._covariance import COVARIANCE_TYPES
+from ._covariance import COVARIANCE_TYPES, compute_precision_cholesky, precisions_from_cholesky
 from ._estimator import ConvergenceWarning, check_random_state
 from .mixture import GaussianMixture
 
@@ -196,7 +196,7 @@ def select_model(
 
 
 def _cv_score(X, sw, k, ct, n_init, seed, cv, model_params):
-    from sklearn.model_selection import KFold
+    from sklearn.model_selection import KFold  # start-up time: scikit-learn loads only where it does the work
 
     scores, weights = [], []
     kf = KFold(
@@ -270,7 +270,6 @@ def variational_mixture(
         keep = np.array([int(np.argmax(vb.weights_))])
     w = vb.weights_[keep] / vb.weights_[keep].sum()
     covs = vb.covariances_ if covariance_type == "tied" else vb.covariances_[keep]
-    from ._covariance import compute_precision_cholesky, precisions_from_cholesky
 
     pc = compute_precision_cholesky(covs, covariance_type)
     with warnings.catch_warnings():

@@ -15,7 +15,7 @@ def read_frame(path, *, chunksize=None):
     suffix = p.suffix.lower()
     try:
         if suffix == ".mat":
-            from scipy.io import loadmat
+            from scipy.io import loadmat  # start-up time: this part of SciPy loads only when used
 
             m = loadmat(p)
             if "X" not in m:
@@ -36,7 +36,7 @@ def read_frame(path, *, chunksize=None):
         if suffix in (".parquet", ".pq"):
             if chunksize is None:
                 return pd.read_parquet(p)
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # only for Parquet input
 
             return (b.to_pandas() for b in pq.ParquetFile(p).iter_batches(batch_size=chunksize))
         return pd.read_csv(p, chunksize=chunksize)

@@ -176,7 +176,7 @@ class AnomalyPipeline(Pipeline):
                 raise ConfigError(f"{source}: data.{key}: {path_problem(v)}: {v}")
 
     def run(self, cfg, ctx):
-        from . import report as rep
+        from . import report as rep  # start-up time: the report module loads matplotlib
 
         ref = read_frame(cfg.data.path)
         schema = Schema.learn(ref, cfg.data, cfg.data.path)
@@ -340,7 +340,7 @@ def _score_on_dask(client, parts, det, schema, source, explain):
     Each partition is read once: workers count rows from the partition's start and the
     running offset is added here (to default ids, and to the row of a bad value).
     """
-    import dask
+    import dask  # scale-out only: dask loads when Dask is used
 
     det_f = client.scatter(det, broadcast=True)
     window = 2 * max(1, len(client.scheduler_info()["workers"])) + 1

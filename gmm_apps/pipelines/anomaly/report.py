@@ -50,7 +50,12 @@ def plot_projection(Z, scores, threshold):
 
 
 def plot_roc_pr(labels, scores):
-    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+    from sklearn.metrics import (  # start-up time: scikit-learn loads only where it does the work
+        average_precision_score,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
 
     fig = figure(9, 3.8)
     a, b = fig.subplots(1, 2)
@@ -96,7 +101,7 @@ def add_verdicts(rep, cfg, v, scores):
         "the verdicts add on records they have not seen.",
         cls="note",
     )
-    import pandas as pd
+    import pandas as pd  # start-up time: pandas loads on first use
 
     table = pd.DataFrame(v["candidates"]).rename(
         columns={"name": "evidence", "labelled_auc": "ROC-AUC, confirmed anomalies against the other records"}

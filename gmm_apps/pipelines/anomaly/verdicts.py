@@ -302,7 +302,7 @@ class VerdictModel:
 
 def _logistic(F, y, *, C=0.1):
     """A class-balanced, L2-regularised logistic regression: coefficients then intercept."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # start-up time: scikit-learn loads only where it does the work
 
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=200).fit(F, y)
     return np.r_[clf.coef_[0], clf.intercept_[0]]

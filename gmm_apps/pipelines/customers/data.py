@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ...config import require_file
+from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 
 #: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
@@ -128,7 +129,7 @@ def _read_raw(path, kind, sep, compression, cfg_data, text_columns):
                 return pd.read_excel(path, sheet_name=sheet, dtype={c: str for c in text_columns})
             except ValueError as exc:
                 if "not found" in str(exc).lower() or "worksheet" in str(exc).lower():
-                    import openpyxl
+                    import openpyxl  # only for Excel input
 
                     names = openpyxl.load_workbook(path, read_only=True).sheetnames
                     raise DataError(
@@ -467,8 +468,6 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
 
     Or None when the input must be read locally.
     """
-    from ...engine import dask_frame
-
     p = Path(path or cfg_data.path)
     require_file(p, key="data.path", allow_empty=True)
     kind, sep, compression = file_kind(cfg_data, p)

@@ -283,7 +283,7 @@ def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=No
 
 def kmeans_baseline(Z, k, values_from, random_state):
     """k-means on the same standardised features; clusters valued like segments."""
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans  # start-up time: scikit-learn loads only where it does the work
 
     km = KMeans(k, n_init=3, random_state=random_state).fit(Z)
     lab = km.labels_
@@ -327,7 +327,7 @@ class PurchaseModel:
 
     def fit(self, feats):
         """Fit both models on the customers' calibration features; returns self."""
-        from scipy.optimize import minimize
+        from scipy.optimize import minimize  # start-up time: this part of SciPy loads only when used
 
         x, t_x, T, m = self.inputs(feats)
         T = np.maximum(T, 1.0 / 7)  # a customer first seen on the last day has been observed one day
@@ -391,7 +391,7 @@ class PurchaseModel:
 
 def _bgnbd_loglik(params, x, t_x, T):
     """BG/NBD log-likelihood of each customer (Fader, Hardie and Lee 2005, eq. 6)."""
-    from scipy.special import gammaln
+    from scipy.special import gammaln  # start-up time: this part of SciPy loads only when used
 
     r, alpha, a, b = params
     a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
@@ -404,7 +404,7 @@ def _bgnbd_loglik(params, x, t_x, T):
 
 def _bgnbd_expected(params, x, t_x, T, t):
     """E[purchases in (T, T + t]] given x, t_x, T (Fader, Hardie and Lee 2005, eq. 10)."""
-    from scipy.special import hyp2f1
+    from scipy.special import hyp2f1  # start-up time: this part of SciPy loads only when used
 
     r, alpha, a, b = params
     z = t / (alpha + T + t)
@@ -417,7 +417,7 @@ def _bgnbd_expected(params, x, t_x, T, t):
 
 def _gamma_gamma_loglik(params, x, m):
     """Gamma-Gamma log-likelihood of each repeat buyer's mean spend ``m`` over ``x`` purchases."""
-    from scipy.special import gammaln
+    from scipy.special import gammaln  # start-up time: this part of SciPy loads only when used
 
     p, q, v = params
     return (

@@ -394,7 +394,7 @@ class CustomersPipeline(Pipeline):
             )
 
     def run(self, cfg, ctx):
-        from . import report as rep
+        from . import report as rep  # start-up time: the report module loads matplotlib
 
         purchases, cleaning = load_purchases(cfg)
         win = calibration_window(purchases, cfg.split, cfg.data.path, recent_weeks=cfg.features.recent_weeks)

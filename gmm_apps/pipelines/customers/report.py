@@ -41,7 +41,7 @@ def plot_profile_heatmap(feats, P, names):
     fig = figure(1.2 * len(cols) + 3, 0.45 * len(names) + 1.6)
     ax = fig.add_subplot()
     lim = 3.0
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # start-up time: matplotlib loads only when plotting
 
     # grey: undefined for the whole segment (e.g. gaps since last purchase of one-timers)
     cmap = colormaps["RdBu_r"].with_extremes(bad="#eeeeee")

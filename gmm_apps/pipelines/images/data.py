@@ -96,12 +96,12 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
     spath = str(path)
     if spath.startswith(SKIMAGE_PREFIX):
         return to_rgb(_skimage_sample(spath[len(SKIMAGE_PREFIX) :]), name=spath)
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # start-up time: Pillow loads only when images are read or written
 
     p = require_file(path)
     try:
         if p.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
+            import tifffile  # only for TIFF files
 
             with tifffile.TiffFile(p) as tif:
                 shape = tif.pages[0].shape
@@ -143,7 +143,7 @@ def _open_unchecked(Image, path):
 
 
 def _skimage_sample(name):
-    import skimage.data
+    import skimage.data  # start-up time: scikit-image loads only when used
 
     if name not in SKIMAGE_SAMPLES:
         raise DataError(f"skimage:{name}: not a bundled sample; choose from {', '.join(SKIMAGE_SAMPLES)}")

@@ -41,7 +41,7 @@ def to_lab(rgb):
     lab : ndarray of shape (h, w, 3), float32
         L in [0, 100], a and b roughly in [-100, 100].
     """
-    from skimage.color import rgb2lab
+    from skimage.color import rgb2lab  # start-up time: scikit-image loads only when used
 
     return rgb2lab(rgb).astype(np.float32)
 

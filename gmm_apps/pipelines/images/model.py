@@ -312,7 +312,7 @@ def palette_rgb(model, color_space):
     """RGB colour of each component's mean, in [0, 1]."""
     means = np.asarray(model.means_[:, :3], dtype=np.float64)
     if color_space == "lab":
-        from skimage.color import lab2rgb
+        from skimage.color import lab2rgb  # start-up time: scikit-image loads only when used
 
         return np.clip(lab2rgb(means[None, :, :])[0], 0, 1)
     return np.clip(means / 100.0, 0, 1)

@@ -7,7 +7,10 @@ import io
 import logging
 import multiprocessing as mp
 import os
+import select
+import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -58,7 +61,7 @@ def settings_from(cfg):
 
 def _png_bytes(array, *, labels=False):
     """PNG bytes of an RGB image, or of a label map (lossless: 8-bit when labels fit, else 16-bit)."""
-    from PIL import Image
+    from PIL import Image  # start-up time: Pillow loads only when images are read or written
 
     if labels:
         top = int(array.max()) if array.size else 0
@@ -74,7 +77,7 @@ def _png_bytes(array, *, labels=False):
 
 def read_label_png(path):
     """Read a label map written as ``labels/<stem>.png``."""
-    from PIL import Image
+    from PIL import Image  # start-up time: Pillow loads only when images are read or written
 
     with Image.open(path) as im:
         return np.asarray(im).astype(np.int64)
@@ -87,7 +90,7 @@ def overlay(rgb, labels):
     -------
     image : ndarray of shape (h, w, 3), uint8
     """
-    from skimage.segmentation import find_boundaries
+    from skimage.segmentation import find_boundaries  # start-up time: scikit-image loads only when used
 
     out = np.asarray(rgb, dtype=np.float64).copy()
     edge = find_boundaries(labels, mode="inner")
@@ -172,15 +175,13 @@ def _single_threaded_worker(run_pid=None):
     the workers), so workers ignore SIGINT; a worker also ends when the run's
     process dies, even by SIGKILL.
     """
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if run_pid is not None:
         _exit_with(run_pid)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"  # libraries loaded later
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # start-up time: only when a worker pool starts
 
     threadpool_limits(1)  # libraries already loaded
 
@@ -192,7 +193,6 @@ def _exit_with(pid):
     and a worker blocked on its task queue never notices that the run died;
     a daemon thread waits on the run's process instead.
     """
-    import threading
 
     def watch():
         try:
@@ -208,8 +208,6 @@ def _exit_with(pid):
                 except PermissionError:
                     pass
                 threading.Event().wait(0.5)
-        import select
-
         select.select([fd], [], [])
         os._exit(1)
 
@@ -224,7 +222,7 @@ def _start_quiet_forkserver():
     but a worker that was starting when the run was stopped would otherwise
     print a traceback of its own under the run's one-line message.
     """
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver  # POSIX only: the forkserver start method
 
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -341,7 +339,7 @@ class ImagesPipeline(Pipeline):
     quick_sets = ("report.plots=false", "run.n_jobs=1", "model.n_fits=1", "model.sample_size=1000")
 
     def apply_example(self, run_dir, folder):
-        from PIL import Image
+        from PIL import Image  # start-up time: Pillow loads only when images are read or written
 
         p = Path(folder) / "new.png"
         Image.fromarray(read_image("skimage:rocket")[::4, ::4].__mul__(255).astype(np.uint8)).save(p)
@@ -356,8 +354,8 @@ class ImagesPipeline(Pipeline):
     def write_data(self, data, folder):
         """An image array or a list of them, checked as image files are: 8-bit arrays are written as PNG, any other
         (16-bit, float in [0, 1], ...) as the float TIFF of what reading the same file would give."""
-        import tifffile
-        from PIL import Image
+        import tifffile  # only for TIFF files
+        from PIL import Image  # start-up time: Pillow loads only when images are read or written
 
         if isinstance(data, np.ndarray):
             arrays = [data]
@@ -398,7 +396,7 @@ class ImagesPipeline(Pipeline):
         ]
 
     def run(self, cfg, ctx):
-        from . import report as rep
+        from . import report as rep  # start-up time: the report module loads matplotlib
 
         inputs = resolve_images(cfg.data.path, key="data.path", source="config")
         settings = settings_from(cfg)
@@ -456,7 +454,7 @@ class ImagesPipeline(Pipeline):
         return summary
 
     def apply(self, run_dir, input, config, ctx):
-        from . import report as rep
+        from . import report as rep  # start-up time: the report module loads matplotlib
 
         path = Path(run_dir) / MODEL_FILE
         model = load_model(path)

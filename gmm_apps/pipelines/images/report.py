@@ -20,8 +20,8 @@ def _palette_bar(ax, colours, shares):
 
 def _thumbnail(run_dir, stem, size=360):
     """The overlay (or the label map) shrunk, with boundaries redrawn at thumbnail scale so they stay visible."""
-    from PIL import Image
-    from skimage.segmentation import find_boundaries
+    from PIL import Image  # start-up time: Pillow loads only when images are read or written
+    from skimage.segmentation import find_boundaries  # start-up time: scikit-image loads only when used
 
     with Image.open(run_dir / "labels" / f"{stem}.png") as im:
         labels = np.asarray(im)
@@ -33,7 +33,7 @@ def _thumbnail(run_dir, stem, size=360):
         with Image.open(over) as im:
             pic = np.asarray(im.convert("RGB").resize(small.shape[::-1], Image.BILINEAR)).copy()
     else:
-        from matplotlib import colormaps
+        from matplotlib import colormaps  # start-up time: matplotlib loads only when plotting
 
         pic = (colormaps["tab20"](small % 20)[..., :3] * 255).astype(np.uint8)
     pic[find_boundaries(small, mode="inner")] = (255, 230, 0)

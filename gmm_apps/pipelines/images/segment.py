@@ -84,7 +84,7 @@ def connected_regions(labels):
     regions : ndarray of shape (h, w), int64
         Region ids 0 .. R-1 in raster order of first appearance.
     """
-    from skimage.measure import label
+    from skimage.measure import label  # start-up time: scikit-image loads only when used
 
     return label(np.asarray(labels), connectivity=1, background=-1).astype(np.int64) - 1
 

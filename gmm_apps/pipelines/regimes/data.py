@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -345,8 +346,6 @@ def load_arch(name="sp500", *, rules=None):
     -------
     data : PriceData
     """
-    import importlib
-
     names = [name] if isinstance(name, str) else list(name)
     parts = []
     for nm in names:
@@ -460,7 +459,7 @@ def load_yfinance(
     else:
         if download is None:
             try:
-                import yfinance
+                import yfinance  # optional: not a dependency; the user installs it for data.source: yfinance
             except ImportError:
                 raise DataError(
                     f"data.source is 'yfinance' ({', '.join(tickers)}) but the yfinance package is not installed; "

@@ -661,7 +661,7 @@ class _quiet_hmmlearn:
 def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, transmat=None, startprob=None, tol=1e-4):
     """Baum-Welch (hmmlearn) from ``gmm``'s Gaussians, a sticky transition matrix (or ``transmat``) and the
     mixture weights (or ``startprob``) as start probabilities."""
-    from hmmlearn.hmm import GaussianHMM
+    from hmmlearn.hmm import GaussianHMM  # start-up time: hmmlearn loads only for HMM fits
 
     hmm = GaussianHMM(
         K,
@@ -708,7 +708,7 @@ def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, tr
 
 
 def _fit_gmm_hmm(X, gmm, K, ct, stickiness, n_mix, hmm_iter, random_state, reg_covar, n_init):
-    from hmmlearn.hmm import GMMHMM
+    from hmmlearn.hmm import GMMHMM  # start-up time: hmmlearn loads only for HMM fits
 
     labels = gmm.predict(X)
     d = X.shape[1]
@@ -837,7 +837,7 @@ def align_states(model, reference, standardiser, ref_standardiser):
     -------
     order : ndarray of shape (K,)
     """
-    from scipy.optimize import linear_sum_assignment
+    from scipy.optimize import linear_sum_assignment  # start-up time: this part of SciPy loads only when used
 
     def raw(m, s):
         mu, cov = raw_state_moments(m, s)

@@ -402,7 +402,7 @@ class RegimesPipeline(Pipeline):
 
     def apply_example(self, run_dir, folder):
         """The last ten years of the bundled S&P 500 as a price file."""
-        from arch.data import sp500
+        from arch.data import sp500  # start-up time: arch's sample data loads only when asked for
 
         p = Path(folder) / "prices.csv"
         sp500.load()["Adj Close"].iloc[-2520:].rename("Close").rename_axis("Date").to_frame().to_csv(p)
@@ -444,7 +444,7 @@ class RegimesPipeline(Pipeline):
         )
 
     def run(self, cfg, ctx):
-        from . import report as rep
+        from . import report as rep  # start-up time: the report module loads matplotlib
 
         data = load_prices(cfg, "config")
         F, rets = build_features(data, cfg.features.specs())

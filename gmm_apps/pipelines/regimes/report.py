@@ -14,6 +14,7 @@ from ...report import (
     plot_confidence_histogram,
     plot_criterion_curve,
     plot_ellipses,
+    projection_2d,
 )
 
 REGIME_COLOURS = {
@@ -51,7 +52,7 @@ def plot_price_regimes(dates, prices, labels, names, *, ticker="price", holdout_
     if holdout_start is not None:
         ax.axvline(pd.Timestamp(holdout_start), color="k", ls="--", lw=1)
         ax.text(pd.Timestamp(holdout_start), ax.get_ylim()[1], " out of sample →", va="top", fontsize=8)
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # start-up time: matplotlib loads only when plotting
 
     ax.legend(handles=[Patch(color=c, alpha=0.4, label=n) for c, n in zip(cols, names)], loc="upper left", fontsize=8)
     ax.set_title("Price shaded by regime")
@@ -365,8 +366,6 @@ def build_report(
             )
         )
         if X.shape[1] >= 2:
-            from ...report import projection_2d
-
             X2, m2, c2 = projection_2d(means, covs, X)
             fn = feature_names
             f = plot_ellipses(

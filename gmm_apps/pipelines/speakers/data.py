@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def load_audio(path, *, sample_rate):
     -------
     y : ndarray of shape (n_samples,)
     """
-    import soundfile as sf
+    import soundfile as sf  # start-up time: soundfile loads only when audio is read or written
 
     path = Path(path)
     try:
@@ -33,8 +34,6 @@ def load_audio(path, *, sample_rate):
         y = y.mean(axis=1)
     except Exception as exc:  # soundfile raises several types for unreadable files
         try:
-            import warnings
-
             import librosa  # reason: start-up (2-3 s); only files soundfile cannot read
 
             with warnings.catch_warnings():  # librosa's audioread fallback warns on every call
@@ -57,7 +56,7 @@ def load_audio(path, *, sample_rate):
 
 def native_rate(path):
     """A recording's own sample rate (Hz), from its header."""
-    import soundfile as sf
+    import soundfile as sf  # start-up time: soundfile loads only when audio is read or written
 
     try:
         return int(sf.info(str(path)).samplerate)

@@ -44,7 +44,7 @@ def mfcc(y, *, sample_rate, n_mfcc=20, n_mels=40, window_ms=25.0, hop_ms=10.0):
     C : ndarray of shape (n_frames, n_mfcc)
     energy_db : ndarray of shape (n_frames,)
     """
-    from scipy.fft import dct
+    from scipy.fft import dct  # start-up time: this part of SciPy loads only when used
 
     win, hop, n_fft = frame_lengths(sample_rate, window_ms=window_ms, hop_ms=hop_ms)
     y = np.asarray(y, dtype=np.float32)

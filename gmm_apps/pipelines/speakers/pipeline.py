@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -255,9 +256,7 @@ class SpeakersPipeline(Pipeline):
 
     def write_data(self, data, folder):
         """A mapping of speaker name -> recordings (paths, or ``(samples, sample_rate)`` pairs), one folder a speaker."""
-        import shutil
-
-        import soundfile as sf
+        import soundfile as sf  # start-up time: soundfile loads only when audio is read or written
 
         if not isinstance(data, Mapping) or not data:
             raise ArgumentError(
@@ -317,7 +316,7 @@ class SpeakersPipeline(Pipeline):
             resolve_inputs(config.data.test, key="data.test", source=source, suffixes=AUDIO_SUFFIXES)
 
     def run(self, cfg, ctx):
-        from . import report as rep
+        from . import report as rep  # start-up time: the report module loads matplotlib
 
         seed = cfg.model.random_state
         enrol_files, enrol_labels, enrol_frames, sr = self._enrolment(cfg, ctx)
