@@ -44,7 +44,6 @@ sys.path.insert(0, str(ROOT))
 
 from gmm_apps.pipelines.anomaly.config import AnomalyConfig  # noqa: E402
 from gmm_apps.pipelines.anomaly.model import GMMDetector  # noqa: E402
-from gmm_apps.pipelines.anomaly.pipeline import make_detector  # noqa: E402
 
 ODDS = ROOT.parent / "shared" / "datasets" / "odds"
 #: written down before any setting was tuned: the 20 sets in alphabetical order, alternately
@@ -77,7 +76,7 @@ SPLIT = {"tune": SETS[0::2], "confirm": SETS[1::2]}
 def methods():
     cfg = AnomalyConfig()
     out = {
-        "gmm_apps": lambda X: make_detector(cfg).fit(X).decision_scores_,
+        "gmm_apps": lambda X: GMMDetector.from_config(cfg).fit(X).decision_scores_,
         "IsolationForest": lambda X: -IsolationForest(random_state=0).fit(X).score_samples(X),
     }
     try:
@@ -208,7 +207,7 @@ def verdicts(names, protocols, xgbod=True):
             X, y = load(nm)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                det = make_detector(AnomalyConfig()).fit(X)
+                det = GMMDetector.from_config(AnomalyConfig()).fit(X)
                 iso = -IsolationForest(random_state=0).fit(X).score_samples(X)
                 cells = {c: [] for c in cols}
                 el = 0.0
@@ -216,7 +215,7 @@ def verdicts(names, protocols, xgbod=True):
                     v = reveal(y, seed, share, least, normals)
                     hid = np.isnan(v)
                     t = time.perf_counter()
-                    blend = make_detector(AnomalyConfig()).fit(X, verdicts=v).decision_scores_
+                    blend = GMMDetector.from_config(AnomalyConfig()).fit(X, verdicts=v).decision_scores_
                     el += time.perf_counter() - t
                     scores = {
                         "unsupervised": det.decision_scores_,
@@ -302,7 +301,7 @@ def scale():
     centres = rng.normal(0, 3, (6, 10))
     X = centres[rng.integers(0, 6, 600_000)] + rng.normal(size=(600_000, 10))
     X[:600] += rng.normal(0, 8, (600, 10))
-    det = make_detector(AnomalyConfig())
+    det = GMMDetector.from_config(AnomalyConfig())
     t = time.perf_counter()
     det.fit(X)
     s = det.decision_function(X)

@@ -33,8 +33,7 @@ DATA = ROOT.parent / "shared" / "datasets" / "bsds500"
 
 from gmm_apps.pipelines.images.config import ImagesConfig  # noqa: E402
 from gmm_apps.pipelines.images.metrics import compare  # noqa: E402
-from gmm_apps.pipelines.images.model import segment_image  # noqa: E402
-from gmm_apps.pipelines.images.pipeline import settings_from  # noqa: E402
+from gmm_apps.pipelines.images.model import Settings, segment_image  # noqa: E402
 
 
 def load(n):
@@ -101,7 +100,7 @@ def main(argv=None):
     cfg = ImagesConfig()
     if args.random_state is not None:
         cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"random_state": args.random_state})})
-    settings = settings_from(cfg)
+    settings = Settings.from_config(cfg)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     scores = {m: [] for m in methods}
     data = list(load(args.images))

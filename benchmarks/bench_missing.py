@@ -184,7 +184,7 @@ def anomaly(names):
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from gmm_apps.pipelines.anomaly.config import AnomalyConfig
-    from gmm_apps.pipelines.anomaly.pipeline import make_detector
+    from gmm_apps.pipelines.anomaly.model import GMMDetector
 
     if not ODDS.is_dir():
         print(f"\n5. skipped: {ODDS} not found")
@@ -196,11 +196,11 @@ def anomaly(names):
     for nm in names:
         d = loadmat(ODDS / f"{nm}.mat")
         X, y = d["X"].astype(float), d["y"].ravel().astype(int)
-        full = roc_auc_score(y, make_detector(AnomalyConfig()).fit(X).decision_scores_)
+        full = roc_auc_score(y, GMMDetector.from_config(AnomalyConfig()).fit(X).decision_scores_)
         Xm = X.copy()
         Xm[np.random.default_rng(0).random(X.shape) < 0.1] = np.nan
         keep = ~np.isnan(Xm).all(axis=1)
-        det = make_detector(AnomalyConfig(data={"missing": "marginalize"})).fit(Xm[keep])
+        det = GMMDetector.from_config(AnomalyConfig(data={"missing": "marginalize"})).fit(Xm[keep])
         miss = roc_auc_score(y[keep], det.decision_scores_)
         diffs.append(miss - full)
         print(f"   | {nm} | {full:.3f} | {miss:.3f} | {miss - full:+.3f} |", flush=True)

@@ -111,7 +111,6 @@ class ModelSection(Section):
     covariance_type: CovarianceTypes = Field(
         "full", description="full, tied, diag or spherical (or a list of them to compare)"
     )
-    n_init: int = Field(5, ge=1, description="EM restarts; the best is kept")
     random_state: int = Field(0, ge=0, le=2**32 - 1, description="the run's random seed (--seed overrides it)")
     max_iter: int = Field(300, ge=1, description="EM iterations at most")
     reg_covar: float = Field(1e-6, ge=0, description="added to covariance diagonals")
@@ -239,10 +238,14 @@ class PipelineConfig(Section):
     that run on Dask ...), so a key a pipeline does not read is an unknown key.
     A pipeline lists keys it renamed in ``renamed`` (old dotted key -> new):
     a user config using an old key gets a one-line error naming the new one,
-    and a run folder written with the old key is read as the new one.
+    and a run folder written with the old key is read as the new one.  Keys
+    the pipeline no longer reads at all are listed in ``retired`` (old dotted
+    key -> what to set instead): refused in a user's config, dropped from a
+    run folder's.
     """
 
     renamed: typing.ClassVar[dict] = {}
+    retired: typing.ClassVar[dict] = {}
     #: dotted key -> {old value: new value}, for values that were renamed
     renamed_values: typing.ClassVar[dict] = {}
 
@@ -558,6 +561,8 @@ def upgrade_run_config(raw, model_cls):
         if v is not _MISSING and isinstance(v, str) and v in mapping:
             _pop(raw, key)
             _put(raw, key, mapping[v])
+    for old in getattr(model_cls, "retired", {}):
+        _pop(raw, old)
     fields = model_cls.model_fields
     for section, keys in _OLD_SHARED_KEYS.items():
         node = raw.get(section)
@@ -589,6 +594,9 @@ def validate_config(raw, model_cls, *, source):
     for old, new in getattr(model_cls, "renamed", {}).items():
         if dotted_get(raw, old) is not _MISSING:
             raise ConfigError(f"{source}: {old} was renamed to {new}; write {new} instead")
+    for old, instead in getattr(model_cls, "retired", {}).items():
+        if dotted_get(raw, old) is not _MISSING:
+            raise ConfigError(f"{source}: {old} is no longer a key; {instead}")
     for key, mapping in getattr(model_cls, "renamed_values", {}).items():
         v = dotted_get(raw, key)
         if isinstance(v, str) and v in mapping:

@@ -417,6 +417,51 @@ def test_apply_streams_in_chunks_and_matches_run(tmp_path, default_run):
     np.testing.assert_allclose(b["score"].to_numpy()[: len(r)], r["score"], rtol=1e-9)
 
 
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("data.chunk_rows=1000", "data.chunk_rows was renamed to engine.chunk_rows"),
+        ("model.n_init=3", "model.n_init is no longer a key; random starts are model.seeds"),
+    ],
+)
+def test_the_old_chunk_and_random_start_keys_are_refused_with_the_key_to_use(tmp_path, capsys, key, message):
+    code = cli.main(["run", str(REPO / "configs" / "anomaly.yaml"), "--set", key, "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_run_written_with_the_old_keys_still_applies(tmp_path, default_run):
+    import shutil
+
+    import yaml
+
+    old = tmp_path / "old_run"
+    shutil.copytree(default_run, old)
+    raw = yaml.safe_load((old / "config.yaml").read_text())
+    raw["data"]["chunk_rows"] = raw["engine"].pop("chunk_rows")  # the layout before one chunk-size key
+    raw["model"]["n_init"] = 1
+    (old / "config.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = tmp_path / "applied"
+    assert cli.main(["apply", str(old), str(SAMPLES / "cardio_new.csv"), "--out", str(out), "--quiet"]) == 0
+    np.testing.assert_allclose(
+        pd.read_csv(out / "scores.csv")["score"], pd.read_csv(default_run / "scores.csv")["score"], rtol=1e-9
+    )
+
+
+def test_the_detectors_defaults_are_the_configs():
+    import inspect
+
+    from gmm_apps.pipelines.anomaly.config import AnomalyConfig
+
+    ours = {k: p.default for k, p in inspect.signature(GMMDetector).parameters.items()}
+    from_config = vars(GMMDetector.from_config(AnomalyConfig()))
+    assert set(ours) == set(from_config)
+    for name, default in ours.items():
+        value = list(default) if isinstance(default, tuple) else default
+        assert value == from_config[name], name
+
+
 def test_tampered_detector_is_refused(tmp_path, default_run):
     import shutil
 

@@ -165,7 +165,7 @@ def test_segment_recovers_blocks():
     from sklearn.metrics import adjusted_rand_score
 
     rgb, truth = blocks()
-    res = segment_image(rgb, Settings(n_components=(3,), position_weight=0.0))
+    res = segment_image(rgb, Settings.defaults(n_components=(3,), position_weight=0.0))
     assert adjusted_rand_score(truth.ravel(), res.labels.ravel()) > 0.99
     assert res.shares.sum() == pytest.approx(1.0)
     # the palette holds the blocks' colours
@@ -191,11 +191,11 @@ def test_medoid_of_several_fits():
     rgb, _ = blocks(noise=0.08)
     levels = (0.3, 0.7, 1.5)
     singles = [
-        segment_image(rgb, Settings(n_fits=1, random_state=r, edge_threshold=(t,))).labels
+        segment_image(rgb, Settings.defaults(n_fits=1, random_state=r, edge_threshold=(t,))).labels
         for r in (4, 5, 6)
         for t in levels
     ]
-    res = segment_image(rgb, Settings(n_fits=3, random_state=4, edge_threshold=levels))
+    res = segment_image(rgb, Settings.defaults(n_fits=3, random_state=4, edge_threshold=levels))
     totals = [sum(variation_of_information(x, y) for y in singles) for x in singles]
     np.testing.assert_array_equal(res.labels, singles[int(np.argmin(totals))])
     assert res.fit_spread == pytest.approx(min(totals) / (len(singles) - 1))
@@ -243,7 +243,7 @@ def test_bic_choice_and_colour_counts():
     rgb, truth = blocks(noise=0.01)
     res = segment_image(
         rgb,
-        Settings(
+        Settings.defaults(
             n_components=(1, 2, 3, 4, 5),
             position_weight=0.0,
             fit_on="colours",
@@ -256,7 +256,9 @@ def test_bic_choice_and_colour_counts():
     assert res.n_components == 3
     assert list(res.selection["n_components"]) == [1, 2, 3, 4, 5]
     X, w = fit_rows(
-        np.repeat(np.eye(3), [5, 7, 9], axis=0), Settings(fit_on="colours", quantise=0.5), np.random.default_rng(0)
+        np.repeat(np.eye(3), [5, 7, 9], axis=0),
+        Settings.defaults(fit_on="colours", quantise=0.5),
+        np.random.default_rng(0),
     )
     assert sorted(w) == [5, 7, 9] and X.shape == (3, 3)
 
@@ -281,9 +283,12 @@ def test_merge_regions_small_then_weak_boundaries():
 def test_spatial_smoothing_removes_speckle():
     rgb, truth = blocks(noise=0.3, seed=3)
     rough = segment_image(
-        rgb, Settings(n_components=(3,), position_weight=0.0, blur=0.0, sigma=0.0, min_region=0.0, edge_threshold=0.0)
+        rgb,
+        Settings.defaults(
+            n_components=(3,), position_weight=0.0, blur=0.0, sigma=0.0, min_region=0.0, edge_threshold=0.0
+        ),
     )
-    smooth = segment_image(rgb, Settings(n_components=(3,), position_weight=0.0, blur=0.0))
+    smooth = segment_image(rgb, Settings.defaults(n_components=(3,), position_weight=0.0, blur=0.0))
     assert len(np.unique(smooth.labels)) <= 4 < len(np.unique(rough.labels))
     assert compare(smooth.labels, [truth])["voi"] < compare(rough.labels, [truth])["voi"]
 
@@ -294,7 +299,7 @@ def test_sizes_scale_with_image():
 
 def test_too_small_image_is_refused():
     with pytest.raises(DataError, match="1x1 pixels"):
-        segment_image(np.zeros((1, 1, 3)), Settings())
+        segment_image(np.zeros((1, 1, 3)), Settings.defaults())
 
 
 # ------------------------------------------------------------------ the pipeline through the CLI
@@ -422,7 +427,7 @@ def test_bsds_beats_kmeans_by_hand():
         img = io.imread(f)
         gt = sio.loadmat(BSDS / "groundTruth" / f"{f.stem}.mat")["groundTruth"]
         truths = [gt[0, i]["Segmentation"][0, 0] for i in range(gt.shape[1])]
-        ours.append(compare(segment_image(img_as_float(img), Settings()).labels, truths))
+        ours.append(compare(segment_image(img_as_float(img), Settings.defaults()).labels, truths))
         X = rgb2lab(img).reshape(-1, 3)
         base.append(compare(KMeans(6, n_init=1, random_state=0).fit(X).labels_.reshape(img.shape[:2]), truths))
     assert np.mean([s["pri"] for s in ours]) > np.mean([s["pri"] for s in base]) + 0.03

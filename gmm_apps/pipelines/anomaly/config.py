@@ -43,7 +43,6 @@ class AnomalyData(PathData):
         "onehot", description="non-numeric columns: onehot encodes them, reject is an error"
     )
     max_categories: int = Field(20, ge=2, description="a categorical column with more values than this is an error")
-    chunk_rows: int = Field(200_000, ge=1000, description="rows per chunk when scoring large files")
     missing: Literal["error", "marginalize"] = Field(
         "error",
         description="an empty or NaN numeric value: error refuses the record; marginalize scores it by its "
@@ -104,7 +103,6 @@ class AnomalyModel(ModelSection):
         lt=0.5,
         description="refit once without this share of the highest-scoring reference records (0: no refit)",
     )
-    n_init: int = Field(1, ge=1)
     max_iter: int = Field(100, ge=1)
     max_joint_features: int = Field(
         50,
@@ -149,17 +147,29 @@ class AnomalyReport(ReportSection):
     explain: int = Field(3, ge=1, le=20, description="contributing features named per flagged record")
 
 
+class AnomalyEngine(ChunkedEngineSection):
+    """``engine``: where the records are scored, and how many at a time."""
+
+    chunk_rows: int = Field(
+        200_000, ge=1000, description="records read and scored at a time (and per Dask partition on engine.kind: dask)"
+    )
+
+
 class AnomalyConfig(PipelineConfig):
     pipeline: Literal["anomaly"] = "anomaly"
     data: AnomalyData = AnomalyData()
     model: AnomalyModel = AnomalyModel()
     threshold: AnomalyThreshold = AnomalyThreshold()
     report: AnomalyReport = AnomalyReport()
-    engine: ChunkedEngineSection = ChunkedEngineSection()
+    engine: AnomalyEngine = AnomalyEngine()
 
     renamed: ClassVar[dict] = {
+        "data.chunk_rows": "engine.chunk_rows",
         "model.n_components": "model.components",
         "threshold.contamination": "threshold.rate",
         "threshold.fpr": "threshold.rate",
     }
     renamed_values: ClassVar[dict] = {"threshold.method": {"contamination": "rate", "fpr": "rate"}}
+    retired: ClassVar[dict] = {
+        "model.n_init": "random starts are model.seeds (each start is kept as a member of the ensemble)"
+    }

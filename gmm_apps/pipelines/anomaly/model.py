@@ -73,6 +73,8 @@ class GMMDetector:
     contamination : float
         Expected share of anomalies, for ``threshold_`` (PyOD's convention).
     random_state : int
+    max_iter : int
+        EM iterations at most, per member.
     missing : {'error', 'marginalize'}
         'marginalize': records may have missing features (NaN); every member
         scores a record by its observed features (see
@@ -143,7 +145,6 @@ class GMMDetector:
         contamination=0.1,
         random_state=0,
         max_iter=100,
-        n_init=1,
         missing="error",
         max_joint_features=50,
         projection_components=10,
@@ -170,7 +171,33 @@ class GMMDetector:
         self.contamination = contamination
         self.random_state = random_state
         self.max_iter = max_iter
-        self.n_init = n_init
+
+    @classmethod
+    def from_config(cls, cfg):
+        """The detector an :class:`~gmm_apps.pipelines.anomaly.config.AnomalyConfig` describes.
+
+        The signature's defaults are the config's (a test holds them equal).
+        """
+        m = cfg.model
+        return cls(
+            n_components=m.member_components(),
+            covariance_types=m.covariance_types(),
+            reg_covar=m.reg_covar,
+            seeds=m.seeds,
+            bags=m.bags,
+            bag_components=m.bag_components,
+            bag_reg_covar=m.bag_reg_covar,
+            trim=m.trim,
+            contamination=cfg.threshold.rate,
+            random_state=m.random_state,
+            max_iter=m.max_iter,
+            missing=cfg.data.missing,
+            max_joint_features=m.max_joint_features,
+            projection_components=m.projection_components,
+            max_fit_rows=m.max_fit_rows,
+            combine=m.combine,
+            marginal_components=m.marginal_components,
+        )
 
     # ------------------------------------------------------------------ fit
     def _specs(self, d, n, rng):
@@ -223,7 +250,7 @@ class GMMDetector:
                 _, cols, ct, k, reg = specs[idx[0]]
                 rows = self._fit_rows(Z, idx[0])[:, cols]
                 seeds = [self.random_state + i for i in idx]
-                if ct == "diag" and self.n_init == 1 and not np.isnan(rows).any():
+                if ct == "diag" and not np.isnan(rows).any():
                     fitted = fit_diagonal_starts(
                         rows, k, seeds, reg_covar=reg, max_iter=self.max_iter, dtype=np.float32, missing=self.missing
                     )
@@ -235,7 +262,6 @@ class GMMDetector:
                             reg_covar=reg,
                             random_state=seed,
                             max_iter=self.max_iter,
-                            n_init=self.n_init,
                             missing=self.missing,
                         ).fit(rows)
                         for seed in seeds

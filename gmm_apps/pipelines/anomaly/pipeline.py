@@ -23,30 +23,6 @@ from .verdicts import LOCAL, NEAR, precision_at
 logger = logging.getLogger("gmm_apps.anomaly")
 
 
-def make_detector(cfg):
-    m = cfg.model
-    return GMMDetector(
-        n_components=m.member_components(),
-        covariance_types=m.covariance_types(),
-        reg_covar=m.reg_covar,
-        seeds=m.seeds,
-        bags=m.bags,
-        bag_components=m.bag_components,
-        bag_reg_covar=m.bag_reg_covar,
-        trim=m.trim,
-        contamination=cfg.threshold.rate,
-        random_state=m.random_state,
-        max_iter=m.max_iter,
-        n_init=m.n_init,
-        missing=cfg.data.missing,
-        max_joint_features=m.max_joint_features,
-        projection_components=m.projection_components,
-        max_fit_rows=m.max_fit_rows,
-        combine=m.combine,
-        marginal_components=m.marginal_components,
-    )
-
-
 def check_variation(X, names, source):
     """Refuse reference records with nothing to learn from: a feature with fewer than 2 values (missing
     values allowed), every feature constant, or too few distinct records."""
@@ -183,7 +159,7 @@ class AnomalyPipeline(Pipeline):
         train = schema.records(ref, cfg.data.path)
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
         check_variation(train.X, schema.features, cfg.data.path)
-        det = make_detector(cfg)
+        det = GMMDetector.from_config(cfg)
         if det.max_fit_rows and len(train.X) > det.max_fit_rows:
             logger.info(
                 "each view is fitted on its own random sample of %d of the %d reference records "
@@ -254,7 +230,7 @@ class AnomalyPipeline(Pipeline):
         update = getattr(ctx, "update", False)  # learning is sequential: the chunks are read here, in order
         with dask_client(config.engine) as client, contextlib.ExitStack() as stack:
             if client is None or update or Path(input).suffix.lower() == ".mat":
-                frames = read_frame(input, chunksize=config.data.chunk_rows)
+                frames = read_frame(input, chunksize=config.engine.chunk_rows)
                 if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
                     stack.callback(frames.close)
                 chunk = score_and_update if update else score_chunk

@@ -162,7 +162,7 @@ class CustomersModel(SelectedModel):
 
     n_components: NComponents = Field(default_factory=lambda: {"min": 2, "max": 8})
     covariance_type: CovarianceTypes = "diag"
-    n_init: int = Field(10, ge=1)
+    n_init: int = Field(10, ge=1, description="EM restarts; the best is kept")
     init: Literal["kmeans", "hierarchical"] = Field(
         "hierarchical", description="hierarchical: Ward clustering, the same start for every seed"
     )

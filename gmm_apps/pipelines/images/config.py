@@ -62,7 +62,7 @@ class ImagesModel(SelectedModel):
     n_components: NComponents = 8
     criterion: Literal["bic", "aic", "icl"] = "bic"
     covariance_type: CovarianceType = "full"
-    n_init: int = Field(1, ge=1)
+    n_init: int = Field(1, ge=1, description="EM restarts; the best is kept")
     n_fits: int = Field(
         5,
         ge=1,

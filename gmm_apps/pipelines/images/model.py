@@ -12,6 +12,7 @@ import numpy as np
 from ...core import GaussianMixture, select_model
 from ...errors import DataError
 from . import segment as seg
+from .config import ImagesConfig
 from .metrics import variation_of_information
 
 MIN_SIDE = 4
@@ -19,30 +20,64 @@ MIN_SIDE = 4
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything that decides a segmentation (built from the config)."""
+    """Everything that decides a segmentation, made from a validated config (the config holds the defaults)."""
 
-    color_space: str = "lab"
-    blur: float = 1.0
-    position_weight: float = 0.5
-    texture_weight: float = 0.0
-    n_components: tuple = (8,)
-    criterion: str = "bic"
-    covariance_type: str = "full"
-    reg_covar: float = 1e-3
-    tol: float = 1e-3
-    max_iter: int = 200
-    n_init: int = 1
-    n_fits: int = 5
-    sample_size: int = 6000
-    fit_on: str = "pixels"
-    quantise: float = 2.0
-    sigma: float = 2.0
-    min_region: float = 0.025
-    boundary: str = "relative"
-    gradient_floor: float = 20.0
-    edge_threshold: tuple = (0.5, 0.6, 0.7, 0.8, 0.9)
-    soft_maps: bool = False
-    random_state: int = 0
+    color_space: str
+    blur: float
+    position_weight: float
+    texture_weight: float
+    n_components: tuple
+    criterion: str
+    covariance_type: str
+    reg_covar: float
+    tol: float
+    max_iter: int
+    n_init: int
+    n_fits: int
+    sample_size: int
+    fit_on: str
+    quantise: float
+    sigma: float
+    min_region: float
+    boundary: str
+    gradient_floor: float
+    edge_threshold: tuple
+    soft_maps: bool
+    random_state: int
+
+    @classmethod
+    def from_config(cls, cfg):
+        """The settings of an :class:`~gmm_apps.pipelines.images.config.ImagesConfig`."""
+        f, m, s = cfg.features, cfg.model, cfg.spatial
+        return cls(
+            color_space=f.color_space,
+            blur=f.blur,
+            position_weight=f.position_weight,
+            texture_weight=f.texture_weight,
+            n_components=tuple(m.candidates()),
+            criterion=m.criterion,
+            covariance_type=m.covariance_type,
+            reg_covar=m.reg_covar,
+            tol=m.tol,
+            max_iter=m.max_iter,
+            n_init=m.n_init,
+            n_fits=m.n_fits,
+            sample_size=m.sample_size,
+            fit_on=m.fit_on,
+            quantise=m.quantise,
+            sigma=s.sigma,
+            min_region=s.min_region,
+            boundary=s.boundary,
+            gradient_floor=s.gradient_floor,
+            edge_threshold=tuple(s.edge_threshold),
+            soft_maps=cfg.output.soft_maps,
+            random_state=m.random_state,
+        )
+
+    @classmethod
+    def defaults(cls, **changes):
+        """The default config's settings with ``changes`` (e.g. ``Settings.defaults(n_components=(3,))``)."""
+        return replace(cls.from_config(ImagesConfig()), **changes)
 
 
 @dataclass

@@ -30,35 +30,6 @@ MODEL_FILE = "model/palette.npz"
 POOL_ROWS_MIN = 300
 
 
-def settings_from(cfg):
-    """The :class:`Settings` of a config."""
-    f, m, s = cfg.features, cfg.model, cfg.spatial
-    return Settings(
-        color_space=f.color_space,
-        blur=f.blur,
-        position_weight=f.position_weight,
-        texture_weight=f.texture_weight,
-        n_components=tuple(m.candidates()),
-        criterion=m.criterion,
-        covariance_type=m.covariance_type,
-        reg_covar=m.reg_covar,
-        tol=m.tol,
-        max_iter=m.max_iter,
-        n_init=m.n_init,
-        n_fits=m.n_fits,
-        sample_size=m.sample_size,
-        fit_on=m.fit_on,
-        quantise=m.quantise,
-        sigma=s.sigma,
-        min_region=s.min_region,
-        boundary=s.boundary,
-        gradient_floor=s.gradient_floor,
-        edge_threshold=tuple(s.edge_threshold),
-        soft_maps=cfg.output.soft_maps,
-        random_state=m.random_state,
-    )
-
-
 def _png_bytes(array, *, labels=False):
     """PNG bytes of an RGB image, or of a label map (lossless: 8-bit when labels fit, else 16-bit)."""
     from PIL import Image  # start-up time: Pillow loads only when images are read or written
@@ -399,7 +370,7 @@ class ImagesPipeline(Pipeline):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
         inputs = resolve_images(cfg.data.path, key="data.path", source="config")
-        settings = settings_from(cfg)
+        settings = Settings.from_config(cfg)
         _make_folders(ctx, cfg)
         pool_rows = max(POOL_ROWS_MIN, settings.sample_size // len(inputs))
         logger.info("%d images; features %s; K %s", len(inputs), settings.color_space, list(settings.n_components))
@@ -459,7 +430,7 @@ class ImagesPipeline(Pipeline):
         path = Path(run_dir) / MODEL_FILE
         model = load_model(path)
         inputs = resolve_images(input, key="input", source="apply")
-        settings = settings_from(config)
+        settings = Settings.from_config(config)
         d = image_features(np.zeros((8, 8, 3)), settings)[0].shape[-1]
         model_file_guard.require(
             model.means_.shape[1] == d,

@@ -93,7 +93,7 @@ class SpeakersModel(ModelSection):
         description="snorm: each score standardised by the speaker's scores on the other speakers' enrolment "
         "recordings and by the recording's scores for the other speakers (S-norm); none: raw scores",
     )
-    n_init: int = Field(1, ge=1)
+    n_init: int = Field(1, ge=1, description="EM restarts; the best is kept")
     max_iter: int = Field(200, ge=1)
     tol: float = Field(1e-3, gt=0, description="EM tolerance of the background model")
     reg_covar: float = Field(1e-3, ge=0, description="variance floor, in MFCC units")
