@@ -16,7 +16,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from gmm_apps import registry  # noqa: E402
-from gmm_apps.config import schema_rows, yaml_text  # noqa: E402
+from gmm_apps.config_docs import schema_rows  # noqa: E402
+from gmm_apps.yaml_io import yaml_text  # noqa: E402
 
 OUT = HERE / "configuration.md"
 

@@ -6,9 +6,23 @@ __all__ = ["Run", "__version__", "load_run", "run", "sample_path"]
 
 #: the public names and the modules that define them, imported on first use so that the command line
 #: starts without loading the engine (``gmm-apps --help`` needs neither numpy's stack nor scikit-learn)
-_LAZY = {"Run": "api", "load_run": "api", "run": "api", "sample_path": "config"}
+_LAZY = {"Run": "api", "load_run": "api", "run": "api", "sample_path": "paths"}
 #: submodules reachable as attributes of the package, as they were when it imported them eagerly
-_SUBMODULES = {"api", "cli", "config", "core", "engine", "errors", "pipelines", "registry", "report", "runs"}
+_SUBMODULES = {
+    "api",
+    "cli",
+    "config",
+    "config_docs",
+    "core",
+    "engine",
+    "errors",
+    "paths",
+    "pipelines",
+    "registry",
+    "report",
+    "runs",
+    "yaml_io",
+}
 
 
 def __getattr__(name):

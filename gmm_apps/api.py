@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import registry
-from .config import read_yaml
 from .errors import ArgumentError, ConfigError
 from .registry import get_pipeline
 from .runs import execute_apply, execute_run, open_run, read_summary
+from .yaml_io import read_yaml
 
 _UNSET = object()
 

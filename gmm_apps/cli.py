@@ -211,7 +211,7 @@ def _dispatch(args):
 
 def _init(name, file):
     from . import registry  # start-up time: --help and --version need neither
-    from .config import commented_config  # start-up time: --help and --version need neither
+    from .config_docs import commented_config  # start-up time: --help and --version need neither
 
     text = commented_config(registry.get_pipeline(name, source="init").config_model, name)
     if file is None:

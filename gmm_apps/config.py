@@ -4,25 +4,26 @@ Every config has the same top-level sections: ``pipeline`` (its name),
 ``data``, ``features``, ``model`` and ``report``.  Each pipeline subclasses the
 section models below; unknown keys, wrong types and missing files are reported
 as one line naming the file and the dotted key.
+
+This module holds the schema's building blocks and turns raw mappings into
+validated configs (renamed and retired keys included).  Reading YAML and
+``--set`` is :mod:`gmm_apps.yaml_io`; the files and folders a config names are
+:mod:`gmm_apps.paths`; the schema as documentation is :mod:`gmm_apps.config_docs`.
 """
 
 from __future__ import annotations
 
 import copy
-import glob
 import math
-import os
 import re
-import stat
 import typing
-from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .core.persistence import loads_json
-from .errors import ConfigError, DataError
+from .errors import ConfigError
+from .yaml_io import MISSING, apply_overrides, dotted_get, dotted_pop, dotted_put, read_yaml, yaml_text
 
 #: ``n_components``: a fixed K, a list of candidates, or ``{min: .., max: ..}``
 NComponents = int | list[int] | dict[str, int]
@@ -255,212 +256,6 @@ class PipelineConfig(Section):
     report: ReportSection = ReportSection()
 
 
-# --------------------------------------------------------------------------- reading
-class DuplicateKeyError(yaml.YAMLError):
-    """A mapping in a YAML file names the same key twice."""
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                first = seen.get(key)
-            except TypeError:
-                continue
-            if first is not None:
-                raise DuplicateKeyError(
-                    f"key {key!r} appears twice (lines {first} and {key_node.start_mark.line + 1}); keep one of them"
-                )
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
-
-
-#: a config may nest sections and lists this deep at most (aliases expanded)
-MAX_YAML_DEPTH = 64
-#: and hold this many values at most once its aliases are expanded
-MAX_YAML_VALUES = 100_000
-
-
-def load_yaml_text(text, source):
-    """Parse YAML text safely: no code, no key twice, nesting and alias expansion bounded.
-
-    A "billion laughs" document (aliases of aliases) or one nested thousands
-    of levels deep is refused in one line before it is expanded.
-
-    Parameters
-    ----------
-    text : str
-    source : str
-        For messages: the file, or ``--set KEY``.
-
-    Returns
-    -------
-    value : object
-    """
-    try:
-        depth = 0
-        for event in yaml.parse(text, Loader=_StrictLoader):
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > MAX_YAML_DEPTH:
-                    raise ConfigError(
-                        f"{source}: nested more than {MAX_YAML_DEPTH} levels deep; a config is a few "
-                        "sections of keys and lists"
-                    )
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-        loader = _StrictLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None
-            _check_expanded(node, source)
-            return loader.construct_document(node)
-        finally:
-            loader.dispose()
-    except DuplicateKeyError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}: malformed YAML{where}: {problem}") from None
-
-
-def _check_expanded(root, source):
-    """Refuse a composed YAML graph whose expansion (every alias copied out) is too deep or too large.
-
-    Aliases share nodes, so sizes and depths are counted once per node
-    (post-order, without recursion) and summed as the expansion would.
-    """
-    size, depth = {}, {}
-    stack = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if key in size and not done:
-            continue
-        children = (
-            [n for pair in node.value for n in pair]
-            if isinstance(node, yaml.MappingNode)
-            else list(node.value)
-            if isinstance(node, yaml.SequenceNode)
-            else []
-        )
-        if not done:
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in size)
-            continue
-        size[key] = 1 + sum(size[id(c)] for c in children)
-        depth[key] = 1 + max((depth[id(c)] for c in children), default=0) if children else 0
-        if size[key] > MAX_YAML_VALUES:
-            raise ConfigError(
-                f"{source}: expands to more than {MAX_YAML_VALUES:,} values (aliases of aliases); "
-                "write the values out instead of repeating anchors"
-            )
-        if depth[key] > MAX_YAML_DEPTH:
-            raise ConfigError(
-                f"{source}: nested more than {MAX_YAML_DEPTH} levels deep once its aliases are "
-                "expanded; a config is a few sections of keys and lists"
-            )
-
-
-def read_yaml(path):
-    """Read a YAML config file into a dict.
-
-    Parameters
-    ----------
-    path : str or Path
-
-    Returns
-    -------
-    raw : dict
-    """
-    path = Path(path)
-    problem = path_problem(path)
-    if problem:
-        raise ConfigError(f"{path}: {'config file not found' if problem == 'file not found' else problem}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (expected UTF-8 YAML)") from None
-    raw = load_yaml_text(text, str(path))
-    if raw is None:
-        raise ConfigError(f"{path}: config file is empty; expected sections pipeline, data, features, model, report")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
-    return raw
-
-
-def parse_override(text):
-    """Split ``a.b.c=value`` into the key path and the YAML-parsed value.
-
-    Parameters
-    ----------
-    text : str
-
-    Returns
-    -------
-    keys : list of str
-    value : object
-    """
-    if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set data.path=prices.csv")
-    key, _, value = text.partition("=")
-    keys = [k for k in key.strip().split(".")]
-    if not all(keys):
-        raise ConfigError(f"--set {text!r}: empty key segment in {key!r}")
-    try:
-        parsed = load_yaml_text(value, f"--set {key}") if value.strip() else None
-    except ConfigError as exc:
-        if "malformed YAML" not in str(exc):
-            raise
-        parsed = value
-    return keys, parsed
-
-
-def apply_overrides(raw, overrides):
-    """Return a copy of ``raw`` with ``--set`` overrides applied.
-
-    Parameters
-    ----------
-    raw : dict
-    overrides : list of str or (str, object)
-        ``KEY=VALUE`` with a dotted key (the value read as YAML), or a
-        ``(dotted key, value)`` pair taken as it is (the Python API's own paths).
-
-    Returns
-    -------
-    raw : dict
-    """
-    raw = copy.deepcopy(raw)
-    for text in overrides or []:
-        if isinstance(text, tuple):
-            keys, value = text[0].split("."), text[1]
-            text = f"{text[0]}=..."
-        else:
-            keys, value = parse_override(text)
-        node = raw
-        for i, k in enumerate(keys[:-1]):
-            nxt = node.get(k)
-            if nxt is None:
-                nxt = node[k] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {text!r}: {'.'.join(keys[: i + 1])} is not a section")
-            node = nxt
-        node[keys[-1]] = value
-    return raw
-
-
 #: parts of a pydantic error location that name a type of a union, not a key
 _TYPE_TAG = re.compile(
     r"^(?:function-\w+|literal|list|dict|str|int|float|bool|date|nullable|union|tagged-union|"
@@ -492,37 +287,6 @@ def _format_validation_error(exc, source):
     return f"{source}: {loc}: {msg}, got {got_s}{more}"
 
 
-_MISSING = object()
-
-
-def dotted_get(raw, key, default=_MISSING):
-    """The value at a dotted key (``"model.n_init"``) of nested mappings, or ``default`` when absent."""
-    node = raw
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
-def _pop(raw, key):
-    *parents, last = key.split(".")
-    node = raw
-    for part in parents:
-        node = node.get(part) if isinstance(node, dict) else None
-    return node.pop(last, _MISSING) if isinstance(node, dict) else _MISSING
-
-
-def _put(raw, key, value):
-    *parents, last = key.split(".")
-    node = raw
-    for part in parents:
-        node = node.setdefault(part, {})
-    node.setdefault(last, value)
-
-
-#: keys every config written by gmm_apps 0.1 carried, whether its pipeline read them or not
-#: (section -> keys; None: the whole section)
 _OLD_SHARED_KEYS = {
     "data": {"path"},
     "features": None,
@@ -550,19 +314,19 @@ def upgrade_run_config(raw, model_cls):
     """
     raw = copy.deepcopy(raw)
     for old, new in model_cls.renamed.items():
-        v = _pop(raw, old)
-        if v is not _MISSING:
-            _put(raw, new, v)
+        v = dotted_pop(raw, old)
+        if v is not MISSING:
+            dotted_put(raw, new, v)
         section = old.split(".")[0]
         if raw.get(section) == {} and section not in model_cls.model_fields:
             del raw[section]
     for key, mapping in model_cls.renamed_values.items():
         v = dotted_get(raw, key)
-        if v is not _MISSING and isinstance(v, str) and v in mapping:
-            _pop(raw, key)
-            _put(raw, key, mapping[v])
+        if v is not MISSING and isinstance(v, str) and v in mapping:
+            dotted_pop(raw, key)
+            dotted_put(raw, key, mapping[v])
     for old in getattr(model_cls, "retired", {}):
-        _pop(raw, old)
+        dotted_pop(raw, old)
     fields = model_cls.model_fields
     for section, keys in _OLD_SHARED_KEYS.items():
         node = raw.get(section)
@@ -592,10 +356,10 @@ def validate_config(raw, model_cls, *, source):
     config : PipelineConfig
     """
     for old, new in getattr(model_cls, "renamed", {}).items():
-        if dotted_get(raw, old) is not _MISSING:
+        if dotted_get(raw, old) is not MISSING:
             raise ConfigError(f"{source}: {old} was renamed to {new}; write {new} instead")
     for old, instead in getattr(model_cls, "retired", {}).items():
-        if dotted_get(raw, old) is not _MISSING:
+        if dotted_get(raw, old) is not MISSING:
             raise ConfigError(f"{source}: {old} is no longer a key; {instead}")
     for key, mapping in getattr(model_cls, "renamed_values", {}).items():
         v = dotted_get(raw, key)
@@ -609,198 +373,6 @@ def validate_config(raw, model_cls, *, source):
         raise ConfigError(
             f"{source}: a value has the wrong shape ({exc}); compare with the example in configs/"
         ) from None
-
-
-def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
-    """Expand ``data.path`` (file, folder or glob) into a sorted list of files.
-
-    Parameters
-    ----------
-    pattern : str
-    key : str
-        Dotted key for messages (e.g. ``data.path``).
-    source : str
-        Config file name for messages.
-    suffixes : iterable of str, optional
-        Accepted file endings (lower case, with the dot) when listing a folder.
-    allow_dir : bool, default=True
-
-    Returns
-    -------
-    files : list of Path
-    """
-    p = local_path(pattern).expanduser()
-    if p.is_file():
-        return [p]
-    if p.is_dir() and allow_dir:
-        files = sorted(f for f in _walk_files(p) if suffixes is None or f.suffix.lower() in suffixes)
-        if not files:
-            want = ", ".join(sorted(suffixes)) if suffixes else "files"
-            raise ConfigError(f"{source}: {key}: folder {pattern} holds no {want}")
-        return files
-    if any(ch in pattern for ch in "*?["):
-        files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
-        outputs = {d for d in {d for f in files for d in f.parents} if is_run_folder(d)}  # each folder checked once
-        files = [f for f in files if outputs.isdisjoint(f.parents)]
-        if suffixes is not None:
-            files = [f for f in files if f.suffix.lower() in suffixes]
-        if not files:
-            raise ConfigError(f"{source}: {key}: the pattern {pattern!r} matches no files")
-        return files
-    problem = path_problem(p) or "file not found"
-    raise ConfigError(f"{source}: {key}: {problem}: {pattern}")
-
-
-#: written into every run folder by :class:`gmm_apps.runs.RunContext`
-RUN_MARKER = ".gmm_apps_run"
-
-
-def is_run_folder(path):
-    """Whether ``path`` is a folder that gmm_apps wrote (a run, or a run's temporary folder).
-
-    Such a folder holds the :data:`RUN_MARKER` file; folders written before the
-    marker existed are recognised by their ``summary.json`` (with the
-    ``gmm_apps_version`` key) beside a ``config.yaml``.  Only these are ever
-    replaced, and input scans skip them.
-
-    Parameters
-    ----------
-    path : str or Path
-
-    Returns
-    -------
-    bool
-    """
-    p = Path(path)
-    if p.is_symlink() or not p.is_dir():
-        return False
-    if (p / RUN_MARKER).is_file():
-        return True
-    try:
-        summary = loads_json((p / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()
-
-
-def _walk_files(root):
-    """Regular files under ``root``, skipping run folders written by gmm_apps."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        d = Path(dirpath)
-        dirnames[:] = sorted(n for n in dirnames if not is_run_folder(d / n))
-        for n in filenames:
-            f = d / n
-            if f.is_file():
-                yield f
-
-
-#: ``sample:NAME`` in a data key names a file or folder of the sample data installed with gmm_apps
-SAMPLE_PREFIX = "sample:"
-SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
-
-
-def sample_path(name):
-    """The installed sample data file or folder ``name`` (e.g. ``"cdnow_sample.txt"``, ``"fsdd_sample/enrol"``).
-
-    Parameters
-    ----------
-    name : str
-
-    Returns
-    -------
-    path : Path
-
-    Raises
-    ------
-    DataError
-        No such sample; the message lists the samples there are.
-    """
-    p = SAMPLES_DIR / name
-    if not name or ".." in Path(name).parts or not p.exists():
-        have = ", ".join(sorted(q.name for q in SAMPLES_DIR.iterdir() if not q.name.startswith(("_", "."))))
-        raise DataError(f"{SAMPLE_PREFIX}{name}: no such sample; the samples are {have}")
-    return p
-
-
-def local_path(path):
-    """``path`` with a ``sample:NAME`` prefix resolved to the installed sample data; other paths as they are.
-
-    Parameters
-    ----------
-    path : str or Path
-
-    Returns
-    -------
-    path : Path
-    """
-    s = str(path)
-    return sample_path(s[len(SAMPLE_PREFIX) :]) if s.startswith(SAMPLE_PREFIX) else Path(s)
-
-
-def require_file(path, *, key=None, expected=None, allow_empty=False):
-    """``path`` as a Path if it is a readable, non-empty regular file; else a one-line :class:`DataError`.
-
-    Parameters
-    ----------
-    path : str or Path
-    key : str, optional
-        The config key that named the file, added to the message.
-    expected : str, optional
-        What the file should hold, for the empty-file message.
-    allow_empty : bool
-
-    Returns
-    -------
-    path : Path
-    """
-    p = local_path(path)
-    where = f" ({key})" if key else ""
-    problem = path_problem(p)
-    if problem:
-        raise DataError(f"{p}: {problem}{where}")
-    if not allow_empty and p.stat().st_size == 0:
-        raise DataError(f"{p}: file is empty" + (f"; expected {expected}" if expected else ""))
-    return p
-
-
-def path_problem(path):
-    """Why ``path`` is not a readable regular file, or None when it is one.
-
-    Parameters
-    ----------
-    path : str or Path
-
-    Returns
-    -------
-    problem : str or None
-        e.g. ``"file not found"``, ``"is a folder, expected a file"``,
-        ``"is a named pipe (FIFO), expected a regular file"``.
-    """
-    if str(path).startswith(SAMPLE_PREFIX):
-        try:
-            path = local_path(path)
-        except DataError:
-            return "no such sample (see gmm_apps/samples)"
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return "file not found"
-    except PermissionError:
-        return "permission denied"
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror or type(exc).__name__})"
-    mode = st.st_mode
-    if stat.S_ISREG(mode):
-        return None if os.access(path, os.R_OK) else "permission denied"
-    if stat.S_ISDIR(mode):
-        return "is a folder, expected a file"
-    if stat.S_ISFIFO(mode):
-        return "is a named pipe (FIFO), expected a regular file"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "is a device, expected a regular file"
-    if stat.S_ISSOCK(mode):
-        return "is a socket, expected a regular file"
-    return "is not a regular file"
 
 
 def dump_config(config):
@@ -852,115 +424,3 @@ def load_config(path, model_for, *, overrides=None, seed=None):
         raise ConfigError(f"{source}: missing required key 'pipeline' (the pipeline's name, e.g. regimes)")
     cls = model_for(name, source)
     return validate_config(raw, cls, source=source), raw
-
-
-# --------------------------------------------------------------------------- the schema as documentation
-def _describe(model, name):
-    """A field's description, inherited from a base class when the subclass redeclares the field without one."""
-    for cls in model.__mro__:
-        field = (
-            getattr(cls, "model_fields", {}).get(name) if isinstance(cls, type) and issubclass(cls, BaseModel) else None
-        )
-        if field is not None and field.description:
-            return field.description
-    return ""
-
-
-def _type_name(annotation):
-    """A short, user-facing name of a field's type."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is Literal:
-        return " | ".join(str(a) for a in args)
-    if origin in (Union, getattr(__import__("types"), "UnionType", Union)):
-        parts = [_type_name(a) for a in args if a is not type(None)]
-        text = " or ".join(dict.fromkeys(parts))
-        return text + (" or null" if type(None) in args else "")
-    if origin is list:
-        return f"list of {_type_name(args[0])}" if args else "list"
-    if origin is dict:
-        return "mapping"
-    return {int: "integer", float: "number", str: "text", bool: "true | false"}.get(
-        annotation, getattr(annotation, "__name__", str(annotation))
-    )
-
-
-def schema_rows(model_cls, prefix=""):
-    """Every key of a config schema: dotted key, type, default, limits and description, in schema order.
-
-    Parameters
-    ----------
-    model_cls : type[PipelineConfig] or type[Section]
-
-    Returns
-    -------
-    rows : list of dict
-        ``key``, ``section`` (True for a section heading), ``type``, ``default``, ``limits``, ``description``.
-    """
-    rows = []
-    for name, field in model_cls.model_fields.items():
-        key = f"{prefix}{name}"
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            rows.append({"key": key, "section": True, "description": (ann.__doc__ or "").strip().split("\n\n")[0]})
-            rows.extend(schema_rows(ann, key + "."))
-            continue
-        default = field.get_default(call_default_factory=True)
-        if isinstance(default, BaseModel):
-            default = default.model_dump(mode="json")
-        elif isinstance(default, list):
-            default = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in default]
-        limits = []
-        for m in field.metadata:
-            for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-                v = getattr(m, attr, None)
-                if v is not None:
-                    limits.append(f"{sign} {v:g}" if isinstance(v, (int, float)) else f"{sign} {v}")
-        rows.append(
-            {
-                "key": key,
-                "section": False,
-                "type": _type_name(ann),
-                "default": default,
-                "limits": ", ".join(limits),
-                "description": _describe(model_cls, name),
-            }
-        )
-    return rows
-
-
-def yaml_text(v):
-    """A value as one line of YAML (flow style), as a config file would hold it."""
-    text = yaml.safe_dump(v, default_flow_style=True, allow_unicode=True).strip()
-    return text.removesuffix("...").strip()
-
-
-def commented_config(model_cls, name):
-    """A pipeline's default config as YAML, every key with a comment (type, limits, what it does).
-
-    Parameters
-    ----------
-    model_cls : type[PipelineConfig]
-    name : str
-
-    Returns
-    -------
-    text : str
-    """
-    lines = [f"# {name} config: every key with its default; see docs/configuration.md.", f"pipeline: {name}"]
-    for row in schema_rows(model_cls):
-        depth = row["key"].count(".")
-        indent = "  " * depth
-        leaf = row["key"].split(".")[-1]
-        if leaf == "pipeline":
-            continue
-        if row["section"]:
-            lines.append("")
-            if row["description"]:
-                lines.extend(f"{indent}# {ln.strip()}" for ln in row["description"].splitlines() if ln.strip())
-            lines.append(f"{indent}{leaf}:")
-            continue
-        what = row["type"] + (f", {row['limits']}" if row["limits"] else "")
-        comment = f"{what}: {row['description']}" if row["description"] else what
-        lines.append(f"{indent}{leaf}: {yaml_text(row['default'])}  # {comment}")
-    return "\n".join(lines) + "\n"

@@ -26,21 +26,12 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .config import (
-    RUN_MARKER,
-    SAMPLE_PREFIX,
-    dotted_get,
-    dump_config,
-    is_run_folder,
-    load_config,
-    local_path,
-    read_yaml,
-    upgrade_run_config,
-    validate_config,
-)
+from .config import dump_config, load_config, upgrade_run_config, validate_config
 from .core.persistence import SIGNING_KEY_ENV, file_digest, jsonable, loads_json, signature
 from .errors import ConfigError, DataError, ModelFileError, UserError
+from .paths import RUN_MARKER, SAMPLE_PREFIX, is_run_folder, local_path
 from .registry import get_pipeline
+from .yaml_io import dotted_get, read_yaml
 
 logger = logging.getLogger("gmm_apps")
 

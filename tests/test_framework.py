@@ -11,13 +11,9 @@ import pandas as pd
 import pytest
 
 from gmm_apps import cli, registry
-from gmm_apps.config import (
-    SelectedModel,
-    apply_overrides,
-    parse_override,
-    resolve_inputs,
-)
+from gmm_apps.config import SelectedModel
 from gmm_apps.errors import ConfigError
+from gmm_apps.paths import resolve_inputs
 from gmm_apps.report import (
     Report,
     mixture_evaluation,
@@ -25,6 +21,7 @@ from gmm_apps.report import (
     plot_confidence_histogram,
 )
 from gmm_apps.runs import RunContext
+from gmm_apps.yaml_io import apply_overrides, parse_override
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,8 +21,8 @@ import pytest
 from model_files import rewrite_npz, without_model_checksums
 
 from gmm_apps import cli
-from gmm_apps.config import resolve_inputs
 from gmm_apps.errors import UserError
+from gmm_apps.paths import resolve_inputs
 from gmm_apps.runs import MARKER, RunContext, is_run_folder
 
 REPO = Path(__file__).resolve().parents[1]

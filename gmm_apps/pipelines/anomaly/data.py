@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...config import require_file
 from ...errors import DataError
+from ...paths import require_file
 
 
 def read_frame(path, *, chunksize=None):

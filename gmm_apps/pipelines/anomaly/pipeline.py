@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...config import local_path, path_problem
 from ...engine import dask_client, dask_frame
 from ...errors import ConfigError, DataError
+from ...paths import local_path, path_problem
 from ...registry import Pipeline
 from .config import AnomalyConfig
 from .data import BadValueError, read_frame

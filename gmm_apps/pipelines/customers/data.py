@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...config import require_file
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
+from ...paths import require_file
 
 #: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
 EXTREME = 1e15

@@ -9,10 +9,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ...config import local_path, path_problem
 from ...core import adjusted_rand_score
 from ...engine import dask_client
 from ...errors import ConfigError, DataError
+from ...paths import local_path, path_problem
 from ...registry import Pipeline
 from .config import CustomersConfig
 from .data import check_data_keys, check_format_keys, dask_purchases, file_kind, read_transactions

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...config import require_file, resolve_inputs
 from ...errors import ConfigError, DataError
+from ...paths import require_file, resolve_inputs
 
 SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
 #: ``skimage:NAME`` entries of ``data.path``: colour images shipped inside scikit-image

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...config import require_file
 from ...errors import DataError
+from ...paths import require_file
 
 logger = logging.getLogger("gmm_apps.regimes")
 

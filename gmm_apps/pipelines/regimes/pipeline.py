@@ -9,9 +9,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ...config import path_problem
 from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
+from ...paths import path_problem
 from ...registry import Pipeline
 from . import data as data_mod
 from .backtest import REGIME_RULES, run_backtest

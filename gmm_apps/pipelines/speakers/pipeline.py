@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...config import local_path, path_problem, require_file, resolve_inputs
 from ...core import threshold_at_rate
 from ...errors import ArgumentError, ConfigError, DataError
+from ...paths import local_path, path_problem, require_file, resolve_inputs
 from ...registry import Pipeline
 from .config import SpeakersConfig
 from .data import AUDIO_SUFFIXES, common_rate, label_of, load_audio

@@ -1,0 +1,203 @@
+"""Paths a config names: input files, folders and globs, the bundled samples, run folders, file kinds."""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+from pathlib import Path
+
+from .core.persistence import loads_json
+from .errors import ConfigError, DataError
+
+
+def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
+    """Expand ``data.path`` (file, folder or glob) into a sorted list of files.
+
+    Parameters
+    ----------
+    pattern : str
+    key : str
+        Dotted key for messages (e.g. ``data.path``).
+    source : str
+        Config file name for messages.
+    suffixes : iterable of str, optional
+        Accepted file endings (lower case, with the dot) when listing a folder.
+    allow_dir : bool, default=True
+
+    Returns
+    -------
+    files : list of Path
+    """
+    p = local_path(pattern).expanduser()
+    if p.is_file():
+        return [p]
+    if p.is_dir() and allow_dir:
+        files = sorted(f for f in _walk_files(p) if suffixes is None or f.suffix.lower() in suffixes)
+        if not files:
+            want = ", ".join(sorted(suffixes)) if suffixes else "files"
+            raise ConfigError(f"{source}: {key}: folder {pattern} holds no {want}")
+        return files
+    if any(ch in pattern for ch in "*?["):
+        files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
+        outputs = {d for d in {d for f in files for d in f.parents} if is_run_folder(d)}  # each folder checked once
+        files = [f for f in files if outputs.isdisjoint(f.parents)]
+        if suffixes is not None:
+            files = [f for f in files if f.suffix.lower() in suffixes]
+        if not files:
+            raise ConfigError(f"{source}: {key}: the pattern {pattern!r} matches no files")
+        return files
+    problem = path_problem(p) or "file not found"
+    raise ConfigError(f"{source}: {key}: {problem}: {pattern}")
+
+
+#: written into every run folder by :class:`gmm_apps.runs.RunContext`
+RUN_MARKER = ".gmm_apps_run"
+
+
+def is_run_folder(path):
+    """Whether ``path`` is a folder that gmm_apps wrote (a run, or a run's temporary folder).
+
+    Such a folder holds the :data:`RUN_MARKER` file; folders written before the
+    marker existed are recognised by their ``summary.json`` (with the
+    ``gmm_apps_version`` key) beside a ``config.yaml``.  Only these are ever
+    replaced, and input scans skip them.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    bool
+    """
+    p = Path(path)
+    if p.is_symlink() or not p.is_dir():
+        return False
+    if (p / RUN_MARKER).is_file():
+        return True
+    try:
+        summary = loads_json((p / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()
+
+
+def _walk_files(root):
+    """Regular files under ``root``, skipping run folders written by gmm_apps."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        d = Path(dirpath)
+        dirnames[:] = sorted(n for n in dirnames if not is_run_folder(d / n))
+        for n in filenames:
+            f = d / n
+            if f.is_file():
+                yield f
+
+
+#: ``sample:NAME`` in a data key names a file or folder of the sample data installed with gmm_apps
+SAMPLE_PREFIX = "sample:"
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+
+
+def sample_path(name):
+    """The installed sample data file or folder ``name`` (e.g. ``"cdnow_sample.txt"``, ``"fsdd_sample/enrol"``).
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    path : Path
+
+    Raises
+    ------
+    DataError
+        No such sample; the message lists the samples there are.
+    """
+    p = SAMPLES_DIR / name
+    if not name or ".." in Path(name).parts or not p.exists():
+        have = ", ".join(sorted(q.name for q in SAMPLES_DIR.iterdir() if not q.name.startswith(("_", "."))))
+        raise DataError(f"{SAMPLE_PREFIX}{name}: no such sample; the samples are {have}")
+    return p
+
+
+def local_path(path):
+    """``path`` with a ``sample:NAME`` prefix resolved to the installed sample data; other paths as they are.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    path : Path
+    """
+    s = str(path)
+    return sample_path(s[len(SAMPLE_PREFIX) :]) if s.startswith(SAMPLE_PREFIX) else Path(s)
+
+
+def require_file(path, *, key=None, expected=None, allow_empty=False):
+    """``path`` as a Path if it is a readable, non-empty regular file; else a one-line :class:`DataError`.
+
+    Parameters
+    ----------
+    path : str or Path
+    key : str, optional
+        The config key that named the file, added to the message.
+    expected : str, optional
+        What the file should hold, for the empty-file message.
+    allow_empty : bool
+
+    Returns
+    -------
+    path : Path
+    """
+    p = local_path(path)
+    where = f" ({key})" if key else ""
+    problem = path_problem(p)
+    if problem:
+        raise DataError(f"{p}: {problem}{where}")
+    if not allow_empty and p.stat().st_size == 0:
+        raise DataError(f"{p}: file is empty" + (f"; expected {expected}" if expected else ""))
+    return p
+
+
+def path_problem(path):
+    """Why ``path`` is not a readable regular file, or None when it is one.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    problem : str or None
+        e.g. ``"file not found"``, ``"is a folder, expected a file"``,
+        ``"is a named pipe (FIFO), expected a regular file"``.
+    """
+    if str(path).startswith(SAMPLE_PREFIX):
+        try:
+            path = local_path(path)
+        except DataError:
+            return "no such sample (see gmm_apps/samples)"
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "file not found"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return None if os.access(path, os.R_OK) else "permission denied"
+    if stat.S_ISDIR(mode):
+        return "is a folder, expected a file"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), expected a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, expected a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, expected a regular file"
+    return "is not a regular file"
