@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 from scipy.special import erf
 
 from ...core import (
-    SIGNING_KEY_ENV,
     ConvergenceWarning,
     FeatureScaler,
     GaussianMixture,
     as_slice,
     column_log_densities,
     diagonal_log_densities,
-    file_digest,
     fit_diagonal_columns,
     fit_diagonal_starts,
-    load_arrays,
-    load_model,
-    loads_json,
-    save_arrays,
-    save_model,
     threshold_at_rate,
 )
-from ...errors import DataError, ModelFileError
-from .verdicts import SAMPLE, VerdictModel, percentile_grid, to_percentiles
+from ...errors import DataError
+from .explain import ExplanationsMixin
+from .model_file import DetectorFileMixin
+from .verdicts import VerdictsMixin, labelled_ids
 
 
-class GMMDetector:
+class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
     """Anomaly scores from an ensemble of Gaussian mixtures.
 
     The ensemble has several *views* of the reference, each a density:
@@ -404,96 +397,6 @@ class GMMDetector:
         self.n_updates_ = 0
         return self.fit_verdicts(X, verdicts, ids=ids, _raw=raw)
 
-    # ------------------------------------------------------------- verdicts
-    def fit_verdicts(self, X, verdicts, *, ids=None, _raw=None):
-        """Learn (again) the verdict blend of a fitted detector from its reference records ``X``.
-
-        :meth:`fit` calls it; called on its own it replaces the blend without
-        refitting the mixtures (e.g. to try other verdicts in a notebook).
-        Without a confirmed anomaly the detector is the unsupervised one.  The
-        score scale and a rate threshold follow the new reference scores.
-        The unknown sample and the labelled records are kept (raw) so that
-        :meth:`update` can learn the blend again with updated members.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n, d)
-            The records the detector was fitted on.
-        verdicts : ndarray of shape (n,) or None
-            1 = confirmed anomaly, 0 = confirmed normal, NaN = unknown.
-        ids : ndarray of shape (n,), optional
-
-        Returns
-        -------
-        self
-        """
-        X = np.asarray(X, dtype=np.float64)
-        if getattr(self, "verdicts_", None) is not None:
-            self.decision_scores_ = self.unsupervised_scores_
-        self.verdicts_ = None
-        verdicts = None if verdicts is None else np.asarray(verdicts, dtype=float)
-        if verdicts is not None and np.any(verdicts == 1):
-            self._fit_verdicts(X, verdicts, ids, _raw)
-        self.score_mean_ = float(self.decision_scores_.mean())
-        self.score_std_ = float(self.decision_scores_.std()) or 1.0
-        self.set_threshold(rate=self.contamination)
-        return self
-
-    def _fit_verdicts(self, X, verdicts, ids, raw=None):
-        labelled = ~np.isnan(verdicts)
-        pick = self._keep_verdicts(X, verdicts, ids)
-        self.unsupervised_scores_ = self.decision_scores_
-        self._learn_blend()
-        blend = self.verdicts_.score(*self._evidence(X, raw)).score
-        blend[pick] = self.verdicts_.sample_scores_  # cross-fitted: these records helped choose the blend
-        blend[labelled] = self.verdicts_.labelled_scores_
-        self.decision_scores_ = blend
-
-    def _keep_verdicts(self, X, verdicts, ids):
-        """Keep the first verdicts: the labelled records, their ids, a sample of the unknown ones and the
-        per-feature percentile map of ``X``.  Returns the sample's row indices."""
-        labelled = ~np.isnan(verdicts)
-        unknown = np.flatnonzero(~labelled)
-        rng = np.random.default_rng(self.random_state)
-        pick = np.sort(rng.choice(unknown, min(SAMPLE, len(unknown)), replace=False))
-        self.verdict_sample_ = X[pick]
-        self.verdict_X_, self.verdict_y_ = X[labelled], verdicts[labelled]
-        self.verdict_ids_ = _labelled_ids(ids, labelled)
-        P, _ = self._project(self.scaler_.transform(X))
-        self.percentile_grid_ = percentile_grid(P)
-        return pick
-
-    def _evidence(self, X, raw=None):
-        """What the verdict blend reads of records ``X``: per-feature percentiles, standardised views and the
-        unsupervised score (``raw``: the members' scores when already computed)."""
-        Z = self.scaler_.transform(X)
-        P, _ = self._project(Z)
-        raw = self._raw(Z) if raw is None else raw
-        return to_percentiles(P, self.percentile_grid_), (raw - self.med_) / self.iqr_, self._combine(raw)
-
-    def _learn_blend(self):
-        self.verdicts_ = VerdictModel(self.view_names(), random_state=self.random_state).fit(
-            *self._evidence(self.verdict_sample_), *self._evidence(self.verdict_X_), self.verdict_y_
-        )
-
-    def verdict_scores(self, X):
-        """Everything the verdicts say of records ``X``, from one pass through the members (requires verdicts).
-
-        Returns
-        -------
-        scores : VerdictScores
-            ``score`` (the blend, as :meth:`decision_function`), ``unsupervised`` (the score without
-            verdicts), ``flagged_by`` (the evidence that gave each record its score: ``"unsupervised"``, a
-            view's name, ``"near a confirmed anomaly"``, ...) and ``nearest`` (the id of the nearest
-            confirmed anomaly).
-        """
-        parts = self.verdicts_.score(*self._evidence(np.asarray(X, dtype=np.float64)))
-        anomaly_ids = self.verdict_ids_[self.verdict_y_ == 1]
-        return parts._replace(
-            flagged_by=np.array(self.verdicts_.names_, dtype=object)[parts.flagged_by],
-            nearest=np.where(parts.nearest >= 0, anomaly_ids[np.maximum(parts.nearest, 0)], ""),
-        )
-
     def _fit_views(self, P, progress):
         """Fit every member on the (projected) reference records ``P``; set the view matrix and the fills."""
         n, d = P.shape
@@ -582,7 +485,7 @@ class GMMDetector:
         else:
             self.verdict_X_ = np.r_[self.verdict_X_, X[labelled]]
             self.verdict_y_ = np.r_[self.verdict_y_, verdicts[labelled]]
-            self.verdict_ids_ = np.r_[self.verdict_ids_, _labelled_ids(ids, labelled)]
+            self.verdict_ids_ = np.r_[self.verdict_ids_, labelled_ids(ids, labelled)]
         self._learn_blend()
         ref = self.verdicts_.sample_scores_
         self.score_mean_, self.score_std_ = float(ref.mean()), float(ref.std()) or 1.0
@@ -630,381 +533,11 @@ class GMMDetector:
         p = np.clip(erf((np.asarray(scores) - self.score_mean_) / (self.score_std_ * np.sqrt(2))), 0, 1)
         return np.c_[1 - p, p]
 
-    def contributions(self, X):
-        """Each feature's part of each record's negative log-likelihood, and its signed deviation.
-
-        The view that explains a record is the one that gives it its score:
-        with ``combine="max"`` the record's largest standardised view, with
-        ``"mean"`` the finest joint view (the diagonal one with the most
-        components).  In a joint view (its first member), under the record's
-        most responsible component ``k`` the negative log-density is a sum over
-        features, and the part that depends on the record is ``0.5 * z_j**2``
-        with ``z_j = (x_j - mu_kj) / sd_kj``: feature ``j``'s contribution.  In
-        the per-feature view, ``z_j`` is the same under the most responsible
-        component of feature ``j``'s own mixture.  Missing features contribute
-        nothing (their entries are NaN).  When the joint members work on
-        principal components (many features), the record's negative
-        log-likelihood is that of a low-rank-plus-noise Gaussian: the
-        standardised deviations along the principal components, mapped back
-        to the features with the loadings (``delta = V z_pc``, so ``sum_j
-        delta_j**2 = sum_r z_pc_r**2``; none when the residual view explains
-        the record), plus the residual off the subspace in units of the
-        reference's residual spread; feature ``j`` contributes ``0.5 *
-        (delta_j**2 + (res_j / s_res)**2)`` and ``z_j`` is the larger of the
-        two in magnitude.
-
-        Returns
-        -------
-        contributions : ndarray of shape (n, d)
-        z : ndarray of shape (n, d)
-        """
-        Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
-        P, _ = self._project(Z)
-        kinds = self._view_kinds(P.shape[1])
-        readable = [v for v, (kind, _) in enumerate(kinds) if kind != "joint"]
-        finest = max(
-            readable, key=lambda v: kinds[v][1].n_components if kinds[v][0] == "diagonal" else -1, default=0
-        )  # the diagonal joint view with the most components
-        view = np.full(len(Z), finest)
-        if self.combine == "max":
-            top = ((self._raw(Z) - self.med_) / self.iqr_).argmax(axis=1)
-            view = np.where(np.isin(top, readable), top, view)
-        zp = np.full(P.shape, np.nan)  # deviations in the members' space (the features, or the principal components)
-        for v in np.unique(view):
-            rows = view == v
-            zp[rows] = self._deviations(v, P[rows])
-        if self.projection_ is not None:
-            delta = np.nan_to_num(zp) @ self.projection_.T
-            C = np.nan_to_num(Z - self.projection_mean_, nan=0.0)
-            res = (C - P @ self.projection_.T) / np.sqrt(self.residual_var_)
-            z = np.where(np.abs(res) > np.abs(delta), res, delta)
-            z[np.isnan(Z)] = np.nan
-            contrib = 0.5 * (delta**2 + res**2)
-            contrib[np.isnan(Z)] = np.nan
-            return contrib, z
-        return 0.5 * zp**2, zp
-
     def _view_members(self, v):
         return np.flatnonzero(self.view_matrix_[: len(self.members_), v])
 
     def _is_marginal(self, i):
         return self.member_fill_ is not None and not np.isnan(self.member_fill_[i])
-
-    def _view_kinds(self, d):
-        """Each view as ``(kind, first member)``: ``"diagonal"`` (a joint view with diagonal covariance on all
-        ``d`` columns, readable feature by feature), ``"joint"`` (any other joint view), ``"per-feature"``, or
-        ``"residual"`` (no member)."""
-        kinds = []
-        for v in range(self.view_matrix_.shape[1]):
-            idx = self._view_members(v)
-            if not len(idx):
-                kinds.append(("residual", None))
-                continue
-            cols, g = self.members_[idx[0]]
-            kind = (
-                "per-feature"
-                if self._is_marginal(idx[0])
-                else "diagonal"
-                if g.covariance_type == "diag" and len(cols) == d
-                else "joint"
-            )
-            kinds.append((kind, g))
-        return kinds
-
-    def view_names(self):
-        """A short name for each view, in the order of ``view_matrix_``'s columns: ``"K=4"`` (with the
-        covariance type and ``"on a feature subset"`` when not diagonal on all features), ``"per-feature"``,
-        ``"residual"``."""
-        d = self.projection_.shape[1] if self.projection_ is not None else len(self.scaler_.center)
-        names = []
-        for v, (kind, g) in enumerate(self._view_kinds(d)):
-            if kind in ("per-feature", "residual"):
-                names.append(kind)
-            else:
-                cols = self.members_[self._view_members(v)[0]][0]
-                names.append(
-                    f"K={g.n_components}"
-                    + ("" if g.covariance_type == "diag" else f" {g.covariance_type}")
-                    + ("" if len(cols) == d else " on a feature subset")
-                )
-        return names
-
-    def _deviations(self, v, P):
-        """Standardised deviations ``z`` of the records ``P`` (members' space) under view ``v``'s responsible
-        components; NaN where a feature is missing, zeros for the residual view."""
-        idx = self._view_members(v)
-        if not len(idx):
-            return np.zeros(P.shape)
-        z = np.full(P.shape, np.nan)
-        if self._is_marginal(idx[0]):
-            for i in idx:
-                cols, g = self.members_[i]
-                x = P[:, cols[0]]
-                seen = ~np.isnan(x)
-                if seen.any():
-                    k = g.predict(x[seen, None])
-                    z[seen, cols[0]] = (x[seen] - g.means_[k, 0]) / np.sqrt(g.covariance_matrices()[k, 0, 0])
-            return z
-        cols, g = self.members_[idx[0]]
-        k = g.predict(P[:, cols])
-        var = np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k]
-        z[:, cols] = (P[:, cols] - g.means_[k]) / np.sqrt(var)
-        return z
-
-    def explain(self, X, *, top=3, names=None):
-        """The features that contribute most to each record's negative log-likelihood (see :meth:`contributions`).
-
-        Returns
-        -------
-        features : list of list of str
-            For each record, up to ``top`` entries like ``"chol high (z=+4.1, 62%)"``
-            (the percentage is the feature's share of the record's summed
-            contributions), then ``"missing: a, b"`` when features are missing.
-        """
-        contrib, z = self.contributions(X)
-        n, d = contrib.shape
-        names = names or [f"x{i}" for i in range(d)]
-        absent = np.isnan(np.asarray(X, dtype=np.float64))
-        gone = absent.any(axis=1)
-        total = np.nansum(contrib, axis=1)
-        order = np.argsort(-np.nan_to_num(contrib, nan=-1.0), axis=1, kind="stable")[:, :top]
-        rows = np.arange(n)[:, None]
-        c, zt = contrib[rows, order], z[rows, order]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = 100 * c / total[:, None]
-        out = []
-        for i, (js, cs, zs, ss, t) in enumerate(
-            zip(order.tolist(), c.tolist(), zt.tolist(), share.tolist(), total.tolist())
-        ):
-            parts = [
-                (
-                    f"{names[j]} {'high' if zj > 0 else 'low'} (z={zj:+.1f}, {sj:.0f}%)"
-                    if t > 0
-                    else f"{names[j]} (z={zj:+.1f})"
-                )
-                for j, cj, zj, sj in zip(js, cs, zs, ss)
-                if cj == cj
-            ]
-            if gone[i]:
-                parts.append("missing: " + ", ".join(names[j] for j in np.flatnonzero(absent[i])))
-            out.append(parts)
-        return out
-
-    # ---------------------------------------------------------- persistence
-    FORMAT = "gmm_apps.GMMDetector"
-    #: 3: detector.npz (checked container), member files bound by their SHA-256;
-    #: 4: views (view_matrix, member_fill) and the combination rule;
-    #: 5: the verdict blend (written only when there are verdicts)
-    FORMAT_VERSION = 5
-
-    def save(self, folder, *, meta):
-        """Write the members (``member_NNN.npz``) and the detector (``detector.npz``) to ``folder``.
-
-        The detector file records each member file's SHA-256, so a member
-        edited, swapped or taken from another run is refused on load.
-        """
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        digests = []
-        for i, (cols, g) in enumerate(self.members_):
-            f = save_model(g, folder / f"member_{i:03d}.npz", arrays={"columns": cols})
-            digests.append(file_digest(f))
-        head = {
-            "n_members": len(self.members_),
-            "member_sha256": digests,
-            "threshold": self.threshold_,
-            "train_score_mean": self.score_mean_,
-            "train_score_std": self.score_std_,
-            "meta": meta,
-            "threshold_rate": getattr(self, "threshold_rate_", None),
-            "n_updates": getattr(self, "n_updates_", 0),
-            "combine": self.combine,
-        }
-        arrays = {
-            "weights": self.weights_,
-            "scaler_center": self.scaler_.center,
-            "scaler_scale": self.scaler_.scale,
-            "med": self.med_,
-            "iqr": self.iqr_,
-            "view_matrix": self.view_matrix_,
-        }
-        if self.member_fill_ is not None:
-            arrays["member_fill"] = self.member_fill_
-        if self.projection_ is not None:
-            arrays.update(
-                projection=self.projection_,
-                projection_mean=self.projection_mean_,
-                residual_var=np.array([self.residual_var_]),
-            )
-        version = self.FORMAT_VERSION - 1  # a detector without verdicts is read by the version before them
-        if getattr(self, "verdicts_", None) is not None:
-            version = self.FORMAT_VERSION
-            head["verdicts"] = self.verdicts_.to_meta()
-            arrays.update(
-                self.verdicts_.to_arrays(),
-                verdict_sample=self.verdict_sample_,
-                verdict_X=self.verdict_X_,
-                verdict_y=self.verdict_y_,
-                verdict_ids=self.verdict_ids_,
-                percentile_grid=self.percentile_grid_,
-            )
-        save_arrays(folder / "detector.npz", arrays, format=self.FORMAT, format_version=version, meta=head)
-
-    @classmethod
-    def load(cls, folder):
-        """Load a saved detector; returns ``(detector, meta)``.
-
-        Raises
-        ------
-        ModelFileError
-            If a file is missing, altered, unsigned while a signing key is set,
-            or inconsistent with the others.
-        """
-        folder = Path(folder)
-        f = folder / "detector.npz"
-        if f.is_file():
-            head, a = load_arrays(f, format=cls.FORMAT, max_version=cls.FORMAT_VERSION)
-            legacy = False
-        elif (folder / "detector.json").is_file():
-            f = folder / "detector.json"
-            head, a, legacy = _read_legacy(f), None, True
-        else:
-            raise ModelFileError(f"{folder}: no detector.npz; not a saved anomaly model")
-
-        def bad(what):
-            return ModelFileError(f"{f}: inconsistent detector: {what}; rerun 'gmm-apps run' to write it again")
-
-        try:
-            if legacy:
-                a = {
-                    k: np.asarray(head[src], dtype=np.float64)
-                    for k, src in (
-                        ("scaler_center", "scaler_center"),
-                        ("scaler_scale", "scaler_scale"),
-                        ("med", "med"),
-                        ("iqr", "iqr"),
-                    )
-                }
-                n = head["n_members"]
-                a["weights"] = (
-                    np.asarray(head["weights"], dtype=np.float64) if "weights" in head else np.full(n, 1.0 / n)
-                )
-            n = head["n_members"]
-            threshold, mean, std = head["threshold"], head["train_score_mean"], head["train_score_std"]
-            meta = head.get("meta", {})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise bad(f"entry {exc} missing or malformed") from None
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise bad(f"n_members {n!r}")
-        for name, v in (("threshold", threshold), ("train_score_mean", mean), ("train_score_std", std)):
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
-                raise bad(f"{name} {v!r} is not a finite number")
-        d = np.shape(a["scaler_center"])
-        for name in ("scaler_center", "scaler_scale"):
-            if np.ndim(a[name]) != 1 or np.shape(a[name]) != d or not np.all(np.isfinite(a[name])):
-                raise bad(f"{name} of shape {np.shape(a[name])}")
-        if np.any(np.asarray(a["scaler_scale"]) <= 0):
-            raise bad("a scaler scale is not positive")
-        projected = "projection" in a
-        if projected != ("projection_mean" in a) or projected != ("residual_var" in a):
-            raise bad("projection incomplete")
-        joint_d = d[0]
-        if projected:
-            proj, pmean = np.asarray(a["projection"], float), np.asarray(a["projection_mean"], float)
-            if proj.ndim != 2 or proj.shape[0] != d[0] or pmean.shape != d or not np.all(np.isfinite(proj)):
-                raise bad(f"projection of shape {proj.shape} for {d[0]} features")
-            joint_d = proj.shape[1]
-            rvar = np.asarray(a["residual_var"], float)
-            if rvar.shape != (1,) or not rvar[0] > 0:
-                raise bad("residual_var is not a positive number")
-        columns = n + projected  # the members' scores and the residual
-        if "view_matrix" in a:  # version 4
-            A = np.asarray(a["view_matrix"], float)
-            combine = head.get("combine")
-            if combine not in ("max", "mean"):
-                raise bad(f"combine {combine!r}")
-        else:  # versions 1-3: every member and the residual a view of its own, weighted mean
-            A, combine = np.eye(columns), "mean"
-        if A.ndim != 2 or A.shape[0] != columns or A.shape[1] < 1 or not np.all(np.isfinite(A)) or np.any(A < 0):
-            raise bad(f"view_matrix of shape {A.shape} for {n} members")
-        views = A.shape[1]
-        for name in ("weights", "med", "iqr"):
-            if np.shape(a[name]) != (views,) or not np.all(np.isfinite(a[name])):
-                raise bad(f"{name} of shape {np.shape(a[name])} for {views} views")
-        fill = a.get("member_fill")
-        if fill is not None:
-            fill = np.asarray(fill, float)
-            if fill.shape != (n,):
-                raise bad(f"member_fill of shape {fill.shape} for {n} members")
-        digests = head.get("member_sha256") if not legacy else None
-        if not legacy and (not isinstance(digests, list) or len(digests) != n):
-            raise bad("member checksums missing")
-        det = cls()
-        det.members_ = []
-        for i in range(n):
-            mf = folder / f"member_{i:03d}.npz"
-            g, extra = load_model(mf, with_extra=True)
-            if digests is not None and file_digest(mf) != digests[i]:
-                raise ModelFileError(
-                    f"{mf}: does not match the checksum recorded in {f.name}; a member was edited, "
-                    "swapped or copied from another run"
-                )
-            cols = extra["arrays"].get("columns")
-            if (
-                cols is None
-                or cols.ndim != 1
-                or not np.issubdtype(cols.dtype, np.integer)
-                or len(cols) != g.means_.shape[1]
-                or np.any(cols < 0)
-                or np.any(cols >= joint_d)
-            ):
-                raise bad(f"member {i}'s feature columns do not fit the {joint_d} features of the detector")
-            det.members_.append((cols, g))
-        det.scaler_ = FeatureScaler(a["scaler_center"], a["scaler_scale"])
-        det.projection_, det.projection_mean_ = (proj, pmean) if projected else (None, None)
-        det.residual_var_ = float(rvar[0]) if projected else None
-        det.med_, det.iqr_ = np.asarray(a["med"], float), np.asarray(a["iqr"], float)
-        det.weights_ = np.asarray(a["weights"], float)
-        det.view_matrix_, det.member_fill_, det.combine = A, fill, combine
-        det.threshold_ = float(threshold)
-        det.score_mean_, det.score_std_ = float(mean), float(std)
-        rate, n_updates = (head.get("threshold_rate"), head.get("n_updates", 0)) if not legacy else (None, 0)
-        if rate is not None and (not isinstance(rate, float) or not 0 < rate < 1):
-            raise bad(f"threshold_rate {rate!r}")
-        if not isinstance(n_updates, int) or isinstance(n_updates, bool) or n_updates < 0:
-            raise bad(f"n_updates {n_updates!r}")
-        det.threshold_rate_, det.n_updates_ = rate, n_updates
-        det.missing = det.members_[0][1].missing
-        det.verdicts_ = None
-        if "verdicts" in head:
-            det._load_verdicts(head["verdicts"], a, bad, d[0], joint_d)
-        return det, meta
-
-    def _load_verdicts(self, meta, a, bad, d, joint_d):
-        if not isinstance(meta, dict):
-            raise bad("verdicts entry malformed")
-        self.verdicts_ = VerdictModel.from_arrays(a, meta, bad)
-        try:
-            sample, vx = np.asarray(a["verdict_sample"], float), np.asarray(a["verdict_X"], float)
-            vy, grid = np.asarray(a["verdict_y"], float), np.asarray(a["percentile_grid"], float)
-            ids = np.asarray(a["verdict_ids"]).astype(str)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise bad(f"verdict entry {exc} missing or malformed") from None
-        if (
-            sample.ndim != 2
-            or sample.shape[1] != d
-            or vx.ndim != 2
-            or vx.shape[1] != d
-            or vy.shape != (len(vx),)
-            or ids.shape != vy.shape
-            or not np.all(np.isin(vy, (0.0, 1.0)))
-            or grid.ndim != 2
-            or grid.shape[1] != joint_d
-            or self.verdicts_.sample_.shape[1] != joint_d
-        ):
-            raise bad("verdict records do not fit the detector's features")
-        self.verdict_sample_, self.verdict_X_, self.verdict_y_, self.verdict_ids_ = sample, vx, vy, ids
-        self.percentile_grid_ = grid
 
 
 def _leading_directions(C, k, seed):
@@ -1029,39 +562,8 @@ def _leading_directions(C, k, seed):
     return sv[:k], vt[:k]
 
 
-def _labelled_ids(ids, labelled):
-    """The labelled records' ids as text (their row numbers without ids)."""
-    return (np.asarray(ids)[labelled] if ids is not None else np.flatnonzero(labelled)).astype(str)
-
-
 def _median_iqr(raw):
     """Per column median and IQR (1 where the IQR vanishes)."""
     med = np.median(raw, axis=0)
     q75, q25 = np.percentile(raw, [75, 25], axis=0)
     return med, np.where(q75 - q25 > 1e-12, q75 - q25, 1.0)
-
-
-def _read_legacy(f):
-    """A ``detector.json`` of versions 1-2 (no checksum): read only when no signing key is set."""
-    if os.environ.get(SIGNING_KEY_ENV):
-        raise ModelFileError(
-            f"{f}: an unsigned detector of an older gmm_apps, and {SIGNING_KEY_ENV} is set; "
-            "rerun 'gmm-apps run' to write a signed one"
-        )
-    try:
-        head = loads_json(f.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{f}: not valid JSON ({exc}); the file was altered or truncated") from None
-    version = head.get("format_version") if isinstance(head, dict) else None
-    if (
-        not isinstance(head, dict)
-        or head.get("format") != "gmm_apps.GMMDetector"
-        or not isinstance(version, int)
-        or isinstance(version, bool)
-        or not 1 <= version <= 2
-    ):
-        got = (head.get("format"), version) if isinstance(head, dict) else (None, None)
-        raise ModelFileError(
-            f"{f}: unknown detector format {got[0]!r} version {got[1]!r}; expected gmm_apps.GMMDetector version 1 or 2"
-        )
-    return head

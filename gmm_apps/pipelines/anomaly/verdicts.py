@@ -314,3 +314,101 @@ def precision_at(scores, labels, n):
         return None
     top = np.argsort(-np.asarray(scores), kind="stable")[:n]
     return float(np.mean(np.asarray(labels)[top] == 1))
+
+
+def labelled_ids(ids, labelled):
+    """The labelled records' ids as text (their row numbers without ids)."""
+    return (np.asarray(ids)[labelled] if ids is not None else np.flatnonzero(labelled)).astype(str)
+
+
+class VerdictsMixin:
+    """The verdict path of :class:`~gmm_apps.pipelines.anomaly.model.GMMDetector`: learning the blend and scoring with it."""
+
+    def fit_verdicts(self, X, verdicts, *, ids=None, _raw=None):
+        """Learn (again) the verdict blend of a fitted detector from its reference records ``X``.
+
+        :meth:`fit` calls it; called on its own it replaces the blend without
+        refitting the mixtures (e.g. to try other verdicts in a notebook).
+        Without a confirmed anomaly the detector is the unsupervised one.  The
+        score scale and a rate threshold follow the new reference scores.
+        The unknown sample and the labelled records are kept (raw) so that
+        :meth:`update` can learn the blend again with updated members.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+            The records the detector was fitted on.
+        verdicts : ndarray of shape (n,) or None
+            1 = confirmed anomaly, 0 = confirmed normal, NaN = unknown.
+        ids : ndarray of shape (n,), optional
+
+        Returns
+        -------
+        self
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if getattr(self, "verdicts_", None) is not None:
+            self.decision_scores_ = self.unsupervised_scores_
+        self.verdicts_ = None
+        verdicts = None if verdicts is None else np.asarray(verdicts, dtype=float)
+        if verdicts is not None and np.any(verdicts == 1):
+            self._fit_verdicts(X, verdicts, ids, _raw)
+        self.score_mean_ = float(self.decision_scores_.mean())
+        self.score_std_ = float(self.decision_scores_.std()) or 1.0
+        self.set_threshold(rate=self.contamination)
+        return self
+
+    def _fit_verdicts(self, X, verdicts, ids, raw=None):
+        labelled = ~np.isnan(verdicts)
+        pick = self._keep_verdicts(X, verdicts, ids)
+        self.unsupervised_scores_ = self.decision_scores_
+        self._learn_blend()
+        blend = self.verdicts_.score(*self._evidence(X, raw)).score
+        blend[pick] = self.verdicts_.sample_scores_  # cross-fitted: these records helped choose the blend
+        blend[labelled] = self.verdicts_.labelled_scores_
+        self.decision_scores_ = blend
+
+    def _keep_verdicts(self, X, verdicts, ids):
+        """Keep the first verdicts: the labelled records, their ids, a sample of the unknown ones and the
+        per-feature percentile map of ``X``.  Returns the sample's row indices."""
+        labelled = ~np.isnan(verdicts)
+        unknown = np.flatnonzero(~labelled)
+        rng = np.random.default_rng(self.random_state)
+        pick = np.sort(rng.choice(unknown, min(SAMPLE, len(unknown)), replace=False))
+        self.verdict_sample_ = X[pick]
+        self.verdict_X_, self.verdict_y_ = X[labelled], verdicts[labelled]
+        self.verdict_ids_ = labelled_ids(ids, labelled)
+        P, _ = self._project(self.scaler_.transform(X))
+        self.percentile_grid_ = percentile_grid(P)
+        return pick
+
+    def _evidence(self, X, raw=None):
+        """What the verdict blend reads of records ``X``: per-feature percentiles, standardised views and the
+        unsupervised score (``raw``: the members' scores when already computed)."""
+        Z = self.scaler_.transform(X)
+        P, _ = self._project(Z)
+        raw = self._raw(Z) if raw is None else raw
+        return to_percentiles(P, self.percentile_grid_), (raw - self.med_) / self.iqr_, self._combine(raw)
+
+    def _learn_blend(self):
+        self.verdicts_ = VerdictModel(self.view_names(), random_state=self.random_state).fit(
+            *self._evidence(self.verdict_sample_), *self._evidence(self.verdict_X_), self.verdict_y_
+        )
+
+    def verdict_scores(self, X):
+        """Everything the verdicts say of records ``X``, from one pass through the members (requires verdicts).
+
+        Returns
+        -------
+        scores : VerdictScores
+            ``score`` (the blend, as :meth:`decision_function`), ``unsupervised`` (the score without
+            verdicts), ``flagged_by`` (the evidence that gave each record its score: ``"unsupervised"``, a
+            view's name, ``"near a confirmed anomaly"``, ...) and ``nearest`` (the id of the nearest
+            confirmed anomaly).
+        """
+        parts = self.verdicts_.score(*self._evidence(np.asarray(X, dtype=np.float64)))
+        anomaly_ids = self.verdict_ids_[self.verdict_y_ == 1]
+        return parts._replace(
+            flagged_by=np.array(self.verdicts_.names_, dtype=object)[parts.flagged_by],
+            nearest=np.where(parts.nearest >= 0, anomaly_ids[np.maximum(parts.nearest, 0)], ""),
+        )

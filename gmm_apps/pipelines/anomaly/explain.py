@@ -1,0 +1,168 @@
+"""Why a record is flagged: each feature's part of its score, and the view that scored it.
+
+:class:`ExplanationsMixin` gives :class:`~gmm_apps.pipelines.anomaly.model.GMMDetector`
+its ``contributions``, ``explain`` and ``view_names``; it reads the fitted
+members and views and changes nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ExplanationsMixin:
+    """Per-feature explanations of a fitted detector's scores."""
+
+    def contributions(self, X):
+        """Each feature's part of each record's negative log-likelihood, and its signed deviation.
+
+        The view that explains a record is the one that gives it its score:
+        with ``combine="max"`` the record's largest standardised view, with
+        ``"mean"`` the finest joint view (the diagonal one with the most
+        components).  In a joint view (its first member), under the record's
+        most responsible component ``k`` the negative log-density is a sum over
+        features, and the part that depends on the record is ``0.5 * z_j**2``
+        with ``z_j = (x_j - mu_kj) / sd_kj``: feature ``j``'s contribution.  In
+        the per-feature view, ``z_j`` is the same under the most responsible
+        component of feature ``j``'s own mixture.  Missing features contribute
+        nothing (their entries are NaN).  When the joint members work on
+        principal components (many features), the record's negative
+        log-likelihood is that of a low-rank-plus-noise Gaussian: the
+        standardised deviations along the principal components, mapped back
+        to the features with the loadings (``delta = V z_pc``, so ``sum_j
+        delta_j**2 = sum_r z_pc_r**2``; none when the residual view explains
+        the record), plus the residual off the subspace in units of the
+        reference's residual spread; feature ``j`` contributes ``0.5 *
+        (delta_j**2 + (res_j / s_res)**2)`` and ``z_j`` is the larger of the
+        two in magnitude.
+
+        Returns
+        -------
+        contributions : ndarray of shape (n, d)
+        z : ndarray of shape (n, d)
+        """
+        Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
+        P, _ = self._project(Z)
+        kinds = self._view_kinds(P.shape[1])
+        readable = [v for v, (kind, _) in enumerate(kinds) if kind != "joint"]
+        finest = max(
+            readable, key=lambda v: kinds[v][1].n_components if kinds[v][0] == "diagonal" else -1, default=0
+        )  # the diagonal joint view with the most components
+        view = np.full(len(Z), finest)
+        if self.combine == "max":
+            top = ((self._raw(Z) - self.med_) / self.iqr_).argmax(axis=1)
+            view = np.where(np.isin(top, readable), top, view)
+        zp = np.full(P.shape, np.nan)  # deviations in the members' space (the features, or the principal components)
+        for v in np.unique(view):
+            rows = view == v
+            zp[rows] = self._deviations(v, P[rows])
+        if self.projection_ is not None:
+            delta = np.nan_to_num(zp) @ self.projection_.T
+            C = np.nan_to_num(Z - self.projection_mean_, nan=0.0)
+            res = (C - P @ self.projection_.T) / np.sqrt(self.residual_var_)
+            z = np.where(np.abs(res) > np.abs(delta), res, delta)
+            z[np.isnan(Z)] = np.nan
+            contrib = 0.5 * (delta**2 + res**2)
+            contrib[np.isnan(Z)] = np.nan
+            return contrib, z
+        return 0.5 * zp**2, zp
+
+    def _view_kinds(self, d):
+        """Each view as ``(kind, first member)``: ``"diagonal"`` (a joint view with diagonal covariance on all
+        ``d`` columns, readable feature by feature), ``"joint"`` (any other joint view), ``"per-feature"``, or
+        ``"residual"`` (no member)."""
+        kinds = []
+        for v in range(self.view_matrix_.shape[1]):
+            idx = self._view_members(v)
+            if not len(idx):
+                kinds.append(("residual", None))
+                continue
+            cols, g = self.members_[idx[0]]
+            kind = (
+                "per-feature"
+                if self._is_marginal(idx[0])
+                else "diagonal"
+                if g.covariance_type == "diag" and len(cols) == d
+                else "joint"
+            )
+            kinds.append((kind, g))
+        return kinds
+
+    def view_names(self):
+        """A short name for each view, in the order of ``view_matrix_``'s columns: ``"K=4"`` (with the
+        covariance type and ``"on a feature subset"`` when not diagonal on all features), ``"per-feature"``,
+        ``"residual"``."""
+        d = self.projection_.shape[1] if self.projection_ is not None else len(self.scaler_.center)
+        names = []
+        for v, (kind, g) in enumerate(self._view_kinds(d)):
+            if kind in ("per-feature", "residual"):
+                names.append(kind)
+            else:
+                cols = self.members_[self._view_members(v)[0]][0]
+                names.append(
+                    f"K={g.n_components}"
+                    + ("" if g.covariance_type == "diag" else f" {g.covariance_type}")
+                    + ("" if len(cols) == d else " on a feature subset")
+                )
+        return names
+
+    def _deviations(self, v, P):
+        """Standardised deviations ``z`` of the records ``P`` (members' space) under view ``v``'s responsible
+        components; NaN where a feature is missing, zeros for the residual view."""
+        idx = self._view_members(v)
+        if not len(idx):
+            return np.zeros(P.shape)
+        z = np.full(P.shape, np.nan)
+        if self._is_marginal(idx[0]):
+            for i in idx:
+                cols, g = self.members_[i]
+                x = P[:, cols[0]]
+                seen = ~np.isnan(x)
+                if seen.any():
+                    k = g.predict(x[seen, None])
+                    z[seen, cols[0]] = (x[seen] - g.means_[k, 0]) / np.sqrt(g.covariance_matrices()[k, 0, 0])
+            return z
+        cols, g = self.members_[idx[0]]
+        k = g.predict(P[:, cols])
+        var = np.diagonal(g.covariance_matrices(), axis1=1, axis2=2)[k]
+        z[:, cols] = (P[:, cols] - g.means_[k]) / np.sqrt(var)
+        return z
+
+    def explain(self, X, *, top=3, names=None):
+        """The features that contribute most to each record's negative log-likelihood (see :meth:`contributions`).
+
+        Returns
+        -------
+        features : list of list of str
+            For each record, up to ``top`` entries like ``"chol high (z=+4.1, 62%)"``
+            (the percentage is the feature's share of the record's summed
+            contributions), then ``"missing: a, b"`` when features are missing.
+        """
+        contrib, z = self.contributions(X)
+        n, d = contrib.shape
+        names = names or [f"x{i}" for i in range(d)]
+        absent = np.isnan(np.asarray(X, dtype=np.float64))
+        gone = absent.any(axis=1)
+        total = np.nansum(contrib, axis=1)
+        order = np.argsort(-np.nan_to_num(contrib, nan=-1.0), axis=1, kind="stable")[:, :top]
+        rows = np.arange(n)[:, None]
+        c, zt = contrib[rows, order], z[rows, order]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = 100 * c / total[:, None]
+        out = []
+        for i, (js, cs, zs, ss, t) in enumerate(
+            zip(order.tolist(), c.tolist(), zt.tolist(), share.tolist(), total.tolist())
+        ):
+            parts = [
+                (
+                    f"{names[j]} {'high' if zj > 0 else 'low'} (z={zj:+.1f}, {sj:.0f}%)"
+                    if t > 0
+                    else f"{names[j]} (z={zj:+.1f})"
+                )
+                for j, cj, zj, sj in zip(js, cs, zs, ss)
+                if cj == cj
+            ]
+            if gone[i]:
+                parts.append("missing: " + ", ".join(names[j] for j in np.flatnonzero(absent[i])))
+            out.append(parts)
+        return out
