@@ -51,7 +51,7 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
     raise ConfigError(f"{source}: {key}: {problem}: {pattern}")
 
 
-#: written into every run folder by :class:`gmm_apps.runs.RunContext`
+#: written into every run folder by :class:`gmm_apps.run_context.RunContext`
 RUN_MARKER = ".gmm_apps_run"
 
 
@@ -183,6 +183,8 @@ def path_problem(path):
             return "no such sample (see gmm_apps/samples)"
     try:
         st = os.stat(path)
+    except ValueError:  # a NUL character: no file system has such a name
+        return "not a valid file name (it holds a NUL character)"
     except (FileNotFoundError, NotADirectoryError):
         return "file not found"
     except PermissionError:

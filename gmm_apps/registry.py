@@ -38,7 +38,7 @@ A pipeline is a class with:
     Cheap checks before any work (input files exist ...); raise ``ConfigError``.
 ``run(config, ctx) -> dict``
     Load, build features, fit with the core engine, write outputs through the
-    :class:`gmm_apps.runs.RunContext`; return the key figures for ``summary.json``.
+    :class:`gmm_apps.run_context.RunContext`; return the key figures for ``summary.json``.
 ``apply(run_dir, input, config, ctx) -> dict``
     Use a finished run's saved model on new data.
 ``updates_model``

@@ -355,3 +355,9 @@ def test_fuzzed_python_api_arguments_end_in_success_or_a_user_error(tmp_path_fac
 
 class _Validated(Exception):
     """Raised by the stand-in for execute_run once the config and inputs passed every check."""
+
+
+def test_a_path_with_a_nul_character_is_a_one_line_error():
+    # os.stat raises ValueError on NUL, which no file system allows; found by the fuzz test
+    with pytest.raises(UserError, match="data.path: not a valid file name"):
+        gmm_apps.run("anomaly", data="a\x00b")

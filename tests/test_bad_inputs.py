@@ -15,7 +15,7 @@ import pytest
 from model_files import without_model_checksums
 
 from gmm_apps import cli
-from gmm_apps.runs import MARKER
+from gmm_apps.run_context import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples"

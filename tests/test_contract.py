@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gmm_apps import cli, registry
-from gmm_apps.runs import MARKER
+from gmm_apps.run_context import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = registry.available()

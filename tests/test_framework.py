@@ -20,7 +20,7 @@ from gmm_apps.report import (
     model_evaluation,
     plot_confidence_histogram,
 )
-from gmm_apps.runs import RunContext
+from gmm_apps.run_context import RunContext
 from gmm_apps.yaml_io import apply_overrides, parse_override
 
 REPO = Path(__file__).resolve().parents[1]

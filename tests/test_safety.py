@@ -22,8 +22,8 @@ from model_files import rewrite_npz, without_model_checksums
 
 from gmm_apps import cli
 from gmm_apps.errors import UserError
-from gmm_apps.paths import resolve_inputs
-from gmm_apps.runs import MARKER, RunContext, is_run_folder
+from gmm_apps.paths import is_run_folder, resolve_inputs
+from gmm_apps.run_context import MARKER, RunContext
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples"
@@ -778,7 +778,7 @@ def test_row_system_folders_home_and_mount_points_are_never_replaced(tmp_path, c
     one_error_line(err, "system folder or a mount point")
     assert snapshot(mounted) == before
     # the rule itself: the root and the folders right under it, and the system trees
-    from gmm_apps.runs import _system_folder
+    from gmm_apps.destination import _system_folder
 
     assert all(_system_folder(Path(p)) for p in ("/", "/etc", "/usr", "/tmp", "/dev/shm", "/proc/self"))
     assert not _system_folder(tmp_path / "scratch")
