@@ -14,13 +14,16 @@ _SUBMODULES = {
     "config",
     "config_docs",
     "core",
+    "destination",
     "engine",
     "errors",
     "paths",
     "pipelines",
     "registry",
     "report",
+    "run_context",
     "runs",
+    "workers",
     "yaml_io",
 }
 

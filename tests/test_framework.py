@@ -355,3 +355,16 @@ def test_a_run_without_plots_never_loads_matplotlib(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.split() == ["False", "True"]
     assert (tmp_path / "r" / "report.html").is_file() and "<img" in (tmp_path / "p" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_map_jobs_gives_results_in_order_and_passes_a_jobs_error_on(n_jobs):
+    import math
+
+    from gmm_apps.workers import map_jobs
+
+    jobs = [9.0, 1.0, 16.0, 4.0, 25.0]
+    with map_jobs(math.sqrt, jobs, n_jobs) as results:
+        assert list(results) == [3.0, 1.0, 4.0, 2.0, 5.0]
+    with pytest.raises(ValueError, match="math domain error"), map_jobs(math.sqrt, [4.0, -1.0, 9.0], n_jobs) as results:
+        list(results)
