@@ -24,6 +24,11 @@ A pipeline is a class with:
     any of them after the run.
 ``model_file``
     The run folder's model file (relative path) that ``apply`` reads.
+``model_class``
+    The class in the pipeline's ``model.py`` that fits, saves and loads the
+    model: ``fit(...)`` returns the fitted model, ``save(path, *, meta)``
+    writes ``model_file`` through the engine's checked files, and the
+    classmethod ``load(path) -> (model, meta)`` reads it back.
 ``model_paths()``
     The files or folders holding the fitted model (default: ``model_file``, or
     its top folder when it lies in one); the run's marker records the SHA-256
@@ -55,9 +60,8 @@ A pipeline is a class with:
     (the ``data`` argument of the Python API); by default ``data.path``.
 ``load_model(run_dir)``
     The fitted model object of a finished run (what ``apply`` uses), or None
-    when the folder holds no model file (an ``apply`` run); by default the
-    core mixture saved at ``model_file``; a pipeline whose model is more than
-    one mixture overrides ``read_model(path)``.
+    when the folder holds no model file (an ``apply`` run): ``model_class.load``
+    of ``model_file``.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class Pipeline:
     input_keys = ("data.path",)
     model_sections = ("features", "model")
     model_file = "model.npz"
+    model_class = None
     quick_sets = ()
     updates_model = False
 
@@ -172,10 +177,12 @@ class Pipeline:
         return self.read_model(path) if path.is_file() else None
 
     def read_model(self, path):
-        """Read the model file at ``path`` (overridden where the model is more than one mixture)."""
-        from .core import load_model  # start-up time: `list` and `init` need no engine
+        """The model saved at ``path``: ``model_class.load``, or a core mixture when no class is named."""
+        if self.model_class is None:
+            from .core import load_model  # start-up time: `list` and `init` need no engine
 
-        return load_model(path)
+            return load_model(path)
+        return self.model_class.load(path)[0]
 
 
 def _load(target):

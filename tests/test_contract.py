@@ -2,8 +2,10 @@
 
 For each name in ``registry.available()``: the default config validates; a quick
 run on the default data writes ``summary.json``, ``report.html``, ``config.yaml``,
-``run.log``, the run marker and the pipeline's model file; ``apply`` on that run
-works; a key that only another pipeline has is refused in one line; the same
+``run.log``, the run marker and the pipeline's model file; the pipeline's model
+class (in its ``model.py``: ``fit``, ``save(path, *, meta)``, the classmethod
+``load(path) -> (model, meta)``) reads that file and writes it again byte for byte;
+``apply`` on that run works; a key that only another pipeline has is refused in one line; the same
 seed twice gives byte-identical outputs; and no pipeline module reaches into
 another pipeline or into private core names.
 """
@@ -85,6 +87,28 @@ def test_apply_on_the_run_works(first_run, capsys):
     code = cli.main(["apply", str(out), str(new), "--out", str(tmp / "applied"), "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert json.loads((tmp / "applied" / "summary.json").read_text())["applied_run"] == str(out)
+
+
+def test_the_model_class_loads_the_run_and_a_resave_is_the_same_file(first_run, tmp_path):
+    import inspect
+
+    name, _, out = first_run
+    pipeline = registry.get_pipeline(name)
+    cls = pipeline.model_class
+    assert cls is not None and cls.__module__.endswith(".model"), "the model class lives in the pipeline's model.py"
+    assert callable(getattr(cls, "fit", None)) and callable(getattr(cls, "save", None))
+    assert inspect.ismethod(cls.load), "load is a classmethod"
+    assert "meta" in inspect.signature(cls.save).parameters
+    original = out / pipeline.model_file
+    model, meta = cls.load(original)
+    assert isinstance(model, cls) and isinstance(meta, dict)
+    again = tmp_path / pipeline.model_file
+    again.parent.mkdir(parents=True, exist_ok=True)
+    model.save(again, meta=meta)
+    assert again.read_bytes() == original.read_bytes()
+    reloaded, meta2 = cls.load(again)
+    assert isinstance(reloaded, cls) and meta2 == meta
+    assert type(pipeline.load_model(out)) is cls
 
 
 def test_a_key_of_another_pipeline_is_refused_in_one_line(first_run, capsys):
@@ -275,3 +299,24 @@ def test_init_writes_a_config_that_runs_and_comments_every_key(name, tmp_path, c
         )
         assert cli.main(["show", str(tmp_path / "r")]) == 0
         assert "records flagged" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "lacking"),
+    [
+        ("regimes", "covariance_of_states", "the covariance type of its states"),
+        ("images", "settings", "the settings it segments with"),
+    ],
+)
+def test_a_model_file_lacking_a_part_is_refused_by_the_one_older_file_rule(name, key, lacking, tmp_path):
+    from model_files import rewrite_npz
+
+    from gmm_apps.errors import ModelFileError
+
+    pipeline = registry.get_pipeline(name)
+    out = tmp_path / "run"
+    assert cli.main(["run", str(config_file(name, tmp_path)), "--quiet", "--out", str(out), *sets(pipeline)]) == 0
+    path = out / pipeline.model_file
+    rewrite_npz(path, lambda arrays, header: header["extra"].pop(key), rechecksum=True)
+    with pytest.raises(ModelFileError, match=f"written by an older gmm_apps, without {lacking}; rerun 'gmm-apps run'"):
+        pipeline.model_class.load(path)

@@ -426,6 +426,31 @@ class model_file_guard:
         if not cond:
             raise ModelFileError(f"{path}: inconsistent model file: {what}; rerun 'gmm-apps run' to write it again")
 
+    @staticmethod
+    def older(path, what, lacking):
+        """The one refusal of a model file from an earlier version that lacks a part this version needs.
+
+        The policy every pipeline follows: a file of an earlier gmm_apps is read
+        when it holds everything the model needs, and otherwise refused with
+        this message; a missing part is never guessed.
+
+        Parameters
+        ----------
+        path : str or Path
+        what : str
+            e.g. ``"a regimes model"``.
+        lacking : str
+            What the file does not hold, e.g. ``"the states' covariance type"``.
+
+        Returns
+        -------
+        ModelFileError
+        """
+        return ModelFileError(
+            f"{path}: {what} written by an older gmm_apps, without {lacking}; rerun 'gmm-apps run' with the "
+            "run's config.yaml to write it again"
+        )
+
 
 def _restore_stream(model, arrays, path):
     """Put back ``partial_fit``'s running statistics when the file has them (checked against the parameters)."""

@@ -25,6 +25,12 @@ from ...errors import ModelFileError
 from .verdicts import VerdictModel
 
 
+def _folder(path):
+    """The detector's folder, from the folder or from its ``detector.npz``."""
+    path = Path(path)
+    return path.parent if path.name == "detector.npz" else path
+
+
 class DetectorFileMixin:
     """Saving and loading a :class:`~gmm_apps.pipelines.anomaly.model.GMMDetector`."""
 
@@ -34,13 +40,14 @@ class DetectorFileMixin:
     #: 5: the verdict blend (written only when there are verdicts)
     FORMAT_VERSION = 5
 
-    def save(self, folder, *, meta):
-        """Write the members (``member_NNN.npz``) and the detector (``detector.npz``) to ``folder``.
+    def save(self, path, *, meta):
+        """Write the members (``member_NNN.npz``) and the detector (``detector.npz``) to the folder ``path``.
 
-        The detector file records each member file's SHA-256, so a member
-        edited, swapped or taken from another run is refused on load.
+        ``path`` may also name the ``detector.npz`` file itself.  The detector
+        file records each member file's SHA-256, so a member edited, swapped or
+        taken from another run is refused on load.
         """
-        folder = Path(folder)
+        folder = _folder(path)
         folder.mkdir(parents=True, exist_ok=True)
         digests = []
         for i, (cols, g) in enumerate(self.members_):
@@ -88,8 +95,8 @@ class DetectorFileMixin:
         save_arrays(folder / "detector.npz", arrays, format=self.FORMAT, format_version=version, meta=head)
 
     @classmethod
-    def load(cls, folder):
-        """Load a saved detector; returns ``(detector, meta)``.
+    def load(cls, path):
+        """Load a saved detector from its folder (or its ``detector.npz``); returns ``(detector, meta)``.
 
         Raises
         ------
@@ -97,7 +104,7 @@ class DetectorFileMixin:
             If a file is missing, altered, unsigned while a signing key is set,
             or inconsistent with the others.
         """
-        folder = Path(folder)
+        folder = _folder(path)
         f = folder / "detector.npz"
         if f.is_file():
             head, a = load_arrays(f, format=cls.FORMAT, max_version=cls.FORMAT_VERSION)

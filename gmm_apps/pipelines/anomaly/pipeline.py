@@ -130,6 +130,7 @@ class AnomalyPipeline(Pipeline):
     model_sections = ("model", "threshold")
     input_keys = ("data.path", "data.score")
     model_file = "model/detector.npz"
+    model_class = GMMDetector
     updates_model = True
     quick_sets = ("report.plots=false", "model.seeds=2", "model.components=[1, 4]")
 
@@ -217,9 +218,6 @@ class AnomalyPipeline(Pipeline):
                 summary["evaluation_unsupervised"] = evaluation(rec.labels, out["unsupervised_score"].to_numpy())
         rep.build_report(ctx, cfg, summary=summary, scores=out, det=det, rec=rec, names=schema.features)
         return summary
-
-    def read_model(self, path):
-        return GMMDetector.load(Path(path).parent)[0]
 
     def apply(self, run_dir, input, config, ctx):
         det, meta = GMMDetector.load(Path(run_dir) / "model")

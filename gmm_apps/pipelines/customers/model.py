@@ -1,7 +1,7 @@
 """The customers model: a core GMM over standardised customer features, plus the fixed one-timer segment.
 
 Fitting chooses K by the criterion among candidates whose every segment is
-large enough (:func:`fit_segmentation`); segments are ordered and named by
+large enough (:meth:`Segmentation.fit`); segments are ordered and named by
 value.  :class:`Segmentation` scores new customers and saves / loads itself.
 """
 
@@ -53,6 +53,8 @@ class Segmentation:
         self.names = list(names)
         self.separate = bool(separate_one_timers)
         self.one_timer_value = one_timer_value
+        #: the model-selection result of :meth:`fit` (None for a loaded segmentation)
+        self.selection_ = None
 
     @property
     def n_segments(self):
@@ -84,6 +86,31 @@ class Segmentation:
     # ------------------------------------------------------------ persistence
     #: the forward-value model saved with the segmentation (a :class:`PurchaseModel`), or None
     purchases = None
+
+    @classmethod
+    def fit(cls, feats, cfg, *, random_state, progress=None, n_components=None, covariance_types=None):
+        """Fit the segmentation of customer features ``feats`` as the config ``cfg`` says.
+
+        K (and the covariance type) are chosen among the candidates by the
+        criterion, with segments large enough; segments are ordered by value
+        and named from their profiles.  ``n_components`` and
+        ``covariance_types`` narrow the candidates (stability refits).
+
+        Returns
+        -------
+        seg : Segmentation
+            ``seg.selection_`` is the model-selection result.
+        """
+        seg, selection = _fit_segmentation(
+            feats,
+            cfg,
+            random_state=random_state,
+            progress=progress,
+            n_components=n_components,
+            covariance_types=covariance_types,
+        )
+        seg.selection_ = selection
+        return seg
 
     def save(self, path, *, meta):
         """Write the segmentation (model, scaler, names, values, purchase model) to ``path`` in the core's checked format."""
@@ -204,7 +231,7 @@ def _choose_with_min_size(res, Z, w, m):
     return model, replace(res, table=table, best_model=model, best_index=i)
 
 
-def fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=None, covariance_types=None):
+def _fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=None, covariance_types=None):
     """Fit the GMM on calibration features and order the segments by value.
 
     Returns

@@ -25,7 +25,7 @@ from .features import (
     ranking_order,
     rfm_scores,
 )
-from .model import PurchaseModel, Segmentation, fit_segmentation, kmeans_baseline
+from .model import PurchaseModel, Segmentation, kmeans_baseline
 from .segments import action_for
 
 logger = logging.getLogger("gmm_apps.customers")
@@ -371,6 +371,7 @@ class CustomersPipeline(Pipeline):
     quick_sets = ("report.stability_seeds=1", "report.bootstrap=0", "report.plots=false", "model.n_components=3")
     description = "customer segments from a transaction log, with probabilities, names and actions"
     config_model = CustomersConfig
+    model_class = Segmentation
 
     def check(self, config, source):
         p = local_path(config.data.path)
@@ -466,9 +467,8 @@ class CustomersPipeline(Pipeline):
         bar = ctx.progress(
             total=len(cfg.model.candidates()) * len(cfg.model.covariance_types()), desc="fitting candidates"
         )
-        seg, res = fit_segmentation(
-            feats, cfg, random_state=cfg.model.random_state, progress=lambda i, n: bar.update(1)
-        )
+        seg = Segmentation.fit(feats, cfg, random_state=cfg.model.random_state, progress=lambda i, n: bar.update(1))
+        res = seg.selection_
         bar.close()
         smallest = int(res.best["smallest_segment"])
         if smallest < cfg.model.min_segment_size:
@@ -489,7 +489,7 @@ class CustomersPipeline(Pipeline):
         rng = np.random.default_rng(cfg.model.random_state)
         for kind, v in ctx.progress(jobs, desc="stability refits"):
             if kind == "seed":
-                other, _ = fit_segmentation(feats, cfg, random_state=v, n_components=[k], covariance_types=[ct])
+                other = Segmentation.fit(feats, cfg, random_state=v, n_components=[k], covariance_types=[ct])
                 lab = other.proba(feats).argmax(axis=1)
                 out["seeds"].append(
                     {
@@ -500,7 +500,7 @@ class CustomersPipeline(Pipeline):
                 )
             else:
                 idx = np.sort(rng.choice(len(feats), len(feats), replace=True))
-                other, _ = fit_segmentation(
+                other = Segmentation.fit(
                     feats.iloc[idx], cfg, random_state=cfg.model.random_state, n_components=[k], covariance_types=[ct]
                 )
                 lab = other.proba(feats).argmax(axis=1)
@@ -513,8 +513,6 @@ class CustomersPipeline(Pipeline):
         return out
 
     # ------------------------------------------------------------------ apply
-    def read_model(self, path):
-        return Segmentation.load(path)[0]
 
     def apply(self, run_dir, input, config, ctx):
         seg, meta = Segmentation.load(Path(run_dir) / "model.npz")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from ...core import GaussianMixture, select_model
+from ...core import GaussianMixture, load_model, model_file_guard, save_model, select_model
 from ...errors import DataError
 from . import segment as seg
 from .config import ImagesConfig
@@ -351,3 +351,72 @@ def palette_rgb(model, color_space):
 
         return np.clip(lab2rgb(means[None, :, :])[0], 0, 1)
     return np.clip(means / 100.0, 0, 1)
+
+
+class PaletteModel:
+    """The colour model of a set of photos: one core mixture over their pooled pixel features, and its palette.
+
+    With ``model.shared: true`` every photo is segmented by it (one palette for
+    all); otherwise it is the summary palette beside the per-photo models.
+    ``apply`` segments new photos with a saved one.
+
+    Parameters
+    ----------
+    settings : Settings
+
+    Attributes
+    ----------
+    mixture_ : gmm_apps.core.GaussianMixture
+    selection_ : pandas.DataFrame or None
+        The criterion table when K was chosen among candidates (not saved).
+    """
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def fit(self, pools):
+        """Fit on the pixel-feature samples of every photo (a list of ``(n_i, d)`` arrays)."""
+        X = np.concatenate(pools).astype(np.float64)
+        Xf, wts = fit_rows(X, self.settings, np.random.default_rng(self.settings.random_state))
+        self.mixture_, self.selection_ = fit_model(Xf, wts, self.settings)
+        return self
+
+    @property
+    def n_components(self):
+        return self.mixture_.n_components
+
+    @property
+    def palette_rgb(self):
+        """RGB colour (in [0, 1]) of each component, shape ``(K, 3)``."""
+        return palette_rgb(self.mixture_, self.settings.color_space)
+
+    def segment(self, rgb, *, name="image", features=None):
+        """Segment one photo with this palette (see :func:`segment_image`)."""
+        return segment_image(rgb, self.settings, model=self.mixture_, name=name, features=features)
+
+    def save(self, path, *, meta):
+        """Write the mixture, its palette, the settings and ``meta`` to one checked model file."""
+        extra = {**meta, "settings": asdict(self.settings)}
+        return save_model(self.mixture_, path, extra=extra, arrays={"palette_rgb": self.palette_rgb})
+
+    @classmethod
+    def load(cls, path):
+        """Read a saved palette model; returns ``(model, meta)``."""
+        mixture, extra = load_model(path, with_extra=True)
+        meta = dict(extra.get("meta") or {})
+        saved = meta.pop("settings", None)
+        if not isinstance(saved, dict):
+            raise model_file_guard.older(path, "a palette model", "the settings it segments with")
+        with model_file_guard(path):
+            known = {f.name for f in fields(Settings)}
+            settings = Settings.defaults(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
+            )
+            model_file_guard.require(
+                mixture.means_.shape[1] == image_features(np.zeros((8, 8, 3)), settings)[0].shape[-1],
+                path,
+                "the palette's features do not match its settings",
+            )
+        model = cls(settings)
+        model.mixture_, model.selection_ = mixture, None
+        return model, meta

@@ -9,14 +9,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...core import load_model, model_file_guard, save_model
+from ...core import model_file_guard
 from ...engine import dask_client
 from ...errors import ArgumentError, DataError
 from ...registry import Pipeline
 from ...workers import map_jobs
 from .config import ImagesConfig
 from .data import image_stem, read_image, resolve_images, to_rgb
-from .model import Settings, check_size, fit_model, fit_rows, image_features, palette_rgb, sample_rows, segment_image
+from .model import (
+    PaletteModel,
+    Settings,
+    check_size,
+    image_features,
+    sample_rows,
+    segment_image,
+)
 
 logger = logging.getLogger("gmm_apps.images")
 MODEL_FILE = "model/palette.npz"
@@ -144,14 +151,6 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
     return done
 
 
-def fit_shared(pools, settings):
-    """The shared (palette) model fitted on the pooled pixel samples of every image."""
-    X = np.concatenate(pools).astype(np.float64)
-    Xf, wts = fit_rows(X, settings, np.random.default_rng(settings.random_state))
-    model, table = fit_model(Xf, wts, settings)
-    return model, table
-
-
 def _make_folders(ctx, cfg):
     for d in ("labels", "overlays") if cfg.output.overlay else ("labels",):
         ctx.path(d).mkdir(exist_ok=True)
@@ -174,6 +173,7 @@ class ImagesPipeline(Pipeline):
     name = "images"
     model_sections = ("features", "model", "spatial")
     model_file = MODEL_FILE
+    model_class = PaletteModel
     quick_sets = ("report.plots=false", "run.n_jobs=1", "model.n_fits=1", "model.sample_size=1000")
 
     def apply_example(self, run_dir, folder):
@@ -254,17 +254,12 @@ class ImagesPipeline(Pipeline):
 
             if cfg.model.shared:
                 sampled = go(model=None, pool_rows=pool_rows, sample_only=True, overlay_on=False)
-                shared, table = fit_shared([r["pool"] for r in sampled], settings)
-                results = go(model=shared, pool_rows=0, sample_only=False, overlay_on=cfg.output.overlay)
+                palette = PaletteModel(settings).fit([r["pool"] for r in sampled])
+                results = go(model=palette.mixture_, pool_rows=0, sample_only=False, overlay_on=cfg.output.overlay)
             else:
                 results = go(model=None, pool_rows=pool_rows, sample_only=False, overlay_on=cfg.output.overlay)
-                shared, table = fit_shared([r["pool"] for r in results], settings)
-        save_model(
-            shared,
-            ctx.path(MODEL_FILE),
-            extra={"pipeline": "images", "settings": settings.__dict__},
-            arrays={"palette_rgb": palette_rgb(shared, settings.color_space)},
-        )
+                palette = PaletteModel(settings).fit([r["pool"] for r in results])
+        palette.save(ctx.path(MODEL_FILE), meta={"pipeline": "images"})
         images, palettes = _write_tables(ctx, results)
         sels = [r["selection"] for r in results if r["selection"] is not None]
         if sels:
@@ -286,8 +281,8 @@ class ImagesPipeline(Pipeline):
             images=images,
             palettes=palettes,
             selection=sels,
-            shared=shared,
-            shared_table=table,
+            shared=palette.mixture_,
+            shared_table=palette.selection_,
         )
         return summary
 
@@ -295,7 +290,7 @@ class ImagesPipeline(Pipeline):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
         path = Path(run_dir) / MODEL_FILE
-        model = load_model(path)
+        model = PaletteModel.load(path)[0].mixture_
         inputs = resolve_images(input, key="input", source="apply")
         settings = Settings.from_config(config)
         d = image_features(np.zeros((8, 8, 3)), settings)[0].shape[-1]

@@ -27,7 +27,7 @@ from ...core import (
     save_model,
 )
 from ...errors import DataError, ModelFileError
-from .features import TRADING_DAYS
+from .features import TRADING_DAYS, fit_scaler
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -135,6 +135,32 @@ class RegimeModel:
         #: smoothed state probabilities of the days it was fitted on, kept by the fit that computed them
         #: (hmmlearn's forward-backward) for :func:`order_by_volatility`; None otherwise and after loading
         self.fit_smoothed = None
+        #: the standardisation of the raw features this model reads (set by :meth:`fit`, the pipeline or ``load``)
+        self.scaler = None
+
+    @classmethod
+    def fit(cls, features, returns, *, names=None, **settings):
+        """Standardise ``features`` and fit a regime model on them; the model keeps its scaler.
+
+        Parameters
+        ----------
+        features : ndarray of shape (T, d)
+            Raw daily features (as :func:`~gmm_apps.pipelines.regimes.features.build_features` makes them).
+        returns : ndarray of shape (T,)
+        names : list of str, optional
+            Feature names, for messages.
+        **settings
+            As :func:`fit_regime_model` (``kind``, ``n_components``, ``covariance_type``, ...).
+
+        Returns
+        -------
+        model : RegimeModel
+            ``model.scaler.transform`` maps raw features to what the model reads.
+        """
+        scaler = fit_scaler(np.asarray(features, dtype=np.float64), names=names)
+        model = fit_regime_model(scaler.transform(features), returns, **settings)
+        model.scaler = scaler
+        return model
 
     @property
     def n_states(self):
@@ -296,7 +322,11 @@ class RegimeModel:
         return np.sqrt(np.maximum(p @ (var + mu**2) - mean**2, 0.0) * TRADING_DAYS)
 
     # ---------------------------------------------------------- persistence
-    def save(self, path, *, scaler, meta):
+    def save(self, path, *, meta):
+        """Write the model and its scaler to one checked model file, with ``meta``."""
+        scaler = self.scaler
+        if scaler is None:
+            raise ValueError("the model has no scaler; set model.scaler (the standardisation it was fitted on)")
         arrays = {
             "state_of": self.state_of,
             "mix_weights": self.mix_weights,
@@ -317,17 +347,14 @@ class RegimeModel:
 
     @classmethod
     def load(cls, path):
-        """Load a saved model; returns ``(model, scaler, meta)``."""
+        """Load a saved model (its ``scaler`` set); returns ``(model, meta)``."""
         emission, extra = load_model(path, with_extra=True)
         a, meta = extra["arrays"], extra["meta"]
         for key in ("state_of", "mix_weights", "startprob", "transmat", "scaler_mean", "scaler_scale"):
             if key not in a:
                 raise ModelFileError(f"{path}: not a regimes model (array {key!r} missing)")
         if "covariance_of_states" not in meta:
-            raise ModelFileError(
-                f"{path}: a regimes model written by an older gmm_apps; rerun 'gmm-apps run' with "
-                "its config.yaml to write it again"
-            )
+            raise model_file_guard.older(path, "a regimes model", "the covariance type of its states")
         need = model_file_guard.require
         with model_file_guard(path):
             Ke, d = emission.means_.shape
@@ -395,7 +422,8 @@ class RegimeModel:
                 converged=bool(meta.get("converged", True)),
                 n_iter=int(meta.get("n_iter", 0)),
             )
-        return model, FeatureScaler(a["scaler_mean"], a["scaler_scale"]), meta
+        model.scaler = FeatureScaler(a["scaler_mean"], a["scaler_scale"])
+        return model, meta
 
 
 def _full_covs(gm):

@@ -410,6 +410,7 @@ class RegimesPipeline(Pipeline):
 
     description = "market regimes from prices: dated labels with filtered and smoothed probabilities"
     config_model = RegimesConfig
+    model_class = RegimeModel
 
     def check(self, config, source):
         d = config.data
@@ -620,9 +621,9 @@ class RegimesPipeline(Pipeline):
         trans = transition_table(post.model, names)
         ctx.write_table("transitions.csv", trans, index=True)
         ctx.write_table("model_selection.csv", table)
+        post.model.scaler = post.scaler
         post.model.save(
             ctx.path("model.npz"),
-            scaler=post.scaler,
             meta={
                 "pipeline": "regimes",
                 "feature_names": list(F.columns),
@@ -792,11 +793,10 @@ class RegimesPipeline(Pipeline):
         )
 
     # ---------------------------------------------------------------- apply
-    def read_model(self, path):
-        return RegimeModel.load(path)[0]
 
     def apply(self, run_dir, input, config, ctx):
-        model, scaler, meta = RegimeModel.load(Path(run_dir) / "model.npz")
+        model, meta = RegimeModel.load(Path(run_dir) / "model.npz")
+        scaler = model.scaler
         series = meta.get("series", [])
         # several series: the new file has a column for each, named as in the run
         columns = config.data.price_column or (series if len(series) > 1 else None)

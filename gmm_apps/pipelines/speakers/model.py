@@ -17,7 +17,7 @@ from ...core import (
     model_file_guard,
     save_model,
 )
-from ...errors import DataError, ModelFileError
+from ...errors import DataError
 
 
 def map_adapt_means(ubm, X, *, relevance_factor=16.0):
@@ -71,6 +71,29 @@ class SpeakerModels:
         self._models = {}
         self.threshold = None
         self.norm_mean = self.norm_std = None
+
+    def fit(self, frames_list, labels, *, n_components=16, random_state=0, reg_covar=1e-3):
+        """Enrol every speaker from their recordings' frames, then learn S-norm's enrolment side (if used).
+
+        Parameters
+        ----------
+        frames_list : list of ndarray of shape (n_frames_i, d)
+            One array per recording.
+        labels : list of str
+            The speaker of each recording.
+        n_components, random_state, reg_covar
+            For ``kind='independent'`` (see :meth:`enrol`).
+
+        Returns
+        -------
+        self
+        """
+        for spk in sorted(set(labels)):
+            X = np.vstack([f for f, lab in zip(frames_list, labels) if lab == spk])
+            self.enrol(spk, X, n_components=n_components, random_state=random_state, reg_covar=reg_covar)
+        if self.score_norm == "snorm":
+            self.fit_score_norm(frames_list, labels)
+        return self
 
     def enrol(self, speaker, X, *, n_components=16, random_state=0, reg_covar=1e-3):
         """Add (or replace) one speaker; the other speakers' models are untouched.
@@ -225,10 +248,7 @@ class SpeakerModels:
                 "the threshold is not a number",
             )
             if meta["kind"] == "independent" and "spk0_variances" not in a:
-                raise ModelFileError(
-                    f"{path}: speaker models written by an older gmm_apps; rerun 'gmm-apps run' with "
-                    "its config.yaml to write them again"
-                )
+                raise model_file_guard.older(path, "independent speaker models", "each speaker's variances")
             if meta["kind"] == "ubm_map":
                 need(
                     a["speaker_means"].shape == (len(speakers), K, d) and np.all(np.isfinite(a["speaker_means"])),

@@ -102,12 +102,7 @@ def build_models(ubm, frames, labels, cfg, seed):
     """Speaker models from the background model ``ubm`` and each speaker's enrolment frames."""
     m = cfg.model
     models = SpeakerModels(ubm, kind=m.kind, relevance_factor=m.relevance_factor, score_norm=m.score_norm)
-    for spk in sorted(set(labels)):
-        X = np.vstack([f for f, lab in zip(frames, labels) if lab == spk])
-        models.enrol(spk, X, n_components=m.speaker_components, random_state=seed, reg_covar=m.reg_covar)
-    if m.score_norm == "snorm":
-        models.fit_score_norm(frames, labels)
-    return models
+    return models.fit(frames, labels, n_components=m.speaker_components, random_state=seed, reg_covar=m.reg_covar)
 
 
 def calibration_split(labels, share, seed):
@@ -307,6 +302,7 @@ class SpeakersPipeline(Pipeline):
 
     description = "speaker identification and verification: UBM + MAP-adapted GMMs on MFCCs"
     config_model = SpeakersConfig
+    model_class = SpeakerModels
 
     def check(self, config, source):
         if config.data.claims and path_problem(config.data.claims):
@@ -420,9 +416,6 @@ class SpeakersPipeline(Pipeline):
             out["_det"] = (far, frr)
             out["_target"], out["_impostor"] = tgt, imp
         return out
-
-    def read_model(self, path):
-        return SpeakerModels.load(path)[0]
 
     def apply(self, run_dir, input, config, ctx):
         models, meta = SpeakerModels.load(Path(run_dir) / "model.npz")
