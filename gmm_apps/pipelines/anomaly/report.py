@@ -134,12 +134,27 @@ def _pct(x):
 
 
 def build_report(ctx, cfg, *, summary, scores, det, rec, names):
+    """The anomaly report, section by section."""
     rep = Report(
         cfg.report.title or "Anomaly detection",
         subtitle=f"learned from {summary['reference_records']:,} records of {cfg.data.path}; "
         f"{len(names)} features; {summary['members']} GMMs in the ensemble",
     )
     rep.headline(summary["headline"])
+    rep.kv(_key_figures(cfg, summary))
+    s = scores["score"].to_numpy()
+    labels = scores["label"].to_numpy() if "label" in scores else None
+    if cfg.report.plots:
+        rep.image(ctx.save_figure(plot_histogram(s, det.threshold_, labels), "scores.png"))
+    _top_section(rep, cfg, scores)
+    _score_plots(ctx, rep, cfg, det, rec, s, labels)
+    if summary.get("verdicts"):
+        add_verdicts(rep, cfg, summary["verdicts"], scores)
+    _method_section(rep, cfg, summary, det)
+    rep.write(ctx.path("report.html"))
+
+
+def _key_figures(cfg, summary):
     kv = {
         "threshold": summary["threshold"],
         "threshold set by": {
@@ -156,11 +171,10 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
                 "labelled outlier share": f"{100 * ev['outlier_share']:.1f}%",
             }
         )
-    rep.kv(kv)
-    s = scores["score"].to_numpy()
-    labels = scores["label"].to_numpy() if "label" in scores else None
-    if cfg.report.plots:
-        rep.image(ctx.save_figure(plot_histogram(s, det.threshold_, labels), "scores.png"))
+    return kv
+
+
+def _top_section(rep, cfg, scores):
     rep.section(f"Top {cfg.report.top} anomalies")
     top = scores.sort_values("score", ascending=False).head(cfg.report.top)
     rep.table(
@@ -187,13 +201,17 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
         "it its score, in robust standard deviations (z); high / low says in which direction.",
         cls="note",
     )
+
+
+def _score_plots(ctx, rep, cfg, det, rec, s, labels):
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_projection(det.scaler_.transform(rec.X), s, det.threshold_), "projection.png"))
         if labels is not None and len(np.unique(labels)) == 2:
             rep.section("Against the labels")
             rep.image(ctx.save_figure(plot_roc_pr(labels, s), "roc_pr.png"))
-    if summary.get("verdicts"):
-        add_verdicts(rep, cfg, summary["verdicts"], scores)
+
+
+def _method_section(rep, cfg, summary, det):
     rep.section("Method")
     m = cfg.model
     parts = [
@@ -217,4 +235,3 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
         f"themselves). {summary['members']} Gaussian mixtures make {views}. Each view's negative log-density "
         f"is standardised by its median and IQR on the reference records; {rule}."
     )
-    rep.write(ctx.path("report.html"))

@@ -164,13 +164,33 @@ def plot_capture(curves, outcome, top_share, recommended):
     return fig
 
 
+def _pct(v):
+    return f"{100 * v:.1f}%" if np.isfinite(v) else "–"
+
+
+def _money(v):
+    return f"${v:,.2f}" if np.isfinite(v) else "–"
+
+
 def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validation, stability, holdout):
-    names = seg.names
+    """The customers report, section by section (``holdout`` is unused: the validation carries its figures)."""
     rep = Report(
         cfg.report.title or "Customer segments",
         subtitle=f"{summary['customers']:,} customers, {summary['transactions']:,} transactions; calibration "
         f"{summary['calibration']['start']} to {summary['calibration']['end']}",
     )
+    _headline(rep, seg, summary, validation)
+    _worth_section(rep, cfg, table, summary)
+    _segments_section(ctx, rep, cfg, feats, P, seg, table, summary)
+    if validation:
+        _validation_section(ctx, rep, cfg, table, summary, validation)
+    _stability_section(rep, stability)
+    _selection_section(ctx, rep, cfg, feats, P, seg, selection)
+    _caveats_section(rep, cfg, seg, summary)
+    rep.write(ctx.path("report.html"))
+
+
+def _headline(rep, seg, summary, validation):
     if validation:
         rep.headline(
             f"{seg.n_segments} segments. Targeting the top {int(100 * validation['top_share'])}% of customers by "
@@ -182,8 +202,9 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     else:
         rep.headline(f"{seg.n_segments} segments of {summary['customers']:,} customers.")
 
-    pct = lambda v: f"{100 * v:.1f}%" if np.isfinite(v) else "–"  # noqa: E731
-    money = lambda v: f"${v:,.2f}" if np.isfinite(v) else "–"  # noqa: E731
+
+def _worth_section(rep, cfg, table, summary):
+    pct = _pct
     fv = summary["forward_value"]
     rep.section("What each segment is worth")
     worth = table[
@@ -215,6 +236,9 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     )
     add_cleaning(rep, summary["cleaning"], cfg)
 
+
+def _segments_section(ctx, rep, cfg, feats, P, seg, table, summary):
+    pct, money, names = _pct, _money, seg.names
     rep.section("Segments")
     show = table.drop(columns=["expected_purchases", "expected_spend", "expected_share"]).rename(
         columns={
@@ -260,58 +284,60 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_profile_heatmap(feats, P, names), "profiles.png"))
 
-    if validation:
-        rep.section("Validation on the future")
-        rows = pd.DataFrame(
-            [
-                {
-                    "ranking": f"recommended: {validation['recommended']} (chosen on the calibration period)",
-                    "captured": validation["capture_recommended"],
-                },
-                {
-                    "ranking": "combined (mean rank of segment value, forward value and calibration spend)",
-                    "captured": validation["capture_combined"],
-                },
-                {"ranking": "forward value (expected spend)", "captured": validation["capture_forward_value"]},
-                {"ranking": "segments (this model)", "captured": validation["capture_segments"]},
-                {"ranking": "RFM quintile score (R+F+M, ties by RFM cell)", "captured": validation["capture_rfm"]},
-                {"ranking": "k-means on the same features (same K)", "captured": validation["capture_kmeans"]},
-                {"ranking": "calibration spend", "captured": validation["capture_calibration_spend"]},
-            ]
-        )
-        rep.table(
-            rows.rename(
-                columns={"captured": f"holdout revenue captured by the top {int(100 * validation['top_share'])}%"}
-            ),
-            formats={f"holdout revenue captured by the top {int(100 * validation['top_share'])}%": pct},
-        )
-        f = validation["forward_value"]
-        rep.text(
-            f"The models were fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']:g} "
-            f"weeks ({validation['holdout_start']} to {validation['holdout_end']}), ${validation['holdout_revenue']:,.0f} "
-            f"of revenue. The recommended ranking was chosen on a split of the calibration period "
-            f"(features to {summary['recommended_ranking']['inner_split']['split'] if summary['recommended_ranking']['inner_split'] else '–'}, "
-            f"outcomes after), never on this holdout: the combined ranking unless another captured clearly more "
-            f"there (95% bootstrap interval of the difference above zero). The forward value predicted ${f['predicted_total']:,.0f} "
-            f"({100 * f['total_error']:+.1f}% against the actual), a mean absolute error of ${f['mean_absolute_error']:,.2f} "
-            "per customer.",
-            cls="note",
-        )
-        if cfg.report.plots:
-            rep.image(ctx.save_figure(plot_capture_bars(validation), "holdout_check.png"))
-            rep.image(
-                ctx.save_figure(
-                    plot_capture(
-                        validation["_curves"],
-                        validation["_outcome"],
-                        validation["top_share"],
-                        validation["recommended"],
-                    ),
-                    "capture.png",
-                )
-            )
-            rep.image(ctx.save_figure(plot_forward_by_segment(table), "forward_value.png"))
 
+def _validation_section(ctx, rep, cfg, table, summary, validation):
+    pct = _pct
+    rep.section("Validation on the future")
+    rows = pd.DataFrame(
+        [
+            {
+                "ranking": f"recommended: {validation['recommended']} (chosen on the calibration period)",
+                "captured": validation["capture_recommended"],
+            },
+            {
+                "ranking": "combined (mean rank of segment value, forward value and calibration spend)",
+                "captured": validation["capture_combined"],
+            },
+            {"ranking": "forward value (expected spend)", "captured": validation["capture_forward_value"]},
+            {"ranking": "segments (this model)", "captured": validation["capture_segments"]},
+            {"ranking": "RFM quintile score (R+F+M, ties by RFM cell)", "captured": validation["capture_rfm"]},
+            {"ranking": "k-means on the same features (same K)", "captured": validation["capture_kmeans"]},
+            {"ranking": "calibration spend", "captured": validation["capture_calibration_spend"]},
+        ]
+    )
+    rep.table(
+        rows.rename(columns={"captured": f"holdout revenue captured by the top {int(100 * validation['top_share'])}%"}),
+        formats={f"holdout revenue captured by the top {int(100 * validation['top_share'])}%": pct},
+    )
+    f = validation["forward_value"]
+    rep.text(
+        f"The models were fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']:g} "
+        f"weeks ({validation['holdout_start']} to {validation['holdout_end']}), ${validation['holdout_revenue']:,.0f} "
+        f"of revenue. The recommended ranking was chosen on a split of the calibration period "
+        f"(features to {summary['recommended_ranking']['inner_split']['split'] if summary['recommended_ranking']['inner_split'] else '–'}, "
+        f"outcomes after), never on this holdout: the combined ranking unless another captured clearly more "
+        f"there (95% bootstrap interval of the difference above zero). The forward value predicted ${f['predicted_total']:,.0f} "
+        f"({100 * f['total_error']:+.1f}% against the actual), a mean absolute error of ${f['mean_absolute_error']:,.2f} "
+        "per customer.",
+        cls="note",
+    )
+    if cfg.report.plots:
+        rep.image(ctx.save_figure(plot_capture_bars(validation), "holdout_check.png"))
+        rep.image(
+            ctx.save_figure(
+                plot_capture(
+                    validation["_curves"],
+                    validation["_outcome"],
+                    validation["top_share"],
+                    validation["recommended"],
+                ),
+                "capture.png",
+            )
+        )
+        rep.image(ctx.save_figure(plot_forward_by_segment(table), "forward_value.png"))
+
+
+def _stability_section(rep, stability):
     rep.section("Stability")
     st = stability
     kv = {}
@@ -328,6 +354,9 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
         cls="note",
     )
 
+
+def _selection_section(ctx, rep, cfg, feats, P, seg, selection):
+    names = seg.names
     rep.section("Model selection")
     rep.table(selection.table.drop(columns=["cv_log_likelihood"]))
     if cfg.report.plots and selection.table["n_components"].nunique() > 1:
@@ -371,6 +400,9 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
             )
             rep.image(ctx.save_figure(f, "feature_space.png"))
 
+
+def _caveats_section(rep, cfg, seg, summary):
+    separate = seg.separate
     rep.section("Caveats")
     rep.caveats(
         [
@@ -396,4 +428,3 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
             "check the profile table before acting on a name.",
         ]
     )
-    rep.write(ctx.path("report.html"))

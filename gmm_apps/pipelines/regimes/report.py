@@ -201,7 +201,7 @@ def build_report(
     feature_names,
     backtest=None,
 ):
-    """Write ``report.html`` and the plots of a regimes run."""
+    """Write ``report.html`` and the plots of a regimes run, section by section."""
     K = len(names)
     title = cfg.report.title or f"Market regimes — {ticker}"
     rep = Report(
@@ -209,6 +209,22 @@ def build_report(
         subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} trading days; "
         f"model: {summary['model_kind']}, {K} regimes, {summary['covariance_type']} covariance",
     )
+    _headline(rep, summary)
+    add_figures(rep, summary, names)
+    _outlook_section(rep, summary, names)
+    plots = cfg.report.plots
+    if backtest is not None:
+        add_backtest(rep, ctx, backtest, plots)
+    _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed, names, ticker)
+    _regimes_section(rep, stats)
+    _transitions_section(ctx, rep, plots, trans, names, model)
+    _selection_section(ctx, rep, cfg, plots, table, chosen)
+    _evaluation_section(ctx, rep, cfg, plots, summary, model, X, labels, filtered, smoothed, names, feature_names)
+    _caveats_section(rep, summary)
+    rep.write(ctx.path("report.html"))
+
+
+def _headline(rep, summary):
     t = summary["today"]
     rep.headline(
         f"Today ({t['date']}): {t['name']} regime, filtered probability {t['probability_filtered']:.2f}"
@@ -224,7 +240,10 @@ def build_report(
     if ari["ari_vs_first"]:
         kv[f"label agreement across {len(ari['seeds'])} seeds (min ARI)"] = ari["min"]
     rep.kv(kv)
-    add_figures(rep, summary, names)
+
+
+def _outlook_section(rep, summary, names):
+    t = summary["today"]
     outlook = summary["forecast"]
     rep.section("Outlook")
     horizons = list(outlook["probabilities"])
@@ -251,23 +270,25 @@ def build_report(
         cls="note",
     )
 
-    plots = cfg.report.plots
-    if backtest is not None:
-        add_backtest(rep, ctx, backtest, plots)
-    hs = cfg.split.holdout_start if not cfg.walk_forward.enabled else None
-    if plots:
-        f = plot_price_regimes(dates, prices.to_numpy(), labels, names, ticker=ticker, holdout_start=hs)
-        rep.image(ctx.save_figure(f, "price_regimes.png"), caption="Background colour: regime label of each day.")
-        if smoothed is not None:
-            f = plot_stacked_probabilities(
-                dates, smoothed, names, title="Smoothed regime probabilities (uses the whole sample)"
-            )
-            rep.image(ctx.save_figure(f, "probabilities_smoothed.png"))
-        f = plot_stacked_probabilities(
-            dates, filtered, names, title="Filtered regime probabilities (data up to each day only)"
-        )
-        rep.image(ctx.save_figure(f, "probabilities_filtered.png"))
 
+def _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed, names, ticker):
+    hs = cfg.split.holdout_start if not cfg.walk_forward.enabled else None
+    if not plots:
+        return
+    f = plot_price_regimes(dates, prices.to_numpy(), labels, names, ticker=ticker, holdout_start=hs)
+    rep.image(ctx.save_figure(f, "price_regimes.png"), caption="Background colour: regime label of each day.")
+    if smoothed is not None:
+        f = plot_stacked_probabilities(
+            dates, smoothed, names, title="Smoothed regime probabilities (uses the whole sample)"
+        )
+        rep.image(ctx.save_figure(f, "probabilities_smoothed.png"))
+    f = plot_stacked_probabilities(
+        dates, filtered, names, title="Filtered regime probabilities (data up to each day only)"
+    )
+    rep.image(ctx.save_figure(f, "probabilities_filtered.png"))
+
+
+def _regimes_section(rep, stats):
     rep.section("Regimes")
     show = stats.drop(columns=["regime"]).rename(
         columns={
@@ -286,6 +307,8 @@ def build_report(
         cls="note",
     )
 
+
+def _transitions_section(ctx, rep, plots, trans, names, model):
     rep.section("Transitions")
     tshow = trans.reset_index().rename(columns={"expected_duration_days": "expected duration (days)"})
     prob = lambda v: f"{v:.3f}"  # noqa: E731
@@ -304,6 +327,8 @@ def build_report(
             cls="note",
         )
 
+
+def _selection_section(ctx, rep, cfg, plots, table, chosen):
     rep.section("Model selection")
     shown = table.sort_values(["covariance_type", "n_components"]).drop(columns=["candidate"])
     rep.table(shown)
@@ -327,6 +352,9 @@ def build_report(
             )
         )
 
+
+def _evaluation_section(ctx, rep, cfg, plots, summary, model, X, labels, filtered, smoothed, names, feature_names):
+    K = len(names)
     # the shared evaluation block, on the state Gaussians in model space
     means, covs = model.state_moments()
     probs = smoothed if smoothed is not None else filtered
@@ -380,6 +408,9 @@ def build_report(
                 title="Regimes in feature space (1-3 sigma)",
             )
             rep.image(ctx.save_figure(f, "feature_space.png"))
+
+
+def _caveats_section(rep, summary):
     rep.section("Caveats")
     rep.caveats(
         [
@@ -391,4 +422,3 @@ def build_report(
             ),
         ]
     )
-    rep.write(ctx.path("report.html"))

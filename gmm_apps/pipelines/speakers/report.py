@@ -89,12 +89,23 @@ def accuracy_by_duration(ident):
 
 
 def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
+    """The speakers report, section by section (``scores`` is unused: ``curves`` carries what is plotted)."""
     rep = Report(
         cfg.report.title or "Speaker identification",
         subtitle=f"{len(summary['speakers'])} enrolled speakers, {summary['enrolment_recordings']} enrolment recordings; "
         f"model: {summary['model_kind']} with a {summary['ubm_components']}-component UBM",
     )
     rep.headline(summary["headline"])
+    rep.kv(_key_figures(cfg, summary))
+    if ident is not None:
+        _per_speaker_sections(ctx, rep, cfg, summary, models)
+        _verification_section(ctx, rep, cfg, summary, curves)
+        _identification_sections(rep, ident)
+    _method_section(rep, cfg, summary)
+    rep.write(ctx.path("report.html"))
+
+
+def _key_figures(cfg, summary):
     kv = {
         "enrolled speakers": ", ".join(summary["speakers"]),
         "unknown-speaker threshold (score)": summary["threshold"],
@@ -119,52 +130,63 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
     kv["scores"] = ("MAP-adapted speaker models" if cfg.model.kind == "ubm_map" else "independent speaker GMMs") + (
         ", S-normalised against the enrolled speakers" if cfg.model.score_norm == "snorm" else ", raw"
     )
-    rep.kv(kv)
-    if ident is not None:
-        if "confusion" in summary:
-            table = per_speaker_table(summary["confusion"], models.speakers)
-            rep.section("Per speaker")
-            if len(table) > CONFUSION_PLOT_MAX:
-                rep.text(
-                    f"The {CONFUSION_PLOT_MAX} least accurate of {len(table)} speakers; per_speaker.csv has all.",
-                    cls="note",
-                )
-                table = table.head(CONFUSION_PLOT_MAX)
-            rep.table(table, formats={"accuracy": lambda v: f"{100 * v:.1f}%"})
-        if summary.get("confused_pairs"):
-            rep.section("Most confused pairs")
-            pairs = pd.DataFrame(summary["confused_pairs"])
-            rep.table(pairs, formats={"share_of_true": lambda v: f"{100 * v:.1f}%"})
-        if "confusion" in summary and cfg.report.plots and len(models.speakers) <= CONFUSION_PLOT_MAX:
-            c = summary["confusion"]
-            rep.section("Confusion matrix")
-            rep.image(ctx.save_figure(plot_confusion(c["matrix"], c["labels"], models.speakers), "confusion.png"))
-        if "_target" in curves and cfg.report.plots:
-            rep.section("Verification")
-            rep.image(
-                ctx.save_figure(
-                    plot_scores(
-                        curves["_target"],
-                        curves["_impostor"],
-                        summary["threshold"],
-                        normalised=cfg.model.score_norm == "snorm",
-                    ),
-                    "scores.png",
-                )
-            )
-            rep.image(ctx.save_figure(plot_det(*curves["_det"], summary["eer"]), "det.png"))
+    return kv
+
+
+def _per_speaker_sections(ctx, rep, cfg, summary, models):
+    if "confusion" in summary:
+        table = per_speaker_table(summary["confusion"], models.speakers)
+        rep.section("Per speaker")
+        if len(table) > CONFUSION_PLOT_MAX:
             rep.text(
-                "A claimed speaker is accepted when the recording's score for that speaker reaches the threshold. "
-                "The DET curve shows every trade-off between false acceptance and false rejection.",
+                f"The {CONFUSION_PLOT_MAX} least accurate of {len(table)} speakers; per_speaker.csv has all.",
                 cls="note",
             )
-        if "true" in ident:
-            rep.section("Accuracy by recording length")
-            rep.table(accuracy_by_duration(ident), formats={"accuracy": lambda v: f"{100 * v:.1f}%"})
-        rep.section("Least certain identifications")
-        worst = ident.sort_values("margin").head(10).drop(columns=["unknown"])
-        worst["file"] = worst["file"].map(lambda f: f.rsplit("/", 1)[-1])
-        rep.table(worst)
+            table = table.head(CONFUSION_PLOT_MAX)
+        rep.table(table, formats={"accuracy": lambda v: f"{100 * v:.1f}%"})
+    if summary.get("confused_pairs"):
+        rep.section("Most confused pairs")
+        pairs = pd.DataFrame(summary["confused_pairs"])
+        rep.table(pairs, formats={"share_of_true": lambda v: f"{100 * v:.1f}%"})
+    if "confusion" in summary and cfg.report.plots and len(models.speakers) <= CONFUSION_PLOT_MAX:
+        c = summary["confusion"]
+        rep.section("Confusion matrix")
+        rep.image(ctx.save_figure(plot_confusion(c["matrix"], c["labels"], models.speakers), "confusion.png"))
+
+
+def _verification_section(ctx, rep, cfg, summary, curves):
+    if "_target" in curves and cfg.report.plots:
+        rep.section("Verification")
+        rep.image(
+            ctx.save_figure(
+                plot_scores(
+                    curves["_target"],
+                    curves["_impostor"],
+                    summary["threshold"],
+                    normalised=cfg.model.score_norm == "snorm",
+                ),
+                "scores.png",
+            )
+        )
+        rep.image(ctx.save_figure(plot_det(*curves["_det"], summary["eer"]), "det.png"))
+        rep.text(
+            "A claimed speaker is accepted when the recording's score for that speaker reaches the threshold. "
+            "The DET curve shows every trade-off between false acceptance and false rejection.",
+            cls="note",
+        )
+
+
+def _identification_sections(rep, ident):
+    if "true" in ident:
+        rep.section("Accuracy by recording length")
+        rep.table(accuracy_by_duration(ident), formats={"accuracy": lambda v: f"{100 * v:.1f}%"})
+    rep.section("Least certain identifications")
+    worst = ident.sort_values("margin").head(10).drop(columns=["unknown"])
+    worst["file"] = worst["file"].map(lambda f: f.rsplit("/", 1)[-1])
+    rep.table(worst)
+
+
+def _method_section(rep, cfg, summary):
     rep.section("Method")
     rep.text(
         f"Features: {cfg.features.n_mfcc} MFCCs from {cfg.features.n_mels} mel bands, {cfg.features.window_ms:g} ms windows "
@@ -194,4 +216,3 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
             else ""
         )
     )
-    rep.write(ctx.path("report.html"))
