@@ -16,7 +16,7 @@ from gmm_apps.pipelines.regimes import data as data_mod
 from gmm_apps.pipelines.regimes import features as feat
 from gmm_apps.pipelines.regimes.config import FeatureSpec
 from gmm_apps.pipelines.regimes.model import RegimeModel, fit_regime_model
-from gmm_apps.pipelines.regimes.pipeline import (
+from gmm_apps.pipelines.regimes.states import (
     max_drawdown,
     regime_statistics,
     run_lengths,
@@ -740,7 +740,7 @@ def _run(tmp_path, name, data, *sets):
 def test_out_of_sample_figures_use_filtered_labels_that_a_later_price_cannot_move(tmp_path):
     """A run one day shorter and a run whose extra last day is a wild price: the out-of-sample figures of the
     first are those of the second's filtered labels without its last day."""
-    from gmm_apps.pipelines.regimes.pipeline import regime_figures
+    from gmm_apps.pipelines.regimes.states import regime_figures
 
     short = _run(tmp_path, "short", _sp500_csv(tmp_path / "short.csv", 1499), "split.holdout_start=2003-01-01")
     wild = _run(tmp_path, "wild", _sp500_csv(tmp_path / "wild.csv", 1500, last=1.0), "split.holdout_start=2003-01-01")

@@ -1,6 +1,8 @@
 """A test of use: allocations driven by out-of-sample regime probabilities, against buy-and-hold and volatility targeting.
 
-Pure functions on arrays of daily simple returns and weights.  Every weight is
+Pure functions on arrays of daily simple returns and weights, and
+:func:`write_backtest`, which runs them for a finished run and writes the
+table and figures.  Every weight is
 decided at a day's close from data up to that day and earns the next day's
 return (a one-day lag); changing the weight costs ``cost_bps`` basis points per
 unit of turnover.
@@ -8,10 +10,14 @@ unit of turnover.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 TRADING_DAYS = 252
+
+logger = logging.getLogger("gmm_apps.regimes")
 
 
 def regime_weights(labels, stress, stress_weight):
@@ -134,3 +140,68 @@ def run_backtest(
         rows.append({"strategy": name, **performance(net, turn), "mean_weight": float(w[:-1].mean()), **days})
         curves[name] = np.cumprod(1.0 + net)
     return pd.DataFrame(rows), pd.DataFrame(curves, index=dates[1:])
+
+
+def write_backtest(ctx, cfg, post, data, names):
+    """The allocation test on the out-of-sample days (filtered probabilities only); None when there are none."""
+    oos = ~post.train
+    if not cfg.backtest.enabled or oos.sum() < 60:
+        return None
+    prices = data.prices[data.primary]
+    simple = prices.pct_change()
+    dates = post.dates[oos]
+    returns = simple.reindex(dates).fillna(0.0).to_numpy()
+    bt = cfg.backtest
+    if bt.vol_target is not None:
+        target, why = float(bt.vol_target), "backtest.vol_target"
+    else:
+        before = simple.loc[: dates[0]].iloc[1:-1]  # the days before the test
+        target = (
+            float(before.std(ddof=0) * np.sqrt(TRADING_DAYS))
+            if len(before) > 20
+            else float(returns.std() * np.sqrt(TRADING_DAYS))
+        )
+        why = "the asset's volatility before the test"
+    table, curves = run_backtest(
+        dates,
+        post.filtered[oos],
+        returns,
+        names,
+        predicted_vol=post.predicted_vol[oos],
+        stress_weight=bt.stress_weight,
+        cost_bps=bt.cost_bps,
+        vol_window=bt.vol_window,
+        target_vol=target,
+        max_leverage=bt.max_leverage,
+    )
+    ctx.write_table("backtest.csv", table)
+    rows = table.set_index("strategy")
+    regime_rules = [n for n in rows.index if n in REGIME_RULES]
+    best = max(regime_rules, key=lambda n: rows.loc[n, "sharpe"])
+    summary = {
+        "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
+        "days": int(len(dates)),
+        "cost_bps": bt.cost_bps,
+        "stress_weight": bt.stress_weight,
+        "target_volatility": target,
+        "target_volatility_from": why,
+        "max_leverage": bt.max_leverage,
+        "strategies": {
+            s: {k: v for k, v in r.items() if not k.startswith("days_")} for s, r in rows.to_dict("index").items()
+        },
+        "best_regime_rule": best,
+        "sharpe_at_least_buy_and_hold": bool(rows.loc[best, "sharpe"] >= rows.loc["buy and hold", "sharpe"]),
+        "sharpe_at_least_volatility_targeting": bool(
+            rows.loc[best, "sharpe"] >= rows.loc["volatility targeting", "sharpe"]
+        ),
+        "drawdown_below_buy_and_hold": bool(rows.loc[best, "max_drawdown"] > rows.loc["buy and hold", "max_drawdown"]),
+    }
+    logger.info(
+        "backtest %s to %s: Sharpe %s",
+        *summary["period"],
+        ", ".join(f"{n} {rows.loc[n, 'sharpe']:.2f}" for n in rows.index),
+    )
+    return {"summary": summary, "table": table, "curves": curves}
+
+
+# -------------------------------------------------------- walk-forward

@@ -19,7 +19,6 @@ from ...core import (
     ConvergenceWarning,
     FeatureScaler,
     GaussianMixture,
-    bhattacharyya_distances,
     load_model,
     model_file_guard,
     n_parameters,
@@ -28,61 +27,11 @@ from ...core import (
 )
 from ...errors import DataError, ModelFileError
 from .features import TRADING_DAYS, fit_scaler
+from .hmm import finite_parameters, full_covariances, gaussian_hmm, gmm_hmm, sticky_transmat
+from .model_file import check_saved_model
+from .states import order_by_volatility, prefix_products, raw_state_moments
 
 logger = logging.getLogger("gmm_apps.regimes")
-
-NAMES = {
-    1: ["all"],
-    2: ["calm", "stress"],
-    3: ["calm", "normal", "stress"],
-    4: ["calm", "normal", "volatile", "stress"],
-    5: ["calm", "quiet", "normal", "volatile", "stress"],
-    6: ["calm", "quiet", "normal", "nervous", "volatile", "stress"],
-}
-
-
-def regime_names(k):
-    """Readable names for K regimes ordered from calmest to most volatile."""
-    return list(NAMES.get(k, [f"regime {i}" for i in range(k)]))
-
-
-def prefix_products(M):
-    """Running products ``M[0] @ M[1] @ ... @ M[t]`` of a stack of square matrices, each rescaled.
-
-    A log-depth scan (Hillis-Steele): ``ceil(log2 T)`` batched matrix products
-    instead of ``T`` sequential ones, which is what makes the forward and
-    backward passes of a long series fast in numpy.  Each product is divided
-    by its largest entry to stay in range; the logs of those divisors are
-    returned so that the true product is ``P[t] * exp(logscale[t])``.
-
-    Parameters
-    ----------
-    M : ndarray of shape (T, K, K)
-        Non-negative matrices.
-
-    Returns
-    -------
-    P : ndarray of shape (T, K, K)
-    logscale : ndarray of shape (T,)
-    """
-    P = np.array(M, dtype=np.float64)
-    T = len(P)
-
-    def rescale(Z):
-        s = Z.max(axis=(1, 2))
-        s = np.where(s > 0, s, 1.0)
-        Z /= s[:, None, None]
-        return np.log(s)
-
-    logscale = rescale(P)
-    shift = 1
-    while shift < T:
-        new = np.matmul(P[:-shift], P[shift:])
-        ls = logscale[:-shift] + logscale[shift:] + rescale(new)
-        P[shift:] = new
-        logscale[shift:] = ls
-        shift *= 2
-    return P, logscale
 
 
 class RegimeModel:
@@ -270,7 +219,7 @@ class RegimeModel:
     def state_moments(self):
         """Mean (K, d) and covariance (K, d, d) of each state's emission distribution."""
         em = self.emission
-        covs = _full_covs(em)
+        covs = full_covariances(em)
         K, d = self.n_states, self.n_features
         means = np.zeros((K, d))
         cov = np.zeros((K, d, d))
@@ -355,61 +304,8 @@ class RegimeModel:
                 raise ModelFileError(f"{path}: not a regimes model (array {key!r} missing)")
         if "covariance_of_states" not in meta:
             raise model_file_guard.older(path, "a regimes model", "the covariance type of its states")
-        need = model_file_guard.require
         with model_file_guard(path):
-            Ke, d = emission.means_.shape
-            K = len(a["startprob"])
-            need(
-                a["transmat"].shape == (K, K)
-                and np.allclose(a["transmat"].sum(axis=1), 1)
-                and np.all(a["transmat"] >= 0),
-                path,
-                "the transition matrix does not fit the regimes",
-            )
-            need(
-                a["state_of"].shape == (Ke,)
-                and np.issubdtype(a["state_of"].dtype, np.integer)
-                and set(a["state_of"].tolist()) == set(range(K)),
-                path,
-                "components are not mapped onto the regimes",
-            )
-            need(
-                a["startprob"].ndim == 1
-                and np.all(np.isfinite(a["startprob"]))
-                and np.all(a["startprob"] >= 0)
-                and abs(float(a["startprob"].sum()) - 1) < 1e-6,
-                path,
-                "the start probabilities are not a probability vector",
-            )
-            need(
-                a["mix_weights"].shape == (Ke,)
-                and np.all(np.isfinite(a["mix_weights"]))
-                and np.all(a["mix_weights"] >= 0),
-                path,
-                "mixing weights do not fit the components",
-            )
-            need(
-                np.all(np.isfinite(a["scaler_mean"]))
-                and np.all(np.isfinite(a["scaler_scale"]))
-                and np.all(a["scaler_scale"] > 0),
-                path,
-                "the scaler holds a non-positive or non-finite scale",
-            )
-            need(
-                a["scaler_mean"].shape == (d,) and a["scaler_scale"].shape == (d,),
-                path,
-                "the scaler does not fit the features",
-            )
-            need(meta["kind"] in ("hmm", "gmm_hmm", "gmm"), path, f"unknown model kind {meta['kind']!r}")
-            need(meta["covariance_of_states"] in ("full", "diag", "spherical", "tied"), path, "unknown covariance type")
-            names = meta.get("names", [""] * K)
-            need(
-                isinstance(names, list) and len(names) == K and all(isinstance(n, str) for n in names),
-                path,
-                f"{len(names)} regime names for {K} regimes",
-            )
-            fn = meta.get("feature_names", [""] * d)
-            need(isinstance(fn, list) and len(fn) == d, path, f"{len(fn)} feature names for {d} features")
+            check_saved_model(path, emission, a, meta)
             model = cls(
                 emission,
                 a["state_of"],
@@ -424,29 +320,6 @@ class RegimeModel:
             )
         model.scaler = FeatureScaler(a["scaler_mean"], a["scaler_scale"])
         return model, meta
-
-
-def _full_covs(gm):
-    return gm.covariance_matrices()
-
-
-def _to_type(full, ct):
-    """Full (…, d, d) covariances to hmmlearn's shapes for ``ct`` (per state)."""
-    if ct == "full":
-        return full
-    if ct == "diag":
-        return np.diagonal(full, axis1=-2, axis2=-1).copy()
-    if ct == "spherical":
-        return np.diagonal(full, axis1=-2, axis2=-1).mean(axis=-1)
-    raise AssertionError(ct)
-
-
-def _sticky_transmat(K, stay=0.95):
-    if K == 1:
-        return np.ones((1, 1))
-    A = np.full((K, K), (1 - stay) / (K - 1))
-    np.fill_diagonal(A, stay)
-    return A
 
 
 def fit_regime_model(
@@ -548,6 +421,26 @@ def fit_regime_model(
 WARM_TOL_PER_DAY = 1e-6
 
 
+def fit_with_config(m, X, r, k, ct, seed):
+    """A regime model on standardised ``X`` with the model section ``m``'s settings, ``k`` states, covariance
+    ``ct`` and seed ``seed`` (the run's selection, stability and walk-forward fits)."""
+    return fit_regime_model(
+        X,
+        r,
+        kind=m.kind,
+        n_components=k,
+        covariance_type=ct,
+        n_init=m.n_init,
+        random_state=seed,
+        stickiness=m.stickiness,
+        n_mix=m.n_mix,
+        hmm_iter=m.hmm_iter,
+        tol=m.tol,
+        max_iter=m.max_iter,
+        reg_covar=m.reg_covar,
+    )
+
+
 def refit_regime_model(
     previous, X, returns, *, previous_scaler, scaler, stickiness=100.0, hmm_iter=200, reg_covar=1e-6
 ):
@@ -611,20 +504,6 @@ def refit_regime_model(
 HMM_FLOORS = (1e-3, 1e-2, 1e-1)
 
 
-def _usable(model):
-    m = model.emission
-    arrays = (
-        m.weights_,
-        m.means_,
-        m.covariances_,
-        m.precisions_cholesky_,
-        model.startprob,
-        model.transmat,
-        model.mix_weights,
-    )
-    return all(np.all(np.isfinite(a)) for a in arrays)
-
-
 def _with_floor(fit, gmm, K, covariance_type, reg_covar):
     """Fit an HMM; when a state collapses (a singular covariance), refit with a higher variance floor.
 
@@ -639,7 +518,7 @@ def _with_floor(fit, gmm, K, covariance_type, reg_covar):
         try:
             with np.errstate(all="ignore"):
                 model = fit(floor)
-            if _usable(model):
+            if finite_parameters(model):
                 if i:
                     logger.warning(
                         "a state of the %d-state HMM collapsed onto too few days; refitted with a variance "
@@ -658,7 +537,7 @@ def _with_floor(fit, gmm, K, covariance_type, reg_covar):
         np.arange(K),
         np.ones(K),
         gmm.weights_,
-        _sticky_transmat(K),
+        sticky_transmat(K),
         kind="hmm",
         covariance_type=covariance_type,
         converged=False,
@@ -666,57 +545,10 @@ def _with_floor(fit, gmm, K, covariance_type, reg_covar):
     )
 
 
-def _hmm_common(K, stickiness):
-    prior = np.ones((K, K)) + stickiness * np.eye(K)
-    return prior
-
-
-class _quiet_hmmlearn:
-    """hmmlearn logs a warning whenever MAP-EM (with a transition prior) lowers the
-    likelihood by rounding; send those to our debug log instead of the terminal."""
-
-    def __enter__(self):
-        self.lg = logging.getLogger("hmmlearn")
-        self.level, self.prop = self.lg.level, self.lg.propagate
-        self.lg.setLevel(logging.ERROR)
-        return self
-
-    def __exit__(self, *exc):
-        self.lg.setLevel(self.level)
-        return False
-
-
 def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, transmat=None, startprob=None, tol=1e-4):
     """Baum-Welch (hmmlearn) from ``gmm``'s Gaussians, a sticky transition matrix (or ``transmat``) and the
     mixture weights (or ``startprob``) as start probabilities."""
-    from hmmlearn.hmm import GaussianHMM  # start-up time: hmmlearn loads only for HMM fits
-
-    hmm = GaussianHMM(
-        K,
-        covariance_type=ct,
-        n_iter=hmm_iter,
-        tol=tol,
-        init_params="",
-        params="stmc",
-        transmat_prior=_hmm_common(K, stickiness),
-        random_state=random_state,
-        min_covar=max(reg_covar, 1e-6),
-        implementation="scaling",
-    )
-    hmm.startprob_ = (gmm.weights_ if startprob is None else startprob).astype(np.float64)
-    hmm.transmat_ = _sticky_transmat(K) if transmat is None else np.asarray(transmat, dtype=np.float64)
-    hmm.means_ = gmm.means_.astype(np.float64)
-    full = _full_covs(gmm)
-    hmm.covars_ = {
-        "full": full,
-        "tied": np.asarray(gmm.covariances_) if gmm.covariance_type == "tied" else full.mean(axis=0),
-        "diag": _to_type(full, "diag"),
-        "spherical": _to_type(full, "spherical"),
-    }[ct]
-    with warnings.catch_warnings(), _quiet_hmmlearn():
-        warnings.simplefilter("ignore")
-        hmm.fit(X)
-    logger.debug("hmm K=%d: %d iterations, converged %s", K, hmm.monitor_.iter, hmm.monitor_.converged)
+    hmm = gaussian_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, transmat, startprob, tol)
     emission = GaussianMixture.from_parameters(np.full(K, 1.0 / K), hmm.means_, hmm.covars_, covariance_type="full")
     model = RegimeModel(
         emission,
@@ -736,51 +568,8 @@ def _fit_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, *, tr
 
 
 def _fit_gmm_hmm(X, gmm, K, ct, stickiness, n_mix, hmm_iter, random_state, reg_covar, n_init):
-    from hmmlearn.hmm import GMMHMM  # start-up time: hmmlearn loads only for HMM fits
-
-    labels = gmm.predict(X)
+    hmm = gmm_hmm(X, gmm, K, ct, stickiness, n_mix, hmm_iter, random_state, reg_covar, n_init)
     d = X.shape[1]
-    means = np.zeros((K, n_mix, d))
-    covs = np.zeros((K, n_mix, d, d))
-    weights = np.zeros((K, n_mix))
-    for k in range(K):
-        Xk = X[labels == k]
-        m = min(n_mix, max(1, len(Xk) // (d + 2)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            sub = GaussianMixture(m, random_state=random_state, n_init=n_init, reg_covar=1e-4).fit(Xk)
-        for j in range(n_mix):
-            jj = j % m
-            means[k, j] = sub.means_[jj] + 1e-3 * j
-            covs[k, j] = sub.covariances_[jj]
-            weights[k, j] = sub.weights_[jj]
-        weights[k] /= weights[k].sum()
-    hmm = GMMHMM(
-        K,
-        n_mix=n_mix,
-        covariance_type=ct,
-        n_iter=hmm_iter,
-        tol=1e-4,
-        init_params="",
-        params="stmcw",
-        transmat_prior=_hmm_common(K, stickiness),
-        random_state=random_state,
-        min_covar=max(reg_covar, 1e-6),
-        implementation="scaling",
-    )
-    hmm.startprob_ = gmm.weights_.astype(np.float64)
-    hmm.transmat_ = _sticky_transmat(K)
-    hmm.means_ = means
-    hmm.weights_ = weights
-    hmm.covars_ = {
-        "full": covs,
-        "tied": covs.mean(axis=1),
-        "diag": _to_type(covs, "diag"),
-        "spherical": _to_type(covs, "spherical"),
-    }[ct]
-    with warnings.catch_warnings(), _quiet_hmmlearn():
-        warnings.simplefilter("ignore")
-        hmm.fit(X)
     c = np.asarray(hmm.covars_)
     full = {
         "full": lambda: c,
@@ -806,103 +595,3 @@ def _fit_gmm_hmm(X, gmm, K, ct, stickiness, n_mix, hmm_iter, random_state, reg_c
         converged=hmm.monitor_.converged,
         n_iter=hmm.monitor_.iter,
     )
-
-
-def state_return_moments(probs, returns):
-    """Mean and variance of daily returns within each state (probability-weighted).
-
-    Parameters
-    ----------
-    probs : ndarray of shape (T, K)
-    returns : ndarray of shape (T,)
-
-    Returns
-    -------
-    mean, var : ndarrays of shape (K,)
-    """
-    r = np.asarray(returns, dtype=np.float64)
-    w = probs / np.maximum(probs.sum(axis=0, keepdims=True), 1e-300)
-    mu = w.T @ r
-    var = (w * (r[:, None] - mu[None, :]) ** 2).sum(axis=0)
-    return mu, var
-
-
-def state_volatility(probs, returns):
-    """Annualised volatility of daily returns within each state (probability-weighted), shape (K,)."""
-    return np.sqrt(state_return_moments(probs, returns)[1] * TRADING_DAYS)
-
-
-def order_by_volatility(model, X, returns):
-    """Sort states in place from the lowest return volatility to the highest, and keep each state's return
-    moments on the model (:meth:`RegimeModel.predicted_volatility`)."""
-    probs = model.fit_smoothed
-    if probs is None or probs.shape != (len(X), model.n_states) or not np.all(np.isfinite(probs)):
-        probs = model.smooth(X)
-    model.fit_smoothed = None
-    mu, var = state_return_moments(probs, returns)
-    order = np.argsort(var, kind="stable")
-    model.permute(order)
-    model.return_moments = (mu[order], var[order])
-    return order
-
-
-def raw_state_moments(model, standardiser):
-    """Each state's emission mean (K, d) and covariance (K, d, d) in raw feature units, undoing
-    ``standardiser`` (the scaler the model was fitted under)."""
-    mu, cov = model.state_moments()
-    scale = np.asarray(standardiser.scale, dtype=float)
-    return standardiser.inverse_transform(mu), cov * np.outer(scale, scale)
-
-
-def align_states(model, reference, standardiser, ref_standardiser):
-    """Permute ``model``'s states to best match ``reference``'s (walk-forward refits).
-
-    States are compared in raw feature units (each model has its own
-    standardisation) by the Bhattacharyya distance of their moment-matched
-    Gaussians, and matched one-to-one (Hungarian algorithm).
-
-    Returns
-    -------
-    order : ndarray of shape (K,)
-    """
-    from scipy.optimize import linear_sum_assignment  # start-up time: this part of SciPy loads only when used
-
-    def raw(m, s):
-        mu, cov = raw_state_moments(m, s)
-        K = len(mu)
-        return GaussianMixture.from_parameters(np.full(K, 1.0 / K), mu, cov, covariance_type="full")
-
-    D = bhattacharyya_distances(raw(reference, ref_standardiser), raw(model, standardiser))
-    rows, cols = linear_sum_assignment(D)
-    order = np.asarray([c for _, c in sorted(zip(rows, cols))], dtype=np.int64)
-    model.permute(order)
-    return order
-
-
-#: trading days ahead of the regime forecasts (a day, a week, a month)
-FORECAST_HORIZONS = (1, 5, 21)
-
-
-def regime_forecasts(filtered, transmat, horizons=FORECAST_HORIZONS):
-    """Probability of each regime ``h`` trading days ahead, from each day's filtered probabilities.
-
-    The hidden Markov chain moves the day's regime distribution one step per
-    day: ``p_{t+h} = p_t A^h``.  Uses only data up to each day.
-
-    Parameters
-    ----------
-    filtered : ndarray of shape (T, K)
-    transmat : ndarray of shape (K, K)
-    horizons : iterable of int
-
-    Returns
-    -------
-    forecasts : dict of int -> ndarray of shape (T, K)
-    """
-    return {h: filtered @ np.linalg.matrix_power(transmat, h) for h in horizons}
-
-
-def expected_remaining_days(transmat, regime):
-    """Expected further trading days in ``regime`` once in it: ``A_kk / (1 - A_kk)`` (stays are geometric)."""
-    stay = float(transmat[regime, regime])
-    return stay / (1.0 - stay) if stay < 1 else float("inf")

@@ -14,130 +14,23 @@ from ...errors import ConfigError, DataError
 from ...paths import path_problem
 from ...registry import Pipeline
 from . import data as data_mod
-from .backtest import REGIME_RULES, run_backtest
+from .backtest import write_backtest
 from .config import RegimesConfig
-from .features import TRADING_DAYS, build_features, fit_scaler
-from .model import (
+from .features import build_features, fit_scaler
+from .model import RegimeModel, fit_with_config
+from .states import (
     FORECAST_HORIZONS,
-    RegimeModel,
-    align_states,
     expected_remaining_days,
-    fit_regime_model,
-    refit_regime_model,
+    regime_figures,
     regime_forecasts,
     regime_names,
+    regime_statistics,
     state_volatility,
+    transition_table,
 )
+from .walkforward import walk_forward
 
 logger = logging.getLogger("gmm_apps.regimes")
-
-
-# ------------------------------------------------------------------ statistics
-def run_lengths(labels):
-    """Lengths of consecutive runs of equal labels, with each run's label.
-
-    Parameters
-    ----------
-    labels : ndarray of shape (T,)
-
-    Returns
-    -------
-    lengths : ndarray of shape (R,)
-    run_labels : ndarray of shape (R,)
-    """
-    labels = np.asarray(labels)
-    if labels.size == 0:
-        return np.zeros(0, dtype=int), np.zeros(0, dtype=labels.dtype)
-    change = np.flatnonzero(np.diff(labels) != 0) + 1
-    starts = np.r_[0, change]
-    ends = np.r_[change, labels.size]
-    return ends - starts, labels[starts]
-
-
-def max_drawdown(returns):
-    """Largest peak-to-trough fall of the equity curve ``exp(cumsum(returns))`` (a negative number)."""
-    if len(returns) == 0:
-        return float("nan")
-    eq = np.exp(np.cumsum(np.r_[0.0, returns]))
-    return float((eq / np.maximum.accumulate(eq) - 1).min())
-
-
-def regime_statistics(labels, returns, names):
-    """Per-regime table: annualised return, volatility, Sharpe, max drawdown, time share, durations.
-
-    Parameters
-    ----------
-    labels : ndarray of shape (T,)
-    returns : ndarray of shape (T,)
-        Daily log returns.
-    names : list of str
-
-    Returns
-    -------
-    stats : pandas.DataFrame
-    """
-    lengths, run_lab = run_lengths(labels)
-    rows = []
-    for k, name in enumerate(names):
-        r = returns[labels == k]
-        n = len(r)
-        ann_ret = float(r.mean() * TRADING_DAYS) if n else float("nan")
-        ann_vol = float(r.std(ddof=1) * np.sqrt(TRADING_DAYS)) if n > 1 else float("nan")
-        runs = lengths[run_lab == k]
-        rows.append(
-            {
-                "regime": k,
-                "name": name,
-                "days": n,
-                "share_of_time": n / max(1, len(labels)),
-                "annual_return": ann_ret,
-                "annual_volatility": ann_vol,
-                "sharpe": ann_ret / ann_vol if n > 1 and ann_vol > 0 else float("nan"),
-                "max_drawdown": max_drawdown(r),
-                "episodes": int(len(runs)),
-                "mean_duration_days": float(runs.mean()) if len(runs) else float("nan"),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def regime_figures(labels, dates, names, kind):
-    """How often regimes switch and how long they last, on the days given, named for the labels used.
-
-    Parameters
-    ----------
-    labels : ndarray of shape (T,)
-    dates : pandas.DatetimeIndex
-    names : list of str
-    kind : str
-        What the labels are ('smoothed, in sample' or 'filtered, out of sample').
-
-    Returns
-    -------
-    figures : dict or None
-        None when there are no days.
-    """
-    if len(labels) == 0:
-        return None
-    lengths, _ = run_lengths(labels)
-    return {
-        "labels": kind,
-        "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
-        "days": int(len(labels)),
-        "switches_per_year": float((len(lengths) - 1) / (len(labels) / TRADING_DAYS)),
-        "mean_regime_length_days": float(lengths.mean()),
-        "days_per_regime": {nm: int((labels == k).sum()) for k, nm in enumerate(names)},
-    }
-
-
-def transition_table(model, names):
-    A = model.transmat
-    df = pd.DataFrame(A, index=names, columns=names)
-    stay = np.diag(A)
-    with np.errstate(divide="ignore"):
-        df["expected_duration_days"] = np.where(stay < 1, 1.0 / (1.0 - stay), np.inf)
-    df.index.name = "from \\ to"
-    return df
 
 
 # --------------------------------------------------------------------- loading
@@ -187,14 +80,6 @@ def load_prices(cfg, source):
             raise DataError(f"{data.source}: no prices between data.start={d.start} and data.end={d.end}")
         data = data.subset(keep)
     return data
-
-
-#: walk-forward with warm starts: a refit starts afresh (restarts, the run's seed) once the training window has
-#: grown by this factor since the last fresh fit ...
-FRESH_GROWTH = 1.5
-#: ... or when the days since the last refit were predicted worse, per day, than the model's own training days
-#: by more than this many nats (a market the model in force has not seen)
-FRESH_SURPRISE = 2.0
 
 
 class Best(NamedTuple):
@@ -426,24 +311,6 @@ class RegimesPipeline(Pipeline):
             raise ConfigError(f"{source}: model.covariance_type: 'tied' is not available with kind 'gmm_hmm'")
 
     # ----------------------------------------------------------------- fit
-    def _fit(self, cfg, X, r, k, ct, seed):
-        m = cfg.model
-        return fit_regime_model(
-            X,
-            r,
-            kind=m.kind,
-            n_components=k,
-            covariance_type=ct,
-            n_init=m.n_init,
-            random_state=seed,
-            stickiness=m.stickiness,
-            n_mix=m.n_mix,
-            hmm_iter=m.hmm_iter,
-            tol=m.tol,
-            max_iter=m.max_iter,
-            reg_covar=m.reg_covar,
-        )
-
     def run(self, cfg, ctx):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
@@ -462,7 +329,7 @@ class RegimesPipeline(Pipeline):
         aris = self._stability(cfg, X, train, r, post, best, ctx, first=model)
         stats, trans = self._write(ctx, cfg, post, model, names, table, F, list(map(str, data.prices.columns)))
         summary = summarise(cfg, data, post, names, best, model, table, aris)
-        backtest = self._backtest(ctx, cfg, post, data, names)
+        backtest = write_backtest(ctx, cfg, post, data, names)
         if backtest is not None:
             summary["backtest"] = backtest["summary"]
         rep.build_report(
@@ -498,7 +365,7 @@ class RegimesPipeline(Pipeline):
         jobs = [(k, ct) for k, ct in jobs if 5 * k <= len(Xtr)]
         rows, fitted = [], {}
         for k, ct in ctx.progress(jobs, desc="fitting candidates"):
-            mdl = self._fit(cfg, Xtr, rtr, k, ct, cfg.model.random_state)
+            mdl = fit_with_config(cfg.model, Xtr, rtr, k, ct, cfg.model.random_state)
             rows.append(
                 {
                     "n_components": k,
@@ -528,7 +395,7 @@ class RegimesPipeline(Pipeline):
         dates = F.index
         if cfg.walk_forward.enabled:
             w0 = int(train.sum())
-            filtered, log_pred, refit_dates, (model, scaler), fc, refits, vol = self._walk_forward(
+            filtered, log_pred, refit_dates, (model, scaler), fc, refits, vol = walk_forward(
                 cfg, F, r, model, scaler, w0, ctx
             )
             seen = refits[-1]["trained_days"]
@@ -585,7 +452,7 @@ class RegimesPipeline(Pipeline):
         if len(seeds) > 1:
             ref = first.filter(X)[0][~train].argmax(axis=1) if walk else post.labels
             for s in ctx.progress(seeds[1:], desc="stability seeds"):
-                other = self._fit(cfg, X[train], r[train], best.K, best.ct, s)
+                other = fit_with_config(cfg.model, X[train], r[train], best.K, best.ct, s)
                 if walk:
                     o = other.filter(X)[0][~train]
                 else:
@@ -634,163 +501,6 @@ class RegimesPipeline(Pipeline):
             },
         )
         return stats, trans
-
-    def _backtest(self, ctx, cfg, post, data, names):
-        """The allocation test on the out-of-sample days (filtered probabilities only); None when there are none."""
-        oos = ~post.train
-        if not cfg.backtest.enabled or oos.sum() < 60:
-            return None
-        prices = data.prices[data.primary]
-        simple = prices.pct_change()
-        dates = post.dates[oos]
-        returns = simple.reindex(dates).fillna(0.0).to_numpy()
-        bt = cfg.backtest
-        if bt.vol_target is not None:
-            target, why = float(bt.vol_target), "backtest.vol_target"
-        else:
-            before = simple.loc[: dates[0]].iloc[1:-1]  # the days before the test
-            target = (
-                float(before.std(ddof=0) * np.sqrt(TRADING_DAYS))
-                if len(before) > 20
-                else float(returns.std() * np.sqrt(TRADING_DAYS))
-            )
-            why = "the asset's volatility before the test"
-        table, curves = run_backtest(
-            dates,
-            post.filtered[oos],
-            returns,
-            names,
-            predicted_vol=post.predicted_vol[oos],
-            stress_weight=bt.stress_weight,
-            cost_bps=bt.cost_bps,
-            vol_window=bt.vol_window,
-            target_vol=target,
-            max_leverage=bt.max_leverage,
-        )
-        ctx.write_table("backtest.csv", table)
-        rows = table.set_index("strategy")
-        regime_rules = [n for n in rows.index if n in REGIME_RULES]
-        best = max(regime_rules, key=lambda n: rows.loc[n, "sharpe"])
-        summary = {
-            "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
-            "days": int(len(dates)),
-            "cost_bps": bt.cost_bps,
-            "stress_weight": bt.stress_weight,
-            "target_volatility": target,
-            "target_volatility_from": why,
-            "max_leverage": bt.max_leverage,
-            "strategies": {
-                s: {k: v for k, v in r.items() if not k.startswith("days_")} for s, r in rows.to_dict("index").items()
-            },
-            "best_regime_rule": best,
-            "sharpe_at_least_buy_and_hold": bool(rows.loc[best, "sharpe"] >= rows.loc["buy and hold", "sharpe"]),
-            "sharpe_at_least_volatility_targeting": bool(
-                rows.loc[best, "sharpe"] >= rows.loc["volatility targeting", "sharpe"]
-            ),
-            "drawdown_below_buy_and_hold": bool(
-                rows.loc[best, "max_drawdown"] > rows.loc["buy and hold", "max_drawdown"]
-            ),
-        }
-        logger.info(
-            "backtest %s to %s: Sharpe %s",
-            *summary["period"],
-            ", ".join(f"{n} {rows.loc[n, 'sharpe']:.2f}" for n in rows.index),
-        )
-        return {"summary": summary, "table": table, "curves": curves}
-
-    # -------------------------------------------------------- walk-forward
-    def _walk_forward(self, cfg, F, r, model, scaler, w0, ctx):
-        """Label days ``w0`` onwards, each with the model in force that day, refitted every ``refit_every`` days.
-
-        ``model`` (fitted on the first ``w0`` days, standardised by ``scaler``)
-        labels the first stretch; each refit covers every day before it, with
-        its own standardisation, and continues from the model in force (kind
-        'hmm' with ``walk_forward.warm_start``: :func:`refit_regime_model`),
-        except that it is fitted afresh (restarts, the run's seed) when the
-        window has grown by :data:`FRESH_GROWTH` since the last fresh fit or the
-        days since the last refit surprised the model in force
-        (:data:`FRESH_SURPRISE`); every refit is fresh without warm starts.
-        States are matched to the previous model's.
-        """
-        wfc, m = cfg.walk_forward, cfg.model
-        T, K = len(F), model.n_states
-        filtered = np.full((T, K), np.nan)
-        forecasts = {h: np.full((T, K), np.nan) for h in FORECAST_HORIZONS}
-        log_pred = np.full(T, np.nan)
-        vol = np.full(T, np.nan)
-        fitted_to = np.empty(T, dtype=object)
-        refits = []
-        starts = list(range(w0, T, wfc.refit_every))
-        last_fresh, lp, prev = w0, None, w0
-        for i, t0 in enumerate(ctx.progress(starts, desc="walk-forward refits")):
-            fresh = True
-            if i:
-                sc = fit_scaler(F.values[:t0], names=list(F.columns))
-                Xtr = sc.transform(F.values[:t0])
-                # how much worse the model in force predicted the days since its fit than the days it was fitted on
-                surprise = float(lp[prev:t0].mean() - lp[:prev].mean())
-                fresh = (
-                    not (m.kind == "hmm" and wfc.warm_start)
-                    or t0 >= FRESH_GROWTH * last_fresh
-                    or surprise < -FRESH_SURPRISE
-                )
-                if fresh:
-                    new = self._fit(cfg, Xtr, r[:t0], K, model.covariance_type, m.random_state)
-                    last_fresh = t0
-                else:
-                    new = refit_regime_model(
-                        model,
-                        Xtr,
-                        r[:t0],
-                        previous_scaler=scaler,
-                        scaler=sc,
-                        stickiness=m.stickiness,
-                        hmm_iter=m.hmm_iter,
-                        reg_covar=m.reg_covar,
-                    )
-                align_states(new, model, sc, scaler)
-                model, scaler = new, sc
-            end = min(T, t0 + wfc.refit_every)
-            f, lp = model.filter(scaler.transform(F.values[:end]))
-            prev = t0
-            sl = slice(t0, end)
-            filtered[sl] = f[sl]
-            for h, p in regime_forecasts(f[sl], model.transmat).items():  # the model in force that day
-                forecasts[h][sl] = p
-            log_pred[sl] = lp[sl]
-            vol[sl] = model.predicted_volatility(f[sl])
-            fitted_to[sl] = F.index[t0 - 1].strftime("%Y-%m-%d")
-            refits.append(
-                {
-                    "trained_on": [F.index[0].strftime("%Y-%m-%d"), F.index[t0 - 1].strftime("%Y-%m-%d")],
-                    "trained_days": t0,
-                    "labels": [F.index[t0].strftime("%Y-%m-%d"), F.index[end - 1].strftime("%Y-%m-%d")],
-                    "start": "fresh" if fresh else "warm",
-                    "iterations": model.n_iter,
-                }
-            )
-        logger.info(
-            "walk-forward: %d models (%d fitted afresh); the first trained on %s to %s, the last on %s to %s "
-            "(expanding window, a refit every %d days); labels %s to %s",
-            len(refits),
-            sum(r["start"] == "fresh" for r in refits),
-            *refits[0]["trained_on"],
-            *refits[-1]["trained_on"],
-            wfc.refit_every,
-            refits[0]["labels"][0],
-            refits[-1]["labels"][1],
-        )
-        # dates before the first training window ends get no label: any label
-        # there would use later data
-        return (
-            filtered[w0:],
-            log_pred[w0:],
-            fitted_to[w0:],
-            (model, scaler),
-            {h: p[w0:] for h, p in forecasts.items()},
-            refits,
-            vol[w0:],
-        )
 
     # ---------------------------------------------------------------- apply
 

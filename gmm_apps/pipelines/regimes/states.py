@@ -1,0 +1,275 @@
+"""Regime states on arrays: names, forward products, state moments and volatilities, ordering, alignment,
+forecasts, and the statistics of labelled days (run lengths, drawdowns, per-regime figures, transitions).
+
+Functions of probabilities, returns and a fitted model's parameters; nothing
+here fits a model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...core import GaussianMixture, bhattacharyya_distances
+from .features import TRADING_DAYS
+
+NAMES = {
+    1: ["all"],
+    2: ["calm", "stress"],
+    3: ["calm", "normal", "stress"],
+    4: ["calm", "normal", "volatile", "stress"],
+    5: ["calm", "quiet", "normal", "volatile", "stress"],
+    6: ["calm", "quiet", "normal", "nervous", "volatile", "stress"],
+}
+
+
+def regime_names(k):
+    """Readable names for K regimes ordered from calmest to most volatile."""
+    return list(NAMES.get(k, [f"regime {i}" for i in range(k)]))
+
+
+def prefix_products(M):
+    """Running products ``M[0] @ M[1] @ ... @ M[t]`` of a stack of square matrices, each rescaled.
+
+    A log-depth scan (Hillis-Steele): ``ceil(log2 T)`` batched matrix products
+    instead of ``T`` sequential ones, which is what makes the forward and
+    backward passes of a long series fast in numpy.  Each product is divided
+    by its largest entry to stay in range; the logs of those divisors are
+    returned so that the true product is ``P[t] * exp(logscale[t])``.
+
+    Parameters
+    ----------
+    M : ndarray of shape (T, K, K)
+        Non-negative matrices.
+
+    Returns
+    -------
+    P : ndarray of shape (T, K, K)
+    logscale : ndarray of shape (T,)
+    """
+    P = np.array(M, dtype=np.float64)
+    T = len(P)
+
+    def rescale(Z):
+        s = Z.max(axis=(1, 2))
+        s = np.where(s > 0, s, 1.0)
+        Z /= s[:, None, None]
+        return np.log(s)
+
+    logscale = rescale(P)
+    shift = 1
+    while shift < T:
+        new = np.matmul(P[:-shift], P[shift:])
+        ls = logscale[:-shift] + logscale[shift:] + rescale(new)
+        P[shift:] = new
+        logscale[shift:] = ls
+        shift *= 2
+    return P, logscale
+
+
+def state_return_moments(probs, returns):
+    """Mean and variance of daily returns within each state (probability-weighted).
+
+    Parameters
+    ----------
+    probs : ndarray of shape (T, K)
+    returns : ndarray of shape (T,)
+
+    Returns
+    -------
+    mean, var : ndarrays of shape (K,)
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    w = probs / np.maximum(probs.sum(axis=0, keepdims=True), 1e-300)
+    mu = w.T @ r
+    var = (w * (r[:, None] - mu[None, :]) ** 2).sum(axis=0)
+    return mu, var
+
+
+def state_volatility(probs, returns):
+    """Annualised volatility of daily returns within each state (probability-weighted), shape (K,)."""
+    return np.sqrt(state_return_moments(probs, returns)[1] * TRADING_DAYS)
+
+
+def order_by_volatility(model, X, returns):
+    """Sort states in place from the lowest return volatility to the highest, and keep each state's return
+    moments on the model (:meth:`RegimeModel.predicted_volatility`)."""
+    probs = model.fit_smoothed
+    if probs is None or probs.shape != (len(X), model.n_states) or not np.all(np.isfinite(probs)):
+        probs = model.smooth(X)
+    model.fit_smoothed = None
+    mu, var = state_return_moments(probs, returns)
+    order = np.argsort(var, kind="stable")
+    model.permute(order)
+    model.return_moments = (mu[order], var[order])
+    return order
+
+
+def raw_state_moments(model, standardiser):
+    """Each state's emission mean (K, d) and covariance (K, d, d) in raw feature units, undoing
+    ``standardiser`` (the scaler the model was fitted under)."""
+    mu, cov = model.state_moments()
+    scale = np.asarray(standardiser.scale, dtype=float)
+    return standardiser.inverse_transform(mu), cov * np.outer(scale, scale)
+
+
+def align_states(model, reference, standardiser, ref_standardiser):
+    """Permute ``model``'s states to best match ``reference``'s (walk-forward refits).
+
+    States are compared in raw feature units (each model has its own
+    standardisation) by the Bhattacharyya distance of their moment-matched
+    Gaussians, and matched one-to-one (Hungarian algorithm).
+
+    Returns
+    -------
+    order : ndarray of shape (K,)
+    """
+    from scipy.optimize import linear_sum_assignment  # start-up time: this part of SciPy loads only when used
+
+    def raw(m, s):
+        mu, cov = raw_state_moments(m, s)
+        K = len(mu)
+        return GaussianMixture.from_parameters(np.full(K, 1.0 / K), mu, cov, covariance_type="full")
+
+    D = bhattacharyya_distances(raw(reference, ref_standardiser), raw(model, standardiser))
+    rows, cols = linear_sum_assignment(D)
+    order = np.asarray([c for _, c in sorted(zip(rows, cols))], dtype=np.int64)
+    model.permute(order)
+    return order
+
+
+#: trading days ahead of the regime forecasts (a day, a week, a month)
+FORECAST_HORIZONS = (1, 5, 21)
+
+
+def regime_forecasts(filtered, transmat, horizons=FORECAST_HORIZONS):
+    """Probability of each regime ``h`` trading days ahead, from each day's filtered probabilities.
+
+    The hidden Markov chain moves the day's regime distribution one step per
+    day: ``p_{t+h} = p_t A^h``.  Uses only data up to each day.
+
+    Parameters
+    ----------
+    filtered : ndarray of shape (T, K)
+    transmat : ndarray of shape (K, K)
+    horizons : iterable of int
+
+    Returns
+    -------
+    forecasts : dict of int -> ndarray of shape (T, K)
+    """
+    return {h: filtered @ np.linalg.matrix_power(transmat, h) for h in horizons}
+
+
+def expected_remaining_days(transmat, regime):
+    """Expected further trading days in ``regime`` once in it: ``A_kk / (1 - A_kk)`` (stays are geometric)."""
+    stay = float(transmat[regime, regime])
+    return stay / (1.0 - stay) if stay < 1 else float("inf")
+
+
+# ------------------------------------------------------------------ statistics of labelled days
+def run_lengths(labels):
+    """Lengths of consecutive runs of equal labels, with each run's label.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (T,)
+
+    Returns
+    -------
+    lengths : ndarray of shape (R,)
+    run_labels : ndarray of shape (R,)
+    """
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=labels.dtype)
+    change = np.flatnonzero(np.diff(labels) != 0) + 1
+    starts = np.r_[0, change]
+    ends = np.r_[change, labels.size]
+    return ends - starts, labels[starts]
+
+
+def max_drawdown(returns):
+    """Largest peak-to-trough fall of the equity curve ``exp(cumsum(returns))`` (a negative number)."""
+    if len(returns) == 0:
+        return float("nan")
+    eq = np.exp(np.cumsum(np.r_[0.0, returns]))
+    return float((eq / np.maximum.accumulate(eq) - 1).min())
+
+
+def regime_statistics(labels, returns, names):
+    """Per-regime table: annualised return, volatility, Sharpe, max drawdown, time share, durations.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (T,)
+    returns : ndarray of shape (T,)
+        Daily log returns.
+    names : list of str
+
+    Returns
+    -------
+    stats : pandas.DataFrame
+    """
+    lengths, run_lab = run_lengths(labels)
+    rows = []
+    for k, name in enumerate(names):
+        r = returns[labels == k]
+        n = len(r)
+        ann_ret = float(r.mean() * TRADING_DAYS) if n else float("nan")
+        ann_vol = float(r.std(ddof=1) * np.sqrt(TRADING_DAYS)) if n > 1 else float("nan")
+        runs = lengths[run_lab == k]
+        rows.append(
+            {
+                "regime": k,
+                "name": name,
+                "days": n,
+                "share_of_time": n / max(1, len(labels)),
+                "annual_return": ann_ret,
+                "annual_volatility": ann_vol,
+                "sharpe": ann_ret / ann_vol if n > 1 and ann_vol > 0 else float("nan"),
+                "max_drawdown": max_drawdown(r),
+                "episodes": int(len(runs)),
+                "mean_duration_days": float(runs.mean()) if len(runs) else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def regime_figures(labels, dates, names, kind):
+    """How often regimes switch and how long they last, on the days given, named for the labels used.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (T,)
+    dates : pandas.DatetimeIndex
+    names : list of str
+    kind : str
+        What the labels are ('smoothed, in sample' or 'filtered, out of sample').
+
+    Returns
+    -------
+    figures : dict or None
+        None when there are no days.
+    """
+    if len(labels) == 0:
+        return None
+    lengths, _ = run_lengths(labels)
+    return {
+        "labels": kind,
+        "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
+        "days": int(len(labels)),
+        "switches_per_year": float((len(lengths) - 1) / (len(labels) / TRADING_DAYS)),
+        "mean_regime_length_days": float(lengths.mean()),
+        "days_per_regime": {nm: int((labels == k).sum()) for k, nm in enumerate(names)},
+    }
+
+
+def transition_table(model, names):
+    A = model.transmat
+    df = pd.DataFrame(A, index=names, columns=names)
+    stay = np.diag(A)
+    with np.errstate(divide="ignore"):
+        df["expected_duration_days"] = np.where(stay < 1, 1.0 / (1.0 - stay), np.inf)
+    df.index.name = "from \\ to"
+    return df
