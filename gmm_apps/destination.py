@@ -87,6 +87,7 @@ def _kind(mode):
     return "a special file"
 
 
+# long: one rule per kind of destination, in the order of the table in docs/promises.md, each refusal its own message
 def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
     """Refuse a destination whose replacement would destroy something the user has.
 

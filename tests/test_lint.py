@@ -94,3 +94,40 @@ def test_no_import_cycles_between_modules():
         if node not in state:
             visit(node, [node])
     assert not cycles, "\n".join(cycles)
+
+
+MAX_FILE_LINES = 600
+MAX_FUNCTION_LINES = 60
+
+
+def _long_functions():
+    import ast
+
+    for _, path, _ in _modules():
+        lines = path.read_text().split("\n")
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            body = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
+            size = fn.end_lineno - body[0].lineno + 1 if body else 0  # code lines, the docstring not counted
+            first = fn.decorator_list[0].lineno if fn.decorator_list else fn.lineno
+            said = lines[first - 2].strip().startswith("# long:")
+            yield path, fn, size, said
+
+
+def test_no_file_is_over_600_lines():
+    big = [
+        f"{p.relative_to(REPO)}: {n}"
+        for _, p, _ in _modules()
+        if (n := len(p.read_text().splitlines())) > MAX_FILE_LINES
+    ]
+    assert not big, "split these by job:\n" + "\n".join(big)
+
+
+def test_no_function_is_over_60_lines_unless_a_comment_says_why():
+    long = [
+        f"{path.relative_to(REPO)}:{fn.lineno} {fn.name}: {size} lines"
+        for path, fn, size, said in _long_functions()
+        if size > MAX_FUNCTION_LINES and not said
+    ]
+    assert not long, "split these, or say why on a '# long: ...' line above the def:\n" + "\n".join(long)

@@ -333,6 +333,7 @@ class IncompleteRows:
             self._centre = np.array(centre)
         return self._U
 
+    # long: the E-step of every missing-data pattern shares its intermediate arrays (T_k, M_k, the v products); split, they would travel through a dozen arguments
     def statistics(self, weights, means, covariances, covariance_type, centre, n_jobs=1, executor=None):
         """Sufficient statistics of all these rows about ``centre``, in float64.
 

@@ -188,6 +188,7 @@ class GaussianMixture(EMMixin, StreamingMixin, MissingValuesMixin, DensityEstima
         self.forgetting_factor = forgetting_factor
 
     # ------------------------------------------------------------------ checks
+    # long: one check per constructor parameter, in the order of the signature, each with its own message
     def _check_params(self, n_features):
         def _int(name, low):
             v = getattr(self, name)

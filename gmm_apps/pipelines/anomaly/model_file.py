@@ -94,6 +94,7 @@ class DetectorFileMixin:
             )
         save_arrays(folder / "detector.npz", arrays, format=self.FORMAT, format_version=version, meta=head)
 
+    # long: every part of a detector file (three layouts) read and cross-checked in one pass, each inconsistency named with the file
     @classmethod
     def load(cls, path):
         """Load a saved detector from its folder (or its ``detector.npz``); returns ``(detector, meta)``.

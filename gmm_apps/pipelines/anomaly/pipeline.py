@@ -155,11 +155,29 @@ class AnomalyPipeline(Pipeline):
     def run(self, cfg, ctx):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
+        schema, train = self._reference(cfg)
+        det, verdicts = self._fit(cfg, train, ctx)
+        det.save(
+            ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
+        )
+        rec = schema.records(read_frame(cfg.data.score), cfg.data.score) if cfg.data.score else train
+        out = score_table(det, rec, schema.features, cfg.report.explain, reference=rec is train)
+        ctx.write_table("scores.csv", out)
+        summary = self._summary(cfg, det, schema, train, rec, out, verdicts)
+        rep.build_report(ctx, cfg, summary=summary, scores=out, det=det, rec=rec, names=schema.features)
+        return summary
+
+    def _reference(self, cfg):
+        """The reference records and the schema learned from them."""
         ref = read_frame(cfg.data.path)
         schema = Schema.learn(ref, cfg.data, cfg.data.path)
         train = schema.records(ref, cfg.data.path)
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
         check_variation(train.X, schema.features, cfg.data.path)
+        return schema, train
+
+    def _fit(self, cfg, train, ctx):
+        """The detector fitted on the reference (and its verdicts), its threshold set; with the verdicts' summary."""
         det = GMMDetector.from_config(cfg)
         if det.max_fit_rows and len(train.X) > det.max_fit_rows:
             logger.info(
@@ -185,18 +203,11 @@ class AnomalyPipeline(Pipeline):
                 verdicts["normals"],
                 "" if verdicts["used"] else f" ({verdicts['why']})",
             )
-        det.save(
-            ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
-        )
+        return det, verdicts
 
+    def _summary(self, cfg, det, schema, train, rec, out, verdicts):
+        """The run's key figures for ``summary.json``, the headline and the report."""
         target = cfg.data.score or cfg.data.path
-        if cfg.data.score:
-            frame = read_frame(cfg.data.score)
-            rec = schema.records(frame, cfg.data.score)
-        else:
-            rec = train
-        out = score_table(det, rec, schema.features, cfg.report.explain, reference=rec is train)
-        ctx.write_table("scores.csv", out)
         ev = evaluation(rec.labels, out["score"].to_numpy())
         ev_train = evaluation(train.labels, det.decision_scores_) if cfg.data.score else None
         summary = {
@@ -216,7 +227,6 @@ class AnomalyPipeline(Pipeline):
             summary["verdicts"] = verdicts
             if verdicts["used"]:
                 summary["evaluation_unsupervised"] = evaluation(rec.labels, out["unsupervised_score"].to_numpy())
-        rep.build_report(ctx, cfg, summary=summary, scores=out, det=det, rec=rec, names=schema.features)
         return summary
 
     def apply(self, run_dir, input, config, ctx):
@@ -259,30 +269,34 @@ class AnomalyPipeline(Pipeline):
             "evaluation": ev,
         }
         if update:
-            det.save(ctx.path("model"), meta=dict(meta, updated_from=str(run_dir)))
-            logger.info(
-                "the detector learned from %d new records in %d batches; saved in %s",
-                n,
-                len(scores),
-                ctx.final_dir / "model",
-            )
-            summary["headline"] += f"; detector updated with {n:,} records"
-            summary["update"] = {
-                "records": n,
-                "batches": len(scores),
-                "batches_since_fit": det.n_updates_,
-                "threshold_after": det.threshold_,
-            }
-            if det.verdicts_ is not None:  # every verdict so far, not only this file's
-                summary["update"]["verdicts"] = {
-                    "anomalies": det.verdicts_.n_anomalies_,
-                    "normals": det.verdicts_.n_normals_,
-                }
-                summary["headline"] += (
-                    f"; the score now learns from {det.verdicts_.n_anomalies_:,} confirmed "
-                    f"anomalies and {det.verdicts_.n_normals_:,} confirmed normals"
-                )
+            self._save_update(ctx, det, meta, run_dir, n, len(scores), summary)
         return summary
+
+    def _save_update(self, ctx, det, meta, run_dir, n, batches, summary):
+        """Save the detector that learned from the applied records, and say so in ``summary``."""
+        det.save(ctx.path("model"), meta=dict(meta, updated_from=str(run_dir)))
+        logger.info(
+            "the detector learned from %d new records in %d batches; saved in %s",
+            n,
+            batches,
+            ctx.final_dir / "model",
+        )
+        summary["headline"] += f"; detector updated with {n:,} records"
+        summary["update"] = {
+            "records": n,
+            "batches": batches,
+            "batches_since_fit": det.n_updates_,
+            "threshold_after": det.threshold_,
+        }
+        if det.verdicts_ is not None:  # every verdict so far, not only this file's
+            summary["update"]["verdicts"] = {
+                "anomalies": det.verdicts_.n_anomalies_,
+                "normals": det.verdicts_.n_normals_,
+            }
+            summary["headline"] += (
+                f"; the score now learns from {det.verdicts_.n_anomalies_:,} confirmed "
+                f"anomalies and {det.verdicts_.n_normals_:,} confirmed normals"
+            )
 
 
 def score_chunk(frame, det, schema, source, explain, offset):

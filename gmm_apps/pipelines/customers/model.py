@@ -279,6 +279,13 @@ def _fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=N
             progress=progress,
         )
     model, res = _choose_with_min_size(res, Z, w, m)
+    seg = _valued_and_named(model, Z, modeled, feats, mean, scale, cfg.features, separate)
+    return seg, res
+
+
+def _valued_and_named(model, Z, modeled, feats, mean, scale, features, separate):
+    """The fitted mixture as a :class:`Segmentation`: components ordered by value (probability-weighted mean
+    calibration spend), one-time buyers as their own segment when kept apart, names from the profiles."""
     P = model.predict_proba(Z)
     spend = modeled["total_spend"].to_numpy()
     comp_value = (P * spend[:, None]).sum(axis=0) / np.maximum(P.sum(axis=0), 1e-300)
@@ -296,16 +303,16 @@ def _fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=N
         values = values[seg_order]
         ot_pos = int(np.flatnonzero(seg_order == len(comp_value))[0])
         placeholder = ["one-timers" if i == ot_pos else f"segment {i}" for i in range(len(values))]
-        seg = Segmentation(model, mean, scale, cfg.features.model, values, placeholder, separate_one_timers=True)
+        seg = Segmentation(model, mean, scale, features.model, values, placeholder, separate_one_timers=True)
         # the GMM segments hold no one-time buyers here; name them from their profiles
         named = name_segments(profile(feats, seg.proba(feats)), feats)
         seg.names = ["one-timers" if i == ot_pos else named[i] for i in range(len(values))]
     else:
         seg = Segmentation(
-            model, mean, scale, cfg.features.model, comp_value, [""] * len(comp_value), separate_one_timers=False
+            model, mean, scale, features.model, comp_value, [""] * len(comp_value), separate_one_timers=False
         )
         seg.names = name_segments(profile(feats, seg.proba(feats)), feats)
-    return seg, res
+    return seg
 
 
 def kmeans_baseline(Z, k, values_from, random_state):

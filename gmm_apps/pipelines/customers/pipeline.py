@@ -366,6 +366,17 @@ def summarise(feats, seg, res, table, out, validation, stability, cleaning, win,
     }
 
 
+def _model_meta(cfg, win, weeks):
+    """What the model file records besides the model: the conventions its features were made with."""
+    return {
+        "pipeline": "customers",
+        "rfm_convention": cfg.features.rfm_convention,
+        "recent_weeks": cfg.features.recent_weeks,
+        "calibration_end": str(win.cal_end.date()),
+        "horizon_weeks": weeks,
+    }
+
+
 class CustomersPipeline(Pipeline):
     name = "customers"
     quick_sets = ("report.stability_seeds=1", "report.bootstrap=0", "report.plots=false", "model.n_components=3")
@@ -397,21 +408,7 @@ class CustomersPipeline(Pipeline):
     def run(self, cfg, ctx):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
-        purchases, cleaning = load_purchases(cfg)
-        win = calibration_window(purchases, cfg.split, cfg.data.path, recent_weeks=cfg.features.recent_weeks)
-        purchases = purchases[purchases["date"] >= win.start]
-        feats = customer_features(
-            purchases, as_of=win.cal_end, convention=cfg.features.rfm_convention, recent_weeks=cfg.features.recent_weeks
-        )
-        logger.info(
-            "%s: %d lines, %d customers in calibration (%s to %s)",
-            cfg.data.path,
-            cleaning["lines"],
-            len(feats),
-            win.start.date(),
-            (win.cal_end - pd.Timedelta(days=1)).date(),
-        )
-        _log_cleaning(cleaning)
+        purchases, cleaning, win, feats = self._customers(cfg)
         seg, res = self._fit(cfg, feats, ctx)
         seg.purchases = PurchaseModel().fit(feats)
         weeks = horizon_weeks(cfg, win)
@@ -436,16 +433,7 @@ class CustomersPipeline(Pipeline):
         table = segment_table(feats, P, seg, holdout, expected, check if holdout is not None else None)
         ctx.write_table("segments.csv", table)
         ctx.write_table("model_selection.csv", res.table)
-        seg.save(
-            ctx.path("model.npz"),
-            meta={
-                "pipeline": "customers",
-                "rfm_convention": cfg.features.rfm_convention,
-                "recent_weeks": cfg.features.recent_weeks,
-                "calibration_end": str(win.cal_end.date()),
-                "horizon_weeks": weeks,
-            },
-        )
+        seg.save(ctx.path("model.npz"), meta=_model_meta(cfg, win, weeks))
         summary = summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner)
         rep.build_report(
             ctx,
@@ -461,6 +449,25 @@ class CustomersPipeline(Pipeline):
             holdout=holdout,
         )
         return summary
+
+    def _customers(self, cfg):
+        """The purchases, what cleaning them did, the calibration window and each customer's features."""
+        purchases, cleaning = load_purchases(cfg)
+        win = calibration_window(purchases, cfg.split, cfg.data.path, recent_weeks=cfg.features.recent_weeks)
+        purchases = purchases[purchases["date"] >= win.start]
+        feats = customer_features(
+            purchases, as_of=win.cal_end, convention=cfg.features.rfm_convention, recent_weeks=cfg.features.recent_weeks
+        )
+        logger.info(
+            "%s: %d lines, %d customers in calibration (%s to %s)",
+            cfg.data.path,
+            cleaning["lines"],
+            len(feats),
+            win.start.date(),
+            (win.cal_end - pd.Timedelta(days=1)).date(),
+        )
+        _log_cleaning(cleaning)
+        return purchases, cleaning, win, feats
 
     def _fit(self, cfg, feats, ctx):
         """The segmentation, K chosen by the criterion among candidates with large enough segments."""

@@ -107,6 +107,7 @@ def _boundaries(regions, edges):
     return keys // n, keys % n, length, strength
 
 
+# long: one region-merging loop (a queue of boundaries by strength) whose state every step updates
 def merge_regions(regions, edges, *, min_size=0, edge_threshold=0.0, relative=False, gradient_floor=20.0):
     """Merge regions greedily across their weakest boundaries.
 

@@ -112,6 +112,7 @@ def feature_name(spec, ticker=None):
     return base if ticker is None else f"{base}[{ticker}]"
 
 
+# long: one block per feature kind, in the order features.* lists them
 def build_features(data, specs):
     """Feature table from price data.
 

@@ -20,6 +20,7 @@ FRESH_GROWTH = 1.5
 FRESH_SURPRISE = 2.0
 
 
+# long: one loop over the refit dates carrying the model in force, its scaler and the fresh-fit bookkeeping
 def walk_forward(cfg, F, r, model, scaler, w0, ctx):
     """Label days ``w0`` onwards, each with the model in force that day, refitted every ``refit_every`` days.
 
