@@ -88,7 +88,82 @@ def _folder_error(final, exc, option):
     return UserError(f"{option} {final}: cannot write there ({why}); choose a folder you can write to")
 
 
-class RunContext:
+class RunWriter:
+    """What a pipeline writes through: paths inside the run folder, text, JSON, tables, figures, progress.
+
+    Every path is checked to stay inside the folder being built (``self.dir``).
+    """
+
+    def path(self, name):
+        """Path of an output file inside the run (parent folders created).
+
+        Parameters
+        ----------
+        name : str
+            Relative path, e.g. ``"labels/img.png"``.
+
+        Returns
+        -------
+        path : Path
+        """
+        p = self.dir / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def write_text(self, name, text):
+        p = self.path(name)
+        p.write_text(text, encoding="utf-8")
+        return p
+
+    def write_json(self, name, obj):
+        """Write ``obj`` as indented JSON (NumPy values converted; NaN as null)."""
+        return self.write_text(name, json.dumps(jsonable(obj), indent=2, sort_keys=False) + "\n")
+
+    def write_table(self, name, df, *, index=False, parquet_above=200_000):
+        """Write a DataFrame as CSV (and Parquet too when it has many rows).
+
+        Parameters
+        ----------
+        name : str
+            CSV file name.
+        df : pandas.DataFrame
+        index : bool
+        parquet_above : int
+            Row count above which a Parquet copy is also written.
+
+        Returns
+        -------
+        path : Path
+        """
+        p = self.path(name)
+        df.to_csv(p, index=index, float_format="%.10g", lineterminator="\n")
+        if len(df) > parquet_above:
+            df.to_parquet(p.with_suffix(".parquet"), index=index)
+        return p
+
+    def save_figure(self, fig, name):
+        """Save a matplotlib figure as PNG (deterministic bytes) and remember it.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+        name : str
+            File name without folder, e.g. ``"bic.png"``; stored under ``plots/``.
+
+        Returns
+        -------
+        path : Path
+        """
+        p = self.path(f"plots/{name}")
+        fig.savefig(p, dpi=100, metadata={"Software": None})
+        self.figures[name] = p
+        return p
+
+    def progress(self, iterable=None, *, total=None, desc=None):
+        return progress(iterable, total=total, desc=desc, quiet=self.quiet)
+
+
+class RunContext(RunWriter):
     """The place a pipeline writes its outputs during one run.
 
     The destination is checked first (:func:`check_destination`), then locked
@@ -228,74 +303,6 @@ class RunContext:
                     continue
                 logger.debug("removing %s, left by an interrupted run", p)
                 _remove(p)
-
-    def path(self, name):
-        """Path of an output file inside the run (parent folders created).
-
-        Parameters
-        ----------
-        name : str
-            Relative path, e.g. ``"labels/img.png"``.
-
-        Returns
-        -------
-        path : Path
-        """
-        p = self.dir / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return p
-
-    def write_text(self, name, text):
-        p = self.path(name)
-        p.write_text(text, encoding="utf-8")
-        return p
-
-    def write_json(self, name, obj):
-        """Write ``obj`` as indented JSON (NumPy values converted; NaN as null)."""
-        return self.write_text(name, json.dumps(jsonable(obj), indent=2, sort_keys=False) + "\n")
-
-    def write_table(self, name, df, *, index=False, parquet_above=200_000):
-        """Write a DataFrame as CSV (and Parquet too when it has many rows).
-
-        Parameters
-        ----------
-        name : str
-            CSV file name.
-        df : pandas.DataFrame
-        index : bool
-        parquet_above : int
-            Row count above which a Parquet copy is also written.
-
-        Returns
-        -------
-        path : Path
-        """
-        p = self.path(name)
-        df.to_csv(p, index=index, float_format="%.10g", lineterminator="\n")
-        if len(df) > parquet_above:
-            df.to_parquet(p.with_suffix(".parquet"), index=index)
-        return p
-
-    def save_figure(self, fig, name):
-        """Save a matplotlib figure as PNG (deterministic bytes) and remember it.
-
-        Parameters
-        ----------
-        fig : matplotlib.figure.Figure
-        name : str
-            File name without folder, e.g. ``"bic.png"``; stored under ``plots/``.
-
-        Returns
-        -------
-        path : Path
-        """
-        p = self.path(f"plots/{name}")
-        fig.savefig(p, dpi=100, metadata={"Software": None})
-        self.figures[name] = p
-        return p
-
-    def progress(self, iterable=None, *, total=None, desc=None):
-        return progress(iterable, total=total, desc=desc, quiet=self.quiet)
 
     def _detach(self):
         if self._handler is None:
