@@ -184,24 +184,30 @@ def build_report(
     cfg,
     *,
     summary,
+    post,
     prices,
-    dates,
-    labels,
-    filtered,
-    smoothed,
     names,
     stats,
     trans,
     table,
     chosen,
-    model,
-    X,
-    train,
     ticker,
     feature_names,
     backtest=None,
 ):
-    """Write ``report.html`` and the plots of a regimes run, section by section."""
+    """Write ``report.html`` and the plots of a regimes run, section by section.
+
+    ``post`` is what labelling the days gave (the pipeline's ``Posteriors``: the
+    model in force, the days, their features ``X``, labels and probabilities).
+    """
+    model, X, dates, labels, filtered, smoothed = (
+        post.model,
+        post.X,
+        post.dates,
+        post.labels,
+        post.filtered,
+        post.smoothed,
+    )
     K = len(names)
     title = cfg.report.title or f"Market regimes — {ticker}"
     rep = Report(
