@@ -19,9 +19,15 @@ from ...core import (
     threshold_at_rate,
 )
 from ...errors import DataError
+from .config import AnomalyConfig
 from .explain import ExplanationsMixin
 from .model_file import DetectorFileMixin
 from .verdicts import VerdictsMixin, labelled_ids
+
+#: the default config: the one source of the detector's defaults
+_DEFAULT = AnomalyConfig()
+_DEFAULT_COMPONENTS = tuple(_DEFAULT.model.member_components())
+_DEFAULT_COVARIANCE_TYPES = tuple(_DEFAULT.model.covariance_types())
 
 
 class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
@@ -127,23 +133,23 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
     def __init__(
         self,
         *,
-        n_components=(1, 4, 16, 32),
-        covariance_types=("diag",),
-        reg_covar=0.5,
-        seeds=8,
-        bags=0,
-        bag_components=(1, 3, 6),
-        bag_reg_covar=1.0,
-        trim=0.0,
-        contamination=0.1,
-        random_state=0,
-        max_iter=100,
-        missing="error",
-        max_joint_features=50,
-        projection_components=10,
-        max_fit_rows=5_000,
-        combine="max",
-        marginal_components=4,
+        n_components=_DEFAULT_COMPONENTS,
+        covariance_types=_DEFAULT_COVARIANCE_TYPES,
+        reg_covar=_DEFAULT.model.reg_covar,
+        seeds=_DEFAULT.model.seeds,
+        bags=_DEFAULT.model.bags,
+        bag_components=tuple(_DEFAULT.model.bag_components),
+        bag_reg_covar=_DEFAULT.model.bag_reg_covar,
+        trim=_DEFAULT.model.trim,
+        contamination=_DEFAULT.threshold.rate,
+        random_state=_DEFAULT.model.random_state,
+        max_iter=_DEFAULT.model.max_iter,
+        missing=_DEFAULT.data.missing,
+        max_joint_features=_DEFAULT.model.max_joint_features,
+        projection_components=_DEFAULT.model.projection_components,
+        max_fit_rows=_DEFAULT.model.max_fit_rows,
+        combine=_DEFAULT.model.combine,
+        marginal_components=_DEFAULT.model.marginal_components,
     ):
         if combine not in ("max", "mean"):
             raise ValueError(f"combine must be 'max' or 'mean', got {combine!r}")
@@ -169,7 +175,7 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
     def from_config(cls, cfg):
         """The detector an :class:`~gmm_apps.pipelines.anomaly.config.AnomalyConfig` describes.
 
-        The signature's defaults are the config's (a test holds them equal).
+        The signature's defaults are read from the default config, so the two cannot drift.
         """
         m = cfg.model
         return cls(
