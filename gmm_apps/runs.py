@@ -7,6 +7,7 @@ The folder itself (staging, lock, log, seal, rename) is
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
 import logging
@@ -24,7 +25,7 @@ from .errors import ConfigError, ModelFileError, UserError
 from .paths import is_run_folder
 from .registry import get_pipeline
 from .run_context import MARKER, RunContext, model_digests
-from .yaml_io import dotted_get, read_yaml
+from .yaml_io import dotted_get, dotted_put, read_yaml
 
 logger = logging.getLogger("gmm_apps")
 
@@ -41,7 +42,7 @@ _UNVERIFIED = (
 )
 
 
-def verify_run(run_dir, settings, model_paths=()):
+def verify_run(run_dir, settings, model_paths=(), *, upgrade=None):
     """Check that a run folder's settings and model files are the ones its model was fitted with and written to
     (and signed, with a key).
 
@@ -52,6 +53,9 @@ def verify_run(run_dir, settings, model_paths=()):
         :func:`model_settings` of the run folder's ``config.yaml`` as it is now.
     model_paths : iterable of str
         The pipeline's model files or folders (:meth:`Pipeline.model_paths`).
+    upgrade : callable, optional
+        Maps the settings the marker recorded to today's key names (a run of an
+        earlier version), as its ``config.yaml`` is mapped.
 
     Returns
     -------
@@ -86,6 +90,8 @@ def verify_run(run_dir, settings, model_paths=()):
     if marker is None:
         return _UNVERIFIED.format(run_dir=run_dir)
     fitted = marker["model_settings"]
+    if upgrade is not None and isinstance(fitted, dict):  # a run of an earlier version: its keys by today's names
+        fitted = upgrade(fitted)
     now = jsonable(settings)
     for key in sorted(set(fitted) | set(now)):
         diff = _first_difference(fitted.get(key), now.get(key), key)
@@ -264,8 +270,22 @@ def open_run(run_dir):
     pipeline = get_pipeline(name, source=str(cfg_path))
     raw = upgrade_run_config(raw, pipeline.config_model)
     config = validate_config(raw, pipeline.config_model, source=str(cfg_path))
-    warning = verify_run(run_dir, model_settings(pipeline, config), pipeline.model_paths())
+    warning = verify_run(
+        run_dir,
+        model_settings(pipeline, config),
+        pipeline.model_paths(),
+        upgrade=lambda fitted: _upgraded_settings(fitted, pipeline),
+    )
     return pipeline, config, raw, warning
+
+
+def _upgraded_settings(fitted, pipeline):
+    """A marker's recorded model settings with renamed keys mapped and retired ones dropped, as the config is."""
+    raw = {}
+    for key, value in fitted.items():
+        dotted_put(raw, key, copy.deepcopy(value))
+    raw = upgrade_run_config(raw, pipeline.config_model)
+    return {key: dotted_get(raw, key, None) for key in fitted}
 
 
 def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, update=False):

@@ -16,6 +16,7 @@ from gmm_apps.pipelines.anomaly.config import AnomalyData
 from gmm_apps.pipelines.anomaly.data import read_frame
 from gmm_apps.pipelines.anomaly.features import Schema
 from gmm_apps.pipelines.anomaly.model import GMMDetector
+from gmm_apps.run_context import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples"
@@ -442,6 +443,9 @@ def test_a_run_written_with_the_old_keys_still_applies(tmp_path, default_run):
     raw["data"]["chunk_rows"] = raw["engine"].pop("chunk_rows")  # the layout before one chunk-size key
     raw["model"]["n_init"] = 1
     (old / "config.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    marker = json.loads((old / MARKER).read_text())  # ... and the settings its marker recorded
+    marker["model_settings"]["model"]["n_init"] = 1
+    (old / MARKER).write_text(json.dumps(marker))
     out = tmp_path / "applied"
     assert cli.main(["apply", str(old), str(SAMPLES / "cardio_new.csv"), "--out", str(out), "--quiet"]) == 0
     np.testing.assert_allclose(

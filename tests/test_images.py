@@ -432,3 +432,10 @@ def test_bsds_beats_kmeans_by_hand():
         base.append(compare(KMeans(6, n_init=1, random_state=0).fit(X).labels_.reshape(img.shape[:2]), truths))
     assert np.mean([s["pri"] for s in ours]) > np.mean([s["pri"] for s in base]) + 0.03
     assert np.mean([s["voi"] for s in ours]) < np.mean([s["voi"] for s in base]) - 0.5
+
+
+def test_model_n_init_is_refused_with_the_random_starts_key(tmp_path, capsys):
+    code = cli.main(["validate", str(REPO / "configs" / "images.yaml"), "--set", "model.n_init=3"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "model.n_init is no longer a key; random starts are model.n_fits" in err
+    assert err.count("\n") == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -62,7 +62,6 @@ class ImagesModel(SelectedModel):
     n_components: NComponents = 8
     criterion: Literal["bic", "aic", "icl"] = "bic"
     covariance_type: CovarianceType = "full"
-    n_init: int = Field(1, ge=1, description="EM restarts; the best is kept")
     n_fits: int = Field(
         5,
         ge=1,
@@ -147,3 +146,8 @@ class ImagesConfig(PipelineConfig):
     report: ImagesReport = ImagesReport()
     run: ImagesRun = ImagesRun()
     engine: EngineSection = EngineSection()
+
+    retired: ClassVar[dict] = {
+        "model.n_init": "random starts are model.n_fits (fits from independent pixel samples; the one agreeing "
+        "most with the others is kept)"
+    }

@@ -60,7 +60,7 @@ class Settings:
             reg_covar=m.reg_covar,
             tol=m.tol,
             max_iter=m.max_iter,
-            n_init=m.n_init,
+            n_init=1,  # one EM start per fit: the random starts are the n_fits fits
             n_fits=m.n_fits,
             sample_size=m.sample_size,
             fit_on=m.fit_on,
