@@ -69,9 +69,10 @@ class Run:
         The run folder is checked first as ``apply`` checks it: a model file
         the run did not write is refused with a :class:`~gmm_apps.errors.ModelFileError`.
 
-        A :class:`gmm_apps.core.GaussianMixture` (images' shared palette), the
-        anomaly detector, the customers' segmentation, the regimes' hidden
-        Markov model or the speakers' models: the objects ``apply`` uses.
+        The pipeline's model class (its ``model_class``), as ``apply`` uses it:
+        the anomaly ``GMMDetector``, the customers' ``Segmentation``, images'
+        ``PaletteModel`` (its core mixture is ``.mixture_``), the regimes'
+        ``RegimeModel`` (with its ``scaler``) or the ``SpeakerModels``.
         """
         if not hasattr(self, "_model"):
             pipeline = open_run(self.dir)[0] if (self.dir / "config.yaml").is_file() else None

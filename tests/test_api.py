@@ -121,7 +121,7 @@ def test_images_from_arrays_and_the_shared_palette_as_model(tmp_path):
         "images", data=imgs, out=tmp_path / "i", set=["model.n_components=4", "report.plots=false", "model.shared=true"]
     )
     assert list(r.tables["images"]["image"]) == ["image_0000", "image_0001"]
-    assert r.model.n_components == 4
+    assert r.model.n_components == 4 and r.model.palette_rgb.shape == (4, 3)  # a PaletteModel: mixture and colours
     again = r.apply(imgs[1], out=tmp_path / "j")
     assert again.summary["images"] == 1 and again.model is None  # an apply run fits no model
 
