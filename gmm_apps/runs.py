@@ -25,7 +25,7 @@ from .errors import ConfigError, ModelFileError, UserError
 from .paths import is_run_folder
 from .registry import get_pipeline
 from .run_context import MARKER, RunContext, model_digests
-from .yaml_io import dotted_get, dotted_put, read_yaml
+from .yaml_io import dotted_get, dotted_pop, dotted_put, read_yaml
 
 logger = logging.getLogger("gmm_apps")
 
@@ -274,18 +274,23 @@ def open_run(run_dir):
         run_dir,
         model_settings(pipeline, config),
         pipeline.model_paths(),
-        upgrade=lambda fitted: _upgraded_settings(fitted, pipeline),
+        upgrade=lambda fitted: _upgraded_settings(fitted, pipeline, raw, str(cfg_path)),
     )
     return pipeline, config, raw, warning
 
 
-def _upgraded_settings(fitted, pipeline):
-    """A marker's recorded model settings with renamed keys mapped and retired ones dropped, as the config is."""
-    raw = {}
+def _upgraded_settings(fitted, pipeline, raw_now, source):
+    """A marker's recorded model settings read as today's schema reads the config: renamed keys mapped, retired
+    ones dropped, and keys added since (which the run's version did not have) at their defaults."""
+    raw = copy.deepcopy(raw_now)
     for key, value in fitted.items():
+        dotted_pop(raw, key)
         dotted_put(raw, key, copy.deepcopy(value))
     raw = upgrade_run_config(raw, pipeline.config_model)
-    return {key: dotted_get(raw, key, None) for key in fitted}
+    try:
+        return model_settings(pipeline, validate_config(raw, pipeline.config_model, source=source))
+    except ConfigError:  # settings today's schema refuses: compared as recorded, so the difference is named
+        return {key: dotted_get(raw, key, None) for key in fitted}
 
 
 def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, update=False):
