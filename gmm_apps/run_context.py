@@ -163,74 +163,12 @@ class RunWriter:
         return progress(iterable, total=total, desc=desc, quiet=self.quiet)
 
 
-class RunContext(RunWriter):
-    """The place a pipeline writes its outputs during one run.
+class StagingFolder:
+    """The hidden folder a run is built in, beside its destination, and the lock that keeps a second run out.
 
-    The destination is checked first (:func:`check_destination`), then locked
-    against a second run writing the same place; temporary folders left by
-    killed runs at the same place are removed.
-
-    Parameters
-    ----------
-    final_dir : Path
-        Where the run ends up.
-    quiet : bool
-        No progress bars.
-    seed : int
-        The run's random seed (``model.random_state``).
-    overwrite : bool
-        Replace an existing folder or file at ``final_dir`` that is not a run folder.
-    inputs : iterable of (str, str)
-        The run's inputs, which ``final_dir`` must neither be, hold nor lie inside.
-    option : str
-        How the destination is named in messages.
-
-    Attributes
-    ----------
-    dir : Path
-        The temporary folder being written; paths handed out point here.
-    figures : dict of str -> Path
-        PNG files written with :meth:`save_figure`, by name.
+    Mixed into :class:`RunContext`, which sets ``final_dir``, ``option``, ``dir`` and ``_lock``.
     """
 
-    def __init__(self, final_dir, *, quiet=False, seed=0, overwrite=False, inputs=(), option="--out", kind="run"):
-        self.final_dir = Path(final_dir)
-        self.quiet = quiet
-        self.seed = seed
-        self.overwrite = overwrite
-        self.inputs = list(inputs)
-        self.option = option
-        self._lock = None
-        self._handler = None
-        self.dir = None
-        self._marker = {"gmm_apps_version": __version__, "kind": kind}
-        self.update = False  # apply --update: the pipeline also learns from the input
-        check_destination(self.final_dir, inputs=self.inputs, overwrite=overwrite, option=option)
-        parent = self.final_dir.parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            if not parent.is_dir():
-                raise NotADirectoryError(20, "not a folder")
-            self.dir = self._make_temp(parent)
-            self._acquire_lock(parent)
-            self._remove_stale(parent)
-        except OSError as exc:
-            self._discard()
-            raise _folder_error(self.final_dir, exc, option) from None
-        except BaseException:
-            self._discard()
-            raise
-        self.figures = {}
-        self._handler = logging.FileHandler(self.dir / "run.log", encoding="utf-8")
-        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        self._handler.setLevel(logging.DEBUG)
-        for name in ("gmm_apps", "py.warnings"):
-            lg = logging.getLogger(name)
-            lg.addHandler(self._handler)
-            if lg.level == logging.NOTSET or lg.level > logging.DEBUG:
-                lg.setLevel(logging.DEBUG)
-
-    # ---------------------------------------------------------------- temporary folder and locking
     def _sibling(self, kind):
         """A name beside the destination for this process's ``kind`` (tmp or old) folder that nothing holds yet."""
         parent, stem = self.final_dir.parent, f".{self.final_dir.name}.{kind}-{os.getpid()}"
@@ -304,6 +242,79 @@ class RunContext(RunWriter):
                 logger.debug("removing %s, left by an interrupted run", p)
                 _remove(p)
 
+
+class RunContext(RunWriter, StagingFolder):
+    """The place a pipeline writes its outputs during one run.
+
+    The destination is checked first (:func:`check_destination`), then locked
+    against a second run writing the same place; temporary folders left by
+    killed runs at the same place are removed.
+
+    Parameters
+    ----------
+    final_dir : Path
+        Where the run ends up.
+    quiet : bool
+        No progress bars.
+    seed : int
+        The run's random seed (``model.random_state``).
+    overwrite : bool
+        Replace an existing folder or file at ``final_dir`` that is not a run folder.
+    inputs : iterable of (str, str)
+        The run's inputs, which ``final_dir`` must neither be, hold nor lie inside.
+    option : str
+        How the destination is named in messages.
+
+    Attributes
+    ----------
+    dir : Path
+        The temporary folder being written; paths handed out point here.
+    figures : dict of str -> Path
+        PNG files written with :meth:`save_figure`, by name.
+    """
+
+    def __init__(self, final_dir, *, quiet=False, seed=0, overwrite=False, inputs=(), option="--out", kind="run"):
+        self.final_dir = Path(final_dir)
+        self.quiet = quiet
+        self.seed = seed
+        self.overwrite = overwrite
+        self.inputs = list(inputs)
+        self.option = option
+        self._lock = None
+        self._handler = None
+        self.dir = None
+        self._marker = {"gmm_apps_version": __version__, "kind": kind}
+        self.update = False  # apply --update: the pipeline also learns from the input
+        check_destination(self.final_dir, inputs=self.inputs, overwrite=overwrite, option=option)
+        parent = self.final_dir.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            if not parent.is_dir():
+                raise NotADirectoryError(20, "not a folder")
+            self.dir = self._make_temp(parent)
+            self._acquire_lock(parent)
+            self._remove_stale(parent)
+        except OSError as exc:
+            self._discard()
+            raise _folder_error(self.final_dir, exc, option) from None
+        except BaseException:
+            self._discard()
+            raise
+        self.figures = {}
+        self._attach_log()
+
+    # ---------------------------------------------------------------- the run's log
+    def _attach_log(self):
+        """Send everything gmm_apps and Python's warnings log to ``run.log`` in the folder being built."""
+        self._handler = logging.FileHandler(self.dir / "run.log", encoding="utf-8")
+        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self._handler.setLevel(logging.DEBUG)
+        for name in ("gmm_apps", "py.warnings"):
+            lg = logging.getLogger(name)
+            lg.addHandler(self._handler)
+            if lg.level == logging.NOTSET or lg.level > logging.DEBUG:
+                lg.setLevel(logging.DEBUG)
+
     def _detach(self):
         if self._handler is None:
             return
@@ -312,6 +323,7 @@ class RunContext(RunWriter):
         self._handler.close()
         self._handler = None
 
+    # ---------------------------------------------------------------- sealing and moving into place
     def bind(self, settings, model_paths=()):
         """Record the settings the saved model was fitted with, and which files hold it.
 
