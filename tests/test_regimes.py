@@ -893,3 +893,16 @@ def test_regime_volatility_targeting_uses_tomorrows_mixture_of_regime_variances(
         np.minimum(0.1 / pv, 1.5)[:-1].mean()
     )
     assert rows.loc["regime probabilities", "mean_weight"] == pytest.approx((1 - filtered[:, 2])[:-1].mean())
+
+
+def test_regime_model_fit_standardises_and_keeps_its_scaler(sp500_features):
+    F, r = sp500_features
+    m = RegimeModel.fit(F.values[:1500], r.values[:1500], names=list(F.columns), kind="hmm", n_init=2, random_state=0)
+    sc = feat.fit_scaler(F.values[:1500])
+    ref = fit_regime_model(sc.transform(F.values[:1500]), r.values[:1500], kind="hmm", n_init=2, random_state=0)
+    np.testing.assert_array_equal(m.scaler.center, sc.center)
+    np.testing.assert_array_equal(m.scaler.scale, sc.scale)
+    np.testing.assert_array_equal(m.transmat, ref.transmat)
+    np.testing.assert_array_equal(
+        m.filter(m.scaler.transform(F.values[:1500]))[0], ref.filter(sc.transform(F.values[:1500]))[0]
+    )

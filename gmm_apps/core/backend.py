@@ -29,6 +29,7 @@ starts.  docs/engine.md shows a complete backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -74,8 +75,11 @@ class FitState:
         The working precision of the data and the fitted parameters.
     eps : float
         Machine epsilon of ``dtype``.
+    random_state : None, int or numpy.random.RandomState
+        The estimator's ``random_state``.
     rng : numpy.random.RandomState
-        The fit's one source of randomness (from ``random_state``).
+        The fit's one source of randomness, made from ``random_state`` when
+        first used (a ``partial_fit`` batch, which draws nothing, never makes it).
     chunk : int or None
         Rows per chunk for in-memory backends (None where the backend's own blocks decide).
     n_jobs : int
@@ -94,7 +98,7 @@ class FitState:
     n_features: int
     dtype: np.dtype
     eps: float
-    rng: Any
+    random_state: Any
     chunk: int | None = None
     n_jobs: int = 1
     pool: Any = None
@@ -102,6 +106,10 @@ class FitState:
     centre: np.ndarray | None = None
     global_cov: np.ndarray | None = None
     best_stats: SufficientStats | None = None
+
+    @cached_property
+    def rng(self):
+        return check_random_state(self.random_state)
 
     @classmethod
     def start(cls, model, n_samples, n_features, dtype, *, chunk=None, n_jobs=1):
@@ -112,7 +120,7 @@ class FitState:
             n_features=int(n_features),
             dtype=dtype,
             eps=float(np.finfo(dtype).eps),
-            rng=check_random_state(model.random_state),
+            random_state=model.random_state,
             chunk=chunk,
             n_jobs=n_jobs,
         )

@@ -74,6 +74,11 @@ class Settings:
             random_state=m.random_state,
         )
 
+    @property
+    def n_features(self):
+        """Features per pixel these settings make (what a palette model for them must have)."""
+        return image_features(np.zeros((8, 8, 3)), self)[0].shape[-1]
+
     @classmethod
     def defaults(cls, **changes):
         """The default config's settings with ``changes`` (e.g. ``Settings.defaults(n_components=(3,))``)."""
@@ -413,7 +418,7 @@ class PaletteModel:
                 **{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
             )
             model_file_guard.require(
-                mixture.means_.shape[1] == image_features(np.zeros((8, 8, 3)), settings)[0].shape[-1],
+                mixture.means_.shape[1] == settings.n_features,
                 path,
                 "the palette's features do not match its settings",
             )

@@ -293,7 +293,7 @@ class ImagesPipeline(Pipeline):
         model = PaletteModel.load(path)[0].mixture_
         inputs = resolve_images(input, key="input", source="apply")
         settings = Settings.from_config(config)
-        d = image_features(np.zeros((8, 8, 3)), settings)[0].shape[-1]
+        d = settings.n_features
         model_file_guard.require(
             model.means_.shape[1] == d,
             path,

@@ -40,19 +40,23 @@ def transition_prior(K, stickiness):
     return prior
 
 
-class quiet_hmmlearn:
-    """hmmlearn logs a warning whenever MAP-EM (with a transition prior) lowers the
-    likelihood by rounding; send those to our debug log instead of the terminal."""
+def baum_welch(hmm, X):
+    """Fit an hmmlearn model on ``X`` quietly and return it.
 
-    def __enter__(self):
-        self.lg = logging.getLogger("hmmlearn")
-        self.level, self.prop = self.lg.level, self.lg.propagate
-        self.lg.setLevel(logging.ERROR)
-        return self
-
-    def __exit__(self, *exc):
-        self.lg.setLevel(self.level)
-        return False
+    hmmlearn logs a warning whenever MAP-EM (with a transition prior) lowers
+    the likelihood by rounding, and warns about its own settings; neither
+    reaches the terminal (our debug log has the iterations).
+    """
+    lg = logging.getLogger("hmmlearn")
+    level = lg.level
+    lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hmm.fit(X)
+    finally:
+        lg.setLevel(level)
+    return hmm
 
 
 def gaussian_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, transmat, startprob, tol):
@@ -82,9 +86,7 @@ def gaussian_hmm(X, gmm, K, ct, stickiness, hmm_iter, random_state, reg_covar, t
         "diag": to_covariance_type(full, "diag"),
         "spherical": to_covariance_type(full, "spherical"),
     }[ct]
-    with warnings.catch_warnings(), quiet_hmmlearn():
-        warnings.simplefilter("ignore")
-        hmm.fit(X)
+    baum_welch(hmm, X)
     logger.debug("hmm K=%d: %d iterations, converged %s", K, hmm.monitor_.iter, hmm.monitor_.converged)
     return hmm
 
@@ -134,9 +136,7 @@ def gmm_hmm(X, gmm, K, ct, stickiness, n_mix, hmm_iter, random_state, reg_covar,
         "diag": to_covariance_type(covs, "diag"),
         "spherical": to_covariance_type(covs, "spherical"),
     }[ct]
-    with warnings.catch_warnings(), quiet_hmmlearn():
-        warnings.simplefilter("ignore")
-        hmm.fit(X)
+    baum_welch(hmm, X)
     return hmm
 
 

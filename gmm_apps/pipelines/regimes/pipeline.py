@@ -93,7 +93,7 @@ class Best(NamedTuple):
 
 
 class Posteriors(NamedTuple):
-    """What labelling the days gives: the model (and scaler) in force, the days labelled and their probabilities.
+    """What labelling the days gives: the model in force (with its scaler), the days labelled and their probabilities.
 
     ``in_sample`` is ``(dates, labels)``: the model in force, smoothed over the
     days it was fitted on.  ``refits`` (walk-forward) lists which days trained
@@ -101,7 +101,6 @@ class Posteriors(NamedTuple):
     """
 
     model: object
-    scaler: object
     dates: pd.DatetimeIndex
     X: np.ndarray
     r: np.ndarray
@@ -324,8 +323,9 @@ class RegimesPipeline(Pipeline):
         scaler = fit_scaler(F.values[train], names=list(F.columns))
         X, r = scaler.transform(F.values), rets.to_numpy()
         table, model, best = self._select(cfg, X[train], r[train], ctx, data.source)
+        model.scaler = scaler
         names = regime_names(model.n_states)
-        post = self._posteriors(cfg, model, scaler, F, X, r, train, best, ctx)
+        post = self._posteriors(cfg, model, F, X, r, train, best, ctx)
         aris = self._stability(cfg, X, train, r, post, best, ctx, first=model)
         stats, trans = self._write(ctx, cfg, post, model, names, table, F, list(map(str, data.prices.columns)))
         summary = summarise(cfg, data, post, names, best, model, table, aris)
@@ -384,19 +384,16 @@ class RegimesPipeline(Pipeline):
         logger.info("model: %s, K=%d, %s covariance", cfg.model.kind, best.K, best.ct)
         return table, fitted[(best.K, best.ct)], best
 
-    def _posteriors(self, cfg, model, scaler, F, X, r, train, best, ctx):
+    def _posteriors(self, cfg, model, F, X, r, train, best, ctx):
         """Regime probabilities and labels of every day (walk-forward: out of sample only)."""
         dates = F.index
         if cfg.walk_forward.enabled:
             w0 = int(train.sum())
-            filtered, log_pred, refit_dates, (model, scaler), fc, refits, vol = walk_forward(
-                cfg, F, r, model, scaler, w0, ctx
-            )
+            filtered, log_pred, refit_dates, model, fc, refits, vol = walk_forward(cfg, F, r, model, w0, ctx)
             seen = refits[-1]["trained_days"]
-            in_sample = (dates[:seen], model.smooth(scaler.transform(F.values[:seen])).argmax(axis=1))
+            in_sample = (dates[:seen], model.smooth(model.scaler.transform(F.values[:seen])).argmax(axis=1))
             return Posteriors(
                 model,
-                scaler,
                 dates[w0:],
                 X[w0:],
                 r[w0:],
@@ -415,7 +412,6 @@ class RegimesPipeline(Pipeline):
         src = smoothed if cfg.report.labels_from == "smoothed" else filtered
         return Posteriors(
             model,
-            scaler,
             dates,
             X,
             r,
@@ -482,7 +478,6 @@ class RegimesPipeline(Pipeline):
         trans = transition_table(post.model, names)
         ctx.write_table("transitions.csv", trans, index=True)
         ctx.write_table("model_selection.csv", table)
-        post.model.scaler = post.scaler
         post.model.save(
             ctx.path("model.npz"),
             meta={

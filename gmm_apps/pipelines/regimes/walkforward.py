@@ -21,10 +21,10 @@ FRESH_SURPRISE = 2.0
 
 
 # long: one loop over the refit dates carrying the model in force, its scaler and the fresh-fit bookkeeping
-def walk_forward(cfg, F, r, model, scaler, w0, ctx):
+def walk_forward(cfg, F, r, model, w0, ctx):
     """Label days ``w0`` onwards, each with the model in force that day, refitted every ``refit_every`` days.
 
-    ``model`` (fitted on the first ``w0`` days, standardised by ``scaler``)
+    ``model`` (fitted on the first ``w0`` days, standardised by its ``scaler``)
     labels the first stretch; each refit covers every day before it, with
     its own standardisation, and continues from the model in force (kind
     'hmm' with ``walk_forward.warm_start``: :func:`refit_regime_model`),
@@ -64,16 +64,17 @@ def walk_forward(cfg, F, r, model, scaler, w0, ctx):
                     model,
                     Xtr,
                     r[:t0],
-                    previous_scaler=scaler,
+                    previous_scaler=model.scaler,
                     scaler=sc,
                     stickiness=m.stickiness,
                     hmm_iter=m.hmm_iter,
                     reg_covar=m.reg_covar,
                 )
-            align_states(new, model, sc, scaler)
-            model, scaler = new, sc
+            align_states(new, model, sc, model.scaler)
+            new.scaler = sc
+            model = new
         end = min(T, t0 + wfc.refit_every)
-        f, lp = model.filter(scaler.transform(F.values[:end]))
+        f, lp = model.filter(model.scaler.transform(F.values[:end]))
         prev = t0
         sl = slice(t0, end)
         filtered[sl] = f[sl]
@@ -108,7 +109,7 @@ def walk_forward(cfg, F, r, model, scaler, w0, ctx):
         filtered[w0:],
         log_pred[w0:],
         fitted_to[w0:],
-        (model, scaler),
+        model,
         {h: p[w0:] for h, p in forecasts.items()},
         refits,
         vol[w0:],
