@@ -1,6 +1,6 @@
 """Speakers: gmm_apps against one scikit-learn GMM per speaker, on the Free Spoken Digit Dataset.
 
-    python benchmarks/bench_speakers.py [path/to/fsdd/recordings]
+    python benchmarks/bench_speakers.py [path/to/fsdd/recordings] [--repeat N]
 
 Protocols (six speakers; the official test takes 0-4 are not in ../shared and not used):
 - takes: enrol on takes 10-49, test on takes 5-9 (300 recordings);
@@ -11,11 +11,15 @@ gmm_apps runs with its default config (S-norm) and with ``model.score_norm=none`
 Baseline, as a user would write it: librosa MFCC (20, librosa defaults at 8 kHz) + deltas, mean
 normalisation per recording, one scikit-learn GaussianMixture (16 diagonal components) per speaker,
 highest average log-likelihood wins.
+Seconds are the median of ``--repeat`` runs (default 3), the methods taking turns, so that a busy
+moment of the machine does not land on one method alone.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -72,32 +76,50 @@ def baseline(src, enrol_glob, test_glob):
     return correct / len(T), t_feat, t_enrol, t_id, len(T)
 
 
+def run_gmm_apps(src, eg, tg, sets):
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        _, s = execute_run(
+            ROOT / "configs" / "speakers.yaml",
+            out=Path(tmp) / "run",
+            quiet=True,
+            sets=[f"data.enrol={src / eg}", f"data.test={src / tg}", *sets],
+        )
+        return s, time.perf_counter() - t
+
+
 def main():
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "datasets" / "fsdd" / "recordings"
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = ROOT.parent / "shared" / "datasets" / "fsdd" / "recordings"
+    ap.add_argument("recordings", nargs="?", default=str(default))
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each method; seconds are their median")
+    args = ap.parse_args()
+    src = Path(args.recordings)
     if not src.is_dir():
         sys.exit(f"{src}: not found; pass the FSDD recordings folder")
     print(f"{'protocol':22s} {'method':34s} {'accuracy':>9s} {'errors':>7s} {'EER':>7s} {'seconds':>8s}")
     for name, (eg, tg, sets) in PROTOCOLS.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # librosa's n_fft warnings on short recordings
-            acc, tf, te, ti, n = baseline(src, eg, tg)
+        times = {"baseline": [], **{v: [] for v in VARIANTS}}
+        for _ in range(args.repeat):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # librosa's n_fft warnings on short recordings
+                acc, tf, te, ti, n = baseline(src, eg, tg)
+            times["baseline"].append((tf + te + ti, tf, te, ti))
+            results = {}
+            for variant, extra in VARIANTS.items():
+                results[variant], el = run_gmm_apps(src, eg, tg, [*sets, *extra])
+                times[variant].append(el)
+        tf, te, ti = (statistics.median(t[i] for t in times["baseline"]) for i in (1, 2, 3))
         print(
             f"{name:22s} {'scikit-learn GMM per speaker':34s} {100 * acc:8.2f}% {round((1 - acc) * n):7d} {'-':>7s} "
-            f"{tf + te + ti:8.1f}  (features {tf:.1f}, enrol {te:.1f}, identify {ti:.1f})"
+            f"{statistics.median(t[0] for t in times['baseline']):8.1f}  (features {tf:.1f}, enrol {te:.1f}, "
+            f"identify {ti:.1f})"
         )
-        for variant, extra in VARIANTS.items():
-            with tempfile.TemporaryDirectory() as tmp:
-                t = time.perf_counter()
-                _, s = execute_run(
-                    ROOT / "configs" / "speakers.yaml",
-                    out=Path(tmp) / "run",
-                    quiet=True,
-                    sets=[f"data.enrol={src / eg}", f"data.test={src / tg}", *sets, *extra],
-                )
-                el = time.perf_counter() - t
+        for variant, s in results.items():
             print(
                 f"{name:22s} {variant:34s} {100 * s['accuracy']:8.2f}% {s['errors']:7d} "
-                f"{100 * s['eer']:6.2f}% {el:8.1f}  (whole run incl. threshold calibration and report)",
+                f"{100 * s['eer']:6.2f}% {statistics.median(times[variant]):8.1f}  (whole run incl. threshold "
+                f"calibration and report)",
                 flush=True,
             )
 

@@ -40,8 +40,10 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
         return files
     if any(ch in pattern for ch in "*?["):
         files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
-        outputs = {d for d in {d for f in files for d in f.parents} if is_run_folder(d)}  # each folder checked once
-        files = [f for f in files if outputs.isdisjoint(f.parents)]
+        folders = {f.parent for f in files}
+        outputs = {d for d in folders.union(*(d.parents for d in folders)) if is_run_folder(d)}  # each checked once
+        if outputs:
+            files = [f for f in files if outputs.isdisjoint(f.parents)]
         if suffixes is not None:
             files = [f for f in files if f.suffix.lower() in suffixes]
         if not files:

@@ -24,6 +24,7 @@ from gmm_apps.pipelines.speakers.model import (
     eer_interval,
     equal_error_rate,
     map_adapt_means,
+    top_component_llr,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,6 +142,55 @@ def test_shared_variance_scoring_is_each_models_own_density():
     X = rng.normal(size=(5000, 5)) * 4 + 2  # frames well away from the background model's centre too
     want = np.stack([sm.model(s).score_samples(X) - ubm.score_samples(X) for s in sm.speakers], axis=1)
     np.testing.assert_allclose(sm.frame_llr(X), want, rtol=1e-10, atol=1e-9)
+
+
+def _component_log_densities(weights, means, variances, X):
+    return np.stack(
+        [
+            np.log(weights[k])
+            - 0.5 * (np.log(2 * np.pi * variances[k]).sum() + ((X - means[k]) ** 2 / variances[k]).sum(1))
+            for k in range(len(weights))
+        ],
+        axis=1,
+    )
+
+
+def test_top_component_scoring_against_brute_force(tmp_path):
+    from scipy.special import logsumexp  # reason: only this test needs it
+
+    rng = np.random.default_rng(8)
+    ubm = GaussianMixture(12, covariance_type="diag", random_state=0).fit(rng.normal(size=(3000, 4)) * 3)
+    sm = SpeakerModels(ubm, top_components=3)
+    for i in range(3):
+        sm.enrol(f"s{i}", rng.normal(i - 1, 1.5, (300, 4)))
+    X = rng.normal(size=(700, 4)) * 4  # more frames than one block below
+    w, var = ubm.weights_, ubm.covariances_
+    L = _component_log_densities(w, ubm.means_, var, X)
+    top = np.argsort(-L, axis=1)[:, :3]  # the UBM's three best components of each frame, for everyone
+    want = np.stack(
+        [
+            logsumexp(np.take_along_axis(_component_log_densities(w, sm.model(s).means_, var, X), top, 1), 1)
+            - logsumexp(np.take_along_axis(L, top, 1), 1)
+            for s in sm.speakers
+        ],
+        axis=1,
+    )
+    means = np.stack([sm.model(s).means_ for s in sm.speakers])
+    np.testing.assert_allclose(top_component_llr(ubm, means, X, top=3, block=256), want, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(sm.frame_llr(X), want, rtol=1e-9, atol=1e-9)
+    sm.top_components = 12  # every component: exactly each model's own density
+    exact = np.stack([sm.model(s).score_samples(X) - ubm.score_samples(X) for s in sm.speakers], axis=1)
+    np.testing.assert_allclose(top_component_llr(ubm, means, X, top=12), exact, rtol=1e-9, atol=1e-9)
+    # saved and loaded with the setting; a file without it (older) scores every component, as it was made
+    sm.top_components = 3
+    sm.save(tmp_path / "m.npz", meta={"pipeline": "speakers"})
+    back, meta = SpeakerModels.load(tmp_path / "m.npz")
+    assert meta["top_components"] == 3 and back.top_components == 3
+    np.testing.assert_array_equal(back.frame_llr(X), sm.frame_llr(X))
+    sm.top_components = None
+    sm.save(tmp_path / "all.npz", meta={"pipeline": "speakers"})
+    back, _ = SpeakerModels.load(tmp_path / "all.npz")
+    np.testing.assert_allclose(back.frame_llr(X), exact, rtol=1e-9, atol=1e-9)
 
 
 def _snorm_by_hand(raw, enrol_raw, enrol_labels, speakers):

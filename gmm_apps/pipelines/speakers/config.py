@@ -93,6 +93,11 @@ class SpeakersModel(ModelSection):
         description="snorm: each score standardised by the speaker's scores on the other speakers' enrolment "
         "recordings and by the recording's scores for the other speakers (S-norm); none: raw scores",
     )
+    top_components: Annotated[int, Field(ge=1)] | None = Field(
+        10,
+        description="kind ubm_map: score each frame on the background model's best this many components only "
+        "(for the background model and every speaker alike); null: every component",
+    )
     n_init: int = Field(1, ge=1, description="EM restarts; the best is kept")
     max_iter: int = Field(200, ge=1)
     tol: float = Field(1e-3, gt=0, description="EM tolerance of the background model")

@@ -101,7 +101,13 @@ def background_model(frames, cfg, seed):
 def build_models(ubm, frames, labels, cfg, seed):
     """Speaker models from the background model ``ubm`` and each speaker's enrolment frames."""
     m = cfg.model
-    models = SpeakerModels(ubm, kind=m.kind, relevance_factor=m.relevance_factor, score_norm=m.score_norm)
+    models = SpeakerModels(
+        ubm,
+        kind=m.kind,
+        relevance_factor=m.relevance_factor,
+        score_norm=m.score_norm,
+        top_components=m.top_components,
+    )
     return models.fit(frames, labels, n_components=m.speaker_components, random_state=seed, reg_covar=m.reg_covar)
 
 
