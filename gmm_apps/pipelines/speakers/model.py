@@ -341,21 +341,23 @@ def top_component_llr(ubm, speaker_means, X, *, top, block=16384):
         L = const - 0.5 * (xb * xb) @ prec.T + xb @ (mu * prec).T  # (n, K): log w_k N(x; mu_k, var_k)
         best = np.argpartition(L, K - top, axis=1)[:, K - top :]
         Lt = np.take_along_axis(L, best, axis=1)
-        comp, rows = best.ravel(), np.repeat(np.arange(n), top)
+        post = np.exp(Lt - Lt.max(axis=1, keepdims=True))
+        post /= post.sum(axis=1, keepdims=True)  # the UBM's posterior over the frame's top components
+        comp = best.ravel()
         order = np.argsort(comp, kind="stable")
         edges = np.searchsorted(comp[order], np.arange(K + 1))
-        terms = np.empty((n * top, A.shape[0]))
+        xs = xb[order // top]  # the (frame, component) pairs grouped by component
+        shifts = np.empty((n * top, A.shape[0]))
         for c in np.flatnonzero(np.diff(edges)):  # the frames that use component c, against every speaker
-            sel = order[edges[c] : edges[c + 1]]
-            terms[sel] = xb[rows[sel]] @ A[:, c].T + b[:, c]
-        terms = terms.reshape(n, top, -1) + Lt[:, :, None]
-        out[start : start + n] = _logsumexp(terms, axis=1) - _logsumexp(Lt, axis=1)[:, None]
+            lo, hi = edges[c], edges[c + 1]
+            shifts[lo:hi] = xs[lo:hi] @ A[:, c].T + b[:, c]
+        a = np.empty_like(shifts)
+        a[order] = shifts
+        a = a.reshape(n, top, -1)  # log N_s / N_ubm of each top component: the speaker's mean shift there
+        m = a.max(axis=1)
+        e = np.exp((a - m[:, None, :]).astype(np.float32))
+        out[start : start + n] = m + np.log(np.einsum("nj,njs->ns", post.astype(np.float32), e), dtype=np.float64)
     return out
-
-
-def _logsumexp(a, axis):
-    m = a.max(axis=axis, keepdims=True)
-    return (np.log(np.exp(a - m).sum(axis=axis, keepdims=True)) + m).squeeze(axis)
 
 
 def train_ubm(
