@@ -7,7 +7,8 @@ Protocols (six speakers; the official test takes 0-4 are not in ../shared and no
 - cross-digit: enrol on digits 0-4, test on digits 5-9 (1,350 recordings);
 - short enrolment: five recordings per speaker (digits 0-4 of take 10), test on takes 5-9; these give
   1,211 speech frames, so the background model has 32 components (the default 128 is refused).
-gmm_apps runs with its default config (S-norm) and with ``model.score_norm=none``.
+gmm_apps runs with its default config (MAP-adapted speakers, S-norm), with ``model.score_norm=none``, and
+with the i-vector back end (``model.kind=ivector``) with and without S-norm.
 Baseline, as a user would write it: librosa MFCC (20, librosa defaults at 8 kHz) + deltas, mean
 normalisation per recording, one scikit-learn GaussianMixture (16 diagonal components) per speaker,
 highest average log-likelihood wins.
@@ -38,7 +39,12 @@ PROTOCOLS = {
     "digits 0-4 -> 5-9": ("[0-4]_*.wav", "[5-9]_*.wav", []),
     "5 recordings -> 5-9": ("[0-4]_*_10.wav", "*_[5-9].wav", ["model.n_components=32"]),
 }
-VARIANTS = {"gmm_apps default (S-norm)": [], "gmm_apps, score_norm none": ["model.score_norm=none"]}
+VARIANTS = {
+    "gmm_apps default (S-norm)": [],
+    "gmm_apps, score_norm none": ["model.score_norm=none"],
+    "gmm_apps, kind ivector (S-norm)": ["model.kind=ivector"],
+    "gmm_apps, kind ivector, score_norm none": ["model.kind=ivector", "model.score_norm=none"],
+}
 
 
 def speaker(p):

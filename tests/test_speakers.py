@@ -227,6 +227,19 @@ def test_snorm_against_a_brute_force_cohort(tmp_path):
     extra.fit_score_norm(enrol, labels).enrol("e", rng.normal(2, 1, (60, 3)))
     with pytest.raises(ValueError, match="fit_score_norm"):
         extra.score(test)
+    # a capped cohort: the same statistics from the evenly spaced recordings it keeps of each speaker
+    capped = SpeakerModels(ubm, score_norm="snorm")
+    for spk in "abcd":
+        capped.enrol(spk, np.vstack([f for f, lab in zip(enrol, labels) if lab == spk]))
+    capped.fit_score_norm(enrol, labels, per_speaker=2)  # of each speaker's three: the first and the last
+    kept = [i for i in range(len(enrol)) if i % 3 != 1]
+    by_hand = SpeakerModels(ubm, score_norm="snorm")
+    for spk in "abcd":
+        by_hand.enrol(spk, np.vstack([f for f, lab in zip(enrol, labels) if lab == spk]))
+    by_hand.fit_score_norm([enrol[i] for i in kept], [labels[i] for i in kept])
+    np.testing.assert_array_equal(capped.norm_mean, by_hand.norm_mean)
+    np.testing.assert_array_equal(capped.norm_std, by_hand.norm_std)
+    assert not np.allclose(capped.norm_mean, sm.norm_mean)
     # a speaker's own enrolment recordings never enter its cohort
     before = sm.norm_mean.copy()
     sm.fit_score_norm(enrol + [rng.normal(centres[0], 0.1, (60, 3))], labels + ["a"])

@@ -75,12 +75,15 @@ class SpeakersFeatures(Section):
 
 class SpeakersModel(ModelSection):
     """``kind``: 'ubm_map' adapts the means of a universal background model per speaker
-    (Reynolds et al. 2000); 'independent' fits one GMM per speaker.  The UBM uses
-    ``n_components`` (diagonal covariance); independent models ``speaker_components``."""
+    (Reynolds et al. 2000); 'independent' fits one GMM per speaker; 'ivector' turns each
+    recording into an i-vector of a total-variability model trained on the background
+    model's statistics (Dehak et al. 2011), with LDA, WCCN and cosine scoring.  The UBM
+    uses ``n_components`` (diagonal covariance); independent models ``speaker_components``."""
 
-    kind: Literal["ubm_map", "independent"] = Field(
+    kind: Literal["ubm_map", "independent", "ivector"] = Field(
         "ubm_map",
-        description="ubm_map: speaker models adapted from a universal background model; independent: one GMM per speaker",
+        description="ubm_map: speaker models adapted from a universal background model; independent: one GMM per "
+        "speaker; ivector: i-vectors of a total-variability model on the background model, cosine-scored",
     )
     n_components: int = Field(128, ge=1, description="components of the universal background model (one size)")
     covariance_type: CovarianceType = "diag"
@@ -93,10 +96,21 @@ class SpeakersModel(ModelSection):
         description="snorm: each score standardised by the speaker's scores on the other speakers' enrolment "
         "recordings and by the recording's scores for the other speakers (S-norm); none: raw scores",
     )
+    snorm_cohort: Annotated[int, Field(ge=1)] | None = Field(
+        20,
+        description="score_norm snorm: enrolment recordings of each speaker scored for the speaker side of S-norm "
+        "(evenly spaced through their recordings); null: all",
+    )
     top_components: Annotated[int, Field(ge=1)] | None = Field(
         10,
         description="kind ubm_map: score each frame on the background model's best this many components only "
         "(for the background model and every speaker alike); null: every component",
+    )
+    ivector_dim: int = Field(100, ge=1, description="kind ivector: dimension of the i-vectors (rank of the T matrix)")
+    ivector_iterations: int = Field(10, ge=1, description="kind ivector: EM iterations of the total-variability model")
+    lda_dim: Annotated[int, Field(ge=1)] | None = Field(
+        50,
+        description="kind ivector: dimensions LDA keeps (at most the speakers minus one) before WCCN; null: no LDA",
     )
     n_init: int = Field(1, ge=1, description="EM restarts; the best is kept")
     max_iter: int = Field(200, ge=1)

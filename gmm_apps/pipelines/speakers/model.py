@@ -18,6 +18,7 @@ from ...core import (
     save_model,
 )
 from ...errors import DataError
+from .ivector import CosineBackend, baum_welch_statistics, ivector_arrays, ivector_models, length_normalise
 
 
 def map_adapt_means(ubm, X, *, relevance_factor=16.0):
@@ -55,7 +56,10 @@ class SpeakerModels:
     ----------
     ubm : gmm_apps.core.GaussianMixture
         The universal background model.
-    kind : {'ubm_map', 'independent'}
+    kind : {'ubm_map', 'independent', 'ivector'}
+        'ivector': each recording is an i-vector of ``extractor`` projected by a
+        :class:`~.ivector.CosineBackend` learnt in :meth:`fit`; a speaker is the mean
+        direction of their recordings' vectors, and scores are cosine similarities.
     relevance_factor : float
     score_norm : {'none', 'snorm'}
         'snorm': symmetric score normalisation (S-norm) with the enrolled speakers
@@ -65,14 +69,37 @@ class SpeakerModels:
         background model's ``top_components`` best components only, for the
         background model and every speaker alike (:func:`top_component_llr`);
         None scores every component.
+    extractor : TotalVariability, optional
+        Fitted on the background model's statistics; needed by ``kind='ivector'``.
+    lda_dim : int or None
+        ``kind='ivector'``: dimensions LDA keeps (at most the speakers minus one); None: no LDA.
+    snorm_cohort : int or None
+        S-norm's enrolment side in :meth:`fit` scores at most this many recordings of each
+        speaker (see :meth:`fit_score_norm`); None: every enrolment recording.
     """
 
-    def __init__(self, ubm, *, kind="ubm_map", relevance_factor=16.0, score_norm="none", top_components=None):
+    def __init__(
+        self,
+        ubm,
+        *,
+        kind="ubm_map",
+        relevance_factor=16.0,
+        score_norm="none",
+        top_components=None,
+        extractor=None,
+        lda_dim=None,
+        snorm_cohort=None,
+    ):
+        if kind == "ivector" and extractor is None:
+            raise ValueError("kind='ivector' needs a fitted TotalVariability extractor")
         self.ubm = ubm
+        self.extractor = extractor
+        self.backend = CosineBackend(lda_dim) if kind == "ivector" else None
         self.kind = kind
         self.relevance_factor = relevance_factor
         self.score_norm = score_norm
         self.top_components = top_components
+        self.snorm_cohort = snorm_cohort
         self.speakers = []
         self._models = {}
         self.threshold = None
@@ -94,11 +121,17 @@ class SpeakerModels:
         -------
         self
         """
-        for spk in sorted(set(labels)):
-            X = np.vstack([f for f, lab in zip(frames_list, labels) if lab == spk])
-            self.enrol(spk, X, n_components=n_components, random_state=random_state, reg_covar=reg_covar)
+        if self.kind == "ivector":
+            V = self.extractor.transform(*baum_welch_statistics(self.ubm, frames_list))
+            Z = self.backend.fit(V, labels).transform(V)
+            for spk in sorted(set(labels)):
+                self._add(spk, length_normalise(Z[np.asarray(labels) == spk].mean(axis=0, keepdims=True))[0])
+        else:
+            for spk in sorted(set(labels)):
+                X = np.vstack([f for f, lab in zip(frames_list, labels) if lab == spk])
+                self.enrol(spk, X, n_components=n_components, random_state=random_state, reg_covar=reg_covar)
         if self.score_norm == "snorm":
-            self.fit_score_norm(frames_list, labels)
+            self.fit_score_norm(frames_list, labels, per_speaker=self.snorm_cohort)
         return self
 
     def enrol(self, speaker, X, *, n_components=16, random_state=0, reg_covar=1e-3):
@@ -112,7 +145,13 @@ class SpeakerModels:
         """
         if X.shape[0] < 2:
             raise DataError(f"speaker {speaker!r} has only {X.shape[0]} speech frame(s); enrol longer recordings")
-        if self.kind == "ubm_map":
+        if self.kind == "ivector":
+            if self.backend.projection_ is None:
+                raise ValueError(
+                    "kind='ivector': fit() on labelled recordings first; enrol() adds to a fitted back end"
+                )
+            model = self.backend.transform(self.extractor.transform(*baum_welch_statistics(self.ubm, [X])))[0]
+        elif self.kind == "ubm_map":
             model = _adapted(self.ubm, map_adapt_means(self.ubm, X, relevance_factor=self.relevance_factor))
         else:
             k = min(n_components, X.shape[0])
@@ -121,6 +160,9 @@ class SpeakerModels:
                 model = GaussianMixture(k, covariance_type="diag", random_state=random_state, reg_covar=reg_covar).fit(
                     X
                 )
+        return self._add(speaker, model)
+
+    def _add(self, speaker, model):
         if speaker not in self._models:
             self.speakers.append(speaker)
         self._models[speaker] = model
@@ -167,7 +209,7 @@ class SpeakerModels:
             )
         return self.normalise(raw)
 
-    def fit_score_norm(self, frames_list, labels):
+    def fit_score_norm(self, frames_list, labels, *, per_speaker=None):
         """Learn S-norm's enrolment side: each speaker's raw scores on the other speakers' enrolment recordings.
 
         Parameters
@@ -176,9 +218,21 @@ class SpeakerModels:
             The enrolment recordings, one array each.
         labels : list of str
             Their speakers.
+        per_speaker : int, optional
+            Score at most this many recordings of each speaker (evenly spaced through
+            their recordings, in the order given); default: all of them.
         """
-        raw = self.raw_score(frames_list)
         labels = np.asarray(labels)
+        if per_speaker is not None:
+            keep = np.concatenate(
+                [
+                    idx[np.unique(np.linspace(0, len(idx) - 1, min(per_speaker, len(idx))).round().astype(int))]
+                    for idx in (np.flatnonzero(labels == spk) for spk in dict.fromkeys(labels.tolist()))
+                ]
+            )
+            keep.sort()
+            frames_list, labels = [frames_list[i] for i in keep], labels[keep]
+        raw = self.raw_score(frames_list)
         mean, std = np.empty(len(self.speakers)), np.empty(len(self.speakers))
         for j, spk in enumerate(self.speakers):
             impostor = raw[labels != spk, j]
@@ -200,9 +254,14 @@ class SpeakerModels:
         return 0.5 * (z + (raw - mu) / np.sqrt(np.maximum(var, 1e-12)))
 
     def raw_score(self, frames_list):
-        """Average frame log-likelihood ratio of each recording for each speaker, shape (n_recordings, S)."""
+        """Average frame log-likelihood ratio of each recording for each speaker, shape (n_recordings, S).
+
+        ``kind='ivector'``: the cosine similarity of the recording's i-vector and the speaker's."""
         if not frames_list:
             return np.zeros((0, len(self.speakers)))
+        if self.kind == "ivector":  # cosine similarity of the recording's vector and each speaker's
+            Z = self.backend.transform(self.extractor.transform(*baum_welch_statistics(self.ubm, frames_list)))
+            return Z @ np.stack([self._models[s] for s in self.speakers]).T
         lengths = np.array([len(f) for f in frames_list])
         X = np.vstack(frames_list)
         llr = self.frame_llr(X)
@@ -214,6 +273,8 @@ class SpeakerModels:
         arrays = {}
         if self.kind == "ubm_map":
             arrays["speaker_means"] = np.stack([self._models[s].means_ for s in self.speakers])
+        elif self.kind == "ivector":
+            arrays.update(ivector_arrays(self.extractor, self.backend, [self._models[s] for s in self.speakers]))
         else:
             for i, s in enumerate(self.speakers):
                 m = self._models[s]
@@ -249,7 +310,7 @@ class SpeakerModels:
                 path,
                 "the speaker list is malformed",
             )
-            need(meta["kind"] in ("ubm_map", "independent"), path, f"unknown model kind {meta['kind']!r}")
+            need(meta["kind"] in ("ubm_map", "independent", "ivector"), path, f"unknown model kind {meta['kind']!r}")
             rf, thr = meta["relevance_factor"], meta.get("threshold")
             need(isinstance(rf, (int, float)) and rf > 0, path, "relevance_factor is not a positive number")
             need(
@@ -277,24 +338,30 @@ class SpeakerModels:
                 need(np.all(a["norm_std"] > 0), path, "norm_std is not positive")
             top = meta.get("top_components")  # files from before top-component scoring scored every component
             need(top is None or (isinstance(top, int) and top >= 1), path, "top_components is not a positive integer")
-            m = cls(ubm, kind=meta["kind"], relevance_factor=rf, score_norm=norm, top_components=top)
+            ivec = ivector_models(a, K, d, len(speakers), path) if meta["kind"] == "ivector" else (None, None, None)
+            m = cls(ubm, kind=meta["kind"], relevance_factor=rf, score_norm=norm, top_components=top, extractor=ivec[0])
             m.threshold = thr
-            if norm == "snorm":
-                m.norm_mean, m.norm_std = a["norm_mean"], a["norm_std"]
+            if ivec[1] is not None:
+                m.backend = ivec[1]
             for i, s in enumerate(speakers):
-                if m.kind == "ubm_map":
-                    model = _adapted(ubm, a["speaker_means"][i])
-                else:
-                    model = GaussianMixture.from_parameters(
-                        a[f"spk{i}_weights"], a[f"spk{i}_means"], a[f"spk{i}_variances"], covariance_type="diag"
-                    )
-                    check_mixture(model, path)
-                    need(
-                        model.means_.shape[1] == d, path, f"speaker {s!r} has {model.means_.shape[1]} features, not {d}"
-                    )
-                m.speakers.append(s)
-                m._models[s] = model
+                m._add(s, ivec[2][i] if m.kind == "ivector" else _saved_speaker(ubm, m.kind, a, i, s, path))
+            m.norm_mean, m.norm_std = (a["norm_mean"], a["norm_std"]) if norm == "snorm" else (None, None)
         return m, meta
+
+
+def _saved_speaker(ubm, kind, arrays, i, speaker, path):
+    """Speaker ``i``'s GMM from a model file's arrays (kinds ubm_map and independent)."""
+    if kind == "ubm_map":
+        return _adapted(ubm, arrays["speaker_means"][i])
+    model = GaussianMixture.from_parameters(
+        arrays[f"spk{i}_weights"], arrays[f"spk{i}_means"], arrays[f"spk{i}_variances"], covariance_type="diag"
+    )
+    check_mixture(model, path)
+    d = ubm.means_.shape[1]
+    model_file_guard.require(
+        model.means_.shape[1] == d, path, f"speaker {speaker!r} has {model.means_.shape[1]} features, not {d}"
+    )
+    return model
 
 
 def top_component_llr(ubm, speaker_means, X, *, top, block=16384):

@@ -18,6 +18,7 @@ from ...registry import Pipeline
 from .config import SpeakersConfig
 from .data import AUDIO_SUFFIXES, common_rate, label_of, load_audio
 from .features import recording_features
+from .ivector import TotalVariability, baum_welch_statistics
 from .model import (
     SpeakerModels,
     confused_pairs,
@@ -98,8 +99,25 @@ def background_model(frames, cfg, seed):
     )
 
 
-def build_models(ubm, frames, labels, cfg, seed):
-    """Speaker models from the background model ``ubm`` and each speaker's enrolment frames."""
+def total_variability(ubm, frames, cfg, seed):
+    """``model.kind: ivector``: the total-variability model on every enrolment recording's statistics; else None."""
+    m = cfg.model
+    if m.kind != "ivector":
+        return None
+    N, F = baum_welch_statistics(ubm, frames)
+    if len(frames) < 2:
+        raise DataError(f"data.enrol: model.kind ivector needs at least 2 recordings, got {len(frames)}")
+    logger.info(
+        "total variability: rank %d, %d EM iterations on %d recordings",
+        m.ivector_dim,
+        m.ivector_iterations,
+        len(frames),
+    )
+    return TotalVariability(m.ivector_dim, n_iter=m.ivector_iterations, random_state=seed).fit(N, F)
+
+
+def build_models(ubm, frames, labels, cfg, seed, extractor=None):
+    """Speaker models from the background model ``ubm`` (and ``extractor``, kind ivector) and the enrolment frames."""
     m = cfg.model
     models = SpeakerModels(
         ubm,
@@ -107,6 +125,9 @@ def build_models(ubm, frames, labels, cfg, seed):
         relevance_factor=m.relevance_factor,
         score_norm=m.score_norm,
         top_components=m.top_components,
+        extractor=extractor,
+        lda_dim=m.lda_dim,
+        snorm_cohort=m.snorm_cohort,
     )
     return models.fit(frames, labels, n_components=m.speaker_components, random_state=seed, reg_covar=m.reg_covar)
 
@@ -123,7 +144,7 @@ def calibration_split(labels, share, seed):
     return sorted(held)
 
 
-def calibrate(ubm, frames, labels, cfg, seed):
+def calibrate(ubm, frames, labels, cfg, seed, extractor=None):
     """The unknown-speaker threshold: fixed, or set on held-out enrolment recordings scored as impostors.
 
     Each held-out recording is scored against the other speakers' models (built
@@ -145,7 +166,7 @@ def calibrate(ubm, frames, labels, cfg, seed):
             "add recordings or set threshold.value"
         )
     keep = [i for i in range(len(frames)) if i not in set(held)]
-    cal_models = build_models(ubm, [frames[i] for i in keep], [labels[i] for i in keep], cfg, seed)
+    cal_models = build_models(ubm, [frames[i] for i in keep], [labels[i] for i in keep], cfg, seed, extractor)
     S = cal_models.score([frames[i] for i in held])
     own = np.array([cal_models.speakers.index(labels[i]) for i in held])
     others = S.copy()
@@ -323,8 +344,9 @@ class SpeakersPipeline(Pipeline):
         seed = cfg.model.random_state
         enrol_files, enrol_labels, enrol_frames, sr = self._enrolment(cfg, ctx)
         ubm = background_model(enrol_frames, cfg, seed)
-        threshold, calib = calibrate(ubm, enrol_frames, enrol_labels, cfg, seed)
-        models = build_models(ubm, enrol_frames, enrol_labels, cfg, seed)
+        extractor = total_variability(ubm, enrol_frames, cfg, seed)
+        threshold, calib = calibrate(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
+        models = build_models(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
         models.threshold = threshold
         models.save(
             ctx.path("model.npz"),
@@ -340,6 +362,8 @@ class SpeakersPipeline(Pipeline):
             "model_kind": cfg.model.kind,
             "ubm_components": int(models.ubm.n_components),
         }
+        if extractor is not None:
+            summary["ivector_dim"] = int(extractor.T_.shape[2])
         if not cfg.data.test:
             summary["headline"] = f"enrolled {len(speakers)} speakers from {len(enrol_files)} recordings"
             rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})

@@ -127,7 +127,7 @@ def _key_figures(cfg, summary):
     if summary.get("eer_interval"):
         lo, hi = summary["eer_interval"]
         kv["equal error rate (verification)"] += f" (95% bootstrap interval {100 * lo:.2f}-{100 * hi:.2f}%)"
-    kv["scores"] = ("MAP-adapted speaker models" if cfg.model.kind == "ubm_map" else "independent speaker GMMs") + (
+    kv["scores"] = _KIND_NAMES[cfg.model.kind] + (
         ", S-normalised against the enrolled speakers" if cfg.model.score_norm == "snorm" else ", raw"
     )
     return kv
@@ -186,6 +186,13 @@ def _identification_sections(rep, ident):
     rep.table(worst)
 
 
+_KIND_NAMES = {
+    "ubm_map": "MAP-adapted speaker models",
+    "independent": "independent speaker GMMs",
+    "ivector": "i-vectors, cosine-scored",
+}
+
+
 def _method_section(rep, cfg, summary):
     rep.section("Method")
     rep.text(
@@ -200,14 +207,21 @@ def _method_section(rep, cfg, summary):
         )
         + ("; cepstral mean and variance normalised per recording." if cfg.features.cmvn else ".")
     )
+    m = cfg.model
     rep.text(
-        "Scores are the average frame log-likelihood ratio of a speaker's model against the universal background "
-        "model; "
-        + (
-            f"speaker models are the UBM with MAP-adapted means (relevance factor {cfg.model.relevance_factor:g})."
-            if cfg.model.kind == "ubm_map"
-            else f"speaker models are independent {cfg.model.speaker_components}-component GMMs."
-        )
+        {
+            "ubm_map": "Scores are the average frame log-likelihood ratio of a speaker's model against the universal "
+            f"background model; speaker models are the UBM with MAP-adapted means (relevance factor "
+            f"{m.relevance_factor:g}), each frame scored on its {m.top_components or 'all'} best UBM components.",
+            "independent": "Scores are the average frame log-likelihood ratio of a speaker's model against the "
+            f"universal background model; speaker models are independent {m.speaker_components}-component GMMs.",
+            "ivector": f"Each recording is a {summary.get('ivector_dim', m.ivector_dim)}-dimensional i-vector of a "
+            "total-variability model trained on the universal background model's statistics of the enrolment "
+            f"recordings ({m.ivector_iterations} EM iterations), centred and length-normalised, projected by "
+            + (f"LDA (at most {m.lda_dim} dimensions) and " if m.lda_dim else "")
+            + "WCCN learnt on the enrolment recordings; a speaker is the mean direction of their recordings' "
+            "vectors and a score is the cosine similarity.",
+        }[m.kind]
         + (
             " Each score is then S-normalised: the mean of the score standardised by the speaker's scores on the "
             "other speakers' enrolment recordings and by the recording's scores for the other speakers, so that one "
