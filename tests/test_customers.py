@@ -392,7 +392,7 @@ def test_a_line_item_log_end_to_end_with_forward_value_and_apply(tmp_path, capsy
 def test_the_purchase_model_recovers_known_parameters_and_matches_its_closed_form():
     """BG/NBD data simulated with known parameters: the fit recovers them, and the expected purchases agree
     with a Monte Carlo of the same customers' futures."""
-    from gmm_apps.pipelines.customers.model import PurchaseModel, _bgnbd_expected
+    from gmm_apps.pipelines.customers.model import PurchaseModel, bgnbd_expected
 
     rng = np.random.default_rng(0)
     r, alpha, a, b = 0.8, 4.0, 0.6, 3.0
@@ -429,7 +429,7 @@ def test_the_purchase_model_recovers_known_parameters_and_matches_its_closed_for
     m = PurchaseModel().fit(feats)
     np.testing.assert_allclose(m.bgnbd_, [r, alpha, a, b], rtol=0.25)
     # the closed form against brute force for one customer profile
-    want = _bgnbd_expected(m.bgnbd_, np.array([2.0]), np.array([10.0]), np.array([30.0]), 13.0)[0]
+    want = bgnbd_expected(m.bgnbd_, np.array([2.0]), np.array([10.0]), np.array([30.0]), 13.0)[0]
     r_, al_, a_, b_ = m.bgnbd_
     sims = []
     for _ in range(20000):  # draw (lambda, p) from the posterior by rejection on the observed history

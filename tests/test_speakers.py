@@ -412,6 +412,15 @@ def test_apply_identifies_new_recordings(tmp_path, default_run):
     assert ident["file"].iloc[0].endswith(files[0].name) and ident["predicted"].iloc[0] == "theo"
 
 
+def test_more_cepstra_than_mel_bands_is_refused(tmp_path, capsys):
+    code = cli.main(
+        ["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(tmp_path / "r"), "--set", "features.n_mfcc=50"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "n_mfcc must be at most n_mels" in err and "n_mels 40" in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_unmatched_file_names_are_reported(tmp_path, capsys):
     (tmp_path / "enrol").mkdir()
     import soundfile as sf

@@ -367,7 +367,7 @@ class PurchaseModel:
         T = np.maximum(T, 1.0 / 7)  # a customer first seen on the last day has been observed one day
 
         def nll_bg(logp):
-            return -_bgnbd_loglik(np.exp(logp), x, t_x, T).sum() / len(x)
+            return -bgnbd_loglik(np.exp(logp), x, t_x, T).sum() / len(x)
 
         best = min(
             (
@@ -381,7 +381,7 @@ class PurchaseModel:
         if rep.sum() >= 3:
 
             def nll_gg(logp):
-                return -_gamma_gamma_loglik(np.exp(logp), x[rep], m[rep]).sum() / rep.sum()
+                return -gamma_gamma_loglik(np.exp(logp), x[rep], m[rep]).sum() / rep.sum()
 
             gg = min(
                 (
@@ -400,7 +400,7 @@ class PurchaseModel:
     def expected_purchases(self, feats, weeks):
         """Expected purchases of each customer over the next ``weeks`` weeks."""
         x, t_x, T, _ = self.inputs(feats)
-        return _bgnbd_expected(self.bgnbd_, x, t_x, np.maximum(T, 1.0 / 7), float(weeks))
+        return bgnbd_expected(self.bgnbd_, x, t_x, np.maximum(T, 1.0 / 7), float(weeks))
 
     def expected_value(self, feats):
         """Expected spend per purchase of each customer (the population mean for those without repeat purchases)."""
@@ -423,7 +423,7 @@ class PurchaseModel:
         return {"bgnbd": {"r": r, "alpha_weeks": alpha, "a": a, "b": b}, "gamma_gamma": {"p": p, "q": q, "v": v}}
 
 
-def _bgnbd_loglik(params, x, t_x, T):
+def bgnbd_loglik(params, x, t_x, T):
     """BG/NBD log-likelihood of each customer (Fader, Hardie and Lee 2005, eq. 6)."""
     from scipy.special import gammaln  # start-up time: this part of SciPy loads only when used
 
@@ -436,7 +436,7 @@ def _bgnbd_loglik(params, x, t_x, T):
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
-def _bgnbd_expected(params, x, t_x, T, t):
+def bgnbd_expected(params, x, t_x, T, t):
     """E[purchases in (T, T + t]] given x, t_x, T (Fader, Hardie and Lee 2005, eq. 10)."""
     from scipy.special import hyp2f1  # start-up time: this part of SciPy loads only when used
 
@@ -449,7 +449,7 @@ def _bgnbd_expected(params, x, t_x, T, t):
     return np.maximum(head * body / tail, 0.0)
 
 
-def _gamma_gamma_loglik(params, x, m):
+def gamma_gamma_loglik(params, x, m):
     """Gamma-Gamma log-likelihood of each repeat buyer's mean spend ``m`` over ``x`` purchases."""
     from scipy.special import gammaln  # start-up time: this part of SciPy loads only when used
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ...config import (
     CovarianceType,
@@ -62,7 +62,7 @@ class SpeakersData(DataSection):
 class SpeakersFeatures(Section):
     """MFCC framing in milliseconds (so it suits any sample rate), deltas, CMVN, energy VAD."""
 
-    n_mfcc: int = Field(20, ge=4, le=64, description="cepstral coefficients per frame")
+    n_mfcc: int = Field(20, ge=4, le=128, description="cepstral coefficients per frame (at most n_mels)")
     n_mels: int = Field(40, ge=8, le=128, description="mel bands")
     window_ms: float = Field(25.0, gt=5, le=100, description="analysis window length (ms)")
     hop_ms: float = Field(10.0, gt=1, le=50, description="step between frames (ms)")
@@ -71,6 +71,15 @@ class SpeakersFeatures(Section):
     vad_db: float | None = Field(
         50.0, gt=0, description="keep frames within this many dB of the loudest; null: keep all"
     )
+
+    @model_validator(mode="after")
+    def _cepstra_from_bands(self):
+        if self.n_mfcc > self.n_mels:
+            raise ValueError(
+                "n_mfcc must be at most n_mels (the cepstrum of n mel bands has n coefficients); lower n_mfcc or "
+                f"raise n_mels, got n_mfcc {self.n_mfcc} with n_mels {self.n_mels}"
+            )
+        return self
 
 
 class SpeakersModel(ModelSection):
