@@ -79,10 +79,10 @@ def lifetimes_forecast(customers, weeks):
     return np.asarray(n, float) * value
 
 
-def one(shared, log, cal, ho, out):
+def run_split(shared, log, cal, ho, out):
+    """The pipeline's run on one log and split, as a user would run it (stability and plots off)."""
     path, sets = LOGS[log]
-    t0 = time.perf_counter()
-    r = gmm_apps.run(
+    return gmm_apps.run(
         "customers",
         data=str(Path(shared) / path),
         out=out,
@@ -95,6 +95,23 @@ def one(shared, log, cal, ho, out):
             f"features.recent_weeks={26 if 26 < cal else cal // 2}",
         ],
     )  # the default, unless it covers the calibration
+
+
+def each_split(description):
+    """Parse ``--shared`` and ``--only``; yield ``(shared, log, cal, ho, out)`` for every split, in a temporary folder."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
+    ap.add_argument("--only", choices=sorted(LOGS))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (log, cal, ho) in enumerate(SPLITS):
+            if not args.only or log == args.only:
+                yield args.shared, log, cal, ho, Path(tmp) / f"r{i}"
+
+
+def one(shared, log, cal, ho, out):
+    t0 = time.perf_counter()
+    r = run_split(shared, log, cal, ho, out)
     seconds = time.perf_counter() - t0
     v = r.summary["validation"]
     c = r.tables["customers"]
@@ -127,17 +144,10 @@ def one(shared, log, cal, ho, out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
-    ap.add_argument("--only", choices=sorted(LOGS))
-    args = ap.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, (log, cal, ho) in enumerate(SPLITS):
-            if args.only and log != args.only:
-                continue
-            rows.append(one(args.shared, log, cal, ho, Path(tmp) / f"r{i}"))
-            print(f"{log} {cal}+{ho}: done in {rows[-1]['seconds']:.1f} s", file=sys.stderr)
+    for shared, log, cal, ho, out in each_split(__doc__.splitlines()[0]):
+        rows.append(one(shared, log, cal, ho, out))
+        print(f"{log} {cal}+{ho}: done in {rows[-1]['seconds']:.1f} s", file=sys.stderr)
     df = pd.DataFrame(rows)
     pct = ["rec", "combined", "segments", "forward", "rfm", "spend", "lifetimes"]
     show = df.copy()

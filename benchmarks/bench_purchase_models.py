@@ -21,9 +21,7 @@ predicted and actual holdout purchases by the customers' repeat purchases in the
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -36,9 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_customers import LOGS, QUICK, SPLITS  # noqa: E402
+from bench_customers import each_split, run_split  # noqa: E402
 
-import gmm_apps  # noqa: E402
 from gmm_apps.pipelines.customers.model import PurchaseModel, bgnbd_expected, bgnbd_loglik  # noqa: E402
 
 
@@ -68,20 +65,7 @@ def loyal_class(x, t_x, T, t):
 
 
 def one(shared, log, cal, ho, out):
-    path, sets = LOGS[log]
-    r = gmm_apps.run(
-        "customers",
-        data=str(Path(shared) / path),
-        out=out,
-        overwrite=True,
-        set=[
-            *sets,
-            *QUICK,
-            f"split.calibration_weeks={cal}",
-            f"split.holdout_weeks={ho}",
-            f"features.recent_weeks={26 if 26 < cal else cal // 2}",
-        ],
-    )
+    r = run_split(shared, log, cal, ho, out)
     c = r.tables["customers"]
     weeks = r.summary["validation"]["holdout_weeks"]
     pm = PurchaseModel().fit(c)
@@ -132,17 +116,9 @@ def one(shared, log, cal, ho, out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
-    ap.add_argument("--only", choices=sorted(LOGS))
-    args = ap.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, (log, cal, ho) in enumerate(SPLITS):
-            if args.only and log != args.only:
-                continue
-            got = one(args.shared, log, cal, ho, Path(tmp) / f"r{i}")
-            rows.extend(got)
+    for split in each_split(__doc__.splitlines()[0]):
+        rows.extend(one(*split))
     df = pd.DataFrame(rows)
     df["purchases pred/actual"] = df["purchases pred/actual"].map("{:.3f}".format)
     df["spend total error"] = (100 * df["spend total error"]).map("{:+.1f}%".format)
