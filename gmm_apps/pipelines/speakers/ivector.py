@@ -94,13 +94,16 @@ class TotalVariability:
         w = np.einsum("urs,us->ur", cov, linear.astype(self.dtype)).astype(np.float64)
         return w, cov
 
-    def fit(self, N, F):
-        """Learn ``T`` by EM from the statistics of :func:`baum_welch_statistics`; returns self."""
+    def fit(self, N, F, *, progress=None):
+        """Learn ``T`` by EM from the statistics of :func:`baum_welch_statistics`; returns self.
+
+        ``progress``, if given, wraps the iterations (e.g. a progress bar: ``progress(range(n_iter))``).
+        """
         U, K, d = F.shape
         R = min(self.rank, K * d)
         rng = np.random.default_rng(self.random_state)
         self.T_ = rng.normal(scale=np.sqrt(1.0 / (K * d)), size=(K, d, R))
-        for _ in range(self.n_iter):
+        for _ in (progress or iter)(range(self.n_iter)):
             w, cov = self._posterior(N, F)
             second = cov + (w[:, :, None] * w[:, None, :]).astype(self.dtype)  # E[w w'] of each recording
             A = (N.T.astype(self.dtype) @ second.reshape(U, R * R)).reshape(K, R, R).astype(np.float64)

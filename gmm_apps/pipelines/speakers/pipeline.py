@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
@@ -99,7 +100,7 @@ def background_model(frames, cfg, seed):
     )
 
 
-def total_variability(ubm, frames, cfg, seed):
+def total_variability(ubm, frames, cfg, seed, ctx):
     """``model.kind: ivector``: the total-variability model on every enrolment recording's statistics; else None."""
     m = cfg.model
     if m.kind != "ivector":
@@ -113,7 +114,8 @@ def total_variability(ubm, frames, cfg, seed):
         m.ivector_iterations,
         len(frames),
     )
-    return TotalVariability(m.ivector_dim, n_iter=m.ivector_iterations, random_state=seed).fit(N, F)
+    bar = functools.partial(ctx.progress, total=m.ivector_iterations, desc="total variability")
+    return TotalVariability(m.ivector_dim, n_iter=m.ivector_iterations, random_state=seed).fit(N, F, progress=bar)
 
 
 def build_models(ubm, frames, labels, cfg, seed, extractor=None):
@@ -344,7 +346,7 @@ class SpeakersPipeline(Pipeline):
         seed = cfg.model.random_state
         enrol_files, enrol_labels, enrol_frames, sr = self._enrolment(cfg, ctx)
         ubm = background_model(enrol_frames, cfg, seed)
-        extractor = total_variability(ubm, enrol_frames, cfg, seed)
+        extractor = total_variability(ubm, enrol_frames, cfg, seed, ctx)
         threshold, calib = calibrate(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
         models = build_models(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
         models.threshold = threshold
