@@ -177,6 +177,19 @@ def test_forward_backward_matches_hmmlearn(sp500_features):
         )
 
 
+def test_the_ward_start_makes_every_seed_fit_the_same_regimes(sp500_features):
+    F, r = sp500_features
+    X = feat.fit_scaler(F.values[:2500]).transform(F.values[:2500])
+    fits = [fit_regime_model(X, r.values[:2500], init="hierarchical", random_state=s) for s in (0, 1, 7)]
+    for m in fits[1:]:
+        np.testing.assert_array_equal(m.transmat, fits[0].transmat)
+        np.testing.assert_array_equal(m.emission.means_, fits[0].emission.means_)
+    # the seeding mixture is the core GMM from one Ward clustering of the training days
+    ward = GaussianMixture(3, init_params="hierarchical", random_state=5, tol=1e-4, max_iter=300, reg_covar=1e-6).fit(X)
+    seeded = fit_regime_model(X, r.values[:2500], kind="gmm", init="hierarchical", random_state=3)
+    np.testing.assert_allclose(np.sort(seeded.emission.means_[:, 1]), np.sort(ward.means_[:, 1]), rtol=1e-10)
+
+
 def test_the_fit_keeps_hmmlearns_smoothing_which_is_ours(sp500_features, monkeypatch):
     """order_by_volatility uses the fit's own forward-backward; it gives the same ordering and moments."""
     from gmm_apps.pipelines.regimes import model as rm

@@ -330,6 +330,7 @@ def fit_regime_model(
     n_components=3,
     covariance_type="full",
     n_init=10,
+    init="kmeans",
     random_state=0,
     stickiness=100.0,
     n_mix=2,
@@ -350,7 +351,11 @@ def fit_regime_model(
     n_components : int
     covariance_type : str
     n_init : int
-        Restarts of the core GMM that seeds the HMM.
+        Restarts of the core GMM that seeds the HMM (``init='kmeans'``).
+    init : {'kmeans', 'hierarchical'}
+        How the core GMM starts: k-means from random seeds, the best of ``n_init``;
+        or one Ward clustering of the training days, no randomness at all (every
+        seed gives the same model).
     random_state : int
     stickiness : float
         Dirichlet pseudo-counts on staying in a state (HMM kinds).
@@ -373,7 +378,8 @@ def fit_regime_model(
         gmm = GaussianMixture(
             K,
             covariance_type=covariance_type,
-            n_init=n_init,
+            n_init=1 if init == "hierarchical" else n_init,
+            init_params=init,
             random_state=random_state,
             tol=tol,
             max_iter=max_iter,
@@ -431,6 +437,7 @@ def fit_with_config(m, X, r, k, ct, seed):
         n_components=k,
         covariance_type=ct,
         n_init=m.n_init,
+        init=m.init,
         random_state=seed,
         stickiness=m.stickiness,
         n_mix=m.n_mix,
