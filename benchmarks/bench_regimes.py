@@ -317,7 +317,7 @@ SERIES = [
 HMM_SEEDS, JM_SEEDS = range(5), range(3)
 
 
-def any_asset(shared, only=None):
+def any_asset(shared, only=None, overrides=()):
     """Part 4: six series, walk-forward from the 10th year, gmm_apps against hmmlearn and the jump model."""
     import gmm_apps
     from gmm_apps.pipelines.regimes import pipeline as rp
@@ -341,7 +341,7 @@ def any_asset(shared, only=None):
         F, rets = feat.build_features(d, cfg.features.specs())
         start = F.index[0] + np.timedelta64(3652, "D")
         t_start = int((F.index < start).sum())
-        common = sets + [f"split.holdout_start={F.index[t_start].date()}", "report.plots=false"]
+        common = sets + [f"split.holdout_start={F.index[t_start].date()}", "report.plots=false", *overrides]
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
             gmm_apps.run(str(ROOT / "configs" / "regimes.yaml"), out=Path(tmp) / "single", set=common)
@@ -433,6 +433,9 @@ if __name__ == "__main__":
     ap.add_argument("--part", type=int, choices=(1, 2, 3, 4))
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
     ap.add_argument("--series", help="part 4: one series only (as named in its table)")
+    ap.add_argument(
+        "--set", action="append", default=[], help="part 4: a config override for gmm_apps' runs (repeatable)"
+    )
     a = ap.parse_args()
     if a.part in (None, 1):
         main()
@@ -442,4 +445,4 @@ if __name__ == "__main__":
     if a.part in (None, 3):
         apply_speed()
     if a.part in (None, 4):
-        any_asset(a.shared, a.series)
+        any_asset(a.shared, a.series, a.set)
