@@ -8,6 +8,7 @@ import pytest
 
 from gmm_apps import cli
 from gmm_apps.core import GaussianMixture
+from gmm_apps.pipelines.speakers import ivector
 from gmm_apps.pipelines.speakers.ivector import (
     CosineBackend,
     TotalVariability,
@@ -50,7 +51,8 @@ def _brute_force_em(N, F, T, n_iter):
     return T
 
 
-def test_statistics_by_hand():
+def test_statistics_by_hand(monkeypatch):
+    monkeypatch.setattr(ivector, "FRAMES_PER_BLOCK", 30)  # the recordings in three blocks
     rng = np.random.default_rng(0)
     ubm = _ubm(rng)
     frames = [rng.normal(scale=3, size=(n, 3)) for n in (5, 40, 1)]
@@ -63,7 +65,8 @@ def test_statistics_by_hand():
             np.testing.assert_allclose(F[u, c], want, rtol=1e-9, atol=1e-12)
 
 
-def test_total_variability_em_against_brute_force():
+def test_total_variability_em_against_brute_force(monkeypatch):
+    monkeypatch.setattr(ivector, "RECORDINGS_PER_BLOCK", 7)  # the sums over recordings in four blocks
     rng = np.random.default_rng(1)
     ubm = _ubm(rng)
     frames = [rng.normal(loc=rng.normal(scale=2, size=3), scale=2.5, size=(rng.integers(20, 60), 3)) for _ in range(25)]

@@ -19,6 +19,11 @@ import numpy as np
 
 from ...core import model_file_guard
 
+#: frames whose posteriors are held at once (each a row of K floats)
+FRAMES_PER_BLOCK = 100_000
+#: recordings whose posterior covariances (R x R each) are held at once
+RECORDINGS_PER_BLOCK = 2_000
+
 
 def baum_welch_statistics(ubm, frames_list):
     """Zeroth- and centred, whitened first-order statistics of each recording.
@@ -42,15 +47,19 @@ def baum_welch_statistics(ubm, frames_list):
     F = np.zeros((U, K, d))
     if not U:
         return N, F
-    X = np.vstack(frames_list).astype(np.float64)
     lengths = np.array([len(f) for f in frames_list])
-    gamma = ubm.predict_proba(X).astype(np.float64)
-    starts = np.r_[0, np.cumsum(lengths)[:-1]]
-    for u, (s, n) in enumerate(zip(starts, lengths)):
-        if n:
-            g = gamma[s : s + n]
-            N[u] = g.sum(axis=0)
-            F[u] = g.T @ X[s : s + n]
+    ends = np.cumsum(lengths)
+    lo = 0
+    while lo < U:  # recordings a block of about FRAMES_PER_BLOCK frames at a time: the posteriors are frames x K
+        hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - lengths[lo] + FRAMES_PER_BLOCK, side="right")))
+        X = np.vstack(frames_list[lo:hi]).astype(np.float64)
+        gamma = ubm.predict_proba(X).astype(np.float64) if len(X) else np.zeros((0, K))
+        start = 0
+        for u in range(lo, hi):
+            g, x = gamma[start : start + lengths[u]], X[start : start + lengths[u]]
+            N[u], F[u] = g.sum(axis=0), g.T @ x
+            start += lengths[u]
+        lo = hi
     mu = np.asarray(ubm.means_, dtype=np.float64)
     scale = 1.0 / np.sqrt(np.asarray(ubm.covariances_, dtype=np.float64))
     F = (F - N[:, :, None] * mu) * scale
@@ -104,19 +113,28 @@ class TotalVariability:
         rng = np.random.default_rng(self.random_state)
         self.T_ = rng.normal(scale=np.sqrt(1.0 / (K * d)), size=(K, d, R))
         for _ in (progress or iter)(range(self.n_iter)):
-            w, cov = self._posterior(N, F)
-            second = cov + (w[:, :, None] * w[:, None, :]).astype(self.dtype)  # E[w w'] of each recording
-            A = (N.T.astype(self.dtype) @ second.reshape(U, R * R)).reshape(K, R, R).astype(np.float64)
-            C = (F.reshape(U, K * d).T @ w).reshape(K, d, R)
-            self.T_ = np.linalg.solve(A, C.transpose(0, 2, 1)).transpose(0, 2, 1)  # T_c = C_c A_c^-1
+            A, C, M = np.zeros((K, R * R)), np.zeros((K * d, R)), np.zeros((R, R))
+            for lo in range(0, U, RECORDINGS_PER_BLOCK):  # sums over recordings, in float64
+                n, f = N[lo : lo + RECORDINGS_PER_BLOCK], F[lo : lo + RECORDINGS_PER_BLOCK]
+                w, cov = self._posterior(n, f)
+                second = cov + (w[:, :, None] * w[:, None, :]).astype(self.dtype)  # E[w w'] of each recording
+                A += n.T.astype(self.dtype) @ second.reshape(len(n), R * R)
+                C += f.reshape(len(f), K * d).T @ w
+                M += second.sum(axis=0, dtype=np.float64)
+            A = A.reshape(K, R, R)
+            self.T_ = np.linalg.solve(A, C.reshape(K, d, R).transpose(0, 2, 1)).transpose(0, 2, 1)  # C_c A_c^-1
             # minimum divergence: make the latent prior standard normal again, T w unchanged
-            chol = np.linalg.cholesky(second.mean(axis=0, dtype=np.float64))
-            self.T_ = self.T_ @ chol
+            self.T_ = self.T_ @ np.linalg.cholesky(M / U)
         return self
 
     def transform(self, N, F):
         """i-vectors of recordings, shape (U, R)."""
-        return self._posterior(N, F)[0]
+        R = self.T_.shape[2]
+        parts = [
+            self._posterior(N[lo : lo + RECORDINGS_PER_BLOCK], F[lo : lo + RECORDINGS_PER_BLOCK])[0]
+            for lo in range(0, len(N), RECORDINGS_PER_BLOCK)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, R))
 
 
 def length_normalise(V):

@@ -364,7 +364,7 @@ def _saved_speaker(ubm, kind, arrays, i, speaker, path):
     return model
 
 
-def top_component_llr(ubm, speaker_means, X, *, top, block=16384):
+def top_component_llr(ubm, speaker_means, X, *, top, block=None):
     """Per-frame log-likelihood ratios of MAP-adapted speakers, each frame on its ``top`` best UBM components.
 
     Fast GMM-UBM scoring (Reynolds, Quatieri and Dunn 2000): a frame's density under
@@ -382,8 +382,9 @@ def top_component_llr(ubm, speaker_means, X, *, top, block=16384):
     X : ndarray of shape (n, d)
     top : int
         Components per frame (at most K).
-    block : int
-        Frames handled at once (memory: about ``block * top * S`` floats).
+    block : int, optional
+        Frames handled at once (memory: about ``3 * block * top * S`` floats); by default as
+        many as keep that near 60 million (about 400 MB), between 256 and 16,384.
 
     Returns
     -------
@@ -402,6 +403,7 @@ def top_component_llr(ubm, speaker_means, X, *, top, block=16384):
     const = np.log(w) - 0.5 * (d * np.log(2 * np.pi) - np.log(prec).sum(axis=1) + (mu * mu * prec).sum(axis=1))
     X = np.asarray(X, dtype=np.float64) - centre
     out = np.empty((X.shape[0], A.shape[0]))
+    block = block or max(256, min(16384, 20_000_000 // (top * max(A.shape[0], 1))))
     for start in range(0, X.shape[0], block):
         xb = X[start : start + block]
         n = len(xb)
