@@ -106,8 +106,6 @@ def total_variability(ubm, frames, cfg, seed, ctx):
     if m.kind != "ivector":
         return None
     N, F = baum_welch_statistics(ubm, frames)
-    if len(frames) < 2:
-        raise DataError(f"data.enrol: model.kind ivector needs at least 2 recordings, got {len(frames)}")
     logger.info(
         "total variability: rank %d, %d EM iterations on %d recordings",
         m.ivector_dim,
