@@ -153,3 +153,38 @@ def finite_parameters(model):
         model.mix_weights,
     )
     return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+#: variance floors (standardised feature units) tried in turn when an HMM state collapses onto a few days
+HMM_FLOORS = (1e-3, 1e-2, 1e-1)
+
+
+def with_floor(fit, K, reg_covar, fallback):
+    """Fit an HMM; when a state collapses (a singular covariance), refit with a higher variance floor.
+
+    Baum-Welch can shrink a state onto a handful of near-identical days, where
+    its covariance stops being positive definite.  As the core engine does for
+    a collapsed component, ``fit(floor)`` is repeated with a larger regularisation
+    (``HMM_FLOORS``) and the log says so; if every floor fails, ``fallback()`` is
+    returned (the caller's model without dynamics learnt).
+    """
+    floors = [max(reg_covar, 1e-6)] + [f for f in HMM_FLOORS if f > reg_covar]
+    for i, floor in enumerate(floors):
+        try:
+            with np.errstate(all="ignore"):
+                model = fit(floor)
+            if finite_parameters(model):
+                if i:
+                    logger.warning(
+                        "a state of the %d-state HMM collapsed onto too few days; refitted with a variance "
+                        "floor of %g (standardised units)",
+                        K,
+                        floor,
+                    )
+                return model
+            why = "non-finite parameters"
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+            why = f"{type(exc).__name__}: {exc}"
+        logger.debug("%d-state HMM with variance floor %g failed (%s)", K, floor, why)
+    logger.warning("every %d-state HMM fit collapsed; kept the GMM's states with a sticky transition matrix", K)
+    return fallback()

@@ -27,7 +27,7 @@ from ...core import (
 )
 from ...errors import DataError, ModelFileError
 from .features import TRADING_DAYS, fit_scaler
-from .hmm import finite_parameters, full_covariances, gaussian_hmm, gmm_hmm, sticky_transmat
+from .hmm import full_covariances, gaussian_hmm, gmm_hmm, sticky_transmat, with_floor
 from .model_file import check_saved_model
 from .states import order_by_volatility, prefix_products, raw_state_moments
 
@@ -507,48 +507,23 @@ def refit_regime_model(
     return model
 
 
-#: variance floors (standardised feature units) tried in turn when an HMM state collapses onto a few days
-HMM_FLOORS = (1e-3, 1e-2, 1e-1)
-
-
 def _with_floor(fit, gmm, K, covariance_type, reg_covar):
-    """Fit an HMM; when a state collapses (a singular covariance), refit with a higher variance floor.
-
-    Baum-Welch can shrink a state onto a handful of near-identical days, where
-    its covariance stops being positive definite.  As the core engine does for
-    a collapsed component, the fit is repeated with a larger regularisation
-    (``HMM_FLOORS``) and the log says so; if every floor fails, the seeding GMM's
-    states are kept with a sticky transition matrix.
-    """
-    floors = [max(reg_covar, 1e-6)] + [f for f in HMM_FLOORS if f > reg_covar]
-    for i, floor in enumerate(floors):
-        try:
-            with np.errstate(all="ignore"):
-                model = fit(floor)
-            if finite_parameters(model):
-                if i:
-                    logger.warning(
-                        "a state of the %d-state HMM collapsed onto too few days; refitted with a variance "
-                        "floor of %g (standardised units)",
-                        K,
-                        floor,
-                    )
-                return model
-            why = "non-finite parameters"
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
-            why = f"{type(exc).__name__}: {exc}"
-        logger.debug("%d-state HMM with variance floor %g failed (%s)", K, floor, why)
-    logger.warning("every %d-state HMM fit collapsed; kept the GMM's states with a sticky transition matrix", K)
-    return RegimeModel(
-        gmm,
-        np.arange(K),
-        np.ones(K),
-        gmm.weights_,
-        sticky_transmat(K),
-        kind="hmm",
-        covariance_type=covariance_type,
-        converged=False,
-        n_iter=0,
+    """:func:`~.hmm.with_floor`, falling back on the seeding GMM's states with a sticky transition matrix."""
+    return with_floor(
+        fit,
+        K,
+        reg_covar,
+        lambda: RegimeModel(
+            gmm,
+            np.arange(K),
+            np.ones(K),
+            gmm.weights_,
+            sticky_transmat(K),
+            kind="hmm",
+            covariance_type=covariance_type,
+            converged=False,
+            n_iter=0,
+        ),
     )
 
 
