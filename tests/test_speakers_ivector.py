@@ -174,7 +174,8 @@ def test_ivector_run_and_apply(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model_kind"] == "ivector" and summary["ivector_dim"] == 20
     assert summary["accuracy"] > 1 / 6  # better than chance on the sample's six speakers
-    assert "i-vector" in (out / "report.html").read_text()
+    assert summary["ivector_scored_dim"] == 5  # LDA keeps the six speakers minus one
+    assert "LDA (to 5 dimensions)" in (out / "report.html").read_text()
     assert cli.main(["apply", str(out), str(SAMPLES / "fsdd_sample" / "test"), "--out", str(tmp_path / "a")]) == 0
     applied = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert applied["accuracy"] == pytest.approx(summary["accuracy"])

@@ -364,6 +364,7 @@ class SpeakersPipeline(Pipeline):
         }
         if extractor is not None:
             summary["ivector_dim"] = int(extractor.T_.shape[2])
+            summary["ivector_scored_dim"] = int(models.backend.projection_.shape[1])  # after LDA
         if not cfg.data.test:
             summary["headline"] = f"enrolled {len(speakers)} speakers from {len(enrol_files)} recordings"
             rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})

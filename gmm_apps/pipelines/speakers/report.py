@@ -218,7 +218,7 @@ def _method_section(rep, cfg, summary):
             "ivector": f"Each recording is a {summary.get('ivector_dim', m.ivector_dim)}-dimensional i-vector of a "
             "total-variability model trained on the universal background model's statistics of the enrolment "
             f"recordings ({m.ivector_iterations} EM iterations), centred and length-normalised, projected by "
-            + (f"LDA (at most {m.lda_dim} dimensions) and " if m.lda_dim else "")
+            + (f"LDA (to {summary.get('ivector_scored_dim', m.lda_dim)} dimensions) and " if m.lda_dim else "")
             + "WCCN learnt on the enrolment recordings; a speaker is the mean direction of their recordings' "
             "vectors and a score is the cosine similarity.",
         }[m.kind]
