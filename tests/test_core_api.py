@@ -89,6 +89,21 @@ def test_order_by_gives_the_same_labels_whatever_the_seed(order_by):
         assert np.all(np.diff(gm.means_[:, 1]) <= 0)
 
 
+def test_callback_sees_every_em_iteration_and_changes_nothing():
+    X = np.r_[np.random.default_rng(0).normal(0, 1, (300, 2)), np.random.default_rng(1).normal(5, 1, (300, 2))]
+    seen = []
+    gm = GaussianMixture(2, random_state=0, n_init=2, callback=lambda i, lb: seen.append((i, lb))).fit(X)
+    plain = GaussianMixture(2, random_state=0, n_init=2).fit(X)
+    np.testing.assert_array_equal(gm.means_, plain.means_)
+    iters = [i for i, _ in seen]
+    assert iters[0] == 1 and iters.count(1) == 2  # counted from 1 in each of the two initialisations
+    last = seen[iters.index(1, 1) :]  # the second start's iterations
+    firsts = seen[: iters.index(1, 1)]
+    best = last if last[-1][1] >= firsts[-1][1] else firsts
+    assert [lb for _, lb in best] == pytest.approx(gm.lower_bounds_)
+    assert clone(gm).callback is gm.callback
+
+
 @pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
 def test_permute_components_relabels_consistently(ct):
     X, _ = blobs()

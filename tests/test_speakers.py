@@ -124,7 +124,10 @@ def test_the_background_model_is_the_float64_fit_to_within_rounding():
 
     rng = np.random.default_rng(6)
     frames = [rng.normal(c, 1 + 0.1 * c, (400, 6)).astype(np.float32) for c in range(8)]
-    ubm = train_ubm(frames, n_components=8, random_state=0)
+    seen = []
+    ubm = train_ubm(frames, n_components=8, random_state=0, progress=lambda i, lb: seen.append((i, lb)))
+    assert [i for i, _ in seen] == list(range(1, ubm.n_iter_ + 1))  # every iteration, both legs, counted on
+    assert seen[-1][1] == pytest.approx(ubm.lower_bound_)
     ref = GaussianMixture(8, covariance_type="diag", random_state=0, max_iter=200, tol=1e-3, reg_covar=1e-3)
     ref.fit(np.vstack(frames))
     assert ubm.means_.dtype == np.float64 and ubm.n_iter_ == ref.n_iter_

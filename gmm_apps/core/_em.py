@@ -140,6 +140,8 @@ class EMMixin:
                 if reseeds > 3 * self.n_components + 10:
                     self._raise_degenerate(X, sample_weight)
                 monitor.report(lower_bound)
+                if self.callback is not None:
+                    self.callback(monitor.iter, lower_bound)
                 if monitor.converged and not n_new:
                     break
             if self.verbose:

@@ -66,6 +66,10 @@ class GaussianMixture(EMMixin, StreamingMixin, MissingValuesMixin, DensityEstima
         still summed in float64.
     verbose : int, default=0
         Log per-iteration progress (logger ``gmm_apps.core``) when > 0.
+    callback : callable or None, default=None
+        Called after every EM iteration of ``fit`` as ``callback(n_iter, lower_bound)``
+        (``n_iter`` counts from 1 within each initialisation), e.g. to move a
+        progress bar.  It must not change the estimator.
     order_by : {None, 'weight', 'mean'}, int or callable, default=None
         Sort components after fitting: 'weight' by decreasing weight, 'mean'
         by increasing mean of the first feature, an int by increasing mean of
@@ -155,6 +159,7 @@ class GaussianMixture(EMMixin, StreamingMixin, MissingValuesMixin, DensityEstima
         warm_start=False,
         dtype=np.float64,
         verbose=0,
+        callback=None,
         order_by=None,
         chunk_size=None,
         init_sample_size=20_000,
@@ -178,6 +183,7 @@ class GaussianMixture(EMMixin, StreamingMixin, MissingValuesMixin, DensityEstima
         self.warm_start = warm_start
         self.dtype = dtype
         self.verbose = verbose
+        self.callback = callback
         self.order_by = order_by
         self.chunk_size = chunk_size
         self.init_sample_size = init_sample_size

@@ -430,7 +430,16 @@ def top_component_llr(ubm, speaker_means, X, *, top, block=None):
 
 
 def train_ubm(
-    frames, *, n_components, covariance_type="diag", random_state=0, n_init=1, max_iter=200, tol=1e-3, reg_covar=1e-3
+    frames,
+    *,
+    n_components,
+    covariance_type="diag",
+    random_state=0,
+    n_init=1,
+    max_iter=200,
+    tol=1e-3,
+    reg_covar=1e-3,
+    progress=None,
 ):
     """The universal background model on all enrolment speech frames.
 
@@ -438,6 +447,7 @@ def train_ubm(
     convergence in float32 (statistics still summed in float64), about twice as fast; the model
     keeps float64 parameters. They agree with an all-float64 fit to about 1e-5: the float32 leg
     starts where the float64 fit would continue (a float32 k-means would start elsewhere).
+    ``progress``, if given, is called after every EM iteration as ``progress(n_iter, lower_bound)``.
     """
     X = np.vstack(frames)
     k = min(n_components, X.shape[0])
@@ -445,12 +455,15 @@ def train_ubm(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if n_init > 1 or max_iter < 2:
-            return GaussianMixture(k, random_state=random_state, n_init=n_init, max_iter=max_iter, **params).fit(X)
-        start = GaussianMixture(k, random_state=random_state, max_iter=1, **params).fit(X)
+            return GaussianMixture(
+                k, random_state=random_state, n_init=n_init, max_iter=max_iter, callback=progress, **params
+            ).fit(X)
+        start = GaussianMixture(k, random_state=random_state, max_iter=1, callback=progress, **params).fit(X)
         fast = GaussianMixture(
             k,
             dtype=np.float32,
             max_iter=max_iter - 1,
+            callback=None if progress is None else (lambda i, lb: progress(i + 1, lb)),
             weights_init=start.weights_,
             means_init=start.means_,
             precisions_init=start.precisions_,

@@ -85,19 +85,24 @@ def labelled(files, cfg, key, *, required):
     return labels
 
 
-def background_model(frames, cfg, seed):
-    """The universal background model on every enrolment frame."""
+def background_model(frames, cfg, seed, ctx):
+    """The universal background model on every enrolment frame (a progress bar over its EM iterations)."""
     m = cfg.model
-    return train_ubm(
-        frames,
-        n_components=m.n_components,
-        covariance_type=m.covariance_type,
-        random_state=seed,
-        n_init=m.n_init,
-        max_iter=m.max_iter,
-        tol=m.tol,
-        reg_covar=m.reg_covar,
-    )
+    bar = ctx.progress(total=m.max_iter, desc="background model (EM iterations)")
+    try:
+        return train_ubm(
+            frames,
+            n_components=m.n_components,
+            covariance_type=m.covariance_type,
+            random_state=seed,
+            n_init=m.n_init,
+            max_iter=m.max_iter,
+            tol=m.tol,
+            reg_covar=m.reg_covar,
+            progress=lambda i, lb: bar.update(1),
+        )
+    finally:
+        bar.close()
 
 
 def total_variability(ubm, frames, cfg, seed, ctx):
@@ -343,7 +348,7 @@ class SpeakersPipeline(Pipeline):
 
         seed = cfg.model.random_state
         enrol_files, enrol_labels, enrol_frames, sr = self._enrolment(cfg, ctx)
-        ubm = background_model(enrol_frames, cfg, seed)
+        ubm = background_model(enrol_frames, cfg, seed, ctx)
         extractor = total_variability(ubm, enrol_frames, cfg, seed, ctx)
         threshold, calib = calibrate(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
         models = build_models(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
