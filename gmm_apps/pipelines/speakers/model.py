@@ -126,10 +126,13 @@ class SpeakerModels:
             Z = self.backend.fit(V, labels).transform(V)
             for spk in sorted(set(labels)):
                 self._add(spk, length_normalise(Z[np.asarray(labels) == spk].mean(axis=0, keepdims=True))[0])
-        else:
-            for spk in sorted(set(labels)):
-                X = np.vstack([f for f, lab in zip(frames_list, labels) if lab == spk])
-                self.enrol(spk, X, n_components=n_components, random_state=random_state, reg_covar=reg_covar)
+            if self.score_norm == "snorm":  # the enrolment vectors are at hand: their cosines are the raw scores
+                keep = _cohort(labels, self.snorm_cohort)
+                self._set_norm(Z[keep] @ np.stack([self._models[s] for s in self.speakers]).T, np.asarray(labels)[keep])
+            return self
+        for spk in sorted(set(labels)):
+            X = np.vstack([f for f, lab in zip(frames_list, labels) if lab == spk])
+            self.enrol(spk, X, n_components=n_components, random_state=random_state, reg_covar=reg_covar)
         if self.score_norm == "snorm":
             self.fit_score_norm(frames_list, labels, per_speaker=self.snorm_cohort)
         return self
@@ -223,16 +226,11 @@ class SpeakerModels:
             their recordings, in the order given); default: all of them.
         """
         labels = np.asarray(labels)
-        if per_speaker is not None:
-            keep = np.concatenate(
-                [
-                    idx[np.unique(np.linspace(0, len(idx) - 1, min(per_speaker, len(idx))).round().astype(int))]
-                    for idx in (np.flatnonzero(labels == spk) for spk in dict.fromkeys(labels.tolist()))
-                ]
-            )
-            keep.sort()
-            frames_list, labels = [frames_list[i] for i in keep], labels[keep]
-        raw = self.raw_score(frames_list)
+        keep = _cohort(labels, per_speaker)
+        return self._set_norm(self.raw_score([frames_list[i] for i in keep]), labels[keep])
+
+    def _set_norm(self, raw, labels):
+        """S-norm's speaker side from the raw scores ``raw`` of enrolment recordings of the speakers ``labels``."""
         mean, std = np.empty(len(self.speakers)), np.empty(len(self.speakers))
         for j, spk in enumerate(self.speakers):
             impostor = raw[labels != spk, j]
@@ -347,6 +345,20 @@ class SpeakerModels:
                 m._add(s, ivec[2][i] if m.kind == "ivector" else _saved_speaker(ubm, m.kind, a, i, s, path))
             m.norm_mean, m.norm_std = (a["norm_mean"], a["norm_std"]) if norm == "snorm" else (None, None)
         return m, meta
+
+
+def _cohort(labels, per_speaker):
+    """Indices of at most ``per_speaker`` recordings of each speaker, evenly spaced through theirs (None: all)."""
+    labels = np.asarray(labels)
+    if per_speaker is None:
+        return np.arange(len(labels))
+    keep = np.concatenate(
+        [
+            idx[np.unique(np.linspace(0, len(idx) - 1, min(per_speaker, len(idx))).round().astype(int))]
+            for idx in (np.flatnonzero(labels == spk) for spk in dict.fromkeys(labels.tolist()))
+        ]
+    )
+    return np.sort(keep)
 
 
 def _saved_speaker(ubm, kind, arrays, i, speaker, path):
