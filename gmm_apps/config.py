@@ -322,7 +322,7 @@ def upgrade_run_config(raw, model_cls):
             del raw[section]
     for key, mapping in model_cls.renamed_values.items():
         v = dotted_get(raw, key)
-        if v is not MISSING and isinstance(v, str) and v in mapping:
+        if v is not MISSING and isinstance(v, (str, bool)) and v in mapping:
             dotted_pop(raw, key)
             dotted_put(raw, key, mapping[v])
     for old in getattr(model_cls, "retired", {}):
@@ -356,8 +356,11 @@ def validate_config(raw, model_cls, *, source):
     config : PipelineConfig
     """
     for old, new in getattr(model_cls, "renamed", {}).items():
-        if dotted_get(raw, old) is not MISSING:
-            raise ConfigError(f"{source}: {old} was renamed to {new}; write {new} instead")
+        v = dotted_get(raw, old)
+        if v is not MISSING:
+            mapping = getattr(model_cls, "renamed_values", {}).get(new, {})
+            value = f": {mapping[v]}" if isinstance(v, (str, bool)) and v in mapping else ""
+            raise ConfigError(f"{source}: {old} was renamed to {new}; write {new}{value} instead")
     for old, instead in getattr(model_cls, "retired", {}).items():
         if dotted_get(raw, old) is not MISSING:
             raise ConfigError(f"{source}: {old} is no longer a key; {instead}")

@@ -421,6 +421,12 @@ CASES = [
         "report.boundary_below was renamed to report.uncertain_below",
     ),
     (
+        "renamed-key",
+        "speakers",
+        lambda t: ["--set", "features.cmvn=false"],
+        "features.cmvn was renamed to features.normalise; write features.normalise: none instead",
+    ),
+    (
         "duplicated-key",
         "customers",
         lambda t: {"config": "pipeline: regimes\nmodel: {n_init: 2}\npipeline: customers\n"},

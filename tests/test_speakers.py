@@ -38,12 +38,12 @@ def test_framing_suits_the_sample_rate():
     assert frame_lengths(44100, window_ms=25, hop_ms=10) == (1102, 441, 2048)
 
 
-def test_mfcc_features_shape_vad_and_cmvn():
+def test_mfcc_features_shape_vad_and_mean_variance_normalisation():
     sr = 8000
     t = np.arange(sr) / sr
     y = np.r_[np.zeros(sr // 2), 0.5 * np.sin(2 * np.pi * 440 * t), np.zeros(sr // 2)].astype(np.float32)
     y += 1e-4 * np.random.default_rng(0).normal(size=y.size).astype(np.float32)
-    F = recording_features(y, sample_rate=sr, n_mfcc=13, deltas=1, vad_db=30)
+    F = recording_features(y, sample_rate=sr, n_mfcc=13, deltas=1, vad_db=30, normalisation="mean_variance")
     n_all = 1 + y.size // 80
     assert F.shape[1] == 26 and 90 < F.shape[0] < n_all  # silence dropped, the tone kept
     np.testing.assert_allclose(F.mean(axis=0), 0, atol=1e-4)
@@ -51,6 +51,32 @@ def test_mfcc_features_shape_vad_and_cmvn():
     assert voice_activity(np.array([0.0, -10, -40, -60]), below_max_db=30).tolist() == [True, True, False, False]
     assert add_deltas(np.ones((2, 3)), order=1).shape == (2, 6)
     np.testing.assert_allclose(cmvn(np.array([[1.0, 2], [3, 6]])), [[-1, -1], [1, 1]])
+
+
+def test_gain_normalisation_removes_loudness_and_keeps_the_spectral_shape():
+    sr = 8000
+    rng = np.random.default_rng(1)
+    t = np.arange(sr) / sr
+    voiced = np.sin(2 * np.pi * 150 * t) + 0.5 * np.sin(2 * np.pi * 900 * t) + 0.3 * np.sin(2 * np.pi * 2400 * t)
+    y = (voiced * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) + 0.01 * rng.normal(size=sr)).astype(np.float32)
+    feats = {
+        (how, g): recording_features(g * y, sample_rate=sr, n_mfcc=13, deltas=1, normalisation=how)
+        for how in ("gain", "mean_variance", "none")
+        for g in (1.0, 0.05)
+    }
+    raw = feats["none", 1.0]
+    # a recording 26 dB quieter: the same frames under gain and CMVN, a shifted level without normalisation
+    np.testing.assert_allclose(feats["gain", 0.05], feats["gain", 1.0], atol=1e-3)
+    np.testing.assert_allclose(feats["mean_variance", 0.05], feats["mean_variance", 1.0], atol=1e-3)
+    assert abs(feats["none", 0.05][:, 0].mean() - raw[:, 0].mean()) > 10
+    # gain centres the zeroth coefficient and nothing else; CMVN also flattens the spectral shape
+    g = feats["gain", 1.0]
+    np.testing.assert_allclose(g[:, 0], raw[:, 0] - raw[:, 0].mean(), atol=1e-4)
+    np.testing.assert_array_equal(g[:, 1:], raw[:, 1:])
+    assert np.abs(raw[:, 1:13].mean(axis=0)).max() > 1
+    np.testing.assert_allclose(feats["mean_variance", 1.0].mean(axis=0), 0, atol=1e-4)
+    with pytest.raises(ValueError, match="normalise must be one of gain, mean_variance, none, got 'cmn'"):
+        recording_features(y, sample_rate=sr, normalisation="cmn")
 
 
 @pytest.mark.parametrize("n_frames", [9, 10, 37, 200])
@@ -530,3 +556,33 @@ def test_a_run_never_imports_librosa(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[-2] == "0 False", out.stdout + out.stderr
+
+
+def test_a_run_written_with_the_cmvn_key_applies_with_the_normalisation_it_used(tmp_path):
+    import shutil
+
+    import yaml
+
+    from gmm_apps.runs import MARKER
+
+    run = tmp_path / "run"
+    sets = ["features.normalise=mean_variance", "model.n_components=16", "report.plots=false"]
+    args = ["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(run), "--quiet"]
+    assert cli.main(args + [a for s in sets for a in ("--set", s)]) == 0
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    raw = yaml.safe_load((old / "config.yaml").read_text())
+    del raw["features"]["normalise"]
+    raw["features"]["cmvn"] = True  # the layout before features.normalise
+    (old / "config.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    marker = json.loads((old / MARKER).read_text())
+    del marker["model_settings"]["features"]["normalise"]
+    marker["model_settings"]["features"]["cmvn"] = True
+    (old / MARKER).write_text(json.dumps(marker))
+    test = SAMPLES / "fsdd_sample" / "test" / "*_theo_5.wav"
+    outs = {}
+    for name in ("run", "old"):
+        outs[name] = tmp_path / f"applied_{name}"
+        assert cli.main(["apply", str(tmp_path / name), str(test), "--out", str(outs[name]), "--quiet"]) == 0
+    got, want = (pd.read_csv(outs[n] / "scores.csv") for n in ("old", "run"))
+    pd.testing.assert_frame_equal(got, want)

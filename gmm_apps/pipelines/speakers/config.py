@@ -60,14 +60,18 @@ class SpeakersData(DataSection):
 
 
 class SpeakersFeatures(Section):
-    """MFCC framing in milliseconds (so it suits any sample rate), deltas, CMVN, energy VAD."""
+    """MFCC framing in milliseconds (so it suits any sample rate), deltas, per-recording normalisation, energy VAD."""
 
     n_mfcc: int = Field(20, ge=4, le=128, description="cepstral coefficients per frame (at most n_mels)")
     n_mels: int = Field(40, ge=8, le=128, description="mel bands")
     window_ms: float = Field(25.0, gt=5, le=100, description="analysis window length (ms)")
     hop_ms: float = Field(10.0, gt=1, le=50, description="step between frames (ms)")
     deltas: int = Field(1, ge=0, le=2, description="0: none, 1: deltas, 2: deltas and delta-deltas")
-    cmvn: bool = Field(True, description="normalise each recording's features to zero mean and unit variance")
+    normalise: Literal["gain", "mean_variance", "none"] = Field(
+        "gain",
+        description="per recording: gain centres the zeroth cepstral coefficient (loudness) and keeps the spectral "
+        "shape; mean_variance: every feature to zero mean and unit variance (CMVN); none",
+    )
     vad_db: float | None = Field(
         50.0, gt=0, description="keep frames within this many dB of the loudest; null: keep all"
     )
@@ -94,10 +98,10 @@ class SpeakersModel(ModelSection):
         description="ubm_map: speaker models adapted from a universal background model; independent: one GMM per "
         "speaker; ivector: i-vectors of a total-variability model on the background model, cosine-scored",
     )
-    n_components: int = Field(128, ge=1, description="components of the universal background model (one size)")
+    n_components: int = Field(64, ge=1, description="components of the universal background model (one size)")
     covariance_type: CovarianceType = "diag"
     relevance_factor: float = Field(
-        16.0, gt=0, description="MAP adaptation: how many frames a component needs before its mean follows the speaker"
+        4.0, gt=0, description="MAP adaptation: how many frames a component needs before its mean follows the speaker"
     )
     speaker_components: int = Field(16, ge=1, description="components of each speaker's GMM (kind: independent)")
     score_norm: Literal["snorm", "none"] = Field(
@@ -156,4 +160,6 @@ class SpeakersConfig(PipelineConfig):
         "decision.target_far": "threshold.rate",
         "decision.threshold": "threshold.value",
         "decision.calibration_share": "threshold.calibration_share",
+        "features.cmvn": "features.normalise",
     }
+    renamed_values: ClassVar[dict] = {"features.normalise": {True: "mean_variance", False: "none"}}

@@ -138,10 +138,43 @@ def cmvn(F):
     return (F - F.mean(axis=0)) / np.where(sd > 1e-8, sd, 1.0)
 
 
+#: per-recording normalisations of the feature frames (``features.normalise``)
+NORMALISATIONS = ("gain", "mean_variance", "none")
+
+
+def normalise(F, how):
+    """One recording's feature frames normalised per recording.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n_frames, n_features)
+        MFCCs (first column: the zeroth coefficient, the frame's overall level), then their deltas.
+    how : {'gain', 'mean_variance', 'none'}
+        'gain' centres the zeroth coefficient only, so a recording's loudness (microphone gain,
+        distance) drops out while the shape of its spectrum, which carries the voice, stays;
+        'mean_variance' is CMVN: every column to zero mean and unit variance, which also removes the
+        recording's average spectral shape (the channel, and on a short recording much of the
+        speaker); 'none' leaves the frames as computed.
+
+    Returns
+    -------
+    F : ndarray
+    """
+    if how not in NORMALISATIONS:
+        raise ValueError(f"normalise must be one of {', '.join(NORMALISATIONS)}, got {how!r}")
+    if how == "none" or F.shape[0] < 2:
+        return F
+    if how == "mean_variance":
+        return cmvn(F)
+    F = F.copy()
+    F[:, 0] -= F[:, 0].mean()
+    return F
+
+
 def recording_features(
-    y, *, sample_rate, n_mfcc=20, n_mels=40, window_ms=25.0, hop_ms=10.0, deltas=1, use_cmvn=True, vad_db=30.0
+    y, *, sample_rate, n_mfcc=20, n_mels=40, window_ms=25.0, hop_ms=10.0, deltas=1, normalisation="gain", vad_db=30.0
 ):
-    """The feature frames of one recording: MFCC (+ deltas), speech frames only, CMVN.
+    """The feature frames of one recording: MFCC (+ deltas), speech frames only, normalised (:func:`normalise`).
 
     Returns
     -------
@@ -153,6 +186,5 @@ def recording_features(
         keep = voice_activity(e, below_max_db=vad_db)
         if keep.sum() >= 3:
             F = F[keep]
-    if use_cmvn and F.shape[0] > 1:
-        F = cmvn(F)
+    F = normalise(F, normalisation)
     return F.astype(np.float32)

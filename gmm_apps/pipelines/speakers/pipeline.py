@@ -47,7 +47,7 @@ def extract(files, cfg, ctx, desc, sr):
             window_ms=f.window_ms,
             hop_ms=f.hop_ms,
             deltas=f.deltas,
-            use_cmvn=f.cmvn,
+            normalisation=f.normalise,
             vad_db=f.vad_db,
         )
         return F, y.size / sr

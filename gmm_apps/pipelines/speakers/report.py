@@ -205,7 +205,11 @@ def _method_section(rep, cfg, summary):
             if cfg.features.vad_db
             else ""
         )
-        + ("; cepstral mean and variance normalised per recording." if cfg.features.cmvn else ".")
+        + {
+            "gain": "; each recording's loudness (the zeroth cepstral coefficient) centred, its spectral shape kept.",
+            "mean_variance": "; cepstral mean and variance normalised per recording.",
+            "none": ".",
+        }[cfg.features.normalise]
     )
     m = cfg.model
     rep.text(
