@@ -267,6 +267,10 @@ def test_states_are_ordered_by_volatility_and_saved(tmp_path, sp500_features):
     np.testing.assert_array_equal(back.scaler.scale, sc.scale)
     np.testing.assert_array_equal(back.filter(X)[0], m.filter(X)[0])
     assert meta["names"] == ["a", "b", "c"] and back.kind == "hmm"
+    # each regime's return moments (the volatility forecast's start) come back as saved, calm first
+    for got, want in zip(back.return_moments, m.return_moments):
+        np.testing.assert_array_equal(got, want)
+    assert np.all(np.diff(back.return_moments[1]) > 0)
 
 
 def test_gmm_hmm_kind_fits(sp500_features):
@@ -377,6 +381,12 @@ def test_apply_labels_new_dates(tmp_path, default_run):
     assert s["applied_run"] == str(default_run)
     A = pd.read_csv(default_run / "transitions.csv", index_col=0)[NAMES].to_numpy()
     check_forecasts(new, A, s)
+    # the volatility forecast starts from the saved model's regime variances and, a year in, is close to the
+    # run's own forecast for the same days (a regime not visited since keeps the variance of its last visit,
+    # which the new file may not hold: on S&P's stress of February 2018, up to 45% apart)
+    late = new.iloc[250:]
+    ratio = late["vol_forecast"].to_numpy() / old.loc[late["date"], "vol_forecast"].to_numpy()
+    assert np.median(np.abs(ratio - 1)) < 0.02, np.median(np.abs(ratio - 1))
 
 
 NAMES = ["calm", "normal", "stress"]
@@ -871,6 +881,7 @@ def test_regime_volatility_targeting_uses_tomorrows_mixture_of_regime_variances(
     distributions under tomorrow's probabilities; the weight is the target over it, capped."""
     from gmm_apps.pipelines.regimes.backtest import run_backtest
     from gmm_apps.pipelines.regimes.model import RegimeModel
+    from gmm_apps.pipelines.regimes.states import VOL_HALF_LIFE
 
     em = GaussianMixture.from_parameters(np.full(2, 0.5), np.zeros((2, 1)), np.ones((2, 1, 1)), covariance_type="full")
     A = np.array([[0.9, 0.1], [0.2, 0.8]])
@@ -878,13 +889,26 @@ def test_regime_volatility_targeting_uses_tomorrows_mixture_of_regime_variances(
     mu, var = np.array([0.001, -0.002]), np.array([0.005**2, 0.02**2])
     m.return_moments = (mu, var)
     filt = np.array([[1.0, 0.0], [0.3, 0.7]])
+    ret = np.array([0.03, -0.01])
+    # by hand: each state's variance after each day (a step towards the day's squared deviation, in
+    # proportion to the state's probability), then E[r^2] - E[r]^2 of tomorrow's two-component mixture
+    lam = 0.5 ** (1 / VOL_HALF_LIFE)
+    v1 = var + (1 - lam) * filt[0] * ((ret[0] - mu) ** 2 - var)
+    v2 = v1 + (1 - lam) * filt[1] * ((ret[1] - mu) ** 2 - v1)
     p = filt @ A
-    # by hand: E[r^2] - E[r]^2 of the two-component mixture
-    expect = np.sqrt((p * (var + mu**2)).sum(1) - ((p * mu).sum(1)) ** 2) * np.sqrt(252)
-    np.testing.assert_allclose(m.predicted_volatility(filt), expect)
+    V = np.array([v1, v2])
+    expect = np.sqrt((p * (V + mu**2)).sum(1) - ((p * mu).sum(1)) ** 2) * np.sqrt(252)
+    vol, last = m.predicted_volatility(filt, ret)
+    np.testing.assert_allclose(vol, expect)
+    np.testing.assert_allclose(last, v2)
+    assert v1[1] == var[1]  # a state with no probability keeps its variance
+    # two stretches, the second continuing from the first's variances, are one stretch
+    a, carry = m.predicted_volatility(filt[:1], ret[:1])
+    b, _ = m.predicted_volatility(filt[1:], ret[1:], state_var=carry)
+    np.testing.assert_allclose(np.r_[a, b], expect)
     # a permutation of the states moves their moments with them
     m.permute([1, 0])
-    np.testing.assert_allclose(m.predicted_volatility(filt[:, ::-1]), expect)
+    np.testing.assert_allclose(m.predicted_volatility(filt[:, ::-1], ret)[0], expect)
     rng = np.random.default_rng(1)
     T = 300
     filtered = rng.dirichlet([1, 1, 1], size=T)
@@ -906,6 +930,29 @@ def test_regime_volatility_targeting_uses_tomorrows_mixture_of_regime_variances(
         np.minimum(0.1 / pv, 1.5)[:-1].mean()
     )
     assert rows.loc["regime probabilities", "mean_weight"] == pytest.approx((1 - filtered[:, 2])[:-1].mean())
+
+
+def test_running_state_variances_are_an_exponential_average_and_see_no_later_day():
+    from gmm_apps.pipelines.regimes.states import running_state_variances
+
+    rng = np.random.default_rng(3)
+    T = 400
+    r = rng.normal(0, 0.01, T) * np.where(np.arange(T) > 200, 3.0, 1.0)
+    # a state that is certain every day: pandas' exponentially weighted mean of the squared deviations
+    certain = np.c_[np.ones(T), np.zeros(T)]
+    V = running_state_variances(certain, r, np.array([0.001, 0.0]), np.array([4e-4, 9e-4]), half_life=10)
+    want = pd.Series(np.r_[4e-4, (r - 0.001) ** 2]).ewm(halflife=10, adjust=False).mean().to_numpy()[1:]
+    np.testing.assert_allclose(V[:, 0], want, rtol=1e-12)
+    assert np.all(V[:, 1] == 9e-4)
+    # out of sample: changing the returns from day 300 on leaves every earlier day's variances as they were
+    probs = rng.dirichlet([1, 1], size=T)
+    changed = r.copy()
+    changed[300:] *= 5
+    mean, start = np.array([0.0, 0.001]), np.array([1e-4, 4e-4])
+    a = running_state_variances(probs, r, mean, start)
+    b = running_state_variances(probs, changed, mean, start)
+    np.testing.assert_array_equal(a[:300], b[:300])
+    assert not np.allclose(a[300:], b[300:])
 
 
 def test_regime_model_fit_standardises_and_keeps_its_scaler(sp500_features):

@@ -506,6 +506,7 @@ def test_an_edited_feature_window_in_the_run_config_is_refused(regimes_run, tmp_
         (lambda a, h: a.update(means_=np.vstack([a["means_"], a["means_"][:1]])), "inconsistent model file"),
         (lambda a, h: a.update(**{"extra:transmat": a["extra:transmat"][:2, :2].copy()}), "transition matrix"),
         (lambda a, h: h["extra"].update(names=["calm"]), "regime names"),
+        (lambda a, h: a.update(**{"extra:return_var": -a["extra:return_var"]}), "return means and variances"),
     ],
 )
 def test_a_self_inconsistent_regimes_file_is_a_one_line_model_file_error(regimes_run, tmp_path, capsys, edit, needle):

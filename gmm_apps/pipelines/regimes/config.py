@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -148,6 +148,11 @@ class RegimesModel(SelectedModel):
         None,
         description="the price series whose volatility orders and names the regimes "
         "(calm first); null: the first series",
+    )
+    vol_half_life: Annotated[float, Field(gt=0, le=2520)] | None = Field(
+        21.0,
+        description="half-life in days of each regime's running return variance in the one-day volatility "
+        "forecast (vol_forecast, regime volatility targeting); null: the training days' variance of each regime",
     )
 
 

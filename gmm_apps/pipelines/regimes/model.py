@@ -29,7 +29,7 @@ from ...errors import DataError, ModelFileError
 from .features import TRADING_DAYS, fit_scaler
 from .hmm import full_covariances, gaussian_hmm, gmm_hmm, sticky_transmat, with_floor
 from .model_file import check_saved_model
-from .states import order_by_volatility, prefix_products, raw_state_moments
+from .states import VOL_HALF_LIFE, order_by_volatility, prefix_products, raw_state_moments, running_state_variances
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -251,24 +251,40 @@ class RegimeModel:
             self.fit_smoothed = self.fit_smoothed[:, order]
         return self
 
-    def predicted_volatility(self, filtered):
+    def predicted_volatility(self, filtered, returns, *, state_var=None, half_life=VOL_HALF_LIFE):
         """Annualised volatility of the next day's return under tomorrow's regime probabilities.
 
-        The variance of the mixture of the states' return distributions
-        (:attr:`return_moments`) weighted by ``filtered[t] @ transmat``.
+        The variance of the mixture of the states' return distributions, weighted by
+        ``filtered[t] @ transmat``: each state's mean from :attr:`return_moments`, its variance
+        following the state's recent days (:func:`running_state_variances` with ``half_life``,
+        from ``state_var`` or the training days' variances; ``half_life=None`` keeps the training
+        days' variances).
 
         Parameters
         ----------
         filtered : ndarray of shape (T, K)
+        returns : ndarray of shape (T,)
+            The same days' returns.
+        state_var : ndarray of shape (K,), optional
+            The states' variances before the first day (walk-forward: where the last stretch ended).
+        half_life : float or None
 
         Returns
         -------
         vol : ndarray of shape (T,)
+        state_var : ndarray of shape (K,)
+            The states' variances after the last day.
         """
         mu, var = self.return_moments
+        start = var if state_var is None else state_var
+        if half_life is None:
+            V = np.broadcast_to(np.asarray(start, dtype=np.float64), np.shape(filtered))
+        else:
+            V = running_state_variances(filtered, returns, mu, start, half_life=half_life)
         p = np.asarray(filtered) @ self.transmat
         mean = p @ mu
-        return np.sqrt(np.maximum(p @ (var + mu**2) - mean**2, 0.0) * TRADING_DAYS)
+        vol = np.sqrt(np.maximum((p * (V + mu**2)).sum(axis=1) - mean**2, 0.0) * TRADING_DAYS)
+        return vol, V[-1] if len(V) else np.asarray(var, dtype=np.float64)
 
     # ---------------------------------------------------------- persistence
     def save(self, path, *, meta):
@@ -284,6 +300,8 @@ class RegimeModel:
             "scaler_mean": scaler.center,
             "scaler_scale": scaler.scale,
         }
+        if self.return_moments is not None:  # the volatility forecast's starting point (older files lack it)
+            arrays["return_mean"], arrays["return_var"] = self.return_moments
         meta = dict(
             meta,
             kind=self.kind,
@@ -319,6 +337,8 @@ class RegimeModel:
                 n_iter=int(meta.get("n_iter", 0)),
             )
         model.scaler = FeatureScaler(a["scaler_mean"], a["scaler_scale"])
+        if "return_mean" in a:
+            model.return_moments = (a["return_mean"], a["return_var"])
         return model, meta
 
 

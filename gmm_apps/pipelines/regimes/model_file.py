@@ -68,3 +68,22 @@ def check_saved_model(path, emission, a, meta):
     )
     fn = meta.get("feature_names", [""] * d)
     need(isinstance(fn, list) and len(fn) == d, path, f"{len(fn)} feature names for {d} features")
+    check_return_moments(path, a, K)
+
+
+def check_return_moments(path, a, K):
+    """Each regime's saved return mean and variance (the volatility forecast's start), if the file has them."""
+    if "return_mean" not in a and "return_var" not in a:
+        return  # written before volatility forecasts
+    rm, rv = a.get("return_mean"), a.get("return_var")
+    model_file_guard.require(
+        rm is not None
+        and rv is not None
+        and rm.shape == (K,)
+        and rv.shape == (K,)
+        and np.all(np.isfinite(rm))
+        and np.all(np.isfinite(rv))
+        and np.all(rv >= 0),
+        path,
+        "the regimes' return means and variances do not fit the regimes",
+    )

@@ -168,9 +168,12 @@ def walk_start(dates, wfc, holdout_start, source):
     return t0
 
 
-def regimes_table(dates, labels, names, filtered, smoothed=None, *, in_sample=None, fitted_to=None, forecasts=None):
-    """``regimes.csv``: date, regime, name, filtered (and smoothed) probabilities and the forecasts
-    (``p_<h>d_<name>``: probability of the regime ``h`` trading days ahead); written by run and apply alike."""
+def regimes_table(
+    dates, labels, names, filtered, smoothed=None, *, in_sample=None, fitted_to=None, forecasts=None, vol_forecast=None
+):
+    """``regimes.csv``: date, regime, name, filtered (and smoothed) probabilities, the forecasts
+    (``p_<h>d_<name>``: probability of the regime ``h`` trading days ahead) and ``vol_forecast`` (the
+    annualised volatility the model forecasts for the next day's return); written by run and apply alike."""
     out = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "regime": labels, "name": [names[i] for i in labels]})
     for k, nm in enumerate(names):
         out[f"p_filtered_{nm}"] = filtered[:, k]
@@ -180,6 +183,8 @@ def regimes_table(dates, labels, names, filtered, smoothed=None, *, in_sample=No
     for h, p in (forecasts or {}).items():
         for k, nm in enumerate(names):
             out[f"p_{h}d_{nm}"] = p[:, k]
+    if vol_forecast is not None:
+        out["vol_forecast"] = vol_forecast
     if in_sample is not None:
         out["in_sample"] = in_sample
     if fitted_to is not None:
@@ -423,7 +428,7 @@ class RegimesPipeline(Pipeline):
             None,
             regime_forecasts(filtered, model.transmat),
             (dates[train], smoothed[train].argmax(axis=1)),
-            model.predicted_volatility(filtered),
+            model.predicted_volatility(filtered, r, half_life=cfg.model.vol_half_life)[0],
         )
 
     def _stability(self, cfg, X, train, r, post, best, ctx, *, first):
@@ -471,6 +476,7 @@ class RegimesPipeline(Pipeline):
                 in_sample=post.train,
                 fitted_to=post.refit_dates,
                 forecasts=post.forecasts,
+                vol_forecast=post.predicted_vol,
             ),
         )
         stats = regime_statistics(post.labels, post.r, names)
@@ -507,6 +513,7 @@ class RegimesPipeline(Pipeline):
             rules=config.data.rules(),
         )
         F, rets = build_features(data, config.features.specs())
+        rets = ordering_returns(config, data, F, rets)
         if list(F.columns) != list(meta["feature_names"]):
             raise DataError(
                 f"{input}: gives the features {', '.join(map(str, F.columns))}; the saved model expects "
@@ -518,7 +525,12 @@ class RegimesPipeline(Pipeline):
         names = meta["names"]
         labels = filtered.argmax(axis=1)
         forecasts = regime_forecasts(filtered, model.transmat)
-        out = regimes_table(F.index, labels, names, filtered, smoothed, forecasts=forecasts)
+        vol = None
+        if model.return_moments is None:
+            logger.warning("%s: written before volatility forecasts; run the config again for vol_forecast", run_dir)
+        else:
+            vol, _ = model.predicted_volatility(filtered, rets.to_numpy(), half_life=config.model.vol_half_life)
+        out = regimes_table(F.index, labels, names, filtered, smoothed, forecasts=forecasts, vol_forecast=vol)
         ctx.write_table("regimes.csv", out)
         today = out.iloc[-1]
         outlook = forecast_summary(forecasts, model.transmat, labels[-1], names)

@@ -43,7 +43,7 @@ def walk_forward(cfg, F, r, model, w0, ctx):
     fitted_to = np.empty(T, dtype=object)
     refits = []
     starts = list(range(w0, T, wfc.refit_every))
-    last_fresh, lp, prev = w0, None, w0
+    last_fresh, lp, prev, state_var = w0, None, w0, None
     for i, t0 in enumerate(ctx.progress(starts, desc="walk-forward refits")):
         fresh = True
         if i:
@@ -81,7 +81,7 @@ def walk_forward(cfg, F, r, model, w0, ctx):
         for h, p in regime_forecasts(f[sl], model.transmat).items():  # the model in force that day
             forecasts[h][sl] = p
         log_pred[sl] = lp[sl]
-        vol[sl] = model.predicted_volatility(f[sl])
+        vol[sl], state_var = model.predicted_volatility(f[sl], r[sl], state_var=state_var, half_life=m.vol_half_life)
         fitted_to[sl] = F.index[t0 - 1].strftime("%Y-%m-%d")
         refits.append(
             {
