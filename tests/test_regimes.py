@@ -604,6 +604,14 @@ def test_default_run_backtests_the_out_of_sample_labels(default_run):
     turn = np.abs(np.diff(np.r_[0.0, w[:-1]]))
     net = w[:-1] * ret[1:] - turn * 5e-4
     assert bt.loc[1, "sharpe"] == pytest.approx(net.mean() * 252 / (net.std() * np.sqrt(252)), rel=1e-6)
+    # the volatility forecast scored by QLIKE on the next day's squared return, by hand, beside the trailing one
+    h = (oos["vol_forecast"].to_numpy() ** 2 / 252)[:-1]
+    assert s["volatility_forecast"]["qlike_regime_model"] == pytest.approx(np.mean(np.log(h) + ret[1:] ** 2 / h))
+    trail = np.array([ret[max(0, t - 20) : t + 1].var() for t in range(len(ret) - 1)])
+    ok = np.arange(len(trail)) >= 9  # pandas' rolling window wants half its days
+    want = np.mean(np.log(trail[ok]) + ret[1:][ok] ** 2 / trail[ok])
+    assert s["volatility_forecast"]["qlike_trailing"] == pytest.approx(want, rel=1e-9)
+    assert "QLIKE" in (default_run / "report.html").read_text()
     best = (
         bt.set_index("strategy")
         .loc[["regimes", "regime probabilities", "regime volatility targeting"], "sharpe"]

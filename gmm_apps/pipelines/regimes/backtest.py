@@ -85,6 +85,56 @@ def probability_weights(filtered, regime_weight):
     return np.asarray(filtered, dtype=np.float64) @ np.asarray(regime_weight, dtype=np.float64)
 
 
+def qlike(returns, variance):
+    """Mean QLIKE loss of variance forecasts made at each day's close for the next day's squared return.
+
+    ``log h_t + r_{t+1}**2 / h_t`` averaged over the days with a positive, finite forecast; lower is
+    better, and it ranks variance forecasts correctly when the squared return stands in for the
+    variance nobody observes (Patton 2011).
+
+    Parameters
+    ----------
+    returns : ndarray of shape (T,)
+    variance : ndarray of shape (T,)
+        ``variance[t]``: the forecast, made at day t's close, of day t + 1's variance.
+    """
+    y = np.asarray(returns, dtype=np.float64)[1:] ** 2
+    h = np.asarray(variance, dtype=np.float64)[:-1]
+    ok = np.isfinite(h) & (h > 0)
+    return float(np.mean(np.log(h[ok]) + y[ok] / h[ok])) if ok.any() else float("nan")
+
+
+def volatility_forecasts(dates, returns, predicted_vol, vol_window):
+    """The regime model's volatility forecast beside the trailing peer's, and how each scored on the next days.
+
+    Returns
+    -------
+    check : dict
+        ``qlike_regime_model`` and ``qlike_trailing`` (lower is better) and ``better``: which won.
+    curves : DataFrame
+        Annualised: the model's forecast, the trailing ``vol_window``-day volatility, and (with hindsight)
+        the volatility of the next ``vol_window`` days, indexed by ``dates``.
+    """
+    r = pd.Series(np.asarray(returns, dtype=np.float64), index=dates)
+    trailing = r.rolling(vol_window, min_periods=max(2, vol_window // 2)).std(ddof=0)
+    model = np.asarray(predicted_vol, dtype=np.float64) / np.sqrt(TRADING_DAYS)
+    check = {
+        "qlike_regime_model": qlike(r.to_numpy(), model**2),
+        "qlike_trailing": qlike(r.to_numpy(), trailing.to_numpy() ** 2),
+    }
+    check["better"] = "regime model" if check["qlike_regime_model"] <= check["qlike_trailing"] else "trailing"
+    ahead = r[::-1].rolling(vol_window, min_periods=max(2, vol_window // 2)).std(ddof=0)[::-1].shift(-1)
+    curves = pd.DataFrame(
+        {
+            "regime model's forecast": model,
+            f"trailing {vol_window} days": trailing.to_numpy(),
+            f"next {vol_window} days (hindsight)": ahead.to_numpy(),
+        },
+        index=dates,
+    )
+    return check, curves * np.sqrt(TRADING_DAYS)
+
+
 def run_backtest(
     dates, filtered, returns, names, *, predicted_vol, stress_weight, cost_bps, vol_window, target_vol, max_leverage=1.0
 ):
@@ -175,6 +225,7 @@ def write_backtest(ctx, cfg, post, data, names):
         max_leverage=bt.max_leverage,
     )
     ctx.write_table("backtest.csv", table)
+    check, vol_curves = volatility_forecasts(dates, returns, post.predicted_vol[oos], bt.vol_window)
     rows = table.set_index("strategy")
     regime_rules = [n for n in rows.index if n in REGIME_RULES]
     best = max(regime_rules, key=lambda n: rows.loc[n, "sharpe"])
@@ -195,13 +246,14 @@ def write_backtest(ctx, cfg, post, data, names):
             rows.loc[best, "sharpe"] >= rows.loc["volatility targeting", "sharpe"]
         ),
         "drawdown_below_buy_and_hold": bool(rows.loc[best, "max_drawdown"] > rows.loc["buy and hold", "max_drawdown"]),
+        "volatility_forecast": check,
     }
     logger.info(
         "backtest %s to %s: Sharpe %s",
         *summary["period"],
         ", ".join(f"{n} {rows.loc[n, 'sharpe']:.2f}" for n in rows.index),
     )
-    return {"summary": summary, "table": table, "curves": curves}
+    return {"summary": summary, "table": table, "curves": curves, "vol_curves": vol_curves}
 
 
 # -------------------------------------------------------- walk-forward

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -149,8 +149,10 @@ class RegimesModel(SelectedModel):
         description="the price series whose volatility orders and names the regimes "
         "(calm first); null: the first series",
     )
-    vol_half_life: Annotated[float, Field(gt=0, le=2520)] | None = Field(
+    vol_half_life: float | None = Field(
         21.0,
+        gt=0,
+        le=2520,
         description="half-life in days of each regime's running return variance in the one-day volatility "
         "forecast (vol_forecast, regime volatility targeting); null: the training days' variance of each regime",
     )

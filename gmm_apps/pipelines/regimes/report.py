@@ -104,6 +104,39 @@ def plot_equity(curves):
     return fig
 
 
+def plot_volatility(curves):
+    """The regime model's volatility forecast, the trailing peer's, and what came next (hindsight)."""
+    fig = figure(11, 3.2)
+    ax = fig.add_subplot()
+    x = curves.index.to_numpy()
+    for i, name in enumerate(curves.columns):
+        hindsight = "hindsight" in name
+        ax.plot(
+            x,
+            100 * curves[name].to_numpy(),
+            lw=0.8 if hindsight else 1.0,
+            color="0.6" if hindsight else PALETTE[i],
+            ls="--" if hindsight else "-",
+            label=name,
+        )
+    ax.set_ylabel("annualised volatility (%)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("Tomorrow's volatility: the regime model's forecast and the trailing peer's")
+    return fig
+
+
+def add_volatility_check(rep, ctx, backtest, plots):
+    """How the forecast behind regime volatility targeting scored against the trailing one, on the test days."""
+    v = backtest["summary"]["volatility_forecast"]
+    rep.text(
+        "The forecast behind regime volatility targeting (regimes.csv: vol_forecast), scored on the same days "
+        f"against the next day's squared return by QLIKE (lower is better): regime model {v['qlike_regime_model']:.3f}, "
+        f"trailing realised volatility {v['qlike_trailing']:.3f}; the {v['better']} forecast was the better one here."
+    )
+    if plots:
+        rep.image(ctx.save_figure(plot_volatility(backtest["vol_curves"]), "volatility_forecast.png"))
+
+
 def add_backtest(rep, ctx, backtest, plots):
     s = backtest["summary"]
     rep.section("Backtest: acting on the regimes")
@@ -149,6 +182,7 @@ def add_backtest(rep, ctx, backtest, plots):
     )
     if plots:
         rep.image(ctx.save_figure(plot_equity(backtest["curves"]), "backtest.png"))
+    add_volatility_check(rep, ctx, backtest, plots)
 
 
 def add_figures(rep, summary, names):
