@@ -284,7 +284,8 @@ def test_sigint_during_a_run_leaves_nothing(tmp_path):
     import time
 
     out = tmp_path / "run"
-    # walk-forward refits keep the process busy for many seconds
+    # fresh walk-forward refits every 5 days keep the process busy for more than a minute (the SIGINT
+    # lands long before the run could finish, however fast the machine)
     p = subprocess.Popen(
         [
             sys.executable,
@@ -297,20 +298,27 @@ def test_sigint_during_a_run_leaves_nothing(tmp_path):
             "--set",
             "walk_forward.enabled=true",
             "--set",
-            "walk_forward.refit_every=21",
+            "walk_forward.refit_every=5",
+            "--set",
+            "walk_forward.warm_start=false",
             "--quiet",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal, even under `pytest &`
     )
     deadline = time.time() + 60
     while time.time() < deadline and not any(x.name.startswith(".run.tmp") for x in tmp_path.iterdir()):
         time.sleep(0.1)
     time.sleep(1.0)
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=60)
+    try:
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
     assert p.returncode == 130, err
     assert "interrupted; nothing was written" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []

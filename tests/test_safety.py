@@ -267,6 +267,12 @@ def _dead_pid():
     return p.pid
 
 
+def interruptible():
+    """In the child before it starts: Ctrl-C as in a terminal. A shell starts ``pytest &`` with SIGINT ignored,
+    which its children would inherit (and then a SIGINT test would test nothing)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(args, cwd, tag, **kw):
     env = dict(os.environ, GMM_APPS_TEST_TAG=tag, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
     return subprocess.Popen(
@@ -276,6 +282,7 @@ def _spawn(args, cwd, tag, **kw):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
         **kw,
     )
 
