@@ -374,6 +374,13 @@ def test_schema_one_hot_and_errors(tmp_path):
         sch.records(bad, "t.csv")
     with pytest.raises(DataError, match="column 'kind' \\(used by the model\\) not found"):
         sch.records(df.drop(columns=["kind"]), "new.csv")
+    # amounts as a bank exports them are numbers, not 3 categories: the same records as the plain column
+    exported = df.assign(amt=["$1.00", "(2.00)", "$3.00"]).astype({"amt": object})
+    sch2 = Schema.learn(exported, cfg, "t.csv")
+    assert sch2.features == ["amt", "kind=x", "kind=y"]
+    np.testing.assert_array_equal(sch2.records(exported, "t.csv").X[:, 0], [1.0, -2.0, 3.0])
+    with pytest.raises(DataError, match="t.csv: column 'amt': commas in it could group thousands"):
+        Schema.learn(df.assign(amt=["1,000", "2,000", "3,000"]), cfg, "t.csv")
 
 
 @pytest.fixture(scope="module")

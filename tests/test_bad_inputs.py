@@ -283,7 +283,8 @@ CASES = [
     (
         "unsorted-dates",
         "regimes",
-        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: d.iloc[::-1])}"],
+        # newest first is read oldest first; two halves swapped are in no order
+        lambda t: ["--set", f"data.path={prices_csv(t, mutate=lambda d: pd.concat([d.iloc[60:], d.iloc[:60]]))}"],
         "not in increasing order",
     ),
     ("single-row", "regimes", lambda t: ["--set", f"data.path={prices_csv(t, n=1)}"], "only 1 price row"),

@@ -248,6 +248,40 @@ def test_excel_parquet_and_gzip_logs_read_as_the_csv(tmp_path):
     pd.testing.assert_frame_equal(read(tmp_path / "lines.tsv.gz", **LINE_KEYS)[0], want[0])
 
 
+def test_a_log_exported_with_formatted_numbers_and_day_first_dates_reads_as_the_plain_one(tmp_path):
+    LINES.to_csv(tmp_path / "lines.csv", index=False)
+    want = read(tmp_path / "lines.csv", **LINE_KEYS)
+    stamps = pd.to_datetime(LINES["InvoiceDate"])
+    # a European export: day first, decimal comma, euro sign; a US one: month first, "$1,000.00", (x) negatives
+    eu = LINES.assign(
+        InvoiceDate=stamps.dt.strftime("%d/%m/%Y %H:%M"),
+        UnitPrice=[f"{v:,.2f} €".replace(",", " ").replace(".", ",") for v in LINES["UnitPrice"] * 100],
+    )
+    eu.to_csv(tmp_path / "eu.csv", sep=";", index=False)
+    got = read(tmp_path / "eu.csv", **LINE_KEYS)
+    pd.testing.assert_frame_equal(got[0], want[0].assign(amount=want[0]["amount"] * 100))
+    us = LINES.assign(
+        InvoiceDate=stamps.dt.strftime("%m/%d/%Y %H:%M"),
+        UnitPrice=[f"${v:,.2f}" for v in LINES["UnitPrice"] * 1000],
+        Quantity=[f"({-q})" if q < 0 else str(q) for q in LINES["Quantity"]],
+    )
+    us.to_csv(tmp_path / "us.csv", index=False)
+    got = read(tmp_path / "us.csv", **LINE_KEYS)
+    pd.testing.assert_frame_equal(got[0], want[0].assign(amount=want[0]["amount"] * 1000))
+    assert got[1]["returns"]["lines"] == want[1]["returns"]["lines"] == 2
+    # dates that never say which comes first, or say both, are refused with the key that settles it
+    us.assign(InvoiceDate=stamps.dt.strftime("%m/%d/%Y").where(stamps.dt.day <= 12, "01/02/2021")).to_csv(
+        tmp_path / "amb.csv", index=False
+    )
+    with pytest.raises(DataError, match="day or the month comes first.*set data.date_format"):
+        read(tmp_path / "amb.csv", **LINE_KEYS)
+    assert read(tmp_path / "amb.csv", **LINE_KEYS, date_format="%m/%d/%Y")[1]["lines"] == 9
+    mixed = us.assign(InvoiceDate=["13/01/2021"] + ["01/13/2021"] * 8)
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    with pytest.raises(DataError, match="'InvoiceDate' has dates with the day first"):
+        read(tmp_path / "mixed.csv", **LINE_KEYS)
+
+
 def test_the_purchase_day_is_taken_in_the_configured_time_zone(tmp_path):
     df = pd.DataFrame(
         {"customer_id": ["a", "a"], "ts": ["2020-03-02 03:30:00", "2020-03-02 15:00:00"], "amount": [10.0, 5.0]}

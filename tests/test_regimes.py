@@ -76,12 +76,31 @@ def test_load_file_detects_ohlcv(tmp_path):
     assert d.volume.iloc[:, 0].tolist() == [100, 120]
 
 
+def test_an_export_newest_first_with_grouped_digits_and_day_first_dates_reads_as_the_plain_file(tmp_path):
+    from arch.data import sp500
+
+    px = sp500.load()["Adj Close"].loc["2010":"2012"]
+    plain = tmp_path / "plain.csv"
+    px.rename("Close").to_frame().rename_axis("Date").to_csv(plain)
+    want = data_mod.load_file(plain)
+    exported = pd.DataFrame(  # as Investing.com writes it: newest first, "1,202.08", "Change %" beside
+        {"Date": px.index.strftime("%d/%m/%Y"), "Price": [f"{v:,.6f}" for v in px], "Change %": "0.1%"}
+    ).iloc[::-1]
+    exported.to_csv(tmp_path / "export.csv", index=False)
+    got = data_mod.load_file(tmp_path / "export.csv", price_column="Price")
+    np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), want.prices.iloc[:, 0].to_numpy(), rtol=1e-9)
+    assert (got.prices.index == want.prices.index).all()
+    assert any(px.index.day <= 12)  # pandas alone would read those month first
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
         ("Date,Close\n", "no data rows"),
         ("Date,Close\n2020-01-02,1\n2020-01-02,2\n2020-01-03,2\n", "duplicated dates (2020-01-02 appears 2 times)"),
-        ("Date,Close\n2020-01-03,1\n2020-01-02,2\n", "not in increasing order"),
+        ("Date,Close\n2020-01-03,1\n2020-01-02,2\n2020-01-06,2\n", "not in increasing order"),
+        ("Date,Close\n13/01/2020,1\n01/14/2020,2\n", "with the day first (e.g. 13/01) and with the month first"),
+        ('Date,Close\n2020-01-02,"1,202"\n2020-01-03,"1,300"\n', "could group thousands or mark decimals"),
         ("Date,Close\n2020-01-02,1\n2020-01-03,\n", "missing or infinite value at data row 2"),
         ("Date,Close\n2020-01-02,1\n2020-01-03,inf\n", "missing or infinite value"),
         ("Date,Close\n2020-01-02,1\n2020-01-03,-2\n", "positive prices"),

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
+from ...tabular import as_numbers
 from .data import EXTREME, BadValueError, ExtremeValueError
 
 __all__ = ["EXTREME", "Records", "Schema"]
@@ -92,7 +93,7 @@ class Schema:
             if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
                 numeric.append(c)
                 continue
-            conv = pd.to_numeric(s, errors="coerce")
+            conv = pd.to_numeric(_unformatted(s, c, source), errors="coerce")
             if conv.notna().sum() >= 0.99 * s.notna().sum() and s.notna().any():
                 bad = s[conv.isna() & s.notna()]
                 if len(bad):
@@ -122,7 +123,7 @@ class Schema:
         parts = []
         marginalize = self.missing == "marginalize"
         for c in self.numeric:
-            v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float)
+            v = pd.to_numeric(_unformatted(df[c], c, source), errors="coerce").to_numpy(dtype=float)
             bad = ~np.isfinite(v)
             if marginalize:  # an empty or NaN value is missing; text or infinity is still an error
                 bad &= df[c].notna().to_numpy()
@@ -216,3 +217,11 @@ def _named_column(df, cfg, key, source):
             f"{', '.join(map(str, df.columns))}; name one of them, or set data.{key}: null"
         )
     return None
+
+
+def _unformatted(values, column, source):
+    """A column's numbers as exported (``$1,234.50``, ``1.234,50``) read as plain numbers; other cells unchanged."""
+    try:
+        return as_numbers(values)[0]
+    except ValueError as exc:
+        raise DataError(f"{source}: column {column!r}: {exc}") from None

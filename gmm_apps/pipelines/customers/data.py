@@ -35,6 +35,7 @@ import pandas as pd
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
+from ...tabular import as_numbers, dayfirst
 
 #: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
 EXTREME = 1e15
@@ -209,7 +210,11 @@ def _row(mask):
 
 
 def _numbers(raw, col, name, path):
-    v = pd.to_numeric(raw[col], errors="coerce").astype(float)
+    try:
+        cells, _ = as_numbers(raw[col])  # "$1,234.50", "1.234,50", "(12.50)" as exported
+    except ValueError as exc:
+        raise DataError(f"{path}: column {name!r}: {exc}") from None
+    v = pd.to_numeric(cells, errors="coerce").astype(float)
     bad = v.isna() | ~np.isfinite(v)
     if bad.any():
         i = _row(bad)
@@ -249,11 +254,15 @@ def _days(s, name, path, cfg_data):
     """Each line's day: in ``data.timezone`` when given (naive stamps taken as UTC), else as written."""
     fmt = cfg_data.date_format
     try:
+        first = False if fmt else dayfirst(s, where=f"{path}: column {name!r}")
+    except ValueError as exc:
+        raise DataError(f"{exc}; set data.date_format (e.g. %d/%m/%Y %H:%M)") from None
+    try:
         if cfg_data.timezone:
-            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", utc=True)
+            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", utc=True, dayfirst=first)
             t = t.dt.tz_convert(cfg_data.timezone).dt.tz_localize(None)
         else:
-            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed")
+            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", dayfirst=first)
             if getattr(t.dt, "tz", None) is not None:
                 t = t.dt.tz_localize(None)  # the wall-clock day as written
     except (ValueError, TypeError) as exc:

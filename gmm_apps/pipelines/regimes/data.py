@@ -19,6 +19,7 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
+from ...tabular import NUMBER_STYLE, as_numbers, dayfirst
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -232,6 +233,29 @@ def _check_series(values, column, source, *, positive):
     return pd.Series(arr, index=s.index)
 
 
+def _dates(cells, column, source):
+    """A date column as written: ISO, or day or month first as the whole column shows."""
+    try:
+        first = dayfirst(cells, where=f"{source}: column {column!r}")
+    except ValueError as exc:
+        raise DataError(f"{exc}; write the dates as YYYY-MM-DD, or set data.date_column") from None
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(cells, errors="raise", format="mixed", dayfirst=first))
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{source}: column {column!r} does not hold dates ({exc}); set data.date_column") from None
+
+
+def _numbers(values, column, source):
+    """A column's cells as numbers, read as exported (``2,506.85``, ``$1,234.50``, ``1.234,50``)."""
+    try:
+        out, mark = as_numbers(values)
+    except ValueError as exc:
+        raise DataError(f"{source}: column {column!r}: {exc}") from None
+    if mark is not None:
+        logger.info("%s: column %r read as %s", source, column, NUMBER_STYLE[mark])
+    return out
+
+
 def _check_dates(index, column, source):
     if index.hasnans:
         i = int(np.flatnonzero(index.isna())[0])
@@ -285,15 +309,14 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         dcol = _pick(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
         if dcol is None:
             dcol = df.columns[0]
-        try:
-            dates = pd.to_datetime(df[dcol], errors="raise", format="mixed")
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"{source}: column {dcol!r} does not hold dates ({exc}); set data.date_column") from None
-        dates = pd.DatetimeIndex(dates)
+        dates = _dates(df[dcol], dcol, source)
         df = df.drop(columns=[dcol])
     if getattr(dates, "tz", None) is not None:
         dates = dates.tz_localize(None)
     dates = pd.DatetimeIndex(dates).normalize()
+    if len(dates) > 1 and dates.is_monotonic_decreasing and not dates.has_duplicates:
+        logger.info("%s: dates run newest first; read oldest first", source)
+        dates, df = dates[::-1], df.iloc[::-1]
     pcol = _pick(
         df.columns,
         price_column,
@@ -312,13 +335,14 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
             )
         pcol = numeric[0]
     vcol = _pick(df.columns, volume_column, ["Volume", "volume"], "volume", source)
-    values = pd.Series(df[pcol].to_numpy(), index=dates)
+    values = pd.Series(_numbers(df[pcol], pcol, source).to_numpy(), index=dates)
     _check_dates(dates, dcol, source)
     values, keep, breaks, counts = clean_prices(values, pcol, source, **(rules or {}))
     prices = _check_series(values, pcol, source, positive=True).to_frame(ticker)
     volume = None
     if vcol is not None:
-        vol = _check_series(pd.Series(df[vcol].to_numpy()[keep], index=values.index), vcol, source, positive=False)
+        vol = _numbers(df[vcol], vcol, source).to_numpy()[keep]
+        vol = _check_series(pd.Series(vol, index=values.index), vcol, source, positive=False)
         if (vol < 0).any():
             i = int(np.flatnonzero(vol.to_numpy() < 0)[0])
             raise DataError(

@@ -1,0 +1,176 @@
+"""Numbers and dates written the way spreadsheets and brokers export them, read without guessing silently.
+
+Pure functions on pandas Series of cells as read from a file.  :func:`as_numbers` reads
+``2,506.85``, ``$1,234.50``, ``(12.50)`` and ``1.234,50`` as numbers, deciding the decimal mark
+once per column; :func:`day_month_order` tells whether dates like ``01/12/2010`` put the day or the
+month first, from the column as a whole, so that no date is read one way and its neighbour the other.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+_CURRENCY = re.compile(r"^[+-]?\s*[$€£¥]\s*|\s*[$€£¥]$|\s*(USD|EUR|GBP|JPY|CHF)$")
+_SPACES = re.compile(r"[\s\u00a0\u202f']")
+_GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+_SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?!\d)")
+
+
+#: how :func:`as_numbers` read a column, by its decimal mark, for a log line
+NUMBER_STYLE = {".": "numbers with ',' grouping thousands", ",": "numbers with a decimal comma"}
+
+
+def _plain(text):
+    """A cell without its currency sign, spaces used to group digits, and accounting brackets (as a minus)."""
+    t = text.strip()
+    negative = t.startswith("(") and t.endswith(")")
+    if negative:
+        t = t[1:-1].strip()
+    sign = "-" if t.startswith("-") else ""
+    t = _CURRENCY.sub("", t.lstrip("+-").strip())
+    t = _SPACES.sub("", t)
+    return ("-" if negative or sign else "") + t
+
+
+def decimal_mark(cells):
+    """The decimal mark of a column of number-like text: ``'.'``, ``','``, or None when it cannot be told.
+
+    Decided from the column as a whole: a cell holding both marks shows which comes last; ``1,234,567``
+    or ``1,234.5`` show commas grouping thousands; ``12,5`` or ``0,1234`` show a decimal comma. A
+    column whose only commas are single groups of three digits (``1,202``) is None: the same text
+    means one thousand two hundred and two, or a little over one.
+    """
+    has_comma = [c for c in cells if "," in c]
+    if not has_comma:
+        return "."
+    both = [c for c in has_comma if "." in c]
+    if both:
+        last = {"." if c.rfind(".") > c.rfind(",") else "," for c in both}
+        return last.pop() if len(last) == 1 else None
+    if any(_DECIMAL_COMMA.match(c) and not _GROUPED_COMMA.match(c) for c in has_comma):
+        return ","
+    if any(c.count(",") > 1 for c in has_comma) or any("." in c for c in cells):
+        return "."
+    return None
+
+
+def as_numbers(values):
+    """Cells that are numbers as exported, as floats; any other cell left as it was (for the caller's message).
+
+    Parameters
+    ----------
+    values : pandas.Series
+
+    Returns
+    -------
+    out : pandas.Series
+        Float when every non-empty cell is a number; else object, with the numbers converted.
+    mark : str or None
+        The decimal mark read (``'.'`` or ``','``); None when the column was already numeric or
+        held no formatted numbers.
+
+    Raises
+    ------
+    ValueError
+        When commas might group thousands or mark decimals and the column does not say which.
+    """
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return values, None  # already numbers (or dates, or booleans)
+    plain = pd.to_numeric(values, errors="coerce")
+    if not (plain.isna() & values.notna()).any():
+        return values, None  # every cell a plain number already: the caller's to_numeric reads them
+    text = values.dropna().astype(str)
+    cells = [_plain(c) for c in text]
+    if not any("," in c or c != t.strip() for c, t in zip(cells, text)):
+        return values, None  # plain numbers or text as pandas read them: nothing to unformat
+    numeric = [c for c in cells if re.fullmatch(r"[+-]?[\d.,]*\d[\d.,]*", c)]
+    mark = decimal_mark(numeric)
+    if mark is None:
+        raise ValueError(
+            "commas in it could group thousands or mark decimals (e.g. '1,202'); write the numbers without "
+            "thousands separators, or with a decimal point"
+        )
+
+    def convert(v):
+        if not isinstance(v, str):
+            return v
+        c = _plain(v)
+        if mark == ",":
+            if "." in c and not _GROUPED_DOT.match(c):
+                return v
+            c = c.replace(".", "").replace(",", ".")
+        else:
+            if "," in c and not _GROUPED_COMMA.match(c):
+                return v
+            c = c.replace(",", "")
+        try:
+            return float(c)
+        except ValueError:
+            return v
+
+    out = values.astype(object).map(convert)
+    if out.map(lambda v: isinstance(v, str)).any():
+        return out.astype(object), mark
+    return out.astype(float), mark
+
+
+def day_month_order(values):
+    """Whether dates like ``01/12/2010`` (or with ``.`` or ``-``) put the day or the month first.
+
+    Returns
+    -------
+    order : {'day', 'month', 'ambiguous', 'inconsistent'} or None
+        None when the cells are not written that way (ISO dates, month names, timestamps);
+        'ambiguous' when no first or second field exceeds 12; 'inconsistent' when both do.
+    """
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return None  # datetimes or numbers (YYYYMMDD), as the file's reader typed them
+    text = values.dropna().astype(str)
+    if text.empty or not _SLASHED.match(text.iloc[0]):
+        return None  # ISO dates, month names, ...: pandas reads them unambiguously
+    parts = pd.Series(text.unique()).str.extract(_SLASHED)  # a log repeats its dates: each once
+    if parts[0].isna().any():
+        return None
+    first, second = parts[0].astype(int).to_numpy(), parts[1].astype(int).to_numpy()
+    day_first, month_first = bool(np.any(first > 12)), bool(np.any(second > 12))
+    if day_first and month_first:
+        return "inconsistent"
+    if day_first:
+        return "day"
+    if month_first:
+        return "month"
+    return "ambiguous"
+
+
+def dayfirst(values, *, where):
+    """Whether to read a column of dates day-first, as the whole column shows (:func:`day_month_order`).
+
+    Parameters
+    ----------
+    values : pandas.Series
+    where : str
+        Names the column for messages, e.g. ``"prices.csv: column 'Date'"``.
+
+    Returns
+    -------
+    bool
+        For ``pandas.to_datetime(..., dayfirst=)``; False for ISO dates and other unambiguous forms.
+
+    Raises
+    ------
+    ValueError
+        Dates written both ways, or a column that does not say which way (the caller adds the fix).
+    """
+    order = day_month_order(values)
+    if order == "inconsistent":
+        raise ValueError(f"{where} has dates with the day first (e.g. 13/01) and with the month first (e.g. 01/13)")
+    if order == "ambiguous":
+        raise ValueError(
+            f"{where}: no date shows whether the day or the month comes first (no number above 12 in either place)"
+        )
+    return order == "day"

@@ -1,0 +1,63 @@
+"""Numbers and dates as spreadsheets and brokers export them (gmm_apps.tabular)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmm_apps.tabular import as_numbers, day_month_order, dayfirst, decimal_mark
+
+
+@pytest.mark.parametrize(
+    "cells, want, mark",
+    [
+        (["2,506.85", "1,202.08", "998.10"], [2506.85, 1202.08, 998.10], "."),
+        (["$1,234.50", "(12.50)", "7", "-$3.00"], [1234.5, -12.5, 7.0, -3.0], "."),
+        (["1.234,50", "12,5", "0,0625"], [1234.5, 12.5, 0.0625], ","),
+        (["1 234,50 €", "3,2"], [1234.5, 3.2], ","),
+        (["1\u202f234,5", "€ 2,25"], [1234.5, 2.25], ","),
+        (["1,234,567", "12"], [1234567.0, 12.0], "."),
+        (["12 USD", "1,000.5 USD"], [12.0, 1000.5], "."),
+    ],
+)
+def test_formatted_numbers_read_as_their_values(cells, want, mark):
+    got, m = as_numbers(pd.Series(cells, dtype=object))
+    assert m == mark
+    np.testing.assert_array_equal(got.to_numpy(dtype=float), want)
+
+
+def test_plain_columns_are_left_to_the_caller_and_text_stays_text():
+    s = pd.Series([1.5, 2.0])
+    assert as_numbers(s)[0] is s
+    plain = pd.Series(["1.5", "2", None], dtype=object)
+    assert as_numbers(plain)[0] is plain  # to_numeric reads them; nothing to unformat
+    got, mark = as_numbers(pd.Series(["1,500.5", "n/a", "."], dtype=object))
+    assert got.tolist() == [1500.5, "n/a", "."] and mark == "."  # the caller names the bad cell
+    # a grouping that contradicts the column's decimal mark is not a number
+    assert as_numbers(pd.Series(["1,234.5", "1,23.4"], dtype=object))[0].tolist() == [1234.5, "1,23.4"]
+
+
+def test_a_comma_that_could_mean_either_is_refused():
+    assert decimal_mark(["1,202", "3,400"]) is None
+    with pytest.raises(ValueError, match="could group thousands or mark decimals"):
+        as_numbers(pd.Series(["1,202", "3,400"], dtype=object))
+    assert decimal_mark(["1,202", "3,400", "12.5"]) == "."  # another cell shows the decimal point
+    assert decimal_mark(["1,202", "3,4"]) == ","  # another cell shows the decimal comma
+    assert decimal_mark(["1.234,5", "1,234.5"]) is None  # both ways in one column
+
+
+def test_day_or_month_first_is_decided_by_the_whole_column():
+    days = pd.date_range("2021-01-01", "2021-03-31")
+    assert day_month_order(pd.Series(days.strftime("%d/%m/%Y"))) == "day"
+    assert day_month_order(pd.Series(days.strftime("%m/%d/%Y %H:%M"))) == "month"
+    assert day_month_order(pd.Series(days.strftime("%d.%m.%Y"))) == "day"
+    assert day_month_order(pd.Series(days.strftime("%Y-%m-%d"))) is None
+    assert day_month_order(pd.Series(days)) is None
+    assert day_month_order(pd.Series(["01/02/2021", "03/04/2021"])) == "ambiguous"
+    assert day_month_order(pd.Series(["13/01/2021", "01/13/2021"])) == "inconsistent"
+    # read with the decision, every date is the day it was written for (pandas alone reads 01/02 as January 2)
+    cells = pd.Series(days.strftime("%d/%m/%Y"))
+    got = pd.to_datetime(cells, format="mixed", dayfirst=dayfirst(cells, where="x"))
+    assert (got.to_numpy() == days.to_numpy()).all()
+    assert not (pd.to_datetime(cells, format="mixed").to_numpy() == days.to_numpy()).all()
+    with pytest.raises(ValueError, match="x: no date shows whether the day or the month comes first"):
+        dayfirst(pd.Series(["01/02/2021"]), where="x")
