@@ -8,10 +8,13 @@ month first, from the column as a whole, so that no date is read one way and its
 
 from __future__ import annotations
 
+import gzip
 import re
 
 import numpy as np
 import pandas as pd
+
+from .errors import DataError
 
 _CURRENCY = re.compile(r"^[+-]?\s*[$€£¥]\s*|\s*[$€£¥]$|\s*(USD|EUR|GBP|JPY|CHF)$")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
@@ -174,3 +177,96 @@ def dayfirst(values, *, where):
             f"{where}: no date shows whether the day or the month comes first (no number above 12 in either place)"
         )
     return order == "day"
+
+
+# ----------------------------------------------------------------------------- files
+_SEPARATORS = (",", ";", "\t", "|")
+
+
+def sniff_table(path):
+    """How a table file is stored, from its first bytes, never from its name.
+
+    Returns
+    -------
+    kind : {'excel', 'parquet', 'text'}
+    sep : str or None
+        For text: the one of ``, ; tab |`` the header line holds most; else white space between
+        several names, or ``,`` for a single column.
+    compression : {'gzip', None}
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise DataError(f"{path}: file is empty; expected a header and rows")
+    if head.startswith(b"PK\x03\x04"):
+        return "excel", None, None
+    if head.startswith(b"PAR1"):
+        return "parquet", None, None
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise DataError(f"{path}: an Excel 97-2003 (.xls) workbook; save it as .xlsx or CSV")
+    compression = "gzip" if head.startswith(b"\x1f\x8b") else None
+    opener = gzip.open if compression else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+            header = next((ln for ln in (fh.readline() for _ in range(20)) if ln.strip()), "")
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    if not header:
+        raise DataError(f"{path}: the file holds no text; expected a header and rows")
+    counts = {s: header.count(s) for s in _SEPARATORS}
+    sep = max(counts, key=counts.get)
+    if not counts[sep]:
+        sep = r"\s+" if len(header.split()) > 1 else ","
+    return "text", sep, compression
+
+
+def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet"):
+    """A table file as a DataFrame, or an iterator of DataFrames with ``chunksize`` rows (one for Excel).
+
+    CSV / TSV / ``;`` or ``|`` separated (plain or gzip), Parquet, or an Excel ``.xlsx`` workbook
+    (``sheet``: a name or a position from 0; default the first; other files have no sheets, and a
+    config that names one for them is refused by :func:`check_sheet`), told apart by content.
+
+    Raises
+    ------
+    DataError
+        One line naming the file, what it was read as and why it could not be.
+    """
+    kind, sep, compression = sniff_table(path)
+    what = {"excel": "an Excel workbook", "parquet": "Parquet", "text": "a delimited table"}[kind]
+    try:
+        if kind == "excel":
+            df = _read_sheet(path, sheet, sheet_key)
+            return df if chunksize is None else iter([df])
+        if kind == "parquet":
+            if chunksize is None:
+                return pd.read_parquet(path)
+            import pyarrow.parquet as pq  # only for Parquet input
+
+            return (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=chunksize))
+        return pd.read_csv(
+            path, sep=sep, compression=compression, chunksize=chunksize, engine="python" if len(sep) > 1 else "c"
+        )
+    except DataError:
+        raise
+    except ImportError as exc:
+        raise DataError(f"{path}: reading {what} needs {exc.name} ({exc}); pip install {exc.name}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read as {what} ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+
+
+def check_sheet(path, sheet, *, key="data.sheet"):
+    """Refuse a sheet named for a file that is not a workbook (it would change nothing)."""
+    if sheet is not None and sniff_table(path)[0] != "excel":
+        raise DataError(f"{path}: {key} is set, but the file is not an Excel workbook; remove the key")
+
+
+def _read_sheet(path, sheet, sheet_key):
+    import openpyxl  # only for Excel input
+
+    with open(path, "rb") as fh:  # a file object: openpyxl judges a path by its name, we by the content
+        names = openpyxl.load_workbook(fh, read_only=True).sheetnames
+        if isinstance(sheet, str) and sheet not in names or isinstance(sheet, int) and not 0 <= sheet < len(names):
+            raise DataError(f"{path}: no sheet {sheet!r} ({sheet_key}); the workbook has {', '.join(names)}")
+        fh.seek(0)
+        return pd.read_excel(fh, sheet_name=0 if sheet is None else sheet, engine="openpyxl")

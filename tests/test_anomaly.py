@@ -381,6 +381,16 @@ def test_schema_one_hot_and_errors(tmp_path):
     np.testing.assert_array_equal(sch2.records(exported, "t.csv").X[:, 0], [1.0, -2.0, 3.0])
     with pytest.raises(DataError, match="t.csv: column 'amt': commas in it could group thousands"):
         Schema.learn(df.assign(amt=["1,000", "2,000", "3,000"]), cfg, "t.csv")
+    # a workbook's sheet and a tab-separated export read as the CSV
+    from gmm_apps.pipelines.anomaly.data import read_frame
+
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    with pd.ExcelWriter(tmp_path / "t.xlsx") as xw:
+        df.to_excel(xw, sheet_name="Records", index=False)
+    want = read_frame(tmp_path / "t.csv")
+    pd.testing.assert_frame_equal(read_frame(tmp_path / "t.tsv"), want)
+    pd.testing.assert_frame_equal(read_frame(tmp_path / "t.xlsx", sheet="Records"), want, check_dtype=False)  # 1.0 is 1
 
 
 @pytest.fixture(scope="module")

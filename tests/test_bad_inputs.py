@@ -546,7 +546,7 @@ CASES = [
         "newline-only-file",
         "regimes",
         lambda t: ["--set", f"data.path={make(t, 'n.csv', chr(10))}"],
-        "n.csv: cannot read as CSV",
+        "n.csv: the file holds no text",
     ),
     (
         "date-column-only",
@@ -618,6 +618,20 @@ CASES = [
         "anomaly",
         lambda t: ["--set", f"data.path={complex_mat(t / 'c.mat')}", "--set", "data.score=null"],
         "c.mat: array 'X' holds complex128 values",
+    ),
+    # keys that the data's source does not read, and sheets of files that have none
+    ("unread-source-key", "regimes", lambda t: ["--set", "data.tickers=[SPY]"], "data.tickers is read only with"),
+    (
+        "sheet-of-a-csv",
+        "regimes",
+        lambda t: ["--set", f"data.path={prices_csv(t)}", "--set", "data.sheet=Prices"],
+        "prices.csv: data.sheet is set, but the file is not an Excel workbook",
+    ),
+    (
+        "sheet-of-a-csv",
+        "anomaly",
+        lambda t: ["--set", f"data.path={anomaly_csv(t)}", "--set", "data.score=null", "--set", "data.sheet=0"],
+        "ref.csv: data.sheet is set, but the file is not an Excel workbook",
     ),
     # live data with no network
     (

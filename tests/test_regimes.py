@@ -91,6 +91,12 @@ def test_an_export_newest_first_with_grouped_digits_and_day_first_dates_reads_as
     np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), want.prices.iloc[:, 0].to_numpy(), rtol=1e-9)
     assert (got.prices.index == want.prices.index).all()
     assert any(px.index.day <= 12)  # pandas alone would read those month first
+    # the same export saved from a spreadsheet, beside a cover sheet
+    with pd.ExcelWriter(tmp_path / "export.xlsx") as xw:
+        pd.DataFrame({"about": ["S&P 500"]}).to_excel(xw, sheet_name="About", index=False)
+        exported.to_excel(xw, sheet_name="Prices", index=False)
+    book = data_mod.load_file(tmp_path / "export.xlsx", price_column="Price", sheet="Prices")
+    pd.testing.assert_frame_equal(book.prices, got.prices)
 
 
 @pytest.mark.parametrize(

@@ -61,3 +61,49 @@ def test_day_or_month_first_is_decided_by_the_whole_column():
     assert not (pd.to_datetime(cells, format="mixed").to_numpy() == days.to_numpy()).all()
     with pytest.raises(ValueError, match="x: no date shows whether the day or the month comes first"):
         dayfirst(pd.Series(["01/02/2021"]), where="x")
+
+
+def test_tables_are_read_by_content_whatever_their_name(tmp_path):
+    from gmm_apps.errors import DataError
+    from gmm_apps.tabular import check_sheet, read_table
+
+    df = pd.DataFrame({"Date": ["2020-01-02", "2020-01-03"], "Close": [1.5, 2.25], "Name": ["a b", "c"]})
+    files = {
+        "comma.txt": lambda p: df.to_csv(p, index=False),
+        "semicolon.csv": lambda p: df.to_csv(p, sep=";", index=False),
+        "tabs.dat": lambda p: df.to_csv(p, sep="\t", index=False),
+        "zipped.csv.gz": lambda p: df.to_csv(p, sep="\t", index=False, compression="gzip"),
+        "columnar.bin": lambda p: df.to_parquet(p),
+        "book.csv": lambda p: p.write_bytes(_xlsx(df)),  # a workbook, whatever its name
+    }
+    for name, write in files.items():
+        write(tmp_path / name)
+        pd.testing.assert_frame_equal(read_table(tmp_path / name), df, check_dtype=False, obj=name)
+    chunks = list(read_table(tmp_path / "semicolon.csv", chunksize=1))
+    assert len(chunks) == 2 and chunks[1]["Close"].tolist() == [2.25]
+    with pd.ExcelWriter(tmp_path / "two.xlsx") as xw:
+        pd.DataFrame({"note": ["cover"]}).to_excel(xw, sheet_name="About", index=False)
+        df.to_excel(xw, sheet_name="Prices", index=False)
+    for sheet in ("Prices", 1):
+        pd.testing.assert_frame_equal(read_table(tmp_path / "two.xlsx", sheet=sheet), df)
+    with pytest.raises(DataError, match="no sheet 'Sales' \\(data.sheet\\); the workbook has About, Prices"):
+        read_table(tmp_path / "two.xlsx", sheet="Sales")
+    with pytest.raises(DataError, match="no sheet 2 "):
+        read_table(tmp_path / "two.xlsx", sheet=2)
+    check_sheet(tmp_path / "two.xlsx", "Prices")
+    with pytest.raises(DataError, match="tabs.dat: data.sheet is set, but the file is not an Excel workbook"):
+        check_sheet(tmp_path / "tabs.dat", 0)
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)
+    with pytest.raises(DataError, match="old.xls: an Excel 97-2003 \\(.xls\\) workbook; save it as .xlsx or CSV"):
+        read_table(tmp_path / "old.xls")
+    (tmp_path / "blank.csv").write_text("\n\n")
+    with pytest.raises(DataError, match="blank.csv: the file holds no text"):
+        read_table(tmp_path / "blank.csv")
+
+
+def _xlsx(df):
+    import io
+
+    buf = io.BytesIO()
+    df.to_excel(buf, index=False, engine="openpyxl")
+    return buf.getvalue()

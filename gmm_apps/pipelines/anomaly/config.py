@@ -22,13 +22,18 @@ from ...config import (
 
 class AnomalyData(PathData):
     """Records to learn from (``path``) and, optionally, records to score (``score``;
-    by default the ``path`` records themselves).  CSV, Parquet, or ODDS ``.mat``
-    (arrays ``X`` and ``y``)."""
+    by default the ``path`` records themselves).  CSV / TSV (plain or gzip), Parquet,
+    Excel ``.xlsx`` (``sheet``), or ODDS ``.mat`` (arrays ``X`` and ``y``)."""
 
     path: str = Field(
         "sample:cardio_reference.csv", description="reference records to learn from (CSV, Parquet or ODDS .mat)"
     )
     score: str | None = Field("sample:cardio_new.csv", description="records to score; null scores data.path itself")
+    sheet: str | int | None = Field(
+        None,
+        description="Excel sheet of data.path and data.score (and of files given to apply), by name or position "
+        "from 0; null: the first",
+    )
     id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
     label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")
     verdict_column: str | None = Field(

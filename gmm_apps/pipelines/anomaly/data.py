@@ -7,10 +7,12 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
+from ...tabular import read_table
 
 
-def read_frame(path, *, chunksize=None):
-    """A DataFrame (or an iterator of chunks) from CSV or Parquet, or a .mat file's X and y."""
+def read_frame(path, *, chunksize=None, sheet=None):
+    """A DataFrame (or an iterator of chunks) from a table file (CSV / TSV, Parquet or an Excel workbook's
+    ``sheet``: :func:`gmm_apps.tabular.read_table`), or a .mat file's X and y."""
     p = require_file(path)
     suffix = p.suffix.lower()
     try:
@@ -33,13 +35,7 @@ def read_frame(path, *, chunksize=None):
                 df["outlier"] = np.asarray(m["y"]).ravel().astype(int)
             df.insert(0, "id", np.arange(len(df)))
             return df if chunksize is None else iter([df])
-        if suffix in (".parquet", ".pq"):
-            if chunksize is None:
-                return pd.read_parquet(p)
-            import pyarrow.parquet as pq  # only for Parquet input
-
-            return (b.to_pandas() for b in pq.ParquetFile(p).iter_batches(batch_size=chunksize))
-        return pd.read_csv(p, chunksize=chunksize)
+        return read_table(p, sheet=sheet, chunksize=chunksize)
     except DataError:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:

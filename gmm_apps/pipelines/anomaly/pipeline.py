@@ -12,8 +12,9 @@ import yaml
 
 from ...engine import dask_client, dask_frame
 from ...errors import ConfigError, DataError
-from ...paths import local_path, path_problem
+from ...paths import local_path, path_problem, require_file
 from ...registry import Pipeline
+from ...tabular import check_sheet
 from .config import AnomalyConfig
 from .data import BadValueError, read_frame
 from .features import Schema
@@ -160,7 +161,11 @@ class AnomalyPipeline(Pipeline):
         det.save(
             ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
         )
-        rec = schema.records(read_frame(cfg.data.score), cfg.data.score) if cfg.data.score else train
+        rec = (
+            schema.records(read_frame(cfg.data.score, sheet=cfg.data.sheet), cfg.data.score)
+            if cfg.data.score
+            else train
+        )
         out = score_table(det, rec, schema.features, cfg.report.explain, reference=rec is train)
         ctx.write_table("scores.csv", out)
         summary = self._summary(cfg, det, schema, train, rec, out, verdicts)
@@ -169,7 +174,11 @@ class AnomalyPipeline(Pipeline):
 
     def _reference(self, cfg):
         """The reference records and the schema learned from them."""
-        ref = read_frame(cfg.data.path)
+        if cfg.data.sheet is not None:  # the run's files: a sheet named for a file without sheets is refused
+            for key, f in (("data.path", cfg.data.path), ("data.score", cfg.data.score)):
+                if f and Path(f).suffix.lower() != ".mat":
+                    check_sheet(require_file(f, key=key), cfg.data.sheet)
+        ref = read_frame(cfg.data.path, sheet=cfg.data.sheet)
         schema = Schema.learn(ref, cfg.data, cfg.data.path)
         train = schema.records(ref, cfg.data.path)
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
@@ -237,8 +246,8 @@ class AnomalyPipeline(Pipeline):
         labels, scores = [], []
         update = getattr(ctx, "update", False)  # learning is sequential: the chunks are read here, in order
         with dask_client(config.engine) as client, contextlib.ExitStack() as stack:
-            if client is None or update or Path(input).suffix.lower() == ".mat":
-                frames = read_frame(input, chunksize=config.engine.chunk_rows)
+            if client is None or update or Path(input).suffix.lower() in (".mat", ".xlsx", ".xlsm"):
+                frames = read_frame(input, chunksize=config.engine.chunk_rows, sheet=config.data.sheet)
                 if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
                     stack.callback(frames.close)
                 chunk = score_and_update if update else score_chunk

@@ -35,7 +35,7 @@ import pandas as pd
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
-from ...tabular import as_numbers, dayfirst
+from ...tabular import as_numbers, dayfirst, sniff_table
 
 #: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
 EXTREME = 1e15
@@ -49,7 +49,8 @@ _FLOAT_ID = re.compile(r"^-?\d+\.0$")
 
 # --------------------------------------------------------------------------- formats
 def sniff(path):
-    """How a file is stored, from its first bytes.
+    """How a file is stored, from its first bytes (:func:`gmm_apps.tabular.sniff_table`), and whether a
+    text file is in the CDNOW format (no separator in its header, a CDNOW line after it).
 
     Returns
     -------
@@ -59,33 +60,20 @@ def sniff(path):
     compression : {'gzip', None}
     """
     path = Path(path)
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if not head:
-        raise DataError(f"{path}: file is empty; expected transactions")
-    if head.startswith(b"PK\x03\x04"):
-        return "excel", None, None
-    if head.startswith(b"PAR1"):
-        return "parquet", None, None
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise DataError(f"{path}: an Excel 97-2003 (.xls) workbook; save it as .xlsx or CSV")
-    compression = "gzip" if head.startswith(b"\x1f\x8b") else None
+    kind, sep, compression = sniff_table(path)
+    if kind != "text":
+        return kind, None, None
+    if sep in _SEPARATORS:
+        return "table", sep, compression
     opener = gzip.open if compression else open
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
             lines = [ln for ln in (fh.readline() for _ in range(20)) if ln.strip()][:2]
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
-    if not lines:
-        raise DataError(f"{path}: no transactions (the file holds no text)")
-    header = lines[0]
-    counts = {s: header.count(s) for s in _SEPARATORS}
-    sep = max(counts, key=counts.get)
-    if counts[sep]:
-        return "table", sep, compression
     if len(lines) > 1 and _looks_like_cdnow(lines[1]):
         return "cdnow", None, compression
-    return "table", r"\s+" if len(header.split()) > 1 else ",", compression
+    return "table", sep, compression
 
 
 def _looks_like_cdnow(line):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from ...config import EvaluationReport, NComponents, PathData, PipelineConfig, Section, SelectedModel
+from ...errors import ConfigError
 
 FEATURE_KINDS = ("log_return", "realized_vol", "drawdown", "momentum", "volume_z")
 
@@ -16,9 +17,32 @@ class RegimesData(PathData):
     """Price data.
 
     ``source``: 'auto' reads ``path`` when given, otherwise the S&P 500 bundled
-    with the ``arch`` package; 'file' a CSV/Parquet file (date column plus a
-    price column, or OHLCV); 'yfinance' live Yahoo Finance prices (cached).
+    with the ``arch`` package; 'file' a CSV / Parquet / Excel file (date column plus a
+    price column, or OHLCV); 'yfinance' live Yahoo Finance prices (cached).  A key that
+    only another source reads is refused (:meth:`check_source_keys`).
     """
+
+    #: the keys only one source reads
+    SOURCE_KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "file": ("date_column", "price_column", "volume_column", "sheet"),
+        "yfinance": ("tickers", "interval", "cache_dir"),
+        "arch": ("arch_dataset",),
+    }
+
+    def resolved_source(self):
+        """'file', 'arch' or 'yfinance': what ``source: auto`` means for this config."""
+        return ("file" if self.path else "arch") if self.source == "auto" else self.source
+
+    def check_source_keys(self, where):
+        """Refuse a key set in the config that the data's source does not read (it would change nothing)."""
+        src = self.resolved_source()
+        for other, keys in self.SOURCE_KEYS.items():
+            for key in keys:
+                if other != src and key in self.model_fields_set:
+                    raise ConfigError(
+                        f"{where}: data.{key} is read only with data.source {other}, but the prices come from "
+                        f"{src}; remove data.{key} or set data.source: {other}"
+                    )
 
     source: Literal["auto", "arch", "file", "yfinance"] = Field(
         "auto", description="auto: data.path if given, else the bundled arch data; arch, file or yfinance"
@@ -34,6 +58,10 @@ class RegimesData(PathData):
         "a list reads several price series (the first orders the regimes)",
     )
     volume_column: str | None = Field(None, description="default: 'Volume' when present")
+    sheet: str | int | None = Field(
+        None,
+        description="Excel sheet of data.path (and of files given to apply), by name or position from 0; null: the first",
+    )
     tickers: list[str] = Field(
         default_factory=lambda: ["^GSPC"],
         description="Yahoo Finance tickers for source: yfinance (several: on their common dates; the first orders the regimes)",

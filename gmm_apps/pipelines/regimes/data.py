@@ -6,7 +6,6 @@ Every loader returns a :class:`PriceData`: a date-indexed DataFrame with a
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import importlib
 import json
@@ -19,7 +18,7 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
-from ...tabular import NUMBER_STYLE, as_numbers, dayfirst
+from ...tabular import NUMBER_STYLE, as_numbers, dayfirst, read_table
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -382,8 +381,8 @@ def load_arch(name="sp500", *, rules=None):
     return align(parts, "arch.data." + "+".join(names))
 
 
-def load_file(path, *, date_column=None, price_column=None, volume_column=None, rules=None):
-    """Prices from a CSV or Parquet file.
+def load_file(path, *, date_column=None, price_column=None, volume_column=None, rules=None, sheet=None):
+    """Prices from a CSV / TSV (plain or gzip), Parquet or Excel file (:func:`gmm_apps.tabular.read_table`).
 
     Parameters
     ----------
@@ -391,22 +390,15 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None, 
     date_column, price_column, volume_column : str, optional
     rules : dict, optional
         Cleaning rules (:func:`clean_prices`), applied to each series.
+    sheet : str or int, optional
+        An Excel workbook's sheet (default the first).
 
     Returns
     -------
     data : PriceData
     """
     path = require_file(path, key="data.path", expected="a header and rows of dates and prices")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        else:
-            sep = _separator(path)
-            df = pd.read_csv(path, sep=sep, engine="python" if len(sep) > 1 else "c")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError, csv.Error) as exc:
-        raise DataError(
-            f"{path}: cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'} ({str(exc).splitlines()[0]})"
-        ) from None
+    df = read_table(path, sheet=sheet)
     if isinstance(price_column, (list, tuple)):  # several series: one column each, named by the column
         missing = [c for c in price_column if c not in df.columns]
         if missing:
@@ -436,22 +428,6 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None, 
         ticker=path.stem,
         rules=rules,
     )
-
-
-def _separator(path):
-    """The column separator of a text table: the one of ``, ; tab |`` its header line holds most; else white space
-    between several names, or ``,`` for a single column."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        header = ""
-        for line in fh:
-            if line.strip():
-                header = line
-                break
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
-    best = max(counts, key=counts.get)
-    if counts[best]:
-        return best
-    return r"\s+" if len(header.split()) > 1 else ","
 
 
 def load_yfinance(

@@ -11,8 +11,9 @@ import pandas as pd
 
 from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
-from ...paths import path_problem
+from ...paths import path_problem, require_file
 from ...registry import Pipeline
+from ...tabular import check_sheet
 from . import data as data_mod
 from .backtest import write_backtest
 from .config import RegimesConfig
@@ -50,20 +51,21 @@ def ordering_returns(cfg, data, F, rets):
 
 def load_prices(cfg, source):
     d = cfg.data
-    src = d.source
-    if src == "auto":
-        src = "file" if d.path else "arch"
+    src = d.resolved_source()
     if src == "arch":
         data = data_mod.load_arch(d.arch_dataset, rules=d.rules())
     elif src == "file":
         if not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
+        if d.sheet is not None:
+            check_sheet(require_file(d.path, key="data.path"), d.sheet)
         data = data_mod.load_file(
             d.path,
             date_column=d.date_column,
             price_column=d.price_column,
             volume_column=d.volume_column,
             rules=d.rules(),
+            sheet=d.sheet,
         )
     else:
         data = data_mod.load_yfinance(
@@ -307,6 +309,7 @@ class RegimesPipeline(Pipeline):
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
         if d.path and d.source in ("auto", "file") and path_problem(d.path):
             raise ConfigError(f"{source}: data.path: {path_problem(d.path)}: {d.path}")
+        d.check_source_keys(source)
         if config.model.criterion not in ("bic", "aic"):
             raise ConfigError(
                 f"{source}: model.criterion: the regimes pipeline chooses K by 'bic' or 'aic', got {config.model.criterion!r}"
@@ -511,6 +514,7 @@ class RegimesPipeline(Pipeline):
             price_column=columns,
             volume_column=config.data.volume_column,
             rules=config.data.rules(),
+            sheet=config.data.sheet,
         )
         F, rets = build_features(data, config.features.specs())
         rets = ordering_returns(config, data, F, rets)
