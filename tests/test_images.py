@@ -141,6 +141,23 @@ def test_read_image_formats(tmp_path):
     assert read_image("skimage:chelsea").shape == (300, 451, 3)
 
 
+@pytest.mark.parametrize(
+    "orientation, turn",
+    [(1, lambda a: a), (3, lambda a: np.rot90(a, 2)), (6, lambda a: np.rot90(a, -1)), (8, np.rot90)],
+)
+def test_a_phone_photo_is_read_the_way_up_a_viewer_shows_it(tmp_path, orientation, turn):
+    # the camera stores the pixels as the sensor saw them and says in EXIF how to turn them (TIFF/EXIF tag 274)
+    stored = np.zeros((40, 60, 3), np.uint8)
+    stored[:10, :, 0] = 255  # a red band along the stored top
+    stored[:, :8, 2] = 255  # a blue band down the stored left
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    im.save(tmp_path / "photo.png", exif=exif)
+    got = read_image(tmp_path / "photo.png")
+    np.testing.assert_allclose(got * 255, turn(stored))
+
+
 def test_resolve_images_rejects_clashing_names(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import ConfigError, DataError
 from ...paths import require_file, resolve_inputs
+
+logger = logging.getLogger("gmm_apps.images")
 
 SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
 #: ``skimage:NAME`` entries of ``data.path``: colour images shipped inside scikit-image
@@ -117,6 +120,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
                 if w * h > max_pixels:
                     raise _too_large(str(p), w, h, max_pixels)
                 im.load()
+                im = _upright(im)
                 if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
                     im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
                 elif im.mode in ("I", "I;16", "I;16B", "I;16L"):
@@ -130,6 +134,17 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
     if arr.ndim == 3 and arr.shape[-1] > 4:
         raise DataError(f"{p}: expected a grey, RGB or RGBA image, got {arr.shape[-1]} channels")
     return to_rgb(arr, name=str(p))
+
+
+def _upright(im):
+    """The picture as a viewer shows it: a camera's EXIF orientation (a phone held sideways) applied."""
+    from PIL import ImageOps  # start-up time: with Pillow, only when images are read
+
+    try:
+        return ImageOps.exif_transpose(im)
+    except (ValueError, OSError, TypeError, KeyError) as exc:  # a damaged EXIF block: the pixels as stored
+        logger.warning("%s: EXIF orientation unreadable (%s); the image is used as stored", im.filename, exc)
+        return im
 
 
 def _open_unchecked(Image, path):
