@@ -621,6 +621,7 @@ CASES = [
     ),
     # keys that the data's source does not read, and sheets of files that have none
     ("unread-source-key", "regimes", lambda t: ["--set", "data.tickers=[SPY]"], "data.tickers is read only with"),
+    ("series-without-their-column", "regimes", lambda t: ["--set", "data.series=[SPX]"], "set data.series_column"),
     (
         "sheet-of-a-csv",
         "regimes",

@@ -99,6 +99,43 @@ def test_an_export_newest_first_with_grouped_digits_and_day_first_dates_reads_as
     pd.testing.assert_frame_equal(book.prices, got.prices)
 
 
+def test_a_long_file_of_several_series_reads_as_the_wide_one(tmp_path):
+    from arch.data import nasdaq, sp500
+
+    a, b = sp500.load()["Adj Close"].loc["2015":], nasdaq.load()["Adj Close"].loc["2015":]
+    wide = pd.concat([a.rename("SPX"), b.rename("IXIC")], axis=1).rename_axis("Date")
+    wide.to_csv(tmp_path / "wide.csv")
+    want = data_mod.load_file(tmp_path / "wide.csv", price_column=["SPX", "IXIC"])
+    long = pd.concat(  # as databases export it: one row per date and series, a series' rows together
+        [pd.DataFrame({"date": s.index, "ticker": n, "close": s.values}) for n, s in (("IXIC", b), ("SPX", a))]
+    )
+    long.to_csv(tmp_path / "long.csv", index=False)
+    got = data_mod.load_file(
+        tmp_path / "long.csv", price_column="close", series_column="ticker", series=["SPX", "IXIC"]
+    )
+    pd.testing.assert_frame_equal(got.prices, want.prices, check_names=False, check_freq=False)
+    assert got.primary == "SPX"
+    one = data_mod.load_file(tmp_path / "long.csv", price_column="close", series_column="ticker", series="IXIC")
+    assert list(one.prices.columns) == ["IXIC"] and len(one.prices) == len(b)
+    with pytest.raises(DataError, match="column 'ticker' names 2 series \\(IXIC, SPX\\); choose with data.series"):
+        data_mod.load_file(tmp_path / "long.csv", price_column="close", series_column="ticker")
+    with pytest.raises(DataError, match="no series 'spx' \\(data.series\\) in column 'ticker'; did you mean 'SPX'"):
+        data_mod.load_file(tmp_path / "long.csv", price_column="close", series_column="ticker", series="spx")
+    with pytest.raises(DataError, match="once per series named in column 'ticker'.*set data.series_column: ticker"):
+        data_mod.load_file(tmp_path / "long.csv", price_column="close")
+    # a run on one series of the long file, then apply to a newer long file: the run's series, by name
+    sets = ["data.path=" + str(tmp_path / "long.csv"), "data.price_column=close", "data.series_column=ticker"]
+    sets += ["data.series=SPX", "split.holdout_start=2017-01-01", "report.plots=false", "report.stability_seeds=1"]
+    args = ["run", str(REPO / "configs" / "regimes.yaml"), "--out", str(tmp_path / "run"), "--quiet"]
+    assert cli.main(args + [x for kv in sets for x in ("--set", kv)]) == 0
+    assert (
+        cli.main(["apply", str(tmp_path / "run"), str(tmp_path / "long.csv"), "--out", str(tmp_path / "ap"), "--quiet"])
+        == 0
+    )
+    run, ap = (pd.read_csv(tmp_path / d / "regimes.csv").set_index("date") for d in ("run", "ap"))
+    assert len(ap) == len(run) and (ap["name"].iloc[60:] == run["name"].iloc[60:]).mean() > 0.95
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

@@ -24,7 +24,7 @@ class RegimesData(PathData):
 
     #: the keys only one source reads
     SOURCE_KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "file": ("date_column", "price_column", "volume_column", "sheet"),
+        "file": ("date_column", "price_column", "volume_column", "sheet", "series_column", "series"),
         "yfinance": ("tickers", "interval", "cache_dir"),
         "arch": ("arch_dataset",),
     }
@@ -58,6 +58,16 @@ class RegimesData(PathData):
         "a list reads several price series (the first orders the regimes)",
     )
     volume_column: str | None = Field(None, description="default: 'Volume' when present")
+    series_column: str | None = Field(
+        None,
+        description="a long file, one row per date and series (date, name, price): the column naming each row's "
+        "series; data.series picks which",
+    )
+    series: str | list[str] | None = Field(
+        None,
+        description="with data.series_column: the series to read, on their common dates (the first orders the "
+        "regimes); null: the file's only series",
+    )
     sheet: str | int | None = Field(
         None,
         description="Excel sheet of data.path (and of files given to apply), by name or position from 0; null: the first",
@@ -90,6 +100,17 @@ class RegimesData(PathData):
     @classmethod
     def _one_or_many(cls, v):
         return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _series_keys(self):
+        if self.series is not None and self.series_column is None:
+            raise ValueError("data.series picks series of a long file; set data.series_column (the column naming them)")
+        if self.series_column is not None and isinstance(self.price_column, list):
+            raise ValueError(
+                "data.price_column is a list (one column per series, a wide file) but data.series_column says the "
+                "series are in rows (a long file); set one price column, or drop data.series_column"
+            )
+        return self
 
     def rules(self):
         """The cleaning rules, as the loaders take them."""

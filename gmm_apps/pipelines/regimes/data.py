@@ -18,7 +18,8 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
-from ...tabular import NUMBER_STYLE, as_numbers, dayfirst, read_table
+from ...tabular import read_table
+from .columns import long_series, read_dates, read_numbers, refuse_long
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -232,29 +233,6 @@ def _check_series(values, column, source, *, positive):
     return pd.Series(arr, index=s.index)
 
 
-def _dates(cells, column, source):
-    """A date column as written: ISO, or day or month first as the whole column shows."""
-    try:
-        first = dayfirst(cells, where=f"{source}: column {column!r}")
-    except ValueError as exc:
-        raise DataError(f"{exc}; write the dates as YYYY-MM-DD, or set data.date_column") from None
-    try:
-        return pd.DatetimeIndex(pd.to_datetime(cells, errors="raise", format="mixed", dayfirst=first))
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{source}: column {column!r} does not hold dates ({exc}); set data.date_column") from None
-
-
-def _numbers(values, column, source):
-    """A column's cells as numbers, read as exported (``2,506.85``, ``$1,234.50``, ``1.234,50``)."""
-    try:
-        out, mark = as_numbers(values)
-    except ValueError as exc:
-        raise DataError(f"{source}: column {column!r}: {exc}") from None
-    if mark is not None:
-        logger.info("%s: column %r read as %s", source, column, NUMBER_STYLE[mark])
-    return out
-
-
 def _check_dates(index, column, source):
     if index.hasnans:
         i = int(np.flatnonzero(index.isna())[0])
@@ -308,7 +286,7 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         dcol = _pick(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
         if dcol is None:
             dcol = df.columns[0]
-        dates = _dates(df[dcol], dcol, source)
+        dates = read_dates(df[dcol], dcol, source)
         df = df.drop(columns=[dcol])
     if getattr(dates, "tz", None) is not None:
         dates = dates.tz_localize(None)
@@ -334,13 +312,15 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
             )
         pcol = numeric[0]
     vcol = _pick(df.columns, volume_column, ["Volume", "volume"], "volume", source)
-    values = pd.Series(_numbers(df[pcol], pcol, source).to_numpy(), index=dates)
+    values = pd.Series(read_numbers(df[pcol], pcol, source).to_numpy(), index=dates)
+    if dates.has_duplicates:
+        refuse_long(df, dates, dcol, source)
     _check_dates(dates, dcol, source)
     values, keep, breaks, counts = clean_prices(values, pcol, source, **(rules or {}))
     prices = _check_series(values, pcol, source, positive=True).to_frame(ticker)
     volume = None
     if vcol is not None:
-        vol = _numbers(df[vcol], vcol, source).to_numpy()[keep]
+        vol = read_numbers(df[vcol], vcol, source).to_numpy()[keep]
         vol = _check_series(pd.Series(vol, index=values.index), vcol, source, positive=False)
         if (vol < 0).any():
             i = int(np.flatnonzero(vol.to_numpy() < 0)[0])
@@ -381,7 +361,17 @@ def load_arch(name="sp500", *, rules=None):
     return align(parts, "arch.data." + "+".join(names))
 
 
-def load_file(path, *, date_column=None, price_column=None, volume_column=None, rules=None, sheet=None):
+def load_file(
+    path,
+    *,
+    date_column=None,
+    price_column=None,
+    volume_column=None,
+    rules=None,
+    sheet=None,
+    series_column=None,
+    series=None,
+):
     """Prices from a CSV / TSV (plain or gzip), Parquet or Excel file (:func:`gmm_apps.tabular.read_table`).
 
     Parameters
@@ -392,6 +382,10 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None, 
         Cleaning rules (:func:`clean_prices`), applied to each series.
     sheet : str or int, optional
         An Excel workbook's sheet (default the first).
+    series_column : str, optional
+        A long file (one row per date and series): the column naming each row's series.
+    series : str or list of str, optional
+        With ``series_column``, the series to read (default: the file's only one).
 
     Returns
     -------
@@ -399,6 +393,20 @@ def load_file(path, *, date_column=None, price_column=None, volume_column=None, 
     """
     path = require_file(path, key="data.path", expected="a header and rows of dates and prices")
     df = read_table(path, sheet=sheet)
+    if series_column is not None:
+        parts = [
+            frame_to_prices(
+                part,
+                source=f"{path} (series {name!r})",
+                date_column=date_column,
+                price_column=price_column,
+                volume_column=volume_column,
+                ticker=name,
+                rules=rules,
+            )
+            for name, part in long_series(df, series_column, series, str(path))
+        ]
+        return align(parts, str(path))
     if isinstance(price_column, (list, tuple)):  # several series: one column each, named by the column
         missing = [c for c in price_column if c not in df.columns]
         if missing:

@@ -66,6 +66,8 @@ def load_prices(cfg, source):
             volume_column=d.volume_column,
             rules=d.rules(),
             sheet=d.sheet,
+            series_column=d.series_column,
+            series=d.series,
         )
     else:
         data = data_mod.load_yfinance(
@@ -508,6 +510,8 @@ class RegimesPipeline(Pipeline):
         series = meta.get("series", [])
         # several series: the new file has a column for each, named as in the run
         columns = config.data.price_column or (series if len(series) > 1 else None)
+        if config.data.series_column:  # a long file: the run's series, by name, from its rows
+            columns = config.data.price_column
         data = data_mod.load_file(
             input,
             date_column=config.data.date_column,
@@ -515,6 +519,8 @@ class RegimesPipeline(Pipeline):
             volume_column=config.data.volume_column,
             rules=config.data.rules(),
             sheet=config.data.sheet,
+            series_column=config.data.series_column,
+            series=(config.data.series or series or None) if config.data.series_column else None,
         )
         F, rets = build_features(data, config.features.specs())
         rets = ordering_returns(config, data, F, rets)

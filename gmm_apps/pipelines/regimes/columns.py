@@ -1,0 +1,78 @@
+"""Reading a price file's columns as written: numbers and dates as exported, and long files of several series."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from ...errors import DataError
+from ...tabular import NUMBER_STYLE, as_numbers, dayfirst
+
+logger = logging.getLogger("gmm_apps.regimes")
+
+
+def long_series(df, column, wanted, source):
+    """The rows of each wanted series of a long table, in the order asked for.
+
+    Returns
+    -------
+    list of (name, DataFrame)
+        Each series' rows without ``column``.
+    """
+    if column not in df.columns:
+        raise DataError(
+            f"{source}: column {column!r} (data.series_column) not found; columns are {', '.join(map(str, df.columns))}"
+        )
+    names = df[column].astype(str).where(df[column].notna())
+    present = list(dict.fromkeys(names.dropna()))
+    if wanted is None:
+        if len(present) != 1:
+            shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
+            raise DataError(
+                f"{source}: column {column!r} names {len(present)} series ({shown}); choose with data.series, "
+                f"e.g. data.series: [{present[0] if present else 'NAME'}]"
+            )
+        wanted = present
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    for w in wanted:
+        if w not in present:
+            near = [p for p in present if p.lower() == w.lower()]
+            hint = f"did you mean {near[0]!r}?" if near else f"it names {len(present)}, e.g. {', '.join(present[:5])}"
+            raise DataError(f"{source}: no series {w!r} (data.series) in column {column!r}; {hint}")
+    return [(w, df[names == w].drop(columns=[column])) for w in wanted]
+
+
+def refuse_long(df, dates, column, source):
+    """Repeated dates because each row is one of several series (a long file): say which key reads it."""
+    for c in df.columns:
+        if pd.api.types.is_numeric_dtype(df[c]) or df[c].nunique() > 10_000:
+            continue
+        if not pd.MultiIndex.from_arrays([dates, df[c].astype(str)]).has_duplicates:
+            raise DataError(
+                f"{source}: column {column!r} repeats each date once per series named in column {c!r} "
+                f"({df[c].nunique()} series, a long file); set data.series_column: {c} and data.series"
+            )
+
+
+def read_dates(cells, column, source):
+    """A date column as written: ISO, or day or month first as the whole column shows."""
+    try:
+        first = dayfirst(cells, where=f"{source}: column {column!r}")
+    except ValueError as exc:
+        raise DataError(f"{exc}; write the dates as YYYY-MM-DD, or set data.date_column") from None
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(cells, errors="raise", format="mixed", dayfirst=first))
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{source}: column {column!r} does not hold dates ({exc}); set data.date_column") from None
+
+
+def read_numbers(values, column, source):
+    """A column's cells as numbers, read as exported (``2,506.85``, ``$1,234.50``, ``1.234,50``)."""
+    try:
+        out, mark = as_numbers(values)
+    except ValueError as exc:
+        raise DataError(f"{source}: column {column!r}: {exc}") from None
+    if mark is not None:
+        logger.info("%s: column %r read as %s", source, column, NUMBER_STYLE[mark])
+    return out
