@@ -26,14 +26,17 @@ class SpeakersData(DataSection):
     Each is a file, a folder (searched recursively) or a glob.  Labels come from
     ``label_from``: 'pattern' applies the regular expression ``pattern`` (with a
     named group ``speaker``) to the file name without extension; 'folder' uses
-    the name of the folder holding the file.  Test labels, when found, are used
+    the folder directly under the set's folder (or a glob's fixed part) that holds
+    the file, however deep (sessions inside each speaker's folder).  Test labels, when found, are used
     for scoring only.
     """
 
     enrol: str = Field("sample:fsdd_sample/enrol", description="recordings of known speakers: file, folder or glob")
     test: str | None = Field("sample:fsdd_sample/test", description="recordings to identify; null: enrol only")
     label_from: Literal["pattern", "folder"] = Field(
-        "pattern", description="speaker from the file name (pattern) or the folder name"
+        "pattern",
+        description="speaker from the file name (pattern) or the folder directly under data.enrol / data.test holding the file "
+        "(folder)",
     )
     pattern: str = Field(
         FSDD_PATTERN, description="regular expression with a named group 'speaker', matched to the file name"

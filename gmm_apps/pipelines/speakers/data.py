@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections import Counter
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
+from ...paths import local_path
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3"}
 
@@ -77,10 +79,37 @@ def common_rate(paths):
     return max(counts, key=lambda r: (counts[r], r)), dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
-def label_of(path, *, label_from="pattern", pattern=None):
-    """The speaker of a file from its name (regular expression) or its folder; None if no match."""
+def label_root(spec):
+    """The folder a file, folder or glob of recordings starts from (a glob: its part before the first wildcard)."""
+    if spec is None:
+        return None
+    text = str(local_path(spec))
+    cut = min((text.index(ch) for ch in "*?[" if ch in text), default=None)
+    if cut is None:
+        root = Path(text)
+    else:
+        prefix = text[:cut]
+        root = Path(prefix) if prefix.endswith(("/", os.sep)) else Path(prefix).parent
+    return root if root.is_dir() else None
+
+
+def label_of(path, *, label_from="pattern", pattern=None, root=None):
+    """The speaker of a file from its name (regular expression) or its folder; None if no match.
+
+    With ``label_from='folder'`` the speaker is the folder directly under ``root`` that holds the file,
+    however deep (``root/84/121123/84-121123-0000.flac``: speaker 84, as LibriSpeech and VoxCeleb lay
+    out sessions inside each speaker's folder); without ``root``, or for a file directly in it, the
+    folder holding the file.
+    """
     path = Path(path)
     if label_from == "folder":
+        if root is not None:
+            try:
+                parts = path.relative_to(root).parts
+            except ValueError:
+                parts = ()
+            if len(parts) > 1:
+                return parts[0]
         return path.parent.name
     m = re.match(pattern, path.stem)
     return m.group("speaker") if m else None

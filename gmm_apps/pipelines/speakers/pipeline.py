@@ -17,7 +17,7 @@ from ...errors import ArgumentError, ConfigError, DataError
 from ...paths import local_path, path_problem, require_file, resolve_inputs
 from ...registry import Pipeline
 from .config import SpeakersConfig
-from .data import AUDIO_SUFFIXES, common_rate, label_of, load_audio
+from .data import AUDIO_SUFFIXES, common_rate, label_of, label_root, load_audio
 from .features import recording_features
 from .ivector import TotalVariability, baum_welch_statistics
 from .model import (
@@ -73,8 +73,10 @@ def check_components(k, n_frames):
         )
 
 
-def labelled(files, cfg, key, *, required):
-    labels = [label_of(p, label_from=cfg.data.label_from, pattern=cfg.data.pattern) for p in files]
+def labelled(files, cfg, key, *, required, spec):
+    """Each file's speaker (``spec``: the file, folder or glob the files came from, where folder labels start)."""
+    root = label_root(spec) if cfg.data.label_from == "folder" else None
+    labels = [label_of(p, label_from=cfg.data.label_from, pattern=cfg.data.pattern, root=root) for p in files]
     if required:
         missing = [p for p, lab in zip(files, labels) if lab is None]
         if missing:
@@ -256,9 +258,10 @@ def sample_rate(cfg, files):
     return rate
 
 
-def identify_files(models, files, cfg, ctx, key, sr):
-    """Features, identification, verification of claims and the output tables for a set of recordings."""
-    true = labelled(files, cfg, key, required=False)
+def identify_files(models, files, cfg, ctx, key, sr, spec):
+    """Features, identification, verification of claims and the output tables for a set of recordings
+    (``spec``: the file, folder or glob they came from)."""
+    true = labelled(files, cfg, key, required=False, spec=spec)
     frames, dur = extract(files, cfg, ctx, f"{key} features", sr)
     ident, S = identify(models, frames, files, models.threshold, true)
     ident["duration_s"] = dur
@@ -375,7 +378,7 @@ class SpeakersPipeline(Pipeline):
             rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})
             return summary
         test_files = resolve_inputs(cfg.data.test, key="data.test", source="config", suffixes=AUDIO_SUFFIXES)
-        ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test", sr)
+        ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test", sr, cfg.data.test)
         metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         summary.update({"test_recordings": len(test_files), **metrics})
@@ -404,7 +407,7 @@ class SpeakersPipeline(Pipeline):
         """Enrolment recordings, their speakers, speech frames (checked: two speakers, enough frames) and the
         sample rate."""
         files = resolve_inputs(cfg.data.enrol, key="data.enrol", source="config", suffixes=AUDIO_SUFFIXES)
-        labels = labelled(files, cfg, "data.enrol", required=True)
+        labels = labelled(files, cfg, "data.enrol", required=True, spec=cfg.data.enrol)
         speakers = sorted(set(labels))
         if len(speakers) < 2:
             raise DataError(f"data.enrol: found only speaker(s) {speakers}; identification needs at least two speakers")
@@ -456,7 +459,7 @@ class SpeakersPipeline(Pipeline):
     def apply(self, run_dir, input, config, ctx):
         models, meta = SpeakerModels.load(Path(run_dir) / "model.npz")
         files = resolve_inputs(input, key="input", source="apply", suffixes=AUDIO_SUFFIXES)
-        ident, S, true = identify_files(models, files, config, ctx, "input", int(meta["sample_rate"]))
+        ident, S, true = identify_files(models, files, config, ctx, "input", int(meta["sample_rate"]), input)
         m = self._metrics(ident, S, models, true, config.model.random_state)
         counts = ident["predicted"].where(~ident["unknown"], "unknown").value_counts().to_dict()
         head = f"identified {len(files)} recording(s)"
