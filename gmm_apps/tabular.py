@@ -9,12 +9,15 @@ month first, from the column as a whole, so that no date is read one way and its
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 
 import numpy as np
 import pandas as pd
 
 from .errors import DataError
+
+logger = logging.getLogger("gmm_apps")
 
 _CURRENCY = re.compile(r"^[+-]?\s*[$€£¥]\s*|\s*[$€£¥]$|\s*(USD|EUR|GBP|JPY|CHF)$")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
@@ -236,7 +239,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet"):
     what = {"excel": "an Excel workbook", "parquet": "Parquet", "text": "a delimited table"}[kind]
     try:
         if kind == "excel":
-            df = _read_sheet(path, sheet, sheet_key)
+            df = read_sheets(path, sheet, key=sheet_key)
             return df if chunksize is None else iter([df])
         if kind == "parquet":
             if chunksize is None:
@@ -261,12 +264,42 @@ def check_sheet(path, sheet, *, key="data.sheet"):
         raise DataError(f"{path}: {key} is set, but the file is not an Excel workbook; remove the key")
 
 
-def _read_sheet(path, sheet, sheet_key):
+def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None):
+    """One sheet of an Excel workbook, or several with the same columns one after another.
+
+    Parameters
+    ----------
+    path : str or Path
+    sheet : str, int, list of them, or None
+        A sheet's name or position from 0 (default the first); a list reads each in turn (a workbook
+        split by year, say) and stacks their rows.
+    key : str
+        The config key that named the sheet, for messages.
+    dtype : dict, optional
+        Passed to ``pandas.read_excel`` (e.g. ids kept as text).
+    """
     import openpyxl  # only for Excel input
 
+    wanted = sheet if isinstance(sheet, list) else [0 if sheet is None else sheet]
     with open(path, "rb") as fh:  # a file object: openpyxl judges a path by its name, we by the content
         names = openpyxl.load_workbook(fh, read_only=True).sheetnames
-        if isinstance(sheet, str) and sheet not in names or isinstance(sheet, int) and not 0 <= sheet < len(names):
-            raise DataError(f"{path}: no sheet {sheet!r} ({sheet_key}); the workbook has {', '.join(names)}")
+        for s in wanted:
+            if isinstance(s, str) and s not in names or isinstance(s, int) and not 0 <= s < len(names):
+                raise DataError(f"{path}: no sheet {s!r} ({key}); the workbook has {', '.join(names)}")
         fh.seek(0)
-        return pd.read_excel(fh, sheet_name=0 if sheet is None else sheet, engine="openpyxl")
+        frames = pd.read_excel(fh, sheet_name=wanted, engine="openpyxl", dtype=dtype)
+    parts = [frames[s] for s in wanted]
+    for s, part in zip(wanted[1:], parts[1:]):
+        if list(part.columns) != list(parts[0].columns):
+            raise DataError(
+                f"{path}: sheet {s!r} ({key}) has the columns {', '.join(map(str, part.columns))}, sheet "
+                f"{wanted[0]!r} {', '.join(map(str, parts[0].columns))}; stacked sheets need the same columns"
+            )
+    if len(parts) > 1:
+        logger.info(
+            "%s: sheets %s stacked (%s rows)",
+            path,
+            ", ".join(map(repr, wanted)),
+            ", ".join(f"{len(p):,}" for p in parts),
+        )
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

@@ -242,6 +242,19 @@ def test_excel_parquet_and_gzip_logs_read_as_the_csv(tmp_path):
     assert got[1] == want[1]
     with pytest.raises(DataError, match="no sheet 'Sheet9' \\(data.sheet\\); the workbook has About, Sales"):
         read(tmp_path / "lines.xlsx", **LINE_KEYS, sheet="Sheet9")
+    # a workbook split by year (as the UCI Online Retail II export is): both sheets, stacked
+    with pd.ExcelWriter(tmp_path / "years.xlsx") as xw:
+        LINES.iloc[:5].to_excel(xw, sheet_name="Year 2020", index=False)
+        LINES.iloc[5:].to_excel(xw, sheet_name="Year 2021", index=False)
+    both = read(tmp_path / "years.xlsx", **LINE_KEYS, sheet=["Year 2020", "Year 2021"])
+    pd.testing.assert_frame_equal(both[0], want[0])
+    with pd.ExcelWriter(tmp_path / "odd.xlsx") as xw:
+        LINES.iloc[:5].to_excel(xw, sheet_name="A", index=False)
+        LINES.iloc[5:].rename(columns={"UnitPrice": "Price"}).to_excel(xw, sheet_name="B", index=False)
+    with pytest.raises(
+        DataError, match="sheet 'B' \\(data.sheet\\) has the columns .*Price.*stacked sheets need the same"
+    ):
+        read(tmp_path / "odd.xlsx", **LINE_KEYS, sheet=["A", "B"])
     LINES.to_parquet(tmp_path / "lines.parquet")
     pd.testing.assert_frame_equal(read(tmp_path / "lines.parquet", **LINE_KEYS)[0], want[0])
     LINES.to_csv(tmp_path / "lines.tsv.gz", sep="\t", index=False)

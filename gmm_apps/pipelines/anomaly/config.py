@@ -29,10 +29,10 @@ class AnomalyData(PathData):
         "sample:cardio_reference.csv", description="reference records to learn from (CSV, Parquet or ODDS .mat)"
     )
     score: str | None = Field("sample:cardio_new.csv", description="records to score; null scores data.path itself")
-    sheet: str | int | None = Field(
+    sheet: str | int | list[str | int] | None = Field(
         None,
-        description="Excel sheet of data.path and data.score (and of files given to apply), by name or position "
-        "from 0; null: the first",
+        description="Excel sheet of a workbook read (data.path, data.score, and files given to apply), by name or "
+        "position from 0; a list stacks sheets with the same columns; null: the first",
     )
     id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
     label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")

@@ -50,7 +50,11 @@ class CustomersData(PathData):
         description="auto: by content; table: a delimited text or Parquet table with named columns; excel: an "
         ".xlsx workbook; cdnow: id, YYYYMMDD date, quantity, amount, whitespace-separated",
     )
-    sheet: str | int | None = Field(None, description="Excel sheet, by name or position from 0; null: the first")
+    sheet: str | int | list[str | int] | None = Field(
+        None,
+        description="Excel sheet of a workbook read (data.path, and files given to apply), by name or position from "
+        "0; a list stacks sheets with the same columns; null: the first",
+    )
     id_column: str = Field("customer_id", description="customer id column")
     date_column: str = Field("date", description="purchase date or timestamp column")
     amount_column: str | None = Field(

@@ -35,7 +35,7 @@ import pandas as pd
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
-from ...tabular import as_numbers, dayfirst, sniff_table
+from ...tabular import as_numbers, dayfirst, read_sheets, sniff_table
 
 #: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
 EXTREME = 1e15
@@ -113,18 +113,7 @@ def _read_raw(path, kind, sep, compression, cfg_data, text_columns):
         if kind == "parquet":
             return pd.read_parquet(path)
         if kind == "excel":
-            sheet = 0 if cfg_data.sheet is None else cfg_data.sheet
-            try:
-                return pd.read_excel(path, sheet_name=sheet, dtype={c: str for c in text_columns})
-            except ValueError as exc:
-                if "not found" in str(exc).lower() or "worksheet" in str(exc).lower():
-                    import openpyxl  # only for Excel input
-
-                    names = openpyxl.load_workbook(path, read_only=True).sheetnames
-                    raise DataError(
-                        f"{path}: no sheet {sheet!r} (data.sheet); the workbook has {', '.join(names)}"
-                    ) from None
-                raise
+            return read_sheets(path, cfg_data.sheet, dtype={c: str for c in text_columns if c is not None})
         if kind == "cdnow":
             return pd.read_csv(
                 path,

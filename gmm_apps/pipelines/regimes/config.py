@@ -68,9 +68,10 @@ class RegimesData(PathData):
         description="with data.series_column: the series to read, on their common dates (the first orders the "
         "regimes); null: the file's only series",
     )
-    sheet: str | int | None = Field(
+    sheet: str | int | list[str | int] | None = Field(
         None,
-        description="Excel sheet of data.path (and of files given to apply), by name or position from 0; null: the first",
+        description="Excel sheet of a workbook read (data.path, and files given to apply), by name or position from "
+        "0; a list stacks sheets with the same columns; null: the first",
     )
     tickers: list[str] = Field(
         default_factory=lambda: ["^GSPC"],
