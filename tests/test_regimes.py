@@ -99,6 +99,30 @@ def test_an_export_newest_first_with_grouped_digits_and_day_first_dates_reads_as
     pd.testing.assert_frame_equal(book.prices, got.prices)
 
 
+def test_intraday_bars_are_read_as_daily_closes_and_summed_volumes(tmp_path):
+    rng = np.random.default_rng(0)
+    bars = pd.concat(  # five-minute bars of 30 business days, newest first as some platforms export them
+        pd.DataFrame(
+            {
+                "Datetime": pd.date_range(d + pd.Timedelta("9h30min"), periods=78, freq="5min"),
+                "Close": 100 + np.cumsum(rng.normal(0, 0.1, 78)),
+                "Volume": rng.integers(1, 100, 78),
+            }
+        )
+        for d in pd.bdate_range("2020-01-01", periods=30)
+    )
+    bars.iloc[::-1].to_csv(tmp_path / "bars.csv", index=False)
+    got = data_mod.load_file(tmp_path / "bars.csv")
+    by_day = bars.groupby(bars["Datetime"].dt.normalize())
+    np.testing.assert_array_equal(got.prices.iloc[:, 0].to_numpy(), by_day["Close"].last().to_numpy())
+    np.testing.assert_array_equal(got.volume.iloc[:, 0].to_numpy(), by_day["Volume"].sum().to_numpy())
+    assert (got.prices.index == by_day["Close"].last().index).all()
+    # the same time stamp twice is a data error, not a bar
+    bars.iloc[[0, 0, 1]].to_csv(tmp_path / "twice.csv", index=False)
+    with pytest.raises(DataError, match="duplicated dates"):
+        data_mod.load_file(tmp_path / "twice.csv")
+
+
 def test_a_long_file_of_several_series_reads_as_the_wide_one(tmp_path):
     from arch.data import nasdaq, sp500
 

@@ -76,3 +76,31 @@ def read_numbers(values, column, source):
     if mark is not None:
         logger.info("%s: column %r read as %s", source, column, NUMBER_STYLE[mark])
     return out
+
+
+def daily_closes(df, stamps, days, volume_column, source):
+    """Intraday bars as one row a day: the day's last row (its close), the day's volumes summed.
+
+    Only when the time stamps are distinct and in order while their days repeat; any other table is
+    returned as it was (repeated dates are then refused, with the row).
+
+    Returns
+    -------
+    df : DataFrame
+    days : DatetimeIndex
+    """
+    if not days.has_duplicates or stamps.has_duplicates or not stamps.is_monotonic_increasing:
+        return df, days
+    last = ~days.duplicated(keep="last")
+    out = df.iloc[last].copy()
+    if volume_column is not None:
+        v = pd.to_numeric(read_numbers(df[volume_column], volume_column, source), errors="coerce")
+        out[volume_column] = v.groupby(days.to_numpy()).sum(min_count=1).to_numpy()
+    logger.info(
+        "%s: %d rows on %d days (intraday bars): each day's last price is its close%s",
+        source,
+        len(days),
+        int(last.sum()),
+        ", its volumes summed" if volume_column is not None else "",
+    )
+    return out, days[last]

@@ -19,7 +19,7 @@ import pandas as pd
 from ...errors import DataError
 from ...paths import require_file
 from ...tabular import read_table
-from .columns import long_series, read_dates, read_numbers, refuse_long
+from .columns import daily_closes, long_series, read_dates, read_numbers, refuse_long
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -290,10 +290,11 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         df = df.drop(columns=[dcol])
     if getattr(dates, "tz", None) is not None:
         dates = dates.tz_localize(None)
-    dates = pd.DatetimeIndex(dates).normalize()
-    if len(dates) > 1 and dates.is_monotonic_decreasing and not dates.has_duplicates:
+    stamps = pd.DatetimeIndex(dates)
+    if len(stamps) > 1 and stamps.is_monotonic_decreasing and not stamps.has_duplicates:
         logger.info("%s: dates run newest first; read oldest first", source)
-        dates, df = dates[::-1], df.iloc[::-1]
+        stamps, df = stamps[::-1], df.iloc[::-1]
+    dates = stamps.normalize()
     pcol = _pick(
         df.columns,
         price_column,
@@ -312,6 +313,7 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
             )
         pcol = numeric[0]
     vcol = _pick(df.columns, volume_column, ["Volume", "volume"], "volume", source)
+    df, dates = daily_closes(df, stamps, dates, vcol, source)
     values = pd.Series(read_numbers(df[pcol], pcol, source).to_numpy(), index=dates)
     if dates.has_duplicates:
         refuse_long(df, dates, dcol, source)
