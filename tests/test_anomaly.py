@@ -374,6 +374,12 @@ def test_schema_one_hot_and_errors(tmp_path):
         sch.records(bad, "t.csv")
     with pytest.raises(DataError, match="column 'kind' \\(used by the model\\) not found"):
         sch.records(df.drop(columns=["kind"]), "new.csv")
+    # a time stamp is no category: refused with the data.columns that leaves it out
+    stamped = df.assign(ts=pd.date_range("2021-01-01", periods=3, freq="h").astype(str))
+    with pytest.raises(
+        DataError, match="'ts' is categorical with 3 values .*leave it out with data.columns: \\[amt, kind\\]"
+    ):
+        Schema.learn(stamped, cfg.model_copy(update={"max_categories": 2}), "t.csv")
     # amounts as a bank exports them are numbers, not 3 categories: the same records as the plain column
     exported = df.assign(amt=["$1.00", "(2.00)", "$3.00"]).astype({"amt": object})
     sch2 = Schema.learn(exported, cfg, "t.csv")

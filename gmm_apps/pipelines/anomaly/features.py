@@ -108,9 +108,12 @@ class Schema:
                 )
             vals = sorted(s.dropna().astype(str).unique())
             if len(vals) > cfg.max_categories:
+                others = [str(x) for x in cols if x != c]
+                keep = f"data.columns: [{', '.join(others[:8])}{', ...' if len(others) > 8 else ''}]"
                 raise DataError(
                     f"{source}: column {c!r} is categorical with {len(vals)} values (more than "
-                    f"data.max_categories={cfg.max_categories}); drop it or raise the limit"
+                    f"data.max_categories={cfg.max_categories}; e.g. {vals[0]!r}); leave it out with {keep}, "
+                    "or raise data.max_categories"
                 )
             categories[c] = vals
         return cls(numeric, categories, idc, lab, cfg.missing, verdict)
