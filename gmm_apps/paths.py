@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import stat
+from collections import Counter
 from pathlib import Path
 
 from .core.persistence import loads_json
 from .errors import ConfigError, DataError
+
+logger = logging.getLogger("gmm_apps")
 
 
 def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
@@ -33,7 +37,9 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
     if p.is_file():
         return [p]
     if p.is_dir() and allow_dir:
-        files = sorted(f for f in _walk_files(p) if suffixes is None or f.suffix.lower() in suffixes)
+        every = sorted(_walk_files(p))
+        files = [f for f in every if suffixes is None or f.suffix.lower() in suffixes]
+        _say_left_out(every, files, pattern, suffixes)
         if not files:
             want = ", ".join(sorted(suffixes)) if suffixes else "files"
             raise ConfigError(f"{source}: {key}: folder {pattern} holds no {want}")
@@ -45,7 +51,8 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
         if outputs:
             files = [f for f in files if outputs.isdisjoint(f.parents)]
         if suffixes is not None:
-            files = [f for f in files if f.suffix.lower() in suffixes]
+            every, files = files, [f for f in files if f.suffix.lower() in suffixes]
+            _say_left_out(every, files, pattern, suffixes)
         if not files:
             raise ConfigError(f"{source}: {key}: the pattern {pattern!r} matches no files")
         return files
@@ -83,6 +90,20 @@ def is_run_folder(path):
     except (OSError, ValueError):
         return False
     return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()
+
+
+def _say_left_out(every, kept, where, suffixes):
+    """A warning naming the kinds of file a folder or glob held that are not read (a phone's .heic photos)."""
+    if len(every) == len(kept):
+        return
+    kinds = Counter(f.suffix.lower() or f.name for f in every if f.suffix.lower() not in suffixes)
+    logger.warning(
+        "%s: %d file(s) left out, not of a kind read here (%s); read: %s",
+        where,
+        sum(kinds.values()),
+        ", ".join(f"{k} {n}" for k, n in kinds.most_common(6)),
+        ", ".join(sorted(suffixes)),
+    )
 
 
 def _walk_files(root):

@@ -158,6 +158,19 @@ def test_a_phone_photo_is_read_the_way_up_a_viewer_shows_it(tmp_path, orientatio
     np.testing.assert_allclose(got * 255, turn(stored))
 
 
+def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path, caplog):
+    rgb = (np.random.default_rng(1).random((12, 16, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    Image.fromarray(rgb).save(tmp_path / "b.webp", lossless=True)
+    (tmp_path / "c.heic").write_bytes(b"\0\0\0\x18ftypheic")  # a phone's format Pillow cannot read
+    (tmp_path / "notes.txt").write_text("shot in May")
+    with caplog.at_level("WARNING", logger="gmm_apps"):
+        got = resolve_images(str(tmp_path))
+    assert [Path(f).name for f in got] == ["a.png", "b.webp"]
+    assert "2 file(s) left out, not of a kind read here (.heic 1, .txt 1)" in caplog.text
+    np.testing.assert_allclose(read_image(got[1]) * 255, rgb)
+
+
 def test_resolve_images_rejects_clashing_names(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -12,7 +12,7 @@ from ...paths import require_file, resolve_inputs
 
 logger = logging.getLogger("gmm_apps.images")
 
-SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
+SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 #: ``skimage:NAME`` entries of ``data.path``: colour images shipped inside scikit-image
 SKIMAGE_PREFIX = "skimage:"
 SKIMAGE_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera", "retina")
@@ -130,7 +130,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
     except DataError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{p}: not a readable image (JPEG, PNG or TIFF expected): {exc}") from None
+        raise DataError(f"{p}: not a readable image (JPEG, PNG, TIFF, BMP or WebP expected): {exc}") from None
     if arr.ndim == 3 and arr.shape[-1] > 4:
         raise DataError(f"{p}: expected a grey, RGB or RGBA image, got {arr.shape[-1]} channels")
     return to_rgb(arr, name=str(p))
