@@ -90,7 +90,7 @@ def as_numbers(values):
     plain = pd.to_numeric(values, errors="coerce")
     if not (plain.isna() & values.notna()).any():
         return values, None  # every cell a plain number already: the caller's to_numeric reads them
-    text = values.dropna().astype(str)
+    text = pd.unique(values.dropna().astype(str))  # each distinct cell once: a category repeats
     cells = [_plain(c) for c in text]
     if not any("," in c or c != t.strip() for c, t in zip(cells, text)):
         return values, None  # plain numbers or text as pandas read them: nothing to unformat
@@ -119,7 +119,8 @@ def as_numbers(values):
         except ValueError:
             return v
 
-    out = values.astype(object).map(convert)
+    read = {t: convert(t) for t in text}
+    out = values.astype(object).map(lambda v: read.get(v, v) if isinstance(v, str) else v)
     if out.map(lambda v: isinstance(v, str)).any():
         return out.astype(object), mark
     return out.astype(float), mark
