@@ -108,13 +108,7 @@ class Schema:
                 )
             vals = sorted(s.dropna().astype(str).unique())
             if len(vals) > cfg.max_categories:
-                others = [str(x) for x in cols if x != c]
-                keep = f"data.columns: [{', '.join(others[:8])}{', ...' if len(others) > 8 else ''}]"
-                raise DataError(
-                    f"{source}: column {c!r} is categorical with {len(vals)} values (more than "
-                    f"data.max_categories={cfg.max_categories}; e.g. {vals[0]!r}); leave it out with {keep}, "
-                    "or raise data.max_categories"
-                )
+                raise _too_many_values(source, c, vals, cols, cfg.max_categories)
             categories[c] = vals
         return cls(numeric, categories, idc, lab, cfg.missing, verdict)
 
@@ -228,3 +222,13 @@ def _unformatted(values, column, source):
         return as_numbers(values)[0]
     except ValueError as exc:
         raise DataError(f"{source}: column {column!r}: {exc}") from None
+
+
+def _too_many_values(source, column, values, columns, limit):
+    """A column with more categories than allowed (a time stamp, a note): the data.columns that leaves it out."""
+    others = [str(x) for x in columns if x != column]
+    keep = f"data.columns: [{', '.join(others[:8])}{', ...' if len(others) > 8 else ''}]"
+    return DataError(
+        f"{source}: column {column!r} is categorical with {len(values)} values (more than "
+        f"data.max_categories={limit}; e.g. {values[0]!r}); leave it out with {keep}, or raise data.max_categories"
+    )
