@@ -224,12 +224,13 @@ def sniff_table(path):
     return "text", sep, compression
 
 
-def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet"):
+def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtype=None):
     """A table file as a DataFrame, or an iterator of DataFrames with ``chunksize`` rows (one for Excel).
 
     CSV / TSV / ``;`` or ``|`` separated (plain or gzip), Parquet, or an Excel ``.xlsx`` workbook
     (``sheet``: a name or a position from 0; default the first; other files have no sheets, and a
     config that names one for them is refused by :func:`check_sheet`), told apart by content.
+    ``dtype`` goes to the CSV and Excel readers (``str`` keeps ids such as ``007`` as written).
 
     Raises
     ------
@@ -240,7 +241,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet"):
     what = {"excel": "an Excel workbook", "parquet": "Parquet", "text": "a delimited table"}[kind]
     try:
         if kind == "excel":
-            df = read_sheets(path, sheet, key=sheet_key)
+            df = read_sheets(path, sheet, key=sheet_key, dtype=dtype)
             return df if chunksize is None else iter([df])
         if kind == "parquet":
             if chunksize is None:
@@ -249,7 +250,12 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet"):
 
             return (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=chunksize))
         return pd.read_csv(
-            path, sep=sep, compression=compression, chunksize=chunksize, engine="python" if len(sep) > 1 else "c"
+            path,
+            sep=sep,
+            compression=compression,
+            chunksize=chunksize,
+            dtype=dtype,
+            engine="python" if len(sep) > 1 else "c",
         )
     except DataError:
         raise

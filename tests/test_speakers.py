@@ -432,6 +432,27 @@ def test_verifications_accept_true_claims(default_run):
     assert ver["accepted"].mean() > 0.75  # a 1%-FAR threshold rejects some true claims on 4 enrolment takes
 
 
+def test_claims_match_the_end_of_each_path_and_refuse_a_name_that_fits_two(tmp_path):
+    from gmm_apps.pipelines.speakers.pipeline import read_claims
+
+    # VoxCeleb: every video folder holds a 00001.wav
+    files = [tmp_path / "id1" / "vidA" / "00001.wav", tmp_path / "id2" / "vidB" / "00001.wav", tmp_path / "x.wav"]
+    t = pd.DataFrame({"file": ["id1/vidA/00001.wav", "vidB/00001.wav", "x.wav"], "speaker": ["id1", "007", "id2"]})
+    t.to_csv(tmp_path / "claims.tsv", sep="\t", index=False)
+    assert read_claims(tmp_path / "claims.tsv", files) == ["id1", "007", "id2"]  # "007" kept as written
+    with pd.ExcelWriter(tmp_path / "claims.xlsx") as xw:
+        t.to_excel(xw, index=False)
+    assert read_claims(tmp_path / "claims.xlsx", files) == ["id1", "007", "id2"]
+    t.assign(file=["00001.wav", "nothing.wav", "x.wav"]).to_csv(tmp_path / "names.csv", index=False)
+    with pytest.raises(
+        DataError, match="the claim for '00001.wav' fits .*00001.wav and .*00001.wav; give more of its path"
+    ):
+        read_claims(tmp_path / "names.csv", files)
+    pd.DataFrame({"file": ["x.wav", "x.wav"], "speaker": ["a", "b"]}).to_csv(tmp_path / "twice.csv", index=False)
+    with pytest.raises(DataError, match="'x.wav' is claimed for 'a' and for 'b'"):
+        read_claims(tmp_path / "twice.csv", files)
+
+
 def test_explicit_claims_and_independent_models(tmp_path):
     test_dir = SAMPLES / "fsdd_sample" / "test"
     files = sorted(test_dir.glob("0_*_5.wav"))

@@ -47,7 +47,9 @@ class SpeakersData(DataSection):
         "rate (the higher on a tie)",
     )
     claims: str | None = Field(
-        None, description="CSV with columns file, speaker: claims to verify; default: the labels in the test file names"
+        None,
+        description="table (CSV, TSV, Excel, Parquet) with columns file, speaker: claims to verify, a file matched to "
+        "the end of each recording's path; default: the labels of the test recordings",
     )
 
     @field_validator("pattern")
