@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -171,13 +172,27 @@ def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path, ca
     np.testing.assert_allclose(read_image(got[1]) * 255, rgb)
 
 
-def test_resolve_images_rejects_clashing_names(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    for d in ("a", "b"):
-        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / d / "same.png")
-    with pytest.raises(Exception, match="share the output name 'same'"):
-        resolve_images([str(tmp_path / "a"), str(tmp_path / "b")])
+def test_photos_sharing_a_file_name_are_named_by_their_folders(tmp_path):
+    from gmm_apps.pipelines.images.data import output_names
+
+    # cameras restart their counters: DCIM/2023/IMG_0001.jpg and DCIM/2024/IMG_0001.jpg
+    for i, d in enumerate(("2023", "2024")):
+        (tmp_path / "DCIM" / d).mkdir(parents=True)
+        Image.fromarray(np.full((8, 8, 3), 60 * i, np.uint8)).save(tmp_path / "DCIM" / d / "IMG_0001.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "DCIM" / "2024" / "IMG_0002.png")
+    inputs = resolve_images(str(tmp_path / "DCIM"))
+    assert output_names(inputs) == ["2023_IMG_0001", "2024_IMG_0001", "IMG_0002"]
+    assert output_names(["x/a/p.png", "y/a/p.png", "skimage:coffee"]) == ["x_a_p", "y_a_p", "coffee"]
+    out = tmp_path / "run"
+    sets = ["--set", f"data.path={tmp_path / 'DCIM'}", "--set", "report.plots=false", "--set", "model.n_components=2"]
+    assert cli.main(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), "--quiet", *sets]) == 0
+    assert sorted(p.name for p in (out / "labels").iterdir()) == [
+        "2023_IMG_0001.png",
+        "2024_IMG_0001.png",
+        "IMG_0002.png",
+    ]
+    rows = pd.read_csv(out / "images.csv").set_index("image")
+    assert rows.loc["2024_IMG_0001", "input"].endswith("2024/IMG_0001.png")
 
 
 # ------------------------------------------------------------------ segmentation

@@ -173,6 +173,31 @@ def image_stem(path):
     return Path(s).stem
 
 
+def output_names(inputs):
+    """A distinct output name per input: its file name without extension, and where two share one
+    (``2023/IMG_0001.jpg`` and ``2024/IMG_0001.jpg``, as cameras restart their counters) as many of
+    its folders as tell them apart, joined by ``_`` (``2023_IMG_0001``).
+
+    Parameters
+    ----------
+    inputs : list of str
+
+    Returns
+    -------
+    names : list of str
+    """
+    names = [image_stem(i) for i in inputs]
+    for depth in range(1, 64):
+        clash = {n for n in names if names.count(n) > 1}
+        if not clash:
+            return names
+        for j, i in enumerate(inputs):
+            if names[j] in clash and not str(i).startswith(SKIMAGE_PREFIX):
+                folders = Path(i).parent.parts[-depth:]
+                names[j] = "_".join([*folders, Path(i).stem])
+    raise ConfigError(f"inputs share output names that their folders do not tell apart: {sorted(clash)[:3]}")
+
+
 def resolve_images(entries, *, key="data.path", source="config"):
     """Expand ``data.path`` entries (files, folders, globs, ``skimage:NAME``) into image inputs.
 
@@ -185,8 +210,8 @@ def resolve_images(entries, *, key="data.path", source="config"):
     Returns
     -------
     inputs : list of str
-        In the order given; folders and globs sorted.  Output names
-        (:func:`image_stem`) must be unique.
+        In the order given; folders and globs sorted, each input once.  Their output names:
+        :func:`output_names`.
     """
     entries = [entries] if isinstance(entries, str) else list(entries)
     if not entries:
@@ -203,13 +228,4 @@ def resolve_images(entries, *, key="data.path", source="config"):
             out.append(str(e))
         else:
             out.extend(str(f) for f in resolve_inputs(str(e), key=key, source=source, suffixes=SUFFIXES))
-    seen = {}
-    for f in out:
-        stem = image_stem(f)
-        if stem in seen and seen[stem] != f:
-            raise ConfigError(
-                f"{source}: {key}: two inputs share the output name {stem!r}: {seen[stem]} and {f}; "
-                "rename one or segment them in separate runs"
-            )
-        seen[stem] = f
     return list(dict.fromkeys(out))

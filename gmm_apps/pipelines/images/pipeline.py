@@ -15,7 +15,7 @@ from ...errors import ArgumentError, DataError
 from ...registry import Pipeline
 from ...workers import map_jobs
 from .config import ImagesConfig
-from .data import image_stem, read_image, resolve_images, to_rgb
+from .data import image_stem, output_names, read_image, resolve_images, to_rgb
 from .model import (
     PaletteModel,
     Settings,
@@ -87,7 +87,7 @@ def process_image(job):
     """
     settings = job["settings"]
     name = job["input"]
-    stem = image_stem(name)
+    stem = job.get("name") or image_stem(name)
     rgb = read_image(name, max_pixels=job["max_pixels"])
     h, w = rgb.shape[:2]
     row = {"image": stem, "input": str(name), "width": w, "height": h}
@@ -220,9 +220,16 @@ class ImagesPipeline(Pipeline):
         return str(folder)
 
     def _jobs(self, inputs, settings, *, model, pool_rows, sample_only, overlay_on, max_pixels):
+        names = output_names(inputs)
+        if names != [image_stem(i) for i in inputs]:
+            logger.info(
+                "inputs sharing a file name are named with their folders (e.g. %s)",
+                ", ".join(n for n, i in zip(names, inputs) if n != image_stem(i))[:200],
+            )
         return [
             {
                 "input": i,
+                "name": n,
                 "settings": settings,
                 "model": model,
                 "pool_rows": pool_rows,
@@ -230,7 +237,7 @@ class ImagesPipeline(Pipeline):
                 "overlay": overlay_on,
                 "max_pixels": max_pixels,
             }
-            for i in inputs
+            for i, n in zip(inputs, names)
         ]
 
     def run(self, cfg, ctx):
