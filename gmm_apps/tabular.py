@@ -28,7 +28,10 @@ _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?!\d)")
 
 
 #: how :func:`as_numbers` read a column, by its decimal mark, for a log line
-NUMBER_STYLE = {".": "numbers with ',' grouping thousands", ",": "numbers with a decimal comma"}
+NUMBER_STYLE = {
+    ".": "formatted numbers (currency signs, ',' grouping thousands, a decimal point)",
+    ",": "formatted numbers with a decimal comma",
+}
 
 
 def _plain(text):

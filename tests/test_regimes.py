@@ -76,6 +76,15 @@ def test_load_file_detects_ohlcv(tmp_path):
     assert d.volume.iloc[:, 0].tolist() == [100, 120]
 
 
+@pytest.mark.parametrize("column", ["Close/Last", "Last", "PX_LAST", "Settle"])
+def test_the_price_columns_of_common_exports_are_found(tmp_path, column):
+    # Nasdaq.com writes "Date,Close/Last,Volume,Open,High,Low" with "$" prices, newest first
+    p = tmp_path / "p.csv"
+    p.write_text(f"Date,{column},Volume,Open\n01/14/2020,$12.50,100,$12.00\n01/13/2020,$12.00,90,$11.50\n")
+    d = data_mod.load_file(p)
+    assert d.prices.iloc[:, 0].tolist() == [12.0, 12.5] and d.volume.iloc[:, 0].tolist() == [90, 100]
+
+
 def test_an_export_newest_first_with_grouped_digits_and_day_first_dates_reads_as_the_plain_file(tmp_path):
     from arch.data import sp500
 

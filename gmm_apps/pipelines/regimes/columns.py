@@ -60,7 +60,7 @@ def read_dates(cells, column, source):
     try:
         first = dayfirst(cells, where=f"{source}: column {column!r}")
     except ValueError as exc:
-        raise DataError(f"{exc}; write the dates as YYYY-MM-DD, or set data.date_column") from None
+        raise DataError(f"{exc}; write the dates as YYYY-MM-DD") from None
     try:
         return pd.DatetimeIndex(pd.to_datetime(cells, errors="raise", format="mixed", dayfirst=first))
     except (ValueError, TypeError) as exc:

@@ -253,6 +253,23 @@ def _check_dates(index, column, source):
         )
 
 
+#: price columns found without data.price_column, first found first: Yahoo's, Nasdaq.com's, Bloomberg's,
+#: futures settlements
+PRICE_COLUMNS = [
+    "Adj Close",
+    "Adj_Close",
+    "adj_close",
+    "Close",
+    "close",
+    "Close/Last",
+    "price",
+    "Price",
+    "Last",
+    "PX_LAST",
+    "Settle",
+]
+
+
 def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_column=None, ticker="price", rules=None):
     """Turn a table (a date column plus a price column, or OHLCV) into :class:`PriceData`.
 
@@ -263,8 +280,8 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     source : str
         File name for messages.
     date_column, price_column, volume_column : str, optional
-        Column names; found automatically when not given (``Date``; ``Adj Close``,
-        ``Close`` or ``price``; ``Volume``).
+        Column names; found automatically when not given (``Date``; the first of
+        :data:`PRICE_COLUMNS`; ``Volume``).
     ticker : str
         Name of the price column in the result.
     rules : dict, optional
@@ -298,7 +315,7 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     pcol = _pick(
         df.columns,
         price_column,
-        ["Adj Close", "Adj_Close", "adj_close", "Close", "close", "price", "Price"],
+        PRICE_COLUMNS,
         "prices",
         source,
     )
