@@ -1,6 +1,7 @@
 """The anomaly pipeline: schema and encoding, the detector's PyOD contract, explanations, streaming apply."""
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -359,7 +360,7 @@ def test_a_column_with_almost_no_values_is_named(tmp_path, capsys, values):
     assert "Traceback" not in err and "RuntimeWarning" not in err and not (tmp_path / "r").exists()
 
 
-def test_schema_one_hot_and_errors(tmp_path):
+def test_schema_one_hot_and_errors(tmp_path, caplog):
     df = pd.DataFrame({"id": ["r1", "r2", "r3"], "amt": [1.0, 2.0, 3.0], "kind": ["x", "y", "x"], "y": [0, 1, 0]})
     cfg = AnomalyData(path="unused", score=None, id_column="id", label_column="y")
     sch = Schema.learn(df, cfg, "t.csv")
@@ -374,6 +375,15 @@ def test_schema_one_hot_and_errors(tmp_path):
         sch.records(bad, "t.csv")
     with pytest.raises(DataError, match="column 'kind' \\(used by the model\\) not found"):
         sch.records(df.drop(columns=["kind"]), "new.csv")
+    # a row counter left among the features is scored, and said to be
+    counted = pd.DataFrame({"n": np.arange(60), "amt": np.linspace(1, 2, 60)})
+    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
+    lg.addHandler(caplog.handler)
+    try:
+        Schema.learn(counted, AnomalyData(path="unused", score=None, id_column=None, label_column=None), "t.csv")
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert "column 'n' looks like a row id" in caplog.text and "'amt'" not in caplog.text
     # a time stamp is no category: refused with the data.columns that leaves it out
     stamped = df.assign(ts=pd.date_range("2021-01-01", periods=3, freq="h").astype(str))
     with pytest.raises(

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -165,8 +166,12 @@ def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path, ca
     Image.fromarray(rgb).save(tmp_path / "b.webp", lossless=True)
     (tmp_path / "c.heic").write_bytes(b"\0\0\0\x18ftypheic")  # a phone's format Pillow cannot read
     (tmp_path / "notes.txt").write_text("shot in May")
-    with caplog.at_level("WARNING", logger="gmm_apps"):
+    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
+    lg.addHandler(caplog.handler)
+    try:
         got = resolve_images(str(tmp_path))
+    finally:
+        lg.removeHandler(caplog.handler)
     assert [Path(f).name for f in got] == ["a.png", "b.webp"]
     assert "2 file(s) left out, not of a kind read here (.heic 1, .txt 1)" in caplog.text
     np.testing.assert_allclose(read_image(got[1]) * 255, rgb)

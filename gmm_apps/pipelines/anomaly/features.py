@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,8 @@ import pandas as pd
 from ...errors import DataError
 from ...tabular import as_numbers
 from .data import EXTREME, BadValueError, ExtremeValueError
+
+logger = logging.getLogger("gmm_apps.anomaly")
 
 __all__ = ["EXTREME", "Records", "Schema"]
 
@@ -85,6 +88,7 @@ class Schema:
                 )
         else:
             cols = [c for c in df.columns if c not in (idc, lab, verdict)]
+            _warn_of_row_ids(df, cols, source)
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
         numeric, categories = [], {}
@@ -232,3 +236,18 @@ def _too_many_values(source, column, values, columns, limit):
         f"{source}: column {column!r} is categorical with {len(values)} values (more than "
         f"data.max_categories={limit}; e.g. {values[0]!r}); leave it out with {keep}, or raise data.max_categories"
     )
+
+
+def _warn_of_row_ids(df, columns, source):
+    """A feature column that counts the rows (distinct whole numbers in order, as ids are) would be scored."""
+    for c in columns:
+        v = df[c]
+        if len(v) < 50 or not pd.api.types.is_integer_dtype(v) or not v.is_monotonic_increasing or not v.is_unique:
+            continue
+        logger.warning(
+            "%s: column %r looks like a row id (distinct whole numbers in order) and is scored as a feature; "
+            "set data.id_column: %s, or list the features in data.columns",
+            source,
+            c,
+            c,
+        )
