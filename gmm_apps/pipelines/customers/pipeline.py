@@ -318,7 +318,7 @@ def customers_table(feats, P, seg, uncertain_below, *, expected=None, rfm=None, 
 def summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner):
     """The run's ``summary.json`` figures."""
     expected = float(out["expected_spend"].sum())
-    headline = f"{len(feats):,} customers in {seg.n_segments} segments; expected ${expected:,.0f} over the next {weeks:g} weeks"
+    headline = f"{len(feats):,} customers in {seg.n_segments} segments; expected ${expected:,.0f} over the next {weeks:.3g} weeks"
     if validation:
         headline += (
             f"; top {int(100 * validation['top_share'])}% by {validation['recommended']} capture "
@@ -558,7 +558,7 @@ class CustomersPipeline(Pipeline):
                 "expected_purchases": float(expected[0].sum()),
                 "expected_spend": float(expected[1].sum()),
             }
-            summary["headline"] += f"; expected ${expected[1].sum():,.0f} over the next {weeks:g} weeks"
+            summary["headline"] += f"; expected ${expected[1].sum():,.0f} over the next {weeks:.3g} weeks"
         return summary
 
 
@@ -568,7 +568,7 @@ def _log_cleaning(cleaning):
         logger.info("%d rows without a customer id dropped (%.1f%% of revenue)", m["lines"], 100 * m["revenue_share"])
     if r["lines"]:
         logger.info(
-            "%d return or cancellation lines (%.2f): %s",
+            "%d return or cancellation lines, worth %.2f: %s",
             r["lines"],
             r["amount"],
             {"net": "netted against purchases", "drop": "left out"}[r["rule"]],

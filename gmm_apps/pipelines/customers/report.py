@@ -195,7 +195,7 @@ def _headline(rep, seg, summary, validation):
         rep.headline(
             f"{seg.n_segments} segments. Targeting the top {int(100 * validation['top_share'])}% of customers by "
             f"the recommended ranking ({validation['recommended']}) captures "
-            f"{100 * validation['capture_recommended']:.1f}% of the next {validation['holdout_weeks']:g} weeks' "
+            f"{100 * validation['capture_recommended']:.1f}% of the next {validation['holdout_weeks']:.3g} weeks' "
             f"revenue; by segment value {100 * validation['capture_segments']:.1f}%, by RFM quintile scores "
             f"{100 * validation['capture_rfm']:.1f}%."
         )
@@ -214,7 +214,7 @@ def _worth_section(rep, cfg, table, summary):
         worth.rename(
             columns={
                 "revenue_share": "share of calibration revenue",
-                "expected_spend": f"expected spend, next {fv['horizon_weeks']:g} weeks",
+                "expected_spend": f"expected spend, next {fv['horizon_weeks']:.3g} weeks",
                 "expected_share": "share of expected spend",
             }
         ),
@@ -222,13 +222,13 @@ def _worth_section(rep, cfg, table, summary):
             "share": pct,
             "share of calibration revenue": pct,
             "share of expected spend": pct,
-            f"expected spend, next {fv['horizon_weeks']:g} weeks": lambda v: f"${v:,.0f}",
+            f"expected spend, next {fv['horizon_weeks']:.3g} weeks": lambda v: f"${v:,.0f}",
         },
     )
     top = table.sort_values("expected_spend", ascending=False).iloc[0]
     rep.text(
         f"Segment {top['name']}: {int(top.customers):,} customers, expected ${top.expected_spend:,.0f} over the "
-        f"next {fv['horizon_weeks']:g} weeks (from {fv['from']}), {100 * top.expected_share:.0f}% of the total "
+        f"next {fv['horizon_weeks']:.3g} weeks (from {fv['from']}), {100 * top.expected_share:.0f}% of the total "
         f"${fv['expected_spend']:,.0f}. Expected purchases come from a BG/NBD purchase model and spend per purchase "
         "from a Gamma-Gamma model, both fitted on the calibration period; customers.csv has every customer's "
         "expected_purchases and expected_spend.",
@@ -311,7 +311,7 @@ def _validation_section(ctx, rep, cfg, table, summary, validation):
     )
     f = validation["forward_value"]
     rep.text(
-        f"The models were fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']:g} "
+        f"The models were fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']:.3g} "
         f"weeks ({validation['holdout_start']} to {validation['holdout_end']}), ${validation['holdout_revenue']:,.0f} "
         f"of revenue. The recommended ranking was chosen on a split of the calibration period "
         f"(features to {summary['recommended_ranking']['inner_split']['split'] if summary['recommended_ranking']['inner_split'] else '–'}, "
