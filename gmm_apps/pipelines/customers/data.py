@@ -35,7 +35,7 @@ import pandas as pd
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
-from ...tabular import as_numbers, dayfirst, read_sheets, sniff_table
+from ...tabular import as_numbers, day_month_order, read_sheets, sniff_table
 
 #: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
 EXTREME = 1e15
@@ -227,13 +227,12 @@ def _ids(values):
     return text, missing
 
 
-def _days(s, name, path, cfg_data):
-    """Each line's day: in ``data.timezone`` when given (naive stamps taken as UTC), else as written."""
+def _days(s, name, path, cfg_data, first=None):
+    """Each line's day: in ``data.timezone`` when given (naive stamps taken as UTC), else as written.
+    ``first``: day-first or not, decided on the whole file (a block of it may not show it); None: from ``s``."""
     fmt = cfg_data.date_format
-    try:
-        first = False if fmt else dayfirst(s, where=f"{path}: column {name!r}")
-    except ValueError as exc:
-        raise DataError(f"{exc}; set data.date_format (e.g. %d/%m/%Y %H:%M)") from None
+    if first is None:
+        first = False if fmt else _day_first([day_month_order(s)], name, path)
     try:
         if cfg_data.timezone:
             t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", utc=True, dayfirst=first)
@@ -256,7 +255,23 @@ def _days(s, name, path, cfg_data):
     return t.dt.normalize()
 
 
-def customer_days(raw, spec, path, cfg_data):
+def _day_first(orders, name, path):
+    """Day-first or not, from the day/month orders of a column's parts (:func:`gmm_apps.tabular.day_month_order`)."""
+    seen = set(orders) - {None}
+    if "inconsistent" in seen or {"day", "month"} <= seen:
+        raise DataError(
+            f"{path}: column {name!r} has dates with the day first (e.g. 13/01) and with the month first "
+            "(e.g. 01/13); set data.date_format (e.g. %d/%m/%Y %H:%M)"
+        )
+    if seen == {"ambiguous"}:
+        raise DataError(
+            f"{path}: column {name!r}: no date shows whether the day or the month comes first (no number above 12 "
+            "in either place); set data.date_format (e.g. %d/%m/%Y %H:%M)"
+        )
+    return "day" in seen
+
+
+def customer_days(raw, spec, path, cfg_data, first=None):
     """Typed line items of one block of the file, summed per customer and day.
 
     Rows without a customer id are kept under :data:`MISSING_ID` (with
@@ -278,7 +293,7 @@ def customer_days(raw, spec, path, cfg_data):
         )
     ids[missing] = MISSING_ID
     lines = pd.DataFrame({"customer_id": ids})
-    lines["date"] = _days(raw[spec["date"]], names["date"], path, cfg_data).to_numpy()
+    lines["date"] = _days(raw[spec["date"]], names["date"], path, cfg_data, first).to_numpy()
     qty = _numbers(raw, spec["quantity"], names["quantity"], path) if "quantity" in spec else np.ones(len(raw))
     if "price" in spec:
         amount = qty * _numbers(raw, spec["price"], names["price"], path)
@@ -466,8 +481,14 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     spec = column_spec(cfg_data, kind)
     check_columns(p, spec, ddf.columns)
 
+    first = None
+    if cfg_data.date_format is None and day_month_order(ddf[spec["date"]].head(5)) is not None:
+        # dates like 01/12/2010: decided on the whole column, as a block of days 1-12 cannot tell
+        orders = ddf[spec["date"]].map_partitions(lambda s: pd.Series([day_month_order(s)]), meta=(None, object))
+        first = _day_first(client.compute(orders, sync=True).tolist(), spec["date"], p)
+
     def block(part):
-        return customer_days(part.reset_index(drop=True), spec, p, cfg_data)
+        return customer_days(part.reset_index(drop=True), spec, p, cfg_data, first)
 
     meta = pd.DataFrame(
         {
