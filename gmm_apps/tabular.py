@@ -68,12 +68,15 @@ def decimal_mark(cells):
     return None
 
 
-def as_numbers(values):
+def as_numbers(values, *, mark=None):
     """Cells that are numbers as exported, as floats; any other cell left as it was (for the caller's message).
 
     Parameters
     ----------
     values : pandas.Series
+    mark : {'.', ','}, optional
+        The decimal mark, when it is known already (the column of the file a model was fitted on);
+        default: decided from ``values``.
 
     Returns
     -------
@@ -97,8 +100,8 @@ def as_numbers(values):
     cells = [_plain(c) for c in text]
     if not any("," in c or c != t.strip() for c, t in zip(cells, text)):
         return values, None  # plain numbers or text as pandas read them: nothing to unformat
-    numeric = [c for c in cells if re.fullmatch(r"[+-]?[\d.,]*\d[\d.,]*", c)]
-    mark = decimal_mark(numeric)
+    if mark is None:
+        mark = decimal_mark([c for c in cells if re.fullmatch(r"[+-]?[\d.,]*\d[\d.,]*", c)])
     if mark is None:
         raise ValueError(
             "commas in it could group thousands or mark decimals (e.g. '1,202'); write the numbers without "

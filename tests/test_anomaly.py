@@ -397,6 +397,13 @@ def test_schema_one_hot_and_errors(tmp_path, caplog):
     np.testing.assert_array_equal(sch2.records(exported, "t.csv").X[:, 0], [1.0, -2.0, 3.0])
     with pytest.raises(DataError, match="t.csv: column 'amt': commas in it could group thousands"):
         Schema.learn(df.assign(amt=["1,000", "2,000", "3,000"]), cfg, "t.csv")
+    # the decimal mark learned on the reference reads every later file the same way, even a chunk that alone
+    # could be read either way; a schema of plain numbers is written as before
+    assert sch2.marks == {"amt": "."} and "marks" not in sch.to_dict()
+    later = Schema.from_dict(sch2.to_dict()).records(
+        df.assign(amt=["1,202", "3,400", "5"]).astype({"amt": object}), "n.csv"
+    )
+    np.testing.assert_array_equal(later.X[:, 0], [1202.0, 3400.0, 5.0])
     # a workbook's sheet and a tab-separated export read as the CSV
     from gmm_apps.pipelines.anomaly.data import read_frame
 

@@ -44,8 +44,10 @@ class Schema:
     Learned on the training file and applied unchanged to every file scored later.
     """
 
-    def __init__(self, numeric, categories, id_column, label_column, missing="error", verdict_column=None):
+    def __init__(self, numeric, categories, id_column, label_column, missing="error", verdict_column=None, marks=None):
         self.missing = missing
+        #: the decimal mark of each numeric column written as formatted text ('.' or ','), read the same way later
+        self.marks = dict(marks or {})
         self.verdict_column = verdict_column
         self.numeric = list(numeric)
         self.categories = {k: list(v) for k, v in categories.items()}
@@ -91,19 +93,14 @@ class Schema:
             _warn_of_row_ids(df, cols, source)
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
-        numeric, categories = [], {}
+        numeric, categories, marks = [], {}, {}
         for c in cols:
             s = df[c]
-            if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            is_number, mark = _numeric_column(s, c, source)
+            if is_number:
                 numeric.append(c)
-                continue
-            conv = pd.to_numeric(_unformatted(s, c, source), errors="coerce")
-            if conv.notna().sum() >= 0.99 * s.notna().sum() and s.notna().any():
-                bad = s[conv.isna() & s.notna()]
-                if len(bad):
-                    i = int(bad.index[0])
-                    raise DataError(f"{source}: column {c!r} has a non-numeric value {s.loc[i]!r} at data row {i + 1}")
-                numeric.append(c)
+                if mark is not None:  # kept, so that every file scored later is read the same way
+                    marks[c] = mark
                 continue
             if cfg.categorical == "reject":
                 raise DataError(
@@ -114,7 +111,7 @@ class Schema:
             if len(vals) > cfg.max_categories:
                 raise _too_many_values(source, c, vals, cols, cfg.max_categories)
             categories[c] = vals
-        return cls(numeric, categories, idc, lab, cfg.missing, verdict)
+        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks)
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
@@ -124,7 +121,9 @@ class Schema:
         parts = []
         marginalize = self.missing == "marginalize"
         for c in self.numeric:
-            v = pd.to_numeric(_unformatted(df[c], c, source), errors="coerce").to_numpy(dtype=float)
+            v = pd.to_numeric(_unformatted(df[c], c, source, self.marks.get(c))[0], errors="coerce").to_numpy(
+                dtype=float
+            )
             bad = ~np.isfinite(v)
             if marginalize:  # an empty or NaN value is missing; text or infinity is still an error
                 bad &= df[c].notna().to_numpy()
@@ -173,6 +172,8 @@ class Schema:
         }
         if self.verdict_column:  # a schema without verdicts is written as before them
             d["verdict_column"] = self.verdict_column
+        if self.marks:  # likewise a schema of plain numbers
+            d["marks"] = self.marks
         return d
 
     @classmethod
@@ -184,6 +185,7 @@ class Schema:
             d["label_column"],
             d.get("missing", "error"),
             d.get("verdict_column"),
+            d.get("marks"),
         )
 
 
@@ -220,12 +222,29 @@ def _named_column(df, cfg, key, source):
     return None
 
 
-def _unformatted(values, column, source):
-    """A column's numbers as exported (``$1,234.50``, ``1.234,50``) read as plain numbers; other cells unchanged."""
+def _unformatted(values, column, source, mark=None):
+    """A column's numbers as exported (``$1,234.50``, ``1.234,50``) read as plain numbers, other cells unchanged,
+    and the decimal mark read (``mark``: the one learned on the training file)."""
     try:
-        return as_numbers(values)[0]
+        return as_numbers(values, mark=mark)
     except ValueError as exc:
         raise DataError(f"{source}: column {column!r}: {exc}") from None
+
+
+def _numeric_column(s, column, source):
+    """Whether a column holds numbers (at least 99% of its values, the rest an error naming the row), and the
+    decimal mark of its formatted text, if any."""
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return True, None
+    cells, mark = _unformatted(s, column, source)
+    conv = pd.to_numeric(cells, errors="coerce")
+    if not (conv.notna().sum() >= 0.99 * s.notna().sum() and s.notna().any()):
+        return False, None
+    bad = s[conv.isna() & s.notna()]
+    if len(bad):
+        i = int(bad.index[0])
+        raise DataError(f"{source}: column {column!r} has a non-numeric value {s.loc[i]!r} at data row {i + 1}")
+    return True, mark
 
 
 def _too_many_values(source, column, values, columns, limit):
