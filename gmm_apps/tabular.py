@@ -160,14 +160,16 @@ def day_month_order(values):
     return "ambiguous"
 
 
-def dayfirst(values, *, where):
+def dayfirst(values, *, where, orders=None):
     """Whether to read a column of dates day-first, as the whole column shows (:func:`day_month_order`).
 
     Parameters
     ----------
-    values : pandas.Series
+    values : pandas.Series or None
     where : str
         Names the column for messages, e.g. ``"prices.csv: column 'Date'"``.
+    orders : list, optional
+        The :func:`day_month_order` of each part of a column read in blocks, in place of ``values``.
 
     Returns
     -------
@@ -179,14 +181,14 @@ def dayfirst(values, *, where):
     ValueError
         Dates written both ways, or a column that does not say which way (the caller adds the fix).
     """
-    order = day_month_order(values)
-    if order == "inconsistent":
+    seen = set(orders if orders is not None else [day_month_order(values)]) - {None}
+    if "inconsistent" in seen or {"day", "month"} <= seen:
         raise ValueError(f"{where} has dates with the day first (e.g. 13/01) and with the month first (e.g. 01/13)")
-    if order == "ambiguous":
+    if seen == {"ambiguous"}:
         raise ValueError(
             f"{where}: no date shows whether the day or the month comes first (no number above 12 in either place)"
         )
-    return order == "day"
+    return "day" in seen
 
 
 # ----------------------------------------------------------------------------- files
@@ -291,16 +293,13 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None):
     dtype : dict, optional
         Passed to ``pandas.read_excel`` (e.g. ids kept as text).
     """
-    import openpyxl  # only for Excel input
-
     wanted = sheet if isinstance(sheet, list) else [0 if sheet is None else sheet]
-    with open(path, "rb") as fh:  # a file object: openpyxl judges a path by its name, we by the content
-        names = openpyxl.load_workbook(fh, read_only=True).sheetnames
+    with open(path, "rb") as fh, pd.ExcelFile(fh, engine="openpyxl") as book:  # a file object: openpyxl
+        names = book.sheet_names  # judges a path by its name, we by the content
         for s in wanted:
             if isinstance(s, str) and s not in names or isinstance(s, int) and not 0 <= s < len(names):
                 raise DataError(f"{path}: no sheet {s!r} ({key}); the workbook has {', '.join(names)}")
-        fh.seek(0)
-        frames = pd.read_excel(fh, sheet_name=wanted, engine="openpyxl", dtype=dtype)
+        frames = pd.read_excel(book, sheet_name=wanted, dtype=dtype)
     parts = [frames[s] for s in wanted]
     for s, part in zip(wanted[1:], parts[1:]):
         if list(part.columns) != list(parts[0].columns):

@@ -35,7 +35,7 @@ import pandas as pd
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
-from ...tabular import as_numbers, day_month_order, read_sheets, sniff_table
+from ...tabular import as_numbers, day_month_order, dayfirst, read_table, sniff_table
 
 #: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
 EXTREME = 1e15
@@ -107,49 +107,25 @@ def file_kind(cfg_data, path):
     )
 
 
-def _read_raw(path, kind, sep, compression, cfg_data, text_columns):
-    """The file as a DataFrame of the user's columns (id and order columns read as text)."""
+def _read_raw(path, kind, compression, cfg_data, text_columns):
+    """The file as a DataFrame of the user's columns (id and order columns read as text): CDNOW text here,
+    every other kind by :func:`gmm_apps.tabular.read_table`."""
+    if kind != "cdnow":
+        return read_table(path, sheet=cfg_data.sheet, dtype={c: str for c in text_columns if c is not None})
     try:
-        if kind == "parquet":
-            return pd.read_parquet(path)
-        if kind == "excel":
-            return read_sheets(path, cfg_data.sheet, dtype={c: str for c in text_columns if c is not None})
-        if kind == "cdnow":
-            return pd.read_csv(
-                path,
-                sep=r"\s+",
-                header=None,
-                skiprows=1,
-                names=["id", "date", "quantity", "amount"],
-                dtype=str,
-                engine="python",
-                compression=compression,
-            )
         return pd.read_csv(
             path,
-            sep=sep,
-            dtype={c: str for c in text_columns},
+            sep=r"\s+",
+            header=None,
+            skiprows=1,
+            names=["id", "date", "quantity", "amount"],
+            dtype=str,
+            engine="python",
             compression=compression,
-            engine="python" if len(sep) > 1 else "c",
         )
-    except DataError:
-        raise
-    except ImportError as exc:
-        raise DataError(f"{path}: reading Excel needs openpyxl ({exc}); pip install openpyxl") from None
-    except (
-        pd.errors.EmptyDataError,
-        pd.errors.ParserError,
-        UnicodeDecodeError,
-        OSError,
-        ValueError,
-        KeyError,
-        EOFError,
-    ) as exc:
-        what = {"parquet": "Parquet", "excel": "an Excel workbook", "cdnow": "CDNOW text"}.get(
-            kind, "a delimited table"
-        )
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError, EOFError) as exc:
         raise DataError(
-            f"{path}: cannot read as {what} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            f"{path}: cannot read as CDNOW text ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
         ) from None
 
 
@@ -256,19 +232,11 @@ def _days(s, name, path, cfg_data, first=None):
 
 
 def _day_first(orders, name, path):
-    """Day-first or not, from the day/month orders of a column's parts (:func:`gmm_apps.tabular.day_month_order`)."""
-    seen = set(orders) - {None}
-    if "inconsistent" in seen or {"day", "month"} <= seen:
-        raise DataError(
-            f"{path}: column {name!r} has dates with the day first (e.g. 13/01) and with the month first "
-            "(e.g. 01/13); set data.date_format (e.g. %d/%m/%Y %H:%M)"
-        )
-    if seen == {"ambiguous"}:
-        raise DataError(
-            f"{path}: column {name!r}: no date shows whether the day or the month comes first (no number above 12 "
-            "in either place); set data.date_format (e.g. %d/%m/%Y %H:%M)"
-        )
-    return "day" in seen
+    """Day-first or not, from the day/month orders of a column or of its blocks (:func:`gmm_apps.tabular.dayfirst`)."""
+    try:
+        return dayfirst(None, where=f"{path}: column {name!r}", orders=orders)
+    except ValueError as exc:
+        raise DataError(f"{exc}; set data.date_format (e.g. %d/%m/%Y %H:%M)") from None
 
 
 def customer_days(raw, spec, path, cfg_data, first=None):
@@ -428,9 +396,9 @@ def read_transactions(cfg_data, path=None):
         What :func:`finish` counted.
     """
     p = require_file(path or cfg_data.path, key="data.path", expected="transactions")
-    kind, sep, compression = file_kind(cfg_data, p)
+    kind, _, compression = file_kind(cfg_data, p)
     spec = column_spec(cfg_data, kind)
-    raw = _read_raw(p, kind, sep, compression, cfg_data, [spec["customer_id"], spec.get("order")])
+    raw = _read_raw(p, kind, compression, cfg_data, [spec["customer_id"], spec.get("order")])
     if kind == "cdnow" and raw.isna().any().any():
         i = _row(raw.isna().any(axis=1))
         raise DataError(f"{p}: line {i + 2} has fewer than 4 fields; expected id, YYYYMMDD date, quantity, amount")
