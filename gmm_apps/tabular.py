@@ -160,6 +160,72 @@ def day_month_order(values):
     return "ambiguous"
 
 
+#: Unix time stamps by unit: the range a stamp between 1973 and 2286 falls in
+_EPOCH_UNITS = (("s", 1e8, 1e10), ("ms", 1e11, 1e13), ("us", 1e14, 1e16), ("ns", 1e17, 1e19))
+#: how :func:`numeric_dates` read a column, for a log line
+DATE_STYLE = {
+    "yyyymmdd": "numbers written YYYYMMDD",
+    "excel": "Excel serial day numbers (days since 1899-12-30)",
+    "s": "Unix time stamps in seconds (UTC)",
+    "ms": "Unix time stamps in milliseconds (UTC)",
+    "us": "Unix time stamps in microseconds (UTC)",
+    "ns": "Unix time stamps in nanoseconds (UTC)",
+}
+_DIGITS = re.compile(r"^\s*\d+(\.\d*)?\s*$")
+
+
+def numeric_dates(values):
+    """Dates written as numbers, told apart by their size: ``20230131`` (YYYYMMDD), Excel serial day
+    numbers (``44957``, unformatted date cells), or Unix time stamps in seconds, milliseconds,
+    microseconds or nanoseconds (``1675123200``, ``1675123200000``, ...).
+
+    pandas reads every one of these as nanoseconds after 1970, so a column of them would silently
+    become dates in January 1970.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Cells as read: numbers, or text holding only digits.
+
+    Returns
+    -------
+    dates : pandas.Series of datetime64 or None
+        None when the cells are not numbers (text dates, datetimes), for the caller's own reading.
+    style : str or None
+        A :data:`DATE_STYLE` key.
+
+    Raises
+    ------
+    ValueError
+        Numbers that are none of these, or of more than one (the caller names the column and the fix).
+    """
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return None, None
+    if not pd.api.types.is_numeric_dtype(values):
+        text = values.dropna().astype(str)
+        if text.empty or not text.str.match(_DIGITS).all() or text.str.strip().str.len().max() <= 8:
+            return None, None  # text dates; eight digits alone pandas reads as YYYYMMDD itself
+    v = pd.to_numeric(values, errors="coerce").astype(float)
+    present = v.dropna().to_numpy()
+    if not len(present):
+        return None, None
+    lo, hi = float(present.min()), float(present.max())
+    whole = bool(np.all(present == np.round(present)))
+    if whole and 19000101 <= lo and hi <= 21001231:
+        out = pd.to_datetime(v.astype("Int64").astype(str), format="%Y%m%d", errors="coerce")
+        if out.notna().sum() == len(present):
+            return out, "yyyymmdd"
+    if 10_000 <= lo and hi < 100_000:  # 1927-05-18 to 2173-10-14
+        return pd.Timestamp("1899-12-30") + pd.to_timedelta(v, unit="D"), "excel"
+    for unit, a, b in _EPOCH_UNITS:
+        if a <= lo and hi < b:
+            return pd.to_datetime(v, unit=unit), unit
+    raise ValueError(
+        f"holds numbers from {lo:g} to {hi:g}, which are not dates written YYYYMMDD, Excel day numbers or "
+        "Unix time stamps of one unit"
+    )
+
+
 def dayfirst(values, *, where, orders=None):
     """Whether to read a column of dates day-first, as the whole column shows (:func:`day_month_order`).
 

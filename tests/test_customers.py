@@ -295,6 +295,24 @@ def test_a_log_exported_with_formatted_numbers_and_day_first_dates_reads_as_the_
         read(tmp_path / "mixed.csv", **LINE_KEYS)
 
 
+def test_dates_exported_as_numbers_read_as_the_days_they_are(tmp_path):
+    LINES.to_csv(tmp_path / "lines.csv", index=False)
+    want = read(tmp_path / "lines.csv", **LINE_KEYS)
+    stamps = pd.to_datetime(LINES["InvoiceDate"])
+    seconds = (stamps - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s")
+    for name, cells in [
+        ("ymd", stamps.dt.strftime("%Y%m%d").astype(int)),  # an integer column, as pandas reads 20201201
+        ("epoch_s", seconds),
+        ("epoch_ms", seconds * 1000),
+    ]:
+        LINES.assign(InvoiceDate=cells).to_csv(tmp_path / f"{name}.csv", index=False)
+        got = read(tmp_path / f"{name}.csv", **LINE_KEYS)
+        pd.testing.assert_frame_equal(got[0], want[0])
+    LINES.assign(InvoiceDate=range(1, 10)).to_csv(tmp_path / "index.csv", index=False)
+    with pytest.raises(DataError, match="'InvoiceDate' holds numbers from 1 to 9, which are not dates.*date_format"):
+        read(tmp_path / "index.csv", **LINE_KEYS)
+
+
 def test_the_purchase_day_is_taken_in_the_configured_time_zone(tmp_path):
     df = pd.DataFrame(
         {"customer_id": ["a", "a"], "ts": ["2020-03-02 03:30:00", "2020-03-02 15:00:00"], "amount": [10.0, 5.0]}

@@ -108,6 +108,22 @@ def test_an_export_newest_first_with_grouped_digits_and_day_first_dates_reads_as
     pd.testing.assert_frame_equal(book.prices, got.prices)
 
 
+def test_dates_exported_as_numbers_read_as_the_days_they_are(tmp_path):
+    days = pd.bdate_range("2020-01-02", periods=30)
+    prices = np.linspace(100.0, 130.0, 30)
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "iso.csv", index=False)
+    want = data_mod.load_file(tmp_path / "iso.csv")
+    seconds = (days - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s")
+    for name, cells in [("ymd", days.strftime("%Y%m%d").astype(int)), ("ms", (seconds + 3600) * 1000)]:
+        pd.DataFrame({"Date": cells, "Close": prices}).to_csv(tmp_path / f"{name}.csv", index=False)
+        got = data_mod.load_file(tmp_path / f"{name}.csv")
+        np.testing.assert_array_equal(got.prices.to_numpy(), want.prices.to_numpy())
+        assert (got.prices.index == want.prices.index).all()
+    pd.DataFrame({"Date": range(30), "Close": prices}).to_csv(tmp_path / "n.csv", index=False)
+    with pytest.raises(DataError, match="column 'Date' holds numbers from 0 to 29, which are not dates"):
+        data_mod.load_file(tmp_path / "n.csv")
+
+
 def test_intraday_bars_are_read_as_daily_closes_and_summed_volumes(tmp_path):
     rng = np.random.default_rng(0)
     bars = pd.concat(  # five-minute bars of 30 business days, newest first as some platforms export them

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmm_apps.tabular import as_numbers, day_month_order, dayfirst, decimal_mark
+from gmm_apps.tabular import as_numbers, day_month_order, dayfirst, decimal_mark, numeric_dates
 
 
 @pytest.mark.parametrize(
@@ -61,6 +61,33 @@ def test_day_or_month_first_is_decided_by_the_whole_column():
     assert not (pd.to_datetime(cells, format="mixed").to_numpy() == days.to_numpy()).all()
     with pytest.raises(ValueError, match="x: no date shows whether the day or the month comes first"):
         dayfirst(pd.Series(["01/02/2021"]), where="x")
+
+
+def test_dates_written_as_numbers_are_told_apart_by_size_not_read_as_1970():
+    stamps = pd.to_datetime(["2019-12-31 23:59:59", "2023-01-31 08:00:00", "2024-02-29 12:30:00"])
+    seconds = (stamps - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s")
+    cases = {
+        "yyyymmdd": (pd.Series([20191231, 20230131, 20240229]), stamps.normalize()),
+        "s": (pd.Series(seconds), stamps),
+        "ms": (pd.Series(seconds * 1000), stamps),
+        "us": (pd.Series([str(v * 10**6) for v in seconds], dtype=object), stamps),  # digits read as text
+        "ns": (pd.Series(seconds * 10**9), stamps),
+        "excel": (pd.Series([43830.0, 44957.0, 45351.0]), stamps.normalize()),  # Excel's own day numbers
+    }
+    for style, (cells, want) in cases.items():
+        got, how = numeric_dates(cells)
+        assert how == style
+        assert (pd.DatetimeIndex(got) == want).all(), style
+    assert (pd.to_datetime(cases["s"][0]).dt.year == 1970).all()  # what pandas alone makes of them
+    with_gap, how = numeric_dates(pd.Series([20230131.0, np.nan]))  # a column with a gap is read as floats
+    assert how == "yyyymmdd" and with_gap.isna().tolist() == [False, True]
+    for text in (["2023-01-31"], ["20230131"], ["31/01/2023"]):  # text pandas reads itself
+        assert numeric_dates(pd.Series(text, dtype=object)) == (None, None)
+    assert numeric_dates(pd.Series(stamps)) == (None, None)
+    with pytest.raises(ValueError, match="numbers from 1 to 700, which are not dates"):
+        numeric_dates(pd.Series([1, 700]))
+    with pytest.raises(ValueError, match="Unix time stamps of one unit"):
+        numeric_dates(pd.Series([1675123200, 1675123200000]))  # seconds and milliseconds mixed
 
 
 def test_tables_are_read_by_content_whatever_their_name(tmp_path):

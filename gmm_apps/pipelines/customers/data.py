@@ -25,6 +25,7 @@ Lines are turned into purchases in documented steps:
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 import zoneinfo
 from pathlib import Path
@@ -35,7 +36,9 @@ import pandas as pd
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
-from ...tabular import as_numbers, day_month_order, dayfirst, read_table, sniff_table
+from ...tabular import DATE_STYLE, as_numbers, day_month_order, dayfirst, numeric_dates, read_table, sniff_table
+
+logger = logging.getLogger("gmm_apps")
 
 #: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
 EXTREME = 1e15
@@ -207,6 +210,14 @@ def _days(s, name, path, cfg_data, first=None):
     """Each line's day: in ``data.timezone`` when given (naive stamps taken as UTC), else as written.
     ``first``: day-first or not, decided on the whole file (a block of it may not show it); None: from ``s``."""
     fmt = cfg_data.date_format
+    if not fmt:
+        try:
+            stamps, style = numeric_dates(s)  # 20230131, Excel day numbers, Unix time stamps
+        except ValueError as exc:
+            raise DataError(f"{path}: column {name!r} {exc}; set data.date_format (e.g. %Y%m%d)") from None
+        if stamps is not None:
+            logger.info("%s: column %r read as %s", path, name, DATE_STYLE[style])
+            s, first = stamps, False
     if first is None:
         first = False if fmt else _day_first([day_month_order(s)], name, path)
     try:

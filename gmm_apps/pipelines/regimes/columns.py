@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ...tabular import NUMBER_STYLE, as_numbers, dayfirst
+from ...tabular import DATE_STYLE, NUMBER_STYLE, as_numbers, dayfirst, numeric_dates
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -56,7 +57,18 @@ def refuse_long(df, dates, column, source):
 
 
 def read_dates(cells, column, source):
-    """A date column as written: ISO, or day or month first as the whole column shows."""
+    """A date column as written: ISO, day or month first as the whole column shows, or numbers
+    (YYYYMMDD, Excel day numbers, Unix time stamps: :func:`gmm_apps.tabular.numeric_dates`)."""
+    try:
+        stamps, style = numeric_dates(cells)
+    except ValueError as exc:
+        raise DataError(f"{source}: column {column!r} {exc}; write the dates as YYYY-MM-DD") from None
+    if stamps is not None:
+        logger.info("%s: column %r read as %s", source, column, DATE_STYLE[style])
+        if stamps.isna().any():
+            i = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+            raise DataError(f"{source}: column {column!r} has no date at data row {i + 1}; fix or remove that row")
+        return pd.DatetimeIndex(stamps)
     try:
         first = dayfirst(cells, where=f"{source}: column {column!r}")
     except ValueError as exc:
