@@ -295,6 +295,51 @@ def test_a_log_exported_with_formatted_numbers_and_day_first_dates_reads_as_the_
         read(tmp_path / "mixed.csv", **LINE_KEYS)
 
 
+def test_an_order_total_written_once_or_on_every_line_is_counted_once(tmp_path):
+    # a shop's order export: one row per line item, the order's total on its first line (Shopify) or on
+    # every line (WooCommerce); twelve orders, five of them with several lines
+    rng = np.random.default_rng(3)
+    rows, orders = [], []
+    for k in range(12):
+        n_lines, total = int(rng.integers(1, 4)) if k % 2 else 1 + (k < 10), round(float(rng.uniform(10, 90)), 2)
+        day = f"2021-0{1 + k % 6}-{10 + k:02d} 10:{k:02d}:00 -0500"
+        orders.append({"Name": f"#{1001 + k}", "Email": f"c{k % 4}@x.com", "Created at": day, "Total": total})
+        for i in range(n_lines):
+            rows.append(
+                {
+                    "Name": f"#{1001 + k}",
+                    "Email": f"c{k % 4}@x.com",
+                    "Created at": day,
+                    "Total": total,
+                    "Lineitem price": round(total / n_lines, 2) + i,
+                    "first": i == 0,
+                }
+            )
+    keys = dict(id_column="Email", date_column="Created at", amount_column="Total", order_column="Name")
+    pd.DataFrame(orders).to_csv(tmp_path / "orders.csv", index=False)
+    want = read(tmp_path / "orders.csv", **keys)
+    lines = pd.DataFrame(rows)
+    assert (lines.groupby("Name").size() > 1).sum() >= 5
+    lines.to_csv(tmp_path / "every.csv", index=False)
+    lines.assign(Total=lines["Total"].where(lines["first"])).to_csv(tmp_path / "first.csv", index=False)
+    for name in ("every", "first"):
+        got = read(tmp_path / f"{name}.csv", **keys)
+        pd.testing.assert_frame_equal(got[0].drop(columns="quantity"), want[0].drop(columns="quantity"))
+        assert got[1]["amount_per"] == "order" and got[1]["revenue"] == pytest.approx(sum(o["Total"] for o in orders))
+    assert want[1]["amount_per"] == "line"
+    summed = read(tmp_path / "every.csv", **keys, amount_per="line")[1]  # asked for: the lines' sum
+    assert summed["revenue"] == pytest.approx(lines["Total"].sum()) and summed["amount_per"] == "line"
+    # real line amounts beside an order id stay line amounts
+    line_amounts = read(tmp_path / "every.csv", **{**keys, "amount_column": "Lineitem price"})[1]
+    assert line_amounts["amount_per"] == "line"
+    assert line_amounts["revenue"] == pytest.approx(lines["Lineitem price"].sum())
+    with pytest.raises(DataError, match=r"'Total' has a non-numeric or missing value .* set data.order_column"):
+        read(tmp_path / "first.csv", **{**keys, "order_column": None})
+    lines.assign(Total=lines["Total"] + np.arange(len(lines)) % 2).to_csv(tmp_path / "odd.csv", index=False)
+    with pytest.raises(DataError, match="order '#1001' \\(column 'Name'\\) has no amount or several different"):
+        read(tmp_path / "odd.csv", **keys, amount_per="order")
+
+
 def test_dates_exported_as_numbers_read_as_the_days_they_are(tmp_path):
     LINES.to_csv(tmp_path / "lines.csv", index=False)
     want = read(tmp_path / "lines.csv", **LINE_KEYS)
@@ -353,6 +398,7 @@ QUICK = ["--quiet", "--set", "report.stability_seeds=1", "--set", "report.bootst
         (["data.price_column=price"], "data.price_column needs data.quantity_column"),
         (["data.cancel_pattern=^C"], "data.cancel_pattern matches order ids; set data.order_column too"),
         (["data.timezone=Mars/Olympus"], "data.timezone: unknown time zone 'Mars/Olympus'"),
+        (["data.amount_per=order"], "data.amount_per says whether data.amount_column holds line amounts or order"),
         (["data.id_column=cust"], "data.id_column is set, but sample:cdnow_sample.txt is in the CDNOW text format"),
         (["data.sheet=Sales"], "data.sheet is set, but sample:cdnow_sample.txt is not an Excel workbook"),
     ],

@@ -71,6 +71,13 @@ class CustomersData(PathData):
         description="order (invoice, basket) id: lines of one order are one purchase; "
         "needed by cancel_pattern; null: none",
     )
+    amount_per: Literal["auto", "line", "order"] = Field(
+        "auto",
+        description="with order_column, whether amount_column holds each line's amount or each order's total "
+        "(written on the order's first line only, or repeated on every line: counted once); auto: order when "
+        "the column shows it (blank on an order's other lines, or one amount repeated on every line of "
+        "each order)",
+    )
     cancel_pattern: str | None = Field(
         None, description="regular expression on the order id marking a cancellation, e.g. ^C"
     )

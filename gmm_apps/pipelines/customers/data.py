@@ -5,21 +5,8 @@ says: the CDNOW text format (a header line, then whitespace-separated id,
 YYYYMMDD date, quantity, amount), delimited text (CSV, TSV, ``;`` or ``|``,
 plain or gzip), Parquet, and Excel ``.xlsx`` (one sheet).
 
-A log may hold one row per purchase or one row per line item.  The amount of a
-line is ``data.amount_column``, or ``data.quantity_column`` x ``data.price_column``.
-Lines are turned into purchases in documented steps:
-
-1. rows without a customer id are dropped (counted, with their revenue) or refused (``data.missing_id``);
-2. a line is a return when its amount or its quantity is negative, or when its
-   order id matches ``data.cancel_pattern``; returns are netted, dropped or
-   refused (``data.returns``);
-3. the lines of one customer on one day (in ``data.timezone`` when given) are one
-   purchase: the day's purchase lines summed (several orders on one day are one
-   purchase, the convention of the customer-value literature);
-4. with ``returns: net`` each day's returned amount is subtracted from that
-   customer's purchase on the same day, then from their earlier purchases, latest
-   first; a purchase never goes below zero, and one netted to zero is no longer a
-   purchase.  A return with no earlier purchase to net against is left out (counted).
+A log may hold one row per purchase or one row per line item; :mod:`.lines` turns the lines
+into purchases.
 """
 
 from __future__ import annotations
@@ -30,24 +17,16 @@ import re
 import zoneinfo
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
-from ...tabular import DATE_STYLE, as_numbers, day_month_order, dayfirst, numeric_dates, read_table, sniff_table
+from ...tabular import day_month_order, read_table, sniff_table
+from .lines import DAILY_COLUMNS, customer_days, day_first, finish, first_row
 
 logger = logging.getLogger("gmm_apps")
-
-#: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
-EXTREME = 1e15
-#: the customer id under which rows without one are counted until they are dropped
-MISSING_ID = "\0missing"
-#: the customer-day table every reader returns (before netting)
-DAILY_COLUMNS = ["customer_id", "date", "quantity", "amount", "returned", "lines", "return_lines"]
 _SEPARATORS = (",", "\t", ";", "|")
-_FLOAT_ID = re.compile(r"^-?\d+\.0$")
 
 
 # --------------------------------------------------------------------------- formats
@@ -160,241 +139,6 @@ def check_columns(path, spec, columns):
         raise DataError(f"{path}: column {theirs!r} (data.{key}) not found{hint}")
 
 
-# --------------------------------------------------------------------------- lines -> customer-days
-def _row(mask):
-    return int(np.flatnonzero(np.asarray(mask))[0])
-
-
-def _numbers(raw, col, name, path):
-    try:
-        cells, _ = as_numbers(raw[col])  # "$1,234.50", "1.234,50", "(12.50)" as exported
-    except ValueError as exc:
-        raise DataError(f"{path}: column {name!r}: {exc}") from None
-    v = pd.to_numeric(cells, errors="coerce").astype(float)
-    bad = v.isna() | ~np.isfinite(v)
-    if bad.any():
-        i = _row(bad)
-        raise DataError(
-            f"{path}: column {name!r} has a non-numeric or missing value {raw[col].iloc[i]!r} at data "
-            f"row {i + 1}; fix or remove that row"
-        )
-    big = np.abs(v.to_numpy()) > EXTREME
-    if big.any():
-        i = _row(big)
-        raise DataError(
-            f"{path}: column {name!r} has an extreme value {raw[col].iloc[i]!r} at data row {i + 1} "
-            f"(beyond {EXTREME:g}); that is a data error: fix or remove that row"
-        )
-    return v.to_numpy()
-
-
-def _ids(values):
-    """Customer ids as text, and which are missing; whole-number floats (an id column with gaps read as numbers)
-    lose their '.0'."""
-    missing = values.isna().to_numpy().copy()
-    if pd.api.types.is_float_dtype(values):
-        v = values.to_numpy(dtype=float)
-        whole = ~missing & (v == np.round(v))
-        text = np.array([str(int(x)) if w else str(x) for x, w in zip(v, whole)], dtype=object)
-    else:
-        text = values.astype(str).str.strip().to_numpy(dtype=object).copy()
-        present = text[~missing]
-        if len(present) and all(_FLOAT_ID.match(t) for t in present):  # whole numbers written as 17850.0
-            text[~missing] = [t[:-2] for t in present]
-    missing |= text == ""
-    text[missing] = ""
-    return text, missing
-
-
-def _days(s, name, path, cfg_data, first=None):
-    """Each line's day: in ``data.timezone`` when given (naive stamps taken as UTC), else as written.
-    ``first``: day-first or not, decided on the whole file (a block of it may not show it); None: from ``s``."""
-    fmt = cfg_data.date_format
-    if not fmt:
-        try:
-            stamps, style = numeric_dates(s)  # 20230131, Excel day numbers, Unix time stamps
-        except ValueError as exc:
-            raise DataError(f"{path}: column {name!r} {exc}; set data.date_format (e.g. %Y%m%d)") from None
-        if stamps is not None:
-            logger.info("%s: column %r read as %s", path, name, DATE_STYLE[style])
-            s, first = stamps, False
-    if first is None:
-        first = False if fmt else _day_first([day_month_order(s)], name, path)
-    try:
-        if cfg_data.timezone:
-            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", utc=True, dayfirst=first)
-            t = t.dt.tz_convert(cfg_data.timezone).dt.tz_localize(None)
-        else:
-            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", dayfirst=first)
-            if getattr(t.dt, "tz", None) is not None:
-                t = t.dt.tz_localize(None)  # the wall-clock day as written
-    except (ValueError, TypeError) as exc:
-        msg = str(exc).splitlines()[0]
-        if "timezone" in msg.lower() or "offset" in msg.lower():
-            raise DataError(
-                f"{path}: column {name!r} holds timestamps with different UTC offsets; set data.timezone "
-                "(e.g. America/New_York) to take each purchase's day in one zone"
-            ) from None
-        raise DataError(f"{path}: column {name!r} does not hold dates ({msg}); set data.date_format") from None
-    if t.isna().any():
-        i = _row(t.isna())
-        raise DataError(f"{path}: column {name!r} has a missing date at data row {i + 1}; fix or remove that row")
-    return t.dt.normalize()
-
-
-def _day_first(orders, name, path):
-    """Day-first or not, from the day/month orders of a column or of its blocks (:func:`gmm_apps.tabular.dayfirst`)."""
-    try:
-        return dayfirst(None, where=f"{path}: column {name!r}", orders=orders)
-    except ValueError as exc:
-        raise DataError(f"{exc}; set data.date_format (e.g. %d/%m/%Y %H:%M)") from None
-
-
-def customer_days(raw, spec, path, cfg_data, first=None):
-    """Typed line items of one block of the file, summed per customer and day.
-
-    Rows without a customer id are kept under :data:`MISSING_ID` (with
-    ``missing_id: error`` the first is refused); return lines are summed apart
-    (``returned``), or refused with ``returns: error``.
-
-    Returns
-    -------
-    daily : pandas.DataFrame
-        Columns :data:`DAILY_COLUMNS`.
-    """
-    names = dict(spec)
-    ids, missing = _ids(raw[spec["customer_id"]])
-    if missing.any() and cfg_data.missing_id == "error":
-        i = _row(missing)
-        raise DataError(
-            f"{path}: column {names['customer_id']!r} is empty at data row {i + 1}; set data.missing_id: "
-            "drop to leave such rows out (they are counted in the report)"
-        )
-    ids[missing] = MISSING_ID
-    lines = pd.DataFrame({"customer_id": ids})
-    lines["date"] = _days(raw[spec["date"]], names["date"], path, cfg_data, first).to_numpy()
-    qty = _numbers(raw, spec["quantity"], names["quantity"], path) if "quantity" in spec else np.ones(len(raw))
-    if "price" in spec:
-        amount = qty * _numbers(raw, spec["price"], names["price"], path)
-    else:
-        amount = _numbers(raw, spec["amount"], names["amount"], path)
-    is_return = amount < 0
-    if "quantity" in spec:
-        is_return |= qty < 0
-    if cfg_data.cancel_pattern and "order" in spec:
-        is_return |= raw[spec["order"]].astype(str).str.match(cfg_data.cancel_pattern).to_numpy()
-    if is_return.any() and cfg_data.returns == "error":
-        i = _row(is_return)
-        raise DataError(
-            f"{path}: data row {i + 1} is a return or cancellation (amount {amount[i]:g}); set "
-            "data.returns: net (subtract returns from the customer's purchases) or drop"
-        )
-    lines["quantity"] = np.where(is_return, 0.0, qty)
-    lines["amount"] = np.where(is_return, 0.0, amount)
-    lines["returned"] = np.where(is_return, np.abs(amount), 0.0)
-    lines["lines"] = 1
-    lines["return_lines"] = is_return.astype(int)
-    return lines.groupby(["customer_id", "date"], as_index=False, sort=False)[DAILY_COLUMNS[2:]].sum()
-
-
-def finish(daily, cfg_data):
-    """Customer-day purchases from the summed line items, with what each cleaning rule touched.
-
-    Parameters
-    ----------
-    daily : pandas.DataFrame
-        :func:`customer_days` of the whole file (blocks concatenated; summed again here).
-    cfg_data : CustomersData
-
-    Returns
-    -------
-    purchases : pandas.DataFrame
-        ``customer_id``, ``date``, ``quantity``, ``amount``, sorted by customer and date.
-    cleaning : dict
-        Counts and revenue of rows without an id, returns, and the purchases left.
-    """
-    daily = daily.groupby(["customer_id", "date"], as_index=False, sort=True)[DAILY_COLUMNS[2:]].sum()
-    gone = (daily["customer_id"] == MISSING_ID).to_numpy()
-    revenue = float(daily["amount"].sum())
-    lost = float(daily.loc[gone, "amount"].sum())
-    cleaning = {
-        "lines": int(daily["lines"].sum()),
-        "missing_id": {
-            "rule": cfg_data.missing_id,
-            "lines": int(daily.loc[gone, "lines"].sum()),
-            "revenue": lost,
-            "revenue_share": lost / revenue if revenue > 0 else 0.0,
-        },
-    }
-    daily = daily[~gone].reset_index(drop=True)
-    returns = {
-        "rule": cfg_data.returns,
-        "lines": int(daily["return_lines"].sum()),
-        "amount": float(daily["returned"].sum()),
-    }
-    purchase = (daily["lines"] > daily["return_lines"]).to_numpy().copy()
-    if returns["lines"] and cfg_data.returns == "net":
-        amount, netted = net_returns(
-            daily["customer_id"].to_numpy(),
-            daily["amount"].to_numpy(dtype=float),
-            daily["returned"].to_numpy(dtype=float),
-        )
-        cancelled = purchase & (daily["amount"].to_numpy() > 0) & (amount <= 0)
-        netted["purchases_cancelled"] = int(cancelled.sum())
-        returns.update(netted)
-        daily["amount"] = amount
-        purchase &= ~cancelled
-    purchases = daily.loc[purchase, ["customer_id", "date", "quantity", "amount"]].reset_index(drop=True)
-    if purchases.empty:
-        raise DataError(
-            f"{cfg_data.path}: no purchases left after the cleaning rules (rows without a customer id "
-            f"dropped: {cleaning['missing_id']['lines']:,}; return lines: {returns['lines']:,})"
-        )
-    cleaning["returns"] = returns
-    cleaning["purchases"] = len(purchases)
-    cleaning["revenue"] = float(purchases["amount"].sum())
-    return purchases, cleaning
-
-
-def net_returns(customers, amount, returned):
-    """Each day's returns subtracted from the customer's purchase that day, then from earlier ones, latest first.
-
-    Parameters
-    ----------
-    customers : ndarray of shape (n,)
-        Customer of each customer-day, the rows sorted by customer and date.
-    amount : ndarray of shape (n,)
-        Purchase amount of each customer-day.
-    returned : ndarray of shape (n,)
-        Amount returned on that day (positive).
-
-    Returns
-    -------
-    amount : ndarray of shape (n,)
-        After netting; never below zero.
-    stats : dict
-        ``netted`` (subtracted from purchases) and ``unmatched`` (returns with no
-        earlier purchase of the customer's left to net against).
-    """
-    amount = amount.astype(float).copy()
-    starts = np.flatnonzero(np.r_[True, customers[1:] != customers[:-1]])
-    ends = np.r_[starts[1:], len(customers)]
-    has = np.add.reduceat(returned, starts) > 0 if len(customers) else np.zeros(0, bool)
-    netted = unmatched = 0.0
-    for s, e in zip(starts[has], ends[has]):
-        for i in range(s, e):
-            r, j = returned[i], i
-            while r > 0 and j >= s:
-                take = min(amount[j], r)
-                amount[j] -= take
-                r -= take
-                netted += take
-                j -= 1
-            unmatched += r
-    amount[amount < 1e-9] = 0.0
-    return amount, {"netted": netted, "unmatched": unmatched}
-
-
 # --------------------------------------------------------------------------- readers
 def read_transactions(cfg_data, path=None):
     """Read a transaction log as the config says (``path`` overrides ``data.path``).
@@ -411,7 +155,7 @@ def read_transactions(cfg_data, path=None):
     spec = column_spec(cfg_data, kind)
     raw = _read_raw(p, kind, compression, cfg_data, [spec["customer_id"], spec.get("order")])
     if kind == "cdnow" and raw.isna().any().any():
-        i = _row(raw.isna().any(axis=1))
+        i = first_row(raw.isna().any(axis=1))
         raise DataError(f"{p}: line {i + 2} has fewer than 4 fields; expected id, YYYYMMDD date, quantity, amount")
     if raw.empty:
         raise DataError(f"{p}: no transactions (only a header?)")
@@ -453,6 +197,13 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     kind, sep, compression = file_kind(cfg_data, p)
     if kind not in ("table", "parquet") or compression or sep not in (None, ","):
         return None
+    if cfg_data.order_column and not cfg_data.price_column and cfg_data.amount_per != "line":
+        logger.info(
+            "%s: read locally: an order's total may span the workers' blocks (data.amount_per: line reads "
+            "line amounts on the cluster)",
+            p,
+        )
+        return None
     try:
         ddf = dask_frame(p, chunk_rows=chunk_rows)
     except (ValueError, OSError) as exc:
@@ -464,7 +215,7 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     if cfg_data.date_format is None and day_month_order(ddf[spec["date"]].head(5)) is not None:
         # dates like 01/12/2010: decided on the whole column, as a block of days 1-12 cannot tell
         orders = ddf[spec["date"]].map_partitions(lambda s: pd.Series([day_month_order(s)]), meta=(None, object))
-        first = _day_first(client.compute(orders, sync=True).tolist(), spec["date"], p)
+        first = day_first(client.compute(orders, sync=True).tolist(), spec["date"], p)
 
     def block(part):
         return customer_days(part.reset_index(drop=True), spec, p, cfg_data, first)
@@ -494,6 +245,11 @@ def check_data_keys(cfg_data, source):
         )
     if cfg_data.price_column and not cfg_data.quantity_column:
         raise ConfigError(f"{source}: data.price_column needs data.quantity_column (amount = quantity x price)")
+    if cfg_data.amount_per != "auto" and (not cfg_data.order_column or cfg_data.price_column):
+        raise ConfigError(
+            f"{source}: data.amount_per says whether data.amount_column holds line amounts or order totals; "
+            + ("set data.order_column too" if not cfg_data.order_column else "with data.price_column remove it")
+        )
     if cfg_data.cancel_pattern:
         if not cfg_data.order_column:
             raise ConfigError(f"{source}: data.cancel_pattern matches order ids; set data.order_column too")
@@ -522,6 +278,7 @@ def check_format_keys(cfg_data, kind, source):
             "price_column",
             "quantity_column",
             "order_column",
+            "amount_per",
             "cancel_pattern",
             "timezone",
             "date_format",

@@ -111,7 +111,14 @@ def add_cleaning(rep, cleaning, cfg):
     """What the reading rules did: rows without an id, returns and cancellations, purchases left."""
     m, r = cleaning["missing_id"], cleaning["returns"]
     rows = [
-        {"rule": "rows read", "lines": cleaning["lines"], "revenue": np.nan, "what happened": ""},
+        {
+            "rule": "rows read",
+            "lines": cleaning["lines"],
+            "revenue": np.nan,
+            "what happened": (
+                "each order's total counted once (data.amount_per)" if cleaning.get("amount_per") == "order" else ""
+            ),
+        },
         {
             "rule": "rows without a customer id (data.missing_id)",
             "lines": m["lines"],

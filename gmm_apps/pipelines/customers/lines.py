@@ -1,0 +1,367 @@
+"""Line items into purchases: amounts, returns, ids and days, in documented steps.
+
+A log may hold one row per purchase or one row per line item.  The amount of a
+line is ``data.amount_column``, or ``data.quantity_column`` x ``data.price_column``.
+Lines are turned into purchases in these steps:
+
+1. rows without a customer id are dropped (counted, with their revenue) or refused (``data.missing_id``);
+2. a line is a return when its amount or its quantity is negative, or when its
+   order id matches ``data.cancel_pattern``; returns are netted, dropped or
+   refused (``data.returns``);
+3. the lines of one customer on one day (in ``data.timezone`` when given) are one
+   purchase: the day's purchase lines summed (several orders on one day are one
+   purchase, the convention of the customer-value literature);
+4. with ``returns: net`` each day's returned amount is subtracted from that
+   customer's purchase on the same day, then from their earlier purchases, latest
+   first; a purchase never goes below zero, and one netted to zero is no longer a
+   purchase.  A return with no earlier purchase to net against is left out (counted).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+
+from ...errors import DataError
+from ...tabular import DATE_STYLE, as_numbers, day_month_order, dayfirst, numeric_dates
+
+logger = logging.getLogger("gmm_apps")
+
+#: amounts, prices and quantities beyond this magnitude are refused (their sums would overflow)
+EXTREME = 1e15
+#: the customer id under which rows without one are counted until they are dropped
+MISSING_ID = "\0missing"
+#: the customer-day table every reader returns (before netting)
+DAILY_COLUMNS = ["customer_id", "date", "quantity", "amount", "returned", "lines", "return_lines"]
+_FLOAT_ID = re.compile(r"^-?\d+\.0$")
+
+
+def first_row(mask):
+    return int(np.flatnonzero(np.asarray(mask))[0])
+
+
+def _blank(cells):
+    return (cells.isna() | (cells.astype(str).str.strip() == "")).to_numpy()
+
+
+def _numbers(raw, col, name, path, *, blank=None, hint="fix or remove that row"):
+    """A column's cells as numbers; ``blank``: cells left empty on purpose (NaN), any other gap is refused."""
+    try:
+        cells, _ = as_numbers(raw[col])  # "$1,234.50", "1.234,50", "(12.50)" as exported
+    except ValueError as exc:
+        raise DataError(f"{path}: column {name!r}: {exc}") from None
+    v = pd.to_numeric(cells, errors="coerce").astype(float)
+    bad = v.isna() | ~np.isfinite(v)
+    if blank is not None:
+        bad &= ~blank
+    if bad.any():
+        i = first_row(bad)
+        raise DataError(
+            f"{path}: column {name!r} has a non-numeric or missing value {raw[col].iloc[i]!r} at data "
+            f"row {i + 1}; {hint}"
+        )
+    big = np.abs(v.to_numpy()) > EXTREME
+    if big.any():
+        i = first_row(big)
+        raise DataError(
+            f"{path}: column {name!r} has an extreme value {raw[col].iloc[i]!r} at data row {i + 1} "
+            f"(beyond {EXTREME:g}); that is a data error: fix or remove that row"
+        )
+    return v.to_numpy()
+
+
+def _ids(values):
+    """Customer ids as text, and which are missing; whole-number floats (an id column with gaps read as numbers)
+    lose their '.0'."""
+    missing = values.isna().to_numpy().copy()
+    if pd.api.types.is_float_dtype(values):
+        v = values.to_numpy(dtype=float)
+        whole = ~missing & (v == np.round(v))
+        text = np.array([str(int(x)) if w else str(x) for x, w in zip(v, whole)], dtype=object)
+    else:
+        text = values.astype(str).str.strip().to_numpy(dtype=object).copy()
+        present = text[~missing]
+        if len(present) and all(_FLOAT_ID.match(t) for t in present):  # whole numbers written as 17850.0
+            text[~missing] = [t[:-2] for t in present]
+    missing |= text == ""
+    text[missing] = ""
+    return text, missing
+
+
+def _days(s, name, path, cfg_data, first=None):
+    """Each line's day: in ``data.timezone`` when given (naive stamps taken as UTC), else as written.
+    ``first``: day-first or not, decided on the whole file (a block of it may not show it); None: from ``s``."""
+    fmt = cfg_data.date_format
+    if not fmt:
+        try:
+            stamps, style = numeric_dates(s)  # 20230131, Excel day numbers, Unix time stamps
+        except ValueError as exc:
+            raise DataError(f"{path}: column {name!r} {exc}; set data.date_format (e.g. %Y%m%d)") from None
+        if stamps is not None:
+            logger.info("%s: column %r read as %s", path, name, DATE_STYLE[style])
+            s, first = stamps, False
+    if first is None:
+        first = False if fmt else day_first([day_month_order(s)], name, path)
+    try:
+        if cfg_data.timezone:
+            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", utc=True, dayfirst=first)
+            t = t.dt.tz_convert(cfg_data.timezone).dt.tz_localize(None)
+        else:
+            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", dayfirst=first)
+            if getattr(t.dt, "tz", None) is not None:
+                t = t.dt.tz_localize(None)  # the wall-clock day as written
+    except (ValueError, TypeError) as exc:
+        msg = str(exc).splitlines()[0]
+        if "timezone" in msg.lower() or "offset" in msg.lower():
+            raise DataError(
+                f"{path}: column {name!r} holds timestamps with different UTC offsets; set data.timezone "
+                "(e.g. America/New_York) to take each purchase's day in one zone"
+            ) from None
+        raise DataError(f"{path}: column {name!r} does not hold dates ({msg}); set data.date_format") from None
+    if t.isna().any():
+        i = first_row(t.isna())
+        raise DataError(f"{path}: column {name!r} has a missing date at data row {i + 1}; fix or remove that row")
+    return t.dt.normalize()
+
+
+def day_first(orders, name, path):
+    """Day-first or not, from the day/month orders of a column or of its blocks (:func:`gmm_apps.tabular.dayfirst`)."""
+    try:
+        return dayfirst(None, where=f"{path}: column {name!r}", orders=orders)
+    except ValueError as exc:
+        raise DataError(f"{exc}; set data.date_format (e.g. %d/%m/%Y %H:%M)") from None
+
+
+def customer_days(raw, spec, path, cfg_data, first=None):
+    """Typed line items of one block of the file, summed per customer and day.
+
+    Rows without a customer id are kept under :data:`MISSING_ID` (with
+    ``missing_id: error`` the first is refused); return lines are summed apart
+    (``returned``), or refused with ``returns: error``.
+
+    Returns
+    -------
+    daily : pandas.DataFrame
+        Columns :data:`DAILY_COLUMNS`.
+    """
+    names = dict(spec)
+    ids, missing = _ids(raw[spec["customer_id"]])
+    if missing.any() and cfg_data.missing_id == "error":
+        i = first_row(missing)
+        raise DataError(
+            f"{path}: column {names['customer_id']!r} is empty at data row {i + 1}; set data.missing_id: "
+            "drop to leave such rows out (they are counted in the report)"
+        )
+    ids[missing] = MISSING_ID
+    lines = pd.DataFrame({"customer_id": ids})
+    lines["date"] = _days(raw[spec["date"]], names["date"], path, cfg_data, first).to_numpy()
+    qty = _numbers(raw, spec["quantity"], names["quantity"], path) if "quantity" in spec else np.ones(len(raw))
+    if "price" in spec:
+        amount, level = qty * _numbers(raw, spec["price"], names["price"], path), "line"
+    else:
+        amount, level = _amounts(raw, spec, path, cfg_data.amount_per)
+        if level == "order" and cfg_data.amount_per == "auto":
+            logger.info(
+                "%s: column %r holds each order's total, counted once per order (data.amount_per: line sums it "
+                "over the lines)",
+                path,
+                spec["amount"],
+            )
+    is_return = amount < 0
+    if "quantity" in spec:
+        is_return |= qty < 0
+    if cfg_data.cancel_pattern and "order" in spec:
+        is_return |= raw[spec["order"]].astype(str).str.match(cfg_data.cancel_pattern).to_numpy()
+    if is_return.any() and cfg_data.returns == "error":
+        i = first_row(is_return)
+        raise DataError(
+            f"{path}: data row {i + 1} is a return or cancellation (amount {amount[i]:g}); set "
+            "data.returns: net (subtract returns from the customer's purchases) or drop"
+        )
+    lines["quantity"] = np.where(is_return, 0.0, qty)
+    lines["amount"] = np.where(is_return, 0.0, amount)
+    lines["returned"] = np.where(is_return, np.abs(amount), 0.0)
+    lines["lines"] = 1
+    lines["return_lines"] = is_return.astype(int)
+    daily = lines.groupby(["customer_id", "date"], as_index=False, sort=False)[DAILY_COLUMNS[2:]].sum()
+    daily.attrs["amount_per"] = level
+    return daily
+
+
+#: multi-line orders that must all repeat one amount on every line before it is read as the order's total
+REPEATED_ORDERS = 5
+_BLANK_HINT = (
+    "fix or remove that row; if the column holds each order's total on the order's first line only, "
+    "set data.order_column (and data.amount_per: order)"
+)
+
+
+def amount_level(values, orders, per="auto"):
+    """Whether an amount column holds each line's amount or each order's total.
+
+    Shop exports write an order's total either on its first line only (the other lines blank) or
+    repeated on every line; summed as line amounts it would be refused or counted once per line.
+    With ``per='auto'`` the column is read as order totals when every blank cell belongs to an order
+    that shows one amount elsewhere, or, with no blank cells, when every multi-line order (at least
+    :data:`REPEATED_ORDERS` of them) repeats one amount on all its lines.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The amounts, NaN where a cell is blank.
+    orders : numpy.ndarray
+        Each line's order id.
+    per : {'auto', 'line', 'order'}
+        ``data.amount_per``.
+
+    Returns
+    -------
+    level : {'line', 'order'}
+    odd : int or None
+        With ``per='order'``, the first line whose order shows no amount or several; else None.
+    """
+    if per == "line":
+        return "line", None
+    by = pd.Series(values).groupby(orders, sort=False)
+    distinct = by.transform("nunique").to_numpy()
+    if per == "order":
+        odd = np.flatnonzero(distinct != 1)
+        return "order", (int(odd[0]) if len(odd) else None)
+    if np.isnan(values).any():
+        return ("order" if (distinct == 1).all() else "line"), None
+    multi = by.transform("size").to_numpy() > 1
+    repeated = multi.any() and (distinct[multi] == 1).all() and len(set(orders[multi])) >= REPEATED_ORDERS
+    return ("order" if repeated else "line"), None
+
+
+def _amounts(raw, spec, path, per):
+    """Each line's amount (``data.amount_column``); an order's total (:func:`amount_level`) counted once,
+    on the order's first line.
+
+    Returns
+    -------
+    amount : numpy.ndarray
+    level : {'line', 'order'}
+    """
+    col = spec["amount"]
+    if "order" not in spec:
+        return _numbers(raw, col, col, path, hint=_BLANK_HINT), "line"
+    blank = _blank(raw[col])
+    values = _numbers(raw, col, col, path, blank=blank)
+    orders = raw[spec["order"]].astype(str).to_numpy()
+    level, odd = amount_level(values, orders, per)
+    if level == "line":
+        if blank.any():
+            _numbers(raw, col, col, path, hint=_BLANK_HINT)  # refuses the first blank cell
+        return values, level
+    if odd is not None:
+        raise DataError(
+            f"{path}: order {orders[odd]!r} (column {spec['order']!r}) has no amount or several different "
+            f"amounts in column {col!r}; data.amount_per: order reads each order's total from its first "
+            "line or from every line"
+        )
+    total = pd.Series(values).groupby(orders, sort=False).transform("first").to_numpy()
+    return np.where(~pd.Series(orders).duplicated().to_numpy(), total, 0.0), level
+
+
+def finish(daily, cfg_data):
+    """Customer-day purchases from the summed line items, with what each cleaning rule touched.
+
+    Parameters
+    ----------
+    daily : pandas.DataFrame
+        :func:`customer_days` of the whole file (blocks concatenated; summed again here).
+    cfg_data : CustomersData
+
+    Returns
+    -------
+    purchases : pandas.DataFrame
+        ``customer_id``, ``date``, ``quantity``, ``amount``, sorted by customer and date.
+    cleaning : dict
+        Counts and revenue of rows without an id, returns, and the purchases left.
+    """
+    amount_per = daily.attrs.get("amount_per", "line")
+    daily = daily.groupby(["customer_id", "date"], as_index=False, sort=True)[DAILY_COLUMNS[2:]].sum()
+    gone = (daily["customer_id"] == MISSING_ID).to_numpy()
+    revenue = float(daily["amount"].sum())
+    lost = float(daily.loc[gone, "amount"].sum())
+    cleaning = {
+        "lines": int(daily["lines"].sum()),
+        "amount_per": amount_per,
+        "missing_id": {
+            "rule": cfg_data.missing_id,
+            "lines": int(daily.loc[gone, "lines"].sum()),
+            "revenue": lost,
+            "revenue_share": lost / revenue if revenue > 0 else 0.0,
+        },
+    }
+    daily = daily[~gone].reset_index(drop=True)
+    returns = {
+        "rule": cfg_data.returns,
+        "lines": int(daily["return_lines"].sum()),
+        "amount": float(daily["returned"].sum()),
+    }
+    purchase = (daily["lines"] > daily["return_lines"]).to_numpy().copy()
+    if returns["lines"] and cfg_data.returns == "net":
+        amount, netted = net_returns(
+            daily["customer_id"].to_numpy(),
+            daily["amount"].to_numpy(dtype=float),
+            daily["returned"].to_numpy(dtype=float),
+        )
+        cancelled = purchase & (daily["amount"].to_numpy() > 0) & (amount <= 0)
+        netted["purchases_cancelled"] = int(cancelled.sum())
+        returns.update(netted)
+        daily["amount"] = amount
+        purchase &= ~cancelled
+    purchases = daily.loc[purchase, ["customer_id", "date", "quantity", "amount"]].reset_index(drop=True)
+    if purchases.empty:
+        raise DataError(
+            f"{cfg_data.path}: no purchases left after the cleaning rules (rows without a customer id "
+            f"dropped: {cleaning['missing_id']['lines']:,}; return lines: {returns['lines']:,})"
+        )
+    cleaning["returns"] = returns
+    cleaning["purchases"] = len(purchases)
+    cleaning["revenue"] = float(purchases["amount"].sum())
+    return purchases, cleaning
+
+
+def net_returns(customers, amount, returned):
+    """Each day's returns subtracted from the customer's purchase that day, then from earlier ones, latest first.
+
+    Parameters
+    ----------
+    customers : ndarray of shape (n,)
+        Customer of each customer-day, the rows sorted by customer and date.
+    amount : ndarray of shape (n,)
+        Purchase amount of each customer-day.
+    returned : ndarray of shape (n,)
+        Amount returned on that day (positive).
+
+    Returns
+    -------
+    amount : ndarray of shape (n,)
+        After netting; never below zero.
+    stats : dict
+        ``netted`` (subtracted from purchases) and ``unmatched`` (returns with no
+        earlier purchase of the customer's left to net against).
+    """
+    amount = amount.astype(float).copy()
+    starts = np.flatnonzero(np.r_[True, customers[1:] != customers[:-1]])
+    ends = np.r_[starts[1:], len(customers)]
+    has = np.add.reduceat(returned, starts) > 0 if len(customers) else np.zeros(0, bool)
+    netted = unmatched = 0.0
+    for s, e in zip(starts[has], ends[has]):
+        for i in range(s, e):
+            r, j = returned[i], i
+            while r > 0 and j >= s:
+                take = min(amount[j], r)
+                amount[j] -= take
+                r -= take
+                netted += take
+                j -= 1
+            unmatched += r
+    amount[amount < 1e-9] = 0.0
+    return amount, {"netted": netted, "unmatched": unmatched}
