@@ -387,9 +387,14 @@ def test_schema_one_hot_and_errors(tmp_path, caplog):
     # a time stamp is no category: refused with the data.columns that leaves it out
     stamped = df.assign(ts=pd.date_range("2021-01-01", periods=3, freq="h").astype(str))
     with pytest.raises(
-        DataError, match="'ts' is categorical with 3 values .*leave it out with data.columns: \\[amt, kind\\]"
+        DataError,
+        match="'ts' \\(3 values, dates, e.g. '2021-01-01 00:00:00'\\) is categorical with more than "
+        "data.max_categories=2 values; leave it out with data.columns: \\[amt, kind\\]",
     ):
         Schema.learn(stamped, cfg.model_copy(update={"max_categories": 2}), "t.csv")
+    # several such columns are named at once, with the data.columns that leaves all of them out
+    with pytest.raises(DataError, match="columns 'kind' \\(2 values, e.g. 'x'\\) and 'ts' .* \\[amt\\]"):
+        Schema.learn(stamped, cfg.model_copy(update={"max_categories": 1}), "t.csv")
     # amounts as a bank exports them are numbers, not 3 categories: the same records as the plain column
     exported = df.assign(amt=["$1.00", "(2.00)", "$3.00"]).astype({"amt": object})
     sch2 = Schema.learn(exported, cfg, "t.csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,7 +94,7 @@ class Schema:
             _warn_of_row_ids(df, cols, source)
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
-        numeric, categories, marks = [], {}, {}
+        numeric, categories, marks, wide = [], {}, {}, {}
         for c in cols:
             s = df[c]
             is_number, mark = _numeric_column(s, c, source)
@@ -109,8 +110,11 @@ class Schema:
                 )
             vals = sorted(s.dropna().astype(str).unique())
             if len(vals) > cfg.max_categories:
-                raise _too_many_values(source, c, vals, cols, cfg.max_categories)
+                wide[c] = vals
+                continue
             categories[c] = vals
+        if wide:
+            raise _too_many_values(source, wide, cols, cfg.max_categories)
         return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks)
 
     def records(self, df, source, *, offset=0):
@@ -247,13 +251,24 @@ def _numeric_column(s, column, source):
     return True, mark
 
 
-def _too_many_values(source, column, values, columns, limit):
-    """A column with more categories than allowed (a time stamp, a note): the data.columns that leaves it out."""
-    others = [str(x) for x in columns if x != column]
-    keep = f"data.columns: [{', '.join(others[:8])}{', ...' if len(others) > 8 else ''}]"
+def _too_many_values(source, wide, columns, limit):
+    """Columns with more categories than allowed (time stamps, ids, notes), all named at once, and the
+    data.columns that leaves them out."""
+
+    def what(values):
+        sample = pd.Series(values[:: max(1, len(values) // 20)][:20])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
+            dates = pd.to_datetime(sample, format="mixed", errors="coerce").notna().all()
+        return f"{len(values):,} values, {'dates, ' if dates else ''}e.g. {values[0]!r}"
+
+    named = " and ".join(f"{c!r} ({what(v)})" for c, v in wide.items())
+    keep = ", ".join(str(x) for x in columns if x not in wide)
+    several = len(wide) > 1
     return DataError(
-        f"{source}: column {column!r} is categorical with {len(values)} values (more than "
-        f"data.max_categories={limit}; e.g. {values[0]!r}); leave it out with {keep}, or raise data.max_categories"
+        f"{source}: column{'s' if several else ''} {named} {'are' if several else 'is'} categorical with more "
+        f"than data.max_categories={limit} values; leave {'them' if several else 'it'} out with "
+        f"data.columns: [{keep}], or raise data.max_categories"
     )
 
 
