@@ -18,7 +18,7 @@ import select
 import signal
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 
 @contextlib.contextmanager
@@ -61,10 +61,22 @@ def map_jobs(fn, jobs, n_jobs, *, client=None, preload=()):
             stack.enter_context(pool)
             stack.push(lambda typ, exc, tb: _stop_pool(pool) if typ is not None else None)
             with _main_not_rerun():  # every worker starts while the jobs are submitted
-                results = pool.map(fn, jobs)
-            yield results
+                futures = [pool.submit(fn, job) for job in jobs]
+            yield _in_order_failing_fast(futures)
         else:
             yield (fn(j) for j in jobs)
+
+
+def _in_order_failing_fast(futures):
+    """The futures' results in order, but a job's error as soon as it happens, not when its turn comes
+    (a broken file among the last jobs would otherwise wait for every slow job before it)."""
+    for f in futures:
+        while not f.done():
+            wait([f, *(g for g in futures if not g.done())], return_when=FIRST_COMPLETED)
+            failed = next((g for g in futures if g.done() and g.exception() is not None), None)
+            if failed is not None:
+                failed.result()
+        yield f.result()
 
 
 def _single_threaded_worker(run_pid=None):

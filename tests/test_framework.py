@@ -376,3 +376,14 @@ def test_map_jobs_gives_results_in_order_and_passes_a_jobs_error_on(n_jobs):
         assert list(results) == [3.0, 1.0, 4.0, 2.0, 5.0]
     with pytest.raises(ValueError, match="math domain error"), map_jobs(math.sqrt, [4.0, -1.0, 9.0], n_jobs) as results:
         list(results)
+
+
+def test_a_jobs_error_stops_the_run_without_waiting_for_the_jobs_before_it():
+    import time
+
+    from gmm_apps.workers import map_jobs
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="non-negative"), map_jobs(time.sleep, [60.0, -1.0], 2) as results:
+        next(results)  # the first job sleeps a minute; the second fails at once
+    assert time.monotonic() - started < 30  # the error came first, and the sleeping worker was stopped
