@@ -4,6 +4,8 @@
     python benchmarks/bench_images.py --images 30     # the first 30
     python benchmarks/bench_images.py --methods ours  # only gmm_apps
     python benchmarks/bench_images.py --methods ours --random-state 10   # other pixel samples
+    python benchmarks/bench_images.py --methods ours --upscale 4 --working-pixels none   # 2.5-megapixel photos
+    python benchmarks/bench_images.py --methods ours --skip 20 --images 80   # images 21-100
 
 For each method: probabilistic Rand index (PRI) and variation of information
 (VoI, bits), each averaged over the human segmentations of an image, then over
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +39,22 @@ from gmm_apps.pipelines.images.metrics import compare  # noqa: E402
 from gmm_apps.pipelines.images.model import Settings, segment_image  # noqa: E402
 
 
-def load(n):
+def load(n, upscale=1, skip=0):
+    """The first ``n`` validation images and their human segmentations; ``upscale``: both enlarged that many
+    times (the photo by Lanczos, the segmentations by repetition), as a larger photo of the same scene."""
     import scipy.io as sio
+    from PIL import Image
     from skimage import io
 
-    files = sorted((DATA / "images").glob("*.jpg"))[:n]
+    files = sorted((DATA / "images").glob("*.jpg"))[skip : skip + n]
     for f in files:
         gt = sio.loadmat(DATA / "groundTruth" / f"{f.stem}.mat")["groundTruth"]
-        yield f.stem, io.imread(f), [gt[0, i]["Segmentation"][0, 0] for i in range(gt.shape[1])]
+        img, truths = io.imread(f), [gt[0, i]["Segmentation"][0, 0] for i in range(gt.shape[1])]
+        if upscale != 1:
+            h, w = img.shape[:2]
+            img = np.asarray(Image.fromarray(img).resize((w * upscale, h * upscale), Image.LANCZOS))
+            truths = [np.repeat(np.repeat(t, upscale, axis=0), upscale, axis=1) for t in truths]
+        yield f.stem, img, truths
 
 
 def ours(img, settings):
@@ -94,6 +105,13 @@ def main(argv=None):
     ap.add_argument(
         "--random-state", type=int, default=None, help="model.random_state for ours (default: the config's)"
     )
+    ap.add_argument("--skip", type=int, default=0, help="start after this many images (a confirm split)")
+    ap.add_argument("--upscale", type=int, default=1, help="enlarge every image and its segmentations this many times")
+    ap.add_argument(
+        "--working-pixels",
+        default=None,
+        help="features.working_pixels for ours: a number, or none (default: the config's)",
+    )
     args = ap.parse_args(argv)
     if not DATA.is_dir():
         sys.exit(f"{DATA} not found: the BSDS500 validation images live in ../shared/datasets/bsds500")
@@ -101,9 +119,12 @@ def main(argv=None):
     if args.random_state is not None:
         cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"random_state": args.random_state})})
     settings = Settings.from_config(cfg)
+    if args.working_pixels is not None:
+        wp = None if args.working_pixels.lower() in ("none", "null") else int(args.working_pixels)
+        settings = replace(settings, working_pixels=wp)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     scores = {m: [] for m in methods}
-    data = list(load(args.images))
+    data = list(load(args.images, args.upscale, args.skip))
     for _stem, img, truths in data:
         for m in methods:
             t0 = time.perf_counter()
@@ -111,7 +132,10 @@ def main(argv=None):
             dt = time.perf_counter() - t0
             s = compare(labels, truths)
             scores[m].append((s["pri"], s["voi"], dt, int(np.unique(labels).size)))
-    print(f"BSDS500 validation, first {len(data)} images, {sum(len(t) for _, _, t in data)} human segmentations")
+    size = f", enlarged {args.upscale} times ({data[0][1].shape[1]}x{data[0][1].shape[0]})" if args.upscale != 1 else ""
+    print(
+        f"BSDS500 validation, images {args.skip + 1}-{args.skip + len(data)}{size}, {sum(len(t) for _, _, t in data)} human segmentations"
+    )
     print(f"{'method':14s} {'PRI':>6s} {'VoI':>6s} {'s/image':>8s} {'segments':>9s}")
     for m in methods:
         a = np.array(scores[m])

@@ -21,7 +21,7 @@ from gmm_apps.pipelines.images.metrics import (
     rand_index,
     variation_of_information,
 )
-from gmm_apps.pipelines.images.model import Settings, fit_rows, segment_image
+from gmm_apps.pipelines.images.model import Settings, fit_rows, segment_image, working_image
 from gmm_apps.pipelines.images.pipeline import read_label_png
 
 REPO = Path(__file__).resolve().parents[1]
@@ -175,6 +175,30 @@ def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path, ca
     assert [Path(f).name for f in got] == ["a.png", "b.webp"]
     assert "2 file(s) left out, not of a kind read here (.heic 1, .txt 1)" in caplog.text
     np.testing.assert_allclose(read_image(got[1]) * 255, rgb)
+
+
+def test_a_file_that_is_no_image_is_refused_before_any_photo_is_segmented(tmp_path, capsys, monkeypatch):
+    from gmm_apps.pipelines.images import pipeline as images_pipeline
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray((blocks()[0] * 255).astype(np.uint8)).save(photos / "a.png")
+    (photos / "zz.jpg").write_text("<html>404 Not Found</html>")  # a failed download saved as a photo
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("a photo was segmented before the folder was checked")
+
+    monkeypatch.setattr(images_pipeline, "segment_image", no_work)
+    out = tmp_path / "r"
+    sets = ["--set", f"data.path={photos}", "--set", "run.n_jobs=1"]
+    code = cli.main(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), *sets])
+    err = capsys.readouterr().err
+    assert code == 2 and "zz.jpg: not a readable image" in err and "Traceback" not in err
+    assert not out.exists()
+    code = cli.main(
+        ["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), *sets, "--set", "data.max_pixels=1000"]
+    )
+    assert code == 2 and "a.png: image is 90x60 = 5,400 pixels, more than data.max_pixels" in capsys.readouterr().err
 
 
 def test_photos_sharing_a_file_name_are_named_by_their_folders(tmp_path):
@@ -345,6 +369,56 @@ def test_spatial_smoothing_removes_speckle():
 
 def test_sizes_scale_with_image():
     assert seg.size_scale((300, 500)) == 1.0 and seg.size_scale((1000, 4000, 3)) == 8.0
+
+
+def _scene(f, seed=0):
+    """Four soft-coloured regions, one with a wavy border, drawn at f times 240 x 320 pixels, and their labels."""
+    h, w = 240 * f, 320 * f
+    r, c = np.mgrid[0:h, 0:w] / f
+    truth = (r > 120).astype(int) * 2 + (c > 160 + 40 * np.sin(r / 30)).astype(int)
+    colours = np.array([[0.55, 0.45, 0.4], [0.45, 0.5, 0.45], [0.4, 0.45, 0.55], [0.5, 0.5, 0.5]])
+    rgb = colours[truth] + np.random.default_rng(seed).normal(0, 0.03, (h, w, 3))
+    return np.clip(rgb, 0, 1), truth
+
+
+def test_a_large_photo_is_segmented_like_its_thumbnail_and_labelled_at_full_size():
+    from sklearn.metrics import adjusted_rand_score
+
+    settings = Settings.defaults(n_fits=1)
+    for f in (1, 5):  # 320 pixels wide, and 1600 (1.9 megapixels: segmented as a reduced copy)
+        rgb, truth = _scene(f)
+        res = segment_image(rgb, settings)
+        assert res.labels.shape == truth.shape
+        # edges measured per pixel of the image would weaken five times and merge the regions (ARI 0.0)
+        assert adjusted_rand_score(truth.ravel(), res.labels.ravel()) > 0.85, f
+    # an edge has the same strength in a 500-pixel thumbnail and in the photo four times its size, each
+    # blurred as the pipeline blurs it (1 pixel of a 500-pixel image)
+    thumb = np.zeros((375, 500, 3))
+    thumb[:, 250:] = 0.6
+    photo = np.repeat(np.repeat(thumb, 4, axis=0), 4, axis=1)
+    small = seg.edge_strength(seg.pixel_features(thumb, color_space="rgb", blur=1.0, position_weight=0)[1])
+    large = seg.edge_strength(seg.pixel_features(photo, color_space="rgb", blur=1.0, position_weight=0)[1])
+    # (within the Sobel filter's discretisation, which blunts the thumbnail's one-pixel blur by about a fifth;
+    # per pixel of each image the photo's edge would be a quarter as strong)
+    assert large.max() == pytest.approx(small.max(), rel=0.3)
+
+
+def test_working_copy_and_enlarged_labels():
+    rgb = np.random.default_rng(0).random((1500, 2000, 3))
+    assert working_image(rgb, None) is rgb and working_image(rgb, 4_000_000) is rgb
+    small = working_image(rgb, 1_000_000)
+    assert small.shape == (866, 1154, 3) and small.min() >= 0 and small.max() <= 1
+    labels = np.random.default_rng(1).integers(0, 5, (30, 40))
+    # nearest: every enlarged pixel is its small pixel (np.kron for a whole factor)
+    np.testing.assert_array_equal(
+        seg.enlarge_labels(labels, (90, 160), smooth=False), np.kron(labels, np.ones((3, 4), int))
+    )
+    # smooth: the centre of each enlarged pixel keeps its label; a straight border stays where it was
+    up = seg.enlarge_labels(labels, (90, 160))
+    assert (up[1::3, 2::4] == labels).mean() > 0.6
+    half = np.zeros((30, 40), int)
+    half[:, 20:] = 1
+    np.testing.assert_array_equal(seg.enlarge_labels(half, (90, 160)), np.kron(half, np.ones((3, 4), int)))
 
 
 def test_too_small_image_is_refused():

@@ -49,6 +49,13 @@ class ImagesFeatures(Section):
         0.5, ge=0, le=10, description="weight of (row, col), longer side = 100 units; 0: colour only"
     )
     texture_weight: float = Field(0.0, ge=0, le=10, description="weight of local lightness contrast; 0: none")
+    working_pixels: int | None = Field(
+        250_000,
+        ge=10_000,
+        description="a larger image is segmented as a reduced copy of at most this many pixels (spatial sizes "
+        "are relative to the image, so the result is the same) and its labels enlarged to full size; "
+        "null: at full size",
+    )
 
 
 class ImagesModel(SelectedModel):

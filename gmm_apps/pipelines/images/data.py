@@ -75,6 +75,40 @@ def _too_large(name, w, h, max_pixels):
     )
 
 
+def _unreadable(p, exc):
+    return DataError(f"{p}: not a readable image (JPEG, PNG, TIFF, BMP or WebP expected): {exc}")
+
+
+def _tiff_plane(shape):
+    """(h, w) of a TIFF page's shape: (h, w), (h, w, channels) or (channels, h, w)."""
+    return shape[:2] if len(shape) < 3 or shape[-1] <= 4 else shape[-2:]
+
+
+def check_headers(paths, *, max_pixels=MAX_PIXELS):
+    """Read every file's header before any image is segmented, so that a file that is no image (an
+    error page saved as .jpg, a zero-byte copy) or one too large is refused at once, not after the
+    images before it.  A file cut short after its header is found when it is decoded."""
+    from PIL import Image, UnidentifiedImageError  # start-up time: Pillow loads only when images are read
+
+    for path in paths:
+        if str(path).startswith(SKIMAGE_PREFIX):
+            continue
+        p = require_file(path)
+        try:
+            if p.suffix.lower() in (".tif", ".tiff"):
+                import tifffile  # only for TIFF files
+
+                with tifffile.TiffFile(p) as tif:
+                    h, w = _tiff_plane(tif.pages[0].shape)
+            else:
+                with _open_unchecked(Image, p) as im:
+                    w, h = im.size
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, IndexError) as exc:
+            raise _unreadable(p, exc) from None
+        if w * h > max_pixels:
+            raise _too_large(str(p), w, h, max_pixels)
+
+
 def read_image(path, *, max_pixels=MAX_PIXELS):
     """Read an image file as float RGB in [0, 1].
 
@@ -107,8 +141,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
             import tifffile  # only for TIFF files
 
             with tifffile.TiffFile(p) as tif:
-                shape = tif.pages[0].shape
-                plane = shape[:2] if len(shape) < 3 or shape[-1] <= 4 else shape[-2:]
+                plane = _tiff_plane(tif.pages[0].shape)
                 if int(np.prod(plane)) > max_pixels:
                     raise _too_large(str(p), plane[-1], plane[0], max_pixels)
                 arr = tif.asarray()
@@ -130,7 +163,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
     except DataError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{p}: not a readable image (JPEG, PNG, TIFF, BMP or WebP expected): {exc}") from None
+        raise _unreadable(p, exc) from None
     if arr.ndim == 3 and arr.shape[-1] > 4:
         raise DataError(f"{p}: expected a grey, RGB or RGBA image, got {arr.shape[-1]} channels")
     return to_rgb(arr, name=str(p))

@@ -96,7 +96,11 @@ def pixel_features(rgb, *, color_space="lab", blur=1.0, position_weight=0.5, tex
 
 
 def edge_strength(colour):
-    """Colour gradient magnitude (Sobel, summed over channels).
+    """Colour gradient magnitude (Sobel, summed over channels), per pixel of a 500-pixel image.
+
+    The colours are smoothed over a width that grows with the image (:func:`size_scale`), so an
+    edge's gradient per pixel shrinks by the same factor; it is multiplied back, and an edge has the
+    same strength in a photo and in its 500-pixel thumbnail.
 
     Parameters
     ----------
@@ -111,4 +115,4 @@ def edge_strength(colour):
     for ch in range(c.shape[-1]):
         for axis in (0, 1):
             sq += ndi.sobel(c[..., ch], axis=axis) ** 2
-    return np.sqrt(sq)
+    return np.sqrt(sq) * np.float32(size_scale(c.shape))

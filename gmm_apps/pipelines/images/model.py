@@ -26,6 +26,7 @@ class Settings:
     blur: float
     position_weight: float
     texture_weight: float
+    working_pixels: int | None
     n_components: tuple
     criterion: str
     covariance_type: str
@@ -54,6 +55,7 @@ class Settings:
             blur=f.blur,
             position_weight=f.position_weight,
             texture_weight=f.texture_weight,
+            working_pixels=f.working_pixels,
             n_components=tuple(m.candidates()),
             criterion=m.criterion,
             covariance_type=m.covariance_type,
@@ -133,6 +135,32 @@ def check_size(rgb, name):
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise DataError(f"{name}: image is {w}x{h} pixels; need at least {MIN_SIDE}x{MIN_SIDE} to segment")
+
+
+def working_image(rgb, max_pixels):
+    """The copy of an image that is segmented: itself, or reduced to at most ``max_pixels`` pixels.
+
+    Spatial settings are relative to the image's size, so a reduced copy gives the segmentation the
+    full image would, in a fraction of the time; the labels are enlarged back (:func:`segment_image`).
+
+    Parameters
+    ----------
+    rgb : ndarray of shape (h, w, 3), float in [0, 1]
+    max_pixels : int or None
+        None: the image itself.
+
+    Returns
+    -------
+    ndarray of shape (h', w', 3)
+    """
+    h, w = rgb.shape[:2]
+    if max_pixels is None or h * w <= max_pixels:
+        return rgb
+    from skimage.transform import resize  # start-up time: scikit-image loads only when used
+
+    f = np.sqrt(max_pixels / (h * w))
+    size = (max(MIN_SIDE, int(h * f)), max(MIN_SIDE, int(w * f)))
+    return np.clip(resize(rgb, size, order=1, anti_aliasing=True), 0.0, 1.0)
 
 
 def fit_rows(features, settings, rng):
@@ -246,7 +274,9 @@ def segment_image(rgb, settings, *, model=None, name="image", features=None):
     """
     started = time.perf_counter()
     check_size(rgb, name)
-    features = features if features is not None else image_features(rgb, settings)
+    features = (
+        features if features is not None else image_features(working_image(rgb, settings.working_pixels), settings)
+    )
     if model is not None and model.means_.shape[1] != features[0].shape[-1]:
         raise DataError(
             f"{name}: the model expects {model.means_.shape[1]} features per pixel, the settings give "
@@ -254,15 +284,18 @@ def segment_image(rgb, settings, *, model=None, name="image", features=None):
         )
     edges = seg.edge_strength(features[1])  # colour only: the same for every fit
     if model is not None:
-        candidates = _segment_once(rgb, features, edges, settings, model=model)
+        candidates = _segment_once(features, edges, settings, model=model)
     else:
         candidates = [
             c
             for j in range(max(1, settings.n_fits))
-            for c in _segment_once(rgb, features, edges, settings, random_state=settings.random_state + j)
+            for c in _segment_once(features, edges, settings, random_state=settings.random_state + j)
         ]
     result, spread = medoid(candidates)
     result.fit_spread = spread
+    if features[0].shape[:2] != rgb.shape[:2]:  # segmented as a reduced copy: labels at the photo's size
+        result.labels = seg.enlarge_labels(result.labels, rgb.shape[:2])
+        result.classes = seg.enlarge_labels(result.classes, rgb.shape[:2], smooth=False)
     # the palette of the kept candidate only (a shared model keeps one row per component, absent ones too)
     result.colours, result.shares = seg.palette(
         result.labels, rgb, n_labels=model.n_components if model is not None else None
@@ -306,13 +339,13 @@ def medoid(segmentations):
     return segmentations[uniq[best]], float(totals[best] / (n - 1))
 
 
-def _segment_once(rgb, features, edges, settings, *, model=None, random_state=None):
+def _segment_once(features, edges, settings, *, model=None, random_state=None):
     """One fit (unless ``model`` is given), smoothed posteriors, regions, merges: a segmentation per merge level.
 
     Colours and shares are left empty: :func:`segment_image` computes them for the kept candidate only.
     """
-    h, w = rgb.shape[:2]
     feats = features[0]
+    h, w = feats.shape[:2]
     table = None
     shared = model is not None
     if model is None:

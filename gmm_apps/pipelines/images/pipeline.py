@@ -15,7 +15,7 @@ from ...errors import ArgumentError, DataError
 from ...registry import Pipeline
 from ...workers import map_jobs
 from .config import ImagesConfig
-from .data import image_stem, output_names, read_image, resolve_images, to_rgb
+from .data import check_headers, image_stem, output_names, read_image, resolve_images, to_rgb
 from .model import (
     PaletteModel,
     Settings,
@@ -23,6 +23,7 @@ from .model import (
     image_features,
     sample_rows,
     segment_image,
+    working_image,
 )
 
 logger = logging.getLogger("gmm_apps.images")
@@ -55,16 +56,21 @@ def read_label_png(path):
 
 
 def overlay(rgb, labels):
-    """The photo with region boundaries drawn in yellow.
+    """The photo with region boundaries drawn in yellow, one pixel wide on a 1000-pixel photo and as
+    much wider on a larger one (so that they show on a phone photo viewed whole).
 
     Returns
     -------
     image : ndarray of shape (h, w, 3), uint8
     """
+    from scipy import ndimage as ndi  # start-up time: with scikit-image, only when overlays are drawn
     from skimage.segmentation import find_boundaries  # start-up time: scikit-image loads only when used
 
     out = np.asarray(rgb, dtype=np.float64).copy()
     edge = find_boundaries(labels, mode="inner")
+    width = int(max(labels.shape) // 1000)
+    if width > 1:
+        edge = ndi.binary_dilation(edge, iterations=width - 1)
     out[edge] = (1.0, 0.9, 0.0)
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
 
@@ -92,7 +98,8 @@ def process_image(job):
     h, w = rgb.shape[:2]
     row = {"image": stem, "input": str(name), "width": w, "height": h}
     check_size(rgb, name)
-    features = image_features(rgb, settings)  # computed once: for the pooled sample and the segmentation
+    # computed once, on the copy that is segmented: for the pooled sample and the segmentation
+    features = image_features(working_image(rgb, settings.working_pixels), settings)
     pool = None
     if job["pool_rows"]:
         feats = features[0]
@@ -187,7 +194,9 @@ class ImagesPipeline(Pipeline):
     config_model = ImagesConfig
 
     def check(self, config, source):
-        resolve_images(config.data.path, key="data.path", source=source)
+        check_headers(
+            resolve_images(config.data.path, key="data.path", source=source), max_pixels=config.data.max_pixels
+        )
 
     def write_data(self, data, folder):
         """An image array or a list of them, checked as image files are: 8-bit arrays are written as PNG, any other
@@ -299,6 +308,7 @@ class ImagesPipeline(Pipeline):
         path = Path(run_dir) / MODEL_FILE
         model = PaletteModel.load(path)[0].mixture_
         inputs = resolve_images(input, key="input", source="apply")
+        check_headers(inputs, max_pixels=config.data.max_pixels)
         settings = Settings.from_config(config)
         d = settings.n_features
         model_file_guard.require(

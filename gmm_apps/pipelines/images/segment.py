@@ -26,6 +26,7 @@ __all__ = [
     "pixel_features",
     "edge_strength",
     "posterior_labels",
+    "enlarge_labels",
     "connected_regions",
     "merge_regions",
     "dominant_class",
@@ -70,6 +71,39 @@ def posterior_labels(model, features, *, sigma=2.0, chunk_rows=262_144, return_m
         maps /= np.maximum(maps.sum(axis=-1, keepdims=True), np.finfo(np.float32).tiny)
         return labels, maps
     return labels
+
+
+def enlarge_labels(labels, shape, *, smooth=True):
+    """A label map enlarged to ``shape``.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (h, w), int
+    shape : tuple
+        ``(H, W)``, each at least as large.
+    smooth : bool, default=True
+        Each pixel takes the label whose bilinearly enlarged indicator is largest there, so region
+        outlines are smooth curves rather than staircases of the small map's pixels; False: the
+        nearest small pixel's label.
+
+    Returns
+    -------
+    ndarray of shape (H, W), labels' dtype
+    """
+    h, w = labels.shape
+    H, W = shape
+    if not smooth:
+        rows = np.minimum((np.arange(H) + 0.5) * h / H, h - 1).astype(np.intp)
+        cols = np.minimum((np.arange(W) + 0.5) * w / W, w - 1).astype(np.intp)
+        return labels[np.ix_(rows, cols)]
+    zoom = (H / h, W / w)
+    out = np.zeros((H, W), dtype=labels.dtype)
+    best = np.full((H, W), -1.0, dtype=np.float32)
+    for k in np.unique(labels):
+        up = ndi.zoom((labels == k).astype(np.float32), zoom, order=1, mode="nearest", grid_mode=True)
+        win = up > best
+        out[win], best[win] = k, up[win]
+    return out
 
 
 def connected_regions(labels):
