@@ -46,6 +46,13 @@ def _plain(text):
     return ("-" if negative or sign else "") + t
 
 
+#: why a column's commas cannot be read (the caller names the column)
+AMBIGUOUS_COMMAS = (
+    "commas in it could group thousands or mark decimals (e.g. '1,202'); write the numbers without "
+    "thousands separators, or with a decimal point"
+)
+
+
 def decimal_mark(cells):
     """The decimal mark of a column of number-like text: ``'.'``, ``','``, or None when it cannot be told.
 
@@ -54,18 +61,60 @@ def decimal_mark(cells):
     column whose only commas are single groups of three digits (``1,202``) is None: the same text
     means one thousand two hundred and two, or a little over one.
     """
+    return mark_from(mark_evidence(cells))
+
+
+def mark_evidence(cells):
+    """What a set of number-like cells shows about the decimal mark, in a form that parts of one column
+    (blocks read apart) can pool: :func:`pool_evidence`, then :func:`mark_from`."""
     has_comma = [c for c in cells if "," in c]
-    if not has_comma:
+    return {
+        "comma": bool(has_comma),
+        "last": sorted({"." if c.rfind(".") > c.rfind(",") else "," for c in has_comma if "." in c}),
+        "decimal_comma": any(_DECIMAL_COMMA.match(c) and not _GROUPED_COMMA.match(c) for c in has_comma),
+        "grouped": any(c.count(",") > 1 for c in has_comma),
+        "point": any("." in c for c in cells),
+    }
+
+
+def pool_evidence(parts):
+    """The :func:`mark_evidence` of a whole column from that of its parts."""
+    parts = list(parts)
+    return {
+        "comma": any(p["comma"] for p in parts),
+        "last": sorted({m for p in parts for m in p["last"]}),
+        "decimal_comma": any(p["decimal_comma"] for p in parts),
+        "grouped": any(p["grouped"] for p in parts),
+        "point": any(p["point"] for p in parts),
+    }
+
+
+def mark_from(evidence):
+    """The decimal mark :func:`mark_evidence` shows: ``'.'``, ``','``, or None when it cannot be told."""
+    if not evidence["comma"]:
         return "."
-    both = [c for c in has_comma if "." in c]
-    if both:
-        last = {"." if c.rfind(".") > c.rfind(",") else "," for c in both}
-        return last.pop() if len(last) == 1 else None
-    if any(_DECIMAL_COMMA.match(c) and not _GROUPED_COMMA.match(c) for c in has_comma):
+    if evidence["last"]:
+        return evidence["last"][0] if len(evidence["last"]) == 1 else None
+    if evidence["decimal_comma"]:
         return ","
-    if any(c.count(",") > 1 for c in has_comma) or any("." in c for c in cells):
+    if evidence["grouped"] or evidence["point"]:
         return "."
     return None
+
+
+def number_cells(values):
+    """The distinct formatted-number cells of a column (without currency signs, brackets and spaces), or
+    None when :func:`as_numbers` has nothing to unformat in it."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return None
+    plain = pd.to_numeric(values, errors="coerce")
+    if not (plain.isna() & values.notna()).any():
+        return None
+    text = pd.unique(values.dropna().astype(str))  # each distinct cell once: a category repeats
+    cells = [_plain(c) for c in text]
+    if not any("," in c or c != t.strip() for c, t in zip(cells, text)):
+        return None
+    return [c for c in cells if re.fullmatch(r"[+-]?[\d.,]*\d[\d.,]*", c)]
 
 
 def as_numbers(values, *, mark=None):
@@ -91,22 +140,14 @@ def as_numbers(values, *, mark=None):
     ValueError
         When commas might group thousands or mark decimals and the column does not say which.
     """
-    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
-        return values, None  # already numbers (or dates, or booleans)
-    plain = pd.to_numeric(values, errors="coerce")
-    if not (plain.isna() & values.notna()).any():
-        return values, None  # every cell a plain number already: the caller's to_numeric reads them
-    text = pd.unique(values.dropna().astype(str))  # each distinct cell once: a category repeats
-    cells = [_plain(c) for c in text]
-    if not any("," in c or c != t.strip() for c, t in zip(cells, text)):
-        return values, None  # plain numbers or text as pandas read them: nothing to unformat
+    cells = number_cells(values)
+    if cells is None:
+        return values, None  # numbers already, plain numbers in text, or text: nothing to unformat
+    text = pd.unique(values.dropna().astype(str))
     if mark is None:
-        mark = decimal_mark([c for c in cells if re.fullmatch(r"[+-]?[\d.,]*\d[\d.,]*", c)])
+        mark = decimal_mark(cells)
     if mark is None:
-        raise ValueError(
-            "commas in it could group thousands or mark decimals (e.g. '1,202'); write the numbers without "
-            "thousands separators, or with a decimal point"
-        )
+        raise ValueError(AMBIGUOUS_COMMAS)
 
     def convert(v):
         if not isinstance(v, str):

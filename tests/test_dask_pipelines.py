@@ -67,16 +67,19 @@ def test_customers_aggregate_the_log_on_dask(tmp_path):
     assert ca == cb and ca["returns"]["lines"] == 1 and ca["missing_id"]["lines"] == 1
 
 
-def test_day_first_dates_are_decided_on_the_whole_log_not_per_block(tmp_path):
+def test_day_first_dates_and_decimal_marks_are_decided_on_the_whole_log_not_per_block(tmp_path):
     # the log's first megabytes (the first blocks the workers read) hold only days 1-12, which cannot tell
-    # day from month alone; the whole file can, and the workers read it as the local reader does
+    # day from month alone, and amounts like "$1,234" only, which cannot tell a thousands comma from a
+    # decimal one; the whole file can, and the workers read it as the local reader does
     rng = np.random.default_rng(0)
     n = 150_000
     month = rng.integers(1, 13, n)
     dom = np.where(np.arange(n) < 100_000, rng.integers(1, 13, n), rng.integers(13, 29, n))  # days 1-12 first
     day = pd.to_datetime(pd.DataFrame({"year": 2020, "month": month, "day": dom}))
     cust = rng.integers(0, 3000, n).astype(str)
-    log = pd.DataFrame({"cust": cust, "date": day.dt.strftime("%d/%m/%Y"), "amount": rng.gamma(2, 20, n).round(2)})
+    amount = np.where(np.arange(n) < 100_000, rng.integers(1000, 5000, n), rng.gamma(2, 20, n).round(2) + 1000)
+    formatted = [f"${v:,.0f}" if i < 100_000 else f"${v:,.2f}" for i, v in enumerate(amount)]
+    log = pd.DataFrame({"cust": cust, "date": day.dt.strftime("%d/%m/%Y"), "amount": formatted})
     log.to_csv(tmp_path / "tx.csv", index=False)
     assert (tmp_path / "tx.csv").stat().st_size > 3 << 20  # several blocks, the first two of days 1-12 only
     common = [

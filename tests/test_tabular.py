@@ -4,7 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmm_apps.tabular import as_numbers, day_month_order, dayfirst, decimal_mark, numeric_dates
+from gmm_apps.tabular import (
+    as_numbers,
+    day_month_order,
+    dayfirst,
+    decimal_mark,
+    mark_evidence,
+    mark_from,
+    numeric_dates,
+    pool_evidence,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,6 +52,24 @@ def test_a_comma_that_could_mean_either_is_refused():
     assert decimal_mark(["1,202", "3,400", "12.5"]) == "."  # another cell shows the decimal point
     assert decimal_mark(["1,202", "3,4"]) == ","  # another cell shows the decimal comma
     assert decimal_mark(["1.234,5", "1,234.5"]) is None  # both ways in one column
+
+
+def test_the_decimal_mark_of_a_column_read_in_parts_is_that_of_the_whole():
+    rng = np.random.default_rng(0)
+    columns = [
+        ["1,202", "3,400", "12.5"],
+        ["1,202", "3,4"],
+        ["1.234,5", "1,234.5"],
+        ["1,202", "3,400"],
+        ["1.234", "1.234,50", "7"],
+        ["1,234,567", "12"],
+        ["0,25", "1.000"],
+    ]
+    for cells in columns:
+        for _ in range(20):
+            cut = np.sort(rng.integers(0, len(cells) + 1, 2))
+            parts = [cells[: cut[0]], cells[cut[0] : cut[1]], cells[cut[1] :]]
+            assert mark_from(pool_evidence(mark_evidence(p) for p in parts)) == decimal_mark(cells), cells
 
 
 def test_day_or_month_first_is_decided_by_the_whole_column():

@@ -22,7 +22,17 @@ import pandas as pd
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
-from ...tabular import day_month_order, read_table, sniff_table
+from ...tabular import (
+    AMBIGUOUS_COMMAS,
+    as_numbers,
+    day_month_order,
+    mark_evidence,
+    mark_from,
+    number_cells,
+    pool_evidence,
+    read_table,
+    sniff_table,
+)
 from .lines import DAILY_COLUMNS, customer_days, day_first, finish, first_row
 
 logger = logging.getLogger("gmm_apps")
@@ -217,8 +227,13 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         orders = ddf[spec["date"]].map_partitions(lambda s: pd.Series([day_month_order(s)]), meta=(None, object))
         first = day_first(client.compute(orders, sync=True).tolist(), spec["date"], p)
 
+    marks = _decimal_marks(ddf, spec, p, client)
+
     def block(part):
-        return customer_days(part.reset_index(drop=True), spec, p, cfg_data, first)
+        part = part.reset_index(drop=True)
+        for col, mark in marks.items():  # decided on the whole column: a block of '1,234' alone cannot tell
+            part[col] = as_numbers(part[col], mark=mark)[0]
+        return customer_days(part, spec, p, cfg_data, first)
 
     meta = pd.DataFrame(
         {
@@ -234,6 +249,32 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         raise DataError(f"{p}: no transactions (only a header?)")
     out["customer_id"] = out["customer_id"].astype(str)
     return finish(out[DAILY_COLUMNS], cfg_data)
+
+
+def _decimal_marks(ddf, spec, path, client):
+    """The decimal mark of each formatted-number column (read as text), decided on the whole column in one
+    pass over the blocks (:func:`gmm_apps.tabular.mark_evidence`); plain number columns need none."""
+    cols = [
+        spec[k]
+        for k in ("amount", "price", "quantity")
+        if k in spec and not pd.api.types.is_numeric_dtype(ddf[spec[k]].dtype)
+    ]
+    if not cols:
+        return {}
+
+    def evidence(part):
+        cells = {c: number_cells(part[c]) for c in cols}
+        return pd.Series([{c: None if v is None else mark_evidence(v) for c, v in cells.items()}])
+
+    parts = client.compute(ddf[cols].map_partitions(evidence, meta=(None, object)), sync=True).tolist()
+    marks = {}
+    for c in cols:
+        seen = [e[c] for e in parts if e[c] is not None]
+        if seen:
+            marks[c] = mark_from(pool_evidence(seen))
+            if marks[c] is None:
+                raise DataError(f"{path}: column {c!r}: {AMBIGUOUS_COMMAS}")
+    return marks
 
 
 def check_data_keys(cfg_data, source):
