@@ -5,8 +5,10 @@
 Protocols (six speakers; the official test takes 0-4 are not in ../shared and not used):
 - takes: enrol on takes 10-49, test on takes 5-9 (300 recordings);
 - cross-digit: enrol on digits 0-4, test on digits 5-9 (1,350 recordings);
-- short enrolment: five recordings per speaker (digits 0-4 of take 10), test on takes 5-9; these give
-  1,211 speech frames, so the background model has 32 components (the default 128 is refused);
+- short enrolment: five recordings per speaker (digits 0-4 of take 10), test on takes 5-9 (1,211 speech
+  frames);
+- one word: every speaker enrols the same word (digit 0, takes 10-29), tested on takes 30-39, as a
+  passphrase system would;
 - the shape of a many-speaker corpus: each (digit, speaker) pair a class (60), takes 20-49 enrolled
   (1,800 recordings) and takes 5-9 tested (300), everything resampled to 16 kHz (by hand too).
 gmm_apps runs with its default config (MAP-adapted speakers, S-norm), with ``model.score_norm=none``, and
@@ -42,7 +44,9 @@ DIGIT_AND_SPEAKER = r"^(\d+_[^_]+)_\d+$"
 PROTOCOLS = {
     "takes 10-49 -> 5-9": ("*_[1-4][0-9].wav", "*_[5-9].wav", []),
     "digits 0-4 -> 5-9": ("[0-4]_*.wav", "[5-9]_*.wav", []),
-    "5 recordings -> 5-9": ("[0-4]_*_10.wav", "*_[5-9].wav", ["model.n_components=32"]),
+    "5 recordings -> 5-9": ("[0-4]_*_10.wav", "*_[5-9].wav", []),
+    # a word every speaker enrols (a passphrase): digit 0, takes 10-29 enrolled, takes 30-39 tested
+    "one word, 20 -> 10": ("0_*_[12][0-9].wav", "0_*_3[0-9].wav", []),
     # the shape of a many-speaker corpus: 60 classes, 1,800 enrolment and 300 test recordings, at 16 kHz
     "60 classes, 16 kHz": (
         "*_[2-4][0-9].wav",

@@ -423,6 +423,36 @@ def test_default_run_identifies_the_sample(default_run):
     assert lo <= s["eer"] <= hi
 
 
+def test_the_background_model_size_is_the_held_out_best_of_those_the_frames_support(default_run):
+    from gmm_apps.pipelines.speakers.pipeline import ubm_sizes
+
+    assert ubm_sizes([64, 8, 32, 16], 10_000) == [8, 16, 32, 64]
+    assert ubm_sizes([8, 16, 32, 64], 250) == [8, 16]  # 10 frames a component
+    assert ubm_sizes(64, 640) == [64]
+    for sizes, frames in ((64, 639), ([32, 64], 300)):
+        with pytest.raises(DataError, match="needs at least 320 speech frames|needs at least 640 speech frames"):
+            ubm_sizes(sizes, frames)
+    s = json.loads((default_run / "summary.json").read_text())
+    table = s["ubm_sizes_tried"]
+    assert [r["n_components"] for r in table] == [8, 16, 32, 64]
+    best = max(table, key=lambda r: (r["accuracy"], -r["eer"], r["n_components"]))  # the rule, by hand
+    assert s["ubm_components"] == best["n_components"]
+    assert "components were chosen among 4 sizes" in (default_run / "report.html").read_text()
+
+
+@pytest.mark.skipif(not FSDD.is_dir(), reason="../shared/datasets/fsdd not present")
+def test_a_word_every_speaker_enrols_is_told_apart_by_a_smaller_background_model(tmp_path):
+    # digit 0, takes 10-29 enrolled and 30-39 tested: 64 components split into one-speaker components
+    from gmm_apps.runs import execute_run
+
+    sets = [f"data.enrol={FSDD}/0_*_[12][0-9].wav", f"data.test={FSDD}/0_*_3[0-9].wav", "report.plots=false"]
+    cfg = REPO / "configs" / "speakers.yaml"
+    _, fixed = execute_run(cfg, out=tmp_path / "a", quiet=True, sets=[*sets, "model.n_components=64"])
+    _, chosen = execute_run(cfg, out=tmp_path / "b", quiet=True, sets=sets)
+    assert fixed["accuracy"] < 0.8 and fixed["ubm_sizes_tried"] is None
+    assert chosen["ubm_components"] < 64 and chosen["accuracy"] >= 0.95
+
+
 def test_verifications_accept_true_claims(default_run):
     ver = pd.read_csv(default_run / "verifications.csv")
     ident = pd.read_csv(default_run / "identifications.csv")

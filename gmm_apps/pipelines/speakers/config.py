@@ -103,7 +103,12 @@ class SpeakersModel(ModelSection):
         description="ubm_map: speaker models adapted from a universal background model; independent: one GMM per "
         "speaker; ivector: i-vectors of a total-variability model on the background model, cosine-scored",
     )
-    n_components: int = Field(64, ge=1, description="components of the universal background model (one size)")
+    n_components: Annotated[int, Field(ge=1)] | list[Annotated[int, Field(ge=1)]] = Field(
+        [8, 16, 32, 64],
+        description="components of the universal background model: one size, or sizes to choose from on the "
+        "held-out enrolment recordings (threshold.calibration_share; best identification, then EER, then the "
+        "larger); sizes the enrolment frames cannot support (10 frames a component) are left out",
+    )
     covariance_type: CovarianceType = "diag"
     relevance_factor: float = Field(
         4.0, gt=0, description="MAP adaptation: how many frames a component needs before its mean follows the speaker"
@@ -134,6 +139,13 @@ class SpeakersModel(ModelSection):
     max_iter: int = Field(200, ge=1)
     tol: float = Field(1e-3, gt=0, description="EM tolerance of the background model")
     reg_covar: float = Field(1e-3, ge=0, description="variance floor, in MFCC units")
+
+    @field_validator("n_components")
+    @classmethod
+    def _some_sizes(cls, v):
+        if isinstance(v, list) and not v:
+            raise ValueError("give one size or a non-empty list of sizes, e.g. [8, 16, 32, 64]")
+        return v
 
 
 class SpeakersThreshold(ThresholdSection):

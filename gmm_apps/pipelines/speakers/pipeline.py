@@ -63,15 +63,80 @@ def extract(files, cfg, ctx, desc, sr):
 FRAMES_PER_COMPONENT = 10
 
 
-def check_components(k, n_frames):
-    """Refuse a background model with more components than the enrolment frames support, before fitting it."""
+def ubm_sizes(n_components, n_frames):
+    """The background model sizes to try: ``model.n_components`` (one, or candidates), those the enrolment
+    frames support; a size the frames cannot support is refused before anything is fitted."""
+    sizes = sorted(set(n_components if isinstance(n_components, list) else [n_components]))
     most = n_frames // FRAMES_PER_COMPONENT
-    if k > most:
+    fit = [k for k in sizes if k <= most]
+    if not fit or (len(sizes) == 1 and sizes[0] > most):
+        k = sizes[0]
         raise DataError(
             f"data.enrol: model.n_components={k:,} needs at least {FRAMES_PER_COMPONENT * k:,} speech frames "
             f"({FRAMES_PER_COMPONENT} per component), the enrolment recordings give {n_frames:,}; use at "
             f"most {max(most, 1):,} components or enrol more speech"
         )
+    return fit
+
+
+#: enrolment frames (a random subset of them) the candidate background models are fitted on
+SELECTION_FRAMES = 20_000
+
+
+def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
+    """The background model size whose speaker models identify held-out enrolment recordings best.
+
+    The held-out recordings are the threshold calibration's (``threshold.calibration_share`` of each
+    speaker's); for each size a background model is fitted on the other recordings and the speakers
+    adapted from it (kind ubm_map, whatever ``model.kind``; raw scores: S-norm's cohort scoring would
+    double the cost).  Best identification accuracy wins, then
+    the lower equal error rate, then the larger size.  A background model larger than the enrolment's
+    variety of sounds splits into components that belong to one speaker each, and adapting from it no
+    longer tells the speakers apart (a word or passphrase enrolled by every speaker).
+
+    Returns
+    -------
+    size : int
+    table : list of dict or None
+        Each size's held-out accuracy and EER; None when there was nothing to choose.
+    """
+    if len(sizes) == 1 or cfg.model.kind == "independent":
+        return sizes[-1], None
+    held = calibration_split(labels, cfg.threshold.calibration_share, seed)
+    if not held:
+        return sizes[-1], None
+    keep = [i for i in range(len(frames)) if i not in set(held)]
+    raw = {"kind": "ubm_map", "score_norm": "none"}
+    adapted = cfg.model_copy(update={"model": cfg.model.model_copy(update=raw)})
+    own = np.array([sorted(set(labels[i] for i in keep)).index(labels[i]) for i in held])
+    pool = np.vstack([frames[i] for i in keep])
+    if len(pool) > SELECTION_FRAMES:  # the candidates' background models need not see every frame
+        pool = pool[np.sort(np.random.default_rng(seed).choice(len(pool), SELECTION_FRAMES, replace=False))]
+    table = []
+    for k in sizes:
+        ubm = background_model([pool], cfg, seed, ctx, n_components=k)
+        models = build_models(ubm, [frames[i] for i in keep], [labels[i] for i in keep], adapted, seed)
+        S = models.score([frames[i] for i in held])
+        target = S[np.arange(len(held)), own]
+        others = np.ones_like(S, dtype=bool)
+        others[np.arange(len(held)), own] = False
+        table.append(
+            {
+                "n_components": int(ubm.n_components),
+                "accuracy": float((S.argmax(axis=1) == own).mean()),
+                "eer": float(equal_error_rate(target, S[others])[0]),
+            }
+        )
+    best = min(table, key=lambda r: (-r["accuracy"], r["eer"], -r["n_components"]))
+    logger.info(
+        "background model: %d components, chosen on %d held-out enrolment recordings (%s)",
+        best["n_components"],
+        len(held),
+        "; ".join(
+            f"{r['n_components']}: accuracy {100 * r['accuracy']:.1f}%, EER {100 * r['eer']:.2f}%" for r in table
+        ),
+    )
+    return best["n_components"], table
 
 
 def labelled(files, cfg, key, *, required, spec):
@@ -88,14 +153,14 @@ def labelled(files, cfg, key, *, required, spec):
     return labels
 
 
-def background_model(frames, cfg, seed, ctx):
+def background_model(frames, cfg, seed, ctx, *, n_components):
     """The universal background model on every enrolment frame (a progress bar over its EM iterations)."""
     m = cfg.model
-    bar = ctx.progress(total=m.max_iter, desc="background model (EM iterations)")
+    bar = ctx.progress(total=m.max_iter, desc=f"background model, {n_components} components (EM iterations)")
     try:
         return train_ubm(
             frames,
-            n_components=m.n_components,
+            n_components=n_components,
             covariance_type=m.covariance_type,
             random_state=seed,
             n_init=m.n_init,
@@ -371,8 +436,9 @@ class SpeakersPipeline(Pipeline):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
         seed = cfg.model.random_state
-        enrol_files, enrol_labels, enrol_frames, sr = self._enrolment(cfg, ctx)
-        ubm = background_model(enrol_frames, cfg, seed, ctx)
+        enrol_files, enrol_labels, enrol_frames, sr, sizes = self._enrolment(cfg, ctx)
+        size, sizes_tried = choose_ubm_size(enrol_frames, enrol_labels, sizes, cfg, seed, ctx)
+        ubm = background_model(enrol_frames, cfg, seed, ctx, n_components=size)
         extractor = total_variability(ubm, enrol_frames, cfg, seed, ctx)
         threshold, calib = calibrate(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
         models = build_models(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
@@ -390,6 +456,7 @@ class SpeakersPipeline(Pipeline):
             "threshold_calibration": calib,
             "model_kind": cfg.model.kind,
             "ubm_components": int(models.ubm.n_components),
+            "ubm_sizes_tried": sizes_tried,
         }
         if extractor is not None:
             summary["ivector_dim"] = int(extractor.T_.shape[2])
@@ -436,8 +503,7 @@ class SpeakersPipeline(Pipeline):
         frames, _ = extract(files, cfg, ctx, "enrolment features", sr)
         n_frames = sum(len(f) for f in frames)
         logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(files), len(speakers), n_frames)
-        check_components(cfg.model.n_components, n_frames)
-        return files, labels, frames, sr
+        return files, labels, frames, sr, ubm_sizes(cfg.model.n_components, n_frames)
 
     @staticmethod
     def _metrics(ident, S, models, true, seed):

@@ -226,6 +226,7 @@ def _method_section(rep, cfg, summary):
             + "WCCN learnt on the enrolment recordings; a speaker is the mean direction of their recordings' "
             "vectors and a score is the cosine similarity.",
         }[m.kind]
+        + _size_sentence(summary)
         + (
             " Each score is then S-normalised: the mean of the score standardised by the speaker's scores on the "
             "other speakers' enrolment recordings and by the recording's scores for the other speakers, so that one "
@@ -233,4 +234,16 @@ def _method_section(rep, cfg, summary):
             if cfg.model.score_norm == "snorm"
             else ""
         )
+    )
+
+
+def _size_sentence(summary):
+    """How the background model's size was chosen, when it was."""
+    tried = summary.get("ubm_sizes_tried")
+    if not tried:
+        return ""
+    each = ", ".join(f"{r['n_components']}: {100 * r['accuracy']:.1f}% / {100 * r['eer']:.2f}%" for r in tried)
+    return (
+        f" The background model's {summary['ubm_components']} components were chosen among {len(tried)} sizes by "
+        f"identifying the held-out enrolment recordings (accuracy / EER: {each})."
     )
