@@ -197,6 +197,30 @@ def test_the_background_model_is_the_float64_fit_to_within_rounding():
     np.testing.assert_allclose(ubm.weights_, ref.weights_, atol=1e-6)
 
 
+def test_the_background_model_continues_from_a_given_start_by_em_steps():
+    from scipy.stats import norm
+
+    from gmm_apps.pipelines.speakers.model import train_ubm
+
+    rng = np.random.default_rng(7)
+    X = np.vstack([rng.normal(c, 1.0, (300, 3)) for c in range(4)])
+    start = GaussianMixture(4, covariance_type="diag", random_state=3, max_iter=3).fit(X[::7])
+    ubm = train_ubm([X], n_components=4, max_iter=2, start=start)  # one EM step on X from the start
+    # the same step by hand: responsibilities under the start, then weighted means and variances
+    dens = np.stack(
+        [
+            start.weights_[k] * norm.pdf(X, start.means_[k], np.sqrt(start.covariances_[k])).prod(axis=1)
+            for k in range(4)
+        ],
+        axis=1,
+    )
+    r = dens / dens.sum(axis=1, keepdims=True)
+    nk = r.sum(axis=0)
+    means = r.T @ X / nk[:, None]
+    np.testing.assert_allclose(ubm.weights_, nk / len(X), atol=1e-5)
+    np.testing.assert_allclose(ubm.means_, means, atol=1e-4)
+
+
 def test_shared_variance_scoring_is_each_models_own_density():
     rng = np.random.default_rng(3)
     ubm = GaussianMixture(8, covariance_type="diag", random_state=0).fit(rng.normal(size=(3000, 5)) * 3)

@@ -452,8 +452,12 @@ def train_ubm(
     tol=1e-3,
     reg_covar=1e-3,
     progress=None,
+    start=None,
 ):
     """The universal background model on all enrolment speech frames.
+
+    ``start``: a fitted mixture of ``n_components`` components (the same size fitted on part of the
+    frames) that EM continues from, in place of a k-means start.
 
     With one start, the k-means start and the first EM step run in float64 and the iterations to
     convergence in float32 (statistics still summed in float64), about twice as fast; the model
@@ -470,7 +474,8 @@ def train_ubm(
             return GaussianMixture(
                 k, random_state=random_state, n_init=n_init, max_iter=max_iter, callback=progress, **params
             ).fit(X)
-        start = GaussianMixture(k, random_state=random_state, max_iter=1, callback=progress, **params).fit(X)
+        if start is None or start.n_components != k:
+            start = GaussianMixture(k, random_state=random_state, max_iter=1, callback=progress, **params).fit(X)
         fast = GaussianMixture(
             k,
             dtype=np.float32,

@@ -80,7 +80,7 @@ def ubm_sizes(n_components, n_frames):
 
 
 #: enrolment frames (a random subset of them) the candidate background models are fitted on
-SELECTION_FRAMES = 20_000
+SELECTION_FRAMES = 10_000
 
 
 def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
@@ -99,12 +99,14 @@ def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
     size : int
     table : list of dict or None
         Each size's held-out accuracy and EER; None when there was nothing to choose.
+    start : GaussianMixture or None
+        The chosen size's background model, where the one on every frame starts (no second k-means).
     """
     if len(sizes) == 1 or cfg.model.kind == "independent":
-        return sizes[-1], None
+        return sizes[-1], None, None
     held = calibration_split(labels, cfg.threshold.calibration_share, seed)
     if not held:
-        return sizes[-1], None
+        return sizes[-1], None, None
     keep = [i for i in range(len(frames)) if i not in set(held)]
     raw = {"kind": "ubm_map", "score_norm": "none"}
     adapted = cfg.model_copy(update={"model": cfg.model.model_copy(update=raw)})
@@ -112,9 +114,10 @@ def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
     pool = np.vstack([frames[i] for i in keep])
     if len(pool) > SELECTION_FRAMES:  # the candidates' background models need not see every frame
         pool = pool[np.sort(np.random.default_rng(seed).choice(len(pool), SELECTION_FRAMES, replace=False))]
-    table = []
+    table, fitted = [], []
     for k in sizes:
         ubm = background_model([pool], cfg, seed, ctx, n_components=k)
+        fitted.append(ubm)
         models = build_models(ubm, [frames[i] for i in keep], [labels[i] for i in keep], adapted, seed)
         S = models.score([frames[i] for i in held])
         target = S[np.arange(len(held)), own]
@@ -128,6 +131,7 @@ def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
             }
         )
     best = min(table, key=lambda r: (-r["accuracy"], r["eer"], -r["n_components"]))
+    start = fitted[table.index(best)]
     logger.info(
         "background model: %d components, chosen on %d held-out enrolment recordings (%s)",
         best["n_components"],
@@ -136,7 +140,7 @@ def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
             f"{r['n_components']}: accuracy {100 * r['accuracy']:.1f}%, EER {100 * r['eer']:.2f}%" for r in table
         ),
     )
-    return best["n_components"], table
+    return best["n_components"], table, start
 
 
 def labelled(files, cfg, key, *, required, spec):
@@ -153,8 +157,9 @@ def labelled(files, cfg, key, *, required, spec):
     return labels
 
 
-def background_model(frames, cfg, seed, ctx, *, n_components):
-    """The universal background model on every enrolment frame (a progress bar over its EM iterations)."""
+def background_model(frames, cfg, seed, ctx, *, n_components, start=None):
+    """The universal background model on every enrolment frame (a progress bar over its EM iterations);
+    ``start``: a mixture of that size that EM continues from (:func:`~.model.train_ubm`)."""
     m = cfg.model
     bar = ctx.progress(total=m.max_iter, desc=f"background model, {n_components} components (EM iterations)")
     try:
@@ -168,6 +173,7 @@ def background_model(frames, cfg, seed, ctx, *, n_components):
             tol=m.tol,
             reg_covar=m.reg_covar,
             progress=lambda i, lb: bar.update(1),
+            start=start,
         )
     finally:
         bar.close()
@@ -437,8 +443,8 @@ class SpeakersPipeline(Pipeline):
 
         seed = cfg.model.random_state
         enrol_files, enrol_labels, enrol_frames, sr, sizes = self._enrolment(cfg, ctx)
-        size, sizes_tried = choose_ubm_size(enrol_frames, enrol_labels, sizes, cfg, seed, ctx)
-        ubm = background_model(enrol_frames, cfg, seed, ctx, n_components=size)
+        size, sizes_tried, start = choose_ubm_size(enrol_frames, enrol_labels, sizes, cfg, seed, ctx)
+        ubm = background_model(enrol_frames, cfg, seed, ctx, n_components=size, start=start)
         extractor = total_variability(ubm, enrol_frames, cfg, seed, ctx)
         threshold, calib = calibrate(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
         models = build_models(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
