@@ -15,7 +15,7 @@ from .errors import ConfigError, DataError
 logger = logging.getLogger("gmm_apps")
 
 
-def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
+def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=True):
     """Expand ``data.path`` (file, folder or glob) into a sorted list of files.
 
     Parameters
@@ -28,6 +28,8 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
     suffixes : iterable of str, optional
         Accepted file endings (lower case, with the dot) when listing a folder.
     allow_dir : bool, default=True
+    warn : bool, default=True
+        Log the files of a folder or glob that are left out (False where the config's check has said so).
 
     Returns
     -------
@@ -39,7 +41,8 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
     if p.is_dir() and allow_dir:
         every = sorted(_walk_files(p))
         files = [f for f in every if suffixes is None or f.suffix.lower() in suffixes]
-        _say_left_out(every, files, pattern, suffixes)
+        if warn:
+            _say_left_out(every, files, pattern, suffixes)
         if not files:
             want = ", ".join(sorted(suffixes)) if suffixes else "files"
             raise ConfigError(f"{source}: {key}: folder {pattern} holds no {want}")
@@ -52,7 +55,8 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True):
             files = [f for f in files if outputs.isdisjoint(f.parents)]
         if suffixes is not None:
             every, files = files, [f for f in files if f.suffix.lower() in suffixes]
-            _say_left_out(every, files, pattern, suffixes)
+            if warn:
+                _say_left_out(every, files, pattern, suffixes)
         if not files:
             raise ConfigError(f"{source}: {key}: the pattern {pattern!r} matches no files")
         return files

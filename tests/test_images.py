@@ -160,7 +160,8 @@ def test_a_phone_photo_is_read_the_way_up_a_viewer_shows_it(tmp_path, orientatio
     np.testing.assert_allclose(got * 255, turn(stored))
 
 
-def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path, caplog):
+def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path_factory, caplog):
+    tmp_path, runs = tmp_path_factory.mktemp("photos"), tmp_path_factory.mktemp("runs")
     rgb = (np.random.default_rng(1).random((12, 16, 3)) * 255).astype(np.uint8)
     Image.fromarray(rgb).save(tmp_path / "a.png")
     Image.fromarray(rgb).save(tmp_path / "b.webp", lossless=True)
@@ -175,6 +176,16 @@ def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path, ca
     assert [Path(f).name for f in got] == ["a.png", "b.webp"]
     assert "2 file(s) left out, not of a kind read here (.heic 1, .txt 1)" in caplog.text
     np.testing.assert_allclose(read_image(got[1]) * 255, rgb)
+    # a run says it once (its config check did), not again when the run starts
+    caplog.clear()
+    sets = [f"data.path={tmp_path}", "run.n_jobs=1", "model.n_fits=1", "report.plots=false"]
+    lg.addHandler(caplog.handler)
+    try:
+        args = ["run", str(REPO / "configs" / "images.yaml"), "--out", str(runs / "r"), "--quiet"]
+        assert cli.main([*args, *(a for x in sets for a in ("--set", x))]) == 0
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert caplog.text.count("left out, not of a kind read here") == 1
 
 
 def test_a_file_that_is_no_image_is_refused_before_any_photo_is_segmented(tmp_path, capsys, monkeypatch):

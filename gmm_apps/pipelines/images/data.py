@@ -231,7 +231,7 @@ def output_names(inputs):
     raise ConfigError(f"inputs share output names that their folders do not tell apart: {sorted(clash)[:3]}")
 
 
-def resolve_images(entries, *, key="data.path", source="config"):
+def resolve_images(entries, *, key="data.path", source="config", warn=True):
     """Expand ``data.path`` entries (files, folders, globs, ``skimage:NAME``) into image inputs.
 
     Parameters
@@ -239,6 +239,8 @@ def resolve_images(entries, *, key="data.path", source="config"):
     entries : str or list of str
     key, source : str
         For messages.
+    warn : bool, default=True
+        Log the files of a folder or glob that are left out (:func:`gmm_apps.paths.resolve_inputs`).
 
     Returns
     -------
@@ -260,5 +262,5 @@ def resolve_images(entries, *, key="data.path", source="config"):
                 )
             out.append(str(e))
         else:
-            out.extend(str(f) for f in resolve_inputs(str(e), key=key, source=source, suffixes=SUFFIXES))
+            out.extend(str(f) for f in resolve_inputs(str(e), key=key, source=source, suffixes=SUFFIXES, warn=warn))
     return list(dict.fromkeys(out))

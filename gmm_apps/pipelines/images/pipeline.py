@@ -252,7 +252,7 @@ class ImagesPipeline(Pipeline):
     def run(self, cfg, ctx):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
-        inputs = resolve_images(cfg.data.path, key="data.path", source="config")
+        inputs = resolve_images(cfg.data.path, key="data.path", source="config", warn=False)  # check() said it
         settings = Settings.from_config(cfg)
         _make_folders(ctx, cfg)
         pool_rows = max(POOL_ROWS_MIN, settings.sample_size // len(inputs))

@@ -471,7 +471,9 @@ class SpeakersPipeline(Pipeline):
             summary["headline"] = f"enrolled {len(speakers)} speakers from {len(enrol_files)} recordings"
             rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})
             return summary
-        test_files = resolve_inputs(cfg.data.test, key="data.test", source="config", suffixes=AUDIO_SUFFIXES)
+        test_files = resolve_inputs(
+            cfg.data.test, key="data.test", source="config", suffixes=AUDIO_SUFFIXES, warn=False
+        )
         ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test", sr, cfg.data.test)
         metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
@@ -500,7 +502,7 @@ class SpeakersPipeline(Pipeline):
     def _enrolment(cfg, ctx):
         """Enrolment recordings, their speakers, speech frames (checked: two speakers, enough frames) and the
         sample rate."""
-        files = resolve_inputs(cfg.data.enrol, key="data.enrol", source="config", suffixes=AUDIO_SUFFIXES)
+        files = resolve_inputs(cfg.data.enrol, key="data.enrol", source="config", suffixes=AUDIO_SUFFIXES, warn=False)
         labels = labelled(files, cfg, "data.enrol", required=True, spec=cfg.data.enrol)
         speakers = sorted(set(labels))
         if len(speakers) < 2:
