@@ -108,6 +108,33 @@ def test_an_export_newest_first_with_grouped_digits_and_day_first_dates_reads_as
     pd.testing.assert_frame_equal(book.prices, got.prices)
 
 
+def test_a_series_priced_every_calendar_day_is_annualised_over_365_days(tmp_path):
+    from gmm_apps.pipelines.regimes.features import days_per_year
+
+    assert days_per_year(pd.bdate_range("2015-01-01", "2020-12-31")) == 252
+    assert days_per_year(pd.date_range("2015-01-01", "2020-12-31")) == 365
+    days = pd.date_range("2016-01-01", "2021-12-31")  # a coin: every day, weekends too
+    rng = np.random.default_rng(4)
+    prices = 400 * np.exp(np.cumsum(rng.normal(0, 0.03, len(days)) * np.where(days.year == 2018, 2.5, 1.0)))
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "coin.csv", index=False)
+    out = tmp_path / "r"
+    args = ["run", str(REPO / "configs" / "regimes.yaml"), "--out", str(out), "--quiet"]
+    sets = [f"data.path={tmp_path / 'coin.csv'}", "split.holdout_start=2020-01-01", "report.plots=false"]
+    assert cli.main([*args, *(a for x in sets for a in ("--set", x))]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["days_per_year"] == 365
+    bt = pd.read_csv(out / "backtest.csv").set_index("strategy")
+    held = pd.Series(prices, index=days).pct_change().loc[s["backtest"]["period"][0] :].to_numpy()[1:]
+    # (within the 5 bps paid on the first day)
+    assert bt.loc["buy and hold", "annual_volatility"] == pytest.approx(held.std() * np.sqrt(365), rel=1e-4)
+    stats = pd.read_csv(out / "regime_stats.csv")
+    r = np.log(prices[1:] / prices[:-1])
+    regimes = pd.read_csv(out / "regimes.csv")
+    by_day = pd.Series(r, index=days[1:]).reindex(pd.to_datetime(regimes["date"]))
+    calm = by_day[(regimes["regime"] == 0).to_numpy()]
+    assert stats.loc[0, "annual_volatility"] == pytest.approx(calm.std() * np.sqrt(365), rel=1e-6)
+
+
 def test_dates_exported_as_numbers_read_as_the_days_they_are(tmp_path):
     days = pd.bdate_range("2020-01-02", periods=30)
     prices = np.linspace(100.0, 130.0, 30)

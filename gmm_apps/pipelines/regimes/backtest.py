@@ -25,7 +25,7 @@ def regime_weights(labels, stress, stress_weight):
     return np.where(np.asarray(labels) == stress, float(stress_weight), 1.0)
 
 
-def vol_target_weights(returns, window, target, *, max_weight=1.0):
+def vol_target_weights(returns, window, target, *, max_weight=1.0, year=TRADING_DAYS):
     """Volatility targeting: ``target / realised volatility`` of the last ``window`` days, capped at ``max_weight``.
 
     Parameters
@@ -35,9 +35,11 @@ def vol_target_weights(returns, window, target, *, max_weight=1.0):
     window : int
     target : float
         Annual volatility aimed at.
+    year : int
+        Days a year (:func:`~.features.days_per_year`).
     """
     r = pd.Series(np.asarray(returns, dtype=np.float64))
-    vol = r.rolling(window, min_periods=max(2, window // 2)).std(ddof=0).to_numpy() * np.sqrt(TRADING_DAYS)
+    vol = r.rolling(window, min_periods=max(2, window // 2)).std(ddof=0).to_numpy() * np.sqrt(year)
     w = np.where(vol > 0, target / np.where(vol > 0, vol, 1.0), max_weight)
     return np.clip(np.nan_to_num(w, nan=max_weight), 0.0, max_weight)
 
@@ -59,18 +61,19 @@ def strategy_returns(weights, returns, cost_bps):
     return held * r[1:] - turnover * cost_bps / 1e4, turnover
 
 
-def performance(net, turnover):
-    """Annual return (compounded), volatility, Sharpe (no risk-free rate), maximum drawdown and annual turnover."""
+def performance(net, turnover, *, year=TRADING_DAYS):
+    """Annual return (compounded), volatility, Sharpe (no risk-free rate), maximum drawdown and annual turnover,
+    over ``year`` days a year."""
     net = np.asarray(net, dtype=np.float64)
     growth = np.cumprod(1.0 + net)
-    years = len(net) / TRADING_DAYS
+    years = len(net) / year
     annual = growth[-1] ** (1.0 / years) - 1.0 if years > 0 and growth[-1] > 0 else float("nan")
-    vol = float(net.std(ddof=0) * np.sqrt(TRADING_DAYS))
+    vol = float(net.std(ddof=0) * np.sqrt(year))
     peak = np.maximum.accumulate(np.r_[1.0, growth])[1:]
     return {
         "annual_return": float(annual),
         "annual_volatility": vol,
-        "sharpe": float(net.mean() * TRADING_DAYS / vol) if vol > 0 else float("nan"),
+        "sharpe": float(net.mean() * year / vol) if vol > 0 else float("nan"),
         "max_drawdown": float((growth / peak - 1.0).min()),
         "turnover_per_year": float(turnover.sum() / years),
     }
@@ -104,7 +107,7 @@ def qlike(returns, variance):
     return float(np.mean(np.log(h[ok]) + y[ok] / h[ok])) if ok.any() else float("nan")
 
 
-def volatility_forecasts(dates, returns, predicted_vol, vol_window):
+def volatility_forecasts(dates, returns, predicted_vol, vol_window, *, year=TRADING_DAYS):
     """The regime model's volatility forecast beside the trailing peer's, and how each scored on the next days.
 
     Returns
@@ -117,7 +120,7 @@ def volatility_forecasts(dates, returns, predicted_vol, vol_window):
     """
     r = pd.Series(np.asarray(returns, dtype=np.float64), index=dates)
     trailing = r.rolling(vol_window, min_periods=max(2, vol_window // 2)).std(ddof=0)
-    model = np.asarray(predicted_vol, dtype=np.float64) / np.sqrt(TRADING_DAYS)
+    model = np.asarray(predicted_vol, dtype=np.float64) / np.sqrt(year)
     check = {
         "qlike_regime_model": qlike(r.to_numpy(), model**2),
         "qlike_trailing": qlike(r.to_numpy(), trailing.to_numpy() ** 2),
@@ -132,11 +135,22 @@ def volatility_forecasts(dates, returns, predicted_vol, vol_window):
         },
         index=dates,
     )
-    return check, curves * np.sqrt(TRADING_DAYS)
+    return check, curves * np.sqrt(year)
 
 
 def run_backtest(
-    dates, filtered, returns, names, *, predicted_vol, stress_weight, cost_bps, vol_window, target_vol, max_leverage=1.0
+    dates,
+    filtered,
+    returns,
+    names,
+    *,
+    predicted_vol,
+    stress_weight,
+    cost_bps,
+    vol_window,
+    target_vol,
+    max_leverage=1.0,
+    year=TRADING_DAYS,
 ):
     """Five allocations over the labelled days, all with the same costs and volatility target.
 
@@ -158,6 +172,8 @@ def run_backtest(
         Regime names, calmest first; the last is stress.
     predicted_vol : ndarray of shape (T,)
         The regime model's annualised volatility forecast for the next day.
+    year : int
+        Days a year returns are annualised over (:func:`~.features.days_per_year`).
     stress_weight, cost_bps : float
     vol_window : int
     target_vol : float
@@ -181,13 +197,15 @@ def run_backtest(
         "regime probabilities": probability_weights(filtered, per_regime),
         "regime volatility targeting": np.clip(target_vol / np.where(pv > 0, pv, np.inf), 0.0, max_leverage),
         "buy and hold": np.ones(len(returns)),
-        "volatility targeting": vol_target_weights(returns, vol_window, target_vol, max_weight=max_leverage),
+        "volatility targeting": vol_target_weights(returns, vol_window, target_vol, max_weight=max_leverage, year=year),
     }
     rows, curves = [], {}
     days = {f"days_{nm}": int((labels == k).sum()) for k, nm in enumerate(names)}
     for name, w in weights.items():
         net, turn = strategy_returns(w, returns, cost_bps)
-        rows.append({"strategy": name, **performance(net, turn), "mean_weight": float(w[:-1].mean()), **days})
+        rows.append(
+            {"strategy": name, **performance(net, turn, year=year), "mean_weight": float(w[:-1].mean()), **days}
+        )
         curves[name] = np.cumprod(1.0 + net)
     return pd.DataFrame(rows), pd.DataFrame(curves, index=dates[1:])
 
@@ -206,11 +224,7 @@ def write_backtest(ctx, cfg, post, data, names):
         target, why = float(bt.vol_target), "backtest.vol_target"
     else:
         before = simple.loc[: dates[0]].iloc[1:-1]  # the days before the test
-        target = (
-            float(before.std(ddof=0) * np.sqrt(TRADING_DAYS))
-            if len(before) > 20
-            else float(returns.std() * np.sqrt(TRADING_DAYS))
-        )
+        target = float((before.std(ddof=0) if len(before) > 20 else returns.std()) * np.sqrt(post.year))
         why = "the asset's volatility before the test"
     table, curves = run_backtest(
         dates,
@@ -223,9 +237,10 @@ def write_backtest(ctx, cfg, post, data, names):
         vol_window=bt.vol_window,
         target_vol=target,
         max_leverage=bt.max_leverage,
+        year=post.year,
     )
     ctx.write_table("backtest.csv", table)
-    check, vol_curves = volatility_forecasts(dates, returns, post.predicted_vol[oos], bt.vol_window)
+    check, vol_curves = volatility_forecasts(dates, returns, post.predicted_vol[oos], bt.vol_window, year=post.year)
     rows = table.set_index("strategy")
     regime_rules = [n for n in rows.index if n in REGIME_RULES]
     best = max(regime_rules, key=lambda n: rows.loc[n, "sharpe"])

@@ -251,8 +251,8 @@ class RegimeModel:
             self.fit_smoothed = self.fit_smoothed[:, order]
         return self
 
-    def predicted_volatility(self, filtered, returns, *, state_var=None, half_life=VOL_HALF_LIFE):
-        """Annualised volatility of the next day's return under tomorrow's regime probabilities.
+    def predicted_volatility(self, filtered, returns, *, state_var=None, half_life=VOL_HALF_LIFE, year=TRADING_DAYS):
+        """Next-day return volatility under tomorrow's regime probabilities, annualised over ``year`` days.
 
         The variance of the mixture of the states' return distributions, weighted by
         ``filtered[t] @ transmat``: each state's mean from :attr:`return_moments`, its variance
@@ -283,7 +283,7 @@ class RegimeModel:
             V = running_state_variances(filtered, returns, mu, start, half_life=half_life)
         p = np.asarray(filtered) @ self.transmat
         mean = p @ mu
-        vol = np.sqrt(np.maximum((p * (V + mu**2)).sum(axis=1) - mean**2, 0.0) * TRADING_DAYS)
+        vol = np.sqrt(np.maximum((p * (V + mu**2)).sum(axis=1) - mean**2, 0.0) * year)
         return vol, V[-1] if len(V) else np.asarray(var, dtype=np.float64)
 
     # ---------------------------------------------------------- persistence

@@ -17,7 +17,7 @@ from ...tabular import check_sheet
 from . import data as data_mod
 from .backtest import write_backtest
 from .config import RegimesConfig
-from .features import build_features, fit_scaler
+from .features import TRADING_DAYS, build_features, days_per_year, fit_scaler
 from .model import RegimeModel, fit_with_config
 from .states import (
     FORECAST_HORIZONS,
@@ -118,6 +118,7 @@ class Posteriors(NamedTuple):
     in_sample: tuple
     predicted_vol: np.ndarray
     refits: list | None = None
+    year: int = TRADING_DAYS  # days a year figures are annualised over (365 for a series priced every day)
 
     @property
     def trained_to(self):
@@ -227,7 +228,7 @@ def summarise(cfg, data, post, names, best, model, table, aris):
     """The run's ``summary.json`` figures."""
     labels, dates, train = post.labels, post.dates, post.train
     K = best.K
-    vol_regime = state_volatility(np.eye(K)[labels], post.r)
+    vol_regime = state_volatility(np.eye(K)[labels], post.r, year=post.year)
     today = {
         "date": dates[-1].strftime("%Y-%m-%d"),
         "regime": int(labels[-1]),
@@ -238,8 +239,10 @@ def summarise(cfg, data, post, names, best, model, table, aris):
         today["probability_smoothed"] = float(post.smoothed[-1, labels[-1]])
     outlook = forecast_summary(post.forecasts, post.model.transmat, labels[-1], names)
     oos = ~train
-    in_sample = regime_figures(post.in_sample[1], post.in_sample[0], names, "smoothed, in sample")
-    out_of_sample = regime_figures(post.filtered[oos].argmax(axis=1), dates[oos], names, "filtered, out of sample")
+    in_sample = regime_figures(post.in_sample[1], post.in_sample[0], names, "smoothed, in sample", year=post.year)
+    out_of_sample = regime_figures(
+        post.filtered[oos].argmax(axis=1), dates[oos], names, "filtered, out of sample", year=post.year
+    )
     line = headline(today["date"], today["name"], today["probability_filtered"], outlook)
     line += "; " + "; ".join(figures_sentence(f) for f in (out_of_sample, in_sample) if f is not None)
     out = {
@@ -259,6 +262,7 @@ def summarise(cfg, data, post, names, best, model, table, aris):
         "in_sample": in_sample,
         "out_of_sample": out_of_sample,
         "volatility_per_regime": dict(zip(names, vol_regime.tolist())),
+        "days_per_year": post.year,
         "label_agreement_ari": aris,
         "oos_loglik_per_day": float(post.log_pred[oos].mean()) if oos.any() else None,
         "train_loglik_per_day": float(post.log_pred[train].mean()) if train.any() else None,
@@ -397,9 +401,10 @@ class RegimesPipeline(Pipeline):
     def _posteriors(self, cfg, model, F, X, r, train, best, ctx):
         """Regime probabilities and labels of every day (walk-forward: out of sample only)."""
         dates = F.index
+        year = days_per_year(dates)
         if cfg.walk_forward.enabled:
             w0 = int(train.sum())
-            filtered, log_pred, refit_dates, model, fc, refits, vol = walk_forward(cfg, F, r, model, w0, ctx)
+            filtered, log_pred, refit_dates, model, fc, refits, vol = walk_forward(cfg, F, r, model, w0, ctx, year)
             seen = refits[-1]["trained_days"]
             in_sample = (dates[:seen], model.smooth(model.scaler.transform(F.values[:seen])).argmax(axis=1))
             return Posteriors(
@@ -417,6 +422,7 @@ class RegimesPipeline(Pipeline):
                 in_sample,
                 vol,
                 refits,
+                year,
             )
         filtered, log_pred, smoothed = model.posteriors(X)
         src = smoothed if cfg.report.labels_from == "smoothed" else filtered
@@ -433,7 +439,9 @@ class RegimesPipeline(Pipeline):
             None,
             regime_forecasts(filtered, model.transmat),
             (dates[train], smoothed[train].argmax(axis=1)),
-            model.predicted_volatility(filtered, r, half_life=cfg.model.vol_half_life)[0],
+            model.predicted_volatility(filtered, r, half_life=cfg.model.vol_half_life, year=year)[0],
+            None,
+            year,
         )
 
     def _stability(self, cfg, X, train, r, post, best, ctx, *, first):
@@ -484,7 +492,7 @@ class RegimesPipeline(Pipeline):
                 vol_forecast=post.predicted_vol,
             ),
         )
-        stats = regime_statistics(post.labels, post.r, names)
+        stats = regime_statistics(post.labels, post.r, names, year=post.year)
         ctx.write_table("regime_stats.csv", stats)
         trans = transition_table(post.model, names)
         ctx.write_table("transitions.csv", trans, index=True)
@@ -539,7 +547,10 @@ class RegimesPipeline(Pipeline):
         if model.return_moments is None:
             logger.warning("%s: written before volatility forecasts; run the config again for vol_forecast", run_dir)
         else:
-            vol, _ = model.predicted_volatility(filtered, rets.to_numpy(), half_life=config.model.vol_half_life)
+            year = days_per_year(F.index)
+            vol, _ = model.predicted_volatility(
+                filtered, rets.to_numpy(), half_life=config.model.vol_half_life, year=year
+            )
         out = regimes_table(F.index, labels, names, filtered, smoothed, forecasts=forecasts, vol_forecast=vol)
         ctx.write_table("regimes.csv", out)
         today = out.iloc[-1]

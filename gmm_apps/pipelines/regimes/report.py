@@ -256,7 +256,7 @@ def build_report(
     if backtest is not None:
         add_backtest(rep, ctx, backtest, plots)
     _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed, names, ticker)
-    _regimes_section(rep, stats)
+    _regimes_section(rep, stats, summary.get("days_per_year", 252))
     _transitions_section(ctx, rep, plots, trans, names, model)
     _selection_section(ctx, rep, cfg, plots, table, chosen)
     _evaluation_section(ctx, rep, cfg, plots, summary, model, X, labels, filtered, smoothed, names, feature_names)
@@ -328,7 +328,7 @@ def _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed
     rep.image(ctx.save_figure(f, "probabilities_filtered.png"))
 
 
-def _regimes_section(rep, stats):
+def _regimes_section(rep, stats, year=252):
     rep.section("Regimes")
     show = stats.drop(columns=["regime"]).rename(
         columns={
@@ -342,7 +342,9 @@ def _regimes_section(rep, stats):
     pct = lambda v: f"{100 * v:.1f}%" if np.isfinite(v) else "–"  # noqa: E731
     rep.table(show, formats={"share of time": pct, "annual return": pct, "annual volatility": pct, "max drawdown": pct})
     rep.text(
-        "Returns are daily log returns, annualised over 252 days; Sharpe ratio without a risk-free rate; "
+        f"Returns are daily log returns, annualised over {year} days"
+        + (" (the series is priced every calendar day)" if year == 365 else "")
+        + "; Sharpe ratio without a risk-free rate; "
         "max drawdown of the days spent in the regime chained together.",
         cls="note",
     )

@@ -124,9 +124,9 @@ def running_state_variances(filtered, returns, mean, start, *, half_life=VOL_HAL
     return out
 
 
-def state_volatility(probs, returns):
+def state_volatility(probs, returns, *, year=TRADING_DAYS):
     """Annualised volatility of daily returns within each state (probability-weighted), shape (K,)."""
-    return np.sqrt(state_return_moments(probs, returns)[1] * TRADING_DAYS)
+    return np.sqrt(state_return_moments(probs, returns)[1] * year)
 
 
 def order_by_volatility(model, X, returns):
@@ -235,7 +235,7 @@ def max_drawdown(returns):
     return float((eq / np.maximum.accumulate(eq) - 1).min())
 
 
-def regime_statistics(labels, returns, names):
+def regime_statistics(labels, returns, names, *, year=TRADING_DAYS):
     """Per-regime table: annualised return, volatility, Sharpe, max drawdown, time share, durations.
 
     Parameters
@@ -244,6 +244,8 @@ def regime_statistics(labels, returns, names):
     returns : ndarray of shape (T,)
         Daily log returns.
     names : list of str
+    year : int
+        Days a year returns are annualised over (:func:`~.features.days_per_year`).
 
     Returns
     -------
@@ -254,8 +256,8 @@ def regime_statistics(labels, returns, names):
     for k, name in enumerate(names):
         r = returns[labels == k]
         n = len(r)
-        ann_ret = float(r.mean() * TRADING_DAYS) if n else float("nan")
-        ann_vol = float(r.std(ddof=1) * np.sqrt(TRADING_DAYS)) if n > 1 else float("nan")
+        ann_ret = float(r.mean() * year) if n else float("nan")
+        ann_vol = float(r.std(ddof=1) * np.sqrt(year)) if n > 1 else float("nan")
         runs = lengths[run_lab == k]
         rows.append(
             {
@@ -274,7 +276,7 @@ def regime_statistics(labels, returns, names):
     return pd.DataFrame(rows)
 
 
-def regime_figures(labels, dates, names, kind):
+def regime_figures(labels, dates, names, kind, *, year=TRADING_DAYS):
     """How often regimes switch and how long they last, on the days given, named for the labels used.
 
     Parameters
@@ -284,6 +286,8 @@ def regime_figures(labels, dates, names, kind):
     names : list of str
     kind : str
         What the labels are ('smoothed, in sample' or 'filtered, out of sample').
+    year : int
+        Days a year (:func:`~.features.days_per_year`), for the switches a year.
 
     Returns
     -------
@@ -297,7 +301,7 @@ def regime_figures(labels, dates, names, kind):
         "labels": kind,
         "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
         "days": int(len(labels)),
-        "switches_per_year": float((len(lengths) - 1) / (len(labels) / TRADING_DAYS)),
+        "switches_per_year": float((len(lengths) - 1) / (len(labels) / year)),
         "mean_regime_length_days": float(lengths.mean()),
         "days_per_regime": {nm: int((labels == k).sum()) for k, nm in enumerate(names)},
     }

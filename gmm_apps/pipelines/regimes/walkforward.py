@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from .features import fit_scaler
+from .features import TRADING_DAYS, fit_scaler
 from .model import fit_with_config, refit_regime_model
 from .states import FORECAST_HORIZONS, align_states, regime_forecasts
 
@@ -21,7 +21,7 @@ FRESH_SURPRISE = 2.0
 
 
 # long: one loop over the refit dates carrying the model in force, its scaler and the fresh-fit bookkeeping
-def walk_forward(cfg, F, r, model, w0, ctx):
+def walk_forward(cfg, F, r, model, w0, ctx, year=TRADING_DAYS):
     """Label days ``w0`` onwards, each with the model in force that day, refitted every ``refit_every`` days.
 
     ``model`` (fitted on the first ``w0`` days, standardised by its ``scaler``)
@@ -32,7 +32,8 @@ def walk_forward(cfg, F, r, model, w0, ctx):
     window has grown by :data:`FRESH_GROWTH` since the last fresh fit or the
     days since the last refit surprised the model in force
     (:data:`FRESH_SURPRISE`); every refit is fresh without warm starts.
-    States are matched to the previous model's.
+    States are matched to the previous model's.  ``year``: the days a year the volatility forecast is
+    annualised over (:func:`~.features.days_per_year`).
     """
     wfc, m = cfg.walk_forward, cfg.model
     T, K = len(F), model.n_states
@@ -81,7 +82,9 @@ def walk_forward(cfg, F, r, model, w0, ctx):
         for h, p in regime_forecasts(f[sl], model.transmat).items():  # the model in force that day
             forecasts[h][sl] = p
         log_pred[sl] = lp[sl]
-        vol[sl], state_var = model.predicted_volatility(f[sl], r[sl], state_var=state_var, half_life=m.vol_half_life)
+        vol[sl], state_var = model.predicted_volatility(
+            f[sl], r[sl], state_var=state_var, half_life=m.vol_half_life, year=year
+        )
         fitted_to[sl] = F.index[t0 - 1].strftime("%Y-%m-%d")
         refits.append(
             {
