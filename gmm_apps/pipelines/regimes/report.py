@@ -246,7 +246,7 @@ def build_report(
     title = cfg.report.title or f"Market regimes — {ticker}"
     rep = Report(
         title,
-        subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} trading days; "
+        subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} {'days' if summary.get('days_per_year') == 365 else 'trading days'}; "
         f"model: {summary['model_kind']}, {K} regimes, {summary['covariance_type']} covariance",
     )
     _headline(rep, summary)
