@@ -381,9 +381,15 @@ def test_schema_one_hot_and_errors(tmp_path, caplog):
     lg.addHandler(caplog.handler)
     try:
         Schema.learn(counted, AnomalyData(path="unused", score=None, id_column=None, label_column=None), "t.csv")
+        assert "never had" not in caplog.text
+        new = sch.records(df.assign(kind=["x", "z", "w"]), "new.csv")  # categories the reference never had
     finally:
         lg.removeHandler(caplog.handler)
     assert "column 'n' looks like a row id" in caplog.text and "'amt'" not in caplog.text
+    assert "new.csv: column 'kind' has 2 record(s) with a value the reference records never had ('z', 'w')" in (
+        caplog.text
+    )
+    np.testing.assert_array_equal(new.X[1:, 1:], 0)  # scored as none of the known categories
     # a time stamp is no category: refused with the data.columns that leaves it out
     stamped = df.assign(ts=pd.date_range("2021-01-01", periods=3, freq="h").astype(str))
     with pytest.raises(

@@ -142,6 +142,7 @@ class Schema:
         for c, vals in self.categories.items():
             s = df[c].astype(str).to_numpy()
             block = np.stack([(s == v).astype(float) for v in vals], axis=1)
+            _warn_of_new_values(df[c], block, c, len(vals), source)
             if marginalize:
                 block[df[c].isna().to_numpy()] = np.nan
             parts.append(block)
@@ -270,6 +271,22 @@ def _too_many_values(source, wide, columns, limit):
         f"than data.max_categories={limit} values; leave {'them' if several else 'it'} out with "
         f"data.columns: [{keep}], or raise data.max_categories"
     )
+
+
+def _warn_of_new_values(values, block, column, known, source):
+    """Records whose category the reference never had: they are scored as none of its categories; say so."""
+    new = values.notna().to_numpy() & (block.sum(axis=1) == 0)
+    if new.any():
+        seen = list(dict.fromkeys(values[new].astype(str)))
+        logger.warning(
+            "%s: column %r has %d record(s) with a value the reference records never had (%s); they are scored "
+            "as none of its %d categories",
+            source,
+            column,
+            int(new.sum()),
+            ", ".join(repr(v) for v in seen[:3]) + (", ..." if len(seen) > 3 else ""),
+            known,
+        )
 
 
 def _warn_of_row_ids(df, columns, source):
