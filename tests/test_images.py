@@ -137,6 +137,11 @@ def test_read_image_formats(tmp_path):
     assert np.allclose(read_image(tmp_path / "rgba.png") * 255, rgb)
     assert np.allclose(read_image(tmp_path / "deep.png")[..., 0] * 255, rgb[..., 0])
     assert np.allclose(read_image(tmp_path / "t.tif") * 255, rgb)
+    # a GIF: a palette image, an animation read as its first frame
+    frames = [Image.fromarray(smooth).quantize(64), Image.fromarray(255 - smooth).quantize(64)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    want = np.asarray(frames[0].convert("RGB"), dtype=float)
+    assert np.allclose(read_image(tmp_path / "anim.gif") * 255, want)
     (tmp_path / "x.png").write_text("not an image")
     with pytest.raises(DataError, match="x.png: not a readable image"):
         read_image(tmp_path / "x.png")

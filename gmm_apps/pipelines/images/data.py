@@ -12,7 +12,7 @@ from ...paths import require_file, resolve_inputs
 
 logger = logging.getLogger("gmm_apps.images")
 
-SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
 #: ``skimage:NAME`` entries of ``data.path``: colour images shipped inside scikit-image
 SKIMAGE_PREFIX = "skimage:"
 SKIMAGE_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera", "retina")
@@ -76,7 +76,7 @@ def _too_large(name, w, h, max_pixels):
 
 
 def _unreadable(p, exc):
-    return DataError(f"{p}: not a readable image (JPEG, PNG, TIFF, BMP or WebP expected): {exc}")
+    return DataError(f"{p}: not a readable image (JPEG, PNG, TIFF, BMP, WebP or GIF expected): {exc}")
 
 
 def _tiff_plane(shape):
