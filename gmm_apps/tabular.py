@@ -24,6 +24,7 @@ _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+_NUMBER_LIKE = re.compile(r"[+-]?[\d.,]*\d[\d.,]*")
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?!\d)")
 
 
@@ -102,9 +103,9 @@ def mark_from(evidence):
     return None
 
 
-def number_cells(values):
-    """The distinct formatted-number cells of a column (without currency signs, brackets and spaces), or
-    None when :func:`as_numbers` has nothing to unformat in it."""
+def _formatted(values):
+    """Each distinct cell of a column and the same without currency signs, brackets and spaces, or None
+    when there is nothing to unformat (numbers already, plain numbers in text, or text)."""
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return None
     plain = pd.to_numeric(values, errors="coerce")
@@ -114,7 +115,14 @@ def number_cells(values):
     cells = [_plain(c) for c in text]
     if not any("," in c or c != t.strip() for c, t in zip(cells, text)):
         return None
-    return [c for c in cells if re.fullmatch(r"[+-]?[\d.,]*\d[\d.,]*", c)]
+    return text, cells
+
+
+def number_cells(values):
+    """The distinct formatted-number cells of a column (without currency signs, brackets and spaces), or
+    None when :func:`as_numbers` has nothing to unformat in it."""
+    found = _formatted(values)
+    return None if found is None else [c for c in found[1] if _NUMBER_LIKE.fullmatch(c)]
 
 
 def as_numbers(values, *, mark=None):
@@ -140,19 +148,16 @@ def as_numbers(values, *, mark=None):
     ValueError
         When commas might group thousands or mark decimals and the column does not say which.
     """
-    cells = number_cells(values)
-    if cells is None:
+    found = _formatted(values)
+    if found is None:
         return values, None  # numbers already, plain numbers in text, or text: nothing to unformat
-    text = pd.unique(values.dropna().astype(str))
+    text, plain = found
     if mark is None:
-        mark = decimal_mark(cells)
+        mark = decimal_mark([c for c in plain if _NUMBER_LIKE.fullmatch(c)])
     if mark is None:
         raise ValueError(AMBIGUOUS_COMMAS)
 
-    def convert(v):
-        if not isinstance(v, str):
-            return v
-        c = _plain(v)
+    def convert(v, c):
         if mark == ",":
             if "." in c and not _GROUPED_DOT.match(c):
                 return v
@@ -166,7 +171,7 @@ def as_numbers(values, *, mark=None):
         except ValueError:
             return v
 
-    read = {t: convert(t) for t in text}
+    read = {t: convert(t, c) for t, c in zip(text, plain)}
     out = values.astype(object).map(lambda v: read.get(v, v) if isinstance(v, str) else v)
     if out.map(lambda v: isinstance(v, str)).any():
         return out.astype(object), mark
