@@ -221,13 +221,7 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     spec = column_spec(cfg_data, kind)
     check_columns(p, spec, ddf.columns)
 
-    first = None
-    if cfg_data.date_format is None and day_month_order(ddf[spec["date"]].head(5)) is not None:
-        # dates like 01/12/2010: decided on the whole column, as a block of days 1-12 cannot tell
-        orders = ddf[spec["date"]].map_partitions(lambda s: pd.Series([day_month_order(s)]), meta=(None, object))
-        first = day_first(client.compute(orders, sync=True).tolist(), spec["date"], p)
-
-    marks = _decimal_marks(ddf, spec, p, client)
+    first, marks = _whole_log_readings(ddf, spec, cfg_data, p, client)
 
     def block(part):
         part = part.reset_index(drop=True)
@@ -251,30 +245,43 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     return finish(out[DAILY_COLUMNS], cfg_data)
 
 
-def _decimal_marks(ddf, spec, path, client):
-    """The decimal mark of each formatted-number column (read as text), decided on the whole column in one
-    pass over the blocks (:func:`gmm_apps.tabular.mark_evidence`); plain number columns need none."""
+def _whole_log_readings(ddf, spec, cfg_data, path, client):
+    """What a block alone cannot tell, decided on the whole log in one pass over the blocks: whether dates
+    like 01/12/2010 put the day first, and the decimal mark of each formatted-number column (read as text;
+    :func:`gmm_apps.tabular.mark_evidence`).
+
+    Returns
+    -------
+    first : bool or None
+        None: the dates say it themselves (or ``data.date_format`` does).
+    marks : dict
+        Column -> decimal mark, for the formatted-number columns only.
+    """
+    date = spec["date"] if cfg_data.date_format is None and day_month_order(ddf[spec["date"]].head(5)) else None
     cols = [
         spec[k]
         for k in ("amount", "price", "quantity")
         if k in spec and not pd.api.types.is_numeric_dtype(ddf[spec[k]].dtype)
     ]
-    if not cols:
-        return {}
+    if date is None and not cols:
+        return None, {}
 
     def evidence(part):
-        cells = {c: number_cells(part[c]) for c in cols}
-        return pd.Series([{c: None if v is None else mark_evidence(v) for c, v in cells.items()}])
+        found = {c: number_cells(part[c]) for c in cols}
+        marks = {c: None if v is None else mark_evidence(v) for c, v in found.items()}
+        return pd.Series([(day_month_order(part[date]) if date else None, marks)])
 
-    parts = client.compute(ddf[cols].map_partitions(evidence, meta=(None, object)), sync=True).tolist()
+    used = list(dict.fromkeys(([date] if date else []) + cols))
+    parts = client.compute(ddf[used].map_partitions(evidence, meta=(None, object)), sync=True).tolist()
+    first = day_first([o for o, _ in parts], date, path) if date else None
     marks = {}
     for c in cols:
-        seen = [e[c] for e in parts if e[c] is not None]
+        seen = [e[c] for _, e in parts if e[c] is not None]
         if seen:
             marks[c] = mark_from(pool_evidence(seen))
             if marks[c] is None:
                 raise DataError(f"{path}: column {c!r}: {AMBIGUOUS_COMMAS}")
-    return marks
+    return first, marks
 
 
 def check_data_keys(cfg_data, source):
