@@ -107,19 +107,17 @@ def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
     held = calibration_split(labels, cfg.threshold.calibration_share, seed)
     if not held:
         return sizes[-1], None, None
-    keep = [i for i in range(len(frames)) if i not in set(held)]
+    held_set = set(held)
     raw = {"kind": "ubm_map", "score_norm": "none"}
     adapted = cfg.model_copy(update={"model": cfg.model.model_copy(update=raw)})
-    own = np.array([sorted(set(labels[i] for i in keep)).index(labels[i]) for i in held])
-    pool = np.vstack([frames[i] for i in keep])
+    pool = np.vstack([f for i, f in enumerate(frames) if i not in held_set])
     if len(pool) > SELECTION_FRAMES:  # the candidates' background models need not see every frame
         pool = pool[np.sort(np.random.default_rng(seed).choice(len(pool), SELECTION_FRAMES, replace=False))]
     table, fitted = [], []
     for k in sizes:
         ubm = background_model([pool], cfg, seed, ctx, n_components=k)
         fitted.append(ubm)
-        models = build_models(ubm, [frames[i] for i in keep], [labels[i] for i in keep], adapted, seed)
-        S = models.score([frames[i] for i in held])
+        S, own = held_out_scores(ubm, frames, labels, held, adapted, seed)
         target = S[np.arange(len(held)), own]
         others = np.ones_like(S, dtype=bool)
         others[np.arange(len(held)), own] = False
@@ -223,6 +221,21 @@ def calibration_split(labels, share, seed):
     return sorted(held)
 
 
+def held_out_scores(ubm, frames, labels, held, cfg, seed, extractor=None):
+    """The held-out recordings scored by speaker models built from ``ubm`` and the other recordings.
+
+    Returns
+    -------
+    scores : ndarray of shape (len(held), n_speakers)
+    own : ndarray of shape (len(held),)
+        Each held-out recording's own speaker, as a column of ``scores``.
+    """
+    held_set = set(held)
+    keep = [i for i in range(len(frames)) if i not in held_set]
+    models = build_models(ubm, [frames[i] for i in keep], [labels[i] for i in keep], cfg, seed, extractor)
+    return models.score([frames[i] for i in held]), np.array([models.speakers.index(labels[i]) for i in held])
+
+
 def calibrate(ubm, frames, labels, cfg, seed, extractor=None):
     """The unknown-speaker threshold: fixed, or set on held-out enrolment recordings scored as impostors.
 
@@ -244,10 +257,7 @@ def calibrate(ubm, frames, labels, cfg, seed, extractor=None):
             "data.enrol: too few recordings per speaker to calibrate the unknown-speaker threshold; "
             "add recordings or set threshold.value"
         )
-    keep = [i for i in range(len(frames)) if i not in set(held)]
-    cal_models = build_models(ubm, [frames[i] for i in keep], [labels[i] for i in keep], cfg, seed, extractor)
-    S = cal_models.score([frames[i] for i in held])
-    own = np.array([cal_models.speakers.index(labels[i]) for i in held])
+    S, own = held_out_scores(ubm, frames, labels, held, cfg, seed, extractor)
     others = S.copy()
     others[np.arange(len(held)), own] = -np.inf
     threshold = threshold_at_rate(others.max(axis=1), th.rate)
