@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-TRADING_DAYS = 252
+from .features import TRADING_DAYS
 
 logger = logging.getLogger("gmm_apps.regimes")
 

@@ -16,6 +16,7 @@ from ...report import (
     plot_ellipses,
     projection_2d,
 )
+from .features import TRADING_DAYS
 
 REGIME_COLOURS = {
     "calm": "#55a868",
@@ -256,7 +257,7 @@ def build_report(
     if backtest is not None:
         add_backtest(rep, ctx, backtest, plots)
     _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed, names, ticker)
-    _regimes_section(rep, stats, summary.get("days_per_year", 252))
+    _regimes_section(rep, stats, summary.get("days_per_year", TRADING_DAYS))
     _transitions_section(ctx, rep, plots, trans, names, model)
     _selection_section(ctx, rep, cfg, plots, table, chosen)
     _evaluation_section(ctx, rep, cfg, plots, summary, model, X, labels, filtered, smoothed, names, feature_names)
@@ -328,7 +329,7 @@ def _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed
     rep.image(ctx.save_figure(f, "probabilities_filtered.png"))
 
 
-def _regimes_section(rep, stats, year=252):
+def _regimes_section(rep, stats, year):
     rep.section("Regimes")
     show = stats.drop(columns=["regime"]).rename(
         columns={
