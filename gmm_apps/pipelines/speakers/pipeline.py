@@ -69,7 +69,7 @@ def ubm_sizes(n_components, n_frames):
     sizes = sorted(set(n_components if isinstance(n_components, list) else [n_components]))
     most = n_frames // FRAMES_PER_COMPONENT
     fit = [k for k in sizes if k <= most]
-    if not fit or (len(sizes) == 1 and sizes[0] > most):
+    if not fit:
         k = sizes[0]
         raise DataError(
             f"data.enrol: model.n_components={k:,} needs at least {FRAMES_PER_COMPONENT * k:,} speech frames "
