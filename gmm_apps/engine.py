@@ -50,10 +50,12 @@ def dask_client(engine):
 
 
 def dask_frame(path, *, chunk_rows):
-    """A CSV or Parquet file as a Dask DataFrame, in partitions of about ``chunk_rows`` rows.
+    """A delimited text or Parquet file as a Dask DataFrame, in partitions of about ``chunk_rows`` rows.
 
     CSV columns are read as text (``object``): typing is the pipeline's job,
     with its own error messages, and blocks cannot disagree on inferred types.
+    The separator and the character encoding are decided as for a local read
+    (:func:`gmm_apps.tabular.sniff_table`, :func:`gmm_apps.tabular.text_encoding`).
 
     Parameters
     ----------
@@ -62,15 +64,32 @@ def dask_frame(path, *, chunk_rows):
 
     Returns
     -------
-    frame : dask.dataframe.DataFrame
+    frame : dask.dataframe.DataFrame or None
+        None for a file that cannot be split into blocks by byte offsets (an Excel workbook, gzip,
+        UTF-16 text): the caller reads it in one process.
     """
     import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
 
+    from .tabular import sniff_table, text_encoding  # pandas: loaded by the pipelines that read tables
+
     p = Path(path)
-    if p.suffix.lower() in (".parquet", ".pq"):
+    kind, sep, compression = sniff_table(p)
+    if kind == "parquet":
         return dd.read_parquet(str(p))
+    if kind != "text" or compression:
+        return None
+    encoding = text_encoding(p)
+    if encoding.startswith("utf-16"):
+        return None
     # block size from the mean line length of the first MiB
     with open(p, "rb") as fh:
         head = fh.read(1 << 20)
     line = max(1, len(head) // max(1, head.count(b"\n")))
-    return dd.read_csv(str(p), dtype=object, blocksize=max(1 << 20, line * chunk_rows))
+    return dd.read_csv(
+        str(p),
+        sep=sep,
+        encoding=encoding,
+        engine="python" if len(sep) > 1 else "c",
+        dtype=object,
+        blocksize=max(1 << 20, line * chunk_rows),
+    )

@@ -8,6 +8,7 @@ month first, from the column as a whole, so that no date is read one way and its
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import logging
 import re
@@ -331,7 +332,9 @@ def sniff_table(path):
     compression = "gzip" if head.startswith(b"\x1f\x8b") else None
     opener = gzip.open if compression else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        with opener(path, "rb") as fh:
+            encoding = _wide_encoding(fh.read(4096)) or "utf-8"
+        with opener(path, "rt", encoding=encoding, errors="replace") as fh:
             header = next((ln for ln in (fh.readline() for _ in range(20)) if ln.strip()), "")
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
@@ -342,6 +345,67 @@ def sniff_table(path):
     if not counts[sep]:
         sep = r"\s+" if len(header.split()) > 1 else ","
     return "text", sep, compression
+
+
+def _wide_encoding(head):
+    """UTF-8 with a byte-order mark, or UTF-16 (with a mark, as Excel's "Unicode Text" writes it, or without,
+    when every other byte of the first block is zero), from a file's first bytes; else None."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    even = head[: len(head) // 2 * 2]
+    for zeros, name in ((even[1::2], "utf-16-le"), (even[0::2], "utf-16-be")):
+        if len(zeros) > 8 and zeros.count(0) > 0.9 * len(zeros):
+            return name
+    return None
+
+
+def text_encoding(path, compression=None):
+    """The character encoding of a text table, from its bytes.
+
+    UTF-16 and marked UTF-8 by :func:`_wide_encoding`; a file that reads as UTF-8 throughout is UTF-8;
+    any other is Windows-1252 (what Excel on Windows saves as "CSV") when it reads as that, else
+    Latin-1, and that reading is logged with the first line it changes, so that a wrong one shows.
+
+    Returns
+    -------
+    encoding : str
+        A name :func:`pandas.read_csv` accepts.
+    """
+    opener = gzip.open if compression else open
+    with opener(path, "rb") as fh:
+        wide = _wide_encoding(fh.read(4096))
+        if wide:
+            return wide
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            fh.seek(0)
+            raw = fh.read()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    try:
+        raw.decode("cp1252")
+        name = "cp1252"
+    except UnicodeDecodeError:
+        name = "latin-1"
+    line = raw[raw.rfind(b"\n", 0, bad) + 1 :].split(b"\n", 1)[0].decode(name).strip()
+    logger.info(
+        "%s: not UTF-8; read as %s text, e.g. line %d: %s",
+        path,
+        {"cp1252": "Windows-1252", "latin-1": "Latin-1"}[name],
+        raw.count(b"\n", 0, bad) + 1,
+        line[:120],
+    )
+    return name
 
 
 def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtype=None):
@@ -373,6 +437,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             path,
             sep=sep,
             compression=compression,
+            encoding=text_encoding(path, compression),
             chunksize=chunksize,
             dtype=dtype,
             engine="python" if len(sep) > 1 else "c",

@@ -104,9 +104,9 @@ def test_anomaly_apply_scores_partitions_on_dask(tmp_path):
     assert run(["run", cfg, "--out", str(tmp_path / "fit"), *fast]) == 0
     new = pd.read_csv(SAMPLES / "cardio_new.csv")
     big = pd.concat([new] * 40, ignore_index=True)
-    big["id"] = np.arange(len(big))
+    big["id"] = [f"Praxis Müller {i}" for i in range(len(big))]
     path = tmp_path / "big.csv"
-    big.to_csv(path, index=False)  # ~29k rows, several 1 MB partitions
+    big.to_csv(path, index=False, sep=";", encoding="cp1252")  # as Excel on Windows saves; ~29k rows, 1 MB blocks
     assert run(["apply", str(tmp_path / "fit"), str(path), "--out", str(tmp_path / "local")]) == 0
     import yaml
 
@@ -116,7 +116,7 @@ def test_anomaly_apply_scores_partitions_on_dask(tmp_path):
     assert run(["apply", str(tmp_path / "fit"), str(path), "--out", str(tmp_path / "dask")]) == 0
     a = pd.read_csv(tmp_path / "local" / "scores.csv")
     b = pd.read_csv(tmp_path / "dask" / "scores.csv")
-    assert len(b) == len(big)
+    assert len(b) == len(big) and b["id"].iloc[-1] == f"Praxis Müller {len(big) - 1}"
     pd.testing.assert_frame_equal(a, b)
 
 

@@ -155,6 +155,39 @@ def test_tables_are_read_by_content_whatever_their_name(tmp_path):
         read_table(tmp_path / "blank.csv")
 
 
+def test_text_is_read_in_the_encoding_its_bytes_show_and_a_guess_is_logged(tmp_path, caplog):
+    import logging
+
+    from gmm_apps.tabular import read_table, text_encoding
+
+    df = pd.DataFrame(
+        {"Kunde": ["Müller", "Sørensen", "Ångström"], "Betrag": [1.5, 2.25, 3.0], "Ort": ["Köln", "€", "x"]}
+    )
+    files = {  # what Excel and other tools write
+        "windows.csv": ("cp1252", {"sep": ";", "encoding": "cp1252"}),  # Excel on Windows, "CSV"
+        "unicode.txt": ("utf-16", {"sep": "\t", "encoding": "utf-16"}),  # Excel, "Unicode Text" (with a mark)
+        "bare16.txt": ("utf-16-le", {"sep": "\t", "encoding": "utf-16-le"}),  # UTF-16 without a mark
+        "marked.csv": ("utf-8-sig", {"encoding": "utf-8-sig"}),  # Excel, "CSV UTF-8"
+        "plain.csv": ("utf-8", {}),
+        "zipped.csv.gz": ("cp1252", {"encoding": "cp1252", "compression": "gzip"}),
+    }
+    logging.getLogger("gmm_apps").addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="gmm_apps")
+    for name, (want, kwargs) in files.items():
+        df.to_csv(tmp_path / name, index=False, **kwargs)
+        caplog.clear()
+        assert text_encoding(tmp_path / name, "gzip" if name.endswith(".gz") else None) == want, name
+        pd.testing.assert_frame_equal(read_table(tmp_path / name), df, obj=name)
+        if want == "cp1252":
+            assert "not UTF-8; read as Windows-1252 text, e.g. line 2: Müller" in caplog.text, name
+        else:
+            assert "read as" not in caplog.text, name
+    # bytes Windows-1252 leaves undefined (0x81): read as Latin-1, byte for byte
+    (tmp_path / "latin.csv").write_bytes("id,v\nab\x81,1\n".encode("latin-1"))
+    assert text_encoding(tmp_path / "latin.csv") == "latin-1"
+    assert read_table(tmp_path / "latin.csv")["id"].tolist() == ["ab\x81"]
+
+
 def _xlsx(df):
     import io
 

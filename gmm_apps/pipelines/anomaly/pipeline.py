@@ -246,7 +246,10 @@ class AnomalyPipeline(Pipeline):
         labels, scores = [], []
         update = getattr(ctx, "update", False)  # learning is sequential: the chunks are read here, in order
         with dask_client(config.engine) as client, contextlib.ExitStack() as stack:
-            if client is None or update or Path(input).suffix.lower() in (".mat", ".xlsx", ".xlsm"):
+            blocks = None
+            if client is not None and not update and Path(input).suffix.lower() != ".mat":
+                blocks = dask_frame(input, chunk_rows=config.engine.chunk_rows)  # None: read in one process
+            if blocks is None:
                 frames = read_frame(input, chunksize=config.engine.chunk_rows, sheet=config.data.sheet)
                 if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
                     stack.callback(frames.close)
@@ -256,8 +259,7 @@ class AnomalyPipeline(Pipeline):
                     for frame, offset in _with_offsets(frames)
                 )
             else:
-                parts = dask_frame(input, chunk_rows=config.engine.chunk_rows).to_delayed()
-                tables = _score_on_dask(client, parts, det, schema, input, config.report.explain)
+                tables = _score_on_dask(client, blocks.to_delayed(), det, schema, input, config.report.explain)
             for i, t in enumerate(ctx.progress(tables, desc="scoring chunks")):
                 t.to_csv(out_path, mode="a", header=(i == 0), index=False, float_format="%.10g", lineterminator="\n")
                 n += len(t)

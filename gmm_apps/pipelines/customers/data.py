@@ -218,6 +218,8 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         ddf = dask_frame(p, chunk_rows=chunk_rows)
     except (ValueError, OSError) as exc:
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
+    if ddf is None:  # UTF-16 text
+        return None
     spec = column_spec(cfg_data, kind)
     check_columns(p, spec, ddf.columns)
 
