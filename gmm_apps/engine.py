@@ -49,7 +49,7 @@ def dask_client(engine):
             cluster.close()
 
 
-def dask_frame(path, *, chunk_rows):
+def dask_frame(path, *, chunk_rows, header_has=None):
     """A delimited text or Parquet file as a Dask DataFrame, in partitions of about ``chunk_rows`` rows.
 
     CSV columns are read as text (``object``): typing is the pipeline's job,
@@ -61,16 +61,25 @@ def dask_frame(path, *, chunk_rows):
     ----------
     path : str or Path
     chunk_rows : int
+    header_has : callable, optional
+        Says whether a row's cells hold the columns the config names
+        (:func:`gmm_apps.tabular.header_with`).
 
     Returns
     -------
     frame : dask.dataframe.DataFrame or None
         None for a file that cannot be split into blocks by byte offsets (an Excel workbook, gzip,
-        UTF-16 text): the caller reads it in one process.
+        UTF-16 text) or whose header is not its first row (a report's title above it): the caller
+        reads it in one process.
     """
     import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
 
-    from .tabular import sniff_table, text_encoding  # pandas: loaded by the pipelines that read tables
+    from .tabular import (  # pandas: loaded by pipelines reading tables
+        first_text_rows,
+        header_position,
+        sniff_table,
+        text_encoding,
+    )
 
     p = Path(path)
     kind, sep, compression = sniff_table(p)
@@ -80,6 +89,8 @@ def dask_frame(path, *, chunk_rows):
         return None
     encoding = text_encoding(p)
     if encoding.startswith("utf-16"):
+        return None
+    if header_position(first_text_rows(p, sep, None, encoding), header_has):
         return None
     # block size from the mean line length of the first MiB
     with open(p, "rb") as fh:

@@ -9,6 +9,7 @@ month first, from the column as a whole, so that no date is read one way and its
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import logging
 import re
@@ -25,6 +26,7 @@ _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NUMBER_LIKE = re.compile(r"[+-]?[\d.,]*\d[\d.,]*")
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?!\d)")
 
@@ -306,6 +308,8 @@ def dayfirst(values, *, where, orders=None):
 
 # ----------------------------------------------------------------------------- files
 _SEPARATORS = (",", ";", "\t", "|")
+#: how many rows at the top of a file are searched for its header (a report's title, date and blank rows)
+HEADER_SEARCH_ROWS = 30
 
 
 def sniff_table(path):
@@ -335,9 +339,11 @@ def sniff_table(path):
         with opener(path, "rb") as fh:
             encoding = _wide_encoding(fh.read(4096)) or "utf-8"
         with opener(path, "rt", encoding=encoding, errors="replace") as fh:
-            header = next((ln for ln in (fh.readline() for _ in range(20)) if ln.strip()), "")
+            lines = [ln for ln in (fh.readline() for _ in range(HEADER_SEARCH_ROWS)) if ln.strip()]
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
+    # the header: the first line whose separator the next line holds as often (a title above it may hold none)
+    header = next((a for a, b in zip(lines, lines[1:]) if _same_fields(a, b)), lines[0] if lines else "")
     if not header:
         raise DataError(f"{path}: the file holds no text; expected a header and rows")
     counts = {s: header.count(s) for s in _SEPARATORS}
@@ -345,6 +351,13 @@ def sniff_table(path):
     if not counts[sep]:
         sep = r"\s+" if len(header.split()) > 1 else ","
     return "text", sep, compression
+
+
+def _same_fields(line, following):
+    """Whether ``line`` holds a separator, its most frequent one, as often as the line ``following`` it."""
+    counts = {s: line.count(s) for s in _SEPARATORS}
+    sep = max(counts, key=counts.get)
+    return counts[sep] > 0 and following.count(sep) == counts[sep]
 
 
 def _wide_encoding(head):
@@ -361,6 +374,19 @@ def _wide_encoding(head):
     return None
 
 
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f]")
+
+
+def _refuse_binary(path, raw):
+    """Text tables hold no NUL and next to no other control bytes; a file that does is not one."""
+    found = _CONTROL.search(raw)
+    if found and (b"\x00" in raw or len(_CONTROL.findall(raw)) > 0.01 * len(raw)):
+        raise DataError(
+            f"{path}: not a text table (control byte 0x{found.group()[0]:02x} at offset {found.start()}); "
+            "expected CSV / TSV (plain or gzip), Parquet or Excel .xlsx"
+        )
+
+
 def text_encoding(path, compression=None):
     """The character encoding of a text table, from its bytes.
 
@@ -375,9 +401,11 @@ def text_encoding(path, compression=None):
     """
     opener = gzip.open if compression else open
     with opener(path, "rb") as fh:
-        wide = _wide_encoding(fh.read(4096))
+        head = fh.read(4096)
+        wide = _wide_encoding(head)
         if wide:
             return wide
+        _refuse_binary(path, head)
         fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         try:
@@ -392,6 +420,7 @@ def text_encoding(path, compression=None):
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         bad = exc.start
+    _refuse_binary(path, raw)
     try:
         raw.decode("cp1252")
         name = "cp1252"
@@ -408,13 +437,55 @@ def text_encoding(path, compression=None):
     return name
 
 
-def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtype=None):
+def header_position(rows, header_has, path=None):
+    """Where a table's header is: the first of its first rows that ``header_has`` accepts, else 0.
+
+    Parameters
+    ----------
+    rows : list of list
+        The file's first rows, as cells.
+    header_has : callable or None
+        Takes a row's cells (a set of stripped, lower-case texts) and says whether they hold the
+        columns the config names; None: the header is the first row.
+    path : str or Path, optional
+        For the log line saying which rows above the header were left out (None: no log line).
+    """
+    if header_has is None:
+        return 0
+    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        cells = {str(c).strip().lower() for c in row if not pd.isna(c)}
+        if header_has(cells) and not any(_NUMBER.fullmatch(c) for c in cells):  # names, not a data row
+            if i and path is not None:
+                logger.info("%s: the header is row %d; the %d rows above it (a title?) are left out", path, i + 1, i)
+            return i
+    return 0
+
+
+def header_with(names):
+    """A ``header_has`` for :func:`read_table`: a row holding every one of ``names`` (None ones ignored),
+    whatever their case."""
+    wanted = {str(n).strip().lower() for n in names if n is not None}
+    return lambda cells: wanted <= cells
+
+
+def first_text_rows(path, sep, compression, encoding):
+    """The first rows of a delimited text file, split into cells as the CSV reader would."""
+    opener = gzip.open if compression else open
+    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
+        lines = [fh.readline() for _ in range(HEADER_SEARCH_ROWS)]
+    if sep == r"\s+":
+        return [ln.split() for ln in lines]
+    return [next(csv.reader([ln], delimiter=sep), []) for ln in lines]
+
+
+def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtype=None, header_has=None):
     """A table file as a DataFrame, or an iterator of DataFrames with ``chunksize`` rows (one for Excel).
 
     CSV / TSV / ``;`` or ``|`` separated (plain or gzip), Parquet, or an Excel ``.xlsx`` workbook
     (``sheet``: a name or a position from 0; default the first; other files have no sheets, and a
     config that names one for them is refused by :func:`check_sheet`), told apart by content.
     ``dtype`` goes to the CSV and Excel readers (``str`` keeps ids such as ``007`` as written).
+    ``header_has`` finds a header below a report's title rows (:func:`header_position`).
 
     Raises
     ------
@@ -425,7 +496,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
     what = {"excel": "an Excel workbook", "parquet": "Parquet", "text": "a delimited table"}[kind]
     try:
         if kind == "excel":
-            df = read_sheets(path, sheet, key=sheet_key, dtype=dtype)
+            df = read_sheets(path, sheet, key=sheet_key, dtype=dtype, header_has=header_has)
             return df if chunksize is None else iter([df])
         if kind == "parquet":
             if chunksize is None:
@@ -433,11 +504,14 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             import pyarrow.parquet as pq  # only for Parquet input
 
             return (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=chunksize))
+        encoding = text_encoding(path, compression)
+        skip = header_position(first_text_rows(path, sep, compression, encoding), header_has, path)
         return pd.read_csv(
             path,
             sep=sep,
             compression=compression,
-            encoding=text_encoding(path, compression),
+            encoding=encoding,
+            skiprows=skip,
             chunksize=chunksize,
             dtype=dtype,
             engine="python" if len(sep) > 1 else "c",
@@ -456,7 +530,7 @@ def check_sheet(path, sheet, *, key="data.sheet"):
         raise DataError(f"{path}: {key} is set, but the file is not an Excel workbook; remove the key")
 
 
-def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None):
+def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=None):
     """One sheet of an Excel workbook, or several with the same columns one after another.
 
     Parameters
@@ -469,6 +543,8 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None):
         The config key that named the sheet, for messages.
     dtype : dict, optional
         Passed to ``pandas.read_excel`` (e.g. ids kept as text).
+    header_has : callable, optional
+        Finds each sheet's header below title rows (:func:`header_position`).
     """
     wanted = sheet if isinstance(sheet, list) else [0 if sheet is None else sheet]
     with open(path, "rb") as fh, pd.ExcelFile(fh, engine="openpyxl") as book:  # a file object: openpyxl
@@ -476,8 +552,18 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None):
         for s in wanted:
             if isinstance(s, str) and s not in names or isinstance(s, int) and not 0 <= s < len(names):
                 raise DataError(f"{path}: no sheet {s!r} ({key}); the workbook has {', '.join(names)}")
-        frames = pd.read_excel(book, sheet_name=wanted, dtype=dtype)
-    parts = [frames[s] for s in wanted]
+        tops = (
+            {} if header_has is None else pd.read_excel(book, sheet_name=wanted, header=None, nrows=HEADER_SEARCH_ROWS)
+        )
+        parts = [
+            pd.read_excel(
+                book,
+                sheet_name=s,
+                dtype=dtype,
+                header=header_position(tops[s].values.tolist(), header_has, f"{path} (sheet {s!r})") if tops else 0,
+            )
+            for s in wanted
+        ]
     for s, part in zip(wanted[1:], parts[1:]):
         if list(part.columns) != list(parts[0].columns):
             raise DataError(

@@ -201,7 +201,7 @@ CASES = [
         "binary-file",
         "customers",
         lambda t: ["--set", f"data.path={make(t, 'b.csv', bytes(range(256)) * 4)}"],
-        "b.csv: cannot read",
+        "b.csv: not a text table (control byte 0x00 at offset 0); expected CSV",
     ),
     # columns
     (

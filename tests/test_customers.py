@@ -261,6 +261,22 @@ def test_excel_parquet_and_gzip_logs_read_as_the_csv(tmp_path):
     pd.testing.assert_frame_equal(read(tmp_path / "lines.tsv.gz", **LINE_KEYS)[0], want[0])
 
 
+def test_a_report_export_with_title_rows_in_windows_or_unicode_text_reads_as_the_csv(tmp_path):
+    LINES.to_csv(tmp_path / "lines.csv", index=False)
+    want = read(tmp_path / "lines.csv", **LINE_KEYS)
+    named = LINES.assign(Country=["Österreich"] * len(LINES))  # text Windows-1252 writes as single bytes
+    with open(tmp_path / "report.csv", "w", encoding="cp1252", newline="") as fh:  # Excel on Windows
+        fh.write("Umsätze je Rechnung;;\nStand 05.01.2023;;\n\n")
+        named.to_csv(fh, index=False, sep=";")
+    with open(tmp_path / "report.txt", "w", encoding="utf-16", newline="") as fh:  # Excel's "Unicode Text"
+        fh.write("Sales by invoice\n")
+        named.to_csv(fh, index=False, sep="\t")
+    for name in ("report.csv", "report.txt"):
+        got = read(tmp_path / name, **LINE_KEYS)
+        pd.testing.assert_frame_equal(got[0], want[0], obj=name)
+        assert got[1] == want[1]
+
+
 def test_a_log_exported_with_formatted_numbers_and_day_first_dates_reads_as_the_plain_one(tmp_path):
     LINES.to_csv(tmp_path / "lines.csv", index=False)
     want = read(tmp_path / "lines.csv", **LINE_KEYS)

@@ -186,3 +186,23 @@ def test_anomaly_apply_on_dask_names_the_global_row_of_a_bad_value(tmp_path, cap
     # (the test runner also shows Python's ResourceWarnings, which a plain run does not)
     assert [ln for ln in dask_err.splitlines() if ln.startswith("error:")] == local_err.strip().splitlines()
     assert "Compute Failed" not in dask_err and "Traceback" not in dask_err
+
+
+def test_files_the_workers_cannot_split_by_bytes_are_left_to_one_process(tmp_path):
+    from gmm_apps.engine import dask_frame
+    from gmm_apps.tabular import header_with
+
+    df = pd.DataFrame({"Kunde": ["Müller", "Sørensen"] * 50, "Betrag": ["1,5", "2,25"] * 50})
+    df.to_csv(tmp_path / "windows.csv", sep=";", index=False, encoding="cp1252")
+    blocks = dask_frame(tmp_path / "windows.csv", chunk_rows=10, header_has=header_with(["Kunde"]))
+    got = blocks.compute().reset_index(drop=True)  # separator and encoding as read locally
+    assert got.astype(object).equals(df.astype(object))
+    df.to_csv(tmp_path / "unicode.txt", sep="\t", index=False, encoding="utf-16")
+    assert dask_frame(tmp_path / "unicode.txt", chunk_rows=10) is None
+    with open(tmp_path / "titled.csv", "w") as fh:
+        fh.write("Report\n\n")
+        df.to_csv(fh, index=False)
+    assert dask_frame(tmp_path / "titled.csv", chunk_rows=10, header_has=header_with(["Kunde"])) is None
+    assert dask_frame(tmp_path / "windows.csv", chunk_rows=10, header_has=header_with(["id"])) is not None
+    df.to_csv(tmp_path / "zipped.csv.gz", index=False)
+    assert dask_frame(tmp_path / "zipped.csv.gz", chunk_rows=10) is None

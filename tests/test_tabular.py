@@ -188,6 +188,40 @@ def test_text_is_read_in_the_encoding_its_bytes_show_and_a_guess_is_logged(tmp_p
     assert read_table(tmp_path / "latin.csv")["id"].tolist() == ["ab\x81"]
 
 
+def test_a_header_below_a_reports_title_rows_is_found_by_the_columns_named(tmp_path, caplog):
+    import logging
+
+    from gmm_apps.tabular import header_with, read_table
+
+    df = pd.DataFrame({"Customer": ["a", "b"], "Date": ["2020-01-02", "2020-01-03"], "Amount": [1.5, 2.25]})
+    has = header_with(["customer", "AMOUNT", None])  # any case; None: a column the config does not name
+    logging.getLogger("gmm_apps").addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="gmm_apps")
+    with open(tmp_path / "bare.csv", "w") as fh:  # title lines without separators, then a blank line
+        fh.write("Sales report\nGenerated 2023-01-05 by the shop\n\n")
+        df.to_csv(fh, index=False)
+    with open(tmp_path / "padded.csv", "w") as fh:  # as Excel pads a title row with separators
+        fh.write("Sales report;;\n;;\n")
+        df.to_csv(fh, index=False, sep=";")
+    with pd.ExcelWriter(tmp_path / "book.xlsx") as xw:
+        pd.DataFrame([["Sales report"], ["2023-01-05"]]).to_excel(xw, index=False, header=False)
+        df.to_excel(xw, index=False, startrow=3)
+    for name, row in (("bare.csv", 4), ("padded.csv", 3), ("book.xlsx", 4)):
+        caplog.clear()
+        pd.testing.assert_frame_equal(read_table(tmp_path / name, header_has=has), df, obj=name)
+        assert f"the header is row {row}; the {row - 1} rows above it (a title?) are left out" in caplog.text
+    # a first row that holds the names is the header; a data row holding them is not one (it has numbers)
+    data = pd.DataFrame({"x": ["customer", "1"], "y": ["amount", "2"], "z": ["3", "4"]})
+    data.to_csv(tmp_path / "plain.csv", index=False)
+    pd.testing.assert_frame_equal(read_table(tmp_path / "plain.csv", header_has=has), data.astype({"z": int}))
+    # a comma in one row of a table separated by spaces does not make it comma-separated
+    (tmp_path / "spaced.txt").write_text("id amount note\n1 2.5 x\n2 3.5 a,b\n3 1.0 y\n")
+    assert read_table(tmp_path / "spaced.txt")["note"].tolist() == ["x", "a,b", "y"]
+    # no row holding them: the first row stays the header, and the caller names what is missing
+    df.to_csv(tmp_path / "other.csv", index=False)
+    assert list(read_table(tmp_path / "other.csv", header_has=header_with(["id"])).columns) == list(df.columns)
+
+
 def _xlsx(df):
     import io
 

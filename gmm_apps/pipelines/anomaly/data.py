@@ -7,12 +7,13 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
-from ...tabular import read_table
+from ...tabular import header_with, read_table
 
 
-def read_frame(path, *, chunksize=None, sheet=None):
+def read_frame(path, *, chunksize=None, sheet=None, named=()):
     """A DataFrame (or an iterator of chunks) from a table file (CSV / TSV, Parquet or an Excel workbook's
-    ``sheet``: :func:`gmm_apps.tabular.read_table`), or a .mat file's X and y."""
+    ``sheet``: :func:`gmm_apps.tabular.read_table`; below title rows, the header is the row holding the
+    ``named`` columns), or a .mat file's X and y."""
     p = require_file(path)
     suffix = p.suffix.lower()
     try:
@@ -35,7 +36,7 @@ def read_frame(path, *, chunksize=None, sheet=None):
                 df["outlier"] = np.asarray(m["y"]).ravel().astype(int)
             df.insert(0, "id", np.arange(len(df)))
             return df if chunksize is None else iter([df])
-        return read_table(p, sheet=sheet, chunksize=chunksize)
+        return read_table(p, sheet=sheet, chunksize=chunksize, header_has=header_with(named) if named else None)
     except DataError:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:

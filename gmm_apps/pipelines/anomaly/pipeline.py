@@ -14,7 +14,7 @@ from ...engine import dask_client, dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import local_path, path_problem, require_file
 from ...registry import Pipeline
-from ...tabular import check_sheet
+from ...tabular import check_sheet, header_with
 from .config import AnomalyConfig
 from .data import BadValueError, read_frame
 from .features import Schema
@@ -162,7 +162,7 @@ class AnomalyPipeline(Pipeline):
             ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
         )
         rec = (
-            schema.records(read_frame(cfg.data.score, sheet=cfg.data.sheet), cfg.data.score)
+            schema.records(read_frame(cfg.data.score, sheet=cfg.data.sheet, named=_named(cfg)), cfg.data.score)
             if cfg.data.score
             else train
         )
@@ -178,7 +178,7 @@ class AnomalyPipeline(Pipeline):
             for key, f in (("data.path", cfg.data.path), ("data.score", cfg.data.score)):
                 if f and Path(f).suffix.lower() != ".mat":
                     check_sheet(require_file(f, key=key), cfg.data.sheet)
-        ref = read_frame(cfg.data.path, sheet=cfg.data.sheet)
+        ref = read_frame(cfg.data.path, sheet=cfg.data.sheet, named=_named(cfg))
         schema = Schema.learn(ref, cfg.data, cfg.data.path)
         train = schema.records(ref, cfg.data.path)
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
@@ -248,9 +248,13 @@ class AnomalyPipeline(Pipeline):
         with dask_client(config.engine) as client, contextlib.ExitStack() as stack:
             blocks = None
             if client is not None and not update and Path(input).suffix.lower() != ".mat":
-                blocks = dask_frame(input, chunk_rows=config.engine.chunk_rows)  # None: read in one process
+                blocks = dask_frame(
+                    input, chunk_rows=config.engine.chunk_rows, header_has=header_with(_named(config))
+                )  # None: read in one process
             if blocks is None:
-                frames = read_frame(input, chunksize=config.engine.chunk_rows, sheet=config.data.sheet)
+                frames = read_frame(
+                    input, chunksize=config.engine.chunk_rows, sheet=config.data.sheet, named=_named(config)
+                )
                 if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
                     stack.callback(frames.close)
                 chunk = score_and_update if update else score_chunk
@@ -321,6 +325,11 @@ def score_and_update(frame, det, schema, source, explain, offset):
     table = score_table(det, rec, schema.features, explain)
     det.update(rec.X, verdicts=rec.verdicts, ids=rec.ids)
     return table
+
+
+def _named(cfg):
+    """The columns a config names, by which a header below a report's title rows is found."""
+    return [cfg.data.id_column, *(cfg.data.columns or [])]
 
 
 def _with_offsets(frames):

@@ -26,6 +26,7 @@ from ...tabular import (
     AMBIGUOUS_COMMAS,
     as_numbers,
     day_month_order,
+    header_with,
     mark_evidence,
     mark_from,
     number_cells,
@@ -103,7 +104,12 @@ def _read_raw(path, kind, compression, cfg_data, text_columns):
     """The file as a DataFrame of the user's columns (id and order columns read as text): CDNOW text here,
     every other kind by :func:`gmm_apps.tabular.read_table`."""
     if kind != "cdnow":
-        return read_table(path, sheet=cfg_data.sheet, dtype={c: str for c in text_columns if c is not None})
+        return read_table(
+            path,
+            sheet=cfg_data.sheet,
+            dtype={c: str for c in text_columns if c is not None},
+            header_has=header_with(column_spec(cfg_data, kind).values()),
+        )
     try:
         return pd.read_csv(
             path,
@@ -215,10 +221,10 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         )
         return None
     try:
-        ddf = dask_frame(p, chunk_rows=chunk_rows)
+        ddf = dask_frame(p, chunk_rows=chunk_rows, header_has=header_with(column_spec(cfg_data, kind).values()))
     except (ValueError, OSError) as exc:
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
-    if ddf is None:  # UTF-16 text
+    if ddf is None:  # UTF-16 text, title rows above the header
         return None
     spec = column_spec(cfg_data, kind)
     check_columns(p, spec, ddf.columns)

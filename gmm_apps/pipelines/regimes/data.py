@@ -18,7 +18,7 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
-from ...tabular import read_table
+from ...tabular import header_with, read_table
 from .columns import daily_closes, long_series, read_dates, read_numbers, refuse_long
 
 logger = logging.getLogger("gmm_apps.regimes")
@@ -411,7 +411,12 @@ def load_file(
     data : PriceData
     """
     path = require_file(path, key="data.path", expected="a header and rows of dates and prices")
-    df = read_table(path, sheet=sheet)
+    named = [date_column, volume_column, series_column]
+    named += list(price_column) if isinstance(price_column, (list, tuple)) else [price_column]
+    known = {c.lower() for c in PRICE_COLUMNS}
+    df = read_table(  # a header below a title: the row holding the named columns, and a known price column
+        path, sheet=sheet, header_has=lambda cells: header_with(named)(cells) and (price_column or known & cells)
+    )
     if series_column is not None:
         parts = [
             frame_to_prices(
