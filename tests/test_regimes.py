@@ -135,6 +135,29 @@ def test_a_series_priced_every_calendar_day_is_annualised_over_365_days(tmp_path
     assert stats.loc[0, "annual_volatility"] == pytest.approx(calm.std() * np.sqrt(365), rel=1e-6)
 
 
+@pytest.mark.parametrize(
+    "freq, said",
+    [("W-FRI", "a median 7 days apart (weekly prices)"), ("ME", "a median 31 days apart (monthly or rarer prices)")],
+)
+def test_weekly_or_monthly_prices_are_refused_not_annualised_as_days(tmp_path, capsys, freq, said):
+    days = pd.date_range("2000-01-01", periods=600, freq=freq)
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.02, len(days))))
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "p.csv", index=False)
+    args = ["run", str(REPO / "configs" / "regimes.yaml"), "--out", str(tmp_path / "r"), "--quiet"]
+    assert cli.main([*args, "--set", f"data.path={tmp_path / 'p.csv'}"]) == 2
+    err = capsys.readouterr().err
+    assert f"p.csv: its dates are {said}" in err and "use the series' daily prices" in err
+    assert not (tmp_path / "r").exists()
+    # a daily series with a week-long gap (a market closed) is daily
+    gap = pd.bdate_range("2010-01-01", periods=800).delete(range(300, 305))
+    pd.DataFrame({"Date": gap.strftime("%Y-%m-%d"), "Close": prices.tolist() + prices[:195].tolist()}).to_csv(
+        tmp_path / "d.csv", index=False
+    )
+    assert cli.main([*args, "--set", f"data.path={tmp_path / 'd.csv'}", *QUICK]) == 0
+    assert cli.main([*args, "--set", "data.source=yfinance", "--set", "data.interval=1wk"]) == 2
+    assert "data.interval" in capsys.readouterr().err
+
+
 def test_dates_exported_as_numbers_read_as_the_days_they_are(tmp_path):
     days = pd.bdate_range("2020-01-02", periods=30)
     prices = np.linspace(100.0, 130.0, 30)

@@ -79,7 +79,10 @@ class RegimesData(PathData):
     )
     start: date | None = Field(None, description="first date to keep; null: all")
     end: date | None = Field(None, description="last date to keep; null: all")
-    interval: Literal["1d", "1wk", "1mo"] = Field("1d", description="bar length for yfinance")
+    interval: Literal["1d"] = Field(
+        "1d",
+        description="bar length for yfinance: daily only (the windows, annualised figures and regime lengths count days)",
+    )
     cache_dir: str = Field(".gmm_apps_cache", description="where yfinance downloads are cached")
     missing: Literal["refuse", "drop"] = Field(
         "refuse",
