@@ -227,7 +227,7 @@ def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwri
     quiet : bool, default=True
         No progress bars.
     overwrite : bool
-        Replace an existing folder at ``out`` that is not a run folder.
+        Replace an earlier run at ``out``, as its run left it (never a folder or file gmm_apps did not write).
 
     Returns
     -------

@@ -62,7 +62,8 @@ def _parser():
     r.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing folder or file at --out even if it is not a gmm_apps run folder",
+        help="replace an earlier run at --out (only a run folder as its run left it: never a folder, file or "
+        "link gmm_apps did not write)",
     )
 
     a = sub.add_parser("apply", help="use a finished run's saved model on new data")
@@ -79,7 +80,8 @@ def _parser():
     a.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing folder or file at --out even if it is not a gmm_apps run folder",
+        help="replace an earlier run at --out (only a run folder as its run left it: never a folder, file or "
+        "link gmm_apps did not write)",
     )
 
     v = sub.add_parser("validate", help="check a config without running it")

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 from .errors import DataError, UserError
-from .paths import SAMPLE_PREFIX, is_run_folder, local_path
+from .paths import SAMPLE_PREFIX, foreign_entries, is_run_folder, local_path
 
 
 def _within(inner, outer):
@@ -93,12 +93,16 @@ def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
 
     What may be replaced (docs/promises.md has the same table):
 
-    - a path that does not exist, a gmm_apps run folder, an empty folder: always;
-    - an ordinary folder, a regular file, a symbolic link (the link, never its
-      target): only with ``overwrite``;
-    - never: an input of the run (the config being run included) or anything
-      holding one, the current folder or one holding it, a device, FIFO,
-      socket, mount point, the root, a folder directly under it, the home
+    - a path that does not exist, an empty folder: always;
+    - an earlier run's folder exactly as the run left it (every file in the
+      list its marker holds, unchanged; files deleted since aside): only with
+      ``overwrite``;
+    - never, ``overwrite`` or not, what gmm_apps did not write: an ordinary folder,
+      a regular file, a symbolic link, a run folder holding a file the run did
+      not write or that changed since, a folder that only looks like a run (no
+      list of its files), an input of the run (the config being run included)
+      or anything holding one, the current folder or one holding it, a device,
+      FIFO, socket, mount point, the root, a folder directly under it, the home
       folder, or anything under ``/dev``, ``/proc``, ``/sys``, ``/run``, ``/boot``.
 
     Parameters
@@ -110,7 +114,7 @@ def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
         folders, the run an ``apply`` reads); the destination may neither be,
         hold nor lie inside any of them.
     overwrite : bool
-        Allow replacing an existing folder, file or link that is not a run folder.
+        Allow replacing an earlier run, as it was left.
     option : str
         The option's name in messages.
 
@@ -166,33 +170,38 @@ def check_destination(final, *, inputs=(), overwrite=False, option="--out"):
             f"{option} {final}: is {kind}; gmm_apps never replaces a device, pipe or socket, even with "
             "--overwrite; choose a new folder"
         )
+    never = f"gmm_apps never replaces what it did not write, even with --overwrite; choose a new folder, e.g. {option} {final}-2"
     if stat.S_ISLNK(st.st_mode):
+        raise UserError(f"{option} {final}: is a symbolic link, not a run folder; {never}")
+    if not stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{option} {final}: is a file, not a run folder; {never}")
+    if _system_folder(real):
+        raise UserError(
+            f"{option} {final}: is a system folder or a mount point; gmm_apps never replaces one, "
+            f"even with --overwrite; name a new folder inside it, e.g. {option} {final}/my-run"
+        )
+    foreign = foreign_entries(target)
+    if foreign == []:  # an earlier run, as it was left
         if overwrite:
-            return  # the link is replaced; what it points to is never touched
-        raise UserError(
-            f"{option} {final}: is a symbolic link, not a run folder; choose a new folder, or pass "
-            "--overwrite to replace the link (what it points to is kept)"
-        )
-    if stat.S_ISDIR(st.st_mode):
-        if _system_folder(real):
-            raise UserError(
-                f"{option} {final}: is a system folder or a mount point; gmm_apps never replaces one, "
-                f"even with --overwrite; name a new folder inside it, e.g. {option} {final}/my-run"
-            )
-        if is_run_folder(target):
-            return
-        try:
-            empty = next(target.iterdir(), None) is None
-        except OSError as exc:
-            raise UserError(f"{option} {final}: cannot read the folder ({exc.strerror})") from None
-        if empty or overwrite:
             return
         raise UserError(
-            f"{option} {final}: the folder exists and is not a gmm_apps run folder; choose a new folder, "
-            "or pass --overwrite to replace it and everything in it"
+            f"{option} {final}: holds an earlier run; pass --overwrite (from Python: overwrite=True) to replace it, or choose a new folder"
         )
-    if overwrite:
+    try:
+        empty = next(target.iterdir(), None) is None
+    except OSError as exc:
+        raise UserError(f"{option} {final}: cannot read the folder ({exc.strerror})") from None
+    if empty:
         return
-    raise UserError(
-        f"{option} {final}: is a file, not a run folder; choose a new folder, or pass --overwrite to replace it"
+    if foreign:
+        shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more" if len(foreign) > 4 else "")
+        raise UserError(
+            f"{option} {final}: an earlier run's folder that now holds files the run did not write or that "
+            f"changed since ({shown}); {never}"
+        )
+    what = (
+        "a run folder of an older gmm_apps, which kept no list of its files"
+        if is_run_folder(target)
+        else ("the folder exists and is not a gmm_apps run folder")
     )
+    raise UserError(f"{option} {final}: {what}; {never}")

@@ -96,6 +96,49 @@ def is_run_folder(path):
     return isinstance(summary, dict) and "gmm_apps_version" in summary and (p / "config.yaml").is_file()
 
 
+def run_manifest(folder):
+    """What a run folder holds besides its marker: ``{relative path: [size, mtime_ns]}`` (``[-1, 0]`` for a
+    folder), recorded in the marker when the run is sealed."""
+    folder = Path(folder)
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            rel = p.relative_to(folder).as_posix()
+            if rel == RUN_MARKER:
+                continue
+            st = os.lstat(p)
+            out[rel] = [-1, 0] if stat.S_ISDIR(st.st_mode) else [st.st_size, st.st_mtime_ns]
+    return dict(sorted(out.items()))
+
+
+def foreign_entries(folder):
+    """What a finished run folder holds that its run did not write, or that changed since it was written.
+
+    Returns
+    -------
+    list of str or None
+        Relative paths (empty: the folder is exactly as its run left it, files deleted since aside), or
+        None when ``folder`` is not a run folder sealed with the list of its files (a folder of the
+        user's, one that only looks like a run, or a run of a version that kept no such list).
+    """
+    p = Path(folder)
+    if p.is_symlink() or not p.is_dir():
+        return None
+    try:
+        marker = loads_json((p / RUN_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = marker.get("files") if isinstance(marker, dict) else None
+    if not isinstance(files, dict):
+        return None
+    try:
+        now = run_manifest(p)
+    except OSError:
+        return None
+    return [rel for rel, seen in now.items() if files.get(rel) != seen]
+
+
 def _say_left_out(every, kept, where, suffixes):
     """A warning naming the kinds of file a folder or glob held that are not read (a phone's .heic photos)."""
     if len(every) == len(kept):

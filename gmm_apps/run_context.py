@@ -23,7 +23,7 @@ from . import __version__
 from .core.persistence import file_digest, jsonable, signature
 from .destination import check_destination
 from .errors import UserError
-from .paths import RUN_MARKER, is_run_folder
+from .paths import RUN_MARKER, foreign_entries, is_run_folder, run_manifest
 
 logger = logging.getLogger("gmm_apps")
 
@@ -259,7 +259,7 @@ class RunContext(RunWriter, StagingFolder):
     seed : int
         The run's random seed (``model.random_state``).
     overwrite : bool
-        Replace an existing folder or file at ``final_dir`` that is not a run folder.
+        Replace an earlier run at ``final_dir`` (as it was left; never anything else).
     inputs : iterable of (str, str)
         The run's inputs, which ``final_dir`` must neither be, hold nor lie inside.
     option : str
@@ -342,8 +342,11 @@ class RunContext(RunWriter, StagingFolder):
         self._model_paths = tuple(model_paths)
 
     def _seal(self):
-        """Write the final marker, with the model files' digests (signed when a signing key is set)."""
+        """Write the final marker, with the model files' digests and the list of every file the run wrote
+        (:func:`gmm_apps.paths.run_manifest`: only a folder matching it is ever replaced), signed when a
+        signing key is set."""
         marker = dict(self._marker)
+        marker["files"] = run_manifest(self.dir)
         if getattr(self, "_model_paths", ()):
             marker["model_sha256"] = model_digests(self.dir, self._model_paths)
         raw = json.dumps(marker, sort_keys=True).encode("utf-8")
@@ -354,8 +357,8 @@ class RunContext(RunWriter, StagingFolder):
 
     def commit(self):
         """Move the finished run into place, replacing an earlier run there (checked again now)."""
+        self._detach()  # run.log is complete before the list of files is taken
         self._seal()
-        self._detach()
         final = self.final_dir
         try:
             check_destination(final, inputs=self.inputs, overwrite=self.overwrite, option=self.option)
@@ -380,7 +383,7 @@ class RunContext(RunWriter, StagingFolder):
         finally:
             _unblock_signals(blocked)
         if backup is not None:
-            _remove(backup)
+            _remove_replaced(backup)
         self._release_lock()
         return final
 
@@ -421,6 +424,18 @@ def _locked(path):
     finally:
         os.close(fd)
     return False
+
+
+def _remove_replaced(backup):
+    """Remove what a run replaced (checked before the swap: an earlier run as it was left, or an empty
+    folder), unless it changed in the meantime: then it is kept, and its place said."""
+    if backup.is_dir() and not backup.is_symlink() and foreign_entries(backup) == []:
+        shutil.rmtree(backup, ignore_errors=True)
+        return
+    try:
+        backup.rmdir()  # an empty folder; fails on anything else
+    except OSError:
+        logger.warning("%s: kept: what --out held changed while the run was written; move what you need", backup)
 
 
 def _remove(path):

@@ -209,7 +209,7 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
         ``KEY=VALUE`` overrides.
     quiet : bool
     overwrite : bool
-        Replace an existing folder or file at ``out`` that is not a run folder.
+        Replace an earlier run at ``out``, as its run left it (never a folder or file gmm_apps did not write).
 
     Returns
     -------
@@ -306,7 +306,7 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
         Destination (default ``runs/<pipeline>-apply-<timestamp>``).
     quiet : bool
     overwrite : bool
-        Replace an existing folder or file at ``out`` that is not a run folder.
+        Replace an earlier run at ``out``, as its run left it (never a folder or file gmm_apps did not write).
     update : bool
         Also learn from the input and save the updated model in the new folder
         (which ``apply`` then accepts like a run); only for pipelines with

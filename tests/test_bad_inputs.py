@@ -5,6 +5,7 @@ Each case must end with exit status 2, exactly one line on stderr that starts wi
 and an earlier run at the same place intact.
 """
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from model_files import without_model_checksums
 
 from gmm_apps import cli
+from gmm_apps.paths import run_manifest
 from gmm_apps.run_context import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
@@ -660,12 +662,12 @@ def test_bad_input_ends_cleanly(tmp_path, capsys, case, pipeline, build, message
     # an earlier run at the same place must survive
     out.mkdir(parents=True)
     (out / "summary.json").write_text('{"earlier": true}')
-    (out / MARKER).write_text("{}")
+    (out / MARKER).write_text(json.dumps({"files": run_manifest(out)}))  # sealed as a run seals it
     if isinstance(spec, dict):
         cfg = make(data, "config.yaml", spec["config"])
-        args = ["run", str(cfg), "--out", str(out)]
+        args = ["run", str(cfg), "--out", str(out), "--overwrite"]
     else:
-        args = ["run", str(CFG[pipeline]), "--out", str(out), "--quiet", *FAST[pipeline], *spec]
+        args = ["run", str(CFG[pipeline]), "--out", str(out), "--overwrite", "--quiet", *FAST[pipeline], *spec]
     code = cli.main(args)
     err = capsys.readouterr().err
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]

@@ -183,7 +183,17 @@ def test_failed_run_leaves_earlier_run_intact(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("Date,Close\n2020-01-02,100\n2020-01-03,abc\n")
     code, out, err = run_cli(
-        ["run", REPO / "configs" / "regimes.yaml", "--out", out_dir, "--quiet", "--set", f"data.path={bad}", *FAST],
+        [
+            "run",
+            REPO / "configs" / "regimes.yaml",
+            "--out",
+            out_dir,
+            "--overwrite",
+            "--quiet",
+            "--set",
+            f"data.path={bad}",
+            *FAST,
+        ],
         capsys,
     )
     assert code == 2 and "column 'Close' has a non-numeric value 'abc'" in err

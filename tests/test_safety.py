@@ -22,7 +22,7 @@ from model_files import rewrite_npz, without_model_checksums
 
 from gmm_apps import cli
 from gmm_apps.errors import UserError
-from gmm_apps.paths import is_run_folder, resolve_inputs
+from gmm_apps.paths import is_run_folder, resolve_inputs, run_manifest
 from gmm_apps.run_context import MARKER, RunContext
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,12 +94,14 @@ def test_out_at_a_folder_of_user_files_is_refused_and_untouched(tmp_path, capsys
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my files"]  # no temp or lock file left
 
 
-def test_overwrite_replaces_a_foreign_folder_only_when_asked(tmp_path, capsys):
+def test_overwrite_never_replaces_a_folder_gmm_apps_did_not_write(tmp_path, capsys):
     mine = tmp_path / "scratch"
-    user_folder(mine)
+    before = user_folder(mine)
     code, _, err = run_cli(["run", *ANOMALY, "--out", mine, "--overwrite"], capsys)
-    assert code == 0, err
-    assert is_run_folder(mine) and not (mine / "thesis.tex").exists()
+    assert code == 2
+    one_error_line(err, "not a gmm_apps run folder", "never replaces what it did not write, even with --overwrite")
+    assert snapshot(mine) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scratch"]
 
 
 def test_out_at_a_regular_file_is_refused(tmp_path, capsys):
@@ -120,25 +122,58 @@ def test_out_below_a_regular_file_names_the_file(tmp_path, capsys):
     assert f.read_text() == "keep me"
 
 
-def test_an_empty_folder_and_an_earlier_run_are_fine_destinations(tmp_path, capsys):
+def test_an_empty_folder_is_written_and_an_earlier_run_replaced_only_with_overwrite(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert run_cli(["run", *ANOMALY, "--out", empty], capsys)[0] == 0
     assert (empty / MARKER).is_file()
-    first = (empty / "summary.json").read_bytes()
-    # the same place again: an earlier run is replaced, byte-identical apart from timings
-    assert run_cli(["run", *ANOMALY, "--out", empty], capsys)[0] == 0
-    assert (empty / "scores.csv").exists() and len((empty / "summary.json").read_bytes()) > 0 and first
+    first = snapshot(empty)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", empty], capsys)  # the same place again, not asked
+    assert code == 2
+    one_error_line(err, "holds an earlier run; pass --overwrite (from Python: overwrite=True) to replace it")
+    assert snapshot(empty) == first
+    assert run_cli(["run", *ANOMALY, "--out", empty, "--overwrite"], capsys)[0] == 0
+    assert (empty / "scores.csv").read_bytes() == first[Path("scores.csv")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no backup left
 
 
-def test_run_folders_from_before_the_marker_are_still_replaced(tmp_path, capsys):
-    old = tmp_path / "old-run"
+@pytest.mark.parametrize("change", ["added", "edited", "added-folder"])
+def test_a_run_folder_with_a_file_the_run_did_not_write_or_one_changed_since_is_never_replaced(
+    tmp_path, capsys, change
+):
+    run = tmp_path / "run"
+    assert run_cli(["run", *ANOMALY, "--out", run], capsys)[0] == 0
+    if change == "added":
+        (run / "my notes.txt").write_text("what the analyst thinks")
+    elif change == "edited":
+        with open(run / "report.html", "a") as fh:
+            fh.write("<p>my comments</p>")
+    else:
+        (run / "old versions").mkdir()
+    before = snapshot(run)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", run, "--overwrite"], capsys)
+    assert code == 2
+    shown = {"added": "my notes.txt", "edited": "report.html", "added-folder": "old versions"}[change]
+    one_error_line(err, f"files the run did not write or that changed since ({shown})", "even with --overwrite")
+    assert snapshot(run) == before
+
+
+def test_folders_that_only_look_like_runs_are_never_replaced(tmp_path, capsys):
+    old = tmp_path / "old-run"  # as runs of 0.1 were written: no marker, a summary.json
     old.mkdir()
     (old / "config.yaml").write_text("pipeline: anomaly\n")
     (old / "summary.json").write_text(json.dumps({"pipeline": "anomaly", "gmm_apps_version": "0.1.0"}))
-    assert is_run_folder(old)
-    assert run_cli(["run", *ANOMALY, "--out", old], capsys)[0] == 0
-    assert (old / MARKER).is_file()
+    assert is_run_folder(old)  # still read by apply and show, never replaced
+    marked = tmp_path / "marked"  # a marker, but not the list of files a run seals it with
+    marked.mkdir()
+    (marked / MARKER).write_text("{}")
+    (marked / "thesis.tex").write_text("chapter 1")
+    for folder, said in ((old, "a run folder of an older gmm_apps"), (marked, "a run folder of an older gmm_apps")):
+        before = snapshot(folder)
+        code, _, err = run_cli(["run", *ANOMALY, "--out", folder, "--overwrite"], capsys)
+        assert code == 2
+        one_error_line(err, said, "even with --overwrite")
+        assert snapshot(folder) == before
 
 
 @pytest.mark.parametrize("where", [".", ".."])
@@ -333,10 +368,10 @@ IMAGES_SLOW = [
 def test_stopping_an_images_run_stops_its_workers_quietly(tmp_path, how):
     out = tmp_path / "run"
     out.mkdir()
-    (out / MARKER).write_text("{}")
     (out / "summary.json").write_text("earlier")
+    (out / MARKER).write_text(json.dumps({"files": run_manifest(out)}))  # an earlier run, as a run seals it
     tag = uuid.uuid4().hex
-    p = _spawn(["run", *IMAGES_SLOW, "--out", out, "--quiet"], tmp_path, tag, start_new_session=True)
+    p = _spawn(["run", *IMAGES_SLOW, "--out", out, "--quiet", "--overwrite"], tmp_path, tag, start_new_session=True)
     try:
         assert _wait_for_tmp(tmp_path)
         assert _wait_for(lambda: len(_tagged(tag)) >= 3, 60), "the worker processes did not start"
@@ -733,29 +768,26 @@ def test_row_devices_pipes_and_sockets_are_never_replaced(tmp_path, capsys, make
 
 
 @pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
-def test_row_a_symbolic_link_is_replaced_only_with_overwrite_and_its_target_kept(tmp_path, capsys, overwrite):
+def test_row_a_symbolic_link_is_never_replaced_nor_its_target(tmp_path, capsys, overwrite):
     mine = tmp_path / "mine"
     before = user_folder(mine)
     link = tmp_path / "out"
     link.symlink_to(mine)
     code, _, err = run_cli(["run", *ANOMALY, "--out", link, *(["--overwrite"] if overwrite else [])], capsys)
     assert snapshot(mine) == before  # what the link points to is never touched
-    if overwrite:
-        assert code == 0, err
-        assert not link.is_symlink() and is_run_folder(link)
-    else:
-        assert code == 2
-        one_error_line(err, "is a symbolic link")
-        assert link.is_symlink()
+    assert code == 2
+    one_error_line(err, "is a symbolic link", "even with --overwrite")
+    assert link.is_symlink() and link.resolve() == mine.resolve()
 
 
-def test_row_a_regular_file_is_replaced_only_with_overwrite(tmp_path, capsys):
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
+def test_row_a_regular_file_is_never_replaced(tmp_path, capsys, overwrite):
     f = tmp_path / "notes.txt"
     f.write_text("keep me")
-    assert run_cli(["run", *ANOMALY, "--out", f], capsys)[0] == 2 and f.read_text() == "keep me"
-    code, _, err = run_cli(["run", *ANOMALY, "--out", f, "--overwrite"], capsys)
-    assert code == 0, err
-    assert is_run_folder(f)
+    code, _, err = run_cli(["run", *ANOMALY, "--out", f, *(["--overwrite"] if overwrite else [])], capsys)
+    assert code == 2
+    one_error_line(err, "is a file, not a run folder", "even with --overwrite")
+    assert f.read_text() == "keep me"
 
 
 def test_row_the_config_being_run_is_never_replaced(tmp_path, capsys):
