@@ -106,6 +106,19 @@ def mark_from(evidence):
     return None
 
 
+_SAME_CURRENCY = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_CURRENCY_MARK = re.compile(r"[$€£¥]|\b(USD|EUR|GBP|JPY|CHF)\b")
+
+
+def currencies(cells):
+    """The currencies ``cells`` carry (a sign or a code; ``$`` and ``USD`` are one), each with its first cell."""
+    found = {}
+    for c in cells:
+        for m in _CURRENCY_MARK.finditer(str(c)):
+            found.setdefault(_SAME_CURRENCY.get(m.group(), m.group()), str(c))
+    return found
+
+
 def _formatted(values):
     """Each distinct cell of a column and the same without currency signs, brackets and spaces, or None
     when there is nothing to unformat (numbers already, plain numbers in text, or text)."""
@@ -155,6 +168,13 @@ def as_numbers(values, *, mark=None):
     if found is None:
         return values, None  # numbers already, plain numbers in text, or text: nothing to unformat
     text, plain = found
+    several = currencies(text)
+    if len(several) > 1:
+        shown = ", ".join(f"{c} as in {cell!r}" for c, cell in several.items())
+        raise ValueError(
+            f"amounts in several currencies ({shown}) cannot be added; keep the rows of one currency, or convert "
+            "them to one first"
+        )
     if mark is None:
         mark = decimal_mark([c for c in plain if _NUMBER_LIKE.fullmatch(c)])
     if mark is None:

@@ -277,6 +277,27 @@ def test_a_report_export_with_title_rows_in_windows_or_unicode_text_reads_as_the
         assert got[1] == want[1]
 
 
+def test_amounts_in_several_currencies_are_refused_not_added(tmp_path):
+    LINES.to_csv(tmp_path / "lines.csv", index=False)
+    want = read(tmp_path / "lines.csv", **LINE_KEYS)
+    one = LINES.assign(Currency=" usd")  # one currency, however written: read as before
+    one.to_csv(tmp_path / "one.csv", index=False)
+    pd.testing.assert_frame_equal(read(tmp_path / "one.csv", **LINE_KEYS)[0], want[0])
+    mixed = LINES.assign(**{"currency_code": ["USD"] * 6 + ["EUR"] * 2 + [None]})  # a multi-currency shop
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    with pytest.raises(DataError, match="column 'currency_code' names 2 currencies \\(USD 6 rows, EUR 2 rows\\)"):
+        read(tmp_path / "mixed.csv", **LINE_KEYS)
+    signs = LINES.assign(UnitPrice=[f"{'€' if i == 3 else '$'}{v:.2f}" for i, v in enumerate(LINES["UnitPrice"])])
+    signs.to_csv(tmp_path / "signs.csv", index=False)
+    with pytest.raises(DataError, match="column 'UnitPrice': amounts in several currencies \\(USD as in '\\$"):
+        read(tmp_path / "signs.csv", **LINE_KEYS)
+    dollars = LINES.assign(
+        UnitPrice=[f"${v:.2f}" if i % 2 else f"{v:.2f} USD" for i, v in enumerate(LINES["UnitPrice"])]
+    )
+    dollars.to_csv(tmp_path / "dollars.csv", index=False)  # '$' and 'USD' are one currency
+    pd.testing.assert_frame_equal(read(tmp_path / "dollars.csv", **LINE_KEYS)[0], want[0])
+
+
 def test_a_log_exported_with_formatted_numbers_and_day_first_dates_reads_as_the_plain_one(tmp_path):
     LINES.to_csv(tmp_path / "lines.csv", index=False)
     want = read(tmp_path / "lines.csv", **LINE_KEYS)

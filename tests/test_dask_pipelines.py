@@ -19,7 +19,7 @@ def run(args):
     return cli.main([*args, "--quiet"])
 
 
-def test_customers_aggregate_the_log_on_dask(tmp_path):
+def test_customers_aggregate_the_log_on_dask(tmp_path, capsys):
     tx = pd.read_csv(
         SAMPLES / "cdnow_sample.txt",
         sep=r"\s+",
@@ -38,7 +38,7 @@ def test_customers_aggregate_the_log_on_dask(tmp_path):
         }
     )
     log = tmp_path / "tx.csv"
-    pd.concat([tx, extra], ignore_index=True).to_csv(log, index=False)
+    pd.concat([tx, extra], ignore_index=True).assign(Currency="USD").to_csv(log, index=False)
     common = [
         "--set",
         f"data.path={log}",
@@ -65,6 +65,15 @@ def test_customers_aggregate_the_log_on_dask(tmp_path):
 
     ca, cb = (json.loads((tmp_path / k / "summary.json").read_text())["cleaning"] for k in ("local", "dask"))
     assert ca == cb and ca["returns"]["lines"] == 1 and ca["missing_id"]["lines"] == 1
+    # a second currency, however far down the log: refused on the workers as here
+    mixed = pd.read_csv(log, dtype=str)
+    mixed.loc[len(mixed) - 1, "Currency"] = "eur"
+    mixed.to_csv(log, index=False)
+    for engine in ([], DASK):
+        code = run(["run", cfg, "--out", str(tmp_path / "mixed"), *common, *engine])
+        err = capsys.readouterr().err
+        assert code == 2 and "column 'Currency' names 2 currencies" in err and ", EUR 1 rows)" in err, err
+        assert not (tmp_path / "mixed").exists()
 
 
 def test_day_first_dates_and_decimal_marks_are_decided_on_the_whole_log_not_per_block(tmp_path):

@@ -45,6 +45,14 @@ def test_plain_columns_are_left_to_the_caller_and_text_stays_text():
     assert as_numbers(pd.Series(["1,234.5", "1,23.4"], dtype=object))[0].tolist() == [1234.5, "1,23.4"]
 
 
+def test_amounts_in_several_currencies_are_refused_and_one_currency_however_written_is_read():
+    with pytest.raises(ValueError, match="several currencies \\(USD as in '\\$12.00', EUR as in '€15.00'\\)"):
+        as_numbers(pd.Series(["$12.00", "€15.00", "12 USD"]))
+    with pytest.raises(ValueError, match="GBP as in '£1,000.00', CHF as in '7 CHF'"):
+        as_numbers(pd.Series(["£1,000.00", "3.50 GBP", "7 CHF"]))
+    assert as_numbers(pd.Series(["$1,000.00", "12 USD", "(3.00)"]))[0].tolist() == [1000.0, 12.0, -3.0]
+
+
 def test_a_comma_that_could_mean_either_is_refused():
     assert decimal_mark(["1,202", "3,400"]) is None
     with pytest.raises(ValueError, match="could group thousands or mark decimals"):

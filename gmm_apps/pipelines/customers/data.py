@@ -155,6 +155,32 @@ def check_columns(path, spec, columns):
         raise DataError(f"{path}: column {theirs!r} (data.{key}) not found{hint}")
 
 
+#: column names that say which currency a row's amount is in
+_CURRENCY_COLUMNS = {"currency", "currencycode", "curr", "ccy", "währung", "waehrung", "devise", "moneda", "valuta"}
+
+
+def currency_column(columns):
+    """The log's column naming each row's currency (``Currency``, ``currency_code`` ...), or None."""
+    return next((c for c in columns if re.sub(r"[\s_-]", "", str(c).lower()) in _CURRENCY_COLUMNS), None)
+
+
+def currency_names(cells):
+    """A currency column's cells as names (``usd `` and ``USD`` are one), empty cells left out."""
+    names = cells.dropna().astype(str).str.strip().str.upper()
+    return names[names != ""]
+
+
+def check_one_currency(path, column, counts):
+    """Refuse a log whose currency column names several currencies (``counts``: rows by name): their
+    amounts cannot be added."""
+    if len(counts) > 1:
+        shown = ", ".join(f"{k} {v:,} rows" for k, v in counts.sort_values(ascending=False).head(5).items())
+        raise DataError(
+            f"{path}: column {column!r} names {len(counts)} currencies ({shown}); amounts in different currencies "
+            "cannot be added: keep the rows of one currency, or convert them to one first"
+        )
+
+
 # --------------------------------------------------------------------------- readers
 def read_transactions(cfg_data, path=None):
     """Read a transaction log as the config says (``path`` overrides ``data.path``).
@@ -176,6 +202,8 @@ def read_transactions(cfg_data, path=None):
     if raw.empty:
         raise DataError(f"{p}: no transactions (only a header?)")
     check_columns(p, spec, raw.columns)
+    if (cur := currency_column(raw.columns)) is not None:
+        check_one_currency(p, cur, currency_names(raw[cur]).value_counts())
     cfg = cfg_data if kind != "cdnow" else _CdnowData(cfg_data)
     return finish(customer_days(raw, spec, p, cfg), cfg_data)
 
@@ -228,6 +256,9 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         return None
     spec = column_spec(cfg_data, kind)
     check_columns(p, spec, ddf.columns)
+    if (cur := currency_column(ddf.columns)) is not None:
+        names = ddf[cur].map_partitions(currency_names, meta=(cur, object))
+        check_one_currency(p, cur, client.compute(names.value_counts(), sync=True))
 
     first, marks = _whole_log_readings(ddf, spec, cfg_data, p, client)
 
