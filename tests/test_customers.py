@@ -277,6 +277,33 @@ def test_a_report_export_with_title_rows_in_windows_or_unicode_text_reads_as_the
         assert got[1] == want[1]
 
 
+def test_a_reports_total_rows_at_the_end_are_left_out_and_counted_and_no_other_row_is(tmp_path, caplog):
+    import logging
+
+    LINES.to_csv(tmp_path / "lines.csv", index=False)
+    want = read(tmp_path / "lines.csv", **LINE_KEYS)
+    total = (LINES["Quantity"] * LINES["UnitPrice"]).sum()
+    footer = pd.DataFrame(
+        {"InvoiceNo": ["Grand Total", None], "Quantity": [LINES["Quantity"].sum(), None], "UnitPrice": [total, None]}
+    )
+    logging.getLogger("gmm_apps").addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="gmm_apps")
+    pd.concat([LINES, footer], ignore_index=True).to_csv(tmp_path / "report.csv", index=False)
+    got = read(tmp_path / "report.csv", **LINE_KEYS)
+    pd.testing.assert_frame_equal(got[0], want[0])
+    assert got[1] == {**want[1], "total_rows": 2} and want[1]["total_rows"] == 0
+    assert "the last 2 row(s) hold a report's totals, not purchases, and are left out: Grand Total" in caplog.text
+    # a row without a date anywhere else is refused as before, and so is a last row naming a customer
+    middle = pd.concat([LINES.iloc[:3], footer.iloc[:1], LINES.iloc[3:]], ignore_index=True)
+    middle.to_csv(tmp_path / "middle.csv", index=False)
+    with pytest.raises(DataError, match="'InvoiceDate' has a missing date at data row 4"):
+        read(tmp_path / "middle.csv", **LINE_KEYS)
+    last = pd.concat([LINES, LINES.iloc[[0]].assign(InvoiceDate=None)], ignore_index=True)
+    last.to_csv(tmp_path / "last.csv", index=False)
+    with pytest.raises(DataError, match="missing date at data row 10"):
+        read(tmp_path / "last.csv", **LINE_KEYS)
+
+
 def test_amounts_in_several_currencies_are_refused_not_added(tmp_path):
     LINES.to_csv(tmp_path / "lines.csv", index=False)
     want = read(tmp_path / "lines.csv", **LINE_KEYS)

@@ -34,7 +34,7 @@ from ...tabular import (
     read_table,
     sniff_table,
 )
-from .lines import DAILY_COLUMNS, customer_days, day_first, finish, first_row
+from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, first_row, trailing_totals
 
 logger = logging.getLogger("gmm_apps")
 _SEPARATORS = (",", "\t", ";", "|")
@@ -204,8 +204,16 @@ def read_transactions(cfg_data, path=None):
     check_columns(p, spec, raw.columns)
     if (cur := currency_column(raw.columns)) is not None:
         check_one_currency(p, cur, currency_names(raw[cur]).value_counts())
+    totals = trailing_totals(raw, spec)
+    if totals:
+        shown = "; ".join(", ".join(str(v) for v in row if not pd.isna(v)) for row in raw.tail(totals).to_numpy())
+        logger.info(
+            "%s: the last %d row(s) hold a report's totals, not purchases, and are left out: %s", p, totals, shown
+        )
+        raw = raw.iloc[:-totals]
     cfg = cfg_data if kind != "cdnow" else _CdnowData(cfg_data)
-    return finish(customer_days(raw, spec, p, cfg), cfg_data)
+    purchases, cleaning = finish(customer_days(raw, spec, p, cfg), cfg_data)
+    return purchases, {**cleaning, "total_rows": totals}
 
 
 class _CdnowData:
@@ -260,6 +268,8 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         names = ddf[cur].map_partitions(currency_names, meta=(cur, object))
         check_one_currency(p, cur, client.compute(names.value_counts(), sync=True))
 
+    if trailing_totals(ddf.partitions[max(0, ddf.npartitions - 2) :].compute().tail(TOTAL_ROWS), spec):
+        return None  # a report's total rows at the end: left out by the local reader
     first, marks = _whole_log_readings(ddf, spec, cfg_data, p, client)
 
     def block(part):
@@ -281,7 +291,8 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     if out.empty:
         raise DataError(f"{p}: no transactions (only a header?)")
     out["customer_id"] = out["customer_id"].astype(str)
-    return finish(out[DAILY_COLUMNS], cfg_data)
+    purchases, cleaning = finish(out[DAILY_COLUMNS], cfg_data)
+    return purchases, {**cleaning, "total_rows": 0}
 
 
 def _whole_log_readings(ddf, spec, cfg_data, path, client):

@@ -37,6 +37,30 @@ MISSING_ID = "\0missing"
 #: the customer-day table every reader returns (before netting)
 DAILY_COLUMNS = ["customer_id", "date", "quantity", "amount", "returned", "lines", "return_lines"]
 _FLOAT_ID = re.compile(r"^-?\d+\.0$")
+#: a report's total row says so in one of its cells
+_TOTAL_LABEL = re.compile(r"^\s*(grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)\b", re.IGNORECASE)
+#: how many rows at the end of a log may be a report's totals
+TOTAL_ROWS = 5
+
+
+def trailing_totals(raw, spec):
+    """How many of a log's last rows are a report's totals, not purchases.
+
+    Such a row has no date, and either no customer id or a cell saying ``Total`` (``Grand total``,
+    ``Sum``, ``Summe``, ``Gesamt`` ...); only the last :data:`TOTAL_ROWS` rows are looked at, and each
+    row after a total row must be one too.
+    """
+    n = 0
+    for i in range(len(raw) - 1, max(-1, len(raw) - 1 - TOTAL_ROWS), -1):
+        row = raw.iloc[i]
+        if not _blank(row[[spec["date"]]])[0]:
+            break
+        if not (
+            _blank(row[[spec["customer_id"]]])[0] or any(isinstance(v, str) and _TOTAL_LABEL.match(v) for v in row)
+        ):
+            break
+        n += 1
+    return n
 
 
 def first_row(mask):

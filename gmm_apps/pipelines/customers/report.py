@@ -119,6 +119,18 @@ def add_cleaning(rep, cleaning, cfg):
                 "each order's total counted once (data.amount_per)" if cleaning.get("amount_per") == "order" else ""
             ),
         },
+        *(
+            [
+                {
+                    "rule": "a report's total rows at the end of the log",
+                    "lines": cleaning["total_rows"],
+                    "revenue": np.nan,
+                    "what happened": "left out (no date; a blank id or a cell saying Total)",
+                }
+            ]
+            if cleaning.get("total_rows")
+            else []
+        ),
         {
             "rule": "rows without a customer id (data.missing_id)",
             "lines": m["lines"],
