@@ -139,17 +139,32 @@ def foreign_entries(folder):
     return [rel for rel, seen in now.items() if files.get(rel) != seen]
 
 
+#: what phones and messaging apps write that is not read here, and what to convert it to
+CONVERT_TO = {
+    ".heic": "JPEG or PNG",
+    ".heif": "JPEG or PNG",
+    ".m4a": "WAV or FLAC (e.g. ffmpeg -i memo.m4a memo.wav)",
+    ".aac": "WAV or FLAC (e.g. ffmpeg -i memo.aac memo.wav)",
+    ".3gp": "WAV or FLAC (e.g. ffmpeg -i memo.3gp memo.wav)",
+    ".amr": "WAV or FLAC (e.g. ffmpeg -i memo.amr memo.wav)",
+    ".wma": "WAV or FLAC (e.g. ffmpeg -i memo.wma memo.wav)",
+}
+
+
 def _say_left_out(every, kept, where, suffixes):
-    """A warning naming the kinds of file a folder or glob held that are not read (a phone's .heic photos)."""
+    """A warning naming the kinds of file a folder or glob held that are not read (a phone's .heic photos),
+    and what to convert those of a known kind to."""
     if len(every) == len(kept):
         return
     kinds = Counter(f.suffix.lower() or f.name for f in every if f.suffix.lower() not in suffixes)
+    convert = [f"{k} to {CONVERT_TO[k]}" for k in kinds if k in CONVERT_TO]
     logger.warning(
-        "%s: %d file(s) left out, not of a kind read here (%s); read: %s",
+        "%s: %d file(s) left out, not of a kind read here (%s); read: %s%s",
         where,
         sum(kinds.values()),
         ", ".join(f"{k} {n}" for k, n in kinds.most_common(6)),
         ", ".join(sorted(suffixes)),
+        f"; convert {', '.join(convert)}" if convert else "",
     )
 
 

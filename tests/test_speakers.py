@@ -152,6 +152,33 @@ def test_folder_labels_are_the_speaker_folders_however_deep_the_sessions(tmp_pat
     assert got["accuracy"] >= want["accuracy"] - 0.02
 
 
+def test_voice_notes_enrol_and_your_own_enrolment_is_never_tested_on_the_demo(tmp_path, capsys, caplog):
+    """WhatsApp voice notes (Ogg Opus) are read; a phone's .m4a memo is left out with what to convert it to;
+    with enrolment recordings of your own, the demo test recordings are not identified against them."""
+    import logging
+
+    import soundfile as sf  # as the other audio tests: only where audio is written
+
+    notes = tmp_path / "notes"
+    for f in sorted((SAMPLES / "fsdd_sample" / "enrol").glob("*.wav")):
+        speaker = f.stem.split("_")[1]
+        (notes / speaker).mkdir(parents=True, exist_ok=True)
+        y, sr = sf.read(f)
+        sf.write(notes / speaker / f"{f.stem}.opus", y, sr, format="OGG", subtype="OPUS")
+    (notes / "memo.m4a").write_bytes(b"\0" * 64)
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text(f"pipeline: speakers\ndata:\n  enrol: {notes}\n  label_from: folder\nreport:\n  plots: false\n")
+    logging.getLogger("gmm_apps").addHandler(caplog.handler)
+    assert cli.main(["run", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert "convert .m4a to WAV or FLAC (e.g. ffmpeg -i memo.m4a memo.wav)" in caplog.text
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert sorted(summary["speakers"]) == sorted({f.parent.name for f in notes.rglob("*.opus")})
+    assert not (tmp_path / "run" / "identifications.csv").exists()  # enrol only: nothing of the demo identified
+    cfg.write_text(cfg.read_text().replace("  label_from", "  test: sample:fsdd_sample/test\n  label_from"))
+    assert cli.main(["run", str(cfg), "--out", str(tmp_path / "run2"), "--quiet"]) == 2
+    assert "data.test must be recordings of your own, or null (enrol only)" in capsys.readouterr().err
+
+
 def test_map_adaptation_by_hand():
     rng = np.random.default_rng(0)
     ubm = GaussianMixture.from_parameters(

@@ -13,7 +13,7 @@ import numpy as np
 from ...errors import DataError
 from ...paths import local_path
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3"}  # .opus: WhatsApp voice notes
 
 
 def load_audio(path, *, sample_rate):
