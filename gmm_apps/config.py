@@ -84,6 +84,24 @@ class DataSection(Section):
     """Where the input comes from; each pipeline declares its own keys."""
 
 
+def no_demo_beside_own(data, own, other, *, null_means):
+    """With data ``own`` of the user's, the demo data is never what key ``other`` reads: left unset, ``other``
+    becomes null (``null_means`` says what that does); a ``sample:`` set on purpose is an error.
+
+    For a data section's ``model_validator(mode="after")``; returns the section.
+    """
+    mine, theirs = getattr(data, own), getattr(data, other)
+    if str(mine).startswith("sample:") or theirs is None or not str(theirs).startswith("sample:"):
+        return data
+    if other not in data.model_fields_set:
+        setattr(data, other, None)
+        return data
+    raise ValueError(
+        f"data.{other} must be null ({null_means}) or data of your own when data.{own} is your own ({mine}), "
+        f"got the demo data {theirs}; set data.{other}: null, or name data of your own"
+    )
+
+
 class PathData(DataSection):
     """Input named by ``path``: a file, a folder or a glob."""
 

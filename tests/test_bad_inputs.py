@@ -159,7 +159,12 @@ CASES = [
     ("wrong-type", "anomaly", lambda t: {"config": "pipeline: anomaly\nmodel:\n  bags: many\n"}, "model.bags"),
     ("missing-file", "regimes", lambda t: ["--set", "data.path=/nonexistent/prices.csv"], "data.path: file not found"),
     ("missing-file", "customers", lambda t: ["--set", "data.path=/nonexistent/tx.csv"], "data.path: file not found"),
-    ("missing-file", "speakers", lambda t: ["--set", "data.enrol=/nonexistent/enrol"], "data.enrol: file not found"),
+    (
+        "missing-file",
+        "speakers",
+        lambda t: ["--set", "data.enrol=/nonexistent/enrol", "--set", "data.test=null"],
+        "data.enrol: file not found",
+    ),
     (
         "missing-file",
         "anomaly",
@@ -324,7 +329,7 @@ CASES = [
         lambda t: (
             shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"),
             make(t / "enrol", "3_theo_99.wav", b"RIFF....WAVEjunk"),
-            ["--set", f"data.enrol={t / 'enrol'}"],
+            ["--set", f"data.enrol={t / 'enrol'}", "--set", "data.test=null"],
         )[-1],
         "3_theo_99.wav: cannot read audio",
     ),
@@ -334,7 +339,7 @@ CASES = [
         lambda t: (
             shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", t / "enrol"),
             wav(t / "enrol" / "3_theo_98.wav", seconds=0),
-            ["--set", f"data.enrol={t / 'enrol'}"],
+            ["--set", f"data.enrol={t / 'enrol'}", "--set", "data.test=null"],
         )[-1],
         "3_theo_98.wav: the recording is empty",
     ),

@@ -176,7 +176,9 @@ def test_voice_notes_enrol_and_your_own_enrolment_is_never_tested_on_the_demo(tm
     assert not (tmp_path / "run" / "identifications.csv").exists()  # enrol only: nothing of the demo identified
     cfg.write_text(cfg.read_text().replace("  label_from", "  test: sample:fsdd_sample/test\n  label_from"))
     assert cli.main(["run", str(cfg), "--out", str(tmp_path / "run2"), "--quiet"]) == 2
-    assert "data.test must be recordings of your own, or null (enrol only)" in capsys.readouterr().err
+    assert (
+        "data.test must be null (enrol only) or data of your own when data.enrol is your own" in capsys.readouterr().err
+    )
 
 
 def test_map_adaptation_by_hand():

@@ -17,6 +17,7 @@ from ...config import (
     ThresholdSection,
     check_components,
     expand_components,
+    no_demo_beside_own,
 )
 
 
@@ -56,17 +57,8 @@ class AnomalyData(PathData):
 
     @model_validator(mode="after")
     def _own_records_are_not_scored_against_the_demo(self):
-        """With the reference records a file of your own, the demo records are never what gets scored: left
-        unset, ``score`` scores ``path`` itself; set to a ``sample:`` file, it is an error."""
-        if self.path.startswith("sample:") or self.score is None or not self.score.startswith("sample:"):
-            return self
-        if "score" not in self.model_fields_set:
-            self.score = None
-            return self
-        raise ValueError(
-            f"data.score must be null (score data.path itself) or records of your own when data.path is "
-            f"your own ({self.path}), got the demo file {self.score}; set data.score: null"
-        )
+        """With the reference records a file of your own, the demo records are never what gets scored."""
+        return no_demo_beside_own(self, "path", "score", null_means="score data.path itself")
 
 
 class AnomalyModel(ModelSection):

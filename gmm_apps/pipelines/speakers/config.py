@@ -15,6 +15,7 @@ from ...config import (
     ReportSection,
     Section,
     ThresholdSection,
+    no_demo_beside_own,
 )
 
 FSDD_PATTERN = r"^(?P<digit>\d+)_(?P<speaker>[^_]+)_(?P<take>\d+)$"
@@ -54,17 +55,8 @@ class SpeakersData(DataSection):
 
     @model_validator(mode="after")
     def _own_speakers_are_not_tested_on_the_demo(self):
-        """With enrolment recordings of your own, the demo recordings are never what gets identified: left
-        unset, ``test`` is null (enrol only); set to a ``sample:`` folder, it is an error."""
-        if self.enrol.startswith("sample:") or self.test is None or not self.test.startswith("sample:"):
-            return self
-        if "test" not in self.model_fields_set:
-            self.test = None
-            return self
-        raise ValueError(
-            f"data.test must be recordings of your own, or null (enrol only), when data.enrol is your own "
-            f"({self.enrol}), got the demo recordings {self.test}; set data.test"
-        )
+        """With enrolment recordings of your own, the demo recordings are never what gets identified."""
+        return no_demo_beside_own(self, "enrol", "test", null_means="enrol only")
 
     @field_validator("pattern")
     @classmethod
