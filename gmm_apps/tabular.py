@@ -119,6 +119,16 @@ def currencies(cells):
     return found
 
 
+def refuse_mixed_currencies(found):
+    """Raise ValueError when ``found`` (:func:`currencies` of a column, or of its blocks pooled) names several."""
+    if len(found) > 1:
+        shown = ", ".join(f"{c} as in {cell!r}" for c, cell in found.items())
+        raise ValueError(
+            f"amounts in several currencies ({shown}) cannot be added; keep the rows of one currency, or convert "
+            "them to one first"
+        )
+
+
 def _formatted(values):
     """Each distinct cell of a column and the same without currency signs, brackets and spaces, or None
     when there is nothing to unformat (numbers already, plain numbers in text, or text)."""
@@ -168,13 +178,7 @@ def as_numbers(values, *, mark=None):
     if found is None:
         return values, None  # numbers already, plain numbers in text, or text: nothing to unformat
     text, plain = found
-    several = currencies(text)
-    if len(several) > 1:
-        shown = ", ".join(f"{c} as in {cell!r}" for c, cell in several.items())
-        raise ValueError(
-            f"amounts in several currencies ({shown}) cannot be added; keep the rows of one currency, or convert "
-            "them to one first"
-        )
+    refuse_mixed_currencies(currencies(text))
     if mark is None:
         mark = decimal_mark([c for c in plain if _NUMBER_LIKE.fullmatch(c)])
     if mark is None:
@@ -446,14 +450,9 @@ def text_encoding(path, compression=None):
         name = "cp1252"
     except UnicodeDecodeError:
         name = "latin-1"
-    line = raw[raw.rfind(b"\n", 0, bad) + 1 :].split(b"\n", 1)[0].decode(name).strip()
-    logger.info(
-        "%s: not UTF-8; read as %s text, e.g. line %d: %s",
-        path,
-        {"cp1252": "Windows-1252", "latin-1": "Latin-1"}[name],
-        raw.count(b"\n", 0, bad) + 1,
-        line[:120],
-    )
+    line = raw[raw.rfind(b"\n", 0, bad) + 1 :].split(b"\n", 1)[0].decode(name).strip()[:120]
+    shown = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}[name]
+    logger.info("%s: not UTF-8; read as %s text, e.g. line %d: %s", path, shown, raw.count(b"\n", 0, bad) + 1, line)
     return name
 
 

@@ -25,6 +25,7 @@ from ...paths import require_file
 from ...tabular import (
     AMBIGUOUS_COMMAS,
     as_numbers,
+    currencies,
     day_month_order,
     header_with,
     mark_evidence,
@@ -32,6 +33,7 @@ from ...tabular import (
     number_cells,
     pool_evidence,
     read_table,
+    refuse_mixed_currencies,
     sniff_table,
 )
 from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, first_row, trailing_totals
@@ -100,15 +102,15 @@ def file_kind(cfg_data, path):
     )
 
 
-def _read_raw(path, kind, compression, cfg_data, text_columns):
-    """The file as a DataFrame of the user's columns (id and order columns read as text): CDNOW text here,
-    every other kind by :func:`gmm_apps.tabular.read_table`."""
+def _read_raw(path, kind, compression, cfg_data, spec):
+    """The file as a DataFrame of the user's columns (``spec``: :func:`column_spec`; id and order columns
+    read as text): CDNOW text here, every other kind by :func:`gmm_apps.tabular.read_table`."""
     if kind != "cdnow":
         return read_table(
             path,
             sheet=cfg_data.sheet,
-            dtype={c: str for c in text_columns if c is not None},
-            header_has=header_with(column_spec(cfg_data, kind).values()),
+            dtype={spec[k]: str for k in ("customer_id", "order") if k in spec},
+            header_has=header_with(spec.values()),
         )
     try:
         return pd.read_csv(
@@ -195,7 +197,7 @@ def read_transactions(cfg_data, path=None):
     p = require_file(path or cfg_data.path, key="data.path", expected="transactions")
     kind, _, compression = file_kind(cfg_data, p)
     spec = column_spec(cfg_data, kind)
-    raw = _read_raw(p, kind, compression, cfg_data, [spec["customer_id"], spec.get("order")])
+    raw = _read_raw(p, kind, compression, cfg_data, spec)
     if kind == "cdnow" and raw.isna().any().any():
         i = first_row(raw.isna().any(axis=1))
         raise DataError(f"{p}: line {i + 2} has fewer than 4 fields; expected id, YYYYMMDD date, quantity, amount")
@@ -264,9 +266,6 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         return None
     spec = column_spec(cfg_data, kind)
     check_columns(p, spec, ddf.columns)
-    if (cur := currency_column(ddf.columns)) is not None:
-        names = ddf[cur].map_partitions(currency_names, meta=(cur, object))
-        check_one_currency(p, cur, client.compute(names.value_counts(), sync=True))
 
     if trailing_totals(ddf.partitions[max(0, ddf.npartitions - 2) :].compute().tail(TOTAL_ROWS), spec):
         return None  # a report's total rows at the end: left out by the local reader
@@ -297,8 +296,9 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
 
 def _whole_log_readings(ddf, spec, cfg_data, path, client):
     """What a block alone cannot tell, decided on the whole log in one pass over the blocks: whether dates
-    like 01/12/2010 put the day first, and the decimal mark of each formatted-number column (read as text;
-    :func:`gmm_apps.tabular.mark_evidence`).
+    like 01/12/2010 put the day first, the decimal mark of each formatted-number column (read as text;
+    :func:`gmm_apps.tabular.mark_evidence`), and that the log holds one currency (its currency column, and
+    the signs in its amounts: one block of dollars and another of euros are refused as one column is).
 
     Returns
     -------
@@ -313,20 +313,33 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
         for k in ("amount", "price", "quantity")
         if k in spec and not pd.api.types.is_numeric_dtype(ddf[spec[k]].dtype)
     ]
-    if date is None and not cols:
+    cur = currency_column(ddf.columns)
+    if date is None and not cols and cur is None:
         return None, {}
 
     def evidence(part):
         found = {c: number_cells(part[c]) for c in cols}
         marks = {c: None if v is None else mark_evidence(v) for c, v in found.items()}
-        return pd.Series([(day_month_order(part[date]) if date else None, marks)])
+        signs = {c: currencies(pd.unique(part[c].dropna().astype(str))) for c in cols}
+        names = currency_names(part[cur]).value_counts() if cur is not None else None
+        return pd.Series([(day_month_order(part[date]) if date else None, marks, signs, names)])
 
-    used = list(dict.fromkeys(([date] if date else []) + cols))
+    used = list(dict.fromkeys(([date] if date else []) + cols + ([cur] if cur is not None else [])))
     parts = client.compute(ddf[used].map_partitions(evidence, meta=(None, object)), sync=True).tolist()
-    first = day_first([o for o, _ in parts], date, path) if date else None
+    if cur is not None:
+        check_one_currency(path, cur, pd.concat([n for *_, n in parts]).groupby(level=0).sum())
+    first = day_first([o for o, *_ in parts], date, path) if date else None
     marks = {}
     for c in cols:
-        seen = [e[c] for _, e in parts if e[c] is not None]
+        signs = {}
+        for _, _, found, _ in parts:
+            for k, cell in found[c].items():
+                signs.setdefault(k, cell)
+        try:
+            refuse_mixed_currencies(signs)  # blocks of dollars and blocks of euros: refused as one column is
+        except ValueError as exc:
+            raise DataError(f"{path}: column {c!r}: {exc}") from None
+        seen = [e[c] for _, e, *_ in parts if e[c] is not None]
         if seen:
             marks[c] = mark_from(pool_evidence(seen))
             if marks[c] is None:

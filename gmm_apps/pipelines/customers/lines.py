@@ -50,17 +50,10 @@ def trailing_totals(raw, spec):
     ``Sum``, ``Summe``, ``Gesamt`` ...); only the last :data:`TOTAL_ROWS` rows are looked at, and each
     row after a total row must be one too.
     """
-    n = 0
-    for i in range(len(raw) - 1, max(-1, len(raw) - 1 - TOTAL_ROWS), -1):
-        row = raw.iloc[i]
-        if not _blank(row[[spec["date"]]])[0]:
-            break
-        if not (
-            _blank(row[[spec["customer_id"]]])[0] or any(isinstance(v, str) and _TOTAL_LABEL.match(v) for v in row)
-        ):
-            break
-        n += 1
-    return n
+    tail = raw.tail(TOTAL_ROWS)
+    labelled = [any(isinstance(v, str) and _TOTAL_LABEL.match(v) for v in row) for row in tail.to_numpy()]
+    total = _blank(tail[spec["date"]]) & (_blank(tail[spec["customer_id"]]) | np.array(labelled, dtype=bool))
+    return len(total) - 1 - int(np.flatnonzero(~total)[-1]) if (~total).any() else len(total)
 
 
 def first_row(mask):

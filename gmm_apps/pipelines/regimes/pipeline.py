@@ -84,10 +84,11 @@ def load_prices(cfg, source):
             raise DataError(f"{data.source}: no prices between data.start={d.start} and data.end={d.end}")
         data = data.subset(keep)
     gaps = np.diff(data.prices.index.values).astype("timedelta64[D]").astype(int)
-    if len(gaps) and np.median(gaps) >= 4:
+    gap = np.median(gaps) if len(gaps) else 1
+    if gap >= 4:
         raise DataError(
-            f"{data.source}: its dates are a median {np.median(gaps):g} days apart "
-            f"({'weekly' if np.median(gaps) < 20 else 'monthly or rarer'} prices); regimes models daily prices (its "
+            f"{data.source}: its dates are a median {gap:g} days apart "
+            f"({'weekly' if gap < 20 else 'monthly or rarer'} prices); regimes models daily prices (its "
             "windows, annualised figures and regime lengths count days): use the series' daily prices"
         )
     return data
