@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from gmm_apps import cli
-from gmm_apps.errors import DataError
+from gmm_apps.errors import ConfigError, DataError
 from gmm_apps.pipelines.customers.config import CustomersData, CustomersModel
-from gmm_apps.pipelines.customers.data import read_transactions
+from gmm_apps.pipelines.customers.data import check_data_keys, read_transactions
 from gmm_apps.pipelines.customers.features import (
     capture_curve,
     capture_difference_interval,
@@ -298,10 +298,96 @@ def test_a_reports_total_rows_at_the_end_are_left_out_and_counted_and_no_other_r
     middle.to_csv(tmp_path / "middle.csv", index=False)
     with pytest.raises(DataError, match="'InvoiceDate' has a missing date at data row 4"):
         read(tmp_path / "middle.csv", **LINE_KEYS)
-    last = pd.concat([LINES, LINES.iloc[[0]].assign(InvoiceDate=None)], ignore_index=True)
+    last = pd.concat([LINES, LINES.iloc[[0]].assign(InvoiceDate=None, InvoiceNo="536399")], ignore_index=True)
     last.to_csv(tmp_path / "last.csv", index=False)
     with pytest.raises(DataError, match="missing date at data row 10"):
         read(tmp_path / "last.csv", **LINE_KEYS)
+
+
+def shop_export():
+    """A shop's order export: an order's payment status, payment date and total on its first line only, the
+    payment date blank for orders never paid."""
+    rows = []
+    orders = [
+        ("#1001", "a@x.com", "paid", "2021-01-04 10:00:00 -0500", [(2, 10.0), (1, 5.0)]),
+        ("#1002", "b@x.com", "pending", "", [(1, 40.0)]),
+        ("#1003", "a@x.com", "Refunded", "2021-01-20 09:00:00 -0500", [(3, 7.0), (1, 1.0)]),
+        ("#1004", "c@x.com", "Paid", "2021-02-01 12:00:00 -0500", [(1, 99.0)]),
+        ("#1005", "a@x.com", "partially_refunded", "2021-02-11 12:00:00 -0500", [(1, 30.0), (2, 2.5)]),
+        ("#1006", "b@x.com", "voided", "", [(5, 3.0)]),
+    ]
+    for name, email, status, paid_at, items in orders:
+        total = sum(q * p for q, p in items) + 4.0  # shipping
+        for i, (q, p) in enumerate(items):
+            first = i == 0
+            rows.append(
+                {
+                    "Name": name,
+                    "Email": email,
+                    "Financial Status": status if first else "",
+                    "Paid at": paid_at if first else "",
+                    "Total": total if first else None,
+                    "Lineitem quantity": q,
+                    "Lineitem price": p,
+                    "Fulfillment Status": "unfulfilled",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+SHOP_KEYS = dict(id_column="Email", date_column="Paid at", order_column="Name", amount_column="Total")
+
+
+def test_orders_not_paid_are_left_out_and_counted_from_the_payment_status_column(tmp_path):
+    shop = shop_export()
+    shop.to_csv(tmp_path / "orders.csv", index=False)
+    purchases, cleaning = read(tmp_path / "orders.csv", **SHOP_KEYS)
+    # paid, Paid and partially_refunded orders are purchases, each on its payment day, counted once
+    assert purchases["customer_id"].tolist() == ["a@x.com", "a@x.com", "c@x.com"]
+    assert purchases["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-01-04", "2021-02-11", "2021-02-01"]
+    assert purchases["amount"].tolist() == [29.0, 39.0, 103.0]
+    st = cleaning["status"]
+    assert st["column"] == "Financial Status" and st["counted"] == {"paid": 3, "partially_refunded": 2}
+    assert st["left_out"] == {"refunded": 2, "pending": 1, "voided": 1} and st["lines"] == 4
+    assert st["revenue"] == 44.0 + 26.0 + 19.0 and cleaning["revenue"] == 171.0 and cleaning["lines"] == 9
+    # named statuses are the purchases, all others left out
+    _, named = read(tmp_path / "orders.csv", **SHOP_KEYS, count_status=["Paid", "Refunded"])
+    assert named["revenue"] == 29.0 + 103.0 + 26.0 and set(named["status"]["left_out"]) == {
+        "partially_refunded",
+        "pending",
+        "voided",
+    }
+    # status_column: null reads every order as a purchase
+    dated = shop.assign(**{"Paid at": shop["Paid at"].replace("", "2021-03-01 08:00:00 -0500")})
+    dated.to_csv(tmp_path / "dated.csv", index=False)
+    _, every = read(tmp_path / "dated.csv", **SHOP_KEYS, status_column=None)
+    assert every["status"] is None and every["revenue"] == 171.0 + 44.0 + 26.0 + 19.0
+    # a Fulfillment Status alone says nothing about payment: no status column is taken
+    dated.drop(columns="Financial Status").to_csv(tmp_path / "fulfil.csv", index=False)
+    _, fulfil = read(tmp_path / "fulfil.csv", **SHOP_KEYS)
+    assert fulfil["status"] is None and fulfil["revenue"] == every["revenue"]
+
+
+def test_a_payment_status_that_cannot_be_told_is_refused_naming_the_key(tmp_path):
+    shop = shop_export()
+    shop.loc[shop["Name"] == "#1004", "Financial Status"] = "In Review"
+    shop.to_csv(tmp_path / "orders.csv", index=False)
+    with pytest.raises(
+        DataError, match=r"column 'Financial Status' holds payment statuses, but whether 'in_review' \(1 rows\)"
+    ) as err:
+        read(tmp_path / "orders.csv", **SHOP_KEYS)
+    assert "data.count_status (e.g. [paid, partially_refunded, in_review])" in str(err.value)
+    _, cleaning = read(tmp_path / "orders.csv", **SHOP_KEYS, count_status=["paid", "in review"])
+    assert cleaning["revenue"] == 29.0 + 103.0
+    # without an order column a blank status is refused, saying what to set
+    lines = pd.DataFrame(
+        {"customer_id": ["1", "2"], "date": ["2021-01-01", "2021-01-02"], "amount": [5, 6], "Status": ["ok", ""]}
+    )
+    lines.to_csv(tmp_path / "blank.csv", index=False)
+    with pytest.raises(DataError, match=r"column 'Status' \(the payment status\) is empty at data row 2 \(if an"):
+        read(tmp_path / "blank.csv", count_status=["ok"])
+    with pytest.raises(ConfigError, match="data.count_status names the statuses that are purchases, but"):
+        check_data_keys(CustomersData(count_status=["paid"], status_column=None), "c.yaml")
 
 
 def test_amounts_in_several_currencies_are_refused_not_added(tmp_path):

@@ -38,7 +38,9 @@ def test_customers_aggregate_the_log_on_dask(tmp_path, capsys):
         }
     )
     log = tmp_path / "tx.csv"
-    pd.concat([tx, extra], ignore_index=True).assign(Currency="USD").to_csv(log, index=False)
+    log_rows = pd.concat([tx, extra], ignore_index=True).assign(Currency="USD", Status="Succeeded")
+    log_rows.loc[::500, "Status"] = "failed"  # payments that failed, all down the log: left out on the workers
+    log_rows.to_csv(log, index=False)
     common = [
         "--set",
         f"data.path={log}",
@@ -65,6 +67,9 @@ def test_customers_aggregate_the_log_on_dask(tmp_path, capsys):
 
     ca, cb = (json.loads((tmp_path / k / "summary.json").read_text())["cleaning"] for k in ("local", "dask"))
     assert ca == cb and ca["returns"]["lines"] == 1 and ca["missing_id"]["lines"] == 1
+    failed = log_rows["Status"] == "failed"
+    assert ca["status"]["left_out"] == {"failed": int(failed.sum())} and failed.sum() > 5
+    assert ca["status"]["revenue"] == pytest.approx(log_rows.loc[failed, "amount"].sum())
     # a second currency, however far down the log: refused on the workers as here
     mixed = pd.read_csv(log, dtype=str)
     mixed.loc[len(mixed) - 1, "Currency"] = "eur"

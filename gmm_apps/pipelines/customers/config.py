@@ -39,6 +39,7 @@ class CustomersData(PathData):
     amount of a row is ``amount_column``, or ``quantity_column`` x
     ``price_column``.  Rows without a customer id, returns and cancellations
     are handled as ``missing_id`` and ``returns`` say, and counted in the report.
+    Rows of orders not paid (a payment-status column) are left out and counted.
     """
 
     path: str = Field(
@@ -86,6 +87,20 @@ class CustomersData(PathData):
         description="returns and cancellations (negative amounts or quantities, cancel_pattern): net subtracts "
         "them from the customer's purchases (same day first, then earlier), drop leaves them out, "
         "error refuses the file",
+    )
+    status_column: str | None = Field(
+        "auto",
+        description="payment-status column (Financial Status, Payment Status, Order Status, Status ...): rows of "
+        "orders not paid (pending, failed, cancelled, refunded ...) are left out and counted; an order's status "
+        "on its first line only holds for its other lines (data.order_column); auto: such a column when the log "
+        "has one; null: every row is a purchase",
+    )
+    count_status: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="statuses that are purchases, e.g. [paid, partially_refunded], all others left out; null: "
+        "the usual words for a payment made (paid, completed, succeeded ...) count, those for an order not "
+        "paid or undone (pending, failed, cancelled, refunded ...) do not, and any other status is refused",
     )
     missing_id: Literal["drop", "error"] = Field(
         "drop", description="rows without a customer id: drop (counted, with their revenue) or error"

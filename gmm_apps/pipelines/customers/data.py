@@ -37,6 +37,7 @@ from ...tabular import (
     sniff_table,
 )
 from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, first_row, trailing_totals
+from .status import counted_statuses, row_statuses, status_column, status_summary, tally
 
 logger = logging.getLogger("gmm_apps")
 _SEPARATORS = (",", "\t", ";", "|")
@@ -142,7 +143,29 @@ def column_spec(cfg_data, kind):
     for key, col in (("quantity", cfg_data.quantity_column), ("order", cfg_data.order_column)):
         if col:
             spec[key] = col
+    if cfg_data.status_column not in (None, "auto"):
+        spec["status"] = cfg_data.status_column
     return spec
+
+
+def with_status(spec, columns, cfg_data):
+    """``spec`` with the log's payment-status column (:func:`.status.status_column`), when it has one."""
+    col = status_column(columns, cfg_data.status_column)
+    return spec if col is None else {**spec, "status": col}
+
+
+def statuses_counted(path, spec, counts, cfg_data):
+    """The status words read as purchases (:func:`.status.counted_statuses`), logged with what is left out."""
+    counted = counted_statuses(path, spec["status"], counts, cfg_data.count_status)
+    left = {w: n for w, n in counts.items() if w not in counted}
+    logger.info(
+        "%s: column %r holds payment statuses; counted as purchases: %s; left out: %s",
+        path,
+        spec["status"],
+        ", ".join(f"{w} ({n:,} rows)" for w, n in counts.items() if w in counted) or "none",
+        ", ".join(f"{w} ({n:,} rows)" for w, n in left.items()) or "none",
+    )
+    return counted
 
 
 def check_columns(path, spec, columns):
@@ -214,8 +237,20 @@ def read_transactions(cfg_data, path=None):
         )
         raw = raw.iloc[:-totals]
     cfg = cfg_data if kind != "cdnow" else _CdnowData(cfg_data)
-    purchases, cleaning = finish(customer_days(raw, spec, p, cfg), cfg_data)
-    return purchases, {**cleaning, "total_rows": totals}
+    spec = with_status(spec, raw.columns, cfg_data) if kind != "cdnow" else spec
+    counts = counted = None
+    if "status" in spec:
+        counts = tally(row_statuses(raw, spec, p).value_counts())
+        counted = statuses_counted(p, spec, counts, cfg_data)
+    purchases, cleaning = finish(customer_days(raw, spec, p, cfg, counted=counted), cfg_data)
+    return purchases, _with_status(cleaning, spec, counts, counted, totals)
+
+
+def _with_status(cleaning, spec, counts, counted, totals):
+    """The cleaning counts with what the status rule did (None without a status column) and the total rows."""
+    left = cleaning.pop("unpaid")
+    status = status_summary(spec["status"], counts, counted, left) if "status" in spec else None
+    return {**cleaning, "status": status, "total_rows": totals}
 
 
 class _CdnowData:
@@ -264,18 +299,22 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
     if ddf is None:  # UTF-16 text, title rows above the header
         return None
-    spec = column_spec(cfg_data, kind)
+    spec = with_status(column_spec(cfg_data, kind), ddf.columns, cfg_data)
     check_columns(p, spec, ddf.columns)
+    if "status" in spec and "order" in spec:
+        logger.info("%s: read locally: an order's payment status may span the workers' blocks", p)
+        return None
 
     if trailing_totals(ddf.partitions[max(0, ddf.npartitions - 2) :].compute().tail(TOTAL_ROWS), spec):
         return None  # a report's total rows at the end: left out by the local reader
-    first, marks = _whole_log_readings(ddf, spec, cfg_data, p, client)
+    first, marks, counts = _whole_log_readings(ddf, spec, cfg_data, p, client)
+    counted = statuses_counted(p, spec, counts, cfg_data) if counts is not None else None
 
     def block(part):
         part = part.reset_index(drop=True)
         for col, mark in marks.items():  # decided on the whole column: a block of '1,234' alone cannot tell
             part[col] = as_numbers(part[col], mark=mark)[0]
-        return customer_days(part, spec, p, cfg_data, first)
+        return customer_days(part, spec, p, cfg_data, first, counted)
 
     meta = pd.DataFrame(
         {
@@ -291,14 +330,15 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         raise DataError(f"{p}: no transactions (only a header?)")
     out["customer_id"] = out["customer_id"].astype(str)
     purchases, cleaning = finish(out[DAILY_COLUMNS], cfg_data)
-    return purchases, {**cleaning, "total_rows": 0}
+    return purchases, _with_status(cleaning, spec, counts, counted, 0)
 
 
 def _whole_log_readings(ddf, spec, cfg_data, path, client):
     """What a block alone cannot tell, decided on the whole log in one pass over the blocks: whether dates
     like 01/12/2010 put the day first, the decimal mark of each formatted-number column (read as text;
-    :func:`gmm_apps.tabular.mark_evidence`), and that the log holds one currency (its currency column, and
-    the signs in its amounts: one block of dollars and another of euros are refused as one column is).
+    :func:`gmm_apps.tabular.mark_evidence`), that the log holds one currency (its currency column, and
+    the signs in its amounts: one block of dollars and another of euros are refused as one column is), and
+    how many rows hold each payment status.
 
     Returns
     -------
@@ -306,6 +346,8 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
         None: the dates say it themselves (or ``data.date_format`` does).
     marks : dict
         Column -> decimal mark, for the formatted-number columns only.
+    counts : pandas.Series or None
+        Rows by payment status (:func:`.status.row_statuses`); None without a status column.
     """
     date = spec["date"] if cfg_data.date_format is None and day_month_order(ddf[spec["date"]].head(5)) else None
     cols = [
@@ -314,25 +356,31 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
         if k in spec and not pd.api.types.is_numeric_dtype(ddf[spec[k]].dtype)
     ]
     cur = currency_column(ddf.columns)
-    if date is None and not cols and cur is None:
-        return None, {}
+    status = spec.get("status")
+    if date is None and not cols and cur is None and status is None:
+        return None, {}, None
 
     def evidence(part):
         found = {c: number_cells(part[c]) for c in cols}
         marks = {c: None if v is None else mark_evidence(v) for c, v in found.items()}
         signs = {c: currencies(pd.unique(part[c].dropna().astype(str))) for c in cols}
         names = currency_names(part[cur]).value_counts() if cur is not None else None
-        return pd.Series([(day_month_order(part[date]) if date else None, marks, signs, names)])
+        words = row_statuses(part, spec, path).value_counts() if status is not None else None
+        return pd.Series([(day_month_order(part[date]) if date else None, marks, signs, names, words)])
 
-    used = list(dict.fromkeys(([date] if date else []) + cols + ([cur] if cur is not None else [])))
+    used = [date] if date else []
+    used = list(dict.fromkeys(used + cols + [c for c in (cur, status) if c is not None]))
     parts = client.compute(ddf[used].map_partitions(evidence, meta=(None, object)), sync=True).tolist()
     if cur is not None:
-        check_one_currency(path, cur, pd.concat([n for *_, n in parts]).groupby(level=0).sum())
+        check_one_currency(path, cur, pd.concat([n for *_, n, _ in parts]).groupby(level=0).sum())
+    counts = None
+    if status is not None:
+        counts = tally(pd.concat([w for *_, w in parts]))
     first = day_first([o for o, *_ in parts], date, path) if date else None
     marks = {}
     for c in cols:
         signs = {}
-        for _, _, found, _ in parts:
+        for _, _, found, *_ in parts:
             for k, cell in found[c].items():
                 signs.setdefault(k, cell)
         try:
@@ -344,7 +392,7 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
             marks[c] = mark_from(pool_evidence(seen))
             if marks[c] is None:
                 raise DataError(f"{path}: column {c!r}: {AMBIGUOUS_COMMAS}")
-    return first, marks
+    return first, marks, counts
 
 
 def check_data_keys(cfg_data, source):
@@ -360,6 +408,11 @@ def check_data_keys(cfg_data, source):
         raise ConfigError(
             f"{source}: data.amount_per says whether data.amount_column holds line amounts or order totals; "
             + ("set data.order_column too" if not cfg_data.order_column else "with data.price_column remove it")
+        )
+    if cfg_data.count_status is not None and cfg_data.status_column is None:
+        raise ConfigError(
+            f"{source}: data.count_status names the statuses that are purchases, but data.status_column is null; "
+            "name the status column (or auto), or remove data.count_status"
         )
     if cfg_data.cancel_pattern:
         if not cfg_data.order_column:
@@ -393,6 +446,8 @@ def check_format_keys(cfg_data, kind, source):
             "cancel_pattern",
             "timezone",
             "date_format",
+            "status_column",
+            "count_status",
         )
         for key in table_keys:
             if getattr(cfg_data, key) != defaults[key].default:

@@ -4,6 +4,8 @@ A log may hold one row per purchase or one row per line item.  The amount of a
 line is ``data.amount_column``, or ``data.quantity_column`` x ``data.price_column``.
 Lines are turned into purchases in these steps:
 
+0. with a payment-status column, rows of orders not paid (pending, failed, refunded ...) are left out,
+   counted with their revenue (:mod:`.status`);
 1. rows without a customer id are dropped (counted, with their revenue) or refused (``data.missing_id``);
 2. a line is a return when its amount or its quantity is negative, or when its
    order id matches ``data.cancel_pattern``; returns are netted, dropped or
@@ -27,6 +29,7 @@ import pandas as pd
 
 from ...errors import DataError
 from ...tabular import DATE_STYLE, as_numbers, day_month_order, dayfirst, numeric_dates
+from .status import row_statuses
 
 logger = logging.getLogger("gmm_apps")
 
@@ -34,6 +37,8 @@ logger = logging.getLogger("gmm_apps")
 EXTREME = 1e15
 #: the customer id under which rows without one are counted until they are dropped
 MISSING_ID = "\0missing"
+#: the customer id (and day) under which rows of orders not paid are counted until they are left out
+UNPAID_ID, UNPAID_DAY = "\0unpaid", pd.Timestamp(0)
 #: the customer-day table every reader returns (before netting)
 DAILY_COLUMNS = ["customer_id", "date", "quantity", "amount", "returned", "lines", "return_lines"]
 _FLOAT_ID = re.compile(r"^-?\d+\.0$")
@@ -152,12 +157,13 @@ def day_first(orders, name, path):
         raise DataError(f"{exc}; set data.date_format (e.g. %d/%m/%Y %H:%M)") from None
 
 
-def customer_days(raw, spec, path, cfg_data, first=None):
+def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
     """Typed line items of one block of the file, summed per customer and day.
 
-    Rows without a customer id are kept under :data:`MISSING_ID` (with
-    ``missing_id: error`` the first is refused); return lines are summed apart
-    (``returned``), or refused with ``returns: error``.
+    Rows of orders not paid (``spec['status']``, a status word not in ``counted``) are kept under
+    :data:`UNPAID_ID`; rows without a customer id under :data:`MISSING_ID` (with ``missing_id:
+    error`` the first is refused); return lines are summed apart (``returned``), or refused with
+    ``returns: error``.
 
     Returns
     -------
@@ -165,7 +171,11 @@ def customer_days(raw, spec, path, cfg_data, first=None):
         Columns :data:`DAILY_COLUMNS`.
     """
     names = dict(spec)
+    paid = np.ones(len(raw), dtype=bool)
+    if "status" in spec:
+        paid = row_statuses(raw, spec, path).isin(counted).to_numpy()
     ids, missing = _ids(raw[spec["customer_id"]])
+    missing &= paid
     if missing.any() and cfg_data.missing_id == "error":
         i = first_row(missing)
         raise DataError(
@@ -173,8 +183,10 @@ def customer_days(raw, spec, path, cfg_data, first=None):
             "drop to leave such rows out (they are counted in the report)"
         )
     ids[missing] = MISSING_ID
+    ids[~paid] = UNPAID_ID
     lines = pd.DataFrame({"customer_id": ids})
-    lines["date"] = _days(raw[spec["date"]], names["date"], path, cfg_data, first).to_numpy()
+    dates = _order_dates(raw, spec, path, paid)
+    lines["date"] = np.where(paid, _days(dates, names["date"], path, cfg_data, first).to_numpy(), UNPAID_DAY)
     qty = _numbers(raw, spec["quantity"], names["quantity"], path) if "quantity" in spec else np.ones(len(raw))
     if "price" in spec:
         amount, level = qty * _numbers(raw, spec["price"], names["price"], path), "line"
@@ -192,6 +204,7 @@ def customer_days(raw, spec, path, cfg_data, first=None):
         is_return |= qty < 0
     if cfg_data.cancel_pattern and "order" in spec:
         is_return |= raw[spec["order"]].astype(str).str.match(cfg_data.cancel_pattern).to_numpy()
+    is_return &= paid  # an order not paid is left out whole, whatever its sign
     if is_return.any() and cfg_data.returns == "error":
         i = first_row(is_return)
         raise DataError(
@@ -206,6 +219,25 @@ def customer_days(raw, spec, path, cfg_data, first=None):
     daily = lines.groupby(["customer_id", "date"], as_index=False, sort=False)[DAILY_COLUMNS[2:]].sum()
     daily.attrs["amount_per"] = level
     return daily
+
+
+def _order_dates(raw, spec, path, paid):
+    """The date column, where a line left blank takes the date of its order's other lines (exports that
+    write an order's fields on its first line only); rows of orders not paid may have none (never read)."""
+    s = raw[spec["date"]].reset_index(drop=True)
+    blank = _blank(s)
+    if not blank.any():
+        return s
+    if "order" in spec:
+        filled = s.mask(blank).groupby(raw[spec["order"]].astype(str).to_numpy(), sort=False).transform("first")
+        took = int((blank & filled.notna().to_numpy()).sum())
+        if took:
+            logger.info("%s: %d lines without a date take the date of their order (data.order_column)", path, took)
+        s, blank = filled, filled.isna().to_numpy()
+    gap = blank & ~paid
+    if gap.any() and not blank.all():
+        s = s.where(~gap, s[~blank].iloc[0])  # any date: these rows are counted apart, under UNPAID_DAY
+    return s
 
 
 #: multi-line orders that must all repeat one amount on every line before it is read as the order's total
@@ -298,15 +330,21 @@ def finish(daily, cfg_data):
     purchases : pandas.DataFrame
         ``customer_id``, ``date``, ``quantity``, ``amount``, sorted by customer and date.
     cleaning : dict
-        Counts and revenue of rows without an id, returns, and the purchases left.
+        Counts and revenue of rows of orders not paid (``unpaid``), rows without an id, returns, and the
+        purchases left.
     """
     amount_per = daily.attrs.get("amount_per", "line")
     daily = daily.groupby(["customer_id", "date"], as_index=False, sort=True)[DAILY_COLUMNS[2:]].sum()
+    unpaid = (daily["customer_id"] == UNPAID_ID).to_numpy()
+    left = {"lines": int(daily.loc[unpaid, "lines"].sum()), "revenue": float(daily.loc[unpaid, "amount"].sum())}
+    lines = int(daily["lines"].sum())
+    daily = daily[~unpaid].reset_index(drop=True)
     gone = (daily["customer_id"] == MISSING_ID).to_numpy()
     revenue = float(daily["amount"].sum())
     lost = float(daily.loc[gone, "amount"].sum())
     cleaning = {
-        "lines": int(daily["lines"].sum()),
+        "lines": lines,
+        "unpaid": left,
         "amount_per": amount_per,
         "missing_id": {
             "rule": cfg_data.missing_id,
@@ -336,8 +374,9 @@ def finish(daily, cfg_data):
     purchases = daily.loc[purchase, ["customer_id", "date", "quantity", "amount"]].reset_index(drop=True)
     if purchases.empty:
         raise DataError(
-            f"{cfg_data.path}: no purchases left after the cleaning rules (rows without a customer id "
-            f"dropped: {cleaning['missing_id']['lines']:,}; return lines: {returns['lines']:,})"
+            f"{cfg_data.path}: no purchases left after the cleaning rules (rows of orders not paid: "
+            f"{left['lines']:,}; rows without a customer id dropped: {cleaning['missing_id']['lines']:,}; return "
+            f"lines: {returns['lines']:,})"
         )
     cleaning["returns"] = returns
     cleaning["purchases"] = len(purchases)

@@ -107,8 +107,34 @@ def plot_forward_by_segment(table):
     return fig
 
 
+def _left_out_rows(cleaning):
+    """Cleaning-table rows of the rules that apply to some logs only: a report's total rows, orders not paid."""
+    rows = []
+    if cleaning.get("total_rows"):
+        rows.append(
+            {
+                "rule": "a report's total rows at the end of the log",
+                "lines": cleaning["total_rows"],
+                "revenue": np.nan,
+                "what happened": "left out (no date; a blank id or a cell saying Total)",
+            }
+        )
+    if st := cleaning.get("status"):
+        left = ", ".join(f"{w} {n:,}" for w, n in st["left_out"].items())
+        rows.append(
+            {
+                "rule": f"orders not paid (status column {st['column']!r})",
+                "lines": st["lines"],
+                "revenue": st["revenue"],
+                "what happened": f"left out: {left or 'none'}; counted: {', '.join(st['counted']) or 'none'}",
+            }
+        )
+    return rows
+
+
 def add_cleaning(rep, cleaning, cfg):
-    """What the reading rules did: rows without an id, returns and cancellations, purchases left."""
+    """What the reading rules did: orders not paid, rows without an id, returns and cancellations, purchases
+    left."""
     m, r = cleaning["missing_id"], cleaning["returns"]
     rows = [
         {
@@ -119,18 +145,7 @@ def add_cleaning(rep, cleaning, cfg):
                 "each order's total counted once (data.amount_per)" if cleaning.get("amount_per") == "order" else ""
             ),
         },
-        *(
-            [
-                {
-                    "rule": "a report's total rows at the end of the log",
-                    "lines": cleaning["total_rows"],
-                    "revenue": np.nan,
-                    "what happened": "left out (no date; a blank id or a cell saying Total)",
-                }
-            ]
-            if cleaning.get("total_rows")
-            else []
-        ),
+        *_left_out_rows(cleaning),
         {
             "rule": "rows without a customer id (data.missing_id)",
             "lines": m["lines"],

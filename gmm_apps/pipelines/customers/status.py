@@ -1,0 +1,179 @@
+"""Which rows of a shop's export are purchases: its payment-status column.
+
+Shop and payment exports (Shopify's ``Financial Status``, Stripe's and PayPal's ``Status``,
+WooCommerce's ``Order Status`` ...) list pending, failed, cancelled and refunded orders beside paid
+ones, each with its amount.  Summed as purchases they inflate revenue without a word, so a log with
+such a column is read this way:
+
+- the column is ``data.status_column``, or with ``auto`` the first column whose header is one of
+  :data:`STATUS_COLUMNS` (``Fulfillment Status`` is not one: it says nothing about payment);
+- an order's status may be written on its first line only: with ``data.order_column`` the other
+  lines take it;
+- rows whose status is a purchase (``data.count_status``, or else one of :data:`PAID_WORDS`) are
+  read as usual; the others (:data:`UNPAID_WORDS`) are left out and counted, with their revenue;
+  a status in neither list is refused, naming it and the key to set.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pandas as pd
+
+from ...errors import DataError
+
+logger = logging.getLogger("gmm_apps")
+
+#: a payment-status column's header (lower case, letters and digits only), most specific first
+STATUS_COLUMNS = (
+    "financialstatus",
+    "paymentstatus",
+    "orderstatus",
+    "transactionstatus",
+    "status",
+    "zahlungsstatus",
+    "bestellstatus",
+)
+#: status words of an order that was paid (``partially_refunded``: bought, part of it came back later)
+PAID_WORDS = frozenset(
+    {
+        "paid",
+        "completed",
+        "complete",
+        "succeeded",
+        "success",
+        "successful",
+        "settled",
+        "captured",
+        "authorized",
+        "processed",
+        "processing",
+        "fulfilled",
+        "shipped",
+        "delivered",
+        "approved",
+        "partially_paid",
+        "partially_refunded",
+        "bezahlt",
+        "abgeschlossen",
+        "versendet",
+        "geliefert",
+    }
+)
+#: status words of an order that was not paid, or was undone
+UNPAID_WORDS = frozenset(
+    {
+        "pending",
+        "unpaid",
+        "awaiting_payment",
+        "on_hold",
+        "failed",
+        "failure",
+        "declined",
+        "denied",
+        "rejected",
+        "cancelled",
+        "canceled",
+        "voided",
+        "void",
+        "refunded",
+        "reversed",
+        "chargeback",
+        "expired",
+        "abandoned",
+        "draft",
+        "checkout_draft",
+        "trash",
+        "ausstehend",
+        "fehlgeschlagen",
+        "storniert",
+        "erstattet",
+    }
+)
+
+
+def status_column(columns, named="auto"):
+    """The log's payment-status column: ``named`` (``data.status_column``), or with ``'auto'`` the first
+    column whose header is one of :data:`STATUS_COLUMNS`; None when there is none (or ``named`` is None)."""
+    if named != "auto":
+        return named
+    found = {re.sub(r"[^0-9a-zäöüß]", "", str(c).lower()): c for c in columns}
+    return next((found[n] for n in STATUS_COLUMNS if n in found), None)
+
+
+def status_words(cells):
+    """Status cells as words (``Partially Refunded`` and ``partially-refunded`` are one); blank cells <NA>."""
+    words = cells.astype("string").str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    return words.mask(words == "")
+
+
+def row_statuses(raw, spec, path):
+    """Each row's status word; with an order column, an order's blank lines take the order's status."""
+    col = spec["status"]
+    words = status_words(raw[col]).reset_index(drop=True)
+    if "order" in spec:
+        words = words.groupby(raw[spec["order"]].astype(str).to_numpy(), sort=False).transform("first")
+    blank = words.isna().to_numpy()
+    if blank.any():
+        i = int(blank.argmax())
+        hint = "" if "order" in spec else " (if an order's status is on its first line only, set data.order_column)"
+        raise DataError(
+            f"{path}: column {col!r} (the payment status) is empty at data row {i + 1}{hint}; fill it, or set "
+            "data.status_column: null to count every row as a purchase"
+        )
+    return words
+
+
+def tally(counts):
+    """Rows by status word summed over blocks, most rows first (ties by word: the same order however read)."""
+    total = counts.groupby(level=0).sum()
+    order = sorted(total.index, key=lambda w: (-int(total[w]), w))
+    return total.reindex(order).astype(int)
+
+
+def counted_statuses(path, column, counts, count_status):
+    """The status words read as purchases.
+
+    Parameters
+    ----------
+    path, column : names for messages
+    counts : pandas.Series
+        Rows by status word, over the whole log.
+    count_status : list of str or None
+        ``data.count_status``: the words that are purchases, all others left out; None: those among
+        :data:`PAID_WORDS`, while a word in neither list is refused.
+    """
+    if count_status is not None:
+        wanted = set(status_words(pd.Series(count_status, dtype="string")).dropna())
+        absent = sorted(wanted - set(counts.index))
+        if absent:
+            logger.warning(
+                "%s: data.count_status names %s, which column %r never holds (it holds %s)",
+                path,
+                ", ".join(absent),
+                column,
+                ", ".join(counts.index),
+            )
+        return wanted
+    unknown = [w for w in counts.index if w not in PAID_WORDS and w not in UNPAID_WORDS]
+    if unknown:
+        shown = ", ".join(f"{w!r} ({counts[w]:,} rows)" for w in unknown[:5])
+        paid = sorted(set(counts.index) & PAID_WORDS) + unknown[:1]
+        raise DataError(
+            f"{path}: column {column!r} holds payment statuses, but whether {shown} is a purchase is not "
+            f"known; name the statuses that are purchases with data.count_status (e.g. [{', '.join(paid)}]), "
+            "or set data.status_column: null to count every row"
+        )
+    return set(counts.index) & PAID_WORDS
+
+
+def status_summary(column, counts, counted, left):
+    """What the status rule did, for the summary and the report: ``left`` holds the lines and revenue of the
+    rows left out (from :func:`gmm_apps.pipelines.customers.lines.finish`)."""
+    return {
+        "column": str(column),
+        "counted": {w: int(n) for w, n in counts.items() if w in counted},
+        "left_out": {w: int(n) for w, n in counts.items() if w not in counted},
+        **left,
+    }
