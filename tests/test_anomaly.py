@@ -356,6 +356,9 @@ def test_a_column_with_almost_no_values_is_named(tmp_path, capsys, values):
         ]
     )
     err = capsys.readouterr().err
+    if values == 0:  # a column never filled in is no feature: left out, and the others scored
+        assert code == 0 and "hour" not in json.loads((tmp_path / "r" / "summary.json").read_text())["features"]
+        return
     assert code == 2 and f"column 'hour' has {values} value(s) among the 200 reference records" in err
     assert "Traceback" not in err and "RuntimeWarning" not in err and not (tmp_path / "r").exists()
 
@@ -401,6 +404,14 @@ def test_schema_one_hot_and_errors(tmp_path, caplog):
     # several such columns are named at once, with the data.columns that leaves all of them out
     with pytest.raises(DataError, match="columns 'kind' \\(2 values, e.g. 'x'\\) and 'ts' .* \\[amt\\]"):
         Schema.learn(stamped, cfg.model_copy(update={"max_categories": 1}), "t.csv")
+    # a column never filled in (Notes, or unnamed after a trailing separator) is no feature: left out
+    # unasked, and not offered in data.columns; named in data.columns, it is refused
+    blank = stamped.assign(Notes=[None, " ", ""], **{"Unnamed: 5": np.nan})
+    with pytest.raises(DataError, match="leave it out with data.columns: \\[amt, kind\\], or raise"):
+        Schema.learn(blank, cfg.model_copy(update={"max_categories": 2}), "t.csv")
+    assert Schema.learn(blank.drop(columns="ts"), cfg, "t.csv").features == ["amt", "kind=x", "kind=y"]
+    with pytest.raises(DataError, match="column 'Notes' \\(data.columns\\) holds no value in any row"):
+        Schema.learn(blank, cfg.model_copy(update={"columns": ["amt", "Notes"]}), "t.csv")
     # amounts as a bank exports them are numbers, not 3 categories: the same records as the plain column
     exported = df.assign(amt=["$1.00", "(2.00)", "$3.00"]).astype({"amt": object})
     sch2 = Schema.learn(exported, cfg, "t.csv")

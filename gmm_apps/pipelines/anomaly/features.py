@@ -84,6 +84,12 @@ class Schema:
                     f"{source}: column {missing[0]!r} (data.columns) not found; columns are {', '.join(map(str, df.columns))}"
                 )
             cols = list(cfg.columns)
+            empty = _empty_columns(df, cols)
+            if empty:
+                raise DataError(
+                    f"{source}: column {empty[0]!r} (data.columns) holds no value in any row; leave it out of "
+                    "data.columns"
+                )
             if verdict in cols:
                 raise DataError(
                     f"{source}: column {verdict!r} is both a feature (data.columns) and the verdicts "
@@ -91,6 +97,14 @@ class Schema:
                 )
         else:
             cols = [c for c in df.columns if c not in (idc, lab, verdict)]
+            empty = _empty_columns(df, cols)
+            if empty:  # a Notes column never filled in, an unnamed one after a trailing separator
+                logger.info(
+                    "%s: column(s) %s hold no value in any row and are left out",
+                    source,
+                    ", ".join(repr(str(c)) for c in empty),
+                )
+                cols = [c for c in cols if c not in empty]
             _warn_of_row_ids(df, cols, source)
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
@@ -225,6 +239,11 @@ def _named_column(df, cfg, key, source):
             f"{', '.join(map(str, df.columns))}; name one of them, or set data.{key}: null"
         )
     return None
+
+
+def _empty_columns(df, columns):
+    """The columns whose every cell is empty (missing, or only spaces)."""
+    return [c for c in columns if (df[c].isna() | df[c].astype(str).str.strip().eq("")).all()]
 
 
 def _unformatted(values, column, source, mark=None):
