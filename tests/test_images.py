@@ -215,6 +215,12 @@ def test_a_file_that_is_no_image_is_refused_before_any_photo_is_segmented(tmp_pa
         ["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), *sets, "--set", "data.max_pixels=1000"]
     )
     assert code == 2 and "a.png: image is 90x60 = 5,400 pixels, more than data.max_pixels" in capsys.readouterr().err
+    # a tracking pixel saved beside the photos: too small, refused from its header too
+    (photos / "zz.jpg").unlink()
+    Image.fromarray(np.zeros((1, 3, 3), np.uint8)).save(photos / "zz.png")
+    code = cli.main(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), *sets])
+    err = capsys.readouterr().err
+    assert code == 2 and "zz.png: image is 3x1 pixels; need at least 4x4 to segment" in err and not out.exists()
 
 
 def test_photos_sharing_a_file_name_are_named_by_their_folders(tmp_path):

@@ -68,6 +68,14 @@ def to_rgb(image, *, name="image"):
 MAX_PIXELS = 100_000_000
 
 
+#: the shortest side an image may have to be segmented
+MIN_SIDE = 4
+
+
+def too_small(name, w, h):
+    return DataError(f"{name}: image is {w}x{h} pixels; need at least {MIN_SIDE}x{MIN_SIDE} to segment")
+
+
 def _too_large(name, w, h, max_pixels):
     return DataError(
         f"{name}: image is {w}x{h} = {w * h:,} pixels, more than data.max_pixels ({max_pixels:,}); "
@@ -86,8 +94,9 @@ def _tiff_plane(shape):
 
 def check_headers(paths, *, max_pixels=MAX_PIXELS):
     """Read every file's header before any image is segmented, so that a file that is no image (an
-    error page saved as .jpg, a zero-byte copy) or one too large is refused at once, not after the
-    images before it.  A file cut short after its header is found when it is decoded."""
+    error page saved as .jpg, a zero-byte copy), one too large or one too small (a 1x1 tracking pixel)
+    is refused at once, not after the images before it.  A file cut short after its header is found
+    when it is decoded."""
     from PIL import Image, UnidentifiedImageError  # start-up time: Pillow loads only when images are read
 
     for path in paths:
@@ -107,6 +116,8 @@ def check_headers(paths, *, max_pixels=MAX_PIXELS):
             raise _unreadable(p, exc) from None
         if w * h > max_pixels:
             raise _too_large(str(p), w, h, max_pixels)
+        if min(w, h) < MIN_SIDE:
+            raise too_small(p, w, h)
 
 
 def read_image(path, *, max_pixels=MAX_PIXELS):

@@ -13,9 +13,8 @@ from ...core import GaussianMixture, load_model, model_file_guard, save_model, s
 from ...errors import DataError
 from . import segment as seg
 from .config import ImagesConfig
+from .data import MIN_SIDE, too_small
 from .metrics import variation_of_information
-
-MIN_SIDE = 4
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def check_size(rgb, name):
     """Refuse images too small to segment."""
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:
-        raise DataError(f"{name}: image is {w}x{h} pixels; need at least {MIN_SIDE}x{MIN_SIDE} to segment")
+        raise too_small(name, w, h)
 
 
 def working_image(rgb, max_pixels):
