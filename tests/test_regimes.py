@@ -76,6 +76,34 @@ def test_load_file_detects_ohlcv(tmp_path):
     assert d.volume.iloc[:, 0].tolist() == [100, 120]
 
 
+def test_a_split_the_prices_were_not_adjusted_for_is_warned_of_and_a_spike_is_not(tmp_path, caplog):
+    import logging
+
+    rng = np.random.default_rng(0)
+    days = pd.bdate_range("2019-01-01", periods=600)
+    price = 400 * np.exp(np.cumsum(rng.normal(0, 0.015, 600)))
+    raw = price.copy()
+    raw[400:] /= 4  # a 4-for-1 split, as a broker's unadjusted export shows it
+    spike = price.copy()
+    spike[200] *= 4  # a one-day spike (gas in a cold snap): back the next day
+    for name, series in (("adjusted", price), ("raw", raw), ("spike", spike)):
+        pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": series.round(4)}).to_csv(tmp_path / f"{name}.csv")
+    lg = logging.getLogger("gmm_apps")
+    lg.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("WARNING", logger="gmm_apps"):
+            for name in ("adjusted", "spike"):
+                data_mod.load_file(tmp_path / f"{name}.csv")
+            assert "split" not in caplog.text
+            data_mod.load_file(tmp_path / "raw.csv")
+    finally:
+        lg.removeHandler(caplog.handler)
+    said = f"raw.csv: column 'Close' moves as an unadjusted stock split does on {days[400].date()} ("
+    assert said in caplog.text and ", 1/4 times the day before); if these are splits, use split-adjusted" in (
+        caplog.text
+    )
+
+
 @pytest.mark.parametrize("column", ["Close/Last", "Last", "PX_LAST", "Settle"])
 def test_the_price_columns_of_common_exports_are_found(tmp_path, column):
     # Nasdaq.com writes "Date,Close/Last,Volume,Open,High,Low" with "$" prices, newest first

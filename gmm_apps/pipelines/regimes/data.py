@@ -230,7 +230,40 @@ def _check_series(values, column, source, *, positive):
                 f"(date {pd.Timestamp(s.index[i]).date()}), a factor of more than {MAX_DAILY_RATIO:g} "
                 "in one step; that is a data error (or an unadjusted split): fix the row or use adjusted prices"
             )
+        _warn_of_splits(arr, s.index, column, source)
     return pd.Series(arr, index=s.index)
+
+
+#: k of a k-for-1 split (or a 1-for-k reverse split)
+SPLIT_FACTORS = (2, 3, 4, 5, 8, 10, 15, 20, 25, 50, 100)
+
+
+def _warn_of_splits(arr, dates, column, source):
+    """Warn of steps that look like splits the prices were not adjusted for: a day's price within 4% of 1/k
+    (or k) times the day before's, k in :data:`SPLIT_FACTORS`, the five days on each side level with their
+    own side (a spike that reverts, as gas and volatility indices show, is no split)."""
+    ratio = np.log(arr[1:] / arr[:-1])
+    near = np.abs(np.abs(ratio)[:, None] - np.log(SPLIT_FACTORS)) < np.log(1.04)
+    level = np.log(1.15)
+
+    def step(i):
+        before, after = arr[max(0, i - 4) : i + 1], arr[i + 1 : i + 6]
+        return (np.abs(np.log(before / arr[i])) < level).all() and (np.abs(np.log(after / arr[i + 1])) < level).all()
+
+    days = [i for i in np.flatnonzero(near.any(axis=1) & (np.abs(ratio) > np.log(1.8))) if step(i)]
+    if days:
+        said = [
+            f"{pd.Timestamp(dates[i + 1]).date()} ({arr[i]:g} to {arr[i + 1]:g}, "
+            f"{'1/' if ratio[i] < 0 else ''}{SPLIT_FACTORS[int(near[i].argmax())]} times the day before)"
+            for i in days[:3]
+        ]
+        logger.warning(
+            "%s: column %r moves as an unadjusted stock split does on %s; if these are splits, use split-adjusted "
+            "prices (a column like Adj Close), or the model will see a crash or a surge that never happened",
+            source,
+            column,
+            "; ".join(said) + (f" and {len(days) - 3} more" if len(days) > 3 else ""),
+        )
 
 
 def _check_dates(index, column, source):
