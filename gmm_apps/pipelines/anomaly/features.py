@@ -77,35 +77,7 @@ class Schema:
                     "data.verdict_column: null"
                 )
             )
-        if cfg.columns:
-            missing = [c for c in cfg.columns if c not in df.columns]
-            if missing:
-                raise DataError(
-                    f"{source}: column {missing[0]!r} (data.columns) not found; columns are {', '.join(map(str, df.columns))}"
-                )
-            cols = list(cfg.columns)
-            empty = _empty_columns(df, cols)
-            if empty:
-                raise DataError(
-                    f"{source}: column {empty[0]!r} (data.columns) holds no value in any row; leave it out of "
-                    "data.columns"
-                )
-            if verdict in cols:
-                raise DataError(
-                    f"{source}: column {verdict!r} is both a feature (data.columns) and the verdicts "
-                    "(data.verdict_column); a verdict cannot be a feature; leave it out of data.columns"
-                )
-        else:
-            cols = [c for c in df.columns if c not in (idc, lab, verdict)]
-            empty = _empty_columns(df, cols)
-            if empty:  # a Notes column never filled in, an unnamed one after a trailing separator
-                logger.info(
-                    "%s: column(s) %s hold no value in any row and are left out",
-                    source,
-                    ", ".join(repr(str(c)) for c in empty),
-                )
-                cols = [c for c in cols if c not in empty]
-            _warn_of_row_ids(df, cols, source)
+        cols = _feature_columns(df, cfg, source, idc=idc, lab=lab, verdict=verdict)
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
         numeric, categories, marks, wide = [], {}, {}, {}
@@ -239,6 +211,40 @@ def _named_column(df, cfg, key, source):
             f"{', '.join(map(str, df.columns))}; name one of them, or set data.{key}: null"
         )
     return None
+
+
+def _feature_columns(df, cfg, source, *, idc, lab, verdict):
+    """The feature columns: ``data.columns`` (each in the file, none of them empty or the verdicts), or every
+    column but the id, label and verdict columns and those never filled in (logged)."""
+    if cfg.columns:
+        missing = [c for c in cfg.columns if c not in df.columns]
+        if missing:
+            raise DataError(
+                f"{source}: column {missing[0]!r} (data.columns) not found; columns are {', '.join(map(str, df.columns))}"
+            )
+        cols = list(cfg.columns)
+        empty = _empty_columns(df, cols)
+        if empty:
+            raise DataError(
+                f"{source}: column {empty[0]!r} (data.columns) holds no value in any row; leave it out of data.columns"
+            )
+        if verdict in cols:
+            raise DataError(
+                f"{source}: column {verdict!r} is both a feature (data.columns) and the verdicts "
+                "(data.verdict_column); a verdict cannot be a feature; leave it out of data.columns"
+            )
+    else:
+        cols = [c for c in df.columns if c not in (idc, lab, verdict)]
+        empty = _empty_columns(df, cols)
+        if empty:  # a Notes column never filled in, an unnamed one after a trailing separator
+            logger.info(
+                "%s: column(s) %s hold no value in any row and are left out",
+                source,
+                ", ".join(repr(str(c)) for c in empty),
+            )
+            cols = [c for c in cols if c not in empty]
+        _warn_of_row_ids(df, cols, source)
+    return cols
 
 
 def _empty_columns(df, columns):
