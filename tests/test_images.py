@@ -234,6 +234,9 @@ def test_photos_sharing_a_file_name_are_named_by_their_folders(tmp_path):
     inputs = resolve_images(str(tmp_path / "DCIM"))
     assert output_names(inputs) == ["2023_IMG_0001", "2024_IMG_0001", "IMG_0002"]
     assert output_names(["x/a/p.png", "y/a/p.png", "skimage:coffee"]) == ["x_a_p", "y_a_p", "coffee"]
+    # one picture saved in two formats in one folder: the extension tells them apart
+    assert output_names(["a/p.jpg", "a/p.png", "a/q.png"]) == ["p_jpg", "p_png", "q"]
+    assert output_names(["a/p.jpg", "a/p.png", "b/p.jpg"]) == ["a_p", "p_png", "b_p"]
     out = tmp_path / "run"
     sets = ["--set", f"data.path={tmp_path / 'DCIM'}", "--set", "report.plots=false", "--set", "model.n_components=2"]
     assert cli.main(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), "--quiet", *sets]) == 0

@@ -218,9 +218,10 @@ def image_stem(path):
 
 
 def output_names(inputs):
-    """A distinct output name per input: its file name without extension, and where two share one
-    (``2023/IMG_0001.jpg`` and ``2024/IMG_0001.jpg``, as cameras restart their counters) as many of
-    its folders as tell them apart, joined by ``_`` (``2023_IMG_0001``).
+    """A distinct output name per input: its file name without extension; where two share one, the
+    extension (``IMG_0001_jpg`` beside ``IMG_0001_png``), and as many of its folders as tell them apart,
+    joined by ``_`` (``2023/IMG_0001.jpg`` and ``2024/IMG_0001.jpg``, as cameras restart their counters:
+    ``2023_IMG_0001``).
 
     Parameters
     ----------
@@ -230,16 +231,29 @@ def output_names(inputs):
     -------
     names : list of str
     """
+    levels = [(depth, ext) for depth in range(64) for ext in (False, True)]
+
+    def name(i, level):
+        depth, ext = levels[level]
+        if str(i).startswith(SKIMAGE_PREFIX):
+            return image_stem(i)
+        p = Path(i)
+        base = f"{p.stem}_{p.suffix[1:]}" if ext and p.suffix else p.stem
+        return "_".join([*(p.parent.parts[-depth:] if depth else ()), base])
+
+    level = [0] * len(inputs)
     names = [image_stem(i) for i in inputs]
-    for depth in range(1, 64):
+    while True:
         clash = {n for n in names if names.count(n) > 1}
         if not clash:
             return names
         for j, i in enumerate(inputs):
-            if names[j] in clash and not str(i).startswith(SKIMAGE_PREFIX):
-                folders = Path(i).parent.parts[-depth:]
-                names[j] = "_".join([*folders, Path(i).stem])
-    raise ConfigError(f"inputs share output names that their folders do not tell apart: {sorted(clash)[:3]}")
+            if names[j] in clash:
+                if str(i).startswith(SKIMAGE_PREFIX) or level[j] + 1 == len(levels):
+                    same = [str(k) for k, n in zip(inputs, names) if n == names[j]]
+                    raise ConfigError(f"inputs {', '.join(same[:3])} would write the same output name; list each once")
+                level[j] += 1
+                names[j] = name(i, level[j])
 
 
 def resolve_images(entries, *, key="data.path", source="config", warn=True):
