@@ -226,6 +226,38 @@ def test_intraday_bars_are_read_as_daily_closes_and_summed_volumes(tmp_path):
         data_mod.load_file(tmp_path / "twice.csv")
 
 
+def test_fred_and_metatrader_exports_read_as_the_plain_file(tmp_path):
+    from arch.data import sp500
+
+    px = sp500.load()["Adj Close"].iloc[:300]
+    days = px.index.strftime("%Y-%m-%d")
+    # FRED: DATE and one series column, "." on the days without a value; other tools write #N/A, ND
+    for mark in (".", "#N/A", "ND"):
+        cells = [f"{v:.6f}" for v in px]
+        cells[10] = cells[200] = mark
+        pd.DataFrame({"DATE": days, "SP500": cells}).to_csv(tmp_path / "fred.csv", index=False)
+        with pytest.raises(
+            DataError, match=r"'SP500' has a missing or infinite value at data row 11 .*data.missing: drop"
+        ):
+            data_mod.load_file(tmp_path / "fred.csv")
+        got = data_mod.load_file(tmp_path / "fred.csv", rules={"missing": "drop"})
+        assert got.cleaning == {"missing": 2} and list(got.prices.columns) == ["fred"]
+        np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), px.drop(px.index[[10, 200]]).to_numpy(), rtol=1e-6)
+    # MetaTrader: <DATE> and <TIME> in two columns (hourly bars: each day's last is its close), <CLOSE>
+    rows = [
+        {"<DATE>": d.strftime("%Y.%m.%d"), "<TIME>": t, "<OPEN>": 1.0, "<CLOSE>": v * f, "<TICKVOL>": 7}
+        for d, v in px.items()
+        for t, f in (("09:00", 0.99), ("16:00:00", 1.0))
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "mt5.csv", sep="\t", index=False)
+    mt = data_mod.load_file(tmp_path / "mt5.csv")
+    np.testing.assert_allclose(mt.prices.iloc[:, 0].to_numpy(), px.to_numpy())
+    assert (mt.prices.index == px.index).all()
+    pd.DataFrame(rows).assign(**{"<TIME>": "9h"}).to_csv(tmp_path / "bad.csv", sep="\t", index=False)
+    with pytest.raises(DataError, match=r"column '<TIME>' holds '9h' at data row 1, not a time of day"):
+        data_mod.load_file(tmp_path / "bad.csv")
+
+
 def test_a_long_file_of_several_series_reads_as_the_wide_one(tmp_path):
     from arch.data import nasdaq, sp500
 

@@ -13,6 +13,55 @@ from ...tabular import DATE_STYLE, NUMBER_STYLE, as_numbers, dayfirst, numeric_d
 logger = logging.getLogger("gmm_apps.regimes")
 
 
+#: cells that mean "no price that day": FRED's ``.``, Excel's ``#N/A``, Bloomberg's ``#N/A N/A``, the Fed's
+#: ``ND`` (no data) ... (pandas reads an empty cell, ``NA``, ``null`` and ``NaN`` as missing already)
+MISSING_MARKS = (".", "-", "--", "ND", "NA", "N/A", "n/a", "#N/A", "#N/A N/A", "null", "NaN", "nan", "")
+
+
+def _plain(name):
+    """A header as compared: case, spaces and MetaTrader's angle brackets (``<CLOSE>``) aside."""
+    return str(name).strip().strip("<>").strip().lower()
+
+
+def pick_column(columns, wanted, candidates, what, source):
+    """The column ``wanted`` (matched case-blind when not exact), else the first of ``candidates`` present,
+    else None."""
+    cols = list(columns)
+    low = {_plain(c): c for c in cols}
+    if wanted is not None:
+        if wanted in cols:
+            return wanted
+        if _plain(wanted) in low:
+            return low[_plain(wanted)]
+        raise DataError(f"{source}: column {wanted!r} ({what}) not found; columns are {', '.join(map(str, cols))}")
+    return next((low[_plain(c)] for c in candidates if _plain(c) in low), None)
+
+
+def with_time_column(df, dates, source):
+    """Dates and times in two columns (MetaTrader's ``<DATE>`` and ``<TIME>``, many brokers' Date, Time):
+    when the dates repeat and a column is headed Time, each row's stamp is its date plus its time.
+
+    Returns
+    -------
+    dates : DatetimeIndex
+    df : DataFrame
+        Without the time column when it was used.
+    """
+    tcol = pick_column(df.columns, None, ["time"], "times", source)
+    if tcol is None or not pd.DatetimeIndex(dates).has_duplicates:
+        return dates, df
+    text = df[tcol].astype(str).str.strip().str.replace(r"^(\d{1,2}:\d\d)$", r"\1:00", regex=True)
+    times = pd.to_timedelta(text.where(text.str.fullmatch(r"\d{1,2}:\d\d:\d\d(\.\d+)?")), errors="coerce")
+    if times.isna().any():
+        i = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise DataError(
+            f"{source}: column {tcol!r} holds {df[tcol].iloc[i]!r} at data row {i + 1}, not a time of day "
+            "(HH:MM or HH:MM:SS); fix that row"
+        )
+    logger.info("%s: dates and times read from two columns (times from %r)", source, tcol)
+    return pd.DatetimeIndex(dates) + pd.TimedeltaIndex(times.to_numpy()), df.drop(columns=[tcol])
+
+
 def long_series(df, column, wanted, source):
     """The rows of each wanted series of a long table, in the order asked for.
 

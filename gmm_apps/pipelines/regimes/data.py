@@ -19,7 +19,16 @@ import pandas as pd
 from ...errors import DataError
 from ...paths import require_file
 from ...tabular import header_with, read_table
-from .columns import daily_closes, long_series, read_dates, read_numbers, refuse_long
+from .columns import (
+    MISSING_MARKS,
+    daily_closes,
+    long_series,
+    pick_column,
+    read_dates,
+    read_numbers,
+    refuse_long,
+    with_time_column,
+)
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -114,22 +123,6 @@ def _merged_cleaning(parts, index):
     return breaks, cleaning
 
 
-def _pick(columns, wanted, candidates, what, source):
-    cols = list(columns)
-    if wanted is not None:
-        if wanted in cols:
-            return wanted
-        low = {str(c).lower(): c for c in cols}
-        if str(wanted).lower() in low:
-            return low[str(wanted).lower()]
-        raise DataError(f"{source}: column {wanted!r} ({what}) not found; columns are {', '.join(map(str, cols))}")
-    low = {str(c).lower(): c for c in cols}
-    for c in candidates:
-        if c.lower() in low:
-            return low[c.lower()]
-    return None
-
-
 #: values beyond this magnitude are refused (they overflow the model's sums of squares)
 EXTREME = 1e100
 #: a price moving by more than this factor from one row to the next is taken for a data error
@@ -139,8 +132,9 @@ MAX_DAILY_RATIO = 1e4
 def clean_prices(values, column, source, *, missing="refuse", nonpositive="refuse", repeated="keep"):
     """Apply the cleaning rules to one price series, in this order.
 
-    ``missing: drop`` leaves out rows without a price (an empty cell, or ``.``
-    as FRED writes it); the next return spans the gap, as over a weekend.
+    ``missing: drop`` leaves out rows without a price (an empty cell, or one of
+    :data:`~gmm_apps.pipelines.regimes.columns.MISSING_MARKS`: ``.`` as FRED writes it, ``#N/A``
+    as Excel does ...); the next return spans the gap, as over a weekend.
     ``nonpositive: drop`` leaves out rows with a price at or below zero *and* the
     return that would span them (the next kept date is returned in ``breaks``).
     ``repeated: drop`` leaves out a row repeating the previous kept price (a
@@ -156,7 +150,11 @@ def clean_prices(values, column, source, *, missing="refuse", nonpositive="refus
     counts : dict
         Rows left out by each rule that was set to drop.
     """
-    raw = values.replace(".", np.nan) if values.dtype == object else values
+    raw = (
+        values
+        if pd.api.types.is_numeric_dtype(values)
+        else values.mask(values.astype(str).str.strip().isin(MISSING_MARKS))
+    )
     num = pd.to_numeric(raw, errors="coerce")
     keep = np.ones(len(values), dtype=bool)
     counts = {}
@@ -187,7 +185,7 @@ def clean_prices(values, column, source, *, missing="refuse", nonpositive="refus
         same[kept[1:]] = arr[kept[1:]] == arr[kept[:-1]]
         keep &= ~same
         counts["repeated"] = int(same.sum())
-    return values[keep], keep, breaks, counts
+    return raw[keep], keep, breaks, counts
 
 
 def _check_series(values, column, source, *, positive):
@@ -333,11 +331,12 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         dcol = df.index.name or "index"
     else:
         df = df.reset_index(drop=not (df.index.name or isinstance(df.index, pd.DatetimeIndex)))
-        dcol = _pick(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
+        dcol = pick_column(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
         if dcol is None:
             dcol = df.columns[0]
         dates = read_dates(df[dcol], dcol, source)
         df = df.drop(columns=[dcol])
+        dates, df = with_time_column(df, dates, source)
     if getattr(dates, "tz", None) is not None:
         dates = dates.tz_localize(None)
     stamps = pd.DatetimeIndex(dates)
@@ -345,7 +344,7 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         logger.info("%s: dates run newest first; read oldest first", source)
         stamps, df = stamps[::-1], df.iloc[::-1]
     dates = stamps.normalize()
-    pcol = _pick(
+    pcol = pick_column(
         df.columns,
         price_column,
         PRICE_COLUMNS,
@@ -355,14 +354,14 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     if pcol is None and df.shape[1] == 0:
         raise DataError(f"{source}: only a date column ({dcol!r}); expected a column of prices beside it")
     if pcol is None:
-        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) or df.shape[1] == 1]
         if len(numeric) != 1:
             raise DataError(
                 f"{source}: cannot tell which column holds prices (columns: {', '.join(map(str, df.columns))}); "
                 "set data.price_column"
             )
         pcol = numeric[0]
-    vcol = _pick(df.columns, volume_column, ["Volume", "volume"], "volume", source)
+    vcol = pick_column(df.columns, volume_column, ["Volume", "volume"], "volume", source)
     df, dates = daily_closes(df, stamps, dates, vcol, source)
     values = pd.Series(read_numbers(df[pcol], pcol, source).to_numpy(), index=dates)
     if dates.has_duplicates:
