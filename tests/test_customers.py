@@ -368,6 +368,32 @@ def test_orders_not_paid_are_left_out_and_counted_from_the_payment_status_column
     assert fulfil["status"] is None and fulfil["revenue"] == every["revenue"]
 
 
+def test_woocommerce_statuses_are_read_with_or_without_their_wc_prefix(tmp_path):
+    # WooCommerce's order statuses, as its Analytics export writes them and as its database stores them
+    statuses = ["Completed", "Processing", "On hold", "Pending payment", "Refunded", "Cancelled", "Failed"]
+    orders = pd.DataFrame(
+        {
+            "Date": [f"2021-01-{d:02d} 10:00:00" for d in range(1, 15)],
+            "Order #": range(1, 15),
+            "Status": statuses * 2,
+            "Customer": ["Ann", "Bo"] * 7,
+            "Net Sales": [10.0 * (i + 1) for i in range(14)],
+        }
+    )
+    keys = dict(id_column="Customer", date_column="Date", amount_column="Net Sales")
+    paid = orders["Status"].isin(["Completed", "Processing"])
+    for form, status in (
+        ("export", orders["Status"]),
+        ("db", "wc-" + orders["Status"].str.lower().str.replace(" ", "-")),
+    ):
+        orders.assign(Status=status).to_csv(tmp_path / f"{form}.csv", index=False)
+        purchases, cleaning = read(tmp_path / f"{form}.csv", **keys)
+        assert cleaning["revenue"] == orders.loc[paid, "Net Sales"].sum() and len(purchases) == paid.sum()
+        assert cleaning["status"]["counted"] == {"completed": 2, "processing": 2}
+        assert cleaning["status"]["revenue"] == orders.loc[~paid, "Net Sales"].sum()
+        assert set(cleaning["status"]["left_out"]) == {"on_hold", "pending_payment", "refunded", "cancelled", "failed"}
+
+
 def test_a_payment_status_that_cannot_be_told_is_refused_naming_the_key(tmp_path):
     shop = shop_export()
     shop.loc[shop["Name"] == "#1004", "Financial Status"] = "In Review"

@@ -53,6 +53,7 @@ PAID_WORDS = frozenset(
         "shipped",
         "delivered",
         "approved",
+        "payment_received",
         "partially_paid",
         "partially_refunded",
         "bezahlt",
@@ -65,11 +66,18 @@ PAID_WORDS = frozenset(
 UNPAID_WORDS = frozenset(
     {
         "pending",
+        "pending_payment",
+        "payment_pending",
         "unpaid",
         "awaiting_payment",
+        "incomplete",
+        "uncaptured",
+        "requires_payment_method",
+        "requires_capture",
         "on_hold",
         "failed",
         "failure",
+        "payment_failed",
         "declined",
         "denied",
         "rejected",
@@ -103,8 +111,10 @@ def status_column(columns, named="auto"):
 
 
 def status_words(cells):
-    """Status cells as words (``Partially Refunded`` and ``partially-refunded`` are one); blank cells <NA>."""
+    """Status cells as words (``Partially Refunded``, ``partially-refunded`` and WooCommerce's
+    ``wc-partially-refunded`` are one); blank cells <NA>."""
     words = cells.astype("string").str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    words = words.str.replace(r"^wc_(?=.)", "", regex=True)
     return words.mask(words == "")
 
 
