@@ -1,8 +1,10 @@
-"""Features of records: which columns are features, and the encoding (numbers, one-hot categories) applied to every file."""
+"""Features of records: which columns are features, and the encoding (numbers, times of day, one-hot categories)
+applied to every file."""
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -45,8 +47,12 @@ class Schema:
     Learned on the training file and applied unchanged to every file scored later.
     """
 
-    def __init__(self, numeric, categories, id_column, label_column, missing="error", verdict_column=None, marks=None):
+    def __init__(
+        self, numeric, categories, id_column, label_column, missing="error", verdict_column=None, marks=None, times=()
+    ):
         self.missing = missing
+        #: columns of time stamps (or times): each becomes its hour of day
+        self.times = list(times)
         #: the decimal mark of each numeric column written as formatted text ('.' or ','), read the same way later
         self.marks = dict(marks or {})
         self.verdict_column = verdict_column
@@ -57,7 +63,11 @@ class Schema:
 
     @property
     def features(self):
-        return self.numeric + [f"{c}={v}" for c, vals in self.categories.items() for v in vals]
+        return (
+            self.numeric
+            + [f"{c} (hour of day)" for c in self.times]
+            + [f"{c}={v}" for c, vals in self.categories.items() for v in vals]
+        )
 
     @classmethod
     def learn(cls, df, cfg, source):
@@ -80,6 +90,8 @@ class Schema:
         cols = _feature_columns(df, cfg, source, idc=idc, lab=lab, verdict=verdict)
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
+        times, dates = _time_columns(df, cols, source, named=bool(cfg.columns))
+        cols = [c for c in cols if c not in times and c not in dates]
         numeric, categories, marks, wide = [], {}, {}, {}
         for c in cols:
             s = df[c]
@@ -101,11 +113,13 @@ class Schema:
             categories[c] = vals
         if wide:
             raise _too_many_values(source, wide, cols, cfg.max_categories)
-        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks)
+        if not (numeric or times or categories):
+            raise DataError(f"{source}: no feature columns; set data.columns")
+        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times)
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
-        missing = [c for c in self.numeric + list(self.categories) if c not in df.columns]
+        missing = [c for c in self.numeric + self.times + list(self.categories) if c not in df.columns]
         if missing:
             raise DataError(f"{source}: column {missing[0]!r} (used by the model) not found")
         parts = []
@@ -124,6 +138,13 @@ class Schema:
             if big.any():
                 i = int(np.flatnonzero(big)[0])
                 raise ExtremeValueError(source, c, df[c].iloc[i], offset + i + 1)
+            parts.append(v[:, None])
+        for c in self.times:
+            v = hour_of_day(df[c])
+            bad = np.isnan(v) & (df[c].notna().to_numpy() if marginalize else True)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
             parts.append(v[:, None])
         for c, vals in self.categories.items():
             s = df[c].astype(str).to_numpy()
@@ -165,6 +186,8 @@ class Schema:
             d["verdict_column"] = self.verdict_column
         if self.marks:  # likewise a schema of plain numbers
             d["marks"] = self.marks
+        if self.times:  # and one without times of day
+            d["times"] = self.times
         return d
 
     @classmethod
@@ -177,6 +200,7 @@ class Schema:
             d.get("missing", "error"),
             d.get("verdict_column"),
             d.get("marks"),
+            d.get("times", ()),
         )
 
 
@@ -245,6 +269,89 @@ def _feature_columns(df, cfg, source, *, idc, lab, verdict):
             cols = [c for c in cols if c not in empty]
         _warn_of_row_ids(df, cols, source)
     return cols
+
+
+#: a time of day inside a cell: 13:05, 1:05 PM, 13:05:59.123 (the first one, before any UTC offset)
+_CLOCK = re.compile(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:[.,]\d+)?)?(?:\s*([AaPp])\.?[Mm]\b\.?)?")
+
+
+#: a date with its year: 2024-01-31, 31/01/2024, 1.31.24, Jan 31, 2024, 31 January 2024
+_DATE_WITH_YEAR = (
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|[A-Za-z]{3,}\.? \d{1,2},? \d{4}|\d{1,2}\.? [A-Za-z]{3,}\.? \d{4}"
+)
+
+
+def hour_of_day(values):
+    """Each cell's time of day in hours (``13:30`` -> 13.5, ``1:30 PM`` -> 13.5), as written (before any UTC
+    offset); NaN where a cell holds no time.  Time-stamp columns (from Excel or Parquet) give their own."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        t = values.dt
+        return (t.hour + t.minute / 60 + t.second / 3600).to_numpy(dtype=float, na_value=np.nan)
+    parts = values.astype("string").str.extract(_CLOCK)
+    h, m, sec = (pd.to_numeric(parts[i]).to_numpy(dtype=float, na_value=np.nan) for i in range(3))
+    half = parts[3].str.lower().to_numpy(dtype=object, na_value=None)
+    pm, am = half == "p", half == "a"
+    h = np.where((pm | am) & (h > 12), np.nan, h)  # 13:00 PM is no time
+    h = np.where(pm | am, h % 12 + 12 * pm, h)
+    return h + m / 60 + np.nan_to_num(sec) / 3600
+
+
+def _time_columns(df, columns, source, *, named):
+    """The columns of time stamps or times (their hour of day is a feature) and of dates alone (left out:
+    a record's date says when it came, not how unusual it is; records scored later come later).
+
+    A column is one when it is stored as time stamps (Excel, Parquet), or is text whose every non-empty
+    cell reads as a date or time (pandas) and either holds a time of day (not always midnight: times) or
+    a date with its year (``2024-01-31``, ``31/01/2024``, ``Jan 31, 2024``: dates).
+    """
+    times, dates = [], []
+    for c in columns:
+        s = df[c]
+        given = s.notna().to_numpy()
+        if pd.api.types.is_datetime64_any_dtype(s):
+            hours = hour_of_day(s)
+            (dates if np.nanmax(np.abs(hours[given]), initial=0) == 0 else times).append(c)
+            continue
+        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue
+        cells = s.astype(str).str.strip()
+        given = given & (cells != "").to_numpy()
+        if (
+            not given.any()
+            or not cells[given].str.contains(r"\d", regex=True).all()
+            or _numeric_column(s, c, source)[0]
+        ):
+            continue
+        hours = hour_of_day(cells)
+        timeless = np.isnan(hours) & given
+        clock = not timeless.any()
+        if not clock and timeless.sum() <= 0.01 * given.sum():
+            i = int(np.flatnonzero(timeless)[0])
+            raise DataError(
+                f"{source}: column {c!r} holds times of day, but not at data row {i + 1} ({s.iloc[i]!r}); "
+                "fix that row, or leave the column out with data.columns"
+            )
+        if not clock and not cells[given].str.contains(_DATE_WITH_YEAR, regex=True).all():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
+            sample = cells[given].iloc[:: max(1, int(given.sum()) // 200)]
+            if pd.to_datetime(sample, format="mixed", errors="coerce").isna().any():
+                continue
+        (times if clock and np.abs(hours[given]).max() > 0 else dates).append(c)
+    if dates and named:
+        raise DataError(
+            f"{source}: column {dates[0]!r} (data.columns) holds dates without a time of day; a record's date says "
+            "when it came, not how unusual it is (records scored later come later): leave it out of data.columns"
+        )
+    for c in times:
+        logger.info("%s: column %r holds time stamps: its hour of day is the feature", source, c)
+    if dates:
+        logger.info(
+            "%s: column(s) %s hold dates without a time of day and are left out", source, ", ".join(map(repr, dates))
+        )
+    return times, dates
 
 
 def _empty_columns(df, columns):
