@@ -368,6 +368,61 @@ def test_orders_not_paid_are_left_out_and_counted_from_the_payment_status_column
     assert fulfil["status"] is None and fulfil["revenue"] == every["revenue"]
 
 
+def test_refunds_of_paid_orders_are_subtracted_from_them_and_counted(tmp_path):
+    # Shopify writes an order's Refunded Amount on its first line, beside its total
+    shop = shop_export().assign(**{"Refunded Amount": ""})
+    first = shop["Name"].ne(shop["Name"].shift())
+    shop.loc[first & (shop["Name"] == "#1005"), "Refunded Amount"] = "12.50"
+    shop.loc[first & (shop["Name"] == "#1004"), "Refunded Amount"] = "150.00"  # more than the order: it all came back
+    shop.to_csv(tmp_path / "orders.csv", index=False)
+    purchases, cleaning = read(tmp_path / "orders.csv", **SHOP_KEYS)
+    # #1001 (29) as before; #1005 39 - 12.50; #1004 refunded whole: no purchase
+    assert purchases["amount"].tolist() == [29.0, 26.5] and cleaning["revenue"] == 55.5
+    assert cleaning["refunds"] == {
+        "column": "Refunded Amount",
+        "lines": 2,
+        "amount": 12.5 + 103.0,
+        "purchases_cancelled": 1,
+    }
+    _, ignored = read(tmp_path / "orders.csv", **SHOP_KEYS, refund_column=None)
+    assert ignored["refunds"] is None and ignored["revenue"] == 171.0
+    # Stripe: one row per payment, Amount Refunded beside Amount (0.00 when none), the amount repeated on every
+    # line of an order in a line-item log: read once per order
+    pay = pd.DataFrame(
+        {
+            "Customer ID": ["cus_1", "cus_1", "cus_2", "cus_2"],
+            "Created date (UTC)": ["2021-01-01 10:00", "2021-01-05 10:00", "2021-01-02 10:00", "2021-01-09 10:00"],
+            "Amount": ["100.00", "40.00", "80.00", "20.00"],
+            "Amount Refunded": ["0.00", "10.00", "0.00", "20.00"],
+        }
+    )
+    pay.to_csv(tmp_path / "stripe.csv", index=False)
+    keys = dict(id_column="Customer ID", date_column="Created date (UTC)", amount_column="Amount")
+    purchases, cleaning = read(tmp_path / "stripe.csv", **keys)
+    assert purchases["amount"].tolist() == [100.0, 30.0, 80.0] and cleaning["refunds"]["amount"] == 30.0
+    lines = pd.DataFrame(
+        {
+            "order": ["A", "A", "B"],
+            "customer_id": ["1", "1", "2"],
+            "date": ["2021-01-01"] * 3,
+            "qty": [1, 2, 1],
+            "price": [10.0, 5.0, 7.0],
+            "Refund Amount": [4.0, 4.0, None],
+        }
+    )
+    lines.to_csv(tmp_path / "lines.csv", index=False)
+    got, c = read(tmp_path / "lines.csv", order_column="order", quantity_column="qty", price_column="price")
+    assert got["amount"].tolist() == [16.0, 7.0] and c["refunds"]["lines"] == 1 and c["refunds"]["amount"] == 4.0
+    with pytest.raises(DataError, match="column 'Refunds' \\(data.refund_column\\) not found"):
+        read(
+            tmp_path / "lines.csv",
+            order_column="order",
+            quantity_column="qty",
+            price_column="price",
+            refund_column="Refunds",
+        )
+
+
 def test_woocommerce_statuses_are_read_with_or_without_their_wc_prefix(tmp_path):
     # WooCommerce's order statuses, as its Analytics export writes them and as its database stores them
     statuses = ["Completed", "Processing", "On hold", "Pending payment", "Refunded", "Cancelled", "Failed"]

@@ -40,6 +40,10 @@ def test_customers_aggregate_the_log_on_dask(tmp_path, capsys):
     log = tmp_path / "tx.csv"
     log_rows = pd.concat([tx, extra], ignore_index=True).assign(Currency="USD", Status="Succeeded")
     log_rows.loc[::500, "Status"] = "failed"  # payments that failed, all down the log: left out on the workers
+    # Stripe's Amount Refunded: part of some payments came back, subtracted on the workers as here
+    log_rows["Amount Refunded"] = "0.00"
+    part = log_rows.index[7::400]
+    log_rows.loc[part, "Amount Refunded"] = (log_rows.loc[part, "amount"] / 4).map("{:.2f}".format)
     log_rows.to_csv(log, index=False)
     common = [
         "--set",
@@ -70,6 +74,9 @@ def test_customers_aggregate_the_log_on_dask(tmp_path, capsys):
     failed = log_rows["Status"] == "failed"
     assert ca["status"]["left_out"] == {"failed": int(failed.sum())} and failed.sum() > 5
     assert ca["status"]["revenue"] == pytest.approx(log_rows.loc[failed, "amount"].sum())
+    refunded = log_rows["Amount Refunded"].astype(float).where(~failed & (log_rows["amount"] > 0), 0.0)
+    assert ca["refunds"]["column"] == "Amount Refunded" and ca["refunds"]["lines"] == (refunded > 0).sum() > 5
+    assert ca["refunds"]["amount"] == pytest.approx(refunded.sum())
     # a second currency, however far down the log: refused on the workers as here
     mixed = pd.read_csv(log, dtype=str)
     mixed.loc[len(mixed) - 1, "Currency"] = "eur"

@@ -95,6 +95,13 @@ class CustomersData(PathData):
         "on its first line only holds for its other lines (data.order_column); auto: such a column when the log "
         "has one; null: every row is a purchase",
     )
+    refund_column: str | None = Field(
+        "auto",
+        description="column of the amount refunded on each paid order (Shopify's Refunded Amount, Stripe's "
+        "Amount Refunded): subtracted from the order, never below zero, and counted; with data.order_column "
+        "an order's refund is read once (its first line, or repeated on every line); auto: such a column "
+        "when the log has one; null: refunds are not read",
+    )
     count_status: list[str] | None = Field(
         None,
         min_length=1,

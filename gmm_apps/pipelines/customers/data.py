@@ -37,7 +37,7 @@ from ...tabular import (
     sniff_table,
 )
 from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, first_row, trailing_totals
-from .status import counted_statuses, row_statuses, status_column, status_summary, tally
+from .status import counted_statuses, refund_column, row_statuses, status_column, status_summary, tally
 
 logger = logging.getLogger("gmm_apps")
 _SEPARATORS = (",", "\t", ";", "|")
@@ -145,13 +145,22 @@ def column_spec(cfg_data, kind):
             spec[key] = col
     if cfg_data.status_column not in (None, "auto"):
         spec["status"] = cfg_data.status_column
+    if cfg_data.refund_column not in (None, "auto"):
+        spec["refund"] = cfg_data.refund_column
     return spec
 
 
-def with_status(spec, columns, cfg_data):
-    """``spec`` with the log's payment-status column (:func:`.status.status_column`), when it has one."""
-    col = status_column(columns, cfg_data.status_column)
-    return spec if col is None else {**spec, "status": col}
+def with_payment_columns(spec, columns, cfg_data):
+    """``spec`` with the log's payment-status and refunded-amount columns (:func:`.status.status_column`,
+    :func:`.status.refund_column`), those it has."""
+    out = dict(spec)
+    for key, col in (
+        ("status", status_column(columns, cfg_data.status_column)),
+        ("refund", refund_column(columns, cfg_data.refund_column)),
+    ):
+        if col is not None:
+            out[key] = col
+    return out
 
 
 def statuses_counted(path, spec, counts, cfg_data):
@@ -237,7 +246,7 @@ def read_transactions(cfg_data, path=None):
         )
         raw = raw.iloc[:-totals]
     cfg = cfg_data if kind != "cdnow" else _CdnowData(cfg_data)
-    spec = with_status(spec, raw.columns, cfg_data) if kind != "cdnow" else spec
+    spec = with_payment_columns(spec, raw.columns, cfg_data) if kind != "cdnow" else spec
     counts = counted = None
     if "status" in spec:
         counts = tally(row_statuses(raw, spec, p).value_counts())
@@ -247,10 +256,13 @@ def read_transactions(cfg_data, path=None):
 
 
 def _with_status(cleaning, spec, counts, counted, totals):
-    """The cleaning counts with what the status rule did (None without a status column) and the total rows."""
+    """The cleaning counts with what the status and refund rules did (None without such a column) and the
+    total rows."""
     left = cleaning.pop("unpaid")
+    refunds = cleaning.pop("refunds")
     status = status_summary(spec["status"], counts, counted, left) if "status" in spec else None
-    return {**cleaning, "status": status, "total_rows": totals}
+    refunds = {"column": str(spec["refund"]), **refunds} if "refund" in spec else None
+    return {**cleaning, "status": status, "refunds": refunds, "total_rows": totals}
 
 
 class _CdnowData:
@@ -299,10 +311,14 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
     if ddf is None:  # UTF-16 text, title rows above the header
         return None
-    spec = with_status(column_spec(cfg_data, kind), ddf.columns, cfg_data)
+    spec = with_payment_columns(column_spec(cfg_data, kind), ddf.columns, cfg_data)
     check_columns(p, spec, ddf.columns)
-    if "status" in spec and "order" in spec:
-        logger.info("%s: read locally: an order's payment status may span the workers' blocks", p)
+    if "order" in spec and ("status" in spec or "refund" in spec):
+        logger.info(
+            "%s: read locally: an order's payment %s may span the workers' blocks",
+            p,
+            "status" if "status" in spec else "refund",
+        )
         return None
 
     if trailing_totals(ddf.partitions[max(0, ddf.npartitions - 2) :].compute().tail(TOTAL_ROWS), spec):
@@ -320,10 +336,10 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         {
             "customer_id": pd.Series(dtype=object),
             "date": pd.Series(dtype="datetime64[ns]"),
-            **{c: pd.Series(dtype=float) for c in ("quantity", "amount", "returned")},
-            **{c: pd.Series(dtype="int64") for c in ("lines", "return_lines")},
+            **{c: pd.Series(dtype=float) for c in ("quantity", "amount", "returned", "refunded")},
+            **{c: pd.Series(dtype="int64") for c in ("lines", "return_lines", "refund_lines")},
         }
-    )
+    )[DAILY_COLUMNS]
     daily = ddf.map_partitions(block, meta=meta).groupby(["customer_id", "date"])[DAILY_COLUMNS[2:]].sum()
     out = client.compute(daily, sync=True).reset_index()
     if out.empty:
@@ -352,7 +368,7 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
     date = spec["date"] if cfg_data.date_format is None and day_month_order(ddf[spec["date"]].head(5)) else None
     cols = [
         spec[k]
-        for k in ("amount", "price", "quantity")
+        for k in ("amount", "price", "quantity", "refund")
         if k in spec and not pd.api.types.is_numeric_dtype(ddf[spec[k]].dtype)
     ]
     cur = currency_column(ddf.columns)
@@ -448,6 +464,7 @@ def check_format_keys(cfg_data, kind, source):
             "date_format",
             "status_column",
             "count_status",
+            "refund_column",
         )
         for key in table_keys:
             if getattr(cfg_data, key) != defaults[key].default:

@@ -9,7 +9,8 @@ Lines are turned into purchases in these steps:
 1. rows without a customer id are dropped (counted, with their revenue) or refused (``data.missing_id``);
 2. a line is a return when its amount or its quantity is negative, or when its
    order id matches ``data.cancel_pattern``; returns are netted, dropped or
-   refused (``data.returns``);
+   refused (``data.returns``); a paid order's refunded amount (``data.refund_column``) is
+   subtracted from the order, never below zero (an order refunded whole is no purchase);
 3. the lines of one customer on one day (in ``data.timezone`` when given) are one
    purchase: the day's purchase lines summed (several orders on one day are one
    purchase, the convention of the customer-value literature);
@@ -40,7 +41,17 @@ MISSING_ID = "\0missing"
 #: the customer id (and day) under which rows of orders not paid are counted until they are left out
 UNPAID_ID, UNPAID_DAY = "\0unpaid", pd.Timestamp(0)
 #: the customer-day table every reader returns (before netting)
-DAILY_COLUMNS = ["customer_id", "date", "quantity", "amount", "returned", "lines", "return_lines"]
+DAILY_COLUMNS = [
+    "customer_id",
+    "date",
+    "quantity",
+    "amount",
+    "returned",
+    "lines",
+    "return_lines",
+    "refunded",
+    "refund_lines",
+]
 _FLOAT_ID = re.compile(r"^-?\d+\.0$")
 #: a report's total row says so in one of its cells
 _TOTAL_LABEL = re.compile(r"^\s*(grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)\b", re.IGNORECASE)
@@ -211,14 +222,36 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
             f"{path}: data row {i + 1} is a return or cancellation (amount {amount[i]:g}); set "
             "data.returns: net (subtract returns from the customer's purchases) or drop"
         )
+    refunded = _refunds(raw, spec, path, np.where(paid & ~is_return, amount, 0.0))
     lines["quantity"] = np.where(is_return, 0.0, qty)
-    lines["amount"] = np.where(is_return, 0.0, amount)
+    lines["amount"] = np.where(is_return, 0.0, amount) - refunded
     lines["returned"] = np.where(is_return, np.abs(amount), 0.0)
     lines["lines"] = 1
     lines["return_lines"] = is_return.astype(int)
+    lines["refunded"] = refunded
+    lines["refund_lines"] = (refunded > 0).astype(int)
     daily = lines.groupby(["customer_id", "date"], as_index=False, sort=False)[DAILY_COLUMNS[2:]].sum()
     daily.attrs["amount_per"] = level
     return daily
+
+
+def _refunds(raw, spec, path, bought):
+    """The amount refunded on each line's order (``spec['refund']``), as much of it as the order's purchase
+    lines ``bought`` hold, on the order's first line (with ``spec['order']``; blank cells are no refund, and
+    an order's refund is read once, from its first line or repeated on every line); zeros without such a
+    column."""
+    if "refund" not in spec:
+        return np.zeros(len(raw))
+    col = spec["refund"]
+    blank = _blank(raw[col])
+    r = np.abs(np.nan_to_num(_numbers(raw, col, col, path, blank=blank)))  # Shopify writes 0 or blank; some, -12.50
+    if "order" not in spec:
+        return np.minimum(r, np.maximum(bought, 0.0))
+    orders = raw[spec["order"]].astype(str).to_numpy()
+    per_order = pd.Series(np.where(blank, np.nan, r)).groupby(orders, sort=False).transform("first").fillna(0.0)
+    held = pd.Series(bought).groupby(orders, sort=False).transform("sum").clip(lower=0.0)
+    first = ~pd.Series(orders).duplicated().to_numpy()
+    return np.where(first, np.minimum(per_order.to_numpy(), held.to_numpy()), 0.0)
 
 
 def _order_dates(raw, spec, path, paid):
@@ -359,7 +392,10 @@ def finish(daily, cfg_data):
         "lines": int(daily["return_lines"].sum()),
         "amount": float(daily["returned"].sum()),
     }
-    purchase = (daily["lines"] > daily["return_lines"]).to_numpy().copy()
+    refunds = {"lines": int(daily["refund_lines"].sum()), "amount": float(daily["refunded"].sum())}
+    whole = (daily["refunded"] > 0).to_numpy() & (daily["amount"] <= 1e-9).to_numpy()
+    refunds["purchases_cancelled"] = int(whole.sum())  # an order refunded whole is no purchase
+    purchase = (daily["lines"] > daily["return_lines"]).to_numpy() & ~whole
     if returns["lines"] and cfg_data.returns == "net":
         amount, netted = net_returns(
             daily["customer_id"].to_numpy(),
@@ -379,6 +415,7 @@ def finish(daily, cfg_data):
             f"lines: {returns['lines']:,})"
         )
     cleaning["returns"] = returns
+    cleaning["refunds"] = refunds
     cleaning["purchases"] = len(purchases)
     cleaning["revenue"] = float(purchases["amount"].sum())
     return purchases, cleaning

@@ -108,7 +108,8 @@ def plot_forward_by_segment(table):
 
 
 def _left_out_rows(cleaning):
-    """Cleaning-table rows of the rules that apply to some logs only: a report's total rows, orders not paid."""
+    """Cleaning-table rows of the rules that apply to some logs only: a report's total rows, orders not paid,
+    refunds."""
     rows = []
     if cleaning.get("total_rows"):
         rows.append(
@@ -127,6 +128,17 @@ def _left_out_rows(cleaning):
                 "lines": st["lines"],
                 "revenue": st["revenue"],
                 "what happened": f"left out: {left or 'none'}; counted: {', '.join(st['counted']) or 'none'}",
+            }
+        )
+    if rf := cleaning.get("refunds"):
+        rows.append(
+            {
+                "rule": f"refunds of paid orders (column {rf['column']!r})",
+                "lines": rf["lines"],
+                "revenue": rf["amount"],
+                "what happened": f"subtracted from their orders; {rf['purchases_cancelled']:,} refunded whole"
+                if rf["lines"]
+                else "none",
             }
         )
     return rows

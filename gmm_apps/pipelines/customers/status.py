@@ -12,6 +12,10 @@ such a column is read this way:
 - rows whose status is a purchase (``data.count_status``, or else one of :data:`PAID_WORDS`) are
   read as usual; the others (:data:`UNPAID_WORDS`) are left out and counted, with their revenue;
   a status in neither list is refused, naming it and the key to set.
+
+A paid order may have been refunded in part (Shopify's ``Refunded Amount``, Stripe's ``Amount
+Refunded``): the amount in such a column (``data.refund_column``, auto-found by header like the
+status) is subtracted from its order in :func:`gmm_apps.pipelines.customers.lines.customer_days`.
 """
 
 from __future__ import annotations
@@ -101,13 +105,28 @@ UNPAID_WORDS = frozenset(
 )
 
 
-def status_column(columns, named="auto"):
-    """The log's payment-status column: ``named`` (``data.status_column``), or with ``'auto'`` the first
-    column whose header is one of :data:`STATUS_COLUMNS`; None when there is none (or ``named`` is None)."""
+#: a refunded-amount column's header (lower case, letters and digits only): Shopify's, Stripe's, others'
+REFUND_COLUMNS = ("refundedamount", "amountrefunded", "refundamount", "totalrefunded", "erstattungsbetrag")
+
+
+def _found(columns, named, headers):
+    """``named``, or with ``'auto'`` the first column whose header is one of ``headers``; None for none."""
     if named != "auto":
         return named
     found = {re.sub(r"[^0-9a-zäöüß]", "", str(c).lower()): c for c in columns}
-    return next((found[n] for n in STATUS_COLUMNS if n in found), None)
+    return next((found[n] for n in headers if n in found), None)
+
+
+def status_column(columns, named="auto"):
+    """The log's payment-status column: ``named`` (``data.status_column``), or with ``'auto'`` the first
+    column whose header is one of :data:`STATUS_COLUMNS`; None when there is none (or ``named`` is None)."""
+    return _found(columns, named, STATUS_COLUMNS)
+
+
+def refund_column(columns, named="auto"):
+    """The log's refunded-amount column: ``named`` (``data.refund_column``), or with ``'auto'`` the first
+    column whose header is one of :data:`REFUND_COLUMNS`; None when there is none (or ``named`` is None)."""
+    return _found(columns, named, REFUND_COLUMNS)
 
 
 def status_words(cells):
