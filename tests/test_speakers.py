@@ -117,6 +117,54 @@ def test_labels_from_pattern_or_folder():
     assert label_of(Path("alice/clip1.flac"), label_from="folder") == "alice"
 
 
+def test_auto_labels_take_the_pattern_else_the_speaker_folders_else_say_which_pattern_fits(tmp_path):
+    from gmm_apps.pipelines.speakers.data import speaker_labels
+
+    pat = r"^(?P<digit>\d+)_(?P<speaker>[^_]+)_(?P<take>\d+)$"
+
+    def files(*names):
+        out = [tmp_path / n for n in names]
+        for f in out:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.touch()
+        return out
+
+    def labels(fs, spec, required=True, label_from="auto"):
+        return speaker_labels(
+            fs, label_from=label_from, pattern=pat, spec=str(spec), key="data.enrol", required=required
+        )
+
+    named = files("a/3_theo_1.wav", "a/4_jo_2.wav")
+    assert labels(named, tmp_path / "a") == ["theo", "jo"]
+    # a phone's recordings, one folder a speaker (sessions inside): the folders, whatever the file names
+    foldered = files("b/Ann/take 1.flac", "b/Bo/day1/take 1.ogg", "b/Bo/memo.mp3")
+    assert labels(foldered, tmp_path / "b") == ["Ann", "Bo", "Bo"]
+    assert labels(foldered, tmp_path / "b", label_from="folder") == ["Ann", "Bo", "Bo"]
+    with pytest.raises(
+        DataError, match="take 1.flac: the file name does not match data.pattern .*data.label_from: folder"
+    ):
+        labels(foldered, tmp_path / "b", label_from="pattern")
+    # recordings to identify: those in a speaker folder are labelled, the rest unknown
+    assert labels(files("c/Ann/x.wav", "c/y.wav"), tmp_path / "c", required=False) == ["Ann", None]
+    # flat names no rule reads: refused, offering the pattern that fits them all
+    flat = files("d/ann_01.wav", "d/ann-02.wav", "d/Bo 3.mp3")
+    with pytest.raises(DataError) as err:
+        labels(flat, tmp_path / "d")
+    assert "set data.pattern: '^(?P<speaker>[^\\W\\d_]+)[ _-]*\\d+$' (it fits every file name)" in str(err.value)
+    fitted = speaker_labels(
+        flat,
+        label_from="auto",
+        pattern=r"^(?P<speaker>[^\W\d_]+)[ _-]*\d+$",
+        spec=str(tmp_path / "d"),
+        key="k",
+        required=True,
+    )
+    assert fitted == ["ann", "ann", "Bo"]
+    # one folder alone is one speaker, not a way to tell speakers apart
+    with pytest.raises(DataError, match="does not match data.pattern"):
+        labels(files("e/Ann/x.wav", "e/Ann/y.wav"), tmp_path / "e")
+
+
 def test_folder_labels_are_the_speaker_folders_however_deep_the_sessions(tmp_path, default_run):
     """LibriSpeech and VoxCeleb keep each speaker's sessions in subfolders of the speaker's folder
     (``84/121123/84-121123-0000.flac``): the speaker is the folder under the root, not the session."""

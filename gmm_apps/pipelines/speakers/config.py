@@ -28,16 +28,18 @@ class SpeakersData(DataSection):
     ``label_from``: 'pattern' applies the regular expression ``pattern`` (with a
     named group ``speaker``) to the file name without extension; 'folder' uses
     the folder directly under the set's folder (or a glob's fixed part) that holds
-    the file, however deep (sessions inside each speaker's folder).  Test labels, when found, are used
+    the file, however deep (sessions inside each speaker's folder); 'auto' the
+    pattern when every file name matches it, else the folders.  Test labels, when found, are used
     for scoring only.
     """
 
     enrol: str = Field("sample:fsdd_sample/enrol", description="recordings of known speakers: file, folder or glob")
     test: str | None = Field("sample:fsdd_sample/test", description="recordings to identify; null: enrol only")
-    label_from: Literal["pattern", "folder"] = Field(
-        "pattern",
-        description="speaker from the file name (pattern) or the folder directly under data.enrol / data.test holding the file "
-        "(folder)",
+    label_from: Literal["auto", "pattern", "folder"] = Field(
+        "auto",
+        description="speaker from the file name (pattern) or the folder directly under data.enrol / data.test holding "
+        "the file (folder); auto: the pattern when every enrolment file name matches it, else the folders when every "
+        "recording sits in one of two or more",
     )
     pattern: str = Field(
         FSDD_PATTERN, description="regular expression with a named group 'speaker', matched to the file name"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import warnings
@@ -12,6 +13,8 @@ import numpy as np
 
 from ...errors import DataError
 from ...paths import local_path
+
+logger = logging.getLogger("gmm_apps.speakers")
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3"}  # .opus: WhatsApp voice notes
 
@@ -113,3 +116,78 @@ def label_of(path, *, label_from="pattern", pattern=None, root=None):
         return path.parent.name
     m = re.match(pattern, path.stem)
     return m.group("speaker") if m else None
+
+
+#: file-name patterns offered when data.pattern does not fit: a name then a number (``alice_01``, ``Bob 2``),
+#: a name then anything after a separator (``alice-kitchen-take3``)
+PATTERN_HINTS = (r"^(?P<speaker>[^\W\d_]+)[ _-]*\d+$", r"^(?P<speaker>[^\W_]+)[ _-]")
+
+
+def _folder_labels(files, spec):
+    """Each file's speaker folder under ``spec``'s folder, None for a file directly in it (or outside it)."""
+    root = label_root(spec)
+    out = []
+    for p in files:
+        try:
+            inside = root is not None and len(Path(p).relative_to(root).parts) > 1
+        except ValueError:
+            inside = False
+        out.append(label_of(p, label_from="folder", root=root) if inside else None)
+    return out
+
+
+def speaker_labels(files, *, label_from, pattern, spec, key, required):
+    """Each recording's speaker, by ``data.label_from``.
+
+    ``'pattern'``: the named group ``speaker`` of ``pattern`` matched to the file name; ``'folder'``:
+    the folder directly under ``spec``'s (:func:`label_of`); ``'auto'``: the pattern when every file name
+    matches it, else the folders when the files sit in speaker folders (enrolment: every file, in two
+    or more; other recordings: those in a folder, the rest unlabelled), logged.
+
+    Parameters
+    ----------
+    files : list of Path
+    spec : str
+        The file, folder or glob the files came from.
+    key : str
+        ``data.enrol``, ``data.test`` or ``input``, for messages.
+    required : bool
+        Every file must have a speaker (enrolment): refused otherwise, with a pattern that would fit.
+
+    Returns
+    -------
+    labels : list of str or None
+    """
+    if label_from == "folder":
+        root = label_root(spec)
+        return [label_of(p, label_from="folder", root=root) for p in files]
+    labels = [label_of(p, pattern=pattern) for p in files]
+    if label_from == "auto" and None in labels:
+        folders = _folder_labels(files, spec)
+        named = {f for f in folders if f is not None}
+        if (None not in folders and len(named) >= 2) if required else named:
+            logger.info(
+                "%s: the file names do not match data.pattern; each recording's speaker is its folder (%d: %s)",
+                key,
+                len(named),
+                ", ".join(sorted(named)[:5]) + (", ..." if len(named) > 5 else ""),
+            )
+            return folders
+    missing = [p for p, lab in zip(files, labels) if lab is None]
+    if required and missing:
+        fits = next(
+            (
+                h
+                for h in PATTERN_HINTS
+                if len({label_of(p, pattern=h) for p in files} - {None}) >= 2
+                and all(label_of(p, pattern=h) for p in files)
+            ),
+            None,
+        )
+        hint = f"set data.pattern: '{fits}' (it fits every file name)" if fits else "fix data.pattern"
+        folders = "data.label_from: folder" if label_from == "pattern" else "read as such with data.label_from: auto"
+        raise DataError(
+            f"{missing[0]}: the file name does not match data.pattern {pattern!r} ({len(missing)} file(s) in "
+            f"{key}); {hint}, or put each speaker's recordings in a folder of their own ({folders})"
+        )
+    return labels

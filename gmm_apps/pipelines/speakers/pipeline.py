@@ -18,7 +18,7 @@ from ...paths import local_path, path_problem, require_file, resolve_inputs
 from ...registry import Pipeline
 from ...tabular import read_table
 from .config import SpeakersConfig
-from .data import AUDIO_SUFFIXES, common_rate, label_of, label_root, load_audio
+from .data import AUDIO_SUFFIXES, common_rate, load_audio, speaker_labels
 from .features import recording_features
 from .ivector import TotalVariability, baum_welch_statistics
 from .model import (
@@ -142,17 +142,10 @@ def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
 
 
 def labelled(files, cfg, key, *, required, spec):
-    """Each file's speaker (``spec``: the file, folder or glob the files came from, where folder labels start)."""
-    root = label_root(spec) if cfg.data.label_from == "folder" else None
-    labels = [label_of(p, label_from=cfg.data.label_from, pattern=cfg.data.pattern, root=root) for p in files]
-    if required:
-        missing = [p for p, lab in zip(files, labels) if lab is None]
-        if missing:
-            raise DataError(
-                f"{missing[0]}: the file name does not match data.pattern {cfg.data.pattern!r} "
-                f"({len(missing)} file(s) in {key}); fix the pattern or use data.label_from: folder"
-            )
-    return labels
+    """Each file's speaker (:func:`.data.speaker_labels`; ``spec``: the file, folder or glob the files came
+    from, where folder labels start)."""
+    d = cfg.data
+    return speaker_labels(files, label_from=d.label_from, pattern=d.pattern, spec=spec, key=key, required=required)
 
 
 def background_model(frames, cfg, seed, ctx, *, n_components, start=None):
