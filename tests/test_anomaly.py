@@ -474,6 +474,11 @@ def test_schema_one_hot_and_errors(tmp_path, caplog):
     sch2 = Schema.learn(exported, cfg, "t.csv")
     assert sch2.features == ["amt", "kind=x", "kind=y"]
     np.testing.assert_array_equal(sch2.records(exported, "t.csv").X[:, 0], [1.0, -2.0, 3.0])
+    # and percentages as spreadsheets write them are their numbers, beside numbers an Excel cell kept as such
+    rates = df.assign(amt=["12.5%", " -3 %", 7]).astype({"amt": object})
+    sch3 = Schema.learn(rates, cfg, "t.csv")
+    assert sch3.features == ["amt", "kind=x", "kind=y"]
+    np.testing.assert_array_equal(sch3.records(rates, "t.csv").X[:, 0], [12.5, -3.0, 7.0])
     with pytest.raises(DataError, match="t.csv: column 'amt': commas in it could group thousands"):
         Schema.learn(df.assign(amt=["1,000", "2,000", "3,000"]), cfg, "t.csv")
     # the decimal mark learned on the reference reads every later file the same way, even a chunk that alone

@@ -360,12 +360,20 @@ def _empty_columns(df, columns):
 
 
 def _unformatted(values, column, source, mark=None):
-    """A column's numbers as exported (``$1,234.50``, ``1.234,50``) read as plain numbers, other cells unchanged,
-    and the decimal mark read (``mark``: the one learned on the training file)."""
+    """A column's numbers as exported (``$1,234.50``, ``1.234,50``, ``12.5%`` as 12.5) read as plain numbers,
+    other cells unchanged, and the decimal mark read (``mark``: the one learned on the training file)."""
+    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+        pct = {c: m.group(1) for c in pd.unique(values.dropna()) if isinstance(c, str) and (m := _PERCENT.match(c))}
+        if pct:  # each distinct cell matched once; a cell that is no text (a number from Excel) kept as it is
+            values = values.map(lambda v: pct.get(v, v) if isinstance(v, str) else v)
     try:
         return as_numbers(values, mark=mark)
     except ValueError as exc:
         raise DataError(f"{source}: column {column!r}: {exc}") from None
+
+
+#: a number written as a percentage (``12.5%``, ``-3,2 %``): the number
+_PERCENT = re.compile(r"^\s*([+-]?[\d.,\s]*\d)\s*%\s*$")
 
 
 def _numeric_column(s, column, source):
