@@ -258,6 +258,43 @@ def test_fred_and_metatrader_exports_read_as_the_plain_file(tmp_path):
         data_mod.load_file(tmp_path / "bad.csv")
 
 
+def test_a_saved_yfinance_download_reads_each_tickers_prices(tmp_path):
+    from arch.data import nasdaq, sp500
+
+    closes = pd.concat([sp500.load()["Adj Close"], nasdaq.load()["Adj Close"]], axis=1, keys=["SPY", "QQQ"])
+    closes = closes.dropna().iloc[:400].rename_axis("Date")
+    fields = {"Close": closes, "High": closes * 1.01, "Low": closes * 0.99, "Open": closes, "Volume": closes * 0 + 5}
+    # yf.download(["SPY", "QQQ"]) as yfinance (>= 0.2.48) saves it: fields, then tickers, then Date
+    wide = pd.concat(fields, axis=1, names=["Price", "Ticker"])
+    wide.to_csv(tmp_path / "yf.csv")
+    wide.to_parquet(tmp_path / "yf.parquet")
+    one = wide.loc[:, (slice(None), "QQQ")]
+    one.to_csv(tmp_path / "one.csv")
+    text = (tmp_path / "one.csv").read_text().splitlines()
+    (tmp_path / "old.csv").write_text(
+        "\n".join([text[0].replace("Price", "", 1), text[1].replace("Ticker", "", 1), *text[2:]])
+    )
+    for name in ("yf.csv", "yf.parquet"):
+        got = data_mod.load_file(tmp_path / name, price_column=["QQQ", "SPY"])
+        assert list(got.prices.columns) == ["QQQ", "SPY"], name
+        np.testing.assert_allclose(got.prices.to_numpy(), closes[["QQQ", "SPY"]].to_numpy(), rtol=1e-12)
+        assert (got.prices.index == closes.index).all() and (got.volume.to_numpy() == 5).all()
+        with pytest.raises(
+            DataError, match="a yfinance download of 2 tickers \\(SPY, QQQ\\); choose with data.price_column: \\[SPY\\]"
+        ):
+            data_mod.load_file(tmp_path / name)
+        with pytest.raises(
+            DataError, match="no ticker 'DIA' \\(data.price_column\\) in this yfinance download; it holds SPY, QQQ"
+        ):
+            data_mod.load_file(tmp_path / name, price_column=["DIA"])
+    for name in ("one.csv", "old.csv"):  # one ticker, and the layout before 0.2.48 (no 'Price', 'Ticker' labels)
+        got = data_mod.load_file(tmp_path / name)
+        assert list(got.prices.columns) == ["QQQ"], name
+        np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), closes["QQQ"].to_numpy(), rtol=1e-12)
+    low = data_mod.load_file(tmp_path / "one.csv", price_column="Low")
+    np.testing.assert_allclose(low.prices.iloc[:, 0].to_numpy(), closes["QQQ"].to_numpy() * 0.99, rtol=1e-12)
+
+
 def test_a_long_file_of_several_series_reads_as_the_wide_one(tmp_path):
     from arch.data import nasdaq, sp500
 

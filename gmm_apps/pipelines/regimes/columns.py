@@ -1,8 +1,10 @@
-"""Reading a price file's columns as written: numbers and dates as exported, and long files of several series."""
+"""Reading a price file's columns as written: numbers and dates as exported, long files of several series,
+yfinance's saved downloads, and prices that were never adjusted for a split."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -60,6 +62,101 @@ def with_time_column(df, dates, source):
         )
     logger.info("%s: dates and times read from two columns (times from %r)", source, tcol)
     return pd.DatetimeIndex(dates) + pd.TimedeltaIndex(times.to_numpy()), df.drop(columns=[tcol])
+
+
+def yfinance_tables(df):
+    """Each ticker's table of a file as yfinance saves a download (``yf.download(...).to_csv()``): a row
+    of fields (``Price,Close,High,...``), a row naming each column's ticker (``Ticker,AAPL,...``; blank
+    before yfinance 0.2.48) and a row ``Date`` with nothing else, or the same as two column levels
+    (Parquet); None for any other table.
+
+    Returns
+    -------
+    dict of str -> DataFrame or None
+        Per ticker, in the order written: a ``Date`` column and its fields.
+    """
+    if isinstance(df.columns, pd.MultiIndex):
+        if df.columns.nlevels != 2:
+            return None
+        flat = df.reset_index()
+        return {
+            str(t): pd.concat(
+                [flat.iloc[:, 0].rename("Date"), df.xs(t, axis=1, level=1).reset_index(drop=True)], axis=1
+            )
+            for t in dict.fromkeys(df.columns.get_level_values(1))
+        }
+    if len(df) < 3 or df.shape[1] < 2:
+        return None
+    first = df.iloc[:2, 0].fillna("").astype(str).str.strip().tolist()
+    if first[0] not in ("Ticker", "") or first[1] != "Date" or df.iloc[1, 1:].notna().any():
+        return None
+    fields = [re.sub(r"\.\d+$", "", str(c)) for c in df.columns[1:]]  # pandas wrote Close, Close.1 ...
+    tickers = df.iloc[0, 1:].astype(str).str.strip().tolist()
+    body = df.iloc[2:].reset_index(drop=True)
+    out = {}
+    for t in dict.fromkeys(tickers):
+        cols = [i for i, tt in enumerate(tickers) if tt == t]
+        frame = body.iloc[:, [0] + [i + 1 for i in cols]]
+        frame.columns = ["Date"] + [fields[i] for i in cols]
+        out[t] = frame
+    return out
+
+
+def yfinance_choice(tables, price_column, source):
+    """Which tickers of a yfinance download to read (``data.price_column`` names them; a field such as
+    ``Close`` reads the only ticker's), and the price column within each (None: found as usual).
+
+    Returns
+    -------
+    list of (ticker, DataFrame, str or None)
+    """
+    names = list(tables)
+    if price_column is None or (len(names) == 1 and isinstance(price_column, str) and price_column not in names):
+        if len(names) > 1:
+            raise DataError(
+                f"{source}: a yfinance download of {len(names)} tickers ({', '.join(names[:5])}); choose with "
+                f"data.price_column: [{names[0]}] (its close), or list several"
+            )
+        return [(names[0], tables[names[0]], price_column)]
+    wanted = [price_column] if isinstance(price_column, str) else list(price_column)
+    for w in wanted:
+        if w not in names:
+            raise DataError(
+                f"{source}: no ticker {w!r} (data.price_column) in this yfinance download; it holds {', '.join(names)}"
+            )
+    return [(w, tables[w], None) for w in wanted]
+
+
+#: k of a k-for-1 split (or a 1-for-k reverse split)
+SPLIT_FACTORS = (2, 3, 4, 5, 8, 10, 15, 20, 25, 50, 100)
+
+
+def warn_of_splits(arr, dates, column, source):
+    """Warn of steps that look like splits the prices were not adjusted for: a day's price within 4% of 1/k
+    (or k) times the day before's, k in :data:`SPLIT_FACTORS`, the five days on each side level with their
+    own side (a spike that reverts, as gas and volatility indices show, is no split)."""
+    ratio = np.log(arr[1:] / arr[:-1])
+    near = np.abs(np.abs(ratio)[:, None] - np.log(SPLIT_FACTORS)) < np.log(1.04)
+    level = np.log(1.15)
+
+    def step(i):
+        before, after = arr[max(0, i - 4) : i + 1], arr[i + 1 : i + 6]
+        return (np.abs(np.log(before / arr[i])) < level).all() and (np.abs(np.log(after / arr[i + 1])) < level).all()
+
+    days = [i for i in np.flatnonzero(near.any(axis=1) & (np.abs(ratio) > np.log(1.8))) if step(i)]
+    if days:
+        said = [
+            f"{pd.Timestamp(dates[i + 1]).date()} ({arr[i]:g} to {arr[i + 1]:g}, "
+            f"{'1/' if ratio[i] < 0 else ''}{SPLIT_FACTORS[int(near[i].argmax())]} times the day before)"
+            for i in days[:3]
+        ]
+        logger.warning(
+            "%s: column %r moves as an unadjusted stock split does on %s; if these are splits, use split-adjusted "
+            "prices (a column like Adj Close), or the model will see a crash or a surge that never happened",
+            source,
+            column,
+            "; ".join(said) + (f" and {len(days) - 3} more" if len(days) > 3 else ""),
+        )
 
 
 def long_series(df, column, wanted, source):

@@ -27,7 +27,10 @@ from .columns import (
     read_dates,
     read_numbers,
     refuse_long,
+    warn_of_splits,
     with_time_column,
+    yfinance_choice,
+    yfinance_tables,
 )
 
 logger = logging.getLogger("gmm_apps.regimes")
@@ -228,40 +231,8 @@ def _check_series(values, column, source, *, positive):
                 f"(date {pd.Timestamp(s.index[i]).date()}), a factor of more than {MAX_DAILY_RATIO:g} "
                 "in one step; that is a data error (or an unadjusted split): fix the row or use adjusted prices"
             )
-        _warn_of_splits(arr, s.index, column, source)
+        warn_of_splits(arr, s.index, column, source)
     return pd.Series(arr, index=s.index)
-
-
-#: k of a k-for-1 split (or a 1-for-k reverse split)
-SPLIT_FACTORS = (2, 3, 4, 5, 8, 10, 15, 20, 25, 50, 100)
-
-
-def _warn_of_splits(arr, dates, column, source):
-    """Warn of steps that look like splits the prices were not adjusted for: a day's price within 4% of 1/k
-    (or k) times the day before's, k in :data:`SPLIT_FACTORS`, the five days on each side level with their
-    own side (a spike that reverts, as gas and volatility indices show, is no split)."""
-    ratio = np.log(arr[1:] / arr[:-1])
-    near = np.abs(np.abs(ratio)[:, None] - np.log(SPLIT_FACTORS)) < np.log(1.04)
-    level = np.log(1.15)
-
-    def step(i):
-        before, after = arr[max(0, i - 4) : i + 1], arr[i + 1 : i + 6]
-        return (np.abs(np.log(before / arr[i])) < level).all() and (np.abs(np.log(after / arr[i + 1])) < level).all()
-
-    days = [i for i in np.flatnonzero(near.any(axis=1) & (np.abs(ratio) > np.log(1.8))) if step(i)]
-    if days:
-        said = [
-            f"{pd.Timestamp(dates[i + 1]).date()} ({arr[i]:g} to {arr[i + 1]:g}, "
-            f"{'1/' if ratio[i] < 0 else ''}{SPLIT_FACTORS[int(near[i].argmax())]} times the day before)"
-            for i in days[:3]
-        ]
-        logger.warning(
-            "%s: column %r moves as an unadjusted stock split does on %s; if these are splits, use split-adjusted "
-            "prices (a column like Adj Close), or the model will see a crash or a surge that never happened",
-            source,
-            column,
-            "; ".join(said) + (f" and {len(days) - 3} more" if len(days) > 3 else ""),
-        )
 
 
 def _check_dates(index, column, source):
@@ -412,6 +383,16 @@ def load_arch(name="sp500", *, rules=None):
     return align(parts, "arch.data." + "+".join(names))
 
 
+def _header_has(named, price_column):
+    """A header below a title: the row holding the named columns and a known price column, never
+    yfinance's row of tickers under its row of fields."""
+    known = {c.lower() for c in PRICE_COLUMNS}
+    has = header_with(named)
+    return lambda cells: (
+        has(cells) and (price_column or known & cells) and not ("ticker" in cells and not known & cells)
+    )
+
+
 def load_file(
     path,
     *,
@@ -445,10 +426,17 @@ def load_file(
     path = require_file(path, key="data.path", expected="a header and rows of dates and prices")
     named = [date_column, volume_column, series_column]
     named += list(price_column) if isinstance(price_column, (list, tuple)) else [price_column]
-    known = {c.lower() for c in PRICE_COLUMNS}
-    df = read_table(  # a header below a title: the row holding the named columns, and a known price column
-        path, sheet=sheet, header_has=lambda cells: header_with(named)(cells) and (price_column or known & cells)
-    )
+    df = read_table(path, sheet=sheet, header_has=_header_has(named, price_column))
+    tables = yfinance_tables(df) if series_column is None else None
+    if tables is not None:  # a saved yfinance download: each ticker's own OHLCV
+        chosen = yfinance_choice(tables, price_column, str(path))
+        parts = [
+            frame_to_prices(
+                t, source=f"{path} ({n})", price_column=p, volume_column=volume_column, ticker=n, rules=rules
+            )
+            for n, t, p in chosen
+        ]
+        return align(parts, str(path))
     if series_column is not None:
         parts = [
             frame_to_prices(
