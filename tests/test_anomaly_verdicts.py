@@ -125,10 +125,13 @@ def test_helpers_against_brute_force():
 def test_verdict_values_other_than_0_1_empty_are_one_clear_error():
     v, bad = parse_verdicts(pd.Series([1, 0, None, "", "1", 1.0], dtype=object))
     assert bad is None and np.array_equal(np.isnan(v), [False, False, True, True, False, False])
-    df = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [3.0, 1, 2, 2], "seen": ["1", "", "yes", "0"]})
+    # yes / no and true / false (a spreadsheet's booleans) are verdicts too
+    v, bad = parse_verdicts(pd.Series(["Yes", " no", "TRUE", "false", True, False, "y", "N"], dtype=object))
+    assert bad is None and v.tolist() == [1, 0, 1, 0, 1, 0, 1, 0]
+    df = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [3.0, 1, 2, 2], "seen": ["1", "", "fraud", "0"]})
     schema = Schema.learn(df, AnomalyData(id_column=None, label_column=None, verdict_column="seen"), "f.csv")
     assert schema.features == ["a", "b"]  # the verdict is never a feature
-    with pytest.raises(DataError, match=r"f.csv: column 'seen' \(data.verdict_column\) has 'yes' at data row 3"):
+    with pytest.raises(DataError, match=r"f.csv: column 'seen' \(data.verdict_column\) has 'fraud' at data row 3"):
         schema.records(df, "f.csv")
     with pytest.raises(DataError, match="column 'Seen' .* not found, but 'seen' is"):
         Schema.learn(df, AnomalyData(id_column=None, label_column=None, verdict_column="Seen"), "f.csv")

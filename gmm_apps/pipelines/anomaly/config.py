@@ -39,8 +39,8 @@ class AnomalyData(PathData):
     label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")
     verdict_column: str | None = Field(
         None,
-        description="an analyst's verdicts, used to fit: 1 = confirmed anomaly, "
-        "0 = confirmed normal, empty = unknown (null: none)",
+        description="an analyst's verdicts, used to fit: 1 (or yes, true) = confirmed anomaly, "
+        "0 (or no, false) = confirmed normal, empty = unknown (null: none)",
     )
     columns: list[str] | None = Field(
         None, min_length=1, description="feature columns; default (null): every other column"

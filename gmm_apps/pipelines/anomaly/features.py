@@ -169,8 +169,8 @@ class Schema:
             if bad is not None:
                 raise DataError(
                     f"{source}: column {self.verdict_column!r} (data.verdict_column) has "
-                    f"{df[self.verdict_column].iloc[bad]!r} at data row {offset + bad + 1}; expected 1 "
-                    "(confirmed anomaly), 0 (confirmed normal) or empty (unknown)"
+                    f"{df[self.verdict_column].iloc[bad]!r} at data row {offset + bad + 1}; expected 1 or yes "
+                    "(confirmed anomaly), 0 or no (confirmed normal) or empty (unknown)"
                 )
         return Records(X, ids, labels, self.features, verdicts)
 
@@ -204,10 +204,16 @@ class Schema:
         )
 
 
+#: verdicts written as words: yes / no, true / false (any case), as spreadsheets and case tools write them
+VERDICT_WORDS = {"yes": 1.0, "y": 1.0, "true": 1.0, "no": 0.0, "n": 0.0, "false": 0.0}
+
+
 def parse_verdicts(column):
     """Verdicts as floats (1.0, 0.0, NaN for unknown) and the position of the first value that is none of
-    1, 0 or empty (None if every value is one of them)."""
-    num = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    1, 0 (or :data:`VERDICT_WORDS`) or empty (None if every value is one of them)."""
+    text = column.astype(object).map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+    num = pd.to_numeric(text.map(lambda v: VERDICT_WORDS.get(v, v) if isinstance(v, str) else v), errors="coerce")
+    num = num.to_numpy(dtype=float)
     blank = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
     bad = ~blank & ~np.isin(num, (0.0, 1.0))
     return np.where(blank, np.nan, num), (int(np.flatnonzero(bad)[0]) if bad.any() else None)
