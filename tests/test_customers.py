@@ -368,6 +368,18 @@ def test_orders_not_paid_are_left_out_and_counted_from_the_payment_status_column
     assert fulfil["status"] is None and fulfil["revenue"] == every["revenue"]
 
 
+def test_email_ids_differing_only_in_case_are_one_customer(tmp_path):
+    shop = shop_export()
+    shop.loc[shop["Name"] == "#1005", "Email"] = "A@X.com"  # a phone keyboard's capital
+    shop.to_csv(tmp_path / "orders.csv", index=False)
+    purchases, _ = read(tmp_path / "orders.csv", **SHOP_KEYS)
+    assert purchases["customer_id"].tolist() == ["a@x.com", "a@x.com", "c@x.com"]
+    # ids that are not all e-mail addresses keep their case
+    ids = pd.DataFrame({"customer_id": ["A1", "a1"], "date": ["2021-01-01", "2021-01-02"], "amount": [5.0, 6.0]})
+    ids.to_csv(tmp_path / "ids.csv", index=False)
+    assert sorted(read(tmp_path / "ids.csv")[0]["customer_id"]) == ["A1", "a1"]
+
+
 def test_refunds_of_paid_orders_are_subtracted_from_them_and_counted(tmp_path):
     # Shopify writes an order's Refunded Amount on its first line, beside its total
     shop = shop_export().assign(**{"Refunded Amount": ""})

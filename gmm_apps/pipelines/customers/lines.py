@@ -53,6 +53,7 @@ DAILY_COLUMNS = [
     "refund_lines",
 ]
 _FLOAT_ID = re.compile(r"^-?\d+\.0$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 #: a report's total row says so in one of its cells
 _TOTAL_LABEL = re.compile(r"^\s*(grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)\b", re.IGNORECASE)
 #: how many rows at the end of a log may be a report's totals
@@ -108,7 +109,7 @@ def _numbers(raw, col, name, path, *, blank=None, hint="fix or remove that row")
 
 def _ids(values):
     """Customer ids as text, and which are missing; whole-number floats (an id column with gaps read as numbers)
-    lose their '.0'."""
+    lose their '.0', and e-mail addresses their case."""
     missing = values.isna().to_numpy().copy()
     if pd.api.types.is_float_dtype(values):
         v = values.to_numpy(dtype=float)
@@ -121,6 +122,13 @@ def _ids(values):
             text[~missing] = [t[:-2] for t in present]
     missing |= text == ""
     text[missing] = ""
+    distinct = pd.unique(text[~missing])
+    if len(distinct) and all(_EMAIL.fullmatch(t) for t in distinct):  # Ann@x.com and ann@x.com: one customer
+        lower = {t: t.lower() for t in distinct}
+        merged = len(lower) - len(set(lower.values()))
+        if merged:
+            logger.info("%d customer e-mail address(es) differ from another only in case: read as one", merged)
+        text[~missing] = pd.Series(text[~missing]).map(lower).to_numpy(dtype=object)
     return text, missing
 
 
