@@ -459,6 +459,80 @@ def test_eer_interval_resamples_recordings_and_brackets_the_eer():
     assert eer_interval(S, y, n_boot=1, seed=2, level=0.0) == pytest.approx([one, one])
     separable = np.where(np.arange(k)[None] == y[:, None], 1.0, 0.0)
     assert eer_interval(separable, y) == [0.0, 0.0]
+    # speakers never enrolled (y = -1) give impostor scores only, in the interval as in the point estimate
+    strangers = rng.normal(0.5, 1.0, size=(100, k))
+    S2, y2 = np.vstack([S, strangers]), np.r_[y, np.full(100, -1)]
+    eer2 = equal_error_rate(target, np.r_[impostor, strangers.ravel()])[0]
+    lo2, hi2 = eer_interval(S2, y2, seed=1)
+    assert eer2 > eer and lo2 < eer2 < hi2
+
+
+def test_recordings_without_speech_are_marked_unknown_and_refused_for_enrolment(tmp_path, capsys):
+    import soundfile as sf  # as the other audio tests: only where audio is written
+
+    test = tmp_path / "test"
+    test.mkdir()
+    for f in sorted((SAMPLES / "fsdd_sample" / "test").glob("*.wav"))[:3]:
+        (test / f.name).write_bytes(f.read_bytes())
+    sf.write(test / "9_silent_0.wav", np.zeros(8000), 8000)  # a second of digital silence
+    sf.write(test / "9_click_0.wav", np.random.default_rng(0).normal(0, 0.2, 40), 8000)  # 5 ms
+    out = tmp_path / "run"
+    sets = ["--set", f"data.test={test}", "--set", "report.plots=false", "--set", "model.n_components=16"]
+    assert cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet", *sets]) == 0
+    ident = pd.read_csv(out / "identifications.csv")
+    mute = ident["file"].str.contains("9_")
+    assert ident.loc[mute, "unknown"].all() and (ident.loc[mute, "speech_s"] < 0.1).all()
+    assert (ident.loc[~mute, "speech_s"] >= 0.15).all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_recordings"] == 5 and summary["errors"] + round(3 * summary["accuracy"]) == 3
+    # enrolling silence is refused, naming the file
+    enrol = tmp_path / "enrol"
+    enrol.mkdir()
+    for f in sorted((SAMPLES / "fsdd_sample" / "enrol").glob("*.wav")):
+        (enrol / f.name).write_bytes(f.read_bytes())
+    sf.write(enrol / "0_theo_99.wav", np.zeros(8000), 8000)
+    sets = ["--set", f"data.enrol={enrol}", "--set", "data.test=null", "--set", "report.plots=false"]
+    assert (
+        cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(tmp_path / "r2"), "--quiet", *sets]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "0_theo_99.wav: holds 0.00 s of speech (silence, or too short)" in err and "remove it from data.enrol" in err
+
+
+def test_metrics_count_strangers_as_impostors_and_unlabelled_recordings_not_at_all():
+    from types import SimpleNamespace
+
+    from gmm_apps.pipelines.speakers.pipeline import SpeakersPipeline
+
+    rng = np.random.default_rng(3)
+    speakers = ["ann", "bo", "cy"]
+    y = rng.integers(0, 3, 60)
+    S = rng.normal(size=(60, 3))
+    S[np.arange(60), y] += 1.5
+    true = [speakers[i] for i in y]
+    ident = pd.DataFrame({"unknown": S.max(axis=1) < 0.5})
+    models = SimpleNamespace(speakers=speakers)
+    base = SpeakersPipeline._metrics(ident, S, models, true, 0)
+    # unlabelled recordings (None: no speaker folder, or too little speech) change nothing, whatever they score
+    extra = np.full((5, 3), 9.0)
+    more = SpeakersPipeline._metrics(
+        pd.concat([ident, pd.DataFrame({"unknown": [False] * 5})], ignore_index=True),
+        np.vstack([S, extra]),
+        models,
+        true + [None] * 5,
+        0,
+    )
+    assert more["eer"] == base["eer"] and more["accuracy"] == base["accuracy"]
+    assert more["eer_interval"] == base["eer_interval"] and "unknown_speakers_rejected" not in more
+    # a speaker never enrolled scores as an impostor against everyone: here above every target, so the EER rises
+    stranger = SpeakersPipeline._metrics(
+        pd.concat([ident, pd.DataFrame({"unknown": [True] * 5})], ignore_index=True),
+        np.vstack([S, extra]),
+        models,
+        true + ["dee"] * 5,
+        0,
+    )
+    assert stranger["eer"] > base["eer"] and stranger["unknown_speakers_rejected"] == 1.0
 
 
 def test_confused_pairs_from_a_confusion_matrix():

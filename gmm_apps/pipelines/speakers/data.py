@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
-from ...paths import local_path
+from ...paths import local_path, path_problem
+from ...tabular import read_table
 
 logger = logging.getLogger("gmm_apps.speakers")
 
@@ -191,3 +192,40 @@ def speaker_labels(files, *, label_from, pattern, spec, key, required):
             f"{key}); {hint}, or put each speaker's recordings in a folder of their own ({folders})"
         )
     return labels
+
+
+def read_claims(path, files):
+    """Claimed speaker per file from a table (columns ``file``, ``speaker``; CSV / TSV, Excel or Parquet).
+
+    A claim's ``file`` is matched to the end of each recording's path: a name alone (``3_theo_12.wav``)
+    when names are unique, or as much of the path as tells recordings apart
+    (``id10270/5r0dWxy17C8/00001.wav`` where every video folder has an ``00001.wav``).
+    """
+    p = local_path(path)
+    problem = path_problem(p)
+    if problem:
+        raise DataError(f"{p}: claims file: {problem} (data.claims)")
+    df = read_table(p, dtype=str)
+    missing = [c for c in ("file", "speaker") if c not in df.columns]
+    if missing:
+        raise DataError(f"{p}: column {missing[0]!r} not found; the claims table needs columns file, speaker")
+    claims = {}
+    for f, who in zip(df["file"], df["speaker"]):
+        key = Path(str(f)).parts
+        if key in claims and claims[key] != who:
+            raise DataError(f"{p}: {f!r} is claimed for {claims[key]!r} and for {who!r}; keep one claim per recording")
+        claims[key] = who
+    out, used = [], {}
+    for f in files:
+        parts = Path(f).parts
+        hits = [k for k in claims if len(k) <= len(parts) and parts[-len(k) :] == k]
+        best = max(hits, key=len) if hits else None
+        out.append(claims[best] if best else None)
+        if best in used:  # one claim would speak for two recordings: it names neither
+            raise DataError(
+                f"{p}: the claim for {'/'.join(best)!r} fits {used[best]} and {f}; give more of its path in the "
+                "file column (e.g. the folder that tells them apart)"
+            )
+        if best:
+            used[best] = f
+    return out

@@ -171,6 +171,20 @@ def normalise(F, how):
     return F
 
 
+#: a recording with less speech than this (seconds, after voice-activity detection) is not identified
+MIN_SPEECH_S = 0.1
+#: a recording whose loudest sample is below this (-60 dBFS) is silence, whatever its length
+SILENCE_PEAK = 1e-3
+
+
+def speech_seconds(y, n_frames, hop_ms):
+    """Seconds of speech in a recording: its feature frames (:func:`recording_features`, speech only) times
+    the hop, or 0 when the recording is silent (its loudest sample below :data:`SILENCE_PEAK`)."""
+    if y.size == 0 or np.abs(y).max() < SILENCE_PEAK:
+        return 0.0
+    return n_frames * hop_ms / 1000.0
+
+
 def recording_features(
     y, *, sample_rate, n_mfcc=20, n_mels=40, window_ms=25.0, hop_ms=10.0, deltas=1, normalisation="gain", vad_db=30.0
 ):

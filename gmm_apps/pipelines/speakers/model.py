@@ -541,22 +541,24 @@ def eer_interval(S, y, *, level=0.95, n_boot=EER_BOOTSTRAP, seed=0):
     ----------
     S : ndarray of shape (n_recordings, n_speakers)
     y : ndarray of shape (n_recordings,)
-        Each recording's speaker as a column of ``S``.
+        Each recording's speaker as a column of ``S``; -1 for a speaker never enrolled (impostor scores only).
 
     Returns
     -------
     [low, high] : list of float
     """
     rng = np.random.default_rng(seed)
-    n = len(y)
-    target = S[np.arange(n), y]
-    others = np.ones_like(S, dtype=bool)
-    others[np.arange(n), y] = False
-    impostor = S[others].reshape(n, -1)
+    n, own = len(y), np.flatnonzero(y >= 0)
+    target = np.full(n, np.nan)
+    target[own] = S[own, y[own]]
+    impostor = S.astype(float)
+    impostor[own, y[own]] = np.nan
     eers = []
     for _ in range(n_boot):
         idx = rng.integers(0, n, n)
-        eers.append(equal_error_rate(target[idx], impostor[idx].ravel())[0])
+        t, imp = target[idx], impostor[idx].ravel()
+        if np.isfinite(t).any():
+            eers.append(equal_error_rate(t[np.isfinite(t)], imp[np.isfinite(imp)])[0])
     tail = 100 * (1 - level) / 2
     return [float(np.percentile(eers, tail)), float(np.percentile(eers, 100 - tail))]
 

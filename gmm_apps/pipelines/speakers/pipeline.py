@@ -14,12 +14,11 @@ import yaml
 
 from ...core import threshold_at_rate
 from ...errors import ArgumentError, ConfigError, DataError
-from ...paths import local_path, path_problem, require_file, resolve_inputs
+from ...paths import path_problem, require_file, resolve_inputs
 from ...registry import Pipeline
-from ...tabular import read_table
 from .config import SpeakersConfig
-from .data import AUDIO_SUFFIXES, common_rate, load_audio, speaker_labels
-from .features import recording_features
+from .data import AUDIO_SUFFIXES, common_rate, load_audio, read_claims, speaker_labels
+from .features import MIN_SPEECH_S, recording_features, speech_seconds
 from .ivector import TotalVariability, baum_welch_statistics
 from .model import (
     SpeakerModels,
@@ -35,7 +34,8 @@ logger = logging.getLogger("gmm_apps.speakers")
 
 
 def extract(files, cfg, ctx, desc, sr):
-    """Feature frames and durations (seconds) of every file (resampled to ``sr`` Hz), in order."""
+    """Feature frames, durations and seconds of speech (:func:`.features.speech_seconds`) of every file
+    (resampled to ``sr`` Hz), in order."""
     f = cfg.features
 
     def one(path):
@@ -51,12 +51,12 @@ def extract(files, cfg, ctx, desc, sr):
             normalisation=f.normalise,
             vad_db=f.vad_db,
         )
-        return F, y.size / sr
+        return F, y.size / sr, speech_seconds(y, len(F), f.hop_ms)
 
     # one file at a time: a file takes about a millisecond, and threads only contend for the GIL
     # (2,700 FSDD files: 5.8 s on two threads, 4.4 s in one before the deltas and filterbank were sped up)
     out = [one(p) for p in ctx.progress(files, total=len(files), desc=desc)]
-    return [o[0] for o in out], np.array([o[1] for o in out])
+    return [o[0] for o in out], np.array([o[1] for o in out]), np.array([o[2] for o in out])
 
 
 #: speech frames the background model needs per component
@@ -282,41 +282,24 @@ def identify(models, frames, files, threshold, true=None):
     return df, S
 
 
-def read_claims(path, files):
-    """Claimed speaker per file from a table (columns ``file``, ``speaker``; CSV / TSV, Excel or Parquet).
-
-    A claim's ``file`` is matched to the end of each recording's path: a name alone (``3_theo_12.wav``)
-    when names are unique, or as much of the path as tells recordings apart
-    (``id10270/5r0dWxy17C8/00001.wav`` where every video folder has an ``00001.wav``).
-    """
-    p = local_path(path)
-    problem = path_problem(p)
-    if problem:
-        raise DataError(f"{p}: claims file: {problem} (data.claims)")
-    df = read_table(p, dtype=str)
-    missing = [c for c in ("file", "speaker") if c not in df.columns]
-    if missing:
-        raise DataError(f"{p}: column {missing[0]!r} not found; the claims table needs columns file, speaker")
-    claims = {}
-    for f, who in zip(df["file"], df["speaker"]):
-        key = Path(str(f)).parts
-        if key in claims and claims[key] != who:
-            raise DataError(f"{p}: {f!r} is claimed for {claims[key]!r} and for {who!r}; keep one claim per recording")
-        claims[key] = who
-    out, used = [], {}
-    for f in files:
-        parts = Path(f).parts
-        hits = [k for k in claims if len(k) <= len(parts) and parts[-len(k) :] == k]
-        best = max(hits, key=len) if hits else None
-        out.append(claims[best] if best else None)
-        if best in used:  # one claim would speak for two recordings: it names neither
-            raise DataError(
-                f"{p}: the claim for {'/'.join(best)!r} fits {used[best]} and {f}; give more of its path in the "
-                "file column (e.g. the folder that tells them apart)"
-            )
-        if best:
-            used[best] = f
-    return out
+def without_speech(ident, speech, true, key):
+    """Recordings with too little speech to identify (:data:`.features.MIN_SPEECH_S`; silence) marked
+    unknown in ``ident`` (its ``speech_s`` column), named in a warning, and unlabelled in the ``true`` the
+    metrics read (returned)."""
+    ident["speech_s"] = speech
+    mute = speech < MIN_SPEECH_S
+    if not mute.any():
+        return true
+    ident.loc[mute, "unknown"] = True
+    logger.warning(
+        "%s: %d recording(s) hold too little speech to identify (under %s s; silence?), marked unknown and left "
+        "out of the accuracy figures: %s",
+        key,
+        int(mute.sum()),
+        MIN_SPEECH_S,
+        ", ".join(Path(f).name for f in ident.loc[mute, "file"][:5]) + (", ..." if mute.sum() > 5 else ""),
+    )
+    return None if true is None else [None if m else t for t, m in zip(true, mute)]
 
 
 def verify(models, S, files, claims):
@@ -357,9 +340,10 @@ def identify_files(models, files, cfg, ctx, key, sr, spec):
     """Features, identification, verification of claims and the output tables for a set of recordings
     (``spec``: the file, folder or glob they came from)."""
     true = labelled(files, cfg, key, required=False, spec=spec)
-    frames, dur = extract(files, cfg, ctx, f"{key} features", sr)
+    frames, dur, speech = extract(files, cfg, ctx, f"{key} features", sr)
     ident, S = identify(models, frames, files, models.threshold, true)
     ident["duration_s"] = dur
+    true = without_speech(ident, speech, true, key)
     ctx.write_table("identifications.csv", ident)
     sc = pd.DataFrame(S, columns=models.speakers)
     sc.insert(0, "file", ident["file"])
@@ -511,7 +495,13 @@ class SpeakersPipeline(Pipeline):
         if len(speakers) < 2:
             raise DataError(f"data.enrol: found only speaker(s) {speakers}; identification needs at least two speakers")
         sr = sample_rate(cfg, files)
-        frames, _ = extract(files, cfg, ctx, "enrolment features", sr)
+        frames, _, speech = extract(files, cfg, ctx, "enrolment features", sr)
+        if (speech < MIN_SPEECH_S).any():
+            i = int(np.flatnonzero(speech < MIN_SPEECH_S)[0])
+            raise DataError(
+                f"{files[i]}: holds {speech[i]:.2f} s of speech (silence, or too short), less than the {MIN_SPEECH_S} s "
+                f"a voice needs; remove it from data.enrol ({int((speech < MIN_SPEECH_S).sum())} such file(s))"
+            )
         n_frames = sum(len(f) for f in frames)
         logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(files), len(speakers), n_frames)
         return files, labels, frames, sr, ubm_sizes(cfg.model.n_components, n_frames)
@@ -521,6 +511,7 @@ class SpeakersPipeline(Pipeline):
         if true is None or all(t is None for t in true):
             return {"unknown_rate": float(ident["unknown"].mean())}
         known = np.array([t in models.speakers for t in true])
+        stranger = np.array([t is not None for t in true]) & ~known  # labelled, never enrolled: an impostor
         y = np.array([models.speakers.index(t) if t in models.speakers else -1 for t in true])
         pred = S.argmax(axis=1)
         out = {
@@ -531,16 +522,18 @@ class SpeakersPipeline(Pipeline):
             if known.any()
             else None,
         }
-        if (~known).any():
-            out["unknown_speakers_rejected"] = float(ident["unknown"][~known].mean())
-        if known.any():
+        if stranger.any():
+            out["unknown_speakers_rejected"] = float(ident["unknown"][stranger].mean())
+        if known.any():  # an unlabelled recording (no speaker folder, too little speech) is no trial at all
             tgt = S[np.flatnonzero(known), y[known]]
-            mask = np.ones_like(S, dtype=bool)
+            mask = np.zeros_like(S, dtype=bool)
+            mask[known | stranger] = True
             mask[np.flatnonzero(known), y[known]] = False
             imp = S[mask]
             eer, eer_th = equal_error_rate(tgt, imp)
+            trials = known | stranger
             out.update(
-                {"eer": eer, "eer_threshold": eer_th, "eer_interval": eer_interval(S[known], y[known], seed=seed)}
+                {"eer": eer, "eer_threshold": eer_th, "eer_interval": eer_interval(S[trials], y[trials], seed=seed)}
             )
             labels_true = sorted({t for t in true if t is not None})
             M = np.zeros((len(labels_true), len(models.speakers)), dtype=int)
