@@ -368,6 +368,35 @@ def test_orders_not_paid_are_left_out_and_counted_from_the_payment_status_column
     assert fulfil["status"] is None and fulfil["revenue"] == every["revenue"]
 
 
+def test_default_columns_not_found_name_the_column_that_looks_like_them_or_say_a_log_is_needed(tmp_path):
+    orders = pd.DataFrame(
+        {"Order #": [1, 2], "Customer": ["Ann", "Bo"], "Created at": ["2021-01-01"] * 2, "Net Sales": [5, 6]}
+    )
+    orders.to_csv(tmp_path / "orders.csv", index=False)
+    with pytest.raises(
+        DataError,
+        match="column 'customer_id' \\(data.id_column\\) not found; 'Customer' looks like it: set data.id_column: Customer",
+    ):
+        read(tmp_path / "orders.csv")
+    with pytest.raises(DataError, match="'Created at' looks like it: set data.date_column: Created at"):
+        read(tmp_path / "orders.csv", id_column="Customer")
+    with pytest.raises(DataError, match="'Net Sales' looks like it: set data.amount_column: Net Sales"):
+        read(tmp_path / "orders.csv", id_column="Customer", date_column="Created at")
+    assert (
+        read(tmp_path / "orders.csv", id_column="Customer", date_column="Created at", amount_column="Net Sales")[1][
+            "revenue"
+        ]
+        == 11
+    )
+    # a shop's customer list (totals, no dates) is no transaction log, and is told so
+    listing = pd.DataFrame({"Email": ["a@x.com", "b@x.com"], "Total Spent": [50.0, 20.0], "Total Orders": [3, 1]})
+    listing.to_csv(tmp_path / "customers.csv", index=False)
+    with pytest.raises(
+        DataError, match="no column looks like dates .*a list of customers with their totals cannot tell"
+    ):
+        read(tmp_path / "customers.csv", id_column="Email", amount_column="Total Spent")
+
+
 def test_email_ids_differing_only_in_case_are_one_customer(tmp_path):
     shop = shop_export()
     shop.loc[shop["Name"] == "#1005", "Email"] = "A@X.com"  # a phone keyboard's capital

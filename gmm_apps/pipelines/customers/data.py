@@ -177,15 +177,38 @@ def statuses_counted(path, spec, counts, cfg_data):
     return counted
 
 
+#: the default column names, and words in the headers of shop exports that hold what they hold
+_LOOKS_LIKE = {
+    ("customer_id", "customer_id"): ("customer", "email", "e-mail", "client", "household", "member", "buyer", "kunde"),
+    ("date", "date"): ("date", "time", "created", "paid at", "ordered", "datum"),
+    ("amount", "amount"): ("amount", "total", "sales", "revenue", "value", "spent", "betrag", "umsatz"),
+}
+
+
 def check_columns(path, spec, columns):
-    """Every named column is in the file; else one line naming the key, the column and the columns there are."""
+    """Every named column is in the file; else one line naming the key, the column and the columns there are
+    (a default name not found: the column whose header looks like it, or, with no dates at all, that a
+    transaction log is needed)."""
     cols = [str(c) for c in columns]
     for ours, theirs in spec.items():
         if theirs in cols:
             continue
         key = {"customer_id": "id_column"}.get(ours, f"{ours}_column")
         near = [c for c in cols if c.lower() == str(theirs).lower()]
-        hint = f"; did you mean {near[0]!r}?" if near else f"; columns are {', '.join(cols)}"
+        words = _LOOKS_LIKE.get((ours, theirs), ())
+        like = [c for c in cols if any(w in c.lower() for w in words)]
+        if near:
+            hint = f"; did you mean {near[0]!r}?"
+        elif like:
+            hint = f"; {like[0]!r} looks like it: set data.{key}: {like[0]}"
+        elif ours == "date" and theirs == "date":
+            hint = (
+                f" and no column looks like dates (columns are {', '.join(cols)}); the customers pipeline reads a "
+                "transaction log, one row per purchase or line item with its date: a list of customers with their "
+                "totals cannot tell when each one bought"
+            )
+        else:
+            hint = f"; columns are {', '.join(cols)}"
         raise DataError(f"{path}: column {theirs!r} (data.{key}) not found{hint}")
 
 
