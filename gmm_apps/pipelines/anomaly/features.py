@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 from ...errors import DataError
 from ...tabular import as_numbers
@@ -294,7 +295,17 @@ def hour_of_day(values):
     if pd.api.types.is_datetime64_any_dtype(values):
         t = values.dt
         return (t.hour + t.minute / 60 + t.second / 3600).to_numpy(dtype=float, na_value=np.nan)
-    parts = values.astype("string").str.extract(_CLOCK)
+    text = values.astype("string")
+    written = text.dropna()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns of a day-first guess; the hour is the same either way
+        fmt = guess_datetime_format(written.iloc[0]) if len(written) else None
+    if fmt and ("%H" in fmt or "%I" in fmt):  # one format for the whole column: read at C speed
+        try:  # a day and month swapped by the guess leave the hour as it is
+            return hour_of_day(pd.Series(pd.to_datetime(text, format=fmt)))
+        except (ValueError, TypeError):
+            pass  # cells written otherwise, or with several UTC offsets: read one by one
+    parts = text.str.extract(_CLOCK)
     h, m, sec = (pd.to_numeric(parts[i]).to_numpy(dtype=float, na_value=np.nan) for i in range(3))
     half = parts[3].str.lower().to_numpy(dtype=object, na_value=None)
     pm, am = half == "p", half == "a"
@@ -323,12 +334,16 @@ def _time_columns(df, columns, source, *, named):
             continue
         cells = s.astype(str).str.strip()
         given = given & (cells != "").to_numpy()
-        if (
-            not given.any()
-            or not cells[given].str.contains(r"\d", regex=True).all()
-            or _numeric_column(s, c, source)[0]
-        ):
+        if not given.any():
             continue
+        probe = pd.Series(pd.unique(cells[given])[:500])  # distinct cells, enough to tell a column of times
+        timed = ~np.isnan(hour_of_day(probe))
+        if timed.mean() < 0.99 and not probe.str.contains(_DATE_WITH_YEAR, regex=True).all():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
+            if pd.to_datetime(probe[:200], format="mixed", errors="coerce").isna().any():
+                continue
         hours = hour_of_day(cells)
         timeless = np.isnan(hours) & given
         clock = not timeless.any()
@@ -340,11 +355,6 @@ def _time_columns(df, columns, source, *, named):
             )
         if not clock and not cells[given].str.contains(_DATE_WITH_YEAR, regex=True).all():
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
-            sample = cells[given].iloc[:: max(1, int(given.sum()) // 200)]
-            if pd.to_datetime(sample, format="mixed", errors="coerce").isna().any():
-                continue
         (times if clock and np.abs(hours[given]).max() > 0 else dates).append(c)
     if dates and named:
         raise DataError(
