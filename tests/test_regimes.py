@@ -1,6 +1,7 @@
 """The regimes pipeline: features, loaders, the HMM filter, the end-to-end run and its targets."""
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -256,6 +257,36 @@ def test_fred_and_metatrader_exports_read_as_the_plain_file(tmp_path):
     pd.DataFrame(rows).assign(**{"<TIME>": "9h"}).to_csv(tmp_path / "bad.csv", sep="\t", index=False)
     with pytest.raises(DataError, match=r"column '<TIME>' holds '9h' at data row 1, not a time of day"):
         data_mod.load_file(tmp_path / "bad.csv")
+
+
+def test_investing_com_volumes_read_with_their_suffixes_or_are_left_out_when_a_day_has_none(tmp_path, caplog):
+    days = pd.bdate_range("2020-01-13", periods=6)
+    export = pd.DataFrame(  # Investing.com: newest first, "Vol." as 812.50K / 1.23M / 2.10B, "-" on a quiet day
+        {
+            "Date": days.strftime("%m/%d/%Y")[::-1],
+            "Price": ["3,001.50", "2,990.00", "3,010.25", "2,980.75", "3,000.00", "2,995.50"],
+            "Vol.": ["812.50K", "1.23M", "2.10B", "1,5M", "7K", "900.00K"],
+            "Change %": ["0.38%", "-0.67%", "0.98%", "-0.64%", "0.15%", "0.10%"],
+        }
+    )
+    export.to_csv(tmp_path / "inv.csv", index=False)
+    got = data_mod.load_file(tmp_path / "inv.csv", price_column="Price")
+    assert got.volume.iloc[:, 0].tolist() == [900e3, 7e3, 1.5e6, 2.1e9, 1.23e6, 812.5e3]
+    assert got.prices.iloc[:, 0].tolist() == [2995.5, 3000.0, 2980.75, 3010.25, 2990.0, 3001.5]
+    export.loc[2, "Vol."] = "-"
+    export.to_csv(tmp_path / "gap.csv", index=False)
+    caplog.set_level(logging.INFO, logger="gmm_apps")
+    lg = logging.getLogger("gmm_apps")
+    lg.addHandler(caplog.handler)
+    try:
+        assert data_mod.load_file(tmp_path / "gap.csv", price_column="Price").volume is None
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert "column 'Vol.' is not read as volumes: no volume ('-') on 2020-01-16" in caplog.text
+    with pytest.raises(
+        DataError, match="column 'Vol.' \\(data.volume_column\\) holds no volume \\('-'\\) on 2020-01-16"
+    ):
+        data_mod.load_file(tmp_path / "gap.csv", price_column="Price", volume_column="Vol.")
 
 
 def test_a_saved_yfinance_download_reads_each_tickers_prices(tmp_path):

@@ -236,6 +236,46 @@ def read_numbers(values, column, source):
     return out
 
 
+#: volumes as Investing.com writes them: 812.5K, 1.23M, 2.1B
+_SCALED = re.compile(r"^\s*([\d.,]+)\s*([KMB])\s*$", re.IGNORECASE)
+
+
+def volume_numbers(cells, column, source):
+    """A volume column's cells as numbers: as exported (``1,234``), with Investing.com's suffixes (``1.23M``
+    is 1,230,000), NaN for a missing one (``-``) or any cell that is no number."""
+
+    def scaled(v):
+        m = _SCALED.match(v) if isinstance(v, str) else None
+        if m is None:
+            return np.nan if isinstance(v, str) and v.strip() in MISSING_MARKS else v
+        digits = m.group(1).replace(",", "." if "." not in m.group(1) else "")
+        return float(digits) * {"k": 1e3, "m": 1e6, "b": 1e9}[m.group(2).lower()]
+
+    if not pd.api.types.is_numeric_dtype(cells):
+        cells = cells.astype(object).map(scaled)
+    return pd.to_numeric(read_numbers(cells, column, source), errors="coerce").to_numpy(dtype=float)
+
+
+def volumes(cells, keep, index, column, source, *, named):
+    """The volumes of the kept rows (:func:`volume_numbers`), or None when a column found by its header
+    (``Volume``, ``Vol.``) has a day without a volume or a negative one (logged: it is left out); such a day
+    in a column named in ``data.volume_column`` is refused."""
+    v = volume_numbers(cells, column, source)[keep]
+    bad = ~np.isfinite(v) | (v < 0)
+    if not bad.any():
+        return pd.Series(v, index=index)
+    i = int(np.flatnonzero(bad)[0])
+    what = f"a negative volume {v[i]:g}" if v[i] < 0 else f"no volume ({cells.to_numpy()[keep][i]!r})"
+    day = pd.Timestamp(index[i]).date()
+    if not named:
+        logger.info("%s: column %r is not read as volumes: %s on %s", source, column, what, day)
+        return None
+    raise DataError(
+        f"{source}: column {column!r} (data.volume_column) holds {what} on {day}; volumes count shares traded: "
+        "fill that day, or leave data.volume_column unset and volume_z out of features.use"
+    )
+
+
 def daily_closes(df, stamps, days, volume_column, source):
     """Intraday bars as one row a day: the day's last row (its close), the day's volumes summed.
 
@@ -252,7 +292,7 @@ def daily_closes(df, stamps, days, volume_column, source):
     last = ~days.duplicated(keep="last")
     out = df.iloc[last].copy()
     if volume_column is not None:
-        v = pd.to_numeric(read_numbers(df[volume_column], volume_column, source), errors="coerce")
+        v = pd.Series(volume_numbers(df[volume_column], volume_column, source))
         out[volume_column] = v.groupby(days.to_numpy()).sum(min_count=1).to_numpy()
     logger.info(
         "%s: %d rows on %d days (intraday bars): each day's last price is its close%s",

@@ -57,7 +57,9 @@ class RegimesData(PathData):
         description="default: 'Adj Close', else 'Close', else 'price'; "
         "a list reads several price series (the first orders the regimes)",
     )
-    volume_column: str | None = Field(None, description="default: 'Volume' when present")
+    volume_column: str | None = Field(
+        None, description="default: 'Volume' (or Investing.com's 'Vol.') when present and every day has one"
+    )
     series_column: str | None = Field(
         None,
         description="a long file, one row per date and series (date, name, price): the column naming each row's "

@@ -27,6 +27,7 @@ from .columns import (
     read_dates,
     read_numbers,
     refuse_long,
+    volumes,
     warn_of_splits,
     with_time_column,
     yfinance_choice,
@@ -332,7 +333,7 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
                 "set data.price_column"
             )
         pcol = numeric[0]
-    vcol = pick_column(df.columns, volume_column, ["Volume", "volume"], "volume", source)
+    vcol = pick_column(df.columns, volume_column, ["Volume", "Vol.", "Vol"], "volume", source)
     df, dates = daily_closes(df, stamps, dates, vcol, source)
     values = pd.Series(read_numbers(df[pcol], pcol, source).to_numpy(), index=dates)
     if dates.has_duplicates:
@@ -340,18 +341,8 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     _check_dates(dates, dcol, source)
     values, keep, breaks, counts = clean_prices(values, pcol, source, **(rules or {}))
     prices = _check_series(values, pcol, source, positive=True).to_frame(ticker)
-    volume = None
-    if vcol is not None:
-        vol = read_numbers(df[vcol], vcol, source).to_numpy()[keep]
-        vol = _check_series(pd.Series(vol, index=values.index), vcol, source, positive=False)
-        if (vol < 0).any():
-            i = int(np.flatnonzero(vol.to_numpy() < 0)[0])
-            raise DataError(
-                f"{source}: column {vcol!r} (volume) holds a negative value {vol.iloc[i]:g} at data row "
-                f"{i + 1} (date {vol.index[i].date()}); volumes count shares traded: fix that row, or set "
-                "data.volume_column to another column"
-            )
-        volume = vol.to_frame(ticker)
+    vol = None if vcol is None else volumes(df[vcol], keep, values.index, vcol, source, named=volume_column is not None)
+    volume = None if vol is None else vol.to_frame(ticker)
     if len(prices) < 2:
         raise DataError(f"{source}: only {len(prices)} price row(s); need a price history")
     return PriceData(prices, volume, source, breaks, counts)
