@@ -4,16 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmm_apps.tabular import (
-    as_numbers,
-    day_month_order,
-    dayfirst,
-    decimal_mark,
-    mark_evidence,
-    mark_from,
-    numeric_dates,
-    pool_evidence,
-)
+from gmm_apps.dates import day_month_order, dayfirst, numeric_dates
+from gmm_apps.tabular import as_numbers, decimal_mark, mark_evidence, mark_from, pool_evidence
 
 
 @pytest.mark.parametrize(
@@ -228,6 +220,17 @@ def test_a_header_below_a_reports_title_rows_is_found_by_the_columns_named(tmp_p
     # no row holding them: the first row stays the header, and the caller names what is missing
     df.to_csv(tmp_path / "other.csv", index=False)
     assert list(read_table(tmp_path / "other.csv", header_has=header_with(["id"])).columns) == list(df.columns)
+    # a workbook whose first sheet is a summary: the first sheet holding the named columns is read, and said
+    with pd.ExcelWriter(tmp_path / "report.xlsx") as xw:
+        pd.DataFrame({"Report": ["Sales"], "Rows": [2]}).to_excel(xw, sheet_name="Summary", index=False)
+        pd.DataFrame({"Notes": ["none"]}).to_excel(xw, sheet_name="Notes", index=False)
+        df.to_excel(xw, sheet_name="Orders", index=False, startrow=1)
+    caplog.clear()
+    pd.testing.assert_frame_equal(read_table(tmp_path / "report.xlsx", header_has=has), df)
+    assert "the first sheet 'Summary' does not hold the columns the config names; sheet 'Orders' does" in caplog.text
+    # a sheet named is read whatever it holds; a workbook with no such sheet reads its first
+    assert list(read_table(tmp_path / "report.xlsx", sheet="Notes", header_has=has).columns) == ["Notes"]
+    assert list(read_table(tmp_path / "report.xlsx", header_has=header_with(["id"])).columns) == ["Report", "Rows"]
 
 
 def _xlsx(df):

@@ -33,7 +33,8 @@ class AnomalyData(PathData):
     sheet: str | int | list[str | int] | None = Field(
         None,
         description="Excel sheet of a workbook read (data.path, data.score, and files given to apply), by name or "
-        "position from 0; a list stacks sheets with the same columns; null: the first",
+        "position from 0; a list stacks sheets with the same columns; null: the first sheet holding the columns "
+        "the config names (a summary sheet before the data is passed over), else the first",
     )
     id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
     label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")

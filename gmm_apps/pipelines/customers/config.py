@@ -54,7 +54,8 @@ class CustomersData(PathData):
     sheet: str | int | list[str | int] | None = Field(
         None,
         description="Excel sheet of a workbook read (data.path, and files given to apply), by name or position from "
-        "0; a list stacks sheets with the same columns; null: the first",
+        "0; a list stacks sheets with the same columns; null: the first sheet holding the columns the config names "
+        "(a summary sheet before the data is passed over), else the first",
     )
     id_column: str = Field("customer_id", description="customer id column")
     date_column: str = Field("date", description="purchase date or timestamp column")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...dates import day_month_order
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
@@ -26,7 +27,6 @@ from ...tabular import (
     AMBIGUOUS_COMMAS,
     as_numbers,
     currencies,
-    day_month_order,
     header_with,
     mark_evidence,
     mark_from,

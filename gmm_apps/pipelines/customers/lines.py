@@ -28,8 +28,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from ...dates import DATE_STYLE, day_month_order, dayfirst, numeric_dates
 from ...errors import DataError
-from ...tabular import DATE_STYLE, as_numbers, day_month_order, dayfirst, numeric_dates
+from ...tabular import as_numbers
 from .status import row_statuses
 
 logger = logging.getLogger("gmm_apps")
@@ -169,7 +170,7 @@ def _days(s, name, path, cfg_data, first=None):
 
 
 def day_first(orders, name, path):
-    """Day-first or not, from the day/month orders of a column or of its blocks (:func:`gmm_apps.tabular.dayfirst`)."""
+    """Day-first or not, from the day/month orders of a column or of its blocks (:func:`gmm_apps.dates.dayfirst`)."""
     try:
         return dayfirst(None, where=f"{path}: column {name!r}", orders=orders)
     except ValueError as exc:

@@ -9,8 +9,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from ...dates import DATE_STYLE, dayfirst, numeric_dates
 from ...errors import DataError
-from ...tabular import DATE_STYLE, NUMBER_STYLE, as_numbers, dayfirst, numeric_dates
+from ...tabular import NUMBER_STYLE, as_numbers
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -204,7 +205,7 @@ def refuse_long(df, dates, column, source):
 
 def read_dates(cells, column, source):
     """A date column as written: ISO, day or month first as the whole column shows, or numbers
-    (YYYYMMDD, Excel day numbers, Unix time stamps: :func:`gmm_apps.tabular.numeric_dates`)."""
+    (YYYYMMDD, Excel day numbers, Unix time stamps: :func:`gmm_apps.dates.numeric_dates`)."""
     try:
         stamps, style = numeric_dates(cells)
     except ValueError as exc:

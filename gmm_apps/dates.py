@@ -1,0 +1,140 @@
+"""Dates written the way spreadsheets and brokers export them, read without guessing silently.
+
+:func:`day_month_order` tells whether dates like ``01/12/2010`` put the day or the month first, from
+the column as a whole, so that no date is read one way and its neighbour the other; :func:`numeric_dates`
+tells YYYYMMDD numbers, Excel day numbers and Unix time stamps apart by their size.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+_SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?!\d)")
+
+
+def day_month_order(values):
+    """Whether dates like ``01/12/2010`` (or with ``.`` or ``-``) put the day or the month first.
+
+    Returns
+    -------
+    order : {'day', 'month', 'ambiguous', 'inconsistent'} or None
+        None when the cells are not written that way (ISO dates, month names, timestamps);
+        'ambiguous' when no first or second field exceeds 12; 'inconsistent' when both do.
+    """
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return None  # datetimes or numbers (YYYYMMDD), as the file's reader typed them
+    text = values.dropna().astype(str)
+    if text.empty or not _SLASHED.match(text.iloc[0]):
+        return None  # ISO dates, month names, ...: pandas reads them unambiguously
+    parts = pd.Series(text.unique()).str.extract(_SLASHED)  # a log repeats its dates: each once
+    if parts[0].isna().any():
+        return None
+    first, second = parts[0].astype(int).to_numpy(), parts[1].astype(int).to_numpy()
+    day_first, month_first = bool(np.any(first > 12)), bool(np.any(second > 12))
+    if day_first and month_first:
+        return "inconsistent"
+    if day_first:
+        return "day"
+    if month_first:
+        return "month"
+    return "ambiguous"
+
+
+#: Unix time stamps by unit: the range a stamp between 1973 and 2286 falls in
+_EPOCH_UNITS = (("s", 1e8, 1e10), ("ms", 1e11, 1e13), ("us", 1e14, 1e16), ("ns", 1e17, 1e19))
+#: how :func:`numeric_dates` read a column, for a log line
+DATE_STYLE = {
+    "yyyymmdd": "numbers written YYYYMMDD",
+    "excel": "Excel serial day numbers (days since 1899-12-30)",
+    "s": "Unix time stamps in seconds (UTC)",
+    "ms": "Unix time stamps in milliseconds (UTC)",
+    "us": "Unix time stamps in microseconds (UTC)",
+    "ns": "Unix time stamps in nanoseconds (UTC)",
+}
+_DIGITS = re.compile(r"^\s*\d+(\.\d*)?\s*$")
+
+
+def numeric_dates(values):
+    """Dates written as numbers, told apart by their size: ``20230131`` (YYYYMMDD), Excel serial day
+    numbers (``44957``, unformatted date cells), or Unix time stamps in seconds, milliseconds,
+    microseconds or nanoseconds (``1675123200``, ``1675123200000``, ...).
+
+    pandas reads every one of these as nanoseconds after 1970, so a column of them would silently
+    become dates in January 1970.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Cells as read: numbers, or text holding only digits.
+
+    Returns
+    -------
+    dates : pandas.Series of datetime64 or None
+        None when the cells are not numbers (text dates, datetimes), for the caller's own reading.
+    style : str or None
+        A :data:`DATE_STYLE` key.
+
+    Raises
+    ------
+    ValueError
+        Numbers that are none of these, or of more than one (the caller names the column and the fix).
+    """
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return None, None
+    if not pd.api.types.is_numeric_dtype(values):
+        text = values.dropna().astype(str)
+        if text.empty or not text.str.match(_DIGITS).all() or text.str.strip().str.len().max() <= 8:
+            return None, None  # text dates; eight digits alone pandas reads as YYYYMMDD itself
+    v = pd.to_numeric(values, errors="coerce").astype(float)
+    present = v.dropna().to_numpy()
+    if not len(present):
+        return None, None
+    lo, hi = float(present.min()), float(present.max())
+    whole = bool(np.all(present == np.round(present)))
+    if whole and 19000101 <= lo and hi <= 21001231:
+        out = pd.to_datetime(v.astype("Int64").astype(str), format="%Y%m%d", errors="coerce")
+        if out.notna().sum() == len(present):
+            return out, "yyyymmdd"
+    if 10_000 <= lo and hi < 100_000:  # 1927-05-18 to 2173-10-14
+        return pd.Timestamp("1899-12-30") + pd.to_timedelta(v, unit="D"), "excel"
+    for unit, a, b in _EPOCH_UNITS:
+        if a <= lo and hi < b:
+            return pd.to_datetime(v, unit=unit), unit
+    raise ValueError(
+        f"holds numbers from {lo:g} to {hi:g}, which are not dates written YYYYMMDD, Excel day numbers or "
+        "Unix time stamps of one unit"
+    )
+
+
+def dayfirst(values, *, where, orders=None):
+    """Whether to read a column of dates day-first, as the whole column shows (:func:`day_month_order`).
+
+    Parameters
+    ----------
+    values : pandas.Series or None
+    where : str
+        Names the column for messages, e.g. ``"prices.csv: column 'Date'"``.
+    orders : list, optional
+        The :func:`day_month_order` of each part of a column read in blocks, in place of ``values``.
+
+    Returns
+    -------
+    bool
+        For ``pandas.to_datetime(..., dayfirst=)``; False for ISO dates and other unambiguous forms.
+
+    Raises
+    ------
+    ValueError
+        Dates written both ways, or a column that does not say which way (the caller adds the fix).
+    """
+    seen = set(orders if orders is not None else [day_month_order(values)]) - {None}
+    if "inconsistent" in seen or {"day", "month"} <= seen:
+        raise ValueError(f"{where} has dates with the day first (e.g. 13/01) and with the month first (e.g. 01/13)")
+    if seen == {"ambiguous"}:
+        raise ValueError(
+            f"{where}: no date shows whether the day or the month comes first (no number above 12 in either place)"
+        )
+    return "day" in seen
