@@ -499,6 +499,31 @@ def test_recordings_without_speech_are_marked_unknown_and_refused_for_enrolment(
     assert "0_theo_99.wav: holds 0.00 s of speech (silence, or too short)" in err and "remove it from data.enrol" in err
 
 
+def test_calibration_holds_out_a_share_of_each_speaker_and_one_of_a_speaker_with_two_or_three():
+    from gmm_apps.pipelines.speakers.pipeline import calibration_split
+
+    labels = ["a"] * 8 + ["b"] * 3 + ["c"] * 2 + ["d"]
+    held = calibration_split(labels, 0.25, seed=0)
+    by = {s: sum(labels[i] == s for i in held) for s in "abcd"}
+    assert by == {"a": 2, "b": 1, "c": 1, "d": 0}  # 25% of 8; one of 3 and of 2; a single recording is kept
+    assert calibration_split(["a", "b"], 0.25, seed=0) == []  # nothing to hold out: the run says what to set
+
+
+def test_one_recording_a_speaker_is_refused_with_the_threshold_keys_to_set(tmp_path, capsys):
+    one = tmp_path / "one"
+    one.mkdir()
+    seen = set()
+    for f in sorted((SAMPLES / "fsdd_sample" / "enrol").glob("*.wav")):
+        if f.stem.split("_")[1] not in seen:
+            seen.add(f.stem.split("_")[1])
+            (one / f.name).write_bytes(f.read_bytes())
+    args = ["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(tmp_path / "r"), "--quiet"]
+    sets = ["--set", f"data.enrol={one}", "--set", "data.test=null", "--set", "model.n_components=8"]
+    assert cli.main(args + sets) == 2
+    assert "every speaker has one recording" in capsys.readouterr().err
+    assert cli.main(args + sets + ["--set", "threshold.method=fixed", "--set", "threshold.value=0"]) == 0
+
+
 def test_metrics_count_strangers_as_impostors_and_unlabelled_recordings_not_at_all():
     from types import SimpleNamespace
 

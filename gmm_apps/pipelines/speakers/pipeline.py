@@ -203,13 +203,14 @@ def build_models(ubm, frames, labels, cfg, seed, extractor=None):
 
 
 def calibration_split(labels, share, seed):
-    """Indices of each speaker's files held out for threshold calibration (at least one kept for enrolment)."""
+    """Indices of each speaker's files held out for threshold calibration: ``share`` of them, and one of a
+    speaker with too few for that share to make one (two or three recordings), at least one kept for enrolment."""
     rng = np.random.default_rng(seed)
     held = []
     for spk in sorted(set(labels)):
         idx = np.flatnonzero(np.array(labels) == spk)
-        n = int(np.floor(share * len(idx)))
-        if len(idx) >= 2 and n >= 1:
+        n = max(1, int(np.floor(share * len(idx))))
+        if len(idx) >= 2:
             held.extend(rng.permutation(idx)[: min(n, len(idx) - 1)].tolist())
     return sorted(held)
 
@@ -247,8 +248,9 @@ def calibrate(ubm, frames, labels, cfg, seed, extractor=None):
     held = calibration_split(labels, th.calibration_share, seed)
     if not held:
         raise DataError(
-            "data.enrol: too few recordings per speaker to calibrate the unknown-speaker threshold; "
-            "add recordings or set threshold.value"
+            "data.enrol: every speaker has one recording, and calibrating the unknown-speaker threshold holds one "
+            "of a speaker's recordings out; enrol two or more of some speakers, or set threshold.method: fixed and "
+            "threshold.value"
         )
     S, own = held_out_scores(ubm, frames, labels, held, cfg, seed, extractor)
     others = S.copy()
