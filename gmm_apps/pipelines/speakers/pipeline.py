@@ -305,11 +305,17 @@ def without_speech(ident, speech, true, key):
 
 
 def verify(models, S, files, claims):
-    """Accept or reject each claim: the claimed speaker's score against the threshold."""
+    """Accept or reject each claim: the claimed speaker's score against the threshold (a claimed name that
+    differs from one enrolled speaker's only in case, ``george`` for ``George``, is that speaker's)."""
     rows = []
+    folded = {}
+    for name in models.speakers:
+        folded.setdefault(str(name).casefold(), []).append(name)
     for i, (f, c) in enumerate(zip(files, claims)):
         if c is None:
             continue
+        same = folded.get(str(c).casefold(), [])
+        c = same[0] if c not in models.speakers and len(same) == 1 else c
         if c not in models.speakers:
             rows.append(
                 {"file": str(f), "claimed": c, "score": np.nan, "accepted": False, "note": "speaker not enrolled"}
