@@ -524,7 +524,7 @@ def test_one_recording_a_speaker_is_refused_with_the_threshold_keys_to_set(tmp_p
     assert cli.main(args + sets + ["--set", "threshold.method=fixed", "--set", "threshold.value=0"]) == 0
 
 
-def test_a_claim_naming_an_enrolled_speaker_in_another_case_is_that_speakers():
+def test_a_claim_or_test_label_naming_an_enrolled_speaker_in_another_case_is_that_speakers():
     from types import SimpleNamespace
 
     from gmm_apps.pipelines.speakers.pipeline import verify
@@ -534,6 +534,16 @@ def test_a_claim_naming_an_enrolled_speaker_in_another_case_is_that_speakers():
     v = verify(models, S, ["a.wav", "b.wav", "c.wav"], ["george", "LUCAS", "Bo"])
     assert v["claimed"].tolist() == ["George", "Lucas", "Bo"] and v["accepted"].tolist() == [True, False, False]
     assert v["note"].tolist() == ["", "", "speaker not enrolled"]  # 'Bo' could be 'bo' or 'BO': not guessed
+    # the same for the labels of test recordings (a test folder 'george' beside the enrolment's 'George')
+    from gmm_apps.pipelines.speakers.data import as_enrolled
+
+    assert as_enrolled(["george", None, "Bo", "dee", "Lucas"], models.speakers) == [
+        "George",
+        None,
+        "Bo",
+        "dee",
+        "Lucas",
+    ]
 
 
 def test_metrics_count_strangers_as_impostors_and_unlabelled_recordings_not_at_all():

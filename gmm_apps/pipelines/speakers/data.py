@@ -137,6 +137,20 @@ def _folder_labels(files, spec):
     return out
 
 
+def as_enrolled(names, speakers):
+    """Speaker names as enrolled: one that differs from a single enrolled speaker's only in case (``george``
+    for ``George``, a claim typed by hand, a test folder named otherwise) is that speaker's; others as given."""
+    folded = {}
+    for s in speakers:
+        folded.setdefault(str(s).casefold(), []).append(s)
+
+    def one(n):
+        same = [] if n is None or n in speakers else folded.get(str(n).casefold(), [])
+        return same[0] if len(same) == 1 else n
+
+    return None if names is None else [one(n) for n in names]
+
+
 def speaker_labels(files, *, label_from, pattern, spec, key, required):
     """Each recording's speaker, by ``data.label_from``.
 

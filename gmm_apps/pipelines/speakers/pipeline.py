@@ -17,7 +17,7 @@ from ...errors import ArgumentError, ConfigError, DataError
 from ...paths import path_problem, require_file, resolve_inputs
 from ...registry import Pipeline
 from .config import SpeakersConfig
-from .data import AUDIO_SUFFIXES, common_rate, load_audio, read_claims, speaker_labels
+from .data import AUDIO_SUFFIXES, as_enrolled, common_rate, load_audio, read_claims, speaker_labels
 from .features import MIN_SPEECH_S, recording_features, speech_seconds
 from .ivector import TotalVariability, baum_welch_statistics
 from .model import (
@@ -308,14 +308,9 @@ def verify(models, S, files, claims):
     """Accept or reject each claim: the claimed speaker's score against the threshold (a claimed name that
     differs from one enrolled speaker's only in case, ``george`` for ``George``, is that speaker's)."""
     rows = []
-    folded = {}
-    for name in models.speakers:
-        folded.setdefault(str(name).casefold(), []).append(name)
-    for i, (f, c) in enumerate(zip(files, claims)):
+    for i, (f, c) in enumerate(zip(files, as_enrolled(claims, models.speakers))):
         if c is None:
             continue
-        same = folded.get(str(c).casefold(), [])
-        c = same[0] if c not in models.speakers and len(same) == 1 else c
         if c not in models.speakers:
             rows.append(
                 {"file": str(f), "claimed": c, "score": np.nan, "accepted": False, "note": "speaker not enrolled"}
@@ -347,7 +342,7 @@ def sample_rate(cfg, files):
 def identify_files(models, files, cfg, ctx, key, sr, spec):
     """Features, identification, verification of claims and the output tables for a set of recordings
     (``spec``: the file, folder or glob they came from)."""
-    true = labelled(files, cfg, key, required=False, spec=spec)
+    true = as_enrolled(labelled(files, cfg, key, required=False, spec=spec), models.speakers)
     frames, dur, speech = extract(files, cfg, ctx, f"{key} features", sr)
     ident, S = identify(models, frames, files, models.threshold, true)
     ident["duration_s"] = dur
