@@ -570,8 +570,10 @@ CASES = [
         lambda t: [
             "--set",
             f"data.path={prices_csv(t, mutate=lambda d: d.assign(Volume=np.where(np.arange(len(d)) == 9, -5.0, 1e6)))}",
+            "--set",
+            "data.volume_column=Volume",  # found by its header instead, such a column is not read (logged)
         ],
-        "column 'Volume' (volume) holds a negative value -5 at data row 10",
+        "column 'Volume' (data.volume_column) holds a negative volume -5 on ",
     ),
     (
         "decompression-bomb",
