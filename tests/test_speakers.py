@@ -485,6 +485,10 @@ def test_recordings_without_speech_are_marked_unknown_and_refused_for_enrolment(
     assert (ident.loc[~mute, "speech_s"] >= 0.15).all()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["test_recordings"] == 5 and summary["errors"] + round(3 * summary["accuracy"]) == 3
+    assert (
+        summary["without_speech"] == 2
+        and "identified 5 recordings of 6 enrolled speakers (2 without speech): " in (summary["headline"])
+    )
     # enrolling silence is refused, naming the file
     enrol = tmp_path / "enrol"
     enrol.mkdir()

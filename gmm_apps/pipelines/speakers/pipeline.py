@@ -467,7 +467,8 @@ class SpeakersPipeline(Pipeline):
         ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test", sr, cfg.data.test)
         metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
-        summary.update({"test_recordings": len(test_files), **metrics})
+        mute = int((ident["speech_s"] < MIN_SPEECH_S).sum())
+        summary.update({"test_recordings": len(test_files), "without_speech": mute, **metrics})
         if "confusion" in metrics:
             c = metrics["confusion"]
             ctx.write_table("per_speaker.csv", per_speaker(np.asarray(c["matrix"]), c["labels"], speakers))
@@ -479,11 +480,15 @@ class SpeakersPipeline(Pipeline):
                 index=True,
             )
         acc = metrics.get("accuracy")
-        summary["headline"] = f"identified {len(test_files)} recordings of {len(speakers)} enrolled speakers" + (
-            f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%"
-            f" (95% interval {100 * metrics['eer_interval'][0]:.2f}-{100 * metrics['eer_interval'][1]:.2f}%)"
-            if acc is not None
-            else ""
+        summary["headline"] = (
+            f"identified {len(test_files)} recordings of {len(speakers)} enrolled speakers"
+            + (f" ({mute} without speech)" if mute else "")
+            + (
+                f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%"
+                f" (95% interval {100 * metrics['eer_interval'][0]:.2f}-{100 * metrics['eer_interval'][1]:.2f}%)"
+                if acc is not None
+                else ""
+            )
         )
         rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves)
         return summary
