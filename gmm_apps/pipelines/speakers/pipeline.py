@@ -304,6 +304,17 @@ def without_speech(ident, speech, true, key):
     return None if true is None else [None if m else t for t, m in zip(true, mute)]
 
 
+def identified_headline(n, speakers, mute, metrics):
+    """The run's one line: recordings identified (and how many without speech), accuracy and EER when the
+    recordings' speakers are known."""
+    acc = metrics.get("accuracy")
+    head = f"identified {n} recordings of {speakers} enrolled speakers" + (f" ({mute} without speech)" if mute else "")
+    if acc is None:
+        return head
+    lo, hi = metrics["eer_interval"]
+    return f"{head}: accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}% (95% interval {100 * lo:.2f}-{100 * hi:.2f}%)"
+
+
 def verify(models, S, files, claims):
     """Accept or reject each claim: the claimed speaker's score against the threshold (a claimed name that
     differs from one enrolled speaker's only in case, ``george`` for ``George``, is that speaker's)."""
@@ -479,17 +490,7 @@ class SpeakersPipeline(Pipeline):
                 ).rename_axis("true \\ predicted"),
                 index=True,
             )
-        acc = metrics.get("accuracy")
-        summary["headline"] = (
-            f"identified {len(test_files)} recordings of {len(speakers)} enrolled speakers"
-            + (f" ({mute} without speech)" if mute else "")
-            + (
-                f": accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}%"
-                f" (95% interval {100 * metrics['eer_interval'][0]:.2f}-{100 * metrics['eer_interval'][1]:.2f}%)"
-                if acc is not None
-                else ""
-            )
-        )
+        summary["headline"] = identified_headline(len(test_files), len(speakers), mute, metrics)
         rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves)
         return summary
 
