@@ -222,8 +222,9 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     """The customers report, section by section (``holdout`` is unused: the validation carries its figures)."""
     rep = Report(
         cfg.report.title or "Customer segments",
-        subtitle=f"{summary['customers']:,} customers, {summary['transactions']:,} transactions; calibration "
-        f"{summary['calibration']['start']} to {summary['calibration']['end']}",
+        subtitle=f"{summary['customers']:,} customers, {summary['cleaning']['purchases']:,} purchases (customer-days) "
+        f"from {summary['transactions']:,} rows; calibration {summary['calibration']['start']} to "
+        f"{summary['calibration']['end']}",
     )
     _headline(rep, seg, summary, validation)
     _worth_section(rep, cfg, table, summary)
