@@ -373,13 +373,21 @@ def test_default_columns_not_found_name_the_column_that_looks_like_them_or_say_a
         {"Order #": [1, 2], "Customer": ["Ann", "Bo"], "Created at": ["2021-01-01"] * 2, "Net Sales": [5, 6]}
     )
     orders.to_csv(tmp_path / "orders.csv", index=False)
+    # every default column missing: all named at once, with the columns that look like them
+    with pytest.raises(DataError) as err:
+        read(tmp_path / "orders.csv")
+    assert str(err.value).endswith(
+        "orders.csv: columns 'customer_id' (data.id_column), 'date' (data.date_column), 'amount' (data.amount_column) "
+        "not found; the columns that look like them: set data.id_column: Customer, data.date_column: Created at, "
+        "data.amount_column: Net Sales"
+    )
     with pytest.raises(
         DataError,
         match="column 'customer_id' \\(data.id_column\\) not found; 'Customer' looks like it: set data.id_column: Customer",
     ):
-        read(tmp_path / "orders.csv")
+        read(tmp_path / "orders.csv", date_column="Created at", amount_column="Net Sales")
     with pytest.raises(DataError, match="'Created at' looks like it: set data.date_column: Created at"):
-        read(tmp_path / "orders.csv", id_column="Customer")
+        read(tmp_path / "orders.csv", id_column="Customer", amount_column="Net Sales")
     with pytest.raises(DataError, match="'Net Sales' looks like it: set data.amount_column: Net Sales"):
         read(tmp_path / "orders.csv", id_column="Customer", date_column="Created at")
     assert (

@@ -187,18 +187,23 @@ _LOOKS_LIKE = {
 
 def check_columns(path, spec, columns):
     """Every named column is in the file; else one line naming the key, the column and the columns there are
-    (a default name not found: the column whose header looks like it, or, with no dates at all, that a
-    transaction log is needed)."""
+    (default names not found: the columns whose headers look like them, all at once, or, with no dates at
+    all, that a transaction log is needed)."""
     cols = [str(c) for c in columns]
+    missing = []
     for ours, theirs in spec.items():
-        if theirs in cols:
-            continue
-        key = {"customer_id": "id_column"}.get(ours, f"{ours}_column")
-        near = [c for c in cols if c.lower() == str(theirs).lower()]
-        words = _LOOKS_LIKE.get((ours, theirs), ())
-        like = [c for c in cols if any(w in c.lower() for w in words)]
-        if near:
-            hint = f"; did you mean {near[0]!r}?"
+        if theirs not in cols:
+            key = {"customer_id": "id_column"}.get(ours, f"{ours}_column")
+            near = [c for c in cols if c.lower() == str(theirs).lower()]
+            words = _LOOKS_LIKE.get((ours, theirs), ())
+            missing.append((ours, theirs, key, (near or [c for c in cols if any(w in c.lower() for w in words)])[:1]))
+    if len(missing) > 1 and all(like for *_, like in missing):
+        named = ", ".join(f"{theirs!r} (data.{key})" for _, theirs, key, _ in missing)
+        keys = ", ".join(f"data.{key}: {like[0]}" for _, _, key, like in missing)
+        raise DataError(f"{path}: columns {named} not found; the columns that look like them: set {keys}")
+    for ours, theirs, key, like in missing:
+        if like and like[0].lower() == str(theirs).lower():
+            hint = f"; did you mean {like[0]!r}?"
         elif like:
             hint = f"; {like[0]!r} looks like it: set data.{key}: {like[0]}"
         elif ours == "date" and theirs == "date":
