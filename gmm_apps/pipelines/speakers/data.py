@@ -17,6 +17,8 @@ from ...tabular import read_table
 
 logger = logging.getLogger("gmm_apps.speakers")
 
+#: what to do with a file no reader can open
+UNREADABLE = "expected WAV, FLAC, OGG / Opus, MP3 or AIFF: re-export the file, or move it out of the folder"
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3"}  # .opus: WhatsApp voice notes
 
 
@@ -46,9 +48,7 @@ def load_audio(path, *, sample_rate):
                 warnings.simplefilter("ignore")
                 y, sr = librosa.load(path, sr=None, mono=True)
         except Exception:
-            raise DataError(
-                f"{path}: cannot read audio ({type(exc).__name__}: {exc}); expected WAV, FLAC or OGG"
-            ) from None
+            raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc}); {UNREADABLE}") from None
     if y.size == 0:
         raise DataError(f"{path}: the recording is empty (0 samples)")
     if not np.all(np.isfinite(y)):
@@ -72,9 +72,7 @@ def native_rate(path):
 
             return int(librosa.get_samplerate(str(path)))
         except Exception:
-            raise DataError(
-                f"{path}: cannot read audio ({type(exc).__name__}: {exc}); expected WAV, FLAC or OGG"
-            ) from None
+            raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc}); {UNREADABLE}") from None
 
 
 def common_rate(paths):
