@@ -404,6 +404,25 @@ def test_time_stamps_give_their_hour_of_day_and_dates_alone_are_left_out(tmp_pat
         "size=1.2.3",
         "size=3/4",
     ]
+    # Unix time stamps are numbers like any other: read as times where the header says so (their hour in
+    # UTC); a YYYYMMDD date is left out; a duration in seconds under a 'time' header stays a number
+    secs = ((when - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)).to_numpy()
+    logs = pd.DataFrame(
+        {
+            "event_time": secs,
+            "created_at": secs * 1000,
+            "order_date": when.strftime("%Y%m%d").astype(int),
+            "time_spent": rng.integers(10_000, 90_000, 40),
+            "phone": rng.integers(5_000_000_000, 5_999_999_999, 40),  # in the range of seconds, no time header
+        }
+    )
+    sch = Schema.learn(logs, cfg, "t.csv")
+    assert sch.features == ["time_spent", "phone", "event_time (hour of day)", "created_at (hour of day)"]
+    assert sch.epochs == {"event_time": "s", "created_at": "ms"}
+    X = Schema.from_dict(json.loads(json.dumps(sch.to_dict()))).records(logs, "t.csv").X
+    np.testing.assert_allclose(
+        X[:, 2:], np.c_[want + when.second.to_numpy() / 3600, want + when.second.to_numpy() / 3600]
+    )
     # end to end: a 3 a.m. purchase among daytime ones is flagged for its hour, and said to be
     day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.normal(14, 2, 600).clip(8, 21), unit="h")
     ref = pd.DataFrame({"id": range(600), "Time": day.strftime("%Y-%m-%d %H:%M"), "Amount": rng.lognormal(3, 0.3, 600)})

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
+from ...dates import DATE_STYLE, numeric_dates
 from ...errors import DataError
 from ...tabular import as_numbers
 from .data import EXTREME, BadValueError, ExtremeValueError
@@ -49,11 +50,22 @@ class Schema:
     """
 
     def __init__(
-        self, numeric, categories, id_column, label_column, missing="error", verdict_column=None, marks=None, times=()
+        self,
+        numeric,
+        categories,
+        id_column,
+        label_column,
+        missing="error",
+        verdict_column=None,
+        marks=None,
+        times=(),
+        epochs=None,
     ):
         self.missing = missing
         #: columns of time stamps (or times): each becomes its hour of day
         self.times = list(times)
+        #: those of them written as Unix time stamps, and their unit ('s', 'ms', 'us', 'ns')
+        self.epochs = dict(epochs or {})
         #: the decimal mark of each numeric column written as formatted text ('.' or ','), read the same way later
         self.marks = dict(marks or {})
         self.verdict_column = verdict_column
@@ -91,7 +103,7 @@ class Schema:
         cols = _feature_columns(df, cfg, source, idc=idc, lab=lab, verdict=verdict)
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
-        times, dates = _time_columns(df, cols, source, named=bool(cfg.columns))
+        times, dates, epochs = _time_columns(df, cols, source, named=bool(cfg.columns))
         cols = [c for c in cols if c not in times and c not in dates]
         numeric, categories, marks, wide = [], {}, {}, {}
         for c in cols:
@@ -116,7 +128,7 @@ class Schema:
             raise _too_many_values(source, wide, cols, cfg.max_categories)
         if not (numeric or times or categories):
             raise DataError(f"{source}: no feature columns; set data.columns")
-        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times)
+        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs)
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
@@ -141,7 +153,7 @@ class Schema:
                 raise ExtremeValueError(source, c, df[c].iloc[i], offset + i + 1)
             parts.append(v[:, None])
         for c in self.times:
-            v = hour_of_day(df[c])
+            v = hour_of_day(df[c], unit=self.epochs.get(c))
             bad = np.isnan(v) & (df[c].notna().to_numpy() if marginalize else True)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
@@ -189,6 +201,8 @@ class Schema:
             d["marks"] = self.marks
         if self.times:  # and one without times of day
             d["times"] = self.times
+        if self.epochs:
+            d["epochs"] = self.epochs
         return d
 
     @classmethod
@@ -202,6 +216,7 @@ class Schema:
             d.get("verdict_column"),
             d.get("marks"),
             d.get("times", ()),
+            d.get("epochs"),
         )
 
 
@@ -289,9 +304,12 @@ _DATE_WITH_YEAR = (
 )
 
 
-def hour_of_day(values):
+def hour_of_day(values, *, unit=None):
     """Each cell's time of day in hours (``13:30`` -> 13.5, ``1:30 PM`` -> 13.5), as written (before any UTC
-    offset); NaN where a cell holds no time.  Time-stamp columns (from Excel or Parquet) give their own."""
+    offset); NaN where a cell holds no time.  Time-stamp columns (from Excel or Parquet) give their own;
+    ``unit``: Unix time stamps in that unit (their hour in UTC)."""
+    if unit is not None:
+        return hour_of_day(pd.Series(pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit=unit)))
     if pd.api.types.is_datetime64_any_dtype(values):
         t = values.dt
         return (t.hour + t.minute / 60 + t.second / 3600).to_numpy(dtype=float, na_value=np.nan)
@@ -322,10 +340,18 @@ def _time_columns(df, columns, source, *, named):
     cell reads as a date or time (pandas) and either holds a time of day (not always midnight: times) or
     a date with its year (``2024-01-31``, ``31/01/2024``, ``Jan 31, 2024``: dates).
     """
-    times, dates = [], []
+    times, dates, epochs = [], [], {}
     for c in columns:
         s = df[c]
         given = s.notna().to_numpy()
+        unit = _epoch_unit(s, c)
+        if unit == "yyyymmdd":
+            dates.append(c)
+            continue
+        if unit is not None:
+            times.append(c)
+            epochs[c] = unit
+            continue
         if pd.api.types.is_datetime64_any_dtype(s):
             hours = hour_of_day(s)
             (dates if np.nanmax(np.abs(hours[given]), initial=0) == 0 else times).append(c)
@@ -362,12 +388,36 @@ def _time_columns(df, columns, source, *, named):
             "when it came, not how unusual it is (records scored later come later): leave it out of data.columns"
         )
     for c in times:
-        logger.info("%s: column %r holds time stamps: its hour of day is the feature", source, c)
+        logger.info(
+            "%s: column %r holds %s: its hour of day is the feature",
+            source,
+            c,
+            DATE_STYLE[epochs[c]] if c in epochs else "time stamps",
+        )
     if dates:
         logger.info(
             "%s: column(s) %s hold dates without a time of day and are left out", source, ", ".join(map(repr, dates))
         )
-    return times, dates
+    return times, dates, epochs
+
+
+#: headers of a column of dates or times written as numbers (a Unix time stamp is a number like any other)
+_TIME_HEADER = re.compile(r"time|date|stamp|created|epoch|_at$|^ts$|^when$", re.IGNORECASE)
+
+
+def _epoch_unit(values, column):
+    """How a numeric column headed like a time (``timestamp``, ``created_at``, ``date``) writes its dates
+    (:func:`gmm_apps.dates.numeric_dates`: ``'s'``, ``'ms'``, ``'us'``, ``'ns'`` or ``'yyyymmdd'``; Excel
+    day numbers are not taken for dates here), or None for any other column."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    if not _TIME_HEADER.search(str(column).strip()):
+        return None
+    try:
+        style = numeric_dates(values)[1]
+    except ValueError:
+        return None
+    return None if style == "excel" else style  # day numbers look like durations in seconds: not guessed
 
 
 def _empty_columns(df, columns):
