@@ -105,7 +105,9 @@ def test_a_split_the_prices_were_not_adjusted_for_is_warned_of_and_a_spike_is_no
     )
 
 
-@pytest.mark.parametrize("column", ["Close/Last", "Last", "PX_LAST", "Settle"])
+@pytest.mark.parametrize(
+    "column", ["Close/Last", "Last", "PX_LAST", "Settle", "Adj Close**", "Close*", "Adj. Close", "Close (USD)"]
+)
 def test_the_price_columns_of_common_exports_are_found(tmp_path, column):
     # Nasdaq.com writes "Date,Close/Last,Volume,Open,High,Low" with "$" prices, newest first
     p = tmp_path / "p.csv"

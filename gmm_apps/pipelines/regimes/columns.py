@@ -22,15 +22,18 @@ MISSING_MARKS = (".", "-", "--", "ND", "NA", "N/A", "n/a", "#N/A", "#N/A N/A", "
 
 
 def _plain(name):
-    """A header as compared: case, spaces and MetaTrader's angle brackets (``<CLOSE>``) aside."""
-    return str(name).strip().strip("<>").strip().lower()
+    """A header as compared: case, spaces, underscores and dots aside, and the marks exports add: MetaTrader's
+    angle brackets (``<CLOSE>``), Yahoo's page footnote stars (``Adj Close**``), a unit (``Close (USD)``)."""
+    return re.sub(r"[*<>.\s_]+", "", re.sub(r"\(.*?\)", "", str(name).lower()))
 
 
 def pick_column(columns, wanted, candidates, what, source):
     """The column ``wanted`` (matched case-blind when not exact), else the first of ``candidates`` present,
     else None."""
     cols = list(columns)
-    low = {_plain(c): c for c in cols}
+    low = {}
+    for c in cols:
+        low.setdefault(_plain(c), c)
     if wanted is not None:
         if wanted in cols:
             return wanted
