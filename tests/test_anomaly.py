@@ -423,6 +423,13 @@ def test_time_stamps_give_their_hour_of_day_and_dates_alone_are_left_out(tmp_pat
     np.testing.assert_allclose(
         X[:, 2:], np.c_[want + when.second.to_numpy() / 3600, want + when.second.to_numpy() / 3600]
     )
+    # under a header that says length of time, h:mm:ss is hours (a call of 27 hours too), not a time of day
+    calls = pd.DataFrame({"Call Duration": ["0:05:32", "27:10:00", "0:00:45"], "Start": ["13:05", "02:00", "9:30"]})
+    sch = Schema.learn(calls, cfg, "t.csv")
+    assert sch.features == ["Call Duration", "Start (hour of day)"]
+    np.testing.assert_allclose(
+        sch.records(calls, "t.csv").X, [[332 / 3600, 13 + 5 / 60], [27 + 1 / 6, 2], [45 / 3600, 9.5]]
+    )
     # end to end: a 3 a.m. purchase among daytime ones is flagged for its hour, and said to be
     day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.normal(14, 2, 600).clip(8, 21), unit="h")
     ref = pd.DataFrame({"id": range(600), "Time": day.strftime("%Y-%m-%d %H:%M"), "Amount": rng.lognormal(3, 0.3, 600)})

@@ -356,7 +356,7 @@ def _time_columns(df, columns, source, *, named):
             hours = hour_of_day(s)
             (dates if np.nanmax(np.abs(hours[given]), initial=0) == 0 else times).append(c)
             continue
-        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)) or is_duration(c):
             continue
         cells = s.astype(str).str.strip()
         given = given & (cells != "").to_numpy()
@@ -430,6 +430,14 @@ def _unformatted(values, column, source, mark=None):
     other cells unchanged, and the decimal mark read (``mark``: the one learned on the training file)."""
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
         pct = {c: m.group(1) for c in pd.unique(values.dropna()) if isinstance(c, str) and (m := _PERCENT.match(c))}
+        if is_duration(column):  # a call's 0:05:32, a job's 27:10:00: hours
+            pct.update(
+                {
+                    c: str(int(m[1]) + int(m[2]) / 60 + int(m[3] or 0) / 3600)
+                    for c in pd.unique(values.dropna())
+                    if isinstance(c, str) and (m := _HOURS.match(c))
+                }
+            )
         if pct:  # each distinct cell matched once; a cell that is no text (a number from Excel) kept as it is
             values = values.map(lambda v: pct.get(v, v) if isinstance(v, str) else v)
     try:
@@ -440,6 +448,16 @@ def _unformatted(values, column, source, mark=None):
 
 #: a number written as a percentage (``12.5%``, ``-3,2 %``): the number
 _PERCENT = re.compile(r"^\s*([+-]?[\d.,\s]*\d)\s*%\s*$")
+#: a length of time written as hours, minutes and seconds (``0:05:32``, ``27:10``)
+_HOURS = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
+#: headers of a column of lengths of time, not times of day
+_DURATION_HEADER = re.compile(r"duration|elapsed|length|talk|wait|hold|runtime|spent|dauer", re.IGNORECASE)
+
+
+def is_duration(column):
+    """Whether a column's header says it holds lengths of time (``Call Duration``, ``Wait time``, ``Talk
+    Time``): ``h:mm:ss`` there is hours, not a time of day."""
+    return bool(_DURATION_HEADER.search(str(column)))
 
 
 def _numeric_column(s, column, source):
