@@ -451,7 +451,7 @@ _PERCENT = re.compile(r"^\s*([+-]?[\d.,\s]*\d)\s*%\s*$")
 #: a length of time written as hours, minutes and seconds (``0:05:32``, ``27:10``)
 _HOURS = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
 #: headers of a column of lengths of time, not times of day
-_DURATION_HEADER = re.compile(r"duration|elapsed|length|talk|wait|hold|runtime|spent|dauer", re.IGNORECASE)
+_DURATION_HEADER = re.compile(r"duration|elapsed|length|talk|wait|\bhold|runtime|spent|dauer", re.IGNORECASE)
 
 
 def is_duration(column):
