@@ -326,6 +326,13 @@ def test_a_saved_yfinance_download_reads_each_tickers_prices(tmp_path):
         np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), closes["QQQ"].to_numpy(), rtol=1e-12)
     low = data_mod.load_file(tmp_path / "one.csv", price_column="Low")
     np.testing.assert_allclose(low.prices.iloc[:, 0].to_numpy(), closes["QQQ"].to_numpy() * 0.99, rtol=1e-12)
+    # a long file headed Ticker, Date, Px below a title is no yfinance download: its header is still found
+    long = closes["SPY"].rename("Px").reset_index().assign(Ticker="SPY")[["Ticker", "Date", "Px"]]
+    with open(tmp_path / "long.csv", "w") as fh:
+        fh.write("Prices export\n\n")
+        long.to_csv(fh, index=False)
+    got = data_mod.load_file(tmp_path / "long.csv", price_column="Px", series_column="Ticker")
+    np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), closes["SPY"].to_numpy(), rtol=1e-12)
 
 
 def test_a_long_file_of_several_series_reads_as_the_wide_one(tmp_path):
