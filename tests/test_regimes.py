@@ -335,6 +335,24 @@ def test_a_saved_yfinance_download_reads_each_tickers_prices(tmp_path):
     np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), closes["SPY"].to_numpy(), rtol=1e-12)
 
 
+def test_time_stamps_whose_utc_offset_changes_with_summer_time_read_as_the_days_written(tmp_path):
+    from arch.data import sp500
+
+    px = sp500.load()["Adj Close"].iloc[:300]  # 1999: across two changes of summer time
+    local = px.copy()
+    local.index = local.index.tz_localize("America/New_York")  # as brokers' APIs return them: -05:00 and -04:00
+    local.rename("Close").rename_axis("Date").to_frame().to_csv(tmp_path / "ny.csv")
+    assert "-05:00" in (tmp_path / "ny.csv").read_text() and "-04:00" in (tmp_path / "ny.csv").read_text()
+    got = data_mod.load_file(tmp_path / "ny.csv")
+    assert (got.prices.index == px.index).all()
+    np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), px.to_numpy())
+    # the same closes stamped at 22:00 in London (+00:00 in winter, +01:00 in summer): the day written there
+    london = local.copy()
+    london.index = (px.index + pd.Timedelta(hours=22)).tz_localize("Europe/London")
+    london.rename("Close").rename_axis("Date").to_frame().to_csv(tmp_path / "london.csv")
+    assert (data_mod.load_file(tmp_path / "london.csv").prices.index == px.index).all()
+
+
 def test_a_long_file_of_several_series_reads_as_the_wide_one(tmp_path):
     from arch.data import nasdaq, sp500
 
