@@ -652,6 +652,11 @@ def test_the_purchase_day_is_taken_in_the_configured_time_zone(tmp_path):
         read(tmp_path / "o.csv", date_column="ts")
     utc = read(tmp_path / "o.csv", date_column="ts", timezone="UTC")[0]
     assert utc["date"].tolist() == [pd.Timestamp("2020-03-02")]
+    # one shop's log across the change to summer time (-05:00, then -04:00): each purchase's day as written
+    dst = df.assign(ts=["2020-03-07T23:30:00-05:00", "2020-03-09T00:15:00-04:00"])
+    dst.to_csv(tmp_path / "dst.csv", index=False)
+    got = read(tmp_path / "dst.csv", date_column="ts")[0]
+    assert got["date"].tolist() == [pd.Timestamp("2020-03-07"), pd.Timestamp("2020-03-09")]
 
 
 def _cli(args, capsys):
