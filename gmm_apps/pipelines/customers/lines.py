@@ -28,7 +28,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ...dates import DATE_STYLE, day_month_order, dayfirst, numeric_dates
+from ...dates import DATE_STYLE, day_month_order, dayfirst, numeric_dates, summer_time, without_offsets
 from ...errors import DataError
 from ...tabular import as_numbers
 from .status import row_statuses
@@ -159,7 +159,7 @@ def _days(s, name, path, cfg_data, first=None):
         msg = str(exc).splitlines()[0]
         if ("timezone" in msg.lower() or "offset" in msg.lower()) and not cfg_data.timezone and summer_time(s):
             logger.info("%s: column %r holds UTC offsets an hour apart (summer time): days as written", path, name)
-            return _days(s.astype(str).str.replace(_OFFSET, r"\1", regex=True), name, path, cfg_data, first)
+            return _days(without_offsets(s), name, path, cfg_data, first)
         if "timezone" in msg.lower() or "offset" in msg.lower():
             raise DataError(
                 f"{path}: column {name!r} holds timestamps with different UTC offsets; set data.timezone "
@@ -170,21 +170,6 @@ def _days(s, name, path, cfg_data, first=None):
         i = first_row(t.isna())
         raise DataError(f"{path}: column {name!r} has a missing date at data row {i + 1}; fix or remove that row")
     return t.dt.normalize()
-
-
-#: a time stamp's UTC offset at its end, after its time (``-05:00``, ``+0100``, ``-05``, ``Z``)
-_OFFSET = r"(?<=:\d\d)(\.\d+)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
-_OFFSET_PARTS = r"(?<=:\d\d)(?:\.\d+)?\s*([+-])(\d{2}):?(\d{2})?$"
-
-
-def summer_time(cells):
-    """Whether a column's UTC offsets are at most an hour apart (one zone's winter and summer time, as a
-    shop's log spanning March writes them), rather than several zones'."""
-    parts = cells.astype(str).str.extract(_OFFSET_PARTS).dropna(subset=[0])
-    if parts.empty:
-        return False
-    minutes = (parts[1].astype(int) * 60 + parts[2].fillna("0").astype(int)) * parts[0].map({"+": 1, "-": -1})
-    return int(minutes.max() - minutes.min()) <= 60
 
 
 def day_first(orders, name, path):

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ...dates import DATE_STYLE, dayfirst, numeric_dates
+from ...dates import DATE_STYLE, dayfirst, numeric_dates, without_offsets
 from ...errors import DataError
 from ...tabular import NUMBER_STYLE, as_numbers
 
@@ -226,16 +226,12 @@ def read_dates(cells, column, source):
     try:
         return pd.DatetimeIndex(pd.to_datetime(cells, errors="raise", format="mixed", dayfirst=first))
     except (ValueError, TypeError) as exc:
-        plain = cells.astype(str).str.replace(_OFFSET, r"\1", regex=True)
+        plain = without_offsets(cells)
         if ("timezone" in str(exc).lower() or "offset" in str(exc).lower()) and not plain.equals(cells.astype(str)):
             # -05:00 in winter, -04:00 in summer: each day as written, its offset set aside
             logger.info("%s: column %r holds UTC offsets that change (summer time): read as written", source, column)
             return read_dates(plain, column, source)
         raise DataError(f"{source}: column {column!r} does not hold dates ({exc}); set data.date_column") from None
-
-
-#: a time stamp's UTC offset as written at its end, after its time (``-05:00``, ``+0100``, ``-05``, ``Z``)
-_OFFSET = r"(?<=:\d\d)(\.\d+)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def read_numbers(values, column, source):
