@@ -28,8 +28,8 @@ def _plain(name):
 
 
 def pick_column(columns, wanted, candidates, what, source):
-    """The column ``wanted`` (matched case-blind when not exact), else the first of ``candidates`` present,
-    else None."""
+    """The column ``wanted`` (matched as :func:`_plain` compares headers when not exact), else the first of
+    ``candidates`` present, else None."""
     cols = list(columns)
     low = {}
     for c in cols:
