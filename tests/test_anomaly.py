@@ -446,6 +446,32 @@ def test_time_stamps_give_their_hour_of_day_and_dates_alone_are_left_out(tmp_pat
     assert top["id"] == 1000 and top["flag"] and top["top_features"].startswith("Time (hour of day) low")
 
 
+def test_a_column_of_ids_is_offered_as_the_id_column_and_the_suggestion_keeps_time_stamps():
+    n = 60
+    df = pd.DataFrame(
+        {
+            "Transaction ID": [f"T{i:05d}" for i in range(n)],
+            "When": [f"2024-01-01 {h % 24:02d}:15" for h in range(n)],
+            "Amount": np.linspace(1, 2, n),
+        }
+    )
+    cfg = AnomalyData(path="unused", score=None, label_column=None)  # the default id column, id, absent
+    with pytest.raises(
+        DataError, match="a different value in every row, as an id does: set data.id_column: Transaction ID$"
+    ):
+        Schema.learn(df, cfg, "t.csv")
+    assert Schema.learn(df, cfg.model_copy(update={"id_column": "Transaction ID"}), "t.csv").features == [
+        "Amount",
+        "When (hour of day)",
+    ]
+    # beside another wide column, both are named, and the columns to keep include the time stamp
+    notes = df.assign(Note=[f"note {i % 30}" for i in range(n)])
+    with pytest.raises(
+        DataError, match="set data.id_column: Transaction ID .* others out with data.columns: \\[When, Amount\\]"
+    ):
+        Schema.learn(notes, cfg, "t.csv")
+
+
 def test_schema_one_hot_and_errors(tmp_path, caplog):
     df = pd.DataFrame({"id": ["r1", "r2", "r3"], "amt": [1.0, 2.0, 3.0], "kind": ["x", "y", "x"], "y": [0, 1, 0]})
     cfg = AnomalyData(path="unused", score=None, id_column="id", label_column="y")

@@ -104,9 +104,9 @@ class Schema:
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
         times, dates, epochs = _time_columns(df, cols, source, named=bool(cfg.columns))
-        cols = [c for c in cols if c not in times and c not in dates]
+        features = [c for c in cols if c not in dates]
         numeric, categories, marks, wide = [], {}, {}, {}
-        for c in cols:
+        for c in (c for c in features if c not in times):
             s = df[c]
             is_number, mark = _numeric_column(s, c, source)
             if is_number:
@@ -125,7 +125,7 @@ class Schema:
                 continue
             categories[c] = vals
         if wide:
-            raise _too_many_values(source, wide, cols, cfg.max_categories)
+            raise _too_many_values(source, wide, features, cfg.max_categories, rows=len(df), named=idc is not None)
         if not (numeric or times or categories):
             raise DataError(f"{source}: no feature columns; set data.columns")
         return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs)
@@ -476,9 +476,10 @@ def _numeric_column(s, column, source):
     return True, mark
 
 
-def _too_many_values(source, wide, columns, limit):
-    """Columns with more categories than allowed (time stamps, ids, notes), all named at once, and the
-    data.columns that leaves them out."""
+def _too_many_values(source, wide, columns, limit, *, rows, named):
+    """Columns with more categories than allowed (ids, notes, codes), all named at once, and the data.columns
+    that leaves them out; a column with a different value in every row is offered as data.id_column when
+    none is set (``named``: the id column was found)."""
 
     def what(values):
         sample = pd.Series(values[:: max(1, len(values) // 20)][:20])
@@ -487,13 +488,19 @@ def _too_many_values(source, wide, columns, limit):
             dates = pd.to_datetime(sample, format="mixed", errors="coerce").notna().all()
         return f"{len(values):,} values, {'dates, ' if dates else ''}e.g. {values[0]!r}"
 
-    named = " and ".join(f"{c!r} ({what(v)})" for c, v in wide.items())
+    listed = " and ".join(f"{c!r} ({what(v)})" for c, v in wide.items())
+    ids = [c for c, v in wide.items() if len(v) == rows]
     keep = ", ".join(str(x) for x in columns if x not in wide)
     several = len(wide) > 1
+    said = f"{source}: column{'s' if several else ''} {listed} {'are' if several else 'is'} categorical with more "
+    said += f"than data.max_categories={limit} values; "
+    if ids and not named and not several:
+        return DataError(f"{said}it has a different value in every row, as an id does: set data.id_column: {ids[0]}")
+    if ids and not named:
+        said += f"set data.id_column: {ids[0]} (a different value in every row) and leave the others out with "
+        return DataError(f"{said}data.columns: [{keep}], or raise data.max_categories")
     return DataError(
-        f"{source}: column{'s' if several else ''} {named} {'are' if several else 'is'} categorical with more "
-        f"than data.max_categories={limit} values; leave {'them' if several else 'it'} out with "
-        f"data.columns: [{keep}], or raise data.max_categories"
+        f"{said}leave {'them' if several else 'it'} out with data.columns: [{keep}], or raise data.max_categories"
     )
 
 
