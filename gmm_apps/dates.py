@@ -140,8 +140,9 @@ def dayfirst(values, *, where, orders=None):
     return "day" in seen
 
 
-#: a time stamp's UTC offset at its end, after its time (``-05:00``, ``+0100``, ``-05``, ``Z``)
-_OFFSET = r"(?<=:\d\d)(\.\d+)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
+#: a time stamp's UTC offset at its end, after its time (``-05:00``, ``+0100``, ``-05``, ``Z``): the
+#: seconds' fraction before it, then the offset's sign, hours and minutes
+_OFFSET = r"(?<=:\d\d)(\.\d+)?\s*(?:Z|UTC|GMT|([+-])(\d{2}):?(\d{2})?)$"
 
 
 def without_offsets(cells):
@@ -150,15 +151,11 @@ def without_offsets(cells):
     return cells.astype(str).str.replace(_OFFSET, r"\1", regex=True)
 
 
-#: a time stamp's UTC offset at its end, in parts: sign, hours, minutes
-_OFFSET_PARTS = r"(?<=:\d\d)(?:\.\d+)?\s*([+-])(\d{2}):?(\d{2})?$"
-
-
 def summer_time(cells):
     """Whether a column's UTC offsets are at most an hour apart (one zone's winter and summer time, as a
     shop's log spanning March writes them), rather than several zones'."""
-    parts = cells.astype(str).str.extract(_OFFSET_PARTS).dropna(subset=[0])
+    parts = cells.astype(str).str.extract(_OFFSET).dropna(subset=[1])
     if parts.empty:
         return False
-    minutes = (parts[1].astype(int) * 60 + parts[2].fillna("0").astype(int)) * parts[0].map({"+": 1, "-": -1})
+    minutes = (parts[2].astype(int) * 60 + parts[3].fillna("0").astype(int)) * parts[1].map({"+": 1, "-": -1})
     return int(minutes.max() - minutes.min()) <= 60

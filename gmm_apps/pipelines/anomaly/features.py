@@ -429,17 +429,17 @@ def _unformatted(values, column, source, mark=None):
     """A column's numbers as exported (``$1,234.50``, ``1.234,50``, ``12.5%`` as 12.5) read as plain numbers,
     other cells unchanged, and the decimal mark read (``mark``: the one learned on the training file)."""
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-        pct = {c: m.group(1) for c in pd.unique(values.dropna()) if isinstance(c, str) and (m := _PERCENT.match(c))}
+        plain = {c: m.group(1) for c in pd.unique(values.dropna()) if isinstance(c, str) and (m := _PERCENT.match(c))}
         if is_duration(column):  # a call's 0:05:32, a job's 27:10:00: hours
-            pct.update(
+            plain.update(
                 {
                     c: str(int(m[1]) + int(m[2]) / 60 + int(m[3] or 0) / 3600)
                     for c in pd.unique(values.dropna())
                     if isinstance(c, str) and (m := _HOURS.match(c))
                 }
             )
-        if pct:  # each distinct cell matched once; a cell that is no text (a number from Excel) kept as it is
-            values = values.map(lambda v: pct.get(v, v) if isinstance(v, str) else v)
+        if plain:  # each distinct cell matched once; a cell that is no text (a number from Excel) kept as it is
+            values = values.map(lambda v: plain.get(v, v) if isinstance(v, str) else v)
     try:
         return as_numbers(values, mark=mark)
     except ValueError as exc:

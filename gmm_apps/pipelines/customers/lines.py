@@ -260,10 +260,8 @@ def _refunds(raw, spec, path, bought):
     if "order" not in spec:
         return np.minimum(r, np.maximum(bought, 0.0))
     orders = raw[spec["order"]].astype(str).to_numpy()
-    per_order = pd.Series(np.where(blank, np.nan, r)).groupby(orders, sort=False).transform("first").fillna(0.0)
-    held = pd.Series(bought).groupby(orders, sort=False).transform("sum").clip(lower=0.0)
-    first = ~pd.Series(orders).duplicated().to_numpy()
-    return np.where(first, np.minimum(per_order.to_numpy(), held.to_numpy()), 0.0)
+    held = pd.Series(bought).groupby(orders, sort=False).transform("sum").clip(lower=0.0).to_numpy()
+    return np.minimum(once_per_order(np.where(blank, np.nan, r), orders), held)
 
 
 def _order_dates(raw, spec, path, paid):
@@ -357,8 +355,14 @@ def _amounts(raw, spec, path, per):
             f"amounts in column {col!r}; data.amount_per: order reads each order's total from its first "
             "line or from every line"
         )
-    total = pd.Series(values).groupby(orders, sort=False).transform("first").to_numpy()
-    return np.where(~pd.Series(orders).duplicated().to_numpy(), total, 0.0), level
+    return once_per_order(values, orders), level
+
+
+def once_per_order(values, orders):
+    """An order's value (its first non-blank cell, NaN blank: written on its first line only or repeated on
+    every line) on the order's first line, zero on its other lines, so that summing lines counts it once."""
+    value = pd.Series(values).groupby(orders, sort=False).transform("first").fillna(0.0).to_numpy()
+    return np.where(~pd.Series(orders).duplicated().to_numpy(), value, 0.0)
 
 
 def finish(daily, cfg_data):

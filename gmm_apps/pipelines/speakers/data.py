@@ -188,15 +188,8 @@ def speaker_labels(files, *, label_from, pattern, spec, key, required):
             return folders
     missing = [p for p, lab in zip(files, labels) if lab is None]
     if required and missing:
-        fits = next(
-            (
-                h
-                for h in PATTERN_HINTS
-                if len({label_of(p, pattern=h) for p in files} - {None}) >= 2
-                and all(label_of(p, pattern=h) for p in files)
-            ),
-            None,
-        )
+        tried = {h: [label_of(p, pattern=h) for p in files] for h in PATTERN_HINTS}
+        fits = next((h for h, got in tried.items() if None not in got and len(set(got)) >= 2), None)
         hint = f"set data.pattern: '{fits}' (it fits every file name)" if fits else "fix data.pattern"
         folders = "data.label_from: folder" if label_from == "pattern" else "read as such with data.label_from: auto"
         raise DataError(
