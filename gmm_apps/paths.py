@@ -139,15 +139,10 @@ def foreign_entries(folder):
     return [rel for rel, seen in now.items() if files.get(rel) != seen]
 
 
-#: what phones and messaging apps write that is not read here, and what to convert it to
+#: what phones write that is not read here, and what to convert it to
 CONVERT_TO = {
     ".heic": "JPEG or PNG",
     ".heif": "JPEG or PNG",
-    ".m4a": "WAV or FLAC (e.g. ffmpeg -i memo.m4a memo.wav)",
-    ".aac": "WAV or FLAC (e.g. ffmpeg -i memo.aac memo.wav)",
-    ".3gp": "WAV or FLAC (e.g. ffmpeg -i memo.3gp memo.wav)",
-    ".amr": "WAV or FLAC (e.g. ffmpeg -i memo.amr memo.wav)",
-    ".wma": "WAV or FLAC (e.g. ffmpeg -i memo.wma memo.wav)",
 }
 
 

@@ -201,7 +201,7 @@ def test_folder_labels_are_the_speaker_folders_however_deep_the_sessions(tmp_pat
 
 
 def test_voice_notes_enrol_and_your_own_enrolment_is_never_tested_on_the_demo(tmp_path, capsys, caplog):
-    """WhatsApp voice notes (Ogg Opus) are read; a phone's .m4a memo is left out with what to convert it to;
+    """WhatsApp voice notes (Ogg Opus) are read; a file that is not audio is left out with a warning;
     with enrolment recordings of your own, the demo test recordings are not identified against them."""
     import logging
 
@@ -213,12 +213,12 @@ def test_voice_notes_enrol_and_your_own_enrolment_is_never_tested_on_the_demo(tm
         (notes / speaker).mkdir(parents=True, exist_ok=True)
         y, sr = sf.read(f)
         sf.write(notes / speaker / f"{f.stem}.opus", y, sr, format="OGG", subtype="OPUS")
-    (notes / "memo.m4a").write_bytes(b"\0" * 64)
+    (notes / "transcript.txt").write_text("one two three")
     cfg = tmp_path / "mine.yaml"
     cfg.write_text(f"pipeline: speakers\ndata:\n  enrol: {notes}\n  label_from: folder\nreport:\n  plots: false\n")
     logging.getLogger("gmm_apps").addHandler(caplog.handler)
     assert cli.main(["run", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    assert "convert .m4a to WAV or FLAC (e.g. ffmpeg -i memo.m4a memo.wav)" in caplog.text
+    assert "1 file(s) left out, not of a kind read here (.txt 1)" in caplog.text
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert sorted(summary["speakers"]) == sorted({f.parent.name for f in notes.rglob("*.opus")})
     assert not (tmp_path / "run" / "identifications.csv").exists()  # enrol only: nothing of the demo identified
@@ -621,6 +621,100 @@ def test_stereo_and_other_rates_are_mixed_and_resampled(tmp_path):
     sf.write(p, stereo, 22050)
     y = load_audio(p, sample_rate=8000)
     assert y.ndim == 1 and abs(y.size - 8000) <= 1
+
+
+def encode(path, y, sr, *, codec, container, rate=None, channels=1):
+    """Write ``y`` (mono, ``sr`` Hz) with FFmpeg's ``codec`` in ``container``, as a phone or a meeting app
+    would: resampled to ``rate``, the same sound in every channel."""
+    import fractions
+
+    import av
+    import librosa
+
+    rate = rate or sr
+    y = librosa.resample(y, orig_sr=sr, target_sr=rate) if rate != sr else y
+    layout = "stereo" if channels == 2 else "mono"
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout=layout)
+        frame = av.AudioFrame.from_ndarray(np.tile(y, (channels, 1)).astype(np.float32), format="fltp", layout=layout)
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, fractions.Fraction(1, rate)
+        cc = stream.codec_context
+        resampler = av.AudioResampler(format=cc.format.name, layout=layout, rate=rate, frame_size=cc.frame_size or None)
+        for f in [*resampler.resample(frame), *resampler.resample(None), None]:
+            out.mux(stream.encode(f))
+
+
+@pytest.mark.parametrize(
+    "name, codec, container, rate, channels, similarity",
+    [
+        ("memo.m4a", "aac", "mp4", 44100, 2, 0.99),  # an iPhone voice memo: AAC, stereo, 44.1 kHz
+        ("call.webm", "libopus", "webm", 48000, 1, 0.99),  # a browser or meeting recording
+        ("old_phone.3gp", "libopencore_amrnb", "3gp", 8000, 1, 0.8),  # AMR, the narrow-band phone codec
+    ],
+)
+def test_phone_and_meeting_recordings_read_as_the_same_sound(
+    tmp_path, name, codec, container, rate, channels, similarity
+):
+    import soundfile as sf
+
+    from gmm_apps.pipelines.speakers.data import native_rate
+
+    wav = SAMPLES / "fsdd_sample" / "enrol" / "0_george_10.wav"
+    y, sr = sf.read(wav, dtype="float32")
+    encode(tmp_path / name, y, sr, codec=codec, container=container, rate=rate, channels=channels)
+    assert native_rate(tmp_path / name) == rate
+    z = load_audio(tmp_path / name, sample_rate=sr)
+    assert abs(z.size - y.size) <= 0.04 * y.size  # a codec pads to whole frames
+    n = min(z.size, y.size)
+    xc = np.correlate(z[:n], y[:n], "full")
+    lag = int(xc.argmax()) - (n - 1)
+    assert abs(lag) <= 16  # the encoder's start-up delay is taken off, as the container says
+    assert xc.max() / np.sqrt(np.dot(z[:n], z[:n]) * np.dot(y[:n], y[:n])) >= similarity
+
+
+def test_a_video_without_sound_and_a_broken_container_are_clear_errors(tmp_path):
+    import av
+
+    video = tmp_path / "screen.mp4"
+    with av.open(str(video), "w") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height = 32, 32
+        for _ in range(3):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), dtype=np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with pytest.raises(DataError, match=r"screen.mp4: the file holds no sound track \(only video\)"):
+        load_audio(video, sample_rate=8000)
+    broken = tmp_path / "broken.m4a"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypM4A " + bytes(200))
+    with pytest.raises(DataError, match="broken.m4a: cannot read audio .*FFmpeg"):
+        load_audio(broken, sample_rate=8000)
+
+
+def test_voice_memos_are_identified_as_their_wav_originals_are(tmp_path, default_run):
+    """The sample's test recordings of two speakers as M4A voice memos at 44.1 kHz: the folder is read
+    (no .wav in it), resampled to the enrolment's rate and identified as the WAV files were."""
+    import soundfile as sf
+
+    memos = tmp_path / "memos"
+    memos.mkdir()
+    originals = sorted((SAMPLES / "fsdd_sample" / "test").glob("*_[jt]*_*.wav"))
+    assert len(originals) >= 30
+    for f in originals:
+        y, sr = sf.read(f, dtype="float32")
+        encode(memos / f"{f.stem}.m4a", y, sr, codec="aac", container="mp4", rate=44100, channels=2)
+    out = tmp_path / "run"
+    args = ["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet", "--set", f"data.test={memos}"]
+    assert cli.main(args) == 0
+    got = pd.read_csv(out / "identifications.csv")
+    want = pd.read_csv(default_run / "identifications.csv")
+    want = want[want["file"].map(lambda f: Path(f).stem).isin({f.stem for f in originals})]
+    assert len(got) == len(want) == len(originals)
+    got = got.assign(stem=got["file"].map(lambda f: Path(f).stem)).set_index("stem").sort_index()
+    want = want.assign(stem=want["file"].map(lambda f: Path(f).stem)).set_index("stem").sort_index()
+    assert (got["true"] == want["true"]).all()
+    assert (got["predicted"] == want["predicted"]).mean() >= 0.95
+    assert np.corrcoef(got["score"], want["score"])[0, 1] > 0.95
 
 
 @pytest.fixture(scope="module")

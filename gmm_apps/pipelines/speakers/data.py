@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -18,12 +17,22 @@ from ...tabular import read_table
 logger = logging.getLogger("gmm_apps.speakers")
 
 #: what to do with a file no reader can open
-UNREADABLE = "expected WAV, FLAC, OGG / Opus, MP3 or AIFF: re-export the file, or move it out of the folder"
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3"}  # .opus: WhatsApp voice notes
+UNREADABLE = (
+    "expected WAV, FLAC, OGG / Opus, MP3, AIFF, or audio in M4A / AAC / MP4 / WebM / 3GP / WMA: "
+    "re-export the file, or move it out of the folder"
+)
+#: read by libsndfile (.opus: WhatsApp voice notes)
+SNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3", ".caf"}
+#: read by FFmpeg through PyAV: phone voice memos (.m4a, .3gp, .amr), meeting and video recordings' sound
+CONTAINER_SUFFIXES = {".m4a", ".aac", ".mp4", ".mov", ".webm", ".mkv", ".mka", ".3gp", ".amr", ".wma"}
+AUDIO_SUFFIXES = SNDFILE_SUFFIXES | CONTAINER_SUFFIXES
 
 
 def load_audio(path, *, sample_rate):
     """Read an audio file as mono float32 at ``sample_rate``.
+
+    libsndfile reads WAV, FLAC, OGG / Opus, MP3 and AIFF; anything else (a phone's M4A voice memo, the
+    sound of an MP4 meeting recording) is decoded with FFmpeg through PyAV. Channels are averaged.
 
     Parameters
     ----------
@@ -41,14 +50,7 @@ def load_audio(path, *, sample_rate):
         y, sr = sf.read(path, dtype="float32", always_2d=True)
         y = y.mean(axis=1)
     except Exception as exc:  # soundfile raises several types for unreadable files
-        try:
-            import librosa  # reason: start-up (2-3 s); only files soundfile cannot read
-
-            with warnings.catch_warnings():  # librosa's audioread fallback warns on every call
-                warnings.simplefilter("ignore")
-                y, sr = librosa.load(path, sr=None, mono=True)
-        except Exception:
-            raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc}); {UNREADABLE}") from None
+        y, sr = _decode(path, exc)
     if y.size == 0:
         raise DataError(f"{path}: the recording is empty (0 samples)")
     if not np.all(np.isfinite(y)):
@@ -60,6 +62,34 @@ def load_audio(path, *, sample_rate):
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
+def _audio_stream(container, path):
+    if not container.streams.audio:
+        kinds = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
+        raise DataError(f"{path}: the file holds no sound track (only {kinds}); {UNREADABLE}")
+    return container.streams.audio[0]
+
+
+def _decode(path, sndfile_error):
+    """Samples (mono float32) and rate of the first sound track of a file libsndfile could not read."""
+    import av  # reason: start-up; only files libsndfile cannot read
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = _audio_stream(container, path)
+            # planar float keeps every channel apart, so they are averaged as libsndfile's are
+            resampler = av.AudioResampler(format="fltp", rate=stream.rate)
+            blocks = [out.to_ndarray() for frame in container.decode(stream) for out in resampler.resample(frame)]
+            blocks += [out.to_ndarray() for out in resampler.resample(None)]
+            rate = stream.rate
+    except av.FFmpegError as exc:
+        raise DataError(
+            f"{path}: cannot read audio ({type(sndfile_error).__name__}: {sndfile_error}; FFmpeg: {exc}); {UNREADABLE}"
+        ) from None
+    if not blocks:
+        return np.zeros(0, dtype=np.float32), rate
+    return np.concatenate(blocks, axis=1).mean(axis=0).astype(np.float32), rate
+
+
 def native_rate(path):
     """A recording's own sample rate (Hz), from its header."""
     import soundfile as sf  # start-up time: soundfile loads only when audio is read or written
@@ -67,12 +97,15 @@ def native_rate(path):
     try:
         return int(sf.info(str(path)).samplerate)
     except Exception as exc:  # soundfile raises several types for unreadable files
-        try:
-            import librosa  # reason: start-up (2-3 s); only files soundfile cannot read
+        import av  # reason: start-up; only files libsndfile cannot read
 
-            return int(librosa.get_samplerate(str(path)))
-        except Exception:
-            raise DataError(f"{path}: cannot read audio ({type(exc).__name__}: {exc}); {UNREADABLE}") from None
+        try:
+            with av.open(str(path), metadata_errors="ignore") as container:
+                return int(_audio_stream(container, path).rate)
+        except av.FFmpegError as err:
+            raise DataError(
+                f"{path}: cannot read audio ({type(exc).__name__}: {exc}; FFmpeg: {err}); {UNREADABLE}"
+            ) from None
 
 
 def common_rate(paths):
