@@ -139,10 +139,10 @@ def foreign_entries(folder):
     return [rel for rel, seen in now.items() if files.get(rel) != seen]
 
 
-#: what phones write that is not read here, and what to convert it to
+#: what cameras write that is not read here, and what to convert it to
 CONVERT_TO = {
-    ".heic": "JPEG or PNG",
-    ".heif": "JPEG or PNG",
+    ext: "JPEG or TIFF (export them from the camera's or a photo editor's software)"
+    for ext in (".cr2", ".cr3", ".nef", ".arw", ".dng", ".raf", ".orf", ".rw2", ".pef", ".srw")
 }
 
 

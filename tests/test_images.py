@@ -170,7 +170,7 @@ def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path_fac
     rgb = (np.random.default_rng(1).random((12, 16, 3)) * 255).astype(np.uint8)
     Image.fromarray(rgb).save(tmp_path / "a.png")
     Image.fromarray(rgb).save(tmp_path / "b.webp", lossless=True)
-    (tmp_path / "c.heic").write_bytes(b"\0\0\0\x18ftypheic")  # a phone's format Pillow cannot read
+    (tmp_path / "c.cr2").write_bytes(b"II*\0\x10\0\0\0CR")  # a camera's raw file, not read here
     (tmp_path / "notes.txt").write_text("shot in May")
     lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
     lg.addHandler(caplog.handler)
@@ -179,7 +179,8 @@ def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path_fac
     finally:
         lg.removeHandler(caplog.handler)
     assert [Path(f).name for f in got] == ["a.png", "b.webp"]
-    assert "2 file(s) left out, not of a kind read here (.heic 1, .txt 1)" in caplog.text
+    assert "2 file(s) left out, not of a kind read here (.cr2 1, .txt 1)" in caplog.text
+    assert "convert .cr2 to JPEG or TIFF (export them from the camera's or a photo editor's software)" in caplog.text
     np.testing.assert_allclose(read_image(got[1]) * 255, rgb)
     # a run says it once (its config check did), not again when the run starts
     caplog.clear()
@@ -191,6 +192,28 @@ def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path_fac
     finally:
         lg.removeHandler(caplog.handler)
     assert caplog.text.count("left out, not of a kind read here") == 1
+
+
+def test_iphone_heic_and_avif_photos_are_read_and_segmented(tmp_path_factory):
+    """An iPhone saves HEIC, web exports AVIF: both read as the picture (to within their compression), and a
+    folder of them is segmented at the picture's size."""
+    import pillow_heif
+
+    photos, runs = tmp_path_factory.mktemp("photos"), tmp_path_factory.mktemp("runs")
+    rgb = (read_image("skimage:chelsea")[::2, ::2] * 255).round().astype(np.uint8)
+    pillow_heif.from_pillow(Image.fromarray(rgb)).save(photos / "cat.heic", quality=-1)  # lossless
+    Image.fromarray(rgb).save(photos / "cat.avif", quality=100)
+    assert np.abs(read_image(photos / "cat.heic") * 255 - rgb).mean() < 1.5
+    assert np.abs(read_image(photos / "cat.avif") * 255 - rgb).mean() < 2.5
+    assert [Path(f).name for f in resolve_images(str(photos))] == ["cat.avif", "cat.heic"]
+    sets = [f"data.path={photos}", "run.n_jobs=1", "model.n_fits=1", "report.plots=false"]
+    args = ["run", str(REPO / "configs" / "images.yaml"), "--out", str(runs / "r"), "--quiet"]
+    assert cli.main([*args, *(a for x in sets for a in ("--set", x))]) == 0
+    table = pd.read_csv(runs / "r" / "images.csv").set_index("image")
+    assert sorted(table.index) == ["cat_avif", "cat_heic"]
+    assert (table["width"] == rgb.shape[1]).all() and (table["height"] == rgb.shape[0]).all()
+    for name in table.index:
+        assert np.asarray(Image.open(runs / "r" / "labels" / f"{name}.png")).shape == rgb.shape[:2]
 
 
 def test_a_file_that_is_no_image_is_refused_before_any_photo_is_segmented(tmp_path, capsys, monkeypatch):

@@ -1,7 +1,9 @@
-"""Reading images (JPEG, PNG, TIFF; grey, RGBA, 16-bit) and the bundled scikit-image samples."""
+"""Reading images (JPEG, PNG, TIFF, a phone's HEIC, AVIF; grey, RGBA, 16-bit) and the bundled scikit-image
+samples."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -12,7 +14,8 @@ from ...paths import require_file, resolve_inputs
 
 logger = logging.getLogger("gmm_apps.images")
 
-SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
+#: .heic / .heif: an iPhone's photos (through pillow-heif); .avif: Pillow's own
+SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".heic", ".heif", ".avif"}
 #: ``skimage:NAME`` entries of ``data.path``: colour images shipped inside scikit-image
 SKIMAGE_PREFIX = "skimage:"
 SKIMAGE_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera", "retina")
@@ -84,7 +87,7 @@ def _too_large(name, w, h, max_pixels):
 
 
 def _unreadable(p, exc):
-    return DataError(f"{p}: not a readable image (JPEG, PNG, TIFF, BMP, WebP or GIF expected): {exc}")
+    return DataError(f"{p}: not a readable image (JPEG, PNG, TIFF, BMP, WebP, GIF, HEIC or AVIF expected): {exc}")
 
 
 def _tiff_plane(shape):
@@ -192,13 +195,25 @@ def _upright(im):
 
 
 def _open_unchecked(Image, path):
-    """``PIL.Image.open`` without Pillow's own pixel limit (``read_image`` applies ``max_pixels`` instead)."""
+    """``PIL.Image.open`` without Pillow's own pixel limit (``read_image`` applies ``max_pixels`` instead),
+    HEIC / HEIF included."""
+    _heif_opener()
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
         return Image.open(path)
     finally:
         Image.MAX_IMAGE_PIXELS = saved
+
+
+@functools.cache
+def _heif_opener():
+    """Teach Pillow HEIC / HEIF (once). libheif applies the picture's rotation and mirroring boxes, which
+    the HEIF standard makes the authority (an iPhone writes them), and pillow-heif sets the EXIF
+    orientation to 1 so that :func:`_upright` does not turn the picture a second time."""
+    import pillow_heif  # start-up time: only when images are read
+
+    pillow_heif.register_heif_opener()
 
 
 def _skimage_sample(name):
