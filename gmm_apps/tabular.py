@@ -11,8 +11,11 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import logging
 import re
+import zipfile
+from pathlib import PurePosixPath
 
 import pandas as pd
 
@@ -218,26 +221,32 @@ def sniff_table(path):
     sep : str or None
         For text: the one of ``, ; tab |`` the header line holds most; else white space between
         several names, or ``,`` for a single column.
-    compression : {'gzip', None}
+    compression : {'gzip', 'zip', None}
+        ``zip``: a zip archive holding one text table (a download), read by :func:`open_stored`.
     """
     with open(path, "rb") as fh:
         head = fh.read(8)
     if not head:
         raise DataError(f"{path}: file is empty; expected a header and rows")
+    compression = None
     if head.startswith(b"PK\x03\x04"):
-        return "excel", None, None
+        if _zip_member(path) is None:
+            return "excel", None, None
+        compression = "zip"
     if head.startswith(b"PAR1"):
         return "parquet", None, None
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise DataError(f"{path}: an Excel 97-2003 (.xls) workbook; save it as .xlsx or CSV")
-    compression = "gzip" if head.startswith(b"\x1f\x8b") else None
-    opener = gzip.open if compression else open
+    if head.startswith(b"\x1f\x8b"):
+        compression = "gzip"
     try:
-        with opener(path, "rb") as fh:
-            encoding = _wide_encoding(fh.read(4096)) or "utf-8"
-        with opener(path, "rt", encoding=encoding, errors="replace") as fh:
+        with open_stored(path, compression) as fh:
+            start = fh.read(4096)
+        encoding = _wide_encoding(start) or "utf-8"
+        _refuse_markup(path, start.decode(encoding, errors="replace"))
+        with open_stored(path, compression, "rt", encoding=encoding, errors="replace") as fh:
             lines = [ln for ln in (fh.readline() for _ in range(HEADER_SEARCH_ROWS)) if ln.strip()]
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
     # the header: the first line whose separator the next line holds as often (a title above it may hold none)
     header = next((a for a, b in zip(lines, lines[1:]) if _same_fields(a, b)), lines[0] if lines else "")
@@ -248,6 +257,64 @@ def sniff_table(path):
     if not counts[sep]:
         sep = r"\s+" if len(header.split()) > 1 else ","
     return "text", sep, compression
+
+
+def _zip_member(path):
+    """The one file a zip archive holds (a downloaded table), or None for an Excel workbook, which is a
+    zip archive too; any other archive is refused saying what it holds."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            if "[Content_Types].xml" in names:
+                return None
+            if "mimetype" in names and z.read("mimetype").startswith(b"application/vnd.oasis.opendocument"):
+                raise DataError(f"{path}: an OpenDocument spreadsheet (.ods); save it as .xlsx or CSV")
+            files = [
+                n
+                for n in names
+                if not n.endswith("/") and not n.startswith("__MACOSX/") and not PurePosixPath(n).name.startswith(".")
+            ]
+            head = z.read(files[0])[:4] if len(files) == 1 else b""
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"{path}: a damaged zip archive or Excel workbook ({exc})") from None
+    if len(files) != 1:
+        shown = ", ".join(files[:5]) + (", ..." if len(files) > 5 else "")
+        raise DataError(
+            f"{path}: a zip archive of {len(files)} files ({shown or 'none'}); unzip it and name the file to read"
+        )
+    if head.startswith((b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0", b"\x1f\x8b")):
+        raise DataError(f"{path}: a zip archive holding {files[0]}; unzip it and name {files[0]} itself")
+    return files[0]
+
+
+def open_stored(path, compression, mode="rb", **text):
+    """A table file opened as stored: plain, gzip, or the one file of a zip archive (``compression`` from
+    :func:`sniff_table`); ``mode`` ``rb`` or ``rt`` (``text``: the encoding and error handling)."""
+    if compression == "gzip":
+        return gzip.open(path, mode, **text)
+    if compression == "zip":
+        with zipfile.ZipFile(path) as archive:  # closing the archive leaves its file open for the member
+            raw = archive.open(_zip_member(path))
+        return io.TextIOWrapper(raw, **text) if "t" in mode else raw
+    return open(path, mode, **text)
+
+
+_MARKUP = re.compile(r"\s*<(!doctype html|html|table|\?xml)", re.IGNORECASE)
+
+
+def _refuse_markup(path, start):
+    """A web page or an XML spreadsheet saved under a table's name (some banks' "Excel" exports) is not a
+    delimited table: refused with what to do, where it would have been read as nonsense columns."""
+    if not _MARKUP.match(start):
+        return
+    if "urn:schemas-microsoft-com:office:spreadsheet" in start:
+        what = "an Excel 2003 XML spreadsheet"
+    else:
+        what = "an XML file" if start.lstrip().startswith("<?xml") else "a web page (HTML)"
+    raise DataError(
+        f"{path}: {what}, not a table file (some banks and shops save their Excel export this way); "
+        "open it in Excel or LibreOffice and save it as .xlsx or CSV"
+    )
 
 
 def _same_fields(line, following):
@@ -280,7 +347,7 @@ def _refuse_binary(path, raw):
     if found and (b"\x00" in raw or len(_CONTROL.findall(raw)) > 0.01 * len(raw)):
         raise DataError(
             f"{path}: not a text table (control byte 0x{found.group()[0]:02x} at offset {found.start()}); "
-            "expected CSV / TSV (plain or gzip), Parquet or Excel .xlsx"
+            "expected CSV / TSV (plain, gzip or zipped), Parquet or Excel .xlsx"
         )
 
 
@@ -296,8 +363,7 @@ def text_encoding(path, compression=None):
     encoding : str
         A name :func:`pandas.read_csv` accepts.
     """
-    opener = gzip.open if compression else open
-    with opener(path, "rb") as fh:
+    with open_stored(path, compression) as fh:
         head = fh.read(4096)
         wide = _wide_encoding(head)
         if wide:
@@ -368,8 +434,7 @@ def header_with(names):
 
 def first_text_rows(path, sep, compression, encoding):
     """The first rows of a delimited text file, split into cells as the CSV reader would."""
-    opener = gzip.open if compression else open
-    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
+    with open_stored(path, compression, "rt", encoding=encoding, errors="replace", newline="") as fh:
         lines = [fh.readline() for _ in range(HEADER_SEARCH_ROWS)]
     if sep == r"\s+":
         return [ln.split() for ln in lines]
@@ -379,7 +444,7 @@ def first_text_rows(path, sep, compression, encoding):
 def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtype=None, header_has=None):
     """A table file as a DataFrame, or an iterator of DataFrames with ``chunksize`` rows (one for Excel).
 
-    CSV / TSV / ``;`` or ``|`` separated (plain or gzip), Parquet, or an Excel ``.xlsx`` workbook
+    CSV / TSV / ``;`` or ``|`` separated (plain, gzip or zipped), Parquet, or an Excel ``.xlsx`` workbook
     (``sheet``: a name or a position from 0; default the first; other files have no sheets, and a
     config that names one for them is refused by :func:`check_sheet`), told apart by content.
     ``dtype`` goes to the CSV and Excel readers (``str`` keeps ids such as ``007`` as written).
@@ -404,16 +469,21 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             return (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=chunksize))
         encoding = text_encoding(path, compression)
         skip = header_position(first_text_rows(path, sep, compression, encoding), header_has, path)
-        return pd.read_csv(
-            path,
-            sep=sep,
-            compression=compression,
-            encoding=encoding,
-            skiprows=skip,
-            chunksize=chunksize,
-            dtype=dtype,
-            engine="python" if len(sep) > 1 else "c",
-        )
+        source = open_stored(path, "zip") if compression == "zip" else path  # pandas reads one-file zips only
+        try:
+            return pd.read_csv(
+                source,
+                sep=sep,
+                compression=None if compression == "zip" else compression,
+                encoding=encoding,
+                skiprows=skip,
+                chunksize=chunksize,
+                dtype=dtype,
+                engine="python" if len(sep) > 1 else "c",
+            )
+        finally:
+            if source is not path and chunksize is None:
+                source.close()
     except DataError:
         raise
     except ImportError as exc:

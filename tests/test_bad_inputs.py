@@ -60,6 +60,15 @@ def make(tmp, name, content):
     return p
 
 
+def zip_of(tmp, name, members):
+    import zipfile
+
+    with zipfile.ZipFile(tmp / name, "w") as z:
+        for m in members:
+            z.writestr(m, "a,b\n1,2\n3,4\n")
+    return tmp / name
+
+
 def prices_csv(tmp, name="prices.csv", n=120, mutate=None):
     from arch.data import sp500
 
@@ -642,6 +651,25 @@ CASES = [
         "anomaly",
         lambda t: ["--set", f"data.path={anomaly_csv(t)}", "--set", "data.score=null", "--set", "data.sheet=0"],
         "ref.csv: data.sheet is set, but the file is not an Excel workbook",
+    ),
+    # a bank's "Excel" export that is a web page, and a zip archive of several tables
+    (
+        "web-page-saved-as-xls",
+        "customers",
+        lambda t: ["--set", f"data.path={make(t, 'orders.xls', '<html><table><tr><td>id</td></tr></table></html>')}"],
+        "orders.xls: a web page (HTML), not a table file",
+    ),
+    (
+        "web-page-saved-as-xls",
+        "regimes",
+        lambda t: ["--set", f"data.path={make(t, 'quotes.xls', '<!DOCTYPE html><html><table></table></html>')}"],
+        "quotes.xls: a web page (HTML), not a table file",
+    ),
+    (
+        "zip-of-several-tables",
+        "anomaly",
+        lambda t: ["--set", f"data.path={zip_of(t, 'export.zip', ['jan.csv', 'feb.csv'])}", "--set", "data.score=null"],
+        "export.zip: a zip archive of 2 files (jan.csv, feb.csv); unzip it and name the file to read",
     ),
     # live data with no network
     (

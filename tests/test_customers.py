@@ -259,6 +259,15 @@ def test_excel_parquet_and_gzip_logs_read_as_the_csv(tmp_path):
     pd.testing.assert_frame_equal(read(tmp_path / "lines.parquet", **LINE_KEYS)[0], want[0])
     LINES.to_csv(tmp_path / "lines.tsv.gz", sep="\t", index=False)
     pd.testing.assert_frame_equal(read(tmp_path / "lines.tsv.gz", **LINE_KEYS)[0], want[0])
+    # a zipped download, as a shop's or Kaggle's export arrives, with the copy a Mac adds
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "orders_export.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(tmp_path / "lines.csv", "orders_export.csv")
+        z.writestr("__MACOSX/._orders_export.csv", b"\0\x05\x16\x07")
+    got = read(tmp_path / "orders_export.zip", **LINE_KEYS)
+    pd.testing.assert_frame_equal(got[0], want[0])
+    assert got[1] == want[1]
 
 
 def test_a_report_export_with_title_rows_in_windows_or_unicode_text_reads_as_the_csv(tmp_path):

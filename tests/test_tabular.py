@@ -155,6 +155,55 @@ def test_tables_are_read_by_content_whatever_their_name(tmp_path):
         read_table(tmp_path / "blank.csv")
 
 
+def test_a_downloaded_zip_of_one_table_is_read_and_other_archives_and_web_pages_are_refused(tmp_path):
+    """A download often arrives zipped (a Mac adds ``__MACOSX`` copies); some banks' "Excel" export is a web
+    page. Each is read as the table it holds, or refused saying what it is and what to do."""
+    import zipfile
+
+    from gmm_apps.errors import DataError
+    from gmm_apps.tabular import read_table
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"Date": pd.date_range("2020-01-01", periods=40).astype(str), "Close": rng.random(40)})
+    df.to_csv(tmp_path / "prices.csv", sep=";", index=False)
+    with zipfile.ZipFile(tmp_path / "download.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(tmp_path / "prices.csv", "export/prices.csv")
+        z.writestr("export/", b"")
+        z.writestr("__MACOSX/export/._prices.csv", b"\0\x05\x16\x07 resource fork")
+    pd.testing.assert_frame_equal(read_table(tmp_path / "download.zip"), df, obj="zip")
+    chunks = list(read_table(tmp_path / "download.zip", chunksize=15))
+    assert [len(c) for c in chunks] == [15, 15, 10]
+    pd.testing.assert_frame_equal(pd.concat(chunks), df)
+
+    def archive(name, members):
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            for member, data in members.items():
+                z.writestr(member, data)
+        return tmp_path / name
+
+    both = archive("both.zip", {"a.csv": "x\n1\n", "b.csv": "x\n2\n"})
+    with pytest.raises(DataError, match=r"both.zip: a zip archive of 2 files \(a.csv, b.csv\); unzip it and name"):
+        read_table(both)
+    inner = archive("inner.zip", {"book.xlsx": _xlsx(df)})
+    with pytest.raises(DataError, match="inner.zip: a zip archive holding book.xlsx; unzip it and name book.xlsx"):
+        read_table(inner)
+    ods = archive("sheet.ods", {"mimetype": "application/vnd.oasis.opendocument.spreadsheet", "content.xml": "<x/>"})
+    with pytest.raises(DataError, match=r"sheet.ods: an OpenDocument spreadsheet \(.ods\); save it as .xlsx or CSV"):
+        read_table(ods)
+    (tmp_path / "cut.zip").write_bytes(b"PK\x03\x04" + bytes(60))
+    with pytest.raises(DataError, match="cut.zip: a damaged zip archive"):
+        read_table(tmp_path / "cut.zip")
+    (tmp_path / "statement.xls").write_text("<html><body>" + df.to_html(index=False) + "</body></html>")
+    with pytest.raises(
+        DataError, match=r"statement.xls: a web page \(HTML\), not a table file .* save it as .xlsx or CSV"
+    ):
+        read_table(tmp_path / "statement.xls")
+    xml = '<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"></Workbook>'
+    (tmp_path / "export.xls").write_text(xml)
+    with pytest.raises(DataError, match="export.xls: an Excel 2003 XML spreadsheet, not a table file"):
+        read_table(tmp_path / "export.xls")
+
+
 def test_text_is_read_in_the_encoding_its_bytes_show_and_a_guess_is_logged(tmp_path, caplog):
     import logging
 

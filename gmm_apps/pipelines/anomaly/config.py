@@ -23,7 +23,7 @@ from ...config import (
 
 class AnomalyData(PathData):
     """Records to learn from (``path``) and, optionally, records to score (``score``;
-    by default the ``path`` records themselves).  CSV / TSV (plain or gzip), Parquet,
+    by default the ``path`` records themselves).  CSV / TSV (plain, gzip or zipped), Parquet,
     Excel ``.xlsx`` (``sheet``), or ODDS ``.mat`` (arrays ``X`` and ``y``)."""
 
     path: str = Field(

@@ -44,7 +44,7 @@ class CustomersData(PathData):
 
     path: str = Field(
         "sample:cdnow_sample.txt",
-        description="transaction log: CDNOW text, CSV / TSV (plain or gzip), Parquet or Excel .xlsx",
+        description="transaction log: CDNOW text, CSV / TSV (plain, gzip or zipped), Parquet or Excel .xlsx",
     )
     format: Literal["auto", "table", "excel", "cdnow"] = Field(
         "auto",

@@ -3,7 +3,7 @@
 Formats, decided by content (never by a file name alone) unless ``data.format``
 says: the CDNOW text format (a header line, then whitespace-separated id,
 YYYYMMDD date, quantity, amount), delimited text (CSV, TSV, ``;`` or ``|``,
-plain or gzip), Parquet, and Excel ``.xlsx`` (one sheet).
+plain, gzip or zipped), Parquet, and Excel ``.xlsx`` (one sheet).
 
 A log may hold one row per purchase or one row per line item; :mod:`.lines` turns the lines
 into purchases.
@@ -11,7 +11,6 @@ into purchases.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import re
 import zoneinfo
@@ -31,6 +30,7 @@ from ...tabular import (
     mark_evidence,
     mark_from,
     number_cells,
+    open_stored,
     pool_evidence,
     read_table,
     refuse_mixed_currencies,
@@ -53,7 +53,7 @@ def sniff(path):
     kind : {'cdnow', 'table', 'excel', 'parquet'}
     sep : str or None
         The column separator of a text table.
-    compression : {'gzip', None}
+    compression : {'gzip', 'zip', None}
     """
     path = Path(path)
     kind, sep, compression = sniff_table(path)
@@ -61,9 +61,8 @@ def sniff(path):
         return kind, None, None
     if sep in _SEPARATORS:
         return "table", sep, compression
-    opener = gzip.open if compression else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        with open_stored(path, compression, "rt", encoding="utf-8", errors="replace") as fh:
             lines = [ln for ln in (fh.readline() for _ in range(20)) if ln.strip()][:2]
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
@@ -114,16 +113,16 @@ def _read_raw(path, kind, compression, cfg_data, spec):
             header_has=header_with(spec.values()),
         )
     try:
-        return pd.read_csv(
-            path,
-            sep=r"\s+",
-            header=None,
-            skiprows=1,
-            names=["id", "date", "quantity", "amount"],
-            dtype=str,
-            engine="python",
-            compression=compression,
-        )
+        with open_stored(path, compression) as fh:
+            return pd.read_csv(
+                fh,
+                sep=r"\s+",
+                header=None,
+                skiprows=1,
+                names=["id", "date", "quantity", "amount"],
+                dtype=str,
+                engine="python",
+            )
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError, EOFError) as exc:
         raise DataError(
             f"{path}: cannot read as CDNOW text ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"

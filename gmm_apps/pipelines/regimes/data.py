@@ -397,7 +397,7 @@ def load_file(
     series_column=None,
     series=None,
 ):
-    """Prices from a CSV / TSV (plain or gzip), Parquet or Excel file (:func:`gmm_apps.tabular.read_table`).
+    """Prices from a CSV / TSV (plain, gzip or zipped), Parquet or Excel file (:func:`gmm_apps.tabular.read_table`).
 
     Parameters
     ----------
