@@ -55,7 +55,7 @@ def dask_frame(path, *, chunk_rows, header_has=None):
     CSV columns are read as text (``object``): typing is the pipeline's job,
     with its own error messages, and blocks cannot disagree on inferred types.
     The separator and the character encoding are decided as for a local read
-    (:func:`gmm_apps.tabular.sniff_table`, :func:`gmm_apps.tabular.text_encoding`).
+    (:func:`gmm_apps.sniff.sniff_table`, :func:`gmm_apps.sniff.text_encoding`).
 
     Parameters
     ----------
@@ -74,12 +74,8 @@ def dask_frame(path, *, chunk_rows, header_has=None):
     """
     import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
 
-    from .tabular import (  # pandas: loaded by pipelines reading tables
-        first_text_rows,
-        header_position,
-        sniff_table,
-        text_encoding,
-    )
+    from .sniff import sniff_table, text_encoding  # loaded by pipelines reading tables
+    from .tabular import first_text_rows, header_position  # pandas: loaded by pipelines reading tables
 
     p = Path(path)
     kind, sep, compression = sniff_table(p)

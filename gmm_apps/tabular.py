@@ -8,18 +8,16 @@ its header found below a report's title rows.  Dates are read by :mod:`gmm_apps.
 
 from __future__ import annotations
 
-import codecs
 import csv
-import gzip
-import io
 import logging
 import re
 import zipfile
-from pathlib import PurePosixPath
 
 import pandas as pd
+from python_calamine import CalamineError
 
 from .errors import DataError
+from .sniff import HEADER_SEARCH_ROWS, excel_engine, open_stored, sniff_table, text_encoding
 
 logger = logging.getLogger("gmm_apps")
 
@@ -207,194 +205,6 @@ def as_numbers(values, *, mark=None):
 
 
 # ----------------------------------------------------------------------------- files
-_SEPARATORS = (",", ";", "\t", "|")
-#: how many rows at the top of a file are searched for its header (a report's title, date and blank rows)
-HEADER_SEARCH_ROWS = 30
-
-
-def sniff_table(path):
-    """How a table file is stored, from its first bytes, never from its name.
-
-    Returns
-    -------
-    kind : {'excel', 'parquet', 'text'}
-    sep : str or None
-        For text: the one of ``, ; tab |`` the header line holds most; else white space between
-        several names, or ``,`` for a single column.
-    compression : {'gzip', 'zip', None}
-        ``zip``: a zip archive holding one text table (a download), read by :func:`open_stored`.
-    """
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if not head:
-        raise DataError(f"{path}: file is empty; expected a header and rows")
-    compression = None
-    if head.startswith(b"PK\x03\x04"):
-        if _zip_member(path) is None:
-            return "excel", None, None
-        compression = "zip"
-    if head.startswith(b"PAR1"):
-        return "parquet", None, None
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise DataError(f"{path}: an Excel 97-2003 (.xls) workbook; save it as .xlsx or CSV")
-    if head.startswith(b"\x1f\x8b"):
-        compression = "gzip"
-    try:
-        with open_stored(path, compression) as fh:
-            start = fh.read(4096)
-        encoding = _wide_encoding(start) or "utf-8"
-        _refuse_markup(path, start.decode(encoding, errors="replace"))
-        with open_stored(path, compression, "rt", encoding=encoding, errors="replace") as fh:
-            lines = [ln for ln in (fh.readline() for _ in range(HEADER_SEARCH_ROWS)) if ln.strip()]
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
-    # the header: the first line whose separator the next line holds as often (a title above it may hold none)
-    header = next((a for a, b in zip(lines, lines[1:]) if _same_fields(a, b)), lines[0] if lines else "")
-    if not header:
-        raise DataError(f"{path}: the file holds no text; expected a header and rows")
-    counts = {s: header.count(s) for s in _SEPARATORS}
-    sep = max(counts, key=counts.get)
-    if not counts[sep]:
-        sep = r"\s+" if len(header.split()) > 1 else ","
-    return "text", sep, compression
-
-
-def _zip_member(path):
-    """The one file a zip archive holds (a downloaded table), or None for an Excel workbook, which is a
-    zip archive too; any other archive is refused saying what it holds."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-            if "[Content_Types].xml" in names:
-                return None
-            if "mimetype" in names and z.read("mimetype").startswith(b"application/vnd.oasis.opendocument"):
-                raise DataError(f"{path}: an OpenDocument spreadsheet (.ods); save it as .xlsx or CSV")
-            files = [
-                n
-                for n in names
-                if not n.endswith("/") and not n.startswith("__MACOSX/") and not PurePosixPath(n).name.startswith(".")
-            ]
-            head = z.read(files[0])[:4] if len(files) == 1 else b""
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{path}: a damaged zip archive or Excel workbook ({exc})") from None
-    if len(files) != 1:
-        shown = ", ".join(files[:5]) + (", ..." if len(files) > 5 else "")
-        raise DataError(
-            f"{path}: a zip archive of {len(files)} files ({shown or 'none'}); unzip it and name the file to read"
-        )
-    if head.startswith((b"PK\x03\x04", b"PAR1", b"\xd0\xcf\x11\xe0", b"\x1f\x8b")):
-        raise DataError(f"{path}: a zip archive holding {files[0]}; unzip it and name {files[0]} itself")
-    return files[0]
-
-
-def open_stored(path, compression, mode="rb", **text):
-    """A table file opened as stored: plain, gzip, or the one file of a zip archive (``compression`` from
-    :func:`sniff_table`); ``mode`` ``rb`` or ``rt`` (``text``: the encoding and error handling)."""
-    if compression == "gzip":
-        return gzip.open(path, mode, **text)
-    if compression == "zip":
-        with zipfile.ZipFile(path) as archive:  # closing the archive leaves its file open for the member
-            raw = archive.open(_zip_member(path))
-        return io.TextIOWrapper(raw, **text) if "t" in mode else raw
-    return open(path, mode, **text)
-
-
-_MARKUP = re.compile(r"\s*<(!doctype html|html|table|\?xml)", re.IGNORECASE)
-
-
-def _refuse_markup(path, start):
-    """A web page or an XML spreadsheet saved under a table's name (some banks' "Excel" exports) is not a
-    delimited table: refused with what to do, where it would have been read as nonsense columns."""
-    if not _MARKUP.match(start):
-        return
-    if "urn:schemas-microsoft-com:office:spreadsheet" in start:
-        what = "an Excel 2003 XML spreadsheet"
-    else:
-        what = "an XML file" if start.lstrip().startswith("<?xml") else "a web page (HTML)"
-    raise DataError(
-        f"{path}: {what}, not a table file (some banks and shops save their Excel export this way); "
-        "open it in Excel or LibreOffice and save it as .xlsx or CSV"
-    )
-
-
-def _same_fields(line, following):
-    """Whether ``line`` holds a separator, its most frequent one, as often as the line ``following`` it."""
-    counts = {s: line.count(s) for s in _SEPARATORS}
-    sep = max(counts, key=counts.get)
-    return counts[sep] > 0 and following.count(sep) == counts[sep]
-
-
-def _wide_encoding(head):
-    """UTF-8 with a byte-order mark, or UTF-16 (with a mark, as Excel's "Unicode Text" writes it, or without,
-    when every other byte of the first block is zero), from a file's first bytes; else None."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    even = head[: len(head) // 2 * 2]
-    for zeros, name in ((even[1::2], "utf-16-le"), (even[0::2], "utf-16-be")):
-        if len(zeros) > 8 and zeros.count(0) > 0.9 * len(zeros):
-            return name
-    return None
-
-
-_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f]")
-
-
-def _refuse_binary(path, raw):
-    """Text tables hold no NUL and next to no other control bytes; a file that does is not one."""
-    found = _CONTROL.search(raw)
-    if found and (b"\x00" in raw or len(_CONTROL.findall(raw)) > 0.01 * len(raw)):
-        raise DataError(
-            f"{path}: not a text table (control byte 0x{found.group()[0]:02x} at offset {found.start()}); "
-            "expected CSV / TSV (plain, gzip or zipped), Parquet or Excel .xlsx"
-        )
-
-
-def text_encoding(path, compression=None):
-    """The character encoding of a text table, from its bytes.
-
-    UTF-16 and marked UTF-8 by :func:`_wide_encoding`; a file that reads as UTF-8 throughout is UTF-8;
-    any other is Windows-1252 (what Excel on Windows saves as "CSV") when it reads as that, else
-    Latin-1, and that reading is logged with the first line it changes, so that a wrong one shows.
-
-    Returns
-    -------
-    encoding : str
-        A name :func:`pandas.read_csv` accepts.
-    """
-    with open_stored(path, compression) as fh:
-        head = fh.read(4096)
-        wide = _wide_encoding(head)
-        if wide:
-            return wide
-        _refuse_binary(path, head)
-        fh.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-            return "utf-8"
-        except UnicodeDecodeError:
-            fh.seek(0)
-            raw = fh.read()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = exc.start
-    _refuse_binary(path, raw)
-    try:
-        raw.decode("cp1252")
-        name = "cp1252"
-    except UnicodeDecodeError:
-        name = "latin-1"
-    line = raw[raw.rfind(b"\n", 0, bad) + 1 :].split(b"\n", 1)[0].decode(name).strip()[:120]
-    shown = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}[name]
-    logger.info("%s: not UTF-8; read as %s text, e.g. line %d: %s", path, shown, raw.count(b"\n", 0, bad) + 1, line)
-    return name
-
-
 def header_position(rows, header_has, path=None):
     """Where a table's header is: the first of its first rows that ``header_has`` accepts, else 0.
 
@@ -444,7 +254,8 @@ def first_text_rows(path, sep, compression, encoding):
 def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtype=None, header_has=None):
     """A table file as a DataFrame, or an iterator of DataFrames with ``chunksize`` rows (one for Excel).
 
-    CSV / TSV / ``;`` or ``|`` separated (plain, gzip or zipped), Parquet, or an Excel ``.xlsx`` workbook
+    CSV / TSV / ``;`` or ``|`` separated (plain, gzip or zipped), Parquet, or a workbook (Excel ``.xlsx`` or
+    ``.xls``, OpenDocument ``.ods``)
     (``sheet``: a name or a position from 0; default the first; other files have no sheets, and a
     config that names one for them is refused by :func:`check_sheet`), told apart by content.
     ``dtype`` goes to the CSV and Excel readers (``str`` keeps ids such as ``007`` as written).
@@ -488,7 +299,16 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
         raise
     except ImportError as exc:
         raise DataError(f"{path}: reading {what} needs {exc.name} ({exc}); pip install {exc.name}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError, EOFError) as exc:
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        OSError,
+        ValueError,
+        EOFError,
+        zipfile.BadZipFile,
+        CalamineError,
+    ) as exc:
         raise DataError(f"{path}: cannot read as {what} ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
 
 
@@ -533,8 +353,9 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
         Finds each sheet's header below title rows (:func:`header_position`).
     """
     wanted = sheet if isinstance(sheet, list) else [0 if sheet is None else sheet]
-    with open(path, "rb") as fh, pd.ExcelFile(fh, engine="openpyxl") as book:  # a file object: openpyxl
-        names = book.sheet_names  # judges a path by its name, we by the content
+    engine = excel_engine(path)  # a file object: the readers judge a path by its name, we by the content
+    with open(path, "rb") as fh, pd.ExcelFile(fh, engine=engine) as book:
+        names = book.sheet_names
         for s in wanted:
             if isinstance(s, str) and s not in names or isinstance(s, int) and not 0 <= s < len(names):
                 raise DataError(f"{path}: no sheet {s!r} ({key}); the workbook has {', '.join(names)}")

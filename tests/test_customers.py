@@ -259,6 +259,19 @@ def test_excel_parquet_and_gzip_logs_read_as_the_csv(tmp_path):
     pd.testing.assert_frame_equal(read(tmp_path / "lines.parquet", **LINE_KEYS)[0], want[0])
     LINES.to_csv(tmp_path / "lines.tsv.gz", sep="\t", index=False)
     pd.testing.assert_frame_equal(read(tmp_path / "lines.tsv.gz", **LINE_KEYS)[0], want[0])
+    # the same log saved by Excel 97-2003 and by LibreOffice
+    LINES.to_excel(tmp_path / "lines.ods", index=False, engine="odf")
+    pd.testing.assert_frame_equal(read(tmp_path / "lines.ods", **LINE_KEYS)[0], want[0])
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Sheet1")
+    for j, name in enumerate(LINES.columns):
+        sheet.write(0, j, name)
+        for i, v in enumerate(LINES[name].tolist()):
+            sheet.write(i + 1, j, v.item() if hasattr(v, "item") else v)
+    book.save(tmp_path / "lines.xls")
+    pd.testing.assert_frame_equal(read(tmp_path / "lines.xls", **LINE_KEYS)[0], want[0])
     # a zipped download, as a shop's or Kaggle's export arrives, with the copy a Mac adds
     import zipfile
 

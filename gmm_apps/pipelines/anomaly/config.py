@@ -24,7 +24,7 @@ from ...config import (
 class AnomalyData(PathData):
     """Records to learn from (``path``) and, optionally, records to score (``score``;
     by default the ``path`` records themselves).  CSV / TSV (plain, gzip or zipped), Parquet,
-    Excel ``.xlsx`` (``sheet``), or ODDS ``.mat`` (arrays ``X`` and ``y``)."""
+    an Excel ``.xlsx`` / ``.xls`` or OpenDocument ``.ods`` workbook (``sheet``), or ODDS ``.mat`` (arrays ``X`` and ``y``)."""
 
     path: str = Field(
         "sample:cardio_reference.csv", description="reference records to learn from (CSV, Parquet or ODDS .mat)"

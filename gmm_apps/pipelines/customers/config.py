@@ -44,12 +44,12 @@ class CustomersData(PathData):
 
     path: str = Field(
         "sample:cdnow_sample.txt",
-        description="transaction log: CDNOW text, CSV / TSV (plain, gzip or zipped), Parquet or Excel .xlsx",
+        description="transaction log: CDNOW text, CSV / TSV (plain, gzip or zipped), Parquet, or an Excel .xlsx / .xls or OpenDocument .ods workbook",
     )
     format: Literal["auto", "table", "excel", "cdnow"] = Field(
         "auto",
         description="auto: by content; table: a delimited text or Parquet table with named columns; excel: an "
-        ".xlsx workbook; cdnow: id, YYYYMMDD date, quantity, amount, whitespace-separated",
+        "Excel or OpenDocument workbook; cdnow: id, YYYYMMDD date, quantity, amount, whitespace-separated",
     )
     sheet: str | int | list[str | int] | None = Field(
         None,

@@ -3,7 +3,7 @@
 Formats, decided by content (never by a file name alone) unless ``data.format``
 says: the CDNOW text format (a header line, then whitespace-separated id,
 YYYYMMDD date, quantity, amount), delimited text (CSV, TSV, ``;`` or ``|``,
-plain, gzip or zipped), Parquet, and Excel ``.xlsx`` (one sheet).
+plain, gzip or zipped), Parquet, and Excel ``.xlsx`` / ``.xls`` or OpenDocument ``.ods`` workbooks.
 
 A log may hold one row per purchase or one row per line item; :mod:`.lines` turns the lines
 into purchases.
@@ -22,6 +22,7 @@ from ...dates import day_month_order
 from ...engine import dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import require_file
+from ...sniff import open_stored, sniff_table
 from ...tabular import (
     AMBIGUOUS_COMMAS,
     as_numbers,
@@ -30,11 +31,9 @@ from ...tabular import (
     mark_evidence,
     mark_from,
     number_cells,
-    open_stored,
     pool_evidence,
     read_table,
     refuse_mixed_currencies,
-    sniff_table,
 )
 from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, first_row, trailing_totals
 from .status import counted_statuses, refund_column, row_statuses, status_column, status_summary, tally
@@ -45,7 +44,7 @@ _SEPARATORS = (",", "\t", ";", "|")
 
 # --------------------------------------------------------------------------- formats
 def sniff(path):
-    """How a file is stored, from its first bytes (:func:`gmm_apps.tabular.sniff_table`), and whether a
+    """How a file is stored, from its first bytes (:func:`gmm_apps.sniff.sniff_table`), and whether a
     text file is in the CDNOW format (no separator in its header, a CDNOW line after it).
 
     Returns
