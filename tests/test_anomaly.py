@@ -501,6 +501,27 @@ def test_schema_one_hot_and_errors(tmp_path, caplog):
     assert "new.csv: column 'kind' has 2 record(s) with a value the reference records never had ('z', 'w')" in (
         caplog.text
     )
+    # whole numbers under a header naming an id or a code are labels, not sizes: said, with the columns to keep
+    rng = np.random.default_rng(0)
+    coded = pd.DataFrame(
+        {
+            "CustomerID": rng.integers(1000, 9999, 80),
+            "zip code": rng.integers(10000, 99999, 80).astype(float),
+            "Paid": rng.integers(1, 500, 80),  # ends in "id", is not one
+            "Amount": rng.gamma(2, 10, 80),
+            "Items": rng.integers(1, 5, 80),
+        }
+    )
+    caplog.clear()
+    lg.addHandler(caplog.handler)
+    try:
+        Schema.learn(coded, AnomalyData(path="unused", score=None, id_column=None, label_column=None), "t.csv")
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert (
+        "t.csv: column(s) 'CustomerID', 'zip code' are named as ids or codes and hold whole numbers, which are scored "
+        "by their size; if the size means nothing, leave them out with data.columns: [Paid, Amount, Items]"
+    ) in caplog.text
     np.testing.assert_array_equal(new.X[1:, 1:], 0)  # scored as none of the known categories
     # a column of many distinct words is no category: refused with the data.columns that leaves it out
     stamped = df.assign(ts=["call back", "VIP", "new card"])

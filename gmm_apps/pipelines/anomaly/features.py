@@ -520,16 +520,44 @@ def _warn_of_new_values(values, block, column, known, source):
         )
 
 
+#: a header naming an identifier or a code, whose numbers are labels, not sizes ("CustomerID", "zip code")
+_ID_NAME = re.compile(
+    r"(^|[\s_.#-])(id|no|nr|num|number|code|zip|zipcode|postcode|account|acct|phone|iban|sku|ean|upc)$", re.IGNORECASE
+)
+
+
+def _whole_numbers(v):
+    """Whether a column holds whole numbers only (as an integer column, or floats with missing cells)."""
+    if pd.api.types.is_integer_dtype(v):
+        return True
+    if not pd.api.types.is_float_dtype(v):
+        return False
+    x = v.dropna().to_numpy()
+    return x.size > 0 and bool(np.all(x == np.round(x)))
+
+
 def _warn_of_row_ids(df, columns, source):
-    """A feature column that counts the rows (distinct whole numbers in order, as ids are) would be scored."""
+    """Feature columns that would be scored by their size though it means nothing: a row counter
+    (distinct whole numbers in order), and whole numbers under a header that names an id or a code."""
+    named = []
     for c in columns:
         v = df[c]
-        if len(v) < 50 or not pd.api.types.is_integer_dtype(v) or not v.is_monotonic_increasing or not v.is_unique:
-            continue
+        if len(v) >= 50 and pd.api.types.is_integer_dtype(v) and v.is_monotonic_increasing and v.is_unique:
+            logger.warning(
+                "%s: column %r looks like a row id (distinct whole numbers in order) and is scored as a feature; "
+                "set data.id_column: %s, or list the features in data.columns",
+                source,
+                c,
+                c,
+            )
+        elif _ID_NAME.search(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(c))) and _whole_numbers(v) and v.nunique() >= 10:
+            named.append(c)
+    if named:
+        keep = ", ".join(str(c) for c in columns if c not in named)
         logger.warning(
-            "%s: column %r looks like a row id (distinct whole numbers in order) and is scored as a feature; "
-            "set data.id_column: %s, or list the features in data.columns",
+            "%s: column(s) %s are named as ids or codes and hold whole numbers, which are scored by their size; "
+            "if the size means nothing, leave them out with data.columns: [%s]",
             source,
-            c,
-            c,
+            ", ".join(repr(str(c)) for c in named),
+            keep,
         )
