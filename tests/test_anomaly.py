@@ -290,6 +290,66 @@ def test_missing_values_in_the_pipeline_and_apply_update(tmp_path):
     assert len(pd.read_csv(tmp_path / "u2" / "scores.csv")) == 733
 
 
+def statement(rng, n):
+    """A bank statement as banks export it: money out and money in in two columns, each row filling one."""
+    shops = rng.choice(["grocer", "fuel", "online", "travel", "coffee"], n)
+    out = np.round(rng.gamma(2.0, 15.0, n), 2)
+    paid_in = rng.random(n) < 0.08
+    return pd.DataFrame(
+        {
+            "Date": pd.date_range("2024-01-01", periods=n, freq="11h").strftime("%d/%m/%Y %H:%M"),
+            "Type": np.where(paid_in, "transfer", shops),
+            "Paid out": np.where(paid_in, np.nan, out),
+            "Paid in": np.where(paid_in, np.round(rng.gamma(5.0, 100.0, n), 2), np.nan),
+        }
+    )
+
+
+def test_money_out_and_in_in_two_columns_is_one_amount_with_empty_cells_zero(tmp_path, caplog):
+    """An empty ``Paid in`` cell on a debit row means nothing came in: the statement scores exactly as the same
+    statement with those cells written as 0, by run and by apply; a column merely missing values is still
+    refused as missing."""
+    rng = np.random.default_rng(7)
+    ref, new = statement(rng, 500), statement(rng, 120)
+    new.loc[5, "Paid out"] = 4800.0  # one large payment among the usual
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    ref.fillna(0).to_csv(tmp_path / "ref0.csv", index=False)
+    new.fillna(0).to_csv(tmp_path / "new0.csv", index=False)
+    cfg = str(REPO / "configs" / "anomaly.yaml")
+    common = [
+        "--quiet",
+        "--set",
+        "data.label_column=null",
+        "--set",
+        "data.id_column=null",
+        "--set",
+        "report.plots=false",
+    ]
+    lg = logging.getLogger("gmm_apps")
+    lg.addHandler(caplog.handler)
+    try:
+        for name, ref_file, new_file in (("blank", "ref.csv", "new.csv"), ("zero", "ref0.csv", "new0.csv")):
+            sets = ["--set", f"data.path={tmp_path / ref_file}", "--set", f"data.score={tmp_path / new_file}"]
+            assert cli.main(["run", cfg, "--out", str(tmp_path / name), *common, *sets]) == 0
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert "ref.csv: columns 'Paid out' and 'Paid in' are never filled in the same row" in caplog.text
+    assert "ref0.csv: columns" not in caplog.text  # written as zeros, there is nothing to read
+    blank, zero = (pd.read_csv(tmp_path / n / "scores.csv") for n in ("blank", "zero"))
+    pd.testing.assert_frame_equal(blank, zero)
+    assert blank["score"].idxmax() == 5 and "Paid out" in blank.loc[5, "top_features"]
+    # the saved model remembers it: apply reads the blanks of a new statement as 0 too
+    assert cli.main(["apply", str(tmp_path / "blank"), str(tmp_path / "new.csv"), "--out", str(tmp_path / "a")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "scores.csv"), zero)
+    # both filled on one row in twenty: not one amount, so an empty cell is a missing value, refused as before
+    both = ref.copy()
+    both.loc[::20, "Paid in"] = 1.0
+    both.to_csv(tmp_path / "both.csv", index=False)
+    sets = ["--set", f"data.path={tmp_path / 'both.csv'}", "--set", "data.score=null"]
+    assert cli.main(["run", cfg, "--out", str(tmp_path / "both"), *common, *sets]) == 2
+
+
 def test_update_is_refused_where_a_pipeline_cannot_learn_in_apply(tmp_path, capsys):
     out = tmp_path / "c"
     assert (

@@ -15,6 +15,7 @@ from pandas.tseries.api import guess_datetime_format
 from ...dates import DATE_STYLE, numeric_dates
 from ...errors import DataError
 from ...tabular import as_numbers
+from .amounts import split_amounts
 from .data import EXTREME, BadValueError, ExtremeValueError
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -60,8 +61,11 @@ class Schema:
         marks=None,
         times=(),
         epochs=None,
+        zero_blank=(),
     ):
         self.missing = missing
+        #: numeric columns whose empty cells are 0: one amount written in two columns (:func:`.amounts.split_amounts`)
+        self.zero_blank = list(zero_blank)
         #: columns of time stamps (or times): each becomes its hour of day
         self.times = list(times)
         #: those of them written as Unix time stamps, and their unit ('s', 'ms', 'us', 'ns')
@@ -128,7 +132,8 @@ class Schema:
             raise _too_many_values(source, wide, features, cfg.max_categories, rows=len(df), named=idc is not None)
         if not (numeric or times or categories):
             raise DataError(f"{source}: no feature columns; set data.columns")
-        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs)
+        zero_blank = split_amounts(df, numeric, source)
+        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank)
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
@@ -141,6 +146,8 @@ class Schema:
             v = pd.to_numeric(_unformatted(df[c], c, source, self.marks.get(c))[0], errors="coerce").to_numpy(
                 dtype=float
             )
+            if c in self.zero_blank:
+                v = np.where(df[c].isna().to_numpy(), 0.0, v)
             bad = ~np.isfinite(v)
             if marginalize:  # an empty or NaN value is missing; text or infinity is still an error
                 bad &= df[c].notna().to_numpy()
@@ -203,6 +210,8 @@ class Schema:
             d["times"] = self.times
         if self.epochs:
             d["epochs"] = self.epochs
+        if self.zero_blank:
+            d["zero_blank"] = self.zero_blank
         return d
 
     @classmethod
@@ -217,6 +226,7 @@ class Schema:
             d.get("marks"),
             d.get("times", ()),
             d.get("epochs"),
+            d.get("zero_blank", ()),
         )
 
 
