@@ -350,6 +350,38 @@ def test_money_out_and_in_in_two_columns_is_one_amount_with_empty_cells_zero(tmp
     assert cli.main(["run", cfg, "--out", str(tmp_path / "both"), *common, *sets]) == 2
 
 
+def test_a_running_balance_is_left_out_unless_named(caplog):
+    """A balance moves by each row's amount, so it says where the account stood, not how unusual the row is:
+    left out (logged) whether the statement lists money out and in apart or as one signed amount, oldest
+    or newest first; named in data.columns it is scored; a column that merely trends is kept."""
+    from gmm_apps.pipelines.anomaly.amounts import running_balances
+
+    rng = np.random.default_rng(3)
+    split = statement(rng, 300)
+    signed = split["Paid in"].fillna(0) - split["Paid out"].fillna(0)
+    split["Balance"] = (1000 + signed.cumsum()).round(2)
+    one = pd.DataFrame({"Amount": signed, "Balance": split["Balance"], "Trend": np.arange(300) + rng.random(300)})
+    cfg = AnomalyData(path="unused", score=None, id_column=None, label_column=None)
+    lg = logging.getLogger("gmm_apps")
+    lg.addHandler(caplog.handler)
+    try:
+        for frame in (split, split.iloc[::-1].reset_index(drop=True), one, one.iloc[::-1].reset_index(drop=True)):
+            assert "Balance" not in Schema.learn(frame, cfg, "s.csv").numeric
+        assert Schema.learn(one, cfg, "s.csv").numeric == ["Amount", "Trend"]
+        named = AnomalyData(path="unused", score=None, id_column=None, label_column=None, columns=["Amount", "Balance"])
+        assert Schema.learn(one, named, "s.csv").numeric == ["Amount", "Balance"]
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert "s.csv: column(s) 'Balance' are running totals" in caplog.text
+    # by brute force: a balance off by a cent or more on one row in ten is no running total
+    off = one["Balance"].to_numpy().copy()
+    off[::10] += 0.5
+    values = {"Amount": one["Amount"].to_numpy(float), "Balance": off}
+    assert running_balances(values, [], "s.csv") == []
+    values["Balance"] = one["Balance"].to_numpy(float)
+    assert running_balances(values, [], "s.csv") == ["Balance"]
+
+
 def test_update_is_refused_where_a_pipeline_cannot_learn_in_apply(tmp_path, capsys):
     out = tmp_path / "c"
     assert (

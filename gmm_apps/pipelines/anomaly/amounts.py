@@ -9,8 +9,10 @@ import numpy as np
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
-#: the share of rows that must fill exactly one of the two columns
+#: the share of rows that must fill exactly one of the two columns (or move a balance by an amount)
 EXACTLY_ONE = 0.95
+#: rows a running balance is first looked for in, before all rows confirm it
+SCREEN = 2000
 
 
 def split_amounts(df, numeric, source):
@@ -57,3 +59,61 @@ def split_amounts(df, numeric, source):
             b,
         )
     return out
+
+
+def running_balances(values, zero_blank, source):
+    """The numeric columns that are a running balance: from row to row they change by another column's
+    amount, either sign (or by money in less money out, for a pair of :func:`split_amounts`), in at
+    least :data:`EXACTLY_ONE` of the rows, the file oldest or newest first.
+
+    A balance says where the account stood, not how unusual a record is (as a date says when it came),
+    so the caller leaves it out of the features unless ``data.columns`` names it; logged here.
+
+    Parameters
+    ----------
+    values : dict of str to ndarray
+        Each numeric column's values as numbers (NaN where empty).
+    zero_blank : list of str
+        The pairs of :func:`split_amounts`, one after the other.
+    source : str
+
+    Returns
+    -------
+    columns : list of str
+    """
+    values = {c: np.nan_to_num(v) if c in zero_blank else v for c, v in values.items()}
+    moves = {c: v for c, v in values.items()}
+    moves.update({f"{b} - {a}": values[b] - values[a] for a, b in zip(zero_blank[::2], zero_blank[1::2])})
+    out = []
+    for c, level in values.items():
+        if len(level) < 10 or c in zero_blank:
+            continue
+        if len(level) > 2 * SCREEN and not _moves_by(level[:SCREEN], c, {k: m[:SCREEN] for k, m in moves.items()}):
+            continue
+        if _moves_by(level, c, moves):
+            out.append(c)
+    if out:
+        logger.info(
+            "%s: column(s) %s are running totals (each row's value is the one before plus another column's "
+            "amount, as a bank balance is) and are left out: a total says where the account stood, not how "
+            "unusual a record is; name it in data.columns to score it",
+            source,
+            ", ".join(repr(str(c)) for c in out),
+        )
+    return out
+
+
+def _moves_by(level, column, moves):
+    """Whether ``level`` changes from row to row by one of ``moves`` (another column's amounts), either sign,
+    in at least :data:`EXACTLY_ONE` of the rows, oldest or newest first."""
+    step = np.diff(level)
+    tol = 0.005 + 1e-9 * np.abs(level[1:])
+    for name, move in moves.items():
+        if name == column or np.mean(move != 0) < 0.5:
+            continue
+        # oldest first, b_t - b_(t-1) = a_t; newest first, b_(t-1) - b_t = a_(t-1); money out counts down
+        for amount in (move[1:], move[:-1]):
+            for sign in (1, -1):
+                if np.mean(np.abs(sign * step - amount) <= tol) >= EXACTLY_ONE:
+                    return True
+    return False

@@ -15,7 +15,7 @@ from pandas.tseries.api import guess_datetime_format
 from ...dates import DATE_STYLE, numeric_dates
 from ...errors import DataError
 from ...tabular import as_numbers
-from .amounts import split_amounts
+from .amounts import running_balances, split_amounts
 from .data import EXTREME, BadValueError, ExtremeValueError
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -133,6 +133,14 @@ class Schema:
         if not (numeric or times or categories):
             raise DataError(f"{source}: no feature columns; set data.columns")
         zero_blank = split_amounts(df, numeric, source)
+        if not cfg.columns:
+            values = {
+                c: pd.to_numeric(_unformatted(df[c], c, source, marks.get(c))[0], errors="coerce").to_numpy(float)
+                for c in numeric
+            }
+            totals = running_balances(values, zero_blank, source)
+            numeric = [c for c in numeric if c not in totals]
+            marks = {c: m for c, m in marks.items() if c not in totals}
         return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank)
 
     def records(self, df, source, *, offset=0):
@@ -432,7 +440,14 @@ def _epoch_unit(values, column):
 
 def _empty_columns(df, columns):
     """The columns whose every cell is empty (missing, or only spaces)."""
-    return [c for c in columns if (df[c].isna() | df[c].astype(str).str.strip().eq("")).all()]
+
+    def empty(s):
+        filled = s.dropna()
+        if not (pd.api.types.is_object_dtype(filled) or pd.api.types.is_string_dtype(filled)):
+            return filled.empty  # numbers and dates: empty only when missing throughout
+        return all(isinstance(v, str) and not v.strip() for v in pd.unique(filled))  # stops at a value
+
+    return [c for c in columns if empty(df[c])]
 
 
 def _unformatted(values, column, source, mark=None):
