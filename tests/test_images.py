@@ -194,6 +194,36 @@ def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path_fac
     assert caplog.text.count("left out, not of a kind read here") == 1
 
 
+def test_four_band_tiffs_are_read_as_their_tags_say(tmp_path, caplog):
+    """A fourth band is transparency only when the TIFF says so: an RGB picture with an unnamed extra band
+    keeps its colour, CMYK inks are converted as Pillow converts them, and four bands of no stated colour
+    (a satellite's blue, green, red and near-infrared) are refused before any picture is segmented."""
+    import tifffile
+
+    from gmm_apps.pipelines.images.data import check_headers
+
+    bands = (np.random.default_rng(0).random((20, 30, 4)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "rgba.tif", bands)  # the fourth band tagged as unassociated alpha
+    tifffile.imwrite(tmp_path / "extra.tif", bands, photometric="rgb", extrasamples=["unspecified"])
+    tifffile.imwrite(tmp_path / "cmyk.tif", bands, photometric="separated")
+    tifffile.imwrite(
+        tmp_path / "scene.tif", np.moveaxis(bands, -1, 0), photometric="minisblack", planarconfig="separate"
+    )
+    alpha = bands[..., 3:] / 255
+    np.testing.assert_allclose(read_image(tmp_path / "rgba.tif"), bands[..., :3] / 255 * alpha + (1 - alpha))
+    lg = logging.getLogger("gmm_apps")
+    lg.addHandler(caplog.handler)
+    try:
+        np.testing.assert_allclose(read_image(tmp_path / "extra.tif"), bands[..., :3] / 255)
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert "extra.tif: the fourth band is not transparency and is left out" in caplog.text
+    pillow = np.asarray(Image.fromarray(bands, mode="CMYK").convert("RGB"), dtype=float) / 255
+    np.testing.assert_allclose(read_image(tmp_path / "cmyk.tif"), pillow, atol=1 / 255)
+    with pytest.raises(DataError, match="scene.tif: 4 bands with no colour stated"):
+        check_headers([tmp_path / "extra.tif", tmp_path / "scene.tif"])
+
+
 def test_iphone_heic_and_avif_photos_are_read_and_segmented(tmp_path_factory):
     """An iPhone saves HEIC, web exports AVIF: both read as the picture (to within their compression), and a
     folder of them is segmented at the picture's size."""

@@ -90,6 +90,28 @@ def _unreadable(p, exc):
     return DataError(f"{p}: not a readable image (JPEG, PNG, TIFF, BMP, WebP, GIF, HEIC or AVIF expected): {exc}")
 
 
+def _tiff_bands(page, path, *, say=True):
+    """What a four-band TIFF's bands are: ``rgba`` (colour and transparency), ``extra`` (an RGB picture with
+    a fourth band of no stated meaning: the colour is the first three, the fourth left out, logged) or
+    ``cmyk`` (print colours); None for other TIFFs. Four bands with no colour stated (a satellite's blue,
+    green, red and near-infrared, say) are refused, where they were read as colour and transparency."""
+    if page.samplesperpixel != 4:
+        return None
+    if page.photometric == 5:  # separated: CMYK inks
+        return "cmyk"
+    alpha = any(int(e) in (1, 2) for e in page.extrasamples)  # associated or unassociated alpha
+    if page.photometric == 2:  # RGB
+        if not alpha and say:
+            logger.warning(
+                "%s: the fourth band is not transparency and is left out; the colour is the first three", path
+            )
+        return "rgba" if alpha else "extra"
+    raise DataError(
+        f"{path}: 4 bands with no colour stated (a satellite or microscope image?), expected a grey, RGB or "
+        "RGBA image; save the three bands to be seen as an RGB TIFF"
+    )
+
+
 def _tiff_plane(shape):
     """(h, w) of a TIFF page's shape: (h, w), (h, w, channels) or (channels, h, w)."""
     return shape[:2] if len(shape) < 3 or shape[-1] <= 4 else shape[-2:]
@@ -112,6 +134,7 @@ def check_headers(paths, *, max_pixels=MAX_PIXELS):
 
                 with tifffile.TiffFile(p) as tif:
                     h, w = _tiff_plane(tif.pages[0].shape)
+                    _tiff_bands(tif.pages[0], p, say=False)
             else:
                 with _open_unchecked(Image, p) as im:
                     w, h = im.size
@@ -159,8 +182,15 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
                 if int(np.prod(plane)) > max_pixels:
                     raise _too_large(str(p), plane[-1], plane[0], max_pixels)
                 arr = tif.asarray()
+                bands = _tiff_bands(tif.pages[0], p)
             if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 2, 3, 4):
                 arr = np.moveaxis(arr, 0, -1)
+            if bands == "extra":
+                arr = arr[..., :3]
+            elif bands == "cmyk":  # as Pillow converts: each colour is what its ink and black leave of white
+                top = float(np.iinfo(arr.dtype).max) if arr.dtype.kind in "ui" else 1.0
+                ink = arr.astype(float) / top
+                arr = (1 - ink[..., :3]) * (1 - ink[..., 3:])
         else:
             with _open_unchecked(Image, p) as im:
                 w, h = im.size
