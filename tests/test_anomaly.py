@@ -362,6 +362,7 @@ def test_a_running_balance_is_left_out_unless_named(caplog):
     split["Balance"] = (1000 + signed.cumsum()).round(2)
     one = pd.DataFrame({"Amount": signed, "Balance": split["Balance"], "Trend": np.arange(300) + rng.random(300)})
     cfg = AnomalyData(path="unused", score=None, id_column=None, label_column=None)
+    caplog.set_level(logging.INFO, logger="gmm_apps")
     lg = logging.getLogger("gmm_apps")
     lg.addHandler(caplog.handler)
     try:
@@ -380,6 +381,12 @@ def test_a_running_balance_is_left_out_unless_named(caplog):
     assert running_balances(values, [], "s.csv") == []
     values["Balance"] = one["Balance"].to_numpy(float)
     assert running_balances(values, [], "s.csv") == ["Balance"]
+    # measurements that are small, or mostly zero (a histogram's bins), or a row counter beside counts of
+    # one, are no running totals however little they move
+    bins = rng.random((500, 8)) * 0.002 * (rng.random((500, 8)) < 0.4)
+    small = {f"bin{i}": bins[:, i] for i in range(8)}
+    small |= {"row": np.arange(500.0), "items": np.where(rng.random(500) < 0.97, 1.0, rng.integers(2, 5, 500))}
+    assert running_balances(small, [], "s.csv") == []
 
 
 def test_update_is_refused_where_a_pipeline_cannot_learn_in_apply(tmp_path, capsys):

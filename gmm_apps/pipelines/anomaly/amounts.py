@@ -11,8 +11,10 @@ logger = logging.getLogger("gmm_apps.anomaly")
 
 #: the share of rows that must fill exactly one of the two columns (or move a balance by an amount)
 EXACTLY_ONE = 0.95
-#: rows a running balance is first looked for in, before all rows confirm it
+#: rows whose variety of steps and amounts is looked at
 SCREEN = 2000
+#: rows a running balance is first looked for in, before all rows confirm it
+GLANCE = 200
 
 
 def split_amounts(df, numeric, source):
@@ -82,15 +84,17 @@ def running_balances(values, zero_blank, source):
     columns : list of str
     """
     values = {c: np.nan_to_num(v) if c in zero_blank else v for c, v in values.items()}
-    moves = {c: v for c, v in values.items()}
+    moves = dict(values)
     moves.update({f"{b} - {a}": values[b] - values[a] for a, b in zip(zero_blank[::2], zero_blank[1::2])})
+    moves = {k: (m, tol) for k, m in moves.items() if (tol := _amount_tolerance(m)) is not None}
     out = []
     for c, level in values.items():
-        if len(level) < 10 or c in zero_blank:
-            continue
-        if len(level) > 2 * SCREEN and not _moves_by(level[:SCREEN], c, {k: m[:SCREEN] for k, m in moves.items()}):
-            continue
-        if _moves_by(level, c, moves):
+        steps = np.diff(level[:SCREEN])
+        if len(level) < 10 or c in zero_blank or np.unique(steps[np.isfinite(steps) & (steps != 0)]).size < 3:
+            continue  # a balance moves by varied amounts; a row counter (steps of one) is no balance
+        # first on a few rows, loosely, then on all: a pair of columns costs a few hundred operations
+        near = {k: m for k, m in moves.items() if k != c and _moves_by(level[:GLANCE], m[0][:GLANCE], m[1], 0.8)}
+        if any(_moves_by(level, move, tol, EXACTLY_ONE) for move, tol in near.values()):
             out.append(c)
     if out:
         logger.info(
@@ -103,17 +107,24 @@ def running_balances(values, zero_blank, source):
     return out
 
 
-def _moves_by(level, column, moves):
-    """Whether ``level`` changes from row to row by one of ``moves`` (another column's amounts), either sign,
-    in at least :data:`EXACTLY_ONE` of the rows, oldest or newest first."""
+def _amount_tolerance(move):
+    """How near a balance's step must come to ``move`` to be it: half a cent on money, a thousandth of the
+    typical amount on small numbers; None for a column that is no amount (empty on half the rows, or
+    moving by fewer than three different amounts, as a count of ones does)."""
+    moved = np.abs(move[np.isfinite(move) & (move != 0)])
+    if moved.size < 0.5 * move.size or np.unique(moved[:SCREEN]).size < 3:
+        return None
+    return min(0.005, 1e-3 * float(np.median(moved)))
+
+
+def _moves_by(level, move, tol, share):
+    """Whether ``level`` changes from row to row by ``move``, either sign, within ``tol`` (and a billionth of
+    the level), in at least ``share`` of the rows, the file oldest or newest first."""
     step = np.diff(level)
-    tol = 0.005 + 1e-9 * np.abs(level[1:])
-    for name, move in moves.items():
-        if name == column or np.mean(move != 0) < 0.5:
-            continue
-        # oldest first, b_t - b_(t-1) = a_t; newest first, b_(t-1) - b_t = a_(t-1); money out counts down
-        for amount in (move[1:], move[:-1]):
-            for sign in (1, -1):
-                if np.mean(np.abs(sign * step - amount) <= tol) >= EXACTLY_ONE:
-                    return True
+    near = tol + 1e-9 * np.abs(level[1:])
+    # oldest first, b_t - b_(t-1) = a_t; newest first, b_(t-1) - b_t = a_(t-1); money out counts down
+    for amount in (move[1:], move[:-1]):
+        for sign in (1, -1):
+            if np.mean(np.abs(sign * step - amount) <= near) >= share:
+                return True
     return False
