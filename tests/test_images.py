@@ -194,6 +194,65 @@ def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path_fac
     assert caplog.text.count("left out, not of a kind read here") == 1
 
 
+def linear_rgb_profile():
+    """An ICC v2 display profile written byte by byte: sRGB's primaries (adapted to D50) and a linear tone
+    curve, so that its values in sRGB are the sRGB transfer function of them."""
+    import struct
+
+    def s15(x):
+        return struct.pack(">i", round(x * 65536))
+
+    def xyz(x, y, z):
+        return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
+
+    text = b"linear test RGB\0"
+    curve = b"curv" + bytes(8)  # no points: the identity
+    tags = [
+        (b"desc", b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(8 + 3 + 67)),
+        (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+        (b"rXYZ", xyz(0.4361, 0.2225, 0.0139)),
+        (b"gXYZ", xyz(0.3851, 0.7169, 0.0971)),
+        (b"bXYZ", xyz(0.1431, 0.0606, 0.7141)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+        (b"cprt", b"text" + bytes(4) + b"none\0\0\0\0"),
+    ]
+    start = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for sig, body in tags:
+        table += sig + struct.pack(">II", start + len(data), len(body))
+        data += body + bytes(-len(body) % 4)
+    header = struct.pack(">I", start + len(data)) + b"lcms" + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+    header += bytes(12) + b"acsp" + bytes(28) + s15(0.9642) + s15(1.0) + s15(0.8249) + bytes(48)
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def test_an_embedded_colour_profile_is_converted_to_srgb_as_a_viewer_does(tmp_path, caplog):
+    """A photo tagged with its own colour space (an iPhone's Display P3, Adobe RGB) is read in sRGB, as
+    colour-managed viewers show it: by the sRGB formula on a linear profile; a photo tagged sRGB, and one
+    with a broken profile (warned), are read as stored."""
+    from PIL import ImageCms
+
+    ramp = np.tile(np.arange(256, dtype=np.uint8)[None, :, None], (4, 1, 3))
+    ramp[..., 1] = ramp[..., 1][:, ::-1]
+    Image.fromarray(ramp).save(tmp_path / "linear.png", icc_profile=linear_rgb_profile())
+    v = ramp / 255
+    srgb = np.where(v <= 0.0031308, 12.92 * v, 1.055 * v ** (1 / 2.4) - 0.055)
+    np.testing.assert_allclose(read_image(tmp_path / "linear.png"), srgb, atol=1.01 / 255)
+    tagged = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(ramp).save(tmp_path / "srgb.png", icc_profile=tagged)
+    Image.fromarray(ramp).save(tmp_path / "broken.png", icc_profile=b"not a profile")
+    lg = logging.getLogger("gmm_apps")
+    lg.addHandler(caplog.handler)
+    try:
+        for name in ("srgb.png", "broken.png"):
+            np.testing.assert_array_equal(read_image(tmp_path / name) * 255, ramp)
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert "broken.png: colour profile unreadable" in caplog.text and "srgb.png" not in caplog.text
+
+
 def test_four_band_tiffs_are_read_as_their_tags_say(tmp_path, caplog):
     """A fourth band is transparency only when the TIFF says so: an RGB picture with an unnamed extra band
     keeps its colour, CMYK inks are converted as Pillow converts them, and four bands of no stated colour

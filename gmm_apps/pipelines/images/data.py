@@ -4,6 +4,7 @@ samples."""
 from __future__ import annotations
 
 import functools
+import io
 import logging
 from pathlib import Path
 
@@ -197,7 +198,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
                 if w * h > max_pixels:
                     raise _too_large(str(p), w, h, max_pixels)
                 im.load()
-                im = _upright(im)
+                im = _in_srgb(_upright(im), p)
                 if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
                     im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
                 elif im.mode in ("I", "I;16", "I;16B", "I;16L"):
@@ -222,6 +223,32 @@ def _upright(im):
     except (ValueError, OSError, TypeError, KeyError) as exc:  # a damaged EXIF block: the pixels as stored
         logger.warning("%s: EXIF orientation unreadable (%s); the image is used as stored", im.filename, exc)
         return im
+
+
+def _in_srgb(im, path):
+    """The picture's colours in sRGB, as a colour-managed viewer shows them: an embedded colour profile
+    (an iPhone's Display P3, Adobe RGB, a print CMYK) converted from; pictures without one, or tagged
+    sRGB, are used as stored."""
+    icc = im.info.get("icc_profile")
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK"):
+        return im
+    from PIL import ImageCms  # start-up time: with Pillow, only when images are read
+
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if im.mode != "CMYK" and "srgb" in ImageCms.getProfileDescription(profile).lower():
+            return im
+        return ImageCms.profileToProfile(im, profile, _srgb(), outputMode="RGBA" if im.mode == "RGBA" else "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+        logger.warning("%s: colour profile unreadable (%s); the colours are used as stored", path, exc)
+        return im
+
+
+@functools.cache
+def _srgb():
+    from PIL import ImageCms  # start-up time: with Pillow, only when images are read
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _open_unchecked(Image, path):
