@@ -550,7 +550,10 @@ def test_amounts_in_several_currencies_are_refused_not_added(tmp_path):
     pd.testing.assert_frame_equal(read(tmp_path / "one.csv", **LINE_KEYS)[0], want[0])
     mixed = LINES.assign(**{"currency_code": ["USD"] * 6 + ["EUR"] * 2 + [None]})  # a multi-currency shop
     mixed.to_csv(tmp_path / "mixed.csv", index=False)
-    with pytest.raises(DataError, match="column 'currency_code' names 2 currencies \\(USD 6 rows, EUR 2 rows\\)"):
+    with pytest.raises(
+        DataError,
+        match="column 'currency_code' names 2 currencies \\(USD 6 rows, EUR 2 rows\\).*set data.currency: USD",
+    ):
         read(tmp_path / "mixed.csv", **LINE_KEYS)
     signs = LINES.assign(UnitPrice=[f"{'€' if i == 3 else '$'}{v:.2f}" for i, v in enumerate(LINES["UnitPrice"])])
     signs.to_csv(tmp_path / "signs.csv", index=False)
@@ -561,6 +564,34 @@ def test_amounts_in_several_currencies_are_refused_not_added(tmp_path):
     )
     dollars.to_csv(tmp_path / "dollars.csv", index=False)  # '$' and 'USD' are one currency
     pd.testing.assert_frame_equal(read(tmp_path / "dollars.csv", **LINE_KEYS)[0], want[0])
+
+
+def test_data_currency_reads_one_currencys_rows_and_counts_the_others(tmp_path):
+    """A shop selling in two currencies (or a PayPal log with its conversions): data.currency reads the rows
+    in that currency exactly as a log of those rows alone, counts the others, and refuses a currency the
+    log does not name or a log without a currency column; errors still name the file's own row."""
+    mixed = LINES.assign(Currency=["USD", "usd", "EUR", "USD", "USD", "EUR", "USD", None, "USD"])
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    alone = mixed[mixed["Currency"].fillna("USD").str.upper() == "USD"]
+    alone.to_csv(tmp_path / "alone.csv", index=False)
+    got, cleaning = read(tmp_path / "mixed.csv", **LINE_KEYS, currency="usd")
+    want, want_cleaning = read(tmp_path / "alone.csv", **LINE_KEYS)
+    pd.testing.assert_frame_equal(got, want)
+    assert cleaning.pop("currency") == {"column": "Currency", "read": "USD", "lines": 2, "by_currency": {"EUR": 2}}
+    assert cleaning == want_cleaning and "currency" not in want_cleaning
+    with pytest.raises(DataError, match="data.currency is 'GBP', but column 'Currency' names USD, EUR; set one"):
+        read(tmp_path / "mixed.csv", **LINE_KEYS, currency="GBP")
+    LINES.to_csv(tmp_path / "plain.csv", index=False)
+    with pytest.raises(DataError, match="data.currency is 'USD', but the log has no currency column"):
+        read(tmp_path / "plain.csv", **LINE_KEYS, currency="USD")
+    # a bad price on the file's data row 7, after two euro rows were left out, is named as row 7
+    bad = mixed.astype({"UnitPrice": object})
+    bad.loc[6, "UnitPrice"] = "n/a"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(
+        DataError, match=r"'UnitPrice' has a non-numeric or missing value \(an empty cell\) at data row 7;"
+    ):
+        read(tmp_path / "bad.csv", **LINE_KEYS, currency="USD")
 
 
 def test_a_log_exported_with_formatted_numbers_and_day_first_dates_reads_as_the_plain_one(tmp_path):

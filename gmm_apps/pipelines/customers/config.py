@@ -103,6 +103,12 @@ class CustomersData(PathData):
         "an order's refund is read once (its first line, or repeated on every line); auto: such a column "
         "when the log has one; null: refunds are not read",
     )
+    currency: str | None = Field(
+        None,
+        description="with a currency column (Currency, currency_code ...): the currency whose rows are read, the "
+        "others left out and counted (a shop selling in several, a PayPal log's currency conversions); null: the "
+        "log must hold one currency",
+    )
     count_status: list[str] | None = Field(
         None,
         min_length=1,

@@ -31,7 +31,7 @@ import pandas as pd
 from ...dates import DATE_STYLE, day_month_order, dayfirst, numeric_dates, summer_time, without_offsets
 from ...errors import DataError
 from ...tabular import as_numbers
-from .status import row_statuses
+from .status import data_row, row_statuses
 
 logger = logging.getLogger("gmm_apps")
 
@@ -82,6 +82,11 @@ def _blank(cells):
     return (cells.isna() | (cells.astype(str).str.strip() == "")).to_numpy()
 
 
+def _shown(cell):
+    """A cell as a message shows it: ``(an empty cell)`` for one pandas read as missing (``n/a``, ``NULL``)."""
+    return "(an empty cell)" if pd.isna(cell) else repr(cell)
+
+
 def _numbers(raw, col, name, path, *, blank=None, hint="fix or remove that row"):
     """A column's cells as numbers; ``blank``: cells left empty on purpose (NaN), any other gap is refused."""
     try:
@@ -95,14 +100,14 @@ def _numbers(raw, col, name, path, *, blank=None, hint="fix or remove that row")
     if bad.any():
         i = first_row(bad)
         raise DataError(
-            f"{path}: column {name!r} has a non-numeric or missing value {raw[col].iloc[i]!r} at data "
-            f"row {i + 1}; {hint}"
+            f"{path}: column {name!r} has a non-numeric or missing value {_shown(raw[col].iloc[i])} at data "
+            f"row {data_row(raw, i)}; {hint}"
         )
     big = np.abs(v.to_numpy()) > EXTREME
     if big.any():
         i = first_row(big)
         raise DataError(
-            f"{path}: column {name!r} has an extreme value {raw[col].iloc[i]!r} at data row {i + 1} "
+            f"{path}: column {name!r} has an extreme value {raw[col].iloc[i]!r} at data row {data_row(raw, i)} "
             f"(beyond {EXTREME:g}); that is a data error: fix or remove that row"
         )
     return v.to_numpy()
@@ -168,7 +173,9 @@ def _days(s, name, path, cfg_data, first=None):
         raise DataError(f"{path}: column {name!r} does not hold dates ({msg}); set data.date_format") from None
     if t.isna().any():
         i = first_row(t.isna())
-        raise DataError(f"{path}: column {name!r} has a missing date at data row {i + 1}; fix or remove that row")
+        raise DataError(
+            f"{path}: column {name!r} has a missing date at data row {data_row(t, i)}; fix or remove that row"
+        )
     return t.dt.normalize()
 
 
@@ -202,7 +209,7 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
     if missing.any() and cfg_data.missing_id == "error":
         i = first_row(missing)
         raise DataError(
-            f"{path}: column {names['customer_id']!r} is empty at data row {i + 1}; set data.missing_id: "
+            f"{path}: column {names['customer_id']!r} is empty at data row {data_row(raw, i)}; set data.missing_id: "
             "drop to leave such rows out (they are counted in the report)"
         )
     ids[missing] = MISSING_ID
@@ -231,7 +238,7 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
     if is_return.any() and cfg_data.returns == "error":
         i = first_row(is_return)
         raise DataError(
-            f"{path}: data row {i + 1} is a return or cancellation (amount {amount[i]:g}); set "
+            f"{path}: data row {data_row(raw, i)} is a return or cancellation (amount {amount[i]:g}); set "
             "data.returns: net (subtract returns from the customer's purchases) or drop"
         )
     refunded = _refunds(raw, spec, path, np.where(paid & ~is_return, amount, 0.0))
@@ -267,7 +274,7 @@ def _refunds(raw, spec, path, bought):
 def _order_dates(raw, spec, path, paid):
     """The date column, where a line left blank takes the date of its order's other lines (exports that
     write an order's fields on its first line only); rows of orders not paid may have none (never read)."""
-    s = raw[spec["date"]].reset_index(drop=True)
+    s = raw[spec["date"]]
     blank = _blank(s)
     if not blank.any():
         return s

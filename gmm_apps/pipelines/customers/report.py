@@ -108,8 +108,8 @@ def plot_forward_by_segment(table):
 
 
 def _left_out_rows(cleaning):
-    """Cleaning-table rows of the rules that apply to some logs only: a report's total rows, orders not paid,
-    refunds."""
+    """Cleaning-table rows of the rules that apply to some logs only: a report's total rows, rows in other
+    currencies, orders not paid, refunds."""
     rows = []
     if cleaning.get("total_rows"):
         rows.append(
@@ -118,6 +118,16 @@ def _left_out_rows(cleaning):
                 "lines": cleaning["total_rows"],
                 "revenue": np.nan,
                 "what happened": "left out (no date; a blank id or a cell saying Total)",
+            }
+        )
+    if cu := cleaning.get("currency"):
+        other = ", ".join(f"{k} {n:,}" for k, n in cu["by_currency"].items())
+        rows.append(
+            {
+                "rule": f"rows in other currencies than {cu['read']} (column {cu['column']!r}, data.currency)",
+                "lines": cu["lines"],
+                "revenue": np.nan,
+                "what happened": f"left out: {other or 'none'}",
             }
         )
     if st := cleaning.get("status"):

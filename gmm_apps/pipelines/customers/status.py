@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import re
 
+import numpy as np
 import pandas as pd
 
 from ...errors import DataError
@@ -148,7 +149,8 @@ def row_statuses(raw, spec, path):
         i = int(blank.argmax())
         hint = "" if "order" in spec else " (if an order's status is on its first line only, set data.order_column)"
         raise DataError(
-            f"{path}: column {col!r} (the payment status) is empty at data row {i + 1}{hint}; fill it, or set "
+            f"{path}: column {col!r} (the payment status) is empty at data row {data_row(raw, i)}{hint}; fill it, "
+            "or set "
             "data.status_column: null to count every row as a purchase"
         )
     return words
@@ -206,3 +208,10 @@ def status_summary(column, counts, counted, left):
         "left_out": {w: int(n) for w, n in counts.items() if w not in counted},
         **left,
     }
+
+
+def data_row(frame, i):
+    """The file's data row (from 1) of the ``i``-th row of ``frame``, whose index counts the file's rows, so
+    that rows left out before (another currency's) do not shift the number."""
+    label = frame.index[i]
+    return int(label) + 1 if isinstance(label, (int, np.integer)) else i + 1
