@@ -1290,3 +1290,62 @@ def test_regime_model_fit_standardises_and_keeps_its_scaler(sp500_features):
     np.testing.assert_array_equal(
         m.filter(m.scaler.transform(F.values[:1500]))[0], ref.filter(sc.transform(F.values[:1500]))[0]
     )
+
+
+def bund_yields(path, n=1500, seed=4):
+    """A ten-year yield that dips below zero, its daily changes switching between a calm and a stressed
+    volatility (3 and 10 basis points) as a sticky two-state chain: the generating states are known."""
+    rng = np.random.default_rng(seed)
+    state = np.zeros(n, int)
+    for t in range(1, n):
+        state[t] = state[t - 1] if rng.random() > 1 / 120 else 1 - state[t - 1]
+    y = 0.3 + np.cumsum(rng.normal(0.0, np.where(state == 1, 0.10, 0.03)))
+    y -= y.max() - 1.5  # down to well below zero
+    dates = pd.bdate_range("2015-01-01", periods=n)
+    pd.DataFrame({"DATE": dates.strftime("%Y-%m-%d"), "IRLTLT01DEM156N": y.round(3)}).to_csv(path, index=False)
+    return pd.Series(state, index=dates)
+
+
+def test_levels_such_as_yields_below_zero_are_moved_by_their_changes(tmp_path, capsys):
+    """data.values: levels reads a yield that goes negative, models its daily changes (in percentage points),
+    recovers the generating calm and stressed states, names the figures in the level's units and runs no
+    backtest; as prices the same file is refused at its first negative yield."""
+    state = bund_yields(tmp_path / "bund.csv")
+    (tmp_path / "c.yaml").write_text(f"pipeline: regimes\ndata:\n  path: {tmp_path / 'bund.csv'}\n")
+    sets = ["split.holdout_start=null", "report.plots=false", "report.stability_seeds=1", "model.n_components=2"]
+    args = ["run", str(tmp_path / "c.yaml"), "--quiet", *(a for s in sets for a in ("--set", s))]
+    assert cli.main([*args, "--out", str(tmp_path / "prices")]) == 2
+    assert "must hold positive prices, got -" in capsys.readouterr().err
+    assert cli.main([*args, "--out", str(tmp_path / "levels"), "--set", "data.values=levels"]) == 0
+    out = tmp_path / "levels"
+    regimes = pd.read_csv(out / "regimes.csv", index_col="date", parse_dates=True)
+    assert (regimes["regime"] == state.reindex(regimes.index)).mean() > 0.85  # calm is 0, stress 1
+    stats = pd.read_csv(out / "regime_stats.csv")
+    assert {"annual_change", "annual_change_volatility"} <= set(stats.columns) and "sharpe" not in stats.columns
+    # the volatility of each regime's changes, in percentage points a year: the generating 3 and 10 bp a day
+    np.testing.assert_allclose(stats["annual_change_volatility"], np.array([0.03, 0.10]) * np.sqrt(252), rtol=0.15)
+    summary = json.loads((out / "summary.json").read_text())
+    assert "backtest" not in summary and not (out / "backtest.csv").exists() and summary["values"] == "levels"
+    # the changes are the file's own differences (brute force), named as changes
+    raw = pd.read_csv(tmp_path / "bund.csv")["IRLTLT01DEM156N"].to_numpy()
+    data = data_mod.load_file(tmp_path / "bund.csv", rules={"levels": True})
+    F, rets = feat.build_features(data, [FeatureSpec(kind="log_return")], levels=True)
+    assert list(F.columns) == ["change"]
+    np.testing.assert_allclose(F["change"].to_numpy(), np.diff(raw), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "key, message",
+    [
+        ("data.nonpositive=drop", "data.nonpositive is read only with data.values: prices"),
+        ("features.use=[log_return, log_level]", "feature log_level takes the log of positive prices"),
+        ("backtest.cost_bps=10", "backtest.cost_bps is read only with data.values: prices"),
+    ],
+)
+def test_keys_with_no_meaning_for_levels_are_refused(key, message, capsys):
+    args = ["validate", str(REPO / "configs" / "regimes.yaml"), "--set", "data.values=levels"]
+    assert cli.main(args) == 0  # the default config, its keys at their defaults, reads levels
+    capsys.readouterr()
+    assert cli.main([*args, "--set", key]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

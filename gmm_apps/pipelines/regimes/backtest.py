@@ -215,6 +215,9 @@ def write_backtest(ctx, cfg, post, data, names):
     oos = ~post.train
     if not cfg.backtest.enabled or oos.sum() < 60:
         return None
+    if cfg.data.levels:
+        logger.info("no backtest: the series are levels (data.values: levels), not the prices of an asset")
+        return None
     prices = data.prices[data.primary]
     simple = prices.pct_change()
     dates = post.dates[oos]

@@ -97,6 +97,12 @@ class RegimesData(PathData):
         description="prices at or below zero (e.g. WTI on 2020-04-20): "
         "refuse, or drop those days and the returns across them",
     )
+    values: Literal["prices", "levels"] = Field(
+        "prices",
+        description="prices: positive, their daily log returns are the moves; levels: yields, interest rates, "
+        "spreads and other series that may be zero or negative, their daily changes (in the series' own units) "
+        "are the moves, and there is no backtest (a level is not an asset's price)",
+    )
     repeated: Literal["keep", "drop"] = Field(
         "keep",
         description="a row repeating the previous price (a holiday row "
@@ -121,7 +127,13 @@ class RegimesData(PathData):
 
     def rules(self):
         """The cleaning rules, as the loaders take them."""
-        return {"missing": self.missing, "nonpositive": self.nonpositive, "repeated": self.repeated}
+        rules = {"missing": self.missing, "nonpositive": self.nonpositive, "repeated": self.repeated}
+        return {**rules, "levels": self.values == "levels"}
+
+    @property
+    def levels(self):
+        """Whether the series are levels (yields, rates, spreads), moved by differences, not log returns."""
+        return self.values == "levels"
 
 
 class FeatureSpec(Section):
@@ -286,3 +298,26 @@ class RegimesConfig(PipelineConfig):
     walk_forward: WalkForward = WalkForward()
     backtest: Backtest = Backtest()
     report: RegimesReport = RegimesReport()
+
+    def check_levels_keys(self, where):
+        """Refuse what has no meaning for levels (yields, rates, spreads) rather than ignore it: dropping
+        non-positive values, the log of the level, and backtest settings other than the defaults (a level is
+        not an asset's price, and is not backtested)."""
+        if not self.data.levels:
+            return
+        if self.data.nonpositive != "refuse":
+            raise ConfigError(
+                f"{where}: data.nonpositive is read only with data.values: prices; levels may be zero or negative, "
+                "and are all kept: remove it"
+            )
+        if any(s.kind == "log_level" for s in self.features.specs()):
+            raise ConfigError(
+                f"{where}: feature log_level takes the log of positive prices; with data.values: levels remove it "
+                "from features.use"
+            )
+        changed = [k for k, v in self.backtest if v != Backtest.model_fields[k].default]
+        if changed:
+            raise ConfigError(
+                f"{where}: backtest.{changed[0]} is read only with data.values: prices (a level is not an asset's "
+                "price, and is not backtested); remove it"
+            )

@@ -290,7 +290,7 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     rules : dict, optional
         Cleaning rules for :func:`clean_prices` (``missing``, ``nonpositive``,
         ``repeated``); default: refuse missing and non-positive prices, keep
-        repeated ones.
+        repeated ones. ``levels``: the series are levels (yields, rates), which may be zero or negative.
 
     Returns
     -------
@@ -339,8 +339,10 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     if dates.has_duplicates:
         refuse_long(df, dates, dcol, source)
     _check_dates(dates, dcol, source)
-    values, keep, breaks, counts = clean_prices(values, pcol, source, **(rules or {}))
-    prices = _check_series(values, pcol, source, positive=True).to_frame(ticker)
+    rules = dict(rules or {})
+    levels = rules.pop("levels", False)  # yields, rates, spreads: zero and below are values like any other
+    values, keep, breaks, counts = clean_prices(values, pcol, source, **rules)
+    prices = _check_series(values, pcol, source, positive=not levels).to_frame(ticker)
     vol = None if vcol is None else volumes(df[vcol], keep, values.index, vcol, source, named=volume_column is not None)
     volume = None if vol is None else vol.to_frame(ticker)
     if len(prices) < 2:

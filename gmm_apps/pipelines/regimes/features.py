@@ -34,6 +34,17 @@ def days_per_year(dates):
     return 365 if span >= 0.25 and len(dates) / span >= CALENDAR_ROWS else TRADING_DAYS
 
 
+def moves(values, *, levels=False):
+    """The day-to-day moves of a series: log returns of prices (:func:`log_returns`), or changes of levels
+    (yields, rates, spreads: ``x_t - x_{t-1}`` in the series' own units); the first value is NaN."""
+    if not levels:
+        return log_returns(values)
+    x = np.asarray(values, dtype=np.float64)
+    r = np.full(x.shape, np.nan)
+    r[1:] = np.diff(x)
+    return r
+
+
 def log_returns(prices):
     """Daily log returns ``log(p_t / p_{t-1})``; the first value is NaN.
 
@@ -69,34 +80,37 @@ def realized_volatility(returns, *, window=21, annualise=True):
     return v * np.sqrt(TRADING_DAYS) if annualise else v
 
 
-def drawdown(prices):
-    """Fall from the running maximum, ``p_t / max_{s<=t} p_s - 1`` (0 at new highs).
+def drawdown(prices, *, levels=False):
+    """Fall from the running maximum, ``p_t / max_{s<=t} p_s - 1`` (0 at new highs); of levels, in their
+    units, ``x_t - max_{s<=t} x_s``.
 
     Parameters
     ----------
     prices : ndarray of shape (T,)
+    levels : bool
 
     Returns
     -------
-    dd : ndarray of shape (T,), values in (-1, 0]
+    dd : ndarray of shape (T,), values <= 0
     """
     p = np.asarray(prices, dtype=np.float64)
-    return p / np.maximum.accumulate(p) - 1.0
+    return p - np.maximum.accumulate(p) if levels else p / np.maximum.accumulate(p) - 1.0
 
 
-def momentum(prices, *, window=63):
-    """Log price change over ``window`` days, ``log(p_t / p_{t-window})``.
+def momentum(prices, *, window=63, levels=False):
+    """Log price change over ``window`` days, ``log(p_t / p_{t-window})``; of levels, ``x_t - x_{t-window}``.
 
     Parameters
     ----------
     prices : ndarray of shape (T,)
     window : int
+    levels : bool
 
     Returns
     -------
     m : ndarray of shape (T,)
     """
-    lp = np.log(np.asarray(prices, dtype=np.float64))
+    lp = np.asarray(prices, dtype=np.float64) if levels else np.log(np.asarray(prices, dtype=np.float64))
     m = np.full(lp.shape, np.nan)
     m[window:] = lp[window:] - lp[:-window]
     return m
@@ -132,13 +146,15 @@ def feature_name(spec, ticker=None):
 
 
 # long: one block per feature kind, in the order features.* lists them
-def build_features(data, specs):
+def build_features(data, specs, *, levels=False):
     """Feature table from price data.
 
     Parameters
     ----------
     data : PriceData
     specs : list of FeatureSpec
+    levels : bool
+        The series are levels (yields, rates): their moves are changes, not log returns (:func:`moves`).
 
     Returns
     -------
@@ -146,7 +162,7 @@ def build_features(data, specs):
         Date-indexed, one column per feature (and ticker, when several);
         rows before every window is full are dropped.
     returns : pandas.Series
-        Daily log returns of the primary ticker on the same dates.
+        Daily log returns (changes, of levels) of the primary ticker on the same dates.
     """
     cols = {}
     multi = data.prices.shape[1] > 1
@@ -155,7 +171,7 @@ def build_features(data, specs):
     valid = ~broken
 
     def returns_of(t):
-        r = log_returns(data.prices[t].to_numpy())
+        r = moves(data.prices[t].to_numpy(), levels=levels)
         r[broken] = np.nan
         return r
 
@@ -170,6 +186,8 @@ def build_features(data, specs):
         r = returns_of(t)
         for s in specs:
             name = feature_name(s, t if multi else None)
+            if levels and s.kind == "log_return":  # of a yield or a rate: its change
+                name = name.replace("log_return", "change", 1)
             if s.kind == "correlation":  # of this series' returns with the first series'
                 if not multi:
                     raise DataError(
@@ -185,9 +203,9 @@ def build_features(data, specs):
             elif s.kind == "realized_vol":
                 cols[name] = on_valid(realized_volatility, r, window=s.window)
             elif s.kind == "drawdown":
-                cols[name] = drawdown(p)
+                cols[name] = drawdown(p, levels=levels)
             elif s.kind == "momentum":
-                cols[name] = momentum(p, window=s.window)
+                cols[name] = momentum(p, window=s.window, levels=levels)
             elif s.kind == "volume_z":
                 if data.volume is None or t not in data.volume:
                     raise DataError(

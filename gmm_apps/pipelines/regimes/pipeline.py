@@ -17,7 +17,7 @@ from ...tabular import check_sheet
 from . import data as data_mod
 from .backtest import write_backtest
 from .config import RegimesConfig
-from .features import TRADING_DAYS, build_features, days_per_year, fit_scaler
+from .features import TRADING_DAYS, build_features, days_per_year, fit_scaler, moves
 from .model import RegimeModel, fit_with_config
 from .states import (
     FORECAST_HORIZONS,
@@ -36,7 +36,8 @@ logger = logging.getLogger("gmm_apps.regimes")
 
 # --------------------------------------------------------------------- loading
 def ordering_returns(cfg, data, F, rets):
-    """Daily log returns of the series that orders and names the regimes (``model.ordering``; default the first)."""
+    """Daily log returns (changes, of levels) of the series that orders and names the regimes
+    (``model.ordering``; default the first)."""
     name = cfg.model.ordering
     if name is None or name == data.primary:
         return rets
@@ -46,7 +47,8 @@ def ordering_returns(cfg, data, F, rets):
             f"{', '.join(map(str, data.prices.columns))}"
         )
     logger.info("regimes ordered by the volatility of %s", name)
-    return np.log(data.prices[name]).diff().reindex(F.index).rename("log_return")
+    r = moves(data.prices[name].to_numpy(), levels=cfg.data.levels)
+    return pd.Series(r, index=data.prices.index).reindex(F.index).rename("log_return")
 
 
 def load_prices(cfg, source):
@@ -257,7 +259,11 @@ def summarise(cfg, data, post, names, best, model, table, aris):
         "headline": line,
         "forecast": outlook,
         "data_source": data.source,
-        "cleaning": {"rules": cfg.data.rules(), "rows_dropped": data.cleaning},
+        "cleaning": {
+            "rules": {k: v for k, v in cfg.data.rules().items() if k != "levels"},
+            "rows_dropped": data.cleaning,
+        },
+        **({"values": "levels"} if cfg.data.levels else {}),  # a summary of prices reads as before
         "first_date": dates[0].strftime("%Y-%m-%d"),
         "last_date": today["date"],
         "n_days": len(labels),
@@ -324,6 +330,7 @@ class RegimesPipeline(Pipeline):
         if d.path and d.source in ("auto", "file") and path_problem(d.path):
             raise ConfigError(f"{source}: data.path: {path_problem(d.path)}: {d.path}")
         d.check_source_keys(source)
+        config.check_levels_keys(source)
         if config.model.criterion not in ("bic", "aic"):
             raise ConfigError(
                 f"{source}: model.criterion: the regimes pipeline chooses K by 'bic' or 'aic', got {config.model.criterion!r}"
@@ -336,7 +343,7 @@ class RegimesPipeline(Pipeline):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
         data = load_prices(cfg, "config")
-        F, rets = build_features(data, cfg.features.specs())
+        F, rets = build_features(data, cfg.features.specs(), levels=cfg.data.levels)
         rets = ordering_returns(cfg, data, F, rets)
         if cfg.walk_forward.enabled:
             train = np.arange(len(F)) < walk_start(F.index, cfg.walk_forward, cfg.split.holdout_start, data.source)
@@ -500,7 +507,7 @@ class RegimesPipeline(Pipeline):
                 vol_forecast=post.predicted_vol,
             ),
         )
-        stats = regime_statistics(post.labels, post.r, names, year=post.year)
+        stats = regime_statistics(post.labels, post.r, names, year=post.year, levels=cfg.data.levels)
         ctx.write_table("regime_stats.csv", stats)
         trans = transition_table(post.model, names)
         ctx.write_table("transitions.csv", trans, index=True)
@@ -538,7 +545,7 @@ class RegimesPipeline(Pipeline):
             series_column=config.data.series_column,
             series=(config.data.series or series or None) if config.data.series_column else None,
         )
-        F, rets = build_features(data, config.features.specs())
+        F, rets = build_features(data, config.features.specs(), levels=config.data.levels)
         rets = ordering_returns(config, data, F, rets)
         if list(F.columns) != list(meta["feature_names"]):
             raise DataError(

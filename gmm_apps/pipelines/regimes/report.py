@@ -39,8 +39,8 @@ def _spans(labels):
     return zip(starts, ends, labels[starts])
 
 
-def plot_price_regimes(dates, prices, labels, names, *, ticker="price", holdout_start=None):
-    """Price on a log scale with the background shaded by regime."""
+def plot_price_regimes(dates, prices, labels, names, *, ticker="price", holdout_start=None, levels=False):
+    """Price on a log scale (a level, such as a yield, on its own scale) with the background shaded by regime."""
     fig = figure(11, 4.2)
     ax = fig.add_subplot()
     cols = colours(names)
@@ -48,15 +48,16 @@ def plot_price_regimes(dates, prices, labels, names, *, ticker="price", holdout_
     for s, e, k in _spans(labels):
         ax.axvspan(d[s], d[min(e, len(d) - 1)], color=cols[k], alpha=0.25, lw=0)
     ax.plot(d, prices, color="k", lw=0.8)
-    ax.set_yscale("log")
-    ax.set_ylabel(f"{ticker} (log scale)")
+    if not levels:
+        ax.set_yscale("log")
+    ax.set_ylabel(ticker if levels else f"{ticker} (log scale)")
     if holdout_start is not None:
         ax.axvline(pd.Timestamp(holdout_start), color="k", ls="--", lw=1)
         ax.text(pd.Timestamp(holdout_start), ax.get_ylim()[1], " out of sample →", va="top", fontsize=8)
     from matplotlib.patches import Patch  # start-up time: matplotlib loads only when plotting
 
     ax.legend(handles=[Patch(color=c, alpha=0.4, label=n) for c, n in zip(cols, names)], loc="upper left", fontsize=8)
-    ax.set_title("Price shaded by regime")
+    ax.set_title(f"{'Level' if levels else 'Price'} shaded by regime")
     return fig
 
 
@@ -316,7 +317,9 @@ def _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed
     hs = cfg.split.holdout_start if not cfg.walk_forward.enabled else None
     if not plots:
         return
-    f = plot_price_regimes(dates, prices.to_numpy(), labels, names, ticker=ticker, holdout_start=hs)
+    f = plot_price_regimes(
+        dates, prices.to_numpy(), labels, names, ticker=ticker, holdout_start=hs, levels=cfg.data.levels
+    )
     rep.image(ctx.save_figure(f, "price_regimes.png"), caption="Background colour: regime label of each day.")
     if smoothed is not None:
         f = plot_stacked_probabilities(
@@ -341,6 +344,17 @@ def _regimes_section(rep, stats, year):
         }
     )
     pct = lambda v: f"{100 * v:.1f}%" if np.isfinite(v) else "–"  # noqa: E731
+    if "annual_change" in stats.columns:  # levels: yields, rates, spreads, in their own units
+        units = lambda v: f"{v:+.3g}" if np.isfinite(v) else "–"  # noqa: E731
+        size = lambda v: f"{v:.3g}" if np.isfinite(v) else "–"  # noqa: E731
+        show = show.rename(columns={"annual_change": "annual change", "annual_change_volatility": "annual volatility"})
+        rep.table(show, formats={"share of time": pct, "annual change": units, "annual volatility": size})
+        rep.text(
+            f"Changes are the level's daily changes in its own units (percentage points, for a yield quoted in "
+            f"percent), annualised over {year} days.",
+            cls="note",
+        )
+        return
     rep.table(show, formats={"share of time": pct, "annual return": pct, "annual volatility": pct, "max drawdown": pct})
     rep.text(
         f"Returns are daily log returns, annualised over {year} days"

@@ -235,8 +235,10 @@ def max_drawdown(returns):
     return float((eq / np.maximum.accumulate(eq) - 1).min())
 
 
-def regime_statistics(labels, returns, names, *, year=TRADING_DAYS):
-    """Per-regime table: annualised return, volatility, Sharpe, max drawdown, time share, durations.
+def regime_statistics(labels, returns, names, *, year=TRADING_DAYS, levels=False):
+    """Per-regime table: annualised return, volatility, Sharpe, max drawdown, time share, durations; of
+    levels (yields, rates), the annualised change and its volatility in the series' units, no Sharpe ratio
+    or drawdown (a level is no investment).
 
     Parameters
     ----------
@@ -246,6 +248,8 @@ def regime_statistics(labels, returns, names, *, year=TRADING_DAYS):
     names : list of str
     year : int
         Days a year returns are annualised over (:func:`~.features.days_per_year`).
+    levels : bool
+        ``returns`` are daily changes of levels.
 
     Returns
     -------
@@ -273,7 +277,12 @@ def regime_statistics(labels, returns, names, *, year=TRADING_DAYS):
                 "mean_duration_days": float(runs.mean()) if len(runs) else float("nan"),
             }
         )
-    return pd.DataFrame(rows)
+    stats = pd.DataFrame(rows)
+    if levels:
+        stats = stats.drop(columns=["sharpe", "max_drawdown"]).rename(
+            columns={"annual_return": "annual_change", "annual_volatility": "annual_change_volatility"}
+        )
+    return stats
 
 
 def regime_figures(labels, dates, names, kind, *, year=TRADING_DAYS):
