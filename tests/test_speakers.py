@@ -691,6 +691,36 @@ def test_a_video_without_sound_and_a_broken_container_are_clear_errors(tmp_path)
         load_audio(broken, sample_rate=8000)
 
 
+def test_a_call_recorded_on_two_channels_is_identified_channel_by_channel(tmp_path):
+    """A call centre records the agent on one channel and the caller on the other: data.channel picks one,
+    and each channel is identified as the speaker on it; a channel the recording lacks is a clear error."""
+    import soundfile as sf
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    test = SAMPLES / "fsdd_sample" / "test"
+    pairs = list(zip(sorted(test.glob("*_jackson_*.wav"))[:10], sorted(test.glob("*_theo_*.wav"))[:10]))
+    for i, (left, right) in enumerate(pairs):
+        a, sr = sf.read(left, dtype="float32")
+        b, _ = sf.read(right, dtype="float32")
+        n = max(a.size, b.size)
+        sf.write(calls / f"call{i:02d}.wav", np.c_[np.pad(a, (0, n - a.size)), np.pad(b, (0, n - b.size))], sr)
+    base = ["run", str(REPO / "configs" / "speakers.yaml"), "--quiet", "--set", f"data.test={calls}"]
+    for channel, speaker in ((0, "jackson"), (1, "theo")):
+        out = tmp_path / f"ch{channel}"
+        assert cli.main([*base, "--out", str(out), "--set", f"data.channel={channel}"]) == 0
+        ident = pd.read_csv(out / "identifications.csv")
+        assert len(ident) == len(pairs) and (ident["predicted"] == speaker).mean() >= 0.9
+    # the enrolment clips are mono: each is its own channel; a channel a call lacks is a clear error
+    sf.write(tmp_path / "mono.wav", np.sin(np.arange(800.0)).astype(np.float32), 8000)
+    mono = load_audio(tmp_path / "mono.wav", sample_rate=8000)
+    np.testing.assert_array_equal(load_audio(tmp_path / "mono.wav", sample_rate=8000, channel=1), mono)
+    with pytest.raises(
+        DataError, match=r"call00.wav: has 2 channel\(s\), so no channel 2 \(data.channel counts from 0\)"
+    ):
+        load_audio(calls / "call00.wav", sample_rate=8000, channel=2)
+
+
 def test_voice_memos_are_identified_as_their_wav_originals_are(tmp_path, default_run):
     """The sample's test recordings of two speakers as M4A voice memos at 44.1 kHz: the folder is read
     (no .wav in it), resampled to the enrolment's rate and identified as the WAV files were."""

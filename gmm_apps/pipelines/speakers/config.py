@@ -49,6 +49,12 @@ class SpeakersData(DataSection):
         description="rate (Hz) every recording is resampled to; auto: the enrolment recordings' most common "
         "rate (the higher on a tie)",
     )
+    channel: Literal["mix"] | Annotated[int, Field(ge=0, le=63)] = Field(
+        "mix",
+        description="mix: a recording's channels averaged; a number: that channel alone, from 0, of every recording "
+        "with several (a call recorded with the agent on one channel and the caller on the other; a mono recording "
+        "is read as it is)",
+    )
     claims: str | None = Field(
         None,
         description="table (CSV, TSV, Excel, Parquet) with columns file, speaker: claims to verify, a file matched to "

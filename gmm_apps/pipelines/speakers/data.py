@@ -28,16 +28,18 @@ CONTAINER_SUFFIXES = {".m4a", ".aac", ".mp4", ".mov", ".webm", ".mkv", ".mka", "
 AUDIO_SUFFIXES = SNDFILE_SUFFIXES | CONTAINER_SUFFIXES
 
 
-def load_audio(path, *, sample_rate):
+def load_audio(path, *, sample_rate, channel="mix"):
     """Read an audio file as mono float32 at ``sample_rate``.
 
     libsndfile reads WAV, FLAC, OGG / Opus, MP3 and AIFF; anything else (a phone's M4A voice memo, the
-    sound of an MP4 meeting recording) is decoded with FFmpeg through PyAV. Channels are averaged.
+    sound of an MP4 meeting recording) is decoded with FFmpeg through PyAV.
 
     Parameters
     ----------
     path : str or Path
     sample_rate : int
+    channel : 'mix' or int
+        'mix': the channels averaged; a number: that channel alone, from 0 (``data.channel``).
 
     Returns
     -------
@@ -48,9 +50,10 @@ def load_audio(path, *, sample_rate):
     path = Path(path)
     try:
         y, sr = sf.read(path, dtype="float32", always_2d=True)
-        y = y.mean(axis=1)
+        y = y.T
     except Exception as exc:  # soundfile raises several types for unreadable files
         y, sr = _decode(path, exc)
+    y = _one_channel(y, channel, path)
     if y.size == 0:
         raise DataError(f"{path}: the recording is empty (0 samples)")
     if not np.all(np.isfinite(y)):
@@ -70,7 +73,8 @@ def _audio_stream(container, path):
 
 
 def _decode(path, sndfile_error):
-    """Samples (mono float32) and rate of the first sound track of a file libsndfile could not read."""
+    """Samples (float32, one row per channel) and rate of the first sound track of a file libsndfile could not
+    read."""
     import av  # reason: start-up; only files libsndfile cannot read
 
     try:
@@ -86,8 +90,21 @@ def _decode(path, sndfile_error):
             f"{path}: cannot read audio ({type(sndfile_error).__name__}: {sndfile_error}; FFmpeg: {exc}); {UNREADABLE}"
         ) from None
     if not blocks:
-        return np.zeros(0, dtype=np.float32), rate
-    return np.concatenate(blocks, axis=1).mean(axis=0).astype(np.float32), rate
+        return np.zeros((stream.channels or 1, 0), dtype=np.float32), rate
+    return np.concatenate(blocks, axis=1).astype(np.float32), rate
+
+
+def _one_channel(y, channel, path):
+    """The recording ``y`` (channels, samples) as one channel: their mean, or the one ``data.channel`` names
+    (a mono recording, such as an enrolment clip beside two-channel calls, is its own channel)."""
+    if channel == "mix" or y.shape[0] == 1:
+        return y.mean(axis=0) if y.shape[1] else np.zeros(0, dtype=np.float32)
+    if channel >= y.shape[0]:
+        raise DataError(
+            f"{path}: has {y.shape[0]} channel(s), so no channel {channel} (data.channel counts from 0); set "
+            "data.channel: mix, or a channel the recordings have"
+        )
+    return y[channel]
 
 
 def native_rate(path):

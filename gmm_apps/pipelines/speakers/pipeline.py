@@ -39,7 +39,7 @@ def extract(files, cfg, ctx, desc, sr):
     f = cfg.features
 
     def one(path):
-        y = load_audio(path, sample_rate=sr)
+        y = load_audio(path, sample_rate=sr, channel=cfg.data.channel)
         F = recording_features(
             y,
             sample_rate=sr,
