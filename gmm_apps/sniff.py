@@ -111,7 +111,10 @@ def _zip_member(path):
                 for n in names
                 if not n.endswith("/") and not n.startswith("__MACOSX/") and not PurePosixPath(n).name.startswith(".")
             ]
-            head = z.read(files[0])[:4] if len(files) == 1 else b""
+            head = b""
+            if len(files) == 1:
+                with z.open(files[0]) as member:  # its first bytes only: a download may be large
+                    head = member.read(4)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DataError(f"{path}: a damaged zip archive or Excel workbook ({exc})") from None
     if len(files) != 1:
