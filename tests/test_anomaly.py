@@ -342,6 +342,11 @@ def test_money_out_and_in_in_two_columns_is_one_amount_with_empty_cells_zero(tmp
     # the saved model remembers it: apply reads the blanks of a new statement as 0 too
     assert cli.main(["apply", str(tmp_path / "blank"), str(tmp_path / "new.csv"), "--out", str(tmp_path / "a")]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "scores.csv"), zero)
+    # two sensors read in turn are not one amount: their gaps stay missing values, refused as before
+    sensors = ref.rename(columns={"Paid out": "Sensor A (°C)", "Paid in": "Sensor B (°C)"})
+    sensors.to_csv(tmp_path / "sensors.csv", index=False)
+    sets = ["--set", f"data.path={tmp_path / 'sensors.csv'}", "--set", "data.score=null"]
+    assert cli.main(["run", cfg, "--out", str(tmp_path / "sensors"), *common, *sets]) == 2
     # both filled on one row in twenty: not one amount, so an empty cell is a missing value, refused as before
     both = ref.copy()
     both.loc[::20, "Paid in"] = 1.0

@@ -4,6 +4,7 @@ write them (``Debit Amount`` / ``Credit Amount``, ``Paid out`` / ``Paid in``), e
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 
@@ -17,9 +18,18 @@ SCREEN = 2000
 GLANCE = 200
 
 
+#: headers of money moving (the pair's both): two sensors read in turn are not one amount, and keep their gaps
+_MONEY = re.compile(
+    r"debit|credit|withdraw|deposit|paid|payment|charge|refund|amount|money|\b(in|out)\b|spent|received|sent"
+    r"|soll|haben|belastung|gutschrift|zahlung|eingang|ausgang|betrag|montant|débit|crédit|cargo|abono",
+    re.IGNORECASE,
+)
+
+
 def split_amounts(df, numeric, source):
-    """The numeric columns that hold one amount between two of them: pairs never filled in the same row,
-    together filling one of the two in at least :data:`EXACTLY_ONE` of the rows, each in some.
+    """The numeric columns that hold one amount between two of them: pairs whose headers speak of money
+    (:data:`_MONEY`), never filled in the same row, together filling one of the two in at least
+    :data:`EXACTLY_ONE` of the rows, each in some.
 
     An empty cell in such a column is 0 (a debit row has no credit), not a value nobody knows; the pairs
     are logged. Each column is in one pair at most, the pairs that cover most rows first.
@@ -39,7 +49,7 @@ def split_amounts(df, numeric, source):
         The columns whose empty cells are 0, pair by pair.
     """
     filled = {c: df[c].notna().to_numpy() for c in numeric}
-    sparse = [c for c in numeric if 0 < filled[c].sum() < len(df)]
+    sparse = [c for c in numeric if 0 < filled[c].sum() < len(df) and _MONEY.search(str(c))]
     pairs = []
     for i, a in enumerate(sparse):
         for b in sparse[i + 1 :]:
