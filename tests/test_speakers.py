@@ -633,10 +633,11 @@ def encode(path, y, sr, *, codec, container, rate=None, channels=1):
 
     rate = rate or sr
     y = librosa.resample(y, orig_sr=sr, target_sr=rate) if rate != sr else y
+    y = y if y.ndim == 2 else np.tile(y, (channels, 1))  # (channels, samples): its own sound in each, or the same
     layout = "stereo" if channels == 2 else "mono"
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=rate, layout=layout)
-        frame = av.AudioFrame.from_ndarray(np.tile(y, (channels, 1)).astype(np.float32), format="fltp", layout=layout)
+        frame = av.AudioFrame.from_ndarray(y.astype(np.float32), format="fltp", layout=layout)
         frame.sample_rate, frame.pts, frame.time_base = rate, 0, fractions.Fraction(1, rate)
         cc = stream.codec_context
         resampler = av.AudioResampler(format=cc.format.name, layout=layout, rate=rate, frame_size=cc.frame_size or None)
@@ -711,6 +712,15 @@ def test_a_call_recorded_on_two_channels_is_identified_channel_by_channel(tmp_pa
         assert cli.main([*base, "--out", str(out), "--set", f"data.channel={channel}"]) == 0
         ident = pd.read_csv(out / "identifications.csv")
         assert len(ident) == len(pairs) and (ident["predicted"] == speaker).mean() >= 0.9
+    # the same call as a phone app saves it (AAC in .m4a, 44.1 kHz): each channel decoded apart
+    a, sr = sf.read(pairs[0][0], dtype="float32")
+    b, _ = sf.read(pairs[0][1], dtype="float32")
+    n = max(a.size, b.size)
+    both = np.stack([np.pad(a, (0, n - a.size)), np.pad(b, (0, n - b.size))])
+    encode(tmp_path / "call.m4a", both, sr, codec="aac", container="mp4", rate=44100, channels=2)
+    for channel, want in ((0, both[0]), (1, both[1])):
+        got = load_audio(tmp_path / "call.m4a", sample_rate=sr, channel=channel)[:n]
+        assert np.corrcoef(got, want[: got.size])[0, 1] > 0.95
     # the enrolment clips are mono: each is its own channel; a channel a call lacks is a clear error
     sf.write(tmp_path / "mono.wav", np.sin(np.arange(800.0)).astype(np.float32), 8000)
     mono = load_audio(tmp_path / "mono.wav", sample_rate=8000)

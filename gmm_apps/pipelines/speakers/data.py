@@ -52,7 +52,7 @@ def load_audio(path, *, sample_rate, channel="mix"):
         y, sr = sf.read(path, dtype="float32", always_2d=True)
         y = y.T
     except Exception as exc:  # soundfile raises several types for unreadable files
-        y, sr = _decode(path, exc)
+        y, sr = _decode(path, exc, channel)
     y = _one_channel(y, channel, path)
     if y.size == 0:
         raise DataError(f"{path}: the recording is empty (0 samples)")
@@ -72,26 +72,30 @@ def _audio_stream(container, path):
     return container.streams.audio[0]
 
 
-def _decode(path, sndfile_error):
-    """Samples (float32, one row per channel) and rate of the first sound track of a file libsndfile could not
-    read."""
+def _decode(path, sndfile_error, channel):
+    """Samples (float32, one row) and rate of the first sound track of a file libsndfile could not read, its
+    channels reduced as ``data.channel`` says block by block, so that an hour's meeting is never held in
+    every channel at once."""
     import av  # reason: start-up; only files libsndfile cannot read
+
+    def one(block):
+        return _one_channel(block, channel, path)[None, :]
 
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             stream = _audio_stream(container, path)
             # planar float keeps every channel apart, so they are averaged as libsndfile's are
             resampler = av.AudioResampler(format="fltp", rate=stream.rate)
-            blocks = [out.to_ndarray() for frame in container.decode(stream) for out in resampler.resample(frame)]
-            blocks += [out.to_ndarray() for out in resampler.resample(None)]
+            blocks = [one(out.to_ndarray()) for frame in container.decode(stream) for out in resampler.resample(frame)]
+            blocks += [one(out.to_ndarray()) for out in resampler.resample(None)]
             rate = stream.rate
     except av.FFmpegError as exc:
         raise DataError(
             f"{path}: cannot read audio ({type(sndfile_error).__name__}: {sndfile_error}; FFmpeg: {exc}); {UNREADABLE}"
         ) from None
     if not blocks:
-        return np.zeros((stream.channels or 1, 0), dtype=np.float32), rate
-    return np.concatenate(blocks, axis=1).astype(np.float32), rate
+        return np.zeros((1, 0), dtype=np.float32), rate
+    return np.concatenate(blocks, axis=1).astype(np.float32, copy=False), rate
 
 
 def _one_channel(y, channel, path):
