@@ -27,6 +27,8 @@ def _type_name(annotation):
     args = typing.get_args(annotation)
     if origin is Literal:
         return " | ".join(str(a) for a in args)
+    if origin is typing.Annotated:  # a bounded number (Field(ge=..)): its type's name
+        return _type_name(args[0])
     if origin in (Union, getattr(__import__("types"), "UnionType", Union)):
         parts = [_type_name(a) for a in args if a is not type(None)]
         text = " or ".join(dict.fromkeys(parts))

@@ -280,6 +280,9 @@ def test_init_writes_a_config_that_runs_and_comments_every_key(name, tmp_path, c
         and not ln.startswith("pipeline:")
     ]
     assert keyed and all("  # " in ln for ln in keyed), [ln for ln in keyed if "  # " not in ln]
+    # every type is named in words a user reads (a bounded number is an integer or a number, not 'Annotated')
+    types = [ln.split("  # ", 1)[1].split(":", 1)[0] for ln in keyed]
+    assert not [t for t in types if "Annotated" in t or "[" in t], types
     raw = yaml.safe_load(text)
     assert registry.get_pipeline(name).config_model.model_validate(raw).pipeline == name
     assert cli.main(["init", name, str(path)]) == 2  # never overwrites
