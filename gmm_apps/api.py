@@ -14,13 +14,14 @@ from __future__ import annotations
 import base64
 import html
 import numbers
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from . import registry
-from .errors import ArgumentError, ConfigError
+from .errors import ArgumentError, ConfigError, UserError
 from .registry import get_pipeline
 from .runs import execute_apply, execute_run, open_run, read_summary
 from .yaml_io import read_yaml
@@ -179,9 +180,14 @@ class _Inputs:
             raise
         return path, pipeline.data_overrides(path)
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, error, tb):
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if isinstance(error, UserError) and error.args and isinstance(error.args[0], str):
+                # the private copy means nothing to the caller: name what they passed
+                given = f"data (the {type(self.data).__name__} given)"
+                text = re.sub(re.escape(str(self.tmp)) + r"[/\\][^\s:;,)]*", given, error.args[0])
+                error.args = (text, *error.args[1:])
         return False
 
 

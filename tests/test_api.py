@@ -90,6 +90,10 @@ def test_a_bad_dataframe_raises_the_command_lines_one_line_error(tmp_path):
     with pytest.raises(UserError, match="column 'Close' has a missing or infinite value at data row 1") as e:
         gmm_apps.run("regimes", data=prices().assign(Close=np.nan), out=tmp_path / "r")
     assert "\n" not in str(e.value)
+    # named as what the caller passed, not as the private copy written for the run
+    assert str(e.value).startswith("data (the DataFrame given): column 'Close'") and "gmm_apps_data-" not in str(
+        e.value
+    )
     recs = pd.DataFrame({"id": range(50), "a": np.arange(50.0)})
     with pytest.raises(UserError, match="column 'b' .* not found"):
         gmm_apps.run("anomaly", data=recs, out=tmp_path / "x", set=["data.columns=[a, b]", "data.score=null"])

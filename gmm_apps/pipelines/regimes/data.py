@@ -214,7 +214,7 @@ def _check_series(values, column, source, *, positive):
         raise DataError(
             f"{source}: column {column!r} must hold positive prices, got {arr[i]:g} at data row {i + 1} "
             f"(date {pd.Timestamp(s.index[i]).date()}); set data.nonpositive: drop to leave such days "
-            "and the returns across them out"
+            "and the returns across them out, or, for a yield, a rate or a spread, data.values: levels"
         )
     big = np.abs(arr) > EXTREME
     if big.any():
