@@ -594,6 +594,40 @@ def test_data_currency_reads_one_currencys_rows_and_counts_the_others(tmp_path):
         read(tmp_path / "bad.csv", **LINE_KEYS, currency="USD")
 
 
+def test_data_keep_reads_the_rows_a_column_says_are_purchases(tmp_path):
+    """A PayPal download mixes payments with conversions, withdrawals and refunds written under the seller's
+    own address: data.keep reads only the payment rows, exactly as a log of those rows alone, counts the
+    others by value, and refuses a column the log lacks or values no row holds."""
+    log = LINES.assign(
+        Type=[
+            "Payment",
+            "payment ",
+            "Conversion",
+            "Payment",
+            "Website Payment",
+            "Withdrawal",
+            "Payment",
+            "Payment",
+            "Payment",
+        ]
+    )
+    log.to_csv(tmp_path / "log.csv", index=False)
+    alone = log[log["Type"].str.strip().str.lower().isin(["payment", "website payment"])]
+    alone.to_csv(tmp_path / "alone.csv", index=False)
+    got, cleaning = read(tmp_path / "log.csv", **LINE_KEYS, keep={"Type": ["Payment", "Website Payment"]})
+    want, want_cleaning = read(tmp_path / "alone.csv", **LINE_KEYS)
+    pd.testing.assert_frame_equal(got, want)
+    kept = cleaning.pop("kept")
+    assert kept["lines"] == 2 and kept["by_value"] == {"Type": {"Conversion": 1, "Withdrawal": 1}}
+    assert cleaning == want_cleaning
+    with pytest.raises(DataError, match="column 'Kind' \\(data.keep\\) not found; columns are InvoiceNo"):
+        read(tmp_path / "log.csv", **LINE_KEYS, keep={"Kind": ["Payment"]})
+    with pytest.raises(
+        DataError, match="no row's 'Type' is one of \\['Sale'\\] \\(data.keep\\); its values include 'Payment'"
+    ):
+        read(tmp_path / "log.csv", **LINE_KEYS, keep={"Type": ["Sale"]})
+
+
 def test_a_log_exported_with_formatted_numbers_and_day_first_dates_reads_as_the_plain_one(tmp_path):
     LINES.to_csv(tmp_path / "lines.csv", index=False)
     want = read(tmp_path / "lines.csv", **LINE_KEYS)

@@ -103,6 +103,13 @@ class CustomersData(PathData):
         "an order's refund is read once (its first line, or repeated on every line); auto: such a column "
         "when the log has one; null: refunds are not read",
     )
+    keep: dict[str, list[str | int | float]] | None = Field(
+        None,
+        description="only the rows whose column holds one of these values, e.g. {Type: [Express Checkout Payment, "
+        "Website Payment]} for a PayPal download (its conversions, withdrawals and fees are no purchases); every "
+        "column named must match, values compared without case; the others are left out first and counted; "
+        "null: every row",
+    )
     currency: str | None = Field(
         None,
         description="with a currency column (Currency, currency_code ...): the currency whose rows are read, the "

@@ -36,6 +36,7 @@ from ...tabular import (
     refuse_mixed_currencies,
 )
 from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, first_row, trailing_totals
+from .rows import check_one_currency, currency_column, currency_names, keep_rows, one_currency
 from .status import counted_statuses, refund_column, row_statuses, status_column, status_summary, tally
 
 logger = logging.getLogger("gmm_apps")
@@ -215,79 +216,6 @@ def check_columns(path, spec, columns):
         raise DataError(f"{path}: column {theirs!r} (data.{key}) not found{hint}")
 
 
-#: column names that say which currency a row's amount is in
-_CURRENCY_COLUMNS = {"currency", "currencycode", "curr", "ccy", "währung", "waehrung", "devise", "moneda", "valuta"}
-
-
-def currency_column(columns):
-    """The log's column naming each row's currency (``Currency``, ``currency_code`` ...), or None."""
-    return next((c for c in columns if re.sub(r"[\s_-]", "", str(c).lower()) in _CURRENCY_COLUMNS), None)
-
-
-def currency_names(cells):
-    """A currency column's cells as names (``usd `` and ``USD`` are one), empty cells left out."""
-    names = cells.dropna().astype(str).str.strip().str.upper()
-    return names[names != ""]
-
-
-def check_one_currency(path, column, counts):
-    """Refuse a log whose currency column names several currencies (``counts``: rows by name): their
-    amounts cannot be added."""
-    if len(counts) > 1:
-        ranked = counts.sort_values(ascending=False)
-        shown = ", ".join(f"{k} {v:,} rows" for k, v in ranked.head(5).items())
-        raise DataError(
-            f"{path}: column {column!r} names {len(counts)} currencies ({shown}); amounts in different currencies "
-            f"cannot be added: set data.currency: {ranked.index[0]} to read that currency's rows (the others are "
-            "counted), or convert them to one first"
-        )
-
-
-def one_currency(path, raw, wanted):
-    """The log's rows in one currency: all of them when its currency column names one (or it has none);
-    with ``data.currency`` (``wanted``) that currency's rows, and what was left out by currency.
-
-    Rows keep their index (the file's row numbers, for messages about them); a row whose currency cell is
-    empty is read.
-
-    Returns
-    -------
-    raw : pandas.DataFrame
-    left : dict or None
-        ``{"column", "read", "lines", "by_currency"}`` with ``data.currency``; else None.
-    """
-    cur = currency_column(raw.columns)
-    if cur is None:
-        if wanted is not None:
-            raise DataError(
-                f"{path}: data.currency is {wanted!r}, but the log has no currency column (Currency, "
-                "currency_code ...); remove data.currency"
-            )
-        return raw, None
-    names = currency_names(raw[cur])
-    counts = names.value_counts()
-    if wanted is None:
-        check_one_currency(path, cur, counts)
-        return raw, None
-    want = wanted.strip().upper()
-    if want not in counts.index:
-        raise DataError(
-            f"{path}: data.currency is {wanted!r}, but column {cur!r} names {', '.join(map(str, counts.index))}; "
-            "set one of them"
-        )
-    other = names.index[names != want]
-    by = {str(k): int(v) for k, v in counts.drop(want).items()}
-    if len(other):
-        logger.info(
-            "%s: %d row(s) in other currencies left out (data.currency: %s): %s",
-            path,
-            len(other),
-            want,
-            ", ".join(f"{k} {v:,}" for k, v in by.items()),
-        )
-    return raw.drop(index=other), {"column": str(cur), "read": want, "lines": int(len(other)), "by_currency": by}
-
-
 # --------------------------------------------------------------------------- readers
 def read_transactions(cfg_data, path=None):
     """Read a transaction log as the config says (``path`` overrides ``data.path``).
@@ -309,6 +237,7 @@ def read_transactions(cfg_data, path=None):
     if raw.empty:
         raise DataError(f"{p}: no transactions (only a header?)")
     check_columns(p, spec, raw.columns)
+    raw, kept = keep_rows(p, raw, cfg_data.keep)
     raw, currency = one_currency(p, raw, cfg_data.currency)
     totals = trailing_totals(raw, spec)
     if totals:
@@ -325,7 +254,8 @@ def read_transactions(cfg_data, path=None):
         counted = statuses_counted(p, spec, counts, cfg_data)
     purchases, cleaning = finish(customer_days(raw, spec, p, cfg, counted=counted), cfg_data)
     cleaning = _with_status(cleaning, spec, counts, counted, totals)
-    return purchases, {**cleaning, "currency": currency} if currency else cleaning  # summaries as before without
+    rules = {k: v for k, v in (("kept", kept), ("currency", currency)) if v}  # summaries as before without them
+    return purchases, {**cleaning, **rules}
 
 
 def _with_status(cleaning, spec, counts, counted, totals):
@@ -371,8 +301,8 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     kind, sep, compression = file_kind(cfg_data, p)
     if kind not in ("table", "parquet") or compression or sep not in (None, ","):
         return None
-    if cfg_data.currency is not None:
-        logger.info("%s: read locally: data.currency leaves out rows before the blocks are typed", p)
+    if cfg_data.currency is not None or cfg_data.keep:
+        logger.info("%s: read locally: data.currency and data.keep leave out rows before the blocks are typed", p)
         return None
     if cfg_data.order_column and not cfg_data.price_column and cfg_data.amount_per != "line":
         logger.info(

@@ -108,8 +108,8 @@ def plot_forward_by_segment(table):
 
 
 def _left_out_rows(cleaning):
-    """Cleaning-table rows of the rules that apply to some logs only: a report's total rows, rows in other
-    currencies, orders not paid, refunds."""
+    """Cleaning-table rows of the rules that apply to some logs only: a report's total rows, rows data.keep
+    leaves out, rows in other currencies, orders not paid, refunds."""
     rows = []
     if cleaning.get("total_rows"):
         rows.append(
@@ -118,6 +118,17 @@ def _left_out_rows(cleaning):
                 "lines": cleaning["total_rows"],
                 "revenue": np.nan,
                 "what happened": "left out (no date; a blank id or a cell saying Total)",
+            }
+        )
+    if kp := cleaning.get("kept"):
+        named = "; ".join(f"{c} in {', '.join(v)}" for c, v in kp["columns"].items())
+        other = "; ".join(", ".join(f"{v} {n:,}" for v, n in b.items()) for b in kp["by_value"].values())
+        rows.append(
+            {
+                "rule": f"rows not purchases by data.keep ({named})",
+                "lines": kp["lines"],
+                "revenue": np.nan,
+                "what happened": f"left out: {other or 'none'}",
             }
         )
     if cu := cleaning.get("currency"):

@@ -1,0 +1,129 @@
+"""Which rows of a log are read: the rows of one currency (``data.currency``) and the rows a column says
+are purchases (``data.keep``), the others left out before anything else and counted."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from ...errors import DataError
+
+logger = logging.getLogger("gmm_apps")
+
+
+#: column names that say which currency a row's amount is in
+_CURRENCY_COLUMNS = {"currency", "currencycode", "curr", "ccy", "währung", "waehrung", "devise", "moneda", "valuta"}
+
+
+def currency_column(columns):
+    """The log's column naming each row's currency (``Currency``, ``currency_code`` ...), or None."""
+    return next((c for c in columns if re.sub(r"[\s_-]", "", str(c).lower()) in _CURRENCY_COLUMNS), None)
+
+
+def currency_names(cells):
+    """A currency column's cells as names (``usd `` and ``USD`` are one), empty cells left out."""
+    names = cells.dropna().astype(str).str.strip().str.upper()
+    return names[names != ""]
+
+
+def check_one_currency(path, column, counts):
+    """Refuse a log whose currency column names several currencies (``counts``: rows by name): their
+    amounts cannot be added."""
+    if len(counts) > 1:
+        ranked = counts.sort_values(ascending=False)
+        shown = ", ".join(f"{k} {v:,} rows" for k, v in ranked.head(5).items())
+        raise DataError(
+            f"{path}: column {column!r} names {len(counts)} currencies ({shown}); amounts in different currencies "
+            f"cannot be added: set data.currency: {ranked.index[0]} to read that currency's rows (the others are "
+            "counted), or convert them to one first"
+        )
+
+
+def one_currency(path, raw, wanted):
+    """The log's rows in one currency: all of them when its currency column names one (or it has none);
+    with ``data.currency`` (``wanted``) that currency's rows, and what was left out by currency.
+
+    Rows keep their index (the file's row numbers, for messages about them); a row whose currency cell is
+    empty is read.
+
+    Returns
+    -------
+    raw : pandas.DataFrame
+    left : dict or None
+        ``{"column", "read", "lines", "by_currency"}`` with ``data.currency``; else None.
+    """
+    cur = currency_column(raw.columns)
+    if cur is None:
+        if wanted is not None:
+            raise DataError(
+                f"{path}: data.currency is {wanted!r}, but the log has no currency column (Currency, "
+                "currency_code ...); remove data.currency"
+            )
+        return raw, None
+    names = currency_names(raw[cur])
+    counts = names.value_counts()
+    if wanted is None:
+        check_one_currency(path, cur, counts)
+        return raw, None
+    want = wanted.strip().upper()
+    if want not in counts.index:
+        raise DataError(
+            f"{path}: data.currency is {wanted!r}, but column {cur!r} names {', '.join(map(str, counts.index))}; "
+            "set one of them"
+        )
+    other = names.index[names != want]
+    by = {str(k): int(v) for k, v in counts.drop(want).items()}
+    if len(other):
+        logger.info(
+            "%s: %d row(s) in other currencies left out (data.currency: %s): %s",
+            path,
+            len(other),
+            want,
+            ", ".join(f"{k} {v:,}" for k, v in by.items()),
+        )
+    return raw.drop(index=other), {"column": str(cur), "read": want, "lines": int(len(other)), "by_currency": by}
+
+
+def keep_rows(path, raw, keep):
+    """The rows whose columns hold the values ``data.keep`` names (``{column: [values]}``, every column
+    matching; values compared as text without case or surrounding spaces), and what was left out.
+
+    Returns
+    -------
+    raw : pandas.DataFrame
+        Rows keep their index (the file's row numbers).
+    left : dict or None
+        ``{"columns": keep, "lines", "by_value": {column: {value: rows}}}`` with ``data.keep``; else None.
+    """
+    if not keep:
+        return raw, None
+    mask = None
+    by_value = {}
+    for column, values in keep.items():
+        if column not in raw.columns:
+            raise DataError(
+                f"{path}: column {column!r} (data.keep) not found; columns are {', '.join(map(str, raw.columns))}"
+            )
+        cells = raw[column].astype("string").str.strip().str.lower()
+        wanted = {str(v).strip().lower() for v in values}
+        hit = cells.isin(wanted).fillna(False).to_numpy(dtype=bool)
+        if not hit.any():
+            common = ", ".join(repr(str(v)) for v in raw[column].value_counts().index[:6])
+            raise DataError(
+                f"{path}: no row's {column!r} is one of {sorted(values)} (data.keep); its values include {common}"
+            )
+        by_value[str(column)] = {str(k): int(n) for k, n in raw.loc[~hit, column].value_counts(dropna=False).items()}
+        mask = hit if mask is None else mask & hit
+    left = int((~mask).sum())
+    if left:
+        logger.info(
+            "%s: %d row(s) left out by data.keep: %s",
+            path,
+            left,
+            "; ".join(f"{c}: " + ", ".join(f"{v} {n:,}" for v, n in list(b.items())[:5]) for c, b in by_value.items()),
+        )
+    return raw[mask], {
+        "columns": {str(k): [str(v) for v in vs] for k, vs in keep.items()},
+        "lines": left,
+        "by_value": by_value,
+    }
