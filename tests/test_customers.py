@@ -620,6 +620,8 @@ def test_data_keep_reads_the_rows_a_column_says_are_purchases(tmp_path):
     kept = cleaning.pop("kept")
     assert kept["lines"] == 2 and kept["by_value"] == {"Type": {"Conversion": 1, "Withdrawal": 1}}
     assert cleaning == want_cleaning
+    one, _ = read(tmp_path / "log.csv", **LINE_KEYS, keep={"Type": "withdrawal"})  # one value, any case
+    assert len(one) == 1
     with pytest.raises(DataError, match="column 'Kind' \\(data.keep\\) not found; columns are InvoiceNo"):
         read(tmp_path / "log.csv", **LINE_KEYS, keep={"Kind": ["Payment"]})
     with pytest.raises(

@@ -110,6 +110,15 @@ class CustomersData(PathData):
         "column named must match, values compared without case; the others are left out first and counted; "
         "null: every row",
     )
+
+    @field_validator("keep", mode="before")
+    @classmethod
+    def _one_value_or_several(cls, v):
+        """``{Type: Payment}`` is ``{Type: [Payment]}``."""
+        if isinstance(v, dict):
+            return {k: x if isinstance(x, list) else [x] for k, x in v.items()}
+        return v
+
     currency: str | None = Field(
         None,
         description="with a currency column (Currency, currency_code ...): the currency whose rows are read, the "
