@@ -118,6 +118,12 @@ def currencies(cells):
     return found
 
 
+def row_currencies(cells):
+    """Each cell's currency from its sign or code (``$`` and ``USD`` are one), or NA where it shows none."""
+    found = cells.astype("string").str.extract(f"({_CURRENCY_MARK.pattern})", expand=True)[0]
+    return found.map(lambda m: _SAME_CURRENCY.get(m, m), na_action="ignore")
+
+
 def refuse_mixed_currencies(found):
     """Raise ValueError when ``found`` (:func:`currencies` of a column, or of its blocks pooled) names several."""
     if len(found) > 1:

@@ -557,7 +557,9 @@ def test_amounts_in_several_currencies_are_refused_not_added(tmp_path):
         read(tmp_path / "mixed.csv", **LINE_KEYS)
     signs = LINES.assign(UnitPrice=[f"{'€' if i == 3 else '$'}{v:.2f}" for i, v in enumerate(LINES["UnitPrice"])])
     signs.to_csv(tmp_path / "signs.csv", index=False)
-    with pytest.raises(DataError, match="column 'UnitPrice': amounts in several currencies \\(USD as in '\\$"):
+    with pytest.raises(
+        DataError, match="column 'UnitPrice': amounts in several currencies \\(USD as in '\\$.*data.currency"
+    ):
         read(tmp_path / "signs.csv", **LINE_KEYS)
     dollars = LINES.assign(
         UnitPrice=[f"${v:.2f}" if i % 2 else f"{v:.2f} USD" for i, v in enumerate(LINES["UnitPrice"])]
@@ -577,13 +579,32 @@ def test_data_currency_reads_one_currencys_rows_and_counts_the_others(tmp_path):
     got, cleaning = read(tmp_path / "mixed.csv", **LINE_KEYS, currency="usd")
     want, want_cleaning = read(tmp_path / "alone.csv", **LINE_KEYS)
     pd.testing.assert_frame_equal(got, want)
-    assert cleaning.pop("currency") == {"column": "Currency", "read": "USD", "lines": 2, "by_currency": {"EUR": 2}}
+    left = {"column": "Currency", "from": "column", "read": "USD", "lines": 2, "by_currency": {"EUR": 2}}
+    assert cleaning.pop("currency") == left
     assert cleaning == want_cleaning and "currency" not in want_cleaning
     with pytest.raises(DataError, match="data.currency is 'GBP', but column 'Currency' names USD, EUR; set one"):
         read(tmp_path / "mixed.csv", **LINE_KEYS, currency="GBP")
     LINES.to_csv(tmp_path / "plain.csv", index=False)
-    with pytest.raises(DataError, match="data.currency is 'USD', but the log has no currency column"):
+    with pytest.raises(
+        DataError, match="data.currency is 'USD', but the log has no currency column .* no currency sign"
+    ):
         read(tmp_path / "plain.csv", **LINE_KEYS, currency="USD")
+    # no currency column, but each price carries its sign or code: the dollar rows are read, as alone
+    euro = [2, 5]
+    signed = LINES.assign(
+        UnitPrice=[f"{v:.2f} EUR" if i in euro else f"${v:.2f}" for i, v in enumerate(LINES["UnitPrice"])]
+    )
+    signed.to_csv(tmp_path / "signed.csv", index=False)
+    LINES.drop(index=euro).to_csv(tmp_path / "dollars_alone.csv", index=False)
+    got, cleaning = read(tmp_path / "signed.csv", **LINE_KEYS, currency="USD")
+    pd.testing.assert_frame_equal(got, read(tmp_path / "dollars_alone.csv", **LINE_KEYS)[0])
+    assert cleaning["currency"] == {
+        "column": "UnitPrice",
+        "from": "signs",
+        "read": "USD",
+        "lines": 2,
+        "by_currency": {"EUR": 2},
+    }
     # a bad price on the file's data row 7, after two euro rows were left out, is named as row 7
     bad = mixed.astype({"UnitPrice": object})
     bad.loc[6, "UnitPrice"] = "n/a"

@@ -121,9 +121,9 @@ class CustomersData(PathData):
 
     currency: str | None = Field(
         None,
-        description="with a currency column (Currency, currency_code ...): the currency whose rows are read, the "
-        "others left out and counted (a shop selling in several, a PayPal log's currency conversions); null: the "
-        "log must hold one currency",
+        description="the currency whose rows are read, by the log's currency column (Currency, currency_code ...) "
+        "or, without one, by the signs its amounts carry ($12.00, 12,00 EUR); the others are left out and counted "
+        "(a shop selling in several, a PayPal log's currency conversions); null: the log must hold one currency",
     )
     count_status: list[str] | None = Field(
         None,

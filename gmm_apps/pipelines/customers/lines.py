@@ -92,7 +92,8 @@ def _numbers(raw, col, name, path, *, blank=None, hint="fix or remove that row")
     try:
         cells, _ = as_numbers(raw[col])  # "$1,234.50", "1.234,50", "(12.50)" as exported
     except ValueError as exc:
-        raise DataError(f"{path}: column {name!r}: {exc}") from None
+        hint = "; data.currency (e.g. USD) reads one currency's rows" if "several currencies" in str(exc) else ""
+        raise DataError(f"{path}: column {name!r}: {exc}{hint}") from None
     v = pd.to_numeric(cells, errors="coerce").astype(float)
     bad = v.isna() | ~np.isfinite(v)
     if blank is not None:

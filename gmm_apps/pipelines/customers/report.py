@@ -135,7 +135,9 @@ def _left_out_rows(cleaning):
         other = ", ".join(f"{k} {n:,}" for k, n in cu["by_currency"].items())
         rows.append(
             {
-                "rule": f"rows in other currencies than {cu['read']} (column {cu['column']!r}, data.currency)",
+                "rule": f"rows in other currencies than {cu['read']} ("
+                + ("currency signs in " if cu.get("from") == "signs" else "")
+                + f"column {cu['column']!r}, data.currency)",
                 "lines": cu["lines"],
                 "revenue": np.nan,
                 "what happened": f"left out: {other or 'none'}",

@@ -7,6 +7,7 @@ import logging
 import re
 
 from ...errors import DataError
+from ...tabular import row_currencies
 
 logger = logging.getLogger("gmm_apps")
 
@@ -39,36 +40,45 @@ def check_one_currency(path, column, counts):
         )
 
 
-def one_currency(path, raw, wanted):
+def one_currency(path, raw, wanted, amounts=()):
     """The log's rows in one currency: all of them when its currency column names one (or it has none);
-    with ``data.currency`` (``wanted``) that currency's rows, and what was left out by currency.
+    with ``data.currency`` (``wanted``) that currency's rows, and what was left out by currency. Without a
+    currency column, the signs or codes written in the ``amounts`` columns (``$12.00``, ``12,00 EUR``) say
+    each row's currency.
 
     Rows keep their index (the file's row numbers, for messages about them); a row whose currency cell is
-    empty is read.
+    empty, or whose amount shows no currency, is read.
 
     Returns
     -------
     raw : pandas.DataFrame
     left : dict or None
-        ``{"column", "read", "lines", "by_currency"}`` with ``data.currency``; else None.
+        ``{"column", "from", "read", "lines", "by_currency"}`` with ``data.currency`` (``from``: the currency
+        ``column``, or the ``signs`` in the amount column ``column``); else None.
     """
     cur = currency_column(raw.columns)
+    if cur is None and wanted is None:
+        return raw, None
     if cur is None:
-        if wanted is not None:
+        signs = [row_currencies(raw[c]) for c in amounts if c in raw.columns]
+        names = signs[0].combine_first(signs[1]) if len(signs) > 1 else signs[0] if signs else None
+        if names is None or names.isna().all():
             raise DataError(
                 f"{path}: data.currency is {wanted!r}, but the log has no currency column (Currency, "
-                "currency_code ...); remove data.currency"
+                "currency_code ...) and its amounts show no currency sign; remove data.currency"
             )
-        return raw, None
-    names = currency_names(raw[cur])
+        cur, names, read_from = amounts[0], names.dropna(), "signs"
+    else:
+        names, read_from = currency_names(raw[cur]), "column"
     counts = names.value_counts()
     if wanted is None:
         check_one_currency(path, cur, counts)
         return raw, None
     want = wanted.strip().upper()
     if want not in counts.index:
+        where = f"column {cur!r}" + (" (its currency signs)" if read_from == "signs" else "")
         raise DataError(
-            f"{path}: data.currency is {wanted!r}, but column {cur!r} names {', '.join(map(str, counts.index))}; "
+            f"{path}: data.currency is {wanted!r}, but {where} names {', '.join(map(str, counts.index))}; "
             "set one of them"
         )
     other = names.index[names != want]
@@ -81,7 +91,8 @@ def one_currency(path, raw, wanted):
             want,
             ", ".join(f"{k} {v:,}" for k, v in by.items()),
         )
-    return raw.drop(index=other), {"column": str(cur), "read": want, "lines": int(len(other)), "by_currency": by}
+    left = {"column": str(cur), "from": read_from, "read": want, "lines": int(len(other)), "by_currency": by}
+    return raw.drop(index=other), left
 
 
 def keep_rows(path, raw, keep):
