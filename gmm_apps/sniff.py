@@ -117,6 +117,14 @@ def _zip_member(path):
                     head = member.read(4)
     except (zipfile.BadZipFile, OSError) as exc:
         raise DataError(f"{path}: a damaged zip archive or Excel workbook ({exc})") from None
+    except RuntimeError:  # zipfile's word for an encrypted member
+        raise DataError(
+            f"{path}: a password-protected zip archive; unzip it with its password and name the file"
+        ) from None
+    except NotImplementedError as exc:  # Deflate64 (Windows' large archives), bzip2 members of old tools ...
+        raise DataError(
+            f"{path}: a zip archive this reader cannot unpack ({exc}); unzip it and name the file"
+        ) from None
     if len(files) != 1:
         shown = ", ".join(files[:5]) + (", ..." if len(files) > 5 else "")
         raise DataError(

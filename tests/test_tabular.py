@@ -187,6 +187,12 @@ def test_a_downloaded_zip_of_one_table_is_read_and_other_archives_and_web_pages_
     inner = archive("inner.zip", {"book.xlsx": _xlsx(df)})
     with pytest.raises(DataError, match="inner.zip: a zip archive holding book.xlsx; unzip it and name book.xlsx"):
         read_table(inner)
+    locked = bytearray(archive("locked.zip", {"t.csv": "a,b\n1,2\n"}).read_bytes())
+    locked[6] |= 1  # the "encrypted" flag, in the member's header and in the directory
+    locked[locked.find(b"PK\x01\x02") + 8] |= 1
+    (tmp_path / "locked.zip").write_bytes(bytes(locked))
+    with pytest.raises(DataError, match="locked.zip: a password-protected zip archive; unzip it with its password"):
+        read_table(tmp_path / "locked.zip")
     (tmp_path / "cut.zip").write_bytes(b"PK\x03\x04" + bytes(60))
     with pytest.raises(DataError, match="cut.zip: a damaged zip archive"):
         read_table(tmp_path / "cut.zip")
