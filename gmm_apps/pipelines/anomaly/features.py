@@ -109,12 +109,12 @@ class Schema:
             raise DataError(f"{source}: no feature columns; set data.columns")
         times, dates, epochs = _time_columns(df, cols, source, named=bool(cfg.columns))
         features = [c for c in cols if c not in dates]
-        numeric, categories, marks, wide = [], {}, {}, {}
+        values, categories, marks, wide = {}, {}, {}, {}  # values: each numeric column's numbers
         for c in (c for c in features if c not in times):
             s = df[c]
-            is_number, mark = _numeric_column(s, c, source)
-            if is_number:
-                numeric.append(c)
+            numbers, mark = _numeric_column(s, c, source)
+            if numbers is not None:
+                values[c] = numbers
                 if mark is not None:  # kept, so that every file scored later is read the same way
                     marks[c] = mark
                 continue
@@ -130,14 +130,11 @@ class Schema:
             categories[c] = vals
         if wide:
             raise _too_many_values(source, wide, features, cfg.max_categories, rows=len(df), named=idc is not None)
+        numeric = list(values)
         if not (numeric or times or categories):
             raise DataError(f"{source}: no feature columns; set data.columns")
         zero_blank = split_amounts(df, numeric, source)
         if not cfg.columns:
-            values = {
-                c: pd.to_numeric(_unformatted(df[c], c, source, marks.get(c))[0], errors="coerce").to_numpy(float)
-                for c in numeric
-            }
             totals = running_balances(values, zero_blank, source)
             numeric = [c for c in numeric if c not in totals]
             marks = {c: m for c, m in marks.items() if c not in totals}
@@ -486,19 +483,19 @@ def is_duration(column):
 
 
 def _numeric_column(s, column, source):
-    """Whether a column holds numbers (at least 99% of its values, the rest an error naming the row), and the
-    decimal mark of its formatted text, if any."""
+    """A column's numbers (float, NaN where empty) when it holds numbers (at least 99% of its values, the rest
+    an error naming the row), else None; and the decimal mark of its formatted text, if any."""
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        return True, None
+        return s.to_numpy(dtype=float, na_value=np.nan), None
     cells, mark = _unformatted(s, column, source)
     conv = pd.to_numeric(cells, errors="coerce")
     if not (conv.notna().sum() >= 0.99 * s.notna().sum() and s.notna().any()):
-        return False, None
+        return None, None
     bad = s[conv.isna() & s.notna()]
     if len(bad):
         i = int(bad.index[0])
         raise DataError(f"{source}: column {column!r} has a non-numeric value {s.loc[i]!r} at data row {i + 1}")
-    return True, mark
+    return conv.to_numpy(dtype=float, na_value=np.nan), mark
 
 
 def _too_many_values(source, wide, columns, limit, *, rows, named):
