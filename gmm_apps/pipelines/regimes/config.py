@@ -127,8 +127,11 @@ class RegimesData(PathData):
 
     def rules(self):
         """The cleaning rules, as the loaders take them."""
-        rules = {"missing": self.missing, "nonpositive": self.nonpositive, "repeated": self.repeated}
-        return {**rules, "levels": self.values == "levels"}
+        return {"missing": self.missing, "nonpositive": self.nonpositive, "repeated": self.repeated}
+
+    def reading(self):
+        """What the loaders take: the cleaning rules, and ``levels`` (zero and below are values, not errors)."""
+        return {**self.rules(), "levels": self.levels}
 
     @property
     def levels(self):

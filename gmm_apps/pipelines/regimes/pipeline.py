@@ -55,7 +55,7 @@ def load_prices(cfg, source):
     d = cfg.data
     src = d.resolved_source()
     if src == "arch":
-        data = data_mod.load_arch(d.arch_dataset, rules=d.rules())
+        data = data_mod.load_arch(d.arch_dataset, rules=d.reading())
     elif src == "file":
         if not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
@@ -66,14 +66,14 @@ def load_prices(cfg, source):
             date_column=d.date_column,
             price_column=d.price_column,
             volume_column=d.volume_column,
-            rules=d.rules(),
+            rules=d.reading(),
             sheet=d.sheet,
             series_column=d.series_column,
             series=d.series,
         )
     else:
         data = data_mod.load_yfinance(
-            d.tickers, start=d.start, end=d.end, interval=d.interval, cache_dir=d.cache_dir, rules=d.rules()
+            d.tickers, start=d.start, end=d.end, interval=d.interval, cache_dir=d.cache_dir, rules=d.reading()
         )
     if d.start is not None or d.end is not None:
         idx = data.prices.index
@@ -259,10 +259,7 @@ def summarise(cfg, data, post, names, best, model, table, aris):
         "headline": line,
         "forecast": outlook,
         "data_source": data.source,
-        "cleaning": {
-            "rules": {k: v for k, v in cfg.data.rules().items() if k != "levels"},
-            "rows_dropped": data.cleaning,
-        },
+        "cleaning": {"rules": cfg.data.rules(), "rows_dropped": data.cleaning},
         **({"values": "levels"} if cfg.data.levels else {}),  # a summary of prices reads as before
         "first_date": dates[0].strftime("%Y-%m-%d"),
         "last_date": today["date"],
@@ -540,7 +537,7 @@ class RegimesPipeline(Pipeline):
             date_column=config.data.date_column,
             price_column=columns,
             volume_column=config.data.volume_column,
-            rules=config.data.rules(),
+            rules=config.data.reading(),
             sheet=config.data.sheet,
             series_column=config.data.series_column,
             series=(config.data.series or series or None) if config.data.series_column else None,
