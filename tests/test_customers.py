@@ -649,6 +649,8 @@ def test_data_keep_reads_the_rows_a_column_says_are_purchases(tmp_path):
         DataError, match="no row's 'Type' is one of \\['Sale'\\] \\(data.keep\\); its values include 'Payment'"
     ):
         read(tmp_path / "log.csv", **LINE_KEYS, keep={"Type": ["Sale"]})
+    with pytest.raises(DataError, match="no row's 'Type' is one of \\['3', 'Sale'\\]"):  # numbers and words alike
+        read(tmp_path / "log.csv", **LINE_KEYS, keep={"Type": ["Sale", 3]})
 
 
 def test_a_log_exported_with_formatted_numbers_and_day_first_dates_reads_as_the_plain_one(tmp_path):

@@ -238,7 +238,7 @@ def read_transactions(cfg_data, path=None):
         raise DataError(f"{p}: no transactions (only a header?)")
     check_columns(p, spec, raw.columns)
     raw, kept = keep_rows(p, raw, cfg_data.keep)
-    raw, currency = one_currency(p, raw, cfg_data.currency, [spec[k] for k in ("amount", "price") if k in spec])
+    raw, currency = one_currency(p, raw, cfg_data.currency, spec.get("amount", spec.get("price")))
     totals = trailing_totals(raw, spec)
     if totals:
         shown = "; ".join(", ".join(str(v) for v in row if not pd.isna(v)) for row in raw.tail(totals).to_numpy())

@@ -107,6 +107,12 @@ def plot_forward_by_segment(table):
     return fig
 
 
+def _left_out(rule, lines, counts):
+    """A cleaning-table row of a rule that leaves rows out before their amounts are read: how many, by value."""
+    other = ", ".join(f"{v} {n:,}" for v, n in counts.items())
+    return {"rule": rule, "lines": lines, "revenue": np.nan, "what happened": f"left out: {other or 'none'}"}
+
+
 def _left_out_rows(cleaning):
     """Cleaning-table rows of the rules that apply to some logs only: a report's total rows, rows data.keep
     leaves out, rows in other currencies, orders not paid, refunds."""
@@ -122,27 +128,12 @@ def _left_out_rows(cleaning):
         )
     if kp := cleaning.get("kept"):
         named = "; ".join(f"{c} in {', '.join(v)}" for c, v in kp["columns"].items())
-        other = "; ".join(", ".join(f"{v} {n:,}" for v, n in b.items()) for b in kp["by_value"].values())
-        rows.append(
-            {
-                "rule": f"rows not purchases by data.keep ({named})",
-                "lines": kp["lines"],
-                "revenue": np.nan,
-                "what happened": f"left out: {other or 'none'}",
-            }
-        )
+        counts = {v: n for b in kp["by_value"].values() for v, n in b.items()}
+        rows.append(_left_out(f"rows not purchases by data.keep ({named})", kp["lines"], counts))
     if cu := cleaning.get("currency"):
-        other = ", ".join(f"{k} {n:,}" for k, n in cu["by_currency"].items())
-        rows.append(
-            {
-                "rule": f"rows in other currencies than {cu['read']} ("
-                + ("currency signs in " if cu.get("from") == "signs" else "")
-                + f"column {cu['column']!r}, data.currency)",
-                "lines": cu["lines"],
-                "revenue": np.nan,
-                "what happened": f"left out: {other or 'none'}",
-            }
-        )
+        signs = "currency signs in " if cu.get("from") == "signs" else ""
+        rule = f"rows in other currencies than {cu['read']} ({signs}column {cu['column']!r}, data.currency)"
+        rows.append(_left_out(rule, cu["lines"], cu["by_currency"]))
     if st := cleaning.get("status"):
         left = ", ".join(f"{w} {n:,}" for w, n in st["left_out"].items())
         rows.append(

@@ -40,11 +40,11 @@ def check_one_currency(path, column, counts):
         )
 
 
-def one_currency(path, raw, wanted, amounts=()):
+def one_currency(path, raw, wanted, amount=None):
     """The log's rows in one currency: all of them when its currency column names one (or it has none);
     with ``data.currency`` (``wanted``) that currency's rows, and what was left out by currency. Without a
-    currency column, the signs or codes written in the ``amounts`` columns (``$12.00``, ``12,00 EUR``) say
-    each row's currency.
+    currency column, the signs or codes written in the ``amount`` column (the amount or price column:
+    ``$12.00``, ``12,00 EUR``) say each row's currency.
 
     Rows keep their index (the file's row numbers, for messages about them); a row whose currency cell is
     empty, or whose amount shows no currency, is read.
@@ -60,14 +60,13 @@ def one_currency(path, raw, wanted, amounts=()):
     if cur is None and wanted is None:
         return raw, None
     if cur is None:
-        signs = [row_currencies(raw[c]) for c in amounts if c in raw.columns]
-        names = signs[0].combine_first(signs[1]) if len(signs) > 1 else signs[0] if signs else None
-        if names is None or names.isna().all():
+        names = row_currencies(raw[amount]).dropna() if amount in raw.columns else ()
+        if not len(names):
             raise DataError(
                 f"{path}: data.currency is {wanted!r}, but the log has no currency column (Currency, "
                 "currency_code ...) and its amounts show no currency sign; remove data.currency"
             )
-        cur, names, read_from = amounts[0], names.dropna(), "signs"
+        cur, read_from = amount, "signs"
     else:
         names, read_from = currency_names(raw[cur]), "column"
     counts = names.value_counts()
@@ -121,7 +120,8 @@ def keep_rows(path, raw, keep):
         if not hit.any():
             common = ", ".join(repr(str(v)) for v in raw[column].value_counts().index[:6])
             raise DataError(
-                f"{path}: no row's {column!r} is one of {sorted(values)} (data.keep); its values include {common}"
+                f"{path}: no row's {column!r} is one of {sorted(map(str, values))} (data.keep); its values include "
+                f"{common}"
             )
         by_value[str(column)] = {str(k): int(n) for k, n in raw.loc[~hit, column].value_counts(dropna=False).items()}
         mask = hit if mask is None else mask & hit
