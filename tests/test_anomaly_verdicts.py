@@ -12,8 +12,9 @@ from sklearn.metrics import roc_auc_score
 
 from gmm_apps import cli
 from gmm_apps.errors import DataError
+from gmm_apps.pipelines.anomaly.answers import parse_verdicts
 from gmm_apps.pipelines.anomaly.config import AnomalyData
-from gmm_apps.pipelines.anomaly.features import Schema, parse_verdicts
+from gmm_apps.pipelines.anomaly.features import Schema
 from gmm_apps.pipelines.anomaly.model import GMMDetector
 from gmm_apps.pipelines.anomaly.verdicts import LOCAL, NEAR, nearest, percentile_grid, pu_auc, to_percentiles
 

@@ -37,7 +37,12 @@ class AnomalyData(PathData):
         "the config names (a summary sheet before the data is passed over), else the first",
     )
     id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
-    label_column: str | None = Field("outlier", description="used for evaluation only, never for fitting")
+    label_column: str | None = Field(
+        "auto",
+        description="the labels, used to evaluate the scores and never to fit: 1 (or yes, true) = anomaly, 0 (or "
+        "no, false, empty) = normal; auto: the column named like one (outlier, label, class, target, anomaly, "
+        "is_fraud, ...) holding only such values, if any; null: none (such a column is then a feature)",
+    )
     verdict_column: str | None = Field(
         None,
         description="an analyst's verdicts, used to fit: 1 (or yes, true) = confirmed anomaly, "

@@ -16,6 +16,7 @@ from ...dates import DATE_STYLE, numeric_dates
 from ...errors import DataError
 from ...tabular import as_numbers
 from .amounts import running_balances, split_amounts
+from .answers import label_column, read_labels, read_verdicts
 from .data import EXTREME, BadValueError, ExtremeValueError
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -90,9 +91,9 @@ class Schema:
     def learn(cls, df, cfg, source):
         if len(df) == 0:
             raise DataError(f"{source}: no records (only a header?)")
-        idc = _named_column(df, cfg, "id_column", source)
-        lab = _named_column(df, cfg, "label_column", source)
+        idc = _id_column(df, cfg, source)
         verdict = cfg.verdict_column
+        lab = label_column(df, cfg.label_column, source, taken=(idc, verdict, *(cfg.columns or ())))
         if verdict is not None and verdict not in df.columns:
             near = [c for c in df.columns if str(c).lower() == str(verdict).lower()]
             raise DataError(
@@ -185,18 +186,10 @@ class Schema:
                 i = int(np.flatnonzero(empty)[0])
                 raise DataError(f"{source}: data row {offset + i + 1} has no value in any feature column; drop it")
         ids = df[self.id_column].to_numpy() if self.id_column else np.arange(offset, offset + len(df))
-        labels = None
-        if self.label_column and self.label_column in df.columns:
-            labels = pd.to_numeric(df[self.label_column], errors="coerce").fillna(0).to_numpy().astype(int)
+        labels = read_labels(df, self.label_column, source, offset=offset)
         verdicts = None
         if self.verdict_column and self.verdict_column in df.columns:
-            verdicts, bad = parse_verdicts(df[self.verdict_column])
-            if bad is not None:
-                raise DataError(
-                    f"{source}: column {self.verdict_column!r} (data.verdict_column) has "
-                    f"{df[self.verdict_column].iloc[bad]!r} at data row {offset + bad + 1}; expected 1 or yes "
-                    "(confirmed anomaly), 0 or no (confirmed normal) or empty (unknown)"
-                )
+            verdicts = read_verdicts(df[self.verdict_column], self.verdict_column, source, offset=offset)
         return Records(X, ids, labels, self.features, verdicts)
 
     def to_dict(self):
@@ -235,41 +228,25 @@ class Schema:
         )
 
 
-#: verdicts written as words: yes / no, true / false (any case), as spreadsheets and case tools write them
-VERDICT_WORDS = {"yes": 1.0, "y": 1.0, "true": 1.0, "no": 0.0, "n": 0.0, "false": 0.0}
+def _id_column(df, cfg, source):
+    """The column ``data.id_column`` names, or None when the file has no such column (the default, ``id``).
 
-
-def parse_verdicts(column):
-    """Verdicts as floats (1.0, 0.0, NaN for unknown) and the position of the first value that is none of
-    1, 0 (or :data:`VERDICT_WORDS`) or empty (None if every value is one of them)."""
-    text = column.astype(object).map(lambda v: v.strip().lower() if isinstance(v, str) else v)
-    num = pd.to_numeric(text.map(lambda v: VERDICT_WORDS.get(v, v) if isinstance(v, str) else v), errors="coerce")
-    num = num.to_numpy(dtype=float)
-    blank = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
-    bad = ~blank & ~np.isin(num, (0.0, 1.0))
-    return np.where(blank, np.nan, num), (int(np.flatnonzero(bad)[0]) if bad.any() else None)
-
-
-def _named_column(df, cfg, key, source):
-    """The column ``data.<key>`` names, or None when the file has no such column.
-
-    An id column set explicitly must exist (a label column may be absent: the
-    labels may come with the scored records only); a name that differs from a
-    column only by case is an error either way (that column would otherwise be
-    read as a feature).
+    An id column set explicitly must exist; a name that differs from a column only by case is an error either
+    way (that column would otherwise be read as a feature).
     """
-    name = getattr(cfg, key)
+    name = cfg.id_column
     if name is None or name in df.columns:
         return name
     near = [c for c in df.columns if str(c).lower() == str(name).lower()]
     if near:
         raise DataError(
-            f"{source}: column {name!r} (data.{key}) not found, but {near[0]!r} is; set data.{key}: {near[0]} (or null)"
+            f"{source}: column {name!r} (data.id_column) not found, but {near[0]!r} is; "
+            f"set data.id_column: {near[0]} (or null)"
         )
-    if key == "id_column" and key in cfg.model_fields_set:  # labels may be in the scored file only
+    if "id_column" in cfg.model_fields_set:
         raise DataError(
-            f"{source}: column {name!r} (data.{key}) not found; columns are "
-            f"{', '.join(map(str, df.columns))}; name one of them, or set data.{key}: null"
+            f"{source}: column {name!r} (data.id_column) not found; columns are "
+            f"{', '.join(map(str, df.columns))}; name one of them, or set data.id_column: null"
         )
     return None
 

@@ -1,0 +1,120 @@
+"""The answers a file may carry beside its features: labels (which records are anomalies, for evaluation only)
+and an analyst's verdicts (used to fit). Which column holds the labels, and how both are read."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+
+from ...errors import DataError
+
+logger = logging.getLogger("gmm_apps.anomaly")
+
+#: verdicts and labels written as words: yes / no, true / false (any case), as spreadsheets and case tools write them
+VERDICT_WORDS = {"yes": 1.0, "y": 1.0, "true": 1.0, "no": 0.0, "n": 0.0, "false": 0.0}
+
+#: a header naming the answers, once case, spaces and punctuation are set aside: outlier, Class, label, target,
+#: is_anomaly, isFraud (credit-card and payment benchmarks), fraudulent, anomaly_label, ground truth; not
+#: isFlaggedFraud (a system's own flag)
+_LABEL_NAME = re.compile(r"(is)?(outliers?|class|labels?|target|anomal(y|ies|ous)|fraud(ulent)?)(labels?)?|groundtruth")
+
+
+def parse_verdicts(column):
+    """Verdicts as floats (1.0, 0.0, NaN for unknown) and the position of the first value that is none of
+    1, 0 (or :data:`VERDICT_WORDS`) or empty (None if every value is one of them)."""
+    text = column.astype(object).map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+    num = pd.to_numeric(text.map(lambda v: VERDICT_WORDS.get(v, v) if isinstance(v, str) else v), errors="coerce")
+    num = num.to_numpy(dtype=float)
+    blank = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
+    bad = ~blank & ~np.isin(num, (0.0, 1.0))
+    return np.where(blank, np.nan, num), (int(np.flatnonzero(bad)[0]) if bad.any() else None)
+
+
+def read_verdicts(column, name, source, *, offset=0):
+    """The verdicts of ``data.verdict_column`` (:func:`parse_verdicts`); any other value is an error naming it."""
+    verdicts, bad = parse_verdicts(column)
+    if bad is not None:
+        raise DataError(
+            f"{source}: column {name!r} (data.verdict_column) has {_shown(column.iloc[bad])} at data row "
+            f"{offset + bad + 1}; expected 1 or yes (confirmed anomaly), 0 or no (confirmed normal) or empty (unknown)"
+        )
+    return verdicts
+
+
+def read_labels(df, name, source, *, offset=0):
+    """The labels in column ``name`` of ``df`` (None without one) as integers: 1 (or yes, true) an anomaly,
+    0 (or no, false) or empty a normal record. Any other value is an error naming it: -1 and 1 (scikit-learn's
+    convention, where -1 is the outlier) or a class name would otherwise be read as answers they are not."""
+    if name is None:
+        return None
+    if name not in df.columns:
+        _check_case(df, name, source)
+        return None
+    column = df[name]
+    labels, bad = parse_verdicts(column)
+    if bad is not None:
+        raise DataError(
+            f"{source}: column {name!r} (data.label_column) has {_shown(column.iloc[bad])} at data row "
+            f"{offset + bad + 1}; "
+            "expected 1 (or yes, true) for an anomaly and 0 (or no, false) for a normal record; write the labels "
+            "that way, or set data.label_column: null to evaluate nothing"
+        )
+    return np.nan_to_num(labels, nan=0.0).astype(int)
+
+
+def label_column(df, name, source, *, taken=()):
+    """The column holding the labels, or None: ``name`` is ``data.label_column``.
+
+    ``auto`` takes the one column, not among ``taken`` (the id and verdict columns, and those named in
+    ``data.columns``), whose header names the answers (:data:`_LABEL_NAME`) and whose every value is 0 or 1
+    (yes / no, true / false, empty): left in, it would be fitted as a feature, and the rare anomalies would be
+    found by their label. A name differing from a column only by case is an error (that column would otherwise
+    be read as a feature); an explicit name absent from the file is kept, as the labels may come with the
+    records scored later only."""
+    if name is None:
+        return None
+    if name != "auto":
+        if name not in df.columns:
+            _check_case(df, name, source)
+        return name
+    found = [
+        c
+        for c in df.columns
+        if c not in taken
+        and _LABEL_NAME.fullmatch(re.sub(r"[\W_]+", "", str(c).lower()))
+        and df[c].notna().any()
+        and parse_verdicts(df[c])[1] is None
+    ]
+    if len(found) > 1:
+        raise DataError(
+            f"{source}: columns {found[0]!r} and {found[1]!r} both look like labels (0 or 1 under a label's name); "
+            f"set data.label_column to the one that marks the anomalies, and leave the other out with data.columns"
+        )
+    if found:
+        logger.info(
+            "%s: column %r holds 0/1 labels: used to evaluate the scores, never to fit "
+            "(data.label_column: auto; set data.label_column: null to fit it as a feature)",
+            source,
+            found[0],
+        )
+        return found[0]
+    return None
+
+
+def _check_case(df, name, source):
+    """A label column named with another case than the file's is an error (nothing would be evaluated, or in the
+    file learned from, the column would be fitted as a feature)."""
+    near = [c for c in df.columns if str(c).lower() == str(name).lower()]
+    if near:
+        raise DataError(
+            f"{source}: column {name!r} (data.label_column) not found, but {near[0]!r} is; "
+            f"set data.label_column: {near[0]} (or null)"
+        )
+
+
+def _shown(cell):
+    """A cell as a message shows it: the same text whatever type the reader chose (``'-1'``, not ``np.int64(-1)``)."""
+    return repr(str(cell))

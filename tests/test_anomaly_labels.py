@@ -1,0 +1,103 @@
+"""The anomaly pipeline's labels: which column holds them (named, or found by name and values), and that they are
+read for evaluation only, never fitted as a feature."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import gmm_apps
+from gmm_apps.errors import DataError, UserError
+from gmm_apps.pipelines.anomaly.config import AnomalyData
+from gmm_apps.pipelines.anomaly.features import Schema
+
+QUICK = ["model.seeds=1", "model.components=[1, 4]", "report.plots=false", "report.explain=1"]
+
+
+def card_log(n=3000, seed=0):
+    """Kaggle's credit-card shape: Time, V1.., Amount and a rare 0/1 Class whose records sit apart in V1, V2."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(rng.normal(size=(n, 4)), columns=["V1", "V2", "V3", "V4"])
+    df.insert(0, "Time", np.sort(rng.uniform(0, 172800, n)).round())
+    df["Amount"] = np.exp(rng.normal(3, 1, n)).round(2)
+    df["Class"] = (rng.uniform(size=n) < 0.01).astype(int)
+    df.loc[df.Class == 1, ["V1", "V2"]] += 5
+    return df
+
+
+def learn(df, **data):
+    return Schema.learn(df, AnomalyData(path="unused", score=None, id_column=None, **data), "t.csv")
+
+
+def test_a_0_1_column_named_like_a_label_is_the_labels_not_a_feature(tmp_path):
+    df = card_log()
+    schema = learn(df)
+    assert schema.label_column == "Class" and "Class" not in schema.features
+    assert schema.features == ["Time", "V1", "V2", "V3", "V4", "Amount"]
+    r = gmm_apps.run("anomaly", data=df, out=tmp_path / "r", set=QUICK + ["data.score=null"])
+    ev = r.summary["evaluation"]
+    scores = r.tables["scores"]
+    assert ev["roc_auc"] == pytest.approx(roc_auc_score(df["Class"], scores["score"]))
+    assert ev["roc_auc"] > 0.95 and ev["outlier_share"] == pytest.approx(df["Class"].mean())
+    assert "ROC-AUC" in r.summary["headline"] and scores["label"].tolist() == df["Class"].tolist()
+    # null means no labels: the column is then fitted like any other
+    r0 = gmm_apps.run(
+        "anomaly", data=df, out=tmp_path / "r0", set=QUICK + ["data.score=null", "data.label_column=null"]
+    )
+    assert "Class" in r0.summary["features"] and r0.summary["evaluation"] is None
+
+
+@pytest.mark.parametrize(
+    "header", ["Class", "outlier", "label", "is_fraud", "isFraud", "Is Anomaly", "fraudulent", "ground_truth"]
+)
+def test_label_headers_found(header):
+    df = card_log(n=200).rename(columns={"Class": header})
+    assert learn(df).label_column == header
+
+
+def test_what_is_not_taken_for_labels():
+    df = card_log(n=400)
+    # a system's own flag, and a 0/1 feature under an ordinary name, stay features
+    flags = df.assign(isFlaggedFraud=0, card_present=np.arange(len(df)) % 2)
+    schema = learn(flags)
+    assert schema.label_column == "Class" and {"isFlaggedFraud", "card_present"} <= set(schema.features)
+    # a class of three values is a feature (a travel class, a vehicle class), not labels
+    assert learn(df.assign(Class=np.arange(len(df)) % 3 + 1)).label_column is None
+    # a 0/1 column named in data.columns is the feature the user asked for
+    named = learn(df, columns=["V1", "V2", "Class"])
+    assert named.label_column is None and named.features == ["V1", "V2", "Class"]
+    # an empty one answers nothing
+    assert learn(df.assign(Class=np.nan)).label_column is None
+    with pytest.raises(DataError, match="columns 'Class' and 'target' both look like labels"):
+        learn(df.assign(target=df["Class"]))
+
+
+def test_labels_as_words_and_the_values_that_are_refused():
+    df = card_log(n=300)
+    words = learn(df.assign(Class=df["Class"].map({1: "Yes", 0: "no"})))
+    assert words.records(df.assign(Class=df["Class"].map({1: "Yes", 0: "no"})), "t.csv").labels.tolist() == (
+        df["Class"].tolist()
+    )
+    # scikit-learn's -1 (outlier) / 1 (inlier) would be read backwards: refused, naming the value and row
+    sk = df.assign(Class=np.where(df["Class"] == 1, -1, 1))
+    schema = learn(df, label_column="Class")
+    with pytest.raises(DataError, match=r"t.csv: column 'Class' \(data.label_column\) has '-1' at data row \d+"):
+        schema.records(sk, "t.csv")
+
+
+def test_named_labels_in_the_scored_records_only_are_evaluated(tmp_path):
+    df = card_log()
+    ref, new = df.iloc[:2000].drop(columns="Class"), df.iloc[2000:]
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    sets = QUICK + [f"data.path={tmp_path / 'ref.csv'}", f"data.score={tmp_path / 'new.csv'}"]
+    r = gmm_apps.run("anomaly", out=tmp_path / "r", set=sets + ["data.label_column=Class"])
+    assert r.summary["evaluation"]["roc_auc"] == pytest.approx(roc_auc_score(new["Class"], r.tables["scores"]["score"]))
+    with pytest.raises(UserError, match="column 'class' \\(data.label_column\\) not found, but 'Class' is"):
+        gmm_apps.run("anomaly", out=tmp_path / "x", set=sets + ["data.label_column=class"])
+
+
+def test_the_columns_suggested_for_a_wide_file_leave_the_labels_out():
+    df = card_log(n=300).assign(nameOrig=[f"C{i}" for i in range(300)], nameDest=[f"M{i}" for i in range(300)])
+    with pytest.raises(DataError, match=r"data.columns: \[Time, V1, V2, V3, V4, Amount\]"):
+        learn(df.rename(columns={"Class": "isFraud"}))
