@@ -17,6 +17,7 @@ from ...errors import DataError
 from ...tabular import as_numbers
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts
+from .clocks import TIME_HEADER, clock_columns
 from .data import EXTREME, BadValueError, ExtremeValueError
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -129,16 +130,18 @@ class Schema:
                 wide[c] = vals
                 continue
             categories[c] = vals
-        if wide:
-            raise _too_many_values(source, wide, features, cfg.max_categories, rows=len(df), named=idc is not None)
-        numeric = list(values)
+        numeric, left = list(values), []
+        zero_blank = split_amounts(df, numeric, source)
+        if not cfg.columns:  # where an account stood, when a record came: not how unusual it is
+            left = running_balances(values, zero_blank, source)
+            left += clock_columns(values, source, row_ids=[c for c in numeric if _row_counter(df[c])])
+            numeric = [c for c in numeric if c not in left]
+            marks = {c: m for c, m in marks.items() if c not in left}
+        if wide:  # the data.columns offered leave out what is left out unasked
+            kept = [c for c in features if c not in left]
+            raise _too_many_values(source, wide, kept, cfg.max_categories, rows=len(df), named=idc is not None)
         if not (numeric or times or categories):
             raise DataError(f"{source}: no feature columns; set data.columns")
-        zero_blank = split_amounts(df, numeric, source)
-        if not cfg.columns:
-            totals = running_balances(values, zero_blank, source)
-            numeric = [c for c in numeric if c not in totals]
-            marks = {c: m for c, m in marks.items() if c not in totals}
         return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank)
 
     def records(self, df, source, *, offset=0):
@@ -393,17 +396,13 @@ def _time_columns(df, columns, source, *, named):
     return times, dates, epochs
 
 
-#: headers of a column of dates or times written as numbers (a Unix time stamp is a number like any other)
-_TIME_HEADER = re.compile(r"time|date|stamp|created|epoch|_at$|^ts$|^when$", re.IGNORECASE)
-
-
 def _epoch_unit(values, column):
     """How a numeric column headed like a time (``timestamp``, ``created_at``, ``date``) writes its dates
     (:func:`gmm_apps.dates.numeric_dates`: ``'s'``, ``'ms'``, ``'us'``, ``'ns'`` or ``'yyyymmdd'``; Excel
     day numbers are not taken for dates here), or None for any other column."""
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return None
-    if not _TIME_HEADER.search(str(column).strip()):
+    if not TIME_HEADER.search(str(column).strip()):
         return None
     try:
         style = numeric_dates(values)[1]
@@ -535,13 +534,18 @@ def _whole_numbers(v):
     return x.size > 0 and bool(np.all(x == np.round(x)))
 
 
+def _row_counter(v):
+    """Whether a column counts the rows: distinct whole numbers in order, in at least 50 rows."""
+    return len(v) >= 50 and pd.api.types.is_integer_dtype(v) and v.is_monotonic_increasing and v.is_unique
+
+
 def _warn_of_row_ids(df, columns, source):
     """Feature columns that would be scored by their size though it means nothing: a row counter
     (distinct whole numbers in order), and whole numbers under a header that names an id or a code."""
     named = []
     for c in columns:
         v = df[c]
-        if len(v) >= 50 and pd.api.types.is_integer_dtype(v) and v.is_monotonic_increasing and v.is_unique:
+        if _row_counter(v):
             logger.warning(
                 "%s: column %r looks like a row id (distinct whole numbers in order) and is scored as a feature; "
                 "set data.id_column: %s, or list the features in data.columns",

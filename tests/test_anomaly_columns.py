@@ -1,5 +1,5 @@
-"""The anomaly pipeline's labels: which column holds them (named, or found by name and values), and that they are
-read for evaluation only, never fitted as a feature."""
+"""Which columns the anomaly pipeline fits: labels (named, or found by name and values) are read for evaluation
+only, and numbers that count time in the file's order are left out unless named."""
 
 import numpy as np
 import pandas as pd
@@ -14,11 +14,12 @@ from gmm_apps.pipelines.anomaly.features import Schema
 QUICK = ["model.seeds=1", "model.components=[1, 4]", "report.plots=false", "report.explain=1"]
 
 
-def card_log(n=3000, seed=0):
-    """Kaggle's credit-card shape: Time, V1.., Amount and a rare 0/1 Class whose records sit apart in V1, V2."""
+def card_log(n=3000, seed=0, start=0):
+    """Kaggle's credit-card shape: Time (seconds from ``start``, over a day), V1.., Amount and a rare 0/1 Class
+    whose records sit apart in V1, V2."""
     rng = np.random.default_rng(seed)
     df = pd.DataFrame(rng.normal(size=(n, 4)), columns=["V1", "V2", "V3", "V4"])
-    df.insert(0, "Time", np.sort(rng.uniform(0, 172800, n)).round())
+    df.insert(0, "Time", np.sort(rng.uniform(start, start + 86400, n)).round())
     df["Amount"] = np.exp(rng.normal(3, 1, n)).round(2)
     df["Class"] = (rng.uniform(size=n) < 0.01).astype(int)
     df.loc[df.Class == 1, ["V1", "V2"]] += 5
@@ -33,7 +34,7 @@ def test_a_0_1_column_named_like_a_label_is_the_labels_not_a_feature(tmp_path):
     df = card_log()
     schema = learn(df)
     assert schema.label_column == "Class" and "Class" not in schema.features
-    assert schema.features == ["Time", "V1", "V2", "V3", "V4", "Amount"]
+    assert schema.features == ["V1", "V2", "V3", "V4", "Amount"]
     r = gmm_apps.run("anomaly", data=df, out=tmp_path / "r", set=QUICK + ["data.score=null"])
     ev = r.summary["evaluation"]
     scores = r.tables["scores"]
@@ -44,7 +45,7 @@ def test_a_0_1_column_named_like_a_label_is_the_labels_not_a_feature(tmp_path):
     r0 = gmm_apps.run(
         "anomaly", data=df, out=tmp_path / "r0", set=QUICK + ["data.score=null", "data.label_column=null"]
     )
-    assert "Class" in r0.summary["features"] and r0.summary["evaluation"] is None
+    assert r0.summary["features"] == ["V1", "V2", "V3", "V4", "Amount", "Class"] and r0.summary["evaluation"] is None
 
 
 @pytest.mark.parametrize(
@@ -99,5 +100,35 @@ def test_named_labels_in_the_scored_records_only_are_evaluated(tmp_path):
 
 def test_the_columns_suggested_for_a_wide_file_leave_the_labels_out():
     df = card_log(n=300).assign(nameOrig=[f"C{i}" for i in range(300)], nameDest=[f"M{i}" for i in range(300)])
-    with pytest.raises(DataError, match=r"data.columns: \[Time, V1, V2, V3, V4, Amount\]"):
+    with pytest.raises(DataError, match=r"data.columns: \[V1, V2, V3, V4, Amount\]"):
         learn(df.rename(columns={"Class": "isFraud"}))
+
+
+def test_seconds_since_the_first_record_are_left_out_or_every_later_record_is_flagged(tmp_path):
+    day1, day2 = card_log(n=4000, seed=1), card_log(n=4000, seed=2, start=86400)
+    day1.to_csv(tmp_path / "day1.csv", index=False)
+    day2.to_csv(tmp_path / "day2.csv", index=False)
+    sets = QUICK + [f"data.path={tmp_path / 'day1.csv'}", f"data.score={tmp_path / 'day2.csv'}", "data.id_column=null"]
+    r = gmm_apps.run("anomaly", out=tmp_path / "r", set=sets)
+    assert "Time" not in r.summary["features"]
+    share = r.tables["scores"]["flag"].mean()
+    assert share == pytest.approx(0.1, abs=0.03)  # threshold.rate: about the reference's own share
+    # named, it is fitted as asked: the second day's times lie past everything learned
+    named = gmm_apps.run("anomaly", out=tmp_path / "n", set=sets + ["data.columns=[Time, V1, V2, V3, V4, Amount]"])
+    assert "Time" in named.summary["features"] and named.tables["scores"]["flag"].mean() > 0.5
+
+
+def test_what_counts_time():
+    df = card_log(n=600).drop(columns="Class")
+    # PaySim's step (hours, many records in each), newest first, or a day number: left out
+    steps = df.assign(step=np.repeat(np.arange(1, 61), 10)[::-1], Day=np.repeat(np.arange(30), 20))
+    assert learn(steps).features == ["V1", "V2", "V3", "V4", "Amount"]
+    # an export sorted by its amount is in order too, but its header says nothing of time: kept
+    by_amount = df.sort_values("Amount", ignore_index=True).drop(columns="Time")
+    assert learn(by_amount).features == ["V1", "V2", "V3", "V4", "Amount"]
+    # a gap in it changes nothing; a time column out of order, and a few batch numbers, are kept
+    assert "Time" not in learn(df.assign(Time=df["Time"].where(df.index != 7)), missing="marginalize").features
+    assert "Time" in learn(df.sample(frac=1, random_state=0)).features
+    assert "step" in learn(df.assign(step=np.repeat(np.arange(5), 120))).features
+    # a row counter under such a header is warned of as a row id (set data.id_column), not left out
+    assert "seq" in learn(df.drop(columns="Time").assign(seq=np.arange(600))).features
