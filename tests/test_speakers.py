@@ -835,7 +835,7 @@ def test_claims_match_the_end_of_each_path_and_refuse_a_name_that_fits_two(tmp_p
     assert read_claims(tmp_path / "claims.xlsx", files) == ["id1", "007", "id2"]
     t.assign(file=["00001.wav", "nothing.wav", "x.wav"]).to_csv(tmp_path / "names.csv", index=False)
     with pytest.raises(
-        DataError, match="the claim for '00001.wav' fits .*00001.wav and .*00001.wav; give more of its path"
+        DataError, match="the row for '00001.wav' fits .*00001.wav and .*00001.wav; give more of its path"
     ):
         read_claims(tmp_path / "names.csv", files)
     pd.DataFrame({"file": ["x.wav", "x.wav"], "speaker": ["a", "b"]}).to_csv(tmp_path / "twice.csv", index=False)

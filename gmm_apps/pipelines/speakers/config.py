@@ -18,6 +18,16 @@ from ...config import (
     no_demo_beside_own,
 )
 
+#: a set of recordings given as a list of them: a table (Common Voice's train.tsv, a spreadsheet, a Parquet file)
+LIST_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".xlsx", ".xls", ".ods", ".parquet")
+
+
+def is_list(spec):
+    """Whether ``data.enrol``, ``data.test`` or ``apply``'s input names a list of recordings (a table) rather than
+    a recording, a folder or a glob of them."""
+    return spec is not None and not any(ch in str(spec) for ch in "*?[") and str(spec).lower().endswith(LIST_SUFFIXES)
+
+
 FSDD_PATTERN = r"^(?P<digit>\d+)_(?P<speaker>[^_]+)_(?P<take>\d+)$"
 
 
@@ -28,19 +38,35 @@ class SpeakersData(DataSection):
     ``label_from``: 'pattern' applies the regular expression ``pattern`` (with a
     named group ``speaker``) to the file name without extension; 'folder' uses
     the folder directly under the set's folder (or a glob's fixed part) that holds
-    the file, however deep (sessions inside each speaker's folder); 'auto' the
-    pattern when every file name matches it, else the folders.  Test labels, when found, are used
-    for scoring only.
+    the file, however deep (sessions inside each speaker's folder); 'table' the
+    speaker column of a set given as a list of recordings (a dataset's list of clips
+    and speakers); 'auto' the list's speakers when the set is a list that has them,
+    else the pattern when every file name matches it, else the folders.  Test labels, when found, are used for scoring only.
     """
 
-    enrol: str = Field("sample:fsdd_sample/enrol", description="recordings of known speakers: file, folder or glob")
-    test: str | None = Field("sample:fsdd_sample/test", description="recordings to identify; null: enrol only")
-    label_from: Literal["auto", "pattern", "folder"] = Field(
-        "auto",
-        description="speaker from the file name (pattern) or the folder directly under data.enrol / data.test holding "
-        "the file (folder); auto: the pattern when every enrolment file name matches it, else the folders when every "
-        "recording sits in one of two or more",
+    enrol: str = Field(
+        "sample:fsdd_sample/enrol",
+        description="recordings of known speakers: a file, folder or glob, or a list of recordings (a CSV, TSV, "
+        "Excel or Parquet table: data.file_column names each, relative to the table's folder or its clips folder, "
+        "as Common Voice's train.tsv does; data.speaker_column its speaker)",
     )
+    test: str | None = Field(
+        "sample:fsdd_sample/test",
+        description="recordings to identify, given as data.enrol is (a list's speakers are used to score only); "
+        "null: enrol only",
+    )
+    label_from: Literal["auto", "pattern", "folder", "table"] = Field(
+        "auto",
+        description="speaker from the file name (pattern), the folder directly under data.enrol / data.test holding "
+        "the file (folder), or the speaker column of a list of recordings (table); auto: the list's when the set is "
+        "a list with a speaker column, else the pattern when every enrolment file name matches it, else the folders "
+        "when every recording sits in one of two or more",
+    )
+    file_column: str = Field(
+        "file",
+        description="column of data.labels and data.claims naming a recording (its name, or the end of its path)",
+    )
+    speaker_column: str = Field("speaker", description="column of data.labels and data.claims naming the speaker")
     pattern: str = Field(
         FSDD_PATTERN, description="regular expression with a named group 'speaker', matched to the file name"
     )
@@ -57,14 +83,26 @@ class SpeakersData(DataSection):
     )
     claims: str | None = Field(
         None,
-        description="table (CSV, TSV, Excel, Parquet) with columns file, speaker: claims to verify, a file matched to "
-        "the end of each recording's path; default: the labels of the test recordings",
+        description="table (CSV, TSV, Excel, Parquet) with columns data.file_column, data.speaker_column: claims to "
+        "verify, a file matched to the end of each recording's path; default: the labels of the test recordings",
     )
 
     @model_validator(mode="after")
     def _own_speakers_are_not_tested_on_the_demo(self):
         """With enrolment recordings of your own, the demo recordings are never what gets identified."""
         return no_demo_beside_own(self, "enrol", "test", null_means="enrol only")
+
+    @model_validator(mode="after")
+    def _table_labels_come_from_a_list(self):
+        """label_from table reads a list of recordings: never a folder's, where it would read nothing."""
+        lists = [k for k in ("enrol", "test") if is_list(getattr(self, k))]
+        if self.label_from == "table" and "enrol" not in lists:
+            raise ValueError(
+                "label_from: table reads the speakers from a list of recordings (a CSV, TSV, Excel or Parquet table "
+                f"with data.file_column and data.speaker_column), but data.enrol is {self.enrol}; set "
+                "data.label_from: auto, or give data.enrol as such a list"
+            )
+        return self
 
     @field_validator("pattern")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -11,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
-from ...paths import local_path, path_problem
+from ...paths import local_path, path_problem, resolve_inputs
 from ...tabular import read_table
+from .config import is_list
 
 logger = logging.getLogger("gmm_apps.speakers")
 
@@ -135,6 +137,87 @@ def common_rate(paths):
     return max(counts, key=lambda r: (counts[r], r)), dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
+def recordings(spec, data, *, key, source, warn=True):
+    """The recordings of a set (``data.enrol``, ``data.test``, ``apply``'s input): those a list names
+    (:func:`list_of_recordings`), or a file, folder or glob's audio files."""
+    if is_list(spec):
+        return list_of_recordings(spec, key=key, file_column=data.file_column, speaker_column=data.speaker_column)[0]
+    return resolve_inputs(spec, key=key, source=source, suffixes=AUDIO_SUFFIXES, warn=warn)
+
+
+@functools.lru_cache(maxsize=4)
+def _listed(path, stamp, file_column, speaker_column):
+    """:func:`list_of_recordings` of a table as it was at ``stamp`` (its size and time), read once a run."""
+    df = read_table(path, dtype=str)
+    missing = [c for c in (file_column, speaker_column) if c not in df.columns]
+    if file_column in missing:
+        raise DataError(
+            f"{path}: column {file_column!r} (data.file_column) not found; columns are "
+            f"{', '.join(map(str, df.columns[:12]))}; name the column of recordings with data.file_column "
+            "(and that of speakers with data.speaker_column)"
+        )
+    base, found, lost = path.parent, {}, []
+    speakers = df[speaker_column] if not missing else [None] * len(df)
+    for f, who in zip(df[file_column], speakers):
+        if not isinstance(f, str) or not f.strip():
+            continue
+        rel = Path(f.strip().replace("\\", "/"))
+        hit = next((c for c in (base / rel, base / "clips" / rel) if c.is_file()), None)
+        if hit is None:
+            lost.append(f)
+            continue
+        who = who.strip() if isinstance(who, str) and who.strip() else None
+        if found.get(hit, who) != who:
+            raise DataError(f"{path}: {f!r} is listed for {found[hit]!r} and for {who!r}; keep one row per recording")
+        found[hit] = who
+    return list(found), (None if missing else list(found.values())), lost
+
+
+def list_of_recordings(spec, *, key, file_column, speaker_column):
+    """The recordings a table lists, and their speakers (None without a speaker column).
+
+    ``file_column`` holds each recording's path from the table's folder or from its ``clips`` folder (as Common
+    Voice's ``train.tsv`` names the files of ``clips/``); a recording not found is left out (logged, with the
+    count), one listed twice is read once; none found is an error.
+
+    Returns
+    -------
+    files : list of Path
+    speakers : list of str or None, or None
+    """
+    p = local_path(spec).expanduser()
+    problem = path_problem(p)
+    if problem:
+        raise DataError(f"{p}: {problem} ({key})")
+    stat = p.stat()
+    files, speakers, lost = _listed(p.resolve(), (stat.st_size, stat.st_mtime_ns), file_column, speaker_column)
+    if not files:
+        raise DataError(
+            f"{p}: none of the recordings its {file_column!r} column names was found "
+            f"(e.g. {lost[0] if lost else 'no row names one'!r}, looked for in {p.parent} and {p.parent / 'clips'}); "
+            f"set data.file_column to the column of file names, or move the table beside the recordings ({key})"
+        )
+    if lost:
+        logger.warning(
+            "%s: %d of the %d recordings it lists are not found (e.g. %r) and are left out",
+            p,
+            len(lost),
+            len(lost) + len(files),
+            lost[0],
+        )
+    return files, speakers
+
+
+def listed_speakers(spec, data):
+    """The speakers a list of recordings names for its recordings (after :func:`recordings` read it), or None:
+    not a list, or one without a speaker column."""
+    if not is_list(spec):
+        return None
+    p = local_path(spec).expanduser()
+    stat = p.stat()
+    return _listed(p.resolve(), (stat.st_size, stat.st_mtime_ns), data.file_column, data.speaker_column)[1]
+
+
 def label_root(spec):
     """The folder a file, folder or glob of recordings starts from (a glob: its part before the first wildcard)."""
     if spec is None:
@@ -203,13 +286,15 @@ def as_enrolled(names, speakers):
     return None if names is None else [one(n) for n in names]
 
 
-def speaker_labels(files, *, label_from, pattern, spec, key, required):
+def speaker_labels(files, *, label_from, pattern, spec, key, required, listed=None):
     """Each recording's speaker, by ``data.label_from``.
 
     ``'pattern'``: the named group ``speaker`` of ``pattern`` matched to the file name; ``'folder'``:
-    the folder directly under ``spec``'s (:func:`label_of`); ``'auto'``: the pattern when every file name
-    matches it, else the folders when the files sit in speaker folders (enrolment: every file, in two
-    or more; other recordings: those in a folder, the rest unlabelled), logged.
+    the folder directly under ``spec``'s (:func:`label_of`); ``'table'``: the speakers a list of recordings
+    names (``listed``, :func:`list_of_recordings`); ``'auto'``: those when the recordings came from a list
+    with a speaker column, else the pattern when every file name matches it, else the folders when the files sit in
+    speaker folders (enrolment: every file, in two or more; other recordings: those in a folder, the
+    rest unlabelled), logged.
 
     Parameters
     ----------
@@ -220,11 +305,26 @@ def speaker_labels(files, *, label_from, pattern, spec, key, required):
         ``data.enrol``, ``data.test`` or ``input``, for messages.
     required : bool
         Every file must have a speaker (enrolment): refused otherwise, with a pattern that would fit.
+    listed : list of str or None
+        The speaker of each file as the list it came from names it (None: not from a list, or one without
+        a speaker column).
 
     Returns
     -------
     labels : list of str or None
     """
+    if listed is not None and label_from in ("table", "auto"):
+        if required and None in listed:
+            raise DataError(
+                f"{key}: recording {files[listed.index(None)]} has no speaker in the list's speaker column "
+                "(data.speaker_column); name one in every row, or leave the row out"
+            )
+        return listed
+    if label_from == "table":
+        raise DataError(
+            f"{key}: data.label_from: table reads the speakers from a list of recordings with a speaker column "
+            f"(data.speaker_column), but {spec} is not one; set data.label_from: auto"
+        )
     if label_from == "folder":
         root = label_root(spec)
         return [label_of(p, label_from="folder", root=root) for p in files]
@@ -253,37 +353,70 @@ def speaker_labels(files, *, label_from, pattern, spec, key, required):
     return labels
 
 
-def read_claims(path, files):
-    """Claimed speaker per file from a table (columns ``file``, ``speaker``; CSV / TSV, Excel or Parquet).
+def read_claims(path, files, *, file_column="file", speaker_column="speaker"):
+    """Claimed speaker per file from ``data.claims`` (:func:`read_speaker_table`; None where none is claimed)."""
+    return read_speaker_table(
+        path, files, key="data.claims", file_column=file_column, speaker_column=speaker_column, verb="claimed"
+    )
 
-    A claim's ``file`` is matched to the end of each recording's path: a name alone (``3_theo_12.wav``)
-    when names are unique, or as much of the path as tells recordings apart
-    (``id10270/5r0dWxy17C8/00001.wav`` where every video folder has an ``00001.wav``).
+
+def read_speaker_table(path, files, *, key, file_column="file", speaker_column="speaker", verb="named"):
+    """Each file's speaker by a table (CSV / TSV, Excel or Parquet) of recordings and speakers, None for a file
+    the table does not name.
+
+    A row's file is matched to the end of each recording's path: a name alone (``3_theo_12.wav``) when names
+    are unique, or as much of the path as tells recordings apart (``id10270/5r0dWxy17C8/00001.wav`` where
+    every video folder has an ``00001.wav``); a name without its extension (``p225_001``) fits any extension.
+    One row fitting two recordings, or two rows naming two speakers for one file, is an error.
+
+    Parameters
+    ----------
+    path : str or Path
+        The table (``key`` names its config key in messages).
+    files : list of Path
+    file_column, speaker_column : str
+        ``data.file_column``, ``data.speaker_column``.
+    verb : str
+        How messages say a row names a speaker (``claimed``, ``named``).
+
+    Returns
+    -------
+    speakers : list of str or None
     """
     p = local_path(path)
     problem = path_problem(p)
     if problem:
-        raise DataError(f"{p}: claims file: {problem} (data.claims)")
+        raise DataError(f"{p}: {problem} ({key})")
     df = read_table(p, dtype=str)
-    missing = [c for c in ("file", "speaker") if c not in df.columns]
+    missing = [c for c in (file_column, speaker_column) if c not in df.columns]
     if missing:
-        raise DataError(f"{p}: column {missing[0]!r} not found; the claims table needs columns file, speaker")
-    claims = {}
-    for f, who in zip(df["file"], df["speaker"]):
-        key = Path(str(f)).parts
-        if key in claims and claims[key] != who:
-            raise DataError(f"{p}: {f!r} is claimed for {claims[key]!r} and for {who!r}; keep one claim per recording")
-        claims[key] = who
+        which = "data.file_column" if missing[0] == file_column else "data.speaker_column"
+        raise DataError(
+            f"{p}: column {missing[0]!r} ({which}) not found; columns are "
+            f"{', '.join(map(str, df.columns[:12]))}; name the column of recordings with data.file_column and "
+            "that of speakers with data.speaker_column"
+        )
+    rows, by_name = {}, {}
+    for f, who in zip(df[file_column], df[speaker_column]):
+        if not isinstance(f, str) or not f.strip() or not isinstance(who, str) or not who.strip():
+            continue  # a row without a file or a speaker names nothing
+        parts = Path(f.strip().replace("\\", "/")).parts
+        if parts in rows and rows[parts] != who:
+            raise DataError(f"{p}: {f!r} is {verb} for {rows[parts]!r} and for {who!r}; keep one row per recording")
+        if parts not in rows:
+            by_name.setdefault(parts[-1], []).append(parts)
+        rows[parts] = who
     out, used = [], {}
     for f in files:
-        parts = Path(f).parts
-        hits = [k for k in claims if len(k) <= len(parts) and parts[-len(k) :] == k]
+        fp = Path(f).parts
+        heads = by_name.get(fp[-1], []) + by_name.get(Path(f).stem, [])
+        hits = [k for k in heads if len(k) <= len(fp) and fp[len(fp) - len(k) : -1] == k[:-1]]
         best = max(hits, key=len) if hits else None
-        out.append(claims[best] if best else None)
-        if best in used:  # one claim would speak for two recordings: it names neither
+        out.append(rows[best] if best else None)
+        if best in used:  # one row would speak for two recordings: it names neither
             raise DataError(
-                f"{p}: the claim for {'/'.join(best)!r} fits {used[best]} and {f}; give more of its path in the "
-                "file column (e.g. the folder that tells them apart)"
+                f"{p}: the row for {'/'.join(best)!r} fits {used[best]} and {f}; give more of its path in the "
+                f"{file_column!r} column (e.g. the folder that tells them apart)"
             )
         if best:
             used[best] = f

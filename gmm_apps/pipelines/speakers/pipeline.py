@@ -14,10 +14,18 @@ import yaml
 
 from ...core import threshold_at_rate
 from ...errors import ArgumentError, ConfigError, DataError
-from ...paths import path_problem, require_file, resolve_inputs
+from ...paths import path_problem, require_file
 from ...registry import Pipeline
-from .config import SpeakersConfig
-from .data import AUDIO_SUFFIXES, as_enrolled, common_rate, load_audio, read_claims, speaker_labels
+from .config import SpeakersConfig, is_list
+from .data import (
+    as_enrolled,
+    common_rate,
+    listed_speakers,
+    load_audio,
+    read_claims,
+    recordings,
+    speaker_labels,
+)
 from .features import MIN_SPEECH_S, recording_features, speech_seconds
 from .ivector import TotalVariability, baum_welch_statistics
 from .model import (
@@ -145,7 +153,10 @@ def labelled(files, cfg, key, *, required, spec):
     """Each file's speaker (:func:`.data.speaker_labels`; ``spec``: the file, folder or glob the files came
     from, where folder labels start)."""
     d = cfg.data
-    return speaker_labels(files, label_from=d.label_from, pattern=d.pattern, spec=spec, key=key, required=required)
+    listed = listed_speakers(spec, d)
+    return speaker_labels(
+        files, label_from=d.label_from, pattern=d.pattern, spec=spec, key=key, required=required, listed=listed
+    )
 
 
 def background_model(frames, cfg, seed, ctx, *, n_components, start=None):
@@ -362,7 +373,10 @@ def identify_files(models, files, cfg, ctx, key, sr, spec):
     sc = pd.DataFrame(S, columns=models.speakers)
     sc.insert(0, "file", ident["file"])
     ctx.write_table("scores.csv", sc)
-    claims = read_claims(cfg.data.claims, files) if cfg.data.claims else true
+    d = cfg.data
+    claims = (
+        read_claims(d.claims, files, file_column=d.file_column, speaker_column=d.speaker_column) if d.claims else true
+    )
     ver = verify(models, S, files, claims)
     if len(ver):
         ctx.write_table("verifications.csv", ver)
@@ -386,20 +400,20 @@ class SpeakersPipeline(Pipeline):
                 f"data: the speakers pipeline takes a non-empty mapping of speaker name -> recordings "
                 f"or a path, got {type(data).__name__ if not isinstance(data, Mapping) else 'an empty mapping'}"
             )
-        for speaker, recordings in data.items():
+        for speaker, takes in data.items():
             name = str(speaker)
             if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
                 raise DataError(
                     f"data: speaker name {name!r} cannot name a folder; use letters, digits, spaces, '-' or '_'"
                 )
-            if isinstance(recordings, (str, bytes, Path)) or not isinstance(recordings, Sequence) or not recordings:
+            if isinstance(takes, (str, bytes, Path)) or not isinstance(takes, Sequence) or not takes:
                 raise DataError(
                     f"data[{name!r}]: expected a non-empty list of recordings (paths or (samples, "
-                    f"sample_rate) pairs), got {type(recordings).__name__}"
+                    f"sample_rate) pairs), got {type(takes).__name__}"
                 )
             sub = Path(folder) / name
             sub.mkdir()
-            for i, rec in enumerate(recordings):
+            for i, rec in enumerate(takes):
                 where = f"data[{name!r}][{i}]"
                 if isinstance(rec, (str, Path)):  # keep the file's name (numbered, as names may repeat)
                     src = require_file(rec, key=where, expected="a recording")
@@ -435,9 +449,12 @@ class SpeakersPipeline(Pipeline):
     def check(self, config, source):
         if config.data.claims and path_problem(config.data.claims):
             raise ConfigError(f"{source}: data.claims: {path_problem(config.data.claims)}: {config.data.claims}")
-        resolve_inputs(config.data.enrol, key="data.enrol", source=source, suffixes=AUDIO_SUFFIXES)
-        if config.data.test:
-            resolve_inputs(config.data.test, key="data.test", source=source, suffixes=AUDIO_SUFFIXES)
+        for key in ("enrol", "test"):
+            spec = getattr(config.data, key)
+            if is_list(spec) and path_problem(spec):
+                raise ConfigError(f"{source}: data.{key}: {path_problem(spec)}: {spec}")
+            if spec and not is_list(spec):
+                recordings(spec, config.data, key=f"data.{key}", source=source)
 
     def run(self, cfg, ctx):
         from . import report as rep  # start-up time: the report module loads matplotlib
@@ -472,9 +489,7 @@ class SpeakersPipeline(Pipeline):
             summary["headline"] = f"enrolled {len(speakers)} speakers from {len(enrol_files)} recordings"
             rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})
             return summary
-        test_files = resolve_inputs(
-            cfg.data.test, key="data.test", source="config", suffixes=AUDIO_SUFFIXES, warn=False
-        )
+        test_files = recordings(cfg.data.test, cfg.data, key="data.test", source="config", warn=False)
         ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test", sr, cfg.data.test)
         metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
@@ -498,7 +513,7 @@ class SpeakersPipeline(Pipeline):
     def _enrolment(cfg, ctx):
         """Enrolment recordings, their speakers, speech frames (checked: two speakers, enough frames) and the
         sample rate."""
-        files = resolve_inputs(cfg.data.enrol, key="data.enrol", source="config", suffixes=AUDIO_SUFFIXES, warn=False)
+        files = recordings(cfg.data.enrol, cfg.data, key="data.enrol", source="config", warn=False)
         labels = labelled(files, cfg, "data.enrol", required=True, spec=cfg.data.enrol)
         speakers = sorted(set(labels))
         if len(speakers) < 2:
@@ -558,7 +573,7 @@ class SpeakersPipeline(Pipeline):
 
     def apply(self, run_dir, input, config, ctx):
         models, meta = SpeakerModels.load(Path(run_dir) / "model.npz")
-        files = resolve_inputs(input, key="input", source="apply", suffixes=AUDIO_SUFFIXES)
+        files = recordings(input, config.data, key="input", source="apply")
         ident, S, true = identify_files(models, files, config, ctx, "input", int(meta["sample_rate"]), input)
         m = self._metrics(ident, S, models, true, config.model.random_state)
         counts = ident["predicted"].where(~ident["unknown"], "unknown").value_counts().to_dict()

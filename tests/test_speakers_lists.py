@@ -1,0 +1,124 @@
+"""Sets of recordings given as lists (Common Voice's train.tsv / test.tsv, a spreadsheet): the files they name,
+the speakers they give, and what is refused."""
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gmm_apps
+from gmm_apps import cli
+from gmm_apps.errors import ConfigError, DataError
+from gmm_apps.pipelines.speakers.config import SpeakersData
+from gmm_apps.pipelines.speakers.data import list_of_recordings
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples" / "fsdd_sample"
+QUICK = ["--quiet", "--set", "report.plots=false", "--set", "model.n_components=16"]
+
+
+def common_voice(folder):
+    """The sample laid out as Common Voice lays out a language: every clip in clips/ under a number, and
+    train.tsv / test.tsv naming each clip's speaker (client_id) beside its sentence (quotes included)."""
+    (folder / "clips").mkdir(parents=True)
+    rows = {"enrol": [], "test": []}
+    for i, f in enumerate(sorted(SAMPLES.rglob("*.wav"))):
+        name = f"common_voice_en_{4000 + i}.wav"
+        shutil.copy(f, folder / "clips" / name)
+        speaker = f.stem.split("_")[1]
+        rows[f.parent.name].append(
+            {"client_id": speaker, "path": name, "sentence": 'He said "yes"', "up_votes": 2, "locale": "en"}
+        )
+    for part, name in (("enrol", "train.tsv"), ("test", "test.tsv")):
+        pd.DataFrame(rows[part]).to_csv(folder / name, sep="\t", index=False)
+    return folder
+
+
+def run(tmp_path, name, *sets):
+    out = tmp_path / name
+    args = ["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), *QUICK]
+    assert cli.main(args + [a for s in sets for a in ("--set", s)]) == 0
+    return out
+
+
+def test_common_voice_lists_identify_as_the_speaker_folders_do(tmp_path):
+    cv = common_voice(tmp_path / "cv")
+    listed = run(
+        tmp_path,
+        "listed",
+        f"data.enrol={cv / 'train.tsv'}",
+        f"data.test={cv / 'test.tsv'}",
+        "data.file_column=path",
+        "data.speaker_column=client_id",
+    )
+    folders = run(tmp_path, "folders")
+    a, b = (pd.read_csv(d / "identifications.csv") for d in (listed, folders))
+    assert a["predicted"].tolist() == b["predicted"].tolist() and a["true"].tolist() == b["true"].tolist()
+    np.testing.assert_allclose(a["score"], b["score"], rtol=1e-9)
+    assert a["file"].str.contains("common_voice_en_").all()
+    s = json.loads((listed / "summary.json").read_text())
+    assert s["enrolment_recordings"] == 240 and s["accuracy"] >= 0.97
+
+
+def test_what_a_list_may_hold_and_what_is_refused(tmp_path, caplog):
+    cv = common_voice(tmp_path / "cv")
+    train = pd.read_csv(cv / "train.tsv", sep="\t")
+    # clips not downloaded: left out and counted; a list in Excel is read the same
+    train.loc[:4, "path"] = [f"missing_{i}.mp3" for i in range(5)]
+    train.to_excel(cv / "train.xlsx", index=False)
+    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
+    lg.addHandler(caplog.handler)
+    try:
+        files, speakers = list_of_recordings(
+            cv / "train.xlsx", key="data.enrol", file_column="path", speaker_column="client_id"
+        )
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert len(files) == 235 and speakers[:2] == train["client_id"].iloc[5:7].tolist()
+    assert "5 of the 240 recordings it lists are not found (e.g. 'missing_0.mp3')" in caplog.text
+    # the recordings beside the list (no clips folder), a path with folders, a list without speakers
+    beside = tmp_path / "beside.csv"
+    pd.DataFrame({"file": ["cv/clips/common_voice_en_4000.wav"]}).to_csv(beside, index=False)
+    files, speakers = list_of_recordings(beside, key="data.test", file_column="file", speaker_column="speaker")
+    assert files == [(tmp_path / "cv" / "clips" / "common_voice_en_4000.wav").resolve()] and speakers is None
+    with pytest.raises(DataError, match=r"column 'file' \(data.file_column\) not found; columns are client_id, path"):
+        list_of_recordings(cv / "train.tsv", key="data.enrol", file_column="file", speaker_column="client_id")
+    pd.DataFrame({"path": ["nowhere.wav"], "client_id": ["a"]}).to_csv(tmp_path / "none.csv", index=False)
+    with pytest.raises(DataError, match="none of the recordings its 'path' column names was found"):
+        list_of_recordings(tmp_path / "none.csv", key="data.enrol", file_column="path", speaker_column="client_id")
+    twice = pd.concat([train.iloc[5:6], train.iloc[5:6].assign(client_id="someone else")])
+    twice.to_csv(tmp_path / "cv" / "twice.csv", index=False)
+    with pytest.raises(DataError, match="is listed for '.*' and for 'someone else'"):
+        list_of_recordings(
+            tmp_path / "cv" / "twice.csv", key="data.enrol", file_column="path", speaker_column="client_id"
+        )
+
+
+def test_speakers_from_a_list_must_be_complete_and_come_from_a_list(tmp_path):
+    cv = common_voice(tmp_path / "cv")
+    train = pd.read_csv(cv / "train.tsv", sep="\t")
+    train.loc[3, "client_id"] = ""
+    train.to_csv(cv / "gap.tsv", sep="\t", index=False)
+    sets = [f"data.enrol={cv / 'gap.tsv'}", "data.test=null", "data.file_column=path", "data.speaker_column=client_id"]
+    with pytest.raises(DataError, match="has no speaker in the list's speaker column"):
+        gmm_apps.run("speakers", out=tmp_path / "gap", set=sets)
+    with pytest.raises(ValueError, match="label_from: table reads the speakers from a list of recordings"):
+        SpeakersData(enrol=str(SAMPLES / "enrol"), label_from="table")
+
+
+def test_a_list_without_speakers_reads_them_from_the_file_names(tmp_path):
+    # a list of the sample's own files: speakers by data.pattern, as for a folder
+    listing = tmp_path / "enrol.csv"
+    pd.DataFrame({"file": [str(f) for f in sorted((SAMPLES / "enrol").glob("*.wav"))]}).to_csv(listing, index=False)
+    out = run(tmp_path, "names", f"data.enrol={listing}", "data.test=null")
+    s = json.loads((out / "summary.json").read_text())
+    assert s["enrolment_recordings"] == 240 and len(s["speakers"]) == 6
+
+
+def test_a_list_named_as_the_set_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="data.enrol: .*absent.tsv"):
+        gmm_apps.run("speakers", out=tmp_path / "x", set=[f"data.enrol={tmp_path / 'absent.tsv'}", "data.test=null"])
