@@ -64,9 +64,17 @@ class SpeakersData(DataSection):
     )
     file_column: str = Field(
         "file",
-        description="column of data.labels and data.claims naming a recording (its name, or the end of its path)",
+        description="column naming a recording in a list of recordings (its path from the list's folder or its clips "
+        "folder) and in data.claims (its name, or the end of its path)",
     )
-    speaker_column: str = Field("speaker", description="column of data.labels and data.claims naming the speaker")
+    speaker_column: str = Field(
+        "speaker", description="column naming the speaker in a list of recordings and in data.claims"
+    )
+    speaker_folder: Annotated[int, Field(ge=1, le=20)] = Field(
+        1,
+        description="with speakers from folders: which folder below data.enrol's / data.test's names the speaker; 1 "
+        "the first (LibriSpeech's speaker/chapter/file), 2 the second (TIMIT's region/speaker/file)",
+    )
     pattern: str = Field(
         FSDD_PATTERN, description="regular expression with a named group 'speaker', matched to the file name"
     )
@@ -101,6 +109,16 @@ class SpeakersData(DataSection):
                 "label_from: table reads the speakers from a list of recordings (a CSV, TSV, Excel or Parquet table "
                 f"with data.file_column and data.speaker_column), but data.enrol is {self.enrol}; set "
                 "data.label_from: auto, or give data.enrol as such a list"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _speaker_folder_reads_folders(self):
+        """A speaker folder other than the first is read only where speakers come from folders."""
+        if self.speaker_folder != 1 and self.label_from in ("pattern", "table"):
+            raise ValueError(
+                f"speaker_folder: {self.speaker_folder} reads the speakers from folders, but data.label_from is "
+                f"{self.label_from}; set data.label_from: folder (or auto), or leave data.speaker_folder out"
             )
         return self
 

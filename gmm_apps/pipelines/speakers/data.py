@@ -24,7 +24,7 @@ UNREADABLE = (
     "re-export the file, or move it out of the folder"
 )
 #: read by libsndfile (.opus: WhatsApp voice notes)
-SNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3", ".caf"}
+SNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3", ".caf", ".sph"}
 #: read by FFmpeg through PyAV: phone voice memos (.m4a, .3gp, .amr), meeting and video recordings' sound
 CONTAINER_SUFFIXES = {".m4a", ".aac", ".mp4", ".mov", ".webm", ".mkv", ".mka", ".3gp", ".amr", ".wma"}
 AUDIO_SUFFIXES = SNDFILE_SUFFIXES | CONTAINER_SUFFIXES
@@ -33,7 +33,8 @@ AUDIO_SUFFIXES = SNDFILE_SUFFIXES | CONTAINER_SUFFIXES
 def load_audio(path, *, sample_rate, channel="mix"):
     """Read an audio file as mono float32 at ``sample_rate``.
 
-    libsndfile reads WAV, FLAC, OGG / Opus, MP3 and AIFF; anything else (a phone's M4A voice memo, the
+    libsndfile reads WAV, FLAC, OGG / Opus, MP3, AIFF and NIST SPHERE (LDC's ``.sph``, TIMIT's ``.WAV``;
+    not shorten-compressed); anything else (a phone's M4A voice memo, the
     sound of an MP4 meeting recording) is decoded with FFmpeg through PyAV.
 
     Parameters
@@ -232,13 +233,14 @@ def label_root(spec):
     return root if root.is_dir() else None
 
 
-def label_of(path, *, label_from="pattern", pattern=None, root=None):
+def label_of(path, *, label_from="pattern", pattern=None, root=None, level=1):
     """The speaker of a file from its name (regular expression) or its folder; None if no match.
 
-    With ``label_from='folder'`` the speaker is the folder directly under ``root`` that holds the file,
+    With ``label_from='folder'`` the speaker is the folder ``level`` below ``root`` that holds the file,
     however deep (``root/84/121123/84-121123-0000.flac``: speaker 84, as LibriSpeech and VoxCeleb lay
-    out sessions inside each speaker's folder); without ``root``, or for a file directly in it, the
-    folder holding the file.
+    out sessions inside each speaker's folder; ``root/DR1/FCJF0/SA1.WAV`` with ``level=2``: speaker
+    FCJF0, as TIMIT groups speakers by region); None for a file less deep than that; without ``root``,
+    or for a file directly in it, the folder holding the file (level 1 only).
     """
     path = Path(path)
     if label_from == "folder":
@@ -247,9 +249,9 @@ def label_of(path, *, label_from="pattern", pattern=None, root=None):
                 parts = path.relative_to(root).parts
             except ValueError:
                 parts = ()
-            if len(parts) > 1:
-                return parts[0]
-        return path.parent.name
+            if len(parts) > level:
+                return parts[level - 1]
+        return path.parent.name if level == 1 else None
     m = re.match(pattern, path.stem)
     return m.group("speaker") if m else None
 
@@ -260,7 +262,7 @@ PATTERN_HINTS = (r"^(?P<speaker>[^\W\d_]+)[ _-]*\d+$", r"^(?P<speaker>[^\W_]+)[ 
 
 
 def _folder_labels(files, spec):
-    """Each file's speaker folder under ``spec``'s folder, None for a file directly in it (or outside it)."""
+    """Each file's speaker folder directly under ``spec``'s folder, None for a file directly in it (or outside it)."""
     root = label_root(spec)
     out = []
     for p in files:
@@ -270,6 +272,34 @@ def _folder_labels(files, spec):
             inside = False
         out.append(label_of(p, label_from="folder", root=root) if inside else None)
     return out
+
+
+def _say_folders(files, labels, spec, key, level):
+    """Log which folders were read as the speakers and, when they hold folders of their own (one speaker's
+    sessions, or the speakers themselves grouped by region as in TIMIT), the data.speaker_folder that reads
+    those instead."""
+    root = label_root(spec)
+    named = sorted({lab for lab in labels if lab is not None})
+    below = set()
+    for p, lab in zip(files, labels):
+        parts = Path(p).relative_to(root).parts if lab is not None and root in Path(p).parents else ()
+        if len(parts) > level + 1:
+            below.add("/".join(parts[: level + 1]))
+    note = ""
+    if below:
+        note = (
+            f"; they hold {len(below)} folder(s) of their own (e.g. {min(below)}), read as one speaker's sessions: "
+            f"if those are the speakers, set data.speaker_folder: {level + 1}"
+        )
+    logger.info(
+        "%s: each recording's speaker is the folder %s %s (%d: %s)%s",
+        key,
+        "directly under" if level == 1 else f"{level} levels below",
+        root if root is not None else spec,
+        len(named),
+        ", ".join(named[:5]) + (", ..." if len(named) > 5 else ""),
+        note,
+    )
 
 
 def as_enrolled(names, speakers):
@@ -286,15 +316,15 @@ def as_enrolled(names, speakers):
     return None if names is None else [one(n) for n in names]
 
 
-def speaker_labels(files, *, label_from, pattern, spec, key, required, listed=None):
+def speaker_labels(files, *, label_from, pattern, spec, key, required, listed=None, level=1):
     """Each recording's speaker, by ``data.label_from``.
 
     ``'pattern'``: the named group ``speaker`` of ``pattern`` matched to the file name; ``'folder'``:
-    the folder directly under ``spec``'s (:func:`label_of`); ``'table'``: the speakers a list of recordings
+    the folder ``level`` below ``spec``'s (:func:`label_of`); ``'table'``: the speakers a list of recordings
     names (``listed``, :func:`list_of_recordings`); ``'auto'``: those when the recordings came from a list
-    with a speaker column, else the pattern when every file name matches it, else the folders when the files sit in
-    speaker folders (enrolment: every file, in two or more; other recordings: those in a folder, the
-    rest unlabelled), logged.
+    with a speaker column, else the pattern when every file name matches it (unless ``level`` is over 1,
+    which asks for folders), else the folders when the files sit in speaker folders (enrolment: every
+    file, in two or more; other recordings: those in a folder, the rest unlabelled), logged.
 
     Parameters
     ----------
@@ -308,6 +338,8 @@ def speaker_labels(files, *, label_from, pattern, spec, key, required, listed=No
     listed : list of str or None
         The speaker of each file as the list it came from names it (None: not from a list, or one without
         a speaker column).
+    level : int
+        ``data.speaker_folder``: which folder below ``spec``'s names the speaker.
 
     Returns
     -------
@@ -325,20 +357,23 @@ def speaker_labels(files, *, label_from, pattern, spec, key, required, listed=No
             f"{key}: data.label_from: table reads the speakers from a list of recordings with a speaker column "
             f"(data.speaker_column), but {spec} is not one; set data.label_from: auto"
         )
-    if label_from == "folder":
+    if label_from == "folder" or (label_from == "auto" and level > 1):
         root = label_root(spec)
-        return [label_of(p, label_from="folder", root=root) for p in files]
+        labels = [label_of(p, label_from="folder", root=root, level=level) for p in files]
+        if required and None in labels:
+            raise DataError(
+                f"{files[labels.index(None)]}: data.speaker_folder: {level} reads each speaker from the folder "
+                f"{level} levels below {key}'s ({spec}), but this recording is not that deep "
+                f"({labels.count(None)} file(s)); set data.speaker_folder to the level of the speakers' folders"
+            )
+        _say_folders(files, labels, spec, key, level)
+        return labels
     labels = [label_of(p, pattern=pattern) for p in files]
     if label_from == "auto" and None in labels:
         folders = _folder_labels(files, spec)
         named = {f for f in folders if f is not None}
         if (None not in folders and len(named) >= 2) if required else named:
-            logger.info(
-                "%s: the file names do not match data.pattern; each recording's speaker is its folder (%d: %s)",
-                key,
-                len(named),
-                ", ".join(sorted(named)[:5]) + (", ..." if len(named) > 5 else ""),
-            )
+            _say_folders(files, folders, spec, f"{key} (the file names do not match data.pattern)", 1)
             return folders
     missing = [p for p, lab in zip(files, labels) if lab is None]
     if required and missing:

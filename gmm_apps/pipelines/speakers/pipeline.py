@@ -155,7 +155,14 @@ def labelled(files, cfg, key, *, required, spec):
     d = cfg.data
     listed = listed_speakers(spec, d)
     return speaker_labels(
-        files, label_from=d.label_from, pattern=d.pattern, spec=spec, key=key, required=required, listed=listed
+        files,
+        label_from=d.label_from,
+        pattern=d.pattern,
+        spec=spec,
+        key=key,
+        required=required,
+        listed=listed,
+        level=d.speaker_folder,
     )
 
 

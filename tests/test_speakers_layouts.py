@@ -1,5 +1,5 @@
-"""Sets of recordings given as lists (Common Voice's train.tsv / test.tsv, a spreadsheet): the files they name,
-the speakers they give, and what is refused."""
+"""Sets of recordings as datasets lay them out: lists (Common Voice's train.tsv / test.tsv, a spreadsheet) with
+the files they name, the speakers they give and what is refused; speakers grouped in folders by region (TIMIT)."""
 
 import json
 import logging
@@ -13,8 +13,9 @@ import pytest
 import gmm_apps
 from gmm_apps import cli
 from gmm_apps.errors import ConfigError, DataError
+from gmm_apps.paths import resolve_inputs
 from gmm_apps.pipelines.speakers.config import SpeakersData
-from gmm_apps.pipelines.speakers.data import list_of_recordings
+from gmm_apps.pipelines.speakers.data import AUDIO_SUFFIXES, list_of_recordings, load_audio, speaker_labels
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples" / "fsdd_sample"
@@ -122,3 +123,65 @@ def test_a_list_without_speakers_reads_them_from_the_file_names(tmp_path):
 def test_a_list_named_as_the_set_must_exist(tmp_path):
     with pytest.raises(ConfigError, match="data.enrol: .*absent.tsv"):
         gmm_apps.run("speakers", out=tmp_path / "x", set=[f"data.enrol={tmp_path / 'absent.tsv'}", "data.test=null"])
+
+
+def timit(folder):
+    """The sample laid out as TIMIT lays out its speakers: TRAIN/ and TEST/, a region folder, a folder per speaker
+    (upper case), file names that say nothing of the speaker (SX...WAV) in NIST SPHERE, as LDC ships it."""
+    import soundfile as sf  # reason: only this layout writes audio
+
+    speakers = sorted({f.stem.split("_")[1] for f in SAMPLES.rglob("*.wav")})
+    for f in sorted(SAMPLES.rglob("*.wav")):
+        digit, speaker, take = f.stem.split("_")
+        region = "DR1" if speakers.index(speaker) < 3 else "DR2"
+        part = "TRAIN" if f.parent.name == "enrol" else "TEST"
+        out = folder / part / region / speaker.upper() / f"SX{digit}{take}.WAV"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        y, sr = sf.read(f, dtype="int16")
+        sf.write(out, y, sr, format="NIST", subtype="PCM_16")
+    return folder
+
+
+def test_speakers_grouped_by_region_are_read_from_the_second_folder(tmp_path, caplog):
+    t = timit(tmp_path / "timit")
+    sets = [f"data.enrol={t / 'TRAIN'}", f"data.test={t / 'TEST'}"]
+    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
+    lg.addHandler(caplog.handler)
+    try:
+        # by default the regions are the first folders below: read as two speakers, and said so with the fix
+        regions = json.loads((run(tmp_path, "regions", *sets) / "summary.json").read_text())
+        assert regions["speakers"] == ["DR1", "DR2"]
+        assert "they hold 6 folder(s) of their own (e.g. DR1/GEORGE)" in caplog.text
+        assert "set data.speaker_folder: 2" in caplog.text
+        out = run(tmp_path, "speakers", *sets, "data.speaker_folder=2")
+    finally:
+        lg.removeHandler(caplog.handler)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["speakers"] == ["GEORGE", "JACKSON", "LUCAS", "NICOLAS", "THEO", "YWEWELER"]
+    ids = pd.read_csv(out / "identifications.csv")
+    assert ids["true"].str.isupper().all() and s["accuracy"] >= 0.97
+    # LDC's .sph is found in a folder and read as the same samples
+    first = sorted((t / "TEST").rglob("*.WAV"))[0]
+    (tmp_path / "sph").mkdir()
+    shutil.copy(first, tmp_path / "sph" / "one.sph")
+    found = resolve_inputs(str(tmp_path / "sph"), key="k", source="test", suffixes=AUDIO_SUFFIXES)
+    assert [Path(f).name for f in found] == ["one.sph"]
+    np.testing.assert_array_equal(
+        load_audio(tmp_path / "sph" / "one.sph", sample_rate=8000), load_audio(first, sample_rate=8000)
+    )
+    # each recording's speaker is the folder that holds it, checked against the layout itself
+    files = sorted((t / "TRAIN").rglob("*.WAV"))
+    got = speaker_labels(
+        files, label_from="folder", pattern="x", spec=str(t / "TRAIN"), key="k", required=True, level=2
+    )
+    assert got == [f.parent.name for f in files]
+
+
+def test_a_speaker_folder_deeper_than_the_recordings_is_refused(tmp_path):
+    t = timit(tmp_path / "timit")
+    sets = [f"data.enrol={t / 'TRAIN' / 'DR1'}", "data.test=null", "data.speaker_folder=2"]
+    with pytest.raises(DataError, match=r"data.speaker_folder: 2 .* not that deep \(120 file\(s\)\)"):
+        gmm_apps.run("speakers", out=tmp_path / "deep", set=sets)
+    assert not (tmp_path / "deep").exists()
+    with pytest.raises(ValueError, match="speaker_folder: 2 reads the speakers from folders, but data.label_from"):
+        SpeakersData(label_from="pattern", speaker_folder=2)
