@@ -39,9 +39,11 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=
     if p.is_file():
         return [p]
     if p.is_dir() and allow_dir:
-        every = sorted(_walk_files(p))
+        skipped = []
+        every = sorted(_walk_files(p, skipped))
         files = [f for f in every if suffixes is None or f.suffix.lower() in suffixes]
         if warn:
+            _say_housekeeping(skipped, pattern)
             _say_left_out(every, files, pattern, suffixes)
         if not files:
             want = ", ".join(sorted(suffixes)) if suffixes else "files"
@@ -49,6 +51,12 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=
         return files
     if any(ch in pattern for ch in "*?["):
         files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
+        # a glob's wildcards pass over hidden names already, not over __MACOSX or @eaDir: those unless named
+        skipped = [f for f in files if any(_housekeeping(n) and n not in p.parts for n in f.parts)]
+        if skipped:
+            files = [f for f in files if f not in set(skipped)]
+            if warn:
+                _say_housekeeping(skipped, pattern)
         folders = {f.parent for f in files}
         outputs = {d for d in folders.union(*(d.parents for d in folders)) if is_run_folder(d)}  # each checked once
         if outputs:
@@ -163,15 +171,39 @@ def _say_left_out(every, kept, where, suffixes):
     )
 
 
-def _walk_files(root):
-    """Regular files under ``root``, skipping run folders written by gmm_apps."""
+#: folders and files an operating system, a NAS or an archiver writes beside a user's own (a Mac's ``._photo.jpg``
+#: resource copies and ``__MACOSX`` in a zip, a Synology's ``@eaDir`` thumbnails, Windows' recycle bin and
+#: thumbnail caches); with names starting with a dot, never read from a folder or a glob
+HOUSEKEEPING = {"__MACOSX", "@eaDir", "$RECYCLE.BIN", "System Volume Information", "Thumbs.db", "desktop.ini"}
+
+
+def _housekeeping(name):
+    return name.startswith(".") or name in HOUSEKEEPING
+
+
+def _walk_files(root, skipped=None):
+    """Regular files under ``root``, skipping run folders written by gmm_apps and what the system keeps there
+    (:data:`HOUSEKEEPING`, hidden names), whose paths go to ``skipped``."""
     for dirpath, dirnames, filenames in os.walk(root):
         d = Path(dirpath)
-        dirnames[:] = sorted(n for n in dirnames if not is_run_folder(d / n))
+        if skipped is not None:
+            skipped.extend(d / n for n in dirnames + filenames if _housekeeping(n))
+        dirnames[:] = sorted(n for n in dirnames if not _housekeeping(n) and not is_run_folder(d / n))
         for n in filenames:
             f = d / n
-            if f.is_file():
+            if not _housekeeping(n) and f.is_file():
                 yield f
+
+
+def _say_housekeeping(skipped, where):
+    if skipped:
+        names = sorted({p.name for p in skipped})
+        logger.info(
+            "%s: %d hidden or system file(s) and folder(s) left out (%s); name one alone to read it",
+            where,
+            len(skipped),
+            ", ".join(names[:4]) + (", ..." if len(names) > 4 else ""),
+        )
 
 
 #: ``sample:NAME`` in a data key names a file or folder of the sample data installed with gmm_apps
