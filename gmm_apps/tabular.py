@@ -1,7 +1,7 @@
 """Numbers and tables written the way spreadsheets and brokers export them, read without guessing silently.
 
 Pure functions on pandas Series of cells as read from a file.  :func:`as_numbers` reads
-``2,506.85``, ``$1,234.50``, ``(12.50)`` and ``1.234,50`` as numbers, deciding the decimal mark
+``2,506.85``, ``$1,234.50``, ``USD 12.50``, ``(12.50)``, ``−12.50``, ``1.234,50-`` and ``1.234,50`` as numbers, deciding the decimal mark
 once per column; :func:`read_table` reads a CSV / TSV, Parquet or Excel file told apart by content,
 its header found below a report's title rows.  Dates are read by :mod:`gmm_apps.dates`.
 """
@@ -21,7 +21,7 @@ from .sniff import HEADER_SEARCH_ROWS, excel_engine, open_stored, sniff_table, t
 
 logger = logging.getLogger("gmm_apps")
 
-_CURRENCY = re.compile(r"^[+-]?\s*[$€£¥]\s*|\s*[$€£¥]$|\s*(USD|EUR|GBP|JPY|CHF)$")
+_CURRENCY = re.compile(r"^[+-]?\s*([$€£¥]|(USD|EUR|GBP|JPY|CHF)\s)\s*|\s*[$€£¥]$|\s*(USD|EUR|GBP|JPY|CHF)$")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
@@ -38,11 +38,15 @@ NUMBER_STYLE = {
 
 
 def _plain(text):
-    """A cell without its currency sign, spaces used to group digits, and accounting brackets (as a minus)."""
-    t = text.strip()
+    """A cell without its currency sign (or code, before or after), spaces used to group digits, and accounting
+    brackets; a minus sign that is the typographic one (U+2212) or follows the number (SAP's ``1.234,56-``) as a
+    minus in front."""
+    t = text.strip().replace("\u2212", "-")
     negative = t.startswith("(") and t.endswith(")")
     if negative:
         t = t[1:-1].strip()
+    if t.endswith("-") and t[:-1].rstrip()[-1:].isdigit() and "-" not in t[:-1]:
+        t = "-" + t[:-1].rstrip()
     sign = "-" if t.startswith("-") else ""
     t = _CURRENCY.sub("", t.lstrip("+-").strip())
     t = _SPACES.sub("", t)

@@ -18,6 +18,10 @@ from gmm_apps.tabular import as_numbers, decimal_mark, mark_evidence, mark_from,
         (["1\u202f234,5", "€ 2,25"], [1234.5, 2.25], ","),
         (["1,234,567", "12"], [1234567.0, 12.0], "."),
         (["12 USD", "1,000.5 USD"], [12.0, 1000.5], "."),
+        (["USD 12.00", "USD -3.50"], [12.0, -3.5], "."),  # a currency code in front
+        (["\u22127.50", "3.00"], [-7.5, 3.0], "."),  # the typographic minus (U+2212) of some locales' exports
+        (["1.234,56-", "3,00", "12,5 -"], [-1234.56, 3.0, -12.5], ","),  # SAP's minus after the number
+        (["12.00-", "(4.00)", "2"], [-12.0, -4.0, 2.0], "."),
     ],
 )
 def test_formatted_numbers_read_as_their_values(cells, want, mark):
@@ -33,6 +37,8 @@ def test_plain_columns_are_left_to_the_caller_and_text_stays_text():
     assert as_numbers(plain)[0] is plain  # to_numeric reads them; nothing to unformat
     got, mark = as_numbers(pd.Series(["1,500.5", "n/a", "."], dtype=object))
     assert got.tolist() == [1500.5, "n/a", "."] and mark == "."  # the caller names the bad cell
+    # a hyphen that is not a minus after a number stays text: codes, ranges
+    assert as_numbers(pd.Series(["A1-", "10-20", "1,500.5"], dtype=object))[0].tolist() == ["A1-", "10-20", 1500.5]
     # a grouping that contradicts the column's decimal mark is not a number
     assert as_numbers(pd.Series(["1,234.5", "1,23.4"], dtype=object))[0].tolist() == [1234.5, "1,23.4"]
 
