@@ -250,6 +250,20 @@ def test_the_smallest_pipeline_of_the_pipelines_readme_runs_and_applies(tmp_path
     sys.modules.pop("clusters", None)
 
 
+def test_every_module_beyond_the_six_files_is_named_in_the_pipelines_readme():
+    """A newcomer finds what each extra module of a built-in pipeline holds in gmm_apps/pipelines/README.md."""
+    six = {"__init__", "config", "data", "features", "model", "report", "pipeline"}
+    text = (REPO / "gmm_apps" / "pipelines" / "README.md").read_text()
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ") and "`" in ln]
+    missing = []
+    for folder in sorted((REPO / "gmm_apps" / "pipelines").iterdir()):
+        for f in sorted(folder.glob("*.py")) if folder.is_dir() else ():
+            named = any(folder.name in r.split("|")[1] and f"`{f.name}`" in r for r in rows)
+            if f.stem not in six and not named:
+                missing.append(f"{folder.name}/{f.name}")
+    assert not missing, f"add these to the table of own modules in gmm_apps/pipelines/README.md: {missing}"
+
+
 def test_the_configuration_reference_is_generated_from_the_schemas():
     import subprocess
     import sys
