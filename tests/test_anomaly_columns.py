@@ -1,6 +1,8 @@
 """Which columns the anomaly pipeline fits: labels (named, or found by name and values) are read for evaluation
 only, and numbers that count time in the file's order are left out unless named."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -96,6 +98,38 @@ def test_named_labels_in_the_scored_records_only_are_evaluated(tmp_path):
     assert r.summary["evaluation"]["roc_auc"] == pytest.approx(roc_auc_score(new["Class"], r.tables["scores"]["score"]))
     with pytest.raises(UserError, match="column 'class' \\(data.label_column\\) not found, but 'Class' is"):
         gmm_apps.run("anomaly", out=tmp_path / "x", set=sets + ["data.label_column=class"])
+
+
+def test_labels_found_by_name_in_the_scored_records_only_are_evaluated(tmp_path, caplog):
+    # outcomes known by the time the new records are scored: the reference has none, the new file a Class column
+    df = card_log(n=5000)
+    ref, new = df.iloc[:2000].drop(columns="Class"), df.iloc[2000:].reset_index(drop=True)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    sets = QUICK + [f"data.path={tmp_path / 'ref.csv'}", f"data.score={tmp_path / 'new.csv'}"]
+    r = gmm_apps.run("anomaly", out=tmp_path / "r", set=sets + ["engine.chunk_rows=1000"])  # apply reads 3 blocks
+    assert r.summary["evaluation"]["roc_auc"] == pytest.approx(roc_auc_score(new["Class"], r.tables["scores"]["score"]))
+    assert r.tables["scores"]["label"].tolist() == new["Class"].tolist()
+    a = r.apply(tmp_path / "new.csv", out=tmp_path / "a")
+    assert a.summary["evaluation"] == r.summary["evaluation"]
+    # read in blocks, one of them without a label filled in: not comparable, said, and nothing evaluated
+    gap = new.astype({"Class": "Int64"})
+    gap.loc[1000:1999, "Class"] = pd.NA
+    gap.to_csv(tmp_path / "gap.csv", index=False)
+    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
+    lg.addHandler(caplog.handler)
+    try:
+        b = r.apply(tmp_path / "gap.csv", out=tmp_path / "b")
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert b.summary["evaluation"] is None and "labels found in 2 of 3 blocks" in caplog.text
+    # a text column under a label's name, or two 0/1 columns that could be the labels: nothing evaluated, no error
+    two = new.assign(label=new["Class"])
+    two.to_csv(tmp_path / "two.csv", index=False)
+    assert r.apply(tmp_path / "two.csv", out=tmp_path / "c").summary["evaluation"] is None
+    text = new.drop(columns="Class").assign(label="groceries")
+    text.to_csv(tmp_path / "text.csv", index=False)
+    assert r.apply(tmp_path / "text.csv", out=tmp_path / "d").summary["evaluation"] is None
 
 
 def test_the_columns_suggested_for_a_wide_file_leave_the_labels_out():

@@ -80,14 +80,7 @@ def label_column(df, name, source, *, taken=()):
         if name not in df.columns:
             _check_case(df, name, source)
         return name
-    found = [
-        c
-        for c in df.columns
-        if c not in taken
-        and _LABEL_NAME.fullmatch(re.sub(r"[\W_]+", "", str(c).lower()))
-        and df[c].notna().any()
-        and parse_verdicts(df[c])[1] is None
-    ]
+    found = label_candidates(df, taken)
     if len(found) > 1:
         raise DataError(
             f"{source}: columns {found[0]!r} and {found[1]!r} both look like labels (0 or 1 under a label's name); "
@@ -102,6 +95,43 @@ def label_column(df, name, source, *, taken=()):
         )
         return found[0]
     return None
+
+
+def label_candidates(df, taken=()):
+    """The columns of ``df``, not among ``taken``, whose header names the answers (:data:`_LABEL_NAME`) and whose
+    every value is 0 or 1 (yes / no, true / false, empty), with at least one filled in."""
+    return [
+        c
+        for c in df.columns
+        if c not in taken
+        and _LABEL_NAME.fullmatch(re.sub(r"[\W_]+", "", str(c).lower()))
+        and df[c].notna().any()
+        and parse_verdicts(df[c])[1] is None
+    ]
+
+
+def scored_labels(df, source, taken, said):
+    """The labels of records scored by a model whose reference held none, under ``data.label_column: auto``:
+    the one column :func:`label_candidates` finds in ``df`` (outcomes known by the time the records are scored),
+    else None. Each ``source`` is logged once (``said``: the sources logged so far, updated)."""
+    found = label_candidates(df, taken)
+    if source not in said:
+        said.add(source)
+        if len(found) == 1:
+            logger.info(
+                "%s: column %r holds 0/1 labels (the reference had none): used to evaluate the scores "
+                "(data.label_column: auto)",
+                source,
+                found[0],
+            )
+        elif found:
+            logger.warning(
+                "%s: columns %s all look like labels (0 or 1 under a label's name); none is used to evaluate the "
+                "scores: set data.label_column to the one that marks the anomalies",
+                source,
+                ", ".join(map(repr, found)),
+            )
+    return read_labels(df, found[0], source) if len(found) == 1 else None
 
 
 def _check_case(df, name, source):

@@ -41,7 +41,8 @@ class AnomalyData(PathData):
         "auto",
         description="the labels, used to evaluate the scores and never to fit: 1 (or yes, true) = anomaly, 0 (or "
         "no, false, empty) = normal; auto: the column named like one (outlier, label, class, target, anomaly, "
-        "is_fraud, ...) holding only such values, if any; null: none (such a column is then a feature)",
+        "is_fraud, ...) holding only such values, if any, in the reference, or, when the reference has none, in "
+        "the records scored; null: none (such a column is then a feature)",
     )
     verdict_column: str | None = Field(
         None,

@@ -16,7 +16,7 @@ from ...dates import DATE_STYLE, numeric_dates
 from ...errors import DataError
 from ...tabular import as_numbers
 from .amounts import running_balances, split_amounts
-from .answers import label_column, read_labels, read_verdicts
+from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import TIME_HEADER, clock_columns
 from .data import EXTREME, BadValueError, ExtremeValueError
 
@@ -64,8 +64,12 @@ class Schema:
         times=(),
         epochs=None,
         zero_blank=(),
+        label_auto=False,
     ):
         self.missing = missing
+        #: data.label_column was auto and the reference held no labels: a file scored later may (:func:`.scored_labels`)
+        self.label_auto = bool(label_auto)
+        self._said = set()
         #: numeric columns whose empty cells are 0: one amount written in two columns (:func:`.amounts.split_amounts`)
         self.zero_blank = list(zero_blank)
         #: columns of time stamps (or times): each becomes its hour of day
@@ -142,7 +146,8 @@ class Schema:
             raise _too_many_values(source, wide, kept, cfg.max_categories, rows=len(df), named=idc is not None)
         if not (numeric or times or categories):
             raise DataError(f"{source}: no feature columns; set data.columns")
-        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank)
+        label_auto = cfg.label_column == "auto" and lab is None
+        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank, label_auto)
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
@@ -189,7 +194,11 @@ class Schema:
                 i = int(np.flatnonzero(empty)[0])
                 raise DataError(f"{source}: data row {offset + i + 1} has no value in any feature column; drop it")
         ids = df[self.id_column].to_numpy() if self.id_column else np.arange(offset, offset + len(df))
-        labels = read_labels(df, self.label_column, source, offset=offset)
+        if self.label_auto:
+            taken = (self.id_column, self.verdict_column, *self.numeric, *self.times, *self.categories)
+            labels = scored_labels(df, source, taken, self._said)
+        else:
+            labels = read_labels(df, self.label_column, source, offset=offset)
         verdicts = None
         if self.verdict_column and self.verdict_column in df.columns:
             verdicts = read_verdicts(df[self.verdict_column], self.verdict_column, source, offset=offset)
@@ -213,6 +222,8 @@ class Schema:
             d["epochs"] = self.epochs
         if self.zero_blank:
             d["zero_blank"] = self.zero_blank
+        if self.label_auto:
+            d["label_auto"] = True
         return d
 
     @classmethod
@@ -228,6 +239,7 @@ class Schema:
             d.get("times", ()),
             d.get("epochs"),
             d.get("zero_blank", ()),
+            d.get("label_auto", False),
         )
 
 

@@ -275,6 +275,11 @@ class AnomalyPipeline(Pipeline):
             raise DataError(
                 f"{input}: no records to score (only a header?); expected rows of the run's feature columns"
             )
+        if 0 < len(labels) < len(scores):  # labels found by name in some blocks only (auto): not comparable
+            logger.warning(
+                "%s: labels found in %d of %d blocks; the scores are not evaluated", input, len(labels), len(scores)
+            )
+            labels = []
         ev = evaluation(np.concatenate(labels) if labels else None, np.concatenate(scores))
         summary = {
             "headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
