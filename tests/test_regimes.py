@@ -1349,3 +1349,31 @@ def test_keys_with_no_meaning_for_levels_are_refused(key, message, capsys):
     assert cli.main([*args, "--set", key]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_the_out_of_sample_days_start_where_auto_puts_them(tmp_path):
+    from gmm_apps.pipelines.regimes.walkforward import holdout_start
+
+    # the bundled S&P 500's days: 2013-01-01, the date the default config used to fix
+    sp = pd.bdate_range("1999-02-03", "2018-12-31")
+    assert holdout_start(sp, "auto", "s") == pd.Timestamp("2013-01-01").date()
+    # a coin priced every day since 2016: the January nearest 70% of the way (2022-04-xx)
+    coin = pd.date_range("2016-01-22", "2024-12-31")
+    assert holdout_start(coin, "auto", "s") == pd.Timestamp("2022-01-01").date()
+    # a year and a half: no January leaves 60-80% of the days to fit on; the 70% day itself
+    short = pd.bdate_range("2023-03-01", "2024-08-30")
+    got = holdout_start(short, "auto", "s")
+    assert got == short[int(0.7 * len(short))].date()
+    # a date or null as set
+    assert holdout_start(sp, pd.Timestamp("2010-06-01").date(), "s") == pd.Timestamp("2010-06-01").date()
+    assert holdout_start(sp, None, "s") is None
+    # a run on the coin's prices with the default config: out of sample from that January, said in the summary
+    rng = np.random.default_rng(5)
+    prices = 400 * np.exp(np.cumsum(rng.normal(0, 0.03, len(coin))))
+    pd.DataFrame({"Date": coin.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "coin.csv", index=False)
+    out = tmp_path / "r"
+    args = ["run", str(REPO / "configs" / "regimes.yaml"), "--out", str(out), "--quiet"]
+    assert cli.main([*args, "--set", f"data.path={tmp_path / 'coin.csv'}", "--set", "report.plots=false"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["out_of_sample"]["period"][0] == "2022-01-01"
+    assert s["in_sample"]["period"][1] == "2021-12-31"

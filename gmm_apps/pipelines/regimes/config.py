@@ -253,9 +253,11 @@ class Split(Section):
     later dates are labelled out of sample (their log-likelihood is reported).
     ``null`` fits on everything."""
 
-    holdout_start: date | None = Field(
-        date(2013, 1, 1),
-        description="fit on the days before this date, label the rest out of sample; null: fit on everything",
+    holdout_start: Literal["auto"] | date | None = Field(
+        "auto",
+        description="fit on the days before this date, label the rest out of sample; auto: the first of January "
+        "nearest 70% of the way through the days (the 70% day itself when that January leaves under 60% or over "
+        "80% of them to fit on); null: fit on everything",
     )
 
 

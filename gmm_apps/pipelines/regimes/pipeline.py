@@ -29,7 +29,7 @@ from .states import (
     state_volatility,
     transition_table,
 )
-from .walkforward import walk_forward
+from .walkforward import holdout_start, training_days, walk_forward, walk_start
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -135,52 +135,6 @@ class Posteriors(NamedTuple):
         if self.refit_dates is not None:
             return str(self.refit_dates[-1])
         return str(self.dates[self.train][-1].date())
-
-
-def training_days(dates, holdout_start, source):
-    """Mask of the days the model is fitted on (before ``split.holdout_start``); at least 50."""
-    train = np.ones(len(dates), dtype=bool) if holdout_start is None else (dates < pd.Timestamp(holdout_start))
-    n = int(train.sum())
-    if n < 50 and holdout_start is None:
-        raise DataError(
-            f"{source}: only {n} days with every feature defined (data {dates[0].date()} to "
-            f"{dates[-1].date()}, after the longest feature window); at least 50 are needed: use a "
-            "longer price history or shorter feature windows"
-        )
-    if n < 50:
-        raise DataError(
-            f"{source}: only {n} feature days before split.holdout_start={holdout_start} "
-            f"(data {dates[0].date()} to {dates[-1].date()}); move split.holdout_start later or set it to null"
-        )
-    logger.info("%s: %d days (%s to %s), %d for training", source, len(dates), dates[0].date(), dates[-1].date(), n)
-    return train
-
-
-def walk_start(dates, wfc, holdout_start, source):
-    """Index of the first walk-forward day: after ``walk_forward.min_train`` days, and not before
-    ``split.holdout_start`` when it is set; the days before it train the first model."""
-    T = len(dates)
-    t0 = wfc.min_train
-    if holdout_start is not None:
-        t0 = max(t0, int(np.searchsorted(dates, pd.Timestamp(holdout_start))))
-    if t0 >= T:
-        raise DataError(
-            f"{source}: walk-forward needs days to label after the first training window: "
-            f"walk_forward.min_train={wfc.min_train}"
-            + (f" and split.holdout_start={holdout_start}" if holdout_start is not None else "")
-            + f" leave none of the {T} feature days ({dates[0].date()} to {dates[-1].date()}); "
-            "lower min_train or move split.holdout_start earlier"
-        )
-    logger.info(
-        "%s: %d days (%s to %s); walk-forward from %s, the first model trained on the %d days before",
-        source,
-        T,
-        dates[0].date(),
-        dates[-1].date(),
-        dates[t0].date(),
-        t0,
-    )
-    return t0
 
 
 def regimes_table(
@@ -342,10 +296,12 @@ class RegimesPipeline(Pipeline):
         data = load_prices(cfg, "config")
         F, rets = build_features(data, cfg.features.specs(), levels=cfg.data.levels)
         rets = ordering_returns(cfg, data, F, rets)
+        start = holdout_start(F.index, cfg.split.holdout_start, data.source)
+        cfg = cfg.model_copy(update={"split": cfg.split.model_copy(update={"holdout_start": start})})  # auto: its date
         if cfg.walk_forward.enabled:
-            train = np.arange(len(F)) < walk_start(F.index, cfg.walk_forward, cfg.split.holdout_start, data.source)
+            train = np.arange(len(F)) < walk_start(F.index, cfg.walk_forward, start, data.source)
         else:
-            train = training_days(F.index, cfg.split.holdout_start, data.source)
+            train = training_days(F.index, start, data.source)
         scaler = fit_scaler(F.values[train], names=list(F.columns))
         X, r = scaler.transform(F.values), rets.to_numpy()
         table, model, best = self._select(cfg, X[train], r[train], ctx, data.source)

@@ -1,11 +1,14 @@
-"""Walk-forward labelling: each day labelled by the model in force that day, refitted as the window grows."""
+"""Which days train which model: the split at ``split.holdout_start`` (``auto``: a date of its own), and
+walk-forward labelling, each day labelled by the model in force that day, refitted as the window grows."""
 
 from __future__ import annotations
 
 import logging
 
 import numpy as np
+import pandas as pd
 
+from ...errors import DataError
 from .features import TRADING_DAYS, fit_scaler
 from .model import fit_with_config, refit_regime_model
 from .states import FORECAST_HORIZONS, align_states, regime_forecasts
@@ -18,6 +21,79 @@ FRESH_GROWTH = 1.5
 #: ... or when the days since the last refit were predicted worse, per day, than the model's own training days
 #: by more than this many nats (a market the model in force has not seen)
 FRESH_SURPRISE = 2.0
+
+
+#: split.holdout_start: auto leaves this share of the days to fit on (the rest out of sample) ...
+AUTO_TRAIN_SHARE = 0.7
+#: ... moved to the nearest first of January when that leaves a share of the days within these bounds to fit on
+AUTO_YEAR_BOUNDS = (0.6, 0.8)
+
+
+def holdout_start(dates, value, source):
+    """The first out-of-sample date: ``split.holdout_start`` as set, or for ``'auto'`` the first of January
+    nearest the day :data:`AUTO_TRAIN_SHARE` of the way through ``dates`` (a calendar year's figures out of
+    sample), or that day itself when no such January leaves a share of the days within :data:`AUTO_YEAR_BOUNDS`
+    to fit on (a short history); logged."""
+    if value != "auto":
+        return value
+    day = dates[min(int(AUTO_TRAIN_SHARE * len(dates)), len(dates) - 1)]
+    januaries = [pd.Timestamp(day.year + k, 1, 1) for k in (0, 1)]
+    nearest = min(januaries, key=lambda j: abs(j - day))
+    share = np.searchsorted(dates, nearest) / len(dates)
+    start = (nearest if AUTO_YEAR_BOUNDS[0] <= share <= AUTO_YEAR_BOUNDS[1] else day).date()
+    logger.info(
+        "%s: split.holdout_start: auto: %s (%.0f%% of the days before it to fit on); set a date to choose another",
+        source,
+        start,
+        100 * np.searchsorted(dates, pd.Timestamp(start)) / len(dates),
+    )
+    return start
+
+
+def training_days(dates, holdout_start, source):
+    """Mask of the days the model is fitted on (before ``split.holdout_start``); at least 50."""
+    train = np.ones(len(dates), dtype=bool) if holdout_start is None else (dates < pd.Timestamp(holdout_start))
+    n = int(train.sum())
+    if n < 50 and holdout_start is None:
+        raise DataError(
+            f"{source}: only {n} days with every feature defined (data {dates[0].date()} to "
+            f"{dates[-1].date()}, after the longest feature window); at least 50 are needed: use a "
+            "longer price history or shorter feature windows"
+        )
+    if n < 50:
+        raise DataError(
+            f"{source}: only {n} feature days before split.holdout_start={holdout_start} "
+            f"(data {dates[0].date()} to {dates[-1].date()}); move split.holdout_start later or set it to null"
+        )
+    logger.info("%s: %d days (%s to %s), %d for training", source, len(dates), dates[0].date(), dates[-1].date(), n)
+    return train
+
+
+def walk_start(dates, wfc, holdout_start, source):
+    """Index of the first walk-forward day: after ``walk_forward.min_train`` days, and not before
+    ``split.holdout_start`` when it is set; the days before it train the first model."""
+    T = len(dates)
+    t0 = wfc.min_train
+    if holdout_start is not None:
+        t0 = max(t0, int(np.searchsorted(dates, pd.Timestamp(holdout_start))))
+    if t0 >= T:
+        raise DataError(
+            f"{source}: walk-forward needs days to label after the first training window: "
+            f"walk_forward.min_train={wfc.min_train}"
+            + (f" and split.holdout_start={holdout_start}" if holdout_start is not None else "")
+            + f" leave none of the {T} feature days ({dates[0].date()} to {dates[-1].date()}); "
+            "lower min_train or move split.holdout_start earlier"
+        )
+    logger.info(
+        "%s: %d days (%s to %s); walk-forward from %s, the first model trained on the %d days before",
+        source,
+        T,
+        dates[0].date(),
+        dates[-1].date(),
+        dates[t0].date(),
+        t0,
+    )
+    return t0
 
 
 # long: one loop over the refit dates carrying the model in force, its scaler and the fresh-fit bookkeeping
