@@ -38,7 +38,8 @@ class SpeakersData(DataSection):
     ``label_from``: 'pattern' applies the regular expression ``pattern`` (with a
     named group ``speaker``) to the file name without extension; 'folder' uses
     the folder directly under the set's folder (or a glob's fixed part) that holds
-    the file, however deep (sessions inside each speaker's folder); 'table' the
+    the file, however deep (sessions inside each speaker's folder), or the one
+    ``speaker_folder`` levels down; 'table' the
     speaker column of a set given as a list of recordings (a dataset's list of clips
     and speakers); 'auto' the list's speakers when the set is a list that has them,
     else the pattern when every file name matches it, else the folders.  Test labels, when found, are used for scoring only.
@@ -57,8 +58,8 @@ class SpeakersData(DataSection):
     )
     label_from: Literal["auto", "pattern", "folder", "table"] = Field(
         "auto",
-        description="speaker from the file name (pattern), the folder directly under data.enrol / data.test holding "
-        "the file (folder), or the speaker column of a list of recordings (table); auto: the list's when the set is "
+        description="speaker from the file name (pattern), the folder under data.enrol / data.test holding the file "
+        "(folder; data.speaker_folder says how far under), or the speaker column of a list of recordings (table); auto: the list's when the set is "
         "a list with a speaker column, else the pattern when every enrolment file name matches it, else the folders "
         "when every recording sits in one of two or more",
     )
