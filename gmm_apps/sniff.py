@@ -1,5 +1,5 @@
-"""What a table file is, from its bytes and never its name: a workbook, Parquet, or delimited text (plain,
-gzip or the one file of a zip archive), its separator and its character encoding; markup, locked and
+"""What a table file is, from its bytes and never its name: a workbook, Parquet, JSON records, or delimited text
+(plain, gzip or the one file of a zip archive), its separator and its character encoding; markup, locked and
 binary workbooks refused with what to do.  :func:`gmm_apps.tabular.read_table` reads what this finds."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def sniff_table(path):
 
     Returns
     -------
-    kind : {'excel', 'parquet', 'text'}
+    kind : {'excel', 'parquet', 'json', 'text'}
     sep : str or None
         For text: the one of ``, ; tab |`` the header line holds most; else white space between
         several names, or ``,`` for a single column.
@@ -54,6 +54,8 @@ def sniff_table(path):
             start = fh.read(4096)
         encoding = _wide_encoding(start) or "utf-8"
         _refuse_markup(path, start.decode(encoding, errors="replace"))
+        if start.decode(encoding, errors="replace").lstrip("\ufeff \t\r\n")[:1] in ("[", "{"):
+            return "json", None, compression  # an API's or a database's export: records, one a line or a list
         with open_stored(path, compression, "rt", encoding=encoding, errors="replace") as fh:
             lines = [ln for ln in (fh.readline() for _ in range(HEADER_SEARCH_ROWS)) if ln.strip()]
     except (OSError, EOFError, zipfile.BadZipFile) as exc:

@@ -1,6 +1,7 @@
 """The customers pipeline: readers, features by hand, RFM, capture curves, the end-to-end run."""
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -281,6 +282,62 @@ def test_excel_parquet_and_gzip_logs_read_as_the_csv(tmp_path):
     got = read(tmp_path / "orders_export.zip", **LINE_KEYS)
     pd.testing.assert_frame_equal(got[0], want[0])
     assert got[1] == want[1]
+
+
+def test_json_records_as_apis_and_databases_export_them_read_as_the_csv(tmp_path):
+    LINES.to_csv(tmp_path / "lines.csv", index=False)
+    want = read(tmp_path / "lines.csv", **LINE_KEYS)
+    records = json.loads(LINES.to_json(orient="records"))
+    # a list of records; one a line (JSON Lines); the one list under a key, scalars beside it (Stripe's answer)
+    (tmp_path / "list.json").write_text(json.dumps(records))
+    (tmp_path / "lines.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    (tmp_path / "api.json").write_text(json.dumps({"object": "list", "data": records, "has_more": False}))
+    LINES.to_json(tmp_path / "pandas.json")  # pandas' own default: {column: {row: value}}
+    for name in ("list.json", "lines.jsonl", "api.json", "pandas.json"):
+        got = read(tmp_path / name, **LINE_KEYS)
+        pd.testing.assert_frame_equal(got[0], want[0])
+        assert got[1] == want[1], name
+    # nested objects are columns named by their path
+    nested = [dict(r, customer={"id": r.pop("CustomerID")}) for r in json.loads(LINES.to_json(orient="records"))]
+    (tmp_path / "nested.json").write_text(json.dumps(nested))
+    got = read(tmp_path / "nested.json", **dict(LINE_KEYS, id_column="customer.id"))
+    pd.testing.assert_frame_equal(got[0], want[0])
+    # amounts in cents, as Stripe's API writes them: warned of, and read with data.amount_scale
+    cents = LINES.assign(UnitPrice=(LINES["UnitPrice"] * 100).round().astype(int))
+    cents.to_csv(tmp_path / "cents.csv", index=False)
+    scaled = read(tmp_path / "cents.csv", **LINE_KEYS, amount_scale=0.01)
+    pd.testing.assert_frame_equal(scaled[0], want[0])
+    assert scaled[1]["revenue"] == pytest.approx(want[1]["revenue"])
+    # what is not records is refused in one line
+    (tmp_path / "config.json").write_text(json.dumps({"name": "shop", "tags": ["a", "b"], "owner": {"x": 1}}))
+    with pytest.raises(DataError, match="JSON holding an object with keys 'name', 'tags', 'owner', not records"):
+        read(tmp_path / "config.json", **LINE_KEYS)
+    (tmp_path / "broken.json").write_text('[{"a": 1}, {"a": ')
+    with pytest.raises(DataError, match="broken.json: not valid JSON"):
+        read(tmp_path / "broken.json", **LINE_KEYS)
+    with pytest.raises(DataError, match="data.format is 'table' but the file holds JSON records"):
+        read(tmp_path / "list.json", **LINE_KEYS, format="table")
+
+
+def test_amounts_that_look_like_cents_are_warned_of(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2021-01-01", periods=400, freq="D")
+    log = pd.DataFrame(
+        {"customer_id": [f"c{i % 40}" for i in range(400)], "date": days, "amount": rng.integers(500, 9000, 400)}
+    )
+    log.to_csv(tmp_path / "charges.csv", index=False)
+    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
+    lg.addHandler(caplog.handler)
+    try:
+        read(tmp_path / "charges.csv")
+        assert "every purchase is a whole number (median" in caplog.text and "data.amount_scale: 0.01" in caplog.text
+        caplog.clear()
+        read(tmp_path / "charges.csv", amount_scale=1)  # as written, said so: no warning
+        log.assign(amount=log["amount"] / 100).to_csv(tmp_path / "dollars.csv", index=False)
+        read(tmp_path / "dollars.csv")
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert "whole number" not in caplog.text
 
 
 def test_a_report_export_with_title_rows_in_windows_or_unicode_text_reads_as_the_csv(tmp_path):

@@ -120,6 +120,19 @@ def test_a_list_without_speakers_reads_them_from_the_file_names(tmp_path):
     assert s["enrolment_recordings"] == 240 and len(s["speakers"]) == 6
 
 
+def test_a_nemo_manifest_is_a_list_of_recordings(tmp_path):
+    # NVIDIA NeMo's manifests: JSON Lines with each recording's absolute path, its length, text and speaker
+    rows = [
+        {"audio_filepath": str(f), "duration": 0.5, "text": "", "speaker": f.stem.split("_")[1]}
+        for f in sorted((SAMPLES / "enrol").glob("*.wav"))
+    ]
+    (tmp_path / "train_manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    files, speakers = list_of_recordings(
+        tmp_path / "train_manifest.jsonl", key="data.enrol", file_column="audio_filepath", speaker_column="speaker"
+    )
+    assert files == [Path(r["audio_filepath"]) for r in rows] and speakers == [r["speaker"] for r in rows]
+
+
 def test_a_list_named_as_the_set_must_exist(tmp_path):
     with pytest.raises(ConfigError, match="data.enrol: .*absent.tsv"):
         gmm_apps.run("speakers", out=tmp_path / "x", set=[f"data.enrol={tmp_path / 'absent.tsv'}", "data.test=null"])

@@ -344,3 +344,21 @@ def _xlsx(df):
     buf = io.BytesIO()
     df.to_excel(buf, index=False, engine="openpyxl")
     return buf.getvalue()
+
+
+def test_json_records_read_by_every_pipelines_reader(tmp_path):
+    import gzip
+    import json
+
+    from gmm_apps.tabular import read_table
+
+    rows = [{"id": "007", "x": 1.5, "when": "2024-01-02", "card": {"kind": "visa"}}, {"id": "008", "x": 2.0}]
+    (tmp_path / "a.jsonl").write_text("\ufeff" + "\n".join(json.dumps(r) for r in rows))  # with a byte-order mark
+    df = read_table(tmp_path / "a.jsonl")
+    assert list(df.columns) == ["id", "x", "when", "card.kind"] and df["x"].tolist() == [1.5, 2.0]
+    assert df["card.kind"].iloc[0] == "visa" and pd.isna(df["card.kind"].iloc[1])
+    # gzipped, read in one block when asked for chunks, ids kept as text
+    with gzip.open(tmp_path / "a.json.gz", "wt") as fh:
+        json.dump([{"id": 7, "x": 1}, {"id": 8, "x": None}], fh)
+    (block,) = list(read_table(tmp_path / "a.json.gz", chunksize=1, dtype=str))
+    assert block["id"].tolist() == ["7", "8"] and block["x"].iloc[0] == "1" and pd.isna(block["x"].iloc[1])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -35,7 +35,7 @@ class CustomersData(PathData):
     """A transaction log: one row per purchase or per line item, as exported.
 
     ``format``: 'auto' decides by the file's content (the CDNOW text format, a
-    delimited table, Parquet or an Excel workbook), never by its name.  The
+    delimited table, Parquet, JSON records or an Excel workbook), never by its name.  The
     amount of a row is ``amount_column``, or ``quantity_column`` x
     ``price_column``.  Rows without a customer id, returns and cancellations
     are handled as ``missing_id`` and ``returns`` say, and counted in the report.
@@ -44,12 +44,14 @@ class CustomersData(PathData):
 
     path: str = Field(
         "sample:cdnow_sample.txt",
-        description="transaction log: CDNOW text, CSV / TSV (plain, gzip or zipped), Parquet, or an Excel .xlsx / .xls or OpenDocument .ods workbook",
+        description="transaction log: CDNOW text, CSV / TSV (plain, gzip or zipped), Parquet, JSON records, or an Excel "
+        ".xlsx / .xls or OpenDocument .ods workbook",
     )
-    format: Literal["auto", "table", "excel", "cdnow"] = Field(
+    format: Literal["auto", "table", "excel", "json", "cdnow"] = Field(
         "auto",
         description="auto: by content; table: a delimited text or Parquet table with named columns; excel: an "
-        "Excel or OpenDocument workbook; cdnow: id, YYYYMMDD date, quantity, amount, whitespace-separated",
+        "Excel or OpenDocument workbook; json: JSON records (a list of objects, or one a line); cdnow: id, "
+        "YYYYMMDD date, quantity, amount, whitespace-separated",
     )
     sheet: str | int | list[str | int] | None = Field(
         None,
@@ -68,6 +70,12 @@ class CustomersData(PathData):
         "price; a negative quantity marks a return; null: none",
     )
     price_column: str | None = Field(None, description="unit price column (amount = quantity x price); null: none")
+    amount_scale: Annotated[float, Field(gt=0)] | None = Field(
+        None,
+        description="each amount, price and refund is multiplied by this: 0.01 for amounts in cents, as Stripe's "
+        "and Adyen's APIs write them; null: as written (a warning names this key when every purchase is a whole "
+        "number of 100 or more, as amounts in cents are; 1 reads them as written without it)",
+    )
     order_column: str | None = Field(
         None,
         description="order (invoice, basket) id: lines of one order are one purchase; "

@@ -50,7 +50,7 @@ def sniff(path):
 
     Returns
     -------
-    kind : {'cdnow', 'table', 'excel', 'parquet'}
+    kind : {'cdnow', 'table', 'excel', 'json', 'parquet'}
     sep : str or None
         The column separator of a text table.
     compression : {'gzip', 'zip', None}
@@ -97,7 +97,8 @@ def file_kind(cfg_data, path):
     if want == kind:
         return kind, sep, compression
     raise DataError(
-        f"{path}: data.format is {want!r} but the file holds {'an Excel workbook' if kind == 'excel' else kind}; "
+        f"{path}: data.format is {want!r} but the file holds "
+        f"{ {'excel': 'an Excel workbook', 'json': 'JSON records'}.get(kind, kind) }; "
         "set data.format: auto to read it as it is"
     )
 

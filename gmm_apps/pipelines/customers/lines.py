@@ -230,6 +230,8 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
                 path,
                 spec["amount"],
             )
+    scale = cfg_data.amount_scale or 1.0  # amounts in cents: 0.01
+    amount = amount * scale
     is_return = amount < 0
     if "quantity" in spec:
         is_return |= qty < 0
@@ -242,7 +244,7 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
             f"{path}: data row {data_row(raw, i)} is a return or cancellation (amount {amount[i]:g}); set "
             "data.returns: net (subtract returns from the customer's purchases) or drop"
         )
-    refunded = _refunds(raw, spec, path, np.where(paid & ~is_return, amount, 0.0))
+    refunded = _refunds(raw, spec, path, np.where(paid & ~is_return, amount, 0.0), scale)
     lines["quantity"] = np.where(is_return, 0.0, qty)
     lines["amount"] = np.where(is_return, 0.0, amount) - refunded
     lines["returned"] = np.where(is_return, np.abs(amount), 0.0)
@@ -255,7 +257,7 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
     return daily
 
 
-def _refunds(raw, spec, path, bought):
+def _refunds(raw, spec, path, bought, scale=1.0):
     """The amount refunded on each line's order (``spec['refund']``), as much of it as the order's purchase
     lines ``bought`` hold, on the order's first line (with ``spec['order']``; blank cells are no refund, and
     an order's refund is read once, from its first line or repeated on every line); zeros without such a
@@ -264,7 +266,7 @@ def _refunds(raw, spec, path, bought):
         return np.zeros(len(raw))
     col = spec["refund"]
     blank = _blank(raw[col])
-    r = np.abs(np.nan_to_num(_numbers(raw, col, col, path, blank=blank)))  # Shopify writes 0 or blank; some, -12.50
+    r = scale * np.abs(np.nan_to_num(_numbers(raw, col, col, path, blank=blank)))  # Shopify: 0 or blank; some, -12.50
     if "order" not in spec:
         return np.minimum(r, np.maximum(bought, 0.0))
     orders = raw[spec["order"]].astype(str).to_numpy()
@@ -432,6 +434,7 @@ def finish(daily, cfg_data):
         daily["amount"] = amount
         purchase &= ~cancelled
     purchases = daily.loc[purchase, ["customer_id", "date", "quantity", "amount"]].reset_index(drop=True)
+    _warn_of_cents(purchases["amount"].to_numpy(dtype=float), cfg_data)
     if purchases.empty:
         raise DataError(
             f"{cfg_data.path}: no purchases left after the cleaning rules (rows of orders not paid: "
@@ -443,6 +446,23 @@ def finish(daily, cfg_data):
     cleaning["purchases"] = len(purchases)
     cleaning["revenue"] = float(purchases["amount"].sum())
     return purchases, cleaning
+
+
+def _warn_of_cents(amounts, cfg_data):
+    """Amounts in cents (Stripe's and Adyen's APIs) read as dollars make every figure a hundred times too
+    large, silently: warned of when every purchase is a whole number and their median is 100 or more, unless
+    ``data.amount_scale`` says how to read them."""
+    if cfg_data.amount_scale is not None or len(amounts) < 20 or not np.all(amounts == np.round(amounts)):
+        return
+    median = float(np.median(amounts))
+    if median >= 100:
+        logger.warning(
+            "%s: every purchase is a whole number (median %s): if the amounts are in cents, as Stripe's and "
+            "Adyen's APIs write them, set data.amount_scale: 0.01; data.amount_scale: 1 reads them as written "
+            "without this warning",
+            cfg_data.path,
+            f"{median:,.0f}",
+        )
 
 
 def net_returns(customers, amount, returned):

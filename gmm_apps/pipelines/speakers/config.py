@@ -19,7 +19,7 @@ from ...config import (
 )
 
 #: a set of recordings given as a list of them: a table (Common Voice's train.tsv, a spreadsheet, a Parquet file)
-LIST_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".xlsx", ".xls", ".ods", ".parquet")
+LIST_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".xlsx", ".xls", ".ods", ".parquet", ".json", ".jsonl")
 
 
 def is_list(spec):
@@ -48,7 +48,7 @@ class SpeakersData(DataSection):
     enrol: str = Field(
         "sample:fsdd_sample/enrol",
         description="recordings of known speakers: a file, folder or glob, or a list of recordings (a CSV, TSV, "
-        "Excel or Parquet table: data.file_column names each, relative to the table's folder or its clips folder, "
+        "Excel, Parquet or JSON table: data.file_column names each, relative to the table's folder or its clips folder, "
         "as Common Voice's train.tsv does; data.speaker_column its speaker)",
     )
     test: str | None = Field(
@@ -107,7 +107,7 @@ class SpeakersData(DataSection):
         lists = [k for k in ("enrol", "test") if is_list(getattr(self, k))]
         if self.label_from == "table" and "enrol" not in lists:
             raise ValueError(
-                "label_from: table reads the speakers from a list of recordings (a CSV, TSV, Excel or Parquet table "
+                "label_from: table reads the speakers from a list of recordings (a CSV, TSV, Excel, Parquet or JSON table "
                 f"with data.file_column and data.speaker_column), but data.enrol is {self.enrol}; set "
                 "data.label_from: auto, or give data.enrol as such a list"
             )

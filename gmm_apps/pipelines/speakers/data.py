@@ -396,7 +396,7 @@ def read_claims(path, files, *, file_column="file", speaker_column="speaker"):
 
 
 def read_speaker_table(path, files, *, key, file_column="file", speaker_column="speaker", verb="named"):
-    """Each file's speaker by a table (CSV / TSV, Excel or Parquet) of recordings and speakers, None for a file
+    """Each file's speaker by a table (CSV / TSV, Excel, Parquet or JSON) of recordings and speakers, None for a file
     the table does not name.
 
     A row's file is matched to the end of each recording's path: a name alone (``3_theo_12.wav``) when names
