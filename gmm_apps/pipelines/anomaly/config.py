@@ -23,11 +23,12 @@ from ...config import (
 
 class AnomalyData(PathData):
     """Records to learn from (``path``) and, optionally, records to score (``score``;
-    by default the ``path`` records themselves).  CSV / TSV (plain, gzip or zipped), Parquet,
+    by default the ``path`` records themselves).  CSV / TSV (plain, gzip or zipped), Parquet, JSON records,
     an Excel ``.xlsx`` / ``.xls`` or OpenDocument ``.ods`` workbook (``sheet``), or ODDS ``.mat`` (arrays ``X`` and ``y``)."""
 
     path: str = Field(
-        "sample:cardio_reference.csv", description="reference records to learn from (CSV, Parquet or ODDS .mat)"
+        "sample:cardio_reference.csv",
+        description="reference records to learn from (CSV / TSV, Parquet, Excel, JSON or ODDS .mat)",
     )
     score: str | None = Field("sample:cardio_new.csv", description="records to score; null scores data.path itself")
     sheet: str | int | list[str | int] | None = Field(

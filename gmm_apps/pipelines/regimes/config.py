@@ -17,7 +17,7 @@ class RegimesData(PathData):
     """Price data.
 
     ``source``: 'auto' reads ``path`` when given, otherwise the S&P 500 bundled
-    with the ``arch`` package; 'file' a CSV / Parquet / Excel file (date column plus a
+    with the ``arch`` package; 'file' a CSV / Parquet / Excel / JSON file (date column plus a
     price column, or OHLCV); 'yfinance' live Yahoo Finance prices (cached).  A key that
     only another source reads is refused (:meth:`check_source_keys`).
     """

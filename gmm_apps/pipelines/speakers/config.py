@@ -92,7 +92,7 @@ class SpeakersData(DataSection):
     )
     claims: str | None = Field(
         None,
-        description="table (CSV, TSV, Excel, Parquet) with columns data.file_column, data.speaker_column: claims to "
+        description="table (CSV, TSV, Excel, Parquet, JSON) with columns data.file_column, data.speaker_column: claims to "
         "verify, a file matched to the end of each recording's path; default: the labels of the test recordings",
     )
 
