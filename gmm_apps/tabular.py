@@ -351,7 +351,7 @@ def read_json_records(path, compression=None, *, dtype=None):
         if len(lists) == 1 and not nested:  # beside it, scalars only (Stripe's "object", "has_more", "url")
             logger.info("%s: the records are the list under %r", path, lists[0])
             data = data[lists[0]]
-        elif data and all(isinstance(v, dict) for v in data.values()):
+        elif _columns_of_values(data):
             data = pd.DataFrame(data)  # pandas' to_json: {column: {row: value}}
     if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
         data = pd.json_normalize(data, sep=".")
@@ -369,6 +369,16 @@ def read_json_records(path, compression=None, *, dtype=None):
     for c in (c for c in text_columns if c in data.columns):
         data[c] = data[c].map(_as_text)
     return data.reset_index(drop=True)
+
+
+def _columns_of_values(data):
+    """Whether a JSON object is pandas' ``to_json`` of a table: every value an object of plain values (no
+    object or list inside), all with the same keys (the rows)."""
+    inner = list(data.values())
+    if not inner or not all(isinstance(v, dict) for v in inner):
+        return False
+    rows = list(inner[0])
+    return all(list(v) == rows and not any(isinstance(x, (dict, list)) for x in v.values()) for v in inner)
 
 
 def _as_text(v):

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from gmm_apps.dates import day_month_order, dayfirst, numeric_dates
+from gmm_apps.errors import DataError
 from gmm_apps.tabular import as_numbers, decimal_mark, mark_evidence, mark_from, pool_evidence
 
 
@@ -362,3 +363,8 @@ def test_json_records_read_by_every_pipelines_reader(tmp_path):
         json.dump([{"id": 7, "x": 1}, {"id": 8, "x": None}], fh)
     (block,) = list(read_table(tmp_path / "a.json.gz", chunksize=1, dtype=str))
     assert block["id"].tolist() == ["7", "8"] and block["x"].iloc[0] == "1" and pd.isna(block["x"].iloc[1])
+    # an API's answer that is not a table (Alpha Vantage's dates under a key, beside metadata): refused in one line
+    av = {"Meta Data": {"2. Symbol": "IBM"}, "Time Series (Daily)": {"2024-01-02": {"4. close": "2"}}}
+    (tmp_path / "av.json").write_text(json.dumps(av))
+    with pytest.raises(DataError, match="JSON holding an object with keys 'Meta Data', 'Time Series \\(Daily\\)'"):
+        read_table(tmp_path / "av.json")
