@@ -307,7 +307,7 @@ def test_json_records_as_apis_and_databases_export_them_read_as_the_csv(tmp_path
     cents.to_csv(tmp_path / "cents.csv", index=False)
     scaled = read(tmp_path / "cents.csv", **LINE_KEYS, amount_scale=0.01)
     pd.testing.assert_frame_equal(scaled[0], want[0])
-    assert scaled[1]["revenue"] == pytest.approx(want[1]["revenue"])
+    assert scaled[1]["revenue"] == pytest.approx(want[1]["revenue"]) and scaled[1]["amount_scale"] == 0.01
     # what is not records is refused in one line
     (tmp_path / "config.json").write_text(json.dumps({"name": "shop", "tags": ["a", "b"], "owner": {"x": 1}}))
     with pytest.raises(DataError, match="JSON holding an object with keys 'name', 'tags', 'owner', not records"):

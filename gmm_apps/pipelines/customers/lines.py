@@ -405,6 +405,7 @@ def finish(daily, cfg_data):
         "lines": lines,
         "unpaid": left,
         "amount_per": amount_per,
+        **({"amount_scale": cfg_data.amount_scale} if cfg_data.amount_scale is not None else {}),
         "missing_id": {
             "rule": cfg_data.missing_id,
             "lines": int(daily.loc[gone, "lines"].sum()),

@@ -167,8 +167,17 @@ def add_cleaning(rep, cleaning, cfg):
             "rule": "rows read",
             "lines": cleaning["lines"],
             "revenue": np.nan,
-            "what happened": (
-                "each order's total counted once (data.amount_per)" if cleaning.get("amount_per") == "order" else ""
+            "what happened": "; ".join(
+                t
+                for t in (
+                    "each order's total counted once (data.amount_per)"
+                    if cleaning.get("amount_per") == "order"
+                    else "",
+                    f"amounts multiplied by {cleaning['amount_scale']:g} (data.amount_scale)"
+                    if cleaning.get("amount_scale")
+                    else "",
+                )
+                if t
             ),
         },
         *_left_out_rows(cleaning),
