@@ -302,6 +302,14 @@ def test_json_records_as_apis_and_databases_export_them_read_as_the_csv(tmp_path
     (tmp_path / "nested.json").write_text(json.dumps(nested))
     got = read(tmp_path / "nested.json", **dict(LINE_KEYS, id_column="customer.id"))
     pd.testing.assert_frame_equal(got[0], want[0])
+    # Adyen's nested amounts: {"amount": {"value": ..., "currency": ...}}; two currencies are refused, not added
+    adyen = [
+        dict(r, amount={"value": r.pop("UnitPrice"), "currency": "EUR" if i % 2 else "USD"})
+        for i, r in enumerate(json.loads(LINES.to_json(orient="records")))
+    ]
+    (tmp_path / "adyen.json").write_text(json.dumps(adyen))
+    with pytest.raises(DataError, match="column 'amount.currency' names 2 currencies"):
+        read(tmp_path / "adyen.json", **dict(LINE_KEYS, price_column="amount.value"))
     # amounts in cents, as Stripe's API writes them: warned of, and read with data.amount_scale
     cents = LINES.assign(UnitPrice=(LINES["UnitPrice"] * 100).round().astype(int))
     cents.to_csv(tmp_path / "cents.csv", index=False)

@@ -17,8 +17,11 @@ _CURRENCY_COLUMNS = {"currency", "currencycode", "curr", "ccy", "währung", "wae
 
 
 def currency_column(columns):
-    """The log's column naming each row's currency (``Currency``, ``currency_code`` ...), or None."""
-    return next((c for c in columns if re.sub(r"[\s_-]", "", str(c).lower()) in _CURRENCY_COLUMNS), None)
+    """The log's column naming each row's currency (``Currency``, ``currency_code`` ..., or a nested JSON field
+    such as Adyen's ``amount.currency``), or None."""
+    return next(
+        (c for c in columns if re.sub(r"[\s_-]", "", str(c).lower().rsplit(".", 1)[-1]) in _CURRENCY_COLUMNS), None
+    )
 
 
 def currency_names(cells):
