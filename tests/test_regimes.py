@@ -1377,3 +1377,22 @@ def test_the_out_of_sample_days_start_where_auto_puts_them(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["out_of_sample"]["period"][0] == "2022-01-01"
     assert s["in_sample"]["period"][1] == "2021-12-31"
+
+
+def test_an_apis_json_answer_reads_with_its_columns_named(tmp_path, capsys):
+    # Polygon.io's aggregates: the bars under "results", t in Unix milliseconds, c the close
+    days = pd.bdate_range("2015-01-01", "2020-12-31")
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 0.01, len(days))))
+    bars = [{"v": 1e6, "o": p, "c": p, "t": int(d.timestamp() * 1000)} for d, p in zip(days, prices)]
+    (tmp_path / "aapl.json").write_text(json.dumps({"ticker": "AAPL", "results": bars, "status": "OK"}))
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "aapl.csv", index=False)
+    args = ["run", str(REPO / "configs" / "regimes.yaml"), "--quiet", "--set", "report.plots=false"]
+    assert cli.main([*args, "--out", str(tmp_path / "x"), "--set", f"data.path={tmp_path / 'aapl.json'}"]) == 2
+    assert "no column is named Date (or date, Datetime, timestamp, time), and the first, 'v', holds no dates; " in (
+        capsys.readouterr().err
+    )
+    named = ["--set", "data.date_column=t", "--set", "data.price_column=c"]
+    assert cli.main([*args, "--out", str(tmp_path / "j"), "--set", f"data.path={tmp_path / 'aapl.json'}", *named]) == 0
+    assert cli.main([*args, "--out", str(tmp_path / "c"), "--set", f"data.path={tmp_path / 'aapl.csv'}"]) == 0
+    a, b = (pd.read_csv(tmp_path / d / "regimes.csv") for d in ("j", "c"))
+    pd.testing.assert_frame_equal(a, b)

@@ -304,9 +304,19 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     else:
         df = df.reset_index(drop=not (df.index.name or isinstance(df.index, pd.DatetimeIndex)))
         dcol = pick_column(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
-        if dcol is None:
+        guessed = dcol is None
+        if guessed:
             dcol = df.columns[0]
-        dates = read_dates(df[dcol], dcol, source)
+        try:
+            dates = read_dates(df[dcol], dcol, source)
+        except DataError as exc:
+            if not guessed:
+                raise
+            raise DataError(
+                f"{source}: no column is named Date (or date, Datetime, timestamp, time), and the first, {dcol!r}, "
+                f"holds no dates; name the date column with data.date_column (columns: "
+                f"{', '.join(map(str, df.columns))})"
+            ) from exc
         df = df.drop(columns=[dcol])
         dates, df = with_time_column(df, dates, source)
     if getattr(dates, "tz", None) is not None:
