@@ -108,6 +108,11 @@ def _zip_member(path):
                 return None
             if "mimetype" in names and z.read("mimetype").startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
                 return None
+            if "Index/Document.iwa" in names:  # Apple's Numbers (and Pages, Keynote) documents
+                raise DataError(
+                    f"{path}: an Apple Numbers document, not a table file; in Numbers, File > Export To > CSV (or "
+                    "Excel), and name the exported file"
+                )
             files = [
                 n
                 for n in names

@@ -200,6 +200,9 @@ def test_a_downloaded_zip_of_one_table_is_read_and_other_archives_and_web_pages_
     (tmp_path / "locked.zip").write_bytes(bytes(locked))
     with pytest.raises(DataError, match="locked.zip: a password-protected zip archive; unzip it with its password"):
         read_table(tmp_path / "locked.zip")
+    numbers = archive("sales.numbers", {"Index/Document.iwa": "\0", "Metadata/Properties.plist": "<plist/>"})
+    with pytest.raises(DataError, match="sales.numbers: an Apple Numbers document, not a table file; in Numbers, File"):
+        read_table(numbers)
     (tmp_path / "cut.zip").write_bytes(b"PK\x03\x04" + bytes(60))
     with pytest.raises(DataError, match="cut.zip: a damaged zip archive"):
         read_table(tmp_path / "cut.zip")
