@@ -121,6 +121,32 @@ def test_to_rgb_grey_rgba_16bit():
         to_rgb(np.zeros((2, 2, 5)))
 
 
+def test_a_cameras_12_bits_in_16_bit_pixels_and_a_tiff_stack_read_as_the_picture(tmp_path, caplog):
+    import tifffile
+
+    rgb = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
+    rgb[0, 0] = 255  # the brightest value the sensor gives
+    twelve = (rgb.astype(np.uint32) * 4095 // 255).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "cam.tif", twelve, photometric="rgb")
+    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
+    lg.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="gmm_apps")
+    try:
+        got = read_image(tmp_path / "cam.tif")
+        # scaled by 4,095, not 65,535 (a nearly black picture whose colours all merge)
+        np.testing.assert_allclose(got, twelve / 4095.0)
+        np.testing.assert_allclose(got, rgb / 255.0, atol=1 / 4095)
+        assert "values up to 4095: read as 12-bit" in caplog.text
+        # full 16-bit range: as before
+        assert to_rgb(np.array([[4096, 65535]], np.uint16))[0, 0, 0] == pytest.approx(4096 / 65535)
+        # a stack (z-planes, time points): its first page, with a warning
+        tifffile.imwrite(tmp_path / "stack.tif", np.stack([rgb, rgb[::-1], rgb[:, ::-1]]), photometric="rgb")
+        np.testing.assert_allclose(read_image(tmp_path / "stack.tif"), rgb / 255.0)
+        assert "3 pages (a stack); the first is segmented" in caplog.text
+    finally:
+        lg.removeHandler(caplog.handler)
+
+
 def test_read_image_formats(tmp_path):
     import tifffile
 

@@ -22,13 +22,20 @@ SKIMAGE_PREFIX = "skimage:"
 SKIMAGE_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera", "retina")
 
 
+#: bit depths a 16-bit image's values may really have (a scientific or machine-vision camera's 10, 12 or 14 bits,
+#: or 8 bits stored in 16): read at the smallest that holds its largest value, as 12-bit values scaled by 65,535
+#: would be a nearly black picture whose colours all merge
+SENSOR_BITS = (8, 10, 12, 14)
+
+
 def to_rgb(image, *, name="image"):
     """Any image array as float RGB in [0, 1].
 
     Grey images are repeated into three channels; an alpha channel is
     composited onto white; integer images are scaled by their type's range
-    (so 16-bit images keep their full precision); float images must already
-    lie in [0, 1].
+    (so 16-bit images keep their full precision; a 16-bit image whose values
+    all fit in 8, 10, 12 or 14 bits by that range, :data:`SENSOR_BITS`);
+    float images must already lie in [0, 1].
 
     Parameters
     ----------
@@ -49,7 +56,12 @@ def to_rgb(image, *, name="image"):
         f = a.astype(np.float64)
     elif np.issubdtype(a.dtype, np.integer):
         info = np.iinfo(a.dtype)
-        f = (a.astype(np.float64) - min(info.min, 0)) / (info.max - min(info.min, 0))
+        top = info.max
+        if a.dtype == np.uint16 and a.size:  # a 10-, 12- or 14-bit camera's values in 16-bit pixels
+            top = next((2**b - 1 for b in SENSOR_BITS if a.max() <= 2**b - 1), top)
+            if top != info.max:
+                logger.info("%s: values up to %d: read as %d-bit", name, int(a.max()), int(top).bit_length())
+        f = (a.astype(np.float64) - min(info.min, 0)) / (top - min(info.min, 0))
     elif np.issubdtype(a.dtype, np.floating):
         f = a.astype(np.float64)
         if not np.all(np.isfinite(f)):
@@ -182,8 +194,15 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
                 plane = _tiff_plane(tif.pages[0].shape)
                 if int(np.prod(plane)) > max_pixels:
                     raise _too_large(str(p), plane[-1], plane[0], max_pixels)
-                arr = tif.asarray()
+                arr = tif.pages[0].asarray()  # a stack's first page, as an animated GIF's first frame
                 bands = _tiff_bands(tif.pages[0], p)
+                if len(tif.pages) > 1:
+                    logger.warning(
+                        "%s: %d pages (a stack); the first is segmented; save each page as an image of its own "
+                        "to segment them all",
+                        p,
+                        len(tif.pages),
+                    )
             if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 2, 3, 4):
                 arr = np.moveaxis(arr, 0, -1)
             if bands == "extra":
