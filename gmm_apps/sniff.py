@@ -54,7 +54,7 @@ def sniff_table(path):
             start = fh.read(4096)
         encoding = _wide_encoding(start) or "utf-8"
         _refuse_markup(path, start.decode(encoding, errors="replace"))
-        if start.decode(encoding, errors="replace").lstrip("\ufeff \t\r\n")[:1] in ("[", "{"):
+        if _JSON_START.match(start.decode(encoding, errors="replace").lstrip("\ufeff")):
             return "json", None, compression  # an API's or a database's export: records, one a line or a list
         with open_stored(path, compression, "rt", encoding=encoding, errors="replace") as fh:
             lines = [ln for ln in (fh.readline() for _ in range(HEADER_SEARCH_ROWS)) if ln.strip()]
@@ -153,6 +153,10 @@ def open_stored(path, compression, mode="rb", **text):
         return io.TextIOWrapper(raw, **text) if "t" in mode else raw
     return open(path, mode, **text)
 
+
+#: JSON records start so (a list of objects or lists, an object with a quoted key); a delimited table whose
+#: header is bracketed, as some SQL tools write it (``[Date],[Close]``), does not
+_JSON_START = re.compile(r'\s*(\[\s*[\[{\]]|\{\s*["}])')
 
 _MARKUP = re.compile(r"\s*<(!doctype html|html|table|\?xml)", re.IGNORECASE)
 

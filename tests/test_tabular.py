@@ -371,3 +371,6 @@ def test_json_records_read_by_every_pipelines_reader(tmp_path):
     (tmp_path / "av.json").write_text(json.dumps(av))
     with pytest.raises(DataError, match="JSON holding an object with keys 'Meta Data', 'Time Series \\(Daily\\)'"):
         read_table(tmp_path / "av.json")
+    # a delimited table whose header a SQL tool bracketed is still a table
+    (tmp_path / "sql.csv").write_text("[Date],[Close]\n2024-01-02,1.5\n")
+    assert list(read_table(tmp_path / "sql.csv").columns) == ["[Date]", "[Close]"]
