@@ -273,6 +273,22 @@ PRICE_COLUMNS = [
 ]
 
 
+def _dates_column(df, date_column, source):
+    """The date column's name and its dates: ``date_column``, else one named like dates, else the first column
+    (refused, naming data.date_column, when it holds no dates)."""
+    dcol = pick_column(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
+    if dcol is not None:
+        return dcol, read_dates(df[dcol], dcol, source)
+    first = df.columns[0]
+    try:
+        return first, read_dates(df[first], first, source)
+    except DataError as exc:
+        raise DataError(
+            f"{source}: no column is named Date (or date, Datetime, timestamp, time), and the first, {first!r}, "
+            f"holds no dates; name the date column with data.date_column (columns: {', '.join(map(str, df.columns))})"
+        ) from exc
+
+
 def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_column=None, ticker="price", rules=None):
     """Turn a table (a date column plus a price column, or OHLCV) into :class:`PriceData`.
 
@@ -303,20 +319,7 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         dcol = df.index.name or "index"
     else:
         df = df.reset_index(drop=not (df.index.name or isinstance(df.index, pd.DatetimeIndex)))
-        dcol = pick_column(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
-        guessed = dcol is None
-        if guessed:
-            dcol = df.columns[0]
-        try:
-            dates = read_dates(df[dcol], dcol, source)
-        except DataError as exc:
-            if not guessed:
-                raise
-            raise DataError(
-                f"{source}: no column is named Date (or date, Datetime, timestamp, time), and the first, {dcol!r}, "
-                f"holds no dates; name the date column with data.date_column (columns: "
-                f"{', '.join(map(str, df.columns))})"
-            ) from exc
+        dcol, dates = _dates_column(df, date_column, source)
         df = df.drop(columns=[dcol])
         dates, df = with_time_column(df, dates, source)
     if getattr(dates, "tz", None) is not None:
