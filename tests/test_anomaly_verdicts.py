@@ -260,3 +260,72 @@ def test_pipeline_with_verdicts_empty_verdicts_and_apply_update(tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "column 'seen' (data.verdict_column) has 'maybe' at data row 1" in err[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_verdicts_in_a_table_of_their_own_are_joined_by_record_id(tmp_path, capsys):
+    """A case tool's export (case id, record id under its own header, outcome as yes / no) gives the same fit as
+    the same verdicts written in a column of the records; apply --update joins the verdicts given since."""
+    import gmm_apps
+
+    X, kind = two_kinds(n=1500)
+    ref = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    ref.insert(0, "id", [f"T{i:05d}" for i in range(len(ref))])
+    v = reveal(kind, np.random.default_rng(4))
+    words = pd.Series(np.where(np.isnan(v), "", np.where(v == 1, "yes", "no")))
+    cases = pd.DataFrame({"case": range(len(ref)), "Transaction ID": ref["id"], "outcome": words})[~np.isnan(v)]
+    cases = pd.concat([cases, pd.DataFrame({"case": [-1], "Transaction ID": ["T99999"], "outcome": ["yes"]})])
+    cases.to_excel(tmp_path / "cases.xlsx", index=False)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    ref.assign(outcome=words).to_csv(tmp_path / "ref_col.csv", index=False)
+    quick = ["model.seeds=2", "model.components=[1, 4]", "report.plots=false", "data.score=null"]
+    table = gmm_apps.run(
+        "anomaly",
+        out=tmp_path / "t",
+        set=[
+            *quick,
+            f"data.path={tmp_path / 'ref.csv'}",
+            f"data.verdicts={tmp_path / 'cases.xlsx'}",
+            "data.verdict_column=outcome",
+        ],
+    )
+    gmm_apps.run(
+        "anomaly",
+        out=tmp_path / "c",
+        set=[*quick, f"data.path={tmp_path / 'ref_col.csv'}", "data.verdict_column=outcome"],
+    )
+    assert table.summary["verdicts"]["anomalies"] == 10 and table.summary["verdicts"]["normals"] == 10
+    assert (tmp_path / "t" / "scores.csv").read_bytes() == (tmp_path / "c" / "scores.csv").read_bytes()
+
+    # apply --update: verdicts for new records, given since in the same table, are learned from
+    new = ref.assign(id=[f"N{i:05d}" for i in range(len(ref))])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    later = pd.DataFrame({"Transaction ID": new["id"], "outcome": words})[~np.isnan(v)]
+    pd.concat([cases, later]).to_excel(tmp_path / "cases.xlsx", index=False)
+    u = table.apply(tmp_path / "new.csv", out=tmp_path / "u", update=True)
+    assert u.summary["update"]["verdicts"] == {"anomalies": 20, "normals": 20}  # the run's and the new ones
+
+    # what is refused, in one line
+    def refused(*sets):
+        return gmm_apps.run("anomaly", out=tmp_path / "x", set=[*quick, f"data.path={tmp_path / 'ref.csv'}", *sets])
+
+    with pytest.raises(DataError, match=r"cases.xlsx: column 'verdict' \(data.verdict_column\) not found"):
+        refused(f"data.verdicts={tmp_path / 'cases.xlsx'}")
+    pd.DataFrame({"id": ["T00001", "T00001"], "verdict": [1, 0]}).to_csv(tmp_path / "twice.csv", index=False)
+    with pytest.raises(DataError, match="record 'T00001' has two different verdicts"):
+        refused(f"data.verdicts={tmp_path / 'twice.csv'}")
+    pd.DataFrame({"ref": ["x", "y"], "verdict": [1, 0]}).to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(DataError, match="no column 'id' \\(data.id_column\\) to name the records by, and no column"):
+        refused(f"data.verdicts={tmp_path / 'other.csv'}")
+    with pytest.raises(DataError, match="the records hold a column 'outcome' and data.verdicts"):
+        gmm_apps.run(
+            "anomaly",
+            out=tmp_path / "x",
+            set=[
+                *quick,
+                f"data.path={tmp_path / 'ref_col.csv'}",
+                f"data.verdicts={tmp_path / 'cases.xlsx'}",
+                "data.verdict_column=outcome",
+            ],
+        )
+    with pytest.raises(ValueError, match="joined to the records by their id, but data.id_column is null"):
+        AnomalyData(verdicts="cases.xlsx", id_column=None)

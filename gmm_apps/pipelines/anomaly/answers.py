@@ -3,8 +3,10 @@ and an analyst's verdicts (used to fit). Which column holds the labels, and how 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,87 @@ def read_verdicts(column, name, source, *, offset=0):
             f"{offset + bad + 1}; expected 1 or yes (confirmed anomaly), 0 or no (confirmed normal) or empty (unknown)"
         )
     return verdicts
+
+
+def join_verdicts(df, data, source):
+    """``df`` with the verdicts of the table ``data.verdicts`` (a case tool's export) in column ``data.verdict_name``,
+    matched by record id (ids compared as text: ``17`` and ``17.0`` are one); records it does not name are unknown
+    (empty). The table's ids are its ``data.id_column`` column, or else the one column most of whose values are
+    ids of ``df`` (a case tool's ``Transaction ID``), logged. Its rows that name no record of ``df`` are counted
+    in the log; an id given two different verdicts, or a verdict column the records already hold, is an error."""
+    idc, name, path = data.id_column, data.verdict_name, data.verdicts
+    if idc not in df.columns:
+        raise DataError(f"{source}: column {idc!r} (data.id_column) not found; data.verdicts names records by it")
+    if name in df.columns:
+        raise DataError(
+            f"{source}: the records hold a column {name!r} and data.verdicts ({path}) gives verdicts in one of that "
+            "name; rename one, or leave data.verdicts out to read the records' own column"
+        )
+    stat = Path(path).stat()
+    table = _verdict_table(str(path), (stat.st_size, stat.st_mtime_ns))
+    if name not in table.columns:
+        raise DataError(
+            f"{path}: column {name!r} (data.verdict_column) not found; columns are {', '.join(table.columns)}; name "
+            "the column of verdicts with data.verdict_column"
+        )
+    keys = df[idc].map(_id_text)
+    ids = idc if idc in table.columns else _id_column_of(table, name, set(keys.dropna()), path, idc)
+    verdicts, bad = parse_verdicts(table[name])
+    if bad is not None:
+        raise DataError(
+            f"{path}: column {name!r} (data.verdict_column) has {_shown(table[name].iloc[bad])} at data row "
+            f"{bad + 1}; expected 1 or yes (confirmed anomaly), 0 or no (confirmed normal) or empty (unknown)"
+        )
+    given = pd.DataFrame({"id": table[ids].map(_id_text), "v": verdicts}).dropna()
+    twice = given.groupby("id")["v"].nunique()
+    if (twice > 1).any():
+        raise DataError(f"{path}: record {twice[twice > 1].index[0]!r} has two different verdicts; keep one")
+    by_id = given.drop_duplicates("id").set_index("id")["v"]
+    found = keys.isin(by_id.index)
+    missing = sorted(set(by_id.index) - set(keys))
+    logger.info(
+        "%s: %d verdicts (%d confirmed anomalies) for %d of the records of %s%s",
+        path,
+        len(by_id),
+        int((by_id == 1).sum()),
+        int(found.sum()),
+        source,
+        f"; {len(missing)} name records not there (e.g. {missing[0]!r})" if missing else "",
+    )
+    return df.assign(**{name: keys.map(by_id).where(found)})
+
+
+def _id_column_of(table, name, ids, path, idc):
+    """The column of a table of verdicts naming the records: of the columns beside the verdicts, the one holding
+    the most ids of the records (logged; a table that grows with each batch names many records not in this one);
+    refused when none holds any, or two hold as many."""
+    hits = {c: int(table[c].dropna().map(_id_text).isin(ids).sum()) for c in table.columns if c != name}
+    best = max(hits.values(), default=0)
+    fits = [c for c, n in hits.items() if n == best]
+    if best == 0 or len(fits) > 1:
+        raise DataError(
+            f"{path}: no column {idc!r} (data.id_column) to name the records by, and "
+            + ("no column holds their ids" if best == 0 else f"columns {', '.join(map(repr, fits))} hold as many")
+            + f"; columns are {', '.join(table.columns)}; give the table a column {idc!r} of the records' ids"
+        )
+    logger.info("%s: column %r names the records (%d of its values are their ids)", path, fits[0], best)
+    return fits[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _verdict_table(path, stamp):
+    """A table of verdicts as text (read once per file version, ``stamp``, for records scored in blocks)."""
+    from ...tabular import read_table  # reason: only with a table of verdicts
+
+    return read_table(path, dtype=str)
+
+
+def _id_text(v):
+    """A record id as text, for matching: a whole number read as a float (``17.0``) as ``17``."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    t = str(v).strip()
+    return t[:-2] if t.endswith(".0") and t[:-2].lstrip("-").isdigit() else t
 
 
 def read_labels(df, name, source, *, offset=0):

@@ -48,7 +48,14 @@ class AnomalyData(PathData):
     verdict_column: str | None = Field(
         None,
         description="an analyst's verdicts, used to fit: 1 (or yes, true) = confirmed anomaly, "
-        "0 (or no, false) = confirmed normal, empty = unknown (null: none)",
+        "0 (or no, false) = confirmed normal, empty = unknown (null: none; with data.verdicts, 'verdict'): a "
+        "column of the records, or of the data.verdicts table",
+    )
+    verdicts: str | None = Field(
+        None,
+        description="a table of verdicts by record, as a case tool exports them (CSV / TSV, Excel, Parquet, "
+        "JSON): its data.id_column and data.verdict_column columns, joined to the reference records (and to the "
+        "records given to apply --update) by id; records it does not name are unknown; null: none",
     )
     columns: list[str] | None = Field(
         None, min_length=1, description="feature columns; default (null): every other column"
@@ -62,6 +69,22 @@ class AnomalyData(PathData):
         description="an empty or NaN numeric value: error refuses the record; marginalize scores it by its "
         "observed features (and the fit uses EM for incomplete data)",
     )
+
+    @property
+    def verdict_name(self):
+        """The column holding the verdicts once they are read: ``verdict_column``, or 'verdict' for a
+        ``verdicts`` table that names none."""
+        return self.verdict_column or ("verdict" if self.verdicts else None)
+
+    @model_validator(mode="after")
+    def _verdicts_are_joined_by_id(self):
+        """A table of verdicts names records by their id: the records need one."""
+        if self.verdicts and self.id_column is None:
+            raise ValueError(
+                "verdicts: a table of verdicts is joined to the records by their id, but data.id_column is null; "
+                "name the records' id column in data.id_column"
+            )
+        return self
 
     @model_validator(mode="after")
     def _own_records_are_not_scored_against_the_demo(self):

@@ -97,7 +97,7 @@ class Schema:
         if len(df) == 0:
             raise DataError(f"{source}: no records (only a header?)")
         idc = _id_column(df, cfg, source)
-        verdict = cfg.verdict_column
+        verdict = cfg.verdict_name
         lab = label_column(df, cfg.label_column, source, taken=(idc, verdict, *(cfg.columns or ())))
         if verdict is not None and verdict not in df.columns:
             near = [c for c in df.columns if str(c).lower() == str(verdict).lower()]

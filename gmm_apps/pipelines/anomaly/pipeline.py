@@ -15,6 +15,7 @@ from ...errors import ConfigError, DataError
 from ...paths import local_path, path_problem, require_file
 from ...registry import Pipeline
 from ...tabular import check_sheet, header_with
+from .answers import join_verdicts
 from .config import AnomalyConfig
 from .data import BadValueError, read_frame
 from .features import Schema
@@ -129,7 +130,7 @@ def evaluation(labels, scores):
 class AnomalyPipeline(Pipeline):
     name = "anomaly"
     model_sections = ("model", "threshold")
-    input_keys = ("data.path", "data.score")
+    input_keys = ("data.path", "data.score", "data.verdicts")
     model_file = "model/detector.npz"
     model_class = GMMDetector
     updates_model = True
@@ -148,7 +149,7 @@ class AnomalyPipeline(Pipeline):
                 f"{source}: model.bags: bagged members on feature subsets cannot score a record missing "
                 "every feature of a subset; set model.bags: 0 with data.missing: marginalize"
             )
-        for key in ("path", "score"):
+        for key in ("path", "score", "verdicts"):
             v = getattr(config.data, key)
             if v and path_problem(v):
                 raise ConfigError(f"{source}: data.{key}: {path_problem(v)}: {v}")
@@ -179,6 +180,8 @@ class AnomalyPipeline(Pipeline):
                 if f and Path(f).suffix.lower() != ".mat":
                     check_sheet(require_file(f, key=key), cfg.data.sheet)
         ref = read_frame(cfg.data.path, sheet=cfg.data.sheet, named=_named(cfg))
+        if cfg.data.verdicts:
+            ref = join_verdicts(ref, cfg.data, cfg.data.path)
         schema = Schema.learn(ref, cfg.data, cfg.data.path)
         train = schema.records(ref, cfg.data.path)
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
@@ -258,6 +261,8 @@ class AnomalyPipeline(Pipeline):
                 if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
                     stack.callback(frames.close)
                 chunk = score_and_update if update else score_chunk
+                if update and config.data.verdicts:  # verdicts given since on the new records, by their id
+                    frames = (join_verdicts(f, config.data, input) for f in frames)
                 tables = (
                     chunk(frame, det, schema, input, config.report.explain, offset)
                     for frame, offset in _with_offsets(frames)
