@@ -389,15 +389,8 @@ def speaker_labels(files, *, label_from, pattern, spec, key, required, listed=No
 
 
 def read_claims(path, files, *, file_column="file", speaker_column="speaker"):
-    """Claimed speaker per file from ``data.claims`` (:func:`read_speaker_table`; None where none is claimed)."""
-    return read_speaker_table(
-        path, files, key="data.claims", file_column=file_column, speaker_column=speaker_column, verb="claimed"
-    )
-
-
-def read_speaker_table(path, files, *, key, file_column="file", speaker_column="speaker", verb="named"):
-    """Each file's speaker by a table (CSV / TSV, Excel, Parquet or JSON) of recordings and speakers, None for a file
-    the table does not name.
+    """Each file's claimed speaker by ``data.claims``, a table (CSV / TSV, Excel, Parquet or JSON) of recordings
+    and speakers; None for a file the table does not name.
 
     A row's file is matched to the end of each recording's path: a name alone (``3_theo_12.wav``) when names
     are unique, or as much of the path as tells recordings apart (``id10270/5r0dWxy17C8/00001.wav`` where
@@ -407,12 +400,9 @@ def read_speaker_table(path, files, *, key, file_column="file", speaker_column="
     Parameters
     ----------
     path : str or Path
-        The table (``key`` names its config key in messages).
     files : list of Path
     file_column, speaker_column : str
         ``data.file_column``, ``data.speaker_column``.
-    verb : str
-        How messages say a row names a speaker (``claimed``, ``named``).
 
     Returns
     -------
@@ -421,7 +411,7 @@ def read_speaker_table(path, files, *, key, file_column="file", speaker_column="
     p = local_path(path)
     problem = path_problem(p)
     if problem:
-        raise DataError(f"{p}: {problem} ({key})")
+        raise DataError(f"{p}: {problem} (data.claims)")
     df = read_table(p, dtype=str)
     missing = [c for c in (file_column, speaker_column) if c not in df.columns]
     if missing:
@@ -437,7 +427,7 @@ def read_speaker_table(path, files, *, key, file_column="file", speaker_column="
             continue  # a row without a file or a speaker names nothing
         parts = Path(f.strip().replace("\\", "/")).parts
         if parts in rows and rows[parts] != who:
-            raise DataError(f"{p}: {f!r} is {verb} for {rows[parts]!r} and for {who!r}; keep one row per recording")
+            raise DataError(f"{p}: {f!r} is claimed for {rows[parts]!r} and for {who!r}; keep one row per recording")
         if parts not in rows:
             by_name.setdefault(parts[-1], []).append(parts)
         rows[parts] = who
