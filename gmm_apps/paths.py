@@ -54,7 +54,8 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=
         # a glob's wildcards pass over hidden names already, not over __MACOSX or @eaDir: those unless named
         skipped = [f for f in files if any(_housekeeping(n) and n not in p.parts for n in f.parts)]
         if skipped:
-            files = [f for f in files if f not in set(skipped)]
+            left_out = set(skipped)  # once: not rebuilt for every file of a large glob
+            files = [f for f in files if f not in left_out]
             if warn:
                 _say_housekeeping(skipped, pattern)
         folders = {f.parent for f in files}
