@@ -58,9 +58,10 @@ def to_rgb(image, *, name="image"):
         info = np.iinfo(a.dtype)
         top = info.max
         if a.dtype == np.uint16 and a.size:  # a 10-, 12- or 14-bit camera's values in 16-bit pixels
-            top = next((2**b - 1 for b in SENSOR_BITS if a.max() <= 2**b - 1), top)
+            largest = int(a.max())  # once: a full-size photo's pixels are scanned for it
+            top = next((2**b - 1 for b in SENSOR_BITS if largest <= 2**b - 1), top)
             if top != info.max:
-                logger.info("%s: values up to %d: read as %d-bit", name, int(a.max()), int(top).bit_length())
+                logger.info("%s: values up to %d: read as %d-bit", name, largest, int(top).bit_length())
         f = (a.astype(np.float64) - min(info.min, 0)) / (top - min(info.min, 0))
     elif np.issubdtype(a.dtype, np.floating):
         f = a.astype(np.float64)
