@@ -17,6 +17,7 @@ import pandas as pd
 from python_calamine import CalamineError
 
 from .errors import DataError
+from .json_tables import read_json_records
 from .sniff import HEADER_SEARCH_ROWS, excel_engine, open_stored, sniff_table, text_encoding
 
 logger = logging.getLogger("gmm_apps")
@@ -324,69 +325,6 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
         CalamineError,
     ) as exc:
         raise DataError(f"{path}: cannot read as {what} ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
-
-
-def read_json_records(path, compression=None, *, dtype=None):
-    """JSON records as a DataFrame: a list of objects, one object a line (JSON Lines, as databases and log
-    shippers export), the one list of objects under a key (``{"data": [...], "has_more": false}``, as APIs answer),
-    or pandas' own ``to_json`` (columns of values). Nested objects become columns named by their path
-    (``customer.id``); ``dtype=str`` (or a mapping of columns to ``str``) reads those columns' values as text."""
-    import json  # reason: only JSON input
-
-    with open_stored(path, compression, "rt", encoding=text_encoding(path, compression)) as fh:
-        text = fh.read().lstrip("\ufeff")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        if exc.msg != "Extra data" or len(lines) < 2:
-            raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-        try:
-            data = [json.loads(ln) for ln in lines]
-        except json.JSONDecodeError as line_exc:
-            raise DataError(f"{path}: JSON Lines, but line {line_exc.doc[:40]!r} is not valid JSON") from None
-    if isinstance(data, dict):
-        lists = [k for k, v in data.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
-        nested = [k for k, v in data.items() if isinstance(v, (list, dict)) and k not in lists]
-        if len(lists) == 1 and not nested:  # beside it, scalars only (Stripe's "object", "has_more", "url")
-            logger.info("%s: the records are the list under %r", path, lists[0])
-            data = data[lists[0]]
-        elif _columns_of_values(data):
-            data = pd.DataFrame(data)  # pandas' to_json: {column: {row: value}}
-    if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
-        data = pd.json_normalize(data, sep=".")
-    if not isinstance(data, pd.DataFrame):
-        shape = (
-            f"an object with keys {', '.join(map(repr, list(data)[:5]))}"
-            if isinstance(data, dict)
-            else (f"a {type(data).__name__}")
-        )
-        raise DataError(
-            f"{path}: JSON holding {shape}, not records; expected a list of objects ([{{...}}, ...]), one object a "
-            "line, or one such list under a key"
-        )
-    text_columns = list(data.columns) if dtype is str else [c for c, t in (dtype or {}).items() if t is str]
-    for c in (c for c in text_columns if c in data.columns):
-        data[c] = data[c].map(_as_text)
-    return data.reset_index(drop=True)
-
-
-def _columns_of_values(data):
-    """Whether a JSON object is pandas' ``to_json`` of a table: every value an object of plain values (no
-    object or list inside), all with the same keys (the rows)."""
-    inner = list(data.values())
-    if not inner or not all(isinstance(v, dict) for v in inner):
-        return False
-    rows = list(inner[0])
-    return all(list(v) == rows and not any(isinstance(x, (dict, list)) for x in v.values()) for v in inner)
-
-
-def _as_text(v):
-    """A JSON value as a text table's cell: missing stays missing; a whole number (``7``, or ``7.0`` where a
-    column with gaps became float) as ``7``."""
-    if v is None or v != v:  # v != v: NaN
-        return v
-    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
 def check_sheet(path, sheet, *, key="data.sheet"):

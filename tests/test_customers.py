@@ -318,7 +318,7 @@ def test_json_records_as_apis_and_databases_export_them_read_as_the_csv(tmp_path
     assert scaled[1]["revenue"] == pytest.approx(want[1]["revenue"]) and scaled[1]["amount_scale"] == 0.01
     # what is not records is refused in one line
     (tmp_path / "config.json").write_text(json.dumps({"name": "shop", "tags": ["a", "b"], "owner": {"x": 1}}))
-    with pytest.raises(DataError, match="JSON holding an object with keys 'name', 'tags', 'owner', not records"):
+    with pytest.raises(DataError, match="JSON holding an object with keys 'name', 'tags', 'owner', not a table"):
         read(tmp_path / "config.json", **LINE_KEYS)
     (tmp_path / "broken.json").write_text('[{"a": 1}, {"a": ')
     with pytest.raises(DataError, match="broken.json: not valid JSON"):

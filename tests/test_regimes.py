@@ -1379,20 +1379,73 @@ def test_the_out_of_sample_days_start_where_auto_puts_them(tmp_path):
     assert s["in_sample"]["period"][1] == "2021-12-31"
 
 
-def test_an_apis_json_answer_reads_with_its_columns_named(tmp_path, capsys):
-    # Polygon.io's aggregates: the bars under "results", t in Unix milliseconds, c the close
+def _api_answers(days, prices):
+    """One price history as five APIs answer: Polygon's bars, Alpha Vantage's rows keyed by date (newest
+    first, numbered fields, text), Finnhub's arrays, CoinGecko's [ms, value] pairs, FRED's observations."""
+    ms = [int(d.timestamp() * 1000) for d in days]
+    bars = [{"v": 1e6, "o": p, "h": p, "l": p, "c": p, "t": t} for t, p in zip(ms, prices)]
+    rows = {
+        str(d.date()): {"1. open": repr(float(p)), "4. close": repr(float(p))} for d, p in zip(days[::-1], prices[::-1])
+    }
+    return {
+        "polygon": {"ticker": "AAPL", "results": bars, "status": "OK"},
+        "alphavantage": {"Meta Data": {"2. Symbol": "AAPL"}, "Time Series (Daily)": rows},
+        "finnhub": {**{k: list(prices) for k in "chlo"}, "s": "ok", "t": [t // 1000 for t in ms], "v": [1e6] * len(ms)},
+        "coingecko": {"prices": [[t, p] for t, p in zip(ms, prices)], "total_volumes": [[t, 1e6] for t in ms]},
+        "fred": {
+            "count": len(days),
+            "observations": [
+                {"realtime_start": "2024-01-01", "date": str(d.date()), "value": repr(float(p)) if i % 40 else "."}
+                for i, (d, p) in enumerate(zip(days, prices))
+            ],
+        },
+    }
+
+
+def test_an_apis_json_answer_reads_as_the_csv_of_its_prices(tmp_path, capsys):
+    # what traders save from price APIs reads without naming a column: each as the same history in a CSV
     days = pd.bdate_range("2015-01-01", "2020-12-31")
     prices = 100 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 0.01, len(days))))
-    bars = [{"v": 1e6, "o": p, "c": p, "t": int(d.timestamp() * 1000)} for d, p in zip(days, prices)]
-    (tmp_path / "aapl.json").write_text(json.dumps({"ticker": "AAPL", "results": bars, "status": "OK"}))
-    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "aapl.csv", index=False)
     args = ["run", str(REPO / "configs" / "regimes.yaml"), "--quiet", "--set", "report.plots=false"]
-    assert cli.main([*args, "--out", str(tmp_path / "x"), "--set", f"data.path={tmp_path / 'aapl.json'}"]) == 2
-    assert "no column is named Date (or date, Datetime, timestamp, time), and the first, 'v', holds no dates; " in (
-        capsys.readouterr().err
-    )
-    named = ["--set", "data.date_column=t", "--set", "data.price_column=c"]
-    assert cli.main([*args, "--out", str(tmp_path / "j"), "--set", f"data.path={tmp_path / 'aapl.json'}", *named]) == 0
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "aapl.csv", index=False)
     assert cli.main([*args, "--out", str(tmp_path / "c"), "--set", f"data.path={tmp_path / 'aapl.csv'}"]) == 0
-    a, b = (pd.read_csv(tmp_path / d / "regimes.csv") for d in ("j", "c"))
-    pd.testing.assert_frame_equal(a, b)
+    expected = pd.read_csv(tmp_path / "c" / "regimes.csv")
+    for name, answer in _api_answers(days, prices).items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(answer))
+        run = [*args, "--out", str(tmp_path / name), "--set", f"data.path={tmp_path / name}.json"]
+        if name == "fred":  # its "." marks a day without a value: refused, then left out as asked
+            assert cli.main(run) == 2
+            assert "column 'value' has a missing or infinite value at data row 1" in capsys.readouterr().err
+            assert cli.main([*run, "--set", "data.missing=drop"]) == 0
+            got = pd.read_csv(tmp_path / name / "regimes.csv")
+            assert set(got["date"]) < set(expected["date"]) and len(expected) - len(got) == len(range(0, len(days), 40))
+            continue
+        assert cli.main(run) == 0, name
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name / "regimes.csv"), expected, obj=name)
+    # bars whose one-letter columns are not all there name no close: refused, saying what to set
+    bars = [{"v": 1e6, "o": p, "c": p, "t": int(d.timestamp() * 1000)} for d, p in zip(days, prices)]
+    (tmp_path / "oc.json").write_text(json.dumps({"results": bars}))
+    assert cli.main([*args, "--out", str(tmp_path / "x"), "--set", f"data.path={tmp_path / 'oc.json'}"]) == 2
+    assert "cannot tell which column holds prices (columns: v, o, c); set data.price_column" in capsys.readouterr().err
+    named = ["--set", "data.date_column=t", "--set", "data.price_column=c"]
+    assert cli.main([*args, "--out", str(tmp_path / "j"), "--set", f"data.path={tmp_path / 'oc.json'}", *named]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "j" / "regimes.csv"), expected)
+
+
+def test_the_date_column_found_by_content_is_the_one_in_order():
+    # volumes the size of Unix seconds and prices the size of Excel day numbers are never read as the dates;
+    # the one column of distinct dates in order is, whatever its name
+    days = pd.bdate_range("2020-01-01", periods=60)
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {
+            "vol": rng.integers(2_000_000_000, 3_000_000_000, len(days)),
+            "px": 40_000 + rng.normal(0, 500, len(days)),
+            "stamp": [int(d.timestamp() * 1000) for d in days],
+        }
+    )
+    got = data_mod.frame_to_prices(df, source="bars.json", price_column="px")
+    assert got.prices.index.equals(days) and np.allclose(got.prices["price"], df["px"])
+    # two columns of dates in order: which is meant cannot be told, so the file is refused naming the key
+    with pytest.raises(DataError, match="'vol', holds numbers out of order, not dates by day; name the date column"):
+        data_mod.frame_to_prices(df.assign(stamp2=df["stamp"] + 1), source="bars.json", price_column="px")

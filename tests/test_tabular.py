@@ -1,5 +1,7 @@
 """Numbers and dates as spreadsheets and brokers export them (gmm_apps.tabular)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -366,11 +368,69 @@ def test_json_records_read_by_every_pipelines_reader(tmp_path):
         json.dump([{"id": 7, "x": 1}, {"id": 8, "x": None}], fh)
     (block,) = list(read_table(tmp_path / "a.json.gz", chunksize=1, dtype=str))
     assert block["id"].tolist() == ["7", "8"] and block["x"].iloc[0] == "1" and pd.isna(block["x"].iloc[1])
-    # an API's answer that is not a table (Alpha Vantage's dates under a key, beside metadata): refused in one line
-    av = {"Meta Data": {"2. Symbol": "IBM"}, "Time Series (Daily)": {"2024-01-02": {"4. close": "2"}}}
-    (tmp_path / "av.json").write_text(json.dumps(av))
-    with pytest.raises(DataError, match="JSON holding an object with keys 'Meta Data', 'Time Series \\(Daily\\)'"):
-        read_table(tmp_path / "av.json")
+    # a list of rows without column names: refused in one line, saying so
+    (tmp_path / "klines.json").write_text(json.dumps([[1704153600000, "1.5", "2.0"], [1704240000000, "1.6", "2.1"]]))
+    with pytest.raises(DataError, match="JSON holding a list of lists \\(rows without column names\\), not a table"):
+        read_table(tmp_path / "klines.json")
     # a delimited table whose header a SQL tool bracketed is still a table
     (tmp_path / "sql.csv").write_text("[Date],[Close]\n2024-01-02,1.5\n")
     assert list(read_table(tmp_path / "sql.csv").columns) == ["[Date]", "[Close]"]
+
+
+def _json_table(tmp_path, data):
+    from gmm_apps.tabular import read_table
+
+    (tmp_path / "t.json").write_text(json.dumps(data))
+    return read_table(tmp_path / "t.json")
+
+
+def test_json_tables_in_the_shapes_apis_and_pandas_write(tmp_path):
+    frame = pd.DataFrame({"open": [1.0, 2.0, 3.0], "close": [1.5, 2.5, 3.5]})
+    dated = frame.set_index(pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"], name="day"))
+    # pandas' to_json, each orient a table of its own: row numbers dropped, dates kept as a first column
+    for orient in ("columns", "index", "records", "values"):
+        if orient == "values":
+            continue  # rows without column names: refused (see above)
+        got = _json_table(tmp_path, json.loads(frame.to_json(orient=orient)))
+        pd.testing.assert_frame_equal(got, frame, obj=orient)
+        got = _json_table(tmp_path, json.loads(dated.to_json(orient=orient, date_format="iso")))
+        if orient == "records":
+            continue  # records carry no index
+        assert got.columns.tolist() == ["date", "open", "close"], orient
+        assert pd.to_datetime(got["date"]).dt.strftime("%Y-%m-%d").tolist() == [
+            "2024-01-02",
+            "2024-01-03",
+            "2024-01-04",
+        ]
+        pd.testing.assert_frame_equal(got[["open", "close"]], frame, obj=orient)
+    # Unix milliseconds as the row labels (to_json's dates before pandas 3) are kept too, as text for the date reader
+    ms = {"1704153600000": 1.0, "1704240000000": 2.0, "1704326400000": 3.0}
+    got = _json_table(tmp_path, {"open": ms, "close": {k: v + 0.5 for k, v in ms.items()}})
+    assert got["date"].tolist() == ["1704153600000", "1704240000000", "1704326400000"]
+    # Alpha Vantage: rows keyed by date under a key, beside its metadata
+    av = {
+        "Meta Data": {"2. Symbol": "IBM", "5. Time Zone": "US/Eastern"},
+        "Time Series (Daily)": {
+            "2024-01-03": {"1. open": "2", "4. close": "2.5"},
+            "2024-01-02": {"1. open": "1", "4. close": "1.5"},
+        },
+    }
+    got = _json_table(tmp_path, av)
+    assert got.values.tolist() == [["2024-01-03", "2", "2.5"], ["2024-01-02", "1", "1.5"]]
+    assert got.columns.tolist() == ["date", "1. open", "4. close"]
+    # Finnhub / TradingView candles: arrays of one length are the columns; the status beside them is left
+    got = _json_table(tmp_path, {"c": [1.5, 2.5], "t": [1704153600, 1704240000], "s": "ok"})
+    assert got.columns.tolist() == ["c", "t"] and got["c"].tolist() == [1.5, 2.5]
+    # CoinGecko: [time, value] pairs, joined on the time (a series missing a time leaves that cell empty)
+    got = _json_table(tmp_path, {"prices": [[1, 10.0], [2, 11.0], [3, 12.0]], "total_volumes": [[1, 5.0], [3, 7.0]]})
+    assert got.columns.tolist() == ["time", "prices", "total_volumes"] and got["time"].tolist() == [1, 2, 3]
+    assert got["prices"].tolist() == [10.0, 11.0, 12.0] and got["total_volumes"].fillna(-1).tolist() == [5.0, -1, 7.0]
+    # which table? two under keys, or one beside more than a note: refused rather than guessed
+    two = {"orders": [{"id": 1}], "refunds": [{"id": 2}]}
+    beside = {"orders": [{"id": 1}], "customer": {"addresses": [{"city": "x"}]}}
+    for data in (two, beside):
+        with pytest.raises(DataError, match="not a table; expected a list of objects"):
+            _json_table(tmp_path, data)
+    # arrays of different lengths are not columns
+    with pytest.raises(DataError, match="JSON holding an object with keys 'c', 't'"):
+        _json_table(tmp_path, {"c": [1.5, 2.5], "t": [1]})

@@ -23,8 +23,9 @@ MISSING_MARKS = (".", "-", "--", "ND", "NA", "N/A", "n/a", "#N/A", "#N/A N/A", "
 
 def _plain(name):
     """A header as compared: case, spaces, underscores and dots aside, and the marks exports add: MetaTrader's
-    angle brackets (``<CLOSE>``), Yahoo's page footnote stars (``Adj Close**``), a unit (``Close (USD)``)."""
-    return re.sub(r"[*<>.\s_]+", "", re.sub(r"\(.*?\)", "", str(name).lower()))
+    angle brackets (``<CLOSE>``), Yahoo's page footnote stars (``Adj Close**``), a unit (``Close (USD)``),
+    Alpha Vantage's numbering (``4. close``)."""
+    return re.sub(r"[*<>.\s_]+", "", re.sub(r"\(.*?\)|^\s*\d+\.\s+", "", str(name).lower()))
 
 
 def pick_column(columns, wanted, candidates, what, source):
@@ -41,6 +42,109 @@ def pick_column(columns, wanted, candidates, what, source):
             return low[_plain(wanted)]
         raise DataError(f"{source}: column {wanted!r} ({what}) not found; columns are {', '.join(map(str, cols))}")
     return next((low[_plain(c)] for c in candidates if _plain(c) in low), None)
+
+
+#: price columns found without data.price_column, first found first: Yahoo's, Nasdaq.com's, Bloomberg's,
+#: futures settlements
+PRICE_COLUMNS = [
+    "Adj Close",
+    "Adj_Close",
+    "adj_close",
+    "adjusted close",
+    "Close",
+    "close",
+    "Close/Last",
+    "price",
+    "Price",
+    "Last",
+    "PX_LAST",
+    "Settle",
+    "prices",
+]
+#: volume columns found without data.volume_column (CoinGecko's total_volumes)
+VOLUME_COLUMNS = ["Volume", "Vol.", "Vol", "total_volumes"]
+#: bars with one-letter columns (Polygon's, Finnhub's, TradingView's o, h, l, c, v)
+_LETTER_BARS = {"o", "h", "l", "c"}
+
+
+def dates_column(df, date_column, source):
+    """The date column's name and its dates: ``date_column``, else one named like dates, else the first column,
+    else the one column whose cells are dates in order (Polygon's ``t``, Unix milliseconds; its first column,
+    volumes, may hold numbers the size of Unix times, out of order); refused, naming data.date_column, when there
+    is none."""
+    dcol = pick_column(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
+    if dcol is not None:
+        return dcol, read_dates(df[dcol], dcol, source)
+    first = df.columns[0]
+    named = f"no column is named Date (or date, Datetime, timestamp, time), and the first, {first!r},"
+    fix = f"name the date column with data.date_column (columns: {', '.join(map(str, df.columns))})"
+    if _in_order(df[first]) is not False:
+        try:
+            return first, read_dates(df[first], first, source)
+        except DataError as exc:
+            found = _dates_by_content(df)
+            if found is None:
+                raise DataError(f"{source}: {named} holds no dates; {fix}") from exc
+    else:
+        found = _dates_by_content(df)
+        if found is None:  # numbers out of order, a column of volumes as like as unsorted dates
+            raise DataError(f"{source}: {named} holds numbers out of order, not dates by day; {fix}, or sort by date")
+    logger.info("%s: dates read from column %r, the one holding dates in order", source, found)
+    return found, read_dates(df[found], found, source)
+
+
+def _in_order(cells):
+    """Whether cells written as numbers (Unix times, YYYYMMDD, Excel days) or ISO dates are distinct dates in
+    order; None when they are not written so (day-first text, say: the date reader decides)."""
+    try:
+        stamps, _ = numeric_dates(cells)
+        if stamps is None and not pd.api.types.is_numeric_dtype(cells):
+            stamps = pd.to_datetime(cells, errors="coerce", format="ISO8601", utc=True)
+    except (ValueError, TypeError):
+        return None
+    if stamps is None or len(stamps) < 2 or stamps.isna().any():
+        return None
+    return bool(stamps.is_unique and (stamps.is_monotonic_increasing or stamps.is_monotonic_decreasing))
+
+
+def _dates_by_content(df):
+    """The one column after the first whose cells are distinct dates in order, or None (a column of volumes or
+    prices may hold numbers the size of Unix times or Excel days, never in order)."""
+    found = [c for c in df.columns[1:] if _in_order(df[c])]
+    return found[0] if len(found) == 1 else None
+
+
+def price_columns(df, price_column, volume_column, source):
+    """The price column (``price_column``; else a known header; else the one column of numbers) and the volume
+    column (``volume_column``; else a known header; else None)."""
+    letters = _LETTER_BARS <= {_plain(c) for c in df.columns}
+    pcol = pick_column(df.columns, price_column, PRICE_COLUMNS + ["c"] * letters, "prices", source)
+    if letters and price_column is None and _plain(pcol) == "c":
+        logger.info("%s: bars with one-letter columns (o, h, l, c): the close read from %r", source, pcol)
+    if pcol is None:
+        numeric = [c for c in df.columns if df.shape[1] == 1 or _numbers_in(df[c])]
+        if len(numeric) != 1:
+            raise DataError(
+                f"{source}: cannot tell which column holds prices (columns: {', '.join(map(str, df.columns))}); "
+                "set data.price_column"
+            )
+        pcol = numeric[0]
+    vcol = pick_column(df.columns, volume_column, VOLUME_COLUMNS + ["v"] * letters, "volume", source)
+    return pcol, vcol
+
+
+def _numbers_in(cells):
+    """Whether a column holds numbers, as exported (``1,234.50``) or with days marked missing (FRED's ``.``)."""
+    if pd.api.types.is_bool_dtype(cells):
+        return False
+    if pd.api.types.is_numeric_dtype(cells):
+        return True
+    present = cells.mask(cells.astype(str).str.strip().isin(MISSING_MARKS)).dropna()
+    try:
+        out, _ = as_numbers(present)
+    except ValueError:
+        return False
+    return not present.empty and bool(pd.to_numeric(out, errors="coerce").notna().all())
 
 
 def with_time_column(df, dates, source):

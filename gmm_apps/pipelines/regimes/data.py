@@ -21,10 +21,11 @@ from ...paths import require_file
 from ...tabular import header_with, read_table
 from .columns import (
     MISSING_MARKS,
+    PRICE_COLUMNS,
     daily_closes,
+    dates_column,
     long_series,
-    pick_column,
-    read_dates,
+    price_columns,
     read_numbers,
     refuse_long,
     volumes,
@@ -256,39 +257,6 @@ def _check_dates(index, column, source):
         )
 
 
-#: price columns found without data.price_column, first found first: Yahoo's, Nasdaq.com's, Bloomberg's,
-#: futures settlements
-PRICE_COLUMNS = [
-    "Adj Close",
-    "Adj_Close",
-    "adj_close",
-    "Close",
-    "close",
-    "Close/Last",
-    "price",
-    "Price",
-    "Last",
-    "PX_LAST",
-    "Settle",
-]
-
-
-def _dates_column(df, date_column, source):
-    """The date column's name and its dates: ``date_column``, else one named like dates, else the first column
-    (refused, naming data.date_column, when it holds no dates)."""
-    dcol = pick_column(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
-    if dcol is not None:
-        return dcol, read_dates(df[dcol], dcol, source)
-    first = df.columns[0]
-    try:
-        return first, read_dates(df[first], first, source)
-    except DataError as exc:
-        raise DataError(
-            f"{source}: no column is named Date (or date, Datetime, timestamp, time), and the first, {first!r}, "
-            f"holds no dates; name the date column with data.date_column (columns: {', '.join(map(str, df.columns))})"
-        ) from exc
-
-
 def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_column=None, ticker="price", rules=None):
     """Turn a table (a date column plus a price column, or OHLCV) into :class:`PriceData`.
 
@@ -319,7 +287,7 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         dcol = df.index.name or "index"
     else:
         df = df.reset_index(drop=not (df.index.name or isinstance(df.index, pd.DatetimeIndex)))
-        dcol, dates = _dates_column(df, date_column, source)
+        dcol, dates = dates_column(df, date_column, source)
         df = df.drop(columns=[dcol])
         dates, df = with_time_column(df, dates, source)
     if getattr(dates, "tz", None) is not None:
@@ -329,24 +297,9 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         logger.info("%s: dates run newest first; read oldest first", source)
         stamps, df = stamps[::-1], df.iloc[::-1]
     dates = stamps.normalize()
-    pcol = pick_column(
-        df.columns,
-        price_column,
-        PRICE_COLUMNS,
-        "prices",
-        source,
-    )
-    if pcol is None and df.shape[1] == 0:
+    if df.shape[1] == 0:
         raise DataError(f"{source}: only a date column ({dcol!r}); expected a column of prices beside it")
-    if pcol is None:
-        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) or df.shape[1] == 1]
-        if len(numeric) != 1:
-            raise DataError(
-                f"{source}: cannot tell which column holds prices (columns: {', '.join(map(str, df.columns))}); "
-                "set data.price_column"
-            )
-        pcol = numeric[0]
-    vcol = pick_column(df.columns, volume_column, ["Volume", "Vol.", "Vol"], "volume", source)
+    pcol, vcol = price_columns(df, price_column, volume_column, source)
     df, dates = daily_closes(df, stamps, dates, vcol, source)
     values = pd.Series(read_numbers(df[pcol], pcol, source).to_numpy(), index=dates)
     if dates.has_duplicates:

@@ -1,0 +1,183 @@
+"""JSON as the table it holds, in the shapes databases, APIs and pandas write.
+
+:func:`read_json_records` reads records (a list of objects, one object a line), the one table under a key of an
+API's answer (beside its metadata), rows keyed by date (Alpha Vantage's ``"Time Series (Daily)"``,
+``to_json(orient="index")``), columns keyed by row (pandas' ``to_json``), columns as arrays (Finnhub's and
+TradingView's candles, ``{"t": [...], "c": [...], "s": "ok"}``) and series as ``[time, value]`` pairs
+(CoinGecko's ``{"prices": [[ms, p], ...], "total_volumes": [...]}``).  Anything else is refused in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pandas as pd
+
+from .errors import DataError
+from .sniff import open_stored, text_encoding
+
+logger = logging.getLogger("gmm_apps")
+
+#: a row label that is a date (``2024-01-02``, with a time or not) or a number (a row number, a Unix time)
+_DATE_LABEL = re.compile(r"^\d{4}-\d{2}-\d{2}([ T][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$")
+_NUMBER_LABEL = re.compile(r"^\d+$")
+
+
+def read_json_records(path, compression=None, *, dtype=None):
+    """JSON as a DataFrame, in the shapes the module lists. Nested objects become columns named by their path
+    (``customer.id``); row labels that are dates become a ``date`` column, row numbers are dropped;
+    ``dtype=str`` (or a mapping of columns to ``str``) reads those columns' values as text."""
+    with open_stored(path, compression, "rt", encoding=text_encoding(path, compression)) as fh:
+        text = fh.read().lstrip("\ufeff")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if exc.msg != "Extra data" or len(lines) < 2:
+            raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        try:
+            data = [json.loads(ln) for ln in lines]
+        except json.JSONDecodeError as line_exc:
+            raise DataError(f"{path}: JSON Lines, but line {line_exc.doc[:40]!r} is not valid JSON") from None
+    table = _table(data, path)
+    if table is None:
+        raise DataError(f"{path}: JSON holding {_shape(data)}, not a table; {_EXPECTED}")
+    text_columns = list(table.columns) if dtype is str else [c for c, t in (dtype or {}).items() if t is str]
+    for c in (c for c in text_columns if c in table.columns):
+        table[c] = table[c].map(_as_text)
+    return table.reset_index(drop=True)
+
+
+_EXPECTED = (
+    "expected a list of objects ([{...}, ...]), one object a line, rows keyed by date, columns as arrays or "
+    "[time, value] pairs, or one such table under a key"
+)
+
+
+def _shape(data):
+    if isinstance(data, dict):
+        return f"an object with keys {', '.join(map(repr, list(data)[:5]))}"
+    if isinstance(data, list) and data and all(isinstance(r, list) for r in data):
+        return "a list of lists (rows without column names)"
+    return f"a {type(data).__name__}"
+
+
+def _table(data, path, depth=0):
+    """The table ``data`` holds, or None."""
+    if isinstance(data, list):
+        return pd.json_normalize(data, sep=".") if _is_records(data) else None
+    if not isinstance(data, dict) or not data:
+        return None
+    for shape in (_pairs, _arrays, _rows_by_label, _columns_by_row):
+        table = shape(data)
+        if table is not None:
+            return table
+    tables = [k for k, v in data.items() if _holds_table(v)]
+    other = [k for k, v in data.items() if isinstance(v, (list, dict)) and k not in tables and not _is_metadata(v)]
+    if len(tables) != 1 or other or depth:
+        return None
+    logger.info("%s: the table is the one under %r", path, tables[0])
+    return _table(data[tables[0]], path, depth + 1)
+
+
+def _is_plain(v):
+    return not isinstance(v, (list, dict))
+
+
+def _is_records(v):
+    return isinstance(v, list) and bool(v) and all(isinstance(r, dict) for r in v)
+
+
+def _is_metadata(v):
+    """An API's note beside its table (Alpha Vantage's ``"Meta Data"``): an object of plain values."""
+    return isinstance(v, dict) and all(_is_plain(x) for x in v.values())
+
+
+def _holds_table(v):
+    if isinstance(v, list):
+        return _is_records(v)
+    return isinstance(v, dict) and bool(v) and any(s(v) is not None for s in (_pairs, _arrays, _rows_by_label))
+
+
+def _label_kind(keys):
+    """``'dates'`` when every key is a date or a Unix time (digits beyond eight), ``'numbers'`` when the keys are
+    the row numbers 0, 1, 2, ..., else None."""
+    keys = [str(k) for k in keys]
+    if keys == [str(i) for i in range(len(keys))]:
+        return "numbers"
+    if all(_DATE_LABEL.match(k) for k in keys) or all(_NUMBER_LABEL.match(k) and len(k) > 8 for k in keys):
+        return "dates"
+    return None
+
+
+def _labelled(frame, kind):
+    """A frame whose index holds its row labels: dates as a first ``date`` column, row numbers dropped."""
+    if kind == "dates":
+        return frame.rename_axis("date").reset_index()
+    return frame.reset_index(drop=True)
+
+
+def _same_plain_objects(data):
+    """Whether every value is an object of plain values, all with the same keys."""
+    inner = list(data.values())
+    if not all(isinstance(v, dict) and v for v in inner):
+        return False
+    keys = list(inner[0])
+    return all(list(v) == keys and all(_is_plain(x) for x in v.values()) for v in inner)
+
+
+def _rows_by_label(data):
+    """``{"2024-01-02": {"4. close": "185.6", ...}, ...}``: one object a row, keyed by date (or row number)."""
+    if len(data) < 2 or not _same_plain_objects(data):
+        return None
+    kind = _label_kind(data)
+    if kind is None or _label_kind(next(iter(data.values()))) is not None:
+        return None
+    return _labelled(pd.DataFrame.from_dict(data, orient="index"), kind)
+
+
+def _columns_by_row(data):
+    """pandas' ``to_json``: ``{column: {row: value}}``; rows labelled by date keep them as a ``date`` column."""
+    if not _same_plain_objects(data):
+        return None
+    frame = pd.DataFrame(data)
+    kind = _label_kind(frame.index)
+    return frame.reset_index(drop=True) if kind != "dates" else _labelled(frame, kind)
+
+
+def _arrays(data):
+    """``{"t": [...], "c": [...], "s": "ok"}``: two or more arrays of plain values of one length are the columns
+    (the plain values beside them, a status, are left)."""
+    arrays = {k: v for k, v in data.items() if isinstance(v, list)}
+    if len(arrays) < 2 or any(isinstance(v, dict) for v in data.values()):
+        return None
+    lengths = {len(v) for v in arrays.values()}
+    if len(lengths) != 1 or 0 in lengths or not all(_is_plain(x) for v in arrays.values() for x in v):
+        return None
+    return pd.DataFrame(arrays)
+
+
+def _pairs(data):
+    """``{"prices": [[t, v], ...], "total_volumes": [[t, v], ...]}``: every value a series of ``[time, value]``
+    pairs; one ``time`` column and a column per series, joined on the times."""
+    if not all(isinstance(v, list) and v for v in data.values()):
+        return None
+    if not all(isinstance(p, list) and len(p) == 2 and all(_is_plain(x) for x in p) for v in data.values() for p in v):
+        return None
+    series = []
+    for name, pairs in data.items():
+        s = pd.Series([p[1] for p in pairs], index=[p[0] for p in pairs], name=name)
+        if s.index.has_duplicates:
+            return None
+        series.append(s)
+    return pd.concat(series, axis=1, join="outer").rename_axis("time").reset_index()
+
+
+def _as_text(v):
+    """A JSON value as a text table's cell: missing stays missing; a whole number (``7``, or ``7.0`` where a
+    column with gaps became float) as ``7``."""
+    if v is None or v != v:  # v != v: NaN
+        return v
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
