@@ -69,13 +69,13 @@ def dask_frame(path, *, chunk_rows, header_has=None):
     -------
     frame : dask.dataframe.DataFrame or None
         None for a file that cannot be split into blocks by byte offsets (an Excel workbook, gzip,
-        UTF-16 text) or whose header is not its first row (a report's title above it): the caller
+        UTF-16 text) or whose header is not its first row (a report's title above it, or no header): the caller
         reads it in one process.
     """
     import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
 
     from .sniff import sniff_table, text_encoding  # loaded by pipelines reading tables
-    from .tabular import first_text_rows, header_position  # pandas: loaded by pipelines reading tables
+    from .tabular import data_names, first_text_rows, header_position  # pandas: loaded by pipelines reading tables
 
     p = Path(path)
     kind, sep, compression = sniff_table(p)
@@ -86,8 +86,9 @@ def dask_frame(path, *, chunk_rows, header_has=None):
     encoding = text_encoding(p)
     if encoding.startswith("utf-16"):
         return None
-    if header_position(first_text_rows(p, sep, None, encoding), header_has):
-        return None
+    rows = first_text_rows(p, sep, None, encoding)
+    if header_position(rows, header_has) or data_names(rows[0]):
+        return None  # a title above the header, or no header: read locally, as it needs
     # block size from the mean line length of the first MiB
     with open(p, "rb") as fh:
         head = fh.read(1 << 20)

@@ -246,6 +246,25 @@ def _header_row(rows, header_has):
     return None
 
 
+#: a cell of data, never a column's name: a number (``1.5``, ``-2e-3``, ``1.234,5``) or a date or time of day written
+#: in digits (``2023.01.03``, ``31/12/2018``, ``00:00``, ``2024-01-02 10:00:00``)
+_DATUM = re.compile(
+    r"[+-]?(\d[\d.,]*|[.,]\d+)([eE][+-]?\d+)?|\d{1,4}([-/.:]\d{1,4}){1,2}([ T]\d{1,2}(:\d\d){1,2}(\.\d+)?)?"
+)
+
+
+def data_names(row):
+    """Names for the columns of a table written without a header (MetaTrader 4's history, Binance's data
+    downloads, a matrix saved by ``numpy.savetxt``), when its first row's cells are data: every one a number, a
+    date or a time of day. None for a header, pandas' own ``0, 1, 2, ...`` included."""
+    cells = [str(c).strip() for c in row]
+    if not cells or not all(c and _DATUM.fullmatch(c) for c in cells):
+        return None
+    if cells in ([str(i) for i in range(len(cells))], [str(i + 1) for i in range(len(cells))]):
+        return None
+    return [f"column_{i + 1}" for i in range(len(cells))]
+
+
 def header_with(names):
     """A ``header_has`` for :func:`read_table`: a row holding every one of ``names`` (None ones ignored),
     whatever their case."""
@@ -294,7 +313,16 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
 
             return (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=chunksize))
         encoding = text_encoding(path, compression)
-        skip = header_position(first_text_rows(path, sep, compression, encoding), header_has, path)
+        rows = first_text_rows(path, sep, compression, encoding)
+        skip = header_position(rows, header_has, path)
+        names = None if skip else data_names(rows[0])
+        if names:
+            logger.info(
+                "%s: the first row holds data, not column names: read as a row; the columns are named "
+                "column_1 to column_%d",
+                path,
+                len(names),
+            )
         source = open_stored(path, "zip") if compression == "zip" else path  # pandas reads one-file zips only
         try:
             return pd.read_csv(
@@ -303,6 +331,8 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
                 compression=None if compression == "zip" else compression,
                 encoding=encoding,
                 skiprows=skip,
+                header=None if names else "infer",
+                names=names,
                 chunksize=chunksize,
                 dtype=dtype,
                 engine="python" if len(sep) > 1 else "c",

@@ -227,3 +227,5 @@ def test_files_the_workers_cannot_split_by_bytes_are_left_to_one_process(tmp_pat
     assert dask_frame(tmp_path / "windows.csv", chunk_rows=10, header_has=header_with(["id"])) is not None
     df.to_csv(tmp_path / "zipped.csv.gz", index=False)
     assert dask_frame(tmp_path / "zipped.csv.gz", chunk_rows=10) is None
+    (tmp_path / "headerless.csv").write_text("".join(f"{i},{i / 4}\n" for i in range(100)))  # its first row is data
+    assert dask_frame(tmp_path / "headerless.csv", chunk_rows=10) is None

@@ -1449,3 +1449,40 @@ def test_the_date_column_found_by_content_is_the_one_in_order():
     # two columns of dates in order: which is meant cannot be told, so the file is refused naming the key
     with pytest.raises(DataError, match="'vol', holds numbers out of order, not dates by day; name the date column"):
         data_mod.frame_to_prices(df.assign(stamp2=df["stamp"] + 1), source="bars.json", price_column="px")
+
+
+def test_bars_written_without_a_header_read_their_close(tmp_path, capsys):
+    # MetaTrader 4's history export and Binance's data downloads have no header: the close is found as the
+    # fourth of the open, high, low and close columns, each row's high and low between them
+    days = pd.bdate_range("2015-01-01", "2020-12-31")
+    rng = np.random.default_rng(5)
+    close = 1.1 * np.exp(np.cumsum(rng.normal(0, 0.006, len(days))))
+    open_ = np.r_[close[0], close[:-1]]
+    high, low = np.maximum(open_, close) * 1.003, np.minimum(open_, close) * 0.997
+    bars = zip(days, open_, high, low, close)
+    (tmp_path / "EURUSD1440.csv").write_text(
+        "".join(
+            f"{d:%Y.%m.%d},00:00,{o:.5f},{h:.5f},{lo:.5f},{c:.5f},{1000 + i}\n"
+            for i, (d, o, h, lo, c) in enumerate(bars)
+        )
+    )
+    ms = [int(d.timestamp() * 1000) for d in days]
+    (tmp_path / "BTCUSDT-1d.csv").write_text(
+        "".join(
+            f"{t},{o:.5f},{h:.5f},{lo:.5f},{c:.5f},12.5,{t + 86_399_999},1000.0,42,6.1,500.0,0\n"
+            for t, o, h, lo, c in zip(ms, open_, high, low, close)
+        )
+    )
+    pd.DataFrame({"Date": days, "Close": close.round(5)}).to_csv(tmp_path / "close.csv", index=False)
+    args = ["run", str(REPO / "configs" / "regimes.yaml"), "--quiet", "--set", "report.plots=false"]
+    for name in ("close.csv", "EURUSD1440.csv", "BTCUSDT-1d.csv"):
+        assert cli.main([*args, "--out", str(tmp_path / name[:3]), "--set", f"data.path={tmp_path / name}"]) == 0, name
+    expected = pd.read_csv(tmp_path / "clo" / "regimes.csv")
+    for out in ("EUR", "BTC"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / out / "regimes.csv"), expected, obj=out)
+    # numbers that are not bars name no close: refused, saying what to set
+    (tmp_path / "two.csv").write_text("".join(f"{d:%Y-%m-%d},{c:.5f},{c * 2:.5f}\n" for d, c in zip(days, close)))
+    assert cli.main([*args, "--out", str(tmp_path / "x"), "--set", f"data.path={tmp_path / 'two.csv'}"]) == 2
+    assert "cannot tell which column holds prices (columns: column_2, column_3); set data.price_column" in (
+        capsys.readouterr().err
+    )

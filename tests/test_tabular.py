@@ -1,6 +1,7 @@
 """Numbers and dates as spreadsheets and brokers export them (gmm_apps.tabular)."""
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -434,3 +435,32 @@ def test_json_tables_in_the_shapes_apis_and_pandas_write(tmp_path):
     # arrays of different lengths are not columns
     with pytest.raises(DataError, match="JSON holding an object with keys 'c', 't'"):
         _json_table(tmp_path, {"c": [1.5, 2.5], "t": [1]})
+
+
+def test_a_table_written_without_a_header_keeps_its_first_row(tmp_path, caplog):
+    from gmm_apps.tabular import data_names, read_table
+
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    np.savetxt(tmp_path / "matrix.csv", X, delimiter=",")
+    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
+    lg.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="gmm_apps")
+    try:
+        got = read_table(tmp_path / "matrix.csv")
+    finally:
+        lg.removeHandler(caplog.handler)
+    assert got.columns.tolist() == ["column_1", "column_2", "column_3"] and np.allclose(got.to_numpy(), X)
+    assert "the first row holds data, not column names: read as a row; the columns are named column_1 to column_3" in (
+        caplog.text
+    )
+    # MetaTrader 4's history: dates and times in digits, numbers with a decimal comma under ';'
+    (tmp_path / "mt4.csv").write_text("2023.01.03,00:00,1.069,1.07,1.05,1.054,66345\n2023.01.04,00:00,1,1,1,1,1\n")
+    assert len(read_table(tmp_path / "mt4.csv")) == 2
+    (tmp_path / "eu.csv").write_text("31/12/2018;1,5;-2\n01/01/2019;2,5;3\n")
+    assert read_table(tmp_path / "eu.csv")["column_1"].tolist() == ["31/12/2018", "01/01/2019"]
+    # a header stays one: names, pandas' own 0, 1, 2 (a DataFrame of an array), years beside a name
+    pd.DataFrame(X).to_csv(tmp_path / "pandas.csv", index=False)
+    assert read_table(tmp_path / "pandas.csv").columns.tolist() == ["0", "1", "2"]
+    for header in (["Date", "Close"], ["2019", "2020", "Region"], ["1", "2", "3"], ["", "2019"], ["12.5 kg"]):
+        assert data_names(header) is None, header
+    assert data_names(["2024-01-02 10:00:00", "-1.5e-3", "1.234,5", "7"]) == [f"column_{i}" for i in range(1, 5)]

@@ -121,6 +121,8 @@ def price_columns(df, price_column, volume_column, source):
     pcol = pick_column(df.columns, price_column, PRICE_COLUMNS + ["c"] * letters, "prices", source)
     if letters and price_column is None and _plain(pcol) == "c":
         logger.info("%s: bars with one-letter columns (o, h, l, c): the close read from %r", source, pcol)
+    if pcol is None and price_column is None:
+        pcol = _close_of_bars(df, source)
     if pcol is None:
         numeric = [c for c in df.columns if df.shape[1] == 1 or _numbers_in(df[c])]
         if len(numeric) != 1:
@@ -131,6 +133,31 @@ def price_columns(df, price_column, volume_column, source):
         pcol = numeric[0]
     vcol = pick_column(df.columns, volume_column, VOLUME_COLUMNS + ["v"] * letters, "volume", source)
     return pcol, vcol
+
+
+def _close_of_bars(df, source):
+    """A file without a header (``column_1`` ...) holding bars as MetaTrader 4 and Binance write them: four
+    columns of numbers side by side whose second is each row's highest and third its lowest are open, high,
+    low and close; the close's column, logged, or None."""
+    cols = list(df.columns)
+    if not all(re.fullmatch(r"column_\d+", str(c)) for c in cols):
+        return None
+    for i in range(len(cols) - 3):
+        block = df[cols[i : i + 4]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        if np.isnan(block).any():
+            continue
+        o, h, lo, c = block.T
+        if (h >= np.maximum(o, c)).all() and (lo <= np.minimum(o, c)).all() and (h > lo).any():
+            logger.info(
+                "%s: columns %s to %s hold open, high, low and close (each row's high and low between them): "
+                "the close read from %r",
+                source,
+                cols[i],
+                cols[i + 3],
+                cols[i + 3],
+            )
+            return cols[i + 3]
+    return None
 
 
 def _numbers_in(cells):
