@@ -1,7 +1,6 @@
 """The anomaly pipeline: schema and encoding, the detector's PyOD contract, explanations, streaming apply."""
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -305,7 +304,7 @@ def statement(rng, n):
     )
 
 
-def test_money_out_and_in_in_two_columns_is_one_amount_with_empty_cells_zero(tmp_path, caplog):
+def test_money_out_and_in_in_two_columns_is_one_amount_with_empty_cells_zero(tmp_path, gmm_log):
     """An empty ``Paid in`` cell on a debit row means nothing came in: the statement scores exactly as the same
     statement with those cells written as 0, by run and by apply; a column merely missing values is still
     refused as missing."""
@@ -326,16 +325,11 @@ def test_money_out_and_in_in_two_columns_is_one_amount_with_empty_cells_zero(tmp
         "--set",
         "report.plots=false",
     ]
-    lg = logging.getLogger("gmm_apps")
-    lg.addHandler(caplog.handler)
-    try:
-        for name, ref_file, new_file in (("blank", "ref.csv", "new.csv"), ("zero", "ref0.csv", "new0.csv")):
-            sets = ["--set", f"data.path={tmp_path / ref_file}", "--set", f"data.score={tmp_path / new_file}"]
-            assert cli.main(["run", cfg, "--out", str(tmp_path / name), *common, *sets]) == 0
-    finally:
-        lg.removeHandler(caplog.handler)
-    assert "ref.csv: columns 'Paid out' and 'Paid in' are never filled in the same row" in caplog.text
-    assert "ref0.csv: columns" not in caplog.text  # written as zeros, there is nothing to read
+    for name, ref_file, new_file in (("blank", "ref.csv", "new.csv"), ("zero", "ref0.csv", "new0.csv")):
+        sets = ["--set", f"data.path={tmp_path / ref_file}", "--set", f"data.score={tmp_path / new_file}"]
+        assert cli.main(["run", cfg, "--out", str(tmp_path / name), *common, *sets]) == 0
+    assert "ref.csv: columns 'Paid out' and 'Paid in' are never filled in the same row" in gmm_log.text
+    assert "ref0.csv: columns" not in gmm_log.text  # written as zeros, there is nothing to read
     blank, zero = (pd.read_csv(tmp_path / n / "scores.csv") for n in ("blank", "zero"))
     pd.testing.assert_frame_equal(blank, zero)
     assert blank["score"].idxmax() == 5 and "Paid out" in blank.loc[5, "top_features"]
@@ -355,7 +349,7 @@ def test_money_out_and_in_in_two_columns_is_one_amount_with_empty_cells_zero(tmp
     assert cli.main(["run", cfg, "--out", str(tmp_path / "both"), *common, *sets]) == 2
 
 
-def test_a_running_balance_is_left_out_unless_named(caplog):
+def test_a_running_balance_is_left_out_unless_named(gmm_log):
     """A balance moves by each row's amount, so it says where the account stood, not how unusual the row is:
     left out (logged) whether the statement lists money out and in apart or as one signed amount, oldest
     or newest first; named in data.columns it is scored; a column that merely trends is kept."""
@@ -367,18 +361,12 @@ def test_a_running_balance_is_left_out_unless_named(caplog):
     split["Balance"] = (1000 + signed.cumsum()).round(2)
     one = pd.DataFrame({"Amount": signed, "Balance": split["Balance"], "Trend": np.arange(300) + rng.random(300)})
     cfg = AnomalyData(path="unused", score=None, id_column=None, label_column=None)
-    caplog.set_level(logging.INFO, logger="gmm_apps")
-    lg = logging.getLogger("gmm_apps")
-    lg.addHandler(caplog.handler)
-    try:
-        for frame in (split, split.iloc[::-1].reset_index(drop=True), one, one.iloc[::-1].reset_index(drop=True)):
-            assert "Balance" not in Schema.learn(frame, cfg, "s.csv").numeric
-        assert Schema.learn(one, cfg, "s.csv").numeric == ["Amount", "Trend"]
-        named = AnomalyData(path="unused", score=None, id_column=None, label_column=None, columns=["Amount", "Balance"])
-        assert Schema.learn(one, named, "s.csv").numeric == ["Amount", "Balance"]
-    finally:
-        lg.removeHandler(caplog.handler)
-    assert "s.csv: column(s) 'Balance' are running totals" in caplog.text
+    for frame in (split, split.iloc[::-1].reset_index(drop=True), one, one.iloc[::-1].reset_index(drop=True)):
+        assert "Balance" not in Schema.learn(frame, cfg, "s.csv").numeric
+    assert Schema.learn(one, cfg, "s.csv").numeric == ["Amount", "Trend"]
+    named = AnomalyData(path="unused", score=None, id_column=None, label_column=None, columns=["Amount", "Balance"])
+    assert Schema.learn(one, named, "s.csv").numeric == ["Amount", "Balance"]
+    assert "s.csv: column(s) 'Balance' are running totals" in gmm_log.text
     # by brute force: a balance off by a cent or more on one row in ten is no running total
     off = one["Balance"].to_numpy().copy()
     off[::10] += 0.5
@@ -467,12 +455,11 @@ def test_a_column_with_almost_no_values_is_named(tmp_path, capsys, values):
     assert "Traceback" not in err and "RuntimeWarning" not in err and not (tmp_path / "r").exists()
 
 
-def test_time_stamps_give_their_hour_of_day_and_dates_alone_are_left_out(tmp_path, caplog):
+def test_time_stamps_give_their_hour_of_day_and_dates_alone_are_left_out(tmp_path, gmm_log):
     rng = np.random.default_rng(0)
     when = pd.Timestamp("2024-03-01") + pd.to_timedelta(rng.integers(0, 90 * 24 * 60, 40), unit="min")
     want = (when.hour + when.minute / 60).to_numpy()
     cfg = AnomalyData(path="unused", score=None, id_column=None, label_column=None)
-    caplog.set_level(logging.INFO, logger="gmm_apps")
     forms = {
         "stamps": when,  # as Excel and Parquet store them
         "iso": when.strftime("%Y-%m-%dT%H:%M:%S+05:00"),
@@ -481,15 +468,10 @@ def test_time_stamps_give_their_hour_of_day_and_dates_alone_are_left_out(tmp_pat
     }
     for name, cells in forms.items():
         df = pd.DataFrame({"amt": rng.normal(size=40), "When": cells, "Booked": when.strftime("%b %d, %Y")})
-        lg = logging.getLogger("gmm_apps")
-        lg.addHandler(caplog.handler)
-        try:
-            sch = Schema.learn(df, cfg, "t.csv")
-        finally:
-            lg.removeHandler(caplog.handler)
+        sch = Schema.learn(df, cfg, "t.csv")
         assert sch.features == ["amt", "When (hour of day)"], name
         np.testing.assert_allclose(sch.records(df, "t.csv").X[:, 1], want, err_msg=name)
-        assert "column(s) 'Booked' hold dates without a time of day and are left out" in caplog.text
+        assert "column(s) 'Booked' hold dates without a time of day and are left out" in gmm_log.text
         # saved and read back, the schema reads the scored file's times as written there
         again = Schema.from_dict(json.loads(json.dumps(sch.to_dict())))
         np.testing.assert_allclose(again.records(df.assign(When=forms["us"]), "new.csv").X[:, 1], want)
@@ -576,7 +558,7 @@ def test_a_column_of_ids_is_offered_as_the_id_column_and_the_suggestion_keeps_ti
         Schema.learn(notes, cfg, "t.csv")
 
 
-def test_schema_one_hot_and_errors(tmp_path, caplog):
+def test_schema_one_hot_and_errors(tmp_path, gmm_log):
     df = pd.DataFrame({"id": ["r1", "r2", "r3"], "amt": [1.0, 2.0, 3.0], "kind": ["x", "y", "x"], "y": [0, 1, 0]})
     cfg = AnomalyData(path="unused", score=None, id_column="id", label_column="y")
     sch = Schema.learn(df, cfg, "t.csv")
@@ -593,17 +575,12 @@ def test_schema_one_hot_and_errors(tmp_path, caplog):
         sch.records(df.drop(columns=["kind"]), "new.csv")
     # a row counter left among the features is scored, and said to be
     counted = pd.DataFrame({"n": np.arange(60), "amt": np.linspace(1, 2, 60)})
-    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
-    lg.addHandler(caplog.handler)
-    try:
-        Schema.learn(counted, AnomalyData(path="unused", score=None, id_column=None, label_column=None), "t.csv")
-        assert "never had" not in caplog.text
-        new = sch.records(df.assign(kind=["x", "z", "w"]), "new.csv")  # categories the reference never had
-    finally:
-        lg.removeHandler(caplog.handler)
-    assert "column 'n' looks like a row id" in caplog.text and "'amt'" not in caplog.text
+    Schema.learn(counted, AnomalyData(path="unused", score=None, id_column=None, label_column=None), "t.csv")
+    assert "never had" not in gmm_log.text
+    new = sch.records(df.assign(kind=["x", "z", "w"]), "new.csv")  # categories the reference never had
+    assert "column 'n' looks like a row id" in gmm_log.text and "'amt'" not in gmm_log.text
     assert "new.csv: column 'kind' has 2 record(s) with a value the reference records never had ('z', 'w')" in (
-        caplog.text
+        gmm_log.text
     )
     # whole numbers under a header naming an id or a code are labels, not sizes: said, with the columns to keep
     rng = np.random.default_rng(0)
@@ -616,16 +593,12 @@ def test_schema_one_hot_and_errors(tmp_path, caplog):
             "Items": rng.integers(1, 5, 80),
         }
     )
-    caplog.clear()
-    lg.addHandler(caplog.handler)
-    try:
-        Schema.learn(coded, AnomalyData(path="unused", score=None, id_column=None, label_column=None), "t.csv")
-    finally:
-        lg.removeHandler(caplog.handler)
+    gmm_log.clear()
+    Schema.learn(coded, AnomalyData(path="unused", score=None, id_column=None, label_column=None), "t.csv")
     assert (
         "t.csv: column(s) 'CustomerID', 'zip code' are named as ids or codes and hold whole numbers, which are scored "
         "by their size; if the size means nothing, leave them out with data.columns: [Paid, Amount, Items]"
-    ) in caplog.text
+    ) in gmm_log.text
     np.testing.assert_array_equal(new.X[1:, 1:], 0)  # scored as none of the known categories
     # a column of many distinct words is no category: refused with the data.columns that leaves it out
     stamped = df.assign(ts=["call back", "VIP", "new card"])

@@ -1,8 +1,6 @@
 """Which columns the anomaly pipeline fits: labels (named, or found by name and values) are read for evaluation
 only, and numbers that count time in the file's order are left out unless named."""
 
-import logging
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -100,7 +98,7 @@ def test_named_labels_in_the_scored_records_only_are_evaluated(tmp_path):
         gmm_apps.run("anomaly", out=tmp_path / "x", set=sets + ["data.label_column=class"])
 
 
-def test_labels_found_by_name_in_the_scored_records_only_are_evaluated(tmp_path, caplog):
+def test_labels_found_by_name_in_the_scored_records_only_are_evaluated(tmp_path, gmm_log):
     # outcomes known by the time the new records are scored: the reference has none, the new file a Class column
     df = card_log(n=5000)
     ref, new = df.iloc[:2000].drop(columns="Class"), df.iloc[2000:].reset_index(drop=True)
@@ -116,13 +114,8 @@ def test_labels_found_by_name_in_the_scored_records_only_are_evaluated(tmp_path,
     gap = new.astype({"Class": "Int64"})
     gap.loc[1000:1999, "Class"] = pd.NA
     gap.to_csv(tmp_path / "gap.csv", index=False)
-    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
-    lg.addHandler(caplog.handler)
-    try:
-        b = r.apply(tmp_path / "gap.csv", out=tmp_path / "b")
-    finally:
-        lg.removeHandler(caplog.handler)
-    assert b.summary["evaluation"] is None and "labels found in 2 of 3 blocks" in caplog.text
+    b = r.apply(tmp_path / "gap.csv", out=tmp_path / "b")
+    assert b.summary["evaluation"] is None and "labels found in 2 of 3 blocks" in gmm_log.text
     # a text column under a label's name, or two 0/1 columns that could be the labels: nothing evaluated, no error
     two = new.assign(label=new["Class"])
     two.to_csv(tmp_path / "two.csv", index=False)

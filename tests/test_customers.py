@@ -1,7 +1,6 @@
 """The customers pipeline: readers, features by hand, RFM, capture curves, the end-to-end run."""
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -327,25 +326,20 @@ def test_json_records_as_apis_and_databases_export_them_read_as_the_csv(tmp_path
         read(tmp_path / "list.json", **LINE_KEYS, format="table")
 
 
-def test_amounts_that_look_like_cents_are_warned_of(tmp_path, caplog):
+def test_amounts_that_look_like_cents_are_warned_of(tmp_path, gmm_log):
     rng = np.random.default_rng(0)
     days = pd.date_range("2021-01-01", periods=400, freq="D")
     log = pd.DataFrame(
         {"customer_id": [f"c{i % 40}" for i in range(400)], "date": days, "amount": rng.integers(500, 9000, 400)}
     )
     log.to_csv(tmp_path / "charges.csv", index=False)
-    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
-    lg.addHandler(caplog.handler)
-    try:
-        read(tmp_path / "charges.csv")
-        assert "every purchase is a whole number (median" in caplog.text and "data.amount_scale: 0.01" in caplog.text
-        caplog.clear()
-        read(tmp_path / "charges.csv", amount_scale=1)  # as written, said so: no warning
-        log.assign(amount=log["amount"] / 100).to_csv(tmp_path / "dollars.csv", index=False)
-        read(tmp_path / "dollars.csv")
-    finally:
-        lg.removeHandler(caplog.handler)
-    assert "whole number" not in caplog.text
+    read(tmp_path / "charges.csv")
+    assert "every purchase is a whole number (median" in gmm_log.text and "data.amount_scale: 0.01" in gmm_log.text
+    gmm_log.clear()
+    read(tmp_path / "charges.csv", amount_scale=1)  # as written, said so: no warning
+    log.assign(amount=log["amount"] / 100).to_csv(tmp_path / "dollars.csv", index=False)
+    read(tmp_path / "dollars.csv")
+    assert "whole number" not in gmm_log.text
 
 
 def test_a_report_export_with_title_rows_in_windows_or_unicode_text_reads_as_the_csv(tmp_path):
@@ -364,8 +358,7 @@ def test_a_report_export_with_title_rows_in_windows_or_unicode_text_reads_as_the
         assert got[1] == want[1]
 
 
-def test_a_reports_total_rows_at_the_end_are_left_out_and_counted_and_no_other_row_is(tmp_path, caplog):
-    import logging
+def test_a_reports_total_rows_at_the_end_are_left_out_and_counted_and_no_other_row_is(tmp_path, gmm_log):
 
     LINES.to_csv(tmp_path / "lines.csv", index=False)
     want = read(tmp_path / "lines.csv", **LINE_KEYS)
@@ -373,13 +366,11 @@ def test_a_reports_total_rows_at_the_end_are_left_out_and_counted_and_no_other_r
     footer = pd.DataFrame(
         {"InvoiceNo": ["Grand Total", None], "Quantity": [LINES["Quantity"].sum(), None], "UnitPrice": [total, None]}
     )
-    logging.getLogger("gmm_apps").addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="gmm_apps")
     pd.concat([LINES, footer], ignore_index=True).to_csv(tmp_path / "report.csv", index=False)
     got = read(tmp_path / "report.csv", **LINE_KEYS)
     pd.testing.assert_frame_equal(got[0], want[0])
     assert got[1] == {**want[1], "total_rows": 2} and want[1]["total_rows"] == 0
-    assert "the last 2 row(s) hold a report's totals, not purchases, and are left out: Grand Total" in caplog.text
+    assert "the last 2 row(s) hold a report's totals, not purchases, and are left out: Grand Total" in gmm_log.text
     # a row without a date anywhere else is refused as before, and so is a last row naming a customer
     middle = pd.concat([LINES.iloc[:3], footer.iloc[:1], LINES.iloc[3:]], ignore_index=True)
     middle.to_csv(tmp_path / "middle.csv", index=False)

@@ -1,7 +1,6 @@
 """The shared framework: config validation, overrides, registry, run folders, CLI errors, reports."""
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -105,24 +104,18 @@ def test_resolve_inputs_file_folder_glob(tmp_path):
 
 
 # -------------------------------------------------------------- registry
-def test_what_the_system_keeps_in_a_folder_is_not_read(tmp_path, caplog):
+def test_what_the_system_keeps_in_a_folder_is_not_read(tmp_path, gmm_log):
     # a Mac's resource copies and a zip's __MACOSX, a Synology's thumbnails, Windows' caches: never an input
     for rel in ("a.png", "sub/b.png", "._a.png", "__MACOSX/._a.png", ".thumbnails/a.png", "@eaDir/a/THUMB.png"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     (tmp_path / "Thumbs.db").write_bytes(b"x")
-    caplog.set_level(logging.INFO, logger="gmm_apps")
-    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
-    lg.addHandler(caplog.handler)
-    try:
-        got = resolve_inputs(str(tmp_path), key="data.path", source="c.yaml", suffixes={".png"})
-        globbed = resolve_inputs(str(tmp_path / "**" / "*.png"), key="data.path", source="c.yaml")
-    finally:
-        lg.removeHandler(caplog.handler)
+    got = resolve_inputs(str(tmp_path), key="data.path", source="c.yaml", suffixes={".png"})
+    globbed = resolve_inputs(str(tmp_path / "**" / "*.png"), key="data.path", source="c.yaml")
     assert [p.relative_to(tmp_path).as_posix() for p in got] == ["a.png", "sub/b.png"]
     assert [p.relative_to(tmp_path).as_posix() for p in globbed] == ["a.png", "sub/b.png"]
-    assert "5 hidden or system file(s) and folder(s) left out (" in caplog.text  # and no "not of a kind" warning
-    assert "not of a kind read here" not in caplog.text
+    assert "5 hidden or system file(s) and folder(s) left out (" in gmm_log.text  # and no "not of a kind" warning
+    assert "not of a kind read here" not in gmm_log.text
     # named, they are read: a hidden folder given as the folder, a system folder named in the glob
     assert [p.name for p in resolve_inputs(str(tmp_path / ".thumbnails"), key="k", source="c")] == ["a.png"]
     assert [p.name for p in resolve_inputs(str(tmp_path / "@eaDir" / "*" / "*.png"), key="k", source="c")] == [

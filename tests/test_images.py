@@ -2,7 +2,6 @@
 
 import itertools
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -121,30 +120,24 @@ def test_to_rgb_grey_rgba_16bit():
         to_rgb(np.zeros((2, 2, 5)))
 
 
-def test_a_cameras_12_bits_in_16_bit_pixels_and_a_tiff_stack_read_as_the_picture(tmp_path, caplog):
+def test_a_cameras_12_bits_in_16_bit_pixels_and_a_tiff_stack_read_as_the_picture(tmp_path, gmm_log):
     import tifffile
 
     rgb = (np.random.default_rng(0).random((20, 30, 3)) * 255).astype(np.uint8)
     rgb[0, 0] = 255  # the brightest value the sensor gives
     twelve = (rgb.astype(np.uint32) * 4095 // 255).astype(np.uint16)
     tifffile.imwrite(tmp_path / "cam.tif", twelve, photometric="rgb")
-    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
-    lg.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="gmm_apps")
-    try:
-        got = read_image(tmp_path / "cam.tif")
-        # scaled by 4,095, not 65,535 (a nearly black picture whose colours all merge)
-        np.testing.assert_allclose(got, twelve / 4095.0)
-        np.testing.assert_allclose(got, rgb / 255.0, atol=1 / 4095)
-        assert "values up to 4095: read as 12-bit" in caplog.text
-        # full 16-bit range: as before
-        assert to_rgb(np.array([[4096, 65535]], np.uint16))[0, 0, 0] == pytest.approx(4096 / 65535)
-        # a stack (z-planes, time points): its first page, with a warning
-        tifffile.imwrite(tmp_path / "stack.tif", np.stack([rgb, rgb[::-1], rgb[:, ::-1]]), photometric="rgb")
-        np.testing.assert_allclose(read_image(tmp_path / "stack.tif"), rgb / 255.0)
-        assert "3 pages (a stack); the first is segmented" in caplog.text
-    finally:
-        lg.removeHandler(caplog.handler)
+    got = read_image(tmp_path / "cam.tif")
+    # scaled by 4,095, not 65,535 (a nearly black picture whose colours all merge)
+    np.testing.assert_allclose(got, twelve / 4095.0)
+    np.testing.assert_allclose(got, rgb / 255.0, atol=1 / 4095)
+    assert "values up to 4095: read as 12-bit" in gmm_log.text
+    # full 16-bit range: as before
+    assert to_rgb(np.array([[4096, 65535]], np.uint16))[0, 0, 0] == pytest.approx(4096 / 65535)
+    # a stack (z-planes, time points): its first page, with a warning
+    tifffile.imwrite(tmp_path / "stack.tif", np.stack([rgb, rgb[::-1], rgb[:, ::-1]]), photometric="rgb")
+    np.testing.assert_allclose(read_image(tmp_path / "stack.tif"), rgb / 255.0)
+    assert "3 pages (a stack); the first is segmented" in gmm_log.text
 
 
 def test_read_image_formats(tmp_path):
@@ -191,33 +184,24 @@ def test_a_phone_photo_is_read_the_way_up_a_viewer_shows_it(tmp_path, orientatio
     np.testing.assert_allclose(got * 255, turn(stored))
 
 
-def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path_factory, caplog):
+def test_a_photo_folder_reads_webp_and_says_which_files_it_left_out(tmp_path_factory, gmm_log):
     tmp_path, runs = tmp_path_factory.mktemp("photos"), tmp_path_factory.mktemp("runs")
     rgb = (np.random.default_rng(1).random((12, 16, 3)) * 255).astype(np.uint8)
     Image.fromarray(rgb).save(tmp_path / "a.png")
     Image.fromarray(rgb).save(tmp_path / "b.webp", lossless=True)
     (tmp_path / "c.cr2").write_bytes(b"II*\0\x10\0\0\0CR")  # a camera's raw file, not read here
     (tmp_path / "notes.txt").write_text("shot in May")
-    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
-    lg.addHandler(caplog.handler)
-    try:
-        got = resolve_images(str(tmp_path))
-    finally:
-        lg.removeHandler(caplog.handler)
+    got = resolve_images(str(tmp_path))
     assert [Path(f).name for f in got] == ["a.png", "b.webp"]
-    assert "2 file(s) left out, not of a kind read here (.cr2 1, .txt 1)" in caplog.text
-    assert "convert .cr2 to JPEG or TIFF (export them from the camera's or a photo editor's software)" in caplog.text
+    assert "2 file(s) left out, not of a kind read here (.cr2 1, .txt 1)" in gmm_log.text
+    assert "convert .cr2 to JPEG or TIFF (export them from the camera's or a photo editor's software)" in gmm_log.text
     np.testing.assert_allclose(read_image(got[1]) * 255, rgb)
     # a run says it once (its config check did), not again when the run starts
-    caplog.clear()
+    gmm_log.clear()
     sets = [f"data.path={tmp_path}", "run.n_jobs=1", "model.n_fits=1", "report.plots=false"]
-    lg.addHandler(caplog.handler)
-    try:
-        args = ["run", str(REPO / "configs" / "images.yaml"), "--out", str(runs / "r"), "--quiet"]
-        assert cli.main([*args, *(a for x in sets for a in ("--set", x))]) == 0
-    finally:
-        lg.removeHandler(caplog.handler)
-    assert caplog.text.count("left out, not of a kind read here") == 1
+    args = ["run", str(REPO / "configs" / "images.yaml"), "--out", str(runs / "r"), "--quiet"]
+    assert cli.main([*args, *(a for x in sets for a in ("--set", x))]) == 0
+    assert gmm_log.text.count("left out, not of a kind read here") == 1
 
 
 def linear_rgb_profile():
@@ -254,7 +238,7 @@ def linear_rgb_profile():
     return header + struct.pack(">I", len(tags)) + table + data
 
 
-def test_an_embedded_colour_profile_is_converted_to_srgb_as_a_viewer_does(tmp_path, caplog):
+def test_an_embedded_colour_profile_is_converted_to_srgb_as_a_viewer_does(tmp_path, gmm_log):
     """A photo tagged with its own colour space (an iPhone's Display P3, Adobe RGB) is read in sRGB, as
     colour-managed viewers show it: by the sRGB formula on a linear profile; a photo tagged sRGB, and one
     with a broken profile (warned), are read as stored."""
@@ -269,17 +253,12 @@ def test_an_embedded_colour_profile_is_converted_to_srgb_as_a_viewer_does(tmp_pa
     tagged = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     Image.fromarray(ramp).save(tmp_path / "srgb.png", icc_profile=tagged)
     Image.fromarray(ramp).save(tmp_path / "broken.png", icc_profile=b"not a profile")
-    lg = logging.getLogger("gmm_apps")
-    lg.addHandler(caplog.handler)
-    try:
-        for name in ("srgb.png", "broken.png"):
-            np.testing.assert_array_equal(read_image(tmp_path / name) * 255, ramp)
-    finally:
-        lg.removeHandler(caplog.handler)
-    assert "broken.png: colour profile unreadable" in caplog.text and "srgb.png" not in caplog.text
+    for name in ("srgb.png", "broken.png"):
+        np.testing.assert_array_equal(read_image(tmp_path / name) * 255, ramp)
+    assert "broken.png: colour profile unreadable" in gmm_log.text and "srgb.png" not in gmm_log.text
 
 
-def test_four_band_tiffs_are_read_as_their_tags_say(tmp_path, caplog):
+def test_four_band_tiffs_are_read_as_their_tags_say(tmp_path, gmm_log):
     """A fourth band is transparency only when the TIFF says so: an RGB picture with an unnamed extra band
     keeps its colour, CMYK inks are converted as Pillow converts them, and four bands of no stated colour
     (a satellite's blue, green, red and near-infrared) are refused before any picture is segmented."""
@@ -296,13 +275,8 @@ def test_four_band_tiffs_are_read_as_their_tags_say(tmp_path, caplog):
     )
     alpha = bands[..., 3:] / 255
     np.testing.assert_allclose(read_image(tmp_path / "rgba.tif"), bands[..., :3] / 255 * alpha + (1 - alpha))
-    lg = logging.getLogger("gmm_apps")
-    lg.addHandler(caplog.handler)
-    try:
-        np.testing.assert_allclose(read_image(tmp_path / "extra.tif"), bands[..., :3] / 255)
-    finally:
-        lg.removeHandler(caplog.handler)
-    assert "extra.tif: the fourth band is not transparency and is left out" in caplog.text
+    np.testing.assert_allclose(read_image(tmp_path / "extra.tif"), bands[..., :3] / 255)
+    assert "extra.tif: the fourth band is not transparency and is left out" in gmm_log.text
     pillow = np.asarray(Image.fromarray(bands, mode="CMYK").convert("RGB"), dtype=float) / 255
     np.testing.assert_allclose(read_image(tmp_path / "cmyk.tif"), pillow, atol=1 / 255)
     with pytest.raises(DataError, match="scene.tif: 4 bands with no colour stated"):

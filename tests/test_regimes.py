@@ -77,8 +77,7 @@ def test_load_file_detects_ohlcv(tmp_path):
     assert d.volume.iloc[:, 0].tolist() == [100, 120]
 
 
-def test_a_split_the_prices_were_not_adjusted_for_is_warned_of_and_a_spike_is_not(tmp_path, caplog):
-    import logging
+def test_a_split_the_prices_were_not_adjusted_for_is_warned_of_and_a_spike_is_not(tmp_path, gmm_log):
 
     rng = np.random.default_rng(0)
     days = pd.bdate_range("2019-01-01", periods=600)
@@ -89,19 +88,14 @@ def test_a_split_the_prices_were_not_adjusted_for_is_warned_of_and_a_spike_is_no
     spike[200] *= 4  # a one-day spike (gas in a cold snap): back the next day
     for name, series in (("adjusted", price), ("raw", raw), ("spike", spike)):
         pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": series.round(4)}).to_csv(tmp_path / f"{name}.csv")
-    lg = logging.getLogger("gmm_apps")
-    lg.addHandler(caplog.handler)
-    try:
-        with caplog.at_level("WARNING", logger="gmm_apps"):
-            for name in ("adjusted", "spike"):
-                data_mod.load_file(tmp_path / f"{name}.csv")
-            assert "split" not in caplog.text
-            data_mod.load_file(tmp_path / "raw.csv")
-    finally:
-        lg.removeHandler(caplog.handler)
+    with gmm_log.at_level("WARNING", logger="gmm_apps"):
+        for name in ("adjusted", "spike"):
+            data_mod.load_file(tmp_path / f"{name}.csv")
+        assert "split" not in gmm_log.text
+        data_mod.load_file(tmp_path / "raw.csv")
     said = f"raw.csv: column 'Close' moves as an unadjusted stock split does on {days[400].date()} ("
-    assert said in caplog.text and ", 1/4 times the day before); if these are splits, use split-adjusted" in (
-        caplog.text
+    assert said in gmm_log.text and ", 1/4 times the day before); if these are splits, use split-adjusted" in (
+        gmm_log.text
     )
 
 
@@ -261,7 +255,7 @@ def test_fred_and_metatrader_exports_read_as_the_plain_file(tmp_path):
         data_mod.load_file(tmp_path / "bad.csv")
 
 
-def test_investing_com_volumes_read_with_their_suffixes_or_are_left_out_when_a_day_has_none(tmp_path, caplog):
+def test_investing_com_volumes_read_with_their_suffixes_or_are_left_out_when_a_day_has_none(tmp_path, gmm_log):
     days = pd.bdate_range("2020-01-13", periods=6)
     export = pd.DataFrame(  # Investing.com: newest first, "Vol." as 812.50K / 1.23M / 2.10B, "-" on a quiet day
         {
@@ -277,14 +271,8 @@ def test_investing_com_volumes_read_with_their_suffixes_or_are_left_out_when_a_d
     assert got.prices.iloc[:, 0].tolist() == [2995.5, 3000.0, 2980.75, 3010.25, 2990.0, 3001.5]
     export.loc[2, "Vol."] = "-"
     export.to_csv(tmp_path / "gap.csv", index=False)
-    caplog.set_level(logging.INFO, logger="gmm_apps")
-    lg = logging.getLogger("gmm_apps")
-    lg.addHandler(caplog.handler)
-    try:
-        assert data_mod.load_file(tmp_path / "gap.csv", price_column="Price").volume is None
-    finally:
-        lg.removeHandler(caplog.handler)
-    assert "column 'Vol.' is not read as volumes: no volume ('-') on 2020-01-16" in caplog.text
+    assert data_mod.load_file(tmp_path / "gap.csv", price_column="Price").volume is None
+    assert "column 'Vol.' is not read as volumes: no volume ('-') on 2020-01-16" in gmm_log.text
     with pytest.raises(
         DataError, match="column 'Vol.' \\(data.volume_column\\) holds no volume \\('-'\\) on 2020-01-16"
     ):
@@ -788,7 +776,6 @@ def test_walk_forward_labels_use_only_past_data(tmp_path):
 
 # ------------------------------------------------------------------ collapsing states
 def test_a_collapsing_hmm_state_is_refitted_with_a_higher_floor_and_logged(caplog, sp500_features, monkeypatch):
-    import logging
 
     from gmm_apps.core import IllDefinedCovarianceError
     from gmm_apps.pipelines.regimes import model as rm

@@ -200,10 +200,9 @@ def test_folder_labels_are_the_speaker_folders_however_deep_the_sessions(tmp_pat
     assert got["accuracy"] >= want["accuracy"] - 0.02
 
 
-def test_voice_notes_enrol_and_your_own_enrolment_is_never_tested_on_the_demo(tmp_path, capsys, caplog):
+def test_voice_notes_enrol_and_your_own_enrolment_is_never_tested_on_the_demo(tmp_path, capsys, gmm_log):
     """WhatsApp voice notes (Ogg Opus) are read; a file that is not audio is left out with a warning;
     with enrolment recordings of your own, the demo test recordings are not identified against them."""
-    import logging
 
     import soundfile as sf  # as the other audio tests: only where audio is written
 
@@ -216,9 +215,8 @@ def test_voice_notes_enrol_and_your_own_enrolment_is_never_tested_on_the_demo(tm
     (notes / "transcript.txt").write_text("one two three")
     cfg = tmp_path / "mine.yaml"
     cfg.write_text(f"pipeline: speakers\ndata:\n  enrol: {notes}\n  label_from: folder\nreport:\n  plots: false\n")
-    logging.getLogger("gmm_apps").addHandler(caplog.handler)
     assert cli.main(["run", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    assert "1 file(s) left out, not of a kind read here (.txt 1)" in caplog.text
+    assert "1 file(s) left out, not of a kind read here (.txt 1)" in gmm_log.text
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert sorted(summary["speakers"]) == sorted({f.parent.name for f in notes.rglob("*.opus")})
     assert not (tmp_path / "run" / "identifications.csv").exists()  # enrol only: nothing of the demo identified

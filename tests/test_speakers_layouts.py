@@ -2,7 +2,6 @@
 the files they name, the speakers they give and what is refused; speakers grouped in folders by region (TIMIT)."""
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -65,22 +64,17 @@ def test_common_voice_lists_identify_as_the_speaker_folders_do(tmp_path):
     assert s["enrolment_recordings"] == 240 and s["accuracy"] >= 0.97
 
 
-def test_what_a_list_may_hold_and_what_is_refused(tmp_path, caplog):
+def test_what_a_list_may_hold_and_what_is_refused(tmp_path, gmm_log):
     cv = common_voice(tmp_path / "cv")
     train = pd.read_csv(cv / "train.tsv", sep="\t")
     # clips not downloaded: left out and counted; a list in Excel is read the same
     train.loc[:4, "path"] = [f"missing_{i}.mp3" for i in range(5)]
     train.to_excel(cv / "train.xlsx", index=False)
-    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
-    lg.addHandler(caplog.handler)
-    try:
-        files, speakers = list_of_recordings(
-            cv / "train.xlsx", key="data.enrol", file_column="path", speaker_column="client_id"
-        )
-    finally:
-        lg.removeHandler(caplog.handler)
+    files, speakers = list_of_recordings(
+        cv / "train.xlsx", key="data.enrol", file_column="path", speaker_column="client_id"
+    )
     assert len(files) == 235 and speakers[:2] == train["client_id"].iloc[5:7].tolist()
-    assert "5 of the 240 recordings it lists are not found (e.g. 'missing_0.mp3')" in caplog.text
+    assert "5 of the 240 recordings it lists are not found (e.g. 'missing_0.mp3')" in gmm_log.text
     # the recordings beside the list (no clips folder), a path with folders, a list without speakers
     beside = tmp_path / "beside.csv"
     pd.DataFrame({"file": ["cv/clips/common_voice_en_4000.wav"]}).to_csv(beside, index=False)
@@ -155,20 +149,15 @@ def timit(folder):
     return folder
 
 
-def test_speakers_grouped_by_region_are_read_from_the_second_folder(tmp_path, caplog):
+def test_speakers_grouped_by_region_are_read_from_the_second_folder(tmp_path, gmm_log):
     t = timit(tmp_path / "timit")
     sets = [f"data.enrol={t / 'TRAIN'}", f"data.test={t / 'TEST'}"]
-    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
-    lg.addHandler(caplog.handler)
-    try:
-        # by default the regions are the first folders below: read as two speakers, and said so with the fix
-        regions = json.loads((run(tmp_path, "regions", *sets) / "summary.json").read_text())
-        assert regions["speakers"] == ["DR1", "DR2"]
-        assert "they hold 6 folder(s) of their own (e.g. DR1/GEORGE)" in caplog.text
-        assert "set data.speaker_folder: 2" in caplog.text
-        out = run(tmp_path, "speakers", *sets, "data.speaker_folder=2")
-    finally:
-        lg.removeHandler(caplog.handler)
+    # by default the regions are the first folders below: read as two speakers, and said so with the fix
+    regions = json.loads((run(tmp_path, "regions", *sets) / "summary.json").read_text())
+    assert regions["speakers"] == ["DR1", "DR2"]
+    assert "they hold 6 folder(s) of their own (e.g. DR1/GEORGE)" in gmm_log.text
+    assert "set data.speaker_folder: 2" in gmm_log.text
+    out = run(tmp_path, "speakers", *sets, "data.speaker_folder=2")
     s = json.loads((out / "summary.json").read_text())
     assert s["speakers"] == ["GEORGE", "JACKSON", "LUCAS", "NICOLAS", "THEO", "YWEWELER"]
     ids = pd.read_csv(out / "identifications.csv")

@@ -1,7 +1,6 @@
 """Numbers and dates as spreadsheets and brokers export them (gmm_apps.tabular)."""
 
 import json
-import logging
 
 import numpy as np
 import pandas as pd
@@ -266,8 +265,7 @@ def test_excel_97_and_opendocument_workbooks_are_read_and_locked_or_binary_ones_
         read_table(tmp_path / "binary.xlsb")
 
 
-def test_text_is_read_in_the_encoding_its_bytes_show_and_a_guess_is_logged(tmp_path, caplog):
-    import logging
+def test_text_is_read_in_the_encoding_its_bytes_show_and_a_guess_is_logged(tmp_path, gmm_log):
 
     from gmm_apps.sniff import text_encoding
     from gmm_apps.tabular import read_table
@@ -283,32 +281,27 @@ def test_text_is_read_in_the_encoding_its_bytes_show_and_a_guess_is_logged(tmp_p
         "plain.csv": ("utf-8", {}),
         "zipped.csv.gz": ("cp1252", {"encoding": "cp1252", "compression": "gzip"}),
     }
-    logging.getLogger("gmm_apps").addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="gmm_apps")
     for name, (want, kwargs) in files.items():
         df.to_csv(tmp_path / name, index=False, **kwargs)
-        caplog.clear()
+        gmm_log.clear()
         assert text_encoding(tmp_path / name, "gzip" if name.endswith(".gz") else None) == want, name
         pd.testing.assert_frame_equal(read_table(tmp_path / name), df, obj=name)
         if want == "cp1252":
-            assert "not UTF-8; read as Windows-1252 text, e.g. line 2: Müller" in caplog.text, name
+            assert "not UTF-8; read as Windows-1252 text, e.g. line 2: Müller" in gmm_log.text, name
         else:
-            assert "read as" not in caplog.text, name
+            assert "read as" not in gmm_log.text, name
     # bytes Windows-1252 leaves undefined (0x81): read as Latin-1, byte for byte
     (tmp_path / "latin.csv").write_bytes("id,v\nab\x81,1\n".encode("latin-1"))
     assert text_encoding(tmp_path / "latin.csv") == "latin-1"
     assert read_table(tmp_path / "latin.csv")["id"].tolist() == ["ab\x81"]
 
 
-def test_a_header_below_a_reports_title_rows_is_found_by_the_columns_named(tmp_path, caplog):
-    import logging
+def test_a_header_below_a_reports_title_rows_is_found_by_the_columns_named(tmp_path, gmm_log):
 
     from gmm_apps.tabular import header_with, read_table
 
     df = pd.DataFrame({"Customer": ["a", "b"], "Date": ["2020-01-02", "2020-01-03"], "Amount": [1.5, 2.25]})
     has = header_with(["customer", "AMOUNT", None])  # any case; None: a column the config does not name
-    logging.getLogger("gmm_apps").addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="gmm_apps")
     with open(tmp_path / "bare.csv", "w") as fh:  # title lines without separators, then a blank line
         fh.write("Sales report\nGenerated 2023-01-05 by the shop\n\n")
         df.to_csv(fh, index=False)
@@ -319,9 +312,9 @@ def test_a_header_below_a_reports_title_rows_is_found_by_the_columns_named(tmp_p
         pd.DataFrame([["Sales report"], ["2023-01-05"]]).to_excel(xw, index=False, header=False)
         df.to_excel(xw, index=False, startrow=3)
     for name, row in (("bare.csv", 4), ("padded.csv", 3), ("book.xlsx", 4)):
-        caplog.clear()
+        gmm_log.clear()
         pd.testing.assert_frame_equal(read_table(tmp_path / name, header_has=has), df, obj=name)
-        assert f"the header is row {row}; the {row - 1} rows above it (a title?) are left out" in caplog.text
+        assert f"the header is row {row}; the {row - 1} rows above it (a title?) are left out" in gmm_log.text
     # a first row that holds the names is the header; a data row holding them is not one (it has numbers)
     data = pd.DataFrame({"x": ["customer", "1"], "y": ["amount", "2"], "z": ["3", "4"]})
     data.to_csv(tmp_path / "plain.csv", index=False)
@@ -337,9 +330,9 @@ def test_a_header_below_a_reports_title_rows_is_found_by_the_columns_named(tmp_p
         pd.DataFrame({"Report": ["Sales"], "Rows": [2]}).to_excel(xw, sheet_name="Summary", index=False)
         pd.DataFrame({"Notes": ["none"]}).to_excel(xw, sheet_name="Notes", index=False)
         df.to_excel(xw, sheet_name="Orders", index=False, startrow=1)
-    caplog.clear()
+    gmm_log.clear()
     pd.testing.assert_frame_equal(read_table(tmp_path / "report.xlsx", header_has=has), df)
-    assert "the first sheet 'Summary' does not hold the columns the config names; sheet 'Orders' does" in caplog.text
+    assert "the first sheet 'Summary' does not hold the columns the config names; sheet 'Orders' does" in gmm_log.text
     # a sheet named is read whatever it holds; a workbook with no such sheet reads its first
     assert list(read_table(tmp_path / "report.xlsx", sheet="Notes", header_has=has).columns) == ["Notes"]
     assert list(read_table(tmp_path / "report.xlsx", header_has=header_with(["id"])).columns) == ["Report", "Rows"]
@@ -437,21 +430,15 @@ def test_json_tables_in_the_shapes_apis_and_pandas_write(tmp_path):
         _json_table(tmp_path, {"c": [1.5, 2.5], "t": [1]})
 
 
-def test_a_table_written_without_a_header_keeps_its_first_row(tmp_path, caplog):
+def test_a_table_written_without_a_header_keeps_its_first_row(tmp_path, gmm_log):
     from gmm_apps.tabular import data_names, read_table
 
     X = np.random.default_rng(0).normal(size=(5, 3))
     np.savetxt(tmp_path / "matrix.csv", X, delimiter=",")
-    lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
-    lg.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="gmm_apps")
-    try:
-        got = read_table(tmp_path / "matrix.csv")
-    finally:
-        lg.removeHandler(caplog.handler)
+    got = read_table(tmp_path / "matrix.csv")
     assert got.columns.tolist() == ["column_1", "column_2", "column_3"] and np.allclose(got.to_numpy(), X)
     assert "the first row holds data, not column names: read as a row; the columns are named column_1 to column_3" in (
-        caplog.text
+        gmm_log.text
     )
     # MetaTrader 4's history: dates and times in digits, numbers with a decimal comma under ';'
     (tmp_path / "mt4.csv").write_text("2023.01.03,00:00,1.069,1.07,1.05,1.054,66345\n2023.01.04,00:00,1,1,1,1,1\n")
