@@ -256,11 +256,12 @@ _DATUM = re.compile(
 def data_names(row):
     """Names for the columns of a table written without a header (MetaTrader 4's history, Binance's data
     downloads, a matrix saved by ``numpy.savetxt``), when its first row's cells are data: every one a number, a
-    date or a time of day. None for a header, pandas' own ``0, 1, 2, ...`` included."""
+    date or a time of day. None for a header, whole numbers rising along the row included (pandas' own
+    ``0, 1, 2, ...``, wavelengths ``400, 410, ...`` over spectra, years)."""
     cells = [str(c).strip() for c in row]
     if not cells or not all(c and _DATUM.fullmatch(c) for c in cells):
         return None
-    if cells in ([str(i) for i in range(len(cells))], [str(i + 1) for i in range(len(cells))]):
+    if all(re.fullmatch(r"\d+", c) for c in cells) and all(int(a) < int(b) for a, b in zip(cells, cells[1:])):
         return None
     return [f"column_{i + 1}" for i in range(len(cells))]
 

@@ -448,6 +448,13 @@ def test_a_table_written_without_a_header_keeps_its_first_row(tmp_path, gmm_log)
     # a header stays one: names, pandas' own 0, 1, 2 (a DataFrame of an array), years beside a name
     pd.DataFrame(X).to_csv(tmp_path / "pandas.csv", index=False)
     assert read_table(tmp_path / "pandas.csv").columns.tolist() == ["0", "1", "2"]
-    for header in (["Date", "Close"], ["2019", "2020", "Region"], ["1", "2", "3"], ["", "2019"], ["12.5 kg"]):
+    for header in (
+        ["Date", "Close"],
+        ["2019", "2020", "Region"],
+        ["1", "2", "3"],
+        ["", "2019"],
+        ["12.5 kg"],
+        ["400", "410"],
+    ):
         assert data_names(header) is None, header
     assert data_names(["2024-01-02 10:00:00", "-1.5e-3", "1.234,5", "7"]) == [f"column_{i}" for i in range(1, 5)]
