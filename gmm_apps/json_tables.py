@@ -27,7 +27,8 @@ _NUMBER_LABEL = re.compile(r"^\d+$")
 
 def read_json_records(path, compression=None, *, dtype=None):
     """JSON as a DataFrame, in the shapes the module lists. Nested objects become columns named by their path
-    (``customer.id``); row labels that are dates become a ``date`` column, row numbers are dropped;
+    (``customer.id``); row labels that are dates become a ``date`` column, other labels an ``index`` column,
+    row numbers are dropped;
     ``dtype=str`` (or a mapping of columns to ``str``) reads those columns' values as text."""
     with open_stored(path, compression, "rt", encoding=text_encoding(path, compression)) as fh:
         text = fh.read().lstrip("\ufeff")
@@ -70,7 +71,7 @@ def _table(data, path, depth=0):
         return pd.json_normalize(data, sep=".") if _is_records(data) else None
     if not isinstance(data, dict) or not data:
         return None
-    for shape in (_pairs, _arrays, _rows_by_label, _columns_by_row):
+    for shape in (_pandas_split, _pairs, _arrays, _rows_by_label, _columns_by_row):
         table = shape(data)
         if table is not None:
             return table
@@ -113,10 +114,11 @@ def _label_kind(keys):
 
 
 def _labelled(frame, kind):
-    """A frame whose index holds its row labels: dates as a first ``date`` column, row numbers dropped."""
-    if kind == "dates":
-        return frame.rename_axis("date").reset_index()
-    return frame.reset_index(drop=True)
+    """A frame whose index holds its row labels: row numbers dropped, dates as a first ``date`` column, other
+    labels (ids) as a first ``index`` column, as pandas names an index it writes out."""
+    if kind == "numbers":
+        return frame.reset_index(drop=True)
+    return frame.rename_axis("date" if kind == "dates" else "index").reset_index()
 
 
 def _same_plain_objects(data):
@@ -139,12 +141,27 @@ def _rows_by_label(data):
 
 
 def _columns_by_row(data):
-    """pandas' ``to_json``: ``{column: {row: value}}``; rows labelled by date keep them as a ``date`` column."""
+    """pandas' ``to_json``: ``{column: {row: value}}``, its row labels kept as :func:`_labelled` says."""
     if not _same_plain_objects(data):
         return None
     frame = pd.DataFrame(data)
-    kind = _label_kind(frame.index)
-    return frame.reset_index(drop=True) if kind != "dates" else _labelled(frame, kind)
+    return _labelled(frame, _label_kind(frame.index))
+
+
+def _pandas_split(data):
+    """pandas' ``to_json(orient="split")`` (``{"columns": [...], "index": [...], "data": [[...], ...]}``) and
+    ``orient="table"`` (``{"schema": {...}, "data": [{...}, ...]}``, the index among the records' fields)."""
+    rows, columns = data.get("data"), data.get("columns")
+    if set(data) == {"schema", "data"} and isinstance(data["schema"], dict) and "fields" in data["schema"]:
+        return pd.json_normalize(rows, sep=".") if _is_records(rows) else None
+    if not (set(data) <= {"columns", "index", "data"} and isinstance(columns, list) and isinstance(rows, list)):
+        return None
+    if not all(isinstance(r, list) and len(r) == len(columns) for r in rows):
+        return None
+    frame = pd.DataFrame(rows, columns=columns)
+    if "index" not in data:
+        return frame
+    return _labelled(frame.set_axis(data["index"]), _label_kind(data["index"]))
 
 
 def _arrays(data):

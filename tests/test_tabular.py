@@ -382,14 +382,16 @@ def test_json_tables_in_the_shapes_apis_and_pandas_write(tmp_path):
     frame = pd.DataFrame({"open": [1.0, 2.0, 3.0], "close": [1.5, 2.5, 3.5]})
     dated = frame.set_index(pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"], name="day"))
     # pandas' to_json, each orient a table of its own: row numbers dropped, dates kept as a first column
-    for orient in ("columns", "index", "records", "values"):
-        if orient == "values":
-            continue  # rows without column names: refused (see above)
+    for orient in ("columns", "index", "records", "split", "table"):
         got = _json_table(tmp_path, json.loads(frame.to_json(orient=orient)))
+        if orient == "table":  # its index is one of the records' fields
+            assert got.pop("index").tolist() == [0, 1, 2]
         pd.testing.assert_frame_equal(got, frame, obj=orient)
         got = _json_table(tmp_path, json.loads(dated.to_json(orient=orient, date_format="iso")))
         if orient == "records":
             continue  # records carry no index
+        if orient == "table":
+            got = got.rename(columns={"day": "date"})
         assert got.columns.tolist() == ["date", "open", "close"], orient
         assert pd.to_datetime(got["date"]).dt.strftime("%Y-%m-%d").tolist() == [
             "2024-01-02",
@@ -401,6 +403,9 @@ def test_json_tables_in_the_shapes_apis_and_pandas_write(tmp_path):
     ms = {"1704153600000": 1.0, "1704240000000": 2.0, "1704326400000": 3.0}
     got = _json_table(tmp_path, {"open": ms, "close": {k: v + 0.5 for k, v in ms.items()}})
     assert got["date"].tolist() == ["1704153600000", "1704240000000", "1704326400000"]
+    # rows labelled by ids keep them, as pandas names an index it writes out
+    got = _json_table(tmp_path, json.loads(frame.set_index(pd.Index(["a7", "b2", "c9"])).to_json()))
+    assert got.columns.tolist() == ["index", "open", "close"] and got["index"].tolist() == ["a7", "b2", "c9"]
     # Alpha Vantage: rows keyed by date under a key, beside its metadata
     av = {
         "Meta Data": {"2. Symbol": "IBM", "5. Time Zone": "US/Eastern"},
