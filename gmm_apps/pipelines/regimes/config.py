@@ -51,11 +51,16 @@ class RegimesData(PathData):
         "sp500",
         description="bundled daily prices from the arch package; a list gives several series on their common dates",
     )
-    date_column: str | None = Field(None, description="default: 'Date' or 'date' or the first column")
+    date_column: str | None = Field(
+        None,
+        description="default: 'Date' (or date, Datetime, timestamp, time), else the first column, else the one "
+        "column of dates in order",
+    )
     price_column: str | list[str] | None = Field(
         None,
-        description="default: 'Adj Close', else 'Close', else 'price'; "
-        "a list reads several price series (the first orders the regimes)",
+        description="default: 'Adj Close', else 'Close' (or Last, Settle, Price ...), else the close of open/high/"
+        "low/close bars, else the one column of numbers; a list reads several price series (the first orders the "
+        "regimes)",
     )
     volume_column: str | None = Field(
         None, description="default: 'Volume' (or Investing.com's 'Vol.') when present and every day has one"
