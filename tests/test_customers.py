@@ -627,7 +627,7 @@ def test_amounts_in_several_currencies_are_refused_not_added(tmp_path):
 def test_data_currency_reads_one_currencys_rows_and_counts_the_others(tmp_path):
     """A shop selling in two currencies (or a PayPal log with its conversions): data.currency reads the rows
     in that currency exactly as a log of those rows alone, counts the others, and refuses a currency the
-    log does not name or a log without a currency column; errors still name the file's own row."""
+    log does not name; errors still name the file's own row."""
     mixed = LINES.assign(Currency=["USD", "usd", "EUR", "USD", "USD", "EUR", "USD", None, "USD"])
     mixed.to_csv(tmp_path / "mixed.csv", index=False)
     alone = mixed[mixed["Currency"].fillna("USD").str.upper() == "USD"]
@@ -640,11 +640,12 @@ def test_data_currency_reads_one_currencys_rows_and_counts_the_others(tmp_path):
     assert cleaning == want_cleaning and "currency" not in want_cleaning
     with pytest.raises(DataError, match="data.currency is 'GBP', but column 'Currency' names USD, EUR; set one"):
         read(tmp_path / "mixed.csv", **LINE_KEYS, currency="GBP")
+    # a log that shows no currency is taken to be in the one named, every row read
     LINES.to_csv(tmp_path / "plain.csv", index=False)
-    with pytest.raises(
-        DataError, match="data.currency is 'USD', but the log has no currency column .* no currency sign"
-    ):
-        read(tmp_path / "plain.csv", **LINE_KEYS, currency="USD")
+    got, cleaning = read(tmp_path / "plain.csv", **LINE_KEYS, currency="chf")
+    plain, plain_cleaning = read(tmp_path / "plain.csv", **LINE_KEYS)
+    pd.testing.assert_frame_equal(got, plain)
+    assert cleaning["amounts_in"] == "CHF" and plain_cleaning["amounts_in"] is None and "currency" not in cleaning
     # no currency column, but each price carries its sign or code: the dollar rows are read, as alone
     euro = [2, 5]
     signed = LINES.assign(
@@ -1254,3 +1255,47 @@ def test_capture_difference_interval_separates_an_oracle_from_chance_and_a_ranki
     assert capture_difference_interval(o_noisy, o_chance, y, 0.2, random_state=1) == (low, high)
     low2, high2 = capture_difference_interval(o_noisy, o_chance, y, 0.2, random_state=2)
     assert abs(low2 - low) < 0.03 and abs(high2 - high) < 0.03
+
+
+def test_amounts_are_shown_in_the_currency_the_log_is_in_and_without_a_sign_when_nothing_says(tmp_path):
+    """A euro shop's report says euros: from the signs its amounts carry, its currency column or data.currency;
+    a log that shows none gets numbers without a sign (never dollars it was not in); CDNOW sold in dollars."""
+    LINES.to_csv(tmp_path / "plain.csv", index=False)
+    LINES.assign(UnitPrice=[f"{v:.2f} €" for v in LINES["UnitPrice"]]).to_csv(tmp_path / "euro.csv", index=False)
+    LINES.assign(Currency="chf").to_csv(tmp_path / "franc.csv", index=False)
+    expected = {"plain.csv": (None, ""), "euro.csv": ("EUR", "€"), "franc.csv": ("CHF", "CHF ")}
+    for name, (code, _) in expected.items():
+        assert read(tmp_path / name, **LINE_KEYS)[1]["amounts_in"] == code, name
+    assert read(tmp_path / "plain.csv", **LINE_KEYS, currency="GBP")[1]["amounts_in"] == "GBP"
+    assert read(SAMPLES / "cdnow_sample.txt")[1]["amounts_in"] == "USD"
+    # end to end: the headline, summary and report say the log's currency, the same figures otherwise
+    rng = np.random.default_rng(0)
+    log = pd.DataFrame(
+        {
+            "customer": rng.integers(0, 60, 600).astype(str),
+            "day": (pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 700, 600), "D")).strftime("%Y-%m-%d"),
+            "paid": rng.gamma(2, 20, 600).round(2),
+        }
+    )
+    logs = {
+        "plain.csv": log,
+        "euro.csv": log.assign(paid=[f"{v:.2f} €" for v in log["paid"]]),
+        "franc.csv": log.assign(Currency="chf"),
+    }
+    keys = ["data.id_column=customer", "data.date_column=day", "data.amount_column=paid", "report.bootstrap=0"]
+    keys += ["split.calibration_weeks=52", "split.holdout_weeks=max", "report.stability_seeds=1", "report.plots=false"]
+    runs = {}
+    for name, frame in logs.items():
+        frame.to_csv(tmp_path / name, index=False)
+        out = tmp_path / name.split(".")[0]
+        args = ["run", str(REPO / "configs" / "customers.yaml"), "--out", str(out), "--quiet"]
+        assert cli.main([*args, "--set", f"data.path={tmp_path / name}", *(a for k in keys for a in ("--set", k))]) == 0
+        runs[name] = (json.loads((out / "summary.json").read_text()), (out / "report.html").read_text())
+    worth = runs["plain.csv"][0]["forward_value"]["expected_spend"]
+    for name, (code, sign) in expected.items():
+        summary, html = runs[name]
+        assert summary["cleaning"]["amounts_in"] == code
+        assert summary["forward_value"]["expected_spend"] == worth
+        assert f"expected {sign}{worth:,.0f} over the next" in summary["headline"], name
+        assert f"of the total {sign}{worth:,.0f}." in html, name
+        assert "$" not in html.split("<style")[0] + html.split("</style>")[-1], name  # no dollar figure anywhere

@@ -70,7 +70,7 @@ def test_customers_aggregate_the_log_on_dask(tmp_path, capsys):
     import json
 
     ca, cb = (json.loads((tmp_path / k / "summary.json").read_text())["cleaning"] for k in ("local", "dask"))
-    assert ca == cb and ca["returns"]["lines"] == 1 and ca["missing_id"]["lines"] == 1
+    assert ca == cb and ca["returns"]["lines"] == 1 and ca["missing_id"]["lines"] == 1 and ca["amounts_in"] == "USD"
     failed = log_rows["Status"] == "failed"
     assert ca["status"]["left_out"] == {"failed": int(failed.sum())} and failed.sum() > 5
     assert ca["status"]["revenue"] == pytest.approx(log_rows.loc[failed, "amount"].sum())

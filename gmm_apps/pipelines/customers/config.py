@@ -131,7 +131,8 @@ class CustomersData(PathData):
         None,
         description="the currency whose rows are read, by the log's currency column (Currency, currency_code ...) "
         "or, without one, by the signs its amounts carry ($12.00, 12,00 EUR); the others are left out and counted "
-        "(a shop selling in several, a PayPal log's currency conversions); null: the log must hold one currency",
+        "(a shop selling in several, a PayPal log's currency conversions); a log showing no currency is taken to be "
+        "in it; the report's amounts are written in it; null: the log must hold one currency",
     )
     count_status: list[str] | None = Field(
         None,

@@ -239,7 +239,7 @@ def read_transactions(cfg_data, path=None):
         raise DataError(f"{p}: no transactions (only a header?)")
     check_columns(p, spec, raw.columns)
     raw, kept = keep_rows(p, raw, cfg_data.keep)
-    raw, currency = one_currency(p, raw, cfg_data.currency, spec.get("amount", spec.get("price")))
+    raw, currency, code = one_currency(p, raw, cfg_data.currency, spec.get("amount", spec.get("price")))
     totals = trailing_totals(raw, spec)
     if totals:
         shown = "; ".join(", ".join(str(v) for v in row if not pd.isna(v)) for row in raw.tail(totals).to_numpy())
@@ -256,7 +256,8 @@ def read_transactions(cfg_data, path=None):
     purchases, cleaning = finish(customer_days(raw, spec, p, cfg, counted=counted), cfg_data)
     cleaning = _with_status(cleaning, spec, counts, counted, totals)
     rules = {k: v for k, v in (("kept", kept), ("currency", currency)) if v}  # summaries as before without them
-    return purchases, {**cleaning, **rules}
+    code = "USD" if kind == "cdnow" and code is None else code  # CDNOW sold in US dollars
+    return purchases, {**cleaning, **rules, "amounts_in": code}
 
 
 def _with_status(cleaning, spec, counts, counted, totals):
@@ -330,7 +331,7 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
 
     if trailing_totals(ddf.partitions[max(0, ddf.npartitions - 2) :].compute().tail(TOTAL_ROWS), spec):
         return None  # a report's total rows at the end: left out by the local reader
-    first, marks, counts = _whole_log_readings(ddf, spec, cfg_data, p, client)
+    first, marks, counts, code = _whole_log_readings(ddf, spec, cfg_data, p, client)
     counted = statuses_counted(p, spec, counts, cfg_data) if counts is not None else None
 
     def block(part):
@@ -353,7 +354,7 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         raise DataError(f"{p}: no transactions (only a header?)")
     out["customer_id"] = out["customer_id"].astype(str)
     purchases, cleaning = finish(out[DAILY_COLUMNS], cfg_data)
-    return purchases, _with_status(cleaning, spec, counts, counted, 0)
+    return purchases, {**_with_status(cleaning, spec, counts, counted, 0), "amounts_in": code}
 
 
 def _whole_log_readings(ddf, spec, cfg_data, path, client):
@@ -371,6 +372,8 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
         Column -> decimal mark, for the formatted-number columns only.
     counts : pandas.Series or None
         Rows by payment status (:func:`.status.row_statuses`); None without a status column.
+    code : str or None
+        The currency the amounts are in (the currency column's one name, or the amounts' one sign).
     """
     date = spec["date"] if cfg_data.date_format is None and day_month_order(ddf[spec["date"]].head(5)) else None
     cols = [
@@ -381,7 +384,7 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
     cur = currency_column(ddf.columns)
     status = spec.get("status")
     if date is None and not cols and cur is None and status is None:
-        return None, {}, None
+        return None, {}, None, None
 
     def evidence(part):
         found = {c: number_cells(part[c]) for c in cols}
@@ -394,8 +397,11 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
     used = [date] if date else []
     used = list(dict.fromkeys(used + cols + [c for c in (cur, status) if c is not None]))
     parts = client.compute(ddf[used].map_partitions(evidence, meta=(None, object)), sync=True).tolist()
+    code = None
     if cur is not None:
-        check_one_currency(path, cur, pd.concat([n for *_, n, _ in parts]).groupby(level=0).sum())
+        named = pd.concat([n for *_, n, _ in parts]).groupby(level=0).sum()
+        check_one_currency(path, cur, named)
+        code = str(named.index[0]) if len(named) else None
     counts = None
     if status is not None:
         counts = tally(pd.concat([w for *_, w in parts]))
@@ -410,12 +416,14 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
             refuse_mixed_currencies(signs)  # blocks of dollars and blocks of euros: refused as one column is
         except ValueError as exc:
             raise DataError(f"{path}: column {c!r}: {exc}") from None
+        if code is None and c == spec.get("amount", spec.get("price")) and len(signs) == 1:
+            code = next(iter(signs))
         seen = [e[c] for _, e, *_ in parts if e[c] is not None]
         if seen:
             marks[c] = mark_from(pool_evidence(seen))
             if marks[c] is None:
                 raise DataError(f"{path}: column {c!r}: {AMBIGUOUS_COMMAS}")
-    return first, marks, counts
+    return first, marks, counts, code
 
 
 def check_data_keys(cfg_data, source):

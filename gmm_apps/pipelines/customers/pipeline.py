@@ -26,7 +26,7 @@ from .features import (
     rfm_scores,
 )
 from .model import PurchaseModel, Segmentation, kmeans_baseline
-from .segments import action_for
+from .segments import action_for, money
 
 logger = logging.getLogger("gmm_apps.customers")
 
@@ -318,7 +318,10 @@ def customers_table(feats, P, seg, uncertain_below, *, expected=None, rfm=None, 
 def summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner):
     """The run's ``summary.json`` figures."""
     expected = float(out["expected_spend"].sum())
-    headline = f"{len(feats):,} customers in {seg.n_segments} segments; expected ${expected:,.0f} over the next {weeks:.3g} weeks"
+    worth = money(expected, cleaning.get("amounts_in"), 0)
+    headline = (
+        f"{len(feats):,} customers in {seg.n_segments} segments; expected {worth} over the next {weeks:.3g} weeks"
+    )
     if validation:
         headline += (
             f"; top {int(100 * validation['top_share'])}% by {validation['recommended']} capture "
@@ -558,7 +561,8 @@ class CustomersPipeline(Pipeline):
                 "expected_purchases": float(expected[0].sum()),
                 "expected_spend": float(expected[1].sum()),
             }
-            summary["headline"] += f"; expected ${expected[1].sum():,.0f} over the next {weeks:.3g} weeks"
+            worth = money(expected[1].sum(), cleaning.get("amounts_in"), 0)
+            summary["headline"] += f"; expected {worth} over the next {weeks:.3g} weeks"
         return summary
 
 

@@ -17,7 +17,7 @@ from ...report import (
     projection_2d,
 )
 from .features import capture_curve
-from .segments import profile
+from .segments import money, profile
 
 PROFILE_COLUMNS = [
     "recency",
@@ -89,8 +89,8 @@ def plot_capture_bars(validation):
     return fig
 
 
-def plot_forward_by_segment(table):
-    """Expected vs actual spend per segment over the check window."""
+def plot_forward_by_segment(table, code=None):
+    """Expected vs actual spend per segment over the check window (``code``: the amounts' currency)."""
     fig = figure(6.5, 0.45 * len(table) + 1.8)
     ax = fig.add_subplot()
     y = np.arange(len(table))
@@ -101,7 +101,7 @@ def plot_forward_by_segment(table):
     ax.barh(y - 0.2, actual, height=0.4, color=PALETTE[1], label="actual (holdout)")
     ax.set_yticks(y, table["name"])
     ax.invert_yaxis()
-    ax.set_xlabel("spend in the holdout ($)")
+    ax.set_xlabel(f"spend in the holdout ({code})" if code else "spend in the holdout")
     ax.set_title("Forward value: expected vs actual per segment")
     ax.legend(fontsize=8, loc="lower right")
     return fig
@@ -161,7 +161,7 @@ def _left_out_rows(cleaning):
 def add_cleaning(rep, cleaning, cfg):
     """What the reading rules did: orders not paid, rows without an id, returns and cancellations, purchases
     left."""
-    m, r = cleaning["missing_id"], cleaning["returns"]
+    m, r, code = cleaning["missing_id"], cleaning["returns"], cleaning.get("amounts_in")
     rows = [
         {
             "rule": "rows read",
@@ -196,7 +196,7 @@ def add_cleaning(rep, cleaning, cfg):
                 if not r["lines"]
                 else "left out"
                 if r["rule"] == "drop"
-                else f"${r.get('netted', 0):,.2f} netted against purchases, ${r.get('unmatched', 0):,.2f} with "
+                else f"{money(r.get('netted', 0), code)} netted against purchases, {money(r.get('unmatched', 0), code)} with "
                 f"no earlier purchase to net against; {r.get('purchases_cancelled', 0):,} purchases netted to zero"
             ),
         },
@@ -209,7 +209,7 @@ def add_cleaning(rep, cleaning, cfg):
     ]
     rep.table(
         pd.DataFrame(rows),
-        formats={"revenue": lambda v: f"${v:,.2f}" if np.isfinite(v) else "", "lines": lambda v: f"{v:,}"},
+        formats={"revenue": lambda v: money(v, code) if np.isfinite(v) else "", "lines": lambda v: f"{v:,}"},
         caption="Data cleaning",
     )
 
@@ -235,10 +235,6 @@ def plot_capture(curves, outcome, top_share, recommended):
 
 def _pct(v):
     return f"{100 * v:.1f}%" if np.isfinite(v) else "–"
-
-
-def _money(v):
-    return f"${v:,.2f}" if np.isfinite(v) else "–"
 
 
 def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validation, stability, holdout):
@@ -274,7 +270,7 @@ def _headline(rep, seg, summary, validation):
 
 
 def _worth_section(rep, cfg, table, summary):
-    pct = _pct
+    pct, code = _pct, summary["cleaning"].get("amounts_in")
     fv = summary["forward_value"]
     rep.section("What each segment is worth")
     worth = table[
@@ -292,14 +288,14 @@ def _worth_section(rep, cfg, table, summary):
             "share": pct,
             "share of calibration revenue": pct,
             "share of expected spend": pct,
-            f"expected spend, next {fv['horizon_weeks']:.3g} weeks": lambda v: f"${v:,.0f}",
+            f"expected spend, next {fv['horizon_weeks']:.3g} weeks": lambda v: money(v, code, 0),
         },
     )
     top = table.sort_values("expected_spend", ascending=False).iloc[0]
     rep.text(
-        f"Segment {top['name']}: {int(top.customers):,} customers, expected ${top.expected_spend:,.0f} over the "
-        f"next {fv['horizon_weeks']:.3g} weeks (from {fv['from']}), {100 * top.expected_share:.0f}% of the total "
-        f"${fv['expected_spend']:,.0f}. Expected purchases come from a BG/NBD purchase model and spend per purchase "
+        f"Segment {top['name']}: {int(top.customers):,} customers, expected {money(top.expected_spend, code, 0)} over "
+        f"the next {fv['horizon_weeks']:.3g} weeks (from {fv['from']}), {100 * top.expected_share:.0f}% of the total "
+        f"{money(fv['expected_spend'], code, 0)}. Expected purchases come from a BG/NBD purchase model and spend per purchase "
         "from a Gamma-Gamma model, both fitted on the calibration period; customers.csv has every customer's "
         "expected_purchases and expected_spend.",
         cls="note",
@@ -308,7 +304,11 @@ def _worth_section(rep, cfg, table, summary):
 
 
 def _segments_section(ctx, rep, cfg, feats, P, seg, table, summary):
-    pct, money, names = _pct, _money, seg.names
+    pct, names, code = _pct, seg.names, summary["cleaning"].get("amounts_in")
+
+    def amount(v):
+        return money(v, code)
+
     rep.section("Segments")
     show = table.drop(columns=["expected_purchases", "expected_spend", "expected_share"]).rename(
         columns={
@@ -333,10 +333,10 @@ def _segments_section(ctx, rep, cfg, feats, P, seg, table, summary):
             "revenue share": pct,
             "repeat rate": pct,
             "holdout revenue share": pct,
-            "mean monetary": money,
-            "AOV": money,
-            "value (calibration spend)": money,
-            "holdout spend / customer": money,
+            "mean monetary": amount,
+            "AOV": amount,
+            "value (calibration spend)": amount,
+            "holdout spend / customer": amount,
         },
     )
     rep.text(
@@ -356,7 +356,7 @@ def _segments_section(ctx, rep, cfg, feats, P, seg, table, summary):
 
 
 def _validation_section(ctx, rep, cfg, table, summary, validation):
-    pct = _pct
+    pct, code = _pct, summary["cleaning"].get("amounts_in")
     rep.section("Validation on the future")
     rows = pd.DataFrame(
         [
@@ -382,12 +382,12 @@ def _validation_section(ctx, rep, cfg, table, summary, validation):
     f = validation["forward_value"]
     rep.text(
         f"The models were fitted on calibration data only; the holdout covers the next {validation['holdout_weeks']:.3g} "
-        f"weeks ({validation['holdout_start']} to {validation['holdout_end']}), ${validation['holdout_revenue']:,.0f} "
+        f"weeks ({validation['holdout_start']} to {validation['holdout_end']}), {money(validation['holdout_revenue'], code, 0)} "
         f"of revenue. The recommended ranking was chosen on a split of the calibration period "
         f"(features to {summary['recommended_ranking']['inner_split']['split'] if summary['recommended_ranking']['inner_split'] else '–'}, "
         f"outcomes after), never on this holdout: the combined ranking unless another captured clearly more "
-        f"there (95% bootstrap interval of the difference above zero). The forward value predicted ${f['predicted_total']:,.0f} "
-        f"({100 * f['total_error']:+.1f}% against the actual), a mean absolute error of ${f['mean_absolute_error']:,.2f} "
+        f"there (95% bootstrap interval of the difference above zero). The forward value predicted {money(f['predicted_total'], code, 0)} "
+        f"({100 * f['total_error']:+.1f}% against the actual), a mean absolute error of {money(f['mean_absolute_error'], code)} "
         "per customer.",
         cls="note",
     )
@@ -404,7 +404,7 @@ def _validation_section(ctx, rep, cfg, table, summary, validation):
                 "capture.png",
             )
         )
-        rep.image(ctx.save_figure(plot_forward_by_segment(table), "forward_value.png"))
+        rep.image(ctx.save_figure(plot_forward_by_segment(table, code), "forward_value.png"))
 
 
 def _stability_section(rep, stability):

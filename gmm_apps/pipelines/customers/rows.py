@@ -7,7 +7,7 @@ import logging
 import re
 
 from ...errors import DataError
-from ...tabular import row_currencies
+from ...tabular import currencies, row_currencies
 
 logger = logging.getLogger("gmm_apps")
 
@@ -52,31 +52,34 @@ def one_currency(path, raw, wanted, amount=None):
     Rows keep their index (the file's row numbers, for messages about them); a row whose currency cell is
     empty, or whose amount shows no currency, is read.
 
+    A log that shows no currency (no such column, no signs) is taken to be in ``wanted``, logged.
+
     Returns
     -------
     raw : pandas.DataFrame
     left : dict or None
         ``{"column", "from", "read", "lines", "by_currency"}`` with ``data.currency`` (``from``: the currency
         ``column``, or the ``signs`` in the amount column ``column``); else None.
+    code : str or None
+        The currency the amounts read are in (``EUR``), for the report's figures; None when nothing says.
     """
     cur = currency_column(raw.columns)
+    want = None if wanted is None else wanted.strip().upper()
     if cur is None and wanted is None:
-        return raw, None
+        shown = currencies(raw[amount].dropna().astype(str).unique()) if amount in raw.columns else {}
+        return raw, None, next(iter(shown)) if len(shown) == 1 else None  # several: refused as amounts are read
     if cur is None:
         names = row_currencies(raw[amount]).dropna() if amount in raw.columns else ()
         if not len(names):
-            raise DataError(
-                f"{path}: data.currency is {wanted!r}, but the log has no currency column (Currency, "
-                "currency_code ...) and its amounts show no currency sign; remove data.currency"
-            )
+            logger.info("%s: the log shows no currency; its amounts are taken to be in %s (data.currency)", path, want)
+            return raw, None, want
         cur, read_from = amount, "signs"
     else:
         names, read_from = currency_names(raw[cur]), "column"
     counts = names.value_counts()
     if wanted is None:
         check_one_currency(path, cur, counts)
-        return raw, None
-    want = wanted.strip().upper()
+        return raw, None, str(counts.index[0]) if len(counts) else None
     if want not in counts.index:
         where = f"column {cur!r}" + (" (its currency signs)" if read_from == "signs" else "")
         raise DataError(
@@ -94,7 +97,7 @@ def one_currency(path, raw, wanted, amount=None):
             ", ".join(f"{k} {v:,}" for k, v in by.items()),
         )
     left = {"column": str(cur), "from": read_from, "read": want, "lines": int(len(other)), "by_currency": by}
-    return raw.drop(index=other), left
+    return raw.drop(index=other), left, want
 
 
 def keep_rows(path, raw, keep):

@@ -1,4 +1,4 @@
-"""Readable segment names and suggested actions from segment profiles."""
+"""Readable segment names and suggested actions from segment profiles, and amounts written in their currency."""
 
 from __future__ import annotations
 
@@ -116,3 +116,18 @@ def action_for(name):
     """The suggested action for a segment name (qualifiers ignored)."""
     base = name.split(" (")[0]
     return ACTIONS.get(base, "Review this segment's profile before acting.")
+
+
+#: currencies written as their sign before the amount; others as their code (CHF 1,234.50)
+_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def money(v, code, digits=2):
+    """An amount as a marketer reads it: ``$1,234.50``, ``€1,234.50``, ``CHF 1,234.50``; the number alone when
+    nothing says the currency (neither the log nor data.currency), so no figure shows a sign it was not in."""
+    if not np.isfinite(v):
+        return "–"
+    text = f"{v:,.{digits}f}"
+    if code is None:
+        return text
+    return f"{_SIGNS[code]}{text}" if code in _SIGNS else f"{code} {text}"
