@@ -321,6 +321,7 @@ def _segments_section(ctx, rep, cfg, feats, P, seg, table, summary):
             "value": "value (calibration spend)",
             "holdout_purchases_per_customer": "holdout purchases / customer",
             "holdout_spend_per_customer": "holdout spend / customer",
+            "check_expected_spend": "expected holdout spend, whole segment (calibration fit)",
             "holdout_revenue_share": "holdout revenue share",
         }
     )
@@ -337,6 +338,7 @@ def _segments_section(ctx, rep, cfg, feats, P, seg, table, summary):
             "AOV": amount,
             "value (calibration spend)": amount,
             "holdout spend / customer": amount,
+            "expected holdout spend, whole segment (calibration fit)": lambda v: money(v, code, 0),
         },
     )
     rep.text(
