@@ -806,3 +806,44 @@ def test_views_fitted_on_samples_of_a_large_reference_and_the_log_says_so(tmp_pa
     det_full, _ = GMMDetector.load(full / "model")
     # (the fits' products run in float32: a mean to about 1e-6)
     np.testing.assert_allclose(det_full.members_[0][1].means_[0], whole.mean(axis=0), atol=1e-5)
+
+
+def test_apply_reads_categories_in_the_order_the_model_was_fitted_on(tmp_path):
+    # two categorical columns whose names are not in alphabetical order: the model file's header sorts its
+    # keys, and read back in that order one column's values were read as the other's (every record then
+    # scored as an outlier); the same records scored by apply score as the run scored them, new files and
+    # files written before the order was stored alike
+    from model_files import rewrite_npz, without_model_checksums
+
+    rng = np.random.default_rng(0)
+    n = 600
+    df = pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "amount": rng.gamma(2, 20, n).round(2),
+            "kind": rng.choice(["card", "cash", "transfer"], n, p=[0.6, 0.3, 0.1]),
+            "channel": rng.choice(["web", "shop"], n, p=[0.8, 0.2]),
+        }
+    )
+    df.to_csv(tmp_path / "ref.csv", index=False)
+    sets = [f"data.path={tmp_path / 'ref.csv'}", "data.score=null", "data.id_column=id", "report.plots=false"]
+    args = ["run", str(REPO / "configs" / "anomaly.yaml"), "--out", str(tmp_path / "r"), "--quiet"]
+    assert cli.main([*args, *(a for s in sets for a in ("--set", s))]) == 0
+    run = pd.read_csv(tmp_path / "r" / "scores.csv")
+    assert run["flag"].mean() == pytest.approx(0.1, abs=0.02)
+    assert (
+        cli.main(["apply", str(tmp_path / "r"), str(tmp_path / "ref.csv"), "--out", str(tmp_path / "a"), "--quiet"])
+        == 0
+    )
+    pd.testing.assert_series_equal(pd.read_csv(tmp_path / "a" / "scores.csv")["score"], run["score"])
+
+    def as_before(arrays, header):  # a detector written before the order was stored
+        del header["extra"]["meta"]["schema"]["category_order"]
+
+    rewrite_npz(tmp_path / "r" / "model" / "detector.npz", as_before, rechecksum=True)
+    without_model_checksums(tmp_path / "r")
+    assert (
+        cli.main(["apply", str(tmp_path / "r"), str(tmp_path / "ref.csv"), "--out", str(tmp_path / "b"), "--quiet"])
+        == 0
+    )
+    pd.testing.assert_series_equal(pd.read_csv(tmp_path / "b" / "scores.csv")["score"], run["score"])

@@ -671,12 +671,6 @@ CASES = [
         lambda t: ["--set", f"data.path={zip_of(t, 'export.zip', ['jan.csv', 'feb.csv'])}", "--set", "data.score=null"],
         "export.zip: a zip archive of 2 files (jan.csv, feb.csv); unzip it and name the file to read",
     ),
-    (
-        "currency-without-a-currency-column",
-        "customers",
-        lambda t: ["--set", "data.currency=USD"],
-        "data.currency is 'USD', but the log has no currency column",
-    ),
     # live data with no network
     (
         "unreachable-market-data",

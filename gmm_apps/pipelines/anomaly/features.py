@@ -208,6 +208,7 @@ class Schema:
         d = {
             "numeric": self.numeric,
             "categories": self.categories,
+            "category_order": list(self.categories),  # a model file's header sorts an object's keys
             "id_column": self.id_column,
             "label_column": self.label_column,
             "missing": self.missing,
@@ -227,10 +228,12 @@ class Schema:
         return d
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d, features=None):
+        """The schema :meth:`to_dict` wrote; ``features`` (the feature names saved beside it) orders the
+        categorical columns of a schema written before ``category_order``."""
         return cls(
             d["numeric"],
-            d["categories"],
+            _in_written_order(d["categories"], d.get("category_order"), features),
             d["id_column"],
             d["label_column"],
             d.get("missing", "error"),
@@ -484,6 +487,22 @@ def _numeric_column(s, column, source):
         i = int(bad.index[0])
         raise DataError(f"{source}: column {column!r} has a non-numeric value {s.loc[i]!r} at data row {i + 1}")
     return conv.to_numpy(dtype=float, na_value=np.nan), mark
+
+
+def _in_written_order(categories, order=None, features=None):
+    """The categorical columns in the order their one-hot columns were fitted: ``order`` as written, else the
+    order of their first one-hot feature among ``features``, else as given (a JSON header written with sorted
+    keys gives them alphabetically, which would read one column's values as another's)."""
+    if order is not None and sorted(order) == sorted(categories):
+        return {c: categories[c] for c in order}
+    if features is None:
+        return categories
+    where = {f: i for i, f in enumerate(features)}
+    first = {
+        c: min((where.get(f"{c}={v}", len(features)) for v in vals), default=len(features))
+        for c, vals in categories.items()
+    }
+    return dict(sorted(categories.items(), key=lambda kv: first[kv[0]]))
 
 
 def _too_many_values(source, wide, columns, limit, *, rows, named):

@@ -243,7 +243,7 @@ class AnomalyPipeline(Pipeline):
 
     def apply(self, run_dir, input, config, ctx):
         det, meta = GMMDetector.load(Path(run_dir) / "model")
-        schema = Schema.from_dict(meta["schema"])
+        schema = Schema.from_dict(meta["schema"], meta.get("features"))
         out_path = ctx.path("scores.csv")
         n = flagged = 0
         labels, scores = [], []
