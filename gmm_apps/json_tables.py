@@ -99,7 +99,8 @@ def _is_metadata(v):
 def _holds_table(v):
     if isinstance(v, list):
         return _is_records(v)
-    return isinstance(v, dict) and bool(v) and any(s(v) is not None for s in (_pairs, _arrays, _rows_by_label))
+    shapes = (_pandas_split, _pairs, _arrays, _rows_by_label)
+    return isinstance(v, dict) and bool(v) and any(s(v) is not None for s in shapes)
 
 
 def _label_kind(keys):
@@ -149,19 +150,25 @@ def _columns_by_row(data):
 
 
 def _pandas_split(data):
-    """pandas' ``to_json(orient="split")`` (``{"columns": [...], "index": [...], "data": [[...], ...]}``) and
-    ``orient="table"`` (``{"schema": {...}, "data": [{...}, ...]}``, the index among the records' fields)."""
-    rows, columns = data.get("data"), data.get("columns")
+    """Rows with their column names beside them: pandas' ``to_json(orient="split")`` (``{"columns": [...],
+    "index": [...], "data": [[...], ...]}``), Nasdaq Data Link's (Quandl's) datasets (``"column_names"``, with
+    metadata beside) and datatables (``"columns": [{"name": ...}, ...]``); and pandas' ``orient="table"``
+    (``{"schema": {...}, "data": [{...}, ...]}``, the index among the records' fields)."""
+    rows = data.get("data")
     if set(data) == {"schema", "data"} and isinstance(data["schema"], dict) and "fields" in data["schema"]:
         return pd.json_normalize(rows, sep=".") if _is_records(rows) else None
-    if not (set(data) <= {"columns", "index", "data"} and isinstance(columns, list) and isinstance(rows, list)):
+    columns = data.get("columns", data.get("column_names"))
+    if isinstance(columns, list) and all(isinstance(c, dict) and "name" in c for c in columns):
+        columns = [c["name"] for c in columns]
+    if not (isinstance(columns, list) and isinstance(rows, list) and all(_is_plain(c) for c in columns)):
         return None
-    if not all(isinstance(r, list) and len(r) == len(columns) for r in rows):
+    if not all(isinstance(r, list) and len(r) == len(columns) and all(map(_is_plain, r)) for r in rows):
         return None
     frame = pd.DataFrame(rows, columns=columns)
-    if "index" not in data:
+    index = data.get("index")
+    if not isinstance(index, list) or len(index) != len(frame):
         return frame
-    return _labelled(frame.set_axis(data["index"]), _label_kind(data["index"]))
+    return _labelled(frame.set_axis(index), _label_kind(index))
 
 
 def _arrays(data):

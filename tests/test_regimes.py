@@ -1367,8 +1367,9 @@ def test_the_out_of_sample_days_start_where_auto_puts_them(tmp_path):
 
 
 def _api_answers(days, prices):
-    """One price history as five APIs answer: Polygon's bars, Alpha Vantage's rows keyed by date (newest
-    first, numbered fields, text), Finnhub's arrays, CoinGecko's [ms, value] pairs, FRED's observations."""
+    """One price history as six APIs answer: Polygon's bars, Alpha Vantage's rows keyed by date (newest
+    first, numbered fields, text), Nasdaq Data Link's dataset, Finnhub's arrays, CoinGecko's [ms, value] pairs,
+    FRED's observations."""
     ms = [int(d.timestamp() * 1000) for d in days]
     bars = [{"v": 1e6, "o": p, "h": p, "l": p, "c": p, "t": t} for t, p in zip(ms, prices)]
     rows = {
@@ -1377,6 +1378,14 @@ def _api_answers(days, prices):
     return {
         "polygon": {"ticker": "AAPL", "results": bars, "status": "OK"},
         "alphavantage": {"Meta Data": {"2. Symbol": "AAPL"}, "Time Series (Daily)": rows},
+        "quandl": {
+            "dataset": {
+                "dataset_code": "AAPL",
+                "column_names": ["Date", "Open", "Adj. Close"],
+                "data": [[str(d.date()), p, p] for d, p in zip(days[::-1], prices[::-1])],
+                "frequency": "daily",
+            }
+        },
         "finnhub": {**{k: list(prices) for k in "chlo"}, "s": "ok", "t": [t // 1000 for t in ms], "v": [1e6] * len(ms)},
         "coingecko": {"prices": [[t, p] for t, p in zip(ms, prices)], "total_volumes": [[t, 1e6] for t in ms]},
         "fred": {

@@ -417,6 +417,30 @@ def test_json_tables_in_the_shapes_apis_and_pandas_write(tmp_path):
     got = _json_table(tmp_path, av)
     assert got.values.tolist() == [["2024-01-03", "2", "2.5"], ["2024-01-02", "1", "1.5"]]
     assert got.columns.tolist() == ["date", "1. open", "4. close"]
+    # Nasdaq Data Link (Quandl): a dataset's rows with its column names, metadata beside; a datatable's columns
+    quandl = {
+        "dataset": {
+            "id": 9775409,
+            "name": "Apple",
+            "column_names": ["Date", "Close"],
+            "data": [["2024-01-03", 2.5], ["2024-01-02", 1.5]],
+            "frequency": "daily",
+            "limit": None,
+        }
+    }
+    got = _json_table(tmp_path, quandl)
+    assert got.columns.tolist() == ["Date", "Close"] and got.values.tolist() == [
+        ["2024-01-03", 2.5],
+        ["2024-01-02", 1.5],
+    ]
+    table = {
+        "datatable": {
+            "data": [["AAPL", 1.5]],
+            "columns": [{"name": "ticker", "type": "String"}, {"name": "close", "type": "double"}],
+        },
+        "meta": {"next_cursor_id": None},
+    }
+    assert _json_table(tmp_path, table).to_dict("list") == {"ticker": ["AAPL"], "close": [1.5]}
     # Finnhub / TradingView candles: arrays of one length are the columns; the status beside them is left
     got = _json_table(tmp_path, {"c": [1.5, 2.5], "t": [1704153600, 1704240000], "s": "ok"})
     assert got.columns.tolist() == ["c", "t"] and got["c"].tolist() == [1.5, 2.5]
