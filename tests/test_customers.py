@@ -1257,7 +1257,7 @@ def test_capture_difference_interval_separates_an_oracle_from_chance_and_a_ranki
     assert abs(low2 - low) < 0.03 and abs(high2 - high) < 0.03
 
 
-def test_amounts_are_shown_in_the_currency_the_log_is_in_and_without_a_sign_when_nothing_says(tmp_path):
+def test_amounts_are_shown_in_the_currency_the_log_is_in_and_without_a_sign_when_nothing_says(tmp_path, capsys):
     """A euro shop's report says euros: from the signs its amounts carry, its currency column or data.currency;
     a log that shows none gets numbers without a sign (never dollars it was not in); CDNOW sold in dollars."""
     LINES.to_csv(tmp_path / "plain.csv", index=False)
@@ -1299,3 +1299,9 @@ def test_amounts_are_shown_in_the_currency_the_log_is_in_and_without_a_sign_when
         assert f"expected {sign}{worth:,.0f} over the next" in summary["headline"], name
         assert f"of the total {sign}{worth:,.0f}." in html, name
         assert "$" not in html.split("<style")[0] + html.split("</style>")[-1], name  # no dollar figure anywhere
+    # a model learned on euros refuses a log in francs, and reads one that shows no currency or euros
+    for name, code in (("franc.csv", 2), ("plain.csv", 0), ("euro.csv", 0)):
+        args = ["apply", str(tmp_path / "euro"), str(tmp_path / name), "--out", str(tmp_path / f"a{name}"), "--quiet"]
+        assert cli.main(args) == code, name
+    err = capsys.readouterr().err
+    assert "franc.csv: the amounts are in CHF, but the model learned amounts in EUR: convert them to EUR" in err

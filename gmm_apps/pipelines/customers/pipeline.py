@@ -369,15 +369,28 @@ def summarise(feats, seg, res, table, out, validation, stability, cleaning, win,
     }
 
 
-def _model_meta(cfg, win, weeks):
-    """What the model file records besides the model: the conventions its features were made with."""
-    return {
+def _model_meta(cfg, win, weeks, amounts_in):
+    """What the model file records besides the model: the conventions its features were made with, and the
+    currency of the amounts it learned (a log in another applied to it is refused)."""
+    meta = {
         "pipeline": "customers",
         "rfm_convention": cfg.features.rfm_convention,
         "recent_weeks": cfg.features.recent_weeks,
         "calibration_end": str(win.cal_end.date()),
         "horizon_weeks": weeks,
     }
+    return meta if amounts_in is None else {**meta, "amounts_in": amounts_in}
+
+
+def _same_currency(meta, cleaning, source):
+    """Refuse a log whose amounts are in another currency than the model learned: its segments and values
+    are in that currency's amounts."""
+    fitted, given = meta.get("amounts_in"), cleaning.get("amounts_in")
+    if fitted and given and fitted != given:
+        raise DataError(
+            f"{source}: the amounts are in {given}, but the model learned amounts in {fitted}: convert them to "
+            f"{fitted} first, or run the pipeline on this log for segments of its own"
+        )
 
 
 class CustomersPipeline(Pipeline):
@@ -436,7 +449,7 @@ class CustomersPipeline(Pipeline):
         table = segment_table(feats, P, seg, holdout, expected, check if holdout is not None else None)
         ctx.write_table("segments.csv", table)
         ctx.write_table("model_selection.csv", res.table)
-        seg.save(ctx.path("model.npz"), meta=_model_meta(cfg, win, weeks))
+        seg.save(ctx.path("model.npz"), meta=_model_meta(cfg, win, weeks, cleaning.get("amounts_in")))
         summary = summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner)
         rep.build_report(
             ctx,
@@ -527,6 +540,7 @@ class CustomersPipeline(Pipeline):
     def apply(self, run_dir, input, config, ctx):
         seg, meta = Segmentation.load(Path(run_dir) / "model.npz")
         purchases, cleaning = read_transactions(config.data, path=input)
+        _same_currency(meta, cleaning, input)
         _log_cleaning(cleaning)
         as_of = purchases["date"].max() + pd.Timedelta(days=1)
         feats = customer_features(
