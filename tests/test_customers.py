@@ -1305,3 +1305,12 @@ def test_amounts_are_shown_in_the_currency_the_log_is_in_and_without_a_sign_when
         assert cli.main(args) == code, name
     err = capsys.readouterr().err
     assert "franc.csv: the amounts are in CHF, but the model learned amounts in EUR: convert them to EUR" in err
+
+
+def test_cdnow_master_as_published_without_a_header_loses_no_line(tmp_path):
+    lines = (SAMPLES / "cdnow_sample.txt").read_text().splitlines(keepends=True)
+    (tmp_path / "CDNOW_master.txt").write_text("".join(lines[1:]))  # as Bruce Hardie's site has it
+    got, cleaning = read(tmp_path / "CDNOW_master.txt")
+    want, want_cleaning = read(SAMPLES / "cdnow_sample.txt")
+    pd.testing.assert_frame_equal(got, want)
+    assert cleaning["lines"] == want_cleaning["lines"] == len(lines) - 1

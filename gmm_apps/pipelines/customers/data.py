@@ -115,11 +115,13 @@ def _read_raw(path, kind, compression, cfg_data, spec):
         )
     try:
         with open_stored(path, compression) as fh:
+            head = fh.readline()  # CDNOW_master.txt as published has no header; a copy may have one
+            fh.seek(0)
             return pd.read_csv(
                 fh,
                 sep=r"\s+",
                 header=None,
-                skiprows=1,
+                skiprows=0 if _looks_like_cdnow(head.decode("utf-8", "replace")) else 1,
                 names=["id", "date", "quantity", "amount"],
                 dtype=str,
                 engine="python",
