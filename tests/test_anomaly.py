@@ -847,3 +847,13 @@ def test_apply_reads_categories_in_the_order_the_model_was_fitted_on(tmp_path):
         == 0
     )
     pd.testing.assert_series_equal(pd.read_csv(tmp_path / "b" / "scores.csv")["score"], run["score"])
+
+
+def test_records_to_score_without_the_id_column_are_refused_naming_it(default_run, tmp_path, capsys):
+    new = pd.read_csv(SAMPLES / "cardio_new.csv").drop(columns=["id"])
+    new.to_csv(tmp_path / "no_ids.csv", index=False)
+    out = tmp_path / "a"
+    assert cli.main(["apply", str(default_run), str(tmp_path / "no_ids.csv"), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and not out.exists()
+    assert "no_ids.csv: column 'id' (data.id_column, the records' ids) not found; columns are LB, AC" in err

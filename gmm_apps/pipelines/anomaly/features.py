@@ -154,6 +154,11 @@ class Schema:
         missing = [c for c in self.numeric + self.times + list(self.categories) if c not in df.columns]
         if missing:
             raise DataError(f"{source}: column {missing[0]!r} (used by the model) not found")
+        if self.id_column and self.id_column not in df.columns:
+            raise DataError(
+                f"{source}: column {self.id_column!r} (data.id_column, the records' ids) not found; columns are "
+                f"{', '.join(map(str, df.columns))}; add the ids to the file"
+            )
         parts = []
         marginalize = self.missing == "marginalize"
         for c in self.numeric:
