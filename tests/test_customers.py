@@ -92,8 +92,8 @@ def test_capture_curve_by_hand():
     np.testing.assert_allclose(y, [0, 1, 1])
 
 
-def read(path, **keys):
-    return read_transactions(CustomersData(path=str(path), **keys))
+def read(path, date_order=None, **keys):
+    return read_transactions(CustomersData(path=str(path), **keys), date_order=date_order)
 
 
 def test_cdnow_reader_and_table_reader(tmp_path):
@@ -1314,3 +1314,30 @@ def test_cdnow_master_as_published_without_a_header_loses_no_line(tmp_path):
     want, want_cleaning = read(SAMPLES / "cdnow_sample.txt")
     pd.testing.assert_frame_equal(got, want)
     assert cleaning["lines"] == want_cleaning["lines"] == len(lines) - 1
+
+
+def test_apply_reads_a_new_weeks_dates_the_way_the_run_read_its_log(tmp_path, capsys):
+    # a week of new transactions, all in the first days of a month, cannot show whether 03/12/2024 is the
+    # third of December or the twelfth of March: apply reads them as the run read its log, day first here
+    rng = np.random.default_rng(1)
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 600, 900), "D")
+    log = pd.DataFrame(
+        {"customer_id": rng.integers(0, 80, 900), "date": days, "amount": rng.gamma(2, 20, 900).round(2)}
+    )
+    log.assign(date=days.strftime("%d/%m/%Y")).to_csv(tmp_path / "log.csv", index=False)
+    week = log.head(30).assign(date=[f"0{1 + i % 7}/12/2024" for i in range(30)])
+    week.to_csv(tmp_path / "week.csv", index=False)
+    sets = [f"data.path={tmp_path / 'log.csv'}", "split.calibration_weeks=52", "split.holdout_weeks=max"]
+    sets += ["report.stability_seeds=1", "report.bootstrap=0", "report.plots=false"]
+    args = ["run", str(REPO / "configs" / "customers.yaml"), "--out", str(tmp_path / "r"), "--quiet"]
+    assert cli.main([*args, *(a for s in sets for a in ("--set", s))]) == 0
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["cleaning"]["date_order"] == "day"
+    apply = ["apply", str(tmp_path / "r"), str(tmp_path / "week.csv"), "--quiet"]
+    assert cli.main([*apply, "--out", str(tmp_path / "a")]) == 0
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["as_of"] == "2024-12-07" and summary["cleaning"]["date_order"] == "day"
+    # a model whose run did not record it (or a log that shows neither way) leaves the question to the user
+    got, _ = read(tmp_path / "week.csv", date_order="month")
+    assert got["date"].max() == pd.Timestamp("2024-07-12")
+    with pytest.raises(DataError, match="no date shows whether the day or the month comes first"):
+        read(tmp_path / "week.csv")

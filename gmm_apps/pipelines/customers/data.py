@@ -220,8 +220,10 @@ def check_columns(path, spec, columns):
 
 
 # --------------------------------------------------------------------------- readers
-def read_transactions(cfg_data, path=None):
-    """Read a transaction log as the config says (``path`` overrides ``data.path``).
+def read_transactions(cfg_data, path=None, *, date_order=None):
+    """Read a transaction log as the config says (``path`` overrides ``data.path``); ``date_order`` (``'day'`` or
+    ``'month'``, as the run a model came from read its log) reads dates like 01/12/2024 when the log alone
+    cannot tell (a week of new transactions, all in the first twelve days of a month).
 
     Returns
     -------
@@ -255,11 +257,31 @@ def read_transactions(cfg_data, path=None):
     if "status" in spec:
         counts = tally(row_statuses(raw, spec, p).value_counts())
         counted = statuses_counted(p, spec, counts, cfg_data)
-    purchases, cleaning = finish(customer_days(raw, spec, p, cfg, counted=counted), cfg_data)
-    cleaning = _with_status(cleaning, spec, counts, counted, totals)
+    first, order = _date_order(raw, spec, cfg, p, date_order)
+    purchases, cleaning = finish(customer_days(raw, spec, p, cfg, first, counted=counted), cfg_data)
+    cleaning = {**_with_status(cleaning, spec, counts, counted, totals), "date_order": order}
     rules = {k: v for k, v in (("kept", kept), ("currency", currency)) if v}  # summaries as before without them
     code = "USD" if kind == "cdnow" and code is None else code  # CDNOW sold in US dollars
     return purchases, {**cleaning, **rules, "amounts_in": code}
+
+
+def _date_order(raw, spec, cfg, path, known):
+    """``(first, order)``: whether the log's dates like 01/12/2024 put the day first (None: as the dates show,
+    :func:`.lines.customer_days` decides) and which way they were read (``'day'``, ``'month'``, or None for
+    dates written otherwise); ``known`` settles a log whose dates never show it, logged."""
+    if cfg.date_format is not None:
+        return None, None
+    order = day_month_order(raw[spec["date"]])
+    if order == "ambiguous" and known in ("day", "month"):
+        logger.info(
+            "%s: column %r does not show whether the day or the month comes first: read %s first, as the run "
+            "the model came from read its log",
+            path,
+            spec["date"],
+            known,
+        )
+        return known == "day", known
+    return None, order if order in ("day", "month") else None
 
 
 def _with_status(cleaning, spec, counts, counted, totals):
@@ -356,7 +378,8 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         raise DataError(f"{p}: no transactions (only a header?)")
     out["customer_id"] = out["customer_id"].astype(str)
     purchases, cleaning = finish(out[DAILY_COLUMNS], cfg_data)
-    return purchases, {**_with_status(cleaning, spec, counts, counted, 0), "amounts_in": code}
+    order = None if first is None else "day" if first else "month"
+    return purchases, {**_with_status(cleaning, spec, counts, counted, 0), "date_order": order, "amounts_in": code}
 
 
 def _whole_log_readings(ddf, spec, cfg_data, path, client):

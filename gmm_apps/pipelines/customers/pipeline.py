@@ -369,9 +369,9 @@ def summarise(feats, seg, res, table, out, validation, stability, cleaning, win,
     }
 
 
-def _model_meta(cfg, win, weeks, amounts_in):
-    """What the model file records besides the model: the conventions its features were made with, and the
-    currency of the amounts it learned (a log in another applied to it is refused)."""
+def _model_meta(cfg, win, weeks, cleaning):
+    """What the model file records besides the model: the conventions its features were made with, the currency
+    of the amounts it learned (a log in another applied to it is refused) and how its dates were read."""
     meta = {
         "pipeline": "customers",
         "rfm_convention": cfg.features.rfm_convention,
@@ -379,7 +379,7 @@ def _model_meta(cfg, win, weeks, amounts_in):
         "calibration_end": str(win.cal_end.date()),
         "horizon_weeks": weeks,
     }
-    return meta if amounts_in is None else {**meta, "amounts_in": amounts_in}
+    return {**meta, **{k: cleaning[k] for k in ("amounts_in", "date_order") if cleaning.get(k)}}
 
 
 def _same_currency(meta, cleaning, source):
@@ -449,7 +449,7 @@ class CustomersPipeline(Pipeline):
         table = segment_table(feats, P, seg, holdout, expected, check if holdout is not None else None)
         ctx.write_table("segments.csv", table)
         ctx.write_table("model_selection.csv", res.table)
-        seg.save(ctx.path("model.npz"), meta=_model_meta(cfg, win, weeks, cleaning.get("amounts_in")))
+        seg.save(ctx.path("model.npz"), meta=_model_meta(cfg, win, weeks, cleaning))
         summary = summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner)
         rep.build_report(
             ctx,
@@ -539,7 +539,7 @@ class CustomersPipeline(Pipeline):
 
     def apply(self, run_dir, input, config, ctx):
         seg, meta = Segmentation.load(Path(run_dir) / "model.npz")
-        purchases, cleaning = read_transactions(config.data, path=input)
+        purchases, cleaning = read_transactions(config.data, path=input, date_order=meta.get("date_order"))
         _same_currency(meta, cleaning, input)
         _log_cleaning(cleaning)
         as_of = purchases["date"].max() + pd.Timedelta(days=1)
