@@ -410,15 +410,21 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
         )
         if sheet is None and tops and len(names) > 1 and _header_row(tops[0].values.tolist(), header_has) is None:
             wanted, tops = _sheet_with_header(book, names, header_has, path, key) or (wanted, tops)
-        parts = [
-            pd.read_excel(
-                book,
-                sheet_name=s,
-                dtype=dtype,
-                header=header_position(tops[s].values.tolist(), header_has, f"{path} (sheet {s!r})") if tops else 0,
-            )
-            for s in wanted
-        ]
+        parts = []
+        for s in wanted:
+            at = header_position(tops[s].values.tolist(), header_has, f"{path} (sheet {s!r})") if tops else 0
+            part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=at)
+            names = None if at else data_names(part.columns)
+            if names:  # its first row was data: read again without a header
+                logger.info(
+                    "%s (sheet %r): the first row holds data, not column names: read as a row; the columns are "
+                    "named column_1 to column_%d",
+                    path,
+                    s,
+                    len(names),
+                )
+                part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=None, names=names)
+            parts.append(part)
     for s, part in zip(wanted[1:], parts[1:]):
         if list(part.columns) != list(parts[0].columns):
             raise DataError(

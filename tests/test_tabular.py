@@ -469,6 +469,12 @@ def test_a_table_written_without_a_header_keeps_its_first_row(tmp_path, gmm_log)
     assert "the first row holds data, not column names: read as a row; the columns are named column_1 to column_3" in (
         gmm_log.text
     )
+    # a workbook's sheet likewise (its cells typed: dates and numbers)
+    pd.DataFrame(X).to_excel(tmp_path / "matrix.xlsx", index=False, header=False)
+    got = read_table(tmp_path / "matrix.xlsx")
+    assert got.columns.tolist() == ["column_1", "column_2", "column_3"] and np.allclose(got.to_numpy(), X)
+    pd.DataFrame(X).to_excel(tmp_path / "named.xlsx", index=False)  # pandas' own header 0, 1, 2 stays one
+    assert read_table(tmp_path / "named.xlsx").columns.tolist() == [0, 1, 2]
     # MetaTrader 4's history: dates and times in digits, numbers with a decimal comma under ';'
     (tmp_path / "mt4.csv").write_text("2023.01.03,00:00,1.069,1.07,1.05,1.054,66345\n2023.01.04,00:00,1,1,1,1,1\n")
     assert len(read_table(tmp_path / "mt4.csv")) == 2
