@@ -10,14 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.api import guess_datetime_format
 
-from ...dates import DATE_STYLE, numeric_dates
 from ...errors import DataError
 from ...tabular import as_numbers
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
-from .clocks import TIME_HEADER, clock_columns
+from .clocks import clock_columns, hour_of_day, is_duration, time_columns
 from .data import EXTREME, BadValueError, ExtremeValueError
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -113,7 +111,7 @@ class Schema:
         cols = _feature_columns(df, cfg, source, idc=idc, lab=lab, verdict=verdict)
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
-        times, dates, epochs = _time_columns(df, cols, source, named=bool(cfg.columns))
+        times, dates, epochs = time_columns(df, cols, source, named=bool(cfg.columns))
         features = [c for c in cols if c not in dates]
         values, categories, marks, wide = {}, {}, {}, {}  # values: each numeric column's numbers
         for c in (c for c in features if c not in times):
@@ -308,129 +306,6 @@ def _feature_columns(df, cfg, source, *, idc, lab, verdict):
     return cols
 
 
-#: a time of day inside a cell: 13:05, 1:05 PM, 13:05:59.123 (the first one, before any UTC offset)
-_CLOCK = re.compile(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:[.,]\d+)?)?(?:\s*([AaPp])\.?[Mm]\b\.?)?")
-
-
-#: a date with its year: 2024-01-31, 31/01/2024, 1.31.24, Jan 31, 2024, 31 January 2024
-_DATE_WITH_YEAR = (
-    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
-    r"|[A-Za-z]{3,}\.? \d{1,2},? \d{4}|\d{1,2}\.? [A-Za-z]{3,}\.? \d{4}"
-)
-
-
-def hour_of_day(values, *, unit=None):
-    """Each cell's time of day in hours (``13:30`` -> 13.5, ``1:30 PM`` -> 13.5), as written (before any UTC
-    offset); NaN where a cell holds no time.  Time-stamp columns (from Excel or Parquet) give their own;
-    ``unit``: Unix time stamps in that unit (their hour in UTC)."""
-    if unit is not None:
-        return hour_of_day(pd.Series(pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit=unit)))
-    if pd.api.types.is_datetime64_any_dtype(values):
-        t = values.dt
-        return (t.hour + t.minute / 60 + t.second / 3600).to_numpy(dtype=float, na_value=np.nan)
-    text = values.astype("string")
-    written = text.dropna()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas warns of a day-first guess; the hour is the same either way
-        fmt = guess_datetime_format(written.iloc[0]) if len(written) else None
-    if fmt and ("%H" in fmt or "%I" in fmt):  # one format for the whole column: read at C speed
-        try:  # a day and month swapped by the guess leave the hour as it is
-            return hour_of_day(pd.Series(pd.to_datetime(text, format=fmt)))
-        except (ValueError, TypeError):
-            pass  # cells written otherwise, or with several UTC offsets: read one by one
-    parts = text.str.extract(_CLOCK)
-    h, m, sec = (pd.to_numeric(parts[i]).to_numpy(dtype=float, na_value=np.nan) for i in range(3))
-    half = parts[3].str.lower().to_numpy(dtype=object, na_value=None)
-    pm, am = half == "p", half == "a"
-    h = np.where((pm | am) & (h > 12), np.nan, h)  # 13:00 PM is no time
-    h = np.where(pm | am, h % 12 + 12 * pm, h)
-    return h + m / 60 + np.nan_to_num(sec) / 3600
-
-
-def _time_columns(df, columns, source, *, named):
-    """The columns of time stamps or times (their hour of day is a feature) and of dates alone (left out:
-    a record's date says when it came, not how unusual it is; records scored later come later).
-
-    A column is one when it is stored as time stamps (Excel, Parquet), or is text whose every non-empty
-    cell reads as a date or time (pandas) and either holds a time of day (not always midnight: times) or
-    a date with its year (``2024-01-31``, ``31/01/2024``, ``Jan 31, 2024``: dates).
-    """
-    times, dates, epochs = [], [], {}
-    for c in columns:
-        s = df[c]
-        given = s.notna().to_numpy()
-        unit = _epoch_unit(s, c)
-        if unit == "yyyymmdd":
-            dates.append(c)
-            continue
-        if unit is not None:
-            times.append(c)
-            epochs[c] = unit
-            continue
-        if pd.api.types.is_datetime64_any_dtype(s):
-            hours = hour_of_day(s)
-            (dates if np.nanmax(np.abs(hours[given]), initial=0) == 0 else times).append(c)
-            continue
-        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)) or is_duration(c):
-            continue
-        cells = s.astype(str).str.strip()
-        given = given & (cells != "").to_numpy()
-        if not given.any():
-            continue
-        probe = pd.Series(pd.unique(cells[given])[:500])  # distinct cells, enough to tell a column of times
-        timed = ~np.isnan(hour_of_day(probe))
-        if timed.mean() < 0.99 and not probe.str.contains(_DATE_WITH_YEAR, regex=True).all():
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
-            if pd.to_datetime(probe[:200], format="mixed", errors="coerce").isna().any():
-                continue
-        hours = hour_of_day(cells)
-        timeless = np.isnan(hours) & given
-        clock = not timeless.any()
-        if not clock and timeless.sum() <= 0.01 * given.sum():
-            i = int(np.flatnonzero(timeless)[0])
-            raise DataError(
-                f"{source}: column {c!r} holds times of day, but not at data row {i + 1} ({s.iloc[i]!r}); "
-                "fix that row, or leave the column out with data.columns"
-            )
-        if not clock and not cells[given].str.contains(_DATE_WITH_YEAR, regex=True).all():
-            continue
-        (times if clock and np.abs(hours[given]).max() > 0 else dates).append(c)
-    if dates and named:
-        raise DataError(
-            f"{source}: column {dates[0]!r} (data.columns) holds dates without a time of day; a record's date says "
-            "when it came, not how unusual it is (records scored later come later): leave it out of data.columns"
-        )
-    for c in times:
-        logger.info(
-            "%s: column %r holds %s: its hour of day is the feature",
-            source,
-            c,
-            DATE_STYLE[epochs[c]] if c in epochs else "time stamps",
-        )
-    if dates:
-        logger.info(
-            "%s: column(s) %s hold dates without a time of day and are left out", source, ", ".join(map(repr, dates))
-        )
-    return times, dates, epochs
-
-
-def _epoch_unit(values, column):
-    """How a numeric column headed like a time (``timestamp``, ``created_at``, ``date``) writes its dates
-    (:func:`gmm_apps.dates.numeric_dates`: ``'s'``, ``'ms'``, ``'us'``, ``'ns'`` or ``'yyyymmdd'``; Excel
-    day numbers are not taken for dates here), or None for any other column."""
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return None
-    if not TIME_HEADER.search(str(column).strip()):
-        return None
-    try:
-        style = numeric_dates(values)[1]
-    except ValueError:
-        return None
-    return None if style == "excel" else style  # day numbers look like durations in seconds: not guessed
-
-
 def _empty_columns(df, columns):
     """The columns whose every cell is empty (missing, or only spaces)."""
 
@@ -468,14 +343,6 @@ def _unformatted(values, column, source, mark=None):
 _PERCENT = re.compile(r"^\s*([+-]?[\d.,\s]*\d)\s*%\s*$")
 #: a length of time written as hours, minutes and seconds (``0:05:32``, ``27:10``)
 _HOURS = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
-#: headers of a column of lengths of time, not times of day
-_DURATION_HEADER = re.compile(r"duration|elapsed|length|talk|wait|\bhold|runtime|spent|dauer", re.IGNORECASE)
-
-
-def is_duration(column):
-    """Whether a column's header says it holds lengths of time (``Call Duration``, ``Wait time``, ``Talk
-    Time``): ``h:mm:ss`` there is hours, not a time of day."""
-    return bool(_DURATION_HEADER.search(str(column)))
 
 
 def _numeric_column(s, column, source):
