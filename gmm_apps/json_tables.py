@@ -45,6 +45,7 @@ def read_json_records(path, compression=None, *, dtype=None):
     table = _table(data, path)
     if table is None:
         raise DataError(f"{path}: JSON holding {_shape(data)}, not a table; {_EXPECTED}")
+    table = _lists_as_text(table, path)
     text_columns = list(table.columns) if dtype is str else [c for c, t in (dtype or {}).items() if t is str]
     for c in (c for c in text_columns if c in table.columns):
         table[c] = table[c].map(_as_text)
@@ -197,6 +198,23 @@ def _pairs(data):
             return None
         series.append(s)
     return pd.concat(series, axis=1, join="outer").rename_axis("time").reset_index()
+
+
+def _lists_as_text(table, path):
+    """Cells holding a list or an object (an event's ``"tags": ["a", "b"]``) as their compact JSON text, so
+    that every cell is a plain value; logged by column."""
+    nested = [
+        c
+        for c in table.columns
+        if table[c].dtype == object and table[c].map(lambda v: isinstance(v, (list, dict))).any()
+    ]
+    for c in nested:
+        table[c] = table[c].map(
+            lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":")) if isinstance(v, (list, dict)) else v
+        )
+    if nested:
+        logger.info("%s: column(s) %s hold lists: read as their JSON text", path, ", ".join(map(repr, nested)))
+    return table
 
 
 def _as_text(v):

@@ -448,6 +448,10 @@ def test_json_tables_in_the_shapes_apis_and_pandas_write(tmp_path):
     got = _json_table(tmp_path, {"prices": [[1, 10.0], [2, 11.0], [3, 12.0]], "total_volumes": [[1, 5.0], [3, 7.0]]})
     assert got.columns.tolist() == ["time", "prices", "total_volumes"] and got["time"].tolist() == [1, 2, 3]
     assert got["prices"].tolist() == [10.0, 11.0, 12.0] and got["total_volumes"].fillna(-1).tolist() == [5.0, -1, 7.0]
+    # a list or an object inside a record's field (an event's tags) is that cell's JSON text, a plain value
+    got = _json_table(tmp_path, [{"id": 1, "tags": ["a", "b"], "geo": [{"lat": 1}]}, {"id": 2, "tags": []}])
+    assert got["tags"].tolist() == ['["a","b"]', "[]"] and got["geo"].tolist()[0] == '[{"lat":1}]'
+    assert pd.isna(got["geo"].tolist()[1])
     # which table? two under keys, or one beside more than a note: refused rather than guessed
     two = {"orders": [{"id": 1}], "refunds": [{"id": 2}]}
     beside = {"orders": [{"id": 1}], "customer": {"addresses": [{"city": "x"}]}}
