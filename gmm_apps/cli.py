@@ -91,6 +91,7 @@ def _parser():
     i = sub.add_parser("init", help="write a pipeline's default config, every key commented")
     i.add_argument("pipeline", help="pipeline name (see 'gmm-apps list')")
     i.add_argument("file", nargs="?", help="config file to write (default: print it)")
+    i.add_argument("--data", metavar="PATH", help="your own input: its path and the columns it shows filled in")
 
     s = sub.add_parser("show", help="print a finished run's headline and key figures")
     s.add_argument("run_dir", help="folder written by 'run' or 'apply'")
@@ -182,7 +183,7 @@ def _dispatch(args):
             print(f"{name:12s} {desc}")
         return 0
     if args.command == "init":
-        return _init(args.pipeline, args.file)
+        return _init(args.pipeline, args.file, args.data)
     if args.command == "show":
         print(runs.show(args.run_dir))
         return 0
@@ -211,11 +212,19 @@ def _dispatch(args):
     raise AssertionError(args.command)
 
 
-def _init(name, file):
+def _init(name, file, data=None):
     from . import registry  # start-up time: --help and --version need neither
     from .config_docs import commented_config  # start-up time: --help and --version need neither
 
-    text = commented_config(registry.get_pipeline(name, source="init").config_model, name)
+    pipeline = registry.get_pipeline(name, source="init")
+    values = None
+    if data is not None:
+        if not Path(data).exists():
+            raise UserError(f"--data {data}: no such file or folder")
+        values = pipeline.suggest(str(data))
+    text = commented_config(pipeline.config_model, name, values, data)
+    if values:
+        _valid_init(pipeline, text, data)
     if file is None:
         print(text, end="")
         return 0
@@ -227,8 +236,19 @@ def _init(name, file):
         raise UserError(f"{path}: exists already; init never overwrites a file, choose another name") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
-    print(f"wrote {path}; edit it, then: gmm-apps run {path}")
+    said = f" with {', '.join(values)} from {data}" if values else ""
+    print(f"wrote {path}{said}; {'check' if values else 'edit'} it, then: gmm-apps run {path}")
     return 0
+
+
+def _valid_init(pipeline, text, data):
+    """The config ``init --data`` wrote validates as ``run`` will read it (a value read from the file that the
+    schema refuses is said now, naming the file)."""
+    import yaml  # start-up time: only when init reads a user's data
+
+    from .config import validate_config  # start-up time: as yaml
+
+    validate_config(yaml.safe_load(text), pipeline.config_model, source=f"init --data {data}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -86,13 +86,16 @@ def schema_rows(model_cls, prefix=""):
     return rows
 
 
-def commented_config(model_cls, name):
+def commented_config(model_cls, name, values=None, source=None):
     """A pipeline's default config as YAML, every key with a comment (type, limits, what it does).
 
     Parameters
     ----------
     model_cls : type[PipelineConfig]
     name : str
+    values : dict, optional
+        Dotted key -> value written in place of the default (``init --data``), marked as read from ``source``.
+    source : str, optional
 
     Returns
     -------
@@ -113,5 +116,8 @@ def commented_config(model_cls, name):
             continue
         what = row["type"] + (f", {row['limits']}" if row["limits"] else "")
         comment = f"{what}: {row['description']}" if row["description"] else what
-        lines.append(f"{indent}{leaf}: {yaml_text(row['default'])}  # {comment}")
+        value = row["default"]
+        if values and row["key"] in values:
+            value, comment = values[row["key"]], f"from {source}; check it. {comment}"
+        lines.append(f"{indent}{leaf}: {yaml_text(value)}  # {comment}")
     return "\n".join(lines) + "\n"

@@ -58,6 +58,9 @@ A pipeline is a class with:
 ``data_overrides(path) -> dict``
     The config overrides (dotted key -> value) that make a run read ``path``
     (the ``data`` argument of the Python API); by default ``data.path``.
+``suggest(path) -> dict``
+    The config values ``gmm-apps init <pipeline> --data PATH`` writes for a user's own input: by default
+    ``data_overrides(path)``; a pipeline adds what the file's content tells (its columns).
 ``load_model(run_dir)``
     The fitted model object of a finished run (what ``apply`` uses), or None
     when the folder holds no model file (an ``apply`` run): ``model_class.load``
@@ -134,6 +137,10 @@ class Pipeline:
     def data_overrides(self, path):
         """The config overrides (dotted key -> value) that make a run read its input from ``path``."""
         return {"data.path": str(path)}
+
+    def suggest(self, path):
+        """The config values (dotted key -> value) ``init --data`` writes for the input at ``path``."""
+        return self.data_overrides(path)
 
     def write_data(self, data, folder):
         """Write in-memory ``data`` as input files into ``folder``; return the path a run or apply reads.

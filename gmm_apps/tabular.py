@@ -358,6 +358,22 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
         raise DataError(f"{path}: cannot read as {what} ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
 
 
+def table_columns(path):
+    """A table file's column names, read cheaply (a text table's header line, a workbook's first sheet's
+    header, Parquet's schema; JSON whole), for ``init --data``."""
+    kind, sep, compression = sniff_table(path)
+    if kind == "text":
+        rows = first_text_rows(path, sep, compression, text_encoding(path, compression))
+        return data_names(rows[0]) or [str(c).strip() for c in rows[0]] if rows else []
+    if kind == "parquet":
+        import pyarrow.parquet as pq  # only for Parquet input
+
+        return list(pq.read_schema(path).names)
+    if kind == "excel":
+        return [str(c) for c in read_sheets(path).columns]
+    return [str(c) for c in read_table(path).columns]
+
+
 def check_sheet(path, sheet, *, key="data.sheet"):
     """Refuse a sheet named for a file that is not a workbook (it would change nothing)."""
     if sheet is not None and sniff_table(path)[0] != "excel":

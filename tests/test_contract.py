@@ -300,6 +300,7 @@ def test_init_writes_a_config_that_runs_and_comments_every_key(name, tmp_path, c
     assert not [t for t in types if "Annotated" in t or "[" in t], types
     raw = yaml.safe_load(text)
     assert registry.get_pipeline(name).config_model.model_validate(raw).pipeline == name
+    assert cli.main(["validate", str(path)]) == 0, capsys.readouterr().err  # every key written, defaults and all
     assert cli.main(["init", name, str(path)]) == 2  # never overwrites
     assert "exists already" in capsys.readouterr().err
     if name == "anomaly":  # the written defaults run as they are (from the repository root, where the data is)

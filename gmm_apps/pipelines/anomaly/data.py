@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -78,3 +80,18 @@ class ExtremeValueError(BadValueError):
             f"{source}: column {column!r} has an extreme value {value!s} at data row {row} "
             f"(beyond +-{EXTREME:g}); fix or drop the row, or rescale the column",
         )
+
+
+#: headers of a column naming each record (``id``, ``txn_id``, ``Transaction ID``, ``order no``, ``key``)
+_ID_HEADER = re.compile(r"(^|[\s_.-])(id|key|no|nr|number|uuid)$|^id([\s_.-]|$)", re.IGNORECASE)
+
+
+def suggested_id_column(path):
+    """The column ``init --data`` names as the records' ids: the first whose header says so and whose values are
+    all different; None (the rows are numbered) when there is none."""
+    frame = read_frame(path)
+    for c in frame.columns:
+        cells = frame[c].dropna()
+        if _ID_HEADER.search(str(c).strip()) and len(cells) == len(frame) and cells.is_unique:
+            return str(c)
+    return None

@@ -17,7 +17,7 @@ from ...registry import Pipeline
 from ...tabular import check_sheet, header_with
 from .answers import join_verdicts
 from .config import AnomalyConfig
-from .data import BadValueError, read_frame
+from .data import BadValueError, read_frame, suggested_id_column
 from .features import Schema
 from .model import GMMDetector
 from .verdicts import LOCAL, NEAR, precision_at
@@ -135,6 +135,10 @@ class AnomalyPipeline(Pipeline):
     model_class = GMMDetector
     updates_model = True
     quick_sets = ("report.plots=false", "model.seeds=2", "model.components=[1, 4]")
+
+    def suggest(self, path):
+        """The records to learn from, scored themselves, and the column of their ids (``init --data``)."""
+        return {"data.path": path, "data.score": None, "data.id_column": suggested_id_column(path)}
 
     def apply_example(self, run_dir, folder):
         cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))["data"]

@@ -34,6 +34,7 @@ from ...tabular import (
     pool_evidence,
     read_table,
     refuse_mixed_currencies,
+    table_columns,
 )
 from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, first_row, trailing_totals
 from .rows import check_one_currency, currency_column, currency_names, keep_rows, one_currency
@@ -187,6 +188,38 @@ _LOOKS_LIKE = {
 }
 
 
+#: words in the headers of a line-item log's quantity, unit price and order number (``init --data``)
+_LINE_WORDS = {
+    "quantity_column": ("quantity", "qty", "menge", "anzahl", "units"),
+    "price_column": ("unitprice", "unit price", "price", "preis"),
+    "order_column": ("invoice", "order", "bestell", "receipt"),
+}
+
+
+def _look_alike(cols, words, name=None):
+    """The column named ``name`` whatever its case, else the first whose header holds one of ``words``."""
+    near = [c for c in cols if name is not None and c.lower() == str(name).lower()]
+    return (near or [c for c in cols if any(w in c.lower() for w in words)] or [None])[0]
+
+
+def suggested_columns(path):
+    """The column keys ``init --data`` writes for a log: the columns whose headers look like the customer id, the
+    date and the amount (or else a quantity and a unit price), and an order number; a CDNOW file needs none."""
+    if sniff(path)[0] == "cdnow":
+        return {}
+    cols = table_columns(path)
+    out = {}
+    for (ours, _), words in _LOOKS_LIKE.items():
+        key = {"customer_id": "data.id_column"}.get(ours, f"data.{ours}_column")
+        out[key] = _look_alike(cols, words, ours)
+    if out["data.amount_column"] is None:
+        out.pop("data.amount_column")
+        for key in ("quantity_column", "price_column"):
+            out[f"data.{key}"] = _look_alike(cols, _LINE_WORDS[key])
+    out["data.order_column"] = _look_alike(cols, _LINE_WORDS["order_column"])
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def check_columns(path, spec, columns):
     """Every named column is in the file; else one line naming the key, the column and the columns there are
     (default names not found: the columns whose headers look like them, all at once, or, with no dates at
@@ -196,9 +229,8 @@ def check_columns(path, spec, columns):
     for ours, theirs in spec.items():
         if theirs not in cols:
             key = {"customer_id": "id_column"}.get(ours, f"{ours}_column")
-            near = [c for c in cols if c.lower() == str(theirs).lower()]
-            words = _LOOKS_LIKE.get((ours, theirs), ())
-            missing.append((ours, theirs, key, (near or [c for c in cols if any(w in c.lower() for w in words)])[:1]))
+            like = _look_alike(cols, _LOOKS_LIKE.get((ours, theirs), ()), theirs)
+            missing.append((ours, theirs, key, [like] if like else []))
     if len(missing) > 1 and all(like for *_, like in missing):
         named = ", ".join(f"{theirs!r} (data.{key})" for _, theirs, key, _ in missing)
         keys = ", ".join(f"data.{key}: {like[0]}" for _, _, key, like in missing)

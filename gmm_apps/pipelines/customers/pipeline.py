@@ -15,7 +15,14 @@ from ...errors import ConfigError, DataError
 from ...paths import local_path, path_problem
 from ...registry import Pipeline
 from .config import CustomersConfig
-from .data import check_data_keys, check_format_keys, dask_purchases, file_kind, read_transactions
+from .data import (
+    check_data_keys,
+    check_format_keys,
+    dask_purchases,
+    file_kind,
+    read_transactions,
+    suggested_columns,
+)
 from .features import (
     capture_difference_interval,
     captured_at,
@@ -26,6 +33,7 @@ from .features import (
     rfm_scores,
 )
 from .model import PurchaseModel, Segmentation, kmeans_baseline
+from .rows import same_currency
 from .segments import action_for, money
 
 logger = logging.getLogger("gmm_apps.customers")
@@ -382,23 +390,16 @@ def _model_meta(cfg, win, weeks, cleaning):
     return {**meta, **{k: cleaning[k] for k in ("amounts_in", "date_order") if cleaning.get(k)}}
 
 
-def _same_currency(meta, cleaning, source):
-    """Refuse a log whose amounts are in another currency than the model learned: its segments and values
-    are in that currency's amounts."""
-    fitted, given = meta.get("amounts_in"), cleaning.get("amounts_in")
-    if fitted and given and fitted != given:
-        raise DataError(
-            f"{source}: the amounts are in {given}, but the model learned amounts in {fitted}: convert them to "
-            f"{fitted} first, or run the pipeline on this log for segments of its own"
-        )
-
-
 class CustomersPipeline(Pipeline):
     name = "customers"
     quick_sets = ("report.stability_seeds=1", "report.bootstrap=0", "report.plots=false", "model.n_components=3")
     description = "customer segments from a transaction log, with probabilities, names and actions"
     config_model = CustomersConfig
     model_class = Segmentation
+
+    def suggest(self, path):
+        """``data.path`` and the columns that look like the customer id, date and amount (``init --data``)."""
+        return {"data.path": path, **suggested_columns(path)}
 
     def check(self, config, source):
         p = local_path(config.data.path)
@@ -540,7 +541,7 @@ class CustomersPipeline(Pipeline):
     def apply(self, run_dir, input, config, ctx):
         seg, meta = Segmentation.load(Path(run_dir) / "model.npz")
         purchases, cleaning = read_transactions(config.data, path=input, date_order=meta.get("date_order"))
-        _same_currency(meta, cleaning, input)
+        same_currency(meta, cleaning, input)
         _log_cleaning(cleaning)
         as_of = purchases["date"].max() + pd.Timedelta(days=1)
         feats = customer_features(

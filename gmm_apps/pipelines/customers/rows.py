@@ -144,3 +144,14 @@ def keep_rows(path, raw, keep):
         "lines": left,
         "by_value": by_value,
     }
+
+
+def same_currency(meta, cleaning, source):
+    """Refuse a log whose amounts are in another currency than the model learned: its segments and values
+    are in that currency's amounts."""
+    fitted, given = meta.get("amounts_in"), cleaning.get("amounts_in")
+    if fitted and given and fitted != given:
+        raise DataError(
+            f"{source}: the amounts are in {given}, but the model learned amounts in {fitted}: convert them to "
+            f"{fitted} first, or run the pipeline on this log for segments of its own"
+        )

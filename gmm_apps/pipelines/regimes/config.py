@@ -34,11 +34,13 @@ class RegimesData(PathData):
         return ("file" if self.path else "arch") if self.source == "auto" else self.source
 
     def check_source_keys(self, where):
-        """Refuse a key set in the config that the data's source does not read (it would change nothing)."""
+        """Refuse a key set in the config that the data's source does not read (it would change nothing); one
+        written with its default value, as ``init`` writes every key, changes nothing either way."""
         src = self.resolved_source()
         for other, keys in self.SOURCE_KEYS.items():
             for key in keys:
-                if other != src and key in self.model_fields_set:
+                default = type(self).model_fields[key].get_default(call_default_factory=True)
+                if other != src and key in self.model_fields_set and getattr(self, key) != default:
                     raise ConfigError(
                         f"{where}: data.{key} is read only with data.source {other}, but the prices come from "
                         f"{src}; remove data.{key} or set data.source: {other}"

@@ -446,3 +446,24 @@ def read_claims(path, files, *, file_column="file", speaker_column="speaker"):
         if best:
             used[best] = f
     return out
+
+
+#: headers of a list of recordings: the recording's path, and its speaker (Common Voice's path and client_id,
+#: NeMo's audio_filepath, LibriSpeech-like speaker_id)
+_FILE_HEADER = re.compile(r"path|file|wav|audio|recording|clip", re.IGNORECASE)
+_SPEAKER_HEADER = re.compile(r"speaker|spk|client|voice|person|talker|name", re.IGNORECASE)
+
+
+def suggested_sources(path):
+    """The data keys ``init --data`` writes for a set of recordings: a folder or glob of them (speakers from
+    their names or folders); or a list of them (a table), its columns of recordings and speakers found by their
+    headers."""
+    if not is_list(path):  # auto: the file names' pattern, else the folders
+        return {"data.enrol": path, "data.label_from": "auto", "data.test": None}
+    cols = [str(c) for c in read_table(path, dtype=str).columns]
+    out = {"data.enrol": path, "data.label_from": "table", "data.test": None}
+    for key, header in (("data.file_column", _FILE_HEADER), ("data.speaker_column", _SPEAKER_HEADER)):
+        found = [c for c in cols if header.search(c) and c not in out.values()]
+        if found:
+            out[key] = found[0]
+    return out

@@ -25,6 +25,7 @@ from .data import (
     read_claims,
     recordings,
     speaker_labels,
+    suggested_sources,
 )
 from .features import MIN_SPEECH_S, recording_features, speech_seconds
 from .ivector import TotalVariability, baum_welch_statistics
@@ -448,6 +449,9 @@ class SpeakersPipeline(Pipeline):
     def data_overrides(self, path):
         """Recordings to enrol, one folder a speaker (the Python API's ``data``); no test set."""
         return {"data.enrol": str(path), "data.label_from": "folder", "data.test": None}
+
+    def suggest(self, path):
+        return suggested_sources(path)  # init --data: a folder of recordings, or a list of them
 
     description = "speaker identification and verification: UBM + MAP-adapted GMMs on MFCCs"
     config_model = SpeakersConfig

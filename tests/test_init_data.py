@@ -1,0 +1,95 @@
+"""``gmm-apps init <pipeline> my.yaml --data FILE``: a config for a user's own input, its path and the columns
+its headers show filled in, that runs as written."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from gmm_apps import cli
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "gmm_apps" / "samples"
+QUICK = {
+    "customers": ["report.stability_seeds=1", "report.bootstrap=0", "report.plots=false", "split.holdout_weeks=max"],
+    "anomaly": ["report.plots=false", "model.seeds=2"],
+    "regimes": ["report.plots=false", "report.stability_seeds=1"],
+    "speakers": ["report.plots=false"],
+}
+
+
+def _init_and_run(tmp_path, name, data, capsys):
+    """The config init writes for ``data``, and that it runs (a few quick settings aside)."""
+    cfg = tmp_path / f"{name}-{Path(data).stem}.yaml"
+    assert cli.main(["init", name, str(cfg), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {cfg} with " in out and f"from {data}; check it" in out
+    sets = [a for s in QUICK[name] for a in ("--set", s)]
+    assert cli.main(["run", str(cfg), "--out", str(tmp_path / f"{cfg.stem}-run"), "--quiet", *sets]) == 0
+    return yaml.safe_load(cfg.read_text())["data"], cfg.read_text()
+
+
+def test_a_shops_own_export_gets_its_columns(tmp_path, capsys):
+    # a German shop's export (; and decimal commas) and an online retailer's line items in a workbook
+    rng = np.random.default_rng(0)
+    n = 1500
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 560, n), "D")
+    shop = pd.DataFrame(
+        {
+            "Bestellnummer": [f"B{i}" for i in range(n)],
+            "Kundennummer": [f"K{k}" for k in rng.integers(0, 200, n)],
+            "Datum": days.strftime("%d.%m.%Y"),
+            "Betrag": [f"{v:.2f}".replace(".", ",") for v in rng.gamma(2, 40, n)],
+        }
+    )
+    shop.to_csv(tmp_path / "export.csv", sep=";", index=False)
+    data, text = _init_and_run(tmp_path, "customers", tmp_path / "export.csv", capsys)
+    assert data["id_column"] == "Kundennummer" and data["date_column"] == "Datum"
+    assert data["amount_column"] == "Betrag" and data["order_column"] == "Bestellnummer"
+    assert "  id_column: Kundennummer  # from " in text  # said where it came from, beside what the key does
+    lines = shop.rename(columns={"Kundennummer": "CustomerID", "Datum": "InvoiceDate", "Bestellnummer": "InvoiceNo"})
+    lines = lines.drop(columns=["Betrag"]).assign(
+        Quantity=rng.integers(1, 4, n), UnitPrice=rng.gamma(2, 10, n).round(2)
+    )
+    lines.assign(InvoiceDate=days).to_excel(tmp_path / "retail.xlsx", index=False)
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "retail.xlsx", capsys)
+    assert (data["quantity_column"], data["price_column"]) == ("Quantity", "UnitPrice") and data[
+        "amount_column"
+    ] is None
+
+
+def test_records_of_ones_own_are_scored_themselves_by_their_id(tmp_path, capsys):
+    ref = pd.read_csv(SAMPLES / "cardio_reference.csv").rename(columns={"id": "Record ID"})
+    ref.to_csv(tmp_path / "records.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "anomaly", tmp_path / "records.csv", capsys)
+    assert data["id_column"] == "Record ID" and data["score"] is None
+    scores = pd.read_csv(tmp_path / "anomaly-records-run" / "scores.csv")
+    assert len(scores) == len(ref) and scores["id"].tolist() == ref["Record ID"].tolist()
+    # no column of ids: the rows are numbered
+    ref.drop(columns=["Record ID"]).to_csv(tmp_path / "bare.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "anomaly", tmp_path / "bare.csv", capsys)
+    assert data["id_column"] is None
+
+
+def test_prices_and_recordings_of_ones_own(tmp_path, capsys):
+    days = pd.bdate_range("2012-01-02", "2019-12-31")
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, len(days))))
+    pd.DataFrame({"Date": days, "Close": prices}).to_csv(tmp_path / "prices.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "regimes", tmp_path / "prices.csv", capsys)
+    assert data["path"] == str(tmp_path / "prices.csv")
+    data, _ = _init_and_run(tmp_path, "speakers", SAMPLES / "fsdd_sample" / "enrol", capsys)
+    assert data["label_from"] == "auto" and data["test"] is None
+    # a list of recordings (Common Voice's train.tsv): its columns of paths and speakers
+    files = sorted((SAMPLES / "fsdd_sample" / "enrol").glob("*.wav"))
+    listed = pd.DataFrame({"client_id": [f.stem.split("_")[1] for f in files], "path": [str(f) for f in files]})
+    listed.to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+    data, _ = _init_and_run(tmp_path, "speakers", tmp_path / "train.tsv", capsys)
+    assert (data["label_from"], data["file_column"], data["speaker_column"]) == ("table", "path", "client_id")
+
+
+def test_init_data_that_is_not_there_is_one_line(tmp_path, capsys):
+    assert cli.main(["init", "customers", str(tmp_path / "c.yaml"), "--data", str(tmp_path / "none.csv")]) == 2
+    assert capsys.readouterr().err == f"error: --data {tmp_path / 'none.csv'}: no such file or folder\n"
+    assert not (tmp_path / "c.yaml").exists()
+    assert cli.main(["init", "customers", "--data"]) == 2  # a flag without its path
