@@ -66,6 +66,15 @@ def test_records_of_ones_own_are_scored_themselves_by_their_id(tmp_path, capsys)
     assert data["id_column"] == "Record ID" and data["score"] is None
     scores = pd.read_csv(tmp_path / "anomaly-records-run" / "scores.csv")
     assert len(scores) == len(ref) and scores["id"].tolist() == ref["Record ID"].tolist()
+    # a column of many categories (a customer per record) is left out of the columns scored, as the run would
+    # have asked, and an unnamed column with a different value in every row is the id
+    rng = np.random.default_rng(3)
+    txns = ref.rename(columns={"Record ID": "ref"}).assign(customer=[f"C{k}" for k in rng.integers(0, 300, len(ref))])
+    txns.to_csv(tmp_path / "txns.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "anomaly", tmp_path / "txns.csv", capsys)
+    assert data["id_column"] == "ref" and data["columns"] == [
+        c for c in ref.columns if c not in ("Record ID", "outlier")
+    ]
     # no column of ids: the rows are numbered
     ref.drop(columns=["Record ID"]).to_csv(tmp_path / "bare.csv", index=False)
     data, _ = _init_and_run(tmp_path, "anomaly", tmp_path / "bare.csv", capsys)

@@ -391,18 +391,24 @@ def _too_many_values(source, wide, columns, limit, *, rows, named):
 
     listed = " and ".join(f"{c!r} ({what(v)})" for c, v in wide.items())
     ids = [c for c, v in wide.items() if len(v) == rows]
-    keep = ", ".join(str(x) for x in columns if x not in wide)
+    kept = [str(x) for x in columns if x not in wide]
+    keep = ", ".join(kept)
     several = len(wide) > 1
     said = f"{source}: column{'s' if several else ''} {listed} {'are' if several else 'is'} categorical with more "
     said += f"than data.max_categories={limit} values; "
     if ids and not named and not several:
-        return DataError(f"{said}it has a different value in every row, as an id does: set data.id_column: {ids[0]}")
-    if ids and not named:
+        err = DataError(f"{said}it has a different value in every row, as an id does: set data.id_column: {ids[0]}")
+    elif ids and not named:
         said += f"set data.id_column: {ids[0]} (a different value in every row) and leave the others out with "
-        return DataError(f"{said}data.columns: [{keep}], or raise data.max_categories")
-    return DataError(
-        f"{said}leave {'them' if several else 'it'} out with data.columns: [{keep}], or raise data.max_categories"
-    )
+        err = DataError(f"{said}data.columns: [{keep}], or raise data.max_categories")
+    else:
+        err = DataError(
+            f"{said}leave {'them' if several else 'it'} out with data.columns: [{keep}], or raise data.max_categories"
+        )
+    err.fix = {"data.id_column": ids[0]} if ids and not named else {}  # what init --data writes
+    if not (ids and not named and not several):
+        err.fix["data.columns"] = kept
+    return err
 
 
 def _warn_of_new_values(values, block, column, known, source):
