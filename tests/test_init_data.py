@@ -12,7 +12,7 @@ from gmm_apps import cli
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples"
 QUICK = {
-    "customers": ["report.stability_seeds=1", "report.bootstrap=0", "report.plots=false", "split.holdout_weeks=max"],
+    "customers": ["report.stability_seeds=1", "report.bootstrap=0", "report.plots=false"],
     "anomaly": ["report.plots=false", "model.seeds=2"],
     "regimes": ["report.plots=false", "report.stability_seeds=1"],
     "speakers": ["report.plots=false"],
@@ -34,7 +34,7 @@ def test_a_shops_own_export_gets_its_columns(tmp_path, capsys):
     # a German shop's export (; and decimal commas) and an online retailer's line items in a workbook
     rng = np.random.default_rng(0)
     n = 1500
-    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 560, n), "D")
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 400, n), "D")  # 57 weeks: not 39 + 39
     shop = pd.DataFrame(
         {
             "Bestellnummer": [f"B{i}" for i in range(n)],
@@ -48,6 +48,7 @@ def test_a_shops_own_export_gets_its_columns(tmp_path, capsys):
     assert data["id_column"] == "Kundennummer" and data["date_column"] == "Datum"
     assert data["amount_column"] == "Betrag" and data["order_column"] == "Bestellnummer"
     assert "  id_column: Kundennummer  # from " in text  # said where it came from, beside what the key does
+    assert "  holdout_weeks: max  # from " in text and "calibration_weeks: 39  #" in text  # the 18 weeks left
     lines = shop.rename(columns={"Kundennummer": "CustomerID", "Datum": "InvoiceDate", "Bestellnummer": "InvoiceNo"})
     lines = lines.drop(columns=["Betrag"]).assign(
         Quantity=rng.integers(1, 4, n), UnitPrice=rng.gamma(2, 10, n).round(2)
@@ -57,6 +58,13 @@ def test_a_shops_own_export_gets_its_columns(tmp_path, capsys):
     assert (data["quantity_column"], data["price_column"]) == ("Quantity", "UnitPrice") and data[
         "amount_column"
     ] is None
+    # half a year of sales: two thirds of it to learn on, recent spend over half of that, the rest to check on
+    short = lines.assign(InvoiceDate=pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 210, n), "D"))
+    short.to_csv(tmp_path / "half_year.csv", index=False)
+    _init_and_run(tmp_path, "customers", tmp_path / "half_year.csv", capsys)
+    cfg = yaml.safe_load((tmp_path / "customers-half_year.yaml").read_text())
+    assert cfg["split"] == {"enabled": True, "start": None, "calibration_weeks": 19, "holdout_weeks": "max"}
+    assert cfg["features"]["recent_weeks"] == 9
 
 
 def test_records_of_ones_own_are_scored_themselves_by_their_id(tmp_path, capsys):

@@ -36,6 +36,7 @@ from ...tabular import (
     refuse_mixed_currencies,
     table_columns,
 )
+from .config import CustomersData
 from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, first_row, trailing_totals
 from .rows import check_one_currency, currency_column, currency_names, keep_rows, one_currency
 from .status import counted_statuses, refund_column, row_statuses, status_column, status_summary, tally
@@ -217,7 +218,29 @@ def suggested_columns(path):
         for key in ("quantity_column", "price_column"):
             out[f"data.{key}"] = _look_alike(cols, _LINE_WORDS[key])
     out["data.order_column"] = _look_alike(cols, _LINE_WORDS["order_column"])
-    return {k: v for k, v in out.items() if v is not None}
+    out = {k: v for k, v in out.items() if v is not None}
+    return {**out, **_suggested_split(path, out)}
+
+
+def _suggested_split(path, columns):
+    """The weeks ``init --data`` writes for a log shorter than the default 39 + 39: calibration 39 weeks when 13 or
+    more follow it (else two thirds of the log, recent spend over half of it), the holdout to the log's end."""
+    keys = {k.split(".", 1)[1]: v for k, v in columns.items() if k.endswith("_column")}
+    try:
+        purchases, _ = read_transactions(CustomersData(path=path, **keys))
+    except DataError:
+        return {}  # the run will say what is wrong with the columns
+    weeks = (purchases["date"].max() - purchases["date"].min()).days / 7
+    if weeks >= 78:
+        return {}
+    if weeks >= 52:
+        return {"split.holdout_weeks": "max"}
+    calibration = max(1, int(weeks * 2 / 3))
+    return {
+        "split.calibration_weeks": calibration,
+        "split.holdout_weeks": "max",
+        "features.recent_weeks": max(1, calibration // 2),
+    }
 
 
 def check_columns(path, spec, columns):
