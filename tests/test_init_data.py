@@ -110,3 +110,6 @@ def test_init_data_that_is_not_there_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == f"error: --data {tmp_path / 'none.csv'}: no such file or folder\n"
     assert not (tmp_path / "c.yaml").exists()
     assert cli.main(["init", "customers", "--data"]) == 2  # a flag without its path
+    capsys.readouterr()
+    assert cli.main(["init", "customers", "--data", str(tmp_path)]) == 2  # a folder, not a log
+    assert capsys.readouterr().err == f"error: {tmp_path}: is a folder, expected a file (--data)\n"

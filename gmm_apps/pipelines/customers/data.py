@@ -206,7 +206,7 @@ def _look_alike(cols, words, name=None):
 def suggested_columns(path):
     """The column keys ``init --data`` writes for a log: the columns whose headers look like the customer id, the
     date and the amount (or else a quantity and a unit price), and an order number; a CDNOW file needs none."""
-    if sniff(path)[0] == "cdnow":
+    if sniff(require_file(path, key="--data", expected="a transaction log"))[0] == "cdnow":
         return {}
     cols = table_columns(path)
     out = {}
