@@ -4,7 +4,8 @@
 API's answer (beside its metadata), rows keyed by date (Alpha Vantage's ``"Time Series (Daily)"``,
 ``to_json(orient="index")``), columns keyed by row (pandas' ``to_json``), columns as arrays (Finnhub's and
 TradingView's candles, ``{"t": [...], "c": [...], "s": "ok"}``) and series as ``[time, value]`` pairs
-(CoinGecko's ``{"prices": [[ms, p], ...], "total_volumes": [...]}``).  Anything else is refused in one line.
+(CoinGecko's ``{"prices": [[ms, p], ...], "total_volumes": [...]}``) and rows as lists (Binance's klines, Google
+Sheets' ``values``).  Anything else is refused in one line.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def _shape(data):
 def _table(data, path, depth=0):
     """The table ``data`` holds, or None."""
     if isinstance(data, list):
-        return pd.json_normalize(data, sep=".") if _is_records(data) else None
+        return pd.json_normalize(data, sep=".") if _is_records(data) else _rows_of_lists(data)
     if not isinstance(data, dict) or not data:
         return None
     for shape in (_pandas_split, _pairs, _arrays, _rows_by_label, _columns_by_row):
@@ -88,6 +89,19 @@ def _is_plain(v):
     return not isinstance(v, (list, dict))
 
 
+def _rows_of_lists(rows):
+    """Rows as lists of plain values: Binance's klines (every row data: columns ``column_1`` ...) or Google
+    Sheets' ``values`` (a header row first; rows cut short after their last filled cell are filled out)."""
+    from .tabular import data_names  # reason: tabular imports this module for its JSON reading
+
+    if len(rows) < 2 or not all(isinstance(r, list) and r and all(map(_is_plain, r)) for r in rows):
+        return None
+    width = max(map(len, rows))
+    names = data_names([str(c) for c in rows[0]] + [""] * (width - len(rows[0])))
+    head, body = (names, rows) if names else ([str(c) for c in rows[0]] + [""] * (width - len(rows[0])), rows[1:])
+    return pd.DataFrame([list(r) + [None] * (width - len(r)) for r in body], columns=head)
+
+
 def _is_records(v):
     return isinstance(v, list) and bool(v) and all(isinstance(r, dict) for r in v)
 
@@ -99,7 +113,7 @@ def _is_metadata(v):
 
 def _holds_table(v):
     if isinstance(v, list):
-        return _is_records(v)
+        return _is_records(v) or _rows_of_lists(v) is not None
     shapes = (_pandas_split, _pairs, _arrays, _rows_by_label)
     return isinstance(v, dict) and bool(v) and any(s(v) is not None for s in shapes)
 

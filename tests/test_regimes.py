@@ -1367,9 +1367,9 @@ def test_the_out_of_sample_days_start_where_auto_puts_them(tmp_path):
 
 
 def _api_answers(days, prices):
-    """One price history as six APIs answer: Polygon's bars, Alpha Vantage's rows keyed by date (newest
-    first, numbered fields, text), Nasdaq Data Link's dataset, Finnhub's arrays, CoinGecko's [ms, value] pairs,
-    FRED's observations."""
+    """One price history as seven APIs answer: Polygon's bars, Alpha Vantage's rows keyed by date (newest
+    first, numbered fields, text), Nasdaq Data Link's dataset, Binance's klines (rows without names), Finnhub's
+    arrays, CoinGecko's [ms, value] pairs, FRED's observations."""
     ms = [int(d.timestamp() * 1000) for d in days]
     bars = [{"v": 1e6, "o": p, "h": p, "l": p, "c": p, "t": t} for t, p in zip(ms, prices)]
     rows = {
@@ -1386,6 +1386,10 @@ def _api_answers(days, prices):
                 "frequency": "daily",
             }
         },
+        "binance": [
+            [t, repr(float(p)), repr(float(p) * 1.01), repr(float(p) * 0.99), repr(float(p)), "12.5", t + 86_399_999]
+            for t, p in zip(ms, prices)
+        ],
         "finnhub": {**{k: list(prices) for k in "chlo"}, "s": "ok", "t": [t // 1000 for t in ms], "v": [1e6] * len(ms)},
         "coingecko": {"prices": [[t, p] for t, p in zip(ms, prices)], "total_volumes": [[t, 1e6] for t in ms]},
         "fred": {

@@ -362,10 +362,22 @@ def test_json_records_read_by_every_pipelines_reader(tmp_path):
         json.dump([{"id": 7, "x": 1}, {"id": 8, "x": None}], fh)
     (block,) = list(read_table(tmp_path / "a.json.gz", chunksize=1, dtype=str))
     assert block["id"].tolist() == ["7", "8"] and block["x"].iloc[0] == "1" and pd.isna(block["x"].iloc[1])
-    # a list of rows without column names: refused in one line, saying so
+    # rows as lists: without column names (Binance's klines) named column_1 ..., or under a header row (Google
+    # Sheets' values, rows cut short after their last filled cell)
     (tmp_path / "klines.json").write_text(json.dumps([[1704153600000, "1.5", "2.0"], [1704240000000, "1.6", "2.1"]]))
+    got = read_table(tmp_path / "klines.json")
+    assert got.columns.tolist() == ["column_1", "column_2", "column_3"] and got["column_2"].tolist() == ["1.5", "1.6"]
+    sheet = {
+        "range": "Sheet1!A1:C3",
+        "values": [["Date", "Close", "Note"], ["2024-01-02", "1.5"], ["2024-01-03", "1.6", "x"]],
+    }
+    (tmp_path / "sheet.json").write_text(json.dumps(sheet))
+    got = read_table(tmp_path / "sheet.json")
+    assert got.columns.tolist() == ["Date", "Close", "Note"] and got["Note"].fillna("-").tolist() == ["-", "x"]
+    # a list of lists holding objects is no table: refused in one line
+    (tmp_path / "odd.json").write_text(json.dumps([[{"a": 1}], [{"a": 2}]]))
     with pytest.raises(DataError, match="JSON holding a list of lists \\(rows without column names\\), not a table"):
-        read_table(tmp_path / "klines.json")
+        read_table(tmp_path / "odd.json")
     # a delimited table whose header a SQL tool bracketed is still a table
     (tmp_path / "sql.csv").write_text("[Date],[Close]\n2024-01-02,1.5\n")
     assert list(read_table(tmp_path / "sql.csv").columns) == ["[Date]", "[Close]"]
