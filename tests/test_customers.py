@@ -10,7 +10,7 @@ import pytest
 from gmm_apps import cli
 from gmm_apps.errors import ConfigError, DataError
 from gmm_apps.pipelines.customers.config import CustomersData, CustomersModel
-from gmm_apps.pipelines.customers.data import check_data_keys, read_transactions
+from gmm_apps.pipelines.customers.data import check_data_keys, check_format_keys, read_transactions
 from gmm_apps.pipelines.customers.features import (
     capture_curve,
     capture_difference_interval,
@@ -1341,3 +1341,26 @@ def test_apply_reads_a_new_weeks_dates_the_way_the_run_read_its_log(tmp_path, ca
     assert got["date"].max() == pd.Timestamp("2024-07-12")
     with pytest.raises(DataError, match="no date shows whether the day or the month comes first"):
         read(tmp_path / "week.csv")
+
+
+def test_whole_amounts_with_thousands_commas_read_with_data_decimal_mark(tmp_path, capsys):
+    # a yen shop (or invoices in whole dollars): ¥1,200 could be one thousand two hundred or one point two;
+    # refused by default with the key that settles it, read as thousands with data.decimal_mark: '.'
+    rng = np.random.default_rng(4)
+    yen = rng.integers(1, 999, 300) * 100
+    log = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 40, 300),
+            "date": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, 300), "D")).strftime("%Y-%m-%d"),
+            "amount": [f"¥{v:,}" for v in yen],
+        }
+    )
+    log.to_csv(tmp_path / "yen.csv", index=False)
+    with pytest.raises(DataError, match=r"could group thousands or mark decimals .*or set data.decimal_mark"):
+        read(tmp_path / "yen.csv")
+    got, cleaning = read(tmp_path / "yen.csv", decimal_mark=".")
+    assert cleaning["revenue"] == yen.sum() and cleaning["amounts_in"] == "JPY"
+    as_decimals = np.where(yen >= 1000, yen / 1000, yen).sum()  # "¥1,200" as 1.2; "¥900" has no comma
+    assert read(tmp_path / "yen.csv", decimal_mark=",")[1]["revenue"] == pytest.approx(as_decimals)
+    with pytest.raises(ConfigError, match="data.decimal_mark is set, but .* CDNOW text format"):
+        check_format_keys(CustomersData(decimal_mark="."), "cdnow", "c.yaml")

@@ -150,6 +150,11 @@ class CustomersData(PathData):
         "(timestamps without an offset are read as UTC); null: as written",
     )
     date_format: str | None = Field(None, description="e.g. %Y%m%d; default: inferred")
+    decimal_mark: Literal["auto", ".", ","] = Field(
+        "auto",
+        description="the amounts' decimal mark: auto decides from the column (1,234.50 or 1.234,50) and refuses one "
+        "that cannot tell (1,200 alone); '.' reads commas as thousands (¥1,200, whole dollars), ',' as decimals",
+    )
 
 
 class CustomersFeatures(Section):

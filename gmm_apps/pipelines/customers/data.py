@@ -312,12 +312,22 @@ def read_transactions(cfg_data, path=None, *, date_order=None):
     if "status" in spec:
         counts = tally(row_statuses(raw, spec, p).value_counts())
         counted = statuses_counted(p, spec, counts, cfg_data)
+    _with_decimal_mark(raw, spec, cfg_data.decimal_mark)
     first, order = _date_order(raw, spec, cfg, p, date_order)
     purchases, cleaning = finish(customer_days(raw, spec, p, cfg, first, counted=counted), cfg_data)
     cleaning = {**_with_status(cleaning, spec, counts, counted, totals), "date_order": order}
     rules = {k: v for k, v in (("kept", kept), ("currency", currency)) if v}  # summaries as before without them
     code = "USD" if kind == "cdnow" and code is None else code  # CDNOW sold in US dollars
     return purchases, {**cleaning, **rules, "amounts_in": code}
+
+
+def _with_decimal_mark(raw, spec, mark):
+    """The number columns read with ``data.decimal_mark`` when it names one (in place)."""
+    if mark == "auto":
+        return
+    for col in {spec[k] for k in ("amount", "price", "quantity", "refund") if k in spec}:
+        if not pd.api.types.is_numeric_dtype(raw[col]):
+            raw[col] = as_numbers(raw[col], mark=mark)[0]
 
 
 def _date_order(raw, spec, cfg, path, known):
@@ -499,10 +509,14 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
         if code is None and c == spec.get("amount", spec.get("price")) and len(signs) == 1:
             code = next(iter(signs))
         seen = [e[c] for _, e, *_ in parts if e[c] is not None]
-        if seen:
+        if cfg_data.decimal_mark != "auto":
+            marks[c] = cfg_data.decimal_mark
+        elif seen:
             marks[c] = mark_from(pool_evidence(seen))
             if marks[c] is None:
-                raise DataError(f"{path}: column {c!r}: {AMBIGUOUS_COMMAS}")
+                raise DataError(
+                    f"{path}: column {c!r}: {AMBIGUOUS_COMMAS}; or set data.decimal_mark ('.': commas group thousands)"
+                )
     return first, marks, counts, code
 
 
@@ -557,6 +571,7 @@ def check_format_keys(cfg_data, kind, source):
             "cancel_pattern",
             "timezone",
             "date_format",
+            "decimal_mark",
             "status_column",
             "count_status",
             "refund_column",
