@@ -86,10 +86,9 @@ class ExtremeValueError(BadValueError):
 _ID_HEADER = re.compile(r"(^|[\s_.-])(id|key|no|nr|number|uuid)$|^id([\s_.-]|$)", re.IGNORECASE)
 
 
-def suggested_id_column(path):
+def suggested_id_column(frame):
     """The column ``init --data`` names as the records' ids: the first whose header says so and whose values are
     all different; None (the rows are numbered) when there is none."""
-    frame = read_frame(path)
     for c in frame.columns:
         cells = frame[c].dropna()
         if _ID_HEADER.search(str(c).strip()) and len(cells) == len(frame) and cells.is_unique:

@@ -139,8 +139,8 @@ class AnomalyPipeline(Pipeline):
     def suggest(self, path):
         """The records to learn from, scored themselves, the column of their ids, and the columns to score when
         some are categories too many to score (ids, notes) (``init --data``)."""
-        out = {"data.path": path, "data.score": None, "data.id_column": suggested_id_column(path)}
         frame = read_frame(path)
+        out = {"data.path": path, "data.score": None, "data.id_column": suggested_id_column(frame)}
         logging.disable(logging.INFO)  # the run says what it reads; these tries would say it again
         try:
             for _ in range(2):  # a fix may name the id column, then the columns to leave out

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import re
 
+import pandas as pd
+
 from ...errors import DataError
 from ...tabular import currencies, row_currencies
 
@@ -66,7 +68,9 @@ def one_currency(path, raw, wanted, amount=None):
     cur = currency_column(raw.columns)
     want = None if wanted is None else wanted.strip().upper()
     if cur is None and wanted is None:
-        shown = currencies(raw[amount].dropna().astype(str).unique()) if amount in raw.columns else {}
+        cells = raw[amount] if amount in raw.columns else None
+        text = cells is not None and not pd.api.types.is_numeric_dtype(cells)  # numbers carry no sign to find
+        shown = currencies(cells.dropna().astype(str).unique()) if text else {}
         return raw, None, next(iter(shown)) if len(shown) == 1 else None  # several: refused as amounts are read
     if cur is None:
         names = row_currencies(raw[amount]).dropna() if amount in raw.columns else ()
