@@ -17,7 +17,7 @@ import re
 import pandas as pd
 
 from .errors import DataError
-from .sniff import open_stored, text_encoding
+from .sniff import data_names, open_stored, text_encoding
 
 logger = logging.getLogger("gmm_apps")
 
@@ -92,13 +92,12 @@ def _is_plain(v):
 def _rows_of_lists(rows):
     """Rows as lists of plain values: Binance's klines (every row data: columns ``column_1`` ...) or Google
     Sheets' ``values`` (a header row first; rows cut short after their last filled cell are filled out)."""
-    from .tabular import data_names  # reason: tabular imports this module for its JSON reading
-
     if len(rows) < 2 or not all(isinstance(r, list) and r and all(map(_is_plain, r)) for r in rows):
         return None
     width = max(map(len, rows))
-    names = data_names([str(c) for c in rows[0]] + [""] * (width - len(rows[0])))
-    head, body = (names, rows) if names else ([str(c) for c in rows[0]] + [""] * (width - len(rows[0])), rows[1:])
+    first = [str(c) for c in rows[0]] + [""] * (width - len(rows[0]))
+    names = data_names(first)
+    head, body = (names, rows) if names else (first, rows[1:])
     return pd.DataFrame([list(r) + [None] * (width - len(r)) for r in body], columns=head)
 
 

@@ -1,6 +1,7 @@
 """What a table file is, from its bytes and never its name: a workbook, Parquet, JSON records, or delimited text
 (plain, gzip or the one file of a zip archive), its separator and its character encoding; markup, locked and
-binary workbooks refused with what to do.  :func:`gmm_apps.tabular.read_table` reads what this finds."""
+binary workbooks refused with what to do; whether a first row is data, not a header (:func:`data_names`).
+:func:`gmm_apps.tabular.read_table` reads what this finds."""
 
 from __future__ import annotations
 
@@ -252,3 +253,23 @@ def text_encoding(path, compression=None):
     shown = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}[name]
     logger.info("%s: not UTF-8; read as %s text, e.g. line %d: %s", path, shown, raw.count(b"\n", 0, bad) + 1, line)
     return name
+
+
+#: a cell of data, never a column's name: a number (``1.5``, ``-2e-3``, ``1.234,5``) or a date or time of day written
+#: in digits (``2023.01.03``, ``31/12/2018``, ``00:00``, ``2024-01-02 10:00:00``)
+_DATUM = re.compile(
+    r"[+-]?(\d[\d.,]*|[.,]\d+)([eE][+-]?\d+)?|\d{1,4}([-/.:]\d{1,4}){1,2}([ T]\d{1,2}(:\d\d){1,2}(\.\d+)?)?"
+)
+
+
+def data_names(row):
+    """Names for the columns of a table written without a header (MetaTrader 4's history, Binance's data
+    downloads, a matrix saved by ``numpy.savetxt``), when its first row's cells are data: every one a number, a
+    date or a time of day. None for a header, whole numbers rising along the row included (pandas' own
+    ``0, 1, 2, ...``, wavelengths ``400, 410, ...`` over spectra, years)."""
+    cells = [str(c).strip() for c in row]
+    if not cells or not all(c and _DATUM.fullmatch(c) for c in cells):
+        return None
+    if all(re.fullmatch(r"\d+", c) for c in cells) and all(int(a) < int(b) for a, b in zip(cells, cells[1:])):
+        return None
+    return [f"column_{i + 1}" for i in range(len(cells))]

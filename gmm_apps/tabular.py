@@ -18,7 +18,7 @@ from python_calamine import CalamineError
 
 from .errors import DataError
 from .json_tables import read_json_records
-from .sniff import HEADER_SEARCH_ROWS, excel_engine, open_stored, sniff_table, text_encoding
+from .sniff import HEADER_SEARCH_ROWS, data_names, excel_engine, open_stored, sniff_table, text_encoding
 
 logger = logging.getLogger("gmm_apps")
 
@@ -246,24 +246,12 @@ def _header_row(rows, header_has):
     return None
 
 
-#: a cell of data, never a column's name: a number (``1.5``, ``-2e-3``, ``1.234,5``) or a date or time of day written
-#: in digits (``2023.01.03``, ``31/12/2018``, ``00:00``, ``2024-01-02 10:00:00``)
-_DATUM = re.compile(
-    r"[+-]?(\d[\d.,]*|[.,]\d+)([eE][+-]?\d+)?|\d{1,4}([-/.:]\d{1,4}){1,2}([ T]\d{1,2}(:\d\d){1,2}(\.\d+)?)?"
-)
-
-
-def data_names(row):
-    """Names for the columns of a table written without a header (MetaTrader 4's history, Binance's data
-    downloads, a matrix saved by ``numpy.savetxt``), when its first row's cells are data: every one a number, a
-    date or a time of day. None for a header, whole numbers rising along the row included (pandas' own
-    ``0, 1, 2, ...``, wavelengths ``400, 410, ...`` over spectra, years)."""
-    cells = [str(c).strip() for c in row]
-    if not cells or not all(c and _DATUM.fullmatch(c) for c in cells):
-        return None
-    if all(re.fullmatch(r"\d+", c) for c in cells) and all(int(a) < int(b) for a, b in zip(cells, cells[1:])):
-        return None
-    return [f"column_{i + 1}" for i in range(len(cells))]
+def _say_headerless(where, names):
+    logger.info(
+        "%s: the first row holds data, not column names: read as a row; the columns are named column_1 to %s",
+        where,
+        names[-1],
+    )
 
 
 def header_with(names):
@@ -318,12 +306,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
         skip = header_position(rows, header_has, path)
         names = None if skip else data_names(rows[0])
         if names:
-            logger.info(
-                "%s: the first row holds data, not column names: read as a row; the columns are named "
-                "column_1 to column_%d",
-                path,
-                len(names),
-            )
+            _say_headerless(path, names)
         source = open_stored(path, "zip") if compression == "zip" else path  # pandas reads one-file zips only
         try:
             return pd.read_csv(
@@ -432,13 +415,7 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
             part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=at)
             names = None if at else data_names(part.columns)
             if names:  # its first row was data: read again without a header
-                logger.info(
-                    "%s (sheet %r): the first row holds data, not column names: read as a row; the columns are "
-                    "named column_1 to column_%d",
-                    path,
-                    s,
-                    len(names),
-                )
+                _say_headerless(f"{path} (sheet {s!r})", names)
                 part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=None, names=names)
             parts.append(part)
     for s, part in zip(wanted[1:], parts[1:]):
