@@ -70,6 +70,7 @@ A pipeline is a class with:
 from __future__ import annotations
 
 import importlib
+import logging
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -141,6 +142,27 @@ class Pipeline:
     def suggest(self, path):
         """The config values (dotted key -> value) ``init --data`` writes for the input at ``path``."""
         return self.data_overrides(path)
+
+    def with_fixes(self, values, attempt, *, tries=3):
+        """``values`` (``data.*`` key -> value) with the settings a run's refusals ask for written in:
+        ``attempt(data)`` reads the input as the run would, given the config's validated ``data`` section; a
+        :class:`~gmm_apps.errors.DataError` carrying ``fix`` (dotted key -> value) is answered by it and the
+        reading tried again, at most ``tries`` times; one without ``fix`` is left for the run to say (for
+        :meth:`suggest`)."""
+        logging.disable(logging.INFO)  # the run says what it reads; these tries would say it again
+        try:
+            for _ in range(tries):
+                data = {k.split(".", 1)[1]: v for k, v in values.items()}
+                try:
+                    attempt(self.config_model.model_validate({"pipeline": self.name, "data": data}).data)
+                    break
+                except DataError as exc:
+                    if not getattr(exc, "fix", None):
+                        break
+                    values.update(exc.fix)
+        finally:
+            logging.disable(logging.NOTSET)
+        return values
 
     def write_data(self, data, folder):
         """Write in-memory ``data`` as input files into ``folder``; return the path a run or apply reads.

@@ -1,6 +1,7 @@
 """``gmm-apps init <pipeline> my.yaml --data FILE``: a config for a user's own input, its path and the columns
 its headers show filled in, that runs as written."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,15 @@ def test_records_of_ones_own_are_scored_themselves_by_their_id(tmp_path, capsys)
     # no column of ids: the rows are numbered
     ref.drop(columns=["Record ID"]).to_csv(tmp_path / "bare.csv", index=False)
     data, _ = _init_and_run(tmp_path, "anomaly", tmp_path / "bare.csv", capsys)
-    assert data["id_column"] is None
+    assert data["id_column"] is None and data["missing"] == "error"
+    # empty cells (an export with gaps): scored by the other features, as the run's refusal would have suggested
+    gaps = ref.astype({"ASTV": float})
+    gaps.loc[[5, 40], "ASTV"] = np.nan
+    gaps.to_csv(tmp_path / "gaps.csv", index=False)
+    data, text = _init_and_run(tmp_path, "anomaly", tmp_path / "gaps.csv", capsys)
+    assert data["missing"] == "marginalize" and "  missing: marginalize  # from " in text
+    scores = pd.read_csv(tmp_path / "anomaly-gaps-run" / "scores.csv")
+    assert len(scores) == len(ref) and scores["score"].notna().all()
 
 
 def test_prices_and_recordings_of_ones_own(tmp_path, capsys):
@@ -94,7 +103,23 @@ def test_prices_and_recordings_of_ones_own(tmp_path, capsys):
     prices = 100 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, len(days))))
     pd.DataFrame({"Date": days, "Close": prices}).to_csv(tmp_path / "prices.csv", index=False)
     data, _ = _init_and_run(tmp_path, "regimes", tmp_path / "prices.csv", capsys)
-    assert data["path"] == str(tmp_path / "prices.csv")
+    assert data["path"] == str(tmp_path / "prices.csv") and (data["missing"], data["nonpositive"]) == ("refuse",) * 2
+    # a crude oil contract as published: days without a price and one negative settle (WTI's 2020-04-20)
+    crude = pd.DataFrame({"Date": days, "Price": prices.round(2).astype(object)})
+    crude.loc[[300, 301, 1500], "Price"] = ""
+    crude.loc[1200, "Price"] = -37.63
+    crude.to_csv(tmp_path / "crude.csv", index=False)
+    data, text = _init_and_run(tmp_path, "regimes", tmp_path / "crude.csv", capsys)
+    assert (data["missing"], data["nonpositive"]) == ("drop", "drop") and "  nonpositive: drop  # from " in text
+    summary = json.loads((tmp_path / "regimes-crude-run" / "summary.json").read_text())
+    assert summary["cleaning"]["rows_dropped"] == {"missing": 3, "nonpositive": 1}
+    # a yield below zero for months is a level, not a price with a misprint: not dropped, the run says what to set
+    bund = pd.DataFrame({"Date": days, "Yield": np.linspace(-0.8, 2.0, len(days))})
+    bund.to_csv(tmp_path / "bund.csv", index=False)
+    assert cli.main(["init", "regimes", str(tmp_path / "bund.yaml"), "--data", str(tmp_path / "bund.csv")]) == 0
+    assert yaml.safe_load((tmp_path / "bund.yaml").read_text())["data"]["nonpositive"] == "refuse"
+    assert cli.main(["run", str(tmp_path / "bund.yaml"), "--out", str(tmp_path / "bund-run")]) == 2
+    assert "data.values: levels" in capsys.readouterr().err
     data, _ = _init_and_run(tmp_path, "speakers", SAMPLES / "fsdd_sample" / "enrol", capsys)
     assert data["label_from"] == "auto" and data["test"] is None
     # a list of recordings (Common Voice's train.tsv): its columns of paths and speakers

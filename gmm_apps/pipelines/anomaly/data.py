@@ -50,6 +50,8 @@ class BadValueError(DataError):
 
     def __init__(self, source, column, value, row):
         self.source, self.column, self.value, self.row = source, column, value, row
+        #: what ``init --data`` writes into the config it suggests: an empty value is scored by the other features
+        self.fix = {"data.missing": "marginalize"} if pd.isna(value) else None
         shown = "(empty)" if pd.isna(value) else repr(str(value))  # the same text whatever dtype the reader chose
         hint = "; fill or drop such rows" + (
             ", or set data.missing: marginalize to score by the other features" if pd.isna(value) else ""
@@ -72,6 +74,8 @@ EXTREME = 1e100
 
 class ExtremeValueError(BadValueError):
     """A value too large in magnitude to score (e.g. 1e308)."""
+
+    fix = None  # no setting scores it
 
     def __init__(self, source, column, value, row):
         self.source, self.column, self.value, self.row = source, column, value, row

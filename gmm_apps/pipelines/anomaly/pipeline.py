@@ -137,24 +137,17 @@ class AnomalyPipeline(Pipeline):
     quick_sets = ("report.plots=false", "model.seeds=2", "model.components=[1, 4]")
 
     def suggest(self, path):
-        """The records to learn from, scored themselves, the column of their ids, and the columns to score when
-        some are categories too many to score (ids, notes) (``init --data``)."""
+        """The records to learn from, scored themselves, the column of their ids, the columns to score when
+        some are categories too many to score (ids, notes), and missing values scored by the other features
+        when some are empty (``init --data``)."""
         frame = read_frame(path)
-        out = {"data.path": path, "data.score": None, "data.id_column": suggested_id_column(frame)}
-        logging.disable(logging.INFO)  # the run says what it reads; these tries would say it again
-        try:
-            for _ in range(2):  # a fix may name the id column, then the columns to leave out
-                data = {k.split(".", 1)[1]: v for k, v in out.items()}
-                try:
-                    Schema.learn(frame, AnomalyConfig.model_validate({"pipeline": "anomaly", "data": data}).data, path)
-                    break
-                except DataError as exc:
-                    if not getattr(exc, "fix", None):
-                        break  # the run will say what is wrong, as it would have
-                    out.update(exc.fix)
-        finally:
-            logging.disable(logging.NOTSET)
-        return out
+
+        def attempt(data):  # a fix may name the id column, then the columns to leave out, then data.missing
+            Schema.learn(frame, data, path).records(frame, path)
+
+        return self.with_fixes(
+            {"data.path": path, "data.score": None, "data.id_column": suggested_id_column(frame)}, attempt
+        )
 
     def apply_example(self, run_dir, folder):
         cfg = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))["data"]

@@ -37,6 +37,10 @@ from .columns import (
 
 logger = logging.getLogger("gmm_apps.regimes")
 
+#: ``init --data`` suggests ``data.nonpositive: drop`` for a series at most this share of whose days are at or
+#: below zero (a misprint, a contract's one negative settle); beyond it the series is a level, not a price
+RARE_NONPOSITIVE = 0.01
+
 
 @dataclass
 class PriceData:
@@ -206,17 +210,22 @@ def _check_series(values, column, source, *, positive):
     nonfinite = ~np.isfinite(arr)
     if nonfinite.any():
         i = int(np.flatnonzero(nonfinite)[0])
-        raise DataError(
+        exc = DataError(
             f"{source}: column {column!r} has a missing or infinite value at data row {i + 1} "
             f"(date {pd.Timestamp(s.index[i]).date()}); set data.missing: drop to leave such rows out, or fill them"
         )
+        exc.fix = {"data.missing": "drop"} if np.isnan(arr).all(where=nonfinite) else None  # what init writes
+        raise exc
     if positive and (arr <= 0).any():
         i = int(np.flatnonzero(arr <= 0)[0])
-        raise DataError(
+        exc = DataError(
             f"{source}: column {column!r} must hold positive prices, got {arr[i]:g} at data row {i + 1} "
             f"(date {pd.Timestamp(s.index[i]).date()}); set data.nonpositive: drop to leave such days "
             "and the returns across them out, or, for a yield, a rate or a spread, data.values: levels"
         )
+        # init writes drop for a price's rare misprint (WTI's -37.63); a series often at or below zero is a level
+        exc.fix = {"data.nonpositive": "drop"} if (arr <= 0).mean() <= RARE_NONPOSITIVE else None
+        raise exc
     big = np.abs(arr) > EXTREME
     if big.any():
         i = int(np.flatnonzero(big)[0])

@@ -270,6 +270,16 @@ class RegimesPipeline(Pipeline):
         sp500.load()["Adj Close"].iloc[-2520:].rename("Close").rename_axis("Date").to_frame().to_csv(p)
         return str(p)
 
+    def suggest(self, path):
+        """The price file, and the cleaning it needs to be read as the run would refuse it without: rows without
+        a price left out (``data.missing: drop``), a price's rare misprint at or below zero left out
+        (``data.nonpositive: drop``) (``init --data``)."""
+
+        def attempt(data):  # a fix may leave out empty rows, then a negative print
+            data_mod.load_file(data.path, rules=data.reading())
+
+        return self.with_fixes(self.data_overrides(path), attempt)
+
     description = "market regimes from prices: dated labels with filtered and smoothed probabilities"
     config_model = RegimesConfig
     model_class = RegimeModel
