@@ -1343,6 +1343,35 @@ def test_apply_reads_a_new_weeks_dates_the_way_the_run_read_its_log(tmp_path, ca
         read(tmp_path / "week.csv")
 
 
+def test_apply_reads_a_new_weeks_amounts_with_the_decimal_mark_the_run_read(tmp_path, capsys):
+    # a shop in whole dollars and cents ($1,234.50); a new week whose amounts are all whole thousands ($1,200)
+    # cannot show whether the comma groups thousands: apply reads them as the run read its log
+    rng = np.random.default_rng(2)
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 600, 900), "D")
+    amounts = rng.gamma(2, 900, 900).round(2)
+    log = pd.DataFrame({"customer_id": rng.integers(0, 80, 900), "date": days.strftime("%Y-%m-%d")})
+    log.assign(amount=[f"${v:,.2f}" for v in amounts]).to_csv(tmp_path / "log.csv", index=False)
+    week = log.head(30).assign(date="2024-12-02", amount=[f"${k:,}" for k in rng.integers(1, 9, 30) * 1200])
+    week.to_csv(tmp_path / "week.csv", index=False)
+    sets = [f"data.path={tmp_path / 'log.csv'}", "split.calibration_weeks=52", "split.holdout_weeks=max"]
+    sets += ["report.stability_seeds=1", "report.bootstrap=0", "report.plots=false"]
+    args = ["run", str(REPO / "configs" / "customers.yaml"), "--out", str(tmp_path / "r"), "--quiet"]
+    assert cli.main([*args, *(a for s in sets for a in ("--set", s))]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["cleaning"]["decimal_marks"] == {"amount": "."} and summary["cleaning"]["revenue"] == pytest.approx(
+        amounts.sum()
+    )
+    assert (
+        cli.main(["apply", str(tmp_path / "r"), str(tmp_path / "week.csv"), "--quiet", "--out", str(tmp_path / "a")])
+        == 0
+    )
+    applied = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert applied["cleaning"]["revenue"] == sum(int(v[1:].replace(",", "")) for v in week["amount"])
+    # alone, the week says nothing of its mark
+    with pytest.raises(DataError, match="could group thousands or mark decimals"):
+        read(tmp_path / "week.csv")
+
+
 def test_whole_amounts_with_thousands_commas_read_with_data_decimal_mark(tmp_path, capsys):
     # a yen shop (or invoices in whole dollars): ¥1,200 could be one thousand two hundred or one point two;
     # refused by default with the key that settles it, read as thousands with data.decimal_mark: '.'

@@ -1,5 +1,6 @@
 """Pipelines with ``engine.kind: dask`` (a real LocalCluster of 2 worker processes) give the local engine's outputs."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,10 @@ def test_day_first_dates_and_decimal_marks_are_decided_on_the_whole_log_not_per_
     assert run(["run", cfg, "--out", str(tmp_path / "dask"), *common, *DASK]) == 0
     a, b = (pd.read_csv(tmp_path / k / "customers.csv") for k in ("local", "dask"))
     pd.testing.assert_frame_equal(a, b)
+    marks = [
+        json.loads((tmp_path / k / "summary.json").read_text())["cleaning"]["decimal_marks"] for k in ("local", "dask")
+    ]
+    assert marks == [{"amount": "."}] * 2  # recorded for apply, decided the same way
 
 
 def test_anomaly_apply_scores_partitions_on_dask(tmp_path):

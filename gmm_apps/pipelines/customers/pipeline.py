@@ -14,11 +14,11 @@ from ...engine import dask_client
 from ...errors import ConfigError, DataError
 from ...paths import local_path, path_problem
 from ...registry import Pipeline
+from .blocks import dask_purchases
 from .config import CustomersConfig
 from .data import (
     check_data_keys,
     check_format_keys,
-    dask_purchases,
     file_kind,
     read_transactions,
     suggested_columns,
@@ -379,7 +379,8 @@ def summarise(feats, seg, res, table, out, validation, stability, cleaning, win,
 
 def _model_meta(cfg, win, weeks, cleaning):
     """What the model file records besides the model: the conventions its features were made with, the currency
-    of the amounts it learned (a log in another applied to it is refused) and how its dates were read."""
+    of the amounts it learned (a log in another applied to it is refused) and how its dates and numbers were
+    read."""
     meta = {
         "pipeline": "customers",
         "rfm_convention": cfg.features.rfm_convention,
@@ -387,7 +388,7 @@ def _model_meta(cfg, win, weeks, cleaning):
         "calibration_end": str(win.cal_end.date()),
         "horizon_weeks": weeks,
     }
-    return {**meta, **{k: cleaning[k] for k in ("amounts_in", "date_order") if cleaning.get(k)}}
+    return {**meta, **{k: cleaning[k] for k in ("amounts_in", "date_order", "decimal_marks") if cleaning.get(k)}}
 
 
 class CustomersPipeline(Pipeline):
@@ -540,7 +541,9 @@ class CustomersPipeline(Pipeline):
 
     def apply(self, run_dir, input, config, ctx):
         seg, meta = Segmentation.load(Path(run_dir) / "model.npz")
-        purchases, cleaning = read_transactions(config.data, path=input, date_order=meta.get("date_order"))
+        purchases, cleaning = read_transactions(
+            config.data, path=input, date_order=meta.get("date_order"), decimal_marks=meta.get("decimal_marks")
+        )
         same_currency(meta, cleaning, input)
         _log_cleaning(cleaning)
         as_of = purchases["date"].max() + pd.Timedelta(days=1)
