@@ -638,6 +638,13 @@ def test_schema_one_hot_and_errors(tmp_path, gmm_log):
         df.assign(amt=["1,202", "3,400", "5"]).astype({"amt": object}), "n.csv"
     )
     np.testing.assert_array_equal(later.X[:, 0], [1202.0, 3400.0, 5.0])
+    # so is the currency its amounts showed: a file in another is refused (euros scored as dollars), one that
+    # shows none is read as it is (above); a schema of amounts without a currency is written as before
+    assert sch2.units == {"amt": "USD"} and "units" not in sch3.to_dict()
+    euros = df.assign(amt=["€1.00", "€4.00", "5"]).astype({"amt": object})
+    with pytest.raises(DataError, match=r"^n.csv: column 'amt' holds amounts in EUR \(as in '€1.00'\); the model"):
+        Schema.from_dict(sch2.to_dict()).records(euros, "n.csv")
+    assert Schema.learn(euros, cfg, "t.csv").records(euros, "t.csv").X[:, 0].tolist() == [1.0, 4.0, 5.0]
     # a workbook's sheet and a tab-separated export read as the CSV
     from gmm_apps.pipelines.anomaly.data import read_frame
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ...tabular import as_numbers
+from ...tabular import as_numbers, currencies
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, is_duration, time_columns
@@ -63,8 +63,11 @@ class Schema:
         epochs=None,
         zero_blank=(),
         label_auto=False,
+        units=None,
     ):
         self.missing = missing
+        #: the currency each numeric column's cells showed (``EUR`` for ``€12.50``): a file in another is refused
+        self.units = dict(units or {})
         #: data.label_column was auto and the reference held no labels: a file scored later may (:func:`.scored_labels`)
         self.label_auto = bool(label_auto)
         self._said = set()
@@ -113,7 +116,7 @@ class Schema:
             raise DataError(f"{source}: no feature columns; set data.columns")
         times, dates, epochs = time_columns(df, cols, source, named=bool(cfg.columns))
         features = [c for c in cols if c not in dates]
-        values, categories, marks, wide = {}, {}, {}, {}  # values: each numeric column's numbers
+        values, categories, marks, wide, units = {}, {}, {}, {}, {}  # values: each numeric column's numbers
         for c in (c for c in features if c not in times):
             s = df[c]
             numbers, mark = _numeric_column(s, c, source)
@@ -121,6 +124,8 @@ class Schema:
                 values[c] = numbers
                 if mark is not None:  # kept, so that every file scored later is read the same way
                     marks[c] = mark
+                if code := _currency_of(s):
+                    units[c] = code
                 continue
             if cfg.categorical == "reject":
                 raise DataError(
@@ -139,13 +144,16 @@ class Schema:
             left += clock_columns(values, source, row_ids=[c for c in numeric if _row_counter(df[c])])
             numeric = [c for c in numeric if c not in left]
             marks = {c: m for c, m in marks.items() if c not in left}
+            units = {c: u for c, u in units.items() if c not in left}
         if wide:  # the data.columns offered leave out what is left out unasked
             kept = [c for c in features if c not in left]
             raise _too_many_values(source, wide, kept, cfg.max_categories, rows=len(df), named=idc is not None)
         if not (numeric or times or categories):
             raise DataError(f"{source}: no feature columns; set data.columns")
         label_auto = cfg.label_column == "auto" and lab is None
-        return cls(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank, label_auto)
+        return cls(
+            numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank, label_auto, units
+        )
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
@@ -160,6 +168,8 @@ class Schema:
         parts = []
         marginalize = self.missing == "marginalize"
         for c in self.numeric:
+            if c in self.units:
+                _same_currency(df[c], c, self.units[c], source)
             v = pd.to_numeric(_unformatted(df[c], c, source, self.marks.get(c))[0], errors="coerce").to_numpy(
                 dtype=float
             )
@@ -220,6 +230,8 @@ class Schema:
             d["verdict_column"] = self.verdict_column
         if self.marks:  # likewise a schema of plain numbers
             d["marks"] = self.marks
+        if self.units:  # and one of numbers without currency
+            d["units"] = self.units
         if self.times:  # and one without times of day
             d["times"] = self.times
         if self.epochs:
@@ -246,6 +258,7 @@ class Schema:
             d.get("epochs"),
             d.get("zero_blank", ()),
             d.get("label_auto", False),
+            d.get("units"),
         )
 
 
@@ -359,6 +372,28 @@ def _numeric_column(s, column, source):
         i = int(bad.index[0])
         raise DataError(f"{source}: column {column!r} has a non-numeric value {s.loc[i]!r} at data row {i + 1}")
     return conv.to_numpy(dtype=float, na_value=np.nan), mark
+
+
+def _currency_of(values):
+    """The one currency a column of text shows (``EUR`` for ``€12.50``, ``USD`` for ``$12.50`` or ``USD 12.50``),
+    or None (numbers, or text without a sign or code)."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return None
+    found = currencies(pd.unique(values.dropna()))
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _same_currency(values, column, unit, source):
+    """Refuse a column in another currency than the model learned: its numbers would be scored as if they were
+    amounts in that one (¥1,200 as €1,200)."""
+    found = currencies(pd.unique(values.dropna())) if not pd.api.types.is_numeric_dtype(values) else {}
+    other = [(c, cell) for c, cell in found.items() if c != unit]
+    if other:
+        code, cell = other[0]
+        raise DataError(
+            f"{source}: column {column!r} holds amounts in {code} (as in {cell!r}); the model learned amounts in "
+            f"{unit}; convert them to {unit}, or fit a model on {code} records"
+        )
 
 
 def _in_written_order(categories, order=None, features=None):
