@@ -138,3 +138,33 @@ def test_init_data_that_is_not_there_is_one_line(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["init", "customers", "--data", str(tmp_path)]) == 2  # a folder, not a log
     assert capsys.readouterr().err == f"error: {tmp_path}: is a folder, expected a file (--data)\n"
+
+
+def test_a_payment_providers_activity_download(tmp_path, capsys, gmm_log):
+    # PayPal's activity download: the amount paid is "Gross" (fees and net beside it), the customer an email,
+    # the currency a column, refunds negative rows; day-first dates with the time in a column of its own
+    rng = np.random.default_rng(5)
+    n = 1200
+    days = pd.Timestamp("2023-01-02") + pd.to_timedelta(np.sort(rng.integers(0, 640, n)), "D")
+    gross = rng.gamma(2, 30, n).round(2) * np.where(rng.random(n) < 0.05, -1, 1)
+    pd.DataFrame(
+        {
+            "Date": days.strftime("%d/%m/%Y"),
+            "Time": "10:15:00",
+            "Name": "x",
+            "Type": np.where(gross < 0, "Payment Refund", "Website Payment"),
+            "Status": "Completed",
+            "Currency": "GBP",
+            "Gross": [f"{v:,.2f}" for v in gross],
+            "Fee": [f"{-0.03 * abs(v):.2f}" for v in gross],
+            "Net": [f"{0.97 * v:,.2f}" for v in gross],
+            "From Email Address": [f"c{k}@mail.com" for k in rng.integers(0, 150, n)],
+            "Transaction ID": [f"{i:017d}" for i in range(n)],
+        }
+    ).to_csv(tmp_path / "paypal.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "paypal.csv", capsys)
+    assert (data["id_column"], data["date_column"], data["amount_column"]) == ("From Email Address", "Date", "Gross")
+    summary = json.loads((tmp_path / "customers-paypal-run" / "summary.json").read_text())
+    assert summary["cleaning"]["amounts_in"] == "GBP" and summary["cleaning"]["returns"]["lines"] == (gross < 0).sum()
+    refunds = -gross[gross < 0].sum()
+    assert f"return or cancellation lines, worth £{refunds:,.2f}: netted" in gmm_log.text

@@ -172,7 +172,7 @@ def statuses_counted(path, spec, counts, cfg_data):
 _LOOKS_LIKE = {
     ("customer_id", "customer_id"): ("customer", "email", "e-mail", "client", "household", "member", "buyer", "kunde"),
     ("date", "date"): ("date", "time", "created", "paid at", "ordered", "datum"),
-    ("amount", "amount"): ("amount", "total", "sales", "revenue", "value", "spent", "betrag", "umsatz"),
+    ("amount", "amount"): ("amount", "total", "sales", "revenue", "value", "spent", "gross", "betrag", "umsatz"),
 }
 
 

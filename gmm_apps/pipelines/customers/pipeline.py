@@ -590,8 +590,8 @@ def _log_cleaning(cleaning):
         logger.info("%d rows without a customer id dropped (%.1f%% of revenue)", m["lines"], 100 * m["revenue_share"])
     if r["lines"]:
         logger.info(
-            "%d return or cancellation lines, worth %.2f: %s",
+            "%d return or cancellation lines, worth %s: %s",
             r["lines"],
-            r["amount"],
+            money(r["amount"], cleaning.get("amounts_in")),
             {"net": "netted against purchases", "drop": "left out"}[r["rule"]],
         )
