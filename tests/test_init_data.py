@@ -168,3 +168,24 @@ def test_a_payment_providers_activity_download(tmp_path, capsys, gmm_log):
     assert summary["cleaning"]["amounts_in"] == "GBP" and summary["cleaning"]["returns"]["lines"] == (gross < 0).sum()
     refunds = -gross[gross < 0].sum()
     assert f"return or cancellation lines, worth £{refunds:,.2f}: netted" in gmm_log.text
+
+
+def test_a_grocers_line_items_by_basket(tmp_path, capsys):
+    # dunnhumby's Complete Journey shape: households, baskets of lines, sales value, time stamps
+    rng = np.random.default_rng(6)
+    baskets = np.repeat(np.arange(400), 3)
+    stamps = pd.Timestamp("2017-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 500 * 86400, 400)), "s")
+    pd.DataFrame(
+        {
+            "household_id": rng.integers(0, 60, 400)[baskets],
+            "store_id": 1,
+            "basket_id": baskets + 10**10,
+            "product_id": rng.integers(0, 999, len(baskets)),
+            "quantity": rng.integers(1, 4, len(baskets)),
+            "sales_value": rng.gamma(2, 2, len(baskets)).round(2),
+            "transaction_timestamp": stamps[baskets].strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    ).to_csv(tmp_path / "transactions.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "transactions.csv", capsys)
+    assert (data["id_column"], data["order_column"]) == ("household_id", "basket_id")
+    assert (data["date_column"], data["amount_column"]) == ("transaction_timestamp", "sales_value")

@@ -180,7 +180,7 @@ _LOOKS_LIKE = {
 _LINE_WORDS = {
     "quantity_column": ("quantity", "qty", "menge", "anzahl", "units"),
     "price_column": ("unitprice", "unit price", "price", "preis"),
-    "order_column": ("invoice", "order", "bestell", "receipt"),
+    "order_column": ("invoice", "order", "bestell", "receipt", "basket", "ticket"),
 }
 
 
