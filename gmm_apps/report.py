@@ -45,6 +45,7 @@ th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right} th{background:#f
 td:first-child,th:first-child{text-align:left} figure{margin:1em 0} figcaption{color:#555;font-size:.9em}
 img{max-width:100%} .kv td{text-align:left} .headline{font-size:1.2em;background:#f6f8fa;border-left:4px solid #4c72b0;padding:.6em 1em}
 .note{color:#555;font-size:.92em} .caveat{background:#fff8e6;border-left:4px solid #ccb974;padding:.5em 1em}
+.wide{overflow-x:auto} @media print{.wide{overflow:visible} .wide table{font-size:.75em}}
 </style></head><body>
 <h1>{{ title|e }}</h1>
 {% if subtitle %}<p class="sub">{{ subtitle|e }}</p>{% endif %}
@@ -162,7 +163,10 @@ class Report:
             )
             rows.append(f"<tr>{cells}</tr>")
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-        return self._add(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        # a table wider than the page scrolls in its own box, not past the page's edge
+        return self._add(
+            f'<div class="wide"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+        )
 
     def kv(self, mapping):
         """A two-column key/value table."""
@@ -324,7 +328,8 @@ def plot_score_histogram(
     xlabel, ylabel, threshold_label, title : str
     bins : int
     upper_quantile : float, optional
-        Clip the bins' range at this quantile of all scores (long right tails).
+        Clip the bins' range at this quantile of all scores (long right tails); the scores above it are
+        counted in the last bar, which the axis label says.
     density : bool
     alpha : float
     size : (float, float)
@@ -340,9 +345,11 @@ def plot_score_histogram(
     ax = fig.add_subplot()
     single = len(groups) == 1 and groups[0][0] is None
     for label, s, colour in groups:
+        s = np.minimum(np.asarray(s, dtype=float), top)  # the long tail in the last bar, not left out
         ax.hist(s, bins=edges, color=PALETTE[colour], alpha=1.0 if single else alpha, label=label, density=density)
     ax.axvline(threshold, color="k", ls="--", label=threshold_label)
-    ax.set_xlabel(xlabel)
+    above = int((every > top).sum())
+    ax.set_xlabel(xlabel + (f"; the last bar holds the {above:,} above {top:.3g}" if above else ""))
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     ax.set_title(title)

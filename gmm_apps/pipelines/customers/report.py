@@ -56,10 +56,11 @@ def plot_profile_heatmap(feats, P, names):
                 ha="center",
                 va="center",
                 fontsize=8,
+                color="white" if abs(ratio[i, j]) > 1.8 else "k",  # readable on the darkest reds and blues
             )
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
     ax.set_yticks(range(len(names)), names)
-    fig.colorbar(im, ax=ax, label="log2(segment mean / population mean), clipped at ±3")
+    fig.colorbar(im, ax=ax, label="segment mean / population mean\n(log2, clipped at ±3)")
     ax.set_title("Segment profiles (numbers: segment means)")
     return fig
 
@@ -339,6 +340,9 @@ def _segments_section(ctx, rep, cfg, feats, P, seg, table, summary):
             "value (calibration spend)": amount,
             "holdout spend / customer": amount,
             "expected holdout spend, whole segment (calibration fit)": lambda v: money(v, code, 0),
+            "mean recency (days)": lambda v: f"{v:,.0f}",
+            "mean frequency": lambda v: f"{v:.2f}",
+            "holdout purchases / customer": lambda v: f"{v:.2f}",
         },
     )
     rep.text(
