@@ -19,6 +19,7 @@ from gmm_apps.report import (
     mixture_evaluation,
     model_evaluation,
     plot_confidence_histogram,
+    plot_score_histogram,
 )
 from gmm_apps.run_context import RunContext
 from gmm_apps.yaml_io import apply_overrides, parse_override
@@ -279,6 +280,19 @@ def test_report_is_self_contained_html(tmp_path):
     assert "T &lt;&amp;&gt;" in html and "a &lt; b" in html
     assert "data:image/png;base64," in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_a_wide_table_scrolls_in_its_box_and_a_score_tail_is_counted_in_the_last_bar():
+    html = Report("T").table(pd.DataFrame({"a": [1]})).render()
+    assert '<div class="wide"><table>' in html and ".wide{overflow-x:auto}" in html
+    scores = np.r_[np.linspace(0, 1, 995), [40.0, 50, 60, 70, 80]]  # five far above the 99.5% quantile
+    fig = plot_score_histogram([(None, scores, 0)], 0.9, xlabel="score", ylabel="n", upper_quantile=0.995)
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert sum(heights) == len(scores)  # every score drawn, none left out
+    top = np.quantile(scores, 0.995)
+    assert ax.get_xlabel() == f"score; the last bar holds the {(scores > top).sum()} above {top:.3g}"
+    assert plot_score_histogram([(None, scores, 0)], 0.9, xlabel="score", ylabel="n").axes[0].get_xlabel() == "score"
 
 
 def test_model_evaluation_block_values():
