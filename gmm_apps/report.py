@@ -87,6 +87,24 @@ def figure(width=8.0, height=4.0):
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def plain_log_axis(ax):
+    """Put the y axis of ``ax`` (its lines drawn) on a log scale labelled in plain numbers, as a price chart is
+    read (800, 1,000, 2,000; 1.0, 1.5, 2.0), not in powers of ten (2 x 10^3)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # start-up time
+
+    ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    ratio = hi / lo if lo > 0 else np.inf
+    if ratio > 20:
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    elif ratio > 3:
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+    else:  # a narrow range looks linear: evenly spaced round numbers
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 100 else f"{v:.4g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def png_bytes(fig):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})

@@ -18,6 +18,7 @@ from gmm_apps.report import (
     Report,
     mixture_evaluation,
     model_evaluation,
+    plain_log_axis,
     plot_confidence_histogram,
     plot_score_histogram,
 )
@@ -293,6 +294,27 @@ def test_a_wide_table_scrolls_in_its_box_and_a_score_tail_is_counted_in_the_last
     top = np.quantile(scores, 0.995)
     assert ax.get_xlabel() == f"score; the last bar holds the {(scores > top).sum()} above {top:.3g}"
     assert plot_score_histogram([(None, scores, 0)], 0.9, xlabel="score", ylabel="n").axes[0].get_xlabel() == "score"
+
+
+@pytest.mark.parametrize(
+    "low, high, shown",
+    [
+        (650, 3000, {"700", "1,000", "1,500", "2,000", "3,000"}),
+        (1.0, 2.05, {"1", "1.2", "1.4", "2"}),
+        (1, 5e4, {"1,000"}),
+    ],
+)
+def test_a_log_price_axis_reads_in_plain_numbers(low, high, shown):
+    from gmm_apps.report import figure
+
+    fig = figure()
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [low, high])
+    plain_log_axis(ax)
+    fig.canvas.draw()
+    lo, hi = ax.get_ylim()
+    labels = {t.get_text() for t in ax.get_yticklabels() if lo <= t.get_position()[1] <= hi}
+    assert shown <= labels and not any("$" in t or "e+" in t for t in labels), labels
 
 
 def test_model_evaluation_block_values():

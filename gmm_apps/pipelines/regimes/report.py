@@ -11,6 +11,7 @@ from ...report import (
     add_model_evaluation,
     figure,
     model_evaluation,
+    plain_log_axis,
     plot_confidence_histogram,
     plot_criterion_curve,
     plot_ellipses,
@@ -49,7 +50,7 @@ def plot_price_regimes(dates, prices, labels, names, *, ticker="price", holdout_
         ax.axvspan(d[s], d[min(e, len(d) - 1)], color=cols[k], alpha=0.25, lw=0)
     ax.plot(d, prices, color="k", lw=0.8)
     if not levels:
-        ax.set_yscale("log")
+        plain_log_axis(ax)
     ax.set_ylabel(ticker if levels else f"{ticker} (log scale)")
     if holdout_start is not None:
         ax.axvline(pd.Timestamp(holdout_start), color="k", ls="--", lw=1)
@@ -99,7 +100,7 @@ def plot_equity(curves):
         ax.plot(
             curves.index.to_numpy(), c.to_numpy(), lw=1.2 if name == "regimes" else 0.9, color=PALETTE[i], label=name
         )
-    ax.set_yscale("log")
+    plain_log_axis(ax)
     ax.set_ylabel("growth of 1 (log scale)")
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title("Backtest: equity curves after costs")
