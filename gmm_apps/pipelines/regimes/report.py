@@ -345,18 +345,24 @@ def _regimes_section(rep, stats, year):
         }
     )
     pct = lambda v: f"{100 * v:.1f}%" if np.isfinite(v) else "–"  # noqa: E731
+    plain = {"mean duration (days)": lambda v: f"{v:.1f}" if np.isfinite(v) else "–"}
+    if "sharpe" in show.columns:
+        plain["sharpe"] = lambda v: f"{v:.2f}" if np.isfinite(v) else "–"
     if "annual_change" in stats.columns:  # levels: yields, rates, spreads, in their own units
         units = lambda v: f"{v:+.3g}" if np.isfinite(v) else "–"  # noqa: E731
         size = lambda v: f"{v:.3g}" if np.isfinite(v) else "–"  # noqa: E731
         show = show.rename(columns={"annual_change": "annual change", "annual_change_volatility": "annual volatility"})
-        rep.table(show, formats={"share of time": pct, "annual change": units, "annual volatility": size})
+        rep.table(show, formats={"share of time": pct, "annual change": units, "annual volatility": size, **plain})
         rep.text(
             f"Changes are the level's daily changes in its own units (percentage points, for a yield quoted in "
             f"percent), annualised over {year} days.",
             cls="note",
         )
         return
-    rep.table(show, formats={"share of time": pct, "annual return": pct, "annual volatility": pct, "max drawdown": pct})
+    rep.table(
+        show,
+        formats={"share of time": pct, "annual return": pct, "annual volatility": pct, "max drawdown": pct, **plain},
+    )
     rep.text(
         f"Returns are daily log returns, annualised over {year} days"
         + (" (the series is priced every calendar day)" if year == 365 else "")
