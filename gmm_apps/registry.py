@@ -147,8 +147,9 @@ class Pipeline:
         """``values`` (``data.*`` key -> value) with the settings a run's refusals ask for written in:
         ``attempt(data)`` reads the input as the run would, given the config's validated ``data`` section; a
         :class:`~gmm_apps.errors.DataError` carrying ``fix`` (dotted key -> value) is answered by it and the
-        reading tried again, at most ``tries`` times; one without ``fix`` is left for the run to say (for
-        :meth:`suggest`)."""
+        reading tried again, at most ``tries`` times; one without ``fix`` is said now (:func:`say_unsettled`)
+        and left for the user to settle (for :meth:`suggest`)."""
+        unsettled = None
         logging.disable(logging.INFO)  # the run says what it reads; these tries would say it again
         try:
             for _ in range(tries):
@@ -158,10 +159,13 @@ class Pipeline:
                     break
                 except DataError as exc:
                     if not getattr(exc, "fix", None):
+                        unsettled = exc
                         break
                     values.update(exc.fix)
         finally:
             logging.disable(logging.NOTSET)
+        if unsettled is not None:
+            say_unsettled(unsettled)
         return values
 
     def write_data(self, data, folder):
@@ -274,3 +278,9 @@ def describe():
         except Exception as exc:  # a broken third-party plugin must not break `list`
             rows.append((n, f"(cannot load: {exc})"))
     return rows
+
+
+def say_unsettled(exc):
+    """Say, as ``init --data`` writes a config, what the run will refuse in the file that the config written
+    does not settle (a wide file's price column, a record's text where a number belongs)."""
+    logging.getLogger("gmm_apps").warning("to settle in the config before it runs: %s", exc)

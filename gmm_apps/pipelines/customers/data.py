@@ -21,6 +21,7 @@ import pandas as pd
 from ...dates import day_month_order
 from ...errors import ConfigError, DataError
 from ...paths import require_file
+from ...registry import say_unsettled
 from ...sniff import open_stored, sniff_table
 from ...tabular import as_numbers, header_with, read_table, table_columns
 from .config import CustomersData
@@ -215,8 +216,9 @@ def _suggested_split(path, columns):
     keys = {k.split(".", 1)[1]: v for k, v in columns.items() if k.endswith("_column")}
     try:
         purchases, _ = read_transactions(CustomersData(path=path, **keys))
-    except DataError:
-        return {}  # the run will say what is wrong with the columns
+    except DataError as exc:
+        say_unsettled(exc)
+        return {}
     weeks = (purchases["date"].max() - purchases["date"].min()).days / 7
     if weeks >= 78:
         return {}
