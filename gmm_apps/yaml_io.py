@@ -99,15 +99,21 @@ def _check_expanded(root, source):
     """Refuse a composed YAML graph whose expansion (every alias copied out) is too deep or too large.
 
     Aliases share nodes, so sizes and depths are counted once per node
-    (post-order, without recursion) and summed as the expansion would.
+    (post-order, without recursion) and summed as the expansion would. An alias
+    inside its own anchor's value (``title: &a [*a]``) never ends: refused.
     """
-    size, depth = {}, {}
+    size, depth, open_ = {}, {}, set()
     stack = [(root, False)]
     while stack:
         node, done = stack.pop()
         key = id(node)
         if key in size and not done:
             continue
+        if key in open_ and not done:  # reached again from inside itself: everything above it on the stack is its own
+            raise ConfigError(
+                f"{source}: an alias (*name) stands inside its own anchor's value (&name), so the value never "
+                "ends; write the value out"
+            )
         children = (
             [n for pair in node.value for n in pair]
             if isinstance(node, yaml.MappingNode)
@@ -116,9 +122,11 @@ def _check_expanded(root, source):
             else []
         )
         if not done:
+            open_.add(key)
             stack.append((node, True))
             stack.extend((c, False) for c in children if id(c) not in size)
             continue
+        open_.discard(key)
         size[key] = 1 + sum(size[id(c)] for c in children)
         depth[key] = 1 + max((depth[id(c)] for c in children), default=0) if children else 0
         if size[key] > MAX_YAML_VALUES:

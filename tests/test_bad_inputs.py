@@ -591,6 +591,19 @@ CASES = [
         "bomb.png: image is 14000x13000 = 182,000,000 pixels, more than data.max_pixels (100,000,000)",
     ),
     ("billion-laughs", "anomaly", lambda t: {"config": LAUGHS}, "expands to more than 100,000 values"),
+    # an alias inside its own anchor's value never ends (it had hung the run forever)
+    (
+        "recursive-alias",
+        "anomaly",
+        lambda t: {"config": "pipeline: anomaly\nreport:\n  title: &a [x, {y: *a}]\n"},
+        "an alias (*name) stands inside its own anchor's value",
+    ),
+    (
+        "recursive-alias",
+        "regimes",
+        lambda t: ["--set", "report.title=&a [*a]"],
+        "an alias (*name) stands inside its own anchor's value",
+    ),
     (
         "deep-nesting",
         "anomaly",
