@@ -59,6 +59,8 @@ AMBIGUOUS_COMMAS = (
     "commas in it could group thousands or mark decimals (e.g. '1,202'); write the numbers without "
     "thousands separators, or with a decimal point"
 )
+#: the config key that settles it, for the pipelines that read ``data.decimal_mark``
+DECIMAL_MARK_HINT = "; or set data.decimal_mark ('.': commas group thousands)"
 
 
 def decimal_mark(cells):

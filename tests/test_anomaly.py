@@ -629,8 +629,12 @@ def test_schema_one_hot_and_errors(tmp_path, gmm_log):
     sch3 = Schema.learn(rates, cfg, "t.csv")
     assert sch3.features == ["amt", "kind=x", "kind=y"]
     np.testing.assert_array_equal(sch3.records(rates, "t.csv").X[:, 0], [12.5, -3.0, 7.0])
-    with pytest.raises(DataError, match="t.csv: column 'amt': commas in it could group thousands"):
-        Schema.learn(df.assign(amt=["1,000", "2,000", "3,000"]), cfg, "t.csv")
+    whole = df.assign(amt=["1,000", "2,000", "3,000"])
+    with pytest.raises(DataError, match="t.csv: column 'amt': commas in it could group thousands.*data.decimal_mark"):
+        Schema.learn(whole, cfg, "t.csv")
+    for mark, want in ((".", [1000.0, 2000.0, 3000.0]), (",", [1.0, 2.0, 3.0])):  # data.decimal_mark settles it
+        told = Schema.learn(whole, cfg.model_copy(update={"decimal_mark": mark}), "t.csv")
+        assert told.marks == {"amt": mark} and told.records(whole, "t.csv").X[:, 0].tolist() == want
     # the decimal mark learned on the reference reads every later file the same way, even a chunk that alone
     # could be read either way; a schema of plain numbers is written as before
     assert sch2.marks == {"amt": "."} and "marks" not in sch.to_dict()

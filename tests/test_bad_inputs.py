@@ -108,6 +108,13 @@ def anomaly_csv(tmp, name="ref.csv", mutate=None):
     return p
 
 
+def odds_mat(tmp):
+    from scipy.io import savemat
+
+    savemat(tmp / "records.mat", {"X": np.random.default_rng(0).normal(size=(200, 3)), "y": np.zeros((200, 1))})
+    return tmp / "records.mat"
+
+
 TINY_LOG = "customer_id,date,amount\n" + "".join(
     f"{c},2020-01-{d:02d},{5 + d}\n"
     for c, days in (("x", (1, 5)), ("y", (2, 9, 20)), ("z", (3, 4, 12, 25)))
@@ -421,6 +428,12 @@ CASES = [
     ("boolean-in-a-list", "customers", lambda t: ["--set", "model.n_components=[2, true]"], "expected a number"),
     # keys a pipeline does not read, and renamed keys
     ("unused-key", "anomaly", lambda t: ["--set", "model.tol=0.1"], "unknown key 'model.tol'"),
+    (
+        "unused-key",
+        "anomaly",
+        lambda t: ["--set", f"data.path={odds_mat(t)}", "--set", "data.score=null", "--set", "data.decimal_mark=."],
+        "data.decimal_mark is set, but .mat files hold numbers, not text to read; leave it auto",
+    ),
     ("unused-key", "regimes", lambda t: ["--set", "engine.kind=dask"], "unknown key 'engine'"),
     ("unused-key", "speakers", lambda t: ["--set", "data.path=x"], "unknown key 'data.path'"),
     ("unused-key", "speakers", lambda t: ["--set", "report.top=3"], "unknown key 'report.top'"),

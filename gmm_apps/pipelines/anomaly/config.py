@@ -64,6 +64,12 @@ class AnomalyData(PathData):
         "onehot", description="non-numeric columns: onehot encodes them, reject is an error"
     )
     max_categories: int = Field(20, ge=2, description="a categorical column with more values than this is an error")
+    decimal_mark: Literal["auto", ".", ","] = Field(
+        "auto",
+        description="the decimal mark of numbers written as text: auto decides it per column (1,234.50 or "
+        "1.234,50) and refuses one that cannot tell (1,200 alone); '.' reads commas as thousands, ',' as decimals; "
+        "files scored later are read with the mark the reference was",
+    )
     missing: Literal["error", "marginalize"] = Field(
         "error",
         description="an empty or NaN numeric value: error refuses the record; marginalize scores it by its "

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ...tabular import as_numbers, currencies
+from ...tabular import DECIMAL_MARK_HINT, as_numbers, currencies
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, is_duration, time_columns
@@ -119,7 +119,7 @@ class Schema:
         values, categories, marks, wide, units = {}, {}, {}, {}, {}  # values: each numeric column's numbers
         for c in (c for c in features if c not in times):
             s = df[c]
-            numbers, mark = _numeric_column(s, c, source)
+            numbers, mark = _numeric_column(s, c, source, None if cfg.decimal_mark == "auto" else cfg.decimal_mark)
             if numbers is not None:
                 values[c] = numbers
                 if mark is not None:  # kept, so that every file scored later is read the same way
@@ -349,7 +349,8 @@ def _unformatted(values, column, source, mark=None):
     try:
         return as_numbers(values, mark=mark)
     except ValueError as exc:
-        raise DataError(f"{source}: column {column!r}: {exc}") from None
+        hint = DECIMAL_MARK_HINT if "could group" in str(exc) else ""
+        raise DataError(f"{source}: column {column!r}: {exc}{hint}") from None
 
 
 #: a number written as a percentage (``12.5%``, ``-3,2 %``): the number
@@ -358,12 +359,13 @@ _PERCENT = re.compile(r"^\s*([+-]?[\d.,\s]*\d)\s*%\s*$")
 _HOURS = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
 
 
-def _numeric_column(s, column, source):
+def _numeric_column(s, column, source, mark=None):
     """A column's numbers (float, NaN where empty) when it holds numbers (at least 99% of its values, the rest
-    an error naming the row), else None; and the decimal mark of its formatted text, if any."""
+    an error naming the row), else None; and the decimal mark of its formatted text, if any (``mark``: the one
+    data.decimal_mark names)."""
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float, na_value=np.nan), None
-    cells, mark = _unformatted(s, column, source)
+    cells, mark = _unformatted(s, column, source, mark)
     conv = pd.to_numeric(cells, errors="coerce")
     if not (conv.notna().sum() >= 0.99 * s.notna().sum() and s.notna().any()):
         return None, None

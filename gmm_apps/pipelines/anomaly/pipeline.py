@@ -166,6 +166,11 @@ class AnomalyPipeline(Pipeline):
             v = getattr(config.data, key)
             if v and path_problem(v):
                 raise ConfigError(f"{source}: data.{key}: {path_problem(v)}: {v}")
+        files = [f for f in (config.data.path, config.data.score) if f]
+        if config.data.decimal_mark != "auto" and all(Path(f).suffix.lower() == ".mat" for f in files):
+            raise ConfigError(
+                f"{source}: data.decimal_mark is set, but .mat files hold numbers, not text to read; leave it auto"
+            )
 
     def run(self, cfg, ctx):
         from . import report as rep  # start-up time: the report module loads matplotlib

@@ -18,6 +18,7 @@ from ...errors import DataError
 from ...paths import require_file
 from ...tabular import (
     AMBIGUOUS_COMMAS,
+    DECIMAL_MARK_HINT,
     as_numbers,
     currencies,
     header_with,
@@ -184,7 +185,5 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
         elif seen:
             marks[c] = mark_from(pool_evidence(seen))
             if marks[c] is None:
-                raise DataError(
-                    f"{path}: column {c!r}: {AMBIGUOUS_COMMAS}; or set data.decimal_mark ('.': commas group thousands)"
-                )
+                raise DataError(f"{path}: column {c!r}: {AMBIGUOUS_COMMAS}{DECIMAL_MARK_HINT}")
     return first, marks, counts, code

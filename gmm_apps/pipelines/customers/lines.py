@@ -30,7 +30,7 @@ import pandas as pd
 
 from ...dates import DATE_STYLE, day_month_order, dayfirst, numeric_dates, summer_time, without_offsets
 from ...errors import DataError
-from ...tabular import as_numbers
+from ...tabular import DECIMAL_MARK_HINT, as_numbers
 from .status import data_row, row_statuses
 
 logger = logging.getLogger("gmm_apps")
@@ -93,7 +93,7 @@ def _numbers(raw, col, name, path, *, blank=None, hint="fix or remove that row")
         cells, _ = as_numbers(raw[col])  # "$1,234.50", "1.234,50", "(12.50)" as exported
     except ValueError as exc:
         hint = "; data.currency (e.g. USD) reads one currency's rows" if "several currencies" in str(exc) else ""
-        hint = hint or ("; or set data.decimal_mark ('.': commas group thousands)" if "could group" in str(exc) else "")
+        hint = hint or (DECIMAL_MARK_HINT if "could group" in str(exc) else "")
         raise DataError(f"{path}: column {name!r}: {exc}{hint}") from None
     v = pd.to_numeric(cells, errors="coerce").astype(float)
     bad = v.isna() | ~np.isfinite(v)
