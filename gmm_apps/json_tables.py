@@ -4,8 +4,9 @@
 API's answer (beside its metadata), rows keyed by date (Alpha Vantage's ``"Time Series (Daily)"``,
 ``to_json(orient="index")``), columns keyed by row (pandas' ``to_json``), columns as arrays (Finnhub's and
 TradingView's candles, ``{"t": [...], "c": [...], "s": "ok"}``) and series as ``[time, value]`` pairs
-(CoinGecko's ``{"prices": [[ms, p], ...], "total_volumes": [...]}``) and rows as lists (Binance's klines, Google
-Sheets' ``values``).  Anything else is refused in one line.
+(CoinGecko's ``{"prices": [[ms, p], ...], "total_volumes": [...]}``), rows as lists (Binance's klines, Google
+Sheets' ``values``) and one record's columns as arrays nested in it (Yahoo Finance's chart answer).  Anything
+else is refused in one line.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _table(data, path, depth=0):
     tables = [k for k, v in data.items() if _holds_table(v)]
     other = [k for k, v in data.items() if isinstance(v, (list, dict)) and k not in tables and not _is_metadata(v)]
     if len(tables) != 1 or other or depth:
-        return None
+        return None if depth else _nested_arrays(data, path)
     logger.info("%s: the table is the one under %r", path, tables[0])
     return _table(data[tables[0]], path, depth + 1)
 
@@ -195,6 +196,33 @@ def _arrays(data):
     if len(lengths) != 1 or 0 in lengths or not all(_is_plain(x) for v in arrays.values() for x in v):
         return None
     return pd.DataFrame(arrays)
+
+
+def _nested_arrays(data, path):
+    """One record's columns as arrays nested in its objects (Yahoo Finance's chart answer: ``chart.result[0]``'s
+    ``timestamp`` beside ``indicators.quote[0].close`` ... and ``indicators.adjclose[0].adjclose``): the arrays of
+    plain values of the one length most of them share, named by their keys (by their paths where two keys are
+    alike), logged; None unless three or more share it and no other length is as common."""
+    found = []
+    stack = [((), data)]
+    while stack:
+        where, v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend((where + (str(k),), x) for k, x in reversed(v.items()))
+        elif isinstance(v, list) and len(v) == 1 and isinstance(v[0], (dict, list)):
+            stack.append((where + ("0",), v[0]))  # a list of one record: the record
+        elif isinstance(v, list) and v and all(map(_is_plain, v)) and where:
+            found.append((where, v))
+    lengths = pd.Series([len(v) for _, v in found]).value_counts()
+    if lengths.empty or lengths.iloc[0] < 3 or (len(lengths) > 1 and lengths.iloc[1] == lengths.iloc[0]):
+        return None
+    columns = [(where, v) for where, v in found if len(v) == lengths.index[0]]
+    names = [w[-1] for w, _ in columns]
+    names = [n if names.count(n) == 1 else ".".join(w) for n, (w, _) in zip(names, columns)]
+    logger.info(
+        "%s: columns read from the arrays of %d values nested in it (%s)", path, lengths.index[0], ", ".join(names)
+    )
+    return pd.DataFrame({n: v for n, (_, v) in zip(names, columns)})
 
 
 def _pairs(data):

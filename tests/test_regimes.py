@@ -1367,9 +1367,9 @@ def test_the_out_of_sample_days_start_where_auto_puts_them(tmp_path):
 
 
 def _api_answers(days, prices):
-    """One price history as seven APIs answer: Polygon's bars, Alpha Vantage's rows keyed by date (newest
+    """One price history as eight APIs answer: Polygon's bars, Alpha Vantage's rows keyed by date (newest
     first, numbered fields, text), Nasdaq Data Link's dataset, Binance's klines (rows without names), Finnhub's
-    arrays, CoinGecko's [ms, value] pairs, FRED's observations."""
+    arrays, CoinGecko's [ms, value] pairs, FRED's observations, Yahoo Finance's chart (arrays nested in it)."""
     ms = [int(d.timestamp() * 1000) for d in days]
     bars = [{"v": 1e6, "o": p, "h": p, "l": p, "c": p, "t": t} for t, p in zip(ms, prices)]
     rows = {
@@ -1392,6 +1392,24 @@ def _api_answers(days, prices):
         ],
         "finnhub": {**{k: list(prices) for k in "chlo"}, "s": "ok", "t": [t // 1000 for t in ms], "v": [1e6] * len(ms)},
         "coingecko": {"prices": [[t, p] for t, p in zip(ms, prices)], "total_volumes": [[t, 1e6] for t in ms]},
+        "yahoo": {
+            "chart": {
+                "result": [
+                    {
+                        "meta": {"currency": "USD", "symbol": "AAPL", "validRanges": ["1d", "5d", "1mo", "max"]},
+                        "timestamp": [t // 1000 + 52_200 for t in ms],  # the session's open, 14:30 UTC
+                        "indicators": {
+                            "quote": [
+                                {k: list(prices) for k in ("open", "high", "low", "close")}
+                                | {"volume": [1e6] * len(ms)}
+                            ],
+                            "adjclose": [{"adjclose": list(prices)}],
+                        },
+                    }
+                ],
+                "error": None,
+            }
+        },
         "fred": {
             "count": len(days),
             "observations": [

@@ -473,6 +473,30 @@ def test_json_tables_in_the_shapes_apis_and_pandas_write(tmp_path):
     # arrays of different lengths are not columns
     with pytest.raises(DataError, match="JSON holding an object with keys 'c', 't'"):
         _json_table(tmp_path, {"c": [1.5, 2.5], "t": [1]})
+    # Yahoo Finance's chart: one record's arrays nested in its objects, named by their keys (by their paths where
+    # two are alike); the metadata's short lists are left
+    chart = {
+        "chart": {
+            "result": [
+                {
+                    "meta": {"symbol": "X", "validRanges": ["1d", "5d"], "sessions": [1, 2, 3]},
+                    "timestamp": [1, 2, 3, 4],
+                    "indicators": {"quote": [{"close": [1.0, 2.0, None, 4.0]}], "adjclose": [{"close": [1, 2, 3, 4]}]},
+                }
+            ],
+            "error": None,
+        }
+    }
+    got = _json_table(tmp_path, chart)
+    assert got.columns.tolist() == [
+        "timestamp",
+        "chart.result.0.indicators.quote.0.close",
+        "chart.result.0.indicators.adjclose.0.close",
+    ]
+    assert got["timestamp"].tolist() == [1, 2, 3, 4]
+    # arrays of two lengths, as many of each: which is the table cannot be told
+    with pytest.raises(DataError, match="not a table"):
+        _json_table(tmp_path, {"a": {"x": [1, 2], "y": [1, 2], "z": [1, 2], "u": [1], "v": [2], "w": [3]}})
 
 
 def test_a_table_written_without_a_header_keeps_its_first_row(tmp_path, gmm_log):
