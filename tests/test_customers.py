@@ -1343,6 +1343,24 @@ def test_apply_reads_a_new_weeks_dates_the_way_the_run_read_its_log(tmp_path, ca
         read(tmp_path / "week.csv")
 
 
+def test_placeholder_ids_are_rows_without_a_customer_id(tmp_path):
+    # a till's walk-ins, written as it pleased the cashier: counted with the rows without an id, case aside
+    log = pd.DataFrame(
+        {
+            "customer_id": ["A", "Walk-in", "B", "WALK-IN ", "A", "", "C"],
+            "date": pd.date_range("2024-01-01", periods=7).strftime("%Y-%m-%d"),
+            "amount": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0],
+        }
+    )
+    log.to_csv(tmp_path / "till.csv", index=False)
+    got, cleaning = read(tmp_path / "till.csv", placeholder_ids=["walk-in"])
+    assert sorted(got["customer_id"].unique()) == ["A", "B", "C"]
+    assert cleaning["missing_id"]["lines"] == 3 and cleaning["missing_id"]["revenue"] == 120.0
+    assert read(tmp_path / "till.csv")[1]["missing_id"]["lines"] == 1  # without it, only the empty id
+    with pytest.raises(DataError, match="column 'customer_id' is empty at data row 2"):  # and refused as such
+        read(tmp_path / "till.csv", placeholder_ids=["walk-in"], missing_id="error")
+
+
 def test_apply_reads_a_new_weeks_amounts_with_the_decimal_mark_the_run_read(tmp_path, capsys):
     # a shop in whole dollars and cents ($1,234.50); a new week whose amounts are all whole thousands ($1,200)
     # cannot show whether the comma groups thousands: apply reads them as the run read its log

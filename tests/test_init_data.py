@@ -196,3 +196,39 @@ def test_a_grocers_line_items_by_basket(tmp_path, capsys):
     data, _ = _init_and_run(tmp_path, "customers", tmp_path / "transactions.csv", capsys)
     assert (data["id_column"], data["order_column"]) == ("household_id", "basket_id")
     assert (data["date_column"], data["amount_column"]) == ("transaction_timestamp", "sales_value")
+
+
+def test_a_shops_guest_checkouts_under_one_id_are_no_customer(tmp_path, capsys, gmm_log):
+    # WooCommerce's orders export: every guest checkout under customer 0, the currency in "Order Currency"
+    rng = np.random.default_rng(8)
+    n = 3000
+    guest = rng.random(n) < 0.35
+    woo = pd.DataFrame(
+        {
+            "Order ID": np.arange(10000, 10000 + n),
+            "Order Date": (pd.Timestamp("2023-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 600, n)), "D")),
+            "Order Status": "wc-completed",
+            "Customer User": np.where(guest, 0, rng.integers(1, 500, n)),
+            "Order Total": rng.gamma(2, 40, n).round(2),
+            "Order Currency": "EUR",
+        }
+    )
+    woo.to_csv(tmp_path / "woo.csv", index=False)
+    data, text = _init_and_run(tmp_path, "customers", tmp_path / "woo.csv", capsys)
+    assert data["placeholder_ids"] == ["0"] and "  placeholder_ids: ['0']  # from " in text
+    summary = json.loads((tmp_path / "customers-woo-run" / "summary.json").read_text())
+    assert summary["cleaning"]["missing_id"]["lines"] == guest.sum() and summary["cleaning"]["amounts_in"] == "EUR"
+    assert "customer '0' has" not in gmm_log.text  # settled in the config: nothing to warn of
+    # run without it, the one customer with a third of the purchases is warned of, naming the key
+    cfg = tmp_path / "customers-woo.yaml"
+    out = [
+        "--out",
+        str(tmp_path / "as-is"),
+        "--quiet",
+        "--set",
+        "data.placeholder_ids=[]",
+        "--set",
+        "report.plots=false",
+    ]
+    assert cli.main(["run", str(cfg), *out, "--set", "report.stability_seeds=1", "--set", "report.bootstrap=0"]) == 0
+    assert "customer '0' has " in gmm_log.text and "set data.placeholder_ids: [0] to count its rows" in gmm_log.text

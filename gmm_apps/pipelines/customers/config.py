@@ -144,6 +144,11 @@ class CustomersData(PathData):
     missing_id: Literal["drop", "error"] = Field(
         "drop", description="rows without a customer id: drop (counted, with their revenue) or error"
     )
+    placeholder_ids: list[str | int] = Field(
+        [],
+        description="customer ids that stand for no customer, e.g. [0] for a shop's guest checkouts or [Walk-in] "
+        "for a till's: their rows are rows without a customer id (data.missing_id); compared as text, case aside",
+    )
     timezone: str | None = Field(
         None,
         description="time zone a purchase's day is taken in, e.g. America/New_York "

@@ -25,7 +25,7 @@ from ...registry import say_unsettled
 from ...sniff import open_stored, sniff_table
 from ...tabular import as_numbers, header_with, read_table, table_columns
 from .config import CustomersData
-from .lines import customer_days, finish, first_row, trailing_totals
+from .lines import customer_days, finish, first_row, placeholder_suspect, trailing_totals
 from .rows import keep_rows, one_currency
 from .status import counted_statuses, refund_column, row_statuses, status_column, status_summary, tally
 
@@ -211,21 +211,32 @@ def suggested_columns(path):
 
 
 def _suggested_split(path, columns):
-    """The weeks ``init --data`` writes for a log shorter than the default 39 + 39: calibration 39 weeks when 13 or
-    more follow it (else two thirds of the log, recent spend over half of it), the holdout to the log's end."""
+    """What ``init --data`` writes from reading the log: the id standing for guests when one looks like it
+    (:func:`.lines.placeholder_suspect`), and for a log shorter than the default 39 + 39 weeks, calibration 39
+    weeks when 13 or more follow it (else two thirds of the log, recent spend over half of it), the holdout to
+    the log's end."""
     keys = {k.split(".", 1)[1]: v for k, v in columns.items() if k.endswith("_column")}
+    problem = None
+    logging.disable(logging.WARNING)  # what the reading would warn of is written into the config instead
     try:
         purchases, _ = read_transactions(CustomersData(path=path, **keys))
     except DataError as exc:
-        say_unsettled(exc)
+        problem = exc
+    finally:
+        logging.disable(logging.NOTSET)
+    if problem is not None:
+        say_unsettled(problem)
         return {}
+    suspect = placeholder_suspect(purchases)
+    out = {} if suspect is None else {"data.placeholder_ids": [suspect]}
     weeks = (purchases["date"].max() - purchases["date"].min()).days / 7
     if weeks >= 78:
-        return {}
+        return out
     if weeks >= 52:
-        return {"split.holdout_weeks": "max"}
+        return {**out, "split.holdout_weeks": "max"}
     calibration = max(1, int(weeks * 2 / 3))
     return {
+        **out,
         "split.calibration_weeks": calibration,
         "split.holdout_weeks": "max",
         "features.recent_weeks": max(1, calibration // 2),

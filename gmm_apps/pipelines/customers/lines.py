@@ -115,9 +115,9 @@ def _numbers(raw, col, name, path, *, blank=None, hint="fix or remove that row")
     return v.to_numpy()
 
 
-def _ids(values):
-    """Customer ids as text, and which are missing; whole-number floats (an id column with gaps read as numbers)
-    lose their '.0', and e-mail addresses their case."""
+def _ids(values, placeholders=()):
+    """Customer ids as text, and which are missing (empty, or one of ``placeholders``, case aside); whole-number
+    floats (an id column with gaps read as numbers) lose their '.0', and e-mail addresses their case."""
     missing = values.isna().to_numpy().copy()
     if pd.api.types.is_float_dtype(values):
         v = values.to_numpy(dtype=float)
@@ -129,6 +129,8 @@ def _ids(values):
         if len(present) and all(_FLOAT_ID.match(t) for t in present):  # whole numbers written as 17850.0
             text[~missing] = [t[:-2] for t in present]
     missing |= text == ""
+    if len(placeholders):  # a shop's guest checkouts under 0, a till's walk-ins under "Walk-in"
+        missing |= pd.Series(text).str.lower().isin({str(p).strip().lower() for p in placeholders}).to_numpy()
     text[missing] = ""
     distinct = pd.unique(text[~missing])
     if len(distinct) and all(_EMAIL.fullmatch(t) for t in distinct):  # Ann@x.com and ann@x.com: one customer
@@ -206,7 +208,7 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
     paid = np.ones(len(raw), dtype=bool)
     if "status" in spec:
         paid = row_statuses(raw, spec, path).isin(counted).to_numpy()
-    ids, missing = _ids(raw[spec["customer_id"]])
+    ids, missing = _ids(raw[spec["customer_id"]], cfg_data.placeholder_ids)
     missing &= paid
     if missing.any() and cfg_data.missing_id == "error":
         i = first_row(missing)
@@ -437,6 +439,7 @@ def finish(daily, cfg_data):
         purchase &= ~cancelled
     purchases = daily.loc[purchase, ["customer_id", "date", "quantity", "amount"]].reset_index(drop=True)
     _warn_of_cents(purchases["amount"].to_numpy(dtype=float), cfg_data)
+    _warn_of_placeholder(purchases, cfg_data)
     if purchases.empty:
         raise DataError(
             f"{cfg_data.path}: no purchases left after the cleaning rules (rows of orders not paid: "
@@ -448,6 +451,34 @@ def finish(daily, cfg_data):
     cleaning["purchases"] = len(purchases)
     cleaning["revenue"] = float(purchases["amount"].sum())
     return purchases, cleaning
+
+
+def placeholder_suspect(purchases):
+    """The customer id that looks like a stand-in for guests rather than a customer (WooCommerce writes 0 for
+    every guest checkout): one holding at least 2% of the purchases and ten times the next customer's, or None."""
+    counts = purchases["customer_id"].value_counts()
+    if len(counts) < 3 or counts.iloc[0] < 0.02 * len(purchases) or counts.iloc[0] < 10 * counts.iloc[1]:
+        return None
+    return counts.index[0]
+
+
+def _warn_of_placeholder(purchases, cfg_data):
+    """One customer with a great share of the purchases is usually every guest's orders under one id: its
+    purchases, spend and forward value would be those of a customer no marketer can reach."""
+    suspect = placeholder_suspect(purchases)
+    if suspect is None:
+        return
+    counts = purchases["customer_id"].value_counts()
+    logger.warning(
+        "%s: customer %r has %s purchases, %.0f%% of all and %.0f times the next customer's: if it stands for "
+        "guest or walk-in orders, set data.placeholder_ids: [%s] to count its rows as without a customer id",
+        cfg_data.path,
+        suspect,
+        f"{counts.iloc[0]:,}",
+        100 * counts.iloc[0] / len(purchases),
+        counts.iloc[0] / counts.iloc[1],
+        suspect,
+    )
 
 
 def _warn_of_cents(amounts, cfg_data):

@@ -15,7 +15,19 @@ logger = logging.getLogger("gmm_apps")
 
 
 #: column names that say which currency a row's amount is in
-_CURRENCY_COLUMNS = {"currency", "currencycode", "curr", "ccy", "währung", "waehrung", "devise", "moneda", "valuta"}
+_CURRENCY_COLUMNS = {
+    "currency",
+    "currencycode",
+    "ordercurrency",  # WooCommerce
+    "transactioncurrency",
+    "curr",
+    "ccy",
+    "währung",
+    "waehrung",
+    "devise",
+    "moneda",
+    "valuta",
+}
 
 
 def currency_column(columns):
