@@ -666,7 +666,7 @@ def test_same_seed_gives_identical_outputs(tmp_path, default_run):
         assert (out / name).read_bytes() == (default_run / name).read_bytes(), name
 
 
-def test_apply_labels_new_dates(tmp_path, default_run):
+def test_apply_labels_new_dates(tmp_path, default_run, capsys):
     from arch.data import sp500
 
     df = sp500.load()["Adj Close"].loc["2017-01-01":].rename("Close").to_frame()
@@ -691,6 +691,13 @@ def test_apply_labels_new_dates(tmp_path, default_run):
     late = new.iloc[250:]
     ratio = late["vol_forecast"].to_numpy() / old.loc[late["date"], "vol_forecast"].to_numpy()
     assert np.median(np.abs(ratio - 1)) < 0.02, np.median(np.abs(ratio - 1))
+    # the last two weeks alone are too few for the model's windows: said, with what to give
+    df.tail(10).to_csv(tmp_path / "week.csv")
+    assert cli.main(["apply", str(default_run), str(tmp_path / "week.csv"), "--out", str(tmp_path / "w")]) == 2
+    assert not (tmp_path / "w").exists()
+    assert "10 dates are too few for the feature windows (the longest is 21 days); give more days of prices" in (
+        capsys.readouterr().err
+    )
 
 
 NAMES = ["calm", "normal", "stress"]

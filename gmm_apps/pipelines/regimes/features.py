@@ -219,8 +219,9 @@ def build_features(data, specs, *, levels=False):
     keep = F.notna().all(axis=1).to_numpy() & valid
     if keep.sum() == 0:
         raise DataError(
-            f"{data.source}: {len(F)} dates are too few for the feature windows "
-            f"(longest {max((s.window or 1) for s in specs)} days); use more data or shorter windows"
+            f"{data.source}: {len(F)} dates are too few for the feature windows (the longest is "
+            f"{max((s.window or 1) for s in specs)} days); give more days of prices than that (or, fitting a new "
+            "model, set shorter windows in features.use)"
         )
     first = int(np.argmax(keep))
     if not (keep | broken)[first:].all():
