@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from gmm_apps import cli
@@ -232,3 +233,36 @@ def test_a_shops_guest_checkouts_under_one_id_are_no_customer(tmp_path, capsys, 
     ]
     assert cli.main(["run", str(cfg), *out, "--set", "report.stability_seeds=1", "--set", "report.bootstrap=0"]) == 0
     assert "customer '0' has " in gmm_log.text and "set data.placeholder_ids: [0] to count its rows" in gmm_log.text
+
+
+def test_shops_exporting_in_french_and_spanish(tmp_path, capsys):
+    # a French shop's export (;, day-first dates, "1 234,50 €" with a narrow no-break space) and a Spanish
+    # shop's line items (quantity x price, an order number)
+    rng = np.random.default_rng(4)
+    n = 1500
+    days = pd.Timestamp("2023-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 600, n)), "D")
+    amounts = rng.gamma(2, 600, n).round(2)
+    french = [f"{v:,.2f}".replace(",", "\u202f").replace(".", ",") + " €" for v in amounts]
+    pd.DataFrame(
+        {
+            "N° client": [f"CL{c}" for c in rng.integers(0, 300, n)],
+            "Date": days.strftime("%d/%m/%Y"),
+            "Montant TTC": french,
+        }
+    ).to_csv(tmp_path / "ventes.csv", sep=";", index=False, encoding="utf-8-sig")
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "ventes.csv", capsys)
+    assert (data["id_column"], data["date_column"], data["amount_column"]) == ("N° client", "Date", "Montant TTC")
+    summary = json.loads((tmp_path / "customers-ventes-run" / "summary.json").read_text())
+    assert summary["cleaning"]["revenue"] == pytest.approx(amounts.sum()) and summary["cleaning"]["amounts_in"] == "EUR"
+    pd.DataFrame(
+        {
+            "Pedido": np.arange(n) // 2,
+            "Cliente": [f"C{c}" for c in rng.integers(0, 300, n)[np.arange(n) // 2]],
+            "Fecha": days.strftime("%Y-%m-%d"),
+            "Cantidad": rng.integers(1, 4, n),
+            "Precio unitario": rng.gamma(2, 10, n).round(2),
+        }
+    ).to_csv(tmp_path / "pedidos.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "pedidos.csv", capsys)
+    assert (data["id_column"], data["date_column"], data["order_column"]) == ("Cliente", "Fecha", "Pedido")
+    assert (data["quantity_column"], data["price_column"]) == ("Cantidad", "Precio unitario")

@@ -169,19 +169,29 @@ def statuses_counted(path, spec, counts, cfg_data):
     return counted
 
 
-#: the default column names, and words in the headers of shop exports that hold what they hold
+#: the default column names, and words in the headers of shop exports that hold what they hold (English, then
+#: German, French, Spanish, Italian, Portuguese, Dutch and Nordic shops' words)
 _LOOKS_LIKE = {
-    ("customer_id", "customer_id"): ("customer", "email", "e-mail", "client", "household", "member", "buyer", "kunde"),
-    ("date", "date"): ("date", "time", "created", "paid at", "ordered", "datum"),
-    ("amount", "amount"): ("amount", "total", "sales", "revenue", "value", "spent", "gross", "betrag", "umsatz"),
+    ("customer_id", "customer_id"): (
+        *("customer", "email", "e-mail", "client", "household", "member", "buyer"),
+        *("kunde", "klant", "kund"),
+    ),
+    ("date", "date"): ("date", "time", "created", "paid at", "ordered", "datum", "fecha", "data", "dato"),
+    ("amount", "amount"): (
+        *("amount", "total", "sales", "revenue", "value", "spent", "gross"),
+        *("betrag", "umsatz", "montant", "importe", "monto", "importo", "valor", "bedrag", "belopp", "beløb", "beløp"),
+    ),
 }
 
 
 #: words in the headers of a line-item log's quantity, unit price and order number (``init --data``)
 _LINE_WORDS = {
-    "quantity_column": ("quantity", "qty", "menge", "anzahl", "units"),
-    "price_column": ("unitprice", "unit price", "price", "preis"),
-    "order_column": ("invoice", "order", "bestell", "receipt", "basket", "ticket"),
+    "quantity_column": ("quantity", "qty", "menge", "anzahl", "units", "quantit", "qté", "cantidad", "aantal", "antal"),
+    "price_column": ("unitprice", "unit price", "price", "preis", "prix", "precio", "prezzo", "preço", "prijs"),
+    "order_column": (
+        *("invoice", "order", "bestell", "receipt", "basket", "ticket"),
+        *("rechnung", "commande", "facture", "pedido", "factura", "ordine", "fattura"),
+    ),
 }
 
 
