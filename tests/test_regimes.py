@@ -255,6 +255,25 @@ def test_fred_and_metatrader_exports_read_as_the_plain_file(tmp_path):
         data_mod.load_file(tmp_path / "bad.csv")
 
 
+def test_investing_com_exports_in_german_and_french_read_their_close(tmp_path, gmm_log):
+    # the same export in other languages: "Zuletzt" and "Dernier" are the close, numbers and dates as written
+    # there (1.234,56; 1 234,56 with a narrow no-break space), volumes "Vol." empty on every day
+    days = pd.bdate_range("2020-01-13", periods=6)
+    close = [3001.5, 2990.0, 3010.25, 2980.75, 3000.0, 2995.5]
+    de = [f"{v:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".") for v in close]
+    pd.DataFrame(
+        {"Datum": days.strftime("%d.%m.%Y"), "Zuletzt": de, "Eröffn.": de, "Hoch": de, "Tief": de, "+/- %": "0,1%"}
+    )[::-1].to_csv(tmp_path / "de.csv", index=False)
+    fr = [v.replace(".", "\u202f") for v in de]
+    pd.DataFrame({"Date": days.strftime("%d/%m/%Y"), "Dernier": fr, "Ouv.": fr, "Vol.": "", "Variation %": "0,1%"})[
+        ::-1
+    ].to_csv(tmp_path / "fr.csv", index=False)
+    for name in ("de", "fr"):
+        got = data_mod.load_file(tmp_path / f"{name}.csv")
+        assert got.prices.index.equals(days) and got.prices.iloc[:, 0].tolist() == close, name
+    assert "column 'Vol.' is not read as volumes: no volume (an empty cell) on 2020-01-13" in gmm_log.text
+
+
 def test_investing_com_volumes_read_with_their_suffixes_or_are_left_out_when_a_day_has_none(tmp_path, gmm_log):
     days = pd.bdate_range("2020-01-13", periods=6)
     export = pd.DataFrame(  # Investing.com: newest first, "Vol." as 812.50K / 1.23M / 2.10B, "-" on a quiet day

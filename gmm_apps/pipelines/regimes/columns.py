@@ -60,9 +60,12 @@ PRICE_COLUMNS = [
     "PX_LAST",
     "Settle",
     "prices",
+    # brokers' and Investing.com's exports in German, French, Spanish, Italian, Portuguese and Dutch
+    *("Schlusskurs", "Schluss", "Zuletzt", "Dernier", "Clôture", "Cloture", "Último", "Ultimo", "Cierre"),
+    *("Chiusura", "Fechamento", "Slot", "Slotkoers"),
 ]
 #: volume columns found without data.volume_column (CoinGecko's total_volumes)
-VOLUME_COLUMNS = ["Volume", "Vol.", "Vol", "total_volumes"]
+VOLUME_COLUMNS = ["Volume", "Vol.", "Vol", "total_volumes", "Volumen"]
 #: bars with one-letter columns (Polygon's, Finnhub's, TradingView's o, h, l, c, v)
 _LETTER_BARS = {"o", "h", "l", "c"}
 
@@ -405,7 +408,9 @@ def volumes(cells, keep, index, column, source, *, named):
     if not bad.any():
         return pd.Series(v, index=index)
     i = int(np.flatnonzero(bad)[0])
-    what = f"a negative volume {v[i]:g}" if v[i] < 0 else f"no volume ({cells.to_numpy()[keep][i]!r})"
+    cell = cells.to_numpy()[keep][i]
+    shown = "an empty cell" if pd.isna(cell) else repr(str(cell))  # not numpy's np.float64(nan)
+    what = f"a negative volume {v[i]:g}" if v[i] < 0 else f"no volume ({shown})"
     day = pd.Timestamp(index[i]).date()
     if not named:
         logger.info("%s: column %r is not read as volumes: %s on %s", source, column, what, day)
