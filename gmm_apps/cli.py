@@ -91,11 +91,7 @@ def _parser():
     i = sub.add_parser("init", help="write a pipeline's default config, every key commented")
     i.add_argument("pipeline", help="pipeline name (see 'gmm-apps list')")
     i.add_argument("file", nargs="?", help="config file to write (default: print it)")
-    i.add_argument(
-        "--data",
-        metavar="PATH",
-        help="your own input: its path, the columns it shows and the settings it needs filled in, marked to check",
-    )
+    i.add_argument("--data", metavar="PATH", help="your own input: its path, columns and settings filled in, to check")
 
     s = sub.add_parser("show", help="print a finished run's headline and key figures")
     s.add_argument("run_dir", help="folder written by 'run' or 'apply'")
