@@ -335,6 +335,44 @@ def test_a_file_that_is_no_image_is_refused_before_any_photo_is_segmented(tmp_pa
     assert code == 2 and "zz.png: image is 3x1 pixels; need at least 4x4 to segment" in err and not out.exists()
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_unreadable_files_are_left_out_and_listed_when_asked(tmp_path, capsys, gmm_log, shared):
+    # a folder of photos with a download cut short (its header whole: found only when decoded), an empty copy
+    # and an error page saved as .jpg: refused by default, naming the key; with skip, the rest segmented
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, im in enumerate(blocks()[:1] * 2):
+        Image.fromarray((np.roll(im, 7 * i, axis=1) * 255).astype(np.uint8)).save(photos / f"ok{i}.png")
+    whole = photos.parent / "whole.jpg"
+    Image.fromarray((blocks()[0] * 255).astype(np.uint8)).save(whole, quality=95)
+    (photos / "cut.jpg").write_bytes(whole.read_bytes()[: len(whole.read_bytes()) // 2])
+    (photos / "empty.png").write_bytes(b"")
+    (photos / "page.jpg").write_text("<html>404 Not Found</html>")
+    sets = ["--set", f"data.path={photos}", "--set", "run.n_jobs=1", "--set", "model.n_fits=1"]
+    sets += ["--set", "model.sample_size=1000", "--set", f"model.shared={str(shared).lower()}"]
+    run = ["run", str(REPO / "configs" / "images.yaml"), "--quiet", *sets]
+    assert cli.main([*run, "--out", str(tmp_path / "r")]) == 2 and not (tmp_path / "r").exists()
+    assert "data.unreadable: skip leaves out the files that are no readable image" in capsys.readouterr().err
+    (photos / "empty.png").unlink()
+    (photos / "page.jpg").unlink()  # the cut one is found only as it is decoded: refused then, nothing written
+    assert cli.main([*run, "--out", str(tmp_path / "r")]) == 2 and not (tmp_path / "r").exists()
+    assert "cut.jpg: not a readable image" in capsys.readouterr().err
+    (photos / "empty.png").write_bytes(b"")
+    assert cli.main([*run, "--out", str(tmp_path / "r"), "--set", "data.unreadable=skip"]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert pd.read_csv(tmp_path / "r" / "images.csv")["image"].tolist() == ["ok0", "ok1"]
+    assert [Path(s["file"]).name for s in summary["skipped"]] == ["empty.png", "cut.jpg"]
+    assert "image file is truncated" in summary["skipped"][1]["reason"]
+    assert summary["headline"].endswith("; 2 files left out as no readable image")
+    assert "cut.jpg: not a readable image" in gmm_log.text and "left out (data.unreadable: skip)" in gmm_log.text
+    assert "Left out as no readable image" in (tmp_path / "r" / "report.html").read_text()
+    # nothing readable at all: said in one line
+    for f in ("ok0.png", "ok1.png"):
+        (photos / f).unlink()
+    assert cli.main([*run, "--out", str(tmp_path / "n"), "--set", "data.unreadable=skip"]) == 2
+    assert "none of the 2 files is a readable image" in capsys.readouterr().err
+
+
 def test_photos_sharing_a_file_name_are_named_by_their_folders(tmp_path):
     from gmm_apps.pipelines.images.data import output_names
 

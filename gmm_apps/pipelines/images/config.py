@@ -31,6 +31,12 @@ class ImagesData(PathData):
         description="an image with more pixels (width x height) is refused "
         "before it is decoded (about 40 bytes of memory a pixel)",
     )
+    unreadable: Literal["error", "skip"] = Field(
+        "error",
+        description="a file that is no readable image (cut short, an error page saved as .jpg, too large or too "
+        "small): error stops the run before it writes anything; skip leaves the file out and lists it in the log, "
+        "summary.json (skipped) and the report",
+    )
 
     @field_validator("path")
     @classmethod

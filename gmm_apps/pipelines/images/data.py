@@ -131,33 +131,61 @@ def _tiff_plane(shape):
     return shape[:2] if len(shape) < 3 or shape[-1] <= 4 else shape[-2:]
 
 
-def check_headers(paths, *, max_pixels=MAX_PIXELS):
+def check_headers(paths, *, max_pixels=MAX_PIXELS, skip=False):
     """Read every file's header before any image is segmented, so that a file that is no image (an
     error page saved as .jpg, a zero-byte copy), one too large or one too small (a 1x1 tracking pixel)
-    is refused at once, not after the images before it.  A file cut short after its header is found
-    when it is decoded."""
+    is refused at once, not after the images before it (``skip``: left out instead).  A file cut short
+    after its header is found when it is decoded.
+
+    Returns
+    -------
+    skipped : list of dict
+        ``file`` and ``reason`` of each file left out (with ``skip``).
+    """
+    skipped = []
+    for path in paths:
+        try:
+            _check_header(path, max_pixels)
+        except DataError as exc:
+            if not skip:
+                raise DataError(f"{exc}{SKIP_HINT}") from None
+            skipped.append(say_skipped(path, str(exc)))
+    return skipped
+
+
+#: how to go on past a file that is no readable image
+SKIP_HINT = "; data.unreadable: skip leaves out the files that are no readable image"
+
+
+def say_skipped(path, reason):
+    """Log a file left out under ``data.unreadable: skip`` (in the run's process: a worker's log is not the
+    run's); its ``file`` and ``reason``."""
+    logger.warning("%s; left out (data.unreadable: skip)", reason)
+    return {"file": str(path), "reason": reason}
+
+
+def _check_header(path, max_pixels):
     from PIL import Image, UnidentifiedImageError  # start-up time: Pillow loads only when images are read
 
-    for path in paths:
-        if str(path).startswith(SKIMAGE_PREFIX):
-            continue
-        p = require_file(path)
-        try:
-            if p.suffix.lower() in (".tif", ".tiff"):
-                import tifffile  # only for TIFF files
+    if str(path).startswith(SKIMAGE_PREFIX):
+        return
+    p = require_file(path)
+    try:
+        if p.suffix.lower() in (".tif", ".tiff"):
+            import tifffile  # only for TIFF files
 
-                with tifffile.TiffFile(p) as tif:
-                    h, w = _tiff_plane(tif.pages[0].shape)
-                    _tiff_bands(tif.pages[0], p, say=False)
-            else:
-                with _open_unchecked(Image, p) as im:
-                    w, h = im.size
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, IndexError) as exc:
-            raise _unreadable(p, exc) from None
-        if w * h > max_pixels:
-            raise _too_large(str(p), w, h, max_pixels)
-        if min(w, h) < MIN_SIDE:
-            raise too_small(p, w, h)
+            with tifffile.TiffFile(p) as tif:
+                h, w = _tiff_plane(tif.pages[0].shape)
+                _tiff_bands(tif.pages[0], p, say=False)
+        else:
+            with _open_unchecked(Image, p) as im:
+                w, h = im.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, IndexError) as exc:
+        raise _unreadable(p, exc) from None
+    if w * h > max_pixels:
+        raise _too_large(str(p), w, h, max_pixels)
+    if min(w, h) < MIN_SIDE:
+        raise too_small(p, w, h)
 
 
 def read_image(path, *, max_pixels=MAX_PIXELS):

@@ -15,7 +15,16 @@ from ...errors import ArgumentError, DataError
 from ...registry import Pipeline
 from ...workers import map_jobs
 from .config import ImagesConfig
-from .data import check_headers, image_stem, output_names, read_image, resolve_images, to_rgb
+from .data import (
+    SKIP_HINT,
+    check_headers,
+    image_stem,
+    output_names,
+    read_image,
+    resolve_images,
+    say_skipped,
+    to_rgb,
+)
 from .model import (
     PaletteModel,
     Settings,
@@ -94,7 +103,12 @@ def process_image(job):
     settings = job["settings"]
     name = job["input"]
     stem = job.get("name") or image_stem(name)
-    rgb = read_image(name, max_pixels=job["max_pixels"])
+    try:
+        rgb = read_image(name, max_pixels=job["max_pixels"])
+    except DataError as exc:  # a file cut short after its header: found only now
+        if not job.get("skip"):
+            raise DataError(f"{exc}{SKIP_HINT}") from None
+        return {"skipped": (str(name), str(exc))}
     h, w = rgb.shape[:2]
     row = {"image": stem, "input": str(name), "width": w, "height": h}
     check_size(rgb, name)
@@ -158,6 +172,34 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
     return done
 
 
+def _read(results, skipped, total):
+    """The results of the images segmented; those of files found unreadable as they were decoded (a JPEG cut
+    short) are added to ``skipped`` (``data.unreadable: skip``); none read is an error."""
+    skipped += [say_skipped(*r["skipped"]) for r in results if "skipped" in r]
+    return _none_is_an_error([r for r in results if "skipped" not in r], total)
+
+
+def _left(inputs, skipped, total):
+    """The inputs not in ``skipped``; none left is an error."""
+    gone = {s["file"] for s in skipped}
+    return _none_is_an_error([i for i in inputs if str(i) not in gone], total)
+
+
+def _none_is_an_error(kept, total):
+    if not kept:
+        raise DataError(f"none of the {total} files is a readable image (data.unreadable: skip left each one out)")
+    return kept
+
+
+def _with_skipped(summary, skipped):
+    """The summary with the files left out, when there are any (a run without is summarised as before)."""
+    if not skipped:
+        return summary
+    n = len(skipped)
+    summary["headline"] += f"; {n} file{'s' if n != 1 else ''} left out as no readable image"
+    return {**summary, "skipped": skipped}
+
+
 def _make_folders(ctx, cfg):
     for d in ("labels", "overlays") if cfg.output.overlay else ("labels",):
         ctx.path(d).mkdir(exist_ok=True)
@@ -194,9 +236,10 @@ class ImagesPipeline(Pipeline):
     config_model = ImagesConfig
 
     def check(self, config, source):
-        check_headers(
-            resolve_images(config.data.path, key="data.path", source=source), max_pixels=config.data.max_pixels
-        )
+        if config.data.unreadable == "error":  # with skip, the run says which files it leaves out
+            check_headers(
+                resolve_images(config.data.path, key="data.path", source=source), max_pixels=config.data.max_pixels
+            )
 
     def write_data(self, data, folder):
         """An image array or a list of them, checked as image files are: 8-bit arrays are written as PNG, any other
@@ -228,7 +271,7 @@ class ImagesPipeline(Pipeline):
                 tifffile.imwrite(Path(folder) / f"image_{i:04d}.tif", rgb, photometric="rgb")
         return str(folder)
 
-    def _jobs(self, inputs, settings, *, model, pool_rows, sample_only, overlay_on, max_pixels):
+    def _jobs(self, inputs, settings, *, model, pool_rows, sample_only, overlay_on, max_pixels, skip=False):
         names = output_names(inputs)
         if names != [image_stem(i) for i in inputs]:
             logger.info(
@@ -245,6 +288,7 @@ class ImagesPipeline(Pipeline):
                 "sample_only": sample_only,
                 "overlay": overlay_on,
                 "max_pixels": max_pixels,
+                "skip": skip,
             }
             for i, n in zip(inputs, names)
         ]
@@ -253,6 +297,9 @@ class ImagesPipeline(Pipeline):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
         inputs = resolve_images(cfg.data.path, key="data.path", source="config", warn=False)  # check() said it
+        skip, total = cfg.data.unreadable == "skip", len(inputs)
+        skipped = check_headers(inputs, max_pixels=cfg.data.max_pixels, skip=skip)
+        inputs = _left(inputs, skipped, total)
         settings = Settings.from_config(cfg)
         _make_folders(ctx, cfg)
         pool_rows = max(POOL_ROWS_MIN, settings.sample_size // len(inputs))
@@ -260,16 +307,12 @@ class ImagesPipeline(Pipeline):
         with dask_client(cfg.engine) as client:
 
             def go(**kw):
-                return run_jobs(
-                    self._jobs(inputs, settings, max_pixels=cfg.data.max_pixels, **kw),
-                    cfg.run.n_jobs,
-                    ctx.progress,
-                    client=client,
-                    out=ctx.dir,
-                )
+                jobs = self._jobs(inputs, settings, max_pixels=cfg.data.max_pixels, skip=skip, **kw)
+                return _read(run_jobs(jobs, cfg.run.n_jobs, ctx.progress, client=client, out=ctx.dir), skipped, total)
 
             if cfg.model.shared:
                 sampled = go(model=None, pool_rows=pool_rows, sample_only=True, overlay_on=False)
+                inputs = _left(inputs, skipped, total)  # the second pass reads only what the first could
                 palette = PaletteModel(settings).fit([r["pool"] for r in sampled])
                 results = go(model=palette.mixture_, pool_rows=0, sample_only=False, overlay_on=cfg.output.overlay)
             else:
@@ -290,6 +333,7 @@ class ImagesPipeline(Pipeline):
             "shared_model": MODEL_FILE,
             "shared": cfg.model.shared,
         }
+        summary = _with_skipped(summary, skipped)
         rep.build_report(
             ctx,
             cfg,
@@ -308,7 +352,9 @@ class ImagesPipeline(Pipeline):
         path = Path(run_dir) / MODEL_FILE
         model = PaletteModel.load(path)[0].mixture_
         inputs = resolve_images(input, key="input", source="apply")
-        check_headers(inputs, max_pixels=config.data.max_pixels)
+        skip, total = config.data.unreadable == "skip", len(inputs)
+        skipped = check_headers(inputs, max_pixels=config.data.max_pixels, skip=skip)
+        inputs = _left(inputs, skipped, total)
         settings = Settings.from_config(config)
         d = settings.n_features
         model_file_guard.require(
@@ -318,21 +364,17 @@ class ImagesPipeline(Pipeline):
         )
         _make_folders(ctx, config)
         with dask_client(config.engine) as client:
-            results = run_jobs(
-                self._jobs(
-                    inputs,
-                    settings,
-                    model=model,
-                    pool_rows=0,
-                    sample_only=False,
-                    overlay_on=config.output.overlay,
-                    max_pixels=config.data.max_pixels,
-                ),
-                config.run.n_jobs,
-                ctx.progress,
-                client=client,
-                out=ctx.dir,
+            jobs = self._jobs(
+                inputs,
+                settings,
+                model=model,
+                pool_rows=0,
+                sample_only=False,
+                overlay_on=config.output.overlay,
+                max_pixels=config.data.max_pixels,
+                skip=skip,
             )
+            results = _read(run_jobs(jobs, config.run.n_jobs, ctx.progress, client=client, out=ctx.dir), skipped, total)
         images, palettes = _write_tables(ctx, results)
         summary = {
             "headline": f"{len(images)} image{'s' if len(images) != 1 else ''} segmented with the shared "
@@ -341,6 +383,7 @@ class ImagesPipeline(Pipeline):
             "mean_segments": float(images["n_segments"].mean()),
             "mean_seconds": float(images["seconds"].mean()),
         }
+        summary = _with_skipped(summary, skipped)
         rep.build_report(
             ctx,
             config,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ...report import PALETTE, Report, figure
 from .model import palette_rgb
@@ -107,6 +108,9 @@ def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shar
         )
     rep.section("Per image")
     rep.table(images[["image", "width", "height", "n_components", "n_segments"]])
+    if summary.get("skipped"):
+        rep.text(f"Left out as no readable image (data.unreadable: skip): {len(summary['skipped'])} file(s).")
+        rep.table(pd.DataFrame(summary["skipped"]))
     if selection and cfg.report.plots:
         rep.image(ctx.save_figure(plot_selection(selection, cfg.model.criterion), "selection.png"))
     rep.section("Shared palette")
