@@ -316,3 +316,23 @@ def path_problem(path):
     if stat.S_ISSOCK(mode):
         return "is a socket, expected a regular file"
     return "is not a regular file"
+
+
+def left_out(path, reason):
+    """Log an input file left out under ``data.unreadable: skip`` (in the run's own process: a worker's log is
+    not the run's); its ``file`` and ``reason``, as the summary lists it."""
+    logger.warning("%s; left out (data.unreadable: skip)", reason)
+    return {"file": str(path), "reason": reason}
+
+
+def with_left_out(summary, skipped, noun, why):
+    """``summary`` with the inputs left out under ``data.unreadable: skip`` listed (``skipped``) and counted in its
+    headline ("; 2 files left out as no readable image"); as it was when none were."""
+    if not skipped:
+        return summary
+    n = len(skipped)
+    return {
+        **summary,
+        "headline": f"{summary['headline']}; {n} {noun}{'s' if n != 1 else ''} left out {why}",
+        "skipped": skipped,
+    }

@@ -1,6 +1,7 @@
 """The speakers pipeline: framing, MAP adaptation, scoring, EER, calibration, end to end."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -1030,3 +1031,32 @@ def test_a_run_written_with_the_cmvn_key_applies_with_the_normalisation_it_used(
         assert cli.main(["apply", str(tmp_path / name), str(test), "--out", str(outs[name]), "--quiet"]) == 0
     got, want = (pd.read_csv(outs[n] / "scores.csv") for n in ("old", "run"))
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_recordings_no_reader_can_open_are_left_out_when_asked(tmp_path, capsys, gmm_log):
+    # a folder of recordings with a text file named .wav and a download cut short: refused by default, naming
+    # the key; with data.unreadable: skip the rest are enrolled and identified, the two listed
+    enrol = tmp_path / "enrol"
+    shutil.copytree(SAMPLES / "fsdd_sample" / "enrol", enrol)
+    (enrol / "3_george_99.wav").write_text("<html>Not Found</html>")
+    whole = (enrol / "0_george_10.wav").read_bytes()
+    (enrol / "4_theo_99.wav").write_bytes(whole[:44])  # its header alone: no samples
+    test = tmp_path / "test"
+    shutil.copytree(SAMPLES / "fsdd_sample" / "test", test)
+    base = ["run", str(REPO / "configs" / "speakers.yaml"), "--quiet", "--set", "report.plots=false"]
+    base += ["--set", "model.n_components=16", "--set", f"data.enrol={enrol}", "--set", f"data.test={test}"]
+    assert cli.main([*base, "--out", str(tmp_path / "r")]) == 2 and not (tmp_path / "r").exists()
+    assert "data.unreadable: skip leaves such files out" in capsys.readouterr().err
+    assert cli.main([*base, "--out", str(tmp_path / "r"), "--set", "data.unreadable=skip"]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert sorted(Path(s["file"]).name for s in summary["skipped"]) == ["3_george_99.wav", "4_theo_99.wav"]
+    assert summary["enrolment_recordings"] == 240 and summary["headline"].endswith(
+        "; 2 recordings left out that could not be read"
+    )
+    assert "3_george_99.wav: cannot read audio" in gmm_log.text
+    # apply reads the key from the run's config: a broken file among new recordings is left out there too
+    (test / "call.wav").write_bytes(b"RIFF")
+    assert cli.main(["apply", str(tmp_path / "r"), str(test), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    applied = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert [Path(s["file"]).name for s in applied["skipped"]] == ["call.wav"]
+    assert applied["recordings"] == len(list((SAMPLES / "fsdd_sample" / "test").glob("*.wav")))

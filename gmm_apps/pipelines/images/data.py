@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from ...paths import require_file, resolve_inputs
+from ...paths import left_out, require_file, resolve_inputs
 
 logger = logging.getLogger("gmm_apps.images")
 
@@ -149,19 +149,12 @@ def check_headers(paths, *, max_pixels=MAX_PIXELS, skip=False):
         except DataError as exc:
             if not skip:
                 raise DataError(f"{exc}{SKIP_HINT}") from None
-            skipped.append(say_skipped(path, str(exc)))
+            skipped.append(left_out(path, str(exc)))
     return skipped
 
 
 #: how to go on past a file that is no readable image
 SKIP_HINT = "; data.unreadable: skip leaves out the files that are no readable image"
-
-
-def say_skipped(path, reason):
-    """Log a file left out under ``data.unreadable: skip`` (in the run's process: a worker's log is not the
-    run's); its ``file`` and ``reason``."""
-    logger.warning("%s; left out (data.unreadable: skip)", reason)
-    return {"file": str(path), "reason": reason}
 
 
 def _check_header(path, max_pixels):

@@ -12,6 +12,7 @@ import pandas as pd
 from ...core import model_file_guard
 from ...engine import dask_client
 from ...errors import ArgumentError, DataError
+from ...paths import left_out, with_left_out
 from ...registry import Pipeline
 from ...workers import map_jobs
 from .config import ImagesConfig
@@ -22,7 +23,6 @@ from .data import (
     output_names,
     read_image,
     resolve_images,
-    say_skipped,
     to_rgb,
 )
 from .model import (
@@ -175,7 +175,7 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
 def _read(results, skipped, total):
     """The results of the images segmented; those of files found unreadable as they were decoded (a JPEG cut
     short) are added to ``skipped`` (``data.unreadable: skip``); none read is an error."""
-    skipped += [say_skipped(*r["skipped"]) for r in results if "skipped" in r]
+    skipped += [left_out(*r["skipped"]) for r in results if "skipped" in r]
     return _none_is_an_error([r for r in results if "skipped" not in r], total)
 
 
@@ -189,15 +189,6 @@ def _none_is_an_error(kept, total):
     if not kept:
         raise DataError(f"none of the {total} files is a readable image (data.unreadable: skip left each one out)")
     return kept
-
-
-def _with_skipped(summary, skipped):
-    """The summary with the files left out, when there are any (a run without is summarised as before)."""
-    if not skipped:
-        return summary
-    n = len(skipped)
-    summary["headline"] += f"; {n} file{'s' if n != 1 else ''} left out as no readable image"
-    return {**summary, "skipped": skipped}
 
 
 def _make_folders(ctx, cfg):
@@ -333,7 +324,7 @@ class ImagesPipeline(Pipeline):
             "shared_model": MODEL_FILE,
             "shared": cfg.model.shared,
         }
-        summary = _with_skipped(summary, skipped)
+        summary = with_left_out(summary, skipped, "file", "as no readable image")
         rep.build_report(
             ctx,
             cfg,
@@ -383,7 +374,7 @@ class ImagesPipeline(Pipeline):
             "mean_segments": float(images["n_segments"].mean()),
             "mean_seconds": float(images["seconds"].mean()),
         }
-        summary = _with_skipped(summary, skipped)
+        summary = with_left_out(summary, skipped, "file", "as no readable image")
         rep.build_report(
             ctx,
             config,

@@ -90,6 +90,12 @@ class SpeakersData(DataSection):
         "with several (a call recorded with the agent on one channel and the caller on the other; a mono recording "
         "is read as it is)",
     )
+    unreadable: Literal["error", "skip"] = Field(
+        "error",
+        description="a recording no reader can open (a broken download, a text file named .wav): error stops the "
+        "run; skip leaves it out (each recording is decoded once first) and lists it in the log and summary.json "
+        "(skipped)",
+    )
     claims: str | None = Field(
         None,
         description="table (CSV, TSV, Excel, Parquet, JSON) with columns data.file_column, data.speaker_column: claims to "

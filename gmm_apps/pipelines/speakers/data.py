@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
-from ...paths import local_path, path_problem, resolve_inputs
+from ...paths import left_out, local_path, path_problem, resolve_inputs
 from ...tabular import read_table
 from .config import is_list
 
@@ -21,7 +21,7 @@ logger = logging.getLogger("gmm_apps.speakers")
 #: what to do with a file no reader can open
 UNREADABLE = (
     "expected WAV, FLAC, OGG / Opus, MP3, AIFF, or audio in M4A / AAC / MP4 / WebM / 3GP / WMA: "
-    "re-export the file, or move it out of the folder"
+    "re-export the file, or move it out of the folder (data.unreadable: skip leaves such files out)"
 )
 #: read by libsndfile (.opus: WhatsApp voice notes)
 SNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3", ".caf", ".sph"}
@@ -136,6 +136,42 @@ def common_rate(paths):
     """The most common sample rate of ``paths`` (the higher on a tie), and the count of each rate."""
     counts = Counter(native_rate(p) for p in paths)
     return max(counts, key=lambda r: (counts[r], r)), dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def sample_rate(cfg, files):
+    """The rate every recording is resampled to: ``data.sample_rate``, or with ``auto`` the most common rate of the
+    enrolment recordings ``files`` (logged)."""
+    if cfg.data.sample_rate != "auto":
+        return int(cfg.data.sample_rate)
+    rate, counts = common_rate(files)
+    seen = ", ".join(f"{r} Hz x {n}" for r, n in counts.items())
+    logger.info(
+        "sample rate %d Hz: the enrolment recordings' most common (%s); every recording is resampled to it", rate, seen
+    )
+    if not 4000 <= rate <= 96000:
+        raise DataError(
+            f"data.enrol: the recordings' most common sample rate is {rate} Hz; set data.sample_rate to "
+            "a rate from 4000 to 96000 Hz to resample them to"
+        )
+    return rate
+
+
+def readable_recordings(files, data, *, key):
+    """``files`` as the run reads them: all (``data.unreadable: error``: one no reader can open stops the run
+    when it is read), or those that decode (``skip``: each decoded once first, the others left out and logged);
+    and those left out (``file``, ``reason``)."""
+    if data.unreadable == "error":
+        return files, []
+    kept, skipped = [], []
+    for f in files:
+        try:
+            load_audio(f, sample_rate=native_rate(f), channel=data.channel)
+            kept.append(f)
+        except DataError as exc:
+            skipped.append(left_out(f, str(exc)))
+    if not kept:
+        raise DataError(f"{key}: none of the {len(files)} recordings can be read (data.unreadable: skip left each out)")
+    return kept, skipped
 
 
 def recordings(spec, data, *, key, source, warn=True):

@@ -14,16 +14,17 @@ import yaml
 
 from ...core import threshold_at_rate
 from ...errors import ArgumentError, ConfigError, DataError
-from ...paths import path_problem, require_file
+from ...paths import path_problem, require_file, with_left_out
 from ...registry import Pipeline
 from .config import SpeakersConfig, is_list
 from .data import (
     as_enrolled,
-    common_rate,
     listed_speakers,
     load_audio,
     read_claims,
+    readable_recordings,
     recordings,
+    sample_rate,
     speaker_labels,
     suggested_sources,
 )
@@ -351,24 +352,6 @@ def verify(models, S, files, claims):
     return pd.DataFrame(rows, columns=["file", "claimed", "score", "accepted", "note"])
 
 
-def sample_rate(cfg, files):
-    """The rate every recording is resampled to: ``data.sample_rate``, or with ``auto`` the most common rate of the
-    enrolment recordings ``files`` (logged)."""
-    if cfg.data.sample_rate != "auto":
-        return int(cfg.data.sample_rate)
-    rate, counts = common_rate(files)
-    seen = ", ".join(f"{r} Hz x {n}" for r, n in counts.items())
-    logger.info(
-        "sample rate %d Hz: the enrolment recordings' most common (%s); every recording is resampled to it", rate, seen
-    )
-    if not 4000 <= rate <= 96000:
-        raise DataError(
-            f"data.enrol: the recordings' most common sample rate is {rate} Hz; set data.sample_rate to "
-            "a rate from 4000 to 96000 Hz to resample them to"
-        )
-    return rate
-
-
 def identify_files(models, files, cfg, ctx, key, sr, spec):
     """Features, identification, verification of claims and the output tables for a set of recordings
     (``spec``: the file, folder or glob they came from)."""
@@ -471,7 +454,7 @@ class SpeakersPipeline(Pipeline):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
         seed = cfg.model.random_state
-        enrol_files, enrol_labels, enrol_frames, sr, sizes = self._enrolment(cfg, ctx)
+        enrol_files, enrol_labels, enrol_frames, sr, sizes, skipped = self._enrolment(cfg, ctx)
         size, sizes_tried, start = choose_ubm_size(enrol_frames, enrol_labels, sizes, cfg, seed, ctx)
         ubm = background_model(enrol_frames, cfg, seed, ctx, n_components=size, start=start)
         extractor = total_variability(ubm, enrol_frames, cfg, seed, ctx)
@@ -498,9 +481,11 @@ class SpeakersPipeline(Pipeline):
             summary["ivector_scored_dim"] = int(models.backend.projection_.shape[1])  # after LDA
         if not cfg.data.test:
             summary["headline"] = f"enrolled {len(speakers)} speakers from {len(enrol_files)} recordings"
+            summary = with_left_out(summary, skipped, "recording", "that could not be read")
             rep.build_report(ctx, cfg, summary=summary, ident=None, scores=None, models=models, curves={})
             return summary
-        test_files = recordings(cfg.data.test, cfg.data, key="data.test", source="config", warn=False)
+        test = recordings(cfg.data.test, cfg.data, key="data.test", source="config", warn=False)
+        test_files, more = readable_recordings(test, cfg.data, key="data.test")
         ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test", sr, cfg.data.test)
         metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
@@ -517,6 +502,7 @@ class SpeakersPipeline(Pipeline):
                 index=True,
             )
         summary["headline"] = identified_headline(len(test_files), len(speakers), mute, metrics)
+        summary = with_left_out(summary, skipped + more, "recording", "that could not be read")
         rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves)
         return summary
 
@@ -524,7 +510,8 @@ class SpeakersPipeline(Pipeline):
     def _enrolment(cfg, ctx):
         """Enrolment recordings, their speakers, speech frames (checked: two speakers, enough frames) and the
         sample rate."""
-        files = recordings(cfg.data.enrol, cfg.data, key="data.enrol", source="config", warn=False)
+        every = recordings(cfg.data.enrol, cfg.data, key="data.enrol", source="config", warn=False)
+        files, skipped = readable_recordings(every, cfg.data, key="data.enrol")
         labels = labelled(files, cfg, "data.enrol", required=True, spec=cfg.data.enrol)
         speakers = sorted(set(labels))
         if len(speakers) < 2:
@@ -539,7 +526,7 @@ class SpeakersPipeline(Pipeline):
             )
         n_frames = sum(len(f) for f in frames)
         logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(files), len(speakers), n_frames)
-        return files, labels, frames, sr, ubm_sizes(cfg.model.n_components, n_frames)
+        return files, labels, frames, sr, ubm_sizes(cfg.model.n_components, n_frames), skipped
 
     @staticmethod
     def _metrics(ident, S, models, true, seed):
@@ -584,16 +571,19 @@ class SpeakersPipeline(Pipeline):
 
     def apply(self, run_dir, input, config, ctx):
         models, meta = SpeakerModels.load(Path(run_dir) / "model.npz")
-        files = recordings(input, config.data, key="input", source="apply")
+        files, skipped = readable_recordings(
+            recordings(input, config.data, key="input", source="apply"), config.data, key="input"
+        )
         ident, S, true = identify_files(models, files, config, ctx, "input", int(meta["sample_rate"]), input)
         m = self._metrics(ident, S, models, true, config.model.random_state)
         counts = ident["predicted"].where(~ident["unknown"], "unknown").value_counts().to_dict()
         head = f"identified {len(files)} recording(s)"
         if m.get("accuracy") is not None:
             head += f": accuracy {100 * m['accuracy']:.1f}%"
-        return {
+        out = {
             "headline": head,
             "recordings": len(files),
             "predicted_counts": counts,
             **{k: v for k, v in m.items() if not k.startswith("_") and k != "confusion"},
         }
+        return with_left_out(out, skipped, "recording", "that could not be read")
