@@ -59,6 +59,32 @@ AMBIGUOUS_COMMAS = (
     "commas in it could group thousands or mark decimals (e.g. '1,202'); write the numbers without "
     "thousands separators, or with a decimal point"
 )
+#: a report's total row says so in one of its cells
+TOTAL_LABEL = re.compile(r"^\s*(grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)\b", re.IGNORECASE)
+
+
+def trailing_total_rows(df, limit=5):
+    """How many of a table's last rows (``limit`` at most) are a report's totals: the first filled cell says so
+    (``Total``, ``Grand total``, ``Summe`` ...) and a cell is left empty (a total has no id, date or category);
+    each row after a total row must be one too."""
+    tail = df.tail(limit).to_numpy(dtype=object)
+
+    def is_total(row):
+        filled = [v for v in row if not pd.isna(v) and str(v).strip()]
+        return (
+            len(filled) < len(row)
+            and bool(filled)
+            and isinstance(filled[0], str)
+            and bool(TOTAL_LABEL.match(filled[0]))
+        )
+
+    total = [is_total(row) for row in tail]
+    n = 0
+    while n < len(total) and total[len(total) - 1 - n]:
+        n += 1
+    return n
+
+
 #: the config key that settles it, for the pipelines that read ``data.decimal_mark``
 DECIMAL_MARK_HINT = "; or set data.decimal_mark ('.': commas group thousands)"
 
@@ -231,12 +257,31 @@ def header_position(rows, header_has, path=None):
     path : str or Path, optional
         For the log line saying which rows above the header were left out (None: no log line).
     """
-    if header_has is None:
-        return 0
-    i = _header_row(rows, header_has)
+    i = None if header_has is None else _header_row(rows, header_has)
+    if i is None:
+        i = below_title(rows)
     if i and path is not None:
         logger.info("%s: the header is row %d; the %d rows above it (a title?) are left out", path, i + 1, i)
     return i or 0
+
+
+def _titled(columns):
+    """Whether a sheet's columns as read are a title and unnamed ones (``Unnamed: 1`` ...): its first row held
+    one cell."""
+    named = [c for c in map(str, columns) if not c.startswith("Unnamed:")]
+    return len(columns) >= 2 and len(named) == 1
+
+
+def below_title(rows):
+    """The row under a report's title block, or None: the first rows holding one filled cell at most (a title,
+    a date, a blank line) and then a row of two or more names (no numbers among them)."""
+    filled = [[str(c).strip() for c in row if not pd.isna(c) and str(c).strip()] for row in rows[:HEADER_SEARCH_ROWS]]
+    i = 0
+    while i < len(filled) and len(filled[i]) <= 1:
+        i += 1
+    if 0 < i < len(filled) and len(filled[i]) >= 2 and not any(_NUMBER.fullmatch(c) for c in filled[i]):
+        return i
+    return None
 
 
 def _header_row(rows, header_has):
@@ -415,6 +460,10 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
         for s in wanted:
             at = header_position(tops[s].values.tolist(), header_has, f"{path} (sheet {s!r})") if tops else 0
             part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=at)
+            if not tops and _titled(part.columns):  # a report's title in A1 read as the header
+                top = pd.read_excel(book, sheet_name=s, header=None, nrows=HEADER_SEARCH_ROWS)
+                at = header_position(top.values.tolist(), None, f"{path} (sheet {s!r})")
+                part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=at) if at else part
             names = None if at else data_names(part.columns)
             if names:  # its first row was data: read again without a header
                 _say_headerless(f"{path} (sheet {s!r})", names)

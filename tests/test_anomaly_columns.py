@@ -159,3 +159,36 @@ def test_what_counts_time():
     assert "step" in learn(df.assign(step=np.repeat(np.arange(5), 120))).features
     # a row counter under such a header is warned of as a row id (set data.id_column), not left out
     assert "seq" in learn(df.drop(columns="Time").assign(seq=np.arange(600))).features
+
+
+def test_a_report_with_a_title_above_and_totals_below_reads_as_its_records(tmp_path, gmm_log):
+    # an accounts-payable export from Excel: a title in A1, a blank row, the header, the invoices and a total
+    rng = np.random.default_rng(1)
+    n = 300
+    invoices = pd.DataFrame(
+        {
+            "Invoice": [f"INV{i}" for i in range(n)],
+            "Vendor": rng.choice(["Acme", "Globex", "Initech"], n),
+            "Amount": rng.lognormal(5, 0.5, n).round(2),
+            "Days to pay": rng.integers(10, 40, n),
+        }
+    )
+    total = pd.DataFrame({"Invoice": ["Total"], "Amount": [invoices["Amount"].sum()]})
+    with pd.ExcelWriter(tmp_path / "ap.xlsx") as xw:
+        pd.DataFrame([["Accounts payable, November 2026"]]).to_excel(xw, index=False, header=False)
+        pd.concat([invoices, total]).to_excel(xw, index=False, startrow=2)
+    with open(tmp_path / "ap.csv", "w") as fh:  # the same as text
+        fh.write('"Accounts payable, November 2026"\n\n')
+        pd.concat([invoices, total]).to_csv(fh, index=False)
+    from gmm_apps.pipelines.anomaly.data import read_frame
+
+    for name in ("ap.xlsx", "ap.csv"):
+        got = read_frame(tmp_path / name)
+        assert got.columns.tolist() == invoices.columns.tolist(), name
+        assert len(got) == n and got["Invoice"].tolist() == invoices["Invoice"].tolist(), name
+    assert "the header is row 3; the 2 rows above it (a title?) are left out" in gmm_log.text
+    assert "the last 1 row(s) hold a report's totals, not records, and are left out: Total, " in gmm_log.text
+    # a last record whose first cell merely starts like a total, every cell filled, is a record
+    kept = pd.concat([invoices, invoices.head(1).assign(Invoice="Total-Care Ltd")])
+    kept.to_csv(tmp_path / "k.csv", index=False)
+    assert len(read_frame(tmp_path / "k.csv")) == n + 1

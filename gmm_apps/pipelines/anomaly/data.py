@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import numpy as np
@@ -9,7 +10,9 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
-from ...tabular import header_with, read_table
+from ...tabular import header_with, read_table, trailing_total_rows
+
+logger = logging.getLogger("gmm_apps.anomaly")
 
 
 def read_frame(path, *, chunksize=None, sheet=None, named=()):
@@ -38,11 +41,26 @@ def read_frame(path, *, chunksize=None, sheet=None, named=()):
                 df["outlier"] = np.asarray(m["y"]).ravel().astype(int)
             df.insert(0, "id", np.arange(len(df)))
             return df if chunksize is None else iter([df])
-        return read_table(p, sheet=sheet, chunksize=chunksize, header_has=header_with(named) if named else None)
+        table = read_table(p, sheet=sheet, chunksize=chunksize, header_has=header_with(named) if named else None)
+        return _without_totals(table, p) if chunksize is None else (_without_totals(c, p) for c in table)
     except DataError:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
+
+
+def _without_totals(df, path):
+    """The records without a report's total rows at the end (the chunk of a file read in chunks that holds them),
+    logged: a total is no record, and scored as one it would top the anomalies."""
+    n = trailing_total_rows(df)
+    if not n:
+        return df
+    shown = "; ".join(
+        ", ".join(f"{v:.10g}" if isinstance(v, float) else str(v) for v in row if not pd.isna(v))
+        for row in df.tail(n).to_numpy()
+    )
+    logger.info("%s: the last %d row(s) hold a report's totals, not records, and are left out: %s", path, n, shown)
+    return df.iloc[:-n]
 
 
 class BadValueError(DataError):

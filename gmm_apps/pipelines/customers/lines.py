@@ -30,7 +30,7 @@ import pandas as pd
 
 from ...dates import DATE_STYLE, day_month_order, dayfirst, numeric_dates, summer_time, without_offsets
 from ...errors import DataError
-from ...tabular import DECIMAL_MARK_HINT, as_numbers
+from ...tabular import DECIMAL_MARK_HINT, TOTAL_LABEL, as_numbers
 from .status import data_row, row_statuses
 
 logger = logging.getLogger("gmm_apps")
@@ -55,8 +55,6 @@ DAILY_COLUMNS = [
 ]
 _FLOAT_ID = re.compile(r"^-?\d+\.0$")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-#: a report's total row says so in one of its cells
-_TOTAL_LABEL = re.compile(r"^\s*(grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)\b", re.IGNORECASE)
 #: how many rows at the end of a log may be a report's totals
 TOTAL_ROWS = 5
 
@@ -69,7 +67,7 @@ def trailing_totals(raw, spec):
     row after a total row must be one too.
     """
     tail = raw.tail(TOTAL_ROWS)
-    labelled = [any(isinstance(v, str) and _TOTAL_LABEL.match(v) for v in row) for row in tail.to_numpy()]
+    labelled = [any(isinstance(v, str) and TOTAL_LABEL.match(v) for v in row) for row in tail.to_numpy()]
     total = _blank(tail[spec["date"]]) & (_blank(tail[spec["customer_id"]]) | np.array(labelled, dtype=bool))
     return len(total) - 1 - int(np.flatnonzero(~total)[-1]) if (~total).any() else len(total)
 
