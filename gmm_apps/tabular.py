@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 import re
+import warnings
 import zipfile
 
 import pandas as pd
@@ -265,6 +266,38 @@ def header_position(rows, header_has, path=None):
     return i or 0
 
 
+def _without_notes(df, path):
+    """A table without the notes a report ends with (Barchart's "Downloaded from Barchart.com as of ...", a
+    "Source: ..." line): its last rows, five at most, each holding one cell of words (two or more words of
+    letters, no date) in a table of two or more columns; logged."""
+    if df.shape[1] < 2 or df.empty:
+        return df
+    n = 0
+    for row in df.tail(5).to_numpy(dtype=object)[::-1]:
+        filled = [v for v in row if not pd.isna(v) and str(v).strip()]
+        if not (len(filled) == 1 and isinstance(filled[0], str) and _is_note(filled[0])):
+            break
+        n += 1
+    if not n or n == len(df):
+        return df
+    logger.info(
+        "%s: the last %d row(s) are a note, not data, and are left out: %s",
+        path,
+        n,
+        " / ".join(str(next(v for v in row if not pd.isna(v))) for row in df.tail(n).to_numpy(dtype=object)),
+    )
+    return df.iloc[:-n]
+
+
+def _is_note(text):
+    words = [w for w in text.split() if w.isalpha() and len(w) > 1]
+    if len(text.split()) < 3 or len(words) < 2:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns that it guesses the format: a guess is all this is
+        return pd.isna(pd.to_datetime(text, errors="coerce"))
+
+
 def _titled(columns):
     """Whether a sheet's columns as read are a title and unnamed ones (``Unnamed: 1`` ...): its first row held
     one cell."""
@@ -340,7 +373,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             df = read_json_records(path, compression, dtype=dtype)
             return df if chunksize is None else iter([df])
         if kind == "excel":
-            df = read_sheets(path, sheet, key=sheet_key, dtype=dtype, header_has=header_has)
+            df = _without_notes(read_sheets(path, sheet, key=sheet_key, dtype=dtype, header_has=header_has), path)
             return df if chunksize is None else iter([df])
         if kind == "parquet":
             if chunksize is None:
@@ -356,7 +389,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             _say_headerless(path, names)
         source = open_stored(path, "zip") if compression == "zip" else path  # pandas reads one-file zips only
         try:
-            return pd.read_csv(
+            table = pd.read_csv(
                 source,
                 sep=sep,
                 compression=None if compression == "zip" else compression,
@@ -368,6 +401,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
                 dtype=dtype,
                 engine="python" if len(sep) > 1 else "c",
             )
+            return _without_notes(table, path) if chunksize is None else (_without_notes(c, path) for c in table)
         finally:
             if source is not path and chunksize is None:
                 source.close()

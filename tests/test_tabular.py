@@ -533,3 +533,24 @@ def test_a_table_written_without_a_header_keeps_its_first_row(tmp_path, gmm_log)
     ):
         assert data_names(header) is None, header
     assert data_names(["2024-01-02 10:00:00", "-1.5e-3", "1.234,5", "7"]) == [f"column_{i}" for i in range(1, 5)]
+
+
+def test_a_note_under_a_reports_table_is_no_row(tmp_path, gmm_log):
+    from gmm_apps.tabular import read_table
+
+    # Barchart's download ends with a line saying where it came from; a workbook may end with a source line
+    table = pd.DataFrame({"Time": ["12/03/2026", "12/02/2026"], "Last": [70.1, 69.8], "Volume": [10, 12]})
+    with open(tmp_path / "cl.csv", "w") as fh:
+        table.to_csv(fh, index=False)
+        fh.write('"Downloaded from Barchart.com as of 12-04-2026 05:12pm CST"\n')
+    pd.concat([table, pd.DataFrame({"Time": ["Source: Federal Reserve, H.10 release"]})]).to_excel(
+        tmp_path / "cl.xlsx", index=False
+    )
+    for name in ("cl.csv", "cl.xlsx"):
+        got = read_table(tmp_path / name)
+        assert got["Time"].tolist() == table["Time"].tolist() and len(got) == 2, name
+    assert "the last 1 row(s) are a note, not data, and are left out: Downloaded from Barchart.com" in gmm_log.text
+    # a last row holding a date alone (its price missing), a word or a number is data, left for the reader to judge
+    for last in ("Dec 04, 2026", "n/a", "Total", "1234"):
+        pd.concat([table, pd.DataFrame({"Time": [last]})]).to_csv(tmp_path / "x.csv", index=False)
+        assert len(read_table(tmp_path / "x.csv")) == 3, last
