@@ -462,6 +462,49 @@ def _sheet_with_header(book, names, header_has, path, key):
     return None
 
 
+def _same_columns(book, names, first, columns, at):
+    """The sheets other than ``first`` whose header (at row ``at``) names the same ``columns``."""
+    first = names[first] if isinstance(first, int) else first
+    same = []
+    for n in (n for n in names if n != first):
+        try:
+            cols = pd.read_excel(book, sheet_name=n, header=at, nrows=0).columns
+        except (ValueError, IndexError):  # an empty sheet, a chart sheet
+            continue
+        if list(map(str, cols)) == list(map(str, columns)):
+            same.append(n)
+    return same
+
+
+def _say_unread_sheets(book, names, first, columns, at, path, key):
+    """Warn of a workbook split into sheets (by year, by month) of which only the first was read."""
+    same = _same_columns(book, names, first, columns, at)
+    if same:
+        first = names[first] if isinstance(first, int) else first
+        every = ", ".join(map(repr, [first, *same]))
+        logger.warning(
+            "%s: sheet(s) %s hold the same columns as the sheet read, %r, and were not read; set %s: [%s] to read "
+            "them one after another, or name the one sheet to read to say so",
+            path,
+            ", ".join(map(repr, same)),
+            first,
+            key,
+            every.replace("'", ""),
+        )
+
+
+def sheets_alike(path):
+    """The workbook's first sheet and those holding the same columns (a workbook split by year), or None when
+    no other sheet does (for ``init --data``)."""
+    with open(path, "rb") as fh, pd.ExcelFile(fh, engine=excel_engine(path)) as book:
+        names = book.sheet_names
+        if len(names) < 2:
+            return None
+        columns = pd.read_excel(book, sheet_name=0, nrows=0).columns
+        same = _same_columns(book, names, 0, columns, 0)
+    return [names[0], *same] if same else None
+
+
 def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=None):
     """One sheet of an Excel workbook, or several with the same columns one after another.
 
@@ -503,6 +546,8 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
                 _say_headerless(f"{path} (sheet {s!r})", names)
                 part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=None, names=names)
             parts.append(part)
+        if sheet is None and len(book.sheet_names) > 1:
+            _say_unread_sheets(book, book.sheet_names, wanted[0], parts[0].columns, at, path, key)
     for s, part in zip(wanted[1:], parts[1:]):
         if list(part.columns) != list(parts[0].columns):
             raise DataError(

@@ -60,6 +60,14 @@ def test_a_shops_own_export_gets_its_columns(tmp_path, capsys):
     assert (data["quantity_column"], data["price_column"]) == ("Quantity", "UnitPrice") and data[
         "amount_column"
     ] is None
+    # a workbook of one sheet a year: every year read, as the run would otherwise warn it does not
+    with pd.ExcelWriter(tmp_path / "by_year.xlsx") as xw:
+        for year, part in lines.assign(InvoiceDate=days).groupby(days.year):
+            part.to_excel(xw, sheet_name=str(year), index=False)
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "by_year.xlsx", capsys)
+    assert data["sheet"] == [str(y) for y in sorted(set(days.year))]
+    summary = json.loads((tmp_path / "customers-by_year-run" / "summary.json").read_text())
+    assert summary["cleaning"]["lines"] == n
     # half a year of sales: two thirds of it to learn on, recent spend over half of that, the rest to check on
     short = lines.assign(InvoiceDate=pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 210, n), "D"))
     short.to_csv(tmp_path / "half_year.csv", index=False)

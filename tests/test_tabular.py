@@ -554,3 +554,28 @@ def test_a_note_under_a_reports_table_is_no_row(tmp_path, gmm_log):
     for last in ("Dec 04, 2026", "n/a", "Total", "1234"):
         pd.concat([table, pd.DataFrame({"Time": [last]})]).to_csv(tmp_path / "x.csv", index=False)
         assert len(read_table(tmp_path / "x.csv")) == 3, last
+
+
+def test_a_workbook_split_by_year_is_not_read_in_part_unsaid(tmp_path, gmm_log):
+    from gmm_apps.tabular import read_table, sheets_alike
+
+    year = pd.DataFrame({"Customer": [1, 2], "Date": ["2024-01-02", "2024-02-03"], "Amount": [10.0, 20.0]})
+    with pd.ExcelWriter(tmp_path / "sales.xlsx") as xw:
+        for name in ("2024", "2025", "Notes"):
+            (year if name != "Notes" else pd.DataFrame({"Note": ["prices incl. VAT"]})).to_excel(
+                xw, sheet_name=name, index=False
+            )
+    assert len(read_table(tmp_path / "sales.xlsx")) == 2  # the first sheet, as before, but said
+    assert (
+        "sales.xlsx: sheet(s) '2025' hold the same columns as the sheet read, '2024', and were not read; set "
+        "data.sheet: [2024, 2025] to read them one after another" in gmm_log.text
+    )
+    assert sheets_alike(tmp_path / "sales.xlsx") == ["2024", "2025"]
+    assert len(read_table(tmp_path / "sales.xlsx", sheet=["2024", "2025"])) == 4
+    # a workbook whose other sheet is of another table: nothing to say
+    with pd.ExcelWriter(tmp_path / "one.xlsx") as xw:
+        year.to_excel(xw, sheet_name="Orders", index=False)
+        pd.DataFrame({"Note": ["x"]}).to_excel(xw, sheet_name="Notes", index=False)
+    gmm_log.clear()
+    read_table(tmp_path / "one.xlsx")
+    assert "were not read" not in gmm_log.text and sheets_alike(tmp_path / "one.xlsx") is None

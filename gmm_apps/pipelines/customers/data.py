@@ -23,7 +23,7 @@ from ...errors import ConfigError, DataError
 from ...paths import require_file
 from ...registry import say_unsettled
 from ...sniff import open_stored, sniff_table
-from ...tabular import as_numbers, header_with, read_table, table_columns
+from ...tabular import as_numbers, header_with, read_table, sheets_alike, table_columns
 from .config import CustomersData
 from .lines import customer_days, finish, first_row, placeholder_suspect, trailing_totals
 from .rows import keep_rows, one_currency
@@ -203,10 +203,16 @@ def _look_alike(cols, words, name=None):
 
 def suggested_columns(path):
     """The column keys ``init --data`` writes for a log: the columns whose headers look like the customer id, the
-    date and the amount (or else a quantity and a unit price), and an order number; a CDNOW file needs none."""
-    if sniff(require_file(path, key="--data", expected="a transaction log"))[0] == "cdnow":
+    date and the amount (or else a quantity and a unit price), and an order number, and a workbook's sheets
+    holding the same columns (split by year); a CDNOW file needs none."""
+    kind = sniff(require_file(path, key="--data", expected="a transaction log"))[0]
+    if kind == "cdnow":
         return {}
-    cols = table_columns(path)
+    logging.disable(logging.WARNING)  # a workbook's other sheets, warned of by the reader, are written below
+    try:
+        cols = table_columns(path)
+    finally:
+        logging.disable(logging.NOTSET)
     out = {}
     for (ours, _), words in _LOOKS_LIKE.items():
         key = {"customer_id": "data.id_column"}.get(ours, f"data.{ours}_column")
@@ -217,6 +223,8 @@ def suggested_columns(path):
             out[f"data.{key}"] = _look_alike(cols, _LINE_WORDS[key])
     out["data.order_column"] = _look_alike(cols, _LINE_WORDS["order_column"])
     out = {k: v for k, v in out.items() if v is not None}
+    if kind == "excel" and (alike := sheets_alike(path)):
+        out["data.sheet"] = alike
     return {**out, **_suggested_split(path, out)}
 
 
@@ -225,7 +233,7 @@ def _suggested_split(path, columns):
     (:func:`.lines.placeholder_suspect`), and for a log shorter than the default 39 + 39 weeks, calibration 39
     weeks when 13 or more follow it (else two thirds of the log, recent spend over half of it), the holdout to
     the log's end."""
-    keys = {k.split(".", 1)[1]: v for k, v in columns.items() if k.endswith("_column")}
+    keys = {k.split(".", 1)[1]: v for k, v in columns.items() if k.startswith("data.")}
     problem = None
     logging.disable(logging.WARNING)  # what the reading would warn of is written into the config instead
     try:
