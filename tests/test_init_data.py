@@ -274,3 +274,20 @@ def test_shops_exporting_in_french_and_spanish(tmp_path, capsys):
     data, _ = _init_and_run(tmp_path, "customers", tmp_path / "pedidos.csv", capsys)
     assert (data["id_column"], data["date_column"], data["order_column"]) == ("Cliente", "Fecha", "Pedido")
     assert (data["quantity_column"], data["price_column"]) == ("Cantidad", "Precio unitario")
+
+
+def test_photos_of_ones_own_with_a_broken_file_among_them(tmp_path, capsys):
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.full((40, 60, 3), 120, np.uint8)).save(photos / "a.png")
+    (photos / "b.jpg").write_text("<html>404</html>")
+    assert cli.main(["init", "images", str(tmp_path / "i.yaml"), "--data", str(photos)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("to settle in the config before it runs: ") and "b.jpg: not a readable image" in err
+    assert "data.unreadable: skip leaves out the files that are no readable image" in err
+    assert yaml.safe_load((tmp_path / "i.yaml").read_text())["data"]["unreadable"] == "error"  # not chosen unasked
+    (tmp_path / "none").mkdir()
+    assert cli.main(["init", "images", str(tmp_path / "n.yaml"), "--data", str(tmp_path / "none")]) == 2
+    assert "folder " in capsys.readouterr().err and not (tmp_path / "n.yaml").exists()

@@ -223,6 +223,15 @@ class ImagesPipeline(Pipeline):
         Image.fromarray(read_image("skimage:rocket")[::4, ::4].__mul__(255).astype(np.uint8)).save(p)
         return str(p)
 
+    def suggest(self, path):
+        """The photos, read as the run reads them: a file that is no readable image is said now, with the key
+        that leaves such files out, not written into the config unasked (``init --data``)."""
+
+        def attempt(data):
+            check_headers(resolve_images(data.path, key="--data", source="init"), max_pixels=data.max_pixels)
+
+        return self.with_fixes(self.data_overrides(path), attempt)
+
     description = "colour segmentation of photos into regions: label maps, overlays, palettes"
     config_model = ImagesConfig
 
