@@ -69,6 +69,7 @@ A pipeline is a class with:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 from importlib.metadata import entry_points
@@ -150,8 +151,7 @@ class Pipeline:
         reading tried again, at most ``tries`` times; one without ``fix`` is said now (:func:`say_unsettled`)
         and left for the user to settle (for :meth:`suggest`)."""
         unsettled = None
-        logging.disable(logging.INFO)  # the run says what it reads; these tries would say it again
-        try:
+        with muted(logging.INFO):  # the run says what it reads; these tries would say it again
             for _ in range(tries):
                 data = {k.split(".", 1)[1]: v for k, v in values.items()}
                 try:
@@ -162,8 +162,6 @@ class Pipeline:
                         unsettled = exc
                         break
                     values.update(exc.fix)
-        finally:
-            logging.disable(logging.NOTSET)
         if unsettled is not None:
             say_unsettled(unsettled)
         return values
@@ -278,6 +276,17 @@ def describe():
         except Exception as exc:  # a broken third-party plugin must not break `list`
             rows.append((n, f"(cannot load: {exc})"))
     return rows
+
+
+@contextlib.contextmanager
+def muted(level):
+    """Log records of ``level`` and below are dropped inside the block (``init --data`` reading a file the run
+    will read again, and say then what it read)."""
+    logging.disable(level)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def say_unsettled(exc):

@@ -376,20 +376,25 @@ def _numeric_column(s, column, source, mark=None):
     return conv.to_numpy(dtype=float, na_value=np.nan), mark
 
 
+def _currencies_in(values):
+    """The currencies a column's text shows, each with its first cell (:func:`gmm_apps.tabular.currencies`);
+    none for numbers."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return {}
+    return currencies(pd.unique(values.dropna()))
+
+
 def _currency_of(values):
     """The one currency a column of text shows (``EUR`` for ``€12.50``, ``USD`` for ``$12.50`` or ``USD 12.50``),
     or None (numbers, or text without a sign or code)."""
-    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
-        return None
-    found = currencies(pd.unique(values.dropna()))
+    found = _currencies_in(values)
     return next(iter(found)) if len(found) == 1 else None
 
 
 def _same_currency(values, column, unit, source):
     """Refuse a column in another currency than the model learned: its numbers would be scored as if they were
     amounts in that one (¥1,200 as €1,200)."""
-    found = currencies(pd.unique(values.dropna())) if not pd.api.types.is_numeric_dtype(values) else {}
-    other = [(c, cell) for c, cell in found.items() if c != unit]
+    other = [(c, cell) for c, cell in _currencies_in(values).items() if c != unit]
     if other:
         code, cell = other[0]
         raise DataError(

@@ -21,7 +21,7 @@ import pandas as pd
 from ...dates import day_month_order
 from ...errors import ConfigError, DataError
 from ...paths import require_file
-from ...registry import say_unsettled
+from ...registry import muted, say_unsettled
 from ...sniff import open_stored, sniff_table
 from ...tabular import as_numbers, header_with, read_table, sheets_alike, table_columns
 from .config import CustomersData
@@ -208,11 +208,8 @@ def suggested_columns(path):
     kind = sniff(require_file(path, key="--data", expected="a transaction log"))[0]
     if kind == "cdnow":
         return {}
-    logging.disable(logging.WARNING)  # a workbook's other sheets, warned of by the reader, are written below
-    try:
+    with muted(logging.WARNING):  # a workbook's other sheets, warned of by the reader, are written below
         cols = table_columns(path)
-    finally:
-        logging.disable(logging.NOTSET)
     out = {}
     for (ours, _), words in _LOOKS_LIKE.items():
         key = {"customer_id": "data.id_column"}.get(ours, f"data.{ours}_column")
@@ -234,16 +231,11 @@ def _suggested_split(path, columns):
     weeks when 13 or more follow it (else two thirds of the log, recent spend over half of it), the holdout to
     the log's end."""
     keys = {k.split(".", 1)[1]: v for k, v in columns.items() if k.startswith("data.")}
-    problem = None
-    logging.disable(logging.WARNING)  # what the reading would warn of is written into the config instead
     try:
-        purchases, _ = read_transactions(CustomersData(path=path, **keys))
+        with muted(logging.WARNING):  # what the reading would warn of is written into the config instead
+            purchases, _ = read_transactions(CustomersData(path=path, **keys))
     except DataError as exc:
-        problem = exc
-    finally:
-        logging.disable(logging.NOTSET)
-    if problem is not None:
-        say_unsettled(problem)
+        say_unsettled(exc)
         return {}
     suspect = placeholder_suspect(purchases)
     out = {} if suspect is None else {"data.placeholder_ids": [suspect]}

@@ -16,15 +16,7 @@ from ...paths import left_out, with_left_out
 from ...registry import Pipeline
 from ...workers import map_jobs
 from .config import ImagesConfig
-from .data import (
-    SKIP_HINT,
-    check_headers,
-    image_stem,
-    output_names,
-    read_image,
-    resolve_images,
-    to_rgb,
-)
+from .data import SKIP_HINT, check_headers, image_stem, output_names, read_image, resolve_images, to_rgb
 from .model import (
     PaletteModel,
     Settings,
@@ -298,7 +290,7 @@ class ImagesPipeline(Pipeline):
 
         inputs = resolve_images(cfg.data.path, key="data.path", source="config", warn=False)  # check() said it
         skip, total = cfg.data.unreadable == "skip", len(inputs)
-        skipped = check_headers(inputs, max_pixels=cfg.data.max_pixels, skip=skip)
+        skipped = check_headers(inputs, max_pixels=cfg.data.max_pixels, skip=True) if skip else []  # else check()'s
         inputs = _left(inputs, skipped, total)
         settings = Settings.from_config(cfg)
         _make_folders(ctx, cfg)
