@@ -137,7 +137,7 @@ def test_prices_and_recordings_of_ones_own(tmp_path, capsys):
         "cannot tell which column holds prices (columns: Euro, Yen); set data.price_column"
     )
     data, _ = _init_and_run(tmp_path, "speakers", SAMPLES / "fsdd_sample" / "enrol", capsys)
-    assert data["label_from"] == "auto" and data["test"] is None
+    assert data["label_from"] == "auto" and data["test"] == str(SAMPLES / "fsdd_sample" / "test")  # the set beside
     # a list of recordings (Common Voice's train.tsv): its columns of paths and speakers
     files = sorted((SAMPLES / "fsdd_sample" / "enrol").glob("*.wav"))
     listed = pd.DataFrame({"client_id": [f.stem.split("_")[1] for f in files], "path": [str(f) for f in files]})

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import gmm_apps
 from gmm_apps import cli
@@ -187,3 +188,67 @@ def test_a_speaker_folder_deeper_than_the_recordings_is_refused(tmp_path):
     assert not (tmp_path / "deep").exists()
     with pytest.raises(ValueError, match="speaker_folder: 2 reads the speakers from folders, but data.label_from"):
         SpeakersData(label_from="pattern", speaker_folder=2)
+
+
+def librispeech(folder):
+    """The sample laid out as LibriSpeech lays out its sets: train-clean-100/ and test-clean/ side by side, a
+    folder per speaker, one per chapter in it, FLAC files named by numbers only."""
+    import soundfile as sf  # reason: only this layout writes audio
+
+    for f in sorted(SAMPLES.rglob("*.wav")):
+        digit, speaker, take = f.stem.split("_")
+        part = "train-clean-100" if f.parent.name == "enrol" else "test-clean"
+        out = folder / part / speaker / "1234" / f"1234-{digit}{take}.flac"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        y, sr = sf.read(f, dtype="int16")
+        sf.write(out, y, sr, format="FLAC")
+    return folder
+
+
+def test_a_folder_of_sets_is_read_as_its_enrolment_and_test_sets(tmp_path, capsys):
+    lib = librispeech(tmp_path / "LibriSpeech")
+    # the sets' folders read as two speakers would give a meaningless run: refused, naming the keys that read them
+    with pytest.raises(DataError) as err:
+        gmm_apps.run("speakers", out=tmp_path / "sets", set=[f"data.enrol={lib}", "data.test=null"])
+    assert str(err.value) == (
+        f"data.enrol: the folders under {lib} are named as sets of recordings (test-clean, train-clean-100), not as "
+        f"speakers; set data.enrol: {lib / 'train-clean-100'} and data.test: {lib / 'test-clean'} (each holding one "
+        "folder a speaker), or data.label_from: folder if these are the speakers"
+    )
+    assert not (tmp_path / "sets").exists()
+    # init writes those keys, and the run reads the speakers' folders of each set
+    cfg = tmp_path / "lib.yaml"
+    assert cli.main(["init", "speakers", str(cfg), "--data", str(lib)]) == 0
+    assert capsys.readouterr().err == ""
+    out = tmp_path / "lib-run"
+    assert cli.main(["run", str(cfg), "--out", str(out), *QUICK]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["speakers"] == sorted({f.stem.split("_")[1] for f in SAMPLES.rglob("*.wav")}) and s["accuracy"] >= 0.97
+    ids = pd.read_csv(out / "identifications.csv")
+    assert len(ids) == len(list((SAMPLES / "test").glob("*.wav")))
+    assert (ids["true"] == ids["file"].map(lambda f: Path(f).parts[-3])).all()
+    # the enrolment set given alone finds its test set beside it
+    assert cli.main(["init", "speakers", str(tmp_path / "train.yaml"), "--data", str(lib / "train-clean-100")]) == 0
+    for name in ("lib.yaml", "train.yaml"):
+        data = yaml.safe_load((tmp_path / name).read_text())["data"]
+        assert (data["enrol"], data["test"]) == (str(lib / "train-clean-100"), str(lib / "test-clean"))
+    # a broken recording is said as init writes the config, with the key that leaves it out, not chosen unasked
+    (lib / "test-clean" / "george" / "1234" / "1234-broken.flac").write_text("<html>Not Found</html>")
+    assert cli.main(["init", "speakers", str(tmp_path / "broken.yaml"), "--data", str(lib)]) == 0
+    said = capsys.readouterr().err
+    assert said.startswith("to settle in the config before it runs: ") and "1234-broken.flac: cannot read audio" in said
+    assert "data.unreadable: skip leaves such files out" in said
+    assert yaml.safe_load((tmp_path / "broken.yaml").read_text())["data"]["unreadable"] == "error"
+    # FFmpeg takes that text for FLAC by its name, with no sample rate: no recording, not an empty one
+    with pytest.raises(DataError, match="1234-broken.flac: cannot read audio .*FFmpeg: no sample rate in a flac"):
+        load_audio(lib / "test-clean" / "george" / "1234" / "1234-broken.flac", sample_rate=8000)
+
+
+def test_speakers_named_as_sets_are_read_when_asked(tmp_path):
+    files = [tmp_path / who / f"{i}.wav" for who in ("Dev", "Val") for i in range(2)]
+    for f in files:
+        f.parent.mkdir(exist_ok=True)
+    spec = dict(pattern="x", spec=str(tmp_path), key="data.enrol", required=True)
+    with pytest.raises(DataError, match=r"named as sets of recordings \(Dev, Val\)"):
+        speaker_labels(files, label_from="auto", **spec)
+    assert speaker_labels(files, label_from="folder", **spec) == ["Dev", "Dev", "Val", "Val"]

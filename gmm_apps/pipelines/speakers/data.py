@@ -68,11 +68,19 @@ def load_audio(path, *, sample_rate, channel="mix"):
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
-def _audio_stream(container, path):
+def _audio_stream(container, path, sndfile_error):
+    """The first sound track FFmpeg found in a file libsndfile could not read; one without a sample rate (FFmpeg
+    guesses a format from the name of a text file saved as .flac) is no sound."""
     if not container.streams.audio:
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
         raise DataError(f"{path}: the file holds no sound track (only {kinds}); {UNREADABLE}")
-    return container.streams.audio[0]
+    stream = container.streams.audio[0]
+    if not stream.rate:
+        raise DataError(
+            f"{path}: cannot read audio ({type(sndfile_error).__name__}: {sndfile_error}; FFmpeg: no sample rate "
+            f"in a {container.format.name} sound track); {UNREADABLE}"
+        )
+    return stream
 
 
 def _decode(path, sndfile_error, channel):
@@ -86,7 +94,7 @@ def _decode(path, sndfile_error, channel):
 
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
-            stream = _audio_stream(container, path)
+            stream = _audio_stream(container, path, sndfile_error)
             # planar float keeps every channel apart, so they are averaged as libsndfile's are
             resampler = av.AudioResampler(format="fltp", rate=stream.rate)
             blocks = [one(out.to_ndarray()) for frame in container.decode(stream) for out in resampler.resample(frame)]
@@ -125,7 +133,7 @@ def native_rate(path):
 
         try:
             with av.open(str(path), metadata_errors="ignore") as container:
-                return int(_audio_stream(container, path).rate)
+                return int(_audio_stream(container, path, exc).rate)
         except av.FFmpegError as err:
             raise DataError(
                 f"{path}: cannot read audio ({type(exc).__name__}: {exc}; FFmpeg: {err}); {UNREADABLE}"
@@ -297,6 +305,69 @@ def label_of(path, *, label_from="pattern", pattern=None, root=None, level=1):
 PATTERN_HINTS = (r"^(?P<speaker>[^\W\d_]+)[ _-]*\d+$", r"^(?P<speaker>[^\W_]+)[ _-]")
 
 
+#: folder names of a set of recordings rather than a speaker: ``enrol``, ``train``, ``train-clean-100``
+#: (LibriSpeech), ``test``, ``eval``, ``dev``, ``validation`` ...
+_ENROL_SET = re.compile(r"(enrol+(ment)?|train(ing)?)([-_. ].*)?", re.IGNORECASE)
+_TEST_SET = re.compile(r"(test(ing)?|eval(uation)?)([-_. ].*)?", re.IGNORECASE)
+_OTHER_SET = re.compile(r"(dev(elopment)?|val(id(ation)?)?)([-_. ].*)?", re.IGNORECASE)
+
+
+def set_folders(folder):
+    """``data.enrol`` and ``data.test`` for a folder that holds sets of recordings (``enrol/`` and ``test/``,
+    LibriSpeech's ``train-clean-100/`` and ``test-clean/``) or is the enrolment set beside a test set: the first
+    enrolment folder by name, and the first test folder (else a development one); {} for any other folder."""
+    folder = Path(folder)
+
+    def named(pattern, where):
+        return sorted(p for p in where.iterdir() if p.is_dir() and pattern.fullmatch(p.name))
+
+    if not folder.is_dir():
+        return {}
+    if _ENROL_SET.fullmatch(folder.resolve().name):
+        enrol, beside = [folder], folder.resolve().parent
+        tests = named(_TEST_SET, beside) or named(_OTHER_SET, beside)
+        tests = [folder / ".." / t.name for t in tests]
+    else:
+        enrol = named(_ENROL_SET, folder)
+        tests = named(_TEST_SET, folder) or named(_OTHER_SET, folder)
+    if not enrol or (not tests and enrol[0] == folder):
+        return {}
+    return {"data.enrol": os.path.normpath(enrol[0]), "data.test": os.path.normpath(tests[0]) if tests else None}
+
+
+def _refuse_set_folders(named, spec, key):
+    """Refuse speakers found in folders (``data.label_from: auto``) that are all named as sets of recordings
+    (``enrol``, ``test``): the recordings are split into sets, each holding one folder a speaker (the keys that
+    read them so are the error's ``fix``, which ``init --data`` writes)."""
+    sets = (_ENROL_SET, _TEST_SET, _OTHER_SET)
+    if len(named) < 2 or not all(any(s.fullmatch(n) for s in sets) for n in named):
+        return
+    root = label_root(spec)
+    fix = set_folders(root) if key.startswith("data.enrol") and root is not None else {}
+    how = " and ".join(f"{k}: {v}" for k, v in fix.items() if v) if fix else "data.enrol and data.test to them"
+    err = DataError(
+        f"{key}: the folders under {spec} are named as sets of recordings ({', '.join(named)}), not as speakers; "
+        f"set {how} (each holding one folder a speaker), or data.label_from: folder if these are the speakers"
+    )
+    err.fix = fix
+    raise err
+
+
+def labelled(files, data, key, *, required, spec):
+    """Each file's speaker (:func:`speaker_labels` by the config's ``data`` section; ``spec``: the file, folder
+    or glob the files came from, where folder labels start)."""
+    return speaker_labels(
+        files,
+        label_from=data.label_from,
+        pattern=data.pattern,
+        spec=spec,
+        key=key,
+        required=required,
+        listed=listed_speakers(spec, data),
+        level=data.speaker_folder,
+    )
+
+
 def _folder_labels(files, spec):
     """Each file's speaker folder directly under ``spec``'s folder, None for a file directly in it (or outside it)."""
     root = label_root(spec)
@@ -409,6 +480,7 @@ def speaker_labels(files, *, label_from, pattern, spec, key, required, listed=No
         folders = _folder_labels(files, spec)
         named = {f for f in folders if f is not None}
         if (None not in folders and len(named) >= 2) if required else named:
+            _refuse_set_folders(sorted(named), spec, key)
             _say_folders(files, folders, spec, f"{key} (the file names do not match data.pattern)", 1)
             return folders
     missing = [p for p, lab in zip(files, labels) if lab is None]
@@ -495,7 +567,7 @@ def suggested_sources(path):
     their names or folders); or a list of them (a table), its columns of recordings and speakers found by their
     headers."""
     if not is_list(path):  # auto: the file names' pattern, else the folders
-        return {"data.enrol": path, "data.label_from": "auto", "data.test": None}
+        return {"data.enrol": path, "data.label_from": "auto", "data.test": None, **set_folders(path)}
     cols = [str(c) for c in read_table(path, dtype=str).columns]
     out = {"data.enrol": path, "data.label_from": "table", "data.test": None}
     for key, header in (("data.file_column", _FILE_HEADER), ("data.speaker_column", _SPEAKER_HEADER)):

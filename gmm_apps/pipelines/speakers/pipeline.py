@@ -19,13 +19,13 @@ from ...registry import Pipeline
 from .config import SpeakersConfig, is_list
 from .data import (
     as_enrolled,
-    listed_speakers,
+    labelled,
     load_audio,
+    native_rate,
     read_claims,
     readable_recordings,
     recordings,
     sample_rate,
-    speaker_labels,
     suggested_sources,
 )
 from .features import MIN_SPEECH_S, recording_features, speech_seconds
@@ -149,23 +149,6 @@ def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
         ),
     )
     return best["n_components"], table, start
-
-
-def labelled(files, cfg, key, *, required, spec):
-    """Each file's speaker (:func:`.data.speaker_labels`; ``spec``: the file, folder or glob the files came
-    from, where folder labels start)."""
-    d = cfg.data
-    listed = listed_speakers(spec, d)
-    return speaker_labels(
-        files,
-        label_from=d.label_from,
-        pattern=d.pattern,
-        spec=spec,
-        key=key,
-        required=required,
-        listed=listed,
-        level=d.speaker_folder,
-    )
 
 
 def background_model(frames, cfg, seed, ctx, *, n_components, start=None):
@@ -355,7 +338,7 @@ def verify(models, S, files, claims):
 def identify_files(models, files, cfg, ctx, key, sr, spec):
     """Features, identification, verification of claims and the output tables for a set of recordings
     (``spec``: the file, folder or glob they came from)."""
-    true = as_enrolled(labelled(files, cfg, key, required=False, spec=spec), models.speakers)
+    true = as_enrolled(labelled(files, cfg.data, key, required=False, spec=spec), models.speakers)
     frames, dur, speech = extract(files, cfg, ctx, f"{key} features", sr)
     ident, S = identify(models, frames, files, models.threshold, true)
     ident["duration_s"] = dur
@@ -434,7 +417,20 @@ class SpeakersPipeline(Pipeline):
         return {"data.enrol": str(path), "data.label_from": "folder", "data.test": None}
 
     def suggest(self, path):
-        return suggested_sources(path)  # init --data: a folder of recordings, or a list of them
+        """A folder or list of recordings (one holding an enrolment and a test set: both), read as the run reads
+        them: their speakers found, every recording's header read; what the run would refuse is said now
+        (``init --data``)."""
+
+        def attempt(data):
+            for key in ("enrol", "test"):
+                spec = getattr(data, key)
+                if spec:
+                    files = recordings(spec, data, key=f"data.{key}", source="init")
+                    labelled(files, data, f"data.{key}", required=key == "enrol", spec=spec)
+                    for f in files if data.unreadable == "error" else ():
+                        native_rate(f)
+
+        return self.with_fixes(suggested_sources(path), attempt)
 
     description = "speaker identification and verification: UBM + MAP-adapted GMMs on MFCCs"
     config_model = SpeakersConfig
@@ -512,7 +508,7 @@ class SpeakersPipeline(Pipeline):
         sample rate."""
         every = recordings(cfg.data.enrol, cfg.data, key="data.enrol", source="config", warn=False)
         files, skipped = readable_recordings(every, cfg.data, key="data.enrol")
-        labels = labelled(files, cfg, "data.enrol", required=True, spec=cfg.data.enrol)
+        labels = labelled(files, cfg.data, "data.enrol", required=True, spec=cfg.data.enrol)
         speakers = sorted(set(labels))
         if len(speakers) < 2:
             raise DataError(f"data.enrol: found only speaker(s) {speakers}; identification needs at least two speakers")
