@@ -171,6 +171,7 @@ class _Inputs:
         pipeline = get_pipeline(self.pipeline)
         if isinstance(d, (str, Path)):
             return str(d), pipeline.data_overrides(str(d))
+        d = _as_pandas(d)
         self.tmp = Path(tempfile.mkdtemp(prefix="gmm_apps_data-"))
         try:
             path = pipeline.write_data(d, self.tmp)
@@ -189,6 +190,34 @@ class _Inputs:
                 text = re.sub(re.escape(str(self.tmp)) + r"[/\\][^\s:;,)]*", given, error.args[0])
                 error.args = (text, *error.args[1:])
         return False
+
+
+def _as_pandas(data):
+    """A table of another library as the pandas one it holds: a polars or pyarrow DataFrame, Table or Series (their
+    ``to_pandas``), or any table offering the Arrow stream interface (``__arrow_c_stream__``: DuckDB's, ...);
+    anything else as given."""
+    import pandas as pd  # start-up time: pandas loads on first use
+
+    if isinstance(data, (pd.DataFrame, pd.Series)):
+        return data
+    if not (hasattr(data, "to_pandas") or hasattr(data, "__arrow_c_stream__")):
+        return data
+    kind = f"{type(data).__module__.split('.')[0]}.{type(data).__name__}"
+    try:
+        if hasattr(data, "to_pandas"):
+            out = data.to_pandas()
+        else:
+            import pyarrow as pa  # reason: only tables given through the Arrow stream interface
+
+            out = pa.table(data).to_pandas()
+    except Exception as exc:  # the other library's own errors, of its own types
+        raise ArgumentError(
+            f"data: the {kind} given cannot be read as a pandas DataFrame ({type(exc).__name__}: {exc}); "
+            "pass a pandas DataFrame, or write the table to a file and pass its path"
+        ) from None
+    if not isinstance(out, (pd.DataFrame, pd.Series)):
+        raise ArgumentError(f"data: the {kind} given gave a {type(out).__name__}, not a table, as pandas")
+    return out
 
 
 def _check_arguments(*, config=_UNSET, out=None, seed=None, set=None, quiet=True, overwrite=False, update=False):
@@ -221,7 +250,8 @@ def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwri
     data : optional
         Input in memory instead of ``data.path``: a pandas DataFrame of prices
         (regimes; a date index or a date column), of transactions (customers)
-        or of records (anomaly); an image array or list of arrays (images); for
+        or of records (anomaly), or such a table of polars, pyarrow or another
+        library offering ``to_pandas`` or the Arrow stream interface; an image array or list of arrays (images); for
         speakers a mapping of speaker name to recordings, each a path or a
         ``(samples, sample_rate)`` pair (enrolment).
     out : str or Path, optional

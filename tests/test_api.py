@@ -66,6 +66,31 @@ def test_regimes_from_a_dataframe_equals_the_same_prices_from_a_file(tmp_path):
     assert (tmp_path / "mem" / "regimes.csv").read_bytes() == (tmp_path / "file" / "regimes.csv").read_bytes()
     new = r.apply(prices(300, start=700), out=tmp_path / "new")
     assert len(new.tables["regimes"]) > 0 and new.summary["applied_run"] == str(tmp_path / "mem")
+    # a table of another library (pyarrow's; polars' reads the same way): the pandas table it holds, by its
+    # to_pandas or, without one, the Arrow stream interface
+    import pyarrow as pa  # reason: only these tables need it
+
+    class Stream:  # a table offering the Arrow stream interface alone
+        def __init__(self, table):
+            self.table = table
+
+        def __arrow_c_stream__(self, requested_schema=None):
+            return self.table.__arrow_c_stream__(requested_schema)
+
+    table = pa.Table.from_pandas(px.rename_axis("Date").reset_index())
+    for name, given in (("arrow", table), ("stream", Stream(table))):
+        gmm_apps.run("regimes", data=given, out=tmp_path / name, set=fast)
+        assert (tmp_path / name / "regimes.csv").read_bytes() == (tmp_path / "mem" / "regimes.csv").read_bytes()
+    again = r.apply(pa.Table.from_pandas(prices(300, start=700).rename_axis("Date").reset_index()), out=tmp_path / "a")
+    assert again.tables["regimes"].equals(new.tables["regimes"])
+
+    class Broken:
+        def to_pandas(self):
+            raise RuntimeError("lazy frame: collect it first")
+
+    with pytest.raises(UserError, match=r"^data: the test_api.Broken given cannot be read as a pandas DataFrame "):
+        gmm_apps.run("regimes", data=Broken(), out=tmp_path / "broken")
+    assert not (tmp_path / "broken").exists()
 
 
 def test_customers_from_a_dataframe(tmp_path):
