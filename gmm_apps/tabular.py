@@ -266,6 +266,19 @@ def header_position(rows, header_has, path=None):
     return i or 0
 
 
+def _without_empty_unnamed(df):
+    """A table without the columns that have neither a name nor a value (``Unnamed: 4``: every line ending in
+    a separator, as the ECB's exchange-rate history does; an empty column beside a sheet's table)."""
+    empty = [
+        c
+        for c in df.columns
+        if isinstance(c, str)
+        and c.startswith("Unnamed: ")
+        and df[c].map(lambda v: pd.isna(v) or not str(v).strip()).all()
+    ]
+    return df.drop(columns=empty) if empty and len(empty) < df.shape[1] else df
+
+
 def _without_notes(df, path):
     """A table without the notes a report ends with (Barchart's "Downloaded from Barchart.com as of ...", a
     "Source: ..." line): its last rows, five at most, each holding one cell of words (two or more words of
@@ -373,7 +386,8 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             df = read_json_records(path, compression, dtype=dtype)
             return df if chunksize is None else iter([df])
         if kind == "excel":
-            df = _without_notes(read_sheets(path, sheet, key=sheet_key, dtype=dtype, header_has=header_has), path)
+            df = read_sheets(path, sheet, key=sheet_key, dtype=dtype, header_has=header_has)
+            df = _without_notes(_without_empty_unnamed(df), path)
             return df if chunksize is None else iter([df])
         if kind == "parquet":
             if chunksize is None:
@@ -401,7 +415,9 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
                 dtype=dtype,
                 engine="python" if len(sep) > 1 else "c",
             )
-            return _without_notes(table, path) if chunksize is None else (_without_notes(c, path) for c in table)
+            if chunksize is None:
+                return _without_notes(_without_empty_unnamed(table), path)
+            return (_without_notes(c, path) for c in table)
         finally:
             if source is not path and chunksize is None:
                 source.close()

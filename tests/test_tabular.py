@@ -556,6 +556,21 @@ def test_a_note_under_a_reports_table_is_no_row(tmp_path, gmm_log):
         assert len(read_table(tmp_path / "x.csv")) == 3, last
 
 
+def test_a_column_without_name_or_value_is_no_column(tmp_path):
+    from gmm_apps.tabular import read_table
+
+    # the ECB's exchange-rate history ends every line with a comma; a sheet may hold an empty column beside its table
+    (tmp_path / "fx.csv").write_text("Date,USD,JPY,\n2025-11-28,1.1961,130.25,\n2025-11-27,1.1951,N/A,\n")
+    pd.DataFrame({"Date": ["2025-11-28"], "USD": [1.19], "": [None], "JPY": [130.2]}).to_excel(
+        tmp_path / "fx.xlsx", index=False
+    )
+    assert list(read_table(tmp_path / "fx.csv").columns) == ["Date", "USD", "JPY"]
+    assert list(read_table(tmp_path / "fx.xlsx").columns) == ["Date", "USD", "JPY"]
+    # an unnamed column that holds values (pandas' index written out) stays: it is data
+    pd.DataFrame({"a": [1.0, 2.0]}).to_csv(tmp_path / "idx.csv")
+    assert list(read_table(tmp_path / "idx.csv").columns) == ["Unnamed: 0", "a"]
+
+
 def test_a_workbook_split_by_year_is_not_read_in_part_unsaid(tmp_path, gmm_log):
     from gmm_apps.tabular import read_table, sheets_alike
 
