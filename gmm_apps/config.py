@@ -17,10 +17,10 @@ import copy
 import math
 import re
 import typing
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .yaml_io import MISSING, apply_overrides, dotted_get, dotted_pop, dotted_put, read_yaml, yaml_text
@@ -30,6 +30,19 @@ NComponents = int | list[int] | dict[str, int]
 CovarianceType = Literal["full", "tied", "diag", "spherical"]
 #: ``covariance_type``: one type or a list of candidates
 CovarianceTypes = CovarianceType | list[CovarianceType]
+
+
+def _zone(v):
+    from .dates import zone_problem  # reason: dates loads pandas; only configs naming a zone need it
+
+    problem = None if v is None else zone_problem(v)
+    if problem:
+        raise ValueError(problem)
+    return v
+
+
+#: ``data.timezone``: the time zone a day is taken in (a name zoneinfo knows), or None: as written
+TimeZone = Annotated[str | None, AfterValidator(_zone)]
 
 
 def _wants_number(annotation):

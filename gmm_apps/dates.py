@@ -159,3 +159,41 @@ def summer_time(cells):
         return False
     minutes = (parts[2].astype(int) * 60 + parts[3].fillna("0").astype(int)) * parts[1].map({"+": 1, "-": -1})
     return int(minutes.max() - minutes.min()) <= 60
+
+
+def zone_problem(zone):
+    """Why ``zone`` is no time zone name (a one-line reason), or None when it is one (``America/New_York``,
+    ``UTC``)."""
+    import zoneinfo  # reason: only configs that name a time zone
+
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {zone!r}; use a name like America/New_York, Australia/Sydney or UTC"
+    return None
+
+
+def wall_clock(stamps, zone):
+    """Time stamps as the wall clock of ``zone`` reads them, without a zone: stamps without an offset taken as
+    UTC (as Unix times are); stamps that are all midnight in UTC are days as written (a column of dates alone, a
+    crypto exchange's UTC days), never moved to the evening before west of UTC.  Without ``zone``, each stamp as
+    written, its offset set aside.
+
+    Parameters
+    ----------
+    stamps : DatetimeIndex or Series of datetime64, with a zone or none
+    zone : str or None
+
+    Returns
+    -------
+    stamps : the same type, naive
+    """
+    series = isinstance(stamps, pd.Series)
+    idx = pd.DatetimeIndex(stamps)
+    if zone is not None:
+        utc = idx.tz_convert("UTC") if idx.tz is not None else idx.tz_localize("UTC")
+        at_midnight = bool(((utc == utc.normalize()) | utc.isna()).all())
+        idx = utc if at_midnight else utc.tz_convert(zone)
+    if idx.tz is not None:
+        idx = idx.tz_localize(None)
+    return pd.Series(idx, index=stamps.index, name=stamps.name) if series else idx

@@ -821,6 +821,10 @@ def test_the_purchase_day_is_taken_in_the_configured_time_zone(tmp_path):
         read(tmp_path / "o.csv", date_column="ts")
     utc = read(tmp_path / "o.csv", date_column="ts", timezone="UTC")[0]
     assert utc["date"].tolist() == [pd.Timestamp("2020-03-02")]
+    # dates alone are the days written, never moved to the day before west of UTC
+    df.assign(ts=["2020-03-01", "2020-03-02"]).to_csv(tmp_path / "d.csv", index=False)
+    days = read(tmp_path / "d.csv", date_column="ts", timezone="America/New_York")[0]
+    assert days["date"].tolist() == [pd.Timestamp("2020-03-01"), pd.Timestamp("2020-03-02")]
     # one shop's log across the change to summer time (-05:00, then -04:00): each purchase's day as written
     dst = df.assign(ts=["2020-03-07T23:30:00-05:00", "2020-03-09T00:15:00-04:00"])
     dst.to_csv(tmp_path / "dst.csv", index=False)

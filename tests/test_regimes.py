@@ -1476,6 +1476,47 @@ def test_an_apis_json_answer_reads_as_the_csv_of_its_prices(tmp_path, capsys):
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "j" / "regimes.csv"), expected)
 
 
+def test_time_stamps_are_dated_in_the_markets_zone_when_asked(tmp_path, capsys, gmm_log):
+    # Yahoo's chart stamps each day with its session's open in UTC: Sydney's 10:00 is 23:00 UTC the day before in
+    # summer, 00:00 UTC in winter
+    days = pd.bdate_range("2015-01-01", "2020-12-31")
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 0.01, len(days))))
+    opens = (days + pd.Timedelta(hours=10)).tz_localize("Australia/Sydney").tz_convert("UTC")
+    answer = _api_answers(days, prices)["yahoo"]
+    answer["chart"]["result"][0]["timestamp"] = [int(t.timestamp()) for t in opens]
+    (tmp_path / "bhp.json").write_text(json.dumps(answer))
+    args = ["run", str(REPO / "configs" / "regimes.yaml"), "--quiet", "--set", "report.plots=false"]
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "bhp.csv", index=False)
+    assert cli.main([*args, "--out", str(tmp_path / "c"), "--set", f"data.path={tmp_path / 'bhp.csv'}"]) == 0
+    expected = pd.read_csv(tmp_path / "c" / "regimes.csv")
+    # dated by the UTC day, most days are a day early: said, with the key
+    run = [*args, "--set", f"data.path={tmp_path / 'bhp.json'}"]
+    assert cli.main([*run, "--out", str(tmp_path / "utc")]) == 0
+    early = pd.to_datetime(pd.read_csv(tmp_path / "utc" / "regimes.csv")["date"])
+    assert (early.dt.day_of_week == 6).mean() > 0.05 and not (early.dt.day_of_week == 5).any()
+    assert "days fall on a Sunday and none on a Saturday" in gmm_log.text
+    assert "set data.timezone to the market's zone (e.g. Australia/Sydney)" in gmm_log.text
+    # in the market's zone, every day is its own: the same regimes as the CSV of the same prices
+    gmm_log.clear()
+    assert cli.main([*run, "--out", str(tmp_path / "syd"), "--set", "data.timezone=Australia/Sydney"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "syd" / "regimes.csv"), expected)
+    assert "Sunday" not in gmm_log.text
+    # dates alone are the days written in any zone, and a zone that is no zone is refused by the config
+    assert cli.main([*args, "--out", str(tmp_path / "ny"), "--set", f"data.path={tmp_path / 'bhp.csv'}",
+                     "--set", "data.timezone=America/New_York"]) == 0  # fmt: skip
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "ny" / "regimes.csv"), expected)
+    assert cli.main([*run, "--out", str(tmp_path / "x"), "--set", "data.timezone=Sydney"]) == 2
+    assert "data.timezone: unknown time zone 'Sydney'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    # offsets that change with summer time are instants: with the zone, each day is the market's
+    stamps = [f"{t.tz_convert('Australia/Sydney').isoformat()}" for t in opens]
+    pd.DataFrame({"Date": stamps, "Close": prices}).to_csv(tmp_path / "offsets.csv", index=False)
+    got = data_mod.frame_to_prices(
+        pd.read_csv(tmp_path / "offsets.csv"), source="o.csv", rules={"timezone": "Asia/Tokyo"}
+    )
+    assert got.prices.index.equals(days)
+
+
 def test_the_date_column_found_by_content_is_the_one_in_order():
     # volumes the size of Unix seconds and prices the size of Excel day numbers are never read as the dates;
     # the one column of distinct dates in order is, whatever its name

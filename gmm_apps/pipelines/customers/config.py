@@ -16,6 +16,7 @@ from ...config import (
     PipelineConfig,
     Section,
     SelectedModel,
+    TimeZone,
 )
 
 MODEL_FEATURES = (
@@ -149,10 +150,10 @@ class CustomersData(PathData):
         description="customer ids that stand for no customer, e.g. [0] for a shop's guest checkouts or [Walk-in] "
         "for a till's: their rows are rows without a customer id (data.missing_id); compared as text, case aside",
     )
-    timezone: str | None = Field(
+    timezone: TimeZone = Field(
         None,
         description="time zone a purchase's day is taken in, e.g. America/New_York "
-        "(timestamps without an offset are read as UTC); null: as written",
+        "(timestamps without an offset are read as UTC; dates alone stay as written); null: as written",
     )
     date_format: str | None = Field(None, description="e.g. %Y%m%d; default: inferred")
     decimal_mark: Literal["auto", ".", ","] = Field(

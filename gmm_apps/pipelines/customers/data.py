@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import zoneinfo
 from pathlib import Path
 
 import pandas as pd
@@ -427,14 +426,6 @@ def check_data_keys(cfg_data, source):
             re.compile(cfg_data.cancel_pattern)
         except re.error as exc:
             raise ConfigError(f"{source}: data.cancel_pattern: not a regular expression ({exc})") from None
-    if cfg_data.timezone:
-        try:
-            zoneinfo.ZoneInfo(cfg_data.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"{source}: data.timezone: unknown time zone {cfg_data.timezone!r}; use a name like "
-                "America/New_York or UTC"
-            ) from None
 
 
 def check_format_keys(cfg_data, kind, source):

@@ -28,7 +28,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ...dates import DATE_STYLE, day_month_order, dayfirst, numeric_dates, summer_time, without_offsets
+from ...dates import DATE_STYLE, day_month_order, dayfirst, numeric_dates, summer_time, wall_clock, without_offsets
 from ...errors import DataError
 from ...tabular import DECIMAL_MARK_HINT, TOTAL_LABEL, as_numbers
 from .status import data_row, row_statuses
@@ -155,13 +155,8 @@ def _days(s, name, path, cfg_data, first=None):
     if first is None:
         first = False if fmt else day_first([day_month_order(s)], name, path)
     try:
-        if cfg_data.timezone:
-            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", utc=True, dayfirst=first)
-            t = t.dt.tz_convert(cfg_data.timezone).dt.tz_localize(None)
-        else:
-            t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", dayfirst=first)
-            if getattr(t.dt, "tz", None) is not None:
-                t = t.dt.tz_localize(None)  # the wall-clock day as written
+        utc = bool(cfg_data.timezone)  # offsets that differ are one instant each, then days in the zone
+        t = pd.to_datetime(s.astype(str) if fmt else s, format=fmt or "mixed", utc=utc, dayfirst=first)
     except (ValueError, TypeError) as exc:
         msg = str(exc).splitlines()[0]
         if ("timezone" in msg.lower() or "offset" in msg.lower()) and not cfg_data.timezone and summer_time(s):
@@ -178,7 +173,7 @@ def _days(s, name, path, cfg_data, first=None):
         raise DataError(
             f"{path}: column {name!r} has a missing date at data row {data_row(t, i)}; fix or remove that row"
         )
-    return t.dt.normalize()
+    return wall_clock(t, cfg_data.timezone).dt.normalize()
 
 
 def day_first(orders, name, path):

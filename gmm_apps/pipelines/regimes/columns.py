@@ -70,20 +70,21 @@ VOLUME_COLUMNS = ["Volume", "Vol.", "Vol", "total_volumes", "Volumen"]
 _LETTER_BARS = {"o", "h", "l", "c"}
 
 
-def dates_column(df, date_column, source):
+def dates_column(df, date_column, source, *, utc=False):
     """The date column's name and its dates: ``date_column``, else one named like dates, else the first column,
     else the one column whose cells are dates in order (Polygon's ``t``, Unix milliseconds; its first column,
     volumes, may hold numbers the size of Unix times, out of order); refused, naming data.date_column, when there
-    is none."""
+    is none.  ``utc``: stamps whose UTC offsets change are read as the instants they are (to be taken in
+    ``data.timezone``), not as their wall clocks."""
     dcol = pick_column(df.columns, date_column, ["Date", "date", "Datetime", "timestamp", "time"], "dates", source)
     if dcol is not None:
-        return dcol, read_dates(df[dcol], dcol, source)
+        return dcol, read_dates(df[dcol], dcol, source, utc=utc)
     first = df.columns[0]
     named = f"no column is named Date (or date, Datetime, timestamp, time), and the first, {first!r},"
     fix = f"name the date column with data.date_column (columns: {', '.join(map(str, df.columns))})"
     if _in_order(df[first]) is not False:
         try:
-            return first, read_dates(df[first], first, source)
+            return first, read_dates(df[first], first, source, utc=utc)
         except DataError as exc:
             found = _dates_by_content(df)
             if found is None:
@@ -93,7 +94,7 @@ def dates_column(df, date_column, source):
         if found is None:  # numbers out of order, a column of volumes as like as unsorted dates
             raise DataError(f"{source}: {named} holds numbers out of order, not dates by day; {fix}, or sort by date")
     logger.info("%s: dates read from column %r, the one holding dates in order", source, found)
-    return found, read_dates(df[found], found, source)
+    return found, read_dates(df[found], found, source, utc=utc)
 
 
 def _in_order(cells):
@@ -340,9 +341,10 @@ def refuse_long(df, dates, column, source):
             )
 
 
-def read_dates(cells, column, source):
+def read_dates(cells, column, source, *, utc=False):
     """A date column as written: ISO, day or month first as the whole column shows, or numbers
-    (YYYYMMDD, Excel day numbers, Unix time stamps: :func:`gmm_apps.dates.numeric_dates`)."""
+    (YYYYMMDD, Excel day numbers, Unix time stamps: :func:`gmm_apps.dates.numeric_dates`); stamps whose UTC
+    offsets change (summer time) as their wall clocks, or with ``utc`` as the instants they are."""
     try:
         stamps, style = numeric_dates(cells)
     except ValueError as exc:
@@ -362,6 +364,8 @@ def read_dates(cells, column, source):
     except (ValueError, TypeError) as exc:
         plain = without_offsets(cells)
         if ("timezone" in str(exc).lower() or "offset" in str(exc).lower()) and not plain.equals(cells.astype(str)):
+            if utc:
+                return pd.DatetimeIndex(pd.to_datetime(cells, errors="raise", format="mixed", utc=True, dayfirst=first))
             # -05:00 in winter, -04:00 in summer: each day as written, its offset set aside
             logger.info("%s: column %r holds UTC offsets that change (summer time): read as written", source, column)
             return read_dates(plain, column, source)

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ...config import EvaluationReport, NComponents, PathData, PipelineConfig, Section, SelectedModel
+from ...config import EvaluationReport, NComponents, PathData, PipelineConfig, Section, SelectedModel, TimeZone
 from ...errors import ConfigError
 
 FEATURE_KINDS = ("log_return", "realized_vol", "drawdown", "momentum", "volume_z")
@@ -24,7 +24,7 @@ class RegimesData(PathData):
 
     #: the keys only one source reads
     SOURCE_KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "file": ("date_column", "price_column", "volume_column", "sheet", "series_column", "series"),
+        "file": ("date_column", "price_column", "volume_column", "sheet", "series_column", "series", "timezone"),
         "yfinance": ("tickers", "interval", "cache_dir"),
         "arch": ("arch_dataset",),
     }
@@ -66,6 +66,11 @@ class RegimesData(PathData):
     )
     volume_column: str | None = Field(
         None, description="default: 'Volume' (or Investing.com's 'Vol.') when present and every day has one"
+    )
+    timezone: TimeZone = Field(
+        None,
+        description="time zone a day is taken in for time stamps with a time of day, e.g. Australia/Sydney "
+        "(stamps without an offset, as Unix times, are read as UTC; dates alone stay as written); null: as written",
     )
     series_column: str | None = Field(
         None,
@@ -137,8 +142,9 @@ class RegimesData(PathData):
         return {"missing": self.missing, "nonpositive": self.nonpositive, "repeated": self.repeated}
 
     def reading(self):
-        """What the loaders take: the cleaning rules, and ``levels`` (zero and below are values, not errors)."""
-        return {**self.rules(), "levels": self.levels}
+        """What the loaders take: the cleaning rules, ``levels`` (zero and below are values, not errors) and the
+        ``timezone`` days are taken in."""
+        return {**self.rules(), "levels": self.levels, "timezone": self.timezone}
 
     @property
     def levels(self):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...dates import wall_clock
 from ...errors import DataError
 from ...paths import require_file
 from ...tabular import header_with, read_table
@@ -266,6 +267,35 @@ def _check_dates(index, column, source):
         )
 
 
+def _say_shifted_week(stamps, days, source):
+    """Warn when time stamps with a time of day, dated by their day as written, put a market's sessions on the
+    wrong days: Sundays and no Saturday (sessions opening before midnight UTC, as Sydney's and Auckland's do,
+    stamped in UTC: those days a day early), or Saturdays and no Sunday (closes after midnight UTC: a day late);
+    with the key that takes the days in the market's zone.  A market open every day has both; one open from
+    Sunday, dated in its own zone, is told apart by setting that zone."""
+    if len(days) < 20 or bool((stamps == stamps.normalize()).all()):
+        return
+    weekday = pd.Series(days.day_of_week)
+    share = weekday.value_counts(normalize=True)
+    for day, other, side, example in (
+        (6, 5, "opening before midnight UTC (Sydney's, Auckland's), dated a day early", "Australia/Sydney"),
+        (5, 6, "closing after midnight UTC, dated a day late", "America/New_York"),
+    ):
+        if share.get(day, 0.0) >= 0.05 and share.get(other, 0.0) < 0.01:
+            names = {5: "Saturday", 6: "Sunday"}
+            logger.warning(
+                "%s: %d of the %d days fall on a %s and none on a %s: the time stamps look like a market's "
+                "sessions %s by their day in UTC; set data.timezone to the market's zone (e.g. %s)",
+                source,
+                int((weekday == day).sum()),
+                len(days),
+                names[day],
+                names[other],
+                side,
+                example,
+            )
+
+
 def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_column=None, ticker="price", rules=None):
     """Turn a table (a date column plus a price column, or OHLCV) into :class:`PriceData`.
 
@@ -291,17 +321,17 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     """
     if df.shape[0] == 0:
         raise DataError(f"{source}: no data rows (only a header?); expected dates and prices")
+    rules = dict(rules or {})
+    zone = rules.pop("timezone", None)
     if isinstance(df.index, pd.DatetimeIndex) and date_column is None:
         dates = df.index
         dcol = df.index.name or "index"
     else:
         df = df.reset_index(drop=not (df.index.name or isinstance(df.index, pd.DatetimeIndex)))
-        dcol, dates = dates_column(df, date_column, source)
+        dcol, dates = dates_column(df, date_column, source, utc=zone is not None)
         df = df.drop(columns=[dcol])
         dates, df = with_time_column(df, dates, source)
-    if getattr(dates, "tz", None) is not None:
-        dates = dates.tz_localize(None)
-    stamps = pd.DatetimeIndex(dates)
+    stamps = wall_clock(pd.DatetimeIndex(dates), zone)
     if len(stamps) > 1 and stamps.is_monotonic_decreasing and not stamps.has_duplicates:
         logger.info("%s: dates run newest first; read oldest first", source)
         stamps, df = stamps[::-1], df.iloc[::-1]
@@ -314,7 +344,8 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
     if dates.has_duplicates:
         refuse_long(df, dates, dcol, source)
     _check_dates(dates, dcol, source)
-    rules = dict(rules or {})
+    if zone is None:
+        _say_shifted_week(stamps, dates, source)
     levels = rules.pop("levels", False)  # yields, rates, spreads: zero and below are values like any other
     values, keep, breaks, counts = clean_prices(values, pcol, source, **rules)
     prices = _check_series(values, pcol, source, positive=not levels).to_frame(ticker)
