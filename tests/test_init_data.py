@@ -207,6 +207,57 @@ def test_a_grocers_line_items_by_basket(tmp_path, capsys):
     assert (data["date_column"], data["amount_column"]) == ("transaction_timestamp", "sales_value")
 
 
+def test_only_a_column_of_order_numbers_is_read_as_the_orders(tmp_path, capsys):
+    # Shopify's orders API: one order a record, its customer nested with their order count; a refunded order
+    # is no purchase. The count is no order number: read as one, every order of a customer with 3 orders
+    # would take the first one's status
+    rng = np.random.default_rng(5)
+    orders = []
+    for i in range(1500):
+        who = int(rng.integers(1, 200))
+        day = pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(rng.integers(0, 600)), hours=int(rng.integers(0, 24)))
+        orders.append(
+            {
+                "id": 5_000_000 + i,
+                "created_at": day.strftime("%Y-%m-%dT%H:%M:%S-05:00"),
+                "total_price": f"{rng.gamma(2, 30):.2f}",
+                "financial_status": "refunded" if i % 20 == 0 else "paid",
+                "customer": {"id": 700_000 + who, "orders_count": 3},
+            }
+        )
+    (tmp_path / "orders.json").write_text(json.dumps({"orders": orders}))
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "orders.json", capsys)
+    assert (data["id_column"], data["amount_column"], data["order_column"]) == ("customer.id", "total_price", None)
+    out = tmp_path / "customers-orders-run"
+    assert json.loads((out / "summary.json").read_text())["cleaning"]["status"]["left_out"] == {"refunded": 75}
+    # named by hand, the count is refused, saying what it is not
+    run = ["run", str(tmp_path / "customers-orders.yaml"), "--out", str(tmp_path / "x"), "--quiet"]
+    assert cli.main([*run, "--set", "data.order_column=customer.orders_count"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tmp_path / 'orders.json'}: column 'customer.orders_count' (data.order_column) does not hold order "
+        "numbers: 1 of its 1 values are each shared by several customers (e.g. '3', by 199); set "
+        "data.order_column to the order or invoice number, or null"
+    )
+    assert not (tmp_path / "x").exists()
+    # beside an order's date, status and total, the column of its numbers is the orders
+    frame = pd.DataFrame(
+        {
+            "Order Date": [o["created_at"][:10] for o in orders],
+            "Order Status": "Completed",
+            "Order ID": [o["id"] for o in orders],
+            "Customer": [o["customer"]["id"] for o in orders],
+            "Order Total": [o["total_price"] for o in orders],
+        }
+    )
+    frame.to_csv(tmp_path / "shop.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "shop.csv", capsys)
+    assert (data["order_column"], data["date_column"], data["amount_column"]) == (
+        "Order ID",
+        "Order Date",
+        "Order Total",
+    )
+
+
 def test_a_shops_guest_checkouts_under_one_id_are_no_customer(tmp_path, capsys, gmm_log):
     # WooCommerce's orders export: every guest checkout under customer 0, the currency in "Order Currency"
     rng = np.random.default_rng(8)

@@ -22,7 +22,7 @@ from ...errors import ConfigError, DataError
 from ...paths import require_file
 from ...registry import muted, say_unsettled
 from ...sniff import open_stored, sniff_table
-from ...tabular import as_numbers, header_with, read_table, sheets_alike, table_columns
+from ...tabular import as_numbers, header_with, read_table, sheets_alike
 from .config import CustomersData
 from .lines import customer_days, finish, first_row, placeholder_suspect, trailing_totals
 from .rows import keep_rows, one_currency
@@ -194,6 +194,32 @@ _LINE_WORDS = {
 }
 
 
+#: words in headers that hold something of an order other than its number (Order Date, orders_count, Order
+#: Status, Order Currency, Date de commande ...)
+_NOT_ORDER_NUMBER = (
+    *("count", "total", "date", "time", "status", "currency", "amount", "qty", "quantity", "price", "value"),
+    *("type", "tax", "ship", "discount", "note", "line", "sum", "state", "datum", "fecha", "statut", "estado"),
+)
+
+
+def _order_column(table, cols, id_column):
+    """The column whose header names an order (invoice, basket ...) number, not another of its fields, and whose
+    values are order numbers: each one customer's (at most 5% shared, as a guest's may be), as many as half the
+    customers at least (a column of each customer's order count is not); None when none is."""
+    words = _LINE_WORDS["order_column"]
+    for c in cols:
+        name = c.lower()
+        if not any(w in name for w in words) or any(w in name for w in _NOT_ORDER_NUMBER):
+            continue
+        if id_column is None:
+            return c
+        pairs = table[[c, id_column]].dropna()
+        per_order = pairs.groupby(c)[id_column].nunique()
+        if len(per_order) and (per_order > 1).mean() <= 0.05 and len(per_order) >= pairs[id_column].nunique() / 2:
+            return c
+    return None
+
+
 def _look_alike(cols, words, name=None):
     """The column named ``name`` whatever its case, else the first whose header holds one of ``words``."""
     near = [c for c in cols if name is not None and c.lower() == str(name).lower()]
@@ -208,7 +234,8 @@ def suggested_columns(path):
     if kind == "cdnow":
         return {}
     with muted(logging.WARNING):  # a workbook's other sheets, warned of by the reader, are written below
-        cols = table_columns(path)
+        table = read_table(path, dtype=str)
+    cols = [str(c) for c in table.columns]
     out = {}
     for (ours, _), words in _LOOKS_LIKE.items():
         key = {"customer_id": "data.id_column"}.get(ours, f"data.{ours}_column")
@@ -217,7 +244,7 @@ def suggested_columns(path):
         out.pop("data.amount_column")
         for key in ("quantity_column", "price_column"):
             out[f"data.{key}"] = _look_alike(cols, _LINE_WORDS[key])
-    out["data.order_column"] = _look_alike(cols, _LINE_WORDS["order_column"])
+    out["data.order_column"] = _order_column(table.set_axis(cols, axis=1), cols, out["data.id_column"])
     out = {k: v for k, v in out.items() if v is not None}
     if kind == "excel" and (alike := sheets_alike(path)):
         out["data.sheet"] = alike

@@ -184,6 +184,23 @@ def day_first(orders, name, path):
         raise DataError(f"{exc}; set data.date_format (e.g. %d/%m/%Y %H:%M)") from None
 
 
+def _check_orders(orders, customers, name, path):
+    """Refuse an order column whose values are not order numbers: more than 5% of them shared by several
+    customers (each customer's order count, a column of order dates), which would read one customer's status,
+    refund and order total onto another's lines."""
+    pairs = pd.DataFrame({"o": orders.to_numpy(), "c": customers.to_numpy()}).dropna()
+    pairs = pairs[pairs["c"].astype(str).str.strip() != ""]
+    per_order = pairs.groupby("o", sort=False)["c"].nunique()
+    shared = per_order[per_order > 1]
+    if len(per_order) and len(shared) > 0.05 * len(per_order):
+        top = shared.sort_values(ascending=False, kind="stable")
+        raise DataError(
+            f"{path}: column {name!r} (data.order_column) does not hold order numbers: {len(shared)} of its "
+            f"{len(per_order)} values are each shared by several customers (e.g. {str(top.index[0])!r}, by "
+            f"{int(top.iloc[0])}); set data.order_column to the order or invoice number, or null"
+        )
+
+
 def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
     """Typed line items of one block of the file, summed per customer and day.
 
@@ -198,6 +215,8 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
         Columns :data:`DAILY_COLUMNS`.
     """
     names = dict(spec)
+    if "order" in spec:
+        _check_orders(raw[spec["order"]], raw[spec["customer_id"]], spec["order"], path)
     paid = np.ones(len(raw), dtype=bool)
     if "status" in spec:
         paid = row_statuses(raw, spec, path).isin(counted).to_numpy()
