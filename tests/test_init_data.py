@@ -256,6 +256,31 @@ def test_only_a_column_of_order_numbers_is_read_as_the_orders(tmp_path, capsys):
         "Order Date",
         "Order Total",
     )
+    # Shopify's CSV export: the order number under "Name" (#1001) on each of its lines, the order's status, date
+    # and subtotal on its first line only: found by what it holds, so a pending order is no purchase
+    rows = []
+    for i, o in enumerate(orders):
+        for line in range(1 + i % 3):
+            first = {"Financial Status": "pending" if i % 25 == 0 else "paid", "Paid at": o["created_at"]}
+            rows.append(
+                {
+                    "Name": f"#{1001 + i}",
+                    "Email": f"c{o['customer']['id']}@shop.com",
+                    **(first if line == 0 else {"Financial Status": "", "Paid at": ""}),
+                    "Subtotal": o["total_price"] if line == 0 else "",
+                    "Lineitem quantity": 1,
+                    "Lineitem name": "Tee",
+                    "Created at": o["created_at"],
+                }
+            )
+    pd.DataFrame(rows).to_csv(tmp_path / "orders_export_1.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "orders_export_1.csv", capsys)
+    assert (data["id_column"], data["order_column"], data["amount_column"]) == ("Email", "Name", "Subtotal")
+    paid = sum(float(o["total_price"]) for i, o in enumerate(orders) if i % 25)
+    cleaning = json.loads((tmp_path / "customers-orders_export_1-run" / "summary.json").read_text())["cleaning"]
+    assert cleaning["revenue"] == pytest.approx(paid, abs=0.01) and cleaning["status"]["left_out"] == {
+        "pending": sum(1 + i % 3 for i in range(0, len(orders), 25))  # its lines
+    }
 
 
 def test_a_shops_guest_checkouts_under_one_id_are_no_customer(tmp_path, capsys, gmm_log):

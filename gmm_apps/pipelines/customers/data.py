@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -202,22 +203,45 @@ _NOT_ORDER_NUMBER = (
 )
 
 
-def _order_column(table, cols, id_column):
-    """The column whose header names an order (invoice, basket ...) number, not another of its fields, and whose
-    values are order numbers: each one customer's (at most 5% shared, as a guest's may be), as many as half the
-    customers at least (a column of each customer's order count is not); None when none is."""
+def _order_column(table, id_column, taken):
+    """The column of order numbers ``init --data`` writes: the first whose header names an order (invoice,
+    basket ...) number, not another of its fields, and whose values are order numbers
+    (:func:`_holds_order_numbers`); else, with a customer id column, the one column of any other header
+    whose values are order numbers written on each of an order's lines, its lines together (Shopify's ``Name``,
+    ``#1001``); None when there is none.  ``taken``: the columns read as something else."""
     words = _LINE_WORDS["order_column"]
-    for c in cols:
+    for c in table.columns:
         name = c.lower()
-        if not any(w in name for w in words) or any(w in name for w in _NOT_ORDER_NUMBER):
-            continue
-        if id_column is None:
-            return c
-        pairs = table[[c, id_column]].dropna()
-        per_order = pairs.groupby(c)[id_column].nunique()
-        if len(per_order) and (per_order > 1).mean() <= 0.05 and len(per_order) >= pairs[id_column].nunique() / 2:
-            return c
-    return None
+        if any(w in name for w in words) and not any(w in name for w in _NOT_ORDER_NUMBER):
+            if id_column is None or _holds_order_numbers(table[c], table[id_column], lines=False):
+                return c
+    if id_column is None:
+        return None
+    found = [c for c in table.columns if c not in taken and _holds_order_numbers(table[c], table[id_column])]
+    return found[0] if len(found) == 1 else None
+
+
+def _holds_order_numbers(values, customers, *, lines=True):
+    """Whether ``values`` are order numbers: each one customer's (at most 5% shared, as a guest's may be), as
+    many as half the customers at least (a column of each customer's order count is not); with ``lines``, also
+    some of them on several lines, each order's lines together, more of them than customers (not a customer's
+    name in a log sorted by customer), and none a date."""
+    pairs = pd.DataFrame({"o": values.to_numpy(), "c": customers.to_numpy()}).dropna()
+    pairs = pairs[(pairs["o"].astype(str).str.strip() != "") & (pairs["c"].astype(str).str.strip() != "")]
+    per_order = pairs.groupby("o", sort=False)["c"].nunique()
+    if not len(per_order) or (per_order > 1).mean() > 0.05 or len(per_order) < pairs["c"].nunique() / 2:
+        return False
+    if not lines:
+        return True
+    runs = (pairs["o"] != pairs["o"].shift()).sum()  # an order's lines together: one run each
+    if len(per_order) == len(pairs) or runs > 1.05 * len(per_order):
+        return False
+    if len(per_order) < 1.05 * pairs["c"].nunique():  # one a customer: the customer's name, not their orders
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns that it guesses a format: a guess is all this is
+        dates = pd.to_datetime(pairs["o"].astype(str).head(200), errors="coerce")
+    return bool(dates.isna().all())
 
 
 def _look_alike(cols, words, name=None):
@@ -244,7 +268,8 @@ def suggested_columns(path):
         out.pop("data.amount_column")
         for key in ("quantity_column", "price_column"):
             out[f"data.{key}"] = _look_alike(cols, _LINE_WORDS[key])
-    out["data.order_column"] = _order_column(table.set_axis(cols, axis=1), cols, out["data.id_column"])
+    taken = {*out.values(), status_column(cols), refund_column(cols)}
+    out["data.order_column"] = _order_column(table.set_axis(cols, axis=1), out["data.id_column"], taken)
     out = {k: v for k, v in out.items() if v is not None}
     if kind == "excel" and (alike := sheets_alike(path)):
         out["data.sheet"] = alike
