@@ -313,7 +313,7 @@ def _format_validation_error(exc, source):
         msg = msg[len("Value error, ") :]
     elif msg.startswith("Assertion failed, "):
         msg = msg[len("Assertion failed, ") :]
-    if ", got " in msg or msg.endswith(str(got)):
+    if ", got " in msg or msg.endswith(str(got)) or isinstance(got, dict):  # a dict: a whole section's check
         return f"{source}: {loc}: {msg}{more}"
     return f"{source}: {loc}: {msg}, got {got_s}{more}"
 

@@ -129,6 +129,29 @@ class SpeakersData(DataSection):
             )
         return self
 
+    @model_validator(mode="after")
+    def _keys_read_by_what_is_given(self):
+        """The columns of a list are read only from a list of recordings or data.claims, the file-name pattern
+        only where speakers may come from file names: set otherwise, each would change nothing, so it is refused."""
+
+        def changed(key):
+            return key in self.model_fields_set and getattr(self, key) != type(self).model_fields[key].default
+
+        tables = [k for k in ("enrol", "test") if is_list(getattr(self, k))] + (["claims"] if self.claims else [])
+        for key in ("file_column", "speaker_column"):
+            if changed(key) and not tables:
+                raise ValueError(
+                    f"{key} names a column of a list of recordings or of data.claims, but data.enrol and data.test "
+                    "are no such list and data.claims is not set, so it would change nothing; remove "
+                    f"data.{key}, or give the recordings as a list (a CSV, TSV, Excel, Parquet or JSON table)"
+                )
+        if changed("pattern") and self.label_from in ("folder", "table"):
+            raise ValueError(
+                f"pattern reads the speakers from file names, but data.label_from is {self.label_from}, so it would "
+                "change nothing; set data.label_from: pattern (or auto), or remove data.pattern"
+            )
+        return self
+
     @field_validator("pattern")
     @classmethod
     def _regex(cls, v):

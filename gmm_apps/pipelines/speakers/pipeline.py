@@ -19,6 +19,7 @@ from ...registry import Pipeline
 from .config import SpeakersConfig, is_list
 from .data import (
     as_enrolled,
+    label_root,
     labelled,
     load_audio,
     native_rate,
@@ -511,7 +512,13 @@ class SpeakersPipeline(Pipeline):
         labels = labelled(files, cfg.data, "data.enrol", required=True, spec=cfg.data.enrol)
         speakers = sorted(set(labels))
         if len(speakers) < 2:
-            raise DataError(f"data.enrol: found only speaker(s) {speakers}; identification needs at least two speakers")
+            root = label_root(cfg.data.enrol)
+            loose = root is not None and speakers == [root.name] and cfg.data.label_from == "folder"
+            hint = f" (the name of {cfg.data.enrol}: the recordings sit directly in it, not in a folder a speaker)"
+            raise DataError(
+                f"data.enrol: found only speaker(s) {speakers}{hint if loose else ''}; identification needs at least "
+                "two speakers"
+            )
         sr = sample_rate(cfg, files)
         frames, _, speech = extract(files, cfg, ctx, "enrolment features", sr)
         if (speech < MIN_SPEECH_S).any():
