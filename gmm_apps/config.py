@@ -294,6 +294,18 @@ _TYPE_TAG = re.compile(
 )
 
 
+def refuse_unread(where, name, section, keys, reason):
+    """Refuse, in one line, a key of ``section`` (``name`` in the config) that the config sets to other than its
+    default while the run would not read it (``reason``: when it is read): it would change nothing."""
+    for key in keys:
+        default = type(section).model_fields[key].get_default(call_default_factory=True)
+        if key in section.model_fields_set and getattr(section, key) != default:
+            raise ConfigError(
+                f"{where}: {name}.{key} is read only {reason}, so as set it would change nothing; remove it, or set "
+                "what makes it read"
+            )
+
+
 def _format_validation_error(exc, source):
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"] if not _TYPE_TAG.match(str(p)))

@@ -453,3 +453,31 @@ def test_a_jobs_error_stops_the_run_without_waiting_for_the_jobs_before_it():
     with pytest.raises(ValueError, match="non-negative"), map_jobs(time.sleep, [60.0, -1.0], 2) as results:
         next(results)  # the first job sleeps a minute; the second fails at once
     assert time.monotonic() - started < 30  # the error came first, and the sleeping worker was stopped
+
+
+@pytest.mark.parametrize(
+    "config, sets, needle",
+    [
+        ("regimes", ["model.n_mix=3"], "model.n_mix is read only with model.kind: gmm_hmm"),
+        ("regimes", ["walk_forward.refit_every=21"], "walk_forward.refit_every is read only in walk-forward"),
+        ("regimes", ["backtest.enabled=false", "backtest.cost_bps=10"], "backtest.cost_bps is read only with backtest"),
+        ("regimes", ["model.kind=gmm", "model.stickiness=5"], "model.stickiness is read only with model.kind hmm or"),
+        (
+            "regimes",
+            ["model.kind=gmm_hmm", "walk_forward.enabled=true", "walk_forward.warm_start=false"],
+            "walk_forward.warm_start is read only with model.kind: hmm",
+        ),
+        ("customers", ["split.enabled=false", "split.holdout_weeks=13"], "split.holdout_weeks is read only with split"),
+    ],
+)
+def test_a_key_the_run_would_not_read_is_refused(tmp_path, capsys, config, sets, needle):
+    args = ["validate", str(REPO / "configs" / f"{config}.yaml")]
+    assert cli.main([*args, *[a for s in sets for a in ("--set", s)]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and needle in err and "so as set it would change nothing" in err, err
+    # the same key where it is read, or at its default, is valid
+    read = {"model.n_mix=3": ["model.kind=gmm_hmm"], "walk_forward.refit_every=21": ["walk_forward.enabled=true"]}
+    for extra in read.get(sets[0], []):
+        assert cli.main([*args, *[a for s in (*sets, extra) for a in ("--set", s)]]) == 0
+    if len(sets) > 1:  # what makes the key unread is valid alone
+        assert cli.main([*args, "--set", sets[0]]) == 0

@@ -17,6 +17,7 @@ from ...config import (
     Section,
     SelectedModel,
     TimeZone,
+    refuse_unread,
 )
 
 MODEL_FEATURES = (
@@ -276,3 +277,9 @@ class CustomersConfig(PipelineConfig):
     engine: ChunkedEngineSection = ChunkedEngineSection()
 
     renamed: ClassVar[dict] = {"report.boundary_below": "report.uncertain_below"}
+
+    def check_unread_keys(self, where):
+        """Refuse the split's windows set while the log is not split (:func:`~gmm_apps.config.refuse_unread`)."""
+        if not self.split.enabled:
+            keys = ("start", "calibration_weeks", "holdout_weeks")
+            refuse_unread(where, "split", self.split, keys, "with split.enabled: true (a calibration and a holdout)")

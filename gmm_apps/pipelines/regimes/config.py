@@ -7,7 +7,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ...config import EvaluationReport, NComponents, PathData, PipelineConfig, Section, SelectedModel, TimeZone
+from ... import config as shared
+from ...config import EvaluationReport, NComponents, PathData, PipelineConfig, Section, SelectedModel
 from ...errors import ConfigError
 
 FEATURE_KINDS = ("log_return", "realized_vol", "drawdown", "momentum", "volume_z")
@@ -67,7 +68,7 @@ class RegimesData(PathData):
     volume_column: str | None = Field(
         None, description="default: 'Volume' (or Investing.com's 'Vol.') when present and every day has one"
     )
-    timezone: TimeZone = Field(
+    timezone: shared.TimeZone = Field(
         None,
         description="time zone a day is taken in for time stamps with a time of day, e.g. Australia/Sydney "
         "(stamps without an offset, as Unix times, are read as UTC; dates alone stay as written); null: as written",
@@ -316,6 +317,40 @@ class RegimesConfig(PipelineConfig):
     walk_forward: WalkForward = WalkForward()
     backtest: Backtest = Backtest()
     report: RegimesReport = RegimesReport()
+
+    def check_unread_keys(self, where):
+        """Refuse keys set where the run does not read them (:func:`~gmm_apps.config.refuse_unread`): walk-forward
+        and backtest settings with those off, a mixture per state without ``gmm_hmm``, the transition settings of
+        a mixture alone (``gmm``), warm refits outside ``hmm``."""
+        wf, bt, m = self.walk_forward, self.backtest, self.model
+        if not wf.enabled:
+            shared.refuse_unread(
+                where,
+                "walk_forward",
+                wf,
+                ("refit_every", "min_train", "warm_start"),
+                "in walk-forward (walk_forward.enabled: true)",
+            )
+        elif m.kind != "hmm":
+            shared.refuse_unread(where, "walk_forward", wf, ("warm_start",), "with model.kind: hmm")
+        if not bt.enabled:
+            shared.refuse_unread(
+                where,
+                "backtest",
+                bt,
+                [k for k in Backtest.model_fields if k != "enabled"],
+                "with backtest.enabled: true",
+            )
+        if m.kind != "gmm_hmm":
+            shared.refuse_unread(where, "model", m, ("n_mix",), "with model.kind: gmm_hmm (a mixture per regime)")
+        if m.kind == "gmm":
+            shared.refuse_unread(
+                where,
+                "model",
+                m,
+                ("stickiness", "hmm_iter"),
+                "with model.kind hmm or gmm_hmm (a mixture alone has no transitions between regimes)",
+            )
 
     def check_levels_keys(self, where):
         """Refuse what has no meaning for levels (yields, rates, spreads) rather than ignore it: dropping
