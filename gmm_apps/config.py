@@ -286,6 +286,24 @@ class PipelineConfig(Section):
     model: ModelSection = ModelSection()
     report: ReportSection = ReportSection()
 
+    def check_unread_keys(self, where):
+        """Refuse a key set where the run would not read it (:func:`refuse_unread`), before any work: here the
+        shared sections' (a threshold's value without ``method: fixed``; a LocalCluster's settings with
+        ``engine.kind: local`` or a scheduler's address); a pipeline adds its own, calling this too.  A run
+        folder's config is not held to it: ``apply`` reads runs of older versions as they were."""
+        threshold, engine = getattr(self, "threshold", None), getattr(self, "engine", None)
+        if isinstance(threshold, ThresholdSection) and threshold.method != "fixed":
+            refuse_unread(where, "threshold", threshold, ("value",), "with threshold.method: fixed")
+        if isinstance(engine, EngineSection):
+            if engine.kind == "local":
+                refuse_unread(
+                    where, "engine", engine, ("address", "n_workers", "memory_limit"), "with engine.kind: dask"
+                )
+            elif engine.address:
+                refuse_unread(
+                    where, "engine", engine, ("n_workers", "memory_limit"), "for a LocalCluster (no engine.address)"
+                )
+
 
 #: parts of a pydantic error location that name a type of a union, not a key
 _TYPE_TAG = re.compile(

@@ -166,6 +166,7 @@ def prepare(config_path, *, sets=None, seed=None):
     source = "config" if isinstance(config_path, dict) else str(config_path)
     config, _ = load_config(config_path, _model_for, overrides=sets, seed=seed)
     pipeline = get_pipeline(config.pipeline, source=source)
+    config.check_unread_keys(source)
     pipeline.check(config, source)
     return pipeline, config
 

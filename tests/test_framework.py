@@ -468,6 +468,20 @@ def test_a_jobs_error_stops_the_run_without_waiting_for_the_jobs_before_it():
             "walk_forward.warm_start is read only with model.kind: hmm",
         ),
         ("customers", ["split.enabled=false", "split.holdout_weeks=13"], "split.holdout_weeks is read only with split"),
+        ("customers", ["engine.chunk_rows=1000"], "engine.chunk_rows is read only with engine.kind: dask"),
+        ("anomaly", ["threshold.value=3"], "threshold.value is read only with threshold.method: fixed"),
+        ("anomaly", ["engine.n_workers=4"], "engine.n_workers is read only with engine.kind: dask"),
+        (
+            "anomaly",
+            ["engine.kind=dask", "engine.address=tcp://10.0.0.5:8786", "engine.memory_limit=2GB"],
+            "engine.memory_limit is read only for a LocalCluster",
+        ),
+        ("anomaly", ["model.bag_components=[3]"], "model.bag_components is read only with model.bags above 0"),
+        ("anomaly", ["data.categorical=reject", "data.max_categories=5"], "data.max_categories is read only with"),
+        ("images", ["model.fit_on=pixels", "model.quantise=4"], "model.quantise is read only with model.fit_on"),
+        ("images", ["spatial.boundary=absolute", "spatial.gradient_floor=2"], "spatial.gradient_floor is read only"),
+        ("speakers", ["model.ivector_dim=50"], "model.ivector_dim is read only with model.kind: ivector"),
+        ("speakers", ["model.score_norm=none", "model.snorm_cohort=5"], "model.snorm_cohort is read only with"),
     ],
 )
 def test_a_key_the_run_would_not_read_is_refused(tmp_path, capsys, config, sets, needle):
@@ -476,7 +490,13 @@ def test_a_key_the_run_would_not_read_is_refused(tmp_path, capsys, config, sets,
     err = capsys.readouterr().err
     assert err.startswith("error: ") and needle in err and "so as set it would change nothing" in err, err
     # the same key where it is read, or at its default, is valid
-    read = {"model.n_mix=3": ["model.kind=gmm_hmm"], "walk_forward.refit_every=21": ["walk_forward.enabled=true"]}
+    read = {
+        "model.n_mix=3": ["model.kind=gmm_hmm"],
+        "walk_forward.refit_every=21": ["walk_forward.enabled=true"],
+        "threshold.value=3": ["threshold.method=fixed"],
+        "model.ivector_dim=50": ["model.kind=ivector"],
+        "model.bag_components=[3]": ["model.bags=2"],
+    }
     for extra in read.get(sets[0], []):
         assert cli.main([*args, *[a for s in (*sets, extra) for a in ("--set", s)]]) == 0
     if len(sets) > 1:  # what makes the key unread is valid alone

@@ -18,6 +18,7 @@ from ...config import (
     check_components,
     expand_components,
     no_demo_beside_own,
+    refuse_unread,
 )
 
 
@@ -204,6 +205,16 @@ class AnomalyConfig(PipelineConfig):
         "threshold.fpr": "threshold.rate",
     }
     renamed_values: ClassVar[dict] = {"threshold.method": {"contamination": "rate", "fpr": "rate"}}
+
+    def check_unread_keys(self, where):
+        """Refuse the settings of bagged members without bags, and the limit on a categorical column's values
+        where such columns are refused (:func:`~gmm_apps.config.refuse_unread`)."""
+        super().check_unread_keys(where)
+        if not self.model.bags:
+            refuse_unread(where, "model", self.model, ("bag_components", "bag_reg_covar"), "with model.bags above 0")
+        if self.data.categorical == "reject":
+            refuse_unread(where, "data", self.data, ("max_categories",), "with data.categorical: onehot")
+
     retired: ClassVar[dict] = {
         "model.n_init": "random starts are model.seeds (each start is kept as a member of the ensemble)"
     }

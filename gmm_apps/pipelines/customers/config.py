@@ -279,7 +279,11 @@ class CustomersConfig(PipelineConfig):
     renamed: ClassVar[dict] = {"report.boundary_below": "report.uncertain_below"}
 
     def check_unread_keys(self, where):
-        """Refuse the split's windows set while the log is not split (:func:`~gmm_apps.config.refuse_unread`)."""
+        """Refuse the split's windows set while the log is not split, and the size of a Dask block without Dask
+        (:func:`~gmm_apps.config.refuse_unread`)."""
+        super().check_unread_keys(where)
+        if self.engine.kind == "local":
+            refuse_unread(where, "engine", self.engine, ("chunk_rows",), "with engine.kind: dask")
         if not self.split.enabled:
             keys = ("start", "calibration_weeks", "holdout_weeks")
             refuse_unread(where, "split", self.split, keys, "with split.enabled: true (a calibration and a holdout)")

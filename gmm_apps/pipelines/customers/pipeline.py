@@ -407,7 +407,6 @@ class CustomersPipeline(Pipeline):
         if path_problem(p):
             raise ConfigError(f"{source}: data.path: {path_problem(p)}: {config.data.path}")
         check_data_keys(config.data, source)
-        config.check_unread_keys(source)
         check_format_keys(config.data, file_kind(config.data, p)[0], source)
         if config.split.enabled and config.features.recent_weeks >= config.split.calibration_weeks:
             raise ConfigError(

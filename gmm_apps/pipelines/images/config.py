@@ -15,6 +15,7 @@ from ...config import (
     ReportSection,
     Section,
     SelectedModel,
+    refuse_unread,
 )
 
 
@@ -164,3 +165,12 @@ class ImagesConfig(PipelineConfig):
         "model.n_init": "random starts are model.n_fits (fits from independent pixel samples; the one agreeing "
         "most with the others is kept)"
     }
+
+    def check_unread_keys(self, where):
+        """Refuse the grid of colours fitted on while pixels are, and the floor of a relative boundary's gradient
+        while boundaries are absolute (:func:`~gmm_apps.config.refuse_unread`)."""
+        super().check_unread_keys(where)
+        if self.model.fit_on != "colours":
+            refuse_unread(where, "model", self.model, ("quantise",), "with model.fit_on: colours")
+        if self.spatial.boundary != "relative":
+            refuse_unread(where, "spatial", self.spatial, ("gradient_floor",), "with spatial.boundary: relative")

@@ -322,6 +322,7 @@ class RegimesConfig(PipelineConfig):
         """Refuse keys set where the run does not read them (:func:`~gmm_apps.config.refuse_unread`): walk-forward
         and backtest settings with those off, a mixture per state without ``gmm_hmm``, the transition settings of
         a mixture alone (``gmm``), warm refits outside ``hmm``."""
+        super().check_unread_keys(where)
         wf, bt, m = self.walk_forward, self.backtest, self.model
         if not wf.enabled:
             shared.refuse_unread(

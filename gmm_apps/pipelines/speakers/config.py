@@ -16,6 +16,7 @@ from ...config import (
     Section,
     ThresholdSection,
     no_demo_beside_own,
+    refuse_unread,
 )
 
 #: a set of recordings given as a list of them: a table (Common Voice's train.tsv, a spreadsheet, a Parquet file)
@@ -126,29 +127,6 @@ class SpeakersData(DataSection):
             raise ValueError(
                 f"speaker_folder: {self.speaker_folder} reads the speakers from folders, but data.label_from is "
                 f"{self.label_from}; set data.label_from: folder (or auto), or leave data.speaker_folder out"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _keys_read_by_what_is_given(self):
-        """The columns of a list are read only from a list of recordings or data.claims, the file-name pattern
-        only where speakers may come from file names: set otherwise, each would change nothing, so it is refused."""
-
-        def changed(key):
-            return key in self.model_fields_set and getattr(self, key) != type(self).model_fields[key].default
-
-        tables = [k for k in ("enrol", "test") if is_list(getattr(self, k))] + (["claims"] if self.claims else [])
-        for key in ("file_column", "speaker_column"):
-            if changed(key) and not tables:
-                raise ValueError(
-                    f"{key} names a column of a list of recordings or of data.claims, but data.enrol and data.test "
-                    "are no such list and data.claims is not set, so it would change nothing; remove "
-                    f"data.{key}, or give the recordings as a list (a CSV, TSV, Excel, Parquet or JSON table)"
-                )
-        if changed("pattern") and self.label_from in ("folder", "table"):
-            raise ValueError(
-                f"pattern reads the speakers from file names, but data.label_from is {self.label_from}, so it would "
-                "change nothing; set data.label_from: pattern (or auto), or remove data.pattern"
             )
         return self
 
@@ -280,3 +258,34 @@ class SpeakersConfig(PipelineConfig):
         "features.cmvn": "features.normalise",
     }
     renamed_values: ClassVar[dict] = {"features.normalise": {True: "mean_variance", False: "none"}}
+
+    def check_unread_keys(self, where):
+        """Refuse keys that would change nothing (:func:`~gmm_apps.config.refuse_unread`): the columns of a list
+        with no list of recordings nor claims, the file-name pattern where speakers come from folders or a list,
+        the settings of another kind of model, and the S-norm cohort without S-norm."""
+        super().check_unread_keys(where)
+        d, m = self.data, self.model
+        if not (d.claims or is_list(d.enrol) or is_list(d.test)):
+            refuse_unread(
+                where,
+                "data",
+                d,
+                ("file_column", "speaker_column"),
+                "with a list of recordings (data.enrol "
+                "or data.test a CSV, TSV, Excel, Parquet or JSON table) or data.claims",
+            )
+        if d.label_from in ("folder", "table"):
+            refuse_unread(where, "data", d, ("pattern",), "with data.label_from: pattern or auto")
+        kinds = {
+            "relevance_factor": "ubm_map",
+            "top_components": "ubm_map",
+            "speaker_components": "independent",
+            "ivector_dim": "ivector",
+            "ivector_iterations": "ivector",
+            "lda_dim": "ivector",
+        }
+        for key, kind in kinds.items():
+            if kind != m.kind:
+                refuse_unread(where, "model", m, (key,), f"with model.kind: {kind}")
+        if m.score_norm != "snorm":
+            refuse_unread(where, "model", m, ("snorm_cohort",), "with model.score_norm: snorm")
