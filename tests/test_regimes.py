@@ -16,7 +16,8 @@ from gmm_apps.errors import DataError
 from gmm_apps.pipelines.regimes import data as data_mod
 from gmm_apps.pipelines.regimes import features as feat
 from gmm_apps.pipelines.regimes.config import FeatureSpec
-from gmm_apps.pipelines.regimes.model import RegimeModel, fit_regime_model
+from gmm_apps.pipelines.regimes.fitting import fit_regime_model
+from gmm_apps.pipelines.regimes.model import RegimeModel
 from gmm_apps.pipelines.regimes.states import (
     max_drawdown,
     regime_statistics,
@@ -515,7 +516,7 @@ def test_the_ward_start_makes_every_seed_fit_the_same_regimes(sp500_features):
 
 def test_the_fit_keeps_hmmlearns_smoothing_which_is_ours(sp500_features, monkeypatch):
     """order_by_volatility uses the fit's own forward-backward; it gives the same ordering and moments."""
-    from gmm_apps.pipelines.regimes import model as rm
+    from gmm_apps.pipelines.regimes import fitting as rm
 
     F, r = sp500_features
     X = feat.fit_scaler(F.values[:2000]).transform(F.values[:2000])
@@ -542,7 +543,7 @@ def test_the_fit_keeps_hmmlearns_smoothing_which_is_ours(sp500_features, monkeyp
 
 
 def test_a_warm_refit_stops_on_a_per_day_gain(sp500_features, monkeypatch):
-    from gmm_apps.pipelines.regimes import model as rm
+    from gmm_apps.pipelines.regimes import fitting as rm
 
     F, r = sp500_features
     sc0, sc1 = feat.fit_scaler(F.values[:2500]), feat.fit_scaler(F.values[:3000])
@@ -804,7 +805,7 @@ def test_walk_forward_labels_use_only_past_data(tmp_path):
 def test_a_collapsing_hmm_state_is_refitted_with_a_higher_floor_and_logged(caplog, sp500_features, monkeypatch):
 
     from gmm_apps.core import IllDefinedCovarianceError
-    from gmm_apps.pipelines.regimes import model as rm
+    from gmm_apps.pipelines.regimes import fitting as rm
 
     lg = logging.getLogger("gmm_apps")  # the CLI stops propagation to the root logger: listen here
     lg.addHandler(caplog.handler)

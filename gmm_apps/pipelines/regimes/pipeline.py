@@ -18,7 +18,8 @@ from . import data as data_mod
 from .backtest import write_backtest
 from .config import RegimesConfig
 from .features import TRADING_DAYS, build_features, days_per_year, fit_scaler, moves
-from .model import RegimeModel, fit_with_config
+from .fitting import fit_with_config
+from .model import RegimeModel
 from .states import (
     FORECAST_HORIZONS,
     expected_remaining_days,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ...errors import DataError
 from .features import TRADING_DAYS, fit_scaler
-from .model import fit_with_config, refit_regime_model
+from .fitting import fit_with_config, refit_regime_model
 from .states import FORECAST_HORIZONS, align_states, regime_forecasts
 
 logger = logging.getLogger("gmm_apps.regimes")
