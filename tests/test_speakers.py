@@ -19,14 +19,8 @@ from gmm_apps.pipelines.speakers.features import (
     recording_features,
     voice_activity,
 )
-from gmm_apps.pipelines.speakers.model import (
-    SpeakerModels,
-    confused_pairs,
-    eer_interval,
-    equal_error_rate,
-    map_adapt_means,
-    top_component_llr,
-)
+from gmm_apps.pipelines.speakers.metrics import confused_pairs, eer_interval, equal_error_rate
+from gmm_apps.pipelines.speakers.model import SpeakerModels, map_adapt_means, top_component_llr
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples"

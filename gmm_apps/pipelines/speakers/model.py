@@ -1,4 +1,4 @@
-"""Speaker models: a universal background model, MAP-adapted speaker models, scoring, EER."""
+"""Speaker models: a universal background model, MAP-adapted speaker models, scoring."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import math
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from ...core import (
     ConvergenceWarning,
@@ -491,107 +490,3 @@ def train_ubm(
     )
     ubm.converged_, ubm.n_iter_, ubm.lower_bound_ = fast.converged_, fast.n_iter_ + 1, fast.lower_bound_
     return ubm
-
-
-def equal_error_rate(target_scores, impostor_scores):
-    """Equal error rate and its threshold.
-
-    Parameters
-    ----------
-    target_scores, impostor_scores : ndarray
-
-    Returns
-    -------
-    eer : float
-    threshold : float
-    """
-    t = np.sort(np.asarray(target_scores, dtype=float))
-    i = np.sort(np.asarray(impostor_scores, dtype=float))
-    cands = np.unique(np.r_[t, i])
-    frr = np.searchsorted(t, cands, side="left") / max(1, len(t))  # targets below the threshold
-    far = 1 - np.searchsorted(i, cands, side="left") / max(1, len(i))  # impostors at or above it
-    j = int(np.argmin(np.abs(frr - far)))
-    return float((frr[j] + far[j]) / 2), float(cands[j])
-
-
-def det_curve(target_scores, impostor_scores):
-    """False-acceptance and false-rejection rates over all thresholds.
-
-    Returns
-    -------
-    far, frr, thresholds : ndarrays
-    """
-    t = np.sort(np.asarray(target_scores, dtype=float))
-    i = np.sort(np.asarray(impostor_scores, dtype=float))
-    th = np.unique(np.r_[t, i])
-    frr = np.searchsorted(t, th, side="left") / max(1, len(t))
-    far = 1 - np.searchsorted(i, th, side="left") / max(1, len(i))
-    return far, frr, th
-
-
-#: bootstrap resamples of the test recordings behind the EER's interval
-EER_BOOTSTRAP = 200
-
-
-def eer_interval(S, y, *, level=0.95, n_boot=EER_BOOTSTRAP, seed=0):
-    """A bootstrap interval of the equal error rate: the test recordings resampled with replacement
-    (each keeps its target score and its impostor scores), percentiles of the resampled EERs.
-
-    Parameters
-    ----------
-    S : ndarray of shape (n_recordings, n_speakers)
-    y : ndarray of shape (n_recordings,)
-        Each recording's speaker as a column of ``S``; -1 for a speaker never enrolled (impostor scores only).
-
-    Returns
-    -------
-    [low, high] : list of float
-    """
-    rng = np.random.default_rng(seed)
-    n, own = len(y), np.flatnonzero(y >= 0)
-    target = np.full(n, np.nan)
-    target[own] = S[own, y[own]]
-    impostor = S.astype(float)
-    impostor[own, y[own]] = np.nan
-    eers = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        t, imp = target[idx], impostor[idx].ravel()
-        if np.isfinite(t).any():
-            eers.append(equal_error_rate(t[np.isfinite(t)], imp[np.isfinite(imp)])[0])
-    tail = 100 * (1 - level) / 2
-    return [float(np.percentile(eers, tail)), float(np.percentile(eers, 100 - tail))]
-
-
-def confused_pairs(M, labels_true, speakers, *, top=10):
-    """The most frequent (true speaker, identified as) mistakes among enrolled speakers, most frequent first."""
-    rows = [
-        {"true": t, "identified_as": speakers[j], "recordings": int(M[i, j]), "share_of_true": M[i, j] / M[i].sum()}
-        for i, t in enumerate(labels_true)
-        for j in range(len(speakers))
-        if t in speakers and speakers[j] != t and M[i, j] > 0
-    ]
-    rows.sort(key=lambda r: (-r["recordings"], r["true"], r["identified_as"]))
-    return [dict(r, share_of_true=float(r["share_of_true"])) for r in rows[:top]]
-
-
-def per_speaker(M, labels_true, speakers):
-    """Accuracy per enrolled speaker from the confusion matrix ``M`` (true labels x speakers), with the speaker
-    each is most often taken for (recordings of speakers who were not enrolled are left to the unknown-speaker
-    figures)."""
-    rows = []
-    for i, t in enumerate(labels_true):
-        if t not in speakers or M[i].sum() == 0:
-            continue
-        own = speakers.index(t)
-        wrong = M[i].astype(float)
-        wrong[own] = 0
-        rows.append(
-            {
-                "speaker": t,
-                "recordings": int(M[i].sum()),
-                "accuracy": float(M[i, own] / M[i].sum()),
-                "most_confused_with": speakers[int(np.argmax(wrong))] if wrong.any() else "",
-            }
-        )
-    return pd.DataFrame(rows, columns=["speaker", "recordings", "accuracy", "most_confused_with"])

@@ -31,15 +31,8 @@ from .data import (
 )
 from .features import MIN_SPEECH_S, recording_features, speech_seconds
 from .ivector import TotalVariability, baum_welch_statistics
-from .model import (
-    SpeakerModels,
-    confused_pairs,
-    det_curve,
-    eer_interval,
-    equal_error_rate,
-    per_speaker,
-    train_ubm,
-)
+from .metrics import confused_pairs, det_curve, eer_interval, equal_error_rate, per_speaker
+from .model import SpeakerModels, train_ubm
 
 logger = logging.getLogger("gmm_apps.speakers")
 

@@ -7,7 +7,7 @@ import pandas as pd
 from scipy.special import ndtri  # the normal quantile, as scipy.stats.norm.ppf
 
 from ...report import PALETTE, Report, figure, plot_score_histogram
-from .model import per_speaker
+from .metrics import per_speaker
 
 
 def plot_confusion(matrix, true_labels, speakers):
