@@ -192,6 +192,8 @@ class Pipeline:
                 f"data: the DataFrame is empty ({data.shape[0]} rows, {data.shape[1]} columns); pass the "
                 f"{self.name} pipeline's input table"
             )
+        if index_holds_labels(data.index):  # ids or dates set as the index: a column of the table
+            data = data.reset_index()
         p = Path(folder) / "dataframe.csv"
         data.to_csv(p, index=False)
         return str(p)
@@ -287,6 +289,15 @@ def muted(level):
         yield
     finally:
         logging.disable(logging.NOTSET)
+
+
+def index_holds_labels(index):
+    """Whether a DataFrame's index holds the user's labels (ids, dates: named, or text) rather than row
+    positions (unnamed numbers, as a filtered frame's are), so that it is written as a column."""
+    import pandas as pd  # start-up time: pandas loads on first use
+
+    named = any(n is not None for n in index.names)
+    return named or pd.api.types.is_object_dtype(index) or pd.api.types.is_string_dtype(index)
 
 
 def say_unsettled(exc):

@@ -111,6 +111,35 @@ def test_customers_from_a_dataframe(tmp_path):
     assert r.summary["customers"] == 2357 and "customers" in r.tables
 
 
+def test_ids_set_as_the_index_are_the_ids(tmp_path):
+    # records indexed by their id (df.set_index("transaction_id")) are scored under it, as the same ids in a
+    # column are; an index of positions (a filtered frame's) is no id
+    rng = np.random.default_rng(0)
+    recs = pd.DataFrame({"amount": rng.lognormal(3, 1, 300), "items": rng.integers(1, 5, 300)})
+    recs.insert(0, "id", [f"TX{i:04d}" for i in range(300)])
+    sets = ["data.score=null", "report.plots=false", "model.seeds=1"]
+    column = gmm_apps.run("anomaly", data=recs, out=tmp_path / "column", set=sets).tables["scores"]
+    indexed = recs.rename(columns={"id": "transaction_id"}).set_index("transaction_id")
+    got = gmm_apps.run("anomaly", data=indexed, out=tmp_path / "index", set=sets).tables["scores"]
+    pd.testing.assert_frame_equal(got, column)
+    kept = recs.drop(columns="id")[lambda d: d["amount"] > 5]
+    plain = gmm_apps.run("anomaly", data=kept, out=tmp_path / "kept", set=sets)
+    assert plain.tables["scores"]["id"].tolist() == list(range(len(kept)))
+    assert plain.summary["features"] == ["amount", "items"]
+    # customers indexed by their id read as with the id in a column
+    tx = pd.read_csv(
+        SAMPLES / "cdnow_sample.txt",
+        sep=r"\s+",
+        header=0,
+        names=["customer_id", "date", "quantity", "amount"],
+        dtype=str,
+    )
+    quick = ["data.format=table", "report.stability_seeds=1", "report.bootstrap=0", "report.plots=false"]
+    a = gmm_apps.run("customers", data=tx, out=tmp_path / "ca", set=quick)
+    b = gmm_apps.run("customers", data=tx.set_index("customer_id"), out=tmp_path / "cb", set=quick)
+    assert (a.dir / "customers.csv").read_bytes() == (b.dir / "customers.csv").read_bytes()
+
+
 def test_a_bad_dataframe_raises_the_command_lines_one_line_error(tmp_path):
     with pytest.raises(UserError, match="column 'Close' has a missing or infinite value at data row 1") as e:
         gmm_apps.run("regimes", data=prices().assign(Close=np.nan), out=tmp_path / "r")

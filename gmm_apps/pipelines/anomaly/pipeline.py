@@ -13,7 +13,7 @@ import yaml
 from ...engine import dask_client, dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import local_path, path_problem, require_file
-from ...registry import Pipeline
+from ...registry import Pipeline, index_holds_labels
 from ...tabular import check_sheet, header_with
 from .answers import join_verdicts
 from .config import AnomalyConfig
@@ -155,6 +155,14 @@ class AnomalyPipeline(Pipeline):
 
     description = "anomaly scores for records, with thresholds and per-record explanations"
     config_model = AnomalyConfig
+
+    def write_data(self, data, folder):
+        """A DataFrame of records; its index, when it holds ids (named, or text), is the records' ``id`` column
+        (``data.id_column``'s default), unless the frame has one already."""
+        if isinstance(data, pd.DataFrame) and data.index.nlevels == 1 and index_holds_labels(data.index):
+            if "id" not in data.columns:
+                data = data.rename_axis("id").reset_index()
+        return super().write_data(data, folder)
 
     def check(self, config, source):
         if config.data.missing == "marginalize" and config.model.bags:
