@@ -184,6 +184,31 @@ def test_images_from_arrays_and_the_shared_palette_as_model(tmp_path):
     assert again.summary["images"] == 1 and again.model is None  # an apply run fits no model
 
 
+def test_pillow_images_are_read_as_their_files(tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    # a phone photo held sideways (EXIF orientation 6) and a palette PNG, given opened or by path
+    exif = Image.new("RGB", (1, 1)).getexif()
+    exif[0x0112] = 6
+    (tmp_path / "photos").mkdir()
+    side, pal = tmp_path / "photos" / "side.jpg", tmp_path / "photos" / "p.png"
+    Image.fromarray(data.coffee()[::4, ::4]).save(side, exif=exif, quality=95)
+    Image.fromarray(data.chelsea()[::4, ::4]).convert("P", palette=Image.ADAPTIVE, colors=32).save(pal)
+    sets = ["model.n_components=4", "model.n_fits=1", "report.plots=false"]
+    by_path = gmm_apps.run("images", data=str(tmp_path / "photos"), out=tmp_path / "paths", set=sets)
+    opened = [Image.open(side), Image.open(pal)]
+    given = gmm_apps.run("images", data=opened, out=tmp_path / "pil", set=sets)
+    for file, mem in (("side", "image_0000"), ("p", "image_0001")):
+        a, b = (
+            np.asarray(Image.open(next((r.dir / "labels").glob(f"{n}*")))) for r, n in ((by_path, file), (given, mem))
+        )
+        np.testing.assert_array_equal(a, b)
+    assert given.tables["images"]["width"].tolist() == [100, 113]  # the sideways photo (150 x 100) stood upright
+    with pytest.raises(UserError, match=r"data\[1\]: expected an image array or a Pillow image, got str"):
+        gmm_apps.run("images", data=[opened[0], "x"], out=tmp_path / "bad")
+
+
 def test_speakers_from_a_mapping_of_recordings(tmp_path):
     import soundfile as sf
 

@@ -239,13 +239,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
                 if w * h > max_pixels:
                     raise _too_large(str(p), w, h, max_pixels)
                 im.load()
-                im = _in_srgb(_upright(im), p)
-                if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
-                    im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
-                elif im.mode in ("I", "I;16", "I;16B", "I;16L"):
-                    arr = np.asarray(im)
-                    return to_rgb(arr.astype(np.uint16) if arr.max() <= 65535 else arr, name=str(p))
-                arr = np.asarray(im)
+                return pil_rgb(im, str(p))
     except DataError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
@@ -255,14 +249,30 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
     return to_rgb(arr, name=str(p))
 
 
-def _upright(im):
+def pil_rgb(im, name):
+    """A Pillow image (opened from a file, or given from Python) as float RGB in [0, 1], as :func:`read_image`
+    reads a file: upright by its EXIF orientation, in sRGB by its colour profile, its palette, CMYK or 16 bits
+    read as their colours."""
+    im = _in_srgb(_upright(im, name), name)
+    if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+    elif im.mode in ("I", "I;16", "I;16B", "I;16L"):
+        arr = np.asarray(im)
+        return to_rgb(arr.astype(np.uint16) if arr.max() <= 65535 else arr, name=name)
+    arr = np.asarray(im)
+    if arr.ndim == 3 and arr.shape[-1] > 4:
+        raise DataError(f"{name}: expected a grey, RGB or RGBA image, got {arr.shape[-1]} channels")
+    return to_rgb(arr, name=name)
+
+
+def _upright(im, name):
     """The picture as a viewer shows it: a camera's EXIF orientation (a phone held sideways) applied."""
     from PIL import ImageOps  # start-up time: with Pillow, only when images are read
 
     try:
         return ImageOps.exif_transpose(im)
     except (ValueError, OSError, TypeError, KeyError) as exc:  # a damaged EXIF block: the pixels as stored
-        logger.warning("%s: EXIF orientation unreadable (%s); the image is used as stored", im.filename, exc)
+        logger.warning("%s: EXIF orientation unreadable (%s); the image is used as stored", name, exc)
         return im
 
 

@@ -16,7 +16,7 @@ from ...paths import left_out, with_left_out
 from ...registry import Pipeline
 from ...workers import map_jobs
 from .config import ImagesConfig
-from .data import SKIP_HINT, check_headers, image_stem, output_names, read_image, resolve_images, to_rgb
+from .data import SKIP_HINT, check_headers, image_stem, output_names, pil_rgb, read_image, resolve_images, to_rgb
 from .model import (
     PaletteModel,
     Settings,
@@ -234,24 +234,27 @@ class ImagesPipeline(Pipeline):
             )
 
     def write_data(self, data, folder):
-        """An image array or a list of them, checked as image files are: 8-bit arrays are written as PNG, any other
-        (16-bit, float in [0, 1], ...) as the float TIFF of what reading the same file would give."""
+        """An image array or a Pillow image, or a list of them, checked as image files are: 8-bit arrays are written
+        as PNG, any other (16-bit, float in [0, 1], ...) as the float TIFF of what reading the same file would give;
+        a Pillow image as its file is read (upright, in sRGB)."""
         import tifffile  # only for TIFF files
         from PIL import Image  # start-up time: Pillow loads only when images are read or written
 
-        if isinstance(data, np.ndarray):
+        if isinstance(data, (np.ndarray, Image.Image)):
             arrays = [data]
         elif isinstance(data, (list, tuple)) and data:
             arrays = list(data)
         else:
             raise ArgumentError(
-                f"data: the images pipeline takes an image array, a non-empty list of them, or a path; "
+                f"data: the images pipeline takes an image array or a Pillow image, a non-empty list of them, or a path; "
                 f"got {type(data).__name__ if not isinstance(data, (list, tuple)) else 'an empty list'}"
             )
         for i, a in enumerate(arrays):
             name = f"data[{i}]" if len(arrays) > 1 else "data"
+            if isinstance(a, Image.Image):  # a Pillow image: its pixels as a file of it is read
+                a = pil_rgb(a, name)
             if not isinstance(a, np.ndarray) and not isinstance(a, (list, tuple)):
-                raise ArgumentError(f"{name}: expected an image array, got {type(a).__name__}")
+                raise ArgumentError(f"{name}: expected an image array or a Pillow image, got {type(a).__name__}")
             a = np.asarray(a)
             rgb = to_rgb(a, name=name)  # the checks image files get: shape, pixel type, range, NaN
             check_size(rgb, name)
