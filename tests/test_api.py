@@ -205,8 +205,10 @@ def test_pillow_images_are_read_as_their_files(tmp_path):
         )
         np.testing.assert_array_equal(a, b)
     assert given.tables["images"]["width"].tolist() == [100, 113]  # the sideways photo (150 x 100) stood upright
-    with pytest.raises(UserError, match=r"data\[1\]: expected an image array or a Pillow image, got str"):
-        gmm_apps.run("images", data=[opened[0], "x"], out=tmp_path / "bad")
+    with pytest.raises(UserError, match=r"data\[1\]: expected an image array or a Pillow image, got int"):
+        gmm_apps.run("images", data=[opened[0], 3], out=tmp_path / "bad")
+    with pytest.raises(UserError, match=r"data\[0\]: a path in a list of images; pass their folder or a glob"):
+        gmm_apps.run("images", data=[str(side), str(pal)], out=tmp_path / "bad")
 
 
 def test_speakers_from_a_mapping_of_recordings(tmp_path):

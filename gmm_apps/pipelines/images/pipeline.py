@@ -253,6 +253,11 @@ class ImagesPipeline(Pipeline):
             name = f"data[{i}]" if len(arrays) > 1 else "data"
             if isinstance(a, Image.Image):  # a Pillow image: its pixels as a file of it is read
                 a = pil_rgb(a, name)
+            if isinstance(a, (str, Path)):
+                raise ArgumentError(
+                    f"{name}: a path in a list of images; pass their folder or a glob as one path "
+                    "(data='photos/*.jpg'), or the images themselves"
+                )
             if not isinstance(a, np.ndarray) and not isinstance(a, (list, tuple)):
                 raise ArgumentError(f"{name}: expected an image array or a Pillow image, got {type(a).__name__}")
             a = np.asarray(a)
