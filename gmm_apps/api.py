@@ -251,10 +251,11 @@ def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwri
         Input in memory instead of ``data.path``: a pandas DataFrame of prices
         (regimes; a date index or a date column), of transactions (customers)
         or of records (anomaly), or such a table of polars, pyarrow or another
-        library offering ``to_pandas`` or the Arrow stream interface; an image array or Pillow image, or a list
-        of them (images); for
-        speakers a mapping of speaker name to recordings, each a path or a
-        ``(samples, sample_rate)`` pair (enrolment).
+        library offering ``to_pandas`` or the Arrow stream interface (an index
+        holding ids or dates is one of its columns); an image array or Pillow
+        image, or a list of them (images); for speakers a mapping of speaker
+        name to recordings, each a path or a ``(samples, sample_rate)`` pair
+        (enrolment).
     out : str or Path, optional
         The run folder (default ``runs/<pipeline>-<timestamp>``, as on the command line).
     seed : int, optional

@@ -192,8 +192,8 @@ class Pipeline:
                 f"data: the DataFrame is empty ({data.shape[0]} rows, {data.shape[1]} columns); pass the "
                 f"{self.name} pipeline's input table"
             )
-        if index_holds_labels(data.index):  # ids or dates set as the index: a column of the table
-            data = data.reset_index()
+        if index_holds_labels(data.index) and not {n for n in data.index.names if n is not None} & set(data.columns):
+            data = data.reset_index()  # ids or dates set as the index (and not kept as a column too)
         p = Path(folder) / "dataframe.csv"
         data.to_csv(p, index=False)
         return str(p)

@@ -122,6 +122,8 @@ def test_ids_set_as_the_index_are_the_ids(tmp_path):
     indexed = recs.rename(columns={"id": "transaction_id"}).set_index("transaction_id")
     got = gmm_apps.run("anomaly", data=indexed, out=tmp_path / "index", set=sets).tables["scores"]
     pd.testing.assert_frame_equal(got, column)
+    both = gmm_apps.run("anomaly", data=recs.set_index("id", drop=False), out=tmp_path / "both", set=sets)
+    pd.testing.assert_frame_equal(both.tables["scores"], column)  # kept as a column too: read once
     kept = recs.drop(columns="id")[lambda d: d["amount"] > 5]
     plain = gmm_apps.run("anomaly", data=kept, out=tmp_path / "kept", set=sets)
     assert plain.tables["scores"]["id"].tolist() == list(range(len(kept)))
