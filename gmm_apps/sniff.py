@@ -215,8 +215,10 @@ def text_encoding(path, compression=None):
     """The character encoding of a text table, from its bytes.
 
     UTF-16 and marked UTF-8 by :func:`_wide_encoding`; a file that reads as UTF-8 throughout is UTF-8;
-    any other is Windows-1252 (what Excel on Windows saves as "CSV") when it reads as that, else
-    Latin-1, and that reading is logged with the first line it changes, so that a wrong one shows.
+    Japanese, Chinese or Korean text in the encoding Excel on Windows saves there as "CSV" is read in it
+    (:func:`_east_asian`); any other is Windows-1252 (what Excel on Windows saves as "CSV" in the West) when
+    it reads as that, else Latin-1, and that reading is logged with the first line it changes, so that a
+    wrong one shows.
 
     Returns
     -------
@@ -244,15 +246,71 @@ def text_encoding(path, compression=None):
     except UnicodeDecodeError as exc:
         bad = exc.start
     _refuse_binary(path, raw)
-    try:
-        raw.decode("cp1252")
-        name = "cp1252"
-    except UnicodeDecodeError:
-        name = "latin-1"
+    name = _east_asian(raw)
+    if name is None:
+        try:
+            raw.decode("cp1252")
+            name = "cp1252"
+        except UnicodeDecodeError:
+            name = "latin-1"
     line = raw[raw.rfind(b"\n", 0, bad) + 1 :].split(b"\n", 1)[0].decode(name).strip()[:120]
-    shown = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}[name]
+    shown = {"cp1252": "Windows-1252", "latin-1": "Latin-1", **_EAST_ASIAN}[name]
     logger.info("%s: not UTF-8; read as %s text, e.g. line %d: %s", path, shown, raw.count(b"\n", 0, bad) + 1, line)
     return name
+
+
+#: East Asian Windows encodings (what Excel there saves as "CSV"), as the log names them
+_EAST_ASIAN = {
+    "cp932": "Shift_JIS (Japanese Windows)",
+    "gb18030": "GBK (Chinese Windows)",
+    "cp949": "Korean Windows (cp949)",
+    "cp950": "Big5 (Traditional Chinese Windows)",
+}
+_LATIN_BESIDE_ASCII = re.compile(r"(?<=[A-Za-z])[\u00c0-\u024f]|[\u00c0-\u024f](?=[A-Za-z])")
+_HALFWIDTH_KANA = re.compile(r"[\uff61-\uff9f]")
+_SJIS_LEAD = re.compile(rb"[\x81-\x9f]")
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7a3"
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_CJK_IN_RUN = re.compile(f"(?<=[{_CJK}])[{_CJK}]|[{_CJK}](?=[{_CJK}])")
+
+
+def _east_asian(raw):
+    """The East Asian double-byte encoding of text that is not UTF-8, or None when it reads as Western text.
+
+    Windows-1252's accented letters sit beside plain ones (``Müller``, ``Catégorie``); Japanese, Chinese or
+    Korean text read that way is accented letters and symbols among themselves (``ÈÕÆÚ``, ``¥x¿n``).  Such
+    text is read in an encoding that decodes it into words of kanji, kana, hanzi or Hangul (most beside
+    another, not one alone among Latin text as ``21.5°C`` would give), few half-width katakana: Shift_JIS
+    writes kana and the common kanji with lead bytes below 0xA1, which GB2312 has none of; Korean's Hangul
+    use lead bytes 0xB0-0xC8 only, where Chinese text reaches past them; Big5's second bytes may be ASCII,
+    GB2312's never are."""
+    western = raw.decode("latin-1")
+    high = sum(c >= "\u0080" for c in western)
+    if high < 2 or len(_LATIN_BESIDE_ASCII.findall(western)) >= 0.5 * high:
+        return None
+
+    def words(encoding):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            return False
+        cjk = len(_CJK_CHAR.findall(text))
+        if cjk < 2 or len(_CJK_IN_RUN.findall(text)) < 0.6 * cjk:
+            return False
+        # half-width katakana: a Japanese bank's statements, or other text read as Shift_JIS; Shift_JIS's kanji
+        # and kana are told by bytes 0x81-0x9F, which no Big5, GB2312 or EUC-KR text holds
+        return len(_HALFWIDTH_KANA.findall(text)) < 0.1 * cjk or bool(encoding == "cp932" and _SJIS_LEAD.search(raw))
+
+    if words("gb2312"):
+        leads, i = [], 0
+        while i < len(raw):
+            if raw[i] >= 0x80:
+                leads.append(raw[i])
+                i += 2
+            else:
+                i += 1
+        return "cp949" if words("cp949") and max(leads) <= 0xC8 else "gb18030"
+    return next((name for name in ("cp932", "cp950", "gb18030", "cp949") if words(name)), None)
 
 
 #: a cell of data, never a column's name: a number (``1.5``, ``-2e-3``, ``1.234,5``) or a date or time of day written

@@ -1518,6 +1518,26 @@ def test_time_stamps_are_dated_in_the_markets_zone_when_asked(tmp_path, capsys, 
     assert got.prices.index.equals(days)
 
 
+def test_east_asian_exports_read_their_close(tmp_path):
+    # Japanese, Chinese and Korean brokers' OHLC exports, saved by Excel on Windows there (Shift_JIS, GBK, cp949)
+    days = pd.bdate_range("2020-01-01", periods=300)
+    close = 1000 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, len(days))))
+    heads = {
+        "cp932": ("日付", "始値", "高値", "安値", "終値", "出来高"),
+        "gb18030": ("日期", "开盘", "最高", "最低", "收盘", "成交量"),
+        "cp949": ("날짜", "시가", "고가", "저가", "종가", "거래량"),
+    }
+    for encoding, (day, op, hi, lo, cl, vol) in heads.items():
+        table = {day: days.strftime("%Y/%m/%d"), op: close * 0.99, hi: close * 1.01, lo: close * 0.98, cl: close}
+        pd.DataFrame({**table, vol: 1e6 + np.arange(len(days))}).to_csv(
+            tmp_path / f"{encoding}.csv", index=False, encoding=encoding
+        )
+        got = data_mod.load_file(tmp_path / f"{encoding}.csv")
+        assert got.prices.index.equals(days), encoding
+        np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), close, rtol=1e-12, err_msg=encoding)
+        assert got.volume is not None and got.volume.iloc[0, 0] == 1e6, encoding
+
+
 def test_the_date_column_found_by_content_is_the_one_in_order():
     # volumes the size of Unix seconds and prices the size of Excel day numbers are never read as the dates;
     # the one column of distinct dates in order is, whatever its name

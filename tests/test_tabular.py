@@ -290,6 +290,31 @@ def test_text_is_read_in_the_encoding_its_bytes_show_and_a_guess_is_logged(tmp_p
             assert "not UTF-8; read as Windows-1252 text, e.g. line 2: Müller" in gmm_log.text, name
         else:
             assert "read as" not in gmm_log.text, name
+    # Japanese, Chinese and Korean text as Excel on Windows saves "CSV" there; Western text whose accented
+    # letters and signs sit alone (21.5°C, £12.50, à Paris, Øvergård) stays Windows-1252
+    asian = {
+        "cp932": ("日付", "終値", "銘柄", "トヨタ自動車", "Shift_JIS (Japanese Windows)"),
+        "gb18030": ("日期", "收盘", "名称", "贵州茅台", "GBK (Chinese Windows)"),
+        "cp949": ("날짜", "종가", "종목명", "삼성전자", "Korean Windows (cp949)"),
+        "cp950": ("日期", "收盤價", "名稱", "台積電", "Big5 (Traditional Chinese Windows)"),
+    }
+    for encoding, (day, close, what, name, said) in asian.items():
+        table = pd.DataFrame({day: ["2024-01-02", "2024-01-03"] * 5, close: [580.5, 581.0] * 5, what: [name] * 10})
+        table.to_csv(tmp_path / f"{encoding}.csv", index=False, encoding=encoding)
+        gmm_log.clear()
+        assert text_encoding(tmp_path / f"{encoding}.csv") == encoding
+        pd.testing.assert_frame_equal(read_table(tmp_path / f"{encoding}.csv"), table, obj=encoding)
+        assert f"not UTF-8; read as {said} text, e.g. line 1: {day},{close},{what}" in gmm_log.text
+    # a Japanese bank's statement: its payees in half-width katakana
+    bank = pd.DataFrame({"日付": ["2024/01/04"] * 6, "摘要": ["ｶ)ﾄﾖﾀｼﾞﾄﾞｳｼｬ", "ﾃﾞﾝｷﾀﾞｲ", "ｽｲﾄﾞｳ"] * 2, "金額": [1200] * 6})
+    bank.to_csv(tmp_path / "bank.csv", index=False, encoding="cp932")
+    assert text_encoding(tmp_path / "bank.csv") == "cp932"
+    western = pd.DataFrame(
+        {"Temp (°C)": ["21.5°C"] * 9, "Prix": ["£12.50"] * 9, "Note": ["à Paris"] * 9, "Nom": ["Åse Øvergård"] * 9}
+    )
+    western.to_csv(tmp_path / "western.csv", index=False, encoding="cp1252")
+    assert text_encoding(tmp_path / "western.csv") == "cp1252"
+    pd.testing.assert_frame_equal(read_table(tmp_path / "western.csv"), western)
     # bytes Windows-1252 leaves undefined (0x81): read as Latin-1, byte for byte
     (tmp_path / "latin.csv").write_bytes("id,v\nab\x81,1\n".encode("latin-1"))
     assert text_encoding(tmp_path / "latin.csv") == "latin-1"

@@ -63,9 +63,11 @@ PRICE_COLUMNS = [
     # brokers' and Investing.com's exports in German, French, Spanish, Italian, Portuguese and Dutch
     *("Schlusskurs", "Schluss", "Zuletzt", "Dernier", "Clôture", "Cloture", "Último", "Ultimo", "Cierre"),
     *("Chiusura", "Fechamento", "Slot", "Slotkoers"),
+    # Chinese (simplified, traditional), Japanese and Korean exchanges' and brokers' exports
+    *("收盘价", "收盘", "收盤價", "收盤", "終値", "종가"),
 ]
-#: volume columns found without data.volume_column (CoinGecko's total_volumes)
-VOLUME_COLUMNS = ["Volume", "Vol.", "Vol", "total_volumes", "Volumen"]
+#: volume columns found without data.volume_column (CoinGecko's total_volumes; Chinese, Japanese, Korean)
+VOLUME_COLUMNS = ["Volume", "Vol.", "Vol", "total_volumes", "Volumen", "成交量", "成交股數", "出来高", "거래량"]
 #: bars with one-letter columns (Polygon's, Finnhub's, TradingView's o, h, l, c, v)
 _LETTER_BARS = {"o", "h", "l", "c"}
 
