@@ -207,6 +207,26 @@ def test_a_grocers_line_items_by_basket(tmp_path, capsys):
     assert (data["date_column"], data["amount_column"]) == ("transaction_timestamp", "sales_value")
 
 
+def test_an_east_asian_shops_export_gets_its_columns(tmp_path, capsys):
+    # a Chinese shop's order export as Excel on Windows saves it there (GBK)
+    rng = np.random.default_rng(4)
+    n = 1500
+    stamps = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 600 * 86400, n), "s")
+    shop = pd.DataFrame(
+        {
+            "订单号": [f"E{100000 + i}" for i in range(n)],
+            "下单时间": stamps.strftime("%Y-%m-%d %H:%M:%S"),
+            "用户ID": rng.integers(1, 300, n),
+            "商品数量": rng.integers(1, 4, n),
+            "实付金额": rng.gamma(2, 60, n).round(2),
+        }
+    ).sort_values("下单时间")
+    shop.to_csv(tmp_path / "orders.csv", index=False, encoding="gbk")
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "orders.csv", capsys)
+    assert (data["id_column"], data["date_column"], data["amount_column"]) == ("用户ID", "下单时间", "实付金额")
+    assert data["order_column"] == "订单号"
+
+
 def test_only_a_column_of_order_numbers_is_read_as_the_orders(tmp_path, capsys):
     # Shopify's orders API: one order a record, its customer nested with their order count; a refunded order
     # is no purchase. The count is no order number: read as one, every order of a customer with 3 orders

@@ -170,16 +170,21 @@ def statuses_counted(path, spec, counts, cfg_data):
 
 
 #: the default column names, and words in the headers of shop exports that hold what they hold (English, then
-#: German, French, Spanish, Italian, Portuguese, Dutch and Nordic shops' words)
+#: German, French, Spanish, Italian, Portuguese, Dutch and Nordic shops' words, then Chinese, Japanese, Korean)
 _LOOKS_LIKE = {
     ("customer_id", "customer_id"): (
         *("customer", "email", "e-mail", "client", "household", "member", "buyer"),
         *("kunde", "klant", "kund"),
+        *("客户", "顾客", "用户", "会员", "買家", "顧客", "会員", "고객", "회원"),
     ),
-    ("date", "date"): ("date", "time", "created", "paid at", "ordered", "datum", "fecha", "data", "dato"),
+    ("date", "date"): (
+        *("date", "time", "created", "paid at", "ordered", "datum", "fecha", "data", "dato"),
+        *("日期", "时间", "時間", "日付", "日時", "注文日", "날짜", "일자", "일시"),
+    ),
     ("amount", "amount"): (
         *("amount", "total", "sales", "revenue", "value", "spent", "gross"),
         *("betrag", "umsatz", "montant", "importe", "monto", "importo", "valor", "bedrag", "belopp", "beløb", "beløp"),
+        *("金额", "金額", "实付", "合計", "금액", "합계"),
     ),
 }
 
@@ -191,6 +196,7 @@ _LINE_WORDS = {
     "order_column": (
         *("invoice", "order", "bestell", "receipt", "basket", "ticket"),
         *("rechnung", "commande", "facture", "pedido", "factura", "ordine", "fattura"),
+        *("订单", "訂單", "注文", "주문"),
     ),
 }
 
@@ -200,6 +206,7 @@ _LINE_WORDS = {
 _NOT_ORDER_NUMBER = (
     *("count", "total", "date", "time", "status", "currency", "amount", "qty", "quantity", "price", "value"),
     *("type", "tax", "ship", "discount", "note", "line", "sum", "state", "datum", "fecha", "statut", "estado"),
+    *("日", "时间", "時間", "状态", "状態", "金额", "金額", "수량", "상태", "일자", "금액"),
 )
 
 
