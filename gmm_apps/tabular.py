@@ -23,7 +23,10 @@ from .sniff import HEADER_SEARCH_ROWS, data_names, excel_engine, open_stored, sn
 
 logger = logging.getLogger("gmm_apps")
 
-_CURRENCY = re.compile(r"^[+-]?\s*([$€£¥]|(USD|EUR|GBP|JPY|CHF)\s)\s*|\s*[$€£¥]$|\s*(USD|EUR|GBP|JPY|CHF)$")
+#: currency signs written before an amount, signs written after it (円, 元, 원: yen, yuan, won), and codes
+_SIGNS_BEFORE, _SIGNS_AFTER = "$€£¥￥₩", "$€£¥￥₩円元원"
+_CODES = "USD|EUR|GBP|JPY|CHF|CNY|RMB|KRW"
+_CURRENCY = re.compile(rf"^[+-]?\s*([{_SIGNS_BEFORE}]|({_CODES})\s)\s*|\s*[{_SIGNS_AFTER}]$|\s*({_CODES})$")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
@@ -139,8 +142,11 @@ def mark_from(evidence):
     return None
 
 
-_SAME_CURRENCY = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
-_CURRENCY_MARK = re.compile(r"[$€£¥]|\b(USD|EUR|GBP|JPY|CHF)\b")
+_SAME_CURRENCY = {
+    **{"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "JPY", "円": "JPY"},
+    **{"元": "CNY", "RMB": "CNY", "₩": "KRW", "원": "KRW"},
+}
+_CURRENCY_MARK = re.compile(rf"[{_SIGNS_AFTER}]|\b({_CODES})\b")
 
 
 def currencies(cells):

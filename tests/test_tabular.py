@@ -25,6 +25,10 @@ from gmm_apps.tabular import as_numbers, decimal_mark, mark_evidence, mark_from,
         (["\u22127.50", "3.00"], [-7.5, 3.0], "."),  # the typographic minus (U+2212) of some locales' exports
         (["1.234,56-", "3,00", "12,5 -"], [-1234.56, 3.0, -12.5], ","),  # SAP's minus after the number
         (["12.00-", "(4.00)", "2"], [-12.0, -4.0, 2.0], "."),
+        # yen, yuan and won as Japanese, Chinese and Korean shops write them, signs before or after
+        (["￥1,200,000", "¥980", "12,000円"], [1200000.0, 980.0, 12000.0], "."),
+        (["1,200.50元", "98元", "RMB 12,000"], [1200.5, 98.0, 12000.0], "."),
+        (["₩1,200,000", "98,000원"], [1200000.0, 98000.0], "."),
     ],
 )
 def test_formatted_numbers_read_as_their_values(cells, want, mark):
@@ -52,6 +56,8 @@ def test_amounts_in_several_currencies_are_refused_and_one_currency_however_writ
     with pytest.raises(ValueError, match="GBP as in '£1,000.00', CHF as in '7 CHF'"):
         as_numbers(pd.Series(["£1,000.00", "3.50 GBP", "7 CHF"]))
     assert as_numbers(pd.Series(["$1,000.00", "12 USD", "(3.00)"]))[0].tolist() == [1000.0, 12.0, -3.0]
+    with pytest.raises(ValueError, match="JPY as in '1,200円', CNY as in '98元'"):
+        as_numbers(pd.Series(["1,200円", "98元"]))
 
 
 def test_a_comma_that_could_mean_either_is_refused():
