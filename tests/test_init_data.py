@@ -225,6 +225,16 @@ def test_an_east_asian_shops_export_gets_its_columns(tmp_path, capsys):
     data, _ = _init_and_run(tmp_path, "customers", tmp_path / "orders.csv", capsys)
     assert (data["id_column"], data["date_column"], data["amount_column"]) == ("用户ID", "下单时间", "实付金额")
     assert data["order_column"] == "订单号"
+    # its order status: closed and refunded orders are no purchases; amounts in yuan as the shop writes them
+    status = rng.choice(["交易成功", "交易关闭", "已退款", "待发货"], n, p=[0.8, 0.1, 0.05, 0.05])
+    shop = shop.assign(订单状态=status, 实付金额=[f"{a}元" for a in shop["实付金额"]])
+    shop.to_csv(tmp_path / "status.csv", index=False, encoding="gbk")
+    _init_and_run(tmp_path, "customers", tmp_path / "status.csv", capsys)
+    summary = json.loads((tmp_path / "customers-status-run" / "summary.json").read_text())
+    paid = shop["实付金额"].str.rstrip("元").astype(float)[np.isin(status, ["交易成功", "待发货"])].sum()
+    assert summary["cleaning"]["revenue"] == pytest.approx(paid, abs=0.01)
+    assert set(summary["cleaning"]["status"]["left_out"]) == {"交易关闭", "已退款"}
+    assert summary["cleaning"]["amounts_in"] == "CNY"
 
 
 def test_only_a_column_of_order_numbers_is_read_as_the_orders(tmp_path, capsys):

@@ -30,7 +30,8 @@ from ...errors import DataError
 
 logger = logging.getLogger("gmm_apps")
 
-#: a payment-status column's header (lower case, letters and digits only), most specific first
+#: a payment-status column's header (lower case, letters and digits only), most specific first; then in
+#: French, Spanish, Chinese, Japanese and Korean
 STATUS_COLUMNS = (
     "financialstatus",
     "paymentstatus",
@@ -39,6 +40,9 @@ STATUS_COLUMNS = (
     "status",
     "zahlungsstatus",
     "bestellstatus",
+    *("statutdelacommande", "statutdupaiement", "estadodelpedido", "estadodelpago"),
+    *("订单状态", "交易状态", "支付状态", "付款状态", "訂單狀態", "交易狀態", "状态", "狀態"),
+    *("注文ステータス", "決済ステータス", "ステータス", "주문상태", "결제상태", "상태"),
 )
 #: status words of an order that was paid (``partially_refunded``: bought, part of it came back later)
 PAID_WORDS = frozenset(
@@ -65,6 +69,11 @@ PAID_WORDS = frozenset(
         "abgeschlossen",
         "versendet",
         "geliefert",
+        *("payée", "payé", "terminée", "expédiée", "livrée", "pagado", "completado", "enviado", "entregado"),
+        # Chinese, Japanese and Korean shops' (Taobao's 交易成功; 待发货: paid, awaiting shipment)
+        *("交易成功", "交易完成", "已付款", "已支付", "支付成功", "已完成", "待发货", "已发货", "待收货", "已签收"),
+        *("已出貨", "支払済み", "支払い済み", "入金済み", "決済完了", "発送済み", "出荷済み", "完了"),
+        *("결제완료", "배송준비중", "배송중", "배송완료", "구매확정"),
     }
 )
 #: status words of an order that was not paid, or was undone
@@ -102,19 +111,26 @@ UNPAID_WORDS = frozenset(
         "fehlgeschlagen",
         "storniert",
         "erstattet",
+        *("annulée", "remboursée", "en_attente", "échouée", "cancelado", "reembolsado", "pendiente", "fallido"),
+        *("交易关闭", "交易關閉", "已关闭", "已取消", "已退款", "退款成功", "待付款", "未付款", "等待付款", "支付失败"),
+        *("キャンセル", "キャンセル済み", "未入金", "入金待ち", "支払い待ち", "返金済み"),
+        *("취소", "주문취소", "환불", "환불완료", "입금대기", "결제대기", "결제실패"),
     }
 )
 
 
 #: a refunded-amount column's header (lower case, letters and digits only): Shopify's, Stripe's, others'
-REFUND_COLUMNS = ("refundedamount", "amountrefunded", "refundamount", "totalrefunded", "erstattungsbetrag")
+REFUND_COLUMNS = (
+    *("refundedamount", "amountrefunded", "refundamount", "totalrefunded", "erstattungsbetrag"),
+    *("退款金额", "退款金額", "返金額", "환불금액"),
+)
 
 
 def _found(columns, named, headers):
     """``named``, or with ``'auto'`` the first column whose header is one of ``headers``; None for none."""
     if named != "auto":
         return named
-    found = {re.sub(r"[^0-9a-zäöüß]", "", str(c).lower()): c for c in columns}
+    found = {re.sub(r"[\W_]", "", str(c).lower()): c for c in columns}  # letters of any script, digits
     return next((found[n] for n in headers if n in found), None)
 
 
