@@ -15,6 +15,20 @@ import pandas as pd
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?!\d)")
 
 
+_CJK_DATE = re.compile(r"^\s*(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?")
+
+
+def plain_dates(values):
+    """Dates written the Chinese, Japanese or Korean way (``2024年1月2日``, ``2024년 1월 2일``, a time of day
+    after them kept) as ``2024-1-2``, which every reader takes; any other column as it is."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return values
+    first = values.dropna().astype(str).head(1)
+    if first.empty or not _CJK_DATE.match(first.iloc[0]):
+        return values
+    return values.astype("string").str.replace(_CJK_DATE, r"\1-\2-\3", regex=True).astype(object)
+
+
 def day_month_order(values):
     """Whether dates like ``01/12/2010`` (or with ``.`` or ``-``) put the day or the month first.
 

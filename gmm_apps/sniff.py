@@ -272,6 +272,8 @@ _SJIS_LEAD = re.compile(rb"[\x81-\x9f]")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7a3"
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 _CJK_IN_RUN = re.compile(f"(?<=[{_CJK}])[{_CJK}]|[{_CJK}](?=[{_CJK}])")
+#: the characters of dates and money written beside their digits (2020年1月2日, 100元, 3월), alone in their word
+_CJK_BY_DIGIT = re.compile(r"(?<=\d)\s?[年月日时時分秒元円号년월일원]")
 
 
 def _east_asian(raw):
@@ -280,7 +282,8 @@ def _east_asian(raw):
     Windows-1252's accented letters sit beside plain ones (``Müller``, ``Catégorie``); Japanese, Chinese or
     Korean text read that way is accented letters and symbols among themselves (``ÈÕÆÚ``, ``¥x¿n``).  Such
     text is read in an encoding that decodes it into words of kanji, kana, hanzi or Hangul (most beside
-    another, not one alone among Latin text as ``21.5°C`` would give), few half-width katakana: Shift_JIS
+    another, or a date's or an amount's beside its digits, ``2020年1月2日``, ``100元``; not one alone among
+    Latin text as ``21.5°C`` would give), few half-width katakana: Shift_JIS
     writes kana and the common kanji with lead bytes below 0xA1, which GB2312 has none of; Korean's Hangul
     use lead bytes 0xB0-0xC8 only, where Chinese text reaches past them; Big5's second bytes may be ASCII,
     GB2312's never are."""
@@ -295,7 +298,7 @@ def _east_asian(raw):
         except UnicodeDecodeError:
             return False
         cjk = len(_CJK_CHAR.findall(text))
-        if cjk < 2 or len(_CJK_IN_RUN.findall(text)) < 0.6 * cjk:
+        if cjk < 2 or len(_CJK_IN_RUN.findall(text)) + len(_CJK_BY_DIGIT.findall(text)) < 0.6 * cjk:
             return False
         # half-width katakana: a Japanese bank's statements, or other text read as Shift_JIS; Shift_JIS's kanji
         # and kana are told by bytes 0x81-0x9F, which no Big5, GB2312 or EUC-KR text holds

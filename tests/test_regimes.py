@@ -1522,13 +1522,29 @@ def test_east_asian_exports_read_their_close(tmp_path):
     # Japanese, Chinese and Korean brokers' OHLC exports, saved by Excel on Windows there (Shift_JIS, GBK, cp949)
     days = pd.bdate_range("2020-01-01", periods=300)
     close = 1000 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, len(days))))
-    heads = {
-        "cp932": ("日付", "始値", "高値", "安値", "終値", "出来高"),
-        "gb18030": ("日期", "开盘", "最高", "最低", "收盘", "成交量"),
-        "cp949": ("날짜", "시가", "고가", "저가", "종가", "거래량"),
+    heads = {  # dates as written there: 2020/01/02, 2020年1月2日, 2020년 1월 2일
+        "cp932": ("日付", "始値", "高値", "安値", "終値", "出来高", [f"{d:%Y/%m/%d}" for d in days]),
+        "gb18030": (
+            "日期",
+            "开盘",
+            "最高",
+            "最低",
+            "收盘",
+            "成交量",
+            [f"{d.year}年{d.month}月{d.day}日" for d in days],
+        ),
+        "cp949": (
+            "날짜",
+            "시가",
+            "고가",
+            "저가",
+            "종가",
+            "거래량",
+            [f"{d.year}년 {d.month}월 {d.day}일" for d in days],
+        ),
     }
-    for encoding, (day, op, hi, lo, cl, vol) in heads.items():
-        table = {day: days.strftime("%Y/%m/%d"), op: close * 0.99, hi: close * 1.01, lo: close * 0.98, cl: close}
+    for encoding, (day, op, hi, lo, cl, vol, written) in heads.items():
+        table = {day: written, op: close * 0.99, hi: close * 1.01, lo: close * 0.98, cl: close}
         pd.DataFrame({**table, vol: 1e6 + np.arange(len(days))}).to_csv(
             tmp_path / f"{encoding}.csv", index=False, encoding=encoding
         )

@@ -105,6 +105,16 @@ def test_day_or_month_first_is_decided_by_the_whole_column():
         dayfirst(pd.Series(["01/02/2021"]), where="x")
 
 
+def test_dates_written_the_east_asian_way_are_dates():
+    from gmm_apps.dates import plain_dates
+
+    cells = pd.Series(["2024年1月2日", "2024年12月31日 09:30", None], dtype=object)
+    assert plain_dates(cells).tolist()[:2] == ["2024-1-2", "2024-12-31 09:30"] and pd.isna(plain_dates(cells)[2])
+    assert plain_dates(pd.Series(["2024년 1월 2일"])).tolist() == ["2024-1-2"]
+    other = pd.Series(["2024-01-02", "x年"])
+    assert plain_dates(other) is other  # any other column as it is
+
+
 def test_dates_written_as_numbers_are_told_apart_by_size_not_read_as_1970():
     stamps = pd.to_datetime(["2019-12-31 23:59:59", "2023-01-31 08:00:00", "2024-02-29 12:30:00"])
     seconds = (stamps - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s")

@@ -28,7 +28,16 @@ import re
 import numpy as np
 import pandas as pd
 
-from ...dates import DATE_STYLE, day_month_order, dayfirst, numeric_dates, summer_time, wall_clock, without_offsets
+from ...dates import (
+    DATE_STYLE,
+    day_month_order,
+    dayfirst,
+    numeric_dates,
+    plain_dates,
+    summer_time,
+    wall_clock,
+    without_offsets,
+)
 from ...errors import DataError
 from ...tabular import DECIMAL_MARK_HINT, TOTAL_LABEL, as_numbers
 from .status import data_row, row_statuses
@@ -142,8 +151,10 @@ def _ids(values, placeholders=()):
 
 def _days(s, name, path, cfg_data, first=None):
     """Each line's day: in ``data.timezone`` when given (naive stamps taken as UTC), else as written.
-    ``first``: day-first or not, decided on the whole file (a block of it may not show it); None: from ``s``."""
+    ``first``: day-first or not, decided on the whole file (a block of it may not show it); None: from ``s``.
+    Dates written ``2024年1月2日`` are read as ``2024-1-2`` (:func:`gmm_apps.dates.plain_dates`)."""
     fmt = cfg_data.date_format
+    s = s if fmt else plain_dates(s)
     if not fmt:
         try:
             stamps, style = numeric_dates(s)  # 20230131, Excel day numbers, Unix time stamps

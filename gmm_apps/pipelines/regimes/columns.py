@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ...dates import DATE_STYLE, dayfirst, numeric_dates, without_offsets
+from ...dates import DATE_STYLE, dayfirst, numeric_dates, plain_dates, without_offsets
 from ...errors import DataError
 from ...tabular import NUMBER_STYLE, as_numbers
 
@@ -346,7 +346,9 @@ def refuse_long(df, dates, column, source):
 def read_dates(cells, column, source, *, utc=False):
     """A date column as written: ISO, day or month first as the whole column shows, or numbers
     (YYYYMMDD, Excel day numbers, Unix time stamps: :func:`gmm_apps.dates.numeric_dates`); stamps whose UTC
-    offsets change (summer time) as their wall clocks, or with ``utc`` as the instants they are."""
+    offsets change (summer time) as their wall clocks, or with ``utc`` as the instants they are; dates written
+    ``2024年1月2日`` as ``2024-1-2`` (:func:`gmm_apps.dates.plain_dates`)."""
+    cells = plain_dates(cells)
     try:
         stamps, style = numeric_dates(cells)
     except ValueError as exc:
