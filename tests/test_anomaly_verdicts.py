@@ -129,10 +129,14 @@ def test_verdict_values_other_than_0_1_empty_are_one_clear_error():
     # yes / no and true / false (a spreadsheet's booleans) are verdicts too
     v, bad = parse_verdicts(pd.Series(["Yes", " no", "TRUE", "false", True, False, "y", "N"], dtype=object))
     assert bad is None and v.tolist() == [1, 0, 1, 0, 1, 0, 1, 0]
-    df = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [3.0, 1, 2, 2], "seen": ["1", "", "fraud", "0"]})
+    # and an analyst's findings as case tools write them
+    found = ["Fraud", "Legit", "False Positive", "true-positive", "TP", "fp", "Confirmed", "Not Fraud", "Genuine"]
+    v, bad = parse_verdicts(pd.Series(found, dtype=object))
+    assert bad is None and v.tolist() == [1, 0, 0, 1, 1, 0, 1, 0, 0]
+    df = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [3.0, 1, 2, 2], "seen": ["1", "", "maybe", "0"]})
     schema = Schema.learn(df, AnomalyData(id_column=None, label_column=None, verdict_column="seen"), "f.csv")
     assert schema.features == ["a", "b"]  # the verdict is never a feature
-    with pytest.raises(DataError, match=r"f.csv: column 'seen' \(data.verdict_column\) has 'fraud' at data row 3"):
+    with pytest.raises(DataError, match=r"f.csv: column 'seen' \(data.verdict_column\) has 'maybe' at data row 3"):
         schema.records(df, "f.csv")
     with pytest.raises(DataError, match="column 'Seen' .* not found, but 'seen' is"):
         Schema.learn(df, AnomalyData(id_column=None, label_column=None, verdict_column="Seen"), "f.csv")

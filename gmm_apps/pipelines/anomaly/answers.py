@@ -15,8 +15,20 @@ from ...errors import DataError
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
-#: verdicts and labels written as words: yes / no, true / false (any case), as spreadsheets and case tools write them
-VERDICT_WORDS = {"yes": 1.0, "y": 1.0, "true": 1.0, "no": 0.0, "n": 0.0, "false": 0.0}
+#: verdicts and labels written as words (any case; spaces and hyphens as underscores), as spreadsheets and case
+#: tools write them: yes / no, true / false, and an analyst's findings (Fraud / Legit, Confirmed / False
+#: positive, TP / FP, Anomaly / Normal ...; in German, French and Spanish too)
+VERDICT_WORDS = {
+    **dict.fromkeys(("yes", "y", "true"), 1.0),
+    **dict.fromkeys(("no", "n", "false"), 0.0),
+    **dict.fromkeys(("fraud", "fraudulent", "confirmed", "confirmed_fraud", "true_positive", "tp"), 1.0),
+    **dict.fromkeys(("anomaly", "anomalous", "outlier", "malicious", "positive"), 1.0),
+    **dict.fromkeys(("betrug", "fraude"), 1.0),
+    **dict.fromkeys(("legit", "legitimate", "genuine", "not_fraud", "no_fraud", "non_fraud", "false_positive"), 0.0),
+    **dict.fromkeys(("fp", "normal", "benign", "inlier", "negative"), 0.0),
+    **dict.fromkeys(("kein_betrug", "pas_de_fraude", "no_fraude", "légitime", "legitime", "legítimo"), 0.0),
+}
+_WORD_GAPS = re.compile(r"[\s\-]+")
 
 #: a header naming the answers, once case, spaces and punctuation are set aside: outlier, Class, label, target,
 #: is_anomaly, isFraud (credit-card and payment benchmarks), fraudulent, anomaly_label, ground truth; not
@@ -27,7 +39,7 @@ _LABEL_NAME = re.compile(r"(is)?(outliers?|class|labels?|target|anomal(y|ies|ous
 def parse_verdicts(column):
     """Verdicts as floats (1.0, 0.0, NaN for unknown) and the position of the first value that is none of
     1, 0 (or :data:`VERDICT_WORDS`) or empty (None if every value is one of them)."""
-    text = column.astype(object).map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+    text = column.astype(object).map(lambda v: _WORD_GAPS.sub("_", v.strip().lower()) if isinstance(v, str) else v)
     num = pd.to_numeric(text.map(lambda v: VERDICT_WORDS.get(v, v) if isinstance(v, str) else v), errors="coerce")
     num = num.to_numpy(dtype=float)
     blank = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
@@ -41,7 +53,8 @@ def read_verdicts(column, name, source, *, offset=0):
     if bad is not None:
         raise DataError(
             f"{source}: column {name!r} (data.verdict_column) has {_shown(column.iloc[bad])} at data row "
-            f"{offset + bad + 1}; expected 1 or yes (confirmed anomaly), 0 or no (confirmed normal) or empty (unknown)"
+            f"{offset + bad + 1}; expected 1, yes or fraud (confirmed anomaly), 0, no or false positive (confirmed normal) or empty "
+            "(unknown)"
         )
     return verdicts
 
@@ -73,7 +86,8 @@ def join_verdicts(df, data, source):
     if bad is not None:
         raise DataError(
             f"{path}: column {name!r} (data.verdict_column) has {_shown(table[name].iloc[bad])} at data row "
-            f"{bad + 1}; expected 1 or yes (confirmed anomaly), 0 or no (confirmed normal) or empty (unknown)"
+            f"{bad + 1}; expected 1, yes or fraud (confirmed anomaly), 0, no or false positive (confirmed normal) or empty "
+            "(unknown)"
         )
     given = pd.DataFrame({"id": table[ids].map(_id_text), "v": verdicts}).dropna()
     twice = given.groupby("id")["v"].nunique()

@@ -41,16 +41,16 @@ class AnomalyData(PathData):
     id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
     label_column: str | None = Field(
         "auto",
-        description="the labels, used to evaluate the scores and never to fit: 1 (or yes, true) = anomaly, 0 (or "
-        "no, false, empty) = normal; auto: the column named like one (outlier, label, class, target, anomaly, "
+        description="the labels, used to evaluate the scores and never to fit: 1 (or yes, true, fraud) = anomaly, "
+        "0 (or no, false, legit, empty) = normal; auto: the column named like one (outlier, label, class, target, anomaly, "
         "is_fraud, ...) holding only such values, if any, in the reference, or, when the reference has none, in "
         "the records scored; null: none (such a column is then a feature)",
     )
     verdict_column: str | None = Field(
         None,
-        description="an analyst's verdicts, used to fit: 1 (or yes, true) = confirmed anomaly, "
-        "0 (or no, false) = confirmed normal, empty = unknown (null: none; with data.verdicts, 'verdict'): a "
-        "column of the records, or of the data.verdicts table",
+        description="an analyst's verdicts, used to fit: 1 (or yes, true, fraud, confirmed, TP) = confirmed "
+        "anomaly, 0 (or no, false, legit, genuine, false positive, FP) = confirmed normal, empty = unknown (null: "
+        "none; with data.verdicts, 'verdict'): a column of the records, or of the data.verdicts table",
     )
     verdicts: str | None = Field(
         None,
