@@ -509,6 +509,17 @@ def test_time_stamps_give_their_hour_of_day_and_dates_alone_are_left_out(tmp_pat
     np.testing.assert_allclose(
         X[:, 2:], np.c_[want + when.second.to_numpy() / 3600, want + when.second.to_numpy() / 3600]
     )
+    # written the Chinese way, a time stamp's hour is read and a date alone left out
+    cn = pd.DataFrame(
+        {
+            "金额": np.arange(40.0),
+            "交易时间": [f"{t.year}年{t.month}月{t.day}日 {t.hour:02d}:{t.minute:02d}" for t in when],
+            "下单日期": [f"{t.year}年{t.month}月{t.day}日" for t in when],
+        }
+    )
+    sch = Schema.learn(cn, cfg, "t.csv")
+    assert sch.features == ["金额", "交易时间 (hour of day)"]
+    np.testing.assert_allclose(sch.records(cn, "t.csv").X[:, 1], when.hour + when.minute / 60)
     # under a header that says length of time, h:mm:ss is hours (a call of 27 hours too), not a time of day
     calls = pd.DataFrame({"Call Duration": ["0:05:32", "27:10:00", "0:00:45"], "Start": ["13:05", "02:00", "9:30"]})
     sch = Schema.learn(calls, cfg, "t.csv")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from ...dates import DATE_STYLE, numeric_dates
+from ...dates import DATE_STYLE, numeric_dates, plain_dates
 from ...errors import DataError
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -141,7 +141,7 @@ def time_columns(df, columns, source, *, named):
             continue
         if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)) or is_duration(c):
             continue
-        cells = s.astype(str).str.strip()
+        cells = plain_dates(s.astype(str).str.strip())  # 2024年1月2日 10:30 read as 2024-1-2 10:30
         given = given & (cells != "").to_numpy()
         if not given.any():
             continue
