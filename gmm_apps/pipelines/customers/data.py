@@ -205,7 +205,7 @@ _LINE_WORDS = {
 #: Status, Order Currency, Date de commande ...)
 _NOT_ORDER_NUMBER = (
     *("count", "total", "date", "time", "status", "currency", "amount", "qty", "quantity", "price", "value"),
-    *("type", "tax", "ship", "discount", "note", "line", "sum", "state", "datum", "fecha", "statut", "estado"),
+    *("type", "tax", "ship", "discount", "note", "sum", "state", "datum", "fecha", "statut", "estado"),
     *("日", "时间", "時間", "状态", "状態", "金额", "金額", "수량", "상태", "일자", "금액"),
 )
 
@@ -219,7 +219,8 @@ def _order_column(table, id_column, taken):
     words = _LINE_WORDS["order_column"]
     for c in table.columns:
         name = c.lower()
-        if any(w in name for w in words) and not any(w in name for w in _NOT_ORDER_NUMBER):
+        other = any(w in name for w in _NOT_ORDER_NUMBER) or re.search(r"(?<![a-z])line", name)  # not "online"
+        if any(w in name for w in words) and not other:
             if id_column is None or _holds_order_numbers(table[c], table[id_column], lines=False):
                 return c
     if id_column is None:
