@@ -283,10 +283,11 @@ def _east_asian(raw):
     Korean text read that way is accented letters and symbols among themselves (``ÈÕÆÚ``, ``¥x¿n``).  Such
     text is read in an encoding that decodes it into words of kanji, kana, hanzi or Hangul (most beside
     another, or a date's or an amount's beside its digits, ``2020年1月2日``, ``100元``; not one alone among
-    Latin text as ``21.5°C`` would give), few half-width katakana: Shift_JIS
-    writes kana and the common kanji with lead bytes below 0xA1, which GB2312 has none of; Korean's Hangul
-    use lead bytes 0xB0-0xC8 only, where Chinese text reaches past them; Big5's second bytes may be ASCII,
-    GB2312's never are."""
+    Latin text as ``21.5°C`` would give), few half-width katakana: Shift_JIS writes kana and the common
+    kanji with lead bytes below 0xA1, which GB2312 has none of; Korean's Hangul use lead bytes 0xB0-0xC8
+    only, where Chinese text reaches past them; Big5's second bytes may be ASCII, GB2312's never are.  The first megabyte tells (whole lines of it)."""
+    if len(raw) > 1 << 20:
+        raw = raw[: raw.rfind(b"\n", 0, 1 << 20) + 1] or raw[: 1 << 20]
     western = raw.decode("latin-1")
     high = sum(c >= "\u0080" for c in western)
     if high < 2 or len(_LATIN_BESIDE_ASCII.findall(western)) >= 0.5 * high:
