@@ -23,9 +23,10 @@ MISSING_MARKS = (".", "-", "--", "ND", "NA", "N/A", "n/a", "#N/A", "#N/A N/A", "
 
 def _plain(name):
     """A header as compared: case, spaces, underscores and dots aside, and the marks exports add: MetaTrader's
-    angle brackets (``<CLOSE>``), Yahoo's page footnote stars (``Adj Close**``), a unit (``Close (USD)``),
+    angle brackets (``<CLOSE>``), Yahoo's page footnote stars (``Adj Close**``), a unit (``Close (USD)``,
+    ``收盘价（元）`` in full-width brackets),
     Alpha Vantage's numbering (``4. close``)."""
-    return re.sub(r"[*<>.\s_]+", "", re.sub(r"\(.*?\)|^\s*\d+\.\s+", "", str(name).lower()))
+    return re.sub(r"[*<>.\s_]+", "", re.sub(r"\(.*?\)|（.*?）|^\s*\d+\.\s+", "", str(name).lower()))
 
 
 def pick_column(columns, wanted, candidates, what, source):
