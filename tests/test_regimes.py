@@ -1529,7 +1529,7 @@ def test_east_asian_exports_read_their_close(tmp_path):
             "开盘",
             "最高",
             "最低",
-            "收盘",
+            "收盘价（元）",  # a unit in full-width brackets
             "成交量",
             [f"{d.year}年{d.month}月{d.day}日" for d in days],
         ),
