@@ -67,6 +67,11 @@ AMBIGUOUS_COMMAS = (
 TOTAL_LABEL = re.compile(r"^\s*(grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)\b", re.IGNORECASE)
 
 
+def _filled(row):
+    """A row's cells that hold something (not missing, not blank)."""
+    return [v for v in row if not pd.isna(v) and str(v).strip()]
+
+
 def trailing_total_rows(df, limit=5):
     """How many of a table's last rows (``limit`` at most) are a report's totals: the first filled cell says so
     (``Total``, ``Grand total``, ``Summe`` ...) and a cell is left empty (a total has no id, date or category);
@@ -74,7 +79,7 @@ def trailing_total_rows(df, limit=5):
     tail = df.tail(limit).to_numpy(dtype=object)
 
     def is_total(row):
-        filled = [v for v in row if not pd.isna(v) and str(v).strip()]
+        filled = _filled(row)
         return (
             len(filled) < len(row)
             and bool(filled)
@@ -293,7 +298,7 @@ def _without_notes(df, path):
         return df
     n = 0
     for row in df.tail(5).to_numpy(dtype=object)[::-1]:
-        filled = [v for v in row if not pd.isna(v) and str(v).strip()]
+        filled = _filled(row)
         if not (len(filled) == 1 and isinstance(filled[0], str) and _is_note(filled[0])):
             break
         n += 1
@@ -303,7 +308,7 @@ def _without_notes(df, path):
         "%s: the last %d row(s) are a note, not data, and are left out: %s",
         path,
         n,
-        " / ".join(str(next(v for v in row if not pd.isna(v))) for row in df.tail(n).to_numpy(dtype=object)),
+        " / ".join(str(_filled(row)[0]) for row in df.tail(n).to_numpy(dtype=object)),
     )
     return df.iloc[:-n]
 

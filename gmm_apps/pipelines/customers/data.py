@@ -25,7 +25,15 @@ from ...registry import muted, say_unsettled
 from ...sniff import open_stored, sniff_table
 from ...tabular import as_numbers, header_with, read_table, sheets_alike
 from .config import CustomersData
-from .lines import customer_days, finish, first_row, placeholder_suspect, trailing_totals
+from .lines import (
+    SHARED_ORDERS,
+    customer_days,
+    customers_per_order,
+    finish,
+    first_row,
+    placeholder_suspect,
+    trailing_totals,
+)
 from .rows import keep_rows, one_currency
 from .status import counted_statuses, refund_column, row_statuses, status_column, status_summary, tally
 
@@ -234,21 +242,23 @@ def _holds_order_numbers(values, customers, *, lines=True):
     many as half the customers at least (a column of each customer's order count is not); with ``lines``, also
     some of them on several lines, each order's lines together, more of them than customers (not a customer's
     name in a log sorted by customer), and none a date."""
-    pairs = pd.DataFrame({"o": values.to_numpy(), "c": customers.to_numpy()}).dropna()
-    pairs = pairs[(pairs["o"].astype(str).str.strip() != "") & (pairs["c"].astype(str).str.strip() != "")]
-    per_order = pairs.groupby("o", sort=False)["c"].nunique()
-    if not len(per_order) or (per_order > 1).mean() > 0.05 or len(per_order) < pairs["c"].nunique() / 2:
+    per_order = customers_per_order(values, customers)
+    named = customers.dropna().astype(str).str.strip()
+    n_customers = named[named != ""].nunique()
+    if not len(per_order) or (per_order > 1).mean() > SHARED_ORDERS or len(per_order) < n_customers / 2:
         return False
     if not lines:
         return True
-    runs = (pairs["o"] != pairs["o"].shift()).sum()  # an order's lines together: one run each
-    if len(per_order) == len(pairs) or runs > 1.05 * len(per_order):
+    written = values.dropna().astype(str)
+    written = written[written.str.strip() != ""]
+    runs = (written != written.shift()).sum()  # an order's lines together: one run each
+    if len(per_order) == len(written) or runs > 1.05 * len(per_order):
         return False
-    if len(per_order) < 1.05 * pairs["c"].nunique():  # one a customer: the customer's name, not their orders
+    if len(per_order) < 1.05 * n_customers:  # one a customer: the customer's name, not their orders
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas warns that it guesses a format: a guess is all this is
-        dates = pd.to_datetime(pairs["o"].astype(str).head(200), errors="coerce")
+        dates = pd.to_datetime(written.head(200), errors="coerce")
     return bool(dates.isna().all())
 
 

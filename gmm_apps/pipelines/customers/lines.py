@@ -195,15 +195,25 @@ def day_first(orders, name, path):
         raise DataError(f"{exc}; set data.date_format (e.g. %d/%m/%Y %H:%M)") from None
 
 
-def _check_orders(orders, customers, name, path):
-    """Refuse an order column whose values are not order numbers: more than 5% of them shared by several
-    customers (each customer's order count, a column of order dates), which would read one customer's status,
-    refund and order total onto another's lines."""
-    pairs = pd.DataFrame({"o": orders.to_numpy(), "c": customers.to_numpy()}).dropna()
-    pairs = pairs[pairs["c"].astype(str).str.strip() != ""]
-    per_order = pairs.groupby("o", sort=False)["c"].nunique()
+#: an order column may have this share of its values under several customers (a guest's, say), and no more
+SHARED_ORDERS = 0.05
+
+
+def customers_per_order(orders, customers):
+    """How many customers each order number's lines name (rows without either left out)."""
+    pairs = pd.DataFrame({"o": np.asarray(orders, dtype=object), "c": np.asarray(customers, dtype=object)})
+    pairs = pairs[pairs["o"].notna() & pairs["c"].notna()]
+    pairs = pairs[(pairs["o"].astype(str).str.strip() != "") & (pairs["c"].astype(str).str.strip() != "")]
+    return pairs.groupby("o", sort=False)["c"].nunique()
+
+
+def _check_orders(orders, ids, name, path):
+    """Refuse an order column whose values are not order numbers: more than :data:`SHARED_ORDERS` of them
+    shared by several customers (each customer's order count, a column of order dates), which would read one
+    customer's status, refund and order total onto another's lines."""
+    per_order = customers_per_order(orders, ids)
     shared = per_order[per_order > 1]
-    if len(per_order) and len(shared) > 0.05 * len(per_order):
+    if len(per_order) and len(shared) > SHARED_ORDERS * len(per_order):
         top = shared.sort_values(ascending=False, kind="stable")
         raise DataError(
             f"{path}: column {name!r} (data.order_column) does not hold order numbers: {len(shared)} of its "
@@ -226,12 +236,12 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
         Columns :data:`DAILY_COLUMNS`.
     """
     names = dict(spec)
-    if "order" in spec:
-        _check_orders(raw[spec["order"]], raw[spec["customer_id"]], spec["order"], path)
+    ids, missing = _ids(raw[spec["customer_id"]], cfg_data.placeholder_ids)
+    if "order" in spec:  # before the statuses, which an order's first line gives its others
+        _check_orders(raw[spec["order"]], np.where(missing, None, ids), spec["order"], path)
     paid = np.ones(len(raw), dtype=bool)
     if "status" in spec:
         paid = row_statuses(raw, spec, path).isin(counted).to_numpy()
-    ids, missing = _ids(raw[spec["customer_id"]], cfg_data.placeholder_ids)
     missing &= paid
     if missing.any() and cfg_data.missing_id == "error":
         i = first_row(missing)

@@ -20,7 +20,7 @@ class RegimesData(PathData):
     ``source``: 'auto' reads ``path`` when given, otherwise the S&P 500 bundled
     with the ``arch`` package; 'file' a CSV / Parquet / Excel / JSON file (date column plus a
     price column, or OHLCV); 'yfinance' live Yahoo Finance prices (cached).  A key that
-    only another source reads is refused (:meth:`check_source_keys`).
+    only another source reads is refused (:meth:`RegimesConfig.check_unread_keys`).
     """
 
     #: the keys only one source reads
@@ -33,19 +33,6 @@ class RegimesData(PathData):
     def resolved_source(self):
         """'file', 'arch' or 'yfinance': what ``source: auto`` means for this config."""
         return ("file" if self.path else "arch") if self.source == "auto" else self.source
-
-    def check_source_keys(self, where):
-        """Refuse a key set in the config that the data's source does not read (it would change nothing); one
-        written with its default value, as ``init`` writes every key, changes nothing either way."""
-        src = self.resolved_source()
-        for other, keys in self.SOURCE_KEYS.items():
-            for key in keys:
-                default = type(self).model_fields[key].get_default(call_default_factory=True)
-                if other != src and key in self.model_fields_set and getattr(self, key) != default:
-                    raise ConfigError(
-                        f"{where}: data.{key} is read only with data.source {other}, but the prices come from "
-                        f"{src}; remove data.{key} or set data.source: {other}"
-                    )
 
     source: Literal["auto", "arch", "file", "yfinance"] = Field(
         "auto", description="auto: data.path if given, else the bundled arch data; arch, file or yfinance"
@@ -319,11 +306,36 @@ class RegimesConfig(PipelineConfig):
     report: RegimesReport = RegimesReport()
 
     def check_unread_keys(self, where):
-        """Refuse keys set where the run does not read them (:func:`~gmm_apps.config.refuse_unread`): walk-forward
-        and backtest settings with those off, a mixture per state without ``gmm_hmm``, the transition settings of
-        a mixture alone (``gmm``), warm refits outside ``hmm``."""
+        """Refuse keys set where the run does not read them (:func:`~gmm_apps.config.refuse_unread`): another data
+        source's keys; for levels (yields, rates, spreads), dropping non-positive values, the log of the level and
+        the backtest's settings; walk-forward and backtest settings with those off, a mixture per state without
+        ``gmm_hmm``, the transition settings of a mixture alone (``gmm``), warm refits outside ``hmm``."""
         super().check_unread_keys(where)
-        wf, bt, m = self.walk_forward, self.backtest, self.model
+        d, wf, bt, m = self.data, self.walk_forward, self.backtest, self.model
+        src = d.resolved_source()
+        for other, keys in d.SOURCE_KEYS.items():
+            if other != src:
+                shared.refuse_unread(where, "data", d, keys, f"with data.source {other} (the prices come from {src})")
+        if d.levels:
+            shared.refuse_unread(
+                where,
+                "data",
+                d,
+                ("nonpositive",),
+                "with data.values: prices (levels may be zero or negative, all kept)",
+            )
+            if any(s.kind == "log_level" for s in self.features.specs()):
+                raise ConfigError(
+                    f"{where}: feature log_level takes the log of positive prices; with data.values: levels remove "
+                    "it from features.use"
+                )
+            shared.refuse_unread(
+                where,
+                "backtest",
+                bt,
+                list(Backtest.model_fields),
+                "with data.values: prices (a level is not an asset's price, and is not backtested)",
+            )
         if not wf.enabled:
             shared.refuse_unread(
                 where,
@@ -351,27 +363,4 @@ class RegimesConfig(PipelineConfig):
                 m,
                 ("stickiness", "hmm_iter"),
                 "with model.kind hmm or gmm_hmm (a mixture alone has no transitions between regimes)",
-            )
-
-    def check_levels_keys(self, where):
-        """Refuse what has no meaning for levels (yields, rates, spreads) rather than ignore it: dropping
-        non-positive values, the log of the level, and backtest settings other than the defaults (a level is
-        not an asset's price, and is not backtested)."""
-        if not self.data.levels:
-            return
-        if self.data.nonpositive != "refuse":
-            raise ConfigError(
-                f"{where}: data.nonpositive is read only with data.values: prices; levels may be zero or negative, "
-                "and are all kept: remove it"
-            )
-        if any(s.kind == "log_level" for s in self.features.specs()):
-            raise ConfigError(
-                f"{where}: feature log_level takes the log of positive prices; with data.values: levels remove it "
-                "from features.use"
-            )
-        changed = [k for k, v in self.backtest if v != Backtest.model_fields[k].default]
-        if changed:
-            raise ConfigError(
-                f"{where}: backtest.{changed[0]} is read only with data.values: prices (a level is not an asset's "
-                "price, and is not backtested); remove it"
             )

@@ -291,8 +291,6 @@ class RegimesPipeline(Pipeline):
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
         if d.path and d.source in ("auto", "file") and path_problem(d.path):
             raise ConfigError(f"{source}: data.path: {path_problem(d.path)}: {d.path}")
-        d.check_source_keys(source)
-        config.check_levels_keys(source)
         if config.model.criterion not in ("bic", "aic"):
             raise ConfigError(
                 f"{source}: model.criterion: the regimes pipeline chooses K by 'bic' or 'aic', got {config.model.criterion!r}"

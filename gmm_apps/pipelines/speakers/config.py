@@ -94,7 +94,7 @@ class SpeakersData(DataSection):
     unreadable: Literal["error", "skip"] = Field(
         "error",
         description="a recording no reader can open (a broken download, a text file named .wav): error stops the "
-        "run; skip leaves it out (each recording is decoded once first) and lists it in the log and summary.json "
+        "run; skip leaves it out (its header read first, or found cut short as it is read) and lists it in the log and summary.json "
         "(skipped)",
     )
     claims: str | None = Field(

@@ -166,14 +166,14 @@ def sample_rate(cfg, files):
 
 def readable_recordings(files, data, *, key):
     """``files`` as the run reads them: all (``data.unreadable: error``: one no reader can open stops the run
-    when it is read), or those that decode (``skip``: each decoded once first, the others left out and logged);
-    and those left out (``file``, ``reason``)."""
+    when it is read), or those whose header reads (``skip``: the others left out and logged; one cut short after
+    its header is left out as it is decoded, once); and those left out (``file``, ``reason``)."""
     if data.unreadable == "error":
         return files, []
     kept, skipped = [], []
     for f in files:
         try:
-            load_audio(f, sample_rate=native_rate(f), channel=data.channel)
+            native_rate(f)
             kept.append(f)
         except DataError as exc:
             skipped.append(left_out(f, str(exc)))

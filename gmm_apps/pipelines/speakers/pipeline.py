@@ -21,7 +21,6 @@ from .data import (
     as_enrolled,
     label_root,
     labelled,
-    load_audio,
     native_rate,
     read_claims,
     readable_recordings,
@@ -29,38 +28,13 @@ from .data import (
     sample_rate,
     suggested_sources,
 )
-from .features import MIN_SPEECH_S, recording_features, speech_seconds
+from .features import MIN_SPEECH_S
+from .frames import extract, of_kept
 from .ivector import TotalVariability, baum_welch_statistics
 from .metrics import confused_pairs, det_curve, eer_interval, equal_error_rate, per_speaker
 from .model import SpeakerModels, train_ubm
 
 logger = logging.getLogger("gmm_apps.speakers")
-
-
-def extract(files, cfg, ctx, desc, sr):
-    """Feature frames, durations and seconds of speech (:func:`.features.speech_seconds`) of every file
-    (resampled to ``sr`` Hz), in order."""
-    f = cfg.features
-
-    def one(path):
-        y = load_audio(path, sample_rate=sr, channel=cfg.data.channel)
-        F = recording_features(
-            y,
-            sample_rate=sr,
-            n_mfcc=f.n_mfcc,
-            n_mels=f.n_mels,
-            window_ms=f.window_ms,
-            hop_ms=f.hop_ms,
-            deltas=f.deltas,
-            normalisation=f.normalise,
-            vad_db=f.vad_db,
-        )
-        return F, y.size / sr, speech_seconds(y, len(F), f.hop_ms)
-
-    # one file at a time: a file takes about a millisecond, and threads only contend for the GIL
-    # (2,700 FSDD files: 5.8 s on two threads, 4.4 s in one before the deltas and filterbank were sped up)
-    out = [one(p) for p in ctx.progress(files, total=len(files), desc=desc)]
-    return [o[0] for o in out], np.array([o[1] for o in out]), np.array([o[2] for o in out])
 
 
 #: speech frames the background model needs per component
@@ -331,9 +305,11 @@ def verify(models, S, files, claims):
 
 def identify_files(models, files, cfg, ctx, key, sr, spec):
     """Features, identification, verification of claims and the output tables for a set of recordings
-    (``spec``: the file, folder or glob they came from)."""
+    (``spec``: the file, folder or glob they came from); returns the files read (:func:`extract`), the
+    identifications, scores and true speakers, and the files left out."""
     true = as_enrolled(labelled(files, cfg.data, key, required=False, spec=spec), models.speakers)
-    frames, dur, speech = extract(files, cfg, ctx, f"{key} features", sr)
+    read, frames, dur, speech, left = extract(files, cfg, ctx, f"{key} features", sr, key=key)
+    files, true = read, of_kept(files, true, read)
     ident, S = identify(models, frames, files, models.threshold, true)
     ident["duration_s"] = dur
     true = without_speech(ident, speech, true, key)
@@ -348,7 +324,21 @@ def identify_files(models, files, cfg, ctx, key, sr, spec):
     ver = verify(models, S, files, claims)
     if len(ver):
         ctx.write_table("verifications.csv", ver)
-    return ident, S, true
+    return files, ident, S, true, left
+
+
+def _two_speakers(labels, data):
+    """The enrolled speakers, refused unless there are two or more."""
+    speakers = sorted(set(labels))
+    if len(speakers) < 2:
+        root = label_root(data.enrol)
+        loose = root is not None and speakers == [root.name] and data.label_from == "folder"
+        hint = f" (the name of {data.enrol}: the recordings sit directly in it, not in a folder a speaker)"
+        raise DataError(
+            f"data.enrol: found only speaker(s) {speakers}{hint if loose else ''}; identification needs at least "
+            "two speakers"
+        )
+    return speakers
 
 
 class SpeakersPipeline(Pipeline):
@@ -476,7 +466,8 @@ class SpeakersPipeline(Pipeline):
             return summary
         test = recordings(cfg.data.test, cfg.data, key="data.test", source="config", warn=False)
         test_files, more = readable_recordings(test, cfg.data, key="data.test")
-        ident, S, true = identify_files(models, test_files, cfg, ctx, "data.test", sr, cfg.data.test)
+        test_files, ident, S, true, gone = identify_files(models, test_files, cfg, ctx, "data.test", sr, cfg.data.test)
+        more += gone
         metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         mute = int((ident["speech_s"] < MIN_SPEECH_S).sum())
@@ -503,17 +494,12 @@ class SpeakersPipeline(Pipeline):
         every = recordings(cfg.data.enrol, cfg.data, key="data.enrol", source="config", warn=False)
         files, skipped = readable_recordings(every, cfg.data, key="data.enrol")
         labels = labelled(files, cfg.data, "data.enrol", required=True, spec=cfg.data.enrol)
-        speakers = sorted(set(labels))
-        if len(speakers) < 2:
-            root = label_root(cfg.data.enrol)
-            loose = root is not None and speakers == [root.name] and cfg.data.label_from == "folder"
-            hint = f" (the name of {cfg.data.enrol}: the recordings sit directly in it, not in a folder a speaker)"
-            raise DataError(
-                f"data.enrol: found only speaker(s) {speakers}{hint if loose else ''}; identification needs at least "
-                "two speakers"
-            )
+        speakers = _two_speakers(labels, cfg.data)
         sr = sample_rate(cfg, files)
-        frames, _, speech = extract(files, cfg, ctx, "enrolment features", sr)
+        read, frames, _, speech, more = extract(files, cfg, ctx, "enrolment features", sr, key="data.enrol")
+        if more:  # recordings cut short after their header, left out as they were read
+            files, labels, skipped = read, of_kept(files, labels, read), skipped + more
+            speakers = _two_speakers(labels, cfg.data)
         if (speech < MIN_SPEECH_S).any():
             i = int(np.flatnonzero(speech < MIN_SPEECH_S)[0])
             raise DataError(
@@ -570,7 +556,10 @@ class SpeakersPipeline(Pipeline):
         files, skipped = readable_recordings(
             recordings(input, config.data, key="input", source="apply"), config.data, key="input"
         )
-        ident, S, true = identify_files(models, files, config, ctx, "input", int(meta["sample_rate"]), input)
+        files, ident, S, true, gone = identify_files(
+            models, files, config, ctx, "input", int(meta["sample_rate"]), input
+        )
+        skipped += gone
         m = self._metrics(ident, S, models, true, config.model.random_state)
         counts = ident["predicted"].where(~ident["unknown"], "unknown").value_counts().to_dict()
         head = f"identified {len(files)} recording(s)"
