@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import __version__
 from .core import fit_metrics
+from .plot_fonts import save_png
 
 PALETTE = [
     "#4c72b0",
@@ -107,7 +108,7 @@ def plain_log_axis(ax):
 
 def png_bytes(fig):
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    save_png(fig, buf)
     return buf.getvalue()
 
 

@@ -24,6 +24,7 @@ from .core.persistence import file_digest, jsonable, signature
 from .destination import check_destination
 from .errors import UserError
 from .paths import RUN_MARKER, foreign_entries, is_run_folder, run_manifest
+from .plot_fonts import save_png
 
 logger = logging.getLogger("gmm_apps")
 
@@ -155,7 +156,7 @@ class RunWriter:
         path : Path
         """
         p = self.path(f"plots/{name}")
-        fig.savefig(p, dpi=100, metadata={"Software": None})
+        save_png(fig, p)
         self.figures[name] = p
         return p
 
