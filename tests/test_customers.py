@@ -1239,7 +1239,9 @@ def test_min_segment_size_nobody_meets_it_is_said(tmp_path):
     assert len(checked) == len(table)  # every candidate was converged and checked
     kept = table.iloc[int(checked["smallest_segment"].to_numpy().argmax())]
     assert s["n_components"] == kept["n_components"] and s["smallest_segment"] == kept["smallest_segment"]
-    assert "smaller than model.min_segment_size=100000" in (out / "run.log").read_text()
+    said = f"smaller than model.min_segment_size=100000; kept K={s['n_components']} segments of repeat customers, "
+    assert said + "one-timers beside them" in (out / "run.log").read_text()  # the headline counts one more
+    assert len(s["segments"]) == s["n_components"] + 1
     assert "no candidate met it" in (out / "report.html").read_text()
 
 

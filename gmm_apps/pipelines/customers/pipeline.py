@@ -364,10 +364,11 @@ class CustomersPipeline(Pipeline):
         smallest = int(res.best["smallest_segment"])
         if smallest < cfg.model.min_segment_size:
             logger.warning(
-                "every candidate has a segment smaller than model.min_segment_size=%d; kept K=%d "
+                "every candidate has a segment smaller than model.min_segment_size=%d; kept K=%d%s "
                 "(smallest segment: %d customers)",
                 cfg.model.min_segment_size,
                 seg.model.n_components,
+                " segments of repeat customers, one-timers beside them" if seg.separate else "",
                 smallest,
             )
         return seg, res
