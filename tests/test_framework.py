@@ -478,6 +478,7 @@ def test_a_jobs_error_stops_the_run_without_waiting_for_the_jobs_before_it():
         ),
         ("anomaly", ["model.bag_components=[3]"], "model.bag_components is read only with model.bags above 0"),
         ("anomaly", ["data.categorical=reject", "data.max_categories=5"], "data.max_categories is read only with"),
+        ("anomaly", ["data.categorical=reject", "data.many_categories=frequency"], "data.many_categories is read"),
         ("images", ["model.fit_on=pixels", "model.quantise=4"], "model.quantise is read only with model.fit_on"),
         ("images", ["spatial.boundary=absolute", "spatial.gradient_floor=2"], "spatial.gradient_floor is read only"),
         ("speakers", ["model.ivector_dim=50"], "model.ivector_dim is read only with model.kind: ivector"),

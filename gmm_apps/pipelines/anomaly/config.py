@@ -64,7 +64,18 @@ class AnomalyData(PathData):
     categorical: Literal["onehot", "reject"] = Field(
         "onehot", description="non-numeric columns: onehot encodes them, reject is an error"
     )
-    max_categories: int = Field(20, ge=2, description="a categorical column with more values than this is an error")
+    max_categories: int = Field(
+        20,
+        ge=2,
+        description="a categorical column with more values than this is not one-hot encoded: see many_categories",
+    )
+    many_categories: Literal["error", "frequency"] = Field(
+        "error",
+        description="a categorical column with more than max_categories values (merchants, countries, devices): "
+        "error names it; frequency scores each record by how common its value was in the reference records (the "
+        "values ranked from the most common down, a value they never had one past the rarest), so that a rare "
+        "merchant is unusual, in one feature where one-hot would take one per value; a column whose values are mostly seen once (ids, notes) is refused either way",
+    )
     decimal_mark: Literal["auto", ".", ","] = Field(
         "auto",
         description="the decimal mark of numbers written as text: auto decides it per column (1,234.50 or "
@@ -213,7 +224,9 @@ class AnomalyConfig(PipelineConfig):
         if not self.model.bags:
             refuse_unread(where, "model", self.model, ("bag_components", "bag_reg_covar"), "with model.bags above 0")
         if self.data.categorical == "reject":
-            refuse_unread(where, "data", self.data, ("max_categories",), "with data.categorical: onehot")
+            refuse_unread(
+                where, "data", self.data, ("max_categories", "many_categories"), "with data.categorical: onehot"
+            )
 
     retired: ClassVar[dict] = {
         "model.n_init": "random starts are model.seeds (each start is kept as a member of the ensemble)"

@@ -17,6 +17,7 @@ from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, is_duration, time_columns
 from .data import EXTREME, BadValueError, ExtremeValueError
+from .frequencies import counts_of, feature_name, how_common, mostly_once
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -64,8 +65,11 @@ class Schema:
         zero_blank=(),
         label_auto=False,
         units=None,
+        frequencies=None,
     ):
         self.missing = missing
+        #: categorical columns with more values than one-hot takes: each value's count in the reference records
+        self.frequencies = {k: dict(v) for k, v in (frequencies or {}).items()}
         #: the currency each numeric column's cells showed (``EUR`` for ``€12.50``): a file in another is refused
         self.units = dict(units or {})
         #: data.label_column was auto and the reference held no labels: a file scored later may (:func:`.scored_labels`)
@@ -91,6 +95,7 @@ class Schema:
             self.numeric
             + [f"{c} (hour of day)" for c in self.times]
             + [f"{c}={v}" for c, vals in self.categories.items() for v in vals]
+            + [feature_name(c) for c in self.frequencies]
         )
 
     @classmethod
@@ -116,27 +121,7 @@ class Schema:
             raise DataError(f"{source}: no feature columns; set data.columns")
         times, dates, epochs = time_columns(df, cols, source, named=bool(cfg.columns))
         features = [c for c in cols if c not in dates]
-        values, categories, marks, wide, units = {}, {}, {}, {}, {}  # values: each numeric column's numbers
-        for c in (c for c in features if c not in times):
-            s = df[c]
-            numbers, mark = _numeric_column(s, c, source, None if cfg.decimal_mark == "auto" else cfg.decimal_mark)
-            if numbers is not None:
-                values[c] = numbers
-                if mark is not None:  # kept, so that every file scored later is read the same way
-                    marks[c] = mark
-                if code := _currency_of(s):
-                    units[c] = code
-                continue
-            if cfg.categorical == "reject":
-                raise DataError(
-                    f"{source}: column {c!r} is not numeric (e.g. {s.dropna().iloc[0]!r}); "
-                    "remove it from data.columns or set data.categorical: onehot"
-                )
-            vals = sorted(s.dropna().astype(str).unique())
-            if len(vals) > cfg.max_categories:
-                wide[c] = vals
-                continue
-            categories[c] = vals
+        values, marks, units, categories, frequencies, wide = _read_columns(df, features, times, cfg, source)
         numeric, left = list(values), []
         zero_blank = split_amounts(df, numeric, source)
         if not cfg.columns:  # where an account stood, when a record came: not how unusual it is
@@ -147,17 +132,39 @@ class Schema:
             units = {c: u for c, u in units.items() if c not in left}
         if wide:  # the data.columns offered leave out what is left out unasked
             kept = [c for c in features if c not in left]
-            raise _too_many_values(source, wide, kept, cfg.max_categories, rows=len(df), named=idc is not None)
-        if not (numeric or times or categories):
+            raise _too_many_values(source, wide, kept, cfg, df, named=idc is not None)
+        if not (numeric or times or categories or frequencies):
             raise DataError(f"{source}: no feature columns; set data.columns")
         label_auto = cfg.label_column == "auto" and lab is None
         return cls(
-            numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank, label_auto, units
+            *(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank, label_auto),
+            units,
+            frequencies,
         )
+
+    def _numbers(self, df, c, source, offset):
+        """Column ``c``'s numbers, read as the reference's were; a bad or extreme value is an error naming its
+        row (an empty one is missing with ``data.missing: marginalize``)."""
+        if c in self.units:
+            _same_currency(df[c], c, self.units[c], source)
+        v = pd.to_numeric(_unformatted(df[c], c, source, self.marks.get(c))[0], errors="coerce").to_numpy(dtype=float)
+        if c in self.zero_blank:
+            v = np.where(df[c].isna().to_numpy(), 0.0, v)
+        bad = ~np.isfinite(v)
+        if self.missing == "marginalize":  # an empty or NaN value is missing; text or infinity is still an error
+            bad &= df[c].notna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
+        big = np.abs(v) > EXTREME
+        if big.any():
+            i = int(np.flatnonzero(big)[0])
+            raise ExtremeValueError(source, c, df[c].iloc[i], offset + i + 1)
+        return v
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
-        missing = [c for c in self.numeric + self.times + list(self.categories) if c not in df.columns]
+        missing = [c for c in [*self.numeric, *self.times, *self.categories, *self.frequencies] if c not in df.columns]
         if missing:
             raise DataError(f"{source}: column {missing[0]!r} (used by the model) not found")
         if self.id_column and self.id_column not in df.columns:
@@ -165,27 +172,8 @@ class Schema:
                 f"{source}: column {self.id_column!r} (data.id_column, the records' ids) not found; columns are "
                 f"{', '.join(map(str, df.columns))}; add the ids to the file"
             )
-        parts = []
         marginalize = self.missing == "marginalize"
-        for c in self.numeric:
-            if c in self.units:
-                _same_currency(df[c], c, self.units[c], source)
-            v = pd.to_numeric(_unformatted(df[c], c, source, self.marks.get(c))[0], errors="coerce").to_numpy(
-                dtype=float
-            )
-            if c in self.zero_blank:
-                v = np.where(df[c].isna().to_numpy(), 0.0, v)
-            bad = ~np.isfinite(v)
-            if marginalize:  # an empty or NaN value is missing; text or infinity is still an error
-                bad &= df[c].notna().to_numpy()
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
-            big = np.abs(v) > EXTREME
-            if big.any():
-                i = int(np.flatnonzero(big)[0])
-                raise ExtremeValueError(source, c, df[c].iloc[i], offset + i + 1)
-            parts.append(v[:, None])
+        parts = [self._numbers(df, c, source, offset)[:, None] for c in self.numeric]
         for c in self.times:
             v = hour_of_day(df[c], unit=self.epochs.get(c))
             bad = np.isnan(v) & (df[c].notna().to_numpy() if marginalize else True)
@@ -200,6 +188,8 @@ class Schema:
             if marginalize:
                 block[df[c].isna().to_numpy()] = np.nan
             parts.append(block)
+        for c, counts in self.frequencies.items():
+            parts.append(how_common(df[c], counts, c, source, marginalize=marginalize)[:, None])
         X = np.hstack(parts) if parts else np.zeros((len(df), 0))
         if marginalize and X.shape[1]:
             empty = np.isnan(X).all(axis=1)
@@ -208,7 +198,14 @@ class Schema:
                 raise DataError(f"{source}: data row {offset + i + 1} has no value in any feature column; drop it")
         ids = df[self.id_column].to_numpy() if self.id_column else np.arange(offset, offset + len(df))
         if self.label_auto:
-            taken = (self.id_column, self.verdict_column, *self.numeric, *self.times, *self.categories)
+            taken = (
+                self.id_column,
+                self.verdict_column,
+                *self.numeric,
+                *self.times,
+                *self.categories,
+                *self.frequencies,
+            )
             labels = scored_labels(df, source, taken, self._said)
         else:
             labels = read_labels(df, self.label_column, source, offset=offset)
@@ -240,6 +237,9 @@ class Schema:
             d["zero_blank"] = self.zero_blank
         if self.label_auto:
             d["label_auto"] = True
+        if self.frequencies:
+            d["frequencies"] = self.frequencies
+            d["frequency_order"] = list(self.frequencies)  # as category_order
         return d
 
     @classmethod
@@ -259,7 +259,38 @@ class Schema:
             d.get("zero_blank", ()),
             d.get("label_auto", False),
             d.get("units"),
+            {c: d["frequencies"][c] for c in d.get("frequency_order", ())},
         )
+
+
+def _read_columns(df, columns, times, cfg, source):
+    """What each column that is not a time is: numbers (their values, the decimal mark and currency their cells
+    showed) or categories (one-hot: their values; many: their counts, with data.many_categories: frequency;
+    else ``wide``, refused by the caller)."""
+    values, marks, units, categories, frequencies, wide = {}, {}, {}, {}, {}, {}
+    for c in (c for c in columns if c not in times):
+        s = df[c]
+        numbers, mark = _numeric_column(s, c, source, None if cfg.decimal_mark == "auto" else cfg.decimal_mark)
+        if numbers is not None:
+            values[c] = numbers
+            if mark is not None:  # kept, so that every file scored later is read the same way
+                marks[c] = mark
+            if code := _currency_of(s):
+                units[c] = code
+            continue
+        if cfg.categorical == "reject":
+            raise DataError(
+                f"{source}: column {c!r} is not numeric (e.g. {s.dropna().iloc[0]!r}); "
+                "remove it from data.columns or set data.categorical: onehot"
+            )
+        vals = sorted(s.dropna().astype(str).unique())
+        if len(vals) <= cfg.max_categories:
+            categories[c] = vals
+        elif cfg.many_categories == "frequency" and not mostly_once(counts := counts_of(s)):
+            frequencies[c] = counts
+        else:
+            wide[c] = vals
+    return values, marks, units, categories, frequencies, wide
 
 
 def _id_column(df, cfg, source):
@@ -419,10 +450,12 @@ def _in_written_order(categories, order=None, features=None):
     return dict(sorted(categories.items(), key=lambda kv: first[kv[0]]))
 
 
-def _too_many_values(source, wide, columns, limit, *, rows, named):
-    """Columns with more categories than allowed (ids, notes, codes), all named at once, and the data.columns
-    that leaves them out; a column with a different value in every row is offered as data.id_column when
-    none is set (``named``: the id column was found)."""
+def _too_many_values(source, wide, columns, cfg, df, *, named):
+    """Columns with more categories than one-hot takes (ids, notes, codes, merchants), all named at once, and the
+    data.columns that leaves them out, or data.many_categories: frequency for those whose values repeat; a
+    column with a different value in every row is offered as data.id_column when none is set (``named``: the
+    id column was found)."""
+    limit, rows = cfg.max_categories, len(df)
 
     def what(values):
         sample = pd.Series(values[:: max(1, len(values) // 20)][:20])
@@ -446,11 +479,23 @@ def _too_many_values(source, wide, columns, limit, *, rows, named):
     else:
         err = DataError(
             f"{said}leave {'them' if several else 'it'} out with data.columns: [{keep}], or raise data.max_categories"
+            + _how_common_hint(wide, cfg, df)
         )
     err.fix = {"data.id_column": ids[0]} if ids and not named else {}  # what init --data writes
     if not (ids and not named and not several):
         err.fix["data.columns"] = kept
     return err
+
+
+def _how_common_hint(wide, cfg, df):
+    """What data.many_categories offers for these columns: scoring how common each value is where values repeat
+    (merchants, countries), nothing where they are mostly seen once (ids, notes)."""
+    repeat = [c for c in wide if not mostly_once(counts_of(df[c]))]
+    if cfg.many_categories == "frequency":
+        return "; with data.many_categories: frequency too: most of its records hold a value seen once, as ids and notes do"
+    if not repeat:
+        return ""
+    return f", or score how common each value of {', '.join(map(repr, repeat))} is: data.many_categories: frequency"
 
 
 def _warn_of_new_values(values, block, column, known, source):
