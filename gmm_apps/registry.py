@@ -150,7 +150,7 @@ class Pipeline:
         :class:`~gmm_apps.errors.DataError` carrying ``fix`` (dotted key -> value) is answered by it and the
         reading tried again, at most ``tries`` times; one without ``fix`` is said now (:func:`say_unsettled`)
         and left for the user to settle (for :meth:`suggest`)."""
-        unsettled = None
+        unsettled, settled = None, []
         with muted(logging.INFO):  # the run says what it reads; these tries would say it again
             for _ in range(tries):
                 data = {k.split(".", 1)[1]: v for k, v in values.items()}
@@ -162,6 +162,9 @@ class Pipeline:
                         unsettled = exc
                         break
                     values.update(exc.fix)
+                    settled.append(exc)
+        for exc in settled:  # what was written and why, so that a column left out is seen
+            logging.getLogger("gmm_apps").info("settled in the config (%s): %s", ", ".join(exc.fix), exc)
         if unsettled is not None:
             say_unsettled(unsettled)
         return values

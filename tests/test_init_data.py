@@ -93,6 +93,14 @@ def test_records_of_ones_own_are_scored_themselves_by_their_id(tmp_path, capsys)
     assert data["id_column"] == "ref" and data["columns"] == [
         c for c in ref.columns if c not in ("Record ID", "outlier")
     ]
+    # and init says why, with what else would read it
+    assert cli.main(["init", "anomaly", str(tmp_path / "again.yaml"), "--data", str(tmp_path / "txns.csv")]) == 0
+    said = capsys.readouterr().err
+    assert (
+        "settled in the config (data.id_column, data.columns): " in said
+        and "'customer' (292 values, e.g. 'C0')" in said
+    )
+    assert "score how common each value of 'customer' is: data.many_categories: frequency" in said
     # no column of ids: the rows are numbered
     ref.drop(columns=["Record ID"]).to_csv(tmp_path / "bare.csv", index=False)
     data, _ = _init_and_run(tmp_path, "anomaly", tmp_path / "bare.csv", capsys)

@@ -475,7 +475,10 @@ def _too_many_values(source, wide, columns, cfg, df, *, named):
         err = DataError(f"{said}it has a different value in every row, as an id does: set data.id_column: {ids[0]}")
     elif ids and not named:
         said += f"set data.id_column: {ids[0]} (a different value in every row) and leave the others out with "
-        err = DataError(f"{said}data.columns: [{keep}], or raise data.max_categories")
+        others = {c: v for c, v in wide.items() if c not in ids}
+        err = DataError(
+            f"{said}data.columns: [{keep}], or raise data.max_categories{_how_common_hint(others, cfg, df)}"
+        )
     else:
         err = DataError(
             f"{said}leave {'them' if several else 'it'} out with data.columns: [{keep}], or raise data.max_categories"
@@ -491,7 +494,7 @@ def _how_common_hint(wide, cfg, df):
     """What data.many_categories offers for these columns: scoring how common each value is where values repeat
     (merchants, countries), nothing where they are mostly seen once (ids, notes)."""
     repeat = [c for c in wide if not mostly_once(counts_of(df[c]))]
-    if cfg.many_categories == "frequency":
+    if cfg.many_categories == "frequency" and wide:
         return "; with data.many_categories: frequency too: most of its records hold a value seen once, as ids and notes do"
     if not repeat:
         return ""
