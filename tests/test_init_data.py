@@ -405,3 +405,32 @@ def test_photos_of_ones_own_with_a_broken_file_among_them(tmp_path, capsys):
     (tmp_path / "none").mkdir()
     assert cli.main(["init", "images", str(tmp_path / "n.yaml"), "--data", str(tmp_path / "none")]) == 2
     assert "folder " in capsys.readouterr().err and not (tmp_path / "n.yaml").exists()
+
+
+def test_a_till_export_with_several_amounts_says_them_all(tmp_path, capsys, gmm_log):
+    # Square's transactions export: Gross Sales first, then what was paid after discounts, with tax, after fees;
+    # which one a customer's value is only the user knows: init writes the first and names the others
+    rng = np.random.default_rng(4)
+    n = 900
+    gross = rng.gamma(2, 20, n).round(2)
+    pd.DataFrame(
+        {
+            "Date": (pd.Timestamp("2023-01-02") + pd.to_timedelta(np.sort(rng.integers(0, 600, n)), "D")).strftime(
+                "%m/%d/%Y"
+            ),
+            "Gross Sales": [f"${v:,.2f}" for v in gross],
+            "Discounts": "$0.00",
+            "Net Sales": [f"${v:,.2f}" for v in gross],
+            "Tax": [f"${0.08 * v:,.2f}" for v in gross],
+            "Total Collected": [f"${1.08 * v:,.2f}" for v in gross],
+            "Net Total": [f"${1.05 * v:,.2f}" for v in gross],
+            "Customer ID": [f"C{k}" for k in rng.integers(0, 120, n)],
+        }
+    ).to_csv(tmp_path / "square.csv", index=False)
+    gmm_log.clear()
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "square.csv", capsys)
+    assert data["amount_column"] == "Gross Sales"
+    assert (
+        "data.amount_column: Gross Sales, the first column that looks like amounts; others that do: Net Sales, "
+        "Total Collected, Net Total (set the one that is what each customer paid you)"
+    ) in gmm_log.text

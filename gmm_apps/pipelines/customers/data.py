@@ -282,6 +282,7 @@ def suggested_columns(path):
     for (ours, _), words in _LOOKS_LIKE.items():
         key = {"customer_id": "data.id_column"}.get(ours, f"data.{ours}_column")
         out[key] = _look_alike(cols, words, ours)
+    _say_other_amounts(cols, out["data.amount_column"])
     if out["data.amount_column"] is None:
         out.pop("data.amount_column")
         for key in ("quantity_column", "price_column"):
@@ -292,6 +293,21 @@ def suggested_columns(path):
     if kind == "excel" and (alike := sheets_alike(path)):
         out["data.sheet"] = alike
     return {**out, **_suggested_split(path, out)}
+
+
+def _say_other_amounts(cols, chosen):
+    """Say, as ``init --data`` writes the amount column, the other columns that look like amounts: shop and
+    till exports write several (Gross Sales, Net Sales, Total Collected; Subtotal, Total; Gross, Net), and which
+    one a customer's value is (before tax, after discounts and fees?) only the user knows."""
+    words = _LOOKS_LIKE[("amount", "amount")]
+    others = [c for c in cols if c not in (chosen, refund_column(cols)) and any(w in c.lower() for w in words)]
+    if chosen is not None and others:
+        logger.info(
+            "data.amount_column: %s, the first column that looks like amounts; others that do: %s (set the one "
+            "that is what each customer paid you)",
+            chosen,
+            ", ".join(others),
+        )
 
 
 def _suggested_split(path, columns):
