@@ -738,3 +738,63 @@ def test_model_n_init_is_refused_with_the_random_starts_key(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and "model.n_init is no longer a key; random starts are model.n_fits" in err
     assert err.count("\n") == 0
+
+
+def cut_out(h=120, w=100, colour=(0.8, 0.1, 0.15), seed=0):
+    """A product photo cut out: an ellipse of one colour with a dark band across it, on a transparent background;
+    its RGBA bytes and the transparent pixels."""
+    yy, xx = np.mgrid[:h, :w]
+    inside = ((xx - w / 2) / (0.4 * w)) ** 2 + ((yy - h / 2) / (0.45 * h)) ** 2 < 1
+    rgb = np.array(colour) + np.random.default_rng(seed).normal(0, 0.02, (h, w, 3))
+    rgb[np.abs(yy - h / 2) < h / 10] *= 0.3
+    rgba = np.dstack([np.clip(rgb, 0, 1) * 255, inside * 255]).astype(np.uint8)
+    return rgba, ~inside
+
+
+def test_a_cut_out_products_transparent_background_is_no_segment(tmp_path, capsys):
+    photos = tmp_path / "products"
+    photos.mkdir()
+    shirt, clear = cut_out()
+    Image.fromarray(shirt).save(photos / "shirt.png")
+    rgb, _ = blocks(80, 120)
+    Image.fromarray((rgb * 255).astype(np.uint8)).save(photos / "blocks.png")
+    out = tmp_path / "run"
+    sets = ["--set", f"data.path={photos}", "--set", "model.n_components=[2,3,4]", "--set", "report.plots=false"]
+    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(out), *sets]) == 0
+    images = pd.read_csv(out / "images.csv").set_index("image")
+    assert images.loc["shirt", "transparent_share"] == pytest.approx(clear.mean(), abs=1e-4)
+    assert images.loc["blocks", "transparent_share"] == 0
+    labels = read_label_png(out / "labels" / "shirt.png")
+    pal = pd.read_csv(out / "palettes.csv").query("image == 'shirt'")
+    assert set(np.unique(labels[clear])) == {labels.max()} and labels.max() not in set(pal["segment"])
+    # the palette is of the product alone: shares of its pixels, colours their means (brute force), no white
+    there = labels[~clear]
+    for row in pal.itertuples():
+        assert row.share == pytest.approx((there == row.segment).mean())
+        mean = shirt[..., :3][~clear][there == row.segment].mean(axis=0)
+        assert np.abs(np.array([row.r, row.g, row.b]) - mean).max() <= 0.51
+    assert pal["share"].sum() == pytest.approx(1.0) and (pal[["r", "g", "b"]].min(axis=1) < 200).all()
+    # one shared palette of cut-outs has no colour for their backgrounds either
+    Image.fromarray(cut_out(colour=(0.1, 0.2, 0.8), seed=1)[0]).save(photos / "jeans.png")
+    (photos / "blocks.png").unlink()
+    shared = tmp_path / "shared"
+    sets += ["--set", "model.shared=true"]
+    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(shared), *sets]) == 0
+    pal = pd.read_csv(shared / "palettes.csv")
+    assert (pal[["r", "g", "b"]].min(axis=1) < 200).all() and pal.groupby("image")["share"].sum().round(6).eq(1).all()
+    # a picture with nothing in it is refused
+    Image.fromarray(np.zeros((20, 20, 4), np.uint8)).save(photos / "empty.png")
+    capsys.readouterr()
+    assert run_cli(["run", str(REPO / "configs" / "images.yaml"), "--out", str(tmp_path / "e"), *sets]) == 2
+    assert "empty.png: every pixel is transparent: there is nothing to segment" in capsys.readouterr().err
+
+
+def test_a_pillow_cut_out_given_from_python_keeps_its_transparency(tmp_path):
+    import gmm_apps
+
+    shirt, clear = cut_out()
+    sets = ["model.n_components=[2,3]", "report.plots=false", "run.n_jobs=1"]
+    r = gmm_apps.run("images", data=Image.fromarray(shirt).convert("RGBA"), out=tmp_path / "r", set=sets)
+    assert r.tables["images"]["transparent_share"].iloc[0] == pytest.approx(clear.mean(), abs=1e-4)
+    floats = gmm_apps.run("images", data=shirt / 255.0, out=tmp_path / "f", set=sets)
+    assert floats.tables["images"]["transparent_share"].iloc[0] == pytest.approx(clear.mean(), abs=1e-4)

@@ -28,7 +28,7 @@ SKIMAGE_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemi
 SENSOR_BITS = (8, 10, 12, 14)
 
 
-def to_rgb(image, *, name="image"):
+def to_rgb(image, *, name="image", clear=False):
     """Any image array as float RGB in [0, 1].
 
     Grey images are repeated into three channels; an alpha channel is
@@ -42,10 +42,14 @@ def to_rgb(image, *, name="image"):
     image : ndarray of shape (h, w), (h, w, 1), (h, w, 2), (h, w, 3) or (h, w, 4)
     name : str
         For messages.
+    clear : bool
+        Also return the pixels that are transparent (alpha below one half).
 
     Returns
     -------
     rgb : ndarray of shape (h, w, 3), float64
+    transparent : ndarray of shape (h, w), bool, or None
+        With ``clear``: the transparent pixels, None when there are none.
     """
     a = np.asarray(image)
     if a.ndim == 2:
@@ -72,13 +76,17 @@ def to_rgb(image, *, name="image"):
         f = np.clip(f, 0.0, 1.0)
     else:
         raise DataError(f"{name}: unsupported pixel type {a.dtype}")
-    c = f.shape[-1]
-    if c in (2, 4):
+    transparent = None
+    if f.shape[-1] in (2, 4):
         alpha = f[..., -1:]
         f = f[..., :-1] * alpha + (1.0 - alpha)
+        transparent = alpha[..., 0] < 0.5
     if f.shape[-1] == 1:
         f = np.repeat(f, 3, axis=-1)
-    return np.ascontiguousarray(f)
+    f = np.ascontiguousarray(f)
+    if clear:
+        return f, transparent if transparent is not None and transparent.any() else None
+    return f
 
 
 #: images with more pixels than this are refused unless ``data.max_pixels`` says otherwise (decompression bombs)
@@ -181,7 +189,7 @@ def _check_header(path, max_pixels):
         raise too_small(p, w, h)
 
 
-def read_image(path, *, max_pixels=MAX_PIXELS):
+def read_image(path, *, max_pixels=MAX_PIXELS, clear=False):
     """Read an image file as float RGB in [0, 1].
 
     The size in the file's header is checked against ``max_pixels`` before
@@ -192,10 +200,14 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
     ----------
     path : str or Path, or ``skimage:NAME`` for a scikit-image sample
     max_pixels : int
+    clear : bool
+        Also return its transparent pixels (:func:`to_rgb`).
 
     Returns
     -------
     rgb : ndarray of shape (h, w, 3), float64
+    transparent : ndarray of shape (h, w), bool, or None
+        With ``clear`` only.
 
     Raises
     ------
@@ -204,7 +216,7 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
     """
     spath = str(path)
     if spath.startswith(SKIMAGE_PREFIX):
-        return to_rgb(_skimage_sample(spath[len(SKIMAGE_PREFIX) :]), name=spath)
+        return to_rgb(_skimage_sample(spath[len(SKIMAGE_PREFIX) :]), name=spath, clear=clear)
     from PIL import Image, UnidentifiedImageError  # start-up time: Pillow loads only when images are read or written
 
     p = require_file(path)
@@ -239,17 +251,17 @@ def read_image(path, *, max_pixels=MAX_PIXELS):
                 if w * h > max_pixels:
                     raise _too_large(str(p), w, h, max_pixels)
                 im.load()
-                return pil_rgb(im, str(p))
+                return pil_rgb(im, str(p), clear=clear)
     except DataError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise _unreadable(p, exc) from None
     if arr.ndim == 3 and arr.shape[-1] > 4:
         raise DataError(f"{p}: expected a grey, RGB or RGBA image, got {arr.shape[-1]} channels")
-    return to_rgb(arr, name=str(p))
+    return to_rgb(arr, name=str(p), clear=clear)
 
 
-def pil_rgb(im, name):
+def pil_rgb(im, name, *, clear=False):
     """A Pillow image (opened from a file, or given from Python) as float RGB in [0, 1], as :func:`read_image`
     reads a file: upright by its EXIF orientation, in sRGB by its colour profile, its palette, CMYK or 16 bits
     read as their colours."""
@@ -258,11 +270,11 @@ def pil_rgb(im, name):
         im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
     elif im.mode in ("I", "I;16", "I;16B", "I;16L"):
         arr = np.asarray(im)
-        return to_rgb(arr.astype(np.uint16) if arr.max() <= 65535 else arr, name=name)
+        return to_rgb(arr.astype(np.uint16) if arr.max() <= 65535 else arr, name=name, clear=clear)
     arr = np.asarray(im)
     if arr.ndim == 3 and arr.shape[-1] > 4:
         raise DataError(f"{name}: expected a grey, RGB or RGBA image, got {arr.shape[-1]} channels")
-    return to_rgb(arr, name=name)
+    return to_rgb(arr, name=name, clear=clear)
 
 
 def _upright(im, name):

@@ -26,6 +26,7 @@ from .model import (
     segment_image,
     working_image,
 )
+from .segment import palette as segment_palette
 
 logger = logging.getLogger("gmm_apps.images")
 MODEL_FILE = "model/palette.npz"
@@ -96,7 +97,7 @@ def process_image(job):
     name = job["input"]
     stem = job.get("name") or image_stem(name)
     try:
-        rgb = read_image(name, max_pixels=job["max_pixels"])
+        rgb, clear = read_image(name, max_pixels=job["max_pixels"], clear=True)
     except DataError as exc:  # a file cut short after its header: found only now
         if not job.get("skip"):
             raise DataError(f"{exc}{SKIP_HINT}") from None
@@ -104,26 +105,33 @@ def process_image(job):
     h, w = rgb.shape[:2]
     row = {"image": stem, "input": str(name), "width": w, "height": h}
     check_size(rgb, name)
+    if clear is not None and clear.all():
+        raise DataError(f"{name}: every pixel is transparent: there is nothing to segment")
     # computed once, on the copy that is segmented: for the pooled sample and the segmentation
     features = image_features(working_image(rgb, settings.working_pixels), settings)
     pool = None
     if job["pool_rows"]:
-        feats = features[0]
-        pool = sample_rows(
-            feats.reshape(-1, feats.shape[-1]), job["pool_rows"], np.random.default_rng(settings.random_state)
-        ).astype(np.float32)
+        feats = features[0].reshape(-1, features[0].shape[-1])
+        if clear is not None:  # a product photo's transparent background is no colour of the shared palette
+            feats = feats[~_reduced(clear, features[0].shape[:2]).ravel()]
+        pool = sample_rows(feats, job["pool_rows"], np.random.default_rng(settings.random_state)).astype(np.float32)
     if job["sample_only"]:
         return {"row": row, "pool": pool}
     res = segment_image(rgb, settings, model=job["model"], name=name, features=features)
+    labels, colours, shares = res.labels, res.colours, res.shares
+    if clear is not None:  # segments of what is there: transparent pixels are one past the last segment
+        colours, shares = segment_palette(labels[~clear], rgb[~clear], n_labels=len(shares))
+        labels = np.where(clear, len(shares), labels)
+        row["transparent_share"] = round(float(clear.mean()), 4)
     # files travel back as bytes, so workers need no access to the run folder (remote Dask workers)
-    files = {f"labels/{stem}.png": _png_bytes(res.labels, labels=True)}
+    files = {f"labels/{stem}.png": _png_bytes(labels, labels=True)}
     if job["overlay"]:
-        files[f"overlays/{stem}.png"] = _png_bytes(overlay(rgb, res.labels))
+        files[f"overlays/{stem}.png"] = _png_bytes(overlay(rgb, labels))
     if res.maps is not None:
         buf = io.BytesIO()
         np.savez_compressed(buf, maps=res.maps.astype(np.float16))
         files[f"maps/{stem}.npz"] = buf.getvalue()
-    present = np.flatnonzero(res.shares > 0)
+    present = np.flatnonzero(shares > 0)
     row.update(
         {
             "n_components": res.n_components,
@@ -133,21 +141,36 @@ def process_image(job):
             "seconds": round(res.seconds, 3),
         }
     )
-    palette = pd.DataFrame(
-        {
-            "image": stem,
-            "segment": present,
-            "share": res.shares[present],
-            "r": np.round(res.colours[present, 0] * 255).astype(int),
-            "g": np.round(res.colours[present, 1] * 255).astype(int),
-            "b": np.round(res.colours[present, 2] * 255).astype(int),
-        }
-    )
-    palette["hex"] = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(palette.r, palette.g, palette.b)]
+    palette = _palette_table(stem, present, colours, shares)
     sel = None
     if res.selection is not None:
         sel = res.selection.assign(image=stem)
     return {"row": row, "palette": palette, "selection": sel, "pool": pool, "files": files}
+
+
+def _palette_table(stem, present, colours, shares):
+    """An image's rows of palettes.csv: its segments present, their shares and mean colours."""
+    palette = pd.DataFrame(
+        {
+            "image": stem,
+            "segment": present,
+            "share": shares[present],
+            "r": np.round(colours[present, 0] * 255).astype(int),
+            "g": np.round(colours[present, 1] * 255).astype(int),
+            "b": np.round(colours[present, 2] * 255).astype(int),
+        }
+    )
+    palette["hex"] = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(palette.r, palette.g, palette.b)]
+    return palette
+
+
+def _reduced(mask, shape):
+    """A pixel mask at the size of the copy that is segmented (:func:`.model.working_image`)."""
+    if mask.shape == tuple(shape):
+        return mask
+    from skimage.transform import resize  # start-up time: scikit-image loads only when used
+
+    return resize(mask.astype(np.float64), shape, order=1, anti_aliasing=True) >= 0.5
 
 
 def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
@@ -193,6 +216,8 @@ def _make_folders(ctx, cfg):
 def _write_tables(ctx, results):
     """images.csv and palettes.csv; per-image timings go to run.log, so the tables are the same bytes on every rerun."""
     images = pd.DataFrame([r["row"] for r in results])
+    if "transparent_share" in images:  # some images have a transparent background; the others none
+        images["transparent_share"] = images["transparent_share"].fillna(0.0)
     for r in images.to_dict("records"):
         logger.info("%s: %d segments in %.3f s", r["image"], r["n_segments"], r["seconds"])
     palettes = pd.concat([r["palette"] for r in results], ignore_index=True)
@@ -251,8 +276,9 @@ class ImagesPipeline(Pipeline):
             )
         for i, a in enumerate(arrays):
             name = f"data[{i}]" if len(arrays) > 1 else "data"
+            clear = None
             if isinstance(a, Image.Image):  # a Pillow image: its pixels as a file of it is read
-                a = pil_rgb(a, name)
+                a, clear = pil_rgb(a, name, clear=True)
             if isinstance(a, (str, Path)):
                 raise ArgumentError(
                     f"{name}: a path in a list of images; pass their folder or a glob as one path "
@@ -261,14 +287,18 @@ class ImagesPipeline(Pipeline):
             if not isinstance(a, np.ndarray) and not isinstance(a, (list, tuple)):
                 raise ArgumentError(f"{name}: expected an image array or a Pillow image, got {type(a).__name__}")
             a = np.asarray(a)
-            rgb = to_rgb(a, name=name)  # the checks image files get: shape, pixel type, range, NaN
+            rgb, own = to_rgb(a, name=name, clear=True)  # the checks image files get: shape, pixel type, range, NaN
+            clear = own if clear is None else clear
             check_size(rgb, name)
             if a.dtype == np.uint8:
                 Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[-1] == 1 else a).save(
                     Path(folder) / f"image_{i:04d}.png"
                 )
-            else:
+            elif clear is None:
                 tifffile.imwrite(Path(folder) / f"image_{i:04d}.tif", rgb, photometric="rgb")
+            else:  # the transparent pixels kept, as unassociated alpha
+                rgba = np.dstack([rgb, (~clear).astype(rgb.dtype)])
+                tifffile.imwrite(Path(folder) / f"image_{i:04d}.tif", rgba, photometric="rgb", extrasamples=[2])
         return str(folder)
 
     def _jobs(self, inputs, settings, *, model, pool_rows, sample_only, overlay_on, max_pixels, skip=False):

@@ -107,7 +107,7 @@ def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shar
             "image." + (f" First {cfg.report.thumbnails} images." if len(images) > cfg.report.thumbnails else ""),
         )
     rep.section("Per image")
-    rep.table(images[["image", "width", "height", "n_components", "n_segments"]])
+    _per_image_table(rep, images)
     if summary.get("skipped"):
         rep.text(f"Left out as no readable image (data.unreadable: skip): {len(summary['skipped'])} file(s).")
         rep.table(pd.DataFrame(summary["skipped"]))
@@ -147,6 +147,18 @@ def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shar
         ]
     )
     rep.write(ctx.path("report.html"))
+
+
+def _per_image_table(rep, images):
+    """Each image's size and segments, and what was transparent (a product cut out) when any was."""
+    clear = ["transparent_share"] if "transparent_share" in images else []
+    rep.table(images[["image", "width", "height", *clear, "n_components", "n_segments"]])
+    if clear:
+        rep.text(
+            f"{int((images['transparent_share'] > 0).sum())} image(s) have a transparent background (a product "
+            "cut out): its pixels (transparent_share of each image) are no segment, and the segments' shares "
+            "are of the pixels that are there. The label maps give them the number one past the last segment."
+        )
 
 
 def _boundary_rule(spatial):
