@@ -102,6 +102,13 @@ class SpeakersData(DataSection):
         description="table (CSV, TSV, Excel, Parquet, JSON) with columns data.file_column, data.speaker_column: claims to "
         "verify, a file matched to the end of each recording's path; default: the labels of the test recordings",
     )
+    window_seconds: Annotated[float, Field(ge=0.5, le=3600)] | None = Field(
+        None,
+        description="who spoke when: the recordings identified (data.test, and those given to apply) are also cut "
+        "into windows of this many seconds, each identified alone (windows.csv), consecutive windows of one speaker "
+        "joined into turns (turns.csv) and each recording's talk time per speaker in summary.json; null: whole "
+        "recordings only",
+    )
 
     @model_validator(mode="after")
     def _own_speakers_are_not_tested_on_the_demo(self):

@@ -33,6 +33,7 @@ from .frames import extract, of_kept
 from .ivector import TotalVariability, baum_welch_statistics
 from .metrics import confused_pairs, det_curve, eer_interval, equal_error_rate, per_speaker
 from .model import SpeakerModels, train_ubm
+from .windows import headline_part, who_spoke_when
 
 logger = logging.getLogger("gmm_apps.speakers")
 
@@ -275,11 +276,13 @@ def without_speech(ident, speech, true, key):
     return None if true is None else [None if m else t for t, m in zip(true, mute)]
 
 
-def identified_headline(n, speakers, mute, metrics):
+def identified_headline(n, speakers, mute, metrics, who=None):
     """The run's one line: recordings identified (and how many without speech), accuracy and EER when the
-    recordings' speakers are known."""
+    recordings' speakers are known; with windows, how many turns they make."""
     acc = metrics.get("accuracy")
     head = f"identified {n} recordings of {speakers} enrolled speakers" + (f" ({mute} without speech)" if mute else "")
+    if who:
+        head += headline_part(who)
     if acc is None:
         return head
     lo, hi = metrics["eer_interval"]
@@ -468,10 +471,11 @@ class SpeakersPipeline(Pipeline):
         test_files, more = readable_recordings(test, cfg.data, key="data.test")
         test_files, ident, S, true, gone = identify_files(models, test_files, cfg, ctx, "data.test", sr, cfg.data.test)
         more += gone
+        who, turns = who_spoke_when(models, test_files, cfg, ctx, sr)
         metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         mute = int((ident["speech_s"] < MIN_SPEECH_S).sum())
-        summary.update({"test_recordings": len(test_files), "without_speech": mute, **metrics})
+        summary.update({"test_recordings": len(test_files), "without_speech": mute, **metrics, **who})
         if "confusion" in metrics:
             c = metrics["confusion"]
             ctx.write_table("per_speaker.csv", per_speaker(np.asarray(c["matrix"]), c["labels"], speakers))
@@ -482,9 +486,9 @@ class SpeakersPipeline(Pipeline):
                 ).rename_axis("true \\ predicted"),
                 index=True,
             )
-        summary["headline"] = identified_headline(len(test_files), len(speakers), mute, metrics)
+        summary["headline"] = identified_headline(len(test_files), len(speakers), mute, metrics, who)
         summary = with_left_out(summary, skipped + more, "recording", "that could not be read")
-        rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves)
+        rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves, turns=turns)
         return summary
 
     @staticmethod
@@ -560,15 +564,19 @@ class SpeakersPipeline(Pipeline):
             models, files, config, ctx, "input", int(meta["sample_rate"]), input
         )
         skipped += gone
+        who, _ = who_spoke_when(models, files, config, ctx, int(meta["sample_rate"]))
         m = self._metrics(ident, S, models, true, config.model.random_state)
         counts = ident["predicted"].where(~ident["unknown"], "unknown").value_counts().to_dict()
         head = f"identified {len(files)} recording(s)"
         if m.get("accuracy") is not None:
             head += f": accuracy {100 * m['accuracy']:.1f}%"
+        if who:
+            head += headline_part(who)
         out = {
             "headline": head,
             "recordings": len(files),
             "predicted_counts": counts,
             **{k: v for k, v in m.items() if not k.startswith("_") and k != "confusion"},
+            **who,
         }
         return with_left_out(out, skipped, "recording", "that could not be read")

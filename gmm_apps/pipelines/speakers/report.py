@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri  # the normal quantile, as scipy.stats.norm.ppf
 
 from ...report import PALETTE, Report, figure, plot_score_histogram
 from .metrics import per_speaker
+from .windows import NO_SPEECH, UNKNOWN
 
 
 def plot_confusion(matrix, true_labels, speakers):
@@ -88,8 +91,9 @@ def accuracy_by_duration(ident):
     )
 
 
-def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
-    """The speakers report, section by section (``scores`` is unused: ``curves`` carries what is plotted)."""
+def build_report(ctx, cfg, *, summary, ident, scores, models, curves, turns=None):
+    """The speakers report, section by section (``scores`` is unused: ``curves`` carries what is plotted;
+    ``turns``: who spoke when, with ``data.window_seconds``)."""
     rep = Report(
         cfg.report.title or "Speaker identification",
         subtitle=f"{len(summary['speakers'])} enrolled speakers, {summary['enrolment_recordings']} enrolment recordings; "
@@ -101,8 +105,54 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves):
         _per_speaker_sections(ctx, rep, cfg, summary, models)
         _verification_section(ctx, rep, cfg, summary, curves)
         _identification_sections(rep, ident)
+    if turns is not None:
+        _who_spoke_when_section(ctx, rep, cfg, summary, turns, models.speakers)
     _method_section(rep, cfg, summary)
     rep.write(ctx.path("report.html"))
+
+
+#: recordings drawn in the who-spoke-when timeline, and turns listed in its table (turns.csv has all)
+TIMELINE_FILES, TURNS_LISTED = 12, 40
+
+
+def plot_timeline(turns, speakers):
+    """Each recording's turns as bars along its time, one colour a speaker (grey: unknown, none: no speech)."""
+    files = list(dict.fromkeys(turns["file"]))[:TIMELINE_FILES]
+    colour = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(speakers)} | {UNKNOWN: "#bbbbbb"}
+    fig = figure(9, 0.5 * len(files) + 1.6)
+    ax = fig.add_subplot()
+    shown = set()
+    for row, f in enumerate(files):
+        for t in turns[(turns["file"] == f) & (turns["speaker"] != NO_SPEECH)].itertuples():
+            label = None if t.speaker in shown else t.speaker
+            shown.add(t.speaker)
+            ax.barh(row, t.end_s - t.start_s, left=t.start_s, color=colour.get(t.speaker, "#bbbbbb"), label=label)
+    ax.set_yticks(range(len(files)), [Path(f).name for f in files])
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds")
+    handles = dict(zip(*ax.get_legend_handles_labels()[::-1]))  # label -> bar: speakers as enrolled, unknown last
+    named = [n for n in [*speakers, UNKNOWN] if n in handles]
+    ax.legend([handles[n] for n in named], named, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title("Who spoke when")
+    return fig
+
+
+def _who_spoke_when_section(ctx, rep, cfg, summary, turns, speakers):
+    rep.section("Who spoke when")
+    rep.text(
+        f"Each recording cut into windows of {summary['window_seconds']:g} s, each identified alone (windows.csv); "
+        "consecutive windows of one speaker are one turn (turns.csv). A window with too little speech is no "
+        "speech; one whose best score is below the unknown-speaker threshold is unknown."
+    )
+    if cfg.report.plots:
+        rep.image(ctx.save_figure(plot_timeline(turns, speakers), "timeline.png"))
+    talk = pd.DataFrame(summary["talk_time_s"]).T.fillna(0.0).rename_axis("recording").reset_index()
+    talk["recording"] = [Path(f).name for f in talk["recording"]]
+    rep.table(talk, caption="Seconds of each recording given to each speaker")
+    listed = turns.head(TURNS_LISTED).assign(file=lambda t: [Path(f).name for f in t["file"]])
+    rep.table(
+        listed, caption=f"Turns{f' (the first {TURNS_LISTED} of {len(turns)})' if len(turns) > TURNS_LISTED else ''}"
+    )
 
 
 def _key_figures(cfg, summary):
