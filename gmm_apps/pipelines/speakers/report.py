@@ -146,13 +146,14 @@ def _who_spoke_when_section(ctx, rep, cfg, summary, turns, speakers):
     )
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_timeline(turns, speakers), "timeline.png"))
-    talk = pd.DataFrame(summary["talk_time_s"]).T.fillna(0.0).rename_axis("recording").reset_index()
+    talk = pd.DataFrame(summary["talk_time_s"]).T.fillna(0.0)
+    talk = talk[[c for c in [*speakers, UNKNOWN, NO_SPEECH] if c in talk]].rename_axis("recording").reset_index()
     talk["recording"] = [Path(f).name for f in talk["recording"]]
-    rep.table(talk, caption="Seconds of each recording given to each speaker")
+    seconds = {c: "{:,.1f}".format for c in talk.columns[1:]}
+    rep.table(talk, caption="Seconds of each recording given to each speaker", formats=seconds)
     listed = turns.head(TURNS_LISTED).assign(file=lambda t: [Path(f).name for f in t["file"]])
-    rep.table(
-        listed, caption=f"Turns{f' (the first {TURNS_LISTED} of {len(turns)})' if len(turns) > TURNS_LISTED else ''}"
-    )
+    more = f" (the first {TURNS_LISTED} of {len(turns)})" if len(turns) > TURNS_LISTED else ""
+    rep.table(listed, caption=f"Turns{more}", formats={"start_s": "{:,.1f}".format, "end_s": "{:,.1f}".format})
 
 
 def _key_figures(cfg, summary):
