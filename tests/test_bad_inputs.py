@@ -533,6 +533,12 @@ CASES = [
         lambda t: ["--set", f"data.path={t}", "--set", "data.score=null"],
         "data.path: is a folder, expected a file",
     ),
+    (
+        "folder-of-tickers",
+        "regimes",
+        lambda t: (prices_csv(t, "SPY.csv"), prices_csv(t, "QQQ.csv"), ["--set", f"data.path={t}"])[-1],
+        "/QQQ.csv --out runs/QQQ), or join the series into one file, a column each (data.price_column as a list)",
+    ),
     ("device-instead-of-file", "customers", lambda t: ["--set", "data.path=/dev/null"], "data.path: is a device"),
     (
         "fifo-instead-of-file",

@@ -34,6 +34,11 @@ class RegimesData(PathData):
         """'file', 'arch' or 'yfinance': what ``source: auto`` means for this config."""
         return ("file" if self.path else "arch") if self.source == "auto" else self.source
 
+    path: str | None = Field(
+        None,
+        description="price file (CSV / TSV, Parquet, Excel, JSON) of one series or several (data.price_column, "
+        "data.series_column); a folder of files, one a ticker, is run file by file (--set data.path=FILE)",
+    )
     source: Literal["auto", "arch", "file", "yfinance"] = Field(
         "auto", description="auto: data.path if given, else the bundled arch data; arch, file or yfinance"
     )

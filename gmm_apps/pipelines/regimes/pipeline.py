@@ -11,7 +11,7 @@ import pandas as pd
 
 from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
-from ...paths import path_problem, require_file
+from ...paths import local_path, path_problem, require_file
 from ...registry import Pipeline
 from ...tabular import check_sheet
 from . import data as data_mod
@@ -290,7 +290,16 @@ class RegimesPipeline(Pipeline):
         if d.source == "file" and not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
         if d.path and d.source in ("auto", "file") and path_problem(d.path):
-            raise ConfigError(f"{source}: data.path: {path_problem(d.path)}: {d.path}")
+            hint, folder = "", Path(local_path(d.path))
+            if folder.is_dir():  # a folder of files, one a ticker
+                first = next((f for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith(".")), None)
+                eg = f"{folder / first.name}" if first else "FILE"
+                hint = (
+                    f"; a run models one price file: run each file on its own (--set data.path={eg} --out "
+                    f"runs/{Path(eg).stem}), or join the series into one file, a column each (data.price_column as a "
+                    "list), to model them together"
+                )
+            raise ConfigError(f"{source}: data.path: {path_problem(d.path)}: {d.path}{hint}")
         if config.model.criterion not in ("bic", "aic"):
             raise ConfigError(
                 f"{source}: model.criterion: the regimes pipeline chooses K by 'bic' or 'aic', got {config.model.criterion!r}"
