@@ -474,6 +474,22 @@ def test_default_columns_not_found_name_the_column_that_looks_like_them_or_say_a
         ]
         == 11
     )
+    # a line-item log (Online Retail's Quantity and UnitPrice, no amount): its quantity and price are offered,
+    # with the other columns, at once; and alone when only they are missing
+    lines = pd.DataFrame(
+        {"InvoiceNo": ["1", "2"], "Quantity": [2, 3], "InvoiceDate": ["2021-01-01"] * 2, "UnitPrice": [2.5, 1.0]}
+    ).assign(CustomerID=["Ann", "Bo"])
+    lines.to_csv(tmp_path / "lines.csv", index=False)
+    with pytest.raises(DataError) as err:
+        read(tmp_path / "lines.csv")
+    assert str(err.value).endswith(
+        "set data.id_column: CustomerID, data.date_column: InvoiceDate, data.quantity_column: Quantity, "
+        "data.price_column: UnitPrice (amount = quantity x price)"
+    )
+    with pytest.raises(DataError, match="not found; a line-item log: set data.quantity_column: Quantity, data.price"):
+        read(tmp_path / "lines.csv", id_column="CustomerID", date_column="InvoiceDate")
+    said = dict(id_column="CustomerID", date_column="InvoiceDate", quantity_column="Quantity", price_column="UnitPrice")
+    assert read(tmp_path / "lines.csv", **said)[1]["revenue"] == 2 * 2.5 + 3 * 1.0
     # a shop's customer list (totals, no dates) is no transaction log, and is told so
     listing = pd.DataFrame({"Email": ["a@x.com", "b@x.com"], "Total Spent": [50.0, 20.0], "Total Orders": [3, 1]})
     listing.to_csv(tmp_path / "customers.csv", index=False)

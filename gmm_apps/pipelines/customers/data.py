@@ -338,6 +338,13 @@ def _suggested_split(path, columns):
     }
 
 
+def _line_columns(cols):
+    """A line-item log's quantity and unit-price columns (Online Retail's ``Quantity``, ``UnitPrice``), when the
+    log has both; else None."""
+    q, p = (_look_alike(cols, _LINE_WORDS[k]) for k in ("quantity_column", "price_column"))
+    return (q, p) if q and p and q != p else None
+
+
 def check_columns(path, spec, columns):
     """Every named column is in the file; else one line naming the key, the column and the columns there are
     (default names not found: the columns whose headers look like them, all at once, or, with no dates at
@@ -349,15 +356,20 @@ def check_columns(path, spec, columns):
             key = {"customer_id": "id_column"}.get(ours, f"{ours}_column")
             like = _look_alike(cols, _LOOKS_LIKE.get((ours, theirs), ()), theirs)
             missing.append((ours, theirs, key, [like] if like else []))
-    if len(missing) > 1 and all(like for *_, like in missing):
+    sets = {key: f"data.{key}: {like[0]}" for _, _, key, like in missing if like}
+    if ("amount", "amount", "amount_column", []) in missing and (line := _line_columns(cols)):
+        sets["amount_column"] = (
+            f"data.quantity_column: {line[0]}, data.price_column: {line[1]} (amount = quantity x price)"
+        )
+    if len(missing) > 1 and len(sets) == len(missing):
         named = ", ".join(f"{theirs!r} (data.{key})" for _, theirs, key, _ in missing)
-        keys = ", ".join(f"data.{key}: {like[0]}" for _, _, key, like in missing)
+        keys = ", ".join(sets[key] for _, _, key, _ in missing)
         raise DataError(f"{path}: columns {named} not found; the columns that look like them: set {keys}")
     for ours, theirs, key, like in missing:
         if like and like[0].lower() == str(theirs).lower():
             hint = f"; did you mean {like[0]!r}?"
-        elif like:
-            hint = f"; {like[0]!r} looks like it: set data.{key}: {like[0]}"
+        elif key in sets:
+            hint = f"; {like[0]!r} looks like it: set {sets[key]}" if like else f"; a line-item log: set {sets[key]}"
         elif ours == "date" and theirs == "date":
             hint = (
                 f" and no column looks like dates (columns are {', '.join(cols)}); the customers pipeline reads a "
