@@ -582,8 +582,12 @@ def test_schema_one_hot_and_errors(tmp_path, gmm_log):
     bad = df.assign(amt=[1.0, np.inf, 3.0])
     with pytest.raises(DataError, match="t.csv: column 'amt' has a missing, infinite or non-numeric value"):
         sch.records(bad, "t.csv")
-    with pytest.raises(DataError, match="column 'kind' \\(used by the model\\) not found"):
+    with pytest.raises(DataError, match="column 'kind' \\(used by the model\\) not found; the file's columns are"):
         sch.records(df.drop(columns=["kind"]), "new.csv")
+    # a later export that spells the columns otherwise (case, spaces, underscores): named, all at once
+    respelled = df.rename(columns={"amt": "AMT", "kind": " Kind"})
+    with pytest.raises(DataError, match="columns 'amt', 'kind' .*: rename 'AMT' to 'amt', ' Kind' to 'kind'$"):
+        sch.records(respelled, "new.csv")
     # a row counter left among the features is scored, and said to be
     counted = pd.DataFrame({"n": np.arange(60), "amt": np.linspace(1, 2, 60)})
     Schema.learn(counted, AnomalyData(path="unused", score=None, id_column=None, label_column=None), "t.csv")

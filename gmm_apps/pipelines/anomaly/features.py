@@ -166,7 +166,7 @@ class Schema:
         """Encode a frame into :class:`Records` (the same columns as at training)."""
         missing = [c for c in [*self.numeric, *self.times, *self.categories, *self.frequencies] if c not in df.columns]
         if missing:
-            raise DataError(f"{source}: column {missing[0]!r} (used by the model) not found")
+            raise _not_found(source, missing, df.columns)
         if self.id_column and self.id_column not in df.columns:
             raise DataError(
                 f"{source}: column {self.id_column!r} (data.id_column, the records' ids) not found; columns are "
@@ -291,6 +291,19 @@ def _read_columns(df, columns, times, cfg, source):
         else:
             wide[c] = vals
     return values, marks, units, categories, frequencies, wide
+
+
+def _not_found(source, missing, columns):
+    """The error for feature columns the model was fitted on that a file scored later lacks: all of them, and
+    for each one spelled another way in the file (case, spaces) that spelling, else the file's columns."""
+    squeezed = {re.sub(r"[\s_]+", "", str(c)).lower(): str(c) for c in columns}
+    near = {c: squeezed.get(re.sub(r"[\s_]+", "", str(c)).lower()) for c in missing}
+    named = ", ".join(repr(str(c)) for c in missing)
+    said = f"{source}: column{'s' if len(missing) > 1 else ''} {named} (used by the model) not found"
+    if all(near.values()):
+        renames = ", ".join(f"{v!r} to {str(c)!r}" for c, v in near.items())
+        return DataError(f"{said}; the file spells {'them' if len(missing) > 1 else 'it'} otherwise: rename {renames}")
+    return DataError(f"{said}; the file's columns are {', '.join(map(str, columns))}")
 
 
 def _id_column(df, cfg, source):
