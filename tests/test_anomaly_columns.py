@@ -256,3 +256,55 @@ def test_how_common_says_nothing_of_ids_or_notes():
     assert _ranked_by_visits(schema.records(df, "t.csv").X[:, 1], filled, filled.map(filled.value_counts()))
     marginal = learn(df.drop(columns="note"), label_column="odd", many_categories="frequency", missing="marginalize")
     assert np.isnan(marginal.records(df, "t.csv").X[:10, 1]).all()
+
+
+def priced_log(n=4000, n_odd=40, seed=0):
+    """Payments at 60 merchants, each with its own price level; the odd records (``odd`` 1) pay an amount of
+    another merchant's level."""
+    rng = np.random.default_rng(seed)
+    level = rng.uniform(2, 6, 60)
+    shop = rng.integers(0, 60, n)
+    amount = np.exp(rng.normal(level[shop], 0.3))
+    odd = rng.choice(n, n_odd, replace=False)
+    amount[odd] = np.exp(rng.normal(level[(shop[odd] + rng.integers(10, 50, n_odd)) % 60], 0.3))
+    df = pd.DataFrame({"amount": amount.round(2), "merchant": [f"shop {k}" for k in shop], "odd": 0})
+    df.loc[odd, "odd"] = 1
+    return df
+
+
+def test_amounts_against_their_merchants_usual_ones_by_brute_force():
+    from gmm_apps.pipelines.anomaly.groups import MIN_GROUP, group_keys, learn_groups, relative
+
+    rng = np.random.default_rng(1)
+    keys = pd.Series(["a"] * 9 + ["b"] * 7 + ["tiny"] * (MIN_GROUP - 1) + ["flat"] * 6)
+    x = np.r_[rng.normal(10, 2, 9), rng.normal(500, 50, 7), rng.normal(0, 1, MIN_GROUP - 1), np.full(6, 3.0)]
+    stats = learn_groups(group_keys(keys), {"x": x})
+    q75, q25 = np.percentile(x, [75, 25])
+    overall = (q75 - q25) / 1.349
+    assert stats["names"] == ["a", "b", "flat"] and stats["overall_median"] == [np.median(x)]
+    later = pd.Series(["a", "b", "tiny", "flat", "new", None])
+    z = relative(group_keys(later), {"x": np.full(6, 42.0)}, stats)[:, 0]
+    for i, g in enumerate(["a", "b"]):
+        own = x[keys == g]
+        spread = np.subtract(*np.percentile(own, [75, 25])) / 1.349
+        assert z[i] == pytest.approx((42 - np.median(own)) / spread)
+    # too few records, no spread of its own, a new group, no group: against everyone's
+    assert z[2] == pytest.approx((42 - np.median(x)) / overall) and z[4] == z[2] and z[5] == z[2]
+    assert z[3] == pytest.approx((42 - 3.0) / overall)
+
+
+def test_an_amount_odd_for_its_merchant_is_found_with_the_group_column(tmp_path, gmm_log):
+    df = priced_log()
+    sets = QUICK + ["data.score=null", "data.label_column=odd", "data.columns=[amount]"]
+    alone = gmm_apps.run("anomaly", data=df, out=tmp_path / "alone", set=sets)
+    r = gmm_apps.run("anomaly", data=df, out=tmp_path / "r", set=sets + ["data.group_column=merchant"])
+    assert r.summary["features"] == ["amount", "amount vs merchant"]
+    auc = roc_auc_score(df["odd"], r.tables["scores"]["score"])
+    assert auc > 0.75 and auc > roc_auc_score(df["odd"], alone.tables["scores"]["score"]) + 0.2, auc
+    # scored later from the saved model: the same scores; a new merchant is measured against every merchant
+    again = r.apply(df, out=tmp_path / "again").tables["scores"]
+    np.testing.assert_array_equal(again["score"], r.tables["scores"]["score"])
+    with pytest.raises(UserError, match="column 'merchant' \\(used by the model\\) not found"):
+        r.apply(df.drop(columns="merchant"), out=tmp_path / "none")
+    with pytest.raises(UserError, match="column 'shop' \\(data.group_column\\) not found; the file's columns are"):
+        gmm_apps.run("anomaly", data=df, out=tmp_path / "typo", set=sets + ["data.group_column=shop"])

@@ -76,6 +76,14 @@ class AnomalyData(PathData):
         "values ranked from the most common down, a value they never had one past the rarest), so that a rare "
         "merchant is unusual, in one feature where one-hot would take one per value; a column whose values are mostly seen once (ids, notes) is refused either way",
     )
+    group_column: str | None = Field(
+        None,
+        description="column of each record's group (a card, a customer, a merchant): every numeric feature is "
+        "also scored against its group's usual values (the robust z-score from the group's median and spread in "
+        "the reference records; a group with fewer than 5 of them, or a new one, against all records), so a $900 "
+        "payment odd at a café but ordinary at a jeweller is seen; the column is a feature itself only when named "
+        "in data.columns; null: none",
+    )
     decimal_mark: Literal["auto", ".", ","] = Field(
         "auto",
         description="the decimal mark of numbers written as text: auto decides it per column (1,234.50 or "

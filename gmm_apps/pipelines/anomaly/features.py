@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,9 @@ from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, is_duration, time_columns
 from .data import EXTREME, BadValueError, ExtremeValueError
-from .frequencies import counts_of, feature_name, how_common, mostly_once
+from .frequencies import counts_of, feature_name, how_common, mostly_once, too_many_values
+from .groups import feature_name as group_feature
+from .groups import group_keys, learn_groups, relative
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -66,8 +67,11 @@ class Schema:
         label_auto=False,
         units=None,
         frequencies=None,
+        groups=None,
     ):
         self.missing = missing
+        #: data.group_column's statistics (:func:`.groups.learn_groups`), with ``column``: its name
+        self.groups = dict(groups) if groups else None
         #: categorical columns with more values than one-hot takes: each value's count in the reference records
         self.frequencies = {k: dict(v) for k, v in (frequencies or {}).items()}
         #: the currency each numeric column's cells showed (``EUR`` for ``€12.50``): a file in another is refused
@@ -96,6 +100,7 @@ class Schema:
             + [f"{c} (hour of day)" for c in self.times]
             + [f"{c}={v}" for c, vals in self.categories.items() for v in vals]
             + [feature_name(c) for c in self.frequencies]
+            + ([group_feature(c, self.groups["column"]) for c in self.groups["columns"]] if self.groups else [])
         )
 
     @classmethod
@@ -116,6 +121,8 @@ class Schema:
                     "data.verdict_column: null"
                 )
             )
+        if cfg.group_column is not None and cfg.group_column not in df.columns:
+            raise _not_found(source, [cfg.group_column], df.columns, key="data.group_column")
         cols = _feature_columns(df, cfg, source, idc=idc, lab=lab, verdict=verdict)
         if not cols:
             raise DataError(f"{source}: no feature columns; set data.columns")
@@ -132,14 +139,19 @@ class Schema:
             units = {c: u for c, u in units.items() if c not in left}
         if wide:  # the data.columns offered leave out what is left out unasked
             kept = [c for c in features if c not in left]
-            raise _too_many_values(source, wide, kept, cfg, df, named=idc is not None)
+            raise too_many_values(source, wide, kept, cfg, df, named=idc is not None)
         if not (numeric or times or categories or frequencies):
             raise DataError(f"{source}: no feature columns; set data.columns")
         label_auto = cfg.label_column == "auto" and lab is None
+        groups = None
+        if cfg.group_column and numeric:
+            keys = group_keys(df[cfg.group_column])
+            groups = {"column": cfg.group_column, **learn_groups(keys, {c: values[c] for c in numeric})}
         return cls(
             *(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank, label_auto),
             units,
             frequencies,
+            groups,
         )
 
     def _numbers(self, df, c, source, offset):
@@ -164,7 +176,9 @@ class Schema:
 
     def records(self, df, source, *, offset=0):
         """Encode a frame into :class:`Records` (the same columns as at training)."""
-        missing = [c for c in [*self.numeric, *self.times, *self.categories, *self.frequencies] if c not in df.columns]
+        group = [self.groups["column"]] if self.groups else []
+        used = [*self.numeric, *self.times, *self.categories, *self.frequencies, *group]
+        missing = [c for c in used if c not in df.columns]
         if missing:
             raise _not_found(source, missing, df.columns)
         if self.id_column and self.id_column not in df.columns:
@@ -173,7 +187,8 @@ class Schema:
                 f"{', '.join(map(str, df.columns))}; add the ids to the file"
             )
         marginalize = self.missing == "marginalize"
-        parts = [self._numbers(df, c, source, offset)[:, None] for c in self.numeric]
+        numbers = {c: self._numbers(df, c, source, offset) for c in self.numeric}
+        parts = [numbers[c][:, None] for c in self.numeric]
         for c in self.times:
             v = hour_of_day(df[c], unit=self.epochs.get(c))
             bad = np.isnan(v) & (df[c].notna().to_numpy() if marginalize else True)
@@ -190,6 +205,8 @@ class Schema:
             parts.append(block)
         for c, counts in self.frequencies.items():
             parts.append(how_common(df[c], counts, c, source, marginalize=marginalize)[:, None])
+        if self.groups:
+            parts.append(relative(group_keys(df[self.groups["column"]]), numbers, self.groups))
         X = np.hstack(parts) if parts else np.zeros((len(df), 0))
         if marginalize and X.shape[1]:
             empty = np.isnan(X).all(axis=1)
@@ -237,6 +254,8 @@ class Schema:
             d["zero_blank"] = self.zero_blank
         if self.label_auto:
             d["label_auto"] = True
+        if self.groups:
+            d["groups"] = self.groups
         if self.frequencies:
             d["frequencies"] = self.frequencies
             d["frequency_order"] = list(self.frequencies)  # as category_order
@@ -260,6 +279,7 @@ class Schema:
             d.get("label_auto", False),
             d.get("units"),
             {c: d["frequencies"][c] for c in d.get("frequency_order", ())},
+            d.get("groups"),
         )
 
 
@@ -293,13 +313,13 @@ def _read_columns(df, columns, times, cfg, source):
     return values, marks, units, categories, frequencies, wide
 
 
-def _not_found(source, missing, columns):
+def _not_found(source, missing, columns, *, key="used by the model"):
     """The error for feature columns the model was fitted on that a file scored later lacks: all of them, and
     for each one spelled another way in the file (case, spaces) that spelling, else the file's columns."""
     squeezed = {re.sub(r"[\s_]+", "", str(c)).lower(): str(c) for c in columns}
     near = {c: squeezed.get(re.sub(r"[\s_]+", "", str(c)).lower()) for c in missing}
     named = ", ".join(repr(str(c)) for c in missing)
-    said = f"{source}: column{'s' if len(missing) > 1 else ''} {named} (used by the model) not found"
+    said = f"{source}: column{'s' if len(missing) > 1 else ''} {named} ({key}) not found"
     if all(near.values()):
         renames = ", ".join(f"{v!r} to {str(c)!r}" for c, v in near.items())
         return DataError(f"{said}; the file spells {'them' if len(missing) > 1 else 'it'} otherwise: rename {renames}")
@@ -350,7 +370,7 @@ def _feature_columns(df, cfg, source, *, idc, lab, verdict):
                 "(data.verdict_column); a verdict cannot be a feature; leave it out of data.columns"
             )
     else:
-        cols = [c for c in df.columns if c not in (idc, lab, verdict)]
+        cols = [c for c in df.columns if c not in (idc, lab, verdict, cfg.group_column)]
         empty = _empty_columns(df, cols)
         if empty:  # a Notes column never filled in, an unnamed one after a trailing separator
             logger.info(
@@ -461,57 +481,6 @@ def _in_written_order(categories, order=None, features=None):
         for c, vals in categories.items()
     }
     return dict(sorted(categories.items(), key=lambda kv: first[kv[0]]))
-
-
-def _too_many_values(source, wide, columns, cfg, df, *, named):
-    """Columns with more categories than one-hot takes (ids, notes, codes, merchants), all named at once, and the
-    data.columns that leaves them out, or data.many_categories: frequency for those whose values repeat; a
-    column with a different value in every row is offered as data.id_column when none is set (``named``: the
-    id column was found)."""
-    limit, rows = cfg.max_categories, len(df)
-
-    def what(values):
-        sample = pd.Series(values[:: max(1, len(values) // 20)][:20])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
-            dates = pd.to_datetime(sample, format="mixed", errors="coerce").notna().all()
-        return f"{len(values):,} values, {'dates, ' if dates else ''}e.g. {values[0]!r}"
-
-    listed = " and ".join(f"{c!r} ({what(v)})" for c, v in wide.items())
-    ids = [c for c, v in wide.items() if len(v) == rows]
-    kept = [str(x) for x in columns if x not in wide]
-    keep = ", ".join(kept)
-    several = len(wide) > 1
-    said = f"{source}: column{'s' if several else ''} {listed} {'are' if several else 'is'} categorical with more "
-    said += f"than data.max_categories={limit} values; "
-    if ids and not named and not several:
-        err = DataError(f"{said}it has a different value in every row, as an id does: set data.id_column: {ids[0]}")
-    elif ids and not named:
-        said += f"set data.id_column: {ids[0]} (a different value in every row) and leave the others out with "
-        others = {c: v for c, v in wide.items() if c not in ids}
-        err = DataError(
-            f"{said}data.columns: [{keep}], or raise data.max_categories{_how_common_hint(others, cfg, df)}"
-        )
-    else:
-        err = DataError(
-            f"{said}leave {'them' if several else 'it'} out with data.columns: [{keep}], or raise data.max_categories"
-            + _how_common_hint(wide, cfg, df)
-        )
-    err.fix = {"data.id_column": ids[0]} if ids and not named else {}  # what init --data writes
-    if not (ids and not named and not several):
-        err.fix["data.columns"] = kept
-    return err
-
-
-def _how_common_hint(wide, cfg, df):
-    """What data.many_categories offers for these columns: scoring how common each value is where values repeat
-    (merchants, countries), nothing where they are mostly seen once (ids, notes)."""
-    repeat = [c for c in wide if not mostly_once(counts_of(df[c]))]
-    if cfg.many_categories == "frequency" and wide:
-        return "; with data.many_categories: frequency too: most of its records hold a value seen once, as ids and notes do"
-    if not repeat:
-        return ""
-    return f", or score how common each value of {', '.join(map(repr, repeat))} is: data.many_categories: frequency"
 
 
 def _warn_of_new_values(values, block, column, known, source):

@@ -6,14 +6,19 @@ they never had ranks one past the rarest.  Each value then takes one unit of the
 density of records along it is each value's share: a mixture of the feature finds a merchant that few
 records went to unusual.  (The log of each value's share would not: two hundred rare merchants sit at
 nearly the same share, and together they are common.)  A column whose values are mostly seen once (ids,
-notes, free text) says nothing this way: every value would be rare.
+notes, free text) says nothing this way: every value would be rare.  Without ``frequency`` such columns are
+refused, all named at once (:func:`too_many_values`).
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
+import pandas as pd
+
+from ...errors import DataError
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -65,3 +70,52 @@ def how_common(values, counts, column, source, *, marginalize=False):
     if marginalize:
         out[values.isna().to_numpy()] = np.nan
     return out
+
+
+def too_many_values(source, wide, columns, cfg, df, *, named):
+    """Columns with more categories than one-hot takes (ids, notes, codes, merchants), all named at once, and the
+    data.columns that leaves them out, or data.many_categories: frequency for those whose values repeat; a
+    column with a different value in every row is offered as data.id_column when none is set (``named``: the
+    id column was found)."""
+    limit, rows = cfg.max_categories, len(df)
+
+    def what(values):
+        sample = pd.Series(values[:: max(1, len(values) // 20)][:20])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
+            dates = pd.to_datetime(sample, format="mixed", errors="coerce").notna().all()
+        return f"{len(values):,} values, {'dates, ' if dates else ''}e.g. {values[0]!r}"
+
+    listed = " and ".join(f"{c!r} ({what(v)})" for c, v in wide.items())
+    ids = [c for c, v in wide.items() if len(v) == rows]
+    kept = [str(x) for x in columns if x not in wide]
+    keep = ", ".join(kept)
+    several = len(wide) > 1
+    said = f"{source}: column{'s' if several else ''} {listed} {'are' if several else 'is'} categorical with more "
+    said += f"than data.max_categories={limit} values; "
+    if ids and not named and not several:
+        err = DataError(f"{said}it has a different value in every row, as an id does: set data.id_column: {ids[0]}")
+    elif ids and not named:
+        said += f"set data.id_column: {ids[0]} (a different value in every row) and leave the others out with "
+        others = {c: v for c, v in wide.items() if c not in ids}
+        err = DataError(f"{said}data.columns: [{keep}], or raise data.max_categories{how_common_hint(others, cfg, df)}")
+    else:
+        err = DataError(
+            f"{said}leave {'them' if several else 'it'} out with data.columns: [{keep}], or raise data.max_categories"
+            + how_common_hint(wide, cfg, df)
+        )
+    err.fix = {"data.id_column": ids[0]} if ids and not named else {}  # what init --data writes
+    if not (ids and not named and not several):
+        err.fix["data.columns"] = kept
+    return err
+
+
+def how_common_hint(wide, cfg, df):
+    """What data.many_categories offers for these columns: scoring how common each value is where values repeat
+    (merchants, countries), nothing where they are mostly seen once (ids, notes)."""
+    repeat = [c for c in wide if not mostly_once(counts_of(df[c]))]
+    if cfg.many_categories == "frequency" and wide:
+        return "; with data.many_categories: frequency too: most of its records hold a value seen once, as ids and notes do"
+    if not repeat:
+        return ""
+    return f", or score how common each value of {', '.join(map(repr, repeat))} is: data.many_categories: frequency"
