@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # drop this line in a notebook to see the plot inline
 import matplotlib.pyplot as plt
+import pandas as pd
 from arch.data import sp500
 
 import gmm_apps
@@ -30,6 +31,18 @@ print(run.tables["backtest"][["strategy", "annual_return", "sharpe", "max_drawdo
 today = run.apply(recent, out="runs/example-regimes-new")
 print(today.summary["headline"])
 print(today.summary["forecast"]["probabilities"]["21d"])
+
+# %% Many assets: one run each (a folder of price files works the same way, a path per run), one row each
+from arch.data import nasdaq  # noqa: E402  (the second asset, for this cell)
+
+assets = {"sp500": history, "nasdaq": nasdaq.load()["Adj Close"].rename("Close").loc[:"2016-12-31"].to_frame()}
+rows = []
+for name, asset in assets.items():
+    r = gmm_apps.run("regimes", data=asset, out=f"runs/example-regimes-{name}", set=["report.plots=false"])
+    rows.append(
+        {"asset": name, **r.summary["today"], "switches a year": r.summary["out_of_sample"]["switches_per_year"]}
+    )
+print(pd.DataFrame(rows)[["asset", "date", "name", "probability_filtered", "switches a year"]])
 
 labels = today.tables["regimes"]
 fig, ax = plt.subplots(figsize=(8, 3))

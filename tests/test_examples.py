@@ -42,11 +42,9 @@ def test_example_runs(name, tmp_path):
     plot = tmp_path / PLOTS[name]
     assert plot.is_file() and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert runs == [
-        f"example-{name}",
-        f"example-{name}-"
-        + {"customers": "apply", "anomaly": "new", "regimes": "new", "images": "new", "speakers": "test"}[name],
-    ]
+    later = {"customers": "apply", "anomaly": "new", "regimes": "new", "images": "new", "speakers": "test"}[name]
+    assets = ["example-regimes-nasdaq", "example-regimes-sp500"] if name == "regimes" else []  # one run an asset
+    assert runs == sorted([f"example-{name}", f"example-{name}-{later}", *assets])
     headlines = [
         line
         for line in proc.stdout.splitlines()
