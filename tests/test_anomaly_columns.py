@@ -304,7 +304,25 @@ def test_an_amount_odd_for_its_merchant_is_found_with_the_group_column(tmp_path,
     # scored later from the saved model: the same scores; a new merchant is measured against every merchant
     again = r.apply(df, out=tmp_path / "again").tables["scores"]
     np.testing.assert_array_equal(again["score"], r.tables["scores"]["score"])
+    # groups numbered (card numbers): the same groups when a later file holds them as floats beside a blank
+    numbered = df.assign(merchant=df["merchant"].str.slice(5).astype(int) + 4000)
+    n = gmm_apps.run("anomaly", data=numbered, out=tmp_path / "n", set=sets + ["data.group_column=merchant"])
+    later = numbered.astype({"merchant": float}).head(50)
+    later.loc[0, "merchant"] = np.nan
+    floats = n.apply(later, out=tmp_path / "floats").tables["scores"]["score"].to_numpy()
+    np.testing.assert_allclose(floats[1:], n.tables["scores"]["score"].to_numpy()[1:50])
     with pytest.raises(UserError, match="column 'merchant' \\(used by the model\\) not found"):
         r.apply(df.drop(columns="merchant"), out=tmp_path / "none")
     with pytest.raises(UserError, match="column 'shop' \\(data.group_column\\) not found; the file's columns are"):
         gmm_apps.run("anomaly", data=df, out=tmp_path / "typo", set=sets + ["data.group_column=shop"])
+
+
+def test_a_code_read_as_a_number_in_a_later_file_is_the_same_category():
+    # the reference's codes are text ("A7" among them); a later file of numeric codes beside an empty cell is
+    # read as floats (1234.0): still code 1234, not a value the reference never had
+    ref = pd.DataFrame({"amount": np.arange(1.0, 41.0), "code": ["1234", "A7", "5", "1234"] * 10})
+    for many in ("error", "frequency"):
+        schema = learn(ref, label_column=None, max_categories=2 if many == "frequency" else 20, many_categories=many)
+        later = pd.DataFrame({"amount": [1.0, 2.0, 3.0], "code": [1234.0, np.nan, 5.0]})
+        X = schema.records(later, "later.csv").X
+        np.testing.assert_array_equal(X[[0, 2]], schema.records(ref.iloc[[0, 2]], "t.csv").X)

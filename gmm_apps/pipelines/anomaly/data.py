@@ -116,3 +116,17 @@ def suggested_id_column(frame):
         if _ID_HEADER.search(str(c).strip()) and len(cells) == len(frame) and cells.is_unique:
             return str(c)
     return None
+
+
+def category_text(values):
+    """A categorical column's cells as the text compared across files; an empty cell is ``''``.  Whole numbers
+    are written without a decimal point, so code 1234 is one value whether a file holds it as ``1234`` or,
+    beside an empty cell, as ``1234.0``."""
+    text = values.astype(str)
+    if pd.api.types.is_float_dtype(values):
+        x = values.to_numpy(dtype=float)
+        whole = np.isfinite(x) & (x == np.round(x)) & (np.abs(x) < 2**53)
+        cells = text.to_numpy(dtype=object)
+        cells[whole] = x[whole].astype(np.int64).astype(str)
+        text = pd.Series(cells, index=values.index)
+    return text.where(values.notna(), "")

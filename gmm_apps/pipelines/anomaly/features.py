@@ -15,7 +15,7 @@ from ...tabular import DECIMAL_MARK_HINT, as_numbers, currencies
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, is_duration, time_columns
-from .data import EXTREME, BadValueError, ExtremeValueError
+from .data import EXTREME, BadValueError, ExtremeValueError, category_text
 from .frequencies import counts_of, feature_name, how_common, mostly_once, too_many_values
 from .groups import feature_name as group_feature
 from .groups import group_keys, learn_groups, relative
@@ -197,7 +197,7 @@ class Schema:
                 raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
             parts.append(v[:, None])
         for c, vals in self.categories.items():
-            s = df[c].astype(str).to_numpy()
+            s = category_text(df[c]).to_numpy()
             block = np.stack([(s == v).astype(float) for v in vals], axis=1)
             _warn_of_new_values(df[c], block, c, len(vals), source)
             if marginalize:
@@ -303,7 +303,7 @@ def _read_columns(df, columns, times, cfg, source):
                 f"{source}: column {c!r} is not numeric (e.g. {s.dropna().iloc[0]!r}); "
                 "remove it from data.columns or set data.categorical: onehot"
             )
-        vals = sorted(s.dropna().astype(str).unique())
+        vals = sorted(category_text(s.dropna()).unique())
         if len(vals) <= cfg.max_categories:
             categories[c] = vals
         elif cfg.many_categories == "frequency" and not mostly_once(counts := counts_of(s)):

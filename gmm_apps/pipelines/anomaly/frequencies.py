@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
+from .data import category_text
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -28,8 +29,9 @@ MOSTLY_ONCE = 0.5
 
 
 def _keys(values):
-    """A column's cells as the text counted: an empty cell is the value ``''`` (no merchant is a value too)."""
-    return values.astype(str).where(values.notna(), "")
+    """A column's cells as the text counted (:func:`.data.category_text`): an empty cell is the value ``''``
+    (no merchant is a value too)."""
+    return category_text(values)
 
 
 def counts_of(values):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .data import category_text
+
 #: a group needs this many reference records for its own median and spread
 MIN_GROUP = 5
 
@@ -26,8 +28,9 @@ def feature_name(column, group):
 
 
 def group_keys(values):
-    """A group column's cells as text; an empty cell is the group ``''``."""
-    return values.astype(str).where(values.notna(), "")
+    """A group column's cells as text (:func:`.data.category_text`): card 1234 is one group, written ``1234``
+    or ``1234.0``; an empty cell is the group ``''``."""
+    return category_text(values)
 
 
 def learn_groups(keys, numbers):
