@@ -539,6 +539,12 @@ CASES = [
         lambda t: (prices_csv(t, "SPY.csv"), prices_csv(t, "QQQ.csv"), ["--set", f"data.path={t}"])[-1],
         "/QQQ.csv --out runs/QQQ), or join the series into one file, a column each (data.price_column as a list)",
     ),
+    (
+        "glob-of-tickers",
+        "regimes",
+        lambda t: (prices_csv(t, "SPY.csv"), prices_csv(t, "QQQ.csv"), ["--set", f"data.path={t}/*.csv"])[-1],
+        "data.path: a glob of 2 files, expected the name of one price file",
+    ),
     ("device-instead-of-file", "customers", lambda t: ["--set", "data.path=/dev/null"], "data.path: is a device"),
     (
         "fifo-instead-of-file",

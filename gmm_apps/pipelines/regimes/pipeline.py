@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 from pathlib import Path
 from typing import NamedTuple
@@ -244,6 +245,24 @@ def summarise(cfg, data, post, names, best, model, table, aris):
     return out
 
 
+def _many_files_hint(path):
+    """For a folder or a glob of price files (one a ticker) given as data.path: how to run them, else ''."""
+    folder = Path(local_path(path))
+    if folder.is_dir():
+        files = [f for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith(".")]
+    else:
+        files = (
+            [Path(f) for f in sorted(glob.glob(str(path))) if Path(f).is_file()] if glob.has_magic(str(path)) else []
+        )
+    if not files and not folder.is_dir():
+        return ""
+    eg = str(files[0]) if files else "FILE"
+    return (
+        f"; a run models one price file: run each file on its own (--set data.path={eg} --out runs/{Path(eg).stem}), "
+        "or join the series into one file, a column each (data.price_column as a list), to model them together"
+    )
+
+
 class RegimesPipeline(Pipeline):
     name = "regimes"
     input_keys = ("data.path", "data.cache_dir")
@@ -290,16 +309,11 @@ class RegimesPipeline(Pipeline):
         if d.source == "file" and not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
         if d.path and d.source in ("auto", "file") and path_problem(d.path):
-            hint, folder = "", Path(local_path(d.path))
-            if folder.is_dir():  # a folder of files, one a ticker
-                first = next((f for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith(".")), None)
-                eg = f"{folder / first.name}" if first else "FILE"
-                hint = (
-                    f"; a run models one price file: run each file on its own (--set data.path={eg} --out "
-                    f"runs/{Path(eg).stem}), or join the series into one file, a column each (data.price_column as a "
-                    "list), to model them together"
-                )
-            raise ConfigError(f"{source}: data.path: {path_problem(d.path)}: {d.path}{hint}")
+            problem, hint = path_problem(d.path), _many_files_hint(d.path)
+            if hint and not Path(local_path(d.path)).is_dir():
+                n = len([f for f in glob.glob(str(d.path)) if Path(f).is_file()])
+                problem = f"a glob of {n} file{'s' if n > 1 else ''}, expected the name of one price file"
+            raise ConfigError(f"{source}: data.path: {problem}: {d.path}{hint}")
         if config.model.criterion not in ("bic", "aic"):
             raise ConfigError(
                 f"{source}: model.criterion: the regimes pipeline chooses K by 'bic' or 'aic', got {config.model.criterion!r}"
