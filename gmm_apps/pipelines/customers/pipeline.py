@@ -15,6 +15,7 @@ from ...errors import ConfigError, DataError
 from ...paths import local_path, path_problem
 from ...registry import Pipeline
 from .blocks import dask_purchases
+from .cohorts import averages, retention
 from .config import CustomersConfig
 from .data import (
     check_data_keys,
@@ -319,6 +320,10 @@ class CustomersPipeline(Pipeline):
         ctx.write_table("model_selection.csv", res.table)
         seg.save(ctx.path("model.npz"), meta=_model_meta(cfg, win, weeks, cleaning))
         summary = summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner)
+        cohorts = retention(purchases)
+        if cohorts is not None:
+            ctx.write_table("cohorts.csv", cohorts)
+            summary["retention"] = averages(cohorts)
         rep.build_report(
             ctx,
             cfg,
@@ -331,6 +336,7 @@ class CustomersPipeline(Pipeline):
             validation=validation,
             stability=stability,
             holdout=holdout,
+            cohorts=cohorts,
         )
         return summary
 

@@ -238,8 +238,9 @@ def _pct(v):
     return f"{100 * v:.1f}%" if np.isfinite(v) else "–"
 
 
-def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validation, stability, holdout):
-    """The customers report, section by section (``holdout`` is unused: the validation carries its figures)."""
+def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validation, stability, holdout, cohorts=None):
+    """The customers report, section by section (``holdout`` is unused: the validation carries its figures;
+    ``cohorts``: retention by month of first purchase, :func:`.cohorts.retention`)."""
     rep = Report(
         cfg.report.title or "Customer segments",
         subtitle=f"{summary['customers']:,} customers, {summary['cleaning']['purchases']:,} purchases (customer-days) "
@@ -251,6 +252,8 @@ def build_report(ctx, cfg, *, summary, feats, P, seg, table, selection, validati
     _segments_section(ctx, rep, cfg, feats, P, seg, table, summary)
     if validation:
         _validation_section(ctx, rep, cfg, table, summary, validation)
+    if cohorts is not None:
+        _retention_section(ctx, rep, cfg, cohorts)
     _stability_section(rep, stability)
     _selection_section(ctx, rep, cfg, feats, P, seg, selection)
     _caveats_section(rep, cfg, seg, summary)
@@ -411,6 +414,51 @@ def _validation_section(ctx, rep, cfg, table, summary, validation):
             )
         )
         rep.image(ctx.save_figure(plot_forward_by_segment(table, code), "forward_value.png"))
+
+
+def plot_retention(cohorts):
+    """Each cohort's share buying in each month after its first purchase (blank: not reached yet)."""
+    months = [c for c in cohorts.columns if c.startswith("month_")]
+    R = cohorts[months].to_numpy(dtype=float)
+    fig = figure(0.55 * len(months) + 2.6, 0.32 * len(cohorts) + 1.6)
+    ax = fig.add_subplot()
+    from matplotlib import colormaps  # start-up time: matplotlib loads only when plotting
+
+    im = ax.imshow(np.ma.masked_invalid(R[:, 1:]), cmap=colormaps["Blues"].with_extremes(bad="white"), aspect="auto")
+    for i in range(R.shape[0]):
+        for j in range(1, R.shape[1]):
+            if np.isfinite(R[i, j]):
+                dark = R[i, j] > 0.6 * np.nanmax(R[:, 1:])
+                ax.text(
+                    j - 1,
+                    i,
+                    f"{100 * R[i, j]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else "k",
+                )
+    ax.set_xticks(range(len(months) - 1), [m.split("_")[1] for m in months[1:]])
+    ax.set_yticks(range(len(cohorts)), [f"{c} ({n:,})" for c, n in zip(cohorts["cohort"], cohorts["customers"])])
+    ax.set_xlabel("months after the first purchase")
+    fig.colorbar(im, ax=ax, label="share of the cohort buying", format="{x:.0%}")
+    ax.set_title("Retention by month of first purchase (%)")
+    return fig
+
+
+def _retention_section(ctx, rep, cfg, cohorts):
+    rep.section("Retention by month of first purchase")
+    rep.text(
+        "Each row is the customers whose first purchase in the log fell in that month (how many in brackets); each "
+        "column the share of them buying in a month after it (cohorts.csv). The log's first month may also hold "
+        "customers who bought before it began, whose row then looks more loyal than it is; the last month may be "
+        "partial, so each row's last share may be low."
+    )
+    if cfg.report.plots:
+        rep.image(ctx.save_figure(plot_retention(cohorts), "retention.png"))
+    else:
+        months = [c for c in cohorts.columns if c.startswith("month_") and c != "month_0"]
+        rep.table(cohorts, formats={m: lambda v: "" if pd.isna(v) else f"{100 * v:.0f}%" for m in months})
 
 
 def _stability_section(rep, stability):
