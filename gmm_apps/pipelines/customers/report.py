@@ -424,7 +424,8 @@ def plot_retention(cohorts):
     ax = fig.add_subplot()
     from matplotlib import colormaps  # start-up time: matplotlib loads only when plotting
 
-    im = ax.imshow(np.ma.masked_invalid(R[:, 1:]), cmap=colormaps["Blues"].with_extremes(bad="white"), aspect="auto")
+    blues = colormaps["Blues"].with_extremes(bad="white")
+    im = ax.imshow(np.ma.masked_invalid(R[:, 1:]), cmap=blues, vmin=0, aspect="auto")  # shaded from none
     for i in range(R.shape[0]):
         for j in range(1, R.shape[1]):
             if np.isfinite(R[i, j]):
