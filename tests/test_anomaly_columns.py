@@ -301,6 +301,10 @@ def test_an_amount_odd_for_its_merchant_is_found_with_the_group_column(tmp_path,
     assert r.summary["features"] == ["amount", "amount vs merchant"]
     auc = roc_auc_score(df["odd"], r.tables["scores"]["score"])
     assert auc > 0.75 and auc > roc_auc_score(df["odd"], alone.tables["scores"]["score"]) + 0.2, auc
+    # beside each score, the usual amount of the record's merchant (its median in the reference)
+    medians = df.groupby("merchant")["amount"].median()
+    usual = r.tables["scores"]["amount usual for merchant"].to_numpy()
+    np.testing.assert_allclose(usual, df["merchant"].map(medians).to_numpy())
     # scored later from the saved model: the same scores; a new merchant is measured against every merchant
     again = r.apply(df, out=tmp_path / "again").tables["scores"]
     np.testing.assert_array_equal(again["score"], r.tables["scores"]["score"])

@@ -18,7 +18,7 @@ from .clocks import clock_columns, hour_of_day, is_duration, time_columns
 from .data import EXTREME, BadValueError, ExtremeValueError, category_text
 from .frequencies import counts_of, feature_name, how_common, mostly_once, too_many_values
 from .groups import feature_name as group_feature
-from .groups import group_keys, learn_groups, relative
+from .groups import group_keys, learn_groups, relative, usual, usual_name
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -37,6 +37,9 @@ class Records:
     features : list of str
     verdicts : ndarray of shape (n,) or None
         1.0 = confirmed anomaly, 0.0 = confirmed normal, NaN = unknown; None without a verdict column.
+    context : dict of str to ndarray, or None
+        What scores.csv shows beside each record's score: with data.group_column, each numeric column's usual
+        value in the record's group.
     """
 
     X: np.ndarray
@@ -44,6 +47,7 @@ class Records:
     labels: np.ndarray | None
     features: list
     verdicts: np.ndarray | None = None
+    context: dict | None = None
 
 
 class Schema:
@@ -205,8 +209,12 @@ class Schema:
             parts.append(block)
         for c, counts in self.frequencies.items():
             parts.append(how_common(df[c], counts, c, source, marginalize=marginalize)[:, None])
+        context = None
         if self.groups:
-            parts.append(relative(group_keys(df[self.groups["column"]]), numbers, self.groups))
+            keys = group_keys(df[self.groups["column"]])
+            parts.append(relative(keys, numbers, self.groups))
+            centre = usual(keys, self.groups)[0]
+            context = {usual_name(c, self.groups["column"]): centre[:, j] for j, c in enumerate(self.groups["columns"])}
         X = np.hstack(parts) if parts else np.zeros((len(df), 0))
         if marginalize and X.shape[1]:
             empty = np.isnan(X).all(axis=1)
@@ -229,7 +237,7 @@ class Schema:
         verdicts = None
         if self.verdict_column and self.verdict_column in df.columns:
             verdicts = read_verdicts(df[self.verdict_column], self.verdict_column, source, offset=offset)
-        return Records(X, ids, labels, self.features, verdicts)
+        return Records(X, ids, labels, self.features, verdicts, context)
 
     def to_dict(self):
         d = {

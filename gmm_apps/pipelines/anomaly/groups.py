@@ -62,15 +62,27 @@ def _spread(iqr, sd):
     return np.where(np.isfinite(out) & (out > 0), out, 1.0)
 
 
-def relative(keys, numbers, stats):
-    """Each record's numeric values against its group's median and spread (:func:`learn_groups`), shape
-    (n, columns); a record of a group without its own against all records'."""
+def usual_name(column, group):
+    """The scores.csv column of each record's group's usual value of ``column``."""
+    return f"{column} usual for {group}"
+
+
+def usual(keys, stats):
+    """Each record's group's median and spread of each column (:func:`learn_groups`), each shape (n, columns); a
+    record of a group without its own has all records'."""
     index = {name: i for i, name in enumerate(stats["names"])}
     rows = keys.map(index).to_numpy(dtype=float, na_value=-1).astype(int)
-    known = rows >= 0
+    known = (rows >= 0)[:, None]
+    d = len(stats["columns"])
+    median = np.asarray(stats["median"], dtype=float).reshape(-1, d)
+    scale = np.asarray(stats["scale"], dtype=float).reshape(-1, d)
+    centre = np.where(known, median[np.maximum(rows, 0)] if len(median) else 0.0, stats["overall_median"])
+    spread = np.where(known, scale[np.maximum(rows, 0)] if len(scale) else 1.0, stats["overall_scale"])
+    return centre, spread
+
+
+def relative(keys, numbers, stats):
+    """Each record's numeric values against its group's median and spread (:func:`usual`), shape (n, columns)."""
     X = np.column_stack([np.asarray(numbers[c], dtype=float) for c in stats["columns"]])
-    median = np.asarray(stats["median"], dtype=float).reshape(-1, X.shape[1])
-    scale = np.asarray(stats["scale"], dtype=float).reshape(-1, X.shape[1])
-    centre = np.where(known[:, None], median[np.maximum(rows, 0)] if len(median) else 0.0, stats["overall_median"])
-    spread = np.where(known[:, None], scale[np.maximum(rows, 0)] if len(scale) else 1.0, stats["overall_scale"])
+    centre, spread = usual(keys, stats)
     return (X - centre) / spread

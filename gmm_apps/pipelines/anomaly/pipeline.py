@@ -77,6 +77,8 @@ def score_table(det, rec, names, explain, *, reference=False):
             close = blended and v.flagged_by[i] in (NEAR, LOCAL)
             why[i] = "; ".join(([f"close to confirmed anomaly {v.nearest[i]}"] if close else []) + e)
     df["top_features"] = why
+    for name, values in (rec.context or {}).items():  # the record's group's usual amount beside its score
+        df[name] = values
     if rec.labels is not None:
         df["label"] = rec.labels
     if blended and rec.verdicts is not None:
