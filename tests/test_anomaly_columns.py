@@ -305,6 +305,7 @@ def test_an_amount_odd_for_its_merchant_is_found_with_the_group_column(tmp_path,
     medians = df.groupby("merchant")["amount"].median()
     usual = r.tables["scores"]["amount usual for merchant"].to_numpy()
     np.testing.assert_allclose(usual, df["merchant"].map(medians).to_numpy())
+    assert "<th>amount usual for merchant</th>" in (tmp_path / "r" / "report.html").read_text()  # top anomalies
     # scored later from the saved model: the same scores; a new merchant is measured against every merchant
     again = r.apply(df, out=tmp_path / "again").tables["scores"]
     np.testing.assert_array_equal(again["score"], r.tables["scores"]["score"])

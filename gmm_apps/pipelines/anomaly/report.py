@@ -189,6 +189,7 @@ def _top_section(rep, cfg, scores):
                     "flag",
                     "flagged_by",
                     "top_features",
+                    *[c for c in top if " usual for " in c],  # data.group_column's context
                     "verdict",
                     "label",
                 )
