@@ -318,6 +318,14 @@ def test_an_amount_odd_for_its_merchant_is_found_with_the_group_column(tmp_path,
     np.testing.assert_allclose(floats[1:], n.tables["scores"]["score"].to_numpy()[1:50])
     with pytest.raises(UserError, match="column 'merchant' \\(used by the model\\) not found"):
         r.apply(df.drop(columns="merchant"), out=tmp_path / "none")
+    with pytest.raises(UserError, match="data.group_column 'merchant' measures numeric features .* none is numeric"):
+        gmm_apps.run(
+            "anomaly",
+            data=df.assign(size=["S", "M"] * 2000),
+            out=tmp_path / "words",
+            set=QUICK
+            + ["data.score=null", "data.label_column=odd", "data.columns=[size]", "data.group_column=merchant"],
+        )
     with pytest.raises(UserError, match="column 'shop' \\(data.group_column\\) not found; the file's columns are"):
         gmm_apps.run("anomaly", data=df, out=tmp_path / "typo", set=sets + ["data.group_column=shop"])
 

@@ -148,7 +148,12 @@ class Schema:
             raise DataError(f"{source}: no feature columns; set data.columns")
         label_auto = cfg.label_column == "auto" and lab is None
         groups = None
-        if cfg.group_column and numeric:
+        if cfg.group_column and not numeric:
+            raise DataError(
+                f"{source}: data.group_column {cfg.group_column!r} measures numeric features against their group, "
+                "and none is numeric; name a numeric column in data.columns, or set data.group_column: null"
+            )
+        if cfg.group_column:
             keys = group_keys(df[cfg.group_column])
             groups = {"column": cfg.group_column, **learn_groups(keys, {c: values[c] for c in numeric})}
         return cls(
