@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from gmm_apps import cli
-from gmm_apps.pipelines.speakers.windows import NO_SPEECH, turns_of, window_edges
+from gmm_apps.pipelines.speakers.frames import window_edges
+from gmm_apps.pipelines.speakers.windows import NO_SPEECH, turns_of
 
 REPO = Path(__file__).resolve().parents[1]
 TEST = REPO / "gmm_apps" / "samples" / "fsdd_sample" / "test"

@@ -18,7 +18,7 @@ from .clocks import clock_columns, hour_of_day, is_duration, time_columns
 from .data import EXTREME, BadValueError, ExtremeValueError, category_text
 from .frequencies import counts_of, feature_name, how_common, mostly_once, too_many_values
 from .groups import feature_name as group_feature
-from .groups import group_keys, learn_groups, relative, usual, usual_name
+from .groups import learn_groups, relative, usual_name
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -154,7 +154,7 @@ class Schema:
                 "and none is numeric; name a numeric column in data.columns, or set data.group_column: null"
             )
         if cfg.group_column:
-            keys = group_keys(df[cfg.group_column])
+            keys = category_text(df[cfg.group_column])
             groups = {"column": cfg.group_column, **learn_groups(keys, {c: values[c] for c in numeric})}
         return cls(
             *(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank, label_auto),
@@ -216,9 +216,8 @@ class Schema:
             parts.append(how_common(df[c], counts, c, source, marginalize=marginalize)[:, None])
         context = None
         if self.groups:
-            keys = group_keys(df[self.groups["column"]])
-            parts.append(relative(keys, numbers, self.groups))
-            centre = usual(keys, self.groups)[0]
+            z, centre = relative(category_text(df[self.groups["column"]]), numbers, self.groups)
+            parts.append(z)
             context = {usual_name(c, self.groups["column"]): centre[:, j] for j, c in enumerate(self.groups["columns"])}
         X = np.hstack(parts) if parts else np.zeros((len(df), 0))
         if marginalize and X.shape[1]:

@@ -28,15 +28,10 @@ logger = logging.getLogger("gmm_apps.anomaly")
 MOSTLY_ONCE = 0.5
 
 
-def _keys(values):
-    """A column's cells as the text counted (:func:`.data.category_text`): an empty cell is the value ``''``
-    (no merchant is a value too)."""
-    return category_text(values)
-
-
 def counts_of(values):
-    """How many records hold each value of a column (a pandas Series; empty cells as ``''``): value -> count."""
-    counts = _keys(values).value_counts(sort=False)
+    """How many records hold each value of a column (a pandas Series, as :func:`.data.category_text` writes its
+    cells: an empty cell is the value ``''``, no merchant being a value too): value -> count."""
+    counts = category_text(values).value_counts(sort=False)
     return {str(k): int(v) for k, v in sorted(counts.items())}
 
 
@@ -55,10 +50,11 @@ def how_common(values, counts, column, source, *, marginalize=False):
     from :func:`counts_of`), the most common 0, ties in the values' order; a value they never had ranks one past
     the rarest (and is said, with how many records held one); an empty cell is a value of its own, or NaN with
     ``marginalize`` (scored without it)."""
-    known = _keys(values).map(counts)
+    keys = category_text(values)
+    known = keys.map(counts)
     new = known.isna().to_numpy() & (values.notna().to_numpy() if marginalize else True)
     if new.any():
-        seen = [v or "an empty cell" for v in dict.fromkeys(_keys(values[new]))]
+        seen = [v or "an empty cell" for v in dict.fromkeys(keys[new])]
         logger.warning(
             "%s: column %r has %d record(s) with a value the reference records never had (%s); they rank as rarer "
             "than any they had",
@@ -68,7 +64,7 @@ def how_common(values, counts, column, source, *, marginalize=False):
             ", ".join(v if v == "an empty cell" else repr(v) for v in seen[:3]) + (", ..." if len(seen) > 3 else ""),
         )
     rank = {v: i for i, v in enumerate(sorted(counts, key=lambda v: (-counts[v], v)))}
-    out = _keys(values).map(rank).to_numpy(dtype=float, na_value=float(len(rank)))
+    out = keys.map(rank).to_numpy(dtype=float, na_value=float(len(rank)))
     if marginalize:
         out[values.isna().to_numpy()] = np.nan
     return out

@@ -14,8 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import category_text
-
 #: a group needs this many reference records for its own median and spread
 MIN_GROUP = 5
 
@@ -27,14 +25,9 @@ def feature_name(column, group):
     return f"{column} vs {group}"
 
 
-def group_keys(values):
-    """A group column's cells as text (:func:`.data.category_text`): card 1234 is one group, written ``1234``
-    or ``1234.0``; an empty cell is the group ``''``."""
-    return category_text(values)
-
-
 def learn_groups(keys, numbers):
-    """Each group's median and spread of each numeric column (``numbers``: column -> values of the reference
+    """``keys``: the group column's cells as text (:func:`.data.category_text`: card 1234 is one group, written
+    ``1234`` or ``1234.0``; an empty cell the group ``''``).  Each group's median and spread of each numeric column (``numbers``: column -> values of the reference
     records), and all records' own, as :func:`relative` reads them (lists, for the model file's header)."""
     cols = list(numbers)
     frame = pd.DataFrame({c: np.asarray(numbers[c], dtype=float) for c in cols})
@@ -82,7 +75,8 @@ def usual(keys, stats):
 
 
 def relative(keys, numbers, stats):
-    """Each record's numeric values against its group's median and spread (:func:`usual`), shape (n, columns)."""
+    """Each record's numeric values against its group's median and spread (:func:`usual`), shape (n, columns),
+    and the medians (each record's group's usual values)."""
     X = np.column_stack([np.asarray(numbers[c], dtype=float) for c in stats["columns"]])
     centre, spread = usual(keys, stats)
-    return (X - centre) / spread
+    return (X - centre) / spread, centre

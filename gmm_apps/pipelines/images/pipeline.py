@@ -113,7 +113,8 @@ def process_image(job):
     if job["pool_rows"]:
         feats = features[0].reshape(-1, features[0].shape[-1])
         if clear is not None:  # a product photo's transparent background is no colour of the shared palette
-            feats = feats[~_reduced(clear, features[0].shape[:2]).ravel()]
+            small = working_image(clear[..., None].astype(np.float64), settings.working_pixels)[..., 0] >= 0.5
+            feats = feats[~small.ravel()]
         pool = sample_rows(feats, job["pool_rows"], np.random.default_rng(settings.random_state)).astype(np.float32)
     if job["sample_only"]:
         return {"row": row, "pool": pool}
@@ -162,15 +163,6 @@ def _palette_table(stem, present, colours, shares):
     )
     palette["hex"] = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(palette.r, palette.g, palette.b)]
     return palette
-
-
-def _reduced(mask, shape):
-    """A pixel mask at the size of the copy that is segmented (:func:`.model.working_image`)."""
-    if mask.shape == tuple(shape):
-        return mask
-    from skimage.transform import resize  # start-up time: scikit-image loads only when used
-
-    return resize(mask.astype(np.float64), shape, order=1, anti_aliasing=True) >= 0.5
 
 
 def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):

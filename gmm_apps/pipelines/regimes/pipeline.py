@@ -12,7 +12,7 @@ import pandas as pd
 
 from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
-from ...paths import local_path, path_problem, require_file
+from ...paths import local_path, path_problem, require_file, resolve_inputs
 from ...registry import Pipeline
 from ...tabular import check_sheet
 from . import data as data_mod
@@ -245,22 +245,15 @@ def summarise(cfg, data, post, names, best, model, table, aris):
     return out
 
 
-def _many_files_hint(path):
-    """For a folder or a glob of price files (one a ticker) given as data.path: how to run them, else ''."""
-    folder = Path(local_path(path))
-    if folder.is_dir():
-        files = [f for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith(".")]
-    else:
-        files = (
-            [Path(f) for f in sorted(glob.glob(str(path))) if Path(f).is_file()] if glob.has_magic(str(path)) else []
-        )
-    if not files and not folder.is_dir():
-        return ""
-    eg = str(files[0]) if files else "FILE"
-    return (
-        f"; a run models one price file: run each file on its own (--set data.path={eg} --out runs/{Path(eg).stem}), "
-        "or join the series into one file, a column each (data.price_column as a list), to model them together"
-    )
+def _many_files(path, source):
+    """The files of a folder or a glob given as data.path (one a ticker, :func:`~gmm_apps.paths.resolve_inputs`),
+    or None when it is neither (or a glob matching nothing)."""
+    if not (Path(local_path(path)).is_dir() or glob.has_magic(str(path))):
+        return None
+    try:
+        return resolve_inputs(path, key="data.path", source=source, warn=False)
+    except ConfigError:  # an empty folder, a glob matching nothing
+        return [] if Path(local_path(path)).is_dir() else None
 
 
 class RegimesPipeline(Pipeline):
@@ -309,10 +302,17 @@ class RegimesPipeline(Pipeline):
         if d.source == "file" and not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
         if d.path and d.source in ("auto", "file") and path_problem(d.path):
-            problem, hint = path_problem(d.path), _many_files_hint(d.path)
-            if hint and not Path(local_path(d.path)).is_dir():
-                n = len([f for f in glob.glob(str(d.path)) if Path(f).is_file()])
-                problem = f"a glob of {n} file{'s' if n > 1 else ''}, expected the name of one price file"
+            problem, hint, files = path_problem(d.path), "", _many_files(d.path, source)
+            if files is not None:  # a folder or a glob of files, one a ticker
+                eg = str(files[0]) if files else "FILE"
+                hint = (
+                    f"; a run models one price file: run each file on its own (--set data.path={eg} --out "
+                    f"runs/{Path(eg).stem}), or join the series into one file, a column each (data.price_column as "
+                    "a list), to model them together"
+                )
+                if not Path(local_path(d.path)).is_dir():
+                    n = len(files)
+                    problem = f"a glob of {n} file{'s' if n > 1 else ''}, expected the name of one price file"
             raise ConfigError(f"{source}: data.path: {problem}: {d.path}{hint}")
         if config.model.criterion not in ("bic", "aic"):
             raise ConfigError(

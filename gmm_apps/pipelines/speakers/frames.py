@@ -1,5 +1,6 @@
-"""Feature frames of a set of recordings: each decoded once, resampled to the run's rate, its MFCCs; with
-``data.unreadable: skip`` one that cannot be decoded is left out as it is read."""
+"""Feature frames of a set of recordings: each decoded once, resampled to the run's rate, its MFCCs (and, for
+who spoke when, those of each window of it); with ``data.unreadable: skip`` one that cannot be decoded is left
+out as it is read."""
 
 from __future__ import annotations
 
@@ -27,20 +28,45 @@ def features_of(y, sample_rate, f):
     )
 
 
-def extract(files, cfg, ctx, desc, sr, *, key):
+def window_edges(n_samples, sample_rate, seconds):
+    """Sample indices where windows of ``seconds`` start, and the end: a grid from 0, the last piece shorter
+    than half a window joined to the one before (a recording shorter than a window is one window)."""
+    step = max(1, int(round(seconds * sample_rate)))
+    starts = list(range(0, n_samples, step)) or [0]
+    if len(starts) > 1 and n_samples - starts[-1] < step / 2:
+        starts.pop()
+    return np.array([*starts, n_samples])
+
+
+def window_frames(y, sample_rate, seconds, features):
+    """Each window's feature frames (as :func:`.features.recording_features` of the window alone), its start
+    and end in seconds, and its seconds of speech."""
+    edges = window_edges(len(y), sample_rate, seconds)
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        piece = y[a:b]
+        F = features_of(piece, sample_rate, features)
+        out.append((a / sample_rate, b / sample_rate, F, speech_seconds(piece, len(F), features.hop_ms)))
+    return out
+
+
+def extract(files, cfg, ctx, desc, sr, *, key, windows=None):
     """Feature frames, durations and seconds of speech (:func:`.features.speech_seconds`) of every file
     (resampled to ``sr`` Hz), in order; with ``data.unreadable: skip`` a file that cannot be decoded (cut short
-    after its header) is left out as it is read, so each is decoded once.
+    after its header) is left out as it is read, so each is decoded once; ``windows`` (seconds): each file's
+    windows too (:func:`window_frames`), from the same decoding.
 
     Returns
     -------
-    files, frames, durations, speech, left_out : the files read and theirs; ``left_out``: ``file``, ``reason``
+    files, frames, durations, speech, left_out, pieces : the files read and theirs; ``left_out``: ``file``,
+    ``reason``; ``pieces``: each file's windows, or None without ``windows``
     """
 
     def one(path):
         y = load_audio(path, sample_rate=sr, channel=cfg.data.channel)
         F = features_of(y, sr, cfg.features)
-        return F, y.size / sr, speech_seconds(y, len(F), cfg.features.hop_ms)
+        pieces = window_frames(y, sr, windows, cfg.features) if windows else None
+        return F, y.size / sr, speech_seconds(y, len(F), cfg.features.hop_ms), pieces
 
     # one file at a time: a file takes about a millisecond, and threads only contend for the GIL
     # (2,700 FSDD files: 5.8 s on two threads, 4.4 s in one before the deltas and filterbank were sped up)
@@ -56,7 +82,8 @@ def extract(files, cfg, ctx, desc, sr, *, key):
         kept.append(p)
     if not out:
         raise DataError(f"{key}: none of the {len(files)} recordings can be read (data.unreadable: skip left each out)")
-    return kept, [o[0] for o in out], np.array([o[1] for o in out]), np.array([o[2] for o in out]), left
+    pieces = [o[3] for o in out] if windows else None
+    return kept, [o[0] for o in out], np.array([o[1] for o in out]), np.array([o[2] for o in out]), left, pieces
 
 
 def of_kept(files, values, kept):

@@ -109,3 +109,24 @@ def per_speaker(M, labels_true, speakers):
             }
         )
     return pd.DataFrame(rows, columns=["speaker", "recordings", "accuracy", "most_confused_with"])
+
+
+def ranked(S, speakers, threshold):
+    """Each row's answer from its scores ``S`` (rows, one column a speaker): the best speaker (``predicted``),
+    its ``score``, the ``runner_up``, the ``margin`` between them, and ``unknown`` when the best is below
+    ``threshold``."""
+    names = np.array(speakers, dtype=object)
+    order = np.argsort(-S, axis=1)
+    rows = np.arange(len(S))
+    best = S[rows, order[:, 0]]
+    two = S.shape[1] > 1
+    second = S[rows, order[:, 1]] if two else np.full(len(S), -np.inf)
+    return pd.DataFrame(
+        {
+            "predicted": names[order[:, 0]],
+            "score": best,
+            "runner_up": names[order[:, 1]] if two else None,
+            "margin": best - second,
+            "unknown": best < threshold,
+        }
+    )

@@ -31,7 +31,7 @@ from .data import (
 from .features import MIN_SPEECH_S
 from .frames import extract, of_kept
 from .ivector import TotalVariability, baum_welch_statistics
-from .metrics import confused_pairs, det_curve, eer_interval, equal_error_rate, per_speaker
+from .metrics import confused_pairs, det_curve, eer_interval, equal_error_rate, per_speaker, ranked
 from .model import SpeakerModels, train_ubm
 from .windows import headline_part, who_spoke_when
 
@@ -238,19 +238,8 @@ def calibrate(ubm, frames, labels, cfg, seed, extractor=None):
 def identify(models, frames, files, threshold, true=None):
     """Identification table: best speaker, score, runner-up, margin, unknown decision."""
     S = models.score(frames)
-    order = np.argsort(-S, axis=1)
-    best = S[np.arange(len(S)), order[:, 0]]
-    second = S[np.arange(len(S)), order[:, 1]] if S.shape[1] > 1 else np.full(len(S), -np.inf)
-    df = pd.DataFrame(
-        {
-            "file": [str(f) for f in files],
-            "predicted": [models.speakers[i] for i in order[:, 0]],
-            "score": best,
-            "runner_up": [models.speakers[i] for i in order[:, 1]] if S.shape[1] > 1 else None,
-            "margin": best - second,
-            "unknown": best < threshold,
-        }
-    )
+    df = ranked(S, models.speakers, threshold)
+    df.insert(0, "file", [str(f) for f in files])
     if true is not None and any(t is not None for t in true):
         df["true"] = true
     return df, S
@@ -309,9 +298,12 @@ def verify(models, S, files, claims):
 def identify_files(models, files, cfg, ctx, key, sr, spec):
     """Features, identification, verification of claims and the output tables for a set of recordings
     (``spec``: the file, folder or glob they came from); returns the files read (:func:`extract`), the
-    identifications, scores and true speakers, and the files left out."""
+    identifications, scores and true speakers, the files left out, and who spoke when
+    (:func:`.windows.who_spoke_when`, from the same decoding of each recording)."""
     true = as_enrolled(labelled(files, cfg.data, key, required=False, spec=spec), models.speakers)
-    read, frames, dur, speech, left = extract(files, cfg, ctx, f"{key} features", sr, key=key)
+    read, frames, dur, speech, left, pieces = extract(
+        files, cfg, ctx, f"{key} features", sr, key=key, windows=cfg.data.window_seconds
+    )
     files, true = read, of_kept(files, true, read)
     ident, S = identify(models, frames, files, models.threshold, true)
     ident["duration_s"] = dur
@@ -327,7 +319,7 @@ def identify_files(models, files, cfg, ctx, key, sr, spec):
     ver = verify(models, S, files, claims)
     if len(ver):
         ctx.write_table("verifications.csv", ver)
-    return files, ident, S, true, left
+    return files, ident, S, true, left, who_spoke_when(models, files, pieces, cfg, ctx)
 
 
 def _two_speakers(labels, data):
@@ -469,9 +461,10 @@ class SpeakersPipeline(Pipeline):
             return summary
         test = recordings(cfg.data.test, cfg.data, key="data.test", source="config", warn=False)
         test_files, more = readable_recordings(test, cfg.data, key="data.test")
-        test_files, ident, S, true, gone = identify_files(models, test_files, cfg, ctx, "data.test", sr, cfg.data.test)
+        test_files, ident, S, true, gone, (who, turns) = identify_files(
+            models, test_files, cfg, ctx, "data.test", sr, cfg.data.test
+        )
         more += gone
-        who, turns = who_spoke_when(models, test_files, cfg, ctx, sr)
         metrics = self._metrics(ident, S, models, true, seed)
         curves = {k: metrics.pop(k) for k in list(metrics) if k.startswith("_")}
         mute = int((ident["speech_s"] < MIN_SPEECH_S).sum())
@@ -500,7 +493,7 @@ class SpeakersPipeline(Pipeline):
         labels = labelled(files, cfg.data, "data.enrol", required=True, spec=cfg.data.enrol)
         speakers = _two_speakers(labels, cfg.data)
         sr = sample_rate(cfg, files)
-        read, frames, _, speech, more = extract(files, cfg, ctx, "enrolment features", sr, key="data.enrol")
+        read, frames, _, speech, more, _ = extract(files, cfg, ctx, "enrolment features", sr, key="data.enrol")
         if more:  # recordings cut short after their header, left out as they were read
             files, labels, skipped = read, of_kept(files, labels, read), skipped + more
             speakers = _two_speakers(labels, cfg.data)
@@ -560,11 +553,10 @@ class SpeakersPipeline(Pipeline):
         files, skipped = readable_recordings(
             recordings(input, config.data, key="input", source="apply"), config.data, key="input"
         )
-        files, ident, S, true, gone = identify_files(
+        files, ident, S, true, gone, (who, _) = identify_files(
             models, files, config, ctx, "input", int(meta["sample_rate"]), input
         )
         skipped += gone
-        who, _ = who_spoke_when(models, files, config, ctx, int(meta["sample_rate"]))
         m = self._metrics(ident, S, models, true, config.model.random_state)
         counts = ident["predicted"].where(~ident["unknown"], "unknown").value_counts().to_dict()
         head = f"identified {len(files)} recording(s)"

@@ -12,39 +12,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import load_audio
-from .features import MIN_SPEECH_S, speech_seconds
-from .frames import features_of
+from .features import MIN_SPEECH_S
+from .metrics import ranked
 
 #: the turn a window belongs to when it holds too little speech to identify, and when its best score is below
 #: the unknown-speaker threshold
 NO_SPEECH, UNKNOWN = "(no speech)", "(unknown)"
 
 
-def window_edges(n_samples, sample_rate, seconds):
-    """Sample indices where windows of ``seconds`` start, and the end: a grid from 0, the last piece shorter
-    than half a window joined to the one before (a recording shorter than a window is one window)."""
-    step = max(1, int(round(seconds * sample_rate)))
-    starts = list(range(0, n_samples, step)) or [0]
-    if len(starts) > 1 and n_samples - starts[-1] < step / 2:
-        starts.pop()
-    return np.array([*starts, n_samples])
-
-
-def window_frames(y, sample_rate, seconds, features):
-    """Each window's feature frames (as :func:`.features.recording_features` of the window alone), its start
-    and end in seconds, and its seconds of speech."""
-    edges = window_edges(len(y), sample_rate, seconds)
-    out = []
-    for a, b in zip(edges[:-1], edges[1:]):
-        piece = y[a:b]
-        F = features_of(piece, sample_rate, features)
-        out.append((a / sample_rate, b / sample_rate, F, speech_seconds(piece, len(F), features.hop_ms)))
-    return out
-
-
-def identify_windows(models, files, cfg, ctx, sample_rate):
-    """Every window of every recording identified, and the turns they make.
+def identify_windows(models, files, pieces):
+    """Every window of every recording identified (``pieces``: each file's windows, from
+    :func:`.frames.extract`), and the turns they make.
 
     Returns
     -------
@@ -56,26 +34,15 @@ def identify_windows(models, files, cfg, ctx, sample_rate):
         ``windows``.
     """
     rows, frames = [], []
-    for path in ctx.progress(files, total=len(files), desc="windows"):
-        y = load_audio(path, sample_rate=sample_rate, channel=cfg.data.channel)
-        for start, end, F, speech in window_frames(y, sample_rate, cfg.data.window_seconds, cfg.features):
+    for path, windows in zip(files, pieces):
+        for start, end, F, speech in windows:
             rows.append({"file": str(path), "start_s": round(start, 3), "end_s": round(end, 3), "speech_s": speech})
             frames.append(F)
     windows = pd.DataFrame(rows, columns=["file", "start_s", "end_s", "speech_s"])
     spoken = np.flatnonzero(windows["speech_s"].to_numpy() >= MIN_SPEECH_S)
-    names = np.array(models.speakers, dtype=object)
-    S = models.score([frames[i] for i in spoken]) if spoken.size else np.zeros((0, len(names)))
-    order = np.argsort(-S, axis=1)
-    best = S[np.arange(len(S)), order[:, 0]] if len(S) else np.zeros(0)
-    second = S[np.arange(len(S)), order[:, 1]] if S.shape[1] > 1 else np.full(len(S), -np.inf)
-    windows["predicted"], windows["score"], windows["runner_up"], windows["margin"] = None, np.nan, None, np.nan
-    windows.loc[spoken, "predicted"] = names[order[:, 0]] if len(S) else []
-    windows.loc[spoken, "score"] = best
-    if S.shape[1] > 1:
-        windows.loc[spoken, "runner_up"] = names[order[:, 1]]
-    windows.loc[spoken, "margin"] = best - second
-    windows["unknown"] = True
-    windows.loc[spoken, "unknown"] = best < models.threshold
+    S = models.score([frames[i] for i in spoken]) if spoken.size else np.zeros((0, len(models.speakers)))
+    windows = windows.join(ranked(S, models.speakers, models.threshold).set_axis(spoken))
+    windows["unknown"] = windows["unknown"].fillna(True).astype(bool)  # no speech: no answer
     return windows, turns_of(windows)
 
 
@@ -110,12 +77,13 @@ def talk_time(turns):
     return out
 
 
-def who_spoke_when(models, files, cfg, ctx, sample_rate):
-    """With ``data.window_seconds``: the windows and turns of the recordings identified, written as windows.csv
-    and turns.csv; returns what summary.json says of them and the turns (for the report), or ({}, None)."""
-    if not cfg.data.window_seconds:
+def who_spoke_when(models, files, pieces, cfg, ctx):
+    """With ``data.window_seconds``: the windows (``pieces``, from :func:`.frames.extract`) and turns of the
+    recordings identified, written as windows.csv and turns.csv; returns what summary.json says of them and the
+    turns (for the report), or ({}, None)."""
+    if pieces is None:
         return {}, None
-    windows, turns = identify_windows(models, files, cfg, ctx, sample_rate)
+    windows, turns = identify_windows(models, files, pieces)
     ctx.write_table("windows.csv", windows)
     ctx.write_table("turns.csv", turns)
     said = {
