@@ -109,6 +109,13 @@ class SpeakersData(DataSection):
         "joined into turns (turns.csv) and each recording's talk time per speaker in summary.json; null: whole "
         "recordings only",
     )
+    switch_penalty: Annotated[float, Field(ge=0)] | None = Field(
+        None,
+        description="who spoke when: a recording's windows answered together, the best sequence of answers giving "
+        "up this much score, times seconds of speech, for each change of speaker between consecutive windows (so a "
+        "window that flickers to another voice stays in its turn); 0: each window answered alone; null: 1 with "
+        "S-normalised scores (model.score_norm: snorm), 0 otherwise",
+    )
 
     @model_validator(mode="after")
     def _own_speakers_are_not_tested_on_the_demo(self):
@@ -269,7 +276,7 @@ class SpeakersConfig(PipelineConfig):
     def check_unread_keys(self, where):
         """Refuse keys that would change nothing (:func:`~gmm_apps.config.refuse_unread`): the columns of a list
         with no list of recordings nor claims, the file-name pattern where speakers come from folders or a list,
-        the settings of another kind of model, and the S-norm cohort without S-norm."""
+        the switch penalty without windows, the settings of another kind of model, and the S-norm cohort without S-norm."""
         super().check_unread_keys(where)
         d, m = self.data, self.model
         if not (d.claims or is_list(d.enrol) or is_list(d.test)):
@@ -283,6 +290,8 @@ class SpeakersConfig(PipelineConfig):
             )
         if d.label_from in ("folder", "table"):
             refuse_unread(where, "data", d, ("pattern",), "with data.label_from: pattern or auto")
+        if d.window_seconds is None:
+            refuse_unread(where, "data", d, ("switch_penalty",), "with data.window_seconds (who spoke when)")
         kinds = {
             "relevance_factor": "ubm_map",
             "top_components": "ubm_map",

@@ -139,10 +139,18 @@ def plot_timeline(turns, speakers):
 
 def _who_spoke_when_section(ctx, rep, cfg, summary, turns, speakers):
     rep.section("Who spoke when")
+    penalty = summary["switch_penalty"]
+    together = (
+        f"then each recording's windows answered together (switch penalty {penalty:g}: a change of speaker must "
+        "gain more than that in score times seconds of speech), so a window that flickers to another voice stays in "
+        "its turn"
+        if penalty
+        else "each window's own answer kept"
+    )
     rep.text(
-        f"Each recording cut into windows of {summary['window_seconds']:g} s, each identified alone (windows.csv); "
-        "consecutive windows of one speaker are one turn (turns.csv). A window with too little speech is no "
-        "speech; one whose best score is below the unknown-speaker threshold is unknown."
+        f"Each recording cut into windows of {summary['window_seconds']:g} s, each identified alone (windows.csv: "
+        f"predicted), {together} (windows.csv: speaker); consecutive windows of one speaker are one turn "
+        "(turns.csv). A window with too little speech is no speech; unknown scores the unknown-speaker threshold."
     )
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_timeline(turns, speakers), "timeline.png"))
