@@ -862,7 +862,20 @@ QUICK = ["--quiet", "--set", "report.stability_seeds=1", "--set", "report.bootst
         (
             ["split.holdout_weeks=60"],
             "split.holdout_weeks=60 runs to 1998-11-24, past the log's last purchase (1998-06-30); "
-            "the log allows at most 39 weeks",
+            "the log allows 39 whole weeks after the calibration period: set split.holdout_weeks: 39",
+        ),
+        (
+            ["split.start=1997-01-03", "split.calibration_weeks=77", "split.holdout_weeks=1"],
+            "the log allows 0 whole weeks after the calibration period: set split.holdout_weeks: max",
+        ),
+        (  # the calibration period holds the last purchase: a holdout asked for, none left
+            ["split.calibration_weeks=78"],
+            "split.calibration_weeks=78 runs to 1998-06-30, past the log's last purchase (1998-06-30), which "
+            "leaves no day for the holdout (split.holdout_weeks=39); set split.calibration_weeks: 39 or fewer",
+        ),
+        (
+            ["split.calibration_weeks=78", "split.holdout_weeks=max"],
+            "(split.holdout_weeks=max); set split.calibration_weeks: 77 or fewer to keep one, or split.enabled: false",
         ),
         (["features.recent_weeks=39"], "features.recent_weeks=39 is not shorter than split.calibration_weeks=39"),
         (

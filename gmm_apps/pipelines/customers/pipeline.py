@@ -124,7 +124,8 @@ def calibration_window(purchases, sp, source, *, recent_weeks):
 
     A holdout may end at most a day after the last purchase (``holdout_weeks:
     max`` runs it to that day); a longer one is refused with the length the log
-    allows, so no figure is ever computed on a silently shorter holdout.
+    allows, and so is a calibration period that leaves no day for it, so no
+    figure is ever computed on a silently shorter (or missing) holdout.
     """
     first, last = purchases["date"].min(), purchases["date"].max()
     day = pd.Timedelta(days=1)
@@ -148,17 +149,29 @@ def calibration_window(purchases, sp, source, *, recent_weeks):
             f"after the split start ({weeks:.0f} weeks, {start.date()} to {last.date()}); shorten it, "
             "or set split.enabled: false to segment the whole file"
         )
-    if cal_end > last:
-        return Window(start, cal_end, None, False, last)
+    if cal_end > last:  # the calibration period holds the last purchase: no day is left for the holdout
+        ho = 0 if sp.holdout_weeks == "max" else sp.holdout_weeks
+        allowed = ((last if ho == 0 else last + 2 * day) - start).days // 7 - ho  # a holdout that fits
+        fix = f"set split.calibration_weeks: {allowed} or fewer to keep one, or " if allowed >= 1 else "set "
+        raise DataError(
+            f"{source}: split.calibration_weeks={sp.calibration_weeks} runs to {(cal_end - day).date()}, past the "
+            f"log's last purchase ({last.date()}), which leaves no day for the holdout "
+            f"(split.holdout_weeks={sp.holdout_weeks}); {fix}split.enabled: false to segment the whole log"
+        )
     if sp.holdout_weeks == "max":
         return Window(start, cal_end, last + day, True, last)
     ho_end = cal_end + pd.Timedelta(weeks=sp.holdout_weeks)
     if ho_end > last + 2 * day:  # its last day more than a day after the last purchase
         allowed = ((last + 2 * day) - cal_end).days // 7
+        fix = (
+            f"set split.holdout_weeks: {allowed}, or max to use all of it"
+            if allowed >= 1
+            else "set split.holdout_weeks: max to use all of it, or shorten split.calibration_weeks"
+        )
         raise DataError(
             f"{source}: split.holdout_weeks={sp.holdout_weeks} runs to {(ho_end - day).date()}, past the "
-            f"log's last purchase ({last.date()}); the log allows at most {allowed} weeks after the "
-            f"calibration period: set split.holdout_weeks: {allowed}, or max to use all of it"
+            f"log's last purchase ({last.date()}); the log allows {allowed} whole weeks after the "
+            f"calibration period: {fix}"
         )
     return Window(start, cal_end, ho_end, True, last)
 
