@@ -1054,3 +1054,37 @@ def test_recordings_no_reader_can_open_are_left_out_when_asked(tmp_path, capsys,
     applied = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert [Path(s["file"]).name for s in applied["skipped"]] == ["call.wav"]
     assert applied["recordings"] == len(list((SAMPLES / "fsdd_sample" / "test").glob("*.wav")))
+
+
+def test_recordings_sampled_below_the_run_rate_are_named_with_the_rate_to_set(tmp_path, caplog):
+    import soundfile as sf
+
+    from gmm_apps.pipelines.speakers.frames import warn_below_rate
+
+    tone = np.sin(np.linspace(0, 200 * np.pi, 8000)).astype(np.float32)
+    paths = []
+    for name, rate in (("a.wav", 8000), ("b.flac", 16000), ("c.wav", 16000), ("d.ogg", 22050)):
+        sf.write(tmp_path / name, tone, rate)
+        paths.append(tmp_path / name)
+    with caplog.at_level("WARNING", logger="gmm_apps"):
+        assert warn_below_rate(paths, 8000, key="data.test") == {}
+        assert not caplog.records
+        assert warn_below_rate(paths, 22050, key="data.test") == {8000: 1, 16000: 2}
+    (msg,) = [r.getMessage() for r in caplog.records]
+    assert msg.startswith("data.test: 3 of 4 recordings are sampled below the 22050 Hz every recording is resampled")
+    assert "(8000 Hz x 1, 16000 Hz x 2)" in msg and msg.endswith(
+        "set data.sample_rate: 8000 to compare every recording on the band they all have"
+    )
+
+
+def test_a_run_resampling_recordings_up_says_so_for_enrolment_and_test(tmp_path, capsys):
+    args = ["run", REPO / "configs" / "speakers.yaml", "--out", tmp_path / "r"]
+    sets = ["data.sample_rate=16000", "report.plots=false", "model.n_components=16"]
+    assert cli.main([str(a) for a in args] + [a for s in sets for a in ("--set", s)]) == 0
+    err = capsys.readouterr().err
+    for key, n in (("data.enrol", 240), ("data.test", 180)):
+        assert (
+            f"{key}: {n} of {n} recordings are sampled below the 16000 Hz every recording is resampled to (8000 Hz x {n})"
+            in err
+        )
+    assert "sampled below" in (tmp_path / "r" / "run.log").read_text()

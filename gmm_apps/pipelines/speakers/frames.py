@@ -4,12 +4,17 @@ out as it is read."""
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+
 import numpy as np
 
 from ...errors import DataError
 from ...paths import left_out
-from .data import load_audio
+from .data import load_audio, native_rate
 from .features import recording_features, speech_seconds
+
+logger = logging.getLogger("gmm_apps.speakers")
 
 
 def features_of(y, sample_rate, f):
@@ -54,7 +59,8 @@ def extract(files, cfg, ctx, desc, sr, *, key, windows=None):
     """Feature frames, durations and seconds of speech (:func:`.features.speech_seconds`) of every file
     (resampled to ``sr`` Hz), in order; with ``data.unreadable: skip`` a file that cannot be decoded (cut short
     after its header) is left out as it is read, so each is decoded once; ``windows`` (seconds): each file's
-    windows too (:func:`window_frames`), from the same decoding.
+    windows too (:func:`window_frames`), from the same decoding.  Recordings sampled below ``sr`` are logged
+    (:func:`warn_below_rate`).
 
     Returns
     -------
@@ -83,6 +89,7 @@ def extract(files, cfg, ctx, desc, sr, *, key, windows=None):
     if not out:
         raise DataError(f"{key}: none of the {len(files)} recordings can be read (data.unreadable: skip left each out)")
     pieces = [o[3] for o in out] if windows else None
+    warn_below_rate(kept, sr, key=key)
     return kept, [o[0] for o in out], np.array([o[1] for o in out]), np.array([o[2] for o in out]), left, pieces
 
 
@@ -90,3 +97,30 @@ def of_kept(files, values, kept):
     """``values`` (one per file of ``files``) of the files ``kept`` (None stays None)."""
     keep = set(kept)
     return None if values is None else [v for f, v in zip(files, values) if f in keep]
+
+
+def warn_below_rate(paths, rate, *, key):
+    """Log the recordings of ``paths`` whose own sample rate is below ``rate`` Hz, the rate every recording is
+    resampled to: resampled up, they hold no sound above half their own rate, so their features differ from the
+    others' by the device as much as by the voice (a phone call among studio recordings).
+
+    Returns
+    -------
+    counts : dict
+        Each lower rate and how many recordings have it.
+    """
+    counts = Counter(r for r in map(native_rate, paths) if r < rate)
+    if counts:
+        low = min(counts)
+        logger.warning(
+            "%s: %d of %d recordings are sampled below the %d Hz every recording is resampled to (%s): each holds "
+            "no sound above half its own rate, where the others do; set data.sample_rate: %d to compare every "
+            "recording on the band they all have",
+            key,
+            sum(counts.values()),
+            len(paths),
+            rate,
+            ", ".join(f"{r} Hz x {n}" for r, n in sorted(counts.items())),
+            low,
+        )
+    return dict(sorted(counts.items()))
