@@ -224,6 +224,18 @@ class ThresholdSection(Section):
             raise ValueError("method 'fixed' needs a value, got none")
         return self
 
+    @model_validator(mode="after")
+    def _each_method_reads_its_key(self):
+        """A ``rate`` (other than the default) with ``method: fixed`` would change nothing: refused (a ``value``
+        with ``method: rate`` is refused with the other unread keys)."""
+        if self.method == "fixed" and "rate" in self.model_fields_set:
+            if self.rate != type(self).model_fields["rate"].default:
+                raise ValueError(
+                    f"rate {self.rate:g} is read only with method: rate, and method is fixed (value {self.value:g}); "
+                    "remove one of them"
+                )
+        return self
+
 
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}$")
 _MEMORY = re.compile(r"^(?:auto|\d+(?:\.\d+)?\s*(?:[kKMGT]i?B|B)?)$")

@@ -497,7 +497,7 @@ def test_recordings_without_speech_are_marked_unknown_and_refused_for_enrolment(
 
 
 def test_calibration_holds_out_a_share_of_each_speaker_and_one_of_a_speaker_with_two_or_three():
-    from gmm_apps.pipelines.speakers.pipeline import calibration_split
+    from gmm_apps.pipelines.speakers.calibration import calibration_split
 
     labels = ["a"] * 8 + ["b"] * 3 + ["c"] * 2 + ["d"]
     held = calibration_split(labels, 0.25, seed=0)
@@ -1056,7 +1056,7 @@ def test_recordings_no_reader_can_open_are_left_out_when_asked(tmp_path, capsys,
     assert applied["recordings"] == len(list((SAMPLES / "fsdd_sample" / "test").glob("*.wav")))
 
 
-def test_recordings_sampled_below_the_run_rate_are_named_with_the_rate_to_set(tmp_path, caplog):
+def test_recordings_sampled_below_the_run_rate_are_named_with_the_rate_to_set(tmp_path, gmm_log):
     import soundfile as sf
 
     from gmm_apps.pipelines.speakers.frames import warn_below_rate
@@ -1066,11 +1066,11 @@ def test_recordings_sampled_below_the_run_rate_are_named_with_the_rate_to_set(tm
     for name, rate in (("a.wav", 8000), ("b.flac", 16000), ("c.wav", 16000), ("d.ogg", 22050)):
         sf.write(tmp_path / name, tone, rate)
         paths.append(tmp_path / name)
-    with caplog.at_level("WARNING", logger="gmm_apps"):
-        assert warn_below_rate(paths, 8000, key="data.test") == {}
-        assert not caplog.records
-        assert warn_below_rate(paths, 22050, key="data.test") == {8000: 1, 16000: 2}
-    (msg,) = [r.getMessage() for r in caplog.records]
+    gmm_log.clear()
+    assert warn_below_rate(paths, 8000, key="data.test") == {}
+    assert not [r for r in gmm_log.records if r.levelname == "WARNING"]
+    assert warn_below_rate(paths, 22050, key="data.test") == {8000: 1, 16000: 2}
+    (msg,) = [r.getMessage() for r in gmm_log.records if r.levelname == "WARNING"]
     assert msg.startswith("data.test: 3 of 4 recordings are sampled below the 22050 Hz every recording is resampled")
     assert "(8000 Hz x 1, 16000 Hz x 2)" in msg and msg.endswith(
         "set data.sample_rate: 8000 to compare every recording on the band they all have"

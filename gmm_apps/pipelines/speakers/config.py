@@ -243,11 +243,19 @@ class SpeakersModel(ModelSection):
 class SpeakersThreshold(ThresholdSection):
     """Open-set decisions: a recording whose best score is below the threshold is
     'unknown'.  With ``method: rate`` the threshold is calibrated on held-out
-    enrolment recordings, each scored against the other speakers as an impostor,
-    so that at most ``rate`` of impostors would be accepted (the false-acceptance
-    rate); ``value`` fixes it instead."""
+    enrolment recordings scored as impostors, so that at most ``rate`` of them
+    would be accepted (the false-acceptance rate): against the other enrolled
+    speakers (``impostors: enrolled``), or with their speaker left out of every
+    model, as a voice never enrolled (``impostors: unseen``); ``value`` fixes it
+    instead."""
 
     rate: float = Field(0.01, gt=0, lt=1, description="share of impostor recordings accepted (false-acceptance rate)")
+    impostors: Literal["enrolled", "unseen"] = Field(
+        "enrolled",
+        description="the impostors rate counts: enrolled: held-out recordings against the other enrolled speakers; "
+        "unseen: with their speaker left out of the background and speaker models, as a voice never enrolled "
+        "(3 or more speakers; stricter: more enrolled recordings called unknown)",
+    )
     calibration_share: float = Field(
         0.25, gt=0, lt=1, description="share of each speaker's enrolment files held out for calibration"
     )
@@ -305,3 +313,5 @@ class SpeakersConfig(PipelineConfig):
                 refuse_unread(where, "model", m, (key,), f"with model.kind: {kind}")
         if m.score_norm != "snorm":
             refuse_unread(where, "model", m, ("snorm_cohort",), "with model.score_norm: snorm")
+        if self.threshold.method == "fixed":
+            refuse_unread(where, "threshold", self.threshold, ("impostors",), "with threshold.method: rate")

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...core import threshold_at_rate
 from ...errors import ArgumentError, ConfigError, DataError
 from ...paths import path_problem, require_file, with_left_out
 from ...registry import Pipeline
+from .calibration import build_models, calibrate, calibration_split, fit_background, held_out_scores
 from .config import SpeakersConfig, is_list
 from .data import (
     as_enrolled,
@@ -32,7 +32,7 @@ from .features import MIN_SPEECH_S
 from .frames import extract, of_kept
 from .ivector import TotalVariability, baum_welch_statistics
 from .metrics import confused_pairs, det_curve, eer_interval, equal_error_rate, per_speaker, ranked
-from .model import SpeakerModels, train_ubm
+from .model import SpeakerModels
 from .windows import headline_part, who_spoke_when
 
 logger = logging.getLogger("gmm_apps.speakers")
@@ -123,20 +123,10 @@ def choose_ubm_size(frames, labels, sizes, cfg, seed, ctx):
 def background_model(frames, cfg, seed, ctx, *, n_components, start=None):
     """The universal background model on every enrolment frame (a progress bar over its EM iterations);
     ``start``: a mixture of that size that EM continues from (:func:`~.model.train_ubm`)."""
-    m = cfg.model
-    bar = ctx.progress(total=m.max_iter, desc=f"background model, {n_components} components (EM iterations)")
+    bar = ctx.progress(total=cfg.model.max_iter, desc=f"background model, {n_components} components (EM iterations)")
     try:
-        return train_ubm(
-            frames,
-            n_components=n_components,
-            covariance_type=m.covariance_type,
-            random_state=seed,
-            n_init=m.n_init,
-            max_iter=m.max_iter,
-            tol=m.tol,
-            reg_covar=m.reg_covar,
-            progress=lambda i, lb: bar.update(1),
-            start=start,
+        return fit_background(
+            frames, cfg, seed, n_components=n_components, progress=lambda i, lb: bar.update(1), start=start
         )
     finally:
         bar.close()
@@ -156,83 +146,6 @@ def total_variability(ubm, frames, cfg, seed, ctx):
     )
     bar = functools.partial(ctx.progress, total=m.ivector_iterations, desc="total variability")
     return TotalVariability(m.ivector_dim, n_iter=m.ivector_iterations, random_state=seed).fit(N, F, progress=bar)
-
-
-def build_models(ubm, frames, labels, cfg, seed, extractor=None):
-    """Speaker models from the background model ``ubm`` (and ``extractor``, kind ivector) and the enrolment frames."""
-    m = cfg.model
-    models = SpeakerModels(
-        ubm,
-        kind=m.kind,
-        relevance_factor=m.relevance_factor,
-        score_norm=m.score_norm,
-        top_components=m.top_components,
-        extractor=extractor,
-        lda_dim=m.lda_dim,
-        snorm_cohort=m.snorm_cohort,
-    )
-    return models.fit(frames, labels, n_components=m.speaker_components, random_state=seed, reg_covar=m.reg_covar)
-
-
-def calibration_split(labels, share, seed):
-    """Indices of each speaker's files held out for threshold calibration: ``share`` of them, and one of a
-    speaker with too few for that share to make one (two or three recordings), at least one kept for enrolment."""
-    rng = np.random.default_rng(seed)
-    held = []
-    for spk in sorted(set(labels)):
-        idx = np.flatnonzero(np.array(labels) == spk)
-        n = max(1, int(np.floor(share * len(idx))))
-        if len(idx) >= 2:
-            held.extend(rng.permutation(idx)[: min(n, len(idx) - 1)].tolist())
-    return sorted(held)
-
-
-def held_out_scores(ubm, frames, labels, held, cfg, seed, extractor=None):
-    """The held-out recordings scored by speaker models built from ``ubm`` and the other recordings.
-
-    Returns
-    -------
-    scores : ndarray of shape (len(held), n_speakers)
-    own : ndarray of shape (len(held),)
-        Each held-out recording's own speaker, as a column of ``scores``.
-    """
-    held_set = set(held)
-    keep = [i for i in range(len(frames)) if i not in held_set]
-    models = build_models(ubm, [frames[i] for i in keep], [labels[i] for i in keep], cfg, seed, extractor)
-    return models.score([frames[i] for i in held]), np.array([models.speakers.index(labels[i]) for i in held])
-
-
-def calibrate(ubm, frames, labels, cfg, seed, extractor=None):
-    """The unknown-speaker threshold: fixed, or set on held-out enrolment recordings scored as impostors.
-
-    Each held-out recording is scored against the other speakers' models (built
-    without it, from the same background model ``ubm``); the threshold lets at
-    most ``threshold.rate`` of these impostor trials through.
-
-    Returns
-    -------
-    threshold : float
-    calibration : dict or None
-    """
-    th = cfg.threshold
-    if th.method == "fixed":
-        return th.value, None
-    held = calibration_split(labels, th.calibration_share, seed)
-    if not held:
-        raise DataError(
-            "data.enrol: every speaker has one recording, and calibrating the unknown-speaker threshold holds one "
-            "of a speaker's recordings out; enrol two or more of some speakers, or set threshold.method: fixed and "
-            "threshold.value"
-        )
-    S, own = held_out_scores(ubm, frames, labels, held, cfg, seed, extractor)
-    others = S.copy()
-    others[np.arange(len(held)), own] = -np.inf
-    threshold = threshold_at_rate(others.max(axis=1), th.rate)
-    return threshold, {
-        "held_out": len(held),
-        "target_far": th.rate,
-        "false_rejection_at_threshold": float((S[np.arange(len(held)), own] < threshold).mean()),
-    }
 
 
 def identify(models, frames, files, threshold, true=None):
@@ -433,7 +346,8 @@ class SpeakersPipeline(Pipeline):
         size, sizes_tried, start = choose_ubm_size(enrol_frames, enrol_labels, sizes, cfg, seed, ctx)
         ubm = background_model(enrol_frames, cfg, seed, ctx, n_components=size, start=start)
         extractor = total_variability(ubm, enrol_frames, cfg, seed, ctx)
-        threshold, calib = calibrate(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
+        left_out = functools.partial(ctx.progress, desc="unknown-speaker threshold (speakers left out in turn)")
+        threshold, calib = calibrate(ubm, enrol_frames, enrol_labels, cfg, seed, extractor, progress=left_out)
         models = build_models(ubm, enrol_frames, enrol_labels, cfg, seed, extractor)
         models.threshold = threshold
         models.save(

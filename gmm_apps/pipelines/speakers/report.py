@@ -171,10 +171,17 @@ def _key_figures(cfg, summary):
     }
     cal = summary.get("threshold_calibration")
     if cal:
+        against = {"enrolled": "the other enrolled speakers", "unseen": "voices never enrolled (speaker left out)"}
         kv["threshold calibration"] = (
-            f"{cal['held_out']} held-out enrolment recordings, target false acceptance "
-            f"{100 * cal['target_far']:g}%, false rejection there {100 * cal['false_rejection_at_threshold']:.1f}%"
+            f"{cal['held_out']} held-out enrolment recordings as impostors against "
+            f"{against[cal.get('impostors', 'enrolled')]}, target false acceptance {100 * cal['target_far']:g}%, "
+            f"false rejection there {100 * cal['false_rejection_at_threshold']:.1f}%"
         )
+        if cal.get("unseen_voices_accepted") is not None:
+            kv["voices never enrolled accepted (estimated)"] = (
+                f"{100 * cal['unseen_voices_accepted']:.1f}% (held-out recordings scored with their speaker left out "
+                "of every model)"
+            )
     for key, label in (
         ("accuracy", "identification accuracy (closed set)"),
         ("open_set_accuracy", "accuracy with the unknown decision"),
