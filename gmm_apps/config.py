@@ -228,12 +228,12 @@ class ThresholdSection(Section):
     def _each_method_reads_its_key(self):
         """A ``rate`` (other than the default) with ``method: fixed`` would change nothing: refused (a ``value``
         with ``method: rate`` is refused with the other unread keys)."""
-        if self.method == "fixed" and "rate" in self.model_fields_set:
-            if self.rate != type(self).model_fields["rate"].default:
-                raise ValueError(
-                    f"rate {self.rate:g} is read only with method: rate, and method is fixed (value {self.value:g}); "
-                    "remove one of them"
-                )
+        unread = self.method == "fixed" and "rate" in self.model_fields_set
+        if unread and self.rate != type(self).model_fields["rate"].default:
+            raise ValueError(
+                f"rate {self.rate:g} is read only with method: rate, and method is fixed (value {self.value:g}); "
+                "remove one of them"
+            )
         return self
 
 

@@ -1059,6 +1059,7 @@ def test_recordings_no_reader_can_open_are_left_out_when_asked(tmp_path, capsys,
 def test_recordings_sampled_below_the_run_rate_are_named_with_the_rate_to_set(tmp_path, gmm_log):
     import soundfile as sf
 
+    from gmm_apps.pipelines.speakers.data import read_audio
     from gmm_apps.pipelines.speakers.frames import warn_below_rate
 
     tone = np.sin(np.linspace(0, 200 * np.pi, 8000)).astype(np.float32)
@@ -1066,10 +1067,11 @@ def test_recordings_sampled_below_the_run_rate_are_named_with_the_rate_to_set(tm
     for name, rate in (("a.wav", 8000), ("b.flac", 16000), ("c.wav", 16000), ("d.ogg", 22050)):
         sf.write(tmp_path / name, tone, rate)
         paths.append(tmp_path / name)
+    rates = [read_audio(p)[1] for p in paths]  # each recording's own rate, as it is decoded
     gmm_log.clear()
-    assert warn_below_rate(paths, 8000, key="data.test") == {}
+    assert warn_below_rate(rates, 8000, key="data.test") == {}
     assert not [r for r in gmm_log.records if r.levelname == "WARNING"]
-    assert warn_below_rate(paths, 22050, key="data.test") == {8000: 1, 16000: 2}
+    assert warn_below_rate(rates, 22050, key="data.test") == {8000: 1, 16000: 2}
     (msg,) = [r.getMessage() for r in gmm_log.records if r.levelname == "WARNING"]
     assert msg.startswith("data.test: 3 of 4 recordings are sampled below the 22050 Hz every recording is resampled")
     assert "(8000 Hz x 1, 16000 Hz x 2)" in msg and msg.endswith(

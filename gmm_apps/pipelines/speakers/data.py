@@ -31,7 +31,21 @@ AUDIO_SUFFIXES = SNDFILE_SUFFIXES | CONTAINER_SUFFIXES
 
 
 def load_audio(path, *, sample_rate, channel="mix"):
-    """Read an audio file as mono float32 at ``sample_rate``.
+    """Read an audio file as mono float32 at ``sample_rate`` (:func:`read_audio`, then :func:`resampled`)."""
+    return resampled(*read_audio(path, channel=channel), sample_rate)
+
+
+def resampled(y, sr, sample_rate):
+    """The recording ``y`` of ``sr`` Hz at ``sample_rate`` Hz, as contiguous float32."""
+    if sr != sample_rate:
+        import librosa  # reason: start-up (2-3 s); only recordings at another rate
+
+        y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def read_audio(path, *, channel="mix"):
+    """Read an audio file as mono float32 at its own sample rate.
 
     libsndfile reads WAV, FLAC, OGG / Opus, MP3, AIFF and NIST SPHERE (LDC's ``.sph``, TIMIT's ``.WAV``;
     not shorten-compressed); anything else (a phone's M4A voice memo, the
@@ -40,13 +54,13 @@ def load_audio(path, *, sample_rate, channel="mix"):
     Parameters
     ----------
     path : str or Path
-    sample_rate : int
     channel : 'mix' or int
         'mix': the channels averaged; a number: that channel alone, from 0 (``data.channel``).
 
     Returns
     -------
     y : ndarray of shape (n_samples,)
+    sample_rate : int
     """
     import soundfile as sf  # start-up time: soundfile loads only when audio is read or written
 
@@ -61,11 +75,7 @@ def load_audio(path, *, sample_rate, channel="mix"):
         raise DataError(f"{path}: the recording is empty (0 samples)")
     if not np.all(np.isfinite(y)):
         raise DataError(f"{path}: the recording holds NaN or infinite samples")
-    if sr != sample_rate:
-        import librosa  # reason: start-up (2-3 s); only recordings at another rate
-
-        y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
-    return np.ascontiguousarray(y, dtype=np.float32)
+    return y, int(sr)
 
 
 def _audio_stream(container, path, sndfile_error):

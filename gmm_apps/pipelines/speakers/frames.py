@@ -11,7 +11,7 @@ import numpy as np
 
 from ...errors import DataError
 from ...paths import left_out
-from .data import load_audio, native_rate
+from .data import read_audio, resampled
 from .features import recording_features, speech_seconds
 
 logger = logging.getLogger("gmm_apps.speakers")
@@ -69,10 +69,11 @@ def extract(files, cfg, ctx, desc, sr, *, key, windows=None):
     """
 
     def one(path):
-        y = load_audio(path, sample_rate=sr, channel=cfg.data.channel)
+        y, native = read_audio(path, channel=cfg.data.channel)
+        y = resampled(y, native, sr)
         F = features_of(y, sr, cfg.features)
         pieces = window_frames(y, sr, windows, cfg.features) if windows else None
-        return F, y.size / sr, speech_seconds(y, len(F), cfg.features.hop_ms), pieces
+        return F, y.size / sr, speech_seconds(y, len(F), cfg.features.hop_ms), pieces, native
 
     # one file at a time: a file takes about a millisecond, and threads only contend for the GIL
     # (2,700 FSDD files: 5.8 s on two threads, 4.4 s in one before the deltas and filterbank were sped up)
@@ -89,7 +90,7 @@ def extract(files, cfg, ctx, desc, sr, *, key, windows=None):
     if not out:
         raise DataError(f"{key}: none of the {len(files)} recordings can be read (data.unreadable: skip left each out)")
     pieces = [o[3] for o in out] if windows else None
-    warn_below_rate(kept, sr, key=key)
+    warn_below_rate([o[4] for o in out], sr, key=key)
     return kept, [o[0] for o in out], np.array([o[1] for o in out]), np.array([o[2] for o in out]), left, pieces
 
 
@@ -99,8 +100,8 @@ def of_kept(files, values, kept):
     return None if values is None else [v for f, v in zip(files, values) if f in keep]
 
 
-def warn_below_rate(paths, rate, *, key):
-    """Log the recordings of ``paths`` whose own sample rate is below ``rate`` Hz, the rate every recording is
+def warn_below_rate(rates, rate, *, key):
+    """Log the recordings whose own sample rates, ``rates``, are below ``rate`` Hz, the rate every recording is
     resampled to: resampled up, they hold no sound above half their own rate, so their features differ from the
     others' by the device as much as by the voice (a phone call among studio recordings).
 
@@ -109,7 +110,7 @@ def warn_below_rate(paths, rate, *, key):
     counts : dict
         Each lower rate and how many recordings have it.
     """
-    counts = Counter(r for r in map(native_rate, paths) if r < rate)
+    counts = Counter(r for r in rates if r < rate)
     if counts:
         low = min(counts)
         logger.warning(
@@ -118,7 +119,7 @@ def warn_below_rate(paths, rate, *, key):
             "recording on the band they all have",
             key,
             sum(counts.values()),
-            len(paths),
+            len(rates),
             rate,
             ", ".join(f"{r} Hz x {n}" for r, n in sorted(counts.items())),
             low,
