@@ -34,7 +34,8 @@ def render():
         "Every key of every pipeline: type, default, limits and what it does. A config holds exactly these",
         "keys; any other key is an error. `gmm-apps init PIPELINE FILE` writes a pipeline's defaults with",
         "these descriptions as comments. This file is generated from the schemas by",
-        "`python docs/make_configuration.py`; do not edit it by hand.",
+        "`python docs/make_configuration.py`; do not edit it by hand. Relative paths are read from the folder",
+        "the command runs in, not the config's own.",
         "",
     ]
     for name in registry.available():

@@ -67,10 +67,51 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=
             if warn:
                 _say_left_out(every, files, pattern, suffixes)
         if not files:
-            raise ConfigError(f"{source}: {key}: the pattern {pattern!r} matches no files")
+            where = "" if glob.glob(str(p), recursive=True) else _where_looked(pattern, source)
+            raise ConfigError(f"{source}: {key}: the pattern {pattern!r} matches no files{where}")
         return files
     problem = path_problem(p) or "file not found"
-    raise ConfigError(f"{source}: {key}: {problem}: {pattern}")
+    raise ConfigError(f"{source}: {key}: {problem}: {pattern}{_where_looked(pattern, source)}")
+
+
+def check_input(path, *, key, source):
+    """Refuse ``path`` (a file a config names) in one line unless it is a readable regular file.
+
+    A relative path missing from the current folder is said to be looked for there, and where the config's
+    own folder holds it, that is said too (paths in a config are read from the folder the run starts in).
+
+    Parameters
+    ----------
+    path : str or Path
+    key : str
+        Dotted key for messages (e.g. ``data.path``).
+    source : str
+        Config file name for messages.
+
+    Raises
+    ------
+    ConfigError
+    """
+    problem = path_problem(path)
+    if problem:
+        raise ConfigError(f"{source}: {key}: {problem}: {path}{_where_looked(path, source)}")
+
+
+def _where_looked(path, source):
+    """Where a relative ``path`` that is not there was looked for, and whether the config's folder holds it."""
+    s = str(path)
+    p = Path(s).expanduser()
+    if s.startswith(SAMPLE_PREFIX) or p.is_absolute() or os.path.lexists(p):
+        return ""
+    here = Path.cwd()
+    config = Path(str(source))
+    beside = config.parent / p if config.suffix.lower() in (".yaml", ".yml") and config.is_file() else None
+    if beside is not None and (glob.glob(str(beside)) if any(ch in s for ch in "*?[") else beside.exists()):
+        return (
+            f" (relative paths are read from the current folder, {here}; the config's folder holds it: "
+            f"write {beside.resolve()}, or run from {config.parent.resolve()})"
+        )
+    return f" (relative paths are read from the current folder, {here})"
 
 
 #: written into every run folder by :class:`gmm_apps.run_context.RunContext`

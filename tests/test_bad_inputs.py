@@ -759,6 +759,42 @@ def test_corpus_covers_every_pipeline():
 
 
 @pytest.mark.parametrize("pipeline", ["regimes", "customers", "speakers", "anomaly", "images"])
+def test_relative_path_beside_the_config_is_found_for_the_user(tmp_path, monkeypatch, capsys, pipeline):
+    # a config in its project folder names its data relative to that folder, but the run starts elsewhere
+    project = tmp_path / "project"
+    project.mkdir()
+    key, name = {"speakers": ("data.enrol", "recordings"), "anomaly": ("data.score", "new.csv")}.get(
+        pipeline, ("data.path", "input.dat")
+    )
+    (project / name).mkdir() if name == "recordings" else (project / name).write_text("x\n")
+    cfg = project / "config.yaml"
+    cfg.write_text(f"pipeline: {pipeline}\n{key.split('.')[0]}:\n  {key.split('.')[1]}: {name}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["run", str(cfg), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {cfg}: {key}: "), err
+    assert f"current folder, {elsewhere}" in err and f"write {project / name}, or run from {project}" in err, err
+    assert not (tmp_path / "run").exists()
+    # run from the config's folder, the same config finds the file (and goes on to read it)
+    monkeypatch.chdir(project)
+    cli.main(["run", str(cfg), "--out", str(tmp_path / "run")])
+    assert "file not found" not in capsys.readouterr().err
+
+
+def test_missing_relative_path_says_where_it_was_looked_for(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    cfg = make(tmp_path, "c.yaml", "pipeline: customers\ndata:\n  path: orders/2026.csv\n")
+    assert cli.main(["run", str(cfg), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"file not found: orders/2026.csv (relative paths are read from the current folder, {tmp_path})" in err
+    assert "config's folder" not in err
+    assert cli.main(["run", str(cfg), "--set", f"data.path={tmp_path}/none.csv", "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.endswith(f"file not found: {tmp_path}/none.csv\n")  # absolute: nothing to add
+
+
+@pytest.mark.parametrize("pipeline", ["regimes", "customers", "speakers", "anomaly", "images"])
 def test_tampered_model_file_is_refused_by_apply(tmp_path, capsys, pipeline):
     run_dir = tmp_path / "run"
     assert cli.main(["run", str(CFG[pipeline]), "--out", str(run_dir), "--quiet", *FAST[pipeline]]) == 0

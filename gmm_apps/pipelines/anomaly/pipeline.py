@@ -12,7 +12,7 @@ import yaml
 
 from ...engine import dask_client, dask_frame
 from ...errors import ConfigError, DataError
-from ...paths import local_path, path_problem, require_file
+from ...paths import check_input, local_path, require_file
 from ...registry import Pipeline, index_holds_labels
 from ...tabular import check_sheet, header_with
 from .answers import join_verdicts
@@ -174,8 +174,8 @@ class AnomalyPipeline(Pipeline):
             )
         for key in ("path", "score", "verdicts"):
             v = getattr(config.data, key)
-            if v and path_problem(v):
-                raise ConfigError(f"{source}: data.{key}: {path_problem(v)}: {v}")
+            if v:
+                check_input(v, key=f"data.{key}", source=source)
         files = [f for f in (config.data.path, config.data.score) if f]
         if config.data.decimal_mark != "auto" and all(Path(f).suffix.lower() == ".mat" for f in files):
             raise ConfigError(

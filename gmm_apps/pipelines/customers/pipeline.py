@@ -12,7 +12,7 @@ import pandas as pd
 from ...core import adjusted_rand_score
 from ...engine import dask_client
 from ...errors import ConfigError, DataError
-from ...paths import local_path, path_problem
+from ...paths import check_input, local_path
 from ...registry import Pipeline
 from .blocks import dask_purchases
 from .cohorts import averages, retention
@@ -284,8 +284,7 @@ class CustomersPipeline(Pipeline):
 
     def check(self, config, source):
         p = local_path(config.data.path)
-        if path_problem(p):
-            raise ConfigError(f"{source}: data.path: {path_problem(p)}: {config.data.path}")
+        check_input(config.data.path, key="data.path", source=source)
         check_data_keys(config.data, source)
         check_format_keys(config.data, file_kind(config.data, p)[0], source)
         if config.split.enabled and config.features.recent_weeks >= config.split.calibration_weeks:

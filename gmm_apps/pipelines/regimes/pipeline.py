@@ -12,7 +12,7 @@ import pandas as pd
 
 from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
-from ...paths import local_path, path_problem, require_file, resolve_inputs
+from ...paths import check_input, local_path, path_problem, require_file, resolve_inputs
 from ...registry import Pipeline
 from ...tabular import check_sheet
 from . import data as data_mod
@@ -303,7 +303,9 @@ class RegimesPipeline(Pipeline):
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
         if d.path and d.source in ("auto", "file") and path_problem(d.path):
             problem, hint, files = path_problem(d.path), "", _many_files(d.path, source)
-            if files is not None:  # a folder or a glob of files, one a ticker
+            if files is None:
+                check_input(d.path, key="data.path", source=source)
+            else:  # a folder or a glob of files, one a ticker
                 eg = str(files[0]) if files else "FILE"
                 hint = (
                     f"; a run models one price file: run each file on its own (--set data.path={eg} --out "

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...errors import ArgumentError, ConfigError, DataError
-from ...paths import path_problem, require_file, with_left_out
+from ...errors import ArgumentError, DataError
+from ...paths import check_input, require_file, with_left_out
 from ...registry import Pipeline
 from .calibration import build_models, calibrate, calibration_split, fit_background, held_out_scores
 from .config import SpeakersConfig, is_list
@@ -329,12 +329,12 @@ class SpeakersPipeline(Pipeline):
     model_class = SpeakerModels
 
     def check(self, config, source):
-        if config.data.claims and path_problem(config.data.claims):
-            raise ConfigError(f"{source}: data.claims: {path_problem(config.data.claims)}: {config.data.claims}")
+        if config.data.claims:
+            check_input(config.data.claims, key="data.claims", source=source)
         for key in ("enrol", "test"):
             spec = getattr(config.data, key)
-            if is_list(spec) and path_problem(spec):
-                raise ConfigError(f"{source}: data.{key}: {path_problem(spec)}: {spec}")
+            if is_list(spec):
+                check_input(spec, key=f"data.{key}", source=source)
             if spec and not is_list(spec):
                 recordings(spec, config.data, key=f"data.{key}", source=source)
 
