@@ -210,6 +210,26 @@ def merchant_log(n=6000, n_odd=60, seed=0):
     return df
 
 
+def test_a_column_of_repeating_groups_is_offered_as_the_group_column():
+    rng = np.random.default_rng(1)
+    n = 3000
+    amounts = np.exp(rng.normal(3, 0.6, n)).round(2)
+    cards = pd.Series([f"card {k}" for k in rng.integers(0, 100, n)])  # 30 payments a card
+    pairs = pd.Series([f"order {k}" for k in rng.integers(0, n // 2, n)])  # about 2 a value: no group
+    for column, offered in ((cards, True), (pairs, False)):
+        df = pd.DataFrame({"amount": amounts, "who": column})
+        with pytest.raises(DataError) as refused:
+            learn(df, label_column=None)
+        said = str(refused.value)
+        assert "data.many_categories: frequency" in said
+        assert ("score each record against its group's usual values: data.group_column: who" in said) is offered
+        if offered:  # and the suggestion runs as said
+            assert learn(df, label_column=None, group_column="who", columns=["amount"]).features[0] == "amount"
+            with pytest.raises(DataError) as again:  # a group column set already: not offered a second time
+                learn(df.assign(shop=df["who"].str.replace("card", "shop")), label_column=None, group_column="who")
+            assert "data.group_column" not in str(again.value) and "'shop'" in str(again.value)
+
+
 def test_a_column_of_many_merchants_is_scored_by_how_common_each_is(tmp_path, gmm_log):
     df = merchant_log()
     sets = QUICK + ["data.score=null", "data.label_column=odd"]

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ...errors import DataError
 from .data import category_text
+from .groups import MIN_GROUP
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -116,4 +117,18 @@ def how_common_hint(wide, cfg, df):
         return "; with data.many_categories: frequency too: most of its records hold a value seen once, as ids and notes do"
     if not repeat:
         return ""
-    return f", or score how common each value of {', '.join(map(repr, repeat))} is: data.many_categories: frequency"
+    said = f", or score how common each value of {', '.join(map(repr, repeat))} is: data.many_categories: frequency"
+    group = next((c for c in repeat if _grouped(counts_of(df[c]))), None) if cfg.group_column is None else None
+    if group is not None:
+        said += (
+            f", or, if {group!r} says whose or where each record is (a card, a customer, a merchant), score each "
+            f"record against its group's usual values: data.group_column: {group}"
+        )
+    return said
+
+
+def _grouped(counts):
+    """Whether most records hold a value that at least :data:`.groups.MIN_GROUP` records hold (a group with
+    fewer is scored against all records, so a column of mostly small groups says little as data.group_column)."""
+    n = sum(counts.values())
+    return n > 0 and sum(v for v in counts.values() if v >= MIN_GROUP) >= 0.5 * n
