@@ -798,3 +798,73 @@ def test_a_pillow_cut_out_given_from_python_keeps_its_transparency(tmp_path):
     assert r.tables["images"]["transparent_share"].iloc[0] == pytest.approx(clear.mean(), abs=1e-4)
     floats = gmm_apps.run("images", data=shirt / 255.0, out=tmp_path / "f", set=sets)
     assert floats.tables["images"]["transparent_share"].iloc[0] == pytest.approx(clear.mean(), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "rgb, name",
+    [
+        ((1, 0, 0), "red"),
+        ((0.5, 0, 0), "dark red"),
+        ((0, 0, 1), "blue"),
+        ((0, 0, 0.5), "dark blue"),
+        ((0.53, 0.81, 0.92), "pale blue"),  # sky blue
+        ((0, 0.5, 0), "green"),
+        ((0, 0.39, 0), "dark green"),
+        ((1, 1, 0), "yellow"),
+        ((0.5, 0.5, 0), "olive"),
+        ((1, 0.55, 0), "orange"),
+        ((0.55, 0.27, 0.07), "brown"),  # saddle brown
+        ((0.96, 0.87, 0.7), "beige"),  # wheat
+        ((1, 0.75, 0.8), "pink"),
+        ((0.5, 0, 0.5), "purple"),
+        ((0, 0.5, 0.5), "teal"),
+        ((0, 1, 1), "cyan"),
+        ((0, 0, 0), "black"),
+        ((0.3, 0.3, 0.3), "dark grey"),
+        ((0.5, 0.5, 0.5), "grey"),
+        ((0.8, 0.8, 0.8), "light grey"),
+        ((1, 1, 1), "white"),
+    ],
+)
+def test_colour_names_of_well_known_colours(rgb, name):
+    from gmm_apps.pipelines.images.colours import colour_names
+
+    assert colour_names([rgb]) == [name]
+
+
+def test_colour_names_agree_with_the_names_people_give_colours():
+    # the xkcd colour survey (the name most people gave each colour), which the rules were not set on:
+    # the family of every colour whose name ends in one (python benchmarks/bench_colour_names.py)
+    from matplotlib import colors
+
+    from gmm_apps.pipelines.images.colours import colour_names
+
+    families = {"black", "grey", "white", "red", "pink", "orange", "brown", "beige", "yellow", "olive", "green"}
+    families |= {"teal", "cyan", "blue", "purple"}
+    items = [
+        (n.split()[-1], v)
+        for k, v in colors.XKCD_COLORS.items()
+        if (n := k[5:].replace("gray", "grey")).split()[-1] in families
+    ]
+    said = colour_names([colors.to_rgb(v) for _, v in items])
+    agree = np.mean([s.split()[-1] == f for (f, _), s in zip(items, said)])
+    assert len(items) > 500 and agree > 0.65, agree
+    assert colour_names(np.empty((0, 3))) == []
+
+
+def test_palettes_and_images_name_their_colours(tmp_path):
+    import gmm_apps
+    from gmm_apps.pipelines.images.colours import colour_names
+
+    flag = np.zeros((60, 90, 3), np.uint8)
+    flag[:, :60] = (200, 20, 30)  # two thirds red
+    flag[:, 60:] = (0, 0, 128)  # a third navy
+    sets = ["model.n_components=2", "report.plots=false", "run.n_jobs=1", "model.n_fits=1", "spatial.edge_threshold=0"]
+    r = gmm_apps.run("images", data=flag, out=tmp_path / "r", set=sets)
+    pal = r.tables["palettes"]
+    assert pal["colour"].tolist() == colour_names(pal[["r", "g", "b"]].to_numpy() / 255)
+    assert sorted(pal["colour"]) == ["dark blue", "red"]
+    assert r.tables["images"]["main_colours"].iloc[0] == "red 67%, dark blue 33%"
+    from gmm_apps.pipelines.images.colours import main_colours
+
+    assert main_colours(["grey", "blue", "grey", "red"], [0.2, 0.3, 0.25, 0.25]) == "grey 45%, blue 30%, red 25%"

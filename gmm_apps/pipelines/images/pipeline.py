@@ -15,6 +15,7 @@ from ...errors import ArgumentError, DataError
 from ...paths import left_out, with_left_out
 from ...registry import Pipeline
 from ...workers import map_jobs
+from .colours import colour_names, main_colours
 from .config import ImagesConfig
 from .data import SKIP_HINT, check_headers, image_stem, output_names, pil_rgb, read_image, resolve_images, to_rgb
 from .model import (
@@ -143,6 +144,7 @@ def process_image(job):
         }
     )
     palette = _palette_table(stem, present, colours, shares)
+    row["main_colours"] = main_colours(palette["colour"], palette["share"])
     sel = None
     if res.selection is not None:
         sel = res.selection.assign(image=stem)
@@ -150,7 +152,7 @@ def process_image(job):
 
 
 def _palette_table(stem, present, colours, shares):
-    """An image's rows of palettes.csv: its segments present, their shares and mean colours."""
+    """An image's rows of palettes.csv: its segments present, their shares, mean colours and colour names."""
     palette = pd.DataFrame(
         {
             "image": stem,
@@ -162,6 +164,7 @@ def _palette_table(stem, present, colours, shares):
         }
     )
     palette["hex"] = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(palette.r, palette.g, palette.b)]
+    palette["colour"] = colour_names(palette[["r", "g", "b"]].to_numpy() / 255.0)
     return palette
 
 

@@ -150,9 +150,9 @@ def build_report(ctx, cfg, *, summary, images, palettes, selection, shared, shar
 
 
 def _per_image_table(rep, images):
-    """Each image's size and segments, and what was transparent (a product cut out) when any was."""
+    """Each image's size, segments and main colours, and what was transparent (a product cut out) when any was."""
     clear = ["transparent_share"] if "transparent_share" in images else []
-    rep.table(images[["image", "width", "height", *clear, "n_components", "n_segments"]])
+    rep.table(images[["image", "width", "height", *clear, "n_components", "n_segments", "main_colours"]])
     if clear:
         rep.text(
             f"{int((images['transparent_share'] > 0).sum())} image(s) have a transparent background (a product "
