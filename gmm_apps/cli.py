@@ -7,6 +7,7 @@ and exits with status 2; ``--debug`` shows tracebacks.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import re
 import signal
@@ -37,6 +38,15 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message} (see {self.prog.split()[0]} --help)")
 
 
+def _overwrite_option(command):
+    command.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run at --out (only a run folder as its run left it: never a folder, file or "
+        "link gmm_apps did not write)",
+    )
+
+
 def _parser():
     p = _Parser(
         prog="gmm-apps",
@@ -58,13 +68,16 @@ def _parser():
         metavar="KEY=VALUE",
         help="override a config key by its dotted path, e.g. --set data.path=prices.csv",
     )
-    r.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
     r.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an earlier run at --out (only a run folder as its run left it: never a folder, file or "
-        "link gmm_apps did not write)",
+        "--each",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="run the config once per file (a file, folder or glob; repeatable), each in a run folder of its own "
+        "inside --out, with runs.csv and report.html side by side",
     )
+    r.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
+    _overwrite_option(r)
 
     a = sub.add_parser("apply", help="use a finished run's saved model on new data")
     a.add_argument("run_dir", help="folder written by 'run'")
@@ -77,12 +90,7 @@ def _parser():
         help="also learn from the input (new reference data) and save the updated model in --out "
         "(pipelines that support it: anomaly); the run folder is never changed",
     )
-    a.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an earlier run at --out (only a run folder as its run left it: never a folder, file or "
-        "link gmm_apps did not write)",
-    )
+    _overwrite_option(a)
 
     v = sub.add_parser("validate", help="check a config without running it")
     v.add_argument("config")
@@ -192,7 +200,13 @@ def _dispatch(args):
         print(f"{args.config}: valid {config.pipeline} config")
         return 0
     if args.command == "run":
-        run_dir, summary = runs.execute_run(
+        if args.each:
+            from .batch import execute_batch  # start-up time: only for run --each
+
+            run = functools.partial(execute_batch, each=args.each)
+        else:
+            run = runs.execute_run
+        run_dir, summary = run(
             args.config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet, overwrite=args.overwrite
         )
         headline = summary.get("headline")

@@ -74,7 +74,7 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=
     raise ConfigError(f"{source}: {key}: {problem}: {pattern}{_where_looked(pattern, source)}")
 
 
-def check_input(path, *, key, source):
+def check_input(path, *, key, source, each=False):
     """Refuse ``path`` (a file a config names) in one line unless it is a readable regular file.
 
     A relative path missing from the current folder is said to be looked for there, and where the config's
@@ -87,6 +87,8 @@ def check_input(path, *, key, source):
         Dotted key for messages (e.g. ``data.path``).
     source : str
         Config file name for messages.
+    each : bool, default=False
+        ``key`` is where ``run --each`` puts each file: a folder given there is offered to it.
 
     Raises
     ------
@@ -94,7 +96,10 @@ def check_input(path, *, key, source):
     """
     problem = path_problem(path)
     if problem:
-        raise ConfigError(f"{source}: {key}: {problem}: {path}{_where_looked(path, source)}")
+        hint = _where_looked(path, source)
+        if each and Path(local_path(path)).expanduser().is_dir():
+            hint = f"; to run each of its files on its own, pass --each {path} in place of {key}"
+        raise ConfigError(f"{source}: {key}: {problem}: {path}{hint}")
 
 
 def _where_looked(path, source):

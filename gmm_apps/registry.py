@@ -140,6 +140,10 @@ class Pipeline:
         """The config overrides (dotted key -> value) that make a run read its input from ``path``."""
         return {"data.path": str(path)}
 
+    def batch_figures(self, summary):
+        """A run's key figures for its row of a batch's ``runs.csv`` (``run --each``), from its summary."""
+        return {"headline": summary.get("headline")}
+
     def suggest(self, path):
         """The config values (dotted key -> value) ``init --data`` writes for the input at ``path``."""
         return self.data_overrides(path)

@@ -11,6 +11,7 @@ import html
 import io
 import math
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import jinja2
 import numpy as np
@@ -193,6 +194,14 @@ class Report:
             f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in mapping.items()
         )
         return self._add(f'<table class="kv"><tbody>{rows}</tbody></table>')
+
+    def links(self, mapping):
+        """A list of links, ``{label: relative address}`` (another report beside this one)."""
+        items = "".join(
+            f'<li><a href="{html.escape(quote(str(href)))}">{html.escape(str(label))}</a></li>'
+            for label, href in mapping.items()
+        )
+        return self._add(f"<ul>{items}</ul>")
 
     def image(self, png, *, caption=None, alt=""):
         """Embed a PNG (bytes, a path, or a matplotlib Figure) as base64."""

@@ -171,7 +171,7 @@ def prepare(config_path, *, sets=None, seed=None):
     return pipeline, config
 
 
-def _complete(ctx, work, started, extra):
+def finish_run(ctx, work, started, extra):
     """Run ``work()`` in ``ctx``, write ``summary.json`` and move the run into place; nothing is left on failure."""
     try:
         summary = _finish(ctx, work(), started, extra)
@@ -196,7 +196,7 @@ def _finish(ctx, summary, started, extra):
     return head
 
 
-def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, overwrite=False):
+def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, overwrite=False, shown_as=None):
     """Validate a config, run its pipeline and write the run directory.
 
     Parameters
@@ -211,6 +211,8 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
     quiet : bool
     overwrite : bool
         Replace an earlier run at ``out``, as its run left it (never a folder or file gmm_apps did not write).
+    shown_as : str or Path, optional
+        Where the log says the run goes, when ``out`` is a place it passes through (a batch being built).
 
     Returns
     -------
@@ -225,12 +227,12 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
     ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, inputs=inputs)
 
     def work():
-        logger.info("run %s: pipeline %s, writing %s", source, config.pipeline, final)
+        logger.info("run %s: pipeline %s, writing %s", source, config.pipeline, shown_as or final)
         ctx.write_text("config.yaml", dump_config(config))
         ctx.bind(model_settings(pipeline, config), pipeline.model_paths())
         return pipeline.run(config, ctx)
 
-    return _complete(ctx, work, started, {"pipeline": config.pipeline, "config": source})
+    return finish_run(ctx, work, started, {"pipeline": config.pipeline, "config": source})
 
 
 def open_run(run_dir):
@@ -262,6 +264,12 @@ def open_run(run_dir):
     if not run_dir.is_dir():
         what = "run folder not found" if not run_dir.exists() else "is a file, not a run folder"
         raise UserError(f"{run_dir}: {what}; pass the folder a 'run' wrote")
+    if run_kind(run_dir) == "batch":
+        names = sorted(p.name for p in run_dir.iterdir() if is_run_folder(p))
+        raise UserError(
+            f"{run_dir}: a batch of runs, one per file (run --each); pass one of its runs, e.g. "
+            f"{run_dir / (names[0] if names else 'NAME')}"
+        )
     if not cfg_path.is_file() or not is_run_folder(run_dir):
         raise UserError(f"{run_dir}: not a gmm_apps run folder (no config.yaml); pass the folder a 'run' wrote")
     raw = read_yaml(cfg_path)
@@ -278,6 +286,15 @@ def open_run(run_dir):
         upgrade=lambda fitted: _upgraded_settings(fitted, pipeline, raw, str(cfg_path)),
     )
     return pipeline, config, raw, warning
+
+
+def run_kind(run_dir):
+    """What wrote a run folder, as its marker says (``run``, ``apply``, ``batch``), or None."""
+    try:
+        marker = loads_json((Path(run_dir) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return marker.get("kind") if isinstance(marker, dict) else None
 
 
 def _upgraded_settings(fitted, pipeline, raw_now, source):
@@ -349,7 +366,7 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
         extra["warning"] = unverified
     if update:
         extra["updated_model"] = pipeline.model_file
-    return _complete(ctx, work, started, extra)
+    return finish_run(ctx, work, started, extra)
 
 
 def read_summary(run_dir):
@@ -391,6 +408,13 @@ def show(run_dir):
     run_dir = Path(run_dir)
     summary = read_summary(run_dir)
     lines = [str(summary.get("headline", "")), ""]
+    if summary.get("kind") == "batch" and (run_dir / "runs.csv").is_file():
+        import pandas as pd  # start-up time: pandas loads on first use
+
+        table = pd.read_csv(run_dir / "runs.csv").drop(columns=["input", "headline"], errors="ignore")
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            lines += [table.to_string(index=False), "", f"report: {run_dir / 'report.html'}"]
+        return "\n".join(lines)
     for key, value in summary.items():
         if key == "headline" or value is None:
             continue

@@ -531,13 +531,19 @@ CASES = [
         "folder-instead-of-file",
         "anomaly",
         lambda t: ["--set", f"data.path={t}", "--set", "data.score=null"],
-        "data.path: is a folder, expected a file",
+        "data.path: is a folder, expected a file: ",
+    ),
+    (
+        "folder-of-logs",
+        "customers",
+        lambda t: ["--set", f"data.path={t}"],
+        "; to run each of its files on its own, pass --each",
     ),
     (
         "folder-of-tickers",
         "regimes",
         lambda t: (prices_csv(t, "SPY.csv"), prices_csv(t, "QQQ.csv"), ["--set", f"data.path={t}"])[-1],
-        "/QQQ.csv --out runs/QQQ), or join the series into one file, a column each (data.price_column as a list)",
+        "a run models one price file: run each file as a run of its own with --each",
     ),
     (
         "glob-of-tickers",

@@ -175,7 +175,7 @@ class AnomalyPipeline(Pipeline):
         for key in ("path", "score", "verdicts"):
             v = getattr(config.data, key)
             if v:
-                check_input(v, key=f"data.{key}", source=source)
+                check_input(v, key=f"data.{key}", source=source, each=key == "path")
         files = [f for f in (config.data.path, config.data.score) if f]
         if config.data.decimal_mark != "auto" and all(Path(f).suffix.lower() == ".mat" for f in files):
             raise ConfigError(

@@ -282,9 +282,21 @@ class CustomersPipeline(Pipeline):
         """``data.path`` and the columns that look like the customer id, date and amount (``init --data``)."""
         return {"data.path": path, **suggested_columns(path)}
 
+    def batch_figures(self, summary):
+        """Customers and segments, their expected spend ahead, and the holdout check of the ranking."""
+        forward, check = summary.get("forward_value") or {}, summary.get("validation") or {}
+        return {
+            "customers": summary.get("customers"),
+            "segments": summary.get("n_segments"),
+            "expected_spend": forward.get("expected_spend"),
+            "horizon_weeks": forward.get("horizon_weeks"),
+            "capture_recommended": check.get("capture_recommended"),
+            "headline": summary.get("headline"),
+        }
+
     def check(self, config, source):
         p = local_path(config.data.path)
-        check_input(config.data.path, key="data.path", source=source)
+        check_input(config.data.path, key="data.path", source=source, each=True)
         check_data_keys(config.data, source)
         check_format_keys(config.data, file_kind(config.data, p)[0], source)
         if config.split.enabled and config.features.recent_weeks >= config.split.calibration_weeks:

@@ -297,6 +297,26 @@ class RegimesPipeline(Pipeline):
     config_model = RegimesConfig
     model_class = RegimeModel
 
+    def batch_figures(self, summary):
+        """Today's regime, how often regimes switched out of sample, and the backtest of buy-and-hold against
+        the best way to act on the regimes (none for levels, which have no backtest)."""
+        today, oos = summary.get("today") or {}, summary.get("out_of_sample") or {}
+        test = summary.get("backtest") or {}
+        strategies, best = test.get("strategies") or {}, test.get("best_regime_rule")
+        hold, rule = strategies.get("buy and hold") or {}, strategies.get(best) or {}
+        return {
+            "date": today.get("date"),
+            "regime": today.get("name"),
+            "probability": today.get("probability_filtered"),
+            "switches_per_year_out_of_sample": oos.get("switches_per_year"),
+            "sharpe_buy_and_hold": hold.get("sharpe"),
+            "best_regime_rule": best,
+            "sharpe_best_regime_rule": rule.get("sharpe"),
+            "max_drawdown_buy_and_hold": hold.get("max_drawdown"),
+            "max_drawdown_best_regime_rule": rule.get("max_drawdown"),
+            "headline": summary.get("headline"),
+        }
+
     def check(self, config, source):
         d = config.data
         if d.source == "file" and not d.path:
@@ -306,11 +326,10 @@ class RegimesPipeline(Pipeline):
             if files is None:
                 check_input(d.path, key="data.path", source=source)
             else:  # a folder or a glob of files, one a ticker
-                eg = str(files[0]) if files else "FILE"
                 hint = (
-                    f"; a run models one price file: run each file on its own (--set data.path={eg} --out "
-                    f"runs/{Path(eg).stem}), or join the series into one file, a column each (data.price_column as "
-                    "a list), to model them together"
+                    f"; a run models one price file: run each file as a run of its own with --each {d.path} in "
+                    "place of data.path (gmm_apps.run with data=FILE from Python), or join the series into one "
+                    "file, a column each (data.price_column as a list), to model them together"
                 )
                 if not Path(local_path(d.path)).is_dir():
                     n = len(files)

@@ -1,0 +1,162 @@
+"""``gmm-apps run CONFIG --each FILES``: one run of a config per input file, side by side in one folder.
+
+A trader's folder of price files, a chain's logs store by store: each file is run with the same config (the
+file in the place ``data.path`` names, as the Python API's ``data`` puts it), into a run folder of its own
+inside the batch's folder, so ``apply`` and ``show`` take each one as they take any run; ``runs.csv`` and
+``report.html`` put the runs' key figures side by side. The batch is one run as far as the folder goes:
+built aside and moved into place whole, or nothing is left (a file that cannot be run stops it, named).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from .errors import ConfigError, UserError
+from .paths import resolve_inputs
+from .run_context import RunContext
+from .runs import default_run_dir, execute_run, finish_run, prepare
+
+logger = logging.getLogger("gmm_apps")
+
+#: what a batch folder holds besides its runs; a run is never given one of these names
+BATCH_FILES = frozenset({"runs.csv", "report.html", "summary.json", "run.log", "config.yaml"})
+
+
+def each_files(specs, source):
+    """The files ``--each`` names: each a file, a folder (its files) or a glob, in the order given, each once.
+
+    Parameters
+    ----------
+    specs : list of str
+    source : str
+        The config, for messages.
+
+    Returns
+    -------
+    files : list of Path
+    """
+    files, seen = [], set()
+    for spec in specs:
+        for f in resolve_inputs(str(spec), key="--each", source=source):
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(f)
+    return files
+
+
+def run_names(files):
+    """A folder name for each file's run: its name without the extension, with its folder's name before it
+    where two files share one (``2025/sales``, ``2026/sales`` -> ``2025_sales``, ``2026_sales``), and a number
+    after it where that does not tell them apart either, nor from the batch's own files.
+
+    Parameters
+    ----------
+    files : list of Path
+
+    Returns
+    -------
+    names : list of str
+    """
+    stems = [_stem(f) for f in files]
+    names = [f"{f.parent.name}_{s}" if stems.count(s) > 1 and f.parent.name else s for f, s in zip(files, stems)]
+    out, taken = [], set(BATCH_FILES)
+    for name in names:
+        unique, i = name, 2
+        while unique in taken or unique.startswith("."):
+            unique, i = f"{name.lstrip('.')}-{i}", i + 1
+        taken.add(unique)
+        out.append(unique)
+    return out
+
+
+def _stem(path):
+    """``prices.csv.gz`` -> ``prices``; ``S&P 500.csv`` -> ``S&P 500``."""
+    name = Path(path).name
+    for ending in (".gz", ".zip", ".bz2", ".xz"):
+        if name.lower().endswith(ending) and len(name) > len(ending):
+            name = name[: -len(ending)]
+    stem = Path(name).stem
+    return stem or name
+
+
+def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=False, overwrite=False):
+    """Run a config once per file of ``each``, each run in a folder of its own inside one batch folder.
+
+    Parameters
+    ----------
+    config_path : str, Path or dict
+    each : list of str
+        Files, folders or globs; each file is run with the config, in the place ``data.path`` names
+        (:meth:`~gmm_apps.registry.Pipeline.data_overrides`).
+    out : str or Path, optional
+        The batch folder (default ``runs/<pipeline>-each-<timestamp>``).
+    seed, sets, quiet, overwrite
+        As :func:`~gmm_apps.runs.execute_run`; ``overwrite`` replaces an earlier batch at ``out`` as it was
+        left, never anything else.
+
+    Returns
+    -------
+    batch_dir : Path
+    summary : dict
+    """
+    started = time.time()
+    pipeline, config = prepare(config_path, sets=sets, seed=seed)
+    source = "config" if isinstance(config_path, dict) else str(config_path)
+    placed = list(pipeline.data_overrides("FILE"))
+    named = {s.split("=", 1)[0].strip() if isinstance(s, str) else s[0] for s in sets or []}
+    if clash := [k for k in placed if k in named]:
+        raise ConfigError(
+            f"--set {clash[0]}: --each puts each file there; leave out --set {clash[0]}, or --each to run one file"
+        )
+    files = each_files(each, source)
+    names = run_names(files)
+    final = Path(out) if out else default_run_dir(config.pipeline, kind="each")
+    inputs = [("--each", str(f)) for f in files] + ([] if isinstance(config_path, dict) else [("config", source)])
+    ctx = RunContext(
+        final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, inputs=inputs, kind="batch"
+    )
+
+    def work():
+        logger.info("run %s on %d files (--each), writing %s", source, len(files), final)
+        rows = []
+        for i, (path, name) in enumerate(zip(files, names), 1):
+            logger.info("[%d/%d] %s -> %s", i, len(files), path, name)
+            over = list(sets or []) + list(pipeline.data_overrides(str(path)).items())
+            try:
+                _, summary = execute_run(
+                    config_path, out=ctx.dir / name, seed=seed, sets=over, quiet=quiet, shown_as=final / name
+                )
+            except UserError as exc:
+                text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+                exc.args = (
+                    f"{text} (file {i} of {len(files)} of --each; nothing was written: fix or leave out that "
+                    "file, e.g. with a glob that picks the files to run)",
+                    *exc.args[1:],
+                )
+                raise
+            rows.append({"run": name, "input": str(path), **pipeline.batch_figures(summary)})
+        return _write_batch(ctx, config.pipeline, rows)
+
+    return finish_run(ctx, work, started, {"pipeline": config.pipeline, "config": source, "kind": "batch"})
+
+
+def _write_batch(ctx, pipeline, rows):
+    """``runs.csv`` and ``report.html`` of a batch; its figures for ``summary.json``."""
+    import pandas as pd  # start-up time: pandas loads on first use
+
+    from .report import Report  # start-up time: the report module loads matplotlib
+
+    table = pd.DataFrame(rows)
+    ctx.write_table("runs.csv", table)
+    headline = f"{len(rows)} {pipeline} run{'s' if len(rows) != 1 else ''}, one per file"
+    rep = Report(f"{pipeline}: one run per file", subtitle=headline)
+    rep.headline(headline)
+    rep.table(table.drop(columns="input"), caption="Each run's key figures (runs.csv)")
+    rep.section("Runs")
+    rep.links({f"{r['run']} ({r['input']})": f"{r['run']}/report.html" for r in rows})
+    rep.text("Each run is a run folder of its own: gmm-apps show and apply take it as they take any run.")
+    rep.write(ctx.path("report.html"))
+    return {"headline": headline, "runs": [{"run": r["run"], "input": r["input"]} for r in rows]}

@@ -1,0 +1,113 @@
+"""``gmm-apps run CONFIG --each FILES``: one run per file in one batch folder, built whole or not at all."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmm_apps import cli
+from gmm_apps.batch import run_names
+from gmm_apps.paths import is_run_folder
+
+REPO = Path(__file__).resolve().parents[1]
+REGIMES = str(REPO / "configs" / "regimes.yaml")
+QUICK = ["--set", "report.plots=false", "--set", "report.stability_seeds=1", "--set", "report.bic_candidates=[3]"]
+
+
+def prices(path, seed, n=900):
+    """Daily closes of a random walk whose volatility switches between a calm and a wild state."""
+    rng = np.random.default_rng(seed)
+    vol = np.where((np.arange(n) // 150) % 2 == 0, 0.006, 0.025)
+    close = 100 * np.exp(np.cumsum(rng.normal(0.0003, vol)))
+    days = pd.bdate_range("2015-01-01", periods=n)
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": close.round(4)}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "prices"
+    d.mkdir()
+    for i, name in enumerate(["oil", "gas", "gold"]):
+        prices(d / f"{name}.csv", i)
+    return d
+
+
+def test_each_file_is_a_run_of_its_own_with_their_figures_side_by_side(tmp_path, folder, capsys):
+    out = tmp_path / "batch"
+    assert cli.main(["run", REGIMES, "--each", str(folder / "*.csv"), "--out", str(out), "--quiet", *QUICK]) == 0
+    assert capsys.readouterr().out.splitlines() == ["3 regimes runs, one per file", f"wrote {out}"]
+    table = pd.read_csv(out / "runs.csv")
+    assert table["run"].tolist() == ["gas", "gold", "oil"]  # the glob's files in order
+    for name in ("gas", "gold", "oil"):
+        run = out / name
+        assert is_run_folder(run) and (run / "report.html").is_file()
+        summary = json.loads((run / "summary.json").read_text())
+        alone = tmp_path / f"alone-{name}"  # the same file run on its own gives the same figures
+        assert cli.main(["run", REGIMES, "--set", f"data.path={folder / f'{name}.csv'}", "--out", str(alone), "--quiet", *QUICK]) == 0  # fmt: skip
+        assert (alone / "regimes.csv").read_bytes() == (run / "regimes.csv").read_bytes()
+        row = table.set_index("run").loc[name]
+        assert row["regime"] == summary["today"]["name"] and row["date"] == summary["last_date"]
+        assert row["sharpe_buy_and_hold"] == pytest.approx(summary["backtest"]["strategies"]["buy and hold"]["sharpe"])
+    # each run is taken by apply and show as any run; the batch folder itself is pointed at its runs
+    capsys.readouterr()
+    assert cli.main(["apply", str(out / "oil"), str(folder / "oil.csv"), "--out", str(tmp_path / "applied"), "--quiet"]) == 0  # fmt: skip
+    assert cli.main(["apply", str(out), str(folder / "oil.csv"), "--out", str(tmp_path / "a2"), "--quiet"]) == 2
+    assert f"a batch of runs, one per file (run --each); pass one of its runs, e.g. {out / 'gas'}" in capsys.readouterr().err  # fmt: skip
+    assert cli.main(["show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("3 regimes runs, one per file") and "gold" in shown and "sharpe_buy_and_hold" in shown
+    assert 'href="oil/report.html"' in (out / "report.html").read_text()
+
+
+def test_same_config_and_seed_give_the_same_batch(tmp_path, folder):
+    for out in ("a", "b"):
+        assert cli.main(["run", REGIMES, "--each", str(folder), "--out", str(tmp_path / out), "--quiet", *QUICK]) == 0
+    for name in ("runs.csv", "report.html", "oil/regimes.csv", "gas/model.npz"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_a_file_that_cannot_be_run_stops_the_batch_and_leaves_nothing(tmp_path, folder, capsys):
+    (folder / "notes.csv").write_text("just,a\nnote,here\n")
+    out = tmp_path / "batch"
+    code = cli.main(["run", REGIMES, "--each", str(folder), "--out", str(out), "--quiet", *QUICK])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: "), err
+    assert "notes.csv" in err and "(file 3 of 4 of --each; nothing was written" in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["prices"]
+
+
+def test_an_earlier_batch_is_replaced_only_as_it_was_left(tmp_path, folder, capsys):
+    out = tmp_path / "batch"
+    args = ["run", REGIMES, "--each", str(folder / "oil.csv"), "--out", str(out), "--quiet", *QUICK]
+    assert cli.main(args) == 0
+    assert cli.main(args) == 2  # without --overwrite
+    assert "holds an earlier run; pass --overwrite" in capsys.readouterr().err
+    assert cli.main([*args, "--overwrite"]) == 0
+    (out / "oil" / "my notes.txt").write_text("mine")  # a file of the user's inside one of its runs
+    assert cli.main([*args, "--overwrite"]) == 2
+    capsys.readouterr()
+    assert (out / "oil" / "my notes.txt").read_text() == "mine"
+
+
+def test_each_refuses_a_data_path_set_beside_it(tmp_path, folder, capsys):
+    args = ["run", REGIMES, "--each", str(folder), "--set", f"data.path={folder / 'oil.csv'}", "--out", str(tmp_path / "b")]  # fmt: skip
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "--set data.path: --each puts each file there" in err and not (tmp_path / "b").exists()
+
+
+def test_run_names_tell_files_apart():
+    files = [
+        Path("2025/sales.csv"),
+        Path("2026/sales.csv"),
+        Path("x/runs.csv.gz"),
+        Path("y/report.html"),
+        Path("a/b.csv"),
+    ]
+    assert run_names(files) == ["2025_sales", "2026_sales", "runs", "report", "b"]
+    assert run_names([Path("a/x.csv"), Path("a/x.xlsx")]) == ["a_x", "a_x-2"]
+    assert run_names([Path("a/runs.csv")]) == ["runs"] and run_names([Path("a/run.log")]) == ["run"]
+    assert run_names([Path("d/summary.json.csv")]) == ["summary.json-2"]  # the batch's own summary.json
