@@ -105,6 +105,11 @@ def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=Fa
     started = time.time()
     pipeline, config = prepare(config_path, sets=sets, seed=seed)
     source = "config" if isinstance(config_path, dict) else str(config_path)
+    if not pipeline.each_file:
+        raise ConfigError(
+            f"--each: a {pipeline.name} run reads a set of files, not one; name them in the config "
+            f"({', '.join(pipeline.input_keys)}: a folder, a glob or a list) and run it once"
+        )
     placed = list(pipeline.data_overrides("FILE"))
     named = {s.split("=", 1)[0].strip() if isinstance(s, str) else s[0] for s in sets or []}
     if clash := [k for k in placed if k in named]:

@@ -100,6 +100,8 @@ class Pipeline:
     model_class = None
     quick_sets = ()
     updates_model = False
+    #: whether one input file makes a run (``run --each`` runs one per file); False where a run reads a set
+    each_file = True
 
     def apply_example(self, run_dir, folder):
         """New input for ``apply`` on a run of the default config: by default the run's own ``data.path``."""

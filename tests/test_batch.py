@@ -111,3 +111,10 @@ def test_run_names_tell_files_apart():
     assert run_names([Path("a/x.csv"), Path("a/x.xlsx")]) == ["a_x", "a_x-2"]
     assert run_names([Path("a/runs.csv")]) == ["runs"] and run_names([Path("a/run.log")]) == ["run"]
     assert run_names([Path("d/summary.json.csv")]) == ["summary.json-2"]  # the batch's own summary.json
+
+
+def test_each_is_refused_where_a_run_reads_a_set_of_files(tmp_path, capsys):
+    speakers = str(REPO / "configs" / "speakers.yaml")
+    assert cli.main(["run", speakers, "--each", str(tmp_path), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "--each: a speakers run reads a set of files, not one; name them in the config (data.enrol" in err

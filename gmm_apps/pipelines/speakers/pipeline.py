@@ -327,6 +327,7 @@ class SpeakersPipeline(Pipeline):
     description = "speaker identification and verification: UBM + MAP-adapted GMMs on MFCCs"
     config_model = SpeakersConfig
     model_class = SpeakerModels
+    each_file = False  # a run enrols a set of recordings, several a speaker
 
     def check(self, config, source):
         if config.data.claims:
