@@ -159,6 +159,10 @@ def test_a_series_priced_every_calendar_day_is_annualised_over_365_days(tmp_path
     by_day = pd.Series(r, index=days[1:]).reindex(pd.to_datetime(regimes["date"]))
     calm = by_day[(regimes["regime"] == 0).to_numpy()]
     assert stats.loc[0, "annual_volatility"] == pytest.approx(calm.std() * np.sqrt(365), rel=1e-6)
+    # its days are days, not trading days, wherever they are counted
+    assert " more days; in 21 days " in s["headline"]
+    report = (out / "report.html").read_text()
+    assert "trading day" not in report and "mean regime length (days)" in report and "in 5 days" in report
 
 
 @pytest.mark.parametrize(

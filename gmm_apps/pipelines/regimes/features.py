@@ -17,6 +17,11 @@ TRADING_DAYS = 252
 CALENDAR_ROWS = 300
 
 
+def day_word(year):
+    """How a series' days are named: ``days`` for one priced every calendar day, else ``trading days``."""
+    return "days" if year == 365 else "trading days"
+
+
 def days_per_year(dates):
     """The days a year that returns are annualised over: 365 for a series priced every calendar day
     (crypto, at least :data:`CALENDAR_ROWS` rows a year), else :data:`TRADING_DAYS`.

@@ -18,7 +18,7 @@ from ...tabular import check_sheet
 from . import data as data_mod
 from .backtest import write_backtest
 from .config import RegimesConfig
-from .features import TRADING_DAYS, build_features, days_per_year, fit_scaler, moves
+from .features import TRADING_DAYS, build_features, day_word, days_per_year, fit_scaler, moves
 from .fitting import fit_with_config
 from .model import RegimeModel
 from .states import (
@@ -172,12 +172,12 @@ def forecast_summary(forecasts, transmat, regime, names):
     }
 
 
-def headline(date, name, probability, outlook):
+def headline(date, name, probability, outlook, *, year=TRADING_DAYS):
     far = outlook["probabilities"][f"{FORECAST_HORIZONS[-1]}d"]
     days = outlook["expected_remaining_days"]
     return (
         f"{date}: {name} regime (filtered probability {probability:.2f}); expected to last about "
-        f"{days:.0f} more trading days; in {FORECAST_HORIZONS[-1]} days "
+        f"{days:.0f} more {day_word(year)}; in {FORECAST_HORIZONS[-1]} days "
         + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1]))
     )
 
@@ -209,7 +209,7 @@ def summarise(cfg, data, post, names, best, model, table, aris):
     out_of_sample = regime_figures(
         post.filtered[oos].argmax(axis=1), dates[oos], names, "filtered, out of sample", year=post.year
     )
-    line = headline(today["date"], today["name"], today["probability_filtered"], outlook)
+    line = headline(today["date"], today["name"], today["probability_filtered"], outlook, year=post.year)
     line += "; " + "; ".join(figures_sentence(f) for f in (out_of_sample, in_sample) if f is not None)
     out = {
         "headline": line,
@@ -564,11 +564,10 @@ class RegimesPipeline(Pipeline):
         names = meta["names"]
         labels = filtered.argmax(axis=1)
         forecasts = regime_forecasts(filtered, model.transmat)
-        vol = None
+        vol, year = None, days_per_year(F.index)
         if model.return_moments is None:
             logger.warning("%s: written before volatility forecasts; run the config again for vol_forecast", run_dir)
         else:
-            year = days_per_year(F.index)
             vol, _ = model.predicted_volatility(
                 filtered, rets.to_numpy(), half_life=config.model.vol_half_life, year=year
             )
@@ -577,7 +576,7 @@ class RegimesPipeline(Pipeline):
         today = out.iloc[-1]
         outlook = forecast_summary(forecasts, model.transmat, labels[-1], names)
         return {
-            "headline": headline(today["date"], today["name"], filtered[-1, labels[-1]], outlook),
+            "headline": headline(today["date"], today["name"], filtered[-1, labels[-1]], outlook, year=year),
             "forecast": outlook,
             "n_days": len(out),
             "labels_from": "filtered",

@@ -17,7 +17,7 @@ from ...report import (
     plot_ellipses,
     projection_2d,
 )
-from .features import TRADING_DAYS
+from .features import TRADING_DAYS, day_word
 
 REGIME_COLOURS = {
     "calm": "#55a868",
@@ -200,7 +200,9 @@ def add_figures(rep, summary, names):
         "period": [f"{f['period'][0]} to {f['period'][1]}" for _, f in sets],
         "days": [f"{f['days']:,}" for _, f in sets],
         "switches a year": [f"{f['switches_per_year']:.1f}" for _, f in sets],
-        "mean regime length (trading days)": [f"{f['mean_regime_length_days']:.0f}" for _, f in sets],
+        f"mean regime length ({day_word(summary.get('days_per_year'))})": [
+            f"{f['mean_regime_length_days']:.0f}" for _, f in sets
+        ],
     }
     for nm in names:
         rows[f"days {nm}"] = [f"{f['days_per_regime'].get(nm, 0):,}" for _, f in sets]
@@ -249,7 +251,7 @@ def build_report(
     title = cfg.report.title or f"Market regimes — {ticker}"
     rep = Report(
         title,
-        subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} {'days' if summary.get('days_per_year') == 365 else 'trading days'}; "
+        subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} {day_word(summary.get('days_per_year'))}; "
         f"model: {summary['model_kind']}, {K} regimes, {summary['covariance_type']} covariance",
     )
     _headline(rep, summary)
@@ -286,7 +288,7 @@ def _headline(rep, summary):
 
 
 def _outlook_section(rep, summary, names):
-    t = summary["today"]
+    t, days = summary["today"], day_word(summary.get("days_per_year"))
     outlook = summary["forecast"]
     rep.section("Outlook")
     horizons = list(outlook["probabilities"])
@@ -295,21 +297,19 @@ def _outlook_section(rep, summary, names):
             {
                 "regime": names,
                 **{
-                    f"in {h[:-1]} trading day{'s' if h != '1d' else ''}": [
-                        outlook["probabilities"][h][nm] for nm in names
-                    ]
+                    f"in {h[:-1]} {days if h != '1d' else days[:-1]}": [outlook["probabilities"][h][nm] for nm in names]
                     for h in horizons
                 },
             }
         ),
         formats={
-            c: (lambda v: f"{v:.2f}") for c in [f"in {h[:-1]} trading day{'s' if h != '1d' else ''}" for h in horizons]
+            c: (lambda v: f"{v:.2f}") for c in [f"in {h[:-1]} {days if h != '1d' else days[:-1]}" for h in horizons]
         },
     )
     rep.text(
         f"Probability of each regime ahead, from today's filtered probabilities and the transition matrix. "
         f"Today's regime ({t['name']}) is expected to last about {outlook['expected_remaining_days']:.0f} more "
-        "trading days (stays are geometric: this does not depend on how long it has lasted).",
+        f"{days} (stays are geometric: this does not depend on how long it has lasted).",
         cls="note",
     )
 
