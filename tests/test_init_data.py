@@ -357,6 +357,56 @@ def test_a_shops_guest_checkouts_under_one_id_are_no_customer(tmp_path, capsys, 
     assert "customer '0' has " in gmm_log.text and "set data.placeholder_ids: [0] to count its rows" in gmm_log.text
 
 
+def test_guest_checkouts_named_by_their_e_mail_address_are_kept(tmp_path, capsys, gmm_log):
+    # the same export with the billing address: a guest has no customer number, but an address, and comes back
+    rng = np.random.default_rng(9)
+    n = 3000
+    person = rng.integers(0, 600, n)
+    registered = person < 400  # the others check out as guests
+    woo = pd.DataFrame(
+        {
+            "Order ID": np.arange(10000, 10000 + n),
+            "Order Date": (pd.Timestamp("2023-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 600, n)), "D")),
+            "Order Status": np.where(rng.random(n) < 0.05, "wc-failed", "wc-completed"),
+            "Customer User": np.where(registered, 1000 + person, 0),
+            "Billing Email": [f"Person{k}@example.com" for k in person],
+            "Order Total": rng.gamma(2, 40, n).round(2),
+        }
+    )
+    woo.to_csv(tmp_path / "woo.csv", index=False)
+    paid = woo["Order Status"].eq("wc-completed")
+    # run with the customer number, the guests' rows are dropped, and the address that would keep them is named
+    cfg = tmp_path / "by-number.yaml"
+    cfg.write_text(
+        "pipeline: customers\ndata:\n  path: woo.csv\n  id_column: Customer User\n  date_column: Order Date\n"
+        "  amount_column: Order Total\n  placeholder_ids: [0]\nsplit:\n  holdout_weeks: max\n"
+    )
+    sets = [a for x in QUICK["customers"] for a in ("--set", x)]
+    assert cli.main(["run", str(cfg), "--set", f"data.path={tmp_path / 'woo.csv'}", "--out", str(tmp_path / "a"), "--quiet", *sets]) == 0  # fmt: skip
+    dropped = int((paid & ~registered).sum())
+    missing = json.loads((tmp_path / "a" / "summary.json").read_text())["cleaning"]["missing_id"]
+    assert missing["lines"] == dropped and missing["named_by"] == {"column": "Billing Email", "rows": dropped}
+    assert f"column 'Billing Email' holds an e-mail address on {dropped} of the rows without a customer id" in (
+        gmm_log.text
+    )
+    assert (
+        f"'Billing Email' holds an e-mail address on {dropped:,} of them"
+        in (tmp_path / "a" / "report.html").read_text()
+    )
+    # init reads the log and takes the address as the id: every paying person is a customer
+    data, text = _init_and_run(tmp_path, "customers", tmp_path / "woo.csv", capsys)
+    assert data["id_column"] == "Billing Email" and not data["placeholder_ids"]
+    customers = pd.read_csv(tmp_path / "customers-woo-run" / "customers.csv")
+    calibration = json.loads((tmp_path / "customers-woo-run" / "summary.json").read_text())["calibration"]
+    seen = woo[paid & (woo["Order Date"] <= pd.Timestamp(calibration["end"]))]
+    assert set(customers["customer_id"]) == set(seen["Billing Email"].str.lower())
+    # a customer number on every row: no address offered
+    gmm_log.clear()
+    woo.assign(**{"Customer User": 1000 + person}).to_csv(tmp_path / "woo.csv", index=False)
+    assert cli.main(["run", str(cfg), "--set", f"data.path={tmp_path / 'woo.csv'}", "--out", str(tmp_path / "b"), "--quiet", *sets]) == 0  # fmt: skip
+    assert "e-mail address" not in gmm_log.text
+
+
 def test_shops_exporting_in_french_and_spanish(tmp_path, capsys):
     # a French shop's export (;, day-first dates, "1 234,50 €" with a narrow no-break space) and a Spanish
     # shop's line items (quantity x price, an order number)

@@ -28,13 +28,14 @@ from .config import CustomersData
 from .lines import (
     SHARED_ORDERS,
     customer_days,
+    customer_ids,
     customers_per_order,
     finish,
     first_row,
     placeholder_suspect,
     trailing_totals,
 )
-from .rows import keep_rows, one_currency
+from .rows import id_for_missing, keep_rows, one_currency
 from .status import counted_statuses, refund_column, row_statuses, status_column, status_summary, tally
 
 logger = logging.getLogger("gmm_apps")
@@ -312,18 +313,30 @@ def _say_other_amounts(cols, chosen):
 
 def _suggested_split(path, columns):
     """What ``init --data`` writes from reading the log: the id standing for guests when one looks like it
-    (:func:`.lines.placeholder_suspect`), and for a log shorter than the default 39 + 39 weeks, calibration 39
+    (:func:`.lines.placeholder_suspect`), or, where a column of e-mail addresses names the customers of the rows
+    without an id (guest checkouts), that column as the id; and for a log shorter than the default 39 + 39 weeks, calibration 39
     weeks when 13 or more follow it (else two thirds of the log, recent spend over half of it), the holdout to
     the log's end."""
     keys = {k.split(".", 1)[1]: v for k, v in columns.items() if k.startswith("data.")}
     try:
         with muted(logging.WARNING):  # what the reading would warn of is written into the config instead
-            purchases, _ = read_transactions(CustomersData(path=path, **keys))
+            purchases, cleaning = read_transactions(CustomersData(path=path, **keys))
+            suspect = placeholder_suspect(purchases)
+            if suspect is not None:  # read again with the guests' id as no id, to see what else names them
+                cleaning = read_transactions(CustomersData(path=path, **keys, placeholder_ids=[suspect]))[1]
     except DataError as exc:
         say_unsettled(exc)
         return {}
-    suspect = placeholder_suspect(purchases)
     out = {} if suspect is None else {"data.placeholder_ids": [suspect]}
+    if named := cleaning["missing_id"].get("named_by"):
+        out = {"data.id_column": named["column"]}
+        logger.info(
+            "data.id_column: %s, not %s: it holds an e-mail address on the %d rows without a customer id there "
+            "(guest checkouts), so their customers are kept",
+            named["column"],
+            keys.get("id_column"),
+            named["rows"],
+        )
     weeks = (purchases["date"].max() - purchases["date"].min()).days / 7
     if weeks >= 78:
         return out
@@ -423,6 +436,12 @@ def read_transactions(cfg_data, path=None, *, date_order=None, decimal_marks=Non
     marks = _with_decimal_mark(raw, spec, cfg_data.decimal_mark, decimal_marks or {})
     first, order = _date_order(raw, spec, cfg, p, date_order)
     purchases, cleaning = finish(customer_days(raw, spec, p, cfg, first, counted=counted), cfg_data)
+    if cleaning["missing_id"]["lines"] and kind != "cdnow":  # guest checkouts an e-mail column names
+        missing = customer_ids(raw[spec["customer_id"]], cfg_data.placeholder_ids)[1]
+        if "status" in spec:  # the rows dropped: those of orders paid
+            missing &= row_statuses(raw, spec, p).isin(counted).to_numpy()
+        if found := id_for_missing(raw, missing, spec["customer_id"]):
+            cleaning["missing_id"]["named_by"] = {"column": found[0], "rows": found[1]}
     cleaning = {**with_status(cleaning, spec, counts, counted, totals), "date_order": order}
     found = (("kept", kept), ("currency", currency), ("decimal_marks", marks))
     rules = {k: v for k, v in found if v}  # summaries as before without them

@@ -40,6 +40,7 @@ from ...dates import (
 )
 from ...errors import DataError
 from ...tabular import DECIMAL_MARK_HINT, TOTAL_LABEL, as_numbers
+from .rows import EMAIL
 from .status import data_row, row_statuses
 
 logger = logging.getLogger("gmm_apps")
@@ -63,7 +64,6 @@ DAILY_COLUMNS = [
     "refund_lines",
 ]
 _FLOAT_ID = re.compile(r"^-?\d+\.0$")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 #: how many rows at the end of a log may be a report's totals
 TOTAL_ROWS = 5
 
@@ -122,7 +122,7 @@ def _numbers(raw, col, name, path, *, blank=None, hint="fix or remove that row")
     return v.to_numpy()
 
 
-def _ids(values, placeholders=()):
+def customer_ids(values, placeholders=()):
     """Customer ids as text, and which are missing (empty, or one of ``placeholders``, case aside); whole-number
     floats (an id column with gaps read as numbers) lose their '.0', and e-mail addresses their case."""
     missing = values.isna().to_numpy().copy()
@@ -140,7 +140,7 @@ def _ids(values, placeholders=()):
         missing |= pd.Series(text).str.lower().isin({str(p).strip().lower() for p in placeholders}).to_numpy()
     text[missing] = ""
     distinct = pd.unique(text[~missing])
-    if len(distinct) and all(_EMAIL.fullmatch(t) for t in distinct):  # Ann@x.com and ann@x.com: one customer
+    if len(distinct) and all(EMAIL.fullmatch(t) for t in distinct):  # Ann@x.com and ann@x.com: one customer
         lower = {t: t.lower() for t in distinct}
         merged = len(lower) - len(set(lower.values()))
         if merged:
@@ -236,7 +236,7 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
         Columns :data:`DAILY_COLUMNS`.
     """
     names = dict(spec)
-    ids, missing = _ids(raw[spec["customer_id"]], cfg_data.placeholder_ids)
+    ids, missing = customer_ids(raw[spec["customer_id"]], cfg_data.placeholder_ids)
     if "order" in spec:  # before the statuses, which an order's first line gives its others
         _check_orders(raw[spec["order"]], np.where(missing, None, ids), spec["order"], path)
     paid = np.ones(len(raw), dtype=bool)

@@ -485,6 +485,14 @@ def _log_cleaning(cleaning):
     m, r = cleaning["missing_id"], cleaning["returns"]
     if m["lines"]:
         logger.info("%d rows without a customer id dropped (%.1f%% of revenue)", m["lines"], 100 * m["revenue_share"])
+    if named := m.get("named_by"):
+        logger.warning(
+            "column %r holds an e-mail address on %d of the rows without a customer id (guest checkouts?): "
+            "data.id_column: %s keeps them, each address one customer",
+            named["column"],
+            named["rows"],
+            named["column"],
+        )
     if r["lines"]:
         logger.info(
             "%d return or cancellation lines, worth %s: %s",

@@ -186,7 +186,13 @@ def add_cleaning(rep, cleaning, cfg):
             "rule": "rows without a customer id (data.missing_id)",
             "lines": m["lines"],
             "revenue": m["revenue"],
-            "what happened": f"left out ({100 * m['revenue_share']:.1f}% of revenue)" if m["lines"] else "none",
+            "what happened": (f"left out ({100 * m['revenue_share']:.1f}% of revenue)" if m["lines"] else "none")
+            + (
+                f"; column {m['named_by']['column']!r} holds an e-mail address on {m['named_by']['rows']:,} of them: "
+                "data.id_column: that column keeps them"
+                if m.get("named_by")
+                else ""
+            ),
         },
         {
             "rule": "returns and cancellations (data.returns)",

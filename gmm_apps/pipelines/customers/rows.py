@@ -14,6 +14,37 @@ from ...tabular import currencies, row_currencies
 logger = logging.getLogger("gmm_apps")
 
 
+#: an e-mail address, which names one customer however the shop numbers them
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def id_for_missing(raw, missing, id_column):
+    """A column of e-mail addresses filled on most rows without a customer id (a shop's guest checkouts, which
+    have no customer number but do have an address), as ``(column, rows it names)``; else None.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The log's rows as read.
+    missing : numpy.ndarray of bool
+        The rows without a customer id.
+    id_column : str
+        The column ``data.id_column`` names (never offered).
+    """
+    if not missing.any():
+        return None
+    for c in raw.columns:
+        if c == id_column or raw[c].dtype.kind not in "OSU":
+            continue
+        text = raw[c].astype("string").str.strip()
+        filled = text.notna() & text.ne("")
+        looks = text[filled].str.fullmatch(EMAIL.pattern)
+        named = int((filled.to_numpy() & missing).sum())
+        if len(looks) and looks.mean() >= 0.9 and named >= 0.9 * missing.sum() and filled.mean() >= 0.9:
+            return str(c), named
+    return None
+
+
 #: column names that say which currency a row's amount is in
 _CURRENCY_COLUMNS = {
     "currency",
