@@ -390,7 +390,7 @@ def test_guest_checkouts_named_by_their_e_mail_address_are_kept(tmp_path, capsys
         gmm_log.text
     )
     assert (
-        f"'Billing Email' holds an e-mail address on {dropped:,} of them"
+        f"Billing Email&#x27; holds an e-mail address on {dropped:,} of them"
         in (tmp_path / "a" / "report.html").read_text()
     )
     # init reads the log and takes the address as the id: every paying person is a customer
