@@ -118,3 +118,26 @@ def test_each_is_refused_where_a_run_reads_a_set_of_files(tmp_path, capsys):
     assert cli.main(["run", speakers, "--each", str(tmp_path), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert "--each: a speakers run reads a set of files, not one; name them in the config (data.enrol" in err
+
+
+def test_a_batch_stopped_halfway_leaves_nothing(tmp_path, folder, capsys, monkeypatch):
+    import os
+    import signal
+    import time
+
+    from gmm_apps import runs
+
+    finish, calls = runs._finish, []
+
+    def second_stops(*a, **k):  # the first run finishes; SIGTERM (a job scheduler's stop) lands in the second
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here
+        return finish(*a, **k)
+
+    monkeypatch.setattr(runs, "_finish", second_stops)
+    out = tmp_path / "batch"
+    assert cli.main(["run", REGIMES, "--each", str(folder), "--out", str(out), "--quiet", *QUICK]) == 143
+    assert capsys.readouterr().err.strip() == "error: terminated (SIGTERM); nothing was written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prices"] and len(calls) == 2
