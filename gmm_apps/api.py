@@ -64,6 +64,14 @@ class Run:
         return self.summary.get("pipeline")
 
     @property
+    def runs(self):
+        """A batch's runs (``run(..., each=...)``, ``run --each``) by name, each a :class:`Run`; {} for one run.
+        ``tables["runs"]`` puts their key figures side by side."""
+        if self.summary.get("kind") != "batch":
+            return {}
+        return {r["run"]: Run(self.dir / r["run"]) for r in self.summary.get("runs", [])}
+
+    @property
     def model(self):
         """The fitted model, read on first use (None for an ``apply`` run, which fits none).
 
@@ -239,7 +247,7 @@ def _check_arguments(*, config=_UNSET, out=None, seed=None, set=None, quiet=True
             raise ArgumentError(f"{name}: expected True or False, got {v!r}"[:200])
 
 
-def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwrite=False):
+def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=True, overwrite=False):
     """Run a pipeline as ``gmm-apps run`` does; returns the finished :class:`Run`.
 
     Parameters
@@ -256,6 +264,10 @@ def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwri
         image, or a list of them (images); for speakers a mapping of speaker
         name to recordings, each a path or a ``(samples, sample_rate)`` pair
         (enrolment).
+    each : str, Path or list of them, optional
+        Files, folders or globs: the config is run once per file, as ``gmm-apps run --each``; the
+        :class:`Run` returned is the batch, its ``runs`` each file's run and ``tables["runs"]`` their key
+        figures side by side.
     out : str or Path, optional
         The run folder (default ``runs/<pipeline>-<timestamp>``, as on the command line).
     seed : int, optional
@@ -280,6 +292,23 @@ def run(config, *, data=None, out=None, seed=None, set=None, quiet=True, overwri
     if isinstance(config, str) and config in registry.available() and not Path(config).exists():
         config = {"pipeline": config}
     sets = list(set or [])
+    if each is not None:
+        specs = [each] if isinstance(each, (str, Path)) else each
+        if (
+            data is not None
+            or not isinstance(specs, (list, tuple))
+            or not all(isinstance(s, (str, Path)) for s in specs)
+        ):
+            raise ArgumentError(
+                f"each: expected a path or glob, or a list of them, without data, got {type(each).__name__}"
+                + (" with data" if data is not None else "")
+            )
+        from .batch import execute_batch  # start-up time: only for runs of many files
+
+        batch_dir, _ = execute_batch(
+            config, [str(s) for s in specs], out=out, seed=seed, sets=sets, quiet=quiet, overwrite=overwrite
+        )
+        return Run(batch_dir)
     with _Inputs(_pipeline_of(config) if data is not None else None, data) as (_, overrides):
         sets += list((overrides or {}).items())  # (key, value) pairs: never re-read as YAML text
         run_dir, _ = execute_run(config, out=out, seed=seed, sets=sets, quiet=quiet, overwrite=overwrite)

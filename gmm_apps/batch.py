@@ -37,6 +37,8 @@ def each_files(specs, source):
     -------
     files : list of Path
     """
+    if not specs:
+        raise ConfigError(f"{source}: --each: no files named; give a file, a folder or a glob")
     files, seen = [], set()
     for spec in specs:
         for f in resolve_inputs(str(spec), key="--each", source=source):

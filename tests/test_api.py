@@ -377,7 +377,7 @@ def _fuzz_values():
 def test_fuzzed_python_api_arguments_end_in_success_or_a_user_error(tmp_path_factory, monkeypatch):
     from hypothesis import HealthCheck, given, settings
 
-    from gmm_apps import registry, runs
+    from gmm_apps import batch, registry, runs
 
     st, arrays, frames, scalars, mappings = _fuzz_values()
     # the runs themselves are fuzzed in test_fuzz.py; here every argument up to the validated config and inputs
@@ -385,6 +385,11 @@ def test_fuzzed_python_api_arguments_end_in_success_or_a_user_error(tmp_path_fac
         runs,
         "execute_run",
         lambda config, **kw: (_ for _ in ()).throw(_Validated(runs.prepare(config, sets=kw["sets"], seed=kw["seed"]))),
+    )
+    monkeypatch.setattr(  # the files a batch names are not listed: a fuzzed '/' would walk the whole disk
+        batch,
+        "execute_batch",
+        lambda config, each, **kw: (_ for _ in ()).throw(_Validated(runs.prepare(config, sets=kw["sets"]))),
     )
     names = registry.available()
     configs = st.one_of(
@@ -423,17 +428,18 @@ def test_fuzzed_python_api_arguments_end_in_success_or_a_user_error(tmp_path_fac
     @given(
         config=configs,
         data=data,
+        each=st.one_of(st.none(), st.none(), scalars, st.lists(scalars, max_size=2), arrays),
         seed=st.one_of(st.none(), scalars),
         set_=sets,
         out=st.one_of(st.none(), scalars),
         quiet=st.one_of(st.booleans(), scalars),
         overwrite=st.one_of(st.booleans(), scalars),
     )
-    def check(config, data, seed, set_, out, quiet, overwrite):
+    def check(config, data, each, seed, set_, out, quiet, overwrite):
         where = tmp_path_factory.mktemp("fuzz")
         out = where / "r" if out is None or isinstance(out, str) and out else out
         try:
-            gmm_apps.run(config, data=data, out=out, seed=seed, set=set_, quiet=quiet, overwrite=overwrite)
+            gmm_apps.run(config, data=data, each=each, out=out, seed=seed, set=set_, quiet=quiet, overwrite=overwrite)
         except (UserError, _Validated):
             pass
 

@@ -141,3 +141,24 @@ def test_a_batch_stopped_halfway_leaves_nothing(tmp_path, folder, capsys, monkey
     assert cli.main(["run", REGIMES, "--each", str(folder), "--out", str(out), "--quiet", *QUICK]) == 143
     assert capsys.readouterr().err.strip() == "error: terminated (SIGTERM); nothing was written"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prices"] and len(calls) == 2
+
+
+def test_each_from_python_gives_the_batch_and_its_runs(tmp_path, folder):
+    import gmm_apps
+    from gmm_apps.errors import ArgumentError, UserError
+
+    sets = [QUICK[i + 1] for i in range(0, len(QUICK), 2)]
+    files = [folder / "oil.csv", folder / "gas.csv"]
+    batch = gmm_apps.run(REGIMES, each=files, out=tmp_path / "b", set=sets)
+    assert list(batch.runs) == ["oil", "gas"] and batch.model is None  # in the order given
+    table = batch.tables["runs"].set_index("run")
+    oil = batch.runs["oil"]
+    assert table.loc["oil", "regime"] == oil.summary["today"]["name"] and oil.model is not None
+    assert oil.tables["regimes"].equals(gmm_apps.run(REGIMES, data=files[0], out=tmp_path / "one", set=sets).tables["regimes"])  # fmt: skip
+    with pytest.raises(ArgumentError, match="each: expected a path or glob, or a list of them, without data"):
+        gmm_apps.run(REGIMES, each=files, data=files[0], out=tmp_path / "c")
+    with pytest.raises(ArgumentError):
+        gmm_apps.run(REGIMES, each=42, out=tmp_path / "c")
+    with pytest.raises(UserError, match="--each: no files named; give a file, a folder or a glob"):
+        gmm_apps.run(REGIMES, each=[], out=tmp_path / "c")
+    assert not (tmp_path / "c").exists()
