@@ -49,6 +49,28 @@ def each_files(specs, source):
     return files
 
 
+#: endings of the files a run reads its table from, first when a folder's first file is taken as an example
+_TABLES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".ods", ".parquet", ".json", ".gz", ".zip")
+
+
+def each_example(folder):
+    """The first file of ``folder`` that ends like a table (else its first file), as an example of the files
+    ``--each`` will run (``init --data FOLDER``), and what ``--each`` is given: the folder, or a glob of the
+    files ending as that one does when others lie beside them (a README among price files).
+
+    Returns
+    -------
+    example : str
+    each : str
+    """
+    if not any(p.is_file() for p in Path(folder).rglob("*")):
+        raise ConfigError(f"{folder}: an empty folder, expected a file or a folder of files (--data)")
+    files = each_files([str(folder)], f"--data {folder}")
+    example = next((f for f in files if f.suffix.lower() in _TABLES), files[0])
+    alike = all(f.suffix.lower() == example.suffix.lower() for f in files)
+    return str(example), str(folder) if alike or not example.suffix else f'"{Path(folder) / ("*" + example.suffix)}"'
+
+
 def run_names(files):
     """A folder name for each file's run: its name without the extension, with its folder's name before it
     where two files share one (``2025/sales``, ``2026/sales`` -> ``2025_sales``, ``2026_sales``), and a number

@@ -231,10 +231,14 @@ def _init(name, file, data=None):
     from .config_docs import commented_config  # start-up time: --help and --version need neither
 
     pipeline = registry.get_pipeline(name, source="init")
-    values = None
+    values = each = None
     if data is not None:
         if not Path(data).exists():
             raise UserError(f"--data {data}: no such file or folder")
+        if Path(data).is_dir() and pipeline.each_file and not pipeline.folder_input:  # a file each run: --each
+            from .batch import each_example  # start-up time: only for init of a folder
+
+            folder, (data, each) = data, each_example(data)
         values = pipeline.suggest(str(data))
     text = commented_config(pipeline.config_model, name, values, data)
     if values:
@@ -251,7 +255,9 @@ def _init(name, file, data=None):
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
     said = f" with {', '.join(values)} from {data}" if values else ""
-    print(f"wrote {path}{said}; {'check' if values else 'edit'} it, then: gmm-apps run {path}")
+    said += f" (a file of {folder}; the others alike)" if each else ""
+    then = f"gmm-apps run {path}" + (f" --each {each}" if each else "")
+    print(f"wrote {path}{said}; {'check' if values else 'edit'} it, then: {then}")
     return 0
 
 

@@ -102,6 +102,9 @@ class Pipeline:
     updates_model = False
     #: whether one input file makes a run (``run --each`` runs one per file); False where a run reads a set
     each_file = True
+    #: whether a folder is one input (a folder of photos); else ``init --data FOLDER`` reads one of its files
+    #: and suggests ``run --each FOLDER``
+    folder_input = False
 
     def apply_example(self, run_dir, folder):
         """New input for ``apply`` on a run of the default config: by default the run's own ``data.path``."""

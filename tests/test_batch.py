@@ -162,3 +162,26 @@ def test_each_from_python_gives_the_batch_and_its_runs(tmp_path, folder):
     with pytest.raises(UserError, match="--each: no files named; give a file, a folder or a glob"):
         gmm_apps.run(REGIMES, each=[], out=tmp_path / "c")
     assert not (tmp_path / "c").exists()
+
+
+def test_init_on_a_folder_of_files_reads_one_and_suggests_each(tmp_path, folder, capsys, monkeypatch):
+    import yaml
+
+    (folder / "README.md").write_text("where these prices come from\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["init", "regimes", "assets.yaml", "--data", "prices"]) == 0
+    said = capsys.readouterr().out
+    assert "from prices/gas.csv (a file of prices; the others alike)" in said
+    assert said.rstrip().endswith('then: gmm-apps run assets.yaml --each "prices/*.csv"'), said
+    assert yaml.safe_load(Path("assets.yaml").read_text())["data"]["path"] == "prices/gas.csv"
+    assert cli.main(["run", "assets.yaml", "--each", "prices/*.csv", "--out", "b", "--quiet", *QUICK]) == 0
+    assert pd.read_csv("b/runs.csv")["run"].tolist() == ["gas", "gold", "oil"]
+    # a folder of photos is one input of the images pipeline: init keeps it
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    from PIL import Image
+
+    Image.fromarray(np.full((30, 40, 3), 120, np.uint8)).save(photos / "a.png")
+    assert cli.main(["init", "images", "img.yaml", "--data", "photos"]) == 0
+    assert "--each" not in capsys.readouterr().out
+    assert yaml.safe_load(Path("img.yaml").read_text())["data"]["path"] == "photos"

@@ -160,8 +160,12 @@ def test_init_data_that_is_not_there_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "c.yaml").exists()
     assert cli.main(["init", "customers", "--data"]) == 2  # a flag without its path
     capsys.readouterr()
-    assert cli.main(["init", "customers", "--data", str(tmp_path)]) == 2  # a folder, not a log
-    assert capsys.readouterr().err == f"error: {tmp_path}: is a folder, expected a file (--data)\n"
+    (tmp_path / "logs").mkdir()
+    assert cli.main(["init", "customers", "--data", str(tmp_path / "logs")]) == 2  # an empty folder, not a log
+    assert (
+        capsys.readouterr().err
+        == f"error: {tmp_path / 'logs'}: an empty folder, expected a file or a folder of files (--data)\n"
+    )
 
 
 def test_a_payment_providers_activity_download(tmp_path, capsys, gmm_log):

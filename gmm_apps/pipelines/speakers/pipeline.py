@@ -328,6 +328,7 @@ class SpeakersPipeline(Pipeline):
     config_model = SpeakersConfig
     model_class = SpeakerModels
     each_file = False  # a run enrols a set of recordings, several a speaker
+    folder_input = True
 
     def check(self, config, source):
         if config.data.claims:
