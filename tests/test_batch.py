@@ -185,3 +185,17 @@ def test_init_on_a_folder_of_files_reads_one_and_suggests_each(tmp_path, folder,
     assert cli.main(["init", "images", "img.yaml", "--data", "photos"]) == 0
     assert "--each" not in capsys.readouterr().out
     assert yaml.safe_load(Path("img.yaml").read_text())["data"]["path"] == "photos"
+
+
+def test_anomaly_runs_side_by_side_say_what_each_flagged(tmp_path):
+    import gmm_apps
+
+    samples = REPO / "gmm_apps" / "samples"
+    files = [samples / "cardio_reference.csv", samples / "cardio_new.csv"]
+    sets = ["data.score=null", "report.plots=false", "model.seeds=2"]
+    batch = gmm_apps.run(str(REPO / "configs" / "anomaly.yaml"), each=files, out=tmp_path / "b", set=sets)
+    table = batch.tables["runs"].set_index("run")
+    for name, run in batch.runs.items():
+        s = run.summary
+        assert table.loc[name, "flagged"] == s["flagged"] == run.tables["scores"]["flag"].sum()
+        assert table.loc[name, "roc_auc"] == pytest.approx(s["evaluation"]["roc_auc"])

@@ -166,6 +166,17 @@ class AnomalyPipeline(Pipeline):
                 data = data.rename_axis("id").reset_index()
         return super().write_data(data, folder)
 
+    def batch_figures(self, summary):
+        """Records learned from and scored, those flagged, and how well the scores ranked labels a file had."""
+        judged = summary.get("evaluation") or {}
+        return {
+            "reference_records": summary.get("reference_records"),
+            "scored_records": summary.get("scored_records"),
+            "flagged": summary.get("flagged"),
+            "roc_auc": judged.get("roc_auc"),
+            "headline": summary.get("headline"),
+        }
+
     def check(self, config, source):
         if config.data.missing == "marginalize" and config.model.bags:
             raise ConfigError(
