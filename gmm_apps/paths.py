@@ -71,7 +71,8 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=
             raise ConfigError(f"{source}: {key}: the pattern {pattern!r} matches no files{where}")
         return files
     problem = path_problem(p) or "file not found"
-    raise ConfigError(f"{source}: {key}: {problem}: {pattern}{_where_looked(pattern, source)}")
+    where = _where_looked(pattern, source) if problem == "file not found" else ""
+    raise ConfigError(f"{source}: {key}: {problem}: {pattern}{where}")
 
 
 def check_input(path, *, key, source, each=False):
@@ -96,7 +97,7 @@ def check_input(path, *, key, source, each=False):
     """
     problem = path_problem(path)
     if problem:
-        hint = _where_looked(path, source)
+        hint = _where_looked(path, source) if problem == "file not found" else ""
         if each and Path(local_path(path)).expanduser().is_dir():
             hint = f"; to run each of its files on its own, pass --each {path} in place of {key}"
         raise ConfigError(f"{source}: {key}: {problem}: {path}{hint}")
