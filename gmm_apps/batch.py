@@ -167,23 +167,30 @@ def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=Fa
                 )
                 raise
             rows.append({"run": name, "input": str(path), **pipeline.batch_figures(summary)})
-        return _write_batch(ctx, config.pipeline, rows)
+        return _write_batch(ctx, pipeline, rows)
 
     return finish_run(ctx, work, started, {"pipeline": config.pipeline, "config": source, "kind": "batch"})
 
 
 def _write_batch(ctx, pipeline, rows):
-    """``runs.csv`` and ``report.html`` of a batch; its figures for ``summary.json``."""
+    """``runs.csv`` and ``report.html`` of a batch (the figures side by side, and each run's
+    :attr:`~gmm_apps.registry.Pipeline.batch_plot` one under another); its figures for ``summary.json``."""
     import pandas as pd  # start-up time: pandas loads on first use
 
     from .report import Report  # start-up time: the report module loads matplotlib
 
     table = pd.DataFrame(rows)
     ctx.write_table("runs.csv", table)
-    headline = f"{len(rows)} {pipeline} run{'s' if len(rows) != 1 else ''}, one per file"
-    rep = Report(f"{pipeline}: one run per file", subtitle=headline)
+    headline = f"{len(rows)} {pipeline.name} run{'s' if len(rows) != 1 else ''}, one per file"
+    rep = Report(f"{pipeline.name}: one run per file", subtitle=headline)
     rep.headline(headline)
     rep.table(table.drop(columns="input"), caption="Each run's key figures (runs.csv)")
+    plots = [(r["run"], ctx.dir / r["run"] / "plots" / (pipeline.batch_plot or "-")) for r in rows]
+    if any(p.is_file() for _, p in plots):
+        rep.section("Side by side")
+        for name, p in plots:
+            if p.is_file():
+                rep.image(p, caption=name)
     rep.section("Runs")
     rep.links({f"{r['run']} ({r['input']})": f"{r['run']}/report.html" for r in rows})
     rep.text("Each run is a run folder of its own: gmm-apps show and apply take it as they take any run.")

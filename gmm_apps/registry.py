@@ -102,6 +102,8 @@ class Pipeline:
     updates_model = False
     #: whether one input file makes a run (``run --each`` runs one per file); False where a run reads a set
     each_file = True
+    #: the plot (a file of a run's plots folder) a batch's report shows for each of its runs (``run --each``)
+    batch_plot = None
     #: whether a folder is one input (a folder of photos); else ``init --data FOLDER`` reads one of its files
     #: and suggests ``run --each FOLDER``
     folder_input = False

@@ -199,3 +199,11 @@ def test_anomaly_runs_side_by_side_say_what_each_flagged(tmp_path):
         s = run.summary
         assert table.loc[name, "flagged"] == s["flagged"] == run.tables["scores"]["flag"].sum()
         assert table.loc[name, "roc_auc"] == pytest.approx(s["evaluation"]["roc_auc"])
+
+
+def test_the_batch_report_shows_each_runs_chart(tmp_path, folder):
+    out = tmp_path / "b"
+    plots = QUICK[2:]  # the quick settings, plots drawn
+    assert cli.main(["run", REGIMES, "--each", str(folder), "--out", str(out), "--quiet", *plots]) == 0
+    html = (out / "report.html").read_text()
+    assert html.count("<img") == 3 and all(f"<figcaption>{n}</figcaption>" in html for n in ("gas", "gold", "oil"))

@@ -63,6 +63,15 @@ def first_run(request, tmp_path_factory):
     return name, tmp, out
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if registry.get_pipeline(n).batch_plot])
+def test_the_batch_plot_is_a_plot_a_run_draws(name, tmp_path):
+    # the plot a batch's report shows for each of its runs (run --each) is one the pipeline's runs write
+    pipeline = registry.get_pipeline(name)
+    quick = [a for s in pipeline.quick_sets if s != "report.plots=false" for a in ("--set", s)]
+    assert cli.main(["run", str(config_file(name, tmp_path)), "--quiet", "--out", str(tmp_path / "r"), *quick]) == 0
+    assert (tmp_path / "r" / "plots" / pipeline.batch_plot).is_file(), sorted((tmp_path / "r" / "plots").iterdir())
+
+
 def test_default_config_validates(first_run):
     name, _, _ = first_run
     pipeline = registry.get_pipeline(name)

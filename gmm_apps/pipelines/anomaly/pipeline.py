@@ -135,6 +135,7 @@ class AnomalyPipeline(Pipeline):
     input_keys = ("data.path", "data.score", "data.verdicts")
     model_file = "model/detector.npz"
     model_class = GMMDetector
+    batch_plot = "scores.png"
     updates_model = True
     quick_sets = ("report.plots=false", "model.seeds=2", "model.components=[1, 4]")
 

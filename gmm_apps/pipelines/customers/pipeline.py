@@ -277,6 +277,7 @@ class CustomersPipeline(Pipeline):
     description = "customer segments from a transaction log, with probabilities, names and actions"
     config_model = CustomersConfig
     model_class = Segmentation
+    batch_plot = "profiles.png"
 
     def suggest(self, path):
         """``data.path`` and the columns that look like the customer id, date and amount (``init --data``)."""

@@ -226,6 +226,7 @@ class ImagesPipeline(Pipeline):
     model_sections = ("features", "model", "spatial")
     model_file = MODEL_FILE
     model_class = PaletteModel
+    batch_plot = "grid.png"
     folder_input = True  # a folder of photos is one run's input
     quick_sets = ("report.plots=false", "run.n_jobs=1", "model.n_fits=1", "model.sample_size=1000")
 

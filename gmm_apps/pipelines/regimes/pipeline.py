@@ -296,6 +296,7 @@ class RegimesPipeline(Pipeline):
     description = "market regimes from prices: dated labels with filtered and smoothed probabilities"
     config_model = RegimesConfig
     model_class = RegimeModel
+    batch_plot = "price_regimes.png"
 
     def batch_figures(self, summary):
         """Today's regime, how often regimes switched out of sample, and the backtest of buy-and-hold against
