@@ -413,7 +413,11 @@ def show(run_dir):
 
         table = pd.read_csv(run_dir / "runs.csv").drop(columns=["input", "headline"], errors="ignore")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            lines += [table.to_string(index=False), "", f"report: {run_dir / 'report.html'}"]
+            lines += [
+                table.to_string(index=False, float_format="{:.3g}".format),
+                "",
+                f"report: {run_dir / 'report.html'}",
+            ]
         return "\n".join(lines)
     for key, value in summary.items():
         if key == "headline" or value is None:

@@ -50,7 +50,11 @@ def test_each_file_is_a_run_of_its_own_with_their_figures_side_by_side(tmp_path,
         assert (alone / "regimes.csv").read_bytes() == (run / "regimes.csv").read_bytes()
         row = table.set_index("run").loc[name]
         assert row["regime"] == summary["today"]["name"] and row["date"] == summary["last_date"]
-        assert row["sharpe_buy_and_hold"] == pytest.approx(summary["backtest"]["strategies"]["buy and hold"]["sharpe"])
+        assert len(summary["backtest"]["strategies"]) == 5
+        for strategy, figures in summary["backtest"]["strategies"].items():  # every one, not the best of them
+            key = strategy.replace(" ", "_")
+            assert row[f"sharpe_{key}"] == pytest.approx(figures["sharpe"])
+            assert row[f"max_drawdown_{key}"] == pytest.approx(figures["max_drawdown"])
     # each run is taken by apply and show as any run; the batch folder itself is pointed at its runs
     capsys.readouterr()
     assert cli.main(["apply", str(out / "oil"), str(folder / "oil.csv"), "--out", str(tmp_path / "applied"), "--quiet"]) == 0  # fmt: skip

@@ -299,22 +299,18 @@ class RegimesPipeline(Pipeline):
     batch_plot = "price_regimes.png"
 
     def batch_figures(self, summary):
-        """Today's regime, how often regimes switched out of sample, and the backtest of buy-and-hold against
-        the best way to act on the regimes (none for levels, which have no backtest)."""
+        """Today's regime, how often regimes switched out of sample, and every backtest strategy's Sharpe ratio
+        and maximum drawdown (each one, not the best of them after the fact; none for levels, which have no
+        backtest)."""
         today, oos = summary.get("today") or {}, summary.get("out_of_sample") or {}
-        test = summary.get("backtest") or {}
-        strategies, best = test.get("strategies") or {}, test.get("best_regime_rule")
-        hold, rule = strategies.get("buy and hold") or {}, strategies.get(best) or {}
+        strategies = (summary.get("backtest") or {}).get("strategies") or {}
         return {
             "date": today.get("date"),
             "regime": today.get("name"),
             "probability": today.get("probability_filtered"),
             "switches_per_year_out_of_sample": oos.get("switches_per_year"),
-            "sharpe_buy_and_hold": hold.get("sharpe"),
-            "best_regime_rule": best,
-            "sharpe_best_regime_rule": rule.get("sharpe"),
-            "max_drawdown_buy_and_hold": hold.get("max_drawdown"),
-            "max_drawdown_best_regime_rule": rule.get("max_drawdown"),
+            **{f"sharpe_{k.replace(' ', '_')}": v.get("sharpe") for k, v in strategies.items()},
+            **{f"max_drawdown_{k.replace(' ', '_')}": v.get("max_drawdown") for k, v in strategies.items()},
             "headline": summary.get("headline"),
         }
 
