@@ -184,7 +184,8 @@ def _write_batch(ctx, pipeline, rows):
     headline = f"{len(rows)} {pipeline.name} run{'s' if len(rows) != 1 else ''}, one per file"
     rep = Report(f"{pipeline.name}: one run per file", subtitle=headline)
     rep.headline(headline)
-    rep.table(table.drop(columns="input"), caption="Each run's key figures (runs.csv)")
+    shown = table.drop(columns=["input", *(["headline"] if table.shape[1] > 3 else [])])  # headlines: under Runs
+    rep.table(shown.rename(columns=lambda c: c.replace("_", " ")), caption="Each run's key figures (runs.csv)")
     plots = [(r["run"], ctx.dir / r["run"] / "plots" / (pipeline.batch_plot or "-")) for r in rows]
     if any(p.is_file() for _, p in plots):
         rep.section("Side by side")
@@ -192,7 +193,7 @@ def _write_batch(ctx, pipeline, rows):
             if p.is_file():
                 rep.image(p, caption=name)
     rep.section("Runs")
-    rep.links({f"{r['run']} ({r['input']})": f"{r['run']}/report.html" for r in rows})
+    rep.links({f"{r['run']} ({r['input']}): {r.get('headline') or ''}": f"{r['run']}/report.html" for r in rows})
     rep.text("Each run is a run folder of its own: gmm-apps show and apply take it as they take any run.")
     rep.write(ctx.path("report.html"))
     return {"headline": headline, "runs": [{"run": r["run"], "input": r["input"]} for r in rows]}
