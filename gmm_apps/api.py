@@ -94,7 +94,8 @@ class Run:
         Parameters
         ----------
         data : str, Path, pandas.DataFrame, array, list of arrays or mapping
-            New input, as a path or in memory (see :func:`run`).
+            New input, as a path or in memory (see :func:`run`); for a batch (``run(..., each=...)``), a
+            folder or glob of new files, each named as the run it goes to.
         out : str or Path, optional
             Destination (default ``runs/<pipeline>-apply-<timestamp>``).
         quiet, overwrite : bool
@@ -105,6 +106,17 @@ class Run:
         _check_arguments(out=out, quiet=quiet, overwrite=overwrite, update=update)
         if data is None:
             raise ArgumentError("data: apply needs new data (a path, or data in memory as for run)")
+        if self.summary.get("kind") == "batch":  # each run on the new file of its name
+            if not isinstance(data, (str, Path)):
+                raise ArgumentError(
+                    f"data: a batch applies to a folder or glob of files named as its runs, got {type(data).__name__}"
+                )
+            from .batch import execute_batch_apply  # start-up time: only for a batch of runs
+
+            out_dir, _ = execute_batch_apply(
+                self.dir, str(data), out=out, quiet=quiet, overwrite=overwrite, update=update
+            )
+            return Run(out_dir)
         with _Inputs(self.pipeline, data) as (path, _):
             out_dir, _ = execute_apply(self.dir, path, out=out, quiet=quiet, overwrite=overwrite, update=update)
         return Run(out_dir)

@@ -13,10 +13,11 @@ import logging
 import time
 from pathlib import Path
 
-from .errors import ConfigError, UserError
+from .errors import ConfigError, DataError, UserError
 from .paths import resolve_inputs
+from .registry import get_pipeline
 from .run_context import RunContext
-from .runs import default_run_dir, execute_run, finish_run, prepare
+from .runs import default_run_dir, execute_apply, execute_run, finish_run, prepare, read_summary
 
 logger = logging.getLogger("gmm_apps")
 
@@ -159,20 +160,90 @@ def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=Fa
                     config_path, out=ctx.dir / name, seed=seed, sets=over, quiet=quiet, shown_as=final / name
                 )
             except UserError as exc:
-                text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-                exc.args = (
-                    f"{text} (file {i} of {len(files)} of --each; nothing was written: fix or leave out that "
-                    "file, e.g. with a glob that picks the files to run)",
-                    *exc.args[1:],
-                )
-                raise
+                raise _in_batch(exc, i, len(files)) from None
             rows.append({"run": name, "input": str(path), **pipeline.batch_figures(summary)})
         return _write_batch(ctx, pipeline, rows)
 
     return finish_run(ctx, work, started, {"pipeline": config.pipeline, "config": source, "kind": "batch"})
 
 
-def _write_batch(ctx, pipeline, rows):
+def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=False, update=False):
+    """Apply each run of a batch to the new file of the same name: ``gmm-apps apply BATCH new/`` after
+    ``run --each`` (a trader's models of each asset on today's prices).
+
+    Parameters
+    ----------
+    batch_dir : str or Path
+        A folder written by :func:`execute_batch`.
+    input : str
+        New files: a folder or a glob (a file's name, without its ending, is the run it goes to); a run with
+        no new file is left out and said.
+    out, quiet, overwrite, update
+        As :func:`~gmm_apps.runs.execute_apply`.
+
+    Returns
+    -------
+    out_dir : Path
+    summary : dict
+    """
+    started = time.time()
+    batch_dir = Path(batch_dir)
+    summary = read_summary(batch_dir)
+    if summary.get("applied_run") and not summary.get("updated_models"):
+        raise UserError(
+            f"{batch_dir}: runs applied to new files hold no models; apply the batch they came from, "
+            f"{summary['applied_run']}"
+        )
+    runs = [r["run"] for r in summary.get("runs", [])]
+    pipeline = get_pipeline(summary.get("pipeline"), source=str(batch_dir))
+    files = each_files([input], str(batch_dir))
+    names = run_names(files)
+    strays = [f"{f} ({n})" for f, n in zip(files, names) if n not in runs]
+    if strays:
+        raise DataError(
+            f"{input}: {len(strays)} file(s) whose name is no run of {batch_dir}: {', '.join(strays[:5])}; its runs "
+            f"are {', '.join(runs[:10])}{' ...' if len(runs) > 10 else ''}: name each new file as its run (or pick "
+            "the files with a glob)"
+        )
+    final = Path(out) if out else default_run_dir(pipeline.name, kind="apply")
+    inputs = [("run folder", str(batch_dir)), *(("input", str(f)) for f in files)]
+    ctx = RunContext(final, quiet=quiet, seed=summary.get("seed", 0), overwrite=overwrite, inputs=inputs, kind="batch")
+
+    def work():
+        left = [r for r in runs if r not in names]
+        if left:
+            logger.info("%d run(s) of %s have no new file and are left out: %s", len(left), batch_dir, ", ".join(left))
+        rows = []
+        for i, (path, name) in enumerate(zip(files, names), 1):
+            logger.info("[%d/%d] %s -> %s", i, len(files), path, name)
+            try:
+                _, applied = execute_apply(
+                    batch_dir / name, str(path), out=ctx.dir / name, quiet=quiet, update=update, shown_as=final / name
+                )
+            except UserError as exc:
+                raise _in_batch(exc, i, len(files), "the new files") from None
+            row = {"run": name, "input": str(path), **pipeline.batch_figures(applied)}
+            rows.append({k: v for k, v in row.items() if v is not None or k == "headline"})
+        return _write_batch(ctx, pipeline, rows, done=f" of {batch_dir} applied to their new files")
+
+    extra = {"pipeline": pipeline.name, "applied_run": str(batch_dir), "input": str(input), "kind": "batch"}
+    if update:  # each run's model learned from its new file too: the batch applies again
+        extra["updated_models"] = True
+    return finish_run(ctx, work, started, extra)
+
+
+def _in_batch(exc, i, n, what="--each"):
+    """A run's one-line error, saying which file of the batch it stopped at."""
+    text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    exc.args = (
+        f"{text} (file {i} of {n} of {what}; nothing was written: fix or leave out that file, e.g. with a glob "
+        "that picks the files)",
+        *exc.args[1:],
+    )
+    return exc
+
+
+def _write_batch(ctx, pipeline, rows, done=", one per file"):
     """``runs.csv`` and ``report.html`` of a batch (the figures side by side, and each run's
     :attr:`~gmm_apps.registry.Pipeline.batch_plot` one under another); its figures for ``summary.json``."""
     import pandas as pd  # start-up time: pandas loads on first use
@@ -181,7 +252,7 @@ def _write_batch(ctx, pipeline, rows):
 
     table = pd.DataFrame(rows)
     ctx.write_table("runs.csv", table)
-    headline = f"{len(rows)} {pipeline.name} run{'s' if len(rows) != 1 else ''}, one per file"
+    headline = f"{len(rows)} {pipeline.name} run{'s' if len(rows) != 1 else ''}{done}"
     rep = Report(f"{pipeline.name}: one run per file", subtitle=headline)
     rep.headline(headline)
     shown = table.drop(columns=["input", *(["headline"] if table.shape[1] > 3 else [])])  # headlines: under Runs

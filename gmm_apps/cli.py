@@ -215,7 +215,12 @@ def _dispatch(args):
         print(f"wrote {run_dir}")
         return 0
     if args.command == "apply":
-        out_dir, summary = runs.execute_apply(
+        apply = runs.execute_apply
+        if runs.run_kind(args.run_dir) == "batch":
+            from .batch import execute_batch_apply  # start-up time: only for a batch of runs
+
+            apply = execute_batch_apply
+        out_dir, summary = apply(
             args.run_dir, args.input, out=args.out, quiet=args.quiet, overwrite=args.overwrite, update=args.update
         )
         headline = summary.get("headline")

@@ -267,8 +267,8 @@ def open_run(run_dir):
     if run_kind(run_dir) == "batch":
         names = sorted(p.name for p in run_dir.iterdir() if is_run_folder(p))
         raise UserError(
-            f"{run_dir}: a batch of runs, one per file (run --each); pass one of its runs, e.g. "
-            f"{run_dir / (names[0] if names else 'NAME')}"
+            f"{run_dir}: a batch of runs, one per file (run --each); apply takes it with new files named as its runs "
+            f"(a folder or a glob), or pass one of its runs, e.g. {run_dir / (names[0] if names else 'NAME')}"
         )
     if not cfg_path.is_file() or not is_run_folder(run_dir):
         raise UserError(f"{run_dir}: not a gmm_apps run folder (no config.yaml); pass the folder a 'run' wrote")
@@ -311,7 +311,7 @@ def _upgraded_settings(fitted, pipeline, raw_now, source):
         return {key: dotted_get(raw, key, None) for key in fitted}
 
 
-def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, update=False):
+def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, update=False, shown_as=None):
     """Apply a finished run's saved model to new input.
 
     Parameters
@@ -329,6 +329,9 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
         Also learn from the input and save the updated model in the new folder
         (which ``apply`` then accepts like a run); only for pipelines with
         ``updates_model``.  The applied run folder is never changed.
+
+    shown_as : str or Path, optional
+        Where the log says the new folder goes, when ``out`` is a place it passes through (a batch being built).
 
     Returns
     -------
@@ -355,7 +358,7 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
         ctx.bind(model_settings(pipeline, config), pipeline.model_paths())
 
     def work():
-        logger.info("apply %s to %s, writing %s", run_dir, input, final)
+        logger.info("apply %s to %s, writing %s", run_dir, input, shown_as or final)
         if unverified:
             logger.warning("%s", unverified)
         ctx.write_text("config.yaml", yaml.safe_dump(raw, sort_keys=False))

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmm_apps import cli
+from gmm_apps import cli, runs
 from gmm_apps.batch import run_names
+from gmm_apps.errors import UserError
 from gmm_apps.paths import is_run_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,8 +59,11 @@ def test_each_file_is_a_run_of_its_own_with_their_figures_side_by_side(tmp_path,
     # each run is taken by apply and show as any run; the batch folder itself is pointed at its runs
     capsys.readouterr()
     assert cli.main(["apply", str(out / "oil"), str(folder / "oil.csv"), "--out", str(tmp_path / "applied"), "--quiet"]) == 0  # fmt: skip
-    assert cli.main(["apply", str(out), str(folder / "oil.csv"), "--out", str(tmp_path / "a2"), "--quiet"]) == 2
-    assert f"a batch of runs, one per file (run --each); pass one of its runs, e.g. {out / 'gas'}" in capsys.readouterr().err  # fmt: skip
+    assert cli.main(["apply", str(out), str(folder / "oil.csv"), "--out", str(tmp_path / "a2"), "--quiet"]) == 0
+    assert pd.read_csv(tmp_path / "a2" / "runs.csv")["run"].tolist() == ["oil"]  # the run of the file's name
+    with pytest.raises(UserError, match="a batch of runs, one per file .run --each.; apply takes it with new files"):
+        runs.open_run(out)  # a batch is no run with a model of its own
+    capsys.readouterr()
     assert cli.main(["show", str(out)]) == 0
     shown = capsys.readouterr().out
     assert shown.startswith("3 regimes runs, one per file") and "gold" in shown and "sharpe_buy_and_hold" in shown
@@ -203,6 +207,10 @@ def test_anomaly_runs_side_by_side_say_what_each_flagged(tmp_path):
         s = run.summary
         assert table.loc[name, "flagged"] == s["flagged"] == run.tables["scores"]["flag"].sum()
         assert table.loc[name, "roc_auc"] == pytest.approx(s["evaluation"]["roc_auc"])
+    # apply --update: each run learns from its new file too, and the batch it makes applies again
+    updated = batch.apply(str(samples / "cardio_*.csv"), out=tmp_path / "u", update=True)
+    assert updated.summary["updated_models"] and list(updated.runs) == ["cardio_new", "cardio_reference"]
+    assert list(updated.apply(str(samples / "cardio_new.csv"), out=tmp_path / "u2").runs) == ["cardio_new"]
 
 
 def test_the_batch_report_shows_each_runs_chart(tmp_path, folder):
@@ -211,3 +219,45 @@ def test_the_batch_report_shows_each_runs_chart(tmp_path, folder):
     assert cli.main(["run", REGIMES, "--each", str(folder), "--out", str(out), "--quiet", *plots]) == 0
     html = (out / "report.html").read_text()
     assert html.count("<img") == 3 and all(f"<figcaption>{n}</figcaption>" in html for n in ("gas", "gold", "oil"))
+
+
+def test_a_batch_applies_each_run_to_the_new_file_of_its_name(tmp_path, folder, capsys, gmm_log):
+    import gmm_apps
+    from gmm_apps.errors import UserError
+
+    batch = tmp_path / "batch"
+    assert cli.main(["run", REGIMES, "--each", str(folder), "--out", str(batch), "--quiet", *QUICK]) == 0
+    today = tmp_path / "today"  # the latest prices of two of the three, as a trader downloads them each day
+    today.mkdir()
+    for name in ("oil", "gold"):
+        prices(today / f"{name}.csv", {"oil": 10, "gold": 11}[name], n=300)
+    out = tmp_path / "applied"
+    assert cli.main(["apply", str(batch), str(today), "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2] == f"2 regimes runs of {batch} applied to their new files"
+    table = pd.read_csv(out / "runs.csv").set_index("run")
+    assert list(table.index) == ["gold", "oil"] and "1 run(s) of " in gmm_log.text and "left out: gas" in gmm_log.text
+    for name in ("gold", "oil"):  # each as applying its run alone gives
+        alone = tmp_path / f"alone-{name}"
+        assert cli.main(["apply", str(batch / name), str(today / f"{name}.csv"), "--out", str(alone), "--quiet"]) == 0
+        assert (alone / "regimes.csv").read_bytes() == (out / name / "regimes.csv").read_bytes()
+        assert table.loc[name, "regime"] == json.loads((alone / "summary.json").read_text())["today"]["name"]
+    # a new file named as no run, and a batch of applied runs, are refused in one line
+    prices(today / "copper.csv", 12, n=300)
+    assert cli.main(["apply", str(batch), str(today), "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "1 file(s) whose name is no run of" in err
+        and "copper.csv (copper)" in err
+        and "its runs are gas, gold, oil" in err
+    )
+    assert cli.main(["apply", str(out), str(today / "oil.csv"), "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert (
+        f"runs applied to new files hold no models; apply the batch they came from, {batch}" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "x").exists()
+    # from Python, the batch's apply does the same
+    again = gmm_apps.load_run(batch).apply(str(today / "[go]*.csv"), out=tmp_path / "py")
+    assert list(again.runs) == ["gold", "oil"]
+    assert again.runs["oil"].tables["regimes"].equals(pd.read_csv(out / "oil" / "regimes.csv"))
+    with pytest.raises(UserError, match="a batch applies to a folder or glob of files named as its runs"):
+        gmm_apps.load_run(batch).apply(pd.DataFrame({"a": [1]}), out=tmp_path / "py2")

@@ -574,6 +574,12 @@ class RegimesPipeline(Pipeline):
         outlook = forecast_summary(forecasts, model.transmat, labels[-1], names)
         return {
             "headline": headline(today["date"], today["name"], filtered[-1, labels[-1]], outlook, year=year),
+            "today": {
+                "date": str(today["date"]),
+                "regime": int(labels[-1]),
+                "name": str(today["name"]),
+                "probability_filtered": float(filtered[-1, labels[-1]]),
+            },
             "forecast": outlook,
             "n_days": len(out),
             "labels_from": "filtered",
