@@ -88,7 +88,7 @@ class Run:
             self._model = pipeline.load_model(self.dir) if pipeline is not None else None
         return self._model
 
-    def apply(self, data, *, out=None, quiet=True, overwrite=False, update=False):
+    def apply(self, data, *, out=None, quiet=True, overwrite=False, update=False, keep_going=False):
         """Use this run's saved model on new data; returns the new :class:`Run`.
 
         Parameters
@@ -102,8 +102,12 @@ class Run:
         update : bool
             Also learn from ``data`` (new reference data) and save the updated
             model in the new run (anomaly); this run is not changed.
+        keep_going : bool
+            A batch: a new file that cannot be applied is left out (its error in ``tables["runs"]``).
         """
-        _check_arguments(out=out, quiet=quiet, overwrite=overwrite, update=update)
+        _check_arguments(out=out, quiet=quiet, overwrite=overwrite, update=update, keep_going=keep_going)
+        if keep_going and self.summary.get("kind") != "batch":
+            raise ArgumentError("keep_going: only when applying a batch of runs (run with each=...)")
         if data is None:
             raise ArgumentError("data: apply needs new data (a path, or data in memory as for run)")
         if self.summary.get("kind") == "batch":  # each run on the new file of its name
@@ -114,7 +118,7 @@ class Run:
             from .batch import execute_batch_apply  # start-up time: only for a batch of runs
 
             out_dir, _ = execute_batch_apply(
-                self.dir, str(data), out=out, quiet=quiet, overwrite=overwrite, update=update
+                self.dir, str(data), out=out, quiet=quiet, overwrite=overwrite, update=update, keep_going=keep_going
             )
             return Run(out_dir)
         with _Inputs(self.pipeline, data) as (path, _):
@@ -240,7 +244,9 @@ def _as_pandas(data):
     return out
 
 
-def _check_arguments(*, config=_UNSET, out=None, seed=None, set=None, quiet=True, overwrite=False, update=False):
+def _check_arguments(
+    *, config=_UNSET, out=None, seed=None, set=None, quiet=True, overwrite=False, update=False, keep_going=False
+):
     """Refuse arguments of the wrong type in one line (an :class:`ArgumentError`, a ``TypeError``)."""
     if config is not _UNSET and not isinstance(config, (str, Path, dict)):
         raise ArgumentError(
@@ -254,12 +260,12 @@ def _check_arguments(*, config=_UNSET, out=None, seed=None, set=None, quiet=True
         isinstance(set, (str, bytes)) or not isinstance(set, (list, tuple)) or not all(isinstance(x, str) for x in set)
     ):
         raise ArgumentError(f"set: expected a list of 'KEY=VALUE' strings, got {set!r}"[:200])
-    for name, v in (("quiet", quiet), ("overwrite", overwrite), ("update", update)):
+    for name, v in (("quiet", quiet), ("overwrite", overwrite), ("update", update), ("keep_going", keep_going)):
         if not isinstance(v, bool):
             raise ArgumentError(f"{name}: expected True or False, got {v!r}"[:200])
 
 
-def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=True, overwrite=False):
+def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=True, overwrite=False, keep_going=False):
     """Run a pipeline as ``gmm-apps run`` does; returns the finished :class:`Run`.
 
     Parameters
@@ -280,6 +286,9 @@ def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=Tr
         Files, folders or globs: the config is run once per file, as ``gmm-apps run --each``; the
         :class:`Run` returned is the batch, its ``runs`` each file's run and ``tables["runs"]`` their key
         figures side by side.
+    keep_going : bool, default=False
+        With ``each``: a file that cannot be run is left out (its error in ``tables["runs"]`` and
+        ``summary["failed"]``) and the others are run.
     out : str or Path, optional
         The run folder (default ``runs/<pipeline>-<timestamp>``, as on the command line).
     seed : int, optional
@@ -300,7 +309,11 @@ def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=Tr
     gmm_apps.errors.UserError
         The command line's one-line errors.
     """
-    _check_arguments(config=config, out=out, seed=seed, set=set, quiet=quiet, overwrite=overwrite)
+    _check_arguments(
+        config=config, out=out, seed=seed, set=set, quiet=quiet, overwrite=overwrite, keep_going=keep_going
+    )
+    if keep_going and each is None:
+        raise ArgumentError("keep_going: only with each (a file that cannot be run is left out of the batch)")
     if isinstance(config, str) and config in registry.available() and not Path(config).exists():
         config = {"pipeline": config}
     sets = list(set or [])
@@ -318,7 +331,14 @@ def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=Tr
         from .batch import execute_batch  # start-up time: only for runs of many files
 
         batch_dir, _ = execute_batch(
-            config, [str(s) for s in specs], out=out, seed=seed, sets=sets, quiet=quiet, overwrite=overwrite
+            config,
+            [str(s) for s in specs],
+            out=out,
+            seed=seed,
+            sets=sets,
+            quiet=quiet,
+            overwrite=overwrite,
+            keep_going=keep_going,
         )
         return Run(batch_dir)
     with _Inputs(_pipeline_of(config) if data is not None else None, data) as (_, overrides):

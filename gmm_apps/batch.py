@@ -107,7 +107,7 @@ def _stem(path):
     return stem or name
 
 
-def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=False, overwrite=False):
+def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=False, overwrite=False, keep_going=False):
     """Run a config once per file of ``each``, each run in a folder of its own inside one batch folder.
 
     Parameters
@@ -121,6 +121,9 @@ def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=Fa
     seed, sets, quiet, overwrite
         As :func:`~gmm_apps.runs.execute_run`; ``overwrite`` replaces an earlier batch at ``out`` as it was
         left, never anything else.
+    keep_going : bool, default=False
+        A file that cannot be run is left out, its error in ``runs.csv`` and the summary (``failed``), and
+        the others are run; without it, such a file stops the batch and nothing is written.
 
     Returns
     -------
@@ -149,25 +152,20 @@ def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=Fa
         final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, inputs=inputs, kind="batch"
     )
 
+    def one(path, name):
+        over = list(sets or []) + list(pipeline.data_overrides(str(path)).items())
+        dest = ctx.dir / name
+        return execute_run(config_path, out=dest, seed=seed, sets=over, quiet=quiet, shown_as=final / name)[1]
+
     def work():
         logger.info("run %s on %d files (--each), writing %s", source, len(files), final)
-        rows = []
-        for i, (path, name) in enumerate(zip(files, names), 1):
-            logger.info("[%d/%d] %s -> %s", i, len(files), path, name)
-            over = list(sets or []) + list(pipeline.data_overrides(str(path)).items())
-            try:
-                _, summary = execute_run(
-                    config_path, out=ctx.dir / name, seed=seed, sets=over, quiet=quiet, shown_as=final / name
-                )
-            except UserError as exc:
-                raise _in_batch(exc, i, len(files)) from None
-            rows.append({"run": name, "input": str(path), **pipeline.batch_figures(summary)})
-        return _write_batch(ctx, pipeline, rows)
+        rows, failed = _each(pipeline, files, names, one, keep_going=keep_going, what="--each")
+        return _write_batch(ctx, pipeline, rows, failed)
 
     return finish_run(ctx, work, started, {"pipeline": config.pipeline, "config": source, "kind": "batch"})
 
 
-def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=False, update=False):
+def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=False, update=False, keep_going=False):
     """Apply each run of a batch to the new file of the same name: ``gmm-apps apply BATCH new/`` after
     ``run --each`` (a trader's models of each asset on today's prices).
 
@@ -180,6 +178,8 @@ def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=Fa
         no new file is left out and said.
     out, quiet, overwrite, update
         As :func:`~gmm_apps.runs.execute_apply`.
+    keep_going : bool, default=False
+        As :func:`execute_batch`.
 
     Returns
     -------
@@ -213,23 +213,39 @@ def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=Fa
         left = [r for r in runs if r not in names]
         if left:
             logger.info("%d run(s) of %s have no new file and are left out: %s", len(left), batch_dir, ", ".join(left))
-        rows = []
-        for i, (path, name) in enumerate(zip(files, names), 1):
-            logger.info("[%d/%d] %s -> %s", i, len(files), path, name)
-            try:
-                _, applied = execute_apply(
-                    batch_dir / name, str(path), out=ctx.dir / name, quiet=quiet, update=update, shown_as=final / name
-                )
-            except UserError as exc:
-                raise _in_batch(exc, i, len(files), "the new files") from None
-            row = {"run": name, "input": str(path), **pipeline.batch_figures(applied)}
-            rows.append({k: v for k, v in row.items() if v is not None or k == "headline"})
-        return _write_batch(ctx, pipeline, rows, done=f" of {batch_dir} applied to their new files")
+
+        def one(path, name):
+            dest, shown = ctx.dir / name, final / name
+            return execute_apply(batch_dir / name, str(path), out=dest, quiet=quiet, update=update, shown_as=shown)[1]
+
+        rows, failed = _each(pipeline, files, names, one, keep_going=keep_going, what="the new files")
+        return _write_batch(ctx, pipeline, rows, failed, done=f" of {batch_dir} applied to their new files")
 
     extra = {"pipeline": pipeline.name, "applied_run": str(batch_dir), "input": str(input), "kind": "batch"}
     if update:  # each run's model learned from its new file too: the batch applies again
         extra["updated_models"] = True
     return finish_run(ctx, work, started, extra)
+
+
+def _each(pipeline, files, names, one, *, keep_going, what):
+    """``one(path, name)`` (a run's summary) for every file in turn: the rows of ``runs.csv``, and the files
+    left out with their errors (``keep_going``; else the first error stops the batch, naming its file)."""
+    rows, failed = [], []
+    for i, (path, name) in enumerate(zip(files, names), 1):
+        logger.info("[%d/%d] %s -> %s", i, len(files), path, name)
+        try:
+            summary = one(path, name)
+        except UserError as exc:
+            if not keep_going:
+                raise _in_batch(exc, i, len(files), what) from None
+            logger.warning("left out (--keep-going): %s", exc)
+            failed.append({"run": name, "input": str(path), "error": str(exc)})
+            continue
+        row = {"run": name, "input": str(path), **pipeline.batch_figures(summary)}
+        rows.append({k: v for k, v in row.items() if v is not None or k == "headline"})
+    if not rows:
+        raise UserError(f"every file of {what} failed; the first: {failed[0]['error']}")
+    return rows, failed
 
 
 def _in_batch(exc, i, n, what="--each"):
@@ -243,7 +259,7 @@ def _in_batch(exc, i, n, what="--each"):
     return exc
 
 
-def _write_batch(ctx, pipeline, rows, done=", one per file"):
+def _write_batch(ctx, pipeline, rows, failed=(), done=", one per file"):
     """``runs.csv`` and ``report.html`` of a batch (the figures side by side, and each run's
     :attr:`~gmm_apps.registry.Pipeline.batch_plot` one under another); its figures for ``summary.json``."""
     import pandas as pd  # start-up time: pandas loads on first use
@@ -251,10 +267,14 @@ def _write_batch(ctx, pipeline, rows, done=", one per file"):
     from .report import Report  # start-up time: the report module loads matplotlib
 
     table = pd.DataFrame(rows)
-    ctx.write_table("runs.csv", table)
+    ctx.write_table("runs.csv", pd.concat([table, pd.DataFrame(list(failed))], ignore_index=True))
     headline = f"{len(rows)} {pipeline.name} run{'s' if len(rows) != 1 else ''}{done}"
+    if failed:
+        headline += f"; {len(failed)} file(s) could not be run, left out (runs.csv says why)"
     rep = Report(f"{pipeline.name}: one run per file", subtitle=headline)
     rep.headline(headline)
+    if failed:
+        rep.table(pd.DataFrame(list(failed)), caption="Files that could not be run (--keep-going)")
     shown = table.drop(columns=["input", *(["headline"] if table.shape[1] > 3 else [])])  # headlines: under Runs
     rep.table(shown.rename(columns=lambda c: c.replace("_", " ")), caption="Each run's key figures (runs.csv)")
     plots = [(r["run"], ctx.dir / r["run"] / "plots" / (pipeline.batch_plot or "-")) for r in rows]
@@ -267,4 +287,5 @@ def _write_batch(ctx, pipeline, rows, done=", one per file"):
     rep.links({f"{r['run']} ({r['input']}): {r.get('headline') or ''}": f"{r['run']}/report.html" for r in rows})
     rep.text("Each run is a run folder of its own: gmm-apps show and apply take it as they take any run.")
     rep.write(ctx.path("report.html"))
-    return {"headline": headline, "runs": [{"run": r["run"], "input": r["input"]} for r in rows]}
+    said = {"headline": headline, "runs": [{"run": r["run"], "input": r["input"]} for r in rows]}
+    return {**said, "failed": list(failed)} if failed else said

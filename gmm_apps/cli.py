@@ -47,15 +47,7 @@ def _overwrite_option(command):
     )
 
 
-def _parser():
-    p = _Parser(
-        prog="gmm-apps",
-        description="Gaussian-mixture applications: regimes, customers, images, speakers, anomalies.",
-    )
-    p.add_argument("--version", action="version", version=f"gmm_apps {__version__}")
-    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
+def _run_command(sub):
     r = sub.add_parser("run", help="fit a pipeline from a YAML config and write a run folder")
     r.add_argument("config", help="YAML config file")
     r.add_argument("--out", help="run folder to write (default runs/<pipeline>-<timestamp>)")
@@ -76,14 +68,26 @@ def _parser():
         help="run the config once per file (a file, folder or glob; repeatable), each in a run folder of its own "
         "inside --out, with runs.csv and report.html side by side",
     )
+    r.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="with --each: a file that cannot be run is left out (its error in runs.csv) and the others run",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
     _overwrite_option(r)
 
+
+def _apply_command(sub):
     a = sub.add_parser("apply", help="use a finished run's saved model on new data")
     a.add_argument("run_dir", help="folder written by 'run'")
     a.add_argument("input", help="new data: file, folder or glob")
     a.add_argument("--out", help="folder to write (default runs/<pipeline>-apply-<timestamp>)")
     a.add_argument("--quiet", action="store_true")
+    a.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="a batch of runs: a new file that cannot be applied is left out (its error in runs.csv)",
+    )
     a.add_argument(
         "--update",
         action="store_true",
@@ -91,6 +95,19 @@ def _parser():
         "(pipelines that support it: anomaly); the run folder is never changed",
     )
     _overwrite_option(a)
+
+
+def _parser():
+    p = _Parser(
+        prog="gmm-apps",
+        description="Gaussian-mixture applications: regimes, customers, images, speakers, anomalies.",
+    )
+    p.add_argument("--version", action="version", version=f"gmm_apps {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    _run_command(sub)
+    _apply_command(sub)
 
     v = sub.add_parser("validate", help="check a config without running it")
     v.add_argument("config")
@@ -203,7 +220,9 @@ def _dispatch(args):
         if args.each:
             from .batch import execute_batch  # start-up time: only for run --each
 
-            run = functools.partial(execute_batch, each=args.each)
+            run = functools.partial(execute_batch, each=args.each, keep_going=args.keep_going)
+        elif args.keep_going:
+            raise UserError("--keep-going: only with --each (a file that cannot be run is left out of the batch)")
         else:
             run = runs.execute_run
         run_dir, summary = run(
@@ -219,7 +238,9 @@ def _dispatch(args):
         if runs.run_kind(args.run_dir) == "batch":
             from .batch import execute_batch_apply  # start-up time: only for a batch of runs
 
-            apply = execute_batch_apply
+            apply = functools.partial(execute_batch_apply, keep_going=args.keep_going)
+        elif args.keep_going:
+            raise UserError("--keep-going: only when applying a batch of runs (run --each)")
         out_dir, summary = apply(
             args.run_dir, args.input, out=args.out, quiet=args.quiet, overwrite=args.overwrite, update=args.update
         )

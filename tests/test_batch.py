@@ -261,3 +261,36 @@ def test_a_batch_applies_each_run_to_the_new_file_of_its_name(tmp_path, folder, 
     assert again.runs["oil"].tables["regimes"].equals(pd.read_csv(out / "oil" / "regimes.csv"))
     with pytest.raises(UserError, match="a batch applies to a folder or glob of files named as its runs"):
         gmm_apps.load_run(batch).apply(pd.DataFrame({"a": [1]}), out=tmp_path / "py2")
+
+
+def test_keep_going_leaves_out_the_files_that_cannot_be_run_and_says_why(tmp_path, folder, capsys):
+    import gmm_apps
+    from gmm_apps.errors import ArgumentError
+
+    (folder / "notes.csv").write_text("just,a\nnote,here\n")
+    out = tmp_path / "b"
+    args = ["run", REGIMES, "--each", str(folder), "--out", str(out), "--quiet", "--keep-going", *QUICK]
+    assert cli.main(args) == 0
+    said = capsys.readouterr()
+    assert "3 regimes runs, one per file; 1 file(s) could not be run, left out (runs.csv says why)" in said.out
+    assert "left out (--keep-going): " in (out / "run.log").read_text()  # --quiet: the log says it
+    table = pd.read_csv(out / "runs.csv")
+    assert table["run"].tolist() == ["gas", "gold", "oil", "notes"]
+    assert table["error"].isna().tolist() == [True, True, True, False] and "notes.csv" in table["error"].iloc[3]
+    assert not (out / "notes").exists() and sorted(gmm_apps.load_run(out).runs) == ["gas", "gold", "oil"]
+    assert json.loads((out / "summary.json").read_text())["failed"][0]["run"] == "notes"
+    # the same for a batch applied to new files, one of them broken
+    today = tmp_path / "today"
+    today.mkdir()
+    prices(today / "oil.csv", 5, n=300)
+    (today / "gas.csv").write_text("Date,Close\n2020-01-01,abc\n")
+    assert cli.main(["apply", str(out), str(today), "--out", str(tmp_path / "a"), "--quiet", "--keep-going"]) == 0
+    applied = pd.read_csv(tmp_path / "a" / "runs.csv")
+    assert applied["run"].tolist() == ["oil", "gas"] and applied["error"].notna().tolist() == [False, True]
+    # every file failing, or --keep-going without a batch, is an error
+    assert cli.main(["run", REGIMES, "--each", str(folder / "notes.csv"), "--out", str(tmp_path / "c"), "--keep-going", "--quiet"]) == 2  # fmt: skip
+    assert "every file of --each failed; the first: " in capsys.readouterr().err and not (tmp_path / "c").exists()
+    assert cli.main(["run", REGIMES, "--keep-going", "--out", str(tmp_path / "c")]) == 2
+    assert "--keep-going: only with --each" in capsys.readouterr().err
+    with pytest.raises(ArgumentError, match="keep_going: only with each"):
+        gmm_apps.run(REGIMES, keep_going=True, out=tmp_path / "c")
