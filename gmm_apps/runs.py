@@ -417,7 +417,7 @@ def show(run_dir):
         table = pd.read_csv(run_dir / "runs.csv").drop(columns=["input", "headline"], errors="ignore")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             lines += [
-                table.to_string(index=False, float_format="{:.3g}".format),
+                table.to_string(index=False, float_format=lambda v: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"),
                 "",
                 f"report: {run_dir / 'report.html'}",
             ]
