@@ -76,6 +76,12 @@ def _fmt(v):
     return str(v)
 
 
+def _text_column(values):
+    """Whether a column's cells are text (empty ones aside), so that its header is left-aligned as they are."""
+    filled = [v for v in values if isinstance(v, str) or not (v is None or (isinstance(v, float) and math.isnan(v)))]
+    return bool(filled) and all(isinstance(v, str) for v in filled)
+
+
 def _align(v):
     """Left-align text cells; numbers stay right-aligned."""
     return ' style="text-align:left"' if isinstance(v, str) else ""
@@ -175,7 +181,11 @@ class Report:
         """
         formats = formats or {}
         d = df.reset_index().rename(columns={"index": ""}) if index else df
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in d.columns)
+        # a header sits over its column as the column's cells do: text left, numbers right
+        text = [_text_column(d.iloc[:, i]) for i in range(d.shape[1])]
+        head = "".join(
+            f"<th{_align('') if left else ''}>{html.escape(str(c))}</th>" for c, left in zip(d.columns, text)
+        )
         rows = []
         for _, r in d.iterrows():
             cells = "".join(

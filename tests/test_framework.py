@@ -283,6 +283,13 @@ def test_report_is_self_contained_html(tmp_path):
     assert "http://" not in html and "https://" not in html and "<script" not in html
 
 
+def test_a_tables_headers_sit_as_their_cells_do():
+    df = pd.DataFrame({"name": ["a", "b"], "what": ["left out", None], "n": [1, 2], "x": [0.5, np.nan]})
+    html = Report("T").table(df).render()
+    assert '<th style="text-align:left">name</th><th style="text-align:left">what</th><th>n</th><th>x</th>' in html
+    assert '<td style="text-align:left">left out</td>' in html
+
+
 def test_a_wide_table_scrolls_in_its_box_and_a_score_tail_is_counted_in_the_last_bar():
     html = Report("T").table(pd.DataFrame({"a": [1]})).render()
     assert '<div class="wide"><table>' in html and ".wide{overflow-x:auto}" in html
