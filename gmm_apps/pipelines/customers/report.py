@@ -104,7 +104,7 @@ def plot_forward_by_segment(table, code=None):
     ax.invert_yaxis()
     ax.set_xlabel(f"spend in the holdout ({code})" if code else "spend in the holdout")
     ax.set_title("Forward value: expected vs actual per segment")
-    ax.legend(fontsize=8, loc="lower right")
+    fig.legend(fontsize=8, loc="outside lower center", ncol=2)  # under the axis: clear of the bars
     return fig
 
 
@@ -489,7 +489,10 @@ def _stability_section(rep, stability):
 def _selection_section(ctx, rep, cfg, feats, P, seg, selection):
     names = seg.names
     rep.section("Model selection")
-    rep.table(selection.table.drop(columns=["cv_log_likelihood"]))
+    rep.table(
+        selection.table.drop(columns=["cv_log_likelihood"]),
+        formats={"smallest_segment": lambda v: f"{int(v):,}" if np.isfinite(v) else "–"},  # a count (– unchecked)
+    )
     if cfg.report.plots and selection.table["n_components"].nunique() > 1:
         best = selection.best
         rep.image(
