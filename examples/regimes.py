@@ -10,7 +10,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # drop this line in a notebook to see the plot inline
 import matplotlib.pyplot as plt
-import pandas as pd
 from arch.data import sp500
 
 import gmm_apps
@@ -32,17 +31,18 @@ today = run.apply(recent, out="runs/example-regimes-new")
 print(today.summary["headline"])
 print(today.summary["forecast"]["probabilities"]["21d"])
 
-# %% Many assets: one run each (a folder of price files works the same way, a path per run), one row each
+# %% Many assets: a folder of price files, one run each (each=, as `gmm-apps run --each`), one row each
+from pathlib import Path  # noqa: E402  (for this cell)
+
 from arch.data import nasdaq  # noqa: E402  (the second asset, for this cell)
 
-assets = {"sp500": history, "nasdaq": nasdaq.load()["Adj Close"].rename("Close").loc[:"2016-12-31"].to_frame()}
-rows = []
-for name, asset in assets.items():
-    r = gmm_apps.run("regimes", data=asset, out=f"runs/example-regimes-{name}", set=["report.plots=false"])
-    rows.append(
-        {"asset": name, **r.summary["today"], "switches a year": r.summary["out_of_sample"]["switches_per_year"]}
-    )
-print(pd.DataFrame(rows)[["asset", "date", "name", "probability_filtered", "switches a year"]])
+folder = Path("example-prices")
+folder.mkdir(parents=True, exist_ok=True)
+history.to_csv(folder / "sp500.csv")
+nasdaq.load()["Adj Close"].rename("Close").loc[:"2016-12-31"].to_frame().to_csv(folder / "nasdaq.csv")
+assets = gmm_apps.run("regimes", each=folder / "*.csv", out="runs/example-regimes-assets", overwrite=True)
+print(assets.tables["runs"][["run", "date", "regime", "probability", "switches_per_year_out_of_sample"]])
+print(assets.runs["nasdaq"].summary["headline"])  # each asset's run, as any run
 
 labels = today.tables["regimes"]
 fig, ax = plt.subplots(figsize=(8, 3))
