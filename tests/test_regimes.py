@@ -61,7 +61,9 @@ def test_run_statistics_by_hand():
     # equity 1 -> 1 -> 0.5 -> 0.75 -> 0.375: the worst fall from the peak of 1 is to 0.375
     assert max_drawdown(np.log([1.0, 0.5, 1.5, 0.5])) == pytest.approx(-0.625)
     st = regime_statistics(np.array([0, 0, 1, 1]), np.array([0.01, 0.03, -0.02, 0.02]), ["calm", "stress"])
-    assert st.loc[0, "annual_return"] == pytest.approx(0.02 * 252)
+    assert st.loc[0, "annual_return"] == pytest.approx(np.exp(0.02 * 252) - 1)  # compounded, as the backtest's
+    assert st.loc[0, "sharpe"] == pytest.approx(0.02 * 252 / (np.std([0.01, 0.03], ddof=1) * np.sqrt(252)))
+    assert regime_statistics(np.zeros(3, int), np.full(3, -0.01), ["calm"], year=365).loc[0, "annual_return"] > -1
     assert st.loc[1, "annual_volatility"] == pytest.approx(np.std([-0.02, 0.02], ddof=1) * np.sqrt(252))
     assert st["share_of_time"].tolist() == [0.5, 0.5]
     assert st["mean_duration_days"].tolist() == [2.0, 2.0]

@@ -364,9 +364,9 @@ def _regimes_section(rep, stats, year):
         formats={"share of time": pct, "annual return": pct, "annual volatility": pct, "max drawdown": pct, **plain},
     )
     rep.text(
-        f"Returns are daily log returns, annualised over {year} days"
-        + (" (the series is priced every calendar day)" if year == 365 else "")
-        + "; Sharpe ratio without a risk-free rate; "
+        f"Annual return: what a year of the regime's days would return, compounded, as in the backtest; "
+        f"volatility and Sharpe ratio (without a risk-free rate) of the daily log returns, annualised over {year} "
+        "days" + (" (the series is priced every calendar day)" if year == 365 else "") + "; "
         "max drawdown of the days spent in the regime chained together.",
         cls="note",
     )

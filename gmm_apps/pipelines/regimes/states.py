@@ -236,7 +236,8 @@ def max_drawdown(returns):
 
 
 def regime_statistics(labels, returns, names, *, year=TRADING_DAYS, levels=False):
-    """Per-regime table: annualised return, volatility, Sharpe, max drawdown, time share, durations; of
+    """Per-regime table: annual return (compounded, as the backtest's), volatility and Sharpe ratio of the daily
+    log returns, max drawdown, time share, durations; of
     levels (yields, rates), the annualised change and its volatility in the series' units, no Sharpe ratio
     or drawdown (a level is no investment).
 
@@ -260,7 +261,7 @@ def regime_statistics(labels, returns, names, *, year=TRADING_DAYS, levels=False
     for k, name in enumerate(names):
         r = returns[labels == k]
         n = len(r)
-        ann_ret = float(r.mean() * year) if n else float("nan")
+        ann_ret = float(r.mean() * year) if n else float("nan")  # of log returns: the Sharpe ratio's numerator
         ann_vol = float(r.std(ddof=1) * np.sqrt(year)) if n > 1 else float("nan")
         runs = lengths[run_lab == k]
         rows.append(
@@ -269,7 +270,8 @@ def regime_statistics(labels, returns, names, *, year=TRADING_DAYS, levels=False
                 "name": name,
                 "days": n,
                 "share_of_time": n / max(1, len(labels)),
-                "annual_return": ann_ret,
+                # compounded, as the backtest's: a year of such days grows 1 to 1 + this (never below -100%)
+                "annual_return": ann_ret if levels else float(np.expm1(ann_ret)),
                 "annual_volatility": ann_vol,
                 "sharpe": ann_ret / ann_vol if n > 1 and ann_vol > 0 else float("nan"),
                 "max_drawdown": max_drawdown(r),
