@@ -196,6 +196,8 @@ def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=Fa
         )
     runs = [r["run"] for r in summary.get("runs", [])]
     pipeline = get_pipeline(summary.get("pipeline"), source=str(batch_dir))
+    if update and not pipeline.updates_model:
+        raise ConfigError(f"--update: the {pipeline.name} pipeline cannot update its models in apply; rerun the batch")
     files = each_files([input], str(batch_dir))
     names = run_names(files)
     strays = [f"{f} ({n})" for f, n in zip(files, names) if n not in runs]

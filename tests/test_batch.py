@@ -254,6 +254,10 @@ def test_a_batch_applies_each_run_to_the_new_file_of_its_name(tmp_path, folder, 
     assert (
         f"runs applied to new files hold no models; apply the batch they came from, {batch}" in capsys.readouterr().err
     )
+    assert cli.main(["apply", str(batch), str(today), "--out", str(tmp_path / "x"), "--update"]) == 2
+    assert (
+        "--update: the regimes pipeline cannot update its models in apply; rerun the batch" in capsys.readouterr().err
+    )
     assert not (tmp_path / "x").exists()
     # from Python, the batch's apply does the same
     again = gmm_apps.load_run(batch).apply(str(today / "[go]*.csv"), out=tmp_path / "py")
