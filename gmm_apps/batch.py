@@ -64,9 +64,10 @@ def each_example(folder):
     example : str
     each : str
     """
-    if not any(p.is_file() for p in Path(folder).rglob("*")):
-        raise ConfigError(f"{folder}: an empty folder, expected a file or a folder of files (--data)")
-    files = each_files([str(folder)], f"--data {folder}")
+    try:
+        files = each_files([str(folder)], f"--data {folder}")
+    except ConfigError:  # a folder is refused only when it holds no files
+        raise ConfigError(f"{folder}: an empty folder, expected a file or a folder of files (--data)") from None
     example = next((f for f in files if f.suffix.lower() in _TABLES), files[0])
     alike = all(f.suffix.lower() == example.suffix.lower() for f in files)
     return str(example), str(folder) if alike or not example.suffix else f'"{Path(folder) / ("*" + example.suffix)}"'
@@ -250,7 +251,7 @@ def _each(pipeline, files, names, one, *, keep_going, what):
     return rows, failed
 
 
-def _in_batch(exc, i, n, what="--each"):
+def _in_batch(exc, i, n, what):
     """A run's one-line error, saying which file of the batch it stopped at."""
     text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
     exc.args = (

@@ -257,7 +257,7 @@ def _init(name, file, data=None):
     from .config_docs import commented_config  # start-up time: --help and --version need neither
 
     pipeline = registry.get_pipeline(name, source="init")
-    values = each = None
+    values = each = folder = None
     if data is not None:
         if not Path(data).exists():
             raise UserError(f"--data {data}: no such file or folder")

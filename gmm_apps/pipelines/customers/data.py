@@ -429,17 +429,18 @@ def read_transactions(cfg_data, path=None, *, date_order=None, decimal_marks=Non
         raw = raw.iloc[:-totals]
     cfg = cfg_data if kind != "cdnow" else _CdnowData(cfg_data)
     spec = with_payment_columns(spec, raw.columns, cfg_data) if kind != "cdnow" else spec
-    counts = counted = None
+    statuses = counts = counted = None
     if "status" in spec:
-        counts = tally(row_statuses(raw, spec, p).value_counts())
+        statuses = row_statuses(raw, spec, p)  # once: for the counts, and for the rows without an id below
+        counts = tally(statuses.value_counts())
         counted = statuses_counted(p, spec, counts, cfg_data)
     marks = _with_decimal_mark(raw, spec, cfg_data.decimal_mark, decimal_marks or {})
     first, order = _date_order(raw, spec, cfg, p, date_order)
     purchases, cleaning = finish(customer_days(raw, spec, p, cfg, first, counted=counted), cfg_data)
     if cleaning["missing_id"]["lines"] and kind != "cdnow":  # guest checkouts an e-mail column names
         missing = customer_ids(raw[spec["customer_id"]], cfg_data.placeholder_ids)[1]
-        if "status" in spec:  # the rows dropped: those of orders paid
-            missing &= row_statuses(raw, spec, p).isin(counted).to_numpy()
+        if statuses is not None:  # the rows dropped: those of orders paid
+            missing &= statuses.isin(counted).to_numpy()
         if found := id_for_missing(raw, missing, spec["customer_id"]):
             cleaning["missing_id"]["named_by"] = {"column": found[0], "rows": found[1]}
     cleaning = {**with_status(cleaning, spec, counts, counted, totals), "date_order": order}
