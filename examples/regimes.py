@@ -31,7 +31,8 @@ today = run.apply(recent, out="runs/example-regimes-new")
 print(today.summary["headline"])
 print(today.summary["forecast"]["probabilities"]["21d"])
 
-# %% Many assets: a folder of price files, one run each (each=, as `gmm-apps run --each`), one row each
+# %% Many assets: a folder of price files, one run each (each=, as `gmm-apps run --each`), one row each;
+# n_jobs=2 runs two files at once
 from pathlib import Path  # noqa: E402  (for this cell)
 
 from arch.data import nasdaq  # noqa: E402  (the second asset, for this cell)
@@ -40,7 +41,7 @@ folder = Path("example-prices")
 folder.mkdir(parents=True, exist_ok=True)
 history.to_csv(folder / "sp500.csv")
 nasdaq.load()["Adj Close"].rename("Close").loc[:"2016-12-31"].to_frame().to_csv(folder / "nasdaq.csv")
-assets = gmm_apps.run("regimes", each=folder / "*.csv", out="runs/example-regimes-assets", overwrite=True)
+assets = gmm_apps.run("regimes", each=folder / "*.csv", out="runs/example-regimes-assets", overwrite=True, n_jobs=2)
 print(assets.tables["runs"][["run", "date", "regime", "probability", "switches_per_year_out_of_sample"]])
 print(assets.runs["nasdaq"].summary["headline"])  # each asset's run, as any run
 

@@ -88,7 +88,7 @@ class Run:
             self._model = pipeline.load_model(self.dir) if pipeline is not None else None
         return self._model
 
-    def apply(self, data, *, out=None, quiet=True, overwrite=False, update=False, keep_going=False):
+    def apply(self, data, *, out=None, quiet=True, overwrite=False, update=False, keep_going=False, n_jobs=1):
         """Use this run's saved model on new data; returns the new :class:`Run`.
 
         Parameters
@@ -104,10 +104,13 @@ class Run:
             model in the new run (anomaly); this run is not changed.
         keep_going : bool
             A batch: a new file that cannot be applied is left out (its error in ``tables["runs"]``).
+        n_jobs : int, default=1
+            A batch: new files applied at once, each in a process of its own (at most the cores).
         """
-        _check_arguments(out=out, quiet=quiet, overwrite=overwrite, update=update, keep_going=keep_going)
-        if keep_going and self.summary.get("kind") != "batch":
-            raise ArgumentError("keep_going: only when applying a batch of runs (run with each=...)")
+        _check_arguments(out=out, quiet=quiet, overwrite=overwrite, update=update, keep_going=keep_going, n_jobs=n_jobs)
+        if (keep_going or n_jobs != 1) and self.summary.get("kind") != "batch":
+            which = "keep_going" if keep_going else "n_jobs"
+            raise ArgumentError(f"{which}: only when applying a batch of runs (run with each=...)")
         if data is None:
             raise ArgumentError("data: apply needs new data (a path, or data in memory as for run)")
         if self.summary.get("kind") == "batch":  # each run on the new file of its name
@@ -118,7 +121,14 @@ class Run:
             from .batch import execute_batch_apply  # start-up time: only for a batch of runs
 
             out_dir, _ = execute_batch_apply(
-                self.dir, str(data), out=out, quiet=quiet, overwrite=overwrite, update=update, keep_going=keep_going
+                self.dir,
+                str(data),
+                out=out,
+                quiet=quiet,
+                overwrite=overwrite,
+                update=update,
+                keep_going=keep_going,
+                n_jobs=n_jobs,
             )
             return Run(out_dir)
         with _Inputs(self.pipeline, data) as (path, _):
@@ -245,7 +255,16 @@ def _as_pandas(data):
 
 
 def _check_arguments(
-    *, config=_UNSET, out=None, seed=None, set=None, quiet=True, overwrite=False, update=False, keep_going=False
+    *,
+    config=_UNSET,
+    out=None,
+    seed=None,
+    set=None,
+    quiet=True,
+    overwrite=False,
+    update=False,
+    keep_going=False,
+    n_jobs=1,
 ):
     """Refuse arguments of the wrong type in one line (an :class:`ArgumentError`, a ``TypeError``)."""
     if config is not _UNSET and not isinstance(config, (str, Path, dict)):
@@ -263,9 +282,23 @@ def _check_arguments(
     for name, v in (("quiet", quiet), ("overwrite", overwrite), ("update", update), ("keep_going", keep_going)):
         if not isinstance(v, bool):
             raise ArgumentError(f"{name}: expected True or False, got {v!r}"[:200])
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1:
+        raise ArgumentError(f"n_jobs: expected a whole number of processes, 1 or more, got {n_jobs!r}"[:200])
 
 
-def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=True, overwrite=False, keep_going=False):
+def run(
+    config,
+    *,
+    data=None,
+    each=None,
+    out=None,
+    seed=None,
+    set=None,
+    quiet=True,
+    overwrite=False,
+    keep_going=False,
+    n_jobs=1,
+):
     """Run a pipeline as ``gmm-apps run`` does; returns the finished :class:`Run`.
 
     Parameters
@@ -289,6 +322,9 @@ def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=Tr
     keep_going : bool, default=False
         With ``each``: a file that cannot be run is left out (its error in ``tables["runs"]`` and
         ``summary["failed"]``) and the others are run.
+    n_jobs : int, default=1
+        With ``each``: files run at once, each in a process of its own (at most the cores); the runs are
+        the same, byte for byte, as one after another.
     out : str or Path, optional
         The run folder (default ``runs/<pipeline>-<timestamp>``, as on the command line).
     seed : int, optional
@@ -310,10 +346,19 @@ def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=Tr
         The command line's one-line errors.
     """
     _check_arguments(
-        config=config, out=out, seed=seed, set=set, quiet=quiet, overwrite=overwrite, keep_going=keep_going
+        config=config,
+        out=out,
+        seed=seed,
+        set=set,
+        quiet=quiet,
+        overwrite=overwrite,
+        keep_going=keep_going,
+        n_jobs=n_jobs,
     )
     if keep_going and each is None:
         raise ArgumentError("keep_going: only with each (a file that cannot be run is left out of the batch)")
+    if n_jobs != 1 and each is None:
+        raise ArgumentError("n_jobs: only with each (files run at once); a run of one file uses one process")
     if isinstance(config, str) and config in registry.available() and not Path(config).exists():
         config = {"pipeline": config}
     sets = list(set or [])
@@ -339,6 +384,7 @@ def run(config, *, data=None, each=None, out=None, seed=None, set=None, quiet=Tr
             quiet=quiet,
             overwrite=overwrite,
             keep_going=keep_going,
+            n_jobs=n_jobs,
         )
         return Run(batch_dir)
     with _Inputs(_pipeline_of(config) if data is not None else None, data) as (_, overrides):

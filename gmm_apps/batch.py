@@ -10,6 +10,7 @@ built aside and moved into place whole, or nothing is left (a file that cannot b
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .paths import resolve_inputs
 from .registry import get_pipeline
 from .run_context import RunContext
 from .runs import default_run_dir, execute_apply, execute_run, finish_run, prepare, read_summary
+from .workers import map_jobs
 
 logger = logging.getLogger("gmm_apps")
 
@@ -108,7 +110,9 @@ def _stem(path):
     return stem or name
 
 
-def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=False, overwrite=False, keep_going=False):
+def execute_batch(
+    config_path, each, *, out=None, seed=None, sets=None, quiet=False, overwrite=False, keep_going=False, n_jobs=1
+):
     """Run a config once per file of ``each``, each run in a folder of its own inside one batch folder.
 
     Parameters
@@ -125,6 +129,9 @@ def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=Fa
     keep_going : bool, default=False
         A file that cannot be run is left out, its error in ``runs.csv`` and the summary (``failed``), and
         the others are run; without it, such a file stops the batch and nothing is written.
+    n_jobs : int, default=1
+        Files run at once, each in a process of its own (capped by the cores); the runs are the same as one
+        after another, byte for byte.
 
     Returns
     -------
@@ -155,18 +162,22 @@ def execute_batch(config_path, each, *, out=None, seed=None, sets=None, quiet=Fa
 
     def one(path, name):
         over = list(sets or []) + list(pipeline.data_overrides(str(path)).items())
-        dest = ctx.dir / name
-        return execute_run(config_path, out=dest, seed=seed, sets=over, quiet=quiet, shown_as=final / name)[1]
+        return {"config_path": config_path, "out": ctx.dir / name, "seed": seed, "sets": over, "shown_as": final / name}
 
     def work():
         logger.info("run %s on %d files (--each), writing %s", source, len(files), final)
-        rows, failed = _each(pipeline, files, names, one, keep_going=keep_going, what="--each")
+        jobs = [(execute_run, one(path, name)) for path, name in zip(files, names)]
+        rows, failed = _each(
+            pipeline, files, names, jobs, quiet=quiet, keep_going=keep_going, what="--each", n_jobs=n_jobs
+        )
         return _write_batch(ctx, pipeline, rows, failed)
 
     return finish_run(ctx, work, started, {"pipeline": config.pipeline, "config": source, "kind": "batch"})
 
 
-def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=False, update=False, keep_going=False):
+def execute_batch_apply(
+    batch_dir, input, *, out=None, quiet=False, overwrite=False, update=False, keep_going=False, n_jobs=1
+):
     """Apply each run of a batch to the new file of the same name: ``gmm-apps apply BATCH new/`` after
     ``run --each`` (a trader's models of each asset on today's prices).
 
@@ -180,6 +191,8 @@ def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=Fa
     out, quiet, overwrite, update
         As :func:`~gmm_apps.runs.execute_apply`.
     keep_going : bool, default=False
+        As :func:`execute_batch`.
+    n_jobs : int, default=1
         As :func:`execute_batch`.
 
     Returns
@@ -217,11 +230,22 @@ def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=Fa
         if left:
             logger.info("%d run(s) of %s have no new file and are left out: %s", len(left), batch_dir, ", ".join(left))
 
-        def one(path, name):
-            dest, shown = ctx.dir / name, final / name
-            return execute_apply(batch_dir / name, str(path), out=dest, quiet=quiet, update=update, shown_as=shown)[1]
-
-        rows, failed = _each(pipeline, files, names, one, keep_going=keep_going, what="the new files")
+        jobs = [
+            (
+                execute_apply,
+                {
+                    "run_dir": batch_dir / n,
+                    "input": str(f),
+                    "out": ctx.dir / n,
+                    "update": update,
+                    "shown_as": final / n,
+                },
+            )
+            for f, n in zip(files, names)
+        ]
+        rows, failed = _each(
+            pipeline, files, names, jobs, quiet=quiet, keep_going=keep_going, what="the new files", n_jobs=n_jobs
+        )
         return _write_batch(ctx, pipeline, rows, failed, done=f" of {batch_dir} applied to their new files")
 
     extra = {"pipeline": pipeline.name, "applied_run": str(batch_dir), "input": str(input), "kind": "batch"}
@@ -230,25 +254,68 @@ def execute_batch_apply(batch_dir, input, *, out=None, quiet=False, overwrite=Fa
     return finish_run(ctx, work, started, extra)
 
 
-def _each(pipeline, files, names, one, *, keep_going, what):
-    """``one(path, name)`` (a run's summary) for every file in turn: the rows of ``runs.csv``, and the files
-    left out with their errors (``keep_going``; else the first error stops the batch, naming its file)."""
+def _each(pipeline, files, names, jobs, *, quiet, keep_going, what, n_jobs=1):
+    """Every file's run (``jobs``: for each file, :func:`~gmm_apps.runs.execute_run` or
+    :func:`~gmm_apps.runs.execute_apply` and its keyword arguments), ``n_jobs`` at once: the rows of
+    ``runs.csv``, and the files left out with their errors (``keep_going``; else the first error stops the
+    batch, naming its file)."""
     rows, failed = [], []
-    for i, (path, name) in enumerate(zip(files, names), 1):
-        logger.info("[%d/%d] %s -> %s", i, len(files), path, name)
-        try:
-            summary = one(path, name)
-        except UserError as exc:
-            if not keep_going:
-                raise _in_batch(exc, i, len(files), what) from None
-            logger.warning("left out (--keep-going): %s", exc)
-            failed.append({"run": name, "input": str(path), "error": str(exc)})
-            continue
-        row = {"run": name, "input": str(path), **pipeline.batch_figures(summary)}
-        rows.append({k: v for k, v in row.items() if v is not None or k == "headline"})
+    here = os.getcwd() if n_jobs > 1 else None  # a worker reads relative paths from the folder the run was started in
+    tasks = [
+        (fn, {**kw, "quiet": quiet or here is not None}, (i, len(files), what), keep_going, here)
+        for i, (fn, kw) in enumerate(jobs, 1)
+    ]
+    preload = [__name__, type(pipeline).__module__]
+    with map_jobs(_one_run, tasks, n_jobs, preload=preload) as results:
+        for i, (path, name) in enumerate(zip(files, names), 1):
+            logger.info("[%d/%d] %s -> %s", i, len(files), path, name)
+            summary, error, logged = next(results)
+            for name_, level, message in logged:  # a worker's run: said here too, as one after another says it
+                logging.getLogger(name_).log(level, "%s", message)
+            if error is not None:
+                logger.warning("left out (--keep-going): %s", error)
+                failed.append({"run": name, "input": str(path), "error": error})
+                continue
+            row = {"run": name, "input": str(path), **pipeline.batch_figures(summary)}
+            rows.append({k: v for k, v in row.items() if v is not None or k == "headline"})
     if not rows:
         raise UserError(f"every file of {what} failed; the first: {failed[0]['error']}")
     return rows, failed
+
+
+def _one_run(task):
+    """One file's run of a batch, here or in a worker process (``task``: from :func:`_each`): its summary, its
+    error (with ``keep_going``; else the error is raised, naming the file) and, in a worker, what it logged."""
+    fn, kwargs, (i, n, what), keep_going, here = task
+    said = _Records()
+    loggers = [logging.getLogger(name) for name in ("gmm_apps", "py.warnings")] if here is not None else []
+    if here is not None:
+        os.chdir(here)
+        logging.captureWarnings(True)  # Python's warnings in the run's run.log, as in the batch's own process
+    for lg in loggers:
+        lg.addHandler(said)
+        lg.propagate = False  # not printed again by the worker (whose stderr goes nowhere)
+        lg.setLevel(logging.DEBUG)
+    try:
+        return fn(**kwargs)[1], None, said.messages
+    except UserError as exc:
+        if not keep_going:
+            raise _in_batch(exc, i, n, what) from None
+        return None, str(exc), said.messages
+    finally:
+        for lg in loggers:
+            lg.removeHandler(said)
+
+
+class _Records(logging.Handler):
+    """What a run logs in a worker process (logger, level, message), to be said again by the batch."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append((record.name, record.levelno, record.getMessage()))
 
 
 def _in_batch(exc, i, n, what):

@@ -47,6 +47,21 @@ def _overwrite_option(command):
     )
 
 
+def _jobs_option(command, text):
+    command.add_argument("--jobs", "-j", type=_count, default=None, metavar="N", help=text)
+
+
+def _count(text):
+    """``--jobs``'s value: a whole number, 1 or more."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes, 1 or more, got {text!r}")
+    return n
+
+
 def _run_command(sub):
     r = sub.add_parser("run", help="fit a pipeline from a YAML config and write a run folder")
     r.add_argument("config", help="YAML config file")
@@ -73,6 +88,7 @@ def _run_command(sub):
         action="store_true",
         help="with --each: a file that cannot be run is left out (its error in runs.csv) and the others run",
     )
+    _jobs_option(r, "with --each: files run at once, each in a process of its own (default 1; at most the cores)")
     r.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
     _overwrite_option(r)
 
@@ -88,6 +104,7 @@ def _apply_command(sub):
         action="store_true",
         help="a batch of runs: a new file that cannot be applied is left out (its error in runs.csv)",
     )
+    _jobs_option(a, "a batch of runs: new files applied at once, each in a process of its own (default 1)")
     a.add_argument(
         "--update",
         action="store_true",
@@ -220,9 +237,11 @@ def _dispatch(args):
         if args.each:
             from .batch import execute_batch  # start-up time: only for run --each
 
-            run = functools.partial(execute_batch, each=args.each, keep_going=args.keep_going)
+            run = functools.partial(execute_batch, each=args.each, keep_going=args.keep_going, n_jobs=args.jobs or 1)
         elif args.keep_going:
             raise UserError("--keep-going: only with --each (a file that cannot be run is left out of the batch)")
+        elif args.jobs is not None:
+            raise UserError("--jobs: only with --each (files run at once); a run of one file uses one process")
         else:
             run = runs.execute_run
         run_dir, summary = run(
@@ -238,9 +257,11 @@ def _dispatch(args):
         if runs.run_kind(args.run_dir) == "batch":
             from .batch import execute_batch_apply  # start-up time: only for a batch of runs
 
-            apply = functools.partial(execute_batch_apply, keep_going=args.keep_going)
+            apply = functools.partial(execute_batch_apply, keep_going=args.keep_going, n_jobs=args.jobs or 1)
         elif args.keep_going:
             raise UserError("--keep-going: only when applying a batch of runs (run --each)")
+        elif args.jobs is not None:
+            raise UserError("--jobs: only when applying a batch of runs (run --each), whose files it applies at once")
         out_dir, summary = apply(
             args.run_dir, args.input, out=args.out, quiet=args.quiet, overwrite=args.overwrite, update=args.update
         )

@@ -43,7 +43,7 @@ def map_jobs(fn, jobs, n_jobs, *, client=None, preload=()):
         Leaving the block early (an error, Ctrl-C) cancels what has not run and stops the workers.
     """
     with contextlib.ExitStack() as stack:
-        workers = min(n_jobs, len(jobs), os.cpu_count() or 1)
+        workers = 1 if _in_worker else min(n_jobs, len(jobs), os.cpu_count() or 1)  # a worker's cores are taken
         if client is not None:
             futures = client.map(fn, jobs, pure=False)
             stack.callback(client.cancel, futures)
@@ -79,8 +79,12 @@ def _in_order_failing_fast(futures):
         yield f.result()
 
 
+#: whether this process is a worker of :func:`map_jobs` (a batch's run there starts no workers of its own)
+_in_worker = False
+
+
 def _single_threaded_worker(run_pid=None):
-    """Initialiser of the image worker processes: one BLAS / OpenMP thread each, and quiet stops.
+    """Initialiser of the worker processes (images, a batch of runs): one BLAS / OpenMP thread each, and quiet stops.
 
     The workers already use every core between them; a BLAS pool per worker
     on top of that oversubscribes the cores and made two workers slower than one.
@@ -88,6 +92,8 @@ def _single_threaded_worker(run_pid=None):
     the workers), so workers ignore SIGINT; a worker also ends when the run's
     process dies, even by SIGKILL.
     """
+    global _in_worker
+    _in_worker = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if run_pid is not None:

@@ -298,3 +298,95 @@ def test_keep_going_leaves_out_the_files_that_cannot_be_run_and_says_why(tmp_pat
     assert "--keep-going: only with --each" in capsys.readouterr().err
     with pytest.raises(ArgumentError, match="keep_going: only with each"):
         gmm_apps.run(REGIMES, keep_going=True, out=tmp_path / "c")
+
+
+def test_jobs_run_files_at_once_giving_the_same_runs_and_the_same_log(tmp_path, folder, capsys):
+    import gmm_apps
+    from gmm_apps.errors import ArgumentError
+
+    prices(folder / "flat.csv", 3).write_text((folder / "flat.csv").read_text() + "2018-06-15,0\n")  # a warning
+    said = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}"
+        args = ["run", REGIMES, "--each", str(folder), "--out", str(out), "--jobs", jobs, *QUICK]
+        assert cli.main([*args, "--set", "data.nonpositive=drop"]) == 0
+        said[jobs] = capsys.readouterr().err.replace(str(out), "OUT")
+    assert said["2"] == said["1"]  # every run's messages, in the order of the files, as one after another says them
+    assert "[4/4]" in said["2"] and "flat.csv: 1 row(s) of 'Close' with a price at or below zero left out" in said["2"]
+    assert "with a price at or below zero left out" in (tmp_path / "j2" / "run.log").read_text()
+    for name in ("runs.csv", "report.html", "oil/regimes.csv", "gas/model.npz", "flat/regime_stats.csv"):
+        assert (tmp_path / "j1" / name).read_bytes() == (tmp_path / "j2" / name).read_bytes(), name
+    # applied at once to new files, as one after another
+    today = tmp_path / "today"
+    today.mkdir()
+    for i, name in enumerate(("oil", "gas")):
+        prices(today / f"{name}.csv", 20 + i, n=300)
+    for jobs in ("1", "2"):
+        assert cli.main(["apply", str(tmp_path / "j1"), str(today), "--out", str(tmp_path / f"a{jobs}"), "-j", jobs, "--quiet"]) == 0  # fmt: skip
+    assert (tmp_path / "a1" / "oil" / "regimes.csv").read_bytes() == (tmp_path / "a2" / "oil" / "regimes.csv").read_bytes()  # fmt: skip
+    # a file that cannot be run stops the batch at once, named; or is left out with --keep-going
+    (folder / "notes.csv").write_text("just,a\nnote,here\n")
+    args = ["run", REGIMES, "--each", str(folder), "--out", str(tmp_path / "x"), "-j", "2", "--quiet", *QUICK]
+    args += ["--set", "data.nonpositive=drop"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "notes.csv" in err and "(file 4 of 5 of --each; nothing was written" in err, err
+    assert not (tmp_path / "x").exists()
+    assert cli.main([*args, "--keep-going"]) == 0
+    table = pd.read_csv(tmp_path / "x" / "runs.csv")
+    assert table["run"].tolist() == ["flat", "gas", "gold", "oil", "notes"] and "notes.csv" in table["error"].iloc[4]
+    # --jobs where it means nothing, or not a count of processes, is refused
+    for bad, message in (
+        (["run", REGIMES, "--jobs", "2"], "--jobs: only with --each"),
+        (["run", REGIMES, "--each", str(folder), "--jobs", "0"], "--jobs/-j: expected a whole number of processes"),
+        (
+            ["apply", str(tmp_path / "j1" / "oil"), str(today / "oil.csv"), "-j", "2"],
+            "--jobs: only when applying a batch",
+        ),
+    ):
+        assert cli.main(bad) == 2
+        assert message in capsys.readouterr().err
+    batch = gmm_apps.run(REGIMES, each=[folder / "oil.csv", folder / "gas.csv"], out=tmp_path / "py", set=[QUICK[1], QUICK[3], QUICK[5]], n_jobs=2)  # fmt: skip
+    assert batch.runs["oil"].tables["regimes"].equals(pd.read_csv(tmp_path / "j1" / "oil" / "regimes.csv"))
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(ArgumentError, match="n_jobs: expected a whole number of processes"):
+            gmm_apps.run(REGIMES, each=folder, n_jobs=bad, out=tmp_path / "c")
+    with pytest.raises(ArgumentError, match="n_jobs: only with each"):
+        gmm_apps.run(REGIMES, n_jobs=2, out=tmp_path / "c")
+    with pytest.raises(ArgumentError, match="n_jobs: only when applying a batch"):
+        batch.runs["oil"].apply(str(today / "oil.csv"), n_jobs=2, out=tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_batch_of_files_at_once_stopped_halfway_stops_its_workers_and_leaves_nothing(tmp_path, folder):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for name in ("oil", "gas", "gold", "zinc"):
+        prices(folder / f"{name}.csv", len(name), n=4000)
+    out = tmp_path / "batch"
+    cmd = [sys.executable, "-m", "gmm_apps", "run", REGIMES, "--each", str(folder), "--out", str(out), "-j", "2"]
+    proc = subprocess.Popen([*cmd, *QUICK], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert "[1/4]" in proc.stderr.readline() + proc.stderr.readline()  # the workers are running
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143 and err.strip().endswith("error: terminated (SIGTERM); nothing was written"), err
+    deadline = time.time() + 10
+    while time.time() < deadline and any(os.path.isdir(f"/proc/{p}") and _cwd_is(p, tmp_path) for p in os.listdir("/proc") if p.isdigit()):  # fmt: skip
+        time.sleep(0.2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prices"]
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cwd_is(p, tmp_path)]  # no worker left running
+
+
+def _cwd_is(pid, folder):
+    """Whether process ``pid`` works in ``folder`` (a batch's workers work where the run was started)."""
+    import os
+
+    try:
+        return os.readlink(f"/proc/{pid}/cwd") == str(folder)
+    except OSError:
+        return False

@@ -37,7 +37,7 @@ class RegimesData(PathData):
     path: str | None = Field(
         None,
         description="price file (CSV / TSV, Parquet, Excel, JSON) of one series or several (data.price_column, "
-        "data.series_column); a folder of files, one a ticker, is run file by file (--set data.path=FILE)",
+        "data.series_column); a folder of files, one a ticker, is run file by file with run --each FOLDER",
     )
     source: Literal["auto", "arch", "file", "yfinance"] = Field(
         "auto", description="auto: data.path if given, else the bundled arch data; arch, file or yfinance"

@@ -325,7 +325,7 @@ class RegimesPipeline(Pipeline):
             else:  # a folder or a glob of files, one a ticker
                 hint = (
                     f"; a run models one price file: run each file as a run of its own with --each {d.path} in "
-                    "place of data.path (gmm_apps.run with data=FILE from Python), or join the series into one "
+                    "place of data.path (gmm_apps.run(config, each=...) from Python; --jobs 2 runs two at once), or join the series into one "
                     "file, a column each (data.price_column as a list), to model them together"
                 )
                 if not Path(local_path(d.path)).is_dir():
