@@ -19,6 +19,7 @@ from .paths import resolve_inputs
 from .registry import get_pipeline
 from .run_context import RunContext
 from .runs import default_run_dir, execute_apply, execute_run, finish_run, prepare, read_summary
+from .tabular import workbook_sheets
 from .workers import map_jobs
 
 logger = logging.getLogger("gmm_apps")
@@ -52,6 +53,31 @@ def each_files(specs, source):
     return files
 
 
+def each_inputs(specs, source, *, sheets=False):
+    """The inputs ``--each`` names, each ``(file, sheet)``: its files (sheet None), or, when ``specs`` names one
+    Excel workbook whose sheets hold the same columns (an asset or a store a sheet) and a run reads one sheet
+    (``sheets``), each of those sheets.
+
+    Parameters
+    ----------
+    specs : list of str
+    source : str
+        The config or batch, for messages.
+    sheets : bool
+        Whether a run reads one sheet of a workbook (:attr:`~gmm_apps.registry.Pipeline.reads_sheets`).
+
+    Returns
+    -------
+    inputs : list of (Path, str or None)
+    """
+    files = each_files(specs, source)
+    if sheets and len(specs) == 1 and len(files) == 1 and Path(specs[0]).is_file():
+        alike = workbook_sheets(files[0])
+        if alike:
+            return [(files[0], name) for name in alike]
+    return [(f, None) for f in files]
+
+
 #: endings of the files a run reads its table from, first when a folder's first file is taken as an example
 _TABLES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".ods", ".parquet", ".json", ".gz", ".zip")
 
@@ -75,14 +101,17 @@ def each_example(folder):
     return str(example), str(folder) if alike or not example.suffix else f'"{Path(folder) / ("*" + example.suffix)}"'
 
 
-def run_names(files):
+def run_names(files, sheets=None):
     """A folder name for each file's run: its name without the extension, with its folder's name before it
     where two files share one (``2025/sales``, ``2026/sales`` -> ``2025_sales``, ``2026_sales``), and a number
-    after it where that does not tell them apart either, nor from the batch's own files.
+    after it where that does not tell them apart either, nor from the batch's own files; a sheet's run is
+    named as its sheet (``SPY``).
 
     Parameters
     ----------
     files : list of Path
+    sheets : list of (str or None), optional
+        Each file's sheet, for inputs from :func:`each_inputs`.
 
     Returns
     -------
@@ -90,6 +119,8 @@ def run_names(files):
     """
     stems = [_stem(f) for f in files]
     names = [f"{f.parent.name}_{s}" if stems.count(s) > 1 and f.parent.name else s for f, s in zip(files, stems)]
+    if sheets is not None:
+        names = [name if sheet is None else str(sheet).strip() or name for name, sheet in zip(names, sheets)]
     out, taken = [], set(BATCH_FILES)
     for name in names:
         unique, i = name, 2
@@ -152,25 +183,28 @@ def execute_batch(
         raise ConfigError(
             f"--set {clash[0]}: --each puts each file there; leave out --set {clash[0]}, or --each to run one file"
         )
-    files = each_files(each, source)
-    names = run_names(files)
+    items = each_inputs(each, source, sheets=pipeline.reads_sheets)
+    names = run_names([f for f, _ in items], [sheet for _, sheet in items])
     final = Path(out) if out else default_run_dir(config.pipeline, kind="each")
-    inputs = [("--each", str(f)) for f in files] + ([] if isinstance(config_path, dict) else [("config", source)])
+    files = list(dict.fromkeys(str(f) for f, _ in items))
+    inputs = [("--each", f) for f in files] + ([] if isinstance(config_path, dict) else [("config", source)])
     ctx = RunContext(
         final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, inputs=inputs, kind="batch"
     )
 
-    def one(path, name):
+    def one(path, sheet, name):
         over = list(sets or []) + list(pipeline.data_overrides(str(path)).items())
+        over += [] if sheet is None else [("data.sheet", sheet)]
         return {"config_path": config_path, "out": ctx.dir / name, "seed": seed, "sets": over, "shown_as": final / name}
 
     def work():
-        logger.info("run %s on %d files (--each), writing %s", source, len(files), final)
-        jobs = [(execute_run, one(path, name)) for path, name in zip(files, names)]
+        what = f"{len(items)} sheets of {files[0]}" if items[0][1] is not None else f"{len(items)} files"
+        logger.info("run %s on %s (--each), writing %s", source, what, final)
+        jobs = [(execute_run, one(path, sheet, name)) for (path, sheet), name in zip(items, names)]
         rows, failed = _each(
-            pipeline, files, names, jobs, quiet=quiet, keep_going=keep_going, what="--each", n_jobs=n_jobs
+            pipeline, items, names, jobs, quiet=quiet, keep_going=keep_going, what="--each", n_jobs=n_jobs
         )
-        return _write_batch(ctx, pipeline, rows, failed)
+        return _write_batch(ctx, pipeline, rows, failed, done=", one per sheet" if items[0][1] else ", one per file")
 
     return finish_run(ctx, work, started, {"pipeline": config.pipeline, "config": source, "kind": "batch"})
 
@@ -212,17 +246,18 @@ def execute_batch_apply(
     pipeline = get_pipeline(summary.get("pipeline"), source=str(batch_dir))
     if update and not pipeline.updates_model:
         raise ConfigError(f"--update: the {pipeline.name} pipeline cannot update its models in apply; rerun the batch")
-    files = each_files([input], str(batch_dir))
-    names = run_names(files)
-    strays = [f"{f} ({n})" for f, n in zip(files, names) if n not in runs]
+    items = each_inputs([input], str(batch_dir), sheets=pipeline.reads_sheets)
+    names = run_names([f for f, _ in items], [sheet for _, sheet in items])
+    strays = [f"{_shown(f, sheet)} ({n})" for (f, sheet), n in zip(items, names) if n not in runs]
     if strays:
+        what = "sheet(s)" if items[0][1] is not None else "file(s)"
         raise DataError(
-            f"{input}: {len(strays)} file(s) whose name is no run of {batch_dir}: {', '.join(strays[:5])}; its runs "
-            f"are {', '.join(runs[:10])}{' ...' if len(runs) > 10 else ''}: name each new file as its run (or pick "
-            "the files with a glob)"
+            f"{input}: {len(strays)} {what} whose name is no run of {batch_dir}: {', '.join(strays[:5])}; its runs "
+            f"are {', '.join(runs[:10])}{' ...' if len(runs) > 10 else ''}: name each new file or sheet as its run "
+            "(or pick the files with a glob)"
         )
     final = Path(out) if out else default_run_dir(pipeline.name, kind="apply")
-    inputs = [("run folder", str(batch_dir)), *(("input", str(f)) for f in files)]
+    inputs = [("run folder", str(batch_dir)), *(("input", f) for f in dict.fromkeys(str(f) for f, _ in items))]
     ctx = RunContext(final, quiet=quiet, seed=summary.get("seed", 0), overwrite=overwrite, inputs=inputs, kind="batch")
 
     def work():
@@ -239,12 +274,13 @@ def execute_batch_apply(
                     "out": ctx.dir / n,
                     "update": update,
                     "shown_as": final / n,
+                    "sheet": sheet,  # each new file or sheet as it is, whatever the run was made from
                 },
             )
-            for f, n in zip(files, names)
+            for (f, sheet), n in zip(items, names)
         ]
         rows, failed = _each(
-            pipeline, files, names, jobs, quiet=quiet, keep_going=keep_going, what="the new files", n_jobs=n_jobs
+            pipeline, items, names, jobs, quiet=quiet, keep_going=keep_going, what="the new files", n_jobs=n_jobs
         )
         return _write_batch(ctx, pipeline, rows, failed, done=f" of {batch_dir} applied to their new files")
 
@@ -254,29 +290,30 @@ def execute_batch_apply(
     return finish_run(ctx, work, started, extra)
 
 
-def _each(pipeline, files, names, jobs, *, quiet, keep_going, what, n_jobs=1):
-    """Every file's run (``jobs``: for each file, :func:`~gmm_apps.runs.execute_run` or
-    :func:`~gmm_apps.runs.execute_apply` and its keyword arguments), ``n_jobs`` at once: the rows of
-    ``runs.csv``, and the files left out with their errors (``keep_going``; else the first error stops the
-    batch, naming its file)."""
+def _each(pipeline, items, names, jobs, *, quiet, keep_going, what, n_jobs=1):
+    """Every input's run (``items``: ``(file, sheet)`` from :func:`each_inputs`; ``jobs``: for each,
+    :func:`~gmm_apps.runs.execute_run` or :func:`~gmm_apps.runs.execute_apply` and its keyword arguments),
+    ``n_jobs`` at once: the rows of ``runs.csv``, and the inputs left out with their errors (``keep_going``;
+    else the first error stops the batch, naming its file or sheet)."""
     rows, failed = [], []
     here = os.getcwd() if n_jobs > 1 else None  # a worker reads relative paths from the folder the run was started in
     tasks = [
-        (fn, {**kw, "quiet": quiet or here is not None}, (i, len(files), what), keep_going, here)
-        for i, (fn, kw) in enumerate(jobs, 1)
+        (fn, {**kw, "quiet": quiet or here is not None}, (i, len(items), what, sheet), keep_going, here)
+        for i, ((fn, kw), (_, sheet)) in enumerate(zip(jobs, items), 1)
     ]
     preload = [__name__, type(pipeline).__module__]
     with map_jobs(_one_run, tasks, n_jobs, preload=preload) as results:
-        for i, (path, name) in enumerate(zip(files, names), 1):
-            logger.info("[%d/%d] %s -> %s", i, len(files), path, name)
+        for i, ((path, sheet), name) in enumerate(zip(items, names), 1):
+            shown = _shown(path, sheet)
+            logger.info("[%d/%d] %s -> %s", i, len(items), shown, name)
             summary, error, logged = next(results)
             for name_, level, message in logged:  # a worker's run: said here too, as one after another says it
                 logging.getLogger(name_).log(level, "%s", message)
             if error is not None:
                 logger.warning("left out (--keep-going): %s", error)
-                failed.append({"run": name, "input": str(path), "error": error})
+                failed.append({"run": name, "input": shown, "error": error})
                 continue
-            row = {"run": name, "input": str(path), **pipeline.batch_figures(summary)}
+            row = {"run": name, "input": shown, **pipeline.batch_figures(summary)}
             rows.append({k: v for k, v in row.items() if v is not None or k == "headline"})
     if not rows:
         raise UserError(f"every file of {what} failed; the first: {failed[0]['error']}")
@@ -286,7 +323,7 @@ def _each(pipeline, files, names, jobs, *, quiet, keep_going, what, n_jobs=1):
 def _one_run(task):
     """One file's run of a batch, here or in a worker process (``task``: from :func:`_each`): its summary, its
     error (with ``keep_going``; else the error is raised, naming the file) and, in a worker, what it logged."""
-    fn, kwargs, (i, n, what), keep_going, here = task
+    fn, kwargs, (i, n, what, sheet), keep_going, here = task
     said = _Records()
     loggers = [logging.getLogger(name) for name in ("gmm_apps", "py.warnings")] if here is not None else []
     if here is not None:
@@ -300,7 +337,7 @@ def _one_run(task):
         return fn(**kwargs)[1], None, said.messages
     except UserError as exc:
         if not keep_going:
-            raise _in_batch(exc, i, n, what) from None
+            raise _in_batch(exc, i, n, what, sheet) from None
         return None, str(exc), said.messages
     finally:
         for lg in loggers:
@@ -318,14 +355,19 @@ class _Records(logging.Handler):
         self.messages.append((record.name, record.levelno, record.getMessage()))
 
 
-def _in_batch(exc, i, n, what):
-    """A run's one-line error, saying which file of the batch it stopped at."""
+def _shown(path, sheet):
+    """An input of a batch as its messages and ``runs.csv`` name it: ``prices/wti.csv``, ``book.xlsx, sheet SPY``."""
+    return str(path) if sheet is None else f"{path}, sheet {sheet}"
+
+
+def _in_batch(exc, i, n, what, sheet=None):
+    """A run's one-line error, saying which file (or sheet) of the batch it stopped at."""
     text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-    exc.args = (
-        f"{text} (file {i} of {n} of {what}; nothing was written: fix or leave out that file, e.g. with a glob "
-        "that picks the files)",
-        *exc.args[1:],
-    )
+    if sheet is None:
+        where, how = f"file {i} of {n}", "fix or leave out that file, e.g. with a glob that picks the files"
+    else:
+        where, how = f"sheet {sheet!r}, {i} of {n},", "fix that sheet, or leave it out with --keep-going"
+    exc.args = (f"{text} ({where} of {what}; nothing was written: {how})", *exc.args[1:])
     return exc
 
 

@@ -278,7 +278,8 @@ def _init(name, file, data=None):
     from .config_docs import commented_config  # start-up time: --help and --version need neither
 
     pipeline = registry.get_pipeline(name, source="init")
-    values = each = folder = None
+    values = each = None
+    alike = ""  # what the config was read from, when --each runs it on others alike
     if data is not None:
         if not Path(data).exists():
             raise UserError(f"--data {data}: no such file or folder")
@@ -286,6 +287,12 @@ def _init(name, file, data=None):
             from .batch import each_example  # start-up time: only for init of a folder
 
             folder, (data, each) = data, each_example(data)
+            alike = f" (a file of {folder}; the others alike)"
+        elif pipeline.reads_sheets:  # an asset a sheet: --each on the workbook
+            from .batch import workbook_sheets  # start-up time: only for init of a workbook
+
+            if (sheets := workbook_sheets(data)) and pipeline.sheets_are_runs(data, sheets):
+                each, alike = data, f" (its sheet {sheets[0]}; the other {len(sheets) - 1} alike)"
         values = pipeline.suggest(str(data))
     text = commented_config(pipeline.config_model, name, values, data)
     if values:
@@ -301,8 +308,7 @@ def _init(name, file, data=None):
         raise UserError(f"{path}: exists already; init never overwrites a file, choose another name") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot write ({exc.strerror})") from None
-    said = f" with {', '.join(values)} from {data}" if values else ""
-    said += f" (a file of {folder}; the others alike)" if each else ""
+    said = (f" with {', '.join(values)} from {data}" if values else "") + alike
     then = f"gmm-apps run {path}" + (f" --each {each}" if each else "")
     print(f"wrote {path}{said}; {'check' if values else 'edit'} it, then: {then}")
     return 0

@@ -15,6 +15,17 @@ from .errors import ConfigError, DataError
 logger = logging.getLogger("gmm_apps")
 
 
+def many_files(path, *, key, source):
+    """The files of a folder or a glob given where a run reads one file (``key``: ``data.path``), or None when
+    it is neither (or a glob matching nothing): what a refusal of it offers ``--each`` for."""
+    if not (Path(local_path(path)).is_dir() or glob.has_magic(str(path))):
+        return None
+    try:
+        return resolve_inputs(path, key=key, source=source, warn=False)
+    except ConfigError:  # an empty folder, a glob matching nothing
+        return [] if Path(local_path(path)).is_dir() else None
+
+
 def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=True):
     """Expand ``data.path`` (file, folder or glob) into a sorted list of files.
 

@@ -147,6 +147,19 @@ class Pipeline:
         """The config overrides (dotted key -> value) that make a run read its input from ``path``."""
         return {"data.path": str(path)}
 
+    def sheets_are_runs(self, path, sheets):
+        """Whether the sheets with the same columns of the workbook at ``path`` (``sheets``, two or more) are
+        inputs of their own (an asset a sheet), so ``init --data`` suggests ``run --each`` over them; by default
+        not (a log split by month, whose sheets ``data.sheet`` stacks)."""
+        return False
+
+    @property
+    def reads_sheets(self):
+        """Whether a run reads one sheet of a workbook (a ``data.sheet`` key): ``run --each`` given one workbook
+        runs each of its sheets alike (:func:`gmm_apps.batch.each_inputs`)."""
+        data = self.config_model.model_fields.get("data") if self.config_model is not None else None
+        return data is not None and "sheet" in getattr(data.annotation, "model_fields", {})
+
     def batch_figures(self, summary):
         """A run's key figures for its row of a batch's ``runs.csv`` (``run --each``), from its summary."""
         return {"headline": summary.get("headline")}

@@ -311,7 +311,13 @@ def _upgraded_settings(fitted, pipeline, raw_now, source):
         return {key: dotted_get(raw, key, None) for key in fitted}
 
 
-def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, update=False, shown_as=None):
+#: ``execute_apply``'s ``sheet`` when not given: the sheet the run's config names
+_RUNS_SHEET = object()
+
+
+def execute_apply(
+    run_dir, input, *, out=None, quiet=False, overwrite=False, update=False, shown_as=None, sheet=_RUNS_SHEET
+):
     """Apply a finished run's saved model to new input.
 
     Parameters
@@ -332,6 +338,9 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
 
     shown_as : str or Path, optional
         Where the log says the new folder goes, when ``out`` is a place it passes through (a batch being built).
+    sheet : str or None, optional
+        The workbook sheet of ``input`` to read (None: as for any file) in place of the run's ``data.sheet``
+        (a batch applied to a workbook, a sheet a run).
 
     Returns
     -------
@@ -341,6 +350,9 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
     started = time.time()
     run_dir = Path(run_dir)
     pipeline, config, raw, unverified = open_run(run_dir)
+    if sheet is not _RUNS_SHEET and sheet != getattr(config.data, "sheet", None):
+        config = config.model_copy(update={"data": config.data.model_copy(update={"sheet": sheet})})
+        raw = {**raw, "data": {**(raw.get("data") or {}), "sheet": sheet}}
     name = pipeline.name
     if update and not pipeline.updates_model:
         raise ConfigError(f"--update: the {name} pipeline cannot update its model in apply; rerun it on the new data")

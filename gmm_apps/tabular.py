@@ -510,8 +510,9 @@ def _say_unread_sheets(book, names, first, columns, at, path, key):
         first = names[first] if isinstance(first, int) else first
         every = ", ".join(map(repr, [first, *same]))
         logger.warning(
-            "%s: sheet(s) %s hold the same columns as the sheet read, %r, and were not read; set %s: [%s] to read "
-            "them one after another, or name the one sheet to read to say so",
+            "%s: sheet(s) %s hold the same columns as the sheet read, %r, and were not read; set %s: [%s] to stack "
+            "them (rows that continue each other, a log split by month), give the workbook to run --each to run "
+            "each sheet as a run of its own (an asset or a store a sheet), or name the one sheet to read to say so",
             path,
             ", ".join(map(repr, same)),
             first,
@@ -530,6 +531,14 @@ def sheets_alike(path):
         columns = pd.read_excel(book, sheet_name=0, nrows=0).columns
         same = _same_columns(book, names, 0, columns, 0)
     return [names[0], *same] if same else None
+
+
+def workbook_sheets(path):
+    """:func:`sheets_alike` of the file at ``path`` when it is an Excel workbook; else None."""
+    try:
+        return sheets_alike(path) if sniff_table(path)[0] == "excel" else None
+    except (OSError, ValueError):  # not readable as a workbook: its run says why
+        return None
 
 
 def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=None):

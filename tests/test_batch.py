@@ -390,3 +390,79 @@ def _cwd_is(pid, folder):
         return os.readlink(f"/proc/{pid}/cwd") == str(folder)
     except OSError:
         return False
+
+
+def workbook(path, sheets, seed=0, n=900, start="2015-01-01"):
+    """An Excel workbook of price sheets (name -> seed), each as :func:`prices` writes a file."""
+    with pd.ExcelWriter(path) as xw:
+        for name, s in sheets.items():
+            csv = prices(path.parent / f".{name}.csv", s + seed, n=n)
+            pd.read_csv(csv).to_excel(xw, sheet_name=name, index=False)
+            csv.unlink()
+    return path
+
+
+def test_one_workbook_of_an_asset_a_sheet_is_run_once_per_sheet(tmp_path, folder, capsys):
+    book = workbook(tmp_path / "book.xlsx", {"oil": 0, "gas": 1, "gold": 2})
+    out = tmp_path / "b"
+    assert cli.main(["run", REGIMES, "--each", str(book), "--out", str(out), "--quiet", *QUICK]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "3 regimes runs, one per sheet"
+    table = pd.read_csv(out / "runs.csv")
+    assert table["run"].tolist() == ["oil", "gas", "gold"]  # the workbook's order
+    assert table["input"].tolist() == [f"{book}, sheet {s}" for s in ("oil", "gas", "gold")]
+    for name in ("oil", "gas"):  # each as the sheet's own run, and as the same prices in a file
+        alone = tmp_path / f"alone-{name}"
+        assert cli.main(["run", REGIMES, "--set", f"data.path={folder / f'{name}.csv'}", "--out", str(alone), "--quiet", *QUICK]) == 0  # fmt: skip
+        assert (alone / "regimes.csv").read_bytes() == (out / name / "regimes.csv").read_bytes()
+    # a batch applied to a workbook: each run to the sheet of its name, whatever its run was made from
+    today = workbook(tmp_path / "today.xlsx", {"gold": 11, "oil": 10}, n=300)
+    files = tmp_path / "b-files"
+    assert cli.main(["run", REGIMES, "--each", str(folder), "--out", str(files), "--quiet", *QUICK]) == 0
+    for batch, dest in ((out, "a"), (files, "af")):
+        assert cli.main(["apply", str(batch), str(today), "--out", str(tmp_path / dest), "--quiet"]) == 0
+    csvs = tmp_path / "today"
+    csvs.mkdir()
+    for name, s in (("gold", 11), ("oil", 10)):
+        prices(csvs / f"{name}.csv", s, n=300)
+    assert cli.main(["apply", str(out), str(csvs), "--out", str(tmp_path / "ac"), "--quiet"]) == 0
+    for name in ("gold", "oil"):  # the same labels from the sheet and from the file of the same prices
+        got = {d: (tmp_path / d / name / "regimes.csv").read_bytes() for d in ("a", "af", "ac")}
+        assert got["a"] == got["af"] == got["ac"], name
+    # a sheet named as no run is refused; a sheet that cannot be run is named
+    strays = workbook(tmp_path / "new.xlsx", {"oil": 3, "zinc": 4}, n=300)
+    assert cli.main(["apply", str(out), str(strays), "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"1 sheet(s) whose name is no run of {out}: {strays}, sheet zinc (zinc)" in err
+    with pd.ExcelWriter(tmp_path / "bad.xlsx") as xw:
+        for name in ("oil", "gas"):
+            sheet = pd.read_csv(folder / f"{name}.csv")
+            sheet["Close"] *= name == "oil"  # gas's prices all zero
+            sheet.to_excel(xw, sheet_name=name, index=False)
+    assert cli.main(["run", REGIMES, "--each", str(tmp_path / "bad.xlsx"), "--out", str(tmp_path / "x"), "--quiet", *QUICK]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert (
+        "bad.xlsx" in err
+        and "(sheet 'gas', 2 of 2, of --each; nothing was written: fix that sheet, or leave it out with --keep-going)"
+        in err
+    ), err
+    assert not (tmp_path / "x").exists()
+
+
+def test_init_on_a_workbook_tells_an_asset_a_sheet_from_a_series_split_by_year(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    workbook(tmp_path / "assets.xlsx", {"SPY": 0, "QQQ": 1})
+    with pd.ExcelWriter(tmp_path / "years.xlsx") as xw:  # one series, a year a sheet
+        whole = pd.read_csv(prices(tmp_path / "whole.csv", 5, n=520))
+        for year, part in whole.groupby(whole["Date"].str[:4]):
+            part.to_excel(xw, sheet_name=year, index=False)
+    assert cli.main(["init", "regimes", "a.yaml", "--data", "assets.xlsx"]) == 0
+    said = capsys.readouterr().out
+    assert "(its sheet SPY; the other 1 alike)" in said and said.strip().endswith(
+        "gmm-apps run a.yaml --each assets.xlsx"
+    )
+    assert cli.main(["init", "regimes", "y.yaml", "--data", "years.xlsx"]) == 0
+    said = capsys.readouterr().out
+    assert "with data.path, data.sheet from years.xlsx" in said and said.strip().endswith("gmm-apps run y.yaml")
+    assert cli.main(["run", "y.yaml", "--out", "ry", "--quiet", *QUICK]) == 0  # its sheets stacked: the whole series
+    assert cli.main(["run", REGIMES, "--set", "data.path=whole.csv", "--out", "rw", "--quiet", *QUICK]) == 0
+    assert (tmp_path / "ry" / "regimes.csv").read_bytes() == (tmp_path / "rw" / "regimes.csv").read_bytes()

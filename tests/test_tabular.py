@@ -624,7 +624,8 @@ def test_a_workbook_split_by_year_is_not_read_in_part_unsaid(tmp_path, gmm_log):
     assert len(read_table(tmp_path / "sales.xlsx")) == 2  # the first sheet, as before, but said
     assert (
         "sales.xlsx: sheet(s) '2025' hold the same columns as the sheet read, '2024', and were not read; set "
-        "data.sheet: [2024, 2025] to read them one after another" in gmm_log.text
+        "data.sheet: [2024, 2025] to stack them (rows that continue each other, a log split by month), give the "
+        "workbook to run --each to run each sheet as a run of its own" in gmm_log.text
     )
     assert sheets_alike(tmp_path / "sales.xlsx") == ["2024", "2025"]
     assert len(read_table(tmp_path / "sales.xlsx", sheet=["2024", "2025"])) == 4

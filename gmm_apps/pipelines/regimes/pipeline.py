@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 from pathlib import Path
 from typing import NamedTuple
@@ -12,12 +11,12 @@ import pandas as pd
 
 from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
-from ...paths import check_input, local_path, path_problem, require_file, resolve_inputs
+from ...paths import check_input, local_path, many_files, path_problem, require_file
 from ...registry import Pipeline
-from ...tabular import check_sheet
+from ...tabular import check_sheet, workbook_sheets
 from . import data as data_mod
 from .backtest import write_backtest
-from .config import RegimesConfig
+from .config import RegimesConfig, RegimesData
 from .features import TRADING_DAYS, build_features, day_word, days_per_year, fit_scaler, moves
 from .fitting import fit_with_config
 from .model import RegimeModel
@@ -34,6 +33,9 @@ from .states import (
 from .walkforward import holdout_start, training_days, walk_forward, walk_start
 
 logger = logging.getLogger("gmm_apps.regimes")
+
+#: reading a sheet only to see its dates: rows without a price and prices at or below zero left out
+_LOOSE = RegimesData(missing="drop", nonpositive="drop").reading()
 
 
 # --------------------------------------------------------------------- loading
@@ -245,17 +247,6 @@ def summarise(cfg, data, post, names, best, model, table, aris):
     return out
 
 
-def _many_files(path, source):
-    """The files of a folder or a glob given as data.path (one a ticker, :func:`~gmm_apps.paths.resolve_inputs`),
-    or None when it is neither (or a glob matching nothing)."""
-    if not (Path(local_path(path)).is_dir() or glob.has_magic(str(path))):
-        return None
-    try:
-        return resolve_inputs(path, key="data.path", source=source, warn=False)
-    except ConfigError:  # an empty folder, a glob matching nothing
-        return [] if Path(local_path(path)).is_dir() else None
-
-
 class RegimesPipeline(Pipeline):
     name = "regimes"
     input_keys = ("data.path", "data.cache_dir")
@@ -284,14 +275,28 @@ class RegimesPipeline(Pipeline):
         return str(p)
 
     def suggest(self, path):
-        """The price file, and the cleaning it needs to be read as the run would refuse it without: rows without
-        a price left out (``data.missing: drop``), a price's rare misprint at or below zero left out
-        (``data.nonpositive: drop``) (``init --data``)."""
+        """The price file (a series split by year into a workbook's sheets: those sheets, stacked), and the
+        cleaning it needs to be read as the run would refuse it without: rows without a price left out
+        (``data.missing: drop``), a price's rare misprint at or below zero left out (``data.nonpositive:
+        drop``) (``init --data``)."""
 
         def attempt(data):  # a fix may leave out empty rows, then a negative print
-            data_mod.load_file(data.path, rules=data.reading())
+            data_mod.load_file(data.path, rules=data.reading(), sheet=data.sheet)
 
-        return self.with_fixes(self.data_overrides(path), attempt)
+        values = self.data_overrides(path)
+        sheets = workbook_sheets(path)
+        if sheets and not self.sheets_are_runs(path, sheets):  # a series split by year: its sheets stacked
+            values["data.sheet"] = sheets
+        return self.with_fixes(values, attempt)
+
+    def sheets_are_runs(self, path, sheets):
+        """An asset a sheet when the first two sheets' dates overlap; a series split by year (or by month, for
+        intraday bars) into sheets that follow each other is one run's, its sheets stacked."""
+        try:
+            (a, b), (c, d) = (data_mod.load_file(path, sheet=s, rules=_LOOSE).prices.index[[0, -1]] for s in sheets[:2])
+        except DataError:  # a sheet the run would refuse says so in its own run
+            return True
+        return bool(a <= d and c <= b)
 
     description = "market regimes from prices: dated labels with filtered and smoothed probabilities"
     config_model = RegimesConfig
@@ -319,7 +324,7 @@ class RegimesPipeline(Pipeline):
         if d.source == "file" and not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
         if d.path and d.source in ("auto", "file") and path_problem(d.path):
-            problem, hint, files = path_problem(d.path), "", _many_files(d.path, source)
+            problem, hint, files = path_problem(d.path), "", many_files(d.path, key="data.path", source=source)
             if files is None:
                 check_input(d.path, key="data.path", source=source)
             else:  # a folder or a glob of files, one a ticker
