@@ -18,7 +18,7 @@ from .errors import ConfigError, DataError, UserError
 from .paths import resolve_inputs
 from .registry import get_pipeline
 from .run_context import RunContext
-from .runs import default_run_dir, execute_apply, execute_run, finish_run, prepare, read_summary
+from .runs import default_run_dir, execute_apply, execute_run, finish_run, open_run, prepare, read_summary
 from .tabular import workbook_sheets
 from .workers import map_jobs
 
@@ -183,6 +183,7 @@ def execute_batch(
         raise ConfigError(
             f"--set {clash[0]}: --each puts each file there; leave out --set {clash[0]}, or --each to run one file"
         )
+    _check_jobs(config, n_jobs, source)
     items = each_inputs(each, source, sheets=pipeline.reads_sheets)
     names = run_names([f for f, _ in items], [sheet for _, sheet in items])
     final = Path(out) if out else default_run_dir(config.pipeline, kind="each")
@@ -246,6 +247,8 @@ def execute_batch_apply(
     pipeline = get_pipeline(summary.get("pipeline"), source=str(batch_dir))
     if update and not pipeline.updates_model:
         raise ConfigError(f"--update: the {pipeline.name} pipeline cannot update its models in apply; rerun the batch")
+    if n_jobs > 1 and runs:
+        _check_jobs(open_run(batch_dir / runs[0])[1], n_jobs, f"{batch_dir / runs[0]}/config.yaml")
     items = each_inputs([input], str(batch_dir), sheets=pipeline.reads_sheets)
     names = run_names([f for f, _ in items], [sheet for _, sheet in items])
     strays = [f"{_shown(f, sheet)} ({n})" for (f, sheet), n in zip(items, names) if n not in runs]
@@ -288,6 +291,16 @@ def execute_batch_apply(
     if update:  # each run's model learned from its new file too: the batch applies again
         extra["updated_models"] = True
     return finish_run(ctx, work, started, extra)
+
+
+def _check_jobs(config, n_jobs, source):
+    """Refuse ``--jobs`` for a config that runs on Dask, whose cluster spreads each run already."""
+    engine = getattr(config, "engine", None)
+    if n_jobs > 1 and getattr(engine, "kind", "local") == "dask":
+        raise ConfigError(
+            f"{source}: --jobs {n_jobs}: engine.kind is dask, whose cluster spreads each run already; leave out --jobs "
+            "(the files run one after another on the cluster), or set engine.kind: local"
+        )
 
 
 def _each(pipeline, items, names, jobs, *, quiet, keep_going, what, n_jobs=1):

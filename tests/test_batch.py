@@ -14,6 +14,7 @@ from gmm_apps.paths import is_run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 REGIMES = str(REPO / "configs" / "regimes.yaml")
+ANOMALY = str(REPO / "configs" / "anomaly.yaml")
 QUICK = ["--set", "report.plots=false", "--set", "report.stability_seeds=1", "--set", "report.bic_candidates=[3]"]
 
 
@@ -201,7 +202,7 @@ def test_anomaly_runs_side_by_side_say_what_each_flagged(tmp_path):
     samples = REPO / "gmm_apps" / "samples"
     files = [samples / "cardio_reference.csv", samples / "cardio_new.csv"]
     sets = ["data.score=null", "report.plots=false", "model.seeds=2"]
-    batch = gmm_apps.run(str(REPO / "configs" / "anomaly.yaml"), each=files, out=tmp_path / "b", set=sets)
+    batch = gmm_apps.run(ANOMALY, each=files, out=tmp_path / "b", set=sets)
     table = batch.tables["runs"].set_index("run")
     for name, run in batch.runs.items():
         s = run.summary
@@ -339,6 +340,7 @@ def test_jobs_run_files_at_once_giving_the_same_runs_and_the_same_log(tmp_path, 
     for bad, message in (
         (["run", REGIMES, "--jobs", "2"], "--jobs: only with --each"),
         (["run", REGIMES, "--each", str(folder), "--jobs", "0"], "--jobs/-j: expected a whole number of processes"),
+        (["run", ANOMALY, "--each", str(folder), "-j", "2", "--set", "engine.kind=dask"], "engine.kind is dask, whose"),
         (
             ["apply", str(tmp_path / "j1" / "oil"), str(today / "oil.csv"), "-j", "2"],
             "--jobs: only when applying a batch",
