@@ -289,7 +289,7 @@ def _init(name, file, data=None):
             folder, (data, each) = data, each_example(data)
             alike = f" (a file of {folder}; the others alike)"
         elif pipeline.reads_sheets:  # an asset a sheet: --each on the workbook
-            from .batch import workbook_sheets  # start-up time: only for init of a workbook
+            from .tabular import workbook_sheets  # start-up time: pandas loads on first use
 
             if (sheets := workbook_sheets(data)) and pipeline.sheets_are_runs(data, sheets):
                 each, alike = data, f" (its sheet {sheets[0]}; the other {len(sheets) - 1} alike)"

@@ -468,3 +468,30 @@ def test_init_on_a_workbook_tells_an_asset_a_sheet_from_a_series_split_by_year(t
     assert cli.main(["run", "y.yaml", "--out", "ry", "--quiet", *QUICK]) == 0  # its sheets stacked: the whole series
     assert cli.main(["run", REGIMES, "--set", "data.path=whole.csv", "--out", "rw", "--quiet", *QUICK]) == 0
     assert (tmp_path / "ry" / "regimes.csv").read_bytes() == (tmp_path / "rw" / "regimes.csv").read_bytes()
+
+
+def _inner_pids(_):
+    """The processes a worker's own jobs run in (a run in a batch's worker that would start workers)."""
+    import os
+
+    from gmm_apps.workers import map_jobs
+
+    with map_jobs(_pid, [0, 1], 2) as results:
+        return os.getpid(), list(results)
+
+
+def _pid(_):
+    import os
+
+    return os.getpid()
+
+
+def test_a_worker_starts_no_workers_of_its_own():
+    import os
+
+    from gmm_apps.workers import map_jobs
+
+    with map_jobs(_inner_pids, [0, 1], 2, preload=[__name__]) as results:
+        got = list(results)
+    for worker, inner in got:  # each worker runs its own jobs itself: the cores are the batch's
+        assert worker != os.getpid() and inner == [worker, worker]
