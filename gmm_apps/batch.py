@@ -19,7 +19,6 @@ from .paths import resolve_inputs
 from .registry import get_pipeline
 from .run_context import RunContext
 from .runs import default_run_dir, execute_apply, execute_run, finish_run, open_run, prepare, read_summary
-from .tabular import workbook_sheets
 from .workers import map_jobs
 
 logger = logging.getLogger("gmm_apps")
@@ -53,28 +52,27 @@ def each_files(specs, source):
     return files
 
 
-def each_inputs(specs, source, *, sheets=False):
-    """The inputs ``--each`` names, each ``(file, sheet)``: its files (sheet None), or, when ``specs`` names one
-    Excel workbook whose sheets hold the same columns (an asset or a store a sheet) and a run reads one sheet
-    (``sheets``), each of those sheets.
+def each_inputs(specs, pipeline, source):
+    """The inputs ``--each`` names, each ``(file, part)``: its files (part None), or, when ``specs`` names one
+    file that holds several inputs of their own (:meth:`~gmm_apps.registry.Pipeline.parts`: a workbook of an
+    asset a sheet, a wide file of a series a column), each of those parts.
 
     Parameters
     ----------
     specs : list of str
+    pipeline : Pipeline
     source : str
         The config or batch, for messages.
-    sheets : bool
-        Whether a run reads one sheet of a workbook (:attr:`~gmm_apps.registry.Pipeline.reads_sheets`).
 
     Returns
     -------
-    inputs : list of (Path, str or None)
+    inputs : list of (Path, Part or None)
     """
     files = each_files(specs, source)
-    if sheets and len(specs) == 1 and len(files) == 1 and Path(specs[0]).is_file():
-        alike = workbook_sheets(files[0])
-        if alike:
-            return [(files[0], name) for name in alike]
+    if len(specs) == 1 and len(files) == 1 and Path(specs[0]).is_file():
+        parts = pipeline.parts(files[0])
+        if parts:
+            return [(files[0], part) for part in parts]
     return [(f, None) for f in files]
 
 
@@ -101,17 +99,17 @@ def each_example(folder):
     return str(example), str(folder) if alike or not example.suffix else f'"{Path(folder) / ("*" + example.suffix)}"'
 
 
-def run_names(files, sheets=None):
+def run_names(files, parts=None):
     """A folder name for each file's run: its name without the extension, with its folder's name before it
     where two files share one (``2025/sales``, ``2026/sales`` -> ``2025_sales``, ``2026_sales``), and a number
-    after it where that does not tell them apart either, nor from the batch's own files; a sheet's run is
-    named as its sheet (``SPY``).
+    after it where that does not tell them apart either, nor from the batch's own files; a part's run is
+    named as its part (a sheet ``SPY``, a series ``Japan``).
 
     Parameters
     ----------
     files : list of Path
-    sheets : list of (str or None), optional
-        Each file's sheet, for inputs from :func:`each_inputs`.
+    parts : list of (Part or None), optional
+        Each file's part, for inputs from :func:`each_inputs`.
 
     Returns
     -------
@@ -119,8 +117,8 @@ def run_names(files, sheets=None):
     """
     stems = [_stem(f) for f in files]
     names = [f"{f.parent.name}_{s}" if stems.count(s) > 1 and f.parent.name else s for f, s in zip(files, stems)]
-    if sheets is not None:
-        names = [name if sheet is None else str(sheet).strip() or name for name, sheet in zip(names, sheets)]
+    if parts is not None:
+        names = [name if part is None else str(part.name).strip() or name for name, part in zip(names, parts)]
     out, taken = [], set(BATCH_FILES)
     for name in names:
         unique, i = name, 2
@@ -184,8 +182,8 @@ def execute_batch(
             f"--set {clash[0]}: --each puts each file there; leave out --set {clash[0]}, or --each to run one file"
         )
     _check_jobs(config, n_jobs, source)
-    items = each_inputs(each, source, sheets=pipeline.reads_sheets)
-    names = run_names([f for f, _ in items], [sheet for _, sheet in items])
+    items = each_inputs(each, pipeline, source)
+    names = run_names(*zip(*items))
     final = Path(out) if out else default_run_dir(config.pipeline, kind="each")
     files = list(dict.fromkeys(str(f) for f, _ in items))
     inputs = [("--each", f) for f in files] + ([] if isinstance(config_path, dict) else [("config", source)])
@@ -193,19 +191,21 @@ def execute_batch(
         final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, inputs=inputs, kind="batch"
     )
 
-    def one(path, sheet, name):
+    def one(path, part, name):
         over = list(sets or []) + list(pipeline.data_overrides(str(path)).items())
-        over += [] if sheet is None else [("data.sheet", sheet)]
+        over += [] if part is None else list(part.overrides.items())
         return {"config_path": config_path, "out": ctx.dir / name, "seed": seed, "sets": over, "shown_as": final / name}
 
     def work():
-        what = f"{len(items)} sheets of {files[0]}" if items[0][1] is not None else f"{len(items)} files"
+        kind = items[0][1].kind if items[0][1] is not None else None
+        what = f"{len(items)} {kind} of {files[0]}" if kind else f"{len(items)} files"
         logger.info("run %s on %s (--each), writing %s", source, what, final)
-        jobs = [(execute_run, one(path, sheet, name)) for (path, sheet), name in zip(items, names)]
+        jobs = [(execute_run, one(path, part, name)) for (path, part), name in zip(items, names)]
         rows, failed = _each(
             pipeline, items, names, jobs, quiet=quiet, keep_going=keep_going, what="--each", n_jobs=n_jobs
         )
-        return _write_batch(ctx, pipeline, rows, failed, done=", one per sheet" if items[0][1] else ", one per file")
+        parts = {n: part.overrides for (_, part), n in zip(items, names) if part is not None}
+        return _write_batch(ctx, pipeline, rows, failed, done=f", one per {kind or 'file'}", parts=parts)
 
     return finish_run(ctx, work, started, {"pipeline": config.pipeline, "config": source, "kind": "batch"})
 
@@ -244,19 +244,20 @@ def execute_batch_apply(
             f"{summary['applied_run']}"
         )
     runs = [r["run"] for r in summary.get("runs", [])]
+    made = {r["run"]: r.get("part") for r in summary.get("runs", [])}  # what of its file each run read
     pipeline = get_pipeline(summary.get("pipeline"), source=str(batch_dir))
     if update and not pipeline.updates_model:
         raise ConfigError(f"--update: the {pipeline.name} pipeline cannot update its models in apply; rerun the batch")
     if n_jobs > 1 and runs:
         _check_jobs(open_run(batch_dir / runs[0])[1], n_jobs, f"{batch_dir / runs[0]}/config.yaml")
-    items = each_inputs([input], str(batch_dir), sheets=pipeline.reads_sheets)
-    names = run_names([f for f, _ in items], [sheet for _, sheet in items])
-    strays = [f"{_shown(f, sheet)} ({n})" for (f, sheet), n in zip(items, names) if n not in runs]
+    items = each_inputs([input], pipeline, str(batch_dir))
+    names = run_names(*zip(*items))
+    strays = [f"{_shown(f, part)} ({n})" for (f, part), n in zip(items, names) if n not in runs]
     if strays:
-        what = "sheet(s)" if items[0][1] is not None else "file(s)"
+        what = f"{items[0][1].kind}(s)" if items[0][1] is not None else "file(s)"
         raise DataError(
             f"{input}: {len(strays)} {what} whose name is no run of {batch_dir}: {', '.join(strays[:5])}; its runs "
-            f"are {', '.join(runs[:10])}{' ...' if len(runs) > 10 else ''}: name each new file or sheet as its run "
+            f"are {', '.join(runs[:10])}{' ...' if len(runs) > 10 else ''}: name each new file (sheet, series) as its run "
             "(or pick the files with a glob)"
         )
     final = Path(out) if out else default_run_dir(pipeline.name, kind="apply")
@@ -277,15 +278,18 @@ def execute_batch_apply(
                     "out": ctx.dir / n,
                     "update": update,
                     "shown_as": final / n,
-                    "sheet": sheet,  # each new file or sheet as it is, whatever the run was made from
+                    "reading": _reading(part, made.get(n)),
                 },
             )
-            for (f, sheet), n in zip(items, names)
+            for (f, part), n in zip(items, names)
         ]
         rows, failed = _each(
             pipeline, items, names, jobs, quiet=quiet, keep_going=keep_going, what="the new files", n_jobs=n_jobs
         )
-        return _write_batch(ctx, pipeline, rows, failed, done=f" of {batch_dir} applied to their new files")
+        parts = {n: part.overrides for (_, part), n in zip(items, names) if part is not None}
+        return _write_batch(
+            ctx, pipeline, rows, failed, done=f" of {batch_dir} applied to their new files", parts=parts
+        )
 
     extra = {"pipeline": pipeline.name, "applied_run": str(batch_dir), "input": str(input), "kind": "batch"}
     if update:  # each run's model learned from its new file too: the batch applies again
@@ -304,20 +308,20 @@ def _check_jobs(config, n_jobs, source):
 
 
 def _each(pipeline, items, names, jobs, *, quiet, keep_going, what, n_jobs=1):
-    """Every input's run (``items``: ``(file, sheet)`` from :func:`each_inputs`; ``jobs``: for each,
+    """Every input's run (``items``: ``(file, part)`` from :func:`each_inputs`; ``jobs``: for each,
     :func:`~gmm_apps.runs.execute_run` or :func:`~gmm_apps.runs.execute_apply` and its keyword arguments),
     ``n_jobs`` at once: the rows of ``runs.csv``, and the inputs left out with their errors (``keep_going``;
-    else the first error stops the batch, naming its file or sheet)."""
+    else the first error stops the batch, naming its file or part)."""
     rows, failed = [], []
     here = os.getcwd() if n_jobs > 1 else None  # a worker reads relative paths from the folder the run was started in
     tasks = [
-        (fn, {**kw, "quiet": quiet or here is not None}, (i, len(items), what, sheet), keep_going, here)
-        for i, ((fn, kw), (_, sheet)) in enumerate(zip(jobs, items), 1)
+        (fn, {**kw, "quiet": quiet or here is not None}, (i, len(items), what, part), keep_going, here)
+        for i, ((fn, kw), (_, part)) in enumerate(zip(jobs, items), 1)
     ]
     preload = [__name__, type(pipeline).__module__]
     with map_jobs(_one_run, tasks, n_jobs, preload=preload) as results:
-        for i, ((path, sheet), name) in enumerate(zip(items, names), 1):
-            shown = _shown(path, sheet)
+        for i, ((path, part), name) in enumerate(zip(items, names), 1):
+            shown = _shown(path, part)
             logger.info("[%d/%d] %s -> %s", i, len(items), shown, name)
             summary, error, logged = next(results)
             for name_, level, message in logged:  # a worker's run: said here too, as one after another says it
@@ -336,7 +340,7 @@ def _each(pipeline, items, names, jobs, *, quiet, keep_going, what, n_jobs=1):
 def _one_run(task):
     """One file's run of a batch, here or in a worker process (``task``: from :func:`_each`): its summary, its
     error (with ``keep_going``; else the error is raised, naming the file) and, in a worker, what it logged."""
-    fn, kwargs, (i, n, what, sheet), keep_going, here = task
+    fn, kwargs, (i, n, what, part), keep_going, here = task
     said = _Records()
     loggers = [logging.getLogger(name) for name in ("gmm_apps", "py.warnings")] if here is not None else []
     if here is not None:
@@ -350,7 +354,7 @@ def _one_run(task):
         return fn(**kwargs)[1], None, said.messages
     except UserError as exc:
         if not keep_going:
-            raise _in_batch(exc, i, n, what, sheet) from None
+            raise _in_batch(exc, i, n, what, part) from None
         return None, str(exc), said.messages
     finally:
         for lg in loggers:
@@ -368,23 +372,34 @@ class _Records(logging.Handler):
         self.messages.append((record.name, record.levelno, record.getMessage()))
 
 
-def _shown(path, sheet):
+def _shown(path, part):
     """An input of a batch as its messages and ``runs.csv`` name it: ``prices/wti.csv``, ``book.xlsx, sheet SPY``."""
-    return str(path) if sheet is None else f"{path}, sheet {sheet}"
+    return str(path) if part is None else f"{path}, {part.kind} {part.name}"
 
 
-def _in_batch(exc, i, n, what, sheet=None):
-    """A run's one-line error, saying which file (or sheet) of the batch it stopped at."""
+def _reading(part, made):
+    """What an applied run reads of its new file (``reading`` of :func:`~gmm_apps.runs.execute_apply`): the
+    part's keys (a sheet, a series), and those its run was made with set back to their defaults (a run of a
+    workbook's sheet applied to a file of its own); None: as its run's config says."""
+    over = {**dict.fromkeys(made or {}), **(part.overrides if part is not None else {})}
+    return over or None
+
+
+def _in_batch(exc, i, n, what, part=None):
+    """A run's one-line error, saying which file (or part) of the batch it stopped at."""
     text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-    if sheet is None:
+    if part is None:
         where, how = f"file {i} of {n}", "fix or leave out that file, e.g. with a glob that picks the files"
     else:
-        where, how = f"sheet {sheet!r}, {i} of {n},", "fix that sheet, or leave it out with --keep-going"
+        where, how = (
+            f"{part.kind} {part.name!r}, {i} of {n},",
+            f"fix that {part.kind}, or leave it out with --keep-going",
+        )
     exc.args = (f"{text} ({where} of {what}; nothing was written: {how})", *exc.args[1:])
     return exc
 
 
-def _write_batch(ctx, pipeline, rows, failed=(), done=", one per file"):
+def _write_batch(ctx, pipeline, rows, failed=(), done=", one per file", parts=None):
     """``runs.csv`` and ``report.html`` of a batch (the figures side by side, and each run's
     :attr:`~gmm_apps.registry.Pipeline.batch_plot` one under another); its figures for ``summary.json``."""
     import pandas as pd  # start-up time: pandas loads on first use
@@ -412,5 +427,9 @@ def _write_batch(ctx, pipeline, rows, failed=(), done=", one per file"):
     rep.links({f"{r['run']} ({r['input']}): {r.get('headline') or ''}": f"{r['run']}/report.html" for r in rows})
     rep.text("Each run is a run folder of its own: gmm-apps show and apply take it as they take any run.")
     rep.write(ctx.path("report.html"))
-    said = {"headline": headline, "runs": [{"run": r["run"], "input": r["input"]} for r in rows]}
+    parts = parts or {}  # run -> the keys that made it read its part of its file (apply reads the same)
+    runs = [
+        {"run": r["run"], "input": r["input"], **({"part": parts[r["run"]]} if r["run"] in parts else {})} for r in rows
+    ]
+    said = {"headline": headline, "runs": runs}
     return {**said, "failed": list(failed)} if failed else said

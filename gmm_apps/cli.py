@@ -288,11 +288,10 @@ def _init(name, file, data=None):
 
             folder, (data, each) = data, each_example(data)
             alike = f" (a file of {folder}; the others alike)"
-        elif pipeline.reads_sheets:  # an asset a sheet: --each on the workbook
-            from .tabular import workbook_sheets  # start-up time: pandas loads on first use
-
-            if (sheets := workbook_sheets(data)) and pipeline.sheets_are_runs(data, sheets):
-                each, alike = data, f" (its sheet {sheets[0]}; the other {len(sheets) - 1} alike)"
+        elif (parts := pipeline.parts(data)) and (
+            parts[0].kind != "sheet" or pipeline.sheets_are_runs(data, [p.overrides["data.sheet"] for p in parts])
+        ):  # an asset a sheet, a series a column: --each on the file
+            each, alike = data, f" (its {parts[0].kind} {parts[0].name}; the other {len(parts) - 1} alike)"
         values = pipeline.suggest(str(data))
     text = commented_config(pipeline.config_model, name, values, data)
     if values:

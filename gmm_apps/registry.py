@@ -74,6 +74,7 @@ import importlib
 import logging
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import ArgumentError, ConfigError, DataError
 
@@ -86,6 +87,15 @@ BUILTIN = {
     "anomaly": "gmm_apps.pipelines.anomaly:AnomalyPipeline",
     "images": "gmm_apps.pipelines.images:ImagesPipeline",
 }
+
+
+class Part(NamedTuple):
+    """An input of its own inside one file (:meth:`Pipeline.parts`): ``kind`` (``sheet``, ``series``), its
+    ``name`` (a run's name) and the config ``overrides`` (dotted key -> value) that make a run read it."""
+
+    kind: str
+    name: str
+    overrides: dict
 
 
 class Pipeline:
@@ -146,6 +156,17 @@ class Pipeline:
     def data_overrides(self, path):
         """The config overrides (dotted key -> value) that make a run read its input from ``path``."""
         return {"data.path": str(path)}
+
+    def parts(self, path):
+        """The inputs of their own the file at ``path`` holds, each a :class:`Part`, which ``run --each`` given
+        that file alone runs one by one: by default a workbook's sheets with the same columns, for a pipeline that
+        reads one sheet (``data.sheet``); None when the file is one input."""
+        if not self.reads_sheets:
+            return None
+        from .tabular import workbook_sheets  # start-up time: pandas loads on first use
+
+        sheets = workbook_sheets(path)
+        return [Part("sheet", str(s), {"data.sheet": s}) for s in sheets] if sheets else None
 
     def sheets_are_runs(self, path, sheets):
         """Whether the sheets with the same columns of the workbook at ``path`` (``sheets``, two or more) are

@@ -311,13 +311,7 @@ def _upgraded_settings(fitted, pipeline, raw_now, source):
         return {key: dotted_get(raw, key, None) for key in fitted}
 
 
-#: ``execute_apply``'s ``sheet`` when not given: the sheet the run's config names
-_RUNS_SHEET = object()
-
-
-def execute_apply(
-    run_dir, input, *, out=None, quiet=False, overwrite=False, update=False, shown_as=None, sheet=_RUNS_SHEET
-):
+def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, update=False, shown_as=None, reading=None):
     """Apply a finished run's saved model to new input.
 
     Parameters
@@ -338,9 +332,9 @@ def execute_apply(
 
     shown_as : str or Path, optional
         Where the log says the new folder goes, when ``out`` is a place it passes through (a batch being built).
-    sheet : str or None, optional
-        The workbook sheet of ``input`` to read (None: as for any file) in place of the run's ``data.sheet``
-        (a batch applied to a workbook, a sheet a run).
+    reading : dict, optional
+        ``data.*`` keys (dotted key -> value) read in place of the run's own: which part of ``input`` to read
+        (a batch applied to a workbook of a sheet a run: ``data.sheet``; to a wide file: ``data.price_column``).
 
     Returns
     -------
@@ -350,9 +344,10 @@ def execute_apply(
     started = time.time()
     run_dir = Path(run_dir)
     pipeline, config, raw, unverified = open_run(run_dir)
-    if sheet is not _RUNS_SHEET and sheet != getattr(config.data, "sheet", None):
-        config = config.model_copy(update={"data": config.data.model_copy(update={"sheet": sheet})})
-        raw = {**raw, "data": {**(raw.get("data") or {}), "sheet": sheet}}
+    if reading:
+        keys = {k.split(".", 1)[1]: v for k, v in reading.items()}
+        config = config.model_copy(update={"data": config.data.model_copy(update=keys)})
+        raw = {**raw, "data": {**(raw.get("data") or {}), **keys}}
     name = pipeline.name
     if update and not pipeline.updates_model:
         raise ConfigError(f"--update: the {name} pipeline cannot update its model in apply; rerun it on the new data")

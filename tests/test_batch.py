@@ -495,3 +495,42 @@ def test_a_worker_starts_no_workers_of_its_own():
         got = list(results)
     for worker, inner in got:  # each worker runs its own jobs itself: the cores are the batch's
         assert worker != os.getpid() and inner == [worker, worker]
+
+
+def test_one_wide_file_of_a_series_a_column_is_run_once_per_series(tmp_path, folder, capsys, monkeypatch):
+    import gmm_apps
+    from gmm_apps.registry import get_pipeline
+
+    monkeypatch.chdir(tmp_path)
+    series = {n: pd.read_csv(folder / f"{n}.csv").set_index("Date")["Close"] for n in ("oil", "gas", "gold")}
+    wide = pd.DataFrame(series)
+    wide.iloc[5, 1] = np.nan  # gas has a day without a price, as FRED's files do
+    wide.rename_axis("DATE").to_csv("wide.csv")
+    assert cli.main(["init", "regimes", "w.yaml", "--data", "wide.csv"]) == 0
+    said = capsys.readouterr().out
+    assert "with data.path, data.missing from wide.csv (its series oil; the other 2 alike)" in said  # gas's gap
+    assert said.strip().endswith("gmm-apps run w.yaml --each wide.csv")
+    assert cli.main(["run", "w.yaml", "--each", "wide.csv", "--out", "b", "--quiet", "-j", "2", *QUICK]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "3 regimes runs, one per series"
+    table = pd.read_csv(tmp_path / "b" / "runs.csv")
+    assert table["run"].tolist() == ["oil", "gas", "gold"] and table["input"][1] == "wide.csv, series gas"
+    for name in ("oil", "gas"):  # each as its column's own run
+        sets = ["--set", "data.path=wide.csv", "--set", f"data.price_column={name}"]
+        assert cli.main(["run", "w.yaml", *sets, "--out", f"alone-{name}", "--quiet", *QUICK]) == 0
+        assert (tmp_path / f"alone-{name}" / "regimes.csv").read_bytes() == (tmp_path / "b" / name / "regimes.csv").read_bytes()  # fmt: skip
+    # applied to a newer wide file, each run reads its column; to a folder of files, each its own file
+    wide.iloc[-300:].rename_axis("DATE").to_csv("new.csv")
+    (tmp_path / "files").mkdir()
+    for name in ("oil", "gold"):
+        wide[[name]].iloc[-300:].rename(columns={name: "Close"}).rename_axis("Date").to_csv(f"files/{name}.csv")
+    assert cli.main(["apply", "b", "new.csv", "--out", "a", "--quiet"]) == 0
+    assert cli.main(["apply", "b", "files", "--out", "af", "--quiet"]) == 0
+    for name in ("oil", "gold"):
+        assert (tmp_path / "a" / name / "regimes.csv").read_bytes() == (tmp_path / "af" / name / "regimes.csv").read_bytes()  # fmt: skip
+    assert sorted(gmm_apps.load_run(tmp_path / "a").runs) == ["gas", "gold", "oil"]
+    # a saved yfinance download of several tickers is its tickers
+    fields = {"Close": wide.dropna(), "Volume": wide.dropna() * 0 + 5}
+    pd.concat(fields, axis=1, names=["Price", "Ticker"]).to_csv("yf.csv")
+    parts = get_pipeline("regimes").parts("yf.csv")
+    assert [(p.kind, p.name, p.overrides) for p in parts] == [("series", n, {"data.price_column": n}) for n in ("oil", "gas", "gold")]  # fmt: skip
+    assert get_pipeline("regimes").parts(folder / "oil.csv") is None  # one series: one input

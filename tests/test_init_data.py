@@ -137,12 +137,16 @@ def test_prices_and_recordings_of_ones_own(tmp_path, capsys):
     assert yaml.safe_load((tmp_path / "bund.yaml").read_text())["data"]["nonpositive"] == "refuse"
     assert cli.main(["run", str(tmp_path / "bund.yaml"), "--out", str(tmp_path / "bund-run")]) == 2
     assert "data.values: levels" in capsys.readouterr().err
-    # a wide file of many series: which one is the user's to say, and init says so as it writes the config
+    # a wide file of many series: a run each (--each), or the ones the user names; init says the first
     pd.DataFrame({"Date": days, "Euro": prices, "Yen": prices * 90}).to_csv(tmp_path / "fx.csv", index=False)
     assert cli.main(["init", "regimes", str(tmp_path / "fx.yaml"), "--data", str(tmp_path / "fx.csv")]) == 0
-    err = capsys.readouterr().err
-    assert err.startswith("to settle in the config before it runs: ") and err.rstrip().endswith(
-        "cannot tell which column holds prices (columns: Euro, Yen); set data.price_column"
+    said = capsys.readouterr()
+    assert said.err == "" and "(its series Euro; the other 1 alike)" in said.out
+    assert said.out.rstrip().endswith(f"--each {tmp_path / 'fx.csv'}")
+    assert cli.main(["run", str(tmp_path / "fx.yaml"), "--out", str(tmp_path / "fx-run")]) == 2
+    assert (
+        "cannot tell which column holds prices (columns: Euro, Yen); set data.price_column to one (or a list, modelled "
+        "together), or give the file to run --each" in capsys.readouterr().err
     )
     data, _ = _init_and_run(tmp_path, "speakers", SAMPLES / "fsdd_sample" / "enrol", capsys)
     assert data["label_from"] == "auto" and data["test"] == str(SAMPLES / "fsdd_sample" / "test")  # the set beside

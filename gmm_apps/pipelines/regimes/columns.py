@@ -133,10 +133,14 @@ def price_columns(df, price_column, volume_column, source):
     if pcol is None:
         numeric = [c for c in df.columns if df.shape[1] == 1 or _numbers_in(df[c])]
         if len(numeric) != 1:
-            raise DataError(
+            exc = DataError(
                 f"{source}: cannot tell which column holds prices (columns: {', '.join(map(str, df.columns))}); "
-                "set data.price_column"
+                "set data.price_column to one (or a list, modelled together), or give the file to run --each to "
+                "run each series of it as a run of its own"
             )
+            exc.series = [c for c in numeric if df[c].notna().any()]  # what --each runs, one series a run
+            exc.empty = [c for c in numeric if c not in exc.series]  # a retired currency's column
+            raise exc
         pcol = numeric[0]
     vcol = pick_column(df.columns, volume_column, VOLUME_COLUMNS + ["v"] * letters, "volume", source)
     return pcol, vcol
@@ -255,10 +259,13 @@ def yfinance_choice(tables, price_column, source):
     names = list(tables)
     if price_column is None or (len(names) == 1 and isinstance(price_column, str) and price_column not in names):
         if len(names) > 1:
-            raise DataError(
+            exc = DataError(
                 f"{source}: a yfinance download of {len(names)} tickers ({', '.join(names[:5])}); choose with "
-                f"data.price_column: [{names[0]}] (its close), or list several"
+                f"data.price_column: [{names[0]}] (its close), or list several, or give the file to run --each to "
+                "run each ticker as a run of its own"
             )
+            exc.series = names  # what --each runs
+            raise exc
         return [(names[0], tables[names[0]], price_column)]
     wanted = [price_column] if isinstance(price_column, str) else list(price_column)
     for w in wanted:

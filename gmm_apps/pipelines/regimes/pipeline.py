@@ -12,17 +12,18 @@ import pandas as pd
 from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
 from ...paths import check_input, local_path, many_files, path_problem, require_file
-from ...registry import Pipeline
-from ...tabular import check_sheet, workbook_sheets
+from ...registry import Part, Pipeline, muted
+from ...tabular import check_sheet
 from . import data as data_mod
 from .backtest import write_backtest
 from .config import RegimesConfig, RegimesData
-from .features import TRADING_DAYS, build_features, day_word, days_per_year, fit_scaler, moves
+from .features import TRADING_DAYS, build_features, days_per_year, fit_scaler, moves
 from .fitting import fit_with_config
 from .model import RegimeModel
 from .states import (
-    FORECAST_HORIZONS,
-    expected_remaining_days,
+    figures_sentence,
+    forecast_summary,
+    headline,
     regime_figures,
     regime_forecasts,
     regime_names,
@@ -165,33 +166,6 @@ def regimes_table(
     return out
 
 
-def forecast_summary(forecasts, transmat, regime, names):
-    """The last day's outlook: each regime's probability 1, 5 and 21 trading days ahead, and the expected
-    further days in today's regime."""
-    return {
-        "probabilities": {f"{h}d": {nm: float(p[-1, k]) for k, nm in enumerate(names)} for h, p in forecasts.items()},
-        "expected_remaining_days": expected_remaining_days(transmat, regime),
-    }
-
-
-def headline(date, name, probability, outlook, *, year=TRADING_DAYS):
-    far = outlook["probabilities"][f"{FORECAST_HORIZONS[-1]}d"]
-    days = outlook["expected_remaining_days"]
-    return (
-        f"{date}: {name} regime (filtered probability {probability:.2f}); expected to last about "
-        f"{days:.0f} more {day_word(year)}; in {FORECAST_HORIZONS[-1]} days "
-        + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1]))
-    )
-
-
-def figures_sentence(figs):
-    """'4.5 switches a year, regimes lasting 56 days on average (smoothed, in sample, 1999-01-04 to 2012-12-31)'."""
-    return (
-        f"{figs['switches_per_year']:.1f} switches a year, regimes lasting {figs['mean_regime_length_days']:.0f} days "
-        f"on average ({figs['labels']}, {figs['period'][0]} to {figs['period'][1]})"
-    )
-
-
 def summarise(cfg, data, post, names, best, model, table, aris):
     """The run's ``summary.json`` figures."""
     labels, dates, train = post.labels, post.dates, post.train
@@ -275,25 +249,52 @@ class RegimesPipeline(Pipeline):
         return str(p)
 
     def suggest(self, path):
-        """The price file (a series split by year into a workbook's sheets: those sheets, stacked), and the
+        """The price file (a series split by year into a workbook's sheets: those sheets, stacked; a file of
+        several inputs, :meth:`parts`, read part by part, as run --each FILE runs it), and the
         cleaning it needs to be read as the run would refuse it without: rows without a price left out
         (``data.missing: drop``), a price's rare misprint at or below zero left out (``data.nonpositive:
         drop``) (``init --data``)."""
 
-        def attempt(data):  # a fix may leave out empty rows, then a negative print
-            data_mod.load_file(data.path, rules=data.reading(), sheet=data.sheet)
+        values, parts = self.data_overrides(path), self.parts(path) or []
+        if parts and parts[0].kind == "sheet" and not self.sheets_are_runs(path, [p.name for p in parts]):
+            values["data.sheet"], parts = [p.overrides["data.sheet"] for p in parts], []  # one series by year
 
-        values = self.data_overrides(path)
-        sheets = workbook_sheets(path)
-        if sheets and not self.sheets_are_runs(path, sheets):  # a series split by year: its sheets stacked
-            values["data.sheet"] = sheets
+        def attempt(data):  # a fix may leave out empty rows, then a negative print; run --each FILE: every part's
+            for over in [p.overrides for p in parts] or [{}]:
+                part = {"sheet": data.sheet, "price_column": data.price_column}
+                part.update({k.split(".", 1)[1]: v for k, v in over.items()})
+                try:
+                    data_mod.load_file(data.path, rules=data.reading(), **part)
+                except DataError as exc:  # which part, its fix kept
+                    if over:
+                        exc.args = (f"{exc.args[0]} ({parts[0].kind} {part['sheet'] or part['price_column']})",)
+                    raise
+
         return self.with_fixes(values, attempt)
+
+    def parts(self, path):
+        """A workbook's sheets alike (an asset a sheet), else a wide file's price series (a currency a column,
+        the tickers of a yfinance download): what the file's refusal as one series lists."""
+        if found := super().parts(path):
+            return found
+        try:
+            with muted(logging.WARNING):  # read again by the run, which says what it read
+                data_mod.load_file(path, rules=_LOOSE)
+        except DataError as exc:
+            series, empty = getattr(exc, "series", None), getattr(exc, "empty", None)
+            if series and empty:
+                logger.info("%s: column(s) %s hold no price; not run", path, ", ".join(map(str, empty)))
+            return [Part("series", str(c), {"data.price_column": c}) for c in series] if series else None
+        return None
 
     def sheets_are_runs(self, path, sheets):
         """An asset a sheet when the first two sheets' dates overlap; a series split by year (or by month, for
         intraday bars) into sheets that follow each other is one run's, its sheets stacked."""
         try:
-            (a, b), (c, d) = (data_mod.load_file(path, sheet=s, rules=_LOOSE).prices.index[[0, -1]] for s in sheets[:2])
+            with muted(logging.WARNING):  # only their dates
+                (a, b), (c, d) = (
+                    data_mod.load_file(path, sheet=s, rules=_LOOSE).prices.index[[0, -1]] for s in sheets[:2]
+                )
         except DataError:  # a sheet the run would refuse says so in its own run
             return True
         return bool(a <= d and c <= b)

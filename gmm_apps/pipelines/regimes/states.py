@@ -1,5 +1,6 @@
 """Regime states on arrays: names, forward products, state moments and volatilities, ordering, alignment,
-forecasts, and the statistics of labelled days (run lengths, drawdowns, per-regime figures, transitions).
+forecasts and the outlook the headline says, and the statistics of labelled days (run lengths, drawdowns,
+per-regime figures, transitions).
 
 Functions of probabilities, returns and a fitted model's parameters; nothing
 here fits a model.
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...core import GaussianMixture, bhattacharyya_distances
-from .features import TRADING_DAYS
+from .features import TRADING_DAYS, day_word
 
 NAMES = {
     1: ["all"],
@@ -203,6 +204,33 @@ def expected_remaining_days(transmat, regime):
     """Expected further trading days in ``regime`` once in it: ``A_kk / (1 - A_kk)`` (stays are geometric)."""
     stay = float(transmat[regime, regime])
     return stay / (1.0 - stay) if stay < 1 else float("inf")
+
+
+def forecast_summary(forecasts, transmat, regime, names):
+    """The last day's outlook: each regime's probability 1, 5 and 21 trading days ahead, and the expected
+    further days in today's regime."""
+    return {
+        "probabilities": {f"{h}d": {nm: float(p[-1, k]) for k, nm in enumerate(names)} for h, p in forecasts.items()},
+        "expected_remaining_days": expected_remaining_days(transmat, regime),
+    }
+
+
+def headline(date, name, probability, outlook, *, year=TRADING_DAYS):
+    far = outlook["probabilities"][f"{FORECAST_HORIZONS[-1]}d"]
+    days = outlook["expected_remaining_days"]
+    return (
+        f"{date}: {name} regime (filtered probability {probability:.2f}); expected to last about "
+        f"{days:.0f} more {day_word(year)}; in {FORECAST_HORIZONS[-1]} days "
+        + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1]))
+    )
+
+
+def figures_sentence(figs):
+    """'4.5 switches a year, regimes lasting 56 days on average (smoothed, in sample, 1999-01-04 to 2012-12-31)'."""
+    return (
+        f"{figs['switches_per_year']:.1f} switches a year, regimes lasting {figs['mean_regime_length_days']:.0f} days "
+        f"on average ({figs['labels']}, {figs['period'][0]} to {figs['period'][1]})"
+    )
 
 
 # ------------------------------------------------------------------ statistics of labelled days
