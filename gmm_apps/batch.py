@@ -205,7 +205,8 @@ def execute_batch(
             pipeline, items, names, jobs, quiet=quiet, keep_going=keep_going, what="--each", n_jobs=n_jobs
         )
         parts = {n: part.overrides for (_, part), n in zip(items, names) if part is not None}
-        return _write_batch(ctx, pipeline, rows, failed, done=f", one per {kind or 'file'}", parts=parts)
+        unit = kind or "file"
+        return _write_batch(ctx, pipeline, rows, failed, done=f", one per {unit}", parts=parts, unit=unit)
 
     return finish_run(ctx, work, started, {"pipeline": config.pipeline, "config": source, "kind": "batch"})
 
@@ -288,7 +289,13 @@ def execute_batch_apply(
         )
         parts = {n: part.overrides for (_, part), n in zip(items, names) if part is not None}
         return _write_batch(
-            ctx, pipeline, rows, failed, done=f" of {batch_dir} applied to their new files", parts=parts
+            ctx,
+            pipeline,
+            rows,
+            failed,
+            done=f" of {batch_dir} applied to their new files",
+            parts=parts,
+            unit=items[0][1].kind if items[0][1] is not None else "file",
         )
 
     extra = {"pipeline": pipeline.name, "applied_run": str(batch_dir), "input": str(input), "kind": "batch"}
@@ -399,7 +406,7 @@ def _in_batch(exc, i, n, what, part=None):
     return exc
 
 
-def _write_batch(ctx, pipeline, rows, failed=(), done=", one per file", parts=None):
+def _write_batch(ctx, pipeline, rows, failed=(), done=", one per file", parts=None, unit="file"):
     """``runs.csv`` and ``report.html`` of a batch (the figures side by side, and each run's
     :attr:`~gmm_apps.registry.Pipeline.batch_plot` one under another); its figures for ``summary.json``."""
     import pandas as pd  # start-up time: pandas loads on first use
@@ -410,11 +417,11 @@ def _write_batch(ctx, pipeline, rows, failed=(), done=", one per file", parts=No
     ctx.write_table("runs.csv", pd.concat([table, pd.DataFrame(list(failed))], ignore_index=True))
     headline = f"{len(rows)} {pipeline.name} run{'s' if len(rows) != 1 else ''}{done}"
     if failed:
-        headline += f"; {len(failed)} file(s) could not be run, left out (runs.csv says why)"
-    rep = Report(f"{pipeline.name}: one run per file", subtitle=headline)
+        headline += f"; {len(failed)} {unit}(s) could not be run, left out (runs.csv says why)"
+    rep = Report(f"{pipeline.name}: one run per {unit}", subtitle=headline)
     rep.headline(headline)
     if failed:
-        rep.table(pd.DataFrame(list(failed)), caption="Files that could not be run (--keep-going)")
+        rep.table(pd.DataFrame(list(failed)), caption=f"{unit.capitalize()}s that could not be run (--keep-going)")
     shown = table.drop(columns=["input", *(["headline"] if table.shape[1] > 3 else [])])  # headlines: under Runs
     rep.table(shown.rename(columns=lambda c: c.replace("_", " ")), caption="Each run's key figures (runs.csv)")
     plots = [(r["run"], ctx.dir / r["run"] / "plots" / (pipeline.batch_plot or "-")) for r in rows]

@@ -534,3 +534,9 @@ def test_one_wide_file_of_a_series_a_column_is_run_once_per_series(tmp_path, fol
     parts = get_pipeline("regimes").parts("yf.csv")
     assert [(p.kind, p.name, p.overrides) for p in parts] == [("series", n, {"data.price_column": n}) for n in ("oil", "gas", "gold")]  # fmt: skip
     assert get_pipeline("regimes").parts(folder / "oil.csv") is None  # one series: one input
+    # a run of a wide file's column is named as its column (its charts' axis); of a file's close, as its file
+    from gmm_apps.pipelines.regimes import data as data_mod
+
+    assert list(data_mod.load_file("wide.csv", price_column="gold").prices.columns) == ["gold"]
+    assert list(data_mod.load_file(folder / "oil.csv", price_column="Close").prices.columns) == ["oil"]
+    assert "<h1>regimes: one run per series</h1>" in (tmp_path / "b" / "report.html").read_text()

@@ -67,6 +67,17 @@ PRICE_COLUMNS = [
     # Chinese (simplified, traditional), Japanese and Korean exchanges' and brokers' exports
     *("收盘价", "收盘", "收盤價", "收盤", "終値", "종가"),
 ]
+#: a bar's fields other than its close, which name no series either
+_FIELDS = {"open", "high", "low", "mid", "bid", "ask", "value", "rate", "nav"}
+
+
+def names_a_series(column):
+    """Whether a price column's header names its series (``Japan``, ``DCOILWTICO``: a wide file's column) rather
+    than a field of one (``Close``, ``Adj Close``, ``PX_LAST``, ``Open``), which the file's name says instead."""
+    plain = _plain(column)
+    return plain not in _FIELDS and plain not in {_plain(c) for c in PRICE_COLUMNS}
+
+
 #: volume columns found without data.volume_column (CoinGecko's total_volumes; Chinese, Japanese, Korean)
 VOLUME_COLUMNS = ["Volume", "Vol.", "Vol", "total_volumes", "Volumen", "成交量", "成交股數", "出来高", "거래량"]
 #: bars with one-letter columns (Polygon's, Finnhub's, TradingView's o, h, l, c, v)

@@ -26,6 +26,7 @@ from .columns import (
     daily_closes,
     dates_column,
     long_series,
+    names_a_series,
     price_columns,
     read_numbers,
     refuse_long,
@@ -478,7 +479,7 @@ def load_file(
         date_column=date_column,
         price_column=price_column,
         volume_column=volume_column,
-        ticker=path.stem,
+        ticker=price_column if isinstance(price_column, str) and names_a_series(price_column) else path.stem,
         rules=rules,
     )
 
