@@ -251,16 +251,7 @@ def execute_batch_apply(
         raise ConfigError(f"--update: the {pipeline.name} pipeline cannot update its models in apply; rerun the batch")
     if n_jobs > 1 and runs:
         _check_jobs(open_run(batch_dir / runs[0])[1], n_jobs, f"{batch_dir / runs[0]}/config.yaml")
-    items = each_inputs([input], pipeline, str(batch_dir))
-    names = run_names(*zip(*items))
-    strays = [f"{_shown(f, part)} ({n})" for (f, part), n in zip(items, names) if n not in runs]
-    if strays:
-        what = f"{items[0][1].kind}(s)" if items[0][1] is not None else "file(s)"
-        raise DataError(
-            f"{input}: {len(strays)} {what} whose name is no run of {batch_dir}: {', '.join(strays[:5])}; its runs "
-            f"are {', '.join(runs[:10])}{' ...' if len(runs) > 10 else ''}: name each new file (sheet, series) as its run "
-            "(or pick the files with a glob)"
-        )
+    items, names = _new_inputs(input, pipeline, batch_dir, runs)
     final = Path(out) if out else default_run_dir(pipeline.name, kind="apply")
     inputs = [("run folder", str(batch_dir)), *(("input", f) for f in dict.fromkeys(str(f) for f, _ in items))]
     ctx = RunContext(final, quiet=quiet, seed=summary.get("seed", 0), overwrite=overwrite, inputs=inputs, kind="batch")
@@ -302,6 +293,22 @@ def execute_batch_apply(
     if update:  # each run's model learned from its new file too: the batch applies again
         extra["updated_models"] = True
     return finish_run(ctx, work, started, extra)
+
+
+def _new_inputs(input, pipeline, batch_dir, runs):
+    """The new files (or parts of one) a batch is applied to, and the run each goes to by its name; one named as
+    no run of the batch is refused before anything is read."""
+    items = each_inputs([input], pipeline, str(batch_dir))
+    names = run_names(*zip(*items))
+    strays = [f"{_shown(f, part)} ({n})" for (f, part), n in zip(items, names) if n not in runs]
+    if strays:
+        what = f"{items[0][1].kind}(s)" if items[0][1] is not None else "file(s)"
+        raise DataError(
+            f"{input}: {len(strays)} {what} whose name is no run of {batch_dir}: {', '.join(strays[:5])}; its runs "
+            f"are {', '.join(runs[:10])}{' ...' if len(runs) > 10 else ''}: name each new file (sheet, series) as its run "
+            "(or pick the files with a glob)"
+        )
+    return items, names
 
 
 def _check_jobs(config, n_jobs, source):
