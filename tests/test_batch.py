@@ -534,6 +534,15 @@ def test_one_wide_file_of_a_series_a_column_is_run_once_per_series(tmp_path, fol
     parts = get_pipeline("regimes").parts("yf.csv")
     assert [(p.kind, p.name, p.overrides) for p in parts] == [("series", n, {"data.price_column": n}) for n in ("oil", "gas", "gold")]  # fmt: skip
     assert get_pipeline("regimes").parts(folder / "oil.csv") is None  # one series: one input
+    # a long file (a row per date and series, as databases export it, sorted by date) is its series
+    wide.dropna().rename_axis("Date").reset_index().melt("Date", var_name="ticker").sort_values("Date", kind="stable").to_csv("long.csv", index=False)  # fmt: skip
+    assert cli.main(["run", REGIMES, "--each", "long.csv", "--out", "bl", "--quiet", *QUICK]) == 0
+    assert pd.read_csv(tmp_path / "bl" / "runs.csv")["run"].tolist() == ["oil", "gas", "gold"]
+    sets = ["--set", "data.path=long.csv", "--set", "data.series_column=ticker", "--set", "data.series=gold"]
+    assert cli.main(["run", REGIMES, *sets, "--out", "alone-long", "--quiet", *QUICK]) == 0
+    assert (tmp_path / "alone-long" / "regimes.csv").read_bytes() == (
+        tmp_path / "bl" / "gold" / "regimes.csv"
+    ).read_bytes()
     # a run of a wide file's column is named as its column (its charts' axis); of a file's close, as its file
     from gmm_apps.pipelines.regimes import data as data_mod
 

@@ -356,10 +356,13 @@ def refuse_long(df, dates, column, source):
         if pd.api.types.is_numeric_dtype(df[c]) or df[c].nunique() > 10_000:
             continue
         if not pd.MultiIndex.from_arrays([dates, df[c].astype(str)]).has_duplicates:
-            raise DataError(
+            exc = DataError(
                 f"{source}: column {column!r} repeats each date once per series named in column {c!r} "
-                f"({df[c].nunique()} series, a long file); set data.series_column: {c} and data.series"
+                f"({df[c].nunique()} series, a long file); set data.series_column: {c} and data.series, or give "
+                "the file to run --each to run each series as a run of its own"
             )
+            exc.series_column, exc.series = c, list(dict.fromkeys(df[c].dropna().astype(str)))  # what --each runs
+            raise exc
 
 
 def read_dates(cells, column, source, *, utc=False):

@@ -284,6 +284,8 @@ class RegimesPipeline(Pipeline):
             series, empty = getattr(exc, "series", None), getattr(exc, "empty", None)
             if series and empty:
                 logger.info("%s: column(s) %s hold no price; not run", path, ", ".join(map(str, empty)))
+            if series and getattr(exc, "series_column", None):  # a long file: a series' rows each
+                return [Part("series", n, {"data.series_column": exc.series_column, "data.series": n}) for n in series]
             return [Part("series", str(c), {"data.price_column": c}) for c in series] if series else None
         return None
 
