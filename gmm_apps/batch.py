@@ -434,9 +434,7 @@ def _write_batch(ctx, pipeline, rows, failed=(), done=", one per file", parts=No
     plots = [(r["run"], ctx.dir / r["run"] / "plots" / (pipeline.batch_plot or "-")) for r in rows]
     if any(p.is_file() for _, p in plots):
         rep.section("Side by side")
-        for name, p in plots:
-            if p.is_file():
-                rep.image(p, caption=name)
+        rep.image([(p, name) for name, p in plots if p.is_file()])
     rep.section("Runs")
     rep.links({f"{r['run']} ({r['input']}): {r.get('headline') or ''}": f"{r['run']}/report.html" for r in rows})
     rep.text("Each run is a run folder of its own: gmm-apps show and apply take it as they take any run.")

@@ -11,6 +11,7 @@ import html
 import io
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
@@ -45,7 +46,7 @@ h1{font-size:1.7em;margin-bottom:.2em} h2{font-size:1.3em;border-bottom:1px soli
 .sub{color:#666;margin-top:0} table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right} th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left} figure{margin:1em 0} figcaption{color:#555;font-size:.9em}
-img{max-width:100%} .kv td{text-align:left} .headline{font-size:1.2em;background:#f6f8fa;border-left:4px solid #4c72b0;padding:.6em 1em}
+img{max-width:100%} .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:0 1.5em} .kv td{text-align:left} .headline{font-size:1.2em;background:#f6f8fa;border-left:4px solid #4c72b0;padding:.6em 1em}
 .note{color:#555;font-size:.92em} .caveat{background:#fff8e6;border-left:4px solid #ccb974;padding:.5em 1em}
 .wide{overflow-x:auto} @media print{.wide{overflow:visible} .wide table{font-size:.75em}}
 </style></head><body>
@@ -85,6 +86,14 @@ def _text_column(values):
 def _align(v):
     """Left-align text cells; numbers stay right-aligned."""
     return ' style="text-align:left"' if isinstance(v, str) else ""
+
+
+def _figure(png, caption=None, alt=""):
+    """A PNG (bytes, a path, or a matplotlib Figure) as an HTML figure, embedded as base64."""
+    data = png_bytes(png) if hasattr(png, "savefig") else png if isinstance(png, bytes) else Path(png).read_bytes()
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return f'<figure><img alt="{html.escape(alt or caption or "")}" src="{src}">{cap}</figure>'
 
 
 def figure(width=8.0, height=4.0):
@@ -214,19 +223,10 @@ class Report:
         return self._add(f"<ul>{items}</ul>")
 
     def image(self, png, *, caption=None, alt=""):
-        """Embed a PNG (bytes, a path, or a matplotlib Figure) as base64."""
-        if hasattr(png, "savefig"):  # a matplotlib Figure
-            data = png_bytes(png)
-        elif isinstance(png, (bytes, bytearray)):
-            data = bytes(png)
-        else:
-            with open(png, "rb") as fh:
-                data = fh.read()
-        b64 = base64.b64encode(data).decode("ascii")
-        cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        return self._add(
-            f'<figure><img alt="{html.escape(alt or caption or "")}" src="data:image/png;base64,{b64}">{cap}</figure>'
-        )
+        """Embed a PNG (bytes, a path, or a Figure) as base64; a list of ``(png, caption)`` side by side."""
+        if isinstance(png, list):
+            return self._add('<div class="grid">' + "".join(_figure(p, c) for p, c in png) + "</div>")
+        return self._add(_figure(png, caption, alt))
 
     def render(self):
         """The HTML document as text."""

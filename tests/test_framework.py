@@ -21,6 +21,7 @@ from gmm_apps.report import (
     plain_log_axis,
     plot_confidence_histogram,
     plot_score_histogram,
+    png_bytes,
 )
 from gmm_apps.run_context import RunContext
 from gmm_apps.yaml_io import apply_overrides, parse_override
@@ -281,6 +282,18 @@ def test_report_is_self_contained_html(tmp_path):
     assert "T &lt;&amp;&gt;" in html and "a &lt; b" in html
     assert "data:image/png;base64," in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_several_images_sit_side_by_side_as_the_page_allows(tmp_path):
+    import base64
+
+    png = plot_confidence_histogram(np.array([0.5, 0.9, 1.0]))
+    (tmp_path / "a.png").write_bytes(png_bytes(png))
+    html = Report("T").image([(tmp_path / "a.png", "oil"), (png_bytes(png), "gas <b>")]).render()
+    grid = html[html.index('<div class="grid">') :]
+    assert grid.count("<figure>") == 2 and "<figcaption>oil</figcaption>" in grid and "gas &lt;b&gt;" in grid
+    assert base64.b64encode((tmp_path / "a.png").read_bytes()).decode() in grid  # the file's own bytes
+    assert ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr))" in html
 
 
 def test_a_tables_headers_sit_as_their_cells_do():
