@@ -183,6 +183,12 @@ def execute_batch(
         )
     _check_jobs(config, n_jobs, source)
     items = each_inputs(each, pipeline, source)
+    if clash := [k for k in (items[0][1].overrides if items[0][1] else {}) if k in named]:
+        kind = items[0][1].kind
+        raise ConfigError(
+            f"--set {clash[0]}: --each runs each {kind} of {items[0][0]}, reading it there; leave out --set "
+            f"{clash[0]}, or run the one {kind} without --each"
+        )
     names = run_names(*zip(*items))
     final = Path(out) if out else default_run_dir(config.pipeline, kind="each")
     files = list(dict.fromkeys(str(f) for f, _ in items))

@@ -416,6 +416,19 @@ def test_one_workbook_of_an_asset_a_sheet_is_run_once_per_sheet(tmp_path, folder
         alone = tmp_path / f"alone-{name}"
         assert cli.main(["run", REGIMES, "--set", f"data.path={folder / f'{name}.csv'}", "--out", str(alone), "--quiet", *QUICK]) == 0  # fmt: skip
         assert (alone / "regimes.csv").read_bytes() == (out / name / "regimes.csv").read_bytes()
+    (tmp_path / "c.yaml").write_text(f"pipeline: regimes\ndata:\n  path: {book}\n")
+    args = [
+        "run",
+        str(tmp_path / "c.yaml"),
+        "--each",
+        str(book),
+        "--set",
+        "data.sheet=gas",
+        "--out",
+        str(tmp_path / "x"),
+    ]
+    assert cli.main(args) == 2 and not (tmp_path / "x").exists()
+    assert "--set data.sheet: --each runs each sheet of " in capsys.readouterr().err
     # a batch applied to a workbook: each run to the sheet of its name, whatever its run was made from
     today = workbook(tmp_path / "today.xlsx", {"gold": 11, "oil": 10}, n=300)
     files = tmp_path / "b-files"
