@@ -175,20 +175,9 @@ def execute_batch(
             f"--each: a {pipeline.name} run reads a set of files, not one; name them in the config "
             f"({', '.join(pipeline.input_keys)}: a folder, a glob or a list) and run it once"
         )
-    placed = list(pipeline.data_overrides("FILE"))
-    named = {s.split("=", 1)[0].strip() if isinstance(s, str) else s[0] for s in sets or []}
-    if clash := [k for k in placed if k in named]:
-        raise ConfigError(
-            f"--set {clash[0]}: --each puts each file there; leave out --set {clash[0]}, or --each to run one file"
-        )
     _check_jobs(config, n_jobs, source)
     items = each_inputs(each, pipeline, source)
-    if clash := [k for k in (items[0][1].overrides if items[0][1] else {}) if k in named]:
-        kind = items[0][1].kind
-        raise ConfigError(
-            f"--set {clash[0]}: --each runs each {kind} of {items[0][0]}, reading it there; leave out --set "
-            f"{clash[0]}, or run the one {kind} without --each"
-        )
+    _refuse_sets_of_each(pipeline, items, sets)
     names = run_names(*zip(*items))
     final = Path(out) if out else default_run_dir(config.pipeline, kind="each")
     files = list(dict.fromkeys(str(f) for f, _ in items))
@@ -299,6 +288,21 @@ def execute_batch_apply(
     if update:  # each run's model learned from its new file too: the batch applies again
         extra["updated_models"] = True
     return finish_run(ctx, work, started, extra)
+
+
+def _refuse_sets_of_each(pipeline, items, sets):
+    """Refuse a ``--set`` of a key ``--each`` sets for each run: ``data.path``, and a part's (``data.sheet``)."""
+    named = {s.split("=", 1)[0].strip() if isinstance(s, str) else s[0] for s in sets or []}
+    if clash := [k for k in pipeline.data_overrides("FILE") if k in named]:
+        raise ConfigError(
+            f"--set {clash[0]}: --each puts each file there; leave out --set {clash[0]}, or --each to run one file"
+        )
+    file, part = items[0]
+    if clash := [k for k in (part.overrides if part else {}) if k in named]:
+        raise ConfigError(
+            f"--set {clash[0]}: --each runs each {part.kind} of {file}, reading it there; leave out --set "
+            f"{clash[0]}, or run the one {part.kind} without --each"
+        )
 
 
 def _new_inputs(input, pipeline, batch_dir, runs):
