@@ -95,7 +95,8 @@ class Run:
         ----------
         data : str, Path, pandas.DataFrame, array, list of arrays or mapping
             New input, as a path or in memory (see :func:`run`); for a batch (``run(..., each=...)``), a
-            folder or glob of new files, each named as the run it goes to.
+            folder or glob of new files, each named as the run it goes to; for a run of one file, a folder or
+            glob of several applies it to each (a batch of applied runs).
         out : str or Path, optional
             Destination (default ``runs/<pipeline>-apply-<timestamp>``).
         quiet, overwrite : bool
@@ -103,24 +104,35 @@ class Run:
             Also learn from ``data`` (new reference data) and save the updated
             model in the new run (anomaly); this run is not changed.
         keep_going : bool
-            A batch: a new file that cannot be applied is left out (its error in ``tables["runs"]``).
+            A batch, or a folder of new files: a new file that cannot be applied is left out (its error in
+            ``tables["runs"]``).
         n_jobs : int, default=1
-            A batch: new files applied at once, each in a process of its own (at most the cores).
+            A batch, or a folder of new files: new files applied at once, each in a process of its own (at most
+            the cores).
         """
         _check_arguments(out=out, quiet=quiet, overwrite=overwrite, update=update, keep_going=keep_going, n_jobs=n_jobs)
-        if (keep_going or n_jobs != 1) and self.summary.get("kind") != "batch":
-            which = "keep_going" if keep_going else "n_jobs"
-            raise ArgumentError(f"{which}: only when applying a batch of runs (run with each=...)")
         if data is None:
             raise ArgumentError("data: apply needs new data (a path, or data in memory as for run)")
+        from . import batch  # start-up time: only for apply
+
+        if isinstance(data, (str, Path)) and self.summary.get("kind") != "batch" and batch.applies_each(self.dir, data):
+            if update:  # one model, a folder of new files: each in turn
+                raise ArgumentError(f"update: learns from one file; give one file of {data}, or join them")
+            out_dir, _ = batch.execute_apply_each(
+                self.dir, str(data), out=out, quiet=quiet, overwrite=overwrite, keep_going=keep_going, n_jobs=n_jobs
+            )
+            return Run(out_dir)
+        if (keep_going or n_jobs != 1) and self.summary.get("kind") != "batch":
+            which = "keep_going" if keep_going else "n_jobs"
+            raise ArgumentError(
+                f"{which}: only when applying a batch of runs (run with each=...), or to a folder of files"
+            )
         if self.summary.get("kind") == "batch":  # each run on the new file of its name
             if not isinstance(data, (str, Path)):
                 raise ArgumentError(
                     f"data: a batch applies to a folder or glob of files named as its runs, got {type(data).__name__}"
                 )
-            from .batch import execute_batch_apply  # start-up time: only for a batch of runs
-
-            out_dir, _ = execute_batch_apply(
+            out_dir, _ = batch.execute_batch_apply(
                 self.dir,
                 str(data),
                 out=out,

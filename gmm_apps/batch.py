@@ -18,7 +18,16 @@ from .errors import ConfigError, DataError, UserError
 from .paths import resolve_inputs
 from .registry import get_pipeline
 from .run_context import RunContext
-from .runs import default_run_dir, execute_apply, execute_run, finish_run, open_run, prepare, read_summary
+from .runs import (
+    default_run_dir,
+    execute_apply,
+    execute_run,
+    finish_run,
+    open_run,
+    prepare,
+    read_summary,
+    run_kind,
+)
 from .workers import map_jobs
 
 logger = logging.getLogger("gmm_apps")
@@ -236,7 +245,7 @@ def execute_batch_apply(
     summary = read_summary(batch_dir)
     if summary.get("applied_run") and not summary.get("updated_models"):
         raise UserError(
-            f"{batch_dir}: runs applied to new files hold no models; apply the batch they came from, "
+            f"{batch_dir}: runs applied to new files hold no models; apply the run or batch they came from, "
             f"{summary['applied_run']}"
         )
     runs = [r["run"] for r in summary.get("runs", [])]
@@ -287,6 +296,66 @@ def execute_batch_apply(
     extra = {"pipeline": pipeline.name, "applied_run": str(batch_dir), "input": str(input), "kind": "batch"}
     if update:  # each run's model learned from its new file too: the batch applies again
         extra["updated_models"] = True
+    return finish_run(ctx, work, started, extra)
+
+
+def applies_each(run_dir, input):
+    """Whether ``apply RUN INPUT`` is one application a file: the run reads one file (a price file, a log, a table
+    of records; not a folder of photos or recordings) and ``input`` is a folder or a glob of several files."""
+    if run_kind(run_dir) not in ("run", "apply") or Path(input).is_file():
+        return False
+    pipeline = get_pipeline(read_summary(run_dir).get("pipeline"), source=str(run_dir))
+    if not pipeline.each_file or pipeline.folder_input:
+        return False
+    try:
+        return len(each_files([str(input)], str(run_dir))) > 1
+    except UserError:  # nothing there: the one application says so
+        return False
+
+
+def execute_apply_each(run_dir, input, *, out=None, quiet=False, overwrite=False, keep_going=False, n_jobs=1):
+    """Apply one run's model to each file of a folder or glob (an analyst's daily exports of transactions), each
+    into an applied run of its own inside one batch folder, their figures side by side, as
+    :func:`execute_batch_apply` does for a batch of runs.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A folder written by ``run`` (or ``apply --update``).
+    input : str
+        A folder or a glob of new files.
+    out, quiet, overwrite, keep_going, n_jobs
+        As :func:`execute_batch_apply`.
+
+    Returns
+    -------
+    out_dir : Path
+    summary : dict
+    """
+    started = time.time()
+    run_dir = Path(run_dir)
+    pipeline, config = open_run(run_dir)[:2]
+    _check_jobs(config, n_jobs, f"{run_dir}/config.yaml")
+    items = [(f, None) for f in each_files([str(input)], str(run_dir))]
+    names = run_names([f for f, _ in items])
+    final = Path(out) if out else default_run_dir(pipeline.name, kind="apply")
+    inputs = [("run folder", str(run_dir)), *(("input", str(f)) for f, _ in items)]
+    ctx = RunContext(
+        final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, inputs=inputs, kind="batch"
+    )
+
+    def work():
+        logger.info("apply %s to %d files of %s, writing %s", run_dir, len(items), input, final)
+        jobs = [
+            (execute_apply, {"run_dir": run_dir, "input": str(f), "out": ctx.dir / n, "shown_as": final / n})
+            for (f, _), n in zip(items, names)
+        ]
+        rows, failed = _each(
+            pipeline, items, names, jobs, quiet=quiet, keep_going=keep_going, what=str(input), n_jobs=n_jobs
+        )
+        return _write_batch(ctx, pipeline, rows, failed, done=f" of {run_dir} applied to each file")
+
+    extra = {"pipeline": pipeline.name, "applied_run": str(run_dir), "input": str(input), "kind": "batch"}
     return finish_run(ctx, work, started, extra)
 
 

@@ -102,9 +102,12 @@ def _apply_command(sub):
     a.add_argument(
         "--keep-going",
         action="store_true",
-        help="a batch of runs: a new file that cannot be applied is left out (its error in runs.csv)",
+        help="a batch of runs, or a folder of new files: a new file that cannot be applied is left out (its error "
+        "in runs.csv)",
     )
-    _jobs_option(a, "a batch of runs: new files applied at once, each in a process of its own (default 1)")
+    _jobs_option(
+        a, "a batch of runs, or a folder of new files: files applied at once, each in a process of its own (default 1)"
+    )
     a.add_argument(
         "--update",
         action="store_true",
@@ -253,18 +256,23 @@ def _dispatch(args):
         print(f"wrote {run_dir}")
         return 0
     if args.command == "apply":
-        apply = runs.execute_apply
-        if runs.run_kind(args.run_dir) == "batch":
-            from .batch import execute_batch_apply  # start-up time: only for a batch of runs
+        from . import batch  # start-up time: only for apply
 
-            apply = functools.partial(execute_batch_apply, keep_going=args.keep_going, n_jobs=args.jobs or 1)
-        elif args.keep_going:
-            raise UserError("--keep-going: only when applying a batch of runs (run --each)")
-        elif args.jobs is not None:
-            raise UserError("--jobs: only when applying a batch of runs (run --each), whose files it applies at once")
-        out_dir, summary = apply(
-            args.run_dir, args.input, out=args.out, quiet=args.quiet, overwrite=args.overwrite, update=args.update
-        )
+        many = {"keep_going": args.keep_going, "n_jobs": args.jobs or 1}
+        if runs.run_kind(args.run_dir) == "batch":
+            apply = functools.partial(batch.execute_batch_apply, update=args.update, **many)
+        elif batch.applies_each(args.run_dir, args.input):  # one model, a folder of new files: each in turn
+            if args.update:
+                raise UserError(f"--update: learns from one file; give one file of {args.input}, or join them")
+            apply = functools.partial(batch.execute_apply_each, **many)
+        elif args.keep_going or args.jobs is not None:
+            raise UserError(
+                f"{'--keep-going' if args.keep_going else '--jobs'}: only when applying a batch of runs (run --each), "
+                "or a run to a folder of files"
+            )
+        else:
+            apply = functools.partial(runs.execute_apply, update=args.update)
+        out_dir, summary = apply(args.run_dir, args.input, out=args.out, quiet=args.quiet, overwrite=args.overwrite)
         headline = summary.get("headline")
         if headline:
             print(headline)

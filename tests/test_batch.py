@@ -253,7 +253,8 @@ def test_a_batch_applies_each_run_to_the_new_file_of_its_name(tmp_path, folder, 
     )
     assert cli.main(["apply", str(out), str(today / "oil.csv"), "--out", str(tmp_path / "x"), "--quiet"]) == 2
     assert (
-        f"runs applied to new files hold no models; apply the batch they came from, {batch}" in capsys.readouterr().err
+        f"runs applied to new files hold no models; apply the run or batch they came from, {batch}"
+        in capsys.readouterr().err
     )
     assert cli.main(["apply", str(batch), str(today), "--out", str(tmp_path / "x"), "--update"]) == 2
     assert (
@@ -562,3 +563,43 @@ def test_one_wide_file_of_a_series_a_column_is_run_once_per_series(tmp_path, fol
     assert list(data_mod.load_file("wide.csv", price_column="gold").prices.columns) == ["gold"]
     assert list(data_mod.load_file(folder / "oil.csv", price_column="Close").prices.columns) == ["oil"]
     assert "<h1>regimes: one run per series</h1>" in (tmp_path / "b" / "report.html").read_text()
+
+
+def test_one_run_applied_to_a_folder_of_new_files_applies_to_each(tmp_path, capsys):
+    import gmm_apps
+    from gmm_apps.errors import ArgumentError
+
+    samples = REPO / "gmm_apps" / "samples"
+    run = tmp_path / "run"
+    sets = ["--set", "report.plots=false", "--set", "model.seeds=2"]
+    assert cli.main(["run", ANOMALY, "--out", str(run), "--quiet", *sets]) == 0
+    capsys.readouterr()
+    daily = tmp_path / "daily"  # an analyst's daily exports of new records
+    daily.mkdir()
+    new = pd.read_csv(samples / "cardio_new.csv")
+    for i in range(3):
+        new.iloc[i * 60 : (i + 1) * 60].to_csv(daily / f"day{i}.csv", index=False)
+    out = tmp_path / "a"
+    assert cli.main(["apply", str(run), str(daily), "--out", str(out), "--quiet", "-j", "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"3 anomaly runs of {run} applied to each file"
+    table = pd.read_csv(out / "runs.csv").set_index("run")
+    for i in range(3):  # each as the run applied to that file alone
+        alone = tmp_path / f"alone{i}"
+        assert cli.main(["apply", str(run), str(daily / f"day{i}.csv"), "--out", str(alone), "--quiet"]) == 0
+        assert (alone / "scores.csv").read_bytes() == (out / f"day{i}" / "scores.csv").read_bytes()
+        assert table.loc[f"day{i}", "flagged"] == pd.read_csv(alone / "scores.csv")["flag"].sum()
+    # a file that cannot be scored is named, or left out with --keep-going; --update learns from one file
+    (daily / "notes.csv").write_text("a,b\nx,y\n")
+    assert cli.main(["apply", str(run), str(daily), "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "notes.csv" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert cli.main(["apply", str(run), str(daily), "--out", str(tmp_path / "k"), "--quiet", "--keep-going"]) == 0
+    assert pd.read_csv(tmp_path / "k" / "runs.csv")["error"].notna().tolist() == [False] * 3 + [True]
+    assert cli.main(["apply", str(run), str(daily), "--out", str(tmp_path / "x"), "--update"]) == 2
+    assert "--update: learns from one file" in capsys.readouterr().err
+    # from Python the same; a glob of one file is that file's one application
+    applied = gmm_apps.load_run(run).apply(str(daily / "day*.csv"), out=tmp_path / "py", n_jobs=2)
+    assert sorted(applied.runs) == ["day0", "day1", "day2"]
+    one = gmm_apps.load_run(run).apply(str(daily / "day1.csv"), out=tmp_path / "one")
+    assert one.summary.get("kind") != "batch" and one.tables["scores"].equals(applied.runs["day1"].tables["scores"])
+    with pytest.raises(ArgumentError, match="update: learns from one file"):
+        gmm_apps.load_run(run).apply(str(daily), out=tmp_path / "x", update=True)
