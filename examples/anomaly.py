@@ -27,6 +27,16 @@ print(scored.summary["headline"])
 top = scored.tables["scores"].sort_values("score", ascending=False)
 print(top[["id", "score", "flag", "top_features"]].head())
 
+# %% Many new files at once: an analyst's daily exports, each scored by the same detector, side by side
+from pathlib import Path  # noqa: E402  (for this cell)
+
+days = Path("example-daily")
+days.mkdir(exist_ok=True)
+for k in range(3):
+    new.iloc[k * len(new) // 3 : (k + 1) * len(new) // 3].to_csv(days / f"day{k + 1}.csv", index=False)
+daily = run.apply(str(days), out="runs/example-anomaly-daily", overwrite=True)
+print(daily.tables["runs"][["run", "scored_records", "flagged"]])
+
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.hist(top["score"], bins=60)
 ax.axvline(run.model.threshold_, color="red", label="threshold")

@@ -43,7 +43,8 @@ def test_example_runs(name, tmp_path):
     assert plot.is_file() and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
     later = {"customers": "apply", "anomaly": "new", "regimes": "new", "images": "new", "speakers": "test"}[name]
-    assets = ["example-regimes-assets"] if name == "regimes" else []  # a batch: one run an asset file
+    # a batch: one run an asset file; one detector applied to each day's file
+    assets = {"regimes": ["example-regimes-assets"], "anomaly": ["example-anomaly-daily"]}.get(name, [])
     assert runs == sorted([f"example-{name}", f"example-{name}-{later}", *assets])
     headlines = [
         line
