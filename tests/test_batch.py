@@ -550,6 +550,11 @@ def test_one_wide_file_of_a_series_a_column_is_run_once_per_series(tmp_path, fol
     assert get_pipeline("regimes").parts(folder / "oil.csv") is None  # one series: one input
     # a long file (a row per date and series, as databases export it, sorted by date) is its series
     wide.dropna().rename_axis("Date").reset_index().melt("Date", var_name="ticker").sort_values("Date", kind="stable").to_csv("long.csv", index=False)  # fmt: skip
+    assert cli.main(["init", "regimes", "l.yaml", "--data", "long.csv"]) == 0
+    assert (
+        "(its series oil; the other 2 alike); check it, then: gmm-apps run l.yaml --each long.csv"
+        in capsys.readouterr().out
+    )
     assert cli.main(["run", REGIMES, "--each", "long.csv", "--out", "bl", "--quiet", *QUICK]) == 0
     assert pd.read_csv(tmp_path / "bl" / "runs.csv")["run"].tolist() == ["oil", "gas", "gold"]
     sets = ["--set", "data.path=long.csv", "--set", "data.series_column=ticker", "--set", "data.series=gold"]

@@ -265,9 +265,10 @@ class RegimesPipeline(Pipeline):
                 part.update({k.split(".", 1)[1]: v for k, v in over.items()})
                 try:
                     data_mod.load_file(data.path, rules=data.reading(), **part)
-                except DataError as exc:  # which part, its fix kept
-                    if over:
-                        exc.args = (f"{exc.args[0]} ({parts[0].kind} {part['sheet'] or part['price_column']})",)
+                except DataError as exc:  # which part, unless the message names it; its fix kept
+                    name = part["sheet"] or part["price_column"] or part.get("series")
+                    if over and repr(str(name)) not in exc.args[0]:
+                        exc.args = (f"{exc.args[0]} ({parts[0].kind} {name})",)
                     raise
 
         return self.with_fixes(values, attempt)
