@@ -96,7 +96,7 @@ class Run:
         data : str, Path, pandas.DataFrame, array, list of arrays or mapping
             New input, as a path or in memory (see :func:`run`); for a batch (``run(..., each=...)``), a
             folder or glob of new files, each named as the run it goes to; for a run of one file, a folder or
-            glob of several applies it to each (a batch of applied runs).
+            glob of files applies it to each (a batch of applied runs).
         out : str or Path, optional
             Destination (default ``runs/<pipeline>-apply-<timestamp>``).
         quiet, overwrite : bool

@@ -301,14 +301,14 @@ def execute_batch_apply(
 
 def applies_each(run_dir, input):
     """Whether ``apply RUN INPUT`` is one application a file: the run reads one file (a price file, a log, a table
-    of records; not a folder of photos or recordings) and ``input`` is a folder or a glob of several files."""
+    of records; not a folder of photos or recordings) and ``input`` is a folder or a glob of files."""
     if run_kind(run_dir) not in ("run", "apply") or Path(input).is_file():
         return False
     pipeline = get_pipeline(read_summary(run_dir).get("pipeline"), source=str(run_dir))
     if not pipeline.each_file or pipeline.folder_input:
         return False
     try:
-        return len(each_files([str(input)], str(run_dir))) > 1
+        return len(each_files([str(input)], str(run_dir))) > 0
     except UserError:  # nothing there: the one application says so
         return False
 

@@ -601,10 +601,11 @@ def test_one_run_applied_to_a_folder_of_new_files_applies_to_each(tmp_path, caps
     assert pd.read_csv(tmp_path / "k" / "runs.csv")["error"].notna().tolist() == [False] * 3 + [True]
     assert cli.main(["apply", str(run), str(daily), "--out", str(tmp_path / "x"), "--update"]) == 2
     assert "--update: learns from one file" in capsys.readouterr().err
-    # from Python the same; a glob of one file is that file's one application
+    # from Python the same; a file is its one application, a glob of one file a batch of one
     applied = gmm_apps.load_run(run).apply(str(daily / "day*.csv"), out=tmp_path / "py", n_jobs=2)
     assert sorted(applied.runs) == ["day0", "day1", "day2"]
     one = gmm_apps.load_run(run).apply(str(daily / "day1.csv"), out=tmp_path / "one")
     assert one.summary.get("kind") != "batch" and one.tables["scores"].equals(applied.runs["day1"].tables["scores"])
+    assert list(gmm_apps.load_run(run).apply(str(daily / "day1*"), out=tmp_path / "g").runs) == ["day1"]
     with pytest.raises(ArgumentError, match="update: learns from one file"):
         gmm_apps.load_run(run).apply(str(daily), out=tmp_path / "x", update=True)
