@@ -609,3 +609,23 @@ def test_one_run_applied_to_a_folder_of_new_files_applies_to_each(tmp_path, caps
     assert list(gmm_apps.load_run(run).apply(str(daily / "day1*"), out=tmp_path / "g").runs) == ["day1"]
     with pytest.raises(ArgumentError, match="update: learns from one file"):
         gmm_apps.load_run(run).apply(str(daily), out=tmp_path / "x", update=True)
+
+
+def test_images_runs_side_by_side_say_how_each_was_segmented(tmp_path):
+    from PIL import Image
+
+    import gmm_apps
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        Image.fromarray((rng.random((40, 60, 3)) * 255).astype(np.uint8)).save(tmp_path / f"{name}.png")
+    sets = ["run.n_jobs=1", "model.n_fits=1", "model.sample_size=1000"]
+    batch = gmm_apps.run("images", each=tmp_path / "*.png", out=tmp_path / "b", set=sets)
+    table = batch.tables["runs"].set_index("run")
+    for name, run in batch.runs.items():
+        assert table.loc[name, "images"] == 1
+        assert (
+            table.loc[name, "mean_segments"]
+            == run.summary["mean_segments"]
+            == run.tables["images"]["n_segments"].mean()
+        )

@@ -230,6 +230,16 @@ class ImagesPipeline(Pipeline):
     folder_input = True  # a folder of photos is one run's input
     quick_sets = ("report.plots=false", "run.n_jobs=1", "model.n_fits=1", "model.sample_size=1000")
 
+    def batch_figures(self, summary):
+        """Images segmented (and skipped), their mean number of segments and seconds each."""
+        return {
+            "images": summary.get("images"),
+            "skipped": len(summary.get("skipped") or []) or None,
+            "mean_segments": summary.get("mean_segments"),
+            "mean_seconds": summary.get("mean_seconds"),
+            "headline": summary.get("headline"),
+        }
+
     def apply_example(self, run_dir, folder):
         from PIL import Image  # start-up time: Pillow loads only when images are read or written
 
