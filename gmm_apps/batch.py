@@ -28,7 +28,7 @@ from .runs import (
     read_summary,
     run_kind,
 )
-from .workers import map_jobs
+from .workers import map_jobs, pool_size
 
 logger = logging.getLogger("gmm_apps")
 
@@ -406,7 +406,8 @@ def _each(pipeline, items, names, jobs, *, quiet, keep_going, what, n_jobs=1):
     ``n_jobs`` at once: the rows of ``runs.csv``, and the inputs left out with their errors (``keep_going``;
     else the first error stops the batch, naming its file or part)."""
     rows, failed = [], []
-    here = os.getcwd() if n_jobs > 1 else None  # a worker reads relative paths from the folder the run was started in
+    # a worker reads relative paths from the folder the run was started in
+    here = os.getcwd() if pool_size(n_jobs, len(items)) > 1 else None
     tasks = [
         (fn, {**kw, "quiet": quiet or here is not None}, (i, len(items), what, part), keep_going, here)
         for i, ((fn, kw), (_, part)) in enumerate(zip(jobs, items), 1)
@@ -452,6 +453,7 @@ def _one_run(task):
     finally:
         for lg in loggers:
             lg.removeHandler(said)
+            lg.propagate = True
 
 
 class _Records(logging.Handler):

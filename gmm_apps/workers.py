@@ -43,7 +43,7 @@ def map_jobs(fn, jobs, n_jobs, *, client=None, preload=()):
         Leaving the block early (an error, Ctrl-C) cancels what has not run and stops the workers.
     """
     with contextlib.ExitStack() as stack:
-        workers = 1 if _in_worker else min(n_jobs, len(jobs), os.cpu_count() or 1)  # a worker's cores are taken
+        workers = pool_size(n_jobs, len(jobs))
         if client is not None:
             futures = client.map(fn, jobs, pure=False)
             stack.callback(client.cancel, futures)
@@ -65,6 +65,12 @@ def map_jobs(fn, jobs, n_jobs, *, client=None, preload=()):
             yield _in_order_failing_fast(futures)
         else:
             yield (fn(j) for j in jobs)
+
+
+def pool_size(n_jobs, n):
+    """How many worker processes :func:`map_jobs` starts for ``n`` jobs (1: none, the jobs run here): at most
+    ``n_jobs``, the jobs and the cores, and none inside a worker (whose cores are taken)."""
+    return 1 if _in_worker else min(n_jobs, n, os.cpu_count() or 1)
 
 
 def _in_order_failing_fast(futures):

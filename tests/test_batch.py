@@ -351,6 +351,12 @@ def test_jobs_run_files_at_once_giving_the_same_runs_and_the_same_log(tmp_path, 
         assert message in capsys.readouterr().err
     batch = gmm_apps.run(REGIMES, each=[folder / "oil.csv", folder / "gas.csv"], out=tmp_path / "py", set=[QUICK[1], QUICK[3], QUICK[5]], n_jobs=2)  # fmt: skip
     assert batch.runs["oil"].tables["regimes"].equals(pd.read_csv(tmp_path / "j1" / "oil" / "regimes.csv"))
+    import logging
+
+    lg = logging.getLogger("gmm_apps")
+    lg.propagate, handlers = True, list(lg.handlers)  # a notebook's logging, which one file's batch leaves as it was
+    gmm_apps.run(REGIMES, each=folder / "oil.csv", out=tmp_path / "py1", set=[QUICK[1], QUICK[3], QUICK[5]], n_jobs=2)
+    assert lg.propagate and lg.handlers == handlers
     for bad in (0, 1.5, True, "2"):
         with pytest.raises(ArgumentError, match="n_jobs: expected a whole number of processes"):
             gmm_apps.run(REGIMES, each=folder, n_jobs=bad, out=tmp_path / "c")
