@@ -208,6 +208,15 @@ def test_anomaly_runs_side_by_side_say_what_each_flagged(tmp_path):
         s = run.summary
         assert table.loc[name, "flagged"] == s["flagged"] == run.tables["scores"]["flag"].sum()
         assert table.loc[name, "roc_auc"] == pytest.approx(s["evaluation"]["roc_auc"])
+    # a workbook of a site a sheet: a run each, reading its sheet, for any pipeline with data.sheet
+    ref = pd.read_csv(files[0])
+    with pd.ExcelWriter(tmp_path / "sites.xlsx") as xw:
+        for k, site in enumerate(("north", "south")):
+            ref.iloc[k::2].to_excel(xw, sheet_name=site, index=False)
+    sites = gmm_apps.run(ANOMALY, each=tmp_path / "sites.xlsx", out=tmp_path / "s", set=sets)
+    assert list(sites.runs) == ["north", "south"]
+    for k, site in enumerate(("north", "south")):
+        assert sites.runs[site].summary["reference_records"] == len(ref.iloc[k::2])
     # apply --update: each run learns from its new file too, and the batch it makes applies again
     updated = batch.apply(str(samples / "cardio_*.csv"), out=tmp_path / "u", update=True)
     assert updated.summary["updated_models"] and list(updated.runs) == ["cardio_new", "cardio_reference"]
