@@ -494,6 +494,14 @@ def test_init_on_a_workbook_tells_an_asset_a_sheet_from_a_series_split_by_year(t
     assert cli.main(["init", "regimes", "y.yaml", "--data", "years.xlsx"]) == 0
     said = capsys.readouterr().out
     assert "with data.path, data.sheet from years.xlsx" in said and said.strip().endswith("gmm-apps run y.yaml")
+    from gmm_apps.registry import get_pipeline
+
+    with pd.ExcelWriter(tmp_path / "seam.xlsx") as xw:  # years whose sheets share their seam's day: still years
+        whole.iloc[:261].to_excel(xw, sheet_name="2015", index=False)
+        whole.iloc[260:].to_excel(xw, sheet_name="2016", index=False)
+    regimes = get_pipeline("regimes")
+    assert not regimes.sheets_are_runs("seam.xlsx", ["2015", "2016"])
+    assert regimes.sheets_are_runs("assets.xlsx", ["SPY", "QQQ"])
     assert cli.main(["run", "y.yaml", "--out", "ry", "--quiet", *QUICK]) == 0  # its sheets stacked: the whole series
     assert cli.main(["run", REGIMES, "--set", "data.path=whole.csv", "--out", "rw", "--quiet", *QUICK]) == 0
     assert (tmp_path / "ry" / "regimes.csv").read_bytes() == (tmp_path / "rw" / "regimes.csv").read_bytes()

@@ -291,8 +291,9 @@ class RegimesPipeline(Pipeline):
         return None
 
     def sheets_are_runs(self, path, sheets):
-        """An asset a sheet when the first two sheets' dates overlap; a series split by year (or by month, for
-        intraday bars) into sheets that follow each other is one run's, its sheets stacked."""
+        """An asset a sheet when the first two sheets' dates overlap over half the shorter one's span; a series
+        split by year (or by month, for intraday bars) into sheets that follow each other (sharing a day or two
+        at most) is one run's, its sheets stacked."""
         try:
             with muted(logging.WARNING):  # only their dates
                 (a, b), (c, d) = (
@@ -300,7 +301,7 @@ class RegimesPipeline(Pipeline):
                 )
         except DataError:  # a sheet the run would refuse says so in its own run
             return True
-        return bool(a <= d and c <= b)
+        return bool(min(b, d) - max(a, c) > 0.5 * min(b - a, d - c))
 
     description = "market regimes from prices: dated labels with filtered and smoothed probabilities"
     config_model = RegimesConfig
