@@ -420,11 +420,12 @@ def _each(pipeline, items, names, jobs, *, quiet, keep_going, what, n_jobs=1):
             summary, error, logged = next(results)
             for name_, level, message in logged:  # a worker's run: said here too, as one after another says it
                 logging.getLogger(name_).log(level, "%s", message)
+            where = {"run": name, "input": str(path), **({part.kind: part.name} if part is not None else {})}
             if error is not None:
                 logger.warning("left out (--keep-going): %s", error)
-                failed.append({"run": name, "input": shown, "error": error})
+                failed.append({**where, "error": error})
                 continue
-            row = {"run": name, "input": shown, **pipeline.batch_figures(summary)}
+            row = {**where, **pipeline.batch_figures(summary)}
             rows.append({k: v for k, v in row.items() if v is not None or k == "headline"})
     if not rows:
         raise UserError(f"every file of {what} failed; the first: {failed[0]['error']}")
