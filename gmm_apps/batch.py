@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from pathlib import Path
 
@@ -375,10 +376,18 @@ def _refuse_sets_of_each(pipeline, items, sets):
 
 
 def _new_inputs(input, pipeline, batch_dir, runs):
-    """The new files (or parts of one) a batch is applied to, and the run each goes to by its name; one named as
-    no run of the batch is refused before anything is read."""
+    """The new files (or parts of one) a batch is applied to, and the run each goes to: its name, or the run
+    whose name is the same without a date at its end (a daily download, ``wti_2026-12-06.csv`` -> ``wti`` or
+    ``wti_2026-12-01``); one named as no run of the batch, or two going to one run, is refused before anything
+    is read."""
     items = each_inputs([input], pipeline, str(batch_dir))
-    names = run_names(*zip(*items))
+    undated = {}
+    for r in runs:  # a run of a dated file (wti_2026-12-01) takes the same name of another day too
+        undated.setdefault(_undated(r), []).append(r)
+    names = [
+        n if n in runs or len(undated.get(_undated(n), [])) != 1 else undated[_undated(n)][0]
+        for n in run_names(*zip(*items))
+    ]
     strays = [f"{_shown(f, part)} ({n})" for (f, part), n in zip(items, names) if n not in runs]
     if strays:
         what = f"{items[0][1].kind}(s)" if items[0][1] is not None else "file(s)"
@@ -387,7 +396,23 @@ def _new_inputs(input, pipeline, batch_dir, runs):
             f"are {', '.join(runs[:10])}{' ...' if len(runs) > 10 else ''}: name each new file (sheet, series) as its run "
             "(or pick the files with a glob)"
         )
+    if twice := next((n for n in names if names.count(n) > 1), None):
+        files = [_shown(f, part) for (f, part), n in zip(items, names) if n == twice]
+        raise DataError(
+            f"{input}: {len(files)} files go to run {twice} of {batch_dir}: {', '.join(files[:5])}; pick one day's "
+            "files with a glob (e.g. '*2026-12-06*')"
+        )
     return items, names
+
+
+#: a date at the end of a file's name (``_2026-12-06``, ``-20261206``, `` 2026_12_06``)
+_DATED = re.compile(r"^(.+?)[ _.-]+(?:\d{4}[-_.]?\d{2}[-_.]?\d{2})$")
+
+
+def _undated(name):
+    """A run's name without a date at its end (a daily download's), or the name as it is."""
+    m = _DATED.match(name)
+    return m.group(1) if m else name
 
 
 def _check_jobs(config, n_jobs, source):

@@ -655,3 +655,24 @@ def test_images_runs_side_by_side_say_how_each_was_segmented(tmp_path):
             == run.summary["mean_segments"]
             == run.tables["images"]["n_segments"].mean()
         )
+
+
+def test_a_batch_applies_to_daily_downloads_named_with_their_date(tmp_path, folder, capsys):
+    batch = tmp_path / "b"
+    assert cli.main(["run", REGIMES, "--each", str(folder), "--out", str(batch), "--quiet", *QUICK]) == 0
+    today = tmp_path / "today"
+    today.mkdir()
+    for name, seed in (("oil", 10), ("gold", 11)):
+        prices(today / f"{name}_2026-12-06.csv", seed, n=300)
+    assert cli.main(["apply", str(batch), str(today), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert pd.read_csv(tmp_path / "a" / "runs.csv")["run"].tolist() == ["gold", "oil"]
+    assert cli.main(["apply", str(batch / "oil"), str(today / "oil_2026-12-06.csv"), "--out", str(tmp_path / "o"), "--quiet"]) == 0  # fmt: skip
+    assert (tmp_path / "o" / "regimes.csv").read_bytes() == (tmp_path / "a" / "oil" / "regimes.csv").read_bytes()
+    # two days of one run are refused, naming them; a batch made of dated files takes another day's too
+    prices(today / "oil-20261207.csv", 12, n=300)
+    assert cli.main(["apply", str(batch), str(today), "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "2 files go to run oil of " in capsys.readouterr().err and not (tmp_path / "x").exists()
+    dated = tmp_path / "b2"
+    assert cli.main(["run", REGIMES, "--each", str(today / "*_2026-12-06.csv"), "--out", str(dated), "--quiet", *QUICK]) == 0  # fmt: skip
+    assert cli.main(["apply", str(dated), str(today / "oil-20261207.csv"), "--out", str(tmp_path / "a2"), "--quiet"]) == 0  # fmt: skip
+    assert pd.read_csv(tmp_path / "a2" / "runs.csv")["run"].tolist() == ["oil_2026-12-06"]
