@@ -530,6 +530,8 @@ def _write_batch(ctx, pipeline, rows, failed=(), done=", one per file", parts=No
     table = pd.DataFrame(rows)
     ctx.write_table("runs.csv", pd.concat([table, pd.DataFrame(list(failed))], ignore_index=True))
     headline = f"{len(rows)} {pipeline.name} run{'s' if len(rows) != 1 else ''}{done}"
+    if together := pipeline.batch_headline(rows):
+        headline += f"; {together}"
     if failed:
         headline += f"; {len(failed)} {unit}(s) could not be run, left out (runs.csv says why)"
     rep = Report(f"{pipeline.name}: one run per {unit}", subtitle=headline)

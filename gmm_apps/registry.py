@@ -185,6 +185,11 @@ class Pipeline:
         """A run's key figures for its row of a batch's ``runs.csv`` (``run --each``), from its summary."""
         return {"headline": summary.get("headline")}
 
+    def batch_headline(self, rows):
+        """What a batch's headline says of its runs together (``rows``: each run's :meth:`batch_figures`), e.g.
+        how many assets are in each regime today; by default nothing."""
+        return ""
+
     def suggest(self, path):
         """The config values (dotted key -> value) ``init --data`` writes for the input at ``path``."""
         return self.data_overrides(path)

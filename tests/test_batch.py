@@ -40,8 +40,13 @@ def folder(tmp_path):
 def test_each_file_is_a_run_of_its_own_with_their_figures_side_by_side(tmp_path, folder, capsys):
     out = tmp_path / "batch"
     assert cli.main(["run", REGIMES, "--each", str(folder / "*.csv"), "--out", str(out), "--quiet", *QUICK]) == 0
-    assert capsys.readouterr().out.splitlines() == ["3 regimes runs, one per file", f"wrote {out}"]
+    said = capsys.readouterr().out.splitlines()
     table = pd.read_csv(out / "runs.csv")
+    today = table["regime"].value_counts()  # the runs' regimes today, counted in the headline
+    assert said == [
+        f"3 regimes runs, one per file; today {', '.join(f'{n} {r}' for r, n in today.items())}",
+        f"wrote {out}",
+    ]
     assert table["run"].tolist() == ["gas", "gold", "oil"]  # the glob's files in order
     for name in ("gas", "gold", "oil"):
         run = out / name
@@ -204,6 +209,9 @@ def test_anomaly_runs_side_by_side_say_what_each_flagged(tmp_path):
     sets = ["data.score=null", "report.plots=false", "model.seeds=2"]
     batch = gmm_apps.run(ANOMALY, each=files, out=tmp_path / "b", set=sets)
     table = batch.tables["runs"].set_index("run")
+    assert batch.summary["headline"].endswith(
+        f"; flagged {table['flagged'].sum():,} of {table['scored_records'].sum():,} records in all"
+    )
     for name, run in batch.runs.items():
         s = run.summary
         assert table.loc[name, "flagged"] == s["flagged"] == run.tables["scores"]["flag"].sum()
@@ -243,7 +251,11 @@ def test_a_batch_applies_each_run_to_the_new_file_of_its_name(tmp_path, folder, 
         prices(today / f"{name}.csv", {"oil": 10, "gold": 11}[name], n=300)
     out = tmp_path / "applied"
     assert cli.main(["apply", str(batch), str(today), "--out", str(out), "--quiet"]) == 0
-    assert capsys.readouterr().out.splitlines()[-2] == f"2 regimes runs of {batch} applied to their new files"
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-2]
+        .startswith(f"2 regimes runs of {batch} applied to their new files; today ")
+    )
     table = pd.read_csv(out / "runs.csv").set_index("run")
     assert list(table.index) == ["gold", "oil"] and "1 run(s) of " in gmm_log.text and "left out: gas" in gmm_log.text
     for name in ("gold", "oil"):  # each as applying its run alone gives
@@ -287,7 +299,8 @@ def test_keep_going_leaves_out_the_files_that_cannot_be_run_and_says_why(tmp_pat
     args = ["run", REGIMES, "--each", str(folder), "--out", str(out), "--quiet", "--keep-going", *QUICK]
     assert cli.main(args) == 0
     said = capsys.readouterr()
-    assert "3 regimes runs, one per file; 1 file(s) could not be run, left out (runs.csv says why)" in said.out
+    assert said.out.startswith("3 regimes runs, one per file; today ")
+    assert said.out.splitlines()[0].endswith("; 1 file(s) could not be run, left out (runs.csv says why)")
     assert "left out (--keep-going): " in (out / "run.log").read_text()  # --quiet: the log says it
     table = pd.read_csv(out / "runs.csv")
     assert table["run"].tolist() == ["gas", "gold", "oil", "notes"]
@@ -424,7 +437,7 @@ def test_one_workbook_of_an_asset_a_sheet_is_run_once_per_sheet(tmp_path, folder
     book = workbook(tmp_path / "book.xlsx", {"oil": 0, "gas": 1, "gold": 2})
     out = tmp_path / "b"
     assert cli.main(["run", REGIMES, "--each", str(book), "--out", str(out), "--quiet", *QUICK]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "3 regimes runs, one per sheet"
+    assert capsys.readouterr().out.splitlines()[0].startswith("3 regimes runs, one per sheet; today ")
     table = pd.read_csv(out / "runs.csv")
     assert table["run"].tolist() == ["oil", "gas", "gold"]  # the workbook's order
     assert table["input"].tolist() == [str(book)] * 3 and table["sheet"].tolist() == ["oil", "gas", "gold"]
@@ -548,7 +561,7 @@ def test_one_wide_file_of_a_series_a_column_is_run_once_per_series(tmp_path, fol
     assert "with data.path, data.missing from wide.csv (its series oil; the other 2 alike)" in said  # gas's gap
     assert said.strip().endswith("gmm-apps run w.yaml --each wide.csv")
     assert cli.main(["run", "w.yaml", "--each", "wide.csv", "--out", "b", "--quiet", "-j", "2", *QUICK]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == "3 regimes runs, one per series"
+    assert capsys.readouterr().out.splitlines()[0].startswith("3 regimes runs, one per series; today ")
     table = pd.read_csv(tmp_path / "b" / "runs.csv")
     assert table["run"].tolist() == ["oil", "gas", "gold"] and table.loc[1, ["input", "series"]].tolist() == [
         "wide.csv",
@@ -612,7 +625,7 @@ def test_one_run_applied_to_a_folder_of_new_files_applies_to_each(tmp_path, caps
         new.iloc[i * 60 : (i + 1) * 60].to_csv(daily / f"day{i}.csv", index=False)
     out = tmp_path / "a"
     assert cli.main(["apply", str(run), str(daily), "--out", str(out), "--quiet", "-j", "2"]) == 0
-    assert capsys.readouterr().out.splitlines()[0] == f"3 anomaly runs of {run} applied to each file"
+    assert capsys.readouterr().out.splitlines()[0].startswith(f"3 anomaly runs of {run} applied to each file; flagged ")
     table = pd.read_csv(out / "runs.csv").set_index("run")
     for i in range(3):  # each as the run applied to that file alone
         alone = tmp_path / f"alone{i}"

@@ -167,6 +167,13 @@ class AnomalyPipeline(Pipeline):
                 data = data.rename_axis("id").reset_index()
         return super().write_data(data, folder)
 
+    def batch_headline(self, rows):
+        """Records flagged of those scored, over every run: 'flagged 21 of 150 records in all'."""
+        scored = [r for r in rows if r.get("scored_records") is not None and r.get("flagged") is not None]
+        if len(scored) < 2:
+            return ""
+        return f"flagged {sum(r['flagged'] for r in scored):,} of {sum(r['scored_records'] for r in scored):,} records in all"
+
     def batch_figures(self, summary):
         """Records learned from and scored, those flagged, and how well the scores ranked labels a file had."""
         judged = summary.get("evaluation") or {}

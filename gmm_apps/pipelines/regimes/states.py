@@ -1,6 +1,6 @@
 """Regime states on arrays: names, forward products, state moments and volatilities, ordering, alignment,
-forecasts and the outlook the headline says, and the statistics of labelled days (run lengths, drawdowns,
-per-regime figures, transitions).
+forecasts and the outlook the headline says, the dated labels' table (regimes.csv), and the statistics of
+labelled days (run lengths, drawdowns, per-regime figures, transitions).
 
 Functions of probabilities, returns and a fitted model's parameters; nothing
 here fits a model.
@@ -231,6 +231,30 @@ def figures_sentence(figs):
         f"{figs['switches_per_year']:.1f} switches a year, regimes lasting {figs['mean_regime_length_days']:.0f} days "
         f"on average ({figs['labels']}, {figs['period'][0]} to {figs['period'][1]})"
     )
+
+
+def regimes_table(
+    dates, labels, names, filtered, smoothed=None, *, in_sample=None, fitted_to=None, forecasts=None, vol_forecast=None
+):
+    """``regimes.csv``: date, regime, name, filtered (and smoothed) probabilities, the forecasts
+    (``p_<h>d_<name>``: probability of the regime ``h`` trading days ahead) and ``vol_forecast`` (the
+    annualised volatility the model forecasts for the next day's return); written by run and apply alike."""
+    out = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "regime": labels, "name": [names[i] for i in labels]})
+    for k, nm in enumerate(names):
+        out[f"p_filtered_{nm}"] = filtered[:, k]
+    if smoothed is not None:
+        for k, nm in enumerate(names):
+            out[f"p_smoothed_{nm}"] = smoothed[:, k]
+    for h, p in (forecasts or {}).items():
+        for k, nm in enumerate(names):
+            out[f"p_{h}d_{nm}"] = p[:, k]
+    if vol_forecast is not None:
+        out["vol_forecast"] = vol_forecast
+    if in_sample is not None:
+        out["in_sample"] = in_sample
+    if fitted_to is not None:
+        out["model_fitted_on_data_to"] = fitted_to
+    return out
 
 
 # ------------------------------------------------------------------ statistics of labelled days
