@@ -5,6 +5,12 @@ file in the place ``data.path`` names, as the Python API's ``data`` puts it), in
 inside the batch's folder, so ``apply`` and ``show`` take each one as they take any run; ``runs.csv`` and
 ``report.html`` put the runs' key figures side by side. The batch is one run as far as the folder goes:
 built aside and moved into place whole, or nothing is left (a file that cannot be run stops it, named).
+
+One file holding several inputs (a workbook of an asset a sheet, a wide or long price file:
+:meth:`~gmm_apps.registry.Pipeline.parts`) runs once per input. ``apply`` takes a batch to new files of its
+runs' names (:func:`execute_batch_apply`), and one run to each file of a folder (:func:`execute_apply_each`).
+``n_jobs`` runs that many files at once in worker processes (:func:`gmm_apps.workers.map_jobs`), the same
+runs and the same messages as one after another.
 """
 
 from __future__ import annotations
