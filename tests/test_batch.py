@@ -581,6 +581,11 @@ def test_one_wide_file_of_a_series_a_column_is_run_once_per_series(tmp_path, fol
     for name in ("oil", "gold"):
         assert (tmp_path / "a" / name / "regimes.csv").read_bytes() == (tmp_path / "af" / name / "regimes.csv").read_bytes()  # fmt: skip
     assert sorted(gmm_apps.load_run(tmp_path / "a").runs) == ["gas", "gold", "oil"]
+    assert cli.main(["apply", "b/gas", "files/oil.csv", "--out", "x", "--quiet"]) == 2  # another file's own column
+    assert (
+        "column 'gas' (prices) not found; columns are Close; set data.price_column to one of them (applying a run, which reads the column it was made from"
+        in capsys.readouterr().err
+    )
     # a saved yfinance download of several tickers is its tickers
     fields = {"Close": wide.dropna(), "Volume": wide.dropna() * 0 + 5}
     pd.concat(fields, axis=1, names=["Price", "Ticker"]).to_csv("yf.csv")

@@ -41,7 +41,11 @@ def pick_column(columns, wanted, candidates, what, source):
             return wanted
         if _plain(wanted) in low:
             return low[_plain(wanted)]
-        raise DataError(f"{source}: column {wanted!r} ({what}) not found; columns are {', '.join(map(str, cols))}")
+        key = {"prices": "data.price_column", "volume": "data.volume_column"}.get(what, what)
+        raise DataError(
+            f"{source}: column {wanted!r} ({what}) not found; columns are {', '.join(map(str, cols))}; set {key} to "
+            f"one of them (applying a run, which reads the column it was made from: give a file with a column {wanted!r})"
+        )
     return next((low[_plain(c)] for c in candidates if _plain(c) in low), None)
 
 
