@@ -95,8 +95,10 @@ def _run_command(sub):
 
 def _apply_command(sub):
     a = sub.add_parser("apply", help="use a finished run's saved model on new data")
-    a.add_argument("run_dir", help="folder written by 'run'")
-    a.add_argument("input", help="new data: file, folder or glob")
+    a.add_argument("run_dir", help="folder written by 'run' (or by 'run --each': a batch of runs)")
+    a.add_argument(
+        "input", help="new data: a file, folder or glob (to a run of one file: each file of a folder or glob in turn)"
+    )
     a.add_argument("--out", help="folder to write (default runs/<pipeline>-apply-<timestamp>)")
     a.add_argument("--quiet", action="store_true")
     a.add_argument(
