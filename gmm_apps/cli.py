@@ -298,9 +298,8 @@ def _init(name, file, data=None):
 
             folder, (data, each) = data, each_example(data)
             alike = f" (a file of {folder}; the others alike)"
-        elif (parts := pipeline.parts(data)) and (
-            parts[0].kind != "sheet" or pipeline.sheets_are_runs(data, [p.overrides["data.sheet"] for p in parts])
-        ):  # an asset a sheet, a series a column: --each on the file
+        elif Path(data).is_file() and (found := pipeline.file_parts(data))[1]:  # an asset a sheet, a series a column
+            parts = found[0]
             each, alike = data, f" (its {parts[0].kind} {parts[0].name}; the other {len(parts) - 1} alike)"
         values = pipeline.suggest(str(data))
     text = commented_config(pipeline.config_model, name, values, data)

@@ -72,6 +72,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import NamedTuple
@@ -167,6 +168,18 @@ class Pipeline:
 
         sheets = workbook_sheets(path)
         return [Part("sheet", str(s), {"data.sheet": s}) for s in sheets] if sheets else None
+
+    def file_parts(self, path):
+        """``(parts, runs)`` for ``init --data``: :meth:`parts` of the file at ``path`` (a list, maybe empty), and
+        whether they are runs of their own for ``run --each`` (a workbook's sheets: :meth:`sheets_are_runs`; a
+        file's series always), else parts of one input (a series split into sheets by year, stacked). Read once a
+        file: init looks at it twice (the command it suggests, and the config values)."""
+        stamp = (str(path), os.stat(path).st_mtime_ns)
+        if getattr(self, "_file_parts", (None,))[0] != stamp:
+            parts = self.parts(path) or []
+            runs = bool(parts) and (parts[0].kind != "sheet" or self.sheets_are_runs(path, [p.name for p in parts]))
+            self._file_parts = (stamp, (parts, runs))
+        return self._file_parts[1]
 
     def sheets_are_runs(self, path, sheets):
         """Whether the sheets with the same columns of the workbook at ``path`` (``sheets``, two or more) are

@@ -233,9 +233,9 @@ class RegimesPipeline(Pipeline):
         (``data.missing: drop``), a price's rare misprint at or below zero left out (``data.nonpositive:
         drop``) (``init --data``)."""
 
-        values, parts = self.data_overrides(path), self.parts(path) or []
-        if parts and parts[0].kind == "sheet" and not self.sheets_are_runs(path, [p.name for p in parts]):
-            values["data.sheet"], parts = [p.overrides["data.sheet"] for p in parts], []  # one series by year
+        values, (parts, runs) = self.data_overrides(path), self.file_parts(path)
+        if parts and not runs:  # one series split by year: its sheets stacked
+            values["data.sheet"], parts = [p.overrides["data.sheet"] for p in parts], []
 
         def attempt(data):  # a fix may leave out empty rows, then a negative print; run --each FILE: every part's
             for over in [p.overrides for p in parts] or [{}]:
