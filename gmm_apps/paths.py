@@ -15,17 +15,6 @@ from .errors import ConfigError, DataError
 logger = logging.getLogger("gmm_apps")
 
 
-def many_files(path, *, key, source):
-    """The files of a folder or a glob given where a run reads one file (``key``: ``data.path``), or None when
-    it is neither (or a glob matching nothing): what a refusal of it offers ``--each`` for."""
-    if not (Path(local_path(path)).is_dir() or glob.has_magic(str(path))):
-        return None
-    try:
-        return resolve_inputs(path, key=key, source=source, warn=False)
-    except ConfigError:  # an empty folder, a glob matching nothing
-        return [] if Path(local_path(path)).is_dir() else None
-
-
 def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=True):
     """Expand ``data.path`` (file, folder or glob) into a sorted list of files.
 
@@ -86,7 +75,7 @@ def resolve_inputs(pattern, *, key, source, suffixes=None, allow_dir=True, warn=
     raise ConfigError(f"{source}: {key}: {problem}: {pattern}{where}")
 
 
-def check_input(path, *, key, source, each=False):
+def check_input(path, *, key, source, each=False, one="file"):
     """Refuse ``path`` (a file a config names) in one line unless it is a readable regular file.
 
     A relative path missing from the current folder is said to be looked for there, and where the config's
@@ -99,8 +88,11 @@ def check_input(path, *, key, source, each=False):
         Dotted key for messages (e.g. ``data.path``).
     source : str
         Config file name for messages.
-    each : bool, default=False
-        ``key`` is where ``run --each`` puts each file: a folder given there is offered to it.
+    each : bool or str, default=False
+        ``key`` is where ``run --each`` puts each file: a folder or a glob of files given there is offered to it
+        (a text: what to say instead, ``{path}`` and ``{key}`` filled in).
+    one : str, default="file"
+        What a run reads there, for a glob's refusal ("expected the name of one price file").
 
     Raises
     ------
@@ -109,9 +101,27 @@ def check_input(path, *, key, source, each=False):
     problem = path_problem(path)
     if problem:
         hint = _where_looked(path, source) if problem == "file not found" else ""
-        if each and Path(local_path(path)).expanduser().is_dir():
-            hint = f"; to run each of its files on its own, pass --each {path} in place of {key}"
+        if each and (files := _many_files(path, key=key, source=source)) is not None:
+            if not Path(local_path(path)).expanduser().is_dir():
+                problem = f"a glob of {len(files)} file{'s' if len(files) != 1 else ''}, expected the name of one {one}"
+            said = (
+                each
+                if isinstance(each, str)
+                else "to run each of its files on its own, pass --each {path} in place of {key}"
+            )
+            hint = "; " + said.format(path=f'"{path}"' if glob.has_magic(str(path)) else path, key=key)  # for a shell
         raise ConfigError(f"{source}: {key}: {problem}: {path}{hint}")
+
+
+def _many_files(path, *, key, source):
+    """The files of a folder or a glob given where a run reads one file (``key``: ``data.path``), or None when
+    it is neither (or a glob matching nothing): what a refusal of it offers ``--each`` for."""
+    if not (Path(local_path(path)).is_dir() or glob.has_magic(str(path))):
+        return None
+    try:
+        return resolve_inputs(path, key=key, source=source, warn=False)
+    except ConfigError:  # an empty folder, a glob matching nothing
+        return [] if Path(local_path(path)).is_dir() else None
 
 
 def _where_looked(path, source):

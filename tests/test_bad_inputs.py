@@ -540,6 +540,16 @@ CASES = [
         "; to run each of its files on its own, pass --each",
     ),
     (
+        "glob-of-logs",
+        "anomaly",
+        lambda t: (
+            anomaly_csv(t, "a.csv"),
+            anomaly_csv(t, "b.csv"),
+            ["--set", f"data.path={t}/*.csv", "--set", "data.score=null"],
+        )[-1],
+        "data.path: a glob of 2 files, expected the name of one file: ",
+    ),
+    (
         "folder-of-tickers",
         "regimes",
         lambda t: (prices_csv(t, "SPY.csv"), prices_csv(t, "QQQ.csv"), ["--set", f"data.path={t}"])[-1],

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
-from ...paths import check_input, local_path, many_files, path_problem, require_file
+from ...paths import check_input, require_file
 from ...registry import Part, Pipeline, muted
 from ...tabular import check_sheet
 from . import data as data_mod
@@ -311,20 +311,13 @@ class RegimesPipeline(Pipeline):
         d = config.data
         if d.source == "file" and not d.path:
             raise ConfigError(f"{source}: data.path: required when data.source is 'file'")
-        if d.path and d.source in ("auto", "file") and path_problem(d.path):
-            problem, hint, files = path_problem(d.path), "", many_files(d.path, key="data.path", source=source)
-            if files is None:
-                check_input(d.path, key="data.path", source=source)
-            else:  # a folder or a glob of files, one a ticker
-                hint = (
-                    f"; a run models one price file: run each file as a run of its own with --each {d.path} in "
-                    "place of data.path (gmm_apps.run(config, each=...) from Python; --jobs 2 runs two at once), or join the series into one "
-                    "file, a column each (data.price_column as a list), to model them together"
-                )
-                if not Path(local_path(d.path)).is_dir():
-                    n = len(files)
-                    problem = f"a glob of {n} file{'s' if n > 1 else ''}, expected the name of one price file"
-            raise ConfigError(f"{source}: data.path: {problem}: {d.path}{hint}")
+        if d.path and d.source in ("auto", "file"):  # a folder or a glob of files, one a ticker: --each
+            each = (
+                "a run models one price file: run each file as a run of its own with --each {path} in place of {key} "
+                "(gmm_apps.run(config, each=...) from Python; --jobs 2 runs two at once), or join the series into one "
+                "file, a column each (data.price_column as a list), to model them together"
+            )
+            check_input(d.path, key="data.path", source=source, each=each, one="price file")
         if config.model.criterion not in ("bic", "aic"):
             raise ConfigError(
                 f"{source}: model.criterion: the regimes pipeline chooses K by 'bic' or 'aic', got {config.model.criterion!r}"
