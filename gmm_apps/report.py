@@ -90,10 +90,10 @@ def _align(v):
 
 def _figure(png, caption=None, alt=""):
     """A PNG (bytes, a path, or a matplotlib Figure) as an HTML figure, embedded as base64."""
-    data = png_bytes(png) if hasattr(png, "savefig") else png if isinstance(png, bytes) else Path(png).read_bytes()
+    raw = png_bytes(png) if hasattr(png, "savefig") else png  # a Figure drawn, else bytes or a path
+    b64 = base64.b64encode(raw if isinstance(raw, (bytes, bytearray)) else Path(raw).read_bytes()).decode("ascii")
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-    return f'<figure><img alt="{html.escape(alt or caption or "")}" src="{src}">{cap}</figure>'
+    return f'<figure><img alt="{html.escape(alt or caption or "")}" src="data:image/png;base64,{b64}">{cap}</figure>'
 
 
 def figure(width=8.0, height=4.0):

@@ -289,7 +289,7 @@ def test_several_images_sit_side_by_side_as_the_page_allows(tmp_path):
 
     png = plot_confidence_histogram(np.array([0.5, 0.9, 1.0]))
     (tmp_path / "a.png").write_bytes(png_bytes(png))
-    html = Report("T").image([(tmp_path / "a.png", "oil"), (png_bytes(png), "gas <b>")]).render()
+    html = Report("T").image([(tmp_path / "a.png", "oil"), (bytearray(png_bytes(png)), "gas <b>")]).render()
     grid = html[html.index('<div class="grid">') :]
     assert grid.count("<figure>") == 2 and "<figcaption>oil</figcaption>" in grid and "gas &lt;b&gt;" in grid
     assert base64.b64encode((tmp_path / "a.png").read_bytes()).decode() in grid  # the file's own bytes
