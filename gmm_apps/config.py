@@ -355,6 +355,15 @@ def _format_validation_error(exc, source):
         msg = msg[len("Value error, ") :]
     elif msg.startswith("Assertion failed, "):
         msg = msg[len("Assertion failed, ") :]
+    if typ == "string_type" and isinstance(got, dict) and len(got) == 1:  # YAML read `Unnamed: 0` as a mapping
+        ((k, v),) = got.items()
+        text = f"{k}: {'' if v is None else v}".strip()
+        key = loc.split(".")[-1]
+        how = f'"{text}"' if key.isdigit() else f'{key}: "{text}" (on the command line: --set \'{loc}="{text}"\')'
+        return (
+            f"{source}: {loc}: expected text, got {text!r}, read by YAML as a mapping (a colon and a space in it)"
+            f"{more}; quote it: {how}"
+        )
     if ", got " in msg or msg.endswith(str(got)) or isinstance(got, dict):  # a dict: a whole section's check
         return f"{source}: {loc}: {msg}{more}"
     return f"{source}: {loc}: {msg}, got {got_s}{more}"

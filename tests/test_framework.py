@@ -164,6 +164,20 @@ def test_registry_reads_entry_points(monkeypatch):
         ("", "config file is empty"),
         ("pipeline: regimes\ndata:\n  path: /no/such/prices.csv\n", "data.path: file not found: /no/such/prices.csv"),
         ("pipeline: regimes\nfeatures:\n  use: [log_return, wobble]\n", "features.use"),
+        (  # a header with a colon and a space, unquoted, is a mapping to YAML
+            "pipeline: regimes\ndata:\n  price_column: Close: USD\n",
+            "malformed YAML at line",
+        ),
+        (
+            "pipeline: anomaly\ndata:\n  id_column: {Unnamed: 0}\n",
+            "data.id_column: expected text, got 'Unnamed: 0', read by YAML as a mapping (a colon and a space in it); "
+            'quote it: id_column: "Unnamed: 0" (on the command line: --set \'data.id_column="Unnamed: 0"\')',
+        ),
+        (
+            "pipeline: anomaly\ndata:\n  columns: [amount, Rate: 2]\n",
+            "data.columns.1: expected text, got 'Rate: 2', read by YAML as a mapping (a colon and a space in it); "
+            'quote it: "Rate: 2"',
+        ),
     ],
 )
 def test_bad_configs_give_one_line_and_status_2(tmp_path, capsys, text, message):
