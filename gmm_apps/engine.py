@@ -49,7 +49,7 @@ def dask_client(engine):
             cluster.close()
 
 
-def dask_frame(path, *, chunk_rows, header_has=None):
+def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
     """A delimited text or Parquet file as a Dask DataFrame, in partitions of about ``chunk_rows`` rows.
 
     CSV columns are read as text (``object``): typing is the pipeline's job,
@@ -64,6 +64,9 @@ def dask_frame(path, *, chunk_rows, header_has=None):
     header_has : callable, optional
         Says whether a row's cells hold the columns the config names
         (:func:`gmm_apps.tabular.header_with`).
+    keep : collection of str, optional
+        Columns the config names; the others' row index saved with the table is left out, as a local read
+        leaves it out (:func:`gmm_apps.table_edges.without_saved_index`).
 
     Returns
     -------
@@ -75,6 +78,7 @@ def dask_frame(path, *, chunk_rows, header_has=None):
     import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
 
     from .sniff import sniff_table, text_encoding  # loaded by pipelines reading tables
+    from .table_edges import BLANK_FIRST, without_saved_index  # pandas: loaded by pipelines reading tables
     from .tabular import data_names, first_text_rows, header_position  # pandas: loaded by pipelines reading tables
 
     p = Path(path)
@@ -93,7 +97,7 @@ def dask_frame(path, *, chunk_rows, header_has=None):
     with open(p, "rb") as fh:
         head = fh.read(1 << 20)
     line = max(1, len(head) // max(1, head.count(b"\n")))
-    return dd.read_csv(
+    frame = dd.read_csv(
         str(p),
         sep=sep,
         encoding=encoding,
@@ -101,3 +105,8 @@ def dask_frame(path, *, chunk_rows, header_has=None):
         dtype=object,
         blocksize=max(1 << 20, line * chunk_rows),
     )
+    if BLANK_FIRST in frame.columns[:1] and BLANK_FIRST not in keep:
+        without = without_saved_index(frame.head(1000, npartitions=1), p)  # logged once, as a local read logs it
+        if BLANK_FIRST not in without.columns:
+            frame = frame.drop(columns=[BLANK_FIRST])
+    return frame

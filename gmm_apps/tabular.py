@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import logging
 import re
-import warnings
 import zipfile
 
 import pandas as pd
@@ -20,6 +19,7 @@ from python_calamine import CalamineError
 from .errors import DataError
 from .json_tables import read_json_records
 from .sniff import HEADER_SEARCH_ROWS, data_names, excel_engine, open_stored, sniff_table, text_encoding
+from .table_edges import chunks_without_edges, without_edges
 
 logger = logging.getLogger("gmm_apps")
 
@@ -63,37 +63,6 @@ AMBIGUOUS_COMMAS = (
     "commas in it could group thousands or mark decimals (e.g. '1,202'); write the numbers without "
     "thousands separators, or with a decimal point"
 )
-#: a report's total row says so in one of its cells
-TOTAL_LABEL = re.compile(r"^\s*(grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)\b", re.IGNORECASE)
-
-
-def _filled(row):
-    """A row's cells that hold something (not missing, not blank)."""
-    return [v for v in row if not pd.isna(v) and str(v).strip()]
-
-
-def trailing_total_rows(df, limit=5):
-    """How many of a table's last rows (``limit`` at most) are a report's totals: the first filled cell says so
-    (``Total``, ``Grand total``, ``Summe`` ...) and a cell is left empty (a total has no id, date or category);
-    each row after a total row must be one too."""
-    tail = df.tail(limit).to_numpy(dtype=object)
-
-    def is_total(row):
-        filled = _filled(row)
-        return (
-            len(filled) < len(row)
-            and bool(filled)
-            and isinstance(filled[0], str)
-            and bool(TOTAL_LABEL.match(filled[0]))
-        )
-
-    total = [is_total(row) for row in tail]
-    n = 0
-    while n < len(total) and total[len(total) - 1 - n]:
-        n += 1
-    return n
-
-
 #: the config key that settles it, for the pipelines that read ``data.decimal_mark``
 DECIMAL_MARK_HINT = "; or set data.decimal_mark ('.': commas group thousands)"
 
@@ -277,51 +246,6 @@ def header_position(rows, header_has, path=None):
     return i or 0
 
 
-def _without_empty_unnamed(df):
-    """A table without the columns that have neither a name nor a value (``Unnamed: 4``: every line ending in
-    a separator, as the ECB's exchange-rate history does; an empty column beside a sheet's table)."""
-    empty = [
-        c
-        for c in df.columns
-        if isinstance(c, str)
-        and c.startswith("Unnamed: ")
-        and df[c].map(lambda v: pd.isna(v) or not str(v).strip()).all()
-    ]
-    return df.drop(columns=empty) if empty and len(empty) < df.shape[1] else df
-
-
-def _without_notes(df, path):
-    """A table without the notes a report ends with (Barchart's "Downloaded from Barchart.com as of ...", a
-    "Source: ..." line): its last rows, five at most, each holding one cell of words (two or more words of
-    letters, no date) in a table of two or more columns; logged."""
-    if df.shape[1] < 2 or df.empty:
-        return df
-    n = 0
-    for row in df.tail(5).to_numpy(dtype=object)[::-1]:
-        filled = _filled(row)
-        if not (len(filled) == 1 and isinstance(filled[0], str) and _is_note(filled[0])):
-            break
-        n += 1
-    if not n or n == len(df):
-        return df
-    logger.info(
-        "%s: the last %d row(s) are a note, not data, and are left out: %s",
-        path,
-        n,
-        " / ".join(str(_filled(row)[0]) for row in df.tail(n).to_numpy(dtype=object)),
-    )
-    return df.iloc[:-n]
-
-
-def _is_note(text):
-    words = [w for w in text.split() if w.isalpha() and len(w) > 1]
-    if len(text.split()) < 3 or len(words) < 2:
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas warns that it guesses the format: a guess is all this is
-        return pd.isna(pd.to_datetime(text, errors="coerce"))
-
-
 def _titled(columns):
     """Whether a sheet's columns as read are a title and unnamed ones (``Unnamed: 1`` ...): its first row held
     one cell."""
@@ -374,7 +298,7 @@ def first_text_rows(path, sep, compression, encoding):
     return [next(csv.reader([ln], delimiter=sep), []) for ln in lines]
 
 
-def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtype=None, header_has=None):
+def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtype=None, header_has=None, keep=()):
     """A table file as a DataFrame, or an iterator of DataFrames with ``chunksize`` rows (one for Excel).
 
     CSV / TSV / ``;`` or ``|`` separated (plain, gzip or zipped), Parquet, or a workbook (Excel ``.xlsx`` or
@@ -382,7 +306,9 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
     (``sheet``: a name or a position from 0; default the first; other files have no sheets, and a
     config that names one for them is refused by :func:`check_sheet`), told apart by content.
     ``dtype`` goes to the CSV and Excel readers (``str`` keeps ids such as ``007`` as written).
-    ``header_has`` finds a header below a report's title rows (:func:`header_position`).
+    ``header_has`` finds a header below a report's title rows (:func:`header_position`).  A report's closing
+    notes, empty unnamed columns and the row index a table was saved with are left out
+    (:mod:`gmm_apps.table_edges`), a column named in ``keep`` (those a config names) aside.
 
     Raises
     ------
@@ -398,7 +324,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             return df if chunksize is None else iter([df])
         if kind == "excel":
             df = read_sheets(path, sheet, key=sheet_key, dtype=dtype, header_has=header_has)
-            df = _without_notes(_without_empty_unnamed(df), path)
+            df = without_edges(df, path, keep)
             return df if chunksize is None else iter([df])
         if kind == "parquet":
             if chunksize is None:
@@ -427,8 +353,8 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
                 engine="python" if len(sep) > 1 else "c",
             )
             if chunksize is None:
-                return _without_notes(_without_empty_unnamed(table), path)
-            return (_without_notes(c, path) for c in table)
+                return without_edges(table, path, keep)
+            return chunks_without_edges(table, path, keep)
         finally:
             if source is not path and chunksize is None:
                 source.close()

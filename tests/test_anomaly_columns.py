@@ -194,6 +194,22 @@ def test_a_report_with_a_title_above_and_totals_below_reads_as_its_records(tmp_p
     assert len(read_frame(tmp_path / "k.csv")) == n + 1
 
 
+def test_the_row_numbers_pandas_saves_before_the_records_are_no_feature(tmp_path, gmm_log):
+    # df.to_csv() without index=False: the row order scored as a feature, a detector flagging the file's last rows
+    df = card_log(n=1500).drop(columns="Time")
+    df.to_csv(tmp_path / "cards.csv")
+    r = gmm_apps.run("anomaly", data=tmp_path / "cards.csv", out=tmp_path / "r", set=QUICK + ["data.score=null"])
+    assert r.summary["features"] == ["V1", "V2", "V3", "V4", "Amount"]
+    assert "cards.csv: the first column has no name and numbers the rows (0 to 1499)" in gmm_log.text
+    assert r.tables["scores"]["id"].tolist() == list(range(1500))  # numbered as the index saved was
+    # named as the records' ids, it is kept as them
+    named = QUICK + ["data.score=null", 'data.id_column="Unnamed: 0"']
+    df[df.Amount > 10].to_csv(tmp_path / "some.csv")
+    r = gmm_apps.run("anomaly", data=tmp_path / "some.csv", out=tmp_path / "s", set=named)
+    assert r.tables["scores"]["id"].tolist() == df.index[df.Amount > 10].tolist()
+    assert "Unnamed: 0" not in r.summary["features"]
+
+
 def merchant_log(n=6000, n_odd=60, seed=0):
     """Card payments at 400 merchants whose popularity falls as 1/rank, amounts the same everywhere; the odd
     records (``odd`` 1) pay at the 200 least visited merchants or at ones nobody else visited."""

@@ -592,6 +592,9 @@ def test_one_wide_file_of_a_series_a_column_is_run_once_per_series(tmp_path, fol
     parts = get_pipeline("regimes").parts("yf.csv")
     assert [(p.kind, p.name, p.overrides) for p in parts] == [("series", n, {"data.price_column": n}) for n in ("oil", "gas", "gold")]  # fmt: skip
     assert get_pipeline("regimes").parts(folder / "oil.csv") is None  # one series: one input
+    # a wide file saved by pandas with its row numbers first: they are no series
+    wide.rename_axis("Date").reset_index().to_csv("numbered.csv")
+    assert [p.name for p in get_pipeline("regimes").parts("numbered.csv")] == ["oil", "gas", "gold"]
     # a long file (a row per date and series, as databases export it, sorted by date) is its series
     wide.dropna().rename_axis("Date").reset_index().melt("Date", var_name="ticker").sort_values("Date", kind="stable").to_csv("long.csv", index=False)  # fmt: skip
     assert cli.main(["init", "regimes", "l.yaml", "--data", "long.csv"]) == 0

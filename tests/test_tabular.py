@@ -607,9 +607,42 @@ def test_a_column_without_name_or_value_is_no_column(tmp_path):
     )
     assert list(read_table(tmp_path / "fx.csv").columns) == ["Date", "USD", "JPY"]
     assert list(read_table(tmp_path / "fx.xlsx").columns) == ["Date", "USD", "JPY"]
-    # an unnamed column that holds values (pandas' index written out) stays: it is data
-    pd.DataFrame({"a": [1.0, 2.0]}).to_csv(tmp_path / "idx.csv")
-    assert list(read_table(tmp_path / "idx.csv").columns) == ["Unnamed: 0", "a"]
+    # an unnamed column that holds values stays: it is data
+    (tmp_path / "codes.csv").write_text(",a\nx,1.0\ny,2.0\n")
+    assert list(read_table(tmp_path / "codes.csv").columns) == ["Unnamed: 0", "a"]
+
+
+def test_the_row_index_a_table_was_saved_with_is_no_column(tmp_path, gmm_log):
+    from gmm_apps.engine import dask_frame
+    from gmm_apps.tabular import read_table
+
+    # pandas' to_csv and to_excel and R's write.csv write the row numbers first, under a blank header: a model that
+    # read them would score the row order as a feature, and a wide price file would show them as a series
+    frame = pd.DataFrame({"amount": [3.5, 1.25, 8.0, 2.0], "shop": ["a", "b", "a", "c"]})
+    frame.to_csv(tmp_path / "pandas.csv")
+    frame.to_excel(tmp_path / "pandas.xlsx")
+    frame[frame.amount > 1.5].to_csv(tmp_path / "filtered.csv")  # rows 0, 2, 3 of a filtered frame
+    lines = ['"","amount","shop"'] + [f'"{i}",{a},"{s}"' for i, (a, s) in enumerate(frame.to_numpy(), 1)]
+    (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
+    for name in ("pandas.csv", "pandas.xlsx", "filtered.csv", "r.csv"):
+        got = read_table(tmp_path / name)
+        assert list(got.columns) == ["amount", "shop"], name
+        want = [3.5, 8.0, 2.0] if name == "filtered.csv" else [3.5, 1.25, 8.0, 2.0]
+        assert got["amount"].tolist() == want, name
+    assert "pandas.csv: the first column has no name and numbers the rows (0 to 3)" in gmm_log.text
+    assert "r.csv: the first column has no name and numbers the rows (1 to 4)" in gmm_log.text
+    assert read_table(tmp_path / "r.csv", dtype=str)["amount"].tolist() == ["3.5", "1.25", "8.0", "2.0"]  # ids as text
+    # read in chunks, every chunk alike; on the cluster, as locally
+    chunks = list(read_table(tmp_path / "pandas.csv", chunksize=3))
+    assert [list(c.columns) for c in chunks] == [["amount", "shop"]] * 2 and len(chunks[1]) == 1
+    blocks = dask_frame(tmp_path / "pandas.csv", chunk_rows=10).compute()
+    assert list(blocks.columns) == ["amount", "shop"]
+    # a config that names it keeps it (data.id_column: 'Unnamed: 0'); numbers that are data stay
+    assert list(read_table(tmp_path / "pandas.csv", keep=["Unnamed: 0"]).columns) == ["Unnamed: 0", "amount", "shop"]
+    assert "Unnamed: 0" in dask_frame(tmp_path / "pandas.csv", chunk_rows=10, keep=["Unnamed: 0"]).columns
+    for first in ([2001, 2002, 2003, 2004], [3, 1, 2, 0], [0, 1, None, 3], [0.5, 1, 2, 3]):
+        pd.DataFrame({"": first, "amount": frame.amount}).to_csv(tmp_path / "data.csv", index=False)
+        assert "Unnamed: 0" in read_table(tmp_path / "data.csv").columns, first
 
 
 def test_a_workbook_split_by_year_is_not_read_in_part_unsaid(tmp_path, gmm_log):

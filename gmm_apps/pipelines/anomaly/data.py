@@ -10,7 +10,8 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
-from ...tabular import header_with, read_table, trailing_total_rows
+from ...table_edges import trailing_total_rows
+from ...tabular import header_with, read_table
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -41,7 +42,9 @@ def read_frame(path, *, chunksize=None, sheet=None, named=()):
                 df["outlier"] = np.asarray(m["y"]).ravel().astype(int)
             df.insert(0, "id", np.arange(len(df)))
             return df if chunksize is None else iter([df])
-        table = read_table(p, sheet=sheet, chunksize=chunksize, header_has=header_with(named) if named else None)
+        table = read_table(
+            p, sheet=sheet, chunksize=chunksize, header_has=header_with(named) if named else None, keep=named
+        )
         return _without_totals(table, p) if chunksize is None else (_without_totals(c, p) for c in table)
     except DataError:
         raise

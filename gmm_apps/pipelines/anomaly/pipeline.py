@@ -299,7 +299,10 @@ class AnomalyPipeline(Pipeline):
             blocks = None
             if client is not None and not update and Path(input).suffix.lower() != ".mat":
                 blocks = dask_frame(
-                    input, chunk_rows=config.engine.chunk_rows, header_has=header_with(_named(config))
+                    input,
+                    chunk_rows=config.engine.chunk_rows,
+                    header_has=header_with(_named(config)),
+                    keep=_named(config),
                 )  # None: read in one process
             if blocks is None:
                 frames = read_frame(

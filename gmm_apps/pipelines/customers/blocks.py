@@ -67,12 +67,13 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         )
         return None
     try:
-        ddf = dask_frame(p, chunk_rows=chunk_rows, header_has=header_with(column_spec(cfg_data, kind).values()))
+        spec = column_spec(cfg_data, kind)
+        ddf = dask_frame(p, chunk_rows=chunk_rows, header_has=header_with(spec.values()), keep=set(spec.values()))
     except (ValueError, OSError) as exc:
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
     if ddf is None:  # UTF-16 text, title rows above the header
         return None
-    spec = with_payment_columns(column_spec(cfg_data, kind), ddf.columns, cfg_data)
+    spec = with_payment_columns(spec, ddf.columns, cfg_data)
     check_columns(p, spec, ddf.columns)
     if "order" in spec and ("status" in spec or "refund" in spec):
         logger.info(

@@ -111,6 +111,7 @@ def _read_raw(path, kind, compression, cfg_data, spec):
             sheet=cfg_data.sheet,
             dtype={spec[k]: str for k in ("customer_id", "order") if k in spec},
             header_has=header_with(spec.values()),
+            keep=set(spec.values()),
         )
     try:
         with open_stored(path, compression) as fh:

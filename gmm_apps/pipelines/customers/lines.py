@@ -39,7 +39,8 @@ from ...dates import (
     without_offsets,
 )
 from ...errors import DataError
-from ...tabular import DECIMAL_MARK_HINT, TOTAL_LABEL, as_numbers
+from ...table_edges import TOTAL_LABEL
+from ...tabular import DECIMAL_MARK_HINT, as_numbers
 from .rows import EMAIL
 from .status import data_row, row_statuses
 

@@ -428,7 +428,7 @@ def load_file(
     path = require_file(path, key="data.path", expected="a header and rows of dates and prices")
     named = [date_column, volume_column, series_column]
     named += list(price_column) if isinstance(price_column, (list, tuple)) else [price_column]
-    df = read_table(path, sheet=sheet, header_has=_header_has(named, price_column))
+    df = read_table(path, sheet=sheet, header_has=_header_has(named, price_column), keep=named)
     tables = yfinance_tables(df) if series_column is None else None
     if tables is not None:  # a saved yfinance download: each ticker's own OHLCV
         chosen = yfinance_choice(tables, price_column, str(path))

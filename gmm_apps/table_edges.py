@@ -1,0 +1,150 @@
+"""What a table holds beside its records, found and left out: a report's total rows and closing notes, columns
+with neither a name nor a value, and the row index a table was saved with.
+
+Pure functions on the DataFrame a reader made of a file (:func:`gmm_apps.tabular.read_table`); each logs what it
+leaves out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger("gmm_apps")
+
+#: a report's total row says so in one of its cells
+TOTAL_LABEL = re.compile(r"^\s*(grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)\b", re.IGNORECASE)
+
+
+def _filled(row):
+    """A row's cells that hold something (not missing, not blank)."""
+    return [v for v in row if not pd.isna(v) and str(v).strip()]
+
+
+def trailing_total_rows(df, limit=5):
+    """How many of a table's last rows (``limit`` at most) are a report's totals: the first filled cell says so
+    (``Total``, ``Grand total``, ``Summe`` ...) and a cell is left empty (a total has no id, date or category);
+    each row after a total row must be one too."""
+    tail = df.tail(limit).to_numpy(dtype=object)
+
+    def is_total(row):
+        filled = _filled(row)
+        return (
+            len(filled) < len(row)
+            and bool(filled)
+            and isinstance(filled[0], str)
+            and bool(TOTAL_LABEL.match(filled[0]))
+        )
+
+    total = [is_total(row) for row in tail]
+    n = 0
+    while n < len(total) and total[len(total) - 1 - n]:
+        n += 1
+    return n
+
+
+def without_empty_unnamed(df):
+    """A table without the columns that have neither a name nor a value (``Unnamed: 4``: every line ending in
+    a separator, as the ECB's exchange-rate history does; an empty column beside a sheet's table)."""
+    empty = [
+        c
+        for c in df.columns
+        if isinstance(c, str)
+        and c.startswith("Unnamed: ")
+        and df[c].map(lambda v: pd.isna(v) or not str(v).strip()).all()
+    ]
+    return df.drop(columns=empty) if empty and len(empty) < df.shape[1] else df
+
+
+def without_notes(df, path):
+    """A table without the notes a report ends with (Barchart's "Downloaded from Barchart.com as of ...", a
+    "Source: ..." line): its last rows, five at most, each holding one cell of words (two or more words of
+    letters, no date) in a table of two or more columns; logged."""
+    if df.shape[1] < 2 or df.empty:
+        return df
+    n = 0
+    for row in df.tail(5).to_numpy(dtype=object)[::-1]:
+        filled = _filled(row)
+        if not (len(filled) == 1 and isinstance(filled[0], str) and _is_note(filled[0])):
+            break
+        n += 1
+    if not n or n == len(df):
+        return df
+    logger.info(
+        "%s: the last %d row(s) are a note, not data, and are left out: %s",
+        path,
+        n,
+        " / ".join(str(_filled(row)[0]) for row in df.tail(n).to_numpy(dtype=object)),
+    )
+    return df.iloc[:-n]
+
+
+def _is_note(text):
+    words = [w for w in text.split() if w.isalpha() and len(w) > 1]
+    if len(text.split()) < 3 or len(words) < 2:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns that it guesses the format: a guess is all this is
+        return pd.isna(pd.to_datetime(text, errors="coerce"))
+
+
+#: pandas' name for a first column whose header is blank
+BLANK_FIRST = "Unnamed: 0"
+
+
+def is_saved_index(df):
+    """Whether a table's first column is the row index it was saved with: pandas' ``to_csv`` and ``to_excel``
+    and R's ``write.csv`` write one, under a blank header, before the data.
+
+    That is a first column with no name, in a table of two or more columns, holding whole numbers that
+    increase down the rows and start within the table's length (0 or 1, or the rows kept of a filtered frame;
+    years or amounts start well above it).
+    """
+    if df.shape[1] < 2 or not len(df) or str(df.columns[0]) != BLANK_FIRST:
+        return False
+    values = pd.to_numeric(df.iloc[:, 0], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return bool(
+        np.isfinite(values).all()
+        and (values == np.round(values)).all()
+        and 0 <= values[0] < len(values)
+        and (np.diff(values) > 0).all()
+    )
+
+
+def without_saved_index(df, path, keep=()):
+    """A table without the row index it was saved with (:func:`is_saved_index`), logged; a first column named in
+    ``keep`` (a config names it: ``data.id_column: Unnamed: 0``) stays."""
+    if BLANK_FIRST in keep or not is_saved_index(df):
+        return df
+    first = df.iloc[:, 0]
+    logger.info(
+        "%s: the first column has no name and numbers the rows (%s to %s): a row index saved with the table, as "
+        "pandas and R write one, not data; left out",
+        path,
+        first.iloc[0],
+        first.iloc[-1],
+    )
+    return df.drop(columns=df.columns[0])
+
+
+def chunks_without_edges(chunks, path, keep=()):
+    """The chunks of a table read in parts, each without the notes it ends with and, when the first chunk shows
+    one, the saved row index (:func:`without_saved_index`), so that every chunk has the same columns."""
+    drop = None
+    for chunk in chunks:
+        if drop is None:
+            drop = BLANK_FIRST not in keep and is_saved_index(chunk)
+            if drop:
+                chunk = without_saved_index(chunk, path)
+        elif drop:
+            chunk = chunk.drop(columns=chunk.columns[0])
+        yield without_notes(chunk, path)
+
+
+def without_edges(df, path, keep=()):
+    """A whole table without its empty unnamed columns, saved row index and closing notes."""
+    return without_notes(without_saved_index(without_empty_unnamed(df), path, keep), path)
