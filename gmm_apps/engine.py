@@ -49,6 +49,21 @@ def dask_client(engine):
             cluster.close()
 
 
+def _unnamed_index_of_values(path):
+    """Whether a Parquet file holds an unnamed index pandas saved that is not whole numbers (dates, text): a
+    local read makes it a column, which Dask's reader would leave out."""
+    import pyarrow.parquet as pq  # scale-out only: loads with Dask
+
+    meta = pq.read_schema(path).pandas_metadata or {}
+    kinds = {c.get("field_name"): c.get("pandas_type") for c in meta.get("columns", [])}
+    return any(
+        isinstance(i, str)
+        and i.startswith("__index_level_")
+        and kinds.get(i) not in ("int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8")
+        for i in meta.get("index_columns", [])
+    )
+
+
 def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
     """A delimited text or Parquet file as a Dask DataFrame, in partitions of about ``chunk_rows`` rows.
 
@@ -72,8 +87,8 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
     -------
     frame : dask.dataframe.DataFrame or None
         None for a file that cannot be split into blocks by byte offsets (an Excel workbook, gzip,
-        UTF-16 text) or whose header is not its first row (a report's title above it, or no header): the caller
-        reads it in one process.
+        UTF-16 text), whose header is not its first row (a report's title above it, or no header), or a
+        Parquet file whose unnamed saved index holds dates or text: the caller reads it in one process.
     """
     import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
 
@@ -83,8 +98,8 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
 
     p = Path(path)
     kind, sep, compression = sniff_table(p)
-    if kind == "parquet":
-        return dd.read_parquet(str(p))
+    if kind == "parquet":  # a saved index as a local read has it (gmm_apps.table_edges.index_as_columns)
+        return None if _unnamed_index_of_values(p) else dd.read_parquet(str(p), index=False)
     if kind != "text" or compression:
         return None
     encoding = text_encoding(p)

@@ -148,3 +148,38 @@ def chunks_without_edges(chunks, path, keep=()):
 def without_edges(df, path, keep=()):
     """A whole table without its empty unnamed columns, saved row index and closing notes."""
     return without_notes(without_saved_index(without_empty_unnamed(df), path, keep), path)
+
+
+def index_as_columns(df, path, *, said=False):
+    """A frame read from Parquet with the index pandas saved in it as columns, as a text file would hold them:
+    named levels (``df.set_index("tx_id").to_parquet(...)``: the ids) and an unnamed index of dates or text
+    become the first columns (the unnamed one ``index``); unnamed whole numbers (the rows kept of a filtered
+    frame) are a saved row index, left out (logged unless ``said``), as :func:`without_saved_index` leaves
+    out a text file's."""
+    idx = df.index
+    if isinstance(idx, pd.RangeIndex) and idx.name is None:
+        return df.reset_index(drop=True) if idx.start or idx.step != 1 else df
+    if idx.nlevels == 1 and idx.name is None and pd.api.types.is_integer_dtype(idx.dtype):
+        if not said:
+            logger.info(
+                "%s: the rows are numbered %s to %s (a row index saved with the table, as pandas writes one), not "
+                "data; left out",
+                path,
+                idx[0],
+                idx[-1],
+            )
+        return df.reset_index(drop=True)
+    if any(n is not None and n in df.columns for n in idx.names):  # a column holds it already
+        return df.reset_index(drop=True)
+    return df.reset_index()
+
+
+def chunks_with_index_as_columns(chunks, path):
+    """:func:`index_as_columns` on each chunk of a Parquet file, logged once, the rows numbered on from one chunk
+    to the next as the CSV reader numbers them (a bad value's data row is its row in the file)."""
+    start = 0
+    for chunk in chunks:
+        chunk = index_as_columns(chunk, path, said=start > 0)
+        chunk.index = pd.RangeIndex(start, start + len(chunk))
+        start += len(chunk)
+        yield chunk

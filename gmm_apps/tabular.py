@@ -19,7 +19,12 @@ from python_calamine import CalamineError
 from .errors import DataError
 from .json_tables import read_json_records
 from .sniff import HEADER_SEARCH_ROWS, data_names, excel_engine, open_stored, sniff_table, text_encoding
-from .table_edges import chunks_without_edges, without_edges
+from .table_edges import (
+    chunks_with_index_as_columns,
+    chunks_without_edges,
+    index_as_columns,
+    without_edges,
+)
 
 logger = logging.getLogger("gmm_apps")
 
@@ -328,10 +333,11 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             return df if chunksize is None else iter([df])
         if kind == "parquet":
             if chunksize is None:
-                return pd.read_parquet(path)
+                return index_as_columns(pd.read_parquet(path), path)
             import pyarrow.parquet as pq  # only for Parquet input
 
-            return (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=chunksize))
+            batches = (b.to_pandas() for b in pq.ParquetFile(path).iter_batches(batch_size=chunksize))
+            return chunks_with_index_as_columns(batches, path)
         encoding = text_encoding(path, compression)
         rows = first_text_rows(path, sep, compression, encoding)
         skip = header_position(rows, header_has, path)
@@ -373,22 +379,6 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
         CalamineError,
     ) as exc:
         raise DataError(f"{path}: cannot read as {what} ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
-
-
-def table_columns(path):
-    """A table file's column names, read cheaply (a text table's header line, a workbook's first sheet's
-    header, Parquet's schema; JSON whole), for ``init --data``."""
-    kind, sep, compression = sniff_table(path)
-    if kind == "text":
-        rows = first_text_rows(path, sep, compression, text_encoding(path, compression))
-        return data_names(rows[0]) or [str(c).strip() for c in rows[0]] if rows else []
-    if kind == "parquet":
-        import pyarrow.parquet as pq  # only for Parquet input
-
-        return list(pq.read_schema(path).names)
-    if kind == "excel":
-        return [str(c) for c in read_sheets(path).columns]
-    return [str(c) for c in read_table(path).columns]
 
 
 def check_sheet(path, sheet, *, key="data.sheet"):

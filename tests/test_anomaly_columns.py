@@ -208,6 +208,15 @@ def test_the_row_numbers_pandas_saves_before_the_records_are_no_feature(tmp_path
     r = gmm_apps.run("anomaly", data=tmp_path / "some.csv", out=tmp_path / "s", set=named)
     assert r.tables["scores"]["id"].tolist() == df.index[df.Amount > 10].tolist()
     assert "Unnamed: 0" not in r.summary["features"]
+    # a frame indexed by its ids saved as Parquet: pandas keeps the ids out of the columns, the run finds them
+    df.set_axis([f"T{i}" for i in range(len(df))]).rename_axis("tx").to_parquet(tmp_path / "cards.parquet")
+    r = gmm_apps.run(
+        "anomaly",
+        data=tmp_path / "cards.parquet",
+        out=tmp_path / "p",
+        set=QUICK + ["data.score=null", "data.id_column=tx"],
+    )
+    assert r.tables["scores"]["id"].tolist()[:2] == ["T0", "T1"] and "tx" not in r.summary["features"]
 
 
 def merchant_log(n=6000, n_odd=60, seed=0):

@@ -645,6 +645,33 @@ def test_the_row_index_a_table_was_saved_with_is_no_column(tmp_path, gmm_log):
         assert "Unnamed: 0" in read_table(tmp_path / "data.csv").columns, first
 
 
+def test_the_index_pandas_saved_in_a_parquet_file_is_read_as_a_text_file_holds_it(tmp_path, gmm_log):
+    from gmm_apps.engine import dask_frame
+    from gmm_apps.tabular import read_table
+
+    frame = pd.DataFrame({"tx_id": ["a", "b", "c", "d", "e"], "amount": [3.5, 1.25, 8.0, 2.0, 4.0]})
+    frame.set_index("tx_id").to_parquet(tmp_path / "ids.parquet")  # the ids: the index, not a column, to pandas
+    frame[frame.amount > 1.5].to_parquet(tmp_path / "kept.parquet")  # row numbers 0, 2, 3, 4
+    dated = pd.DataFrame({"Close": [1.0, 2.0, 3.0]}, index=pd.date_range("2026-01-05", periods=3))
+    dated.to_parquet(tmp_path / "dated.parquet")
+    got = read_table(tmp_path / "ids.parquet")
+    assert list(got.columns) == ["tx_id", "amount"] and got["tx_id"].tolist() == list("abcde")
+    got = read_table(tmp_path / "kept.parquet")
+    assert list(got.columns) == ["tx_id", "amount"] and got.index.tolist() == [0, 1, 2, 3]
+    assert "kept.parquet: the rows are numbered 0 to 4 (a row index saved with the table" in gmm_log.text
+    got = read_table(tmp_path / "dated.parquet")
+    assert list(got.columns) == ["index", "Close"] and got["index"].tolist() == dated.index.tolist()
+    # in chunks: the same columns, the rows numbered on as the CSV reader numbers them, said once
+    chunks = list(read_table(tmp_path / "kept.parquet", chunksize=3))
+    assert [list(c.columns) for c in chunks] == [["tx_id", "amount"]] * 2
+    assert [c.index.tolist() for c in chunks] == [[0, 1, 2], [3]]
+    assert "the rows are numbered 0 to 3 (" in gmm_log.text and "numbered 4 to 4" not in gmm_log.text  # said once
+    # on the cluster: the ids a column, the row numbers left out; an index of dates is read locally
+    assert list(dask_frame(tmp_path / "ids.parquet", chunk_rows=10).columns) == ["tx_id", "amount"]
+    assert list(dask_frame(tmp_path / "kept.parquet", chunk_rows=10).columns) == ["tx_id", "amount"]
+    assert dask_frame(tmp_path / "dated.parquet", chunk_rows=10) is None
+
+
 def test_a_workbook_split_by_year_is_not_read_in_part_unsaid(tmp_path, gmm_log):
     from gmm_apps.tabular import read_table, sheets_alike
 
