@@ -155,8 +155,11 @@ def index_as_columns(df, path, *, said=False):
     named levels (``df.set_index("tx_id").to_parquet(...)``: the ids) and an unnamed index of dates or text
     become the first columns (the unnamed one ``index``); unnamed whole numbers (the rows kept of a filtered
     frame) are a saved row index, left out (logged unless ``said``), as :func:`without_saved_index` leaves
-    out a text file's."""
+    out a text file's. A frame of several header rows (a yfinance download: fields over tickers) keeps its
+    index, which its reader reads."""
     idx = df.index
+    if isinstance(df.columns, pd.MultiIndex):
+        return df
     if isinstance(idx, pd.RangeIndex) and idx.name is None:
         return df.reset_index(drop=True) if idx.start or idx.step != 1 else df
     if idx.nlevels == 1 and idx.name is None and pd.api.types.is_integer_dtype(idx.dtype):
