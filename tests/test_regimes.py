@@ -669,6 +669,9 @@ def test_default_run_meets_the_issue_targets(default_run):
         assert s[key]["mean_regime_length_days"] == pytest.approx(len(lab) / (switches + 1))
         assert s[key]["period"] == [table.loc[rows, "date"].iloc[0], table.loc[rows, "date"].iloc[-1]]
     assert "switches a year" in s["headline"] and "filtered, out of sample" in s["headline"]
+    # fourteen years of the S&P 500: its volatility varies beyond every one of the 199 shuffles of its days
+    assert s["regime_evidence"]["p_value"] == 1 / 200 and s["regime_evidence"]["supported"] is True
+    assert "caution" not in s["headline"]
     assert s["label_agreement_ari"]["identical"] is True and len(s["label_agreement_ari"]["seeds"]) == 5
     vols = list(s["volatility_per_regime"].values())
     assert vols == sorted(vols) and s["regime_names"] == ["calm", "normal", "stress"]

@@ -14,10 +14,12 @@ from ...core import adjusted_rand_score
 from ...errors import ConfigError, DataError
 from ...paths import check_input, require_file
 from ...registry import Part, Pipeline, muted
+from ...runs import read_summary
 from ...tabular import check_sheet
 from . import data as data_mod
 from .backtest import write_backtest
 from .config import RegimesConfig, RegimesData
+from .evidence import NO_EVIDENCE, regime_evidence
 from .features import TRADING_DAYS, build_features, days_per_year, fit_scaler, moves
 from .fitting import fit_with_config
 from .model import RegimeModel
@@ -56,6 +58,11 @@ def ordering_returns(cfg, data, F, rets):
     logger.info("regimes ordered by the volatility of %s", name)
     r = moves(data.prices[name].to_numpy(), levels=cfg.data.levels)
     return pd.Series(r, index=data.prices.index).reindex(F.index).rename("log_return")
+
+
+def ordering_name(cfg, data):
+    """The name of the series whose volatility orders and names the regimes."""
+    return str(data.primary if cfg.model.ordering is None else cfg.model.ordering)
 
 
 def load_prices(cfg, source):
@@ -144,8 +151,8 @@ class Posteriors(NamedTuple):
         return str(self.dates[self.train][-1].date())
 
 
-def summarise(cfg, data, post, names, best, model, table, aris):
-    """The run's ``summary.json`` figures."""
+def summarise(cfg, data, post, names, best, model, table, aris, evidence):
+    """The run's ``summary.json`` figures; ``evidence``: :func:`regime_evidence`."""
     labels, dates, train = post.labels, post.dates, post.train
     K = best.K
     vol_regime = state_volatility(np.eye(K)[labels], post.r, year=post.year)
@@ -165,6 +172,8 @@ def summarise(cfg, data, post, names, best, model, table, aris):
     )
     line = headline(today["date"], today["name"], today["probability_filtered"], outlook, year=post.year)
     line += "; " + "; ".join(figures_sentence(f) for f in (out_of_sample, in_sample) if f is not None)
+    if evidence["supported"] is False:
+        line += f"; caution: {NO_EVIDENCE.format(**evidence)}"
     out = {
         "headline": line,
         "forecast": outlook,
@@ -185,6 +194,7 @@ def summarise(cfg, data, post, names, best, model, table, aris):
         "volatility_per_regime": dict(zip(names, vol_regime.tolist())),
         "days_per_year": post.year,
         "label_agreement_ari": aris,
+        "regime_evidence": evidence,
         "oos_loglik_per_day": float(post.log_pred[oos].mean()) if oos.any() else None,
         "train_loglik_per_day": float(post.log_pred[train].mean()) if train.any() else None,
         "bic": best.bic,
@@ -341,12 +351,13 @@ class RegimesPipeline(Pipeline):
         scaler = fit_scaler(F.values[train], names=list(F.columns))
         X, r = scaler.transform(F.values), rets.to_numpy()
         table, model, best = self._select(cfg, X[train], r[train], ctx, data.source)
+        evidence = regime_evidence(cfg, r[train], ordering_name(cfg, data), data.source)
         model.scaler = scaler
         names = regime_names(model.n_states)
         post = self._posteriors(cfg, model, F, X, r, train, best, ctx)
         aris = self._stability(cfg, X, train, r, post, best, ctx, first=model)
         stats, trans = self._write(ctx, cfg, post, model, names, table, F, list(map(str, data.prices.columns)))
-        summary = summarise(cfg, data, post, names, best, model, table, aris)
+        summary = summarise(cfg, data, post, names, best, model, table, aris, evidence)
         backtest = write_backtest(ctx, cfg, post, data, names)
         if backtest is not None:
             summary["backtest"] = backtest["summary"]
@@ -558,8 +569,12 @@ class RegimesPipeline(Pipeline):
         ctx.write_table("regimes.csv", out)
         today = out.iloc[-1]
         outlook = forecast_summary(forecasts, model.transmat, labels[-1], names)
+        line = headline(today["date"], today["name"], filtered[-1, labels[-1]], outlook, year=year)
+        found = read_summary(run_dir).get("regime_evidence")
+        if found and found.get("supported") is False:  # the model applied was fitted on regimes of chance
+            line += f"; caution: the run's model was fitted where {NO_EVIDENCE.format(**found)}"
         return {
-            "headline": headline(today["date"], today["name"], filtered[-1, labels[-1]], outlook, year=year),
+            "headline": line,
             "today": {
                 "date": str(today["date"]),
                 "regime": int(labels[-1]),

@@ -17,6 +17,7 @@ from ...report import (
     plot_ellipses,
     projection_2d,
 )
+from .evidence import NO_EVIDENCE
 from .features import TRADING_DAYS, day_word
 
 REGIME_COLOURS = {
@@ -284,7 +285,20 @@ def _headline(rep, summary):
     ari = summary["label_agreement_ari"]
     if ari["ari_vs_first"]:
         kv[f"label agreement across {len(ari['seeds'])} seeds (min ARI)"] = ari["min"]
+    found = summary.get("regime_evidence") or {}  # runs written before the test have none
+    if found.get("p_value") is not None:
+        kv["volatility varies beyond chance (shuffle test)"] = (
+            f"{'yes' if found['supported'] else 'no'} (p = {found['p_value']:.3f})"
+        )
     rep.kv(kv)
+    if found.get("supported") is False:
+        rep.caveats(
+            [
+                f"Caution: {NO_EVIDENCE.format(**found)}: a model of {summary['n_components']} regimes finds "
+                f"{summary['n_components']} in any series, chance included. A longer history tells regimes apart "
+                "better."
+            ]
+        )
 
 
 def _outlook_section(rep, summary, names):
