@@ -76,6 +76,19 @@ def test_each_file_is_a_run_of_its_own_with_their_figures_side_by_side(tmp_path,
     assert 'href="oil/report.html"' in (out / "report.html").read_text()
 
 
+def test_a_batch_names_the_runs_whose_regimes_are_no_clearer_than_chance(tmp_path, capsys):
+    d = tmp_path / "prices"
+    d.mkdir()
+    prices(d / "oil.csv", 0)  # volatility switching every 150 days
+    days = pd.bdate_range("2015-01-01", periods=900)
+    flat = 100 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, 900)))  # one volatility throughout
+    pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": flat.round(4)}).to_csv(d / "quiet.csv", index=False)
+    assert cli.main(["run", REGIMES, "--each", str(d), "--out", str(tmp_path / "b"), "--quiet", *QUICK]) == 0
+    table = pd.read_csv(tmp_path / "b" / "runs.csv").set_index("run")
+    assert table["regimes_beyond_chance"].to_dict() == {"oil": True, "quiet": False}
+    assert capsys.readouterr().out.splitlines()[0].endswith("; regimes no clearer than chance in 1 (quiet)")
+
+
 def test_same_config_and_seed_give_the_same_batch(tmp_path, folder):
     for out in ("a", "b"):
         assert cli.main(["run", REGIMES, "--each", str(folder), "--out", str(tmp_path / out), "--quiet", *QUICK]) == 0

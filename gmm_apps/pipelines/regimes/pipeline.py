@@ -297,12 +297,19 @@ class RegimesPipeline(Pipeline):
     batch_plot = "price_regimes.png"
 
     def batch_headline(self, rows):
-        """How many runs are in each regime today: 'today 12 normal, 5 calm, 5 stress'."""
+        """How many runs are in each regime today, and which have regimes no clearer than chance: 'today 12
+        normal, 5 calm, 5 stress; regimes no clearer than chance in 1 (IPO)'."""
         today = Counter(r["regime"] for r in rows if r.get("regime"))
-        return "today " + ", ".join(f"{n} {name}" for name, n in today.most_common()) if today else ""
+        line = "today " + ", ".join(f"{n} {name}" for name, n in today.most_common()) if today else ""
+        chance = [str(r["run"]) for r in rows if r.get("regimes_beyond_chance") is False]
+        if chance:
+            shown = ", ".join(chance[:5]) + (", ..." if len(chance) > 5 else "")
+            line += f"{'; ' if line else ''}regimes no clearer than chance in {len(chance)} ({shown})"
+        return line
 
     def batch_figures(self, summary):
-        """Today's regime, how often regimes switched out of sample, and every backtest strategy's Sharpe ratio
+        """Today's regime, how often regimes switched out of sample, whether the training days held regimes beyond
+        chance (the shuffle test; none for an applied run, whose headline says it), and every backtest strategy's Sharpe ratio
         and maximum drawdown (each one, not the best of them after the fact; none for levels, which have no
         backtest)."""
         today, oos = summary.get("today") or {}, summary.get("out_of_sample") or {}
@@ -312,6 +319,7 @@ class RegimesPipeline(Pipeline):
             "regime": today.get("name"),
             "probability": today.get("probability_filtered"),
             "switches_per_year_out_of_sample": oos.get("switches_per_year"),
+            "regimes_beyond_chance": (summary.get("regime_evidence") or {}).get("supported"),
             **{f"sharpe_{k.replace(' ', '_')}": v.get("sharpe") for k, v in strategies.items()},
             **{f"max_drawdown_{k.replace(' ', '_')}": v.get("max_drawdown") for k, v in strategies.items()},
             "headline": summary.get("headline"),
