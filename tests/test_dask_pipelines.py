@@ -144,6 +144,13 @@ def test_anomaly_apply_scores_partitions_on_dask(tmp_path):
     b = pd.read_csv(tmp_path / "dask" / "scores.csv")
     assert len(b) == len(big) and b["id"].iloc[-1] == f"Praxis Müller {len(big) - 1}"
     pd.testing.assert_frame_equal(a, b)
+    # the comparison with the reference adds the partitions' sums: the same figures as one process
+    sa, sb = (
+        json.loads((tmp_path / k / "summary.json").read_text())["compared_with_reference"] for k in ("local", "dask")
+    )
+    assert sa["records"] == sb["records"] == len(big) and sa["flagged_share"] == sb["flagged_share"]
+    assert [f["feature"] for f in sa["features"]] == [f["feature"] for f in sb["features"]]
+    assert [f["effect"] for f in sa["features"]] == pytest.approx([f["effect"] for f in sb["features"]], abs=1e-9)
 
 
 def test_images_segment_a_folder_on_dask_workers(tmp_path):

@@ -20,6 +20,7 @@ from .config import AnomalyConfig
 from .data import BadValueError, read_frame, suggested_id_column
 from .features import Schema
 from .model import GMMDetector
+from .shift import HELD_OUT_FOLDS, HELD_OUT_MAX, RATIO, Profile, Tally, shift_sentence, shift_summary
 from .verdicts import LOCAL, NEAR, precision_at
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -54,6 +55,35 @@ def apply_threshold(det, cfg):
         det.set_threshold(value=t.value)
     else:
         det.set_threshold(rate=t.rate)
+
+
+def held_out_share(cfg, det, train):
+    """The share of records like the reference that the threshold flags, estimated out of sample: on a reference
+    of at most :data:`~.shift.HELD_OUT_MAX` records, each of five folds scored by a detector fitted on the others
+    with its own threshold (a detector flags more of new records than of those it was fitted on, the more so
+    the fewer they are); None for a larger reference, or one whose scores are cross-fitted already (verdicts)."""
+    if len(train.X) > HELD_OUT_MAX or det.verdicts_ is not None:
+        return None
+    fold = np.random.default_rng(cfg.model.random_state).permutation(len(train.X)) % HELD_OUT_FOLDS
+    flagged = 0
+    for k in range(HELD_OUT_FOLDS):
+        d = GMMDetector.from_config(cfg)
+        d.fit(train.X[fold != k])
+        apply_threshold(d, cfg)
+        flagged += int(np.sum(d.decision_function(train.X[fold == k]) > d.threshold_))
+    share, own = flagged / len(train.X), float(np.mean(det.decision_scores_ > det.threshold_))
+    if share >= RATIO * own:
+        logger.info(
+            "on records like the reference the threshold flags about %.1f%% (five held-out folds), more than the "
+            "%.1f%% of the reference records it was set on: %d records are few for %d features; new records are "
+            "compared with %.1f%%",
+            100 * share,
+            100 * own,
+            len(train.X),
+            train.X.shape[1],
+            100 * share,
+        )
+    return share
 
 
 def score_table(det, rec, names, explain, *, reference=False):
@@ -206,9 +236,9 @@ class AnomalyPipeline(Pipeline):
 
         schema, train = self._reference(cfg)
         det, verdicts = self._fit(cfg, train, ctx)
-        det.save(
-            ctx.path("model"), meta={"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
-        )
+        profile = Profile.of(train.X, det.decision_scores_ > det.threshold_, expected=held_out_share(cfg, det, train))
+        meta = {"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
+        det.save(ctx.path("model"), meta={**meta, "reference_profile": profile.to_dict()})
         rec = (
             schema.records(read_frame(cfg.data.score, sheet=cfg.data.sheet, named=_named(cfg)), cfg.data.score)
             if cfg.data.score
@@ -217,6 +247,8 @@ class AnomalyPipeline(Pipeline):
         out = score_table(det, rec, schema.features, cfg.report.explain, reference=rec is train)
         ctx.write_table("scores.csv", out)
         summary = self._summary(cfg, det, schema, train, rec, out, verdicts)
+        if rec is not train:
+            compare(summary, profile, profile.tally(rec.X, out["flag"].to_numpy()), schema.features, cfg.data.score)
         rep.build_report(ctx, cfg, summary=summary, scores=out, det=det, rec=rec, names=schema.features)
         return summary
 
@@ -291,35 +323,17 @@ class AnomalyPipeline(Pipeline):
     def apply(self, run_dir, input, config, ctx):
         det, meta = GMMDetector.load(Path(run_dir) / "model")
         schema = Schema.from_dict(meta["schema"], meta.get("features"))
+        profile = Profile.from_dict(meta["reference_profile"]) if "reference_profile" in meta else None
         out_path = ctx.path("scores.csv")
         n = flagged = 0
+        tally = Tally()
         labels, scores = [], []
         update = getattr(ctx, "update", False)  # learning is sequential: the chunks are read here, in order
         with dask_client(config.engine) as client, contextlib.ExitStack() as stack:
-            blocks = None
-            if client is not None and not update and Path(input).suffix.lower() != ".mat":
-                blocks = dask_frame(
-                    input,
-                    chunk_rows=config.engine.chunk_rows,
-                    header_has=header_with(_named(config)),
-                    keep=_named(config),
-                )  # None: read in one process
-            if blocks is None:
-                frames = read_frame(
-                    input, chunksize=config.engine.chunk_rows, sheet=config.data.sheet, named=_named(config)
-                )
-                if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
-                    stack.callback(frames.close)
-                chunk = score_and_update if update else score_chunk
-                if update and config.data.verdicts:  # verdicts given since on the new records, by their id
-                    frames = (join_verdicts(f, config.data, input) for f in frames)
-                tables = (
-                    chunk(frame, det, schema, input, config.report.explain, offset)
-                    for frame, offset in _with_offsets(frames)
-                )
-            else:
-                tables = _score_on_dask(client, blocks.to_delayed(), det, schema, input, config.report.explain)
-            for i, t in enumerate(ctx.progress(tables, desc="scoring chunks")):
+            tables = _scored_chunks(input, config, det, schema, profile, update=update, client=client, stack=stack)
+            for i, (t, part) in enumerate(ctx.progress(tables, desc="scoring chunks")):
+                if part is not None:
+                    tally = tally + part
                 t.to_csv(out_path, mode="a", header=(i == 0), index=False, float_format="%.10g", lineterminator="\n")
                 n += len(t)
                 flagged += int(t["flag"].sum())
@@ -343,6 +357,8 @@ class AnomalyPipeline(Pipeline):
             "threshold": det.threshold_,
             "evaluation": ev,
         }
+        if profile is not None and tally.n:  # a model saved before records were compared has no profile
+            compare(summary, profile, tally, schema.features, input)
         if update:
             self._save_update(ctx, det, meta, run_dir, n, len(scores), summary)
         return summary
@@ -374,17 +390,55 @@ class AnomalyPipeline(Pipeline):
             )
 
 
-def score_chunk(frame, det, schema, source, explain, offset):
-    """Scores of one chunk of records (runs locally or on a Dask worker)."""
-    return score_table(det, schema.records(frame, source, offset=offset), schema.features, explain)
+def _scored_chunks(input, config, det, schema, profile, *, update, client, stack):
+    """Each chunk of ``input`` scored, with its sums for the comparison with the reference: read here, in
+    order (learning from them with ``update``), or on the Dask cluster's workers."""
+    blocks = None
+    if client is not None and not update and Path(input).suffix.lower() != ".mat":
+        blocks = dask_frame(
+            input,
+            chunk_rows=config.engine.chunk_rows,
+            header_has=header_with(_named(config)),
+            keep=_named(config),
+        )  # None: read in one process
+    if blocks is not None:
+        return _score_on_dask(client, blocks.to_delayed(), det, schema, input, config.report.explain, profile)
+    frames = read_frame(input, chunksize=config.engine.chunk_rows, sheet=config.data.sheet, named=_named(config))
+    if hasattr(frames, "close"):  # the CSV reader holds the file open until closed
+        stack.callback(frames.close)
+    chunk = score_and_update if update else score_chunk
+    if update and config.data.verdicts:  # verdicts given since on the new records, by their id
+        frames = (join_verdicts(f, config.data, input) for f in frames)
+    return (
+        chunk(frame, det, schema, input, config.report.explain, offset, profile)
+        for frame, offset in _with_offsets(frames)
+    )
 
 
-def score_and_update(frame, det, schema, source, explain, offset):
-    """Scores of one chunk by the detector as it is, then the detector learns from the chunk (``apply --update``)."""
+def score_chunk(frame, det, schema, source, explain, offset, profile=None):
+    """Scores of one chunk of records (runs locally or on a Dask worker), with the chunk's sums for the comparison
+    with the reference (:class:`.shift.Tally`; None without a ``profile``)."""
+    rec = schema.records(frame, source, offset=offset)
+    table = score_table(det, rec, schema.features, explain)
+    return table, None if profile is None else profile.tally(rec.X, table["flag"].to_numpy())
+
+
+def score_and_update(frame, det, schema, source, explain, offset, profile=None):
+    """:func:`score_chunk` by the detector as it is, then the detector learns from the chunk (``apply --update``)."""
     rec = schema.records(frame, source, offset=offset)
     table = score_table(det, rec, schema.features, explain)
     det.update(rec.X, verdicts=rec.verdicts, ids=rec.ids)
-    return table
+    return table, None if profile is None else profile.tally(rec.X, table["flag"].to_numpy())
+
+
+def compare(summary, profile, tally, names, source):
+    """The scored records against the reference (``compared_with_reference``), said in the headline and the log
+    when they moved as a whole."""
+    found = shift_summary(profile, tally, names)
+    summary["compared_with_reference"] = found
+    if said := shift_sentence(found):
+        summary["headline"] += f"; {said}"
+        logger.warning("%s: %s", source, said)
 
 
 def _named(cfg):
@@ -402,7 +456,7 @@ def _with_offsets(frames):
         offset += len(frame)
 
 
-def _score_on_dask(client, parts, det, schema, source, explain):
+def _score_on_dask(client, parts, det, schema, source, explain, profile=None):
     """Score partitions on the workers, a few at a time, yielding the tables in file order.
 
     Each partition is read once: workers count rows from the partition's start and the
@@ -418,16 +472,16 @@ def _score_on_dask(client, parts, det, schema, source, explain):
     def collect():
         nonlocal offset
         try:
-            t = pending.pop(0).result()
+            t, tally = pending.pop(0).result()
         except BadValueError as exc:
             raise exc.shifted(offset) from None
         if schema.id_column is None:
             t["id"] += offset
         offset += len(t)
-        return t
+        return t, tally
 
     for part in parts:
-        pending.append(client.compute(dask.delayed(score_chunk)(part, det_f, schema, source, explain, 0)))
+        pending.append(client.compute(dask.delayed(score_chunk)(part, det_f, schema, source, explain, 0, profile)))
         if len(pending) >= window:
             yield collect()
     while pending:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ...report import PALETTE, Report, figure, plot_score_histogram
+from .shift import shift_verdict
 
 
 def plot_histogram(scores, threshold, labels=None):
@@ -147,6 +149,8 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_histogram(s, det.threshold_, labels), "scores.png"))
     _top_section(rep, cfg, scores)
+    if summary.get("compared_with_reference"):
+        _shift_section(rep, summary["compared_with_reference"])
     _score_plots(ctx, rep, cfg, det, rec, s, labels)
     if summary.get("verdicts"):
         add_verdicts(rep, cfg, summary["verdicts"], scores)
@@ -172,6 +176,43 @@ def _key_figures(cfg, summary):
             }
         )
     return kv
+
+
+def _shift_section(rep, found):
+    rep.section("Compared with the reference")
+    said = shift_verdict(found)
+    rep.text(
+        f"{100 * found['flagged_share']:.1f}% of the scored records are flagged, against "
+        f"{100 * found['expected_share']:.1f}% of records like the reference (estimated on "
+        f"{found.get('expected_from', 'the reference')}; binomial test p = {found['p_value']:.2g}). "
+        + (
+            f"{said[0].upper()}{said[1:]}."
+            if said
+            else "The flags are at the reference's rate: no sign that the records moved as a whole."
+        )
+    )
+    rep.table(
+        pd.DataFrame(
+            {
+                "feature": [f["feature"] for f in found["features"]],
+                "reference": [_value(f, f["reference"]) for f in found["features"]],
+                "scored records": [_value(f, f["new"]) for f in found["features"]],
+                "move": [f"{f['effect']:+.2f}" + (" (named)" if f["named"] else "") for f in found["features"]],
+            }
+        ),
+        caption="The features that moved most",
+    )
+    rep.text(
+        "A number's value is its mean with the values beyond 5 spreads from the reference's median counted at "
+        "that limit (so that a few anomalies cannot move it), its move in the reference's spreads; a category's "
+        "value is its share of records, its move Cohen's h. Moves of 0.25 spreads or h 0.2 and more, four standard "
+        "errors or more from none, are named.",
+        cls="note",
+    )
+
+
+def _value(f, v):
+    return f"{100 * v:.1f}%" if f["kind"] == "share" else f"{v:.4g}"
 
 
 def _top_section(rep, cfg, scores):

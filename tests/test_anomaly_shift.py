@@ -1,0 +1,110 @@
+"""New records compared with the reference: a flagged share beyond the reference's, and the features that moved."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import binomtest
+
+import gmm_apps
+from gmm_apps import cli
+from gmm_apps.pipelines.anomaly.shift import CLIP, Profile, Tally, shift_sentence, shift_summary
+
+QUICK = ["model.seeds=2", "model.components=[1, 4]", "report.plots=false", "data.id_column=tx"]
+
+
+def records(n, seed, *, scale=1.0, e_share=0.0):
+    """Card payments: an amount (log-normal), an hour, and one of four merchant kinds (a share of kind E)."""
+    rng = np.random.default_rng(seed)
+    kind = np.where(rng.random(n) < e_share, "E", rng.choice(list("ABCD"), n))
+    return pd.DataFrame(
+        {
+            "tx": [f"t{seed}-{i}" for i in range(n)],
+            "amount": (rng.lognormal(3, 0.6, n) * scale).round(2),
+            "hour": rng.integers(8, 20, n),
+            "kind": kind,
+        }
+    )
+
+
+def test_the_figures_are_those_computed_by_hand_and_add_up_over_chunks():
+    rng = np.random.default_rng(0)
+    ref = np.c_[rng.lognormal(0, 1, 2000), rng.random(2000) < 0.3]
+    new = np.c_[rng.lognormal(0.4, 1, 900), rng.random(900) < 0.5]
+    new[5, 0] = np.nan  # a missing value is left out of its feature's mean
+    ref_flags, new_flags = ref[:, 0] > np.quantile(ref[:, 0], 0.9), new[:, 0] > np.quantile(ref[:, 0], 0.9)
+    profile = Profile.of(ref, ref_flags)
+    assert profile.binary.tolist() == [False, True] and profile.expected_share == pytest.approx(0.1)
+    q1, q3 = np.percentile(ref[:, 0], [25, 75])
+    z = lambda x: np.clip((x - np.median(ref[:, 0])) / ((q3 - q1) / 1.349), -CLIP, CLIP)  # noqa: E731
+    found = shift_summary(profile, profile.tally(new, new_flags), ["amount", "kind=E"])
+    by_name = {f["feature"]: f for f in found["features"]}
+    assert by_name["amount"]["effect"] == pytest.approx(np.nanmean(z(new[:, 0])) - z(ref[:, 0]).mean())
+    h = 2 * np.arcsin(np.sqrt(new[:, 1].mean())) - 2 * np.arcsin(np.sqrt(ref[:, 1].mean()))
+    assert by_name["kind=E"]["effect"] == pytest.approx(h) and by_name["kind=E"]["new"] == pytest.approx(
+        new[:, 1].mean()
+    )
+    assert found["p_value"] == pytest.approx(binomtest(int(new_flags.sum()), 900, ref_flags.mean()).pvalue)
+    # scored in three chunks, the sums give the same figures
+    parts = sum((profile.tally(new[i : i + 300], new_flags[i : i + 300]) for i in range(0, 900, 300)), Tally())
+    again = shift_summary(profile, parts, ["amount", "kind=E"])
+    assert [f["effect"] for f in again["features"]] == pytest.approx([f["effect"] for f in found["features"]])
+    assert again["flagged_share"] == found["flagged_share"] and again["p_value"] == pytest.approx(found["p_value"])
+    # a profile read back from the model file is the one saved
+    back = Profile.from_dict(json.loads(json.dumps(profile.to_dict())))
+    assert shift_summary(back, parts, ["amount", "kind=E"])["features"] == again["features"]
+
+
+def test_records_like_the_reference_say_nothing_and_moved_ones_are_named(tmp_path):
+    records(5000, 1).to_csv(tmp_path / "ref.csv", index=False)
+    records(800, 2).to_csv(tmp_path / "same.csv", index=False)
+    records(800, 3, scale=1.6).to_csv(tmp_path / "rise.csv", index=False)  # prices raised by 60%
+    sets = [f"data.path={tmp_path / 'ref.csv'}", *QUICK]
+    r = gmm_apps.run("anomaly", out=tmp_path / "same", set=[*sets, f"data.score={tmp_path / 'same.csv'}"])
+    found = r.summary["compared_with_reference"]
+    assert found["shifted"] is None and found["p_value"] > 1e-3 and not any(f["named"] for f in found["features"])
+    assert r.summary["headline"] == f"{r.summary['flagged']} of 800 records flagged in same.csv"
+    # flagged far beyond the reference's rate, and the amount named as what moved
+    r = gmm_apps.run("anomaly", out=tmp_path / "rise", set=[*sets, f"data.score={tmp_path / 'rise.csv'}"])
+    found = r.summary["compared_with_reference"]
+    assert found["shifted"] == "more unusual" and found["flagged_share"] > 2 * found["expected_share"]
+    moved = found["features"][0]
+    assert (
+        moved["feature"] == "amount"
+        and moved["named"]
+        and moved["new"] / moved["reference"] == pytest.approx(1.6, rel=0.1)
+    )
+    assert (
+        r.summary["headline"].endswith(shift_sentence(found)) and "moved as a whole (amount " in r.summary["headline"]
+    )
+    assert "Compared with the reference" in (tmp_path / "rise" / "report.html").read_text()
+
+
+def test_a_file_applied_in_chunks_is_compared_as_one_scored_whole(tmp_path, gmm_log):
+    records(5000, 1).to_csv(tmp_path / "ref.csv", index=False)
+    records(2500, 4, e_share=0.3).to_csv(tmp_path / "new.csv", index=False)  # a kind of merchant never seen
+    sets = [f"data.path={tmp_path / 'ref.csv'}", f"data.score={tmp_path / 'new.csv'}", *QUICK, "engine.chunk_rows=1000"]
+    whole = gmm_apps.run("anomaly", out=tmp_path / "run", set=sets).summary["compared_with_reference"]
+    assert cli.main(["apply", str(tmp_path / "run"), str(tmp_path / "new.csv"), "--out", str(tmp_path / "a")]) == 0
+    chunked = json.loads((tmp_path / "a" / "summary.json").read_text())["compared_with_reference"]
+    assert chunked["records"] == whole["records"] == 2500 and chunked["flagged_share"] == whole["flagged_share"]
+    assert [f["feature"] for f in chunked["features"]] == [f["feature"] for f in whole["features"]]
+    assert [f["effect"] for f in chunked["features"]] == pytest.approx([f["effect"] for f in whole["features"]])
+    # the merchants of the new kind are in none of the four: each kind's share falls, the largest fall named
+    assert {f["feature"] for f in whole["features"][:4]} == {"kind=A", "kind=B", "kind=C", "kind=D"}
+    assert all(f["new"] < f["reference"] for f in whole["features"][:4]) and whole["features"][0]["named"]
+
+
+def test_a_small_reference_expects_the_share_its_held_out_folds_are_flagged(tmp_path, gmm_log):
+    # 300 records of 20 features: a detector fitted on them flags more of new ones like them than its 10%
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame(rng.standard_t(5, (600, 20)), columns=[f"x{i}" for i in range(20)])
+    frame.iloc[:300].to_csv(tmp_path / "ref.csv", index=False)
+    frame.iloc[300:].to_csv(tmp_path / "new.csv", index=False)
+    sets = [f"data.path={tmp_path / 'ref.csv'}", f"data.score={tmp_path / 'new.csv'}", "data.id_column=null"]
+    r = gmm_apps.run("anomaly", out=tmp_path / "r", set=[*sets, "model.seeds=2", "report.plots=false"])
+    found = r.summary["compared_with_reference"]
+    assert found["expected_from"] == "held-out folds of the reference" and found["expected_share"] > 0.15
+    assert found["flagged_share"] > 0.15 and found["shifted"] is None  # as many as expected: nothing said
+    assert "on records like the reference the threshold flags about" in gmm_log.text
