@@ -710,3 +710,25 @@ def test_a_batch_applies_to_daily_downloads_named_with_their_date(tmp_path, fold
     assert cli.main(["run", REGIMES, "--each", str(today / "*_2026-12-06.csv"), "--out", str(dated), "--quiet", *QUICK]) == 0  # fmt: skip
     assert cli.main(["apply", str(dated), str(today / "oil-20261207.csv"), "--out", str(tmp_path / "a2"), "--quiet"]) == 0  # fmt: skip
     assert pd.read_csv(tmp_path / "a2" / "runs.csv")["run"].tolist() == ["oil_2026-12-06"]
+
+
+def test_a_batch_of_daily_files_names_those_that_moved_from_the_reference(tmp_path, capsys):
+    samples = REPO / "gmm_apps" / "samples"
+    run = tmp_path / "run"
+    assert cli.main(["run", ANOMALY, "--out", str(run), "--quiet", "--set", "report.plots=false"]) == 0
+    daily = tmp_path / "daily"
+    daily.mkdir()
+    new = pd.read_csv(samples / "cardio_new.csv")
+    rows = new.sample(frac=1, random_state=0)  # the file is sorted: its anomalies last
+    rows.iloc[:300].to_csv(daily / "mon.csv", index=False)
+    moved = rows.iloc[300:600].copy()
+    moved["LB"] += 4  # a recalibrated device: a reading (standardised) 4 higher, every record
+    moved.to_csv(daily / "tue.csv", index=False)
+    capsys.readouterr()
+    assert cli.main(["apply", str(run), str(daily), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    said = capsys.readouterr().out.splitlines()[0]
+    assert said.endswith("; far more flagged than records like the reference in 1 (tue)")
+    table = pd.read_csv(tmp_path / "a" / "runs.csv").set_index("run")
+    assert table["compared_with_reference"].fillna("").to_dict() == {"mon": "", "tue": "more unusual"}
+    tue = json.loads((tmp_path / "a" / "tue" / "summary.json").read_text())
+    assert tue["compared_with_reference"]["features"][0]["feature"] == "LB"

@@ -198,19 +198,27 @@ class AnomalyPipeline(Pipeline):
         return super().write_data(data, folder)
 
     def batch_headline(self, rows):
-        """Records flagged of those scored, over every run: 'flagged 21 of 150 records in all'."""
+        """Records flagged of those scored, over every run, and the files that moved as a whole: 'flagged 21 of
+        150 records in all; far more flagged than records like the reference in 1 (day3)'."""
         scored = [r for r in rows if r.get("scored_records") is not None and r.get("flagged") is not None]
         if len(scored) < 2:
             return ""
-        return f"flagged {sum(r['flagged'] for r in scored):,} of {sum(r['scored_records'] for r in scored):,} records in all"
+        line = f"flagged {sum(r['flagged'] for r in scored):,} of {sum(r['scored_records'] for r in scored):,} records in all"
+        for how, said in (("more unusual", "far more"), ("less unusual", "far fewer")):
+            if runs := [str(r["run"]) for r in rows if r.get("compared_with_reference") == how]:
+                shown = ", ".join(runs[:5]) + (", ..." if len(runs) > 5 else "")
+                line += f"; {said} flagged than records like the reference in {len(runs)} ({shown})"
+        return line
 
     def batch_figures(self, summary):
-        """Records learned from and scored, those flagged, and how well the scores ranked labels a file had."""
+        """Records learned from and scored, those flagged, whether they moved as a whole from the reference
+        (``more unusual``, ``less unusual``, empty), and how well the scores ranked labels a file had."""
         judged = summary.get("evaluation") or {}
         return {
             "reference_records": summary.get("reference_records"),
             "scored_records": summary.get("scored_records"),
             "flagged": summary.get("flagged"),
+            "compared_with_reference": (summary.get("compared_with_reference") or {}).get("shifted"),
             "roc_auc": judged.get("roc_auc"),
             "headline": summary.get("headline"),
         }
