@@ -1201,6 +1201,21 @@ def test_same_seed_same_bytes_and_apply(tmp_path, default_run):
     assert set(a["segment_name"]) <= {x["name"] for x in s["segments"]}
     later = a.set_index("customer_id")
     assert (later["recency"] >= 0).all() and later["tenure"].max() > 500  # features as of 1998-06-30
+    # segment migration: the run's customers (as of its calibration end) against the same customers now
+    then = pd.read_csv(default_run / "customers.csv", dtype={"customer_id": str}).set_index("customer_id")
+    names = [x["name"] for x in sorted(s["segments"], key=lambda x: x["segment"])]
+    cross = pd.crosstab(then["segment_name"], later.loc[then.index, "segment_name"]).reindex(
+        index=names, columns=names, fill_value=0
+    )
+    moves = pd.read_csv(applied / "segment_moves.csv").set_index("segment then")
+    assert (moves.loc[names, names].to_numpy() == cross.to_numpy()).all()
+    assert moves.loc["new customers"].sum() == 0 and moves["not in the new log"].sum() == 0
+    got = json.loads((applied / "summary.json").read_text())
+    changed = int((then["segment"] != later.loc[then.index, "segment"]).sum())
+    assert got["segment_moves"]["customers_in_both"] == 2357 and got["segment_moves"]["since"] == "1997-09-30"
+    assert f"since 1997-09-30, {changed:,} of 2,357 customers changed segment (" in got["headline"]
+    big = max(((int(cross.loc[i, j]), i, j) for i in names for j in names if i != j), key=lambda t: t[0])
+    assert got["segment_moves"]["largest"][0] == {"from": big[1], "to": big[2], "customers": big[0]}
 
 
 @pytest.mark.skipif(not MASTER.is_file(), reason="../shared/datasets/cdnow not present")
@@ -1446,3 +1461,26 @@ def test_whole_amounts_with_thousands_commas_read_with_data_decimal_mark(tmp_pat
     assert read(tmp_path / "yen.csv", decimal_mark=",")[1]["revenue"] == pytest.approx(as_decimals)
     with pytest.raises(ConfigError, match="data.decimal_mark is set, but .* CDNOW text format"):
         check_format_keys(CustomersData(decimal_mark="."), "cdnow", "c.yaml")
+
+
+def test_segment_moves_count_each_customer_once_new_and_gone_apart():
+    from gmm_apps.pipelines.customers.migration import moves_sentence, segment_moves
+
+    before = pd.Series([0, 1, 1, 2, 2], index=["a", "b", "c", "d", "g"])
+    after = pd.Series([1, 1, 0, 2, 0, 2], index=["a", "b", "e", "f", "g", "h"])
+    table, moves = segment_moves(before, after, ["gold", "silver", "bronze"])
+    assert table.to_dict("index") == {
+        "gold": {"gold": 0, "silver": 1, "bronze": 0, "not in the new log": 0},
+        "silver": {"gold": 0, "silver": 1, "bronze": 0, "not in the new log": 1},
+        "bronze": {"gold": 1, "silver": 0, "bronze": 0, "not in the new log": 1},
+        "new customers": {"gold": 1, "silver": 0, "bronze": 2, "not in the new log": 0},
+    }
+    assert (moves["customers_in_both"], moves["stayed"], moves["up"], moves["down"]) == (3, 1, 1, 1)
+    assert (moves["new"], moves["absent"]) == (3, 2)
+    assert moves["largest"] == [
+        {"from": "gold", "to": "silver", "customers": 1},
+        {"from": "bronze", "to": "gold", "customers": 1},
+    ]
+    assert moves_sentence(moves, "2026-09-30") == (
+        "since 2026-09-30, 2 of 3 customers changed segment (1 gold -> silver, 1 bronze -> gold)"
+    )

@@ -14,6 +14,7 @@ from ...engine import dask_client
 from ...errors import ConfigError, DataError
 from ...paths import check_input, local_path
 from ...registry import Pipeline
+from ...runs import read_summary
 from .blocks import dask_purchases
 from .cohorts import averages, retention
 from .config import CustomersConfig
@@ -29,6 +30,7 @@ from .features import (
     holdout_outcomes,
     rfm_scores,
 )
+from .migration import moves_sentence, segment_moves
 from .model import PurchaseModel, Segmentation
 from .ranking import recommend, validate
 from .rows import same_currency
@@ -479,7 +481,21 @@ class CustomersPipeline(Pipeline):
             }
             worth = money(expected[1].sum(), cleaning.get("amounts_in"), 0)
             summary["headline"] += f"; expected {worth} over the next {weeks:.3g} weeks"
+        self._moves(ctx, run_dir, pd.Series(labels, index=feats.index.astype(str)), seg.names, summary)
         return summary
+
+    def _moves(self, ctx, run_dir, after, names, summary):
+        """The customers who moved between segments since the run (``segment_moves.csv``, the summary's
+        ``segment_moves``, said in the headline); nothing for a run folder without its ``customers.csv``."""
+        path = Path(run_dir) / "customers.csv"
+        if not path.is_file():
+            return
+        before = pd.read_csv(path, usecols=["customer_id", "segment"], dtype={"customer_id": str})
+        table, moves = segment_moves(before.set_index("customer_id")["segment"], after, names)
+        since = read_summary(run_dir).get("calibration", {}).get("end")
+        ctx.write_table("segment_moves.csv", table.reset_index())
+        summary["segment_moves"] = {"since": since, **moves}
+        summary["headline"] += "; " + moves_sentence(moves, since)
 
 
 def _log_cleaning(cleaning):
