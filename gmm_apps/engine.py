@@ -91,6 +91,7 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
         Parquet file whose unnamed saved index holds dates or text: the caller reads it in one process.
     """
     import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
+    import pandas as pd  # loaded by pipelines reading tables
 
     from .sniff import sniff_table, text_encoding  # loaded by pipelines reading tables
     from .table_edges import BLANK_FIRST, without_saved_index  # pandas: loaded by pipelines reading tables
@@ -120,8 +121,10 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
         dtype=object,
         blocksize=max(1 << 20, line * chunk_rows),
     )
-    if BLANK_FIRST in frame.columns[:1] and BLANK_FIRST not in keep:
-        without = without_saved_index(frame.head(1000, npartitions=1), p)  # logged once, as a local read logs it
-        if BLANK_FIRST not in without.columns:
+    if BLANK_FIRST in frame.columns[:1] and BLANK_FIRST not in keep:  # decided on the first rows, read here
+        head = pd.read_csv(
+            p, sep=sep, encoding=encoding, nrows=1000, dtype=object, engine="python" if len(sep) > 1 else "c"
+        )
+        if BLANK_FIRST not in without_saved_index(head, p).columns:  # logged once, as a local read logs it
             frame = frame.drop(columns=[BLANK_FIRST])
     return frame
