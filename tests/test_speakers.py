@@ -1090,3 +1090,42 @@ def test_a_run_resampling_recordings_up_says_so_for_enrolment_and_test(tmp_path,
             in err
         )
     assert "sampled below" in (tmp_path / "r" / "run.log").read_text()
+
+
+def test_a_speaker_enrolled_with_little_speech_is_named_wherever_their_answers_are_read(tmp_path, gmm_log):
+    import shutil
+
+    from gmm_apps import cli
+    from gmm_apps.pipelines.speakers.metrics import enrolment_per_speaker, under_enrolled
+
+    # by hand: the speakers' seconds, and those with a third of the median or less
+    enrolled = enrolment_per_speaker(["a", "b", "a", "c", "c", "c"], [1.0, 0.5, 2.0, 3.0, 3.0, 3.0])
+    assert enrolled == {
+        "a": {"recordings": 2, "speech_s": 3.0},
+        "b": {"recordings": 1, "speech_s": 0.5},
+        "c": {"recordings": 3, "speech_s": 9.0},
+    }
+    assert under_enrolled(enrolled) == ["b"]  # 0.5 s against a median of 3.0 s
+    # a run whose george is enrolled with one recording of the bundled sample's forty
+    enrol = tmp_path / "enrol"
+    enrol.mkdir()
+    for f in sorted((SAMPLES / "fsdd_sample" / "enrol").glob("*.wav")):
+        if "_george_" not in f.name or f.name == "0_george_10.wav":
+            shutil.copy(f, enrol / f.name)
+    test = SAMPLES / "fsdd_sample" / "test"
+    sets = ["--set", f"data.enrol={enrol}", "--set", f"data.test={test}", "--set", "report.plots=false"]
+    sets += ["--set", "model.n_components=16"]
+    out = tmp_path / "run"
+    assert cli.main(["run", str(REPO / "configs" / "speakers.yaml"), "--out", str(out), "--quiet", *sets]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["under_enrolled"] == ["george"] and s["enrolment_per_speaker"]["george"]["recordings"] == 1
+    assert s["enrolment_per_speaker"]["theo"]["recordings"] == 40
+    assert s["headline"].endswith("; enrolled with little speech: george")
+    assert "speaker 'george' is enrolled with" in gmm_log.text and "1 recording(s)" in gmm_log.text
+    table = pd.read_csv(out / "per_speaker.csv").set_index("speaker")
+    assert table.loc["george", "enrolment_recordings"] == 1 and table.loc["theo", "enrolment_recordings"] == 40
+    assert "speaker &#x27;george&#x27; is enrolled with" in (out / "report.html").read_text()
+    # applied to new recordings, the run's under-enrolled speaker is said again
+    assert cli.main(["apply", str(out), str(test), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    applied = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert applied["headline"].endswith("; enrolled with little speech: george")

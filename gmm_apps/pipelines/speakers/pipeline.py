@@ -15,6 +15,7 @@ import yaml
 from ...errors import ArgumentError, DataError
 from ...paths import check_input, require_file, with_left_out
 from ...registry import Pipeline
+from ...runs import read_summary
 from .calibration import build_models, calibrate, calibration_split, fit_background, held_out_scores
 from .config import SpeakersConfig, is_list
 from .data import (
@@ -31,7 +32,18 @@ from .data import (
 from .features import MIN_SPEECH_S
 from .frames import extract, of_kept
 from .ivector import TotalVariability, baum_welch_statistics
-from .metrics import confused_pairs, det_curve, eer_interval, equal_error_rate, per_speaker, ranked
+from .metrics import (
+    UNDER_ENROLLED,
+    confused_pairs,
+    det_curve,
+    eer_interval,
+    enrolment_per_speaker,
+    equal_error_rate,
+    median_speech,
+    per_speaker,
+    ranked,
+    under_enrolled,
+)
 from .model import SpeakerModels
 from .windows import headline_part, who_spoke_when
 
@@ -191,6 +203,14 @@ def identified_headline(n, speakers, mute, metrics, who=None):
     return f"{head}: accuracy {100 * acc:.1f}%, EER {100 * metrics['eer']:.2f}% (95% interval {100 * lo:.2f}-{100 * hi:.2f}%)"
 
 
+def write_confusion(ctx, confusion, speakers, enrolled):
+    """``per_speaker.csv`` (accuracy and enrolment per speaker) and ``confusion.csv`` (true x predicted)."""
+    M = np.asarray(confusion["matrix"])
+    ctx.write_table("per_speaker.csv", per_speaker(M, confusion["labels"], speakers, enrolled=enrolled))
+    table = pd.DataFrame(M, index=confusion["labels"], columns=speakers).rename_axis("true \\ predicted")
+    ctx.write_table("confusion.csv", table, index=True)
+
+
 def verify(models, S, files, claims):
     """Accept or reject each claim: the claimed speaker's score against the threshold (a claimed name that
     differs from one enrolled speaker's only in case, ``george`` for ``George``, is that speaker's)."""
@@ -344,7 +364,7 @@ class SpeakersPipeline(Pipeline):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
         seed = cfg.model.random_state
-        enrol_files, enrol_labels, enrol_frames, sr, sizes, skipped = self._enrolment(cfg, ctx)
+        enrol_files, enrol_labels, enrol_frames, sr, sizes, skipped, enrolled = self._enrolment(cfg, ctx)
         size, sizes_tried, start = choose_ubm_size(enrol_frames, enrol_labels, sizes, cfg, seed, ctx)
         ubm = background_model(enrol_frames, cfg, seed, ctx, n_components=size, start=start)
         extractor = total_variability(ubm, enrol_frames, cfg, seed, ctx)
@@ -366,6 +386,8 @@ class SpeakersPipeline(Pipeline):
             "model_kind": cfg.model.kind,
             "ubm_components": int(models.ubm.n_components),
             "ubm_sizes_tried": sizes_tried,
+            "enrolment_per_speaker": enrolled,
+            "under_enrolled": under_enrolled(enrolled),
         }
         if extractor is not None:
             summary["ivector_dim"] = int(extractor.T_.shape[2])
@@ -386,16 +408,10 @@ class SpeakersPipeline(Pipeline):
         mute = int((ident["speech_s"] < MIN_SPEECH_S).sum())
         summary.update({"test_recordings": len(test_files), "without_speech": mute, **metrics, **who})
         if "confusion" in metrics:
-            c = metrics["confusion"]
-            ctx.write_table("per_speaker.csv", per_speaker(np.asarray(c["matrix"]), c["labels"], speakers))
-            ctx.write_table(
-                "confusion.csv",
-                pd.DataFrame(
-                    metrics["confusion"]["matrix"], index=metrics["confusion"]["labels"], columns=models.speakers
-                ).rename_axis("true \\ predicted"),
-                index=True,
-            )
+            write_confusion(ctx, metrics["confusion"], speakers, enrolled)
         summary["headline"] = identified_headline(len(test_files), len(speakers), mute, metrics, who)
+        if summary["under_enrolled"]:
+            summary["headline"] += f"; enrolled with little speech: {', '.join(summary['under_enrolled'])}"
         summary = with_left_out(summary, skipped + more, "recording", "that could not be read")
         rep.build_report(ctx, cfg, summary=summary, ident=ident, scores=S, models=models, curves=curves, turns=turns)
         return summary
@@ -421,7 +437,10 @@ class SpeakersPipeline(Pipeline):
             )
         n_frames = sum(len(f) for f in frames)
         logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(files), len(speakers), n_frames)
-        return files, labels, frames, sr, ubm_sizes(cfg.model.n_components, n_frames), skipped
+        enrolled = enrolment_per_speaker(labels, speech)
+        for name in under_enrolled(enrolled):
+            logger.warning("%s", UNDER_ENROLLED.format(speaker=name, **enrolled[name], median=median_speech(enrolled)))
+        return files, labels, frames, sr, ubm_sizes(cfg.model.n_components, n_frames), skipped, enrolled
 
     @staticmethod
     def _metrics(ident, S, models, true, seed):
@@ -480,6 +499,8 @@ class SpeakersPipeline(Pipeline):
             head += f": accuracy {100 * m['accuracy']:.1f}%"
         if who:
             head += headline_part(who)
+        if few := read_summary(run_dir).get("under_enrolled"):  # the least reliable answers, said each time
+            head += f"; enrolled with little speech: {', '.join(few)}"
         out = {
             "headline": head,
             "recordings": len(files),

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.special import ndtri  # the normal quantile, as scipy.stats.norm.ppf
 
 from ...report import PALETTE, Report, figure, plot_score_histogram
-from .metrics import per_speaker
+from .metrics import UNDER_ENROLLED, median_speech, per_speaker
 from .windows import NO_SPEECH, UNKNOWN
 
 
@@ -68,9 +68,9 @@ def plot_det(far, frr, eer):
     return fig
 
 
-def per_speaker_table(confusion, speakers):
-    """Accuracy per enrolled speaker, least accurate first."""
-    table = per_speaker(np.asarray(confusion["matrix"]), confusion["labels"], speakers)
+def per_speaker_table(confusion, speakers, enrolled=None):
+    """Accuracy per enrolled speaker, least accurate first, with their enrolment speech when known."""
+    table = per_speaker(np.asarray(confusion["matrix"]), confusion["labels"], speakers, enrolled=enrolled)
     return table.sort_values(["accuracy", "speaker"], kind="stable").reset_index(drop=True)
 
 
@@ -101,6 +101,10 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves, turns=None
     )
     rep.headline(summary["headline"])
     rep.kv(_key_figures(cfg, summary))
+    enrolled = summary.get("enrolment_per_speaker") or {}
+    if few := summary.get("under_enrolled"):
+        median = median_speech(enrolled)
+        rep.caveats([UNDER_ENROLLED.format(speaker=name, **enrolled[name], median=median) for name in few])
     if ident is not None:
         _per_speaker_sections(ctx, rep, cfg, summary, models)
         _verification_section(ctx, rep, cfg, summary, curves)
@@ -201,7 +205,7 @@ def _key_figures(cfg, summary):
 
 def _per_speaker_sections(ctx, rep, cfg, summary, models):
     if "confusion" in summary:
-        table = per_speaker_table(summary["confusion"], models.speakers)
+        table = per_speaker_table(summary["confusion"], models.speakers, summary.get("enrolment_per_speaker"))
         rep.section("Per speaker")
         if len(table) > CONFUSION_PLOT_MAX:
             rep.text(
