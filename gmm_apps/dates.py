@@ -8,6 +8,7 @@ tells YYYYMMDD numbers, Excel day numbers and Unix time stamps apart by their si
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -211,3 +212,22 @@ def wall_clock(stamps, zone):
     if idx.tz is not None:
         idx = idx.tz_localize(None)
     return pd.Series(idx, index=stamps.index, name=stamps.name) if series else idx
+
+
+def time_stamp_column(table, taken=()):
+    """The first column (not ``taken``) holding time stamps: typed as such (Parquet, a workbook's date cells), or
+    text of which nine in ten of the first 200 filled cells read as ISO dates or time stamps; else None."""
+    for c in table.columns:
+        if c in taken:
+            continue
+        cells = table[c]
+        if pd.api.types.is_datetime64_any_dtype(cells):
+            return c
+        text = cells.dropna().astype(str).head(200)
+        if len(text) and not pd.to_numeric(text, errors="coerce").notna().any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a format guessed per cell: a guess is all this is
+                read = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+            if read.notna().mean() >= 0.9:
+                return c
+    return None

@@ -492,3 +492,42 @@ def test_a_till_export_with_several_amounts_says_them_all(tmp_path, capsys, gmm_
         "data.amount_column: Gross Sales, the first column that looks like amounts; others that do: Net Sales, "
         "Total Collected, Net Total (set the one that is what each customer paid you)"
     ) in gmm_log.text
+
+
+def test_a_column_of_time_stamps_under_a_header_that_says_nothing_is_the_date(tmp_path, capsys, monkeypatch):
+    # an orders table saved by pandas: time stamps with their zone under 'ts', the order ids the saved index
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    n = 3000
+    stamps = pd.to_datetime("2025-01-01", utc=True) + pd.to_timedelta(np.sort(rng.integers(0, 525_600, n)), "min")
+    orders = pd.DataFrame(
+        {"customer": rng.integers(1, 400, n).astype(str), "ts": stamps.tz_convert("Europe/Berlin"), "revenue": 20.0},
+        index=pd.Index(np.arange(n), name="order_id"),
+    )
+    orders.to_parquet("orders.parquet")
+    orders.assign(ts=orders["ts"].astype(str)).rename(columns={"ts": "when"}).to_csv("orders.csv")
+    for name, header in (("orders.parquet", "ts"), ("orders.csv", "when")):
+        assert cli.main(["init", "customers", f"{name}.yaml", "--data", name]) == 0
+        data = yaml.safe_load(Path(f"{name}.yaml").read_text())["data"]
+        assert (data["date_column"], data["id_column"], data["amount_column"]) == (header, "customer", "revenue"), name
+    # run with the default date column, the refusal names the column of time stamps
+    sets = [
+        "--set",
+        "data.path=orders.parquet",
+        "--set",
+        "data.id_column=customer",
+        "--set",
+        "data.amount_column=revenue",
+    ]
+    capsys.readouterr()
+    assert cli.main(["run", str(Path(__file__).resolve().parents[1] / "configs" / "customers.yaml"), *sets]) == 2
+    assert "column 'date' (data.date_column) not found; 'ts' looks like it: set data.date_column: ts" in (
+        capsys.readouterr().err
+    )
+    # numbers and words are no dates
+    pd.DataFrame({"customer": ["a", "b"], "n": ["1", "2"], "note": ["red", "blue"], "value": [1.0, 2.0]}).to_csv(
+        "plain.csv", index=False
+    )
+    from gmm_apps.dates import time_stamp_column
+
+    assert time_stamp_column(pd.read_csv("plain.csv", dtype=str), taken={"customer"}) is None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ...dates import day_month_order
+from ...dates import day_month_order, time_stamp_column
 from ...errors import ConfigError, DataError
 from ...paths import require_file
 from ...registry import muted, say_unsettled
@@ -284,6 +284,8 @@ def suggested_columns(path):
     for (ours, _), words in _LOOKS_LIKE.items():
         key = {"customer_id": "data.id_column"}.get(ours, f"data.{ours}_column")
         out[key] = _look_alike(cols, words, ours)
+    if out["data.date_column"] is None:  # a header that says nothing ('ts', 'when'): the column of time stamps
+        out["data.date_column"] = time_stamp_column(table.set_axis(cols, axis=1), taken=set(out.values()))
     _say_other_amounts(cols, out["data.amount_column"])
     if out["data.amount_column"] is None:
         out.pop("data.amount_column")
@@ -359,16 +361,18 @@ def _line_columns(cols):
     return (q, p) if q and p and q != p else None
 
 
-def check_columns(path, spec, columns):
+def check_columns(path, spec, columns, table=None):
     """Every named column is in the file; else one line naming the key, the column and the columns there are
-    (default names not found: the columns whose headers look like them, all at once, or, with no dates at
-    all, that a transaction log is needed)."""
+    (default names not found: the columns whose headers look like them, or for the dates whose cells are time
+    stamps (with ``table``), all at once, or, with no dates at all, that a transaction log is needed)."""
     cols = [str(c) for c in columns]
     missing = []
     for ours, theirs in spec.items():
         if theirs not in cols:
             key = {"customer_id": "id_column"}.get(ours, f"{ours}_column")
             like = _look_alike(cols, _LOOKS_LIKE.get((ours, theirs), ()), theirs)
+            if like is None and ours == "date" and table is not None:
+                like = time_stamp_column(table.set_axis(cols, axis=1), taken=set(spec.values()))
             missing.append((ours, theirs, key, [like] if like else []))
     sets = {key: f"data.{key}: {like[0]}" for _, _, key, like in missing if like}
     if ("amount", "amount", "amount_column", []) in missing and (line := _line_columns(cols)):
@@ -418,7 +422,7 @@ def read_transactions(cfg_data, path=None, *, date_order=None, decimal_marks=Non
         raise DataError(f"{p}: line {i + 2} has fewer than 4 fields; expected id, YYYYMMDD date, quantity, amount")
     if raw.empty:
         raise DataError(f"{p}: no transactions (only a header?)")
-    check_columns(p, spec, raw.columns)
+    check_columns(p, spec, raw.columns, raw)
     raw, kept = keep_rows(p, raw, cfg_data.keep)
     raw, currency, code = one_currency(p, raw, cfg_data.currency, spec.get("amount", spec.get("price")))
     totals = trailing_totals(raw, spec)
