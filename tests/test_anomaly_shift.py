@@ -108,3 +108,27 @@ def test_a_small_reference_expects_the_share_its_held_out_folds_are_flagged(tmp_
     assert found["expected_from"] == "held-out folds of the reference" and found["expected_share"] > 0.15
     assert found["flagged_share"] > 0.15 and found["shifted"] is None  # as many as expected: nothing said
     assert "on records like the reference the threshold flags about" in gmm_log.text
+
+
+def test_a_detector_that_learns_from_new_records_compares_the_next_with_them_too(tmp_path):
+    rng = np.random.default_rng(1)
+    ref, new = rng.normal(0, 1, (1000, 2)), rng.normal(0.5, 1, (600, 2))
+    profile = Profile.of(ref, np.zeros(1000, bool))
+    both = profile.merged(profile.tally(new, np.zeros(600, bool)))
+    z = lambda x: np.clip((x - profile.centre) / profile.scale, -CLIP, CLIP)  # noqa: E731
+    pooled = np.r_[z(ref), z(new)]
+    np.testing.assert_allclose(both.level, pooled.mean(axis=0))
+    np.testing.assert_allclose(both.variance, pooled.var(axis=0))
+    assert both.count.tolist() == [1600, 1600] and (both.centre == profile.centre).all()
+    # end to end: apply --update saves the pooled levels with the updated detector
+    records(3000, 1).to_csv(tmp_path / "ref.csv", index=False)
+    records(1000, 3, scale=1.6).to_csv(tmp_path / "rise.csv", index=False)
+    gmm_apps.run("anomaly", out=tmp_path / "r", set=[f"data.path={tmp_path / 'ref.csv'}", *QUICK])
+    argv = ["apply", str(tmp_path / "r"), str(tmp_path / "rise.csv"), "--update", "--out", str(tmp_path / "u")]
+    assert cli.main([*argv, "--quiet"]) == 0
+    from gmm_apps.pipelines.anomaly.model import GMMDetector
+
+    _, before = GMMDetector.load(tmp_path / "r" / "model")
+    _, after = GMMDetector.load(tmp_path / "u" / "model")
+    b, a = Profile.from_dict(before["reference_profile"]), Profile.from_dict(after["reference_profile"])
+    assert a.count[0] == b.count[0] + 1000 and a.level[0] > b.level[0]  # the amounts risen, pooled in

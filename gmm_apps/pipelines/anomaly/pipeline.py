@@ -368,6 +368,8 @@ class AnomalyPipeline(Pipeline):
         if profile is not None and tally.n:  # a model saved before records were compared has no profile
             compare(summary, profile, tally, schema.features, input)
         if update:
+            if profile is not None and tally.n:  # the levels to compare with follow the records learned from
+                meta = dict(meta, reference_profile=profile.merged(tally).to_dict())
             self._save_update(ctx, det, meta, run_dir, n, len(scores), summary)
         return summary
 

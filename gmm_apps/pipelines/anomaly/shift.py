@@ -90,6 +90,25 @@ class Profile:
         v = np.where(ok, v, 0.0)
         return Tally(len(X), int(np.sum(flagged)), v.sum(axis=0), (v * v).sum(axis=0), ok.sum(axis=0))
 
+    def merged(self, tally):
+        """The profile of the reference and the records of ``tally`` together (a detector that learned from them,
+        ``apply --update``): each feature's level, variance and count pooled; its centre, spread and the share to
+        expect kept."""
+        count = self.count + tally.counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            level = (self.level * self.count + tally.sums) / np.maximum(count, 1)
+            second = ((self.variance + self.level**2) * self.count + tally.squares) / np.maximum(count, 1)
+        return Profile(
+            self.centre,
+            self.scale,
+            self.binary,
+            np.where(count > 0, level, self.level),
+            np.where(count > 0, np.maximum(second - level**2, 0.0), self.variance),
+            count,
+            self.expected_share,
+            self.expected_from,
+        )
+
     def to_dict(self):
         return {
             "centre": self.centre.tolist(),
