@@ -54,6 +54,11 @@ def test_the_figures_are_those_computed_by_hand_and_add_up_over_chunks():
     # a profile read back from the model file is the one saved
     back = Profile.from_dict(json.loads(json.dumps(profile.to_dict())))
     assert shift_summary(back, parts, ["amount", "kind=E"])["features"] == again["features"]
+    # one saved before variances were kept still compares, its levels counted as one record each
+    older = {k: v for k, v in profile.to_dict().items() if k not in ("variance", "count")}
+    old = shift_summary(Profile.from_dict(older), parts, ["amount", "kind=E"])
+    assert [f["effect"] for f in old["features"]] == pytest.approx([f["effect"] for f in again["features"]])
+    assert not any(f["named"] for f in old["features"]) and old["p_value"] == pytest.approx(again["p_value"])
 
 
 def test_records_like_the_reference_say_nothing_and_moved_ones_are_named(tmp_path):

@@ -123,8 +123,11 @@ class Profile:
 
     @classmethod
     def from_dict(cls, d):
-        arrays = [np.asarray(d[k], dtype=np.float64) for k in ("centre", "scale", "level", "variance", "count")]
-        centre, scale, level, variance, count = arrays
+        """A profile as saved; one saved before variances were kept counts its levels as one record each, of the
+        new records' variance (a feature's move then needs four of their spreads to be named)."""
+        centre, scale, level = (np.asarray(d[k], dtype=np.float64) for k in ("centre", "scale", "level"))
+        variance = np.asarray(d.get("variance", np.full_like(level, np.nan)), dtype=np.float64)
+        count = np.asarray(d.get("count", np.ones_like(level)), dtype=np.float64)
         return cls(
             centre,
             scale,
@@ -180,11 +183,9 @@ def _effect(profile, new):
 def _standard_error(profile, tally):
     """Each effect's standard error: of a difference of means (numeric), of Cohen's h (0/1: 1/n each side)."""
     n_new, n_ref = np.maximum(tally.counts, 1), np.maximum(profile.count, 1)
-    return np.where(
-        profile.binary,
-        np.sqrt(1 / n_new + 1 / n_ref),
-        np.sqrt(tally.variances() / n_new + profile.variance / n_ref),
-    )
+    new_var = tally.variances()
+    ref_var = np.where(np.isfinite(profile.variance), profile.variance, new_var)  # not saved: the new records'
+    return np.where(profile.binary, np.sqrt(1 / n_new + 1 / n_ref), np.sqrt(new_var / n_new + ref_var / n_ref))
 
 
 def shift_summary(profile, tally, names, *, top=5):
