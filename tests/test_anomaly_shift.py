@@ -113,6 +113,9 @@ def test_a_small_reference_expects_the_share_its_held_out_folds_are_flagged(tmp_
     assert found["expected_from"] == "held-out folds of the reference" and found["expected_share"] > 0.15
     assert found["flagged_share"] > 0.15 and found["shifted"] is None  # as many as expected: nothing said
     assert "on records like the reference the threshold flags about" in gmm_log.text
+    said = r.summary["new_records_flagged_expected"]
+    assert said == {"share": found["expected_share"], "from": "held-out folds of the reference"}
+    assert "share of new records like the reference it flags" in (tmp_path / "r" / "report.html").read_text()
 
 
 def test_a_detector_that_learns_from_new_records_compares_the_next_with_them_too(tmp_path):

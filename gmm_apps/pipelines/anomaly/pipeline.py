@@ -255,6 +255,7 @@ class AnomalyPipeline(Pipeline):
         out = score_table(det, rec, schema.features, cfg.report.explain, reference=rec is train)
         ctx.write_table("scores.csv", out)
         summary = self._summary(cfg, det, schema, train, rec, out, verdicts)
+        summary["new_records_flagged_expected"] = {"share": profile.expected_share, "from": profile.expected_from}
         if rec is not train:
             compare(summary, profile, profile.tally(rec.X, out["flag"].to_numpy()), schema.features, cfg.data.score)
         rep.build_report(ctx, cfg, summary=summary, scores=out, det=det, rec=rec, names=schema.features)

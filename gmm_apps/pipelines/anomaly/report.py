@@ -166,6 +166,10 @@ def _key_figures(cfg, summary):
             "fixed": "a fixed score",
         }[cfg.threshold.method],
     }
+    if expected := summary.get("new_records_flagged_expected"):
+        kv["share of new records like the reference it flags"] = (
+            f"{100 * expected['share']:.1f}% (estimated on {expected['from']})"
+        )
     if summary["evaluation"]:
         ev = summary["evaluation"]
         kv.update(
@@ -184,7 +188,7 @@ def _shift_section(rep, found):
     rep.text(
         f"{100 * found['flagged_share']:.1f}% of the scored records are flagged, against "
         f"{100 * found['expected_share']:.1f}% of records like the reference (estimated on "
-        f"{found.get('expected_from', 'the reference')}; binomial test p = {found['p_value']:.2g}). "
+        f"{found.get('expected_from', 'the reference records')}; binomial test p = {found['p_value']:.2g}). "
         + (
             f"{said[0].upper()}{said[1:]}."
             if said

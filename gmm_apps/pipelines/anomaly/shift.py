@@ -62,7 +62,7 @@ class Profile:
     variance: np.ndarray
     count: np.ndarray
     expected_share: float
-    expected_from: str = "reference"
+    expected_from: str = "the reference records"
 
     @classmethod
     def of(cls, X, flagged, *, expected=None):
@@ -136,7 +136,7 @@ class Profile:
             variance,
             count,
             float(d["expected_share"]),
-            d.get("expected_from", "reference"),
+            d.get("expected_from", "the reference records"),
         )
 
 
