@@ -1216,6 +1216,16 @@ def test_same_seed_same_bytes_and_apply(tmp_path, default_run):
     assert f"since 1997-09-30, {changed:,} of 2,357 customers changed segment (" in got["headline"]
     big = max(((int(cross.loc[i, j]), i, j) for i in names for j in names if i != j), key=lambda t: t[0])
     assert got["segment_moves"]["largest"][0] == {"from": big[1], "to": big[2], "customers": big[0]}
+    assert got["segment_moves"]["partial_history"] is False
+    # a log of 1998 alone: its customers are read from it alone, which the run says
+    lines = (SAMPLES / "cdnow_sample.txt").read_text().splitlines()
+    late = [ln for ln in lines[1:] if ln.split()[1] >= "19980101"]
+    (tmp_path / "1998.txt").write_text("\n".join([lines[0], *late]) + "\n")
+    argv = ["apply", str(default_run), str(tmp_path / "1998.txt"), "--out", str(tmp_path / "a98"), "--quiet"]
+    assert cli.main(argv) == 0
+    got = json.loads((tmp_path / "a98" / "summary.json").read_text())
+    assert got["segment_moves"]["partial_history"] is True and got["segment_moves"]["history_from"] == "1998-01-01"
+    assert got["headline"].endswith("(from this log's purchases alone, since 1998-01-01)")
 
 
 @pytest.mark.skipif(not MASTER.is_file(), reason="../shared/datasets/cdnow not present")

@@ -481,21 +481,36 @@ class CustomersPipeline(Pipeline):
             }
             worth = money(expected[1].sum(), cleaning.get("amounts_in"), 0)
             summary["headline"] += f"; expected {worth} over the next {weeks:.3g} weeks"
-        self._moves(ctx, run_dir, pd.Series(labels, index=feats.index.astype(str)), seg.names, summary)
+        first = purchases["date"].min().date()
+        self._moves(ctx, run_dir, pd.Series(labels, index=feats.index.astype(str)), seg.names, summary, first, input)
         return summary
 
-    def _moves(self, ctx, run_dir, after, names, summary):
+    def _moves(self, ctx, run_dir, after, names, summary, first, source):
         """The customers who moved between segments since the run (``segment_moves.csv``, the summary's
-        ``segment_moves``, said in the headline); nothing for a run folder without its ``customers.csv``."""
+        ``segment_moves``, said in the headline); nothing for a run folder without its ``customers.csv``. A new
+        log that starts after the run's (``first``: its first day) is said: its customers are read from its
+        purchases alone, so part of their moves is the history left out."""
         path = Path(run_dir) / "customers.csv"
         if not path.is_file():
             return
         before = pd.read_csv(path, usecols=["customer_id", "segment"], dtype={"customer_id": str})
         table, moves = segment_moves(before.set_index("customer_id")["segment"], after, names)
-        since = read_summary(run_dir).get("calibration", {}).get("end")
+        calibration = read_summary(run_dir).get("calibration", {})
+        since, start = calibration.get("end"), calibration.get("start")
         ctx.write_table("segment_moves.csv", table.reset_index())
-        summary["segment_moves"] = {"since": since, **moves}
+        partial = start is not None and first > pd.Timestamp(start).date() + pd.Timedelta(days=7)
+        summary["segment_moves"] = {"since": since, **moves, "history_from": str(first), "partial_history": partial}
         summary["headline"] += "; " + moves_sentence(moves, since)
+        if partial:
+            logger.warning(
+                "%s: starts on %s, after the run's log (from %s): each customer's segment now is read from this "
+                "log's purchases alone, so part of the moves is the history left out; give the whole history to "
+                "compare with the run",
+                source,
+                first,
+                start,
+            )
+            summary["headline"] += f" (from this log's purchases alone, since {first})"
 
 
 def _log_cleaning(cleaning):
