@@ -729,6 +729,6 @@ def test_a_batch_of_daily_files_names_those_that_moved_from_the_reference(tmp_pa
     said = capsys.readouterr().out.splitlines()[0]
     assert said.endswith("; far more flagged than records like the reference in 1 (tue)")
     table = pd.read_csv(tmp_path / "a" / "runs.csv").set_index("run")
-    assert table["compared_with_reference"].fillna("").to_dict() == {"mon": "", "tue": "more unusual"}
+    assert table["compared_with_reference"].to_dict() == {"mon": "like the reference", "tue": "more unusual"}
     tue = json.loads((tmp_path / "a" / "tue" / "summary.json").read_text())
     assert tue["compared_with_reference"]["features"][0]["feature"] == "LB"

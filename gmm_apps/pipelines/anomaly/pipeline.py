@@ -212,13 +212,14 @@ class AnomalyPipeline(Pipeline):
 
     def batch_figures(self, summary):
         """Records learned from and scored, those flagged, whether they moved as a whole from the reference
-        (``more unusual``, ``less unusual``, empty), and how well the scores ranked labels a file had."""
+        (``more unusual``, ``less unusual``, ``like the reference``; empty when not compared), and how well the
+        scores ranked labels a file had."""
         judged = summary.get("evaluation") or {}
         return {
             "reference_records": summary.get("reference_records"),
             "scored_records": summary.get("scored_records"),
             "flagged": summary.get("flagged"),
-            "compared_with_reference": (summary.get("compared_with_reference") or {}).get("shifted"),
+            "compared_with_reference": _compared(summary.get("compared_with_reference")),
             "roc_auc": judged.get("roc_auc"),
             "headline": summary.get("headline"),
         }
@@ -450,6 +451,11 @@ def compare(summary, profile, tally, names, source):
     if said := shift_sentence(found):
         summary["headline"] += f"; {said}"
         logger.warning("%s: %s", source, said)
+
+
+def _compared(found):
+    """A file's records against the reference, in a word for a batch's table (None: not compared)."""
+    return None if not found else found["shifted"] or "like the reference"
 
 
 def _named(cfg):
