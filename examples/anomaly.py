@@ -35,7 +35,10 @@ days.mkdir(exist_ok=True)
 for k in range(3):
     new.iloc[k * len(new) // 3 : (k + 1) * len(new) // 3].to_csv(days / f"day{k + 1}.csv", index=False)
 daily = run.apply(str(days), out="runs/example-anomaly-daily", overwrite=True)
-print(daily.tables["runs"][["run", "scored_records", "flagged"]])
+print(daily.tables["runs"][["run", "scored_records", "flagged", "compared_with_reference"]])
+# the sample lists its anomalous records last, so the third day holds them: the batch's headline names the days
+# flagged far more (or far fewer) than records like the reference would be
+print(daily.summary["headline"])
 
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.hist(top["score"], bins=60)
