@@ -39,7 +39,9 @@ ax.invert_yaxis()
 fig.tight_layout()
 fig.savefig("customers_segments.png", dpi=100)
 
-# %% The saved model on new transactions (here the same log): segments for every customer
+# %% The saved model on new transactions (here the whole log, to its last day): segments for every customer
 again = run.apply(tx, out="runs/example-customers-apply")
 print(again.summary["headline"])
 print(again.tables["customers"][["customer_id", "segment_name"]].head())
+# who moved between segments since the run's calibration ended: rows then, columns now
+print(again.tables["segment_moves"])

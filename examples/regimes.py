@@ -42,7 +42,11 @@ folder.mkdir(parents=True, exist_ok=True)
 history.to_csv(folder / "sp500.csv")
 nasdaq.load()["Adj Close"].rename("Close").loc[:"2016-12-31"].to_frame().to_csv(folder / "nasdaq.csv")
 assets = gmm_apps.run("regimes", each=folder / "*.csv", out="runs/example-regimes-assets", overwrite=True, n_jobs=2)
-print(assets.tables["runs"][["run", "date", "regime", "probability", "switches_per_year_out_of_sample"]])
+print(
+    assets.tables["runs"][
+        ["run", "date", "regime", "probability", "switches_per_year_out_of_sample", "regimes_beyond_chance"]
+    ]
+)
 print(assets.runs["nasdaq"].summary["headline"])  # each asset's run, as any run
 
 labels = today.tables["regimes"]
