@@ -37,9 +37,8 @@ SURE = 4.0
 
 
 def _scale(x):
-    """The robust spread of one column: the interquartile range / 1.349, else the MAD x 1.4826, else the
-    standard deviation, else 1."""
-    x = x[np.isfinite(x)]
+    """The robust spread of one column's finite values: the interquartile range / 1.349, else the MAD x 1.4826,
+    else the standard deviation, else 1."""
     if not len(x):
         return 1.0
     q1, q3 = np.percentile(x, [25, 75])
@@ -72,7 +71,7 @@ class Profile:
         finite = [X[np.isfinite(X[:, j]), j] for j in range(X.shape[1])]
         binary = np.array([len(v) > 0 and bool(np.isin(v, (0.0, 1.0)).all()) for v in finite])
         centre = np.array([float(np.median(v)) if len(v) else 0.0 for v in finite])
-        scale = np.array([_scale(X[:, j]) for j in range(X.shape[1])])
+        scale = np.array([_scale(v) for v in finite])
         own = float(np.mean(flagged))
         zeros = np.zeros(X.shape[1])
         profile = cls(centre, scale, binary, zeros, zeros, zeros, own if expected is None else float(expected))

@@ -110,14 +110,16 @@ def enrolment_per_speaker(labels, speech):
     return {k: {"recordings": v["recordings"], "speech_s": round(v["speech_s"], 2)} for k, v in sorted(out.items())}
 
 
-def median_speech(enrolled):
-    return float(np.median([v["speech_s"] for v in enrolled.values()]))
-
-
 def under_enrolled(enrolled):
     """The speakers enrolled with :data:`UNDER_ENROLLED_SHARE` of the median speaker's speech or less."""
-    median = median_speech(enrolled) if enrolled else 0.0
+    median = float(np.median([v["speech_s"] for v in enrolled.values()])) if enrolled else 0.0
     return [k for k, v in enrolled.items() if v["speech_s"] <= UNDER_ENROLLED_SHARE * median]
+
+
+def enrolment_cautions(enrolled):
+    """What the log and the report say of each speaker :func:`under_enrolled` names."""
+    median = float(np.median([v["speech_s"] for v in enrolled.values()])) if enrolled else 0.0
+    return [UNDER_ENROLLED.format(speaker=k, **enrolled[k], median=median) for k in under_enrolled(enrolled)]
 
 
 def per_speaker(M, labels_true, speakers, *, enrolled=None):

@@ -33,13 +33,12 @@ from .features import MIN_SPEECH_S
 from .frames import extract, of_kept
 from .ivector import TotalVariability, baum_welch_statistics
 from .metrics import (
-    UNDER_ENROLLED,
     confused_pairs,
     det_curve,
     eer_interval,
+    enrolment_cautions,
     enrolment_per_speaker,
     equal_error_rate,
-    median_speech,
     per_speaker,
     ranked,
     under_enrolled,
@@ -438,8 +437,8 @@ class SpeakersPipeline(Pipeline):
         n_frames = sum(len(f) for f in frames)
         logger.info("enrolment: %d recordings of %d speakers, %d speech frames", len(files), len(speakers), n_frames)
         enrolled = enrolment_per_speaker(labels, speech)
-        for name in under_enrolled(enrolled):
-            logger.warning("%s", UNDER_ENROLLED.format(speaker=name, **enrolled[name], median=median_speech(enrolled)))
+        for said in enrolment_cautions(enrolled):
+            logger.warning("%s", said)
         return files, labels, frames, sr, ubm_sizes(cfg.model.n_components, n_frames), skipped, enrolled
 
     @staticmethod

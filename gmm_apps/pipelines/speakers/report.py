@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.special import ndtri  # the normal quantile, as scipy.stats.norm.ppf
 
 from ...report import PALETTE, Report, figure, plot_score_histogram
-from .metrics import UNDER_ENROLLED, median_speech, per_speaker
+from .metrics import enrolment_cautions, per_speaker
 from .windows import NO_SPEECH, UNKNOWN
 
 
@@ -101,10 +101,8 @@ def build_report(ctx, cfg, *, summary, ident, scores, models, curves, turns=None
     )
     rep.headline(summary["headline"])
     rep.kv(_key_figures(cfg, summary))
-    enrolled = summary.get("enrolment_per_speaker") or {}
-    if few := summary.get("under_enrolled"):
-        median = median_speech(enrolled)
-        rep.caveats([UNDER_ENROLLED.format(speaker=name, **enrolled[name], median=median) for name in few])
+    if said := enrolment_cautions(summary.get("enrolment_per_speaker") or {}):
+        rep.caveats(said)
     if ident is not None:
         _per_speaker_sections(ctx, rep, cfg, summary, models)
         _verification_section(ctx, rep, cfg, summary, curves)
