@@ -1,8 +1,16 @@
 """Fixtures shared by the test modules."""
 
 import logging
+import os
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, so a run is reproducible and CI cannot turn red
+# on an example no earlier run drew. HYPOTHESIS_PROFILE=explore draws new ones (and keeps failures).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture
