@@ -9,7 +9,12 @@ from scipy.stats import binomtest
 
 import gmm_apps
 from gmm_apps import cli
-from gmm_apps.pipelines.anomaly.shift import CLIP, Profile, Tally, shift_sentence, shift_summary
+from gmm_apps.core.persistence import load_arrays, save_arrays
+from gmm_apps.core.thresholds import threshold_at_rate
+from gmm_apps.pipelines.anomaly.config import AnomalyConfig
+from gmm_apps.pipelines.anomaly.model import GMMDetector
+from gmm_apps.pipelines.anomaly.pipeline import held_out_scores
+from gmm_apps.pipelines.anomaly.shift import CLIP, HELD_OUT_FOLDS, Profile, Tally, shift_sentence, shift_summary
 
 QUICK = ["model.seeds=2", "model.components=[1, 4]", "report.plots=false", "data.id_column=tx"]
 
@@ -101,21 +106,80 @@ def test_a_file_applied_in_chunks_is_compared_as_one_scored_whole(tmp_path, gmm_
     assert all(f["new"] < f["reference"] for f in whole["features"][:4]) and whole["features"][0]["named"]
 
 
-def test_a_small_reference_expects_the_share_its_held_out_folds_are_flagged(tmp_path, gmm_log):
-    # 300 records of 20 features: a detector fitted on them flags more of new ones like them than its 10%
+def test_new_records_like_a_small_reference_are_flagged_at_its_rate(tmp_path, gmm_log):
+    # 300 records of 20 features: a detector fitted on them scores new ones like them as more unusual, so its
+    # own 10% threshold would flag more of them; the threshold for new records is set on held-out folds
     rng = np.random.default_rng(6)
-    frame = pd.DataFrame(rng.standard_t(5, (600, 20)), columns=[f"x{i}" for i in range(20)])
+    frame = pd.DataFrame(rng.standard_t(5, (5300, 20)), columns=[f"x{i}" for i in range(20)])
     frame.iloc[:300].to_csv(tmp_path / "ref.csv", index=False)
     frame.iloc[300:].to_csv(tmp_path / "new.csv", index=False)
     sets = [f"data.path={tmp_path / 'ref.csv'}", f"data.score={tmp_path / 'new.csv'}", "data.id_column=null"]
     r = gmm_apps.run("anomaly", out=tmp_path / "r", set=[*sets, "model.seeds=2", "report.plots=false"])
-    found = r.summary["compared_with_reference"]
-    assert found["expected_from"] == "held-out folds of the reference" and found["expected_share"] > 0.15
-    assert found["flagged_share"] > 0.15 and found["shifted"] is None  # as many as expected: nothing said
-    assert "on records like the reference the threshold flags about" in gmm_log.text
-    said = r.summary["new_records_flagged_expected"]
-    assert said == {"share": found["expected_share"], "from": "held-out folds of the reference"}
-    assert "share of new records like the reference it flags" in (tmp_path / "r" / "report.html").read_text()
+    s, scores = r.summary, r.tables["scores"]
+    assert s["threshold"] == s["threshold_new_records"] > s["threshold_reference"]
+    assert (scores["flag"] == (scores["score"] > s["threshold_new_records"])).all()
+    # the 5,000 new records (binomial sd 0.4 points) are flagged near the rate; the reference's own threshold
+    # would have flagged far more of them
+    assert 0.06 < scores["flag"].mean() < 0.14
+    assert (scores["score"] > s["threshold_reference"]).mean() > 0.15
+    found = s["compared_with_reference"]
+    assert found["expected_from"] == "held-out folds of the reference" and 0.09 < found["expected_share"] <= 0.1
+    assert found["shifted"] is None  # as many as expected: nothing said
+    assert "new records are flagged above" in gmm_log.text
+    assert s["new_records_flagged_expected"] == {"share": found["expected_share"], "from": found["expected_from"]}
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "threshold for new records" in html and "share of new records like the reference it flags" in html
+    # the reference scored itself keeps its own threshold: at most the rate of it flagged
+    own = gmm_apps.run(
+        "anomaly", out=tmp_path / "own", set=[*sets[:1], *sets[2:], "model.seeds=2", "report.plots=false"]
+    )
+    assert own.summary["threshold"] == own.summary["threshold_reference"] == s["threshold_reference"]
+    assert own.tables["scores"]["flag"].sum() == 30
+
+
+def test_held_out_scores_are_those_of_detectors_fitted_without_each_fold():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 3))
+    cfg = AnomalyConfig.model_validate({"model": {"seeds": 1, "components": [1, 2]}})
+    det = GMMDetector.from_config(cfg).fit(X)
+    train = type("Records", (), {"X": X})()
+    held = held_out_scores(cfg, det, train)
+    fold = np.random.default_rng(cfg.model.random_state).permutation(60) % HELD_OUT_FOLDS
+    for k in range(HELD_OUT_FOLDS):  # brute force: a detector fitted on the other folds scores fold k
+        alone = GMMDetector.from_config(cfg).fit(X[fold != k])
+        np.testing.assert_allclose(held[fold == k], alone.decision_function(X[fold == k]), rtol=1e-12)
+    assert held_out_scores(cfg, det, type("Records", (), {"X": X[:12]})()) is None  # 9 left to fit on
+    assert held_out_scores(cfg, det, type("Records", (), {"X": X[:13]})()) is not None
+
+
+def test_the_threshold_for_new_records_is_set_on_held_out_scores_and_saved(tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 3))
+    det = GMMDetector(n_components=[1, 2], seeds=2, random_state=0).fit(X)
+    held = det.decision_scores_ + rng.gamma(2.0, 0.3, 400)  # held-out scores run higher than the fit's own
+    det.set_threshold(rate=0.1, held_out=held)
+    assert det.threshold_ == threshold_at_rate(det.decision_scores_, 0.1) and det.labels_.sum() == 40
+    assert det.threshold_new_ == threshold_at_rate(held, 0.1) > det.threshold_
+    assert np.sum(held > det.threshold_new_) == 40
+    new = rng.normal(size=(300, 3))
+    np.testing.assert_array_equal(det.predict(new), det.decision_function(new) > det.threshold_new_)
+    det.save(tmp_path / "m", meta={})
+    back, _ = GMMDetector.load(tmp_path / "m")
+    assert (back.threshold_, back.threshold_new_) == (det.threshold_, det.threshold_new_)
+    # a file saved before there was a threshold for new records: new records get the reference's
+    head, arrays = load_arrays(tmp_path / "m" / "detector.npz", format=GMMDetector.FORMAT, max_version=5)
+    del head["threshold_new"]
+    save_arrays(tmp_path / "m" / "detector.npz", arrays, format=GMMDetector.FORMAT, format_version=5, meta=head)
+    old, _ = GMMDetector.load(tmp_path / "m")
+    assert old.threshold_new_ == old.threshold_ == det.threshold_
+    # learning from new records moves both thresholds by the same step
+    gap = det.threshold_new_ - det.threshold_
+    before = det.threshold_
+    det.update(rng.normal(size=(200, 3)))
+    assert det.threshold_ != before and det.threshold_new_ - det.threshold_ == pytest.approx(gap)
+    # a fixed score is the threshold of every record
+    det.set_threshold(value=2.5, held_out=held)
+    assert det.threshold_ == det.threshold_new_ == 2.5
 
 
 def test_a_detector_that_learns_from_new_records_compares_the_next_with_them_too(tmp_path):

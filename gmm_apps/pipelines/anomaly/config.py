@@ -189,10 +189,17 @@ class AnomalyModel(ModelSection):
 
 class AnomalyThreshold(ThresholdSection):
     """Which records are flagged: at most ``rate`` of the reference records (the expected
-    contamination), or every record scoring above a fixed ``value``."""
+    contamination), and about ``rate`` of new records like them, or every record scoring above a fixed
+    ``value``. A detector scores records it was not fitted on as more unusual than those it learned
+    from: on a reference of 5,000 records or fewer the threshold for new records is set on the
+    reference's held-out scores (five folds)."""
 
     rate: float = Field(
-        0.1, gt=0, lt=0.5, description="share of the reference records flagged (expected contamination)"
+        0.1,
+        gt=0,
+        lt=0.5,
+        description="share of the reference records flagged (expected contamination), and of new records like "
+        "them (on a reference of 5,000 records or fewer, their threshold is set on held-out scores of the reference)",
     )
 
 

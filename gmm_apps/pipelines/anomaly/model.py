@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import erf
 
 from ...core import (
     ConvergenceWarning,
@@ -22,6 +21,7 @@ from ...errors import DataError
 from .config import AnomalyConfig
 from .explain import ExplanationsMixin
 from .model_file import DetectorFileMixin
+from .thresholds import ThresholdsMixin
 from .verdicts import VerdictsMixin, labelled_ids
 
 #: the default config: the one source of the detector's defaults
@@ -30,7 +30,7 @@ _DEFAULT_COMPONENTS = tuple(_DEFAULT.model.member_components())
 _DEFAULT_COVARIANCE_TYPES = tuple(_DEFAULT.model.covariance_types())
 
 
-class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
+class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFileMixin):
     """Anomaly scores from an ensemble of Gaussian mixtures.
 
     The ensemble has several *views* of the reference, each a density:
@@ -112,6 +112,13 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
         reference, used for a missing value (the joint members use the
         conditional entropy instead); NaN for the joint members.
     threshold_ : float
+        The score above which a reference record is flagged (``labels_``).
+    threshold_new_ : float
+        The score above which a record the detector was not fitted on is
+        flagged (:meth:`predict`): a detector scores such records as more
+        unusual than those it learned from, the more so the fewer they were,
+        so :meth:`set_threshold` can set it on held-out scores of the
+        reference; else ``threshold_``.
     decision_scores_ : ndarray of shape (n_train,)
     labels_ : ndarray of shape (n_train,)
     n_updates_ : int
@@ -127,6 +134,8 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
     #: variance floor of the per-feature mixtures, in robust-scaled units (finer than the joint members':
     #: one feature at a time has the records to resolve it)
     MARGINAL_REG_COVAR = 0.05
+    #: the fewest reference records a detector learns from
+    MIN_RECORDS = 10
     #: records scored at a time (each member's score of a block is held at once)
     SCORE_ROWS = 65_536
 
@@ -383,8 +392,10 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
         self
         """
         X = np.asarray(X, dtype=np.float64)
-        if X.shape[0] < 10:
-            raise DataError(f"only {X.shape[0]} reference records; need at least 10 to learn what normal looks like")
+        if X.shape[0] < self.MIN_RECORDS:
+            raise DataError(
+                f"only {X.shape[0]} reference records; need at least {self.MIN_RECORDS} to learn what normal looks like"
+            )
         self.scaler_ = FeatureScaler.median_iqr(X)
         Z = self.scaler_.transform(X)
         self._fit_projection(Z)
@@ -483,8 +494,10 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
         verdicts = np.full(len(X), np.nan) if verdicts is None else np.asarray(verdicts, dtype=float)
         labelled = ~np.isnan(verdicts)
         if getattr(self, "verdicts_", None) is None and not np.any(verdicts == 1):
-            if self.threshold_rate_ is not None:
+            if self.threshold_rate_ is not None:  # the threshold for new records keeps its distance
+                gap = self.new_threshold - self.threshold_
                 self.threshold_ = (1 - step) * self.threshold_ + step * threshold_at_rate(s, self.threshold_rate_)
+                self.threshold_new_ = self.threshold_ + gap
             return self
         if getattr(self, "verdicts_", None) is None:  # the first verdicts: the batch's unknown records are the sample
             self._keep_verdicts(X, verdicts, ids)
@@ -497,6 +510,7 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
         self.score_mean_, self.score_std_ = float(ref.mean()), float(ref.std()) or 1.0
         if self.threshold_rate_ is not None:
             self.threshold_ = threshold_at_rate(ref, self.threshold_rate_)
+        self.threshold_new_ = self.threshold_  # the blend's sample scores are cross-fitted
         return self
 
     # ---------------------------------------------------------------- score
@@ -512,32 +526,6 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, DetectorFileMixin):
         """The score from the views' raw scores: each standardised, then the largest or the weighted mean."""
         S = (raw - self.med_) / self.iqr_
         return S.max(axis=1) if self.combine == "max" else S @ self.weights_
-
-    def set_threshold(self, *, rate=None, value=None):
-        """Set ``threshold_`` so that at most ``rate`` of the training records are flagged
-        (the expected contamination), or to a fixed score ``value``."""
-        s = self.decision_scores_
-        self.threshold_rate_ = None if value is not None else rate
-        if value is not None:
-            self.threshold_ = float(value)
-        else:
-            self.threshold_ = threshold_at_rate(s, rate)
-        self.labels_ = (s > self.threshold_).astype(int)
-        return self
-
-    def predict(self, X):
-        """1 for records scored above ``threshold_``, else 0."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
-
-    def predict_proba(self, X):
-        """Probability of being an outlier, PyOD's 'unify' method: the Gaussian CDF of the
-        score standardised by the training scores' mean and deviation.  Shape (n, 2)."""
-        return self.proba_from_scores(self.decision_function(X))
-
-    def proba_from_scores(self, scores):
-        """:meth:`predict_proba` from scores already computed by :meth:`decision_function`."""
-        p = np.clip(erf((np.asarray(scores) - self.score_mean_) / (self.score_std_ * np.sqrt(2))), 0, 1)
-        return np.c_[1 - p, p]
 
     def _view_members(self, v):
         return np.flatnonzero(self.view_matrix_[: len(self.members_), v])

@@ -57,6 +57,7 @@ class DetectorFileMixin:
             "n_members": len(self.members_),
             "member_sha256": digests,
             "threshold": self.threshold_,
+            "threshold_new": self.new_threshold,
             "train_score_mean": self.score_mean_,
             "train_score_std": self.score_std_,
             "meta": meta,
@@ -136,12 +137,18 @@ class DetectorFileMixin:
                 )
             n = head["n_members"]
             threshold, mean, std = head["threshold"], head["train_score_mean"], head["train_score_std"]
+            new = head.get("threshold_new", threshold)  # a model saved before there was one: the same
             meta = head.get("meta", {})
         except (KeyError, TypeError, ValueError) as exc:
             raise bad(f"entry {exc} missing or malformed") from None
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise bad(f"n_members {n!r}")
-        for name, v in (("threshold", threshold), ("train_score_mean", mean), ("train_score_std", std)):
+        for name, v in (
+            ("threshold", threshold),
+            ("threshold_new", new),
+            ("train_score_mean", mean),
+            ("train_score_std", std),
+        ):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
                 raise bad(f"{name} {v!r} is not a finite number")
         d = np.shape(a["scaler_center"])
@@ -211,7 +218,7 @@ class DetectorFileMixin:
         det.med_, det.iqr_ = np.asarray(a["med"], float), np.asarray(a["iqr"], float)
         det.weights_ = np.asarray(a["weights"], float)
         det.view_matrix_, det.member_fill_, det.combine = A, fill, combine
-        det.threshold_ = float(threshold)
+        det.threshold_, det.threshold_new_ = float(threshold), float(new)
         det.score_mean_, det.score_std_ = float(mean), float(std)
         rate, n_updates = (head.get("threshold_rate"), head.get("n_updates", 0)) if not legacy else (None, 0)
         if rate is not None and (not isinstance(rate, float) or not 0 < rate < 1):

@@ -49,41 +49,62 @@ def check_variation(X, names, source):
         raise DataError(f"{source}: only {distinct} distinct reference records; a detector needs at least 3")
 
 
-def apply_threshold(det, cfg):
+def apply_threshold(det, cfg, held_out=None):
+    """Set the detector's thresholds from ``cfg.threshold`` (with ``held_out``, the reference's cross-fitted scores,
+    a rate's threshold for new records is set on them)."""
     t = cfg.threshold
     if t.method == "fixed":
         det.set_threshold(value=t.value)
     else:
-        det.set_threshold(rate=t.rate)
+        det.set_threshold(rate=t.rate, held_out=held_out)
 
 
-def held_out_share(cfg, det, train):
-    """The share of records like the reference that the threshold flags, estimated out of sample: on a reference
-    of at most :data:`~.shift.HELD_OUT_MAX` records, each of five folds scored by a detector fitted on the others
-    with its own threshold (a detector flags more of new records than of those it was fitted on, the more so
-    the fewer they are); None for a larger reference, or one whose scores are cross-fitted already (verdicts)."""
-    if len(train.X) > HELD_OUT_MAX or det.verdicts_ is not None:
+def held_out_scores(cfg, det, train, progress=None):
+    """Each reference record's score by a detector fitted without it (:data:`~.shift.HELD_OUT_FOLDS` folds), on a
+    reference of at most :data:`~.shift.HELD_OUT_MAX` records; None for a larger one (a detector fitted on so many
+    flags new records like them at about its own rate), one whose scores are cross-fitted already (verdicts),
+    or one too small to leave a fifth out. A detector scores records it was not fitted on as more unusual
+    than those it learned from, the more so the fewer they are: these scores set the threshold for new records
+    and the share of them to expect."""
+    n = len(train.X)
+    if n > HELD_OUT_MAX or det.verdicts_ is not None or n - -(-n // HELD_OUT_FOLDS) < GMMDetector.MIN_RECORDS:
         return None
-    fold = np.random.default_rng(cfg.model.random_state).permutation(len(train.X)) % HELD_OUT_FOLDS
-    flagged = 0
+    fold = np.random.default_rng(cfg.model.random_state).permutation(n) % HELD_OUT_FOLDS
+    held = np.empty(n)
     for k in range(HELD_OUT_FOLDS):
-        d = GMMDetector.from_config(cfg)
-        d.fit(train.X[fold != k])
-        apply_threshold(d, cfg)
-        flagged += int(np.sum(d.decision_function(train.X[fold == k]) > d.threshold_))
-    share, own = flagged / len(train.X), float(np.mean(det.decision_scores_ > det.threshold_))
-    if share >= RATIO * own:
+        d = GMMDetector.from_config(cfg).fit(train.X[fold != k])
+        held[fold == k] = d.decision_function(train.X[fold == k])
+        if progress is not None:
+            progress(k + 1, HELD_OUT_FOLDS)
+    return held
+
+
+def say_held_out(det, held, train):
+    """Log how far the reference's own threshold is from the one new records get (when the gap matters)."""
+    own, unseen = float(np.mean(det.labels_)), float(np.mean(held > det.threshold_))
+    if unseen < RATIO * max(own, 1e-12):
+        return
+    if det.threshold_rate_ is not None:
         logger.info(
-            "on records like the reference the threshold flags about %.1f%% (five held-out folds), more than the "
-            "%.1f%% of the reference records it was set on: %d records are few for %d features; new records are "
-            "compared with %.1f%%",
-            100 * share,
-            100 * own,
+            "new records are flagged above %.4g, the score %.1f%% of the reference records pass when scored by a "
+            "detector fitted without them (five folds); the reference's own threshold, %.4g, would flag about %.1f%% "
+            "of new records like them: %d records are few for %d features",
+            det.new_threshold,
+            100 * float(np.mean(held > det.new_threshold)),
+            det.threshold_,
+            100 * unseen,
             len(train.X),
             train.X.shape[1],
-            100 * share,
         )
-    return share
+    else:
+        logger.info(
+            "the fixed threshold flags %.1f%% of the reference records and about %.1f%% of new records like them "
+            "(scored by detectors fitted without them, five folds): %d records are few for %d features",
+            100 * own,
+            100 * unseen,
+            len(train.X),
+            train.X.shape[1],
+        )
 
 
 def score_table(det, rec, names, explain, *, reference=False):
@@ -95,7 +116,7 @@ def score_table(det, rec, names, explain, *, reference=False):
         s, unsupervised = (det.decision_scores_, det.unsupervised_scores_) if reference else (v.score, v.unsupervised)
     else:  # the reference's scores are those of the fit (the same computation)
         s = det.decision_scores_ if reference else det.decision_function(rec.X)
-    flag = s > det.threshold_
+    flag = s > (det.threshold_ if reference else det.new_threshold)
     df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": det.proba_from_scores(s)[:, 1]})
     if blended:
         df["unsupervised_score"] = unsupervised
@@ -244,8 +265,9 @@ class AnomalyPipeline(Pipeline):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
         schema, train = self._reference(cfg)
-        det, verdicts = self._fit(cfg, train, ctx)
-        profile = Profile.of(train.X, det.decision_scores_ > det.threshold_, expected=held_out_share(cfg, det, train))
+        det, verdicts, held = self._fit(cfg, train, ctx)
+        expected = None if held is None else float(np.mean(held > det.new_threshold))
+        profile = Profile.of(train.X, det.labels_.astype(bool), expected=expected)
         meta = {"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
         det.save(ctx.path("model"), meta={**meta, "reference_profile": profile.to_dict()})
         rec = (
@@ -295,7 +317,17 @@ class AnomalyPipeline(Pipeline):
                 bar.refresh()
 
             det.fit(train.X, verdicts=train.verdicts, ids=train.ids, progress=step)
-        apply_threshold(det, cfg)
+        with ctx.progress(desc="scoring held-out folds") as bar:
+
+            def fold(i, n):
+                bar.total = n
+                bar.n = i
+                bar.refresh()
+
+            held = held_out_scores(cfg, det, train, progress=fold)
+        apply_threshold(det, cfg, held)
+        if held is not None:
+            say_held_out(det, held, train)
         verdicts = verdict_summary(det, train)
         if verdicts is not None:
             logger.info(
@@ -304,7 +336,7 @@ class AnomalyPipeline(Pipeline):
                 verdicts["normals"],
                 "" if verdicts["used"] else f" ({verdicts['why']})",
             )
-        return det, verdicts
+        return det, verdicts, held
 
     def _summary(self, cfg, det, schema, train, rec, out, verdicts):
         """The run's key figures for ``summary.json``, the headline and the report."""
@@ -318,7 +350,9 @@ class AnomalyPipeline(Pipeline):
             "scored_records": len(out),
             "features": schema.features,
             "members": len(det.members_),
-            "threshold": det.threshold_,
+            "threshold": det.threshold_ if rec is train else det.new_threshold,
+            "threshold_reference": det.threshold_,
+            "threshold_new_records": det.new_threshold,
             "threshold_method": cfg.threshold.method,
             "flagged": int(out["flag"].sum()),
             "evaluation": ev,
@@ -364,7 +398,7 @@ class AnomalyPipeline(Pipeline):
             "headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
             "scored_records": n,
             "flagged": flagged,
-            "threshold": det.threshold_,
+            "threshold": det.new_threshold,
             "evaluation": ev,
         }
         if profile is not None and tally.n:  # a model saved before records were compared has no profile
@@ -389,7 +423,7 @@ class AnomalyPipeline(Pipeline):
             "records": n,
             "batches": batches,
             "batches_since_fit": det.n_updates_,
-            "threshold_after": det.threshold_,
+            "threshold_after": det.new_threshold,
         }
         if det.verdicts_ is not None:  # every verdict so far, not only this file's
             summary["update"]["verdicts"] = {

@@ -147,11 +147,11 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
     s = scores["score"].to_numpy()
     labels = scores["label"].to_numpy() if "label" in scores else None
     if cfg.report.plots:
-        rep.image(ctx.save_figure(plot_histogram(s, det.threshold_, labels), "scores.png"))
+        rep.image(ctx.save_figure(plot_histogram(s, summary["threshold"], labels), "scores.png"))
     _top_section(rep, cfg, scores)
     if summary.get("compared_with_reference"):
         _shift_section(rep, summary["compared_with_reference"])
-    _score_plots(ctx, rep, cfg, det, rec, s, labels)
+    _score_plots(ctx, rep, cfg, det, rec, s, labels, summary["threshold"])
     if summary.get("verdicts"):
         add_verdicts(rep, cfg, summary["verdicts"], scores)
     _method_section(rep, cfg, summary, det)
@@ -159,13 +159,22 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
 
 
 def _key_figures(cfg, summary):
-    kv = {
-        "threshold": summary["threshold"],
-        "threshold set by": {
-            "rate": f"at most {cfg.threshold.rate:g} of the reference records flagged (expected contamination)",
-            "fixed": "a fixed score",
-        }[cfg.threshold.method],
-    }
+    rule = {
+        "rate": f"at most {cfg.threshold.rate:g} of the reference records flagged (expected contamination)",
+        "fixed": "a fixed score",
+    }[cfg.threshold.method]
+    own, new = summary["threshold_reference"], summary["threshold_new_records"]
+    if own == new:
+        kv = {"threshold": own, "threshold set by": rule}
+    else:  # a small reference: new records get the threshold set on its held-out scores
+        kv = {
+            "threshold for the reference records": own,
+            "threshold set by": rule,
+            "threshold for new records": new,
+            "threshold for new records set by": f"at most {cfg.threshold.rate:g} of the reference records flagged "
+            "when each is scored by a detector fitted without it (five held-out folds): a detector scores records "
+            "it was not fitted on as more unusual than those it learned from",
+        }
     if expected := summary.get("new_records_flagged_expected"):
         kv["share of new records like the reference it flags"] = (
             f"{100 * expected['share']:.1f}% (estimated on {expected['from']})"
@@ -249,9 +258,9 @@ def _top_section(rep, cfg, scores):
     )
 
 
-def _score_plots(ctx, rep, cfg, det, rec, s, labels):
+def _score_plots(ctx, rep, cfg, det, rec, s, labels, threshold):
     if cfg.report.plots:
-        rep.image(ctx.save_figure(plot_projection(det.scaler_.transform(rec.X), s, det.threshold_), "projection.png"))
+        rep.image(ctx.save_figure(plot_projection(det.scaler_.transform(rec.X), s, threshold), "projection.png"))
         if labels is not None and len(np.unique(labels)) == 2:
             rep.section("Against the labels")
             rep.image(ctx.save_figure(plot_roc_pr(labels, s), "roc_pr.png"))

@@ -9,8 +9,8 @@ reference median over the reference's spread, clipped at 5 so that the anomalies
 shift), a 0/1 feature's share (Cohen's h). Sums only, so records scored in chunks or on a Dask cluster give
 the same figures as records scored at once. A detector flags more of new records than of those it was fitted on,
 the more so the fewer they are (18.5% of the other half of ODDS' wdbc against 9.8% of the 184 records fitted
-on; 15.3% estimated on their held-out folds): on a reference of 5,000 records or fewer the share to expect is
-estimated on five held-out folds.
+on): on a reference of 5,000 records or fewer the threshold for new records is set on five held-out folds
+(the pipeline's ``held_out_scores``), and the share to expect is the share of those held-out scores it flags.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ CLIP = 5.0
 #: a flagged share this many times the reference's (or below its inverse), at p below SIGNIFICANT, is a shift
 RATIO = 1.5
 SIGNIFICANT = 1e-3
-#: references of at most this many records have their expected share estimated on held-out folds (above, a
-#: detector flags new records like the reference at about its own rate: 0.95-0.97 times on the four ODDS halves above it)
+#: references of at most this many records have their threshold for new records and their expected share set on
+#: held-out folds (above, a detector flags new records like the reference at about its own rate: 0.95-0.97 times
+#: on the four ODDS halves above it)
 HELD_OUT_MAX = 5000
 HELD_OUT_FOLDS = 5
 #: effects worth naming: robust units for a numeric feature, Cohen's h for a 0/1 one (a small effect and more),
