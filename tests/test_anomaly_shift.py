@@ -135,6 +135,10 @@ def test_new_records_like_a_small_reference_are_flagged_at_its_rate(tmp_path, gm
     )
     assert own.summary["threshold"] == own.summary["threshold_reference"] == s["threshold_reference"]
     assert own.tables["scores"]["flag"].sum() == 30
+    # and so does the reference file named again as the records to score
+    again = [*sets[:1], f"data.score={tmp_path / 'ref.csv'}", *sets[2:], "model.seeds=2", "report.plots=false"]
+    twice = gmm_apps.run("anomaly", out=tmp_path / "twice", set=again)
+    assert twice.tables["scores"]["flag"].sum() == 30 and "compared_with_reference" not in twice.summary
 
 
 def test_held_out_scores_are_those_of_detectors_fitted_without_each_fold():

@@ -270,11 +270,11 @@ class AnomalyPipeline(Pipeline):
         profile = Profile.of(train.X, det.labels_.astype(bool), expected=expected)
         meta = {"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
         det.save(ctx.path("model"), meta={**meta, "reference_profile": profile.to_dict()})
-        rec = (
-            schema.records(read_frame(cfg.data.score, sheet=cfg.data.sheet, named=_named(cfg)), cfg.data.score)
-            if cfg.data.score
-            else train
-        )
+        rec = train
+        if cfg.data.score and _same_file(cfg.data.score, cfg.data.path):
+            logger.info("%s: data.score is data.path: its records are scored as the reference", cfg.data.score)
+        elif cfg.data.score:
+            rec = schema.records(read_frame(cfg.data.score, sheet=cfg.data.sheet, named=_named(cfg)), cfg.data.score)
         out = score_table(det, rec, schema.features, cfg.report.explain, reference=rec is train)
         ctx.write_table("scores.csv", out)
         summary = self._summary(cfg, det, schema, train, rec, out, verdicts)
@@ -490,6 +490,14 @@ def compare(summary, profile, tally, names, source):
 def _compared(found):
     """A file's records against the reference, in a word for a batch's table (None: not compared)."""
     return None if not found else found["shifted"] or "like the reference"
+
+
+def _same_file(a, b):
+    """Whether two input paths name one file (the reference given again as the records to score)."""
+    try:
+        return local_path(a).resolve().samefile(local_path(b).resolve())
+    except OSError:
+        return False
 
 
 def _named(cfg):
