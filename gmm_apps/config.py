@@ -364,7 +364,8 @@ def _format_validation_error(exc, source):
             f"{source}: {loc}: expected text, got {text!r}, read by YAML as a mapping (a colon and a space in it)"
             f"{more}; quote it: {how}"
         )
-    if ", got " in msg or msg.endswith(str(got)) or isinstance(got, dict):  # a dict: a whole section's check
+    bound = typ in ("greater_than", "greater_than_equal", "less_than", "less_than_equal")  # "greater than 0", got 0
+    if not bound and (", got " in msg or msg.endswith(str(got)) or isinstance(got, dict)):  # a dict: a section's check
         return f"{source}: {loc}: {msg}{more}"
     return f"{source}: {loc}: {msg}, got {got_s}{more}"
 

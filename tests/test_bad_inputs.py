@@ -585,6 +585,12 @@ CASES = [
     ("huge-seed", "regimes", lambda t: ["--set", f"model.random_state={2**70}"], "model.random_state"),
     ("negative-seed-option", "regimes", lambda t: ["--seed", "-5"], "model.random_state"),
     (
+        "zero-variance-floor",
+        "anomaly",
+        lambda t: ["--set", "model.reg_covar=0"],
+        "model.reg_covar: Input should be greater than 0, got 0",
+    ),
+    (
         "infinite-variance-floor",
         "anomaly",
         lambda t: ["--set", "model.reg_covar=.inf"],

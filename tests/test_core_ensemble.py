@@ -151,6 +151,13 @@ def test_bad_arguments_are_refused(blobs):
         fit_diagonal_starts(bad, 2, [0])
     with pytest.raises(ValueError, match="column 0"):
         fit_diagonal_columns(np.full((10, 1), np.nan), [1])
+    # without a variance floor a component on records sharing a value has a variance of 0: refused up front
+    counts = np.c_[np.zeros(50), np.arange(50.0)]
+    for zero in (0, 0.0, -1e-3, float("nan")):
+        with pytest.raises(ValueError, match="reg_covar must be a finite number above 0"):
+            fit_diagonal_starts(counts, 2, [0], reg_covar=zero)
+        with pytest.raises(ValueError, match="reg_covar must be a finite number above 0"):
+            fit_diagonal_columns(counts, [2, 2], reg_covar=zero)
 
 
 def test_as_slice():

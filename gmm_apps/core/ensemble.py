@@ -289,7 +289,9 @@ def fit_diagonal_starts(
     random_states : sequence of int
         One mixture per value, seeded by it.
     reg_covar, tol, max_iter, n_jobs
-        As :class:`GaussianMixture`.
+        As :class:`GaussianMixture`, but ``reg_covar`` must be above 0: it is
+        each start's variance, and the floor that keeps a component on
+        records sharing a value (a count that is often 0) from a variance of 0.
     init : tuple of arrays, optional
         ``(weights (S, K), means (S, K, d), variances (S, K, d))`` to start from
         instead of k-means++ (S = ``len(random_states)``).
@@ -314,6 +316,7 @@ def fit_diagonal_starts(
     K = int(n_components)
     if K < 1 or K > n:
         raise ValueError(f"n_components must be between 1 and the number of rows ({n}), got {K}")
+    _check_floor(reg_covar)
     S = len(random_states)
     centre = X.mean(axis=0)
     Xc = X - centre
@@ -348,6 +351,15 @@ def fit_diagonal_starts(
     ]
 
 
+def _check_floor(reg_covar):
+    """The batched fitters re-seed empty components only: a variance floor above 0 keeps every other finite."""
+    if not (isinstance(reg_covar, (int, float, np.floating)) and reg_covar > 0 and np.isfinite(reg_covar)):
+        raise ValueError(
+            f"reg_covar must be a finite number above 0 (a component on records sharing a value would have a "
+            f"variance of 0), got {reg_covar!r}"
+        )
+
+
 def fit_diagonal_columns(X, n_components, *, reg_covar=1e-6, tol=1e-3, max_iter=100, **params):
     """Fit one 1-D mixture per column of ``X``, at once; a column's NaN are left out of its fit.
 
@@ -362,7 +374,8 @@ def fit_diagonal_columns(X, n_components, *, reg_covar=1e-6, tol=1e-3, max_iter=
     n_components : sequence of int
         Components of each column's mixture (at most its observed values).
     reg_covar, tol, max_iter
-        As :class:`GaussianMixture`.
+        As :class:`GaussianMixture`, but ``reg_covar`` must be above 0 (as
+        :func:`fit_diagonal_starts`).
     **params
         Other :class:`GaussianMixture` parameters of the returned models.
 
@@ -371,6 +384,7 @@ def fit_diagonal_columns(X, n_components, *, reg_covar=1e-6, tol=1e-3, max_iter=
     models : list of GaussianMixture
         One per column, each with one feature.
     """
+    _check_floor(reg_covar)
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
     ks = [int(k) for k in n_components]
