@@ -22,9 +22,14 @@ from .errors import Terminated, UserError
 _NUMPY_SCALAR = re.compile(r"np\.(?:float|int|uint|complex|bool|str)\w*\((.*?)\)")
 
 
+#: characters that end a line for ``str.splitlines`` (and terminals) besides the newline, shown escaped (a file
+#: name holding a form feed)
+_BREAKS = {c: repr(chr(c))[1:-1] for c in (0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)}
+
+
 def _clean(msg):
     """One line, with NumPy scalar reprs (``np.float64(1.5)``) shown as plain values."""
-    return _NUMPY_SCALAR.sub(r"\1", str(msg).replace("\n", " "))
+    return _NUMPY_SCALAR.sub(r"\1", str(msg).replace("\r\n", " ").replace("\n", " ").translate(_BREAKS))
 
 
 def _on_sigterm(signum, frame):

@@ -585,6 +585,18 @@ CASES = [
     ("huge-seed", "regimes", lambda t: ["--set", f"model.random_state={2**70}"], "model.random_state"),
     ("negative-seed-option", "regimes", lambda t: ["--seed", "-5"], "model.random_state"),
     (
+        "empty-list-of-bundled-series",
+        "regimes",
+        lambda t: ["--set", "data.arch_dataset=[]"],
+        "data.arch_dataset: Input should be 'sp500' or 'nasdaq', got []",
+    ),
+    (
+        "form-feed-in-a-file-name",
+        "images",
+        lambda t: ["--set", 'data.path="a\\fb.png"'],
+        "data.path: file not found: a\\x0cb.png",
+    ),
+    (
         "zero-variance-floor",
         "anomaly",
         lambda t: ["--set", "model.reg_covar=0"],

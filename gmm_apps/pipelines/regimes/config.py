@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -42,7 +42,7 @@ class RegimesData(PathData):
     source: Literal["auto", "arch", "file", "yfinance"] = Field(
         "auto", description="auto: data.path if given, else the bundled arch data; arch, file or yfinance"
     )
-    arch_dataset: Literal["sp500", "nasdaq"] | list[Literal["sp500", "nasdaq"]] = Field(
+    arch_dataset: Literal["sp500", "nasdaq"] | Annotated[list[Literal["sp500", "nasdaq"]], Field(min_length=1)] = Field(
         "sp500",
         description="bundled daily prices from the arch package; a list gives several series on their common dates",
     )
