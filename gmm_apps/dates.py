@@ -160,6 +160,18 @@ def dayfirst(values, *, where, orders=None):
 _OFFSET = r"(?<=:\d\d)(\.\d+)?\s*(?:Z|UTC|GMT|([+-])(\d{2}):?(\d{2})?)$"
 
 
+#: the years a date of a price or a purchase falls in; pandas reads "-1" as the year -1 and "99999" as a year
+PLAUSIBLE_YEARS = (1700, 2199)
+
+
+def implausible(stamps):
+    """The position of the first time stamp outside :data:`PLAUSIBLE_YEARS` (a cell like ``-1`` read as a date),
+    or None."""
+    years = pd.DatetimeIndex(stamps).year
+    out = (years < PLAUSIBLE_YEARS[0]) | (years > PLAUSIBLE_YEARS[1])
+    return int(np.flatnonzero(out)[0]) if out.any() else None
+
+
 def without_offsets(cells):
     """Time stamps as text without the UTC offsets written at their end: each as its wall clock read
     (``2020-03-09 00:15:00-04:00`` -> ``2020-03-09 00:15:00``)."""

@@ -136,6 +136,7 @@ def chunks_without_edges(chunks, path, keep=()):
     one, the saved row index (:func:`without_saved_index`), so that every chunk has the same columns."""
     drop = None
     for chunk in chunks:
+        chunk = big_whole_numbers_as_text(chunk)
         if drop is None:
             drop = BLANK_FIRST not in keep and is_saved_index(chunk)
             if drop:
@@ -147,7 +148,32 @@ def chunks_without_edges(chunks, path, keep=()):
 
 def without_edges(df, path, keep=()):
     """A whole table without its empty unnamed columns, saved row index and closing notes."""
+    df = big_whole_numbers_as_text(df)
     return without_notes(without_saved_index(without_empty_unnamed(df), path, keep), path)
+
+
+def big_whole_numbers_as_text(df):
+    """A column holding a whole number beyond 64 bits (a 25-digit account number, a cell of hundreds of 9s),
+    which pandas reads as Python integers that no conversion to numbers takes, as the text it was written as:
+    ids keep every digit, and a feature's reader sees a number too large (or reads it as one)."""
+    big = [
+        j
+        for j in range(df.shape[1])
+        if pd.api.types.is_object_dtype(df.dtypes.iloc[j])
+        and pd.api.types.infer_dtype(df.iloc[:, j], skipna=True) in ("integer", "mixed-integer", "mixed-integer-float")
+        and df.iloc[:, j].map(_beyond_64_bits).any()
+    ]
+    if not big:
+        return df
+    df = df.copy()
+    for j in big:
+        col = df.iloc[:, j]
+        df.isetitem(j, col.where(col.isna(), col.astype(str)))
+    return df
+
+
+def _beyond_64_bits(v):
+    return isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**64
 
 
 def index_as_columns(df, path, *, said=False):

@@ -597,6 +597,34 @@ CASES = [
         "data.path: file not found: a\\x0cb.png",
     ),
     (
+        "date-read-as-the-year-minus-one",
+        "regimes",
+        lambda t: [
+            "--set",
+            f"data.path={prices_csv(t, mutate=lambda d: d.astype(object).assign(Date=['-1', *d.Date.astype(str)[1:]]))}",
+        ],
+        "column 'Date' has '-1' at data row 1, read as a date in the year -1",
+    ),
+    (
+        "purchase-date-read-as-the-year-minus-one",
+        "customers",
+        lambda t: ["--set", f"data.path={make(t, 't.csv', TINY_LOG.replace('2020-01-12', '-1'))}"],
+        "column 'date' has '-1' at data row 8, read as a date in the year -1",
+    ),
+    (
+        "whole-number-beyond-64-bits",
+        "anomaly",
+        lambda t: [
+            "--set",
+            "data.score=null",
+            "--set",
+            "data.id_column=null",
+            "--set",
+            f"data.path={make(t, 'a.csv', 'x,y' + chr(10) + ''.join(f'{i},{i % 7}' + chr(10) for i in range(30)) + '9' * 400 + ',1' + chr(10))}",
+        ],
+        "column 'x' has a missing, infinite or non-numeric value",
+    ),
+    (
         "zero-variance-floor",
         "anomaly",
         lambda t: ["--set", "model.reg_covar=0"],

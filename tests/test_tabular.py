@@ -696,3 +696,27 @@ def test_a_workbook_split_by_year_is_not_read_in_part_unsaid(tmp_path, gmm_log):
     gmm_log.clear()
     read_table(tmp_path / "one.xlsx")
     assert "were not read" not in gmm_log.text and sheets_alike(tmp_path / "one.xlsx") is None
+
+
+def test_whole_numbers_beyond_64_bits_are_read_as_the_text_they_were_written_as(tmp_path):
+    from gmm_apps.tabular import read_table
+
+    accounts = [str(10**24 + 7 * i) for i in range(5)]  # 25-digit account numbers: beyond int64 and exact float
+    text = (
+        "account,n,x\n" + "".join(f"{a},{i},{i}.5\n" for i, a in enumerate(accounts)) + f"{accounts[0]},9,{'9' * 400}\n"
+    )
+    (tmp_path / "t.csv").write_text(text)
+    df = read_table(tmp_path / "t.csv")
+    assert df["account"].tolist() == [*accounts, accounts[0]]  # every digit kept, as text
+    assert df["n"].dtype == np.int64 and df["x"].dtype == np.float64  # other columns as pandas reads them
+    chunks = list(read_table(tmp_path / "t.csv", chunksize=4))
+    assert pd.concat(chunks)["account"].tolist() == df["account"].tolist()
+    # the anomaly detector names each record by its account
+    import gmm_apps
+
+    rows = "".join(f"{10**24 + i},{i % 7},{(i * 37) % 11}\n" for i in range(60))
+    (tmp_path / "ref.csv").write_text("account,a,b\n" + rows)
+    sets = [f"data.path={tmp_path / 'ref.csv'}", "data.id_column=account", "model.seeds=1", "report.plots=false"]
+    r = gmm_apps.run("anomaly", out=tmp_path / "r", set=sets)
+    assert str(10**24 + 59) in (tmp_path / "r" / "scores.csv").read_text()
+    assert r.tables["scores"]["id"].astype(str).str.len().eq(25).all()

@@ -32,6 +32,7 @@ from ...dates import (
     DATE_STYLE,
     day_month_order,
     dayfirst,
+    implausible,
     numeric_dates,
     plain_dates,
     summer_time,
@@ -184,6 +185,11 @@ def _days(s, name, path, cfg_data, first=None):
         i = first_row(t.isna())
         raise DataError(
             f"{path}: column {name!r} has a missing date at data row {data_row(t, i)}; fix or remove that row"
+        )
+    if (i := implausible(t)) is not None:
+        raise DataError(
+            f"{path}: column {name!r} has {s.iloc[i]!r} at data row {data_row(t, i)}, read as a date in the year "
+            f"{t.iloc[i].year}; fix or remove that row"
         )
     return wall_clock(t, cfg_data.timezone).dt.normalize()
 

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ...dates import DATE_STYLE, dayfirst, numeric_dates, plain_dates, without_offsets
+from ...dates import DATE_STYLE, dayfirst, implausible, numeric_dates, plain_dates, without_offsets
 from ...errors import DataError
 from ...tabular import NUMBER_STYLE, as_numbers
 
@@ -390,7 +390,7 @@ def read_dates(cells, column, source, *, utc=False):
     except ValueError as exc:
         raise DataError(f"{exc}; write the dates as YYYY-MM-DD") from None
     try:
-        return pd.DatetimeIndex(pd.to_datetime(cells, errors="raise", format="mixed", dayfirst=first))
+        stamps = pd.DatetimeIndex(pd.to_datetime(cells, errors="raise", format="mixed", dayfirst=first))
     except (ValueError, TypeError) as exc:
         plain = without_offsets(cells)
         if ("timezone" in str(exc).lower() or "offset" in str(exc).lower()) and not plain.equals(cells.astype(str)):
@@ -400,6 +400,12 @@ def read_dates(cells, column, source, *, utc=False):
             logger.info("%s: column %r holds UTC offsets that change (summer time): read as written", source, column)
             return read_dates(plain, column, source)
         raise DataError(f"{source}: column {column!r} does not hold dates ({exc}); set data.date_column") from None
+    if (i := implausible(stamps)) is not None:
+        raise DataError(
+            f"{source}: column {column!r} has {cells.iloc[i]!r} at data row {i + 1}, read as a date in the year "
+            f"{stamps[i].year}; fix or remove that row"
+        )
+    return stamps
 
 
 def read_numbers(values, column, source):
