@@ -131,12 +131,13 @@ def without_saved_index(df, path, keep=()):
     return df.drop(columns=df.columns[0])
 
 
-def chunks_without_edges(chunks, path, keep=()):
-    """The chunks of a table read in parts, each without the notes it ends with and, when the first chunk shows
-    one, the saved row index (:func:`without_saved_index`), so that every chunk has the same columns."""
+def chunks_without_edges(chunks, path, keep=(), *, retype=True):
+    """The chunks of a table read in parts, each without the notes it ends with and the rows that repeat the
+    header (:func:`without_repeated_headers`) and, when the first chunk shows one, the saved row index
+    (:func:`without_saved_index`), so that every chunk has the same columns."""
     drop = None
     for chunk in chunks:
-        chunk = big_whole_numbers_as_text(chunk)
+        chunk = without_repeated_headers(big_whole_numbers_as_text(chunk), path, retype=retype)
         if drop is None:
             drop = BLANK_FIRST not in keep and is_saved_index(chunk)
             if drop:
@@ -146,10 +147,52 @@ def chunks_without_edges(chunks, path, keep=()):
         yield without_notes(chunk, path)
 
 
-def without_edges(df, path, keep=()):
-    """A whole table without its empty unnamed columns, saved row index and closing notes."""
-    df = big_whole_numbers_as_text(df)
+def without_edges(df, path, keep=(), *, retype=True):
+    """A whole table without its empty unnamed columns, the rows that repeat its header, its saved row index and
+    closing notes (``retype``: columns the repeated header made text read again as numbers)."""
+    df = without_repeated_headers(big_whole_numbers_as_text(df), path, retype=retype)
     return without_notes(without_saved_index(without_empty_unnamed(df), path, keep), path)
+
+
+def without_repeated_headers(df, path, *, retype=True):
+    """A table without the rows that repeat its header, logged: files joined end to end (``cat jan.csv feb.csv``)
+    or a report that repeats its header on every page. A row repeats it when each cell is its column's name
+    (blank under an unnamed column). ``retype``: a column the repeated header made text, whose every other cell
+    is a number, is read again as numbers, as pandas would have read it (not when the caller asked for text)."""
+    if not len(df):
+        return df
+    same = np.ones(len(df), dtype=bool)
+    for j, name in enumerate(df.columns):
+        col, name = df.iloc[:, j], str(name).strip()
+        text = col.astype("string").str.strip()
+        if name.startswith("Unnamed: "):
+            same &= (col.isna() | (text == "")).to_numpy()
+        elif pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype):
+            same &= (text == name).fillna(False).to_numpy(dtype=bool)
+        else:
+            return df  # a column of numbers holds no header
+        if not same.any():
+            return df
+    first = int(np.flatnonzero(same)[0])
+    logger.info(
+        "%s: %d row(s) repeat the header (files joined end to end, or a header on every page), the first at data "
+        "row %d; left out",
+        path,
+        int(same.sum()),
+        first + 1,
+    )
+    df = df[~same]
+    if not retype:
+        return df
+    df = df.copy()
+    for j in range(df.shape[1]):
+        col = df.iloc[:, j]
+        if pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype):
+            try:
+                df.isetitem(j, pd.to_numeric(col.astype(object)))
+            except (ValueError, TypeError):
+                pass  # text, dates: as read
+    return df
 
 
 def big_whole_numbers_as_text(df):

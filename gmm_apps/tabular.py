@@ -329,7 +329,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             return df if chunksize is None else iter([df])
         if kind == "excel":
             df = read_sheets(path, sheet, key=sheet_key, dtype=dtype, header_has=header_has)
-            df = without_edges(df, path, keep)
+            df = without_edges(df, path, keep, retype=dtype is None)
             return df if chunksize is None else iter([df])
         if kind == "parquet":
             if chunksize is None:
@@ -359,8 +359,8 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
                 engine="python" if len(sep) > 1 else "c",
             )
             if chunksize is None:
-                return without_edges(table, path, keep)
-            return chunks_without_edges(table, path, keep)
+                return without_edges(table, path, keep, retype=dtype is None)
+            return chunks_without_edges(table, path, keep, retype=dtype is None)
         finally:
             if source is not path and chunksize is None:
                 source.close()

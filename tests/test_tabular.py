@@ -720,3 +720,26 @@ def test_whole_numbers_beyond_64_bits_are_read_as_the_text_they_were_written_as(
     r = gmm_apps.run("anomaly", out=tmp_path / "r", set=sets)
     assert str(10**24 + 59) in (tmp_path / "r" / "scores.csv").read_text()
     assert r.tables["scores"]["id"].astype(str).str.len().eq(25).all()
+
+
+def test_files_joined_end_to_end_read_as_one_table(tmp_path, gmm_log):
+    from gmm_apps.tabular import read_table
+
+    jan = pd.DataFrame({"id": ["007", "008"], "amount": [12.5, 3.0], "n": [1, 2], "when": ["2024-01-02", "2024-01-05"]})
+    feb = pd.DataFrame({"id": ["009", "010"], "amount": [7.25, 1.0], "n": [3, 4], "when": ["2024-02-01", "2024-02-03"]})
+    both = pd.concat([jan, feb], ignore_index=True)
+    (tmp_path / "both.csv").write_text(both.to_csv(index=False))
+    (tmp_path / "cat.csv").write_text(jan.to_csv(index=False) + feb.to_csv(index=False))  # cat jan.csv feb.csv
+    one, joined = read_table(tmp_path / "both.csv"), read_table(tmp_path / "cat.csv")
+    pd.testing.assert_frame_equal(joined.reset_index(drop=True), one)  # numbers read as numbers again
+    assert "1 row(s) repeat the header" in gmm_log.text and "data row 3" in gmm_log.text
+    as_text = read_table(tmp_path / "cat.csv", dtype=str)  # ids asked for as text stay text
+    assert as_text["id"].tolist() == ["007", "008", "009", "010"] and as_text["n"].tolist() == ["1", "2", "3", "4"]
+    chunks = pd.concat(read_table(tmp_path / "cat.csv", chunksize=2)).reset_index(drop=True)
+    pd.testing.assert_frame_equal(chunks, one)
+    # pandas' own saved index joined twice: its blank header repeats as a blank cell
+    (tmp_path / "indexed.csv").write_text(jan.to_csv() + feb.to_csv())
+    assert read_table(tmp_path / "indexed.csv")["amount"].tolist() == [12.5, 3.0, 7.25, 1.0]
+    # a row that only looks like the header in some columns is data
+    (tmp_path / "data.csv").write_text("kind,x\nkind,1\nother,2\n")
+    assert read_table(tmp_path / "data.csv")["kind"].tolist() == ["kind", "other"]
