@@ -1,6 +1,7 @@
 """The anomaly pipeline: schema and encoding, the detector's PyOD contract, explanations, streaming apply."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,18 @@ def test_the_per_feature_view_scores_a_missing_value_at_the_feature_s_mean():
     i1 = next(i for i, (c, _) in enumerate(det.members_) if len(c) == 1 and c[0] == 1)
     np.testing.assert_allclose(raw[:, i1], det.member_fill_[i1])
     assert np.isfinite(det.decision_function(holes)).all()
+
+
+def test_a_runaway_value_in_the_reference_is_the_top_anomaly_not_a_failed_fit():
+    X, _ = planted(n=600, n_out=0)
+    before = GMMDetector(n_components=[1, 4], seeds=2, random_state=0).fit(X)
+    X[11, 2] = 1e25  # an export's corrupted cell, far beyond the bound the mixtures learn within
+    det = GMMDetector(n_components=[1, 4], seeds=2, random_state=0).fit(X)
+    assert np.isfinite(det.decision_scores_).all() and int(np.argmax(det.decision_scores_)) == 11
+    (why,) = det.explain(X[[11]], top=1, names=[f"x{j}" for j in range(5)])[0]
+    assert re.fullmatch(r"x2 high \(z=\+\d(\.\d)?e\+2\d, 100%\)", why), why  # e.g. z=+3e+24
+    others = np.delete(np.arange(len(X)), 11)  # the other records score about as without it
+    assert np.corrcoef(det.decision_scores_[others], before.decision_scores_[others])[0, 1] > 0.9
 
 
 def test_detector_files_of_every_version_load_and_score_as_written(tmp_path):

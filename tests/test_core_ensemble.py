@@ -160,6 +160,19 @@ def test_bad_arguments_are_refused(blobs):
             fit_diagonal_columns(counts, [2, 2], reg_covar=zero)
 
 
+def test_float32_products_give_way_to_float64_for_a_value_float32_cannot_square(blobs):
+    X = blobs.copy()
+    X[7, 1] = 1e25  # an export's runaway cell: its square is beyond float32 (3.4e38)
+    w, mu, var = _starts(X, 2, 3, seed=4)
+    kw = dict(reg_covar=0.5, max_iter=20, init=(w, mu, var))
+    a = fit_diagonal_starts(X, 3, [0, 1], dtype=np.float32, **kw)
+    b = fit_diagonal_starts(X, 3, [0, 1], dtype=np.float64, **kw)
+    for ga, gb in zip(a, b):  # the same fit as float64 throughout, every parameter finite
+        assert np.isfinite(ga.covariances_).all() and np.isfinite(ga.lower_bound_)
+        np.testing.assert_array_equal(ga.means_, gb.means_)
+        np.testing.assert_array_equal(ga.covariances_, gb.covariances_)
+
+
 def test_as_slice():
     assert as_slice([3, 4, 5]) == slice(3, 6)
     assert as_slice([1, 3]) == [1, 3]

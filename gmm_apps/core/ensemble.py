@@ -300,7 +300,8 @@ def fit_diagonal_starts(
         parameters kept in float64).  float32 is 1.3 to 2 times faster
         (5,000 x 36 records, eight starts of 32 components); on centred
         records its rounding in a log-density is about 1e-7 of the
-        record's squared distance in standard deviations.
+        record's squared distance in standard deviations.  Records with a
+        value whose square float32 cannot hold are fitted in float64.
     **params
         Other :class:`GaussianMixture` parameters of the returned models
         (e.g. ``missing='marginalize'`` to score records with gaps).
@@ -320,6 +321,8 @@ def fit_diagonal_starts(
     S = len(random_states)
     centre = X.mean(axis=0)
     Xc = X - centre
+    if np.dtype(dtype) == np.float32 and np.abs(Xc).max(initial=0.0) > _FLOAT32_SQUARE:
+        dtype = np.float64  # a value whose square float32 cannot hold (an export's 1e25): products in float64
     XX = np.concatenate([Xc, Xc**2], axis=1).astype(dtype, copy=False)
     rngs = [np.random.default_rng(seed) for seed in random_states]  # each start's one source of randomness
     if init is None:
@@ -349,6 +352,10 @@ def fit_diagonal_starts(
         )
         for s, seed in enumerate(random_states)
     ]
+
+
+#: centred values beyond this have squares (and products with a precision) float32 cannot hold (3.4e38)
+_FLOAT32_SQUARE = 1e17
 
 
 def _check_floor(reg_covar):
@@ -513,7 +520,8 @@ def diagonal_log_densities(models, X, *, n_jobs=None, exp_dtype=np.float64):
             a = a.reshape(len(xb), m, K)
             amax = a.max(axis=2, keepdims=True)
             a -= amax
-            e = np.exp(a.astype(exp_dtype, copy=False))
+            with np.errstate(over="ignore"):  # a far-off value's gaps: -inf in float32, exp 0
+                e = np.exp(a.astype(exp_dtype, copy=False))
             out[start : start + block, idx] = (np.log(e.sum(axis=2, keepdims=True), dtype=np.float64) + amax)[:, :, 0]
 
     with worker_pool(jobs) as pool:
@@ -563,7 +571,7 @@ def column_log_densities(models, X, *, n_jobs=None, exp_dtype=np.float64):
         a *= prec[None]
         np.subtract(const[None], a, out=a)
         amax = np.max(a, axis=2, keepdims=True)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):  # a far-off value's gaps: -inf in float32, exp 0
             a -= amax
             e = np.exp(a.astype(exp_dtype, copy=False))
             out[start : start + block] = (np.log(e.sum(axis=2, keepdims=True), dtype=np.float64) + amax)[:, :, 0]

@@ -155,9 +155,9 @@ class ExplanationsMixin:
         ):
             parts = [
                 (
-                    f"{names[j]} {'high' if zj > 0 else 'low'} (z={zj:+.1f}, {sj:.0f}%)"
+                    f"{names[j]} {'high' if zj > 0 else 'low'} (z={_z(zj)}, {sj:.0f}%)"
                     if t > 0
-                    else f"{names[j]} (z={zj:+.1f})"
+                    else f"{names[j]} (z={_z(zj)})"
                 )
                 for j, cj, zj, sj in zip(js, cs, zs, ss)
                 if cj == cj
@@ -166,3 +166,8 @@ class ExplanationsMixin:
                 parts.append("missing: " + ", ".join(names[j] for j in np.flatnonzero(absent[i])))
             out.append(parts)
         return out
+
+
+def _z(z):
+    """A z-score as read in an explanation: one decimal, or in powers of ten beyond a million (an export's 1e25)."""
+    return f"{z:+.1f}" if abs(z) < 1e6 else f"{z:+.2g}"

@@ -398,8 +398,8 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
             )
         self.scaler_ = FeatureScaler.median_iqr(X)
         Z = self.scaler_.transform(X)
-        self._fit_projection(Z)
-        P, _ = self._project(Z)
+        self._fit_projection(_bounded(Z))
+        P, _ = self._project(_bounded(Z))
         self._fit_views(P, progress)
         raw = self._raw(Z)  # every member scores the reference once
         self._standardise(raw)
@@ -470,7 +470,7 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
         """
         X = np.asarray(X, dtype=np.float64)
         Z = self.scaler_.transform(X)
-        P, _ = self._project(Z)
+        P, _ = self._project(_bounded(Z))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for i, (cols, g) in enumerate(self.members_):
@@ -554,6 +554,16 @@ def _leading_directions(C, k, seed):
     Q, _ = np.linalg.qr(Q)
     _, sv, vt = np.linalg.svd(Q.T @ C, full_matrices=False)
     return sv[:k], vt[:k]
+
+
+#: robust units (IQRs from the median) a value is learned from at most: far beyond any real feature (the 20
+#: benchmark sets reach 2.7e4), near enough that an export's 1e25 cannot wreck a fit; records are scored unbounded
+FIT_BOUND = 1e6
+
+
+def _bounded(Z):
+    """Scaled records as the mixtures learn from them: each value within :data:`FIT_BOUND` (NaN kept)."""
+    return np.clip(Z, -FIT_BOUND, FIT_BOUND)
 
 
 def _median_iqr(raw):
