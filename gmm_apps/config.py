@@ -145,7 +145,7 @@ class ModelSection(Section):
     )
     random_state: int = Field(0, ge=0, le=2**32 - 1, description="the run's random seed (--seed overrides it)")
     max_iter: int = Field(300, ge=1, description="EM iterations at most")
-    reg_covar: float = Field(1e-6, ge=0, description="added to covariance diagonals")
+    reg_covar: float = Field(1e-6, ge=0, le=1e6, description="added to covariance diagonals")
 
     def covariance_types(self):
         """Candidate covariance types."""

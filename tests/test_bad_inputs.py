@@ -625,6 +625,12 @@ CASES = [
         "column 'x' has a missing, infinite or non-numeric value",
     ),
     (
+        "huge-variance-floor",
+        "speakers",
+        lambda t: ["--set", "model.reg_covar=3.4e+38"],
+        "model.reg_covar: Input should be less than or equal to 1000000, got 3.4e+38",
+    ),
+    (
         "zero-variance-floor",
         "anomaly",
         lambda t: ["--set", "model.reg_covar=0"],

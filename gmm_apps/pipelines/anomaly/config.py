@@ -149,13 +149,16 @@ class AnomalyModel(ModelSection):
     reg_covar: float = Field(
         0.5,
         gt=0,
+        le=1e6,
         description="variance floor in robust-scaled units (above 0: a cluster of records sharing a value, such as a "
         "count that is often 0, would otherwise have no spread in it)",
     )
     seeds: int = Field(8, ge=1, le=100, description="random starts kept for every K > 1")
     bags: int = Field(0, ge=0, le=200, description="extra full-covariance groups on random feature subsets (0: none)")
     bag_components: list[int] = Field(default_factory=lambda: [1, 3, 6], description="K of the bagged members")
-    bag_reg_covar: float = Field(1.0, ge=0, description="variance floor of the bagged members, in robust-scaled units")
+    bag_reg_covar: float = Field(
+        1.0, ge=0, le=1e6, description="variance floor of the bagged members, in robust-scaled units"
+    )
     trim: float = Field(
         0.0,
         ge=0,

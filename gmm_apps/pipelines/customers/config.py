@@ -251,6 +251,7 @@ class CustomersModel(SelectedModel):
     reg_covar: float = Field(
         0.2,
         ge=0,
+        le=1e6,
         description="variance floor in standardised units: keeps components off the integer lattice of counts",
     )
     min_segment_size: int = Field(

@@ -85,7 +85,7 @@ class ImagesModel(SelectedModel):
     )
     tol: float = Field(1e-3, gt=0)
     max_iter: int = Field(200, ge=1)
-    reg_covar: float = Field(1e-3, ge=0, description="variance floor, in feature units (Lab: 0..100)")
+    reg_covar: float = Field(1e-3, ge=0, le=1e6, description="variance floor, in feature units (Lab: 0..100)")
     sample_size: int = Field(
         6000, ge=100, le=10_000_000, description="pixels (or distinct colours) the model is fitted on"
     )

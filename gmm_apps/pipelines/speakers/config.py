@@ -230,7 +230,7 @@ class SpeakersModel(ModelSection):
     n_init: int = Field(1, ge=1, description="EM restarts; the best is kept")
     max_iter: int = Field(200, ge=1)
     tol: float = Field(1e-3, gt=0, description="EM tolerance of the background model")
-    reg_covar: float = Field(1e-3, ge=0, description="variance floor, in MFCC units")
+    reg_covar: float = Field(1e-3, ge=0, le=1e6, description="variance floor, in MFCC units")
 
     @field_validator("n_components")
     @classmethod
