@@ -162,13 +162,12 @@ def without_repeated_headers(df, path, *, retype=True):
     if not len(df):
         return df
     same = np.ones(len(df), dtype=bool)
-    for j, name in enumerate(df.columns):
-        col, name = df.iloc[:, j], str(name).strip()
-        text = col.astype("string").str.strip()
-        if name.startswith("Unnamed: "):
-            same &= (col.isna() | (text == "")).to_numpy()
+    for j, name in enumerate(df.columns):  # the repeated line is the header's text: each cell is its name as read
+        col = df.iloc[:, j]
+        if str(name).startswith("Unnamed: "):
+            same &= col.isna().to_numpy()
         elif pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype):
-            same &= (text == name).fillna(False).to_numpy(dtype=bool)
+            same &= (col == name).fillna(False).to_numpy(dtype=bool)
         else:
             return df  # a column of numbers holds no header
         if not same.any():
