@@ -67,7 +67,8 @@ def held_out_scores(cfg, det, train, progress=None):
     than those it learned from, the more so the fewer they are: these scores set the threshold for new records
     and the share of them to expect."""
     n = len(train.X)
-    if n > HELD_OUT_MAX or det.verdicts_ is not None or n - -(-n // HELD_OUT_FOLDS) < GMMDetector.MIN_RECORDS:
+    largest_fold = -(-n // HELD_OUT_FOLDS)  # rounded up: the fewest records a fold detector is fitted on is n minus it
+    if n > HELD_OUT_MAX or det.verdicts_ is not None or n - largest_fold < GMMDetector.MIN_RECORDS:
         return None
     fold = np.random.default_rng(cfg.model.random_state).permutation(n) % HELD_OUT_FOLDS
     held = np.empty(n)
