@@ -20,6 +20,7 @@ from .errors import DataError
 from .json_tables import read_json_records
 from .sniff import HEADER_SEARCH_ROWS, data_names, excel_engine, open_stored, sniff_table, text_encoding
 from .table_edges import (
+    big_whole_numbers_as_text,
     chunks_with_index_as_columns,
     chunks_without_edges,
     index_as_columns,
@@ -325,7 +326,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
     what = what[kind]
     try:
         if kind == "json":
-            df = read_json_records(path, compression, dtype=dtype)
+            df = big_whole_numbers_as_text(read_json_records(path, compression, dtype=dtype))
             return df if chunksize is None else iter([df])
         if kind == "excel":
             df = read_sheets(path, sheet, key=sheet_key, dtype=dtype, header_has=header_has)

@@ -711,6 +711,8 @@ def test_whole_numbers_beyond_64_bits_are_read_as_the_text_they_were_written_as(
     assert df["n"].dtype == np.int64 and df["x"].dtype == np.float64  # other columns as pandas reads them
     chunks = list(read_table(tmp_path / "t.csv", chunksize=4))
     assert pd.concat(chunks)["account"].tolist() == df["account"].tolist()
+    (tmp_path / "t.json").write_text("[" + ", ".join(f'{{"account": {a}, "n": 1}}' for a in accounts) + "]")
+    assert read_table(tmp_path / "t.json")["account"].tolist() == accounts  # JSON records too
     # the anomaly detector names each record by its account
     import gmm_apps
 

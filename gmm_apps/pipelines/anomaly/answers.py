@@ -40,22 +40,11 @@ def parse_verdicts(column):
     """Verdicts as floats (1.0, 0.0, NaN for unknown) and the position of the first value that is none of
     1, 0 (or :data:`VERDICT_WORDS`) or empty (None if every value is one of them)."""
     text = column.astype(object).map(lambda v: _WORD_GAPS.sub("_", v.strip().lower()) if isinstance(v, str) else v)
-    words = text.map(lambda v: VERDICT_WORDS.get(v, v) if isinstance(v, str) else v)
-    try:
-        num = pd.to_numeric(words, errors="coerce").to_numpy(dtype=float)
-    except OverflowError:  # a whole number of hundreds of digits, which pandas cannot coerce: none is a verdict
-        num = words.map(_number).to_numpy(dtype=float)
+    num = pd.to_numeric(text.map(lambda v: VERDICT_WORDS.get(v, v) if isinstance(v, str) else v), errors="coerce")
+    num = num.to_numpy(dtype=float)
     blank = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
     bad = ~blank & ~np.isin(num, (0.0, 1.0))
     return np.where(blank, np.nan, num), (int(np.flatnonzero(bad)[0]) if bad.any() else None)
-
-
-def _number(v):
-    """A cell as a float (NaN when it is none, or too large for one)."""
-    try:
-        return float(v)
-    except (TypeError, ValueError, OverflowError):
-        return np.nan
 
 
 def read_verdicts(column, name, source, *, offset=0):

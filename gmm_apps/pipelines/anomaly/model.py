@@ -495,7 +495,7 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
         labelled = ~np.isnan(verdicts)
         if getattr(self, "verdicts_", None) is None and not np.any(verdicts == 1):
             if self.threshold_rate_ is not None:  # the threshold for new records keeps its distance
-                gap = self.new_threshold - self.threshold_
+                gap = self.threshold_new_ - self.threshold_
                 self.threshold_ = (1 - step) * self.threshold_ + step * threshold_at_rate(s, self.threshold_rate_)
                 self.threshold_new_ = self.threshold_ + gap
             return self

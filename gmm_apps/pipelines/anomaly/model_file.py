@@ -57,7 +57,7 @@ class DetectorFileMixin:
             "n_members": len(self.members_),
             "member_sha256": digests,
             "threshold": self.threshold_,
-            "threshold_new": self.new_threshold,
+            "threshold_new": self.threshold_new_,
             "train_score_mean": self.score_mean_,
             "train_score_std": self.score_std_,
             "meta": meta,

@@ -90,8 +90,8 @@ def say_held_out(det, held, train):
             "new records are flagged above %.4g, the score %.1f%% of the reference records pass when scored by a "
             "detector fitted without them (five folds); the reference's own threshold, %.4g, would flag about %.1f%% "
             "of new records like them: %d records are few for %d features",
-            det.new_threshold,
-            100 * float(np.mean(held > det.new_threshold)),
+            det.threshold_new_,
+            100 * float(np.mean(held > det.threshold_new_)),
             det.threshold_,
             100 * unseen,
             len(train.X),
@@ -117,7 +117,7 @@ def score_table(det, rec, names, explain, *, reference=False):
         s, unsupervised = (det.decision_scores_, det.unsupervised_scores_) if reference else (v.score, v.unsupervised)
     else:  # the reference's scores are those of the fit (the same computation)
         s = det.decision_scores_ if reference else det.decision_function(rec.X)
-    flag = s > (det.threshold_ if reference else det.new_threshold)
+    flag = s > (det.threshold_ if reference else det.threshold_new_)
     df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": det.proba_from_scores(s)[:, 1]})
     if blended:
         df["unsupervised_score"] = unsupervised
@@ -267,7 +267,7 @@ class AnomalyPipeline(Pipeline):
 
         schema, train = self._reference(cfg)
         det, verdicts, held = self._fit(cfg, train, ctx)
-        expected = None if held is None else float(np.mean(held > det.new_threshold))
+        expected = None if held is None else float(np.mean(held > det.threshold_new_))
         profile = Profile.of(train.X, det.labels_.astype(bool), expected=expected)
         meta = {"pipeline": "anomaly", "schema": schema.to_dict(), "features": schema.features}
         det.save(ctx.path("model"), meta={**meta, "reference_profile": profile.to_dict()})
@@ -311,21 +311,9 @@ class AnomalyPipeline(Pipeline):
                 len(train.X),
             )
         with ctx.progress(desc="fitting the GMM ensemble") as bar:
-
-            def step(i, n):
-                bar.total = n
-                bar.n = i
-                bar.refresh()
-
-            det.fit(train.X, verdicts=train.verdicts, ids=train.ids, progress=step)
+            det.fit(train.X, verdicts=train.verdicts, ids=train.ids, progress=_moves(bar))
         with ctx.progress(desc="scoring held-out folds") as bar:
-
-            def fold(i, n):
-                bar.total = n
-                bar.n = i
-                bar.refresh()
-
-            held = held_out_scores(cfg, det, train, progress=fold)
+            held = held_out_scores(cfg, det, train, progress=_moves(bar))
         apply_threshold(det, cfg, held)
         if held is not None:
             say_held_out(det, held, train)
@@ -351,9 +339,9 @@ class AnomalyPipeline(Pipeline):
             "scored_records": len(out),
             "features": schema.features,
             "members": len(det.members_),
-            "threshold": det.threshold_ if rec is train else det.new_threshold,
+            "threshold": det.threshold_ if rec is train else det.threshold_new_,
             "threshold_reference": det.threshold_,
-            "threshold_new_records": det.new_threshold,
+            "threshold_new_records": det.threshold_new_,
             "threshold_method": cfg.threshold.method,
             "flagged": int(out["flag"].sum()),
             "evaluation": ev,
@@ -399,7 +387,7 @@ class AnomalyPipeline(Pipeline):
             "headline": f"{flagged:,} of {n:,} records flagged" + (f" (ROC-AUC {ev['roc_auc']:.3f})" if ev else ""),
             "scored_records": n,
             "flagged": flagged,
-            "threshold": det.new_threshold,
+            "threshold": det.threshold_new_,
             "evaluation": ev,
         }
         if profile is not None and tally.n:  # a model saved before records were compared has no profile
@@ -424,7 +412,7 @@ class AnomalyPipeline(Pipeline):
             "records": n,
             "batches": batches,
             "batches_since_fit": det.n_updates_,
-            "threshold_after": det.new_threshold,
+            "threshold_after": det.threshold_new_,
         }
         if det.verdicts_ is not None:  # every verdict so far, not only this file's
             summary["update"]["verdicts"] = {
@@ -491,6 +479,17 @@ def compare(summary, profile, tally, names, source):
 def _compared(found):
     """A file's records against the reference, in a word for a batch's table (None: not compared)."""
     return None if not found else found["shifted"] or "like the reference"
+
+
+def _moves(bar):
+    """A ``progress(i, n)`` callback that moves the progress bar ``bar`` to ``i`` of ``n``."""
+
+    def step(i, n):
+        bar.total = n
+        bar.n = i
+        bar.refresh()
+
+    return step
 
 
 def _same_file(a, b):

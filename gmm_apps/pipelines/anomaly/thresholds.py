@@ -44,14 +44,9 @@ class ThresholdsMixin:
         self.labels_ = (s > self.threshold_).astype(int)
         return self
 
-    @property
-    def new_threshold(self):
-        """``threshold_new_`` (``threshold_`` for a detector set before there was one)."""
-        return getattr(self, "threshold_new_", self.threshold_)
-
     def predict(self, X):
         """1 for records scored above ``threshold_new_`` (``X`` are new records), else 0."""
-        return (self.decision_function(X) > self.new_threshold).astype(int)
+        return (self.decision_function(X) > self.threshold_new_).astype(int)
 
     def predict_proba(self, X):
         """Probability of being an outlier, PyOD's 'unify' method: the Gaussian CDF of the
