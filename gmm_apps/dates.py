@@ -226,6 +226,16 @@ def wall_clock(stamps, zone):
     return pd.Series(idx, index=stamps.index, name=stamps.name) if series else idx
 
 
+def unreadable(cells):
+    """Which cells pandas cannot read as a date or time stamp, each in whatever format it is written: a
+    boolean array.  UTC offsets may differ from cell to cell (an export spanning a change to summer time,
+    ``-0500`` then ``-0400``), which pandas refuses to read into one column unless told to take them to UTC."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns when it cannot infer one format: a guess is all this is
+        read = pd.to_datetime(pd.Series(cells, dtype=object), format="mixed", errors="coerce", utc=True)
+    return read.isna().to_numpy()
+
+
 def time_stamp_column(table, taken=()):
     """The first column (not ``taken``) holding time stamps: typed as such (Parquet, a workbook's date cells), or
     text of which nine in ten of the first 200 filled cells read as ISO dates or time stamps; else None."""

@@ -478,6 +478,8 @@ def test_time_stamps_give_their_hour_of_day_and_dates_alone_are_left_out(tmp_pat
         "iso": when.strftime("%Y-%m-%dT%H:%M:%S+05:00"),
         "us": when.strftime("%m/%d/%Y %I:%M %p"),
         "day first": when.strftime("%d.%m.%Y %H:%M"),
+        # an export from New York across the change to summer time: two UTC offsets in one column
+        "offsets": when.strftime("%Y-%m-%dT%H:%M:%S") + np.where(when < "2024-03-10", "-0500", "-0400"),
     }
     for name, cells in forms.items():
         df = pd.DataFrame({"amt": rng.normal(size=40), "When": cells, "Booked": when.strftime("%b %d, %Y")})

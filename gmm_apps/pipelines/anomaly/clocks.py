@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from ...dates import DATE_STYLE, numeric_dates, plain_dates
+from ...dates import DATE_STYLE, numeric_dates, plain_dates, unreadable
 from ...errors import DataError
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -149,10 +149,8 @@ def time_columns(df, columns, source, *, named):
         timed = ~np.isnan(hour_of_day(probe))
         if timed.mean() < 0.99 and not probe.str.contains(_DATE_WITH_YEAR, regex=True).all():
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
-            if pd.to_datetime(probe[:200], format="mixed", errors="coerce").isna().any():
-                continue
+        if unreadable(probe[:200]).any():
+            continue
         hours = hour_of_day(cells)
         timeless = np.isnan(hours) & given
         clock = not timeless.any()

@@ -13,11 +13,11 @@ refused, all named at once (:func:`too_many_values`).
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 import pandas as pd
 
+from ...dates import unreadable
 from ...errors import DataError
 from .data import category_text
 from .groups import MIN_GROUP
@@ -80,9 +80,7 @@ def too_many_values(source, wide, columns, cfg, df, *, named):
 
     def what(values):
         sample = pd.Series(values[:: max(1, len(values) // 20)][:20])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas warns when it cannot infer a format
-            dates = pd.to_datetime(sample, format="mixed", errors="coerce").notna().all()
+        dates = not unreadable(sample).any()
         return f"{len(values):,} values, {'dates, ' if dates else ''}e.g. {values[0]!r}"
 
     listed = " and ".join(f"{c!r} ({what(v)})" for c, v in wide.items())

@@ -260,7 +260,7 @@ def _holds_order_numbers(values, customers, *, lines=True):
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas warns that it guesses a format: a guess is all this is
-        dates = pd.to_datetime(written.head(200), errors="coerce")
+        dates = pd.to_datetime(written.head(200), errors="coerce", utc=True)  # offsets may differ
     return bool(dates.isna().all())
 
 
