@@ -29,16 +29,47 @@ from .table_edges import (
 
 logger = logging.getLogger("gmm_apps")
 
-#: currency signs written before an amount, signs written after it (円, 元, 원: yen, yuan, won), and codes
-_SIGNS_BEFORE, _SIGNS_AFTER = "$€£¥￥₩", "$€£¥￥₩円元원"
-_CODES = "USD|EUR|GBP|JPY|CHF|CNY|RMB|KRW"
-_CURRENCY = re.compile(rf"^[+-]?\s*([{_SIGNS_BEFORE}]|({_CODES})\s)\s*|\s*[{_SIGNS_AFTER}]$|\s*({_CODES})$")
+#: currency signs: one character, written before an amount or after it (円, 元, 원: yen, yuan, won), and words
+#: and prefixed dollars written with a space or dot before the number (``Rs. 1,200``, ``RM 12.50``, ``C$ 5``) or
+#: after it (``100 kr``, ``12,50 zł``), and ISO codes
+_SIGNS = "$€£¥￥₩₹₽₺₫₪₱฿₦₴₡₵₸₮₼₾"
+_SIGNS_BEFORE, _SIGNS_AFTER = _SIGNS, _SIGNS + "円元원"
+_PREFIXES = r"(?:US|CA?|AU?|NZ|HK|SG?|R|MX|NT)\$"
+_WORDS_BEFORE = r"Rs\.?|Rp\.?|RM|kr\.?|Kč|zł"
+_WORDS_AFTER = r"kr\.?|Kč|zł|Ft|lei|руб\.?|TL|Rs\.?"
+_CODES = (
+    "USD|EUR|GBP|JPY|CHF|CNY|RMB|KRW|INR|CAD|AUD|NZD|HKD|SGD|SEK|NOK|DKK|ISK|PLN|CZK|HUF|RON|BGN|RUB|UAH|TRY|ILS"
+    "|AED|SAR|ZAR|NGN|EGP|BRL|MXN|ARS|CLP|COP|PEN|THB|PHP|IDR|MYR|VND|TWD"
+)
+_BEFORE = rf"{_PREFIXES}|[{_SIGNS_BEFORE}]|(?:{_WORDS_BEFORE}|{_CODES})(?=[\s.]|$)"
+_AFTER = rf"[{_SIGNS_AFTER}]|(?<![A-Za-z])(?:{_WORDS_AFTER}|{_CODES})"
+_CURRENCY = re.compile(rf"^[+-]?\s*(?:{_BEFORE})\.?\s*|\s*(?:{_AFTER})$")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
+_SIGN_OUTSIDE_BRACKETS = re.compile(rf"^(?:{_BEFORE})\s*\((?P<a>[^()]*)\)$|^\((?P<b>[^()]*)\)\s*(?:{_AFTER})$")
+_ACCOUNTING_ZERO = re.compile(rf"^(?:(?:{_BEFORE})\s*[-\u2013\u2014]|[-\u2013\u2014]\s*(?:{_AFTER}))$")
 _GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NUMBER_LIKE = re.compile(r"[+-]?[\d.,]*\d[\d.,]*")
+
+
+#: cells that stand for no value in a column of numbers (case aside): FRED's ``.``, the UCI archive's ``?``,
+#: dashes, ``n/a`` and ``ND``, and the error values of a spreadsheet formula that failed (``#DIV/0!``)
+NO_VALUE = frozenset(
+    {"", ".", "?", "-", "--", "---", "\u2013", "\u2014", "n.a.", "n/a", "na", "nd", "nan", "null", "none"}
+    | {"#n/a", "#n/a n/a", "#na", "#div/0!", "#value!", "#ref!", "#num!", "#name?", "#null!"}
+)
+
+
+def no_value(cells):
+    """Which cells stand for no value (:data:`NO_VALUE`, spaces and case aside; an empty cell too): a boolean
+    array."""
+    values = pd.Series(cells, dtype=object) if not isinstance(cells, pd.Series) else cells
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.isna().to_numpy()
+    text = values.astype("string").str.strip().str.lower()
+    return (values.isna() | text.isin(NO_VALUE).fillna(False)).to_numpy(dtype=bool)
 
 
 #: how :func:`as_numbers` read a column, by its decimal mark, for a log line
@@ -53,11 +84,15 @@ def _plain(text):
     brackets; a minus sign that is the typographic one (U+2212) or follows the number (SAP's ``1.234,56-``) as a
     minus in front."""
     t = text.strip().replace("\u2212", "-")
+    if outside := _SIGN_OUTSIDE_BRACKETS.match(t):  # Excel's accounting format: '$ (12.50)', '(12,50) €'
+        t = f"({outside['a'] if outside['a'] is not None else outside['b']})"
     negative = t.startswith("(") and t.endswith(")")
     if negative:
         t = t[1:-1].strip()
     if t.endswith("-") and t[:-1].rstrip()[-1:].isdigit() and "-" not in t[:-1]:
         t = "-" + t[:-1].rstrip()
+    if _ACCOUNTING_ZERO.match(t):  # Excel's accounting format writes zero as a dash beside the sign: '$ -'
+        return "0"
     sign = "-" if t.startswith("-") else ""
     t = _CURRENCY.sub("", t.lstrip("+-").strip())
     t = _SPACES.sub("", t)
@@ -122,11 +157,19 @@ def mark_from(evidence):
     return None
 
 
+#: a sign's or word's currency (``kr`` stays itself: Swedish, Norwegian, Danish or Icelandic)
 _SAME_CURRENCY = {
-    **{"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "JPY", "円": "JPY"},
-    **{"元": "CNY", "RMB": "CNY", "₩": "KRW", "원": "KRW"},
+    **{"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "JPY", "円": "JPY", "元": "CNY"},
+    **{"RMB": "CNY", "₩": "KRW", "원": "KRW", "₹": "INR", "Rs": "INR", "Rs.": "INR", "₽": "RUB", "руб": "RUB"},
+    **{"руб.": "RUB", "₺": "TRY", "TL": "TRY", "₫": "VND", "₪": "ILS", "₱": "PHP", "฿": "THB", "₦": "NGN"},
+    **{"₴": "UAH", "₡": "CRC", "₵": "GHS", "₸": "KZT", "₮": "MNT", "₼": "AZN", "₾": "GEL", "zł": "PLN"},
+    **{"Kč": "CZK", "Ft": "HUF", "lei": "RON", "Rp": "IDR", "Rp.": "IDR", "RM": "MYR", "C$": "CAD", "CA$": "CAD"},
+    **{"A$": "AUD", "AU$": "AUD", "NZ$": "NZD", "HK$": "HKD", "S$": "SGD", "SG$": "SGD", "R$": "BRL"},
+    **{"MX$": "MXN", "NT$": "TWD", "kr.": "kr"},
 }
-_CURRENCY_MARK = re.compile(rf"[{_SIGNS_AFTER}]|\b({_CODES})\b")
+_CURRENCY_MARK = re.compile(
+    rf"{_PREFIXES}|[{_SIGNS_AFTER}]|(?<![A-Za-z])(?:{_WORDS_BEFORE}|{_WORDS_AFTER})(?![A-Za-z])|\b(?:{_CODES})\b"
+)
 
 
 def currencies(cells):

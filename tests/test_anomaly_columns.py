@@ -385,3 +385,29 @@ def test_a_code_read_as_a_number_in_a_later_file_is_the_same_category():
         later = pd.DataFrame({"amount": [1.0, 2.0, 3.0], "code": [1234.0, np.nan, 5.0]})
         X = schema.records(later, "later.csv").X
         np.testing.assert_array_equal(X[[0, 2]], schema.records(ref.iloc[[0, 2]], "t.csv").X)
+
+
+def test_cells_written_as_no_value_are_missing_values_as_empty_ones_are(tmp_path, gmm_log):
+    # the UCI archive's '?', a dash, a spreadsheet's #DIV/0!: a column of numbers with a few of them is numbers
+    df = card_log(n=800).drop(columns="Class")
+    marks = ["?", "-", "#DIV/0!", "n.a."]
+    written = df.astype({"V3": object})
+    gaps = np.arange(5, 800, 37)
+    for j, i in enumerate(gaps):
+        written.loc[i, "V3"] = marks[j % len(marks)]
+    empty = df.copy()
+    empty.loc[gaps, "V3"] = np.nan
+    written.to_csv(tmp_path / "marks.csv", index=False)
+    empty.to_csv(tmp_path / "empty.csv", index=False)
+    runs = {}
+    for name in ("marks", "empty"):
+        sets = [*QUICK, f"data.path={tmp_path / name}.csv", "data.score=null", "data.missing=marginalize"]
+        runs[name] = gmm_apps.run("anomaly", out=tmp_path / name, set=sets)
+    assert (tmp_path / "marks" / "scores.csv").read_bytes() == (tmp_path / "empty" / "scores.csv").read_bytes()
+    assert "column 'V3': 22 cell(s) written '?', '-', '#DIV/0!' hold no value" in gmm_log.text
+    # refused where missing values are: the cell as written, and the setting that scores such a record
+    with pytest.raises(UserError, match="column 'V3' has a missing.* value '\\?' at data row 6; .*data.missing: marg"):
+        gmm_apps.run(
+            "anomaly", out=tmp_path / "x", set=[*QUICK, f"data.path={tmp_path / 'marks.csv'}", "data.score=null"]
+        )
+    assert not (tmp_path / "x").exists()

@@ -8,7 +8,7 @@ import pytest
 
 from gmm_apps.dates import day_month_order, dayfirst, numeric_dates
 from gmm_apps.errors import DataError
-from gmm_apps.tabular import as_numbers, decimal_mark, mark_evidence, mark_from, pool_evidence
+from gmm_apps.tabular import as_numbers, decimal_mark, mark_evidence, mark_from, no_value, pool_evidence
 
 
 @pytest.mark.parametrize(
@@ -29,6 +29,20 @@ from gmm_apps.tabular import as_numbers, decimal_mark, mark_evidence, mark_from,
         (["￥1,200,000", "¥980", "12,000円"], [1200000.0, 980.0, 12000.0], "."),
         (["1,200.50元", "98元", "RMB 12,000"], [1200.5, 98.0, 12000.0], "."),
         (["₩1,200,000", "98,000원"], [1200000.0, 98000.0], "."),
+        # Excel's accounting format: the sign apart from the number, zero as a dash, brackets for negatives
+        (["$ 1,234.00 ", "$ -   ", "$ (12.50)", "($3.00)"], [1234.0, 0.0, -12.5, -3.0], "."),
+        (["1 234,00 €", " -   € ", "(12,50) €"], [1234.0, 0.0, -12.5], ","),
+        # the world's other currencies, by sign, word, prefixed dollar or code
+        (["₹1,027,710", "₹ 12.50", "INR 3"], [1027710.0, 12.5, 3.0], "."),
+        (["1.234,50 zł", "12 zł", "PLN 1,5"], [1234.5, 12.0, 1.5], ","),
+        (["100 kr", "12,50 kr.", "kr 3,00"], [100.0, 12.5, 3.0], ","),
+        (["R$ 1.234,56", "R$ 5,00"], [1234.56, 5.0], ","),
+        (["C$ 12.50", "C$5", "CAD 1,000.00"], [12.5, 5.0, 1000.0], "."),
+        (["RM 12.50", "MYR 3"], [12.5, 3.0], "."),
+        (["Rs. 1,200.00", "₹5"], [1200.0, 5.0], "."),
+        (["₽ 100", "200 руб.", "RUB 1,5"], [100.0, 200.0, 1.5], ","),
+        (["1 234,50 Kč", "3 Kč"], [1234.5, 3.0], ","),
+        (["NT$ 3.5", "TWD 2"], [3.5, 2.0], "."),
     ],
 )
 def test_formatted_numbers_read_as_their_values(cells, want, mark):
@@ -58,6 +72,19 @@ def test_amounts_in_several_currencies_are_refused_and_one_currency_however_writ
     assert as_numbers(pd.Series(["$1,000.00", "12 USD", "(3.00)"]))[0].tolist() == [1000.0, 12.0, -3.0]
     with pytest.raises(ValueError, match="JPY as in '1,200円', CNY as in '98元'"):
         as_numbers(pd.Series(["1,200円", "98元"]))
+    # a prefixed dollar is its own currency, not the US dollar
+    with pytest.raises(ValueError, match="CAD as in 'C\\$12.00', USD as in '\\$5.00'"):
+        as_numbers(pd.Series(["C$12.00", "$5.00"]))
+    with pytest.raises(ValueError, match="INR as in '₹1,200.00', IDR as in 'Rp 15.000'"):
+        as_numbers(pd.Series(["₹1,200.00", "Rp 15.000"]))
+    # letters before a number without a space are a code, not a currency: rooms RM1, RM2 stay text
+    assert as_numbers(pd.Series(["RM1", "RM2", "RM 3.5"]))[0].tolist() == ["RM1", "RM2", 3.5]
+
+
+def test_cells_that_stand_for_no_value():
+    cells = ["1.5", "?", " - ", None, "#DIV/0!", "ND", "n.a.", "—", "x", "None", "0", "-1"]
+    assert no_value(pd.Series(cells, dtype=object)).tolist() == [c not in ("1.5", "x", "0", "-1") for c in cells]
+    assert no_value(pd.Series([1.0, np.nan])).tolist() == [False, True]
 
 
 def test_a_comma_that_could_mean_either_is_refused():

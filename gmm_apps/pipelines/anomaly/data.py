@@ -11,7 +11,7 @@ import pandas as pd
 from ...errors import DataError
 from ...paths import require_file
 from ...table_edges import trailing_total_rows
-from ...tabular import header_with, read_table
+from ...tabular import header_with, no_value, read_table
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -71,11 +71,12 @@ class BadValueError(DataError):
 
     def __init__(self, source, column, value, row):
         self.source, self.column, self.value, self.row = source, column, value, row
+        empty = bool(no_value([value])[0])  # empty, or written '?', '-', '#N/A' ...
         #: what ``init --data`` writes into the config it suggests: an empty value is scored by the other features
-        self.fix = {"data.missing": "marginalize"} if pd.isna(value) else None
+        self.fix = {"data.missing": "marginalize"} if empty else None
         shown = "(empty)" if pd.isna(value) else repr(str(value))  # the same text whatever dtype the reader chose
         hint = "; fill or drop such rows" + (
-            ", or set data.missing: marginalize to score by the other features" if pd.isna(value) else ""
+            ", or set data.missing: marginalize to score by the other features" if empty else ""
         )
         super().__init__(
             f"{source}: column {column!r} has a missing, infinite or non-numeric value {shown} at data row {row}{hint}"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ...tabular import DECIMAL_MARK_HINT, as_numbers, currencies
+from ...tabular import DECIMAL_MARK_HINT, as_numbers, currencies, no_value
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, is_duration, time_columns
@@ -168,12 +168,14 @@ class Schema:
         row (an empty one is missing with ``data.missing: marginalize``)."""
         if c in self.units:
             _same_currency(df[c], c, self.units[c], source)
-        v = pd.to_numeric(_unformatted(df[c], c, source, self.marks.get(c))[0], errors="coerce").to_numpy(dtype=float)
+        empty = no_value(df[c])  # an empty cell, or one written '?', '-', '#N/A' ...
+        cells = df[c].mask(empty) if empty.any() and not pd.api.types.is_numeric_dtype(df[c]) else df[c]
+        v = pd.to_numeric(_unformatted(cells, c, source, self.marks.get(c))[0], errors="coerce").to_numpy(dtype=float)
         if c in self.zero_blank:
-            v = np.where(df[c].isna().to_numpy(), 0.0, v)
+            v = np.where(empty, 0.0, v)
         bad = ~np.isfinite(v)
-        if self.missing == "marginalize":  # an empty or NaN value is missing; text or infinity is still an error
-            bad &= df[c].notna().to_numpy()
+        if self.missing == "marginalize":  # an empty value is missing; other text or infinity is still an error
+            bad &= ~empty
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
@@ -441,6 +443,9 @@ def _numeric_column(s, column, source, mark=None):
     data.decimal_mark names)."""
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float, na_value=np.nan), None
+    s_raw, marked = s, no_value(s) & s.notna().to_numpy()
+    if marked.any():  # '?', '-', '#DIV/0!': no value, as an empty cell (a column of them alone is none of numbers)
+        s = s.mask(marked)
     cells, mark = _unformatted(s, column, source, mark)
     conv = pd.to_numeric(cells, errors="coerce")
     if not (conv.notna().sum() >= 0.99 * s.notna().sum() and s.notna().any()):
@@ -449,6 +454,9 @@ def _numeric_column(s, column, source, mark=None):
     if len(bad):
         i = int(bad.index[0])
         raise DataError(f"{source}: column {column!r} has a non-numeric value {s.loc[i]!r} at data row {i + 1}")
+    if marked.any():
+        shown = ", ".join(repr(v) for v in pd.unique(s_raw[marked].astype(str).str.strip())[:3])
+        logger.info("%s: column %r: %d cell(s) written %s hold no value", source, column, int(marked.sum()), shown)
     return conv.to_numpy(dtype=float, na_value=np.nan), mark
 
 

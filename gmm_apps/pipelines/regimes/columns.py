@@ -11,14 +11,9 @@ import pandas as pd
 
 from ...dates import DATE_STYLE, dayfirst, implausible, numeric_dates, plain_dates, without_offsets
 from ...errors import DataError
-from ...tabular import NUMBER_STYLE, as_numbers
+from ...tabular import NO_VALUE, NUMBER_STYLE, as_numbers, no_value
 
 logger = logging.getLogger("gmm_apps.regimes")
-
-
-#: cells that mean "no price that day": FRED's ``.``, Excel's ``#N/A``, Bloomberg's ``#N/A N/A``, the Fed's
-#: ``ND`` (no data) ... (pandas reads an empty cell, ``NA``, ``null`` and ``NaN`` as missing already)
-MISSING_MARKS = (".", "-", "--", "ND", "NA", "N/A", "n/a", "#N/A", "#N/A N/A", "null", "NaN", "nan", "")
 
 
 def _plain(name):
@@ -192,7 +187,7 @@ def _numbers_in(cells):
         return False
     if pd.api.types.is_numeric_dtype(cells):
         return True
-    present = cells.mask(cells.astype(str).str.strip().isin(MISSING_MARKS)).dropna()
+    present = cells.mask(no_value(cells)).dropna()
     try:
         out, _ = as_numbers(present)
     except ValueError:
@@ -430,7 +425,7 @@ def volume_numbers(cells, column, source):
     def scaled(v):
         m = _SCALED.match(v) if isinstance(v, str) else None
         if m is None:
-            return np.nan if isinstance(v, str) and v.strip() in MISSING_MARKS else v
+            return np.nan if isinstance(v, str) and v.strip().lower() in NO_VALUE else v
         digits = m.group(1).replace(",", "." if "." not in m.group(1) else "")
         return float(digits) * {"k": 1e3, "m": 1e6, "b": 1e9}[m.group(2).lower()]
 

@@ -19,9 +19,8 @@ import pandas as pd
 from ...dates import wall_clock
 from ...errors import DataError
 from ...paths import require_file
-from ...tabular import header_with, read_table
+from ...tabular import header_with, no_value, read_table
 from .columns import (
-    MISSING_MARKS,
     PRICE_COLUMNS,
     daily_closes,
     dates_column,
@@ -144,7 +143,7 @@ def clean_prices(values, column, source, *, missing="refuse", nonpositive="refus
     """Apply the cleaning rules to one price series, in this order.
 
     ``missing: drop`` leaves out rows without a price (an empty cell, or one of
-    :data:`~gmm_apps.pipelines.regimes.columns.MISSING_MARKS`: ``.`` as FRED writes it, ``#N/A``
+    :data:`gmm_apps.tabular.NO_VALUE`: ``.`` as FRED writes it, ``#N/A``
     as Excel does ...); the next return spans the gap, as over a weekend.
     ``nonpositive: drop`` leaves out rows with a price at or below zero *and* the
     return that would span them (the next kept date is returned in ``breaks``).
@@ -161,11 +160,7 @@ def clean_prices(values, column, source, *, missing="refuse", nonpositive="refus
     counts : dict
         Rows left out by each rule that was set to drop.
     """
-    raw = (
-        values
-        if pd.api.types.is_numeric_dtype(values)
-        else values.mask(values.astype(str).str.strip().isin(MISSING_MARKS))
-    )
+    raw = values if pd.api.types.is_numeric_dtype(values) else values.mask(no_value(values))
     num = pd.to_numeric(raw, errors="coerce")
     keep = np.ones(len(values), dtype=bool)
     counts = {}
