@@ -104,17 +104,23 @@ AMBIGUOUS_COMMAS = (
     "commas in it could group thousands or mark decimals (e.g. '1,202'); write the numbers without "
     "thousands separators, or with a decimal point"
 )
+#: why a column's dots cannot be read: whole amounts in a country that groups thousands with dots ('1.500 €')
+AMBIGUOUS_DOTS = (
+    "dots in it could group thousands or mark decimals (e.g. '1.500': every one is followed by three digits); "
+    "write the numbers without thousands separators, or with a decimal comma"
+)
 #: the config key that settles it, for the pipelines that read ``data.decimal_mark``
-DECIMAL_MARK_HINT = "; or set data.decimal_mark ('.': commas group thousands)"
+DECIMAL_MARK_HINT = "; or set data.decimal_mark ('.': commas group thousands, ',': dots do)"
 
 
 def decimal_mark(cells):
     """The decimal mark of a column of number-like text: ``'.'``, ``','``, or None when it cannot be told.
 
     Decided from the column as a whole: a cell holding both marks shows which comes last; ``1,234,567``
-    or ``1,234.5`` show commas grouping thousands; ``12,5`` or ``0,1234`` show a decimal comma. A
-    column whose only commas are single groups of three digits (``1,202``) is None: the same text
-    means one thousand two hundred and two, or a little over one.
+    or ``1,234.5`` show commas grouping thousands; ``12,5`` or ``0,1234`` show a decimal comma;
+    ``1.234.567`` shows dots grouping thousands. A column whose only commas are single groups of three
+    digits (``1,202``) is None: the same text means one thousand two hundred and two, or a little over
+    one; so is a column without commas whose every dot is followed by three digits (``€1.500``).
     """
     return mark_from(mark_evidence(cells))
 
@@ -126,10 +132,23 @@ def mark_evidence(cells):
     return {
         "comma": bool(has_comma),
         "last": sorted({"." if c.rfind(".") > c.rfind(",") else "," for c in has_comma if "." in c}),
-        "decimal_comma": any(_DECIMAL_COMMA.match(c) and not _GROUPED_COMMA.match(c) for c in has_comma),
+        "decimal_comma": any(_DECIMAL_COMMA.match(c) and not _thousands(_GROUPED_COMMA, c) for c in has_comma),
         "grouped": any(c.count(",") > 1 for c in has_comma),
         "point": any("." in c for c in cells),
+        "dots_grouped": any(c.count(".") > 1 for c in cells if "," not in c),
+        "dots_all_thousands": all(_thousands(_GROUPED_DOT, c) for c in cells if "." in c and "," not in c),
     }
+
+
+def _thousands(grouped, cell):
+    """Whether a cell could be a whole number with its thousands grouped (``1.500``; never ``0.125``)."""
+    return bool(grouped.match(cell)) and not cell.lstrip("+-").startswith("0")
+
+
+def why_ambiguous(evidence):
+    """Why :func:`mark_from` cannot tell the decimal mark ``evidence`` shows: the message (the caller names
+    the column)."""
+    return AMBIGUOUS_COMMAS if evidence["comma"] else AMBIGUOUS_DOTS
 
 
 def pool_evidence(parts):
@@ -141,13 +160,17 @@ def pool_evidence(parts):
         "decimal_comma": any(p["decimal_comma"] for p in parts),
         "grouped": any(p["grouped"] for p in parts),
         "point": any(p["point"] for p in parts),
+        "dots_grouped": any(p.get("dots_grouped", False) for p in parts),
+        "dots_all_thousands": all(p.get("dots_all_thousands", False) for p in parts),
     }
 
 
 def mark_from(evidence):
     """The decimal mark :func:`mark_evidence` shows: ``'.'``, ``','``, or None when it cannot be told."""
     if not evidence["comma"]:
-        return "."
+        if evidence.get("dots_grouped"):
+            return ","
+        return None if evidence["point"] and evidence.get("dots_all_thousands") else "."
     if evidence["last"]:
         return evidence["last"][0] if len(evidence["last"]) == 1 else None
     if evidence["decimal_comma"]:
@@ -248,9 +271,10 @@ def as_numbers(values, *, mark=None):
     text, plain = found
     refuse_mixed_currencies(currencies(text))
     if mark is None:
-        mark = decimal_mark([c for c in plain if _NUMBER_LIKE.fullmatch(c)])
-    if mark is None:
-        raise ValueError(AMBIGUOUS_COMMAS)
+        evidence = mark_evidence([c for c in plain if _NUMBER_LIKE.fullmatch(c)])
+        mark = mark_from(evidence)
+        if mark is None:
+            raise ValueError(why_ambiguous(evidence))
 
     def convert(v, c):
         if mark == ",":

@@ -96,6 +96,20 @@ def test_a_comma_that_could_mean_either_is_refused():
     assert decimal_mark(["1.234,5", "1,234.5"]) is None  # both ways in one column
 
 
+def test_a_dot_that_could_mean_either_is_refused_and_one_that_cannot_is_read():
+    # whole euros or rupiahs grouped with dots: read as 1.5, every amount would be a thousandth of itself
+    with pytest.raises(ValueError, match="dots in it could group thousands or mark decimals \\(e.g. '1.500'"):
+        as_numbers(pd.Series(["1.500 €", "250 €"]))
+    assert decimal_mark(["1.500", "250"]) is None
+    assert decimal_mark(["1.500", "12.50"]) == "."  # another cell shows the decimal point
+    assert decimal_mark(["1.250.000", "15.000"]) == ","  # two dots in a cell group thousands
+    assert decimal_mark(["0.125", "1.250"]) == "."  # no thousands group starts with 0
+    assert decimal_mark(["0,125", "3"]) == ","
+    assert as_numbers(pd.Series(["Rp 15.000", "Rp 1.250.000"]))[0].tolist() == [15000.0, 1250000.0]
+    assert as_numbers(pd.Series(["1.500 €", "250 €"]), mark=",")[0].tolist() == [1500.0, 250.0]
+    assert as_numbers(pd.Series(["1.500 €", "250 €"]), mark=".")[0].tolist() == [1.5, 250.0]
+
+
 def test_the_decimal_mark_of_a_column_read_in_parts_is_that_of_the_whole():
     rng = np.random.default_rng(0)
     columns = [
@@ -106,6 +120,10 @@ def test_the_decimal_mark_of_a_column_read_in_parts_is_that_of_the_whole():
         ["1.234", "1.234,50", "7"],
         ["1,234,567", "12"],
         ["0,25", "1.000"],
+        ["1.500", "250", "3.000"],
+        ["1.500", "250", "12.50"],
+        ["1.250.000", "15.000"],
+        ["0.125", "1.250", "7"],
     ]
     for cells in columns:
         for _ in range(20):

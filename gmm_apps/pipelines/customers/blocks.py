@@ -17,7 +17,6 @@ from ...engine import dask_frame
 from ...errors import DataError
 from ...paths import require_file
 from ...tabular import (
-    AMBIGUOUS_COMMAS,
     DECIMAL_MARK_HINT,
     as_numbers,
     currencies,
@@ -27,6 +26,7 @@ from ...tabular import (
     number_cells,
     pool_evidence,
     refuse_mixed_currencies,
+    why_ambiguous,
 )
 from .data import check_columns, column_spec, file_kind, statuses_counted, with_payment_columns, with_status
 from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, trailing_totals
@@ -184,7 +184,7 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
         if cfg_data.decimal_mark != "auto":
             marks[c] = cfg_data.decimal_mark
         elif seen:
-            marks[c] = mark_from(pool_evidence(seen))
+            marks[c] = mark_from(evidence := pool_evidence(seen))
             if marks[c] is None:
-                raise DataError(f"{path}: column {c!r}: {AMBIGUOUS_COMMAS}{DECIMAL_MARK_HINT}")
+                raise DataError(f"{path}: column {c!r}: {why_ambiguous(evidence)}{DECIMAL_MARK_HINT}")
     return first, marks, counts, code
