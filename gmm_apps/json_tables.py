@@ -1,6 +1,6 @@
 """JSON as the table it holds, in the shapes databases, APIs and pandas write.
 
-:func:`read_json_records` reads records (a list of objects, one object a line), the one table under a key of an
+:func:`read_json_records` reads records (a list of objects, one object a line), the one table under a key (or a few) of an
 API's answer (beside its metadata), rows keyed by date (Alpha Vantage's ``"Time Series (Daily)"``,
 ``to_json(orient="index")``), columns keyed by row (pandas' ``to_json``), columns as arrays (Finnhub's and
 TradingView's candles, ``{"t": [...], "c": [...], "s": "ok"}``) and series as ``[time, value]`` pairs
@@ -45,6 +45,11 @@ def read_json_records(path, compression=None, *, dtype=None):
         except json.JSONDecodeError as line_exc:
             raise DataError(f"{path}: JSON Lines, but line {line_exc.doc[:40]!r} is not valid JSON") from None
     table = _table(data, path)
+    if table is None and isinstance(data, dict) and len(several := _table_paths(data)) > 1:
+        shown = ", ".join(" > ".join(map(repr, p)) for p in several[:4])
+        raise DataError(
+            f"{path}: JSON holding several tables (under {shown}); save the one to read as a file of its own"
+        )
     if table is None:
         raise DataError(f"{path}: JSON holding {_shape(data)}, not a table; {_EXPECTED}")
     table = _lists_as_text(table, path)
@@ -71,7 +76,7 @@ def _shape(data):
 def _table(data, path, depth=0):
     """The table ``data`` holds, or None."""
     if isinstance(data, list):
-        return pd.json_normalize(data, sep=".") if _is_records(data) else _rows_of_lists(data)
+        return pd.json_normalize(_unwrapped(data), sep=".") if _is_records(data) else _rows_of_lists(data)
     if not isinstance(data, dict) or not data:
         return None
     for shape in (_pandas_split, _pairs, _arrays, _rows_by_label, _columns_by_row):
@@ -81,9 +86,50 @@ def _table(data, path, depth=0):
     tables = [k for k, v in data.items() if _holds_table(v)]
     other = [k for k, v in data.items() if isinstance(v, (list, dict)) and k not in tables and not _is_metadata(v)]
     if len(tables) != 1 or other or depth:
-        return None if depth else _nested_arrays(data, path)
+        if depth:
+            return None
+        table = _nested_arrays(data, path)
+        return table if table is not None else _deeper(data, path)
     logger.info("%s: the table is the one under %r", path, tables[0])
     return _table(data[tables[0]], path, depth + 1)
+
+
+#: how many objects deep a table is looked for in an API's answer (``{"data": {"orders": [...]}}``)
+_DEPTH = 4
+
+
+def _table_paths(data, depth=0):
+    """The key paths under which ``data``'s objects hold a table, at most :data:`_DEPTH` objects deep."""
+    found = []
+    for k, v in data.items():
+        if _holds_table(v):
+            found.append((k,))
+        elif isinstance(v, dict) and depth + 1 < _DEPTH:
+            found.extend((k, *rest) for rest in _table_paths(v, depth + 1))
+    return found
+
+
+def _deeper(data, path):
+    """The one table nested in an API's answer below its first level (``{"data": {"orders": [...]}, "meta":
+    {...}}``), or None when there is none or more than one."""
+    paths = _table_paths(data)
+    if len(paths) != 1:
+        return None
+    where = paths[0]
+    logger.info("%s: the table is the one under %s", path, " > ".join(map(repr, where)))
+    inner = data
+    for k in where:
+        inner = inner[k]
+    return _table(inner, path, depth=1)
+
+
+def _unwrapped(records):
+    """Records each wrapped alone under one key, as GraphQL's ``edges`` hold them (``[{"node": {...}}, ...]``):
+    the records themselves."""
+    keys = {k for r in records for k in r}
+    if len(keys) == 1 and all(len(r) == 1 and isinstance(next(iter(r.values())), dict) for r in records):
+        return [next(iter(r.values())) for r in records]
+    return records
 
 
 def _is_plain(v):

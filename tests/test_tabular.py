@@ -553,9 +553,14 @@ def test_json_tables_in_the_shapes_apis_and_pandas_write(tmp_path):
     # which table? two under keys, or one beside more than a note: refused rather than guessed
     two = {"orders": [{"id": 1}], "refunds": [{"id": 2}]}
     beside = {"orders": [{"id": 1}], "customer": {"addresses": [{"city": "x"}]}}
-    for data in (two, beside):
-        with pytest.raises(DataError, match="not a table; expected a list of objects"):
+    for data, where in ((two, "'orders', 'refunds'"), (beside, "'orders', 'customer' > 'addresses'")):
+        with pytest.raises(DataError, match=f"JSON holding several tables \\(under {where}\\); save the one"):
             _json_table(tmp_path, data)
+    # one table deeper in an API's answer, beside its metadata, GraphQL's edges unwrapped to their nodes
+    deep = {"data": {"transactions": [{"id": 1, "amt": 2.5}, {"id": 2, "amt": 3.0}]}, "meta": {"n": 2}}
+    graphql = {"data": {"orders": {"edges": [{"node": r} for r in deep["data"]["transactions"]], "pageInfo": {}}}}
+    for data in (deep, graphql):
+        assert _json_table(tmp_path, data).to_dict("list") == {"id": [1, 2], "amt": [2.5, 3.0]}
     # arrays of different lengths are not columns
     with pytest.raises(DataError, match="JSON holding an object with keys 'c', 't'"):
         _json_table(tmp_path, {"c": [1.5, 2.5], "t": [1]})
