@@ -102,17 +102,21 @@ def is_saved_index(df):
 
     That is a first column with no name, in a table of two or more columns, holding whole numbers that
     increase down the rows and start within the table's length (0 or 1, or the rows kept of a filtered frame;
-    years or amounts start well above it).
+    years or amounts start well above it). Files saved so and joined end to end number their rows again from
+    where the first began: each run then starts there, and runs are :data:`MIN_RUN` rows long or more.
     """
     if df.shape[1] < 2 or not len(df) or str(df.columns[0]) != BLANK_FIRST:
         return False
     values = pd.to_numeric(df.iloc[:, 0], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return bool(
-        np.isfinite(values).all()
-        and (values == np.round(values)).all()
-        and 0 <= values[0] < len(values)
-        and (np.diff(values) > 0).all()
-    )
+    if not (np.isfinite(values).all() and (values == np.round(values)).all() and 0 <= values[0] < len(values)):
+        return False
+    again = np.flatnonzero(np.diff(values) <= 0) + 1  # where the numbering starts again, if it does
+    runs = np.diff(np.r_[0, again, len(values)])
+    return bool((values[again] == values[0]).all() and (len(again) == 0 or runs[:-1].min() >= MIN_RUN))
+
+
+#: the fewest rows of a file joined to another whose row numbers are taken for a saved index
+MIN_RUN = 10
 
 
 def without_saved_index(df, path, keep=()):
@@ -120,13 +124,15 @@ def without_saved_index(df, path, keep=()):
     ``keep`` (a config names it: ``data.id_column: Unnamed: 0``) stays."""
     if BLANK_FIRST in keep or not is_saved_index(df):
         return df
-    first = df.iloc[:, 0]
+    first = pd.to_numeric(df.iloc[:, 0]).to_numpy(dtype=float)
+    again = int((np.diff(first) <= 0).sum())
     logger.info(
-        "%s: the first column has no name and numbers the rows (%s to %s): a row index saved with the table, as "
+        "%s: the first column has no name and numbers the rows (%d to %d%s): a row index saved with the table, as "
         "pandas and R write one, not data; left out",
         path,
-        first.iloc[0],
-        first.iloc[-1],
+        first[0],
+        first.max(),
+        f", from {first[0]:.0f} again {again} time(s): files joined end to end" if again else "",
     )
     return df.drop(columns=df.columns[0])
 

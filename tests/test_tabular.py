@@ -789,9 +789,22 @@ def test_files_joined_end_to_end_read_as_one_table(tmp_path, gmm_log):
     assert as_text["id"].tolist() == ["007", "008", "009", "010"] and as_text["n"].tolist() == ["1", "2", "3", "4"]
     chunks = pd.concat(read_table(tmp_path / "cat.csv", chunksize=2)).reset_index(drop=True)
     pd.testing.assert_frame_equal(chunks, one)
-    # pandas' own saved index joined twice: its blank header repeats as a blank cell
+    # pandas' own saved index joined twice: its blank header repeats as a blank cell, and the row numbers that
+    # start again from 0 in the second file are still the index, not a column
     (tmp_path / "indexed.csv").write_text(jan.to_csv() + feb.to_csv())
     assert read_table(tmp_path / "indexed.csv")["amount"].tolist() == [12.5, 3.0, 7.25, 1.0]
+    months = [pd.concat([jan] * 6, ignore_index=True), pd.concat([feb] * 6, ignore_index=True)]
+    (tmp_path / "long.csv").write_text(months[0].to_csv() + months[1].to_csv())  # 12 rows each
+    (tmp_path / "one.csv").write_text(pd.concat(months, ignore_index=True).to_csv())  # the same rows, one file
+    got = read_table(tmp_path / "long.csv").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, read_table(tmp_path / "one.csv"))
+    assert "numbers the rows (0 to 11, from 0 again 1 time(s): files joined end to end)" in gmm_log.text
+    for first in (
+        [0, 1, 2, 3] * 5,
+        list(range(12)) + [3, 4, 5, 6, 7, 8, 9, 10],
+    ):  # a count restarting early, or not at 0
+        pd.DataFrame({"": first, "amount": range(len(first))}).to_csv(tmp_path / "data.csv", index=False)
+        assert "Unnamed: 0" in read_table(tmp_path / "data.csv").columns, first
     # a row that only looks like the header in some columns is data
     (tmp_path / "data.csv").write_text("kind,x\nkind,1\nother,2\n")
     assert read_table(tmp_path / "data.csv")["kind"].tolist() == ["kind", "other"]
