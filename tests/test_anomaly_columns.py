@@ -411,3 +411,30 @@ def test_cells_written_as_no_value_are_missing_values_as_empty_ones_are(tmp_path
             "anomaly", out=tmp_path / "x", set=[*QUICK, f"data.path={tmp_path / 'marks.csv'}", "data.score=null"]
         )
     assert not (tmp_path / "x").exists()
+
+
+def test_lengths_of_time_are_hours_however_they_are_stored(tmp_path):
+    # a session's length as a DataFrame or Parquet stores it (timedelta), or as pandas writes it to CSV
+    # ('0 days 00:05:32'): one feature in hours, the same scores as the hours written as numbers
+    rng = np.random.default_rng(1)
+    secs = rng.integers(1, 4 * 3600, 400)
+    secs[7] = 40 * 3600  # a session of 40 hours among minutes
+    stored = pd.DataFrame({"amt": rng.lognormal(3, 1, 400).round(2), "session": pd.to_timedelta(secs, unit="s")})
+    stored.loc[9, "session"] = pd.NaT
+    hours = stored.assign(session=secs / 3600).astype({"session": float})
+    hours.loc[9, "session"] = np.nan
+    sch = learn(stored, missing="marginalize")
+    assert sch.features == ["amt", "session"]
+    want = learn(hours, missing="marginalize").records(hours, "t").X
+    np.testing.assert_allclose(sch.records(stored, "t").X, want)
+    stored.to_csv(tmp_path / "written.csv", index=False)
+    assert pd.read_csv(tmp_path / "written.csv")["session"].iloc[0].endswith(f"{secs[0] % 60:02d}")  # text as written
+    stored.to_parquet(tmp_path / "stored.parquet")
+    hours.to_csv(tmp_path / "hours.csv", index=False)
+    scores = {}
+    for name in ("written.csv", "stored.parquet", "hours.csv"):
+        sets = [*QUICK, f"data.path={tmp_path / name}", "data.score=null", "data.missing=marginalize"]
+        scores[name] = gmm_apps.run("anomaly", out=tmp_path / name.split(".")[0], set=sets).tables["scores"]
+    for name in ("written.csv", "stored.parquet"):
+        np.testing.assert_allclose(scores[name]["score"], scores["hours.csv"]["score"], rtol=1e-9, err_msg=name)
+    assert scores["hours.csv"]["score"].idxmax() == 7

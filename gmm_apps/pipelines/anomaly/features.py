@@ -411,9 +411,20 @@ def _empty_columns(df, columns):
 
 def _unformatted(values, column, source, mark=None):
     """A column's numbers as exported (``$1,234.50``, ``1.234,50``, ``12.5%`` as 12.5) read as plain numbers,
-    other cells unchanged, and the decimal mark read (``mark``: the one learned on the training file)."""
+    other cells unchanged, and the decimal mark read (``mark``: the one learned on the training file).
+    Lengths of time are hours: a column stored as such (Parquet, a DataFrame), or written as pandas writes one
+    (``0 days 00:05:32``), or as ``0:05:32`` under a header that says length of time."""
+    if pd.api.types.is_timedelta64_dtype(values):
+        return values.dt.total_seconds() / 3600, None
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
         plain = {c: m.group(1) for c in pd.unique(values.dropna()) if isinstance(c, str) and (m := _PERCENT.match(c))}
+        plain.update(
+            {
+                c: str(int(m[1]) * 24 + int(m[2]) + int(m[3]) / 60 + float(m[4]) / 3600)
+                for c in pd.unique(values.dropna())
+                if isinstance(c, str) and (m := _DAYS.match(c))
+            }
+        )
         if is_duration(column):  # a call's 0:05:32, a job's 27:10:00: hours
             plain.update(
                 {
@@ -433,6 +444,8 @@ def _unformatted(values, column, source, mark=None):
 
 #: a number written as a percentage (``12.5%``, ``-3,2 %``): the number
 _PERCENT = re.compile(r"^\s*([+-]?[\d.,\s]*\d)\s*%\s*$")
+#: a length of time as pandas writes one (``0 days 00:05:32``, ``2 days 01:00:00.5``)
+_DAYS = re.compile(r"^\s*(\d+) days? (\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)\s*$")
 #: a length of time written as hours, minutes and seconds (``0:05:32``, ``27:10``)
 _HOURS = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
 
