@@ -1046,6 +1046,32 @@ def test_the_purchase_model_recovers_known_parameters_and_matches_its_closed_for
     assert want == pytest.approx(brute, rel=0.05)
 
 
+def test_the_forward_value_does_not_follow_the_customers_order():
+    """Customers who buy alike (steady buyers who never drop out) leave the BG/NBD likelihood flat: the fit, and
+    every customer's forecast, must still not depend on the order the log lists them in (its ids)."""
+    from gmm_apps.pipelines.customers.model import PurchaseModel
+
+    rng = np.random.default_rng(3)
+    n = 800
+    T = rng.uniform(5, 39, n)
+    x = rng.poisson(0.4 * T).astype(float)
+    t_x = np.where(x > 0, T * rng.beta(x + 1, 1), 0.0)
+    feats = pd.DataFrame(
+        {
+            "n_purchases": x + 1,
+            "tenure": 7 * T,
+            "recency": 7 * (T - t_x),
+            "repeat_monetary": np.where(x > 0, rng.gamma(3, 15, n), np.nan),
+            "aov": 40.0,
+        }
+    )
+    want = PurchaseModel().fit(feats).expected_spend(feats, 13)
+    for seed in range(3):
+        shuffled = feats.sample(frac=1, random_state=seed)
+        got = PurchaseModel().fit(shuffled).expected_spend(feats, 13)
+        np.testing.assert_array_equal(got, want)
+
+
 def test_segment_names_follow_profiles():
     rng = np.random.default_rng(0)
     n = 400

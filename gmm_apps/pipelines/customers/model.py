@@ -365,6 +365,10 @@ class PurchaseModel:
 
         x, t_x, T, m = self.inputs(feats)
         T = np.maximum(T, 1.0 / 7)  # a customer first seen on the last day has been observed one day
+        # in one order whatever the log's: where the likelihood is flat (customers alike) the optimiser's stop
+        # would otherwise follow the sums' order, and a log's customer ids would change the forecast
+        order = np.lexsort((np.nan_to_num(m), T, t_x, x))
+        x, t_x, T, m = x[order], t_x[order], T[order], m[order]
 
         def nll_bg(logp):
             return -bgnbd_loglik(np.exp(logp), x, t_x, T).sum() / len(x)
