@@ -115,33 +115,10 @@ class Run:
             raise ArgumentError("data: apply needs new data (a path, or data in memory as for run)")
         from . import batch  # start-up time: only for apply
 
-        if isinstance(data, (str, Path)) and self.summary.get("kind") != "batch" and batch.applies_each(self.dir, data):
-            if update:  # one model, a folder of new files: each in turn
-                raise ArgumentError(f"update: learns from one file; give one file of {data}, or join them")
-            out_dir, _ = batch.execute_apply_each(
-                self.dir, str(data), out=out, quiet=quiet, overwrite=overwrite, keep_going=keep_going, n_jobs=n_jobs
-            )
-            return Run(out_dir)
-        if (keep_going or n_jobs != 1) and self.summary.get("kind") != "batch":
-            which = "keep_going" if keep_going else "n_jobs"
-            raise ArgumentError(
-                f"{which}: only when applying a batch of runs (run with each=...), or to a folder of files"
-            )
-        if self.summary.get("kind") == "batch":  # each run on the new file of its name
-            if not isinstance(data, (str, Path)):
-                raise ArgumentError(
-                    f"data: a batch applies to a folder or glob of files named as its runs, got {type(data).__name__}"
-                )
-            out_dir, _ = batch.execute_batch_apply(
-                self.dir,
-                str(data),
-                out=out,
-                quiet=quiet,
-                overwrite=overwrite,
-                update=update,
-                keep_going=keep_going,
-                n_jobs=n_jobs,
-            )
+        options = {"update": update, "keep_going": keep_going, "n_jobs": None if n_jobs == 1 else n_jobs}
+        route = batch.apply_route(self.dir, data, **options, names=batch.KEYWORDS)
+        if route is not None:
+            out_dir, _ = route(self.dir, str(data), out=out, quiet=quiet, overwrite=overwrite)
             return Run(out_dir)
         with _Inputs(self.pipeline, data) as (path, _):
             out_dir, _ = execute_apply(self.dir, path, out=out, quiet=quiet, overwrite=overwrite, update=update)

@@ -15,13 +15,14 @@ runs and the same messages as one after another.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import time
 from pathlib import Path
 
-from .errors import ConfigError, DataError, UserError
+from .errors import ArgumentError, ConfigError, DataError, UserError
 from .paths import resolve_inputs
 from .registry import get_pipeline
 from .run_context import RunContext
@@ -318,6 +319,39 @@ def applies_each(run_dir, input):
         return len(each_files([str(input)], str(run_dir))) > 0
     except UserError:  # nothing there: the one application says so
         return False
+
+
+#: how the command line spells the options of apply
+FLAGS = {"update": "--update", "keep_going": "--keep-going", "n_jobs": "--jobs", "each": "run --each"}
+#: how Python spells them (:meth:`gmm_apps.api.Run.apply`)
+KEYWORDS = {"update": "update", "keep_going": "keep_going", "n_jobs": "n_jobs", "each": "run with each=..."}
+
+
+def apply_route(run_dir, data, *, update=False, keep_going=False, n_jobs=None, names=FLAGS):
+    """Which ``apply RUN DATA`` this is: a function taking ``(run_dir, data, out=, quiet=, overwrite=)`` for a
+    batch of runs (each on the new file of its name) or for one run's model on each file of a folder or glob;
+    None for one application of the model, which the caller makes (Python's may hold its data in memory).
+
+    ``n_jobs``: None when not given; ``names``: how the caller spells the options, for its errors
+    (:data:`FLAGS` or :data:`KEYWORDS`)."""
+    files = isinstance(data, (str, Path))
+    many = {"keep_going": keep_going, "n_jobs": n_jobs or 1}
+    if run_kind(run_dir) == "batch":
+        if not files:
+            raise ArgumentError(
+                f"data: a batch applies to a folder or glob of files named as its runs, got {type(data).__name__}"
+            )
+        return functools.partial(execute_batch_apply, update=update, **many)
+    if files and applies_each(run_dir, data):  # one model, a folder of new files: each in turn
+        if update:
+            raise ArgumentError(f"{names['update']}: learns from one file; give one file of {data}, or join them")
+        return functools.partial(execute_apply_each, **many)
+    if keep_going or n_jobs is not None:
+        raise ArgumentError(
+            f"{names['keep_going'] if keep_going else names['n_jobs']}: only when applying a batch of runs "
+            f"({names['each']}), or a run to a folder of files"
+        )
+    return None
 
 
 def execute_apply_each(run_dir, input, *, out=None, quiet=False, overwrite=False, keep_going=False, n_jobs=1):

@@ -265,20 +265,10 @@ def _dispatch(args):
     if args.command == "apply":
         from . import batch  # start-up time: only for apply
 
-        many = {"keep_going": args.keep_going, "n_jobs": args.jobs or 1}
-        if runs.run_kind(args.run_dir) == "batch":
-            apply = functools.partial(batch.execute_batch_apply, update=args.update, **many)
-        elif batch.applies_each(args.run_dir, args.input):  # one model, a folder of new files: each in turn
-            if args.update:
-                raise UserError(f"--update: learns from one file; give one file of {args.input}, or join them")
-            apply = functools.partial(batch.execute_apply_each, **many)
-        elif args.keep_going or args.jobs is not None:
-            raise UserError(
-                f"{'--keep-going' if args.keep_going else '--jobs'}: only when applying a batch of runs (run --each), "
-                "or a run to a folder of files"
-            )
-        else:
-            apply = functools.partial(runs.execute_apply, update=args.update)
+        options = {"update": args.update, "keep_going": args.keep_going, "n_jobs": args.jobs}
+        apply = batch.apply_route(args.run_dir, args.input, **options) or functools.partial(
+            runs.execute_apply, update=args.update
+        )
         out_dir, summary = apply(args.run_dir, args.input, out=args.out, quiet=args.quiet, overwrite=args.overwrite)
         headline = summary.get("headline")
         if headline:
