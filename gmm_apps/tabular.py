@@ -3,7 +3,8 @@
 Pure functions on pandas Series of cells as read from a file.  :func:`as_numbers` reads
 ``2,506.85``, ``$1,234.50``, ``USD 12.50``, ``(12.50)``, ``−12.50``, ``1.234,50-`` and ``1.234,50`` as numbers, deciding the decimal mark
 once per column; :func:`read_table` reads a CSV / TSV, Parquet or Excel file told apart by content,
-its header found below a report's title rows, or JSON records.  Dates are read by :mod:`gmm_apps.dates`.
+its header found below a report's title rows, or JSON records.  Currency signs are :mod:`gmm_apps.currency`'s,
+dates :mod:`gmm_apps.dates`'s.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import zipfile
 import pandas as pd
 from python_calamine import CalamineError
 
+from .currency import currencies, refuse_mixed_currencies, unformatted
 from .errors import DataError
 from .json_tables import read_json_records
 from .sniff import HEADER_SEARCH_ROWS, data_names, excel_engine, open_stored, sniff_table, text_encoding
@@ -29,24 +31,6 @@ from .table_edges import (
 
 logger = logging.getLogger("gmm_apps")
 
-#: currency signs: one character, written before an amount or after it (円, 元, 원: yen, yuan, won), and words
-#: and prefixed dollars written with a space or dot before the number (``Rs. 1,200``, ``RM 12.50``, ``C$ 5``) or
-#: after it (``100 kr``, ``12,50 zł``), and ISO codes
-_SIGNS = "$€£¥￥₩₹₽₺₫₪₱฿₦₴₡₵₸₮₼₾"
-_SIGNS_BEFORE, _SIGNS_AFTER = _SIGNS, _SIGNS + "円元원"
-_PREFIXES = r"(?:US|CA?|AU?|NZ|HK|SG?|R|MX|NT)\$"
-_WORDS_BEFORE = r"Rs\.?|Rp\.?|RM|kr\.?|Kč|zł"
-_WORDS_AFTER = r"kr\.?|Kč|zł|Ft|lei|руб\.?|TL|Rs\.?"
-_CODES = (
-    "USD|EUR|GBP|JPY|CHF|CNY|RMB|KRW|INR|CAD|AUD|NZD|HKD|SGD|SEK|NOK|DKK|ISK|PLN|CZK|HUF|RON|BGN|RUB|UAH|TRY|ILS"
-    "|AED|SAR|ZAR|NGN|EGP|BRL|MXN|ARS|CLP|COP|PEN|THB|PHP|IDR|MYR|VND|TWD"
-)
-_BEFORE = rf"{_PREFIXES}|[{_SIGNS_BEFORE}]|(?:{_WORDS_BEFORE}|{_CODES})(?=[\s.]|$)"
-_AFTER = rf"[{_SIGNS_AFTER}]|(?<![A-Za-z])(?:{_WORDS_AFTER}|{_CODES})"
-_CURRENCY = re.compile(rf"^[+-]?\s*(?:{_BEFORE})\.?\s*|\s*(?:{_AFTER})$")
-_SPACES = re.compile(r"[\s\u00a0\u202f']")
-_SIGN_OUTSIDE_BRACKETS = re.compile(rf"^(?:{_BEFORE})\s*\((?P<a>[^()]*)\)$|^\((?P<b>[^()]*)\)\s*(?:{_AFTER})$")
-_ACCOUNTING_ZERO = re.compile(rf"^(?:(?:{_BEFORE})\s*[-\u2013\u2014]|[-\u2013\u2014]\s*(?:{_AFTER}))$")
 _GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
@@ -77,26 +61,6 @@ NUMBER_STYLE = {
     ".": "formatted numbers (currency signs, ',' grouping thousands, a decimal point)",
     ",": "formatted numbers with a decimal comma",
 }
-
-
-def _plain(text):
-    """A cell without its currency sign (or code, before or after), spaces used to group digits, and accounting
-    brackets; a minus sign that is the typographic one (U+2212) or follows the number (SAP's ``1.234,56-``) as a
-    minus in front."""
-    t = text.strip().replace("\u2212", "-")
-    if outside := _SIGN_OUTSIDE_BRACKETS.match(t):  # Excel's accounting format: '$ (12.50)', '(12,50) €'
-        t = f"({outside['a'] if outside['a'] is not None else outside['b']})"
-    negative = t.startswith("(") and t.endswith(")")
-    if negative:
-        t = t[1:-1].strip()
-    if t.endswith("-") and t[:-1].rstrip()[-1:].isdigit() and "-" not in t[:-1]:
-        t = "-" + t[:-1].rstrip()
-    if _ACCOUNTING_ZERO.match(t):  # Excel's accounting format writes zero as a dash beside the sign: '$ -'
-        return "0"
-    sign = "-" if t.startswith("-") else ""
-    t = _CURRENCY.sub("", t.lstrip("+-").strip())
-    t = _SPACES.sub("", t)
-    return ("-" if negative or sign else "") + t
 
 
 #: why a column's commas cannot be read (the caller names the column)
@@ -180,46 +144,6 @@ def mark_from(evidence):
     return None
 
 
-#: a sign's or word's currency (``kr`` stays itself: Swedish, Norwegian, Danish or Icelandic)
-_SAME_CURRENCY = {
-    **{"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "JPY", "円": "JPY", "元": "CNY"},
-    **{"RMB": "CNY", "₩": "KRW", "원": "KRW", "₹": "INR", "Rs": "INR", "Rs.": "INR", "₽": "RUB", "руб": "RUB"},
-    **{"руб.": "RUB", "₺": "TRY", "TL": "TRY", "₫": "VND", "₪": "ILS", "₱": "PHP", "฿": "THB", "₦": "NGN"},
-    **{"₴": "UAH", "₡": "CRC", "₵": "GHS", "₸": "KZT", "₮": "MNT", "₼": "AZN", "₾": "GEL", "zł": "PLN"},
-    **{"Kč": "CZK", "Ft": "HUF", "lei": "RON", "Rp": "IDR", "Rp.": "IDR", "RM": "MYR", "C$": "CAD", "CA$": "CAD"},
-    **{"A$": "AUD", "AU$": "AUD", "NZ$": "NZD", "HK$": "HKD", "S$": "SGD", "SG$": "SGD", "R$": "BRL"},
-    **{"MX$": "MXN", "NT$": "TWD", "kr.": "kr"},
-}
-_CURRENCY_MARK = re.compile(
-    rf"{_PREFIXES}|[{_SIGNS_AFTER}]|(?<![A-Za-z])(?:{_WORDS_BEFORE}|{_WORDS_AFTER})(?![A-Za-z])|\b(?:{_CODES})\b"
-)
-
-
-def currencies(cells):
-    """The currencies ``cells`` carry (a sign or a code; ``$`` and ``USD`` are one), each with its first cell."""
-    found = {}
-    for c in cells:
-        for m in _CURRENCY_MARK.finditer(str(c)):
-            found.setdefault(_SAME_CURRENCY.get(m.group(), m.group()), str(c))
-    return found
-
-
-def row_currencies(cells):
-    """Each cell's currency from its sign or code (``$`` and ``USD`` are one), or NA where it shows none."""
-    found = cells.astype("string").str.extract(f"({_CURRENCY_MARK.pattern})", expand=True)[0]
-    return found.map(lambda m: _SAME_CURRENCY.get(m, m), na_action="ignore")
-
-
-def refuse_mixed_currencies(found):
-    """Raise ValueError when ``found`` (:func:`currencies` of a column, or of its blocks pooled) names several."""
-    if len(found) > 1:
-        shown = ", ".join(f"{c} as in {cell!r}" for c, cell in found.items())
-        raise ValueError(
-            f"amounts in several currencies ({shown}) cannot be added; keep the rows of one currency, or convert "
-            "them to one first"
-        )
-
-
 def _formatted(values):
     """Each distinct cell of a column and the same without currency signs, brackets and spaces, or None
     when there is nothing to unformat (numbers already, plain numbers in text, or text)."""
@@ -229,7 +153,7 @@ def _formatted(values):
     if not (plain.isna() & values.notna()).any():
         return None
     text = pd.unique(values.dropna().astype(str))  # each distinct cell once: a category repeats
-    cells = [_plain(c) for c in text]
+    cells = [unformatted(c) for c in text]
     if not any("," in c or c != t.strip() for c, t in zip(cells, text)):
         return None
     return text, cells
@@ -428,7 +352,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             )
             if chunksize is None:
                 return without_edges(table, path, keep, retype=dtype is None)
-            return chunks_without_edges(table, path, keep, retype=dtype is None)
+            return chunks_without_edges(_read_as_they_come(table, path, what), path, keep, retype=dtype is None)
         finally:
             if source is not path and chunksize is None:
                 source.close()
@@ -436,17 +360,44 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
         raise
     except ImportError as exc:
         raise DataError(f"{path}: reading {what} needs {exc.name} ({exc}); pip install {exc.name}") from None
-    except (
-        pd.errors.ParserError,
-        pd.errors.EmptyDataError,
-        UnicodeDecodeError,
-        OSError,
-        ValueError,
-        EOFError,
-        zipfile.BadZipFile,
-        CalamineError,
-    ) as exc:
-        raise DataError(f"{path}: cannot read as {what} ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+    except _UNREADABLE as exc:
+        raise unreadable_error(path, what, exc) from None
+
+
+#: what reading a table raises when its bytes are not the table they were taken for
+_UNREADABLE = (
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+    UnicodeDecodeError,
+    OSError,
+    ValueError,
+    EOFError,
+    zipfile.BadZipFile,
+    CalamineError,
+)
+#: pandas' words for a line with more cells than the header
+_TOO_MANY = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def unreadable_error(path, what, exc):
+    """The one-line error for a table that cannot be read as ``what``: a line with more cells than its header is
+    named with the likely cause; any other reason is the reader's own first line."""
+    said = str(exc).splitlines()[0] if str(exc) else repr(exc)
+    if m := _TOO_MANY.search(said):
+        return DataError(
+            f"{path}: line {m[2]} has {m[3]} cells where the header has {m[1]} (a separator inside a cell that is "
+            "not in quotes, such as a comma in an address?); put that cell in quotes, or fix the line"
+        )
+    return DataError(f"{path}: cannot read as {what} ({said})")
+
+
+def _read_as_they_come(chunks, path, what):
+    """A reader's chunks, its errors met on the way (a bad line far into the file) raised as :func:`read_table`
+    raises them."""
+    try:
+        yield from chunks
+    except _UNREADABLE as exc:
+        raise unreadable_error(path, what, exc) from None
 
 
 def check_sheet(path, sheet, *, key="data.sheet"):

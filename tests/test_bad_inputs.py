@@ -108,6 +108,14 @@ def anomaly_csv(tmp, name="ref.csv", mutate=None):
     return p
 
 
+def with_extra_cell(path, line):
+    """The file with one more cell on ``line`` (1-based): a comma in an address that is not in quotes."""
+    lines = path.read_text().splitlines()
+    lines[line - 1] += ",Springfield"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def odds_mat(tmp):
     from scipy.io import savemat
 
@@ -777,6 +785,19 @@ CASES = [
         lambda t: ["--set", f"data.path={zip_of(t, 'export.zip', ['jan.csv', 'feb.csv'])}", "--set", "data.score=null"],
         "export.zip: a zip archive of 2 files (jan.csv, feb.csv); unzip it and name the file to read",
     ),
+    # a line with one cell more than the header
+    (
+        "extra-cell-on-a-line",
+        "anomaly",
+        lambda t: ["--set", f"data.path={with_extra_cell(anomaly_csv(t), 150)}", "--set", "data.score=null"],
+        "ref.csv: line 150 has 5 cells where the header has 4 (a separator inside a cell that is not in quotes",
+    ),
+    (
+        "extra-cell-on-a-line",
+        "regimes",
+        lambda t: ["--set", f"data.path={with_extra_cell(prices_csv(t), 90)}"],
+        "prices.csv: line 90 has 3 cells where the header has 2",
+    ),
     # live data with no network
     (
         "unreachable-market-data",
@@ -886,3 +907,21 @@ def test_tampered_model_file_is_refused_by_apply(tmp_path, capsys, pipeline):
         assert code == 2 and err.startswith("error: ") and needle in err and "Traceback" not in err, err
         assert not (tmp_path / "applied").exists()
         without_model_checksums(run_dir)
+
+
+def test_a_bad_line_far_into_a_file_applied_in_chunks_ends_cleanly(tmp_path, capsys):
+    """apply reads new records chunk by chunk: a line with an extra cell met while streaming is named as it is
+    when the whole file is read, and nothing is written."""
+    run = tmp_path / "run"
+    args = ["run", str(CFG["anomaly"]), "--out", str(run), "--quiet", *FAST["anomaly"], "--set", "data.score=null"]
+    args += ["--set", f"data.path={anomaly_csv(tmp_path)}"]
+    assert cli.main(args) == 0
+    big = anomaly_csv(tmp_path, "new.csv", mutate=lambda d: pd.concat([d] * 20, ignore_index=True))
+    with_extra_cell(big, 3500)
+    assert cli.main(["apply", str(run), str(big), "--out", str(tmp_path / "new"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"error: {big}: line 3500 has 5 cells where the header has 4 (a separator inside a cell that is not in "
+        "quotes, such as a comma in an address?); put that cell in quotes, or fix the line"
+    )
+    assert not (tmp_path / "new").exists()

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...currency import currencies
 from ...errors import DataError
-from ...tabular import DECIMAL_MARK_HINT, as_numbers, currencies, no_value
+from ...tabular import DECIMAL_MARK_HINT, as_numbers, no_value
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, is_duration, time_columns
@@ -474,7 +475,7 @@ def _numeric_column(s, column, source, mark=None):
 
 
 def _currencies_in(values):
-    """The currencies a column's text shows, each with its first cell (:func:`gmm_apps.tabular.currencies`);
+    """The currencies a column's text shows, each with its first cell (:func:`gmm_apps.currency.currencies`);
     none for numbers."""
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return {}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...currency import currencies, refuse_mixed_currencies
 from ...dates import day_month_order
 from ...engine import dask_frame
 from ...errors import DataError
@@ -19,13 +20,11 @@ from ...paths import require_file
 from ...tabular import (
     DECIMAL_MARK_HINT,
     as_numbers,
-    currencies,
     header_with,
     mark_evidence,
     mark_from,
     number_cells,
     pool_evidence,
-    refuse_mixed_currencies,
     why_ambiguous,
 )
 from .data import check_columns, column_spec, file_kind, statuses_counted, with_payment_columns, with_status

@@ -8,8 +8,8 @@ import re
 
 import pandas as pd
 
+from ...currency import currencies, row_currencies
 from ...errors import DataError
-from ...tabular import currencies, row_currencies
 
 logger = logging.getLogger("gmm_apps")
 
