@@ -236,6 +236,29 @@ def unreadable(cells):
     return read.isna().to_numpy()
 
 
+#: the share of a column's filled cells that must read as dates for the others to be named as mistakes
+MOSTLY_DATES = 0.9
+
+
+def not_a_date(cells, **how):
+    """Where a column that pandas refused to read as dates (``how``: the arguments it was read with) goes
+    wrong: the position of its first filled cell that is no date, and whether the column is otherwise dates
+    (:data:`MOSTLY_DATES` of its filled cells), so that the caller names that row rather than the column;
+    (None, False) when no cell alone can be named."""
+    text = pd.Series(cells, dtype=object)
+    filled = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it guesses a format: a guess is all this is
+            read = pd.to_datetime(text, errors="coerce", **{**how, "utc": True})  # offsets may differ
+    except (ValueError, TypeError):
+        return None, False
+    bad = read.isna().to_numpy() & filled
+    if not bad.any():
+        return None, False
+    return int(np.flatnonzero(bad)[0]), bool((~bad).sum() >= MOSTLY_DATES * filled.sum())
+
+
 def time_stamp_column(table, taken=()):
     """The first column (not ``taken``) holding time stamps: typed as such (Parquet, a workbook's date cells), or
     text of which nine in ten of the first 200 filled cells read as ISO dates or time stamps; else None."""

@@ -128,7 +128,18 @@ def test_cdnow_reader_and_table_reader(tmp_path):
         ),
         ("cust,when,spend\nx,2020-01-01,abc\n", {}, "non-numeric or missing value 'abc' at data row 1"),
         ("cust,when,spend\nx,2020-01-01,inf\n", {}, "non-numeric or missing value"),
-        ("cust,when,spend\nx,someday,5\n", {}, "does not hold dates"),
+        ("cust,when,spend\nx,someday,5\n", {}, "column 'when' does not hold dates (e.g. 'someday' at data row 1)"),
+        # one cell that is no date among many that are: named with its row, not the column refused as a whole
+        (
+            "cust,when,spend\n" + "".join(f"x,2020-01-{d:02d},5\n" for d in range(1, 29)) + "y,soon,3\n",
+            {},
+            "column 'when' has 'soon' at data row 29, not a date; fix or remove that row",
+        ),
+        (
+            "cust,when,spend\n" + "".join(f"x,202001{d:02d},5\n" for d in range(1, 29)) + "y,2020012x,3\n",
+            {"date_format": "%Y%m%d"},
+            "'2020012x' at data row 29, not a date as data.date_format '%Y%m%d' writes them",
+        ),
         ("cust,when,spend\nx,2020-01-01,-5\n", {"returns": "error"}, "data row 1 is a return or cancellation"),
         ("cust,when,spend\nx,2020-01-01,-5\n", {}, "no purchases left after the cleaning rules"),
         ("cust,when,spend\n,2020-01-01,5\n", {"missing_id": "error"}, "column 'cust' is empty at data row 1"),

@@ -194,7 +194,7 @@ def customers_file(rng):
     return pd.read_csv(
         SAMPLES / "cdnow_sample.txt",
         sep=r"\s+",
-        header=None,
+        header=0,  # the sample's own header, named as the config below reads it
         dtype=str,
         names=["customer_id", "date", "quantity", "amount"],
     ).iloc[:3000]

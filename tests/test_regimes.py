@@ -415,7 +415,11 @@ def test_a_long_file_of_several_series_reads_as_the_wide_one(tmp_path):
         ("Date,Close\n2020-01-02,1\n2020-01-03,\n", "missing or infinite value at data row 2"),
         ("Date,Close\n2020-01-02,1\n2020-01-03,inf\n", "missing or infinite value"),
         ("Date,Close\n2020-01-02,1\n2020-01-03,-2\n", "positive prices"),
-        ("Date,Close\nyesterday,1\ntoday,2\n", "does not hold dates"),
+        ("Date,Close\nyesterday,1\ntoday,2\n", "column 'Date' does not hold dates (e.g. 'yesterday' at data row 1)"),
+        (
+            "Date,Close\n" + "".join(f"2020-01-{d:02d},{d}\n" for d in range(1, 29)) + "2020-01-3O,9\n",
+            "column 'Date' has '2020-01-3O' at data row 29, not a date; fix or remove that row",
+        ),
         ("Date,Close\n2020-01-02,1\n", "only 1 price row"),
         ("When,Open,Shut\n2020-01-02,1,2\n2020-01-03,1,2\n", "set data.price_column"),
     ],

@@ -33,6 +33,7 @@ from ...dates import (
     day_month_order,
     dayfirst,
     implausible,
+    not_a_date,
     numeric_dates,
     plain_dates,
     summer_time,
@@ -180,7 +181,17 @@ def _days(s, name, path, cfg_data, first=None):
                 f"{path}: column {name!r} holds timestamps with different UTC offsets; set data.timezone "
                 "(e.g. America/New_York) to take each purchase's day in one zone"
             ) from None
-        raise DataError(f"{path}: column {name!r} does not hold dates ({msg}); set data.date_format") from None
+        i, mostly = not_a_date(s.astype(str) if fmt else s, format=fmt or "mixed", utc=utc, dayfirst=first)
+        written = f" as data.date_format {fmt!r} writes them" if fmt else ""
+        if mostly:
+            raise DataError(
+                f"{path}: column {name!r} has {s.iloc[i]!r} at data row {data_row(s, i)}, not a date{written}; fix "
+                "or remove that row"
+            ) from None
+        shown = f"e.g. {s.iloc[i]!r} at data row {data_row(s, i)}" if i is not None else msg
+        raise DataError(
+            f"{path}: column {name!r} does not hold dates{written} ({shown}); set data.date_format"
+        ) from None
     if t.isna().any():
         i = first_row(t.isna())
         raise DataError(
