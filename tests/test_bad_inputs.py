@@ -785,6 +785,20 @@ CASES = [
         lambda t: ["--set", f"data.path={zip_of(t, 'export.zip', ['jan.csv', 'feb.csv'])}", "--set", "data.score=null"],
         "export.zip: a zip archive of 2 files (jan.csv, feb.csv); unzip it and name the file to read",
     ),
+    # a holdout of thousands of years ran dates past pandas' end (internal error); restarts by the ten thousand
+    # would run for days: both refused with their bound
+    (
+        "holdout-of-millennia",
+        "customers",
+        lambda t: ["--set", "split.holdout_weeks=417538"],
+        "split.holdout_weeks: must be from 1 to 5200 weeks, or max, got 417538",
+    ),
+    (
+        "restarts-by-the-ten-thousand",
+        "speakers",
+        lambda t: ["--set", "model.n_init=52291"],
+        "less than or equal to 100",
+    ),
     # a line with one cell more than the header
     (
         "extra-cell-on-a-line",

@@ -208,18 +208,18 @@ class Split(Section):
         True, description="split the log into a calibration and a holdout period (false: segment everything)"
     )
     start: date | None = Field(None, description="first day of the calibration period; null: the first purchase")
-    calibration_weeks: int = Field(39, ge=1, description="weeks the segments are learned on")
+    calibration_weeks: int = Field(39, ge=1, le=5200, description="weeks the segments are learned on")
     holdout_weeks: int | Literal["max"] = Field(
         39,
-        description="weeks after calibration whose revenue validates the segments (>= 1); max: up to the end of "
+        description="weeks after calibration whose revenue validates the segments (1 to 5200); max: up to the end of "
         "the log; a holdout running past the log's end is an error",
     )
 
     @field_validator("holdout_weeks")
     @classmethod
     def _positive(cls, v):
-        if isinstance(v, int) and v < 1:
-            raise ValueError(f"must be >= 1 or max, got {v}")
+        if isinstance(v, int) and not 1 <= v <= 5200:  # a century at most: dates beyond pandas' end otherwise
+            raise ValueError(f"must be from 1 to 5200 weeks, or max, got {v}")
         return v
 
 
@@ -239,7 +239,7 @@ class CustomersModel(SelectedModel):
 
     n_components: NComponents = Field(default_factory=lambda: {"min": 2, "max": 8})
     covariance_type: CovarianceTypes = "diag"
-    n_init: int = Field(10, ge=1, description="EM restarts; the best is kept")
+    n_init: int = Field(10, ge=1, le=100, description="EM restarts; the best is kept")
     init: Literal["kmeans", "hierarchical"] = Field(
         "hierarchical", description="hierarchical: Ward clustering, the same start for every seed"
     )

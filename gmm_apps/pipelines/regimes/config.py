@@ -215,7 +215,7 @@ class RegimesModel(SelectedModel):
         100.0, ge=0, description="pseudo-counts of staying in a regime added to the transition matrix (0: none)"
     )
     hmm_iter: int = Field(200, ge=1, description="Baum-Welch iterations at most")
-    n_init: int = Field(10, ge=1, description="EM restarts; the best is kept (init kmeans)")
+    n_init: int = Field(10, ge=1, le=100, description="EM restarts; the best is kept (init kmeans)")
     init: Literal["kmeans", "hierarchical"] = Field(
         "hierarchical",
         description="how the core GMM seeding the regimes starts: kmeans (n_init random k-means starts) or "

@@ -227,7 +227,7 @@ class SpeakersModel(ModelSection):
         50,
         description="kind ivector: dimensions LDA keeps (at most the speakers minus one) before WCCN; null: no LDA",
     )
-    n_init: int = Field(1, ge=1, description="EM restarts; the best is kept")
+    n_init: int = Field(1, ge=1, le=100, description="EM restarts; the best is kept")
     max_iter: int = Field(200, ge=1)
     tol: float = Field(1e-3, gt=0, description="EM tolerance of the background model")
     reg_covar: float = Field(1e-3, ge=0, le=1e6, description="variance floor, in MFCC units")
