@@ -799,6 +799,12 @@ CASES = [
         lambda t: ["--set", "model.n_init=52291"],
         "less than or equal to 100",
     ),
+    (
+        "i-vectors-of-a-billion-dimensions",  # capped at the supervector's size, whose EM ran for hours
+        "speakers",
+        lambda t: ["--set", "model.kind=ivector", "--set", "model.ivector_dim=1000000000"],
+        "model.ivector_dim: Input should be less than or equal to 1000",
+    ),
     # a line with one cell more than the header
     (
         "extra-cell-on-a-line",

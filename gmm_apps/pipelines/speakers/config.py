@@ -221,7 +221,9 @@ class SpeakersModel(ModelSection):
         description="kind ubm_map: score each frame on the background model's best this many components only "
         "(for the background model and every speaker alike); null: every component",
     )
-    ivector_dim: int = Field(100, ge=1, description="kind ivector: dimension of the i-vectors (rank of the T matrix)")
+    ivector_dim: int = Field(
+        100, ge=1, le=1000, description="kind ivector: dimension of the i-vectors (rank of the T matrix)"
+    )
     ivector_iterations: int = Field(10, ge=1, description="kind ivector: EM iterations of the total-variability model")
     lda_dim: Annotated[int, Field(ge=1)] | None = Field(
         50,
