@@ -32,6 +32,8 @@ from .table_edges import (
 logger = logging.getLogger("gmm_apps")
 
 _GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+#: the Indian grouping: thousands, then lakhs and crores in pairs of digits (``12,34,567.50``)
+_GROUPED_LAKH = re.compile(r"^[+-]?\d{1,2}(,\d{2})+,\d{3}(\.\d+)?$")
 _GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -206,7 +208,7 @@ def as_numbers(values, *, mark=None):
                 return v
             c = c.replace(".", "").replace(",", ".")
         else:
-            if "," in c and not _GROUPED_COMMA.match(c):
+            if "," in c and not (_GROUPED_COMMA.match(c) or _GROUPED_LAKH.match(c)):
                 return v
             c = c.replace(",", "")
         try:
