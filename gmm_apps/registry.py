@@ -258,6 +258,9 @@ class Pipeline:
                 f"data: the DataFrame is empty ({data.shape[0]} rows, {data.shape[1]} columns); pass the "
                 f"{self.name} pipeline's input table"
             )
+        if data.columns.nlevels > 1:  # a groupby's ('amount', 'mean'): one header, amount_mean
+            flat = ["_".join(str(part) for part in c if str(part) != "") for c in data.columns]
+            data = data.set_axis(flat, axis=1)
         if index_holds_labels(data.index) and not {n for n in data.index.names if n is not None} & set(data.columns):
             data = data.reset_index()  # ids or dates set as the index (and not kept as a column too)
         p = Path(folder) / "dataframe.csv"

@@ -93,6 +93,34 @@ def test_regimes_from_a_dataframe_equals_the_same_prices_from_a_file(tmp_path):
     assert not (tmp_path / "broken").exists()
 
 
+def test_a_yfinance_download_in_memory_is_read_as_its_csv_is(tmp_path):
+    # yfinance's download: columns by price and ticker (two header levels), dates in the index
+    from arch.data import sp500
+
+    ohlc = sp500.load()[["Open", "High", "Low", "Close", "Adj Close", "Volume"]].iloc[:700]
+    one = ohlc.set_axis(pd.MultiIndex.from_product([ohlc.columns, ["^GSPC"]], names=["Price", "Ticker"]), axis=1)
+    one = one.rename_axis("Date")
+    fast = ["split.holdout_start=null", "report.stability_seeds=1", "report.plots=false"]
+    r = gmm_apps.run("regimes", data=one, out=tmp_path / "mem", set=fast)
+    one.to_csv(tmp_path / "yf.csv")  # as yfinance users save it
+    gmm_apps.run("regimes", data=tmp_path / "yf.csv", out=tmp_path / "file", set=fast)
+    assert (tmp_path / "mem" / "regimes.csv").read_bytes() == (tmp_path / "file" / "regimes.csv").read_bytes()
+    assert r.summary["headline"] == gmm_apps.load_run(tmp_path / "file").summary["headline"]
+    # two tickers: one is chosen as from the file, by data.price_column
+    other = one.iloc[::-1].set_axis(one.index).rename(columns={"^GSPC": "^IXIC"}, level=1)  # another path
+    two = pd.concat([one, other], axis=1)
+    with pytest.raises(UserError, match="a yfinance download of 2 tickers \\(\\^GSPC, \\^IXIC\\)"):
+        gmm_apps.run("regimes", data=two, out=tmp_path / "two", set=fast)
+    gmm_apps.run("regimes", data=two, out=tmp_path / "both", set=[*fast, "data.price_column=[^GSPC, ^IXIC]"])
+    assert "700 dates common to ^GSPC, ^IXIC" in (tmp_path / "both" / "run.log").read_text()
+    # a groupby's two-level columns elsewhere: one header each, amount_mean
+    rng = np.random.default_rng(0)
+    log = pd.DataFrame({"card": rng.integers(0, 300, 5000), "amount": rng.lognormal(3, 1, 5000)})
+    per_card = log.groupby("card").agg({"amount": ["mean", "max", "count"]})
+    a = gmm_apps.run("anomaly", data=per_card, out=tmp_path / "agg", set=["report.plots=false", "data.score=null"])
+    assert a.summary["features"] == ["amount_mean", "amount_max", "amount_count"]
+
+
 def test_customers_from_a_dataframe(tmp_path):
     tx = pd.read_csv(
         SAMPLES / "cdnow_sample.txt",

@@ -221,12 +221,15 @@ class RegimesPipeline(Pipeline):
     )
 
     def write_data(self, data, folder):
-        """A DataFrame of prices, its dates in the index or a column."""
-        if isinstance(data, pd.Series):
-            data = data.to_frame()
-        if isinstance(data, pd.DataFrame) and isinstance(data.index, pd.DatetimeIndex):
-            data = data.rename_axis(data.index.name or "Date").reset_index()
-        return super().write_data(data, folder)
+        """A DataFrame of prices, its dates in the index or a column; yfinance's download (columns by price and
+        ticker) as yfinance writes it to CSV, which the reader takes as it comes."""
+        data = data.to_frame() if isinstance(data, pd.Series) else data
+        if not (isinstance(data, pd.DataFrame) and isinstance(data.index, pd.DatetimeIndex)):
+            return super().write_data(data, folder)
+        data, path = data.rename_axis(data.index.name or "Date"), Path(folder) / "dataframe.csv"
+        if data.columns.nlevels == 2:
+            data.rename_axis(columns=[n or m for n, m in zip(data.columns.names, ("Price", "Ticker"))]).to_csv(path)
+        return str(path) if data.columns.nlevels == 2 else super().write_data(data.reset_index(), folder)
 
     def apply_example(self, run_dir, folder):
         """The last ten years of the bundled S&P 500 as a price file."""
