@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import html
 import numbers
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from . import registry
 from .errors import ArgumentError, ConfigError, UserError
+from .paths import shown_paths
 from .registry import get_pipeline
 from .runs import execute_apply, execute_run, open_run, read_summary
 from .yaml_io import read_yaml
@@ -120,8 +120,10 @@ class Run:
         if route is not None:
             out_dir, _ = route(self.dir, str(data), out=out, quiet=quiet, overwrite=overwrite)
             return Run(out_dir)
-        with _Inputs(self.pipeline, data) as (path, _):
-            out_dir, _ = execute_apply(self.dir, path, out=out, quiet=quiet, overwrite=overwrite, update=update)
+        with (given := _Inputs(self.pipeline, data)) as (path, _):
+            out_dir, _ = execute_apply(
+                self.dir, path, out=out, quiet=quiet, overwrite=overwrite, update=update, private=given.private
+            )
         return Run(out_dir)
 
     def __repr__(self):
@@ -186,6 +188,12 @@ class _Inputs:
 
     def __init__(self, pipeline, data):
         self.pipeline, self.data, self.tmp = pipeline, data, None
+        self.given = f"(the {type(data).__name__} given)"
+
+    @property
+    def private(self):
+        """The temporary folder and what the run's files call it (:func:`gmm_apps.paths.shown_paths`)."""
+        return {} if self.tmp is None else {str(self.tmp): self.given}
 
     def __enter__(self):
         d = self.data
@@ -209,9 +217,8 @@ class _Inputs:
             shutil.rmtree(self.tmp, ignore_errors=True)
             if isinstance(error, UserError) and error.args and isinstance(error.args[0], str):
                 # the private copy means nothing to the caller: name what they passed
-                given = f"data (the {type(self.data).__name__} given)"
-                text = re.sub(re.escape(str(self.tmp)) + r"[/\\][^\s:;,)]*", given, error.args[0])
-                error.args = (text, *error.args[1:])
+                given = {str(self.tmp): f"data {self.given}"}
+                error.args = (shown_paths(error.args[0], given), *error.args[1:])
         return False
 
 
@@ -376,9 +383,11 @@ def run(
             n_jobs=n_jobs,
         )
         return Run(batch_dir)
-    with _Inputs(_pipeline_of(config) if data is not None else None, data) as (_, overrides):
+    with (given := _Inputs(_pipeline_of(config) if data is not None else None, data)) as (_, overrides):
         sets += list((overrides or {}).items())  # (key, value) pairs: never re-read as YAML text
-        run_dir, _ = execute_run(config, out=out, seed=seed, sets=sets, quiet=quiet, overwrite=overwrite)
+        run_dir, _ = execute_run(
+            config, out=out, seed=seed, sets=sets, quiet=quiet, overwrite=overwrite, private=given.private
+        )
     return Run(run_dir)
 
 

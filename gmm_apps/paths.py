@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import stat
 from collections import Counter
 from pathlib import Path
@@ -404,3 +405,13 @@ def with_left_out(summary, skipped, noun, why):
         "headline": f"{summary['headline']}; {n} {noun}{'s' if n != 1 else ''} left out {why}",
         "skipped": skipped,
     }
+
+
+def shown_paths(text, private):
+    """``text`` with every path inside a private folder (``private``: folder -> what to call it; the in-memory data
+    of a Python call, written to a temporary folder for the run to read) called what it is, as the caller gave it:
+    the run's files and log then name ``(the DataFrame given)``, not a folder removed after the run, and are the
+    same for the same data."""
+    for folder, label in (private or {}).items():
+        text = re.sub(re.escape(str(folder)) + r"(?:[/\\][^\s:;,)'\"]*)?", lambda _m, lb=label: lb, text)
+    return text

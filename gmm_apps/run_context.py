@@ -23,7 +23,7 @@ from . import __version__
 from .core.persistence import file_digest, jsonable, signature
 from .destination import check_destination
 from .errors import UserError
-from .paths import RUN_MARKER, foreign_entries, is_run_folder, run_manifest
+from .paths import RUN_MARKER, foreign_entries, is_run_folder, run_manifest, shown_paths
 from .plot_fonts import save_png
 
 logger = logging.getLogger("gmm_apps")
@@ -89,6 +89,18 @@ def _folder_error(final, exc, option):
     return UserError(f"{option} {final}: cannot write there ({why}); choose a folder you can write to")
 
 
+class _ShownPaths(logging.Filter):
+    """The log's records with in-memory data's temporary paths called what they are (:func:`shown_paths`)."""
+
+    def __init__(self, private):
+        super().__init__()
+        self.private = private
+
+    def filter(self, record):
+        record.msg, record.args = shown_paths(record.getMessage(), self.private), ()
+        return True
+
+
 class RunWriter:
     """What a pipeline writes through: paths inside the run folder, text, JSON, tables, figures, progress.
 
@@ -113,7 +125,7 @@ class RunWriter:
 
     def write_text(self, name, text):
         p = self.path(name)
-        p.write_text(text, encoding="utf-8")
+        p.write_text(shown_paths(text, getattr(self, "private", None)), encoding="utf-8")
         return p
 
     def write_json(self, name, obj):
@@ -274,8 +286,11 @@ class RunContext(RunWriter, StagingFolder):
         PNG files written with :meth:`save_figure`, by name.
     """
 
-    def __init__(self, final_dir, *, quiet=False, seed=0, overwrite=False, inputs=(), option="--out", kind="run"):
+    def __init__(
+        self, final_dir, *, quiet=False, seed=0, overwrite=False, inputs=(), option="--out", kind="run", private=None
+    ):
         self.final_dir = Path(final_dir)
+        self.private = dict(private or {})  # in-memory data's temporary folder -> what the run's files call it
         self.quiet = quiet
         self.seed = seed
         self.overwrite = overwrite
@@ -309,6 +324,8 @@ class RunContext(RunWriter, StagingFolder):
         """Send everything gmm_apps and Python's warnings log to ``run.log`` in the folder being built."""
         self._handler = logging.FileHandler(self.dir / "run.log", encoding="utf-8")
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        if self.private:
+            self._handler.addFilter(_ShownPaths(self.private))
         self._handler.setLevel(logging.DEBUG)
         for name in ("gmm_apps", "py.warnings"):
             lg = logging.getLogger(name)

@@ -196,7 +196,9 @@ def _finish(ctx, summary, started, extra):
     return head
 
 
-def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, overwrite=False, shown_as=None):
+def execute_run(
+    config_path, *, out=None, seed=None, sets=None, quiet=False, overwrite=False, shown_as=None, private=None
+):
     """Validate a config, run its pipeline and write the run directory.
 
     Parameters
@@ -213,6 +215,8 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
         Replace an earlier run at ``out``, as its run left it (never a folder or file gmm_apps did not write).
     shown_as : str or Path, optional
         Where the log says the run goes, when ``out`` is a place it passes through (a batch being built).
+    private : dict, optional
+        Temporary folders holding in-memory data (a Python call's) and what the run's files call them.
 
     Returns
     -------
@@ -224,7 +228,9 @@ def execute_run(config_path, *, out=None, seed=None, sets=None, quiet=False, ove
     final = Path(out) if out else default_run_dir(config.pipeline)
     source = "config" if isinstance(config_path, dict) else str(config_path)
     inputs = pipeline.inputs(config) + ([] if isinstance(config_path, dict) else [("config", source)])
-    ctx = RunContext(final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, inputs=inputs)
+    ctx = RunContext(
+        final, quiet=quiet, seed=config.model.random_state, overwrite=overwrite, inputs=inputs, private=private
+    )
 
     def work():
         logger.info("run %s: pipeline %s, writing %s", source, config.pipeline, shown_as or final)
@@ -311,7 +317,9 @@ def _upgraded_settings(fitted, pipeline, raw_now, source):
         return {key: dotted_get(raw, key, None) for key in fitted}
 
 
-def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, update=False, shown_as=None, reading=None):
+def execute_apply(
+    run_dir, input, *, out=None, quiet=False, overwrite=False, update=False, shown_as=None, reading=None, private=None
+):
     """Apply a finished run's saved model to new input.
 
     Parameters
@@ -335,6 +343,8 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
     reading : dict, optional
         ``data.*`` keys (dotted key -> value) read in place of the run's own: which part of ``input`` to read
         (a batch applied to a workbook of a sheet a run: ``data.sheet``; to a wide file: ``data.price_column``).
+    private : dict, optional
+        As for :func:`execute_run`.
 
     Returns
     -------
@@ -359,6 +369,7 @@ def execute_apply(run_dir, input, *, out=None, quiet=False, overwrite=False, upd
         overwrite=overwrite,
         kind="apply",
         inputs=[("run folder", str(run_dir)), ("input", str(input))],
+        private=private,
     )
     ctx.update = bool(update)
     if update:  # the new folder holds a model: apply checks its settings and files as a run's

@@ -64,7 +64,17 @@ def test_regimes_from_a_dataframe_equals_the_same_prices_from_a_file(tmp_path):
     )
     assert code == 0
     assert (tmp_path / "mem" / "regimes.csv").read_bytes() == (tmp_path / "file" / "regimes.csv").read_bytes()
+    # the data's private copy is named as what was given, so the same data gives the same files, and no file
+    # names a folder removed after the run
+    gmm_apps.run("regimes", data=px, out=tmp_path / "again", set=fast)
+    for name in ("config.yaml", "report.html", "regimes.csv"):
+        assert (tmp_path / "mem" / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+    assert "path: (the DataFrame given)" in (tmp_path / "mem" / "config.yaml").read_text()
+    assert r.summary["data_source"] == "(the DataFrame given)"
+    written = [f.read_text(errors="replace") for f in (tmp_path / "mem").rglob("*") if f.is_file()]
+    assert not any("gmm_apps_data-" in text for text in written if text)
     new = r.apply(prices(300, start=700), out=tmp_path / "new")
+    assert "gmm_apps_data-" not in (tmp_path / "new" / "run.log").read_text()
     assert len(new.tables["regimes"]) > 0 and new.summary["applied_run"] == str(tmp_path / "mem")
     # a table of another library (pyarrow's; polars' reads the same way): the pandas table it holds, by its
     # to_pandas or, without one, the Arrow stream interface
