@@ -253,6 +253,45 @@ def test_an_east_asian_shops_export_gets_its_columns(tmp_path, capsys):
     assert summary["cleaning"]["amounts_in"] == "CNY"
 
 
+def test_an_indian_shops_export_known_by_phone_numbers(tmp_path, capsys):
+    # customers known by their mobile numbers, rupees grouped in lakhs, returned orders beside delivered ones
+    rng = np.random.default_rng(7)
+    n = 1500
+    stamps = pd.Timestamp("2023-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 500 * 86400, n)), "s")
+    value = rng.gamma(2, 40_000, n).round(2)
+
+    def rupees(v):  # 12,34,567.50
+        whole, paise = f"{v:.2f}".split(".")
+        head, tail = whole[:-3], whole[-3:]
+        pairs = [head[max(0, i - 2) : i] for i in range(len(head), 0, -2)][::-1]
+        return "₹" + ",".join([*pairs, tail]) + "." + paise
+
+    status = rng.choice(["Delivered", "Cancelled", "Returned", "RTO"], n, p=[0.7, 0.1, 0.15, 0.05])
+    shop = pd.DataFrame(
+        {
+            "Order ID": [f"OD{10**9 + i}" for i in range(n)],
+            "Order Date": stamps.strftime("%d-%b-%Y %H:%M"),
+            "Mobile No.": [f"98{k:08d}" for k in rng.integers(0, 300, n)],
+            "Order Value": [rupees(v) for v in value],
+            "Status": status,
+        }
+    )
+    assert "₹1,00," in " ".join(shop["Order Value"]) or (value < 100_000).all()
+    shop.to_excel(tmp_path / "orders.xlsx", index=False)
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "orders.xlsx", capsys)
+    assert (data["id_column"], data["date_column"], data["amount_column"]) == (
+        "Mobile No.",
+        "Order Date",
+        "Order Value",
+    )
+    summary = json.loads((tmp_path / "customers-orders-run" / "summary.json").read_text())
+    assert summary["cleaning"]["revenue"] == pytest.approx(value[status == "Delivered"].sum(), abs=0.01)
+    assert summary["cleaning"]["status"]["left_out"] == {
+        w: int((status == s).sum()) for w, s in (("cancelled", "Cancelled"), ("returned", "Returned"), ("rto", "RTO"))
+    }
+    assert summary["cleaning"]["amounts_in"] == "INR" and "₹" in summary["headline"]
+
+
 def test_only_a_column_of_order_numbers_is_read_as_the_orders(tmp_path, capsys):
     # Shopify's orders API: one order a record, its customer nested with their order count; a refunded order
     # is no purchase. The count is no order number: read as one, every order of a customer with 3 orders

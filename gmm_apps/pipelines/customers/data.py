@@ -199,6 +199,14 @@ _LOOKS_LIKE = {
 }
 
 
+#: words in the headers of phone numbers, by which shops in India and China know their customers (``init
+#: --data`` offers such a column when no header names the customer)
+_PHONE_WORDS = (
+    *("phone", "mobile", "cell", "telefon", "téléphone", "teléfono", "telefone", "celular", "handy"),
+    *("手机", "電話", "电话", "携帯", "휴대폰", "전화"),
+)
+
+
 #: words in the headers of a line-item log's quantity, unit price and order number (``init --data``)
 _LINE_WORDS = {
     "quantity_column": ("quantity", "qty", "menge", "anzahl", "units", "quantit", "qté", "cantidad", "aantal", "antal"),
@@ -284,6 +292,8 @@ def suggested_columns(path):
     for (ours, _), words in _LOOKS_LIKE.items():
         key = {"customer_id": "data.id_column"}.get(ours, f"data.{ours}_column")
         out[key] = _look_alike(cols, words, ours)
+    if out["data.id_column"] is None:  # no customer number: the phone number a shop knows its customers by
+        out["data.id_column"] = _look_alike(cols, _PHONE_WORDS)
     if out["data.date_column"] is None:  # a header that says nothing ('ts', 'when'): the column of time stamps
         out["data.date_column"] = time_stamp_column(table.set_axis(cols, axis=1), taken=set(out.values()))
     _say_other_amounts(cols, out["data.amount_column"])

@@ -119,7 +119,7 @@ def action_for(name):
 
 
 #: currencies written as their sign before the amount; others as their code (CHF 1,234.50)
-_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "KRW": "₩"}
+_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "KRW": "₩", "INR": "₹", "RUB": "₽", "TRY": "₺", "ILS": "₪"}
 
 
 def money(v, code, digits=2):

@@ -100,6 +100,8 @@ UNPAID_WORDS = frozenset(
         "voided",
         "void",
         "refunded",
+        "returned",  # sent back whole: undone, as a refund is (a part sent back is partially_refunded's)
+        "rto",  # returned to origin: Indian shops' undelivered order
         "reversed",
         "chargeback",
         "expired",
@@ -112,6 +114,17 @@ UNPAID_WORDS = frozenset(
         "storniert",
         "erstattet",
         *("annulée", "remboursée", "en_attente", "échouée", "cancelado", "reembolsado", "pendiente", "fallido"),
+        *(
+            "retourniert",
+            "zurückgesendet",
+            "retournée",
+            "devuelto",
+            "已退货",
+            "退货成功",
+            "返品",
+            "返品済み",
+            "반품완료",
+        ),
         *("交易关闭", "交易關閉", "已关闭", "已取消", "已退款", "退款成功", "待付款", "未付款", "等待付款", "支付失败"),
         *("キャンセル", "キャンセル済み", "未入金", "入金待ち", "支払い待ち", "返金済み"),
         *("취소", "주문취소", "환불", "환불완료", "입금대기", "결제대기", "결제실패"),
