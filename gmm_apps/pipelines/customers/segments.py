@@ -127,7 +127,15 @@ def money(v, code, digits=2):
     nothing says the currency (neither the log nor data.currency), so no figure shows a sign it was not in."""
     if not np.isfinite(v):
         return "–"
-    text = f"{v:,.{digits}f}"
+    text = f"{v:,.{digits}f}" if code != "INR" else _lakhs(v, digits)
     if code is None:
         return text
     return f"{_SIGNS[code]}{text}" if code in _SIGNS else f"{code} {text}"
+
+
+def _lakhs(v, digits):
+    """An amount grouped as India writes rupees: thousands, then lakhs and crores in pairs (``29,77,726.50``)."""
+    whole, _, part = f"{abs(v):.{digits}f}".partition(".")
+    head, tail = whole[:-3], whole[-3:]
+    pairs = [head[max(0, i - 2) : i] for i in range(len(head), 0, -2)][::-1]
+    return ("-" if v < 0 else "") + ",".join([*pairs, tail]) + (f".{part}" if part else "")
