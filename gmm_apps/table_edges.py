@@ -16,8 +16,13 @@ import pandas as pd
 
 logger = logging.getLogger("gmm_apps")
 
-#: a report's total row says so in one of its cells
-TOTAL_LABEL = re.compile(r"^\s*(grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)\b", re.IGNORECASE)
+#: a report's total row says so in one of its cells, as a bank statement's closing balance does
+TOTAL_LABEL = re.compile(
+    r"^\s*((grand\s*)?(sub\s*)?(totals?|sum|summe|gesamt\w*|totaal|totale|somme)"
+    r"|((closing|opening|ending|final|new|neuer|alter|nouveau)\s+)?(balance|saldo|kontostand|solde)"
+    r"|(end|anfangs|schluss)saldo)\b",
+    re.IGNORECASE,
+)
 
 
 def _filled(row):

@@ -192,6 +192,12 @@ def test_a_report_with_a_title_above_and_totals_below_reads_as_its_records(tmp_p
     kept = pd.concat([invoices, invoices.head(1).assign(Invoice="Total-Care Ltd")])
     kept.to_csv(tmp_path / "k.csv", index=False)
     assert len(read_frame(tmp_path / "k.csv")) == n + 1
+    # a bank statement's closing balance under its payments, as German, French and English banks write it
+    for label in ("Kontostand am 31.10.2024", "Neuer Saldo", "Solde au 31/10/2024", "Closing balance"):
+        closing = pd.DataFrame({"Vendor": [label], "Amount": [12_345.67]})
+        pd.concat([invoices, closing]).to_csv(tmp_path / "s.csv", index=False)
+        assert len(read_frame(tmp_path / "s.csv")) == n, label
+        assert f"left out: {label}, 12345.67" in gmm_log.text, label
 
 
 def test_the_row_numbers_pandas_saves_before_the_records_are_no_feature(tmp_path, gmm_log):
