@@ -11,7 +11,8 @@ import pytest
 from gmm_apps import cli
 from gmm_apps.core import GaussianMixture, threshold_at_rate
 from gmm_apps.errors import DataError
-from gmm_apps.pipelines.speakers.data import label_of, load_audio
+from gmm_apps.pipelines.speakers.audio import load_audio
+from gmm_apps.pipelines.speakers.data import label_of
 from gmm_apps.pipelines.speakers.features import (
     add_deltas,
     cmvn,
@@ -651,7 +652,7 @@ def test_phone_and_meeting_recordings_read_as_the_same_sound(
 ):
     import soundfile as sf
 
-    from gmm_apps.pipelines.speakers.data import native_rate
+    from gmm_apps.pipelines.speakers.audio import native_rate
 
     wav = SAMPLES / "fsdd_sample" / "enrol" / "0_george_10.wav"
     y, sr = sf.read(wav, dtype="float32")
@@ -935,7 +936,7 @@ def test_the_sample_rate_follows_the_enrolment_recordings(tmp_path):
     import librosa
     import soundfile as sf
 
-    from gmm_apps.pipelines.speakers.data import common_rate
+    from gmm_apps.pipelines.speakers.audio import common_rate
 
     enrol = tmp_path / "enrol"
     enrol.mkdir()
@@ -1059,7 +1060,7 @@ def test_recordings_no_reader_can_open_are_left_out_when_asked(tmp_path, capsys,
 def test_recordings_sampled_below_the_run_rate_are_named_with_the_rate_to_set(tmp_path, gmm_log):
     import soundfile as sf
 
-    from gmm_apps.pipelines.speakers.data import read_audio
+    from gmm_apps.pipelines.speakers.audio import read_audio
     from gmm_apps.pipelines.speakers.frames import warn_below_rate
 
     tone = np.sin(np.linspace(0, 200 * np.pi, 8000)).astype(np.float32)

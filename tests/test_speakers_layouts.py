@@ -14,8 +14,9 @@ import gmm_apps
 from gmm_apps import cli
 from gmm_apps.errors import ConfigError, DataError
 from gmm_apps.paths import resolve_inputs
+from gmm_apps.pipelines.speakers.audio import AUDIO_SUFFIXES, load_audio
 from gmm_apps.pipelines.speakers.config import SpeakersData
-from gmm_apps.pipelines.speakers.data import AUDIO_SUFFIXES, list_of_recordings, load_audio, speaker_labels
+from gmm_apps.pipelines.speakers.data import list_of_recordings, speaker_labels
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "gmm_apps" / "samples" / "fsdd_sample"
@@ -271,3 +272,20 @@ def test_keys_that_would_change_nothing_are_refused(tmp_path):
     # recordings straight in the enrolment folder have no speaker folders: said, not only "one speaker"
     with pytest.raises(DataError, match=r"only speaker\(s\) \['enrol'\] \(the name of .*sit directly in it"):
         gmm_apps.run("speakers", out=tmp_path / "flat", set=["data.label_from=folder"])
+
+
+def test_recordings_from_several_devices_or_codecs_get_the_normalisation_that_copes_offered(tmp_path, gmm_log):
+    import soundfile as sf
+
+    mixed = tmp_path / "enrol"
+    mixed.mkdir()
+    for i, f in enumerate(sorted((SAMPLES / "enrol").glob("*.wav"))):
+        y, sr = sf.read(f)
+        sf.write(mixed / f"{f.stem}.{'flac' if i % 3 else 'wav'}", y, sr)
+    hint = "features.normalise: mean_variance removes each one's channel"
+    run(tmp_path, "mixed", f"data.enrol={mixed}", f"data.test={SAMPLES / 'test'}")
+    assert "the enrolment recordings come in 2 formats (.flac x " in gmm_log.text and hint in gmm_log.text
+    gmm_log.clear()
+    run(tmp_path, "taken", f"data.enrol={mixed}", f"data.test={SAMPLES / 'test'}", "features.normalise=mean_variance")
+    run(tmp_path, "one", f"data.enrol={SAMPLES / 'enrol'}", f"data.test={SAMPLES / 'test'}")
+    assert hint not in gmm_log.text

@@ -11,6 +11,7 @@ import yaml
 from gmm_apps import cli
 from gmm_apps.core import threshold_at_rate
 from gmm_apps.errors import DataError
+from gmm_apps.pipelines.speakers.audio import load_audio
 from gmm_apps.pipelines.speakers.calibration import (
     build_models,
     calibrate,
@@ -19,7 +20,6 @@ from gmm_apps.pipelines.speakers.calibration import (
     unseen_scores,
 )
 from gmm_apps.pipelines.speakers.config import SpeakersConfig
-from gmm_apps.pipelines.speakers.data import load_audio
 from gmm_apps.pipelines.speakers.features import recording_features
 from gmm_apps.pipelines.speakers.model import train_ubm
 

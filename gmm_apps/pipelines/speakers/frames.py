@@ -11,7 +11,7 @@ import numpy as np
 
 from ...errors import DataError
 from ...paths import left_out
-from .data import read_audio, resampled
+from .audio import read_audio, resampled
 from .features import recording_features, speech_seconds
 
 logger = logging.getLogger("gmm_apps.speakers")

@@ -16,17 +16,16 @@ from ...errors import ArgumentError, DataError
 from ...paths import check_input, require_file, with_left_out
 from ...registry import Pipeline
 from ...runs import read_summary
+from .audio import native_rate, sample_rate
 from .calibration import build_models, calibrate, calibration_split, fit_background, held_out_scores
 from .config import SpeakersConfig, is_list
 from .data import (
     as_enrolled,
     label_root,
     labelled,
-    native_rate,
     read_claims,
     readable_recordings,
     recordings,
-    sample_rate,
     suggested_sources,
 )
 from .features import MIN_SPEECH_S
