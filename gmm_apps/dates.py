@@ -226,13 +226,16 @@ def wall_clock(stamps, zone):
     return pd.Series(idx, index=stamps.index, name=stamps.name) if series else idx
 
 
-def unreadable(cells):
-    """Which cells pandas cannot read as a date or time stamp, each in whatever format it is written: a
-    boolean array.  UTC offsets may differ from cell to cell (an export spanning a change to summer time,
-    ``-0500`` then ``-0400``), which pandas refuses to read into one column unless told to take them to UTC."""
+def unreadable(cells, **how):
+    """Which cells pandas cannot read as a date or time stamp (``how``: ``pandas.to_datetime``'s arguments;
+    default: each cell in whatever format it is written): a boolean array, empty cells included.  UTC offsets
+    may differ from cell to cell (an export spanning a change to summer time, ``-0500`` then ``-0400``), which
+    pandas refuses to read into one column unless told to take them to UTC."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pandas warns when it cannot infer one format: a guess is all this is
-        read = pd.to_datetime(pd.Series(cells, dtype=object), format="mixed", errors="coerce", utc=True)
+        read = pd.to_datetime(
+            pd.Series(cells, dtype=object), errors="coerce", **{"format": "mixed", **how, "utc": True}
+        )
     return read.isna().to_numpy()
 
 
@@ -240,23 +243,35 @@ def unreadable(cells):
 MOSTLY_DATES = 0.9
 
 
-def not_a_date(cells, **how):
-    """Where a column that pandas refused to read as dates (``how``: the arguments it was read with) goes
-    wrong: the position of its first filled cell that is no date, and whether the column is otherwise dates
-    (:data:`MOSTLY_DATES` of its filled cells), so that the caller names that row rather than the column;
-    (None, False) when no cell alone can be named."""
+def not_dates(cells, where, *, row, fix, why, written="", **how):
+    """The message refusing a column that pandas refused to read as dates (``how``: the arguments it was read
+    with; ``where``: the file and column; ``row(i)``: the file's data row of position ``i``): when
+    :data:`MOSTLY_DATES` of its filled cells are dates, its first cell that is not, named with its row; else the
+    column, with that cell (or pandas' reason ``why``) and the key that settles it (``fix``)."""
     text = pd.Series(cells, dtype=object)
     filled = text.notna().to_numpy() & (text.astype(str).str.strip() != "").to_numpy()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas warns when it guesses a format: a guess is all this is
-            read = pd.to_datetime(text, errors="coerce", **{**how, "utc": True})  # offsets may differ
+        bad = unreadable(text, **how) & filled
     except (ValueError, TypeError):
-        return None, False
-    bad = read.isna().to_numpy() & filled
+        bad = np.zeros(len(text), dtype=bool)
     if not bad.any():
-        return None, False
-    return int(np.flatnonzero(bad)[0]), bool((~bad).sum() >= MOSTLY_DATES * filled.sum())
+        return f"{where} does not hold dates{written} ({why}); {fix}"
+    i = int(np.flatnonzero(bad)[0])
+    if (~bad).sum() >= MOSTLY_DATES * filled.sum():
+        return f"{where} has {text.iloc[i]!r} at data row {row(i)}, not a date{written}; fix or remove that row"
+    return f"{where} does not hold dates{written} (e.g. {text.iloc[i]!r} at data row {row(i)}); {fix}"
+
+
+def implausible_date(stamps, cells, where, *, row):
+    """The message refusing the first of ``stamps`` outside :data:`PLAUSIBLE_YEARS`, as ``cells`` wrote it
+    (:func:`not_dates`' ``where`` and ``row``), or None."""
+    i = implausible(stamps)
+    if i is None:
+        return None
+    year = pd.DatetimeIndex(stamps)[i].year
+    return (
+        f"{where} has {cells.iloc[i]!r} at data row {row(i)}, read as a date in the year {year}; fix or remove that row"
+    )
 
 
 def time_stamp_column(table, taken=()):

@@ -89,16 +89,15 @@ def _folder_error(final, exc, option):
     return UserError(f"{option} {final}: cannot write there ({why}); choose a folder you can write to")
 
 
-class _ShownPaths(logging.Filter):
-    """The log's records with in-memory data's temporary paths called what they are (:func:`shown_paths`)."""
+class _ShownPaths(logging.Formatter):
+    """The run log's lines with in-memory data's temporary paths called what they are (:func:`shown_paths`)."""
 
-    def __init__(self, private):
-        super().__init__()
+    def __init__(self, fmt, private):
+        super().__init__(fmt)
         self.private = private
 
-    def filter(self, record):
-        record.msg, record.args = shown_paths(record.getMessage(), self.private), ()
-        return True
+    def format(self, record):
+        return shown_paths(super().format(record), self.private)
 
 
 class RunWriter:
@@ -106,6 +105,9 @@ class RunWriter:
 
     Every path is checked to stay inside the folder being built (``self.dir``).
     """
+
+    #: temporary folders of in-memory data -> what the run's files call them (:func:`gmm_apps.paths.shown_paths`)
+    private = {}
 
     def path(self, name):
         """Path of an output file inside the run (parent folders created).
@@ -125,7 +127,7 @@ class RunWriter:
 
     def write_text(self, name, text):
         p = self.path(name)
-        p.write_text(shown_paths(text, getattr(self, "private", None)), encoding="utf-8")
+        p.write_text(shown_paths(text, self.private), encoding="utf-8")
         return p
 
     def write_json(self, name, obj):
@@ -323,9 +325,7 @@ class RunContext(RunWriter, StagingFolder):
     def _attach_log(self):
         """Send everything gmm_apps and Python's warnings log to ``run.log`` in the folder being built."""
         self._handler = logging.FileHandler(self.dir / "run.log", encoding="utf-8")
-        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        if self.private:
-            self._handler.addFilter(_ShownPaths(self.private))
+        self._handler.setFormatter(_ShownPaths("%(asctime)s %(levelname)s %(name)s: %(message)s", self.private))
         self._handler.setLevel(logging.DEBUG)
         for name in ("gmm_apps", "py.warnings"):
             lg = logging.getLogger(name)

@@ -398,8 +398,9 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
             )
         self.scaler_ = FeatureScaler.median_iqr(X)
         Z = self.scaler_.transform(X)
-        self._fit_projection(_bounded(Z))
-        P, _ = self._project(_bounded(Z))
+        B = _bounded(Z)
+        self._fit_projection(B)
+        P, _ = self._project(B)
         self._fit_views(P, progress)
         raw = self._raw(Z)  # every member scores the reference once
         self._standardise(raw)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from ...dates import day_month_order, time_stamp_column
+from ...dates import day_month_order, time_stamp_column, unreadable
 from ...errors import ConfigError, DataError
 from ...paths import require_file
 from ...registry import muted, say_unsettled
@@ -266,10 +265,7 @@ def _holds_order_numbers(values, customers, *, lines=True):
         return False
     if len(per_order) < 1.05 * n_customers:  # one a customer: the customer's name, not their orders
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas warns that it guesses a format: a guess is all this is
-        dates = pd.to_datetime(written.head(200), errors="coerce", utc=True)  # offsets may differ
-    return bool(dates.isna().all())
+    return bool(unreadable(written.head(200), format=None).all())  # no order number is a date
 
 
 def _look_alike(cols, words, name=None):

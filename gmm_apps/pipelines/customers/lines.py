@@ -22,6 +22,7 @@ Lines are turned into purchases in these steps:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -32,8 +33,8 @@ from ...dates import (
     DATE_STYLE,
     day_month_order,
     dayfirst,
-    implausible,
-    not_a_date,
+    implausible_date,
+    not_dates,
     numeric_dates,
     plain_dates,
     summer_time,
@@ -181,27 +182,17 @@ def _days(s, name, path, cfg_data, first=None):
                 f"{path}: column {name!r} holds timestamps with different UTC offsets; set data.timezone "
                 "(e.g. America/New_York) to take each purchase's day in one zone"
             ) from None
-        i, mostly = not_a_date(s.astype(str) if fmt else s, format=fmt or "mixed", utc=utc, dayfirst=first)
-        written = f" as data.date_format {fmt!r} writes them" if fmt else ""
-        if mostly:
-            raise DataError(
-                f"{path}: column {name!r} has {s.iloc[i]!r} at data row {data_row(s, i)}, not a date{written}; fix "
-                "or remove that row"
-            ) from None
-        shown = f"e.g. {s.iloc[i]!r} at data row {data_row(s, i)}" if i is not None else msg
-        raise DataError(
-            f"{path}: column {name!r} does not hold dates{written} ({shown}); set data.date_format"
-        ) from None
+        cells, written = (s.astype(str), f" as data.date_format {fmt!r} writes them") if fmt else (s, "")
+        where, row = f"{path}: column {name!r}", functools.partial(data_row, s)
+        why = dict(row=row, fix="set data.date_format", why=msg, written=written)
+        raise DataError(not_dates(cells, where, **why, format=fmt or "mixed", dayfirst=first)) from None
     if t.isna().any():
         i = first_row(t.isna())
         raise DataError(
             f"{path}: column {name!r} has a missing date at data row {data_row(t, i)}; fix or remove that row"
         )
-    if (i := implausible(t)) is not None:
-        raise DataError(
-            f"{path}: column {name!r} has {s.iloc[i]!r} at data row {data_row(t, i)}, read as a date in the year "
-            f"{t.iloc[i].year}; fix or remove that row"
-        )
+    if said := implausible_date(t, s, f"{path}: column {name!r}", row=functools.partial(data_row, t)):
+        raise DataError(said)
     return wall_clock(t, cfg_data.timezone).dt.normalize()
 
 

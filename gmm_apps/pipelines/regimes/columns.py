@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ...dates import DATE_STYLE, dayfirst, implausible, not_a_date, numeric_dates, plain_dates, without_offsets
+from ...dates import DATE_STYLE, dayfirst, implausible_date, not_dates, numeric_dates, plain_dates, without_offsets
 from ...errors import DataError
 from ...tabular import NO_VALUE, NUMBER_STYLE, as_numbers, no_value
 
@@ -394,19 +394,10 @@ def read_dates(cells, column, source, *, utc=False):
             # -05:00 in winter, -04:00 in summer: each day as written, its offset set aside
             logger.info("%s: column %r holds UTC offsets that change (summer time): read as written", source, column)
             return read_dates(plain, column, source)
-        i, mostly = not_a_date(cells, format="mixed", dayfirst=first, utc=True)
-        if mostly:
-            raise DataError(
-                f"{source}: column {column!r} has {cells.iloc[i]!r} at data row {i + 1}, not a date; fix or remove "
-                "that row"
-            ) from None
-        shown = f"e.g. {cells.iloc[i]!r} at data row {i + 1}" if i is not None else str(exc).splitlines()[0]
-        raise DataError(f"{source}: column {column!r} does not hold dates ({shown}); set data.date_column") from None
-    if (i := implausible(stamps)) is not None:
-        raise DataError(
-            f"{source}: column {column!r} has {cells.iloc[i]!r} at data row {i + 1}, read as a date in the year "
-            f"{stamps[i].year}; fix or remove that row"
-        )
+        why = dict(row=lambda i: i + 1, fix="set data.date_column", why=str(exc).splitlines()[0])
+        raise DataError(not_dates(cells, f"{source}: column {column!r}", **why, dayfirst=first)) from None
+    if said := implausible_date(stamps, cells, f"{source}: column {column!r}", row=lambda i: i + 1):
+        raise DataError(said)
     return stamps
 
 

@@ -51,10 +51,8 @@ def ordering_returns(cfg, data, F, rets):
     if name is None or name == data.primary:
         return rets
     if name not in data.prices.columns:
-        raise ConfigError(
-            f"config: model.ordering: no price series {name!r}; the series are "
-            f"{', '.join(map(str, data.prices.columns))}"
-        )
+        series = ", ".join(map(str, data.prices.columns))
+        raise ConfigError(f"config: model.ordering: no price series {name!r}; the series are {series}")
     logger.info("regimes ordered by the volatility of %s", name)
     r = moves(data.prices[name].to_numpy(), levels=cfg.data.levels)
     return pd.Series(r, index=data.prices.index).reindex(F.index).rename("log_return")
@@ -221,15 +219,16 @@ class RegimesPipeline(Pipeline):
     )
 
     def write_data(self, data, folder):
-        """A DataFrame of prices, its dates in the index or a column; yfinance's download (columns by price and
-        ticker) as yfinance writes it to CSV, which the reader takes as it comes."""
+        """Prices, dates in the index or a column; yfinance's download (price x ticker columns) as its CSV reads."""
         data = data.to_frame() if isinstance(data, pd.Series) else data
         if not (isinstance(data, pd.DataFrame) and isinstance(data.index, pd.DatetimeIndex)):
             return super().write_data(data, folder)
-        data, path = data.rename_axis(data.index.name or "Date"), Path(folder) / "dataframe.csv"
-        if data.columns.nlevels == 2:
-            data.rename_axis(columns=[n or m for n, m in zip(data.columns.names, ("Price", "Ticker"))]).to_csv(path)
-        return str(path) if data.columns.nlevels == 2 else super().write_data(data.reset_index(), folder)
+        data = data.rename_axis(data.index.name or "Date")
+        if data.columns.nlevels != 2:
+            return super().write_data(data.reset_index(), folder)
+        path = Path(folder) / "dataframe.csv"
+        data.rename_axis(columns=[n or m for n, m in zip(data.columns.names, ("Price", "Ticker"))]).to_csv(path)
+        return str(path)
 
     def apply_example(self, run_dir, folder):
         """The last ten years of the bundled S&P 500 as a price file."""

@@ -158,19 +158,15 @@ def _say_mixed_sources(cfg, files, rates):
     kinds = Counter(Path(str(f)).suffix.lower() or "(none)" for f in files)
     if cfg.features.normalise != "gain" or (len(kinds) < 2 and len(rates) < 2):
         return
+    seen = []
+    if len(kinds) > 1:
+        seen.append(f"{len(kinds)} formats ({', '.join(f'{k} x {n}' for k, n in kinds.most_common())})")
+    if len(rates) > 1:
+        seen.append(f"{len(rates)} sample rates")
     logger.info(
         "the enrolment recordings come in %s: if they were recorded through different devices or codecs, "
         "features.normalise: mean_variance removes each one's channel (steadier across codecs, weaker across words)",
-        " and ".join(
-            part
-            for part in (
-                f"{len(kinds)} formats ({', '.join(f'{k} x {n}' for k, n in kinds.most_common())})"
-                if len(kinds) > 1
-                else "",
-                f"{len(rates)} sample rates" if len(rates) > 1 else "",
-            )
-            if part
-        ),
+        " and ".join(seen),
     )
 
 
