@@ -137,10 +137,10 @@ def test_an_export_newest_first_with_grouped_digits_and_day_first_dates_reads_as
 
 
 def test_a_series_priced_every_calendar_day_is_annualised_over_365_days(tmp_path):
-    from gmm_apps.pipelines.regimes.features import days_per_year
+    from gmm_apps.pipelines.regimes.periods import periods_per_year
 
-    assert days_per_year(pd.bdate_range("2015-01-01", "2020-12-31")) == 252
-    assert days_per_year(pd.date_range("2015-01-01", "2020-12-31")) == 365
+    assert periods_per_year(pd.bdate_range("2015-01-01", "2020-12-31")) == 252
+    assert periods_per_year(pd.date_range("2015-01-01", "2020-12-31")) == 365
     days = pd.date_range("2016-01-01", "2021-12-31")  # a coin: every day, weekends too
     rng = np.random.default_rng(4)
     prices = 400 * np.exp(np.cumsum(rng.normal(0, 0.03, len(days)) * np.where(days.year == 2018, 2.5, 1.0)))
@@ -167,18 +167,14 @@ def test_a_series_priced_every_calendar_day_is_annualised_over_365_days(tmp_path
     assert "trading day" not in report and "mean regime length (days)" in report and "in 5 days" in report
 
 
-@pytest.mark.parametrize(
-    "freq, said",
-    [("W-FRI", "a median 7 days apart (weekly prices)"), ("ME", "a median 31 days apart (monthly or rarer prices)")],
-)
-def test_weekly_or_monthly_prices_are_refused_not_annualised_as_days(tmp_path, capsys, freq, said):
-    days = pd.date_range("2000-01-01", periods=600, freq=freq)
+def test_prices_neither_daily_weekly_nor_monthly_are_refused_and_a_closed_week_stays_daily(tmp_path, capsys):
+    days = pd.date_range("2000-01-01", periods=600, freq="QS")
     prices = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.02, len(days))))
     pd.DataFrame({"Date": days.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "p.csv", index=False)
     args = ["run", str(REPO / "configs" / "regimes.yaml"), "--out", str(tmp_path / "r"), "--quiet"]
     assert cli.main([*args, "--set", f"data.path={tmp_path / 'p.csv'}"]) == 2
     err = capsys.readouterr().err
-    assert f"p.csv: its dates are {said}" in err and "use the series' daily prices" in err
+    assert "p.csv: its dates are a median 91 days apart" in err and "daily, weekly or monthly prices" in err
     assert not (tmp_path / "r").exists()
     # a daily series with a week-long gap (a market closed) is daily
     gap = pd.bdate_range("2010-01-01", periods=800).delete(range(300, 305))
@@ -186,7 +182,8 @@ def test_weekly_or_monthly_prices_are_refused_not_annualised_as_days(tmp_path, c
         tmp_path / "d.csv", index=False
     )
     assert cli.main([*args, "--set", f"data.path={tmp_path / 'd.csv'}", *QUICK]) == 0
-    assert cli.main([*args, "--set", "data.source=yfinance", "--set", "data.interval=1wk"]) == 2
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["period"] == "daily"
+    assert cli.main([*args, "--set", "data.source=yfinance", "--set", "data.interval=1h"]) == 2
     assert "data.interval" in capsys.readouterr().err
 
 

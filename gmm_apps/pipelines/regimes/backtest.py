@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .features import TRADING_DAYS
+from .periods import TRADING_DAYS, period_noun
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -36,7 +36,7 @@ def vol_target_weights(returns, window, target, *, max_weight=1.0, year=TRADING_
     target : float
         Annual volatility aimed at.
     year : int
-        Days a year (:func:`~.features.days_per_year`).
+        Days a year (:func:`~.periods.periods_per_year`).
     """
     r = pd.Series(np.asarray(returns, dtype=np.float64))
     vol = r.rolling(window, min_periods=max(2, window // 2)).std(ddof=0).to_numpy() * np.sqrt(year)
@@ -130,8 +130,8 @@ def volatility_forecasts(dates, returns, predicted_vol, vol_window, *, year=TRAD
     curves = pd.DataFrame(
         {
             "regime model's forecast": model,
-            f"trailing {vol_window} days": trailing.to_numpy(),
-            f"next {vol_window} days (hindsight)": ahead.to_numpy(),
+            f"trailing {vol_window} {period_noun(year)}": trailing.to_numpy(),
+            f"next {vol_window} {period_noun(year)} (hindsight)": ahead.to_numpy(),
         },
         index=dates,
     )
@@ -173,7 +173,7 @@ def run_backtest(
     predicted_vol : ndarray of shape (T,)
         The regime model's annualised volatility forecast for the next day.
     year : int
-        Days a year returns are annualised over (:func:`~.features.days_per_year`).
+        Days a year returns are annualised over (:func:`~.periods.periods_per_year`).
     stress_weight, cost_bps : float
     vol_window : int
     target_vol : float
@@ -218,9 +218,7 @@ def write_backtest(ctx, cfg, post, data, names):
     if cfg.data.levels:
         logger.info("no backtest: the series are levels (data.values: levels), not the prices of an asset")
         return None
-    prices = data.prices[data.primary]
-    simple = prices.pct_change()
-    dates = post.dates[oos]
+    simple, dates = data.prices[data.primary].pct_change(), post.dates[oos]
     returns = simple.reindex(dates).fillna(0.0).to_numpy()
     bt = cfg.backtest
     if bt.vol_target is not None:
@@ -250,11 +248,13 @@ def write_backtest(ctx, cfg, post, data, names):
     summary = {
         "period": [dates[0].strftime("%Y-%m-%d"), dates[-1].strftime("%Y-%m-%d")],
         "days": int(len(dates)),
+        "days_per_year": post.year,
         "cost_bps": bt.cost_bps,
         "stress_weight": bt.stress_weight,
         "target_volatility": target,
         "target_volatility_from": why,
         "max_leverage": bt.max_leverage,
+        "vol_window": bt.vol_window,
         "strategies": {
             s: {k: v for k, v in r.items() if not k.startswith("days_")} for s, r in rows.to_dict("index").items()
         },

@@ -87,9 +87,10 @@ class RegimesData(PathData):
     )
     start: date | None = Field(None, description="first date to keep; null: all")
     end: date | None = Field(None, description="last date to keep; null: all")
-    interval: Literal["1d"] = Field(
+    interval: Literal["1d", "1wk", "1mo"] = Field(
         "1d",
-        description="bar length for yfinance: daily only (the windows, annualised figures and regime lengths count days)",
+        description="bar length for yfinance: 1d, 1wk or 1mo (the windows of a weekly or monthly series count its "
+        "weeks or months)",
     )
     cache_dir: str = Field(".gmm_apps_cache", description="where yfinance downloads are cached")
     missing: Literal["refuse", "drop"] = Field(
@@ -146,7 +147,8 @@ class RegimesData(PathData):
 
 
 class FeatureSpec(Section):
-    """One feature: ``kind`` and, for windowed features, ``window`` in trading days."""
+    """One feature: ``kind`` and, for windowed features, ``window`` in trading days (of a weekly or monthly
+    series: the same time in its weeks or months, at least 3)."""
 
     kind: Literal["log_return", "realized_vol", "drawdown", "momentum", "volume_z", "log_level", "correlation"]
     window: int | None = Field(None, ge=2, le=2520)
@@ -170,7 +172,8 @@ class RegimesFeatures(Section):
         default_factory=lambda: [FeatureSpec(kind="log_return"), FeatureSpec(kind="realized_vol", window=21)],
         description="features: log_return, realized_vol, drawdown, momentum, volume_z, log_level (of each series) "
         "and correlation (of each further series' returns with the first's), each with an optional window, "
-        "as {kind: .., window: ..} or 'realized_vol:21'",
+        "as {kind: .., window: ..} or 'realized_vol:21'; windows in trading days (of a weekly or monthly series: "
+        "the same time in its weeks or months, at least 3: realized_vol:21 is 4 weeks or 3 months)",
     )
 
     @field_validator("use", mode="before")
@@ -212,7 +215,10 @@ class RegimesModel(SelectedModel):
     criterion: Literal["bic", "aic"] = Field("bic", description="how the number of regimes is chosen from a list")
     n_mix: int = Field(2, ge=1, le=10, description="Gaussians per state for gmm_hmm")
     stickiness: float = Field(
-        100.0, ge=0, description="pseudo-counts of staying in a regime added to the transition matrix (0: none)"
+        100.0,
+        ge=0,
+        description="pseudo-counts of staying in a regime added to the transition matrix (0: none), in trading "
+        "days (of a weekly or monthly series: the same time in its weeks or months)",
     )
     hmm_iter: int = Field(200, ge=1, description="Baum-Welch iterations at most")
     n_init: int = Field(10, ge=1, le=100, description="EM restarts; the best is kept (init kmeans)")
@@ -230,7 +236,8 @@ class RegimesModel(SelectedModel):
         21.0,
         gt=0,
         le=2520,
-        description="half-life in days of each regime's running return variance in the one-day volatility "
+        description="half-life in periods (days; weeks or months of a weekly or monthly series) of each regime's "
+        "running return variance in the next period's volatility "
         "forecast (vol_forecast, regime volatility targeting); null: the training days' variance of each regime",
     )
 
@@ -239,12 +246,18 @@ class WalkForward(Section):
     """Walk-forward mode: refit every ``refit_every`` days on an expanding window."""
 
     enabled: bool = Field(False, description="refit on an expanding window, labelling each day only with data up to it")
-    refit_every: int = Field(63, ge=1, description="days between refits")
+    refit_every: int = Field(
+        63,
+        ge=1,
+        description="trading days between refits (of a weekly or monthly series: the same time in its weeks or "
+        "months, 63 = 13 weeks = 3 months)",
+    )
     min_train: int = Field(
         756,
         ge=50,
-        description="days in the first training window (walk-forward starts after them, "
-        "and not before split.holdout_start when it is set)",
+        description="trading days in the first training window (of a weekly or monthly series: the same time in "
+        "its weeks or months, at least 50); walk-forward starts after them, "
+        "and not before split.holdout_start when it is set",
     )
     warm_start: bool = Field(
         True,
@@ -276,7 +289,13 @@ class Backtest(Section):
     enabled: bool = Field(True, description="run the backtest when there are out-of-sample days")
     cost_bps: float = Field(5.0, ge=0, le=1000, description="cost in basis points per unit of turnover")
     stress_weight: float = Field(0.0, ge=0, le=1, description="share invested while the label is the stress regime")
-    vol_window: int = Field(21, ge=5, le=252, description="days of realised volatility for volatility targeting")
+    vol_window: int = Field(
+        21,
+        ge=5,
+        le=252,
+        description="periods (days; weeks or months of a weekly or monthly series) of realised volatility for "
+        "volatility targeting",
+    )
     vol_target: float | None = Field(
         None,
         gt=0,

@@ -17,9 +17,11 @@ import logging
 
 import numpy as np
 
+from .periods import MIN_WINDOW, TRADING_DAYS, count_in, period_noun
+
 logger = logging.getLogger("gmm_apps")
 
-__all__ = ["SHUFFLES", "LEVEL", "NO_EVIDENCE", "volatility_spread", "clustering_test", "regime_evidence"]
+__all__ = ["SHUFFLES", "LEVEL", "NO_EVIDENCE", "no_evidence", "volatility_spread", "clustering_test", "regime_evidence"]
 
 #: shuffles of the days; the smallest p-value is 1 / (SHUFFLES + 1)
 SHUFFLES = 199
@@ -27,7 +29,7 @@ SHUFFLES = 199
 LEVEL = 0.05
 #: what the log, the headline and the report say then, filled from the test's result and its ``series``
 NO_EVIDENCE = (
-    "the volatility of {series} on the {days} training days varies no more than in the same days shuffled "
+    "the volatility of {series} on the {days} training {unit} varies no more than in the same {unit} shuffled "
     "(p = {p_value:.2f}), so the regimes may be noise"
 )
 
@@ -89,12 +91,21 @@ def clustering_test(returns, *, window=21, shuffles=SHUFFLES, random_state=0):
     }
 
 
-def regime_evidence(cfg, returns, series, source):
+def no_evidence(found):
+    """:data:`NO_EVIDENCE` filled from :func:`regime_evidence`'s result (a run's from before weekly and monthly
+    series counts days)."""
+    return NO_EVIDENCE.format(**{"unit": "days", **found})
+
+
+def regime_evidence(cfg, returns, series, source, *, year=TRADING_DAYS):
     """Whether the training days' volatility varies beyond chance (:func:`clustering_test` on the
-    returns of the series that orders the regimes, over the realised-volatility feature's window), said in the
-    log when it does not."""
-    window = next((s.window for s in cfg.features.specs() if s.kind == "realized_vol"), 21)
+    returns of the series that orders the regimes, over the realised-volatility feature's window, else a
+    month's periods), said in the log when it does not; ``year``: the series' periods a year
+    (:func:`~.periods.periods_per_year`), which name its periods."""
+    month = count_in(21, year, MIN_WINDOW)
+    window = next((s.window for s in cfg.features.specs() if s.kind == "realized_vol"), month)
     found = {"series": series, **clustering_test(returns, window=window, random_state=cfg.model.random_state)}
+    found["unit"] = period_noun(year)
     if found["supported"] is False:
-        logger.warning("%s: %s; a longer history tells regimes apart better", source, NO_EVIDENCE.format(**found))
+        logger.warning("%s: %s; a longer history tells regimes apart better", source, no_evidence(found))
     return found

@@ -11,32 +11,7 @@ import pandas as pd
 
 from ...core import FeatureScaler
 from ...errors import DataError
-
-TRADING_DAYS = 252
-#: rows a year at or above which a daily series is priced every calendar day (crypto), not on trading days
-CALENDAR_ROWS = 300
-
-
-def day_word(year):
-    """How a series' days are named: ``days`` for one priced every calendar day, else ``trading days``."""
-    return "days" if year == 365 else "trading days"
-
-
-def days_per_year(dates):
-    """The days a year that returns are annualised over: 365 for a series priced every calendar day
-    (crypto, at least :data:`CALENDAR_ROWS` rows a year), else :data:`TRADING_DAYS`.
-
-    Parameters
-    ----------
-    dates : pandas.DatetimeIndex
-        The series' days, in order.
-
-    Returns
-    -------
-    int
-    """
-    span = (dates[-1] - dates[0]).days / 365.25 if len(dates) > 1 else 0.0
-    return 365 if span >= 0.25 and len(dates) / span >= CALENDAR_ROWS else TRADING_DAYS
+from .periods import TRADING_DAYS
 
 
 def moves(values, *, levels=False):

@@ -23,9 +23,10 @@ from ...core import (
     save_model,
 )
 from ...errors import ModelFileError
-from .features import TRADING_DAYS, fit_scaler
+from .features import fit_scaler
 from .hmm import full_covariances
 from .model_file import check_saved_model
+from .periods import TRADING_DAYS
 from .states import VOL_HALF_LIFE, prefix_products, running_state_variances
 
 logger = logging.getLogger("gmm_apps.regimes")

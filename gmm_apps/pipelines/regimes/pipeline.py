@@ -19,10 +19,11 @@ from ...tabular import check_sheet
 from . import data as data_mod
 from .backtest import write_backtest
 from .config import RegimesConfig, RegimesData
-from .evidence import NO_EVIDENCE, regime_evidence
-from .features import TRADING_DAYS, build_features, days_per_year, fit_scaler, moves
+from .evidence import no_evidence, regime_evidence
+from .features import build_features, fit_scaler, moves
 from .fitting import fit_with_config
 from .model import RegimeModel
+from .periods import TRADING_DAYS, applied_period, check_spacing, in_periods, period_name, periods_per_year
 from .states import (
     figures_sentence,
     forecast_summary,
@@ -97,14 +98,7 @@ def load_prices(cfg, source):
         if keep.sum() < 2:
             raise DataError(f"{data.source}: no prices between data.start={d.start} and data.end={d.end}")
         data = data.subset(keep)
-    gaps = np.diff(data.prices.index.values).astype("timedelta64[D]").astype(int)
-    gap = np.median(gaps) if len(gaps) else 1
-    if gap >= 4:
-        raise DataError(
-            f"{data.source}: its dates are a median {gap:g} days apart "
-            f"({'weekly' if gap < 20 else 'monthly or rarer'} prices); regimes models daily prices (its "
-            "windows, annualised figures and regime lengths count days): use the series' daily prices"
-        )
+    check_spacing(data.prices.index, data.source)
     return data
 
 
@@ -169,9 +163,9 @@ def summarise(cfg, data, post, names, best, model, table, aris, evidence):
         post.filtered[oos].argmax(axis=1), dates[oos], names, "filtered, out of sample", year=post.year
     )
     line = headline(today["date"], today["name"], today["probability_filtered"], outlook, year=post.year)
-    line += "; " + "; ".join(figures_sentence(f) for f in (out_of_sample, in_sample) if f is not None)
+    line += "; " + "; ".join(figures_sentence(f, year=post.year) for f in (out_of_sample, in_sample) if f)
     if evidence["supported"] is False:
-        line += f"; caution: {NO_EVIDENCE.format(**evidence)}"
+        line += f"; caution: {no_evidence(evidence)}"
     out = {
         "headline": line,
         "forecast": outlook,
@@ -191,6 +185,7 @@ def summarise(cfg, data, post, names, best, model, table, aris, evidence):
         "out_of_sample": out_of_sample,
         "volatility_per_regime": dict(zip(names, vol_regime.tolist())),
         "days_per_year": post.year,
+        "period": period_name(post.year),
         "label_agreement_ari": aris,
         "regime_evidence": evidence,
         "oos_loglik_per_day": float(post.log_pred[oos].mean()) if oos.any() else None,
@@ -350,6 +345,8 @@ class RegimesPipeline(Pipeline):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
         data = load_prices(cfg, "config")
+        year = periods_per_year(data.prices.index)
+        cfg, counted = in_periods(cfg, year)  # a weekly series counts the config's days in weeks
         F, rets = build_features(data, cfg.features.specs(), levels=cfg.data.levels)
         rets = ordering_returns(cfg, data, F, rets)
         start = holdout_start(F.index, cfg.split.holdout_start, data.source)
@@ -361,13 +358,15 @@ class RegimesPipeline(Pipeline):
         scaler = fit_scaler(F.values[train], names=list(F.columns))
         X, r = scaler.transform(F.values), rets.to_numpy()
         table, model, best = self._select(cfg, X[train], r[train], ctx, data.source)
-        evidence = regime_evidence(cfg, r[train], ordering_name(cfg, data), data.source)
+        evidence = regime_evidence(cfg, r[train], ordering_name(cfg, data), data.source, year=year)
         model.scaler = scaler
         names = regime_names(model.n_states)
         post = self._posteriors(cfg, model, F, X, r, train, best, ctx)
         aris = self._stability(cfg, X, train, r, post, best, ctx, first=model)
         stats, trans = self._write(ctx, cfg, post, model, names, table, F, list(map(str, data.prices.columns)))
         summary = summarise(cfg, data, post, names, best, model, table, aris, evidence)
+        if counted:
+            summary["counted_in_periods"] = counted
         backtest = write_backtest(ctx, cfg, post, data, names)
         if backtest is not None:
             summary["backtest"] = backtest["summary"]
@@ -426,7 +425,7 @@ class RegimesPipeline(Pipeline):
     def _posteriors(self, cfg, model, F, X, r, train, best, ctx):
         """Regime probabilities and labels of every day (walk-forward: out of sample only)."""
         dates = F.index
-        year = days_per_year(dates)
+        year = periods_per_year(dates)
         if cfg.walk_forward.enabled:
             w0 = int(train.sum())
             filtered, log_pred, refit_dates, model, fc, refits, vol = walk_forward(cfg, F, r, model, w0, ctx, year)
@@ -462,7 +461,7 @@ class RegimesPipeline(Pipeline):
             src.argmax(axis=1),
             log_pred,
             None,
-            regime_forecasts(filtered, model.transmat),
+            regime_forecasts(filtered, model.transmat, year=year),
             (dates[train], smoothed[train].argmax(axis=1)),
             model.predicted_volatility(filtered, r, half_life=cfg.model.vol_half_life, year=year)[0],
             None,
@@ -531,6 +530,7 @@ class RegimesPipeline(Pipeline):
                 "features": [s.model_dump() for s in cfg.features.specs()],
                 "trained_to": post.trained_to,
                 "series": series,
+                "periods_per_year": post.year,
             },
         )
         return stats, trans
@@ -555,6 +555,8 @@ class RegimesPipeline(Pipeline):
             series_column=config.data.series_column,
             series=(config.data.series or series or None) if config.data.series_column else None,
         )
+        year = applied_period(data.prices.index, meta.get("periods_per_year", TRADING_DAYS), input)
+        config, _ = in_periods(config, year)
         F, rets = build_features(data, config.features.specs(), levels=config.data.levels)
         rets = ordering_returns(config, data, F, rets)
         if list(F.columns) != list(meta["feature_names"]):
@@ -567,8 +569,7 @@ class RegimesPipeline(Pipeline):
         filtered, log_pred, smoothed = model.posteriors(X)
         names = meta["names"]
         labels = filtered.argmax(axis=1)
-        forecasts = regime_forecasts(filtered, model.transmat)
-        vol, year = None, days_per_year(F.index)
+        forecasts, vol = regime_forecasts(filtered, model.transmat, year=year), None
         if model.return_moments is None:
             logger.warning("%s: written before volatility forecasts; run the config again for vol_forecast", run_dir)
         else:
@@ -582,7 +583,7 @@ class RegimesPipeline(Pipeline):
         line = headline(today["date"], today["name"], filtered[-1, labels[-1]], outlook, year=year)
         found = read_summary(run_dir).get("regime_evidence")
         if found and found.get("supported") is False:  # the model applied was fitted on regimes of chance
-            line += f"; caution: the run's model was fitted where {NO_EVIDENCE.format(**found)}"
+            line += f"; caution: the run's model was fitted where {no_evidence(found)}"
         return {
             "headline": line,
             "today": {

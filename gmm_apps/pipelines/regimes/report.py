@@ -17,8 +17,8 @@ from ...report import (
     plot_ellipses,
     projection_2d,
 )
-from .evidence import NO_EVIDENCE
-from .features import TRADING_DAYS, day_word
+from .evidence import no_evidence
+from .periods import TRADING_DAYS, ahead, period_name, period_noun, period_word
 
 REGIME_COLOURS = {
     "calm": "#55a868",
@@ -108,8 +108,9 @@ def plot_equity(curves):
     return fig
 
 
-def plot_volatility(curves):
-    """The regime model's volatility forecast, the trailing peer's, and what came next (hindsight)."""
+def plot_volatility(curves, one="day"):
+    """The regime model's volatility forecast, the trailing peer's, and what came next (hindsight); ``one``: the
+    series' period (``day``, ``week``, ``month``)."""
     fig = figure(11, 3.2)
     ax = fig.add_subplot()
     x = curves.index.to_numpy()
@@ -125,37 +126,40 @@ def plot_volatility(curves):
         )
     ax.set_ylabel("annualised volatility (%)")
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title("Tomorrow's volatility: the regime model's forecast and the trailing peer's")
+    when = "Tomorrow's" if one == "day" else f"Next {one}'s"
+    ax.set_title(f"{when} volatility: the regime model's forecast and the trailing peer's")
     return fig
 
 
 def add_volatility_check(rep, ctx, backtest, plots):
     """How the forecast behind regime volatility targeting scored against the trailing one, on the test days."""
-    v = backtest["summary"]["volatility_forecast"]
+    v, unit = backtest["summary"]["volatility_forecast"], period_noun(backtest["summary"].get("days_per_year"))
     rep.text(
-        "The forecast behind regime volatility targeting (regimes.csv: vol_forecast), scored on the same days "
-        f"against the next day's squared return by QLIKE (lower is better): regime model {v['qlike_regime_model']:.3f}, "
+        f"The forecast behind regime volatility targeting (regimes.csv: vol_forecast), scored on the same {unit} "
+        f"against the next {unit[:-1]}'s squared return by QLIKE (lower is better): regime model {v['qlike_regime_model']:.3f}, "
         f"trailing realised volatility {v['qlike_trailing']:.3f}; the {v['better']} forecast was the better one here."
     )
     if plots:
-        rep.image(ctx.save_figure(plot_volatility(backtest["vol_curves"]), "volatility_forecast.png"))
+        rep.image(ctx.save_figure(plot_volatility(backtest["vol_curves"], unit[:-1]), "volatility_forecast.png"))
 
 
 def add_backtest(rep, ctx, backtest, plots):
     s = backtest["summary"]
+    unit = period_noun(s.get("days_per_year"))
+    one, last = unit[:-1], f"{s['vol_window']} {unit}" if "vol_window" in s else unit  # (a run before it was kept)
     rep.section("Backtest: acting on the regimes")
     rep.text(
-        f"From {s['period'][0]} to {s['period'][1]} ({s['days']:,} days, out of sample); each day's weight is "
-        f"decided at its close from the filtered probabilities and held the next day; costs {s['cost_bps']:g} bps "
+        f"From {s['period'][0]} to {s['period'][1]} ({s['days']:,} {unit}, out of sample); each {one}'s weight is "
+        f"decided at its close from the filtered probabilities and held the next {one}; costs {s['cost_bps']:g} bps "
         f"per unit of turnover. The regime rules: regimes (fully invested, {100 * s['stress_weight']:.0f}% while "
-        "the label is stress), regime probabilities (the same weights averaged under the day's probabilities) "
+        f"the label is stress), regime probabilities (the same weights averaged under the {one}'s probabilities) "
         "and regime volatility targeting (the target over the model's forecast of tomorrow's volatility). "
         f"Both volatility-targeting rules aim at {100 * s['target_volatility']:.1f}% a year "
         f"({s['target_volatility_from']}) with a weight of at most {s['max_leverage']:g}; the trailing one uses "
-        "the realised volatility of the last days and no regimes."
+        f"the realised volatility of the last {last} and no regimes."
     )
     pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
-    show = backtest["table"].rename(columns=lambda c: c.replace("_", " "))
+    show = backtest["table"].rename(columns=lambda c: c.replace("_", " ").replace("days ", f"{unit} "))
     rep.table(
         show,
         formats={
@@ -192,6 +196,7 @@ def add_backtest(rep, ctx, backtest, plots):
 def add_figures(rep, summary, names):
     """Switches, regime lengths and days per regime: out of sample (filtered, as a trader saw them day by day)
     and in sample (smoothed, with hindsight), side by side."""
+    unit = period_noun(summary.get("days_per_year"))
     sets = [
         (name, summary[key])
         for key, name in (("out_of_sample", "out of sample (filtered)"), ("in_sample", "in sample (smoothed)"))
@@ -199,22 +204,22 @@ def add_figures(rep, summary, names):
     ]
     rows = {
         "period": [f"{f['period'][0]} to {f['period'][1]}" for _, f in sets],
-        "days": [f"{f['days']:,}" for _, f in sets],
+        unit: [f"{f['days']:,}" for _, f in sets],
         "switches a year": [f"{f['switches_per_year']:.1f}" for _, f in sets],
-        f"mean regime length ({day_word(summary.get('days_per_year'))})": [
+        f"mean regime length ({period_word(summary.get('days_per_year'))})": [
             f"{f['mean_regime_length_days']:.0f}" for _, f in sets
         ],
     }
     for nm in names:
-        rows[f"days {nm}"] = [f"{f['days_per_regime'].get(nm, 0):,}" for _, f in sets]
+        rows[f"{unit} {nm}"] = [f"{f['days_per_regime'].get(nm, 0):,}" for _, f in sets]
     rep.table(
         pd.DataFrame(rows, index=[n for n, _ in sets]).T.rename_axis("").reset_index(),
         caption="How often regimes switch and how long they last",
     )
     rep.text(
-        "Out of sample: each day labelled by its filtered probabilities, from the model in force that day, as a "
-        "trader would have seen it. In sample: the days the model was fitted on, labelled with hindsight "
-        "(smoothed probabilities use later days), so regimes look longer and switch less often.",
+        f"Out of sample: each {unit[:-1]} labelled by its filtered probabilities, from the model in force that "
+        f"{unit[:-1]}, as a trader would have seen it. In sample: the {unit} the model was fitted on, labelled with "
+        f"hindsight (smoothed probabilities use later {unit}), so regimes look longer and switch less often.",
         cls="note",
     )
 
@@ -252,7 +257,7 @@ def build_report(
     title = cfg.report.title or f"Market regimes — {ticker}"
     rep = Report(
         title,
-        subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} {day_word(summary.get('days_per_year'))}; "
+        subtitle=f"{summary['first_date']} to {summary['last_date']}, {summary['n_days']:,} {period_word(summary.get('days_per_year'))}; "
         f"model: {summary['model_kind']}, {K} regimes, {summary['covariance_type']} covariance",
     )
     _headline(rep, summary)
@@ -261,9 +266,9 @@ def build_report(
     plots = cfg.report.plots
     if backtest is not None:
         add_backtest(rep, ctx, backtest, plots)
-    _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed, names, ticker)
+    _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed, names, ticker, summary)
     _regimes_section(rep, stats, summary.get("days_per_year", TRADING_DAYS))
-    _transitions_section(ctx, rep, plots, trans, names, model)
+    _transitions_section(ctx, rep, plots, trans, names, model, period_noun(summary.get("days_per_year")))
     _selection_section(ctx, rep, cfg, plots, table, chosen)
     _evaluation_section(ctx, rep, cfg, plots, summary, model, X, labels, filtered, smoothed, names, feature_names)
     _caveats_section(rep, summary)
@@ -277,10 +282,13 @@ def _headline(rep, summary):
         + (f" (smoothed {t['probability_smoothed']:.2f})" if "probability_smoothed" in t else "")
     )
     kv = {
-        "out-of-sample log-likelihood per day (filtered)": summary["oos_loglik_per_day"]
+        f"out-of-sample log-likelihood per {period_noun(summary.get('days_per_year'))[:-1]} (filtered)": summary[
+            "oos_loglik_per_day"
+        ]
         if summary["oos_loglik_per_day"] is not None
         else "–",
-        "training days" + (" (first model)" if summary["walk_forward"] else ""): summary["n_train_days"],
+        f"training {period_noun(summary.get('days_per_year'))}"
+        + (" (first model)" if summary["walk_forward"] else ""): summary["n_train_days"],
     }
     ari = summary["label_agreement_ari"]
     if ari["ari_vs_first"]:
@@ -294,7 +302,7 @@ def _headline(rep, summary):
     if found.get("supported") is False:
         rep.caveats(
             [
-                f"Caution: {NO_EVIDENCE.format(**found)}: a model of {summary['n_components']} regimes finds "
+                f"Caution: {no_evidence(found)}: a model of {summary['n_components']} regimes finds "
                 f"{summary['n_components']} in any series, chance included. A longer history tells regimes apart "
                 "better."
             ]
@@ -302,23 +310,16 @@ def _headline(rep, summary):
 
 
 def _outlook_section(rep, summary, names):
-    t, days = summary["today"], day_word(summary.get("days_per_year"))
+    t, days = summary["today"], period_word(summary.get("days_per_year"))
     outlook = summary["forecast"]
     rep.section("Outlook")
-    horizons = list(outlook["probabilities"])
+    year = summary.get("days_per_year")
+    cols = {ahead(h, year): h for h in outlook["probabilities"]}
     rep.table(
         pd.DataFrame(
-            {
-                "regime": names,
-                **{
-                    f"in {h[:-1]} {days if h != '1d' else days[:-1]}": [outlook["probabilities"][h][nm] for nm in names]
-                    for h in horizons
-                },
-            }
+            {"regime": names, **{c: [outlook["probabilities"][h][nm] for nm in names] for c, h in cols.items()}}
         ),
-        formats={
-            c: (lambda v: f"{v:.2f}") for c in [f"in {h[:-1]} {days if h != '1d' else days[:-1]}" for h in horizons]
-        },
+        formats={c: (lambda v: f"{v:.2f}") for c in cols},
     )
     rep.text(
         f"Probability of each regime ahead, from today's filtered probabilities and the transition matrix. "
@@ -328,21 +329,22 @@ def _outlook_section(rep, summary, names):
     )
 
 
-def _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed, names, ticker):
+def _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed, names, ticker, summary):
     hs = cfg.split.holdout_start if not cfg.walk_forward.enabled else None
     if not plots:
         return
+    one = period_noun(summary.get("days_per_year"))[:-1]
     f = plot_price_regimes(
         dates, prices.to_numpy(), labels, names, ticker=ticker, holdout_start=hs, levels=cfg.data.levels
     )
-    rep.image(ctx.save_figure(f, "price_regimes.png"), caption="Background colour: regime label of each day.")
+    rep.image(ctx.save_figure(f, "price_regimes.png"), caption=f"Background colour: regime label of each {one}.")
     if smoothed is not None:
         f = plot_stacked_probabilities(
             dates, smoothed, names, title="Smoothed regime probabilities (uses the whole sample)"
         )
         rep.image(ctx.save_figure(f, "probabilities_smoothed.png"))
     f = plot_stacked_probabilities(
-        dates, filtered, names, title="Filtered regime probabilities (data up to each day only)"
+        dates, filtered, names, title=f"Filtered regime probabilities (data up to each {one} only)"
     )
     rep.image(ctx.save_figure(f, "probabilities_filtered.png"))
 
@@ -351,15 +353,16 @@ def _regimes_section(rep, stats, year):
     rep.section("Regimes")
     show = stats.drop(columns=["regime"]).rename(
         columns={
+            "days": period_noun(year),
             "share_of_time": "share of time",
             "annual_return": "annual return",
             "annual_volatility": "annual volatility",
             "max_drawdown": "max drawdown",
-            "mean_duration_days": "mean duration (days)",
+            "mean_duration_days": f"mean duration ({period_noun(year)})",
         }
     )
     pct = lambda v: f"{100 * v:.1f}%" if np.isfinite(v) else "–"  # noqa: E731
-    plain = {"mean duration (days)": lambda v: f"{v:.1f}" if np.isfinite(v) else "–"}
+    plain = {f"mean duration ({period_noun(year)})": lambda v: f"{v:.1f}" if np.isfinite(v) else "–"}
     if "sharpe" in show.columns:
         plain["sharpe"] = lambda v: f"{v:.2f}" if np.isfinite(v) else "–"
     if "annual_change" in stats.columns:  # levels: yields, rates, spreads, in their own units
@@ -369,7 +372,7 @@ def _regimes_section(rep, stats, year):
         rep.table(show, formats={"share of time": pct, "annual change": units, "annual volatility": size, **plain})
         rep.text(
             f"Changes are the level's daily changes in its own units (percentage points, for a yield quoted in "
-            f"percent), annualised over {year} days.",
+            f"percent), annualised over {year} {period_noun(year)}.",
             cls="note",
         )
         return
@@ -378,30 +381,33 @@ def _regimes_section(rep, stats, year):
         formats={"share of time": pct, "annual return": pct, "annual volatility": pct, "max drawdown": pct, **plain},
     )
     rep.text(
-        f"Annual return: what a year of the regime's days would return, compounded, as in the backtest; "
-        f"volatility and Sharpe ratio (without a risk-free rate) of the daily log returns, annualised over {year} "
-        "days" + (" (the series is priced every calendar day)" if year == 365 else "") + "; "
-        "max drawdown of the days spent in the regime chained together.",
+        f"Annual return: what a year of the regime's {period_noun(year)} would return, compounded, as in the backtest; "
+        f"volatility and Sharpe ratio (without a risk-free rate) of the {period_name(year)} log returns, annualised "
+        f"over {year} {period_noun(year)}"
+        + (" (the series is priced every calendar day)" if year == 365 else "")
+        + "; "
+        f"max drawdown of the {period_noun(year)} spent in the regime chained together.",
         cls="note",
     )
 
 
-def _transitions_section(ctx, rep, plots, trans, names, model):
+def _transitions_section(ctx, rep, plots, trans, names, model, unit):
     rep.section("Transitions")
-    tshow = trans.reset_index().rename(columns={"expected_duration_days": "expected duration (days)"})
+    tshow = trans.reset_index().rename(columns={"expected_duration_days": f"expected duration ({unit})"})
     prob = lambda v: f"{v:.3f}"  # noqa: E731
     rep.table(
         tshow,
         formats={
             **{n: prob for n in names},
-            "expected duration (days)": lambda v: f"{v:.1f}" if np.isfinite(v) else "∞",
+            f"expected duration ({unit})": lambda v: f"{v:.1f}" if np.isfinite(v) else "∞",
         },
     )
     if plots and model.kind != "gmm":
         rep.image(ctx.save_figure(plot_transition_matrix(trans, names), "transitions.png"))
     if model.kind == "gmm":
         rep.text(
-            "The plain GMM has no dynamics: each day is labelled on its own, so the matrix rows equal the weights.",
+            f"The plain GMM has no dynamics: each {unit[:-1]} is labelled on its own, so the matrix rows equal the "
+            "weights.",
             cls="note",
         )
 
@@ -462,7 +468,7 @@ def _evaluation_section(ctx, rep, cfg, plots, summary, model, X, labels, filtere
     )
     rep.text(
         "Log-likelihood, BIC and AIC are of the sequence model on the training window; silhouette and "
-        "uncertain assignments use the regime probabilities of every day.",
+        f"uncertain assignments use the regime probabilities of every {period_noun(summary.get('days_per_year'))[:-1]}.",
         cls="note",
     )
     if plots:
@@ -492,7 +498,8 @@ def _caveats_section(rep, summary):
     rep.section("Caveats")
     rep.caveats(
         [
-            "Smoothed probabilities use the whole sample, including later days; trade on the filtered ones.",
+            f"Smoothed probabilities use the whole sample, including later {period_noun(summary.get('days_per_year'))}; "
+            "trade on the filtered ones.",
             "Regimes are ordered by volatility, so labels keep their meaning across seeds and refits; "
             "the names describe volatility, not direction.",
             f"Features are standardised with training-window statistics only (to {summary.get('trained_to', '')}).".replace(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...core import GaussianMixture, bhattacharyya_distances
-from .features import TRADING_DAYS, day_word
+from .periods import TRADING_DAYS, ahead, horizons, period_noun, period_word
 
 NAMES = {
     1: ["all"],
@@ -177,27 +177,26 @@ def align_states(model, reference, standardiser, ref_standardiser):
     return order
 
 
-#: trading days ahead of the regime forecasts (a day, a week, a month)
-FORECAST_HORIZONS = (1, 5, 21)
-
-
-def regime_forecasts(filtered, transmat, horizons=FORECAST_HORIZONS):
-    """Probability of each regime ``h`` trading days ahead, from each day's filtered probabilities.
+def regime_forecasts(filtered, transmat, *, year=TRADING_DAYS):
+    """Probability of each regime some periods ahead (:func:`~.periods.horizons`: 1, 5 and 21 trading days of a
+    daily series, 1, 4 and 13 weeks of a weekly one ...), from each day's filtered probabilities.
 
     The hidden Markov chain moves the day's regime distribution one step per
-    day: ``p_{t+h} = p_t A^h``.  Uses only data up to each day.
+    period: ``p_{t+h} = p_t A^h``.  Uses only data up to each day.
 
     Parameters
     ----------
     filtered : ndarray of shape (T, K)
     transmat : ndarray of shape (K, K)
-    horizons : iterable of int
+    year : int
+        Periods a year of the series (:func:`~.periods.periods_per_year`).
 
     Returns
     -------
-    forecasts : dict of int -> ndarray of shape (T, K)
+    forecasts : dict of str -> ndarray of shape (T, K)
+        By the horizon's label (``5d``, ``4w``, ``3m`` ...).
     """
-    return {h: filtered @ np.linalg.matrix_power(transmat, h) for h in horizons}
+    return {label: filtered @ np.linalg.matrix_power(transmat, h) for h, label in horizons(year)}
 
 
 def expected_remaining_days(transmat, regime):
@@ -207,28 +206,31 @@ def expected_remaining_days(transmat, regime):
 
 
 def forecast_summary(forecasts, transmat, regime, names):
-    """The last day's outlook: each regime's probability 1, 5 and 21 trading days ahead, and the expected
-    further days in today's regime."""
+    """The last day's outlook: each regime's probability at the forecasts' horizons (:func:`regime_forecasts`),
+    and the expected further periods in today's regime."""
     return {
-        "probabilities": {f"{h}d": {nm: float(p[-1, k]) for k, nm in enumerate(names)} for h, p in forecasts.items()},
+        "probabilities": {h: {nm: float(p[-1, k]) for k, nm in enumerate(names)} for h, p in forecasts.items()},
         "expected_remaining_days": expected_remaining_days(transmat, regime),
     }
 
 
 def headline(date, name, probability, outlook, *, year=TRADING_DAYS):
-    far = outlook["probabilities"][f"{FORECAST_HORIZONS[-1]}d"]
+    label = horizons(year)[-1][1]
+    far = outlook["probabilities"][label]
     days = outlook["expected_remaining_days"]
     return (
         f"{date}: {name} regime (filtered probability {probability:.2f}); expected to last about "
-        f"{days:.0f} more {day_word(year)}; in {FORECAST_HORIZONS[-1]} days "
+        f"{days:.0f} more {period_word(year)}; {ahead(label, year)} "
         + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1]))
     )
 
 
-def figures_sentence(figs):
-    """'4.5 switches a year, regimes lasting 56 days on average (smoothed, in sample, 1999-01-04 to 2012-12-31)'."""
+def figures_sentence(figs, *, year=TRADING_DAYS):
+    """'4.5 switches a year, regimes lasting 56 days on average (smoothed, in sample, 1999-01-04 to 2012-12-31)'
+    (weeks or months of a weekly or monthly series)."""
     return (
-        f"{figs['switches_per_year']:.1f} switches a year, regimes lasting {figs['mean_regime_length_days']:.0f} days "
+        f"{figs['switches_per_year']:.1f} switches a year, regimes lasting {figs['mean_regime_length_days']:.0f} "
+        f"{period_noun(year)} "
         f"on average ({figs['labels']}, {figs['period'][0]} to {figs['period'][1]})"
     )
 
@@ -237,7 +239,7 @@ def regimes_table(
     dates, labels, names, filtered, smoothed=None, *, in_sample=None, fitted_to=None, forecasts=None, vol_forecast=None
 ):
     """``regimes.csv``: date, regime, name, filtered (and smoothed) probabilities, the forecasts
-    (``p_<h>d_<name>``: probability of the regime ``h`` trading days ahead) and ``vol_forecast`` (the
+    (``p_<h>_<name>``: probability of the regime ``h`` ahead, as ``5d``, ``4w`` or ``3m``) and ``vol_forecast`` (the
     annualised volatility the model forecasts for the next day's return); written by run and apply alike."""
     out = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "regime": labels, "name": [names[i] for i in labels]})
     for k, nm in enumerate(names):
@@ -247,7 +249,7 @@ def regimes_table(
             out[f"p_smoothed_{nm}"] = smoothed[:, k]
     for h, p in (forecasts or {}).items():
         for k, nm in enumerate(names):
-            out[f"p_{h}d_{nm}"] = p[:, k]
+            out[f"p_{h}_{nm}"] = p[:, k]
     if vol_forecast is not None:
         out["vol_forecast"] = vol_forecast
     if in_sample is not None:
@@ -300,7 +302,7 @@ def regime_statistics(labels, returns, names, *, year=TRADING_DAYS, levels=False
         Daily log returns.
     names : list of str
     year : int
-        Days a year returns are annualised over (:func:`~.features.days_per_year`).
+        Days a year returns are annualised over (:func:`~.periods.periods_per_year`).
     levels : bool
         ``returns`` are daily changes of levels.
 
@@ -350,7 +352,7 @@ def regime_figures(labels, dates, names, kind, *, year=TRADING_DAYS):
     kind : str
         What the labels are ('smoothed, in sample' or 'filtered, out of sample').
     year : int
-        Days a year (:func:`~.features.days_per_year`), for the switches a year.
+        Days a year (:func:`~.periods.periods_per_year`), for the switches a year.
 
     Returns
     -------

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from .features import TRADING_DAYS, fit_scaler
+from .features import fit_scaler
 from .fitting import fit_with_config, refit_regime_model
-from .states import FORECAST_HORIZONS, align_states, regime_forecasts
+from .periods import TRADING_DAYS, horizons, period_word, periods_per_year
+from .states import align_states, regime_forecasts
 
 logger = logging.getLogger("gmm_apps.regimes")
 
@@ -65,7 +66,8 @@ def training_days(dates, holdout_start, source):
             f"{source}: only {n} feature days before split.holdout_start={holdout_start} "
             f"(data {dates[0].date()} to {dates[-1].date()}); move split.holdout_start later or set it to null"
         )
-    logger.info("%s: %d days (%s to %s), %d for training", source, len(dates), dates[0].date(), dates[-1].date(), n)
+    unit = period_word(periods_per_year(dates))
+    logger.info("%s: %d %s (%s to %s), %d for training", source, len(dates), unit, dates[0].date(), dates[-1].date(), n)
     return train
 
 
@@ -84,14 +86,17 @@ def walk_start(dates, wfc, holdout_start, source):
             + f" leave none of the {T} feature days ({dates[0].date()} to {dates[-1].date()}); "
             "lower min_train or move split.holdout_start earlier"
         )
+    unit = period_word(periods_per_year(dates))
     logger.info(
-        "%s: %d days (%s to %s); walk-forward from %s, the first model trained on the %d days before",
+        "%s: %d %s (%s to %s); walk-forward from %s, the first model trained on the %d %s before",
         source,
         T,
+        unit,
         dates[0].date(),
         dates[-1].date(),
         dates[t0].date(),
         t0,
+        unit,
     )
     return t0
 
@@ -109,12 +114,12 @@ def walk_forward(cfg, F, r, model, w0, ctx, year=TRADING_DAYS):
     days since the last refit surprised the model in force
     (:data:`FRESH_SURPRISE`); every refit is fresh without warm starts.
     States are matched to the previous model's.  ``year``: the days a year the volatility forecast is
-    annualised over (:func:`~.features.days_per_year`).
+    annualised over (:func:`~.periods.periods_per_year`).
     """
     wfc, m = cfg.walk_forward, cfg.model
     T, K = len(F), model.n_states
     filtered = np.full((T, K), np.nan)
-    forecasts = {h: np.full((T, K), np.nan) for h in FORECAST_HORIZONS}
+    forecasts = {label: np.full((T, K), np.nan) for _, label in horizons(year)}
     log_pred = np.full(T, np.nan)
     vol = np.full(T, np.nan)
     fitted_to = np.empty(T, dtype=object)
@@ -155,7 +160,7 @@ def walk_forward(cfg, F, r, model, w0, ctx, year=TRADING_DAYS):
         prev = t0
         sl = slice(t0, end)
         filtered[sl] = f[sl]
-        for h, p in regime_forecasts(f[sl], model.transmat).items():  # the model in force that day
+        for h, p in regime_forecasts(f[sl], model.transmat, year=year).items():  # the model in force that day
             forecasts[h][sl] = p
         log_pred[sl] = lp[sl]
         vol[sl], state_var = model.predicted_volatility(
@@ -173,12 +178,13 @@ def walk_forward(cfg, F, r, model, w0, ctx, year=TRADING_DAYS):
         )
     logger.info(
         "walk-forward: %d models (%d fitted afresh); the first trained on %s to %s, the last on %s to %s "
-        "(expanding window, a refit every %d days); labels %s to %s",
+        "(expanding window, a refit every %d %s); labels %s to %s",
         len(refits),
         sum(r["start"] == "fresh" for r in refits),
         *refits[0]["trained_on"],
         *refits[-1]["trained_on"],
         wfc.refit_every,
+        period_word(year),
         refits[0]["labels"][0],
         refits[-1]["labels"][1],
     )

@@ -1,0 +1,149 @@
+"""Regimes of weekly and monthly series: detected from the dates, the config's trading days counted in the
+series' own periods, annualised over 52 or 12, and refused when neither daily, weekly nor monthly."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from gmm_apps import cli
+from gmm_apps.core import adjusted_rand_score
+from gmm_apps.errors import DataError
+from gmm_apps.pipelines.regimes import periods
+from gmm_apps.pipelines.regimes.config import RegimesConfig
+from gmm_apps.pipelines.regimes.model import RegimeModel
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "configs" / "regimes.yaml"
+FAST = ["--quiet", "--set", "report.plots=false", "--set", "report.stability_seeds=2", "--set", "model.n_components=2"]
+
+
+@pytest.mark.parametrize(
+    "dates, year",
+    [
+        (pd.bdate_range("2015-01-01", "2020-12-31"), 252),
+        (pd.date_range("2015-01-01", "2020-12-31"), 365),
+        (pd.date_range("2000-01-07", periods=300, freq="W-FRI"), 52),
+        (pd.date_range("2000-01-03", periods=300, freq="W-MON"), 52),
+        (pd.date_range("2000-01-01", periods=120, freq="MS"), 12),
+        (pd.date_range("2000-01-31", periods=120, freq="ME"), 12),
+        (pd.date_range("2000-01-15", periods=120, freq="MS") + pd.Timedelta(days=14), 12),
+    ],
+)
+def test_the_periods_a_year_follow_the_dates(dates, year):
+    assert periods.periods_per_year(dates) == year
+    periods.check_spacing(dates, "p.csv")  # each of these is modelled
+
+
+def test_a_weekly_series_with_holiday_weeks_missing_is_weekly_and_a_quarterly_one_is_refused():
+    weeks = pd.date_range("2000-01-07", periods=400, freq="W-FRI").delete([50, 51, 104, 200])
+    assert periods.periods_per_year(weeks) == 52
+    for freq, gap in (("QS", "9[12]"), ("2W-FRI", "14")):
+        with pytest.raises(DataError, match=f"p.csv: its dates are a median {gap}.*daily, weekly or monthly"):
+            periods.check_spacing(pd.date_range("2000-01-07", periods=80, freq=freq), "p.csv")
+
+
+def test_the_lengths_that_stand_for_time_count_weeks_or_months_and_the_return_averages_count_periods():
+    raw = yaml.safe_load(CONFIG.read_text())
+    raw["features"] = {"use": ["log_return", "realized_vol:21", "momentum:63"]}
+    cfg = RegimesConfig.model_validate(raw)
+    same, counted = periods.in_periods(cfg, 252)
+    assert same is cfg and counted == {}
+    weekly, counted = periods.in_periods(cfg, 52)
+    assert (weekly.walk_forward.refit_every, weekly.walk_forward.min_train) == (13, 156)  # a quarter, 3 years
+    # a month of realised volatility is 4 weeks, a quarter's momentum 13; 100 pseudo-days of staying 100 * 52 / 252
+    assert [(s.kind, s.window) for s in weekly.features.specs()] == [
+        ("log_return", None),
+        ("realized_vol", 4),
+        ("momentum", 13),
+    ]
+    assert weekly.model.stickiness == pytest.approx(100 * 52 / 252)
+    assert counted == {
+        "features.use realized_vol": [21, 4],
+        "features.use momentum": [63, 13],
+        "model.stickiness": [100, 20.63],
+        "walk_forward.refit_every": [63, 13],
+        "walk_forward.min_train": [756, 156],
+    }
+    monthly, _ = periods.in_periods(cfg, 12)
+    assert (monthly.walk_forward.refit_every, monthly.walk_forward.min_train) == (3, 50)  # 36 months: too few
+    assert [s.window for s in monthly.features.specs()] == [None, 3, 3]  # a month's volatility: 3 returns at least
+    # the lengths that average the series' own returns count its periods, as given
+    for c in (weekly, monthly):
+        assert (c.backtest.vol_window, c.model.vol_half_life) == (21, 21)
+    assert cfg.walk_forward.min_train == 756 and cfg.features.specs()[1].window == 21  # the given config unchanged
+
+
+def _regime_series(dates, calm, stress, block, seed):
+    """Prices whose returns switch between a calm and a stressed volatility every ``block`` periods."""
+    rng = np.random.default_rng(seed)
+    truth = (np.arange(len(dates)) // block) % 2
+    r = rng.normal(0, np.where(truth == 1, stress, calm))
+    return pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": 100 * np.exp(np.cumsum(r))}), truth, r
+
+
+@pytest.mark.parametrize(
+    "freq, n, calm, stress, block, year, word, far",
+    [
+        ("W-FRI", 1040, 0.01, 0.05, 52, 52, "weeks", "13w"),
+        ("MS", 600, 0.02, 0.09, 36, 12, "months", "12m"),
+    ],
+)
+def test_a_weekly_or_monthly_series_finds_its_regimes_annualised_over_its_periods(
+    tmp_path, freq, n, calm, stress, block, year, word, far
+):
+    dates = pd.date_range("1980-01-01", periods=n, freq=freq)
+    df, truth, r = _regime_series(dates, calm, stress, block, seed=3)
+    df.to_csv(tmp_path / "p.csv", index=False)
+    out = tmp_path / "r"
+    assert cli.main(["run", str(CONFIG), "--out", str(out), *FAST, "--set", f"data.path={tmp_path / 'p.csv'}"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["days_per_year"] == year and s["period"] == ("weekly" if year == 52 else "monthly")
+    assert s["counted_in_periods"]["walk_forward.min_train"] == [756, max(50, round(756 * year / 252))]
+    reg = pd.read_csv(out / "regimes.csv")
+    days = pd.to_datetime(reg["date"])
+    known = pd.Series(truth, index=dates).reindex(days).to_numpy()
+    assert adjusted_rand_score(known, reg["regime"].to_numpy()) > 0.7
+    # each regime's volatility, annualised over the series' periods, is the generating one
+    stats = pd.read_csv(out / "regime_stats.csv").set_index("name")
+    assert stats.loc["calm", "annual_volatility"] == pytest.approx(calm * np.sqrt(year), rel=0.2)
+    assert stats.loc["stress", "annual_volatility"] == pytest.approx(stress * np.sqrt(year), rel=0.2)
+    # the forecasts' horizons and every length named are the series' periods
+    assert f"p_{far}_calm" in reg.columns and not any("21d" in c for c in reg.columns)
+    assert f"more {word}; in {far[:-1]} {word}" in s["headline"] and f" {word} on average (filtered" in s["headline"]
+    report = (out / "report.html").read_text()
+    assert f"training {word}" in report and f"mean duration ({word})" in report and "trading day" not in report
+    assert not any(f"{w} day" in report for w in ("each", "per", "next", "later", "the last", "every", "regime's"))
+    _, meta = RegimeModel.load(out / "model.npz")
+    window = 4 if year == 52 else 3  # a month of realised volatility in weeks or months
+    assert meta["feature_names"] == ["log_return", f"realized_vol_{window}"] and meta["periods_per_year"] == year
+    assert s["counted_in_periods"]["features.use realized_vol"] == [21, window]
+
+
+def test_a_weekly_model_applies_to_new_weeks_and_refuses_daily_prices(tmp_path, capsys):
+    dates = pd.date_range("1990-01-05", periods=900, freq="W-FRI")
+    df, _, _ = _regime_series(dates, 0.01, 0.05, 40, seed=5)
+    df.iloc[:700].to_csv(tmp_path / "train.csv", index=False)
+    df.iloc[600:].to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "r"
+    assert cli.main(["run", str(CONFIG), "--out", str(out), *FAST, "--set", f"data.path={tmp_path / 'train.csv'}"]) == 0
+    assert cli.main(["apply", str(out), str(tmp_path / "new.csv"), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    applied = pd.read_csv(tmp_path / "a" / "regimes.csv")
+    assert "p_4w_stress" in applied and applied["date"].iloc[-1] == df["Date"].iloc[-1]
+    # the last of the run's weeks is labelled alike by the run (filtered) and by apply over the same history
+    run = pd.read_csv(out / "regimes.csv").set_index("date")
+    both = applied.set_index("date").index.intersection(run.index)[-20:]
+    agree = (applied.set_index("date").loc[both, "regime"] == run.loc[both, "regime"]).mean()
+    assert agree >= 0.9
+    daily = pd.bdate_range("2020-01-01", periods=300)
+    pd.DataFrame({"Date": daily.strftime("%Y-%m-%d"), "Close": np.linspace(100, 120, 300)}).to_csv(
+        tmp_path / "daily.csv", index=False
+    )
+    capsys.readouterr()
+    assert cli.main(["apply", str(out), str(tmp_path / "daily.csv"), "--out", str(tmp_path / "b"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "daily.csv: daily prices; the run's model was fitted on weekly" in err
+    assert not (tmp_path / "b").exists()
