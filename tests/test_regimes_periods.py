@@ -12,6 +12,7 @@ import yaml
 from gmm_apps import cli
 from gmm_apps.core import adjusted_rand_score
 from gmm_apps.errors import DataError
+from gmm_apps.pipelines.regimes import data as data_mod
 from gmm_apps.pipelines.regimes import periods
 from gmm_apps.pipelines.regimes.config import RegimesConfig
 from gmm_apps.pipelines.regimes.model import RegimeModel
@@ -147,3 +148,35 @@ def test_a_weekly_model_applies_to_new_weeks_and_refuses_daily_prices(tmp_path, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "daily.csv: daily prices; the run's model was fitted on weekly" in err
     assert not (tmp_path / "b").exists()
+
+
+def test_a_monthly_history_too_short_to_hold_out_says_how_many_months_it_has(tmp_path, capsys):
+    dates = pd.date_range("2010-01-31", periods=40, freq="ME")
+    df, _, _ = _regime_series(dates, 0.02, 0.09, 12, seed=1)
+    df.to_csv(tmp_path / "m.csv", index=False)
+    args = ["run", str(CONFIG), "--out", str(tmp_path / "r"), "--quiet", "--set", f"data.path={tmp_path / 'm.csv'}"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    # 40 months less the 3 of the realised-volatility window, 68% of them before the automatic split
+    assert err.startswith("error: ") and "m.csv: only 25 feature months before split.holdout_start=2012-05-31" in err
+    assert cli.main([*args, "--set", "split.holdout_start=null"]) == 2
+    assert "m.csv: only 37 months with every feature defined" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_weekly_yfinance_download_is_asked_for_weekly_bars_cached_apart_and_read_as_weekly(tmp_path):
+    daily = pd.read_csv(REPO / "tests" / "data" / "yfinance_spy_qqq_2015_2016.csv", header=[0, 1], index_col=0)
+    daily.index = pd.to_datetime(daily.index)
+    # Yahoo dates a weekly bar by its week's Monday and closes it at the week's last close
+    weekly = daily.groupby(daily.index.to_period("W-SUN").start_time).last()
+    calls = []
+
+    def download(tickers, **kw):
+        calls.append(kw["interval"])
+        return (weekly if kw["interval"] == "1wk" else daily)[[c for c in daily.columns if c[1] in tickers]]
+
+    got = data_mod.load_yfinance(["SPY"], start="2015-01-01", interval="1wk", cache_dir=tmp_path, download=download)
+    assert calls == ["1wk"] and len(got.prices) == len(weekly) and periods.periods_per_year(got.prices.index) == 52
+    assert got.prices["SPY"].iloc[-1] == pytest.approx(daily[("Close", "SPY")].iloc[-1])
+    day = data_mod.load_yfinance(["SPY"], start="2015-01-01", cache_dir=tmp_path, download=download)
+    assert calls == ["1wk", "1d"] and periods.periods_per_year(day.prices.index) == 252  # not the weekly cache

@@ -414,8 +414,8 @@ class RegimesPipeline(Pipeline):
         cand = table[table["candidate"]] if rows else table
         if cand.empty:
             raise DataError(
-                f"{source}: too few training days ({len(Xtr)}) for model.n_components {ks}: each regime "
-                f"needs at least 5 days, so at most {len(Xtr) // 5} regimes; lower model.n_components"
+                f"{source}: too few training rows ({len(Xtr)}) for model.n_components {ks}: each regime "
+                f"needs at least 5, so at most {len(Xtr) // 5} regimes; lower model.n_components"
             )
         row = cand.iloc[int(cand[cfg.model.criterion].to_numpy().argmin())]
         best = Best(int(row.n_components), row.covariance_type, float(row.bic), float(row.aic), len(Xtr))

@@ -11,7 +11,7 @@ import pandas as pd
 from ...errors import DataError
 from .features import fit_scaler
 from .fitting import fit_with_config, refit_regime_model
-from .periods import TRADING_DAYS, horizons, period_word, periods_per_year
+from .periods import TRADING_DAYS, horizons, period_noun, period_word, periods_per_year
 from .states import align_states, regime_forecasts
 
 logger = logging.getLogger("gmm_apps.regimes")
@@ -43,10 +43,11 @@ def holdout_start(dates, value, source):
     share = np.searchsorted(dates, nearest) / len(dates)
     start = (nearest if AUTO_YEAR_BOUNDS[0] <= share <= AUTO_YEAR_BOUNDS[1] else day).date()
     logger.info(
-        "%s: split.holdout_start: auto: %s (%.0f%% of the days before it to fit on); set a date to choose another",
+        "%s: split.holdout_start: auto: %s (%.0f%% of the %s before it to fit on); set a date to choose another",
         source,
         start,
         100 * np.searchsorted(dates, pd.Timestamp(start)) / len(dates),
+        period_noun(periods_per_year(dates)),
     )
     return start
 
@@ -54,39 +55,44 @@ def holdout_start(dates, value, source):
 def training_days(dates, holdout_start, source):
     """Mask of the days the model is fitted on (before ``split.holdout_start``); at least 50."""
     train = np.ones(len(dates), dtype=bool) if holdout_start is None else (dates < pd.Timestamp(holdout_start))
-    n = int(train.sum())
+    n, unit = int(train.sum()), period_noun(periods_per_year(dates))
     if n < 50 and holdout_start is None:
         raise DataError(
-            f"{source}: only {n} days with every feature defined (data {dates[0].date()} to "
+            f"{source}: only {n} {unit} with every feature defined (data {dates[0].date()} to "
             f"{dates[-1].date()}, after the longest feature window); at least 50 are needed: use a "
             "longer price history or shorter feature windows"
         )
     if n < 50:
         raise DataError(
-            f"{source}: only {n} feature days before split.holdout_start={holdout_start} "
+            f"{source}: only {n} feature {unit} before split.holdout_start={holdout_start} "
             f"(data {dates[0].date()} to {dates[-1].date()}); move split.holdout_start later or set it to null"
         )
-    unit = period_word(periods_per_year(dates))
-    logger.info("%s: %d %s (%s to %s), %d for training", source, len(dates), unit, dates[0].date(), dates[-1].date(), n)
+    logger.info(
+        "%s: %d %s (%s to %s), %d for training",
+        source,
+        len(dates),
+        period_word(periods_per_year(dates)),
+        dates[0].date(),
+        dates[-1].date(),
+        n,
+    )
     return train
 
 
 def walk_start(dates, wfc, holdout_start, source):
     """Index of the first walk-forward day: after ``walk_forward.min_train`` days, and not before
     ``split.holdout_start`` when it is set; the days before it train the first model."""
-    T = len(dates)
-    t0 = wfc.min_train
+    T, t0, unit = len(dates), wfc.min_train, period_word(periods_per_year(dates))
     if holdout_start is not None:
         t0 = max(t0, int(np.searchsorted(dates, pd.Timestamp(holdout_start))))
     if t0 >= T:
         raise DataError(
-            f"{source}: walk-forward needs days to label after the first training window: "
-            f"walk_forward.min_train={wfc.min_train}"
+            f"{source}: walk-forward needs {unit} to label after the first training window: "
+            f"walk_forward.min_train={wfc.min_train} ({unit})"
             + (f" and split.holdout_start={holdout_start}" if holdout_start is not None else "")
-            + f" leave none of the {T} feature days ({dates[0].date()} to {dates[-1].date()}); "
+            + f" leave none of the {T} feature {unit} ({dates[0].date()} to {dates[-1].date()}); "
             "lower min_train or move split.holdout_start earlier"
         )
-    unit = period_word(periods_per_year(dates))
     logger.info(
         "%s: %d %s (%s to %s); walk-forward from %s, the first model trained on the %d %s before",
         source,
