@@ -1,6 +1,8 @@
 """Which columns the anomaly pipeline fits: labels (named, or found by name and values) are read for evaluation
 only, and numbers that count time in the file's order are left out unless named."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -444,3 +446,60 @@ def test_lengths_of_time_are_hours_however_they_are_stored(tmp_path):
     for name in ("written.csv", "stored.parquet"):
         np.testing.assert_allclose(scores[name]["score"], scores["hours.csv"]["score"], rtol=1e-9, err_msg=name)
     assert scores["hours.csv"]["score"].idxmax() == 7
+
+
+def _statement(n=1500, seed=3):
+    """A card statement as a bank exports it: dates, a description, a column that happens to be named 'score'
+    (a merchant rating), an empty memo and the amount."""
+    rng = np.random.default_rng(seed)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    return pd.DataFrame(
+        {
+            "Transaction Date": days.strftime("%m/%d/%Y"),
+            "Description": rng.choice(["WHOLEFDS #123", "SHELL OIL 5744", "STARBUCKS"], n),
+            "score": rng.integers(1, 6, n),
+            "Memo": np.nan,
+            "Amount": -np.exp(rng.normal(3, 0.5, n)).round(2),
+        }
+    )
+
+
+def _top_rows(html):
+    """The cells of each row of the report's top-anomalies table, and its header."""
+    table = html[html.index("anomalies</h2>") :].split("</table>")[0]
+    head = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", table)
+    return head, [re.findall(r"<td(?: [^>]*)?>(.*?)</td>", row) for row in table.split("<tr>")[2:]]
+
+
+def test_the_report_shows_each_top_anomaly_as_written_in_the_file_the_scored_one_when_another_is_scored(tmp_path):
+    ref, new = _statement(), _statement(seed=4).iloc[:300].copy()
+    new.loc[17, ["Transaction Date", "Description", "Amount"]] = ["07/04/2024", "JEWELLERS OF BOND STREET", -9850.0]
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    sets = QUICK + [f"data.path={tmp_path / 'ref.csv'}", f"data.score={tmp_path / 'new.csv'}"]
+    r = gmm_apps.run("anomaly", out=tmp_path / "r", set=sets)
+    scores = r.tables["scores"]
+    assert list(scores.columns) == ["id", "score", "flag", "probability", "top_features"]  # scores.csv as before
+    head, rows = _top_rows((tmp_path / "r" / "report.html").read_text())
+    # the record's columns after the scores', the empty memo left out, the file's 'score' told from the score
+    assert head == [
+        "id",
+        "score",
+        "probability",
+        "flag",
+        "top_features",
+        "Transaction Date",
+        "Description",
+        "score (record)",
+        "Amount",
+    ]
+    assert rows[0][0] == "17" and rows[0][5:] == [
+        "07/04/2024",
+        "JEWELLERS OF BOND STREET",
+        str(new.loc[17, "score"]),
+        "-9850",
+    ]
+    # every row shown is the scored file's record of that id
+    for row in rows:
+        i = int(row[0].replace(",", ""))
+        assert row[5:7] == [new.loc[i, "Transaction Date"], new.loc[i, "Description"]]

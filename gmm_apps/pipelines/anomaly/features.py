@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,10 @@ from .groups import learn_groups, relative, usual_name
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
-__all__ = ["EXTREME", "Records", "Schema"]
+__all__ = ["EXTREME", "SHOWN", "Records", "Schema"]
+
+#: columns of a record the report shows beside each top anomaly, the file's first ones (ids, labels aside)
+SHOWN = 6
 
 
 @dataclass
@@ -41,6 +45,9 @@ class Records:
     context : dict of str to ndarray, or None
         What scores.csv shows beside each record's score: with data.group_column, each numeric column's usual
         value in the record's group.
+    frame, shown : DataFrame and list of str, or None
+        The rows as read and the columns of them the report shows beside the top anomalies (their values as
+        written: dates and descriptions that are no features included; ids, labels and verdicts aside).
     """
 
     X: np.ndarray
@@ -49,6 +56,8 @@ class Records:
     features: list
     verdicts: np.ndarray | None = None
     context: dict | None = None
+    frame: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    shown: list | None = None
 
 
 class Schema:
@@ -244,7 +253,9 @@ class Schema:
         verdicts = None
         if self.verdict_column and self.verdict_column in df.columns:
             verdicts = read_verdicts(df[self.verdict_column], self.verdict_column, source, offset=offset)
-        return Records(X, ids, labels, self.features, verdicts, context)
+        aside = {self.id_column, self.label_column, self.verdict_column}
+        shown = list(islice((c for c in df.columns if c not in aside and df[c].notna().any()), SHOWN))
+        return Records(X, ids, labels, self.features, verdicts, context, frame=df, shown=shown)
 
     def to_dict(self):
         d = {

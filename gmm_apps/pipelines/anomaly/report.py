@@ -148,7 +148,7 @@ def build_report(ctx, cfg, *, summary, scores, det, rec, names):
     labels = scores["label"].to_numpy() if "label" in scores else None
     if cfg.report.plots:
         rep.image(ctx.save_figure(plot_histogram(s, summary["threshold"], labels), "scores.png"))
-    _top_section(rep, cfg, scores)
+    _top_section(rep, cfg, scores, rec)
     if summary.get("compared_with_reference"):
         _shift_section(rep, summary["compared_with_reference"])
     _score_plots(ctx, rep, cfg, det, rec, s, labels, summary["threshold"])
@@ -228,11 +228,12 @@ def _value(f, v):
     return f"{100 * v:.1f}%" if f["kind"] == "share" else f"{v:.4g}"
 
 
-def _top_section(rep, cfg, scores):
+def _top_section(rep, cfg, scores, rec):
     rep.section(f"Top {cfg.report.top} anomalies")
     top = scores.sort_values("score", ascending=False).head(cfg.report.top)
+    shown = record_values(rec, top.index, taken=top.columns)
     rep.table(
-        top[
+        pd.concat([top, shown], axis=1)[
             [
                 c
                 for c in (
@@ -246,16 +247,38 @@ def _top_section(rep, cfg, scores):
                     *[c for c in top if " usual for " in c],  # data.group_column's context
                     "verdict",
                     "label",
+                    *shown,
                 )
-                if c in top
+                if c in top or c in shown
             ]
         ]
     )
     rep.text(
         "top_features: the features farthest from the record's most likely cluster in the view that gives "
-        "it its score, in robust standard deviations (z); high / low says in which direction.",
+        "it its score, in robust standard deviations (z); high / low says in which direction."
+        + (
+            f" Then the record as written in the file: its first {len(shown.columns)} columns."
+            if len(shown.columns)
+            else ""
+        ),
         cls="note",
     )
+
+
+def record_values(rec, rows, *, taken=(), width=40):
+    """The values as written of the records at positions ``rows`` (:attr:`Records.shown` columns), each cut to
+    ``width`` characters, indexed by ``rows``; a column named like one of ``taken`` (the scores') is suffixed
+    `` (record)``.  Empty when the records kept no frame (a model's records scored in chunks)."""
+    if rec.frame is None or not rec.shown:
+        return pd.DataFrame(index=rows)
+    out = rec.frame.iloc[np.asarray(rows)][rec.shown].set_axis(rows, axis=0)
+
+    def text(v):
+        t = "" if pd.isna(v) else f"{v:.10g}" if isinstance(v, float) else str(v)
+        return t if len(t) <= width else t[: width - 1] + "…"
+
+    out = out.apply(lambda col: col.map(text))
+    return out.rename(columns=lambda c: f"{c} (record)" if c in set(taken) else str(c))
 
 
 def _score_plots(ctx, rep, cfg, det, rec, s, labels, threshold):
