@@ -347,6 +347,15 @@ def _suggested_split(path, columns):
             named["rows"],
         )
     weeks = (purchases["date"].max() - purchases["date"].min()).days / 7
+    if weeks >= 79:  # longer than the default 39 + 39 weeks by more than a week: say what is left out
+        start = purchases["date"].max() + pd.Timedelta(days=1) - pd.Timedelta(weeks=78)
+        logger.info(
+            "the log spans %.0f weeks; the default split checks its first 39 + 39 and leaves the last %.0f out: "
+            "split.start: %s checks on the latest 78 (the purchases before it are then left out)",
+            weeks,
+            weeks - 78,
+            start.date(),
+        )
     if weeks >= 78:
         return out
     if weeks >= 52:

@@ -111,6 +111,31 @@ class Window(NamedTuple):
             }
         return out
 
+    def outside(self, purchases):
+        """The purchases no period holds, as the summary's ``cleaning.outside_periods`` states them: ``before``
+        ``split.start``, and ``after`` the holdout (a log longer than the split), each with its days, purchases
+        and revenue; ``after`` also counts the customers first seen after the calibration period (in no
+        segment) and names the ``split.start`` that puts both periods at the log's end. Empty when none."""
+        out, total = {}, float(purchases["amount"].sum())
+        masks = {"before": purchases["date"] < self.start}
+        if self.has_holdout:
+            masks["after"] = purchases["date"] >= self.ho_end
+        for key, mask in masks.items():
+            if n := int(mask.sum()):
+                days, revenue = purchases.loc[mask, "date"], float(purchases.loc[mask, "amount"].sum())
+                out[key] = {
+                    "first": str(days.min().date()),
+                    "last": str(days.max().date()),
+                    "purchases": n,
+                    "revenue": revenue,
+                    "revenue_share": revenue / total if total else 0.0,
+                }
+        if "after" in out:
+            first = purchases.groupby("customer_id")["date"].min()
+            out["after"]["customers_first_seen_after_calibration"] = int((first >= self.cal_end).sum())
+            out["after"]["latest_start"] = str((self.last + pd.Timedelta(days=1) - (self.ho_end - self.start)).date())
+        return out
+
 
 def load_purchases(cfg):
     """Purchases (one row per customer and day) and what the cleaning rules touched, on Dask or here."""
@@ -371,6 +396,9 @@ class CustomersPipeline(Pipeline):
         """The purchases, what cleaning them did, the calibration window and each customer's features."""
         purchases, cleaning = load_purchases(cfg)
         win = calibration_window(purchases, cfg.split, cfg.data.path, recent_weeks=cfg.features.recent_weeks)
+        if outside := win.outside(purchases):
+            cleaning["outside_periods"] = outside
+            _log_outside(cfg.data.path, outside, cleaning.get("amounts_in"))
         purchases = purchases[purchases["date"] >= win.start]
         feats = customer_features(
             purchases, as_of=win.cal_end, convention=cfg.features.rfm_convention, recent_weeks=cfg.features.recent_weeks
@@ -531,4 +559,33 @@ def _log_cleaning(cleaning):
             r["lines"],
             money(r["amount"], cleaning.get("amounts_in")),
             {"net": "netted against purchases", "drop": "left out"}[r["rule"]],
+        )
+
+
+def _log_outside(source, outside, code):
+    """Say which purchases no period holds: a warning for those after the holdout (the log's latest), with the
+    keys that use them."""
+    if b := outside.get("before"):
+        logger.info(
+            "%s: %d purchases before split.start (%s to %s, %s) are left out",
+            source,
+            b["purchases"],
+            b["first"],
+            b["last"],
+            money(b["revenue"], code),
+        )
+    if a := outside.get("after"):
+        logger.warning(
+            "%s: the log runs past the holdout: %d purchases from %s to %s (%.0f%% of the revenue) fall in no "
+            "period, and the %d customers who first bought after the calibration period are in no segment; "
+            "split.start: %s puts "
+            "the calibration and holdout at the log's end (the purchases before it are then left out), "
+            "split.holdout_weeks: max runs the holdout to it",
+            source,
+            a["purchases"],
+            a["first"],
+            a["last"],
+            100 * a["revenue_share"],
+            a["customers_first_seen_after_calibration"],
+            a["latest_start"],
         )

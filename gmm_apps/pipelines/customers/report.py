@@ -213,12 +213,39 @@ def add_cleaning(rep, cleaning, cfg):
             "revenue": cleaning["revenue"],
             "what happened": "one purchase per customer and day",
         },
+        *_outside_rows(cleaning.get("outside_periods") or {}),
     ]
     rep.table(
         pd.DataFrame(rows),
         formats={"revenue": lambda v: money(v, code) if np.isfinite(v) else "", "lines": lambda v: f"{v:,}"},
         caption="Data cleaning",
     )
+
+
+def _outside_rows(outside):
+    """Cleaning-table rows of the purchases no period holds (:meth:`.pipeline.Window.outside`)."""
+    rows = []
+    if b := outside.get("before"):
+        rows.append(
+            {
+                "rule": f"purchases before split.start ({b['first']} to {b['last']})",
+                "lines": b["purchases"],
+                "revenue": b["revenue"],
+                "what happened": f"left out ({100 * b['revenue_share']:.1f}% of revenue)",
+            }
+        )
+    if a := outside.get("after"):
+        rows.append(
+            {
+                "rule": f"purchases after the holdout ({a['first']} to {a['last']})",
+                "lines": a["purchases"],
+                "revenue": a["revenue"],
+                "what happened": f"in no period ({100 * a['revenue_share']:.1f}% of revenue; "
+                f"{a['customers_first_seen_after_calibration']:,} customers first seen after the calibration in no "
+                f"segment): split.start: {a['latest_start']} puts both periods at the log's end",
+            }
+        )
+    return rows
 
 
 def plot_capture(curves, outcome, top_share, recommended):
