@@ -587,7 +587,7 @@ CASES = [
         "components-beyond-days",
         "regimes",
         lambda t: ["--set", "model.n_components=100000"],
-        "for model.n_components [100000]: each regime needs at least 5 days",
+        "for model.n_components [100000]: each regime needs at least 5 rows",
     ),
     ("negative-seed", "regimes", lambda t: ["--set", "model.random_state=-1"], "model.random_state"),
     ("huge-seed", "regimes", lambda t: ["--set", f"model.random_state={2**70}"], "model.random_state"),

@@ -415,7 +415,7 @@ class RegimesPipeline(Pipeline):
         if cand.empty:
             raise DataError(
                 f"{source}: too few training rows ({len(Xtr)}) for model.n_components {ks}: each regime "
-                f"needs at least 5, so at most {len(Xtr) // 5} regimes; lower model.n_components"
+                f"needs at least 5 rows, so at most {len(Xtr) // 5} regimes; lower model.n_components"
             )
         row = cand.iloc[int(cand[cfg.model.criterion].to_numpy().argmin())]
         best = Best(int(row.n_components), row.covariance_type, float(row.bic), float(row.aic), len(Xtr))
