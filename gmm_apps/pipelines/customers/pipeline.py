@@ -580,7 +580,8 @@ def _log_outside(source, outside, code):
             "period, and the %d customers who first bought after the calibration period are in no segment; "
             "split.start: %s puts "
             "the calibration and holdout at the log's end (the purchases before it are then left out), "
-            "split.holdout_weeks: max runs the holdout to it",
+            "split.holdout_weeks: max runs the holdout to it; apply with this run and the log gives every customer's "
+            "segment and forward value as of its last purchase",
             source,
             a["purchases"],
             a["first"],
