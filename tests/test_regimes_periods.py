@@ -180,3 +180,17 @@ def test_a_weekly_yfinance_download_is_asked_for_weekly_bars_cached_apart_and_re
     assert got.prices["SPY"].iloc[-1] == pytest.approx(daily[("Close", "SPY")].iloc[-1])
     day = data_mod.load_yfinance(["SPY"], start="2015-01-01", cache_dir=tmp_path, download=download)
     assert calls == ["1wk", "1d"] and periods.periods_per_year(day.prices.index) == 252  # not the weekly cache
+
+
+@pytest.mark.parametrize(
+    "n, year, words",
+    [
+        (59.4, 252, "59 trading days"),
+        (0.6, 252, "1 trading day"),
+        (1.2, 52, "1 week"),
+        (0.4, 12, "0 months"),
+        (2, 365, "2 days"),
+    ],
+)
+def test_a_number_of_periods_is_said_in_the_series_words_singular_when_it_rounds_to_one(n, year, words):
+    assert periods.periods_of(n, year) == words

@@ -109,8 +109,13 @@ def period_noun(year):
 
 def ahead(label, year):
     """A forecast horizon's label as words: ``5d`` -> ``in 5 trading days``, ``1m`` -> ``in 1 month``."""
-    n, word = int(label[:-1]), period_word(year)
-    return f"in {n} {word[:-1] if n == 1 else word}"
+    return f"in {periods_of(int(label[:-1]), year)}"
+
+
+def periods_of(n, year):
+    """``n`` of a series' periods as words, rounded: ``5 trading days``, ``1 week``, ``0 months``."""
+    word = period_word(year)
+    return f"{n:.0f} {word[:-1] if round(n) == 1 else word}"
 
 
 def period_name(year):

@@ -18,7 +18,7 @@ from ...report import (
     projection_2d,
 )
 from .evidence import no_evidence
-from .periods import TRADING_DAYS, ahead, period_name, period_noun, period_word
+from .periods import TRADING_DAYS, ahead, period_name, period_noun, period_word, periods_of
 
 REGIME_COLOURS = {
     "calm": "#55a868",
@@ -310,7 +310,7 @@ def _headline(rep, summary):
 
 
 def _outlook_section(rep, summary, names):
-    t, days = summary["today"], period_word(summary.get("days_per_year"))
+    t = summary["today"]
     outlook = summary["forecast"]
     rep.section("Outlook")
     year = summary.get("days_per_year")
@@ -323,8 +323,9 @@ def _outlook_section(rep, summary, names):
     )
     rep.text(
         f"Probability of each regime ahead, from today's filtered probabilities and the transition matrix. "
-        f"Today's regime ({t['name']}) is expected to last about {outlook['expected_remaining_days']:.0f} more "
-        f"{days} (stays are geometric: this does not depend on how long it has lasted).",
+        f"Today's regime ({t['name']}) is expected to last about "
+        f"{periods_of(outlook['expected_remaining_days'], year).replace(' ', ' more ', 1)} (stays are geometric: "
+        "this does not depend on how long it has lasted).",
         cls="note",
     )
 

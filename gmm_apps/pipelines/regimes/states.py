@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ...core import GaussianMixture, bhattacharyya_distances
-from .periods import TRADING_DAYS, ahead, horizons, period_noun, period_word
+from .periods import TRADING_DAYS, ahead, horizons, period_noun, periods_of
 
 NAMES = {
     1: ["all"],
@@ -220,7 +220,7 @@ def headline(date, name, probability, outlook, *, year=TRADING_DAYS):
     days = outlook["expected_remaining_days"]
     return (
         f"{date}: {name} regime (filtered probability {probability:.2f}); expected to last about "
-        f"{days:.0f} more {period_word(year)}; {ahead(label, year)} "
+        f"{periods_of(days, year).replace(' ', ' more ', 1)}; {ahead(label, year)} "
         + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1]))
     )
 
