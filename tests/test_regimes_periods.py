@@ -194,3 +194,19 @@ def test_a_weekly_yfinance_download_is_asked_for_weekly_bars_cached_apart_and_re
 )
 def test_a_number_of_periods_is_said_in_the_series_words_singular_when_it_rounds_to_one(n, year, words):
     assert periods.periods_of(n, year) == words
+
+
+def test_a_weekly_walk_forward_trains_on_three_years_of_weeks_and_refits_each_quarter(tmp_path):
+    dates = pd.date_range("2000-01-07", periods=500, freq="W-FRI")
+    df, _, _ = _regime_series(dates, 0.01, 0.05, 52, seed=7)
+    df.to_csv(tmp_path / "p.csv", index=False)
+    out = tmp_path / "r"
+    sets = [f"data.path={tmp_path / 'p.csv'}", "walk_forward.enabled=true", "split.holdout_start=null"]
+    assert cli.main(["run", str(CONFIG), "--out", str(out), *FAST, *[a for s in sets for a in ("--set", s)]]) == 0
+    refits = json.loads((out / "summary.json").read_text())["walk_forward_refits"]
+    trained = [r["trained_days"] for r in refits]
+    # 756 trading days and 63 between refits, counted in weeks (a realised-volatility window of 4 weeks
+    # leaves 496 feature weeks): 156, 169, ... every 13 weeks
+    assert trained == list(range(156, 496, 13))
+    reg = pd.read_csv(out / "regimes.csv")
+    assert len(reg) == 496 - 156 and reg["date"].iloc[0] == refits[0]["labels"][0]
