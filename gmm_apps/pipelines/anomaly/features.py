@@ -46,8 +46,8 @@ class Records:
         What scores.csv shows beside each record's score: with data.group_column, each numeric column's usual
         value in the record's group.
     frame, shown : DataFrame and list of str, or None
-        The rows as read and the columns of them the report shows beside the top anomalies (their values as
-        written: dates and descriptions that are no features included; ids, labels and verdicts aside).
+        The columns of the rows as read that the report shows beside the top anomalies, and their names (values
+        as written: dates and descriptions that are no features included; ids, labels and verdicts aside).
     """
 
     X: np.ndarray
@@ -195,8 +195,9 @@ class Schema:
             raise ExtremeValueError(source, c, df[c].iloc[i], offset + i + 1)
         return v
 
-    def records(self, df, source, *, offset=0):
-        """Encode a frame into :class:`Records` (the same columns as at training)."""
+    def records(self, df, source, *, offset=0, shown=False):
+        """Encode a frame into :class:`Records` (the same columns as at training); ``shown``: keep the columns of
+        it a report shows (:attr:`Records.frame`)."""
         group = [self.groups["column"]] if self.groups else []
         used = [*self.numeric, *self.times, *self.categories, *self.frequencies, *group]
         missing = [c for c in used if c not in df.columns]
@@ -253,9 +254,15 @@ class Schema:
         verdicts = None
         if self.verdict_column and self.verdict_column in df.columns:
             verdicts = read_verdicts(df[self.verdict_column], self.verdict_column, source, offset=offset)
+        if not shown:
+            return Records(X, ids, labels, self.features, verdicts, context)
+        columns = self.shown_columns(df)
+        return Records(X, ids, labels, self.features, verdicts, context, frame=df[columns], shown=columns)
+
+    def shown_columns(self, df):
+        """The first :data:`SHOWN` columns of ``df`` holding a value, the ids, labels and verdicts aside."""
         aside = {self.id_column, self.label_column, self.verdict_column}
-        shown = list(islice((c for c in df.columns if c not in aside and df[c].notna().any()), SHOWN))
-        return Records(X, ids, labels, self.features, verdicts, context, frame=df, shown=shown)
+        return list(islice((c for c in df.columns if c not in aside and df[c].notna().any()), SHOWN))
 
     def to_dict(self):
         d = {

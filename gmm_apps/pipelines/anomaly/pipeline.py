@@ -275,7 +275,8 @@ class AnomalyPipeline(Pipeline):
         if cfg.data.score and _same_file(cfg.data.score, cfg.data.path):
             logger.info("%s: data.score is data.path: its records are scored as the reference", cfg.data.score)
         elif cfg.data.score:
-            rec = schema.records(read_frame(cfg.data.score, sheet=cfg.data.sheet, named=_named(cfg)), cfg.data.score)
+            new = read_frame(cfg.data.score, sheet=cfg.data.sheet, named=_named(cfg))
+            rec = schema.records(new, cfg.data.score, shown=True)
         out = score_table(det, rec, schema.features, cfg.report.explain, reference=rec is train)
         ctx.write_table("scores.csv", out)
         summary = self._summary(cfg, det, schema, train, rec, out, verdicts)
@@ -295,7 +296,7 @@ class AnomalyPipeline(Pipeline):
         if cfg.data.verdicts:
             ref = join_verdicts(ref, cfg.data, cfg.data.path)
         schema = Schema.learn(ref, cfg.data, cfg.data.path)
-        train = schema.records(ref, cfg.data.path)
+        train = schema.records(ref, cfg.data.path, shown=True)
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
         check_variation(train.X, schema.features, cfg.data.path)
         return schema, train

@@ -268,7 +268,7 @@ def _top_section(rep, cfg, scores, rec):
 def record_values(rec, rows, *, taken=(), width=40):
     """The values as written of the records at positions ``rows`` (:attr:`Records.shown` columns), each cut to
     ``width`` characters, indexed by ``rows``; a column named like one of ``taken`` (the scores') is suffixed
-    `` (record)``.  Empty when the records kept no frame (a model's records scored in chunks)."""
+    `` (record)``.  Empty when the records kept no columns (encoded without ``shown=True``, as apply's chunks are)."""
     if rec.frame is None or not rec.shown:
         return pd.DataFrame(index=rows)
     out = rec.frame.iloc[np.asarray(rows)][rec.shown].set_axis(rows, axis=0)
