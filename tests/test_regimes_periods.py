@@ -161,6 +161,12 @@ def test_a_monthly_history_too_short_to_hold_out_says_how_many_months_it_has(tmp
     assert err.startswith("error: ") and "m.csv: only 25 feature months before split.holdout_start=2012-05-31" in err
     assert cli.main([*args, "--set", "split.holdout_start=null"]) == 2
     assert "m.csv: only 37 months with every feature defined" in capsys.readouterr().err
+    assert cli.main([*args, "--set", "walk_forward.enabled=true", "--set", "split.holdout_start=null"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "walk-forward needs months to label after the first training window: walk_forward.min_train=50 (months, " in err
+    )
+    assert "the config's trading days counted in them) leave none of the 37 feature months" in err
     assert not (tmp_path / "r").exists()
 
 

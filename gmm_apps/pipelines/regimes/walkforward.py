@@ -88,7 +88,9 @@ def walk_start(dates, wfc, holdout_start, source):
     if t0 >= T:
         raise DataError(
             f"{source}: walk-forward needs {unit} to label after the first training window: "
-            f"walk_forward.min_train={wfc.min_train} ({unit})"
+            f"walk_forward.min_train={wfc.min_train} ({unit}"
+            + ("" if "days" in unit else ", the config's trading days counted in them")
+            + ")"
             + (f" and split.holdout_start={holdout_start}" if holdout_start is not None else "")
             + f" leave none of the {T} feature {unit} ({dates[0].date()} to {dates[-1].date()}); "
             "lower min_train or move split.holdout_start earlier"
