@@ -216,3 +216,35 @@ def test_a_weekly_walk_forward_trains_on_three_years_of_weeks_and_refits_each_qu
     assert trained == list(range(156, 496, 13))
     reg = pd.read_csv(out / "regimes.csv")
     assert len(reg) == 496 - 156 and reg["date"].iloc[0] == refits[0]["labels"][0]
+
+
+def test_a_series_that_changes_frequency_is_refused_naming_the_stretch_and_the_key_that_cuts_it(tmp_path, capsys):
+    weekly, daily = pd.date_range("1995-01-06", "2009-12-25", freq="W-FRI"), pd.bdate_range("2010-01-04", periods=900)
+    stretch = periods.other_stretch(weekly.append(daily))
+    assert stretch == (weekly[0], daily[0], "a week or more apart")
+    # daily prices appended to a weekly history's end, and a monthly series with a weekly stretch in the middle
+    late = pd.date_range("2000-01-07", periods=400, freq="W-FRI")
+    assert periods.other_stretch(late.append(pd.bdate_range(late[-1] + pd.Timedelta(days=3), periods=40)))[2] == (
+        "three days apart or less"
+    )
+    months = pd.date_range("1990-01-31", periods=100, freq="ME")
+    middle = months[:50].append(pd.date_range(months[49] + pd.Timedelta(days=7), periods=12, freq="W-FRI"))
+    assert periods.other_stretch(middle.append(months[53:]))[2] == "10 days apart or less"
+    # what is no stretch: a market closed for a week and a half, holiday weeks missing, a month's missing prices
+    closed = pd.bdate_range("2010-01-01", periods=800).delete(range(300, 308))
+    holidays = pd.date_range("2000-01-07", periods=400, freq="W-FRI").delete([50, 51, 104, 200, 201])
+    for dates in (closed, holidays, months.delete([10, 11, 40])):
+        assert periods.other_stretch(dates) is None
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, len(weekly) + len(daily))))
+    both = weekly.append(daily)
+    pd.DataFrame({"Date": both.strftime("%Y-%m-%d"), "Close": prices}).to_csv(tmp_path / "p.csv", index=False)
+    args = ["run", str(CONFIG), "--out", str(tmp_path / "r"), *FAST, "--set", f"data.path={tmp_path / 'p.csv'}"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: {tmp_path / 'p.csv'}: its dates are a week or more apart from 1995-01-06 to 2010-01-04 and daily "
+        "elsewhere, so its returns would span different lengths of time; set data.start: 2010-01-04 to model the "
+        "daily prices alone, or give one frequency's prices"
+    )
+    assert not (tmp_path / "r").exists()
+    assert cli.main([*args, "--set", "data.start=2010-01-04"]) == 0

@@ -71,15 +71,63 @@ def periods_per_year(dates):
 
 
 def check_spacing(dates, source):
-    """Refuse a series that is neither daily, weekly nor monthly (every two weeks, quarterly), naming ``source``."""
+    """Refuse a series that is neither daily, weekly nor monthly (every two weeks, quarterly), or that changes
+    from one to another for a stretch (:func:`other_stretch`), naming ``source``."""
     gap = median_gap(dates)
     if gap < WEEKLY_GAPS[0] or WEEKLY_GAPS[0] <= gap <= WEEKLY_GAPS[1] or MONTHLY_GAPS[0] <= gap <= MONTHLY_GAPS[1]:
-        return
+        stretch = other_stretch(dates)
+        if stretch is None:
+            return
+        first, last, kind = stretch
+        fix = (
+            f"data.start: {last.date()}"
+            if first == dates[0]
+            else f"data.end: {first.date()}"
+            if last == dates[-1]
+            else "data.start or data.end"
+        )
+        raise DataError(
+            f"{source}: its dates are {kind} from {first.date()} to {last.date()} and "
+            f"{period_name(periods_per_year(dates))} elsewhere, so its returns would span different lengths of "
+            f"time; set {fix} to model the {period_name(periods_per_year(dates))} prices alone, or give one "
+            "frequency's prices"
+        )
     raise DataError(
         f"{source}: its dates are a median {gap:g} days apart; regimes models daily, weekly or monthly prices "
         "(its windows, annualised figures and regime lengths count periods of one of these): use the series' "
         "daily, weekly or monthly prices"
     )
+
+
+#: a stretch of another frequency: at least this many consecutive gaps of its kind, (name, days apart at least,
+#: days apart at most) for a series of each frequency; a market closed for a week, or a holiday week missing from
+#: a weekly series, makes one or two such gaps, not a stretch
+STRETCHES = {
+    "d": [(13, "a week or more apart", 5, None)],
+    "w": [(10, "three days apart or less", None, 3), (6, "20 days or more apart", 20, None)],
+    "m": [(8, "10 days apart or less", None, 10)],
+}
+
+
+def other_stretch(dates):
+    """The longest stretch of a daily, weekly or monthly series whose dates are spaced as another frequency's
+    (:data:`STRETCHES`: a weekly history before daily prices, daily prices appended to weekly ones), as
+    ``(first date, last date, kind)``; None when there is none."""
+    gaps = np.diff(dates.values).astype("timedelta64[D]").astype(int)
+    found = None
+    for least, kind, low, high in STRETCHES[_UNIT.get(periods_per_year(dates), "d")]:
+        odd = np.ones(len(gaps), dtype=bool)
+        if low is not None:
+            odd &= gaps >= low
+        if high is not None:
+            odd &= gaps <= high
+        edges = np.flatnonzero(np.diff(np.r_[0, odd.astype(np.int8), 0]))
+        runs = edges.reshape(-1, 2)  # [start, end) of each run of such gaps
+        if len(runs):
+            start, end = runs[np.argmax(runs[:, 1] - runs[:, 0])]
+            if end - start >= least and (found is None or end - start > found[0]):
+                found = (end - start, dates[start], dates[end], kind)
+    return None if found is None else found[1:]
 
 
 def applied_period(dates, saved, source):
