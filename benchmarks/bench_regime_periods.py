@@ -65,15 +65,12 @@ def counted(*keys):
     def count(cfg, year):
         out, c = periods.count_schedule(cfg, year) if year in (periods.WEEKS, periods.MONTHS) else (cfg, {})
         f = year / 252
+        timed, _ = periods.count_windows(out, year)  # the features' windows and stickiness as the pipeline counts
         if "features.use" in keys:
-            specs = [
-                s if s.window is None else s.model_copy(update={"window": max(LEAST, round(s.window * f))})
-                for s in out.features.specs()
-            ]
-            out = out.model_copy(update={"features": out.features.model_copy(update={"use": specs})})
+            out = out.model_copy(update={"features": timed.features})
         model = {}
         if "model.stickiness" in keys:
-            model["stickiness"] = out.model.stickiness * f
+            model["stickiness"] = timed.model.stickiness
         if "model.vol_half_life" in keys and out.model.vol_half_life is not None:
             model["vol_half_life"] = max(1.0, out.model.vol_half_life * f)
         out = out.model_copy(update={"model": out.model.model_copy(update=model)})

@@ -45,9 +45,9 @@ class Records:
     context : dict of str to ndarray, or None
         What scores.csv shows beside each record's score: with data.group_column, each numeric column's usual
         value in the record's group.
-    frame, shown : DataFrame and list of str, or None
-        The columns of the rows as read that the report shows beside the top anomalies, and their names (values
-        as written: dates and descriptions that are no features included; ids, labels and verdicts aside).
+    frame : DataFrame or None
+        The columns of the rows as read that the report shows beside the top anomalies (values as written:
+        dates and descriptions that are no features included; ids, labels and verdicts aside).
     """
 
     X: np.ndarray
@@ -57,7 +57,6 @@ class Records:
     verdicts: np.ndarray | None = None
     context: dict | None = None
     frame: pd.DataFrame | None = field(default=None, compare=False, repr=False)
-    shown: list | None = None
 
 
 class Schema:
@@ -256,8 +255,7 @@ class Schema:
             verdicts = read_verdicts(df[self.verdict_column], self.verdict_column, source, offset=offset)
         if not shown:
             return Records(X, ids, labels, self.features, verdicts, context)
-        columns = self.shown_columns(df)
-        return Records(X, ids, labels, self.features, verdicts, context, frame=df[columns], shown=columns)
+        return Records(X, ids, labels, self.features, verdicts, context, frame=df[self.shown_columns(df)])
 
     def shown_columns(self, df):
         """The first :data:`SHOWN` columns of ``df`` holding a value, the ids, labels and verdicts aside."""

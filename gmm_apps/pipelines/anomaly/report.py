@@ -266,12 +266,12 @@ def _top_section(rep, cfg, scores, rec):
 
 
 def record_values(rec, rows, *, taken=(), width=40):
-    """The values as written of the records at positions ``rows`` (:attr:`Records.shown` columns), each cut to
+    """The values as written of the records at positions ``rows`` (:attr:`Records.frame`), each cut to
     ``width`` characters, indexed by ``rows``; a column named like one of ``taken`` (the scores') is suffixed
     `` (record)``.  Empty when the records kept no columns (encoded without ``shown=True``, as apply's chunks are)."""
-    if rec.frame is None or not rec.shown:
+    if rec.frame is None:
         return pd.DataFrame(index=rows)
-    out = rec.frame.iloc[np.asarray(rows)][rec.shown].set_axis(rows, axis=0)
+    out = rec.frame.iloc[np.asarray(rows)].set_axis(rows, axis=0)
 
     def text(v):
         t = "" if pd.isna(v) else f"{v:.10g}" if isinstance(v, float) else str(v)

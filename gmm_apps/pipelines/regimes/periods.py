@@ -41,10 +41,15 @@ _NAME = {TRADING_DAYS: "daily", 365: "daily", WEEKS: "weekly", MONTHS: "monthly"
 HORIZONS = {"d": (1, 5, 21), "w": (1, 4, 13), "m": (1, 3, 12)}
 
 
+def gaps(dates):
+    """Calendar days between consecutive dates."""
+    return np.diff(dates.values).astype("timedelta64[D]").astype(int)
+
+
 def median_gap(dates):
     """The median number of calendar days between consecutive dates (1 for fewer than two)."""
-    gaps = np.diff(dates.values).astype("timedelta64[D]").astype(int)
-    return float(np.median(gaps)) if len(gaps) else 1.0
+    days = gaps(dates)
+    return float(np.median(days)) if len(days) else 1.0
 
 
 def periods_per_year(dates):
@@ -79,6 +84,7 @@ def check_spacing(dates, source):
         if stretch is None:
             return
         first, last, kind = stretch
+        name = period_name(periods_per_year(dates))
         fix = (
             f"data.start: {last.date()}"
             if first == dates[0]
@@ -87,9 +93,8 @@ def check_spacing(dates, source):
             else "data.start or data.end"
         )
         raise DataError(
-            f"{source}: its dates are {kind} from {first.date()} to {last.date()} and "
-            f"{period_name(periods_per_year(dates))} elsewhere, so its returns would span different lengths of "
-            f"time; set {fix} to model the {period_name(periods_per_year(dates))} prices alone, or give one "
+            f"{source}: its dates are {kind} from {first.date()} to {last.date()} and {name} elsewhere, so its "
+            f"returns would span different lengths of time; set {fix} to model the {name} prices alone, or give one "
             "frequency's prices"
         )
     raise DataError(
@@ -113,14 +118,9 @@ def other_stretch(dates):
     """The longest stretch of a daily, weekly or monthly series whose dates are spaced as another frequency's
     (:data:`STRETCHES`: a weekly history before daily prices, daily prices appended to weekly ones), as
     ``(first date, last date, kind)``; None when there is none."""
-    gaps = np.diff(dates.values).astype("timedelta64[D]").astype(int)
-    found = None
+    days, found = gaps(dates), None
     for least, kind, low, high in STRETCHES[_UNIT.get(periods_per_year(dates), "d")]:
-        odd = np.ones(len(gaps), dtype=bool)
-        if low is not None:
-            odd &= gaps >= low
-        if high is not None:
-            odd &= gaps <= high
+        odd = (days >= (low or 0)) & (days <= (high or days.max(initial=0)))
         edges = np.flatnonzero(np.diff(np.r_[0, odd.astype(np.int8), 0]))
         runs = edges.reshape(-1, 2)  # [start, end) of each run of such gaps
         if len(runs):
@@ -160,10 +160,16 @@ def ahead(label, year):
     return f"in {periods_of(int(label[:-1]), year)}"
 
 
-def periods_of(n, year):
-    """``n`` of a series' periods as words, rounded: ``5 trading days``, ``1 week``, ``0 months``."""
+def periods_of(n, year, *, more=False):
+    """``n`` of a series' periods as words, rounded: ``5 trading days``, ``1 week``, ``0 months``; ``more``:
+    ``5 more trading days``."""
     word = period_word(year)
-    return f"{n:.0f} {word[:-1] if round(n) == 1 else word}"
+    return f"{n:.0f} {'more ' if more else ''}{word[:-1] if round(n) == 1 else word}"
+
+
+def period_one(year):
+    """A period's plain name, singular: ``day``, ``week`` or ``month``."""
+    return period_noun(year)[:-1]
 
 
 def period_name(year):

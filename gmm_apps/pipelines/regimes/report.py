@@ -18,7 +18,7 @@ from ...report import (
     projection_2d,
 )
 from .evidence import no_evidence
-from .periods import TRADING_DAYS, ahead, period_name, period_noun, period_word, periods_of
+from .periods import TRADING_DAYS, ahead, period_name, period_noun, period_one, period_word, periods_of
 
 REGIME_COLOURS = {
     "calm": "#55a868",
@@ -133,20 +133,23 @@ def plot_volatility(curves, one="day"):
 
 def add_volatility_check(rep, ctx, backtest, plots):
     """How the forecast behind regime volatility targeting scored against the trailing one, on the test days."""
-    v, unit = backtest["summary"]["volatility_forecast"], period_noun(backtest["summary"].get("days_per_year"))
+    v, year = backtest["summary"]["volatility_forecast"], backtest["summary"].get("days_per_year")
     rep.text(
-        f"The forecast behind regime volatility targeting (regimes.csv: vol_forecast), scored on the same {unit} "
-        f"against the next {unit[:-1]}'s squared return by QLIKE (lower is better): regime model {v['qlike_regime_model']:.3f}, "
+        f"The forecast behind regime volatility targeting (regimes.csv: vol_forecast), scored on the same {period_noun(year)} "
+        f"against the next {period_one(year)}'s squared return by QLIKE (lower is better): regime model {v['qlike_regime_model']:.3f}, "
         f"trailing realised volatility {v['qlike_trailing']:.3f}; the {v['better']} forecast was the better one here."
     )
     if plots:
-        rep.image(ctx.save_figure(plot_volatility(backtest["vol_curves"], unit[:-1]), "volatility_forecast.png"))
+        rep.image(ctx.save_figure(plot_volatility(backtest["vol_curves"], period_one(year)), "volatility_forecast.png"))
 
 
 def add_backtest(rep, ctx, backtest, plots):
     s = backtest["summary"]
     unit = period_noun(s.get("days_per_year"))
-    one, last = unit[:-1], f"{s['vol_window']} {unit}" if "vol_window" in s else unit  # (a run before it was kept)
+    one, last = (
+        period_one(s.get("days_per_year")),
+        f"{s['vol_window']} {unit}" if "vol_window" in s else unit,
+    )  # (a run before it was kept)
     rep.section("Backtest: acting on the regimes")
     rep.text(
         f"From {s['period'][0]} to {s['period'][1]} ({s['days']:,} {unit}, out of sample); each {one}'s weight is "
@@ -217,8 +220,8 @@ def add_figures(rep, summary, names):
         caption="How often regimes switch and how long they last",
     )
     rep.text(
-        f"Out of sample: each {unit[:-1]} labelled by its filtered probabilities, from the model in force that "
-        f"{unit[:-1]}, as a trader would have seen it. In sample: the {unit} the model was fitted on, labelled with "
+        f"Out of sample: each {period_one(summary.get('days_per_year'))} labelled by its filtered probabilities, from the model in force that "
+        f"{period_one(summary.get('days_per_year'))}, as a trader would have seen it. In sample: the {unit} the model was fitted on, labelled with "
         f"hindsight (smoothed probabilities use later {unit}), so regimes look longer and switch less often.",
         cls="note",
     )
@@ -268,7 +271,7 @@ def build_report(
         add_backtest(rep, ctx, backtest, plots)
     _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed, names, ticker, summary)
     _regimes_section(rep, stats, summary.get("days_per_year", TRADING_DAYS))
-    _transitions_section(ctx, rep, plots, trans, names, model, period_noun(summary.get("days_per_year")))
+    _transitions_section(ctx, rep, plots, trans, names, model, summary.get("days_per_year"))
     _selection_section(ctx, rep, cfg, plots, table, chosen)
     _evaluation_section(ctx, rep, cfg, plots, summary, model, X, labels, filtered, smoothed, names, feature_names)
     _caveats_section(rep, summary)
@@ -282,7 +285,7 @@ def _headline(rep, summary):
         + (f" (smoothed {t['probability_smoothed']:.2f})" if "probability_smoothed" in t else "")
     )
     kv = {
-        f"out-of-sample log-likelihood per {period_noun(summary.get('days_per_year'))[:-1]} (filtered)": summary[
+        f"out-of-sample log-likelihood per {period_one(summary.get('days_per_year'))} (filtered)": summary[
             "oos_loglik_per_day"
         ]
         if summary["oos_loglik_per_day"] is not None
@@ -324,7 +327,7 @@ def _outlook_section(rep, summary, names):
     rep.text(
         f"Probability of each regime ahead, from today's filtered probabilities and the transition matrix. "
         f"Today's regime ({t['name']}) is expected to last about "
-        f"{periods_of(outlook['expected_remaining_days'], year).replace(' ', ' more ', 1)} (stays are geometric: "
+        f"{periods_of(outlook['expected_remaining_days'], year, more=True)} (stays are geometric: "
         "this does not depend on how long it has lasted).",
         cls="note",
     )
@@ -334,7 +337,7 @@ def _price_plots(ctx, rep, cfg, plots, dates, prices, labels, filtered, smoothed
     hs = cfg.split.holdout_start if not cfg.walk_forward.enabled else None
     if not plots:
         return
-    one = period_noun(summary.get("days_per_year"))[:-1]
+    one = period_one(summary.get("days_per_year"))
     f = plot_price_regimes(
         dates, prices.to_numpy(), labels, names, ticker=ticker, holdout_start=hs, levels=cfg.data.levels
     )
@@ -392,8 +395,9 @@ def _regimes_section(rep, stats, year):
     )
 
 
-def _transitions_section(ctx, rep, plots, trans, names, model, unit):
+def _transitions_section(ctx, rep, plots, trans, names, model, year):
     rep.section("Transitions")
+    unit = period_noun(year)
     tshow = trans.reset_index().rename(columns={"expected_duration_days": f"expected duration ({unit})"})
     prob = lambda v: f"{v:.3f}"  # noqa: E731
     rep.table(
@@ -407,7 +411,7 @@ def _transitions_section(ctx, rep, plots, trans, names, model, unit):
         rep.image(ctx.save_figure(plot_transition_matrix(trans, names), "transitions.png"))
     if model.kind == "gmm":
         rep.text(
-            f"The plain GMM has no dynamics: each {unit[:-1]} is labelled on its own, so the matrix rows equal the "
+            f"The plain GMM has no dynamics: each {period_one(year)} is labelled on its own, so the matrix rows equal the "
             "weights.",
             cls="note",
         )
@@ -469,7 +473,7 @@ def _evaluation_section(ctx, rep, cfg, plots, summary, model, X, labels, filtere
     )
     rep.text(
         "Log-likelihood, BIC and AIC are of the sequence model on the training window; silhouette and "
-        f"uncertain assignments use the regime probabilities of every {period_noun(summary.get('days_per_year'))[:-1]}.",
+        f"uncertain assignments use the regime probabilities of every {period_one(summary.get('days_per_year'))}.",
         cls="note",
     )
     if plots:

@@ -220,7 +220,7 @@ def headline(date, name, probability, outlook, *, year=TRADING_DAYS):
     days = outlook["expected_remaining_days"]
     return (
         f"{date}: {name} regime (filtered probability {probability:.2f}); expected to last about "
-        f"{periods_of(days, year).replace(' ', ' more ', 1)}; {ahead(label, year)} "
+        f"{periods_of(days, year, more=True)}; {ahead(label, year)} "
         + ", ".join(f"{nm} {p:.2f}" for nm, p in sorted(far.items(), key=lambda kv: -kv[1]))
     )
 
