@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 
 from gmm_apps import cli
-from gmm_apps.pipelines.regimes.evidence import LEVEL, clustering_test, volatility_spread
+from gmm_apps.pipelines.regimes.evidence import (
+    LEVEL,
+    MIN_TEST_WINDOW,
+    clustering_test,
+    regime_evidence,
+    volatility_spread,
+)
+from gmm_apps.pipelines.regimes.periods import MONTHS, WEEKS, count_windows
+from gmm_apps.runs import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,6 +55,21 @@ def test_regimes_of_chance_are_found_at_the_tests_level_and_real_ones_found():
     # volatility tripling for two months at a time, four years: found every time
     found = [clustering_test(switching(rng, 1000, 3.0), shuffles=99, random_state=i)["supported"] for i in range(20)]
     assert all(found)
+
+
+def test_weekly_and_monthly_returns_are_tested_over_a_quarter_of_weeks_at_least():
+    _, cfg = prepare(REPO / "configs" / "regimes.yaml")
+    rng = np.random.default_rng(5)
+    for year, n, stay in ((WEEKS, 260, 52), (MONTHS, 240, 24)):  # five years of weeks, twenty of months
+        counted, _ = count_windows(cfg, year)  # the realised volatility over a month: 4 weeks, 3 months
+        series = [switching(rng, n, 2.0, stay=stay) for _ in range(20)]  # volatility doubling for a year, two years
+        found = [regime_evidence(counted, r, "x", "x.csv", year=year) for r in series]
+        assert {f["window"] for f in found} == {MIN_TEST_WINDOW} and found[0]["unit"] == ("weeks", "months")[n == 240]
+        assert np.mean([f["supported"] for f in found]) >= 0.8
+        # over the feature's month the same regimes were called at most half the time
+        month = next(s.window for s in counted.features.specs() if s.kind == "realized_vol")
+        assert np.mean([clustering_test(r, window=month)["supported"] for r in series]) <= 0.5
+    assert regime_evidence(cfg, switching(rng, 500, 2.0), "d", "d.csv")["window"] == 21  # daily: the feature's
 
 
 def test_too_few_days_or_no_volatility_are_no_answer():

@@ -8,7 +8,9 @@ random order, which keep every day's size (fat tails included) and lose any regi
 spread (standard deviation of the logarithm) of the volatility over ``window`` days, the p-value the share
 of shuffles that spread as much. On constant volatility it rejects at its level (5% of series at
 p <= 0.05); on every one of 27 real series' first ten years p is the smallest possible, and on one year of
-days in 17-97% of windows (docs/decisions.md).
+days in 17-97% of windows (docs/decisions.md). The window is at least :data:`MIN_TEST_WINDOW` periods: over
+fewer returns (a month of weekly or monthly prices) a period's volatility is mostly sampling noise, and the test
+missed the regimes of most weekly and monthly real series.
 """
 
 from __future__ import annotations
@@ -21,12 +23,25 @@ from .periods import MIN_WINDOW, TRADING_DAYS, count_in, period_noun
 
 logger = logging.getLogger("gmm_apps")
 
-__all__ = ["SHUFFLES", "LEVEL", "NO_EVIDENCE", "no_evidence", "volatility_spread", "clustering_test", "regime_evidence"]
+__all__ = [
+    "SHUFFLES",
+    "LEVEL",
+    "MIN_TEST_WINDOW",
+    "NO_EVIDENCE",
+    "no_evidence",
+    "volatility_spread",
+    "clustering_test",
+    "regime_evidence",
+]
 
 #: shuffles of the days; the smallest p-value is 1 / (SHUFFLES + 1)
 SHUFFLES = 199
 #: p-values above this say the regimes cannot be told from chance
 LEVEL = 0.05
+#: the fewest periods the test's volatility is taken over (13: a quarter of weekly prices); over a month of
+#: weekly or monthly prices (4 or 3 returns) the test called 38% and 32% of real series' five- and ten-year
+#: windows regimes, over 13 periods 79% and 61% (docs/decisions.md)
+MIN_TEST_WINDOW = 13
 #: what the log, the headline and the report say then, filled from the test's result and its ``series``
 NO_EVIDENCE = (
     "the volatility of {series} on the {days} training {unit} varies no more than in the same {unit} shuffled "
@@ -100,10 +115,11 @@ def no_evidence(found):
 def regime_evidence(cfg, returns, series, source, *, year=TRADING_DAYS):
     """Whether the training days' volatility varies beyond chance (:func:`clustering_test` on the
     returns of the series that orders the regimes, over the realised-volatility feature's window, else a
-    month's periods), said in the log when it does not; ``year``: the series' periods a year
-    (:func:`~.periods.periods_per_year`), which name its periods."""
+    month's periods, and at least :data:`MIN_TEST_WINDOW` periods), said in the log when it does not; ``year``:
+    the series' periods a year (:func:`~.periods.periods_per_year`), which name its periods."""
     month = count_in(21, year, MIN_WINDOW)
     window = next((s.window for s in cfg.features.specs() if s.kind == "realized_vol"), month)
+    window = max(window, MIN_TEST_WINDOW)
     found = {"series": series, **clustering_test(returns, window=window, random_state=cfg.model.random_state)}
     found["unit"] = period_noun(year)
     if found["supported"] is False:
