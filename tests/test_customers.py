@@ -870,8 +870,13 @@ QUICK = ["--quiet", "--set", "report.stability_seeds=1", "--set", "report.bootst
 @pytest.mark.parametrize(
     "sets, needle",
     [
-        (
+        (  # the holdout the log's last 60 weeks: 18 weeks before it, fewer than recent spend's 26
             ["split.holdout_weeks=60"],
+            "split.calibration_weeks: auto leaves 18.0 weeks before the holdout (the log's last 60 weeks, from "
+            "1997-05-07), not more than features.recent_weeks=26; set split.holdout_weeks: 51 or fewer",
+        ),
+        (
+            ["split.calibration_weeks=39", "split.holdout_weeks=60"],
             "split.holdout_weeks=60 runs to 1998-11-24, past the log's last purchase (1998-06-30); "
             "the log allows 39 whole weeks after the calibration period: set split.holdout_weeks: 39",
         ),
@@ -888,7 +893,16 @@ QUICK = ["--quiet", "--set", "report.stability_seeds=1", "--set", "report.bootst
             ["split.calibration_weeks=78", "split.holdout_weeks=max"],
             "(split.holdout_weeks=max); set split.calibration_weeks: 77 or fewer to keep one, or split.enabled: false",
         ),
-        (["features.recent_weeks=39"], "features.recent_weeks=39 is not shorter than split.calibration_weeks=39"),
+        (
+            ["features.recent_weeks=39", "split.calibration_weeks=39"],
+            "features.recent_weeks=39 is not shorter than split.calibration_weeks=39",
+        ),
+        (
+            ["features.recent_weeks=39", "split.holdout_weeks=max"],
+            "features.recent_weeks=39 is not shorter than split.calibration_weeks: auto (39 weeks)",
+        ),
+        (["features.recent_weeks=39"], "auto leaves 39.0 weeks before the holdout (the log's last 39 weeks, from"),
+        (["split.calibration_weeks=0"], "split.calibration_weeks: must be from 1 to 5200 weeks, or auto, got 0"),
         (
             ["data.amount_column=amount", "data.price_column=price", "data.quantity_column=q"],
             "data.amount_column and data.price_column are both set",

@@ -38,12 +38,29 @@ def _run(tmp_path, name, *sets):
     return json.loads((out / "summary.json").read_text()), (out / "report.html").read_text() + said
 
 
-def test_purchases_after_the_holdout_are_counted_said_and_placed_and_the_latest_split_uses_them(tmp_path):
+def test_a_long_log_learns_on_every_week_before_its_last_39_and_checks_on_those(tmp_path):
     log = _long_log(tmp_path / "log.csv")
     days = log.groupby(["customer_id", "date"], as_index=False)["amount"].sum()  # customer-days, as purchases
     first, last = days["date"].min(), days["date"].max()
+    summary, report = _run(tmp_path, "default")
+    cal_end = last + pd.Timedelta(days=1) - pd.Timedelta(weeks=39)
+    assert summary["calibration"]["start"] == str(first.date())
+    assert summary["calibration"]["end"] == str((cal_end - pd.Timedelta(days=1)).date())
+    assert summary["holdout"] == {"start": str(cal_end.date()), "end": str(last.date()), "weeks": 39.0}
+    assert "outside_periods" not in summary["cleaning"] and "runs past the holdout" not in report
+    customers = pd.read_csv(tmp_path / "default" / "customers.csv", dtype={"customer_id": str})
+    seen = days[days["date"] < cal_end]
+    assert set(customers["customer_id"]) == set(seen["customer_id"])  # everyone who bought before the holdout
+    late = days[(days["date"] >= cal_end) & days["customer_id"].isin(seen["customer_id"])]
+    assert abs(customers["holdout_spend"].sum() - late["amount"].sum()) < 1e-6
+
+
+def test_purchases_after_a_holdout_of_set_weeks_are_counted_said_and_placed(tmp_path):
+    log = _long_log(tmp_path / "log.csv")
+    days = log.groupby(["customer_id", "date"], as_index=False)["amount"].sum()
+    first = days["date"].min()
     ho_end = first + pd.Timedelta(weeks=78)
-    summary, report = _run(tmp_path, "default")  # the report, then the run's log
+    summary, report = _run(tmp_path, "set", "split.calibration_weeks=39")  # the report, then the run's log
     after = summary["cleaning"]["outside_periods"]["after"]
     late = days[days["date"] >= ho_end]
     assert after["purchases"] == len(late) and after["first"] == str(late["date"].min().date())
@@ -51,31 +68,58 @@ def test_purchases_after_the_holdout_are_counted_said_and_placed_and_the_latest_
     assert abs(after["revenue_share"] - late["amount"].sum() / days["amount"].sum()) < 1e-9
     seen = days.groupby("customer_id")["date"].min()
     assert after["customers_first_seen_after_calibration"] == int((seen >= first + pd.Timedelta(weeks=39)).sum())
-    latest = last + pd.Timedelta(days=1) - pd.Timedelta(weeks=78)
-    assert after["latest_start"] == str(latest.date()) and "before" not in summary["cleaning"]["outside_periods"]
+    assert "before" not in summary["cleaning"]["outside_periods"]
     said = [line for line in report.splitlines() if "runs past the holdout" in line]
     assert len(said) == 1 and "WARNING" in said[0] and f"{len(late)} purchases" in said[0]
-    assert f"split.start: {latest.date()} puts the calibration and holdout at the log's end" in said[0]
+    assert "split.calibration_weeks: auto learns from every week before the log's last 39 weeks" in said[0]
     assert f"purchases after the holdout ({after['first']} to {after['last']})" in report
-    # the split it names: both periods end at the log's last purchase, the purchases before them counted
-    summary, report = _run(tmp_path, "latest", f"split.start={latest.date()}")
-    assert summary["holdout"]["end"] == str(last.date()) and summary["calibration"]["start"] == str(latest.date())
+    # a split.start: the purchases before it are counted and said
+    start = first + pd.Timedelta(weeks=20)
+    summary, report = _run(tmp_path, "start", f"split.start={start.date()}")
     before = summary["cleaning"]["outside_periods"]["before"]
     assert (
-        before["purchases"] == int((days["date"] < latest).sum())
+        before["purchases"] == int((days["date"] < start).sum())
         and "after" not in summary["cleaning"]["outside_periods"]
     )
-    assert "purchases before split.start" in report
+    assert summary["calibration"]["start"] == str(start.date()) and "purchases before split.start" in report
 
 
-def test_a_log_within_the_split_has_nothing_outside_it_and_init_names_the_latest_split_of_a_longer_one(
-    tmp_path, capsys
-):
+def test_a_holdout_that_leaves_too_short_a_calibration_is_refused_with_one_that_fits(tmp_path, capsys):
+    _long_log(tmp_path / "log.csv", weeks=60)
+
+    def run(name, *sets):
+        args = ["run", str(REPO / "configs" / "customers.yaml"), "--out", str(tmp_path / name), "--quiet"]
+        sets = [f"data.path={tmp_path / 'log.csv'}", "report.stability_seeds=1", *sets]
+        return cli.main([*args, *[a for s in sets for a in ("--set", s)]])
+
+    capsys.readouterr()
+    assert run("x") == 2  # 60 weeks: 21 before the last 39, not more than recent spend's 26
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert "split.calibration_weeks: auto leaves 2" in err and "not more than features.recent_weeks=26" in err
+    allowed = int(err.split("set split.holdout_weeks: ")[1].split()[0])
+    assert 30 <= allowed <= 33  # 59-60 weeks of log, less 26 and a week's margin
+    assert not (tmp_path / "x").exists()  # nothing half written
+    assert run("x", f"split.holdout_weeks={allowed}") == 0
+    summary = json.loads((tmp_path / "x" / "summary.json").read_text())
+    assert summary["holdout"]["weeks"] == allowed and summary["calibration"]["weeks"] > 26
+    # a holdout to the log's end: the calibration period is Fader and Hardie's 39 weeks, the rest checks
+    assert run("y", "split.holdout_weeks=max") == 0
+    summary = json.loads((tmp_path / "y" / "summary.json").read_text())
+    assert summary["calibration"]["weeks"] == 39.0 and 20 <= summary["holdout"]["weeks"] <= 21
+
+
+def test_init_says_how_a_long_log_is_split_and_sets_one_shorter_than_78_weeks(tmp_path, capsys):
     _long_log(tmp_path / "log.csv", weeks=78)
-    summary, _ = _run(tmp_path, "r", "split.holdout_weeks=max")
-    assert "outside_periods" not in summary["cleaning"]
+    summary, _ = _run(tmp_path, "r")
+    assert "outside_periods" not in summary["cleaning"] and summary["calibration"]["weeks"] >= 38
     _long_log(tmp_path / "log.csv", weeks=130)
     capsys.readouterr()
     assert cli.main(["init", "customers", str(tmp_path / "my.yaml"), "--data", str(tmp_path / "log.csv")]) == 0
     err = capsys.readouterr().err
-    assert "the default split checks its first 39 + 39 and leaves the last" in err and "split.start: " in err
+    assert "the default split learns the segments on the first 9" in err and "checks them on the last 39" in err
+    assert "calibration_weeks: auto" in (tmp_path / "my.yaml").read_text()
+    _long_log(tmp_path / "log.csv", weeks=60)
+    assert cli.main(["init", "customers", str(tmp_path / "m60.yaml"), "--data", str(tmp_path / "log.csv")]) == 0
+    written = (tmp_path / "m60.yaml").read_text()
+    assert "calibration_weeks: auto" in written and "holdout_weeks: max" in written

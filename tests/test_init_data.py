@@ -50,7 +50,7 @@ def test_a_shops_own_export_gets_its_columns(tmp_path, capsys):
     assert data["id_column"] == "Kundennummer" and data["date_column"] == "Datum"
     assert data["amount_column"] == "Betrag" and data["order_column"] == "Bestellnummer"
     assert "  id_column: Kundennummer  # from " in text  # said where it came from, beside what the key does
-    assert "  holdout_weeks: max  # from " in text and "calibration_weeks: 39  #" in text  # the 18 weeks left
+    assert "  holdout_weeks: max  # from " in text and "calibration_weeks: auto  #" in text  # 39, the 18 weeks left
     lines = shop.rename(columns={"Kundennummer": "CustomerID", "Datum": "InvoiceDate", "Bestellnummer": "InvoiceNo"})
     lines = lines.drop(columns=["Betrag"]).assign(
         Quantity=rng.integers(1, 4, n), UnitPrice=rng.gamma(2, 10, n).round(2)

@@ -200,7 +200,8 @@ class CustomersFeatures(Section):
 class Split(Section):
     """Calibration / holdout split by date (Fader, Hardie and Lee 2005: 39 + 39 weeks).
 
-    The calibration period starts at ``start`` (default: the first transaction).
+    The calibration period starts at ``start`` (default: the first transaction) and, by default (``auto``),
+    runs to the holdout, the log's last ``holdout_weeks`` (39 + 39 weeks on a 78-week log such as CDNOW's).
     ``enabled: false`` uses all transactions for the segmentation, with no holdout.
     """
 
@@ -208,18 +209,24 @@ class Split(Section):
         True, description="split the log into a calibration and a holdout period (false: segment everything)"
     )
     start: date | None = Field(None, description="first day of the calibration period; null: the first purchase")
-    calibration_weeks: int = Field(39, ge=1, le=5200, description="weeks the segments are learned on")
+    calibration_weeks: int | Literal["auto"] = Field(
+        "auto",
+        description="weeks the segments are learned on (1 to 5200); auto: every week before the holdout, which is "
+        "then the log's last holdout_weeks (with holdout_weeks: max, 39 weeks)",
+    )
     holdout_weeks: int | Literal["max"] = Field(
         39,
         description="weeks after calibration whose revenue validates the segments (1 to 5200); max: up to the end of "
         "the log; a holdout running past the log's end is an error",
     )
 
-    @field_validator("holdout_weeks")
+    @field_validator("calibration_weeks", "holdout_weeks")
     @classmethod
-    def _positive(cls, v):
+    def _positive(cls, v, info):
         if isinstance(v, int) and not 1 <= v <= 5200:  # a century at most: dates beyond pandas' end otherwise
-            raise ValueError(f"must be from 1 to 5200 weeks, or max, got {v}")
+            raise ValueError(
+                f"must be from 1 to 5200 weeks, or {'max' if info.field_name == 'holdout_weeks' else 'auto'}, got {v}"
+            )
         return v
 
 

@@ -347,19 +347,16 @@ def _suggested_split(path, columns):
             named["rows"],
         )
     weeks = (purchases["date"].max() - purchases["date"].min()).days / 7
-    if weeks >= 79:  # longer than the default 39 + 39 weeks by more than a week: say what is left out
-        start = purchases["date"].max() + pd.Timedelta(days=1) - pd.Timedelta(weeks=78)
+    if weeks >= 78:  # the default: every week before the last 39 learns, the last 39 check
         logger.info(
-            "the log spans %.0f weeks; the default split checks its first 39 + 39 and leaves the last %.0f out: "
-            "split.start: %s checks on the latest 78 (the purchases before it are then left out)",
+            "the log spans %.0f weeks: the default split learns the segments on the first %.0f and checks them on "
+            "the last 39",
             weeks,
-            weeks - 78,
-            start.date(),
+            weeks - 39,
         )
-    if weeks >= 78:
         return out
     if weeks >= 52:
-        return {**out, "split.holdout_weeks": "max"}
+        return {**out, "split.holdout_weeks": "max"}  # calibration_weeks: auto is then 39
     calibration = max(1, int(weeks * 2 / 3))
     return {
         **out,

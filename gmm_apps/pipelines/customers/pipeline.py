@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ...core import adjusted_rand_score
 from ...engine import dask_client
-from ...errors import ConfigError, DataError
+from ...errors import ConfigError
 from ...paths import check_input, local_path
 from ...registry import Pipeline
 from ...runs import read_summary
@@ -35,6 +34,7 @@ from .model import PurchaseModel, Segmentation
 from .ranking import recommend, validate
 from .rows import same_currency
 from .segments import action_for, money
+from .split import calibration_weeks, calibration_window, horizon_weeks, log_outside
 
 logger = logging.getLogger("gmm_apps.customers")
 
@@ -79,64 +79,6 @@ def segment_table(feats, P, seg, holdout=None, expected=None, check=None):
     return pd.DataFrame(rows)
 
 
-class Window(NamedTuple):
-    """The calibration period (``start`` to ``cal_end``, exclusive) and the holdout after it (to ``ho_end``, exclusive)."""
-
-    start: pd.Timestamp
-    cal_end: pd.Timestamp
-    ho_end: pd.Timestamp | None
-    has_holdout: bool
-    last: pd.Timestamp
-
-    @property
-    def holdout_weeks(self):
-        """The holdout's real length in weeks (None without one)."""
-        return None if not self.has_holdout else (self.ho_end - self.cal_end).days / 7
-
-    def periods(self):
-        """Both periods' first and last days and lengths, as the summary states them."""
-        day = pd.Timedelta(days=1)
-        out = {
-            "calibration": {
-                "start": str(self.start.date()),
-                "end": str((self.cal_end - day).date()),
-                "weeks": round((self.cal_end - self.start).days / 7, 2),
-            }
-        }
-        if self.has_holdout:
-            out["holdout"] = {
-                "start": str(self.cal_end.date()),
-                "end": str((self.ho_end - day).date()),
-                "weeks": round(self.holdout_weeks, 2),
-            }
-        return out
-
-    def outside(self, purchases):
-        """The purchases no period holds, as the summary's ``cleaning.outside_periods`` states them: ``before``
-        ``split.start``, and ``after`` the holdout (a log longer than the split), each with its days, purchases
-        and revenue; ``after`` also counts the customers first seen after the calibration period (in no
-        segment) and names the ``split.start`` that puts both periods at the log's end. Empty when none."""
-        out, total = {}, float(purchases["amount"].sum())
-        masks = {"before": purchases["date"] < self.start}
-        if self.has_holdout:
-            masks["after"] = purchases["date"] >= self.ho_end
-        for key, mask in masks.items():
-            if n := int(mask.sum()):
-                days, revenue = purchases.loc[mask, "date"], float(purchases.loc[mask, "amount"].sum())
-                out[key] = {
-                    "first": str(days.min().date()),
-                    "last": str(days.max().date()),
-                    "purchases": n,
-                    "revenue": revenue,
-                    "revenue_share": revenue / total if total else 0.0,
-                }
-        if "after" in out:
-            first = purchases.groupby("customer_id")["date"].min()
-            out["after"]["customers_first_seen_after_calibration"] = int((first >= self.cal_end).sum())
-            out["after"]["latest_start"] = str((self.last + pd.Timedelta(days=1) - (self.ho_end - self.start)).date())
-        return out
-
-
 def load_purchases(cfg):
     """Purchases (one row per customer and day) and what the cleaning rules touched, on Dask or here."""
     got = None
@@ -144,70 +86,6 @@ def load_purchases(cfg):
         if client is not None:
             got = dask_purchases(cfg.data, client, chunk_rows=cfg.engine.chunk_rows)
     return got if got is not None else read_transactions(cfg.data)
-
-
-def calibration_window(purchases, sp, source, *, recent_weeks):
-    """The calibration and holdout periods of ``split``, checked against the data's dates.
-
-    A holdout may end at most a day after the last purchase (``holdout_weeks:
-    max`` runs it to that day); a longer one is refused with the length the log
-    allows, and so is a calibration period that leaves no day for it, so no
-    figure is ever computed on a silently shorter (or missing) holdout.
-    """
-    first, last = purchases["date"].min(), purchases["date"].max()
-    day = pd.Timedelta(days=1)
-    if not sp.enabled:
-        win = Window(first, last + day, None, False, last)
-        if (win.cal_end - first).days <= 7 * recent_weeks:
-            raise DataError(
-                f"{source}: features.recent_weeks={recent_weeks} covers the whole log "
-                f"({(win.cal_end - first).days / 7:.1f} weeks), so recent spend would equal total spend; "
-                "set features.recent_weeks below that"
-            )
-        return win
-    start = pd.Timestamp(sp.start) if sp.start else first
-    cal_end = start + pd.Timedelta(weeks=sp.calibration_weeks)
-    if cal_end <= first:
-        raise DataError(f"{source}: no transactions in the calibration period ({start.date()} to {cal_end.date()})")
-    if cal_end > last + pd.Timedelta(weeks=1):
-        weeks = (last - start).days / 7
-        raise DataError(
-            f"{source}: split.calibration_weeks={sp.calibration_weeks} is longer than the data "
-            f"after the split start ({weeks:.0f} weeks, {start.date()} to {last.date()}); shorten it, "
-            "or set split.enabled: false to segment the whole file"
-        )
-    if cal_end > last:  # the calibration period holds the last purchase: no day is left for the holdout
-        ho = 0 if sp.holdout_weeks == "max" else sp.holdout_weeks
-        allowed = ((last if ho == 0 else last + 2 * day) - start).days // 7 - ho  # a holdout that fits
-        fix = f"set split.calibration_weeks: {allowed} or fewer to keep one, or " if allowed >= 1 else "set "
-        raise DataError(
-            f"{source}: split.calibration_weeks={sp.calibration_weeks} runs to {(cal_end - day).date()}, past the "
-            f"log's last purchase ({last.date()}), which leaves no day for the holdout "
-            f"(split.holdout_weeks={sp.holdout_weeks}); {fix}split.enabled: false to segment the whole log"
-        )
-    if sp.holdout_weeks == "max":
-        return Window(start, cal_end, last + day, True, last)
-    ho_end = cal_end + pd.Timedelta(weeks=sp.holdout_weeks)
-    if ho_end > last + 2 * day:  # its last day more than a day after the last purchase
-        allowed = ((last + 2 * day) - cal_end).days // 7
-        fix = (
-            f"set split.holdout_weeks: {allowed}, or max to use all of it"
-            if allowed >= 1
-            else "set split.holdout_weeks: max to use all of it, or shorten split.calibration_weeks"
-        )
-        raise DataError(
-            f"{source}: split.holdout_weeks={sp.holdout_weeks} runs to {(ho_end - day).date()}, past the "
-            f"log's last purchase ({last.date()}); the log allows {allowed} whole weeks after the "
-            f"calibration period: {fix}"
-        )
-    return Window(start, cal_end, ho_end, True, last)
-
-
-def horizon_weeks(cfg, win):
-    """Weeks of the forward value: ``forward.horizon_weeks``, else the holdout's length, else 13."""
-    if cfg.forward.horizon_weeks is not None:
-        return float(cfg.forward.horizon_weeks)
-    return win.holdout_weeks if win.has_holdout else 13.0
 
 
 def customers_table(feats, P, seg, uncertain_below, *, expected=None, rfm=None, holdout=None):
@@ -327,11 +205,13 @@ class CustomersPipeline(Pipeline):
         check_input(config.data.path, key="data.path", source=source, each=True)
         check_data_keys(config.data, source)
         check_format_keys(config.data, file_kind(config.data, p)[0], source)
-        if config.split.enabled and config.features.recent_weeks >= config.split.calibration_weeks:
+        weeks = calibration_weeks(config.split)  # None: to the log's last weeks, checked against the log
+        if config.split.enabled and weeks is not None and config.features.recent_weeks >= weeks:
+            named = f"={weeks}" if weeks == config.split.calibration_weeks else f": auto ({weeks} weeks)"
             raise ConfigError(
                 f"{source}: features.recent_weeks={config.features.recent_weeks} is not shorter than "
-                f"split.calibration_weeks={config.split.calibration_weeks}, so recent spend would equal "
-                "total spend; shorten features.recent_weeks"
+                f"split.calibration_weeks{named}, so recent spend would equal total spend; shorten "
+                "features.recent_weeks"
             )
         if len(set(config.features.model)) != len(config.features.model):
             raise ConfigError(f"{source}: features.model: a feature is listed twice: {config.features.model}")
@@ -398,7 +278,7 @@ class CustomersPipeline(Pipeline):
         win = calibration_window(purchases, cfg.split, cfg.data.path, recent_weeks=cfg.features.recent_weeks)
         if outside := win.outside(purchases):
             cleaning["outside_periods"] = outside
-            _log_outside(cfg.data.path, outside, cleaning.get("amounts_in"))
+            log_outside(cfg.data.path, outside, cleaning.get("amounts_in"), cfg.split.holdout_weeks)
         purchases = purchases[purchases["date"] >= win.start]
         feats = customer_features(
             purchases, as_of=win.cal_end, convention=cfg.features.rfm_convention, recent_weeks=cfg.features.recent_weeks
@@ -559,34 +439,4 @@ def _log_cleaning(cleaning):
             r["lines"],
             money(r["amount"], cleaning.get("amounts_in")),
             {"net": "netted against purchases", "drop": "left out"}[r["rule"]],
-        )
-
-
-def _log_outside(source, outside, code):
-    """Say which purchases no period holds: a warning for those after the holdout (the log's latest), with the
-    keys that use them."""
-    if b := outside.get("before"):
-        logger.info(
-            "%s: %d purchases before split.start (%s to %s, %s) are left out",
-            source,
-            b["purchases"],
-            b["first"],
-            b["last"],
-            money(b["revenue"], code),
-        )
-    if a := outside.get("after"):
-        logger.warning(
-            "%s: the log runs past the holdout: %d purchases from %s to %s (%.0f%% of the revenue) fall in no "
-            "period, and the %d customers who first bought after the calibration period are in no segment; "
-            "split.start: %s puts "
-            "the calibration and holdout at the log's end (the purchases before it are then left out), "
-            "split.holdout_weeks: max runs the holdout to it; apply with this run and the log gives every customer's "
-            "segment and forward value as of its last purchase",
-            source,
-            a["purchases"],
-            a["first"],
-            a["last"],
-            100 * a["revenue_share"],
-            a["customers_first_seen_after_calibration"],
-            a["latest_start"],
         )

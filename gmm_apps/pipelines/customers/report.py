@@ -242,7 +242,8 @@ def _outside_rows(outside):
                 "revenue": a["revenue"],
                 "what happened": f"in no period ({100 * a['revenue_share']:.1f}% of revenue; "
                 f"{a['customers_first_seen_after_calibration']:,} customers first seen after the calibration in no "
-                f"segment): split.start: {a['latest_start']} puts both periods at the log's end",
+                "segment): split.calibration_weeks: auto learns from every week before the holdout and checks on the "
+                "log's last weeks",
             }
         )
     return rows
