@@ -24,7 +24,7 @@ tx = pd.read_csv(
 tx["date"] = pd.to_datetime(tx["date"], format="%Y%m%d")
 tx.head()
 
-# %% Fit: features per customer, a mixture with K chosen by BIC, a check on the following 39 weeks
+# %% Fit: features per customer, a mixture with K chosen by BIC, a check on the log's last 39 weeks
 run = gmm_apps.run("customers", data=tx, out="runs/example-customers", set=["data.format=table"])
 print(run.summary["headline"])
 
