@@ -18,7 +18,8 @@ The test (``gmm_apps.pipelines.regimes.evidence.clustering_test``) compares the 
 5. Weekly and monthly prices, the test's window (in periods): power on two- and three-regime Markov
    series of Student t returns (5 df) of weekly and monthly lengths, 60 series a case (99 shuffles), and
    the share called regimes with one volatility (400 series). The window was chosen on the weekly cases,
-   checked on the monthly and three-regime ones, then confirmed in part 6.
+   checked on the monthly and three-regime ones, then confirmed in part 6; daily series of the same kind
+   check that the daily window, 21 days, needs no change.
 6. Real weekly and monthly closes (each week's and month's last close of the eight exchange rates of
    ``bench_regime_volatility.py`` and the six series of part 3): the share of five-year (weekly) and
    ten-year (monthly) windows, back to back, called regimes over a month's periods (4 weeks, 3 months:
@@ -159,6 +160,11 @@ PERIOD_CASES = [
         [(n, k, d, 2) for n in (120, 240) for k in (2, 3) for d in (12, 24, 48)],
     ),
     ("weekly, three regimes (checked on)", (4, 8, 13, 21, 26), [(n, 2.5, d, 3) for n in (260, 520) for d in (20, 40)]),
+    (
+        "daily (the feature's 21 days)",
+        (10, 21, 42, 63),
+        [(n, k, d, 2) for n in (250, 500) for k in (1.5, 2) for d in (20, 60, 120)],
+    ),
 ]
 
 
