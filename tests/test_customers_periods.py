@@ -1,13 +1,18 @@
-"""A log longer than the split: the purchases no period holds are counted, said and placed, never dropped in
-silence; counted against the log by hand."""
+"""The calibration and holdout periods: a long log learnt on every week before its last ones, the purchases no
+period holds counted, said and placed, never dropped in silence (counted against the log by hand), and the months
+a forecast reaches that calibration never held said (found day by day)."""
 
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gmm_apps import cli
+from gmm_apps.errors import UserError
+from gmm_apps.pipelines.customers.model import Segmentation
+from gmm_apps.pipelines.customers.split import month_words, unseen_months
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = ["report.stability_seeds=1", "report.bootstrap=0", "report.plots=false", "model.n_components=3"]
@@ -123,3 +128,57 @@ def test_init_says_how_a_long_log_is_split_and_sets_one_shorter_than_78_weeks(tm
     assert cli.main(["init", "customers", str(tmp_path / "m60.yaml"), "--data", str(tmp_path / "log.csv")]) == 0
     written = (tmp_path / "m60.yaml").read_text()
     assert "calibration_weeks: auto" in written and "holdout_weeks: max" in written
+
+
+def _unseen_by_hand(cal_start, cal_end, start, weeks):
+    """The months the forecast reaches that the calibration period holds fewer than 15 days of, day by day."""
+    held, day = {}, cal_start
+    while day < cal_end:
+        held[day.month] = held.get(day.month, 0) + 1
+        day += pd.Timedelta(days=1)
+    out, day = [], start
+    while day < start + pd.Timedelta(weeks=weeks):
+        if held.get(day.month, 0) < 15 and day.month not in out:
+            out.append(day.month)
+        day += pd.Timedelta(days=1)
+    return out
+
+
+def test_the_months_a_forecast_reaches_that_calibration_never_held_are_found_and_said():
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        cal_start = pd.Timestamp("2019-01-01") + pd.Timedelta(days=int(rng.integers(0, 800)))
+        cal_end = cal_start + pd.Timedelta(days=int(rng.integers(20, 450)))
+        weeks = float(rng.choice([4, 13, 26, 39, 52.5]))
+        assert unseen_months(cal_start, cal_end, cal_end, weeks) == _unseen_by_hand(cal_start, cal_end, cal_end, weeks)
+    cdnow = pd.Timestamp("1997-01-01"), pd.Timestamp("1997-10-01")
+    assert month_words(unseen_months(*cdnow, cdnow[1], 39)) == "October to December"
+    assert unseen_months(pd.Timestamp("1997-01-01"), pd.Timestamp("1997-12-31"), pd.Timestamp("1997-12-31"), 26) == []
+    assert month_words([11, 12, 1]) == "November to January" and month_words(["February", "May", "June"]) == (
+        "February, May and June"
+    )
+
+
+def test_a_forecast_into_months_calibration_never_held_says_so_in_the_run_and_in_apply(tmp_path):
+    sample = str(REPO / "gmm_apps" / "samples" / "cdnow_sample.txt")
+    summary, report = _run(tmp_path, "r", f"data.path={sample}")  # 39 + 39: January to September learnt
+    assert summary["forward_value"]["months_not_in_calibration"] == ["October", "November", "December"]
+    assert "(1997-01-01 to 1997-09-30) holds no October to December, which these weeks reach" in report
+    assert "holds no October to December, which the forward value's 39 weeks from 1997-10-01 reach" in report
+    assert cli.main(["apply", str(tmp_path / "r"), sample, "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    applied = json.loads((tmp_path / "a" / "summary.json").read_text())  # as of 1998-06-30, 39 weeks on
+    assert "over the next 39 weeks (October to December not in the model's calibration period)" in applied["headline"]
+    # a year of calibration holds every month: nothing said
+    summary, report = _run(tmp_path, "y", f"data.path={sample}", "split.calibration_weeks=52", "split.holdout_weeks=26")
+    assert summary["forward_value"]["months_not_in_calibration"] == [] and "learnt no season" not in report
+
+
+def test_a_model_file_whose_calibration_dates_are_malformed_is_refused(tmp_path):
+    sample = str(REPO / "gmm_apps" / "samples" / "cdnow_sample.txt")
+    _run(tmp_path, "r", f"data.path={sample}")
+    seg, meta = Segmentation.load(tmp_path / "r" / "model.npz")
+    assert meta["calibration_start"] == "1997-01-01" and meta["calibration_end"] == "1997-10-01"
+    for start in ("1997-13-01", "1997-10-01", None):  # no date; not before the end; missing
+        seg.save(tmp_path / "bad.npz", meta={**meta, "calibration_start": start})
+        with pytest.raises(UserError, match="the calibration dates are malformed"):
+            Segmentation.load(tmp_path / "bad.npz")

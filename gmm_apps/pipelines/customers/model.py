@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import replace
+from datetime import date
 
 import numpy as np
 
@@ -168,6 +169,12 @@ class Segmentation:
                 path,
                 "the feature settings are malformed",
             )
+            if "calibration_start" in meta:  # written since apply says the months calibration never held
+                need(
+                    _dates_in_order(meta["calibration_start"], meta.get("calibration_end")),
+                    path,
+                    "the calibration dates are malformed",
+                )
             if "bgnbd" in arrays:  # written since the forward value exists
                 bg, gg = np.asarray(arrays["bgnbd"], float), np.asarray(arrays["gamma_gamma"], float)
                 need(
@@ -467,3 +474,11 @@ def gamma_gamma_loglik(params, x, m):
         + p * x * np.log(x)
         - (p * x + q) * np.log(x * m + v)
     )
+
+
+def _dates_in_order(start, end):
+    """Whether ``start`` and ``end`` are ISO dates, ``start`` first (a model file's calibration period)."""
+    try:
+        return date.fromisoformat(start) < date.fromisoformat(end)
+    except (TypeError, ValueError):
+        return False

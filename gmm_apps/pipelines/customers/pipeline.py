@@ -34,7 +34,15 @@ from .model import PurchaseModel, Segmentation
 from .ranking import recommend, validate
 from .rows import same_currency
 from .segments import action_for, money
-from .split import calibration_weeks, calibration_window, horizon_weeks, log_outside
+from .split import (
+    calibration_weeks,
+    calibration_window,
+    horizon_weeks,
+    log_outside,
+    month_names,
+    month_words,
+    unseen_months,
+)
 
 logger = logging.getLogger("gmm_apps.customers")
 
@@ -148,6 +156,7 @@ def summarise(feats, seg, res, table, out, validation, stability, cleaning, win,
             "expected_purchases": float(out["expected_purchases"].sum()),
             "expected_spend": expected,
             "model": seg.purchases.params(),
+            "months_not_in_calibration": month_names(unseen_months(win.start, win.cal_end, win.cal_end, weeks)),
         },
         "recommended_ranking": {
             "ranking": validation["recommended"] if validation else inner[0],
@@ -162,6 +171,21 @@ def summarise(feats, seg, res, table, out, validation, stability, cleaning, win,
     }
 
 
+def _log_unseen(source, start, end, forward):
+    """Say which calendar months the forward value reaches that the calibration period did not hold."""
+    if months := forward.get("months_not_in_calibration"):
+        logger.info(
+            "%s: the calibration period (%s to %s) holds no %s, which the forward value's %.3g weeks from %s reach: "
+            "the purchase model learnt no season of theirs",
+            source,
+            start.date(),
+            (end - pd.Timedelta(days=1)).date(),
+            month_words(months),
+            forward["horizon_weeks"],
+            forward["from"],
+        )
+
+
 def _model_meta(cfg, win, weeks, cleaning):
     """What the model file records besides the model: the conventions its features were made with, the currency
     of the amounts it learned (a log in another applied to it is refused) and how its dates and numbers were
@@ -170,6 +194,7 @@ def _model_meta(cfg, win, weeks, cleaning):
         "pipeline": "customers",
         "rfm_convention": cfg.features.rfm_convention,
         "recent_weeks": cfg.features.recent_weeks,
+        "calibration_start": str(win.start.date()),
         "calibration_end": str(win.cal_end.date()),
         "horizon_weeks": weeks,
     }
@@ -252,6 +277,7 @@ class CustomersPipeline(Pipeline):
         ctx.write_table("model_selection.csv", res.table)
         seg.save(ctx.path("model.npz"), meta=_model_meta(cfg, win, weeks, cleaning))
         summary = summarise(feats, seg, res, table, out, validation, stability, cleaning, win, weeks, inner)
+        _log_unseen(cfg.data.path, win.start, win.cal_end, summary["forward_value"])
         cohorts = retention(purchases)
         if cohorts is not None:
             ctx.write_table("cohorts.csv", cohorts)
@@ -389,6 +415,13 @@ class CustomersPipeline(Pipeline):
             }
             worth = money(expected[1].sum(), cleaning.get("amounts_in"), 0)
             summary["headline"] += f"; expected {worth} over the next {weeks:.3g} weeks"
+            if "calibration_start" in meta:  # model files from before it say nothing of seasons
+                start, end = pd.Timestamp(meta["calibration_start"]), pd.Timestamp(meta["calibration_end"])
+                months = unseen_months(start, end, as_of, weeks)
+                summary["forward_value"]["months_not_in_calibration"] = month_names(months)
+                if months:
+                    summary["headline"] += f" ({month_words(months)} not in the model's calibration period)"
+                _log_unseen(input, start, end, summary["forward_value"])
         first = purchases["date"].min().date()
         self._moves(ctx, run_dir, pd.Series(labels, index=feats.index.astype(str)), seg.names, summary, first, input)
         return summary

@@ -18,6 +18,7 @@ from ...report import (
 )
 from .features import capture_curve
 from .segments import money, profile
+from .split import unseen_note
 
 PROFILE_COLUMNS = [
     "recency",
@@ -335,7 +336,7 @@ def _worth_section(rep, cfg, table, summary):
         f"the next {fv['horizon_weeks']:.3g} weeks (from {fv['from']}), {100 * top.expected_share:.0f}% of the total "
         f"{money(fv['expected_spend'], code, 0)}. Expected purchases come from a BG/NBD purchase model and spend per purchase "
         "from a Gamma-Gamma model, both fitted on the calibration period; customers.csv has every customer's "
-        "expected_purchases and expected_spend.",
+        "expected_purchases and expected_spend." + unseen_note(summary),
         cls="note",
     )
     add_cleaning(rep, summary["cleaning"], cfg)

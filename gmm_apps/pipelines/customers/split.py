@@ -3,6 +3,7 @@ leave out counted and said."""
 
 from __future__ import annotations
 
+import calendar
 import logging
 from typing import NamedTuple
 
@@ -13,6 +14,8 @@ from .segments import money
 
 logger = logging.getLogger("gmm_apps.customers")
 
+#: days of a calendar month the calibration period holds for its season to count as seen (half a month)
+SEEN_DAYS = 15
 #: ``calibration_weeks: auto`` with ``holdout_weeks: max``: Fader, Hardie and Lee's 39 weeks
 AUTO_CALIBRATION = 39
 
@@ -161,6 +164,62 @@ def _latest_window(start, first, last, sp, source, recent_weeks):
             f"{recent_weeks}; {fix}features.recent_weeks lower, or split.enabled: false to segment the whole log"
         )
     return Window(start, cal_end, ho_end, True, last)
+
+
+def unseen_months(cal_start, cal_end, start, weeks):
+    """The calendar months the forward value's weeks (``weeks`` from ``start``) reach that the calibration period
+    (``cal_start`` to ``cal_end``, exclusive) holds fewer than :data:`SEEN_DAYS` days of, in the order the forecast reaches them: a purchase
+    model fitted there learnt no season of theirs (none once the calibration period spans a year).
+
+    Returns
+    -------
+    list of int
+        Month numbers, 1 to 12.
+    """
+    days = pd.Series(pd.date_range(cal_start, cal_end - pd.Timedelta(days=1), freq="D").month).value_counts()
+    seen = set(days.index[days >= SEEN_DAYS])
+    ahead = pd.date_range(start, start + pd.Timedelta(weeks=weeks) - pd.Timedelta(days=1), freq="D").month
+    return [int(m) for m in dict.fromkeys(ahead) if m not in seen]
+
+
+def month_names(months):
+    """Month numbers as their English names (the summary's ``months_not_in_calibration``)."""
+    return [calendar.month_name[m] for m in months]
+
+
+def month_words(months):
+    """``[10, 11, 12]`` (or their names) as "October to December": three or more consecutive months (December to
+    January included) as a span, the others by name, joined by commas and "and"."""
+    months = [m if isinstance(m, int) else list(calendar.month_name).index(m) for m in months]
+    runs = []
+    for m in months:
+        if runs and m == runs[-1][-1] % 12 + 1:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    name = []
+    for r in runs:  # three or more in a row: "October to December"; one or two named
+        name += (
+            [f"{calendar.month_name[r[0]]} to {calendar.month_name[r[-1]]}"]
+            if len(r) > 2
+            else [calendar.month_name[m] for m in r]
+        )
+    return name[0] if len(name) == 1 else ", ".join(name[:-1]) + " and " + name[-1]
+
+
+def unseen_note(summary):
+    """The report's sentence on what the forward value cannot know, the months it reaches that the calibration
+    period did not hold (``summary["forward_value"]["months_not_in_calibration"]``); empty when none."""
+    months = summary["forward_value"].get("months_not_in_calibration")
+    if not months:
+        return ""
+    cal = summary["calibration"]
+    return (
+        f" The calibration period ({cal['start']} to {cal['end']}) holds no {month_words(months)}, which these weeks "
+        "reach: the purchase model learnt no season of theirs, so if customers buy more or less then (at Christmas, "
+        "say) the forecast cannot show it"
+        + ("; the holdout check below shows how it did there." if "holdout" in summary else ".")
+    )
 
 
 def horizon_weeks(cfg, win):
