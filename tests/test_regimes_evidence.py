@@ -97,7 +97,8 @@ def test_a_run_on_a_year_of_one_volatility_says_its_regimes_may_be_noise(tmp_pat
     assert found["days"] == s["n_train_days"] and found["window"] == 21
     said = f"the volatility of walk on the {found['days']} training days varies no more than in the same days shuffled"
     assert f"; caution: {said}" in s["headline"] and said in gmm_log.text
-    assert "Caution: " + said in (tmp_path / "walk" / "report.html").read_text()
+    report = (tmp_path / "walk" / "report.html").read_text()
+    assert "Caution: " + said in report and f"no (p = {found['p_value']:.3f}; volatility over 21 days)" in report
     # the model applied to new days says so again
     assert cli.main(["apply", str(tmp_path / "walk"), str(tmp_path / "walk.csv"), "--out", str(tmp_path / "a")]) == 0
     applied = json.loads((tmp_path / "a" / "summary.json").read_text())

@@ -298,8 +298,9 @@ def _headline(rep, summary):
         kv[f"label agreement across {len(ari['seeds'])} seeds (min ARI)"] = ari["min"]
     found = summary.get("regime_evidence") or {}  # runs written before the test have none
     if found.get("p_value") is not None:
+        over = f"; volatility over {found['window']} {found.get('unit', 'days')}" if "window" in found else ""
         kv["volatility varies beyond chance (shuffle test)"] = (
-            f"{'yes' if found['supported'] else 'no'} (p = {found['p_value']:.3f})"
+            f"{'yes' if found['supported'] else 'no'} (p = {found['p_value']:.3f}{over})"
         )
     rep.kv(kv)
     if found.get("supported") is False:
