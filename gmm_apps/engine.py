@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 from pathlib import Path
 
 from .errors import ConfigError
@@ -64,6 +65,38 @@ def _unnamed_index_of_values(path):
     )
 
 
+#: bytes counted at a time for a line number (no copy of a whole file)
+_SCAN = 1 << 26
+
+
+def _repeated_header_lines(path):
+    """How many lines of a text file repeat its first line (its header) byte for byte, and the data row of the
+    first (files joined end to end, ``cat jan.csv feb.csv``): a scan of the bytes, about a second a gigabyte."""
+    with open(path, "rb") as fh:
+        header = fh.readline().removeprefix(b"\xef\xbb\xbf")
+        if not header.endswith(b"\n"):
+            return 0, None
+        try:
+            view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # an empty file
+            return 0, None
+    with view:
+        needle, count, first, at = b"\n" + header, 0, None, 0
+        while (at := view.find(needle, at)) != -1:
+            if first is None:  # its line's number counted from the header's, 0: the data row it stands in
+                first = sum(view[i : min(i + _SCAN, at + 1)].count(b"\n") for i in range(0, at + 1, _SCAN))
+            count, at = count + 1, at + 1
+    return count, first
+
+
+def _without_header_rows(part):
+    """A Dask partition without the rows that repeat the header (:func:`~gmm_apps.table_edges.repeated_header_rows`)."""
+    from .table_edges import repeated_header_rows  # pandas: loaded by pipelines reading tables
+
+    same = repeated_header_rows(part)
+    return part if same is None else part[~same]
+
+
 def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
     """A delimited text or Parquet file as a Dask DataFrame, in partitions of about ``chunk_rows`` rows.
 
@@ -94,7 +127,7 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
     import pandas as pd  # loaded by pipelines reading tables
 
     from .sniff import sniff_table, text_encoding  # loaded by pipelines reading tables
-    from .table_edges import BLANK_FIRST, without_saved_index  # pandas: loaded by pipelines reading tables
+    from .table_edges import BLANK_FIRST, say_repeated_headers, without_saved_index  # pandas: by table readers
     from .tabular import data_names, first_text_rows, header_position  # pandas: loaded by pipelines reading tables
 
     p = Path(path)
@@ -121,6 +154,10 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
         dtype=object,
         blocksize=max(1 << 20, line * chunk_rows),
     )
+    count, first = _repeated_header_lines(p)
+    if count:  # files joined end to end: their headers left out on the workers, as a local read leaves them out
+        say_repeated_headers(p, count, first)
+        frame = frame.map_partitions(_without_header_rows, meta=frame._meta)
     if BLANK_FIRST in frame.columns[:1] and BLANK_FIRST not in keep:  # decided on the first rows, read here
         head = pd.read_csv(
             p, sep=sep, encoding=encoding, nrows=1000, dtype=object, engine="python" if len(sep) > 1 else "c"

@@ -158,6 +158,36 @@ def chunks_without_edges(chunks, path, keep=(), *, retype=True):
         yield without_notes(chunk, path)
 
 
+def repeated_header_rows(df):
+    """The rows that repeat the table's header: each cell is its column's name as read (blank under an unnamed
+    column), as a boolean array; None when no row does (or can: a column of numbers holds no header)."""
+    if not len(df):
+        return None
+    same = np.ones(len(df), dtype=bool)
+    for j, name in enumerate(df.columns):  # the repeated line is the header's text: each cell is its name as read
+        col = df.iloc[:, j]
+        if str(name).startswith("Unnamed: "):
+            same &= col.isna().to_numpy()
+        elif pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype):
+            same &= (col == name).fillna(False).to_numpy(dtype=bool)
+        else:
+            return None
+        if not same.any():
+            return None
+    return same
+
+
+def say_repeated_headers(path, count, first):
+    """Log that ``count`` rows repeating the header, the first at data row ``first``, are left out."""
+    logger.info(
+        "%s: %d row(s) repeat the header (files joined end to end, or a header on every page), the first at data "
+        "row %d; left out",
+        path,
+        count,
+        first,
+    )
+
+
 def without_edges(df, path, keep=(), *, retype=True):
     """A whole table without its empty unnamed columns, the rows that repeat its header, its saved row index and
     closing notes (``retype``: columns the repeated header made text read again as numbers)."""
@@ -167,30 +197,13 @@ def without_edges(df, path, keep=(), *, retype=True):
 
 def without_repeated_headers(df, path, *, retype=True):
     """A table without the rows that repeat its header, logged: files joined end to end (``cat jan.csv feb.csv``)
-    or a report that repeats its header on every page. A row repeats it when each cell is its column's name
-    (blank under an unnamed column). ``retype``: a column the repeated header made text, whose every other cell
-    is a number, is read again as numbers, as pandas would have read it (not when the caller asked for text)."""
-    if not len(df):
+    or a report that repeats its header on every page (:func:`repeated_header_rows`). ``retype``: a column the
+    repeated header made text, whose every other cell is a number, is read again as numbers, as pandas would
+    have read it (not when the caller asked for text)."""
+    same = repeated_header_rows(df)
+    if same is None:
         return df
-    same = np.ones(len(df), dtype=bool)
-    for j, name in enumerate(df.columns):  # the repeated line is the header's text: each cell is its name as read
-        col = df.iloc[:, j]
-        if str(name).startswith("Unnamed: "):
-            same &= col.isna().to_numpy()
-        elif pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype):
-            same &= (col == name).fillna(False).to_numpy(dtype=bool)
-        else:
-            return df  # a column of numbers holds no header
-        if not same.any():
-            return df
-    first = int(np.flatnonzero(same)[0])
-    logger.info(
-        "%s: %d row(s) repeat the header (files joined end to end, or a header on every page), the first at data "
-        "row %d; left out",
-        path,
-        int(same.sum()),
-        first + 1,
-    )
+    say_repeated_headers(path, int(same.sum()), int(np.flatnonzero(same)[0]) + 1)
     df = df[~same]
     if not retype:
         return df

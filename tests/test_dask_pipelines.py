@@ -241,3 +241,46 @@ def test_files_the_workers_cannot_split_by_bytes_are_left_to_one_process(tmp_pat
     assert dask_frame(tmp_path / "zipped.csv.gz", chunk_rows=10) is None
     (tmp_path / "headerless.csv").write_text("".join(f"{i},{i / 4}\n" for i in range(100)))  # its first row is data
     assert dask_frame(tmp_path / "headerless.csv", chunk_rows=10) is None
+
+
+def test_files_joined_end_to_end_lose_their_repeated_headers_on_the_workers_as_here(tmp_path, gmm_log):
+    from gmm_apps.engine import _repeated_header_lines
+
+    rng = np.random.default_rng(8)
+    months = []
+    for m in range(1, 5):  # four monthly exports, each with its header, 2,000 rows each: blocks cut inside them
+        n = 2000
+        months.append(
+            pd.DataFrame(
+                {
+                    "customer": rng.integers(0, 300, n).astype(str),
+                    "date": pd.Timestamp(f"2024-{m:02d}-01") + pd.to_timedelta(rng.integers(0, 28, n), "D"),
+                    "amount": rng.gamma(2, 20, n).round(2),
+                }
+            )
+        )
+    joined, one = tmp_path / "joined.csv", tmp_path / "one.csv"
+    for eol, bom in (("\n", ""), ("\r\n", "\ufeff")):  # Windows line ends and a byte-order mark as Excel writes
+        joined.write_bytes((bom + "".join(m.to_csv(index=False, lineterminator=eol) for m in months)).encode())
+        by_hand = pd.read_csv(joined, dtype=str)
+        same = (by_hand["customer"] == "customer").to_numpy()
+        assert _repeated_header_lines(joined) == (3, int(np.flatnonzero(same)[0]) + 1)  # data row 2001
+    pd.concat(months).to_csv(one, index=False)
+    assert _repeated_header_lines(one) == (0, None)
+    common = [
+        "--set",
+        "data.id_column=customer",
+        "--set",
+        "data.date_column=date",
+        "--set",
+        "data.amount_column=amount",
+    ]
+    common += ["--set", "split.enabled=false", "--set", "features.recent_weeks=8", "--set", "model.n_components=3"]
+    common += ["--set", "report.stability_seeds=1"]
+    cfg = str(REPO / "configs" / "customers.yaml")
+    assert run(["run", cfg, "--out", str(tmp_path / "local"), "--set", f"data.path={one}", *common]) == 0
+    assert run(["run", cfg, "--out", str(tmp_path / "dask"), "--set", f"data.path={joined}", *common, *DASK]) == 0
+    said = (tmp_path / "dask" / "run.log").read_text()
+    assert "Dask engine" in said and "3 row(s) repeat the header" in said and "the first at data row 2001" in said
+    for name in ("customers.csv", "segments.csv"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
