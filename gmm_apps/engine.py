@@ -120,14 +120,15 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
     -------
     frame : dask.dataframe.DataFrame or None
         None for a file that cannot be split into blocks by byte offsets (an Excel workbook, gzip,
-        UTF-16 text), whose header is not its first row (a report's title above it, or no header), or a
-        Parquet file whose unnamed saved index holds dates or text: the caller reads it in one process.
+        UTF-16 text), whose header is not its first row (a report's title above it, or no header), that ends
+        in a note under the table, or a Parquet file whose unnamed saved index holds dates or text: the caller
+        reads it in one process.
     """
     import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
     import pandas as pd  # loaded by pipelines reading tables
 
     from .sniff import sniff_table, text_encoding  # loaded by pipelines reading tables
-    from .table_edges import BLANK_FIRST, say_repeated_headers, without_saved_index  # pandas: by table readers
+    from .table_edges import BLANK_FIRST, say_repeated_headers, trailing_notes, without_saved_index  # pandas
     from .tabular import data_names, first_text_rows, header_position  # pandas: loaded by pipelines reading tables
 
     p = Path(path)
@@ -154,6 +155,10 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
         dtype=object,
         blocksize=max(1 << 20, line * chunk_rows),
     )
+    tail = frame.partitions[max(0, frame.npartitions - 2) :].compute().tail(5)  # the last block may be short
+    if trailing_notes(tail):  # a note under the table ("Downloaded from ... as of ..."): a local read leaves it out
+        logger.info("%s: read in one process: it ends in a note under the table, which that read leaves out", p)
+        return None
     count, first = _repeated_header_lines(p)
     if count:  # files joined end to end: their headers left out on the workers, as a local read leaves them out
         say_repeated_headers(p, count, first)

@@ -69,15 +69,8 @@ def without_notes(df, path):
     """A table without the notes a report ends with (Barchart's "Downloaded from Barchart.com as of ...", a
     "Source: ..." line): its last rows, five at most, each holding one cell of words (two or more words of
     letters, no date) in a table of two or more columns; logged."""
-    if df.shape[1] < 2 or df.empty:
-        return df
-    n = 0
-    for row in df.tail(5).to_numpy(dtype=object)[::-1]:
-        filled = _filled(row)
-        if not (len(filled) == 1 and isinstance(filled[0], str) and _is_note(filled[0])):
-            break
-        n += 1
-    if not n or n == len(df):
+    n = trailing_notes(df)
+    if not n:
         return df
     logger.info(
         "%s: the last %d row(s) are a note, not data, and are left out: %s",
@@ -86,6 +79,19 @@ def without_notes(df, path):
         " / ".join(str(_filled(row)[0]) for row in df.tail(n).to_numpy(dtype=object)),
     )
     return df.iloc[:-n]
+
+
+def trailing_notes(df):
+    """How many of a table's last rows (five at most) are notes (:func:`without_notes`); 0 when all would be."""
+    if df.shape[1] < 2 or df.empty:
+        return 0
+    n = 0
+    for row in df.tail(5).to_numpy(dtype=object)[::-1]:
+        filled = _filled(row)
+        if not (len(filled) == 1 and isinstance(filled[0], str) and _is_note(filled[0])):
+            break
+        n += 1
+    return 0 if n == len(df) else n
 
 
 def _is_note(text):

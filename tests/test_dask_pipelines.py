@@ -243,7 +243,7 @@ def test_files_the_workers_cannot_split_by_bytes_are_left_to_one_process(tmp_pat
     assert dask_frame(tmp_path / "headerless.csv", chunk_rows=10) is None
 
 
-def test_files_joined_end_to_end_lose_their_repeated_headers_on_the_workers_as_here(tmp_path, gmm_log):
+def test_files_joined_end_to_end_or_ending_in_a_note_give_the_local_readers_outputs_on_dask(tmp_path):
     from gmm_apps.engine import _repeated_header_lines
 
     rng = np.random.default_rng(8)
@@ -284,3 +284,11 @@ def test_files_joined_end_to_end_lose_their_repeated_headers_on_the_workers_as_h
     assert "Dask engine" in said and "3 row(s) repeat the header" in said and "the first at data row 2001" in said
     for name in ("customers.csv", "segments.csv"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
+    # a note under the table ("Downloaded from ... as of ..."): read in one process, which leaves it out
+    with open(joined, "a", encoding="utf-8") as fh:
+        fh.write('"Downloaded from the shop as of 2024-05-01",,\n')
+    assert run(["run", cfg, "--out", str(tmp_path / "noted"), "--set", f"data.path={joined}", *common, *DASK]) == 0
+    said = (tmp_path / "noted" / "run.log").read_text()
+    assert "read in one process: it ends in a note under the table" in said and "are a note, not data" in said
+    for name in ("customers.csv", "segments.csv"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "noted" / name).read_bytes(), name
