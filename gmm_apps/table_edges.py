@@ -25,6 +25,36 @@ TOTAL_LABEL = re.compile(
 )
 
 
+#: a statement's balance row says so in the whole of one of its cells, wherever the cell is (its date comes
+#: first) and wherever the row is (each month of a statement may open with one): Opening balance, Closing
+#: balance, Balance brought forward, Anfangssaldo, Saldo anterior, Solde initial
+BALANCE_ROW = re.compile(
+    r"^\s*((opening|closing|starting|beginning|ending|final|previous)\s+balance(\s+(brought|carried)\s+"
+    r"(forward|down))?|balance\s+(brought|carried)\s+(forward|down)|(anfangs|end|schluss)saldo|saldo\s+"
+    r"(anterior|inicial|final|vortrag)|solde\s+(initial|final|pr[ée]c[ée]dent|d'ouverture|de\s+cl[ôo]ture))\s*$",
+    re.IGNORECASE,
+)
+
+
+def balance_rows(df):
+    """Which rows are a statement's balance (opening, closing, brought forward), wherever they are: a cell is left
+    empty (a balance moves no amount) and a text cell is all of one (:data:`BALANCE_ROW`); a boolean array. Only
+    the rows with an empty cell are read, each distinct cell once."""
+    said = df.isna().any(axis=1).to_numpy().copy()
+    if not said.any():
+        return said
+    rows = df[said]
+    found = np.zeros(len(rows), dtype=bool)
+    for j in range(rows.shape[1]):
+        col = rows.iloc[:, j]
+        if pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype):
+            words = {v for v in pd.unique(col.to_numpy(dtype=object)) if isinstance(v, str) and BALANCE_ROW.match(v)}
+            if words:
+                found |= col.isin(words).to_numpy(dtype=bool)
+    said[said] = found
+    return said
+
+
 def _filled(row):
     """A row's cells that hold something (not missing, not blank)."""
     return [v for v in row if not pd.isna(v) and str(v).strip()]

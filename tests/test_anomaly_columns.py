@@ -202,6 +202,43 @@ def test_a_report_with_a_title_above_and_totals_below_reads_as_its_records(tmp_p
         assert f"left out: {label}, 12345.67" in gmm_log.text, label
 
 
+def test_a_statements_balance_rows_are_no_records(tmp_path, gmm_log):
+    from gmm_apps.pipelines.anomaly.data import read_frame
+
+    rng = np.random.default_rng(5)
+    n = 300
+    amount = -rng.gamma(2, 25, n).round(2)
+    payments = pd.DataFrame(
+        {
+            "Date": pd.date_range("2025-01-02", periods=n, freq="D").strftime("%d/%m/%Y"),
+            "Description": rng.choice(["TESCO", "AMAZON UK", "TOTAL GAS & POWER", "Opening balance transfer"], n),
+            "Amount": amount,
+            "Balance": (10_000 + np.cumsum(amount)).round(2),
+        }
+    )
+    for opening, closing in (("Opening balance", "Closing balance"), ("Anfangssaldo", "Endsaldo")):
+        # the date first, the balance row's words in its description, its amount empty, as banks export them;
+        # a month's balance brought forward inside the statement
+        row = lambda day, words, bal: pd.DataFrame({"Date": [day], "Description": [words], "Balance": [bal]})  # noqa: E731
+        mid = row("01/06/2025", "Balance brought forward", payments.Balance.iloc[149])
+        last = row("29/10/2025", closing, payments.Balance.iloc[-1])
+        parts = [row("01/01/2025", opening, 10_000.0), payments[:150], mid, payments[150:], last]
+        pd.concat(parts).to_csv(tmp_path / "statement.csv", index=False)
+        for got in (
+            read_frame(tmp_path / "statement.csv"),
+            pd.concat(read_frame(tmp_path / "statement.csv", chunksize=100)),
+        ):
+            assert len(got) == n and got["Description"].tolist() == payments["Description"].tolist(), opening
+        said = f"3 row(s) hold a statement's balance, not records, and are left out: 01/01/2025, {opening}, 10000; "
+        assert said + "01/06/2025, Balance brought forward" in gmm_log.text, opening
+    # the whole statement run: no balance row among the records, the running balance no feature
+    r = gmm_apps.run("anomaly", data=tmp_path / "statement.csv", out=tmp_path / "r", set=QUICK + ["data.score=null"])
+    assert len(r.tables["scores"]) == n and "Balance" not in r.summary["features"]
+    # a record that only mentions a balance, or a payment to a firm named Total, keeps every cell: a record
+    payments.to_csv(tmp_path / "plain.csv", index=False)
+    assert len(read_frame(tmp_path / "plain.csv")) == n
+
+
 def test_the_row_numbers_pandas_saves_before_the_records_are_no_feature(tmp_path, gmm_log):
     # df.to_csv() without index=False: the row order scored as a feature, a detector flagging the file's last rows
     df = card_log(n=1500).drop(columns="Time")

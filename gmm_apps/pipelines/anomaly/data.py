@@ -10,7 +10,7 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
-from ...table_edges import trailing_total_rows
+from ...table_edges import balance_rows, trailing_total_rows
 from ...tabular import header_with, no_value, read_table
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -53,17 +53,35 @@ def read_frame(path, *, chunksize=None, sheet=None, named=()):
 
 
 def _without_totals(df, path):
-    """The records without a report's total rows at the end (the chunk of a file read in chunks that holds them),
-    logged: a total is no record, and scored as one it would top the anomalies."""
+    """The records without a statement's balance rows (opening, closing, brought forward) and a report's total rows
+    at the end (the chunk of a file read in chunks that holds them), logged: a total or a balance is no record, and
+    scored as one it would top the anomalies."""
+    balance = balance_rows(df)
+    if balance.any():
+        logger.info(
+            "%s: %d row(s) hold a statement's balance, not records, and are left out: %s",
+            path,
+            int(balance.sum()),
+            _shown(df[balance].head(3)) + ("; ..." if balance.sum() > 3 else ""),
+        )
+        df = df[~balance]
     n = trailing_total_rows(df)
-    if not n:
-        return df
-    shown = "; ".join(
+    if n:
+        logger.info(
+            "%s: the last %d row(s) hold a report's totals, not records, and are left out: %s",
+            path,
+            n,
+            _shown(df.tail(n)),
+        )
+    return df.iloc[: len(df) - n] if n else df
+
+
+def _shown(rows):
+    """Rows as the log shows them: their filled cells."""
+    return "; ".join(
         ", ".join(f"{v:.10g}" if isinstance(v, float) else str(v) for v in row if not pd.isna(v))
-        for row in df.tail(n).to_numpy()
+        for row in rows.to_numpy()
     )
-    logger.info("%s: the last %d row(s) hold a report's totals, not records, and are left out: %s", path, n, shown)
-    return df.iloc[:-n]
 
 
 class BadValueError(DataError):
