@@ -199,6 +199,12 @@ def main(argv=None):
             print("error: interrupted; nothing was written", file=sys.stderr)
             return _handled_interrupt(130)
         except Exception as exc:  # a bug: say so in one line, traceback with --debug
+            if isinstance(stop := _interruption(exc), Terminated):
+                print("error: terminated (SIGTERM); nothing was written", file=sys.stderr)
+                return _handled_interrupt(143)
+            if stop is not None:
+                print("error: interrupted; nothing was written", file=sys.stderr)
+                return _handled_interrupt(130)
             if args.debug:
                 raise
             print(
@@ -213,6 +219,18 @@ def main(argv=None):
             logging.captureWarnings(False)
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+
+
+def _interruption(exc):
+    """The Ctrl-C or SIGTERM inside an error that wraps it (one arriving while a class is made, as during an
+    import, comes out as "RuntimeError: Error calling __set_name__"), else None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (KeyboardInterrupt, Terminated)):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _handled_interrupt(status):

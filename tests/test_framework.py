@@ -379,6 +379,23 @@ def test_model_evaluation_block_values():
     assert ev["min_mean_distance"] == pytest.approx(np.linalg.norm(gm.means_[0] - gm.means_[1]))
 
 
+def test_an_interrupt_wrapped_in_another_error_is_still_an_interrupt(monkeypatch, capsys):
+    from gmm_apps.errors import Terminated
+
+    def wrapped(stop):
+        def dispatch(args):  # Ctrl-C while a class is made (an import), as Python 3.11 wraps it
+            raise RuntimeError("Error calling __set_name__ on '_axis_method_wrapper' instance 'set_xscale'") from stop
+
+        return dispatch
+
+    for stop, code, said in ((KeyboardInterrupt(), 130, "interrupted"), (Terminated(), 143, "terminated (SIGTERM)")):
+        monkeypatch.setattr(cli, "_dispatch", wrapped(stop))
+        assert cli.main(["list"]) == code
+        assert capsys.readouterr().err == f"error: {said}; nothing was written\n"
+    monkeypatch.setattr(cli, "_dispatch", wrapped(ValueError("a bug")))  # any other error is still a bug
+    assert cli.main(["list"]) == 1 and "internal error (RuntimeError" in capsys.readouterr().err
+
+
 def test_sigint_during_a_run_leaves_nothing(tmp_path):
     import signal
     import time
