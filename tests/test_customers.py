@@ -899,7 +899,7 @@ QUICK = ["--quiet", "--set", "report.stability_seeds=1", "--set", "report.bootst
         ),
         (
             ["features.recent_weeks=39", "split.holdout_weeks=max"],
-            "features.recent_weeks=39 is not shorter than split.calibration_weeks: auto (39 weeks)",
+            "features.recent_weeks=39 is not shorter than split.calibration_weeks: auto (39 weeks with split.holdout_weeks: max)",
         ),
         (["features.recent_weeks=39"], "auto leaves 39.0 weeks before the holdout (the log's last 39 weeks, from"),
         (["split.calibration_weeks=0"], "split.calibration_weeks: must be from 1 to 5200 weeks, or auto, got 0"),

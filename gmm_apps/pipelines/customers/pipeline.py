@@ -35,6 +35,7 @@ from .ranking import recommend, validate
 from .rows import same_currency
 from .segments import action_for, money
 from .split import (
+    calibration_said,
     calibration_weeks,
     calibration_window,
     horizon_weeks,
@@ -232,11 +233,10 @@ class CustomersPipeline(Pipeline):
         check_format_keys(config.data, file_kind(config.data, p)[0], source)
         weeks = calibration_weeks(config.split)  # None: to the log's last weeks, checked against the log
         if config.split.enabled and weeks is not None and config.features.recent_weeks >= weeks:
-            named = f"={weeks}" if weeks == config.split.calibration_weeks else f": auto ({weeks} weeks)"
             raise ConfigError(
                 f"{source}: features.recent_weeks={config.features.recent_weeks} is not shorter than "
-                f"split.calibration_weeks{named}, so recent spend would equal total spend; shorten "
-                "features.recent_weeks"
+                f"split.calibration_weeks{calibration_said(config.split)}, so recent spend would equal total spend; "
+                "shorten features.recent_weeks"
             )
         if len(set(config.features.model)) != len(config.features.model):
             raise ConfigError(f"{source}: features.model: a feature is listed twice: {config.features.model}")

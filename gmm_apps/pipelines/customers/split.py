@@ -85,6 +85,13 @@ def calibration_weeks(sp):
     return AUTO_CALIBRATION if sp.holdout_weeks == "max" else None
 
 
+def calibration_said(sp):
+    """How a message names the calibration period's weeks: ``=39``, or ``: auto (39 weeks with
+    split.holdout_weeks: max)`` (after ``split.calibration_weeks``)."""
+    weeks = calibration_weeks(sp)
+    return f"={weeks}" if weeks == sp.calibration_weeks else f": auto ({weeks} weeks with split.holdout_weeks: max)"
+
+
 def calibration_window(purchases, sp, source, *, recent_weeks):
     """The calibration and holdout periods of ``split``, checked against the data's dates.
 
@@ -108,8 +115,7 @@ def calibration_window(purchases, sp, source, *, recent_weeks):
     start = pd.Timestamp(sp.start) if sp.start else first
     if sp.calibration_weeks == "auto" and sp.holdout_weeks != "max":  # every week before the log's last weeks
         return _latest_window(start, first, last, sp, source, recent_weeks)
-    weeks = calibration_weeks(sp)
-    named = f"={weeks}" if weeks == sp.calibration_weeks else f": auto ({weeks} weeks with split.holdout_weeks: max)"
+    weeks, named = calibration_weeks(sp), calibration_said(sp)
     cal_end = start + pd.Timedelta(weeks=weeks)
     if cal_end <= first:
         raise DataError(f"{source}: no transactions in the calibration period ({start.date()} to {cal_end.date()})")
