@@ -875,6 +875,11 @@ QUICK = ["--quiet", "--set", "report.stability_seeds=1", "--set", "report.bootst
             "split.calibration_weeks: auto leaves 18.0 weeks before the holdout (the log's last 60 weeks, from "
             "1997-05-07), not more than features.recent_weeks=26; set split.holdout_weeks: 51 or fewer",
         ),
+        (  # a split.start inside the last 39 weeks: the latest start that leaves the calibration enough weeks
+            ["split.start=1998-05-01"],
+            "auto leaves 0.0 weeks before the holdout (the log's last 39 weeks, from 1997-10-01), not more than "
+            "features.recent_weeks=26; set split.start: 1997-03-26 or earlier, or features.recent_weeks lower",
+        ),
         (
             ["split.calibration_weeks=39", "split.holdout_weeks=60"],
             "split.holdout_weeks=60 runs to 1998-11-24, past the log's last purchase (1998-06-30); "

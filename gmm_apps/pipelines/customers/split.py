@@ -164,6 +164,9 @@ def _latest_window(start, first, last, sp, source, recent_weeks):
     if cal_end <= max(start, first) or weeks <= recent_weeks:
         allowed = (ho_end - max(start, first)).days // 7 - recent_weeks - 1  # a calibration a week past recent spend
         fix = f"set split.holdout_weeks: {allowed} or fewer, or " if allowed >= 1 else "set "
+        latest = cal_end - pd.Timedelta(weeks=recent_weeks + 1)  # the latest start that leaves enough weeks
+        if sp.start is not None and start > latest >= first:
+            fix = f"set split.start: {latest.date()} or earlier, or " + fix.removeprefix("set ")
         raise DataError(
             f"{source}: split.calibration_weeks: auto leaves {max(weeks, 0):.1f} weeks before the holdout (the log's "
             f"last {sp.holdout_weeks} weeks, from {cal_end.date()}), not more than features.recent_weeks="
