@@ -226,7 +226,7 @@ def _interruption(exc):
     import, comes out as "RuntimeError: Error calling __set_name__"), else None."""
     seen = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, (KeyboardInterrupt, Terminated)):
+        if isinstance(exc, KeyboardInterrupt):  # SIGTERM's Terminated is one
             return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__

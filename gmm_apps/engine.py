@@ -97,7 +97,7 @@ def _without_header_rows(part):
     return part if same is None else part[~same]
 
 
-def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
+def dask_frame(path, *, chunk_rows, header_has=None, keep=(), local_if=None):
     """A delimited text or Parquet file as a Dask DataFrame, in partitions of about ``chunk_rows`` rows.
 
     CSV columns are read as text (``object``): typing is the pipeline's job,
@@ -115,6 +115,9 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
     keep : collection of str, optional
         Columns the config names; the others' row index saved with the table is left out, as a local read
         leaves it out (:func:`gmm_apps.table_edges.without_saved_index`).
+    local_if : callable, optional
+        Given the file's last rows (as text), whether the file is read in one process instead (a transaction
+        log's total rows, which its local reader leaves out); a note under the table always is.
 
     Returns
     -------
@@ -158,6 +161,8 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=()):
     tail = frame.partitions[max(0, frame.npartitions - 2) :].compute().tail(5)  # the last block may be short
     if trailing_notes(tail):  # a note under the table ("Downloaded from ... as of ..."): a local read leaves it out
         logger.info("%s: read in one process: it ends in a note under the table, which that read leaves out", p)
+        return None
+    if local_if is not None and local_if(tail):
         return None
     count, first = _repeated_header_lines(p)
     if count:  # files joined end to end: their headers left out on the workers, as a local read leaves them out

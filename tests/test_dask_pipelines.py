@@ -292,3 +292,10 @@ def test_files_joined_end_to_end_or_ending_in_a_note_give_the_local_readers_outp
     assert "read in one process: it ends in a note under the table" in said and "are a note, not data" in said
     for name in ("customers.csv", "segments.csv"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "noted" / name).read_bytes(), name
+    # a report's total row at the end: read in one process too, the same figures
+    totalled = tmp_path / "totalled.csv"
+    totalled.write_text(one.read_text() + "Total,,99999.99\n")
+    assert run(["run", cfg, "--out", str(tmp_path / "total"), "--set", f"data.path={totalled}", *common, *DASK]) == 0
+    assert "hold a report's totals, not purchases" in (tmp_path / "total" / "run.log").read_text()
+    for name in ("customers.csv", "segments.csv"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "total" / name).read_bytes(), name

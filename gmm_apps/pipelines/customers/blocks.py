@@ -28,7 +28,7 @@ from ...tabular import (
     why_ambiguous,
 )
 from .data import check_columns, column_spec, file_kind, statuses_counted, with_payment_columns, with_status
-from .lines import DAILY_COLUMNS, TOTAL_ROWS, customer_days, day_first, finish, trailing_totals
+from .lines import DAILY_COLUMNS, customer_days, day_first, finish, trailing_totals
 from .rows import check_one_currency, currency_column, currency_names
 from .status import row_statuses, tally
 
@@ -67,7 +67,15 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         return None
     try:
         spec = column_spec(cfg_data, kind)
-        ddf = dask_frame(p, chunk_rows=chunk_rows, header_has=header_with(spec.values()), keep=set(spec.values()))
+        ddf = dask_frame(
+            p,
+            chunk_rows=chunk_rows,
+            header_has=header_with(spec.values()),
+            keep=set(spec.values()),
+            local_if=lambda tail: (
+                {spec["date"], spec["customer_id"]} <= set(tail.columns) and trailing_totals(tail, spec)
+            ),
+        )  # a report's total rows at the end: read locally, which leaves them out
     except (ValueError, OSError) as exc:
         raise DataError(f"{p}: cannot read ({str(exc).splitlines()[0]})") from None
     if ddf is None:  # UTF-16 text, title rows above the header
@@ -82,8 +90,6 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         )
         return None
 
-    if trailing_totals(ddf.partitions[max(0, ddf.npartitions - 2) :].compute().tail(TOTAL_ROWS), spec):
-        return None  # a report's total rows at the end: left out by the local reader
     first, marks, counts, code = _whole_log_readings(ddf, spec, cfg_data, p, client)
     counted = statuses_counted(p, spec, counts, cfg_data) if counts is not None else None
 

@@ -224,7 +224,7 @@ def add_cleaning(rep, cleaning, cfg):
 
 
 def _outside_rows(outside):
-    """Cleaning-table rows of the purchases no period holds (:meth:`.pipeline.Window.outside`)."""
+    """Cleaning-table rows of the purchases no period holds (:meth:`.split.Window.outside`)."""
     rows = []
     if b := outside.get("before"):
         rows.append(
