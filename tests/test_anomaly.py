@@ -116,6 +116,17 @@ def test_the_per_feature_view_scores_a_missing_value_at_the_feature_s_mean():
     assert np.isfinite(det.decision_function(holes)).all()
 
 
+def test_an_explanation_names_no_feature_that_explains_nothing():
+    X, _ = planted(n=600, n_out=0)
+    det = GMMDetector(n_components=[1, 4], seeds=2, random_state=0).fit(X)
+    odd = X[:1].copy()
+    odd[0, 3] += 400  # odd in one feature alone, the others ordinary
+    contrib, _ = det.contributions(odd)
+    assert (contrib[0, [0, 1, 2, 4]] / np.nansum(contrib[0]) < 0.005).all()  # their shares round to 0%
+    why = det.explain(odd, top=3, names=list("abcde"))[0]
+    assert len(why) == 1 and why[0].startswith("d high"), why
+
+
 def test_a_runaway_value_in_the_reference_is_the_top_anomaly_not_a_failed_fit():
     X, _ = planted(n=600, n_out=0)
     before = GMMDetector(n_components=[1, 4], seeds=2, random_state=0).fit(X)

@@ -136,7 +136,9 @@ class ExplanationsMixin:
         features : list of list of str
             For each record, up to ``top`` entries like ``"chol high (z=+4.1, 62%)"``
             (the percentage is the feature's share of the record's summed
-            contributions), then ``"missing: a, b"`` when features are missing.
+            contributions; after the first, a feature whose share rounds to 0%
+            is not named: it explains nothing), then ``"missing: a, b"`` when
+            features are missing.
         """
         contrib, z = self.contributions(X)
         n, d = contrib.shape
@@ -159,8 +161,8 @@ class ExplanationsMixin:
                     if t > 0
                     else f"{names[j]} (z={_z(zj)})"
                 )
-                for j, cj, zj, sj in zip(js, cs, zs, ss)
-                if cj == cj
+                for rank, (j, cj, zj, sj) in enumerate(zip(js, cs, zs, ss))
+                if cj == cj and (rank == 0 or t <= 0 or sj >= 0.5)
             ]
             if gone[i]:
                 parts.append("missing: " + ", ".join(names[j] for j in np.flatnonzero(absent[i])))
