@@ -255,7 +255,10 @@ def _top_section(rep, cfg, scores, rec):
     )
     rep.text(
         "top_features: the features farthest from the record's most likely cluster in the view that gives "
-        "it its score, in robust standard deviations (z); high / low says in which direction."
+        "it its score, in robust standard deviations (z); high / low says in which direction. probability: the "
+        "score rescaled to 0-1 as PyOD's detectors do ('unify': the normal distribution function of the score "
+        "standardised by the reference scores' mean and deviation), to rank and compare by; it is no calibrated "
+        "chance of an anomaly, and flag, not it, says which records pass the threshold."
         + (
             f" Then the record as written in the file: its first {len(shown.columns)} columns."
             if len(shown.columns)
