@@ -74,6 +74,13 @@ def currencies(cells):
     return found
 
 
+def named_currency(column):
+    """The one currency a column's name says its amounts are in (``Line Total (€)``, ``Price (USD)``,
+    ``amount_eur``), or None: an export's numbers often carry no sign when its header does."""
+    found = currencies([str(column).replace("_", " ")]) if column is not None else {}
+    return next(iter(found)) if len(found) == 1 else None
+
+
 def row_currencies(cells):
     """Each cell's currency from its sign or code (``$`` and ``USD`` are one), or NA where it shows none."""
     found = cells.astype("string").str.extract(f"({_CURRENCY_MARK.pattern})", expand=True)[0]

@@ -60,6 +60,16 @@ def _filled(row):
     return [v for v in row if not pd.isna(v) and str(v).strip()]
 
 
+def shown_rows(rows):
+    """Rows as a log shows them, for a message: their filled cells, a row after another (an empty row, as a
+    blank line before a report's totals, shows nothing)."""
+    cells = (
+        ", ".join(f"{v:.10g}" if isinstance(v, float) else str(v) for v in row if not pd.isna(v))
+        for row in rows.to_numpy()
+    )
+    return "; ".join(c for c in cells if c)
+
+
 def trailing_total_rows(df, limit=5):
     """How many of a table's last rows (``limit`` at most) are a report's totals: the first filled cell says so
     (``Total``, ``Grand total``, ``Summe`` ...) and a cell is left empty (a total has no id, date or category);

@@ -20,6 +20,23 @@ def run(args):
     return cli.main([*args, "--quiet"])
 
 
+def test_customers_on_dask_read_the_currency_a_header_names_as_here(tmp_path):
+    """Plain numbers under ``amount (€)``: the report's amounts are in euros on the workers as here (the whole-log
+    pass has nothing else to read: ISO dates, numbers, no currency or status column)."""
+    tx = pd.read_csv(SAMPLES / "cdnow_sample.txt", sep=r"\s+", header=0, names=["cust", "date", "n", "amount (€)"])
+    tx["date"] = pd.to_datetime(tx["date"].astype(str), format="%Y%m%d").dt.strftime("%Y-%m-%d")
+    tx.drop(columns="n").to_csv(tmp_path / "tx.csv", index=False)
+    keys = ["data.id_column=cust", "data.amount_column=amount (€)", "model.n_components=3", "report.bootstrap=0"]
+    keys += ["report.stability_seeds=1", "report.plots=false", f"data.path={tmp_path / 'tx.csv'}"]
+    common = [a for k in keys for a in ("--set", k)]
+    cfg = str(REPO / "configs" / "customers.yaml")
+    assert run(["run", cfg, "--out", str(tmp_path / "local"), *common]) == 0
+    assert run(["run", cfg, "--out", str(tmp_path / "dask"), *common, *DASK]) == 0
+    summaries = [json.loads((tmp_path / k / "summary.json").read_text()) for k in ("local", "dask")]
+    assert [s["cleaning"]["amounts_in"] for s in summaries] == ["EUR", "EUR"]
+    assert all("expected €" in s["headline"] for s in summaries)
+
+
 def test_customers_aggregate_the_log_on_dask(tmp_path, capsys):
     tx = pd.read_csv(
         SAMPLES / "cdnow_sample.txt",
@@ -68,8 +85,6 @@ def test_customers_aggregate_the_log_on_dask(tmp_path, capsys):
     a = pd.read_csv(tmp_path / "local" / "customers.csv")
     b = pd.read_csv(tmp_path / "dask" / "customers.csv")
     pd.testing.assert_frame_equal(a, b)
-    import json
-
     ca, cb = (json.loads((tmp_path / k / "summary.json").read_text())["cleaning"] for k in ("local", "dask"))
     assert ca == cb and ca["returns"]["lines"] == 1 and ca["missing_id"]["lines"] == 1 and ca["amounts_in"] == "USD"
     failed = log_rows["Status"] == "failed"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ...errors import DataError
 from ...paths import require_file
-from ...table_edges import balance_rows, trailing_total_rows
+from ...table_edges import balance_rows, shown_rows, trailing_total_rows
 from ...tabular import header_with, no_value, read_table
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -62,7 +62,7 @@ def _without_totals(df, path):
             "%s: %d row(s) hold a statement's balance, not records, and are left out: %s",
             path,
             int(balance.sum()),
-            _shown(df[balance].head(3)) + ("; ..." if balance.sum() > 3 else ""),
+            shown_rows(df[balance].head(3)) + ("; ..." if balance.sum() > 3 else ""),
         )
         df = df[~balance]
     n = trailing_total_rows(df)
@@ -71,17 +71,9 @@ def _without_totals(df, path):
             "%s: the last %d row(s) hold a report's totals, not records, and are left out: %s",
             path,
             n,
-            _shown(df.tail(n)),
+            shown_rows(df.tail(n)),
         )
     return df.iloc[: len(df) - n] if n else df
-
-
-def _shown(rows):
-    """Rows as the log shows them: their filled cells."""
-    return "; ".join(
-        ", ".join(f"{v:.10g}" if isinstance(v, float) else str(v) for v in row if not pd.isna(v))
-        for row in rows.to_numpy()
-    )
 
 
 class BadValueError(DataError):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ...currency import currencies, refuse_mixed_currencies
+from ...currency import currencies, named_currency, refuse_mixed_currencies
 from ...dates import day_month_order
 from ...engine import dask_frame
 from ...errors import DataError
@@ -140,7 +140,8 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
     counts : pandas.Series or None
         Rows by payment status (:func:`.status.row_statuses`); None without a status column.
     code : str or None
-        The currency the amounts are in (the currency column's one name, or the amounts' one sign).
+        The currency the amounts are in (the currency column's one name, or the amounts' one sign, or the one
+        their column's name gives).
     """
     date = spec["date"] if cfg_data.date_format is None and day_month_order(ddf[spec["date"]].head(5)) else None
     cols = [
@@ -150,8 +151,9 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
     ]
     cur = currency_column(ddf.columns)
     status = spec.get("status")
+    titled = named_currency(spec.get("amount", spec.get("price")))  # numbers without signs: the column's name
     if date is None and not cols and cur is None and status is None:
-        return None, {}, None, None
+        return None, {}, None, titled
 
     def evidence(part):
         found = {c: number_cells(part[c]) for c in cols}
@@ -192,4 +194,4 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
             marks[c] = mark_from(evidence := pool_evidence(seen))
             if marks[c] is None:
                 raise DataError(f"{path}: column {c!r}: {why_ambiguous(evidence)}{DECIMAL_MARK_HINT}")
-    return first, marks, counts, code
+    return first, marks, counts, code or titled

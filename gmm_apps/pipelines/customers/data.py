@@ -22,6 +22,7 @@ from ...errors import ConfigError, DataError
 from ...paths import require_file
 from ...registry import muted, say_unsettled
 from ...sniff import open_stored, sniff_table
+from ...table_edges import shown_rows
 from ...tabular import as_numbers, header_with, read_table, sheets_alike
 from .config import CustomersData
 from .lines import (
@@ -439,9 +440,11 @@ def read_transactions(cfg_data, path=None, *, date_order=None, decimal_marks=Non
     raw, currency, code = one_currency(p, raw, cfg_data.currency, spec.get("amount", spec.get("price")))
     totals = trailing_totals(raw, spec)
     if totals:
-        shown = "; ".join(", ".join(str(v) for v in row if not pd.isna(v)) for row in raw.tail(totals).to_numpy())
         logger.info(
-            "%s: the last %d row(s) hold a report's totals, not purchases, and are left out: %s", p, totals, shown
+            "%s: the last %d row(s) hold a report's totals, not purchases, and are left out: %s",
+            p,
+            totals,
+            shown_rows(raw.tail(totals)),
         )
         raw = raw.iloc[:-totals]
     cfg = cfg_data if kind != "cdnow" else _CdnowData(cfg_data)

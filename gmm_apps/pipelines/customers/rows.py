@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from ...currency import currencies, row_currencies
+from ...currency import currencies, named_currency, row_currencies
 from ...errors import DataError
 
 logger = logging.getLogger("gmm_apps")
@@ -97,7 +97,8 @@ def one_currency(path, raw, wanted, amount=None):
     Rows keep their index (the file's row numbers, for messages about them); a row whose currency cell is
     empty, or whose amount shows no currency, is read.
 
-    A log that shows no currency (no such column, no signs) is taken to be in ``wanted``, logged.
+    A log that shows no currency (no such column, no signs) is taken to be in ``wanted``, logged; without
+    ``wanted``, in the currency the amount column's name gives (``Line Total (€)``), if any.
 
     Returns
     -------
@@ -114,6 +115,8 @@ def one_currency(path, raw, wanted, amount=None):
         cells = raw[amount] if amount in raw.columns else None
         text = cells is not None and not pd.api.types.is_numeric_dtype(cells)  # numbers carry no sign to find
         shown = currencies(cells.dropna().astype(str).unique()) if text else {}
+        if not shown:  # numbers without signs: the currency the column's name gives, if any
+            return raw, None, named_currency(amount)
         return raw, None, next(iter(shown)) if len(shown) == 1 else None  # several: refused as amounts are read
     if cur is None:
         names = row_currencies(raw[amount]).dropna() if amount in raw.columns else ()
