@@ -596,6 +596,41 @@ def test_working_copy_and_enlarged_labels():
     np.testing.assert_array_equal(seg.enlarge_labels(half, (90, 160)), np.kron(half, np.ones((3, 4), int)))
 
 
+def test_smooth_enlarged_labels_are_those_of_every_label_zoomed_bilinearly():
+    """The reference: each label's indicator enlarged by scipy's zoom (order 1, pixel edges aligned), the label
+    with the largest kept (the smallest on a tie); noise maps (ties everywhere), blocky maps, factors whole and
+    not, one side not enlarged, the decision made band by band."""
+    from scipy import ndimage as ndi  # the reference only
+
+    def zoomed(labels, shape):
+        out = np.zeros(shape, dtype=labels.dtype)
+        best = np.full(shape, -1.0, dtype=np.float32)
+        factors = (shape[0] / labels.shape[0], shape[1] / labels.shape[1])
+        for k in np.unique(labels):
+            up = ndi.zoom((labels == k).astype(np.float32), factors, order=1, mode="nearest", grid_mode=True)
+            out[up > best], best[up > best] = k, up[up > best]
+        return out
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for t in range(24):
+        h, w = (int(v) for v in rng.integers(2, 50, 2))
+        k = int(rng.integers(2, 7))
+        labels = rng.integers(0, k, (h, w))
+        if t % 2:
+            labels = np.kron(rng.integers(0, k, (h // 3 + 1, w // 3 + 1)), np.ones((3, 3), int))[:h, :w]
+        shape = (max(h, int(h * rng.uniform(1, 6))), w if t % 5 == 0 else int(w * rng.uniform(1, 6)) + 1)
+        cases.append((labels, shape))
+    cases.append((np.kron(rng.integers(0, 4, (5, 5)), np.ones((4, 4), int)), (60, 60)))  # whole factors
+    old = seg.ENLARGE_ROWS
+    try:
+        seg.ENLARGE_ROWS = 7  # several bands on every map
+        for labels, shape in cases:
+            np.testing.assert_array_equal(seg.enlarge_labels(labels, shape), zoomed(labels, shape), str(shape))
+    finally:
+        seg.ENLARGE_ROWS = old
+
+
 def test_too_small_image_is_refused():
     with pytest.raises(DataError, match="1x1 pixels"):
         segment_image(np.zeros((1, 1, 3)), Settings.defaults())

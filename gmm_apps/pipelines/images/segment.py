@@ -96,14 +96,45 @@ def enlarge_labels(labels, shape, *, smooth=True):
         rows = np.minimum((np.arange(H) + 0.5) * h / H, h - 1).astype(np.intp)
         cols = np.minimum((np.arange(W) + 0.5) * w / W, w - 1).astype(np.intp)
         return labels[np.ix_(rows, cols)]
-    zoom = (H / h, W / w)
-    out = np.zeros((H, W), dtype=labels.dtype)
-    best = np.full((H, W), -1.0, dtype=np.float32)
-    for k in np.unique(labels):
-        up = ndi.zoom((labels == k).astype(np.float32), zoom, order=1, mode="nearest", grid_mode=True)
-        win = up > best
-        out[win], best[win] = k, up[win]
+    # Each label's indicator enlarged bilinearly (as ndi.zoom(order=1, mode="nearest", grid_mode=True) would,
+    # label by label) is decided only where a pixel's four small neighbours differ: elsewhere all four are one
+    # label, whose indicator is 1 there.  The same labels as zooming every indicator, in a fraction of the time.
+    y0, fy = _source_pixels(h, H)
+    x0, fx = _source_pixels(w, W)
+    P = np.pad(labels, ((0, 1), (0, 1)), mode="edge")  # past the last pixel, the last (mode="nearest")
+    mixed = (P[:-1, :-1] != P[:-1, 1:]) | (P[:-1, :-1] != P[1:, :-1]) | (P[:-1, :-1] != P[1:, 1:])
+    out = np.empty((H, W), dtype=labels.dtype)
+    for r in range(0, H, ENLARGE_ROWS):  # a band of rows at a time: the gathers stay small
+        ys = y0[r : r + ENLARGE_ROWS]
+        band = out[r : r + ENLARGE_ROWS]
+        band[...] = labels[ys][:, x0]
+        i, j = np.nonzero(mixed[ys][:, x0])
+        if i.size:
+            band[i, j] = _bilinear_winner(P, ys[i], x0[j], fy[r + i], fx[j])
     return out
+
+
+#: rows of the enlarged map decided at a time by :func:`enlarge_labels`
+ENLARGE_ROWS = 1024
+
+
+def _source_pixels(n, N):
+    """For each of ``N`` pixels enlarged from ``n``: the small pixel at or before its centre and the weight of
+    the one after it (pixel edges aligned, centres clamped to the first and last pixel)."""
+    x = np.clip((np.arange(N) + 0.5) * (n / N) - 0.5, 0, n - 1)
+    lo = np.floor(x).astype(np.intp)
+    return lo, x - lo
+
+
+def _bilinear_winner(P, y, x, fy, fx):
+    """The label whose bilinear indicator is largest at each point between small pixels ``(y, x)`` and ``(y + 1,
+    x + 1)`` of the padded map ``P``, its weight rounded to float32 as the zoomed indicator's; the smallest label
+    on a tie, as zooming the labels in increasing order keeps the first best."""
+    corners = np.stack([P[y, x], P[y, x + 1], P[y + 1, x], P[y + 1, x + 1]])
+    weights = np.stack([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx])
+    score = np.stack([np.where(corners == c, weights, 0.0).sum(axis=0) for c in corners]).astype(np.float32)
+    best = np.lexsort((corners, -score), axis=0)[0]
+    return corners[best, np.arange(corners.shape[1])]
 
 
 def connected_regions(labels):
