@@ -236,6 +236,38 @@ def test_anomaly_apply_on_dask_names_the_global_row_of_a_bad_value(tmp_path, cap
     assert "Compute Failed" not in dask_err and "Traceback" not in dask_err
 
 
+def test_anomaly_apply_on_dask_leaves_out_a_statements_balance_and_total_rows_as_one_process_does(tmp_path):
+    """Opening and closing balances between the months of a long statement, on every worker, and a total row at
+    its end: left out on Dask as in one process, not refused as records with an empty amount."""
+    cfg = str(REPO / "configs" / "anomaly.yaml")
+    assert (
+        run(["run", cfg, "--out", str(tmp_path / "fit"), "--set", "model.bags=0", "--set", "report.plots=false"]) == 0
+    )
+    new = pd.read_csv(SAMPLES / "cardio_new.csv")
+    months = []
+    for m in range(24):  # about 18,000 records: four partitions of 5,000 rows
+        month = new.assign(id=[f"{m}-{i}" for i in range(len(new))])
+        months += [pd.DataFrame({"id": ["Opening balance"]}), month, pd.DataFrame({"id": ["Closing balance"]})]
+    table = pd.concat(months, ignore_index=True)
+    total = pd.DataFrame({"id": ["Total"], "ASTV": [new["ASTV"].sum() * 24]})
+    for name, frame in (("statement.csv", table), ("totalled.csv", pd.concat([table, total], ignore_index=True))):
+        frame.to_csv(tmp_path / name, index=False)
+        assert run(["apply", str(tmp_path / "fit"), str(tmp_path / name), "--out", str(tmp_path / f"l{name}")]) == 0
+    import yaml
+
+    c = yaml.safe_load((tmp_path / "fit" / "config.yaml").read_text())
+    c["engine"] = {"kind": "dask", "n_workers": 2, "chunk_rows": 5000}
+    (tmp_path / "fit" / "config.yaml").write_text(yaml.safe_dump(c))
+    for name in ("statement.csv", "totalled.csv"):
+        assert run(["apply", str(tmp_path / "fit"), str(tmp_path / name), "--out", str(tmp_path / f"d{name}")]) == 0
+        a = pd.read_csv(tmp_path / f"l{name}" / "scores.csv")
+        b = pd.read_csv(tmp_path / f"d{name}" / "scores.csv")
+        assert len(a) == 24 * len(new) and not a["id"].str.contains("balance|Total").any()
+        pd.testing.assert_frame_equal(a, b)
+        log = (tmp_path / f"d{name}" / "run.log").read_text()
+        assert "hold a statement's balance, not records, and are left out: Opening balance" in log
+
+
 def test_files_the_workers_cannot_split_by_bytes_are_left_to_one_process(tmp_path):
     from gmm_apps.engine import dask_frame
     from gmm_apps.tabular import header_with

@@ -56,15 +56,8 @@ def _without_totals(df, path):
     """The records without a statement's balance rows (opening, closing, brought forward) and a report's total rows
     at the end (the chunk of a file read in chunks that holds them), logged: a total or a balance is no record, and
     scored as one it would top the anomalies."""
-    balance = balance_rows(df)
-    if balance.any():
-        logger.info(
-            "%s: %d row(s) hold a statement's balance, not records, and are left out: %s",
-            path,
-            int(balance.sum()),
-            shown_rows(df[balance].head(3)) + ("; ..." if balance.sum() > 3 else ""),
-        )
-        df = df[~balance]
+    df, balance = without_balance_rows(df)
+    say_balance_rows(path, len(balance), balance)
     n = trailing_total_rows(df)
     if n:
         logger.info(
@@ -74,6 +67,30 @@ def _without_totals(df, path):
             shown_rows(df.tail(n)),
         )
     return df.iloc[: len(df) - n] if n else df
+
+
+def without_balance_rows(df):
+    """The records without a statement's balance rows (:func:`gmm_apps.table_edges.balance_rows`), and those rows
+    (on a Dask worker: the first few travel back to be logged)."""
+    balance = balance_rows(df)
+    return (df[~balance], df[balance]) if balance.any() else (df, df.iloc[:0])
+
+
+def say_balance_rows(path, count, first):
+    """Log ``count`` balance rows left out of ``path``, showing the ``first`` of them."""
+    if count:
+        logger.info(
+            "%s: %d row(s) hold a statement's balance, not records, and are left out: %s",
+            path,
+            count,
+            shown_rows(first.head(3)) + ("; ..." if count > 3 else ""),
+        )
+
+
+def ends_in_totals(tail):
+    """Whether a table's last rows (``tail``) hold a report's totals: such a file is read in one process, which
+    leaves them out (:func:`gmm_apps.engine.dask_frame`'s ``local_if``)."""
+    return trailing_total_rows(tail) > 0
 
 
 class BadValueError(DataError):

@@ -17,7 +17,14 @@ from ...registry import Pipeline, index_holds_labels
 from ...tabular import check_sheet, header_with
 from .answers import join_verdicts
 from .config import AnomalyConfig
-from .data import BadValueError, read_frame, suggested_id_column
+from .data import (
+    BadValueError,
+    ends_in_totals,
+    read_frame,
+    say_balance_rows,
+    suggested_id_column,
+    without_balance_rows,
+)
 from .features import Schema
 from .model import GMMDetector
 from .shift import HELD_OUT_FOLDS, HELD_OUT_MAX, RATIO, Profile, Tally, shift_sentence, shift_summary
@@ -436,6 +443,7 @@ def _scored_chunks(input, config, det, schema, profile, *, update, client, stack
             chunk_rows=config.engine.chunk_rows,
             header_has=header_with(_named(config)),
             keep=_named(config),
+            local_if=ends_in_totals,
         )  # None: read in one process
     if blocks is not None:
         return _score_on_dask(client, blocks.to_delayed(), det, schema, input, config.report.explain, profile)
@@ -457,6 +465,13 @@ def score_chunk(frame, det, schema, source, explain, offset, profile=None):
     rec = schema.records(frame, source, offset=offset)
     table = score_table(det, rec, schema.features, explain)
     return table, None if profile is None else profile.tally(rec.X, table["flag"].to_numpy())
+
+
+def score_partition(frame, det, schema, source, explain, profile=None):
+    """:func:`score_chunk` of a Dask partition read as it is in the file, without a statement's balance rows (a
+    local read leaves them out as it reads), with how many there were and the first of them, to be logged."""
+    frame, balance = without_balance_rows(frame)
+    return (*score_chunk(frame, det, schema, source, explain, 0, profile), len(balance), balance.head(3))
 
 
 def score_and_update(frame, det, schema, source, explain, offset, profile=None):
@@ -532,16 +547,17 @@ def _score_on_dask(client, parts, det, schema, source, explain, profile=None):
     def collect():
         nonlocal offset
         try:
-            t, tally = pending.pop(0).result()
+            t, tally, balances, first = pending.pop(0).result()
         except BadValueError as exc:
             raise exc.shifted(offset) from None
+        say_balance_rows(source, balances, first)
         if schema.id_column is None:
             t["id"] += offset
         offset += len(t)
         return t, tally
 
     for part in parts:
-        pending.append(client.compute(dask.delayed(score_chunk)(part, det_f, schema, source, explain, 0, profile)))
+        pending.append(client.compute(dask.delayed(score_partition)(part, det_f, schema, source, explain, profile)))
         if len(pending) >= window:
             yield collect()
     while pending:
