@@ -89,12 +89,22 @@ def _repeated_header_lines(path):
     return count, first
 
 
+#: a Dask partition's ``attrs`` key holding the rows it had in the file when :func:`dask_frame` left some out (a
+#: repeated header): a pipeline naming records by their row in the file counts the next partition's from it
+ROWS_READ = "gmm_apps_rows_read"
+
+
 def _without_header_rows(part):
-    """A Dask partition without the rows that repeat the header (:func:`~gmm_apps.table_edges.repeated_header_rows`)."""
+    """A Dask partition without the rows that repeat the header (:func:`~gmm_apps.table_edges.repeated_header_rows`),
+    and the rows it had (``attrs[ROWS_READ]``)."""
     from .table_edges import repeated_header_rows  # pandas: loaded by pipelines reading tables
 
     same = repeated_header_rows(part)
-    return part if same is None else part[~same]
+    if same is None:
+        return part
+    out = part[~same]
+    out.attrs[ROWS_READ] = len(part)
+    return out
 
 
 def dask_frame(path, *, chunk_rows, header_has=None, keep=(), local_if=None):

@@ -203,7 +203,7 @@ def test_a_report_with_a_title_above_and_totals_below_reads_as_its_records(tmp_p
 
 
 def test_a_statements_balance_rows_are_no_records(tmp_path, gmm_log):
-    from gmm_apps.pipelines.anomaly.data import read_frame
+    from gmm_apps.pipelines.anomaly.data import data_rows, read_frame
 
     rng = np.random.default_rng(5)
     n = 300
@@ -234,6 +234,15 @@ def test_a_statements_balance_rows_are_no_records(tmp_path, gmm_log):
     # the whole statement run: no balance row among the records, the running balance no feature
     r = gmm_apps.run("anomaly", data=tmp_path / "statement.csv", out=tmp_path / "r", set=QUICK + ["data.score=null"])
     assert len(r.tables["scores"]) == n and "Balance" not in r.summary["features"]
+    # without ids, each record is numbered by its place in the file, the balance rows before it counted, read
+    # whole or in chunks, from CSV or Parquet: the numbers find the records there
+    raw = pd.read_csv(tmp_path / "statement.csv")
+    raw.to_parquet(tmp_path / "statement.parquet", index=False)
+    for name in ("statement.csv", "statement.parquet"):
+        ids = gmm_apps.load_run(tmp_path / "r").apply(tmp_path / name, out=tmp_path / f"a{name}").tables["scores"]["id"]
+        assert raw.iloc[ids]["Description"].tolist() == payments["Description"].tolist() and ids[0] == 1, name
+        rows = np.concatenate([data_rows(c) for c in read_frame(tmp_path / name, chunksize=100)])  # as chunks come
+        assert raw.iloc[rows - 1]["Description"].tolist() == payments["Description"].tolist(), name
     # a record that only mentions a balance, or a payment to a firm named Total, keeps every cell: a record
     payments.to_csv(tmp_path / "plain.csv", index=False)
     assert len(read_frame(tmp_path / "plain.csv")) == n

@@ -237,35 +237,47 @@ def test_anomaly_apply_on_dask_names_the_global_row_of_a_bad_value(tmp_path, cap
 
 
 def test_anomaly_apply_on_dask_leaves_out_a_statements_balance_and_total_rows_as_one_process_does(tmp_path):
-    """Opening and closing balances between the months of a long statement, on every worker, and a total row at
-    its end: left out on Dask as in one process, not refused as records with an empty amount."""
-    cfg = str(REPO / "configs" / "anomaly.yaml")
-    assert (
-        run(["run", cfg, "--out", str(tmp_path / "fit"), "--set", "model.bags=0", "--set", "report.plots=false"]) == 0
-    )
-    new = pd.read_csv(SAMPLES / "cardio_new.csv")
+    """Opening and closing balances between the months of a long statement, on every worker, a header repeated
+    where two months' files were joined, and a total row at its end: left out on Dask as in one process, not
+    refused as records with an empty amount; records without ids are numbered by their place in the file, so
+    that the numbers find them there whatever was left out before them."""
+    ref = pd.read_csv(SAMPLES / "cardio_reference.csv").drop(columns=["id"])
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    fit = ["--set", f"data.path={tmp_path / 'ref.csv'}", "--set", "data.score=null", "--set", "data.id_column=null"]
+    fit += ["--set", "model.bags=0", "--set", "report.plots=false"]
+    assert run(["run", str(REPO / "configs" / "anomaly.yaml"), "--out", str(tmp_path / "fit"), *fit]) == 0
+    new = pd.read_csv(SAMPLES / "cardio_new.csv").drop(columns=["id"])
     months = []
     for m in range(24):  # about 18,000 records: four partitions of 5,000 rows
-        month = new.assign(id=[f"{m}-{i}" for i in range(len(new))])
-        months += [pd.DataFrame({"id": ["Opening balance"]}), month, pd.DataFrame({"id": ["Closing balance"]})]
-    table = pd.concat(months, ignore_index=True)
-    total = pd.DataFrame({"id": ["Total"], "ASTV": [new["ASTV"].sum() * 24]})
-    for name, frame in (("statement.csv", table), ("totalled.csv", pd.concat([table, total], ignore_index=True))):
-        frame.to_csv(tmp_path / name, index=False)
+        month = new.assign(LB=new["LB"] + m / 100)
+        months += [pd.DataFrame({"LB": ["Opening balance"]}), month, pd.DataFrame({"LB": ["Closing balance"]})]
+    table = pd.concat(months[:-1], ignore_index=True)  # this month's not closed yet (a closing row at the end
+    table.to_csv(tmp_path / "statement.csv", index=False)  # is a total: the file would be read in one process)
+    lines = (tmp_path / "statement.csv").read_text().splitlines()
+    joined = lines[:9000] + lines[:1] + lines[9000:]  # the header again where two files were joined
+    (tmp_path / "joined.csv").write_text("\n".join(joined) + "\n")
+    (tmp_path / "totalled.csv").write_text("\n".join([*joined, f"Total,,,{new['AC'].sum() * 24}"]) + "\n")
+    names = ("statement.csv", "joined.csv", "totalled.csv")
+    for name in names:
         assert run(["apply", str(tmp_path / "fit"), str(tmp_path / name), "--out", str(tmp_path / f"l{name}")]) == 0
     import yaml
 
     c = yaml.safe_load((tmp_path / "fit" / "config.yaml").read_text())
     c["engine"] = {"kind": "dask", "n_workers": 2, "chunk_rows": 5000}
     (tmp_path / "fit" / "config.yaml").write_text(yaml.safe_dump(c))
-    for name in ("statement.csv", "totalled.csv"):
+    for name in names:
         assert run(["apply", str(tmp_path / "fit"), str(tmp_path / name), "--out", str(tmp_path / f"d{name}")]) == 0
         a = pd.read_csv(tmp_path / f"l{name}" / "scores.csv")
         b = pd.read_csv(tmp_path / f"d{name}" / "scores.csv")
-        assert len(a) == 24 * len(new) and not a["id"].str.contains("balance|Total").any()
         pd.testing.assert_frame_equal(a, b)
+        assert len(a) == 24 * len(new)
+        raw = pd.read_csv(tmp_path / name, dtype=str)  # each id is the record's place in the file
+        found = raw.iloc[a["id"].to_numpy()]
+        assert pd.to_numeric(found["LB"], errors="coerce").notna().all() and found["AC"].notna().all()
         log = (tmp_path / f"d{name}" / "run.log").read_text()
         assert "hold a statement's balance, not records, and are left out: Opening balance" in log
+        # said for each of the three partitions, or of the four chunks of 5,000 rows read in one process
+        assert log.count("hold a statement's balance") == (4 if name == "totalled.csv" else 3)
 
 
 def test_files_the_workers_cannot_split_by_bytes_are_left_to_one_process(tmp_path):

@@ -47,13 +47,13 @@ def parse_verdicts(column):
     return np.where(blank, np.nan, num), (int(np.flatnonzero(bad)[0]) if bad.any() else None)
 
 
-def read_verdicts(column, name, source, *, offset=0):
+def read_verdicts(column, name, source, *, rows=None):
     """The verdicts of ``data.verdict_column`` (:func:`parse_verdicts`); any other value is an error naming it."""
     verdicts, bad = parse_verdicts(column)
     if bad is not None:
         raise DataError(
             f"{source}: column {name!r} (data.verdict_column) has {_shown(column.iloc[bad])} at data row "
-            f"{offset + bad + 1}; expected 1, yes or fraud (confirmed anomaly), 0, no or false positive (confirmed normal) or empty "
+            f"{bad + 1 if rows is None else rows[bad]}; expected 1, yes or fraud (confirmed anomaly), 0, no or false positive (confirmed normal) or empty "
             "(unknown)"
         )
     return verdicts
@@ -141,7 +141,7 @@ def _id_text(v):
     return t[:-2] if t.endswith(".0") and t[:-2].lstrip("-").isdigit() else t
 
 
-def read_labels(df, name, source, *, offset=0):
+def read_labels(df, name, source, *, rows=None):
     """The labels in column ``name`` of ``df`` (None without one) as integers: 1 (or yes, true) an anomaly,
     0 (or no, false) or empty a normal record. Any other value is an error naming it: -1 and 1 (scikit-learn's
     convention, where -1 is the outlier) or a class name would otherwise be read as answers they are not."""
@@ -155,7 +155,7 @@ def read_labels(df, name, source, *, offset=0):
     if bad is not None:
         raise DataError(
             f"{source}: column {name!r} (data.label_column) has {_shown(column.iloc[bad])} at data row "
-            f"{offset + bad + 1}; "
+            f"{bad + 1 if rows is None else rows[bad]}; "
             "expected 1 (or yes, true) for an anomaly and 0 (or no, false) for a normal record; write the labels "
             "that way, or set data.label_column: null to evaluate nothing"
         )
@@ -207,7 +207,7 @@ def label_candidates(df, taken=()):
     ]
 
 
-def scored_labels(df, source, taken, said):
+def scored_labels(df, source, taken, said, *, rows=None):
     """The labels of records scored by a model whose reference held none, under ``data.label_column: auto``:
     the one column :func:`label_candidates` finds in ``df`` (outcomes known by the time the records are scored),
     else None. Each ``source`` is logged once (``said``: the sources logged so far, updated)."""
@@ -228,7 +228,7 @@ def scored_labels(df, source, taken, said):
                 source,
                 ", ".join(map(repr, found)),
             )
-    return read_labels(df, found[0], source) if len(found) == 1 else None
+    return read_labels(df, found[0], source, rows=rows) if len(found) == 1 else None
 
 
 def _check_case(df, name, source):

@@ -38,7 +38,12 @@ class AnomalyData(PathData):
         "position from 0; a list stacks sheets with the same columns; null: the first sheet holding the columns "
         "the config names (a summary sheet before the data is passed over), else the first",
     )
-    id_column: str | None = Field("id", description="column naming each record in scores.csv; null numbers the rows")
+    id_column: str | None = Field(
+        "id",
+        description="column naming each record in scores.csv; null: each record's place in its file, from 0 for the "
+        "row under the header as pandas counts rows (a message's data row 5 is record 4); the rows left out, such as "
+        "a statement's balance rows, keep their places",
+    )
     label_column: str | None = Field(
         "auto",
         description="the labels, used to evaluate the scores and never to fit: 1 (or yes, true, fraud) = anomaly, "

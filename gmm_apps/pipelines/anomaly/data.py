@@ -93,6 +93,17 @@ def ends_in_totals(tail):
     return trailing_total_rows(tail) > 0
 
 
+def data_rows(df):
+    """Each record's data row in the file it was read from, from 1 for the row under the header, as messages name
+    rows: the frame's index (which a local read keeps through the rows it leaves out, a statement's balance rows,
+    a repeated header, and continues from chunk to chunk; a Dask partition's counts from its first) plus 1; a
+    frame indexed otherwise counts from 1."""
+    index = df.index
+    if pd.api.types.is_integer_dtype(index.dtype) and index.is_monotonic_increasing and index.is_unique:
+        return index.to_numpy(dtype=np.int64) + 1
+    return np.arange(1, len(df) + 1, dtype=np.int64)
+
+
 class BadValueError(DataError):
     """A missing, infinite or non-numeric value; ``row`` counts data rows from the start of what was read."""
 

@@ -17,7 +17,7 @@ from ...tabular import DECIMAL_MARK_HINT, as_numbers, no_value
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, is_duration, time_columns
-from .data import EXTREME, BadValueError, ExtremeValueError, category_text
+from .data import EXTREME, BadValueError, ExtremeValueError, category_text, data_rows
 from .frequencies import counts_of, feature_name, how_common, mostly_once, too_many_values
 from .groups import feature_name as group_feature
 from .groups import learn_groups, relative, usual_name
@@ -172,7 +172,7 @@ class Schema:
             groups,
         )
 
-    def _numbers(self, df, c, source, offset):
+    def _numbers(self, df, c, source, rows):
         """Column ``c``'s numbers, read as the reference's were; a bad or extreme value is an error naming its
         row (an empty one is missing with ``data.missing: marginalize``)."""
         if c in self.units:
@@ -187,16 +187,17 @@ class Schema:
             bad &= ~empty
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
+            raise BadValueError(source, c, df[c].iloc[i], int(rows[i]))
         big = np.abs(v) > EXTREME
         if big.any():
             i = int(np.flatnonzero(big)[0])
-            raise ExtremeValueError(source, c, df[c].iloc[i], offset + i + 1)
+            raise ExtremeValueError(source, c, df[c].iloc[i], int(rows[i]))
         return v
 
-    def records(self, df, source, *, offset=0, shown=False):
+    def records(self, df, source, *, shown=False):
         """Encode a frame into :class:`Records` (the same columns as at training); ``shown``: keep the columns of
-        it a report shows (:attr:`Records.frame`)."""
+        it a report shows (:attr:`Records.frame`). Without ``data.id_column`` a record's id is its place in the
+        file, from 0 (its :func:`.data.data_rows` less 1; a Dask partition's are its own, shifted by the caller)."""
         group = [self.groups["column"]] if self.groups else []
         used = [*self.numeric, *self.times, *self.categories, *self.frequencies, *group]
         missing = [c for c in used if c not in df.columns]
@@ -208,14 +209,15 @@ class Schema:
                 f"{', '.join(map(str, df.columns))}; add the ids to the file"
             )
         marginalize = self.missing == "marginalize"
-        numbers = {c: self._numbers(df, c, source, offset) for c in self.numeric}
+        rows = data_rows(df)
+        numbers = {c: self._numbers(df, c, source, rows) for c in self.numeric}
         parts = [numbers[c][:, None] for c in self.numeric]
         for c in self.times:
             v = hour_of_day(df[c], unit=self.epochs.get(c))
             bad = np.isnan(v) & (df[c].notna().to_numpy() if marginalize else True)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise BadValueError(source, c, df[c].iloc[i], offset + i + 1)
+                raise BadValueError(source, c, df[c].iloc[i], int(rows[i]))
             parts.append(v[:, None])
         for c, vals in self.categories.items():
             s = category_text(df[c]).to_numpy()
@@ -236,8 +238,8 @@ class Schema:
             empty = np.isnan(X).all(axis=1)
             if empty.any():
                 i = int(np.flatnonzero(empty)[0])
-                raise DataError(f"{source}: data row {offset + i + 1} has no value in any feature column; drop it")
-        ids = df[self.id_column].to_numpy() if self.id_column else np.arange(offset, offset + len(df))
+                raise DataError(f"{source}: data row {rows[i]} has no value in any feature column; drop it")
+        ids = df[self.id_column].to_numpy() if self.id_column else rows - 1
         if self.label_auto:
             taken = (
                 self.id_column,
@@ -247,12 +249,12 @@ class Schema:
                 *self.categories,
                 *self.frequencies,
             )
-            labels = scored_labels(df, source, taken, self._said)
+            labels = scored_labels(df, source, taken, self._said, rows=rows)
         else:
-            labels = read_labels(df, self.label_column, source, offset=offset)
+            labels = read_labels(df, self.label_column, source, rows=rows)
         verdicts = None
         if self.verdict_column and self.verdict_column in df.columns:
-            verdicts = read_verdicts(df[self.verdict_column], self.verdict_column, source, offset=offset)
+            verdicts = read_verdicts(df[self.verdict_column], self.verdict_column, source, rows=rows)
         if not shown:
             return Records(X, ids, labels, self.features, verdicts, context)
         return Records(X, ids, labels, self.features, verdicts, context, frame=df[self.shown_columns(df)])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...engine import dask_client, dask_frame
+from ...engine import ROWS_READ, dask_client, dask_frame
 from ...errors import ConfigError, DataError
 from ...paths import check_input, local_path, require_file
 from ...registry import Pipeline, index_holds_labels
@@ -453,30 +453,30 @@ def _scored_chunks(input, config, det, schema, profile, *, update, client, stack
     chunk = score_and_update if update else score_chunk
     if update and config.data.verdicts:  # verdicts given since on the new records, by their id
         frames = (join_verdicts(f, config.data, input) for f in frames)
-    return (
-        chunk(frame, det, schema, input, config.report.explain, offset, profile)
-        for frame, offset in _with_offsets(frames)
-    )
+    # a chunk's index counts its rows from the file's first (records without ids are named by their row)
+    return (chunk(frame, det, schema, input, config.report.explain, profile) for frame in frames if len(frame))
 
 
-def score_chunk(frame, det, schema, source, explain, offset, profile=None):
+def score_chunk(frame, det, schema, source, explain, profile=None):
     """Scores of one chunk of records (runs locally or on a Dask worker), with the chunk's sums for the comparison
     with the reference (:class:`.shift.Tally`; None without a ``profile``)."""
-    rec = schema.records(frame, source, offset=offset)
+    rec = schema.records(frame, source)
     table = score_table(det, rec, schema.features, explain)
     return table, None if profile is None else profile.tally(rec.X, table["flag"].to_numpy())
 
 
 def score_partition(frame, det, schema, source, explain, profile=None):
     """:func:`score_chunk` of a Dask partition read as it is in the file, without a statement's balance rows (a
-    local read leaves them out as it reads), with how many there were and the first of them, to be logged."""
+    local read leaves them out as it reads), with how many there were and the first of them, to be logged, and
+    the rows the partition had in the file (its records are named by their row from its first)."""
+    rows = frame.attrs.get(ROWS_READ, len(frame))  # before any row is left out: where the next partition starts
     frame, balance = without_balance_rows(frame)
-    return (*score_chunk(frame, det, schema, source, explain, 0, profile), len(balance), balance.head(3))
+    return (*score_chunk(frame, det, schema, source, explain, profile), len(balance), balance.head(3), rows)
 
 
-def score_and_update(frame, det, schema, source, explain, offset, profile=None):
+def score_and_update(frame, det, schema, source, explain, profile=None):
     """:func:`score_chunk` by the detector as it is, then the detector learns from the chunk (``apply --update``)."""
-    rec = schema.records(frame, source, offset=offset)
+    rec = schema.records(frame, source)
     table = score_table(det, rec, schema.features, explain)
     det.update(rec.X, verdicts=rec.verdicts, ids=rec.ids)
     return table, None if profile is None else profile.tally(rec.X, table["flag"].to_numpy())
@@ -521,21 +521,11 @@ def _named(cfg):
     return [cfg.data.id_column, *(cfg.data.columns or [])]
 
 
-def _with_offsets(frames):
-    """Each non-empty chunk with the number of records before it (a header-only file yields none)."""
-    offset = 0
-    for frame in frames:
-        if len(frame) == 0:
-            continue
-        yield frame, offset
-        offset += len(frame)
-
-
 def _score_on_dask(client, parts, det, schema, source, explain, profile=None):
     """Score partitions on the workers, a few at a time, yielding the tables in file order.
 
-    Each partition is read once: workers count rows from the partition's start and the
-    running offset is added here (to default ids, and to the row of a bad value).
+    Each partition is read once: workers count rows from the partition's start and the rows of the
+    partitions before it in the file are added here (to default ids, and to the row of a bad value).
     """
     import dask  # scale-out only: dask loads when Dask is used
 
@@ -547,13 +537,13 @@ def _score_on_dask(client, parts, det, schema, source, explain, profile=None):
     def collect():
         nonlocal offset
         try:
-            t, tally, balances, first = pending.pop(0).result()
+            t, tally, balances, first, rows = pending.pop(0).result()
         except BadValueError as exc:
             raise exc.shifted(offset) from None
         say_balance_rows(source, balances, first)
         if schema.id_column is None:
             t["id"] += offset
-        offset += len(t)
+        offset += rows
         return t, tally
 
     for part in parts:
