@@ -69,7 +69,7 @@ def _count(text):
 
 def _run_command(sub):
     r = sub.add_parser("run", help="fit a pipeline from a YAML config and write a run folder")
-    r.add_argument("config", help="YAML config file")
+    r.add_argument("config", help="YAML config file, or a pipeline's name for its defaults (on its bundled sample)")
     r.add_argument("--out", help="run folder to write (default runs/<pipeline>-<timestamp>)")
     r.add_argument("--seed", type=int, help="random seed (overrides model.random_state)")
     r.add_argument(
@@ -137,7 +137,7 @@ def _parser():
     _apply_command(sub)
 
     v = sub.add_parser("validate", help="check a config without running it")
-    v.add_argument("config")
+    v.add_argument("config", help="YAML config file, or a pipeline's name")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
 
     i = sub.add_parser("init", help="write a pipeline's default config, every key commented")
@@ -257,8 +257,16 @@ def _dispatch(args):
     if args.command == "show":
         print(runs.show(args.run_dir))
         return 0
+    if args.command in ("validate", "run"):  # a pipeline's name: its defaults, as gmm_apps.run("customers") takes it
+        named = args.config in registry.available() and not Path(args.config).exists()  # a file of that name wins
+        config = {"pipeline": args.config} if named else args.config
+        if not named and not Path(args.config).suffix and not Path(args.config).exists():
+            import difflib  # only for this message
+
+            if like := difflib.get_close_matches(args.config, registry.available(), n=1):
+                raise UserError(f"{args.config}: config file not found; a pipeline's name runs its defaults: {like[0]}")
     if args.command == "validate":
-        pipeline, config = runs.prepare(args.config, sets=args.sets)
+        pipeline, config = runs.prepare(config, sets=args.sets)
         print(f"{args.config}: valid {config.pipeline} config")
         return 0
     if args.command == "run":
@@ -273,7 +281,7 @@ def _dispatch(args):
         else:
             run = runs.execute_run
         run_dir, summary = run(
-            args.config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet, overwrite=args.overwrite
+            config, out=args.out, seed=args.seed, sets=args.sets, quiet=args.quiet, overwrite=args.overwrite
         )
         headline = summary.get("headline")
         if headline:

@@ -201,6 +201,23 @@ def test_missing_config_file(tmp_path, capsys):
     assert code == 2 and "absent.yaml: config file not found" in err
 
 
+def test_a_pipelines_name_runs_its_defaults_as_the_python_api_takes_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(["validate", "anomaly"], capsys)
+    assert code == 0 and "anomaly: valid anomaly config" in out
+    code, out, _ = run_cli(["run", "anomaly", "--out", "r", "--set", "report.plots=false", "--quiet"], capsys)
+    assert code == 0 and json.loads((tmp_path / "r" / "summary.json").read_text())["pipeline"] == "anomaly"
+    code, _, err = run_cli(["run", "anomali"], capsys)  # a misspelt name: the one meant
+    assert (
+        code == 2
+        and err.strip() == "error: anomali: config file not found; a pipeline's name runs its defaults: anomaly"
+    )
+    # a file of that name is a config file, whatever a pipeline is called
+    (tmp_path / "anomaly").write_text("pipeline: regimes\nmodel:\n  n_components: 2\n")
+    code, out, _ = run_cli(["validate", "anomaly"], capsys)
+    assert code == 0 and "anomaly: valid regimes config" in out
+
+
 def test_validate_and_list(capsys):
     code, out, _ = run_cli(["validate", REPO / "configs" / "regimes.yaml"], capsys)
     assert code == 0 and "valid regimes config" in out
