@@ -127,6 +127,26 @@ def test_an_explanation_names_no_feature_that_explains_nothing():
     assert len(why) == 1 and why[0].startswith("d high"), why
 
 
+def test_a_record_in_a_small_cluster_is_said_to_be_in_one(monkeypatch):
+    X, _ = planted(n=600, n_out=0)
+    det = GMMDetector(n_components=[1, 4, 16], seeds=1, random_state=0, combine="mean", marginal_components=0).fit(X)
+    # with the mean of the views, the finest diagonal view explains every record: its share is the weight of the
+    # record's most responsible component there, the share of the reference records that component holds
+    g = det.members_[det._view_members(det.view_names().index("K=16"))[0]][1]
+    Z = det.scaler_.transform(X[:50])
+    np.testing.assert_array_equal(det.cluster_shares(X[:50]), g.weights_[g.predict(Z)])
+    assert det.cluster_shares(X[:50]).min() > 0.01  # clusters of the planted halves: not small
+    assert not any("small cluster" in e for why in det.explain(X[:50], names=list("abcde")) for e in why)
+    # a cluster of fewer than 1% of the reference records is named, after the features
+    monkeypatch.setattr(GMMDetector, "_cluster_shares", lambda self, P, view: np.array([0.004, 0.0004, 0.02]))
+    said = det.explain(X[:3], top=1, names=list("abcde"))
+    assert [why[1:] for why in said] == [
+        ["in a small cluster: 0.4% of the reference records"],
+        ["in a small cluster: 0.04% of the reference records"],
+        [],
+    ]
+
+
 def test_a_runaway_value_in_the_reference_is_the_top_anomaly_not_a_failed_fit():
     X, _ = planted(n=600, n_out=0)
     before = GMMDetector(n_components=[1, 4], seeds=2, random_state=0).fit(X)
@@ -715,7 +735,8 @@ def test_default_run_scores_new_records(default_run):
     assert len(sc) == 733 and sc["id"].str.startswith("ctg").all()
     s = json.loads((default_run / "summary.json").read_text())
     assert (sc["flag"] == (sc["score"] > s["threshold"])).all()
-    assert (sc.loc[sc["flag"], "top_features"].str.count(";") == 2).all()
+    named = sc.loc[sc["flag"], "top_features"].str.split("; ")
+    assert (named.map(lambda parts: sum(not p.startswith("in a small cluster") for p in parts)) == 3).all()
     assert s["evaluation"]["roc_auc"] == pytest.approx(roc_auc_score(sc["label"], sc["score"]))
     assert s["evaluation"]["roc_auc"] > 0.85
     html = (default_run / "report.html").read_text()

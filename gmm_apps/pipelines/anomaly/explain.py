@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: a record's cluster holding fewer than this share of the reference records is named in its explanation
+SMALL_CLUSTER = 0.01
+
 
 class ExplanationsMixin:
     """Per-feature explanations of a fitted detector's scores."""
@@ -42,16 +45,10 @@ class ExplanationsMixin:
         z : ndarray of shape (n, d)
         """
         Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
-        P, _ = self._project(Z)
-        kinds = self._view_kinds(P.shape[1])
-        readable = [v for v, (kind, _) in enumerate(kinds) if kind != "joint"]
-        finest = max(
-            readable, key=lambda v: kinds[v][1].n_components if kinds[v][0] == "diagonal" else -1, default=0
-        )  # the diagonal joint view with the most components
-        view = np.full(len(Z), finest)
-        if self.combine == "max":
-            top = ((self._raw(Z) - self.med_) / self.iqr_).argmax(axis=1)
-            view = np.where(np.isin(top, readable), top, view)
+        return self._contributions(Z, *self._explaining_views(Z))
+
+    def _contributions(self, Z, P, view):
+        """:meth:`contributions` of the scaled records ``Z`` (``P``, ``view``: from :meth:`_explaining_views`)."""
         zp = np.full(P.shape, np.nan)  # deviations in the members' space (the features, or the principal components)
         for v in np.unique(view):
             rows = view == v
@@ -66,6 +63,39 @@ class ExplanationsMixin:
             contrib[np.isnan(Z)] = np.nan
             return contrib, z
         return 0.5 * zp**2, zp
+
+    def _explaining_views(self, Z):
+        """The records in the members' space, and the view that explains each (see :meth:`contributions`)."""
+        P, _ = self._project(Z)
+        kinds = self._view_kinds(P.shape[1])
+        readable = [v for v, (kind, _) in enumerate(kinds) if kind != "joint"]
+        finest = max(
+            readable, key=lambda v: kinds[v][1].n_components if kinds[v][0] == "diagonal" else -1, default=0
+        )  # the diagonal joint view with the most components
+        view = np.full(len(Z), finest)
+        if self.combine == "max":
+            top = ((self._raw(Z) - self.med_) / self.iqr_).argmax(axis=1)
+            view = np.where(np.isin(top, readable), top, view)
+        return P, view
+
+    def cluster_shares(self, X):
+        """The share of the reference records in each record's most responsible component of the joint view that
+        explains it (its first member's mixture weight); NaN where a per-feature or the residual view does, or a
+        one-component view.  A record in a cluster of a few records is unusual for the cluster's rarity, which
+        the deviations within it do not show."""
+        return self._cluster_shares(*self._explaining_views(self.scaler_.transform(np.asarray(X, dtype=np.float64))))
+
+    def _cluster_shares(self, P, view):
+        """:meth:`cluster_shares` of records in the members' space (``P``, ``view``: :meth:`_explaining_views`)."""
+        kinds = self._view_kinds(P.shape[1])
+        share = np.full(len(P), np.nan)
+        for v in np.unique(view):
+            kind, g = kinds[v]
+            if kind == "diagonal" and g.n_components > 1:
+                rows = view == v
+                cols = self.members_[self._view_members(v)[0]][0]
+                share[rows] = g.weights_[g.predict(P[rows][:, cols])]
+        return share
 
     def _view_kinds(self, d):
         """Each view as ``(kind, first member)``: ``"diagonal"`` (a joint view with diagonal covariance on all
@@ -137,10 +167,16 @@ class ExplanationsMixin:
             For each record, up to ``top`` entries like ``"chol high (z=+4.1, 62%)"``
             (the percentage is the feature's share of the record's summed
             contributions; after the first, a feature whose share rounds to 0%
-            is not named: it explains nothing), then ``"missing: a, b"`` when
-            features are missing.
+            is not named: it explains nothing), then ``"in a small cluster: 0.4%
+            of the reference records"`` when the record's cluster holds fewer
+            than :data:`SMALL_CLUSTER` of them (:meth:`cluster_shares`), then
+            ``"missing: a, b"`` when features are missing.
         """
-        contrib, z = self.contributions(X)
+        Z = self.scaler_.transform(np.asarray(X, dtype=np.float64))
+        P, view = self._explaining_views(Z)  # once, for both
+        contrib, z = self._contributions(Z, P, view)
+        shares = self._cluster_shares(P, view)
+        small = shares < SMALL_CLUSTER  # NaN: no cluster to speak of
         n, d = contrib.shape
         names = names or [f"x{i}" for i in range(d)]
         absent = np.isnan(np.asarray(X, dtype=np.float64))
@@ -164,10 +200,17 @@ class ExplanationsMixin:
                 for rank, (j, cj, zj, sj) in enumerate(zip(js, cs, zs, ss))
                 if cj == cj and (rank == 0 or t <= 0 or sj >= 0.5)
             ]
+            if small[i]:
+                parts.append(f"in a small cluster: {_percent(shares[i])} of the reference records")
             if gone[i]:
                 parts.append("missing: " + ", ".join(names[j] for j in np.flatnonzero(absent[i])))
             out.append(parts)
         return out
+
+
+def _percent(share):
+    """A share of records as a percentage: one decimal, or two significant digits below 0.1%."""
+    return f"{100 * share:.1f}%" if share >= 0.001 else f"{100 * share:.2g}%"
 
 
 def _z(z):

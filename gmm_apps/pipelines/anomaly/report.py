@@ -255,7 +255,8 @@ def _top_section(rep, cfg, scores, rec):
     )
     rep.text(
         "top_features: the features farthest from the record's most likely cluster in the view that gives "
-        "it its score, in robust standard deviations (z); high / low says in which direction. probability: the "
+        "it its score, in robust standard deviations (z); high / low says in which direction; a record in a cluster "
+        "of fewer than 1% of the reference records is said to be in one (its rarity makes it unusual). probability: the "
         "score rescaled to 0-1 as PyOD's detectors do ('unify': the normal distribution function of the score "
         "standardised by the reference scores' mean and deviation), to rank and compare by; it is no calibrated "
         "chance of an anomaly, and flag, not it, says which records pass the threshold."
