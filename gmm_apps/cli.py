@@ -258,13 +258,7 @@ def _dispatch(args):
         print(runs.show(args.run_dir))
         return 0
     if args.command in ("validate", "run"):  # a pipeline's name: its defaults, as gmm_apps.run("customers") takes it
-        named = args.config in registry.available() and not Path(args.config).exists()  # a file of that name wins
-        config = {"pipeline": args.config} if named else args.config
-        if not named and not Path(args.config).suffix and not Path(args.config).exists():
-            import difflib  # only for this message
-
-            if like := difflib.get_close_matches(args.config, registry.available(), n=1):
-                raise UserError(f"{args.config}: config file not found; a pipeline's name runs its defaults: {like[0]}")
+        config = _config_or_name(args.config, registry.available())
     if args.command == "validate":
         pipeline, config = runs.prepare(config, sets=args.sets)
         print(f"{args.config}: valid {config.pipeline} config")
@@ -302,6 +296,21 @@ def _dispatch(args):
         print(f"wrote {out_dir}")
         return 0
     raise AssertionError(args.command)
+
+
+def _config_or_name(text, pipelines):
+    """The config a command names: a file, or a pipeline's name for its defaults (a file of that name wins); a
+    missing file named like a pipeline is refused naming the pipeline meant."""
+    if Path(text).exists():
+        return text
+    if text in pipelines:
+        return {"pipeline": text}
+    if not Path(text).suffix:
+        import difflib  # only for this message
+
+        if like := difflib.get_close_matches(text, pipelines, n=1):
+            raise UserError(f"{text}: config file not found; a pipeline's name runs its defaults: {like[0]}")
+    return text
 
 
 def _init(name, file, data=None):

@@ -64,8 +64,7 @@ def shown_rows(rows):
     """Rows as a log shows them, for a message: their filled cells, a row after another (an empty row, as a
     blank line before a report's totals, shows nothing)."""
     cells = (
-        ", ".join(f"{v:.10g}" if isinstance(v, float) else str(v) for v in row if not pd.isna(v))
-        for row in rows.to_numpy()
+        ", ".join(f"{v:.10g}" if isinstance(v, float) else str(v) for v in _filled(row)) for row in rows.to_numpy()
     )
     return "; ".join(c for c in cells if c)
 
