@@ -240,16 +240,19 @@ def header_position(rows, header_has, path=None):
     i = None if header_has is None else _header_row(rows, header_has)
     if i is None:
         i = below_title(rows)
+    if i is None:
+        i = below_preamble(rows)
     if i and path is not None:
-        logger.info("%s: the header is row %d; the %d rows above it (a title?) are left out", path, i + 1, i)
+        logger.info(
+            "%s: the header is row %d; the %d rows above it (a title, an export's notes?) are left out", path, i + 1, i
+        )
     return i or 0
 
 
-def _titled(columns):
-    """Whether a sheet's columns as read are a title and unnamed ones (``Unnamed: 1`` ...): its first row held
-    one cell."""
-    named = [c for c in map(str, columns) if not c.startswith("Unnamed:")]
-    return len(columns) >= 2 and len(named) == 1
+def _short_first_row(columns):
+    """Whether a sheet's columns as read include unnamed ones (``Unnamed: 1`` ...): its first row did not span
+    the table (a report's title in A1, an export's notes, or a saved index's blank corner)."""
+    return any(str(c).startswith("Unnamed:") for c in columns)
 
 
 def below_title(rows):
@@ -262,6 +265,28 @@ def below_title(rows):
     if 0 < i < len(filled) and len(filled[i]) >= 2 and not any(_NUMBER.fullmatch(c) for c in filled[i]):
         return i
     return None
+
+
+def below_preamble(rows):
+    """The header under an export's notes, or None: a bank's statement opens with its account number, period
+    and balance, a row each (``Kontonummer:;DE12 ...``), before the table.  The header is the first row of two
+    or more names spanning the table (as wide as the median row below it), every row above it narrower."""
+    widths = [_width(row) for row in rows[:HEADER_SEARCH_ROWS]]
+    for i in range(1, len(widths)):
+        below = sorted(w for w in widths[i + 1 :] if w)
+        if len(below) < 2 or widths[i] < below[len(below) // 2]:
+            continue
+        if max(widths[:i]) >= below[len(below) // 2]:
+            return None  # a row as wide as the table above it: the table starts higher
+        cells = [str(c).strip() for c in rows[i] if not pd.isna(c) and str(c).strip()]
+        return i if len(cells) >= 2 and not any(_NUMBER.fullmatch(c) for c in cells) else None
+    return None
+
+
+def _width(row):
+    """How far a row's cells reach: the position of its last filled cell, from 1 (0 for a blank row)."""
+    filled = [j for j, c in enumerate(row) if not pd.isna(c) and str(c).strip()]
+    return filled[-1] + 1 if filled else 0
 
 
 def _header_row(rows, header_has):
@@ -283,9 +308,9 @@ def _say_headerless(where, names):
 
 def header_with(names):
     """A ``header_has`` for :func:`read_table`: a row holding every one of ``names`` (None ones ignored),
-    whatever their case."""
+    whatever their case; None when no name is given (every row would hold them)."""
     wanted = {str(n).strip().lower() for n in names if n is not None}
-    return lambda cells: wanted <= cells
+    return (lambda cells: wanted <= cells) if wanted else None
 
 
 def first_text_rows(path, sep, compression, encoding):
@@ -510,7 +535,7 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
         for s in wanted:
             at = header_position(tops[s].values.tolist(), header_has, f"{path} (sheet {s!r})") if tops else 0
             part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=at)
-            if not tops and _titled(part.columns):  # a report's title in A1 read as the header
+            if not tops and _short_first_row(part.columns):  # a title or notes read as the header?
                 top = pd.read_excel(book, sheet_name=s, header=None, nrows=HEADER_SEARCH_ROWS)
                 at = header_position(top.values.tolist(), None, f"{path} (sheet {s!r})")
                 part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=at) if at else part

@@ -188,7 +188,7 @@ def test_a_report_with_a_title_above_and_totals_below_reads_as_its_records(tmp_p
         got = read_frame(tmp_path / name)
         assert got.columns.tolist() == invoices.columns.tolist(), name
         assert len(got) == n and got["Invoice"].tolist() == invoices["Invoice"].tolist(), name
-    assert "the header is row 3; the 2 rows above it (a title?) are left out" in gmm_log.text
+    assert "the header is row 3; the 2 rows above it (a title, an export's notes?) are left out" in gmm_log.text
     assert "the last 1 row(s) hold a report's totals, not records, and are left out: Total, " in gmm_log.text
     # a last record whose first cell merely starts like a total, every cell filled, is a record
     kept = pd.concat([invoices, invoices.head(1).assign(Invoice="Total-Care Ltd")])

@@ -401,7 +401,7 @@ def test_a_header_below_a_reports_title_rows_is_found_by_the_columns_named(tmp_p
     for name, row in (("bare.csv", 4), ("padded.csv", 3), ("book.xlsx", 4)):
         gmm_log.clear()
         pd.testing.assert_frame_equal(read_table(tmp_path / name, header_has=has), df, obj=name)
-        assert f"the header is row {row}; the {row - 1} rows above it (a title?) are left out" in gmm_log.text
+        assert f"the header is row {row}; the {row - 1} rows above it (a title, an export's notes?)" in gmm_log.text
     # a first row that holds the names is the header; a data row holding them is not one (it has numbers)
     data = pd.DataFrame({"x": ["customer", "1"], "y": ["amount", "2"], "z": ["3", "4"]})
     data.to_csv(tmp_path / "plain.csv", index=False)
@@ -423,6 +423,43 @@ def test_a_header_below_a_reports_title_rows_is_found_by_the_columns_named(tmp_p
     # a sheet named is read whatever it holds; a workbook with no such sheet reads its first
     assert list(read_table(tmp_path / "report.xlsx", sheet="Notes", header_has=has).columns) == ["Notes"]
     assert list(read_table(tmp_path / "report.xlsx", header_has=header_with(["id"])).columns) == ["Report", "Rows"]
+
+
+def test_a_header_below_an_exports_notes_is_found_without_columns_named(tmp_path, gmm_log):
+    """A bank's statement opens with its account, period and balance (a name and a value a row), then the table:
+    its header is the first row of names as wide as the rows below it, whether or not the config names a column."""
+    from gmm_apps.tabular import below_preamble, header_with, read_table
+
+    df = pd.DataFrame(
+        {
+            "Buchungstag": ["30.05.2024", "22.03.2024", "02.01.2024"],
+            "Empfänger": ["Amazon", "REWE", "Miete GmbH"],
+            "Gläubiger-ID": ["", "DE98ZZZ", ""],
+            "Betrag (EUR)": ["-26,97", "-130,92", "-950,00"],
+        }
+    )
+    notes = '"Kontonummer:";"DE12 1203 0000 1234 5678 90 / Girokonto";\n\n"Von:";"01.01.2024";\n"Bis:";"30.06.2024";\n'
+    with open(tmp_path / "statement.csv", "w", encoding="cp1252") as fh:
+        fh.write(notes + '"Kontostand vom 30.06.2024:";"2.345,67 EUR";\n\n')
+        df.to_csv(fh, index=False, sep=";")
+    with pd.ExcelWriter(tmp_path / "statement.xlsx") as xw:
+        pd.DataFrame([["Account", "12345678"], ["From", "2024-01-01"], ["To", "2024-06-30"]]).to_excel(
+            xw, index=False, header=False
+        )
+        df.to_excel(xw, index=False, startrow=4)
+    want = df.replace("", float("nan"))
+    for name, row in (("statement.csv", 7), ("statement.xlsx", 5)):
+        gmm_log.clear()
+        pd.testing.assert_frame_equal(read_table(tmp_path / name, dtype=str), want, obj=name)
+        assert f"the header is row {row}; the {row - 1} rows above it (a title, an export's notes?)" in gmm_log.text
+    # no names, no header search: a config naming no column finds the header as one naming none does
+    assert header_with([None]) is None and header_with([]) is None
+    # a table's own first rows are no notes: its header on top, short rows under it, rows with no header
+    header = [["Date", "Price", "Note"], ["2024-01-02", "5"], ["2024-01-03", "6", "x"], ["2024-01-04", "7", "y"]]
+    assert below_preamble(header) is None
+    assert below_preamble([["2024-01-02", "5"], ["2024-01-03", "6", "x"], ["2024-01-04", "7", "y"]]) is None
+    assert below_preamble([["Account", "1"], ["Date", "Price", "Note"], ["2024-01-02", "5", "x"]]) is None  # 1 row
+    assert below_preamble([["Account", "1"], ["Date", "Price", "Note"], ["2024-01-02", "5", "x"], ["3", "6", "y"]]) == 1
 
 
 def _xlsx(df):

@@ -384,7 +384,7 @@ def _header_has(named, price_column):
     known = {c.lower() for c in PRICE_COLUMNS}
     has = header_with(named)
     return lambda cells: (
-        has(cells)
+        (has is None or has(cells))
         and (price_column or known & cells)
         and not ("ticker" in cells and not known & cells and "date" not in cells)
     )
