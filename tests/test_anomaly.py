@@ -424,6 +424,14 @@ def test_a_running_balance_is_left_out_unless_named(gmm_log):
     small = {f"bin{i}": bins[:, i] for i in range(8)}
     small |= {"row": np.arange(500.0), "items": np.where(rng.random(500) < 0.97, 1.0, rng.integers(2, 5, 500))}
     assert running_balances(small, [], "s.csv") == []
+    # a statement leaving the balance empty on rows that did not move it (a payment pending, or reverted):
+    # still a running total over the rows it fills; empty on most rows, it is not judged one
+    pending = rng.random(300) < 0.05
+    amount = np.where(pending, -rng.gamma(2, 8, 300).round(2), one["Amount"])
+    level = np.where(pending, np.nan, 1000 + np.cumsum(np.where(pending, 0, amount)))
+    assert running_balances({"Amount": amount, "Balance": level}, [], "s.csv") == ["Balance"]
+    sparse = np.where(rng.random(300) < 0.6, np.nan, level)
+    assert running_balances({"Amount": amount, "Balance": sparse}, [], "s.csv") == []
 
 
 def test_update_is_refused_where_a_pipeline_cannot_learn_in_apply(tmp_path, capsys):

@@ -76,7 +76,8 @@ def split_amounts(df, numeric, source):
 def running_balances(values, zero_blank, source):
     """The numeric columns that are a running balance: from row to row they change by another column's
     amount, either sign (or by money in less money out, for a pair of :func:`split_amounts`), in at
-    least :data:`EXACTLY_ONE` of the rows, the file oldest or newest first.
+    least :data:`EXACTLY_ONE` of the rows it fills (at least half of them: a statement leaves it empty on a
+    payment pending or reverted, which did not move it), the file oldest or newest first.
 
     A balance says where the account stood, not how unusual a record is (as a date says when it came),
     so the caller leaves it out of the features unless ``data.columns`` names it; logged here.
@@ -99,11 +100,15 @@ def running_balances(values, zero_blank, source):
     moves = {k: (m, tol) for k, m in moves.items() if (tol := _amount_tolerance(m)) is not None}
     out = []
     for c, level in values.items():
+        # a row it leaves empty (a payment pending, or reverted) did not move it: the rows it fills are compared
+        filled = np.isfinite(level)
+        level = level[filled]
         steps = np.diff(level[:SCREEN])
-        if len(level) < 10 or c in zero_blank or np.unique(steps[np.isfinite(steps) & (steps != 0)]).size < 3:
+        if len(level) < max(10, 0.5 * filled.size) or c in zero_blank or np.unique(steps[steps != 0]).size < 3:
             continue  # a balance moves by varied amounts; a row counter (steps of one) is no balance
         # first on a few rows, loosely, then on all: a pair of columns costs a few hundred operations
-        near = {k: m for k, m in moves.items() if k != c and _moves_by(level[:GLANCE], m[0][:GLANCE], m[1], 0.8)}
+        cut = {k: (m[filled], tol) for k, (m, tol) in moves.items() if k != c}
+        near = {k: m for k, m in cut.items() if _moves_by(level[:GLANCE], m[0][:GLANCE], m[1], 0.8)}
         if any(_moves_by(level, move, tol, EXACTLY_ONE) for move, tol in near.values()):
             out.append(c)
     if out:
