@@ -243,9 +243,12 @@ def header_position(rows, header_has, path=None):
     if i is None:
         i = below_preamble(rows)
     if i and path is not None:
-        logger.info(
-            "%s: the header is row %d; the %d rows above it (a title, an export's notes?) are left out", path, i + 1, i
+        above = (
+            "the row above it (a title, an export's note?) is"
+            if i == 1
+            else f"the {i} rows above it (a title, an export's notes?) are"
         )
+        logger.info("%s: the header is row %d; %s left out", path, i + 1, above)
     return i or 0
 
 

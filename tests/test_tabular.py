@@ -452,6 +452,13 @@ def test_a_header_below_an_exports_notes_is_found_without_columns_named(tmp_path
         gmm_log.clear()
         pd.testing.assert_frame_equal(read_table(tmp_path / name, dtype=str), want, obj=name)
         assert f"the header is row {row}; the {row - 1} rows above it (a title, an export's notes?)" in gmm_log.text
+    # Excel's separator line above the header
+    with open(tmp_path / "sep.csv", "w") as fh:
+        fh.write("sep=;\n")
+        df.to_csv(fh, index=False, sep=";")
+    gmm_log.clear()
+    pd.testing.assert_frame_equal(read_table(tmp_path / "sep.csv", dtype=str), want)
+    assert "the header is row 2; the row above it (a title, an export's note?) is left out" in gmm_log.text
     # no names, no header search: a config naming no column finds the header as one naming none does
     assert header_with([None]) is None and header_with([]) is None
     # a table's own first rows are no notes: its header on top, short rows under it, rows with no header
