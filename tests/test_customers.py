@@ -613,9 +613,21 @@ def test_a_payment_status_that_cannot_be_told_is_refused_naming_the_key(tmp_path
         DataError, match=r"column 'Financial Status' holds payment statuses, but whether 'in_review' \(1 rows\)"
     ) as err:
         read(tmp_path / "orders.csv", **SHOP_KEYS)
-    assert "data.count_status (e.g. [paid, partially_refunded, in_review])" in str(err.value)
+    assert "data.count_status (e.g. [paid, partially_refunded])" in str(err.value)  # no unknown one offered
     _, cleaning = read(tmp_path / "orders.csv", **SHOP_KEYS, count_status=["paid", "in review"])
     assert cleaning["revenue"] == 29.0 + 103.0
+    # a Stripe invoices export: only the paid invoices are purchases
+    invoices = pd.DataFrame(
+        {
+            "customer_id": ["1", "1", "2", "2", "3"],
+            "date": ["2021-01-01", "2021-02-01", "2021-01-05", "2021-02-05", "2021-01-09"],
+            "amount": [29.0, 29.0, 29.0, 29.0, 29.0],
+            "Status": ["paid", "uncollectible", "paid", "void", "draft"],
+        }
+    )
+    invoices.to_csv(tmp_path / "invoices.csv", index=False)
+    purchases, cleaning = read(tmp_path / "invoices.csv")
+    assert len(purchases) == 2 and cleaning["status"]["left_out"] == {"draft": 1, "uncollectible": 1, "void": 1}
     # without an order column a blank status is refused, saying what to set
     lines = pd.DataFrame(
         {"customer_id": ["1", "2"], "date": ["2021-01-01", "2021-01-02"], "amount": [5, 6], "Status": ["ok", ""]}
@@ -929,6 +941,25 @@ def test_windows_and_keys_that_cannot_mean_what_they_say_are_refused(tmp_path, c
     code, err = _cli(args, capsys)
     assert code == 2 and err.startswith("error: ") and needle in err, err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_feature_the_same_for_every_customer_is_refused_with_the_features_to_set(tmp_path, capsys):
+    """A subscription at one price: every customer's order is worth $29, so aov cannot separate anyone; the
+    error names the value and the list to set, which then runs."""
+    rng = np.random.default_rng(0)
+    rows = [
+        (f"c{c}", (pd.Timestamp("2023-01-02") + pd.DateOffset(months=m, days=int(start))).date(), 29.0)
+        for c, start, n in zip(range(150), rng.integers(0, 200, 150), rng.integers(2, 20, 150))
+        for m in range(n)
+    ]
+    pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(tmp_path / "subs.csv", index=False)
+    args = ["run", "customers", "--out", tmp_path / "r", *QUICK, "--set", f"data.path={tmp_path / 'subs.csv'}"]
+    code, err = _cli(args, capsys)
+    fix = "features.model: [gaps_since_last, frequency, recent_spend]"
+    assert code == 2 and "feature 'aov' is the same for every customer (29: one price" in err and fix in err, err
+    assert not (tmp_path / "r").exists()
+    code, err = _cli([*args, "--set", fix.replace(": ", "=", 1)], capsys)
+    assert code == 0, err
 
 
 def test_holdout_max_uses_the_real_length_and_says_so(tmp_path, capsys):

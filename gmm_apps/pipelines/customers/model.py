@@ -260,8 +260,17 @@ def _fit_segmentation(feats, cfg, *, random_state, progress=None, n_components=N
             "segments to find in identical purchase histories"
         )
     if np.any(constant):
-        col = cfg.features.model[int(np.flatnonzero(constant)[0])]
-        raise DataError(f"feature {col!r} is the same for every customer; drop it from features.model")
+        same = [c for c, k in zip(cfg.features.model, constant) if k]
+        rest = [c for c, k in zip(cfg.features.model, constant) if not k]
+        value = f"{np.expm1(X[0, int(np.flatnonzero(constant)[0])]):,.4g}"  # the matrix holds log1p
+        why = ": one price, as a subscription's?" if same[0] in ("aov", "monetary") else ""
+        raise DataError(
+            f"feature {same[0]!r} is the same for every customer ({value}{why}); drop it: set "
+            f"features.model: [{', '.join(rest)}]"
+            if len(same) == 1
+            else f"features {', '.join(map(repr, same))} are the same for every customer; drop them: set "
+            f"features.model: [{', '.join(rest)}]"
+        )
     Z = (X - mean) / scale
     w = _weights(modeled, cfg.features.weight_by)
     ks = n_components or cfg.model.candidates()

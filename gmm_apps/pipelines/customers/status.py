@@ -99,6 +99,7 @@ UNPAID_WORDS = frozenset(
         "canceled",
         "voided",
         "void",
+        "uncollectible",  # Stripe's invoice written off unpaid
         "refunded",
         "returned",  # sent back whole: undone, as a refund is (a part sent back is partially_refunded's)
         "rto",  # returned to origin: Indian shops' undelivered order
@@ -219,7 +220,7 @@ def counted_statuses(path, column, counts, count_status):
     unknown = [w for w in counts.index if w not in PAID_WORDS and w not in UNPAID_WORDS]
     if unknown:
         shown = ", ".join(f"{w!r} ({counts[w]:,} rows)" for w in unknown[:5])
-        paid = sorted(set(counts.index) & PAID_WORDS) + unknown[:1]
+        paid = sorted(set(counts.index) & PAID_WORDS) or unknown[:1]  # the example decides nothing unknown
         raise DataError(
             f"{path}: column {column!r} holds payment statuses, but whether {shown} is a purchase is not "
             f"known; name the statuses that are purchases with data.count_status (e.g. [{', '.join(paid)}]), "
