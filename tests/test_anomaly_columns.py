@@ -517,6 +517,43 @@ def _top_rows(html):
     return head, [re.findall(r"<td(?: [^>]*)?>(.*?)</td>", row) for row in table.split("<tr>")[2:]]
 
 
+def test_the_columns_shown_beside_a_record_are_those_scored_then_the_others_never_one_the_same_throughout():
+    """A German statement's amount is its eighth column: shown, with the payee and the dates, before columns
+    the same on every row (the account number, the booking text) or empty ones, which are not shown."""
+    from gmm_apps.pipelines.anomaly.data import SHOWN, shown_columns
+
+    n = 50
+    df = pd.DataFrame(
+        {
+            "id": range(n),
+            "Buchungstag": pd.date_range("2024-01-01", periods=n).strftime("%d.%m.%Y"),
+            "Wertstellung": pd.date_range("2024-01-02", periods=n).strftime("%d.%m.%Y"),
+            "Buchungstext": "Lastschrift",
+            "Empfänger": ["REWE", "Aral"] * (n // 2),
+            "Konto": "DE00",
+            "BLZ": np.nan,
+            "Notiz": ["a", "b", "c", "d", "e"] * (n // 5),
+            "Referenz": [f"r{i}" for i in range(n)],
+            "Betrag": np.arange(n) - 30.5,
+        }
+    )
+    assert shown_columns(df, {"Empfänger", "Betrag"}, aside={"id"}) == [
+        "Buchungstag",
+        "Wertstellung",
+        "Empfänger",
+        "Notiz",
+        "Referenz",
+        "Betrag",
+    ]
+    assert len(shown_columns(df, set(), aside={"id"})) == SHOWN == 6
+    # one record alone: every column it fills
+    one = shown_columns(df.iloc[:1], {"Betrag"}, aside={"id"})
+    assert one == ["Buchungstag", "Wertstellung", "Buchungstext", "Empfänger", "Konto", "Betrag"]  # BLZ: empty
+    # more scored columns than are shown: the file's first of them
+    wide = pd.DataFrame({f"x{i}": np.arange(n) * i for i in range(1, 10)})
+    assert shown_columns(wide, set(wide.columns)) == ["x1", "x2", "x3", "x4", "x5", "x6"]
+
+
 def test_the_report_shows_each_top_anomaly_as_written_in_the_file_the_scored_one_when_another_is_scored(tmp_path):
     ref, new = _statement(), _statement(seed=4).iloc[:300].copy()
     new.loc[17, ["Transaction Date", "Description", "Amount"]] = ["07/04/2024", "JEWELLERS OF BOND STREET", -9850.0]

@@ -15,6 +15,11 @@ from ...tabular import header_with, no_value, read_table
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
+#: columns of a record the report shows beside each top anomaly (ids, labels aside)
+SHOWN = 6
+#: records looked at to tell a column the same in every record (one shown last)
+SAME_CHECKED = 10_000
+
 
 def read_frame(path, *, chunksize=None, sheet=None, named=()):
     """A DataFrame (or an iterator of chunks) from a table file (CSV / TSV, Parquet or an Excel workbook's
@@ -172,3 +177,14 @@ def category_text(values):
         cells[whole] = x[whole].astype(np.int64).astype(str)
         text = pd.Series(cells, index=values.index)
     return text.where(values.notna(), "")
+
+
+def shown_columns(df, scored, *, aside=()):
+    """Up to :data:`SHOWN` columns of ``df`` in file order, those in ``aside`` (ids, labels) left out: the
+    ``scored`` ones first (a statement's amount, however far right), then the others (its dates); a column
+    empty, or the same in every record (a statement's ``Lastschrift``), tells none apart and is not shown."""
+    head = df.head(SAME_CHECKED)
+    least = 2 if len(head) > 1 else 1  # one record alone: every column it fills
+    varied = [c for c in df.columns if c not in aside and head[c].nunique() and head[c].nunique(dropna=False) >= least]
+    chosen = set(sorted(varied, key=lambda c: c not in scored)[:SHOWN])
+    return [c for c in df.columns if c in chosen]

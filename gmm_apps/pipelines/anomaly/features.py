@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -17,17 +16,14 @@ from ...tabular import DECIMAL_MARK_HINT, as_numbers, no_value
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, is_duration, time_columns
-from .data import EXTREME, BadValueError, ExtremeValueError, category_text, data_rows
+from .data import EXTREME, BadValueError, ExtremeValueError, category_text, data_rows, shown_columns
 from .frequencies import counts_of, feature_name, how_common, mostly_once, too_many_values
 from .groups import feature_name as group_feature
 from .groups import learn_groups, relative, usual_name
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
-__all__ = ["EXTREME", "SHOWN", "Records", "Schema"]
-
-#: columns of a record the report shows beside each top anomaly, the file's first ones (ids, labels aside)
-SHOWN = 6
+__all__ = ["EXTREME", "Records", "Schema"]
 
 
 @dataclass
@@ -260,9 +256,9 @@ class Schema:
         return Records(X, ids, labels, self.features, verdicts, context, frame=df[self.shown_columns(df)])
 
     def shown_columns(self, df):
-        """The first :data:`SHOWN` columns of ``df`` holding a value, the ids, labels and verdicts aside."""
-        aside = {self.id_column, self.label_column, self.verdict_column}
-        return list(islice((c for c in df.columns if c not in aside and df[c].notna().any()), SHOWN))
+        """The columns of ``df`` shown beside a record (:func:`.data.shown_columns`): those scored first."""
+        scored = {*self.numeric, *self.times, *self.categories, *self.frequencies}
+        return shown_columns(df, scored, aside={self.id_column, self.label_column, self.verdict_column})
 
     def to_dict(self):
         d = {

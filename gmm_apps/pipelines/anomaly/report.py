@@ -261,7 +261,8 @@ def _top_section(rep, cfg, scores, rec):
         "standardised by the reference scores' mean and deviation), to rank and compare by; it is no calibrated "
         "chance of an anomaly, and flag, not it, says which records pass the threshold."
         + (
-            f" Then the record as written in the file: its first {len(shown.columns)} columns."
+            f" Then the record as written in the file: {len(shown.columns)} of its columns, those scored first"
+            " (a column the same in every record is not shown)."
             if len(shown.columns)
             else ""
         ),
