@@ -538,9 +538,24 @@ def test_a_till_export_with_several_amounts_says_them_all(tmp_path, capsys, gmm_
     data, _ = _init_and_run(tmp_path, "customers", tmp_path / "square.csv", capsys)
     assert data["amount_column"] == "Gross Sales"
     assert (
-        "data.amount_column: Gross Sales, the first column that looks like amounts; others that do: Net Sales, "
-        "Total Collected, Net Total (set the one that is what each customer paid you)"
+        "data.amount_column: Gross Sales, the first column that looks like amounts paid; others that look like "
+        "amounts: Net Sales, Total Collected, Net Total (set the one that is what each customer paid you)"
     ) in gmm_log.text
+    # Stripe's invoices: the amount due and the amount remaining come before the amount paid, which is chosen
+    pd.DataFrame(
+        {
+            "Customer": [f"cus_{k}" for k in rng.integers(0, 120, n)],
+            "Amount Due": 29.0,
+            "Amount Remaining": 0.0,
+            "Discount Amount": 0.0,
+            "Amount Paid": rng.choice([19.0, 29.0, 49.0], n),
+            "Date (UTC)": (pd.Timestamp("2023-01-02") + pd.to_timedelta(np.sort(rng.integers(0, 600, n)), "D")),
+        }
+    ).to_csv(tmp_path / "invoices.csv", index=False)
+    gmm_log.clear()
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "invoices.csv", capsys)
+    assert data["amount_column"] == "Amount Paid" and data["date_column"] == "Date (UTC)"
+    assert "others that look like amounts: Amount Due, Amount Remaining, Discount Amount (set" in gmm_log.text
 
 
 def test_a_column_of_time_stamps_under_a_header_that_says_nothing_is_the_date(tmp_path, capsys, monkeypatch):

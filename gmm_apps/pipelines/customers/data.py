@@ -199,6 +199,7 @@ _LOOKS_LIKE = {
 }
 
 
+_UNPAID = re.compile(r"\b(due|remaining|outstanding|balance|discount|shipping|fee|refund|tax amount)", re.I)
 #: words in the headers of phone numbers, by which shops in India and China know their customers (``init
 #: --data`` offers such a column when no header names the customer)
 _PHONE_WORDS = (
@@ -270,9 +271,11 @@ def _holds_order_numbers(values, customers, *, lines=True):
 
 
 def _look_alike(cols, words, name=None):
-    """The column named ``name`` whatever its case, else the first whose header holds one of ``words``."""
+    """The column named ``name`` whatever its case, else the first whose header holds one of ``words``, one
+    saying the amount is not what was paid (Stripe's ``Amount Due``, a ``Discount Amount``) after the others."""
     near = [c for c in cols if name is not None and c.lower() == str(name).lower()]
-    return (near or [c for c in cols if any(w in c.lower() for w in words)] or [None])[0]
+    alike = sorted((c for c in cols if any(w in c.lower() for w in words)), key=lambda c: bool(_UNPAID.search(c)))
+    return (near or alike or [None])[0]
 
 
 def suggested_columns(path):
@@ -314,8 +317,8 @@ def _say_other_amounts(cols, chosen):
     others = [c for c in cols if c not in (chosen, refund_column(cols)) and any(w in c.lower() for w in words)]
     if chosen is not None and others:
         logger.info(
-            "data.amount_column: %s, the first column that looks like amounts; others that do: %s (set the one "
-            "that is what each customer paid you)",
+            "data.amount_column: %s, the first column that looks like amounts paid; others that look like amounts: "
+            "%s (set the one that is what each customer paid you)",
             chosen,
             ", ".join(others),
         )
