@@ -651,6 +651,11 @@ def test_schema_one_hot_and_errors(tmp_path, gmm_log):
     assert "new.csv: column 'kind' has 2 record(s) with a value the reference records never had ('z', 'w')" in (
         gmm_log.text
     )
+    # Unix time stamps in order are no row id: read as time stamps (their hour of day), and said to be only that
+    gmm_log.clear()
+    stamped = counted.rename(columns={"n": "created"}).assign(created=1_700_000_000 + 3600 * np.arange(60))
+    got = Schema.learn(stamped, AnomalyData(path="unused", score=None, id_column=None, label_column=None), "t.csv")
+    assert got.times == ["created"] and "holds Unix time stamps" in gmm_log.text and "row id" not in gmm_log.text
     # whole numbers under a header naming an id or a code are labels, not sizes: said, with the columns to keep
     rng = np.random.default_rng(0)
     coded = pd.DataFrame(

@@ -144,6 +144,7 @@ class Schema:
             left = running_balances(values, zero_blank, source)
             left += clock_columns(values, source, row_ids=[c for c in numeric if _row_counter(df[c])])
             numeric = [c for c in numeric if c not in left]
+            _warn_of_row_ids(df, numeric, source)  # time stamps, clocks and balances aside: they are not scored
             marks = {c: m for c, m in marks.items() if c not in left}
             units = {c: u for c, u in units.items() if c not in left}
         if wide:  # the data.columns offered leave out what is left out unasked
@@ -408,7 +409,6 @@ def _feature_columns(df, cfg, source, *, idc, lab, verdict):
                 ", ".join(repr(str(c)) for c in empty),
             )
             cols = [c for c in cols if c not in empty]
-        _warn_of_row_ids(df, cols, source)
     return cols
 
 
