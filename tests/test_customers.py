@@ -605,6 +605,31 @@ def test_woocommerce_statuses_are_read_with_or_without_their_wc_prefix(tmp_path)
         assert set(cleaning["status"]["left_out"]) == {"on_hold", "pending_payment", "refunded", "cancelled", "failed"}
 
 
+def test_dates_written_as_excel_day_numbers_or_unix_stamps_read_as_the_text_dates(tmp_path):
+    """A shop's export with its order times as Excel day numbers (unformatted date cells) or Unix seconds, and
+    orders not paid among them: the same purchases as the dates written out."""
+    rng = np.random.default_rng(2)
+    n = 400
+    when = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 500 * 1440, n), "min")
+    log = pd.DataFrame(
+        {
+            "customer_id": [f"c{k}" for k in rng.integers(0, 60, n)],
+            "date": when.strftime("%Y-%m-%d %H:%M"),
+            "amount": rng.gamma(2, 20, n).round(2),
+            "Status": rng.choice(["paid", "paid", "paid", "pending", "refunded"], n),
+        }
+    )
+    log.to_csv(tmp_path / "text.csv", index=False)
+    want, cleaning = read(tmp_path / "text.csv")
+    assert cleaning["status"]["left_out"] and want["date"].dt.year.min() == 2023
+    excel = (when - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)
+    unix = (when - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+    for name, dates in (("excel", excel.round(6)), ("unix", unix)):
+        log.assign(date=dates).to_csv(tmp_path / f"{name}.csv", index=False)
+        got, _ = read(tmp_path / f"{name}.csv")
+        pd.testing.assert_frame_equal(got, want, obj=name)
+
+
 def test_a_payment_status_that_cannot_be_told_is_refused_naming_the_key(tmp_path):
     shop = shop_export()
     shop.loc[shop["Name"] == "#1004", "Financial Status"] = "In Review"

@@ -262,7 +262,8 @@ def customer_days(raw, spec, path, cfg_data, first=None, counted=None):
     ids[~paid] = UNPAID_ID
     lines = pd.DataFrame({"customer_id": ids})
     dates = _order_dates(raw, spec, path, paid)
-    lines["date"] = np.where(paid, _days(dates, names["date"], path, cfg_data, first).to_numpy(), UNPAID_DAY)
+    days = _days(dates, names["date"], path, cfg_data, first).to_numpy(dtype="datetime64[ns]")  # one unit:
+    lines["date"] = np.where(paid, days, UNPAID_DAY.to_datetime64())  # mixed with a Timestamp, ns ones were ints
     qty = _numbers(raw, spec["quantity"], names["quantity"], path) if "quantity" in spec else np.ones(len(raw))
     if "price" in spec:
         amount, level = qty * _numbers(raw, spec["price"], names["price"], path), "line"
