@@ -15,6 +15,7 @@ runs and the same messages as one after another.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -36,7 +37,7 @@ from .runs import (
     read_summary,
     run_kind,
 )
-from .workers import map_jobs, pool_size
+from .workers import Said, collected, map_jobs, pool_size, say_again
 
 logger = logging.getLogger("gmm_apps")
 
@@ -483,8 +484,7 @@ def _each(pipeline, items, names, jobs, *, quiet, keep_going, what, n_jobs=1):
             shown = _shown(path, part)
             logger.info("[%d/%d] %s -> %s", i, len(items), shown, name)
             summary, error, logged = next(results)
-            for name_, level, message in logged:  # a worker's run: said here too, as one after another says it
-                logging.getLogger(name_).log(level, "%s", message)
+            say_again(logged)  # a worker's run: said here too, as one after another says it
             where = {"run": name, "input": str(path), **({part.kind: part.name} if part is not None else {})}
             if error is not None:
                 logger.warning("left out (--keep-going): %s", error)
@@ -501,36 +501,16 @@ def _one_run(task):
     """One file's run of a batch, here or in a worker process (``task``: from :func:`_each`): its summary, its
     error (with ``keep_going``; else the error is raised, naming the file) and, in a worker, what it logged."""
     fn, kwargs, (i, n, what, part), keep_going, here = task
-    said = _Records()
-    loggers = [logging.getLogger(name) for name in ("gmm_apps", "py.warnings")] if here is not None else []
+    said = Said()
     if here is not None:
         os.chdir(here)
-        logging.captureWarnings(True)  # Python's warnings in the run's run.log, as in the batch's own process
-    for lg in loggers:
-        lg.addHandler(said)
-        lg.propagate = False  # not printed again by the worker (whose stderr goes nowhere)
-        lg.setLevel(logging.DEBUG)
-    try:
-        return fn(**kwargs)[1], None, said.messages
-    except UserError as exc:
-        if not keep_going:
-            raise _in_batch(exc, i, n, what, part) from None
-        return None, str(exc), said.messages
-    finally:
-        for lg in loggers:
-            lg.removeHandler(said)
-            lg.propagate = True
-
-
-class _Records(logging.Handler):
-    """What a run logs in a worker process (logger, level, message), to be said again by the batch."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append((record.name, record.levelno, record.getMessage()))
+    with collected(said) if here is not None else contextlib.nullcontext():
+        try:
+            return fn(**kwargs)[1], None, said.messages
+        except UserError as exc:
+            if not keep_going:
+                raise _in_batch(exc, i, n, what, part) from None
+            return None, str(exc), said.messages
 
 
 def _shown(path, part):

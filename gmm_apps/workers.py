@@ -6,12 +6,16 @@ pipeline gets it: workers start from a quiet fork server (not ``fork``, which
 can deadlock in OpenMP / BLAS), run one BLAS thread each, ignore the
 terminal's Ctrl-C (the run stops them), die with the run even after a
 SIGKILL, never re-run the caller's ``__main__``, and are terminated when the
-run fails or is interrupted.
+run fails or is interrupted.  A worker's output goes nowhere: a job whose
+messages matter logs them under :func:`collected` and returns them, and the
+run says them again with :func:`say_again`, so that its log reads as if the
+jobs had run one after another in it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing as mp
 import os
 import select
@@ -65,6 +69,60 @@ def map_jobs(fn, jobs, n_jobs, *, client=None, preload=()):
             yield _in_order_failing_fast(futures)
         else:
             yield (fn(j) for j in jobs)
+
+
+class Said(logging.Handler):
+    """What a job logs in a worker process (logger, level, message), to be said again by the run
+    (:func:`say_again`): a worker's own output goes nowhere, so its messages would be lost.  Only the records of
+    the thread that made it: a Dask worker runs several jobs at once, in threads."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages = []
+        self._thread = threading.get_ident()
+
+    def emit(self, record):
+        if record.thread == self._thread:
+            self.messages.append((record.name, record.levelno, record.getMessage()))
+
+
+#: the jobs collecting their messages at once in this process, and the loggers' settings before the first
+_collecting = {"jobs": 0, "saved": None}
+_collecting_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def collected(said, names=("gmm_apps", "py.warnings")):
+    """Within the block, what the loggers ``names`` log goes to ``said`` (a :class:`Said`), every level, and
+    not on to the process's own handlers; Python's warnings among it."""
+    loggers = [logging.getLogger(name) for name in names]
+    with _collecting_lock:
+        if not _collecting["jobs"]:
+            _collecting["saved"] = [(lg.level, lg.propagate) for lg in loggers]
+            logging.captureWarnings(True)
+            for lg in loggers:
+                lg.propagate = False  # not printed again by the worker (whose stderr goes nowhere)
+                lg.setLevel(logging.DEBUG)
+        _collecting["jobs"] += 1
+        for lg in loggers:
+            lg.addHandler(said)
+    try:
+        yield said
+    finally:
+        with _collecting_lock:
+            for lg in loggers:
+                lg.removeHandler(said)
+            _collecting["jobs"] -= 1
+            if not _collecting["jobs"]:
+                for lg, (level, propagate) in zip(loggers, _collecting["saved"]):
+                    lg.setLevel(level)
+                    lg.propagate = propagate
+
+
+def say_again(messages):
+    """Log here what a worker's job logged (:class:`Said`), each by its own logger and level."""
+    for name, level, message in messages:
+        logging.getLogger(name).log(level, "%s", message)
 
 
 def pool_size(n_jobs, n):

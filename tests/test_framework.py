@@ -512,6 +512,49 @@ def test_map_jobs_gives_results_in_order_and_passes_a_jobs_error_on(n_jobs):
         list(results)
 
 
+def test_what_jobs_log_at_once_in_threads_is_collected_job_by_job_and_the_loggers_restored():
+    """A Dask worker runs several jobs at once, in threads: each job's messages are its own, none lost,
+    and the loggers are as before once the last job is done (their level, and their records passed on)."""
+    import logging
+    import threading
+
+    from gmm_apps.workers import Said, collected, say_again
+
+    log = logging.getLogger("gmm_apps.test_jobs")
+    root = logging.getLogger("gmm_apps")
+    before = (root.level, root.propagate)
+    got, both_in = {}, threading.Barrier(2)
+
+    def job(k):
+        with collected(Said()) as said:
+            for i in range(3):
+                log.info("job %d line %d", k, i)
+                if i == 0:
+                    both_in.wait(timeout=10)  # each job logs while the other is collecting too
+        got[k] = said.messages
+
+    threads = [threading.Thread(target=job, args=(k,)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in (1, 2):
+        assert got[k] == [("gmm_apps.test_jobs", logging.INFO, f"job {k} line {i}") for i in range(3)]
+    assert (root.level, root.propagate) == before and not any(isinstance(h, Said) for h in root.handlers)
+    seen = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda r: seen.append(r.getMessage())
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        say_again(got[2])
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert seen == ["job 2 line 0", "job 2 line 1", "job 2 line 2"]
+
+
 def test_a_jobs_error_stops_the_run_without_waiting_for_the_jobs_before_it():
     import time
 

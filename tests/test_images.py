@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -648,6 +649,12 @@ def photo_folder(tmp):
     return d
 
 
+def _messages(log, out):
+    """A run.log's messages, their times, timings and run folder aside."""
+    lines = [ln.split(" ", 3)[-1].replace(str(out), "OUT") for ln in log.read_text().splitlines() if ln[:2] == "20"]
+    return [re.sub(r"\d+\.\d+ s\b", "s", ln) for ln in lines]
+
+
 def run_cli(args):
     return cli.main([*args, "--quiet"])
 
@@ -690,6 +697,9 @@ def test_run_and_apply(tmp_path):
         assert f.read_bytes() == (out2 / f.parent.name / f.name).read_bytes(), f
     for name in ("palettes.csv", "selection.csv", "model/palette.npz"):
         assert (out / name).read_bytes() == (out2 / name).read_bytes(), name
+    # and the same messages: what the worker processes logged is in the run's log too
+    said = [_messages(d / "run.log", d) for d in (out, out2)]
+    assert said[0] == said[1] and any("candidate K=2" in m for m in said[0]), said  # logged by a worker
     # apply: the shared palette on a new photo; labels are its components
     new = tmp_path / "new"
     new.mkdir()

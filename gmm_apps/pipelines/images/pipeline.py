@@ -14,7 +14,7 @@ from ...engine import dask_client
 from ...errors import ArgumentError, DataError
 from ...paths import left_out, with_left_out
 from ...registry import Pipeline
-from ...workers import map_jobs
+from ...workers import Said, collected, map_jobs, pool_size, say_again
 from .colours import colour_names, main_colours
 from .config import ImagesConfig
 from .data import SKIP_HINT, check_headers, image_stem, output_names, pil_rgb, read_image, resolve_images, to_rgb
@@ -178,12 +178,20 @@ def run_jobs(jobs, n_jobs, progress, *, client=None, out=None):
     Files the jobs return are written under ``out`` as each result arrives.
     """
     done = []
-    with map_jobs(process_image, jobs, n_jobs, client=client, preload=[__name__]) as results:
+    away = client is not None or pool_size(n_jobs, len(jobs)) > 1
+    with map_jobs(_said if away else process_image, jobs, n_jobs, client=client, preload=[__name__]) as results:
         for r in progress(results, total=len(jobs), desc="images"):
+            say_again(r.pop("said", ()))  # a photo's notes (a stack's first page read, its bit depth) in the log
             for name, data in r.pop("files", {}).items():
                 (Path(out) / name).write_bytes(data)
             done.append(r)
     return done
+
+
+def _said(job):
+    """:func:`process_image` in a worker process, with what it logged (``said``), which would be lost there."""
+    with collected(Said()) as said:
+        return {**process_image(job), "said": said.messages}
 
 
 def _read(results, skipped, total):
