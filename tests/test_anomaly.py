@@ -563,6 +563,22 @@ def test_time_stamps_give_their_hour_of_day_and_dates_alone_are_left_out(tmp_pat
     np.testing.assert_allclose(
         X[:, 2:], np.c_[want + when.second.to_numpy() / 3600, want + when.second.to_numpy() / 3600]
     )
+    # Excel's day numbers (a date cell saved unformatted) under a header naming a date: whole ones are dates,
+    # left out; with a fraction, its hour; under 'time', or outside 1970-2100, they stay numbers
+    serial = ((when - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)).to_numpy()
+    excel = pd.DataFrame(
+        {
+            "Datum": np.floor(serial),
+            "Booking date": serial.round(6),
+            "wait_time": np.floor(serial),
+            "date_code": rng.integers(100, 20_000, 40),
+        }
+    )
+    sch = Schema.learn(excel, cfg, "t.csv")
+    assert sch.features == ["wait_time", "date_code", "Booking date (hour of day)"]
+    assert sch.epochs == {"Booking date": "excel"} and "column(s) 'Datum' hold dates" in gmm_log.text
+    X = Schema.from_dict(json.loads(json.dumps(sch.to_dict()))).records(excel, "t.csv").X
+    np.testing.assert_allclose(X[:, 2], want, atol=1e-3)
     # written the Chinese way, a time stamp's hour is read and a date alone left out
     cn = pd.DataFrame(
         {

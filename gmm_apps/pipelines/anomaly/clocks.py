@@ -21,6 +21,10 @@ logger = logging.getLogger("gmm_apps.anomaly")
 
 #: headers of a column of dates or times written as numbers (a Unix time stamp is a number like any other)
 TIME_HEADER = re.compile(r"time|date|stamp|created|epoch|_at$|^ts$|^when$", re.IGNORECASE)
+#: headers of a column of dates (Excel day numbers are taken for dates under these alone)
+_DATE_HEADER = re.compile(r"date|datum|fecha|\bdat[ae]\b|\bday\b|\bjour\b|\btag\b", re.IGNORECASE)
+#: Excel's day numbers of 1970-01-01 and 2100-01-01
+EXCEL_1970, EXCEL_2100 = 25_569, 73_051
 #: headers of a count of time or steps: those, a step, tick, elapsed time or sequence number, a day or hour
 _CLOCK_HEADER = re.compile(
     TIME_HEADER.pattern + r"|step|tick|elapsed|^seq(uence)?\b|^(hour|day|week|month|year)s?$", re.IGNORECASE
@@ -91,6 +95,8 @@ def hour_of_day(values, *, unit=None):
     """Each cell's time of day in hours (``13:30`` -> 13.5, ``1:30 PM`` -> 13.5), as written (before any UTC
     offset); NaN where a cell holds no time.  Time-stamp columns (from Excel or Parquet) give their own;
     ``unit``: Unix time stamps in that unit (their hour in UTC)."""
+    if unit == "excel":  # a day number's fraction is its time of day
+        return (pd.to_numeric(values, errors="coerce").to_numpy(dtype=float) % 1) * 24
     if unit is not None:
         return hour_of_day(pd.Series(pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit=unit)))
     if pd.api.types.is_datetime64_any_dtype(values):
@@ -128,7 +134,7 @@ def time_columns(df, columns, source, *, named):
         s = df[c]
         given = s.notna().to_numpy()
         unit = epoch_unit(s, c)
-        if unit == "yyyymmdd":
+        if unit == "yyyymmdd" or unit == "excel" and np.all(s.dropna() % 1 == 0):  # days, no time of day
             dates.append(c)
             continue
         if unit is not None:
@@ -184,14 +190,19 @@ def time_columns(df, columns, source, *, named):
 
 def epoch_unit(values, column):
     """How a numeric column headed like a time (``timestamp``, ``created_at``, ``date``) writes its dates
-    (:func:`gmm_apps.dates.numeric_dates`: ``'s'``, ``'ms'``, ``'us'``, ``'ns'`` or ``'yyyymmdd'``; Excel
-    day numbers are not taken for dates here), or None for any other column."""
+    (:func:`gmm_apps.dates.numeric_dates`: ``'s'``, ``'ms'``, ``'us'``, ``'ns'`` or ``'yyyymmdd'``), or None for
+    any other column.  Excel day numbers (``'excel'``) only under a header naming a date (``Date``, ``Datum``),
+    from 1970 to 2100: under ``Time`` numbers of that size are as likely seconds."""
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return None
-    if not TIME_HEADER.search(str(column).strip()):
+    if not (TIME_HEADER.search(str(column).strip()) or _DATE_HEADER.search(str(column))):
         return None
     try:
         style = numeric_dates(values)[1]
     except ValueError:
         return None
-    return None if style == "excel" else style  # day numbers look like durations in seconds: not guessed
+    if style == "excel":  # day numbers look like durations in seconds: not guessed
+        days = values.dropna()
+        dated = _DATE_HEADER.search(str(column)) and EXCEL_1970 <= days.min() and days.max() < EXCEL_2100
+        return "excel" if dated else None
+    return style
