@@ -101,8 +101,9 @@ def numeric_dates(values):
         return None, None
     if not pd.api.types.is_numeric_dtype(values):
         text = values.dropna().astype(str)
-        if text.empty or not text.str.match(_DIGITS).all() or text.str.strip().str.len().max() <= 8:
-            return None, None  # text dates; eight digits alone pandas reads as YYYYMMDD itself
+        short = text.str.strip().str.len().max() <= 8 and text.str.strip().str.split(".").str[0].str.len().min() != 5
+        if text.empty or not text.str.match(_DIGITS).all() or short:
+            return None, None  # text dates; eight digits alone pandas reads as YYYYMMDD itself (five: Excel's)
     v = pd.to_numeric(values, errors="coerce").astype(float)
     present = v.dropna().to_numpy()
     if not len(present):

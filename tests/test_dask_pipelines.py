@@ -37,6 +37,24 @@ def test_customers_on_dask_read_the_currency_a_header_names_as_here(tmp_path):
     assert all("expected €" in s["headline"] for s in summaries)
 
 
+def test_customers_on_dask_read_excel_day_numbers_and_say_so_as_here(tmp_path):
+    """Dates as Excel's day numbers (whole, so the workers read them as five-digit text): the same customers, and
+    the same line in both logs, though the workers read the dates."""
+    tx = pd.read_csv(SAMPLES / "cdnow_sample.txt", sep=r"\s+", header=0, names=["cust", "date", "n", "amount"])
+    days = pd.to_datetime(tx["date"].astype(str), format="%Y%m%d") - pd.Timestamp("1899-12-30")
+    tx.assign(date=days.dt.days).drop(columns="n").to_csv(tmp_path / "tx.csv", index=False)
+    keys = ["data.id_column=cust", "model.n_components=3", "report.bootstrap=0", "report.stability_seeds=1"]
+    keys += ["report.plots=false", f"data.path={tmp_path / 'tx.csv'}"]
+    common = [a for k in keys for a in ("--set", k)]
+    cfg = str(REPO / "configs" / "customers.yaml")
+    assert run(["run", cfg, "--out", str(tmp_path / "local"), *common]) == 0
+    assert run(["run", cfg, "--out", str(tmp_path / "dask"), *common, *DASK]) == 0
+    a, b = (pd.read_csv(tmp_path / k / "customers.csv") for k in ("local", "dask"))
+    pd.testing.assert_frame_equal(a, b)
+    for k in ("local", "dask"):
+        assert "column 'date' read as Excel serial day numbers" in (tmp_path / k / "run.log").read_text(), k
+
+
 def test_customers_aggregate_the_log_on_dask(tmp_path, capsys):
     tx = pd.read_csv(
         SAMPLES / "cdnow_sample.txt",
@@ -181,12 +199,16 @@ def test_images_segment_a_folder_on_dask_workers(tmp_path):
         img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
         Image.fromarray(img).save(photos / f"p{i}.png")
     cfg = str(REPO / "configs" / "images.yaml")
-    common = ["--set", f"data.path={photos}", "--set", "report.plots=false", "--set", "model.n_components=3"]
+    common = ["--set", f"data.path={photos}", "--set", "report.plots=false", "--set", "model.n_components=[2,3]"]
     assert run(["run", cfg, "--out", str(tmp_path / "local"), *common, "--set", "run.n_jobs=1"]) == 0
     assert run(["run", cfg, "--out", str(tmp_path / "dask"), *common, *DASK[:4]]) == 0
     for f in sorted((tmp_path / "local" / "labels").iterdir()):
         assert f.read_bytes() == (tmp_path / "dask" / "labels" / f.name).read_bytes()
     assert (tmp_path / "local" / "palettes.csv").read_bytes() == (tmp_path / "dask" / "palettes.csv").read_bytes()
+    # what the workers logged is said in the run's log as one process says it
+    logs = [(tmp_path / k / "run.log").read_text().splitlines() for k in ("local", "dask")]
+    said = [[ln.split(" ", 3)[-1] for ln in log if " seg" not in ln and "Dask engine" not in ln] for log in logs]
+    assert said[0][1:] == said[1][1:] and any("candidate K=3" in ln for ln in said[1]), said
 
 
 def test_unreachable_scheduler_is_a_clean_error(tmp_path, capsys):

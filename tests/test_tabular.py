@@ -171,10 +171,11 @@ def test_dates_written_as_numbers_are_told_apart_by_size_not_read_as_1970():
         "us": (pd.Series([str(v * 10**6) for v in seconds], dtype=object), stamps),  # digits read as text
         "ns": (pd.Series(seconds * 10**9), stamps),
         "excel": (pd.Series([43830.0, 44957.0, 45351.0]), stamps.normalize()),  # Excel's own day numbers
+        "excel ": (pd.Series(["43830", "44957", "45351"], dtype=object), stamps.normalize()),  # read as text (Dask)
     }
     for style, (cells, want) in cases.items():
         got, how = numeric_dates(cells)
-        assert how == style
+        assert how == style.strip()
         assert (pd.DatetimeIndex(got) == want).all(), style
     assert (pd.to_datetime(cases["s"][0]).dt.year == 1970).all()  # what pandas alone makes of them
     with_gap, how = numeric_dates(pd.Series([20230131.0, np.nan]))  # a column with a gap is read as floats

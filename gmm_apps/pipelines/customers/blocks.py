@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ...currency import currencies, named_currency, refuse_mixed_currencies
-from ...dates import day_month_order
+from ...dates import DATE_STYLE, day_month_order
 from ...engine import dask_frame
 from ...errors import DataError
 from ...paths import require_file
@@ -28,7 +28,7 @@ from ...tabular import (
     why_ambiguous,
 )
 from .data import check_columns, column_spec, file_kind, statuses_counted, with_payment_columns, with_status
-from .lines import DAILY_COLUMNS, customer_days, day_first, finish, trailing_totals
+from .lines import DAILY_COLUMNS, customer_days, day_first, finish, number_dates, trailing_totals
 from .rows import check_one_currency, currency_column, currency_names
 from .status import row_statuses, tally
 
@@ -99,6 +99,8 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
             part[col] = as_numbers(part[col], mark=mark)[0]
         return customer_days(part, spec, p, cfg_data, first, counted)
 
+    if cfg_data.date_format is None and (style := number_dates(ddf[spec["date"]].head(1000), spec["date"], p)[1]):
+        logger.info("%s: column %r read as %s", p, spec["date"], DATE_STYLE[style])  # as the blocks will, unheard
     daily = ddf.map_partitions(block, meta=_daily_meta()).groupby(["customer_id", "date"])[DAILY_COLUMNS[2:]].sum()
     out = client.compute(daily, sync=True).reset_index()
     if out.empty:

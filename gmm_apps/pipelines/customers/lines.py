@@ -160,10 +160,7 @@ def _days(s, name, path, cfg_data, first=None):
     fmt = cfg_data.date_format
     s = s if fmt else plain_dates(s)
     if not fmt:
-        try:
-            stamps, style = numeric_dates(s)  # 20230131, Excel day numbers, Unix time stamps
-        except ValueError as exc:
-            raise DataError(f"{path}: column {name!r} {exc}; set data.date_format (e.g. %Y%m%d)") from None
+        stamps, style = number_dates(s, name, path)
         if stamps is not None:
             logger.info("%s: column %r read as %s", path, name, DATE_STYLE[style])
             s, first = stamps, False
@@ -194,6 +191,15 @@ def _days(s, name, path, cfg_data, first=None):
     if said := implausible_date(t, s, f"{path}: column {name!r}", row=functools.partial(data_row, t)):
         raise DataError(said)
     return wall_clock(t, cfg_data.timezone).dt.normalize()
+
+
+def number_dates(s, name, path):
+    """:func:`gmm_apps.dates.numeric_dates` of a log's date column (20230131, Excel day numbers, Unix time
+    stamps), numbers that are none of them refused naming the column."""
+    try:
+        return numeric_dates(s)
+    except ValueError as exc:
+        raise DataError(f"{path}: column {name!r} {exc}; set data.date_format (e.g. %Y%m%d)") from None
 
 
 def day_first(orders, name, path):
