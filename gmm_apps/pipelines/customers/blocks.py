@@ -99,8 +99,7 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
             part[col] = as_numbers(part[col], mark=mark)[0]
         return customer_days(part, spec, p, cfg_data, first, counted)
 
-    if cfg_data.date_format is None and (style := number_dates(ddf[spec["date"]].head(1000), spec["date"], p)[1]):
-        logger.info("%s: column %r read as %s", p, spec["date"], DATE_STYLE[style])  # as the blocks will, unheard
+    _say_number_dates(ddf[spec["date"]], spec["date"], p, cfg_data)
     daily = ddf.map_partitions(block, meta=_daily_meta()).groupby(["customer_id", "date"])[DAILY_COLUMNS[2:]].sum()
     out = client.compute(daily, sync=True).reset_index()
     if out.empty:
@@ -112,6 +111,13 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     if marks and cfg_data.decimal_mark == "auto":  # decided by the columns themselves, as read_transactions says
         cleaning["decimal_marks"] = marks
     return purchases, {**cleaning, "amounts_in": code}
+
+
+def _say_number_dates(dates, name, path, cfg_data):
+    """Say how dates written as numbers are read (Excel day numbers, Unix time stamps), as a local read says it:
+    the workers read them, and what they log is not heard."""
+    if cfg_data.date_format is None and (style := number_dates(dates.head(1000), name, path)[1]):
+        logger.info("%s: column %r read as %s", path, name, DATE_STYLE[style])
 
 
 def _daily_meta():
