@@ -83,11 +83,8 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     spec = with_payment_columns(spec, ddf.columns, cfg_data)
     check_columns(p, spec, ddf.columns)
     if "order" in spec and ("status" in spec or "refund" in spec):
-        logger.info(
-            "%s: read locally: an order's payment %s may span the workers' blocks",
-            p,
-            "status" if "status" in spec else "refund",
-        )
+        paid = "status" if "status" in spec else "refund"
+        logger.info("%s: read locally: an order's payment %s may span the workers' blocks", p, paid)
         return None
 
     first, marks, counts, code = _whole_log_readings(ddf, spec, cfg_data, p, client)
