@@ -136,6 +136,31 @@ def test_an_export_newest_first_with_grouped_digits_and_day_first_dates_reads_as
     pd.testing.assert_frame_equal(book.prices, got.prices)
 
 
+def test_a_history_page_copied_with_its_dividend_and_split_rows_reads_as_the_plain_file(tmp_path, gmm_log):
+    """Yahoo's history page, copied: newest first, 'Feb 09, 2024', a row of each dividend and split among the
+    prices (its date a trading day's), and a footnote: the same prices as the plain file."""
+    from arch.data import sp500
+
+    px = sp500.load()["Adj Close"].loc["2010":"2012"]
+    plain = tmp_path / "plain.csv"
+    px.rename("Close").to_frame().rename_axis("Date").to_csv(plain)
+    want = data_mod.load_file(plain)
+    days = [f'"{d:%b %d, %Y}"' for d in px.index[::-1]]
+    rows = [f'{d},"{v:,.2f}","{v:,.6f}","{v:,.6f}","1,234,567"' for d, v in zip(days, px.iloc[::-1])]
+    events = {10: "0.55 Dividend", 200: "2:1 Stock Splits", 400: "0.61 Dividend"}
+    for i, what in sorted(events.items(), reverse=True):  # the event's date is a trading day's, its row above
+        rows.insert(i, f'{days[i]},"{what}","","",""')
+    (tmp_path / "page.csv").write_text(
+        "Date,Open,Close*,Adj Close**,Volume\n" + "\n".join(rows) + '\n"*Close price adjusted for splits."\n'
+    )
+    got = data_mod.load_file(tmp_path / "page.csv")
+    np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), want.prices.iloc[:, 0].to_numpy(), rtol=1e-9)
+    assert (got.prices.index == want.prices.index).all()
+    assert "3 row(s) of dividends and splits (as a history page writes them among the prices) are left out, e.g. " in (
+        gmm_log.text
+    )
+
+
 def test_a_series_priced_every_calendar_day_is_annualised_over_365_days(tmp_path):
     from gmm_apps.pipelines.regimes.periods import periods_per_year
 

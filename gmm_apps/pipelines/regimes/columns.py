@@ -195,6 +195,39 @@ def _numbers_in(cells):
     return not present.empty and bool(pd.to_numeric(out, errors="coerce").notna().all())
 
 
+#: a row of a corporate action among the prices, as Yahoo's history page writes them: ``0.24 Dividend``,
+#: ``2:1 Stock Splits``, ``1.5 Capital Gain``
+_EVENT = re.compile(r"\s*[\d.,:/ ]+\s+(dividends?|stock splits?|splits?|capital gains?)\s*", re.IGNORECASE)
+
+
+def without_events(df, dates, source):
+    """The rows that are prices, without a history page's rows of dividends and splits (one cell saying the
+    event, the others empty), which repeat a trading day's date and hold no price; logged.
+
+    Returns
+    -------
+    df : DataFrame
+    dates : DatetimeIndex
+    """
+    texts = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    lone = df.notna().sum(axis=1).to_numpy() == 1  # a reader leaves empty cells empty: few rows to look at
+    if df.shape[1] < 2 or not texts or not lone.any():
+        return df, dates
+    cells = df.loc[lone, texts].bfill(axis=1).iloc[:, 0].astype("string").str.strip()
+    event = np.zeros(len(df), dtype=bool)
+    event[np.flatnonzero(lone)] = cells.str.fullmatch(_EVENT).fillna(False).to_numpy(dtype=bool)
+    if not event.any():
+        return df, dates
+    logger.info(
+        "%s: %d row(s) of dividends and splits (as a history page writes them among the prices) are left out, e.g. %s",
+        source,
+        int(event.sum()),
+        cells[event[lone]].iloc[0],
+    )
+    keep = ~event
+    return df[keep], pd.DatetimeIndex(dates)[keep]
+
+
 def with_time_column(df, dates, source):
     """Dates and times in two columns (MetaTrader's ``<DATE>`` and ``<TIME>``, many brokers' Date, Time):
     when the dates repeat and a column is headed Time, each row's stamp is its date plus its time.

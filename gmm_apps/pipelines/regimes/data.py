@@ -32,6 +32,7 @@ from .columns import (
     volumes,
     warn_of_splits,
     with_time_column,
+    without_events,
     yfinance_choice,
     yfinance_tables,
 )
@@ -326,7 +327,7 @@ def frame_to_prices(df, *, source, date_column=None, price_column=None, volume_c
         df = df.reset_index(drop=not (df.index.name or isinstance(df.index, pd.DatetimeIndex)))
         dcol, dates = dates_column(df, date_column, source, utc=zone is not None)
         df = df.drop(columns=[dcol])
-        dates, df = with_time_column(df, dates, source)
+        dates, df = with_time_column(*without_events(df, dates, source), source)
     stamps = wall_clock(pd.DatetimeIndex(dates), zone)
     if len(stamps) > 1 and stamps.is_monotonic_decreasing and not stamps.has_duplicates:
         logger.info("%s: dates run newest first; read oldest first", source)
