@@ -377,6 +377,14 @@ def test_money_out_and_in_in_two_columns_is_one_amount_with_empty_cells_zero(tmp
     blank, zero = (pd.read_csv(tmp_path / n / "scores.csv") for n in ("blank", "zero"))
     pd.testing.assert_frame_equal(blank, zero)
     assert blank["score"].idxmax() == 5 and "Paid out" in blank.loc[5, "top_features"]
+    # measured against each type's usual amounts too: a type only ever paid out usually has 0 paid in
+    grouped = ["--set", "data.group_column=Type"]
+    for name, ref_file, new_file in (("blank_g", "ref.csv", "new.csv"), ("zero_g", "ref0.csv", "new0.csv")):
+        sets = ["--set", f"data.path={tmp_path / ref_file}", "--set", f"data.score={tmp_path / new_file}"]
+        assert cli.main(["run", cfg, "--out", str(tmp_path / name), *common, *sets, *grouped]) == 0
+    blank_g, zero_g = (pd.read_csv(tmp_path / n / "scores.csv") for n in ("blank_g", "zero_g"))
+    pd.testing.assert_frame_equal(blank_g, zero_g)
+    assert (blank_g.loc[new["Type"] == "grocer", "Paid in usual for Type"] == 0).all()
     # the saved model remembers it: apply reads the blanks of a new statement as 0 too
     assert cli.main(["apply", str(tmp_path / "blank"), str(tmp_path / "new.csv"), "--out", str(tmp_path / "a")]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "scores.csv"), zero)

@@ -161,7 +161,8 @@ class Schema:
             )
         if cfg.group_column:
             keys = category_text(df[cfg.group_column])
-            groups = {"column": cfg.group_column, **learn_groups(keys, {c: values[c] for c in numeric})}
+            filled = {c: np.nan_to_num(values[c]) if c in zero_blank else values[c] for c in numeric}  # as scored
+            groups = {"column": cfg.group_column, **learn_groups(keys, filled)}
         return cls(
             *(numeric, categories, idc, lab, cfg.missing, verdict, marks, times, epochs, zero_blank, label_auto),
             units,
