@@ -14,6 +14,7 @@ validated configs (renamed and retired keys included).  Reading YAML and
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import re
 import typing
@@ -336,14 +337,30 @@ def refuse_unread(where, name, section, keys, reason):
             )
 
 
-def _format_validation_error(exc, source):
+def _sibling_keys(model_cls, loc):
+    """The keys beside the last part of the dotted ``loc`` in ``model_cls`` (a section's keys), or []."""
+    section = model_cls
+    for part in loc.split(".")[:-1]:
+        field = getattr(section, "model_fields", {}).get(part)
+        section = None if field is None else field.annotation
+        if not (isinstance(section, type) and issubclass(section, BaseModel)):
+            return []
+    return list(section.model_fields)
+
+
+def _format_validation_error(exc, source, model_cls=None):
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"] if not _TYPE_TAG.match(str(p)))
     typ = err["type"]
     if typ == "extra_forbidden":
+        keys = _sibling_keys(model_cls, loc) if model_cls is not None else []
+        near = difflib.get_close_matches(loc.rsplit(".", 1)[-1], keys, n=1, cutoff=0.6)
+        where = loc.rsplit(".", 1)[0] + "." if "." in loc else ""
+        hint = f"did you mean {where}{near[0]}? " if near else ""
+        hint = hint or (f"{where.rstrip('.') or 'the config'} has {', '.join(keys)}; " if keys else "")
         return (
             f"{source}: unknown key {loc!r}: the pipeline has no such key (a typo, or a key of another "
-            "pipeline); compare with the example in configs/"
+            f"pipeline); {hint}compare with the example in configs/"
         )
     if typ == "missing":
         return f"{source}: missing required key {loc!r}"
@@ -454,7 +471,7 @@ def validate_config(raw, model_cls, *, source):
     try:
         return model_cls.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from None
+        raise ConfigError(_format_validation_error(exc, source, model_cls)) from None
     except (TypeError, AttributeError) as exc:  # a value of a shape no validator expected
         raise ConfigError(
             f"{source}: a value has the wrong shape ({exc}); compare with the example in configs/"

@@ -178,7 +178,8 @@ CASES = [
         "unknown-key",
         "customers",
         lambda t: {"config": "pipeline: customers\nmodel:\n  n_compnents: 3\n"},
-        "unknown key 'model.n_compnents'",
+        "unknown key 'model.n_compnents': the pipeline has no such key (a typo, or a key of another pipeline); did "
+        "you mean model.n_components?",
     ),
     ("wrong-type", "anomaly", lambda t: {"config": "pipeline: anomaly\nmodel:\n  bags: many\n"}, "model.bags"),
     ("missing-file", "regimes", lambda t: ["--set", "data.path=/nonexistent/prices.csv"], "data.path: file not found"),
@@ -443,7 +444,13 @@ CASES = [
         "data.decimal_mark is set, but .mat files hold numbers, not text to read; leave it auto",
     ),
     ("unused-key", "regimes", lambda t: ["--set", "engine.kind=dask"], "unknown key 'engine'"),
-    ("unused-key", "speakers", lambda t: ["--set", "data.path=x"], "unknown key 'data.path'"),
+    (
+        "unused-key",
+        "speakers",
+        lambda t: ["--set", "data.path=x"],
+        "unknown key 'data.path': the pipeline has no such key (a typo, or a key of another pipeline); data has "
+        "enrol, test, label_from,",
+    ),
     ("unused-key", "speakers", lambda t: ["--set", "report.top=3"], "unknown key 'report.top'"),
     ("unused-key", "images", lambda t: ["--set", "report.uncertain_below=0.5"], "unknown key 'report.uncertain_below'"),
     (
