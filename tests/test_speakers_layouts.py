@@ -191,6 +191,29 @@ def test_a_speaker_folder_deeper_than_the_recordings_is_refused(tmp_path):
         SpeakersData(label_from="pattern", speaker_folder=2)
 
 
+def test_one_speakers_folder_is_refused_as_one_speaker_not_as_names_that_do_not_match(tmp_path):
+    """Recordings of one person in a folder of their own, named 0.wav, 1.wav ...: read as one speaker, and
+    refused for it, not for file names the pattern does not fit (which the folder already answers)."""
+    one = tmp_path / "enrol" / "jackson"
+    one.mkdir(parents=True)
+    for i, f in enumerate(sorted((SAMPLES / "enrol").glob("*_jackson_*.wav"))):
+        shutil.copy(f, one / f"{i}.wav")
+    sets = [f"data.enrol={tmp_path / 'enrol'}", "data.test=null"]
+    with pytest.raises(DataError, match=r"every recording sits in one folder \(jackson\).*identification needs two"):
+        gmm_apps.run("speakers", out=tmp_path / "one", set=sets)
+    assert not (tmp_path / "one").exists()
+    shutil.copytree(one, tmp_path / "enrol" / "theo")  # a second speaker's folder beside it: read as two
+    labels = speaker_labels(
+        sorted((tmp_path / "enrol").rglob("*.wav")),
+        label_from="auto",
+        pattern=SpeakersData().pattern,
+        spec=str(tmp_path / "enrol"),
+        key="data.enrol",
+        required=True,
+    )
+    assert sorted(set(labels)) == ["jackson", "theo"]
+
+
 def librispeech(folder):
     """The sample laid out as LibriSpeech lays out its sets: train-clean-100/ and test-clean/ side by side, a
     folder per speaker, one per chapter in it, FLAC files named by numbers only."""

@@ -332,6 +332,13 @@ def speaker_labels(files, *, label_from, pattern, spec, key, required, listed=No
     if label_from == "auto" and None in labels:
         folders = _folder_labels(files, spec)
         named = {f for f in folders if f is not None}
+        if required and None not in folders and len(named) == 1:
+            raise DataError(
+                f"{key}: every recording sits in one folder ({next(iter(named))}), and their names do not match "
+                f"data.pattern: read as one speaker, where identification needs two or more; put each speaker's "
+                "recordings in a folder of their own beside it, or set data.pattern to read the speakers from the "
+                "file names"
+            )
         if (None not in folders and len(named) >= 2) if required else named:
             _refuse_set_folders(sorted(named), spec, key)
             _say_folders(files, folders, spec, f"{key} (the file names do not match data.pattern)", 1)
