@@ -155,6 +155,53 @@ def open_stored(path, compression, mode="rb", **text):
     return open(path, mode, **text)
 
 
+def log_fields(rows):
+    """The column names of a log written as Zeek (Bro) writes its logs (``conn.log``, ``dns.log``): ``#`` lines
+    of directives above the rows (``#separator``, ``#fields ts uid ...``, ``#types``) and ``#close`` after them;
+    None for any other table.  ``rows``: the file's first rows, as cells."""
+    return next((row[1:] for row in rows if row and row[0] == "#fields" and len(row) > 2), None)
+
+
+class WithoutDirectives(io.TextIOBase):
+    """A text file read without its lines that start with ``#`` (a Zeek log's directives, wherever they are:
+    logs joined end to end repeat them), as a file to hand to the CSV reader."""
+
+    def __init__(self, fh):
+        self._fh, self._left = fh, ""
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        parts, n = [self._left], len(self._left)
+        while size < 0 or n < size:
+            line = self._fh.readline()
+            if not line:
+                break
+            if not line.startswith("#"):
+                parts.append(line)
+                n += len(line)
+        text = "".join(parts)
+        cut = len(text) if size < 0 else size
+        self._left = text[cut:]
+        return text[:cut]
+
+    def readline(self, size=-1):
+        while "\n" not in self._left:
+            line = self._fh.readline()
+            if not line:
+                break
+            if not line.startswith("#"):
+                self._left += line
+        line, nl, rest = self._left.partition("\n")
+        self._left = rest
+        return line + nl
+
+    def close(self):
+        self._fh.close()
+        super().close()
+
+
 #: JSON records start so (a list of objects or lists, an object with a quoted key); a delimited table whose
 #: header is bracketed, as some SQL tools write it (``[Date],[Close]``), does not
 _JSON_START = re.compile(r'\s*(\[\s*[\[{\]]|\{\s*["}])')

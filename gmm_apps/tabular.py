@@ -20,7 +20,16 @@ from python_calamine import CalamineError
 from .currency import currencies, refuse_mixed_currencies, unformatted
 from .errors import DataError
 from .json_tables import read_json_records
-from .sniff import HEADER_SEARCH_ROWS, data_names, excel_engine, open_stored, sniff_table, text_encoding
+from .sniff import (
+    HEADER_SEARCH_ROWS,
+    WithoutDirectives,
+    data_names,
+    excel_engine,
+    log_fields,
+    open_stored,
+    sniff_table,
+    text_encoding,
+)
 from .table_edges import (
     big_whole_numbers_as_text,
     chunks_with_index_as_columns,
@@ -362,11 +371,16 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             return chunks_with_index_as_columns(batches, path)
         encoding = text_encoding(path, compression)
         rows = first_text_rows(path, sep, compression, encoding)
-        skip = header_position(rows, header_has, path)
-        names = None if skip else data_names(rows[0])
-        if names:
-            _say_headerless(path, names)
-        source = open_stored(path, "zip") if compression == "zip" else path  # pandas reads one-file zips only
+        fields = log_fields(rows) if sep == "\t" else None
+        skip = 0 if fields else header_position(rows, header_has, path)
+        names = fields or (None if skip else data_names(rows[0]))
+        if fields:
+            logger.info("%s: a Zeek log: its columns from its #fields line, its # lines left out", path)
+            source, compression = WithoutDirectives(open_stored(path, compression, "rt", encoding=encoding)), None
+        else:
+            if names:
+                _say_headerless(path, names)
+            source = open_stored(path, "zip") if compression == "zip" else path  # pandas reads one-file zips only
         try:
             table = pd.read_csv(
                 source,

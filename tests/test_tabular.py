@@ -426,6 +426,41 @@ def test_a_header_below_a_reports_title_rows_is_found_by_the_columns_named(tmp_p
     assert list(read_table(tmp_path / "report.xlsx", header_has=header_with(["id"])).columns) == ["Report", "Rows"]
 
 
+def test_a_zeek_log_reads_its_columns_from_its_fields_line_and_leaves_its_directives_out(tmp_path, gmm_log):
+    """Zeek (Bro) writes a log's columns on a '#fields' line among '#' directives, closes it with '#close', and
+    logs joined end to end repeat them: the rows, under those names, typed as the plain table would be; read
+    whole, in chunks, or gzipped alike."""
+    import gzip
+
+    from gmm_apps.tabular import read_table
+
+    fields = ["ts", "uid", "id.orig_h", "duration", "orig_bytes", "service"]
+    top = ["#separator \\x09", "#set_separator\t,", "#empty_field\t(empty)", "#unset_field\t-", "#path\tconn"]
+    top += [
+        "#open\t2024-01-01-00-00-00",
+        "#fields\t" + "\t".join(fields),
+        "#types\ttime\tstring\taddr\tinterval\tcount\tstring",
+    ]
+    rows = [f"{1704067200 + i}.25\tC{i:04x}\t10.0.0.{i % 7}\t{0.5 * i:.3f}\t{100 + i}\tdns#{i % 3}" for i in range(40)]
+    want = pd.DataFrame([r.split("\t") for r in rows[:20] + rows[30:]], columns=fields).astype(
+        {"ts": float, "duration": float, "orig_bytes": int}
+    )
+    want.loc[5, "duration"] = np.nan  # written '-': unset
+    rows[5] = rows[5].replace("\t2.500\t", "\t-\t")
+    log = top + rows[:20] + ["#close\t2024-01-01-01-00-00"] + top + rows[30:] + ["#close\t2024-01-01-02-00-00"]
+    text = "\n".join(log) + "\n"
+    (tmp_path / "conn.log").write_text(text)
+    with gzip.open(tmp_path / "conn.log.gz", "wt") as fh:
+        fh.write(text)
+    got = read_table(tmp_path / "conn.log")
+    got["duration"] = pd.to_numeric(got["duration"].replace("-", np.nan))
+    pd.testing.assert_frame_equal(got, want)
+    assert "conn.log: a Zeek log: its columns from its #fields line, its # lines left out" in gmm_log.text
+    parts = pd.concat(read_table(tmp_path / "conn.log.gz", chunksize=7), ignore_index=True)
+    parts["duration"] = pd.to_numeric(parts["duration"].replace("-", np.nan))
+    pd.testing.assert_frame_equal(parts, want)
+
+
 def test_a_header_below_an_exports_notes_is_found_without_columns_named(tmp_path, gmm_log):
     """A bank's statement opens with its account, period and balance (a name and a value a row), then the table:
     its header is the first row of names as wide as the rows below it, whether or not the config names a column."""

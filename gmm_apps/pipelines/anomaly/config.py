@@ -29,7 +29,7 @@ class AnomalyData(PathData):
 
     path: str = Field(
         "sample:cardio_reference.csv",
-        description="reference records to learn from (CSV / TSV, Parquet, Excel, JSON or ODDS .mat)",
+        description="reference records to learn from (CSV / TSV, Parquet, Excel, JSON, a Zeek log or ODDS .mat)",
     )
     score: str | None = Field("sample:cardio_new.csv", description="records to score; null scores data.path itself")
     sheet: str | int | list[str | int] | None = Field(
