@@ -133,6 +133,11 @@ def test_verdict_values_other_than_0_1_empty_are_one_clear_error():
     found = ["Fraud", "Legit", "False Positive", "true-positive", "TP", "fp", "Confirmed", "Not Fraud", "Genuine"]
     v, bad = parse_verdicts(pd.Series(found, dtype=object))
     assert bad is None and v.tolist() == [1, 0, 0, 1, 1, 0, 1, 0, 0]
+    closed = ["Cleared", "Dismissed", "Confirmed Legitimate", "confirmed-fraud", "Not an anomaly"]
+    v, bad = parse_verdicts(pd.Series(closed, dtype=object))
+    assert bad is None and v.tolist() == [0, 0, 0, 1, 0]
+    # a word that does not say which (a chargeback may be a dispute, not fraud) is refused, never guessed
+    assert parse_verdicts(pd.Series(["Fraud", "Chargeback", "Suspicious"], dtype=object))[1] == 1
     df = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [3.0, 1, 2, 2], "seen": ["1", "", "maybe", "0"]})
     schema = Schema.learn(df, AnomalyData(id_column=None, label_column=None, verdict_column="seen"), "f.csv")
     assert schema.features == ["a", "b"]  # the verdict is never a feature

@@ -25,7 +25,8 @@ VERDICT_WORDS = {
     **dict.fromkeys(("anomaly", "anomalous", "outlier", "malicious", "positive"), 1.0),
     **dict.fromkeys(("betrug", "fraude"), 1.0),
     **dict.fromkeys(("legit", "legitimate", "genuine", "not_fraud", "no_fraud", "non_fraud", "false_positive"), 0.0),
-    **dict.fromkeys(("fp", "normal", "benign", "inlier", "negative"), 0.0),
+    **dict.fromkeys(("fp", "normal", "benign", "inlier", "negative", "not_anomaly", "not_an_anomaly"), 0.0),
+    **dict.fromkeys(("cleared", "dismissed", "confirmed_legitimate", "confirmed_genuine"), 0.0),  # an alert closed
     **dict.fromkeys(("kein_betrug", "pas_de_fraude", "no_fraude", "légitime", "legitime", "legítimo"), 0.0),
 }
 _WORD_GAPS = re.compile(r"[\s\-]+")
