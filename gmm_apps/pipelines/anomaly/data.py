@@ -17,7 +17,7 @@ logger = logging.getLogger("gmm_apps.anomaly")
 
 #: columns of a record the report shows beside each top anomaly (ids, labels aside)
 SHOWN = 6
-#: records looked at to tell a column the same in every record (one shown last)
+#: records looked at to tell a column the same in every record (one not shown)
 SAME_CHECKED = 10_000
 
 
@@ -185,6 +185,8 @@ def shown_columns(df, scored, *, aside=()):
     empty, or the same in every record (a statement's ``Lastschrift``), tells none apart and is not shown."""
     head = df.head(SAME_CHECKED)
     least = 2 if len(head) > 1 else 1  # one record alone: every column it fills
-    varied = [c for c in df.columns if c not in aside and head[c].nunique() and head[c].nunique(dropna=False) >= least]
+    varied = [
+        c for c in df.columns if c not in aside and head[c].notna().any() and head[c].nunique(dropna=False) >= least
+    ]
     chosen = set(sorted(varied, key=lambda c: c not in scored)[:SHOWN])
     return [c for c in df.columns if c in chosen]

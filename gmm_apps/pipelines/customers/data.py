@@ -198,7 +198,7 @@ _LOOKS_LIKE = {
     ),
 }
 
-
+#: an amount column's header saying it is not what was paid (``init --data`` offers such a column last)
 _UNPAID = re.compile(r"\b(due|remaining|outstanding|balance|discount|shipping|fee|refund|tax amount)", re.I)
 #: words in the headers of phone numbers, by which shops in India and China know their customers (``init
 #: --data`` offers such a column when no header names the customer)
