@@ -139,6 +139,16 @@ def test_a_cameras_12_bits_in_16_bit_pixels_and_a_tiff_stack_read_as_the_picture
     tifffile.imwrite(tmp_path / "stack.tif", np.stack([rgb, rgb[::-1], rgb[:, ::-1]]), photometric="rgb")
     np.testing.assert_allclose(read_image(tmp_path / "stack.tif"), rgb / 255.0)
     assert "3 pages (a stack); the first is segmented" in gmm_log.text
+    # an animated GIF or WebP: its first frame, said as a stack's first page is
+    frames = [Image.fromarray(a) for a in (rgb, rgb[::-1], rgb[:, ::-1])]
+    frames[0].save(tmp_path / "clip.webp", save_all=True, append_images=frames[1:], lossless=True)
+    gmm_log.clear()
+    np.testing.assert_allclose(read_image(tmp_path / "clip.webp"), rgb / 255.0)
+    assert "clip.webp: 3 frames (an animation); the first is segmented" in gmm_log.text
+    frames[0].save(tmp_path / "still.webp", lossless=True)  # one frame: nothing to say
+    gmm_log.clear()
+    read_image(tmp_path / "still.webp")
+    assert "frames" not in gmm_log.text
 
 
 def test_read_image_formats(tmp_path):

@@ -250,6 +250,15 @@ def read_image(path, *, max_pixels=MAX_PIXELS, clear=False):
                 w, h = im.size
                 if w * h > max_pixels:
                     raise _too_large(str(p), w, h, max_pixels)
+                if (
+                    im.format in ("GIF", "WEBP", "PNG") and getattr(im, "n_frames", 1) > 1
+                ):  # animated (not an MPO's depth)
+                    logger.warning(
+                        "%s: %d frames (an animation); the first is segmented; save each frame as an image of its "
+                        "own to segment them all",
+                        p,
+                        im.n_frames,
+                    )
                 im.load()
                 return pil_rgb(im, str(p), clear=clear)
     except DataError:
