@@ -288,7 +288,7 @@ def test_speakers_from_a_mapping_of_recordings(tmp_path):
         (
             lambda t: gmm_apps.run("images", data=np.full((64, 64, 3), 200.0), out=t / "r"),
             ValueError,
-            "float image values must lie in [0, 1]",
+            "float image values must lie in [0, 1], got [200, 200]; 8-bit values as floats: pass image / 255",
         ),
         (lambda t: gmm_apps.run("images", data=np.full((64, 64, 3), np.nan), out=t / "r"), ValueError, "NaN"),
         (

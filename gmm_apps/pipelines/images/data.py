@@ -72,7 +72,8 @@ def to_rgb(image, *, name="image", clear=False):
         if not np.all(np.isfinite(f)):
             raise DataError(f"{name}: image holds NaN or infinite values")
         if f.min() < -1e-6 or f.max() > 1 + 1e-6:
-            raise DataError(f"{name}: float image values must lie in [0, 1], got [{f.min():.3g}, {f.max():.3g}]")
+            hint = "; 8-bit values as floats: pass image / 255 (or image.astype(np.uint8))" if f.max() <= 255 else ""
+            raise DataError(f"{name}: float image values must lie in [0, 1], got [{f.min():.3g}, {f.max():.3g}]{hint}")
         f = np.clip(f, 0.0, 1.0)
     else:
         raise DataError(f"{name}: unsupported pixel type {a.dtype}")
