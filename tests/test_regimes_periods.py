@@ -47,6 +47,32 @@ def test_a_weekly_series_with_holiday_weeks_missing_is_weekly_and_a_quarterly_on
             periods.check_spacing(pd.date_range("2000-01-07", periods=80, freq=freq), "p.csv")
 
 
+def test_a_series_that_stops_for_months_is_warned_of_with_the_dates_that_model_one_side(gmm_log):
+    """Years missing from a daily file, a market closed for six weeks: the return across is one day's to the
+    model, so the run says where it stops and the data.start or data.end that leave the gap out; a week's
+    closing (9/11) or a weekly series' missing holiday weeks are no such gap."""
+    days = pd.bdate_range("2015-01-01", periods=2500)
+    periods.check_spacing(days.delete(range(1700, 1704)), "ok.csv")  # four days closed
+    periods.check_spacing(pd.date_range("2000-01-07", periods=400, freq="W-FRI").delete([50, 51]), "w.csv")
+    assert "no prices" not in gmm_log.text
+    periods.check_spacing(days[:800].append(days[1400:]), "gap.csv")
+    assert (
+        "gap.csv: no prices from 2018-01-24 to 2020-05-14 (841 days); the return across the gap counts as one "
+        "day's: set data.start: 2020-05-14 or data.end: 2018-01-24 to model one side of it"
+    ) in gmm_log.text
+    two = days.delete(range(300, 330)).delete(range(1000, 1050))
+    periods.check_spacing(two, "two.csv")
+    assert "two.csv: no prices from 2018-12-12 to 2019-02-21 (71 days, the longest of 2 gaps over 31 days)" in (
+        gmm_log.text
+    )
+    months = pd.date_range("2000-01-31", periods=120, freq="ME").delete(range(40, 47))
+    periods.check_spacing(months, "m.csv")
+    assert (
+        "m.csv: no prices from 2003-04-30 to 2003-12-31 (245 days); the return across the gap counts as one month's"
+        in (gmm_log.text)
+    )
+
+
 def test_the_lengths_that_stand_for_time_count_weeks_or_months_and_the_return_averages_count_periods():
     raw = yaml.safe_load(CONFIG.read_text())
     raw["features"] = {"use": ["log_return", "realized_vol:21", "momentum:63"]}

@@ -82,6 +82,7 @@ def check_spacing(dates, source):
     if gap < WEEKLY_GAPS[0] or WEEKLY_GAPS[0] <= gap <= WEEKLY_GAPS[1] or MONTHLY_GAPS[0] <= gap <= MONTHLY_GAPS[1]:
         stretch = other_stretch(dates)
         if stretch is None:
+            say_long_gaps(dates, source)
             return
         first, last, kind = stretch
         name = period_name(periods_per_year(dates))
@@ -128,6 +129,36 @@ def other_stretch(dates):
             if end - start >= least and (found is None or end - start > found[0]):
                 found = (end - start, dates[start], dates[end], kind)
     return None if found is None else found[1:]
+
+
+#: calendar days between two prices beyond which a daily, weekly or monthly series is said to stop for a while
+LONG_GAP = {"d": 31, "w": 92, "m": 185}
+
+
+def say_long_gaps(dates, source):
+    """Warn of the times a series stops for longer than :data:`LONG_GAP` (a month without a daily price: a
+    market closed, a suspension, years missing from a file): the return across such a gap is taken as one
+    period's, which its regime model reads as one very large move."""
+    days = gaps(dates)
+    long = np.flatnonzero(days > LONG_GAP[_UNIT.get(periods_per_year(dates), "d")])
+    if not long.size:
+        return
+    i = int(long[np.argmax(days[long])])
+    name = period_one(periods_per_year(dates))
+    logger.warning(
+        "%s: no prices from %s to %s (%d days%s); the return across the gap counts as one %s's: set data.start: "
+        "%s or data.end: %s to model one side of it",
+        source,
+        dates[i].date(),
+        dates[i + 1].date(),
+        days[i],
+        f", the longest of {long.size} gaps over {LONG_GAP[_UNIT.get(periods_per_year(dates), 'd')]} days"
+        if long.size > 1
+        else "",
+        name,
+        dates[i + 1].date(),
+        dates[i].date(),
+    )
 
 
 def applied_period(dates, saved, source):
