@@ -6,6 +6,7 @@
     python benchmarks/bench_images.py --methods ours --random-state 10   # other pixel samples
     python benchmarks/bench_images.py --methods ours --upscale 4 --working-pixels none   # 2.5-megapixel photos
     python benchmarks/bench_images.py --methods ours --skip 20 --images 80   # images 21-100
+    python benchmarks/bench_images.py --methods ours --downscale 4   # thumbnails of 120 x 80
 
 For each method: probabilistic Rand index (PRI) and variation of information
 (VoI, bits), each averaged over the human segmentations of an image, then over
@@ -39,9 +40,11 @@ from gmm_apps.pipelines.images.metrics import compare  # noqa: E402
 from gmm_apps.pipelines.images.model import Settings, segment_image  # noqa: E402
 
 
-def load(n, upscale=1, skip=0):
+def load(n, upscale=1, skip=0, downscale=1):
     """The first ``n`` validation images and their human segmentations; ``upscale``: both enlarged that many
-    times (the photo by Lanczos, the segmentations by repetition), as a larger photo of the same scene."""
+    times (the photo by Lanczos, the segmentations by repetition), as a larger photo of the same scene;
+    ``downscale``: both shrunk that many times (the photo by Lanczos, the segmentations by taking every such
+    pixel), as a thumbnail of it."""
     import scipy.io as sio
     from PIL import Image
     from skimage import io
@@ -54,6 +57,11 @@ def load(n, upscale=1, skip=0):
             h, w = img.shape[:2]
             img = np.asarray(Image.fromarray(img).resize((w * upscale, h * upscale), Image.LANCZOS))
             truths = [np.repeat(np.repeat(t, upscale, axis=0), upscale, axis=1) for t in truths]
+        if downscale != 1:
+            h, w = img.shape[:2]
+            img = np.asarray(Image.fromarray(img).resize((w // downscale, h // downscale), Image.LANCZOS))
+            half = downscale // 2
+            truths = [t[half::downscale, half::downscale][: h // downscale, : w // downscale] for t in truths]
         yield f.stem, img, truths
 
 
@@ -107,6 +115,7 @@ def main(argv=None):
     )
     ap.add_argument("--skip", type=int, default=0, help="start after this many images (a confirm split)")
     ap.add_argument("--upscale", type=int, default=1, help="enlarge every image and its segmentations this many times")
+    ap.add_argument("--downscale", type=int, default=1, help="shrink every image and its segmentations this many times")
     ap.add_argument(
         "--working-pixels",
         default=None,
@@ -124,7 +133,7 @@ def main(argv=None):
         settings = replace(settings, working_pixels=wp)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     scores = {m: [] for m in methods}
-    data = list(load(args.images, args.upscale, args.skip))
+    data = list(load(args.images, args.upscale, args.skip, args.downscale))
     for _stem, img, truths in data:
         for m in methods:
             t0 = time.perf_counter()
@@ -132,7 +141,9 @@ def main(argv=None):
             dt = time.perf_counter() - t0
             s = compare(labels, truths)
             scores[m].append((s["pri"], s["voi"], dt, int(np.unique(labels).size)))
-    size = f", enlarged {args.upscale} times ({data[0][1].shape[1]}x{data[0][1].shape[0]})" if args.upscale != 1 else ""
+    shape = f"({data[0][1].shape[1]}x{data[0][1].shape[0]})"
+    size = f", enlarged {args.upscale} times {shape}" if args.upscale != 1 else ""
+    size += f", shrunk {args.downscale} times {shape}" if args.downscale != 1 else ""
     print(
         f"BSDS500 validation, images {args.skip + 1}-{args.skip + len(data)}{size}, {sum(len(t) for _, _, t in data)} human segmentations"
     )

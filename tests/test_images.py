@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import gmm_apps
 from gmm_apps import cli
 from gmm_apps.errors import DataError
 from gmm_apps.pipelines.images import segment as seg
@@ -555,6 +556,24 @@ def test_spatial_smoothing_removes_speckle():
 
 def test_sizes_scale_with_image():
     assert seg.size_scale((300, 500)) == 1.0 and seg.size_scale((1000, 4000, 3)) == 8.0
+    # as given from 250 to 500 pixels (BSDS500's 481), and shrinking with a thumbnail below
+    assert seg.size_scale((250, 160)) == seg.size_scale((321, 481)) == 1.0 and seg.size_scale((64, 48)) == 64 / 250
+
+
+def test_an_icon_of_two_colours_is_two_segments_not_a_third_along_its_edge(tmp_path):
+    """A 64-pixel icon smoothed as a 500-pixel photo is (2 pixels of posterior smoothing across a 32-pixel
+    square) blurs a band along its edge into a segment of its own; its sizes shrink with it."""
+    folder = tmp_path / "icons"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        a = np.zeros((64, 64, 3), np.uint8)
+        a[:] = rng.integers(0, 255, 3)
+        a[16:48, 16:48] = rng.integers(0, 255, 3)
+        Image.fromarray(a).save(folder / f"i{i}.png")
+    r = gmm_apps.run("images", out=tmp_path / "r", set=[f"data.path={folder}", "run.n_jobs=1", "report.plots=false"])
+    sizes = r.tables["palettes"].groupby("image").size()
+    assert (sizes == 2).sum() >= 5, sizes  # 2 of 6 when every image was smoothed as a 500-pixel one
 
 
 def _scene(f, seed=0):

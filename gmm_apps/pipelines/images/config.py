@@ -48,7 +48,8 @@ class ImagesData(PathData):
 
 
 class ImagesFeatures(Section):
-    """Per-pixel features.  Spatial sizes are pixels of a 500-pixel image and grow with larger ones."""
+    """Per-pixel features.  Spatial sizes are pixels of a 500-pixel image, grow with larger ones and shrink with
+    images under 250 pixels."""
 
     color_space: Literal["lab", "rgb"] = Field("lab", description="lab (perceptual) or rgb")
     blur: float = Field(1.0, ge=0, le=20, description="Gaussian pre-smoothing of colours")

@@ -1,7 +1,7 @@
 """Pixel features as pure functions: an RGB image in, feature arrays out.
 
 Spatial sizes (``blur``) are given in pixels of a 500-pixel image and grow
-with the image (:func:`size_scale`).
+with the image, or shrink with a thumbnail (:func:`size_scale`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,10 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = ["size_scale", "to_lab", "pixel_features", "edge_strength"]
+
+
+#: longer side (pixels) below which spatial sizes shrink with the image
+SMALL = 250
 
 
 def size_scale(shape, *, reference=500):
@@ -24,9 +28,13 @@ def size_scale(shape, *, reference=500):
 
     Returns
     -------
-    scale : float >= 1
+    scale : float
+        ``longer side / reference``, at least 1 down to :data:`SMALL` pixels, and below it shrinking
+        with the image (``longer side / SMALL``): a thumbnail smoothed as a photo of 500 pixels is
+        smoothed across its few pixels of edge into segments of its own.
     """
-    return max(1.0, max(shape[:2]) / float(reference))
+    longest = max(shape[:2])
+    return max(longest / float(reference), min(1.0, longest / SMALL))
 
 
 def to_lab(rgb):
