@@ -644,19 +644,25 @@ def encode(path, y, sr, *, codec, container, rate=None, channels=1):
     [
         ("memo.m4a", "aac", "mp4", 44100, 2, 0.99),  # an iPhone voice memo: AAC, stereo, 44.1 kHz
         ("call.webm", "libopus", "webm", 48000, 1, 0.99),  # a browser or meeting recording
-        ("old_phone.3gp", "libopencore_amrnb", "3gp", 8000, 1, 0.8),  # AMR, the narrow-band phone codec
+        # AMR, the narrow-band phone codec: recorded (PyAV's wheels decode it, not all of them encode it)
+        ("old_phone_0_george_10.3gp", None, "3gp", 8000, 1, 0.8),
     ],
 )
 def test_phone_and_meeting_recordings_read_as_the_same_sound(
     tmp_path, name, codec, container, rate, channels, similarity
 ):
+    import shutil
+
     import soundfile as sf
 
     from gmm_apps.pipelines.speakers.audio import native_rate
 
     wav = SAMPLES / "fsdd_sample" / "enrol" / "0_george_10.wav"
     y, sr = sf.read(wav, dtype="float32")
-    encode(tmp_path / name, y, sr, codec=codec, container=container, rate=rate, channels=channels)
+    if codec is None:
+        shutil.copy(REPO / "tests" / "data" / name, tmp_path / name)
+    else:
+        encode(tmp_path / name, y, sr, codec=codec, container=container, rate=rate, channels=channels)
     assert native_rate(tmp_path / name) == rate
     z = load_audio(tmp_path / name, sample_rate=sr)
     assert abs(z.size - y.size) <= 0.04 * y.size  # a codec pads to whole frames
