@@ -168,34 +168,29 @@ class WithoutDirectives(io.TextIOBase):
 
     def __init__(self, fh):
         self._fh, self._left = fh, ""
+        self._lines = (line for line in fh if not line.startswith("#"))
 
     def readable(self):
         return True
 
     def read(self, size=-1):
         parts, n = [self._left], len(self._left)
-        while size < 0 or n < size:
-            line = self._fh.readline()
-            if not line:
+        for line in self._lines if size < 0 or n < size else ():
+            parts.append(line)
+            n += len(line)
+            if 0 <= size <= n:
                 break
-            if not line.startswith("#"):
-                parts.append(line)
-                n += len(line)
         text = "".join(parts)
         cut = len(text) if size < 0 else size
         self._left = text[cut:]
         return text[:cut]
 
     def readline(self, size=-1):
-        while "\n" not in self._left:
-            line = self._fh.readline()
-            if not line:
-                break
-            if not line.startswith("#"):
-                self._left += line
-        line, nl, rest = self._left.partition("\n")
-        self._left = rest
-        return line + nl
+        line = self._left
+        while "\n" not in line and (more := next(self._lines, "")):
+            line += more
+        head, nl, self._left = line.partition("\n")
+        return head + nl
 
     def close(self):
         self._fh.close()

@@ -195,7 +195,8 @@ def epoch_unit(values, column):
     from 1970 to 2100: under ``Time`` numbers of that size are as likely seconds."""
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return None
-    if not (TIME_HEADER.search(str(column).strip()) or _DATE_HEADER.search(str(column))):
+    dated = bool(_DATE_HEADER.search(str(column)))
+    if not (dated or TIME_HEADER.search(str(column).strip())):
         return None
     try:
         style = numeric_dates(values)[1]
@@ -203,6 +204,5 @@ def epoch_unit(values, column):
         return None
     if style == "excel":  # day numbers look like durations in seconds: not guessed
         days = values.dropna()
-        dated = _DATE_HEADER.search(str(column)) and EXCEL_1970 <= days.min() and days.max() < EXCEL_2100
-        return "excel" if dated else None
+        return "excel" if dated and EXCEL_1970 <= days.min() and days.max() < EXCEL_2100 else None
     return style

@@ -87,7 +87,8 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
         logger.info("%s: read locally: an order's payment %s may span the workers' blocks", p, paid)
         return None
 
-    first, marks, counts, code = _whole_log_readings(ddf, spec, cfg_data, p, client)
+    head = ddf[spec["date"]].head(1000)  # the first block's dates, read once for what they show
+    first, marks, counts, code = _whole_log_readings(ddf, spec, cfg_data, p, client, head)
     counted = statuses_counted(p, spec, counts, cfg_data) if counts is not None else None
 
     def block(part):
@@ -96,7 +97,7 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
             part[col] = as_numbers(part[col], mark=mark)[0]
         return customer_days(part, spec, p, cfg_data, first, counted)
 
-    _say_number_dates(ddf[spec["date"]], spec["date"], p, cfg_data)
+    _say_number_dates(head, spec["date"], p, cfg_data)
     daily = ddf.map_partitions(block, meta=_daily_meta()).groupby(["customer_id", "date"])[DAILY_COLUMNS[2:]].sum()
     out = client.compute(daily, sync=True).reset_index()
     if out.empty:
@@ -113,7 +114,7 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
 def _say_number_dates(dates, name, path, cfg_data):
     """Say how dates written as numbers are read (Excel day numbers, Unix time stamps), as a local read says it:
     the workers read them, and what they log is not heard."""
-    if cfg_data.date_format is None and (style := number_dates(dates.head(1000), name, path)[1]):
+    if cfg_data.date_format is None and (style := number_dates(dates, name, path)[1]):
         logger.info("%s: column %r read as %s", path, name, DATE_STYLE[style])
 
 
@@ -129,12 +130,12 @@ def _daily_meta():
     )[DAILY_COLUMNS]
 
 
-def _whole_log_readings(ddf, spec, cfg_data, path, client):
+def _whole_log_readings(ddf, spec, cfg_data, path, client, head):
     """What a block alone cannot tell, decided on the whole log in one pass over the blocks: whether dates
     like 01/12/2010 put the day first, the decimal mark of each formatted-number column (read as text;
     :func:`gmm_apps.tabular.mark_evidence`), that the log holds one currency (its currency column, and
     the signs in its amounts: one block of dollars and another of euros are refused as one column is), and
-    how many rows hold each payment status.
+    how many rows hold each payment status.  ``head``: the first block's dates, already read.
 
     Returns
     -------
@@ -148,7 +149,7 @@ def _whole_log_readings(ddf, spec, cfg_data, path, client):
         The currency the amounts are in (the currency column's one name, or the amounts' one sign, or the one
         their column's name gives).
     """
-    date = spec["date"] if cfg_data.date_format is None and day_month_order(ddf[spec["date"]].head(5)) else None
+    date = spec["date"] if cfg_data.date_format is None and day_month_order(head.head(5)) else None
     cols = [
         spec[k]
         for k in ("amount", "price", "quantity", "refund")

@@ -139,25 +139,18 @@ def say_long_gaps(dates, source):
     """Warn of the times a series stops for longer than :data:`LONG_GAP` (a month without a daily price: a
     market closed, a suspension, years missing from a file): the return across such a gap is taken as one
     period's, which its regime model reads as one very large move."""
-    days = gaps(dates)
-    long = np.flatnonzero(days > LONG_GAP[_UNIT.get(periods_per_year(dates), "d")])
+    year = periods_per_year(dates)
+    longest, days = LONG_GAP[_UNIT.get(year, "d")], gaps(dates)
+    long = np.flatnonzero(days > longest)
     if not long.size:
         return
     i = int(long[np.argmax(days[long])])
-    name = period_one(periods_per_year(dates))
+    start, end = dates[i].date(), dates[i + 1].date()
+    more = f", the longest of {long.size} gaps over {longest} days" if long.size > 1 else ""
     logger.warning(
         "%s: no prices from %s to %s (%d days%s); the return across the gap counts as one %s's: set data.start: "
         "%s or data.end: %s to model one side of it",
-        source,
-        dates[i].date(),
-        dates[i + 1].date(),
-        days[i],
-        f", the longest of {long.size} gaps over {LONG_GAP[_UNIT.get(periods_per_year(dates), 'd')]} days"
-        if long.size > 1
-        else "",
-        name,
-        dates[i + 1].date(),
-        dates[i].date(),
+        *(source, start, end, days[i], more, period_one(year), end, start),
     )
 
 
