@@ -556,6 +556,35 @@ def test_a_till_export_with_several_amounts_says_them_all(tmp_path, capsys, gmm_
     data, _ = _init_and_run(tmp_path, "customers", tmp_path / "invoices.csv", capsys)
     assert data["amount_column"] == "Amount Paid" and data["date_column"] == "Date (UTC)"
     assert "others that look like amounts: Amount Due, Amount Remaining, Discount Amount (set" in gmm_log.text
+    # eBay's orders report: its record numbers and item counts sit under headers with 'Sales' and 'Total' in them
+    days = pd.Timestamp("2023-01-02") + pd.to_timedelta(np.sort(rng.integers(0, 600, n)), "D")
+    pd.DataFrame(
+        {
+            "Sales Record Number": np.arange(1001, 1001 + n),
+            "Buyer Username": [f"buyer{k}" for k in rng.integers(0, 120, n)],
+            "Total Items": rng.integers(1, 4, n),
+            "Total Price": [f"${v:,.2f}" for v in rng.gamma(2, 20, n)],
+            "Sale Date": days.strftime("%b-%d-%y"),
+        }
+    ).to_csv(tmp_path / "ebay.csv", index=False)
+    gmm_log.clear()
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "ebay.csv", capsys)
+    assert data["amount_column"] == "Total Price" and data["id_column"] == "Buyer Username"
+    assert "others that look like amounts" not in gmm_log.text
+    # Etsy's sold items: the order's sales tax comes before the item's total, a total with its tax would not
+    pd.DataFrame(
+        {
+            "Sale Date": days.strftime("%m/%d/%y"),
+            "Buyer": [f"buyer{k}" for k in rng.integers(0, 120, n)],
+            "Order Sales Tax": 0.0,
+            "Item Total": rng.gamma(2, 20, n).round(2),
+            "Total incl. Tax": 1.0,
+        }
+    ).to_csv(tmp_path / "etsy.csv", index=False)
+    gmm_log.clear()
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "etsy.csv", capsys)
+    assert data["amount_column"] == "Item Total"
+    assert "others that look like amounts: Order Sales Tax, Total incl. Tax (set" in gmm_log.text
 
 
 def test_a_column_of_time_stamps_under_a_header_that_says_nothing_is_the_date(tmp_path, capsys, monkeypatch):

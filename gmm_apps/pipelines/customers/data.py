@@ -25,6 +25,7 @@ from ...sniff import open_stored, sniff_table
 from ...table_edges import shown_rows
 from ...tabular import as_numbers, header_with, read_table, sheets_alike
 from .config import CustomersData
+from .headers import LINE_WORDS, LOOKS_LIKE, NOT_ORDER_NUMBER, PHONE_WORDS, look_alike
 from .lines import (
     SHARED_ORDERS,
     customer_days,
@@ -179,66 +180,16 @@ def statuses_counted(path, spec, counts, cfg_data):
     return counted
 
 
-#: the default column names, and words in the headers of shop exports that hold what they hold (English, then
-#: German, French, Spanish, Italian, Portuguese, Dutch and Nordic shops' words, then Chinese, Japanese, Korean)
-_LOOKS_LIKE = {
-    ("customer_id", "customer_id"): (
-        *("customer", "email", "e-mail", "client", "household", "member", "buyer"),
-        *("kunde", "klant", "kund"),
-        *("客户", "顾客", "用户", "会员", "買家", "顧客", "会員", "고객", "회원"),
-    ),
-    ("date", "date"): (
-        *("date", "time", "created", "paid at", "ordered", "datum", "fecha", "data", "dato"),
-        *("日期", "时间", "時間", "日付", "日時", "注文日", "날짜", "일자", "일시"),
-    ),
-    ("amount", "amount"): (
-        *("amount", "total", "sales", "revenue", "value", "spent", "gross"),
-        *("betrag", "umsatz", "montant", "importe", "monto", "importo", "valor", "bedrag", "belopp", "beløb", "beløp"),
-        *("金额", "金額", "实付", "合計", "금액", "합계"),
-    ),
-}
-
-#: an amount column's header saying it is not what was paid (``init --data`` offers such a column last)
-_UNPAID = re.compile(r"\b(due|remaining|outstanding|balance|discount|shipping|fee|refund|tax amount)", re.I)
-#: words in the headers of phone numbers, by which shops in India and China know their customers (``init
-#: --data`` offers such a column when no header names the customer)
-_PHONE_WORDS = (
-    *("phone", "mobile", "cell", "telefon", "téléphone", "teléfono", "telefone", "celular", "handy"),
-    *("手机", "電話", "电话", "携帯", "휴대폰", "전화"),
-)
-
-
-#: words in the headers of a line-item log's quantity, unit price and order number (``init --data``)
-_LINE_WORDS = {
-    "quantity_column": ("quantity", "qty", "menge", "anzahl", "units", "quantit", "qté", "cantidad", "aantal", "antal"),
-    "price_column": ("unitprice", "unit price", "price", "preis", "prix", "precio", "prezzo", "preço", "prijs"),
-    "order_column": (
-        *("invoice", "order", "bestell", "receipt", "basket", "ticket"),
-        *("rechnung", "commande", "facture", "pedido", "factura", "ordine", "fattura"),
-        *("订单", "訂單", "注文", "주문"),
-    ),
-}
-
-
-#: words in headers that hold something of an order other than its number (Order Date, orders_count, Order
-#: Status, Order Currency, Date de commande ...)
-_NOT_ORDER_NUMBER = (
-    *("count", "total", "date", "time", "status", "currency", "amount", "qty", "quantity", "price", "value"),
-    *("type", "tax", "ship", "discount", "note", "sum", "state", "datum", "fecha", "statut", "estado"),
-    *("日", "时间", "時間", "状态", "状態", "金额", "金額", "수량", "상태", "일자", "금액"),
-)
-
-
 def _order_column(table, id_column, taken):
     """The column of order numbers ``init --data`` writes: the first whose header names an order (invoice,
     basket ...) number, not another of its fields, and whose values are order numbers
     (:func:`_holds_order_numbers`); else, with a customer id column, the one column of any other header
     whose values are order numbers written on each of an order's lines, its lines together (Shopify's ``Name``,
     ``#1001``); None when there is none.  ``taken``: the columns read as something else."""
-    words = _LINE_WORDS["order_column"]
+    words = LINE_WORDS["order_column"]
     for c in table.columns:
         name = c.lower()
-        other = any(w in name for w in _NOT_ORDER_NUMBER) or re.search(r"(?<![a-z])line", name)  # not "online"
+        other = any(w in name for w in NOT_ORDER_NUMBER) or re.search(r"(?<![a-z])line", name)  # not "online"
         if any(w in name for w in words) and not other:
             if id_column is None or _holds_order_numbers(table[c], table[id_column], lines=False):
                 return c
@@ -270,14 +221,6 @@ def _holds_order_numbers(values, customers, *, lines=True):
     return bool(unreadable(written.head(200), format=None).all())  # no order number is a date
 
 
-def _look_alike(cols, words, name=None):
-    """The column named ``name`` whatever its case, else the first whose header holds one of ``words``, one
-    saying the amount is not what was paid (Stripe's ``Amount Due``, a ``Discount Amount``) after the others."""
-    near = [c for c in cols if name is not None and c.lower() == str(name).lower()]
-    alike = sorted((c for c in cols if any(w in c.lower() for w in words)), key=lambda c: bool(_UNPAID.search(c)))
-    return (near or alike or [None])[0]
-
-
 def suggested_columns(path):
     """The column keys ``init --data`` writes for a log: the columns whose headers look like the customer id, the
     date and the amount (or else a quantity and a unit price), and an order number, and a workbook's sheets
@@ -289,18 +232,18 @@ def suggested_columns(path):
         table = read_table(path, dtype=str)
     cols = [str(c) for c in table.columns]
     out = {}
-    for (ours, _), words in _LOOKS_LIKE.items():
+    for (ours, _), words in LOOKS_LIKE.items():
         key = {"customer_id": "data.id_column"}.get(ours, f"data.{ours}_column")
-        out[key] = _look_alike(cols, words, ours)
+        out[key] = look_alike(cols, words, ours)
     if out["data.id_column"] is None:  # no customer number: the phone number a shop knows its customers by
-        out["data.id_column"] = _look_alike(cols, _PHONE_WORDS)
+        out["data.id_column"] = look_alike(cols, PHONE_WORDS)
     if out["data.date_column"] is None:  # a header that says nothing ('ts', 'when'): the column of time stamps
         out["data.date_column"] = time_stamp_column(table.set_axis(cols, axis=1), taken=set(out.values()))
     _say_other_amounts(cols, out["data.amount_column"])
     if out["data.amount_column"] is None:
         out.pop("data.amount_column")
         for key in ("quantity_column", "price_column"):
-            out[f"data.{key}"] = _look_alike(cols, _LINE_WORDS[key])
+            out[f"data.{key}"] = look_alike(cols, LINE_WORDS[key])
     taken = {*out.values(), status_column(cols), refund_column(cols)}
     out["data.order_column"] = _order_column(table.set_axis(cols, axis=1), out["data.id_column"], taken)
     out = {k: v for k, v in out.items() if v is not None}
@@ -313,8 +256,8 @@ def _say_other_amounts(cols, chosen):
     """Say, as ``init --data`` writes the amount column, the other columns that look like amounts: shop and
     till exports write several (Gross Sales, Net Sales, Total Collected; Subtotal, Total; Gross, Net), and which
     one a customer's value is (before tax, after discounts and fees?) only the user knows."""
-    words = _LOOKS_LIKE[("amount", "amount")]
-    others = [c for c in cols if c not in (chosen, refund_column(cols)) and any(w in c.lower() for w in words)]
+    words = LOOKS_LIKE[("amount", "amount")]
+    others = [c for c in cols if c not in (chosen, refund_column(cols)) and look_alike([c], words) == c]
     if chosen is not None and others:
         logger.info(
             "data.amount_column: %s, the first column that looks like amounts paid; others that look like amounts: "
@@ -373,7 +316,7 @@ def _suggested_split(path, columns):
 def _line_columns(cols):
     """A line-item log's quantity and unit-price columns (Online Retail's ``Quantity``, ``UnitPrice``), when the
     log has both; else None."""
-    q, p = (_look_alike(cols, _LINE_WORDS[k]) for k in ("quantity_column", "price_column"))
+    q, p = (look_alike(cols, LINE_WORDS[k]) for k in ("quantity_column", "price_column"))
     return (q, p) if q and p and q != p else None
 
 
@@ -386,7 +329,7 @@ def check_columns(path, spec, columns, table=None):
     for ours, theirs in spec.items():
         if theirs not in cols:
             key = {"customer_id": "id_column"}.get(ours, f"{ours}_column")
-            like = _look_alike(cols, _LOOKS_LIKE.get((ours, theirs), ()), theirs)
+            like = look_alike(cols, LOOKS_LIKE.get((ours, theirs), ()), theirs)
             if like is None and ours == "date" and table is not None:
                 like = time_stamp_column(table.set_axis(cols, axis=1), taken=set(spec.values()))
             missing.append((ours, theirs, key, [like] if like else []))
