@@ -494,6 +494,53 @@ def test_lengths_of_time_are_hours_however_they_are_stored(tmp_path):
     assert scores["hours.csv"]["score"].idxmax() == 7
 
 
+def test_numbers_written_with_their_unit_are_read_in_one_unit_and_scored_later_in_it(tmp_path):
+    # a dashboard's export of formatted data: '20 ms' and '1.2 s' in one column, '3.12 GiB', '36.5 °C' (and
+    # '101A', room numbers, no measure): the same scores as the numbers written in ms, GiB and °C
+    rng = np.random.default_rng(2)
+    n = 600
+    ms = rng.gamma(3, 60, n).round()
+    ms[5] = 9000.0
+    plain = pd.DataFrame(
+        {"latency": ms, "memory": rng.normal(3.2, 0.2, n).round(2), "temp": rng.normal(36, 1, n).round(1)}
+    )
+    written = pd.DataFrame(
+        {
+            "latency": [f"{v / 1000:.3f} s" if v >= 1000 else f"{v:.0f} ms" for v in ms],
+            "memory": [f"{v:.2f} GiB" for v in plain["memory"]],
+            "temp": [f"{v:.1f} °C" for v in plain["temp"]],
+            "room": [f"{k}A" for k in rng.integers(100, 104, n)],
+        }
+    )
+    sch = learn(written)
+    assert sch.measures == {"latency": "ms", "memory": "GiB", "temp": "°C"}
+    assert sch.features[:3] == ["latency", "memory", "temp"] and "room=100A" in sch.features
+    np.testing.assert_allclose(sch.records(written, "t").X[:, :3], plain.to_numpy())
+    # scored later in other units of the same kinds: converted (°F to °C, GiB to MiB), the model file read back
+    later = written.head(20).assign(
+        latency=[f"{v / 1000:.4f} s" for v in ms[:20]],
+        memory=[f"{v * 1024:.1f} MiB" for v in plain["memory"][:20]],
+        temp=[f"{v * 9 / 5 + 32:.2f} °F" for v in plain["temp"][:20]],
+    )
+    again = Schema.from_dict(sch.to_dict())
+    np.testing.assert_allclose(again.records(later, "t").X[:, :3], plain.head(20).to_numpy(), atol=0.01)
+    with pytest.raises(DataError, match="column 'memory' holds '3.10 kg', in kg, where the model learned GiB; write"):
+        again.records(later.assign(memory="3.10 kg"), "t")
+    # words that are no units, and amounts in two currencies, stay what they were
+    assert learn(written.assign(temp=rng.choice(["3 apples", "4 pears"], n))).categories["temp"] == [
+        "3 apples",
+        "4 pears",
+    ]
+    with pytest.raises(DataError, match="EUR.*USD|USD.*EUR"):
+        learn(written.assign(temp=rng.choice(["12.50 EUR", "10.00 USD"], n)))
+    # a run scores the planted slow request first
+    written.to_csv(tmp_path / "dash.csv", index=False)
+    r = gmm_apps.run(
+        "anomaly", out=tmp_path / "r", set=[*QUICK, f"data.path={tmp_path / 'dash.csv'}", "data.score=null"]
+    )
+    assert r.tables["scores"]["score"].idxmax() == 5
+
+
 def _statement(n=1500, seed=3):
     """A card statement as a bank exports it: dates, a description, a column that happens to be named 'score'
     (a merchant rating), an empty memo and the amount."""

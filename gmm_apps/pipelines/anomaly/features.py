@@ -12,14 +12,15 @@ import pandas as pd
 
 from ...currency import currencies
 from ...errors import DataError
-from ...tabular import DECIMAL_MARK_HINT, as_numbers, no_value
+from ...tabular import no_value
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
-from .clocks import clock_columns, hour_of_day, is_duration, time_columns
+from .clocks import clock_columns, hour_of_day, time_columns
 from .data import EXTREME, BadValueError, ExtremeValueError, category_text, data_rows, shown_columns
 from .frequencies import counts_of, feature_name, how_common, mostly_once, too_many_values
 from .groups import feature_name as group_feature
 from .groups import learn_groups, relative, usual_name
+from .units import unformatted
 
 logger = logging.getLogger("gmm_apps.anomaly")
 
@@ -77,6 +78,7 @@ class Schema:
         units=None,
         frequencies=None,
         groups=None,
+        measures=None,
     ):
         self.missing = missing
         #: data.group_column's statistics (:func:`.groups.learn_groups`), with ``column``: its name
@@ -85,6 +87,8 @@ class Schema:
         self.frequencies = {k: dict(v) for k, v in (frequencies or {}).items()}
         #: the currency each numeric column's cells showed (``EUR`` for ``€12.50``): a file in another is refused
         self.units = dict(units or {})
+        #: the unit each numeric column written with one is read in (``ms`` for ``20 ms``; :mod:`.units`)
+        self.measures = dict(measures or {})
         #: data.label_column was auto and the reference held no labels: a file scored later may (:func:`.scored_labels`)
         self.label_auto = bool(label_auto)
         self._said = set()
@@ -137,7 +141,7 @@ class Schema:
             raise DataError(f"{source}: no feature columns; set data.columns")
         times, dates, epochs = time_columns(df, cols, source, named=bool(cfg.columns))
         features = [c for c in cols if c not in dates]
-        values, marks, units, categories, frequencies, wide = _read_columns(df, features, times, cfg, source)
+        values, marks, units, measures, categories, frequencies, wide = _read_columns(df, features, times, cfg, source)
         numeric, left = list(values), []
         zero_blank = split_amounts(df, numeric, source)
         if not cfg.columns:  # where an account stood, when a record came: not how unusual it is
@@ -147,6 +151,7 @@ class Schema:
             _warn_of_row_ids(df, numeric, source)  # time stamps, clocks and balances aside: they are not scored
             marks = {c: m for c, m in marks.items() if c not in left}
             units = {c: u for c, u in units.items() if c not in left}
+            measures = {c: u for c, u in measures.items() if c not in left}
         if wide:  # the data.columns offered leave out what is left out unasked
             kept = [c for c in features if c not in left]
             raise too_many_values(source, wide, kept, cfg, df, named=idc is not None)
@@ -168,6 +173,7 @@ class Schema:
             units,
             frequencies,
             groups,
+            measures,
         )
 
     def _numbers(self, df, c, source, rows):
@@ -177,7 +183,8 @@ class Schema:
             _same_currency(df[c], c, self.units[c], source)
         empty = no_value(df[c])  # an empty cell, or one written '?', '-', '#N/A' ...
         cells = df[c].mask(empty) if empty.any() and not pd.api.types.is_numeric_dtype(df[c]) else df[c]
-        v = pd.to_numeric(_unformatted(cells, c, source, self.marks.get(c))[0], errors="coerce").to_numpy(dtype=float)
+        read = unformatted(cells, c, source, self.marks.get(c), self.measures.get(c))[0]
+        v = pd.to_numeric(read, errors="coerce").to_numpy(dtype=float)
         if c in self.zero_blank:
             v = np.where(empty, 0.0, v)
         bad = ~np.isfinite(v)
@@ -277,6 +284,8 @@ class Schema:
             d["marks"] = self.marks
         if self.units:  # and one of numbers without currency
             d["units"] = self.units
+        if self.measures:  # or units
+            d["measures"] = self.measures
         if self.times:  # and one without times of day
             d["times"] = self.times
         if self.epochs:
@@ -311,21 +320,24 @@ class Schema:
             d.get("units"),
             {c: d["frequencies"][c] for c in d.get("frequency_order", ())},
             d.get("groups"),
+            d.get("measures"),
         )
 
 
 def _read_columns(df, columns, times, cfg, source):
-    """What each column that is not a time is: numbers (their values, the decimal mark and currency their cells
-    showed) or categories (one-hot: their values; many: their counts, with data.many_categories: frequency;
+    """What each column that is not a time is: numbers (their values, the decimal mark, currency and unit their
+    cells showed) or categories (one-hot: their values; many: their counts, with data.many_categories: frequency;
     else ``wide``, refused by the caller)."""
-    values, marks, units, categories, frequencies, wide = {}, {}, {}, {}, {}, {}
+    values, marks, units, measures, categories, frequencies, wide = {}, {}, {}, {}, {}, {}, {}
     for c in (c for c in columns if c not in times):
         s = df[c]
-        numbers, mark = _numeric_column(s, c, source, None if cfg.decimal_mark == "auto" else cfg.decimal_mark)
+        numbers, mark, unit = _numeric_column(s, c, source, None if cfg.decimal_mark == "auto" else cfg.decimal_mark)
         if numbers is not None:
             values[c] = numbers
             if mark is not None:  # kept, so that every file scored later is read the same way
                 marks[c] = mark
+            if unit is not None:  # likewise the unit its numbers are read in (20 ms; 4.2 s is 4,200 of them)
+                measures[c] = unit
             if code := _currency_of(s):
                 units[c] = code
             continue
@@ -341,7 +353,7 @@ def _read_columns(df, columns, times, cfg, source):
             frequencies[c] = counts
         else:
             wide[c] = vals
-    return values, marks, units, categories, frequencies, wide
+    return values, marks, units, measures, categories, frequencies, wide
 
 
 def _not_found(source, missing, columns, *, key="used by the model"):
@@ -425,60 +437,19 @@ def _empty_columns(df, columns):
     return [c for c in columns if empty(df[c])]
 
 
-def _unformatted(values, column, source, mark=None):
-    """A column's numbers as exported (``$1,234.50``, ``1.234,50``, ``12.5%`` as 12.5) read as plain numbers,
-    other cells unchanged, and the decimal mark read (``mark``: the one learned on the training file).
-    Lengths of time are hours: a column stored as such (Parquet, a DataFrame), or written as pandas writes one
-    (``0 days 00:05:32``), or as ``0:05:32`` under a header that says length of time."""
-    if pd.api.types.is_timedelta64_dtype(values):
-        return values.dt.total_seconds() / 3600, None
-    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-        plain = {c: m.group(1) for c in pd.unique(values.dropna()) if isinstance(c, str) and (m := _PERCENT.match(c))}
-        plain.update(
-            {
-                c: str(int(m[1]) * 24 + int(m[2]) + int(m[3]) / 60 + float(m[4]) / 3600)
-                for c in pd.unique(values.dropna())
-                if isinstance(c, str) and (m := _DAYS.match(c))
-            }
-        )
-        if is_duration(column):  # a call's 0:05:32, a job's 27:10:00: hours
-            plain.update(
-                {
-                    c: str(int(m[1]) + int(m[2]) / 60 + int(m[3] or 0) / 3600)
-                    for c in pd.unique(values.dropna())
-                    if isinstance(c, str) and (m := _HOURS.match(c))
-                }
-            )
-        if plain:  # each distinct cell matched once; a cell that is no text (a number from Excel) kept as it is
-            values = values.map(lambda v: plain.get(v, v) if isinstance(v, str) else v)
-    try:
-        return as_numbers(values, mark=mark)
-    except ValueError as exc:
-        hint = DECIMAL_MARK_HINT if "could group" in str(exc) else ""
-        raise DataError(f"{source}: column {column!r}: {exc}{hint}") from None
-
-
-#: a number written as a percentage (``12.5%``, ``-3,2 %``): the number
-_PERCENT = re.compile(r"^\s*([+-]?[\d.,\s]*\d)\s*%\s*$")
-#: a length of time as pandas writes one (``0 days 00:05:32``, ``2 days 01:00:00.5``)
-_DAYS = re.compile(r"^\s*(\d+) days? (\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)\s*$")
-#: a length of time written as hours, minutes and seconds (``0:05:32``, ``27:10``)
-_HOURS = re.compile(r"^\s*(\d+):([0-5]\d)(?::([0-5]\d))?\s*$")
-
-
 def _numeric_column(s, column, source, mark=None):
     """A column's numbers (float, NaN where empty) when it holds numbers (at least 99% of its values, the rest
     an error naming the row), else None; and the decimal mark of its formatted text, if any (``mark``: the one
-    data.decimal_mark names)."""
+    data.decimal_mark names), and the unit its numbers are in, if written (:mod:`.units`)."""
     if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-        return s.to_numpy(dtype=float, na_value=np.nan), None
+        return s.to_numpy(dtype=float, na_value=np.nan), None, None
     s_raw, marked = s, no_value(s) & s.notna().to_numpy()
     if marked.any():  # '?', '-', '#DIV/0!': no value, as an empty cell (a column of them alone is none of numbers)
         s = s.mask(marked)
-    cells, mark = _unformatted(s, column, source, mark)
+    cells, mark, unit = unformatted(s, column, source, mark)
     conv = pd.to_numeric(cells, errors="coerce")
     if not (conv.notna().sum() >= 0.99 * s.notna().sum() and s.notna().any()):
-        return None, None
+        return None, None, None
     bad = s[conv.isna() & s.notna()]
     if len(bad):
         i = int(bad.index[0])
@@ -486,7 +457,7 @@ def _numeric_column(s, column, source, mark=None):
     if marked.any():
         shown = ", ".join(repr(v) for v in pd.unique(s_raw[marked].astype(str).str.strip())[:3])
         logger.info("%s: column %r: %d cell(s) written %s hold no value", source, column, int(marked.sum()), shown)
-    return conv.to_numpy(dtype=float, na_value=np.nan), mark
+    return conv.to_numpy(dtype=float, na_value=np.nan), mark, unit
 
 
 def _currencies_in(values):
