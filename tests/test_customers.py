@@ -630,6 +630,40 @@ def test_dates_written_as_excel_day_numbers_or_unix_stamps_read_as_the_text_date
         pd.testing.assert_frame_equal(got, want, obj=name)
 
 
+def test_a_crms_deals_are_sales_when_won_and_the_company_is_the_customer(tmp_path, capsys):
+    """HubSpot's deals export: the stage says which deals were won (lost ones are no sales; open ones are refused
+    until data.count_status names the won stages), and the company bought: no header names a customer."""
+    rng = np.random.default_rng(5)
+    n = 300
+    deals = pd.DataFrame(
+        {
+            "Record ID": np.arange(9000, 9000 + n),
+            "Deal Stage": rng.choice(["Closed Won", "Closed Lost", "Contract Sent"], n, p=[0.6, 0.3, 0.1]),
+            "Close Date": (pd.Timestamp("2022-01-03") + pd.to_timedelta(rng.integers(0, 700, n), "D")).strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "Amount": rng.gamma(2, 500, n).round(2),
+            "Associated Company": [f"Acme {k}" for k in rng.integers(0, 40, n)],
+        }
+    )
+    deals.to_csv(tmp_path / "deals.csv", index=False)
+    keys = {"id_column": "Associated Company", "date_column": "Close Date", "amount_column": "Amount"}
+    with pytest.raises(DataError, match=r"column 'Deal Stage' holds .*whether 'contract_sent' \(\d+ rows\) is a pur"):
+        read(tmp_path / "deals.csv", **keys)
+    purchases, cleaning = read(tmp_path / "deals.csv", **keys, count_status=["Closed Won"])
+    won = deals["Deal Stage"] == "Closed Won"
+    assert cleaning["status"]["counted"] == {"closed_won": int(won.sum())}
+    assert purchases["amount"].sum() == pytest.approx(deals.loc[won, "Amount"].sum())
+    deals[deals["Deal Stage"] != "Contract Sent"].to_csv(tmp_path / "closed.csv", index=False)
+    _, cleaning = read(tmp_path / "closed.csv", **keys)  # won and lost alone: no key needed
+    assert set(cleaning["status"]["left_out"]) == {"closed_lost"}
+    # a config naming no columns is answered with the company's
+    with pytest.raises(DataError, match="set data.id_column: Associated Company, data.date_column: Close Date, data"):
+        read(tmp_path / "closed.csv")
+    assert cli.main(["init", "customers", str(tmp_path / "deals.yaml"), "--data", str(tmp_path / "closed.csv")]) == 0
+    assert "id_column: Associated Company  # from" in (tmp_path / "deals.yaml").read_text()
+
+
 def test_a_payment_status_that_cannot_be_told_is_refused_naming_the_key(tmp_path):
     shop = shop_export()
     shop.loc[shop["Name"] == "#1004", "Financial Status"] = "In Review"

@@ -25,7 +25,7 @@ from ...sniff import open_stored, sniff_table
 from ...table_edges import shown_rows
 from ...tabular import as_numbers, header_with, read_table, sheets_alike
 from .config import CustomersData
-from .headers import LINE_WORDS, LOOKS_LIKE, NOT_ORDER_NUMBER, PHONE_WORDS, look_alike
+from .headers import LINE_WORDS, LOOKS_LIKE, NOT_ORDER_NUMBER, id_look_alike, look_alike
 from .lines import (
     SHARED_ORDERS,
     customer_days,
@@ -235,8 +235,8 @@ def suggested_columns(path):
     for (ours, _), words in LOOKS_LIKE.items():
         key = {"customer_id": "data.id_column"}.get(ours, f"data.{ours}_column")
         out[key] = look_alike(cols, words, ours)
-    if out["data.id_column"] is None:  # no customer number: the phone number a shop knows its customers by
-        out["data.id_column"] = look_alike(cols, PHONE_WORDS)
+    if out["data.id_column"] is None:  # no customer named: the company a business sells to, or a phone number
+        out["data.id_column"] = id_look_alike(cols)
     if out["data.date_column"] is None:  # a header that says nothing ('ts', 'when'): the column of time stamps
         out["data.date_column"] = time_stamp_column(table.set_axis(cols, axis=1), taken=set(out.values()))
     _say_other_amounts(cols, out["data.amount_column"])
@@ -330,6 +330,8 @@ def check_columns(path, spec, columns, table=None):
         if theirs not in cols:
             key = {"customer_id": "id_column"}.get(ours, f"{ours}_column")
             like = look_alike(cols, LOOKS_LIKE.get((ours, theirs), ()), theirs)
+            if like is None and (ours, theirs) == ("customer_id", "customer_id"):
+                like = id_look_alike(cols)
             if like is None and ours == "date" and table is not None:
                 like = time_stamp_column(table.set_axis(cols, axis=1), taken=set(spec.values()))
             missing.append((ours, theirs, key, [like] if like else []))

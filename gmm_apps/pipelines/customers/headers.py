@@ -37,11 +37,15 @@ _COUNTS = re.compile(
     r"(?<![a-z])(numb\w*|nummer|num[ée]ro|número|no|nr|id|#|record|count|anzahl|menge|quantity|qty|items?|units?)\W*$",
     re.I,
 )
-#: words in the headers of phone numbers, by which shops in India and China know their customers (``init
-#: --data`` offers such a column when no header names the customer)
-PHONE_WORDS = (
-    *("phone", "mobile", "cell", "telefon", "téléphone", "teléfono", "telefone", "celular", "handy"),
-    *("手机", "電話", "电话", "携帯", "휴대폰", "전화"),
+#: when no header names the customer: words in the headers of the companies a business sells to (a CRM's
+#: ``Associated Company``, ``Account Name``), then of phone numbers, by which shops in India and China know
+#: their customers
+OTHER_ID_WORDS = (
+    ("company", "account", "organization", "organisation", "firma", "empresa", "entreprise", "société"),
+    (
+        *("phone", "mobile", "cell", "telefon", "téléphone", "teléfono", "telefone", "celular", "handy"),
+        *("手机", "電話", "电话", "携帯", "휴대폰", "전화"),
+    ),
 )
 
 
@@ -64,6 +68,11 @@ NOT_ORDER_NUMBER = (
     *("type", "tax", "ship", "discount", "note", "sum", "state", "datum", "fecha", "statut", "estado"),
     *("日", "时间", "時間", "状态", "状態", "金额", "金額", "수량", "상태", "일자", "금액"),
 )
+
+
+def id_look_alike(cols):
+    """The customer-id column when no header names the customer (:data:`OTHER_ID_WORDS`), or None."""
+    return next((c for words in OTHER_ID_WORDS if (c := look_alike(cols, words)) is not None), None)
 
 
 def look_alike(cols, words, name=None):

@@ -2,7 +2,8 @@
 
 Shop and payment exports (Shopify's ``Financial Status``, Stripe's and PayPal's ``Status``,
 WooCommerce's ``Order Status`` ...) list pending, failed, cancelled and refunded orders beside paid
-ones, each with its amount.  Summed as purchases they inflate revenue without a word, so a log with
+ones, each with its amount; a CRM's deals (HubSpot's ``Deal Stage``) list the lost and the open ones
+beside those won.  Summed as purchases they inflate revenue without a word, so a log with
 such a column is read this way:
 
 - the column is ``data.status_column``, or with ``auto`` the first column whose header is one of
@@ -38,6 +39,7 @@ STATUS_COLUMNS = (
     "orderstatus",
     "transactionstatus",
     "status",
+    *("dealstage", "stage"),  # a CRM's deals (HubSpot's Deal Stage, Salesforce's Stage): won ones are sales
     "zahlungsstatus",
     "bestellstatus",
     *("statutdelacommande", "statutdupaiement", "estadodelpedido", "estadodelpago"),
@@ -65,6 +67,8 @@ PAID_WORDS = frozenset(
         "payment_received",
         "partially_paid",
         "partially_refunded",
+        "closed_won",
+        "won",
         "bezahlt",
         "abgeschlossen",
         "versendet",
@@ -110,6 +114,8 @@ UNPAID_WORDS = frozenset(
         "draft",
         "checkout_draft",
         "trash",
+        "closed_lost",
+        "lost",
         "ausstehend",
         "fehlgeschlagen",
         "storniert",
