@@ -336,5 +336,37 @@ def test_verdicts_in_a_table_of_their_own_are_joined_by_record_id(tmp_path, caps
                 "data.verdict_column=outcome",
             ],
         )
-    with pytest.raises(ValueError, match="joined to the records by their id, but data.id_column is null"):
-        AnomalyData(verdicts="cases.xlsx", id_column=None)
+
+
+def test_verdicts_written_beside_a_runs_scores_are_read_back_for_records_without_ids(tmp_path, gmm_log):
+    """Records without an id column are named in scores.csv by their place in the file: an analyst's verdicts
+    written in a copy of it (its id column) are joined by that place, as the same verdicts in a column of the
+    records are, with data.id_column null or left at its default."""
+    import gmm_apps
+
+    X, kind = two_kinds(n=1500)
+    ref = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    quick = ["model.seeds=2", "model.components=[1, 4]", "report.plots=false", "data.score=null"]
+    first = gmm_apps.run("anomaly", out=tmp_path / "first", set=[*quick, f"data.path={tmp_path / 'ref.csv'}"])
+    reviewed = first.tables["scores"].sort_values("score", ascending=False).head(30)
+    reviewed = reviewed.assign(verdict=np.where(kind[reviewed["id"]] > 0, "confirmed", "dismissed"))
+    reviewed.to_excel(tmp_path / "reviewed.xlsx", index=False)
+    v = np.full(len(ref), np.nan)
+    v[reviewed["id"]] = kind[reviewed["id"]] > 0
+    ref.assign(verdict=v).to_csv(tmp_path / "ref_col.csv", index=False)
+    want = gmm_apps.run(
+        "anomaly",
+        out=tmp_path / "col",
+        set=[*quick, f"data.path={tmp_path / 'ref_col.csv'}", "data.verdict_column=verdict"],
+    )
+    assert want.summary["verdicts"]["anomalies"] == int((kind[reviewed["id"]] > 0).sum()) > 0
+    for name, ids in (("default", []), ("null", ["data.id_column=null"])):
+        sets = [*quick, f"data.path={tmp_path / 'ref.csv'}", f"data.verdicts={tmp_path / 'reviewed.xlsx'}", *ids]
+        got = gmm_apps.run("anomaly", out=tmp_path / name, set=sets)
+        assert (tmp_path / name / "scores.csv").read_bytes() == (tmp_path / "col" / "scores.csv").read_bytes(), name
+    assert "column 'id' names them by their place in" in gmm_log.text
+    assert got.summary["verdicts"] == want.summary["verdicts"]
+    # an id column named outright must be there
+    with pytest.raises(DataError, match="column 'case' \\(data.id_column\\) not found"):
+        gmm_apps.run("anomaly", out=tmp_path / "x", set=[*sets[:-1], "data.id_column=case"])

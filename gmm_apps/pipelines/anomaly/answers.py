@@ -64,10 +64,14 @@ def join_verdicts(df, data, source):
     """``df`` with the verdicts of the table ``data.verdicts`` (a case tool's export) in column ``data.verdict_name``,
     matched by record id (ids compared as text: ``17`` and ``17.0`` are one); records it does not name are unknown
     (empty). The table's ids are its ``data.id_column`` column, or else the one column most of whose values are
-    ids of ``df`` (a case tool's ``Transaction ID``), logged. Its rows that name no record of ``df`` are counted
-    in the log; an id given two different verdicts, or a verdict column the records already hold, is an error."""
+    ids of ``df`` (a case tool's ``Transaction ID``), logged. Records without an id column (``data.id_column``
+    null, or its default not in the file) are named by their place in the file, as ``scores.csv`` names them
+    (its ``id`` column, so an analyst's verdicts written beside a run's scores are read back). Its rows that name
+    no record of ``df`` are counted in the log; an id given two different verdicts, or a verdict column the
+    records already hold, is an error."""
     idc, name, path = data.id_column, data.verdict_name, data.verdicts
-    if idc not in df.columns:
+    by_place = idc is None or (idc not in df.columns and "id_column" not in data.model_fields_set)
+    if not by_place and idc not in df.columns:
         raise DataError(f"{source}: column {idc!r} (data.id_column) not found; data.verdicts names records by it")
     if name in df.columns:
         raise DataError(
@@ -81,8 +85,11 @@ def join_verdicts(df, data, source):
             f"{path}: column {name!r} (data.verdict_column) not found; columns are {', '.join(table.columns)}; name "
             "the column of verdicts with data.verdict_column"
         )
-    keys = df[idc].map(_id_text)
-    ids = idc if idc in table.columns else _id_column_of(table, name, set(keys.dropna()), path, idc)
+    keys = (pd.Series(df.index, index=df.index) if by_place else df[idc]).map(_id_text)
+    own = "id" if by_place else idc  # scores.csv's column of records named by their place
+    ids = own if own in table.columns else _id_column_of(table, name, set(keys.dropna()), path, own)
+    if by_place:
+        logger.info("%s: the records have no id column: column %r names them by their place in %s", path, ids, source)
     verdicts, bad = parse_verdicts(table[name])
     if bad is not None:
         raise DataError(

@@ -61,7 +61,8 @@ class AnomalyData(PathData):
         None,
         description="a table of verdicts by record, as a case tool exports them (CSV / TSV, Excel, Parquet, "
         "JSON): its data.id_column and data.verdict_column columns, joined to the reference records (and to the "
-        "records given to apply --update) by id; records it does not name are unknown; null: none",
+        "records given to apply --update) by id (records without an id column by their place in the file, as "
+        "scores.csv's id column names them); records it does not name are unknown; null: none",
     )
     columns: list[str] | None = Field(
         None, min_length=1, description="feature columns; default (null): every other column"
@@ -106,16 +107,6 @@ class AnomalyData(PathData):
         """The column holding the verdicts once they are read: ``verdict_column``, or 'verdict' for a
         ``verdicts`` table that names none."""
         return self.verdict_column or ("verdict" if self.verdicts else None)
-
-    @model_validator(mode="after")
-    def _verdicts_are_joined_by_id(self):
-        """A table of verdicts names records by their id: the records need one."""
-        if self.verdicts and self.id_column is None:
-            raise ValueError(
-                "verdicts: a table of verdicts is joined to the records by their id, but data.id_column is null; "
-                "name the records' id column in data.id_column"
-            )
-        return self
 
     @model_validator(mode="after")
     def _own_records_are_not_scored_against_the_demo(self):
