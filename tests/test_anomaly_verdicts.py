@@ -16,7 +16,16 @@ from gmm_apps.pipelines.anomaly.answers import parse_verdicts
 from gmm_apps.pipelines.anomaly.config import AnomalyData
 from gmm_apps.pipelines.anomaly.features import Schema
 from gmm_apps.pipelines.anomaly.model import GMMDetector
-from gmm_apps.pipelines.anomaly.verdicts import LOCAL, NEAR, nearest, percentile_grid, pu_auc, to_percentiles
+from gmm_apps.pipelines.anomaly.verdicts import (
+    LOCAL,
+    NEAR,
+    ecdf,
+    nearest,
+    percentile_grid,
+    precision_at,
+    pu_auc,
+    to_percentiles,
+)
 
 SMALL = dict(n_components=(1, 4), seeds=2)
 
@@ -121,6 +130,36 @@ def test_helpers_against_brute_force():
     qp = to_percentiles(P, percentile_grid(P))
     ranks = (np.argsort(np.argsort(P, axis=0), axis=0) + 0.5) / 1000
     assert np.abs(qp - ranks).max() < 0.01
+
+
+def test_percentiles_beyond_the_reference_keep_their_order():
+    rng = np.random.default_rng(5)
+    ref = np.sort(np.round(rng.normal(size=500), 2))  # ties among them
+    inside = rng.uniform(ref[0], ref[-1], 300)
+    brute = ((ref[None] < inside[:, None]).sum(1) + 0.5 * (ref[None] == inside[:, None]).sum(1)) / len(ref)
+    np.testing.assert_allclose(ecdf(ref, inside), brute)
+    # beyond either end: strictly in order, never 0 or 1, from where the top (bottom) value alone would be
+    above = ref[-1] + np.array([1e-12, 0.1, 1.0, 10.0, 1e3, 1e6])
+    p = ecdf(ref, above)
+    assert np.all(np.diff(p) > 0) and p[-1] < 1 and p[0] == pytest.approx(1 - 0.5 / len(ref))
+    q = ecdf(ref, ref[0] - np.array([1e6, 10.0, 1e-12]))
+    assert np.all(np.diff(q) > 0) and q[0] > 0 and q[-1] == pytest.approx(0.5 / len(ref))
+
+
+def test_verdicts_on_the_records_ranked_highest_leave_them_in_order():
+    # an analyst reviews the records the unsupervised score ranks highest: every one of them lies beyond every
+    # unknown record, where all of them tied at a score of 1 and the precision with the verdicts read as 0
+    X, kind = two_kinds(n=1500)
+    plain = GMMDetector(**SMALL).fit(X)
+    top = np.argsort(-plain.decision_scores_)[:30]
+    v = np.full(len(X), np.nan)
+    v[top] = kind[top] > 0
+    assert 0 < np.nansum(v) < 30
+    det = GMMDetector(**SMALL).fit(X, verdicts=v)
+    labelled = det.decision_scores_[top]
+    assert len(np.unique(labelled)) == 30 and labelled.max() < 1
+    n = int(np.nansum(v))
+    assert precision_at(det.verdicts_.labelled_scores_, v[np.sort(top)], n) >= 0.5
 
 
 def test_verdict_values_other_than_0_1_empty_are_one_clear_error():

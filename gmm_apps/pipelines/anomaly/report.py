@@ -231,6 +231,8 @@ def _value(f, v):
 def _top_section(rep, cfg, scores, rec):
     rep.section(f"Top {cfg.report.top} anomalies")
     top = scores.sort_values("score", ascending=False).head(cfg.report.top)
+    if "verdict" in top:  # as the analyst gave them, not as 1.000 and 0.000
+        top = top.assign(verdict=top["verdict"].map({1.0: "confirmed anomaly", 0.0: "confirmed normal"}).fillna(""))
     shown = record_values(rec, top.index, taken=top.columns)
     rep.table(
         pd.concat([top, shown], axis=1)[
@@ -260,6 +262,12 @@ def _top_section(rep, cfg, scores, rec):
         "score rescaled to 0-1 as PyOD's detectors do ('unify': the normal distribution function of the score "
         "standardised by the reference scores' mean and deviation), to rank and compare by; it is no calibrated "
         "chance of an anomaly, and flag, not it, says which records pass the threshold."
+        + (
+            " verdict: the analyst's; a record's own verdict does not move its score (each labelled record is scored "
+            "as the verdicts on the others rank it), so one reviewed may stay on top."
+            if "verdict" in top
+            else ""
+        )
         + (
             f" Then the record as written in the file: {len(shown.columns)} of its columns, those scored first"
             " (a column the same in every record is not shown)."

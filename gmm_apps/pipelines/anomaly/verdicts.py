@@ -111,10 +111,28 @@ def pu_auc(values, anomalies, negatives):
 
 
 def ecdf(sorted_ref, values):
-    """Reference percentile of ``values`` (ties half), 0 to 1."""
+    """Reference percentile of ``values`` (ties half), 0 to 1.  Beyond the reference's ends it goes on towards
+    1 (and 0) without reaching them, by ``1 - 1 / (2n) * w / (w + x - max)`` with ``w`` the span of the top 1% of
+    the reference (the bottom's alike): records beyond every reference record keep their order (an analyst's
+    verdicts are on the records ranked highest, which the reference of unknown records holds none of), where
+    they would all tie at 1."""
+    n, values = len(sorted_ref), np.asarray(values, float)
     lo = np.searchsorted(sorted_ref, values, "left")
     hi = np.searchsorted(sorted_ref, values, "right")
-    return (lo + hi) / (2.0 * len(sorted_ref))
+    p = (lo + hi) / (2.0 * n)
+    k = max(1, n // 100)
+    for side, end, inner in (
+        (1, sorted_ref[-1], sorted_ref[max(0, n - 1 - k)]),
+        (-1, sorted_ref[0], sorted_ref[min(n - 1, k)]),
+    ):
+        w = side * (end - inner)
+        if not (np.isfinite(w) and w > 0):
+            w = sorted_ref[-1] - sorted_ref[0]
+        w = w if np.isfinite(w) and w > 0 else 1.0
+        beyond = side * (values - end) > 0
+        tail = 0.5 / n * w / (w + side * (values[beyond] - end))
+        p[beyond] = 1 - tail if side == 1 else tail
+    return p
 
 
 class VerdictScores(NamedTuple):
