@@ -2,6 +2,7 @@
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
+import gmm_apps
 from gmm_apps import cli
 from gmm_apps.core import FeatureScaler, load_arrays, save_arrays
 from gmm_apps.errors import DataError, ModelFileError
@@ -967,3 +969,35 @@ def test_records_to_score_without_the_id_column_are_refused_naming_it(default_ru
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and not out.exists()
     assert "no_ids.csv: column 'id' (data.id_column, the records' ids) not found; columns are LB, AC" in err
+
+
+def test_a_web_servers_json_log_is_fitted_without_warnings_a_user_cannot_act_on(tmp_path):
+    # status codes, one-hot fields and an hour of day: the views of many components meet repeated values, and a
+    # component that collapses there is re-seeded inside the ensemble (it was printed as a Python warning with a
+    # source path, advising fewer components)
+    rng = np.random.default_rng(0)
+    with open(tmp_path / "access.jsonl", "w") as f:
+        for i in range(3000):
+            rec = {
+                "time": f"2024-03-01T{(i // 120) % 24:02d}:{(i // 2) % 60:02d}:{i % 60:02d}+00:00",
+                "request": {
+                    "method": str(rng.choice(["GET", "POST"])),
+                    "path": str(rng.choice(["/", "/api", "/login"])),
+                },
+                "status": int(rng.choice([200, 200, 200, 404, 500], p=[0.5, 0.3, 0.15, 0.04, 0.01])),
+                "bytes": int(rng.gamma(2, 2000)),
+                "rt": round(float(rng.gamma(2, 0.02)), 4),
+                "ua": {"browser": str(rng.choice(["Chrome", "Firefox"]))},
+            }
+            if i == 1234:  # a large, slow response
+                rec.update(bytes=9_000_000, rt=12.5)
+            f.write(json.dumps(rec) + "\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = gmm_apps.run(
+            "anomaly",
+            out=tmp_path / "r",
+            set=[f"data.path={tmp_path / 'access.jsonl'}", "data.score=null", "report.plots=false"],
+        )
+    assert [str(w.message) for w in caught if "collapsed" in str(w.message)] == []
+    assert "request.path=/api" in r.summary["features"] and r.tables["scores"]["score"].idxmax() == 1234

@@ -17,7 +17,7 @@ from ...core import (
     fit_diagonal_starts,
     threshold_at_rate,
 )
-from ...errors import DataError
+from ...errors import DataError, DegenerateComponentWarning
 from .config import AnomalyConfig
 from .explain import ExplanationsMixin
 from .model_file import DetectorFileMixin
@@ -254,6 +254,9 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
             groups.setdefault(spec[0], []).append(i)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            # the views of many components meet repeated values (a status code, a count): a component that
+            # collapses is re-seeded, and the view is one of many; nothing a user would change
+            warnings.simplefilter("ignore", DegenerateComponentWarning)
             for idx in groups.values():
                 _, cols, ct, k, reg = specs[idx[0]]
                 rows = self._fit_rows(Z, idx[0])[:, cols]
@@ -474,6 +477,7 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
         P, _ = self._project(_bounded(Z))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", DegenerateComponentWarning)  # as in fit
             for i, (cols, g) in enumerate(self.members_):
                 if self._is_marginal(i):  # a per-feature member learns from the observed values
                     x = P[:, cols[0]]
