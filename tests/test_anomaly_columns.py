@@ -526,6 +526,19 @@ def test_numbers_written_with_their_unit_are_read_in_one_unit_and_scored_later_i
     np.testing.assert_allclose(again.records(later, "t").X[:, :3], plain.head(20).to_numpy(), atol=0.01)
     with pytest.raises(DataError, match="column 'memory' holds '3.10 kg', in kg, where the model learned GiB; write"):
         again.records(later.assign(memory="3.10 kg"), "t")
+    # a meter's readings in kWh and Wh, a parcel's weight in kg and lb: one unit each; '12B' (a flat) is no bytes
+    kwh = rng.gamma(3, 0.5, n).round(3)
+    kg = rng.gamma(2, 1.5, n).round(2)
+    more = written.assign(
+        energy=[f"{v * 1000:.0f} Wh" if v < 1 else f"{v:.3f} kWh" for v in kwh],
+        weight=[f"{v / 0.45359237:.2f} lb" if i % 5 == 0 else f"{v} kg" for i, v in enumerate(kg)],
+        flat=[f"{k}B" for k in rng.integers(10, 14, n)],
+    )
+    sch = learn(more)
+    assert sch.measures["energy"] == "kWh" and sch.measures["weight"] == "kg" and "flat" not in sch.measures
+    X = sch.records(more, "t").X
+    np.testing.assert_allclose(X[:, sch.features.index("energy")], kwh, atol=5e-4)
+    np.testing.assert_allclose(X[:, sch.features.index("weight")], kg, atol=0.003)
     # words that are no units, and amounts in two currencies, stay what they were
     assert learn(written.assign(temp=rng.choice(["3 apples", "4 pears"], n))).categories["temp"] == [
         "3 apples",

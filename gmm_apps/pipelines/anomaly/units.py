@@ -4,7 +4,8 @@ Dashboards (Grafana's CSV export of formatted data), device logs and spreadsheet
 unit: ``20 ms``, ``1.2 GiB``, ``36.5 °C``, ``12.5%``. A column whose every value is a number with a unit is
 read as numbers in one unit, the one most of its cells are written in (``ms`` for a latency column of ``ms``
 and a few ``s``); its other cells are converted to it when they measure the same thing (``4.2 s`` is
-4,200 ms), and a number without a unit is taken to be in it. The unit is kept with the model: a file scored
+4,200 ms; lengths of time, bytes, bits or bytes a second, hertz, watts, watt-hours, volts, amperes,
+grams and pounds, litres, °C and °F), and a number without a unit is taken to be in it. The unit is kept with the model: a file scored
 later is converted to it (a latency written in seconds is not read as milliseconds), and a unit it cannot be
 converted from is refused.
 """
@@ -43,13 +44,22 @@ _UNITS = {
     **{f"{p}B/s": (f, 0.0, "B/s") for p, f in {**_SI, **_IEC}.items()},
     **{f"{p}{u}": (f, 0.0, "bit/s") for p, f in _SI.items() for u in ("bps", "b/s", "bit/s")},
     **{f"{p}Hz": (f, 0.0, "Hz") for p, f in _SI.items()},
-    **{f"{p}W": (f, 0.0, "W") for p, f in {**_SI, "m": 1e-3}.items()},
+    **{f"{p}{u}": (f, 0.0, u) for p, f in {**_SI, "m": 1e-3}.items() for u in ("W", "Wh", "V", "A")},
+    **{"mg": (1e-3, 0.0, "g"), "g": (1.0, 0.0, "g"), "kg": (1e3, 0.0, "g")},
+    **{"oz": (28.349523125, 0.0, "g"), "lb": (453.59237, 0.0, "g"), "lbs": (453.59237, 0.0, "g")},
+    **{
+        "ml": (1e-3, 0.0, "l"),
+        "mL": (1e-3, 0.0, "l"),
+        "cl": (1e-2, 0.0, "l"),
+        "l": (1.0, 0.0, "l"),
+        "L": (1.0, 0.0, "l"),
+    },
     **{u: (1.0, 0.0, "\u00b0C") for u in ("\u00b0C", "\u2103", "\u00b0 C")},
     **{u: (5 / 9, -160 / 9, "\u00b0C") for u in ("\u00b0F", "\u2109", "\u00b0 F")},
     **{"bytes": (1.0, 0.0, "B"), "KB": (1e3, 0.0, "B")},
 }
-#: a number with a unit after it: one the table above knows, or after a space any word (``12 pcs``, ``230 V``;
-#: not ``101A``)
+#: a number with a unit after it: after a space any word (``12 pcs``, ``230 V``), without one a unit the table
+#: above knows (:func:`_known_unspaced`)
 _WITH_UNIT = re.compile(r"^\s*([+-]?\d[\d.,]*)(\s*)(°\s?[CF]|[^\d\s.,+-]\S*)\s*$")
 #: a number written as a percentage (``12.5%``, ``-3,2 %``): the number
 _PERCENT = re.compile(r"^\s*([+-]?[\d.,\s]*\d)\s*%\s*$")
@@ -96,7 +106,7 @@ def _measures(values, cells, column, source, mark, unit):
     """``values`` with each cell of a number and its unit (``cells``: the distinct ones) as its number in
     ``unit``, or, when ``unit`` is None and every cell is a number, most with one unit, in that unit (None:
     none, and ``values`` unchanged); the decimal mark; the unit."""
-    found = {c: (m[1], m[3]) for c in cells if (m := _WITH_UNIT.match(c)) and (m[2] or m[3] in _UNITS)}
+    found = {c: (m[1], m[3]) for c in cells if (m := _WITH_UNIT.match(c)) and (m[2] or _known_unspaced(m[3]))}
     found = {c: nu for c, nu in found.items() if not currencies([nu[1]])}  # 12.50 EUR: an amount, read as such
     if not found:
         return values, mark, unit
@@ -125,6 +135,12 @@ def _measures(values, cells, column, source, mark, unit):
         written = ", ".join(sorted({u for _, u in found.values()}))
         logger.info("%s: column %r: numbers with their unit (%s), read in %s", source, column, written, unit)
     return values.map(lambda v: plain.get(v, v) if isinstance(v, str) else v), mark, unit
+
+
+def _known_unspaced(u):
+    """Whether a unit written without a space is one (``20ms``, ``3.2GiB``, ``5s``): one of two letters or more
+    the table knows, or the time's ``s``, ``h``, ``d``; not ``A`` or ``B`` (``101A``, a flat, is no current)."""
+    return u in _UNITS and (len(u) > 1 or u in "shd")
 
 
 def _convertible(u, unit):
