@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
 
 import numpy as np
@@ -23,6 +25,24 @@ from .explain import ExplanationsMixin
 from .model_file import DetectorFileMixin
 from .thresholds import ThresholdsMixin
 from .verdicts import VerdictsMixin, labelled_ids
+
+logger = logging.getLogger("gmm_apps.anomaly")
+
+
+@contextlib.contextmanager
+def _collapses_to_the_log():
+    """The ensemble's views of many components meet repeated values (a status code, a count, few distinct
+    records): a component that collapses there is re-seeded, and the view is one of many, so nothing a user would
+    change; said once each in the run's log (debug), not on the screen with a source path.  Other warnings pass."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DegenerateComponentWarning)
+        yield
+    for w in caught:
+        if not issubclass(w.category, DegenerateComponentWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for said in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, DegenerateComponentWarning)):
+        logger.debug("a view of the ensemble: %s", said)
+
 
 #: the default config: the one source of the detector's defaults
 _DEFAULT = AnomalyConfig()
@@ -252,11 +272,8 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
         groups = {}
         for i, spec in enumerate(specs):
             groups.setdefault(spec[0], []).append(i)
-        with warnings.catch_warnings():
+        with _collapses_to_the_log(), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            # the views of many components meet repeated values (a status code, a count): a component that
-            # collapses is re-seeded, and the view is one of many; nothing a user would change
-            warnings.simplefilter("ignore", DegenerateComponentWarning)
             for idx in groups.values():
                 _, cols, ct, k, reg = specs[idx[0]]
                 rows = self._fit_rows(Z, idx[0])[:, cols]
@@ -475,9 +492,8 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
         X = np.asarray(X, dtype=np.float64)
         Z = self.scaler_.transform(X)
         P, _ = self._project(_bounded(Z))
-        with warnings.catch_warnings():
+        with _collapses_to_the_log(), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", DegenerateComponentWarning)  # as in fit
             for i, (cols, g) in enumerate(self.members_):
                 if self._is_marginal(i):  # a per-feature member learns from the observed values
                     x = P[:, cols[0]]
