@@ -269,14 +269,26 @@ def _short_first_row(columns):
 
 def below_title(rows):
     """The row under a report's title block, or None: the first rows holding one filled cell at most (a title,
-    a date, a blank line) and then a row of two or more names (no numbers among them)."""
+    a date, a blank line) and then a row of two or more names (no numbers among them).  When that row is
+    followed by more of the title block (a row of one cell at most: FRED's series and its title, then
+    ``Frequency: Daily``), a later row of names that data follows is the header, if there is one."""
     filled = [[str(c).strip() for c in row if not pd.isna(c) and str(c).strip()] for row in rows[:HEADER_SEARCH_ROWS]]
+
+    def names(i):
+        return len(filled[i]) >= 2 and not any(_NUMBER.fullmatch(c) for c in filled[i])
+
+    def next_width(i):
+        return next((len(f) for f in filled[i + 1 :] if f), None)
+
     i = 0
     while i < len(filled) and len(filled[i]) <= 1:
         i += 1
-    if 0 < i < len(filled) and len(filled[i]) >= 2 and not any(_NUMBER.fullmatch(c) for c in filled[i]):
-        return i
-    return None
+    if not (0 < i < len(filled) and names(i)):
+        return None
+    if (next_width(i) or 2) <= 1:
+        later = [j for j in range(i + 1, len(filled)) if names(j) and (next_width(j) or 0) >= 2]
+        return later[0] if later else i
+    return i
 
 
 def below_preamble(rows):

@@ -274,3 +274,20 @@ def test_a_series_that_changes_frequency_is_refused_naming_the_stretch_and_the_k
     )
     assert not (tmp_path / "r").exists()
     assert cli.main([*args, "--set", "data.start=2010-01-04"]) == 0
+
+
+def test_fred_s_excel_download_reads_below_its_notes_without_a_warning(tmp_path, recwarn):
+    """FRED's workbook: notes, the series' name beside its title, its frequency, then observation_date and the
+    series with blanks on holidays (data.missing: drop leaves them out)."""
+    days = pd.bdate_range("2020-01-02", periods=300)
+    prices = 60 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 0.02, len(days))))
+    notes = [["FRED Graph Observations", None], ["Federal Reserve Economic Data", None], [None, None]]
+    notes += [["DCOILWTICO", "Crude Oil Prices: West Texas Intermediate (WTI), Daily"], [None, None]]
+    notes += [["Frequency: Daily", None], ["observation_date", "DCOILWTICO"]]
+    body = [[d.to_pydatetime(), None if i % 50 == 7 else round(p, 2)] for i, (d, p) in enumerate(zip(days, prices))]
+    pd.DataFrame(notes + body).to_excel(tmp_path / "DCOILWTICO.xlsx", header=False, index=False)
+    with pytest.raises(DataError, match="column 'DCOILWTICO' has a missing .* at data row 8 .*data.missing: drop"):
+        data_mod.load_file(tmp_path / "DCOILWTICO.xlsx")
+    got = data_mod.load_file(tmp_path / "DCOILWTICO.xlsx", rules={"missing": "drop"})
+    assert not [str(w.message) for w in recwarn.list]
+    assert list(got.prices.columns) == ["DCOILWTICO"] and len(got.prices) == 300 - 6 and got.cleaning["missing"] == 6

@@ -505,6 +505,26 @@ def test_a_header_below_an_exports_notes_is_found_without_columns_named(tmp_path
     assert below_preamble([["Account", "1"], ["Date", "Price", "Note"], ["2024-01-02", "5", "x"], ["3", "6", "y"]]) == 1
 
 
+def test_a_header_below_a_title_block_holding_a_pair_of_names_is_the_one_data_follows(tmp_path, gmm_log):
+    """FRED's Excel download: titles, the series' name beside its long title, a blank line and its frequency,
+    then the header; the pair of names above is part of the title block, not the header."""
+    from gmm_apps.tabular import below_title, read_table
+
+    notes = [["FRED Graph Observations", None], ["Federal Reserve Economic Data", None], ["Link: https://fred", None]]
+    notes += [[None, None], ["DCOILWTICO", "Crude Oil Prices: West Texas Intermediate (WTI), Daily"], [None, None]]
+    notes += [["Frequency: Daily", None], ["observation_date", "DCOILWTICO"]]
+    days = pd.bdate_range("2024-01-02", periods=30)
+    body = [[d.to_pydatetime(), 70.0 + i] for i, d in enumerate(days)]
+    pd.DataFrame(notes + body).to_excel(tmp_path / "fredgraph.xlsx", header=False, index=False)
+    gmm_log.clear()
+    got = read_table(tmp_path / "fredgraph.xlsx")
+    assert list(got.columns) == ["observation_date", "DCOILWTICO"] and len(got) == 30
+    assert "the header is row 8; the 7 rows above it" in gmm_log.text
+    # a title, then the header and a data row whose one filled cell is its id: that header still
+    assert below_title([["Sales 2024"], ["id", "amount", "note"], ["1"], ["2", "5", "x"]]) == 1
+    assert below_title([["Sales 2024"], ["id", "amount"], ["1", "5"]]) == 1
+
+
 def _xlsx(df):
     import io
 

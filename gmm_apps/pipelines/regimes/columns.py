@@ -116,7 +116,8 @@ def _in_order(cells):
     try:
         stamps, _ = numeric_dates(cells)
         if stamps is None and not pd.api.types.is_numeric_dtype(cells):
-            stamps = pd.to_datetime(cells, errors="coerce", format="ISO8601", utc=True)
+            # as text: a column mixing numbers and text (a workbook's notes above its table) is no epoch
+            stamps = pd.to_datetime(cells.astype("string"), errors="coerce", format="ISO8601", utc=True)
     except (ValueError, TypeError):
         return None
     if stamps is None or len(stamps) < 2 or stamps.isna().any():
