@@ -8,7 +8,7 @@ import pytest
 
 from gmm_apps.dates import day_month_order, dayfirst, numeric_dates
 from gmm_apps.errors import DataError
-from gmm_apps.tabular import as_numbers, decimal_mark, mark_evidence, mark_from, no_value, pool_evidence
+from gmm_apps.number_text import as_numbers, decimal_mark, mark_evidence, mark_from, no_value, pool_evidence
 
 
 @pytest.mark.parametrize(

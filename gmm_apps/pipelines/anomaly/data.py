@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
+from ...number_text import no_value
 from ...paths import require_file
 from ...table_edges import balance_rows, shown_rows, trailing_total_rows
-from ...tabular import header_with, no_value, read_table
+from ...tabular import header_with, read_table
 
 logger = logging.getLogger("gmm_apps.anomaly")
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ...currency import currencies
 from ...errors import DataError
-from ...tabular import no_value
+from ...number_text import no_value
 from .amounts import running_balances, split_amounts
 from .answers import label_column, read_labels, read_verdicts, scored_labels
 from .clocks import clock_columns, hour_of_day, time_columns

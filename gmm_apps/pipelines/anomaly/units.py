@@ -19,7 +19,7 @@ import pandas as pd
 
 from ...currency import currencies
 from ...errors import DataError
-from ...tabular import DECIMAL_MARK_HINT, as_numbers
+from ...number_text import DECIMAL_MARK_HINT, as_numbers
 from .clocks import is_duration
 
 logger = logging.getLogger("gmm_apps.anomaly")

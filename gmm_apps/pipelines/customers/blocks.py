@@ -16,17 +16,17 @@ from ...currency import currencies, named_currency, refuse_mixed_currencies
 from ...dates import DATE_STYLE, day_month_order
 from ...engine import dask_frame
 from ...errors import DataError
-from ...paths import require_file
-from ...tabular import (
+from ...number_text import (
     DECIMAL_MARK_HINT,
     as_numbers,
-    header_with,
     mark_evidence,
     mark_from,
     number_cells,
     pool_evidence,
     why_ambiguous,
 )
+from ...paths import require_file
+from ...tabular import header_with
 from .data import check_columns, column_spec, file_kind, statuses_counted, with_payment_columns, with_status
 from .lines import DAILY_COLUMNS, customer_days, day_first, finish, number_dates, trailing_totals
 from .rows import check_one_currency, currency_column, currency_names
@@ -133,7 +133,7 @@ def _daily_meta():
 def _whole_log_readings(ddf, spec, cfg_data, path, client, head):
     """What a block alone cannot tell, decided on the whole log in one pass over the blocks: whether dates
     like 01/12/2010 put the day first, the decimal mark of each formatted-number column (read as text;
-    :func:`gmm_apps.tabular.mark_evidence`), that the log holds one currency (its currency column, and
+    :func:`gmm_apps.number_text.mark_evidence`), that the log holds one currency (its currency column, and
     the signs in its amounts: one block of dollars and another of euros are refused as one column is), and
     how many rows hold each payment status.  ``head``: the first block's dates, already read.
 

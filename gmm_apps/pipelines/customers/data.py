@@ -19,11 +19,12 @@ import pandas as pd
 
 from ...dates import day_month_order, time_stamp_column, unreadable
 from ...errors import ConfigError, DataError
+from ...number_text import as_numbers
 from ...paths import require_file
 from ...registry import muted, say_unsettled
 from ...sniff import open_stored, sniff_table
 from ...table_edges import shown_rows
-from ...tabular import as_numbers, header_with, read_table, sheets_alike
+from ...tabular import header_with, read_table, sheets_alike
 from .config import CustomersData
 from .headers import LINE_WORDS, LOOKS_LIKE, NOT_ORDER_NUMBER, id_look_alike, look_alike
 from .lines import (

@@ -42,8 +42,8 @@ from ...dates import (
     without_offsets,
 )
 from ...errors import DataError
+from ...number_text import DECIMAL_MARK_HINT, as_numbers
 from ...table_edges import TOTAL_LABEL
-from ...tabular import DECIMAL_MARK_HINT, as_numbers
 from .rows import EMAIL
 from .status import data_row, row_statuses
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ...dates import DATE_STYLE, dayfirst, implausible_date, not_dates, numeric_dates, plain_dates, without_offsets
 from ...errors import DataError
-from ...tabular import NO_VALUE, NUMBER_STYLE, as_numbers, no_value
+from ...number_text import NO_VALUE, NUMBER_STYLE, as_numbers, no_value
 
 logger = logging.getLogger("gmm_apps.regimes")
 

@@ -18,8 +18,9 @@ import pandas as pd
 
 from ...dates import wall_clock
 from ...errors import DataError
+from ...number_text import no_value
 from ...paths import require_file
-from ...tabular import header_with, no_value, read_table
+from ...tabular import header_with, read_table
 from .columns import (
     PRICE_COLUMNS,
     daily_closes,
@@ -144,7 +145,7 @@ def clean_prices(values, column, source, *, missing="refuse", nonpositive="refus
     """Apply the cleaning rules to one price series, in this order.
 
     ``missing: drop`` leaves out rows without a price (an empty cell, or one of
-    :data:`gmm_apps.tabular.NO_VALUE`: ``.`` as FRED writes it, ``#N/A``
+    :data:`gmm_apps.number_text.NO_VALUE`: ``.`` as FRED writes it, ``#N/A``
     as Excel does ...); the next return spans the gap, as over a weekend.
     ``nonpositive: drop`` leaves out rows with a price at or below zero *and* the
     return that would span them (the next kept date is returned in ``breaks``).
