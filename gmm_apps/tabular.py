@@ -287,6 +287,37 @@ def _sheet_with_header(book, names, header_has, path, key):
     return None
 
 
+def _sheet_after_notes(book, names, tops, path, key):
+    """The first sheet holding a table when the first holds notes only (FRED's workbook opens with a README
+    sheet: the series' title, source and units, a line each), logged, as ``([name], tops)``; None otherwise."""
+    first = tops[0] if tops else pd.read_excel(book, sheet_name=0, header=None, nrows=HEADER_SEARCH_ROWS)
+    if not _notes_only(first):
+        return None
+    for name in names[1:]:
+        top = pd.read_excel(book, sheet_name=name, header=None, nrows=HEADER_SEARCH_ROWS)
+        if len(top) > 1 and not _notes_only(top):
+            logger.info(
+                "%s: the first sheet %r holds notes, not a table (a line of text a row); sheet %r is read (%s names "
+                "another)",
+                path,
+                names[0],
+                name,
+                key,
+            )
+            return [name], ({name: top} if tops else tops)
+    return None
+
+
+def _notes_only(top):
+    """Whether a sheet's top rows are notes: one filled cell a row at most, text and no number or date (a
+    one-column table of numbers is a table)."""
+    cells = [c for row in top.values.tolist() for c in row if not pd.isna(c) and str(c).strip()]
+    widths = [sum(1 for c in row if not pd.isna(c) and str(c).strip()) for row in top.values.tolist()]
+    return (
+        bool(cells) and max(widths) <= 1 and all(isinstance(c, str) and not NUMBER.fullmatch(c.strip()) for c in cells)
+    )
+
+
 def _same_columns(book, names, first, columns, at):
     """The sheets other than ``first`` whose header (at row ``at``) names the same ``columns``."""
     first = names[first] if isinstance(first, int) else first
@@ -367,6 +398,8 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
         )
         if sheet is None and tops and len(names) > 1 and _header_row(tops[0].values.tolist(), header_has) is None:
             wanted, tops = _sheet_with_header(book, names, header_has, path, key) or (wanted, tops)
+        if sheet is None and len(names) > 1 and wanted == [0]:
+            wanted, tops = _sheet_after_notes(book, names, tops, path, key) or (wanted, tops)
         parts = []
         for s in wanted:
             at = header_position(tops[s].values.tolist(), header_has, f"{path} (sheet {s!r})") if tops else 0

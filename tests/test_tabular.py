@@ -520,6 +520,23 @@ def test_a_header_below_a_title_block_holding_a_pair_of_names_is_the_one_data_fo
     got = read_table(tmp_path / "fredgraph.xlsx")
     assert list(got.columns) == ["observation_date", "DCOILWTICO"] and len(got) == 30
     assert "the header is row 8; the 7 rows above it" in gmm_log.text
+    # FRED's newer workbook: a README sheet of notes, a line each, then the data on a sheet of its own
+    readme = pd.DataFrame({"A": ["Title: Crude Oil Prices", "Series ID: DCOILWTICO", "Units: Dollars per Barrel"]})
+    data = pd.DataFrame({"observation_date": days, "DCOILWTICO": [70.5 + i for i in range(30)]})
+    with pd.ExcelWriter(tmp_path / "fredgraph2.xlsx") as xw:
+        readme.to_excel(xw, sheet_name="README", index=False, header=False)
+        data.to_excel(xw, sheet_name="Daily", index=False)
+    gmm_log.clear()
+    pd.testing.assert_frame_equal(read_table(tmp_path / "fredgraph2.xlsx"), data)
+    assert (
+        "the first sheet 'README' holds notes, not a table (a line of text a row); sheet 'Daily' is read"
+        in gmm_log.text
+    )
+    # a first sheet of one column of numbers is a table, and read
+    with pd.ExcelWriter(tmp_path / "one_column.xlsx") as xw:
+        pd.DataFrame({"amount": [1.5, 2.5, 3.5]}).to_excel(xw, sheet_name="amounts", index=False)
+        data.to_excel(xw, sheet_name="Daily", index=False)
+    assert list(read_table(tmp_path / "one_column.xlsx").columns) == ["amount"]
     # a title, then the header and a data row whose one filled cell is its id: that header still
     assert below_title([["Sales 2024"], ["id", "amount", "note"], ["1"], ["2", "5", "x"]]) == 1
     assert below_title([["Sales 2024"], ["id", "amount"], ["1", "5"]]) == 1

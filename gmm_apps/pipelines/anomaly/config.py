@@ -36,7 +36,8 @@ class AnomalyData(PathData):
         None,
         description="Excel sheet of a workbook read (data.path, data.score, and files given to apply), by name or "
         "position from 0; a list stacks sheets with the same columns; null: the first sheet holding the columns "
-        "the config names (a summary sheet before the data is passed over), else the first",
+        "the config names (a summary sheet before the data is passed over), else the first holding a table (a README sheet of notes "
+        "before it is passed over)",
     )
     id_column: str | None = Field(
         "id",

@@ -59,7 +59,8 @@ class CustomersData(PathData):
         None,
         description="Excel sheet of a workbook read (data.path, and files given to apply), by name or position from "
         "0; a list stacks sheets with the same columns; null: the first sheet holding the columns the config names "
-        "(a summary sheet before the data is passed over), else the first",
+        "(a summary sheet before the data is passed over), else the first holding a table (a README sheet of notes "
+        "before it is passed over)",
     )
     id_column: str = Field("customer_id", description="customer id column")
     date_column: str = Field("date", description="purchase date or timestamp column")

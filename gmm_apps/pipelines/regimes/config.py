@@ -79,7 +79,8 @@ class RegimesData(PathData):
         None,
         description="Excel sheet of a workbook read (data.path, and files given to apply), by name or position from "
         "0; a list stacks sheets with the same columns; null: the first sheet holding the columns the config names "
-        "(a summary sheet before the data is passed over), else the first",
+        "(a summary sheet before the data is passed over), else the first holding a table (a README sheet of notes "
+        "before it is passed over)",
     )
     tickers: list[str] = Field(
         default_factory=lambda: ["^GSPC"],
