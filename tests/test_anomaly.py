@@ -647,6 +647,10 @@ def test_a_column_of_ids_is_offered_as_the_id_column_and_the_suggestion_keeps_ti
         DataError, match="set data.id_column: Transaction ID .* others out with data.columns: \\[When, Amount\\]"
     ):
         Schema.learn(notes, cfg, "t.csv")
+    # a log line, different in every row, is free text: left out first, named as the id only if it names records
+    raw = df.drop(columns="Transaction ID").assign(_raw=[f"{i:02d}:15 GET /item/{7 * i} 200" for i in range(n)])
+    with pytest.raises(DataError, match="free text, .*: leave it out with data.columns: \\[When, Amount\\], or, if it"):
+        Schema.learn(raw, cfg, "t.csv")
 
 
 def test_schema_one_hot_and_errors(tmp_path, gmm_log):

@@ -90,6 +90,13 @@ def too_many_values(source, wide, columns, cfg, df, *, named):
     several = len(wide) > 1
     said = f"{source}: column{'s' if several else ''} {listed} {'are' if several else 'is'} categorical with more "
     said += f"than data.max_categories={limit} values; "
+    if ids and not named and not several and _free_text(wide[ids[0]]):
+        err = DataError(
+            f"{said}it holds free text, a different one in every row (a log line, a note): leave it out with "
+            f"data.columns: [{keep}], or, if it names each record, set data.id_column: {ids[0]}"
+        )
+        err.fix = {"data.columns": kept}  # what init --data writes
+        return err
     if ids and not named and not several:
         err = DataError(f"{said}it has a different value in every row, as an id does: set data.id_column: {ids[0]}")
     elif ids and not named:
@@ -105,6 +112,13 @@ def too_many_values(source, wide, columns, cfg, df, *, named):
     if not (ids and not named and not several):
         err.fix["data.columns"] = kept
     return err
+
+
+def _free_text(values):
+    """Whether a column's values are free text (most of three words or more: a log line, a description), not
+    codes or ids (``TX-10293``, ``a3f9...``)."""
+    sample = [str(v) for v in values[:1000]]
+    return bool(sample) and sum(len(v.split()) >= 3 for v in sample) >= 0.5 * len(sample)
 
 
 def how_common_hint(wide, cfg, df):
