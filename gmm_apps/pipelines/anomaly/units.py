@@ -4,10 +4,10 @@ Dashboards (Grafana's CSV export of formatted data), device logs and spreadsheet
 unit: ``20 ms``, ``1.2 GiB``, ``36.5 °C``, ``12.5%``. A column whose every value is a number with a unit is
 read as numbers in one unit, the one most of its cells are written in (``ms`` for a latency column of ``ms``
 and a few ``s``); its other cells are converted to it when they measure the same thing (``4.2 s`` is
-4,200 ms; lengths of time, bytes, bits or bytes a second, hertz, watts, watt-hours, volts, amperes,
-grams and pounds, litres, °C and °F), and a number without a unit is taken to be in it. The unit is kept with the model: a file scored
-later is converted to it (a latency written in seconds is not read as milliseconds), and a unit it cannot be
-converted from is refused.
+4,200 ms; lengths of time, bytes, bits or bytes a second, hertz, watts, watt-hours, volts, amperes, grams
+and pounds, litres, °C and °F), and a number without a unit is taken to be in it. The unit is kept with the
+model: a file scored later is converted to it (a latency written in seconds is not read as milliseconds),
+and a unit it cannot be converted from is refused.
 """
 
 from __future__ import annotations
