@@ -585,6 +585,11 @@ def test_a_till_export_with_several_amounts_says_them_all(tmp_path, capsys, gmm_
     data, _ = _init_and_run(tmp_path, "customers", tmp_path / "etsy.csv", capsys)
     assert data["amount_column"] == "Item Total"
     assert "others that look like amounts: Order Sales Tax, Total incl. Tax (set" in gmm_log.text
+    from gmm_apps.pipelines.customers.headers import LOOKS_LIKE, look_alike
+
+    amounts = LOOKS_LIKE[("amount", "amount")]
+    assert look_alike(["Order Sales Tax", "Total incl. Tax"], amounts) == "Total incl. Tax"
+    assert look_alike(["VAT", "Gross (incl. VAT)"], amounts) == "Gross (incl. VAT)"
 
 
 def test_a_column_of_time_stamps_under_a_header_that_says_nothing_is_the_date(tmp_path, capsys, monkeypatch):

@@ -28,9 +28,12 @@ LOOKS_LIKE = {
 }
 
 #: an amount column's header saying it is not what was paid (``init --data`` offers such a column last): a tax
-#: is one when the header ends in it (Etsy's ``Order Sales Tax``, not a ``Total incl. Tax``)
+#: is one when the header ends in it (Etsy's ``Order Sales Tax``), unless it says the tax is included
+#: (``Total incl. Tax``)
 _UNPAID = re.compile(
-    r"\b(due|remaining|outstanding|balance|discount|shipping|fee|refund|tax amount)|\b(tax|vat|gst|mwst)\W*$", re.I
+    r"\b(due|remaining|outstanding|balance|discount|shipping|fee|refund|tax amount)"
+    r"|^(?!.*\b(incl|inkl|including|with|plus)\b).*\b(tax|vat|gst|mwst)\W*$",
+    re.I,
 )
 #: an amount-like header whose last word numbers or counts (eBay's ``Sales Record Number``, ``Total Items``)
 _COUNTS = re.compile(
