@@ -311,10 +311,12 @@ def _sheet_after_notes(book, names, tops, path, key):
 def _notes_only(top):
     """Whether a sheet's top rows are notes: one filled cell a row at most, text and no number or date (a
     one-column table of numbers is a table)."""
-    cells = [c for row in top.values.tolist() for c in row if not pd.isna(c) and str(c).strip()]
-    widths = [sum(1 for c in row if not pd.isna(c) and str(c).strip()) for row in top.values.tolist()]
+    rows = [[c for c in row if not pd.isna(c) and str(c).strip()] for row in top.values.tolist()]
+    cells = [c for row in rows for c in row]
     return (
-        bool(cells) and max(widths) <= 1 and all(isinstance(c, str) and not NUMBER.fullmatch(c.strip()) for c in cells)
+        bool(cells)
+        and max(map(len, rows)) <= 1
+        and all(isinstance(c, str) and not NUMBER.fullmatch(c.strip()) for c in cells)
     )
 
 

@@ -30,12 +30,14 @@ logger = logging.getLogger("gmm_apps.anomaly")
 
 
 @contextlib.contextmanager
-def _collapses_to_the_log():
-    """The ensemble's views of many components meet repeated values (a status code, a count, few distinct
-    records): a component that collapses there is re-seeded, and the view is one of many, so nothing a user would
-    change; said once each in the run's log (debug), not on the screen with a source path.  Other warnings pass."""
+def _quiet_views():
+    """Fitting the ensemble's views: EM stopped at its iteration cap is no news (ConvergenceWarning ignored), and
+    views of many components meet repeated values (a status code, a count, few distinct records): a component
+    that collapses there is re-seeded, and the view is one of many, so nothing a user would change; said once
+    each in the run's log (debug), not on the screen with a source path.  Other warnings pass."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DegenerateComponentWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         yield
     for w in caught:
         if not issubclass(w.category, DegenerateComponentWarning):
@@ -272,8 +274,7 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
         groups = {}
         for i, spec in enumerate(specs):
             groups.setdefault(spec[0], []).append(i)
-        with _collapses_to_the_log(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with _quiet_views():
             for idx in groups.values():
                 _, cols, ct, k, reg = specs[idx[0]]
                 rows = self._fit_rows(Z, idx[0])[:, cols]
@@ -492,8 +493,7 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
         X = np.asarray(X, dtype=np.float64)
         Z = self.scaler_.transform(X)
         P, _ = self._project(_bounded(Z))
-        with _collapses_to_the_log(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with _quiet_views():
             for i, (cols, g) in enumerate(self.members_):
                 if self._is_marginal(i):  # a per-feature member learns from the observed values
                     x = P[:, cols[0]]

@@ -95,8 +95,13 @@ def unformatted(values, column, source, mark=None, unit=None):
             values = values.map(lambda v: plain.get(v, v) if isinstance(v, str) else v)
         elif cells:
             values, mark, unit = _measures(values, cells, column, source, mark, unit)
+    return (*_as_numbers(values, mark, column, source), unit)
+
+
+def _as_numbers(values, mark, column, source):
+    """:func:`gmm_apps.number_text.as_numbers`, a column that cannot show its decimal mark refused naming it."""
     try:
-        return (*as_numbers(values, mark=mark), unit)
+        return as_numbers(values, mark=mark)
     except ValueError as exc:
         hint = DECIMAL_MARK_HINT if "could group" in str(exc) else ""
         raise DataError(f"{source}: column {column!r}: {exc}{hint}") from None
@@ -121,7 +126,7 @@ def _measures(values, cells, column, source, mark, unit):
         unit = written.value_counts().index[0]
         if any(not _convertible(u, unit) for u in written.unique()):
             return values, mark, None  # '3 apples', '4 pears': words, not units
-    numbers, read, _ = unformatted(pd.Series([n for n, _ in found.values()], dtype=object), column, source, mark)
+    numbers, read = _as_numbers(pd.Series([n for n, _ in found.values()], dtype=object), mark, column, source)
     mark = read or mark
     plain = {}
     for (c, (_, u)), x in zip(found.items(), numbers):

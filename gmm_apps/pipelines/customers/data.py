@@ -26,7 +26,7 @@ from ...sniff import open_stored, sniff_table
 from ...table_edges import shown_rows
 from ...tabular import header_with, read_table, sheets_alike
 from .config import CustomersData
-from .headers import LINE_WORDS, LOOKS_LIKE, NOT_ORDER_NUMBER, id_look_alike, look_alike
+from .headers import LINE_WORDS, LOOKS_LIKE, NOT_ORDER_NUMBER, amount_like, id_look_alike, look_alike
 from .lines import (
     SHARED_ORDERS,
     customer_days,
@@ -257,8 +257,7 @@ def _say_other_amounts(cols, chosen):
     """Say, as ``init --data`` writes the amount column, the other columns that look like amounts: shop and
     till exports write several (Gross Sales, Net Sales, Total Collected; Subtotal, Total; Gross, Net), and which
     one a customer's value is (before tax, after discounts and fees?) only the user knows."""
-    words = LOOKS_LIKE[("amount", "amount")]
-    others = [c for c in cols if c not in (chosen, refund_column(cols)) and look_alike([c], words) == c]
+    others = [c for c in cols if c not in (chosen, refund_column(cols)) and amount_like(c)]
     if chosen is not None and others:
         logger.info(
             "data.amount_column: %s, the first column that looks like amounts paid; others that look like amounts: "

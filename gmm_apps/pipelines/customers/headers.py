@@ -78,13 +78,18 @@ def id_look_alike(cols):
     return next((c for words in OTHER_ID_WORDS if (c := look_alike(cols, words)) is not None), None)
 
 
+def amount_like(header):
+    """Whether a header looks like an amount: it holds an amount's word (:data:`LOOKS_LIKE`), and its last word
+    numbers or counts nothing (not eBay's ``Sales Record Number``)."""
+    return any(w in header.lower() for w in LOOKS_LIKE[("amount", "amount")]) and not _COUNTS.search(header)
+
+
 def look_alike(cols, words, name=None):
-    """The column named ``name`` whatever its case, else the first whose header holds one of ``words``, one
-    saying the amount is not what was paid (Stripe's ``Amount Due``, a ``Discount Amount``) after the others, and
-    for amounts none that numbers or counts things."""
+    """The column named ``name`` whatever its case, else the first whose header holds one of ``words`` (for the
+    amount's words, :func:`amount_like`), one saying the amount is not what was paid (Stripe's ``Amount Due``, a
+    ``Discount Amount``) after the others."""
     near = [c for c in cols if name is not None and c.lower() == str(name).lower()]
-    alike = [c for c in cols if any(w in c.lower() for w in words)]
-    if words is LOOKS_LIKE[("amount", "amount")]:
-        alike = [c for c in alike if not _COUNTS.search(c)]
+    amounts = words is LOOKS_LIKE[("amount", "amount")]
+    alike = [c for c in cols if (amount_like(c) if amounts else any(w in c.lower() for w in words))]
     alike.sort(key=lambda c: bool(_UNPAID.search(c)))
     return (near or alike or [None])[0]
