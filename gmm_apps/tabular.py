@@ -58,7 +58,20 @@ def header_position(rows, header_has, path=None):
         i = below_title(rows)
     if i is None:
         i = below_preamble(rows)
-    if i and path is not None:
+    i, grouped = _grouped_near(rows, i or 0)
+    if grouped and path is not None:
+        names, end = grouped
+        logger.info(
+            "%s: the header is rows %d-%d, groups over their columns (a report's merged cells, pandas' grouped columns)%s: the columns are "
+            "named %s",
+            path,
+            i,
+            end,
+            {0: "", 1: "", 2: "; the row above it"}.get(i, f"; the {i - 1} rows above it")
+            + (" (a title, an export's notes?) left out" if i > 1 else ""),
+            ", ".join(map(repr, names)),
+        )
+    elif i and path is not None:
         above = (
             "the row above it (a title, an export's note?) is"
             if i == 1
@@ -112,6 +125,75 @@ def below_preamble(rows):
         cells = [str(c).strip() for c in rows[i] if not pd.isna(c) and str(c).strip()]
         return i if len(cells) >= 2 and not any(NUMBER.fullmatch(c) for c in cells) else None
     return None
+
+
+def grouped_header(rows, at):
+    """The columns' names when the header row ``at`` sits under a row of groups, and the first data row; or None.
+
+    A report's header often has two rows: groups (``Sales``, ``Returns``, merged across their columns) over
+    the columns' own names (``Units``, ``Revenue``, ``Units``, ``Value``), and a column named once in the row of
+    groups (``Store``, merged down).  Read from its lower row alone, the table would have an unnamed column
+    and two ``Units``.  The rows are taken for such a header when the upper row holds two names or more, each
+    group's columns are named in the lower row, every column is named in one row or the other, and the two
+    levels show: a lower name found under two groups, or a column named in the upper row alone beside a group
+    of two columns or more.  The names are the group's and the column's, joined by a space (``Sales Units``).
+    pandas writes a table of grouped columns (``groupby(...).agg(...)``) so, its index named on a row of its own
+    under the header (``store,,,``): that row names the columns left of the groups.
+
+    Returns
+    -------
+    (names, end) or None
+        ``end`` is the row after the header (``at + 1``, or ``at + 2`` past pandas' index row).
+    """
+    if rows is None or not 0 < at < len(rows):
+        return None
+    upper, lower, below = (_texts(rows[k]) if k < len(rows) else [] for k in (at - 1, at, at + 1))
+    width = max(_width(lower), _width(upper))
+    upper, lower, below = (r + [""] * (width - len(r)) for r in (upper, lower, below))
+    starts = [j for j in range(width) if upper[j]]
+    if len(starts) < 2 or any(NUMBER.fullmatch(c) for c in lower if c) or any(c.endswith(":") for c in upper):
+        return None  # one group at most, numbers below, or an export's notes above (``Account:``)
+    names, end = lower[: starts[0]], at + 1
+    if not all(names):  # pandas' index named on the row under the header?
+        if any(names) or not all(below[: starts[0]]) or any(below[starts[0] :]):
+            return None
+        names, end = below[: starts[0]], at + 2
+    under, alone, wide = {}, False, False
+    for start, stop in zip(starts, [*starts[1:], width]):
+        span = lower[start:stop]
+        if stop - start == 1 and not span[0]:
+            names.append(upper[start])  # a column named in the upper row alone
+            alone = True
+            continue
+        if not all(span):
+            return None  # a group over a column without a name: not a header of groups
+        wide = wide or stop - start > 1
+        for name in span:
+            under.setdefault(name.lower(), set()).add(start)
+            names.append(name if name.lower().startswith(upper[start].lower()) else f"{upper[start]} {name}")
+    repeated = any(len(g) > 1 for g in under.values())
+    return (names, end) if repeated or alone and wide else None
+
+
+def _grouped_near(rows, i):
+    """The header row ``i`` found, moved to the lower row of a header of groups found beside it, and that
+    header (:func:`grouped_header`, or None).  The row of groups is found first when it is as wide as the table,
+    or wider than a title above it; pandas' index row (``store,,,``) when the config names the index; either is
+    taken when numbers follow the header."""
+    grouped = grouped_header(rows, i)
+    if grouped:
+        return i, grouped
+    for at in (i + 1, i - 1):
+        grouped = grouped_header(rows, at)
+        if grouped and (at > i or grouped[1] == i + 1) and grouped[1] < len(rows):
+            if any(NUMBER.fullmatch(c) for c in _texts(rows[grouped[1]])):
+                return at, grouped
+    return i, None
+
+
+def _texts(row):
+    """A row's cells as stripped text, blank for an empty cell."""
+    return ["" if pd.isna(c) else str(c).strip() for c in row]
 
 
 def _width(row):
@@ -192,12 +274,13 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
         rows = first_text_rows(path, sep, compression, encoding)
         fields = log_fields(rows) if sep == "\t" else None
         skip = 0 if fields else header_position(rows, header_has, path)
-        names = fields or (None if skip else data_names(rows[0]))
+        grouped = None if fields else grouped_header(rows, skip)
+        names = fields or (grouped and grouped[0]) or (None if skip else data_names(rows[0]))
         if fields:
             logger.info("%s: a Zeek log: its columns from its #fields line, its # lines left out", path)
             source, compression = WithoutDirectives(open_stored(path, compression, "rt", encoding=encoding)), None
         else:
-            if names:
+            if names and not grouped:
                 _say_headerless(path, names)
             source = open_stored(path, "zip") if compression == "zip" else path  # pandas reads one-file zips only
         try:
@@ -206,7 +289,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
                 sep=sep,
                 compression=None if compression == "zip" else compression,
                 encoding=encoding,
-                skiprows=skip,
+                skiprows=grouped[1] if grouped else skip,
                 header=None if names else "infer",
                 names=names,
                 chunksize=chunksize,
@@ -352,6 +435,15 @@ def _say_unread_sheets(book, names, first, columns, at, path, key):
         )
 
 
+def _sheet_below(book, sheet, dtype, at, grouped):
+    """A sheet read with its header at row ``at``, or under the header of groups ``grouped`` ending there
+    (:func:`grouped_header`)."""
+    if grouped:  # a header of two rows: groups over their columns' names
+        names, end = grouped
+        return pd.read_excel(book, sheet_name=sheet, dtype=dtype, header=None, skiprows=end, names=names)
+    return pd.read_excel(book, sheet_name=sheet, dtype=dtype, header=at)
+
+
 def sheets_alike(path):
     """The workbook's first sheet and those holding the same columns (a workbook split by year), or None when
     no other sheet does (for ``init --data``)."""
@@ -404,12 +496,15 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
             wanted, tops = _sheet_after_notes(book, names, tops, path, key) or (wanted, tops)
         parts = []
         for s in wanted:
-            at = header_position(tops[s].values.tolist(), header_has, f"{path} (sheet {s!r})") if tops else 0
-            part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=at)
-            if not tops and _short_first_row(part.columns):  # a title or notes read as the header?
-                top = pd.read_excel(book, sheet_name=s, header=None, nrows=HEADER_SEARCH_ROWS)
-                at = header_position(top.values.tolist(), None, f"{path} (sheet {s!r})")
-                part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=at) if at else part
+            top = tops[s].values.tolist() if tops else None
+            at = header_position(top, header_has, f"{path} (sheet {s!r})") if tops else 0
+            part = None if tops else pd.read_excel(book, sheet_name=s, dtype=dtype)
+            if part is not None and _short_first_row(part.columns):  # a title or notes read as the header?
+                top = pd.read_excel(book, sheet_name=s, header=None, nrows=HEADER_SEARCH_ROWS).values.tolist()
+                at = header_position(top, None, f"{path} (sheet {s!r})")
+                part = part if at == 0 else None
+            if part is None:
+                part = _sheet_below(book, s, dtype, at, grouped_header(top, at))
             names = None if at else data_names(part.columns)
             if names:  # its first row was data: read again without a header
                 _say_headerless(f"{path} (sheet {s!r})", names)

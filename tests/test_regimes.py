@@ -343,7 +343,11 @@ def test_a_saved_yfinance_download_reads_each_tickers_prices(tmp_path):
     (tmp_path / "old.csv").write_text(
         "\n".join([text[0].replace("Price", "", 1), text[1].replace("Ticker", "", 1), *text[2:]])
     )
-    for name in ("yf.csv", "yf.parquet"):
+    text = (tmp_path / "yf.csv").read_text().splitlines()  # the layout before 0.2.48, two tickers
+    (tmp_path / "old_two.csv").write_text(
+        "\n".join([text[0].replace("Price", "", 1), text[1].replace("Ticker", "", 1), *text[2:]])
+    )
+    for name in ("yf.csv", "yf.parquet", "old_two.csv"):
         got = data_mod.load_file(tmp_path / name, price_column=["QQQ", "SPY"])
         assert list(got.prices.columns) == ["QQQ", "SPY"], name
         np.testing.assert_allclose(got.prices.to_numpy(), closes[["QQQ", "SPY"]].to_numpy(), rtol=1e-12)

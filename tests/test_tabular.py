@@ -542,6 +542,62 @@ def test_a_header_below_a_title_block_holding_a_pair_of_names_is_the_one_data_fo
     assert below_title([["Sales 2024"], ["id", "amount"], ["1", "5"]]) == 1
 
 
+def test_a_header_of_groups_over_their_columns_names_each_column_by_both(tmp_path, gmm_log):
+    """A report's header of two rows (``Sales`` merged over ``Units`` and ``Revenue``, ``Store`` merged down), as
+    Excel keeps it (merged cells, under a title) and as a CSV saved from it writes it (blank cells), and pandas'
+    own grouped columns (``groupby().agg()`` saved with its index): each column named by its group and its name,
+    the values those written."""
+    from openpyxl import Workbook
+
+    from gmm_apps.tabular import grouped_header, header_with, read_table
+
+    rng = np.random.default_rng(0)
+    want = pd.DataFrame(
+        {
+            "Store": [f"S{i:03d}" for i in range(40)],
+            "Sales Units": rng.integers(50, 150, 40),
+            "Sales Revenue": rng.gamma(5, 200, 40).round(2),
+            "Returns Units": rng.integers(0, 10, 40),
+            "Returns Value": rng.gamma(3, 10, 40).round(2),
+            "Margin": rng.uniform(0.1, 0.4, 40).round(3),
+        }
+    )
+    header = [["Store", "Sales", None, "Returns", None, "Margin"], [None, "Units", "Revenue", "Units", "Value", None]]
+    book = Workbook()
+    sheet = book.active
+    for row in [["Weekly store report"], [], *header, *want.values.tolist()]:
+        sheet.append(row)
+    for cells in ("A3:A4", "B3:C3", "D3:E3", "F3:F4"):
+        sheet.merge_cells(cells)
+    book.save(tmp_path / "report.xlsx")
+    with open(tmp_path / "report.csv", "w") as fh:
+        fh.write("\n".join(",".join("" if c is None else c for c in row) for row in header) + "\n")
+        want.to_csv(fh, index=False, header=False)
+    for name, rows in (("report.xlsx", "3-4"), ("report.csv", "1-2")):
+        for has in (None, header_with(["Store"])):
+            gmm_log.clear()
+            pd.testing.assert_frame_equal(read_table(tmp_path / name, header_has=has), want, check_dtype=False)
+            assert f"the header is rows {rows}, groups over their columns" in gmm_log.text
+    # pandas' grouped columns: the group's name in each of its columns, the index named on a row of its own
+    lines = pd.DataFrame({"store": rng.choice(["a", "b", "c", "d"], 200), "sales": rng.gamma(3, 20, 200)})
+    lines["items"] = rng.integers(1, 9, 200)
+    summary = lines.groupby("store").agg({"sales": ["sum", "mean"], "items": ["sum", "max"]})
+    summary.to_csv(tmp_path / "summary.csv")
+    summary.to_excel(tmp_path / "summary.xlsx")
+    flat = summary.set_axis([" ".join(c) for c in summary.columns], axis=1).reset_index()
+    for name in ("summary.csv", "summary.xlsx"):
+        for has in (None, header_with(["store"])):
+            pd.testing.assert_frame_equal(read_table(tmp_path / name, header_has=has), flat, check_dtype=False)
+    # rows that are no such header: a title over one, names over a first row of text, a bank's period over its
+    # columns, a units row (names distinct, no column named above alone)
+    assert grouped_header([["Sales 2024"], ["id", "amount"], ["1", "5"]], 1) is None
+    assert grouped_header([["Name", "City", "Notes"], ["Bob", "", ""], ["Ann", "Rome", "5"]], 1) is None
+    assert grouped_header([["Period:", "01.01.-30.06."], ["Date", "Text", "Amount"], ["1", "x", "5"]], 1) is None
+    assert grouped_header([["Temperature", "Pressure"], ["°C", "hPa"], ["20.5", "1013"]], 1) is None
+    assert grouped_header([["Account:", "DE12 3456"], ["", "Date", "Amount"], ["0", "1", "5"]], 1) is None
+    assert grouped_header([["Store", "Sales", ""], ["", "Units", ""], ["S1", "5", ""]], 1) is None  # one group of one
+
+
 def _xlsx(df):
     import io
 

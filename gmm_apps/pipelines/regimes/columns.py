@@ -258,7 +258,8 @@ def yfinance_tables(df):
     """Each ticker's table of a file as yfinance saves a download (``yf.download(...).to_csv()``): a row
     of fields (``Price,Close,High,...``), a row naming each column's ticker (``Ticker,AAPL,...``; blank
     before yfinance 0.2.48) and a row ``Date`` with nothing else, or the same as two column levels
-    (Parquet); None for any other table.
+    (Parquet), or its columns named by field and ticker (``Close QQQ``: the rows read as one header of groups);
+    None for any other table.
 
     Returns
     -------
@@ -275,6 +276,16 @@ def yfinance_tables(df):
             )
             for t in dict.fromkeys(df.columns.get_level_values(1))
         }
+    fields = [_YF_FIELD.fullmatch(str(c)) for c in df.columns[1:]]
+    if df.shape[1] > 1 and all(fields) and str(df.columns[0]).strip() in ("Date", "Datetime"):
+        # the two rows of fields and tickers read as one (gmm_apps.tabular.grouped_header): Close QQQ, ...
+        tickers = [f[2] for f in fields]
+        return {
+            t: df.iloc[:, [0] + [i + 1 for i, tt in enumerate(tickers) if tt == t]].set_axis(
+                ["Date"] + [f[1] for f in fields if f[2] == t], axis=1
+            )
+            for t in dict.fromkeys(tickers)
+        }
     if len(df) < 3 or df.shape[1] < 2:
         return None
     first = df.iloc[:2, 0].fillna("").astype(str).str.strip().tolist()
@@ -290,6 +301,10 @@ def yfinance_tables(df):
         frame.columns = ["Date"] + [fields[i] for i in cols]
         out[t] = frame
     return out
+
+
+#: a column of a yfinance download read with its field and ticker in one name (``Adj Close ^GSPC``)
+_YF_FIELD = re.compile(r"(Adj Close|Close|High|Low|Open|Volume|Dividends|Stock Splits|Capital Gains) (\S+)")
 
 
 def yfinance_choice(tables, price_column, source):
