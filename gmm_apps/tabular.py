@@ -17,6 +17,7 @@ from python_calamine import CalamineError
 
 from .errors import DataError
 from .json_tables import read_json_records
+from .merged_cells import merged_down
 from .number_text import NUMBER
 from .sniff import (
     HEADER_SEARCH_ROWS,
@@ -503,8 +504,10 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
                 top = pd.read_excel(book, sheet_name=s, header=None, nrows=HEADER_SEARCH_ROWS).values.tolist()
                 at = header_position(top, None, f"{path} (sheet {s!r})")
                 part = part if at == 0 else None
+            grouped = grouped_header(top, at)
             if part is None:
-                part = _sheet_below(book, s, dtype, at, grouped_header(top, at))
+                part = _sheet_below(book, s, dtype, at, grouped)
+            part = merged_down(path, s, part, grouped[1] if grouped else at + 1, f"{path} (sheet {s!r})")
             names = None if at else data_names(part.columns)
             if names:  # its first row was data: read again without a header
                 _say_headerless(f"{path} (sheet {s!r})", names)

@@ -598,6 +598,49 @@ def test_a_header_of_groups_over_their_columns_names_each_column_by_both(tmp_pat
     assert grouped_header([["Store", "Sales", ""], ["", "Units", ""], ["S1", "5", ""]], 1) is None  # one group of one
 
 
+def test_values_merged_down_over_a_reports_rows_are_read_in_each_row(tmp_path, gmm_log):
+    """A report merges a customer over the lines of their orders (under a title, its table from column B):
+    each line reads its customer, as the workbook says; a merge across columns, or over a first cell left
+    empty, stays as written, and rows merely left blank are not filled."""
+    from openpyxl import Workbook
+
+    from gmm_apps.tabular import read_table
+
+    lines = pd.DataFrame(
+        {
+            "Customer": ["C1", "C1", "C1", "C2", "C3", "C3", None, "C4", "C4"],
+            "Order": [f"#{i}" for i in range(9)],
+            "Total": [10.0, 20.0, 30.0, 5.0, 7.5, 2.5, 4.0, 1.0, 2.0],
+            "Note": ["gift", None, None, None, "wide", None, None, None, None],
+        }
+    )
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Orders by customer"])
+    sheet.append([])
+    sheet.append([None, *lines.columns])
+    written = lines.copy()
+    written.loc[[1, 2, 5, 8], "Customer"] = None  # the merged cells' values, as a workbook keeps them
+    for row in written.itertuples(index=False):
+        sheet.append([None, *[None if pd.isna(v) else v for v in row]])
+    for cells in ("B4:B6", "B8:B9", "B11:B12", "E4:E6"):  # customers C1, C3, C4 merged down; a note too
+        sheet.merge_cells(cells)
+    sheet.merge_cells("E8:F8")  # a note merged across a column: not down, left as written
+    book.save(tmp_path / "report.xlsx")
+    for dtype in (None, str):
+        gmm_log.clear()
+        got = read_table(tmp_path / "report.xlsx", dtype=dtype).replace({np.nan: None})
+        assert got["Customer"].tolist() == ["C1"] * 3 + ["C2", "C3", "C3", None, "C4", "C4"]  # row 6 blank: left
+        assert got["Note"].tolist() == ["gift"] * 3 + [None, "wide"] + [None] * 4
+        assert got["Total"].astype(float).tolist() == lines["Total"].tolist()
+        assert "4 cells of 'Customer', 2 cells of 'Note'" in gmm_log.text
+    # a merge whose first cell is empty is no value merged down: the cells stay empty
+    from gmm_apps.merged_cells import merged_down
+
+    frame = pd.DataFrame({"a": [None, None, 1.0]})
+    assert merged_down(tmp_path / "report.xlsx", 0, frame, 3, "x")["a"].isna().sum() == 2
+
+
 def _xlsx(df):
     import io
 
