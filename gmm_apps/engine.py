@@ -140,6 +140,7 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=(), local_if=None):
     import dask.dataframe as dd  # scale-out only: dask loads when Dask is used
     import pandas as pd  # loaded by pipelines reading tables
 
+    from .sections import shows_sections  # pandas: loaded by pipelines reading tables
     from .sniff import sniff_table, text_encoding  # loaded by pipelines reading tables
     from .table_edges import BLANK_FIRST, say_repeated_headers, trailing_notes, without_saved_index  # pandas
     from .tabular import data_names, first_text_rows, header_position  # pandas: loaded by pipelines reading tables
@@ -178,10 +179,13 @@ def dask_frame(path, *, chunk_rows, header_has=None, keep=(), local_if=None):
     if count:  # files joined end to end: their headers left out on the workers, as a local read leaves them out
         say_repeated_headers(p, count, first)
         frame = frame.map_partitions(_without_header_rows, meta=frame._meta)
+    head = pd.read_csv(
+        p, sep=sep, encoding=encoding, nrows=1000, dtype=object, engine="python" if len(sep) > 1 else "c"
+    )
+    if shows_sections(head):  # names over their rows: read in order, the open sections carried on
+        logger.info("%s: read in one process: a report in sections, read in the order of its rows", p)
+        return None
     if BLANK_FIRST in frame.columns[:1] and BLANK_FIRST not in keep:  # decided on the first rows, read here
-        head = pd.read_csv(
-            p, sep=sep, encoding=encoding, nrows=1000, dtype=object, engine="python" if len(sep) > 1 else "c"
-        )
         if BLANK_FIRST not in without_saved_index(head, p).columns:  # logged once, as a local read logs it
             frame = frame.drop(columns=[BLANK_FIRST])
     return frame

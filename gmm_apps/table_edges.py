@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .sections import Sections, in_sections
+
 logger = logging.getLogger("gmm_apps")
 
 #: a report's total row says so in one of its cells, as a bank statement's closing balance does
@@ -187,20 +189,24 @@ def without_saved_index(df, path, keep=()):
     return df.drop(columns=df.columns[0])
 
 
-def chunks_without_edges(chunks, path, keep=(), *, retype=True):
+def chunks_without_edges(chunks, path, keep=(), *, retype=True, above=()):
     """The chunks of a table read in parts, each without the notes it ends with and the rows that repeat the
     header (:func:`without_repeated_headers`) and, when the first chunk shows one, the saved row index
-    (:func:`without_saved_index`), so that every chunk has the same columns."""
-    drop = None
+    (:func:`without_saved_index`) and a report's sections (:class:`gmm_apps.sections.Sections`, the open
+    sections carried from a chunk to the next), so that every chunk has the same columns."""
+    drop, sections = None, Sections(path, above)
     for chunk in chunks:
         chunk = without_repeated_headers(big_whole_numbers_as_text(chunk), path, retype=retype)
-        if drop is None:
+        first = drop is None
+        if first:
             drop = BLANK_FIRST not in keep and is_saved_index(chunk)
             if drop:
                 chunk = without_saved_index(chunk, path)
         elif drop:
             chunk = chunk.drop(columns=chunk.columns[0])
-        yield without_notes(chunk, path)
+        read = sections.read(without_notes(chunk, path), first=first)
+        yield _as_numbers_again(read) if retype and sections.name else read
+    sections.say()
 
 
 def repeated_header_rows(df):
@@ -233,11 +239,14 @@ def say_repeated_headers(path, count, first):
     )
 
 
-def without_edges(df, path, keep=(), *, retype=True):
+def without_edges(df, path, keep=(), *, retype=True, above=()):
     """A whole table without its empty unnamed columns, the rows that repeat its header, its saved row index and
-    closing notes (``retype``: columns the repeated header made text read again as numbers)."""
+    closing notes, a report's sections read (:mod:`gmm_apps.sections`; ``above``: the rows above its header)
+    (``retype``: columns the repeated header or the sections' totals made text read again as numbers)."""
     df = without_repeated_headers(big_whole_numbers_as_text(df), path, retype=retype)
-    return without_notes(without_saved_index(without_empty_unnamed(df), path, keep), path)
+    df = without_notes(without_saved_index(without_empty_unnamed(df), path, keep), path)
+    read = in_sections(df, path, above)
+    return _as_numbers_again(read) if retype and read is not df else read
 
 
 def without_repeated_headers(df, path, *, retype=True):
@@ -250,8 +259,12 @@ def without_repeated_headers(df, path, *, retype=True):
         return df
     say_repeated_headers(path, int(same.sum()), int(np.flatnonzero(same)[0]) + 1)
     df = df[~same]
-    if not retype:
-        return df
+    return _as_numbers_again(df) if retype else df
+
+
+def _as_numbers_again(df):
+    """A table whose text columns holding only numbers, once rows were left out, are numbers, as pandas would
+    have read them without those rows."""
     df = df.copy()
     for j in range(df.shape[1]):
         col = df.iloc[:, j]

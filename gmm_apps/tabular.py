@@ -262,7 +262,7 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
             return df if chunksize is None else iter([df])
         if kind == "excel":
             df = read_sheets(path, sheet, key=sheet_key, dtype=dtype, header_has=header_has)
-            df = without_edges(df, path, keep, retype=dtype is None)
+            df = without_edges(df, path, keep, retype=dtype is None, above=df.attrs.pop("above", ()))
             return df if chunksize is None else iter([df])
         if kind == "parquet":
             if chunksize is None:
@@ -298,8 +298,9 @@ def read_table(path, *, sheet=None, chunksize=None, sheet_key="data.sheet", dtyp
                 engine="python" if len(sep) > 1 else "c",
             )
             if chunksize is None:
-                return without_edges(table, path, keep, retype=dtype is None)
-            return chunks_without_edges(_read_as_they_come(table, path, what), path, keep, retype=dtype is None)
+                return without_edges(table, path, keep, retype=dtype is None, above=rows[:skip])
+            table = _read_as_they_come(table, path, what)
+            return chunks_without_edges(table, path, keep, retype=dtype is None, above=rows[:skip])
         finally:
             if source is not path and chunksize is None:
                 source.close()
@@ -512,6 +513,8 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
             if names:  # its first row was data: read again without a header
                 _say_headerless(f"{path} (sheet {s!r})", names)
                 part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=None, names=names)
+            if not parts:  # the rows above the first sheet's header: a report's title, for its sections' name
+                part.attrs["above"] = (top or [])[:at]
             parts.append(part)
         if sheet is None and len(book.sheet_names) > 1:
             _say_unread_sheets(book, book.sheet_names, wanted[0], parts[0].columns, at, path, key)
@@ -528,4 +531,9 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
             ", ".join(map(repr, wanted)),
             ", ".join(f"{len(p):,}" for p in parts),
         )
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if len(parts) == 1:
+        return parts[0]
+    above = parts[0].attrs.pop("above")
+    stacked = pd.concat(parts, ignore_index=True)
+    stacked.attrs["above"] = above
+    return stacked
