@@ -629,3 +629,41 @@ def test_a_column_of_time_stamps_under_a_header_that_says_nothing_is_the_date(tm
     from gmm_apps.dates import time_stamp_column
 
     assert time_stamp_column(pd.read_csv("plain.csv", dtype=str), taken={"customer"}) is None
+
+
+def test_a_report_writing_each_customer_once_over_their_rows_gives_each_row_that_customer(tmp_path, capsys, gmm_log):
+    # an export grouped by customer without its merged cells: the id on a customer's first row, blank below
+    rng = np.random.default_rng(4)
+    rows = []
+    for c in range(300):
+        days = np.sort(rng.choice(700, int(rng.integers(1, 8)), replace=False))
+        rows += [(f"C{c:04d}", pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(d))) for d in days]
+    truth = pd.DataFrame(rows, columns=["Customer", "Order Date"]).assign(Total=rng.gamma(2, 40, len(rows)).round(2))
+    written = truth.assign(Customer=truth["Customer"].where(~truth["Customer"].duplicated(), ""))
+    written.to_csv(tmp_path / "by_customer.csv", index=False)
+    blanks = int((written["Customer"] == "").sum())
+    data, text = _init_and_run(tmp_path, "customers", tmp_path / "by_customer.csv", capsys)
+    assert data["missing_id"] == "above" and "  missing_id: above  # from " in text
+    summary = json.loads((tmp_path / "customers-by_customer-run" / "summary.json").read_text())
+    assert summary["cleaning"]["missing_id"]["lines"] == 0 and summary["cleaning"]["missing_id"]["from_above"] == blanks
+    assert summary["cleaning"]["revenue"] == pytest.approx(truth["Total"].sum())
+    customers = pd.read_csv(tmp_path / "customers-by_customer-run" / "customers.csv")
+    end = pd.Timestamp(summary["calibration"]["end"])
+    spent = truth[truth["Order Date"] <= end].groupby("Customer")["Total"].sum()
+    got = customers.set_index("customer_id")["total_spend"].sort_index()
+    np.testing.assert_allclose(got.to_numpy(), spent.loc[got.index].to_numpy(), rtol=1e-9)
+    # run as a plain log, its blank rows are left out, and the key that reads them is named
+    cfg = tmp_path / "customers-by_customer.yaml"
+    sets = ["data.missing_id=drop", "report.plots=false", "report.stability_seeds=1", "report.bootstrap=0"]
+    cli.main(["run", str(cfg), "--out", str(tmp_path / "as-is"), "--quiet", *[a for s in sets for a in ("--set", s)]])
+    assert f"{blanks} rows without a customer id dropped" in gmm_log.text
+    assert "data.missing_id: above gives each the customer above it" in gmm_log.text
+    # a log whose blank ids are guest checkouts among customers who come back is no such report
+    from gmm_apps.pipelines.customers.rows import ids_from_above, written_once
+
+    guests = truth.sample(frac=1, random_state=0).reset_index(drop=True)
+    guests.loc[guests.index % 5 == 1, "Customer"] = ""
+    assert not written_once(guests["Customer"])
+    top = pd.DataFrame({"id": ["", "a", "", "b", ""]})
+    assert ids_from_above(top, "id")[0]["id"].tolist()[1:] == ["a", "a", "b", "b"]
+    assert ids_from_above(top, "id")[1] == 2 and pd.isna(ids_from_above(top, "id")[0]["id"][0])

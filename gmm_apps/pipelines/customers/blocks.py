@@ -35,6 +35,23 @@ from .status import row_statuses, tally
 logger = logging.getLogger("gmm_apps")
 
 
+def _read_locally(cfg_data, p):
+    """Whether the config reads rows that a block alone cannot (logged, saying why)."""
+    if cfg_data.missing_id == "above":
+        logger.info("%s: read locally: data.missing_id: above reads each row after the one above it", p)
+    elif cfg_data.currency is not None or cfg_data.keep:
+        logger.info("%s: read locally: data.currency and data.keep leave out rows before the blocks are typed", p)
+    elif cfg_data.order_column and not cfg_data.price_column and cfg_data.amount_per != "line":
+        logger.info(
+            "%s: read locally: an order's total may span the workers' blocks (data.amount_per: line reads "
+            "line amounts on the cluster)",
+            p,
+        )
+    else:
+        return False
+    return True
+
+
 def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     """Per customer-day purchases aggregated on a Dask cluster from a CSV or Parquet log.
 
@@ -55,15 +72,7 @@ def dask_purchases(cfg_data, client, *, chunk_rows, path=None):
     kind, sep, compression = file_kind(cfg_data, p)
     if kind not in ("table", "parquet") or compression or sep not in (None, ","):
         return None
-    if cfg_data.currency is not None or cfg_data.keep:
-        logger.info("%s: read locally: data.currency and data.keep leave out rows before the blocks are typed", p)
-        return None
-    if cfg_data.order_column and not cfg_data.price_column and cfg_data.amount_per != "line":
-        logger.info(
-            "%s: read locally: an order's total may span the workers' blocks (data.amount_per: line reads "
-            "line amounts on the cluster)",
-            p,
-        )
+    if _read_locally(cfg_data, p):
         return None
     try:
         spec = column_spec(cfg_data, kind)

@@ -144,8 +144,11 @@ class CustomersData(PathData):
         "the usual words for a payment made (paid, completed, succeeded ...) count, those for an order not "
         "paid or undone (pending, failed, cancelled, refunded ...) do not, and any other status is refused",
     )
-    missing_id: Literal["drop", "error"] = Field(
-        "drop", description="rows without a customer id: drop (counted, with their revenue) or error"
+    missing_id: Literal["drop", "error", "above"] = Field(
+        "drop",
+        description="rows without a customer id: drop (counted, with their revenue), error, or above: a row whose "
+        "id cell is blank is the customer of the nearest row above it with one (a report that writes each "
+        "customer once over their rows), blanks above the first id dropped",
     )
     placeholder_ids: list[str | int] = Field(
         [],

@@ -37,7 +37,7 @@ from .lines import (
     placeholder_suspect,
     trailing_totals,
 )
-from .rows import id_for_missing, keep_rows, one_currency
+from .rows import id_for_missing, ids_from_above, keep_rows, one_currency, written_once
 from .status import counted_statuses, refund_column, row_statuses, status_column, status_summary, tally
 
 logger = logging.getLogger("gmm_apps")
@@ -248,6 +248,8 @@ def suggested_columns(path):
     taken = {*out.values(), status_column(cols), refund_column(cols)}
     out["data.order_column"] = _order_column(table.set_axis(cols, axis=1), out["data.id_column"], taken)
     out = {k: v for k, v in out.items() if v is not None}
+    if out.get("data.id_column") and written_once(table[out["data.id_column"]]):  # a report grouped by customer
+        out["data.missing_id"] = "above"
     if kind == "excel" and (alike := sheets_alike(path)):
         out["data.sheet"] = alike
     return {**out, **_suggested_split(path, out)}
@@ -397,6 +399,9 @@ def read_transactions(cfg_data, path=None, *, date_order=None, decimal_marks=Non
         raw = raw.iloc[:-totals]
     cfg = cfg_data if kind != "cdnow" else _CdnowData(cfg_data)
     spec = with_payment_columns(spec, raw.columns, cfg_data) if kind != "cdnow" else spec
+    above = 0
+    if cfg_data.missing_id == "above" and kind != "cdnow":
+        raw, above = ids_from_above(raw, spec["customer_id"])
     statuses = counts = counted = None
     if "status" in spec:
         statuses = row_statuses(raw, spec, p)  # once: for the counts, and for the rows without an id below
@@ -411,6 +416,10 @@ def read_transactions(cfg_data, path=None, *, date_order=None, decimal_marks=Non
             missing &= statuses.isin(counted).to_numpy()
         if found := id_for_missing(raw, missing, spec["customer_id"]):
             cleaning["missing_id"]["named_by"] = {"column": found[0], "rows": found[1]}
+        elif written_once(raw[spec["customer_id"]]):
+            cleaning["missing_id"]["written_once"] = True
+    if above:
+        cleaning["missing_id"]["from_above"] = above
     cleaning = {**with_status(cleaning, spec, counts, counted, totals), "date_order": order}
     found = (("kept", kept), ("currency", currency), ("decimal_marks", marks))
     rules = {k: v for k, v in found if v}  # summaries as before without them

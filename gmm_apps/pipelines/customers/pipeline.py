@@ -458,6 +458,16 @@ def _log_cleaning(cleaning):
     m, r = cleaning["missing_id"], cleaning["returns"]
     if m["lines"]:
         logger.info("%d rows without a customer id dropped (%.1f%% of revenue)", m["lines"], 100 * m["revenue_share"])
+    if m.get("from_above"):
+        logger.info(
+            "%d rows without a customer id given the customer above them (data.missing_id: above)", m["from_above"]
+        )
+    if m.get("written_once"):
+        logger.warning(
+            "the rows without a customer id each follow rows of one customer, whose id is written once (a report "
+            "that writes each customer once over their rows?): data.missing_id: above gives each the customer "
+            "above it"
+        )
     if named := m.get("named_by"):
         logger.warning(
             "column %r holds an e-mail address on %d of the rows without a customer id (guest checkouts?): "

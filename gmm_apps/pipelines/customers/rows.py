@@ -45,6 +45,34 @@ def id_for_missing(raw, missing, id_column):
     return None
 
 
+def blank_cells(values):
+    """Which cells of a column are empty or blank."""
+    text = values.astype("string").str.strip()
+    return (text.isna() | text.eq("")).to_numpy()
+
+
+def ids_from_above(raw, id_column):
+    """``raw`` with each blank customer id the nearest one above it (``data.missing_id: above``: a report that
+    writes each customer once over their rows), and how many were so given; blanks above the first id stay."""
+    blank = blank_cells(raw[id_column])
+    if not blank.any():
+        return raw, 0
+    filled = raw[id_column].mask(blank).ffill()
+    raw = raw.assign(**{id_column: filled})
+    return raw, int((blank & filled.notna().to_numpy()).sum())
+
+
+def written_once(values):
+    """Whether a customer-id column looks written once over each customer's rows, the rows under it blank (a
+    report grouped by customer, saved without its merged cells): the first row has an id, a tenth of the rows
+    or more are blank, in two runs or more, and no id is written twice."""
+    blank = blank_cells(values)
+    if len(blank) < 10 or blank[0] or blank.mean() < 0.1:
+        return False
+    runs = int((blank[1:] & ~blank[:-1]).sum())
+    return runs >= 2 and values[~blank].astype(str).str.strip().is_unique
+
+
 #: column names that say which currency a row's amount is in
 _CURRENCY_COLUMNS = {
     "currency",
