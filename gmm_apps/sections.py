@@ -99,6 +99,7 @@ class Sections:
         self.name = None  # the column's name once the first table showed sections
         self.counts = {"names": 0, "closes": 0, "rows": 0}
         self.sections = set()  # those holding rows
+        self.previous = None  # the kind of the last row read that was not blank, from chunk to chunk
 
     def read(self, df, *, first=True):
         """``df`` with its first column the section of each row, its names and totals left out; ``df`` itself
@@ -109,14 +110,14 @@ class Sections:
         if first:
             if not is_in_sections(kinds):
                 return df
-            self.name = section_column(df.columns[0], self.above)
+            name = section_column(df.columns[0], self.above)
+            self.name = name if name not in map(str, df.columns[1:]) else f"{name} (section)"
         elif (kinds == "other").any():
             return df
         labels = []
-        previous = None
         for kind, cell in zip(kinds, df.iloc[:, 0]):
             if kind == "name":
-                if previous == "row" and self.open:
+                if self.previous == "row" and self.open:
                     self.open.pop()  # a section after rows, with no total closing the one before: its sibling
                 self.open.append(str(cell).strip())
                 self.counts["names"] += 1
@@ -124,14 +125,14 @@ class Sections:
                 self._close(_CLOSE.match(str(cell).strip())[1].strip())
                 self.counts["closes"] += 1
             if kind != "blank":
-                previous = kind
-            labels.append(": ".join(self.open) if kind == "row" else None)
+                self.previous = kind
+            labels.append(": ".join(self.open) or None if kind == "row" else None)
         keep = kinds == "row"
         self.counts["rows"] += int(keep.sum())
         out = df[keep].copy()
         out.isetitem(0, pd.Series(np.array(labels, dtype=object)[keep], index=out.index, dtype="str"))
         self.sections.update(out.iloc[:, 0])
-        return out.rename(columns={out.columns[0]: self.name})
+        return out.set_axis([self.name, *out.columns[1:]], axis=1)
 
     def _close(self, name):
         """Close the section ``name`` and those inside it (the innermost when no open one is so named, every one

@@ -102,6 +102,14 @@ def test_nested_sections_are_named_by_their_path_and_sections_without_totals_fol
         [["North", None], [None, 1.0], [None, 2.0], ["South", None], [None, 3.0]], columns=["Unnamed: 0", "x"]
     )
     assert Sections("x").read(siblings)["Section"].tolist() == ["North", "North", "South"]
+    # read in chunks, a section starting a chunk follows the last one's rows as their sibling
+    east = pd.DataFrame([["East", None], [None, 4.0]], columns=siblings.columns, index=[5, 6])
+    sections = Sections("x")
+    parts = [sections.read(siblings), sections.read(east, first=False)]
+    assert pd.concat(parts)["Section"].tolist() == ["North", "North", "South", "East"]
+    # a report's own column of that name keeps it; the sections are named apart
+    named = siblings.assign(Customer=siblings["x"].map({1.0: "a", 2.0: "b", 3.0: "c"}))
+    assert list(Sections("x", [["Sales by Customer"]]).read(named).columns) == ["Customer (section)", "x", "Customer"]
     assert section_column("Unnamed: 0", [["Transaction Detail by Account"]]) == "Account"
     assert section_column("Unnamed: 0", [["sales by region"]]) == "Region"
 
