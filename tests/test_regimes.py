@@ -1647,3 +1647,35 @@ def test_bars_written_without_a_header_read_their_close(tmp_path, capsys):
     assert "cannot tell which column holds prices (columns: column_2, column_3); set data.price_column" in (
         capsys.readouterr().err
     )
+
+
+def test_prices_named_by_series_and_field_are_found_by_their_field(tmp_path, gmm_log):
+    """A report's groups over their fields (``WTI`` over ``Close`` and ``Volume``) read as ``WTI Close``: the one
+    series' close is its price; several series' closes are named, and are what --each runs, not their volumes."""
+    from openpyxl import Workbook
+
+    from gmm_apps.errors import DataError
+
+    days = pd.bdate_range("2020-01-01", periods=300)
+    rng = np.random.default_rng(0)
+    wti, brent = (70 * np.exp(np.cumsum(rng.normal(0, 0.02, 300))) for _ in range(2))
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Date", "WTI", None, "Brent", None])
+    sheet.append([None, "Close", "Volume", "Close", "Volume"])
+    for d, w, b in zip(days, wti, brent):
+        sheet.append([d.to_pydatetime(), w, 1000, b, 2000])
+    book.save(tmp_path / "crude.xlsx")
+    with pytest.raises(DataError, match="columns 'WTI Close', 'Brent Close' hold the prices of 2 series") as info:
+        data_mod.load_file(tmp_path / "crude.xlsx")
+    assert info.value.series == ["WTI Close", "Brent Close"]
+    got = data_mod.load_file(tmp_path / "crude.xlsx", price_column=["WTI Close", "Brent Close"])
+    np.testing.assert_allclose(got.prices.to_numpy(), np.c_[wti, brent], rtol=1e-12)
+    one = pd.DataFrame({"Date": days, "Gold Adj Close": wti, "Gold Close": brent, "Volume": 5})
+    one.to_csv(tmp_path / "gold.csv", index=False)
+    got = data_mod.load_file(tmp_path / "gold.csv")
+    np.testing.assert_allclose(got.prices.iloc[:, 0].to_numpy(), wti, rtol=1e-12)
+    assert "prices read from 'Gold Adj Close', the one column named for a series' prices" in gmm_log.text
+    # a day before's close names no series
+    one.rename(columns={"Gold Close": "Prev Close"}).to_csv(tmp_path / "prev.csv", index=False)
+    np.testing.assert_allclose(data_mod.load_file(tmp_path / "prev.csv").prices.iloc[:, 0].to_numpy(), wti)

@@ -140,7 +140,7 @@ def price_columns(df, price_column, volume_column, source):
     if letters and price_column is None and _plain(pcol) == "c":
         logger.info("%s: bars with one-letter columns (o, h, l, c): the close read from %r", source, pcol)
     if pcol is None and price_column is None:
-        pcol = _close_of_bars(df, source)
+        pcol = _close_of_bars(df, source) or _close_by_name(df.columns, source)
     if pcol is None:
         numeric = [c for c in df.columns if df.shape[1] == 1 or _numbers_in(df[c])]
         if len(numeric) != 1:
@@ -155,6 +155,50 @@ def price_columns(df, price_column, volume_column, source):
         pcol = numeric[0]
     vcol = pick_column(df.columns, volume_column, VOLUME_COLUMNS + ["v"] * letters, "volume", source)
     return pcol, vcol
+
+
+def closes_by_name(columns):
+    """The columns whose header is a series' name and a price word, before or after it (``WTI Close``, ``Brent
+    Adj Close``, ``Close SPY``: a report's groups over their fields, read as one header), per series, the price
+    word first in :data:`PRICE_COLUMNS` taken (``Adj Close`` before ``Close``)."""
+    rank = {_plain(c): i for i, c in reversed(list(enumerate(PRICE_COLUMNS)))}
+    found = {}
+    for column in columns:
+        words = re.split(r"[\s_]+", str(column).strip())
+        sizes = range(min(3, len(words) - 1), 0, -1)
+        splits = [(words[-k:], words[:-k]) for k in sizes] + [(words[:k], words[k:]) for k in sizes]
+        for field, series in sorted(splits, key=lambda fs: -len(fs[0])):  # the longest price word: Adj Close
+            r, series = rank.get(_plain(" ".join(field))), " ".join(series)
+            if r is None or _plain(series) in _NOT_SERIES:
+                continue
+            if r < found.get(series, (len(rank), None))[0]:
+                found[series] = (r, column)
+            break
+    return {series: column for series, (_, column) in found.items()}
+
+
+#: words beside a price word that name no series: the day before's close
+_NOT_SERIES = {"prev", "previous", "prior", "yesterday", "yesterdays", "last", "open", "settlement"}
+
+
+def _close_by_name(columns, source):
+    """The one column a series' name and a price word head (:func:`closes_by_name`), logged; None when there is
+    none; refused, naming them, when several series have one."""
+    closes = closes_by_name(columns)
+    if len(closes) > 1:
+        named = list(closes.values())
+        exc = DataError(
+            f"{source}: columns {', '.join(map(repr, named))} hold the prices of {len(named)} series; set "
+            f"data.price_column to one, or to [{', '.join(named)}] to model them together, or give the file to run "
+            "--each to run each as a run of its own"
+        )
+        exc.series, exc.empty = named, []  # what --each runs: the series' prices, not their volumes
+        raise exc
+    if closes:
+        column = next(iter(closes.values()))
+        logger.info("%s: prices read from %r, the one column named for a series' prices", source, column)
+        return column
+    return None
 
 
 def _close_of_bars(df, source):
