@@ -17,8 +17,8 @@ from python_calamine import CalamineError
 
 from .errors import DataError
 from .json_tables import read_json_records
-from .merged_cells import merged_down
 from .number_text import NUMBER
+from .sheet_layout import hidden_rows_said, merged_down
 from .sniff import (
     HEADER_SEARCH_ROWS,
     WithoutDirectives,
@@ -508,7 +508,9 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
             grouped = grouped_header(top, at)
             if part is None:
                 part = _sheet_below(book, s, dtype, at, grouped)
-            part = merged_down(path, s, part, grouped[1] if grouped else at + 1, f"{path} (sheet {s!r})")
+            first_row = grouped[1] if grouped else at + 1
+            part = merged_down(path, s, part, first_row, f"{path} (sheet {s!r})")
+            hidden_rows_said(path, s, first_row, f"{path} (sheet {s!r})")
             names = None if at else data_names(part.columns)
             if names:  # its first row was data: read again without a header
                 _say_headerless(f"{path} (sheet {s!r})", names)

@@ -635,10 +635,39 @@ def test_values_merged_down_over_a_reports_rows_are_read_in_each_row(tmp_path, g
         assert got["Total"].astype(float).tolist() == lines["Total"].tolist()
         assert "4 cells of 'Customer', 2 cells of 'Note'" in gmm_log.text
     # a merge whose first cell is empty is no value merged down: the cells stay empty
-    from gmm_apps.merged_cells import merged_down
+    from gmm_apps.sheet_layout import merged_down
 
     frame = pd.DataFrame({"a": [None, None, 1.0]})
     assert merged_down(tmp_path / "report.xlsx", 0, frame, 3, "x")["a"].isna().sum() == 2
+
+
+def test_rows_a_workbook_hides_are_read_and_said(tmp_path, gmm_log):
+    """Rows hidden by a filter are read like the others (what is hidden is the user's to leave out), and the log
+    says how many and which, for the sheet read, by name or position."""
+    from openpyxl import Workbook
+
+    from gmm_apps.tabular import read_table
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Summary"
+    sheet.append(["see the next sheet"])
+    data = book.create_sheet("Data")
+    data.append(["id", "amount"])
+    for i in range(10):
+        data.append([f"r{i}", i * 1.5])
+    data.auto_filter.ref = "A1:B11"
+    for r in (3, 5, 6):
+        data.row_dimensions[r].hidden = True
+    book.save(tmp_path / "filtered.xlsx")
+    for which in ("Data", 1):
+        gmm_log.clear()
+        got = read_table(tmp_path / "filtered.xlsx", sheet=which)
+        assert got["amount"].tolist() == [i * 1.5 for i in range(10)]
+        assert "3 row(s) hidden in the workbook (a filter, a collapsed group), rows 3, 5, 6, are read" in gmm_log.text
+    gmm_log.clear()
+    read_table(tmp_path / "filtered.xlsx", sheet="Summary")
+    assert "hidden" not in gmm_log.text
 
 
 def _xlsx(df):
