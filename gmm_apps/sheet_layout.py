@@ -6,7 +6,8 @@ orders, a region over its stores, a date over the day's trades.  pandas reads su
 those rows only and leaves the others empty, so the lines would lose their customer and be left out as rows
 without an id, or a region would be a missing category.  The workbook says which cells were merged; this
 module gives each of them the value.  A row hidden by a filter, or in a collapsed group, is read as any other:
-what is hidden is the user's to leave out, and the log says how many there are.
+what is hidden is the user's to leave out, and the log says how many there are.  A hidden sheet (lists a
+workbook's drop-downs read from) is not the one a user means by "the first".
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import zipfile
 from posixpath import dirname, join, normpath
 
 import pandas as pd
-from python_calamine import CalamineError, CalamineWorkbook
+from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 logger = logging.getLogger("gmm_apps")
 
@@ -139,3 +140,13 @@ def _sheet_member(z, sheet):
             )
             return member if member in names else None
     return None
+
+
+def shown_sheets(path):
+    """The workbook's worksheets a user sees, in order (hidden ones, and chart sheets, left out); None when the
+    workbook cannot be looked into."""
+    try:
+        meta = CalamineWorkbook.from_path(str(path)).sheets_metadata
+    except (CalamineError, ValueError, OSError):
+        return None
+    return [m.name for m in meta if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet]

@@ -18,7 +18,7 @@ from python_calamine import CalamineError
 from .errors import DataError
 from .json_tables import read_json_records
 from .number_text import NUMBER
-from .sheet_layout import hidden_rows_said, merged_down
+from .sheet_layout import hidden_rows_said, merged_down, shown_sheets
 from .sniff import (
     HEADER_SEARCH_ROWS,
     WithoutDirectives,
@@ -372,10 +372,11 @@ def _sheet_with_header(book, names, header_has, path, key):
     return None
 
 
-def _sheet_after_notes(book, names, tops, path, key):
-    """The first sheet holding a table when the first holds notes only (FRED's workbook opens with a README
-    sheet: the series' title, source and units, a line each), logged, as ``([name], tops)``; None otherwise."""
-    first = tops[0] if tops else pd.read_excel(book, sheet_name=0, header=None, nrows=HEADER_SEARCH_ROWS)
+def _sheet_after_notes(book, names, at, tops, path, key):
+    """The first sheet holding a table when the first (``names[0]``, at position ``at``) holds notes only (FRED's
+    workbook opens with a README sheet: the series' title, source and units, a line each), logged, as
+    ``([name], tops)``; None otherwise."""
+    first = tops[at] if tops else pd.read_excel(book, sheet_name=at, header=None, nrows=HEADER_SEARCH_ROWS)
     if not _notes_only(first):
         return None
     for name in names[1:]:
@@ -437,6 +438,31 @@ def _say_unread_sheets(book, names, first, columns, at, path, key):
         )
 
 
+def _one_sheet(book, path, s, top, header_has, dtype):
+    """The sheet ``s`` read below its header, found in its ``top`` rows (without ``header_has``: below a title its
+    first row shows), its merged cells filled and its hidden rows said, as ``(frame, header row)``; the rows above
+    the header in ``frame.attrs["above"]``."""
+    where = f"{path} (sheet {s!r})"
+    at = header_position(top, header_has, where) if top is not None else 0
+    part = None if top is not None else pd.read_excel(book, sheet_name=s, dtype=dtype)
+    if part is not None and _short_first_row(part.columns):  # a title or notes read as the header?
+        top = pd.read_excel(book, sheet_name=s, header=None, nrows=HEADER_SEARCH_ROWS).values.tolist()
+        at = header_position(top, None, where)
+        part = part if at == 0 else None
+    grouped = grouped_header(top, at)
+    if part is None:
+        part = _sheet_below(book, s, dtype, at, grouped)
+    first_row = grouped[1] if grouped else at + 1
+    part = merged_down(path, s, part, first_row, where)
+    hidden_rows_said(path, s, first_row, where)
+    names = None if at else data_names(part.columns)
+    if names:  # its first row was data: read again without a header
+        _say_headerless(where, names)
+        part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=None, names=names)
+    part.attrs["above"] = (top or [])[:at]
+    return part, at
+
+
 def _sheet_below(book, sheet, dtype, at, grouped):
     """A sheet read with its header at row ``at``, or under the header of groups ``grouped`` ending there
     (:func:`grouped_header`)."""
@@ -489,34 +515,29 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
         for s in wanted:
             if isinstance(s, str) and s not in names or isinstance(s, int) and not 0 <= s < len(names):
                 raise DataError(f"{path}: no sheet {s!r} ({key}); the workbook has {', '.join(names)}")
+        shown = (shown_sheets(path) or names) if sheet is None else names
+        if shown[0] != names[0]:  # a hidden first sheet (a drop-down's lists): the first one shown is read
+            wanted = [names.index(shown[0])]
+            logger.info(
+                "%s: the first sheet %r is hidden; %r, the first shown, is read (%s names another)",
+                path,
+                names[0],
+                shown[0],
+                key,
+            )
+        first = wanted[0]
         tops = (
             {} if header_has is None else pd.read_excel(book, sheet_name=wanted, header=None, nrows=HEADER_SEARCH_ROWS)
         )
-        if sheet is None and tops and len(names) > 1 and _header_row(tops[0].values.tolist(), header_has) is None:
-            wanted, tops = _sheet_with_header(book, names, header_has, path, key) or (wanted, tops)
-        if sheet is None and len(names) > 1 and wanted == [0]:
-            wanted, tops = _sheet_after_notes(book, names, tops, path, key) or (wanted, tops)
+        if sheet is None and tops and len(shown) > 1 and _header_row(tops[first].values.tolist(), header_has) is None:
+            wanted, tops = _sheet_with_header(book, shown, header_has, path, key) or (wanted, tops)
+        if sheet is None and len(shown) > 1 and wanted == [first]:
+            wanted, tops = _sheet_after_notes(book, shown, first, tops, path, key) or (wanted, tops)
         parts = []
         for s in wanted:
-            top = tops[s].values.tolist() if tops else None
-            at = header_position(top, header_has, f"{path} (sheet {s!r})") if tops else 0
-            part = None if tops else pd.read_excel(book, sheet_name=s, dtype=dtype)
-            if part is not None and _short_first_row(part.columns):  # a title or notes read as the header?
-                top = pd.read_excel(book, sheet_name=s, header=None, nrows=HEADER_SEARCH_ROWS).values.tolist()
-                at = header_position(top, None, f"{path} (sheet {s!r})")
-                part = part if at == 0 else None
-            grouped = grouped_header(top, at)
-            if part is None:
-                part = _sheet_below(book, s, dtype, at, grouped)
-            first_row = grouped[1] if grouped else at + 1
-            part = merged_down(path, s, part, first_row, f"{path} (sheet {s!r})")
-            hidden_rows_said(path, s, first_row, f"{path} (sheet {s!r})")
-            names = None if at else data_names(part.columns)
-            if names:  # its first row was data: read again without a header
-                _say_headerless(f"{path} (sheet {s!r})", names)
-                part = pd.read_excel(book, sheet_name=s, dtype=dtype, header=None, names=names)
-            if not parts:  # the rows above the first sheet's header: a report's title, for its sections' name
-                part.attrs["above"] = (top or [])[:at]
+            part, at = _one_sheet(book, path, s, tops[s].values.tolist() if tops else None, header_has, dtype)
+            if parts:  # the rows above the first sheet's header only: a report's title, for its sections' name
+                part.attrs.pop("above")
             parts.append(part)
         if sheet is None and len(book.sheet_names) > 1:
             _say_unread_sheets(book, book.sheet_names, wanted[0], parts[0].columns, at, path, key)

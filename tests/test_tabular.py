@@ -670,6 +670,32 @@ def test_rows_a_workbook_hides_are_read_and_said(tmp_path, gmm_log):
     assert "hidden" not in gmm_log.text
 
 
+def test_a_hidden_first_sheet_is_passed_over_for_the_first_one_shown(tmp_path, gmm_log):
+    """A workbook whose first sheet is hidden (the lists its drop-downs read from) opens on the next: that one is
+    read, logged, unless data.sheet names the hidden one."""
+    from openpyxl import Workbook
+
+    from gmm_apps.tabular import header_with, read_table
+
+    book = Workbook()
+    lists = book.active
+    lists.title = "lists"
+    lists.append(["status"])
+    lists.append(["paid"])
+    lists.sheet_state = "hidden"
+    orders = book.create_sheet("Orders")
+    orders.append(["id", "amount"])
+    orders.append(["a", 2.5])
+    book.active = 1
+    book.save(tmp_path / "book.xlsx")
+    for has in (None, header_with(["amount"])):
+        assert read_table(tmp_path / "book.xlsx", header_has=has)["amount"].tolist() == [2.5]
+    assert "the first sheet 'lists' is hidden; 'Orders', the first shown, is read (data.sheet names another)" in (
+        gmm_log.text
+    )
+    assert read_table(tmp_path / "book.xlsx", sheet="lists")["status"].tolist() == ["paid"]
+
+
 def _xlsx(df):
     import io
 

@@ -35,7 +35,7 @@ class AnomalyData(PathData):
     sheet: str | int | list[str | int] | None = Field(
         None,
         description="Excel sheet of a workbook read (data.path, data.score, and files given to apply), by name or "
-        "position from 0; a list stacks sheets with the same columns; null: the first sheet holding the columns "
+        "position from 0; a list stacks sheets with the same columns; null: the first sheet shown (hidden ones passed over) holding the columns "
         "the config names (a summary sheet before the data is passed over), else the first holding a table (a README sheet of notes "
         "before it is passed over)",
     )
