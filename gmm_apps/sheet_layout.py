@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+from html import unescape
 from posixpath import dirname, join, normpath
 
 import pandas as pd
@@ -128,7 +129,7 @@ def _sheet_member(z, sheet):
     sheets = re.findall(r'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"', book)
     if not sheets:  # attributes in another order
         sheets = [(n, i) for i, n in re.findall(r'<sheet\b[^>]*?\br:id="([^"]*)"[^>]*?\bname="([^"]*)"', book)]
-    found = [i for k, (n, i) in enumerate(sheets) if sheet in (n, k)]
+    found = [i for k, (n, i) in enumerate(sheets) if sheet in (unescape(n), k)]  # R&amp;D is R&D
     if not found:
         return None
     rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")

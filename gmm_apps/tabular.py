@@ -63,8 +63,8 @@ def header_position(rows, header_has, path=None):
     if grouped and path is not None:
         names, end = grouped
         logger.info(
-            "%s: the header is rows %d-%d, groups over their columns (a report's merged cells, pandas' grouped columns)%s: the columns are "
-            "named %s",
+            "%s: the header is rows %d-%d, groups over their columns (a report's merged cells, pandas' grouped "
+            "columns)%s: the columns are named %s",
             path,
             i,
             end,

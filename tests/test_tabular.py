@@ -652,7 +652,7 @@ def test_rows_a_workbook_hides_are_read_and_said(tmp_path, gmm_log):
     sheet = book.active
     sheet.title = "Summary"
     sheet.append(["see the next sheet"])
-    data = book.create_sheet("Data")
+    data = book.create_sheet("Q1 R&D")  # a name the workbook stores escaped (R&amp;D)
     data.append(["id", "amount"])
     for i in range(10):
         data.append([f"r{i}", i * 1.5])
@@ -660,7 +660,7 @@ def test_rows_a_workbook_hides_are_read_and_said(tmp_path, gmm_log):
     for r in (3, 5, 6):
         data.row_dimensions[r].hidden = True
     book.save(tmp_path / "filtered.xlsx")
-    for which in ("Data", 1):
+    for which in ("Q1 R&D", 1):
         gmm_log.clear()
         got = read_table(tmp_path / "filtered.xlsx", sheet=which)
         assert got["amount"].tolist() == [i * 1.5 for i in range(10)]
