@@ -163,8 +163,17 @@ class Sections:
 
 
 def in_sections(df, path, above=()):
-    """:meth:`Sections.read` on a whole table, logged."""
+    """:meth:`Sections.read` on a whole table, logged; what was read in ``attrs["sections"]`` of a report in
+    sections (its column, how many sections, rows naming one and totals left out), for a pipeline's summary."""
     sections = Sections(path, above)
     out = sections.read(df)
     sections.say()
+    if sections.name is not None:
+        c = sections.counts
+        out.attrs["sections"] = {
+            "column": sections.name,
+            "sections": len(sections.sections),
+            "names": c["names"],
+            "totals": c["closes"],
+        }
     return out

@@ -142,3 +142,5 @@ def test_customers_from_a_report_in_sections_count_each_line_once_and_no_total(t
     assert summary["cleaning"]["lines"] == len(lines)
     assert summary["cleaning"]["revenue"] == pytest.approx(lines["Amount"].sum())
     assert summary["cleaning"]["missing_id"]["lines"] == 0
+    assert summary["cleaning"]["sections"] == {"column": "Customer", "sections": 60, "names": 61, "totals": 61}
+    assert "60 sections read; 61 rows naming a section and 61 total rows left out" in (out / "report.html").read_text()

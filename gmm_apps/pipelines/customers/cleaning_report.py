@@ -19,6 +19,16 @@ def _left_out_rows(cleaning):
     """Cleaning-table rows of the rules that apply to some logs only: a report's total rows, rows data.keep
     leaves out, rows in other currencies, orders not paid, refunds."""
     rows = []
+    if sc := cleaning.get("sections"):
+        rows.append(
+            {
+                "rule": f"a report in sections, each row's section read into column {sc['column']!r}",
+                "lines": sc["names"] + sc["totals"],
+                "revenue": np.nan,
+                "what happened": f"{sc['sections']:,} sections read; {sc['names']:,} rows naming a section and "
+                f"{sc['totals']:,} total rows left out",
+            }
+        )
     if cleaning.get("total_rows"):
         rows.append(
             {

@@ -380,6 +380,7 @@ def read_transactions(cfg_data, path=None, *, date_order=None, decimal_marks=Non
     kind, _, compression = file_kind(cfg_data, p)
     spec = column_spec(cfg_data, kind)
     raw = _read_raw(p, kind, compression, cfg_data, spec)
+    sections = raw.attrs.get("sections")  # a report in sections read as a table (gmm_apps.sections)
     if kind == "cdnow" and raw.isna().any().any():
         i = first_row(raw.isna().any(axis=1))
         raise DataError(f"{p}: line {i + 2} has fewer than 4 fields; expected id, YYYYMMDD date, quantity, amount")
@@ -421,7 +422,7 @@ def read_transactions(cfg_data, path=None, *, date_order=None, decimal_marks=Non
     if above:
         cleaning["missing_id"]["from_above"] = above
     cleaning = {**with_status(cleaning, spec, counts, counted, totals), "date_order": order}
-    found = (("kept", kept), ("currency", currency), ("decimal_marks", marks))
+    found = (("kept", kept), ("currency", currency), ("decimal_marks", marks), ("sections", sections))
     rules = {k: v for k, v in found if v}  # summaries as before without them
     code = "USD" if kind == "cdnow" and code is None else code  # CDNOW sold in US dollars
     return purchases, {**cleaning, **rules, "amounts_in": code}
