@@ -24,18 +24,16 @@ from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, Shee
 logger = logging.getLogger("gmm_apps")
 
 
-def merged_down(path, sheet, frame, first_row, where):
+def merged_down(frame, ranges, first_row, where):
     """``frame`` with each value merged down over rows in the workbook written in each of those rows.
 
     Parameters
     ----------
-    path : str or Path
-        The workbook.
-    sheet : str or int
-        The sheet ``frame`` was read from, by name or position from 0.
     frame : DataFrame
         The sheet as pandas read it, its columns from the sheet's column A on and its rows from the sheet's
         row ``first_row`` (from 0) on.
+    ranges : list
+        The sheet's merged ranges (:func:`sheet_layout`).
     first_row : int
         The sheet row of ``frame``'s first row (the row under its header).
     where : str
@@ -47,7 +45,6 @@ def merged_down(path, sheet, frame, first_row, where):
         ``frame`` itself, its merged cells filled: only a range one column wide whose first cell holds a value
         and whose other cells were read empty (as pandas reads a merge); any other is left as it was read.
     """
-    ranges = _merged_ranges(path, sheet)
     filled = {}
     for (r0, c0), (r1, c1) in ranges:
         k0, k1 = r0 - first_row, r1 - first_row
@@ -69,22 +66,51 @@ def merged_down(path, sheet, frame, first_row, where):
     return frame
 
 
-def _merged_ranges(path, sheet):
-    """The sheet's merged ranges as ``((first row, first column), (last row, last column))``, from 0; none
-    when the workbook's format keeps none that calamine reads."""
+def sheet_layout(path, sheet):
+    """A sheet's merged ranges, as ``((first row, first column), (last row, last column))`` from 0, and the rows
+    it hides, from 0: of an ``.xlsx`` sheet both from one pass over its XML; of another format the merges
+    calamine reads, and no hidden rows; neither when the workbook cannot be looked into."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            member = _sheet_member(z, sheet)
+            if member is not None:
+                return _scanned(z, member)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
+        pass  # Excel 97-2003: no zip
     try:
         book = CalamineWorkbook.from_path(str(path))
         ws = book.get_sheet_by_name(sheet) if isinstance(sheet, str) else book.get_sheet_by_index(sheet)
-        return ws.merged_cell_ranges or []
+        return ws.merged_cell_ranges or [], []
     except (CalamineError, ValueError, IndexError, OSError):  # read by pandas already; its merges unknown
-        return []
+        return [], []
 
 
-def hidden_rows_said(path, sheet, first_row, where):
-    """Warn of the rows of an Excel ``.xlsx`` sheet below its header (``first_row``, from 0) that the workbook
-    hides (a filter, a collapsed group): read like the others, which a user who filtered them out may not
-    expect.  Other formats, and workbooks that cannot be looked into, say nothing."""
-    hidden = [r for r in _hidden_rows(path, sheet) if r >= first_row]
+def _scanned(z, member):
+    """The merged ranges and hidden rows of the sheet XML ``member``, read in blocks."""
+    merged, hidden, tail = [], [], b""
+    with z.open(member) as fh:
+        while block := fh.read(1 << 22):
+            text = tail + block
+            end = text.rfind(b">") + 1  # an element cut at the block's end is read with the next
+            hidden += [int(m[1]) - 1 for m in _ROW.finditer(text, 0, end) if _HIDDEN.search(m[0])]
+            merged += [(_cell(m[1], m[2]), _cell(m[3], m[4])) for m in _MERGE.finditer(text, 0, end)]
+            tail = text[end:]
+    return merged, hidden
+
+
+def _cell(letters, digits):
+    """A cell reference's (row, column) from 0: ``B12`` is (11, 1)."""
+    column = 0
+    for ch in letters.upper():
+        column = column * 26 + ch - ord("A") + 1
+    return int(digits) - 1, column - 1
+
+
+def hidden_rows_said(hidden, first_row, where):
+    """Warn of the ``hidden`` rows of a sheet (:func:`sheet_layout`) below its header (``first_row``, from 0),
+    hidden by a filter or a collapsed group: read like the others, which a user who filtered them out may not
+    expect."""
+    hidden = [r for r in hidden if r >= first_row]
     if hidden:
         shown = ", ".join(str(r + 1) for r in hidden[:5]) + (", ..." if len(hidden) > 5 else "")
         logger.warning(
@@ -96,28 +122,10 @@ def hidden_rows_said(path, sheet, first_row, where):
         )
 
 
-#: a row element of a sheet's XML, and its hidden attribute
+#: a row element of a sheet's XML, and its hidden attribute; a merged range's element
 _ROW = re.compile(rb'<row\b[^>]*?\br="(\d+)"[^>]*>')
 _HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
-
-
-def _hidden_rows(path, sheet):
-    """The rows (from 0) an ``.xlsx`` sheet hides; none for another format."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            member = _sheet_member(z, sheet)
-            if member is None:
-                return []
-            hidden, tail = [], b""
-            with z.open(member) as fh:
-                while block := fh.read(1 << 22):
-                    text = tail + block
-                    end = text.rfind(b">") + 1  # a row element cut at the block's end is read with the next
-                    hidden += [int(m[1]) - 1 for m in _ROW.finditer(text, 0, end) if _HIDDEN.search(m[0])]
-                    tail = text[end:]
-            return hidden
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        return []
+_MERGE = re.compile(rb'<mergeCell\b[^>]*?\bref="([A-Za-z]+)(\d+):([A-Za-z]+)(\d+)"')
 
 
 def _sheet_member(z, sheet):

@@ -18,7 +18,7 @@ from python_calamine import CalamineError
 from .errors import DataError
 from .json_tables import read_json_records
 from .number_text import NUMBER
-from .sheet_layout import hidden_rows_said, merged_down, shown_sheets
+from .sheet_layout import hidden_rows_said, merged_down, sheet_layout, shown_sheets
 from .sniff import (
     HEADER_SEARCH_ROWS,
     WithoutDirectives,
@@ -453,8 +453,9 @@ def _one_sheet(book, path, s, top, header_has, dtype):
     if part is None:
         part = _sheet_below(book, s, dtype, at, grouped)
     first_row = grouped[1] if grouped else at + 1
-    part = merged_down(path, s, part, first_row, where)
-    hidden_rows_said(path, s, first_row, where)
+    merged, hidden = sheet_layout(path, s)
+    part = merged_down(part, merged, first_row, where)
+    hidden_rows_said(hidden, first_row, where)
     names = None if at else data_names(part.columns)
     if names:  # its first row was data: read again without a header
         _say_headerless(where, names)

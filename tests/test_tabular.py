@@ -635,10 +635,10 @@ def test_values_merged_down_over_a_reports_rows_are_read_in_each_row(tmp_path, g
         assert got["Total"].astype(float).tolist() == lines["Total"].tolist()
         assert "4 cells of 'Customer', 2 cells of 'Note'" in gmm_log.text
     # a merge whose first cell is empty is no value merged down: the cells stay empty
-    from gmm_apps.sheet_layout import merged_down
+    from gmm_apps.sheet_layout import merged_down, sheet_layout
 
     frame = pd.DataFrame({"a": [None, None, 1.0]})
-    assert merged_down(tmp_path / "report.xlsx", 0, frame, 3, "x")["a"].isna().sum() == 2
+    assert merged_down(frame, sheet_layout(tmp_path / "report.xlsx", 0)[0], 3, "x")["a"].isna().sum() == 2
 
 
 def test_rows_a_workbook_hides_are_read_and_said(tmp_path, gmm_log):
