@@ -19,6 +19,7 @@ from gmm_apps.pipelines.anomaly.config import AnomalyData
 from gmm_apps.pipelines.anomaly.data import read_frame
 from gmm_apps.pipelines.anomaly.features import Schema
 from gmm_apps.pipelines.anomaly.model import GMMDetector
+from gmm_apps.pipelines.anomaly.thresholds import score_spread
 from gmm_apps.run_context import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
@@ -201,6 +202,49 @@ def test_detector_files_of_every_version_load_and_score_as_written(tmp_path):
     v1, _ = GMMDetector.load(tmp_path / "o")
     np.testing.assert_allclose(v1.weights_, [1 / 3] * 3)
     np.testing.assert_allclose(v1.decision_function(X), old_style.decision_scores_, rtol=1e-12)
+    # saved before the probability's spread: the reference scores' deviation, which those files kept, is the spread
+    assert new.score_spread_ == det.score_spread_ and v1.score_spread_ == old_style.score_std_
+    np.testing.assert_allclose(
+        v1.predict_proba(X)[:, 1], norm.cdf((v1.decision_function(X) - v1.threshold_) / v1.score_std_)
+    )
+
+
+def test_probability_is_above_one_half_for_a_flagged_record_and_one_extreme_record_moves_no_other():
+    X, _ = planted(n=1000, n_out=10)
+    det = GMMDetector(n_components=[1, 2], seeds=2, random_state=0).fit(X)
+    s, t = det.decision_scores_, det.threshold_
+    p = det.predict_proba(X)[:, 1]
+    # by hand: the normal CDF of the distance from the threshold, the median record at the share flagged
+    r = np.mean(s > t)
+    spread = (t - np.median(s)) / norm.ppf(1 - r)
+    np.testing.assert_allclose(p, norm.cdf((s - t) / spread), rtol=1e-12, atol=1e-300)
+    assert det.labels_.any() and (det.labels_ == (p > 0.5)).all()
+    assert norm.cdf((np.median(s) - t) / spread) == pytest.approx(r)
+    # new records: flagged above threshold_new_, and their probabilities say the same
+    Xn, _ = planted(n=400, n_out=20, seed=1)
+    det.set_threshold(rate=det.contamination, held_out=s + 0.4)
+    assert det.threshold_new_ > det.threshold_
+    assert ((det.predict_proba(Xn)[:, 1] > 0.5) == det.predict(Xn)).all()
+    # one record a million times farther out than any other: PyOD's 'unify' (mean and deviation of the scores)
+    # would put every other record's probability near 0; here they keep theirs
+    far = GMMDetector(n_components=[1, 2], seeds=2, random_state=0).fit(np.r_[X, [[1e6] * X.shape[1]]])
+    q = far.proba_from_scores(far.decision_scores_, reference=True)[:, 1]
+    assert q[-1] == 1.0 and (q[:-1] > 0.5).sum() == far.labels_[:-1].sum() >= 0.09 * len(X)
+    assert (erf_unify(far.decision_scores_)[:-1] > 0.5).sum() == 0  # what the extreme record did before
+    assert score_spread(np.r_[s, 1e6 * s.max()], t) == pytest.approx(score_spread(s, t), rel=0.01)
+    # a threshold set at a fixed value above every record: the scores' IQR sets the scale
+    det.set_threshold(value=s.max() + 1)
+    q75, q25 = np.percentile(s, [75, 25])
+    np.testing.assert_allclose(det.predict_proba(X)[:, 1], norm.cdf((s - s.max() - 1) / ((q75 - q25) / 1.349)))
+    det.set_threshold(rate=0.1).update(Xn)  # streaming: the spread follows the threshold
+    assert ((det.predict_proba(Xn)[:, 1] > 0.5) == det.predict(Xn)).all() and det.predict(Xn).any()
+
+
+def erf_unify(s):
+    """PyOD's predict_proba(method='unify'): the normal CDF's erf form of the standardised score, clipped at 0."""
+    from scipy.special import erf  # only this reference needs it
+
+    return np.clip(erf((s - s.mean()) / (s.std() * np.sqrt(2))), 0, 1)
 
 
 @pytest.mark.skipif(not ODDS.is_dir(), reason="../shared/datasets/odds not present")
@@ -778,6 +822,7 @@ def test_default_run_scores_new_records(default_run):
     assert len(sc) == 733 and sc["id"].str.startswith("ctg").all()
     s = json.loads((default_run / "summary.json").read_text())
     assert (sc["flag"] == (sc["score"] > s["threshold"])).all()
+    assert (sc["flag"] == (sc["probability"] > 0.5)).all()
     named = sc.loc[sc["flag"], "top_features"].str.split("; ")
     assert (named.map(lambda parts: sum(not p.startswith("in a small cluster") for p in parts)) == 3).all()
     assert s["evaluation"]["roc_auc"] == pytest.approx(roc_auc_score(sc["label"], sc["score"]))

@@ -23,7 +23,7 @@ from ...errors import DataError, DegenerateComponentWarning
 from .config import AnomalyConfig
 from .explain import ExplanationsMixin
 from .model_file import DetectorFileMixin
-from .thresholds import ThresholdsMixin
+from .thresholds import ThresholdsMixin, score_spread
 from .verdicts import VerdictsMixin, labelled_ids
 
 logger = logging.getLogger("gmm_apps.anomaly")
@@ -135,6 +135,9 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
         conditional entropy instead); NaN for the joint members.
     threshold_ : float
         The score above which a reference record is flagged (``labels_``).
+    score_spread_ : float
+        The scale turning a score's distance from the threshold into a probability (see
+        :func:`~.thresholds.score_spread`).
     threshold_new_ : float
         The score above which a record the detector was not fitted on is
         flagged (:meth:`predict`): a detector scores such records as more
@@ -519,6 +522,7 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
                 gap = self.threshold_new_ - self.threshold_
                 self.threshold_ = (1 - step) * self.threshold_ + step * threshold_at_rate(s, self.threshold_rate_)
                 self.threshold_new_ = self.threshold_ + gap
+            self.score_spread_ = (1 - step) * self.score_spread_ + step * score_spread(s, self.threshold_)
             return self
         if getattr(self, "verdicts_", None) is None:  # the first verdicts: the batch's unknown records are the sample
             self._keep_verdicts(X, verdicts, ids)
@@ -532,6 +536,7 @@ class GMMDetector(VerdictsMixin, ExplanationsMixin, ThresholdsMixin, DetectorFil
         if self.threshold_rate_ is not None:
             self.threshold_ = threshold_at_rate(ref, self.threshold_rate_)
         self.threshold_new_ = self.threshold_  # the blend's sample scores are cross-fitted
+        self.score_spread_ = score_spread(ref, self.threshold_)
         return self
 
     # ---------------------------------------------------------------- score

@@ -58,6 +58,8 @@ class DetectorFileMixin:
             "member_sha256": digests,
             "threshold": self.threshold_,
             "threshold_new": self.threshold_new_,
+            "score_spread": self.score_spread_,
+            # the reference scores' mean and deviation: what gmm_apps before score_spread made probabilities from
             "train_score_mean": self.score_mean_,
             "train_score_std": self.score_std_,
             "meta": meta,
@@ -138,6 +140,7 @@ class DetectorFileMixin:
             n = head["n_members"]
             threshold, mean, std = head["threshold"], head["train_score_mean"], head["train_score_std"]
             new = head.get("threshold_new", threshold)  # a model saved before there was one: the same
+            spread = head.get("score_spread", std)  # saved before there was one: the deviation, as it was used
             meta = head.get("meta", {})
         except (KeyError, TypeError, ValueError) as exc:
             raise bad(f"entry {exc} missing or malformed") from None
@@ -148,6 +151,7 @@ class DetectorFileMixin:
             ("threshold_new", new),
             ("train_score_mean", mean),
             ("train_score_std", std),
+            ("score_spread", spread),
         ):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
                 raise bad(f"{name} {v!r} is not a finite number")
@@ -220,6 +224,9 @@ class DetectorFileMixin:
         det.view_matrix_, det.member_fill_, det.combine = A, fill, combine
         det.threshold_, det.threshold_new_ = float(threshold), float(new)
         det.score_mean_, det.score_std_ = float(mean), float(std)
+        if not spread > 0:
+            raise bad(f"score_spread {spread!r} is not positive")
+        det.score_spread_ = float(spread)
         rate, n_updates = (head.get("threshold_rate"), head.get("n_updates", 0)) if not legacy else (None, 0)
         if rate is not None and (not isinstance(rate, float) or not 0 < rate < 1):
             raise bad(f"threshold_rate {rate!r}")

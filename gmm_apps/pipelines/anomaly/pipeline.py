@@ -125,7 +125,8 @@ def score_table(det, rec, names, explain, *, reference=False):
     else:  # the reference's scores are those of the fit (the same computation)
         s = det.decision_scores_ if reference else det.decision_function(rec.X)
     flag = s > (det.threshold_ if reference else det.threshold_new_)
-    df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": det.proba_from_scores(s)[:, 1]})
+    p = det.proba_from_scores(s, reference=reference)[:, 1]
+    df = pd.DataFrame({"id": rec.ids, "score": s, "flag": flag, "probability": p})
     if blended:
         df["unsupervised_score"] = unsupervised
         df["flagged_by"] = np.where(flag, v.flagged_by, "")

@@ -259,9 +259,10 @@ def _top_section(rep, cfg, scores, rec):
         "top_features: the features farthest from the record's most likely cluster in the view that gives "
         "it its score, in robust standard deviations (z); high / low says in which direction; a record in a cluster "
         "of fewer than 1% of the reference records is said to be in one (its rarity makes it unusual). probability: the "
-        "score rescaled to 0-1 as PyOD's detectors do ('unify': the normal distribution function of the score "
-        "standardised by the reference scores' mean and deviation), to rank and compare by; it is no calibrated "
-        "chance of an anomaly, and flag, not it, says which records pass the threshold."
+        "score's distance from the threshold on a 0-1 scale (the normal distribution function, a record at the "
+        "threshold 0.5, the reference's median record the share flagged): above 0.5 exactly where flagged, and "
+        "not squeezed towards 0 by a few extreme records; it ranks as the score does but is no calibrated chance "
+        "of an anomaly."
         + (
             " verdict: the analyst's; a record's own verdict does not move its score (each labelled record is scored "
             "as the verdicts on the others rank it), so one reviewed may stay on top."
