@@ -211,7 +211,8 @@ def execute_batch(
 
     def work():
         kind = items[0][1].kind if items[0][1] is not None else None
-        what = f"{len(items)} {kind} of {files[0]}" if kind else f"{len(items)} files"
+        kinds = f"{kind}s" if kind == "sheet" else kind  # 'series' is its own plural
+        what = f"{len(items)} {kinds} of {files[0]}" if kind else f"{len(items)} files"
         logger.info("run %s on %s (--each), writing %s", source, what, final)
         jobs = [(execute_run, one(path, part, name)) for (path, part), name in zip(items, names)]
         rows, failed = _each(

@@ -474,15 +474,29 @@ def _sheet_below(book, sheet, dtype, at, grouped):
 
 
 def sheets_alike(path):
-    """The workbook's first sheet and those holding the same columns (a workbook split by year), or None when
-    no other sheet does (for ``init --data``)."""
+    """The workbook's first sheet shown and the shown sheets holding the same columns (a workbook split by year),
+    or None when no other sheet does (for ``init --data`` and ``run --each``); hidden ones alike are not offered
+    (a backup, a template: rows a user does not see would be counted unasked; reading the workbook says them)."""
     with open(path, "rb") as fh, pd.ExcelFile(fh, engine=excel_engine(path)) as book:
         names = book.sheet_names
+        shown = shown_sheets(path) or names
         if len(names) < 2:
             return None
-        columns = pd.read_excel(book, sheet_name=0, nrows=0).columns
-        same = _same_columns(book, names, 0, columns, 0)
-    return [names[0], *same] if same else None
+        columns = pd.read_excel(book, sheet_name=shown[0], nrows=0).columns
+        same = _same_columns(book, shown, shown[0], columns, 0)
+    return [shown[0], *same] if same else None
+
+
+def _say_hidden_alike(book, names, shown, columns, at, path):
+    """Log the hidden sheets that hold the same ``columns`` (header at row ``at``) as the sheet read."""
+    hidden = [n for n in names if n not in shown]
+    if hidden and (same := _same_columns(book, hidden, None, columns, at)):
+        logger.info(
+            "%s: hidden sheet(s) %s hold the same columns and are not read (hidden in Excel: a backup, a template); "
+            "name them in data.sheet to read them",
+            path,
+            ", ".join(map(repr, same)),
+        )
 
 
 def workbook_sheets(path):
@@ -541,7 +555,9 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
                 part.attrs.pop("above")
             parts.append(part)
         if sheet is None and len(book.sheet_names) > 1:
-            _say_unread_sheets(book, book.sheet_names, wanted[0], parts[0].columns, at, path, key)
+            read = names[wanted[0]] if isinstance(wanted[0], int) else wanted[0]
+            _say_unread_sheets(book, shown, read, parts[0].columns, at, path, key)
+            _say_hidden_alike(book, names, shown, parts[0].columns, at, path)
     for s, part in zip(wanted[1:], parts[1:]):
         if list(part.columns) != list(parts[0].columns):
             raise DataError(

@@ -454,6 +454,7 @@ def test_one_workbook_of_an_asset_a_sheet_is_run_once_per_sheet(tmp_path, folder
     table = pd.read_csv(out / "runs.csv")
     assert table["run"].tolist() == ["oil", "gas", "gold"]  # the workbook's order
     assert table["input"].tolist() == [str(book)] * 3 and table["sheet"].tolist() == ["oil", "gas", "gold"]
+    assert f"on 3 sheets of {book} (--each)" in (out / "run.log").read_text()
     for name in ("oil", "gas"):  # each as the sheet's own run, and as the same prices in a file
         alone = tmp_path / f"alone-{name}"
         assert cli.main(["run", REGIMES, "--set", f"data.path={folder / f'{name}.csv'}", "--out", str(alone), "--quiet", *QUICK]) == 0  # fmt: skip

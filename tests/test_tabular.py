@@ -696,6 +696,31 @@ def test_a_hidden_first_sheet_is_passed_over_for_the_first_one_shown(tmp_path, g
     assert read_table(tmp_path / "book.xlsx", sheet="lists")["status"].tolist() == ["paid"]
 
 
+def test_hidden_sheets_of_the_same_columns_are_neither_offered_nor_warned_of_as_unread(tmp_path, gmm_log):
+    """A workbook split by year with a hidden backup of an old year (first) and a hidden scratch copy: init offers
+    and run --each runs the shown sheets alone, the unread-sheets warning names the shown ones, and the log says
+    the hidden ones hold the same columns."""
+    from openpyxl import load_workbook
+
+    from gmm_apps.registry import get_pipeline
+    from gmm_apps.tabular import read_table, sheets_alike
+
+    year = pd.DataFrame({"Customer": [1, 2], "Date": ["2024-01-02", "2024-02-03"], "Amount": [10.0, 20.0]})
+    with pd.ExcelWriter(tmp_path / "sales.xlsx") as xw:
+        for name in ("old 2022", "2023", "2024", "scratch"):
+            year.to_excel(xw, sheet_name=name, index=False)
+    book = load_workbook(tmp_path / "sales.xlsx")
+    book["old 2022"].sheet_state = book["scratch"].sheet_state = "hidden"
+    book.active = 1
+    book.save(tmp_path / "sales.xlsx")
+    assert sheets_alike(tmp_path / "sales.xlsx") == ["2023", "2024"]
+    parts = get_pipeline("customers").parts(tmp_path / "sales.xlsx")
+    assert [p.overrides["data.sheet"] for p in parts] == ["2023", "2024"]
+    assert len(read_table(tmp_path / "sales.xlsx")) == 2
+    assert "sheet(s) '2024' hold the same columns as the sheet read, '2023', and were not read" in gmm_log.text
+    assert "hidden sheet(s) 'old 2022', 'scratch' hold the same columns and are not read" in gmm_log.text
+
+
 def _xlsx(df):
     import io
 
