@@ -29,7 +29,7 @@ def card_log(n=3000, seed=0, start=0):
 
 
 def learn(df, **data):
-    return Schema.learn(df, AnomalyData(path="unused", score=None, id_column=None, **data), "t.csv")
+    return Schema.learn(df, AnomalyData(path="unused", score=None, **{"id_column": None, **data}), "t.csv")
 
 
 def test_a_0_1_column_named_like_a_label_is_the_labels_not_a_feature(tmp_path):
@@ -48,6 +48,23 @@ def test_a_0_1_column_named_like_a_label_is_the_labels_not_a_feature(tmp_path):
         "anomaly", data=df, out=tmp_path / "r0", set=QUICK + ["data.score=null", "data.label_column=null"]
     )
     assert r0.summary["features"] == ["V1", "V2", "V3", "V4", "Amount", "Class"] and r0.summary["evaluation"] is None
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"id_column": "Time"}, "column 'Time' is both a feature (data.columns) and the records' ids (data.id_column)"),
+        (
+            {"label_column": "Class"},
+            "column 'Class' is both a feature (data.columns) and the labels (data.label_column)",
+        ),
+        ({"verdict_column": "Class"}, "column 'Class' is both a feature (data.columns) and the verdicts"),
+    ],
+)
+def test_a_column_listed_as_a_feature_and_named_for_another_role_is_refused(keys, message):
+    with pytest.raises(DataError, match=re.escape(message)):
+        learn(card_log(n=200), columns=["V1", "Amount", "Time", "Class"], **keys)
+    learn(card_log(n=200), columns=["V1", "Amount"], **keys)  # left out of the features: read
 
 
 @pytest.mark.parametrize(

@@ -986,6 +986,11 @@ QUICK = ["--quiet", "--set", "report.stability_seeds=1", "--set", "report.bootst
             "data.amount_column and data.price_column are both set",
         ),
         (["data.price_column=price"], "data.price_column needs data.quantity_column"),
+        (
+            ["data.order_column=date"],
+            "data.date_column and data.order_column both name the column 'date'; a column holds one of them",
+        ),
+        (["data.id_column=amount"], "data.id_column and data.amount_column (null: 'amount') both name the column"),
         (["data.cancel_pattern=^C"], "data.cancel_pattern matches order ids; set data.order_column too"),
         (["data.timezone=Mars/Olympus"], "data.timezone: unknown time zone 'Mars/Olympus'"),
         (["data.amount_per=order"], "data.amount_per says whether data.amount_column holds line amounts or order"),

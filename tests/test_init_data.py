@@ -223,6 +223,29 @@ def test_a_grocers_line_items_by_basket(tmp_path, capsys):
     assert (data["date_column"], data["amount_column"]) == ("transaction_timestamp", "sales_value")
 
 
+def test_a_date_column_named_for_the_order_is_not_also_its_order_number(tmp_path, capsys):
+    # a warehouse's export: order_created_at before order_id, or an order's time stamp alone (order_ts)
+    rng = np.random.default_rng(7)
+    n = 1200
+    stamps = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 500 * 86400, n), "s")
+    log = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 150, n),
+            "order_created_at": stamps.strftime("%Y-%m-%dT%H:%M:%S"),
+            "order_id": np.arange(n) + 10_000,
+            "amount": rng.gamma(2, 30, n).round(2),
+        }
+    )
+    log.to_csv(tmp_path / "created.csv", index=False)
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "created.csv", capsys)
+    assert (data["date_column"], data["order_column"]) == ("order_created_at", "order_id")
+    log.drop(columns="order_id").rename(columns={"order_created_at": "order_ts"}).to_csv(
+        tmp_path / "ts.csv", index=False
+    )
+    data, _ = _init_and_run(tmp_path, "customers", tmp_path / "ts.csv", capsys)
+    assert data["date_column"] == "order_ts" and data["order_column"] is None
+
+
 def test_an_east_asian_shops_export_gets_its_columns(tmp_path, capsys):
     # a Chinese shop's order export as Excel on Windows saves it there (GBK)
     rng = np.random.default_rng(4)

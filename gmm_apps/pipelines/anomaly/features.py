@@ -407,11 +407,16 @@ def _feature_columns(df, cfg, source, *, idc, lab, verdict):
             raise DataError(
                 f"{source}: column {empty[0]!r} (data.columns) holds no value in any row; leave it out of data.columns"
             )
-        if verdict in cols:
-            raise DataError(
-                f"{source}: column {verdict!r} is both a feature (data.columns) and the verdicts "
-                "(data.verdict_column); a verdict cannot be a feature; leave it out of data.columns"
-            )
+        for column, key, what in (
+            (verdict, "data.verdict_column", "the verdicts"),
+            (idc, "data.id_column", "the records' ids"),
+            (lab, "data.label_column", "the labels"),
+        ):
+            if column is not None and column in cols:
+                raise DataError(
+                    f"{source}: column {column!r} is both a feature (data.columns) and {what} ({key}); "
+                    f"{what} are not scored: leave it out of data.columns"
+                )
     else:
         cols = [c for c in df.columns if c not in (idc, lab, verdict, cfg.group_column)]
         empty = _empty_columns(df, cols)

@@ -188,7 +188,7 @@ def _order_column(table, id_column, taken):
     whose values are order numbers written on each of an order's lines, its lines together (Shopify's ``Name``,
     ``#1001``); None when there is none.  ``taken``: the columns read as something else."""
     words = LINE_WORDS["order_column"]
-    for c in table.columns:
+    for c in (c for c in table.columns if c not in taken):  # order_ts, order_created_at: the date column
         name = c.lower()
         other = any(w in name for w in NOT_ORDER_NUMBER) or re.search(r"(?<![a-z])line", name)  # not "online"
         if any(w in name for w in words) and not other:
@@ -202,18 +202,18 @@ def _order_column(table, id_column, taken):
 
 def _holds_order_numbers(values, customers, *, lines=True):
     """Whether ``values`` are order numbers: each one customer's (at most 5% shared, as a guest's may be), as
-    many as half the customers at least (a column of each customer's order count is not); with ``lines``, also
-    some of them on several lines, each order's lines together, more of them than customers (not a customer's
-    name in a log sorted by customer), and none a date."""
+    many as half the customers at least (a column of each customer's order count is not), none a date; with
+    ``lines``, also some of them on several lines, each order's lines together, more of them than customers (not
+    a customer's name in a log sorted by customer)."""
     per_order = customers_per_order(values, customers)
     named = customers.dropna().astype(str).str.strip()
     n_customers = named[named != ""].nunique()
     if not len(per_order) or (per_order > 1).mean() > SHARED_ORDERS or len(per_order) < n_customers / 2:
         return False
-    if not lines:
-        return True
     written = values.dropna().astype(str)
     written = written[written.str.strip() != ""]
+    if not lines:
+        return bool(unreadable(written.head(200), format=None).all())  # no order number is a date
     runs = (written != written.shift()).sum()  # an order's lines together: one run each
     if len(per_order) == len(written) or runs > 1.05 * len(per_order):
         return False
@@ -496,8 +496,26 @@ class _CdnowData:
         return getattr(self._cfg, name)
 
 
+#: the keys naming a column of the log, each a role of its own
+COLUMN_KEYS = ("id_column", "date_column", "amount_column", "quantity_column", "price_column", "order_column")
+
+
 def check_data_keys(cfg_data, source):
     """Keys that contradict each other or the file's format, refused in one line before any work."""
+    named = {f"data.{k}": getattr(cfg_data, k) for k in COLUMN_KEYS if getattr(cfg_data, k)}
+    if not cfg_data.amount_column and not cfg_data.price_column:
+        named["data.amount_column (null: 'amount')"] = "amount"
+    for k in ("status_column", "refund_column"):
+        if getattr(cfg_data, k) not in (None, "auto"):
+            named[f"data.{k}"] = getattr(cfg_data, k)
+    seen = {}
+    for key, column in named.items():
+        if column in seen:
+            raise ConfigError(
+                f"{source}: {seen[column]} and {key} both name the column {column!r}; a column holds one of "
+                "them: point the wrong one at another of the log's columns"
+            )
+        seen[column] = key
     if cfg_data.amount_column and cfg_data.price_column:
         raise ConfigError(
             f"{source}: data.amount_column and data.price_column are both set; the amount is either a "
