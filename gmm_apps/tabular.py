@@ -70,7 +70,7 @@ def header_position(rows, header_has, path=None):
             end,
             {0: "", 1: "", 2: "; the row above it"}.get(i, f"; the {i - 1} rows above it")
             + (" (a title, an export's notes?) left out" if i > 1 else ""),
-            ", ".join(map(repr, names)),
+            ", ".join(repr(n) for n in names if not n.startswith("Unnamed: ")),  # a margin's column: left out
         )
     elif i and path is not None:
         above = (
@@ -137,7 +137,8 @@ def grouped_header(rows, at):
     and two ``Units``.  The rows are taken for such a header when the upper row holds two names or more, each
     group's columns are named in the lower row, every column is named in one row or the other, and the two
     levels show: a lower name found under two groups, or a column named in the upper row alone beside a group
-    of two columns or more.  The names are the group's and the column's, joined by a space (``Sales Units``).
+    of two columns or more.  The names are the group's and the column's, joined by a space (``Sales Units``);
+    columns blank in both rows left of the header (a margin: the report starts at column B) keep pandas' name.
     pandas writes a table of grouped columns (``groupby(...).agg(...)``) so, its index named on a row of its own
     under the header (``store,,,``): that row names the columns left of the groups.
 
@@ -151,6 +152,8 @@ def grouped_header(rows, at):
     upper, lower, below = (_texts(rows[k]) if k < len(rows) else [] for k in (at - 1, at, at + 1))
     width = max(_width(lower), _width(upper))
     upper, lower, below = (r + [""] * (width - len(r)) for r in (upper, lower, below))
+    margin = next((j for j in range(width) if upper[j] or lower[j] or below[j]), width)  # a report from column B
+    upper, lower, below, width = upper[margin:], lower[margin:], below[margin:], width - margin
     starts = [j for j in range(width) if upper[j]]
     if len(starts) < 2 or any(NUMBER.fullmatch(c) for c in lower if c) or any(c.endswith(":") for c in upper):
         return None  # one group at most, numbers below, or an export's notes above (``Account:``)
@@ -173,6 +176,7 @@ def grouped_header(rows, at):
             under.setdefault(name.lower(), set()).add(start)
             names.append(name if name.lower().startswith(upper[start].lower()) else f"{upper[start]} {name}")
     repeated = any(len(g) > 1 for g in under.values())
+    names = [f"Unnamed: {j}" for j in range(margin)] + names  # pandas' name, left out when empty throughout
     return (names, end) if repeated or alone and wide else None
 
 

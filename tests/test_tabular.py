@@ -573,7 +573,15 @@ def test_a_header_of_groups_over_their_columns_names_each_column_by_both(tmp_pat
     with open(tmp_path / "report.csv", "w") as fh:
         fh.write("\n".join(",".join("" if c is None else c for c in row) for row in header) + "\n")
         want.to_csv(fh, index=False, header=False)
-    for name, rows in (("report.xlsx", "3-4"), ("report.csv", "1-2")):
+    # the same report from column B (a margin column left blank), as a workbook and as the CSV saved from it
+    margin = Workbook()
+    for row in [["Weekly store report"], [], *header, *want.values.tolist()]:
+        margin.active.append([None, *row])
+    for cells in ("B3:B4", "C3:D3", "E3:F3", "G3:G4"):
+        margin.active.merge_cells(cells)
+    margin.save(tmp_path / "margin.xlsx")
+    pd.read_excel(tmp_path / "margin.xlsx", header=None).to_csv(tmp_path / "margin.csv", header=False, index=False)
+    for name, rows in (("report.xlsx", "3-4"), ("report.csv", "1-2"), ("margin.xlsx", "3-4"), ("margin.csv", "3-4")):
         for has in (None, header_with(["Store"])):
             gmm_log.clear()
             pd.testing.assert_frame_equal(read_table(tmp_path / name, header_has=has), want, check_dtype=False)
