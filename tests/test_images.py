@@ -152,6 +152,28 @@ def test_a_cameras_12_bits_in_16_bit_pixels_and_a_tiff_stack_read_as_the_picture
     assert "frames" not in gmm_log.text
 
 
+def test_compressed_tiffs_as_scanners_and_editors_save_them_are_read(tmp_path):
+    """LZW (Photoshop's and Preview's default), JPEG inside a TIFF (a scanner's), a 16-bit picture in LZW and a
+    bilevel scan in CCITT Group 4 are read as Pillow decodes them (tifffile alone refused every one as 'not a
+    readable image': their codecs come with imagecodecs)."""
+    import tifffile
+
+    rng = np.random.default_rng(3)
+    rgb = (rng.random((40, 60, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "lzw.tif", compression="tiff_lzw")
+    np.testing.assert_array_equal(read_image(tmp_path / "lzw.tif"), rgb / 255.0)
+    Image.fromarray(rgb).save(tmp_path / "jpeg.tif", compression="jpeg", quality=90)
+    pillow = np.asarray(Image.open(tmp_path / "jpeg.tif").convert("RGB")) / 255.0
+    np.testing.assert_allclose(read_image(tmp_path / "jpeg.tif"), pillow, atol=2 / 255)
+    sixteen = (rng.random((40, 60, 3)) * 65535).astype(np.uint16)
+    sixteen[0, 0] = 65535
+    tifffile.imwrite(tmp_path / "sixteen.tif", sixteen, photometric="rgb", compression="lzw")
+    np.testing.assert_allclose(read_image(tmp_path / "sixteen.tif"), sixteen / 65535.0)
+    ink = rgb[..., 0] > 128
+    Image.fromarray(ink).convert("1").save(tmp_path / "scan.tif", compression="group4")
+    np.testing.assert_array_equal(read_image(tmp_path / "scan.tif"), np.repeat(ink[..., None], 3, axis=2) * 1.0)
+
+
 def test_read_image_formats(tmp_path):
     import tifffile
 
