@@ -152,6 +152,21 @@ def test_a_cameras_12_bits_in_16_bit_pixels_and_a_tiff_stack_read_as_the_picture
     assert "frames" not in gmm_log.text
 
 
+def test_jpegs_saved_as_jfif_jpeg_2000_and_a_labs_uncompressed_pictures_are_found_and_read(tmp_path, gmm_log):
+    """A folder as a browser on Windows fills it (.jfif), an archive's JPEG 2000 and a lab's TGA / PGM pictures:
+    each found in the folder (they were left out as 'not of a kind read here') and read as Pillow decodes it."""
+    rgb = (np.random.default_rng(4).random((30, 40, 3)) * 255).astype(np.uint8)
+    saved = {"web.jfif": "JPEG", "scan.jpe": "JPEG", "archive.jp2": None, "render.tga": None, "lab.pgm": None}
+    for name, fmt in saved.items():
+        im = Image.fromarray(rgb).convert("L") if name.endswith(".pgm") else Image.fromarray(rgb)
+        im.save(tmp_path / name, format=fmt)
+    assert sorted(Path(f).name for f in resolve_images(str(tmp_path))) == sorted(saved)
+    assert "left out" not in gmm_log.text
+    for name in saved:
+        want = np.asarray(Image.open(tmp_path / name).convert("RGB")) / 255.0
+        np.testing.assert_array_equal(read_image(tmp_path / name), want)
+
+
 def test_compressed_tiffs_as_scanners_and_editors_save_them_are_read(tmp_path):
     """LZW (Photoshop's and Preview's default), JPEG inside a TIFF (a scanner's), a 16-bit picture in LZW and a
     bilevel scan in CCITT Group 4 are read as Pillow decodes them (tifffile alone refused every one as 'not a

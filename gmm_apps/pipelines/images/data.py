@@ -15,8 +15,13 @@ from ...paths import left_out, require_file, resolve_inputs
 
 logger = logging.getLogger("gmm_apps.images")
 
-#: .heic / .heif: an iPhone's photos (through pillow-heif); .avif: Pillow's own
-SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".heic", ".heif", ".avif"}
+#: .heic / .heif: an iPhone's photos (through pillow-heif); .avif: Pillow's own; .jfif / .jpe: JPEGs as a browser on
+#: Windows saves them; .jp2 / .j2k: JPEG 2000 (archives, medical and satellite images); .tga, .ppm / .pgm / .pbm /
+#: .pnm: a renderer's and a lab's uncompressed pictures
+SUFFIXES = {
+    *(".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".heic", ".heif"),
+    *(".avif", ".jp2", ".j2k", ".tga", ".ppm", ".pgm", ".pbm", ".pnm"),
+}
 #: ``skimage:NAME`` entries of ``data.path``: colour images shipped inside scikit-image
 SKIMAGE_PREFIX = "skimage:"
 SKIMAGE_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera", "retina")
@@ -110,7 +115,10 @@ def _too_large(name, w, h, max_pixels):
 
 
 def _unreadable(p, exc):
-    return DataError(f"{p}: not a readable image (JPEG, PNG, TIFF, BMP, WebP, GIF, HEIC or AVIF expected): {exc}")
+    return DataError(
+        f"{p}: not a readable image (JPEG, PNG, TIFF, BMP, WebP, GIF, HEIC, AVIF, JPEG 2000, TGA or PNM "
+        f"expected): {exc}"
+    )
 
 
 def _tiff_bands(page, path, *, say=True):
