@@ -644,6 +644,8 @@ def encode(path, y, sr, *, codec, container, rate=None, channels=1):
     [
         ("memo.m4a", "aac", "mp4", 44100, 2, 0.99),  # an iPhone voice memo: AAC, stereo, 44.1 kHz
         ("call.webm", "libopus", "webm", 48000, 1, 0.99),  # a browser or meeting recording
+        ("chapter.m4b", "aac", "mp4", 44100, 1, 0.99),  # an audiobook's chapter
+        ("screen.avi", "pcm_s16le", "avi", 22050, 2, 0.99),  # a screen recorder's sound
         # AMR, the narrow-band phone codec: recorded (PyAV's wheels decode it, not all of them encode it)
         ("old_phone_0_george_10.3gp", None, "3gp", 8000, 1, 0.8),
     ],
@@ -671,6 +673,37 @@ def test_phone_and_meeting_recordings_read_as_the_same_sound(
     lag = int(xc.argmax()) - (n - 1)
     assert abs(lag) <= 16  # the encoder's start-up delay is taken off, as the container says
     assert xc.max() / np.sqrt(np.dot(z[:n], z[:n]) * np.dot(y[:n], y[:n])) >= similarity
+
+
+def test_sun_audio_aifc_wav_past_4_gb_and_videos_sound_are_found_and_read(tmp_path):
+    """.au / .snd (Sun audio), .aifc and the WAV layouts of recordings past 4 GB (.w64, .rf64), as libsndfile
+    writes them: found in a folder (they were left out as 'not of a kind read here') and read sample for sample;
+    an audiobook's and videos' files found too (their sound read as the phone recordings' are, above)."""
+    import soundfile as sf
+
+    from gmm_apps.pipelines.speakers.data import recordings
+
+    y, sr = sf.read(SAMPLES / "fsdd_sample" / "enrol" / "0_george_10.wav", dtype="float32")
+    layouts = {"a.au": "AU", "b.snd": "AU", "c.aifc": "AIFF", "d.w64": "W64", "e.rf64": "RF64"}
+    for name, fmt in layouts.items():
+        sf.write(tmp_path / name, y, sr, format=fmt, subtype="FLOAT")
+    found = recordings(str(tmp_path), None, key="data.enrol", source="t")
+    assert sorted(Path(f).name for f in found) == sorted(layouts)
+    for name in layouts:
+        np.testing.assert_array_equal(load_audio(tmp_path / name, sample_rate=sr), y)
+    # an audiobook's chapters and a screen recorder's or a camcorder's videos, whose sound FFmpeg decodes
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("chapter.m4b", "screen.avi", "stream.flv", "camcorder.mpg", "dvd.mpeg"):
+        (videos / name).write_bytes(b"\0" * 64)
+    found = recordings(str(videos), None, key="data.enrol", source="t")
+    assert sorted(Path(f).name for f in found) == [
+        "camcorder.mpg",
+        "chapter.m4b",
+        "dvd.mpeg",
+        "screen.avi",
+        "stream.flv",
+    ]
 
 
 def test_a_video_without_sound_and_a_broken_container_are_clear_errors(tmp_path):

@@ -17,10 +17,18 @@ UNREADABLE = (
     "expected WAV, FLAC, OGG / Opus, MP3, AIFF, or audio in M4A / AAC / MP4 / WebM / 3GP / WMA: "
     "re-export the file, or move it out of the folder (data.unreadable: skip leaves such files out)"
 )
-#: read by libsndfile (.opus: WhatsApp voice notes)
-SNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3", ".caf", ".sph"}
-#: read by FFmpeg through PyAV: phone voice memos (.m4a, .3gp, .amr), meeting and video recordings' sound
-CONTAINER_SUFFIXES = {".m4a", ".aac", ".mp4", ".mov", ".webm", ".mkv", ".mka", ".3gp", ".amr", ".wma"}
+#: read by libsndfile (.opus: WhatsApp voice notes; .au / .snd: Sun audio; .w64 / .rf64: a field recorder's WAV past
+#: 4 GB)
+SNDFILE_SUFFIXES = {
+    *(".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".aifc", ".mp3", ".caf", ".sph"),
+    *(".au", ".snd", ".w64", ".rf64"),
+}
+#: read by FFmpeg through PyAV: phone voice memos (.m4a, .3gp, .amr), an audiobook's chapters (.m4b), meeting and
+#: video recordings' sound (.avi, .flv: a screen recorder's; .mpg)
+CONTAINER_SUFFIXES = {
+    *(".m4a", ".m4b", ".aac", ".mp4", ".mov", ".webm", ".mkv", ".mka", ".3gp", ".amr", ".wma"),
+    *(".avi", ".flv", ".mpg", ".mpeg"),
+}
 AUDIO_SUFFIXES = SNDFILE_SUFFIXES | CONTAINER_SUFFIXES
 
 
