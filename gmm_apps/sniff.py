@@ -87,16 +87,14 @@ def _refuse_locked(path):
 
 
 def excel_engine(path):
-    """The reader of a workbook: openpyxl for ``.xlsx`` / ``.xlsm``, calamine for Excel 97-2003 ``.xls``
-    and OpenDocument ``.ods`` (told apart by their bytes); a binary ``.xlsb`` is refused."""
+    """The reader of a workbook: openpyxl for ``.xlsx`` / ``.xlsm``, calamine for Excel 97-2003 ``.xls``, an
+    Excel binary workbook ``.xlsb`` and OpenDocument ``.ods`` (told apart by their bytes)."""
     with open(path, "rb") as fh:
         if fh.read(4) == _OLE2:
             return "calamine"
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
-    if "xl/workbook.bin" in names:
-        raise DataError(f"{path}: an Excel binary workbook (.xlsb); save it as .xlsx or CSV")
-    return "calamine" if "mimetype" in names else "openpyxl"
+    return "calamine" if "mimetype" in names or "xl/workbook.bin" in names else "openpyxl"
 
 
 def _zip_member(path):

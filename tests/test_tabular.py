@@ -1,6 +1,7 @@
 """Numbers and dates as spreadsheets and brokers export them (gmm_apps.tabular)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,8 @@ import pytest
 from gmm_apps.dates import day_month_order, dayfirst, numeric_dates
 from gmm_apps.errors import DataError
 from gmm_apps.number_text import as_numbers, decimal_mark, mark_evidence, mark_from, no_value, pool_evidence
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
@@ -282,12 +285,11 @@ def test_a_downloaded_zip_of_one_table_is_read_and_other_archives_and_web_pages_
         read_table(tmp_path / "export.xls")
 
 
-def test_excel_97_and_opendocument_workbooks_are_read_and_locked_or_binary_ones_refused(tmp_path):
-    """A bank's statement as Excel 97-2003 ``.xls`` (title rows, dates, a sheet named in German) and a
-    LibreOffice ``.ods`` read as pandas' own readers read them; a password-protected workbook and an
-    ``.xlsb`` are refused saying what to do."""
+def test_excel_97_binary_and_opendocument_workbooks_are_read_and_locked_ones_refused(tmp_path):
+    """A bank's statement as Excel 97-2003 ``.xls`` (title rows, dates, a sheet named in German), a LibreOffice
+    ``.ods`` and an Excel binary ``.xlsb`` read as pandas' own readers read them; a password-protected workbook
+    is refused saying what to do."""
     import datetime
-    import zipfile
 
     import xlwt
 
@@ -321,11 +323,12 @@ def test_excel_97_and_opendocument_workbooks_are_read_and_locked_or_binary_ones_
     (tmp_path / "locked.xlsx").write_bytes(locked)
     with pytest.raises(DataError, match="locked.xlsx: a password-protected workbook; open it in Excel, remove the"):
         read_table(tmp_path / "locked.xlsx")
-    with zipfile.ZipFile(tmp_path / "binary.xlsb", "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("xl/workbook.bin", b"\x83\x01\x00")
-    with pytest.raises(DataError, match=r"binary.xlsb: an Excel binary workbook \(.xlsb\); save it as .xlsx or CSV"):
-        read_table(tmp_path / "binary.xlsb")
+    # an Excel binary workbook (tests/data/README.md), its first sheet hidden: the first shown, as written
+    orders = read_table(REPO / "tests" / "data" / "orders.xlsb")
+    assert orders["Customer"].tolist() == [f"c{i % 7}" for i in range(30)]
+    assert orders["Date"].tolist() == list(pd.date_range("2024-01-01", periods=30, freq="3D"))
+    assert orders["Amount"].tolist() == [10.5 + i for i in range(30)]
+    assert read_table(REPO / "tests" / "data" / "orders.xlsb", sheet="lists")["status"].tolist() == ["paid", "refunded"]
 
 
 def test_text_is_read_in_the_encoding_its_bytes_show_and_a_guess_is_logged(tmp_path, gmm_log):
