@@ -138,7 +138,8 @@ def grouped_header(rows, at):
     group's columns are named in the lower row, every column is named in one row or the other, and the two
     levels show: a lower name found under two groups, or a column named in the upper row alone beside a group
     of two columns or more.  The names are the group's and the column's, joined by a space (``Sales Units``);
-    columns blank in both rows left of the header (a margin: the report starts at column B) keep pandas' name.
+    columns blank in both rows and the row under them, left of the header (a margin: the report starts at column
+    B), keep pandas' name (``Unnamed: 0``).
     pandas writes a table of grouped columns (``groupby(...).agg(...)``) so, its index named on a row of its own
     under the header (``store,,,``): that row names the columns left of the groups.
 

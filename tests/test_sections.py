@@ -144,3 +144,19 @@ def test_customers_from_a_report_in_sections_count_each_line_once_and_no_total(t
     assert summary["cleaning"]["missing_id"]["lines"] == 0
     assert summary["cleaning"]["sections"] == {"column": "Customer", "sections": 60, "names": 61, "totals": 61}
     assert "60 sections read; 61 rows naming a section and 61 total rows left out" in (out / "report.html").read_text()
+
+
+def test_anomaly_scores_a_report_in_sections_line_by_line_and_says_how_it_was_read(tmp_path):
+    lines, _ = _sales_by_customer(tmp_path / "report.csv", customers=40, seed=2)
+    out = tmp_path / "run"
+    sets = [f"data.path={tmp_path / 'report.csv'}", "data.score=null", "data.id_column=Num", "report.plots=false"]
+    sets += ["data.columns=[Qty, Sales Price, Amount]", "model.seeds=1", "model.components=[1, 2]"]
+    args = ["run", "anomaly", "--out", str(out), "--quiet"]
+    assert cli.main([*args, *[a for s in sets for a in ("--set", s)]]) == 0
+    scores = pd.read_csv(out / "scores.csv")
+    assert sorted(scores["id"]) == sorted(lines["Num"])  # every invoice, no customer's name and no total
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sections"] == {"data.path": {"column": "Customer", "sections": 40, "names": 41, "totals": 41}}
+    assert "40 sections, each row&#x27;s in column &#x27;Customer&#x27;; 41 rows naming a section and 41 totals" in (
+        (out / "report.html").read_text()
+    )

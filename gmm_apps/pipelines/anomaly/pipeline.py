@@ -273,7 +273,7 @@ class AnomalyPipeline(Pipeline):
     def run(self, cfg, ctx):
         from . import report as rep  # start-up time: the report module loads matplotlib
 
-        schema, train = self._reference(cfg)
+        schema, train, sections = self._reference(cfg)
         det, verdicts, held = self._fit(cfg, train, ctx)
         expected = None if held is None else float(np.mean(held > det.threshold_new_))
         profile = Profile.of(train.X, det.labels_.astype(bool), expected=expected)
@@ -284,18 +284,22 @@ class AnomalyPipeline(Pipeline):
             logger.info("%s: data.score is data.path: its records are scored as the reference", cfg.data.score)
         elif cfg.data.score:
             new = read_frame(cfg.data.score, sheet=cfg.data.sheet, named=_named(cfg))
+            sections["data.score"] = new.attrs.get("sections")
             rec = schema.records(new, cfg.data.score, shown=True)
         out = score_table(det, rec, schema.features, cfg.report.explain, reference=rec is train)
         ctx.write_table("scores.csv", out)
         summary = self._summary(cfg, det, schema, train, rec, out, verdicts)
         summary["new_records_flagged_expected"] = {"share": profile.expected_share, "from": profile.expected_from}
+        if sections := {key: read for key, read in sections.items() if read}:  # a report in sections read as a table
+            summary["sections"] = sections
         if rec is not train:
             compare(summary, profile, profile.tally(rec.X, out["flag"].to_numpy()), schema.features, cfg.data.score)
         rep.build_report(ctx, cfg, summary=summary, scores=out, det=det, rec=rec, names=schema.features)
         return summary
 
     def _reference(self, cfg):
-        """The reference records and the schema learned from them."""
+        """The reference records, the schema learned from them, and ``{"data.path": how a report in sections was
+        read}`` (:func:`gmm_apps.sections.in_sections`; None for a table)."""
         if cfg.data.sheet is not None:  # the run's files: a sheet named for a file without sheets is refused
             for key, f in (("data.path", cfg.data.path), ("data.score", cfg.data.score)):
                 if f and Path(f).suffix.lower() != ".mat":
@@ -307,7 +311,7 @@ class AnomalyPipeline(Pipeline):
         train = schema.records(ref, cfg.data.path, shown=True)
         logger.info("%s: %d reference records, %d features", cfg.data.path, len(train.X), train.X.shape[1])
         check_variation(train.X, schema.features, cfg.data.path)
-        return schema, train
+        return schema, train, {"data.path": ref.attrs.get("sections")}
 
     def _fit(self, cfg, train, ctx):
         """The detector fitted on the reference (and its verdicts), its threshold set; with the verdicts' summary."""

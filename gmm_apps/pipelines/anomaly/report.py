@@ -179,6 +179,11 @@ def _key_figures(cfg, summary):
         kv["share of new records like the reference it flags"] = (
             f"{100 * expected['share']:.1f}% (estimated on {expected['from']})"
         )
+    for key, read in summary.get("sections", {}).items():
+        kv[f"read as a report in sections ({key})"] = (
+            f"{read['sections']:,} sections, each row's in column {read['column']!r}; {read['names']:,} rows naming "
+            f"a section and {read['totals']:,} totals left out"
+        )
     if summary["evaluation"]:
         ev = summary["evaluation"]
         kv.update(

@@ -14,7 +14,7 @@ logger = logging.getLogger("gmm_apps.speakers")
 
 #: what to do with a file no reader can open
 UNREADABLE = (
-    "expected WAV, FLAC, OGG / Opus, MP3, AIFF, or audio in M4A / AAC / MP4 / WebM / 3GP / WMA: "
+    "expected WAV, FLAC, OGG / Opus, MP3, AIFF, AU, or audio in M4A / AAC / MP4 / WebM / 3GP / WMA / AVI: "
     "re-export the file, or move it out of the folder (data.unreadable: skip leaves such files out)"
 )
 #: read by libsndfile (.opus: WhatsApp voice notes; .au / .snd: Sun audio; .w64 / .rf64: a field recorder's WAV past
