@@ -62,8 +62,11 @@ def test_a_0_1_column_named_like_a_label_is_the_labels_not_a_feature(tmp_path):
     ],
 )
 def test_a_column_listed_as_a_feature_and_named_for_another_role_is_refused(keys, message):
-    with pytest.raises(DataError, match=re.escape(message)):
+    with pytest.raises(DataError, match=re.escape(message)) as refused:
         learn(card_log(n=200), columns=["V1", "Amount", "Time", "Class"], **keys)
+    assert str(refused.value).endswith(
+        f"leave it out of data.columns, or set data.{next(iter(keys))}: null to score it"
+    )
     learn(card_log(n=200), columns=["V1", "Amount"], **keys)  # left out of the features: read
 
 

@@ -415,7 +415,7 @@ def _feature_columns(df, cfg, source, *, idc, lab, verdict):
             if column is not None and column in cols:
                 raise DataError(
                     f"{source}: column {column!r} is both a feature (data.columns) and {what} ({key}); "
-                    f"{what} are not scored: leave it out of data.columns"
+                    f"{what} are not scored: leave it out of data.columns, or set {key}: null to score it"
                 )
     else:
         cols = [c for c in df.columns if c not in (idc, lab, verdict, cfg.group_column)]
