@@ -425,11 +425,12 @@ def _same_columns(book, names, first, columns, at):
     return same
 
 
-def _say_unread_sheets(book, names, first, columns, at, path, key):
-    """Warn of a workbook split into sheets (by year, by month) of which only the first was read."""
-    same = _same_columns(book, names, first, columns, at)
+def _say_unread_sheets(book, names, shown, first, columns, at, path, key):
+    """Warn of a workbook split into sheets (by year, by month) of which only the first, ``first``, was read; log the
+    hidden ones holding the same columns (a backup, a template), not offered."""
+    alike = _same_columns(book, names, first, columns, at)
+    same, hidden = [n for n in alike if n in shown], [n for n in alike if n not in shown]
     if same:
-        first = names[first] if isinstance(first, int) else first
         every = ", ".join(map(repr, [first, *same]))
         logger.warning(
             "%s: sheet(s) %s hold the same columns as the sheet read, %r, and were not read; set %s: [%s] to stack "
@@ -440,6 +441,14 @@ def _say_unread_sheets(book, names, first, columns, at, path, key):
             first,
             key,
             every.replace("'", ""),
+        )
+    if hidden:
+        logger.info(
+            "%s: hidden sheet(s) %s hold the same columns and are not read (hidden in Excel: a backup, a template); "
+            "name them in %s to read them",
+            path,
+            ", ".join(map(repr, hidden)),
+            key,
         )
 
 
@@ -484,24 +493,12 @@ def sheets_alike(path):
     (a backup, a template: rows a user does not see would be counted unasked; reading the workbook says them)."""
     with open(path, "rb") as fh, pd.ExcelFile(fh, engine=excel_engine(path)) as book:
         names = book.sheet_names
-        shown = shown_sheets(path) or names
         if len(names) < 2:
             return None
+        shown = shown_sheets(path) or names
         columns = pd.read_excel(book, sheet_name=shown[0], nrows=0).columns
         same = _same_columns(book, shown, shown[0], columns, 0)
     return [shown[0], *same] if same else None
-
-
-def _say_hidden_alike(book, names, shown, columns, at, path):
-    """Log the hidden sheets that hold the same ``columns`` (header at row ``at``) as the sheet read."""
-    hidden = [n for n in names if n not in shown]
-    if hidden and (same := _same_columns(book, hidden, None, columns, at)):
-        logger.info(
-            "%s: hidden sheet(s) %s hold the same columns and are not read (hidden in Excel: a backup, a template); "
-            "name them in data.sheet to read them",
-            path,
-            ", ".join(map(repr, same)),
-        )
 
 
 def workbook_sheets(path):
@@ -561,8 +558,7 @@ def read_sheets(path, sheet=None, *, key="data.sheet", dtype=None, header_has=No
             parts.append(part)
         if sheet is None and len(book.sheet_names) > 1:
             read = names[wanted[0]] if isinstance(wanted[0], int) else wanted[0]
-            _say_unread_sheets(book, shown, read, parts[0].columns, at, path, key)
-            _say_hidden_alike(book, names, shown, parts[0].columns, at, path)
+            _say_unread_sheets(book, names, shown, read, parts[0].columns, at, path, key)
     for s, part in zip(wanted[1:], parts[1:]):
         if list(part.columns) != list(parts[0].columns):
             raise DataError(
